@@ -1,0 +1,1 @@
+/* serial.c: placeholder, being written */

@@ -1,0 +1,1 @@
+/* bytecode.c: placeholder, being written */

@@ -1,0 +1,232 @@
+/* value.h - the runtime value model of Flow (LANGUAGE.md section 3).
+ *
+ * A value is 16 bytes: a type tag and a payload. none/bool/int/float are
+ * immediate; everything else points to a refcounted heap object.
+ *
+ * Ownership contract (like jq's jv.h, stated once):
+ *   - Arguments are BORROWED: no function here consumes its arguments
+ *     unless its comment says "consumes".
+ *   - A returned value is a NEW reference: the caller must val_rele() it.
+ *   - Accessors that return a value (list_get, dict_get) return a
+ *     BORROWED reference valid while the container is alive and unchanged.
+ *   - Containers hold their own references: list_append(l, v) holds v.
+ * Refcounts are atomic, so values may be shared between threads. A value
+ * shared between threads must be frozen first (val_freeze): frozen objects
+ * are never mutated, so readers need no lock. Mutating a frozen list/dict
+ * is the VM's job to avoid (copy-on-write: list_thaw/dict_thaw).
+ *
+ * Errors: functions that can fail return 0 on success or -1 and write a
+ * message into *err (a caller-provided verr). Nothing here prints or exits,
+ * except on out-of-memory, which aborts with a message.
+ */
+#ifndef FLOW_VALUE_H
+#define FLOW_VALUE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum {
+	V_NONE = 0,
+	V_BOOL,
+	V_INT,
+	V_FLOAT,
+	/* heap types from here on */
+	V_STR,
+	V_LIST,
+	V_DICT,
+	V_TENSOR,
+	V_FUTURE,  /* defined by the VM/executor: vm.h */
+	V_ACTOR,   /* actor handle: vm.h */
+	V_FUNC,    /* task / fn / builtin / bound method: vm.h */
+	V__COUNT
+} vtype;
+
+#define V_IS_HEAP(t) ((t) >= V_STR)
+
+typedef struct vobj vobj;
+
+typedef struct value {
+	uint8_t t; /* vtype */
+	union {
+		bool b;
+		int64_t i;
+		double f;
+		vobj *o;
+	} as;
+} value;
+
+/* Common header of every heap object. */
+#define VOBJ_FROZEN 0x1u  /* immutable from now on (deep) */
+struct vobj {
+	uint32_t rc;      /* atomic; use val_hold/val_rele */
+	uint8_t type;     /* vtype */
+	uint8_t flags;    /* VOBJ_* */
+	uint16_t extra;   /* per-type use (V_FUNC: kind) */
+};
+
+/* Error text from a failing value operation. */
+typedef struct verr {
+	char msg[256];
+} verr;
+void verr_set(verr *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- immediates ----------------------------------------------------- */
+static inline value v_none(void) { value v; v.t = V_NONE; v.as.i = 0; return v; }
+static inline value v_bool(bool b) { value v; v.t = V_BOOL; v.as.i = 0; v.as.b = b; return v; }
+static inline value v_int(int64_t i) { value v; v.t = V_INT; v.as.i = i; return v; }
+static inline value v_float(double f) { value v; v.t = V_FLOAT; v.as.f = f; return v; }
+static inline value v_obj(vobj *o) { value v; v.t = o->type; v.as.o = o; return v; }
+
+/* ---- reference counting -------------------------------------------- */
+void val_free_obj(vobj *o); /* called when rc reaches 0; frees children */
+static inline value val_hold(value v)
+{
+	if (V_IS_HEAP(v.t))
+		__atomic_add_fetch(&v.as.o->rc, 1, __ATOMIC_RELAXED);
+	return v;
+}
+static inline void val_rele(value v)
+{
+	if (V_IS_HEAP(v.t) && __atomic_sub_fetch(&v.as.o->rc, 1, __ATOMIC_ACQ_REL) == 0)
+		val_free_obj(v.as.o);
+}
+/* Marks v and everything reachable from it frozen (immutable, shareable). */
+void val_freeze(value v);
+static inline bool val_is_frozen(value v)
+{
+	return V_IS_HEAP(v.t) && (v.as.o->flags & VOBJ_FROZEN);
+}
+/* Allocates a heap object of `size` bytes with rc 1 and the given type.
+ * Aborts on out-of-memory. Used by the VM for futures/actors/funcs too. */
+void *vobj_alloc(size_t size, vtype type);
+
+/* ---- growable byte buffer (used for printing and encoding) ----------- */
+typedef struct sbuf {
+	char *data; /* NUL-terminated when len < cap; owned, free with sbuf_fini */
+	size_t len, cap;
+} sbuf;
+void sbuf_init(sbuf *b);
+void sbuf_fini(sbuf *b);
+void sbuf_reserve(sbuf *b, size_t extra);
+void sbuf_add(sbuf *b, const void *p, size_t n);
+void sbuf_addc(sbuf *b, char c);
+void sbuf_adds(sbuf *b, const char *s);
+void sbuf_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Hands the buffer to the caller (malloc'd, NUL-terminated); b is reset. */
+char *sbuf_take(sbuf *b, size_t *len);
+
+/* Per-type hooks for heap types defined outside value.c (V_FUTURE,
+ * V_ACTOR, V_FUNC): how to free, print and encode them. Registered once at
+ * start-up by the VM. */
+typedef struct vtype_hooks {
+	void (*free)(vobj *o);              /* release children, then free(o) */
+	void (*str)(struct sbuf *out, value v); /* str() text */
+	bool (*eq)(value a, value b);       /* identity if NULL */
+} vtype_hooks;
+void vtype_register(vtype t, const vtype_hooks *hooks);
+
+/* ---- str -------------------------------------------------------------- */
+typedef struct vstr {
+	vobj h;
+	size_t len;     /* bytes */
+	size_t cplen;   /* code points */
+	uint64_t hash;  /* 0 = not computed yet */
+	bool ascii;     /* every byte < 0x80: indexing is O(1) */
+	char data[];    /* len bytes + NUL */
+} vstr;
+value str_new(const char *s, size_t len); /* copies; s must be valid UTF-8 */
+value str_from_c(const char *s);
+value str_take_sbuf(sbuf *b);              /* consumes b's contents */
+static inline const vstr *str_of(value v) { return (const vstr *)v.as.o; }
+static inline const char *str_data(value v) { return str_of(v)->data; }
+static inline size_t str_len(value v) { return str_of(v)->len; }
+/* Code point index/slice (negative indexes count from the end, as Python). */
+int str_index(value s, int64_t i, value *out, verr *e);
+int str_slice(value s, bool has_lo, int64_t lo, bool has_hi, int64_t hi,
+              int64_t step, value *out, verr *e);
+value str_concat(value a, value b);
+int str_repeat(value s, int64_t n, value *out, verr *e);
+bool utf8_valid(const char *s, size_t len);
+
+/* ---- list ------------------------------------------------------------- */
+typedef struct vlist {
+	vobj h;
+	size_t len, cap;
+	value *items;
+} vlist;
+value list_new(size_t cap);
+static inline vlist *list_of(value v) { return (vlist *)v.as.o; }
+static inline size_t list_len(value v) { return list_of(v)->len; }
+static inline value list_get(value v, size_t i) { return list_of(v)->items[i]; } /* borrowed, unchecked */
+void list_append(value l, value v);             /* holds v */
+void list_append_take(value l, value v);        /* consumes v */
+void list_set(value l, size_t i, value v);      /* holds v, releases old */
+int list_index(value l, int64_t i, value *out, verr *e); /* new ref; Python indexing */
+int list_slice(value l, bool has_lo, int64_t lo, bool has_hi, int64_t hi,
+               int64_t step, value *out, verr *e);
+value list_concat(value a, value b);
+int list_repeat(value l, int64_t n, value *out, verr *e);
+int list_pop(value l, value *out, verr *e);     /* new ref: the last item */
+void list_extend(value l, value other);         /* other: list */
+/* A mutable shallow copy (unfrozen) for copy-on-write. */
+value list_thaw(value l);
+/* Sorts in place with val_cmp; on incomparable items returns -1. */
+int list_sort(value l, bool reverse, verr *e);
+
+/* ---- dict (insertion-ordered; keys str, int or bool) ------------------ */
+typedef struct vdict vdict;
+value dict_new(size_t cap);
+size_t dict_len(value d);
+/* Returns true and a borrowed value if present. Keys of wrong type: false. */
+bool dict_get(value d, value key, value *out);
+int dict_set(value d, value key, value v, verr *e); /* holds both; rejects bad key types */
+bool dict_del(value d, value key);
+/* Iteration in insertion order over live entries: i from 0 while
+ * dict_next(d, &i, &k, &v) returns true; k and v borrowed. */
+bool dict_next(value d, size_t *i, value *k, value *v);
+value dict_thaw(value d);
+
+/* ---- tensor (n-dimensional float64, row-major) ------------------------ */
+#define TENSOR_MAX_DIMS 8
+typedef struct vtensor {
+	vobj h;
+	int ndim;
+	int64_t shape[TENSOR_MAX_DIMS];
+	size_t size;   /* product of shape */
+	double *data;  /* owned; 64-byte aligned */
+} vtensor;
+/* New zero-filled tensor; fails (returns -1) on bad shape or huge size. */
+int tensor_new(int ndim, const int64_t *shape, value *out, verr *e);
+static inline vtensor *tensor_of(value v) { return (vtensor *)v.as.o; }
+
+/* ---- generic operations ------------------------------------------------ */
+const char *vtype_name(vtype t); /* "int", "list", "future", ... */
+bool val_truthy(value v);        /* Python truthiness */
+bool val_eq(value a, value b);   /* ==; 1 == 1.0 is true */
+/* Ordering for < and sorted(): numbers with numbers, str with str (bytes),
+ * lists lexicographically, bools as ints. -1 with *e set if incomparable. */
+int val_cmp(value a, value b, int *result, verr *e);
+uint64_t val_hash(value v);      /* for dict keys: equal keys hash equal */
+
+/* Arithmetic with int overflow checks (LANGUAGE.md: overflow is an error).
+ * op is one of '+', '-', '*', '/', 'f' (floor div //), '%', 'p' (**).
+ * Handles int/float/str/list/tensor operands as Python would. */
+int val_arith(int op, value a, value b, value *out, verr *e);
+int val_neg(value a, value *out, verr *e);
+/* a in b (substring, list member, dict key). */
+int val_contains(value container, value item, bool *out, verr *e);
+
+/* str(v) and repr-inside-containers (strings double-quoted), appended. */
+void val_str(sbuf *out, value v);
+void val_repr(sbuf *out, value v);
+/* Shortest text that reads back to the same double, Python style
+ * ("0.1", "2.0", "1e+20", "inf", "nan"). */
+void float_repr(sbuf *out, double d);
+/* Python format-spec mini-language ("{:.3f}", "{:>8}", "{:,}", "{:x}"). */
+int val_format(sbuf *out, value v, const char *spec, verr *e);
+
+/* Deep copy (unfrozen) of lists/dicts; other heap values are held. */
+value val_deep_copy(value v);
+
+#endif

@@ -1,0 +1,1 @@
+/* value_ops.c: placeholder, being written */

@@ -1,0 +1,1 @@
+/* value_str.c: placeholder, being written */

@@ -1,0 +1,121 @@
+/* vm.h - the bytecode VM that runs task, fn, actor-method and driver
+ * bodies, and the interface it uses to reach the executor (the "host").
+ *
+ * One flow_vm runs on one thread at a time. The host decides what a task
+ * call, an actor call, get/put/wait and print mean: the serial host
+ * (executor/serial.c) runs tasks inline; the parallel executor submits
+ * them to worker threads; the compiler's lowering (issue 3) records DAG
+ * nodes instead.
+ *
+ * Ownership: values passed in are borrowed; values returned through `out`
+ * parameters are new references.
+ */
+#ifndef FLOW_VM_H
+#define FLOW_VM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bytecode.h"
+#include "rng.h"
+#include "value.h"
+
+typedef struct flow_vm flow_vm;
+
+/* ---- heap types owned by the VM -------------------------------------- */
+
+/* A future: the eventual value of a task or actor call. The serial host
+ * creates them already resolved. */
+typedef struct vfuture {
+	vobj h;
+	int state;        /* FUT_PENDING, FUT_DONE, FUT_FAILED */
+	value result;     /* FUT_DONE */
+	char *error;      /* FUT_FAILED: malloc'd message */
+	void *host_data;  /* for the executor */
+} vfuture;
+enum { FUT_PENDING, FUT_DONE, FUT_FAILED };
+value future_new_done(value result); /* holds result */
+value future_new_failed(const char *msg);
+
+/* An actor handle: which class, and the host's id for the instance. */
+typedef struct vactor {
+	vobj h;
+	const struct bc_actor *cls;
+	void *instance;   /* host-owned: serial host keeps the field dict here */
+	uint64_t id;
+} vactor;
+
+/* A callable value. */
+enum { FUNC_PROTO, FUNC_NATIVE, FUNC_BOUND };
+typedef struct vfunc {
+	vobj h;                        /* h.extra = FUNC_* */
+	const struct bc_proto *proto;  /* FUNC_PROTO: task, fn or method */
+	const struct native_def *native; /* FUNC_NATIVE */
+	value self;                    /* FUNC_BOUND: receiver (held) */
+	const char *method;            /* FUNC_BOUND: method name */
+} vfunc;
+
+/* ---- the host --------------------------------------------------------- */
+
+typedef struct flow_host_ops {
+	/* Calls a task: returns a future (or, for the serial host, a done
+	 * future). args already matched to the task's parameters. */
+	int (*call_task)(flow_vm *vm, const struct bc_proto *task,
+	                 value *args, int nargs, value *out_future);
+	/* Creates an actor (runs init) and returns its handle. */
+	int (*new_actor)(flow_vm *vm, const struct bc_actor *cls,
+	                 value *args, int nargs, value *out_handle);
+	/* Calls a method on an actor handle: returns a future. */
+	int (*call_method)(flow_vm *vm, value handle, const struct bc_proto *method,
+	                   value *args, int nargs, value *out_future);
+	/* Resolves one future to its value (blocking). */
+	int (*get)(flow_vm *vm, value future, value *out);
+	/* wait(futures, n, timeout): returns [ready, pending]. */
+	int (*wait)(flow_vm *vm, value futures, int64_t n, double timeout, value *out);
+	/* put(value): a future to a stored value. */
+	int (*put)(flow_vm *vm, value v, value *out_future);
+	/* Writes text printed by print(): driver -> stdout, task -> stderr
+	 * prefixed with the task's name. len excludes the trailing newline,
+	 * which the host adds. */
+	void (*print)(flow_vm *vm, const char *text, size_t len);
+	/* time.sleep: gives up the slot while sleeping. */
+	int (*sleep)(flow_vm *vm, double seconds);
+} flow_host_ops;
+
+/* What is running in this VM: the driver, or one task/method call. */
+typedef struct vm_context {
+	const flow_host_ops *host;
+	void *host_data;
+	const char *task_name;   /* NULL for the driver */
+	value self;              /* actor instance fields (a dict) in methods */
+	flow_rng rng;            /* per-task random stream */
+} vm_context;
+
+/* ---- the VM ------------------------------------------------------------- */
+
+flow_vm *vm_new(const struct bc_program *prog, const vm_context *ctx);
+void vm_free(flow_vm *vm);
+vm_context *vm_ctx(flow_vm *vm);
+const struct bc_program *vm_program(flow_vm *vm);
+
+/* Runs a proto (task, fn, method, or the driver with no args). */
+int vm_run(flow_vm *vm, const struct bc_proto *proto, value *args, int nargs, value *out);
+/* Calls any callable value (used by natives: sorted(key=f), reduce). */
+int vm_call(flow_vm *vm, value fn, value *args, int nargs, value *out);
+
+/* Raising an error from a native: records the message (the VM adds the
+ * place and traceback) and returns -1. */
+int vm_raise(flow_vm *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* After a failed vm_run: the full error text (place, message, traceback).
+ * Borrowed; valid until the next vm_run. */
+const char *vm_error(flow_vm *vm);
+
+/* Resolves every future inside v (deeply, through lists and dicts). */
+int vm_get_deep(flow_vm *vm, value v, value *out);
+/* The per-task random stream. */
+static inline flow_rng *vm_rng(flow_vm *vm) { return &vm_ctx(vm)->rng; }
+
+/* Registers the type hooks for V_FUTURE/V_ACTOR/V_FUNC; call once. */
+void vm_types_init(void);
+
+#endif

@@ -1,0 +1,1 @@
+/* methods.c: placeholder, being written */

@@ -1,0 +1,1 @@
+/* mod_io.c: placeholder, being written */

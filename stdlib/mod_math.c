@@ -1,0 +1,1 @@
+/* mod_math.c: placeholder, being written */

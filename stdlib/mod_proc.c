@@ -1,0 +1,1 @@
+/* mod_proc.c: placeholder, being written */

@@ -1,0 +1,1 @@
+/* mod_str.c: placeholder, being written */

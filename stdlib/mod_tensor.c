@@ -1,0 +1,1 @@
+/* mod_tensor.c: placeholder, being written */

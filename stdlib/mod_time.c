@@ -1,0 +1,1 @@
+/* mod_time.c: placeholder, being written */

@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# run.sh - golden tests as data.
+#
+#   run.sh run FLOW       tests/golden/run/NAME.flow      -> NAME.out (stdout)
+#   run.sh errors FLOW    tests/golden/errors/NAME.flow   -> NAME.diag (flow check output)
+#   run.sh samples FLOW   samples/NAME.flow               -> samples/NAME.out
+#
+# Beside a case, optional files: NAME.args (extra arguments for flow run,
+# one line), NAME.code (expected exit status, default 0 for run/samples,
+# 1 for errors), NAME.stderr (lines that must appear in stderr).
+# In .out files a line starting with "~ " is an extended regular
+# expression the output line must match (for times, hostnames, pids).
+# FLOW_RUN_ARGS overrides the executor flags (default: --serial).
+set -u
+mode=$1
+flow=$2
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+run_args=${FLOW_RUN_ARGS:---serial}
+pass=0
+fail=0
+failed=()
+
+# compare EXPECTED ACTUAL: exact lines, or "~ regex" lines.
+compare() {
+	local exp=$1 act=$2
+	local ne na
+	ne=$(wc -l <"$exp")
+	na=$(wc -l <"$act")
+	if [ "$ne" != "$na" ]; then
+		echo "  expected $ne lines, got $na"
+		return 1
+	fi
+	local i=0
+	while IFS= read -r e <&3 && IFS= read -r a <&4; do
+		i=$((i + 1))
+		if [ "${e:0:2}" = "~ " ]; then
+			if ! [[ "$a" =~ ^${e:2}$ ]]; then
+				echo "  line $i: '$a' does not match /${e:2}/"
+				return 1
+			fi
+		elif [ "$e" != "$a" ]; then
+			echo "  line $i: expected '$e'"
+			echo "  line $i:      got '$a'"
+			return 1
+		fi
+	done 3<"$exp" 4<"$act"
+	return 0
+}
+
+one() { # name dir flowfile expectedfile default_code cmd...
+	local name=$1 dir=$2 src=$3 exp=$4 want_code=$5
+	shift 5
+	local base=${src%.flow}
+	[ -f "$base.code" ] && want_code=$(cat "$base.code")
+	local out err
+	out=$(mktemp) err=$(mktemp)
+	(cd "$dir" && timeout 120 "$@" >"$out" 2>"$err" </dev/null)
+	local code=$?
+	local ok=1
+	if [ "$code" != "$want_code" ]; then
+		echo "FAIL $name: exit status $code, expected $want_code"
+		sed 's/^/  stderr: /' "$err" | head -n 20
+		ok=0
+	elif ! msg=$(compare "$exp" "$out"); then
+		echo "FAIL $name:"
+		echo "$msg"
+		sed 's/^/  stderr: /' "$err" | head -n 10
+		ok=0
+	elif [ -f "$base.stderr" ]; then
+		while IFS= read -r line; do
+			if ! grep -qF -- "$line" "$err"; then
+				echo "FAIL $name: stderr lacks '$line'"
+				sed 's/^/  stderr: /' "$err" | head -n 10
+				ok=0
+				break
+			fi
+		done <"$base.stderr"
+	fi
+	if [ $ok = 1 ]; then
+		pass=$((pass + 1))
+	else
+		fail=$((fail + 1))
+		failed+=("$name")
+	fi
+	rm -f "$out" "$err"
+}
+
+case $mode in
+run)
+	for src in "$here"/run/*.flow; do
+		name=$(basename "$src" .flow)
+		extra=""
+		[ -f "${src%.flow}.args" ] && extra=$(cat "${src%.flow}.args")
+		# shellcheck disable=SC2086
+		one "run/$name" "$here/run" "$src" "${src%.flow}.out" 0 \
+			"$flow" run $run_args $extra "$src"
+	done
+	;;
+errors)
+	for src in "$here"/errors/*.flow; do
+		name=$(basename "$src" .flow)
+		# Diagnostics name the file as given: run from its folder.
+		one "errors/$name" "$here/errors" "$src" "${src%.flow}.diag" 1 \
+			"$flow" check "$name.flow"
+	done
+	;;
+samples)
+	for src in "$root"/samples/*.flow; do
+		name=$(basename "$src" .flow)
+		[ -f "${src%.flow}.out" ] || continue
+		extra=""
+		[ -f "${src%.flow}.args" ] && extra=$(cat "${src%.flow}.args")
+		# shellcheck disable=SC2086
+		one "samples/$name" "$root/samples" "$src" "${src%.flow}.out" 0 \
+			"$flow" run $run_args $extra "$name.flow"
+	done
+	;;
+*)
+	echo "usage: run.sh run|errors|samples FLOW" >&2
+	exit 2
+	;;
+esac
+
+echo "golden $mode: $pass passed, $fail failed"
+for f in "${failed[@]+"${failed[@]}"}"; do echo "  failed: $f"; done
+[ $fail = 0 ] && [ $pass -gt 0 ]
