@@ -2,7 +2,8 @@
 # run.sh - golden tests as data.
 #
 #   run.sh run FLOW       tests/golden/run/NAME.flow      -> NAME.out (stdout)
-#   run.sh errors FLOW    tests/golden/errors/NAME.flow   -> NAME.diag (flow check output)
+#   run.sh errors FLOW    tests/golden/errors/NAME.flow   -> NAME.diag (flow check output,
+#                         stdout and stderr together; run from that folder)
 #   run.sh samples FLOW   samples/NAME.flow               -> samples/NAME.out
 #
 # Beside a case, optional files: NAME.args (extra arguments for flow run,
@@ -55,7 +56,12 @@ one() { # name dir flowfile expectedfile default_code cmd...
 	[ -f "$base.code" ] && want_code=$(cat "$base.code")
 	local out err
 	out=$(mktemp) err=$(mktemp)
-	(cd "$dir" && timeout 120 "$@" >"$out" 2>"$err" </dev/null)
+	if [ "$mode" = errors ]; then
+		# diagnostics are compared whole: stdout and stderr together
+		(cd "$dir" && timeout 120 "$@" >"$out" 2>&1 </dev/null)
+	else
+		(cd "$dir" && timeout 120 "$@" >"$out" 2>"$err" </dev/null)
+	fi
 	local code=$?
 	local ok=1
 	if [ "$code" != "$want_code" ]; then
