@@ -62,7 +62,8 @@ void diag_print(const diag_ctx *d, FILE *out);
 char *diag_format(const diag_ctx *d, diag_level lvl, span where, const char *text);
 
 /* "did you mean": the closest candidate within a small edit distance, or
- * NULL. cands is a NULL-terminated array or ncands entries. */
+ * NULL. cands is a NULL-terminated array (ncands == 0) or ncands entries
+ * (stopping early at a NULL entry). Ties go to the earlier candidate. */
 const char *diag_suggest(const char *name, const char *const *cands, size_t ncands);
 
 #endif
