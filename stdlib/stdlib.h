@@ -24,12 +24,20 @@ typedef int (*native_fn)(flow_vm *vm, value *argv, int argc, value *out);
 #define NATIVE_CLOCK  0x2u  /* reads a clock: time.now, time.monotonic */
 #define NATIVE_HOST   0x4u  /* talks to the executor: get, put, wait, reduce */
 #define NATIVE_RANDOM 0x8u  /* uses the per-task random stream */
+#define NATIVE_ENV    0x10u /* reads the machine it runs on (files, env,
+                             * hostname): never evaluate at compile time */
 
 /* params: comma-separated parameter names with optional literal defaults,
  * e.g. "xs,key=none,reverse=false" or "shape,mean=0.0,std=1.0"; "*" means
  * variadic; "" means no parameters. Defaults are literals: none true false
  * ints floats and "strings". For methods, params does NOT list the
  * receiver, which the native receives as argv[0]. */
+/* A default written "?" ("f,xs,init=?") means the argument may be omitted
+ * and has no value: the VM fills the slot with native_absent() (copied from
+ * `defaults`, like any default), a none that natives tell apart. */
+static inline value native_absent(void) { value v = v_none(); v.as.i = 1; return v; }
+static inline bool native_is_absent(value v) { return v.t == V_NONE && v.as.i == 1; }
+
 typedef struct native_def {
 	const char *name;
 	native_fn fn;
@@ -57,6 +65,13 @@ const native_def *stdlib_method(vtype receiver, const char *name);
 /* For "did you mean": every name of a table (NULL-terminated, static). */
 const char *const *stdlib_builtin_names(void);
 const char *const *stdlib_module_names(void);
+/* Method names of a receiver type (NULL-terminated, static; empty list for
+ * types without methods). */
+const char *const *stdlib_method_names(vtype receiver);
+/* True for methods that mutate their receiver (append extend pop insert
+ * sort reverse): the VM makes the receiver unfrozen (copy-on-write) before
+ * calling them. Other methods never mutate. */
+bool stdlib_method_mutates(const char *name);
 
 /* Parses a params string into a parameter list (for arity/keyword checks
  * and default filling). Returns the count, or -1 for variadic ("*").
