@@ -1,2 +1,323 @@
-/* main.c - placeholder */
-int main(void) { return 0; }
+/* main.c - the `flow` command: one binary, one subcommand per verb.
+ *
+ * Exit status: 0 success, 1 an error in the user's program or data,
+ * 2 bad usage (LANGUAGE.md, ARCHITECTURE.md).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "executor/serial.h"
+#include "lang/compile.h"
+#include "lang/diag.h"
+#include "lang/resolve.h"
+#include "lang/vm.h"
+
+#define EXIT_USER 1
+#define EXIT_USAGE 2
+
+/* The subcommands, listed once: name, handler, one-line summary. */
+#define CMD_LIST(X) \
+	X(check,   "parse and check a program; print diagnostics") \
+	X(compile, "compile a program (--dump-bytecode shows its bytecode)") \
+	X(run,     "run a program")
+
+#define X(name, summary) static int cmd_##name(int argc, char **argv);
+CMD_LIST(X)
+#undef X
+
+static const struct {
+	const char *name;
+	int (*fn)(int, char **);
+	const char *summary;
+} commands[] = {
+#define X(name, summary) {#name, cmd_##name, summary},
+	CMD_LIST(X)
+#undef X
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+	        "usage: flow COMMAND [OPTIONS] FILE\n"
+	        "\n"
+	        "Flow compiles dataflow pipelines written in .flow files and runs them.\n"
+	        "\n"
+	        "commands:\n");
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].summary);
+	fprintf(out,
+	        "\n"
+	        "`flow COMMAND --help` describes a command's options.\n"
+	        "Exit status: 0 success, 1 an error in the program or its data, 2 bad usage.\n");
+}
+
+static int usage_error(const char *cmd, const char *fmt, const char *arg)
+{
+	fprintf(stderr, "flow %s: ", cmd);
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\nTry 'flow %s --help'.\n", cmd);
+	return EXIT_USAGE;
+}
+
+/* ---- shared option handling ----------------------------------------- */
+
+typedef struct prog_opts {
+	param_set *params;
+	int nparams, capparams;
+} prog_opts;
+
+/* -p name=value */
+static int add_param(prog_opts *o, const char *cmd, const char *arg)
+{
+	const char *eq = strchr(arg, '=');
+	if (eq == NULL || eq == arg)
+		return usage_error(cmd, "-p expects name=value, got '%s'", arg);
+	if (o->nparams == o->capparams) {
+		o->capparams = o->capparams ? o->capparams * 2 : 8;
+		o->params = realloc(o->params, sizeof *o->params * (size_t)o->capparams);
+		if (o->params == NULL) {
+			perror("flow");
+			exit(EXIT_USER);
+		}
+	}
+	o->params[o->nparams].name = strndup(arg, (size_t)(eq - arg));
+	o->params[o->nparams].text = eq + 1;
+	o->nparams++;
+	return 0;
+}
+
+static void free_params(prog_opts *o)
+{
+	for (int i = 0; i < o->nparams; i++)
+		free((char *)o->params[i].name);
+	free(o->params);
+}
+
+/* Loads and checks FILE; prints diagnostics. Returns 0 or EXIT_USER. */
+static int load(flow_loader *l, diag_ctx *d, const char *path, const prog_opts *o)
+{
+	diag_init(d);
+	loader_init(l, d);
+	int rc = loader_load(l, path, o->params, o->nparams);
+	diag_sort(d);
+	diag_print(d, stderr);
+	return rc == 0 && d->nerrors == 0 ? 0 : EXIT_USER;
+}
+
+/* ---- flow check --------------------------------------------------------- */
+
+static int cmd_check(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"help", no_argument, NULL, 'h'},
+		{"param", required_argument, NULL, 'p'},
+		{NULL, 0, NULL, 0},
+	};
+	prog_opts o = {0};
+	int c, rc;
+	while ((c = getopt_long(argc, argv, "+hp:", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'h':
+			printf("usage: flow check [-p name=value]... FILE\n\n"
+			       "Parses and checks FILE and the files it imports; prints every\n"
+			       "problem found as file:line:col with the source line.\n"
+			       "Exit status 0 when there is none, 1 otherwise.\n");
+			free_params(&o);
+			return 0;
+		case 'p':
+			if ((rc = add_param(&o, "check", optarg)) != 0)
+				return rc;
+			break;
+		default:
+			free_params(&o);
+			return usage_error("check", "%s", "bad option");
+		}
+	}
+	if (optind != argc - 1) {
+		free_params(&o);
+		return usage_error("check", "%s", "expects exactly one FILE");
+	}
+	diag_ctx d;
+	flow_loader l;
+	rc = load(&l, &d, argv[optind], &o);
+	loader_fini(&l);
+	diag_fini(&d);
+	free_params(&o);
+	return rc;
+}
+
+/* ---- flow compile ------------------------------------------------------- */
+
+static int cmd_compile(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"help", no_argument, NULL, 'h'},
+		{"param", required_argument, NULL, 'p'},
+		{"dump-bytecode", no_argument, NULL, 'B'},
+		{NULL, 0, NULL, 0},
+	};
+	prog_opts o = {0};
+	int c, rc, dump = 0;
+	while ((c = getopt_long(argc, argv, "+hp:", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'h':
+			printf("usage: flow compile [--dump-bytecode] [-p name=value]... FILE\n\n"
+			       "Checks FILE and compiles it to bytecode.\n\n"
+			       "  --dump-bytecode   print the bytecode of every task, fn, method\n"
+			       "                    and of the driver\n"
+			       "  -p name=value     set a param\n");
+			free_params(&o);
+			return 0;
+		case 'p':
+			if ((rc = add_param(&o, "compile", optarg)) != 0)
+				return rc;
+			break;
+		case 'B':
+			dump = 1;
+			break;
+		default:
+			free_params(&o);
+			return usage_error("compile", "%s", "bad option");
+		}
+	}
+	if (optind != argc - 1) {
+		free_params(&o);
+		return usage_error("compile", "%s", "expects exactly one FILE");
+	}
+	diag_ctx d;
+	flow_loader l;
+	rc = load(&l, &d, argv[optind], &o);
+	if (rc == 0) {
+		bc_program *p = compile_program(&l);
+		diag_sort(&d);
+		diag_print(&d, stderr);
+		if (p == NULL) {
+			rc = EXIT_USER;
+		} else {
+			if (dump)
+				bc_dump(p, stdout);
+			bc_program_free(p);
+		}
+	}
+	loader_fini(&l);
+	diag_fini(&d);
+	free_params(&o);
+	return rc;
+}
+
+/* ---- flow run ------------------------------------------------------------ */
+
+static int parse_u64(const char *s, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 0);
+	if (errno != 0 || end == s || *end != '\0' || s[0] == '-')
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"help", no_argument, NULL, 'h'},
+		{"param", required_argument, NULL, 'p'},
+		{"serial", no_argument, NULL, 'S'},
+		{"seed", required_argument, NULL, 's'},
+		{"quiet", no_argument, NULL, 'q'},
+		{NULL, 0, NULL, 0},
+	};
+	prog_opts o = {0};
+	serial_opts so = {.seed = 0, .out = stdout, .err = stderr};
+	int c, rc;
+	while ((c = getopt_long(argc, argv, "+hp:q", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'h':
+			printf("usage: flow run [--serial] [--seed N] [-p name=value]... FILE\n\n"
+			       "Runs the program in FILE. The driver's prints go to stdout in\n"
+			       "program order; prints inside tasks go to stderr, prefixed with\n"
+			       "the task's name.\n\n"
+			       "  --serial          run in one thread, top to bottom: tasks run\n"
+			       "                    inline when called (the reference semantics)\n"
+			       "  --seed N          seed of every random stream (default 0)\n"
+			       "  -p name=value     set a param\n"
+			       "  -q, --quiet       no progress output\n"
+			       "\n"
+			       "Exit status 0 on success, 1 if the program failed (every\n"
+			       "failure is listed on stderr), 2 for bad usage.\n");
+			free_params(&o);
+			return 0;
+		case 'p':
+			if ((rc = add_param(&o, "run", optarg)) != 0)
+				return rc;
+			break;
+		case 'S':
+			break; /* the serial host is the only executor so far */
+		case 's':
+			if (parse_u64(optarg, &so.seed) != 0) {
+				free_params(&o);
+				return usage_error("run", "--seed expects a non-negative integer, got '%s'", optarg);
+			}
+			break;
+		case 'q':
+			break;
+		default:
+			free_params(&o);
+			return usage_error("run", "%s", "bad option");
+		}
+	}
+	if (optind != argc - 1) {
+		free_params(&o);
+		return usage_error("run", "%s", "expects exactly one FILE");
+	}
+	diag_ctx d;
+	flow_loader l;
+	rc = load(&l, &d, argv[optind], &o);
+	if (rc == 0) {
+		bc_program *p = compile_program(&l);
+		diag_sort(&d);
+		diag_print(&d, stderr);
+		if (p == NULL) {
+			rc = EXIT_USER;
+		} else {
+			rc = serial_run(p, &so) == 0 ? 0 : EXIT_USER;
+			bc_program_free(p);
+		}
+	}
+	fflush(stdout);
+	loader_fini(&l);
+	diag_fini(&d);
+	free_params(&o);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	const char *cmd = argv[1];
+	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(cmd, "--version") == 0) {
+		printf("flow 0.1.0\n");
+		return 0;
+	}
+	vm_types_init();
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+		if (strcmp(cmd, commands[i].name) == 0) {
+			optind = 1; /* getopt over argv[1..]: the command is argv[0] */
+			return commands[i].fn(argc - 1, argv + 1);
+		}
+	}
+	fprintf(stderr, "flow: unknown command '%s'\n", cmd);
+	usage(stderr);
+	return EXIT_USAGE;
+}

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# test.sh - runs the whole test suite twice: a normal build, then a build
+# with AddressSanitizer and UndefinedBehaviorSanitizer. Run setup.sh first
+# (it installs the packages); this script builds what it tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+status=0
+run_suite() { # build-dir [meson setup options...]
+	local dir=$1
+	shift
+	if [ ! -f "$dir/build.ninja" ]; then
+		meson setup "$dir" "$@" >/dev/null
+	fi
+	ninja -C "$dir" >/dev/null
+	echo "== tests in $dir"
+	if ! meson test -C "$dir" --print-errorlogs --num-processes 2; then
+		status=1
+	fi
+}
+
+run_suite build
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	run_suite build-asan -Db_sanitize=address,undefined -Db_lundef=false
+exit $status
