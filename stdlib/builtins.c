@@ -1,1 +1,726 @@
-/* builtins.c: placeholder, being written */
+/* builtins.c - the functions every Flow program sees without an import
+ * (LANGUAGE.md section 9): print, len, range, conversions, folds, get/put/
+ * wait and reduce. */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../lang/bytecode.h"
+#include "stdlib_impl.h"
+
+/* range() refuses to build lists longer than this (16 bytes per item). */
+#define RANGE_MAX_LEN 100000000
+
+static int b_print(flow_vm *vm, value *argv, int argc, value *out)
+{
+	sbuf b;
+	sbuf_init(&b);
+	for (int i = 0; i < argc; i++) {
+		value v;
+		if (sl_resolve(vm, argv[i], &v) < 0) {
+			sbuf_fini(&b);
+			return -1;
+		}
+		if (i)
+			sbuf_addc(&b, ' ');
+		val_str(&b, v);
+		val_rele(v);
+	}
+	vm_ctx(vm)->host->print(vm, b.data ? b.data : "", b.len);
+	sbuf_fini(&b);
+	*out = v_none();
+	return 0;
+}
+
+static int b_len(flow_vm *vm, value *argv, int argc, value *out)
+{
+	value v;
+	if (sl_resolve(vm, argv[0], &v) < 0)
+		return -1;
+	int64_t n;
+	switch (v.t) {
+	case V_STR: n = (int64_t)str_of(v)->cplen; break;
+	case V_LIST: n = (int64_t)list_len(v); break;
+	case V_DICT: n = (int64_t)dict_len(v); break;
+	case V_TENSOR: n = tensor_of(v)->ndim ? tensor_of(v)->shape[0] : 1; break;
+	default: {
+		const char *t = sl_type_name(v);
+		val_rele(v);
+		return vm_raise(vm, "len() of a %s", t);
+	}
+	}
+	val_rele(v);
+	*out = v_int(n);
+	return 0;
+}
+
+static int b_range(flow_vm *vm, value *argv, int argc, value *out)
+{
+	if (argc < 1 || argc > 3)
+		return vm_raise(vm, "range() takes 1 to 3 arguments, got %d", argc);
+	int64_t a[3];
+	for (int i = 0; i < argc; i++)
+		if (sl_int(vm, argv[i], "range", "each argument", &a[i]) < 0)
+			return -1;
+	int64_t lo = 0, hi, step = 1;
+	if (argc == 1) {
+		hi = a[0];
+	} else {
+		lo = a[0];
+		hi = a[1];
+		if (argc == 3)
+			step = a[2];
+	}
+	if (step == 0)
+		return vm_raise(vm, "range() step must not be zero");
+	/* Count in unsigned arithmetic so extreme bounds cannot overflow. */
+	uint64_t n = 0;
+	if (step > 0 && lo < hi)
+		n = ((uint64_t)hi - (uint64_t)lo - 1) / (uint64_t)step + 1;
+	else if (step < 0 && lo > hi)
+		n = ((uint64_t)lo - (uint64_t)hi - 1) / (0 - (uint64_t)step) + 1;
+	if (n > RANGE_MAX_LEN)
+		return vm_raise(vm, "range() of %llu items is too large (limit %d)",
+		                (unsigned long long)n, RANGE_MAX_LEN);
+	value l = list_new(n);
+	int64_t x = lo;
+	for (uint64_t i = 0; i < n; i++) {
+		list_append_take(l, v_int(x));
+		if (i + 1 < n)
+			x += step;
+	}
+	*out = l;
+	return 0;
+}
+
+static int b_str(flow_vm *vm, value *argv, int argc, value *out)
+{
+	value v;
+	if (sl_resolve(vm, argv[0], &v) < 0)
+		return -1;
+	if (v.t == V_STR) {
+		*out = v;
+		return 0;
+	}
+	sbuf b;
+	sbuf_init(&b);
+	val_str(&b, v);
+	val_rele(v);
+	*out = str_take_sbuf(&b);
+	return 0;
+}
+
+/* Python's int(str): optional sign, digits with single underscores between,
+ * surrounding whitespace. */
+static bool parse_int(const char *s, int64_t *out)
+{
+	while (*s == ' ' || (*s >= '\t' && *s <= '\r'))
+		s++;
+	bool neg = false;
+	if (*s == '+' || *s == '-')
+		neg = *s++ == '-';
+	if (*s < '0' || *s > '9')
+		return false;
+	uint64_t v = 0, lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+	for (; (*s >= '0' && *s <= '9') || *s == '_'; s++) {
+		if (*s == '_') {
+			if (s[1] < '0' || s[1] > '9')
+				return false;
+			continue;
+		}
+		uint64_t d = (uint64_t)(*s - '0');
+		if (v > (lim - d) / 10)
+			return false;
+		v = v * 10 + d;
+	}
+	while (*s == ' ' || (*s >= '\t' && *s <= '\r'))
+		s++;
+	if (*s)
+		return false;
+	*out = neg ? (int64_t)(0 - v) : (int64_t)v;
+	return true;
+}
+
+static int b_int(flow_vm *vm, value *argv, int argc, value *out)
+{
+	value v = argv[0];
+	switch (v.t) {
+	case V_INT:
+		*out = v;
+		return 0;
+	case V_BOOL:
+		*out = v_int(v.as.b);
+		return 0;
+	case V_FLOAT:
+		if (isnan(v.as.f) || isinf(v.as.f))
+			return vm_raise(vm, "int(): cannot convert float %s to int",
+			                isnan(v.as.f) ? "nan" : "inf");
+		if (v.as.f >= 9223372036854775808.0 || v.as.f < -9223372036854775808.0)
+			return vm_raise(vm, "int(): float %g is out of the int range", v.as.f);
+		*out = v_int((int64_t)v.as.f); /* truncates toward zero */
+		return 0;
+	case V_STR: {
+		int64_t i;
+		if (strlen(str_data(v)) != str_len(v) || !parse_int(str_data(v), &i)) {
+			sbuf b;
+			sbuf_init(&b);
+			val_repr(&b, v);
+			int r = vm_raise(vm, "int(): invalid literal %s", b.data);
+			sbuf_fini(&b);
+			return r;
+		}
+		*out = v_int(i);
+		return 0;
+	}
+	default:
+		return vm_raise(vm, "int() can't convert a %s", sl_type_name(v));
+	}
+}
+
+static int b_float(flow_vm *vm, value *argv, int argc, value *out)
+{
+	value v = argv[0];
+	switch (v.t) {
+	case V_FLOAT:
+		*out = v;
+		return 0;
+	case V_INT:
+		*out = v_float((double)v.as.i);
+		return 0;
+	case V_BOOL:
+		*out = v_float(v.as.b ? 1.0 : 0.0);
+		return 0;
+	case V_STR: {
+		const char *s = str_data(v);
+		char *end;
+		errno = 0;
+		double d = strtod(s, &end);
+		bool ok = end != s && strlen(s) == str_len(v) && !(s[0] == '0' && (s[1] == 'x' || s[1] == 'X'));
+		while (ok && (*end == ' ' || (*end >= '\t' && *end <= '\r')))
+			end++;
+		if (!ok || *end) {
+			sbuf b;
+			sbuf_init(&b);
+			val_repr(&b, v);
+			int r = vm_raise(vm, "float(): invalid literal %s", b.data);
+			sbuf_fini(&b);
+			return r;
+		}
+		*out = v_float(d);
+		return 0;
+	}
+	default:
+		return vm_raise(vm, "float() can't convert a %s", sl_type_name(v));
+	}
+}
+
+static int b_bool(flow_vm *vm, value *argv, int argc, value *out)
+{
+	value v;
+	if (sl_resolve(vm, argv[0], &v) < 0)
+		return -1;
+	*out = v_bool(val_truthy(v));
+	val_rele(v);
+	return 0;
+}
+
+static int b_list(flow_vm *vm, value *argv, int argc, value *out)
+{
+	if (native_is_absent(argv[0])) {
+		*out = list_new(0);
+		return 0;
+	}
+	value l;
+	if (sl_items(vm, argv[0], "list", &l) < 0)
+		return -1;
+	/* Always a fresh list: list(xs) is how a frozen list is copied. */
+	*out = sl_list_copy(l);
+	val_rele(l);
+	return 0;
+}
+
+static int b_dict(flow_vm *vm, value *argv, int argc, value *out)
+{
+	value d = dict_new(0);
+	if (native_is_absent(argv[0])) {
+		*out = d;
+		return 0;
+	}
+	value src;
+	if (sl_resolve(vm, argv[0], &src) < 0) {
+		val_rele(d);
+		return -1;
+	}
+	verr e;
+	if (src.t == V_DICT) {
+		size_t it = 0;
+		value k, v;
+		while (dict_next(src, &it, &k, &v))
+			dict_set(d, k, v, &e);
+	} else if (src.t == V_LIST) {
+		for (size_t i = 0; i < list_len(src); i++) {
+			value p = list_get(src, i);
+			if (p.t != V_LIST || list_len(p) != 2) {
+				val_rele(src);
+				val_rele(d);
+				return vm_raise(vm, "dict(): item %zu is not a [key, value] pair", i);
+			}
+			if (dict_set(d, list_get(p, 0), list_get(p, 1), &e) < 0) {
+				val_rele(src);
+				val_rele(d);
+				return vm_raise(vm, "dict(): %s", e.msg);
+			}
+		}
+	} else {
+		const char *t = sl_type_name(src);
+		val_rele(src);
+		val_rele(d);
+		return vm_raise(vm, "dict() can't convert a %s", t);
+	}
+	val_rele(src);
+	*out = d;
+	return 0;
+}
+
+static int b_abs(flow_vm *vm, value *argv, int argc, value *out)
+{
+	value v = argv[0];
+	if (v.t == V_INT) {
+		if (v.as.i == INT64_MIN)
+			return vm_raise(vm, "abs(): integer overflow");
+		*out = v_int(v.as.i < 0 ? -v.as.i : v.as.i);
+	} else if (v.t == V_FLOAT) {
+		*out = v_float(fabs(v.as.f));
+	} else {
+		return vm_raise(vm, "abs() of a %s", sl_type_name(v));
+	}
+	return 0;
+}
+
+/* min/max: of one iterable argument, or of several arguments. */
+static int minmax(flow_vm *vm, value *argv, int argc, value *out, const char *fn, int want)
+{
+	if (argc == 0)
+		return vm_raise(vm, "%s() expects at least one argument", fn);
+	value l;
+	if (argc == 1) {
+		if (sl_items(vm, argv[0], fn, &l) < 0)
+			return -1;
+	} else {
+		l = list_new((size_t)argc);
+		for (int i = 0; i < argc; i++)
+			list_append(l, argv[i]);
+	}
+	size_t n = list_len(l);
+	if (n == 0) {
+		val_rele(l);
+		return vm_raise(vm, "%s() of an empty sequence", fn);
+	}
+	value best = list_get(l, 0);
+	for (size_t i = 1; i < n; i++) {
+		int c;
+		verr e;
+		if (val_cmp(list_get(l, i), best, &c, &e) < 0) {
+			val_rele(l);
+			return vm_raise(vm, "%s(): %s", fn, e.msg);
+		}
+		if (c == want)
+			best = list_get(l, i);
+	}
+	*out = val_hold(best);
+	val_rele(l);
+	return 0;
+}
+
+static int b_min(flow_vm *vm, value *argv, int argc, value *out)
+{
+	return minmax(vm, argv, argc, out, "min", -1);
+}
+
+static int b_max(flow_vm *vm, value *argv, int argc, value *out)
+{
+	return minmax(vm, argv, argc, out, "max", 1);
+}
+
+static int b_sum(flow_vm *vm, value *argv, int argc, value *out)
+{
+	value l;
+	if (sl_items(vm, argv[0], "sum", &l) < 0)
+		return -1;
+	value acc = val_hold(argv[1]);
+	for (size_t i = 0; i < list_len(l); i++) {
+		value r;
+		verr e;
+		if (val_arith('+', acc, list_get(l, i), &r, &e) < 0) {
+			val_rele(acc);
+			val_rele(l);
+			return vm_raise(vm, "sum(): %s", e.msg);
+		}
+		val_rele(acc);
+		acc = r;
+	}
+	val_rele(l);
+	*out = acc;
+	return 0;
+}
+
+/* ---- sorting: a stable merge sort whose comparisons may fail --------- */
+
+typedef struct sort_item {
+	value key;  /* borrowed from keys list or the item itself */
+	value item;
+} sort_item;
+
+static int merge_sort(sort_item *a, sort_item *tmp, size_t n, bool reverse, verr *e)
+{
+	if (n < 2)
+		return 0;
+	size_t m = n / 2;
+	if (merge_sort(a, tmp, m, reverse, e) < 0 || merge_sort(a + m, tmp, n - m, reverse, e) < 0)
+		return -1;
+	size_t i = 0, j = m, k = 0;
+	while (i < m && j < n) {
+		int c;
+		if (val_cmp(a[j].key, a[i].key, &c, e) < 0)
+			return -1;
+		/* Take from the right only when strictly before: keeps stability
+		 * in both directions (as Python's reverse=True does). */
+		bool right = reverse ? c > 0 : c < 0;
+		tmp[k++] = right ? a[j++] : a[i++];
+	}
+	while (i < m)
+		tmp[k++] = a[i++];
+	while (j < n)
+		tmp[k++] = a[j++];
+	memcpy(a, tmp, n * sizeof *a);
+	return 0;
+}
+
+int sl_sort(flow_vm *vm, value list, value key, bool reverse)
+{
+	if (sl_check_mutable(vm, list, "sort") < 0)
+		return -1;
+	size_t n = list_len(list);
+	if (n < 2)
+		return 0;
+	bool has_key = key.t != V_NONE;
+	value keys = has_key ? list_new(n) : v_none();
+	for (size_t i = 0; has_key && i < n; i++) {
+		value k, item = list_get(list, i);
+		if (vm_call(vm, key, &item, 1, &k) < 0) {
+			val_rele(keys);
+			return -1;
+		}
+		value kr;
+		int r = sl_resolve(vm, k, &kr);
+		val_rele(k);
+		if (r < 0) {
+			val_rele(keys);
+			return -1;
+		}
+		list_append_take(keys, kr);
+	}
+	sort_item *a = malloc(2 * n * sizeof *a);
+	if (!a)
+		abort();
+	for (size_t i = 0; i < n; i++) {
+		a[i].item = list_get(list, i);
+		a[i].key = has_key ? list_get(keys, i) : a[i].item;
+	}
+	verr e;
+	int r = merge_sort(a, a + n, n, reverse, &e);
+	if (r == 0) {
+		/* Rewrite items in place; the list keeps one reference to each. */
+		vlist *l = list_of(list);
+		for (size_t i = 0; i < n; i++)
+			l->items[i] = a[i].item;
+	}
+	free(a);
+	val_rele(keys);
+	if (r < 0)
+		return vm_raise(vm, "sort: %s", e.msg);
+	return 0;
+}
+
+static int b_sorted(flow_vm *vm, value *argv, int argc, value *out)
+{
+	value l;
+	if (sl_items(vm, argv[0], "sorted", &l) < 0)
+		return -1;
+	value c = sl_list_copy(l);
+	val_rele(l);
+	if (sl_sort(vm, c, argv[1], val_truthy(argv[2])) < 0) {
+		val_rele(c);
+		return -1;
+	}
+	*out = c;
+	return 0;
+}
+
+static int b_reversed(flow_vm *vm, value *argv, int argc, value *out)
+{
+	value l;
+	if (sl_items(vm, argv[0], "reversed", &l) < 0)
+		return -1;
+	size_t n = list_len(l);
+	value r = list_new(n);
+	for (size_t i = n; i > 0; i--)
+		list_append(r, list_get(l, i - 1));
+	val_rele(l);
+	*out = r;
+	return 0;
+}
+
+static int b_enumerate(flow_vm *vm, value *argv, int argc, value *out)
+{
+	int64_t start;
+	if (sl_int(vm, argv[1], "enumerate", "start", &start) < 0)
+		return -1;
+	value l;
+	if (sl_items(vm, argv[0], "enumerate", &l) < 0)
+		return -1;
+	size_t n = list_len(l);
+	value r = list_new(n);
+	for (size_t i = 0; i < n; i++) {
+		value p = list_new(2);
+		list_append_take(p, v_int(start + (int64_t)i));
+		list_append(p, list_get(l, i));
+		list_append_take(r, p);
+	}
+	val_rele(l);
+	*out = r;
+	return 0;
+}
+
+static int b_zip(flow_vm *vm, value *argv, int argc, value *out)
+{
+	value ls[64];
+	if (argc > 64)
+		return vm_raise(vm, "zip() of more than 64 lists");
+	size_t n = SIZE_MAX;
+	for (int i = 0; i < argc; i++) {
+		if (sl_items(vm, argv[i], "zip", &ls[i]) < 0) {
+			while (i-- > 0)
+				val_rele(ls[i]);
+			return -1;
+		}
+		if (list_len(ls[i]) < n)
+			n = list_len(ls[i]);
+	}
+	if (argc == 0)
+		n = 0;
+	value r = list_new(n);
+	for (size_t j = 0; j < n; j++) {
+		value t = list_new((size_t)argc);
+		for (int i = 0; i < argc; i++)
+			list_append(t, list_get(ls[i], j));
+		list_append_take(r, t);
+	}
+	for (int i = 0; i < argc; i++)
+		val_rele(ls[i]);
+	*out = r;
+	return 0;
+}
+
+static int anyall(flow_vm *vm, value xs, value *out, const char *fn, bool want)
+{
+	value l;
+	if (sl_items(vm, xs, fn, &l) < 0)
+		return -1;
+	bool r = !want;
+	for (size_t i = 0; i < list_len(l); i++)
+		if (val_truthy(list_get(l, i)) == want) {
+			r = want;
+			break;
+		}
+	val_rele(l);
+	*out = v_bool(r);
+	return 0;
+}
+
+static int b_any(flow_vm *vm, value *argv, int argc, value *out)
+{
+	return anyall(vm, argv[0], out, "any", true);
+}
+
+static int b_all(flow_vm *vm, value *argv, int argc, value *out)
+{
+	return anyall(vm, argv[0], out, "all", false);
+}
+
+static int b_type(flow_vm *vm, value *argv, int argc, value *out)
+{
+	*out = str_from_c(sl_type_name(argv[0]));
+	return 0;
+}
+
+/* Raises with str(msg) as the whole message. */
+static int raise_msg(flow_vm *vm, value msg, const char *dflt)
+{
+	if (msg.t == V_NONE)
+		return vm_raise(vm, "%s", dflt);
+	value m;
+	if (sl_resolve(vm, msg, &m) < 0)
+		return -1;
+	sbuf b;
+	sbuf_init(&b);
+	val_str(&b, m);
+	val_rele(m);
+	int r = vm_raise(vm, "%s", b.data ? b.data : "");
+	sbuf_fini(&b);
+	return r;
+}
+
+static int b_assert(flow_vm *vm, value *argv, int argc, value *out)
+{
+	value c;
+	if (sl_resolve(vm, argv[0], &c) < 0)
+		return -1;
+	bool ok = val_truthy(c);
+	val_rele(c);
+	if (!ok)
+		return raise_msg(vm, argv[1], "assertion failed");
+	*out = v_none();
+	return 0;
+}
+
+static int b_error(flow_vm *vm, value *argv, int argc, value *out)
+{
+	return raise_msg(vm, argv[0], "error");
+}
+
+static int b_get(flow_vm *vm, value *argv, int argc, value *out)
+{
+	return vm_get_deep(vm, argv[0], out);
+}
+
+static int b_put(flow_vm *vm, value *argv, int argc, value *out)
+{
+	return vm_ctx(vm)->host->put(vm, argv[0], out);
+}
+
+static int b_wait(flow_vm *vm, value *argv, int argc, value *out)
+{
+	value fs = argv[0];
+	if (fs.t != V_LIST)
+		return vm_raise(vm, "wait: futures must be a list, not %s", sl_type_name(fs));
+	int64_t n;
+	if (sl_int(vm, argv[1], "wait", "n", &n) < 0)
+		return -1;
+	if (n < 0 || (uint64_t)n > list_len(fs))
+		return vm_raise(vm, "wait: n=%lld is not between 0 and the number of futures (%zu)",
+		                (long long)n, list_len(fs));
+	double timeout = -1.0; /* none: wait as long as it takes */
+	if (argv[2].t != V_NONE) {
+		if (sl_num(vm, argv[2], "wait", "timeout", &timeout) < 0)
+			return -1;
+		if (timeout < 0 || isnan(timeout))
+			return vm_raise(vm, "wait: timeout must be a non-negative number of seconds");
+	}
+	return vm_ctx(vm)->host->wait(vm, fs, n, timeout, out);
+}
+
+static bool is_associative(value f)
+{
+	if (f.t != V_FUNC)
+		return false;
+	const vfunc *fn = (const vfunc *)f.as.o;
+	return fn->h.extra == FUNC_PROTO && fn->proto && fn->proto->attrs.associative;
+}
+
+static int call2(flow_vm *vm, value f, value a, value b, value *out)
+{
+	value args[2] = { a, b };
+	return vm_call(vm, f, args, 2, out);
+}
+
+static int b_reduce(flow_vm *vm, value *argv, int argc, value *out)
+{
+	value f = argv[0];
+	value l;
+	if (sl_items(vm, argv[1], "reduce", &l) < 0)
+		return -1;
+	bool has_init = !native_is_absent(argv[2]);
+	size_t n = list_len(l);
+	if (n == 0) {
+		val_rele(l);
+		if (!has_init)
+			return vm_raise(vm, "reduce() of an empty list with no initial value");
+		*out = val_hold(argv[2]);
+		return 0;
+	}
+	/* Working row of operands in left-to-right order (init first). */
+	value row = list_new(n + 1);
+	if (has_init)
+		list_append(row, argv[2]);
+	for (size_t i = 0; i < n; i++)
+		list_append(row, list_get(l, i));
+	val_rele(l);
+	int r = 0;
+	if (is_associative(f)) {
+		/* Balanced tree: pair neighbours level by level, keeping order, so
+		 * independent calls can run in parallel (depth ceil(log2 n)). */
+		while (r == 0 && list_len(row) > 1) {
+			size_t m = list_len(row);
+			value next = list_new((m + 1) / 2);
+			for (size_t i = 0; i + 1 < m; i += 2) {
+				value v;
+				if ((r = call2(vm, f, list_get(row, i), list_get(row, i + 1), &v)) < 0)
+					break;
+				list_append_take(next, v);
+			}
+			if (r == 0 && m % 2)
+				list_append(next, list_get(row, m - 1));
+			val_rele(row);
+			row = next;
+		}
+		if (r == 0)
+			*out = val_hold(list_get(row, 0));
+	} else {
+		value acc = val_hold(list_get(row, 0));
+		for (size_t i = 1; i < list_len(row); i++) {
+			value v;
+			if ((r = call2(vm, f, acc, list_get(row, i), &v)) < 0)
+				break;
+			val_rele(acc);
+			acc = v;
+		}
+		if (r == 0)
+			*out = acc;
+		else
+			val_rele(acc);
+	}
+	val_rele(row);
+	return r;
+}
+
+const native_def stdlib_builtin_defs[] = {
+	{ "print", b_print, "*", NATIVE_EFFECT },
+	{ "len", b_len, "x", 0 },
+	{ "range", b_range, "*", 0 },
+	{ "str", b_str, "v=\"\"", 0 },
+	{ "int", b_int, "x=0", 0 },
+	{ "float", b_float, "x=0.0", 0 },
+	{ "bool", b_bool, "x=false", 0 },
+	{ "list", b_list, "xs=?", 0 },
+	{ "dict", b_dict, "pairs=?", 0 },
+	{ "abs", b_abs, "x", 0 },
+	{ "min", b_min, "*", 0 },
+	{ "max", b_max, "*", 0 },
+	{ "sum", b_sum, "xs,start=0", 0 },
+	{ "sorted", b_sorted, "xs,key=none,reverse=false", 0 },
+	{ "reversed", b_reversed, "xs", 0 },
+	{ "enumerate", b_enumerate, "xs,start=0", 0 },
+	{ "zip", b_zip, "*", 0 },
+	{ "any", b_any, "xs", 0 },
+	{ "all", b_all, "xs", 0 },
+	{ "type", b_type, "v", 0 },
+	{ "assert", b_assert, "cond,msg=none", 0 },
+	{ "error", b_error, "msg", 0 },
+	{ "get", b_get, "x", NATIVE_HOST },
+	{ "put", b_put, "v", NATIVE_HOST },
+	{ "wait", b_wait, "futures,n=1,timeout=none", NATIVE_HOST },
+	{ "reduce", b_reduce, "f,xs,init=?", NATIVE_HOST },
+	{ NULL, NULL, NULL, 0 },
+};
