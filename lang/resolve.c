@@ -1,1 +1,1346 @@
-/* resolve.c: placeholder, being written */
+/* resolve.c - name resolution over a loaded program: module tables, local
+ * slots, refs on every name, and the checks that need scopes (unknown
+ * names, assignments, self/return/break placement, calls and arity). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "resolve_int.h"
+#include "stdlib/stdlib.h"
+
+/* ---- small helpers ---------------------------------------------------- */
+
+static bool has_place(span s) { return s.line > 0; }
+
+static span pick(span a, span b) { return has_place(a) ? a : b; }
+
+/* The place just after a statement or expression: where a binding takes
+ * effect. */
+static void end_of(span s, int *line, int *col)
+{
+	if (s.end_line > 0) {
+		*line = s.end_line;
+		*col = s.end_col;
+	} else {
+		*line = s.line;
+		*col = s.col;
+	}
+}
+
+static bool before(int l1, int c1, int l2, int c2)
+{
+	return l1 < l2 || (l1 == l2 && c1 < c2);
+}
+
+static bool span_holds(span s, int line, int col)
+{
+	int el, ec;
+	end_of(s, &el, &ec);
+	return !before(line, col, s.line, s.col) && !before(el, ec, line, col);
+}
+
+const char *decl_kind_name(const ast_decl *d)
+{
+	switch (d->kind) {
+	case D_IMPORT: return "module";
+	case D_PARAM: return "param";
+	case D_CONST: return "const";
+	case D_FN: return "fn";
+	case D_TASK: return "task";
+	case D_ACTOR: return "actor";
+	case D_STMT: return "statement";
+	}
+	return "name";
+}
+
+const char *import_binding(arena *a, const ast_decl *d)
+{
+	if (d->u.import.alias)
+		return d->u.import.alias;
+	if (d->name && !d->u.import.is_file)
+		return d->name;
+	const char *w = d->u.import.what ? d->u.import.what : "";
+	if (!d->u.import.is_file)
+		return w;
+	const char *base = strrchr(w, '/');
+	base = base ? base + 1 : w;
+	size_t n = strlen(base);
+	if (n > 5 && strcmp(base + n - 5, ".flow") == 0)
+		n -= 5;
+	return arena_strndup(a, base, n);
+}
+
+/* A growable list of names for "did you mean". */
+typedef struct names {
+	const char **v;
+	size_t n, cap;
+} names;
+
+static void names_add(rctx *c, names *ns, const char *s)
+{
+	if (s == NULL)
+		return;
+	if (ns->n + 1 >= ns->cap) {
+		size_t cap = ns->cap ? ns->cap * 2 : 32;
+		ns->v = arena_grow_array(c->a, ns->v, sizeof *ns->v, ns->cap, cap);
+		ns->cap = cap;
+	}
+	ns->v[ns->n++] = s;
+	ns->v[ns->n] = NULL;
+}
+
+static const char *suggest(names *ns, const char *name)
+{
+	return ns->n ? diag_suggest(name, ns->v, ns->n) : NULL;
+}
+
+/* Appends "; did you mean 'x'?" when there is a close name. */
+static void error_suggest(rctx *c, span where, const char *msg, const char *name, names *ns,
+                          const char *prefix)
+{
+	const char *s = suggest(ns, name);
+	if (s)
+		diag_error(c->d, where, "%s; did you mean '%s%s'?", msg, prefix, s);
+	else
+		diag_error(c->d, where, "%s", msg);
+}
+
+/* ---- module tables ---------------------------------------------------- */
+
+modinfo *mod_info(rctx *c, const ast_module *m)
+{
+	for (int i = 0; i < c->nmods; i++)
+		if (c->mods[i].m == m)
+			return &c->mods[i];
+	return NULL;
+}
+
+msym *mod_find(modinfo *mi, const char *name)
+{
+	for (int i = 0; i < mi->nsyms; i++)
+		if (strcmp(mi->syms[i].name, name) == 0)
+			return &mi->syms[i];
+	return NULL;
+}
+
+void mod_add(rctx *c, modinfo *mi, const char *name, ast_decl *d, span where)
+{
+	msym *prev = mod_find(mi, name);
+	if (prev) {
+		diag_error(c->d, where, "duplicate declaration of '%s'", name);
+		diag_note(c->d, pick(prev->decl->name_where, prev->decl->where),
+		          "previous declaration of '%s' is here", name);
+		return;
+	}
+	if (mi->nsyms == mi->capsyms) {
+		int cap = mi->capsyms ? mi->capsyms * 2 : 16;
+		mi->syms = arena_grow_array(c->a, mi->syms, sizeof *mi->syms, (size_t)mi->capsyms,
+		                            (size_t)cap);
+		mi->capsyms = cap;
+	}
+	mi->syms[mi->nsyms].name = name;
+	mi->syms[mi->nsyms].decl = d;
+	mi->nsyms++;
+}
+
+void build_module_table(rctx *c, modinfo *mi)
+{
+	ast_module *m = mi->m;
+	for (int i = 0; i < m->ndecls; i++) {
+		ast_decl *d = m->decls[i];
+		if (d == NULL || d->kind == D_STMT)
+			continue;
+		const char *name = d->kind == D_IMPORT ? import_binding(c->a, d) : d->name;
+		if (name == NULL || *name == '\0')
+			continue;
+		mod_add(c, mi, name, d, pick(d->name_where, d->where));
+	}
+}
+
+static void sym_ref(modinfo *mi, msym *s, ast_ref *r)
+{
+	ast_decl *d = s->decl;
+	memset(r, 0, sizeof *r);
+	switch (d->kind) {
+	case D_IMPORT:
+		r->kind = REF_MODULE;
+		if (d->u.import.is_file) {
+			r->module = d->u.import.target;
+		} else {
+			const module_def *md = stdlib_module(d->u.import.what ? d->u.import.what : "");
+			r->stdmod = md ? md->name : d->u.import.what;
+		}
+		break;
+	case D_PARAM:
+	case D_CONST:
+		r->kind = REF_GLOBAL;
+		r->decl = d;
+		r->module = mi->m;
+		break;
+	default:
+		r->kind = REF_DECL;
+		r->decl = d;
+		r->module = mi->m;
+		break;
+	}
+}
+
+/* ---- bodies and their locals ---------------------------------------- */
+
+static local *body_find(body *b, const char *name)
+{
+	for (int i = 0; i < b->n; i++)
+		if (strcmp(b->v[i].name, name) == 0)
+			return &b->v[i];
+	return NULL;
+}
+
+static local *body_add(rctx *c, body *b, const char *name)
+{
+	if (b->n == b->cap) {
+		int cap = b->cap ? b->cap * 2 : 16;
+		b->v = arena_grow_array(c->a, b->v, sizeof *b->v, (size_t)b->cap, (size_t)cap);
+		b->cap = cap;
+	}
+	local *l = &b->v[b->n++];
+	memset(l, 0, sizeof *l);
+	l->name = name;
+	l->slot = b->nslots++;
+	return l;
+}
+
+static void bind(rctx *c, body *b, const char *name, ast_expr *init, span at)
+{
+	if (name == NULL)
+		return;
+	local *l = body_find(b, name);
+	if (l) {
+		l->nbind++;
+		return;
+	}
+	l = body_add(c, b, name);
+	l->nbind = 1;
+	l->init = init;
+	end_of(at, &l->bline, &l->bcol);
+}
+
+/* Names declared with let or for anywhere in a body: these are locals
+ * even when a plain '=' to them comes first. */
+typedef struct nameset {
+	const char **v;
+	int n, cap;
+} nameset;
+
+static bool set_has(const nameset *s, const char *name)
+{
+	for (int i = 0; i < s->n; i++)
+		if (strcmp(s->v[i], name) == 0)
+			return true;
+	return false;
+}
+
+static void set_add(rctx *c, nameset *s, const char *name)
+{
+	if (name == NULL || set_has(s, name))
+		return;
+	if (s->n == s->cap) {
+		int cap = s->cap ? s->cap * 2 : 16;
+		s->v = arena_grow_array(c->a, s->v, sizeof *s->v, (size_t)s->cap, (size_t)cap);
+		s->cap = cap;
+	}
+	s->v[s->n++] = name;
+}
+
+static void gather_decl_stmt(rctx *c, ast_stmt *s, nameset *set);
+
+static void gather_decl_block(rctx *c, ast_block *b, nameset *set)
+{
+	for (int i = 0; i < b->nstmts; i++)
+		gather_decl_stmt(c, b->stmts[i], set);
+}
+
+static void gather_decl_stmt(rctx *c, ast_stmt *s, nameset *set)
+{
+	if (s == NULL)
+		return;
+	switch (s->kind) {
+	case S_LET:
+		for (int i = 0; i < s->u.let.nnames; i++)
+			set_add(c, set, s->u.let.names[i]);
+		break;
+	case S_FOR:
+		for (int i = 0; i < s->u.for_.nnames; i++)
+			set_add(c, set, s->u.for_.names[i]);
+		gather_decl_block(c, &s->u.for_.body, set);
+		break;
+	case S_IF:
+		gather_decl_block(c, &s->u.if_.then, set);
+		gather_decl_stmt(c, s->u.if_.otherwise, set);
+		break;
+	case S_WHILE:
+		gather_decl_block(c, &s->u.while_.body, set);
+		break;
+	case S_BLOCK:
+		gather_decl_block(c, &s->u.block, set);
+		break;
+	default:
+		break;
+	}
+}
+
+/* Does a plain '=' to `name` declare a local? Not when the name is the
+ * module's or a builtin's (that is an error reported later). */
+static bool assign_declares(rctx *c, body *b, const nameset *set, const char *name)
+{
+	if (strcmp(name, "self") == 0)
+		return false;
+	if (set_has(set, name) || body_find(b, name))
+		return true;
+	if (mod_find(c->mi, name) || stdlib_builtin(name))
+		return false;
+	return true;
+}
+
+static void collect_stmt(rctx *c, body *b, const nameset *set, ast_stmt *s);
+
+static void collect_block(rctx *c, body *b, const nameset *set, ast_block *blk)
+{
+	for (int i = 0; i < blk->nstmts; i++)
+		collect_stmt(c, b, set, blk->stmts[i]);
+}
+
+/* Numbers the locals of a body in order of first binding. */
+static void collect_stmt(rctx *c, body *b, const nameset *set, ast_stmt *s)
+{
+	if (s == NULL)
+		return;
+	switch (s->kind) {
+	case S_LET:
+		for (int i = 0; i < s->u.let.nnames; i++)
+			bind(c, b, s->u.let.names[i], s->u.let.nnames == 1 ? s->u.let.value : NULL,
+			     s->where);
+		break;
+	case S_ASSIGN:
+		for (int i = 0; i < s->u.assign.ntargets; i++) {
+			ast_expr *t = s->u.assign.targets[i];
+			if (t == NULL || t->kind != E_NAME)
+				continue;
+			const char *name = t->u.name.name;
+			if (s->u.assign.op == ASSIGN_SET) {
+				if (assign_declares(c, b, set, name))
+					bind(c, b, name,
+					     s->u.assign.ntargets == 1 ? s->u.assign.value : NULL,
+					     s->where);
+			} else {
+				local *l = body_find(b, name);
+				if (l)
+					l->nbind++;
+			}
+		}
+		break;
+	case S_FOR: {
+		span at = s->u.for_.iter ? s->u.for_.iter->where : s->where;
+		for (int i = 0; i < s->u.for_.nnames; i++)
+			bind(c, b, s->u.for_.names[i], NULL, at);
+		collect_block(c, b, set, &s->u.for_.body);
+		break;
+	}
+	case S_IF:
+		collect_block(c, b, set, &s->u.if_.then);
+		collect_stmt(c, b, set, s->u.if_.otherwise);
+		break;
+	case S_WHILE:
+		collect_block(c, b, set, &s->u.while_.body);
+		break;
+	case S_BLOCK:
+		collect_block(c, b, set, &s->u.block);
+		break;
+	default:
+		break;
+	}
+}
+
+/* ---- name look-up ------------------------------------------------------ */
+
+static void candidates(rctx *c, names *ns)
+{
+	for (int i = c->ncomp - 1; i >= 0; i--)
+		names_add(c, ns, c->comp[i].name);
+	if (c->b)
+		for (int i = 0; i < c->b->n; i++)
+			names_add(c, ns, c->b->v[i].name);
+	for (int i = 0; i < c->mi->nsyms; i++)
+		names_add(c, ns, c->mi->syms[i].name);
+	const char *const *bi = stdlib_builtin_names();
+	for (int i = 0; bi && bi[i]; i++)
+		names_add(c, ns, bi[i]);
+}
+
+static const char *body_title(rctx *c, char *buf, size_t n)
+{
+	ast_decl *fn = c->b ? c->b->fn : NULL;
+	if (fn == NULL)
+		return "the driver";
+	if (fn->u.fn.actor) {
+		if (strcmp(fn->name, "init") == 0)
+			snprintf(buf, n, "'%s'", fn->u.fn.actor->name);
+		else
+			snprintf(buf, n, "'%s.%s'", fn->u.fn.actor->name, fn->name);
+	} else {
+		snprintf(buf, n, "'%s'", fn->name);
+	}
+	return buf;
+}
+
+/* Resolves an E_NAME; as_obj: it is the object of a field access, where a
+ * module name is allowed. */
+static void resolve_name(rctx *c, ast_expr *e, bool as_obj)
+{
+	const char *name = e->u.name.name;
+	ast_ref *r = &e->u.name.ref;
+	memset(r, 0, sizeof *r);
+	if (name == NULL)
+		return;
+	if (strcmp(name, "self") == 0) {
+		if (c->actor && c->b && !c->b->is_driver)
+			r->kind = REF_SELF;
+		else
+			diag_error(c->d, e->where, "'self' can only be used inside an actor method");
+		return;
+	}
+	for (int i = c->ncomp - 1; i >= 0; i--) {
+		if (strcmp(c->comp[i].name, name) == 0) {
+			r->kind = REF_LOCAL;
+			r->slot = c->comp[i].slot;
+			return;
+		}
+	}
+	if (c->b) {
+		local *l = body_find(c->b, name);
+		if (l) {
+			r->kind = REF_LOCAL;
+			r->slot = l->slot;
+			if (!l->is_param && before(e->where.line, e->where.col, l->bline, l->bcol) &&
+			    !(c->loop_depth > 0 && span_holds(c->outer_loop, l->bline, l->bcol)))
+				diag_error(c->d, e->where, "'%s' is used before it is assigned", name);
+			return;
+		}
+	}
+	msym *s = mod_find(c->mi, name);
+	if (s) {
+		sym_ref(c->mi, s, r);
+		if (r->kind == REF_MODULE && !as_obj)
+			diag_error(c->d, e->where,
+			           "module '%s' cannot be used as a value; use one of its members",
+			           name);
+		return;
+	}
+	if (stdlib_builtin(name)) {
+		r->kind = REF_BUILTIN;
+		return;
+	}
+	char buf[160];
+	if ((c->b == NULL || !c->b->is_driver) && body_find(&c->mi->drv, name)) {
+		if (c->const_what)
+			diag_error(c->d, e->where,
+			           "%s is not computable at compile time: '%s' is a driver variable",
+			           c->const_what, name);
+		else
+			diag_error(c->d, e->where,
+			           "'%s' is a driver variable; pass it to %s as an argument", name,
+			           body_title(c, buf, sizeof buf));
+		return;
+	}
+	names ns = {0};
+	candidates(c, &ns);
+	char msg[256];
+	snprintf(msg, sizeof msg, "unknown name '%s'", name);
+	error_suggest(c, e->where, msg, name, &ns, "");
+}
+
+static void module_members(rctx *c, modinfo *t, names *ns)
+{
+	for (int i = 0; i < t->nsyms; i++)
+		if (t->syms[i].decl->kind != D_IMPORT)
+			names_add(c, ns, t->syms[i].name);
+}
+
+static void std_members(rctx *c, const module_def *md, names *ns)
+{
+	for (const native_def *f = md->fns; f && f->name; f++)
+		names_add(c, ns, f->name);
+	for (const const_def *k = md->consts; k && k->name; k++)
+		names_add(c, ns, k->name);
+}
+
+/* a.name where a is a module (or the builtin str): the member's ref. */
+static void resolve_member(rctx *c, ast_expr *e, const char *written, const ast_ref *obj)
+{
+	const char *name = e->u.field.name;
+	ast_ref *r = &e->u.field.ref;
+	span at = pick(e->u.field.name_where, e->where);
+	names ns = {0};
+	char msg[256];
+	if (obj->kind == REF_MODULE && obj->module) {
+		modinfo *t = mod_info(c, obj->module);
+		msym *s = t ? mod_find(t, name) : NULL;
+		if (s && s->decl->kind != D_IMPORT) {
+			sym_ref(t, s, r);
+			return;
+		}
+		if (t == NULL)
+			return; /* the import failed: already reported */
+		module_members(c, t, &ns);
+		snprintf(msg, sizeof msg, "module '%s' has no member '%s'", written, name);
+		error_suggest(c, at, msg, name, &ns, "");
+		return;
+	}
+	const char *modname = obj->kind == REF_MODULE ? obj->stdmod : "str";
+	const module_def *md = stdlib_module(modname ? modname : "");
+	if (md == NULL)
+		return; /* unknown module: already reported at the import */
+	if (stdlib_module_fn(md, name) || stdlib_module_const(md, name)) {
+		memset(r, 0, sizeof *r);
+		r->kind = REF_BUILTIN;
+		r->stdmod = md->name;
+		return;
+	}
+	std_members(c, md, &ns);
+	snprintf(msg, sizeof msg, "module '%s' has no member '%s'", written, name);
+	error_suggest(c, at, msg, name, &ns, "");
+}
+
+static void resolve_field(rctx *c, ast_expr *e)
+{
+	ast_expr *obj = e->u.field.obj;
+	memset(&e->u.field.ref, 0, sizeof e->u.field.ref);
+	if (obj == NULL)
+		return;
+	if (obj->kind != E_NAME) {
+		resolve_expr(c, obj);
+		return;
+	}
+	resolve_name(c, obj, true);
+	ast_ref *or = &obj->u.name.ref;
+	if (or->kind == REF_MODULE)
+		resolve_member(c, e, obj->u.name.name, or);
+	else if (or->kind == REF_BUILTIN && strcmp(obj->u.name.name, "str") == 0)
+		resolve_member(c, e, "str", or);
+}
+
+/* ---- calls -------------------------------------------------------------- */
+
+/* What a call is checked against: a declared parameter list or a native's. */
+typedef struct sig {
+	char what[192];           /* "task 'f'", "'math.sqrt'", ... */
+	int n;                    /* -1: variadic, not checked */
+	const ast_param *params;  /* declared params, or NULL */
+	const native_params *np;  /* native params, or NULL */
+} sig;
+
+static const char *sig_name(const sig *s, int i)
+{
+	return s->params ? s->params[i].name : s->np->names[i];
+}
+
+static bool sig_required(const sig *s, int i)
+{
+	return s->params ? s->params[i].deflt == NULL : i < s->np->nrequired;
+}
+
+static void check_args(rctx *c, ast_expr *call, const sig *s)
+{
+	if (s->n < 0)
+		return;
+	int nargs = call->u.call.nargs;
+	ast_arg *args = call->u.call.args;
+	bool *filled = arena_alloc(c->a, (size_t)(s->n + 1) * sizeof *filled);
+	int npos = 0;
+	bool seen_kw = false, reported_many = false;
+	for (int i = 0; i < nargs; i++) {
+		ast_arg *a = &args[i];
+		span at = a->value ? a->value->where : call->where;
+		if (a->name == NULL) {
+			if (seen_kw) {
+				diag_error(c->d, at, "positional argument follows keyword argument");
+				continue;
+			}
+			if (npos >= s->n) {
+				if (!reported_many) {
+					int total = 0;
+					for (int j = 0; j < nargs; j++)
+						total += args[j].name == NULL;
+					int req = 0;
+					for (int j = 0; j < s->n; j++)
+						req += sig_required(s, j);
+					char takes[64];
+					if (req == s->n)
+						snprintf(takes, sizeof takes, "%d argument%s", s->n,
+						         s->n == 1 ? "" : "s");
+					else
+						snprintf(takes, sizeof takes, "%d to %d arguments", req, s->n);
+					diag_error(c->d, at, "%s takes %s but %d %s given", s->what, takes,
+					           total, total == 1 ? "was" : "were");
+					reported_many = true;
+				}
+				npos++;
+				continue;
+			}
+			filled[npos] = true;
+			if (s->params && a->value) {
+				const char *lt = literal_type(a->value);
+				const char *want = s->params[npos].type.name;
+				if (lt && want && type_name_known(c, want) && !type_accepts(want, lt))
+					diag_error(c->d, at, "argument '%s' of %s expects %s, got %s",
+					           s->params[npos].name, s->what, want, lt);
+			}
+			npos++;
+			continue;
+		}
+		seen_kw = true;
+		span nat = pick(a->name_where, at);
+		bool dup = false;
+		for (int j = 0; j < i; j++)
+			if (args[j].name && strcmp(args[j].name, a->name) == 0)
+				dup = true;
+		if (dup) {
+			diag_error(c->d, nat, "duplicate keyword argument '%s'", a->name);
+			continue;
+		}
+		int k = -1;
+		for (int j = 0; j < s->n; j++)
+			if (strcmp(sig_name(s, j), a->name) == 0)
+				k = j;
+		if (k < 0) {
+			names ns = {0};
+			for (int j = 0; j < s->n; j++)
+				names_add(c, &ns, sig_name(s, j));
+			char msg[320];
+			snprintf(msg, sizeof msg, "%s has no parameter '%s'", s->what, a->name);
+			error_suggest(c, nat, msg, a->name, &ns, "");
+			continue;
+		}
+		if (filled[k]) {
+			diag_error(c->d, nat, "argument '%s' of %s is given twice", a->name, s->what);
+			continue;
+		}
+		filled[k] = true;
+		if (s->params && a->value) {
+			const char *lt = literal_type(a->value);
+			const char *want = s->params[k].type.name;
+			if (lt && want && type_name_known(c, want) && !type_accepts(want, lt))
+				diag_error(c->d, at, "argument '%s' of %s expects %s, got %s", a->name,
+				           s->what, want, lt);
+		}
+	}
+	char missing[512];
+	size_t len = 0;
+	int nmiss = 0;
+	missing[0] = '\0';
+	for (int j = 0; j < s->n; j++) {
+		if (filled[j] || !sig_required(s, j))
+			continue;
+		int w = snprintf(missing + len, sizeof missing - len, "%s'%s'",
+		                 nmiss ? ", " : "", sig_name(s, j));
+		if (w > 0 && (size_t)w < sizeof missing - len)
+			len += (size_t)w;
+		nmiss++;
+	}
+	if (nmiss)
+		diag_error(c->d, call->where, "missing argument%s %s in call to %s",
+		           nmiss == 1 ? "" : "s", missing, s->what);
+}
+
+static void sig_decl(sig *s, ast_decl *fn, const char *fmt_what)
+{
+	snprintf(s->what, sizeof s->what, "%s", fmt_what);
+	s->params = fn ? fn->u.fn.params : NULL;
+	s->n = fn ? fn->u.fn.nparams : 0;
+	s->np = NULL;
+}
+
+static ast_decl *actor_method(ast_decl *actor, const char *name)
+{
+	for (int i = 0; i < actor->u.actor.nmethods; i++) {
+		ast_decl *m = actor->u.actor.methods[i];
+		if (m && m->name && strcmp(m->name, name) == 0)
+			return m;
+	}
+	return NULL;
+}
+
+static bool self_field_assigned_block(const ast_block *b, const char *name);
+
+static bool self_field_assigned_stmt(const ast_stmt *s, const char *name)
+{
+	if (s == NULL)
+		return false;
+	switch (s->kind) {
+	case S_ASSIGN:
+		for (int i = 0; i < s->u.assign.ntargets; i++) {
+			const ast_expr *t = s->u.assign.targets[i];
+			if (t && t->kind == E_FIELD && t->u.field.obj &&
+			    t->u.field.obj->kind == E_NAME && t->u.field.obj->u.name.name &&
+			    strcmp(t->u.field.obj->u.name.name, "self") == 0 &&
+			    strcmp(t->u.field.name, name) == 0)
+				return true;
+		}
+		return false;
+	case S_IF:
+		return self_field_assigned_block(&s->u.if_.then, name) ||
+		       self_field_assigned_stmt(s->u.if_.otherwise, name);
+	case S_WHILE: return self_field_assigned_block(&s->u.while_.body, name);
+	case S_FOR: return self_field_assigned_block(&s->u.for_.body, name);
+	case S_BLOCK: return self_field_assigned_block(&s->u.block, name);
+	default: return false;
+	}
+}
+
+static bool self_field_assigned_block(const ast_block *b, const char *name)
+{
+	for (int i = 0; i < b->nstmts; i++)
+		if (self_field_assigned_stmt(b->stmts[i], name))
+			return true;
+	return false;
+}
+
+/* recv.name(...) where recv is known to be an actor of class `actor`. */
+static void check_method_call(rctx *c, ast_expr *call, ast_expr *field, ast_decl *actor,
+                              bool via_self)
+{
+	const char *name = field->u.field.name;
+	ast_decl *m = actor_method(actor, name);
+	if (m == NULL) {
+		if (via_self) {
+			for (int i = 0; i < actor->u.actor.nmethods; i++)
+				if (actor->u.actor.methods[i] &&
+				    self_field_assigned_block(&actor->u.actor.methods[i]->u.fn.body, name))
+					return; /* a field may hold something callable */
+		}
+		names ns = {0};
+		for (int i = 0; i < actor->u.actor.nmethods; i++) {
+			ast_decl *mm = actor->u.actor.methods[i];
+			if (mm && mm->name && strcmp(mm->name, "init") != 0)
+				names_add(c, &ns, mm->name);
+		}
+		char msg[256];
+		snprintf(msg, sizeof msg, "actor '%s' has no method '%s'", actor->name, name);
+		error_suggest(c, pick(field->u.field.name_where, field->where), msg, name, &ns, "");
+		return;
+	}
+	char what[192];
+	snprintf(what, sizeof what, "method '%s.%s'", actor->name, name);
+	sig s;
+	sig_decl(&s, m, what);
+	check_args(c, call, &s);
+}
+
+/* The actor class a local was created from, when it is bound exactly once
+ * and that binding is a constructor call. */
+static ast_decl *local_actor(rctx *c, int slot)
+{
+	if (c->b == NULL)
+		return NULL;
+	for (int i = 0; i < c->b->n; i++) {
+		local *l = &c->b->v[i];
+		if (l->slot != slot)
+			continue;
+		if (l->is_param || l->nbind != 1 || l->init == NULL || l->init->kind != E_CALL)
+			return NULL;
+		ast_expr *callee = l->init->u.call.callee;
+		const ast_ref *r = NULL;
+		if (callee && callee->kind == E_NAME)
+			r = &callee->u.name.ref;
+		else if (callee && callee->kind == E_FIELD)
+			r = &callee->u.field.ref;
+		if (r && r->kind == REF_DECL && r->decl && r->decl->kind == D_ACTOR)
+			return r->decl;
+		return NULL;
+	}
+	return NULL;
+}
+
+static const char *article(const char *t)
+{
+	return (t[0] == 'i' || t[0] == 'a' || t[0] == 'e' || t[0] == 'o' || t[0] == 'u') ? "an" : "a";
+}
+
+static void check_call(rctx *c, ast_expr *call)
+{
+	ast_expr *callee = call->u.call.callee;
+	if (callee == NULL)
+		return;
+	const char *lt = literal_type(callee);
+	if (lt) {
+		diag_error(c->d, callee->where, "%s %s is not callable", article(lt), lt);
+		return;
+	}
+	const ast_ref *r = NULL;
+	const char *name = NULL;
+	char qual[160];
+	if (callee->kind == E_NAME) {
+		r = &callee->u.name.ref;
+		name = callee->u.name.name;
+	} else if (callee->kind == E_FIELD) {
+		r = &callee->u.field.ref;
+		name = callee->u.field.name;
+		ast_expr *obj = callee->u.field.obj;
+		if (r->kind == REF_UNRESOLVED && obj && obj->kind == E_NAME) {
+			const ast_ref *or = &obj->u.name.ref;
+			if (or->kind == REF_SELF && c->actor)
+				check_method_call(c, call, callee, c->actor, true);
+			else if (or->kind == REF_LOCAL) {
+				ast_decl *a = local_actor(c, or->slot);
+				if (a)
+					check_method_call(c, call, callee, a, false);
+			}
+			return;
+		}
+	}
+	if (r == NULL || name == NULL)
+		return;
+	sig s;
+	switch (r->kind) {
+	case REF_GLOBAL:
+		diag_error(c->d, callee->where, "%s '%s' is not callable",
+		           decl_kind_name(r->decl), name);
+		return;
+	case REF_DECL: {
+		ast_decl *d = r->decl;
+		snprintf(qual, sizeof qual, "%s '%s'", decl_kind_name(d), name);
+		if (d->kind == D_ACTOR)
+			sig_decl(&s, actor_method(d, "init"), qual);
+		else
+			sig_decl(&s, d, qual);
+		check_args(c, call, &s);
+		return;
+	}
+	case REF_BUILTIN: {
+		const native_def *nd;
+		if (r->stdmod) {
+			const module_def *md = stdlib_module(r->stdmod);
+			nd = stdlib_module_fn(md, name);
+			snprintf(qual, sizeof qual, "'%s.%s'", r->stdmod, name);
+			if (nd == NULL) {
+				if (md && stdlib_module_const(md, name))
+					diag_error(c->d, callee->where, "%s is a constant, not callable",
+					           qual);
+				return;
+			}
+		} else {
+			nd = stdlib_builtin(name);
+			snprintf(qual, sizeof qual, "'%s'", name);
+			if (strcmp(name, "wait") == 0 && c->b && c->b->is_driver)
+				diag_error(c->d, callee->where,
+				           "wait() cannot be used in the driver; move this logic into a task");
+		}
+		const native_params *np = nd ? stdlib_params(nd) : NULL;
+		if (np == NULL)
+			return;
+		snprintf(s.what, sizeof s.what, "%s", qual);
+		s.params = NULL;
+		s.np = np;
+		s.n = np->n;
+		check_args(c, call, &s);
+		return;
+	}
+	default:
+		return;
+	}
+}
+
+/* ---- expressions -------------------------------------------------------- */
+
+static void push_comp(rctx *c, const char *name, int slot)
+{
+	if (c->ncomp == c->capcomp) {
+		int cap = c->capcomp ? c->capcomp * 2 : 8;
+		c->comp = arena_grow_array(c->a, c->comp, sizeof *c->comp, (size_t)c->capcomp,
+		                           (size_t)cap);
+		c->capcomp = cap;
+	}
+	c->comp[c->ncomp].name = name;
+	c->comp[c->ncomp].slot = slot;
+	c->ncomp++;
+}
+
+static void target_clash(rctx *c, const char *name, span at);
+
+void resolve_expr(rctx *c, ast_expr *e)
+{
+	if (e == NULL)
+		return;
+	switch (e->kind) {
+	case E_NONE: case E_BOOL: case E_INT: case E_FLOAT: case E_STR:
+		break;
+	case E_FSTRING:
+		for (int i = 0; i < e->u.fstr.nparts; i++)
+			resolve_expr(c, e->u.fstr.parts[i].expr);
+		break;
+	case E_NAME:
+		resolve_name(c, e, false);
+		break;
+	case E_LIST:
+		for (int i = 0; i < e->u.list.nitems; i++)
+			resolve_expr(c, e->u.list.items[i]);
+		break;
+	case E_DICT:
+		for (int i = 0; i < e->u.dict.nitems; i++) {
+			resolve_expr(c, e->u.dict.keys[i]);
+			resolve_expr(c, e->u.dict.values[i]);
+		}
+		break;
+	case E_COMP: {
+		int saved = c->ncomp;
+		for (int i = 0; i < e->u.comp.nclauses; i++) {
+			ast_compclause *cl = &e->u.comp.clauses[i];
+			if (cl->is_if) {
+				resolve_expr(c, cl->cond);
+				continue;
+			}
+			resolve_expr(c, cl->iter);
+			for (int k = 0; k < cl->nnames && k < 2; k++) {
+				if (cl->names[k] == NULL)
+					continue;
+				target_clash(c, cl->names[k], cl->name_where[k]);
+				cl->local[k] = c->b ? c->b->nslots++ : -1;
+				push_comp(c, cl->names[k], cl->local[k]);
+			}
+		}
+		resolve_expr(c, e->u.comp.elt);
+		c->ncomp = saved;
+		break;
+	}
+	case E_UNARY:
+		resolve_expr(c, e->u.unary.operand);
+		break;
+	case E_BINARY:
+		resolve_expr(c, e->u.binary.left);
+		resolve_expr(c, e->u.binary.right);
+		break;
+	case E_COMPARE:
+		for (int i = 0; i < e->u.compare.noperands; i++)
+			resolve_expr(c, e->u.compare.operands[i]);
+		break;
+	case E_TERNARY:
+		resolve_expr(c, e->u.ternary.cond);
+		resolve_expr(c, e->u.ternary.then);
+		resolve_expr(c, e->u.ternary.otherwise);
+		break;
+	case E_CALL:
+		resolve_expr(c, e->u.call.callee);
+		for (int i = 0; i < e->u.call.nargs; i++)
+			resolve_expr(c, e->u.call.args[i].value);
+		check_call(c, e);
+		break;
+	case E_INDEX:
+		resolve_expr(c, e->u.index.obj);
+		resolve_expr(c, e->u.index.index);
+		break;
+	case E_SLICE:
+		resolve_expr(c, e->u.slice.obj);
+		resolve_expr(c, e->u.slice.lo);
+		resolve_expr(c, e->u.slice.hi);
+		resolve_expr(c, e->u.slice.step);
+		break;
+	case E_FIELD:
+		resolve_field(c, e);
+		break;
+	}
+}
+
+/* ---- statements ---------------------------------------------------------- */
+
+/* The names declared with let directly in one block. */
+typedef struct blockscope {
+	const char **names;
+	span *where;
+	int n, cap;
+} blockscope;
+
+static void bs_declare(rctx *c, blockscope *bs, const char *name, span at)
+{
+	for (int i = 0; i < bs->n; i++) {
+		if (strcmp(bs->names[i], name) == 0) {
+			diag_error(c->d, at, "duplicate declaration of '%s'", name);
+			diag_note(c->d, bs->where[i], "previous declaration of '%s' is here", name);
+			return;
+		}
+	}
+	if (bs->n == bs->cap) {
+		int cap = bs->cap ? bs->cap * 2 : 8;
+		bs->names = arena_grow_array(c->a, bs->names, sizeof *bs->names, (size_t)bs->cap,
+		                             (size_t)cap);
+		bs->where = arena_grow_array(c->a, bs->where, sizeof *bs->where, (size_t)bs->cap,
+		                             (size_t)cap);
+		bs->cap = cap;
+	}
+	bs->names[bs->n] = name;
+	bs->where[bs->n] = at;
+	bs->n++;
+}
+
+/* A let/for/comprehension target that takes a module-level name. */
+static void target_clash(rctx *c, const char *name, span at)
+{
+	if (strcmp(name, "self") == 0) {
+		diag_error(c->d, at, "'self' cannot be declared");
+		return;
+	}
+	msym *s = mod_find(c->mi, name);
+	if (s == NULL)
+		return;
+	if (c->b && c->b->is_driver)
+		diag_error(c->d, at, "duplicate declaration of '%s'", name);
+	else
+		diag_error(c->d, at, "'%s' is already declared as a %s of this module", name,
+		           decl_kind_name(s->decl));
+	diag_note(c->d, pick(s->decl->name_where, s->decl->where),
+	          "previous declaration of '%s' is here", name);
+}
+
+static int slot_of(rctx *c, const char *name)
+{
+	local *l = c->b ? body_find(c->b, name) : NULL;
+	return l ? l->slot : -1;
+}
+
+static void resolve_block(rctx *c, ast_block *blk, blockscope *outer);
+static void resolve_stmt(rctx *c, ast_stmt *s, blockscope *bs);
+
+static void assign_name(rctx *c, ast_expr *t, ast_assignop op)
+{
+	const char *name = t->u.name.name;
+	ast_ref *r = &t->u.name.ref;
+	memset(r, 0, sizeof *r);
+	if (name == NULL)
+		return;
+	if (strcmp(name, "self") == 0) {
+		diag_error(c->d, t->where, "cannot assign to 'self'");
+		return;
+	}
+	local *l = c->b ? body_find(c->b, name) : NULL;
+	if (l) {
+		r->kind = REF_LOCAL;
+		r->slot = l->slot;
+		if (op != ASSIGN_SET && !l->is_param &&
+		    before(t->where.line, t->where.col, l->bline, l->bcol) &&
+		    !(c->loop_depth > 0 && span_holds(c->outer_loop, l->bline, l->bcol)))
+			diag_error(c->d, t->where, "'%s' is used before it is assigned", name);
+		return;
+	}
+	msym *s = mod_find(c->mi, name);
+	if (s) {
+		diag_error(c->d, t->where, "cannot assign to %s '%s'", decl_kind_name(s->decl), name);
+		diag_note(c->d, pick(s->decl->name_where, s->decl->where), "'%s' is declared here",
+		          name);
+		return;
+	}
+	if (stdlib_builtin(name)) {
+		diag_error(c->d, t->where,
+		           "cannot assign to builtin '%s'; declare a new local with 'let %s = ...'",
+		           name, name);
+		return;
+	}
+	resolve_name(c, t, false); /* op= on an unknown name: report it */
+}
+
+static void check_value_type(rctx *c, const ast_type *ty, ast_expr *v, const char *fmt_name)
+{
+	if (ty->name == NULL || v == NULL || !type_name_known(c, ty->name))
+		return;
+	const char *lt = literal_type(v);
+	if (lt && !type_accepts(ty->name, lt))
+		diag_error(c->d, v->where, "%s is declared %s but given %s %s", fmt_name, ty->name,
+		           article(lt), lt);
+}
+
+static void enter_loop(rctx *c, ast_stmt *s, span *saved)
+{
+	*saved = c->outer_loop;
+	if (c->loop_depth == 0)
+		c->outer_loop = s->where;
+	c->loop_depth++;
+}
+
+static void leave_loop(rctx *c, span saved)
+{
+	c->loop_depth--;
+	c->outer_loop = saved;
+}
+
+static void resolve_stmt(rctx *c, ast_stmt *s, blockscope *bs)
+{
+	if (s == NULL)
+		return;
+	switch (s->kind) {
+	case S_EXPR:
+		resolve_expr(c, s->u.expr);
+		break;
+	case S_LET: {
+		resolve_expr(c, s->u.let.value);
+		check_type(c, &s->u.let.type);
+		if (s->u.let.nnames == 1) {
+			char what[160];
+			snprintf(what, sizeof what, "'%s'", s->u.let.names[0]);
+			check_value_type(c, &s->u.let.type, s->u.let.value, what);
+		}
+		for (int i = 0; i < s->u.let.nnames && i < 2; i++) {
+			const char *name = s->u.let.names[i];
+			if (name == NULL)
+				continue;
+			span at = pick(s->u.let.name_where[i], s->where);
+			target_clash(c, name, at);
+			bs_declare(c, bs, name, at);
+			s->u.let.local[i] = slot_of(c, name);
+		}
+		break;
+	}
+	case S_ASSIGN:
+		resolve_expr(c, s->u.assign.value);
+		for (int i = 0; i < s->u.assign.ntargets && i < 2; i++) {
+			ast_expr *t = s->u.assign.targets[i];
+			if (t == NULL)
+				continue;
+			switch (t->kind) {
+			case E_NAME:
+				assign_name(c, t, s->u.assign.op);
+				break;
+			case E_INDEX:
+			case E_SLICE:
+				resolve_expr(c, t);
+				break;
+			case E_FIELD:
+				resolve_field(c, t);
+				if (t->u.field.ref.kind != REF_UNRESOLVED ||
+				    (t->u.field.obj && t->u.field.obj->kind == E_NAME &&
+				     t->u.field.obj->u.name.ref.kind == REF_MODULE))
+					diag_error(c->d, t->where, "cannot assign to a member of a module");
+				break;
+			default:
+				resolve_expr(c, t);
+				diag_error(c->d, t->where, "cannot assign to this expression");
+				break;
+			}
+		}
+		break;
+	case S_IF:
+		resolve_expr(c, s->u.if_.cond);
+		resolve_block(c, &s->u.if_.then, NULL);
+		if (s->u.if_.otherwise) {
+			if (s->u.if_.otherwise->kind == S_BLOCK)
+				resolve_block(c, &s->u.if_.otherwise->u.block, NULL);
+			else
+				resolve_stmt(c, s->u.if_.otherwise, bs);
+		}
+		break;
+	case S_WHILE: {
+		span saved;
+		enter_loop(c, s, &saved);
+		resolve_expr(c, s->u.while_.cond);
+		resolve_block(c, &s->u.while_.body, NULL);
+		leave_loop(c, saved);
+		break;
+	}
+	case S_FOR: {
+		resolve_expr(c, s->u.for_.iter);
+		for (int i = 0; i < s->u.for_.nnames && i < 2; i++) {
+			const char *name = s->u.for_.names[i];
+			if (name == NULL)
+				continue;
+			target_clash(c, name, pick(s->u.for_.name_where[i], s->where));
+			s->u.for_.local[i] = slot_of(c, name);
+		}
+		span saved;
+		enter_loop(c, s, &saved);
+		resolve_block(c, &s->u.for_.body, NULL);
+		leave_loop(c, saved);
+		break;
+	}
+	case S_BREAK:
+	case S_CONTINUE:
+		if (c->loop_depth == 0)
+			diag_error(c->d, s->where, "'%s' outside a loop",
+			           s->kind == S_BREAK ? "break" : "continue");
+		break;
+	case S_RETURN: {
+		resolve_expr(c, s->u.ret);
+		ast_decl *fn = c->b ? c->b->fn : NULL;
+		if (c->b && c->b->is_driver) {
+			diag_error(c->d, s->where,
+			           "'return' cannot be used in the driver, only in a task, fn or method");
+		} else if (fn && s->u.ret && fn->u.fn.ret.name) {
+			const char *lt = literal_type(s->u.ret);
+			const char *want = fn->u.fn.ret.name;
+			if (lt && type_name_known(c, want) && !type_accepts(want, lt))
+				diag_error(c->d, s->u.ret->where, "%s '%s' returns %s but this is %s %s",
+				           decl_kind_name(fn), fn->name, want, article(lt), lt);
+		}
+		break;
+	}
+	case S_BLOCK:
+		resolve_block(c, &s->u.block, NULL);
+		break;
+	}
+}
+
+static void resolve_block(rctx *c, ast_block *blk, blockscope *outer)
+{
+	blockscope own = {0};
+	blockscope *bs = outer ? outer : &own;
+	for (int i = 0; i < blk->nstmts; i++)
+		resolve_stmt(c, blk->stmts[i], bs);
+}
+
+/* ---- declarations ------------------------------------------------------ */
+
+static void resolve_fn(rctx *c, ast_decl *fn, ast_decl *actor)
+{
+	check_params_ast(c, fn);
+	check_type(c, &fn->u.fn.ret);
+	/* defaults are computed where the declaration is: module scope */
+	for (int i = 0; i < fn->u.fn.nparams; i++) {
+		ast_param *p = &fn->u.fn.params[i];
+		if (p->deflt == NULL)
+			continue;
+		char what[192];
+		snprintf(what, sizeof what, "the default of '%s'", p->name ? p->name : "?");
+		c->b = NULL;
+		c->const_what = what;
+		resolve_expr(c, p->deflt);
+		check_const_expr(c, p->deflt, what);
+		c->const_what = NULL;
+	}
+	body *b = arena_alloc(c->a, sizeof *b);
+	b->fn = fn;
+	blockscope top = {0};
+	for (int i = 0; i < fn->u.fn.nparams; i++) {
+		ast_param *p = &fn->u.fn.params[i];
+		local *l = body_add(c, b, p->name ? p->name : "");
+		l->is_param = true;
+		l->nbind = 1;
+		if (p->name && body_find(b, p->name) == l)
+			bs_declare(c, &top, p->name, p->where);
+	}
+	nameset set = {0};
+	gather_decl_block(c, &fn->u.fn.body, &set);
+	collect_block(c, b, &set, &fn->u.fn.body);
+	c->b = b;
+	c->actor = actor;
+	c->loop_depth = 0;
+	c->ncomp = 0;
+	resolve_block(c, &fn->u.fn.body, &top);
+	fn->u.fn.nlocals = b->nslots;
+	c->b = NULL;
+	c->actor = NULL;
+}
+
+static void resolve_actor(rctx *c, ast_decl *d)
+{
+	for (int i = 0; i < d->u.actor.nmethods; i++) {
+		ast_decl *m = d->u.actor.methods[i];
+		if (m == NULL || m->name == NULL)
+			continue;
+		for (int j = 0; j < i; j++) {
+			ast_decl *p = d->u.actor.methods[j];
+			if (p && p->name && strcmp(p->name, m->name) == 0) {
+				diag_error(c->d, pick(m->name_where, m->where),
+				           "duplicate method '%s' in actor '%s'", m->name, d->name);
+				diag_note(c->d, pick(p->name_where, p->where),
+				          "previous declaration of '%s' is here", m->name);
+				break;
+			}
+		}
+		if (strcmp(m->name, "init") == 0 && m->u.fn.ret.name &&
+		    strcmp(m->u.fn.ret.name, "none") != 0)
+			diag_error(c->d, pick(m->u.fn.ret.where, m->where),
+			           "'init' of actor '%s' cannot declare a return type", d->name);
+		for (int k = 0; k < m->ndecorators; k++)
+			diag_error(c->d, m->decorators[k].where,
+			           "decorators cannot be used on a method; put them on actor '%s'",
+			           d->name);
+		resolve_fn(c, m, d);
+	}
+}
+
+static void resolve_global(rctx *c, ast_decl *d)
+{
+	char what[192];
+	snprintf(what, sizeof what, "%s '%s'", decl_kind_name(d), d->name ? d->name : "?");
+	ast_expr *v = d->kind == D_CONST ? d->u.const_.value : d->u.param.deflt;
+	c->b = NULL;
+	c->const_what = what;
+	resolve_expr(c, v);
+	check_const_expr(c, v, what);
+	c->const_what = NULL;
+	if (d->kind == D_PARAM) {
+		check_type(c, &d->u.param.type);
+		if (v && d->u.param.type.name && type_name_known(c, d->u.param.type.name)) {
+			const char *lt = literal_type(v);
+			if (lt && !type_accepts(d->u.param.type.name, lt))
+				diag_error(c->d, v->where, "param '%s' is declared %s but its default is %s %s",
+				           d->name, d->u.param.type.name, article(lt), lt);
+		}
+	}
+}
+
+void resolve_module(rctx *c, modinfo *mi)
+{
+	ast_module *m = mi->m;
+	c->mi = mi;
+	c->b = NULL;
+	c->actor = NULL;
+	c->ncomp = 0;
+	c->loop_depth = 0;
+
+	/* the driver's locals first: bodies name them in their errors */
+	body *drv = &mi->drv;
+	drv->is_driver = true;
+	nameset set = {0};
+	for (int i = 0; i < m->ndecls; i++)
+		if (m->decls[i] && m->decls[i]->kind == D_STMT)
+			gather_decl_stmt(c, m->decls[i]->u.stmt, &set);
+	for (int i = 0; i < m->ndecls; i++)
+		if (m->decls[i] && m->decls[i]->kind == D_STMT)
+			collect_stmt(c, drv, &set, m->decls[i]->u.stmt);
+
+	blockscope top = {0};
+	for (int i = 0; i < m->ndecls; i++) {
+		ast_decl *d = m->decls[i];
+		if (d == NULL)
+			continue;
+		switch (d->kind) {
+		case D_IMPORT:
+			break;
+		case D_PARAM:
+		case D_CONST:
+			resolve_global(c, d);
+			break;
+		case D_FN:
+			for (int k = 0; k < d->ndecorators; k++)
+				diag_error(c->d, d->decorators[k].where,
+				           "decorators cannot be used on fn '%s'; they apply to tasks and actors",
+				           d->name);
+			resolve_fn(c, d, NULL);
+			break;
+		case D_TASK:
+			check_decorators(c, d);
+			resolve_fn(c, d, NULL);
+			break;
+		case D_ACTOR:
+			check_decorators(c, d);
+			resolve_actor(c, d);
+			break;
+		case D_STMT:
+			c->b = drv;
+			c->actor = NULL;
+			c->loop_depth = 0;
+			c->ncomp = 0;
+			resolve_stmt(c, d->u.stmt, &top);
+			c->b = NULL;
+			break;
+		}
+	}
+	m->driver_nlocals = drv->nslots;
+	check_const_cycles(c, mi);
+}

@@ -1,0 +1,85 @@
+/* resolve_int.h - internals shared by the loader (load.c), the name
+ * resolver (resolve.c) and the declaration checks (check_decl.c).
+ *
+ * Ownership: every table here lives in the loader's arena.
+ */
+#ifndef FLOW_RESOLVE_INT_H
+#define FLOW_RESOLVE_INT_H
+
+#include "resolve.h"
+
+/* One module-level name: an import, param, const, fn, task or actor. */
+typedef struct msym {
+	const char *name;
+	ast_decl *decl;
+} msym;
+
+/* One local of a body (task, fn, method or driver). */
+typedef struct local {
+	const char *name;
+	int slot;
+	int nbind;          /* how many statements bind it (let, =, for, op=) */
+	ast_expr *init;     /* the value of its first let / = binding */
+	int bline, bcol;    /* where it is first bound (end of that statement) */
+	bool is_param;
+} local;
+
+typedef struct body {
+	local *v;
+	int n, cap;
+	int nslots;
+	ast_decl *fn;        /* the task/fn/method; NULL for the driver */
+	bool is_driver;
+} body;
+
+typedef struct modinfo {
+	ast_module *m;
+	msym *syms;
+	int nsyms, capsyms;
+	body drv;            /* the driver's locals (known before bodies resolve) */
+	int state;           /* loader: 0 new, 1 loading, 2 loaded */
+	const char *key;     /* loader: canonical path, to load each file once */
+	bool parse_failed;
+} modinfo;
+
+/* The resolver's walking state. */
+typedef struct rctx {
+	flow_loader *l;
+	diag_ctx *d;
+	arena *a;
+	modinfo *mods;       /* parallel to l->modules */
+	int nmods;
+	modinfo *mi;         /* the module being resolved */
+	body *b;             /* the body being resolved; NULL in const context */
+	ast_decl *actor;     /* enclosing actor of a method */
+	int loop_depth;
+	span outer_loop;     /* the outermost enclosing loop statement */
+	/* comprehension targets in scope, innermost last */
+	struct { const char *name; int slot; } *comp;
+	int ncomp, capcomp;
+	/* const context: what is being computed ("const 'K'"), or NULL */
+	const char *const_what;
+} rctx;
+
+/* resolve.c */
+modinfo *mod_info(rctx *c, const ast_module *m);
+msym *mod_find(modinfo *mi, const char *name);
+void mod_add(rctx *c, modinfo *mi, const char *name, ast_decl *d, span where);
+const char *decl_kind_name(const ast_decl *d);
+const char *import_binding(arena *a, const ast_decl *d);
+void resolve_expr(rctx *c, ast_expr *e);
+void resolve_module(rctx *c, modinfo *mi);
+void build_module_table(rctx *c, modinfo *mi);
+
+/* check_decl.c */
+bool type_name_known(rctx *c, const char *name);
+void check_type(rctx *c, const ast_type *t);
+const char *literal_type(const ast_expr *e);
+bool type_accepts(const char *declared, const char *actual);
+void check_decorators(rctx *c, ast_decl *d);
+void check_const_expr(rctx *c, ast_expr *e, const char *what);
+void check_const_cycles(rctx *c, modinfo *mi);
+void check_params_ast(rctx *c, ast_decl *fn);
+int apply_param_sets(rctx *c, modinfo *mi, const param_set *ps, int n);
+
+#endif
