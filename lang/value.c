@@ -1,1 +1,396 @@
-/* value.c: placeholder, being written */
+/* value.c: heap objects' life cycle (alloc, free, freeze, deep copy), byte buffers, type hooks, tensors. */
+#include "value.h"
+#include "value_priv.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void verr_set(verr *e, const char *fmt, ...)
+{
+	if (!e)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+	va_end(ap);
+}
+
+void val_oom(size_t n)
+{
+	fprintf(stderr, "flow: out of memory (allocating %zu bytes)\n", n);
+	abort();
+}
+
+/* Zero-filled, so VM-defined objects start from a known state. */
+void *vobj_alloc(size_t size, vtype type)
+{
+	vobj *o = calloc(1, size);
+	if (!o)
+		val_oom(size);
+	o->rc = 1;
+	o->type = (uint8_t)type;
+	return o;
+}
+
+/* ---- sbuf --------------------------------------------------------------- */
+
+void sbuf_init(sbuf *b)
+{
+	b->data = NULL;
+	b->len = b->cap = 0;
+}
+
+void sbuf_fini(sbuf *b)
+{
+	free(b->data);
+	sbuf_init(b);
+}
+
+/* Keeps one spare byte so data stays NUL-terminated. */
+void sbuf_reserve(sbuf *b, size_t extra)
+{
+	if (extra >= SIZE_MAX / 2 - b->len)
+		val_oom(extra);
+	size_t need = b->len + extra + 1;
+	if (need <= b->cap)
+		return;
+	size_t cap = b->cap ? b->cap : 64;
+	while (cap < need)
+		cap *= 2;
+	char *p = realloc(b->data, cap);
+	if (!p)
+		val_oom(cap);
+	b->data = p;
+	b->cap = cap;
+}
+
+void sbuf_add(sbuf *b, const void *p, size_t n)
+{
+	sbuf_reserve(b, n);
+	if (n)
+		memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+}
+
+void sbuf_addc(sbuf *b, char c)
+{
+	if (b->len + 1 >= b->cap)
+		sbuf_reserve(b, 1);
+	b->data[b->len++] = c;
+	b->data[b->len] = '\0';
+}
+
+void sbuf_adds(sbuf *b, const char *s)
+{
+	sbuf_add(b, s, strlen(s));
+}
+
+void sbuf_printf(sbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char tmp[256];
+	int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n < sizeof tmp) {
+		sbuf_add(b, tmp, (size_t)n);
+		return;
+	}
+	sbuf_reserve(b, (size_t)n);
+	va_start(ap, fmt);
+	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+}
+
+char *sbuf_take(sbuf *b, size_t *len)
+{
+	if (!b->data)
+		sbuf_reserve(b, 0);
+	b->data[b->len] = '\0';
+	char *p = b->data;
+	if (len)
+		*len = b->len;
+	sbuf_init(b);
+	return p;
+}
+
+/* ---- type hooks ------------------------------------------------------- */
+
+static vtype_hooks hooks[V__COUNT];
+static bool hooks_set[V__COUNT];
+
+/* Copies *h; meant to be called once at start-up, before threads exist. */
+void vtype_register(vtype t, const vtype_hooks *h)
+{
+	if (t < V_FUTURE || t >= V__COUNT)
+		return;
+	hooks[t] = *h;
+	hooks_set[t] = true;
+}
+
+const vtype_hooks *vtype_hooks_of(vtype t)
+{
+	return (t < V__COUNT && hooks_set[t]) ? &hooks[t] : NULL;
+}
+
+const char *vtype_name(vtype t)
+{
+	static const char *const names[V__COUNT] = {
+		"none", "bool", "int", "float", "str", "list", "dict", "tensor",
+		"future", "actor", "fn",
+	};
+	return t < V__COUNT ? names[t] : "?";
+}
+
+bool val_truthy(value v)
+{
+	switch (v.t) {
+	case V_NONE: return false;
+	case V_BOOL: return v.as.b;
+	case V_INT: return v.as.i != 0;
+	case V_FLOAT: return v.as.f != 0.0;
+	case V_STR: return str_len(v) != 0;
+	case V_LIST: return list_len(v) != 0;
+	case V_DICT: return dict_len(v) != 0;
+	case V_TENSOR: return tensor_of(v)->size != 0;
+	default: return true;
+	}
+}
+
+/* ---- freeing ------------------------------------------------------------ */
+
+/* Objects whose count reached zero wait on a per-thread queue, so freeing a
+ * deeply nested value is a loop, not a recursion. Re-entrant calls (from a
+ * VM free hook releasing its children) only enqueue. */
+static __thread struct {
+	vobj **items;
+	size_t len, cap;
+	bool active;
+	vobj *inline_items[32];
+} freeq;
+
+static void freeq_push(vobj *o)
+{
+	if (freeq.len == freeq.cap) {
+		size_t cap = freeq.cap ? freeq.cap * 2 : 32;
+		vobj **p;
+		if (freeq.items == freeq.inline_items || !freeq.items) {
+			p = malloc(cap * sizeof *p);
+			if (p && freeq.len)
+				memcpy(p, freeq.items, freeq.len * sizeof *p);
+		} else {
+			p = realloc(freeq.items, cap * sizeof *p);
+		}
+		if (!p)
+			val_oom(cap * sizeof *p);
+		freeq.items = p;
+		freeq.cap = cap;
+	}
+	freeq.items[freeq.len++] = o;
+}
+
+/* Releases one child: leaves (strings, tensors) die at once, containers
+ * and VM objects are queued. */
+static void drop_child(value v)
+{
+	if (!V_IS_HEAP(v.t))
+		return;
+	vobj *o = v.as.o;
+	if (__atomic_sub_fetch(&o->rc, 1, __ATOMIC_ACQ_REL) != 0)
+		return;
+	if (o->type == V_STR) {
+		free(o);
+	} else if (o->type == V_TENSOR) {
+		free(((vtensor *)o)->data);
+		free(o);
+	} else {
+		freeq_push(o);
+	}
+}
+
+static void free_one(vobj *o)
+{
+	switch (o->type) {
+	case V_STR:
+		free(o);
+		break;
+	case V_LIST: {
+		vlist *l = (vlist *)o;
+		for (size_t i = 0; i < l->len; i++)
+			drop_child(l->items[i]);
+		free(l->items);
+		free(l);
+		break;
+	}
+	case V_DICT:
+		vdict_free_entries(o, drop_child);
+		vdict_free_shell(o);
+		break;
+	case V_TENSOR:
+		free(((vtensor *)o)->data);
+		free(o);
+		break;
+	default: {
+		const vtype_hooks *h = vtype_hooks_of(o->type);
+		if (h && h->free)
+			h->free(o);
+		else
+			free(o);
+	}
+	}
+}
+
+void val_free_obj(vobj *o)
+{
+	if (freeq.active) {
+		freeq_push(o);
+		return;
+	}
+	if (!freeq.items) {
+		freeq.items = freeq.inline_items;
+		freeq.cap = sizeof freeq.inline_items / sizeof freeq.inline_items[0];
+	}
+	freeq.active = true;
+	free_one(o);
+	while (freeq.len > 0)
+		free_one(freeq.items[--freeq.len]);
+	freeq.active = false;
+	if (freeq.items != freeq.inline_items) {
+		/* a big free grew the queue: give the memory back */
+		free(freeq.items);
+		freeq.items = freeq.inline_items;
+		freeq.cap = sizeof freeq.inline_items / sizeof freeq.inline_items[0];
+	}
+}
+
+/* ---- freezing ----------------------------------------------------------- */
+
+static bool mark_frozen(vobj *o)
+{
+	uint8_t old = __atomic_fetch_or(&o->flags, (uint8_t)VOBJ_FROZEN, __ATOMIC_ACQ_REL);
+	return !(old & VOBJ_FROZEN);
+}
+
+/* Iterative, and marks before descending, so cycles and depth are fine.
+ * A frozen object's children are frozen already, so it is not entered. */
+void val_freeze(value v)
+{
+	if (!V_IS_HEAP(v.t) || !mark_frozen(v.as.o))
+		return;
+	if (v.t != V_LIST && v.t != V_DICT)
+		return;
+	size_t len = 0, cap = 16;
+	vobj **stack = malloc(cap * sizeof *stack);
+	if (!stack)
+		val_oom(cap * sizeof *stack);
+	stack[len++] = v.as.o;
+	while (len > 0) {
+		vobj *o = stack[--len];
+		value cv = v_obj(o);
+		size_t i = 0;
+		value k, item;
+		for (;;) {
+			if (o->type == V_LIST) {
+				if (i >= list_len(cv))
+					break;
+				item = list_get(cv, i++);
+			} else if (!dict_next(cv, &i, &k, &item)) {
+				break;
+			}
+			if (!V_IS_HEAP(item.t) || !mark_frozen(item.as.o))
+				continue;
+			if (item.t != V_LIST && item.t != V_DICT)
+				continue;
+			if (len == cap) {
+				cap *= 2;
+				vobj **p = realloc(stack, cap * sizeof *stack);
+				if (!p)
+					val_oom(cap * sizeof *stack);
+				stack = p;
+			}
+			stack[len++] = item.as.o;
+		}
+	}
+	free(stack);
+}
+
+/* ---- deep copy ------------------------------------------------------------ */
+
+static value deep_copy(value v, int depth)
+{
+	if (depth >= VAL_MAX_DEPTH)
+		return val_hold(v);
+	if (v.t == V_LIST) {
+		size_t n = list_len(v);
+		value out = list_new(n);
+		for (size_t i = 0; i < n; i++)
+			list_append_take(out, deep_copy(list_get(v, i), depth + 1));
+		return out;
+	}
+	if (v.t == V_DICT) {
+		value out = dict_new(dict_len(v));
+		size_t i = 0;
+		value k, x;
+		while (dict_next(v, &i, &k, &x)) {
+			value c = deep_copy(x, depth + 1);
+			dict_set(out, k, c, NULL); /* keys were valid already */
+			val_rele(c);
+		}
+		return out;
+	}
+	return val_hold(v);
+}
+
+value val_deep_copy(value v)
+{
+	return deep_copy(v, 0);
+}
+
+/* ---- tensor --------------------------------------------------------------- */
+
+/* Upper bound on elements (2^40, 8 TiB of data): anything larger is an error
+ * rather than an abort inside the allocator. */
+#define TENSOR_MAX_SIZE ((size_t)1 << 40)
+
+int tensor_new(int ndim, const int64_t *shape, value *out, verr *e)
+{
+	if (ndim < 0 || ndim > TENSOR_MAX_DIMS) {
+		verr_set(e, "tensor: %d dimensions (at most %d)", ndim, TENSOR_MAX_DIMS);
+		return -1;
+	}
+	size_t size = 1;
+	for (int i = 0; i < ndim; i++) {
+		if (shape[i] < 0) {
+			verr_set(e, "tensor: negative dimension %lld", (long long)shape[i]);
+			return -1;
+		}
+		if (__builtin_mul_overflow(size, (size_t)shape[i], &size) || size > TENSOR_MAX_SIZE) {
+			verr_set(e, "tensor: too large");
+			return -1;
+		}
+	}
+	/* round up to whole 64-byte lines: aligned_alloc wants a multiple */
+	size_t bytes = (size * sizeof(double) + 63) & ~(size_t)63;
+	if (bytes == 0)
+		bytes = 64;
+	double *data = aligned_alloc(64, bytes);
+	if (!data) {
+		verr_set(e, "tensor: out of memory for %zu elements", size);
+		return -1;
+	}
+	memset(data, 0, bytes);
+	vtensor *t = vobj_alloc(sizeof *t, V_TENSOR);
+	t->ndim = ndim;
+	for (int i = 0; i < ndim; i++)
+		t->shape[i] = shape[i];
+	t->size = size;
+	t->data = data;
+	*out = v_obj(&t->h);
+	return 0;
+}

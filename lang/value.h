@@ -123,7 +123,19 @@ typedef struct vtype_hooks {
 	void (*free)(vobj *o);              /* release children, then free(o) */
 	void (*str)(struct sbuf *out, value v); /* str() text */
 	bool (*eq)(value a, value b);       /* identity if NULL */
+	/* Optional (encode.h): append v's payload to out / rebuild a value from
+	 * exactly `len` payload bytes (a new reference). NULL: the type cannot
+	 * cross a process boundary and encoding it is an error. */
+	int (*encode)(struct sbuf *out, value v, verr *e);
+	int (*decode)(const uint8_t *buf, size_t len, value *out, verr *e);
 } vtype_hooks;
+/* The hooks registered for t, or NULL. */
+const vtype_hooks *vtype_hooks_of(vtype t);
+
+/* Printing, ==, ordering, deep copy and encoding stop at this nesting depth
+ * (printing writes "..." there, val_cmp and encoding fail with "too deeply
+ * nested"), so a hostile or cyclic value cannot overflow the C stack. */
+#define VAL_MAX_DEPTH 10000
 void vtype_register(vtype t, const vtype_hooks *hooks);
 
 /* ---- str -------------------------------------------------------------- */
