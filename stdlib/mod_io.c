@@ -47,6 +47,14 @@ static int read_all(flow_vm *vm, const char *path, sbuf *b)
 				break;
 			b->len += (size_t)n;
 		}
+		/* A truncated stream ends with n == 0 and an error recorded. */
+		int en;
+		const char *m = gzerror(f, &en);
+		if (en != Z_OK) {
+			int r = vm_raise(vm, "read '%s': %s", path, en == Z_ERRNO ? strerror(errno) : m);
+			gzclose(f);
+			return r;
+		}
 		gzclose(f);
 	} else {
 		FILE *f = fopen(path, "rb");
