@@ -43,7 +43,13 @@ static int b_len(flow_vm *vm, value *argv, int argc, value *out)
 	case V_STR: n = (int64_t)str_of(v)->cplen; break;
 	case V_LIST: n = (int64_t)list_len(v); break;
 	case V_DICT: n = (int64_t)dict_len(v); break;
-	case V_TENSOR: n = tensor_of(v)->ndim ? tensor_of(v)->shape[0] : 1; break;
+	case V_TENSOR:
+		if (tensor_of(v)->ndim == 0) {
+			val_rele(v);
+			return vm_raise(vm, "len() of a 0-d tensor");
+		}
+		n = tensor_of(v)->shape[0];
+		break;
 	default: {
 		const char *t = sl_type_name(v);
 		val_rele(v);

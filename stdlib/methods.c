@@ -60,9 +60,7 @@ static int m_split(flow_vm *vm, value *argv, int argc, value *out)
 				break;
 			size_t j = i;
 			if (maxsplit >= 0 && (int64_t)list_len(l) == maxsplit) {
-				j = n;
-				while (j > i && is_space(d[j - 1]))
-					j--;
+				j = n; /* the rest, trailing whitespace kept (as Python) */
 			} else {
 				while (j < n && !is_space(d[j]))
 					j++;

@@ -331,8 +331,7 @@ static int io_glob(flow_vm *vm, value *argv, int argc, value *out)
 		for (size_t i = 0; i < g.gl_pathc; i++)
 			list_append_take(l, sl_str_lossy(g.gl_pathv[i], strlen(g.gl_pathv[i])));
 	}
-	if (rc != GLOB_NOMATCH)
-		globfree(&g);
+	globfree(&g);
 	if (rc != 0 && rc != GLOB_NOMATCH) {
 		val_rele(l);
 		return vm_raise(vm, "glob '%s': %s", str_data(argv[0]),

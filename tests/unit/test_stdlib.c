@@ -276,6 +276,7 @@ static void test_len_range(void **state)
 	expect(CALL(B("len"), L(2, I(1), I(2))), "2");
 	expect(CALL(B("len"), CALL(B("dict"))), "0");
 	ERR("len() of a int", B("len"), I(3));
+	expect(CALL(B("len"), CALL(F("tensor", "zeros"), L(2, I(4), I(2)))), "4");
 
 	expect(CALL(B("range"), I(4)), "[0, 1, 2, 3]");
 	expect(CALL(B("range"), I(0)), "[]");
@@ -485,6 +486,8 @@ static void test_str_methods(void **state)
 	expect(METH(V_STR, "split", S("a,b,,c"), S(",")), "[\"a\", \"b\", \"\", \"c\"]");
 	expect(METH(V_STR, "split", S("é→ü→"), S("→")), "[\"é\", \"ü\", \"\"]");
 	expect(METH(V_STR, "split", S("a b c"), v_none(), I(1)), "[\"a\", \"b c\"]");
+	expect(METH(V_STR, "split", S(" a  b c "), v_none(), I(1)), "[\"a\", \"b c \"]");
+	expect(METH(V_STR, "split", S(" a "), v_none(), I(0)), "[\"a \"]");
 	expect(METH(V_STR, "split", S("a,b,c"), S(","), I(1)), "[\"a\", \"b,c\"]");
 	MERR("empty separator", V_STR, "split", S("abc"), S(""));
 	expect(METH(V_STR, "join", S(", "), L(3, S("a"), S("é"), S("c"))), "\"a, é, c\"");
