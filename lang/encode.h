@@ -1,0 +1,55 @@
+/* encode.h - the one binary encoding of values, used by plans, the network
+ * and the spill store.
+ *
+ * Layout (all integers little-endian):
+ *   encoding := VERSION(1 byte, ENC_VERSION) item
+ *   item     := tag(1 byte) payload
+ *     ENC_NONE, ENC_FALSE, ENC_TRUE   no payload
+ *     ENC_INT     zigzag varint
+ *     ENC_FLOAT   8 bytes: the IEEE bit pattern
+ *     ENC_STR     varint byte length, bytes (valid UTF-8)
+ *     ENC_LIST    varint count, count items
+ *     ENC_DICT    varint count, count (key item, value item) pairs
+ *     ENC_TENSOR  ndim (1 byte), ndim varint dims, size*8 bytes of float64
+ *     ENC_EXT     vtype (1 byte), varint length, payload given to that
+ *                 type's vtype_hooks.decode (futures, actors, functions)
+ *   varint := LEB128, at most 10 bytes, no bits beyond 64
+ * Decoding checks every tag, length and count against the bytes left before
+ * allocating, validates UTF-8 and tensor shapes, rejects duplicate dict keys
+ * and nesting deeper than VAL_MAX_DEPTH, and never reads past the input.
+ *
+ * Ownership: v is borrowed; *out is a new reference on success and
+ * untouched on failure (partial results are freed).
+ */
+#ifndef FLOW_ENCODE_H
+#define FLOW_ENCODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "value.h"
+
+#define ENC_VERSION 0xF1 /* also a magic byte: not a tag, not ASCII */
+
+enum {
+	ENC_NONE = 0, ENC_FALSE, ENC_TRUE, ENC_INT, ENC_FLOAT, ENC_STR,
+	ENC_LIST, ENC_DICT, ENC_TENSOR, ENC_EXT,
+};
+
+/* Appends the encoding of v (version byte first). Fails for a future,
+ * actor or function whose type registered no encode hook, and for values
+ * nested too deeply; out may then hold a partial encoding (truncate it). */
+int val_encode(sbuf *out, value v, verr *e);
+
+/* Decodes exactly buf[0..len): trailing bytes are an error. */
+int val_decode(const void *buf, size_t len, value *out, verr *e);
+
+/* Decodes one encoding starting at buf[*pos] and advances *pos past it, for
+ * values embedded in a larger format. On error *pos is unchanged. */
+int val_decode_at(const uint8_t *buf, size_t len, size_t *pos, value *out, verr *e);
+
+/* The varints, for formats that embed values (plans, messages). */
+void enc_varint(sbuf *out, uint64_t x);
+int dec_varint(const uint8_t *buf, size_t len, size_t *pos, uint64_t *out, verr *e);
+
+#endif
