@@ -348,6 +348,19 @@ static size_t edit_distance(const char *a, const char *b, size_t cap)
 	return p[lb];
 }
 
+/* "integer" for "int", "retry" for "retries": the shorter (3 letters or
+ * more) is, but for its last letter, a prefix of the longer. */
+static bool prefix_like(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	const char *s = la <= lb ? a : b, *l = la <= lb ? b : a;
+	size_t ls = la <= lb ? la : lb;
+	if (ls < 3)
+		return false;
+	size_t need = ls > 3 ? ls - 1 : ls;
+	return strncmp(s, l, need) == 0;
+}
+
 const char *diag_suggest(const char *name, const char *const *cands, size_t ncands)
 {
 	if (name == NULL || cands == NULL)
@@ -360,7 +373,11 @@ const char *diag_suggest(const char *name, const char *const *cands, size_t ncan
 		if (strcmp(cands[i], name) == 0)
 			continue; /* the name itself is no suggestion */
 		size_t dist = edit_distance(name, cands[i], cap);
-		if (dist < bestd) {
+		if (dist > cap && prefix_like(name, cands[i]))
+			dist = cap + 1; /* accepted, but after every close edit */
+		else if (dist > cap)
+			continue;
+		if (best == NULL || dist < bestd) {
 			bestd = dist;
 			best = cands[i];
 		}

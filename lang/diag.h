@@ -63,7 +63,9 @@ char *diag_format(const diag_ctx *d, diag_level lvl, span where, const char *tex
 
 /* "did you mean": the closest candidate within a small edit distance, or
  * NULL. cands is a NULL-terminated array (ncands == 0) or ncands entries
- * (stopping early at a NULL entry). Ties go to the earlier candidate. */
+ * (stopping early at a NULL entry). Ties go to the earlier candidate.
+ * Close: Damerau distance <= max(1, len/3), or else one name is a prefix
+ * of the other but for its last letter ("integer"/"int"). */
 const char *diag_suggest(const char *name, const char *const *cands, size_t ncands);
 
 #endif
