@@ -13,6 +13,7 @@
 typedef struct fspec {
 	char fill[5];    /* one UTF-8 code point */
 	char align;      /* 0 (default) or < > = ^ */
+	bool align_given; /* written in the spec, not implied by '0' */
 	char sign;       /* 0, '+', '-', ' ' */
 	bool z, alt, zero;
 	long width;      /* -1: none */
@@ -49,10 +50,12 @@ static bool parse_spec(const char *s, fspec *f)
 		memcpy(f->fill, s, n1);
 		f->fill[n1] = '\0';
 		f->align = s[n1];
+		f->align_given = true;
 		fill_given = true;
 		s += n1 + 1;
 	} else if (is_align(*s)) {
 		f->align = *s++;
+		f->align_given = true;
 	}
 	if (*s == '+' || *s == '-' || *s == ' ')
 		f->sign = *s++;
@@ -304,6 +307,16 @@ static int format_float(sbuf *out, double x, const fspec *f, const char *spec, v
 		general_body(&b, x, p, f->alt, true, false);
 	} else {
 		repr_body(&b, x);
+		if (f->alt && !memchr(b.data, '.', b.len)) {
+			/* '#' keeps a point: 1e+16 -> 1.e+16 */
+			char *ep = memchr(b.data, 'e', b.len);
+			if (ep) {
+				size_t at = (size_t)(ep - b.data);
+				sbuf_addc(&b, ' ');
+				memmove(b.data + at + 1, b.data + at, b.len - 1 - at);
+				b.data[at] = '.';
+			}
+		}
 	}
 	sbuf_adds(&b, suffix);
 	if (neg && f->z && !isnan(x)) {
@@ -339,9 +352,8 @@ static int format_float(sbuf *out, double x, const fspec *f, const char *spec, v
 static int format_text(sbuf *out, const char *s, size_t n, const fspec *f, const char *spec,
                        value orig, verr *e)
 {
-	if ((f->type && f->type != 's') || f->sign || f->alt || f->group || f->z || f->align == '=')
-		return bad_spec(spec, orig, e);
-	if (f->zero && f->align == '=')
+	if ((f->type && f->type != 's') || f->sign || f->alt || f->group || f->z ||
+	    (f->align == '=' && f->align_given))
 		return bad_spec(spec, orig, e);
 	size_t cps = cp_count(s, n);
 	if (f->prec >= 0 && (size_t)f->prec < cps) {
@@ -393,19 +405,19 @@ int val_format(sbuf *out, value v, const char *spec, verr *e)
 			return format_int(out, v.as.b, &f, spec, v, e);
 		if (f.sign || f.group)
 			return format_int(out, v.as.b, &f, spec, v, e);
-		if (f.zero && f.align == '=' && !strcmp(f.fill, "0"))
-			f.align = '\0', f.zero = false;
+		if (!f.align_given)
+			f.align = '\0';
 		return format_text(out, v.as.b ? "true" : "false", v.as.b ? 4 : 5, &f, spec, v, e);
 	case V_STR:
-		if (f.zero && f.align == '=' && !strcmp(f.fill, "0"))
-			f.align = '\0', f.zero = false; /* "05" on a str pads with 0 on the right */
+		if (!f.align_given)
+			f.align = '\0'; /* "05" on a str pads with 0 on the right */
 		return format_text(out, str_data(v), str_len(v), &f, spec, v, e);
 	default: {
 		sbuf s;
 		sbuf_init(&s);
 		val_str(&s, v);
-		if (f.zero && f.align == '=' && !strcmp(f.fill, "0"))
-			f.align = '\0', f.zero = false;
+		if (!f.align_given)
+			f.align = '\0';
 		int rc = format_text(out, s.data ? s.data : "", s.len, &f, spec, v, e);
 		sbuf_fini(&s);
 		return rc;

@@ -19,6 +19,7 @@
 #include "value.h"
 #include "value_priv.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,8 +31,14 @@
  * stripped) and the decimal exponent of the first digit. d finite, > 0. */
 static void shortest_digits(double d, char *digits, int *exp10)
 {
+	/* If the shortest form has k <= 15 digits, the 15-digit rounding is
+	 * exactly it padded with zeros (d is within half an ulp of it, far
+	 * less than half a unit in the 15th digit), so strip zeros (normal
+	 * numbers only). Otherwise
+	 * 16 or 17 digits: round-tripping is monotonic in the digit count. */
 	char buf[40];
-	for (int prec = 1; prec <= 17; prec++) {
+	/* subnormals have fewer bits: there, search every count */
+	for (int prec = d < DBL_MIN ? 1 : 15; prec <= 17; prec++) {
 		snprintf(buf, sizeof buf, "%.*e", prec - 1, d);
 		if (prec == 17 || strtod(buf, NULL) == d)
 			break;

@@ -1145,7 +1145,7 @@ static void test_format(void **state)
 		sbuf_fini(&b);
 	}
 	value s = S("ab");
-	static const char *bad_str[] = { "d", "x", "=5", "+", "z", ",", "#" };
+	static const char *bad_str[] = { "d", "x", "=5", "+", "z", ",", "#", "=05", "0=3" };
 	for (size_t i = 0; i < sizeof bad_str / sizeof bad_str[0]; i++) {
 		sbuf b;
 		sbuf_init(&b);
@@ -1172,6 +1172,9 @@ static void test_format(void **state)
 		{ v_bool(true), "d", "1" },
 		{ v_none(), "", "none" },
 		{ v_none(), ">6", "  none" },
+		{ v_float(1e16), "#", "1.e+16" },   /* Python 3.11 */
+		{ v_float(1e-7), "*>#8", "**1.e-07" },
+		{ v_float(2.5), "", "2.5" },
 	};
 	for (size_t i = 0; i < sizeof more / sizeof more[0]; i++) {
 		sbuf b;
