@@ -14,9 +14,18 @@ const char *const ast_binop_text[BIN__COUNT] = {
 
 static const char *const assign_text[] = { "=", "+=", "-=", "*=", "/=" };
 
-/* The shortest %g text that reads back as the same double. */
+/* The shortest text that reads back as the same double, in plain
+ * notation for ordinary magnitudes (1000000.0, 0.002) as Python prints. */
 static void fmt_double(char *buf, size_t cap, double v)
 {
+	double a = v < 0 ? -v : v;
+	if (a == 0 || (a >= 1e-4 && a < 1e16)) {
+		for (int prec = 1; prec <= 20; prec++) {
+			snprintf(buf, cap, "%.*f", prec, v);
+			if (strtod(buf, NULL) == v)
+				return;
+		}
+	}
 	for (int prec = 1; prec <= 17; prec++) {
 		snprintf(buf, cap, "%.*g", prec, v);
 		if (strtod(buf, NULL) == v)

@@ -167,8 +167,13 @@ static ast_expr *fstring_build(parse_state *ps, const char *raw, size_t n, span 
 			/* a run of literal text up to the next brace, escapes decoded */
 			size_t j = i;
 			while (j < n && raw[j] != '{' && raw[j] != '}') {
-				if (raw[j] == '\\' && j + 1 < n)
+				if (raw[j] == '\\' && j + 2 < n && raw[j + 1] == 'u' && raw[j + 2] == '{') {
+					/* \u{...} keeps its braces */
+					const char *e = memchr(raw + j, '}', n - j);
+					j = e ? (size_t)(e - raw) : j + 1;
+				} else if (raw[j] == '\\' && j + 1 < n) {
 					j++;
+				}
 				j++;
 			}
 			size_t dn;
@@ -434,9 +439,18 @@ ast_module *parse_source(arena *a, diag_ctx *d, const char *path, const char *sr
 	return m;
 }
 
-/* The shortest %g text that reads back as the same double. */
+/* The shortest text that reads back as the same double, in plain
+ * notation for ordinary magnitudes (1000000.0, 0.002) as Python prints. */
 static void fmt_double(char *buf, size_t cap, double v)
 {
+	double a = v < 0 ? -v : v;
+	if (a == 0 || (a >= 1e-4 && a < 1e16)) {
+		for (int prec = 1; prec <= 20; prec++) {
+			snprintf(buf, cap, "%.*f", prec, v);
+			if (strtod(buf, NULL) == v)
+				return;
+		}
+	}
 	for (int prec = 1; prec <= 17; prec++) {
 		snprintf(buf, cap, "%.*g", prec, v);
 		if (strtod(buf, NULL) == v)
