@@ -132,9 +132,11 @@ typedef struct vtype_hooks {
 /* The hooks registered for t, or NULL. */
 const vtype_hooks *vtype_hooks_of(vtype t);
 
-/* Printing, ==, ordering, deep copy and encoding stop at this nesting depth
- * (printing writes "..." there, val_cmp and encoding fail with "too deeply
- * nested"), so a hostile or cyclic value cannot overflow the C stack. */
+/* Printing, ==, ordering, hashing, deep copy and encoding stop at this
+ * nesting depth (printing writes "...", == compares identity, deep copy
+ * shares, val_cmp and encoding fail with "too deeply nested"), so a hostile
+ * or cyclic value cannot overflow the C stack. Freeing and freezing have
+ * no limit: they are loops. */
 #define VAL_MAX_DEPTH 10000
 void vtype_register(vtype t, const vtype_hooks *hooks);
 
@@ -213,11 +215,14 @@ int tensor_new(int ndim, const int64_t *shape, value *out, verr *e);
 static inline vtensor *tensor_of(value v) { return (vtensor *)v.as.o; }
 
 /* ---- generic operations ------------------------------------------------ */
-const char *vtype_name(vtype t); /* "int", "list", "future", ... */
+const char *vtype_name(vtype t); /* "int", "list", "future", "actor", "fn" */
 bool val_truthy(value v);        /* Python truthiness */
 bool val_eq(value a, value b);   /* ==; 1 == 1.0 is true */
 /* Ordering for < and sorted(): numbers with numbers, str with str (bytes),
- * lists lexicographically, bools as ints. -1 with *e set if incomparable. */
+ * lists lexicographically, bools as ints. -1 with *e set if incomparable.
+ * NaN sorts above every number and equal to NaN (a total order, so sorting
+ * is well defined); callers wanting Python's "nan < x is false" check for
+ * NaN first. Lists nested deeper than VAL_MAX_DEPTH fail. */
 int val_cmp(value a, value b, int *result, verr *e);
 uint64_t val_hash(value v);      /* for dict keys: equal keys hash equal */
 
