@@ -90,6 +90,8 @@ void diag_verror(diag_ctx *d, diag_level lvl, span where, const char *fmt, va_li
 	} else if (lvl == DIAG_NOTE && d->max_errors > 0 && d->nerrors > d->max_errors) {
 		return;
 	}
+	if (fmt == NULL)
+		fmt = "";
 	va_list aq;
 	va_copy(aq, ap);
 	int n = vsnprintf(NULL, 0, fmt, aq);

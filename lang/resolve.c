@@ -745,6 +745,12 @@ static ast_decl *local_actor(rctx *c, int slot)
 		local *l = &c->b->v[i];
 		if (l->slot != slot)
 			continue;
+		if (l->is_param && l->nbind == 1 && c->b->fn && slot < c->b->fn->u.fn.nparams) {
+			/* a parameter annotated with an actor's name */
+			const char *ty = c->b->fn->u.fn.params[slot].type.name;
+			msym *s = ty ? mod_find(c->mi, ty) : NULL;
+			return s && s->decl->kind == D_ACTOR ? s->decl : NULL;
+		}
 		if (l->is_param || l->nbind != 1 || l->init == NULL || l->init->kind != E_CALL)
 			return NULL;
 		ast_expr *callee = l->init->u.call.callee;
