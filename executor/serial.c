@@ -1,1 +1,433 @@
-/* serial.c: placeholder, being written */
+/* serial.c - the serial host: flow_host_ops that run each task and actor
+ * call inline, in the caller's thread, in program order. This is the
+ * semantics oracle for the parallel executor.
+ *
+ * @timeout is not enforced here: a serial run has no second thread to
+ * watch the clock, and the result would not depend on it anyway. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "serial.h"
+#include "../lang/vm.h"
+
+#define MAX_NESTING 100
+
+typedef struct serial_host {
+	const bc_program *prog;
+	const serial_opts *o;
+	uint64_t calls;        /* task/method calls so far: seeds their rng */
+	uint64_t next_actor;
+	int depth;             /* nested inline calls */
+	int nfailed, nskipped;
+	bool driver_dep_failed;  /* the driver stopped on a failed future */
+	const char *dep_task;
+	char *dep_where;         /* where the driver needed it */
+} serial_host;
+
+/* An actor instance: its fields, or why it is broken. */
+typedef struct serial_actor {
+	value fields;
+	char *error;
+} serial_actor;
+
+static const flow_host_ops serial_ops;
+
+static serial_host *host_of(flow_vm *vm) { return vm_ctx(vm)->host_data; }
+
+static char *place_text(flow_vm *vm)
+{
+	span w;
+	const bc_program *p = vm_program(vm);
+	char *s = NULL;
+	if (!vm_where(vm, &w))
+		return strdup("?");
+	const char *path = w.file >= 0 && p->diag ? diag_source_path(p->diag, w.file) : NULL;
+	if (asprintf(&s, "%s:%d:%d", path ? path : "?", w.line, w.col) < 0)
+		abort();
+	return s;
+}
+
+/* The first failed future inside v (deeply), or NULL. */
+static const vfuture *find_failed(value v)
+{
+	if (v.t == V_FUTURE) {
+		const vfuture *f = (const vfuture *)v.as.o;
+		if (f->state == FUT_FAILED)
+			return f;
+		if (f->state == FUT_DONE)
+			return find_failed(f->result);
+		return NULL;
+	}
+	if (v.t == V_LIST) {
+		for (size_t j = 0; j < list_len(v); j++) {
+			const vfuture *f = find_failed(list_get(v, j));
+			if (f)
+				return f;
+		}
+	} else if (v.t == V_DICT) {
+		size_t it = 0;
+		value k, x;
+		while (dict_next(v, &it, &k, &x)) {
+			const vfuture *f = find_failed(x);
+			if (f)
+				return f;
+		}
+	}
+	return NULL;
+}
+
+static const char *failed_name(const vfuture *f)
+{
+	const char *n = f->host_data;
+	return n ? n : "?";
+}
+
+/* Returns 1 and a skipped future when an argument is a failed future. */
+static int skip_if_failed(flow_vm *vm, const char *name, value *args, int nargs, value *out)
+{
+	for (int j = 0; j < nargs; j++) {
+		const vfuture *f = find_failed(args[j]);
+		if (!f)
+			continue;
+		serial_host *sh = host_of(vm);
+		char *msg;
+		if (asprintf(&msg, "skipped: depends on failed task '%s'", failed_name(f)) < 0)
+			abort();
+		*out = future_new_failed(msg);
+		((vfuture *)out->as.o)->host_data = (void *)f->host_data;
+		fprintf(sh->o->err, "flow: '%s' %s\n", name, msg);
+		sh->nskipped++;
+		free(msg);
+		return 1;
+	}
+	return 0;
+}
+
+/* Resolves and freezes arguments: a value leaving the caller is a snapshot. */
+static int snapshot_args(flow_vm *vm, value *args, int nargs, value *out)
+{
+	for (int j = 0; j < nargs; j++) {
+		if (vm_get_deep(vm, args[j], &out[j])) {
+			for (int q = 0; q < j; q++)
+				val_rele(out[q]);
+			return -1;
+		}
+		val_freeze(out[j]);
+	}
+	return 0;
+}
+
+/* Runs proto in a fresh VM. On failure returns -1 and a malloc'd error. */
+static int run_inline(serial_host *sh, const bc_proto *p, value self, value *args, int nargs,
+                      value *res, char **err)
+{
+	vm_context c;
+	memset(&c, 0, sizeof c);
+	c.host = &serial_ops;
+	c.host_data = sh;
+	c.task_name = p->name;
+	c.self = self;
+	rng_seed(&c.rng, rng_mix(sh->o->seed, ++sh->calls));
+	flow_vm *tv = vm_new(sh->prog, &c);
+	sh->depth++;
+	int rc = vm_run(tv, p, args, nargs, res);
+	sh->depth--;
+	if (rc)
+		*err = strdup(vm_error(tv));
+	else
+		val_freeze(*res);
+	vm_free(tv);
+	return rc;
+}
+
+static value fail_future(flow_vm *vm, const char *what, const char *name, int attempts,
+                         const char *err)
+{
+	serial_host *sh = host_of(vm);
+	char *where = place_text(vm), *msg;
+	char after[64] = "";
+	if (attempts > 1)
+		snprintf(after, sizeof after, " after %d attempts", attempts);
+	if (asprintf(&msg, "%s '%s' failed%s: %s\n  called from %s", what, name, after, err, where) < 0)
+		abort();
+	fprintf(sh->o->err, "error: %s\n", msg);
+	sh->nfailed++;
+	value f = future_new_failed(msg);
+	((vfuture *)f.as.o)->host_data = (void *)name;
+	free(msg);
+	free(where);
+	return f;
+}
+
+static int s_call_task(flow_vm *vm, const bc_proto *task, value *args, int nargs, value *out)
+{
+	serial_host *sh = host_of(vm);
+	if (skip_if_failed(vm, task->name, args, nargs, out))
+		return 0;
+	if (sh->depth >= MAX_NESTING)
+		return vm_raise(vm, "tasks nested more than %d deep", MAX_NESTING);
+	value small[16], *a = nargs <= 16 ? small : malloc(sizeof(value) * (size_t)nargs);
+	if (snapshot_args(vm, args, nargs, a)) {
+		if (a != small)
+			free(a);
+		return -1;
+	}
+	char *err = NULL;
+	value res;
+	int attempts = 0, rc;
+	do {
+		free(err);
+		err = NULL;
+		attempts++;
+		rc = run_inline(sh, task, v_none(), a, nargs, &res, &err);
+	} while (rc && attempts <= task->attrs.retries);
+	for (int j = 0; j < nargs; j++)
+		val_rele(a[j]);
+	if (a != small)
+		free(a);
+	if (rc) {
+		*out = fail_future(vm, "task", task->name, attempts, err);
+		free(err);
+		return 0;
+	}
+	*out = future_new_done(res);
+	val_rele(res);
+	return 0;
+}
+
+static void actor_instance_free(void *p)
+{
+	serial_actor *a = p;
+	val_rele(a->fields);
+	free(a->error);
+	free(a);
+}
+
+static int s_new_actor(flow_vm *vm, const bc_actor *cls, value *args, int nargs, value *out)
+{
+	serial_host *sh = host_of(vm);
+	serial_actor *inst = calloc(1, sizeof *inst);
+	if (!inst)
+		abort();
+	inst->fields = dict_new(8);
+	value h = vm_actor_new(cls);
+	vactor *va = (vactor *)h.as.o;
+	va->instance = inst;
+	va->id = ++sh->next_actor;
+	va->free_instance = actor_instance_free;
+	if (cls->init) {
+		value dummy;
+		if (skip_if_failed(vm, cls->name, args, nargs, &dummy)) {
+			inst->error = strdup(((vfuture *)dummy.as.o)->error);
+			val_rele(dummy);
+		} else if (sh->depth >= MAX_NESTING) {
+			val_rele(h);
+			return vm_raise(vm, "actors nested more than %d deep", MAX_NESTING);
+		} else {
+			value small[16], *a = nargs <= 16 ? small : malloc(sizeof(value) * (size_t)nargs);
+			if (snapshot_args(vm, args, nargs, a)) {
+				if (a != small)
+					free(a);
+				val_rele(h);
+				return -1;
+			}
+			value res;
+			char *err = NULL;
+			if (run_inline(sh, cls->init, inst->fields, a, nargs, &res, &err) == 0) {
+				val_rele(res);
+			} else {
+				value f = fail_future(vm, "actor", cls->name, 1, err);
+				inst->error = strdup(((vfuture *)f.as.o)->error);
+				val_rele(f);
+				free(err);
+			}
+			for (int j = 0; j < nargs; j++)
+				val_rele(a[j]);
+			if (a != small)
+				free(a);
+		}
+	}
+	*out = h;
+	return 0;
+}
+
+static int s_call_method(flow_vm *vm, value handle, const bc_proto *m, value *args, int nargs,
+                         value *out)
+{
+	serial_host *sh = host_of(vm);
+	serial_actor *inst = ((vactor *)handle.as.o)->instance;
+	if (inst->error) {
+		char *msg;
+		if (asprintf(&msg, "actor '%s' is broken: %s", ((vactor *)handle.as.o)->cls->name, inst->error) < 0)
+			abort();
+		*out = future_new_failed(msg);
+		((vfuture *)out->as.o)->host_data = (void *)m->name;
+		free(msg);
+		return 0;
+	}
+	if (skip_if_failed(vm, m->name, args, nargs, out))
+		return 0;
+	if (sh->depth >= MAX_NESTING)
+		return vm_raise(vm, "calls nested more than %d deep", MAX_NESTING);
+	value small[16], *a = nargs <= 16 ? small : malloc(sizeof(value) * (size_t)nargs);
+	if (snapshot_args(vm, args, nargs, a)) {
+		if (a != small)
+			free(a);
+		return -1;
+	}
+	value res;
+	char *err = NULL;
+	int rc = run_inline(sh, m, inst->fields, a, nargs, &res, &err);
+	for (int j = 0; j < nargs; j++)
+		val_rele(a[j]);
+	if (a != small)
+		free(a);
+	if (rc) {
+		*out = fail_future(vm, "method", m->name, 1, err);
+		free(err);
+		return 0;
+	}
+	*out = future_new_done(res);
+	val_rele(res);
+	return 0;
+}
+
+static int s_get(flow_vm *vm, value fut, value *out)
+{
+	if (fut.t != V_FUTURE) {
+		*out = val_hold(fut);
+		return 0;
+	}
+	const vfuture *f = (const vfuture *)fut.as.o;
+	if (f->state == FUT_DONE) {
+		*out = val_hold(f->result);
+		return 0;
+	}
+	if (f->state == FUT_FAILED) {
+		if (!vm_ctx(vm)->task_name) {
+			serial_host *sh = host_of(vm);
+			sh->driver_dep_failed = true;
+			sh->dep_task = failed_name(f);
+			free(sh->dep_where);
+			sh->dep_where = place_text(vm);
+		}
+		return vm_raise(vm, "%s", f->error);
+	}
+	return vm_raise(vm, "future is not ready");
+}
+
+static int s_wait(flow_vm *vm, value futures, int64_t n, double timeout, value *out)
+{
+	(void)n;
+	(void)timeout;
+	if (futures.t != V_LIST)
+		return vm_raise(vm, "wait() needs a list of futures, got %s", vtype_name(futures.t));
+	/* everything is done already in a serial run */
+	value res = list_new(2);
+	value ready = list_new(list_len(futures));
+	for (size_t j = 0; j < list_len(futures); j++)
+		list_append(ready, list_get(futures, j));
+	list_append_take(res, ready);
+	list_append_take(res, list_new(0));
+	*out = res;
+	return 0;
+}
+
+static int s_put(flow_vm *vm, value v, value *out)
+{
+	value c;
+	if (vm_get_deep(vm, v, &c))
+		return -1;
+	val_freeze(c);
+	*out = future_new_done(c);
+	val_rele(c);
+	return 0;
+}
+
+static void s_print(flow_vm *vm, const char *text, size_t len)
+{
+	serial_host *sh = host_of(vm);
+	const char *name = vm_ctx(vm)->task_name;
+	if (!name) {
+		fwrite(text, 1, len, sh->o->out);
+		fputc('\n', sh->o->out);
+		return;
+	}
+	/* one prefix per line, so multi-line prints stay attributable */
+	size_t start = 0;
+	for (size_t j = 0; j <= len; j++) {
+		if (j == len || text[j] == '\n') {
+			fprintf(sh->o->err, "(%s) ", name);
+			fwrite(text + start, 1, j - start, sh->o->err);
+			fputc('\n', sh->o->err);
+			start = j + 1;
+		}
+	}
+}
+
+static int s_sleep(flow_vm *vm, double seconds)
+{
+	(void)vm;
+	if (!(seconds > 0))
+		return 0;
+	struct timespec ts;
+	ts.tv_sec = (time_t)seconds;
+	ts.tv_nsec = (long)((seconds - (double)ts.tv_sec) * 1e9);
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+	return 0;
+}
+
+static const flow_host_ops serial_ops = {
+	s_call_task, s_new_actor, s_call_method, s_get, s_wait, s_put, s_print, s_sleep,
+};
+
+int serial_run(const bc_program *p, const serial_opts *o)
+{
+	serial_opts opts = *o;
+	if (!opts.out)
+		opts.out = stdout;
+	if (!opts.err)
+		opts.err = stderr;
+	serial_host sh;
+	memset(&sh, 0, sizeof sh);
+	sh.prog = p;
+	sh.o = &opts;
+	vm_context c;
+	memset(&c, 0, sizeof c);
+	c.host = &serial_ops;
+	c.host_data = &sh;
+	c.task_name = NULL;
+	c.self = v_none();
+	rng_seed(&c.rng, rng_mix(opts.seed, 0));
+	int status = 0;
+	if (p->driver) {
+		flow_vm *vm = vm_new(p, &c);
+		value res;
+		if (vm_run(vm, p->driver, NULL, 0, &res)) {
+			status = 1;
+			if (sh.driver_dep_failed) {
+				fprintf(opts.err, "flow: the driver stopped at %s: it needs the result of failed task '%s'\n",
+				        sh.dep_where ? sh.dep_where : "?", sh.dep_task ? sh.dep_task : "?");
+			} else {
+				fprintf(opts.err, "error: %s\n", vm_error(vm));
+			}
+		} else {
+			val_rele(res);
+		}
+		vm_free(vm);
+	}
+	free(sh.dep_where);
+	fflush(opts.out);
+	if (sh.nfailed || sh.nskipped) {
+		status = 1;
+		fprintf(opts.err, "flow: %d task%s failed", sh.nfailed, sh.nfailed == 1 ? "" : "s");
+		if (sh.nskipped)
+			fprintf(opts.err, ", %d skipped", sh.nskipped);
+		fprintf(opts.err, "\n");
+	}
+	fflush(opts.err);
+	return status;
+}

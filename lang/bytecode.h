@@ -58,7 +58,52 @@ typedef struct bc_proto {
 	value *consts;          /* frozen constants */
 	int nconsts;
 	span *lines;            /* place of each instruction (ncode entries) */
+	/* added by the compiler/VM part: */
+	const struct native_def **natives; /* NATIVE slots */
+	int nnatives;
+	struct bc_msite *msites;           /* METHOD call sites */
+	int nmsites;
+	uint8_t *ptcode;        /* per param: BC_T_* of its annotation */
+	uint8_t ret_tcode;      /* BC_T_* of ret_type */
+	bool checks;            /* some param or the return is annotated */
 } bc_proto;
+
+/* Annotation codes, precomputed so checks cost no string compares. */
+enum { BC_T_ANY, BC_T_NONE, BC_T_BOOL, BC_T_INT, BC_T_FLOAT, BC_T_STR, BC_T_LIST,
+       BC_T_DICT, BC_T_TENSOR, BC_T_FN, BC_T_TASK, BC_T_FUTURE, BC_T_ACTOR };
+/* BC_T_* of an annotation name (an actor's name gives BC_T_ACTOR). */
+int bc_tcode(const char *name);
+
+/* A method call site `recv.name(args)`: the native for each receiver type
+ * is looked up at compile time, so the VM does no lookup by name. */
+typedef struct bc_msite {
+	const char *name;
+	const struct native_def *by_type[V__COUNT];
+	int nkw;                /* keyword args (the last nkw of the call) */
+	const char **kwnames;
+	bool mutates;           /* append/extend/pop/insert: thaw a frozen receiver */
+} bc_msite;
+
+/* Instruction encoding (see opcodes.h). */
+typedef enum {
+#define OP(name, fmt, doc) OP_##name,
+#include "opcodes.h"
+#undef OP
+	OP__COUNT
+} bc_op;
+extern const char *const bc_op_names[OP__COUNT];
+#define BC_OP(i)  ((bc_op)((i) & 0xffu))
+#define BC_A(i)   ((int)(((i) >> 8) & 0xffu))
+#define BC_B(i)   ((int)(((i) >> 16) & 0xffu))
+#define BC_C(i)   ((int)((i) >> 24))
+#define BC_Bx(i)  ((int)((i) >> 16))
+#define BC_sBx(i) (BC_Bx(i) - 32767)
+#define BC_sC(i)  (BC_C(i) - 128)
+#define BC_sJ(i)  (((int32_t)(i)) >> 8)
+#define BC_ABC(op, a, b, c) ((uint32_t)(op) | (uint32_t)(a) << 8 | (uint32_t)(b) << 16 | (uint32_t)(c) << 24)
+#define BC_ABx(op, a, bx) ((uint32_t)(op) | (uint32_t)(a) << 8 | (uint32_t)(bx) << 16)
+#define BC_MAXsBx 32767
+#define BC_MAXsJ ((1 << 23) - 1)
 
 typedef struct bc_actor {
 	const char *name;
@@ -77,6 +122,7 @@ typedef struct bc_module {
 	int nglobals;           /* params and consts, in declaration order */
 	const char **global_names;
 	const bc_proto *init;   /* computes the globals (params/consts), may be NULL */
+	value *globals;         /* their frozen values, computed by compile_program */
 } bc_module;
 
 typedef struct bc_program {
@@ -92,6 +138,8 @@ typedef struct bc_program {
 } bc_program;
 
 void bc_program_free(bc_program *p);
+/* The source place of instruction pc of a proto. */
+span bc_place(const bc_proto *p, int pc);
 /* Human-readable listing of every proto (flow compile --dump-bytecode). */
 void bc_dump(const bc_program *p, FILE *out);
 

@@ -1,1 +1,584 @@
-/* vm.c: placeholder, being written */
+/* vm.c - the bytecode interpreter loop: a register machine with computed
+ * goto dispatch and inline fast paths for int/float arithmetic and
+ * comparisons. Calls, errors and slow paths live in vm_call.c. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "vm_internal.h"
+
+int vm_execute(flow_vm *vm, value *out)
+{
+	static const void *const labels[256] = {
+#define OP(name, fmt, doc) [OP_##name] = &&L_##name,
+#include "opcodes.h"
+#undef OP
+	};
+	const bc_program *prog = vm->prog;
+	vm_frame *f;
+	const bc_proto *p;
+	const uint32_t *pc;
+	value *base;
+	const value *k;
+	uint32_t i;
+	value tmp;
+
+	if (++vm->cdepth > VM_MAX_CDEPTH) {
+		vm->cdepth--;
+		vm_raise(vm, "maximum recursion depth exceeded");
+		vm_trace(vm);
+		goto unwind;
+	}
+
+#define LOADFRAME() do { f = &vm->frames[vm->nframes - 1]; p = f->p; pc = f->pc; \
+		base = f->base; k = p->consts; } while (0)
+#define SAVEPC() (f->pc = pc)
+#define R(x) (base + (x))
+#define A BC_A(i)
+#define B BC_B(i)
+#define C BC_C(i)
+#define NEXT() do { i = *pc++; const void *l_ = labels[i & 0xffu]; if (!l_) goto bad_op; goto *l_; } while (0)
+#define ERR(...) do { SAVEPC(); vm_raise(vm, __VA_ARGS__); goto error; } while (0)
+#define TRY(expr) do { SAVEPC(); if ((expr) != 0) goto error; } while (0)
+#define SETINT(r, x) do { value *sr_ = (r); int64_t sx_ = (x); val_rele(*sr_); sr_->t = V_INT; sr_->as.i = sx_; } while (0)
+#define SETFLT(r, x) do { value *sr_ = (r); double sx_ = (x); val_rele(*sr_); sr_->t = V_FLOAT; sr_->as.f = sx_; } while (0)
+#define SETBOOL(r, x) do { value *sr_ = (r); bool sx_ = (x); val_rele(*sr_); sr_->t = V_BOOL; sr_->as.i = 0; sr_->as.b = sx_; } while (0)
+#define NUM(v) ((v)->t == V_INT ? (double)(v)->as.i : (v)->as.f)
+#define ISNUM(v) ((v)->t == V_INT || (v)->t == V_FLOAT)
+
+	LOADFRAME();
+	NEXT();
+
+L_MOVE:
+	VM_SET(R(A), val_hold(*R(B)));
+	NEXT();
+L_LOADK:
+	VM_SET(R(A), val_hold(k[BC_Bx(i)]));
+	NEXT();
+L_LOADI:
+	SETINT(R(A), BC_sBx(i));
+	NEXT();
+L_LOADNONE:
+	VM_SET(R(A), v_none());
+	NEXT();
+L_LOADBOOL:
+	SETBOOL(R(A), B != 0);
+	NEXT();
+L_GETGLOBAL: {
+	const bc_module *m = &prog->modules[B];
+	if (!m->globals || C >= m->nglobals)
+		ERR("global used before it is computed");
+	VM_SET(R(A), val_hold(m->globals[C]));
+	NEXT();
+}
+L_SETGLOBAL: {
+	bc_module *m = &((bc_module *)prog->modules)[B];
+	value v = val_hold(*R(A));
+	val_freeze(v);
+	VM_SET(&m->globals[C], v);
+	NEXT();
+}
+L_GETSELF: {
+	value fv;
+	if (vm->ctx.self.t != V_DICT)
+		ERR("'self' is only available in actor methods");
+	if (!dict_get(vm->ctx.self, k[BC_Bx(i)], &fv))
+		ERR("actor has no field '%s'", str_data(k[BC_Bx(i)]));
+	VM_SET(R(A), val_hold(fv));
+	NEXT();
+}
+L_SETSELF: {
+	verr e;
+	if (vm->ctx.self.t != V_DICT)
+		ERR("'self' is only available in actor methods");
+	if (dict_set(vm->ctx.self, k[BC_Bx(i)], *R(A), &e))
+		ERR("%s", e.msg);
+	NEXT();
+}
+L_NEWLIST: {
+	int n = B;
+	tmp = list_new(n);
+	for (int j = 1; j <= n; j++)
+		list_append(tmp, *R(A + j));
+	VM_SET(R(A), tmp);
+	NEXT();
+}
+L_LISTAPPEND:
+	list_append(*R(A), *R(B));
+	NEXT();
+L_NEWDICT: {
+	verr e;
+	int n = B;
+	tmp = dict_new(n);
+	for (int j = 0; j < n; j++) {
+		if (dict_set(tmp, *R(A + 1 + 2 * j), *R(A + 2 + 2 * j), &e)) {
+			val_rele(tmp);
+			ERR("%s", e.msg);
+		}
+	}
+	VM_SET(R(A), tmp);
+	NEXT();
+}
+L_DICTSET: {
+	verr e;
+	if (dict_set(*R(A), *R(B), *R(C), &e))
+		ERR("%s", e.msg);
+	NEXT();
+}
+
+#define ARITH_INT(OPCH, BUILTIN, FOP) { \
+	value *b_ = R(B), *c_ = R(C); \
+	if (b_->t == V_INT && c_->t == V_INT) { \
+		int64_t r_; \
+		if (BUILTIN(b_->as.i, c_->as.i, &r_)) \
+			ERR("integer overflow in %s", OPCH); \
+		SETINT(R(A), r_); \
+	} else if (ISNUM(b_) && ISNUM(c_)) { \
+		SETFLT(R(A), NUM(b_) FOP NUM(c_)); \
+	} else { \
+		TRY(vm_arith_slow(vm, OPCH[0], b_, c_, &tmp)); \
+		VM_SET(R(A), tmp); \
+	} \
+	NEXT(); }
+
+L_ADD: ARITH_INT("+", __builtin_add_overflow, +)
+L_SUB: ARITH_INT("-", __builtin_sub_overflow, -)
+L_MUL: ARITH_INT("*", __builtin_mul_overflow, *)
+L_DIV: {
+	value *b_ = R(B), *c_ = R(C);
+	if (ISNUM(b_) && ISNUM(c_) && NUM(c_) != 0.0) {
+		SETFLT(R(A), NUM(b_) / NUM(c_));
+		NEXT();
+	}
+	TRY(vm_arith_slow(vm, '/', b_, c_, &tmp));
+	VM_SET(R(A), tmp);
+	NEXT();
+}
+L_FLOORDIV:
+	TRY(vm_arith_slow(vm, 'f', R(B), R(C), &tmp));
+	VM_SET(R(A), tmp);
+	NEXT();
+L_MOD: {
+	value *b_ = R(B), *c_ = R(C);
+	if (b_->t == V_INT && c_->t == V_INT && c_->as.i > 0) {
+		int64_t r_ = b_->as.i % c_->as.i;
+		if (r_ < 0)
+			r_ += c_->as.i;
+		SETINT(R(A), r_);
+		NEXT();
+	}
+	TRY(vm_arith_slow(vm, '%', b_, c_, &tmp));
+	VM_SET(R(A), tmp);
+	NEXT();
+}
+L_POW:
+	TRY(vm_arith_slow(vm, 'p', R(B), R(C), &tmp));
+	VM_SET(R(A), tmp);
+	NEXT();
+L_MATMUL:
+	TRY(vm_arith_slow(vm, '@', R(B), R(C), &tmp));
+	VM_SET(R(A), tmp);
+	NEXT();
+L_ADDI: {
+	value *b_ = R(B);
+	int sc = BC_sC(i);
+	if (b_->t == V_INT) {
+		int64_t r_;
+		if (__builtin_add_overflow(b_->as.i, (int64_t)sc, &r_))
+			ERR("integer overflow in %s", sc < 0 ? "-" : "+");
+		SETINT(R(A), r_);
+	} else if (b_->t == V_FLOAT) {
+		SETFLT(R(A), b_->as.f + sc);
+	} else {
+		value c_ = v_int(sc < 0 ? -sc : sc);
+		TRY(vm_arith_slow(vm, sc < 0 ? '-' : '+', b_, &c_, &tmp));
+		VM_SET(R(A), tmp);
+	}
+	NEXT();
+}
+L_NEG: {
+	value *b_ = R(B);
+	if (b_->t == V_INT && b_->as.i != INT64_MIN) {
+		SETINT(R(A), -b_->as.i);
+	} else if (b_->t == V_FLOAT) {
+		SETFLT(R(A), -b_->as.f);
+	} else {
+		verr e;
+		TRY(vm_force(vm, b_));
+		if (val_neg(*b_, &tmp, &e))
+			ERR("%s", e.msg);
+		VM_SET(R(A), tmp);
+	}
+	NEXT();
+}
+L_NOT: {
+	value *b_ = R(B);
+	bool t_;
+	if (b_->t == V_BOOL)
+		t_ = b_->as.b;
+	else
+		TRY(vm_truthy_slow(vm, b_, &t_));
+	SETBOOL(R(A), !t_);
+	NEXT();
+}
+
+#define CMP_VALUE(bp, cp, OPC, res) do { \
+	value *b_ = (bp), *c_ = (cp); \
+	if (b_->t == V_INT && c_->t == V_INT) \
+		res = b_->as.i OPC c_->as.i; \
+	else if (b_->t == V_FLOAT && c_->t == V_FLOAT) \
+		res = b_->as.f OPC c_->as.f; \
+	else { \
+		int r_; \
+		TRY(vm_cmp_slow(vm, b_, c_, &r_)); \
+		res = r_ OPC 0; \
+	} } while (0)
+#define EQ_VALUE(bp, cp, res) do { \
+	value *b_ = (bp), *c_ = (cp); \
+	if (b_->t == V_INT && c_->t == V_INT) \
+		res = b_->as.i == c_->as.i; \
+	else \
+		TRY(vm_eq_slow(vm, b_, c_, &res)); \
+	} while (0)
+
+L_EQ: { bool r; EQ_VALUE(R(B), R(C), r); SETBOOL(R(A), r); NEXT(); }
+L_NE: { bool r; EQ_VALUE(R(B), R(C), r); SETBOOL(R(A), !r); NEXT(); }
+L_LT: { bool r; CMP_VALUE(R(B), R(C), <, r); SETBOOL(R(A), r); NEXT(); }
+L_LE: { bool r; CMP_VALUE(R(B), R(C), <=, r); SETBOOL(R(A), r); NEXT(); }
+L_IN:
+L_NOTIN: {
+	bool r;
+	verr e;
+	TRY(vm_force(vm, R(B)));
+	TRY(vm_force(vm, R(C)));
+	if (val_contains(*R(C), *R(B), &r, &e))
+		ERR("%s", e.msg);
+	SETBOOL(R(A), BC_OP(i) == OP_IN ? r : !r);
+	NEXT();
+}
+
+#define COND_JUMP(cond) do { \
+	if ((cond) == (C != 0)) { i = *pc++; pc += BC_sJ(i); } else pc++; \
+	NEXT(); } while (0)
+L_IFEQ: { bool r; EQ_VALUE(R(A), R(B), r); COND_JUMP(r); }
+L_IFLT: { bool r; CMP_VALUE(R(A), R(B), <, r); COND_JUMP(r); }
+L_IFLE: { bool r; CMP_VALUE(R(A), R(B), <=, r); COND_JUMP(r); }
+L_TEST: {
+	value *a_ = R(A);
+	bool t_;
+	if (a_->t == V_BOOL)
+		t_ = a_->as.b;
+	else if (a_->t == V_INT)
+		t_ = a_->as.i != 0;
+	else
+		TRY(vm_truthy_slow(vm, a_, &t_));
+	COND_JUMP(t_);
+}
+L_JMP:
+	pc += BC_sJ(i);
+	NEXT();
+
+L_INDEX: {
+	value *o_ = R(B), *x_ = R(C);
+	if (o_->t == V_LIST && x_->t == V_INT) {
+		int64_t j = x_->as.i, n = (int64_t)list_len(*o_);
+		if (j < 0)
+			j += n;
+		if (j >= 0 && j < n) {
+			VM_SET(R(A), val_hold(list_get(*o_, (size_t)j)));
+			NEXT();
+		}
+	}
+	TRY(vm_force(vm, o_));
+	TRY(vm_force(vm, x_));
+	TRY(vm_index(vm, *o_, *x_, &tmp));
+	VM_SET(R(A), tmp);
+	NEXT();
+}
+L_SETINDEX:
+	TRY(vm_setindex(vm, R(A), *R(B), *R(C)));
+	NEXT();
+L_SLICE:
+	TRY(vm_force(vm, R(B)));
+	TRY(vm_slice(vm, *R(B), R(B + 1), C, &tmp));
+	VM_SET(R(A), tmp);
+	NEXT();
+L_BINDMETHOD: {
+	vfunc *fn = vobj_alloc(sizeof *fn, V_FUNC);
+	fn->h.extra = FUNC_BOUND;
+	fn->self = val_hold(*R(B));
+	fn->method = str_data(k[C]);
+	VM_SET(R(A), v_obj(&fn->h));
+	NEXT();
+}
+
+L_CALL: {
+	int a = A, nargs = B, nkw = C;
+	const char *kwn[NATIVE_MAX_PARAMS * 4];
+	value callee = *R(a);
+	if (nkw) {
+		value names = k[BC_Bx(*pc)];
+		pc++;
+		if (nkw > (int)(sizeof kwn / sizeof kwn[0]))
+			ERR("too many keyword arguments");
+		for (int j = 0; j < nkw; j++)
+			kwn[j] = str_data(list_get(names, (size_t)j));
+	}
+	if (callee.t == V_FUTURE) {
+		TRY(vm_force(vm, R(a)));
+		callee = *R(a);
+	}
+	if (callee.t == V_FUNC && callee.as.o->extra == FUNC_PROTO &&
+	    ((vfunc *)callee.as.o)->proto->kind == PROTO_FN) {
+		/* an fn value: match, then enter it like CALLP */
+		const bc_proto *cp = ((vfunc *)callee.as.o)->proto;
+		value *nb = R(a);
+		value mbuf[16], *m = cp->nparams <= 16 ? mbuf : malloc(sizeof(value) * (size_t)cp->nparams);
+		SAVEPC();
+		if (vm_match_proto(vm, cp, R(a + 1), nargs - nkw, R(a + 1 + nargs - nkw), kwn, nkw, m)) {
+			if (m != mbuf)
+				free(m);
+			goto error;
+		}
+		if (vm->nframes >= VM_MAX_FRAMES || nb + cp->nregs + cp->nparams >= vm->stack + VM_STACK_SLOTS) {
+			for (int j = 0; j < cp->nparams; j++)
+				val_rele(m[j]);
+			if (m != mbuf)
+				free(m);
+			ERR("maximum recursion depth exceeded");
+		}
+		value fnv = *R(a);
+		*R(a) = v_none();
+		for (int j = 1; j <= nargs; j++)
+			VM_SET(R(a + j), v_none());
+		for (int j = 0; j < cp->nparams; j++)
+			VM_SET(nb + j, m[j]);
+		val_rele(fnv);
+		if (m != mbuf)
+			free(m);
+		if (cp->checks)
+			TRY(vm_check_args(vm, cp, nb));
+		for (int j = cp->nparams; j < cp->nregs; j++)
+			VM_SET(nb + j, v_none());
+		vm_frame *nf = &vm->frames[vm->nframes++];
+		nf->p = cp;
+		nf->pc = cp->code;
+		nf->base = nb;
+		nf->entry = false;
+		LOADFRAME();
+		NEXT();
+	}
+	SAVEPC();
+	if (vm_call_kw(vm, callee, R(a + 1), nargs - nkw, R(a + 1 + nargs - nkw), kwn, nkw, &tmp))
+		goto error;
+	for (int j = 1; j <= nargs; j++)
+		VM_SET(R(a + j), v_none());
+	VM_SET(R(a), tmp);
+	NEXT();
+}
+L_CALLP: {
+	const bc_proto *cp = prog->protos[BC_Bx(i)];
+	value *nb = R(A);
+	SAVEPC();
+	if (vm->nframes >= VM_MAX_FRAMES || nb + cp->nregs >= vm->stack + VM_STACK_SLOTS)
+		ERR("maximum recursion depth exceeded");
+	if (cp->checks && vm_check_args(vm, cp, nb))
+		goto error;
+	for (int j = cp->nparams; j < cp->nregs; j++)
+		VM_SET(nb + j, v_none());
+	vm_frame *nf = &vm->frames[vm->nframes++];
+	nf->p = cp;
+	nf->pc = cp->code;
+	nf->base = nb;
+	nf->entry = false;
+	LOADFRAME();
+	NEXT();
+}
+L_CALLT: {
+	const bc_proto *cp = prog->protos[BC_Bx(i)];
+	SAVEPC();
+	if (vm->ctx.host->call_task(vm, cp, R(A), cp->nparams, &tmp))
+		goto error;
+	for (int j = 1; j < cp->nparams; j++)
+		VM_SET(R(A + j), v_none());
+	VM_SET(R(A), tmp);
+	NEXT();
+}
+L_NEWACTOR: {
+	const bc_actor *cls = prog->actors[BC_Bx(i)];
+	int n = cls->init ? cls->init->nparams : 0;
+	SAVEPC();
+	if (vm->ctx.host->new_actor(vm, cls, R(A), n, &tmp))
+		goto error;
+	for (int j = 1; j < n; j++)
+		VM_SET(R(A + j), v_none());
+	VM_SET(R(A), tmp);
+	NEXT();
+}
+L_NATIVE: {
+	const native_def *d = p->natives[B];
+	int n = C;
+	SAVEPC();
+	if (d->fn(vm, R(A), n, &tmp))
+		goto error;
+	for (int j = 1; j < n; j++)
+		VM_SET(R(A + j), v_none());
+	VM_SET(R(A), tmp);
+	NEXT();
+}
+L_METHOD: {
+	const bc_msite *s = &p->msites[B];
+	int a = A, n = C;
+	SAVEPC();
+	if (vm_call_method(vm, R(a + 1), s, s->name, R(a + 2), n - s->nkw, R(a + 2 + n - s->nkw),
+	                   s->kwnames, s->nkw, &tmp))
+		goto error;
+	for (int j = 2; j <= n + 1; j++)
+		VM_SET(R(a + j), v_none());
+	VM_SET(R(a), tmp);
+	NEXT();
+}
+L_RETURN0:
+	tmp = v_none();
+	goto do_return;
+L_RETURN:
+	tmp = val_hold(*R(A));
+do_return: {
+	if (p->ret_tcode != BC_T_ANY) {
+		SAVEPC();
+		char what[160];
+		snprintf(what, sizeof what, "return value of '%s'", p->name);
+		if (vm_check_type(vm, p->ret_tcode, p->ret_type, &tmp, what)) {
+			val_rele(tmp);
+			goto error;
+		}
+	}
+	for (int j = 0; j < p->nregs; j++)
+		VM_SET(base + j, v_none());
+	bool entry = f->entry;
+	vm->nframes--;
+	if (entry) {
+		vm->cdepth--;
+		*out = tmp;
+		return 0;
+	}
+	base[0] = tmp;
+	LOADFRAME();
+	NEXT();
+}
+
+L_FORPREP: {
+	value *r = R(A);
+	for (int j = 0; j < 3; j++) {
+		TRY(vm_force(vm, r + j));
+		if (r[j].t != V_INT)
+			ERR("range() arguments must be int, got %s", vtype_name(r[j].t));
+	}
+	if (r[2].as.i == 0)
+		ERR("range() step must not be zero");
+	if (r[2].as.i > 0 ? r[0].as.i >= r[1].as.i : r[0].as.i <= r[1].as.i)
+		pc += BC_sBx(i);
+	NEXT();
+}
+L_FORLOOP: {
+	value *r = R(A);
+	int64_t nx;
+	if (!__builtin_add_overflow(r[0].as.i, r[2].as.i, &nx) &&
+	    (r[2].as.i > 0 ? nx < r[1].as.i : nx > r[1].as.i)) {
+		r[0].as.i = nx;
+		pc += BC_sBx(i);
+	}
+	NEXT();
+}
+L_ITERPREP:
+	TRY(vm_iter_prep(vm, R(B), &tmp));
+	VM_SET(R(A), tmp);
+	SETINT(R(A + 1), 0);
+	NEXT();
+L_ITERNEXT: {
+	value *r = R(A);
+	int64_t j = r[1].as.i;
+	if ((size_t)j < list_len(r[0])) {
+		VM_SET(R(B), val_hold(list_get(r[0], (size_t)j)));
+		r[1].as.i = j + 1;
+		pc++;
+	}
+	NEXT();
+}
+L_UNPACK: {
+	value *s = R(A);
+	TRY(vm_force(vm, s));
+	if (s->t != V_LIST)
+		ERR("cannot unpack %s into 2 names", vtype_name(s->t));
+	if (list_len(*s) != 2)
+		ERR("cannot unpack a list of %zu elements into 2 names", list_len(*s));
+	value x = val_hold(list_get(*s, 0)), y = val_hold(list_get(*s, 1));
+	VM_SET(R(B), x);
+	VM_SET(R(C), y);
+	NEXT();
+}
+L_TOSTR: {
+	value *b_ = R(B);
+	if (b_->t != V_STR) {
+		sbuf sb;
+		TRY(vm_force(vm, b_));
+		sbuf_init(&sb);
+		val_str(&sb, *b_);
+		tmp = str_take_sbuf(&sb);
+	} else {
+		tmp = val_hold(*b_);
+	}
+	VM_SET(R(A), tmp);
+	NEXT();
+}
+L_FORMAT: {
+	sbuf sb;
+	verr e;
+	TRY(vm_force(vm, R(B)));
+	sbuf_init(&sb);
+	if (val_format(&sb, *R(B), str_data(*R(C)), &e)) {
+		sbuf_fini(&sb);
+		ERR("%s", e.msg);
+	}
+	VM_SET(R(A), str_take_sbuf(&sb));
+	NEXT();
+}
+L_CONCAT: {
+	sbuf sb;
+	sbuf_init(&sb);
+	for (int j = 0; j < C; j++) {
+		value s = *R(B + j);
+		sbuf_add(&sb, str_data(s), str_len(s));
+	}
+	VM_SET(R(A), str_take_sbuf(&sb));
+	NEXT();
+}
+L_CHECKTYPE: {
+	const char *tn = str_data(k[BC_Bx(i)]);
+	SAVEPC();
+	if (vm_check_type(vm, bc_tcode(tn), tn, R(A), "value"))
+		goto error;
+	NEXT();
+}
+L_EXTRAARG:
+bad_op:
+	ERR("corrupt bytecode (opcode %u)", i & 0xffu);
+
+error:
+	vm_trace(vm);
+	vm->cdepth--;
+unwind:
+	/* pop frames down to and including this execute()'s entry frame */
+	while (vm->nframes > 0) {
+		vm_frame *t = &vm->frames[vm->nframes - 1];
+		for (int j = 0; j < t->p->nregs; j++)
+			VM_SET(t->base + j, v_none());
+		vm->nframes--;
+		if (t->entry)
+			break;
+	}
+	return -1;
+#undef R
+#undef A
+#undef B
+#undef C
+}

@@ -43,6 +43,7 @@ typedef struct vactor {
 	const struct bc_actor *cls;
 	void *instance;   /* host-owned: serial host keeps the field dict here */
 	uint64_t id;
+	void (*free_instance)(void *instance); /* called when the handle dies; may be NULL */
 } vactor;
 
 /* A callable value. */
@@ -117,5 +118,16 @@ static inline flow_rng *vm_rng(flow_vm *vm) { return &vm_ctx(vm)->rng; }
 
 /* Registers the type hooks for V_FUTURE/V_ACTOR/V_FUNC; call once. */
 void vm_types_init(void);
+/* New callable values (rc 1) for a proto (task/fn) and a native. */
+value vm_func_proto(const struct bc_proto *p);
+value vm_func_native(const struct native_def *d);
+/* A new handle (rc 1) for an instance; the host fills instance/id. */
+value vm_actor_new(const struct bc_actor *cls);
+/* True for value methods that mutate their receiver (append, extend, pop,
+ * insert, ...): the VM thaws a frozen receiver before calling them. */
+bool vm_method_mutates(const char *name);
+/* The place of the instruction running in the innermost frame (for
+ * "called from" in task errors). False when nothing is running. */
+bool vm_where(flow_vm *vm, span *out);
 
 #endif

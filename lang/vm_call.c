@@ -1,0 +1,714 @@
+/* vm_call.c - the VM's life cycle, calls and argument matching, type
+ * checks of annotations, errors with place and traceback, and the slow
+ * paths of the loop (futures, indexing, iteration, generic arithmetic). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "vm_internal.h"
+
+/* ---- life cycle ----------------------------------------------------- */
+
+flow_vm *vm_new(const bc_program *prog, const vm_context *ctx)
+{
+	flow_vm *vm = calloc(1, sizeof *vm);
+	if (!vm)
+		abort();
+	vm->prog = prog;
+	vm->ctx = *ctx;
+	vm->ctx.self = val_hold(ctx->self);
+	/* reserved, committed lazily: the stack never moves, so natives may
+	 * keep pointers to their arguments while calling back into the VM */
+	void *s = mmap(NULL, sizeof(value) * VM_STACK_SLOTS, PROT_READ | PROT_WRITE,
+	               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (s == MAP_FAILED) {
+		fprintf(stderr, "flow: out of memory (VM stack)\n");
+		abort();
+	}
+	vm->stack = s;
+	vm->frames = malloc(sizeof(vm_frame) * VM_MAX_FRAMES);
+	if (!vm->frames)
+		abort();
+	return vm;
+}
+
+void vm_free(flow_vm *vm)
+{
+	if (!vm)
+		return;
+	while (vm->nframes > 0) {
+		vm_frame *t = &vm->frames[--vm->nframes];
+		for (int j = 0; j < t->p->nregs; j++)
+			VM_SET(t->base + j, v_none());
+	}
+	val_rele(vm->ctx.self);
+	munmap(vm->stack, sizeof(value) * VM_STACK_SLOTS);
+	free(vm->frames);
+	free(vm->msg);
+	free(vm->full);
+	free(vm);
+}
+
+vm_context *vm_ctx(flow_vm *vm) { return &vm->ctx; }
+const bc_program *vm_program(flow_vm *vm) { return vm->prog; }
+
+/* ---- errors ----------------------------------------------------------- */
+
+int vm_raise(flow_vm *vm, const char *fmt, ...)
+{
+	va_list ap;
+	char *m = NULL;
+	va_start(ap, fmt);
+	if (vasprintf(&m, fmt, ap) < 0)
+		m = NULL;
+	va_end(ap);
+	free(vm->msg);
+	free(vm->full);
+	vm->msg = m ? m : strdup("error");
+	vm->full = NULL;
+	vm->traced = false;
+	return -1;
+}
+
+static void add_place(flow_vm *vm, sbuf *b, span w)
+{
+	const char *path = w.file >= 0 && vm->prog->diag ? diag_source_path(vm->prog->diag, w.file) : NULL;
+	sbuf_printf(b, "%s:%d:%d", path ? path : "?", w.line, w.col);
+}
+
+static span frame_place(const vm_frame *f)
+{
+	int idx = (int)(f->pc - f->p->code) - 1;
+	if (idx < 0)
+		return f->p->where;
+	return bc_place(f->p, idx);
+}
+
+void vm_trace(flow_vm *vm)
+{
+	if (vm->traced)
+		return;
+	vm->traced = true;
+	sbuf b;
+	sbuf_init(&b);
+	if (vm->nframes > 0) {
+		add_place(vm, &b, frame_place(&vm->frames[vm->nframes - 1]));
+		sbuf_adds(&b, ": ");
+	}
+	sbuf_adds(&b, vm->msg ? vm->msg : "error");
+	if (vm->nframes > 1) {
+		sbuf_adds(&b, "\n  traceback (innermost last):");
+		for (int j = 0; j < vm->nframes; j++) {
+			sbuf_adds(&b, "\n    ");
+			add_place(vm, &b, frame_place(&vm->frames[j]));
+			sbuf_printf(&b, ": in %s", vm->frames[j].p->name);
+		}
+	}
+	free(vm->full);
+	vm->full = sbuf_take(&b, NULL);
+}
+
+const char *vm_error(flow_vm *vm)
+{
+	if (vm->full)
+		return vm->full;
+	return vm->msg ? vm->msg : "";
+}
+
+/* ---- running protos ------------------------------------------------- */
+
+/* Runs p with matched args (borrowed) in a new entry frame. */
+static int run_proto(flow_vm *vm, const bc_proto *p, value *args, int nargs, value *out)
+{
+	value *nb = vm_top(vm);
+	if (vm->nframes >= VM_MAX_FRAMES || nb + p->nregs + nargs >= vm->stack + VM_STACK_SLOTS)
+		return vm_raise(vm, "maximum recursion depth exceeded");
+	if (nargs > p->nparams)
+		return vm_raise(vm, "'%s' takes %d arguments but %d were given", p->name, p->nparams, nargs);
+	for (int j = 0; j < p->nregs; j++) {
+		value v = v_none();
+		if (j < nargs)
+			v = val_hold(args[j]);
+		else if (j < p->nparams) {
+			if (!p->params[j].has_default) {
+				for (int q = 0; q < j; q++)
+					VM_SET(nb + q, v_none());
+				return vm_raise(vm, "'%s' missing required argument '%s'", p->name, p->params[j].name);
+			}
+			v = val_hold(p->params[j].deflt);
+		}
+		VM_SET(nb + j, v);
+	}
+	vm_frame *f = &vm->frames[vm->nframes++];
+	f->p = p;
+	f->pc = p->code;
+	f->base = nb;
+	f->entry = true;
+	if (p->checks && vm_check_args(vm, p, nb)) {
+		vm_trace(vm);
+		for (int j = 0; j < p->nregs; j++)
+			VM_SET(nb + j, v_none());
+		vm->nframes--;
+		return -1;
+	}
+	return vm_execute(vm, out);
+}
+
+int vm_run(flow_vm *vm, const bc_proto *proto, value *args, int nargs, value *out)
+{
+	free(vm->msg);
+	free(vm->full);
+	vm->msg = vm->full = NULL;
+	vm->traced = false;
+	return run_proto(vm, proto, args, nargs, out);
+}
+
+int vm_call(flow_vm *vm, value fn, value *args, int nargs, value *out)
+{
+	return vm_call_kw(vm, fn, args, nargs, NULL, NULL, 0, out);
+}
+
+static void release_n(value *v, int n)
+{
+	for (int j = 0; j < n; j++)
+		val_rele(v[j]);
+}
+
+#define UNSET ((uint8_t)V__COUNT)
+
+int vm_match_proto(flow_vm *vm, const bc_proto *p, value *args, int npos, value *kwv,
+                   const char *const *kwnames, int nkw, value *out)
+{
+	int n = p->nparams;
+	if (npos > n)
+		return vm_raise(vm, "'%s' takes %d argument%s but %d were given", p->name, n,
+		                n == 1 ? "" : "s", npos);
+	for (int j = 0; j < n; j++)
+		out[j].t = UNSET;
+	for (int j = 0; j < npos; j++)
+		out[j] = val_hold(args[j]);
+	for (int q = 0; q < nkw; q++) {
+		int j = 0;
+		while (j < n && strcmp(p->params[j].name, kwnames[q]))
+			j++;
+		if (j == n || out[j].t != UNSET) {
+			for (int r = 0; r < n; r++)
+				if (out[r].t != UNSET)
+					val_rele(out[r]);
+			if (j == n)
+				return vm_raise(vm, "'%s' got an unexpected keyword argument '%s'", p->name, kwnames[q]);
+			return vm_raise(vm, "'%s' got multiple values for argument '%s'", p->name, kwnames[q]);
+		}
+		out[j] = val_hold(kwv[q]);
+	}
+	for (int j = 0; j < n; j++) {
+		if (out[j].t != UNSET)
+			continue;
+		if (!p->params[j].has_default) {
+			for (int r = 0; r < n; r++)
+				if (out[r].t != UNSET)
+					val_rele(out[r]);
+			return vm_raise(vm, "'%s' missing required argument '%s'", p->name, p->params[j].name);
+		}
+		out[j] = val_hold(p->params[j].deflt);
+	}
+	return 0;
+}
+
+int vm_match_native(flow_vm *vm, const native_def *d, value *args, int npos, value *kwv,
+                    const char *const *kwnames, int nkw, value *out, int *argc)
+{
+	const native_params *np = stdlib_params(d);
+	if (!np || np->n < 0) {
+		if (nkw)
+			return vm_raise(vm, "'%s' takes no keyword arguments", d->name);
+		for (int j = 0; j < npos; j++)
+			out[j] = val_hold(args[j]);
+		*argc = npos;
+		return 0;
+	}
+	int n = np->n;
+	if (npos > n)
+		return vm_raise(vm, "'%s' takes %d argument%s but %d were given", d->name, n,
+		                n == 1 ? "" : "s", npos);
+	for (int j = 0; j < n; j++)
+		out[j].t = UNSET;
+	for (int j = 0; j < npos; j++)
+		out[j] = val_hold(args[j]);
+	for (int q = 0; q < nkw; q++) {
+		int j = 0;
+		while (j < n && strcmp(np->names[j], kwnames[q]))
+			j++;
+		if (j == n || out[j].t != UNSET) {
+			for (int r = 0; r < n; r++)
+				if (out[r].t != UNSET)
+					val_rele(out[r]);
+			if (j == n)
+				return vm_raise(vm, "'%s' got an unexpected keyword argument '%s'", d->name, kwnames[q]);
+			return vm_raise(vm, "'%s' got multiple values for argument '%s'", d->name, kwnames[q]);
+		}
+		out[j] = val_hold(kwv[q]);
+	}
+	for (int j = 0; j < n; j++) {
+		if (out[j].t != UNSET)
+			continue;
+		if (j < np->nrequired) {
+			for (int r = 0; r < n; r++)
+				if (out[r].t != UNSET)
+					val_rele(out[r]);
+			return vm_raise(vm, "'%s' missing required argument '%s'", d->name, np->names[j]);
+		}
+		out[j] = val_hold(np->defaults[j]);
+	}
+	*argc = n;
+	return 0;
+}
+
+static value *argbuf(value *small, int nsmall, int need)
+{
+	if (need <= nsmall)
+		return small;
+	value *b = malloc(sizeof(value) * (size_t)need);
+	if (!b)
+		abort();
+	return b;
+}
+
+int vm_call_kw(flow_vm *vm, value fn, value *args, int npos, value *kwv,
+               const char *const *kwnames, int nkw, value *out)
+{
+	value small[16], *m;
+	int rc;
+	if (fn.t == V_FUTURE) {
+		value r;
+		if (vm->ctx.host->get(vm, fn, &r))
+			return -1;
+		rc = vm_call_kw(vm, r, args, npos, kwv, kwnames, nkw, out);
+		val_rele(r);
+		return rc;
+	}
+	if (fn.t != V_FUNC)
+		return vm_raise(vm, "'%s' is not callable", vtype_name(fn.t));
+	const vfunc *f = (const vfunc *)fn.as.o;
+	switch (fn.as.o->extra) {
+	case FUNC_PROTO: {
+		const bc_proto *p = f->proto;
+		m = argbuf(small, 16, p->nparams);
+		if (vm_match_proto(vm, p, args, npos, kwv, kwnames, nkw, m)) {
+			if (m != small)
+				free(m);
+			return -1;
+		}
+		if (p->kind == PROTO_FN)
+			rc = run_proto(vm, p, m, p->nparams, out);
+		else if (p->kind == PROTO_TASK)
+			rc = vm->ctx.host->call_task(vm, p, m, p->nparams, out);
+		else
+			rc = vm_raise(vm, "'%s' cannot be called as a value", p->name);
+		release_n(m, p->nparams);
+		if (m != small)
+			free(m);
+		return rc;
+	}
+	case FUNC_NATIVE: {
+		int argc = 0;
+		m = argbuf(small, 16, npos + NATIVE_MAX_PARAMS);
+		if (vm_match_native(vm, f->native, args, npos, kwv, kwnames, nkw, m, &argc)) {
+			if (m != small)
+				free(m);
+			return -1;
+		}
+		rc = f->native->fn(vm, m, argc, out);
+		release_n(m, argc);
+		if (m != small)
+			free(m);
+		return rc;
+	}
+	default: {
+		value self = val_hold(f->self);
+		rc = vm_call_method(vm, &self, NULL, f->method, args, npos, kwv, kwnames, nkw, out);
+		val_rele(self);
+		return rc;
+	}
+	}
+}
+
+bool vm_method_mutates(const char *name)
+{
+	return stdlib_method_mutates(name);
+}
+
+int vm_call_method(flow_vm *vm, value *recv, const bc_msite *site, const char *name,
+                   value *args, int npos, value *kwv, const char *const *kwnames, int nkw,
+                   value *out)
+{
+	if (vm_force(vm, recv))
+		return -1;
+	if (recv->t == V_ACTOR) {
+		const vactor *a = (const vactor *)recv->as.o;
+		const bc_proto *mp = NULL;
+		for (int j = 0; j < a->cls->nmethods; j++)
+			if (!strcmp(a->cls->methods[j]->name + strlen(a->cls->name) + 1, name))
+				mp = a->cls->methods[j];
+		if (!mp)
+			return vm_raise(vm, "actor '%s' has no method '%s'", a->cls->name, name);
+		value small[16], *m = argbuf(small, 16, mp->nparams);
+		int rc = vm_match_proto(vm, mp, args, npos, kwv, kwnames, nkw, m);
+		if (!rc) {
+			rc = vm->ctx.host->call_method(vm, *recv, mp, m, mp->nparams, out);
+			release_n(m, mp->nparams);
+		}
+		if (m != small)
+			free(m);
+		return rc;
+	}
+	const native_def *d = site ? site->by_type[recv->t] : stdlib_method((vtype)recv->t, name);
+	if (!d)
+		return vm_raise(vm, "'%s' has no method '%s'", vtype_name(recv->t), name);
+	bool mutates = site ? site->mutates : vm_method_mutates(name);
+	if (mutates && val_is_frozen(*recv)) {
+		if (recv->t == V_LIST)
+			VM_SET(recv, list_thaw(*recv));
+		else if (recv->t == V_DICT)
+			VM_SET(recv, dict_thaw(*recv));
+	}
+	const native_params *np = stdlib_params(d);
+	if (nkw == 0 && args == recv + 1 && (!np || np->n < 0 || npos == np->n))
+		return d->fn(vm, recv, 1 + npos, out);
+	value small[17], *m = argbuf(small, 17, 1 + npos + NATIVE_MAX_PARAMS);
+	int argc = 0;
+	if (vm_match_native(vm, d, args, npos, kwv, kwnames, nkw, m + 1, &argc)) {
+		if (m != small)
+			free(m);
+		return -1;
+	}
+	m[0] = *recv;
+	int rc = d->fn(vm, m, argc + 1, out);
+	release_n(m + 1, argc);
+	if (m != small)
+		free(m);
+	return rc;
+}
+
+/* ---- annotations -------------------------------------------------------- */
+
+int vm_check_type(flow_vm *vm, int tcode, const char *tname, value *v, const char *what)
+{
+	bool ok;
+	if (tcode == BC_T_ANY)
+		return 0;
+	if (v->t == V_FUTURE && tcode != BC_T_FUTURE && vm_force(vm, v))
+		return -1;
+	switch (tcode) {
+	case BC_T_NONE: ok = v->t == V_NONE; break;
+	case BC_T_BOOL: ok = v->t == V_BOOL; break;
+	case BC_T_INT: ok = v->t == V_INT; break;
+	case BC_T_FLOAT: ok = v->t == V_FLOAT || v->t == V_INT; break;
+	case BC_T_STR: ok = v->t == V_STR; break;
+	case BC_T_LIST: ok = v->t == V_LIST; break;
+	case BC_T_DICT: ok = v->t == V_DICT; break;
+	case BC_T_TENSOR: ok = v->t == V_TENSOR; break;
+	case BC_T_FN: ok = v->t == V_FUNC; break;
+	case BC_T_TASK:
+		ok = v->t == V_FUNC && v->as.o->extra == FUNC_PROTO &&
+		     ((const vfunc *)v->as.o)->proto->kind == PROTO_TASK;
+		break;
+	case BC_T_FUTURE: ok = v->t == V_FUTURE; break;
+	default:
+		ok = v->t == V_ACTOR && !strcmp(((const vactor *)v->as.o)->cls->name, tname);
+		break;
+	}
+	if (ok)
+		return 0;
+	const char *got = vtype_name(v->t);
+	if (v->t == V_ACTOR)
+		got = ((const vactor *)v->as.o)->cls->name;
+	return vm_raise(vm, "%s must be %s, got %s", what, tname, got);
+}
+
+int vm_check_args(flow_vm *vm, const bc_proto *p, value *args)
+{
+	for (int j = 0; j < p->nparams; j++) {
+		if (p->ptcode[j] == BC_T_ANY)
+			continue;
+		char what[200];
+		snprintf(what, sizeof what, "argument '%s' of '%s'", p->params[j].name, p->name);
+		if (vm_check_type(vm, p->ptcode[j], p->params[j].type, &args[j], what))
+			return -1;
+	}
+	return 0;
+}
+
+/* ---- futures ------------------------------------------------------------ */
+
+int vm_force(flow_vm *vm, value *r)
+{
+	while (r->t == V_FUTURE) {
+		value v;
+		if (vm->ctx.host->get(vm, *r, &v))
+			return -1;
+		VM_SET(r, v);
+	}
+	return 0;
+}
+
+static bool has_future(value v)
+{
+	if (v.t == V_FUTURE)
+		return true;
+	if (v.t == V_LIST) {
+		for (size_t j = 0; j < list_len(v); j++)
+			if (has_future(list_get(v, j)))
+				return true;
+	} else if (v.t == V_DICT) {
+		size_t it = 0;
+		value k, x;
+		while (dict_next(v, &it, &k, &x))
+			if (has_future(x))
+				return true;
+	}
+	return false;
+}
+
+int vm_get_deep(flow_vm *vm, value v, value *out)
+{
+	if (!has_future(v)) {
+		*out = val_hold(v);
+		return 0;
+	}
+	if (v.t == V_FUTURE) {
+		value r;
+		if (vm->ctx.host->get(vm, v, &r))
+			return -1;
+		int rc = vm_get_deep(vm, r, out);
+		val_rele(r);
+		return rc;
+	}
+	if (v.t == V_LIST) {
+		value l = list_new(list_len(v));
+		for (size_t j = 0; j < list_len(v); j++) {
+			value x;
+			if (vm_get_deep(vm, list_get(v, j), &x)) {
+				val_rele(l);
+				return -1;
+			}
+			list_append_take(l, x);
+		}
+		*out = l;
+		return 0;
+	}
+	value d = dict_new(dict_len(v));
+	size_t it = 0;
+	value k, x;
+	while (dict_next(v, &it, &k, &x)) {
+		value y;
+		verr e;
+		if (vm_get_deep(vm, x, &y)) {
+			val_rele(d);
+			return -1;
+		}
+		dict_set(d, k, y, &e);
+		val_rele(y);
+	}
+	*out = d;
+	return 0;
+}
+
+/* ---- slow paths of the loop ---------------------------------------------- */
+
+int vm_arith_slow(flow_vm *vm, int op, value *a, value *b, value *out)
+{
+	verr e;
+	if (vm_force(vm, a) || vm_force(vm, b))
+		return -1;
+	if (op == '@')
+		return vm_matmul(vm, *a, *b, out);
+	if (val_arith(op, *a, *b, out, &e))
+		return vm_raise(vm, "%s", e.msg);
+	return 0;
+}
+
+int vm_cmp_slow(flow_vm *vm, value *a, value *b, int *res)
+{
+	verr e;
+	if (vm_force(vm, a) || vm_force(vm, b))
+		return -1;
+	if (val_cmp(*a, *b, res, &e))
+		return vm_raise(vm, "%s", e.msg);
+	return 0;
+}
+
+int vm_eq_slow(flow_vm *vm, value *a, value *b, bool *res)
+{
+	if (vm_force(vm, a) || vm_force(vm, b))
+		return -1;
+	*res = val_eq(*a, *b);
+	return 0;
+}
+
+int vm_truthy_slow(flow_vm *vm, value *v, bool *res)
+{
+	if (vm_force(vm, v))
+		return -1;
+	*res = val_truthy(*v);
+	return 0;
+}
+
+int vm_index(flow_vm *vm, value obj, value idx, value *out)
+{
+	verr e;
+	switch (obj.t) {
+	case V_LIST:
+		if (idx.t != V_INT)
+			return vm_raise(vm, "list index must be int, got %s", vtype_name(idx.t));
+		if (list_index(obj, idx.as.i, out, &e))
+			return vm_raise(vm, "%s", e.msg);
+		return 0;
+	case V_STR:
+		if (idx.t != V_INT)
+			return vm_raise(vm, "str index must be int, got %s", vtype_name(idx.t));
+		if (str_index(obj, idx.as.i, out, &e))
+			return vm_raise(vm, "%s", e.msg);
+		return 0;
+	case V_DICT: {
+		value v;
+		if (!dict_get(obj, idx, &v)) {
+			sbuf b;
+			sbuf_init(&b);
+			val_repr(&b, idx);
+			vm_raise(vm, "key %s not found in dict", b.data ? b.data : "");
+			sbuf_fini(&b);
+			return -1;
+		}
+		*out = val_hold(v);
+		return 0;
+	}
+	case V_TENSOR:
+		return vm_tensor_index(vm, obj, idx, out);
+	default:
+		return vm_raise(vm, "%s is not indexable", vtype_name(obj.t));
+	}
+}
+
+int vm_setindex(flow_vm *vm, value *obj, value idx, value v)
+{
+	verr e;
+	if (vm_force(vm, obj))
+		return -1;
+	switch (obj->t) {
+	case V_LIST: {
+		if (idx.t != V_INT)
+			return vm_raise(vm, "list index must be int, got %s", vtype_name(idx.t));
+		int64_t j = idx.as.i, n = (int64_t)list_len(*obj);
+		if (j < 0)
+			j += n;
+		if (j < 0 || j >= n)
+			return vm_raise(vm, "list index %lld out of range (length %lld)", (long long)idx.as.i, (long long)n);
+		if (val_is_frozen(*obj))
+			VM_SET(obj, list_thaw(*obj));
+		list_set(*obj, (size_t)j, v);
+		return 0;
+	}
+	case V_DICT:
+		if (val_is_frozen(*obj))
+			VM_SET(obj, dict_thaw(*obj));
+		if (dict_set(*obj, idx, v, &e))
+			return vm_raise(vm, "%s", e.msg);
+		return 0;
+	default:
+		return vm_raise(vm, "%s does not support item assignment", vtype_name(obj->t));
+	}
+}
+
+int vm_slice(flow_vm *vm, value obj, value *parts, int mask, value *out)
+{
+	verr e;
+	bool has[3];
+	int64_t x[3] = { 0, 0, 1 };
+	static const char *const what[3] = { "start", "stop", "step" };
+	for (int j = 0; j < 3; j++) {
+		has[j] = false;
+		if (!(mask & (1 << j)))
+			continue;
+		if (vm_force(vm, &parts[j]))
+			return -1;
+		if (parts[j].t == V_NONE)
+			continue;
+		if (parts[j].t != V_INT)
+			return vm_raise(vm, "slice %s must be int, got %s", what[j], vtype_name(parts[j].t));
+		has[j] = true;
+		x[j] = parts[j].as.i;
+	}
+	if (x[2] == 0)
+		return vm_raise(vm, "slice step must not be zero");
+	int rc;
+	switch (obj.t) {
+	case V_STR:
+		rc = str_slice(obj, has[0], x[0], has[1], x[1], x[2], out, &e);
+		break;
+	case V_LIST:
+		rc = list_slice(obj, has[0], x[0], has[1], x[1], x[2], out, &e);
+		break;
+	case V_TENSOR:
+		if (has[2] && x[2] != 1)
+			return vm_raise(vm, "tensor slices take no step");
+		return vm_tensor_slice(vm, obj, has[0], x[0], has[1], x[1], out);
+	default:
+		return vm_raise(vm, "%s cannot be sliced", vtype_name(obj.t));
+	}
+	if (rc)
+		return vm_raise(vm, "%s", e.msg);
+	return 0;
+}
+
+int vm_iter_prep(flow_vm *vm, value *src, value *out)
+{
+	if (vm_force(vm, src))
+		return -1;
+	switch (src->t) {
+	case V_LIST:
+		*out = val_hold(*src);
+		return 0;
+	case V_STR: {
+		const char *s = str_data(*src);
+		size_t n = str_len(*src), j = 0;
+		value l = list_new(str_of(*src)->cplen);
+		while (j < n) {
+			size_t w = 1;
+			unsigned char c = (unsigned char)s[j];
+			if (c >= 0xf0) w = 4;
+			else if (c >= 0xe0) w = 3;
+			else if (c >= 0xc0) w = 2;
+			if (j + w > n)
+				w = n - j;
+			list_append_take(l, str_new(s + j, w));
+			j += w;
+		}
+		*out = l;
+		return 0;
+	}
+	case V_DICT: {
+		value l = list_new(dict_len(*src));
+		size_t it = 0;
+		value k, v;
+		while (dict_next(*src, &it, &k, &v))
+			list_append(l, k);
+		*out = l;
+		return 0;
+	}
+	case V_TENSOR:
+		return vm_tensor_rows(vm, *src, out);
+	default:
+		return vm_raise(vm, "cannot iterate over %s", vtype_name(src->t));
+	}
+}
+
+bool vm_where(flow_vm *vm, span *out)
+{
+	if (!vm->nframes)
+		return false;
+	*out = frame_place(&vm->frames[vm->nframes - 1]);
+	return true;
+}

@@ -1,0 +1,81 @@
+/* vm_internal.h - the VM's private state, shared by vm.c (the loop),
+ * vm_call.c (calls, argument matching, errors) and vm_types.c. */
+#ifndef FLOW_VM_INTERNAL_H
+#define FLOW_VM_INTERNAL_H
+
+#include "vm.h"
+#include "../stdlib/stdlib.h"
+
+#define VM_MAX_FRAMES 10000
+#define VM_MAX_CDEPTH 180       /* nested execute() calls (natives calling back) */
+#define VM_STACK_SLOTS (1u << 21)
+
+typedef struct vm_frame {
+	const bc_proto *p;
+	const uint32_t *pc;  /* next instruction (saved when the frame is not running) */
+	value *base;
+	bool entry;          /* returning from it leaves execute() */
+} vm_frame;
+
+struct flow_vm {
+	const bc_program *prog;
+	vm_context ctx;
+	value *stack;        /* VM_STACK_SLOTS values, never moves */
+	vm_frame *frames;
+	int nframes;
+	int cdepth;
+	char *msg;           /* the raw error message */
+	char *full;          /* with place and traceback */
+	bool traced;
+};
+
+/* Frees the old value in *r and stores v (consumed). */
+#define VM_SET(r, v) do { value *vr_ = (r); value vo_ = *vr_; *vr_ = (v); val_rele(vo_); } while (0)
+
+/* The first free stack slot above the innermost frame. */
+static inline value *vm_top(flow_vm *vm)
+{
+	if (!vm->nframes)
+		return vm->stack;
+	vm_frame *f = &vm->frames[vm->nframes - 1];
+	return f->base + f->p->nregs;
+}
+
+int vm_execute(flow_vm *vm, value *out);
+/* Adds place + traceback to the recorded message (once per error). */
+void vm_trace(flow_vm *vm);
+/* If *r is a future, replaces it by its value. */
+int vm_force(flow_vm *vm, value *r);
+/* Calls a callable with positional args and nkw keyword args (values
+ * kwv, names kwnames). Result: new ref in *out. */
+int vm_call_kw(flow_vm *vm, value fn, value *args, int npos, value *kwv,
+               const char *const *kwnames, int nkw, value *out);
+/* Matches args to a proto's parameters into out[0..p->nparams) (new refs). */
+int vm_match_proto(flow_vm *vm, const bc_proto *p, value *args, int npos, value *kwv,
+                   const char *const *kwnames, int nkw, value *out);
+/* The same for a native; returns argc in *argc (variadic: npos). */
+int vm_match_native(flow_vm *vm, const native_def *d, value *args, int npos, value *kwv,
+                    const char *const *kwnames, int nkw, value *out, int *argc);
+/* Checks (and resolves futures of) annotated params of p at args. */
+int vm_check_args(flow_vm *vm, const bc_proto *p, value *args);
+int vm_check_type(flow_vm *vm, int tcode, const char *tname, value *v, const char *what);
+/* Calls method `name` on a receiver (value or actor handle); args borrowed.
+ * site may be NULL (then looked up by name). */
+int vm_call_method(flow_vm *vm, value *recv, const bc_msite *site, const char *name,
+                   value *args, int npos, value *kwv, const char *const *kwnames, int nkw,
+                   value *out);
+int vm_index(flow_vm *vm, value obj, value idx, value *out);
+int vm_setindex(flow_vm *vm, value *obj, value idx, value v);
+int vm_slice(flow_vm *vm, value obj, value *parts, int mask, value *out);
+int vm_arith_slow(flow_vm *vm, int op, value *a, value *b, value *out);
+int vm_cmp_slow(flow_vm *vm, value *a, value *b, int *res);
+int vm_eq_slow(flow_vm *vm, value *a, value *b, bool *res);
+int vm_truthy_slow(flow_vm *vm, value *v, bool *res);
+int vm_iter_prep(flow_vm *vm, value *src, value *out);
+/* vm_tensor.c */
+int vm_matmul(flow_vm *vm, value a, value b, value *out);
+int vm_tensor_index(flow_vm *vm, value t, value idx, value *out);
+int vm_tensor_slice(flow_vm *vm, value t, bool has_lo, int64_t lo, bool has_hi, int64_t hi, value *out);
+int vm_tensor_rows(flow_vm *vm, value t, value *out);
+
+#endif

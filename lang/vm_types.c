@@ -1,0 +1,137 @@
+/* vm_types.c - the heap types the VM defines: futures, actor handles and
+ * callable values (free, str, equality hooks). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "vm_internal.h"
+
+value future_new_done(value result)
+{
+	vfuture *f = vobj_alloc(sizeof *f, V_FUTURE);
+	f->state = FUT_DONE;
+	f->result = val_hold(result);
+	f->error = NULL;
+	f->host_data = NULL;
+	return v_obj(&f->h);
+}
+
+value future_new_failed(const char *msg)
+{
+	vfuture *f = vobj_alloc(sizeof *f, V_FUTURE);
+	f->state = FUT_FAILED;
+	f->result = v_none();
+	f->error = strdup(msg ? msg : "failed");
+	if (!f->error)
+		abort();
+	f->host_data = NULL;
+	return v_obj(&f->h);
+}
+
+static void future_free(vobj *o)
+{
+	vfuture *f = (vfuture *)o;
+	val_rele(f->result);
+	free(f->error);
+	free(f);
+}
+
+static void future_str(sbuf *out, value v)
+{
+	(void)v;
+	sbuf_adds(out, "<future>");
+}
+
+static void actor_free(vobj *o)
+{
+	vactor *a = (vactor *)o;
+	if (a->free_instance)
+		a->free_instance(a->instance);
+	free(a);
+}
+
+static void actor_str(sbuf *out, value v)
+{
+	const vactor *a = (const vactor *)v.as.o;
+	sbuf_printf(out, "<actor %s>", a->cls ? a->cls->name : "?");
+}
+
+static bool actor_eq(value a, value b)
+{
+	const vactor *x = (const vactor *)a.as.o, *y = (const vactor *)b.as.o;
+	return x == y || (x->cls == y->cls && x->instance == y->instance && x->id == y->id);
+}
+
+static void func_free(vobj *o)
+{
+	vfunc *f = (vfunc *)o;
+	if (o->extra == FUNC_BOUND)
+		val_rele(f->self);
+	free(f);
+}
+
+static void func_str(sbuf *out, value v)
+{
+	const vfunc *f = (const vfunc *)v.as.o;
+	switch (v.as.o->extra) {
+	case FUNC_PROTO:
+		sbuf_printf(out, "<%s %s>", f->proto->kind == PROTO_TASK ? "task" :
+		            f->proto->kind == PROTO_FN ? "fn" : "method", f->proto->name);
+		break;
+	case FUNC_NATIVE:
+		sbuf_printf(out, "<builtin %s>", f->native->name);
+		break;
+	default:
+		sbuf_printf(out, "<method %s of %s>", f->method, vtype_name(f->self.t));
+		break;
+	}
+}
+
+static bool func_eq(value a, value b)
+{
+	const vfunc *x = (const vfunc *)a.as.o, *y = (const vfunc *)b.as.o;
+	if (x == y)
+		return true;
+	if (a.as.o->extra != b.as.o->extra)
+		return false;
+	switch (a.as.o->extra) {
+	case FUNC_PROTO: return x->proto == y->proto;
+	case FUNC_NATIVE: return x->native == y->native;
+	default: return !strcmp(x->method, y->method) && val_eq(x->self, y->self);
+	}
+}
+
+void vm_types_init(void)
+{
+	static const vtype_hooks fut = { future_free, future_str, NULL };
+	static const vtype_hooks act = { actor_free, actor_str, actor_eq };
+	static const vtype_hooks fun = { func_free, func_str, func_eq };
+	vtype_register(V_FUTURE, &fut);
+	vtype_register(V_ACTOR, &act);
+	vtype_register(V_FUNC, &fun);
+}
+
+value vm_func_proto(const bc_proto *p)
+{
+	vfunc *f = vobj_alloc(sizeof *f, V_FUNC);
+	f->h.extra = FUNC_PROTO;
+	f->proto = p;
+	return v_obj(&f->h);
+}
+
+value vm_func_native(const native_def *d)
+{
+	vfunc *f = vobj_alloc(sizeof *f, V_FUNC);
+	f->h.extra = FUNC_NATIVE;
+	f->native = d;
+	return v_obj(&f->h);
+}
+
+value vm_actor_new(const bc_actor *cls)
+{
+	vactor *a = vobj_alloc(sizeof *a, V_ACTOR);
+	a->cls = cls;
+	a->instance = NULL;
+	a->id = 0;
+	a->free_instance = NULL;
+	return v_obj(&a->h);
+}
