@@ -274,8 +274,11 @@ static void format_one(const diag_ctx *d, dbuf *b, diag_level lvl, span w, const
 	db_adds(b, "      | ");
 	size_t col = w.col > 0 ? (size_t)w.col - 1 : 0;
 	/* keep tabs as tabs so the caret lines up with the source above */
-	for (size_t i = 0; i < col; i++)
+	for (size_t i = 0; i < col; i++) {
+		if (i < n && ((unsigned char)ln[i] & 0xC0) == 0x80)
+			continue; /* one column per code point, not per byte */
 		db_addc(b, i < n && ln[i] == '\t' ? '\t' : ' ');
+	}
 	db_addc(b, '^');
 	size_t last; /* exclusive end column (0-based) on this line */
 	if (w.end_line > w.line)
@@ -285,7 +288,8 @@ static void format_one(const diag_ctx *d, dbuf *b, diag_level lvl, span w, const
 	else
 		last = col + 1;
 	for (size_t i = col + 1; i < last; i++)
-		db_addc(b, '~');
+		if (i >= n || ((unsigned char)ln[i] & 0xC0) != 0x80)
+			db_addc(b, '~');
 	db_addc(b, '\n');
 }
 

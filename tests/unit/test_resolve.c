@@ -93,6 +93,14 @@ static void test_diag_format(void **state)
 	s = diag_format(&d, DIAG_NOTE, (span){ f, 1, 5, 2, 3 }, "here");
 	assert_string_equal(s, "p.flow:1:5: note: here\n    1 | let x = 1\n      |     ^~~~~\n");
 	free(s);
+	/* the caret counts code points, so it stays under a name after "é" */
+	const char *u = "print(\"\xc3\xa9\", zz)\n";
+	f = diag_add_source(&d, "u.flow", u, strlen(u));
+	s = diag_format(&d, DIAG_ERROR, (span){ f, 1, 13, 1, 15 }, "unknown name 'zz'");
+	assert_string_equal(s, "u.flow:1:13: error: unknown name 'zz'\n"
+	                       "    1 | print(\"\xc3\xa9\", zz)\n"
+	                       "      |            ^~\n");
+	free(s);
 	diag_fini(&d);
 }
 
