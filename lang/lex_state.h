@@ -63,6 +63,7 @@ struct parse_state {
 	ast_module *module;
 	ptrvec decls;
 	int errors_at_start;
+	bool brace_hinted; /* told the user a '}' may be missing */
 };
 
 /* lexer.l */

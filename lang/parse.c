@@ -353,6 +353,7 @@ int flowyylex(FLOWYYSTYPE *val, span *loc, parse_state *ps)
 				/* an unclosed ( [ or dict: end the statement here */
 				while (ps->nbr > 0 && top_bracket(ps) != BR_BLOCK)
 					ps->nbr--;
+				depth = ps->nbr;
 				break;
 			}
 			if (continues_line(ps->prev))

@@ -152,13 +152,15 @@ static const char *decl_word(const ast_decl *d)
  * above it when it starts in column 1. */
 static void misplaced_decl(parse_state *ps, const ast_decl *d, const char *where)
 {
-	if (d->where.col == 1)
+	if (d->where.col == 1) {
+		ps->brace_hinted = true;
 		diag_error(ps->diag, d->where,
 		           "'%s' declaration must be at the top level, not inside %s (is a '}' missing above it?)",
 		           decl_word(d), where);
-	else
+	} else {
 		diag_error(ps->diag, d->where, "'%s' declaration must be at the top level, not inside %s",
 		           decl_word(d), where);
+	}
 }
 
 static ast_arg *mk_arg(parse_state *ps, const char *name, span name_at, ast_expr *value)
@@ -837,6 +839,9 @@ static void describe(parse_state *ps, yysymbol_kind_t la, char *buf, size_t cap)
 	case YYSYMBOL_FLOAT:
 		snprintf(buf, cap, "number");
 		break;
+	case YYSYMBOL_LBRACE_DICT:
+		snprintf(buf, cap, "'{'");
+		break;
 	default:
 		snprintf(buf, cap, "%s", yysymbol_name(la));
 		break;
@@ -861,18 +866,30 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, parse_state *ps)
 		if (exp[i] != YYSYMBOL_YYerror && exp[i] != YYSYMBOL_YYUNDEF && exp[i] != YYSYMBOL_START_EXPR)
 			exp[n++] = exp[i];
 
+	/* a missing '}' already blamed on a declaration in column 1 */
+	if (la == YYSYMBOL_YYEOF && ps->brace_hinted)
+		return 0;
+
 	char what[160], msg[512];
 	describe(ps, la, what, sizeof what);
 
+	/* the tokens worth naming when many are possible */
 	const yysymbol_kind_t closers[] = {
-		YYTRANSLATE(')'), YYTRANSLATE(']'), YYTRANSLATE('}'), YYSYMBOL_LBRACE_BLOCK,
+		YYTRANSLATE(')'), YYTRANSLATE(']'), YYTRANSLATE('}'), YYSYMBOL_LBRACE_BLOCK, YYSYMBOL_ELSE,
 	};
-	const char *want[6];
+	const char *want[8];
 	int nwant = 0;
 	bool comma = sym_in(exp, n, YYTRANSLATE(','));
-	for (size_t i = 0; i < sizeof closers / sizeof closers[0]; i++)
+	for (size_t i = 0; i < sizeof closers / sizeof closers[0]; i++) {
+		/* where a '}' fits, a nested block could too: do not offer it */
+		if (closers[i] == YYSYMBOL_LBRACE_BLOCK && nwant > 0)
+			continue;
 		if (sym_in(exp, n, closers[i]))
 			want[nwant++] = yysymbol_name(closers[i]);
+	}
+	if (nwant == 0 && sym_in(exp, n, YYSYMBOL_NAME) && sym_in(exp, n, YYSYMBOL_NONE) &&
+	    sym_in(exp, n, YYSYMBOL_TASK) && !sym_in(exp, n, YYSYMBOL_INT))
+		want[nwant++] = "a type name";
 	if (nwant > 0 && comma && la != YYSYMBOL_LBRACE_BLOCK)
 		want[nwant++] = "','";
 	if (nwant == 0 && n > 0 && n <= 4) {
@@ -917,6 +934,11 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, parse_state *ps)
 		bracket *b = &ps->br[ps->nbr - 1];
 		diag_note(ps->diag, b->where, "this '%s' is not closed",
 		          b->kind == BR_PAREN ? "(" : b->kind == BR_BRACKET ? "[" : "{");
+	} else if (ps->nbr > 0 && ps->br[ps->nbr - 1].kind == BR_DICT &&
+	           ps->br[ps->nbr - 1].where.line != at.line) {
+		/* likely a block whose '{' came where an operand was expected */
+		diag_note(ps->diag, ps->br[ps->nbr - 1].where,
+		          "this '{' opens a dict literal; a block's '{' must follow a complete condition");
 	}
 
 	/* swallow what is nested deeper than the statement being skipped */
@@ -926,7 +948,9 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, parse_state *ps)
 			target = i + 1;
 			break;
 		}
-	ps->recovering = true;
+	/* an error on a statement's own end needs nothing skipped */
+	bool at_end = la == YYSYMBOL_NEWLINE || la == YYTRANSLATE(';') || la == YYTRANSLATE('}');
+	ps->recovering = !(at_end && ps->nbr <= target);
 	ps->recover_depth = target;
 	return 0;
 }
