@@ -65,7 +65,8 @@ typedef enum {
 	E_COMP,     /* [elt for x in xs if c ...] : list comprehension */
 	E_UNARY,    /* -x, not x */
 	E_BINARY,   /* a op b (and/or are short-circuit BIN_AND/BIN_OR) */
-	E_COMPARE,  /* a < b <= c : chained comparison, n operands, n-1 ops */
+	E_COMPARE,  /* a < b <= c : chained comparison, n operands, n-1 ops
+	               (the parser makes a single a < b an E_BINARY) */
 	E_TERNARY,  /* a if cond else b (an extension: see docs/language.md) */
 	E_CALL,     /* f(args) */
 	E_INDEX,    /* a[i] */

@@ -22,6 +22,13 @@ typedef struct bracket {
 	span where;
 } bracket;
 
+/* Names seen so far, so that each distinct name is stored once. */
+typedef struct lex_names {
+	const char **slot; /* arena strings; NULL = empty */
+	unsigned *hash;
+	size_t cap, count;
+} lex_names;
+
 typedef struct lex_tok {
 	int kind;
 	FLOWYYSTYPE val;
@@ -64,6 +71,8 @@ struct parse_state {
 	ptrvec decls;
 	int errors_at_start;
 	bool brace_hinted; /* told the user a '}' may be missing */
+	lex_names *names;  /* shared with f-string sub-parses; owned by the outermost */
+	lex_names own_names;
 };
 
 /* lexer.l */
@@ -73,6 +82,8 @@ int lex_raw(FLOWYYSTYPE *val, span *loc, void *scanner);
 char *lex_decode(parse_state *ps, const char *s, size_t n, int line, int col, size_t *outlen);
 
 /* parse.c */
+/* The arena copy of name s[0..n), one per distinct name. */
+const char *lex_intern(parse_state *ps, const char *s, size_t n);
 int flowyylex(FLOWYYSTYPE *val, span *loc, parse_state *ps);
 void parse_state_init(parse_state *ps, arena *a, diag_ctx *d, int file,
                       const char *src, size_t len, int line, int col_shift);

@@ -22,6 +22,45 @@ void vec_push(parse_state *ps, ptrvec *v, void *item)
 	v->v[v->n++] = item;
 }
 
+const char *lex_intern(parse_state *ps, const char *s, size_t n)
+{
+	lex_names *t = ps->names;
+	unsigned h = 2166136261u; /* FNV-1a */
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)s[i]) * 16777619u;
+	if (t->count * 2 >= t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 1024;
+		const char **slot = calloc(cap, sizeof *slot);
+		unsigned *hash = calloc(cap, sizeof *hash);
+		if (!slot || !hash) {
+			fprintf(stderr, "flow: out of memory\n");
+			abort();
+		}
+		for (size_t i = 0; i < t->cap; i++) {
+			if (!t->slot[i])
+				continue;
+			size_t j = t->hash[i] & (cap - 1);
+			while (slot[j])
+				j = (j + 1) & (cap - 1);
+			slot[j] = t->slot[i];
+			hash[j] = t->hash[i];
+		}
+		free(t->slot);
+		free(t->hash);
+		t->slot = slot;
+		t->hash = hash;
+		t->cap = cap;
+	}
+	size_t j = h & (t->cap - 1);
+	for (; t->slot[j]; j = (j + 1) & (t->cap - 1))
+		if (t->hash[j] == h && strncmp(t->slot[j], s, n) == 0 && t->slot[j][n] == '\0')
+			return t->slot[j];
+	t->slot[j] = arena_strndup(ps->arena, s, n);
+	t->hash[j] = h;
+	t->count++;
+	return t->slot[j];
+}
+
 void parse_state_init(parse_state *ps, arena *a, diag_ctx *d, int file,
                       const char *src, size_t len, int line, int col_shift)
 {
@@ -34,6 +73,7 @@ void parse_state_init(parse_state *ps, arena *a, diag_ctx *d, int file,
 	ps->line = line;
 	ps->col_shift = col_shift;
 	ps->errors_at_start = d->nerrors;
+	ps->names = &ps->own_names;
 	yyscan_t sc;
 	if (flowlexlex_init_extra(ps, &sc) != 0) {
 		fprintf(stderr, "flow: out of memory\n");
@@ -48,6 +88,8 @@ void parse_state_fini(parse_state *ps)
 	flowlexlex_destroy(ps->scanner);
 	free(ps->br);
 	ps->br = NULL;
+	free(ps->own_names.slot);
+	free(ps->own_names.hash);
 }
 
 /* ---- f-strings ------------------------------------------------------ */
@@ -58,6 +100,7 @@ static ast_expr *parse_fexpr(parse_state *ps, const char *s, size_t n, int line,
 	parse_state_init(&sub, ps->arena, ps->diag, ps->file, s, n, line, col - 1);
 	sub.expr_mode = true;
 	sub.module = ps->module;
+	sub.names = ps->names;
 	flowyyparse(&sub);
 	ast_expr *e = sub.result_expr;
 	parse_state_fini(&sub);

@@ -807,7 +807,8 @@ dict_items
 static void flowyyerror(span *loc, parse_state *ps, const char *msg)
 {
 	/* only "memory exhausted" reaches here: parse.error is custom */
-	diag_error(ps->diag, *loc, "%s (the program is nested too deeply)", msg);
+	(void)msg;
+	diag_error(ps->diag, *loc, "nested too deeply for the parser (simplify this expression or block)");
 }
 
 const char *parse_tok_name(int tok)
