@@ -71,6 +71,7 @@ struct parse_state {
 	ptrvec decls;
 	int errors_at_start;
 	bool brace_hinted; /* told the user a '}' may be missing */
+	int bad_string_line; /* line of the last unterminated string, or 0 */
 	lex_names *names;  /* shared with f-string sub-parses; owned by the outermost */
 	lex_names own_names;
 };

@@ -391,7 +391,9 @@ int flowyylex(FLOWYYSTYPE *val, span *loc, parse_state *ps)
 		switch (t.kind) {
 		case NEWLINE:
 			if (ps->nbr > 0 && top_bracket(ps) != BR_BLOCK) {
-				if (!starts_statement_only(peek_past_newlines(ps)))
+				/* the string that ate the closing bracket was reported */
+				bool after_bad_string = ps->bad_string_line == t.loc.line;
+				if (!after_bad_string && !starts_statement_only(peek_past_newlines(ps)))
 					continue;
 				/* an unclosed ( [ or dict: end the statement here */
 				while (ps->nbr > 0 && top_bracket(ps) != BR_BLOCK)

@@ -867,9 +867,13 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, parse_state *ps)
 		if (exp[i] != YYSYMBOL_YYerror && exp[i] != YYSYMBOL_YYUNDEF && exp[i] != YYSYMBOL_START_EXPR)
 			exp[n++] = exp[i];
 
-	/* a missing '}' already blamed on a declaration in column 1 */
-	if (la == YYSYMBOL_YYEOF && ps->brace_hinted)
+	/* a missing '}' already blamed on a declaration in column 1, or the
+	 * end of a line whose string was left open (already reported) */
+	if ((la == YYSYMBOL_YYEOF && ps->brace_hinted) ||
+	    ((la == YYSYMBOL_NEWLINE || la == YYSYMBOL_YYEOF) && at.line == ps->bad_string_line)) {
+		ps->recovering = false;
 		return 0;
+	}
 
 	char what[160], msg[512];
 	describe(ps, la, what, sizeof what);

@@ -720,6 +720,13 @@ static void test_syntax_errors(void **state)
 	/* a missing '}' is blamed once, on the declaration it swallowed */
 	expect_errors("fn f() {\n  print(1)\n\nfn g() {\n}\n",
 		"4:1 'fn' declaration must be at the top level, not inside a block (is a '}' missing above it?)\n");
+	/* an unterminated string that swallowed a ')' or ']' is one error */
+	expect_errors("print(\"abc)\nx = 1\nprint(2 +)\n",
+		"1:7 unterminated string (a string cannot span lines; write \\n for a newline)\n"
+		"3:10 expected expression before ')'\n");
+	expect_errors("x = [\"a\", \"b]\ny = 1\n",
+		"1:11 unterminated string (a string cannot span lines; write \\n for a newline)\n");
+	expect_errors("print(f\"abc {x})", "1:7 unterminated f-string\n");
 	/* errors inside f-strings are placed in the original line */
 	expect_errors("print(f\"{1 +}\" + )\n",
 		"1:13 expected expression before the end of the f-string expression\n"
