@@ -1,6 +1,7 @@
 /* resolve.c - name resolution over a loaded program: module tables, local
  * slots, refs on every name, and the checks that need scopes (unknown
  * names, assignments, self/return/break placement, calls and arity). */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,6 +106,52 @@ static void error_suggest(rctx *c, span where, const char *msg, const char *name
 		diag_error(c->d, where, "%s", msg);
 }
 
+/* ---- string maps -------------------------------------------------------- */
+
+static uint64_t str_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h;
+}
+
+static int sm_get(const strmap *m, const char *key)
+{
+	if (m->cap == 0)
+		return -1;
+	for (size_t i = str_hash(key) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+		if (m->keys[i] == NULL)
+			return -1;
+		if (strcmp(m->keys[i], key) == 0)
+			return m->vals[i];
+	}
+}
+
+/* Adds key -> val unless key is there already (the first one stays). */
+static void sm_put(arena *a, strmap *m, const char *key, int val)
+{
+	if ((m->n + 1) * 2 > m->cap) {
+		strmap g = { 0 };
+		g.cap = m->cap ? m->cap * 2 : 16;
+		g.keys = arena_alloc(a, g.cap * sizeof *g.keys);
+		g.vals = arena_alloc(a, g.cap * sizeof *g.vals);
+		for (size_t i = 0; i < m->cap; i++)
+			if (m->keys[i])
+				sm_put(a, &g, m->keys[i], m->vals[i]);
+		*m = g;
+	}
+	size_t i = str_hash(key) & (m->cap - 1);
+	while (m->keys[i] != NULL) {
+		if (strcmp(m->keys[i], key) == 0)
+			return;
+		i = (i + 1) & (m->cap - 1);
+	}
+	m->keys[i] = key;
+	m->vals[i] = val;
+	m->n++;
+}
+
 /* ---- module tables ---------------------------------------------------- */
 
 modinfo *mod_info(rctx *c, const ast_module *m)
@@ -117,10 +164,8 @@ modinfo *mod_info(rctx *c, const ast_module *m)
 
 msym *mod_find(modinfo *mi, const char *name)
 {
-	for (int i = 0; i < mi->nsyms; i++)
-		if (strcmp(mi->syms[i].name, name) == 0)
-			return &mi->syms[i];
-	return NULL;
+	int i = sm_get(&mi->index, name);
+	return i < 0 ? NULL : &mi->syms[i];
 }
 
 void mod_add(rctx *c, modinfo *mi, const char *name, ast_decl *d, span where)
@@ -140,6 +185,7 @@ void mod_add(rctx *c, modinfo *mi, const char *name, ast_decl *d, span where)
 	}
 	mi->syms[mi->nsyms].name = name;
 	mi->syms[mi->nsyms].decl = d;
+	sm_put(c->a, &mi->index, name, mi->nsyms);
 	mi->nsyms++;
 }
 
@@ -189,10 +235,8 @@ static void sym_ref(modinfo *mi, msym *s, ast_ref *r)
 
 static local *body_find(body *b, const char *name)
 {
-	for (int i = 0; i < b->n; i++)
-		if (strcmp(b->v[i].name, name) == 0)
-			return &b->v[i];
-	return NULL;
+	int i = sm_get(&b->index, name);
+	return i < 0 ? NULL : &b->v[i];
 }
 
 static local *body_add(rctx *c, body *b, const char *name)
@@ -202,6 +246,7 @@ static local *body_add(rctx *c, body *b, const char *name)
 		b->v = arena_grow_array(c->a, b->v, sizeof *b->v, (size_t)b->cap, (size_t)cap);
 		b->cap = cap;
 	}
+	sm_put(c->a, &b->index, name, b->n);
 	local *l = &b->v[b->n++];
 	memset(l, 0, sizeof *l);
 	l->name = name;
@@ -227,28 +272,18 @@ static void bind(rctx *c, body *b, const char *name, ast_expr *init, span at)
 /* Names declared with let or for anywhere in a body: these are locals
  * even when a plain '=' to them comes first. */
 typedef struct nameset {
-	const char **v;
-	int n, cap;
+	strmap map;
 } nameset;
 
 static bool set_has(const nameset *s, const char *name)
 {
-	for (int i = 0; i < s->n; i++)
-		if (strcmp(s->v[i], name) == 0)
-			return true;
-	return false;
+	return sm_get(&s->map, name) >= 0;
 }
 
 static void set_add(rctx *c, nameset *s, const char *name)
 {
-	if (name == NULL || set_has(s, name))
-		return;
-	if (s->n == s->cap) {
-		int cap = s->cap ? s->cap * 2 : 16;
-		s->v = arena_grow_array(c->a, s->v, sizeof *s->v, (size_t)s->cap, (size_t)cap);
-		s->cap = cap;
-	}
-	s->v[s->n++] = name;
+	if (name != NULL)
+		sm_put(c->a, &s->map, name, 0);
 }
 
 static void gather_decl_stmt(rctx *c, ast_stmt *s, nameset *set);
@@ -452,7 +487,8 @@ static void resolve_name(rctx *c, ast_expr *e, bool as_obj)
 		return;
 	}
 	names ns = {0};
-	candidates(c, &ns);
+	if (c->d->max_errors <= 0 || c->d->nerrors < c->d->max_errors)
+		candidates(c, &ns); /* not when the message would be dropped anyway */
 	char msg[256];
 	snprintf(msg, sizeof msg, "unknown name '%s'", name);
 	error_suggest(c, e->where, msg, name, &ns, "");
@@ -872,10 +908,32 @@ static void push_comp(rctx *c, const char *name, int slot)
 
 static void target_clash(rctx *c, const char *name, span at);
 
+#define MAX_EXPR_DEPTH 2000
+
+static void resolve_expr_inner(rctx *c, ast_expr *e);
+
 void resolve_expr(rctx *c, ast_expr *e)
 {
 	if (e == NULL)
 		return;
+	if (c->depth >= MAX_EXPR_DEPTH) {
+		/* cut the tree here, so that no later pass recurses this deep */
+		if (!c->deep_reported)
+			diag_error(c->d, e->where,
+			           "expression is nested too deeply (more than %d levels)",
+			           MAX_EXPR_DEPTH);
+		c->deep_reported = true;
+		e->kind = E_NONE;
+		return;
+	}
+	c->depth++;
+	resolve_expr_inner(c, e);
+	if (--c->depth == 0)
+		c->deep_reported = false;
+}
+
+static void resolve_expr_inner(rctx *c, ast_expr *e)
+{
 	switch (e->kind) {
 	case E_NONE: case E_BOOL: case E_INT: case E_FLOAT: case E_STR:
 		break;
@@ -959,30 +1017,27 @@ void resolve_expr(rctx *c, ast_expr *e)
 
 /* The names declared with let directly in one block. */
 typedef struct blockscope {
-	const char **names;
+	strmap map;  /* name -> position in where */
 	span *where;
 	int n, cap;
 } blockscope;
 
 static void bs_declare(rctx *c, blockscope *bs, const char *name, span at)
 {
-	for (int i = 0; i < bs->n; i++) {
-		if (strcmp(bs->names[i], name) == 0) {
-			diag_error(c->d, at, "duplicate declaration of '%s'", name);
-			diag_note(c->d, bs->where[i], "previous declaration of '%s' is here", name);
-			return;
-		}
+	int prev = sm_get(&bs->map, name);
+	if (prev >= 0) {
+		diag_error(c->d, at, "duplicate declaration of '%s'", name);
+		diag_note(c->d, bs->where[prev], "previous declaration of '%s' is here", name);
+		return;
 	}
 	if (bs->n == bs->cap) {
 		int cap = bs->cap ? bs->cap * 2 : 8;
-		bs->names = arena_grow_array(c->a, bs->names, sizeof *bs->names, (size_t)bs->cap,
-		                             (size_t)cap);
 		bs->where = arena_grow_array(c->a, bs->where, sizeof *bs->where, (size_t)bs->cap,
 		                             (size_t)cap);
 		bs->cap = cap;
 	}
-	bs->names[bs->n] = name;
 	bs->where[bs->n] = at;
+	sm_put(c->a, &bs->map, name, bs->n);
 	bs->n++;
 }
 

@@ -8,6 +8,14 @@
 
 #include "resolve.h"
 
+/* A string -> index hash map (open addressing), for look-ups that would
+ * otherwise be linear in big generated programs. */
+typedef struct strmap {
+	const char **keys;
+	int *vals;
+	size_t cap, n;
+} strmap;
+
 /* One module-level name: an import, param, const, fn, task or actor. */
 typedef struct msym {
 	const char *name;
@@ -28,6 +36,7 @@ typedef struct body {
 	local *v;
 	int n, cap;
 	int nslots;
+	strmap index;        /* name -> position in v */
 	ast_decl *fn;        /* the task/fn/method; NULL for the driver */
 	bool is_driver;
 } body;
@@ -36,6 +45,7 @@ typedef struct modinfo {
 	ast_module *m;
 	msym *syms;
 	int nsyms, capsyms;
+	strmap index;        /* name -> position in syms */
 	body drv;            /* the driver's locals (known before bodies resolve) */
 	int state;           /* loader: 0 new, 1 loading, 2 loaded */
 	const char *key;     /* loader: canonical path, to load each file once */
@@ -53,6 +63,8 @@ typedef struct rctx {
 	body *b;             /* the body being resolved; NULL in const context */
 	ast_decl *actor;     /* enclosing actor of a method */
 	int loop_depth;
+	int depth;           /* expression nesting, bounded (deep trees crash) */
+	bool deep_reported;  /* once per outermost expression */
 	span outer_loop;     /* the outermost enclosing loop statement */
 	/* comprehension targets in scope, innermost last */
 	struct { const char *name; int slot; } *comp;

@@ -415,6 +415,28 @@ static void test_params(void **state)
 	done();
 }
 
+static void test_big_and_deep(void **state)
+{
+	(void)state;
+	/* many locals stay fast (hashed), a very deep expression is an error,
+	 * not a stack overflow */
+	size_t cap = 40 * 5000 + 64000;
+	char *src = malloc(cap);
+	size_t n = 0;
+	for (int i = 0; i < 5000; i++)
+		n += (size_t)snprintf(src + n, cap - n, "let x%d = %d\n", i, i);
+	n += (size_t)snprintf(src + n, cap - n, "let deep = 1");
+	for (int i = 0; i < 20000; i++)
+		n += (size_t)snprintf(src + n, cap - n, "+1");
+	n += (size_t)snprintf(src + n, cap - n, "\nprint(x4999)\n");
+	assert_int_equal(load(src), -1);
+	assert_int_equal(D.nerrors, 1);
+	expect_error(0, 5001, 12, "expression is nested too deeply (more than 2000 levels)");
+	assert_int_equal(L.main->driver_nlocals, 5001);
+	done();
+	free(src);
+}
+
 /* ---- files and imports --------------------------------------------------- */
 
 static char tmpdir[64];
@@ -518,6 +540,7 @@ int main(void)
 		cmocka_unit_test(test_decorators),
 		cmocka_unit_test(test_consts),
 		cmocka_unit_test(test_params),
+		cmocka_unit_test(test_big_and_deep),
 		cmocka_unit_test(test_imports),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
