@@ -85,7 +85,8 @@ static const char *failed_name(const vfuture *f)
 }
 
 /* Returns 1 and a skipped future when an argument is a failed future. */
-static int skip_if_failed(flow_vm *vm, const char *name, value *args, int nargs, value *out)
+static int skip_if_failed(flow_vm *vm, const char *what, const char *name, value *args, int nargs,
+                          value *out)
 {
 	for (int j = 0; j < nargs; j++) {
 		const vfuture *f = find_failed(args[j]);
@@ -97,7 +98,7 @@ static int skip_if_failed(flow_vm *vm, const char *name, value *args, int nargs,
 			abort();
 		*out = future_new_failed(msg);
 		((vfuture *)out->as.o)->host_data = (void *)f->host_data;
-		fprintf(sh->o->err, "flow: '%s' %s\n", name, msg);
+		fprintf(sh->o->err, "flow: %s '%s' %s\n", what, name, msg);
 		sh->nskipped++;
 		free(msg);
 		return 1;
@@ -164,7 +165,7 @@ static value fail_future(flow_vm *vm, const char *what, const char *name, int at
 static int s_call_task(flow_vm *vm, const bc_proto *task, value *args, int nargs, value *out)
 {
 	serial_host *sh = host_of(vm);
-	if (skip_if_failed(vm, task->name, args, nargs, out))
+	if (skip_if_failed(vm, "task", task->name, args, nargs, out))
 		return 0;
 	if (sh->depth >= MAX_NESTING)
 		return vm_raise(vm, "tasks nested more than %d deep", MAX_NESTING);
@@ -219,7 +220,7 @@ static int s_new_actor(flow_vm *vm, const bc_actor *cls, value *args, int nargs,
 	va->free_instance = actor_instance_free;
 	if (cls->init) {
 		value dummy;
-		if (skip_if_failed(vm, cls->name, args, nargs, &dummy)) {
+		if (skip_if_failed(vm, "actor", cls->name, args, nargs, &dummy)) {
 			inst->error = strdup(((vfuture *)dummy.as.o)->error);
 			val_rele(dummy);
 		} else if (sh->depth >= MAX_NESTING) {
@@ -267,7 +268,7 @@ static int s_call_method(flow_vm *vm, value handle, const bc_proto *m, value *ar
 		free(msg);
 		return 0;
 	}
-	if (skip_if_failed(vm, m->name, args, nargs, out))
+	if (skip_if_failed(vm, "method", m->name, args, nargs, out))
 		return 0;
 	if (sh->depth >= MAX_NESTING)
 		return vm_raise(vm, "calls nested more than %d deep", MAX_NESTING);

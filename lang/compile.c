@@ -1336,7 +1336,7 @@ static void fs_finish(fstate *fs)
 	p->ncode = fs->ncode;
 	p->consts = fs->consts;
 	p->nconsts = fs->nconsts;
-	p->nregs = fs->maxreg + 1;
+	p->nregs = fs->maxreg > 0 ? fs->maxreg : 1;
 	p->natives = arena_alloc(fs->cs->ar, sizeof(*p->natives) * (size_t)(fs->nnatives + 1));
 	if (fs->nnatives)
 		memcpy(p->natives, fs->natives, sizeof(*p->natives) * (size_t)fs->nnatives);

@@ -203,8 +203,11 @@ L_NEG: {
 		SETFLT(R(A), -b_->as.f);
 	} else {
 		verr e;
-		TRY(vm_force(vm, b_));
-		if (val_neg(*b_, &tmp, &e))
+		value x;
+		TRY(vm_deref(vm, b_, &x));
+		int rc_ = val_neg(x, &tmp, &e);
+		val_rele(x);
+		if (rc_)
 			ERR("%s", e.msg);
 		VM_SET(R(A), tmp);
 	}
@@ -248,9 +251,16 @@ L_IN:
 L_NOTIN: {
 	bool r;
 	verr e;
-	TRY(vm_force(vm, R(B)));
-	TRY(vm_force(vm, R(C)));
-	if (val_contains(*R(C), *R(B), &r, &e))
+	value x, y;
+	TRY(vm_deref(vm, R(B), &x));
+	if (vm_deref(vm, R(C), &y)) {
+		val_rele(x);
+		goto error;
+	}
+	int rc_ = val_contains(y, x, &r, &e);
+	val_rele(x);
+	val_rele(y);
+	if (rc_)
 		ERR("%s", e.msg);
 	SETBOOL(R(A), BC_OP(i) == OP_IN ? r : !r);
 	NEXT();
@@ -288,9 +298,17 @@ L_INDEX: {
 			NEXT();
 		}
 	}
-	TRY(vm_force(vm, o_));
-	TRY(vm_force(vm, x_));
-	TRY(vm_index(vm, *o_, *x_, &tmp));
+	value x, y;
+	TRY(vm_deref(vm, o_, &x));
+	if (vm_deref(vm, x_, &y)) {
+		val_rele(x);
+		goto error;
+	}
+	int rc_ = vm_index(vm, x, y, &tmp);
+	val_rele(x);
+	val_rele(y);
+	if (rc_)
+		goto error;
 	VM_SET(R(A), tmp);
 	NEXT();
 }
@@ -445,9 +463,7 @@ L_RETURN:
 do_return: {
 	if (p->ret_tcode != BC_T_ANY) {
 		SAVEPC();
-		char what[160];
-		snprintf(what, sizeof what, "return value of '%s'", p->name);
-		if (vm_check_type(vm, p->ret_tcode, p->ret_type, &tmp, what)) {
+		if (vm_check_return(vm, p, &tmp)) {
 			val_rele(tmp);
 			goto error;
 		}
@@ -505,13 +521,18 @@ L_ITERNEXT: {
 	NEXT();
 }
 L_UNPACK: {
-	value *s = R(A);
-	TRY(vm_force(vm, s));
-	if (s->t != V_LIST)
-		ERR("cannot unpack %s into 2 names", vtype_name(s->t));
-	if (list_len(*s) != 2)
-		ERR("cannot unpack a list of %zu elements into 2 names", list_len(*s));
-	value x = val_hold(list_get(*s, 0)), y = val_hold(list_get(*s, 1));
+	value s;
+	TRY(vm_deref(vm, R(A), &s));
+	if (s.t != V_LIST || list_len(s) != 2) {
+		vtype st = (vtype)s.t;
+		size_t sn = st == V_LIST ? list_len(s) : 0;
+		val_rele(s);
+		if (st != V_LIST)
+			ERR("cannot unpack %s into 2 names", vtype_name(st));
+		ERR("cannot unpack a list of %zu elements into 2 names", sn);
+	}
+	value x = val_hold(list_get(s, 0)), y = val_hold(list_get(s, 1));
+	val_rele(s);
 	VM_SET(R(B), x);
 	VM_SET(R(C), y);
 	NEXT();
@@ -520,9 +541,11 @@ L_TOSTR: {
 	value *b_ = R(B);
 	if (b_->t != V_STR) {
 		sbuf sb;
-		TRY(vm_force(vm, b_));
+		value x;
+		TRY(vm_deref(vm, b_, &x));
 		sbuf_init(&sb);
-		val_str(&sb, *b_);
+		val_str(&sb, x);
+		val_rele(x);
 		tmp = str_take_sbuf(&sb);
 	} else {
 		tmp = val_hold(*b_);
@@ -533,9 +556,12 @@ L_TOSTR: {
 L_FORMAT: {
 	sbuf sb;
 	verr e;
-	TRY(vm_force(vm, R(B)));
+	value x;
+	TRY(vm_deref(vm, R(B), &x));
 	sbuf_init(&sb);
-	if (val_format(&sb, *R(B), str_data(*R(C)), &e)) {
+	int rc_ = val_format(&sb, x, str_data(*R(C)), &e);
+	val_rele(x);
+	if (rc_) {
 		sbuf_fini(&sb);
 		ERR("%s", e.msg);
 	}

@@ -99,11 +99,29 @@ void vm_trace(flow_vm *vm)
 	}
 	sbuf_adds(&b, vm->msg ? vm->msg : "error");
 	if (vm->nframes > 1) {
+		/* runs of the same frame (deep recursion) are shown once */
 		sbuf_adds(&b, "\n  traceback (innermost last):");
+		int shown = 0;
 		for (int j = 0; j < vm->nframes; j++) {
+			int same = 0;
+			span w = frame_place(&vm->frames[j]);
+			while (j + 1 < vm->nframes && vm->frames[j + 1].p == vm->frames[j].p) {
+				span w2 = frame_place(&vm->frames[j + 1]);
+				if (w2.line != w.line || w2.col != w.col || w2.file != w.file)
+					break;
+				same++;
+				j++;
+			}
+			if (shown++ == 20 && vm->nframes - j > 10) {
+				sbuf_printf(&b, "\n    ... (%d more frames)", vm->nframes - j - 10);
+				j = vm->nframes - 11;
+				continue;
+			}
 			sbuf_adds(&b, "\n    ");
-			add_place(vm, &b, frame_place(&vm->frames[j]));
+			add_place(vm, &b, w);
 			sbuf_printf(&b, ": in %s", vm->frames[j].p->name);
+			if (same)
+				sbuf_printf(&b, " (repeated %d more times)", same);
 		}
 	}
 	free(vm->full);
@@ -394,49 +412,72 @@ int vm_call_method(flow_vm *vm, value *recv, const bc_msite *site, const char *n
 
 /* ---- annotations -------------------------------------------------------- */
 
+/* Does v (not a future unless tcode is future) match an annotation? */
+static bool type_ok(int tcode, const char *tname, value v)
+{
+	switch (tcode) {
+	case BC_T_ANY: return true;
+	case BC_T_NONE: return v.t == V_NONE;
+	case BC_T_BOOL: return v.t == V_BOOL;
+	case BC_T_INT: return v.t == V_INT;
+	case BC_T_FLOAT: return v.t == V_FLOAT || v.t == V_INT;
+	case BC_T_STR: return v.t == V_STR;
+	case BC_T_LIST: return v.t == V_LIST;
+	case BC_T_DICT: return v.t == V_DICT;
+	case BC_T_TENSOR: return v.t == V_TENSOR;
+	case BC_T_FN: return v.t == V_FUNC;
+	case BC_T_TASK:
+		return v.t == V_FUNC && v.as.o->extra == FUNC_PROTO &&
+		       ((const vfunc *)v.as.o)->proto->kind == PROTO_TASK;
+	case BC_T_FUTURE: return v.t == V_FUTURE;
+	default:
+		return v.t == V_ACTOR && !strcmp(((const vactor *)v.as.o)->cls->name, tname);
+	}
+}
+
+static int type_error(flow_vm *vm, const char *tname, value v, const char *what, const char *w2,
+                      const char *w3)
+{
+	const char *got = vtype_name(v.t);
+	if (v.t == V_ACTOR)
+		got = ((const vactor *)v.as.o)->cls->name;
+	return vm_raise(vm, "%s%s%s must be %s, got %s", what, w2, w3, tname, got);
+}
+
 int vm_check_type(flow_vm *vm, int tcode, const char *tname, value *v, const char *what)
 {
-	bool ok;
 	if (tcode == BC_T_ANY)
 		return 0;
 	if (v->t == V_FUTURE && tcode != BC_T_FUTURE && vm_force(vm, v))
 		return -1;
-	switch (tcode) {
-	case BC_T_NONE: ok = v->t == V_NONE; break;
-	case BC_T_BOOL: ok = v->t == V_BOOL; break;
-	case BC_T_INT: ok = v->t == V_INT; break;
-	case BC_T_FLOAT: ok = v->t == V_FLOAT || v->t == V_INT; break;
-	case BC_T_STR: ok = v->t == V_STR; break;
-	case BC_T_LIST: ok = v->t == V_LIST; break;
-	case BC_T_DICT: ok = v->t == V_DICT; break;
-	case BC_T_TENSOR: ok = v->t == V_TENSOR; break;
-	case BC_T_FN: ok = v->t == V_FUNC; break;
-	case BC_T_TASK:
-		ok = v->t == V_FUNC && v->as.o->extra == FUNC_PROTO &&
-		     ((const vfunc *)v->as.o)->proto->kind == PROTO_TASK;
-		break;
-	case BC_T_FUTURE: ok = v->t == V_FUTURE; break;
-	default:
-		ok = v->t == V_ACTOR && !strcmp(((const vactor *)v->as.o)->cls->name, tname);
-		break;
-	}
-	if (ok)
+	if (type_ok(tcode, tname, *v))
 		return 0;
-	const char *got = vtype_name(v->t);
-	if (v->t == V_ACTOR)
-		got = ((const vactor *)v->as.o)->cls->name;
-	return vm_raise(vm, "%s must be %s, got %s", what, tname, got);
+	return type_error(vm, tname, *v, what, "", "");
+}
+
+int vm_check_return(flow_vm *vm, const bc_proto *p, value *v)
+{
+	if (v->t == V_FUTURE && p->ret_tcode != BC_T_FUTURE && vm_force(vm, v))
+		return -1;
+	if (type_ok(p->ret_tcode, p->ret_type, *v))
+		return 0;
+	return type_error(vm, p->ret_type, *v, "return value of '", p->name, "'");
 }
 
 int vm_check_args(flow_vm *vm, const bc_proto *p, value *args)
 {
 	for (int j = 0; j < p->nparams; j++) {
-		if (p->ptcode[j] == BC_T_ANY)
+		int tc = p->ptcode[j];
+		value *a = &args[j];
+		if (tc == BC_T_ANY)
+			continue;
+		if (a->t == V_FUTURE && tc != BC_T_FUTURE && vm_force(vm, a))
+			return -1;
+		if (type_ok(tc, p->params[j].type, *a))
 			continue;
 		char what[200];
 		snprintf(what, sizeof what, "argument '%s' of '%s'", p->params[j].name, p->name);
-		if (vm_check_type(vm, p->ptcode[j], p->params[j].type, &args[j], what))
-			return -1;
+		return type_error(vm, p->params[j].type, *a, what, "", "");
 	}
 	return 0;
 }
@@ -518,41 +559,88 @@ int vm_get_deep(flow_vm *vm, value v, value *out)
 
 /* ---- slow paths of the loop ---------------------------------------------- */
 
+/* *tmp = the value of *r (resolved if a future): a new ref the caller
+ * releases. Registers are left alone, so a local stays a future. */
+int vm_deref(flow_vm *vm, const value *r, value *tmp)
+{
+	if (r->t != V_FUTURE) {
+		*tmp = val_hold(*r);
+		return 0;
+	}
+	value v = val_hold(*r);
+	while (v.t == V_FUTURE) {
+		value x;
+		if (vm->ctx.host->get(vm, v, &x)) {
+			val_rele(v);
+			return -1;
+		}
+		val_rele(v);
+		v = x;
+	}
+	*tmp = v;
+	return 0;
+}
+
 int vm_arith_slow(flow_vm *vm, int op, value *a, value *b, value *out)
 {
 	verr e;
-	if (vm_force(vm, a) || vm_force(vm, b))
+	value x, y;
+	int rc = 0;
+	if (vm_deref(vm, a, &x))
 		return -1;
+	if (vm_deref(vm, b, &y)) {
+		val_rele(x);
+		return -1;
+	}
 	if (op == '@')
-		return vm_matmul(vm, *a, *b, out);
-	if (val_arith(op, *a, *b, out, &e))
-		return vm_raise(vm, "%s", e.msg);
-	return 0;
+		rc = vm_matmul(vm, x, y, out);
+	else if (val_arith(op, x, y, out, &e))
+		rc = vm_raise(vm, "%s", e.msg);
+	val_rele(x);
+	val_rele(y);
+	return rc;
 }
 
 int vm_cmp_slow(flow_vm *vm, value *a, value *b, int *res)
 {
 	verr e;
-	if (vm_force(vm, a) || vm_force(vm, b))
+	value x, y;
+	int rc = 0;
+	if (vm_deref(vm, a, &x))
 		return -1;
-	if (val_cmp(*a, *b, res, &e))
-		return vm_raise(vm, "%s", e.msg);
-	return 0;
+	if (vm_deref(vm, b, &y)) {
+		val_rele(x);
+		return -1;
+	}
+	if (val_cmp(x, y, res, &e))
+		rc = vm_raise(vm, "%s", e.msg);
+	val_rele(x);
+	val_rele(y);
+	return rc;
 }
 
 int vm_eq_slow(flow_vm *vm, value *a, value *b, bool *res)
 {
-	if (vm_force(vm, a) || vm_force(vm, b))
+	value x, y;
+	if (vm_deref(vm, a, &x))
 		return -1;
-	*res = val_eq(*a, *b);
+	if (vm_deref(vm, b, &y)) {
+		val_rele(x);
+		return -1;
+	}
+	*res = val_eq(x, y);
+	val_rele(x);
+	val_rele(y);
 	return 0;
 }
 
 int vm_truthy_slow(flow_vm *vm, value *v, bool *res)
 {
-	if (vm_force(vm, v))
+	value x;
+	if (vm_deref(vm, v, &x))
 		return -1;
-	*res = val_truthy(*v);
+	*res = val_truthy(x);
+	val_rele(x);
 	return 0;
 }
 
@@ -663,10 +751,20 @@ int vm_slice(flow_vm *vm, value obj, value *parts, int mask, value *out)
 	return 0;
 }
 
+static int iter_of(flow_vm *vm, value *src, value *out);
+
 int vm_iter_prep(flow_vm *vm, value *src, value *out)
 {
-	if (vm_force(vm, src))
+	value x;
+	if (vm_deref(vm, src, &x))
 		return -1;
+	int rc = iter_of(vm, &x, out);
+	val_rele(x);
+	return rc;
+}
+
+static int iter_of(flow_vm *vm, value *src, value *out)
+{
 	switch (src->t) {
 	case V_LIST:
 		*out = val_hold(*src);

@@ -46,6 +46,8 @@ int vm_execute(flow_vm *vm, value *out);
 void vm_trace(flow_vm *vm);
 /* If *r is a future, replaces it by its value. */
 int vm_force(flow_vm *vm, value *r);
+/* *tmp = value of *r, resolving a future without touching *r (new ref). */
+int vm_deref(flow_vm *vm, const value *r, value *tmp);
 /* Calls a callable with positional args and nkw keyword args (values
  * kwv, names kwnames). Result: new ref in *out. */
 int vm_call_kw(flow_vm *vm, value fn, value *args, int npos, value *kwv,
@@ -57,6 +59,7 @@ int vm_match_proto(flow_vm *vm, const bc_proto *p, value *args, int npos, value 
 int vm_match_native(flow_vm *vm, const native_def *d, value *args, int npos, value *kwv,
                     const char *const *kwnames, int nkw, value *out, int *argc);
 /* Checks (and resolves futures of) annotated params of p at args. */
+int vm_check_return(flow_vm *vm, const bc_proto *p, value *v);
 int vm_check_args(flow_vm *vm, const bc_proto *p, value *args);
 int vm_check_type(flow_vm *vm, int tcode, const char *tname, value *v, const char *what);
 /* Calls method `name` on a receiver (value or actor handle); args borrowed.
