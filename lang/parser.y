@@ -126,6 +126,14 @@ static void check_target(parse_state *ps, const ast_expr *e)
 static ast_decl *mk_callable(parse_state *ps, ast_decl_kind k, tokstr name, span name_at,
                              ptrvec params, ast_type ret, ast_block body, span at)
 {
+	for (int i = 1; i < params.n; i++) {
+		ast_param *p = params.v[i], *q = params.v[i - 1];
+		if (!p->deflt && q->deflt) {
+			diag_error(ps->diag, p->where, "parameter '%s' without a default follows one with a default",
+			           p->name);
+			break;
+		}
+	}
 	ast_decl *d = mk_decl(ps, k, at);
 	d->name = name.s;
 	d->name_where = name_at;
@@ -892,6 +900,8 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, parse_state *ps)
 		if (sym_in(exp, n, closers[i]))
 			want[nwant++] = yysymbol_name(closers[i]);
 	}
+	if (nwant == 0 && sym_in(exp, n, YYTRANSLATE(':')) && (la == YYTRANSLATE(',') || la == YYTRANSLATE('}')))
+		want[nwant++] = "':'"; /* {1, 2}: a dict entry needs its value */
 	if (nwant == 0 && sym_in(exp, n, YYSYMBOL_NAME) && sym_in(exp, n, YYSYMBOL_NONE) &&
 	    sym_in(exp, n, YYSYMBOL_TASK) && !sym_in(exp, n, YYSYMBOL_INT))
 		want[nwant++] = "a type name";
@@ -929,6 +939,14 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, parse_state *ps)
 		hint = "declare a class-like stateful worker with 'actor'";
 	else if (la == YYSYMBOL_ELSE && !sym_in(exp, n, YYSYMBOL_ELSE))
 		hint = "'else' must follow the '}' of an 'if'";
+	else if (la == YYTRANSLATE(',') && nwant == 1 && strcmp(want[0], "')'") == 0)
+		hint = "Flow has no tuples; use a list [a, b]";
+	else if (la == YYTRANSLATE(',') && nwant == 1 && strcmp(want[0], "':'") == 0)
+		hint = "a dict literal holds 'key: value' pairs";
+	else if (sym_in(exp, n, YYSYMBOL_NEWLINE) &&
+	         (la == YYSYMBOL_LET || la == YYSYMBOL_IF || la == YYSYMBOL_FOR || la == YYSYMBOL_WHILE ||
+	          la == YYSYMBOL_RETURN || la == YYSYMBOL_FN || la == YYSYMBOL_TASK))
+		hint = "put a newline or ';' between statements";
 	if (hint)
 		diag_error(ps->diag, at, "%s; %s", msg, hint);
 	else

@@ -707,7 +707,14 @@ static void test_syntax_errors(void **state)
 	expect_errors("print(1))\n", "1:9 unexpected ')'\n");
 	expect_errors("}\n", "1:1 unmatched '}'\n");
 	expect_errors("fn f() {\n  return 1\n", "3:1 expected '}' before end of file\n1:8 this '{' is not closed\n");
+	expect_errors("let x = 1 let y = 2\n", "1:11 unexpected 'let'; put a newline or ';' between statements\n");
+	expect_errors("let x = {1, 2}\n", "1:11 expected ':' before ','; a dict literal holds 'key: value' pairs\n");
+	expect_errors("x = (a, b)\n", "1:7 expected ')' before ','; Flow has no tuples; use a list [a, b]\n");
+	expect_errors("fn f(x: int) int { }\n", "1:14 expected '{' before name 'int'\n");
+	expect_errors("x = a[1:2:3:4]\n", "1:12 expected ']' before ':'\n");
+	expect_errors("while x > 0 {\n  x -= 1\n", "3:1 expected '}' before end of file\n1:13 this '{' is not closed\n");
 	/* checks made while building the tree */
+	expect_errors("fn f(x=1, y) { }\n", "1:11 parameter 'y' without a default follows one with a default\n");
 	expect_errors("f(a=1, 2)\n", "1:8 positional argument after a keyword argument\n");
 	expect_errors("1 = x\nf() += 1\n",
 		"1:1 cannot assign to this expression; the target must be a name, an index a[i] or a field a.b\n"
@@ -781,7 +788,7 @@ static void test_errors_inside_blocks_resync(void **state)
 		"}\n"
 		"fn g() { return ) }\n"
 		"print(1)\n",
-		"2:13 expected ')' before ','\n"
+		"2:13 expected ')' before ','; Flow has no tuples; use a list [a, b]\n"
 		"4:14 expected expression before '}'\n"
 		"7:17 expected expression before ')'\n");
 }
