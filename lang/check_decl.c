@@ -10,10 +10,6 @@
 #include "resolve_int.h"
 #include "stdlib/stdlib.h"
 
-static bool has_place(span s) { return s.line > 0; }
-
-static span pick(span a, span b) { return has_place(a) ? a : b; }
-
 static const char *const builtin_types[] = {
 	"any", "none", "bool", "int", "float", "str", "list", "dict", "tensor", "fn", "task", NULL,
 };

@@ -73,7 +73,20 @@ typedef struct rctx {
 	const char *const_what;
 } rctx;
 
+static inline bool has_place(span s) { return s.line > 0; }
+static inline span pick(span a, span b) { return has_place(a) ? a : b; }
+
+/* A growable list of names for "did you mean" (NULL-terminated). */
+typedef struct names {
+	const char **v;
+	size_t n, cap;
+} names;
+
 /* resolve.c */
+void names_add(rctx *c, names *ns, const char *s);
+/* Reports msg, adding "; did you mean 'PREFIXx'?" when a name is close. */
+void error_suggest(rctx *c, span where, const char *msg, const char *name, names *ns,
+                   const char *prefix);
 modinfo *mod_info(rctx *c, const ast_module *m);
 msym *mod_find(modinfo *mi, const char *name);
 void mod_add(rctx *c, modinfo *mi, const char *name, ast_decl *d, span where);
@@ -82,6 +95,9 @@ const char *import_binding(arena *a, const ast_decl *d);
 void resolve_expr(rctx *c, ast_expr *e);
 void resolve_module(rctx *c, modinfo *mi);
 void build_module_table(rctx *c, modinfo *mi);
+
+/* check_call.c */
+void check_call(rctx *c, ast_expr *call);
 
 /* check_decl.c */
 bool type_name_known(rctx *c, const char *name);
