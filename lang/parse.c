@@ -384,6 +384,8 @@ int flowyylex(FLOWYYSTYPE *val, span *loc, parse_state *ps)
 				ps->have_peek = true;
 				lex_tok nl = { NEWLINE, { 0 }, { t.loc.file, t.loc.line, t.loc.col, t.loc.line, t.loc.col } };
 				ps->depth_before = depth;
+				if (ps->recovering && depth <= ps->recover_depth)
+					ps->recovering = false;
 				return hand_over(ps, &nl, val, loc);
 			}
 		}
