@@ -373,7 +373,16 @@ actor_list
 
 actor_item
 	: fn_decl
-	| nonfn_decl    { misplaced_decl(ps, $1, "an actor"); $$ = NULL; }
+	| nonfn_decl {
+		if ($1->kind == D_FN) { /* a decorated method: keep it, reject the decorators */
+			diag_error(ps->diag, $1->decorators[0].where,
+			           "actor methods take no decorators; put them on the actor");
+			$$ = $1;
+		} else {
+			misplaced_decl(ps, $1, "an actor");
+			$$ = NULL;
+		}
+	}
 	| stmt {
 		(void)$1;
 		diag_error(ps->diag, @1, "an actor body holds only 'fn' methods; put statements in a method such as 'fn init'");

@@ -724,6 +724,8 @@ static void test_syntax_errors(void **state)
 	expect_errors("actor A {\n  let n = 0\n  task t() { }\n  fn ok() { }\n}\n",
 		"2:3 an actor body holds only 'fn' methods; put statements in a method such as 'fn init'\n"
 		"3:3 'task' declaration must be at the top level, not inside an actor\n");
+	expect_errors("actor A {\n  @cpus(1) fn m() { }\n}\n",
+		"2:3 actor methods take no decorators; put them on the actor\n");
 	/* a missing '}' is blamed once, on the declaration it swallowed */
 	expect_errors("fn f() {\n  print(1)\n\nfn g() {\n}\n",
 		"4:1 'fn' declaration must be at the top level, not inside a block (is a '}' missing above it?)\n");
