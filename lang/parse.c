@@ -4,6 +4,7 @@
 #include "parse.h"
 
 #include <inttypes.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -80,6 +81,10 @@ void parse_state_init(parse_state *ps, arena *a, diag_ctx *d, int file,
 		abort();
 	}
 	ps->scanner = sc;
+	if (len > (size_t)INT_MAX - 2) { /* flex counts in int */
+		diag_error(d, (span){ file, 1, 1, 1, 1 }, "source file is too large (over 2 GiB)");
+		len = 0;
+	}
 	flowlex_scan_bytes(src, (int)len, sc);
 }
 
