@@ -336,8 +336,8 @@ static bracket_kind top_bracket(const parse_state *ps)
 	return ps->nbr ? ps->br[ps->nbr - 1].kind : BR_BLOCK;
 }
 
-/* Pops to the bracket that closer c matches; returns false (and pops
- * nothing) when c matches nothing open, or -1 on an empty stack. */
+/* Pops to the bracket that closer c matches and returns 1; returns 0
+ * (popping nothing) when c matches nothing open, -1 on an empty stack. */
 static int pop_bracket(parse_state *ps, int c, bracket_kind *popped)
 {
 	if (ps->nbr == 0)

@@ -936,7 +936,10 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, parse_state *ps)
 	}
 
 	const char *hint = NULL;
-	if (la == YYTRANSLATE(':') && sym_in(exp, n, YYSYMBOL_LBRACE_BLOCK))
+	if (la == YYSYMBOL_NEWLINE && nwant == 1 && strcmp(want[0], "'{'") == 0 && ps->have_peek &&
+	    ps->peek.kind == '{')
+		hint = "a block's '{' goes on the same line as what comes before it";
+	else if (la == YYTRANSLATE(':') && sym_in(exp, n, YYSYMBOL_LBRACE_BLOCK))
 		hint = "blocks are written '{ ... }', not with ':'";
 	else if (la == YYTRANSLATE('=') && sym_in(exp, n, YYSYMBOL_LBRACE_BLOCK))
 		hint = "use '==' to compare";

@@ -691,6 +691,8 @@ static void test_syntax_errors(void **state)
 	expect_errors("x = [1, 2\ny = 3\n", "2:1 expected ']' or ',' before name 'y'\n");
 	expect_errors("x = ((((1)))\n", "2:1 expected ')' before end of file\n1:5 this '(' is not closed\n");
 	expect_errors("if x > 0\n    print(x)\n}\nprint(1)\n", "1:9 expected '{' before newline\n");
+	expect_errors("if x\n{\n}\n",
+		"1:5 expected '{' before newline; a block's '{' goes on the same line as what comes before it\n");
 	expect_errors("x = 1\nelse { y }\n", "2:1 unexpected 'else'; 'else' must follow the '}' of an 'if'\n");
 	expect_errors("if x:\n  y\n", "1:5 expected '{' before ':'; blocks are written '{ ... }', not with ':'\n");
 	expect_errors("if x = 1 { }\n", "1:6 expected '{' before '='; use '==' to compare\n");
