@@ -468,7 +468,10 @@ static void call_method(fstate *fs, const ast_expr *e, int dst)
 	memset(s, 0, sizeof *s);
 	s->name = arena_strdup(fs->cs->ar, name);
 	for (int t = V_STR; t < V__COUNT; t++)
+	{
 		s->by_type[t] = stdlib_method((vtype)t, name);
+		s->params[t] = s->by_type[t] ? stdlib_params(s->by_type[t]) : NULL;
+	}
 	s->mutates = mut;
 	s->nkw = nkw;
 	if (nkw) {

@@ -399,7 +399,7 @@ L_CALLP: {
 	SAVEPC();
 	if (vm->nframes >= VM_MAX_FRAMES || nb + cp->nregs >= vm->stack + VM_STACK_SLOTS)
 		ERR("maximum recursion depth exceeded");
-	if (cp->checks && vm_check_args(vm, cp, nb))
+	if (cp->checks && !vm_args_fast(cp, nb) && vm_check_args(vm, cp, nb))
 		goto error;
 	for (int j = cp->nparams; j < cp->nregs; j++)
 		VM_SET(nb + j, v_none());
@@ -461,7 +461,7 @@ L_RETURN0:
 L_RETURN:
 	tmp = val_hold(*R(A));
 do_return: {
-	if (p->ret_tcode != BC_T_ANY) {
+	if (!vm_type_fast(p->ret_tcode, &tmp)) {
 		SAVEPC();
 		if (vm_check_return(vm, p, &tmp)) {
 			val_rele(tmp);

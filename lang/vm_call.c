@@ -392,7 +392,7 @@ int vm_call_method(flow_vm *vm, value *recv, const bc_msite *site, const char *n
 		else if (recv->t == V_DICT)
 			VM_SET(recv, dict_thaw(*recv));
 	}
-	const native_params *np = stdlib_params(d);
+	const native_params *np = site ? site->params[recv->t] : stdlib_params(d);
 	if (nkw == 0 && args == recv + 1 && (!np || np->n < 0 || npos == np->n))
 		return d->fn(vm, recv, 1 + npos, out);
 	value small[17], *m = argbuf(small, 17, 1 + npos + NATIVE_MAX_PARAMS);

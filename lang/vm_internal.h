@@ -41,6 +41,31 @@ static inline value *vm_top(flow_vm *vm)
 	return f->base + f->p->nregs;
 }
 
+/* The common annotation checks, inline; false means "ask the full check"
+ * (which also resolves futures and knows actors). */
+static inline bool vm_type_fast(int tc, const value *v)
+{
+	switch (tc) {
+	case BC_T_ANY: return true;
+	case BC_T_INT: return v->t == V_INT;
+	case BC_T_FLOAT: return v->t == V_FLOAT || v->t == V_INT;
+	case BC_T_STR: return v->t == V_STR;
+	case BC_T_LIST: return v->t == V_LIST;
+	case BC_T_DICT: return v->t == V_DICT;
+	case BC_T_BOOL: return v->t == V_BOOL;
+	case BC_T_NONE: return v->t == V_NONE;
+	default: return false;
+	}
+}
+
+static inline bool vm_args_fast(const bc_proto *p, const value *a)
+{
+	for (int j = 0; j < p->nparams; j++)
+		if (!vm_type_fast(p->ptcode[j], &a[j]))
+			return false;
+	return true;
+}
+
 int vm_execute(flow_vm *vm, value *out);
 /* Adds place + traceback to the recorded message (once per error). */
 void vm_trace(flow_vm *vm);
