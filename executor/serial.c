@@ -12,7 +12,7 @@
 #include "serial.h"
 #include "../lang/vm.h"
 
-#define MAX_NESTING 100
+#define MAX_NESTING 400
 
 typedef struct serial_host {
 	const bc_program *prog;
@@ -24,6 +24,9 @@ typedef struct serial_host {
 	bool driver_dep_failed;  /* the driver stopped on a failed future */
 	const char *dep_task;
 	char *dep_where;         /* where the driver needed it */
+	flow_vm *dep_vm;         /* the last VM that needed a failed result */
+	const char *dep_name;    /* ... and the failed task it needed */
+	char *dep_place;
 } serial_host;
 
 /* An actor instance: its fields, or why it is broken. */
@@ -120,9 +123,11 @@ static int snapshot_args(flow_vm *vm, value *args, int nargs, value *out)
 	return 0;
 }
 
-/* Runs proto in a fresh VM. On failure returns -1 and a malloc'd error. */
+/* Runs proto in a fresh VM. On failure returns -1 and a malloc'd error;
+ * when it failed because it needed the result of a failed task, *dep is
+ * that task's name and *err says where. */
 static int run_inline(serial_host *sh, const bc_proto *p, value self, value *args, int nargs,
-                      value *res, char **err)
+                      value *res, char **err, const char **dep)
 {
 	vm_context c;
 	memset(&c, 0, sizeof c);
@@ -135,10 +140,18 @@ static int run_inline(serial_host *sh, const bc_proto *p, value self, value *arg
 	sh->depth++;
 	int rc = vm_run(tv, p, args, nargs, res);
 	sh->depth--;
-	if (rc)
+	*dep = NULL;
+	if (rc && sh->dep_vm == tv) {
+		*dep = sh->dep_name;
+		*err = sh->dep_place;
+		sh->dep_place = NULL;
+	} else if (rc) {
 		*err = strdup(vm_error(tv));
-	else
+	} else {
 		val_freeze(*res);
+	}
+	if (sh->dep_vm == tv)
+		sh->dep_vm = NULL;
 	vm_free(tv);
 	return rc;
 }
@@ -162,6 +175,23 @@ static value fail_future(flow_vm *vm, const char *what, const char *name, int at
 	return f;
 }
 
+/* A call that stopped because it needed a failed result: reported once,
+ * shortly, and counted with the skipped ones. */
+static value stopped_future(flow_vm *vm, const char *what, const char *name, const char *dep,
+                            const char *where)
+{
+	serial_host *sh = host_of(vm);
+	char *msg;
+	if (asprintf(&msg, "stopped at %s: it needs the result of failed task '%s'", where, dep) < 0)
+		abort();
+	fprintf(sh->o->err, "flow: %s '%s' %s\n", what, name, msg);
+	sh->nskipped++;
+	value f = future_new_failed(msg);
+	((vfuture *)f.as.o)->host_data = (void *)dep;
+	free(msg);
+	return f;
+}
+
 static int s_call_task(flow_vm *vm, const bc_proto *task, value *args, int nargs, value *out)
 {
 	serial_host *sh = host_of(vm);
@@ -176,18 +206,24 @@ static int s_call_task(flow_vm *vm, const bc_proto *task, value *args, int nargs
 		return -1;
 	}
 	char *err = NULL;
+	const char *dep = NULL;
 	value res;
 	int attempts = 0, rc;
 	do {
 		free(err);
 		err = NULL;
 		attempts++;
-		rc = run_inline(sh, task, v_none(), a, nargs, &res, &err);
-	} while (rc && attempts <= task->attrs.retries);
+		rc = run_inline(sh, task, v_none(), a, nargs, &res, &err, &dep);
+	} while (rc && !dep && attempts <= task->attrs.retries);
 	for (int j = 0; j < nargs; j++)
 		val_rele(a[j]);
 	if (a != small)
 		free(a);
+	if (rc && dep) {
+		*out = stopped_future(vm, "task", task->name, dep, err);
+		free(err);
+		return 0;
+	}
 	if (rc) {
 		*out = fail_future(vm, "task", task->name, attempts, err);
 		free(err);
@@ -236,7 +272,8 @@ static int s_new_actor(flow_vm *vm, const bc_actor *cls, value *args, int nargs,
 			}
 			value res;
 			char *err = NULL;
-			if (run_inline(sh, cls->init, inst->fields, a, nargs, &res, &err) == 0) {
+			const char *dep;
+			if (run_inline(sh, cls->init, inst->fields, a, nargs, &res, &err, &dep) == 0) {
 				val_rele(res);
 			} else {
 				value f = fail_future(vm, "actor", cls->name, 1, err);
@@ -280,11 +317,17 @@ static int s_call_method(flow_vm *vm, value handle, const bc_proto *m, value *ar
 	}
 	value res;
 	char *err = NULL;
-	int rc = run_inline(sh, m, inst->fields, a, nargs, &res, &err);
+	const char *dep;
+	int rc = run_inline(sh, m, inst->fields, a, nargs, &res, &err, &dep);
 	for (int j = 0; j < nargs; j++)
 		val_rele(a[j]);
 	if (a != small)
 		free(a);
+	if (rc && dep) {
+		*out = stopped_future(vm, "method", m->name, dep, err);
+		free(err);
+		return 0;
+	}
 	if (rc) {
 		*out = fail_future(vm, "method", m->name, 1, err);
 		free(err);
@@ -307,14 +350,19 @@ static int s_get(flow_vm *vm, value fut, value *out)
 		return 0;
 	}
 	if (f->state == FUT_FAILED) {
+		serial_host *sh = host_of(vm);
 		if (!vm_ctx(vm)->task_name) {
-			serial_host *sh = host_of(vm);
 			sh->driver_dep_failed = true;
 			sh->dep_task = failed_name(f);
 			free(sh->dep_where);
 			sh->dep_where = place_text(vm);
+		} else {
+			sh->dep_vm = vm;
+			sh->dep_name = failed_name(f);
+			free(sh->dep_place);
+			sh->dep_place = place_text(vm);
 		}
-		return vm_raise(vm, "%s", f->error);
+		return vm_raise(vm, "needs the result of failed task '%s'", failed_name(f));
 	}
 	return vm_raise(vm, "future is not ready");
 }
@@ -421,6 +469,7 @@ int serial_run(const bc_program *p, const serial_opts *o)
 		vm_free(vm);
 	}
 	free(sh.dep_where);
+	free(sh.dep_place);
 	fflush(opts.out);
 	if (sh.nfailed || sh.nskipped) {
 		status = 1;

@@ -262,6 +262,20 @@ static void test_task_failure(void **state)
 	            "flow: 1 task failed, 2 skipped\n"));
 }
 
+static void test_nested_failure(void **state)
+{
+	(void)state;
+	expect("task leaf(x: int) -> int { return 1 // x }\n"
+	       "task mid(x: int) -> int { return get(leaf(x)) + 1 }\n"
+	       "print(get(mid(1)))\n"
+	       "let m = mid(0)\n"
+	       "print(\"end\")\n",
+	       1, "2\nend\n",
+	       ERRS("error: task 'leaf' failed: t.flow:1:35: division by zero\n  called from t.flow:2:38\n"
+	            "flow: task 'mid' stopped at t.flow:2:34: it needs the result of failed task 'leaf'\n"
+	            "flow: 1 task failed, 1 skipped\n"));
+}
+
 static void test_retries(void **state)
 {
 	(void)state;
@@ -379,6 +393,7 @@ int main(void)
 		cmocka_unit_test(test_actors),
 		cmocka_unit_test(test_futures_resolve),
 		cmocka_unit_test(test_task_failure),
+		cmocka_unit_test(test_nested_failure),
 		cmocka_unit_test(test_retries),
 		cmocka_unit_test(test_type_checks),
 		cmocka_unit_test(test_recursion_limit),
