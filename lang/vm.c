@@ -436,6 +436,12 @@ L_NATIVE: {
 	const native_def *d = p->natives[B];
 	int n = C;
 	SAVEPC();
+	/* a future argument is resolved here, except for natives that talk
+	 * to the executor (get, wait, reduce...) or ask what it is (type):
+	 * the argument registers are temporaries, so no local changes */
+	for (int j = 0; j < n; j++)
+		if (R(A + j)->t == V_FUTURE && !(d->flags & NATIVE_HOST) && strcmp(d->name, "type"))
+			TRY(vm_force(vm, R(A + j)));
 	if (d->fn(vm, R(A), n, &tmp))
 		goto error;
 	for (int j = 1; j < n; j++)

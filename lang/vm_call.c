@@ -495,35 +495,39 @@ int vm_force(flow_vm *vm, value *r)
 	return 0;
 }
 
-static bool has_future(value v)
+static bool has_future(value v, int depth)
 {
 	if (v.t == V_FUTURE)
 		return true;
+	if (depth > VAL_MAX_DEPTH)
+		return false;
 	if (v.t == V_LIST) {
 		for (size_t j = 0; j < list_len(v); j++)
-			if (has_future(list_get(v, j)))
+			if (has_future(list_get(v, j), depth + 1))
 				return true;
 	} else if (v.t == V_DICT) {
 		size_t it = 0;
 		value k, x;
 		while (dict_next(v, &it, &k, &x))
-			if (has_future(x))
+			if (has_future(x, depth + 1))
 				return true;
 	}
 	return false;
 }
 
-int vm_get_deep(flow_vm *vm, value v, value *out)
+static int get_deep(flow_vm *vm, value v, value *out, int depth)
 {
-	if (!has_future(v)) {
+	if (!has_future(v, depth)) {
 		*out = val_hold(v);
 		return 0;
 	}
+	if (depth > VAL_MAX_DEPTH)
+		return vm_raise(vm, "value nested too deeply");
 	if (v.t == V_FUTURE) {
 		value r;
 		if (vm->ctx.host->get(vm, v, &r))
 			return -1;
-		int rc = vm_get_deep(vm, r, out);
+		int rc = get_deep(vm, r, out, depth + 1);
 		val_rele(r);
 		return rc;
 	}
@@ -531,7 +535,7 @@ int vm_get_deep(flow_vm *vm, value v, value *out)
 		value l = list_new(list_len(v));
 		for (size_t j = 0; j < list_len(v); j++) {
 			value x;
-			if (vm_get_deep(vm, list_get(v, j), &x)) {
+			if (get_deep(vm, list_get(v, j), &x, depth + 1)) {
 				val_rele(l);
 				return -1;
 			}
@@ -546,7 +550,7 @@ int vm_get_deep(flow_vm *vm, value v, value *out)
 	while (dict_next(v, &it, &k, &x)) {
 		value y;
 		verr e;
-		if (vm_get_deep(vm, x, &y)) {
+		if (get_deep(vm, x, &y, depth + 1)) {
 			val_rele(d);
 			return -1;
 		}
@@ -555,6 +559,11 @@ int vm_get_deep(flow_vm *vm, value v, value *out)
 	}
 	*out = d;
 	return 0;
+}
+
+int vm_get_deep(flow_vm *vm, value v, value *out)
+{
+	return get_deep(vm, v, out, 0);
 }
 
 /* ---- slow paths of the loop ---------------------------------------------- */

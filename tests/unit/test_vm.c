@@ -300,6 +300,22 @@ static void test_retries(void **state)
 	            "flow: 1 task failed\n"));
 }
 
+static void test_tensors(void **state)
+{
+	(void)state;
+	expect("import tensor as t\n"
+	       "let m = t.reshape(t.arange(6), [2, 3])\n"
+	       "print(t.to_list(m[1]), m[0][2], t.to_list(m[1:]), t.shape(m @ t.transpose(m)))\n"
+	       "for row in m { print(t.to_list(row)) }\n"
+	       "task scale(x: tensor, k: float) -> tensor { return x * k }\n"
+	       "print(t.to_list(scale(m, 2)), type(scale(m, 1)))\n"
+	       "print(m[5])\n",
+	       1,
+	       "[3.0, 4.0, 5.0] 2.0 [[3.0, 4.0, 5.0]] [2, 2]\n[0.0, 1.0, 2.0]\n[3.0, 4.0, 5.0]\n"
+	       "[[0.0, 2.0, 4.0], [6.0, 8.0, 10.0]] future\n",
+	       ERRS("t.flow:7:7: "));
+}
+
 static void test_type_checks(void **state)
 {
 	(void)state;
@@ -395,6 +411,7 @@ int main(void)
 		cmocka_unit_test(test_task_failure),
 		cmocka_unit_test(test_nested_failure),
 		cmocka_unit_test(test_retries),
+		cmocka_unit_test(test_tensors),
 		cmocka_unit_test(test_type_checks),
 		cmocka_unit_test(test_recursion_limit),
 		cmocka_unit_test(test_random_seeded),
