@@ -126,8 +126,8 @@ static int snapshot_args(flow_vm *vm, value *args, int nargs, value *out)
 /* Runs proto in a fresh VM. On failure returns -1 and a malloc'd error;
  * when it failed because it needed the result of a failed task, *dep is
  * that task's name and *err says where. */
-static int run_inline(serial_host *sh, const bc_proto *p, value self, value *args, int nargs,
-                      value *res, char **err, const char **dep)
+static int run_inline(serial_host *sh, const bc_proto *p, uint64_t call, value self, value *args,
+                      int nargs, value *res, char **err, const char **dep)
 {
 	vm_context c;
 	memset(&c, 0, sizeof c);
@@ -135,7 +135,7 @@ static int run_inline(serial_host *sh, const bc_proto *p, value self, value *arg
 	c.host_data = sh;
 	c.task_name = p->name;
 	c.self = self;
-	rng_seed(&c.rng, rng_mix(sh->o->seed, ++sh->calls));
+	rng_seed(&c.rng, rng_mix(sh->o->seed, call));
 	flow_vm *tv = vm_new(sh->prog, &c);
 	sh->depth++;
 	int rc = vm_run(tv, p, args, nargs, res);
@@ -209,11 +209,12 @@ static int s_call_task(flow_vm *vm, const bc_proto *task, value *args, int nargs
 	const char *dep = NULL;
 	value res;
 	int attempts = 0, rc;
+	uint64_t call = ++sh->calls; /* retries replay the same random stream */
 	do {
 		free(err);
 		err = NULL;
 		attempts++;
-		rc = run_inline(sh, task, v_none(), a, nargs, &res, &err, &dep);
+		rc = run_inline(sh, task, call, v_none(), a, nargs, &res, &err, &dep);
 	} while (rc && !dep && attempts <= task->attrs.retries);
 	for (int j = 0; j < nargs; j++)
 		val_rele(a[j]);
@@ -273,7 +274,7 @@ static int s_new_actor(flow_vm *vm, const bc_actor *cls, value *args, int nargs,
 			value res;
 			char *err = NULL;
 			const char *dep;
-			if (run_inline(sh, cls->init, inst->fields, a, nargs, &res, &err, &dep) == 0) {
+			if (run_inline(sh, cls->init, ++sh->calls, inst->fields, a, nargs, &res, &err, &dep) == 0) {
 				val_rele(res);
 			} else {
 				value f = fail_future(vm, "actor", cls->name, 1, err);
@@ -318,7 +319,7 @@ static int s_call_method(flow_vm *vm, value handle, const bc_proto *m, value *ar
 	value res;
 	char *err = NULL;
 	const char *dep;
-	int rc = run_inline(sh, m, inst->fields, a, nargs, &res, &err, &dep);
+	int rc = run_inline(sh, m, ++sh->calls, inst->fields, a, nargs, &res, &err, &dep);
 	for (int j = 0; j < nargs; j++)
 		val_rele(a[j]);
 	if (a != small)
