@@ -1262,18 +1262,19 @@ static void stmt(fstate *fs, const ast_stmt *s)
 		break;
 	}
 	case S_WHILE: {
+		/* the test sits after the body: one jump per iteration */
 		loopctx lc = { { 0 }, { 0 }, fs->loop };
 		fs->loop = &lc;
-		int top = fs->ncode;
-		intlist exit = { 0 };
-		cond_jump(fs, s->u.while_.cond, false, &exit);
+		int first = emit_jump(fs);
+		int body = fs->ncode;
 		block(fs, &s->u.while_.body);
-		fs->cur = s->where;
-		patch_jump(fs, emit_jump(fs), top);
-		for (int j = 0; j < lc.cont.n; j++)
-			patch_jump(fs, lc.cont.v[j], top);
-		free(lc.cont.v);
-		patch_here(fs, &exit);
+		patch_here(fs, &lc.cont);
+		patch_jump(fs, first, fs->ncode);
+		intlist again = { 0 };
+		cond_jump(fs, s->u.while_.cond, true, &again);
+		for (int j = 0; j < again.n; j++)
+			patch_jump(fs, again.v[j], body);
+		free(again.v);
 		patch_here(fs, &lc.brk);
 		fs->loop = lc.outer;
 		break;

@@ -8,11 +8,16 @@
 
 int vm_execute(flow_vm *vm, value *out)
 {
+	/* every byte dispatches somewhere: unknown opcodes to bad_op */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Woverride-init"
 	static const void *const labels[256] = {
+		[0 ... 255] = &&bad_op,
 #define OP(name, fmt, doc) [OP_##name] = &&L_##name,
 #include "opcodes.h"
 #undef OP
 	};
+#pragma GCC diagnostic pop
 	const bc_program *prog = vm->prog;
 	vm_frame *f;
 	const bc_proto *p;
@@ -36,7 +41,7 @@ int vm_execute(flow_vm *vm, value *out)
 #define A BC_A(i)
 #define B BC_B(i)
 #define C BC_C(i)
-#define NEXT() do { i = *pc++; const void *l_ = labels[i & 0xffu]; if (!l_) goto bad_op; goto *l_; } while (0)
+#define NEXT() do { i = *pc++; goto *labels[i & 0xffu]; } while (0)
 #define ERR(...) do { SAVEPC(); vm_raise(vm, __VA_ARGS__); goto error; } while (0)
 #define TRY(expr) do { SAVEPC(); if ((expr) != 0) goto error; } while (0)
 #define SETINT(r, x) do { value *sr_ = (r); int64_t sx_ = (x); val_rele(*sr_); sr_->t = V_INT; sr_->as.i = sx_; } while (0)
