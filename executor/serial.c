@@ -27,6 +27,7 @@ typedef struct serial_host {
 	flow_vm *dep_vm;         /* the last VM that needed a failed result */
 	const char *dep_name;    /* ... and the failed task it needed */
 	char *dep_place;
+	flow_vm *pool[MAX_NESTING + 1]; /* one reusable VM per nesting depth */
 } serial_host;
 
 /* An actor instance: its fields, or why it is broken. */
@@ -136,7 +137,11 @@ static int run_inline(serial_host *sh, const bc_proto *p, uint64_t call, value s
 	c.task_name = p->name;
 	c.self = self;
 	rng_seed(&c.rng, rng_mix(sh->o->seed, call));
-	flow_vm *tv = vm_new(sh->prog, &c);
+	flow_vm *tv = sh->pool[sh->depth];
+	if (tv)
+		vm_set_ctx(tv, &c);
+	else
+		tv = sh->pool[sh->depth] = vm_new(sh->prog, &c);
 	sh->depth++;
 	int rc = vm_run(tv, p, args, nargs, res);
 	sh->depth--;
@@ -152,7 +157,9 @@ static int run_inline(serial_host *sh, const bc_proto *p, uint64_t call, value s
 	}
 	if (sh->dep_vm == tv)
 		sh->dep_vm = NULL;
-	vm_free(tv);
+	/* drop the context's references now (self), not when reused */
+	c.self = v_none();
+	vm_set_ctx(tv, &c);
 	return rc;
 }
 
@@ -471,6 +478,8 @@ int serial_run(const bc_program *p, const serial_opts *o)
 	}
 	free(sh.dep_where);
 	free(sh.dep_place);
+	for (int j = 0; j <= MAX_NESTING; j++)
+		vm_free(sh.pool[j]);
 	fflush(opts.out);
 	if (sh.nfailed || sh.nskipped) {
 		status = 1;

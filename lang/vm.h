@@ -96,6 +96,9 @@ typedef struct vm_context {
 
 flow_vm *vm_new(const struct bc_program *prog, const vm_context *ctx);
 void vm_free(flow_vm *vm);
+/* Gives an idle VM (nothing running in it) a new context, so a host can
+ * reuse one VM for many calls instead of creating one per call. */
+void vm_set_ctx(flow_vm *vm, const vm_context *ctx);
 vm_context *vm_ctx(flow_vm *vm);
 const struct bc_program *vm_program(flow_vm *vm);
 

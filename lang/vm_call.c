@@ -51,6 +51,14 @@ void vm_free(flow_vm *vm)
 	free(vm);
 }
 
+void vm_set_ctx(flow_vm *vm, const vm_context *ctx)
+{
+	value old = vm->ctx.self;
+	vm->ctx = *ctx;
+	vm->ctx.self = val_hold(ctx->self);
+	val_rele(old);
+}
+
 vm_context *vm_ctx(flow_vm *vm) { return &vm->ctx; }
 const bc_program *vm_program(flow_vm *vm) { return vm->prog; }
 
