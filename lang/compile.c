@@ -1514,15 +1514,17 @@ static const flow_host_ops const_host = {
 	ch_call_task, ch_new_actor, ch_call_method, ch_get, ch_wait, ch_put, ch_print, ch_sleep,
 };
 
-/* Reports a runtime error at compile time (a const that fails). */
-static void report_vm_error(cstate *cs, span where, flow_vm *vm)
+/* Reports a runtime error at compile time (a const or default that fails). */
+static void report_vm_error(cstate *cs, span where, flow_vm *vm, const char *what)
 {
 	cs->nerrors++;
-	diag_error(cs->diag, where, "error while computing a param or const: %s", vm_error(vm));
+	vm_error_place(vm, &where);
+	diag_error(cs->diag, where, "%s%s", what, vm_error_message(vm));
 }
 
 /* Evaluates one expression (a default value) in a throwaway proto. */
-static int const_eval(cstate *cs, flow_vm *vm, const ast_expr *e, int module, value *out)
+static int const_eval(cstate *cs, flow_vm *vm, const ast_expr *e, int module, value *out,
+                      const char *what)
 {
 	bc_proto *p = proto_new(cs, PROTO_FN, "<default>", module, e->where);
 	fstate fs;
@@ -1535,7 +1537,7 @@ static int const_eval(cstate *cs, flow_vm *vm, const ast_expr *e, int module, va
 	if (cs->nerrors == 0) {
 		rc = vm_run(vm, p, NULL, 0, out);
 		if (rc)
-			report_vm_error(cs, e->where, vm);
+			report_vm_error(cs, e->where, vm, what);
 		else
 			val_freeze(*out);
 	}
@@ -1769,9 +1771,7 @@ bc_program *compile_program(const flow_loader *l)
 			continue;
 		value out;
 		if (vm_run(vm, bm->init, NULL, 0, &out)) {
-			span w = bc_place(bm->init, 0);
-			cs.nerrors++;
-			diag_error(cs.diag, w, "%s", vm_error(vm));
+			report_vm_error(&cs, bc_place(bm->init, 0), vm, "");
 		} else {
 			val_rele(out);
 		}
@@ -1790,7 +1790,9 @@ bc_program *compile_program(const flow_loader *l)
 			if (!e)
 				continue;
 			value v;
-			if (const_eval(&cs, vm, e, p->module, &v) == 0)
+			char what[300];
+			snprintf(what, sizeof what, "default value of '%s': ", p->params[j].name);
+			if (const_eval(&cs, vm, e, p->module, &v, what) == 0)
 				p->params[j].deflt = v;
 		}
 	}

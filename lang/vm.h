@@ -113,6 +113,9 @@ int vm_raise(flow_vm *vm, const char *fmt, ...) __attribute__((format(printf, 2,
 /* After a failed vm_run: the full error text (place, message, traceback).
  * Borrowed; valid until the next vm_run. */
 const char *vm_error(flow_vm *vm);
+/* The same error's message alone, and its place (false if none). */
+const char *vm_error_message(flow_vm *vm);
+bool vm_error_place(flow_vm *vm, span *out);
 
 /* Resolves every future inside v (deeply, through lists and dicts). */
 int vm_get_deep(flow_vm *vm, value v, value *out);

@@ -77,6 +77,7 @@ int vm_raise(flow_vm *vm, const char *fmt, ...)
 	vm->msg = m ? m : strdup("error");
 	vm->full = NULL;
 	vm->traced = false;
+	vm->has_where = false;
 	return -1;
 }
 
@@ -102,7 +103,9 @@ void vm_trace(flow_vm *vm)
 	sbuf b;
 	sbuf_init(&b);
 	if (vm->nframes > 0) {
-		add_place(vm, &b, frame_place(&vm->frames[vm->nframes - 1]));
+		vm->errwhere = frame_place(&vm->frames[vm->nframes - 1]);
+		vm->has_where = true;
+		add_place(vm, &b, vm->errwhere);
 		sbuf_adds(&b, ": ");
 	}
 	sbuf_adds(&b, vm->msg ? vm->msg : "error");
@@ -134,6 +137,18 @@ void vm_trace(flow_vm *vm)
 	}
 	free(vm->full);
 	vm->full = sbuf_take(&b, NULL);
+}
+
+const char *vm_error_message(flow_vm *vm)
+{
+	return vm->msg ? vm->msg : "";
+}
+
+bool vm_error_place(flow_vm *vm, span *out)
+{
+	if (vm->has_where)
+		*out = vm->errwhere;
+	return vm->has_where;
 }
 
 const char *vm_error(flow_vm *vm)
@@ -188,6 +203,7 @@ int vm_run(flow_vm *vm, const bc_proto *proto, value *args, int nargs, value *ou
 	free(vm->full);
 	vm->msg = vm->full = NULL;
 	vm->traced = false;
+	vm->has_where = false;
 	return run_proto(vm, proto, args, nargs, out);
 }
 

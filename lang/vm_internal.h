@@ -27,6 +27,8 @@ struct flow_vm {
 	char *msg;           /* the raw error message */
 	char *full;          /* with place and traceback */
 	bool traced;
+	bool has_where;      /* errwhere is the failing instruction's place */
+	span errwhere;
 };
 
 /* Frees the old value in *r and stores v (consumed). */
