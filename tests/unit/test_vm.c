@@ -389,7 +389,11 @@ static void test_const_errors(void **state)
 	(void)state;
 	result r = run("const K = 1 // 0\nprint(K)\n");
 	assert_int_equal(r.status, -1);
-	assert_non_null(strstr(r.err, "division by zero"));
+	assert_non_null(strstr(r.err, "t.flow:1:11: error: division by zero"));
+	done(&r);
+	r = run("fn f(x: int = [1, 2][5]) { return x }\nprint(f(2))\n");
+	assert_int_equal(r.status, -1);
+	assert_non_null(strstr(r.err, "t.flow:1:15: error: default value of 'x': "));
 	done(&r);
 }
 
