@@ -1096,11 +1096,8 @@ static void expr_to(fstate *fs, const ast_expr *e, int dst)
 			break;
 		}
 		int o = expr_any(fs, obj);
-		int k = kstr(fs, e->u.field.name);
-		if (k > 255) {
-			cerror(fs, e->where, "'%s': too many constants", fs->p->name);
-			break;
-		}
+		int k = reg_alloc(fs);
+		emit_loadk(fs, k, str_from_c(e->u.field.name));
 		fs->cur = e->where;
 		emitABC(fs, OP_BINDMETHOD, dst, o, k);
 		break;

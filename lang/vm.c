@@ -329,7 +329,7 @@ L_BINDMETHOD: {
 	vfunc *fn = vobj_alloc(sizeof *fn, V_FUNC);
 	fn->h.extra = FUNC_BOUND;
 	fn->self = val_hold(*R(B));
-	fn->method = str_data(k[C]);
+	fn->method = str_data(*R(C)); /* a constant of this proto: lives as long as the program */
 	VM_SET(R(A), v_obj(&fn->h));
 	NEXT();
 }

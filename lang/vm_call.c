@@ -362,7 +362,14 @@ int vm_call_kw(flow_vm *vm, value fn, value *args, int npos, value *kwv,
 				free(m);
 			return -1;
 		}
-		rc = f->native->fn(vm, m, argc, out);
+		rc = 0;
+		/* as the NATIVE instruction: values, not futures, except for
+		 * natives that talk to the executor and type() */
+		if (!(f->native->flags & NATIVE_HOST) && strcmp(f->native->name, "type"))
+			for (int j = 0; j < argc && !rc; j++)
+				rc = vm_force(vm, &m[j]);
+		if (!rc)
+			rc = f->native->fn(vm, m, argc, out);
 		release_n(m, argc);
 		if (m != small)
 			free(m);
