@@ -300,6 +300,28 @@ static void test_retries(void **state)
 	            "flow: 1 task failed\n"));
 }
 
+static void test_put_wait_bound(void **state)
+{
+	(void)state;
+	expect("task sq(x: int) -> int { return x * x }\n"
+	       "task main() -> list {\n"
+	       "    let fs = [sq(i) for i in range(4)]\n"
+	       "    let rp = wait(fs, n=2)\n"
+	       "    print(\"ready\", len(rp[0]), len(rp[1]))\n"
+	       "    let big = put([1, 2, 3])\n"
+	       "    return [get(big), sum(get(fs))]\n"
+	       "}\n"
+	       "actor Log { fn say(s: str) { print(s) } }\n"
+	       "let l = Log()\n"
+	       "l.say(\"hi\")\n"
+	       "let xs = [3, 1]\n"
+	       "let add = xs.append\n"
+	       "add(2)\n"
+	       "print(get(main()), xs, \"a-b\".split(\"-\"))\n",
+	       0, "[[1, 2, 3], 14] [3, 1, 2] [\"a\", \"b\"]\n",
+	       ERRS("(Log.say) hi\n", "(main) ready 4 0\n"));
+}
+
 static void test_tensors(void **state)
 {
 	(void)state;
@@ -415,6 +437,7 @@ int main(void)
 		cmocka_unit_test(test_task_failure),
 		cmocka_unit_test(test_nested_failure),
 		cmocka_unit_test(test_retries),
+		cmocka_unit_test(test_put_wait_bound),
 		cmocka_unit_test(test_tensors),
 		cmocka_unit_test(test_type_checks),
 		cmocka_unit_test(test_recursion_limit),
