@@ -118,7 +118,7 @@ static int cmd_check(int argc, char **argv)
 	};
 	prog_opts o = {0};
 	int c, rc;
-	while ((c = getopt_long(argc, argv, "+hp:", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "hp:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'h':
 			printf("usage: flow check [-p name=value]... FILE\n\n"
@@ -161,7 +161,7 @@ static int cmd_compile(int argc, char **argv)
 	};
 	prog_opts o = {0};
 	int c, rc, dump = 0;
-	while ((c = getopt_long(argc, argv, "+hp:", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "hp:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'h':
 			printf("usage: flow compile [--dump-bytecode] [-p name=value]... FILE\n\n"
@@ -234,7 +234,7 @@ static int cmd_run(int argc, char **argv)
 	prog_opts o = {0};
 	serial_opts so = {.seed = 0, .out = stdout, .err = stderr};
 	int c, rc;
-	while ((c = getopt_long(argc, argv, "+hp:q", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "hp:q", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'h':
 			printf("usage: flow run [--serial] [--seed N] [-p name=value]... FILE\n\n"
