@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 status=0
+passed=0
+failed=0
 run_suite() { # build-dir [meson setup options...]
 	local dir=$1
 	shift
@@ -17,10 +19,19 @@ run_suite() { # build-dir [meson setup options...]
 	if ! meson test -C "$dir" --print-errorlogs --num-processes 2; then
 		status=1
 	fi
+	# Count every test case, not just every suite: cmocka's and the golden
+	# runner's own "N passed, N failed" style lines in the test log.
+	local log=$dir/meson-logs/testlog.txt
+	local p f
+	p=$(awk '/^\[  PASSED  \] [0-9]+ test/ {s+=$4} /^golden [a-z]+: [0-9]+ passed/ {s+=$3} END {print s+0}' "$log")
+	f=$(awk '/^\[  FAILED  \] [0-9]+ test/ {s+=$4} /^golden [a-z]+: [0-9]+ passed, [0-9]+ failed/ {s+=$5} END {print s+0}' "$log")
+	passed=$((passed + p))
+	failed=$((failed + f))
 }
 
 run_suite build
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	run_suite build-asan -Db_sanitize=address,undefined -Db_lundef=false
+echo "tests: $passed passed, $failed failed"
 exit $status
