@@ -454,6 +454,14 @@ static void resolve_name(rctx *c, ast_expr *e, bool as_obj)
 	msym *s = mod_find(c->mi, name);
 	if (s) {
 		sym_ref(c->mi, s, r);
+		/* `import str` binds the module, yet `str(x)` must stay the
+		 * builtin: a standard module named like a builtin is both. */
+		if (r->kind == REF_MODULE && !as_obj && r->stdmod && stdlib_builtin(name) &&
+		    strcmp(r->stdmod, name) == 0) {
+			memset(r, 0, sizeof *r);
+			r->kind = REF_BUILTIN;
+			return;
+		}
 		if (r->kind == REF_MODULE && !as_obj)
 			diag_error(c->d, e->where,
 			           "module '%s' cannot be used as a value; use one of its members",
