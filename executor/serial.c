@@ -53,6 +53,36 @@ static char *place_text(flow_vm *vm)
 	return s;
 }
 
+/* A failed VM's error, gcc-style: "file:line:col: error: message", the
+ * source line with a caret, then the traceback of fn calls. `suffix` is
+ * appended to the message (e.g. " (in task 'square')"). Malloc'd. */
+static char *render_error(flow_vm *vm, const char *suffix)
+{
+	const bc_program *p = vm_program(vm);
+	const char *full = vm_error(vm);
+	const char *msg = vm_error_message(vm);
+	span w;
+	if (!vm_error_place(vm, &w) || p->diag == NULL || msg == NULL) {
+		char *s;
+		if (asprintf(&s, "flow: error: %s%s", full ? full : "error", suffix) < 0)
+			abort();
+		return s;
+	}
+	char *text, *block, *out;
+	if (asprintf(&text, "%s%s", msg, suffix) < 0)
+		abort();
+	block = diag_format(p->diag, DIAG_ERROR, w, text);
+	const char *trace = full ? strchr(full, '\n') : NULL;
+	size_t n = strlen(block);
+	while (n > 0 && block[n - 1] == '\n')
+		n--;
+	if (asprintf(&out, "%.*s%s", (int)n, block, trace ? trace : "") < 0)
+		abort();
+	free(text);
+	free(block);
+	return out;
+}
+
 /* The first failed future inside v (deeply), or NULL. */
 static const vfuture *find_failed(value v)
 {
@@ -151,7 +181,11 @@ static int run_inline(serial_host *sh, const bc_proto *p, uint64_t call, value s
 		*err = sh->dep_place;
 		sh->dep_place = NULL;
 	} else if (rc) {
-		*err = strdup(vm_error(tv));
+		char suffix[256];
+		snprintf(suffix, sizeof suffix, " (in %s '%s')",
+		         p->kind == PROTO_TASK ? "task" : p->kind == PROTO_INIT ? "actor" : "method",
+		         p->name);
+		*err = render_error(tv, suffix);
 	} else {
 		val_freeze(*res);
 	}
@@ -171,9 +205,10 @@ static value fail_future(flow_vm *vm, const char *what, const char *name, int at
 	char after[64] = "";
 	if (attempts > 1)
 		snprintf(after, sizeof after, " after %d attempts", attempts);
-	if (asprintf(&msg, "%s '%s' failed%s: %s\n  called from %s", what, name, after, err, where) < 0)
+	if (asprintf(&msg, "%s\n  %s '%s' failed%s; it was called from %s", err, what, name, after,
+	             where) < 0)
 		abort();
-	fprintf(sh->o->err, "error: %s\n", msg);
+	fprintf(sh->o->err, "%s\n", msg);
 	sh->nfailed++;
 	value f = future_new_failed(msg);
 	((vfuture *)f.as.o)->host_data = (void *)name;
@@ -469,7 +504,9 @@ int serial_run(const bc_program *p, const serial_opts *o)
 				fprintf(opts.err, "flow: the driver stopped at %s: it needs the result of failed task '%s'\n",
 				        sh.dep_where ? sh.dep_where : "?", sh.dep_task ? sh.dep_task : "?");
 			} else {
-				fprintf(opts.err, "error: %s\n", vm_error(vm));
+				char *e = render_error(vm, "");
+				fprintf(opts.err, "%s\n", e);
+				free(e);
 			}
 		} else {
 			val_rele(res);

@@ -15,6 +15,7 @@
 set -u
 mode=$1
 flow=$2
+case $flow in /*) ;; */*) flow=$(cd "$(dirname "$flow")" && pwd)/$(basename "$flow") ;; esac
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 run_args=${FLOW_RUN_ARGS:---serial}

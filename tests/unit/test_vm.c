@@ -91,9 +91,9 @@ static void test_overflow_and_zero(void **state)
 {
 	(void)state;
 	expect("let x = 9223372036854775807\nprint(\"a\")\nprint(x + 1)\nprint(\"b\")\n", 1, "a\n",
-	       ERRS("t.flow:3:7: integer overflow in +"));
+	       ERRS("t.flow:3:7: error: integer overflow in +\n"));
 	expect("let x = -9223372036854775807\nlet y = x * 2\n", 1, "",
-	       ERRS("t.flow:2:9: integer overflow in *"));
+	       ERRS("t.flow:2:9: error: integer overflow in *"));
 	expect("fn f(a: int) -> int {\n    return a // 0\n}\nprint(f(3))\n", 1, "",
 	       ERRS("t.flow:2:12: ", "division by zero", "traceback (innermost last):",
 	            "t.flow:4:7: in <driver>", "t.flow:2:12: in f"));
@@ -252,11 +252,13 @@ static void test_task_failure(void **state)
 	       "print(get(c))\n"
 	       "print(\"not reached\")\n",
 	       1, "after\n",
-	       ERRS("error: task 'boom' failed: t.flow:4:35: division by zero\n"
+	       ERRS("t.flow:4:35: error: division by zero (in task 'boom')\n"
+	            "    4 | fn helper(x: int) -> int { return x // 0 }\n"
+	            "      |                                   ^~~~~~\n"
 	            "  traceback (innermost last):\n"
 	            "    t.flow:2:12: in boom\n"
 	            "    t.flow:4:35: in helper\n"
-	            "  called from t.flow:6:9\n",
+	            "  task 'boom' failed; it was called from t.flow:6:9\n",
 	            "flow: task 'inc' skipped: depends on failed task 'boom'\n",
 	            "flow: the driver stopped at t.flow:10:7: it needs the result of failed task 'boom'\n",
 	            "flow: 1 task failed, 2 skipped\n"));
@@ -271,7 +273,8 @@ static void test_nested_failure(void **state)
 	       "let m = mid(0)\n"
 	       "print(\"end\")\n",
 	       1, "2\nend\n",
-	       ERRS("error: task 'leaf' failed: t.flow:1:35: division by zero\n  called from t.flow:2:38\n"
+	       ERRS("t.flow:1:35: error: division by zero (in task 'leaf')\n",
+	            "  task 'leaf' failed; it was called from t.flow:2:38\n"
 	            "flow: task 'mid' stopped at t.flow:2:34: it needs the result of failed task 'leaf'\n"
 	            "flow: 1 task failed, 1 skipped\n"));
 }
@@ -295,8 +298,8 @@ static void test_retries(void **state)
 	       "let x = always()\n"
 	       "print(\"end\")\n",
 	       1, "3\nend\n",
-	       ERRS("error: task 'always' failed after 2 attempts: t.flow:13:24: nope\n"
-	            "  called from t.flow:15:9\n",
+	       ERRS("t.flow:13:24: error: nope (in task 'always')\n",
+	            "  task 'always' failed after 2 attempts; it was called from t.flow:15:9\n",
 	            "flow: 1 task failed\n"));
 }
 
@@ -346,11 +349,11 @@ static void test_type_checks(void **state)
 	       "let xs = [3, \"a\"]\n"
 	       "print(sq(xs[0]), half(3))\n"
 	       "print(sq(xs[1]))\n",
-	       1, "9 1.5\n", ERRS("t.flow:5:7: argument 'x' of 'sq' must be int, got str"));
+	       1, "9 1.5\n", ERRS("t.flow:5:7: error: argument 'x' of 'sq' must be int, got str"));
 	expect("fn bad(x) -> int { return x }\n"
 	       "print(bad(1))\n"
 	       "print(bad(\"s\"))\n",
-	       1, "1\n", ERRS("t.flow:1:20: return value of 'bad' must be int, got str"));
+	       1, "1\n", ERRS("t.flow:1:20: error: return value of 'bad' must be int, got str"));
 }
 
 static void test_recursion_limit(void **state)
