@@ -39,7 +39,7 @@ static void indent(FILE *out, int depth)
 		fputs("  ", out);
 }
 
-static void quoted(FILE *out, const char *s, size_t n)
+void ast_write_quoted(FILE *out, const char *s, size_t n)
 {
 	fputc('"', out);
 	for (size_t i = 0; i < n; i++) {
@@ -100,7 +100,7 @@ static void dump_expr(const ast_expr *e, FILE *out, int depth)
 	case E_FLOAT: { char fb[40]; fmt_double(fb, sizeof fb, e->u.f); fprintf(out, "float %s\n", fb); }; break;
 	case E_STR:
 		fputs("str ", out);
-		quoted(out, e->u.str.s, e->u.str.len);
+		ast_write_quoted(out, e->u.str.s, e->u.str.len);
 		fputc('\n', out);
 		break;
 	case E_FSTRING:
@@ -110,14 +110,14 @@ static void dump_expr(const ast_expr *e, FILE *out, int depth)
 			indent(out, depth + 1);
 			if (!p->expr) {
 				fputs("text ", out);
-				quoted(out, p->text, p->text_len);
+				ast_write_quoted(out, p->text, p->text_len);
 				fputc('\n', out);
 				continue;
 			}
 			fputs("value", out);
 			if (p->spec) {
 				fputs(" spec ", out);
-				quoted(out, p->spec, strlen(p->spec));
+				ast_write_quoted(out, p->spec, strlen(p->spec));
 			}
 			fputc('\n', out);
 			dump_expr(p->expr, out, depth + 2);
@@ -288,7 +288,7 @@ static void dump_decl(const ast_decl *d, FILE *out, int depth)
 	case D_IMPORT:
 		fputs("import ", out);
 		if (d->u.import.is_file)
-			quoted(out, d->u.import.what, strlen(d->u.import.what));
+			ast_write_quoted(out, d->u.import.what, strlen(d->u.import.what));
 		else
 			fputs(d->u.import.what, out);
 		if (d->u.import.alias)

@@ -267,6 +267,9 @@ struct ast_module {
 	arena *arena;         /* owner of this tree (shared by a loader's modules) */
 };
 
+/* Writes n bytes as a double-quoted, escaped string (for dumps). */
+void ast_write_quoted(FILE *out, const char *s, size_t n);
+
 /* Dumps the tree as an S-expression-like text, one node per line (tests). */
 void ast_dump(const ast_module *m, FILE *out);
 

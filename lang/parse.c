@@ -511,25 +511,6 @@ static void fmt_double(char *buf, size_t cap, double v)
 	}
 }
 
-static void dump_bytes(FILE *out, const char *s, size_t n)
-{
-	fputc('"', out);
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c == '"' || c == '\\')
-			fprintf(out, "\\%c", c);
-		else if (c == '\n')
-			fputs("\\n", out);
-		else if (c == '\t')
-			fputs("\\t", out);
-		else if (c < 0x20 || c == 0x7f)
-			fprintf(out, "\\x%02x", c);
-		else
-			fputc(c, out);
-	}
-	fputc('"', out);
-}
-
 static const char *tok_kind_text(int k, bool *quoted)
 {
 	const char *n = parse_tok_name(k);
@@ -562,7 +543,7 @@ int lex_dump(diag_ctx *d, const char *path, const char *src, size_t len, FILE *o
 		case NAME: fprintf(out, "NAME %s", v.str.s); break;
 		case INT: fprintf(out, "INT %" PRId64, v.ival); break;
 		case FLOAT: { char fb[40]; fmt_double(fb, sizeof fb, v.fval); fprintf(out, "FLOAT %s", fb); }; break;
-		case STRING: fputs("STRING ", out); dump_bytes(out, v.str.s, v.str.len); break;
+		case STRING: fputs("STRING ", out); ast_write_quoted(out, v.str.s, v.str.len); break;
 		case NEWLINE: fputs("NEWLINE", out); break;
 		case LBRACE_BLOCK: fputs("{ block", out); break;
 		case LBRACE_DICT: fputs("{ dict", out); break;
@@ -572,7 +553,7 @@ int lex_dump(diag_ctx *d, const char *path, const char *src, size_t len, FILE *o
 				const ast_fpart *p = &v.expr->u.fstr.parts[i];
 				fputc(' ', out);
 				if (!p->expr) {
-					dump_bytes(out, p->text, p->text_len);
+					ast_write_quoted(out, p->text, p->text_len);
 					continue;
 				}
 				/* the expression as written, sliced from the source line */

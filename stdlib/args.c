@@ -35,33 +35,9 @@ int sl_str(flow_vm *vm, value v, const char *fn, const char *what)
 	return 0;
 }
 
-/* Whether a future hides anywhere inside v (lists and dicts). */
-static bool has_future(value v, int depth)
-{
-	if (depth > VAL_MAX_DEPTH)
-		return false;
-	if (v.t == V_FUTURE)
-		return true;
-	if (v.t == V_LIST) {
-		for (size_t i = 0; i < list_len(v); i++)
-			if (has_future(list_get(v, i), depth + 1))
-				return true;
-	} else if (v.t == V_DICT) {
-		size_t it = 0;
-		value k, x;
-		while (dict_next(v, &it, &k, &x))
-			if (has_future(x, depth + 1))
-				return true;
-	}
-	return false;
-}
-
+/* vm_get_deep returns v itself (held) when it holds no future. */
 int sl_resolve(flow_vm *vm, value v, value *out)
 {
-	if (!has_future(v, 0)) {
-		*out = val_hold(v);
-		return 0;
-	}
 	return vm_get_deep(vm, v, out);
 }
 
