@@ -6,6 +6,8 @@
 
 #include "vm_internal.h"
 
+volatile sig_atomic_t vm_interrupted;
+
 int vm_execute(flow_vm *vm, value *out)
 {
 	/* every byte dispatches somewhere: unknown opcodes to bad_op */
@@ -43,6 +45,9 @@ int vm_execute(flow_vm *vm, value *out)
 #define C BC_C(i)
 #define NEXT() do { i = *pc++; goto *labels[i & 0xffu]; } while (0)
 #define ERR(...) do { SAVEPC(); vm_raise(vm, __VA_ARGS__); goto error; } while (0)
+/* On every backward jump and call, so a stuck program can be stopped. */
+#define POLL() do { if (__builtin_expect(vm_interrupted != 0, 0)) \
+		ERR("interrupted"); } while (0)
 #define TRY(expr) do { SAVEPC(); if ((expr) != 0) goto error; } while (0)
 #define SETINT(r, x) do { value *sr_ = (r); int64_t sx_ = (x); val_rele(*sr_); sr_->t = V_INT; sr_->as.i = sx_; } while (0)
 #define SETFLT(r, x) do { value *sr_ = (r); double sx_ = (x); val_rele(*sr_); sr_->t = V_FLOAT; sr_->as.f = sx_; } while (0)
@@ -272,7 +277,7 @@ L_NOTIN: {
 }
 
 #define COND_JUMP(cond) do { \
-	if ((cond) == (C != 0)) { i = *pc++; pc += BC_sJ(i); } else pc++; \
+	if ((cond) == (C != 0)) { i = *pc++; pc += BC_sJ(i); POLL(); } else pc++; \
 	NEXT(); } while (0)
 L_IFEQ: { bool r; EQ_VALUE(R(A), R(B), r); COND_JUMP(r); }
 L_IFLT: { bool r; CMP_VALUE(R(A), R(B), <, r); COND_JUMP(r); }
@@ -290,6 +295,7 @@ L_TEST: {
 }
 L_JMP:
 	pc += BC_sJ(i);
+	POLL();
 	NEXT();
 
 L_INDEX: {
@@ -369,6 +375,7 @@ L_CALL: {
 				free(m);
 			ERR("maximum recursion depth exceeded");
 		}
+		POLL();
 		value fnv = *R(a);
 		*R(a) = v_none();
 		for (int j = 1; j <= nargs; j++)
@@ -404,6 +411,7 @@ L_CALLP: {
 	SAVEPC();
 	if (vm->nframes >= VM_MAX_FRAMES || nb + cp->nregs >= vm->stack + VM_STACK_SLOTS)
 		ERR("maximum recursion depth exceeded");
+	POLL();
 	if (cp->checks && !vm_args_fast(cp, nb) && vm_check_args(vm, cp, nb))
 		goto error;
 	for (int j = cp->nparams; j < cp->nregs; j++)
@@ -513,6 +521,7 @@ L_FORLOOP: {
 	    (r[2].as.i > 0 ? nx < r[1].as.i : nx > r[1].as.i)) {
 		r[0].as.i = nx;
 		pc += BC_sBx(i);
+		POLL();
 	}
 	NEXT();
 }

@@ -13,6 +13,7 @@
 #ifndef FLOW_VM_H
 #define FLOW_VM_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -124,6 +125,11 @@ static inline flow_rng *vm_rng(flow_vm *vm) { return &vm_ctx(vm)->rng; }
 
 /* Registers the type hooks for V_FUTURE/V_ACTOR/V_FUNC; call once. */
 void vm_types_init(void);
+
+/* Set (e.g. from a signal handler) to make every running VM fail with
+ * "interrupted" at its next backward jump or call; the setter clears it.
+ * The fuzz harness uses it as a time budget. */
+extern volatile sig_atomic_t vm_interrupted;
 /* New callable values (rc 1) for a proto (task/fn) and a native. */
 value vm_func_proto(const struct bc_proto *p);
 value vm_func_native(const struct native_def *d);
