@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compiler/plan.h"
 #include "executor/serial.h"
 #include "lang/compile.h"
 #include "lang/diag.h"
@@ -107,6 +108,78 @@ static int load(flow_loader *l, diag_ctx *d, const char *path, const prog_opts *
 	return rc == 0 && d->nerrors == 0 ? 0 : EXIT_USER;
 }
 
+/* A compiled program from FILE: a plan (recognised by its magic bytes,
+ * whatever its name) or a source file compiled now. Returns 0 or
+ * EXIT_USER (diagnostics printed); *prog is freed by the caller, before
+ * loader_fini/diag_fini. */
+static int load_program(flow_loader *l, diag_ctx *d, const char *path, const prog_opts *o,
+                        bc_program **prog, const char *cmd)
+{
+	char magic[PLAN_MAGIC_LEN];
+	size_t got = 0;
+	FILE *f = fopen(path, "rb");
+	if (f) {
+		got = fread(magic, 1, sizeof magic, f);
+		fclose(f);
+	}
+	*prog = NULL;
+	if (!plan_is_plan(magic, got)) {
+		int rc = load(l, d, path, o);
+		if (rc == 0) {
+			*prog = compile_program(l);
+			diag_sort(d);
+			diag_print(d, stderr);
+			if (*prog == NULL)
+				rc = EXIT_USER;
+		}
+		return rc;
+	}
+	diag_init(d);
+	loader_init(l, d);
+	if (o->nparams) {
+		fprintf(stderr, "flow %s: -p cannot change a plan: its params were fixed when '%s' was compiled\n", cmd, path);
+		return EXIT_USAGE;
+	}
+	uint8_t *buf;
+	size_t len;
+	if (plan_slurp(path, &buf, &len) != 0) {
+		fprintf(stderr, "flow: error: cannot read '%s': %s\n", path, strerror(errno));
+		return EXIT_USER;
+	}
+	char *err = NULL;
+	*prog = plan_read(buf, len, d, &err);
+	free(buf);
+	if (*prog == NULL) {
+		fprintf(stderr, "flow: error: '%s' is not a valid plan: %s\n", path, err);
+		free(err);
+		return EXIT_USER;
+	}
+	return 0;
+}
+
+static int write_plan(const char *out, const bc_program *p, const prog_opts *o)
+{
+	sbuf b;
+	char *err = NULL;
+	sbuf_init(&b);
+	if (plan_write(&b, p, o->params, o->nparams, &err) != 0) {
+		fprintf(stderr, "flow: error: cannot write a plan: %s\n", err);
+		free(err);
+		sbuf_fini(&b);
+		return EXIT_USER;
+	}
+	FILE *f = fopen(out, "wb");
+	int ok = f && fwrite(b.data, 1, b.len, f) == b.len;
+	if (f && fclose(f) != 0)
+		ok = 0;
+	if (!ok) {
+		fprintf(stderr, "flow: error: cannot write '%s': %s\n", out, strerror(errno));
+		remove(out);
+	}
+	sbuf_fini(&b);
+	return ok ? 0 : EXIT_USER;
+}
+
 /* ---- flow check --------------------------------------------------------- */
 
 static int cmd_check(int argc, char **argv)
@@ -157,17 +230,21 @@ static int cmd_compile(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{"param", required_argument, NULL, 'p'},
 		{"dump-bytecode", no_argument, NULL, 'B'},
+		{"output", required_argument, NULL, 'o'},
 		{NULL, 0, NULL, 0},
 	};
 	prog_opts o = {0};
 	int c, rc, dump = 0;
-	while ((c = getopt_long(argc, argv, "hp:", longopts, NULL)) != -1) {
+	const char *out = NULL;
+	while ((c = getopt_long(argc, argv, "hp:o:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'h':
-			printf("usage: flow compile [--dump-bytecode] [-p name=value]... FILE\n\n"
-			       "Checks FILE and compiles it to bytecode.\n\n"
+			printf("usage: flow compile [--dump-bytecode] [-o PLAN] [-p name=value]... FILE\n\n"
+			       "Checks FILE and compiles it to bytecode. FILE may also be a plan.\n\n"
 			       "  --dump-bytecode   print the bytecode of every task, fn, method\n"
 			       "                    and of the driver\n"
+			       "  -o, --output PLAN write the compiled program to the plan file PLAN\n"
+			       "                    (`flow run PLAN` runs it as `flow run FILE` would)\n"
 			       "  -p name=value     set a param\n");
 			free_params(&o);
 			return 0;
@@ -177,6 +254,9 @@ static int cmd_compile(int argc, char **argv)
 			break;
 		case 'B':
 			dump = 1;
+			break;
+		case 'o':
+			out = optarg;
 			break;
 		default:
 			free_params(&o);
@@ -189,19 +269,15 @@ static int cmd_compile(int argc, char **argv)
 	}
 	diag_ctx d;
 	flow_loader l;
-	rc = load(&l, &d, argv[optind], &o);
+	bc_program *p;
+	rc = load_program(&l, &d, argv[optind], &o, &p, "compile");
 	if (rc == 0) {
-		bc_program *p = compile_program(&l);
-		diag_sort(&d);
-		diag_print(&d, stderr);
-		if (p == NULL) {
-			rc = EXIT_USER;
-		} else {
-			if (dump)
-				bc_dump(p, stdout);
-			bc_program_free(p);
-		}
+		if (dump)
+			bc_dump(p, stdout);
+		if (out)
+			rc = write_plan(out, p, &o);
 	}
+	bc_program_free(p);
 	loader_fini(&l);
 	diag_fini(&d);
 	free_params(&o);
@@ -238,7 +314,7 @@ static int cmd_run(int argc, char **argv)
 		switch (c) {
 		case 'h':
 			printf("usage: flow run [--serial] [--seed N] [-p name=value]... FILE\n\n"
-			       "Runs the program in FILE. The driver's prints go to stdout in\n"
+			       "Runs the program in FILE (a .flow file or a plan). The driver's prints go to stdout in\n"
 			       "program order; prints inside tasks go to stderr, prefixed with\n"
 			       "the task's name.\n\n"
 			       "  --serial          run in one thread, top to bottom: tasks run\n"
@@ -276,18 +352,11 @@ static int cmd_run(int argc, char **argv)
 	}
 	diag_ctx d;
 	flow_loader l;
-	rc = load(&l, &d, argv[optind], &o);
-	if (rc == 0) {
-		bc_program *p = compile_program(&l);
-		diag_sort(&d);
-		diag_print(&d, stderr);
-		if (p == NULL) {
-			rc = EXIT_USER;
-		} else {
-			rc = serial_run(p, &so) == 0 ? 0 : EXIT_USER;
-			bc_program_free(p);
-		}
-	}
+	bc_program *p;
+	rc = load_program(&l, &d, argv[optind], &o, &p, "run");
+	if (rc == 0)
+		rc = serial_run(p, &so) == 0 ? 0 : EXIT_USER;
+	bc_program_free(p);
 	fflush(stdout);
 	loader_fini(&l);
 	diag_fini(&d);

@@ -5,6 +5,9 @@
 #   run.sh errors FLOW    tests/golden/errors/NAME.flow   -> NAME.diag (flow check output,
 #                         stdout and stderr together; run from that folder)
 #   run.sh samples FLOW   samples/NAME.flow               -> samples/NAME.out
+#   run.sh plans FLOW     every run/ case and sample, compiled to a plan
+#                         (flow compile -o, with the case's -p values) and
+#                         run from the plan: same expectations as above
 #
 # Beside a case, optional files: NAME.args (extra arguments for flow run,
 # one line), NAME.code (expected exit status, default 0 for run/samples,
@@ -123,8 +126,46 @@ samples)
 			"$flow" run $run_args $extra "$name.flow"
 	done
 	;;
+plans)
+	plandir=$(mktemp -d)
+	trap 'rm -rf "$plandir"' EXIT
+	for src in "$here"/run/*.flow "$root"/samples/*.flow; do
+		name=$(basename "$src" .flow)
+		dir=$(dirname "$src")
+		[ -f "${src%.flow}.out" ] || continue
+		extra=""
+		[ -f "${src%.flow}.args" ] && extra=$(cat "${src%.flow}.args")
+		# -p values are fixed at compile time; the rest go to run
+		pargs=() rargs=()
+		set -f
+		# shellcheck disable=SC2206
+		words=($extra)
+		set +f
+		for ((k = 0; k < ${#words[@]}; k++)); do
+			if [ "${words[k]}" = -p ]; then
+				pargs+=(-p "${words[k + 1]}")
+				k=$((k + 1))
+			else
+				rargs+=("${words[k]}")
+			fi
+		done
+		plan="$plandir/$name.plan"
+		label="plans/$(basename "$dir")/$name"
+		if ! (cd "$dir" && "$flow" compile "${pargs[@]+"${pargs[@]}"}" -o "$plan" "$name.flow" \
+			>/dev/null 2>&1 </dev/null); then
+			# a program that fails to compile must fail the same way in run
+			# shellcheck disable=SC2086
+			one "$label" "$dir" "$src" "${src%.flow}.out" 0 \
+				"$flow" compile "${pargs[@]+"${pargs[@]}"}" -o "$plan" "$name.flow"
+			continue
+		fi
+		# shellcheck disable=SC2086
+		one "$label" "$dir" "$src" "${src%.flow}.out" 0 \
+			"$flow" run $run_args "${rargs[@]+"${rargs[@]}"}" "$plan"
+	done
+	;;
 *)
-	echo "usage: run.sh run|errors|samples FLOW" >&2
+	echo "usage: run.sh run|errors|samples|plans FLOW" >&2
 	exit 2
 	;;
 esac

@@ -1,0 +1,50 @@
+/* plan.h - plan files: a compiled program on disk (docs/plan-format.md).
+ *
+ * plan_write serialises a bc_program (with the sources it was compiled
+ * from and the -p values it was compiled with); plan_read loads one back,
+ * validating every byte before use, so `flow run` of a plan behaves as
+ * `flow run` of its source.
+ *
+ * Ownership: plan_read's program owns its protos, code, constants and
+ * names (bc_program_free releases them); its sources are registered with
+ * the caller's diag_ctx, which it borrows: keep d alive until the program
+ * is freed. Error strings are malloc'd; the caller frees them.
+ */
+#ifndef FLOW_PLAN_H
+#define FLOW_PLAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../lang/bytecode.h"
+#include "../lang/resolve.h"
+#include "../lang/value.h"
+
+#define PLAN_MAGIC "FLOWPLAN"
+#define PLAN_MAGIC_LEN 8
+#define PLAN_VERSION 1u
+
+/* Section ids (the section table lists them in this order). */
+enum {
+	PLAN_SEC_OPTIONS = 1, PLAN_SEC_SOURCES, PLAN_SEC_MODULES, PLAN_SEC_PROTOS,
+	PLAN_SEC_ACTORS, PLAN_SEC_PROGRAM,
+	PLAN_SEC_NODES = 16, PLAN_SEC_EDGES = 17, /* reserved for the DAG (issue 3) */
+};
+#define PLAN_SEC_REQUIRED 1u /* flag: a reader that does not know it must refuse */
+
+/* Appends the plan of p to out. params are the -p values it was compiled
+ * with (recorded for information). Returns 0, or -1 with *err set (e.g. a
+ * constant that has no encoding). */
+int plan_write(sbuf *out, const bc_program *p, const param_set *params, int nparams, char **err);
+
+/* True when buf starts with the plan magic. */
+int plan_is_plan(const void *buf, size_t len);
+
+/* Loads a plan from memory. Returns NULL with *err set ("<what> at offset
+ * N") when anything is wrong. */
+bc_program *plan_read(const void *buf, size_t len, diag_ctx *d, char **err);
+
+/* Reads a whole file into memory (malloc'd). Returns 0, or -1 with errno. */
+int plan_slurp(const char *path, uint8_t **buf, size_t *len);
+
+#endif

@@ -1,0 +1,27 @@
+/* plan_int.h - constants shared by plan_write.c and plan_read.c. */
+#ifndef FLOW_PLAN_INT_H
+#define FLOW_PLAN_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../lang/diag.h"
+
+/* magic, version, flags, source hash, section count */
+#define PLAN_HEADER_LEN (8 + 4 + 4 + 32 + 4)
+/* id, flags, offset, length */
+#define PLAN_SECENT_LEN (4 + 4 + 8 + 8)
+#define PLAN_SUM_LEN 32
+
+/* constant tags */
+enum { PLAN_K_VALUE, PLAN_K_PROTO, PLAN_K_NATIVE, PLAN_K_ABSENT };
+/* native reference kinds */
+enum { PLAN_NAT_BUILTIN, PLAN_NAT_MODULE };
+
+/* SHA-256 of every source: path NUL text NUL, in file-id order. */
+void plan_source_hash(const diag_ctx *d, uint8_t out[32]);
+
+/* SHA-256 of buf[0..len). */
+void plan_sha256(const void *buf, size_t len, uint8_t out[32]);
+
+#endif

@@ -1,0 +1,1025 @@
+/* plan_read.c - loads a plan file, validating every byte before use: the
+ * checksum, the header, every length, count, string, index and span, and
+ * the bytecode of every proto (operands, jump targets, and a register type
+ * flow so no instruction sees a value the VM would misuse). */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mbedtls/sha256.h>
+
+#include "plan.h"
+#include "plan_int.h"
+#include "../lang/arena.h"
+#include "../lang/encode.h"
+#include "../lang/vm.h"
+#include "../stdlib/stdlib.h"
+
+typedef struct ld {
+	const uint8_t *b;
+	size_t end, pos;   /* the current section: [pos, end) */
+	char *err;
+	arena *ar;
+	diag_ctx *d;
+	int *fmap, nsrcs;
+	size_t *srclen;
+	bc_program *p;
+	bc_proto **all;
+	int nall, nprog;
+	int *ndecoded;     /* per module: globals decoded so far */
+} ld;
+
+static int fail(ld *L, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(ld *L, const char *fmt, ...)
+{
+	if (L->err)
+		return -1;
+	char *m = NULL;
+	va_list ap;
+	va_start(ap, fmt);
+	if (vasprintf(&m, fmt, ap) < 0)
+		m = NULL;
+	va_end(ap);
+	if (asprintf(&L->err, "%s at offset %zu", m ? m : "?", L->pos) < 0)
+		L->err = NULL;
+	free(m);
+	return -1;
+}
+
+#define CHECK(cond, ...) do { if (!(cond)) return fail(L, __VA_ARGS__); } while (0)
+
+static uint32_t rd32(const uint8_t *b)
+{
+	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+
+static uint64_t rd64(const uint8_t *b)
+{
+	return (uint64_t)rd32(b) | (uint64_t)rd32(b + 4) << 32;
+}
+
+static int get_var(ld *L, uint64_t *x, const char *what)
+{
+	verr e;
+	*x = 0;
+	size_t p = L->pos;
+	if (dec_varint(L->b, L->end, &p, x, &e))
+		return fail(L, "bad %s (%s)", what, e.msg);
+	L->pos = p;
+	return 0;
+}
+
+/* an integer in [lo, hi] */
+static int get_int(ld *L, int64_t lo, int64_t hi, int *out, const char *what)
+{
+	uint64_t x;
+	*out = 0;
+	if (get_var(L, &x, what))
+		return -1;
+	CHECK(x >= (uint64_t)lo && x <= (uint64_t)hi, "%s %llu out of range [%lld, %lld]", what,
+	      (unsigned long long)x, (long long)lo, (long long)hi);
+	*out = (int)x;
+	return 0;
+}
+
+static int get_zz(ld *L, int64_t lo, int64_t hi, int64_t *out, const char *what)
+{
+	uint64_t x;
+	*out = 0;
+	if (get_var(L, &x, what))
+		return -1;
+	int64_t v = (int64_t)(x >> 1) ^ -(int64_t)(x & 1);
+	CHECK(v >= lo && v <= hi, "%s %lld out of range", what, (long long)v);
+	*out = v;
+	return 0;
+}
+
+/* a count of items each at least `min` bytes long: checked against what
+ * is left before anything is allocated */
+static int get_count(ld *L, size_t min, int hi, int *out, const char *what)
+{
+	uint64_t x;
+	*out = 0;
+	if (get_var(L, &x, what))
+		return -1;
+	CHECK(x <= (uint64_t)hi && x * min <= L->end - L->pos, "%s %llu is more than the bytes left", what,
+	      (unsigned long long)x);
+	*out = (int)x;
+	return 0;
+}
+
+static int get_bytes(ld *L, size_t n, const uint8_t **out, const char *what)
+{
+	*out = NULL;
+	CHECK(n <= L->end - L->pos, "%s runs past the end of its section", what);
+	*out = L->b + L->pos;
+	L->pos += n;
+	return 0;
+}
+
+static int get_f64(ld *L, double lo, double hi, double *out, const char *what)
+{
+	const uint8_t *q;
+	if (get_bytes(L, 8, &q, what))
+		return -1;
+	uint64_t x = rd64(q);
+	double d;
+	memcpy(&d, &x, 8);
+	L->pos -= 8;
+	CHECK(isfinite(d) && d >= lo && d <= hi, "%s is not a number in range", what);
+	L->pos += 8;
+	*out = d;
+	return 0;
+}
+
+/* a name: valid UTF-8, no NUL, at most 64 KiB */
+static int get_str(ld *L, const char **out, const char *what)
+{
+	uint64_t n;
+	const uint8_t *q;
+	if (get_var(L, &n, what))
+		return -1;
+	CHECK(n <= 65536, "%s is too long", what);
+	size_t at = L->pos;
+	if (get_bytes(L, (size_t)n, &q, what))
+		return -1;
+	if (memchr(q, 0, (size_t)n) || !utf8_valid((const char *)q, (size_t)n)) {
+		L->pos = at;
+		return fail(L, "%s is not a valid string", what);
+	}
+	*out = arena_strndup(L->ar, (const char *)q, (size_t)n);
+	return 0;
+}
+
+static int get_ostr(ld *L, const char **out, const char *what)
+{
+	int has;
+	*out = NULL;
+	if (get_int(L, 0, 1, &has, what))
+		return -1;
+	return has ? get_str(L, out, what) : 0;
+}
+
+static int get_span(ld *L, span *s)
+{
+	int f;
+	if (get_int(L, 0, L->nsrcs, &f, "span file"))
+		return -1;
+	/* places are bounded by the source size so error carets stay short */
+	int64_t lim = f ? (int64_t)L->srclen[f - 1] + 2 : 1 << 16;
+	if (lim > INT_MAX)
+		lim = INT_MAX;
+	if (get_int(L, 0, lim, &s->line, "span line") || get_int(L, 0, lim, &s->col, "span column") ||
+	    get_int(L, 0, lim, &s->end_line, "span end line") || get_int(L, 0, lim, &s->end_col, "span end column"))
+		return -1;
+	s->file = f ? L->fmap[f - 1] : -1;
+	return 0;
+}
+
+static int get_attrs(ld *L, bc_attrs *a)
+{
+	int64_t z;
+	int n;
+	memset(a, 0, sizeof *a);
+	if (get_f64(L, 0, 1e9, &a->cpus, "cpus") || get_zz(L, 0, INT64_MAX, &a->memory, "memory"))
+		return -1;
+	if (get_zz(L, 0, INT_MAX, &z, "retries"))
+		return -1;
+	a->retries = (int)z;
+	if (get_f64(L, 0, 1e18, &a->timeout, "timeout") || get_int(L, 0, 1, &n, "associative"))
+		return -1;
+	a->associative = n;
+	if (get_zz(L, 0, INT_MAX, &z, "restarts"))
+		return -1;
+	a->restarts = (int)z;
+	if (get_count(L, 9, 1 << 16, &a->nresources, "resource count"))
+		return -1;
+	a->res_names = arena_alloc(L->ar, sizeof(char *) * (size_t)(a->nresources + 1));
+	a->res_amounts = arena_alloc(L->ar, sizeof(double) * (size_t)(a->nresources + 1));
+	for (int i = 0; i < a->nresources; i++)
+		if (get_str(L, &a->res_names[i], "resource name") ||
+		    get_f64(L, 0, 1e18, &a->res_amounts[i], "resource amount"))
+			return -1;
+	return 0;
+}
+
+static int get_native(ld *L, const native_def **out)
+{
+	int kind;
+	const char *m = NULL, *name;
+	if (get_int(L, 0, PLAN_NAT_MODULE, &kind, "native kind"))
+		return -1;
+	if (kind == PLAN_NAT_MODULE && get_str(L, &m, "module name"))
+		return -1;
+	if (get_str(L, &name, "native name"))
+		return -1;
+	if (kind == PLAN_NAT_BUILTIN) {
+		*out = stdlib_builtin(name);
+		CHECK(*out, "unknown builtin '%s'", name);
+	} else {
+		const module_def *md = stdlib_module(m);
+		*out = md ? stdlib_module_fn(md, name) : NULL;
+		CHECK(*out, "unknown function '%s.%s'", m, name);
+	}
+	return 0;
+}
+
+static int get_const(ld *L, value *out)
+{
+	int tag;
+	if (get_int(L, 0, PLAN_K_ABSENT, &tag, "constant tag"))
+		return -1;
+	switch (tag) {
+	case PLAN_K_ABSENT:
+		*out = native_absent();
+		return 0;
+	case PLAN_K_PROTO: {
+		int i;
+		if (get_int(L, 0, L->nprog - 1, &i, "function constant"))
+			return -1;
+		*out = vm_func_proto(L->all[i]); /* its kind is checked once all are read */
+		return 0;
+	}
+	case PLAN_K_NATIVE: {
+		const native_def *d;
+		if (get_native(L, &d))
+			return -1;
+		*out = vm_func_native(d);
+		return 0;
+	}
+	default: {
+		uint64_t n;
+		verr e;
+		if (get_var(L, &n, "constant length"))
+			return -1;
+		CHECK(n <= L->end - L->pos, "constant runs past the end of its section");
+		if (val_decode(L->b + L->pos, (size_t)n, out, &e))
+			return fail(L, "bad constant: %s", e.msg);
+		val_freeze(*out);
+		L->pos += (size_t)n;
+		return 0;
+	}
+	}
+}
+
+/* ---- sections -------------------------------------------------------------- */
+
+static int read_sources(ld *L)
+{
+	if (get_count(L, 2, 1 << 20, &L->nsrcs, "source count"))
+		return -1;
+	L->fmap = calloc((size_t)L->nsrcs + 1, sizeof(int));
+	L->srclen = calloc((size_t)L->nsrcs + 1, sizeof(size_t));
+	if (!L->fmap || !L->srclen)
+		abort();
+	for (int f = 0; f < L->nsrcs; f++) {
+		const char *path;
+		uint64_t n;
+		const uint8_t *q;
+		if (get_str(L, &path, "source path") || get_var(L, &n, "source length"))
+			return -1;
+		CHECK(n <= L->end - L->pos, "source text runs past the end of its section");
+		if (get_bytes(L, (size_t)n, &q, "source text"))
+			return -1;
+		L->fmap[f] = diag_add_source(L->d, path, (const char *)q, (size_t)n);
+		L->srclen[f] = (size_t)n;
+	}
+	return 0;
+}
+
+static int read_modules(ld *L)
+{
+	bc_program *p = L->p;
+	for (int m = 0; m < p->nmodules; m++) {
+		bc_module *mod = &p->modules[m];
+		int init;
+		if (get_str(L, &mod->path, "module path") || get_str(L, &mod->name, "module name") ||
+		    get_count(L, 2, 1 << 20, &mod->nglobals, "global count"))
+			return -1;
+		mod->global_names = arena_alloc(L->ar, sizeof(char *) * (size_t)(mod->nglobals + 1));
+		mod->globals = arena_alloc(L->ar, sizeof(value) * (size_t)(mod->nglobals + 1));
+		for (int g = 0; g < mod->nglobals; g++) {
+			if (get_str(L, &mod->global_names[g], "global name") || get_const(L, &mod->globals[g]))
+				return -1;
+			L->ndecoded[m] = g + 1;
+		}
+		if (get_int(L, 0, L->nall, &init, "module init"))
+			return -1;
+		CHECK(init == 0 || init > L->nprog, "module init %d is one of the program's protos", init - 1);
+		mod->init = init ? L->all[init - 1] : NULL;
+	}
+	return 0;
+}
+
+static int read_proto(ld *L, bc_proto *x, int index)
+{
+	bc_program *p = L->p;
+	int kind, actor;
+	x->index = index < L->nprog ? index : -1;
+	if (get_int(L, 0, PROTO_INIT, &kind, "proto kind"))
+		return -1;
+	x->kind = (bc_proto_kind)kind;
+	if (get_str(L, &x->name, "proto name") || get_int(L, 0, p->nmodules - 1, &x->module, "proto module") ||
+	    get_span(L, &x->where) || get_count(L, 2, 255, &x->nparams, "parameter count"))
+		return -1;
+	x->params = arena_alloc(L->ar, sizeof(bc_param) * (size_t)(x->nparams + 1));
+	x->ptcode = arena_alloc(L->ar, (size_t)x->nparams + 1);
+	for (int i = 0; i < x->nparams; i++) {
+		bc_param *pa = &x->params[i];
+		int hd;
+		if (get_str(L, &pa->name, "parameter name") || get_ostr(L, &pa->type, "parameter type") ||
+		    get_int(L, 0, 1, &hd, "has-default flag"))
+			return -1;
+		if (hd && get_const(L, &pa->deflt))
+			return -1;
+		pa->has_default = hd;
+		x->ptcode[i] = (uint8_t)bc_tcode(pa->type);
+		if (x->ptcode[i] != BC_T_ANY)
+			x->checks = true;
+	}
+	if (get_ostr(L, &x->ret_type, "return type") || get_attrs(L, &x->attrs) ||
+	    get_int(L, 0, p->nactors, &actor, "proto actor"))
+		return -1;
+	x->ret_tcode = (uint8_t)bc_tcode(x->ret_type);
+	x->actor = actor ? p->actors[actor - 1] : NULL;
+	if (get_int(L, 1, 256, &x->nregs, "register count"))
+		return -1;
+	CHECK(x->nparams <= x->nregs, "more parameters than registers");
+	if (get_count(L, 4, INT_MAX / 4, &x->ncode, "code length"))
+		return -1;
+	CHECK(x->ncode > 0, "empty code");
+	x->code = malloc(sizeof(uint32_t) * (size_t)x->ncode);
+	x->lines = malloc(sizeof(span) * (size_t)x->ncode);
+	if (!x->code || !x->lines)
+		abort();
+	for (int i = 0; i < x->ncode; i++)
+		x->code[i] = rd32(L->b + L->pos + 4 * (size_t)i);
+	L->pos += 4 * (size_t)x->ncode;
+	int nk;
+	if (get_count(L, 1, 65536, &nk, "constant count"))
+		return -1;
+	x->consts = malloc(sizeof(value) * (size_t)(nk + 1));
+	if (!x->consts)
+		abort();
+	for (int i = 0; i < nk; i++) {
+		if (get_const(L, &x->consts[i]))
+			return -1;
+		x->nconsts = i + 1;
+	}
+	for (int i = 0; i < x->ncode; i++)
+		if (get_span(L, &x->lines[i]))
+			return -1;
+	if (get_count(L, 2, 256, &x->nnatives, "native count"))
+		return -1;
+	x->natives = arena_alloc(L->ar, sizeof(*x->natives) * (size_t)(x->nnatives + 1));
+	for (int i = 0; i < x->nnatives; i++)
+		if (get_native(L, &x->natives[i]))
+			return -1;
+	if (get_count(L, 2, 256, &x->nmsites, "method site count"))
+		return -1;
+	x->msites = arena_alloc(L->ar, sizeof(bc_msite) * (size_t)(x->nmsites + 1));
+	for (int i = 0; i < x->nmsites; i++) {
+		bc_msite *s = &x->msites[i];
+		if (get_str(L, &s->name, "method name") || get_count(L, 1, NATIVE_MAX_PARAMS * 4, &s->nkw, "keyword count"))
+			return -1;
+		s->kwnames = arena_alloc(L->ar, sizeof(char *) * (size_t)(s->nkw + 1));
+		for (int j = 0; j < s->nkw; j++)
+			if (get_str(L, &s->kwnames[j], "keyword name"))
+				return -1;
+		for (int t = V_STR; t < V__COUNT; t++) {
+			s->by_type[t] = stdlib_method((vtype)t, s->name);
+			s->params[t] = s->by_type[t] ? stdlib_params(s->by_type[t]) : NULL;
+		}
+		s->mutates = vm_method_mutates(s->name);
+	}
+	return 0;
+}
+
+static int read_actors(ld *L, char *owned)
+{
+	bc_program *p = L->p;
+	for (int i = 0; i < p->nactors; i++) {
+		bc_actor *a = p->actors[i];
+		int init;
+		a->index = i;
+		if (get_str(L, &a->name, "actor name") || get_int(L, 0, p->nmodules - 1, &a->module, "actor module") ||
+		    get_span(L, &a->where) || get_attrs(L, &a->attrs) || get_int(L, 0, L->nprog, &init, "actor init"))
+			return -1;
+		if (init) {
+			bc_proto *x = L->all[init - 1];
+			CHECK(x->kind == PROTO_INIT && x->actor == a && !owned[init - 1], "bad init of actor '%s'", a->name);
+			owned[init - 1] = 1;
+			a->init = x;
+		}
+		if (get_count(L, 1, 1 << 20, &a->nmethods, "method count"))
+			return -1;
+		a->methods = arena_alloc(L->ar, sizeof(bc_proto *) * (size_t)(a->nmethods + 1));
+		for (int j = 0; j < a->nmethods; j++) {
+			int m;
+			if (get_int(L, 0, L->nprog - 1, &m, "method proto"))
+				return -1;
+			bc_proto *x = L->all[m];
+			CHECK(x->kind == PROTO_METHOD && x->actor == a && !owned[m], "bad method of actor '%s'", a->name);
+			owned[m] = 1;
+			a->methods[j] = x;
+		}
+	}
+	return 0;
+}
+
+/* ---- bytecode --------------------------------------------------------------- */
+
+enum { F_ABC, F_AB, F_A, F_AK, F_AP, F_AACT, F_AsBx, F_sJ, F_ABI, F_ANAT, F_AMS, F_AG, F_AX };
+
+/* Register type masks: one bit per vtype; KSTR is a string constant of the
+ * proto (BINDMETHOD keeps a pointer into it). */
+#define T(t) (1u << (t))
+#define T_ANY ((1u << V__COUNT) - 1)
+#define T_KSTR (1u << 31)
+#define T_STRS (T(V_STR) | T_KSTR)
+
+typedef struct vstate {
+	const bc_proto *x;
+	bool is_init;
+	int nregs;
+} vstate;
+
+/* operand checks that need no flow: registers, indexes, jump targets */
+static int check_insn(ld *L, const vstate *v, int pc, int *nsucc, int succ[2])
+{
+	const bc_proto *x = v->x;
+	const bc_program *p = L->p;
+	uint32_t i = x->code[pc];
+	unsigned op = BC_OP(i);
+	int a = BC_A(i), b = BC_B(i), c = BC_C(i), bx = BC_Bx(i), nr = v->nregs;
+#define REG(r) CHECK((r) < nr, "%s: register %d of %s at pc %d is not below %d", x->name, (r), bc_op_names[op], pc, nr)
+#define KIDX(k) CHECK((k) < x->nconsts, "%s: constant %d at pc %d out of range", x->name, (k), pc)
+	CHECK(op < OP__COUNT, "%s: unknown opcode %u at pc %d", x->name, op, pc);
+	*nsucc = 1;
+	succ[0] = pc + 1;
+	switch ((bc_op)op) {
+	case OP_MOVE: case OP_NEG: case OP_NOT: case OP_TOSTR: case OP_LISTAPPEND:
+	case OP_ADDI: case OP_IFEQ: case OP_IFLT: case OP_IFLE:
+		REG(a); REG(b);
+		break;
+	case OP_LOADK: case OP_GETSELF: case OP_SETSELF: case OP_CHECKTYPE:
+		REG(a); KIDX(bx);
+		if (op != OP_LOADK)
+			CHECK(x->consts[bx].t == V_STR, "%s: %s at pc %d needs a string constant", x->name, bc_op_names[op], pc);
+		break;
+	case OP_LOADI: case OP_LOADNONE: case OP_LOADBOOL: case OP_RETURN:
+		REG(a);
+		break;
+	case OP_RETURN0:
+		*nsucc = 0;
+		break;
+	case OP_GETGLOBAL: case OP_SETGLOBAL:
+		REG(a);
+		CHECK(b < p->nmodules && c < p->modules[b].nglobals, "%s: global %d.%d at pc %d out of range", x->name, b, c, pc);
+		CHECK(op == OP_GETGLOBAL || (v->is_init && b == x->module), "%s: SETGLOBAL outside a module init at pc %d", x->name, pc);
+		break;
+	case OP_NEWLIST:
+		REG(a + b);
+		break;
+	case OP_NEWDICT:
+		REG(a + 2 * b);
+		break;
+	case OP_DICTSET: case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_FLOORDIV:
+	case OP_MOD: case OP_POW: case OP_MATMUL: case OP_EQ: case OP_NE: case OP_LT: case OP_LE:
+	case OP_IN: case OP_NOTIN: case OP_INDEX: case OP_SETINDEX: case OP_BINDMETHOD: case OP_UNPACK:
+	case OP_FORMAT:
+		REG(a); REG(b); REG(c);
+		break;
+	case OP_TEST:
+		REG(a);
+		break;
+	case OP_JMP:
+		succ[0] = pc + 1 + BC_sJ(i);
+		break;
+	case OP_SLICE:
+		REG(a); REG(b + 3);
+		CHECK(c <= 7, "%s: slice mask %d at pc %d", x->name, c, pc);
+		break;
+	case OP_CALL:
+		REG(a + b);
+		CHECK(c <= b, "%s: more keyword arguments than arguments at pc %d", x->name, pc);
+		if (c) {
+			CHECK(pc + 1 < x->ncode && BC_OP(x->code[pc + 1]) == OP_EXTRAARG, "%s: CALL at pc %d lacks its EXTRAARG", x->name, pc);
+			int k = BC_Bx(x->code[pc + 1]);
+			KIDX(k);
+			value names = x->consts[k];
+			CHECK(names.t == V_LIST && list_len(names) >= (size_t)c, "%s: keyword names at pc %d are not a list", x->name, pc);
+			for (int j = 0; j < c; j++)
+				CHECK(list_get(names, (size_t)j).t == V_STR, "%s: keyword name at pc %d is not a string", x->name, pc);
+			succ[0] = pc + 2;
+		}
+		break;
+	case OP_CALLP: case OP_CALLT: {
+		CHECK(bx < p->nprotos, "%s: proto %d at pc %d out of range", x->name, bx, pc);
+		const bc_proto *cp = p->protos[bx];
+		CHECK(cp->kind == (op == OP_CALLP ? PROTO_FN : PROTO_TASK), "%s: %s at pc %d calls a %s", x->name,
+		      bc_op_names[op], pc, cp->name);
+		REG(a + (cp->nparams ? cp->nparams - 1 : 0));
+		break;
+	}
+	case OP_NEWACTOR: {
+		CHECK(bx < p->nactors, "%s: actor %d at pc %d out of range", x->name, bx, pc);
+		const bc_actor *ac = p->actors[bx];
+		int n = ac->init ? ac->init->nparams : 0;
+		REG(a + (n ? n - 1 : 0));
+		break;
+	}
+	case OP_NATIVE: {
+		CHECK(b < x->nnatives, "%s: native slot %d at pc %d out of range", x->name, b, pc);
+		const native_params *np = stdlib_params(x->natives[b]);
+		CHECK(!np || np->n < 0 || np->n == c, "%s: %s at pc %d gets %d arguments", x->name, x->natives[b]->name, pc, c);
+		REG(a + (c ? c - 1 : 0));
+		break;
+	}
+	case OP_METHOD:
+		CHECK(b < x->nmsites, "%s: method site %d at pc %d out of range", x->name, b, pc);
+		CHECK(x->msites[b].nkw <= c, "%s: method site at pc %d has more keywords than arguments", x->name, pc);
+		REG(a + 1 + c);
+		break;
+	case OP_FORPREP: case OP_FORLOOP:
+		REG(a + 2);
+		*nsucc = 2;
+		succ[1] = pc + 1 + BC_sBx(i);
+		break;
+	case OP_ITERPREP: case OP_ITERNEXT:
+		REG(a + 1); REG(b);
+		break;
+	case OP_CONCAT:
+		REG(a);
+		if (c)
+			REG(b + c - 1);
+		break;
+	case OP_EXTRAARG:
+		KIDX(bx);
+		*nsucc = 0; /* executing it is an error the VM reports */
+		break;
+	case OP__COUNT:
+		break;
+	}
+	if (op == OP_RETURN)
+		*nsucc = 0;
+	if (op == OP_IFEQ || op == OP_IFLT || op == OP_IFLE || op == OP_TEST || op == OP_ITERNEXT) {
+		CHECK(pc + 1 < x->ncode && BC_OP(x->code[pc + 1]) == OP_JMP, "%s: %s at pc %d is not followed by a JMP",
+		      x->name, bc_op_names[op], pc);
+		*nsucc = 2;
+		succ[1] = pc + 2;
+	}
+	return 0; /* successors are checked where reachable (the compiler leaves
+	           * dead jumps past the end after a final return) */
+#undef REG
+#undef KIDX
+}
+
+static uint32_t const_mask(value k)
+{
+	return k.t == V_STR ? T_KSTR : T(k.t);
+}
+
+/* One instruction on the register types r: checks what it needs, applies
+ * what it writes. */
+static int flow_insn(ld *L, const vstate *v, int pc, uint32_t *r)
+{
+	const bc_proto *x = v->x;
+	uint32_t i = x->code[pc];
+	bc_op op = BC_OP(i);
+	int a = BC_A(i), b = BC_B(i), c = BC_C(i);
+#define NEED(reg, mask) CHECK((r[reg] & ~(uint32_t)(mask)) == 0, \
+		"%s: %s at pc %d may see a value of the wrong type in register %d", x->name, bc_op_names[op], pc, (reg))
+	switch (op) {
+	case OP_MOVE: r[a] = r[b]; break;
+	case OP_LOADK: r[a] = const_mask(x->consts[BC_Bx(i)]); break;
+	case OP_LOADI: r[a] = T(V_INT); break;
+	case OP_LOADNONE: r[a] = T(V_NONE); break;
+	case OP_LOADBOOL: case OP_EQ: case OP_NE: case OP_LT: case OP_LE: case OP_IN: case OP_NOTIN:
+	case OP_NOT:
+		r[a] = T(V_BOOL);
+		break;
+	case OP_NEWLIST: r[a] = T(V_LIST); break;
+	case OP_NEWDICT: r[a] = T(V_DICT); break;
+	case OP_LISTAPPEND: NEED(a, T(V_LIST)); break;
+	case OP_DICTSET: NEED(a, T(V_DICT)); break;
+	case OP_BINDMETHOD: NEED(c, T_KSTR); r[a] = T(V_FUNC); break;
+	case OP_FORMAT: NEED(c, T_STRS); r[a] = T(V_STR); break;
+	case OP_TOSTR: r[a] = T(V_STR); break;
+	case OP_CONCAT:
+		for (int j = 0; j < c; j++)
+			NEED(b + j, T_STRS);
+		r[a] = T(V_STR);
+		break;
+	case OP_FORPREP: r[a] = r[a + 1] = r[a + 2] = T(V_INT); break;
+	case OP_FORLOOP: NEED(a, T(V_INT)); NEED(a + 1, T(V_INT)); NEED(a + 2, T(V_INT)); break;
+	case OP_ITERPREP: r[a] = T(V_LIST); r[a + 1] = T(V_INT); break;
+	case OP_ITERNEXT: NEED(a, T(V_LIST)); NEED(a + 1, T(V_INT)); r[b] = T_ANY; break;
+	case OP_UNPACK: r[b] = T_ANY; r[c] = T_ANY; break;
+	case OP_CALL: case OP_CALLP: case OP_CALLT: case OP_NEWACTOR: case OP_NATIVE: case OP_METHOD:
+		/* the callee's frame starts at A and is cleared on return */
+		for (int j = a; j < v->nregs; j++)
+			r[j] = T_ANY;
+		break;
+	case OP_GETGLOBAL: case OP_GETSELF: case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV:
+	case OP_FLOORDIV: case OP_MOD: case OP_POW: case OP_MATMUL: case OP_ADDI: case OP_NEG:
+	case OP_INDEX: case OP_SETINDEX: case OP_SLICE:
+		r[a] = T_ANY;
+		break;
+	default:
+		break;
+	}
+	return 0;
+#undef NEED
+}
+
+static int verify_proto(ld *L, const bc_proto *x, bool is_init)
+{
+	vstate v = { x, is_init, x->nregs };
+	int n = x->ncode, rc = -1;
+	int *leader = malloc(sizeof(int) * (size_t)n);
+	int *succ = malloc(sizeof(int) * 2 * (size_t)n);
+	uint8_t *nsucc = malloc((size_t)n);
+	if (!leader || !succ || !nsucc)
+		abort();
+	for (int pc = 0; pc < n; pc++)
+		leader[pc] = -1;
+	leader[0] = 0;
+	for (int pc = 0; pc < n; pc++) {
+		int ns, s[2] = { 0, 0 };
+		if (check_insn(L, &v, pc, &ns, s))
+			goto out;
+		nsucc[pc] = (uint8_t)ns;
+		succ[2 * pc] = s[0];
+		succ[2 * pc + 1] = s[1];
+	}
+	/* reachable code: every successor inside the code; leaders */
+	{
+		uint8_t *reach = calloc((size_t)n, 1);
+		int *stack = malloc(sizeof(int) * (size_t)n), ns = 0;
+		if (!reach || !stack)
+			abort();
+		reach[0] = 1;
+		stack[ns++] = 0;
+		int bad = 0;
+		while (ns > 0 && !bad) {
+			int pc = stack[--ns];
+			for (int j = 0; j < nsucc[pc]; j++) {
+				int t = succ[2 * pc + j];
+				if (t < 0 || t >= n) {
+					bad = fail(L, "%s: %s at pc %d goes to %d, outside the code", x->name,
+					           bc_op_names[BC_OP(x->code[pc])], pc, t);
+					break;
+				}
+				if (nsucc[pc] != 1 || t != pc + 1)
+					leader[t] = 0;
+				if (!reach[t]) {
+					reach[t] = 1;
+					stack[ns++] = t;
+				}
+			}
+		}
+		free(reach);
+		free(stack);
+		if (bad)
+			goto out;
+	}
+	int nl = 0;
+	for (int pc = 0; pc < n; pc++)
+		if (leader[pc] == 0)
+			leader[pc] = nl++;
+		else
+			leader[pc] = -1;
+	int nr = x->nregs;
+	uint32_t *st = calloc((size_t)nl * (size_t)nr, sizeof(uint32_t));
+	uint8_t *seen = calloc((size_t)nl, 1), *queued = calloc((size_t)nl, 1);
+	int *work = malloc(sizeof(int) * (size_t)nl), *lpc = malloc(sizeof(int) * (size_t)nl);
+	uint32_t *r = malloc(sizeof(uint32_t) * (size_t)nr);
+	if (!st || !seen || !queued || !work || !lpc || !r)
+		abort();
+	for (int pc = 0; pc < n; pc++)
+		if (leader[pc] >= 0)
+			lpc[leader[pc]] = pc;
+	for (int j = 0; j < nr; j++)
+		st[j] = j < x->nparams ? T_ANY : T(V_NONE);
+	seen[0] = queued[0] = 1;
+	int nw = 0;
+	work[nw++] = 0;
+	while (nw > 0) {
+		int l = work[--nw];
+		queued[l] = 0;
+		memcpy(r, st + (size_t)l * (size_t)nr, sizeof(uint32_t) * (size_t)nr);
+		for (int pc = lpc[l];;) {
+			if (flow_insn(L, &v, pc, r))
+				goto done;
+			int ns = nsucc[pc];
+			if (ns == 1 && succ[2 * pc] == pc + 1 && leader[pc + 1] < 0) {
+				pc++;
+				continue;
+			}
+			for (int s = 0; s < ns; s++) {
+				int t = leader[succ[2 * pc + s]];
+				uint32_t *ts = st + (size_t)t * (size_t)nr;
+				bool changed = !seen[t];
+				for (int j = 0; j < nr; j++) {
+					uint32_t m = seen[t] ? ts[j] | r[j] : r[j];
+					changed |= m != ts[j];
+					ts[j] = m;
+				}
+				seen[t] = 1;
+				if (changed && !queued[t]) {
+					queued[t] = 1;
+					work[nw++] = t;
+				}
+			}
+			break;
+		}
+	}
+	rc = 0;
+done:
+	free(st);
+	free(seen);
+	free(queued);
+	free(work);
+	free(lpc);
+	free(r);
+out:
+	free(leader);
+	free(succ);
+	free(nsucc);
+	return rc;
+}
+
+/* ---- the whole plan ------------------------------------------------------------ */
+
+typedef struct secinfo {
+	uint64_t off, len;
+	bool found;
+} secinfo;
+
+static int enter(ld *L, const secinfo *s)
+{
+	L->pos = (size_t)s->off;
+	L->end = (size_t)(s->off + s->len);
+	return 0;
+}
+
+static int leave(ld *L, const char *what)
+{
+	CHECK(L->pos == L->end, "%zu stray bytes at the end of the %s section", L->end - L->pos, what);
+	return 0;
+}
+
+static void release_proto(bc_proto *x)
+{
+	for (int i = 0; i < x->nconsts; i++)
+		val_rele(x->consts[i]);
+	for (int i = 0; i < x->nparams; i++)
+		val_rele(x->params[i].deflt);
+	free(x->code);
+	free(x->consts);
+	free(x->lines);
+}
+
+static bool func_ok(value v)
+{
+	if (v.t != V_FUNC || v.as.o->extra != FUNC_PROTO)
+		return true;
+	bc_proto_kind k = ((const vfunc *)v.as.o)->proto->kind;
+	return k == PROTO_FN || k == PROTO_TASK;
+}
+
+static int load(ld *L, size_t len)
+{
+	const uint8_t *b = L->b;
+	L->pos = 0;
+	CHECK(len >= PLAN_MAGIC_LEN && memcmp(b, PLAN_MAGIC, PLAN_MAGIC_LEN) == 0, "no FLOWPLAN magic");
+	L->pos = PLAN_MAGIC_LEN;
+	CHECK(len >= PLAN_MAGIC_LEN + 4, "truncated header");
+	uint32_t version = rd32(b + PLAN_MAGIC_LEN);
+	CHECK(version <= PLAN_VERSION, "made by a newer flow (plan format %u; this flow reads %u)", version, PLAN_VERSION);
+	CHECK(version == PLAN_VERSION, "plan format %u is not supported", version);
+	L->pos = 0;
+	CHECK(len >= PLAN_HEADER_LEN + PLAN_SUM_LEN, "truncated (%zu bytes)", len);
+	size_t body = len - PLAN_SUM_LEN;
+	uint8_t h[32];
+	plan_sha256(b, body, h);
+	L->pos = body;
+	CHECK(memcmp(h, b + body, 32) == 0, "checksum mismatch (the file is damaged or truncated)");
+	L->pos = PLAN_MAGIC_LEN + 4;
+	CHECK(rd32(b + PLAN_MAGIC_LEN + 4) == 0, "unknown header flags");
+	uint32_t nsec = rd32(b + PLAN_HEADER_LEN - 4);
+	L->pos = PLAN_HEADER_LEN - 4;
+	CHECK(nsec <= (body - PLAN_HEADER_LEN) / PLAN_SECENT_LEN, "section count %u is more than the bytes left", nsec);
+	size_t data = PLAN_HEADER_LEN + (size_t)nsec * PLAN_SECENT_LEN;
+	secinfo sec[PLAN_SEC_EDGES + 1] = {0};
+	uint64_t prev_end = data;
+	for (uint32_t s = 0; s < nsec; s++) {
+		const uint8_t *e = b + PLAN_HEADER_LEN + (size_t)s * PLAN_SECENT_LEN;
+		L->pos = (size_t)(e - b);
+		uint32_t id = rd32(e), flags = rd32(e + 4);
+		uint64_t off = rd64(e + 8), sl = rd64(e + 16);
+		/* sections are laid out in table order, back to back */
+		CHECK(off == prev_end && sl <= body - off, "section %u lies outside the plan", id);
+		prev_end = off + sl;
+		CHECK((flags & ~PLAN_SEC_REQUIRED) == 0, "section %u has unknown flags", id);
+		bool known = id >= PLAN_SEC_OPTIONS && id <= PLAN_SEC_PROGRAM;
+		if (!known) {
+			CHECK(!(flags & PLAN_SEC_REQUIRED), "made by a newer flow (required section %u is unknown)", id);
+			continue;
+		}
+		CHECK(!sec[id].found, "section %u appears twice", id);
+		sec[id] = (secinfo){ off, sl, true };
+	}
+	L->pos = data;
+	CHECK(prev_end == body, "bytes between the sections and the checksum");
+	for (int id = PLAN_SEC_SOURCES; id <= PLAN_SEC_PROGRAM; id++)
+		CHECK(sec[id].found, "section %d is missing", id);
+
+	bc_program *p = L->p;
+	/* options: the -p values it was compiled with (informational) */
+	if (sec[PLAN_SEC_OPTIONS].found) {
+		enter(L, &sec[PLAN_SEC_OPTIONS]);
+		int n;
+		if (get_count(L, 2, 1 << 20, &n, "option count"))
+			return -1;
+		for (int i = 0; i < n; i++) {
+			const char *k, *t;
+			if (get_str(L, &k, "param name") || get_str(L, &t, "param value"))
+				return -1;
+		}
+		if (leave(L, "options"))
+			return -1;
+	}
+	enter(L, &sec[PLAN_SEC_SOURCES]);
+	if (read_sources(L) || leave(L, "sources"))
+		return -1;
+	/* the counts first, so references can be checked as they are read */
+	uint64_t drv;
+	enter(L, &sec[PLAN_SEC_PROGRAM]);
+	if (get_int(L, 0, 1 << 24, &L->nprog, "program proto count") || get_var(L, &drv, "driver") ||
+	    leave(L, "program"))
+		return -1;
+	enter(L, &sec[PLAN_SEC_PROTOS]);
+	if (get_count(L, 8, 1 << 24, &L->nall, "proto count"))
+		return -1;
+	size_t protos_at = L->pos;
+	L->pos = sec[PLAN_SEC_PROGRAM].off;
+	CHECK(L->nprog <= L->nall, "more program protos than protos");
+	CHECK(drv > (uint64_t)L->nprog && drv <= (uint64_t)L->nall, "the driver is missing or one of the program's protos");
+	int driver = (int)drv;
+	enter(L, &sec[PLAN_SEC_ACTORS]);
+	if (get_count(L, 8, 1 << 20, &p->nactors, "actor count"))
+		return -1;
+	size_t actors_at = L->pos;
+	enter(L, &sec[PLAN_SEC_MODULES]);
+	if (get_count(L, 4, 1 << 20, &p->nmodules, "module count"))
+		return -1;
+	CHECK(p->nmodules > 0, "no modules");
+	L->all = arena_alloc(L->ar, sizeof(bc_proto *) * (size_t)(L->nall + 1));
+	for (int i = 0; i < L->nall; i++)
+		L->all[i] = arena_alloc(L->ar, sizeof(bc_proto));
+	p->actors = arena_alloc(L->ar, sizeof(bc_actor *) * (size_t)(p->nactors + 1));
+	for (int i = 0; i < p->nactors; i++)
+		p->actors[i] = arena_alloc(L->ar, sizeof(bc_actor));
+	p->modules = arena_alloc(L->ar, sizeof(bc_module) * (size_t)(p->nmodules + 1));
+	L->ndecoded = calloc((size_t)p->nmodules + 1, sizeof(int));
+	if (!L->ndecoded)
+		abort();
+	if (read_modules(L) || leave(L, "modules"))
+		return -1;
+	enter(L, &sec[PLAN_SEC_PROTOS]);
+	L->pos = protos_at;
+	for (int i = 0; i < L->nall; i++)
+		if (read_proto(L, L->all[i], i))
+			return -1;
+	if (leave(L, "protos"))
+		return -1;
+	char *owned = calloc((size_t)L->nall + 1, 1);
+	if (!owned)
+		abort();
+	enter(L, &sec[PLAN_SEC_ACTORS]);
+	L->pos = actors_at;
+	int rc = read_actors(L, owned) || leave(L, "actors");
+	/* every proto in its place: the program's, then module inits and the
+	 * driver, each used once */
+	L->pos = sec[PLAN_SEC_PROTOS].off;
+	for (int i = 0; i < L->nall && !rc; i++) {
+		bc_proto *x = L->all[i];
+		bool method = x->kind == PROTO_METHOD || x->kind == PROTO_INIT;
+		if (i < L->nprog) {
+			if (x->kind == PROTO_DRIVER || (x->actor != NULL) != method || (method && !owned[i]))
+				rc = fail(L, "proto %d ('%s') is not in its place", i, x->name);
+		} else if (i == driver - 1) {
+			if (x->kind != PROTO_DRIVER || x->actor || x->module != 0 || x->nparams)
+				rc = fail(L, "the driver is not a driver");
+		} else {
+			int m = 0;
+			while (m < p->nmodules && p->modules[m].init != x)
+				m++;
+			if (m == p->nmodules || x->kind != PROTO_FN || x->actor || x->nparams || x->module != m)
+				rc = fail(L, "proto %d ('%s') is not a module init", i, x->name);
+			for (int m2 = m + 1; m2 < p->nmodules && !rc; m2++)
+				if (p->modules[m2].init == x)
+					rc = fail(L, "proto %d is the init of two modules", i);
+		}
+		for (int j = 0; j < x->nconsts && !rc; j++)
+			if (!func_ok(x->consts[j]))
+				rc = fail(L, "proto %d: a function constant names a method", i);
+		for (int j = 0; j < x->nparams && !rc; j++)
+			if (!func_ok(x->params[j].deflt))
+				rc = fail(L, "proto %d: a default names a method", i);
+	}
+	for (int m = 0; m < p->nmodules && !rc; m++)
+		for (int g = 0; g < p->modules[m].nglobals && !rc; g++)
+			if (!func_ok(p->modules[m].globals[g]))
+				rc = fail(L, "module %d: a global names a method", m);
+	free(owned);
+	if (rc)
+		return -1;
+	p->protos = L->all;
+	p->nprotos = L->nprog;
+	p->driver = L->all[driver - 1];
+	for (int i = 0; i < L->nall; i++)
+		if (verify_proto(L, L->all[i], i >= L->nprog && i != driver - 1))
+			return -1;
+	return 0;
+}
+
+bc_program *plan_read(const void *buf, size_t len, diag_ctx *d, char **err)
+{
+	vm_types_init();
+	ld L;
+	memset(&L, 0, sizeof L);
+	L.b = buf;
+	L.end = len;
+	L.d = d;
+	L.p = calloc(1, sizeof *L.p);
+	L.ar = malloc(sizeof *L.ar);
+	if (!L.p || !L.ar)
+		abort();
+	arena_init(L.ar);
+	L.p->impl = L.ar;
+	L.p->diag = d;
+	int rc = load(&L, len);
+	free(L.fmap);
+	free(L.srclen);
+	if (rc == 0) {
+		free(L.ndecoded);
+		return L.p;
+	}
+	/* release what was decoded so far */
+	for (int i = 0; i < L.nall && L.all; i++)
+		release_proto(L.all[i]);
+	for (int m = 0; m < L.p->nmodules && L.p->modules && L.ndecoded; m++)
+		for (int g = 0; g < L.ndecoded[m]; g++)
+			val_rele(L.p->modules[m].globals[g]);
+	free(L.ndecoded);
+	arena_free(L.ar);
+	free(L.ar);
+	free(L.p);
+	*err = L.err ? L.err : strdup("invalid plan");
+	return NULL;
+}
+
+int plan_is_plan(const void *buf, size_t len)
+{
+	return len >= PLAN_MAGIC_LEN && memcmp(buf, PLAN_MAGIC, PLAN_MAGIC_LEN) == 0;
+}
+
+int plan_slurp(const char *path, uint8_t **buf, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return -1;
+	size_t cap = 1 << 16, n = 0;
+	uint8_t *b = malloc(cap);
+	if (!b)
+		abort();
+	for (;;) {
+		size_t got = fread(b + n, 1, cap - n, f);
+		n += got;
+		if (n < cap) {
+			if (ferror(f)) {
+				int e = errno;
+				free(b);
+				fclose(f);
+				errno = e ? e : EIO;
+				return -1;
+			}
+			break;
+		}
+		cap *= 2;
+		b = realloc(b, cap);
+		if (!b)
+			abort();
+	}
+	fclose(f);
+	*buf = b;
+	*len = n;
+	return 0;
+}

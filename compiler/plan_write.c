@@ -1,0 +1,339 @@
+/* plan_write.c - serialises a compiled program into a plan file
+ * (layout in docs/plan-format.md; plan_read.c is the other half). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mbedtls/sha256.h>
+#include <mbedtls/version.h>
+
+#include "plan.h"
+#include "plan_int.h"
+#include "../lang/encode.h"
+#include "../lang/vm.h"
+#include "../stdlib/stdlib.h"
+
+typedef struct wstate {
+	const bc_program *p;
+	char *err;
+} wstate;
+
+static int fail(wstate *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(wstate *w, const char *fmt, ...)
+{
+	if (w->err)
+		return -1;
+	va_list ap;
+	va_start(ap, fmt);
+	if (vasprintf(&w->err, fmt, ap) < 0)
+		w->err = NULL;
+	va_end(ap);
+	return -1;
+}
+
+static void put_u32(sbuf *b, uint32_t x)
+{
+	uint8_t t[4] = { (uint8_t)x, (uint8_t)(x >> 8), (uint8_t)(x >> 16), (uint8_t)(x >> 24) };
+	sbuf_add(b, t, 4);
+}
+
+static void put_u64(sbuf *b, uint64_t x)
+{
+	put_u32(b, (uint32_t)x);
+	put_u32(b, (uint32_t)(x >> 32));
+}
+
+static void put_f64(sbuf *b, double d)
+{
+	uint64_t x;
+	memcpy(&x, &d, 8);
+	put_u64(b, x);
+}
+
+static void put_zz(sbuf *b, int64_t x)
+{
+	enc_varint(b, ((uint64_t)x << 1) ^ (uint64_t)(x >> 63));
+}
+
+static void put_str(sbuf *b, const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	enc_varint(b, n);
+	sbuf_add(b, s ? s : "", n);
+}
+
+/* an optional string: 0, or 1 and the string */
+static void put_ostr(sbuf *b, const char *s)
+{
+	enc_varint(b, s ? 1 : 0);
+	if (s)
+		put_str(b, s);
+}
+
+static void put_span(sbuf *b, span s)
+{
+	enc_varint(b, (uint64_t)((int64_t)s.file + 1));
+	enc_varint(b, (uint64_t)(s.line < 0 ? 0 : s.line));
+	enc_varint(b, (uint64_t)(s.col < 0 ? 0 : s.col));
+	enc_varint(b, (uint64_t)(s.end_line < 0 ? 0 : s.end_line));
+	enc_varint(b, (uint64_t)(s.end_col < 0 ? 0 : s.end_col));
+}
+
+static void put_attrs(sbuf *b, const bc_attrs *a)
+{
+	put_f64(b, a->cpus);
+	put_zz(b, a->memory);
+	put_zz(b, a->retries);
+	put_f64(b, a->timeout);
+	enc_varint(b, a->associative ? 1 : 0);
+	put_zz(b, a->restarts);
+	enc_varint(b, (uint64_t)a->nresources);
+	for (int i = 0; i < a->nresources; i++) {
+		put_str(b, a->res_names[i]);
+		put_f64(b, a->res_amounts[i]);
+	}
+}
+
+/* A native by name: builtin, or module function. */
+static int put_native(wstate *w, sbuf *b, const native_def *d)
+{
+	if (stdlib_builtin(d->name) == d) {
+		enc_varint(b, PLAN_NAT_BUILTIN);
+		put_str(b, d->name);
+		return 0;
+	}
+	for (const char *const *m = stdlib_module_names(); *m; m++) {
+		const module_def *md = stdlib_module(*m);
+		if (md && stdlib_module_fn(md, d->name) == d) {
+			enc_varint(b, PLAN_NAT_MODULE);
+			put_str(b, *m);
+			put_str(b, d->name);
+			return 0;
+		}
+	}
+	return fail(w, "native '%s' is not in the stdlib tables", d->name);
+}
+
+static int put_const(wstate *w, sbuf *b, value v)
+{
+	if (v.t == V_NONE && v.as.i == 1) {
+		enc_varint(b, PLAN_K_ABSENT);
+		return 0;
+	}
+	if (v.t == V_FUNC) {
+		const vfunc *f = (const vfunc *)v.as.o;
+		if (f->h.extra == FUNC_PROTO && f->proto->index >= 0 && f->proto->index < w->p->nprotos &&
+		    w->p->protos[f->proto->index] == f->proto) {
+			enc_varint(b, PLAN_K_PROTO);
+			enc_varint(b, (uint64_t)f->proto->index);
+			return 0;
+		}
+		if (f->h.extra == FUNC_NATIVE) {
+			enc_varint(b, PLAN_K_NATIVE);
+			return put_native(w, b, f->native);
+		}
+		return fail(w, "a function constant cannot be stored in a plan");
+	}
+	enc_varint(b, PLAN_K_VALUE);
+	sbuf e;
+	sbuf_init(&e);
+	verr err;
+	if (val_encode(&e, v, &err)) {
+		sbuf_fini(&e);
+		return fail(w, "a constant cannot be stored in a plan: %s", err.msg);
+	}
+	enc_varint(b, e.len);
+	sbuf_add(b, e.data, e.len);
+	sbuf_fini(&e);
+	return 0;
+}
+
+static int proto_ref(const bc_program *p, const bc_proto *x, int nall, const bc_proto **all)
+{
+	for (int i = 0; i < nall; i++)
+		if (all[i] == x)
+			return i;
+	(void)p;
+	return -1;
+}
+
+static int put_proto(wstate *w, sbuf *b, const bc_proto *x)
+{
+	const bc_program *p = w->p;
+	enc_varint(b, (uint64_t)x->kind);
+	put_str(b, x->name);
+	enc_varint(b, (uint64_t)x->module);
+	put_span(b, x->where);
+	enc_varint(b, (uint64_t)x->nparams);
+	for (int i = 0; i < x->nparams; i++) {
+		const bc_param *pa = &x->params[i];
+		put_str(b, pa->name);
+		put_ostr(b, pa->type);
+		enc_varint(b, pa->has_default ? 1 : 0);
+		if (pa->has_default && put_const(w, b, pa->deflt))
+			return -1;
+	}
+	put_ostr(b, x->ret_type);
+	put_attrs(b, &x->attrs);
+	enc_varint(b, x->actor ? (uint64_t)x->actor->index + 1 : 0);
+	enc_varint(b, (uint64_t)x->nregs);
+	enc_varint(b, (uint64_t)x->ncode);
+	for (int i = 0; i < x->ncode; i++)
+		put_u32(b, x->code[i]);
+	enc_varint(b, (uint64_t)x->nconsts);
+	for (int i = 0; i < x->nconsts; i++)
+		if (put_const(w, b, x->consts[i]))
+			return -1;
+	for (int i = 0; i < x->ncode; i++)
+		put_span(b, x->lines ? x->lines[i] : x->where);
+	enc_varint(b, (uint64_t)x->nnatives);
+	for (int i = 0; i < x->nnatives; i++)
+		if (put_native(w, b, x->natives[i]))
+			return -1;
+	enc_varint(b, (uint64_t)x->nmsites);
+	for (int i = 0; i < x->nmsites; i++) {
+		const bc_msite *s = &x->msites[i];
+		put_str(b, s->name);
+		enc_varint(b, (uint64_t)s->nkw);
+		for (int j = 0; j < s->nkw; j++)
+			put_str(b, s->kwnames[j]);
+	}
+	(void)p;
+	return 0;
+}
+
+static void add_section(sbuf *table, uint32_t id, uint32_t flags, uint64_t off, uint64_t len)
+{
+	put_u32(table, id);
+	put_u32(table, flags);
+	put_u64(table, off);
+	put_u64(table, len);
+}
+
+void plan_source_hash(const diag_ctx *d, uint8_t out[32])
+{
+	sbuf b;
+	sbuf_init(&b);
+	for (int f = 0; d && f < d->nsrcs; f++) {
+		size_t n = 0;
+		const char *path = diag_source_path(d, f);
+		const char *text = diag_source_text(d, f, &n);
+		sbuf_add(&b, path ? path : "", strlen(path ? path : "") + 1);
+		sbuf_add(&b, text ? text : "", text ? n : 0);
+		sbuf_add(&b, "", 1);
+	}
+	plan_sha256(b.data ? b.data : "", b.len, out);
+	sbuf_fini(&b);
+}
+
+void plan_sha256(const void *buf, size_t len, uint8_t out[32])
+{
+#if MBEDTLS_VERSION_MAJOR >= 3
+	mbedtls_sha256(buf, len, out, 0);
+#else
+	mbedtls_sha256_ret(buf, len, out, 0);
+#endif
+}
+
+int plan_write(sbuf *out, const bc_program *p, const param_set *params, int nparams, char **err)
+{
+	wstate w = { p, NULL };
+	enum { NSEC = 6 };
+	sbuf sec[NSEC];
+	for (int i = 0; i < NSEC; i++)
+		sbuf_init(&sec[i]);
+	/* every proto once: the program's, then module inits, then the driver */
+	int nall = p->nprotos;
+	const bc_proto **all = malloc(sizeof *all * (size_t)(p->nprotos + p->nmodules + 1));
+	if (!all)
+		abort();
+	for (int i = 0; i < p->nprotos; i++)
+		all[i] = p->protos[i];
+	for (int m = 0; m < p->nmodules; m++)
+		if (p->modules[m].init)
+			all[nall++] = p->modules[m].init;
+	if (p->driver)
+		all[nall++] = p->driver;
+
+	/* options: the -p values */
+	enc_varint(&sec[0], (uint64_t)nparams);
+	for (int i = 0; i < nparams; i++) {
+		put_str(&sec[0], params[i].name);
+		put_str(&sec[0], params[i].text);
+	}
+	/* sources */
+	int nsrcs = p->diag ? p->diag->nsrcs : 0;
+	enc_varint(&sec[1], (uint64_t)nsrcs);
+	for (int f = 0; f < nsrcs; f++) {
+		size_t n = 0;
+		const char *path = diag_source_path(p->diag, f);
+		const char *text = diag_source_text(p->diag, f, &n);
+		put_str(&sec[1], path);
+		enc_varint(&sec[1], text ? n : 0);
+		sbuf_add(&sec[1], text ? text : "", text ? n : 0);
+	}
+	/* modules */
+	enc_varint(&sec[2], (uint64_t)p->nmodules);
+	for (int m = 0; m < p->nmodules && !w.err; m++) {
+		const bc_module *mod = &p->modules[m];
+		put_str(&sec[2], mod->path);
+		put_str(&sec[2], mod->name);
+		enc_varint(&sec[2], (uint64_t)mod->nglobals);
+		for (int g = 0; g < mod->nglobals && !w.err; g++) {
+			put_str(&sec[2], mod->global_names[g]);
+			put_const(&w, &sec[2], mod->globals ? mod->globals[g] : v_none());
+		}
+		enc_varint(&sec[2], mod->init ? (uint64_t)proto_ref(p, mod->init, nall, all) + 1 : 0);
+	}
+	/* protos */
+	enc_varint(&sec[3], (uint64_t)nall);
+	for (int i = 0; i < nall && !w.err; i++)
+		put_proto(&w, &sec[3], all[i]);
+	/* actors */
+	enc_varint(&sec[4], (uint64_t)p->nactors);
+	for (int i = 0; i < p->nactors; i++) {
+		const bc_actor *a = p->actors[i];
+		put_str(&sec[4], a->name);
+		enc_varint(&sec[4], (uint64_t)a->module);
+		put_span(&sec[4], a->where);
+		put_attrs(&sec[4], &a->attrs);
+		enc_varint(&sec[4], a->init ? (uint64_t)a->init->index + 1 : 0);
+		enc_varint(&sec[4], (uint64_t)a->nmethods);
+		for (int j = 0; j < a->nmethods; j++)
+			enc_varint(&sec[4], (uint64_t)a->methods[j]->index);
+	}
+	/* program: how many protos are the program's, and the driver */
+	enc_varint(&sec[5], (uint64_t)p->nprotos);
+	enc_varint(&sec[5], p->driver ? (uint64_t)proto_ref(p, p->driver, nall, all) + 1 : 0);
+	free(all);
+
+	if (w.err) {
+		for (int i = 0; i < NSEC; i++)
+			sbuf_fini(&sec[i]);
+		*err = w.err;
+		return -1;
+	}
+	static const uint32_t ids[NSEC] = { PLAN_SEC_OPTIONS, PLAN_SEC_SOURCES, PLAN_SEC_MODULES,
+		PLAN_SEC_PROTOS, PLAN_SEC_ACTORS, PLAN_SEC_PROGRAM };
+	size_t start = out->len;
+	sbuf_add(out, PLAN_MAGIC, PLAN_MAGIC_LEN);
+	put_u32(out, PLAN_VERSION);
+	put_u32(out, 0); /* flags */
+	uint8_t h[32];
+	plan_source_hash(p->diag, h);
+	sbuf_add(out, h, 32);
+	put_u32(out, NSEC);
+	uint64_t off = PLAN_HEADER_LEN + (uint64_t)NSEC * PLAN_SECENT_LEN;
+	for (int i = 0; i < NSEC; i++) {
+		add_section(out, ids[i], ids[i] == PLAN_SEC_OPTIONS ? 0 : PLAN_SEC_REQUIRED, off, sec[i].len);
+		off += sec[i].len;
+	}
+	for (int i = 0; i < NSEC; i++) {
+		sbuf_add(out, sec[i].data, sec[i].len);
+		sbuf_fini(&sec[i]);
+	}
+	plan_sha256(out->data + start, out->len - start, h);
+	sbuf_add(out, h, 32);
+	return 0;
+}
