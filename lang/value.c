@@ -320,6 +320,63 @@ void val_freeze(value v)
 	free(stack);
 }
 
+/* ---- reachability (cycle check) ------------------------------------------- */
+
+/* Breadth first; the array of entered objects is the queue and the list
+ * of marks to clear. Only unfrozen objects are marked: their owner thread
+ * is the only one touching them. */
+bool val_reaches(value from, value target)
+{
+	if (!V_IS_HEAP(from.t) || !V_IS_HEAP(target.t))
+		return false;
+	if (from.as.o == target.as.o)
+		return true;
+	if ((from.t != V_LIST && from.t != V_DICT) || val_is_frozen(from))
+		return false;
+	size_t len = 0, pos = 0, cap = 16;
+	vobj **seen = malloc(cap * sizeof *seen);
+	if (!seen)
+		val_oom(cap * sizeof *seen);
+	seen[len++] = from.as.o;
+	from.as.o->flags |= VOBJ_VISIT;
+	bool found = false;
+	while (pos < len && !found) {
+		value cv = v_obj(seen[pos++]);
+		size_t i = 0;
+		value k, item;
+		for (;;) {
+			if (cv.t == V_LIST) {
+				if (i >= list_len(cv))
+					break;
+				item = list_get(cv, i++);
+			} else if (!dict_next(cv, &i, &k, &item)) {
+				break;
+			}
+			if (item.t != V_LIST && item.t != V_DICT)
+				continue;
+			if (item.as.o == target.as.o) {
+				found = true;
+				break;
+			}
+			if (item.as.o->flags & (VOBJ_FROZEN | VOBJ_VISIT))
+				continue;
+			if (len == cap) {
+				cap *= 2;
+				vobj **p = realloc(seen, cap * sizeof *seen);
+				if (!p)
+					val_oom(cap * sizeof *seen);
+				seen = p;
+			}
+			item.as.o->flags |= VOBJ_VISIT;
+			seen[len++] = item.as.o;
+		}
+	}
+	for (size_t j = 0; j < len; j++)
+		seen[j]->flags &= (uint8_t)~VOBJ_VISIT;
+	free(seen);
+	return found;
+}
+
 /* ---- deep copy ------------------------------------------------------------ */
 
 static value deep_copy(value v, int depth)

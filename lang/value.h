@@ -58,6 +58,7 @@ typedef struct value {
 
 /* Common header of every heap object. */
 #define VOBJ_FROZEN 0x1u  /* immutable from now on (deep) */
+#define VOBJ_VISIT 0x2u   /* scratch mark of val_reaches; clear outside it */
 struct vobj {
 	uint32_t rc;      /* atomic; use val_hold/val_rele */
 	uint8_t type;     /* vtype */
@@ -242,6 +243,12 @@ void val_repr(sbuf *out, value v);
 void float_repr(sbuf *out, double d);
 /* Python format-spec mini-language ("{:.3f}", "{:>8}", "{:,}", "{:x}"). */
 int val_format(sbuf *out, value v, const char *spec, verr *e);
+
+/* True when storing `from` into the list or dict `target` would make a
+ * reference cycle: from is target, or target is reachable through from's
+ * items (unfrozen lists and dicts only: frozen ones cannot hold a mutable
+ * target). Cycles would leak and make printing, ==, encoding recurse. */
+bool val_reaches(value from, value target);
 
 /* Deep copy (unfrozen) of lists/dicts; other heap values are held. */
 value val_deep_copy(value v);

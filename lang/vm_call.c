@@ -736,12 +736,16 @@ int vm_setindex(flow_vm *vm, value *obj, value idx, value v)
 			return vm_raise(vm, "list index %lld out of range (length %lld)", (long long)idx.as.i, (long long)n);
 		if (val_is_frozen(*obj))
 			VM_SET(obj, list_thaw(*obj));
+		if (val_reaches(v, *obj))
+			return vm_raise(vm, "a list cannot contain itself");
 		list_set(*obj, (size_t)j, v);
 		return 0;
 	}
 	case V_DICT:
 		if (val_is_frozen(*obj))
 			VM_SET(obj, dict_thaw(*obj));
+		if (val_reaches(v, *obj))
+			return vm_raise(vm, "a dict cannot contain itself");
 		if (dict_set(*obj, idx, v, &e))
 			return vm_raise(vm, "%s", e.msg);
 		return 0;

@@ -337,7 +337,7 @@ static int m_append(flow_vm *vm, value *argv, int argc, value *out)
 {
 	if (sl_check_mutable(vm, argv[0], "append") < 0)
 		return -1;
-	if (argv[1].t == V_LIST && argv[1].as.o == argv[0].as.o)
+	if (val_reaches(argv[1], argv[0]))
 		return vm_raise(vm, "append: a list cannot contain itself");
 	list_append(argv[0], argv[1]);
 	*out = v_none();
@@ -353,6 +353,10 @@ static int m_extend(flow_vm *vm, value *argv, int argc, value *out)
 		return -1;
 	value c = sl_list_copy(ys); /* xs.extend(xs) must not read what it writes */
 	val_rele(ys);
+	if (val_reaches(c, argv[0])) {
+		val_rele(c);
+		return vm_raise(vm, "extend: a list cannot contain itself");
+	}
 	list_extend(argv[0], c);
 	val_rele(c);
 	*out = v_none();
@@ -389,7 +393,7 @@ static int m_insert(flow_vm *vm, value *argv, int argc, value *out)
 	int64_t i;
 	if (sl_int(vm, argv[1], "insert", "index", &i) < 0)
 		return -1;
-	if (argv[2].t == V_LIST && argv[2].as.o == argv[0].as.o)
+	if (val_reaches(argv[2], argv[0]))
 		return vm_raise(vm, "insert: a list cannot contain itself");
 	int64_t n = (int64_t)list_len(argv[0]);
 	if (i < 0)
