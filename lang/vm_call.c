@@ -811,7 +811,8 @@ static int iter_of(flow_vm *vm, value *src, value *out)
 {
 	switch (src->t) {
 	case V_LIST:
-		*out = val_hold(*src);
+		/* the items at loop start: `for x in xs { xs.append(x) }` ends */
+		*out = val_is_frozen(*src) ? val_hold(*src) : list_thaw(*src);
 		return 0;
 	case V_STR: {
 		const char *s = str_data(*src);
