@@ -467,8 +467,19 @@ static const char *module_name(arena *a, const char *path)
 	return arena_strndup(a, base, n);
 }
 
+/* A UTF-8 byte order mark (editors on Windows write one) is not part of
+ * the program: dropped before anything counts lines and columns. */
+static void skip_bom(const char **src, size_t *len)
+{
+	if (*len >= 3 && memcmp(*src, "\xEF\xBB\xBF", 3) == 0) {
+		*src += 3;
+		*len -= 3;
+	}
+}
+
 ast_module *parse_source(arena *a, diag_ctx *d, const char *path, const char *src, size_t len)
 {
+	skip_bom(&src, &len);
 	int file = diag_add_source(d, path, src, len);
 	ast_module *m = arena_alloc(a, sizeof *m);
 	m->path = arena_strdup(a, path);
@@ -524,6 +535,7 @@ int lex_dump(diag_ctx *d, const char *path, const char *src, size_t len, FILE *o
 	arena a;
 	arena_init(&a);
 	int before = d->nerrors;
+	skip_bom(&src, &len);
 	int file = diag_add_source(d, path, src, len);
 	size_t tlen;
 	const char *text = diag_source_text(d, file, &tlen);
