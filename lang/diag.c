@@ -269,7 +269,12 @@ static void format_one(const diag_ctx *d, dbuf *b, diag_level lvl, span w, const
 	if (!find_line(s, w.line, &ln, &n))
 		return;
 	db_printf(b, "%5d | ", w.line);
-	db_add(b, ln, n);
+	/* control bytes (ESC, a lone CR, NUL) would drive the terminal: one
+	 * '?' each, so the caret below still lines up */
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)ln[i];
+		db_addc(b, (c < 0x20 && c != '\t') || c == 0x7f ? '?' : (char)c);
+	}
 	db_addc(b, '\n');
 	db_adds(b, "      | ");
 	size_t col = w.col > 0 ? (size_t)w.col - 1 : 0;
