@@ -83,33 +83,24 @@ static char *render_error(flow_vm *vm, const char *suffix)
 	return out;
 }
 
-/* The first failed future inside v (deeply), or NULL. */
+static bool is_failed(value x, void *ctx)
+{
+	if (x.t != V_FUTURE)
+		return false;
+	const vfuture *f = (const vfuture *)x.as.o;
+	if (f->state == FUT_FAILED) {
+		*(const vfuture **)ctx = f;
+		return true;
+	}
+	return f->state == FUT_DONE && val_any(f->result, is_failed, ctx);
+}
+
+/* The first failed future inside v (deeply), or NULL. val_any enters each
+ * shared list once: x = [x, x] repeated is not walked 2^n times. */
 static const vfuture *find_failed(value v)
 {
-	if (v.t == V_FUTURE) {
-		const vfuture *f = (const vfuture *)v.as.o;
-		if (f->state == FUT_FAILED)
-			return f;
-		if (f->state == FUT_DONE)
-			return find_failed(f->result);
-		return NULL;
-	}
-	if (v.t == V_LIST) {
-		for (size_t j = 0; j < list_len(v); j++) {
-			const vfuture *f = find_failed(list_get(v, j));
-			if (f)
-				return f;
-		}
-	} else if (v.t == V_DICT) {
-		size_t it = 0;
-		value k, x;
-		while (dict_next(v, &it, &k, &x)) {
-			const vfuture *f = find_failed(x);
-			if (f)
-				return f;
-		}
-	}
-	return NULL;
+	const vfuture *f = NULL;
+	return val_any(v, is_failed, &f) ? f : NULL;
 }
 
 static const char *failed_name(const vfuture *f)

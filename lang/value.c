@@ -377,6 +377,113 @@ bool val_reaches(value from, value target)
 	return found;
 }
 
+/* ---- object maps and walks ------------------------------------------------- */
+
+static size_t ptr_slot(const void *k, size_t cap)
+{
+	uint64_t h = (uint64_t)(uintptr_t)k * 0x9E3779B97F4A7C15ull;
+	return (size_t)(h >> 32) & (cap - 1);
+}
+
+bool ptrmap_get(const ptrmap *m, const void *k, value *out)
+{
+	if (m->cap == 0)
+		return false;
+	for (size_t i = ptr_slot(k, m->cap);; i = (i + 1) & (m->cap - 1)) {
+		if (m->e[i].k == k) {
+			if (out)
+				*out = m->e[i].v;
+			return true;
+		}
+		if (m->e[i].k == NULL)
+			return false;
+	}
+}
+
+void ptrmap_put(ptrmap *m, const void *k, value v)
+{
+	if ((m->len + 1) * 2 > m->cap) {
+		size_t cap = m->cap ? m->cap * 2 : 64;
+		struct ptrmap_ent *e = calloc(cap, sizeof *e);
+		if (!e)
+			val_oom(cap * sizeof *e);
+		for (size_t j = 0; j < m->cap; j++) {
+			if (m->e[j].k == NULL)
+				continue;
+			size_t i = ptr_slot(m->e[j].k, cap);
+			while (e[i].k != NULL)
+				i = (i + 1) & (cap - 1);
+			e[i] = m->e[j];
+		}
+		free(m->e);
+		m->e = e;
+		m->cap = cap;
+	}
+	size_t i = ptr_slot(k, m->cap);
+	while (m->e[i].k != NULL && m->e[i].k != k)
+		i = (i + 1) & (m->cap - 1);
+	if (m->e[i].k == NULL)
+		m->len++;
+	m->e[i].k = k;
+	m->e[i].v = v;
+}
+
+void ptrmap_fini(ptrmap *m)
+{
+	free(m->e);
+	memset(m, 0, sizeof *m);
+}
+
+bool val_any(value v, bool (*pred)(value x, void *ctx), void *ctx)
+{
+	if (pred(v, ctx))
+		return true;
+	if (v.t != V_LIST && v.t != V_DICT)
+		return false;
+	ptrmap seen = {0};
+	size_t len = 0, cap = 16;
+	vobj **stack = malloc(cap * sizeof *stack);
+	if (!stack)
+		val_oom(cap * sizeof *stack);
+	stack[len++] = v.as.o;
+	ptrmap_put(&seen, v.as.o, v_none());
+	bool found = false;
+	while (len > 0 && !found) {
+		value cv = v_obj(stack[--len]);
+		size_t i = 0;
+		value k, item;
+		for (;;) {
+			if (cv.t == V_LIST) {
+				if (i >= list_len(cv))
+					break;
+				item = list_get(cv, i++);
+			} else if (!dict_next(cv, &i, &k, &item)) {
+				break;
+			}
+			if (pred(item, ctx)) {
+				found = true;
+				break;
+			}
+			if (item.t != V_LIST && item.t != V_DICT)
+				continue;
+			if (ptrmap_get(&seen, item.as.o, NULL))
+				continue;
+			ptrmap_put(&seen, item.as.o, v_none());
+			if (len == cap) {
+				cap *= 2;
+				vobj **p = realloc(stack, cap * sizeof *stack);
+				if (!p)
+					val_oom(cap * sizeof *stack);
+				stack = p;
+			}
+			stack[len++] = item.as.o;
+		}
+	}
+	free(stack);
+	ptrmap_fini(&seen);
+	return found;
+}
+
 /* ---- deep copy ------------------------------------------------------------ */
 
 static value deep_copy(value v, int depth)

@@ -250,6 +250,22 @@ int val_format(sbuf *out, value v, const char *spec, verr *e);
  * target). Cycles would leak and make printing, ==, encoding recurse. */
 bool val_reaches(value from, value target);
 
+/* A map from heap objects to values, for walks that must enter each
+ * shared list or dict once (x = [x, x] sixty times is 61 objects but 2^60
+ * paths). Zero-initialise; values are not held: the user owns them. */
+typedef struct ptrmap {
+	size_t len, cap;
+	struct ptrmap_ent { const void *k; value v; } *e;
+} ptrmap;
+bool ptrmap_get(const ptrmap *m, const void *k, value *out);
+void ptrmap_put(ptrmap *m, const void *k, value v); /* adds or replaces */
+void ptrmap_fini(ptrmap *m);
+
+/* True when pred is true of v or of any value reachable from it through
+ * lists and dicts (values only; keys are plain). Each list or dict is
+ * entered once, iteratively: shared and deep structures cost their size. */
+bool val_any(value v, bool (*pred)(value x, void *ctx), void *ctx);
+
 /* Deep copy (unfrozen) of lists/dicts; other heap values are held. */
 value val_deep_copy(value v);
 

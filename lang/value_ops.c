@@ -78,6 +78,10 @@ static bool eq_depth(value a, value b, int depth)
 	}
 	if (depth >= VAL_MAX_DEPTH)
 		return a.as.o == b.as.o; /* too deep to look inside */
+	/* a list or dict equals itself, as in Python: shared parts (x = [x, x]
+	 * repeated) are not compared path by path */
+	if ((a.t == V_LIST || a.t == V_DICT) && a.as.o == b.as.o)
+		return true;
 	switch (a.t) {
 	case V_LIST: {
 		size_t n = list_len(a);

@@ -526,75 +526,102 @@ int vm_force(flow_vm *vm, value *r)
 	return 0;
 }
 
-static bool has_future(value v, int depth)
+static bool is_future(value x, void *ctx)
 {
-	if (v.t == V_FUTURE)
-		return true;
-	if (depth > VAL_MAX_DEPTH)
-		return false;
-	if (v.t == V_LIST) {
-		for (size_t j = 0; j < list_len(v); j++)
-			if (has_future(list_get(v, j), depth + 1))
-				return true;
-	} else if (v.t == V_DICT) {
-		size_t it = 0;
-		value k, x;
-		while (dict_next(v, &it, &k, &x))
-			if (has_future(x, depth + 1))
-				return true;
-	}
-	return false;
+	(void)ctx;
+	return x.t == V_FUTURE;
 }
 
-static int get_deep(flow_vm *vm, value v, value *out, int depth)
+static bool same_value(value a, value b)
 {
-	if (!has_future(v, depth)) {
-		*out = val_hold(v);
-		return 0;
-	}
+	return a.t == b.t && (!V_IS_HEAP(a.t) || a.as.o == b.as.o);
+}
+
+/* memo: list or dict already resolved -> its result (held by whoever
+ * holds the result), so shared parts are resolved once and stay shared.
+ * A container without futures comes back as itself. */
+static int get_deep(flow_vm *vm, value v, value *out, int depth, ptrmap *memo)
+{
 	if (depth > VAL_MAX_DEPTH)
 		return vm_raise(vm, "value nested too deeply");
 	if (v.t == V_FUTURE) {
 		value r;
 		if (vm->ctx.host->get(vm, v, &r))
 			return -1;
-		int rc = get_deep(vm, r, out, depth + 1);
+		int rc = get_deep(vm, r, out, depth + 1, memo);
 		val_rele(r);
 		return rc;
 	}
-	if (v.t == V_LIST) {
-		value l = list_new(list_len(v));
-		for (size_t j = 0; j < list_len(v); j++) {
-			value x;
-			if (get_deep(vm, list_get(v, j), &x, depth + 1)) {
-				val_rele(l);
-				return -1;
-			}
-			list_append_take(l, x);
-		}
-		*out = l;
+	if (v.t != V_LIST && v.t != V_DICT) {
+		*out = val_hold(v);
 		return 0;
 	}
-	value d = dict_new(dict_len(v));
-	size_t it = 0;
-	value k, x;
-	while (dict_next(v, &it, &k, &x)) {
-		value y;
-		verr e;
-		if (get_deep(vm, x, &y, depth + 1)) {
-			val_rele(d);
-			return -1;
-		}
-		dict_set(d, k, y, &e);
-		val_rele(y);
+	value m;
+	if (ptrmap_get(memo, v.as.o, &m)) {
+		*out = val_hold(m);
+		return 0;
 	}
-	*out = d;
+	value res = v_none(); /* stays none while every item is unchanged */
+	if (v.t == V_LIST) {
+		size_t n = list_len(v);
+		for (size_t j = 0; j < n; j++) {
+			value x, item = list_get(v, j);
+			if (get_deep(vm, item, &x, depth + 1, memo)) {
+				val_rele(res);
+				return -1;
+			}
+			if (res.t == V_NONE && !same_value(x, item)) {
+				res = list_new(n);
+				for (size_t i = 0; i < j; i++)
+					list_append(res, list_get(v, i));
+			}
+			if (res.t != V_NONE)
+				list_append_take(res, x);
+			else
+				val_rele(x);
+		}
+	} else {
+		size_t it = 0, done = 0;
+		value k, x;
+		while (dict_next(v, &it, &k, &x)) {
+			value y;
+			verr e;
+			if (get_deep(vm, x, &y, depth + 1, memo)) {
+				val_rele(res);
+				return -1;
+			}
+			if (res.t == V_NONE && !same_value(x, y)) {
+				res = dict_new(dict_len(v));
+				size_t it2 = 0, i = 0;
+				value k2, x2;
+				while (i < done && dict_next(v, &it2, &k2, &x2)) {
+					dict_set(res, k2, x2, &e);
+					i++;
+				}
+			}
+			if (res.t != V_NONE)
+				dict_set(res, k, y, &e);
+			val_rele(y);
+			done++;
+		}
+	}
+	if (res.t == V_NONE)
+		res = val_hold(v);
+	ptrmap_put(memo, v.as.o, res);
+	*out = res;
 	return 0;
 }
 
 int vm_get_deep(flow_vm *vm, value v, value *out)
 {
-	return get_deep(vm, v, out, 0);
+	if (!val_any(v, is_future, NULL)) {
+		*out = val_hold(v);
+		return 0;
+	}
+	ptrmap memo = {0};
+	int rc = get_deep(vm, v, out, 0, &memo);
+	ptrmap_fini(&memo);
+	return rc;
 }
 
 /* ---- slow paths of the loop ---------------------------------------------- */
