@@ -359,6 +359,7 @@ L_CALL: {
 	if (callee.t == V_FUNC && callee.as.o->extra == FUNC_PROTO &&
 	    ((vfunc *)callee.as.o)->proto->kind == PROTO_FN) {
 		/* an fn value: match, then enter it like CALLP */
+		POLL(); /* before the matched arguments are held */
 		const bc_proto *cp = ((vfunc *)callee.as.o)->proto;
 		value *nb = R(a);
 		value mbuf[16], *m = cp->nparams <= 16 ? mbuf : malloc(sizeof(value) * (size_t)cp->nparams);
@@ -375,7 +376,6 @@ L_CALL: {
 				free(m);
 			ERR("maximum recursion depth exceeded");
 		}
-		POLL();
 		value fnv = *R(a);
 		*R(a) = v_none();
 		for (int j = 1; j <= nargs; j++)
