@@ -50,6 +50,8 @@ typedef struct fstate {
 	int ncode, capcode;
 	value *consts;
 	int nconsts, capconsts;
+	int *kindex, capkindex; /* hash of consts: slot -> index + 1, 0 empty */
+	unsigned limits;        /* LIMIT_* already reported for this body */
 	const native_def **natives;
 	int nnatives, capnatives;
 	bc_msite *msites;
@@ -98,15 +100,29 @@ static void *grow(void *p, int *cap, int need, size_t elem)
 
 static int emit(fstate *fs, uint32_t ins)
 {
+	int old = fs->capcode;
 	fs->code = grow(fs->code, &fs->capcode, fs->ncode + 1, sizeof(uint32_t));
-	int cap = fs->capcode;
-	(void)cap;
-	fs->lines = realloc(fs->lines, sizeof(span) * (size_t)fs->capcode);
-	if (!fs->lines)
-		abort();
+	/* only when the code array grew: a realloc per instruction copies
+	 * (under ASan always) and made big bodies quadratic to compile */
+	if (fs->capcode != old || fs->lines == NULL) {
+		fs->lines = realloc(fs->lines, sizeof(span) * (size_t)fs->capcode);
+		if (!fs->lines)
+			abort();
+	}
 	fs->code[fs->ncode] = ins;
 	fs->lines[fs->ncode] = fs->cur;
 	return fs->ncode++;
+}
+
+/* A body over one of the bytecode's limits is reported once, not at every
+ * instruction past it (100000 literals gave thousands of errors). */
+enum { LIMIT_CONSTS = 1, LIMIT_JUMP = 2, LIMIT_REGS = 4 };
+static void limit_error(fstate *fs, unsigned which, const char *fmt)
+{
+	if (fs->limits & which)
+		return;
+	fs->limits |= which;
+	cerror(fs, fs->cur, fmt, fs->p->name);
 }
 
 static int emitABC(fstate *fs, bc_op op, int a, int b, int c)
@@ -117,7 +133,7 @@ static int emitABC(fstate *fs, bc_op op, int a, int b, int c)
 static int emitABx(fstate *fs, bc_op op, int a, int bx)
 {
 	if (bx > 0xffff) {
-		cerror(fs, fs->cur, "%s: too many constants or declarations", fs->p->name);
+		limit_error(fs, LIMIT_CONSTS, "%s: too many constants or declarations");
 		bx = 0;
 	}
 	return emit(fs, BC_ABx(op, a & 0xff, bx));
@@ -134,11 +150,11 @@ static void patch_jump(fstate *fs, int at, int target)
 	bc_op op = BC_OP(fs->code[at]);
 	if (op == OP_JMP) {
 		if (off > BC_MAXsJ || off < -BC_MAXsJ)
-			cerror(fs, fs->cur, "%s: body too large", fs->p->name);
+			limit_error(fs, LIMIT_JUMP, "%s: body too large");
 		fs->code[at] = (uint32_t)OP_JMP | ((uint32_t)off << 8);
 	} else {
 		if (off > BC_MAXsBx || off < -BC_MAXsBx)
-			cerror(fs, fs->cur, "%s: body too large", fs->p->name);
+			limit_error(fs, LIMIT_JUMP, "%s: body too large");
 		fs->code[at] = BC_ABx(op, BC_A(fs->code[at]), (uint32_t)(off + 32767));
 	}
 }
@@ -158,32 +174,81 @@ static int reg_alloc(fstate *fs)
 	if (fs->freereg > fs->maxreg)
 		fs->maxreg = fs->freereg;
 	if (r >= MAXREG) {
-		if (r == MAXREG)
-			cerror(fs, fs->cur, "'%s' is too complex: it needs more than 250 registers", fs->p->name);
+		limit_error(fs, LIMIT_REGS, "'%s' is too complex: it needs more than 250 registers");
 		return MAXREG;
 	}
 	return r;
 }
 
-/* Adds a constant (consumed); equal strings/ints/floats are shared. */
+static bool kequal(value c, value v)
+{
+	if (c.t != v.t)
+		return false;
+	return (v.t == V_INT && c.as.i == v.as.i) ||
+	       (v.t == V_FLOAT && memcmp(&c.as.f, &v.as.f, sizeof(double)) == 0) ||
+	       (v.t == V_BOOL && c.as.b == v.as.b) || (v.t == V_NONE && c.as.i == v.as.i) ||
+	       (v.t == V_STR && str_len(c) == str_len(v) && !memcmp(str_data(c), str_data(v), str_len(v)));
+}
+
+static uint64_t khash(value v)
+{
+	uint64_t h;
+	if (v.t == V_STR)
+		h = val_hash(v);
+	else if (v.t == V_FLOAT)
+		memcpy(&h, &v.as.f, sizeof h);
+	else
+		h = (uint64_t)v.as.i;
+	return (h ^ v.t) * 0x9E3779B97F4A7C15ull;
+}
+
+/* The slot of v in fs->kindex: its constant's, or the empty one. */
+static int kslot(const fstate *fs, value v)
+{
+	int mask = fs->capkindex - 1;
+	int i = (int)(khash(v) >> 33) & mask;
+	while (fs->kindex[i] != 0 && !kequal(fs->consts[fs->kindex[i] - 1], v))
+		i = (i + 1) & mask;
+	return i;
+}
+
+/* Adds a constant (consumed); equal strings/ints/floats are shared, found
+ * by hash (a linear search made 100000 literals take minutes). */
 static int kadd(fstate *fs, value v)
 {
-	for (int j = 0; j < fs->nconsts; j++) {
-		value c = fs->consts[j];
-		if (c.t != v.t)
-			continue;
-		if ((v.t == V_INT && c.as.i == v.as.i) ||
-		    (v.t == V_FLOAT && memcmp(&c.as.f, &v.as.f, sizeof(double)) == 0) ||
-		    (v.t == V_BOOL && c.as.b == v.as.b) || (v.t == V_NONE && c.as.i == v.as.i) ||
-		    (v.t == V_STR && str_len(c) == str_len(v) && !memcmp(str_data(c), str_data(v), str_len(v)))) {
+	bool hashable = v.t == V_INT || v.t == V_FLOAT || v.t == V_BOOL || v.t == V_NONE || v.t == V_STR;
+	if (hashable && fs->capkindex) {
+		int i = kslot(fs, v);
+		if (fs->kindex[i] != 0) {
 			val_rele(v);
-			return j;
+			return fs->kindex[i] - 1;
 		}
 	}
 	if (!val_is_frozen(v))
 		val_freeze(v);
 	fs->consts = grow(fs->consts, &fs->capconsts, fs->nconsts + 1, sizeof(value));
 	fs->consts[fs->nconsts] = v;
+	if ((fs->nconsts + 1) * 2 > fs->capkindex) {
+		/* rebuild at twice the size from the constants themselves */
+		free(fs->kindex);
+		fs->capkindex = fs->capkindex ? fs->capkindex * 2 : 64;
+		fs->kindex = calloc((size_t)fs->capkindex, sizeof *fs->kindex);
+		if (!fs->kindex)
+			abort();
+		for (int j = 0; j < fs->nconsts; j++) {
+			value c = fs->consts[j];
+			if (c.t == V_INT || c.t == V_FLOAT || c.t == V_BOOL || c.t == V_NONE || c.t == V_STR) {
+				int i = kslot(fs, c);
+				if (fs->kindex[i] == 0)
+					fs->kindex[i] = j + 1;
+			}
+		}
+	}
+	if (hashable) {
+		int i = kslot(fs, v);
+		if (fs->kindex[i] == 0)
+			fs->kindex[i] = fs->nconsts + 1;
+	}
 	return fs->nconsts++;
 }
 
@@ -1348,6 +1413,7 @@ static void fs_finish(fstate *fs)
 	p->nmsites = fs->nmsites;
 	free(fs->natives);
 	free(fs->msites);
+	free(fs->kindex);
 }
 
 static bc_proto *proto_new(cstate *cs, bc_proto_kind kind, const char *name, int module, span where)
