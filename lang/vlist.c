@@ -106,7 +106,7 @@ value list_concat(value a, value b)
 }
 
 /* Results beyond this many items are refused with an error. */
-#define LIST_MAX_ITEMS ((size_t)1 << 31)
+#define LIST_MAX_ITEMS ((size_t)100000000) /* as range(): 1.6 GB of items */
 
 int list_repeat(value lv, int64_t n, value *out, verr *e)
 {

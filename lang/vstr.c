@@ -265,7 +265,7 @@ value str_concat(value a, value b)
 }
 
 /* Results beyond this are refused with an error, not an allocator abort. */
-#define STR_MAX_BYTES ((size_t)1 << 34)
+#define STR_MAX_BYTES ((size_t)1 << 30) /* 1 GiB: beyond, an error, not an OOM kill */
 
 int str_repeat(value s, int64_t n, value *out, verr *e)
 {
