@@ -436,9 +436,13 @@ static int read_actors(ld *L, char *owned)
 enum { F_ABC, F_AB, F_A, F_AK, F_AP, F_AACT, F_AsBx, F_sJ, F_ABI, F_ANAT, F_AMS, F_AG, F_AX };
 
 /* Register type masks: one bit per vtype; KSTR is a string constant of the
- * proto (BINDMETHOD keeps a pointer into it). */
+ * proto (BINDMETHOD keeps a pointer into it); SHARED means the value may
+ * also be referenced from elsewhere. LISTAPPEND and DICTSET need an
+ * unshared container fresh from NEWLIST/NEWDICT, so no bytecode can put a
+ * container inside itself (a reference cycle would leak). */
 #define T(t) (1u << (t))
-#define T_ANY ((1u << V__COUNT) - 1)
+#define T_SHARED (1u << 30)
+#define T_ANY (((1u << V__COUNT) - 1) | T_SHARED)
 #define T_KSTR (1u << 31)
 #define T_STRS (T(V_STR) | T_KSTR)
 
@@ -592,10 +596,12 @@ static int flow_insn(ld *L, const vstate *v, int pc, uint32_t *r)
 	uint32_t i = x->code[pc];
 	bc_op op = BC_OP(i);
 	int a = BC_A(i), b = BC_B(i), c = BC_C(i);
-#define NEED(reg, mask) CHECK((r[reg] & ~(uint32_t)(mask)) == 0, \
+#define NEED(reg, mask) CHECK((r[reg] & ~(uint32_t)(mask) & ~T_SHARED) == 0, \
 		"%s: %s at pc %d may see a value of the wrong type in register %d", x->name, bc_op_names[op], pc, (reg))
+#define FRESH(reg, t) CHECK(r[reg] == T(t), \
+		"%s: %s at pc %d needs a new container in register %d", x->name, bc_op_names[op], pc, (reg))
 	switch (op) {
-	case OP_MOVE: r[a] = r[b]; break;
+	case OP_MOVE: r[b] |= T_SHARED; r[a] = r[b]; break;
 	case OP_LOADK: r[a] = const_mask(x->consts[BC_Bx(i)]); break;
 	case OP_LOADI: r[a] = T(V_INT); break;
 	case OP_LOADNONE: r[a] = T(V_NONE); break;
@@ -603,11 +609,30 @@ static int flow_insn(ld *L, const vstate *v, int pc, uint32_t *r)
 	case OP_NOT:
 		r[a] = T(V_BOOL);
 		break;
-	case OP_NEWLIST: r[a] = T(V_LIST); break;
-	case OP_NEWDICT: r[a] = T(V_DICT); break;
-	case OP_LISTAPPEND: NEED(a, T(V_LIST)); break;
-	case OP_DICTSET: NEED(a, T(V_DICT)); break;
-	case OP_BINDMETHOD: NEED(c, T_KSTR); r[a] = T(V_FUNC); break;
+	case OP_NEWLIST:
+		for (int j = 1; j <= b; j++)
+			r[a + j] |= T_SHARED;
+		r[a] = T(V_LIST);
+		break;
+	case OP_NEWDICT:
+		for (int j = 1; j <= 2 * b; j++)
+			r[a + j] |= T_SHARED;
+		r[a] = T(V_DICT);
+		break;
+	case OP_LISTAPPEND:
+		FRESH(a, V_LIST);
+		CHECK(b != a, "%s: LISTAPPEND at pc %d appends a list to itself", x->name, pc);
+		r[b] |= T_SHARED;
+		break;
+	case OP_DICTSET:
+		FRESH(a, V_DICT);
+		CHECK(b != a && c != a, "%s: DICTSET at pc %d puts a dict in itself", x->name, pc);
+		r[b] |= T_SHARED;
+		r[c] |= T_SHARED;
+		break;
+	case OP_SETINDEX: r[c] |= T_SHARED; r[a] = T_ANY; break;
+	case OP_SETSELF: case OP_SETGLOBAL: r[a] |= T_SHARED; break;
+	case OP_BINDMETHOD: NEED(c, T_KSTR); r[b] |= T_SHARED; r[a] = T(V_FUNC); break;
 	case OP_FORMAT: NEED(c, T_STRS); r[a] = T(V_STR); break;
 	case OP_TOSTR: r[a] = T(V_STR); break;
 	case OP_CONCAT:
@@ -617,7 +642,7 @@ static int flow_insn(ld *L, const vstate *v, int pc, uint32_t *r)
 		break;
 	case OP_FORPREP: r[a] = r[a + 1] = r[a + 2] = T(V_INT); break;
 	case OP_FORLOOP: NEED(a, T(V_INT)); NEED(a + 1, T(V_INT)); NEED(a + 2, T(V_INT)); break;
-	case OP_ITERPREP: r[a] = T(V_LIST); r[a + 1] = T(V_INT); break;
+	case OP_ITERPREP: r[b] |= T_SHARED; r[a] = T(V_LIST) | T_SHARED; r[a + 1] = T(V_INT); break;
 	case OP_ITERNEXT: NEED(a, T(V_LIST)); NEED(a + 1, T(V_INT)); r[b] = T_ANY; break;
 	case OP_UNPACK: r[b] = T_ANY; r[c] = T_ANY; break;
 	case OP_CALL: case OP_CALLP: case OP_CALLT: case OP_NEWACTOR: case OP_NATIVE: case OP_METHOD:
@@ -627,7 +652,7 @@ static int flow_insn(ld *L, const vstate *v, int pc, uint32_t *r)
 		break;
 	case OP_GETGLOBAL: case OP_GETSELF: case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV:
 	case OP_FLOORDIV: case OP_MOD: case OP_POW: case OP_MATMUL: case OP_ADDI: case OP_NEG:
-	case OP_INDEX: case OP_SETINDEX: case OP_SLICE:
+	case OP_INDEX: case OP_SLICE:
 		r[a] = T_ANY;
 		break;
 	default:
@@ -635,6 +660,7 @@ static int flow_insn(ld *L, const vstate *v, int pc, uint32_t *r)
 	}
 	return 0;
 #undef NEED
+#undef FRESH
 }
 
 static int verify_proto(ld *L, const bc_proto *x, bool is_init)

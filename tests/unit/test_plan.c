@@ -259,7 +259,7 @@ static void test_structural_validator(void **state)
 		fwrite(plan.data, 1, plan.len, sf);
 		fclose(sf);
 	}
-	static const uint8_t xors[] = { 0x01, 0x80, 0xff };
+	static const uint8_t xors[] = { 0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0x40, 0x80, 0xff };
 	for (size_t x = 0; x < sizeof xors; x++) {
 		for (size_t i = 0; i < body; i++) {
 			memcpy(b, plan.data, plan.len);
