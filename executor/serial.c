@@ -225,6 +225,25 @@ static value stopped_future(flow_vm *vm, const char *what, const char *name, con
 	return f;
 }
 
+/* The future an inline run leaves behind: done with its result, failed,
+ * or stopped because it needed a failed task's result. Consumes res and
+ * err. */
+static value outcome_future(flow_vm *vm, const char *what, const char *name, int rc,
+                            int attempts, value res, char *err, const char *dep)
+{
+	value f;
+	if (rc && dep)
+		f = stopped_future(vm, what, name, dep, err);
+	else if (rc)
+		f = fail_future(vm, what, name, attempts, err);
+	else {
+		f = future_new_done(res);
+		val_rele(res);
+	}
+	free(err);
+	return f;
+}
+
 static int s_call_task(flow_vm *vm, const bc_proto *task, value *args, int nargs, value *out)
 {
 	serial_host *sh = host_of(vm);
@@ -240,7 +259,7 @@ static int s_call_task(flow_vm *vm, const bc_proto *task, value *args, int nargs
 	}
 	char *err = NULL;
 	const char *dep = NULL;
-	value res;
+	value res = v_none();
 	int attempts = 0, rc;
 	uint64_t call = ++sh->calls; /* retries replay the same random stream */
 	do {
@@ -253,18 +272,7 @@ static int s_call_task(flow_vm *vm, const bc_proto *task, value *args, int nargs
 		val_rele(a[j]);
 	if (a != small)
 		free(a);
-	if (rc && dep) {
-		*out = stopped_future(vm, "task", task->name, dep, err);
-		free(err);
-		return 0;
-	}
-	if (rc) {
-		*out = fail_future(vm, "task", task->name, attempts, err);
-		free(err);
-		return 0;
-	}
-	*out = future_new_done(res);
-	val_rele(res);
+	*out = outcome_future(vm, "task", task->name, rc, attempts, res, err, dep);
 	return 0;
 }
 
@@ -349,7 +357,7 @@ static int s_call_method(flow_vm *vm, value handle, const bc_proto *m, value *ar
 			free(a);
 		return -1;
 	}
-	value res;
+	value res = v_none();
 	char *err = NULL;
 	const char *dep;
 	int rc = run_inline(sh, m, ++sh->calls, inst->fields, a, nargs, &res, &err, &dep);
@@ -357,18 +365,7 @@ static int s_call_method(flow_vm *vm, value handle, const bc_proto *m, value *ar
 		val_rele(a[j]);
 	if (a != small)
 		free(a);
-	if (rc && dep) {
-		*out = stopped_future(vm, "method", m->name, dep, err);
-		free(err);
-		return 0;
-	}
-	if (rc) {
-		*out = fail_future(vm, "method", m->name, 1, err);
-		free(err);
-		return 0;
-	}
-	*out = future_new_done(res);
-	val_rele(res);
+	*out = outcome_future(vm, "method", m->name, rc, 1, res, err, dep);
 	return 0;
 }
 
