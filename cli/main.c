@@ -319,6 +319,8 @@ static int cmd_run(int argc, char **argv)
 			       "the task's name.\n\n"
 			       "  --serial          run in one thread, top to bottom: tasks run\n"
 			       "                    inline when called (the reference semantics)\n"
+			       "                    (for now every run is serial: the parallel\n"
+			       "                    executor is not built yet)\n"
 			       "  --seed N          seed of every random stream (default 0)\n"
 			       "  -p name=value     set a param\n"
 			       "  -q, --quiet       no progress output\n"
