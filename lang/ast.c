@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "ast.h"
+#include "value.h"
 
 const char *const ast_binop_text[BIN__COUNT] = {
 #define X(name, text) text,
@@ -13,25 +14,6 @@ const char *const ast_binop_text[BIN__COUNT] = {
 };
 
 static const char *const assign_text[] = { "=", "+=", "-=", "*=", "/=" };
-
-/* The shortest text that reads back as the same double, in plain
- * notation for ordinary magnitudes (1000000.0, 0.002) as Python prints. */
-static void fmt_double(char *buf, size_t cap, double v)
-{
-	double a = v < 0 ? -v : v;
-	if (a == 0 || (a >= 1e-4 && a < 1e16)) {
-		for (int prec = 1; prec <= 20; prec++) {
-			snprintf(buf, cap, "%.*f", prec, v);
-			if (strtod(buf, NULL) == v)
-				return;
-		}
-	}
-	for (int prec = 1; prec <= 17; prec++) {
-		snprintf(buf, cap, "%.*g", prec, v);
-		if (strtod(buf, NULL) == v)
-			return;
-	}
-}
 
 static void indent(FILE *out, int depth)
 {
@@ -56,6 +38,15 @@ void ast_write_quoted(FILE *out, const char *s, size_t n)
 			fputc(c, out);
 	}
 	fputc('"', out);
+}
+
+void ast_write_float(FILE *out, double d)
+{
+	sbuf b;
+	sbuf_init(&b);
+	float_repr(&b, d);
+	fwrite(b.data, 1, b.len, out);
+	sbuf_fini(&b);
 }
 
 static void dump_expr(const ast_expr *e, FILE *out, int depth);
@@ -97,7 +88,7 @@ static void dump_expr(const ast_expr *e, FILE *out, int depth)
 	case E_NONE: fputs("none\n", out); break;
 	case E_BOOL: fputs(e->u.b ? "true\n" : "false\n", out); break;
 	case E_INT: fprintf(out, "int %" PRId64 "\n", e->u.i); break;
-	case E_FLOAT: { char fb[40]; fmt_double(fb, sizeof fb, e->u.f); fprintf(out, "float %s\n", fb); }; break;
+	case E_FLOAT: fputs("float ", out); ast_write_float(out, e->u.f); fputc('\n', out); break;
 	case E_STR:
 		fputs("str ", out);
 		ast_write_quoted(out, e->u.str.s, e->u.str.len);

@@ -503,25 +503,6 @@ ast_module *parse_source(arena *a, diag_ctx *d, const char *path, const char *sr
 	return m;
 }
 
-/* The shortest text that reads back as the same double, in plain
- * notation for ordinary magnitudes (1000000.0, 0.002) as Python prints. */
-static void fmt_double(char *buf, size_t cap, double v)
-{
-	double a = v < 0 ? -v : v;
-	if (a == 0 || (a >= 1e-4 && a < 1e16)) {
-		for (int prec = 1; prec <= 20; prec++) {
-			snprintf(buf, cap, "%.*f", prec, v);
-			if (strtod(buf, NULL) == v)
-				return;
-		}
-	}
-	for (int prec = 1; prec <= 17; prec++) {
-		snprintf(buf, cap, "%.*g", prec, v);
-		if (strtod(buf, NULL) == v)
-			return;
-	}
-}
-
 static const char *tok_kind_text(int k, bool *quoted)
 {
 	const char *n = parse_tok_name(k);
@@ -554,7 +535,7 @@ int lex_dump(diag_ctx *d, const char *path, const char *src, size_t len, FILE *o
 		case 0: fputs("EOF", out); break;
 		case NAME: fprintf(out, "NAME %s", v.str.s); break;
 		case INT: fprintf(out, "INT %" PRId64, v.ival); break;
-		case FLOAT: { char fb[40]; fmt_double(fb, sizeof fb, v.fval); fprintf(out, "FLOAT %s", fb); }; break;
+		case FLOAT: fputs("FLOAT ", out); ast_write_float(out, v.fval); break;
 		case STRING: fputs("STRING ", out); ast_write_quoted(out, v.str.s, v.str.len); break;
 		case NEWLINE: fputs("NEWLINE", out); break;
 		case LBRACE_BLOCK: fputs("{ block", out); break;
