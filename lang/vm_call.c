@@ -220,12 +220,44 @@ static void release_n(value *v, int n)
 
 #define UNSET ((uint8_t)V__COUNT)
 
-int vm_match_proto(flow_vm *vm, const bc_proto *p, value *args, int npos, value *kwv,
-                   const char *const *kwnames, int nkw, value *out)
+/* Where a callee's parameter names and defaults come from: a proto's
+ * bc_param list or a native's parsed params string. */
+typedef struct param_src {
+	const char *fname;
+	const bc_proto *p;
+	const native_params *np;
+} param_src;
+
+static const char *param_name(const param_src *s, int j)
 {
-	int n = p->nparams;
+	return s->p ? s->p->params[j].name : s->np->names[j];
+}
+
+/* False when parameter j is required; else its default in *d (borrowed). */
+static bool param_default(const param_src *s, int j, value *d)
+{
+	if (s->p) {
+		*d = s->p->params[j].deflt;
+		return s->p->params[j].has_default;
+	}
+	*d = s->np->defaults[j];
+	return j >= s->np->nrequired;
+}
+
+static void release_set(value *out, int n)
+{
+	for (int r = 0; r < n; r++)
+		if (out[r].t != UNSET)
+			val_rele(out[r]);
+}
+
+/* Matches positional and keyword arguments to the n parameters of s,
+ * filling defaults: out[0..n) receives new references. */
+static int match_args(flow_vm *vm, const param_src *s, int n, value *args, int npos, value *kwv,
+                      const char *const *kwnames, int nkw, value *out)
+{
 	if (npos > n)
-		return vm_raise(vm, "'%s' takes %d argument%s but %d were given", p->name, n,
+		return vm_raise(vm, "'%s' takes %d argument%s but %d were given", s->fname, n,
 		                n == 1 ? "" : "s", npos);
 	for (int j = 0; j < n; j++)
 		out[j].t = UNSET;
@@ -233,30 +265,34 @@ int vm_match_proto(flow_vm *vm, const bc_proto *p, value *args, int npos, value 
 		out[j] = val_hold(args[j]);
 	for (int q = 0; q < nkw; q++) {
 		int j = 0;
-		while (j < n && strcmp(p->params[j].name, kwnames[q]))
+		while (j < n && strcmp(param_name(s, j), kwnames[q]))
 			j++;
 		if (j == n || out[j].t != UNSET) {
-			for (int r = 0; r < n; r++)
-				if (out[r].t != UNSET)
-					val_rele(out[r]);
+			release_set(out, n);
 			if (j == n)
-				return vm_raise(vm, "'%s' got an unexpected keyword argument '%s'", p->name, kwnames[q]);
-			return vm_raise(vm, "'%s' got multiple values for argument '%s'", p->name, kwnames[q]);
+				return vm_raise(vm, "'%s' got an unexpected keyword argument '%s'", s->fname, kwnames[q]);
+			return vm_raise(vm, "'%s' got multiple values for argument '%s'", s->fname, kwnames[q]);
 		}
 		out[j] = val_hold(kwv[q]);
 	}
 	for (int j = 0; j < n; j++) {
+		value d;
 		if (out[j].t != UNSET)
 			continue;
-		if (!p->params[j].has_default) {
-			for (int r = 0; r < n; r++)
-				if (out[r].t != UNSET)
-					val_rele(out[r]);
-			return vm_raise(vm, "'%s' missing required argument '%s'", p->name, p->params[j].name);
+		if (!param_default(s, j, &d)) {
+			release_set(out, n);
+			return vm_raise(vm, "'%s' missing required argument '%s'", s->fname, param_name(s, j));
 		}
-		out[j] = val_hold(p->params[j].deflt);
+		out[j] = val_hold(d);
 	}
 	return 0;
+}
+
+int vm_match_proto(flow_vm *vm, const bc_proto *p, value *args, int npos, value *kwv,
+                   const char *const *kwnames, int nkw, value *out)
+{
+	param_src s = {p->name, p, NULL};
+	return match_args(vm, &s, p->nparams, args, npos, kwv, kwnames, nkw, out);
 }
 
 int vm_match_native(flow_vm *vm, const native_def *d, value *args, int npos, value *kwv,
@@ -271,40 +307,10 @@ int vm_match_native(flow_vm *vm, const native_def *d, value *args, int npos, val
 		*argc = npos;
 		return 0;
 	}
-	int n = np->n;
-	if (npos > n)
-		return vm_raise(vm, "'%s' takes %d argument%s but %d were given", d->name, n,
-		                n == 1 ? "" : "s", npos);
-	for (int j = 0; j < n; j++)
-		out[j].t = UNSET;
-	for (int j = 0; j < npos; j++)
-		out[j] = val_hold(args[j]);
-	for (int q = 0; q < nkw; q++) {
-		int j = 0;
-		while (j < n && strcmp(np->names[j], kwnames[q]))
-			j++;
-		if (j == n || out[j].t != UNSET) {
-			for (int r = 0; r < n; r++)
-				if (out[r].t != UNSET)
-					val_rele(out[r]);
-			if (j == n)
-				return vm_raise(vm, "'%s' got an unexpected keyword argument '%s'", d->name, kwnames[q]);
-			return vm_raise(vm, "'%s' got multiple values for argument '%s'", d->name, kwnames[q]);
-		}
-		out[j] = val_hold(kwv[q]);
-	}
-	for (int j = 0; j < n; j++) {
-		if (out[j].t != UNSET)
-			continue;
-		if (j < np->nrequired) {
-			for (int r = 0; r < n; r++)
-				if (out[r].t != UNSET)
-					val_rele(out[r]);
-			return vm_raise(vm, "'%s' missing required argument '%s'", d->name, np->names[j]);
-		}
-		out[j] = val_hold(np->defaults[j]);
-	}
-	*argc = n;
+	param_src s = {d->name, NULL, np};
+	if (match_args(vm, &s, np->n, args, npos, kwv, kwnames, nkw, out))
+		return -1;
+	*argc = np->n;
 	return 0;
 }
 
