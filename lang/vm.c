@@ -135,6 +135,12 @@ L_DICTSET: {
 	NEXT();
 }
 
+/* R(A) := R(B) op R(C) through the value model (no fast path). */
+#define ARITH_SLOW(OPCH) \
+	TRY(vm_arith_slow(vm, OPCH, R(B), R(C), &tmp)); \
+	VM_SET(R(A), tmp); \
+	NEXT();
+
 #define ARITH_INT(OPCH, BUILTIN, FOP) { \
 	value *b_ = R(B), *c_ = R(C); \
 	if (b_->t == V_INT && c_->t == V_INT) { \
@@ -163,10 +169,7 @@ L_DIV: {
 	VM_SET(R(A), tmp);
 	NEXT();
 }
-L_FLOORDIV:
-	TRY(vm_arith_slow(vm, 'f', R(B), R(C), &tmp));
-	VM_SET(R(A), tmp);
-	NEXT();
+L_FLOORDIV: ARITH_SLOW('f')
 L_MOD: {
 	value *b_ = R(B), *c_ = R(C);
 	if (b_->t == V_INT && c_->t == V_INT && c_->as.i > 0) {
@@ -180,14 +183,8 @@ L_MOD: {
 	VM_SET(R(A), tmp);
 	NEXT();
 }
-L_POW:
-	TRY(vm_arith_slow(vm, 'p', R(B), R(C), &tmp));
-	VM_SET(R(A), tmp);
-	NEXT();
-L_MATMUL:
-	TRY(vm_arith_slow(vm, '@', R(B), R(C), &tmp));
-	VM_SET(R(A), tmp);
-	NEXT();
+L_POW: ARITH_SLOW('p')
+L_MATMUL: ARITH_SLOW('@')
 L_ADDI: {
 	value *b_ = R(B);
 	int sc = BC_sC(i);
