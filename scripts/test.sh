@@ -20,11 +20,13 @@ run_suite() { # build-dir [meson setup options...]
 		status=1
 	fi
 	# Count every test case, not just every suite: cmocka's and the golden
-	# runner's own "N passed, N failed" style lines in the test log.
+	# runners' own "NAME: N passed, N failed" lines in the test log.
 	local log=$dir/meson-logs/testlog.txt
 	local p f
-	p=$(awk '/^\[  PASSED  \] [0-9]+ test/ {s+=$4} /^golden [a-z]+: [0-9]+ passed/ {s+=$3} END {print s+0}' "$log")
-	f=$(awk '/^\[  FAILED  \] [0-9]+ test/ {s+=$4} /^golden [a-z]+: [0-9]+ passed, [0-9]+ failed/ {s+=$5} END {print s+0}' "$log")
+	p=$(awk '/^\[  PASSED  \] [0-9]+ test/ {s+=$4}
+		/^[a-z ]+: [0-9]+ passed, [0-9]+ failed$/ {s+=$(NF-3)} END {print s+0}' "$log")
+	f=$(awk '/^\[  FAILED  \] [0-9]+ test/ {s+=$4}
+		/^[a-z ]+: [0-9]+ passed, [0-9]+ failed$/ {s+=$(NF-1)} END {print s+0}' "$log")
 	passed=$((passed + p))
 	failed=$((failed + f))
 }
