@@ -33,10 +33,12 @@ typedef struct vfuture {
 	value result;     /* FUT_DONE */
 	char *error;      /* FUT_FAILED: malloc'd message */
 	void *host_data;  /* for the executor */
+	int64_t node;     /* the DAG node it is the result of, or -1 */
 } vfuture;
 enum { FUT_PENDING, FUT_DONE, FUT_FAILED };
 value future_new_done(value result); /* holds result */
 value future_new_failed(const char *msg);
+value future_new_pending(int64_t node);
 
 /* An actor handle: which class, and the host's id for the instance. */
 typedef struct vactor {
@@ -44,6 +46,7 @@ typedef struct vactor {
 	const struct bc_actor *cls;
 	void *instance;   /* host-owned: serial host keeps the field dict here */
 	uint64_t id;
+	int64_t node;     /* the DAG node that creates it, or -1 */
 	void (*free_instance)(void *instance); /* called when the handle dies; may be NULL */
 } vactor;
 

@@ -12,6 +12,18 @@ value future_new_done(value result)
 	f->result = val_hold(result);
 	f->error = NULL;
 	f->host_data = NULL;
+	f->node = -1;
+	return v_obj(&f->h);
+}
+
+value future_new_pending(int64_t node)
+{
+	vfuture *f = vobj_alloc(sizeof *f, V_FUTURE);
+	f->state = FUT_PENDING;
+	f->result = v_none();
+	f->error = NULL;
+	f->host_data = NULL;
+	f->node = node;
 	return v_obj(&f->h);
 }
 
@@ -24,6 +36,7 @@ value future_new_failed(const char *msg)
 	if (!f->error)
 		abort();
 	f->host_data = NULL;
+	f->node = -1;
 	return v_obj(&f->h);
 }
 
@@ -132,6 +145,7 @@ value vm_actor_new(const bc_actor *cls)
 	a->cls = cls;
 	a->instance = NULL;
 	a->id = 0;
+	a->node = -1;
 	a->free_instance = NULL;
 	return v_obj(&a->h);
 }

@@ -1,0 +1,351 @@
+/* dag.c - the DAG container: adding nodes, building the edge lists,
+ * stats and labels. Lowering (lower.c) fills it; rewrite.c reshapes it;
+ * dot.c, plan_*.c and the executors read it. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "dag.h"
+#include "../lang/vm.h"
+#include "../stdlib/stdlib.h"
+
+static void *grow(void *p, uint32_t *cap, uint32_t need, size_t size)
+{
+	if (need <= *cap)
+		return p;
+	uint32_t c = *cap ? *cap : 64;
+	while (c < need)
+		c = c > UINT32_MAX / 2 ? UINT32_MAX : c * 2;
+	void *q = realloc(p, (size_t)c * size);
+	if (!q)
+		abort();
+	*cap = c;
+	return q;
+}
+
+dag *dag_new(const bc_program *prog)
+{
+	dag *d = calloc(1, sizeof *d);
+	if (!d)
+		abort();
+	d->prog = prog;
+	return d;
+}
+
+void dag_free(dag *d)
+{
+	if (!d)
+		return;
+	for (uint32_t i = 0; i < d->nins; i++)
+		val_rele(d->ins[i]);
+	for (uint32_t i = 0; i < d->n; i++)
+		val_rele(d->fut[i]);
+	free(d->nodes);
+	free(d->ins);
+	free(d->inreg);
+	free(d->fut);
+	free(d->order);
+	free(d->pred_off);
+	free(d->preds);
+	free(d->pred_order);
+	free(d->succ_off);
+	free(d->succs);
+	free(d->rewrites);
+	free(d);
+}
+
+uint32_t dag_add(dag *d, dag_kind kind, uint32_t proto, uint32_t pc, int out, const value *ins,
+                 const uint8_t *inreg, int nin, span where)
+{
+	uint32_t cap = d->cap;
+	d->nodes = grow(d->nodes, &cap, d->n + 1, sizeof *d->nodes);
+	d->fut = grow(d->fut, &d->cap, d->n + 1, sizeof *d->fut);
+	uint32_t capi = d->capins;
+	d->ins = grow(d->ins, &capi, d->nins + (uint32_t)nin, sizeof *d->ins);
+	d->inreg = grow(d->inreg, &d->capins, d->nins + (uint32_t)nin, 1);
+	uint32_t id = d->n++;
+	dag_node *n = &d->nodes[id];
+	n->kind = (uint8_t)kind;
+	n->out = (uint8_t)out;
+	n->nin = (uint16_t)nin;
+	n->proto = proto;
+	n->pc = pc;
+	n->in = d->nins;
+	n->where = where;
+	for (int j = 0; j < nin; j++) {
+		value v = val_hold(ins[j]);
+		val_freeze(v);
+		d->ins[d->nins] = v;
+		d->inreg[d->nins++] = inreg ? inreg[j] : 0;
+	}
+	if (kind == DAG_ACTOR) {
+		value h = vm_actor_new(d->prog->actors[proto]);
+		((vactor *)h.as.o)->node = id;
+		d->fut[id] = h;
+	} else {
+		d->fut[id] = future_new_pending(id);
+	}
+	return id;
+}
+
+void dag_order(dag *d, uint32_t from, uint32_t to)
+{
+	d->order = grow(d->order, &d->caporder, d->norder + 1, sizeof *d->order);
+	d->order[d->norder][0] = from;
+	d->order[d->norder][1] = to;
+	d->norder++;
+}
+
+int64_t dag_ref(value v)
+{
+	if (v.t == V_FUTURE)
+		return ((const vfuture *)v.as.o)->node;
+	if (v.t == V_ACTOR)
+		return ((const vactor *)v.as.o)->node;
+	return -1;
+}
+
+/* ---- edges ---------------------------------------------------------------- */
+
+typedef struct refs {
+	uint32_t *v;
+	uint32_t n, cap;
+} refs;
+
+static void refs_add(refs *r, uint32_t id)
+{
+	r->v = grow(r->v, &r->cap, r->n + 1, sizeof *r->v);
+	r->v[r->n++] = id;
+}
+
+static bool collect(value x, void *ctx)
+{
+	int64_t id = dag_ref(x);
+	if (id >= 0)
+		refs_add(ctx, (uint32_t)id);
+	return false;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Data refs of node v, sorted, deduplicated, into r (cleared first). */
+static void node_refs(const dag *d, uint32_t v, refs *r)
+{
+	const dag_node *n = &d->nodes[v];
+	r->n = 0;
+	for (uint32_t j = 0; j < n->nin; j++)
+		val_any(d->ins[n->in + j], collect, r);
+	if (n->kind == DAG_METHOD)
+		refs_add(r, n->pc);
+	qsort(r->v, r->n, sizeof *r->v, cmp_u32);
+	uint32_t k = 0;
+	for (uint32_t j = 0; j < r->n; j++)
+		if (k == 0 || r->v[k - 1] != r->v[j])
+			r->v[k++] = r->v[j];
+	r->n = k;
+}
+
+static int cmp_pair(const void *a, const void *b)
+{
+	const uint32_t *x = a, *y = b;
+	if (x[1] != y[1])
+		return x[1] < y[1] ? -1 : 1;
+	return x[0] < y[0] ? -1 : x[0] > y[0];
+}
+
+int dag_finalize(dag *d)
+{
+	free(d->pred_off);
+	free(d->preds);
+	free(d->pred_order);
+	free(d->succ_off);
+	free(d->succs);
+	d->pred_off = calloc((size_t)d->n + 1, sizeof *d->pred_off);
+	d->succ_off = calloc((size_t)d->n + 1, sizeof *d->succ_off);
+	if (!d->pred_off || !d->succ_off)
+		abort();
+	/* ordering edges sorted by target, so each node's are together */
+	qsort(d->order, d->norder, sizeof *d->order, cmp_pair);
+	uint32_t cap = 0, ne = 0, oi = 0;
+	uint32_t *preds = NULL;
+	uint8_t *pord = NULL;
+	uint32_t capo = 0;
+	refs r = {0};
+	int rc = 0;
+	for (uint32_t v = 0; v < d->n; v++) {
+		node_refs(d, v, &r);
+		uint32_t ndata = r.n;
+		/* merge ordering edges into the sorted list, marking them */
+		uint32_t start = ne;
+		for (uint32_t j = 0; j < ndata; j++) {
+			if (r.v[j] >= v)
+				rc = -1;
+			preds = grow(preds, &cap, ne + 1, sizeof *preds);
+			pord = grow(pord, &capo, ne + 1, 1);
+			preds[ne] = r.v[j];
+			pord[ne++] = 0;
+		}
+		for (; oi < d->norder && d->order[oi][1] == v; oi++) {
+			uint32_t from = d->order[oi][0];
+			if (from >= v)
+				rc = -1;
+			bool dup = false;
+			for (uint32_t j = start; j < ne && !dup; j++)
+				dup = preds[j] == from;
+			if (dup)
+				continue;
+			preds = grow(preds, &cap, ne + 1, sizeof *preds);
+			pord = grow(pord, &capo, ne + 1, 1);
+			preds[ne] = from;
+			pord[ne++] = 1;
+		}
+		/* keep each node's list ascending */
+		for (uint32_t j = start + 1; j < ne; j++) {
+			uint32_t x = preds[j];
+			uint8_t o = pord[j];
+			uint32_t q = j;
+			while (q > start && preds[q - 1] > x) {
+				preds[q] = preds[q - 1];
+				pord[q] = pord[q - 1];
+				q--;
+			}
+			preds[q] = x;
+			pord[q] = o;
+		}
+		d->pred_off[v + 1] = ne;
+	}
+	free(r.v);
+	d->preds = preds;
+	d->pred_order = pord;
+	d->nedges = ne;
+	/* successors: counting sort of the same edges by source */
+	d->succs = malloc(sizeof *d->succs * (ne ? ne : 1));
+	if (!d->succs)
+		abort();
+	for (uint32_t e = 0; e < ne; e++)
+		d->succ_off[preds[e] + 1]++;
+	for (uint32_t v = 0; v < d->n; v++)
+		d->succ_off[v + 1] += d->succ_off[v];
+	uint32_t *pos = malloc(sizeof *pos * ((size_t)d->n + 1));
+	if (!pos)
+		abort();
+	memcpy(pos, d->succ_off, sizeof *pos * ((size_t)d->n + 1));
+	for (uint32_t v = 0; v < d->n; v++)
+		for (uint32_t e = d->pred_off[v]; e < d->pred_off[v + 1]; e++)
+			d->succs[pos[preds[e]]++] = v;
+	free(pos);
+	return rc;
+}
+
+/* ---- stats ---------------------------------------------------------------- */
+
+void dag_stats_of(const dag *d, dag_stats *s)
+{
+	memset(s, 0, sizeof *s);
+	s->nodes = d->n;
+	s->edges = d->nedges;
+	s->rewrites = d->nrewrites;
+	uint32_t *level = calloc((size_t)d->n + 1, sizeof *level);
+	uint32_t *count = calloc((size_t)d->n + 2, sizeof *count);
+	if (!level || !count)
+		abort();
+	for (uint32_t v = 0; v < d->n; v++) {
+		uint32_t l = 1;
+		if (d->pred_off)
+			for (uint32_t e = d->pred_off[v]; e < d->pred_off[v + 1]; e++)
+				if (level[d->preds[e]] + 1 > l)
+					l = level[d->preds[e]] + 1;
+		level[v] = l;
+		if (l > s->depth)
+			s->depth = l;
+		if (++count[l] > s->width)
+			s->width = count[l];
+		s->by_kind[d->nodes[v].kind]++;
+	}
+	free(level);
+	free(count);
+}
+
+void dag_stats_json(const dag_stats *s, FILE *out)
+{
+	fprintf(out,
+	        "{\"nodes\": %u, \"edges\": %u, \"depth\": %u, \"width\": %u, \"tasks\": %u, "
+	        "\"actors\": %u, \"methods\": %u, \"implicit\": %u, \"effects\": %u, \"puts\": %u, "
+	        "\"rewrites\": %u}\n",
+	        s->nodes, s->edges, s->depth, s->width, s->by_kind[DAG_TASK], s->by_kind[DAG_ACTOR],
+	        s->by_kind[DAG_METHOD], s->by_kind[DAG_IMPLICIT], s->by_kind[DAG_EFFECT],
+	        s->by_kind[DAG_PUT], s->rewrites);
+}
+
+/* ---- labels --------------------------------------------------------------- */
+
+static const char *module_of(const native_def *nd)
+{
+	for (const char *const *m = stdlib_module_names(); *m; m++) {
+		const module_def *md = stdlib_module(*m);
+		if (md && stdlib_module_fn(md, nd->name) == nd)
+			return *m;
+	}
+	return NULL;
+}
+
+const char *dag_label(const dag *d, uint32_t id, char *buf, size_t n)
+{
+	const dag_node *nd = &d->nodes[id];
+	const bc_program *p = d->prog;
+	switch (nd->kind) {
+	case DAG_TASK:
+	case DAG_METHOD:
+		return p->protos[nd->proto]->name;
+	case DAG_ACTOR:
+		return p->actors[nd->proto]->name;
+	case DAG_PUT:
+		return "put";
+	default:
+		break;
+	}
+	const bc_proto *pr = p->protos[nd->proto];
+	uint32_t i = pr->code[nd->pc];
+	switch (BC_OP(i)) {
+	case OP_NATIVE: {
+		const native_def *nat = pr->natives[BC_B(i)];
+		const char *m = module_of(nat);
+		if (m) {
+			snprintf(buf, n, "%s.%s", m, nat->name);
+			return buf;
+		}
+		return nat->name;
+	}
+	case OP_METHOD:
+		snprintf(buf, n, ".%s()", pr->msites[BC_B(i)].name);
+		return buf;
+	case OP_BINDMETHOD:
+		return ".method";
+	case OP_CALL: return "call";
+	case OP_CALLP: return p->protos[BC_Bx(i)]->name;
+	case OP_ADD: case OP_ADDI: return "+";
+	case OP_SUB: return "-";
+	case OP_MUL: return "*";
+	case OP_DIV: return "/";
+	case OP_FLOORDIV: return "//";
+	case OP_MOD: return "%";
+	case OP_POW: return "**";
+	case OP_MATMUL: return "@";
+	case OP_NEG: return "-x";
+	case OP_NOT: return "not";
+	case OP_EQ: return "==";
+	case OP_NE: return "!=";
+	case OP_LT: return "<";
+	case OP_LE: return "<=";
+	case OP_IN: return "in";
+	case OP_NOTIN: return "not in";
+	case OP_INDEX: return "[]";
+	case OP_SLICE: return "[:]";
+	case OP_UNPACK: return "unpack";
+	case OP_TOSTR: case OP_FORMAT: case OP_CONCAT: return "f-string";
+	default: return bc_op_names[BC_OP(i)];
+	}
+}

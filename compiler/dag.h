@@ -1,0 +1,115 @@
+/* dag.h - the lowered driver: one node per task call, actor creation,
+ * actor method call, implicit expression and driver effect, with the
+ * edges between them (LANGUAGE.md sections 6 and 7).
+ *
+ * Node ids are dense, 0..n-1, and ascending ids are a topological order
+ * (dag_finalize renumbers after a rewrite so this stays true). Every
+ * node's result is a value in d->fut[id]: a vfuture for most kinds
+ * (pending after lowering; an executor fills it in place), a vactor
+ * handle for DAG_ACTOR. Inputs are values that may hold those futures
+ * and handles anywhere inside lists and dicts: each one is a data edge.
+ *
+ * IMPLICIT and EFFECT nodes are one instruction of the driver (or of an
+ * fn it called) that needed a run-time value or has an effect: `proto`
+ * and `pc` name the instruction, ins/inreg give the registers it reads,
+ * `out` the register that holds its result. An executor runs one with
+ * vm_exec_insn.
+ *
+ * Ownership: a dag owns its nodes, input values (held, frozen) and
+ * futures; it borrows the bc_program, which must outlive it.
+ */
+#ifndef FLOW_DAG_H
+#define FLOW_DAG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../lang/bytecode.h"
+#include "../lang/value.h"
+
+typedef enum dag_kind {
+	DAG_TASK,     /* a task call: proto = task, ins = matched arguments */
+	DAG_ACTOR,    /* an actor creation: proto = actor class index, ins = init arguments */
+	DAG_METHOD,   /* an actor method call: proto = method, pc = the actor's node, ins = arguments */
+	DAG_IMPLICIT, /* an expression that needs a run-time value (no effect) */
+	DAG_EFFECT,   /* a driver effect: print, sleep, now, io, random, get... */
+	DAG_PUT,      /* put(value): ins[0] = the value */
+	DAG__KINDS
+} dag_kind;
+
+typedef struct dag_node {
+	uint8_t kind;     /* dag_kind */
+	uint8_t out;      /* IMPLICIT/EFFECT: result register */
+	uint16_t nin;     /* number of inputs */
+	uint32_t proto;   /* see dag_kind */
+	uint32_t pc;      /* IMPLICIT/EFFECT: instruction index; METHOD: actor node id */
+	uint32_t in;      /* first input in ins[] / inreg[] */
+	span where;       /* the call or expression in the source */
+} dag_node;
+
+/* One rewrite of the associative-chain pass, for --explain. */
+typedef struct dag_rewrite {
+	span where;       /* the call that made the chain's last node */
+	uint32_t proto;   /* the associative task */
+	uint32_t calls;   /* calls in the chain */
+	uint32_t depth_before, depth_after; /* levels of calls */
+} dag_rewrite;
+
+typedef struct dag {
+	const bc_program *prog;
+	dag_node *nodes;
+	uint32_t n, cap;
+	value *ins;       /* inputs of every node, node by node */
+	uint8_t *inreg;   /* IMPLICIT/EFFECT: register of each input */
+	uint32_t nins, capins;
+	value *fut;       /* per node: its result future (or actor handle) */
+	/* ordering edges added while lowering (effects, actor calls) */
+	uint32_t (*order)[2];
+	uint32_t norder, caporder;
+	/* after dag_finalize: predecessors and successors (deduplicated,
+	 * ascending), edge e of node v is preds[pred_off[v] + e] */
+	uint32_t *pred_off, *preds;
+	uint8_t *pred_order; /* per pred entry: 1 if only an ordering edge */
+	uint32_t *succ_off, *succs;
+	uint32_t nedges;
+	dag_rewrite *rewrites;
+	uint32_t nrewrites;
+} dag;
+
+typedef struct dag_stats {
+	uint32_t nodes, edges;
+	uint32_t depth;   /* longest path, in nodes */
+	uint32_t width;   /* most nodes at one depth */
+	uint32_t by_kind[DAG__KINDS];
+	uint32_t rewrites;
+} dag_stats;
+
+dag *dag_new(const bc_program *prog);
+void dag_free(dag *d);
+
+/* Adds a node; ins are held (and frozen), inreg may be NULL. Creates
+ * the node's result (a pending future, or for DAG_ACTOR a handle whose
+ * vactor.id is the node id). Returns the new id. */
+uint32_t dag_add(dag *d, dag_kind kind, uint32_t proto, uint32_t pc, int out, const value *ins,
+                 const uint8_t *inreg, int nin, span where);
+/* An ordering edge from -> to (from < to). */
+void dag_order(dag *d, uint32_t from, uint32_t to);
+/* The node a value produced by this DAG stands for (a future or an
+ * actor handle made by dag_add), or -1. */
+int64_t dag_ref(value v);
+
+/* Builds preds/succs from the inputs' references and the ordering edges.
+ * Call again after changing inputs (it rebuilds). Returns 0, or -1 if a
+ * reference does not point to an earlier node. */
+int dag_finalize(dag *d);
+void dag_stats_of(const dag *d, dag_stats *out);
+/* Prints stats as one JSON object and a newline. */
+void dag_stats_json(const dag_stats *s, FILE *out);
+
+/* A short label: the task or method name, the actor class, the native
+ * or operator of an implicit/effect node ("print", "get", "+", "f-string").
+ * Borrowed or written into buf. */
+const char *dag_label(const dag *d, uint32_t id, char *buf, size_t n);
+
+#endif
