@@ -85,6 +85,13 @@ typedef struct flow_host_ops {
 	void (*print)(flow_vm *vm, const char *text, size_t len);
 	/* time.sleep: gives up the slot while sleeping. */
 	int (*sleep)(flow_vm *vm, double seconds);
+	/* Lowering only (NULL for executors): instruction pc of p could not
+	 * run at compile time, because it needs a run-time value or has an
+	 * effect (see vm_lowering). base is the frame's registers; the host
+	 * records the instruction as a DAG node and returns, in *out, a
+	 * future for register out_reg after it. */
+	int (*lift)(flow_vm *vm, const struct bc_proto *p, int pc, const value *base, int out_reg,
+	            value *out);
 } flow_host_ops;
 
 /* What is running in this VM: the driver, or one task/method call. */
@@ -94,6 +101,7 @@ typedef struct vm_context {
 	const char *task_name;   /* NULL for the driver */
 	value self;              /* actor instance fields (a dict) in methods */
 	flow_rng rng;            /* per-task random stream */
+	bool lowering;           /* the compiler runs the driver: host->lift */
 } vm_context;
 
 /* ---- the VM ------------------------------------------------------------- */
@@ -141,6 +149,26 @@ value vm_actor_new(const struct bc_actor *cls);
 /* True for value methods that mutate their receiver (append, extend, pop,
  * insert, ...): the VM thaws a frozen receiver before calling them. */
 bool vm_method_mutates(const char *name);
+/* ---- lowering (LANGUAGE.md section 6) -------------------------------------
+ * With ctx.lowering set, the VM runs the driver at compile time: a pending
+ * future where a value is needed, or a call of a native that is not pure
+ * (NATIVE_EFFECT/CLOCK/RANDOM/ENV, get), makes the instruction a DAG node
+ * through host->lift instead of running it; control flow on such a value
+ * is the compile error of section 6. */
+
+/* The host's get calls this for a pending future while lowering. */
+int vm_need_runtime(flow_vm *vm);
+/* Registers instruction pc of p reads, into regs (up to max); returns
+ * their count, or -1 if the instruction can never be a DAG node. *outs
+ * gets the registers it may write (A; B and C for UNPACK) as a bit set
+ * over {A, B, C}: 1, 6. */
+int vm_insn_inputs(const struct bc_program *prog, const bc_proto *p, int pc, uint8_t *regs, int max, int *outs);
+/* Runs instruction pc of p alone, in a fresh frame whose registers are
+ * none but regs[j] = vals[j] (borrowed), and returns register out_reg
+ * (new ref). Used by executors for IMPLICIT and EFFECT nodes. */
+int vm_exec_insn(flow_vm *vm, const bc_proto *p, int pc, const uint8_t *regs, const value *vals,
+                 int n, int out_reg, value *out);
+
 /* The place of the instruction running in the innermost frame (for
  * "called from" in task errors). False when nothing is running. */
 bool vm_where(flow_vm *vm, span *out);

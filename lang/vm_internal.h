@@ -28,6 +28,7 @@ struct flow_vm {
 	char *full;          /* with place and traceback */
 	bool traced;
 	bool has_where;      /* errwhere is the failing instruction's place */
+	bool lift;           /* lowering: the error is "needs a run-time value" */
 	span errwhere;
 };
 

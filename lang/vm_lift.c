@@ -1,0 +1,125 @@
+/* vm_lift.c - the VM's side of lowering: which instructions may become
+ * DAG nodes and which registers they read, the "needs a run-time value"
+ * signal, turning a failed instruction into a node or a compile error,
+ * and running one lifted instruction alone (for executors). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "vm_internal.h"
+
+int vm_need_runtime(flow_vm *vm)
+{
+	vm->lift = true;
+	return -1;
+}
+
+static int range_regs(uint8_t *regs, int max, int first, int n)
+{
+	if (n > max || first + n > 256)
+		return -1;
+	for (int j = 0; j < n; j++)
+		regs[j] = (uint8_t)(first + j);
+	return n;
+}
+
+int vm_insn_inputs(const bc_program *prog, const bc_proto *p, int pc, uint8_t *regs, int max, int *outs)
+{
+	if (pc < 0 || pc >= p->ncode)
+		return -1;
+	uint32_t i = p->code[pc];
+	int a = BC_A(i), b = BC_B(i), c = BC_C(i);
+	*outs = 1;
+	switch (BC_OP(i)) {
+	case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_FLOORDIV: case OP_MOD:
+	case OP_POW: case OP_MATMUL: case OP_EQ: case OP_NE: case OP_LT: case OP_LE:
+	case OP_IN: case OP_NOTIN: case OP_INDEX: case OP_FORMAT: case OP_BINDMETHOD:
+		if (max < 2)
+			return -1;
+		regs[0] = (uint8_t)b;
+		regs[1] = (uint8_t)c;
+		return b == c ? 1 : 2;
+	case OP_ADDI: case OP_NEG: case OP_NOT: case OP_TOSTR:
+		if (max < 1)
+			return -1;
+		regs[0] = (uint8_t)b;
+		return 1;
+	case OP_UNPACK:
+		if (max < 1)
+			return -1;
+		regs[0] = (uint8_t)a;
+		*outs = 6;
+		return 1;
+	case OP_SLICE:
+		return range_regs(regs, max, b, 4);
+	case OP_CONCAT:
+		return range_regs(regs, max, b, c);
+	case OP_CALL:
+		if (c && pc + 1 >= p->ncode)
+			return -1;
+		return range_regs(regs, max, a, b + 1);
+	case OP_CALLP:
+		if (BC_Bx(i) >= prog->nprotos)
+			return -1;
+		return range_regs(regs, max, a, prog->protos[BC_Bx(i)]->nparams);
+	case OP_NATIVE:
+		if (b >= p->nnatives)
+			return -1;
+		return range_regs(regs, max, a, c);
+	case OP_METHOD:
+		if (b >= p->nmsites)
+			return -1;
+		return range_regs(regs, max, a + 1, c + 1);
+	default:
+		return -1;
+	}
+}
+
+int vm_exec_insn(flow_vm *vm, const bc_proto *p, int pc, const uint8_t *regs, const value *vals,
+                 int n, int out_reg, value *out)
+{
+	if (pc < 0 || pc >= p->ncode || out_reg >= p->nregs)
+		return vm_raise(vm, "corrupt node: instruction %d of '%s'", pc, p->name);
+	uint32_t i = p->code[pc];
+	uint32_t code[3];
+	span lines[3];
+	int nc = 0;
+	code[nc] = i;
+	lines[nc++] = p->lines[pc];
+	if (BC_OP(i) == OP_CALL && BC_C(i)) {
+		code[nc] = p->code[pc + 1];
+		lines[nc++] = p->lines[pc + 1];
+	}
+	code[nc] = BC_ABC(OP_RETURN, out_reg, 0, 0);
+	lines[nc++] = p->lines[pc];
+	/* a copy of p that runs just this instruction: same constants,
+	 * natives and method sites, so the instruction means the same */
+	bc_proto q = *p;
+	q.code = code;
+	q.ncode = nc;
+	q.lines = lines;
+	q.nparams = 0;
+	q.checks = false;
+	q.ret_tcode = BC_T_ANY;
+	q.ret_type = NULL;
+	value *nb = vm_top(vm);
+	if (vm->nframes >= VM_MAX_FRAMES || nb + p->nregs >= vm->stack + VM_STACK_SLOTS)
+		return vm_raise(vm, "maximum recursion depth exceeded");
+	free(vm->msg);
+	free(vm->full);
+	vm->msg = vm->full = NULL;
+	vm->traced = false;
+	vm->has_where = false;
+	for (int j = 0; j < p->nregs; j++)
+		VM_SET(nb + j, v_none());
+	for (int j = 0; j < n; j++) {
+		if (regs[j] >= p->nregs)
+			return vm_raise(vm, "corrupt node: register %d of '%s'", regs[j], p->name);
+		VM_SET(nb + regs[j], val_hold(vals[j]));
+	}
+	vm_frame *f = &vm->frames[vm->nframes++];
+	f->p = &q;
+	f->pc = q.code;
+	f->base = nb;
+	f->entry = true;
+	return vm_execute(vm, out);
+}
