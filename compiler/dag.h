@@ -38,6 +38,10 @@ typedef enum dag_kind {
 	DAG__KINDS
 } dag_kind;
 
+/* IMPLICIT/EFFECT nodes of the driver's own code name it with this proto
+ * index (the driver is not in bc_program.protos). */
+#define DAG_PROTO_DRIVER UINT32_MAX
+
 typedef struct dag_node {
 	uint8_t kind;     /* dag_kind */
 	uint8_t out;      /* IMPLICIT/EFFECT: result register */
@@ -106,6 +110,13 @@ int dag_finalize(dag *d);
 void dag_stats_of(const dag *d, dag_stats *out);
 /* Prints stats as one JSON object and a newline. */
 void dag_stats_json(const dag_stats *s, FILE *out);
+
+/* The proto holding an IMPLICIT/EFFECT node's instruction, or NULL if
+ * its index is out of range. */
+const bc_proto *dag_insn_proto(const dag *d, const dag_node *n);
+
+/* One line per node: "ID KIND LABEL FILE:LINE <- PRED ~ORDERPRED ...". */
+void dag_dump(const dag *d, FILE *out);
 
 /* A short label: the task or method name, the actor class, the native
  * or operator of an implicit/effect node ("print", "get", "+", "f-string").

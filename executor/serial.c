@@ -1,6 +1,13 @@
-/* serial.c - the serial host: flow_host_ops that run each task and actor
- * call inline, in the caller's thread, in program order. This is the
- * semantics oracle for the parallel executor.
+/* serial.c - the serial executor: runs a lowered program's DAG node by
+ * node in id order (a topological order that keeps the driver's effects
+ * in program order), and is the host for task bodies: nested task and
+ * actor calls run inline, in the caller's thread. This is the semantics
+ * oracle for the parallel executor.
+ *
+ * Random streams: a task's identity is its DAG node id, or for a task
+ * called from inside another, (the caller's identity, how many calls the
+ * caller made before it); its stream is seeded from --seed and that
+ * identity, so it does not depend on the order tasks happen to run in.
  *
  * @timeout is not enforced here: a serial run has no second thread to
  * watch the clock, and the result would not depend on it anyway. */
@@ -10,6 +17,7 @@
 #include <time.h>
 
 #include "serial.h"
+#include "../compiler/lower.h"
 #include "../lang/vm.h"
 
 #define MAX_NESTING 400
@@ -17,13 +25,13 @@
 typedef struct serial_host {
 	const bc_program *prog;
 	const serial_opts *o;
-	uint64_t calls;        /* task/method calls so far: seeds their rng */
+	uint64_t top_ident;    /* identity of the DAG node being run */
+	uint64_t ident[MAX_NESTING + 1];  /* identity of the call at each depth */
+	uint64_t nchild[MAX_NESTING + 1]; /* calls it has made so far */
 	uint64_t next_actor;
 	int depth;             /* nested inline calls */
-	int nfailed, nskipped;
-	bool driver_dep_failed;  /* the driver stopped on a failed future */
-	const char *dep_task;
-	char *dep_where;         /* where the driver needed it */
+	int nfailed, nskipped, ndriver;
+	const span *node_where;  /* the DAG node being run, for "called from" */
 	flow_vm *dep_vm;         /* the last VM that needed a failed result */
 	const char *dep_name;    /* ... and the failed task it needed */
 	char *dep_place;
@@ -45,8 +53,12 @@ static char *place_text(flow_vm *vm)
 	span w;
 	const bc_program *p = vm_program(vm);
 	char *s = NULL;
-	if (!vm_where(vm, &w))
-		return strdup("?");
+	serial_host *sh = host_of(vm);
+	if (!vm_where(vm, &w)) {
+		if (!sh->node_where)
+			return strdup("?");
+		w = *sh->node_where;
+	}
 	const char *path = w.file >= 0 && p->diag ? diag_source_path(p->diag, w.file) : NULL;
 	if (asprintf(&s, "%s:%d:%d", path ? path : "?", w.line, w.col) < 0)
 		abort();
@@ -148,6 +160,15 @@ static int snapshot_args(flow_vm *vm, value *args, int nargs, value *out)
 /* Runs proto in a fresh VM. On failure returns -1 and a malloc'd error;
  * when it failed because it needed the result of a failed task, *dep is
  * that task's name and *err says where. */
+/* The identity of a call made now: the DAG node's, or the caller's
+ * identity and its call count. */
+static uint64_t next_ident(serial_host *sh)
+{
+	if (sh->depth == 0)
+		return sh->top_ident;
+	return rng_mix(sh->ident[sh->depth - 1], ++sh->nchild[sh->depth - 1]);
+}
+
 static int run_inline(serial_host *sh, const bc_proto *p, uint64_t call, value self, value *args,
                       int nargs, value *res, char **err, const char **dep)
 {
@@ -158,6 +179,8 @@ static int run_inline(serial_host *sh, const bc_proto *p, uint64_t call, value s
 	c.task_name = p->name;
 	c.self = self;
 	rng_seed(&c.rng, rng_mix(sh->o->seed, call));
+	sh->ident[sh->depth] = call;
+	sh->nchild[sh->depth] = 0;
 	flow_vm *tv = sh->pool[sh->depth];
 	if (tv)
 		vm_set_ctx(tv, &c);
@@ -261,7 +284,7 @@ static int s_call_task(flow_vm *vm, const bc_proto *task, value *args, int nargs
 	const char *dep = NULL;
 	value res = v_none();
 	int attempts = 0, rc;
-	uint64_t call = ++sh->calls; /* retries replay the same random stream */
+	uint64_t call = next_ident(sh); /* retries replay the same random stream */
 	do {
 		free(err);
 		err = NULL;
@@ -284,14 +307,15 @@ static void actor_instance_free(void *p)
 	free(a);
 }
 
-static int s_new_actor(flow_vm *vm, const bc_actor *cls, value *args, int nargs, value *out)
+/* Creates the instance behind handle h (which has none yet) and runs
+ * init. Returns -1 only for an error of the caller (nesting too deep). */
+static int init_actor(flow_vm *vm, value h, const bc_actor *cls, value *args, int nargs)
 {
 	serial_host *sh = host_of(vm);
 	serial_actor *inst = calloc(1, sizeof *inst);
 	if (!inst)
 		abort();
 	inst->fields = dict_new(8);
-	value h = vm_actor_new(cls);
 	vactor *va = (vactor *)h.as.o;
 	va->instance = inst;
 	va->id = ++sh->next_actor;
@@ -302,20 +326,18 @@ static int s_new_actor(flow_vm *vm, const bc_actor *cls, value *args, int nargs,
 			inst->error = strdup(((vfuture *)dummy.as.o)->error);
 			val_rele(dummy);
 		} else if (sh->depth >= MAX_NESTING) {
-			val_rele(h);
 			return vm_raise(vm, "actors nested more than %d deep", MAX_NESTING);
 		} else {
 			value small[16], *a = nargs <= 16 ? small : malloc(sizeof(value) * (size_t)nargs);
 			if (snapshot_args(vm, args, nargs, a)) {
 				if (a != small)
 					free(a);
-				val_rele(h);
 				return -1;
 			}
 			value res;
 			char *err = NULL;
 			const char *dep;
-			if (run_inline(sh, cls->init, ++sh->calls, inst->fields, a, nargs, &res, &err, &dep) == 0) {
+			if (run_inline(sh, cls->init, next_ident(sh), inst->fields, a, nargs, &res, &err, &dep) == 0) {
 				val_rele(res);
 			} else {
 				value f = fail_future(vm, "actor", cls->name, 1, err);
@@ -328,6 +350,16 @@ static int s_new_actor(flow_vm *vm, const bc_actor *cls, value *args, int nargs,
 			if (a != small)
 				free(a);
 		}
+	}
+	return 0;
+}
+
+static int s_new_actor(flow_vm *vm, const bc_actor *cls, value *args, int nargs, value *out)
+{
+	value h = vm_actor_new(cls);
+	if (init_actor(vm, h, cls, args, nargs)) {
+		val_rele(h);
+		return -1;
 	}
 	*out = h;
 	return 0;
@@ -360,7 +392,7 @@ static int s_call_method(flow_vm *vm, value handle, const bc_proto *m, value *ar
 	value res = v_none();
 	char *err = NULL;
 	const char *dep;
-	int rc = run_inline(sh, m, ++sh->calls, inst->fields, a, nargs, &res, &err, &dep);
+	int rc = run_inline(sh, m, next_ident(sh), inst->fields, a, nargs, &res, &err, &dep);
 	for (int j = 0; j < nargs; j++)
 		val_rele(a[j]);
 	if (a != small)
@@ -382,17 +414,10 @@ static int s_get(flow_vm *vm, value fut, value *out)
 	}
 	if (f->state == FUT_FAILED) {
 		serial_host *sh = host_of(vm);
-		if (!vm_ctx(vm)->task_name) {
-			sh->driver_dep_failed = true;
-			sh->dep_task = failed_name(f);
-			free(sh->dep_where);
-			sh->dep_where = place_text(vm);
-		} else {
-			sh->dep_vm = vm;
-			sh->dep_name = failed_name(f);
-			free(sh->dep_place);
-			sh->dep_place = place_text(vm);
-		}
+		sh->dep_vm = vm;
+		sh->dep_name = failed_name(f);
+		free(sh->dep_place);
+		sh->dep_place = place_text(vm);
 		return vm_raise(vm, "needs the result of failed task '%s'", failed_name(f));
 	}
 	return vm_raise(vm, "future is not ready");
@@ -464,7 +489,131 @@ static const flow_host_ops serial_ops = {
 	s_call_task, s_new_actor, s_call_method, s_get, s_wait, s_put, s_print, s_sleep,
 };
 
-int serial_run(const bc_program *p, const serial_opts *o)
+/* ---- running the DAG ---------------------------------------------------- */
+
+static const char *const kind_names[DAG__KINDS] = {"task", "actor", "method", "expression", "effect", "put"};
+
+/* Stores what a call left (a done or failed future) in the node's own
+ * future, which the inputs of later nodes hold. */
+static void settle(value node_fut, value outcome)
+{
+	vfuture *dst = (vfuture *)node_fut.as.o;
+	const vfuture *src = (const vfuture *)outcome.as.o;
+	dst->state = src->state;
+	value old = dst->result;
+	dst->result = val_hold(src->result);
+	val_rele(old);
+	free(dst->error);
+	dst->error = src->error ? strdup(src->error) : NULL;
+	dst->host_data = src->host_data;
+}
+
+static void fail_node(value node_fut, const char *msg, const char *name)
+{
+	vfuture *dst = (vfuture *)node_fut.as.o;
+	dst->state = FUT_FAILED;
+	free(dst->error);
+	dst->error = strdup(msg);
+	if (!dst->error)
+		abort();
+	dst->host_data = (void *)name;
+}
+
+/* A node whose input failed: skipped, and said so for the nodes a user
+ * wrote as calls or effects (an expression or a get is implied by them). */
+static bool skip_node(serial_host *sh, const dag *g, uint32_t v)
+{
+	const dag_node *n = &g->nodes[v];
+	const vfuture *f = NULL;
+	for (uint32_t j = 0; j < n->nin && !f; j++)
+		f = find_failed(g->ins[n->in + j]);
+	if (!f)
+		return false;
+	char lab[128], *msg;
+	const char *name = dag_label(g, v, lab, sizeof lab);
+	if (asprintf(&msg, "skipped: depends on failed task '%s'", failed_name(f)) < 0)
+		abort();
+	bool quiet = n->kind == DAG_IMPLICIT || n->kind == DAG_PUT ||
+	             (n->kind == DAG_EFFECT && !strcmp(name, "get"));
+	if (!quiet) {
+		const char *path = n->where.file >= 0 && g->prog->diag
+		                   ? diag_source_path(g->prog->diag, n->where.file) : "?";
+		if (n->kind == DAG_EFFECT)
+			fprintf(sh->o->err, "flow: %s at %s:%d:%d %s\n", name, path, n->where.line,
+			        n->where.col, msg);
+		else
+			fprintf(sh->o->err, "flow: %s '%s' %s\n", kind_names[n->kind], name, msg);
+		sh->nskipped++;
+	}
+	if (n->kind == DAG_ACTOR) {
+		/* the handle stays; its calls fail as "broken" */
+		serial_actor *inst = calloc(1, sizeof *inst);
+		if (!inst)
+			abort();
+		inst->fields = dict_new(0);
+		inst->error = strdup(msg);
+		vactor *va = (vactor *)g->fut[v].as.o;
+		va->instance = inst;
+		va->free_instance = actor_instance_free;
+	} else {
+		fail_node(g->fut[v], msg, failed_name(f));
+	}
+	free(msg);
+	return true;
+}
+
+/* Runs one node. Returns -1 only when the run cannot go on. */
+static int run_node(serial_host *sh, flow_vm *dv, const dag *g, uint32_t v)
+{
+	const dag_node *n = &g->nodes[v];
+	const bc_program *p = g->prog;
+	value *ins = &g->ins[n->in];
+	value out = v_none();
+	int rc = 0;
+	if (skip_node(sh, g, v))
+		return 0;
+	sh->node_where = &n->where;
+	sh->top_ident = (uint64_t)v + 1;
+	switch (n->kind) {
+	case DAG_TASK:
+		rc = s_call_task(dv, p->protos[n->proto], ins, n->nin, &out);
+		break;
+	case DAG_ACTOR:
+		rc = init_actor(dv, g->fut[v], p->actors[n->proto], ins, n->nin);
+		break;
+	case DAG_METHOD:
+		rc = s_call_method(dv, g->fut[n->pc], p->protos[n->proto], ins, n->nin, &out);
+		break;
+	case DAG_PUT:
+		rc = s_put(dv, ins[0], &out);
+		break;
+	default: {
+		const bc_proto *ip = dag_insn_proto(g, n);
+		value res;
+		if (vm_exec_insn(dv, ip, (int)n->pc, &g->inreg[n->in], ins, n->nin, n->out, &res)) {
+			char *e = render_error(dv, "");
+			fprintf(sh->o->err, "%s\n", e);
+			free(e);
+			fail_node(g->fut[v], vm_error_message(dv) ? vm_error_message(dv) : "failed",
+			          "<driver>");
+			sh->ndriver++;
+		} else {
+			out = future_new_done(res);
+			val_rele(res);
+		}
+		break;
+	}
+	}
+	sh->node_where = NULL;
+	if (rc)
+		return -1;
+	if (out.t == V_FUTURE)
+		settle(g->fut[v], out);
+	val_rele(out);
+	return 0;
+}
+
+int serial_run_dag(const dag *g, const serial_opts *o)
 {
 	serial_opts opts = *o;
 	if (!opts.out)
@@ -473,7 +622,7 @@ int serial_run(const bc_program *p, const serial_opts *o)
 		opts.err = stderr;
 	serial_host sh;
 	memset(&sh, 0, sizeof sh);
-	sh.prog = p;
+	sh.prog = g->prog;
 	sh.o = &opts;
 	vm_context c;
 	memset(&c, 0, sizeof c);
@@ -483,36 +632,48 @@ int serial_run(const bc_program *p, const serial_opts *o)
 	c.self = v_none();
 	rng_seed(&c.rng, rng_mix(opts.seed, 0));
 	int status = 0;
-	if (p->driver) {
-		flow_vm *vm = vm_new(p, &c);
-		value res;
-		if (vm_run(vm, p->driver, NULL, 0, &res)) {
+	flow_vm *dv = vm_new(g->prog, &c);
+	for (uint32_t v = 0; v < g->n; v++) {
+		if (run_node(&sh, dv, g, v)) {
+			char *e = render_error(dv, "");
+			fprintf(opts.err, "%s\n", e);
+			free(e);
 			status = 1;
-			if (sh.driver_dep_failed) {
-				fprintf(opts.err, "flow: the driver stopped at %s: it needs the result of failed task '%s'\n",
-				        sh.dep_where ? sh.dep_where : "?", sh.dep_task ? sh.dep_task : "?");
-			} else {
-				char *e = render_error(vm, "");
-				fprintf(opts.err, "%s\n", e);
-				free(e);
-			}
-		} else {
-			val_rele(res);
+			break;
 		}
-		vm_free(vm);
 	}
-	free(sh.dep_where);
+	vm_free(dv);
 	free(sh.dep_place);
 	for (int j = 0; j <= MAX_NESTING; j++)
 		vm_free(sh.pool[j]);
 	fflush(opts.out);
-	if (sh.nfailed || sh.nskipped) {
+	if (sh.nfailed || sh.nskipped || sh.ndriver) {
 		status = 1;
-		fprintf(opts.err, "flow: %d task%s failed", sh.nfailed, sh.nfailed == 1 ? "" : "s");
+		if (sh.nfailed || !sh.ndriver) {
+			fprintf(opts.err, "flow: %d task%s failed", sh.nfailed, sh.nfailed == 1 ? "" : "s");
+			if (sh.ndriver)
+				fprintf(opts.err, ", %d driver error%s", sh.ndriver, sh.ndriver == 1 ? "" : "s");
+		} else {
+			fprintf(opts.err, "flow: %d driver error%s", sh.ndriver, sh.ndriver == 1 ? "" : "s");
+		}
 		if (sh.nskipped)
 			fprintf(opts.err, ", %d skipped", sh.nskipped);
 		fprintf(opts.err, "\n");
 	}
 	fflush(opts.err);
 	return status;
+}
+
+int serial_run(const bc_program *p, const serial_opts *o)
+{
+	char *err = NULL;
+	dag *g = lower_program(p, NULL, &err);
+	if (!g) {
+		fprintf(o->err ? o->err : stderr, "%s\n", err);
+		free(err);
+		return 1;
+	}
+	int rc = serial_run_dag(g, o);
+	dag_free(g);
+	return rc;
 }

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "../compiler/dag.h"
 #include "../lang/bytecode.h"
 
 typedef struct serial_opts {
@@ -15,9 +16,12 @@ typedef struct serial_opts {
 	FILE *err;      /* task prints "(name) text", failures, the summary */
 } serial_opts;
 
-/* Runs the driver of p (its globals were computed by compile_program).
- * Returns 0 on success, 1 when anything failed: every failure is printed
- * to o->err once, then a summary line ("flow: 2 tasks failed"). */
+/* Runs the lowered driver g node by node, in id order. Returns 0 on
+ * success, 1 when anything failed: every failure is printed to o->err
+ * once, then a summary line ("flow: 2 tasks failed, 1 skipped"). The
+ * node futures in g are filled in (g is spent: run it once). */
+int serial_run_dag(const dag *g, const serial_opts *o);
+/* Lowers p's driver (a compile error is printed to o->err) and runs it. */
 int serial_run(const bc_program *p, const serial_opts *o);
 
 #endif

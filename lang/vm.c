@@ -446,11 +446,16 @@ L_NATIVE: {
 	const native_def *d = p->natives[B];
 	int n = C;
 	SAVEPC();
+	if (__builtin_expect(vm->ctx.lowering, 0) && !vm_native_pure(d)) {
+		vm_need_runtime(vm); /* an effect: a DAG node, never run now */
+		goto error;
+	}
 	/* a future argument is resolved here, except for natives that talk
 	 * to the executor (get, wait, reduce...) or ask what it is (type):
 	 * the argument registers are temporaries, so no local changes */
 	for (int j = 0; j < n; j++)
-		if (R(A + j)->t == V_FUTURE && !(d->flags & NATIVE_HOST) && strcmp(d->name, "type"))
+		if (R(A + j)->t == V_FUTURE && !(d->flags & NATIVE_HOST) &&
+		    (strcmp(d->name, "type") || ((vfuture *)R(A + j)->as.o)->implied))
 			TRY(vm_force(vm, R(A + j)));
 	if (d->fn(vm, R(A), n, &tmp))
 		goto error;
@@ -587,6 +592,13 @@ L_FORMAT: {
 }
 L_CONCAT: {
 	sbuf sb;
+	if (__builtin_expect(vm->ctx.lowering, 0))
+		for (int j = 0; j < C; j++)
+			if (R(B + j)->t == V_FUTURE) {
+				SAVEPC();
+				vm_need_runtime(vm);
+				goto error;
+			}
 	sbuf_init(&sb);
 	for (int j = 0; j < C; j++) {
 		value s = *R(B + j);
@@ -607,6 +619,15 @@ bad_op:
 	ERR("corrupt bytecode (opcode %u)", i & 0xffu);
 
 error:
+	if (vm->lift) {
+		/* lowering: this instruction becomes a DAG node (or, for
+		 * control flow, the compile error of LANGUAGE.md section 6) */
+		vm->lift = false;
+		if (vm_lift_insn(vm, f) == 0) {
+			LOADFRAME();
+			NEXT();
+		}
+	}
 	vm_trace(vm);
 	vm->cdepth--;
 unwind:

@@ -34,6 +34,8 @@ typedef struct vfuture {
 	char *error;      /* FUT_FAILED: malloc'd message */
 	void *host_data;  /* for the executor */
 	int64_t node;     /* the DAG node it is the result of, or -1 */
+	bool implied;     /* a driver value not known at compile time (an
+	                   * IMPLICIT/EFFECT node's), not a call's future */
 } vfuture;
 enum { FUT_PENDING, FUT_DONE, FUT_FAILED };
 value future_new_done(value result); /* holds result */
@@ -163,6 +165,8 @@ int vm_need_runtime(flow_vm *vm);
  * gets the registers it may write (A; B and C for UNPACK) as a bit set
  * over {A, B, C}: 1, 6. */
 int vm_insn_inputs(const struct bc_program *prog, const bc_proto *p, int pc, uint8_t *regs, int max, int *outs);
+/* Replaces every implied future inside v (deeply) by its value. */
+int vm_resolve_implied(flow_vm *vm, value v, value *out);
 /* Runs instruction pc of p alone, in a fresh frame whose registers are
  * none but regs[j] = vals[j] (borrowed), and returns register out_reg
  * (new ref). Used by executors for IMPLICIT and EFFECT nodes. */

@@ -369,6 +369,12 @@ int vm_call_kw(flow_vm *vm, value fn, value *args, int npos, value *kwv,
 			return -1;
 		}
 		rc = 0;
+		if (vm->ctx.lowering && !vm_native_pure(f->native)) {
+			release_n(m, argc);
+			if (m != small)
+				free(m);
+			return vm_need_runtime(vm);
+		}
 		/* as the NATIVE instruction: values, not futures, except for
 		 * natives that talk to the executor and type() */
 		if (!(f->native->flags & NATIVE_HOST) && strcmp(f->native->name, "type"))
@@ -485,6 +491,8 @@ int vm_check_type(flow_vm *vm, int tcode, const char *tname, value *v, const cha
 {
 	if (tcode == BC_T_ANY)
 		return 0;
+	if (vm_lowering_pending(vm, v))
+		return 0;
 	if (v->t == V_FUTURE && tcode != BC_T_FUTURE && vm_force(vm, v))
 		return -1;
 	if (type_ok(tcode, tname, *v))
@@ -494,6 +502,8 @@ int vm_check_type(flow_vm *vm, int tcode, const char *tname, value *v, const cha
 
 int vm_check_return(flow_vm *vm, const bc_proto *p, value *v)
 {
+	if (vm_lowering_pending(vm, v))
+		return 0;
 	if (v->t == V_FUTURE && p->ret_tcode != BC_T_FUTURE && vm_force(vm, v))
 		return -1;
 	if (type_ok(p->ret_tcode, p->ret_type, *v))
@@ -506,7 +516,7 @@ int vm_check_args(flow_vm *vm, const bc_proto *p, value *args)
 	for (int j = 0; j < p->nparams; j++) {
 		int tc = p->ptcode[j];
 		value *a = &args[j];
-		if (tc == BC_T_ANY)
+		if (tc == BC_T_ANY || vm_lowering_pending(vm, a))
 			continue;
 		if (a->t == V_FUTURE && tc != BC_T_FUTURE && vm_force(vm, a))
 			return -1;
@@ -546,15 +556,15 @@ static bool same_value(value a, value b)
 /* memo: list or dict already resolved -> its result (held by whoever
  * holds the result), so shared parts are resolved once and stay shared.
  * A container without futures comes back as itself. */
-static int get_deep(flow_vm *vm, value v, value *out, int depth, ptrmap *memo)
+static int get_deep(flow_vm *vm, value v, value *out, int depth, ptrmap *memo, bool implied)
 {
 	if (depth > VAL_MAX_DEPTH)
 		return vm_raise(vm, "value nested too deeply");
-	if (v.t == V_FUTURE) {
+	if (v.t == V_FUTURE && (!implied || ((const vfuture *)v.as.o)->implied)) {
 		value r;
 		if (vm->ctx.host->get(vm, v, &r))
 			return -1;
-		int rc = get_deep(vm, r, out, depth + 1, memo);
+		int rc = get_deep(vm, r, out, depth + 1, memo, implied);
 		val_rele(r);
 		return rc;
 	}
@@ -572,7 +582,7 @@ static int get_deep(flow_vm *vm, value v, value *out, int depth, ptrmap *memo)
 		size_t n = list_len(v);
 		for (size_t j = 0; j < n; j++) {
 			value x, item = list_get(v, j);
-			if (get_deep(vm, item, &x, depth + 1, memo)) {
+			if (get_deep(vm, item, &x, depth + 1, memo, implied)) {
 				val_rele(res);
 				return -1;
 			}
@@ -592,7 +602,7 @@ static int get_deep(flow_vm *vm, value v, value *out, int depth, ptrmap *memo)
 		while (dict_next(v, &it, &k, &x)) {
 			value y;
 			verr e;
-			if (get_deep(vm, x, &y, depth + 1, memo)) {
+			if (get_deep(vm, x, &y, depth + 1, memo, implied)) {
 				val_rele(res);
 				return -1;
 			}
@@ -625,7 +635,25 @@ int vm_get_deep(flow_vm *vm, value v, value *out)
 		return 0;
 	}
 	ptrmap memo = {0};
-	int rc = get_deep(vm, v, out, 0, &memo);
+	int rc = get_deep(vm, v, out, 0, &memo, false);
+	ptrmap_fini(&memo);
+	return rc;
+}
+
+static bool is_implied(value x, void *ctx)
+{
+	(void)ctx;
+	return x.t == V_FUTURE && ((const vfuture *)x.as.o)->implied;
+}
+
+int vm_resolve_implied(flow_vm *vm, value v, value *out)
+{
+	if (!val_any(v, is_implied, NULL)) {
+		*out = val_hold(v);
+		return 0;
+	}
+	ptrmap memo = {0};
+	int rc = get_deep(vm, v, out, 0, &memo, true);
 	ptrmap_fini(&memo);
 	return rc;
 }

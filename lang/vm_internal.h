@@ -3,6 +3,8 @@
 #ifndef FLOW_VM_INTERNAL_H
 #define FLOW_VM_INTERNAL_H
 
+#include <string.h>
+
 #include "vm.h"
 #include "../stdlib/stdlib.h"
 
@@ -70,6 +72,23 @@ static inline bool vm_args_fast(const bc_proto *p, const value *a)
 }
 
 int vm_execute(flow_vm *vm, value *out);
+/* Lowering: instruction just run in frame f needed a run-time value.
+ * Makes it a DAG node (its result registers get futures) and returns 0,
+ * or raises the compile error for control flow and returns -1. */
+int vm_lift_insn(flow_vm *vm, vm_frame *f);
+/* May a native run at compile time? (No effect, clock, randomness,
+ * machine state; not get.) */
+static inline bool vm_native_pure(const native_def *d)
+{
+	return !(d->flags & (NATIVE_EFFECT | NATIVE_CLOCK | NATIVE_RANDOM | NATIVE_ENV)) &&
+	       strcmp(d->name, "get") != 0;
+}
+/* While lowering, a pending future is not checked against annotations:
+ * its value does not exist yet. */
+static inline bool vm_lowering_pending(const flow_vm *vm, const value *v)
+{
+	return vm->ctx.lowering && v->t == V_FUTURE && ((const vfuture *)v->as.o)->state == FUT_PENDING;
+}
 /* Adds place + traceback to the recorded message (once per error). */
 void vm_trace(flow_vm *vm);
 /* If *r is a future, replaces it by its value. */

@@ -111,10 +111,18 @@ int vm_exec_insn(flow_vm *vm, const bc_proto *p, int pc, const uint8_t *regs, co
 	vm->has_where = false;
 	for (int j = 0; j < p->nregs; j++)
 		VM_SET(nb + j, v_none());
+	/* a driver value that was not known at compile time is known now:
+	 * the instruction sees it as it would have in a top-to-bottom run;
+	 * the futures of calls stay futures */
 	for (int j = 0; j < n; j++) {
-		if (regs[j] >= p->nregs)
-			return vm_raise(vm, "corrupt node: register %d of '%s'", regs[j], p->name);
-		VM_SET(nb + regs[j], val_hold(vals[j]));
+		value x;
+		if (regs[j] >= p->nregs) {
+			vm_raise(vm, "corrupt node: register %d of '%s'", regs[j], p->name);
+			goto fail;
+		}
+		if (vm_resolve_implied(vm, vals[j], &x))
+			goto fail;
+		VM_SET(nb + regs[j], x);
 	}
 	vm_frame *f = &vm->frames[vm->nframes++];
 	f->p = &q;
@@ -122,4 +130,68 @@ int vm_exec_insn(flow_vm *vm, const bc_proto *p, int pc, const uint8_t *regs, co
 	f->base = nb;
 	f->entry = true;
 	return vm_execute(vm, out);
+fail:
+	for (int j = 0; j < p->nregs; j++)
+		VM_SET(nb + j, v_none());
+	return -1;
+}
+
+/* Why an instruction that cannot be a node needed a run-time value. */
+static const char *why_not(bc_op op)
+{
+	switch (op) {
+	case OP_TEST: case OP_IFEQ: case OP_IFLT: case OP_IFLE:
+		return "this condition depends on a run-time value, so the compiler cannot "
+		       "unroll the driver; move this logic into a task";
+	case OP_FORPREP:
+		return "this range depends on a run-time value, so the compiler cannot "
+		       "unroll the loop; move the loop into a task";
+	case OP_ITERPREP:
+		return "this loop iterates over a run-time value, so the compiler cannot "
+		       "unroll it; move the loop into a task";
+	case OP_SETINDEX: case OP_DICTSET: case OP_NEWDICT:
+		return "this changes a run-time value, or uses one as a key or index, which "
+		       "the driver cannot do at compile time; move this into a task";
+	default:
+		return "this needs a run-time value, which the driver does not have at "
+		       "compile time; move this into a task";
+	}
+}
+
+int vm_lift_insn(flow_vm *vm, vm_frame *f)
+{
+	const bc_proto *p = f->p;
+	int pc = (int)(f->pc - p->code) - 1;
+	if (pc > 0 && BC_OP(p->code[pc]) == OP_EXTRAARG)
+		pc--;
+	uint32_t i = p->code[pc];
+	uint8_t regs[256];
+	int outs;
+	free(vm->msg);
+	vm->msg = NULL;
+	if (!vm->ctx.host->lift || vm_insn_inputs(vm->prog, p, pc, regs, 256, &outs) < 0)
+		return vm_raise(vm, "%s", why_not(BC_OP(i)));
+	/* a node works on a snapshot: a change it made would be lost */
+	if (BC_OP(i) == OP_METHOD && p->msites[BC_B(i)].mutates)
+		return vm_raise(vm, "'.%s()' here changes a value using a run-time value (or changes "
+		                "a run-time value), which the driver cannot do at compile time; "
+		                "move this into a task", p->msites[BC_B(i)].name);
+	int targets[2], nt = 0;
+	if (outs & 1)
+		targets[nt++] = BC_A(i);
+	if (outs & 2)
+		targets[nt++] = BC_B(i);
+	if (outs & 4)
+		targets[nt++] = BC_C(i);
+	value res[2];
+	for (int j = 0; j < nt; j++) {
+		if (vm->ctx.host->lift(vm, p, pc, f->base, targets[j], &res[j])) {
+			for (int q = 0; q < j; q++)
+				val_rele(res[q]);
+			return -1;
+		}
+	}
+	for (int j = 0; j < nt; j++)
+		VM_SET(f->base + targets[j], res[j]);
+	return 0;
 }

@@ -13,6 +13,7 @@ value future_new_done(value result)
 	f->error = NULL;
 	f->host_data = NULL;
 	f->node = -1;
+	f->implied = false;
 	return v_obj(&f->h);
 }
 
@@ -24,6 +25,7 @@ value future_new_pending(int64_t node)
 	f->error = NULL;
 	f->host_data = NULL;
 	f->node = node;
+	f->implied = false;
 	return v_obj(&f->h);
 }
 
@@ -37,6 +39,7 @@ value future_new_failed(const char *msg)
 		abort();
 	f->host_data = NULL;
 	f->node = -1;
+	f->implied = false;
 	return v_obj(&f->h);
 }
 

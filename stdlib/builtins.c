@@ -36,7 +36,11 @@ static int b_print(flow_vm *vm, value *argv, int argc, value *out)
 static int b_len(flow_vm *vm, value *argv, int argc, value *out)
 {
 	value v;
-	if (sl_resolve(vm, argv[0], &v) < 0)
+	/* only the container itself: a list of futures has a length now,
+	 * which is what lets the compiler unroll loops over it */
+	if (argv[0].t != V_FUTURE)
+		v = val_hold(argv[0]);
+	else if (sl_resolve(vm, argv[0], &v) < 0)
 		return -1;
 	int64_t n;
 	switch (v.t) {

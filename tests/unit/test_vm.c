@@ -90,7 +90,9 @@ static void test_arithmetic(void **state)
 static void test_overflow_and_zero(void **state)
 {
 	(void)state;
-	expect("let x = 9223372036854775807\nprint(\"a\")\nprint(x + 1)\nprint(\"b\")\n", 1, "a\n",
+	/* the driver's compile-time values are computed by the compiler: an
+	 * error there is a compile error, before anything runs */
+	expect("let x = 9223372036854775807\nprint(\"a\")\nprint(x + 1)\nprint(\"b\")\n", 1, "",
 	       ERRS("t.flow:3:7: error: integer overflow in +\n"));
 	expect("let x = -9223372036854775807\nlet y = x * 2\n", 1, "",
 	       ERRS("t.flow:2:9: error: integer overflow in *"));
@@ -163,11 +165,9 @@ static void test_fstrings_and_slices(void **state)
 	(void)state;
 	expect("let s = \"héllo\"\n"
 	       "print(f\"{3.14159:.2f}|{42:>5}|{1234567:,}|{255:x}|{s}|{[1, \"a\"]}|{{}}\")\n"
-	       "print(s[1:], s[::-1], s[-1], [1, 2, 3, 4][1:3], [1, 2, 3][:-1], len(s))\n"
-	       "let xs = [1, 2, 3]\n"
-	       "print(xs[5])\n",
-	       1, "3.14|   42|1,234,567|ff|héllo|[1, \"a\"]|{}\néllo olléh o [2, 3] [1, 2] 5\n",
-	       ERRS("t.flow:5:7:"));
+	       "print(s[1:], s[::-1], s[-1], [1, 2, 3, 4][1:3], [1, 2, 3][:-1], len(s))\n",
+	       0, "3.14|   42|1,234,567|ff|héllo|[1, \"a\"]|{}\néllo olléh o [2, 3] [1, 2] 5\n", NULL);
+	expect("let xs = [1, 2, 3]\nprint(xs[5])\n", 1, "", ERRS("t.flow:2:7:"));
 }
 
 static void test_containers_mutation(void **state)
@@ -200,12 +200,22 @@ static void test_copy_on_write(void **state)
 	       "xs[0] = 9\n"
 	       "let m = mut(xs)\n"
 	       "print(get(f), xs, get(m))\n"
-	       "let ys = get(keep([[1], {\"k\": [2]}]))\n"
-	       "ys[0].append(5)\n"
-	       "ys[1][\"k\"].append(6)\n"
-	       "ys[1][\"n\"] = 1\n"
-	       "print(ys, get(keep(ys)) == ys)\n",
-	       0, "[1, 2] [9, 2, 3] [9, 2, 3, 4]\n[[1, 5], {\"k\": [2, 6], \"n\": 1}] true\n", NULL);
+	       "task edit(ys: list) -> list {\n"
+	       "    ys[0].append(5)\n"
+	       "    ys[1][\"k\"].append(6)\n"
+	       "    ys[1][\"n\"] = 1\n"
+	       "    return ys\n"
+	       "}\n"
+	       "let ys = keep([[1], {\"k\": [2]}])\n"
+	       "let zs = edit(ys)\n"
+	       "print(ys, zs, get(keep(zs)) == get(zs))\n",
+	       0, "[1, 2] [9, 2, 3] [9, 2, 3, 4]\n"
+	       "[[1], {\"k\": [2]}] [[1, 5], {\"k\": [2, 6], \"n\": 1}] true\n", NULL);
+	/* the driver cannot change a value it does not have yet */
+	expect("task keep(xs: list) -> list { return xs }\n"
+	       "let ys = get(keep([[1]]))\n"
+	       "ys[0].append(5)\n", 1, "",
+	       ERRS("t.flow:3:1: error: '.append()' here changes a value using a run-time value"));
 }
 
 static void test_actors(void **state)
@@ -250,8 +260,8 @@ static void test_task_failure(void **state)
 	       "let c = inc([b])\n"
 	       "print(\"after\")\n"
 	       "print(get(c))\n"
-	       "print(\"not reached\")\n",
-	       1, "after\n",
+	       "print(\"reached\")\n",
+	       1, "after\nreached\n",
 	       ERRS("t.flow:4:35: error: division by zero (in task 'boom')\n"
 	            "    4 | fn helper(x: int) -> int { return x // 0 }\n"
 	            "      |                                   ^~~~~~\n"
@@ -260,8 +270,8 @@ static void test_task_failure(void **state)
 	            "    t.flow:4:35: in helper\n"
 	            "  task 'boom' failed; it was called from t.flow:6:9\n",
 	            "flow: task 'inc' skipped: depends on failed task 'boom'\n",
-	            "flow: the driver stopped at t.flow:10:7: it needs the result of failed task 'boom'\n",
-	            "flow: 1 task failed, 2 skipped\n"));
+	            "flow: print at t.flow:10:1 skipped: depends on failed task 'boom'\n",
+	            "flow: 1 task failed, 3 skipped\n"));
 }
 
 static void test_nested_failure(void **state)
@@ -333,12 +343,11 @@ static void test_tensors(void **state)
 	       "print(t.to_list(m[1]), m[0][2], t.to_list(m[1:]), t.shape(m @ t.transpose(m)))\n"
 	       "for row in m { print(t.to_list(row)) }\n"
 	       "task scale(x: tensor, k: float) -> tensor { return x * k }\n"
-	       "print(t.to_list(scale(m, 2)), type(scale(m, 1)))\n"
-	       "print(m[5])\n",
-	       1,
+	       "print(t.to_list(scale(m, 2)), type(scale(m, 1)))\n",
+	       0,
 	       "[3.0, 4.0, 5.0] 2.0 [[3.0, 4.0, 5.0]] [2, 2]\n[0.0, 1.0, 2.0]\n[3.0, 4.0, 5.0]\n"
-	       "[[0.0, 2.0, 4.0], [6.0, 8.0, 10.0]] future\n",
-	       ERRS("t.flow:7:7: "));
+	       "[[0.0, 2.0, 4.0], [6.0, 8.0, 10.0]] future\n", NULL);
+	expect("import tensor as t\nlet m = t.arange(2)\nprint(m[5])\n", 1, "", ERRS("t.flow:3:7: "));
 }
 
 static void test_type_checks(void **state)
@@ -349,11 +358,11 @@ static void test_type_checks(void **state)
 	       "let xs = [3, \"a\"]\n"
 	       "print(sq(xs[0]), half(3))\n"
 	       "print(sq(xs[1]))\n",
-	       1, "9 1.5\n", ERRS("t.flow:5:7: error: argument 'x' of 'sq' must be int, got str"));
+	       1, "", ERRS("t.flow:5:7: error: argument 'x' of 'sq' must be int, got str"));
 	expect("fn bad(x) -> int { return x }\n"
 	       "print(bad(1))\n"
 	       "print(bad(\"s\"))\n",
-	       1, "1\n", ERRS("t.flow:1:20: error: return value of 'bad' must be int, got str"));
+	       1, "", ERRS("t.flow:1:20: error: return value of 'bad' must be int, got str"));
 }
 
 static void test_recursion_limit(void **state)

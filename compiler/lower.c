@@ -1,0 +1,272 @@
+/* lower.c - the lowering host: runs the driver's bytecode at compile
+ * time and records what it does as a DAG (LANGUAGE.md section 6).
+ *
+ * Task calls, actor creations and method calls become nodes and return
+ * pending futures (or handles); the VM lifts every instruction that needs
+ * such a future's value, or that calls a native with an effect, into an
+ * IMPLICIT or EFFECT node (vm_lift.c). Ordering edges: each driver effect
+ * after the previous one; each actor creation or method call after the
+ * previous call on that actor and after the last effect before it, so an
+ * actor call made after a time.sleep is made after it. Tasks get no
+ * ordering edges: they may start as soon as their inputs are ready.
+ */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lower.h"
+#include "../lang/vm.h"
+#include "../stdlib/stdlib.h"
+
+typedef struct lower_host {
+	dag *d;
+	uint32_t max_nodes;
+	int64_t last_effect;   /* the newest EFFECT node, or -1 */
+	uint32_t *last_on;     /* per node id: for ACTOR nodes, the newest call on it */
+	uint32_t cap_last;
+} lower_host;
+
+static lower_host *host_of(flow_vm *vm) { return vm_ctx(vm)->host_data; }
+
+static span here(flow_vm *vm)
+{
+	span w;
+	if (!vm_where(vm, &w)) {
+		memset(&w, 0, sizeof w);
+		w.file = -1;
+	}
+	return w;
+}
+
+static int room(flow_vm *vm, lower_host *h)
+{
+	if (h->d->n >= h->max_nodes)
+		return vm_raise(vm, "the driver makes more than %u calls; move a loop into a task",
+		                h->max_nodes);
+	return 0;
+}
+
+static void track(lower_host *h, uint32_t id)
+{
+	if (id >= h->cap_last) {
+		uint32_t c = h->cap_last ? h->cap_last : 1024;
+		while (c <= id)
+			c *= 2;
+		uint32_t *p = realloc(h->last_on, sizeof *p * c);
+		if (!p)
+			abort();
+		h->last_on = p;
+		h->cap_last = c;
+	}
+}
+
+static void after_effect(lower_host *h, uint32_t id)
+{
+	if (h->last_effect >= 0)
+		dag_order(h->d, (uint32_t)h->last_effect, id);
+}
+
+static int l_call_task(flow_vm *vm, const bc_proto *task, value *args, int nargs, value *out)
+{
+	lower_host *h = host_of(vm);
+	if (room(vm, h))
+		return -1;
+	uint32_t id = dag_add(h->d, DAG_TASK, (uint32_t)task->index, 0, 0, args, NULL, nargs, here(vm));
+	*out = val_hold(h->d->fut[id]);
+	return 0;
+}
+
+static int l_new_actor(flow_vm *vm, const bc_actor *cls, value *args, int nargs, value *out)
+{
+	lower_host *h = host_of(vm);
+	if (room(vm, h))
+		return -1;
+	uint32_t id = dag_add(h->d, DAG_ACTOR, (uint32_t)cls->index, 0, 0, args, NULL, nargs, here(vm));
+	after_effect(h, id);
+	track(h, id);
+	h->last_on[id] = id;
+	*out = val_hold(h->d->fut[id]);
+	return 0;
+}
+
+static int l_call_method(flow_vm *vm, value handle, const bc_proto *m, value *args, int nargs,
+                         value *out)
+{
+	lower_host *h = host_of(vm);
+	int64_t actor = dag_ref(handle);
+	if (actor < 0 || (uint64_t)actor >= h->d->n || h->d->nodes[actor].kind != DAG_ACTOR)
+		return vm_raise(vm, "calling a method of an actor the driver did not create");
+	if (room(vm, h))
+		return -1;
+	uint32_t id = dag_add(h->d, DAG_METHOD, (uint32_t)m->index, (uint32_t)actor, 0, args, NULL,
+	                      nargs, here(vm));
+	/* per-caller FIFO: after the driver's previous call on this actor */
+	if (h->last_on[actor] != (uint32_t)actor)
+		dag_order(h->d, h->last_on[actor], id);
+	after_effect(h, id);
+	h->last_on[actor] = id;
+	*out = val_hold(h->d->fut[id]);
+	return 0;
+}
+
+static int l_get(flow_vm *vm, value fut, value *out)
+{
+	if (fut.t == V_FUTURE && ((const vfuture *)fut.as.o)->state == FUT_DONE) {
+		*out = val_hold(((const vfuture *)fut.as.o)->result);
+		return 0;
+	}
+	(void)out;
+	return vm_need_runtime(vm);
+}
+
+static int l_wait(flow_vm *vm, value futures, int64_t n, double timeout, value *out)
+{
+	(void)futures;
+	(void)n;
+	(void)timeout;
+	(void)out;
+	return vm_raise(vm, "wait() cannot be used in the driver: the compiler must know every "
+	                    "call in advance; call wait() inside a task");
+}
+
+static int l_put(flow_vm *vm, value v, value *out)
+{
+	lower_host *h = host_of(vm);
+	if (room(vm, h))
+		return -1;
+	uint32_t id = dag_add(h->d, DAG_PUT, 0, 0, 0, &v, NULL, 1, here(vm));
+	*out = val_hold(h->d->fut[id]);
+	return 0;
+}
+
+/* print and sleep are natives with effects: the VM lifts them before they
+ * reach the host, so these never run. */
+static void l_print(flow_vm *vm, const char *text, size_t len)
+{
+	(void)vm;
+	(void)text;
+	(void)len;
+}
+
+static int l_sleep(flow_vm *vm, double seconds)
+{
+	(void)seconds;
+	return vm_need_runtime(vm);
+}
+
+/* Does instruction pc of p have an effect (a native that is not pure)? */
+static bool is_effect(const bc_proto *p, int pc, const value *base)
+{
+	uint32_t i = p->code[pc];
+	const native_def *nd = NULL;
+	if (BC_OP(i) == OP_NATIVE)
+		nd = p->natives[BC_B(i)];
+	else if (BC_OP(i) == OP_CALL) {
+		value callee = base[BC_A(i)];
+		if (callee.t == V_FUNC && callee.as.o->extra == FUNC_NATIVE)
+			nd = ((const vfunc *)callee.as.o)->native;
+	}
+	if (!nd)
+		return false;
+	return (nd->flags & (NATIVE_EFFECT | NATIVE_CLOCK | NATIVE_RANDOM | NATIVE_ENV)) ||
+	       !strcmp(nd->name, "get");
+}
+
+static int l_lift(flow_vm *vm, const bc_proto *p, int pc, const value *base, int out_reg,
+                  value *out)
+{
+	lower_host *h = host_of(vm);
+	uint8_t regs[256];
+	int outs;
+	int n = vm_insn_inputs(vm_program(vm), p, pc, regs, 256, &outs);
+	if (n < 0)
+		return vm_raise(vm, "internal error: lifting an instruction that cannot be a node");
+	if (room(vm, h))
+		return -1;
+	value vals[256];
+	for (int j = 0; j < n; j++)
+		vals[j] = base[regs[j]];
+	bool eff = is_effect(p, pc, base);
+	uint32_t pi = p == vm_program(vm)->driver ? DAG_PROTO_DRIVER : (uint32_t)p->index;
+	uint32_t id = dag_add(h->d, eff ? DAG_EFFECT : DAG_IMPLICIT, pi, (uint32_t)pc,
+	                      out_reg, vals, regs, n, bc_place(p, pc));
+	if (eff) {
+		after_effect(h, id);
+		h->last_effect = id;
+	}
+	*out = val_hold(h->d->fut[id]);
+	return 0;
+}
+
+static const flow_host_ops lower_ops = {
+	.call_task = l_call_task,
+	.new_actor = l_new_actor,
+	.call_method = l_call_method,
+	.get = l_get,
+	.wait = l_wait,
+	.put = l_put,
+	.print = l_print,
+	.sleep = l_sleep,
+	.lift = l_lift,
+};
+
+/* The VM's error as a gcc-style diagnostic block (with its traceback). */
+static char *render(flow_vm *vm, const bc_program *p)
+{
+	const char *full = vm_error(vm);
+	const char *msg = vm_error_message(vm);
+	span w;
+	char *s;
+	if (!vm_error_place(vm, &w) || !p->diag || !msg) {
+		if (asprintf(&s, "flow: error: %s", full ? full : msg ? msg : "error") < 0)
+			abort();
+		return s;
+	}
+	char *block = diag_format(p->diag, DIAG_ERROR, w, msg);
+	const char *trace = full ? strchr(full, '\n') : NULL;
+	size_t n = strlen(block);
+	while (n > 0 && block[n - 1] == '\n')
+		n--;
+	if (asprintf(&s, "%.*s%s", (int)n, block, trace ? trace : "") < 0)
+		abort();
+	free(block);
+	return s;
+}
+
+dag *lower_program(const bc_program *p, const lower_opts *o, char **err)
+{
+	*err = NULL;
+	lower_host h;
+	memset(&h, 0, sizeof h);
+	h.d = dag_new(p);
+	h.max_nodes = o && o->max_nodes ? o->max_nodes : LOWER_MAX_NODES;
+	h.last_effect = -1;
+	if (!p->driver)
+		goto done;
+	vm_context c;
+	memset(&c, 0, sizeof c);
+	c.host = &lower_ops;
+	c.host_data = &h;
+	c.self = v_none();
+	c.lowering = true;
+	flow_vm *vm = vm_new(p, &c);
+	value res;
+	int rc = vm_run(vm, p->driver, NULL, 0, &res);
+	if (rc) {
+		*err = render(vm, p);
+		vm_free(vm);
+		free(h.last_on);
+		dag_free(h.d);
+		return NULL;
+	}
+	val_rele(res);
+	vm_free(vm);
+done:
+	free(h.last_on);
+	if (dag_finalize(h.d)) {
+		*err = strdup("flow: internal error: the lowered DAG is not in topological order");
+		dag_free(h.d);
+		return NULL;
+	}
+	return h.d;
+}

@@ -1,0 +1,26 @@
+/* lower.h - lowering a compiled program's driver to a DAG (LANGUAGE.md
+ * section 6): the driver runs at compile time in the VM with a host that
+ * records task calls, actor creations, method calls, driver effects and
+ * every instruction that needs a run-time value as DAG nodes.
+ *
+ * Ownership: the returned dag borrows p (keep p alive longer); the error
+ * text is malloc'd and already formatted gcc-style (file:line:col, the
+ * source line, a caret), for the caller to print and free.
+ */
+#ifndef FLOW_LOWER_H
+#define FLOW_LOWER_H
+
+#include <stdint.h>
+
+#include "dag.h"
+
+typedef struct lower_opts {
+	uint32_t max_nodes; /* 0: the default limit (LOWER_MAX_NODES) */
+} lower_opts;
+
+#define LOWER_MAX_NODES 100000000u
+
+/* Returns the DAG (finalized), or NULL with *err set. */
+dag *lower_program(const bc_program *p, const lower_opts *o, char **err);
+
+#endif
