@@ -149,7 +149,7 @@ static int read_program(flow_loader *l, diag_ctx *d, const char *path, const pro
 		return EXIT_USER;
 	}
 	char *err = NULL;
-	*prog = plan_read(buf, len, d, &err);
+	*prog = plan_read(buf, len, d, NULL, &err);
 	free(buf);
 	if (*prog == NULL) {
 		fprintf(stderr, "flow: error: '%s' is not a valid plan: %s\n", path, err);
@@ -184,7 +184,7 @@ static int write_plan(const char *out, const bc_program *p, const prog_opts *o)
 	sbuf b;
 	char *err = NULL;
 	sbuf_init(&b);
-	if (plan_write(&b, p, o->params, o->nparams, &err) != 0) {
+	if (plan_write(&b, p, o->params, o->nparams, NULL, &err) != 0) {
 		fprintf(stderr, "flow: error: cannot write a plan: %s\n", err);
 		free(err);
 		sbuf_fini(&b);

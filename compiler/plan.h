@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dag.h"
 #include "../lang/bytecode.h"
 #include "../lang/resolve.h"
 #include "../lang/value.h"
@@ -28,21 +29,25 @@
 enum {
 	PLAN_SEC_OPTIONS = 1, PLAN_SEC_SOURCES, PLAN_SEC_MODULES, PLAN_SEC_PROTOS,
 	PLAN_SEC_ACTORS, PLAN_SEC_PROGRAM,
-	PLAN_SEC_NODES = 16, PLAN_SEC_EDGES = 17, /* reserved for the DAG (issue 3) */
+	PLAN_SEC_NODES = 16, PLAN_SEC_EDGES = 17, /* the lowered driver (optional) */
 };
 #define PLAN_SEC_REQUIRED 1u /* flag: a reader that does not know it must refuse */
 
 /* Appends the plan of p to out. params are the -p values it was compiled
- * with (recorded for information). Returns 0, or -1 with *err set (e.g. a
- * constant that has no encoding). */
-int plan_write(sbuf *out, const bc_program *p, const param_set *params, int nparams, char **err);
+ * with (recorded for information). d, the driver lowered to a DAG of p, is
+ * stored too unless NULL. Returns 0, or -1 with *err set (e.g. a constant
+ * or a node input that has no encoding). */
+int plan_write(sbuf *out, const bc_program *p, const param_set *params, int nparams, const dag *d,
+               char **err);
 
 /* True when buf starts with the plan magic. */
 int plan_is_plan(const void *buf, size_t len);
 
 /* Loads a plan from memory. Returns NULL with *err set ("<what> at offset
- * N") when anything is wrong. */
-bc_program *plan_read(const void *buf, size_t len, diag_ctx *d, char **err);
+ * N") when anything is wrong. *out_dag (if out_dag is not NULL) gets the
+ * stored DAG, validated and finalized, or NULL when the plan has none; it
+ * borrows the program: free it (dag_free) before the program. */
+bc_program *plan_read(const void *buf, size_t len, diag_ctx *dc, dag **out_dag, char **err);
 
 /* Reads a whole file into memory (malloc'd). Returns 0, or -1 with errno. */
 int plan_slurp(const char *path, uint8_t **buf, size_t *len);

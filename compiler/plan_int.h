@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../lang/bytecode.h"
 #include "../lang/diag.h"
 
 /* magic, version, flags, source hash, section count */
@@ -13,8 +14,19 @@
 #define PLAN_SECENT_LEN (4 + 4 + 8 + 8)
 #define PLAN_SUM_LEN 32
 
-/* constant tags */
-enum { PLAN_K_VALUE, PLAN_K_PROTO, PLAN_K_NATIVE, PLAN_K_ABSENT };
+/* constant tags; node inputs (NODES section) may also use the last four */
+enum { PLAN_K_VALUE, PLAN_K_PROTO, PLAN_K_NATIVE, PLAN_K_ABSENT,
+       PLAN_K_FUTURE, PLAN_K_ACTOR, PLAN_K_LIST, PLAN_K_DICT };
+/* node inputs: nesting of lists/dicts that hold references, and items per input */
+#define PLAN_IN_MAX_DEPTH 1000
+#define PLAN_IN_MAX_ITEMS (1u << 24)
+
+/* The proto a node's `proto` names for IMPLICIT/EFFECT nodes: the
+ * program's protos, then the driver as index nprotos. */
+static inline const bc_proto *plan_node_proto(const bc_program *p, uint32_t i)
+{
+	return i < (uint32_t)p->nprotos ? p->protos[i] : i == (uint32_t)p->nprotos ? p->driver : NULL;
+}
 /* native reference kinds */
 enum { PLAN_NAT_BUILTIN, PLAN_NAT_MODULE };
 

@@ -1,7 +1,8 @@
 /* plan_read.c - loads a plan file, validating every byte before use: the
- * checksum, the header, every length, count, string, index and span, and
- * the bytecode of every proto (operands, jump targets, and a register type
- * flow so no instruction sees a value the VM would misuse). */
+ * checksum, the header, every length, count, string, index and span, the
+ * bytecode of every proto (operands, jump targets, and a register type
+ * flow so no instruction sees a value the VM would misuse), and the stored
+ * DAG (each node against the program, references to earlier nodes only). */
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -31,6 +32,7 @@ typedef struct ld {
 	bc_proto **all;
 	int nall, nprog;
 	int *ndecoded;     /* per module: globals decoded so far */
+	dag *dag;          /* the DAG being read, or NULL */
 } ld;
 
 static int fail(ld *L, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -780,6 +782,269 @@ out:
 	return rc;
 }
 
+/* ---- the DAG ------------------------------------------------------------------ */
+
+static bool func_ok(value v);
+
+/* One node input (plan_write.c put_input) of node `cur`: references must
+ * name earlier nodes, futures non-actor nodes and handles actor nodes. */
+static int get_input(ld *L, uint32_t cur, value *out, int depth)
+{
+	dag *d = L->dag;
+	int tag;
+	*out = v_none();
+	CHECK(depth <= PLAN_IN_MAX_DEPTH, "node input nested more than %d levels deep", PLAN_IN_MAX_DEPTH);
+	size_t at = L->pos;
+	if (get_int(L, 0, PLAN_K_DICT, &tag, "node input tag"))
+		return -1;
+	switch (tag) {
+	case PLAN_K_FUTURE:
+	case PLAN_K_ACTOR: {
+		uint64_t id;
+		if (get_var(L, &id, "node reference"))
+			return -1;
+		CHECK(id < cur, "node %u refers to node %llu, which is not an earlier node", cur, (unsigned long long)id);
+		bool actor = d->nodes[id].kind == DAG_ACTOR;
+		CHECK(actor == (tag == PLAN_K_ACTOR), "node %u refers to node %llu as %s", cur,
+		      (unsigned long long)id, actor ? "a future, but it makes an actor" : "an actor, but it is no actor node");
+		*out = val_hold(d->fut[id]);
+		return 0;
+	}
+	case PLAN_K_LIST: {
+		int n;
+		if (get_count(L, 2, 1 << 24, &n, "node input list length"))
+			return -1;
+		value l = list_new((size_t)n);
+		for (int i = 0; i < n; i++) {
+			value x;
+			if (get_input(L, cur, &x, depth + 1)) {
+				val_rele(l);
+				return -1;
+			}
+			list_append_take(l, x);
+		}
+		*out = l;
+		return 0;
+	}
+	case PLAN_K_DICT: {
+		int n;
+		if (get_count(L, 4, 1 << 24, &n, "node input dict length"))
+			return -1;
+		value m = dict_new((size_t)n);
+		for (int i = 0; i < n; i++) {
+			value k, x, old;
+			size_t kat = L->pos;
+			if (get_const(L, &k)) {
+				val_rele(m);
+				return -1;
+			}
+			int bad = 0;
+			if (dict_get(m, k, &old)) {
+				L->pos = kat;
+				bad = fail(L, "duplicate key in a node input dict");
+			} else if (get_input(L, cur, &x, depth + 1)) {
+				bad = -1;
+			} else {
+				verr e;
+				if (dict_set(m, k, x, &e)) {
+					L->pos = kat;
+					bad = fail(L, "bad node input dict key: %s", e.msg);
+				}
+				val_rele(x);
+			}
+			val_rele(k);
+			if (bad) {
+				val_rele(m);
+				return -1;
+			}
+		}
+		*out = m;
+		return 0;
+	}
+	default:
+		L->pos = at; /* a constant: it reads its own tag */
+		if (get_const(L, out))
+			return -1;
+		if (!func_ok(*out)) {
+			val_rele(*out);
+			*out = v_none();
+			L->pos = at;
+			return fail(L, "node %u: an input names a method", cur);
+		}
+		return 0;
+	}
+}
+
+/* The checks of one node's header against the program (before its inputs
+ * are read). regs/nregs: for IMPLICIT/EFFECT, the registers it reads. */
+static int check_node(ld *L, uint32_t id, const dag_node *n, uint8_t *regs, int *nregs)
+{
+	const bc_program *p = L->p;
+	const dag *d = L->dag;
+	*nregs = 0;
+	switch ((dag_kind)n->kind) {
+	case DAG_TASK: {
+		CHECK(n->proto < (uint32_t)p->nprotos && p->protos[n->proto]->kind == PROTO_TASK,
+		      "node %u: proto %u is not a task", id, n->proto);
+		CHECK(n->nin == p->protos[n->proto]->nparams, "node %u: %u inputs for task '%s' of %d parameters", id,
+		      n->nin, p->protos[n->proto]->name, p->protos[n->proto]->nparams);
+		break;
+	}
+	case DAG_ACTOR: {
+		CHECK(n->proto < (uint32_t)p->nactors, "node %u: actor class %u out of range", id, n->proto);
+		const bc_actor *a = p->actors[n->proto];
+		int np = a->init ? a->init->nparams : 0;
+		CHECK(n->nin == np, "node %u: %u inputs for actor '%s' whose init takes %d", id, n->nin, a->name, np);
+		break;
+	}
+	case DAG_METHOD: {
+		CHECK(n->pc < id && d->nodes[n->pc].kind == DAG_ACTOR, "node %u: actor node %u is not an earlier actor node",
+		      id, n->pc);
+		const bc_actor *a = p->actors[d->nodes[n->pc].proto];
+		CHECK(n->proto < (uint32_t)p->nprotos && p->protos[n->proto]->kind == PROTO_METHOD &&
+		      p->protos[n->proto]->actor == a, "node %u: proto %u is not a method of actor '%s'", id, n->proto, a->name);
+		CHECK(n->nin == p->protos[n->proto]->nparams, "node %u: %u inputs for method '%s' of %d parameters", id,
+		      n->nin, p->protos[n->proto]->name, p->protos[n->proto]->nparams);
+		break;
+	}
+	case DAG_IMPLICIT:
+	case DAG_EFFECT: {
+		const bc_proto *x = plan_node_proto(p, n->proto);
+		CHECK(x, "node %u: proto %u out of range", id, n->proto);
+		int outs = 0;
+		int k = n->pc < (uint32_t)x->ncode ? vm_insn_inputs(p, x, (int)n->pc, regs, 256, &outs) : -1;
+		CHECK(k >= 0, "node %u: instruction %u of '%s' cannot be a node", id, n->pc, x->name);
+		CHECK(n->nin == k, "node %u: %u inputs for an instruction that reads %d registers", id, n->nin, k);
+		for (int j = 0; j < k; j++)
+			CHECK(regs[j] < x->nregs, "node %u: input register %d is not below %d", id, regs[j], x->nregs);
+		uint32_t i = x->code[n->pc];
+		bool ok = (outs & 1) ? n->out == BC_A(i) : false;
+		if (outs & 6)
+			ok = ok || n->out == BC_B(i) || n->out == BC_C(i);
+		CHECK(ok && n->out < x->nregs, "node %u: %s at pc %u of '%s' does not write register %d", id,
+		      bc_op_names[BC_OP(i)], n->pc, x->name, n->out);
+		*nregs = k;
+		break;
+	}
+	case DAG_PUT:
+		CHECK(n->nin == 1, "node %u: put has %u inputs", id, n->nin);
+		break;
+	case DAG__KINDS:
+		break;
+	}
+	return 0;
+}
+
+static int read_nodes(ld *L)
+{
+	dag *d = L->dag;
+	int n;
+	/* kind, out, nin, proto, pc and a span: at least 10 bytes a node */
+	if (get_count(L, 10, 1 << 24, &n, "node count"))
+		return -1;
+	uint8_t regs[256], inreg[65536];
+	value *ins = malloc(sizeof(value) * 65536);
+	if (!ins)
+		abort();
+	int rc = 0;
+	for (uint32_t id = 0; id < (uint32_t)n && !rc; id++) {
+		dag_node nd = {0};
+		int kind, out, nin, nr = 0;
+		uint64_t proto, pc;
+		size_t at = L->pos;
+		rc = get_int(L, 0, DAG__KINDS - 1, &kind, "node kind") || get_int(L, 0, 255, &out, "node output register") ||
+		     get_count(L, 2, 65535, &nin, "node input count") || get_var(L, &proto, "node proto") ||
+		     get_var(L, &pc, "node pc") || get_span(L, &nd.where);
+		if (rc)
+			break;
+		if (proto > UINT32_MAX || pc > UINT32_MAX) {
+			L->pos = at;
+			rc = fail(L, "node %u: proto or pc out of range", id);
+			break;
+		}
+		nd.kind = (uint8_t)kind;
+		nd.out = (uint8_t)out;
+		nd.nin = (uint16_t)nin;
+		nd.proto = (uint32_t)proto;
+		nd.pc = (uint32_t)pc;
+		size_t body = L->pos;
+		L->pos = at;
+		if ((rc = check_node(L, id, &nd, regs, &nr)))
+			break;
+		L->pos = body;
+		bool implicit = kind == DAG_IMPLICIT || kind == DAG_EFFECT;
+		int got = 0;
+		while (got < nin) {
+			int r = 0;
+			size_t rat = L->pos;
+			if (implicit && get_int(L, 0, 255, &r, "input register")) {
+				rc = -1;
+				break;
+			}
+			if (implicit && r != regs[got]) {
+				L->pos = rat;
+				rc = fail(L, "node %u: input %d is register %d, not %d", id, got, r, regs[got]);
+				break;
+			}
+			inreg[got] = (uint8_t)r;
+			if (get_input(L, id, &ins[got], 0)) {
+				rc = -1;
+				break;
+			}
+			got++;
+		}
+		if (!rc)
+			dag_add(d, (dag_kind)kind, nd.proto, nd.pc, out, ins, implicit ? inreg : NULL, nin, nd.where);
+		for (int j = 0; j < got; j++)
+			val_rele(ins[j]); /* dag_add holds its own */
+	}
+	free(ins);
+	return rc;
+}
+
+static int read_edges(ld *L)
+{
+	dag *d = L->dag;
+	int n;
+	if (get_count(L, 2, 1 << 28, &n, "ordering edge count"))
+		return -1;
+	for (int i = 0; i < n; i++) {
+		uint64_t from, to;
+		size_t at = L->pos;
+		if (get_var(L, &from, "edge source") || get_var(L, &to, "edge target"))
+			return -1;
+		size_t next = L->pos;
+		L->pos = at;
+		CHECK(from < to && to < d->n, "ordering edge %llu -> %llu does not go from an earlier node to a later one",
+		      (unsigned long long)from, (unsigned long long)to);
+		L->pos = next;
+		dag_order(d, (uint32_t)from, (uint32_t)to);
+	}
+	if (get_count(L, 9, 1 << 24, &n, "rewrite count"))
+		return -1;
+	d->rewrites = calloc((size_t)n + 1, sizeof *d->rewrites);
+	if (!d->rewrites)
+		abort();
+	for (int i = 0; i < n; i++) {
+		dag_rewrite *r = &d->rewrites[i];
+		uint64_t x[4];
+		if (get_span(L, &r->where))
+			return -1;
+		for (int j = 0; j < 4; j++)
+			if (get_var(L, &x[j], "rewrite field"))
+				return -1;
+		CHECK(x[0] < (uint64_t)L->p->nprotos && L->p->protos[x[0]]->kind == PROTO_TASK,
+		      "rewrite %d: proto %llu is not a task", i, (unsigned long long)x[0]);
+		CHECK(x[1] <= UINT32_MAX && x[2] <= UINT32_MAX && x[3] <= UINT32_MAX, "rewrite %d: a count is out of range", i);
+		r->proto = (uint32_t)x[0];
+		r->calls = (uint32_t)x[1];
+		r->depth_before = (uint32_t)x[2];
+		r->depth_after = (uint32_t)x[3];
+		d->nrewrites = (uint32_t)i + 1;
+	}
+	return 0;
+}
+
 /* ---- the whole plan ------------------------------------------------------------ */
 
 typedef struct secinfo {
@@ -853,7 +1118,8 @@ static int load(ld *L, size_t len)
 		CHECK(off == prev_end && sl <= body - off, "section %u lies outside the plan", id);
 		prev_end = off + sl;
 		CHECK((flags & ~PLAN_SEC_REQUIRED) == 0, "section %u has unknown flags", id);
-		bool known = id >= PLAN_SEC_OPTIONS && id <= PLAN_SEC_PROGRAM;
+		bool known = (id >= PLAN_SEC_OPTIONS && id <= PLAN_SEC_PROGRAM) || id == PLAN_SEC_NODES ||
+		             id == PLAN_SEC_EDGES;
 		if (!known) {
 			CHECK(!(flags & PLAN_SEC_REQUIRED), "made by a newer flow (required section %u is unknown)", id);
 			continue;
@@ -973,11 +1239,28 @@ static int load(ld *L, size_t len)
 	for (int i = 0; i < L->nall; i++)
 		if (verify_proto(L, L->all[i], i >= L->nprog && i != driver - 1))
 			return -1;
+	/* the DAG: both sections or neither; checked only now, against the
+	 * verified program */
+	if (!sec[PLAN_SEC_NODES].found && !sec[PLAN_SEC_EDGES].found)
+		return 0;
+	L->pos = data;
+	CHECK(sec[PLAN_SEC_NODES].found && sec[PLAN_SEC_EDGES].found, "the DAG needs both its nodes and edges sections");
+	L->dag = dag_new(p);
+	enter(L, &sec[PLAN_SEC_NODES]);
+	if (read_nodes(L) || leave(L, "nodes"))
+		return -1;
+	enter(L, &sec[PLAN_SEC_EDGES]);
+	if (read_edges(L) || leave(L, "edges"))
+		return -1;
+	L->pos = sec[PLAN_SEC_EDGES].off;
+	CHECK(dag_finalize(L->dag) == 0, "a DAG edge does not go from an earlier node to a later one");
 	return 0;
 }
 
-bc_program *plan_read(const void *buf, size_t len, diag_ctx *d, char **err)
+bc_program *plan_read(const void *buf, size_t len, diag_ctx *d, dag **out_dag, char **err)
 {
+	if (out_dag)
+		*out_dag = NULL;
 	vm_types_init();
 	ld L;
 	memset(&L, 0, sizeof L);
@@ -996,8 +1279,13 @@ bc_program *plan_read(const void *buf, size_t len, diag_ctx *d, char **err)
 	free(L.srclen);
 	if (rc == 0) {
 		free(L.ndecoded);
+		if (out_dag)
+			*out_dag = L.dag;
+		else
+			dag_free(L.dag);
 		return L.p;
 	}
+	dag_free(L.dag); /* before the program it borrows */
 	/* release what was decoded so far */
 	for (int i = 0; i < L.nall && L.all; i++)
 		release_proto(L.all[i]);

@@ -1,5 +1,6 @@
-/* plan_write.c - serialises a compiled program into a plan file
- * (layout in docs/plan-format.md; plan_read.c is the other half). */
+/* plan_write.c - serialises a compiled program, and the DAG its driver
+ * was lowered to, into a plan file (layout in docs/plan-format.md;
+ * plan_read.c is the other half). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 typedef struct wstate {
 	const bc_program *p;
 	char *err;
+	uint32_t items;    /* node input items written for the current input */
 } wstate;
 
 static int fail(wstate *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -149,6 +151,111 @@ static int put_const(wstate *w, sbuf *b, value v)
 	return 0;
 }
 
+/* ---- the DAG ---------------------------------------------------------------- */
+
+/* What the value encoding cannot hold: futures, actor handles, functions. */
+static bool needs_tree(value x, void *ctx)
+{
+	(void)ctx;
+	return x.t == V_FUTURE || x.t == V_ACTOR || x.t == V_FUNC;
+}
+
+/* A node input: a constant, with a future or actor handle made by the DAG
+ * written as its node id, and the lists and dicts that hold such values
+ * written item by item (docs/plan-format.md, NODES). */
+static int put_input(wstate *w, sbuf *b, value v, int depth)
+{
+	if (depth > PLAN_IN_MAX_DEPTH)
+		return fail(w, "a node input is nested more than %d levels deep", PLAN_IN_MAX_DEPTH);
+	if (++w->items > PLAN_IN_MAX_ITEMS)
+		return fail(w, "a node input has more than %u items", PLAN_IN_MAX_ITEMS);
+	if (v.t == V_FUTURE || v.t == V_ACTOR) {
+		int64_t id = dag_ref(v);
+		if (id < 0)
+			return fail(w, "a node input holds a %s that no node makes", vtype_name(v.t));
+		enc_varint(b, v.t == V_FUTURE ? PLAN_K_FUTURE : PLAN_K_ACTOR);
+		enc_varint(b, (uint64_t)id);
+		return 0;
+	}
+	if (v.t == V_LIST && val_any(v, needs_tree, NULL)) {
+		enc_varint(b, PLAN_K_LIST);
+		enc_varint(b, list_len(v));
+		for (size_t i = 0; i < list_len(v); i++)
+			if (put_input(w, b, list_get(v, i), depth + 1))
+				return -1;
+		return 0;
+	}
+	if (v.t == V_DICT && val_any(v, needs_tree, NULL)) {
+		enc_varint(b, PLAN_K_DICT);
+		enc_varint(b, dict_len(v));
+		size_t i = 0;
+		value k, x;
+		while (dict_next(v, &i, &k, &x))
+			if (put_const(w, b, k) || put_input(w, b, x, depth + 1))
+				return -1;
+		return 0;
+	}
+	return put_const(w, b, v);
+}
+
+static int cmp_edge(const void *a, const void *b)
+{
+	const uint32_t *x = a, *y = b;
+	if (x[0] != y[0])
+		return x[0] < y[0] ? -1 : 1;
+	return x[1] < y[1] ? -1 : x[1] > y[1];
+}
+
+static int put_nodes(wstate *w, sbuf *b, const dag *d)
+{
+	enc_varint(b, d->n);
+	for (uint32_t id = 0; id < d->n && !w->err; id++) {
+		const dag_node *n = &d->nodes[id];
+		enc_varint(b, n->kind);
+		enc_varint(b, n->out);
+		enc_varint(b, n->nin);
+		enc_varint(b, n->proto);
+		enc_varint(b, n->pc);
+		put_span(b, n->where);
+		bool regs = n->kind == DAG_IMPLICIT || n->kind == DAG_EFFECT;
+		for (uint32_t j = 0; j < n->nin; j++) {
+			if (regs)
+				enc_varint(b, d->inreg[n->in + j]);
+			w->items = 0;
+			if (put_input(w, b, d->ins[n->in + j], 0))
+				return -1;
+		}
+	}
+	return w->err ? -1 : 0;
+}
+
+/* ordering edges sorted (from, to) so the bytes do not depend on whether
+ * dag_finalize ran; then the rewrites */
+static void put_edges(sbuf *b, const dag *d)
+{
+	uint32_t (*e)[2] = malloc(sizeof *e * ((size_t)d->norder + 1));
+	if (!e)
+		abort();
+	if (d->norder)
+		memcpy(e, d->order, sizeof *e * d->norder);
+	qsort(e, d->norder, sizeof *e, cmp_edge);
+	enc_varint(b, d->norder);
+	for (uint32_t i = 0; i < d->norder; i++) {
+		enc_varint(b, e[i][0]);
+		enc_varint(b, e[i][1]);
+	}
+	free(e);
+	enc_varint(b, d->nrewrites);
+	for (uint32_t i = 0; i < d->nrewrites; i++) {
+		const dag_rewrite *r = &d->rewrites[i];
+		put_span(b, r->where);
+		enc_varint(b, r->proto);
+		enc_varint(b, r->calls);
+		enc_varint(b, r->depth_before);
+		enc_varint(b, r->depth_after);
+	}
+}
+
 static int proto_ref(const bc_program *p, const bc_proto *x, int nall, const bc_proto **all)
 {
 	for (int i = 0; i < nall; i++)
@@ -236,10 +343,12 @@ void plan_sha256(const void *buf, size_t len, uint8_t out[32])
 #endif
 }
 
-int plan_write(sbuf *out, const bc_program *p, const param_set *params, int nparams, char **err)
+int plan_write(sbuf *out, const bc_program *p, const param_set *params, int nparams, const dag *d,
+               char **err)
 {
-	wstate w = { p, NULL };
-	enum { NSEC = 6 };
+	wstate w = { p, NULL, 0 };
+	enum { NSEC = 8 };
+	int nsec = d ? 8 : 6;
 	sbuf sec[NSEC];
 	for (int i = 0; i < NSEC; i++)
 		sbuf_init(&sec[i]);
@@ -307,6 +416,9 @@ int plan_write(sbuf *out, const bc_program *p, const param_set *params, int npar
 	enc_varint(&sec[5], (uint64_t)p->nprotos);
 	enc_varint(&sec[5], p->driver ? (uint64_t)proto_ref(p, p->driver, nall, all) + 1 : 0);
 	free(all);
+	/* the DAG */
+	if (d && !w.err && put_nodes(&w, &sec[6], d) == 0)
+		put_edges(&sec[7], d);
 
 	if (w.err) {
 		for (int i = 0; i < NSEC; i++)
@@ -315,7 +427,7 @@ int plan_write(sbuf *out, const bc_program *p, const param_set *params, int npar
 		return -1;
 	}
 	static const uint32_t ids[NSEC] = { PLAN_SEC_OPTIONS, PLAN_SEC_SOURCES, PLAN_SEC_MODULES,
-		PLAN_SEC_PROTOS, PLAN_SEC_ACTORS, PLAN_SEC_PROGRAM };
+		PLAN_SEC_PROTOS, PLAN_SEC_ACTORS, PLAN_SEC_PROGRAM, PLAN_SEC_NODES, PLAN_SEC_EDGES };
 	size_t start = out->len;
 	sbuf_add(out, PLAN_MAGIC, PLAN_MAGIC_LEN);
 	put_u32(out, PLAN_VERSION);
@@ -323,16 +435,21 @@ int plan_write(sbuf *out, const bc_program *p, const param_set *params, int npar
 	uint8_t h[32];
 	plan_source_hash(p->diag, h);
 	sbuf_add(out, h, 32);
-	put_u32(out, NSEC);
-	uint64_t off = PLAN_HEADER_LEN + (uint64_t)NSEC * PLAN_SECENT_LEN;
-	for (int i = 0; i < NSEC; i++) {
-		add_section(out, ids[i], ids[i] == PLAN_SEC_OPTIONS ? 0 : PLAN_SEC_REQUIRED, off, sec[i].len);
+	put_u32(out, (uint32_t)nsec);
+	uint64_t off = PLAN_HEADER_LEN + (uint64_t)nsec * PLAN_SECENT_LEN;
+	for (int i = 0; i < nsec; i++) {
+		/* options and the DAG are optional: a reader without them can
+		 * still run the program (it lowers or runs the driver itself) */
+		bool req = ids[i] != PLAN_SEC_OPTIONS && ids[i] != PLAN_SEC_NODES && ids[i] != PLAN_SEC_EDGES;
+		add_section(out, ids[i], req ? PLAN_SEC_REQUIRED : 0, off, sec[i].len);
 		off += sec[i].len;
 	}
-	for (int i = 0; i < NSEC; i++) {
+	for (int i = 0; i < nsec; i++) {
 		sbuf_add(out, sec[i].data, sec[i].len);
 		sbuf_fini(&sec[i]);
 	}
+	for (int i = nsec; i < NSEC; i++)
+		sbuf_fini(&sec[i]);
 	plan_sha256(out->data + start, out->len - start, h);
 	sbuf_add(out, h, 32);
 	return 0;

@@ -71,8 +71,11 @@ static void runres_free(runres *r)
 	free(r->err);
 }
 
-/* Compiles src and writes its plan into *plan. */
-static void make_plan(const char *src, sbuf *plan, runres *direct)
+static dag *build_dag(const bc_program *p);
+
+/* Compiles src and writes its plan into *plan, with a hand-built DAG of
+ * every kind when with_dag (src must be rich_src then). */
+static void make_plan_dag(const char *src, sbuf *plan, runres *direct, bool with_dag)
 {
 	diag_ctx d;
 	flow_loader l;
@@ -87,12 +90,19 @@ static void make_plan(const char *src, sbuf *plan, runres *direct)
 	char *err = NULL;
 	sbuf_init(plan);
 	param_set ps = { "n", "5" };
-	assert_int_equal(plan_write(plan, p, &ps, 1, &err), 0);
+	dag *g = with_dag ? build_dag(p) : NULL;
+	assert_int_equal(plan_write(plan, p, &ps, 1, g, &err), 0);
+	dag_free(g);
 	if (direct)
 		*direct = run_prog(p);
 	bc_program_free(p);
 	loader_fini(&l);
 	diag_fini(&d);
+}
+
+static void make_plan(const char *src, sbuf *plan, runres *direct)
+{
+	make_plan_dag(src, plan, direct, false);
 }
 
 /* Loads buf; if it loads, frees it. Returns 1 if it loaded. */
@@ -101,10 +111,12 @@ static int try_load(const void *buf, size_t len, char **errout)
 	diag_ctx d;
 	diag_init(&d);
 	char *err = NULL;
-	bc_program *p = plan_read(buf, len, &d, &err);
+	dag *g = NULL;
+	bc_program *p = plan_read(buf, len, &d, &g, &err);
 	int ok = p != NULL;
 	if (p) {
 		assert_null(err);
+		dag_free(g);
 		bc_program_free(p);
 	} else {
 		assert_non_null(err);
@@ -130,7 +142,7 @@ static void test_roundtrip_runs_the_same(void **state)
 	diag_ctx d;
 	diag_init(&d);
 	char *err = NULL;
-	bc_program *p = plan_read(plan.data, plan.len, &d, &err);
+	bc_program *p = plan_read(plan.data, plan.len, &d, NULL, &err);
 	if (!p)
 		fprintf(stderr, "%s\n", err);
 	assert_non_null(p);
@@ -144,7 +156,7 @@ static void test_roundtrip_runs_the_same(void **state)
 	sbuf again;
 	sbuf_init(&again);
 	param_set ps = { "n", "5" };
-	assert_int_equal(plan_write(&again, p, &ps, 1, &err), 0);
+	assert_int_equal(plan_write(&again, p, &ps, 1, NULL, &err), 0);
 	assert_int_equal(again.len, plan.len);
 	assert_memory_equal(again.data, plan.data, plan.len);
 	sbuf_fini(&again);
@@ -178,7 +190,7 @@ static void test_runtime_error_keeps_its_place(void **state)
 	diag_ctx d;
 	diag_init(&d);
 	char *err = NULL;
-	bc_program *p = plan_read(plan.data, plan.len, &d, &err);
+	bc_program *p = plan_read(plan.data, plan.len, &d, NULL, &err);
 	assert_non_null(p);
 	runres r = run_prog(p);
 	assert_int_equal(r.status, 1);
@@ -197,7 +209,7 @@ static void test_every_flipped_byte_is_refused(void **state)
 {
 	(void)state;
 	sbuf plan;
-	make_plan(rich_src, &plan, NULL);
+	make_plan_dag(rich_src, &plan, NULL, true);
 	uint8_t *b = malloc(plan.len);
 	for (size_t i = 0; i < plan.len; i++) {
 		memcpy(b, plan.data, plan.len);
@@ -212,7 +224,7 @@ static void test_every_truncation_is_refused(void **state)
 {
 	(void)state;
 	sbuf plan;
-	make_plan(rich_src, &plan, NULL);
+	make_plan_dag(rich_src, &plan, NULL, true);
 	for (size_t n = 0; n < plan.len; n++)
 		assert_false(try_load(plan.data, n, NULL));
 	/* and trailing garbage too */
@@ -249,7 +261,7 @@ static void test_structural_validator(void **state)
 {
 	(void)state;
 	sbuf plan;
-	make_plan(rich_src, &plan, NULL);
+	make_plan_dag(rich_src, &plan, NULL, true);
 	size_t body = plan.len - PLAN_SUM_LEN;
 	uint8_t *b = malloc(plan.len);
 	int loaded = 0, refused = 0;
@@ -268,11 +280,17 @@ static void test_structural_validator(void **state)
 			diag_ctx d;
 			diag_init(&d);
 			char *err = NULL;
-			bc_program *p = plan_read(b, plan.len, &d, &err);
+			dag *g = NULL;
+			bc_program *p = plan_read(b, plan.len, &d, &g, &err);
 			if (p) {
 				loaded++;
 				if (getenv("FLOW_PLAN_VERBOSE"))
 					fprintf(stderr, "mutant %zu^%02x\n", i, xors[x]);
+				if (g) {
+					dag_stats st;
+					dag_stats_of(g, &st); /* walks every edge */
+					dag_free(g);
+				}
 				run_mutant(p);
 				bc_program_free(p);
 			} else {
@@ -347,7 +365,7 @@ static void test_type_flow_refuses_misuse(void **state)
 	diag_ctx d;
 	diag_init(&d);
 	char *err = NULL;
-	bc_program *p = plan_read(plan.data, plan.len, &d, &err);
+	bc_program *p = plan_read(plan.data, plan.len, &d, NULL, &err);
 	assert_non_null(p);
 	/* point the driver's FORLOOP at register 0 (the 'parts' list) in the
 	 * plan bytes, fix the checksum: the loop counter would be a list */
@@ -378,6 +396,317 @@ static void test_type_flow_refuses_misuse(void **state)
 	sbuf_fini(&plan);
 }
 
+/* ---- the DAG in a plan ------------------------------------------------------- */
+
+static uint32_t proto_named(const bc_program *p, const char *name, bc_proto_kind kind)
+{
+	for (int i = 0; i < p->nprotos; i++)
+		if (p->protos[i]->kind == kind && strcmp(p->protos[i]->name, name) == 0)
+			return (uint32_t)i;
+	fail_msg("no proto '%s'", name);
+	return 0;
+}
+
+static uint32_t method_of(const bc_program *p, const bc_actor *a)
+{
+	for (int i = 0; i < p->nprotos; i++)
+		if (p->protos[i]->kind == PROTO_METHOD && p->protos[i]->actor == a)
+			return (uint32_t)i;
+	fail_msg("actor '%s' has no method", a->name);
+	return 0;
+}
+
+/* The first instruction of the driver, from pc `from`, that can be a node
+ * (op: that opcode, or any if < 0). */
+static int driver_insn(const bc_program *p, int from, int op, uint8_t *regs, int *k, int *out)
+{
+	const bc_proto *drv = p->driver;
+	for (int pc = from; pc < drv->ncode; pc++) {
+		int outs;
+		int n = vm_insn_inputs(p, drv, pc, regs, 256, &outs);
+		if (n < 0 || (op >= 0 && (int)BC_OP(drv->code[pc]) != op))
+			continue;
+		*k = n;
+		*out = (outs & 1) ? BC_A(drv->code[pc]) : BC_B(drv->code[pc]);
+		return pc;
+	}
+	return -1;
+}
+
+/* A DAG of rich_src's program with every node kind, references nested in
+ * lists and dicts, ordering edges and a rewrite. */
+static dag *build_dag(const bc_program *p)
+{
+	dag *d = dag_new(p);
+	span w = p->driver->where;
+	uint32_t square = proto_named(p, "square", PROTO_TASK), add = proto_named(p, "add", PROTO_TASK);
+	value one = v_int(3);
+	uint32_t n0 = dag_add(d, DAG_TASK, square, 0, 0, &one, NULL, 1, w);
+	one = v_int(4);
+	uint32_t n1 = dag_add(d, DAG_TASK, square, 0, 0, &one, NULL, 1, w);
+	value two[2] = { d->fut[n0], d->fut[n1] };
+	uint32_t n2 = dag_add(d, DAG_TASK, add, 0, 0, two, NULL, 2, w);
+	assert_int_equal(p->nactors, 1);
+	const bc_actor *a = p->actors[0];
+	value args[8];
+	int ninit = a->init ? a->init->nparams : 0;
+	for (int j = 0; j < ninit; j++)
+		args[j] = v_int(10 + j);
+	uint32_t n3 = dag_add(d, DAG_ACTOR, 0, 0, 0, args, NULL, ninit, w);
+	uint32_t m = method_of(p, a);
+	int nm = p->protos[m]->nparams;
+	for (int j = 0; j < nm; j++)
+		args[j] = j == nm - 1 ? d->fut[n2] : v_int(j);
+	uint32_t n4 = dag_add(d, DAG_METHOD, m, n3, 0, args, NULL, nm, w);
+	/* put([fut0, {"a": fut4, "h": handle3, "k": [1.5]}, "x", square]) */
+	value l = list_new(4), dct = dict_new(4), inner = list_new(1);
+	verr e;
+	list_append(l, d->fut[n0]);
+	list_append(inner, v_float(1.5));
+	value k = str_from_c("a");
+	assert_int_equal(dict_set(dct, k, d->fut[n4], &e), 0);
+	val_rele(k);
+	k = str_from_c("h");
+	assert_int_equal(dict_set(dct, k, d->fut[n3], &e), 0);
+	val_rele(k);
+	k = str_from_c("k");
+	assert_int_equal(dict_set(dct, k, inner, &e), 0);
+	val_rele(k);
+	list_append_take(l, dct);
+	list_append_take(l, str_from_c("x"));
+	list_append_take(l, vm_func_proto(p->protos[square]));
+	val_rele(inner);
+	uint32_t n5 = dag_add(d, DAG_PUT, 0, 0, 0, &l, NULL, 1, w);
+	val_rele(l);
+	/* an implicit node and an effect from real driver instructions */
+	uint8_t regs[256];
+	int nk, out;
+	int pc = driver_insn(p, 0, OP_ADD, regs, &nk, &out);
+	if (pc < 0)
+		pc = driver_insn(p, 0, -1, regs, &nk, &out);
+	for (int j = 0; j < nk; j++)
+		args[j] = j == 0 ? d->fut[n2] : v_int(j);
+	uint32_t n6 = dag_add(d, DAG_IMPLICIT, (uint32_t)p->nprotos, (uint32_t)pc, out, args, regs, nk,
+	                      p->driver->lines[pc]);
+	assert_true(pc >= 0 && nk <= 8);
+	pc = driver_insn(p, 0, OP_NATIVE, regs, &nk, &out);
+	assert_true(pc >= 0 && nk <= 8);
+	for (int j = 0; j < nk; j++)
+		args[j] = j == 0 ? d->fut[n6] : v_int(j);
+	uint32_t n7 = dag_add(d, DAG_EFFECT, (uint32_t)p->nprotos, (uint32_t)pc, out, args, regs, nk,
+	                      p->driver->lines[pc]);
+	dag_order(d, n6, n7);
+	dag_order(d, n4, n7);
+	dag_order(d, n1, n5);
+	dag_order(d, n0, n2); /* also a data edge */
+	d->rewrites = calloc(1, sizeof *d->rewrites);
+	d->rewrites[0] = (dag_rewrite){ w, add, 4, 3, 2 };
+	d->nrewrites = 1;
+	assert_int_equal(dag_finalize(d), 0);
+	return d;
+}
+
+/* Inputs equal: the same shape, references to the same nodes. */
+static void same_input(value a, value b)
+{
+	assert_int_equal(a.t, b.t);
+	assert_int_equal(dag_ref(a), dag_ref(b));
+	if (dag_ref(a) >= 0)
+		return;
+	if (a.t == V_LIST) {
+		assert_int_equal(list_len(a), list_len(b));
+		for (size_t i = 0; i < list_len(a); i++)
+			same_input(list_get(a, i), list_get(b, i));
+	} else if (a.t == V_DICT) {
+		assert_int_equal(dict_len(a), dict_len(b));
+		size_t i = 0, j = 0;
+		value ka, va, kb, vb;
+		while (dict_next(a, &i, &ka, &va)) {
+			assert_true(dict_next(b, &j, &kb, &vb));
+			assert_true(val_eq(ka, kb));
+			same_input(va, vb);
+		}
+	} else if (a.t == V_FUNC) {
+		assert_ptr_equal(((const vfunc *)a.as.o)->proto->name, ((const vfunc *)a.as.o)->proto->name);
+		assert_string_equal(((const vfunc *)a.as.o)->proto->name, ((const vfunc *)b.as.o)->proto->name);
+	} else {
+		assert_true(val_eq(a, b));
+	}
+}
+
+static void test_dag_roundtrip(void **state)
+{
+	(void)state;
+	diag_ctx d0;
+	flow_loader l;
+	diag_init(&d0);
+	loader_init(&l, &d0);
+	assert_int_equal(loader_load_source(&l, "t.flow", rich_src, strlen(rich_src), NULL, 0), 0);
+	bc_program *p0 = compile_program(&l);
+	assert_non_null(p0);
+	dag *g0 = build_dag(p0);
+	sbuf plan;
+	sbuf_init(&plan);
+	char *err = NULL;
+	assert_int_equal(plan_write(&plan, p0, NULL, 0, g0, &err), 0);
+
+	diag_ctx d;
+	diag_init(&d);
+	dag *g = NULL;
+	bc_program *p = plan_read(plan.data, plan.len, &d, &g, &err);
+	if (!p)
+		fprintf(stderr, "%s\n", err);
+	assert_non_null(p);
+	assert_non_null(g);
+	assert_ptr_equal(g->prog, p);
+	assert_int_equal(g->n, g0->n);
+	assert_int_equal(g->n, 8);
+	for (uint32_t v = 0; v < g->n; v++) {
+		const dag_node *a = &g0->nodes[v], *b = &g->nodes[v];
+		assert_int_equal(a->kind, b->kind);
+		assert_int_equal(a->out, b->out);
+		assert_int_equal(a->nin, b->nin);
+		assert_int_equal(a->proto, b->proto);
+		assert_int_equal(a->pc, b->pc);
+		assert_int_equal(a->where.line, b->where.line);
+		assert_int_equal(a->where.col, b->where.col);
+		for (uint32_t j = 0; j < a->nin; j++) {
+			same_input(g0->ins[a->in + j], g->ins[b->in + j]);
+			assert_int_equal(g0->inreg[a->in + j], g->inreg[b->in + j]);
+			assert_true(val_is_frozen(g->ins[b->in + j]) || !V_IS_HEAP(g->ins[b->in + j].t));
+		}
+		assert_int_equal(dag_ref(g->fut[v]), v);
+		assert_int_equal(g->fut[v].t, b->kind == DAG_ACTOR ? V_ACTOR : V_FUTURE);
+		char b1[64], b2[64];
+		if (b->kind != DAG_IMPLICIT && b->kind != DAG_EFFECT) /* dag_label: protos[] only */
+			assert_string_equal(dag_label(g0, v, b1, sizeof b1), dag_label(g, v, b2, sizeof b2));
+	}
+	/* the same edges after finalize, ordering marks included */
+	assert_int_equal(g->nedges, g0->nedges);
+	assert_memory_equal(g->pred_off, g0->pred_off, sizeof(uint32_t) * (g->n + 1));
+	assert_memory_equal(g->preds, g0->preds, sizeof(uint32_t) * g->nedges);
+	assert_memory_equal(g->pred_order, g0->pred_order, g->nedges);
+	assert_memory_equal(g->succs, g0->succs, sizeof(uint32_t) * g->nedges);
+	assert_int_equal(g->nrewrites, 1);
+	assert_int_equal(g->rewrites[0].proto, g0->rewrites[0].proto);
+	assert_int_equal(g->rewrites[0].calls, 4);
+	assert_int_equal(g->rewrites[0].depth_after, 2);
+	/* n7 waits for n6 by data and order, and for n4 by order only */
+	bool saw4 = false;
+	for (uint32_t e = g->pred_off[7]; e < g->pred_off[8]; e++)
+		if (g->preds[e] == 4)
+			saw4 = g->pred_order[e] == 1;
+	assert_true(saw4);
+
+	/* written again: the same bytes */
+	sbuf again;
+	sbuf_init(&again);
+	assert_int_equal(plan_write(&again, p, NULL, 0, g, &err), 0);
+	assert_int_equal(again.len, plan.len);
+	assert_memory_equal(again.data, plan.data, plan.len);
+	sbuf_fini(&again);
+
+	/* loading without asking for the DAG still works; no DAG gives NULL */
+	dag_free(g);
+	bc_program_free(p);
+	diag_fini(&d);
+	diag_init(&d);
+	p = plan_read(plan.data, plan.len, &d, NULL, &err);
+	assert_non_null(p);
+	bc_program_free(p);
+	sbuf_fini(&plan);
+	sbuf_init(&plan);
+	assert_int_equal(plan_write(&plan, p0, NULL, 0, NULL, &err), 0);
+	g = (dag *)1;
+	p = plan_read(plan.data, plan.len, &d, &g, &err);
+	assert_non_null(p);
+	assert_null(g);
+	bc_program_free(p);
+	diag_fini(&d);
+	sbuf_fini(&plan);
+	dag_free(g0);
+	bc_program_free(p0);
+	loader_fini(&l);
+	diag_fini(&d0);
+}
+
+/* DAGs that dag_add accepts but that do not fit the program: each is
+ * written, then refused on reading with its own message. */
+static void test_dag_mismatch_refused(void **state)
+{
+	(void)state;
+	diag_ctx d0;
+	flow_loader l;
+	diag_init(&d0);
+	loader_init(&l, &d0);
+	assert_int_equal(loader_load_source(&l, "t.flow", rich_src, strlen(rich_src), NULL, 0), 0);
+	bc_program *p0 = compile_program(&l);
+	assert_non_null(p0);
+	uint32_t square = proto_named(p0, "square", PROTO_TASK);
+	uint32_t twice = proto_named(p0, "twice", PROTO_FN);
+	span w = p0->driver->where;
+	value args[4] = { v_int(1), v_int(2), v_int(3), v_int(4) };
+	uint8_t regs[256];
+	int nk, out;
+	int pc = driver_insn(p0, 0, -1, regs, &nk, &out);
+	assert_true(pc >= 0 && nk >= 1 && nk <= 4);
+	static const char *const want[] = {
+		"inputs for task", "is not a task", "not an earlier actor node", "does not write register",
+		"put has 2 inputs", "input 0 is register", "which is not an earlier node",
+	};
+	for (int c = 0; c < 7; c++) {
+		dag *g = dag_new(p0);
+		uint32_t t = dag_add(g, DAG_TASK, square, 0, 0, args, NULL, 1, w);
+		switch (c) {
+		case 0: dag_add(g, DAG_TASK, square, 0, 0, args, NULL, 2, w); break;
+		case 1: dag_add(g, DAG_TASK, twice, 0, 0, args, NULL, 2, w); break;
+		case 2: dag_add(g, DAG_METHOD, square, t, 0, args, NULL, 1, w); break;
+		case 3: dag_add(g, DAG_IMPLICIT, (uint32_t)p0->nprotos, (uint32_t)pc, out + 1, args, regs, nk, w); break;
+		case 4: dag_add(g, DAG_PUT, 0, 0, 0, args, NULL, 2, w); break;
+		case 5:
+			regs[0]++;
+			dag_add(g, DAG_IMPLICIT, (uint32_t)p0->nprotos, (uint32_t)pc, out, args, regs, nk, w);
+			regs[0]--;
+			break;
+		case 6: {
+			/* a future of a node that comes later: made in another DAG */
+			dag *o = dag_new(p0);
+			dag_add(o, DAG_TASK, square, 0, 0, args, NULL, 1, w);
+			dag_add(o, DAG_TASK, square, 0, 0, args, NULL, 1, w);
+			dag_add(g, DAG_PUT, 0, 0, 0, &o->fut[1], NULL, 1, w);
+			dag_free(o);
+			break;
+		}
+		}
+		sbuf plan;
+		sbuf_init(&plan);
+		char *err = NULL;
+		assert_int_equal(plan_write(&plan, p0, NULL, 0, g, &err), 0);
+		assert_false(try_load(plan.data, plan.len, &err));
+		if (!strstr(err, want[c]))
+			fail_msg("case %d: '%s' does not say '%s'", c, err, want[c]);
+		free(err);
+		sbuf_fini(&plan);
+		dag_free(g);
+	}
+	/* a future no node made cannot be written */
+	dag *g = dag_new(p0);
+	value f = future_new_done(v_int(1));
+	dag_add(g, DAG_PUT, 0, 0, 0, &f, NULL, 1, w);
+	val_rele(f);
+	sbuf plan;
+	sbuf_init(&plan);
+	char *err = NULL;
+	assert_int_equal(plan_write(&plan, p0, NULL, 0, g, &err), -1);
+	assert_non_null(strstr(err, "no node makes"));
+	free(err);
+	sbuf_fini(&plan);
+	dag_free(g);
+	bc_program_free(p0);
+	loader_fini(&l);
+	diag_fini(&d0);
+}
+
 int main(void)
 {
 	vm_types_init();
@@ -389,6 +718,8 @@ int main(void)
 		cmocka_unit_test(test_structural_validator),
 		cmocka_unit_test(test_future_version_and_not_a_plan),
 		cmocka_unit_test(test_type_flow_refuses_misuse),
+		cmocka_unit_test(test_dag_roundtrip),
+		cmocka_unit_test(test_dag_mismatch_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
