@@ -115,7 +115,7 @@ static int load(flow_loader *l, diag_ctx *d, const char *path, const prog_opts *
  * EXIT_USER (diagnostics printed); *prog is freed by the caller, before
  * loader_fini/diag_fini. */
 static int read_program(flow_loader *l, diag_ctx *d, const char *path, const prog_opts *o,
-                        bc_program **prog, const char *cmd)
+                        bc_program **prog, dag **g, const char *cmd)
 {
 	char magic[PLAN_MAGIC_LEN];
 	size_t got = 0;
@@ -149,7 +149,7 @@ static int read_program(flow_loader *l, diag_ctx *d, const char *path, const pro
 		return EXIT_USER;
 	}
 	char *err = NULL;
-	*prog = plan_read(buf, len, d, NULL, &err);
+	*prog = plan_read(buf, len, d, g, &err);
 	free(buf);
 	if (*prog == NULL) {
 		fprintf(stderr, "flow: error: '%s' is not a valid plan: %s\n", path, err);
@@ -166,9 +166,9 @@ static int load_program(flow_loader *l, diag_ctx *d, const char *path, const pro
                         bc_program **prog, dag **g, const char *cmd)
 {
 	*g = NULL;
-	int rc = read_program(l, d, path, o, prog, cmd);
-	if (rc)
-		return rc;
+	int rc = read_program(l, d, path, o, prog, g, cmd);
+	if (rc || *g)
+		return rc; /* a plan carries its DAG */
 	char *err = NULL;
 	*g = lower_program(*prog, NULL, &err);
 	if (!*g) {
@@ -179,12 +179,12 @@ static int load_program(flow_loader *l, diag_ctx *d, const char *path, const pro
 	return 0;
 }
 
-static int write_plan(const char *out, const bc_program *p, const prog_opts *o)
+static int write_plan(const char *out, const bc_program *p, const dag *g, const prog_opts *o)
 {
 	sbuf b;
 	char *err = NULL;
 	sbuf_init(&b);
-	if (plan_write(&b, p, o->params, o->nparams, NULL, &err) != 0) {
+	if (plan_write(&b, p, o->params, o->nparams, g, &err) != 0) {
 		fprintf(stderr, "flow: error: cannot write a plan: %s\n", err);
 		free(err);
 		sbuf_fini(&b);
@@ -354,7 +354,7 @@ static int cmd_compile(int argc, char **argv)
 			dag_stats_json(&st, stdout);
 		}
 		if (out)
-			rc = write_plan(out, p, &o);
+			rc = write_plan(out, p, g, &o);
 	}
 	dag_free(g);
 	bc_program_free(p);

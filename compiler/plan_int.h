@@ -7,6 +7,7 @@
 
 #include "../lang/bytecode.h"
 #include "../lang/diag.h"
+#include "dag.h"
 
 /* magic, version, flags, source hash, section count */
 #define PLAN_HEADER_LEN (8 + 4 + 4 + 32 + 4)
@@ -16,16 +17,19 @@
 
 /* constant tags; node inputs (NODES section) may also use the last four */
 enum { PLAN_K_VALUE, PLAN_K_PROTO, PLAN_K_NATIVE, PLAN_K_ABSENT,
-       PLAN_K_FUTURE, PLAN_K_ACTOR, PLAN_K_LIST, PLAN_K_DICT };
+       PLAN_K_FUTURE, PLAN_K_ACTOR, PLAN_K_LIST, PLAN_K_DICT, PLAN_K_SAME };
+/* PLAN_K_SAME k: the k-th list or dict written item by item (counting
+ * from 0 in the order they were finished, over all nodes): a shared
+ * part of a value is written once, so x = [x, x] repeated stays small */
 /* node inputs: nesting of lists/dicts that hold references, and items per input */
 #define PLAN_IN_MAX_DEPTH 1000
 #define PLAN_IN_MAX_ITEMS (1u << 24)
 
-/* The proto a node's `proto` names for IMPLICIT/EFFECT nodes: the
- * program's protos, then the driver as index nprotos. */
+/* The proto a node's `proto` names for IMPLICIT/EFFECT nodes: one of the
+ * program's protos, or the driver as DAG_PROTO_DRIVER. */
 static inline const bc_proto *plan_node_proto(const bc_program *p, uint32_t i)
 {
-	return i < (uint32_t)p->nprotos ? p->protos[i] : i == (uint32_t)p->nprotos ? p->driver : NULL;
+	return i < (uint32_t)p->nprotos ? p->protos[i] : i == DAG_PROTO_DRIVER ? p->driver : NULL;
 }
 /* native reference kinds */
 enum { PLAN_NAT_BUILTIN, PLAN_NAT_MODULE };

@@ -33,6 +33,8 @@ typedef struct ld {
 	int nall, nprog;
 	int *ndecoded;     /* per module: globals decoded so far */
 	dag *dag;          /* the DAG being read, or NULL */
+	value *same;       /* PLAN_K_SAME table: lists/dicts read item by item (held) */
+	uint32_t nsame, capsame;
 } ld;
 
 static int fail(ld *L, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -786,6 +788,22 @@ out:
 
 static bool func_ok(value v);
 
+/* The next PLAN_K_SAME entry: a list or dict just read item by item. */
+static int remember(ld *L, value v)
+{
+	if (L->nsame == L->capsame) {
+		uint32_t c = L->capsame ? L->capsame * 2 : 64;
+		value *p = realloc(L->same, sizeof *p * c);
+		if (!p)
+			abort();
+		L->same = p;
+		L->capsame = c;
+	}
+	val_freeze(v);
+	L->same[L->nsame++] = val_hold(v);
+	return 0;
+}
+
 /* One node input (plan_write.c put_input) of node `cur`: references must
  * name earlier nodes, futures non-actor nodes and handles actor nodes. */
 static int get_input(ld *L, uint32_t cur, value *out, int depth)
@@ -795,9 +813,18 @@ static int get_input(ld *L, uint32_t cur, value *out, int depth)
 	*out = v_none();
 	CHECK(depth <= PLAN_IN_MAX_DEPTH, "node input nested more than %d levels deep", PLAN_IN_MAX_DEPTH);
 	size_t at = L->pos;
-	if (get_int(L, 0, PLAN_K_DICT, &tag, "node input tag"))
+	if (get_int(L, 0, PLAN_K_SAME, &tag, "node input tag"))
 		return -1;
 	switch (tag) {
+	case PLAN_K_SAME: {
+		uint64_t k;
+		if (get_var(L, &k, "shared part index"))
+			return -1;
+		CHECK(k < L->nsame, "shared part %llu of a node input is not an earlier one",
+		      (unsigned long long)k);
+		*out = val_hold(L->same[k]);
+		return 0;
+	}
 	case PLAN_K_FUTURE:
 	case PLAN_K_ACTOR: {
 		uint64_t id;
@@ -824,7 +851,7 @@ static int get_input(ld *L, uint32_t cur, value *out, int depth)
 			list_append_take(l, x);
 		}
 		*out = l;
-		return 0;
+		return remember(L, l);
 	}
 	case PLAN_K_DICT: {
 		int n;
@@ -859,7 +886,7 @@ static int get_input(ld *L, uint32_t cur, value *out, int depth)
 			}
 		}
 		*out = m;
-		return 0;
+		return remember(L, m);
 	}
 	default:
 		L->pos = at; /* a constant: it reads its own tag */
@@ -1277,6 +1304,9 @@ bc_program *plan_read(const void *buf, size_t len, diag_ctx *d, dag **out_dag, c
 	int rc = load(&L, len);
 	free(L.fmap);
 	free(L.srclen);
+	for (uint32_t i = 0; i < L.nsame; i++)
+		val_rele(L.same[i]);
+	free(L.same);
 	if (rc == 0) {
 		free(L.ndecoded);
 		if (out_dag)

@@ -19,6 +19,8 @@ typedef struct wstate {
 	const bc_program *p;
 	char *err;
 	uint32_t items;    /* node input items written for the current input */
+	ptrmap same;       /* list/dict written item by item -> its PLAN_K_SAME index */
+	int64_t nsame;
 } wstate;
 
 static int fail(wstate *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -177,12 +179,19 @@ static int put_input(wstate *w, sbuf *b, value v, int depth)
 		enc_varint(b, (uint64_t)id);
 		return 0;
 	}
+	value seen;
+	if ((v.t == V_LIST || v.t == V_DICT) && ptrmap_get(&w->same, v.as.o, &seen)) {
+		enc_varint(b, PLAN_K_SAME);
+		enc_varint(b, (uint64_t)seen.as.i);
+		return 0;
+	}
 	if (v.t == V_LIST && val_any(v, needs_tree, NULL)) {
 		enc_varint(b, PLAN_K_LIST);
 		enc_varint(b, list_len(v));
 		for (size_t i = 0; i < list_len(v); i++)
 			if (put_input(w, b, list_get(v, i), depth + 1))
 				return -1;
+		ptrmap_put(&w->same, v.as.o, v_int(w->nsame++));
 		return 0;
 	}
 	if (v.t == V_DICT && val_any(v, needs_tree, NULL)) {
@@ -193,6 +202,7 @@ static int put_input(wstate *w, sbuf *b, value v, int depth)
 		while (dict_next(v, &i, &k, &x))
 			if (put_const(w, b, k) || put_input(w, b, x, depth + 1))
 				return -1;
+		ptrmap_put(&w->same, v.as.o, v_int(w->nsame++));
 		return 0;
 	}
 	return put_const(w, b, v);
@@ -346,7 +356,7 @@ void plan_sha256(const void *buf, size_t len, uint8_t out[32])
 int plan_write(sbuf *out, const bc_program *p, const param_set *params, int nparams, const dag *d,
                char **err)
 {
-	wstate w = { p, NULL, 0 };
+	wstate w = { p, NULL, 0, {0}, 0 };
 	enum { NSEC = 8 };
 	int nsec = d ? 8 : 6;
 	sbuf sec[NSEC];
@@ -419,6 +429,7 @@ int plan_write(sbuf *out, const bc_program *p, const param_set *params, int npar
 	/* the DAG */
 	if (d && !w.err && put_nodes(&w, &sec[6], d) == 0)
 		put_edges(&sec[7], d);
+	ptrmap_fini(&w.same);
 
 	if (w.err) {
 		for (int i = 0; i < NSEC; i++)

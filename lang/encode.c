@@ -2,6 +2,7 @@
 #include "encode.h"
 #include "value_priv.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* ---- encoding --------------------------------------------------------------- */
@@ -26,7 +27,13 @@ static void enc_u64le(sbuf *out, uint64_t x)
 	sbuf_add(out, b, 8);
 }
 
-static int enc_item(sbuf *out, value v, verr *e, int depth)
+/* Lists and dicts already written -> their ENC_SAME index. */
+typedef struct encst {
+	ptrmap seen;
+	int64_t n;
+} encst;
+
+static int enc_item(sbuf *out, value v, verr *e, int depth, encst *st)
 {
 	switch (v.t) {
 	case V_NONE:
@@ -76,13 +83,20 @@ static int enc_item(sbuf *out, value v, verr *e, int depth)
 		verr_set(e, "encode: value too deeply nested (more than %d levels)", VAL_MAX_DEPTH);
 		return -1;
 	}
+	value seen;
+	if ((v.t == V_LIST || v.t == V_DICT) && ptrmap_get(&st->seen, v.as.o, &seen)) {
+		sbuf_addc(out, ENC_SAME);
+		enc_varint(out, (uint64_t)seen.as.i);
+		return 0;
+	}
 	if (v.t == V_LIST) {
 		size_t n = list_len(v);
 		sbuf_addc(out, ENC_LIST);
 		enc_varint(out, n);
 		for (size_t i = 0; i < n; i++)
-			if (enc_item(out, list_get(v, i), e, depth + 1) < 0)
+			if (enc_item(out, list_get(v, i), e, depth + 1, st) < 0)
 				return -1;
+		ptrmap_put(&st->seen, v.as.o, v_int(st->n++));
 		return 0;
 	}
 	if (v.t == V_DICT) {
@@ -91,8 +105,9 @@ static int enc_item(sbuf *out, value v, verr *e, int depth)
 		size_t i = 0;
 		value k, x;
 		while (dict_next(v, &i, &k, &x))
-			if (enc_item(out, k, e, depth + 1) < 0 || enc_item(out, x, e, depth + 1) < 0)
+			if (enc_item(out, k, e, depth + 1, st) < 0 || enc_item(out, x, e, depth + 1, st) < 0)
 				return -1;
+		ptrmap_put(&st->seen, v.as.o, v_int(st->n++));
 		return 0;
 	}
 	const vtype_hooks *h = vtype_hooks_of(v.t);
@@ -117,8 +132,11 @@ static int enc_item(sbuf *out, value v, verr *e, int depth)
 
 int val_encode(sbuf *out, value v, verr *e)
 {
+	encst st = { {0}, 0 };
 	sbuf_addc(out, (char)ENC_VERSION);
-	return enc_item(out, v, e, 0);
+	int rc = enc_item(out, v, e, 0, &st);
+	ptrmap_fini(&st.seen);
+	return rc;
 }
 
 /* ---- decoding ----------------------------------------------------------------- */
@@ -127,7 +145,28 @@ typedef struct dec {
 	const uint8_t *p;
 	size_t len, pos;
 	verr *e;
+	/* lists and dicts decoded so far, for ENC_SAME (held), and how many
+	 * levels each one nests */
+	value *same;
+	int *height;
+	size_t nsame, capsame;
 } dec;
+
+static void remember(dec *d, value v, int height)
+{
+	if (d->nsame == d->capsame) {
+		size_t c = d->capsame ? d->capsame * 2 : 32;
+		value *a = realloc(d->same, sizeof *a * c);
+		int *h = a ? realloc(d->height, sizeof *h * c) : NULL;
+		if (!a || !h)
+			val_oom(sizeof *a * c);
+		d->same = a;
+		d->height = h;
+		d->capsame = c;
+	}
+	d->same[d->nsame] = val_hold(v);
+	d->height[d->nsame++] = height;
+}
 
 static int dec_fail(dec *d, const char *what)
 {
@@ -170,7 +209,7 @@ static size_t left(const dec *d)
 	return d->len - d->pos;
 }
 
-static int dec_item(dec *d, value *out, int depth);
+static int dec_item(dec *d, value *out, int depth, int *height);
 
 static int dec_str(dec *d, value *out)
 {
@@ -187,8 +226,9 @@ static int dec_str(dec *d, value *out)
 	return 0;
 }
 
-static int dec_list(dec *d, value *out, int depth)
+static int dec_list(dec *d, value *out, int depth, int *height)
 {
+	int hmax = 0, h;
 	uint64_t n;
 	if (get_varint(d, &n) < 0)
 		return -1;
@@ -197,18 +237,23 @@ static int dec_list(dec *d, value *out, int depth)
 	value l = list_new(n < 4096 ? (size_t)n : 4096); /* grows as items arrive */
 	for (uint64_t i = 0; i < n; i++) {
 		value x;
-		if (dec_item(d, &x, depth + 1) < 0) {
+		if (dec_item(d, &x, depth + 1, &h) < 0) {
 			val_rele(l);
 			return -1;
 		}
+		if (h > hmax)
+			hmax = h;
 		list_append_take(l, x);
 	}
+	*height = hmax + 1;
+	remember(d, l, *height);
 	*out = l;
 	return 0;
 }
 
-static int dec_dict(dec *d, value *out, int depth)
+static int dec_dict(dec *d, value *out, int depth, int *height)
 {
+	int hmax = 0, h;
 	uint64_t n;
 	if (get_varint(d, &n) < 0)
 		return -1;
@@ -218,7 +263,7 @@ static int dec_dict(dec *d, value *out, int depth)
 	for (uint64_t i = 0; i < n; i++) {
 		value k, x;
 		size_t at = d->pos;
-		if (dec_item(d, &k, depth + 1) < 0)
+		if (dec_item(d, &k, depth + 1, &h) < 0)
 			goto fail;
 		if (k.t != V_STR && k.t != V_INT && k.t != V_BOOL) {
 			val_rele(k);
@@ -233,14 +278,18 @@ static int dec_dict(dec *d, value *out, int depth)
 			dec_fail(d, "duplicate dict key");
 			goto fail;
 		}
-		if (dec_item(d, &x, depth + 1) < 0) {
+		if (dec_item(d, &x, depth + 1, &h) < 0) {
 			val_rele(k);
 			goto fail;
 		}
+		if (h > hmax)
+			hmax = h;
 		dict_set(m, k, x, NULL);
 		val_rele(k);
 		val_rele(x);
 	}
+	*height = hmax + 1;
+	remember(d, m, *height);
 	*out = m;
 	return 0;
 fail:
@@ -315,14 +364,32 @@ static int dec_ext(dec *d, value *out)
 	return 0;
 }
 
-static int dec_item(dec *d, value *out, int depth)
+static int dec_item(dec *d, value *out, int depth, int *height)
 {
+	*height = 0;
 	if (depth > VAL_MAX_DEPTH)
 		return dec_fail(d, "value too deeply nested");
 	if (left(d) < 1)
 		return dec_fail(d, "truncated value");
 	uint8_t tag = d->p[d->pos++];
 	switch (tag) {
+	case ENC_SAME: {
+		uint64_t k;
+		size_t at = d->pos - 1;
+		if (get_varint(d, &k) < 0)
+			return -1;
+		if (k >= d->nsame) {
+			d->pos = at;
+			return dec_fail(d, "reference to a part not decoded yet");
+		}
+		if (depth + d->height[k] > VAL_MAX_DEPTH) {
+			d->pos = at;
+			return dec_fail(d, "value too deeply nested");
+		}
+		*height = d->height[k];
+		*out = val_hold(d->same[k]);
+		return 0;
+	}
 	case ENC_NONE: *out = v_none(); return 0;
 	case ENC_FALSE: *out = v_bool(false); return 0;
 	case ENC_TRUE: *out = v_bool(true); return 0;
@@ -346,8 +413,8 @@ static int dec_item(dec *d, value *out, int depth)
 		return 0;
 	}
 	case ENC_STR: return dec_str(d, out);
-	case ENC_LIST: return dec_list(d, out, depth);
-	case ENC_DICT: return dec_dict(d, out, depth);
+	case ENC_LIST: return dec_list(d, out, depth, height);
+	case ENC_DICT: return dec_dict(d, out, depth, height);
 	case ENC_TENSOR: return dec_tensor(d, out);
 	case ENC_EXT: return dec_ext(d, out);
 	default:
@@ -358,7 +425,7 @@ static int dec_item(dec *d, value *out, int depth)
 
 int val_decode_at(const uint8_t *buf, size_t len, size_t *pos, value *out, verr *e)
 {
-	dec d = { buf, len, *pos, e };
+	dec d = { buf, len, *pos, e, NULL, NULL, 0, 0 };
 	if (d.pos >= len) {
 		verr_set(e, "decode: no value at byte %zu (input is %zu bytes)", d.pos, len);
 		return -1;
@@ -370,7 +437,13 @@ int val_decode_at(const uint8_t *buf, size_t len, size_t *pos, value *out, verr 
 	}
 	d.pos++;
 	value v;
-	if (dec_item(&d, &v, 0) < 0)
+	int h;
+	int rc = dec_item(&d, &v, 0, &h);
+	for (size_t i = 0; i < d.nsame; i++)
+		val_rele(d.same[i]);
+	free(d.same);
+	free(d.height);
+	if (rc < 0)
 		return -1;
 	*pos = d.pos;
 	*out = v;

@@ -13,6 +13,10 @@
  *     ENC_TENSOR  ndim (1 byte), ndim varint dims, size*8 bytes of float64
  *     ENC_EXT     vtype (1 byte), varint length, payload given to that
  *                 type's vtype_hooks.decode (futures, actors, functions)
+ *     ENC_SAME    varint k: the same object as the k-th list or dict of
+ *                 this encoding (numbered as each one ends), so a value
+ *                 that shares parts (x = [x, x] repeated) encodes in
+ *                 space proportional to its objects, not its paths
  *   varint := LEB128, at most 10 bytes, no bits beyond 64
  * Decoding checks every tag, length and count against the bytes left before
  * allocating, validates UTF-8 and tensor shapes, rejects duplicate dict keys
@@ -33,7 +37,7 @@
 
 enum {
 	ENC_NONE = 0, ENC_FALSE, ENC_TRUE, ENC_INT, ENC_FLOAT, ENC_STR,
-	ENC_LIST, ENC_DICT, ENC_TENSOR, ENC_EXT,
+	ENC_LIST, ENC_DICT, ENC_TENSOR, ENC_EXT, ENC_SAME,
 };
 
 /* Appends the encoding of v (version byte first). Fails for a future,

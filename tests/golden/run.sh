@@ -11,7 +11,8 @@
 #
 # Beside a case, optional files: NAME.args (extra arguments for flow run,
 # one line), NAME.code (expected exit status, default 0 for run/samples,
-# 1 for errors), NAME.stderr (lines that must appear in stderr).
+# 1 for errors), NAME.stderr (lines that must appear in stderr),
+# NAME.noplan (skipped by plans mode; says why its plan cannot be written).
 # In .out files a line starting with "~ " is an extended regular
 # expression the output line must match (for times, hostnames, pids).
 # FLOW_RUN_ARGS overrides the executor flags (default: --serial).
@@ -133,6 +134,8 @@ plans)
 		name=$(basename "$src" .flow)
 		dir=$(dirname "$src")
 		[ -f "${src%.flow}.out" ] || continue
+		# NAME.noplan: a case whose plan cannot be written (says why)
+		[ -f "${src%.flow}.noplan" ] && continue
 		extra=""
 		[ -f "${src%.flow}.args" ] && extra=$(cat "${src%.flow}.args")
 		# -p values are fixed at compile time; the rest go to run
