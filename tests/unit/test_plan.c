@@ -486,14 +486,14 @@ static dag *build_dag(const bc_program *p)
 		pc = driver_insn(p, 0, -1, regs, &nk, &out);
 	for (int j = 0; j < nk; j++)
 		args[j] = j == 0 ? d->fut[n2] : v_int(j);
-	uint32_t n6 = dag_add(d, DAG_IMPLICIT, (uint32_t)p->nprotos, (uint32_t)pc, out, args, regs, nk,
+	uint32_t n6 = dag_add(d, DAG_IMPLICIT, DAG_PROTO_DRIVER, (uint32_t)pc, out, args, regs, nk,
 	                      p->driver->lines[pc]);
 	assert_true(pc >= 0 && nk <= 8);
 	pc = driver_insn(p, 0, OP_NATIVE, regs, &nk, &out);
 	assert_true(pc >= 0 && nk <= 8);
 	for (int j = 0; j < nk; j++)
 		args[j] = j == 0 ? d->fut[n6] : v_int(j);
-	uint32_t n7 = dag_add(d, DAG_EFFECT, (uint32_t)p->nprotos, (uint32_t)pc, out, args, regs, nk,
+	uint32_t n7 = dag_add(d, DAG_EFFECT, DAG_PROTO_DRIVER, (uint32_t)pc, out, args, regs, nk,
 	                      p->driver->lines[pc]);
 	dag_order(d, n6, n7);
 	dag_order(d, n4, n7);
@@ -661,11 +661,11 @@ static void test_dag_mismatch_refused(void **state)
 		case 0: dag_add(g, DAG_TASK, square, 0, 0, args, NULL, 2, w); break;
 		case 1: dag_add(g, DAG_TASK, twice, 0, 0, args, NULL, 2, w); break;
 		case 2: dag_add(g, DAG_METHOD, square, t, 0, args, NULL, 1, w); break;
-		case 3: dag_add(g, DAG_IMPLICIT, (uint32_t)p0->nprotos, (uint32_t)pc, out + 1, args, regs, nk, w); break;
+		case 3: dag_add(g, DAG_IMPLICIT, DAG_PROTO_DRIVER, (uint32_t)pc, out + 1, args, regs, nk, w); break;
 		case 4: dag_add(g, DAG_PUT, 0, 0, 0, args, NULL, 2, w); break;
 		case 5:
 			regs[0]++;
-			dag_add(g, DAG_IMPLICIT, (uint32_t)p0->nprotos, (uint32_t)pc, out, args, regs, nk, w);
+			dag_add(g, DAG_IMPLICIT, DAG_PROTO_DRIVER, (uint32_t)pc, out, args, regs, nk, w);
 			regs[0]--;
 			break;
 		case 6: {
