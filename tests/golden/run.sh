@@ -8,6 +8,10 @@
 #   run.sh plans FLOW     every run/ case and sample, compiled to a plan
 #                         (flow compile -o, with the case's -p values) and
 #                         run from the plan: same expectations as above
+#   run.sh dot FLOW [--update]
+#                         tests/golden/dot/NAME.flow      -> NAME.dot (flow dot
+#                         output, run from that folder); --update rewrites
+#                         each NAME.dot from the current output instead
 #
 # Beside a case, optional files: NAME.args (extra arguments for flow run,
 # one line), NAME.code (expected exit status, default 0 for run/samples,
@@ -17,8 +21,9 @@
 # expression the output line must match (for times, hostnames, pids).
 # FLOW_RUN_ARGS overrides the executor flags (default: --serial).
 set -u
-mode=$1
-flow=$2
+mode=${1:-}
+flow=${2:-}
+update=${3:-}
 case $flow in /*) ;; */*) flow=$(cd "$(dirname "$flow")" && pwd)/$(basename "$flow") ;; esac
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -167,8 +172,40 @@ plans)
 			"$flow" run $run_args "${rargs[@]+"${rargs[@]}"}" "$plan"
 	done
 	;;
+dot)
+	for src in "$here"/dot/*.flow; do
+		name=$(basename "$src" .flow)
+		extra=""
+		[ -f "${src%.flow}.args" ] && extra=$(cat "${src%.flow}.args")
+		if [ "$update" = --update ]; then
+			# shellcheck disable=SC2086
+			if (cd "$here/dot" && timeout 120 "$flow" dot $extra "$name.flow" \
+				>"${src%.flow}.dot.new" </dev/null); then
+				mv "${src%.flow}.dot.new" "${src%.flow}.dot"
+				echo "updated dot/$name.dot"
+				pass=$((pass + 1))
+			else
+				rm -f "${src%.flow}.dot.new"
+				echo "FAIL dot/$name: flow dot failed; $name.dot left as it was"
+				fail=$((fail + 1))
+				failed+=("dot/$name")
+			fi
+			continue
+		fi
+		if [ ! -f "${src%.flow}.dot" ]; then
+			echo "FAIL dot/$name: no $name.dot (generate it: run.sh dot FLOW --update)"
+			fail=$((fail + 1))
+			failed+=("dot/$name")
+			continue
+		fi
+		# DOT names the file as given: run from its folder
+		# shellcheck disable=SC2086
+		one "dot/$name" "$here/dot" "$src" "${src%.flow}.dot" 0 \
+			"$flow" dot $extra "$name.flow"
+	done
+	;;
 *)
-	echo "usage: run.sh run|errors|samples|plans FLOW" >&2
+	echo "usage: run.sh run|errors|samples|plans|dot FLOW [--update]" >&2
 	exit 2
 	;;
 esac

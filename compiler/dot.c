@@ -1,0 +1,597 @@
+/* dot.c - the DAG as Graphviz DOT (`flow dot`), with large fan-outs
+ * collapsed, and rendering DOT through libgvc or the `dot` program.
+ * The legend of shapes and edge styles is in dot.h and docs/dot.md.
+ *
+ * Collapsing: nodes are grouped in id order (a topological order) by
+ * (kind, callee, instruction or actor group, source span, set of
+ * predecessor groups with their edge kind). Identical independent calls
+ * become one group, each level of a balanced reduce tree over them one
+ * group, and a chain stays a chain because each link has a different
+ * predecessor group. A group's id is its first member's id. One hash
+ * lookup per node and a sort of each node's predecessor list: near
+ * linear in nodes + edges. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "dot.h"
+#include "../lang/diag.h"
+
+#ifdef FLOW_HAVE_GVC
+#include <gvc.h>
+#endif
+
+extern char **environ;
+
+#define NONE UINT32_MAX
+
+static void *xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size);
+	if (!p)
+		abort();
+	return p;
+}
+
+static void *xrealloc(void *p, size_t size)
+{
+	p = realloc(p, size ? size : 1);
+	if (!p)
+		abort();
+	return p;
+}
+
+/* ---- grouping ------------------------------------------------------------- */
+
+typedef struct grouping {
+	uint32_t *group;  /* per node: its group (first member's id) */
+	uint32_t *size;   /* per group id: members (0: not a group's id) */
+	uint32_t *extra;  /* per group: pc (IMPLICIT/EFFECT), actor group (METHOD) or NONE */
+	uint32_t *koff, *klen; /* per group: its predecessor key in keys/kcnt */
+	uint64_t *keys;   /* pred group << 1 | 1 if ordering-only; ascending */
+	uint32_t *kcnt;   /* how many DAG edges each key entry stands for */
+	size_t nkeys, capkeys;
+} grouping;
+
+static void grouping_free(grouping *g)
+{
+	free(g->group);
+	free(g->size);
+	free(g->extra);
+	free(g->koff);
+	free(g->klen);
+	free(g->keys);
+	free(g->kcnt);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static void sort_u64(uint64_t *v, uint32_t n)
+{
+	if (n > 16) {
+		qsort(v, n, sizeof *v, cmp_u64);
+		return;
+	}
+	for (uint32_t i = 1; i < n; i++) {
+		uint64_t x = v[i];
+		uint32_t j = i;
+		for (; j > 0 && v[j - 1] > x; j--)
+			v[j] = v[j - 1];
+		v[j] = x;
+	}
+}
+
+static uint64_t mix(uint64_t h, uint64_t x)
+{
+	h ^= x + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+	h *= 0xff51afd7ed558ccdull;
+	return h ^ (h >> 33);
+}
+
+static bool same_span(span a, span b)
+{
+	return a.file == b.file && a.line == b.line && a.col == b.col && a.end_line == b.end_line &&
+	       a.end_col == b.end_col;
+}
+
+/* Groups d's nodes into g. Returns -1 if an edge does not point back. */
+static int group_nodes(const dag *d, bool full, grouping *g)
+{
+	uint32_t n = d->n;
+	memset(g, 0, sizeof *g);
+	g->group = xcalloc(n, sizeof *g->group);
+	g->size = xcalloc(n, sizeof *g->size);
+	g->extra = xcalloc(n, sizeof *g->extra);
+	g->koff = xcalloc(n, sizeof *g->koff);
+	g->klen = xcalloc(n, sizeof *g->klen);
+	uint32_t maxp = 0;
+	for (uint32_t v = 0; v < n; v++) {
+		uint32_t np = d->pred_off[v + 1] - d->pred_off[v];
+		if (np > maxp)
+			maxp = np;
+		for (uint32_t e = d->pred_off[v]; e < d->pred_off[v + 1]; e++)
+			if (d->preds[e] >= v)
+				return -1;
+	}
+	uint64_t *scratch = xcalloc(maxp, sizeof *scratch);
+	uint32_t *mult = xcalloc(maxp, sizeof *mult);
+	size_t nslot = 16;
+	while (nslot < (size_t)n * 2)
+		nslot *= 2;
+	uint32_t *slot = NULL;
+	if (!full) {
+		slot = xcalloc(nslot, sizeof *slot);
+		memset(slot, 0xff, nslot * sizeof *slot);
+	}
+	for (uint32_t v = 0; v < n; v++) {
+		const dag_node *nd = &d->nodes[v];
+		/* the predecessor key: (group, ordering-only) pairs with counts */
+		uint32_t np = 0;
+		for (uint32_t e = d->pred_off[v]; e < d->pred_off[v + 1]; e++)
+			scratch[np++] = (uint64_t)g->group[d->preds[e]] << 1 | (d->pred_order[e] ? 1 : 0);
+		sort_u64(scratch, np);
+		uint32_t k = 0;
+		for (uint32_t j = 0; j < np; j++) {
+			if (k > 0 && scratch[k - 1] == scratch[j]) {
+				mult[k - 1]++;
+				continue;
+			}
+			scratch[k] = scratch[j];
+			mult[k++] = 1;
+		}
+		uint32_t extra = NONE;
+		if (nd->kind == DAG_IMPLICIT || nd->kind == DAG_EFFECT)
+			extra = nd->pc;
+		else if (nd->kind == DAG_METHOD && nd->pc < v && d->nodes[nd->pc].kind == DAG_ACTOR)
+			extra = g->group[nd->pc];
+		uint32_t found = NONE;
+		size_t at = 0;
+		if (!full) {
+			uint64_t h = mix(mix(mix(nd->kind, nd->proto), extra), (uint32_t)nd->where.file);
+			h = mix(mix(h, (uint32_t)nd->where.line), (uint32_t)nd->where.col);
+			h = mix(mix(h, (uint32_t)nd->where.end_line), (uint32_t)nd->where.end_col);
+			for (uint32_t j = 0; j < k; j++)
+				h = mix(h, scratch[j]);
+			for (at = h & (nslot - 1); slot[at] != NONE; at = (at + 1) & (nslot - 1)) {
+				uint32_t c = slot[at];
+				const dag_node *cn = &d->nodes[c];
+				if (cn->kind == nd->kind && cn->proto == nd->proto && g->extra[c] == extra &&
+				    same_span(cn->where, nd->where) && g->klen[c] == k &&
+				    (k == 0 || memcmp(g->keys + g->koff[c], scratch, k * sizeof *scratch) == 0)) {
+					found = c;
+					break;
+				}
+			}
+		}
+		if (found != NONE) {
+			g->group[v] = found;
+			g->size[found]++;
+			for (uint32_t j = 0; j < k; j++)
+				g->kcnt[g->koff[found] + j] += mult[j];
+			continue;
+		}
+		/* a new group */
+		if (!full)
+			slot[at] = v;
+		g->group[v] = v;
+		g->size[v] = 1;
+		g->extra[v] = extra;
+		if (g->nkeys + k > g->capkeys) {
+			while (g->nkeys + k > g->capkeys)
+				g->capkeys = g->capkeys ? g->capkeys * 2 : 1024;
+			g->keys = xrealloc(g->keys, g->capkeys * sizeof *g->keys);
+			g->kcnt = xrealloc(g->kcnt, g->capkeys * sizeof *g->kcnt);
+		}
+		g->koff[v] = (uint32_t)g->nkeys;
+		g->klen[v] = k;
+		if (k) {
+			memcpy(g->keys + g->nkeys, scratch, k * sizeof *scratch);
+			memcpy(g->kcnt + g->nkeys, mult, k * sizeof *mult);
+			g->nkeys += k;
+		}
+	}
+	free(slot);
+	free(scratch);
+	free(mult);
+	return 0;
+}
+
+/* ---- writing -------------------------------------------------------------- */
+
+/* Length of the valid UTF-8 sequence at s (2-4 bytes), or 0. */
+static int utf8_len(const unsigned char *s)
+{
+	int len = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 ? 2 : 0;
+	if (s[0] >= 0xf8)
+		return 0;
+	for (int i = 1; i < len; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	return len;
+}
+
+/* s inside a DOT quoted string: quotes and backslashes escaped, a newline
+ * as DOT's \n, other control bytes and invalid UTF-8 as '?'. */
+static void put_escaped(FILE *out, const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	while (*s) {
+		unsigned char c = *s;
+		if (c == '"' || c == '\\') {
+			fputc('\\', out);
+			fputc(c, out);
+		} else if (c == '\n') {
+			fputs("\\n", out);
+		} else if (c == '\t') {
+			fputc(' ', out);
+		} else if (c < 0x20 || c == 0x7f) {
+			fputc('?', out);
+		} else if (c >= 0x80) {
+			int len = utf8_len(s);
+			if (len == 0) {
+				fputc('?', out);
+			} else {
+				fwrite(s, 1, (size_t)len, out);
+				s += len;
+				continue;
+			}
+		} else {
+			fputc(c, out);
+		}
+		s++;
+	}
+}
+
+static const char *kind_attrs(int kind, bool many)
+{
+	switch (kind) {
+	case DAG_TASK: return many ? "shape=box, style=\"rounded,bold\"" : "shape=box, style=rounded";
+	case DAG_ACTOR: return "shape=box3d";
+	case DAG_METHOD: return "shape=ellipse";
+	case DAG_IMPLICIT: return "shape=oval, style=dashed, fontsize=10";
+	case DAG_EFFECT: return "shape=note";
+	case DAG_PUT: return "shape=cylinder";
+	default: return "shape=box";
+	}
+}
+
+static void write_node(const dag *d, const grouping *g, uint32_t id, const char *indent, FILE *out)
+{
+	char buf[128];
+	const dag_node *nd = &d->nodes[id];
+	fprintf(out, "%sn%u [label=\"", indent, id);
+	put_escaped(out, dag_label(d, id, buf, sizeof buf));
+	const char *path = d->prog->diag ? diag_source_path(d->prog->diag, nd->where.file) : NULL;
+	if (path) {
+		fputs("\\n", out);
+		put_escaped(out, path);
+		fprintf(out, ":%d", nd->where.line);
+	}
+	if (g->size[id] > 1)
+		fprintf(out, "\\n\xc3\x97%u", g->size[id]); /* U+00D7 multiplication sign */
+	fprintf(out, "\", %s%s];\n", kind_attrs(nd->kind, g->size[id] > 1),
+	        g->size[id] > 1 ? ", peripheries=2" : "");
+}
+
+int dag_write_dot(const dag *d, const dot_opts *o, FILE *out)
+{
+	const char *rankdir = o && o->rankdir ? o->rankdir : "TB";
+	if (strcmp(rankdir, "TB") != 0 && strcmp(rankdir, "LR") != 0 &&
+	    strcmp(rankdir, "BT") != 0 && strcmp(rankdir, "RL") != 0)
+		return -1;
+	if (!d->pred_off && d->n > 0)
+		return -1;
+	grouping g;
+	if (group_nodes(d, o && o->full, &g) != 0) {
+		grouping_free(&g);
+		return -1;
+	}
+	uint32_t n = d->n;
+	/* method groups of each actor group, ascending: pushed in reverse */
+	uint32_t *mfirst = xcalloc(n, sizeof *mfirst), *mnext = xcalloc(n, sizeof *mnext);
+	memset(mfirst, 0xff, (size_t)n * sizeof *mfirst);
+	for (uint32_t v = n; v-- > 0;) {
+		if (g.size[v] && d->nodes[v].kind == DAG_METHOD && g.extra[v] != NONE) {
+			mnext[v] = mfirst[g.extra[v]];
+			mfirst[g.extra[v]] = v;
+		}
+	}
+	fprintf(out, "digraph flow {\n  rankdir=%s;\n", rankdir);
+	fputs("  fontname=\"Helvetica\";\n"
+	      "  node [fontname=\"Helvetica\", fontsize=12];\n"
+	      "  edge [fontname=\"Helvetica\", fontsize=10];\n", out);
+	for (uint32_t v = 0; v < n; v++) {
+		if (!g.size[v])
+			continue;
+		const dag_node *nd = &d->nodes[v];
+		if (nd->kind == DAG_METHOD && g.extra[v] != NONE)
+			continue; /* written in its actor's cluster */
+		if (nd->kind != DAG_ACTOR) {
+			write_node(d, &g, v, "  ", out);
+			continue;
+		}
+		fprintf(out, "  subgraph cluster_actor%u {\n    label=\"", v);
+		put_escaped(out, d->prog->actors[nd->proto]->name);
+		fprintf(out, " #%u\";\n    style=rounded;\n    color=gray60;\n", v);
+		write_node(d, &g, v, "    ", out);
+		for (uint32_t m = mfirst[v]; m != NONE; m = mnext[m])
+			write_node(d, &g, m, "    ", out);
+		fputs("  }\n", out);
+	}
+	/* one edge per (group, predecessor group, edge kind), in id order */
+	for (uint32_t v = 0; v < n; v++) {
+		if (!g.size[v])
+			continue;
+		for (uint32_t j = 0; j < g.klen[v]; j++) {
+			uint64_t key = g.keys[g.koff[v] + j];
+			uint32_t cnt = g.kcnt[g.koff[v] + j];
+			bool order = key & 1;
+			fprintf(out, "  n%u -> n%u", (uint32_t)(key >> 1), v);
+			if (order || cnt > 1) {
+				fputs(" [", out);
+				if (order)
+					fputs("style=dashed, color=gray50", out);
+				if (cnt > 1)
+					fprintf(out, "%slabel=\"\xc3\x97%u\"", order ? ", " : "", cnt);
+				fputc(']', out);
+			}
+			fputs(";\n", out);
+		}
+	}
+	fputs("}\n", out);
+	free(mfirst);
+	free(mnext);
+	grouping_free(&g);
+	return ferror(out) ? -1 : 0;
+}
+
+/* ---- rendering ------------------------------------------------------------ */
+
+static int fail(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(char **err, const char *fmt, ...)
+{
+	if (err) {
+		va_list ap;
+		va_start(ap, fmt);
+		if (vasprintf(err, fmt, ap) < 0)
+			*err = NULL;
+		va_end(ap);
+	}
+	return -1;
+}
+
+#define NOT_INSTALLED "Graphviz is not installed: apt-get install graphviz"
+
+static int write_file(const char *dot, size_t len, const char *path, char **err)
+{
+	FILE *f = fopen(path, "wb");
+	if (!f)
+		return fail(err, "cannot open '%s': %s", path, strerror(errno));
+	size_t w = fwrite(dot, 1, len, f);
+	if (fclose(f) != 0 || w != len)
+		return fail(err, "cannot write '%s'", path);
+	return 0;
+}
+
+/* Trailing newlines off a message. */
+static void chomp(char *s)
+{
+	size_t n = strlen(s);
+	while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' '))
+		s[--n] = 0;
+}
+
+int dot_render_program(const char *dot, size_t len, const char *format, const char *out_path,
+                       const char *program, char **err)
+{
+	if (err)
+		*err = NULL;
+	if (!format || !out_path || !program)
+		return fail(err, "rendering needs a format, an output file and a program");
+	int in[2], er[2];
+	if (pipe2(in, O_CLOEXEC) != 0)
+		return fail(err, "cannot run %s: %s", program, strerror(errno));
+	if (pipe2(er, O_CLOEXEC) != 0) {
+		close(in[0]);
+		close(in[1]);
+		return fail(err, "cannot run %s: %s", program, strerror(errno));
+	}
+	char tflag[32];
+	snprintf(tflag, sizeof tflag, "-T%s", format);
+	char *argv[] = { (char *)program, tflag, (char *)"-o", (char *)out_path, NULL };
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, er[1], 2);
+	pid_t pid;
+	int rc = posix_spawnp(&pid, program, &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	close(in[0]);
+	close(er[1]);
+	if (rc != 0) {
+		close(in[1]);
+		close(er[0]);
+		if (rc == ENOENT)
+			return fail(err, NOT_INSTALLED);
+		return fail(err, "cannot run %s: %s", program, strerror(rc));
+	}
+	/* feed stdin while draining stderr, so neither pipe can block us;
+	 * a program that exits early must not kill us with SIGPIPE */
+	struct sigaction ign = { .sa_handler = SIG_IGN }, old;
+	sigemptyset(&ign.sa_mask);
+	sigaction(SIGPIPE, &ign, &old);
+	fcntl(in[1], F_SETFL, fcntl(in[1], F_GETFL) | O_NONBLOCK);
+	char msg[2048];
+	size_t nmsg = 0, off = 0;
+	bool in_open = true, er_open = true;
+	while (in_open || er_open) {
+		struct pollfd p[2];
+		int np = 0;
+		if (in_open)
+			p[np++] = (struct pollfd){ .fd = in[1], .events = POLLOUT };
+		if (er_open)
+			p[np++] = (struct pollfd){ .fd = er[0], .events = POLLIN };
+		if (poll(p, (nfds_t)np, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		for (int i = 0; i < np; i++) {
+			if (!p[i].revents)
+				continue;
+			if (p[i].fd == in[1]) {
+				ssize_t w = off < len ? write(in[1], dot + off, len - off) : 0;
+				if (w > 0)
+					off += (size_t)w;
+				if (off >= len || (w < 0 && errno != EAGAIN && errno != EINTR)) {
+					close(in[1]);
+					in_open = false;
+				}
+			} else {
+				char buf[1024];
+				ssize_t r = read(er[0], buf, sizeof buf);
+				if (r > 0) {
+					size_t take = (size_t)r < sizeof msg - 1 - nmsg ? (size_t)r : sizeof msg - 1 - nmsg;
+					memcpy(msg + nmsg, buf, take);
+					nmsg += take;
+				} else if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
+					close(er[0]);
+					er_open = false;
+				}
+			}
+		}
+	}
+	if (in_open)
+		close(in[1]);
+	if (er_open)
+		close(er[0]);
+	int st = 0;
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	sigaction(SIGPIPE, &old, NULL);
+	msg[nmsg] = 0;
+	chomp(msg);
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		return 0;
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 127)
+		return fail(err, NOT_INSTALLED);
+	if (WIFEXITED(st))
+		return fail(err, "%s -T%s failed (exit status %d)%s%s", program, format, WEXITSTATUS(st),
+		            nmsg ? ": " : "", msg);
+	return fail(err, "%s -T%s was killed by signal %d", program, format,
+	            WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+}
+
+#ifdef FLOW_HAVE_GVC
+/* cgraph reports errors through one process-wide callback */
+static char gv_msg[2048];
+static size_t gv_nmsg;
+
+static int gv_collect(char *m)
+{
+	size_t n = strlen(m);
+	if (n > sizeof gv_msg - 1 - gv_nmsg)
+		n = sizeof gv_msg - 1 - gv_nmsg;
+	memcpy(gv_msg + gv_nmsg, m, n);
+	gv_nmsg += n;
+	gv_msg[gv_nmsg] = 0;
+	return 0;
+}
+
+static int render_gvc(const char *dot, size_t len, const char *format, const char *out_path,
+                      char **err)
+{
+	gv_nmsg = 0;
+	gv_msg[0] = 0;
+	agusererrf olderr = agseterrf(gv_collect);
+	char *text = xcalloc(len + 1, 1);
+	memcpy(text, dot, len);
+	int rc = -1;
+	GVC_t *gvc = gvContext();
+	Agraph_t *g = gvc ? agmemread(text) : NULL;
+	/* open the output ourselves: Graphviz exits the process if it cannot */
+	FILE *f = NULL;
+	if (!gvc) {
+		fail(err, "Graphviz: no context");
+	} else if (!g) {
+		chomp(gv_msg);
+		fail(err, "Graphviz cannot read the DOT%s%s", gv_nmsg ? ": " : "", gv_msg);
+	} else if (!(f = fopen(out_path, "wb"))) {
+		fail(err, "cannot open '%s': %s", out_path, strerror(errno));
+	} else if (gvLayout(gvc, g, "dot") != 0) {
+		chomp(gv_msg);
+		fail(err, "Graphviz layout failed%s%s", gv_nmsg ? ": " : "", gv_msg);
+	} else {
+		if (gvRender(gvc, g, format, f) != 0) {
+			chomp(gv_msg);
+			fail(err, "Graphviz cannot render %s%s%s", format, gv_nmsg ? ": " : "", gv_msg);
+		} else {
+			rc = 0;
+		}
+		gvFreeLayout(gvc, g);
+	}
+	if (f && fclose(f) != 0 && rc == 0)
+		rc = fail(err, "cannot write '%s'", out_path);
+	if (g)
+		agclose(g);
+	if (gvc)
+		gvFreeContext(gvc);
+	agseterrf(olderr);
+	free(text);
+	return rc;
+}
+#endif
+
+int dot_render(const char *dot, size_t len, const char *format, const char *out_path, char **err)
+{
+	if (err)
+		*err = NULL;
+	if (!format || (strcmp(format, "svg") != 0 && strcmp(format, "png") != 0 &&
+	                strcmp(format, "pdf") != 0 && strcmp(format, "dot") != 0))
+		return fail(err, "unknown output format '%s' (use svg, png, pdf or dot)",
+		            format ? format : "");
+	if (!out_path || !*out_path)
+		return fail(err, "rendering %s needs an output file (-o FILE)", format);
+	if (strcmp(format, "dot") == 0)
+		return write_file(dot, len, out_path, err);
+#ifdef FLOW_HAVE_GVC
+	char *gverr = NULL;
+	if (render_gvc(dot, len, format, out_path, &gverr) == 0)
+		return 0;
+	/* the library may lack a plugin the program has; keep its message
+	 * if the program is not there either */
+	char *perr = NULL;
+	if (dot_render_program(dot, len, format, out_path, "dot", &perr) == 0) {
+		free(gverr);
+		return 0;
+	}
+	if (perr && strcmp(perr, NOT_INSTALLED) == 0) {
+		free(perr);
+		if (err)
+			*err = gverr;
+		else
+			free(gverr);
+		return -1;
+	}
+	free(gverr);
+	if (err)
+		*err = perr;
+	else
+		free(perr);
+	return -1;
+#else
+	return dot_render_program(dot, len, format, out_path, "dot", err);
+#endif
+}

@@ -1,0 +1,49 @@
+/* dot.h - Graphviz output of a lowered DAG (`flow dot`, issue 3), and
+ * rendering DOT text to svg/png/pdf through Graphviz.
+ *
+ * Legend (also in docs/dot.md):
+ *   task call          box, rounded corners
+ *   actor creation     box3d, inside its actor's cluster
+ *   actor method call  ellipse, inside its actor's cluster
+ *   implicit expr      dashed oval, smaller font
+ *   driver effect      note
+ *   put(value)         cylinder
+ *   data edge          solid arrow
+ *   ordering edge      dashed grey arrow (effects, actor calls)
+ *   group of N nodes   label ends in "×N", double outline (bold for
+ *                      rounded boxes); an edge standing for K > 1 edges
+ *                      is labelled "×K"
+ *
+ * Ownership: the writer only reads the dag; dot_render's *err is
+ * malloc'd and the caller frees it.
+ */
+#ifndef FLOW_DOT_H
+#define FLOW_DOT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "dag.h"
+
+typedef struct dot_opts {
+	const char *rankdir; /* "TB" (NULL = TB), "LR", "BT" or "RL" */
+	bool full;           /* one DOT node per DAG node: no collapsing */
+} dot_opts;
+
+/* Writes d (finalized: dag_finalize called) as DOT. Unless o->full,
+ * nodes with the same kind, callee, source place and predecessor groups
+ * are drawn as one node ×N. o may be NULL (defaults). Returns 0, or -1
+ * if d is not finalized, the rankdir is unknown or writing failed. */
+int dag_write_dot(const dag *d, const dot_opts *o, FILE *out);
+
+/* Renders DOT text into out_path as format "svg", "png", "pdf" or "dot"
+ * (the text itself). Uses libgvc when built with it, else the `dot`
+ * program. Returns 0, or -1 with a malloc'd message in *err (if err). */
+int dot_render(const char *dot, size_t len, const char *format, const char *out_path,
+               char **err);
+/* The same through one named program (e.g. "dot") only; for tests. */
+int dot_render_program(const char *dot, size_t len, const char *format, const char *out_path,
+                       const char *program, char **err);
+
+#endif
