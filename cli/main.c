@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include "compiler/dag.h"
+#include "compiler/dot.h"
+#include "compiler/rewrite.h"
 #include "compiler/lower.h"
 #include "compiler/plan.h"
 #include "executor/serial.h"
@@ -70,6 +72,7 @@ static int usage_error(const char *cmd, const char *fmt, const char *arg)
 typedef struct prog_opts {
 	param_set *params;
 	int nparams, capparams;
+	bool no_rewrite;
 } prog_opts;
 
 /* -p name=value */
@@ -170,7 +173,8 @@ static int load_program(flow_loader *l, diag_ctx *d, const char *path, const pro
 	if (rc || *g)
 		return rc; /* a plan carries its DAG */
 	char *err = NULL;
-	*g = lower_program(*prog, NULL, &err);
+	lower_opts lo = { .no_rewrite = o->no_rewrite };
+	*g = lower_program(*prog, &lo, &err);
 	if (!*g) {
 		fprintf(stderr, "%s\n", err);
 		free(err);
@@ -281,7 +285,7 @@ static int cmd_compile(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	prog_opts o = {0};
-	int c, rc, dump = 0, stats = 0, explain = 0, rewrite = 1, dump_dag = 0;
+	int c, rc, dump = 0, stats = 0, explain = 0, dump_dag = 0;
 	const char *out = NULL;
 	while ((c = getopt_long(argc, argv, "hp:o:", longopts, NULL)) != -1) {
 		switch (c) {
@@ -319,7 +323,7 @@ static int cmd_compile(int argc, char **argv)
 			explain = 1;
 			break;
 		case 'N':
-			rewrite = 0;
+			o.no_rewrite = true;
 			break;
 		case 'D':
 			dump_dag = 1;
@@ -341,11 +345,11 @@ static int cmd_compile(int argc, char **argv)
 	bc_program *p;
 	dag *g;
 	rc = load_program(&l, &d, argv[optind], &o, &p, &g, "compile");
-	(void)rewrite;
-	(void)explain;
 	if (rc == 0) {
 		if (dump)
 			bc_dump(p, stdout);
+		if (explain)
+			dag_explain(g, stdout);
 		if (dump_dag)
 			dag_dump(g, stdout);
 		if (stats) {

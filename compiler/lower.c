@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "lower.h"
+#include "rewrite.h"
 #include "../lang/vm.h"
 #include "../stdlib/stdlib.h"
 
@@ -265,6 +266,11 @@ done:
 	free(h.last_on);
 	if (dag_finalize(h.d)) {
 		*err = strdup("flow: internal error: the lowered DAG is not in topological order");
+		dag_free(h.d);
+		return NULL;
+	}
+	if (!(o && o->no_rewrite) && dag_rewrite_all(h.d) < 0) {
+		*err = strdup("flow: internal error: the rewrite pass refused the DAG");
 		dag_free(h.d);
 		return NULL;
 	}

@@ -10,17 +10,20 @@
 #ifndef FLOW_LOWER_H
 #define FLOW_LOWER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "dag.h"
 
 typedef struct lower_opts {
 	uint32_t max_nodes; /* 0: the default limit (LOWER_MAX_NODES) */
+	bool no_rewrite;    /* keep chains of @associative calls as written */
 } lower_opts;
 
 #define LOWER_MAX_NODES 100000000u
 
-/* Returns the DAG (finalized), or NULL with *err set. */
+/* Returns the DAG (finalized, and with chains of @associative calls
+ * rebalanced unless o->no_rewrite: rewrite.h), or NULL with *err set. */
 dag *lower_program(const bc_program *p, const lower_opts *o, char **err);
 
 #endif
