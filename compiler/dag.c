@@ -221,6 +221,12 @@ int dag_finalize(dag *d)
 		d->pred_off[v + 1] = ne;
 	}
 	free(r.v);
+	if (!preds) { /* no edges: still a (tiny) array, so "finalized" is visible */
+		preds = malloc(sizeof *preds);
+		pord = malloc(1);
+		if (!preds || !pord)
+			abort();
+	}
 	d->preds = preds;
 	d->pred_order = pord;
 	d->nedges = ne;
