@@ -26,7 +26,8 @@
 /* The subcommands, listed once: name, handler, one-line summary. */
 #define CMD_LIST(X) \
 	X(check,   "parse and check a program; print diagnostics") \
-	X(compile, "compile a program (--dump-bytecode shows its bytecode)") \
+	X(compile, "compile a program to a DAG and a plan (--stats, --explain, -o PLAN)") \
+	X(dot,     "write the program's DAG as Graphviz DOT, or render it (-T svg)") \
 	X(run,     "run a program")
 
 #define X(name, summary) static int cmd_##name(int argc, char **argv);
@@ -359,6 +360,130 @@ static int cmd_compile(int argc, char **argv)
 		}
 		if (out)
 			rc = write_plan(out, p, g, &o);
+	}
+	dag_free(g);
+	bc_program_free(p);
+	loader_fini(&l);
+	diag_fini(&d);
+	free_params(&o);
+	return rc;
+}
+
+/* ---- flow dot ------------------------------------------------------------ */
+
+static int cmd_dot(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"help", no_argument, NULL, 'h'},
+		{"param", required_argument, NULL, 'p'},
+		{"output", required_argument, NULL, 'o'},
+		{"format", required_argument, NULL, 'T'},
+		{"rankdir", required_argument, NULL, 'R'},
+		{"full", no_argument, NULL, 'F'},
+		{"no-rewrite", no_argument, NULL, 'N'},
+		{NULL, 0, NULL, 0},
+	};
+	prog_opts o = {0};
+	dot_opts dopt = {NULL, false};
+	const char *out = NULL, *fmt = NULL;
+	int c, rc;
+	while ((c = getopt_long(argc, argv, "hp:o:T:", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'h':
+			printf("usage: flow dot [-T svg|png|pdf|dot] [-o OUT] [--rankdir TB|LR|BT|RL] [--full]\n"
+			       "                [--no-rewrite] [-p name=value]... FILE\n\n"
+			       "Writes the DAG that FILE (a .flow file or a plan) compiles to, in\n"
+			       "Graphviz's DOT language: one node per task call (box), actor\n"
+			       "creation (3-D box), method call (ellipse), driver effect (note)\n"
+			       "and run-time expression (dashed oval), labelled with its name and\n"
+			       "file:line; an actor's calls share a cluster; dashed grey edges only\n"
+			       "order effects. Identical calls are drawn once, marked xN (docs/dot.md).\n\n"
+			       "  -T, --format FMT  render through Graphviz to svg, png or pdf\n"
+			       "                    (needs -o; 'dot' writes the DOT text)\n"
+			       "  -o, --output OUT  write to OUT instead of stdout\n"
+			       "  --rankdir DIR     layout direction (default TB, top to bottom)\n"
+			       "  --full            one DOT node per DAG node: no collapsing\n"
+			       "  --no-rewrite      the DAG before the rewrite of @associative chains\n"
+			       "  -p name=value     set a param\n");
+			free_params(&o);
+			return 0;
+		case 'p':
+			if ((rc = add_param(&o, "dot", optarg)) != 0)
+				return rc;
+			break;
+		case 'o':
+			out = optarg;
+			break;
+		case 'T':
+			fmt = optarg;
+			break;
+		case 'R':
+			dopt.rankdir = optarg;
+			break;
+		case 'F':
+			dopt.full = true;
+			break;
+		case 'N':
+			o.no_rewrite = true;
+			break;
+		default:
+			free_params(&o);
+			return usage_error("dot", "%s", "bad option");
+		}
+	}
+	if (optind != argc - 1) {
+		free_params(&o);
+		return usage_error("dot", "%s", "expects exactly one FILE");
+	}
+	if (dopt.rankdir && strcmp(dopt.rankdir, "TB") && strcmp(dopt.rankdir, "LR") &&
+	    strcmp(dopt.rankdir, "BT") && strcmp(dopt.rankdir, "RL")) {
+		free_params(&o);
+		return usage_error("dot", "--rankdir expects TB, LR, BT or RL, got '%s'", dopt.rankdir);
+	}
+	if (fmt && strcmp(fmt, "svg") && strcmp(fmt, "png") && strcmp(fmt, "pdf") && strcmp(fmt, "dot")) {
+		free_params(&o);
+		return usage_error("dot", "-T expects svg, png, pdf or dot, got '%s'", fmt);
+	}
+	if (fmt && strcmp(fmt, "dot") && !out) {
+		free_params(&o);
+		return usage_error("dot", "-T %s needs -o OUT (a rendered image is not for a terminal)", fmt);
+	}
+	diag_ctx d;
+	flow_loader l;
+	bc_program *p;
+	dag *g;
+	rc = load_program(&l, &d, argv[optind], &o, &p, &g, "dot");
+	if (rc == 0) {
+		char *buf = NULL;
+		size_t len = 0;
+		FILE *mem = open_memstream(&buf, &len);
+		if (!mem || dag_write_dot(g, &dopt, mem) != 0) {
+			fprintf(stderr, "flow: error: cannot write the DAG as DOT\n");
+			rc = EXIT_USER;
+		}
+		if (mem)
+			fclose(mem);
+		if (rc == 0 && fmt && strcmp(fmt, "dot")) {
+			char *err = NULL;
+			if (dot_render(buf, len, fmt, out, &err) != 0) {
+				fprintf(stderr, "flow: error: %s\n", err ? err : "rendering failed");
+				free(err);
+				rc = EXIT_USER;
+			}
+		} else if (rc == 0) {
+			FILE *f = out ? fopen(out, "wb") : stdout;
+			int ok = f && fwrite(buf, 1, len, f) == len;
+			if (f && f != stdout && fclose(f) != 0)
+				ok = 0;
+			if (!ok) {
+				fprintf(stderr, "flow: error: cannot write '%s': %s\n", out ? out : "stdout",
+				        strerror(errno));
+				if (out)
+					remove(out);
+				rc = EXIT_USER;
+			}
+		}
+		free(buf);
 	}
 	dag_free(g);
 	bc_program_free(p);

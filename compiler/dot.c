@@ -7,7 +7,9 @@
  * predecessor groups with their edge kind). Identical independent calls
  * become one group, each level of a balanced reduce tree over them one
  * group, and a chain stays a chain because each link has a different
- * predecessor group. A group's id is its first member's id. One hash
+ * predecessor group, except a run of one call ordered only after the
+ * previous one of the same (a loop of calls on one actor): one group
+ * with a loop edge. A group's id is its first member's id. One hash
  * lookup per node and a sort of each node's predecessor list: near
  * linear in nodes + edges. */
 #include <errno.h>
@@ -136,10 +138,25 @@ static int group_nodes(const dag *d, bool full, grouping *g)
 	}
 	for (uint32_t v = 0; v < n; v++) {
 		const dag_node *nd = &d->nodes[v];
-		/* the predecessor key: (group, ordering-only) pairs with counts */
+		uint32_t extra = NONE;
+		if (nd->kind == DAG_IMPLICIT || nd->kind == DAG_EFFECT)
+			extra = nd->pc;
+		else if (nd->kind == DAG_METHOD && nd->pc < v && d->nodes[nd->pc].kind == DAG_ACTOR)
+			extra = g->group[nd->pc];
+		/* the predecessor key: (group, ordering-only) pairs with counts.
+		 * An ordering edge from a group of the same call (a loop of calls
+		 * on one actor, each after the last) is "the previous one of the
+		 * same": so such a run is one group, drawn with a loop, not a
+		 * chain of a thousand nodes */
 		uint32_t np = 0;
-		for (uint32_t e = d->pred_off[v]; e < d->pred_off[v + 1]; e++)
-			scratch[np++] = (uint64_t)g->group[d->preds[e]] << 1 | (d->pred_order[e] ? 1 : 0);
+		for (uint32_t e = d->pred_off[v]; e < d->pred_off[v + 1]; e++) {
+			uint32_t pg = g->group[d->preds[e]];
+			const dag_node *pn = &d->nodes[pg];
+			if (!full && d->pred_order[e] && pn->kind == nd->kind && pn->proto == nd->proto &&
+			    g->extra[pg] == extra && same_span(pn->where, nd->where))
+				pg = NONE;
+			scratch[np++] = (uint64_t)pg << 1 | (d->pred_order[e] ? 1 : 0);
+		}
 		sort_u64(scratch, np);
 		uint32_t k = 0;
 		for (uint32_t j = 0; j < np; j++) {
@@ -150,11 +167,6 @@ static int group_nodes(const dag *d, bool full, grouping *g)
 			scratch[k] = scratch[j];
 			mult[k++] = 1;
 		}
-		uint32_t extra = NONE;
-		if (nd->kind == DAG_IMPLICIT || nd->kind == DAG_EFFECT)
-			extra = nd->pc;
-		else if (nd->kind == DAG_METHOD && nd->pc < v && d->nodes[nd->pc].kind == DAG_ACTOR)
-			extra = g->group[nd->pc];
 		uint32_t found = NONE;
 		size_t at = 0;
 		if (!full) {
@@ -337,13 +349,16 @@ int dag_write_dot(const dag *d, const dot_opts *o, FILE *out)
 			uint64_t key = g.keys[g.koff[v] + j];
 			uint32_t cnt = g.kcnt[g.koff[v] + j];
 			bool order = key & 1;
-			fprintf(out, "  n%u -> n%u", (uint32_t)(key >> 1), v);
+			uint32_t from = (uint32_t)(key >> 1);
+			fprintf(out, "  n%u -> n%u", from == NONE ? v : from, v);
 			if (order || cnt > 1) {
 				fputs(" [", out);
 				if (order)
 					fputs("style=dashed, color=gray50", out);
 				if (cnt > 1)
-					fprintf(out, "%slabel=\"\xc3\x97%u\"", order ? ", " : "", cnt);
+					/* xlabel: Graphviz 2.42 corrupts its heap laying out
+					 * labelled edges between nodes of one rank */
+					fprintf(out, "%sxlabel=\"\xc3\x97%u\"", order ? ", " : "", cnt);
 				fputc(']', out);
 			}
 			fputs(";\n", out);
