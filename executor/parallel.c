@@ -9,6 +9,13 @@
  * counts and the queue, and is the happens-before edge between the thread
  * that fills a node's future (g->fut) and the threads that read it.
  *
+ * Program order (LANGUAGE.md section 6): the driver submits each call
+ * when it reaches it and blocks at its effects (print, sleep, now, get,
+ * io...). So a task is not started before every driver effect with a
+ * lower id has run: `frontier` is the first effect not yet done, and only
+ * tasks below it enter the queue. (The language lets a task with no
+ * effects start earlier; nothing marks those yet.)
+ *
  * This first version keeps three simplifications (issue 4 lifts them):
  * - Actors live on the driver thread: actor creation and method-call
  *   nodes, and the tasks that are passed an actor handle, run there in id
@@ -54,6 +61,7 @@ struct par_run {
 	uint32_t *heap;     /* ready task nodes (mu) */
 	uint32_t nheap;
 	uint32_t ndone;     /* finished nodes (mu) */
+	uint32_t frontier;  /* the first DAG_EFFECT node not yet done, or n (mu) */
 	bool stop;          /* workers leave (mu) */
 	bool fatal;         /* a node could not run: everything stops (mu) */
 	pthread_mutex_t mu;
@@ -122,6 +130,26 @@ static uint32_t heap_pop(par_run *r)
 
 /* ---- completion ------------------------------------------------------------ */
 
+static uint32_t next_effect(const dag *g, uint32_t from)
+{
+	while (from < g->n && g->nodes[from].kind != DAG_EFFECT)
+		from++;
+	return from;
+}
+
+/* The driver has reached effect node `to` (or the end): the worker nodes
+ * before it whose inputs are done are submitted. Called with mu held. */
+static void advance_frontier(par_run *r, uint32_t to)
+{
+	for (uint32_t t = r->frontier; t < to; t++) {
+		if (r->worker[t] && r->pending[t] == 0) {
+			heap_push(r, t);
+			pthread_cond_signal(&r->work);
+		}
+	}
+	r->frontier = to;
+}
+
 /* Node v has finished (its future is filled in): releases its successors.
  * Called with mu held. */
 static void complete(par_run *r, uint32_t v)
@@ -132,13 +160,16 @@ static void complete(par_run *r, uint32_t v)
 		uint32_t s = g->succs[e];
 		if (--r->pending[s] != 0)
 			continue;
-		if (r->worker[s]) {
+		if (!r->worker[s]) {
+			wake_driver = true;
+		} else if (s < r->frontier) {
 			heap_push(r, s);
 			pthread_cond_signal(&r->work);
-		} else {
-			wake_driver = true;
 		}
 	}
+	/* effects complete in id order (all on the driver thread) */
+	if (v == r->frontier)
+		advance_frontier(r, next_effect(g, v + 1));
 	if (++r->ndone == g->n)
 		wake_driver = true;
 	if (wake_driver)
@@ -215,9 +246,7 @@ int parallel_run_dag(const dag *g, const parallel_opts *o)
 		r.pending[v] = g->pred_off[v + 1] - g->pred_off[v];
 		r.worker[v] = runs_on_worker(g, v);
 	}
-	for (uint32_t v = 0; v < n; v++)
-		if (r.pending[v] == 0 && r.worker[v])
-			heap_push(&r, v);
+	advance_frontier(&r, next_effect(g, 0));
 	pthread_mutex_init(&r.mu, NULL);
 	pthread_cond_init(&r.work, NULL);
 	pthread_cond_init(&r.drv, NULL);
