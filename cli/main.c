@@ -14,6 +14,7 @@
 #include "compiler/rewrite.h"
 #include "compiler/lower.h"
 #include "compiler/plan.h"
+#include "executor/parallel.h"
 #include "executor/serial.h"
 #include "lang/compile.h"
 #include "lang/diag.h"
@@ -512,24 +513,27 @@ static int cmd_run(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{"param", required_argument, NULL, 'p'},
 		{"serial", no_argument, NULL, 'S'},
+		{"cpus", required_argument, NULL, 'c'},
 		{"seed", required_argument, NULL, 's'},
 		{"quiet", no_argument, NULL, 'q'},
 		{NULL, 0, NULL, 0},
 	};
 	prog_opts o = {0};
 	serial_opts so = {.seed = 0, .out = stdout, .err = stderr};
+	bool serial = false, quiet = false;
+	uint64_t cpus = 0;
 	int c, rc;
 	while ((c = getopt_long(argc, argv, "hp:q", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'h':
-			printf("usage: flow run [--serial] [--seed N] [-p name=value]... FILE\n\n"
+			printf("usage: flow run [--serial] [--cpus N] [--seed N] [-p name=value]... FILE\n\n"
 			       "Runs the program in FILE (a .flow file or a plan). The driver's prints go to stdout in\n"
 			       "program order; prints inside tasks go to stderr, prefixed with\n"
 			       "the task's name.\n\n"
 			       "  --serial          run in one thread, top to bottom: tasks run\n"
 			       "                    inline when called (the reference semantics)\n"
-			       "                    (for now every run is serial: the parallel\n"
-			       "                    executor is not built yet)\n"
+			       "  --cpus N          worker threads that run tasks (default: the\n"
+			       "                    machine's cores)\n"
 			       "  --seed N          seed of every random stream (default 0)\n"
 			       "  -p name=value     set a param\n"
 			       "  -q, --quiet       no progress output\n"
@@ -543,7 +547,14 @@ static int cmd_run(int argc, char **argv)
 				return rc;
 			break;
 		case 'S':
-			break; /* the serial host is the only executor so far */
+			serial = true;
+			break;
+		case 'c':
+			if (parse_u64(optarg, &cpus) != 0 || cpus < 1 || cpus > 1024) {
+				free_params(&o);
+				return usage_error("run", "--cpus expects an integer from 1 to 1024, got '%s'", optarg);
+			}
+			break;
 		case 's':
 			if (parse_u64(optarg, &so.seed) != 0) {
 				free_params(&o);
@@ -551,6 +562,7 @@ static int cmd_run(int argc, char **argv)
 			}
 			break;
 		case 'q':
+			quiet = true;
 			break;
 		default:
 			free_params(&o);
@@ -566,8 +578,13 @@ static int cmd_run(int argc, char **argv)
 	bc_program *p;
 	dag *g;
 	rc = load_program(&l, &d, argv[optind], &o, &p, &g, "run");
-	if (rc == 0)
+	if (rc == 0 && serial) {
 		rc = serial_run_dag(g, &so) == 0 ? 0 : EXIT_USER;
+	} else if (rc == 0) {
+		parallel_opts po = {.seed = so.seed, .out = stdout, .err = stderr, .cpus = (int)cpus,
+		                    .quiet = quiet};
+		rc = parallel_run_dag(g, &po) == 0 ? 0 : EXIT_USER;
+	}
 	dag_free(g);
 	bc_program_free(p);
 	fflush(stdout);

@@ -1,0 +1,663 @@
+/* task_run.c - the shared part of the executors (see task_run.h): the
+ * host of task bodies and the running of one DAG node. Moved out of
+ * serial.c unchanged in behaviour; what the parallel executor needed is
+ * per-thread state (task_host), line-locked output and a lock per actor.
+ *
+ * @timeout is not enforced here: the result would not depend on it, and
+ * enforcing it needs a watcher thread (the parallel executor's job). */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "task_run.h"
+
+
+
+/* An actor instance: its fields, or why it is broken. Its methods run one
+ * at a time (lock): a task may call a method on a handle it was passed
+ * while the driver thread calls another. Recursive, because a method may
+ * call its own actor inline. */
+typedef struct task_actor {
+	value fields;
+	char *error;
+	pthread_mutex_t lock;
+} task_actor;
+
+static task_actor *actor_instance_new(size_t nfields)
+{
+	task_actor *inst = calloc(1, sizeof *inst);
+	if (!inst)
+		abort();
+	inst->fields = dict_new(nfields);
+	pthread_mutexattr_t at;
+	pthread_mutexattr_init(&at);
+	pthread_mutexattr_settype(&at, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&inst->lock, &at);
+	pthread_mutexattr_destroy(&at);
+	return inst;
+}
+
+static const flow_host_ops task_ops;
+
+static task_host *host_of(flow_vm *vm) { return vm_ctx(vm)->host_data; }
+
+static char *place_text(flow_vm *vm)
+{
+	span w;
+	const bc_program *p = vm_program(vm);
+	char *s = NULL;
+	task_host *sh = host_of(vm);
+	if (!vm_where(vm, &w)) {
+		if (!sh->node_where)
+			return strdup("?");
+		w = *sh->node_where;
+	}
+	const char *path = w.file >= 0 && p->diag ? diag_source_path(p->diag, w.file) : NULL;
+	if (asprintf(&s, "%s:%d:%d", path ? path : "?", w.line, w.col) < 0)
+		abort();
+	return s;
+}
+
+/* A failed VM's error, gcc-style: "file:line:col: error: message", the
+ * source line with a caret, then the traceback of fn calls. `suffix` is
+ * appended to the message (e.g. " (in task 'square')"). Malloc'd. */
+char *task_render_error(flow_vm *vm, const char *suffix)
+{
+	const bc_program *p = vm_program(vm);
+	const char *full = vm_error(vm);
+	const char *msg = vm_error_message(vm);
+	span w;
+	if (!vm_error_place(vm, &w) || p->diag == NULL || msg == NULL) {
+		char *s;
+		if (asprintf(&s, "flow: error: %s%s", full ? full : "error", suffix) < 0)
+			abort();
+		return s;
+	}
+	char *text, *block, *out;
+	if (asprintf(&text, "%s%s", msg, suffix) < 0)
+		abort();
+	block = diag_format(p->diag, DIAG_ERROR, w, text);
+	const char *trace = full ? strchr(full, '\n') : NULL;
+	size_t n = strlen(block);
+	while (n > 0 && block[n - 1] == '\n')
+		n--;
+	if (asprintf(&out, "%.*s%s", (int)n, block, trace ? trace : "") < 0)
+		abort();
+	free(text);
+	free(block);
+	return out;
+}
+
+static bool is_failed(value x, void *ctx)
+{
+	if (x.t != V_FUTURE)
+		return false;
+	const vfuture *f = (const vfuture *)x.as.o;
+	if (f->state == FUT_FAILED) {
+		*(const vfuture **)ctx = f;
+		return true;
+	}
+	return f->state == FUT_DONE && val_any(f->result, is_failed, ctx);
+}
+
+/* The first failed future inside v (deeply), or NULL. val_any enters each
+ * shared list once: x = [x, x] repeated is not walked 2^n times. */
+static const vfuture *find_failed(value v)
+{
+	const vfuture *f = NULL;
+	return val_any(v, is_failed, &f) ? f : NULL;
+}
+
+static const char *failed_name(const vfuture *f)
+{
+	const char *n = f->host_data;
+	return n ? n : "?";
+}
+
+/* Returns 1 and a skipped future when an argument is a failed future. */
+static int skip_if_failed(flow_vm *vm, const char *what, const char *name, value *args, int nargs,
+                          value *out)
+{
+	for (int j = 0; j < nargs; j++) {
+		const vfuture *f = find_failed(args[j]);
+		if (!f)
+			continue;
+		task_host *sh = host_of(vm);
+		char *msg;
+		if (asprintf(&msg, "skipped: depends on failed task '%s'", failed_name(f)) < 0)
+			abort();
+		*out = future_new_failed(msg);
+		((vfuture *)out->as.o)->host_data = (void *)f->host_data;
+		fprintf(sh->err, "flow: %s '%s' %s\n", what, name, msg);
+		sh->nskipped++;
+		free(msg);
+		return 1;
+	}
+	return 0;
+}
+
+/* Resolves and freezes arguments: a value leaving the caller is a snapshot. */
+static int snapshot_args(flow_vm *vm, value *args, int nargs, value *out)
+{
+	for (int j = 0; j < nargs; j++) {
+		if (vm_get_deep(vm, args[j], &out[j])) {
+			for (int q = 0; q < j; q++)
+				val_rele(out[q]);
+			return -1;
+		}
+		val_freeze(out[j]);
+	}
+	return 0;
+}
+
+/* Runs proto in a fresh VM. On failure returns -1 and a malloc'd error;
+ * when it failed because it needed the result of a failed task, *dep is
+ * that task's name and *err says where. */
+/* The identity of a call made now: the DAG node's, or the caller's
+ * identity and its call count. */
+static uint64_t next_ident(task_host *sh)
+{
+	if (sh->depth == 0)
+		return sh->top_ident;
+	return rng_mix(sh->ident[sh->depth - 1], ++sh->nchild[sh->depth - 1]);
+}
+
+static int run_inline(task_host *sh, const bc_proto *p, uint64_t call, value self, value *args,
+                      int nargs, value *res, char **err, const char **dep)
+{
+	vm_context c;
+	memset(&c, 0, sizeof c);
+	c.host = &task_ops;
+	c.host_data = sh;
+	c.task_name = p->name;
+	c.self = self;
+	rng_seed(&c.rng, rng_mix(sh->seed, call));
+	sh->ident[sh->depth] = call;
+	sh->nchild[sh->depth] = 0;
+	flow_vm *tv = sh->pool[sh->depth];
+	if (tv)
+		vm_set_ctx(tv, &c);
+	else
+		tv = sh->pool[sh->depth] = vm_new(sh->prog, &c);
+	sh->depth++;
+	int rc = vm_run(tv, p, args, nargs, res);
+	sh->depth--;
+	*dep = NULL;
+	if (rc && sh->dep_vm == tv) {
+		*dep = sh->dep_name;
+		*err = sh->dep_place;
+		sh->dep_place = NULL;
+	} else if (rc) {
+		char suffix[256];
+		snprintf(suffix, sizeof suffix, " (in %s '%s')",
+		         p->kind == PROTO_TASK ? "task" : p->kind == PROTO_INIT ? "actor" : "method",
+		         p->name);
+		*err = task_render_error(tv, suffix);
+	} else {
+		val_freeze(*res);
+	}
+	if (sh->dep_vm == tv)
+		sh->dep_vm = NULL;
+	/* drop the context's references now (self), not when reused */
+	c.self = v_none();
+	vm_set_ctx(tv, &c);
+	return rc;
+}
+
+static value fail_future(flow_vm *vm, const char *what, const char *name, int attempts,
+                         const char *err)
+{
+	task_host *sh = host_of(vm);
+	char *where = place_text(vm), *msg;
+	char after[64] = "";
+	if (attempts > 1)
+		snprintf(after, sizeof after, " after %d attempts", attempts);
+	if (asprintf(&msg, "%s\n  %s '%s' failed%s; it was called from %s", err, what, name, after,
+	             where) < 0)
+		abort();
+	fprintf(sh->err, "%s\n", msg);
+	sh->nfailed++;
+	value f = future_new_failed(msg);
+	((vfuture *)f.as.o)->host_data = (void *)name;
+	free(msg);
+	free(where);
+	return f;
+}
+
+/* A call that stopped because it needed a failed result: reported once,
+ * shortly, and counted with the skipped ones. */
+static value stopped_future(flow_vm *vm, const char *what, const char *name, const char *dep,
+                            const char *where)
+{
+	task_host *sh = host_of(vm);
+	char *msg;
+	if (asprintf(&msg, "stopped at %s: it needs the result of failed task '%s'", where, dep) < 0)
+		abort();
+	fprintf(sh->err, "flow: %s '%s' %s\n", what, name, msg);
+	sh->nskipped++;
+	value f = future_new_failed(msg);
+	((vfuture *)f.as.o)->host_data = (void *)dep;
+	free(msg);
+	return f;
+}
+
+/* The future an inline run leaves behind: done with its result, failed,
+ * or stopped because it needed a failed task's result. Consumes res and
+ * err. */
+static value outcome_future(flow_vm *vm, const char *what, const char *name, int rc,
+                            int attempts, value res, char *err, const char *dep)
+{
+	value f;
+	if (rc && dep)
+		f = stopped_future(vm, what, name, dep, err);
+	else if (rc)
+		f = fail_future(vm, what, name, attempts, err);
+	else {
+		f = future_new_done(res);
+		val_rele(res);
+	}
+	free(err);
+	return f;
+}
+
+static int s_call_task(flow_vm *vm, const bc_proto *task, value *args, int nargs, value *out)
+{
+	task_host *sh = host_of(vm);
+	if (skip_if_failed(vm, "task", task->name, args, nargs, out))
+		return 0;
+	if (sh->depth >= TASK_MAX_NESTING)
+		return vm_raise(vm, "tasks nested more than %d deep", TASK_MAX_NESTING);
+	value small[16], *a = nargs <= 16 ? small : malloc(sizeof(value) * (size_t)nargs);
+	if (snapshot_args(vm, args, nargs, a)) {
+		if (a != small)
+			free(a);
+		return -1;
+	}
+	char *err = NULL;
+	const char *dep = NULL;
+	value res = v_none();
+	int attempts = 0, rc;
+	uint64_t call = next_ident(sh); /* retries replay the same random stream */
+	do {
+		free(err);
+		err = NULL;
+		attempts++;
+		rc = run_inline(sh, task, call, v_none(), a, nargs, &res, &err, &dep);
+	} while (rc && !dep && attempts <= task->attrs.retries);
+	for (int j = 0; j < nargs; j++)
+		val_rele(a[j]);
+	if (a != small)
+		free(a);
+	*out = outcome_future(vm, "task", task->name, rc, attempts, res, err, dep);
+	return 0;
+}
+
+static void actor_instance_free(void *p)
+{
+	task_actor *a = p;
+	val_rele(a->fields);
+	free(a->error);
+	pthread_mutex_destroy(&a->lock);
+	free(a);
+}
+
+/* Creates the instance behind handle h (which has none yet) and runs
+ * init. Returns -1 only for an error of the caller (nesting too deep). */
+static int init_actor(flow_vm *vm, value h, const bc_actor *cls, value *args, int nargs)
+{
+	task_host *sh = host_of(vm);
+	task_actor *inst = actor_instance_new(8);
+	vactor *va = (vactor *)h.as.o;
+	va->instance = inst;
+	va->id = __atomic_add_fetch(sh->actor_seq, 1, __ATOMIC_RELAXED);
+	va->free_instance = actor_instance_free;
+	if (cls->init) {
+		value dummy;
+		if (skip_if_failed(vm, "actor", cls->name, args, nargs, &dummy)) {
+			inst->error = strdup(((vfuture *)dummy.as.o)->error);
+			val_rele(dummy);
+		} else if (sh->depth >= TASK_MAX_NESTING) {
+			return vm_raise(vm, "actors nested more than %d deep", TASK_MAX_NESTING);
+		} else {
+			value small[16], *a = nargs <= 16 ? small : malloc(sizeof(value) * (size_t)nargs);
+			if (snapshot_args(vm, args, nargs, a)) {
+				if (a != small)
+					free(a);
+				return -1;
+			}
+			value res;
+			char *err = NULL;
+			const char *dep;
+			if (run_inline(sh, cls->init, next_ident(sh), inst->fields, a, nargs, &res, &err, &dep) == 0) {
+				val_rele(res);
+			} else {
+				value f = fail_future(vm, "actor", cls->name, 1, err);
+				inst->error = strdup(((vfuture *)f.as.o)->error);
+				val_rele(f);
+				free(err);
+			}
+			for (int j = 0; j < nargs; j++)
+				val_rele(a[j]);
+			if (a != small)
+				free(a);
+		}
+	}
+	return 0;
+}
+
+static int s_new_actor(flow_vm *vm, const bc_actor *cls, value *args, int nargs, value *out)
+{
+	value h = vm_actor_new(cls);
+	if (init_actor(vm, h, cls, args, nargs)) {
+		val_rele(h);
+		return -1;
+	}
+	*out = h;
+	return 0;
+}
+
+static int s_call_method(flow_vm *vm, value handle, const bc_proto *m, value *args, int nargs,
+                         value *out)
+{
+	task_host *sh = host_of(vm);
+	task_actor *inst = ((vactor *)handle.as.o)->instance;
+	if (inst->error) {
+		char *msg;
+		if (asprintf(&msg, "actor '%s' is broken: %s", ((vactor *)handle.as.o)->cls->name, inst->error) < 0)
+			abort();
+		*out = future_new_failed(msg);
+		((vfuture *)out->as.o)->host_data = (void *)m->name;
+		free(msg);
+		return 0;
+	}
+	if (skip_if_failed(vm, "method", m->name, args, nargs, out))
+		return 0;
+	if (sh->depth >= TASK_MAX_NESTING)
+		return vm_raise(vm, "calls nested more than %d deep", TASK_MAX_NESTING);
+	value small[16], *a = nargs <= 16 ? small : malloc(sizeof(value) * (size_t)nargs);
+	if (snapshot_args(vm, args, nargs, a)) {
+		if (a != small)
+			free(a);
+		return -1;
+	}
+	value res = v_none();
+	char *err = NULL;
+	const char *dep;
+	pthread_mutex_lock(&inst->lock);
+	int rc = run_inline(sh, m, next_ident(sh), inst->fields, a, nargs, &res, &err, &dep);
+	pthread_mutex_unlock(&inst->lock);
+	for (int j = 0; j < nargs; j++)
+		val_rele(a[j]);
+	if (a != small)
+		free(a);
+	*out = outcome_future(vm, "method", m->name, rc, 1, res, err, dep);
+	return 0;
+}
+
+static int s_get(flow_vm *vm, value fut, value *out)
+{
+	if (fut.t != V_FUTURE) {
+		*out = val_hold(fut);
+		return 0;
+	}
+	const vfuture *f = (const vfuture *)fut.as.o;
+	if (f->state == FUT_DONE) {
+		*out = val_hold(f->result);
+		return 0;
+	}
+	if (f->state == FUT_FAILED) {
+		task_host *sh = host_of(vm);
+		sh->dep_vm = vm;
+		sh->dep_name = failed_name(f);
+		free(sh->dep_place);
+		sh->dep_place = place_text(vm);
+		return vm_raise(vm, "needs the result of failed task '%s'", failed_name(f));
+	}
+	return vm_raise(vm, "future is not ready");
+}
+
+static int s_wait(flow_vm *vm, value futures, int64_t n, double timeout, value *out)
+{
+	(void)n;
+	(void)timeout;
+	if (futures.t != V_LIST)
+		return vm_raise(vm, "wait() needs a list of futures, got %s", vtype_name(futures.t));
+	/* every argument was resolved before the body ran: all are ready */
+	value res = list_new(2);
+	value ready = list_new(list_len(futures));
+	for (size_t j = 0; j < list_len(futures); j++)
+		list_append(ready, list_get(futures, j));
+	list_append_take(res, ready);
+	list_append_take(res, list_new(0));
+	*out = res;
+	return 0;
+}
+
+static int s_put(flow_vm *vm, value v, value *out)
+{
+	value c;
+	if (vm_get_deep(vm, v, &c))
+		return -1;
+	val_freeze(c);
+	*out = future_new_done(c);
+	val_rele(c);
+	return 0;
+}
+
+static void s_print(flow_vm *vm, const char *text, size_t len)
+{
+	task_host *sh = host_of(vm);
+	const char *name = vm_ctx(vm)->task_name;
+	if (!name) {
+		flockfile(sh->out);
+		fwrite(text, 1, len, sh->out);
+		fputc('\n', sh->out);
+		funlockfile(sh->out);
+		return;
+	}
+	/* one prefix per line, so multi-line prints stay attributable; the
+	 * stream's lock keeps other threads' lines out of this print */
+	flockfile(sh->err);
+	size_t start = 0;
+	for (size_t j = 0; j <= len; j++) {
+		if (j == len || text[j] == '\n') {
+			fprintf(sh->err, "(%s) ", name);
+			fwrite(text + start, 1, j - start, sh->err);
+			fputc('\n', sh->err);
+			start = j + 1;
+		}
+	}
+	funlockfile(sh->err);
+}
+
+static int s_sleep(flow_vm *vm, double seconds)
+{
+	(void)vm;
+	if (!(seconds > 0))
+		return 0;
+	struct timespec ts;
+	ts.tv_sec = (time_t)seconds;
+	ts.tv_nsec = (long)((seconds - (double)ts.tv_sec) * 1e9);
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+	return 0;
+}
+
+static const flow_host_ops task_ops = {
+	s_call_task, s_new_actor, s_call_method, s_get, s_wait, s_put, s_print, s_sleep,
+};
+
+/* ---- running the DAG ---------------------------------------------------- */
+
+static const char *const kind_names[DAG__KINDS] = {"task", "actor", "method", "expression", "effect", "put"};
+
+/* Stores what a call left (a done or failed future) in the node's own
+ * future, which the inputs of later nodes hold. */
+static void settle(value node_fut, value outcome)
+{
+	vfuture *dst = (vfuture *)node_fut.as.o;
+	const vfuture *src = (const vfuture *)outcome.as.o;
+	dst->state = src->state;
+	value old = dst->result;
+	dst->result = val_hold(src->result);
+	val_rele(old);
+	free(dst->error);
+	dst->error = src->error ? strdup(src->error) : NULL;
+	dst->host_data = src->host_data;
+}
+
+static void fail_node(value node_fut, const char *msg, const char *name)
+{
+	vfuture *dst = (vfuture *)node_fut.as.o;
+	dst->state = FUT_FAILED;
+	free(dst->error);
+	dst->error = strdup(msg);
+	if (!dst->error)
+		abort();
+	dst->host_data = (void *)name;
+}
+
+/* A node whose input failed: skipped, and said so for the nodes a user
+ * wrote as calls or effects (an expression or a get is implied by them). */
+static bool skip_node(task_host *sh, const dag *g, uint32_t v)
+{
+	const dag_node *n = &g->nodes[v];
+	const vfuture *f = NULL;
+	for (uint32_t j = 0; j < n->nin && !f; j++)
+		f = find_failed(g->ins[n->in + j]);
+	if (!f)
+		return false;
+	char lab[128], *msg;
+	const char *name = dag_label(g, v, lab, sizeof lab);
+	if (asprintf(&msg, "skipped: depends on failed task '%s'", failed_name(f)) < 0)
+		abort();
+	bool quiet = n->kind == DAG_IMPLICIT || n->kind == DAG_PUT ||
+	             (n->kind == DAG_EFFECT && !strcmp(name, "get"));
+	if (!quiet) {
+		const char *path = n->where.file >= 0 && g->prog->diag
+		                   ? diag_source_path(g->prog->diag, n->where.file) : "?";
+		if (n->kind == DAG_EFFECT)
+			fprintf(sh->err, "flow: %s at %s:%d:%d %s\n", name, path, n->where.line,
+			        n->where.col, msg);
+		else
+			fprintf(sh->err, "flow: %s '%s' %s\n", kind_names[n->kind], name, msg);
+		sh->nskipped++;
+	}
+	if (n->kind == DAG_ACTOR) {
+		/* the handle stays; its calls fail as "broken" */
+		task_actor *inst = actor_instance_new(0);
+		inst->error = strdup(msg);
+		vactor *va = (vactor *)g->fut[v].as.o;
+		va->instance = inst;
+		va->free_instance = actor_instance_free;
+	} else {
+		fail_node(g->fut[v], msg, failed_name(f));
+	}
+	free(msg);
+	return true;
+}
+
+/* Runs one node. Returns -1 only when the run cannot go on. */
+int task_run_node(task_host *sh, flow_vm *dv, const dag *g, uint32_t v)
+{
+	const dag_node *n = &g->nodes[v];
+	const bc_program *p = g->prog;
+	value *ins = &g->ins[n->in];
+	value out = v_none();
+	int rc = 0;
+	if (skip_node(sh, g, v))
+		return 0;
+	sh->node_where = &n->where;
+	sh->top_ident = (uint64_t)v + 1;
+	switch (n->kind) {
+	case DAG_TASK:
+		rc = s_call_task(dv, p->protos[n->proto], ins, n->nin, &out);
+		break;
+	case DAG_ACTOR:
+		rc = init_actor(dv, g->fut[v], p->actors[n->proto], ins, n->nin);
+		break;
+	case DAG_METHOD:
+		rc = s_call_method(dv, g->fut[n->pc], p->protos[n->proto], ins, n->nin, &out);
+		break;
+	case DAG_PUT:
+		rc = s_put(dv, ins[0], &out);
+		break;
+	default: {
+		const bc_proto *ip = dag_insn_proto(g, n);
+		value res;
+		if (vm_exec_insn(dv, ip, (int)n->pc, &g->inreg[n->in], ins, n->nin, n->out, &res)) {
+			char *e = task_render_error(dv, "");
+			fprintf(sh->err, "%s\n", e);
+			free(e);
+			fail_node(g->fut[v], vm_error_message(dv) ? vm_error_message(dv) : "failed",
+			          "<driver>");
+			sh->ndriver++;
+		} else {
+			out = future_new_done(res);
+			val_rele(res);
+		}
+		break;
+	}
+	}
+	sh->node_where = NULL;
+	if (rc)
+		return -1;
+	if (out.t == V_FUTURE)
+		settle(g->fut[v], out);
+	val_rele(out);
+	return 0;
+}
+
+/* ---- the host's life ------------------------------------------------------ */
+
+void task_host_init(task_host *h, const bc_program *p, uint64_t seed, FILE *out, FILE *err,
+                    uint64_t *actor_seq)
+{
+	memset(h, 0, sizeof *h);
+	h->prog = p;
+	h->seed = seed;
+	h->out = out ? out : stdout;
+	h->err = err ? err : stderr;
+	h->actor_seq = actor_seq;
+}
+
+void task_host_fini(task_host *h)
+{
+	free(h->dep_place);
+	h->dep_place = NULL;
+	for (int j = 0; j <= TASK_MAX_NESTING; j++) {
+		vm_free(h->pool[j]);
+		h->pool[j] = NULL;
+	}
+}
+
+flow_vm *task_host_vm(task_host *h)
+{
+	vm_context c;
+	memset(&c, 0, sizeof c);
+	c.host = &task_ops;
+	c.host_data = h;
+	c.task_name = NULL;
+	c.self = v_none();
+	rng_seed(&c.rng, rng_mix(h->seed, 0));
+	return vm_new(h->prog, &c);
+}
+
+int task_summary(FILE *err, int nfailed, int nskipped, int ndriver)
+{
+	if (!nfailed && !nskipped && !ndriver)
+		return 0;
+	if (nfailed || !ndriver) {
+		fprintf(err, "flow: %d task%s failed", nfailed, nfailed == 1 ? "" : "s");
+		if (ndriver)
+			fprintf(err, ", %d driver error%s", ndriver, ndriver == 1 ? "" : "s");
+	} else {
+		fprintf(err, "flow: %d driver error%s", ndriver, ndriver == 1 ? "" : "s");
+	}
+	if (nskipped)
+		fprintf(err, ", %d skipped", nskipped);
+	fprintf(err, "\n");
+	return 1;
+}

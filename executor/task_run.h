@@ -1,0 +1,65 @@
+/* task_run.h - what every executor shares: running one DAG node, the
+ * host of task bodies (nested task and actor calls run inline, in the
+ * caller's thread), retries, failure and skip messages, task prints and
+ * actor instances. serial.c runs nodes in id order on one task_host;
+ * parallel.c gives each thread its own task_host.
+ *
+ * A task_host is per thread: nothing in it is shared except actor_seq
+ * (atomic) and the output streams (each message is written under the
+ * stream's lock, so lines from threads do not interleave).
+ *
+ * Random streams: a task's identity is its DAG node id + 1, or for a task
+ * called from inside another, (the caller's identity, how many calls the
+ * caller made before it); its stream is seeded from --seed and that
+ * identity, so it does not depend on the order tasks happen to run in. */
+#ifndef FLOW_TASK_RUN_H
+#define FLOW_TASK_RUN_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "../compiler/dag.h"
+#include "../lang/vm.h"
+
+#define TASK_MAX_NESTING 400
+
+typedef struct task_host {
+	const bc_program *prog;
+	uint64_t seed;
+	FILE *out, *err;         /* driver prints; task prints and failures */
+	uint64_t *actor_seq;     /* shared: the last actor id given (atomic) */
+	uint64_t top_ident;      /* identity of the DAG node being run */
+	uint64_t ident[TASK_MAX_NESTING + 1];  /* identity of the call at each depth */
+	uint64_t nchild[TASK_MAX_NESTING + 1]; /* calls it has made so far */
+	int depth;               /* nested inline calls */
+	int nfailed, nskipped, ndriver;
+	const span *node_where;  /* the DAG node being run, for "called from" */
+	flow_vm *dep_vm;         /* the last VM that needed a failed result */
+	const char *dep_name;    /* ... and the failed task it needed */
+	char *dep_place;
+	flow_vm *pool[TASK_MAX_NESTING + 1]; /* one reusable VM per nesting depth */
+} task_host;
+
+void task_host_init(task_host *h, const bc_program *p, uint64_t seed, FILE *out, FILE *err,
+                    uint64_t *actor_seq);
+/* Frees the host's VMs (not the VMs made by task_host_vm). */
+void task_host_fini(task_host *h);
+/* A new VM in the driver's context (no task name) whose host is h: the
+ * VM an executor passes to task_run_node. Its random stream is the
+ * driver's (seed, identity 0). Free with vm_free. */
+flow_vm *task_host_vm(task_host *h);
+
+/* Runs node v of g in vm (from task_host_vm) after every predecessor of
+ * v has finished: a node with a failed input is skipped (and said so);
+ * otherwise its result is stored in g->fut[v]. Returns -1 only when the
+ * run cannot go on (the error is in vm: task_render_error(vm, "")). */
+int task_run_node(task_host *h, flow_vm *vm, const dag *g, uint32_t v);
+
+/* A failed VM's error, gcc-style, with `suffix` after the message. Malloc'd. */
+char *task_render_error(flow_vm *vm, const char *suffix);
+
+/* Prints the end-of-run summary ("flow: 2 tasks failed, 1 skipped") when
+ * anything failed; returns 1 then, else 0. */
+int task_summary(FILE *err, int nfailed, int nskipped, int ndriver);
+
+#endif
