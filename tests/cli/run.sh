@@ -33,7 +33,7 @@ printf 'param n: int = 1\nprint(n)\n' >"$tmp/param.flow"
 expect 0 'usage: flow COMMAND' "$flow" --help
 expect 2 'usage: flow COMMAND' "$flow"
 expect 2 "unknown command 'bogus'" "$flow" bogus
-for c in check compile run; do
+for c in check compile dot run; do
 	expect 0 "usage: flow $c" "$flow" $c --help
 	expect 2 "expects exactly one FILE" "$flow" $c
 done
@@ -48,6 +48,57 @@ expect 1 "cannot read" "$flow" check "$tmp/missing.flow"
 expect 1 "did you mean 'square'" "$flow" check "$tmp/bad.flow"
 expect 0 "" "$flow" check "$tmp/ok.flow"
 expect 0 "RETURN" "$flow" compile --dump-bytecode "$tmp/ok.flow"
+
+expect 2 "cpus" "$flow" run --cpus 0 "$tmp/ok.flow"
+
+# flow dot: options, rendering
+printf 'task sq(x: int) -> int { return x * x }\nprint(get([sq(i) for i in range(100)]))\n' >"$tmp/fan.flow"
+expect 0 '×100' "$flow" dot "$tmp/fan.flow"
+expect 0 'n99 ' "$flow" dot --full "$tmp/fan.flow"
+expect 0 'rankdir=LR' "$flow" dot --rankdir LR "$tmp/fan.flow"
+expect 2 "rankdir expects" "$flow" dot --rankdir XX "$tmp/fan.flow"
+expect 2 "-T expects" "$flow" dot -T gif -o "$tmp/x.gif" "$tmp/fan.flow"
+expect 2 "needs -o" "$flow" dot -T svg "$tmp/fan.flow"
+expect 0 "" "$flow" dot -T svg -o "$tmp/fan.svg" "$tmp/fan.flow"
+expect 0 "<svg" cat "$tmp/fan.svg"
+expect 1 "cannot write" "$flow" dot -o "$tmp/no/such/dir.dot" "$tmp/fan.flow"
+"$flow" compile -o "$tmp/fan.plan" "$tmp/fan.flow"
+expect 0 '×100' "$flow" dot "$tmp/fan.plan"
+
+# flow compile --stats/--explain: a fold of 4096 task results is rewritten
+# into 12 levels of calls above its leaves (depth 13 in nodes); as written
+# it is a chain of 4095 calls
+cat >"$tmp/fold.flow" <<'FLOW'
+@associative
+task add(a: int, b: int) -> int { return a + b }
+task leaf(i: int) -> int { return i }
+let acc = leaf(0)
+for i in range(1, 4096) {
+    acc = add(acc, leaf(i))
+}
+FLOW
+expect 0 '"nodes": 8191, "edges": 8190, "depth": 13, .*"rewrites": 1' "$flow" compile --stats "$tmp/fold.flow"
+expect 0 '"depth": 4096, .*"rewrites": 0' "$flow" compile --stats --no-rewrite "$tmp/fold.flow"
+expect 0 'fold.flow:6:11: rewrite: 4095 calls of .add. rebalanced into a tree: depth 4095 -> 12' \
+	"$flow" compile --explain "$tmp/fold.flow"
+expect 0 '^no rewrites$' "$flow" compile --explain "$tmp/ok.flow"
+# seed 002: the slow loop and the queue loop compile to the same depth
+for kind in slow fast; do
+	{
+		printf '@associative\ntask add(a: int, b: int) -> int { return a + b }\n'
+		printf 'let v = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]\nwhile len(v) > 1 {\n'
+		if [ $kind = slow ]; then
+			printf '    v = [add(v[0], v[1])] + v[2:]\n}\n'
+		else
+			printf '    v = v[2:] + [add(v[0], v[1])]\n}\n'
+		fi
+		printf 'print(get(v[0]))\n'
+	} >"$tmp/$kind.flow"
+done
+fast_depth=$("$flow" compile --stats "$tmp/fast.flow" | sed -E 's/.*"depth": ([0-9]+).*/\1/')
+expect 0 "\"depth\": $fast_depth, " "$flow" compile --stats "$tmp/slow.flow"
+expect 0 '^91$' "$flow" run "$tmp/slow.flow"
+expect 0 '^91$' "$flow" run "$tmp/fast.flow"
 
 echo "cli: $pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -272,7 +272,7 @@ static void test_fanout_collapsed(void **state)
 	assert_int_equal(nodes_in(s), 2);
 	assert_non_null(strstr(s, "n0 [label=\"f\\nt.flow:7\\n\u00d710000\", shape=box, "
 	                          "style=\"rounded,bold\", peripheries=2];"));
-	assert_non_null(strstr(s, "  n0 -> n10000 [label=\"\u00d710000\"];\n"));
+	assert_non_null(strstr(s, "  n0 -> n10000 [xlabel=\"\u00d710000\"];\n"));
 	assert_int_equal(last, 10000);
 	free(s);
 	s = dot_of(d, NULL, true);
@@ -314,9 +314,9 @@ static void test_reduce_levels(void **state)
 	assert_int_equal(nodes_in(s), 1 + 13);
 	assert_non_null(strstr(s, "n0 [label=\"f\\nt.flow:20\\n\u00d78192\""));
 	assert_non_null(strstr(s, "n8192 [label=\"add\\nt.flow:21\\n\u00d74096\""));
-	assert_non_null(strstr(s, "  n0 -> n8192 [label=\"\u00d78192\"];\n"));
+	assert_non_null(strstr(s, "  n0 -> n8192 [xlabel=\"\u00d78192\"];\n"));
 	assert_non_null(strstr(s, "n12288 [label=\"add\\nt.flow:21\\n\u00d72048\""));
-	assert_non_null(strstr(s, "  n8192 -> n12288 [label=\"\u00d74096\"];\n"));
+	assert_non_null(strstr(s, "  n8192 -> n12288 [xlabel=\"\u00d74096\"];\n"));
 	assert_non_null(strstr(s, "n16382 [label=\"add\\nt.flow:21\", shape=box, style=rounded];"));
 	assert_int_equal(count(s, "->"), 13);
 	free(s);
@@ -348,7 +348,7 @@ static void test_chain_stays_chain(void **state)
 	assert_non_null(strstr(s, "n0 [label=\"f\\nt.flow:30\\n\u00d7100\""));
 	assert_int_equal(nodes_in(s), 1 + 99);
 	assert_int_equal(count(s, "\u00d7"), 1 + 1); /* the ×100 node and its edge ×2 to the first add */
-	assert_non_null(strstr(s, "  n0 -> n2 [label=\"\u00d72\"];\n"));
+	assert_non_null(strstr(s, "  n0 -> n2 [xlabel=\"\u00d72\"];\n"));
 	assert_non_null(strstr(s, "  n2 -> n4;\n"));
 	assert_non_null(strstr(s, "  n0 -> n4;\n"));
 	free(s);
@@ -441,7 +441,7 @@ static void test_large_is_fast(void **state)
 
 static const char small_dot[] =
 	"digraph flow {\n  n0 [label=\"f\\nt.flow:1\\n\u00d73\", shape=box, style=rounded];\n"
-	"  n1 [label=\"print\", shape=note];\n  n0 -> n1 [label=\"\u00d73\"];\n}\n";
+	"  n1 [label=\"print\", shape=note];\n  n0 -> n1 [xlabel=\"\u00d73\"];\n}\n";
 
 static char *tmpdir(void)
 {
