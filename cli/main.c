@@ -119,6 +119,25 @@ static int load(flow_loader *l, diag_ctx *d, const char *path, const prog_opts *
  * whatever its name) or a source file compiled now. Returns 0 or
  * EXIT_USER (diagnostics printed); *prog is freed by the caller, before
  * loader_fini/diag_fini. */
+/* A plan keeps the sources it was compiled from: say so when one of them
+ * has changed on disk since (the plan still runs what it holds). */
+static void warn_stale_sources(const diag_ctx *d, const char *plan)
+{
+	for (int i = 0; i < d->nsrcs; i++) {
+		const char *path = diag_source_path(d, i);
+		size_t len;
+		const char *text = diag_source_text(d, i, &len);
+		uint8_t *disk;
+		size_t dlen;
+		if (!path || !text || plan_slurp(path, &disk, &dlen) != 0)
+			continue; /* moved or deleted: nothing to compare */
+		if (dlen != len || memcmp(disk, text, len) != 0)
+			fprintf(stderr, "flow: warning: '%s' has changed since '%s' was compiled; "
+			        "running the plan as compiled\n", path, plan);
+		free(disk);
+	}
+}
+
 static int read_program(flow_loader *l, diag_ctx *d, const char *path, const prog_opts *o,
                         bc_program **prog, dag **g, const char *cmd)
 {
@@ -156,6 +175,8 @@ static int read_program(flow_loader *l, diag_ctx *d, const char *path, const pro
 	char *err = NULL;
 	*prog = plan_read(buf, len, d, g, &err);
 	free(buf);
+	if (*prog)
+		warn_stale_sources(d, path);
 	if (*prog == NULL) {
 		fprintf(stderr, "flow: error: '%s' is not a valid plan: %s\n", path, err);
 		free(err);

@@ -64,6 +64,12 @@ expect 0 "<svg" cat "$tmp/fan.svg"
 expect 1 "cannot write" "$flow" dot -o "$tmp/no/such/dir.dot" "$tmp/fan.flow"
 "$flow" compile -o "$tmp/fan.plan" "$tmp/fan.flow"
 expect 0 '×100' "$flow" dot "$tmp/fan.plan"
+# a plan whose source changed since: a warning, and the plan as compiled
+cp "$tmp/ok.flow" "$tmp/st.flow"
+"$flow" compile -o "$tmp/st.plan" "$tmp/st.flow"
+printf 'print(4)\n' >"$tmp/st.flow"
+expect 0 "st.flow' has changed since" "$flow" run "$tmp/st.plan"
+expect 0 '^3$' "$flow" run "$tmp/st.plan"
 
 # flow compile --stats/--explain: a fold of 4096 task results is rewritten
 # into 12 levels of calls above its leaves (depth 13 in nodes); as written
