@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "lang/encode.h"
@@ -299,12 +300,21 @@ static void lmdb_err(store *s, char **err, int rc, const char *what, uint64_t id
 {
 	if (rc == MDB_MAP_FULL)
 		seterr(err, "spill directory %s: the LMDB map is full (map size %llu bytes) "
-		       "while %s object %llu; the object stays in memory",
+		       "while %s object %llu; objects not written stay in memory",
 		       s->dir, (unsigned long long)s->map_size, what, (unsigned long long)id);
-	else
-		seterr(err, "spill directory %s: %s object %llu: %s%s", s->dir, what,
-		       (unsigned long long)id, mdb_strerror(rc),
-		       rc == ENOSPC ? " (disk full); the object stays in memory" : "");
+	else if (rc == ENOSPC || rc == EFBIG || rc == EIO) {
+		/* LMDB turns a short write (a full disk) into EIO: say how full */
+		struct statvfs fs;
+		unsigned long long avail = 0;
+		if (statvfs(s->dir, &fs) == 0)
+			avail = (unsigned long long)fs.f_bavail * fs.f_frsize;
+		seterr(err, "spill directory %s: %s object %llu: %s (%llu bytes free on its "
+		       "filesystem); objects not written stay in memory", s->dir, what,
+		       (unsigned long long)id, mdb_strerror(rc), avail);
+	} else {
+		seterr(err, "spill directory %s: %s object %llu: %s", s->dir, what,
+		       (unsigned long long)id, mdb_strerror(rc));
+	}
 }
 
 /* Releases memory until under the cap: see the file comment. Called with

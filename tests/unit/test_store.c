@@ -9,9 +9,11 @@
 
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -355,6 +357,56 @@ static void test_map_full(void **state)
 	store_close(s);
 }
 
+/* A write that fails as on a full disk (the file size limit: EFBIG, the
+ * same pwrite path as ENOSPC): the spill fails clearly, nothing is lost. */
+static void test_write_failure(void **state)
+{
+	const size_t n = 128 * KiB / 8;
+	store *s = open_store(256 * KiB, 0);
+	struct rlimit old, lim;
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	lim = old;
+	lim.rlim_cur = 1 * MiB;
+	void (*oldsig)(int) = signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	int failures = 0, others = 0;
+	char *first = NULL;
+	for (uint64_t id = 0; id < 32; id++) {
+		value t = tens(n, id);
+		char *err = NULL;
+		int rc = store_put(s, id, t, &err);
+		val_rele(t);
+		if (rc == STORE_SPILL_FAILED && failures++ == 0)
+			first = err;
+		else
+			free(err);
+		others += rc != STORE_OK && rc != STORE_SPILL_FAILED;
+	}
+	/* limits back before any assertion can leave this test */
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, oldsig);
+	assert_int_equal(others, 0);
+	assert_non_null(first);
+	print_message("    (expected) %s\n", first);
+	assert_non_null(strstr(first, store_dir(s)));
+	/* LMDB reports a short write as EIO */
+	assert_true(strstr(first, "File too large") || strstr(first, "Input/output error"));
+	assert_non_null(strstr(first, "bytes free"));
+	free(first);
+	assert_true(failures > 0);
+	for (uint64_t id = 0; id < 32; id++) {
+		char *err = NULL;
+		value g;
+		int rc = store_get(s, id, &g, &err);
+		if (rc == STORE_ERR)
+			fail_msg("object %llu lost: %s", (unsigned long long)id, err);
+		free(err);
+		assert_true(tens_ok(g, n, id));
+		val_rele(g);
+	}
+	store_close(s);
+}
+
 /* A value holding a future cannot be encoded: it stays in memory. */
 static void test_unencodable(void **state)
 {
@@ -585,6 +637,7 @@ int main(void)
 		cmocka_unit_test(test_store_free),
 		cmocka_unit_test(test_bad_spill_dir),
 		cmocka_unit_test(test_map_full),
+		cmocka_unit_test(test_write_failure),
 		cmocka_unit_test(test_unencodable),
 		cmocka_unit_test(test_corrupt_record),
 		cmocka_unit_test(test_size_estimate),
