@@ -1,0 +1,754 @@
+/* store.c - the object store: an id -> entry hash table, an LRU list of
+ * the entries that may be spilled, and a private LMDB environment for the
+ * spilled ones. See store.h for the contract; the one mutex (s->mu) is
+ * held by every public function for its whole run.
+ *
+ * An entry is in memory (in_mem: e->v holds a reference), on disk (on_disk:
+ * an LMDB record under its id), or both (read back, the record kept).
+ * The LRU list holds exactly the entries that spilling may release: in
+ * memory, unpinned, not found unencodable, of non-zero size. Head: most
+ * recently used; spilling takes from the tail.
+ */
+#include "executor/store.h"
+
+#include <errno.h>
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "lang/encode.h"
+
+typedef struct sent {
+	uint64_t id;
+	struct sent *hnext;         /* hash chain */
+	struct sent *lprev, *lnext; /* LRU list, when in_lru */
+	value v;                    /* when in_mem */
+	size_t size;                /* val_size_estimate(v), when in_mem */
+	size_t disk_len;            /* encoded bytes, when on_disk */
+	uint32_t pins;
+	bool in_mem, on_disk, unspillable, in_lru;
+	bool written; /* scratch of spill_locked: put in the open transaction */
+} sent;
+
+struct store {
+	pthread_mutex_t mu;
+	uint64_t cap;
+	uint64_t map_size;
+	char *dir; /* the private directory with the LMDB files */
+	MDB_env *env;
+	MDB_dbi dbi;
+	sent **buckets;
+	size_t nbuckets, count;
+	sent *lru_head, *lru_tail;
+	sent **victims; /* scratch of spill_locked */
+	size_t nvictims_cap;
+	sbuf enc; /* scratch encoding buffer, reused */
+	store_stats st;
+};
+
+/* Spill transactions are committed every this many bytes: LMDB limits
+ * the pages one write transaction may dirty. */
+#define TXN_CHUNK (128u << 20)
+
+static void seterr(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void seterr(char **err, const char *fmt, ...)
+{
+	if (!err)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	char *m = NULL;
+	if (vasprintf(&m, fmt, ap) < 0)
+		m = NULL;
+	va_end(ap);
+	*err = m;
+}
+
+/* ---- size estimate ------------------------------------------------------ */
+
+static size_t obj_size(value v)
+{
+	switch (v.t) {
+	case V_STR:
+		return sizeof(vstr) + str_len(v) + 1;
+	case V_TENSOR:
+		/* data is rounded up to whole 64-byte lines (tensor_new) */
+		return sizeof(vtensor) + ((tensor_of(v)->size * sizeof(double) + 63) & ~(size_t)63);
+	case V_LIST:
+		return sizeof(vlist) + list_of(v)->cap * sizeof(value);
+	case V_DICT:
+		/* header plus, per entry, key + value + hash and an index slot */
+		return 64 + dict_len(v) * (2 * sizeof(value) + 16);
+	default:
+		return 64; /* futures, actors, functions: a small header */
+	}
+}
+
+size_t val_size_estimate(value v)
+{
+	if (!V_IS_HEAP(v.t))
+		return 0;
+	if (v.t != V_LIST && v.t != V_DICT)
+		return obj_size(v);
+	ptrmap seen = {0};
+	size_t total = 0, len = 0, cap = 16;
+	value *stack = malloc(cap * sizeof *stack);
+	if (!stack)
+		abort();
+	stack[len++] = v;
+	ptrmap_put(&seen, v.as.o, v_none());
+	total += obj_size(v);
+	while (len > 0) {
+		value cv = stack[--len];
+		size_t i = 0;
+		value k, item;
+		for (;;) {
+			bool has_key = false;
+			if (cv.t == V_LIST) {
+				if (i >= list_len(cv))
+					break;
+				item = list_get(cv, i++);
+			} else {
+				if (!dict_next(cv, &i, &k, &item))
+					break;
+				has_key = true;
+			}
+			for (int pass = 0; pass < 2; pass++) {
+				value x = pass == 0 ? item : k;
+				if (pass == 1 && !has_key)
+					break;
+				if (!V_IS_HEAP(x.t) || ptrmap_get(&seen, x.as.o, NULL))
+					continue;
+				ptrmap_put(&seen, x.as.o, v_none());
+				total += obj_size(x);
+				if (x.t != V_LIST && x.t != V_DICT)
+					continue;
+				if (len == cap) {
+					cap *= 2;
+					value *p = realloc(stack, cap * sizeof *stack);
+					if (!p)
+						abort();
+					stack = p;
+				}
+				stack[len++] = x;
+			}
+		}
+	}
+	free(stack);
+	ptrmap_fini(&seen);
+	return total;
+}
+
+/* ---- sizes -------------------------------------------------------------- */
+
+int parse_size(const char *s, uint64_t *out)
+{
+	if (!s || *s < '0' || *s > '9')
+		return -1;
+	uint64_t n = 0;
+	const char *p = s;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		unsigned d = (unsigned)(*p - '0');
+		if (n > (UINT64_MAX - d) / 10)
+			return -1;
+		n = n * 10 + d;
+	}
+	static const struct { const char *unit; uint64_t mul; } units[] = {
+		{"", 1}, {"b", 1},
+		{"k", 1ull << 10}, {"kib", 1ull << 10}, {"kb", 1000ull},
+		{"m", 1ull << 20}, {"mib", 1ull << 20}, {"mb", 1000000ull},
+		{"g", 1ull << 30}, {"gib", 1ull << 30}, {"gb", 1000000000ull},
+		{"t", 1ull << 40}, {"tib", 1ull << 40}, {"tb", 1000000000000ull},
+	};
+	for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+		if (strcasecmp(p, units[i].unit) != 0)
+			continue;
+		if (n > UINT64_MAX / units[i].mul)
+			return -1;
+		*out = n * units[i].mul;
+		return 0;
+	}
+	return -1;
+}
+
+uint64_t store_default_memory(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+	if (pages <= 0 || psize <= 0)
+		return 1ull << 30;
+	return (uint64_t)pages * (uint64_t)psize / 10 * 3;
+}
+
+/* ---- the table and the LRU list ----------------------------------------- */
+
+static size_t slot(const store *s, uint64_t id)
+{
+	return (size_t)((id * 0x9E3779B97F4A7C15ull) >> 17) & (s->nbuckets - 1);
+}
+
+static sent *find(const store *s, uint64_t id)
+{
+	for (sent *e = s->buckets[slot(s, id)]; e; e = e->hnext)
+		if (e->id == id)
+			return e;
+	return NULL;
+}
+
+static void table_add(store *s, sent *e)
+{
+	if (s->count + 1 > s->nbuckets) {
+		size_t old = s->nbuckets;
+		sent **ob = s->buckets;
+		s->nbuckets = old * 2;
+		s->buckets = calloc(s->nbuckets, sizeof *s->buckets);
+		if (!s->buckets)
+			abort();
+		for (size_t i = 0; i < old; i++) {
+			for (sent *x = ob[i], *nx; x; x = nx) {
+				nx = x->hnext;
+				size_t b = slot(s, x->id);
+				x->hnext = s->buckets[b];
+				s->buckets[b] = x;
+			}
+		}
+		free(ob);
+	}
+	size_t b = slot(s, e->id);
+	e->hnext = s->buckets[b];
+	s->buckets[b] = e;
+	s->count++;
+}
+
+static void table_del(store *s, sent *e)
+{
+	for (sent **pp = &s->buckets[slot(s, e->id)]; *pp; pp = &(*pp)->hnext) {
+		if (*pp == e) {
+			*pp = e->hnext;
+			s->count--;
+			return;
+		}
+	}
+}
+
+static void lru_unlink(store *s, sent *e)
+{
+	if (!e->in_lru)
+		return;
+	if (e->lprev)
+		e->lprev->lnext = e->lnext;
+	else
+		s->lru_head = e->lnext;
+	if (e->lnext)
+		e->lnext->lprev = e->lprev;
+	else
+		s->lru_tail = e->lprev;
+	e->lprev = e->lnext = NULL;
+	e->in_lru = false;
+}
+
+/* Puts e at the head if it may be spilled, else makes sure it is out. */
+static void lru_touch(store *s, sent *e)
+{
+	lru_unlink(s, e);
+	if (!e->in_mem || e->pins > 0 || e->unspillable || e->size == 0)
+		return;
+	e->lnext = s->lru_head;
+	if (s->lru_head)
+		s->lru_head->lprev = e;
+	s->lru_head = e;
+	if (!s->lru_tail)
+		s->lru_tail = e;
+	e->in_lru = true;
+}
+
+static void mem_add(store *s, sent *e)
+{
+	s->st.mem_bytes += e->size;
+	s->st.mem_objects++;
+	if (s->st.mem_bytes > s->st.mem_peak)
+		s->st.mem_peak = s->st.mem_bytes;
+}
+
+static void mem_release(store *s, sent *e)
+{
+	lru_unlink(s, e);
+	val_rele(e->v);
+	e->v = v_none();
+	e->in_mem = false;
+	s->st.mem_bytes -= e->size;
+	s->st.mem_objects--;
+}
+
+/* ---- LMDB ----------------------------------------------------------------- */
+
+static void key_of(uint64_t id, unsigned char k[8], MDB_val *kv)
+{
+	/* big-endian, so that LMDB's byte order is id order (appends) */
+	for (int i = 0; i < 8; i++)
+		k[i] = (unsigned char)(id >> (56 - 8 * i));
+	kv->mv_size = 8;
+	kv->mv_data = k;
+}
+
+static void lmdb_err(store *s, char **err, int rc, const char *what, uint64_t id)
+{
+	if (rc == MDB_MAP_FULL)
+		seterr(err, "spill directory %s: the LMDB map is full (map size %llu bytes) "
+		       "while %s object %llu; objects not written stay in memory",
+		       s->dir, (unsigned long long)s->map_size, what, (unsigned long long)id);
+	else if (rc == ENOSPC || rc == EFBIG || rc == EIO) {
+		/* LMDB turns a short write (a full disk) into EIO: say how full */
+		struct statvfs fs;
+		unsigned long long avail = 0;
+		if (statvfs(s->dir, &fs) == 0)
+			avail = (unsigned long long)fs.f_bavail * fs.f_frsize;
+		seterr(err, "spill directory %s: %s object %llu: %s (%llu bytes free on its "
+		       "filesystem); objects not written stay in memory", s->dir, what,
+		       (unsigned long long)id, mdb_strerror(rc), avail);
+	} else {
+		seterr(err, "spill directory %s: %s object %llu: %s", s->dir, what,
+		       (unsigned long long)id, mdb_strerror(rc));
+	}
+}
+
+/* Releases memory until under the cap: see the file comment. Called with
+ * s->mu held. STORE_SPILL_FAILED with *err when LMDB refuses; then only
+ * objects safely on disk have been released. */
+static int spill_locked(store *s, char **err)
+{
+	if (s->st.mem_bytes <= s->cap)
+		return STORE_OK;
+	size_t nv = 0;
+	uint64_t freed = 0, txn_bytes = 0;
+	MDB_txn *txn = NULL;
+	int rc = 0, ret = STORE_OK;
+	uint64_t fail_id = 0;
+	for (sent *e = s->lru_tail, *prev; e && s->st.mem_bytes - freed > s->cap; e = prev) {
+		prev = e->lprev;
+		if (!e->on_disk) {
+			verr ve;
+			s->enc.len = 0;
+			if (val_encode(&s->enc, e->v, &ve) != 0) {
+				/* a future/actor/function inside: it stays in memory */
+				e->unspillable = true;
+				s->st.unspillable++;
+				lru_unlink(s, e);
+				continue;
+			}
+			if (txn && txn_bytes >= TXN_CHUNK) {
+				rc = mdb_txn_commit(txn);
+				txn = NULL;
+				if (rc) {
+					fail_id = e->id;
+					break;
+				}
+				for (size_t i = 0; i < nv; i++)
+					if (s->victims[i]->written)
+						s->victims[i]->on_disk = true;
+				txn_bytes = 0;
+			}
+			if (!txn && (rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0) {
+				txn = NULL;
+				fail_id = e->id;
+				break;
+			}
+			unsigned char kb[8];
+			MDB_val k, d = {.mv_size = s->enc.len, .mv_data = s->enc.data};
+			key_of(e->id, kb, &k);
+			if ((rc = mdb_put(txn, s->dbi, &k, &d, 0)) != 0) {
+				fail_id = e->id;
+				break;
+			}
+			e->written = true;
+			e->disk_len = s->enc.len;
+			txn_bytes += s->enc.len;
+		}
+		if (nv == s->nvictims_cap) {
+			s->nvictims_cap = s->nvictims_cap ? 2 * s->nvictims_cap : 64;
+			s->victims = realloc(s->victims, s->nvictims_cap * sizeof *s->victims);
+			if (!s->victims)
+				abort();
+		}
+		s->victims[nv++] = e;
+		freed += e->size;
+	}
+	if (txn && rc == 0) {
+		rc = mdb_txn_commit(txn);
+		if (rc)
+			fail_id = s->victims[nv - 1]->id;
+		else
+			for (size_t i = 0; i < nv; i++)
+				if (s->victims[i]->written)
+					s->victims[i]->on_disk = true;
+	} else if (txn) {
+		mdb_txn_abort(txn);
+	}
+	if (rc) {
+		lmdb_err(s, err, rc, "spilling", fail_id);
+		ret = STORE_SPILL_FAILED;
+	}
+	for (size_t i = 0; i < nv; i++) {
+		sent *e = s->victims[i];
+		bool wrote = e->written;
+		e->written = false;
+		if (!e->on_disk)
+			continue; /* its transaction failed: keep it in memory */
+		if (wrote) {
+			s->st.spilled_bytes += e->disk_len;
+			s->st.spilled_objects++;
+			s->st.disk_bytes += e->disk_len;
+		}
+		s->st.evicted_objects++;
+		mem_release(s, e);
+	}
+	return ret;
+}
+
+/* ---- open and close --------------------------------------------------------- */
+
+/* mkdir -p: creates dir and its missing parents. */
+static int mkdir_p(const char *dir)
+{
+	char *p = strdup(dir);
+	if (!p)
+		abort();
+	int rc = 0;
+	for (char *q = p + 1;; q++) {
+		if (*q != '/' && *q != '\0')
+			continue;
+		char c = *q;
+		*q = '\0';
+		if (mkdir(p, 0700) != 0 && errno != EEXIST) {
+			rc = -1;
+			break;
+		}
+		*q = c;
+		if (c == '\0')
+			break;
+	}
+	if (rc == 0) {
+		struct stat sb;
+		if (stat(p, &sb) != 0)
+			rc = -1;
+		else if (!S_ISDIR(sb.st_mode)) {
+			errno = ENOTDIR;
+			rc = -1;
+		}
+	}
+	int saved = errno;
+	free(p);
+	errno = saved;
+	return rc;
+}
+
+static void remove_dir(const char *dir)
+{
+	static const char *files[] = {"data.mdb", "lock.mdb"};
+	for (size_t i = 0; i < 2; i++) {
+		char *f = NULL;
+		if (asprintf(&f, "%s/%s", dir, files[i]) >= 0) {
+			unlink(f);
+			free(f);
+		}
+	}
+	rmdir(dir);
+}
+
+store *store_open(const store_opts *o, char **err)
+{
+	const char *base = o->spill_dir;
+	if (!base || !*base) {
+		base = getenv("TMPDIR");
+		if (!base || !*base)
+			base = "/tmp";
+	}
+	if (mkdir_p(base) != 0) {
+		seterr(err, "spill directory %s: cannot create it: %s", base, strerror(errno));
+		return NULL;
+	}
+	char *dir = NULL;
+	if (asprintf(&dir, "%s/flow-spill-XXXXXX", base) < 0)
+		abort();
+	if (!mkdtemp(dir)) {
+		seterr(err, "spill directory %s: cannot create a directory in it: %s", base,
+		       strerror(errno));
+		free(dir);
+		return NULL;
+	}
+	store *s = calloc(1, sizeof *s);
+	if (!s)
+		abort();
+	pthread_mutex_init(&s->mu, NULL);
+	s->cap = o->memory_cap;
+	s->map_size = o->map_size ? o->map_size : STORE_DEFAULT_MAP_SIZE;
+	s->dir = dir;
+	s->nbuckets = 1024;
+	s->buckets = calloc(s->nbuckets, sizeof *s->buckets);
+	if (!s->buckets)
+		abort();
+	sbuf_init(&s->enc);
+	int rc;
+	MDB_txn *txn = NULL;
+	const char *step = "mdb_env_create";
+	if ((rc = mdb_env_create(&s->env)) != 0)
+		goto fail;
+	step = "setting the map size";
+	if ((rc = mdb_env_set_mapsize(s->env, s->map_size)) != 0)
+		goto fail;
+	/* Temporary data: no syncs. One store mutex serialises every
+	 * transaction, so LMDB needs no lock file (NOLOCK) and read
+	 * transactions are not tied to a thread (NOTLS). */
+	step = "opening LMDB";
+	if ((rc = mdb_env_open(s->env, dir, MDB_NOSYNC | MDB_NOMETASYNC | MDB_NOTLS | MDB_NOLOCK,
+	                       0600)) != 0)
+		goto fail;
+	step = "opening the database";
+	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
+		goto fail;
+	if ((rc = mdb_dbi_open(txn, NULL, 0, &s->dbi)) != 0) {
+		mdb_txn_abort(txn);
+		goto fail;
+	}
+	if ((rc = mdb_txn_commit(txn)) != 0)
+		goto fail;
+	return s;
+fail:
+	seterr(err, "spill directory %s: %s: %s", dir, step, mdb_strerror(rc));
+	store_close(s);
+	return NULL;
+}
+
+void store_close(store *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->nbuckets; i++) {
+		for (sent *e = s->buckets[i], *nx; e; e = nx) {
+			nx = e->hnext;
+			if (e->in_mem)
+				val_rele(e->v);
+			free(e);
+		}
+	}
+	free(s->buckets);
+	free(s->victims);
+	sbuf_fini(&s->enc);
+	if (s->env)
+		mdb_env_close(s->env);
+	remove_dir(s->dir);
+	free(s->dir);
+	pthread_mutex_destroy(&s->mu);
+	free(s);
+}
+
+const char *store_dir(const store *s) { return s->dir; }
+
+/* ---- operations ---------------------------------------------------------------- */
+
+int store_put(store *s, uint64_t id, value v, char **err)
+{
+	if (V_IS_HEAP(v.t) && !val_is_frozen(v)) {
+		seterr(err, "object store: object %llu is not frozen", (unsigned long long)id);
+		return STORE_ERR;
+	}
+	size_t size = val_size_estimate(v); /* outside the lock: v is frozen */
+	pthread_mutex_lock(&s->mu);
+	if (find(s, id)) {
+		pthread_mutex_unlock(&s->mu);
+		seterr(err, "object store: object %llu is already stored", (unsigned long long)id);
+		return STORE_ERR;
+	}
+	sent *e = calloc(1, sizeof *e);
+	if (!e)
+		abort();
+	e->id = id;
+	e->v = val_hold(v);
+	e->size = size;
+	e->in_mem = true;
+	table_add(s, e);
+	mem_add(s, e);
+	lru_touch(s, e);
+	int rc = spill_locked(s, err);
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
+bool store_has(store *s, uint64_t id)
+{
+	pthread_mutex_lock(&s->mu);
+	bool r = find(s, id) != NULL;
+	pthread_mutex_unlock(&s->mu);
+	return r;
+}
+
+/* Reads e back from LMDB into memory. */
+static int restore_locked(store *s, sent *e, char **err)
+{
+	MDB_txn *txn;
+	int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+	if (rc) {
+		lmdb_err(s, err, rc, "reading back", e->id);
+		return STORE_ERR;
+	}
+	unsigned char kb[8];
+	MDB_val k, d;
+	key_of(e->id, kb, &k);
+	if ((rc = mdb_get(txn, s->dbi, &k, &d)) != 0) {
+		mdb_txn_abort(txn);
+		if (rc == MDB_NOTFOUND)
+			seterr(err, "spill directory %s: object %llu: its record is missing", s->dir,
+			       (unsigned long long)e->id);
+		else
+			lmdb_err(s, err, rc, "reading back", e->id);
+		return STORE_ERR;
+	}
+	verr ve;
+	value v;
+	/* the decoder checks every byte: a corrupt record is an error */
+	rc = val_decode(d.mv_data, d.mv_size, &v, &ve);
+	size_t len = d.mv_size;
+	mdb_txn_abort(txn);
+	if (rc != 0) {
+		seterr(err, "spill directory %s: object %llu: corrupt record: %s", s->dir,
+		       (unsigned long long)e->id, ve.msg);
+		return STORE_ERR;
+	}
+	val_freeze(v);
+	e->v = v;
+	e->in_mem = true;
+	e->size = val_size_estimate(v);
+	mem_add(s, e);
+	s->st.restored_bytes += len;
+	s->st.restored_objects++;
+	return STORE_OK;
+}
+
+int store_get(store *s, uint64_t id, value *out, char **err)
+{
+	pthread_mutex_lock(&s->mu);
+	sent *e = find(s, id);
+	if (!e) {
+		pthread_mutex_unlock(&s->mu);
+		seterr(err, "object store: no object %llu", (unsigned long long)id);
+		return STORE_ERR;
+	}
+	int rc = STORE_OK;
+	if (!e->in_mem && (rc = restore_locked(s, e, err)) != STORE_OK) {
+		pthread_mutex_unlock(&s->mu);
+		return rc;
+	}
+	*out = val_hold(e->v);
+	lru_touch(s, e);
+	rc = spill_locked(s, err);
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
+int store_pin(store *s, uint64_t id, char **err)
+{
+	pthread_mutex_lock(&s->mu);
+	sent *e = find(s, id);
+	if (!e) {
+		pthread_mutex_unlock(&s->mu);
+		seterr(err, "object store: cannot pin object %llu: no such object",
+		       (unsigned long long)id);
+		return STORE_ERR;
+	}
+	if (e->pins++ == 0)
+		s->st.pinned_objects++;
+	lru_unlink(s, e);
+	pthread_mutex_unlock(&s->mu);
+	return STORE_OK;
+}
+
+int store_unpin(store *s, uint64_t id, char **err)
+{
+	pthread_mutex_lock(&s->mu);
+	sent *e = find(s, id);
+	if (!e || e->pins == 0) {
+		pthread_mutex_unlock(&s->mu);
+		seterr(err, "object store: cannot unpin object %llu: %s", (unsigned long long)id,
+		       e ? "it is not pinned" : "no such object");
+		return STORE_ERR;
+	}
+	if (--e->pins == 0) {
+		s->st.pinned_objects--;
+		lru_touch(s, e); /* just used: the most recent */
+	}
+	/* unpinning makes it spillable, but spilling waits for the next put
+	 * or get: unpin stays cheap and cannot fail on disk */
+	pthread_mutex_unlock(&s->mu);
+	return STORE_OK;
+}
+
+int store_free(store *s, uint64_t id, char **err)
+{
+	pthread_mutex_lock(&s->mu);
+	sent *e = find(s, id);
+	if (!e) {
+		pthread_mutex_unlock(&s->mu);
+		seterr(err, "object store: cannot free object %llu: no such object",
+		       (unsigned long long)id);
+		return STORE_ERR;
+	}
+	table_del(s, e);
+	if (e->pins > 0)
+		s->st.pinned_objects--;
+	if (e->in_mem)
+		mem_release(s, e);
+	int ret = STORE_OK;
+	if (e->on_disk) {
+		MDB_txn *txn;
+		unsigned char kb[8];
+		MDB_val k;
+		key_of(id, kb, &k);
+		int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+		if (rc == 0) {
+			rc = mdb_del(txn, s->dbi, &k, NULL);
+			if (rc == 0)
+				rc = mdb_txn_commit(txn);
+			else
+				mdb_txn_abort(txn);
+		}
+		if (rc) {
+			lmdb_err(s, err, rc, "deleting", id);
+			ret = STORE_ERR;
+		} else {
+			s->st.disk_bytes -= e->disk_len;
+		}
+	}
+	if (e->unspillable)
+		s->st.unspillable--;
+	free(e);
+	pthread_mutex_unlock(&s->mu);
+	return ret;
+}
+
+void store_get_stats(store *s, store_stats *st)
+{
+	pthread_mutex_lock(&s->mu);
+	*st = s->st;
+	st->objects = s->count;
+	MDB_stat ms;
+	if (mdb_env_stat(s->env, &ms) == 0)
+		st->disk_objects = ms.ms_entries;
+	pthread_mutex_unlock(&s->mu);
+}
+
+int store_sync(store *s, char **err)
+{
+	pthread_mutex_lock(&s->mu);
+	int rc = mdb_env_sync(s->env, 1);
+	pthread_mutex_unlock(&s->mu);
+	if (rc) {
+		seterr(err, "spill directory %s: sync: %s", s->dir, mdb_strerror(rc));
+		return STORE_ERR;
+	}
+	return STORE_OK;
+}

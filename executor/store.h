@@ -1,0 +1,116 @@
+/* store.h - the object store: results by id, in memory under a cap, with
+ * the least recently used ones spilled to LMDB (ARCHITECTURE.md, executor).
+ *
+ * What it owns: the values put into it (one reference each), a private
+ * LMDB environment in a fresh directory (flow-spill-XXXXXX under the
+ * spill directory, removed by store_close), and the accounting.
+ *
+ * Values are frozen and shared between threads without copying; only a
+ * spilled object is encoded (encode.h) and decoded again when read back.
+ * Sizes are estimates (val_size_estimate): what the value's heap objects
+ * take, each shared object counted once within one value.
+ *
+ * The cap: after a put or a get that leaves the bytes in memory above
+ * memory_cap, the least recently used objects that are not pinned are
+ * written to LMDB (in one transaction) and released until the store is
+ * under the cap again. An object read back keeps its LMDB copy until
+ * store_free (it is immutable), so spilling it again costs no write.
+ * A value that cannot be encoded (a future, actor or function inside) is
+ * never spilled: it stays in memory, counted, and is not an error.
+ *
+ * Errors: functions returning int give 0 on success, or STORE_ERR /
+ * STORE_SPILL_FAILED with a malloc'd message in *err (free it; err may be
+ * NULL to ignore it). Messages name the spill directory. A failed spill
+ * (map full, disk full, I/O error) aborts its LMDB transaction, so every
+ * object stays in memory, intact: nothing is lost or half-written.
+ *
+ * Threads: every function may be called from any thread. One mutex guards
+ * the whole store, spilling and reading back included (simple, and LMDB
+ * then needs no locking of its own: MDB_NOLOCK); a finer scheme can come
+ * when a profile shows the lock.
+ */
+#ifndef FLOW_STORE_H
+#define FLOW_STORE_H
+
+#include <stdint.h>
+
+#include "lang/value.h"
+
+typedef struct store store;
+
+typedef struct store_opts {
+	uint64_t memory_cap;   /* bytes kept in memory before spilling */
+	const char *spill_dir; /* NULL: $TMPDIR, else /tmp; created if missing */
+	uint64_t map_size;     /* LMDB map size; 0: STORE_DEFAULT_MAP_SIZE */
+} store_opts;
+
+/* The map is sparse: the file grows only as objects are written. */
+#define STORE_DEFAULT_MAP_SIZE (64ull << 30)
+
+enum {
+	STORE_OK = 0,
+	STORE_ERR = -1,          /* nothing done (unknown id, bad input, corrupt record) */
+	STORE_SPILL_FAILED = -2, /* the put/get itself was done, but spilling failed:
+	                          * the store is over its cap, every object intact */
+};
+
+typedef struct store_stats {
+	uint64_t mem_bytes;        /* estimated bytes in memory now */
+	uint64_t mem_peak;         /* highest mem_bytes seen */
+	uint64_t mem_objects;      /* objects in memory now */
+	uint64_t objects;          /* objects in the store (memory or LMDB) */
+	uint64_t pinned_objects;   /* objects pinned now */
+	uint64_t unspillable;      /* objects found not encodable (kept in memory) */
+	uint64_t spilled_bytes;    /* total encoded bytes written to LMDB */
+	uint64_t spilled_objects;  /* total objects written to LMDB */
+	uint64_t evicted_objects;  /* total releases from memory (written or already on disk) */
+	uint64_t restored_bytes;   /* total encoded bytes read back from LMDB */
+	uint64_t restored_objects; /* total objects read back */
+	uint64_t disk_objects;     /* LMDB records now (as LMDB counts them: mdb_stat) */
+	uint64_t disk_bytes;       /* encoded bytes in those records */
+} store_stats;
+
+/* Opens a store. NULL with *err on failure (the spill directory cannot be
+ * created or written, LMDB cannot be opened there). */
+store *store_open(const store_opts *o, char **err);
+/* Releases every value, closes LMDB and removes its directory. */
+void store_close(store *s);
+/* The private directory holding the LMDB files (for messages and tests). */
+const char *store_dir(const store *s);
+
+/* Stores v (borrowed; the store takes its own reference) under a new id.
+ * v must be frozen if heap. STORE_ERR if id is already there. */
+int store_put(store *s, uint64_t id, value v, char **err);
+/* *out = a new reference to the object (read back from LMDB if spilled, and
+ * then kept in memory again). STORE_ERR for an unknown id or a corrupt
+ * record; STORE_SPILL_FAILED: *out is set, but the spill that followed
+ * failed. */
+int store_get(store *s, uint64_t id, value *out, char **err);
+/* True if id is in the store (in memory or spilled). */
+bool store_has(store *s, uint64_t id);
+/* A pinned object is never spilled (pins count: pin twice, unpin twice).
+ * STORE_ERR for an unknown id or unpinning an unpinned object. */
+int store_pin(store *s, uint64_t id, char **err);
+int store_unpin(store *s, uint64_t id, char **err);
+/* Drops the object from memory and from LMDB (pins or not). STORE_ERR for
+ * an unknown id or when deleting the LMDB record fails (the object is then
+ * gone from the store anyway: its record is only dead space). */
+int store_free(store *s, uint64_t id, char **err);
+void store_get_stats(store *s, store_stats *st);
+/* Forces LMDB's writes to disk (spilling does not sync: the data is
+ * temporary). For benchmarks comparing against direct I/O. */
+int store_sync(store *s, char **err);
+
+/* Estimated bytes of memory a value holds: tensors their data, strings
+ * their bytes, lists and dicts their slots plus their items; each heap
+ * object counted once however often it is shared. Immediates: 0. */
+size_t val_size_estimate(value v);
+
+/* Parses a size: plain bytes ("1048576"), or a number with a unit: KiB,
+ * MiB, GiB, TiB (powers of 1024; K, M, G, T too), KB, MB, GB, TB (powers
+ * of 1000), B. Case-insensitive units. -1 for anything else or overflow. */
+int parse_size(const char *s, uint64_t *out);
+/* The default memory cap: 30% of physical memory (1 GiB if unknown). */
+uint64_t store_default_memory(void);
+
+#endif

@@ -1,0 +1,648 @@
+/* test_store.c: unit tests of the object store (executor/store.h) - round
+ * trips, LRU spilling to LMDB and reading back, pins, free, the errors
+ * (unusable spill directory, map full, corrupt record), unencodable values,
+ * the size estimate, parse_size, and many threads at once. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "executor/store.h"
+#include "lang/value.h"
+
+#define KiB 1024ull
+#define MiB (1024ull * 1024)
+
+/* A frozen 1-d tensor of n doubles whose contents depend on seed. */
+static value tens(size_t n, uint64_t seed)
+{
+	value v;
+	verr e;
+	int64_t shape[1] = {(int64_t)n};
+	if (tensor_new(1, shape, &v, &e) != 0)
+		fail_msg("tensor_new: %s", e.msg);
+	for (size_t i = 0; i < n; i++)
+		tensor_of(v)->data[i] = (double)seed * 1e6 + (double)i;
+	val_freeze(v);
+	return v;
+}
+
+static bool tens_ok(value v, size_t n, uint64_t seed)
+{
+	if (v.t != V_TENSOR || tensor_of(v)->size != n)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (tensor_of(v)->data[i] != (double)seed * 1e6 + (double)i)
+			return false;
+	return true;
+}
+
+static store *open_store(uint64_t cap, uint64_t map_size)
+{
+	store_opts o = {.memory_cap = cap, .spill_dir = NULL, .map_size = map_size};
+	char *err = NULL;
+	store *s = store_open(&o, &err);
+	if (!s)
+		fail_msg("store_open: %s", err);
+	return s;
+}
+
+static void put_ok(store *s, uint64_t id, value v)
+{
+	char *err = NULL;
+	int rc = store_put(s, id, v, &err);
+	if (rc != STORE_OK)
+		fail_msg("store_put %llu: %s", (unsigned long long)id, err);
+}
+
+static value get_ok(store *s, uint64_t id)
+{
+	char *err = NULL;
+	value v;
+	int rc = store_get(s, id, &v, &err);
+	if (rc != STORE_OK)
+		fail_msg("store_get %llu: %s", (unsigned long long)id, err);
+	return v;
+}
+
+static void test_round_trip(void **state)
+{
+	store *s = open_store(64 * MiB, 0);
+	value str = str_from_c("héllo");
+	val_freeze(str);
+	value l = list_new(2);
+	list_append_take(l, v_int(7));
+	list_append(l, str);
+	val_freeze(l);
+	value t = tens(100, 3);
+	put_ok(s, 1, v_int(42));
+	put_ok(s, 2, str);
+	put_ok(s, 3, l);
+	put_ok(s, 4, t);
+
+	value g = get_ok(s, 1);
+	assert_true(g.t == V_INT && g.as.i == 42);
+	g = get_ok(s, 2);
+	assert_ptr_equal(g.as.o, str.as.o); /* shared, not copied */
+	val_rele(g);
+	g = get_ok(s, 3);
+	assert_true(val_eq(g, l));
+	val_rele(g);
+	g = get_ok(s, 4);
+	assert_true(tens_ok(g, 100, 3));
+	val_rele(g);
+
+	char *err = NULL;
+	assert_int_equal(store_put(s, 4, t, &err), STORE_ERR);
+	assert_non_null(strstr(err, "already stored"));
+	free(err);
+	err = NULL;
+	assert_int_equal(store_get(s, 99, &g, &err), STORE_ERR);
+	assert_non_null(strstr(err, "no object 99"));
+	free(err);
+	err = NULL;
+	value unfrozen = list_new(0);
+	assert_int_equal(store_put(s, 5, unfrozen, &err), STORE_ERR);
+	assert_non_null(strstr(err, "not frozen"));
+	free(err);
+	val_rele(unfrozen);
+
+	store_stats st;
+	store_get_stats(s, &st);
+	assert_int_equal(st.objects, 4);
+	assert_int_equal(st.spilled_objects, 0);
+	assert_true(st.mem_bytes >= 100 * 8);
+	/* the store holds its own references */
+	val_rele(str);
+	val_rele(l);
+	val_rele(t);
+	g = get_ok(s, 4);
+	assert_true(tens_ok(g, 100, 3));
+	val_rele(g);
+	store_close(s);
+}
+
+/* 64 tensors of 128 KiB through a 1 MiB store. */
+static void test_lru_spill(void **state)
+{
+	const size_t n = 128 * KiB / 8;
+	store *s = open_store(1 * MiB, 0);
+	for (uint64_t id = 0; id < 64; id++) {
+		value t = tens(n, id);
+		put_ok(s, id, t);
+		val_rele(t);
+	}
+	store_stats st;
+	store_get_stats(s, &st);
+	assert_true(st.mem_bytes <= 1 * MiB);
+	assert_true(st.mem_peak > 1 * MiB);
+	assert_true(st.spilled_objects >= 56);
+	assert_true(st.spilled_bytes >= 56 * 128 * KiB);
+	assert_int_equal(st.disk_objects, st.spilled_objects);
+	assert_int_equal(st.objects, 64);
+	assert_int_equal(st.restored_objects, 0);
+
+	/* the most recent one is in memory; the oldest is read back */
+	value g = get_ok(s, 63);
+	val_rele(g);
+	store_get_stats(s, &st);
+	assert_int_equal(st.restored_objects, 0);
+	for (uint64_t id = 0; id < 64; id++) {
+		g = get_ok(s, id);
+		assert_true(tens_ok(g, n, id));
+		val_rele(g);
+	}
+	store_get_stats(s, &st);
+	assert_true(st.restored_objects >= 56);
+	assert_true(st.restored_bytes >= 56 * 128 * KiB);
+	assert_true(st.mem_bytes <= 1 * MiB);
+	/* read back objects keep their record: evicting them again writes nothing */
+	uint64_t spilled = st.spilled_objects;
+	for (uint64_t id = 0; id < 64; id++) {
+		g = get_ok(s, id);
+		assert_true(tens_ok(g, n, id));
+		val_rele(g);
+	}
+	store_get_stats(s, &st);
+	assert_int_equal(st.spilled_objects, spilled);
+	assert_true(st.evicted_objects > spilled);
+	store_close(s);
+}
+
+static void test_pinned_never_spilled(void **state)
+{
+	const size_t n = 128 * KiB / 8;
+	store *s = open_store(1 * MiB, 0);
+	char *err = NULL;
+	for (uint64_t id = 0; id < 4; id++) {
+		value t = tens(n, id);
+		put_ok(s, id, t);
+		val_rele(t);
+		assert_int_equal(store_pin(s, id, &err), STORE_OK);
+	}
+	assert_int_equal(store_pin(s, 0, &err), STORE_OK); /* pins count */
+	for (uint64_t id = 4; id < 64; id++) {
+		value t = tens(n, id);
+		put_ok(s, id, t);
+		val_rele(t);
+	}
+	store_stats st;
+	store_get_stats(s, &st);
+	assert_int_equal(st.pinned_objects, 4);
+	assert_true(st.spilled_objects >= 50);
+	for (uint64_t id = 0; id < 4; id++) {
+		value g = get_ok(s, id);
+		assert_true(tens_ok(g, n, id));
+		val_rele(g);
+	}
+	store_get_stats(s, &st);
+	assert_int_equal(st.restored_objects, 0); /* all four were in memory */
+	assert_true(st.mem_bytes >= 4 * 128 * KiB);
+
+	/* unpinned, they can go */
+	assert_int_equal(store_unpin(s, 0, &err), STORE_OK);
+	assert_int_equal(store_unpin(s, 0, &err), STORE_OK);
+	assert_int_equal(store_unpin(s, 0, &err), STORE_ERR);
+	assert_non_null(strstr(err, "not pinned"));
+	free(err);
+	err = NULL;
+	assert_int_equal(store_pin(s, 1000, &err), STORE_ERR);
+	free(err);
+	err = NULL;
+	for (uint64_t id = 64; id < 80; id++) {
+		value t = tens(n, id);
+		put_ok(s, id, t);
+		val_rele(t);
+	}
+	value g = get_ok(s, 0);
+	assert_true(tens_ok(g, n, 0));
+	val_rele(g);
+	store_get_stats(s, &st);
+	assert_int_equal(st.restored_objects, 1);
+	assert_int_equal(st.pinned_objects, 3);
+	store_close(s);
+}
+
+static void test_store_free(void **state)
+{
+	const size_t n = 64 * KiB / 8;
+	store *s = open_store(256 * KiB, 0);
+	for (uint64_t id = 0; id < 32; id++) {
+		value t = tens(n, id);
+		put_ok(s, id, t);
+		val_rele(t);
+	}
+	store_stats st;
+	store_get_stats(s, &st);
+	assert_true(st.disk_objects >= 28);
+	assert_true(st.disk_bytes >= 28 * 64 * KiB);
+	uint64_t disk = st.disk_objects;
+	char *err = NULL;
+	assert_int_equal(store_free(s, 0, &err), STORE_OK); /* a spilled one */
+	store_get_stats(s, &st);
+	assert_int_equal(st.disk_objects, disk - 1);
+	assert_false(store_has(s, 0));
+	value g;
+	assert_int_equal(store_get(s, 0, &g, &err), STORE_ERR);
+	free(err);
+	err = NULL;
+	for (uint64_t id = 1; id < 32; id++)
+		assert_int_equal(store_free(s, id, &err), STORE_OK);
+	store_get_stats(s, &st);
+	assert_int_equal(st.disk_objects, 0);
+	assert_int_equal(st.disk_bytes, 0);
+	assert_int_equal(st.objects, 0);
+	assert_int_equal(st.mem_bytes, 0);
+	assert_int_equal(st.mem_objects, 0);
+	assert_int_equal(store_free(s, 5, &err), STORE_ERR);
+	free(err);
+	store_close(s);
+}
+
+static void test_bad_spill_dir(void **state)
+{
+	char base[] = "/tmp/flow-store-test-XXXXXX";
+	assert_non_null(mkdtemp(base));
+	char file[256], sub[300];
+	snprintf(file, sizeof file, "%s/file", base);
+	snprintf(sub, sizeof sub, "%s/sub/dir", file);
+	int fd = open(file, O_CREAT | O_WRONLY, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	/* root may write anywhere: a path under a regular file fails for all */
+	store_opts o = {.memory_cap = MiB, .spill_dir = sub};
+	char *err = NULL;
+	store *s = store_open(&o, &err);
+	assert_null(s);
+	assert_non_null(err);
+	assert_non_null(strstr(err, sub));
+	assert_non_null(strstr(err, "Not a directory"));
+	free(err);
+	err = NULL;
+	o.spill_dir = file; /* the file itself */
+	assert_null(store_open(&o, &err));
+	assert_non_null(strstr(err, file));
+	free(err);
+	err = NULL;
+	/* a missing directory is created, and the private one removed at close */
+	snprintf(sub, sizeof sub, "%s/a/b", base);
+	o.spill_dir = sub;
+	s = store_open(&o, &err);
+	assert_non_null(s);
+	char dir[400];
+	snprintf(dir, sizeof dir, "%s", store_dir(s));
+	assert_true(strncmp(dir, sub, strlen(sub)) == 0);
+	struct stat sb;
+	assert_int_equal(stat(dir, &sb), 0);
+	store_close(s);
+	assert_int_equal(stat(dir, &sb), -1);
+	rmdir(sub);
+	snprintf(sub, sizeof sub, "%s/a", base);
+	rmdir(sub);
+	unlink(file);
+	assert_int_equal(rmdir(base), 0);
+}
+
+/* 4 MiB through a 1 MiB LMDB map: the spill fails, every object stays. */
+static void test_map_full(void **state)
+{
+	const size_t n = 128 * KiB / 8;
+	store *s = open_store(512 * KiB, 1 * MiB);
+	int failures = 0;
+	for (uint64_t id = 0; id < 32; id++) {
+		value t = tens(n, id);
+		char *err = NULL;
+		int rc = store_put(s, id, t, &err);
+		val_rele(t);
+		if (rc == STORE_SPILL_FAILED) {
+			failures++;
+			assert_non_null(strstr(err, store_dir(s)));
+			assert_non_null(strstr(err, "map is full"));
+			free(err);
+		} else {
+			assert_int_equal(rc, STORE_OK);
+		}
+	}
+	assert_true(failures > 0);
+	store_stats st;
+	store_get_stats(s, &st);
+	assert_true(st.mem_bytes > 512 * KiB); /* over the cap rather than lossy */
+	for (uint64_t id = 0; id < 32; id++) {
+		char *err = NULL;
+		value g;
+		int rc = store_get(s, id, &g, &err);
+		assert_true(rc == STORE_OK || rc == STORE_SPILL_FAILED);
+		free(err);
+		assert_true(tens_ok(g, n, id));
+		val_rele(g);
+	}
+	/* freeing makes room again */
+	for (uint64_t id = 0; id < 32; id++)
+		assert_int_equal(store_free(s, id, NULL), STORE_OK);
+	for (uint64_t id = 100; id < 104; id++) {
+		value t = tens(n, id);
+		put_ok(s, id, t);
+		val_rele(t);
+	}
+	store_close(s);
+}
+
+/* A write that fails as on a full disk (the file size limit: EFBIG, the
+ * same pwrite path as ENOSPC): the spill fails clearly, nothing is lost. */
+static void test_write_failure(void **state)
+{
+	const size_t n = 128 * KiB / 8;
+	store *s = open_store(256 * KiB, 0);
+	struct rlimit old, lim;
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	lim = old;
+	lim.rlim_cur = 1 * MiB;
+	void (*oldsig)(int) = signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	int failures = 0, others = 0;
+	char *first = NULL;
+	for (uint64_t id = 0; id < 32; id++) {
+		value t = tens(n, id);
+		char *err = NULL;
+		int rc = store_put(s, id, t, &err);
+		val_rele(t);
+		if (rc == STORE_SPILL_FAILED && failures++ == 0)
+			first = err;
+		else
+			free(err);
+		others += rc != STORE_OK && rc != STORE_SPILL_FAILED;
+	}
+	/* limits back before any assertion can leave this test */
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, oldsig);
+	assert_int_equal(others, 0);
+	assert_non_null(first);
+	print_message("    (expected) %s\n", first);
+	assert_non_null(strstr(first, store_dir(s)));
+	/* LMDB reports a short write as EIO */
+	assert_true(strstr(first, "File too large") || strstr(first, "Input/output error"));
+	assert_non_null(strstr(first, "bytes free"));
+	free(first);
+	assert_true(failures > 0);
+	for (uint64_t id = 0; id < 32; id++) {
+		char *err = NULL;
+		value g;
+		int rc = store_get(s, id, &g, &err);
+		if (rc == STORE_ERR)
+			fail_msg("object %llu lost: %s", (unsigned long long)id, err);
+		free(err);
+		assert_true(tens_ok(g, n, id));
+		val_rele(g);
+	}
+	store_close(s);
+}
+
+/* A value holding a future cannot be encoded: it stays in memory. */
+static void test_unencodable(void **state)
+{
+	store *s = open_store(64 * KiB, 0);
+	value l = list_new(2);
+	list_append_take(l, v_obj(vobj_alloc(sizeof(vobj) + 16, V_FUTURE)));
+	list_append_take(l, tens(64 * KiB / 8, 1));
+	val_freeze(l);
+	put_ok(s, 1, l);
+	value t = tens(64 * KiB / 8, 2);
+	put_ok(s, 2, t); /* pushes 1 out, if it could go */
+	val_rele(t);
+	store_stats st;
+	store_get_stats(s, &st);
+	assert_int_equal(st.unspillable, 1);
+	assert_int_equal(st.spilled_objects, 1); /* 2 went instead */
+	value g = get_ok(s, 1);
+	assert_ptr_equal(g.as.o, l.as.o);
+	val_rele(g);
+	val_rele(l);
+	store_close(s);
+}
+
+/* A record damaged on disk is reported, not trusted. */
+static void test_corrupt_record(void **state)
+{
+	store *s = open_store(0, 0); /* everything spills */
+	size_t len = 64 * KiB;
+	char *text = malloc(len);
+	memset(text, 'q', len);
+	memcpy(text, "MARKER-", 7);
+	value str = str_new(text, len);
+	val_freeze(str);
+	put_ok(s, 7, str);
+	val_rele(str);
+	store_stats st;
+	store_get_stats(s, &st);
+	assert_int_equal(st.mem_objects, 0);
+
+	char path[512];
+	snprintf(path, sizeof path, "%s/data.mdb", store_dir(s));
+	int fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	struct stat sb;
+	assert_int_equal(fstat(fd, &sb), 0);
+	char *buf = malloc((size_t)sb.st_size);
+	assert_int_equal(pread(fd, buf, (size_t)sb.st_size, 0), sb.st_size);
+	char *m = memmem(buf, (size_t)sb.st_size, "MARKER-qqq", 10);
+	assert_non_null(m);
+	/* not UTF-8: the decoder must refuse it */
+	assert_int_equal(pwrite(fd, "\xff", 1, (m - buf) + 100), 1);
+	close(fd);
+	free(buf);
+	free(text);
+
+	char *err = NULL;
+	value g;
+	assert_int_equal(store_get(s, 7, &g, &err), STORE_ERR);
+	assert_non_null(strstr(err, "corrupt record"));
+	assert_non_null(strstr(err, store_dir(s)));
+	free(err);
+	assert_true(store_has(s, 7)); /* still there, still failing clearly */
+	assert_int_equal(store_free(s, 7, NULL), STORE_OK);
+	store_close(s);
+}
+
+static void test_size_estimate(void **state)
+{
+	value t = tens(1000, 1);
+	size_t et = val_size_estimate(t);
+	assert_true(et >= 8000 && et < 8000 + 256);
+	value shared = list_new(4), distinct = list_new(4);
+	for (int i = 0; i < 4; i++) {
+		list_append(shared, t);
+		list_append_take(distinct, tens(1000, 1));
+	}
+	val_freeze(shared);
+	val_freeze(distinct);
+	size_t es = val_size_estimate(shared), ed = val_size_estimate(distinct);
+	assert_true(es > et && es < et + 256);
+	assert_true(ed >= 4 * et && ed < 4 * et + 256);
+	/* x = [x, x] sixty times: 61 objects, 2^60 paths */
+	value x = str_from_c("leaf");
+	for (int i = 0; i < 60; i++) {
+		value y = list_new(2);
+		list_append(y, x);
+		list_append(y, x);
+		val_rele(x);
+		x = y;
+	}
+	val_freeze(x);
+	assert_true(val_size_estimate(x) < 61 * 256);
+	value d = dict_new(2);
+	verr e;
+	value k = str_from_c("k");
+	assert_int_equal(dict_set(d, k, t, &e), 0);
+	val_rele(k);
+	val_freeze(d);
+	assert_true(val_size_estimate(d) > et);
+	assert_int_equal(val_size_estimate(v_int(3)), 0);
+	val_rele(d);
+	val_rele(x);
+	val_rele(shared);
+	val_rele(distinct);
+	val_rele(t);
+}
+
+static void test_parse_size(void **state)
+{
+	uint64_t v;
+	assert_int_equal(parse_size("64MiB", &v), 0);
+	assert_int_equal(v, 64ull << 20);
+	assert_int_equal(parse_size("2GiB", &v), 0);
+	assert_int_equal(v, 2ull << 30);
+	assert_int_equal(parse_size("1GB", &v), 0);
+	assert_int_equal(v, 1000000000ull);
+	assert_int_equal(parse_size("512KiB", &v), 0);
+	assert_int_equal(v, 512ull << 10);
+	assert_int_equal(parse_size("1048576", &v), 0);
+	assert_int_equal(v, 1048576ull);
+	assert_int_equal(parse_size("8m", &v), 0);
+	assert_int_equal(v, 8ull << 20);
+	assert_int_equal(parse_size("0", &v), 0);
+	assert_int_equal(v, 0);
+	assert_int_equal(parse_size("18446744073709551615", &v), 0);
+	assert_int_equal(v, UINT64_MAX);
+	const char *bad[] = {"", "MiB", "12XB", "-5", " 5", "5 MiB", "1.5GiB", "18446744073709551616",
+	                     "17179869184GiB", "99999999999999999999999", "64MiBx", NULL};
+	for (int i = 0; bad[i]; i++)
+		if (parse_size(bad[i], &v) == 0)
+			fail_msg("parse_size accepted \"%s\"", bad[i]);
+	assert_int_equal(parse_size(NULL, &v), -1);
+	uint64_t def = store_default_memory();
+	long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+	uint64_t ram = (uint64_t)pages * (uint64_t)psize;
+	assert_true(def > ram / 4 && def <= ram / 10 * 3);
+}
+
+/* ---- threads ---------------------------------------------------------------- */
+
+#define NTHREADS 4
+#define NOPS 2000
+#define TN 512 /* doubles per tensor: 4 KiB */
+
+typedef struct {
+	store *s;
+	int tid;
+	int errors;
+} worker;
+
+static void *work(void *arg)
+{
+	worker *w = arg;
+	uint64_t base = (uint64_t)w->tid << 32;
+	uint64_t next = 0, lo = 0; /* live ids: base+lo .. base+next-1 */
+	unsigned seed = (unsigned)w->tid * 7919u + 1;
+	for (int op = 0; op < NOPS; op++) {
+		int r = (int)(rand_r(&seed) % 10);
+		char *err = NULL;
+		if (r < 4 || next == lo) {
+			value t = tens(TN, base + next);
+			if (store_put(w->s, base + next, t, &err) != STORE_OK)
+				w->errors++;
+			val_rele(t);
+			next++;
+		} else if (r < 7) {
+			uint64_t id = base + lo + (uint64_t)rand_r(&seed) % (next - lo);
+			value g;
+			if (store_get(w->s, id, &g, &err) != STORE_OK || !tens_ok(g, TN, id))
+				w->errors++;
+			else
+				val_rele(g);
+		} else if (r < 9) {
+			uint64_t id = base + lo + (uint64_t)rand_r(&seed) % (next - lo);
+			value g;
+			if (store_pin(w->s, id, &err) != STORE_OK)
+				w->errors++;
+			if (store_get(w->s, id, &g, &err) != STORE_OK || !tens_ok(g, TN, id))
+				w->errors++;
+			else
+				val_rele(g);
+			if (store_unpin(w->s, id, &err) != STORE_OK)
+				w->errors++;
+		} else {
+			if (store_free(w->s, base + lo, &err) != STORE_OK)
+				w->errors++;
+			lo++;
+		}
+		free(err);
+	}
+	/* leave exactly next-lo objects */
+	return (void *)(uintptr_t)(next - lo);
+}
+
+static void test_threads(void **state)
+{
+	store *s = open_store(64 * KiB, 0);
+	pthread_t th[NTHREADS];
+	worker w[NTHREADS];
+	for (int i = 0; i < NTHREADS; i++) {
+		w[i] = (worker){s, i, 0};
+		assert_int_equal(pthread_create(&th[i], NULL, work, &w[i]), 0);
+	}
+	uint64_t live = 0;
+	for (int i = 0; i < NTHREADS; i++) {
+		void *r;
+		pthread_join(th[i], &r);
+		live += (uintptr_t)r;
+		assert_int_equal(w[i].errors, 0);
+	}
+	store_stats st;
+	store_get_stats(s, &st);
+	assert_int_equal(st.objects, live);
+	assert_true(st.spilled_objects > 0 && st.restored_objects > 0);
+	/* a thread's last get may have left its pinned object above the cap */
+	assert_true(st.mem_bytes <= 64 * KiB + NTHREADS * (TN * 8 + 256));
+	assert_int_equal(st.pinned_objects, 0);
+	assert_int_equal(st.disk_objects + st.mem_objects >= live, 1);
+	store_close(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_lru_spill),
+		cmocka_unit_test(test_pinned_never_spilled),
+		cmocka_unit_test(test_store_free),
+		cmocka_unit_test(test_bad_spill_dir),
+		cmocka_unit_test(test_map_full),
+		cmocka_unit_test(test_write_failure),
+		cmocka_unit_test(test_unencodable),
+		cmocka_unit_test(test_corrupt_record),
+		cmocka_unit_test(test_size_estimate),
+		cmocka_unit_test(test_parse_size),
+		cmocka_unit_test(test_threads),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
