@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "compiler/dag.h"
 #include "compiler/dot.h"
@@ -15,6 +16,7 @@
 #include "compiler/lower.h"
 #include "compiler/plan.h"
 #include "executor/parallel.h"
+#include "executor/run_obs.h"
 #include "executor/serial.h"
 #include "lang/compile.h"
 #include "lang/diag.h"
@@ -528,6 +530,30 @@ static int parse_u64(const char *s, uint64_t *out)
 	return 0;
 }
 
+/* An output file of flow run (--trace, --dot-out), opened before the run
+ * so a path that cannot be written fails at once. NULL: message printed. */
+static FILE *open_out(const char *opt, const char *path)
+{
+	FILE *f = fopen(path, "w");
+	if (!f)
+		fprintf(stderr, "flow: error: cannot write %s file '%s': %s\n", opt, path, strerror(errno));
+	return f;
+}
+
+/* Closes an output file; reports (naming it) a write that failed. */
+static int close_out(FILE *f, const char *opt, const char *path, int wrote)
+{
+	int bad = wrote != 0 || ferror(f);
+	if (fclose(f) != 0)
+		bad = 1;
+	if (bad) {
+		fprintf(stderr, "flow: error: cannot write %s file '%s': %s\n", opt, path,
+		        errno ? strerror(errno) : "write failed");
+		return EXIT_USER;
+	}
+	return 0;
+}
+
 static int cmd_run(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -537,17 +563,22 @@ static int cmd_run(int argc, char **argv)
 		{"cpus", required_argument, NULL, 'c'},
 		{"seed", required_argument, NULL, 's'},
 		{"quiet", no_argument, NULL, 'q'},
+		{"trace", required_argument, NULL, 'T'},
+		{"dot-out", required_argument, NULL, 'D'},
+		{"stats", no_argument, NULL, 't'},
 		{NULL, 0, NULL, 0},
 	};
 	prog_opts o = {0};
 	serial_opts so = {.seed = 0, .out = stdout, .err = stderr};
-	bool serial = false, quiet = false;
+	bool serial = false, quiet = false, stats = false;
+	const char *trace_path = NULL, *dot_path = NULL;
 	uint64_t cpus = 0;
 	int c, rc;
 	while ((c = getopt_long(argc, argv, "hp:q", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'h':
-			printf("usage: flow run [--serial] [--cpus N] [--seed N] [-p name=value]... FILE\n\n"
+			printf("usage: flow run [--serial] [--cpus N] [--seed N] [--trace FILE] [--dot-out FILE]\n"
+			       "                [--stats] [-q] [-p name=value]... FILE\n\n"
 			       "Runs the program in FILE (a .flow file or a plan). The driver's prints go to stdout in\n"
 			       "program order; prints inside tasks go to stderr, prefixed with\n"
 			       "the task's name.\n\n"
@@ -557,7 +588,15 @@ static int cmd_run(int argc, char **argv)
 			       "                    machine's cores)\n"
 			       "  --seed N          seed of every random stream (default 0)\n"
 			       "  -p name=value     set a param\n"
-			       "  -q, --quiet       no progress output\n"
+			       "  --trace FILE      write a Chrome trace of the run (open it in\n"
+			       "                    Perfetto or chrome://tracing): one lane per thread\n"
+			       "  --dot-out FILE    write the DAG as Graphviz DOT coloured by outcome\n"
+			       "                    (done green, failed red, skipped grey, not run\n"
+			       "                    white) with each node's run time\n"
+			       "  --stats           at the end, on stderr: tasks run, retries, failed,\n"
+			       "                    skipped, time per phase, peak memory\n"
+			       "  -q, --quiet       no progress line (there is one only when stderr\n"
+			       "                    is a terminal)\n"
 			       "\n"
 			       "Exit status 0 on success, 1 if the program failed (every\n"
 			       "failure is listed on stderr), 2 for bad usage.\n");
@@ -585,6 +624,15 @@ static int cmd_run(int argc, char **argv)
 		case 'q':
 			quiet = true;
 			break;
+		case 'T':
+			trace_path = optarg;
+			break;
+		case 'D':
+			dot_path = optarg;
+			break;
+		case 't':
+			stats = true;
+			break;
 		default:
 			free_params(&o);
 			return usage_error("run", "%s", "bad option");
@@ -597,16 +645,60 @@ static int cmd_run(int argc, char **argv)
 	diag_ctx d;
 	flow_loader l;
 	bc_program *p;
-	dag *g;
-	rc = load_program(&l, &d, argv[optind], &o, &p, &g, "run");
+	dag *g = NULL;
+	obs_phases ph = {0, 0, 0};
+	uint64_t t = obs_now_ns();
+	/* load_program's two steps, timed apart for --stats */
+	rc = read_program(&l, &d, argv[optind], &o, &p, &g, "run");
+	ph.load = obs_now_ns() - t;
+	t = obs_now_ns();
+	if (rc == 0 && !g) {
+		char *err = NULL;
+		lower_opts lo = { .no_rewrite = o.no_rewrite };
+		g = lower_program(p, &lo, &err);
+		if (!g) {
+			fprintf(stderr, "%s\n", err);
+			free(err);
+			rc = EXIT_USER;
+		}
+	}
+	ph.lower = obs_now_ns() - t;
+	FILE *trace_f = NULL, *dot_f = NULL;
+	if (rc == 0 && trace_path && !(trace_f = open_out("--trace", trace_path)))
+		rc = EXIT_USER;
+	if (rc == 0 && dot_path && !(dot_f = open_out("--dot-out", dot_path)))
+		rc = EXIT_USER;
+	/* watched only when asked: the run's hot path stays as it was */
+	FILE *progress = !quiet && isatty(STDERR_FILENO) ? stderr : NULL;
+	run_obs *obs = rc == 0 && (trace_f || dot_f || stats || progress) ? obs_new(g, progress) : NULL;
+	so.obs = obs;
+	t = obs_now_ns();
 	if (rc == 0 && serial) {
 		rc = serial_run_dag(g, &so) == 0 ? 0 : EXIT_USER;
 	} else if (rc == 0) {
 		parallel_opts po = {.seed = so.seed, .out = stdout, .err = stderr, .cpus = (int)cpus,
-		                    .quiet = quiet};
+		                    .quiet = quiet, .obs = obs};
 		rc = parallel_run_dag(g, &po) == 0 ? 0 : EXIT_USER;
 	}
-	dag_free(g);
+	ph.run = obs_now_ns() - t;
+	fflush(stdout);
+	if (trace_f && !obs) { /* nothing ran: no file */
+		fclose(trace_f);
+		remove(trace_path);
+	} else if (trace_f && close_out(trace_f, "--trace", trace_path, obs_write_trace(obs, trace_f))) {
+		rc = EXIT_USER;
+	}
+	if (dot_f && !obs) {
+		fclose(dot_f);
+		remove(dot_path);
+	} else if (dot_f && close_out(dot_f, "--dot-out", dot_path, obs_write_dot(obs, NULL, dot_f))) {
+		rc = EXIT_USER;
+	}
+	if (stats && obs)
+		obs_print_stats(obs, &ph, stderr);
+	obs_free(obs);
+	if (g)
+		dag_free(g);
 	bc_program_free(p);
 	fflush(stdout);
 	loader_fini(&l);

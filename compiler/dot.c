@@ -278,10 +278,38 @@ static const char *kind_attrs(int kind, bool many)
 	}
 }
 
-static void write_node(const dag *d, const grouping *g, uint32_t id, const char *indent, FILE *out)
+/* The same attributes with "filled" added to the style (a decorated node). */
+static void kind_attrs_filled(FILE *out, int kind, bool many, const char *fill)
+{
+	const char *shape = "box", *style = "filled", *more = "";
+	switch (kind) {
+	case DAG_TASK: style = many ? "rounded,bold,filled" : "rounded,filled"; break;
+	case DAG_ACTOR: shape = "box3d"; break;
+	case DAG_METHOD: shape = "ellipse"; break;
+	case DAG_IMPLICIT: shape = "oval"; style = "dashed,filled"; more = ", fontsize=10"; break;
+	case DAG_EFFECT: shape = "note"; break;
+	case DAG_PUT: shape = "cylinder"; break;
+	default: break;
+	}
+	fprintf(out, "shape=%s, style=\"%s\", fillcolor=\"", shape, style);
+	put_escaped(out, fill);
+	fprintf(out, "\"%s", more);
+}
+
+/* A group's members: per group id, its member node ids ascending. */
+typedef struct members {
+	uint32_t *off, *ids;
+} members;
+
+static void write_node(const dag *d, const grouping *g, uint32_t id, const char *indent,
+                       const dot_opts *o, const members *m, FILE *out)
 {
 	char buf[128];
 	const dag_node *nd = &d->nodes[id];
+	dot_decor dec;
+	memset(&dec, 0, sizeof dec);
+	if (o && o->decorate)
+		o->decorate(o->ctx, d, m->ids + m->off[id], m->off[id + 1] - m->off[id], &dec);
 	fprintf(out, "%sn%u [label=\"", indent, id);
 	put_escaped(out, dag_label(d, id, buf, sizeof buf));
 	const char *path = d->prog->diag ? diag_source_path(d->prog->diag, nd->where.file) : NULL;
@@ -292,8 +320,17 @@ static void write_node(const dag *d, const grouping *g, uint32_t id, const char 
 	}
 	if (g->size[id] > 1)
 		fprintf(out, "\\n\xc3\x97%u", g->size[id]); /* U+00D7 multiplication sign */
-	fprintf(out, "\", %s%s];\n", kind_attrs(nd->kind, g->size[id] > 1),
-	        g->size[id] > 1 ? ", peripheries=2" : "");
+	if (dec.label[0]) {
+		dec.label[sizeof dec.label - 1] = 0;
+		fputs("\\n", out);
+		put_escaped(out, dec.label);
+	}
+	fputs("\", ", out);
+	if (dec.fill)
+		kind_attrs_filled(out, nd->kind, g->size[id] > 1, dec.fill);
+	else
+		fputs(kind_attrs(nd->kind, g->size[id] > 1), out);
+	fprintf(out, "%s];\n", g->size[id] > 1 ? ", peripheries=2" : "");
 }
 
 int dag_write_dot(const dag *d, const dot_opts *o, FILE *out)
@@ -319,6 +356,20 @@ int dag_write_dot(const dag *d, const dot_opts *o, FILE *out)
 			mfirst[g.extra[v]] = v;
 		}
 	}
+	/* each group's members, for the decoration hook (a counting sort) */
+	members m = {NULL, NULL};
+	if (o && o->decorate) {
+		m.off = xcalloc((size_t)n + 1, sizeof *m.off);
+		m.ids = xcalloc(n, sizeof *m.ids);
+		for (uint32_t v = 0; v < n; v++)
+			m.off[g.group[v] + 1]++;
+		for (uint32_t v = 0; v < n; v++)
+			m.off[v + 1] += m.off[v];
+		uint32_t *fill = xcalloc(n, sizeof *fill);
+		for (uint32_t v = 0; v < n; v++)
+			m.ids[m.off[g.group[v]] + fill[g.group[v]]++] = v;
+		free(fill);
+	}
 	fprintf(out, "digraph flow {\n  rankdir=%s;\n", rankdir);
 	fputs("  fontname=\"Helvetica\";\n"
 	      "  node [fontname=\"Helvetica\", fontsize=12];\n"
@@ -330,15 +381,15 @@ int dag_write_dot(const dag *d, const dot_opts *o, FILE *out)
 		if (nd->kind == DAG_METHOD && g.extra[v] != NONE)
 			continue; /* written in its actor's cluster */
 		if (nd->kind != DAG_ACTOR) {
-			write_node(d, &g, v, "  ", out);
+			write_node(d, &g, v, "  ", o, &m, out);
 			continue;
 		}
 		fprintf(out, "  subgraph cluster_actor%u {\n    label=\"", v);
 		put_escaped(out, d->prog->actors[nd->proto]->name);
 		fprintf(out, " #%u\";\n    style=rounded;\n    color=gray60;\n", v);
-		write_node(d, &g, v, "    ", out);
-		for (uint32_t m = mfirst[v]; m != NONE; m = mnext[m])
-			write_node(d, &g, m, "    ", out);
+		write_node(d, &g, v, "    ", o, &m, out);
+		for (uint32_t mm = mfirst[v]; mm != NONE; mm = mnext[mm])
+			write_node(d, &g, mm, "    ", o, &m, out);
 		fputs("  }\n", out);
 	}
 	/* one edge per (group, predecessor group, edge kind), in id order */
@@ -367,6 +418,8 @@ int dag_write_dot(const dag *d, const dot_opts *o, FILE *out)
 	fputs("}\n", out);
 	free(mfirst);
 	free(mnext);
+	free(m.off);
+	free(m.ids);
 	grouping_free(&g);
 	return ferror(out) ? -1 : 0;
 }

@@ -26,9 +26,22 @@
 
 #include "dag.h"
 
+/* What a decoration hook adds to one drawn node (see dot_opts). */
+typedef struct dot_decor {
+	const char *fill;    /* fill colour ("#rrggbb" or a name); NULL = no fill */
+	char label[128];     /* one more label line; "" = none */
+} dot_decor;
+
 typedef struct dot_opts {
 	const char *rankdir; /* "TB" (NULL = TB), "LR", "BT" or "RL" */
 	bool full;           /* one DOT node per DAG node: no collapsing */
+	/* Optional (NULL: the plain drawing, byte for byte): called once per
+	 * drawn node with its DAG nodes (a group's members, ascending; one
+	 * node when not collapsed) and a zeroed *out to fill in. Used by
+	 * `flow run --dot-out` to colour nodes by outcome. */
+	void (*decorate)(void *ctx, const dag *d, const uint32_t *members, uint32_t n,
+	                 dot_decor *out);
+	void *ctx;           /* passed to decorate */
 } dot_opts;
 
 /* Writes d (finalized: dag_finalize called) as DOT. Unless o->full,

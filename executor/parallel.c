@@ -35,9 +35,11 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "parallel.h"
+#include "run_obs.h"
 #include "task_run.h"
 
 /* Deep inline nesting (a task calling tasks 400 deep) recurses in C. */
@@ -47,6 +49,7 @@ typedef struct par_run par_run;
 
 typedef struct par_worker {
 	par_run *r;
+	int index;          /* 1.. (0 is the driver thread), for run_obs */
 	pthread_t th;
 	task_host h;
 	flow_vm *vm;
@@ -68,6 +71,7 @@ struct par_run {
 	pthread_cond_t work; /* the queue has a node, or stop */
 	pthread_cond_t drv;  /* a driver node became ready, all done, or fatal */
 	uint64_t actor_seq;
+	run_obs *obs;        /* or NULL */
 };
 
 static bool is_actor(value x, void *ctx)
@@ -202,7 +206,11 @@ static void *worker_main(void *arg)
 			break;
 		uint32_t v = heap_pop(r);
 		pthread_mutex_unlock(&r->mu);
-		if (task_run_node(&w->h, w->vm, r->g, v)) {
+		obs_mark m;
+		obs_node_begin(r->obs, &w->h, v, w->index, &m);
+		int rc = task_run_node(&w->h, w->vm, r->g, v);
+		obs_node_end(r->obs, &w->h, v, &m);
+		if (rc) {
 			fail_fatal(r, w->vm);
 			return NULL;
 		}
@@ -214,6 +222,27 @@ static void *worker_main(void *arg)
 }
 
 /* ---- the run ------------------------------------------------------------------ */
+
+/* The driver thread waits for r->drv (mu held); with a progress line it
+ * wakes every 100 ms to redraw it (outside mu). */
+static void driver_wait(par_run *r)
+{
+	if (!r->obs || !r->obs->progress) {
+		pthread_cond_wait(&r->drv, &r->mu);
+		return;
+	}
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += 100000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_cond_timedwait(&r->drv, &r->mu, &ts);
+	pthread_mutex_unlock(&r->mu);
+	obs_tick(r->obs);
+	pthread_mutex_lock(&r->mu);
+}
 
 static int online_cpus(void)
 {
@@ -229,6 +258,7 @@ int parallel_run_dag(const dag *g, const parallel_opts *o)
 	memset(&r, 0, sizeof r);
 	r.g = g;
 	r.err = err;
+	r.obs = o->obs;
 	uint32_t n = g->n;
 	r.pending = malloc(sizeof(uint32_t) * (n ? n : 1));
 	r.prio = malloc(sizeof(uint32_t) * (n ? n : 1));
@@ -257,10 +287,12 @@ int parallel_run_dag(const dag *g, const parallel_opts *o)
 	pthread_attr_t at;
 	pthread_attr_init(&at);
 	pthread_attr_setstacksize(&at, WORKER_STACK);
+	obs_run_begin(r.obs, cpus);
 	int started = 0;
 	for (int j = 0; j < cpus; j++) {
 		par_worker *w = &ws[j];
 		w->r = &r;
+		w->index = j + 1;
 		task_host_init(&w->h, g->prog, o->seed, out, err, &r.actor_seq);
 		w->vm = task_host_vm(&w->h);
 		if (pthread_create(&w->th, &at, worker_main, w) != 0)
@@ -283,12 +315,17 @@ int parallel_run_dag(const dag *g, const parallel_opts *o)
 			continue;
 		pthread_mutex_lock(&r.mu);
 		while (r.pending[v] != 0 && !r.fatal)
-			pthread_cond_wait(&r.drv, &r.mu);
+			driver_wait(&r);
 		stop = r.fatal;
 		pthread_mutex_unlock(&r.mu);
 		if (stop)
 			break;
-		if (task_run_node(&dh, dv, g, v)) {
+		obs_tick(r.obs);
+		obs_mark m;
+		obs_node_begin(r.obs, &dh, v, 0, &m);
+		int nrc = task_run_node(&dh, dv, g, v);
+		obs_node_end(r.obs, &dh, v, &m);
+		if (nrc) {
 			fail_fatal(&r, dv);
 			break;
 		}
@@ -298,7 +335,7 @@ int parallel_run_dag(const dag *g, const parallel_opts *o)
 	}
 	pthread_mutex_lock(&r.mu);
 	while (r.ndone < n && !r.fatal)
-		pthread_cond_wait(&r.drv, &r.mu);
+		driver_wait(&r);
 	r.stop = true;
 	pthread_cond_broadcast(&r.work);
 	pthread_mutex_unlock(&r.mu);
@@ -324,6 +361,7 @@ int parallel_run_dag(const dag *g, const parallel_opts *o)
 	free(r.heap);
 	free(r.worker);
 	fflush(out);
+	obs_run_end(r.obs);
 	int status = r.fatal ? 1 : 0;
 	if (task_summary(err, nfailed, nskipped, ndriver))
 		status = 1;

@@ -16,7 +16,8 @@ typedef struct parallel_opts {
 	FILE *out;      /* the driver's prints */
 	FILE *err;      /* task prints "(name) text", failures, the summary */
 	int cpus;       /* worker threads; 0 = the machine's online cores */
-	bool quiet;     /* no progress output (there is none yet) */
+	bool quiet;     /* no progress output (the caller leaves obs->progress NULL) */
+	struct run_obs *obs; /* watches the run (executor/run_obs.h), or NULL */
 } parallel_opts;
 
 /* Runs g: DAG_TASK and DAG_PUT nodes on the workers, highest priority

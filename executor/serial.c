@@ -8,6 +8,7 @@
  * watch the clock, and the result would not depend on it anyway. */
 #include <stdlib.h>
 
+#include "run_obs.h"
 #include "serial.h"
 #include "task_run.h"
 #include "../compiler/lower.h"
@@ -19,8 +20,14 @@ int serial_run_dag(const dag *g, const serial_opts *o)
 	task_host_init(&sh, g->prog, o->seed, o->out, o->err, &actor_seq);
 	int status = 0;
 	flow_vm *dv = task_host_vm(&sh);
+	obs_run_begin(o->obs, 0);
 	for (uint32_t v = 0; v < g->n; v++) {
-		if (task_run_node(&sh, dv, g, v)) {
+		obs_mark m;
+		obs_tick(o->obs);
+		obs_node_begin(o->obs, &sh, v, 0, &m);
+		int rc = task_run_node(&sh, dv, g, v);
+		obs_node_end(o->obs, &sh, v, &m);
+		if (rc) {
 			char *e = task_render_error(dv, "");
 			fprintf(sh.err, "%s\n", e);
 			free(e);
@@ -31,6 +38,7 @@ int serial_run_dag(const dag *g, const serial_opts *o)
 	vm_free(dv);
 	task_host_fini(&sh);
 	fflush(sh.out);
+	obs_run_end(o->obs);
 	if (task_summary(sh.err, sh.nfailed, sh.nskipped, sh.ndriver))
 		status = 1;
 	fflush(sh.err);

@@ -14,6 +14,7 @@ typedef struct serial_opts {
 	uint64_t seed;  /* flow run --seed (default 0) */
 	FILE *out;      /* the driver's prints */
 	FILE *err;      /* task prints "(name) text", failures, the summary */
+	struct run_obs *obs; /* watches the run (executor/run_obs.h), or NULL */
 } serial_opts;
 
 /* Runs the lowered driver g node by node, in id order. Returns 0 on

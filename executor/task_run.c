@@ -286,6 +286,7 @@ static int s_call_task(flow_vm *vm, const bc_proto *task, value *args, int nargs
 		attempts++;
 		rc = run_inline(sh, task, call, v_none(), a, nargs, &res, &err, &dep);
 	} while (rc && !dep && attempts <= task->attrs.retries);
+	sh->nretries += attempts - 1;
 	for (int j = 0; j < nargs; j++)
 		val_rele(a[j]);
 	if (a != small)

@@ -33,6 +33,7 @@ typedef struct task_host {
 	uint64_t nchild[TASK_MAX_NESTING + 1]; /* calls it has made so far */
 	int depth;               /* nested inline calls */
 	int nfailed, nskipped, ndriver;
+	int nretries;            /* attempts after a task's first (@retries) */
 	const span *node_where;  /* the DAG node being run, for "called from" */
 	flow_vm *dep_vm;         /* the last VM that needed a failed result */
 	const char *dep_name;    /* ... and the failed task it needed */

@@ -1,0 +1,384 @@
+/* run_obs.c - watching a run (see run_obs.h): per-node outcome and times,
+ * the Chrome trace, the DOT coloured by outcome, --stats and the
+ * progress line. Only the hooks run during the run; everything else
+ * reads the arrays afterwards. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "run_obs.h"
+#include "../lang/diag.h"
+
+#define PROGRESS_EVERY_NS 100000000ull /* at most ~10 redraws a second */
+
+static const char *const kind_names[DAG__KINDS] = {"task", "actor", "method", "expression",
+                                                   "effect", "put"};
+
+uint64_t obs_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+run_obs *obs_new(const dag *g, FILE *progress)
+{
+	run_obs *o = calloc(1, sizeof *o);
+	size_t n = g->n ? g->n : 1;
+	if (!o)
+		abort();
+	o->g = g;
+	o->outcome = calloc(n, sizeof *o->outcome);
+	o->tid = calloc(n, sizeof *o->tid);
+	o->start = calloc(n, sizeof *o->start);
+	o->end = calloc(n, sizeof *o->end);
+	if (!o->outcome || !o->tid || !o->start || !o->end)
+		abort();
+	o->progress = progress;
+	return o;
+}
+
+void obs_free(run_obs *o)
+{
+	if (!o)
+		return;
+	free(o->outcome);
+	free(o->tid);
+	free(o->start);
+	free(o->end);
+	free(o);
+}
+
+/* ---- hooks ------------------------------------------------------------------ */
+
+/* Driver thread only (o->drawn is its own). */
+static void erase(run_obs *o)
+{
+	fputs("\r\x1b[K", o->progress);
+	fflush(o->progress);
+	o->drawn = false;
+}
+
+void obs_run_begin(run_obs *o, int nworkers)
+{
+	if (!o)
+		return;
+	o->nworkers = nworkers;
+	o->t0 = o->last_draw = obs_now_ns();
+}
+
+void obs_node_begin(run_obs *o, const task_host *h, uint32_t v, int tid, obs_mark *m)
+{
+	if (!o)
+		return;
+	m->nfailed = h->nfailed;
+	m->nskipped = h->nskipped;
+	m->ndriver = h->ndriver;
+	m->nretries = h->nretries;
+	/* a driver effect may print: take the progress line off the screen
+	 * first (it is redrawn at the next tick) */
+	if (tid == 0 && o->drawn && o->g->nodes[v].kind == DAG_EFFECT)
+		erase(o);
+	o->tid[v] = (uint16_t)tid;
+	__atomic_add_fetch(&o->nrunning, 1, __ATOMIC_RELAXED);
+	o->start[v] = obs_now_ns();
+}
+
+/* What node v came to, from its result and what the host counted while
+ * it ran: a failed result is the node's own failure if it reported one
+ * (a task or driver error), else a skip (a failed input, a broken actor). */
+static obs_outcome outcome_of(const dag *g, const task_host *h, uint32_t v, const obs_mark *m)
+{
+	bool own = h->nfailed > m->nfailed || h->ndriver > m->ndriver;
+	value f = g->fut[v];
+	if (f.t == V_FUTURE) {
+		const vfuture *vf = (const vfuture *)f.as.o;
+		if (vf->state == FUT_DONE)
+			return OBS_DONE;
+		if (vf->state != FUT_FAILED)
+			return OBS_FAILED; /* the run could not go on (task_run_node: -1) */
+		return own ? OBS_FAILED : OBS_SKIPPED;
+	}
+	/* an actor handle: its init failed, or it was skipped */
+	if (own)
+		return OBS_FAILED;
+	return h->nskipped > m->nskipped ? OBS_SKIPPED : OBS_DONE;
+}
+
+void obs_node_end(run_obs *o, const task_host *h, uint32_t v, const obs_mark *m)
+{
+	if (!o)
+		return;
+	o->end[v] = obs_now_ns();
+	obs_outcome oc = outcome_of(o->g, h, v, m);
+	o->outcome[v] = (uint8_t)oc;
+	if (h->nretries > m->nretries)
+		__atomic_add_fetch(&o->nretries, (uint64_t)(h->nretries - m->nretries), __ATOMIC_RELAXED);
+	if (oc == OBS_FAILED)
+		__atomic_add_fetch(&o->nfailed, 1, __ATOMIC_RELAXED);
+	__atomic_sub_fetch(&o->nrunning, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&o->ndone, 1, __ATOMIC_RELEASE);
+}
+
+int obs_progress_format(char *buf, size_t n, uint32_t done, uint32_t total, uint32_t running,
+                        uint32_t failed, double elapsed_s)
+{
+	double rate = elapsed_s > 0 ? done / elapsed_s : 0;
+	return snprintf(buf, n, "[%u/%u] running %u, failed %u, %.0f tasks/s, elapsed %.1f s", done,
+	                total, running, failed, rate, elapsed_s);
+}
+
+static void draw(run_obs *o, uint64_t now)
+{
+	char line[160];
+	obs_progress_format(line, sizeof line, __atomic_load_n(&o->ndone, __ATOMIC_ACQUIRE), o->g->n,
+	                    __atomic_load_n(&o->nrunning, __ATOMIC_RELAXED),
+	                    __atomic_load_n(&o->nfailed, __ATOMIC_RELAXED), (now - o->t0) / 1e9);
+	/* \r and "clear to end of line": the line is redrawn in place */
+	flockfile(o->progress);
+	fprintf(o->progress, "\r%s\x1b[K", line);
+	fflush(o->progress);
+	funlockfile(o->progress);
+	o->drawn = true;
+	o->last_draw = now;
+}
+
+void obs_tick(run_obs *o)
+{
+	if (!o || !o->progress)
+		return;
+	uint64_t now = obs_now_ns();
+	if (now - o->last_draw >= PROGRESS_EVERY_NS)
+		draw(o, now);
+}
+
+void obs_run_end(run_obs *o)
+{
+	if (!o)
+		return;
+	o->t1 = obs_now_ns();
+	if (o->progress && o->drawn)
+		erase(o);
+}
+
+/* ---- counts and --stats -------------------------------------------------------- */
+
+void obs_count(const run_obs *o, obs_counts *c)
+{
+	memset(c, 0, sizeof *c);
+	const dag *g = o->g;
+	c->nodes = g->n;
+	for (uint32_t v = 0; v < g->n; v++) {
+		obs_outcome oc = (obs_outcome)o->outcome[v];
+		c->by_outcome[oc]++;
+		if (g->nodes[v].kind == DAG_TASK) {
+			c->tasks++;
+			if (oc == OBS_DONE || oc == OBS_FAILED)
+				c->tasks_run++;
+		}
+	}
+	c->retries = o->nretries;
+}
+
+static void print_ms(FILE *out, const char *what, uint64_t ns)
+{
+	fprintf(out, "  %-15s %.3f ms\n", what, ns / 1e6);
+}
+
+void obs_print_stats(const run_obs *o, const obs_phases *ph, FILE *out)
+{
+	obs_counts c;
+	obs_count(o, &c);
+	struct rusage ru;
+	long rss_kib = getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : -1;
+	flockfile(out);
+	fprintf(out, "flow: run stats\n");
+	fprintf(out, "  %-15s %u (%u tasks)\n", "nodes", c.nodes, c.tasks);
+	fprintf(out, "  %-15s %u\n", "tasks run", c.tasks_run);
+	fprintf(out, "  %-15s %llu\n", "retries", (unsigned long long)c.retries);
+	fprintf(out, "  %-15s %u\n", "failed", c.by_outcome[OBS_FAILED]);
+	fprintf(out, "  %-15s %u\n", "skipped", c.by_outcome[OBS_SKIPPED]);
+	fprintf(out, "  %-15s %u\n", "not run", c.by_outcome[OBS_NOT_RUN]);
+	if (o->nworkers)
+		fprintf(out, "  %-15s %d\n", "worker threads", o->nworkers);
+	else
+		fprintf(out, "  %-15s 0 (--serial)\n", "worker threads");
+	print_ms(out, "load/compile", ph->load);
+	print_ms(out, "lower", ph->lower);
+	print_ms(out, "run", ph->run);
+	if (rss_kib >= 0)
+		fprintf(out, "  %-15s %.1f MiB\n", "peak RSS", rss_kib / 1024.0);
+	funlockfile(out);
+}
+
+/* ---- the Chrome trace ------------------------------------------------------------ */
+
+/* Length of the valid UTF-8 sequence at s (2-4 bytes), or 0. */
+static int utf8_len(const unsigned char *s)
+{
+	int len = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 ? 2 : 0;
+	for (int i = 1; i < len; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	return len;
+}
+
+/* A JSON string: quotes, backslashes and control bytes escaped, invalid
+ * UTF-8 as U+FFFD, so the file always parses. */
+static void json_str(FILE *out, const char *str)
+{
+	const unsigned char *s = (const unsigned char *)(str ? str : "");
+	fputc('"', out);
+	while (*s) {
+		unsigned char c = *s;
+		if (c == '"' || c == '\\') {
+			fputc('\\', out);
+			fputc(c, out);
+		} else if (c < 0x20 || c == 0x7f) {
+			fprintf(out, "\\u%04x", c);
+		} else if (c >= 0x80) {
+			int len = utf8_len(s);
+			if (len == 0) {
+				fputs("\\ufffd", out);
+			} else {
+				fwrite(s, 1, (size_t)len, out);
+				s += len;
+				continue;
+			}
+		} else {
+			fputc(c, out);
+		}
+		s++;
+	}
+	fputc('"', out);
+}
+
+static void thread_name(FILE *out, int tid, bool *first)
+{
+	char name[32];
+	if (tid == 0)
+		snprintf(name, sizeof name, "driver");
+	else
+		snprintf(name, sizeof name, "worker %d", tid);
+	fprintf(out, "%s\n{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":1,\"tid\":%d,\"args\":{\"name\":",
+	        *first ? "" : ",", tid);
+	json_str(out, name);
+	fputs("}}", out);
+	*first = false;
+}
+
+int obs_write_trace(const run_obs *o, FILE *out)
+{
+	const dag *g = o->g;
+	bool first = true;
+	fputs("{\"traceEvents\":[", out);
+	fputs("\n{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":1,\"tid\":0,\"args\":{\"name\":\"flow run\"}}",
+	      out);
+	first = false;
+	for (int t = 0; t <= o->nworkers; t++)
+		thread_name(out, t, &first);
+	char lab[128], site[64];
+	for (uint32_t v = 0; v < g->n; v++) {
+		if (o->outcome[v] == OBS_NOT_RUN)
+			continue;
+		const dag_node *nd = &g->nodes[v];
+		const char *path = nd->where.file >= 0 && g->prog->diag
+		                   ? diag_source_path(g->prog->diag, nd->where.file) : NULL;
+		uint64_t s = o->start[v] - o->t0, e = o->end[v] - o->t0;
+		fputs(",\n{\"name\":", out);
+		json_str(out, dag_label(g, v, lab, sizeof lab));
+		fputs(",\"cat\":", out);
+		json_str(out, kind_names[nd->kind < DAG__KINDS ? nd->kind : 0]);
+		fprintf(out, ",\"ph\":\"X\",\"ts\":%.3f,\"dur\":%.3f,\"pid\":1,\"tid\":%u,"
+		        "\"args\":{\"node\":%u,\"outcome\":\"%s\",\"call site\":",
+		        s / 1e3, (e - s) / 1e3, o->tid[v], v,
+		        o->outcome[v] == OBS_DONE ? "done" : o->outcome[v] == OBS_FAILED ? "failed" : "skipped");
+		snprintf(site, sizeof site, ":%d:%d", nd->where.line, nd->where.col);
+		/* path + site as one JSON string */
+		char *cs = NULL;
+		if (asprintf(&cs, "%s%s", path ? path : "?", site) < 0)
+			abort();
+		json_str(out, cs);
+		free(cs);
+		fputs("}}", out);
+	}
+	fputs("\n],\"displayTimeUnit\":\"ms\"}\n", out);
+	return ferror(out) ? -1 : 0;
+}
+
+/* ---- the DOT coloured by outcome ------------------------------------------------ */
+
+const char *obs_outcome_colour(obs_outcome oc)
+{
+	switch (oc) {
+	case OBS_DONE: return "#c7e9c0";    /* green-ish */
+	case OBS_FAILED: return "#fb6a4a";  /* red */
+	case OBS_SKIPPED: return "#d9d9d9"; /* grey */
+	default: return "white";            /* not run */
+	}
+}
+
+/* Seconds or milliseconds, short. */
+static void fmt_time(char *buf, size_t n, double ns)
+{
+	if (ns >= 1e9)
+		snprintf(buf, n, "%.2f s", ns / 1e9);
+	else if (ns >= 1e6)
+		snprintf(buf, n, "%.2f ms", ns / 1e6);
+	else
+		snprintf(buf, n, "%.1f us", ns / 1e3);
+}
+
+/* A group is as bad as its worst member: failed, skipped, not run, done. */
+static int badness(obs_outcome oc)
+{
+	switch (oc) {
+	case OBS_FAILED: return 3;
+	case OBS_SKIPPED: return 2;
+	case OBS_NOT_RUN: return 1;
+	default: return 0;
+	}
+}
+
+static void decorate(void *ctx, const dag *d, const uint32_t *members, uint32_t n, dot_decor *out)
+{
+	(void)d;
+	const run_obs *o = ctx;
+	obs_outcome worst = OBS_DONE;
+	uint64_t total = 0;
+	uint32_t ran = 0;
+	for (uint32_t j = 0; j < n; j++) {
+		uint32_t v = members[j];
+		obs_outcome oc = (obs_outcome)o->outcome[v];
+		if (badness(oc) > badness(worst))
+			worst = oc;
+		if (oc == OBS_DONE || oc == OBS_FAILED) {
+			total += o->end[v] - o->start[v];
+			ran++;
+		}
+	}
+	out->fill = obs_outcome_colour(worst);
+	char t[32], m[32];
+	if (ran == 0) {
+		snprintf(out->label, sizeof out->label, "%s", worst == OBS_SKIPPED ? "skipped" : "not run");
+	} else if (n == 1) {
+		fmt_time(t, sizeof t, (double)total);
+		snprintf(out->label, sizeof out->label, "%s%s", t, worst == OBS_FAILED ? " (failed)" : "");
+	} else {
+		fmt_time(t, sizeof t, (double)total);
+		fmt_time(m, sizeof m, (double)total / ran);
+		snprintf(out->label, sizeof out->label, "total %s, mean %s", t, m);
+	}
+}
+
+int obs_write_dot(const run_obs *o, const dot_opts *base, FILE *out)
+{
+	dot_opts d;
+	memset(&d, 0, sizeof d);
+	if (base)
+		d = *base;
+	d.decorate = decorate;
+	d.ctx = (void *)o;
+	return dag_write_dot(o->g, &d, out);
+}

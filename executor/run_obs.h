@@ -1,0 +1,103 @@
+/* run_obs.h - watching a run ("observability"), shared by both executors:
+ * per node its outcome, start and end time and the thread that ran it;
+ * from those a Chrome trace (--trace), the DAG coloured by outcome
+ * (--dot-out), the end-of-run figures (--stats) and the progress line on
+ * a terminal.
+ *
+ * The executors call small hooks: obs_run_begin, obs_node_begin/end
+ * around each task_run_node, obs_tick on the driver thread, obs_run_end
+ * before their summary. Every hook accepts o == NULL (nothing watched).
+ *
+ * Threads: a node's slots are written only by the thread that runs it
+ * and read after the run (the executor's join is the happens-before);
+ * the counters the progress line reads while the run goes on are atomic.
+ * Memory: four arrays sized by the DAG, allocated once in obs_new.
+ *
+ * Ownership: the caller (cli/main.c) owns the run_obs; it borrows the
+ * dag, which must outlive it. */
+#ifndef FLOW_RUN_OBS_H
+#define FLOW_RUN_OBS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "../compiler/dag.h"
+#include "../compiler/dot.h"
+#include "task_run.h"
+
+typedef enum obs_outcome {
+	OBS_NOT_RUN = 0, /* never started (the run stopped first) */
+	OBS_DONE,
+	OBS_FAILED,      /* the node itself failed (a task error, a driver error) */
+	OBS_SKIPPED,     /* an input had failed */
+} obs_outcome;
+
+typedef struct run_obs {
+	const dag *g;
+	uint8_t *outcome;      /* per node: obs_outcome */
+	uint16_t *tid;         /* per node: 0 = the driver thread, j = worker j */
+	uint64_t *start, *end; /* per node: CLOCK_MONOTONIC ns (0: not run) */
+	uint64_t t0, t1;       /* the run's start and end */
+	int nworkers;          /* worker threads (0: serial) */
+	uint32_t ndone, nrunning, nfailed; /* atomic: finished, running, failed nodes */
+	uint64_t nretries;     /* atomic */
+	FILE *progress;        /* where the progress line is drawn, or NULL */
+	uint64_t last_draw;    /* driver thread only */
+	bool drawn;            /* a progress line is on the screen */
+} run_obs;
+
+/* What obs_node_begin saw of the host, to attribute what the node did. */
+typedef struct obs_mark {
+	int nfailed, nskipped, ndriver, nretries;
+} obs_mark;
+
+/* A new observer of g's run. progress: the stream for the progress line
+ * (the caller checks isatty and --quiet), or NULL for none. */
+run_obs *obs_new(const dag *g, FILE *progress);
+void obs_free(run_obs *o);
+uint64_t obs_now_ns(void);
+
+/* ---- hooks for the executors --------------------------------------------- */
+void obs_run_begin(run_obs *o, int nworkers);
+void obs_node_begin(run_obs *o, const task_host *h, uint32_t v, int tid, obs_mark *m);
+void obs_node_end(run_obs *o, const task_host *h, uint32_t v, const obs_mark *m);
+/* Redraws the progress line if ~100 ms passed since the last time. */
+void obs_tick(run_obs *o);
+/* The run is over: erases the progress line, notes the end time. */
+void obs_run_end(run_obs *o);
+
+/* ---- after the run ------------------------------------------------------- */
+typedef struct obs_counts {
+	uint32_t nodes, tasks;   /* DAG nodes; of them task nodes */
+	uint32_t by_outcome[4];  /* indexed by obs_outcome, all kinds */
+	uint32_t tasks_run;      /* task nodes that ran (done or failed) */
+	uint64_t retries;
+} obs_counts;
+void obs_count(const run_obs *o, obs_counts *c);
+
+/* Chrome trace event JSON: one "X" event per node that ran, one lane per
+ * thread. Returns 0, or -1 if writing failed. */
+int obs_write_trace(const run_obs *o, FILE *out);
+/* The DAG as DOT (compiler/dot.c) coloured by outcome, with run times.
+ * base gives rankdir/full (may be NULL). Returns dag_write_dot's result. */
+int obs_write_dot(const run_obs *o, const dot_opts *base, FILE *out);
+
+/* Phase times for --stats, in ns. */
+typedef struct obs_phases {
+	uint64_t load, lower, run;
+} obs_phases;
+/* The --stats block. */
+void obs_print_stats(const run_obs *o, const obs_phases *ph, FILE *out);
+
+/* The progress line's text (no \r, no newline):
+ * "[done/total] running N, failed F, R tasks/s, elapsed T s".
+ * Returns the length snprintf would. */
+int obs_progress_format(char *buf, size_t n, uint32_t done, uint32_t total, uint32_t running,
+                        uint32_t failed, double elapsed_s);
+
+/* The colour --dot-out gives an outcome. */
+const char *obs_outcome_colour(obs_outcome oc);
+
+#endif
