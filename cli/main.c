@@ -18,6 +18,7 @@
 #include "executor/parallel.h"
 #include "executor/run_obs.h"
 #include "executor/serial.h"
+#include "executor/store.h"
 #include "lang/compile.h"
 #include "lang/diag.h"
 #include "lang/resolve.h"
@@ -566,9 +567,12 @@ static int cmd_run(int argc, char **argv)
 		{"trace", required_argument, NULL, 'T'},
 		{"dot-out", required_argument, NULL, 'D'},
 		{"stats", no_argument, NULL, 't'},
+		{"object-store-memory", required_argument, NULL, 'M'},
+		{"spill-dir", required_argument, NULL, 'd'},
 		{NULL, 0, NULL, 0},
 	};
 	prog_opts o = {0};
+	store_opts sto = {0, NULL, 0};
 	serial_opts so = {.seed = 0, .out = stdout, .err = stderr};
 	bool serial = false, quiet = false, stats = false;
 	const char *trace_path = NULL, *dot_path = NULL;
@@ -578,7 +582,8 @@ static int cmd_run(int argc, char **argv)
 		switch (c) {
 		case 'h':
 			printf("usage: flow run [--serial] [--cpus N] [--seed N] [--trace FILE] [--dot-out FILE]\n"
-			       "                [--stats] [-q] [-p name=value]... FILE\n\n"
+			       "                [--stats] [--object-store-memory SIZE] [--spill-dir DIR]\n"
+			       "                [-q] [-p name=value]... FILE\n\n"
 			       "Runs the program in FILE (a .flow file or a plan). The driver's prints go to stdout in\n"
 			       "program order; prints inside tasks go to stderr, prefixed with\n"
 			       "the task's name.\n\n"
@@ -595,6 +600,12 @@ static int cmd_run(int argc, char **argv)
 			       "                    white) with each node's run time\n"
 			       "  --stats           at the end, on stderr: tasks run, retries, failed,\n"
 			       "                    skipped, time per phase, peak memory\n"
+			       "  --object-store-memory SIZE\n"
+			       "                    memory for task results (64MiB, 2GiB, bytes;\n"
+			       "                    default 30%% of RAM); past it the least recently\n"
+			       "                    used results are spilled to disk (LMDB)\n"
+			       "  --spill-dir DIR   where spilled results go (default $TMPDIR or\n"
+			       "                    /tmp; a private directory, removed at exit)\n"
 			       "  -q, --quiet       no progress line (there is one only when stderr\n"
 			       "                    is a terminal)\n"
 			       "\n"
@@ -632,6 +643,16 @@ static int cmd_run(int argc, char **argv)
 			break;
 		case 't':
 			stats = true;
+			break;
+		case 'M':
+			if (parse_size(optarg, &sto.memory_cap) != 0 || sto.memory_cap == 0) {
+				free_params(&o);
+				return usage_error("run", "--object-store-memory expects a size such as 64MiB, "
+				                   "2GiB or 1000000, got '%s'", optarg);
+			}
+			break;
+		case 'd':
+			sto.spill_dir = optarg;
 			break;
 		default:
 			free_params(&o);
@@ -672,12 +693,24 @@ static int cmd_run(int argc, char **argv)
 	FILE *progress = !quiet && isatty(STDERR_FILENO) ? stderr : NULL;
 	run_obs *obs = rc == 0 && (trace_f || dot_f || stats || progress) ? obs_new(g, progress) : NULL;
 	so.obs = obs;
+	store *st = NULL;
+	if (rc == 0) {
+		char *err = NULL;
+		if (!sto.memory_cap)
+			sto.memory_cap = store_default_memory();
+		if (!(st = store_open(&sto, &err))) {
+			fprintf(stderr, "flow: error: object store: %s\n", err ? err : "cannot open");
+			free(err);
+			rc = EXIT_USER;
+		}
+	}
+	so.store = st;
 	t = obs_now_ns();
 	if (rc == 0 && serial) {
 		rc = serial_run_dag(g, &so) == 0 ? 0 : EXIT_USER;
 	} else if (rc == 0) {
 		parallel_opts po = {.seed = so.seed, .out = stdout, .err = stderr, .cpus = (int)cpus,
-		                    .quiet = quiet, .obs = obs};
+		                    .quiet = quiet, .obs = obs, .store = st};
 		rc = parallel_run_dag(g, &po) == 0 ? 0 : EXIT_USER;
 	}
 	ph.run = obs_now_ns() - t;
@@ -696,6 +729,16 @@ static int cmd_run(int argc, char **argv)
 	}
 	if (stats && obs)
 		obs_print_stats(obs, &ph, stderr);
+	if (stats && st) {
+		store_stats ss;
+		store_get_stats(st, &ss);
+		fprintf(stderr, "  object store: peak %.1f MiB in memory (cap %.1f MiB); spilled %llu objects, "
+		        "%.1f MiB; restored %llu objects, %.1f MiB\n",
+		        (double)ss.mem_peak / 1048576.0, (double)sto.memory_cap / 1048576.0,
+		        (unsigned long long)ss.spilled_objects, (double)ss.spilled_bytes / 1048576.0,
+		        (unsigned long long)ss.restored_objects, (double)ss.restored_bytes / 1048576.0);
+	}
+	store_close(st);
 	obs_free(obs);
 	if (g)
 		dag_free(g);

@@ -288,12 +288,15 @@ int parallel_run_dag(const dag *g, const parallel_opts *o)
 	pthread_attr_init(&at);
 	pthread_attr_setstacksize(&at, WORKER_STACK);
 	obs_run_begin(r.obs, cpus);
+	run_store rs;
+	run_store_init(&rs, o->store, g);
 	int started = 0;
 	for (int j = 0; j < cpus; j++) {
 		par_worker *w = &ws[j];
 		w->r = &r;
 		w->index = j + 1;
 		task_host_init(&w->h, g->prog, o->seed, out, err, &r.actor_seq);
+		w->h.rs = &rs;
 		w->vm = task_host_vm(&w->h);
 		if (pthread_create(&w->th, &at, worker_main, w) != 0)
 			break;
@@ -303,6 +306,7 @@ int parallel_run_dag(const dag *g, const parallel_opts *o)
 
 	task_host dh;
 	task_host_init(&dh, g->prog, o->seed, out, err, &r.actor_seq);
+	dh.rs = &rs;
 	flow_vm *dv = task_host_vm(&dh);
 	bool stop = false;
 	if (started == 0) {
@@ -360,6 +364,7 @@ int parallel_run_dag(const dag *g, const parallel_opts *o)
 	free(r.prio);
 	free(r.heap);
 	free(r.worker);
+	run_store_fini(&rs);
 	fflush(out);
 	obs_run_end(r.obs);
 	int status = r.fatal ? 1 : 0;

@@ -18,6 +18,7 @@ typedef struct parallel_opts {
 	int cpus;       /* worker threads; 0 = the machine's online cores */
 	bool quiet;     /* no progress output (the caller leaves obs->progress NULL) */
 	struct run_obs *obs; /* watches the run (executor/run_obs.h), or NULL */
+	struct store *store; /* large results live here (executor/store.h), or NULL */
 } parallel_opts;
 
 /* Runs g: DAG_TASK and DAG_PUT nodes on the workers, highest priority

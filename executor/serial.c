@@ -18,6 +18,9 @@ int serial_run_dag(const dag *g, const serial_opts *o)
 	uint64_t actor_seq = 0;
 	task_host sh;
 	task_host_init(&sh, g->prog, o->seed, o->out, o->err, &actor_seq);
+	run_store rs;
+	run_store_init(&rs, o->store, g);
+	sh.rs = &rs;
 	int status = 0;
 	flow_vm *dv = task_host_vm(&sh);
 	obs_run_begin(o->obs, 0);
@@ -37,6 +40,7 @@ int serial_run_dag(const dag *g, const serial_opts *o)
 	}
 	vm_free(dv);
 	task_host_fini(&sh);
+	run_store_fini(&rs);
 	fflush(sh.out);
 	obs_run_end(o->obs);
 	if (task_summary(sh.err, sh.nfailed, sh.nskipped, sh.ndriver))

@@ -15,6 +15,7 @@ typedef struct serial_opts {
 	FILE *out;      /* the driver's prints */
 	FILE *err;      /* task prints "(name) text", failures, the summary */
 	struct run_obs *obs; /* watches the run (executor/run_obs.h), or NULL */
+	struct store *store; /* large results live here (executor/store.h), or NULL */
 } serial_opts;
 
 /* Runs the lowered driver g node by node, in id order. Returns 0 on

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "task_run.h"
+#include "store.h"
 
 
 
@@ -397,6 +398,9 @@ static int s_call_method(flow_vm *vm, value handle, const bc_proto *m, value *ar
 	return 0;
 }
 
+/* host_data of a done future whose result is in the object store */
+static const char in_store[] = "in the object store";
+
 static int s_get(flow_vm *vm, value fut, value *out)
 {
 	if (fut.t != V_FUTURE) {
@@ -404,6 +408,17 @@ static int s_get(flow_vm *vm, value fut, value *out)
 		return 0;
 	}
 	const vfuture *f = (const vfuture *)fut.as.o;
+	if (f->state == FUT_DONE && f->host_data == in_store) {
+		task_host *sh = host_of(vm);
+		char *err = NULL;
+		if (store_get(sh->rs->st, (uint64_t)f->node, out, &err) == STORE_ERR) {
+			int rc = vm_raise(vm, "object store: %s", err ? err : "cannot read a result");
+			free(err);
+			return rc;
+		}
+		free(err); /* a failed spill after the read: reported at the next put */
+		return 0;
+	}
 	if (f->state == FUT_DONE) {
 		*out = val_hold(f->result);
 		return 0;
@@ -560,8 +575,105 @@ static bool skip_node(task_host *sh, const dag *g, uint32_t v)
 	return true;
 }
 
+/* ---- results in the object store ------------------------------------------ */
+
+void run_store_init(run_store *rs, struct store *st, const dag *g)
+{
+	memset(rs, 0, sizeof *rs);
+	rs->st = st;
+	if (!st)
+		return;
+	rs->uses = calloc((size_t)g->n + 1, sizeof *rs->uses);
+	if (!rs->uses)
+		abort();
+	for (uint32_t v = 0; v < g->n; v++)
+		for (uint32_t e = g->pred_off[v]; e < g->pred_off[v + 1]; e++)
+			if (!g->pred_order[e])
+				rs->uses[g->preds[e]]++;
+}
+
+void run_store_fini(run_store *rs)
+{
+	free(rs->uses);
+	rs->uses = NULL;
+}
+
+static bool holds_node_future(value x, void *ctx)
+{
+	(void)ctx;
+	return dag_ref(x) >= 0;
+}
+
+static void store_trouble(task_host *sh, char *err)
+{
+	if (!__atomic_exchange_n(&sh->rs->reported, 1, __ATOMIC_RELAXED))
+		fprintf(sh->err, "flow: error: object store: %s (results are kept in memory)\n",
+		        err ? err : "failed");
+	free(err);
+}
+
+/* After node v ran: its result goes to the store (or is dropped when
+ * nothing uses it), and the inputs it was the last user of are freed. */
+static void store_after(task_host *sh, const dag *g, uint32_t v)
+{
+	run_store *rs = sh->rs;
+	if (!rs || !rs->st)
+		return;
+	vfuture *f = g->nodes[v].kind != DAG_ACTOR ? (vfuture *)g->fut[v].as.o : NULL;
+	/* a driver expression may pass an input's future on in its result
+	 * (`[a, b][get(i)]`): then its users read that input, which stays */
+	bool passes_on = f && f->state == FUT_DONE &&
+	                 (g->nodes[v].kind == DAG_IMPLICIT || g->nodes[v].kind == DAG_EFFECT) &&
+	                 val_any(f->result, holds_node_future, NULL);
+	if (f && f->state == FUT_DONE && f->host_data != in_store) {
+		if (__atomic_load_n(&rs->uses[v], __ATOMIC_ACQUIRE) == 0) {
+			value old = f->result;
+			f->result = v_none();
+			val_rele(old);
+		} else if (val_size_estimate(f->result) >= RUN_STORE_INLINE_MAX) {
+			char *err = NULL;
+			int rc = store_put(rs->st, v, f->result, &err);
+			if (rc != STORE_ERR) {
+				value old = f->result;
+				f->result = v_none();
+				f->host_data = (void *)in_store;
+				val_rele(old);
+			}
+			if (rc != STORE_OK)
+				store_trouble(sh, err);
+			else
+				free(err);
+		}
+	}
+	if (passes_on)
+		return;
+	for (uint32_t e = g->pred_off[v]; e < g->pred_off[v + 1]; e++) {
+		uint32_t p = g->preds[e];
+		if (g->pred_order[e] || __atomic_sub_fetch(&rs->uses[p], 1, __ATOMIC_ACQ_REL) != 0)
+			continue;
+		const vfuture *pf = g->nodes[p].kind != DAG_ACTOR ? (const vfuture *)g->fut[p].as.o : NULL;
+		if (pf && pf->host_data == in_store) {
+			char *err = NULL;
+			if (store_free(rs->st, p, &err) != STORE_OK)
+				store_trouble(sh, err);
+			else
+				free(err);
+		}
+	}
+}
+
+static int run_node(task_host *sh, flow_vm *dv, const dag *g, uint32_t v);
+
 /* Runs one node. Returns -1 only when the run cannot go on. */
 int task_run_node(task_host *sh, flow_vm *dv, const dag *g, uint32_t v)
+{
+	int rc = run_node(sh, dv, g, v);
+	if (rc == 0)
+		store_after(sh, g, v);
+	return rc;
+}
+
+static int run_node(task_host *sh, flow_vm *dv, const dag *g, uint32_t v)
 {
 	const dag_node *n = &g->nodes[v];
 	const bc_program *p = g->prog;

@@ -23,6 +23,21 @@
 
 #define TASK_MAX_NESTING 400
 
+/* Results in the object store (executor/store.h): a node's result of at
+ * least RUN_STORE_INLINE_MAX bytes moves from its future into the store
+ * (which may spill it to LMDB) and is freed there once every node that
+ * uses it has run; smaller results stay inline in their futures. Shared
+ * by every task_host of a run. */
+#define RUN_STORE_INLINE_MAX 4096
+typedef struct run_store {
+	struct store *st;
+	uint32_t *uses;          /* per node: data consumers not run yet (atomic) */
+	int reported;            /* a store error was printed (atomic) */
+} run_store;
+/* rs->uses from g's edges. st may be NULL: then nothing is stored. */
+void run_store_init(run_store *rs, struct store *st, const dag *g);
+void run_store_fini(run_store *rs);
+
 typedef struct task_host {
 	const bc_program *prog;
 	uint64_t seed;
@@ -39,6 +54,7 @@ typedef struct task_host {
 	const char *dep_name;    /* ... and the failed task it needed */
 	char *dep_place;
 	flow_vm *pool[TASK_MAX_NESTING + 1]; /* one reusable VM per nesting depth */
+	run_store *rs;           /* shared; NULL: results stay in their futures */
 } task_host;
 
 void task_host_init(task_host *h, const bc_program *p, uint64_t seed, FILE *out, FILE *err,
