@@ -26,7 +26,13 @@
  * - Nested task calls made inside a task body run inline in that worker
  *   (exactly as serial.c does): they cannot deadlock, but they do not
  *   spread over the pool.
- * - A task blocked in time.sleep keeps its worker.
+ * - A task blocked in time.sleep gives up its CPU slot: `active` counts
+ *   the workers running a task and not sleeping; a worker takes a task
+ *   only while active < cpus, and a worker starting to sleep wakes an idle
+ *   one or, when none is idle and tasks are waiting, starts a new thread
+ *   (up to cpus + MAX_EXTRA_THREADS), so seed 000's sixteen sleeps
+ *   overlap on two cores. (A task blocked in get never waits here: its
+ *   nested calls run inline.)
  *
  * Task bodies run through task_run.c, so retries, failure messages,
  * skipped dependents and random identities are serial.c's. Each thread
@@ -44,6 +50,8 @@
 
 /* Deep inline nesting (a task calling tasks 400 deep) recurses in C. */
 #define WORKER_STACK ((size_t)64 << 20)
+/* threads beyond --cpus, started for tasks that sleep */
+#define MAX_EXTRA_THREADS 512
 
 typedef struct par_run par_run;
 
@@ -51,6 +59,7 @@ typedef struct par_worker {
 	par_run *r;
 	int index;          /* 1.. (0 is the driver thread), for run_obs */
 	pthread_t th;
+	bool started;
 	task_host h;
 	flow_vm *vm;
 } par_worker;
@@ -72,6 +81,14 @@ struct par_run {
 	pthread_cond_t drv;  /* a driver node became ready, all done, or fatal */
 	uint64_t actor_seq;
 	run_obs *obs;        /* or NULL */
+	/* the pool (mu): slots = --cpus; active = workers running a task and
+	 * not blocked; idle = workers waiting for work */
+	int slots, active, idle, nthreads, maxthreads;
+	int starting;        /* threads being started outside mu */
+	par_worker *ws;      /* maxthreads entries, the first nthreads in use */
+	const parallel_opts *o;
+	FILE *out;
+	run_store *rs;
 };
 
 static bool is_actor(value x, void *ctx)
@@ -194,17 +211,71 @@ static void fail_fatal(par_run *r, flow_vm *vm)
 	free(e);
 }
 
+static void *worker_main(void *arg);
+
+/* Sets up worker j (its host and VM) and starts its thread. */
+static bool start_worker(par_run *r, int j)
+{
+	par_worker *w = &r->ws[j];
+	w->r = r;
+	w->index = j + 1;
+	task_host_init(&w->h, r->g->prog, r->o->seed, r->out, r->err, &r->actor_seq);
+	w->h.rs = r->rs;
+	w->h.block = NULL;
+	w->vm = task_host_vm(&w->h);
+	pthread_attr_t at;
+	pthread_attr_init(&at);
+	pthread_attr_setstacksize(&at, WORKER_STACK);
+	w->started = pthread_create(&w->th, &at, worker_main, w) == 0;
+	pthread_attr_destroy(&at);
+	return w->started;
+}
+
+/* A task starts or stops sleeping: its slot goes to another task. */
+static void on_block(void *ctx, bool begin)
+{
+	par_worker *w = ctx;
+	par_run *r = w->r;
+	pthread_mutex_lock(&r->mu);
+	if (!begin) {
+		r->active++;
+		pthread_mutex_unlock(&r->mu);
+		return;
+	}
+	r->active--;
+	int j = -1;
+	if (r->nheap > 0 && r->idle == 0 && r->nthreads < r->maxthreads && !r->stop) {
+		j = r->nthreads++;
+		r->starting++;
+	}
+	pthread_cond_signal(&r->work);
+	pthread_mutex_unlock(&r->mu);
+	if (j >= 0) {
+		start_worker(r, j);
+		pthread_mutex_lock(&r->mu);
+		r->starting--;
+		pthread_cond_broadcast(&r->drv);
+		pthread_mutex_unlock(&r->mu);
+	}
+}
+
 static void *worker_main(void *arg)
 {
 	par_worker *w = arg;
 	par_run *r = w->r;
+	w->h.block = on_block;
+	w->h.block_ctx = w;
 	pthread_mutex_lock(&r->mu);
 	for (;;) {
-		while (r->nheap == 0 && !r->stop)
+		while ((r->nheap == 0 || r->active >= r->slots) && !r->stop) {
+			r->idle++;
 			pthread_cond_wait(&r->work, &r->mu);
+			r->idle--;
+		}
 		if (r->stop)
 			break;
 		uint32_t v = heap_pop(r);
+		r->active++;
 		pthread_mutex_unlock(&r->mu);
 		obs_mark m;
 		obs_node_begin(r->obs, &w->h, v, w->index, &m);
@@ -215,7 +286,10 @@ static void *worker_main(void *arg)
 			return NULL;
 		}
 		pthread_mutex_lock(&r->mu);
+		r->active--;
 		complete(r, v);
+		if (r->nheap > 0)
+			pthread_cond_signal(&r->work); /* the freed slot */
 	}
 	pthread_mutex_unlock(&r->mu);
 	return NULL;
@@ -281,28 +355,24 @@ int parallel_run_dag(const dag *g, const parallel_opts *o)
 	pthread_cond_init(&r.work, NULL);
 	pthread_cond_init(&r.drv, NULL);
 
-	par_worker *ws = calloc((size_t)cpus, sizeof *ws);
-	if (!ws)
-		abort();
-	pthread_attr_t at;
-	pthread_attr_init(&at);
-	pthread_attr_setstacksize(&at, WORKER_STACK);
 	obs_run_begin(r.obs, cpus);
 	run_store rs;
 	run_store_init(&rs, o->store, g);
+	r.slots = cpus;
+	r.maxthreads = cpus + MAX_EXTRA_THREADS;
+	r.ws = calloc((size_t)r.maxthreads, sizeof *r.ws);
+	if (!r.ws)
+		abort();
+	r.o = o;
+	r.out = out;
+	r.rs = &rs;
 	int started = 0;
-	for (int j = 0; j < cpus; j++) {
-		par_worker *w = &ws[j];
-		w->r = &r;
-		w->index = j + 1;
-		task_host_init(&w->h, g->prog, o->seed, out, err, &r.actor_seq);
-		w->h.rs = &rs;
-		w->vm = task_host_vm(&w->h);
-		if (pthread_create(&w->th, &at, worker_main, w) != 0)
-			break;
-		started++;
-	}
-	pthread_attr_destroy(&at);
+	pthread_mutex_lock(&r.mu);
+	r.nthreads = cpus; /* before any worker can start more */
+	pthread_mutex_unlock(&r.mu);
+	for (int j = 0; j < cpus; j++)
+		if (start_worker(&r, j))
+			started++;
 
 	task_host dh;
 	task_host_init(&dh, g->prog, o->seed, out, err, &r.actor_seq);
@@ -345,8 +415,18 @@ int parallel_run_dag(const dag *g, const parallel_opts *o)
 	pthread_mutex_unlock(&r.mu);
 
 	int nfailed = dh.nfailed, nskipped = dh.nskipped, ndriver = dh.ndriver;
-	for (int j = 0; j < cpus; j++) {
-		if (j < started)
+	/* no worker starts another now (stop is set); wait for those being
+	 * started, then nthreads is final */
+	pthread_mutex_lock(&r.mu);
+	while (r.starting > 0)
+		pthread_cond_wait(&r.drv, &r.mu);
+	int nt = r.nthreads;
+	pthread_mutex_unlock(&r.mu);
+	if (r.obs)
+		r.obs->nworkers = nt;
+	par_worker *ws = r.ws;
+	for (int j = 0; j < nt; j++) {
+		if (ws[j].started)
 			pthread_join(ws[j].th, NULL);
 		nfailed += ws[j].h.nfailed;
 		nskipped += ws[j].h.nskipped;

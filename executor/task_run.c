@@ -490,14 +490,18 @@ static void s_print(flow_vm *vm, const char *text, size_t len)
 
 static int s_sleep(flow_vm *vm, double seconds)
 {
-	(void)vm;
 	if (!(seconds > 0))
 		return 0;
+	task_host *sh = host_of(vm);
 	struct timespec ts;
 	ts.tv_sec = (time_t)seconds;
 	ts.tv_nsec = (long)((seconds - (double)ts.tv_sec) * 1e9);
+	if (sh->block && vm_ctx(vm)->task_name)
+		sh->block(sh->block_ctx, true);
 	while (nanosleep(&ts, &ts) && errno == EINTR)
 		;
+	if (sh->block && vm_ctx(vm)->task_name)
+		sh->block(sh->block_ctx, false);
 	return 0;
 }
 

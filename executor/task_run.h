@@ -15,6 +15,7 @@
 #ifndef FLOW_TASK_RUN_H
 #define FLOW_TASK_RUN_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -55,6 +56,10 @@ typedef struct task_host {
 	char *dep_place;
 	flow_vm *pool[TASK_MAX_NESTING + 1]; /* one reusable VM per nesting depth */
 	run_store *rs;           /* shared; NULL: results stay in their futures */
+	/* called around a blocking wait in a task body (time.sleep), so an
+	 * executor can give the task's CPU slot to another task meanwhile */
+	void (*block)(void *ctx, bool begin);
+	void *block_ctx;
 } task_host;
 
 void task_host_init(task_host *h, const bc_program *p, uint64_t seed, FILE *out, FILE *err,
