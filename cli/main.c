@@ -555,6 +555,35 @@ static int close_out(FILE *f, const char *opt, const char *path, int wrote)
 	return 0;
 }
 
+/* --resources gpu=2,disk=1: appended to names/amounts (names malloc'd). */
+static int add_resources(const char *arg, char **names, double *amounts, int *n, int max)
+{
+	char *copy = strdup(arg), *save = NULL;
+	int rc = 0;
+	for (char *tok = strtok_r(copy, ",", &save); tok && rc == 0; tok = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(tok, '='), *end;
+		if (!eq || eq == tok || *n >= max) {
+			rc = -1;
+			break;
+		}
+		*eq = '\0';
+		errno = 0;
+		double a = strtod(eq + 1, &end);
+		if (errno || end == eq + 1 || *end || !(a >= 0) || a > 1e15) {
+			rc = -1;
+			break;
+		}
+		int k = 0;
+		while (k < *n && strcmp(names[k], tok))
+			k++;
+		if (k == *n)
+			names[(*n)++] = strdup(tok);
+		amounts[k] = a;
+	}
+	free(copy);
+	return rc;
+}
+
 static int cmd_run(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -569,8 +598,13 @@ static int cmd_run(int argc, char **argv)
 		{"stats", no_argument, NULL, 't'},
 		{"object-store-memory", required_argument, NULL, 'M'},
 		{"spill-dir", required_argument, NULL, 'd'},
+		{"resources", required_argument, NULL, 'r'},
 		{NULL, 0, NULL, 0},
 	};
+	enum { MAX_RES = 32 };
+	char *res_names[MAX_RES];
+	double res_amounts[MAX_RES];
+	int nres = 0;
 	prog_opts o = {0};
 	store_opts sto = {0, NULL, 0};
 	serial_opts so = {.seed = 0, .out = stdout, .err = stderr};
@@ -606,6 +640,10 @@ static int cmd_run(int argc, char **argv)
 			       "                    used results are spilled to disk (LMDB)\n"
 			       "  --spill-dir DIR   where spilled results go (default $TMPDIR or\n"
 			       "                    /tmp; a private directory, removed at exit)\n"
+			       "  --resources name=amount[,...]\n"
+			       "                    custom resources this node offers, for tasks'\n"
+			       "                    @resources (a task that needs more than the node\n"
+			       "                    offers is an error before anything runs)\n"
 			       "  -q, --quiet       no progress line (there is one only when stderr\n"
 			       "                    is a terminal)\n"
 			       "\n"
@@ -653,6 +691,15 @@ static int cmd_run(int argc, char **argv)
 			break;
 		case 'd':
 			sto.spill_dir = optarg;
+			break;
+		case 'r':
+			if (add_resources(optarg, res_names, res_amounts, &nres, MAX_RES) != 0) {
+				free_params(&o);
+				for (int k = 0; k < nres; k++)
+					free(res_names[k]);
+				return usage_error("run", "--resources expects name=amount[,name=amount...] "
+				                   "with amounts >= 0, got '%s'", optarg);
+			}
 			break;
 		default:
 			free_params(&o);
@@ -710,7 +757,8 @@ static int cmd_run(int argc, char **argv)
 		rc = serial_run_dag(g, &so) == 0 ? 0 : EXIT_USER;
 	} else if (rc == 0) {
 		parallel_opts po = {.seed = so.seed, .out = stdout, .err = stderr, .cpus = (int)cpus,
-		                    .quiet = quiet, .obs = obs, .store = st};
+		                    .quiet = quiet, .obs = obs, .store = st, .nresources = nres,
+		                    .res_names = (const char *const *)res_names, .res_amounts = res_amounts};
 		rc = parallel_run_dag(g, &po) == 0 ? 0 : EXIT_USER;
 	}
 	ph.run = obs_now_ns() - t;
@@ -739,6 +787,8 @@ static int cmd_run(int argc, char **argv)
 		        (unsigned long long)ss.restored_objects, (double)ss.restored_bytes / 1048576.0);
 	}
 	store_close(st);
+	for (int k = 0; k < nres; k++)
+		free(res_names[k]);
 	obs_free(obs);
 	if (g)
 		dag_free(g);

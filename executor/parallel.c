@@ -60,6 +60,7 @@ typedef struct par_worker {
 	int index;          /* 1.. (0 is the driver thread), for run_obs */
 	pthread_t th;
 	bool started;
+	const bc_proto *running; /* the task it runs (its resources), or NULL */
 	task_host h;
 	flow_vm *vm;
 } par_worker;
@@ -81,9 +82,17 @@ struct par_run {
 	pthread_cond_t drv;  /* a driver node became ready, all done, or fatal */
 	uint64_t actor_seq;
 	run_obs *obs;        /* or NULL */
-	/* the pool (mu): slots = --cpus; active = workers running a task and
-	 * not blocked; idle = workers waiting for work */
-	int slots, active, idle, nthreads, maxthreads;
+	/* the pool (mu): what the node offers and what is free now (CPUs,
+	 * memory bytes, named resources: --resources); idle = workers waiting
+	 * for work. A running task holds its @cpus, @memory and @resources;
+	 * a sleeping one gives its CPUs back until it wakes. */
+	double cap_cpu, free_cpu;
+	double cap_mem, free_mem;
+	int nres;
+	const char *const *res_names;
+	const double *cap_res;
+	double *free_res;
+	int idle, busy, nthreads, maxthreads; /* busy: holding a task (maybe asleep) */
 	int starting;        /* threads being started outside mu */
 	par_worker *ws;      /* maxthreads entries, the first nthreads in use */
 	const parallel_opts *o;
@@ -213,6 +222,46 @@ static void fail_fatal(par_run *r, flow_vm *vm)
 
 static void *worker_main(void *arg);
 
+/* The task (or put) a worker node runs: its resource needs. */
+static const bc_proto *node_task(const dag *g, uint32_t v)
+{
+	const dag_node *n = &g->nodes[v];
+	return n->kind == DAG_TASK ? g->prog->protos[n->proto] : NULL;
+}
+
+static double res_need(const bc_proto *t, const char *name)
+{
+	for (int k = 0; k < t->attrs.nresources; k++)
+		if (!strcmp(t->attrs.res_names[k], name))
+			return t->attrs.res_amounts[k];
+	return 0;
+}
+
+/* Do v's needs fit what is free now? (mu) */
+static bool fits(const par_run *r, uint32_t v)
+{
+	const bc_proto *t = node_task(r->g, v);
+	if (!t)
+		return true;
+	/* a small tolerance: ten tasks of @cpus(0.1) fill one CPU */
+	if (t->attrs.cpus > r->free_cpu + 1e-9 || (double)t->attrs.memory > r->free_mem)
+		return false;
+	for (int k = 0; k < r->nres; k++)
+		if (res_need(t, r->res_names[k]) > r->free_res[k] + 1e-9)
+			return false;
+	return true;
+}
+
+static void take(par_run *r, const bc_proto *t, double sign)
+{
+	if (!t)
+		return;
+	r->free_cpu -= sign * t->attrs.cpus;
+	r->free_mem -= sign * (double)t->attrs.memory;
+	for (int k = 0; k < r->nres; k++)
+		r->free_res[k] -= sign * res_need(t, r->res_names[k]);
+}
+
 /* Sets up worker j (its host and VM) and starts its thread. */
 static bool start_worker(par_run *r, int j)
 {
@@ -237,14 +286,16 @@ static void on_block(void *ctx, bool begin)
 	par_worker *w = ctx;
 	par_run *r = w->r;
 	pthread_mutex_lock(&r->mu);
+	double c = w->running ? w->running->attrs.cpus : 0;
 	if (!begin) {
-		r->active++;
+		r->free_cpu -= c;
 		pthread_mutex_unlock(&r->mu);
 		return;
 	}
-	r->active--;
+	r->free_cpu += c;
 	int j = -1;
-	if (r->nheap > 0 && r->idle == 0 && r->nthreads < r->maxthreads && !r->stop) {
+	if (r->nheap > 0 && fits(r, r->heap[0]) && r->busy == r->nthreads &&
+	    r->nthreads < r->maxthreads && !r->stop) {
 		j = r->nthreads++;
 		r->starting++;
 	}
@@ -267,7 +318,7 @@ static void *worker_main(void *arg)
 	w->h.block_ctx = w;
 	pthread_mutex_lock(&r->mu);
 	for (;;) {
-		while ((r->nheap == 0 || r->active >= r->slots) && !r->stop) {
+		while ((r->nheap == 0 || !fits(r, r->heap[0])) && !r->stop) {
 			r->idle++;
 			pthread_cond_wait(&r->work, &r->mu);
 			r->idle--;
@@ -275,8 +326,25 @@ static void *worker_main(void *arg)
 		if (r->stop)
 			break;
 		uint32_t v = heap_pop(r);
-		r->active++;
+		w->running = node_task(r->g, v);
+		take(r, w->running, 1);
+		r->busy++;
+		/* more fits (fractional @cpus, @cpus(0)) and every thread holds a
+		 * task: one more thread */
+		int j = -1;
+		if (r->nheap > 0 && fits(r, r->heap[0]) && r->busy == r->nthreads &&
+		    r->nthreads < r->maxthreads) {
+			j = r->nthreads++;
+			r->starting++;
+		}
 		pthread_mutex_unlock(&r->mu);
+		if (j >= 0) {
+			start_worker(r, j);
+			pthread_mutex_lock(&r->mu);
+			r->starting--;
+			pthread_cond_broadcast(&r->drv);
+			pthread_mutex_unlock(&r->mu);
+		}
 		obs_mark m;
 		obs_node_begin(r->obs, &w->h, v, w->index, &m);
 		int rc = task_run_node(&w->h, w->vm, r->g, v);
@@ -286,10 +354,12 @@ static void *worker_main(void *arg)
 			return NULL;
 		}
 		pthread_mutex_lock(&r->mu);
-		r->active--;
+		take(r, w->running, -1);
+		w->running = NULL;
+		r->busy--;
 		complete(r, v);
 		if (r->nheap > 0)
-			pthread_cond_signal(&r->work); /* the freed slot */
+			pthread_cond_broadcast(&r->work); /* what it held is free */
 	}
 	pthread_mutex_unlock(&r->mu);
 	return NULL;
@@ -316,6 +386,56 @@ static void driver_wait(par_run *r)
 	pthread_mutex_unlock(&r->mu);
 	obs_tick(r->obs);
 	pthread_mutex_lock(&r->mu);
+}
+
+static uint64_t physical_memory(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGE_SIZE);
+	return pages > 0 && size > 0 ? (uint64_t)pages * (uint64_t)size : (uint64_t)1 << 40;
+}
+
+/* A task that needs more than the node has would wait forever: say so
+ * before anything runs. Returns 0, or -1 with the message printed. */
+static int check_fit(const par_run *r, FILE *err)
+{
+	const dag *g = r->g;
+	const bc_program *p = g->prog;
+	bool *seen = calloc((size_t)p->nprotos + 1, 1);
+	if (!seen)
+		abort();
+	int rc = 0;
+	for (uint32_t v = 0; v < g->n && rc == 0; v++) {
+		const bc_proto *t = node_task(g, v);
+		if (!t || seen[t->index])
+			continue;
+		seen[t->index] = true;
+		const dag_node *n = &g->nodes[v];
+		const char *path = n->where.file >= 0 && p->diag ? diag_source_path(p->diag, n->where.file) : "?";
+		char why[256] = "";
+		if (t->attrs.cpus > r->cap_cpu + 1e-9)
+			snprintf(why, sizeof why, "%g CPUs (@cpus) but this node has %g (--cpus)",
+			         t->attrs.cpus, r->cap_cpu);
+		else if ((double)t->attrs.memory > r->cap_mem)
+			snprintf(why, sizeof why, "%.0f MiB of memory (@memory) but this node has %.0f MiB",
+			         (double)t->attrs.memory / 1048576.0, r->cap_mem / 1048576.0);
+		for (int k = 0; k < t->attrs.nresources && !why[0]; k++) {
+			double have = 0;
+			for (int q = 0; q < r->nres; q++)
+				if (!strcmp(r->res_names[q], t->attrs.res_names[k]))
+					have = r->cap_res[q];
+			if (t->attrs.res_amounts[k] > have + 1e-9)
+				snprintf(why, sizeof why, "%g of resource '%s' (@resources) but this node offers %g "
+				         "(--resources %s=N)", t->attrs.res_amounts[k], t->attrs.res_names[k], have,
+				         t->attrs.res_names[k]);
+		}
+		if (why[0]) {
+			fprintf(err, "%s:%d:%d: error: task '%s' needs %s, so it can never run\n", path,
+			        n->where.line, n->where.col, t->name, why);
+			rc = -1;
+		}
+	}
+	free(seen);
+	return rc;
 }
 
 static int online_cpus(void)
@@ -358,7 +478,25 @@ int parallel_run_dag(const dag *g, const parallel_opts *o)
 	obs_run_begin(r.obs, cpus);
 	run_store rs;
 	run_store_init(&rs, o->store, g);
-	r.slots = cpus;
+	r.cap_cpu = r.free_cpu = cpus;
+	r.cap_mem = r.free_mem = (double)physical_memory();
+	r.nres = o->nresources;
+	r.res_names = o->res_names;
+	r.cap_res = o->res_amounts;
+	r.free_res = calloc((size_t)r.nres + 1, sizeof *r.free_res);
+	if (!r.free_res)
+		abort();
+	for (int k = 0; k < r.nres; k++)
+		r.free_res[k] = o->res_amounts[k];
+	if (check_fit(&r, err)) {
+		free(r.free_res);
+		free(r.pending);
+		free(r.prio);
+		free(r.heap);
+		free(r.worker);
+		run_store_fini(&rs);
+		return 1;
+	}
 	r.maxthreads = cpus + MAX_EXTRA_THREADS;
 	r.ws = calloc((size_t)r.maxthreads, sizeof *r.ws);
 	if (!r.ws)
@@ -444,6 +582,7 @@ int parallel_run_dag(const dag *g, const parallel_opts *o)
 	free(r.prio);
 	free(r.heap);
 	free(r.worker);
+	free(r.free_res);
 	run_store_fini(&rs);
 	fflush(out);
 	obs_run_end(r.obs);

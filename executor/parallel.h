@@ -19,6 +19,9 @@ typedef struct parallel_opts {
 	bool quiet;     /* no progress output (the caller leaves obs->progress NULL) */
 	struct run_obs *obs; /* watches the run (executor/run_obs.h), or NULL */
 	struct store *store; /* large results live here (executor/store.h), or NULL */
+	int nresources;      /* --resources name=amount: what the node offers */
+	const char *const *res_names;
+	const double *res_amounts;
 } parallel_opts;
 
 /* Runs g: DAG_TASK and DAG_PUT nodes on the workers, highest priority

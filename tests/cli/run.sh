@@ -126,5 +126,30 @@ done
 expect 1 "object store: .*$tmp/afile/sub" "$flow" run --spill-dir "$tmp/afile/sub" "$tmp/ok.flow"
 expect 2 "object-store-memory expects" "$flow" run --object-store-memory 12XB "$tmp/ok.flow"
 
+# resources: a task that can never fit is an error before anything runs
+cat >"$tmp/res.flow" <<'FLOW'
+@resources(gpu=1)
+task train(i: int) -> int { return i * 2 }
+@cpus(0.5)
+task half(i: int) -> int { return i }
+@cpus(0)
+task idle(i: int) -> int { return i }
+print("start")
+print(get([train(i) for i in range(4)]), get([half(i) for i in range(6)]), get([idle(i) for i in range(3)]))
+FLOW
+expect 1 "task 'train' needs 1 of resource 'gpu' .* so it can never run" "$flow" run "$tmp/res.flow"
+if [ -z "$("$flow" run "$tmp/res.flow" 2>/dev/null)" ]; then # nothing ran: no "start"
+	pass=$((pass + 1))
+else
+	fail=$((fail + 1))
+	echo "FAIL: flow run res.flow printed something before refusing to run"
+fi
+expect 0 '^\[0, 2, 4, 6\] \[0, 1, 2, 3, 4, 5\] \[0, 1, 2\]$' "$flow" run --resources gpu=2 "$tmp/res.flow"
+expect 0 '^\[0, 2, 4, 6\]' "$flow" run --resources gpu=1,disk=3 --cpus 1 "$tmp/res.flow"
+printf '@cpus(4)\ntask big() -> int { return 1 }\nprint(get(big()))\n' >"$tmp/big.flow"
+expect 1 "needs 4 CPUs .* has 2 \(--cpus\)" "$flow" run --cpus 2 "$tmp/big.flow"
+expect 0 '^1$' "$flow" run --cpus 4 "$tmp/big.flow"
+expect 2 "resources expects" "$flow" run --resources gpu=-1 "$tmp/res.flow"
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" = 0 ]
