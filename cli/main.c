@@ -23,6 +23,7 @@
 #include "lang/diag.h"
 #include "lang/resolve.h"
 #include "lang/vm.h"
+#include "stdlib/stdlib.h"
 
 #define EXIT_USER 1
 #define EXIT_USAGE 2
@@ -752,6 +753,14 @@ static int cmd_run(int argc, char **argv)
 		}
 	}
 	so.store = st;
+	{
+		/* what cluster.nodes()/resources() report: this one node */
+		long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGE_SIZE);
+		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		double ncpus = serial ? 1 : cpus ? (double)cpus : (double)(ncpu > 0 ? ncpu : 1);
+		stdlib_set_local_node(ncpus, pages > 0 && psize > 0 ? (double)pages * (double)psize : 0,
+		                      nres, (const char *const *)res_names, res_amounts);
+	}
 	t = obs_now_ns();
 	if (rc == 0 && serial) {
 		rc = serial_run_dag(g, &so) == 0 ? 0 : EXIT_USER;

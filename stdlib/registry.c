@@ -9,7 +9,7 @@
 
 static const module_def *const modules[] = {
 	&stdlib_mod_time, &stdlib_mod_math, &stdlib_mod_random, &stdlib_mod_tensor,
-	&stdlib_mod_str, &stdlib_mod_io, &stdlib_mod_proc, &stdlib_mod_sys, NULL,
+	&stdlib_mod_str, &stdlib_mod_io, &stdlib_mod_proc, &stdlib_mod_sys, &stdlib_mod_cluster, NULL,
 };
 
 static const native_def *find(const native_def *t, const char *name)

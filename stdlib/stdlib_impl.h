@@ -22,7 +22,7 @@ extern const native_def stdlib_list_methods[];
 extern const native_def stdlib_dict_methods[];
 extern const module_def stdlib_mod_time, stdlib_mod_math, stdlib_mod_random,
 	stdlib_mod_tensor, stdlib_mod_str, stdlib_mod_io, stdlib_mod_proc,
-	stdlib_mod_sys;
+	stdlib_mod_sys, stdlib_mod_cluster;
 
 /* ---- arguments (args.c) ------------------------------------------------ */
 /* An int (not a bool). Raises "<fn>: <what> must be an int, not <type>". */
