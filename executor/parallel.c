@@ -94,6 +94,7 @@ struct par_run {
 	double *free_res;
 	int idle, busy, nthreads, maxthreads; /* busy: holding a task (maybe asleep) */
 	int starting;        /* threads being started outside mu */
+	bool watch;          /* the @timeout watchdog runs */
 	par_worker *ws;      /* maxthreads entries, the first nthreads in use */
 	const parallel_opts *o;
 	FILE *out;
@@ -271,6 +272,8 @@ static bool start_worker(par_run *r, int j)
 	task_host_init(&w->h, r->g->prog, r->o->seed, r->out, r->err, &r->actor_seq);
 	w->h.rs = r->rs;
 	w->h.block = NULL;
+	if (r->watch)
+		task_watchdog_register(&w->h);
 	w->vm = task_host_vm(&w->h);
 	pthread_attr_t at;
 	pthread_attr_init(&at);
@@ -498,6 +501,7 @@ int parallel_run_dag(const dag *g, const parallel_opts *o)
 		return 1;
 	}
 	r.maxthreads = cpus + MAX_EXTRA_THREADS;
+	r.watch = task_any_timeout(g->prog) && task_watchdog_start() == 0;
 	r.ws = calloc((size_t)r.maxthreads, sizeof *r.ws);
 	if (!r.ws)
 		abort();
@@ -515,6 +519,8 @@ int parallel_run_dag(const dag *g, const parallel_opts *o)
 	task_host dh;
 	task_host_init(&dh, g->prog, o->seed, out, err, &r.actor_seq);
 	dh.rs = &rs;
+	if (r.watch)
+		task_watchdog_register(&dh);
 	flow_vm *dv = task_host_vm(&dh);
 	bool stop = false;
 	if (started == 0) {
@@ -562,6 +568,8 @@ int parallel_run_dag(const dag *g, const parallel_opts *o)
 	pthread_mutex_unlock(&r.mu);
 	if (r.obs)
 		r.obs->nworkers = nt;
+	if (r.watch)
+		task_watchdog_stop(); /* before the hosts it watches go */
 	par_worker *ws = r.ws;
 	for (int j = 0; j < nt; j++) {
 		if (ws[j].started)

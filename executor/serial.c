@@ -4,8 +4,8 @@
  * inline (task_run.c, shared with the parallel executor, is the host of
  * task bodies). This is the semantics oracle for the parallel executor.
  *
- * @timeout is not enforced here: a serial run has no second thread to
- * watch the clock, and the result would not depend on it anyway. */
+ * @timeout is enforced by the watchdog thread of task_run.c, which stops
+ * the running call when its deadline passes. */
 #include <stdlib.h>
 
 #include "run_obs.h"
@@ -21,6 +21,9 @@ int serial_run_dag(const dag *g, const serial_opts *o)
 	run_store rs;
 	run_store_init(&rs, o->store, g);
 	sh.rs = &rs;
+	bool watch = task_any_timeout(g->prog) && task_watchdog_start() == 0;
+	if (watch)
+		task_watchdog_register(&sh);
 	int status = 0;
 	flow_vm *dv = task_host_vm(&sh);
 	obs_run_begin(o->obs, 0);
@@ -38,6 +41,8 @@ int serial_run_dag(const dag *g, const serial_opts *o)
 			break;
 		}
 	}
+	if (watch)
+		task_watchdog_stop();
 	vm_free(dv);
 	task_host_fini(&sh);
 	run_store_fini(&rs);

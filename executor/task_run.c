@@ -165,6 +165,13 @@ static uint64_t next_ident(task_host *sh)
 	return rng_mix(sh->ident[sh->depth - 1], ++sh->nchild[sh->depth - 1]);
 }
 
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static int run_inline(task_host *sh, const bc_proto *p, uint64_t call, value self, value *args,
                       int nargs, value *res, char **err, const char **dep)
 {
@@ -174,6 +181,7 @@ static int run_inline(task_host *sh, const bc_proto *p, uint64_t call, value sel
 	c.host_data = sh;
 	c.task_name = p->name;
 	c.self = self;
+	c.cancel = &sh->cancel;
 	rng_seed(&c.rng, rng_mix(sh->seed, call));
 	sh->ident[sh->depth] = call;
 	sh->nchild[sh->depth] = 0;
@@ -285,7 +293,28 @@ static int s_call_task(flow_vm *vm, const bc_proto *task, value *args, int nargs
 		free(err);
 		err = NULL;
 		attempts++;
+		uint64_t outer = __atomic_load_n(&sh->deadline, __ATOMIC_RELAXED), mine = 0;
+		if (task->attrs.timeout > 0) {
+			mine = now_ns() + (uint64_t)(task->attrs.timeout * 1e9);
+			if (!outer || mine < outer)
+				__atomic_store_n(&sh->deadline, mine, __ATOMIC_RELAXED);
+		}
 		rc = run_inline(sh, task, call, v_none(), a, nargs, &res, &err, &dep);
+		if (mine) {
+			__atomic_store_n(&sh->deadline, outer, __ATOMIC_RELAXED);
+			if (sh->cancel && now_ns() >= mine) {
+				/* this call's own deadline passed: a timeout, which
+				 * @retries may retry */
+				sh->cancel = 0;
+				if (rc) {
+					free(err);
+					if (asprintf(&err, "task '%s' timed out after %g s (@timeout)", task->name,
+					             task->attrs.timeout) < 0)
+						abort();
+					dep = NULL;
+				}
+			}
+		}
 	} while (rc && !dep && attempts <= task->attrs.retries);
 	sh->nretries += attempts - 1;
 	for (int j = 0; j < nargs; j++)
@@ -493,16 +522,25 @@ static int s_sleep(flow_vm *vm, double seconds)
 	if (!(seconds > 0))
 		return 0;
 	task_host *sh = host_of(vm);
-	struct timespec ts;
-	ts.tv_sec = (time_t)seconds;
-	ts.tv_nsec = (long)((seconds - (double)ts.tv_sec) * 1e9);
-	if (sh->block && vm_ctx(vm)->task_name)
+	bool in_task = vm_ctx(vm)->task_name != NULL;
+	if (sh->block && in_task)
 		sh->block(sh->block_ctx, true);
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
-	if (sh->block && vm_ctx(vm)->task_name)
+	/* in slices, so a @timeout can stop a sleeping task */
+	uint64_t end = now_ns() + (uint64_t)(seconds * 1e9);
+	int rc = 0;
+	for (uint64_t t = now_ns(); t < end; t = now_ns()) {
+		if (in_task && sh->cancel) {
+			rc = vm_raise(vm, "interrupted");
+			break;
+		}
+		uint64_t left = end - t, slice = left < 10000000u ? left : 10000000u;
+		struct timespec ts = { (time_t)(slice / 1000000000u), (long)(slice % 1000000000u) };
+		while (nanosleep(&ts, &ts) && errno == EINTR)
+			;
+	}
+	if (sh->block && in_task)
 		sh->block(sh->block_ctx, false);
-	return 0;
+	return rc;
 }
 
 static const flow_host_ops task_ops = {
@@ -725,6 +763,90 @@ static int run_node(task_host *sh, flow_vm *dv, const dag *g, uint32_t v)
 		settle(g->fut[v], out);
 	val_rele(out);
 	return 0;
+}
+
+/* ---- the @timeout watchdog ------------------------------------------------ */
+
+static struct {
+	pthread_mutex_t mu;
+	pthread_t th;
+	bool running, stop;
+	task_host **hosts;
+	int n, cap;
+} wd = { PTHREAD_MUTEX_INITIALIZER, 0, false, false, NULL, 0, 0 };
+
+static void *watchdog_main(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&wd.mu);
+	while (!wd.stop) {
+		uint64_t t = now_ns();
+		for (int j = 0; j < wd.n; j++) {
+			uint64_t d = __atomic_load_n(&wd.hosts[j]->deadline, __ATOMIC_RELAXED);
+			if (d && t >= d)
+				wd.hosts[j]->cancel = 1;
+		}
+		pthread_mutex_unlock(&wd.mu);
+		struct timespec ts = { 0, 2000000 }; /* 2 ms */
+		nanosleep(&ts, NULL);
+		pthread_mutex_lock(&wd.mu);
+	}
+	pthread_mutex_unlock(&wd.mu);
+	return NULL;
+}
+
+int task_watchdog_start(void)
+{
+	pthread_mutex_lock(&wd.mu);
+	wd.stop = false;
+	wd.n = 0;
+	int rc = 0;
+	if (!wd.running) {
+		rc = pthread_create(&wd.th, NULL, watchdog_main, NULL);
+		wd.running = rc == 0;
+	}
+	pthread_mutex_unlock(&wd.mu);
+	return rc ? -1 : 0;
+}
+
+void task_watchdog_register(task_host *h)
+{
+	pthread_mutex_lock(&wd.mu);
+	if (wd.running) {
+		if (wd.n == wd.cap) {
+			wd.cap = wd.cap ? wd.cap * 2 : 16;
+			task_host **p = realloc(wd.hosts, sizeof *p * (size_t)wd.cap);
+			if (!p)
+				abort();
+			wd.hosts = p;
+		}
+		wd.hosts[wd.n++] = h;
+	}
+	pthread_mutex_unlock(&wd.mu);
+}
+
+void task_watchdog_stop(void)
+{
+	pthread_mutex_lock(&wd.mu);
+	bool was = wd.running;
+	wd.stop = true;
+	wd.running = false;
+	pthread_mutex_unlock(&wd.mu);
+	if (was)
+		pthread_join(wd.th, NULL);
+	pthread_mutex_lock(&wd.mu);
+	free(wd.hosts);
+	wd.hosts = NULL;
+	wd.n = wd.cap = 0;
+	pthread_mutex_unlock(&wd.mu);
+}
+
+bool task_any_timeout(const bc_program *p)
+{
+	for (int j = 0; j < p->nprotos; j++)
+		if (p->protos[j]->kind == PROTO_TASK && p->protos[j]->attrs.timeout > 0)
+			return true;
+	return false;
 }
 
 /* ---- the host's life ------------------------------------------------------ */

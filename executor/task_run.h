@@ -60,7 +60,21 @@ typedef struct task_host {
 	 * executor can give the task's CPU slot to another task meanwhile */
 	void (*block)(void *ctx, bool begin);
 	void *block_ctx;
+	/* @timeout: the earliest deadline of the calls running (CLOCK_MONOTONIC
+	 * ns, 0 = none; atomic) and the flag the watchdog sets when it passes */
+	uint64_t deadline;
+	volatile int cancel;
 } task_host;
+
+/* The @timeout watchdog: a thread that cancels a host's running call when
+ * its deadline passes. Start it (once per run, only if some task has
+ * @timeout) before the hosts run; every host that may run tasks is
+ * registered; stop it after they are done. */
+int task_watchdog_start(void);
+void task_watchdog_register(task_host *h);
+void task_watchdog_stop(void);
+/* Does any task of p have @timeout? */
+bool task_any_timeout(const bc_program *p);
 
 void task_host_init(task_host *h, const bc_program *p, uint64_t seed, FILE *out, FILE *err,
                     uint64_t *actor_seq);

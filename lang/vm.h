@@ -104,6 +104,9 @@ typedef struct vm_context {
 	value self;              /* actor instance fields (a dict) in methods */
 	flow_rng rng;            /* per-task random stream */
 	bool lowering;           /* the compiler runs the driver: host->lift */
+	/* set by another thread (an executor's watchdog: @timeout) to stop
+	 * this run with "interrupted" at its next backward jump or call */
+	volatile int *cancel;
 } vm_context;
 
 /* ---- the VM ------------------------------------------------------------- */
