@@ -31,6 +31,22 @@ double sl_normal(flow_rng *r, double mean, double std)
 	return mean + std * std_normal(r);
 }
 
+void sl_normal_fill(flow_rng *r, double mean, double std, double *out, size_t n)
+{
+	/* both values of each Box-Muller pair: half the logs and draws */
+	size_t i = 0;
+	for (; i + 1 < n; i += 2) {
+		double u1 = 1.0 - rng_double(r);
+		double u2 = rng_double(r);
+		double rad = sqrt(-2.0 * log(u1)), s, c;
+		sincos(2.0 * M_PI * u2, &s, &c);
+		out[i] = mean + std * rad * c;
+		out[i + 1] = mean + std * rad * s;
+	}
+	if (i < n)
+		out[i] = mean + std * std_normal(r);
+}
+
 static int r_uniform(flow_vm *vm, value *argv, int argc, value *out)
 {
 	double a, b;

@@ -105,8 +105,7 @@ static int t_normal(flow_vm *vm, value *argv, int argc, value *out)
 	if (new_tensor(vm, "normal", nd, sh, out) < 0)
 		return -1;
 	vtensor *t = tensor_of(*out);
-	for (size_t i = 0; i < t->size; i++)
-		t->data[i] = sl_normal(vm_rng(vm), m, s);
+	sl_normal_fill(vm_rng(vm), m, s, t->data, t->size);
 	return 0;
 }
 

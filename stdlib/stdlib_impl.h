@@ -54,6 +54,8 @@ value sl_str_lossy(const char *s, size_t len);
 
 /* A normal draw from the task's stream (mod_random.c). */
 double sl_normal(flow_rng *r, double mean, double std);
+/* n normal draws into out, two per Box-Muller pair (tensor.normal). */
+void sl_normal_fill(flow_rng *r, double mean, double std, double *out, size_t n);
 
 /* ---- shared natives' cores ------------------------------------------- */
 /* Python str.format over args (mod_str.c). */
