@@ -67,12 +67,41 @@ static void after_effect(lower_host *h, uint32_t id)
 		dag_order(h->d, (uint32_t)h->last_effect, id);
 }
 
+typedef struct handles {
+	lower_host *h;
+	uint32_t id;
+} handles;
+
+static bool order_on_actor(value x, void *ctx)
+{
+	handles *c = ctx;
+	int64_t a = x.t == V_ACTOR ? dag_ref(x) : -1;
+	if (a < 0 || (uint64_t)a >= c->h->d->n || c->h->d->nodes[a].kind != DAG_ACTOR)
+		return false;
+	if (c->h->last_on[a] != (uint32_t)a && c->h->last_on[a] != c->id)
+		dag_order(c->h->d, c->h->last_on[a], c->id);
+	c->h->last_on[a] = c->id;
+	return false;
+}
+
+/* A call that is passed an actor handle may call the actor: it is one of
+ * the actor's callers, ordered after the driver's calls on it before it
+ * (and they after it), so every executor gives the actor the calls in the
+ * serial order. */
+static void order_handles(lower_host *h, uint32_t id, value *args, int nargs)
+{
+	handles c = { h, id };
+	for (int j = 0; j < nargs; j++)
+		val_any(args[j], order_on_actor, &c);
+}
+
 static int l_call_task(flow_vm *vm, const bc_proto *task, value *args, int nargs, value *out)
 {
 	lower_host *h = host_of(vm);
 	if (room(vm, h))
 		return -1;
 	uint32_t id = dag_add(h->d, DAG_TASK, (uint32_t)task->index, 0, 0, args, NULL, nargs, here(vm));
+	order_handles(h, id, args, nargs);
 	*out = val_hold(h->d->fut[id]);
 	return 0;
 }
@@ -86,6 +115,7 @@ static int l_new_actor(flow_vm *vm, const bc_actor *cls, value *args, int nargs,
 	after_effect(h, id);
 	track(h, id);
 	h->last_on[id] = id;
+	order_handles(h, id, args, nargs);
 	*out = val_hold(h->d->fut[id]);
 	return 0;
 }
@@ -106,6 +136,7 @@ static int l_call_method(flow_vm *vm, value handle, const bc_proto *m, value *ar
 		dag_order(h->d, h->last_on[actor], id);
 	after_effect(h, id);
 	h->last_on[actor] = id;
+	order_handles(h, id, args, nargs);
 	*out = val_hold(h->d->fut[id]);
 	return 0;
 }

@@ -16,13 +16,13 @@
  * tasks below it enter the queue. (The language lets a task with no
  * effects start earlier; nothing marks those yet.)
  *
- * This first version keeps three simplifications (issue 4 lifts them):
- * - Actors live on the driver thread: actor creation and method-call
- *   nodes, and the tasks that are passed an actor handle, run there in id
- *   order, like the driver's effects, so each actor sees its calls in the
- *   serial order. (An actor created inside a task body, and its handle
- *   returned, is called from workers: the instance's lock keeps its calls
- *   one at a time, but their order is the threads'.)
+ * Actors: creation and method-call nodes run on workers like tasks; an
+ * actor's calls (and the tasks passed its handle) are chained by the
+ * lowering's ordering edges, so they run one at a time in the driver's
+ * order, and the instance's lock keeps a call made from inside a task
+ * body from overlapping them. Actors hold no CPU (no @cpus on them).
+ *
+ * Simplifications left (issue 4):
  * - Nested task calls made inside a task body run inline in that worker
  *   (exactly as serial.c does): they cannot deadlock, but they do not
  *   spread over the pool.
@@ -101,23 +101,14 @@ struct par_run {
 	run_store *rs;
 };
 
-static bool is_actor(value x, void *ctx)
-{
-	(void)ctx;
-	return x.t == V_ACTOR;
-}
-
-/* Tasks and puts run on workers, unless an actor handle is among the
- * inputs: such a task is one of the actor's callers, kept in id order. */
+/* Calls run on workers: tasks, puts, actor creations and method calls
+ * (the lowering orders each actor's callers: calls on one actor, and the
+ * tasks passed its handle, follow one another). Driver expressions and
+ * effects run on the driver thread, in id order. */
 static bool runs_on_worker(const dag *g, uint32_t v)
 {
-	const dag_node *nd = &g->nodes[v];
-	if (nd->kind != DAG_TASK && nd->kind != DAG_PUT)
-		return false;
-	for (uint32_t j = 0; j < nd->nin; j++)
-		if (val_any(g->ins[nd->in + j], is_actor, NULL))
-			return false;
-	return true;
+	int k = g->nodes[v].kind;
+	return k == DAG_TASK || k == DAG_PUT || k == DAG_ACTOR || k == DAG_METHOD;
 }
 
 /* ---- the ready queue: a max-heap on (prio, -id) ------------------------- */

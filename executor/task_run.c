@@ -302,10 +302,10 @@ static int s_call_task(flow_vm *vm, const bc_proto *task, value *args, int nargs
 		rc = run_inline(sh, task, call, v_none(), a, nargs, &res, &err, &dep);
 		if (mine) {
 			__atomic_store_n(&sh->deadline, outer, __ATOMIC_RELAXED);
-			if (sh->cancel && now_ns() >= mine) {
+			if (__atomic_load_n(&sh->cancel, __ATOMIC_RELAXED) && now_ns() >= mine) {
 				/* this call's own deadline passed: a timeout, which
 				 * @retries may retry */
-				sh->cancel = 0;
+				__atomic_store_n(&sh->cancel, 0, __ATOMIC_RELAXED);
 				if (rc) {
 					free(err);
 					if (asprintf(&err, "task '%s' timed out after %g s (@timeout)", task->name,
@@ -529,7 +529,7 @@ static int s_sleep(flow_vm *vm, double seconds)
 	uint64_t end = now_ns() + (uint64_t)(seconds * 1e9);
 	int rc = 0;
 	for (uint64_t t = now_ns(); t < end; t = now_ns()) {
-		if (in_task && sh->cancel) {
+		if (in_task && __atomic_load_n(&sh->cancel, __ATOMIC_RELAXED)) {
 			rc = vm_raise(vm, "interrupted");
 			break;
 		}
@@ -784,7 +784,7 @@ static void *watchdog_main(void *arg)
 		for (int j = 0; j < wd.n; j++) {
 			uint64_t d = __atomic_load_n(&wd.hosts[j]->deadline, __ATOMIC_RELAXED);
 			if (d && t >= d)
-				wd.hosts[j]->cancel = 1;
+				__atomic_store_n(&wd.hosts[j]->cancel, 1, __ATOMIC_RELAXED);
 		}
 		pthread_mutex_unlock(&wd.mu);
 		struct timespec ts = { 0, 2000000 }; /* 2 ms */

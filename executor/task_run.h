@@ -63,7 +63,7 @@ typedef struct task_host {
 	/* @timeout: the earliest deadline of the calls running (CLOCK_MONOTONIC
 	 * ns, 0 = none; atomic) and the flag the watchdog sets when it passes */
 	uint64_t deadline;
-	volatile int cancel;
+	int cancel;              /* atomic */
 } task_host;
 
 /* The @timeout watchdog: a thread that cancels a host's running call when

@@ -273,6 +273,8 @@ void val_free_obj(vobj *o)
 
 static bool mark_frozen(vobj *o)
 {
+	if (__atomic_load_n(&o->flags, __ATOMIC_ACQUIRE) & VOBJ_FROZEN)
+		return false; /* no write at all to a frozen (shared) object */
 	uint8_t old = __atomic_fetch_or(&o->flags, (uint8_t)VOBJ_FROZEN, __ATOMIC_ACQ_REL);
 	return !(old & VOBJ_FROZEN);
 }

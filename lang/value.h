@@ -96,7 +96,8 @@ static inline void val_rele(value v)
 void val_freeze(value v);
 static inline bool val_is_frozen(value v)
 {
-	return V_IS_HEAP(v.t) && (v.as.o->flags & VOBJ_FROZEN);
+	/* atomic: another thread may be freezing a value this one shares */
+	return V_IS_HEAP(v.t) && (__atomic_load_n(&v.as.o->flags, __ATOMIC_ACQUIRE) & VOBJ_FROZEN);
 }
 /* Allocates a heap object of `size` bytes with rc 1 and the given type.
  * Aborts on out-of-memory. Used by the VM for futures/actors/funcs too. */

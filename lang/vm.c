@@ -47,7 +47,7 @@ int vm_execute(flow_vm *vm, value *out)
 #define ERR(...) do { SAVEPC(); vm_raise(vm, __VA_ARGS__); goto error; } while (0)
 /* On every backward jump and call, so a stuck program can be stopped. */
 #define POLL() do { if (__builtin_expect(vm_interrupted != 0 || \
-		(vm->ctx.cancel && *vm->ctx.cancel), 0)) \
+		(vm->ctx.cancel && __atomic_load_n(vm->ctx.cancel, __ATOMIC_RELAXED)), 0)) \
 		ERR("interrupted"); } while (0)
 #define TRY(expr) do { SAVEPC(); if ((expr) != 0) goto error; } while (0)
 #define SETINT(r, x) do { value *sr_ = (r); int64_t sx_ = (x); val_rele(*sr_); sr_->t = V_INT; sr_->as.i = sx_; } while (0)

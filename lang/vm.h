@@ -106,7 +106,7 @@ typedef struct vm_context {
 	bool lowering;           /* the compiler runs the driver: host->lift */
 	/* set by another thread (an executor's watchdog: @timeout) to stop
 	 * this run with "interrupted" at its next backward jump or call */
-	volatile int *cancel;
+	int *cancel;             /* read and written atomically */
 } vm_context;
 
 /* ---- the VM ------------------------------------------------------------- */
