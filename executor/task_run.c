@@ -719,7 +719,7 @@ static int run_node(task_host *sh, flow_vm *dv, const dag *g, uint32_t v)
 {
 	const dag_node *n = &g->nodes[v];
 	const bc_program *p = g->prog;
-	value *ins = &g->ins[n->in];
+	value *ins = g->ins ? &g->ins[n->in] : NULL; /* a DAG with no inputs at all */
 	value out = v_none();
 	int rc = 0;
 	if (skip_node(sh, g, v))
@@ -742,7 +742,8 @@ static int run_node(task_host *sh, flow_vm *dv, const dag *g, uint32_t v)
 	default: {
 		const bc_proto *ip = dag_insn_proto(g, n);
 		value res;
-		if (vm_exec_insn(dv, ip, (int)n->pc, &g->inreg[n->in], ins, n->nin, n->out, &res)) {
+		if (vm_exec_insn(dv, ip, (int)n->pc, g->inreg ? &g->inreg[n->in] : NULL, ins, n->nin,
+		                 n->out, &res)) {
 			char *e = task_render_error(dv, "");
 			fprintf(sh->err, "%s\n", e);
 			free(e);

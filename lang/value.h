@@ -140,6 +140,8 @@ const vtype_hooks *vtype_hooks_of(vtype t);
  * or cyclic value cannot overflow the C stack. Freeing and freezing have
  * no limit: they are loops. */
 #define VAL_MAX_DEPTH 10000
+/* printing a value stops (with "...") past this many bytes of text */
+#define VAL_MAX_TEXT ((size_t)256 << 20)
 void vtype_register(vtype t, const vtype_hooks *hooks);
 
 /* ---- str -------------------------------------------------------------- */

@@ -203,7 +203,9 @@ static void repr_depth(sbuf *out, value v, int depth)
 	case V_TENSOR: repr_tensor(out, tensor_of(v)); return;
 	default: break;
 	}
-	if (depth >= VAL_MAX_DEPTH) {
+	/* a value that shares parts can have far more paths than objects
+	 * (x = [x, x] sixty times): its text stops at VAL_MAX_TEXT */
+	if (depth >= VAL_MAX_DEPTH || out->len > VAL_MAX_TEXT) {
 		sbuf_adds(out, "...");
 		return;
 	}
