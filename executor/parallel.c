@@ -11,10 +11,11 @@
  *
  * Program order (LANGUAGE.md section 6): the driver submits each call
  * when it reaches it and blocks at its effects (print, sleep, now, get,
- * io...). So a task is not started before every driver effect with a
- * lower id has run: `frontier` is the first effect not yet done, and only
- * tasks below it enter the queue. (The language lets a task with no
- * effects start earlier; nothing marks those yet.)
+ * io...). So a task with effects is not started before every driver
+ * effect with a lower id has run: `frontier` is the first effect not yet
+ * done, and only such tasks below it enter the queue. A task with no
+ * effects (compiler/effects.h) enters as soon as its inputs are ready:
+ * the language allows that, as its result cannot differ.
  *
  * Actors: creation and method-call nodes run on workers like tasks; an
  * actor's calls (and the tasks passed its handle) are chained by the
@@ -47,6 +48,7 @@
 #include "parallel.h"
 #include "run_obs.h"
 #include "task_run.h"
+#include "../compiler/effects.h"
 
 /* Deep inline nesting (a task calling tasks 400 deep) recurses in C. */
 #define WORKER_STACK ((size_t)64 << 20)
@@ -70,6 +72,8 @@ struct par_run {
 	FILE *err;
 	uint32_t *pending;  /* unfinished predecessors, per node (mu) */
 	bool *worker;       /* runs on a worker thread (else on the driver's) */
+	bool *early;        /* a task with no effects: starts when its inputs are
+	                     * ready, before the driver reaches it (effects.h) */
 	uint32_t *prio;     /* longest path to a sink, in nodes */
 	uint32_t *next;     /* ready queue (mu): next node in its bucket */
 	uint32_t *head, *tail; /* per priority: first and last ready node */
@@ -166,7 +170,7 @@ static uint32_t next_effect(const dag *g, uint32_t from)
 static void advance_frontier(par_run *r, uint32_t to)
 {
 	for (uint32_t t = r->frontier; t < to; t++) {
-		if (r->worker[t] && r->pending[t] == 0) {
+		if (r->worker[t] && r->pending[t] == 0 && !r->early[t]) {
 			heap_push(r, t);
 			pthread_cond_signal(&r->work);
 		}
@@ -186,7 +190,7 @@ static void complete(par_run *r, uint32_t v)
 			continue;
 		if (!r->worker[s]) {
 			wake_driver = true;
-		} else if (s < r->frontier) {
+		} else if (s < r->frontier || r->early[s]) {
 			heap_push(r, s);
 			pthread_cond_signal(&r->work);
 		}
@@ -470,6 +474,17 @@ int parallel_run_dag(const dag *g, const parallel_opts *o)
 	}
 	for (uint32_t q = 0; q < n + 2; q++)
 		r.head[q] = r.tail[q] = NO_NODE;
+	r.early = calloc((size_t)n + 1, sizeof *r.early);
+	bool *free_task = effects_free_protos(g->prog);
+	if (!r.early)
+		abort();
+	for (uint32_t v = 0; v < n; v++) {
+		const dag_node *nd = &g->nodes[v];
+		r.early[v] = (nd->kind == DAG_TASK && free_task[nd->proto]) || nd->kind == DAG_PUT;
+		if (r.early[v] && r.pending[v] == 0)
+			heap_push(&r, v);
+	}
+	free(free_task);
 	advance_frontier(&r, next_effect(g, 0));
 	pthread_mutex_init(&r.mu, NULL);
 	pthread_cond_init(&r.work, NULL);
@@ -496,6 +511,7 @@ int parallel_run_dag(const dag *g, const parallel_opts *o)
 		free(r.head);
 		free(r.tail);
 		free(r.worker);
+	free(r.early);
 		run_store_fini(&rs);
 		return 1;
 	}
@@ -591,6 +607,7 @@ int parallel_run_dag(const dag *g, const parallel_opts *o)
 	free(r.head);
 	free(r.tail);
 	free(r.worker);
+	free(r.early);
 	free(r.free_res);
 	run_store_fini(&rs);
 	fflush(out);
