@@ -192,6 +192,20 @@ static int read_program(flow_loader *l, diag_ctx *d, const char *path, const pro
 /* read_program, then the driver lowered to a DAG (LANGUAGE.md section 6):
  * a compile error in the lowering is printed like any other. *g is freed
  * by the caller (dag_free) before the program. */
+/* The DAG of a program read from source (a plan carries its own). */
+static int lower_loaded(const bc_program *p, const prog_opts *o, dag **g)
+{
+	char *err = NULL;
+	lower_opts lo = { .no_rewrite = o->no_rewrite };
+	*g = lower_program(p, &lo, &err);
+	if (!*g) {
+		fprintf(stderr, "%s\n", err);
+		free(err);
+		return EXIT_USER;
+	}
+	return 0;
+}
+
 static int load_program(flow_loader *l, diag_ctx *d, const char *path, const prog_opts *o,
                         bc_program **prog, dag **g, const char *cmd)
 {
@@ -199,15 +213,7 @@ static int load_program(flow_loader *l, diag_ctx *d, const char *path, const pro
 	int rc = read_program(l, d, path, o, prog, g, cmd);
 	if (rc || *g)
 		return rc; /* a plan carries its DAG */
-	char *err = NULL;
-	lower_opts lo = { .no_rewrite = o->no_rewrite };
-	*g = lower_program(*prog, &lo, &err);
-	if (!*g) {
-		fprintf(stderr, "%s\n", err);
-		free(err);
-		return EXIT_USER;
-	}
-	return 0;
+	return lower_loaded(*prog, o, g);
 }
 
 static int write_plan(const char *out, const bc_program *p, const dag *g, const prog_opts *o)
@@ -270,24 +276,9 @@ static int cmd_check(int argc, char **argv)
 	flow_loader l;
 	bc_program *p = NULL;
 	dag *g = NULL;
-	rc = load(&l, &d, argv[optind], &o);
-	if (rc == 0) {
-		/* the whole front end: compiled, and the driver lowered, so
-		 * what `flow compile` would reject is reported here too */
-		p = compile_program(&l);
-		diag_sort(&d);
-		diag_print(&d, stderr);
-		if (!p) {
-			rc = EXIT_USER;
-		} else {
-			char *err = NULL;
-			if (!(g = lower_program(p, NULL, &err))) {
-				fprintf(stderr, "%s\n", err);
-				free(err);
-				rc = EXIT_USER;
-			}
-		}
-	}
+	/* the whole front end: compiled, and the driver lowered, so what
+	 * `flow compile` would reject is reported here too */
+	rc = load_program(&l, &d, argv[optind], &o, &p, &g, "check");
 	dag_free(g);
 	bc_program_free(p);
 	loader_fini(&l);
@@ -721,16 +712,8 @@ static int cmd_run(int argc, char **argv)
 	rc = read_program(&l, &d, argv[optind], &o, &p, &g, "run");
 	ph.load = obs_now_ns() - t;
 	t = obs_now_ns();
-	if (rc == 0 && !g) {
-		char *err = NULL;
-		lower_opts lo = { .no_rewrite = o.no_rewrite };
-		g = lower_program(p, &lo, &err);
-		if (!g) {
-			fprintf(stderr, "%s\n", err);
-			free(err);
-			rc = EXIT_USER;
-		}
-	}
+	if (rc == 0 && !g)
+		rc = lower_loaded(p, &o, &g);
 	ph.lower = obs_now_ns() - t;
 	FILE *trace_f = NULL, *dot_f = NULL;
 	if (rc == 0 && trace_path && !(trace_f = open_out("--trace", trace_path)))

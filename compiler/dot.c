@@ -221,23 +221,12 @@ static int group_nodes(const dag *d, bool full, grouping *g)
 
 /* ---- writing -------------------------------------------------------------- */
 
-/* Length of the valid UTF-8 sequence at s (2-4 bytes), or 0. */
-static int utf8_len(const unsigned char *s)
-{
-	int len = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 ? 2 : 0;
-	if (s[0] >= 0xf8)
-		return 0;
-	for (int i = 1; i < len; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	return len;
-}
-
 /* s inside a DOT quoted string: quotes and backslashes escaped, a newline
  * as DOT's \n, other control bytes and invalid UTF-8 as '?'. */
 static void put_escaped(FILE *out, const char *str)
 {
 	const unsigned char *s = (const unsigned char *)str;
+	const unsigned char *end = s + strlen((const char *)s);
 	while (*s) {
 		unsigned char c = *s;
 		if (c == '"' || c == '\\') {
@@ -250,11 +239,11 @@ static void put_escaped(FILE *out, const char *str)
 		} else if (c < 0x20 || c == 0x7f) {
 			fputc('?', out);
 		} else if (c >= 0x80) {
-			int len = utf8_len(s);
+			size_t len = utf8_seq_len((const char *)s, (size_t)(end - s));
 			if (len == 0) {
 				fputc('?', out);
 			} else {
-				fwrite(s, 1, (size_t)len, out);
+				fwrite(s, 1, len, out);
 				s += len;
 				continue;
 			}

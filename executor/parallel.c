@@ -280,6 +280,29 @@ static bool start_worker(par_run *r, int j)
 	return w->started;
 }
 
+/* A ready node fits what is free and every thread holds a task: reserve
+ * one more thread (mu held). Returns its index, or -1. */
+static int reserve_thread(par_run *r)
+{
+	if (r->nheap == 0 || !fits(r, ready_peek(r)) || r->busy != r->nthreads ||
+	    r->nthreads >= r->maxthreads || r->stop)
+		return -1;
+	r->starting++;
+	return r->nthreads++;
+}
+
+/* Starts a thread reserved by reserve_thread (mu not held). */
+static void start_reserved(par_run *r, int j)
+{
+	if (j < 0)
+		return;
+	start_worker(r, j);
+	pthread_mutex_lock(&r->mu);
+	r->starting--;
+	pthread_cond_broadcast(&r->drv);
+	pthread_mutex_unlock(&r->mu);
+}
+
 /* A task starts or stops sleeping: its slot goes to another task. */
 static void on_block(void *ctx, bool begin)
 {
@@ -293,21 +316,10 @@ static void on_block(void *ctx, bool begin)
 		return;
 	}
 	r->free_cpu += c;
-	int j = -1;
-	if (r->nheap > 0 && fits(r, ready_peek(r)) && r->busy == r->nthreads &&
-	    r->nthreads < r->maxthreads && !r->stop) {
-		j = r->nthreads++;
-		r->starting++;
-	}
+	int j = reserve_thread(r);
 	pthread_cond_signal(&r->work);
 	pthread_mutex_unlock(&r->mu);
-	if (j >= 0) {
-		start_worker(r, j);
-		pthread_mutex_lock(&r->mu);
-		r->starting--;
-		pthread_cond_broadcast(&r->drv);
-		pthread_mutex_unlock(&r->mu);
-	}
+	start_reserved(r, j);
 }
 
 static void *worker_main(void *arg)
@@ -329,22 +341,10 @@ static void *worker_main(void *arg)
 		w->running = node_task(r->g, v);
 		take(r, w->running, 1);
 		r->busy++;
-		/* more fits (fractional @cpus, @cpus(0)) and every thread holds a
-		 * task: one more thread */
-		int j = -1;
-		if (r->nheap > 0 && fits(r, ready_peek(r)) && r->busy == r->nthreads &&
-		    r->nthreads < r->maxthreads) {
-			j = r->nthreads++;
-			r->starting++;
-		}
+		/* more fits (fractional @cpus, @cpus(0)): one more thread */
+		int j = reserve_thread(r);
 		pthread_mutex_unlock(&r->mu);
-		if (j >= 0) {
-			start_worker(r, j);
-			pthread_mutex_lock(&r->mu);
-			r->starting--;
-			pthread_cond_broadcast(&r->drv);
-			pthread_mutex_unlock(&r->mu);
-		}
+		start_reserved(r, j);
 		obs_mark m;
 		obs_node_begin(r->obs, &w->h, v, w->index, &m);
 		int rc = task_run_node(&w->h, w->vm, r->g, v);

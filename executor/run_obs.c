@@ -214,21 +214,12 @@ void obs_print_stats(const run_obs *o, const obs_phases *ph, FILE *out)
 
 /* ---- the Chrome trace ------------------------------------------------------------ */
 
-/* Length of the valid UTF-8 sequence at s (2-4 bytes), or 0. */
-static int utf8_len(const unsigned char *s)
-{
-	int len = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 ? 2 : 0;
-	for (int i = 1; i < len; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	return len;
-}
-
 /* A JSON string: quotes, backslashes and control bytes escaped, invalid
  * UTF-8 as U+FFFD, so the file always parses. */
 static void json_str(FILE *out, const char *str)
 {
 	const unsigned char *s = (const unsigned char *)(str ? str : "");
+	const unsigned char *end = s + strlen((const char *)s);
 	fputc('"', out);
 	while (*s) {
 		unsigned char c = *s;
@@ -238,11 +229,11 @@ static void json_str(FILE *out, const char *str)
 		} else if (c < 0x20 || c == 0x7f) {
 			fprintf(out, "\\u%04x", c);
 		} else if (c >= 0x80) {
-			int len = utf8_len(s);
+			size_t len = utf8_seq_len((const char *)s, (size_t)(end - s));
 			if (len == 0) {
 				fputs("\\ufffd", out);
 			} else {
-				fwrite(s, 1, (size_t)len, out);
+				fwrite(s, 1, len, out);
 				s += len;
 				continue;
 			}

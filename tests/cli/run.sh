@@ -106,24 +106,7 @@ expect 0 "\"depth\": $fast_depth, " "$flow" compile --stats "$tmp/slow.flow"
 expect 0 '^91$' "$flow" run "$tmp/slow.flow"
 expect 0 '^91$' "$flow" run "$tmp/fast.flow"
 
-# the object store: 64 results of 1 MiB through a 4 MiB store spill to
-# LMDB and come back; a spill directory that cannot be made is an error
-cat >"$tmp/spill.flow" <<'FLOW'
-import tensor
-task make(i: int) -> tensor { return tensor.ones([128, 1024]) * i }
-task total(t: tensor) -> float { return tensor.sum(t) }
-let ts = [make(i) for i in range(64)]
-print(sum(get([total(t) for t in ts])))
-FLOW
-for ex in --serial "--cpus 2"; do
-	# shellcheck disable=SC2086
-	expect 0 '^264241152\.0$' "$flow" run $ex --object-store-memory 4MiB "$tmp/spill.flow"
-	# shellcheck disable=SC2086
-	expect 0 'object store: .*spilled [1-9][0-9]* objects, .*restored [1-9][0-9]* objects' \
-		"$flow" run $ex --stats --object-store-memory 4MiB "$tmp/spill.flow"
-done
-: >"$tmp/afile"
-expect 1 "object store: .*$tmp/afile/sub" "$flow" run --spill-dir "$tmp/afile/sub" "$tmp/ok.flow"
+# the object store's pipeline and spill directory: tests/parallel/spill.sh
 expect 2 "object-store-memory expects" "$flow" run --object-store-memory 12XB "$tmp/ok.flow"
 
 # resources: a task that can never fit is an error before anything runs
