@@ -23,17 +23,20 @@
  * order, and the instance's lock keeps a call made from inside a task
  * body from overlapping them. Actors hold no CPU (no @cpus on them).
  *
- * Simplifications left (issue 4):
- * - Nested task calls made inside a task body run inline in that worker
- *   (exactly as serial.c does): they cannot deadlock, but they do not
- *   spread over the pool.
- * - A task blocked in time.sleep gives up its CPU slot: `active` counts
- *   the workers running a task and not sleeping; a worker takes a task
- *   only while active < cpus, and a worker starting to sleep wakes an idle
- *   one or, when none is idle and tasks are waiting, starts a new thread
- *   (up to cpus + MAX_EXTRA_THREADS), so seed 000's sixteen sleeps
- *   overlap on two cores. (A task blocked in get never waits here: its
- *   nested calls run inline.)
+ * Nested calls (task_run.h): a task called from a task body becomes a
+ * nested_job in a FIFO queue (mu) that workers take before DAG nodes, as
+ * running tasks wait for them; the caller gets a pending future. A get
+ * (or wait) on it runs the job in the caller's thread if no worker has
+ * taken it yet and the caller holds what it needs (so a recursive merge
+ * sort goes depth first in each thread while idle workers take the
+ * oldest, largest halves); otherwise the caller blocks until it ends.
+ * The run ends when every DAG node and every job has ended.
+ *
+ * Blocking: a task blocked in time.sleep, or waiting for a nested job,
+ * gives its CPUs back; a worker starting to wait wakes an idle one or,
+ * when none is idle and work is waiting, starts a new thread (up to
+ * cpus + MAX_EXTRA_THREADS), so seed 000's sixteen sleeps overlap on two
+ * cores and nested recursion never deadlocks.
  *
  * Task bodies run through task_run.c, so retries, failure messages,
  * skipped dependents and random identities are serial.c's. Each thread
@@ -102,6 +105,14 @@ struct par_run {
 	int starting;        /* threads being started outside mu */
 	bool watch;          /* the @timeout watchdog runs */
 	par_worker *ws;      /* maxthreads entries, the first nthreads in use */
+	/* nested jobs (mu): the queue (it may still hold jobs a waiting
+	 * caller took: they are passed over), every job, the count queued and
+	 * not yet ended, and how many have ended (for wait's "any") */
+	nested_job *jq_head, *jq_tail, *jobs;
+	uint64_t njq, jobs_live, jobs_ended;
+	int any_waiters;      /* threads in a wait() that any job's end wakes */
+	pthread_cond_t jdone; /* a job ended, or stop */
+	task_spawner spawner;
 	const parallel_opts *o;
 	FILE *out;
 	run_store *rs;
@@ -214,6 +225,7 @@ static void fail_fatal(par_run *r, flow_vm *vm)
 	r->fatal = r->stop = true;
 	pthread_cond_broadcast(&r->work);
 	pthread_cond_broadcast(&r->drv);
+	pthread_cond_broadcast(&r->jdone);
 	pthread_mutex_unlock(&r->mu);
 	free(e);
 }
@@ -235,10 +247,9 @@ static double res_need(const bc_proto *t, const char *name)
 	return 0;
 }
 
-/* Do v's needs fit what is free now? (mu) */
-static bool fits(const par_run *r, uint32_t v)
+/* Do t's needs fit what is free now? (mu) */
+static bool fits_task(const par_run *r, const bc_proto *t)
 {
-	const bc_proto *t = node_task(r->g, v);
 	if (!t)
 		return true;
 	/* a small tolerance: ten tasks of @cpus(0.1) fill one CPU */
@@ -248,6 +259,31 @@ static bool fits(const par_run *r, uint32_t v)
 		if (res_need(t, r->res_names[k]) > r->free_res[k] + 1e-9)
 			return false;
 	return true;
+}
+
+static bool fits(const par_run *r, uint32_t v)
+{
+	return fits_task(r, node_task(r->g, v));
+}
+
+/* The first queued job, dropping those a waiting caller took (mu). */
+static nested_job *job_peek(par_run *r)
+{
+	while (r->jq_head && r->jq_head->state != NJ_QUEUED) {
+		r->jq_head = r->jq_head->next;
+		if (!r->jq_head)
+			r->jq_tail = NULL;
+	}
+	return r->jq_head;
+}
+
+/* Is there a job or a DAG node that fits what is free now? (mu) */
+static bool has_work(par_run *r)
+{
+	nested_job *j = job_peek(r);
+	if (j && fits_task(r, j->task))
+		return true;
+	return r->nheap > 0 && fits(r, ready_peek(r));
 }
 
 static void take(par_run *r, const bc_proto *t, double sign)
@@ -269,6 +305,7 @@ static bool start_worker(par_run *r, int j)
 	task_host_init(&w->h, r->g->prog, r->o->seed, r->out, r->err, &r->actor_seq);
 	w->h.rs = r->rs;
 	w->h.block = NULL;
+	w->h.spawn = &r->spawner;
 	if (r->watch)
 		task_watchdog_register(&w->h);
 	w->vm = task_host_vm(&w->h);
@@ -284,8 +321,7 @@ static bool start_worker(par_run *r, int j)
  * one more thread (mu held). Returns its index, or -1. */
 static int reserve_thread(par_run *r)
 {
-	if (r->nheap == 0 || !fits(r, ready_peek(r)) || r->busy != r->nthreads ||
-	    r->nthreads >= r->maxthreads || r->stop)
+	if (r->busy != r->nthreads || r->nthreads >= r->maxthreads || r->stop || !has_work(r))
 		return -1;
 	r->starting++;
 	return r->nthreads++;
@@ -322,6 +358,170 @@ static void on_block(void *ctx, bool begin)
 	start_reserved(r, j);
 }
 
+/* ---- nested jobs ------------------------------------------------------------ */
+
+static par_worker *worker_of(task_host *h)
+{
+	return (par_worker *)(void *)((char *)h - offsetof(par_worker, h));
+}
+
+/* Job j has run (its future is settled): wake whoever waits (mu not held). */
+static void finish_job(par_run *r, nested_job *j)
+{
+	pthread_mutex_lock(&r->mu);
+	j->state = NJ_DONE;
+	r->jobs_live--;
+	r->jobs_ended++;
+	if (j->waiters > 0 || r->any_waiters > 0)
+		pthread_cond_broadcast(&r->jdone);
+	if (r->jobs_live == 0 && r->ndone == r->g->n)
+		pthread_cond_signal(&r->drv);
+	pthread_mutex_unlock(&r->mu);
+}
+
+/* Why task t can never run on this node ("" if it can). */
+static void never_fits(const par_run *r, const bc_proto *t, char *why, size_t n)
+{
+	why[0] = 0;
+	if (t->attrs.cpus > r->cap_cpu + 1e-9)
+		snprintf(why, n, "%g CPUs (@cpus) but this node has %g (--cpus)", t->attrs.cpus, r->cap_cpu);
+	else if ((double)t->attrs.memory > r->cap_mem)
+		snprintf(why, n, "%.0f MiB of memory (@memory) but this node has %.0f MiB",
+		         (double)t->attrs.memory / 1048576.0, r->cap_mem / 1048576.0);
+	for (int k = 0; k < t->attrs.nresources && !why[0]; k++) {
+		double have = 0;
+		for (int q = 0; q < r->nres; q++)
+			if (!strcmp(r->res_names[q], t->attrs.res_names[k]))
+				have = r->cap_res[q];
+		if (t->attrs.res_amounts[k] > have + 1e-9)
+			snprintf(why, n, "%g of resource '%s' (@resources) but this node offers %g "
+			         "(--resources %s=N)", t->attrs.res_amounts[k], t->attrs.res_names[k], have,
+			         t->attrs.res_names[k]);
+	}
+}
+
+static void job_submit(task_host *h, nested_job *j)
+{
+	par_run *r = worker_of(h)->r;
+	char why[256];
+	never_fits(r, j->task, why, sizeof why);
+	pthread_mutex_lock(&r->mu);
+	j->all = r->jobs;
+	r->jobs = j;
+	r->jobs_live++;
+	if (why[0] || r->stop) {
+		/* it would wait forever: fail it now, as check_fit does for nodes */
+		pthread_mutex_unlock(&r->mu);
+		char *msg;
+		if (asprintf(&msg, "task '%s' needs %s, so it can never run", j->task->name,
+		             why[0] ? why : "a run that has stopped") < 0)
+			abort();
+		const bc_program *p = r->g->prog;
+		const char *path = j->where.file >= 0 && p->diag ? diag_source_path(p->diag, j->where.file) : "?";
+		fprintf(h->err, "%s:%d:%d: error: %s\n", path, j->where.line, j->where.col, msg);
+		h->nfailed++;
+		value f = future_new_failed(msg);
+		((vfuture *)f.as.o)->host_data = (void *)j->task->name;
+		free(msg);
+		vfuture *dst = (vfuture *)j->fut.as.o;
+		dst->error = strdup(((vfuture *)f.as.o)->error);
+		dst->host_data = (void *)j->task->name;
+		__atomic_store_n(&dst->state, FUT_FAILED, __ATOMIC_RELEASE);
+		val_rele(f);
+		finish_job(r, j);
+		return;
+	}
+	j->state = NJ_QUEUED;
+	j->next = NULL;
+	if (r->jq_tail)
+		r->jq_tail->next = j;
+	else
+		r->jq_head = j;
+	r->jq_tail = j;
+	r->njq++;
+	pthread_cond_signal(&r->work);
+	int t = reserve_thread(r);
+	pthread_mutex_unlock(&r->mu);
+	start_reserved(r, t);
+}
+
+/* May a caller holding `held` run `child` in its own slot? Only if the
+ * child needs no more than the caller holds. */
+static bool within(const bc_proto *held, const bc_proto *child)
+{
+	double hc = held ? held->attrs.cpus : 0;
+	int64_t hm = held ? held->attrs.memory : 0;
+	if (child->attrs.cpus > hc + 1e-9 || child->attrs.memory > hm)
+		return false;
+	for (int k = 0; k < child->attrs.nresources; k++)
+		if (child->attrs.res_amounts[k] > (held ? res_need(held, child->attrs.res_names[k]) : 0) + 1e-9)
+			return false;
+	return true;
+}
+
+static int job_await(task_host *h, nested_job *j, uint64_t deadline, bool any)
+{
+	par_worker *w = worker_of(h);
+	par_run *r = w->r;
+	pthread_mutex_lock(&r->mu);
+	if (j->state == NJ_QUEUED && !any && within(w->running, j->task)) {
+		/* nobody has taken it: run it here, in the caller's slot (not
+		 * for wait(), which wants whichever call ends first) */
+		j->state = NJ_RUNNING;
+		r->njq--;
+		pthread_mutex_unlock(&r->mu);
+		uint64_t t0 = obs_now_ns();
+		task_run_job(h, j);
+		obs_job_done(r->obs, j, w->index, t0);
+		finish_job(r, j);
+		return 0;
+	}
+	int rc = 0;
+	bool blocked = false;
+	double c = w->running ? w->running->attrs.cpus : 0;
+	uint64_t seen = r->jobs_ended;
+	j->waiters++;
+	r->any_waiters += any;
+	while (j->state != NJ_DONE) {
+		if (r->stop || __atomic_load_n(&h->cancel, __ATOMIC_RELAXED)) {
+			rc = -1;
+			break;
+		}
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		uint64_t t = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+		if ((deadline && t >= deadline) || (any && r->jobs_ended != seen)) {
+			rc = 1;
+			break;
+		}
+		if (!blocked) {
+			/* give the CPUs back while waiting: another task may run */
+			blocked = true;
+			r->free_cpu += c;
+			int k = reserve_thread(r);
+			pthread_cond_signal(&r->work);
+			if (k >= 0) {
+				pthread_mutex_unlock(&r->mu);
+				start_reserved(r, k);
+				pthread_mutex_lock(&r->mu);
+				continue;
+			}
+		}
+		/* in slices, so a @timeout (h->cancel) is noticed */
+		uint64_t until = t + 10000000u;
+		if (deadline && deadline < until)
+			until = deadline;
+		struct timespec ts = { (time_t)(until / 1000000000u), (long)(until % 1000000000u) };
+		pthread_cond_timedwait(&r->jdone, &r->mu, &ts);
+	}
+	j->waiters--;
+	r->any_waiters -= any;
+	if (blocked)
+		r->free_cpu -= c;
+	pthread_mutex_unlock(&r->mu);
+	return rc;
+}
+
 static void *worker_main(void *arg)
 {
 	par_worker *w = arg;
@@ -330,35 +530,56 @@ static void *worker_main(void *arg)
 	w->h.block_ctx = w;
 	pthread_mutex_lock(&r->mu);
 	for (;;) {
-		while ((r->nheap == 0 || !fits(r, ready_peek(r))) && !r->stop) {
+		while (!r->stop && !has_work(r)) {
 			r->idle++;
 			pthread_cond_wait(&r->work, &r->mu);
 			r->idle--;
 		}
 		if (r->stop)
 			break;
-		uint32_t v = heap_pop(r);
-		w->running = node_task(r->g, v);
+		/* jobs first: running tasks wait for them */
+		nested_job *j = job_peek(r);
+		uint32_t v = NO_NODE;
+		if (j && fits_task(r, j->task)) {
+			r->jq_head = j->next;
+			if (!r->jq_head)
+				r->jq_tail = NULL;
+			j->state = NJ_RUNNING;
+			r->njq--;
+			w->running = j->task;
+		} else {
+			j = NULL;
+			v = heap_pop(r);
+			w->running = node_task(r->g, v);
+		}
 		take(r, w->running, 1);
 		r->busy++;
 		/* more fits (fractional @cpus, @cpus(0)): one more thread */
-		int j = reserve_thread(r);
+		int k = reserve_thread(r);
 		pthread_mutex_unlock(&r->mu);
-		start_reserved(r, j);
-		obs_mark m;
-		obs_node_begin(r->obs, &w->h, v, w->index, &m);
-		int rc = task_run_node(&w->h, w->vm, r->g, v);
-		obs_node_end(r->obs, &w->h, v, &m);
-		if (rc) {
-			fail_fatal(r, w->vm);
-			return NULL;
+		start_reserved(r, k);
+		if (j) {
+			uint64_t t0 = obs_now_ns();
+			task_run_job(&w->h, j);
+			obs_job_done(r->obs, j, w->index, t0);
+			finish_job(r, j);
+			pthread_mutex_lock(&r->mu);
+		} else {
+			obs_mark m;
+			obs_node_begin(r->obs, &w->h, v, w->index, &m);
+			int rc = task_run_node(&w->h, w->vm, r->g, v);
+			obs_node_end(r->obs, &w->h, v, &m);
+			if (rc) {
+				fail_fatal(r, w->vm);
+				return NULL;
+			}
+			pthread_mutex_lock(&r->mu);
+			complete(r, v);
 		}
-		pthread_mutex_lock(&r->mu);
 		take(r, w->running, -1);
 		w->running = NULL;
 		r->busy--;
-		complete(r, v);
-		if (r->nheap > 0)
+		if (has_work(r))
 			pthread_cond_signal(&r->work); /* what it held is free */
 	}
 	pthread_mutex_unlock(&r->mu);
@@ -411,23 +632,8 @@ static int check_fit(const par_run *r, FILE *err)
 		seen[t->index] = true;
 		const dag_node *n = &g->nodes[v];
 		const char *path = n->where.file >= 0 && p->diag ? diag_source_path(p->diag, n->where.file) : "?";
-		char why[256] = "";
-		if (t->attrs.cpus > r->cap_cpu + 1e-9)
-			snprintf(why, sizeof why, "%g CPUs (@cpus) but this node has %g (--cpus)",
-			         t->attrs.cpus, r->cap_cpu);
-		else if ((double)t->attrs.memory > r->cap_mem)
-			snprintf(why, sizeof why, "%.0f MiB of memory (@memory) but this node has %.0f MiB",
-			         (double)t->attrs.memory / 1048576.0, r->cap_mem / 1048576.0);
-		for (int k = 0; k < t->attrs.nresources && !why[0]; k++) {
-			double have = 0;
-			for (int q = 0; q < r->nres; q++)
-				if (!strcmp(r->res_names[q], t->attrs.res_names[k]))
-					have = r->cap_res[q];
-			if (t->attrs.res_amounts[k] > have + 1e-9)
-				snprintf(why, sizeof why, "%g of resource '%s' (@resources) but this node offers %g "
-				         "(--resources %s=N)", t->attrs.res_amounts[k], t->attrs.res_names[k], have,
-				         t->attrs.res_names[k]);
-		}
+		char why[256];
+		never_fits(r, t, why, sizeof why);
 		if (why[0]) {
 			fprintf(err, "%s:%d:%d: error: task '%s' needs %s, so it can never run\n", path,
 			        n->where.line, n->where.col, t->name, why);
@@ -489,6 +695,14 @@ int parallel_run_dag(const dag *g, const parallel_opts *o)
 	pthread_mutex_init(&r.mu, NULL);
 	pthread_cond_init(&r.work, NULL);
 	pthread_cond_init(&r.drv, NULL);
+	pthread_condattr_t ca; /* job_await's deadlines are CLOCK_MONOTONIC */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&r.jdone, &ca);
+	pthread_condattr_destroy(&ca);
+	r.spawner.submit = job_submit;
+	r.spawner.await = job_await;
+	r.spawner.ctx = &r;
 
 	obs_run_begin(r.obs, cpus);
 	run_store rs;
@@ -567,10 +781,11 @@ int parallel_run_dag(const dag *g, const parallel_opts *o)
 		pthread_mutex_unlock(&r.mu);
 	}
 	pthread_mutex_lock(&r.mu);
-	while (r.ndone < n && !r.fatal)
+	while ((r.ndone < n || r.jobs_live > 0) && !r.fatal)
 		driver_wait(&r);
 	r.stop = true;
 	pthread_cond_broadcast(&r.work);
+	pthread_cond_broadcast(&r.jdone);
 	pthread_mutex_unlock(&r.mu);
 
 	int nfailed = dh.nfailed, nskipped = dh.nskipped, ndriver = dh.ndriver;
@@ -598,6 +813,12 @@ int parallel_run_dag(const dag *g, const parallel_opts *o)
 	vm_free(dv);
 	task_host_fini(&dh);
 	free(ws);
+	for (nested_job *j = r.jobs, *next; j; j = next) {
+		next = j->all;
+		task_job_release(j);
+		free(j);
+	}
+	pthread_cond_destroy(&r.jdone);
 	pthread_cond_destroy(&r.work);
 	pthread_cond_destroy(&r.drv);
 	pthread_mutex_destroy(&r.mu);

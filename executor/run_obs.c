@@ -36,6 +36,7 @@ run_obs *obs_new(const dag *g, FILE *progress)
 	if (!o->outcome || !o->tid || !o->start || !o->end)
 		abort();
 	o->progress = progress;
+	pthread_mutex_init(&o->jmu, NULL);
 	return o;
 }
 
@@ -47,7 +48,28 @@ void obs_free(run_obs *o)
 	free(o->tid);
 	free(o->start);
 	free(o->end);
+	free(o->jobs);
+	pthread_mutex_destroy(&o->jmu);
 	free(o);
+}
+
+void obs_job_done(run_obs *o, const nested_job *j, int tid, uint64_t start)
+{
+	if (!o)
+		return;
+	obs_job rec = { j->task->name, j->where, (uint16_t)tid,
+	                __atomic_load_n(&((const vfuture *)j->fut.as.o)->state, __ATOMIC_ACQUIRE) == FUT_FAILED,
+	                start, obs_now_ns() };
+	pthread_mutex_lock(&o->jmu);
+	if (o->njobs == o->capjobs) {
+		o->capjobs = o->capjobs ? o->capjobs * 2 : 64;
+		obs_job *p = realloc(o->jobs, sizeof *p * o->capjobs);
+		if (!p)
+			abort();
+		o->jobs = p;
+	}
+	o->jobs[o->njobs++] = rec;
+	pthread_mutex_unlock(&o->jmu);
 }
 
 /* ---- hooks ------------------------------------------------------------------ */
@@ -179,6 +201,7 @@ void obs_count(const run_obs *o, obs_counts *c)
 		}
 	}
 	c->retries = o->nretries;
+	c->nested_run = o->njobs;
 }
 
 static void print_ms(FILE *out, const char *what, uint64_t ns)
@@ -196,6 +219,8 @@ void obs_print_stats(const run_obs *o, const obs_phases *ph, FILE *out)
 	fprintf(out, "flow: run stats\n");
 	fprintf(out, "  %-15s %u (%u tasks)\n", "nodes", c.nodes, c.tasks);
 	fprintf(out, "  %-15s %u\n", "tasks run", c.tasks_run);
+	if (o->nworkers) /* --serial runs them inline, as part of their callers */
+		fprintf(out, "  %-15s %llu\n", "nested tasks", (unsigned long long)c.nested_run);
 	fprintf(out, "  %-15s %llu\n", "retries", (unsigned long long)c.retries);
 	fprintf(out, "  %-15s %u\n", "failed", c.by_outcome[OBS_FAILED]);
 	fprintf(out, "  %-15s %u\n", "skipped", c.by_outcome[OBS_SKIPPED]);
@@ -289,6 +314,23 @@ int obs_write_trace(const run_obs *o, FILE *out)
 		/* path + site as one JSON string */
 		char *cs = NULL;
 		if (asprintf(&cs, "%s%s", path ? path : "?", site) < 0)
+			abort();
+		json_str(out, cs);
+		free(cs);
+		fputs("}}", out);
+	}
+	for (size_t k = 0; k < o->njobs; k++) {
+		const obs_job *j = &o->jobs[k];
+		const char *path = j->where.file >= 0 && g->prog->diag
+		                   ? diag_source_path(g->prog->diag, j->where.file) : NULL;
+		fputs(",\n{\"name\":", out);
+		json_str(out, j->name);
+		fprintf(out, ",\"cat\":\"nested task\",\"ph\":\"X\",\"ts\":%.3f,\"dur\":%.3f,\"pid\":1,"
+		        "\"tid\":%u,\"args\":{\"outcome\":\"%s\",\"call site\":",
+		        (j->start - o->t0) / 1e3, (j->end - j->start) / 1e3, j->tid,
+		        j->failed ? "failed" : "done");
+		char *cs = NULL;
+		if (asprintf(&cs, "%s:%d:%d", path ? path : "?", j->where.line, j->where.col) < 0)
 			abort();
 		json_str(out, cs);
 		free(cs);

@@ -18,6 +18,7 @@
 #ifndef FLOW_RUN_OBS_H
 #define FLOW_RUN_OBS_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -34,6 +35,15 @@ typedef enum obs_outcome {
 	OBS_SKIPPED,     /* an input had failed */
 } obs_outcome;
 
+/* A nested task call (task_run.h) that ran: recorded when it ends. */
+typedef struct obs_job {
+	const char *name;      /* the task's (the program owns it) */
+	span where;            /* the call in its caller */
+	uint16_t tid;
+	bool failed;
+	uint64_t start, end;   /* CLOCK_MONOTONIC ns */
+} obs_job;
+
 typedef struct run_obs {
 	const dag *g;
 	uint8_t *outcome;      /* per node: obs_outcome */
@@ -46,6 +56,9 @@ typedef struct run_obs {
 	FILE *progress;        /* where the progress line is drawn, or NULL */
 	uint64_t last_draw;    /* driver thread only */
 	bool drawn;            /* a progress line is on the screen */
+	pthread_mutex_t jmu;   /* guards the nested calls' records */
+	obs_job *jobs;
+	size_t njobs, capjobs;
 } run_obs;
 
 /* What obs_node_begin saw of the host, to attribute what the node did. */
@@ -63,6 +76,8 @@ uint64_t obs_now_ns(void);
 void obs_run_begin(run_obs *o, int nworkers);
 void obs_node_begin(run_obs *o, const task_host *h, uint32_t v, int tid, obs_mark *m);
 void obs_node_end(run_obs *o, const task_host *h, uint32_t v, const obs_mark *m);
+/* Nested call j ran on thread tid from `start` (obs_now_ns) until now. */
+void obs_job_done(run_obs *o, const nested_job *j, int tid, uint64_t start);
 /* Redraws the progress line if ~100 ms passed since the last time. */
 void obs_tick(run_obs *o);
 /* The run is over: erases the progress line, notes the end time. */
@@ -73,12 +88,13 @@ typedef struct obs_counts {
 	uint32_t nodes, tasks;   /* DAG nodes; of them task nodes */
 	uint32_t by_outcome[4];  /* indexed by obs_outcome, all kinds */
 	uint32_t tasks_run;      /* task nodes that ran (done or failed) */
+	uint64_t nested_run;     /* nested calls that ran (done or failed) */
 	uint64_t retries;
 } obs_counts;
 void obs_count(const run_obs *o, obs_counts *c);
 
-/* Chrome trace event JSON: one "X" event per node that ran, one lane per
- * thread. Returns 0, or -1 if writing failed. */
+/* Chrome trace event JSON: one "X" event per node and per nested call
+ * that ran, one lane per thread. Returns 0, or -1 if writing failed. */
 int obs_write_trace(const run_obs *o, FILE *out);
 /* The DAG as DOT (compiler/dot.c) coloured by outcome, with run times.
  * base gives rankdir/full (may be NULL). Returns dag_write_dot's result. */

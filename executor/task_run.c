@@ -41,24 +41,39 @@ static task_actor *actor_instance_new(size_t nfields)
 }
 
 static const flow_host_ops task_ops;
+static void settle(value node_fut, value outcome);
 
 static task_host *host_of(flow_vm *vm) { return vm_ctx(vm)->host_data; }
 
-static char *place_text(flow_vm *vm)
+/* Where vm is now: its instruction's span, else the DAG node's (line 0
+ * when neither is known). */
+static span place_span(flow_vm *vm)
 {
 	span w;
-	const bc_program *p = vm_program(vm);
-	char *s = NULL;
 	task_host *sh = host_of(vm);
-	if (!vm_where(vm, &w)) {
-		if (!sh->node_where)
-			return strdup("?");
-		w = *sh->node_where;
-	}
+	if (vm_where(vm, &w))
+		return w;
+	if (sh->node_where)
+		return *sh->node_where;
+	memset(&w, 0, sizeof w);
+	w.file = -1;
+	return w;
+}
+
+static char *span_text(const bc_program *p, span w)
+{
+	char *s = NULL;
+	if (w.file < 0 && w.line == 0)
+		return strdup("?");
 	const char *path = w.file >= 0 && p->diag ? diag_source_path(p->diag, w.file) : NULL;
 	if (asprintf(&s, "%s:%d:%d", path ? path : "?", w.line, w.col) < 0)
 		abort();
 	return s;
+}
+
+static char *place_text(flow_vm *vm)
+{
+	return span_text(vm_program(vm), place_span(vm));
 }
 
 /* A failed VM's error, gcc-style: "file:line:col: error: message", the
@@ -96,11 +111,12 @@ static bool is_failed(value x, void *ctx)
 	if (x.t != V_FUTURE)
 		return false;
 	const vfuture *f = (const vfuture *)x.as.o;
-	if (f->state == FUT_FAILED) {
+	int st = __atomic_load_n(&f->state, __ATOMIC_ACQUIRE);
+	if (st == FUT_FAILED) {
 		*(const vfuture **)ctx = f;
 		return true;
 	}
-	return f->state == FUT_DONE && val_any(f->result, is_failed, ctx);
+	return st == FUT_DONE && val_any(f->result, is_failed, ctx);
 }
 
 /* The first failed future inside v (deeply), or NULL. val_any enters each
@@ -117,11 +133,48 @@ static const char *failed_name(const vfuture *f)
 	return n ? n : "?";
 }
 
+typedef struct await_ctx {
+	task_host *sh;
+	int rc;
+} await_ctx;
+
+static bool await_pending(value x, void *ctx)
+{
+	if (x.t != V_FUTURE)
+		return false;
+	vfuture *f = (vfuture *)x.as.o;
+	await_ctx *a = ctx;
+	if (__atomic_load_n(&f->state, __ATOMIC_ACQUIRE) == FUT_PENDING && f->job && a->sh->spawn) {
+		a->rc = a->sh->spawn->await(a->sh, f->job, 0, false);
+		if (a->rc)
+			return true;
+	}
+	return __atomic_load_n(&f->state, __ATOMIC_ACQUIRE) == FUT_DONE &&
+	       val_any(f->result, await_pending, ctx);
+}
+
+/* Waits for every nested call whose future is inside v (deeply), so
+ * that v's futures are all done or failed. Returns 0, or -1 with an
+ * error raised in vm. */
+static int await_all(flow_vm *vm, value v)
+{
+	task_host *sh = host_of(vm);
+	if (!sh->spawn)
+		return 0;
+	await_ctx a = { sh, 0 };
+	val_any(v, await_pending, &a);
+	if (a.rc)
+		return vm_raise(vm, "interrupted");
+	return 0;
+}
+
 /* Returns 1 and a skipped future when an argument is a failed future. */
 static int skip_if_failed(flow_vm *vm, const char *what, const char *name, value *args, int nargs,
                           value *out)
 {
 	for (int j = 0; j < nargs; j++) {
+		if (await_all(vm, args[j]))
+			return -1;
 		const vfuture *f = find_failed(args[j]);
 		if (!f)
 			continue;
@@ -190,9 +243,20 @@ static int run_inline(task_host *sh, const bc_proto *p, uint64_t call, value sel
 		vm_set_ctx(tv, &c);
 	else
 		tv = sh->pool[sh->depth] = vm_new(sh->prog, &c);
+	bool method = p->kind == PROTO_METHOD || p->kind == PROTO_INIT;
+	sh->in_method += method;
 	sh->depth++;
 	int rc = vm_run(tv, p, args, nargs, res);
+	/* a result leaves as a snapshot: nested calls' futures inside it
+	 * are resolved while the caller can still wait for them */
+	if (rc == 0 && sh->nchild[sh->depth - 1] > 0) {
+		value r;
+		rc = vm_get_deep(tv, *res, &r);
+		val_rele(*res);
+		*res = rc ? v_none() : r;
+	}
 	sh->depth--;
+	sh->in_method -= method;
 	*dep = NULL;
 	if (rc && sh->dep_vm == tv) {
 		*dep = sh->dep_name;
@@ -215,11 +279,11 @@ static int run_inline(task_host *sh, const bc_proto *p, uint64_t call, value sel
 	return rc;
 }
 
-static value fail_future(flow_vm *vm, const char *what, const char *name, int attempts,
-                         const char *err)
+/* where: the call's place in its caller (consumed). */
+static value fail_future(task_host *sh, const char *what, const char *name, int attempts,
+                         const char *err, char *where)
 {
-	task_host *sh = host_of(vm);
-	char *where = place_text(vm), *msg;
+	char *msg;
 	char after[64] = "";
 	if (attempts > 1)
 		snprintf(after, sizeof after, " after %d attempts", attempts);
@@ -237,10 +301,9 @@ static value fail_future(flow_vm *vm, const char *what, const char *name, int at
 
 /* A call that stopped because it needed a failed result: reported once,
  * shortly, and counted with the skipped ones. */
-static value stopped_future(flow_vm *vm, const char *what, const char *name, const char *dep,
+static value stopped_future(task_host *sh, const char *what, const char *name, const char *dep,
                             const char *where)
 {
-	task_host *sh = host_of(vm);
 	char *msg;
 	if (asprintf(&msg, "stopped at %s: it needs the result of failed task '%s'", where, dep) < 0)
 		abort();
@@ -253,42 +316,36 @@ static value stopped_future(flow_vm *vm, const char *what, const char *name, con
 }
 
 /* The future an inline run leaves behind: done with its result, failed,
- * or stopped because it needed a failed task's result. Consumes res and
- * err. */
-static value outcome_future(flow_vm *vm, const char *what, const char *name, int rc,
-                            int attempts, value res, char *err, const char *dep)
+ * or stopped because it needed a failed task's result. Consumes res, err
+ * and where (the call's place in its caller). */
+static value outcome_future(task_host *sh, const char *what, const char *name, int rc,
+                            int attempts, value res, char *err, const char *dep, char *where)
 {
 	value f;
-	if (rc && dep)
-		f = stopped_future(vm, what, name, dep, err);
-	else if (rc)
-		f = fail_future(vm, what, name, attempts, err);
-	else {
+	if (rc && dep) {
+		f = stopped_future(sh, what, name, dep, err);
+		free(where);
+	} else if (rc) {
+		f = fail_future(sh, what, name, attempts, err, where);
+	} else {
 		f = future_new_done(res);
 		val_rele(res);
+		free(where);
 	}
 	free(err);
 	return f;
 }
 
-static int s_call_task(flow_vm *vm, const bc_proto *task, value *args, int nargs, value *out)
+/* Runs task (args resolved and frozen) in sh with its retries and
+ * @timeout, as call number `call`; returns the outcome future. where:
+ * the call's place in its caller, for a failure message. */
+static value call_task_here(task_host *sh, const bc_proto *task, uint64_t call, value *a, int nargs,
+                            const bc_program *prog, span where)
 {
-	task_host *sh = host_of(vm);
-	if (skip_if_failed(vm, "task", task->name, args, nargs, out))
-		return 0;
-	if (sh->depth >= TASK_MAX_NESTING)
-		return vm_raise(vm, "tasks nested more than %d deep", TASK_MAX_NESTING);
-	value small[16], *a = nargs <= 16 ? small : malloc(sizeof(value) * (size_t)nargs);
-	if (snapshot_args(vm, args, nargs, a)) {
-		if (a != small)
-			free(a);
-		return -1;
-	}
 	char *err = NULL;
 	const char *dep = NULL;
 	value res = v_none();
 	int attempts = 0, rc;
-	uint64_t call = next_ident(sh); /* retries replay the same random stream */
 	do {
 		free(err);
 		err = NULL;
@@ -317,14 +374,97 @@ static int s_call_task(flow_vm *vm, const bc_proto *task, value *args, int nargs
 		}
 	} while (rc && !dep && attempts <= task->attrs.retries);
 	sh->nretries += attempts - 1;
+	return outcome_future(sh, "task", task->name, rc, attempts, res, err, dep,
+	                      rc && !dep ? span_text(prog, where) : NULL);
+}
+
+static void release_args(value *a, value *small, int nargs)
+{
 	for (int j = 0; j < nargs; j++)
 		val_rele(a[j]);
 	if (a != small)
 		free(a);
-	*out = outcome_future(vm, "task", task->name, rc, attempts, res, err, dep);
+}
+
+/* Hands a call made in a task body to the spawner: *out is its pending
+ * future. a: resolved, frozen arguments (consumed). */
+static int spawn_task(flow_vm *vm, const bc_proto *task, value *a, int nargs, value *out)
+{
+	task_host *sh = host_of(vm);
+	nested_job *j = calloc(1, sizeof *j);
+	if (!j)
+		abort();
+	j->task = task;
+	j->nargs = nargs;
+	j->args = malloc(sizeof(value) * (size_t)(nargs ? nargs : 1));
+	if (!j->args)
+		abort();
+	memcpy(j->args, a, sizeof(value) * (size_t)nargs);
+	j->ident = next_ident(sh);
+	j->level = sh->base_level + sh->depth;
+	j->where = place_span(vm);
+	j->prog = sh->prog;
+	j->fut = future_new_pending(-1);
+	((vfuture *)j->fut.as.o)->job = j;
+	*out = val_hold(j->fut);
+	sh->spawn->submit(sh, j);
 	return 0;
 }
 
+static int s_call_task(flow_vm *vm, const bc_proto *task, value *args, int nargs, value *out)
+{
+	task_host *sh = host_of(vm);
+	int sk = skip_if_failed(vm, "task", task->name, args, nargs, out);
+	if (sk)
+		return sk < 0 ? -1 : 0;
+	if (sh->base_level + sh->depth >= TASK_MAX_NESTING)
+		return vm_raise(vm, "tasks nested more than %d deep", TASK_MAX_NESTING);
+	value small[16], *a = nargs <= 16 ? small : malloc(sizeof(value) * (size_t)nargs);
+	if (snapshot_args(vm, args, nargs, a)) {
+		if (a != small)
+			free(a);
+		return -1;
+	}
+	/* a call from a task body (not from a method, not from the driver)
+	 * goes to the executor's pool */
+	if (sh->spawn && sh->in_method == 0 && vm_ctx(vm)->task_name) {
+		int rc = spawn_task(vm, task, a, nargs, out);
+		if (a != small)
+			free(a);
+		return rc;
+	}
+	uint64_t call = next_ident(sh); /* retries replay the same random stream */
+	*out = call_task_here(sh, task, call, a, nargs, vm_program(vm), place_span(vm));
+	release_args(a, small, nargs);
+	return 0;
+}
+
+int task_run_job(task_host *sh, nested_job *j)
+{
+	int saved = sh->base_level;
+	if (sh->depth == 0)
+		sh->base_level = j->level;
+	value f = call_task_here(sh, j->task, j->ident, j->args, j->nargs, j->prog, j->where);
+	sh->base_level = saved;
+	for (int k = 0; k < j->nargs; k++)
+		val_rele(j->args[k]);
+	j->nargs = 0;
+	settle(j->fut, f);
+	val_rele(f);
+	return 0;
+}
+
+void task_job_release(nested_job *j)
+{
+	for (int k = 0; k < j->nargs; k++)
+		val_rele(j->args[k]);
+	j->nargs = 0;
+	free(j->args);
+	j->args = NULL;
+	((vfuture *)j->fut.as.o)->job = NULL; /* j is going */
+	val_rele(j->fut);
+	j->fut = v_none();
+}
 static void actor_instance_free(void *p)
 {
 	task_actor *a = p;
@@ -346,7 +486,10 @@ static int init_actor(flow_vm *vm, value h, const bc_actor *cls, value *args, in
 	va->free_instance = actor_instance_free;
 	if (cls->init) {
 		value dummy;
-		if (skip_if_failed(vm, "actor", cls->name, args, nargs, &dummy)) {
+		int sk = skip_if_failed(vm, "actor", cls->name, args, nargs, &dummy);
+		if (sk < 0) {
+			return -1;
+		} else if (sk) {
 			inst->error = strdup(((vfuture *)dummy.as.o)->error);
 			val_rele(dummy);
 		} else if (sh->depth >= TASK_MAX_NESTING) {
@@ -364,7 +507,7 @@ static int init_actor(flow_vm *vm, value h, const bc_actor *cls, value *args, in
 			if (run_inline(sh, cls->init, next_ident(sh), inst->fields, a, nargs, &res, &err, &dep) == 0) {
 				val_rele(res);
 			} else {
-				value f = fail_future(vm, "actor", cls->name, 1, err);
+				value f = fail_future(sh, "actor", cls->name, 1, err, place_text(vm));
 				inst->error = strdup(((vfuture *)f.as.o)->error);
 				val_rele(f);
 				free(err);
@@ -403,8 +546,9 @@ static int s_call_method(flow_vm *vm, value handle, const bc_proto *m, value *ar
 		free(msg);
 		return 0;
 	}
-	if (skip_if_failed(vm, "method", m->name, args, nargs, out))
-		return 0;
+	int sk = skip_if_failed(vm, "method", m->name, args, nargs, out);
+	if (sk)
+		return sk < 0 ? -1 : 0;
 	if (sh->depth >= TASK_MAX_NESTING)
 		return vm_raise(vm, "calls nested more than %d deep", TASK_MAX_NESTING);
 	value small[16], *a = nargs <= 16 ? small : malloc(sizeof(value) * (size_t)nargs);
@@ -423,7 +567,7 @@ static int s_call_method(flow_vm *vm, value handle, const bc_proto *m, value *ar
 		val_rele(a[j]);
 	if (a != small)
 		free(a);
-	*out = outcome_future(vm, "method", m->name, rc, 1, res, err, dep);
+	*out = outcome_future(sh, "method", m->name, rc, 1, res, err, dep, rc && !dep ? place_text(vm) : NULL);
 	return 0;
 }
 
@@ -437,7 +581,14 @@ static int s_get(flow_vm *vm, value fut, value *out)
 		return 0;
 	}
 	const vfuture *f = (const vfuture *)fut.as.o;
-	if (f->state == FUT_DONE && f->host_data == in_store) {
+	int st = __atomic_load_n(&f->state, __ATOMIC_ACQUIRE);
+	if (st == FUT_PENDING && f->job) {
+		task_host *sh = host_of(vm);
+		if (!sh->spawn || sh->spawn->await(sh, f->job, 0, false))
+			return vm_raise(vm, "interrupted");
+		st = __atomic_load_n(&f->state, __ATOMIC_ACQUIRE);
+	}
+	if (st == FUT_DONE && f->host_data == in_store) {
 		task_host *sh = host_of(vm);
 		char *err = NULL;
 		if (store_get(sh->rs->st, (uint64_t)f->node, out, &err) == STORE_ERR) {
@@ -448,11 +599,11 @@ static int s_get(flow_vm *vm, value fut, value *out)
 		free(err); /* a failed spill after the read: reported at the next put */
 		return 0;
 	}
-	if (f->state == FUT_DONE) {
+	if (st == FUT_DONE) {
 		*out = val_hold(f->result);
 		return 0;
 	}
-	if (f->state == FUT_FAILED) {
+	if (st == FUT_FAILED) {
 		task_host *sh = host_of(vm);
 		sh->dep_vm = vm;
 		sh->dep_name = failed_name(f);
@@ -463,19 +614,54 @@ static int s_get(flow_vm *vm, value fut, value *out)
 	return vm_raise(vm, "future is not ready");
 }
 
+static bool fut_ready(value x)
+{
+	return x.t != V_FUTURE ||
+	       __atomic_load_n(&((const vfuture *)x.as.o)->state, __ATOMIC_ACQUIRE) != FUT_PENDING;
+}
+
+/* wait(futures, n, timeout): [ready, pending] once n are ready (failed
+ * counts as ready, as get then raises) or the timeout passes. ready holds
+ * at most n, in the list's order (Ray's wait). Futures of a task's inputs
+ * and of inline calls are ready already; only nested calls handed to the
+ * spawner are waited for: the first one not ready each time, which the
+ * spawner runs here if no thread has taken it. */
 static int s_wait(flow_vm *vm, value futures, int64_t n, double timeout, value *out)
 {
-	(void)n;
-	(void)timeout;
 	if (futures.t != V_LIST)
 		return vm_raise(vm, "wait() needs a list of futures, got %s", vtype_name(futures.t));
-	/* every argument was resolved before the body ran: all are ready */
+	task_host *sh = host_of(vm);
+	size_t len = list_len(futures);
+	size_t want = n < 0 ? 0 : (size_t)n > len ? len : (size_t)n;
+	uint64_t deadline = timeout > 0 ? now_ns() + (uint64_t)(timeout * 1e9) : 0;
+	for (;;) {
+		size_t nready = 0;
+		const vfuture *first = NULL;
+		for (size_t j = 0; j < len; j++) {
+			value x = list_get(futures, j);
+			if (fut_ready(x))
+				nready++;
+			else if (!first)
+				first = (const vfuture *)x.as.o;
+		}
+		if (nready >= want || !first || !sh->spawn || !first->job || timeout == 0 ||
+		    (deadline && now_ns() >= deadline))
+			break;
+		/* back when `first` or any other call ends, or at the deadline */
+		if (sh->spawn->await(sh, first->job, deadline, true) < 0)
+			return vm_raise(vm, "interrupted");
+	}
 	value res = list_new(2);
-	value ready = list_new(list_len(futures));
-	for (size_t j = 0; j < list_len(futures); j++)
-		list_append(ready, list_get(futures, j));
+	value ready = list_new(want), pending = list_new(len);
+	size_t taken = 0;
+	for (size_t j = 0; j < len; j++) {
+		value x = list_get(futures, j);
+		bool r = fut_ready(x) && taken < want;
+		taken += r;
+		list_append(r ? ready : pending, x);
+	}
 	list_append_take(res, ready);
-	list_append_take(res, list_new(0));
+	list_append_take(res, pending);
 	*out = res;
 	return 0;
 }
@@ -557,13 +743,14 @@ static void settle(value node_fut, value outcome)
 {
 	vfuture *dst = (vfuture *)node_fut.as.o;
 	const vfuture *src = (const vfuture *)outcome.as.o;
-	dst->state = src->state;
 	value old = dst->result;
 	dst->result = val_hold(src->result);
 	val_rele(old);
 	free(dst->error);
 	dst->error = src->error ? strdup(src->error) : NULL;
 	dst->host_data = src->host_data;
+	/* last: a thread that sees the new state sees the rest (nested jobs) */
+	__atomic_store_n(&dst->state, src->state, __ATOMIC_RELEASE);
 }
 
 static void fail_node(value node_fut, const char *msg, const char *name)
@@ -751,6 +938,7 @@ static int run_node(task_host *sh, flow_vm *dv, const dag *g, uint32_t v)
 			          "<driver>");
 			sh->ndriver++;
 		} else {
+			val_freeze(res); /* later nodes on other threads share it */
 			out = future_new_done(res);
 			val_rele(res);
 		}

@@ -1,8 +1,19 @@
 /* task_run.h - what every executor shares: running one DAG node, the
- * host of task bodies (nested task and actor calls run inline, in the
- * caller's thread), retries, failure and skip messages, task prints and
- * actor instances. serial.c runs nodes in id order on one task_host;
+ * host of task bodies, retries, failure and skip messages, task prints
+ * and actor instances. serial.c runs nodes in id order on one task_host;
  * parallel.c gives each thread its own task_host.
+ *
+ * Nested calls: a task called from a task body runs inline in the
+ * caller's thread, unless the host has a spawner (parallel.c): then the
+ * call becomes a nested_job, handed to the executor, and the caller gets
+ * a pending future at once; its get/wait on that future goes back to the
+ * spawner, which runs the job right there if no thread has taken it yet,
+ * or blocks the caller (which gives up its CPU meanwhile). Calls made
+ * inside an actor's method (or init) always run inline: the method holds
+ * its actor's lock, and a job run elsewhere that called the same actor
+ * would wait for it forever. Actor creation and method calls from task
+ * bodies run inline too (under the actor's lock), so one caller's calls
+ * on an actor run in the order it made them.
  *
  * A task_host is per thread: nothing in it is shared except actor_seq
  * (atomic) and the output streams (each message is written under the
@@ -39,6 +50,36 @@ typedef struct run_store {
 void run_store_init(run_store *rs, struct store *st, const dag *g);
 void run_store_fini(run_store *rs);
 
+/* A nested task call handed to an executor (see above). Owned by the
+ * executor, which frees it after the run (pending futures point to it). */
+typedef struct nested_job {
+	const bc_proto *task;
+	value *args;             /* resolved and frozen; released once run */
+	int nargs;
+	uint64_t ident;          /* the call's identity (random stream) */
+	int level;               /* how deep it is nested below its DAG node */
+	span where;              /* the call in its caller, for "called from" */
+	const bc_program *prog;
+	value fut;               /* its future (held): FUT_PENDING until it ends */
+	int state;               /* the executor's (NJ_*), under its lock */
+	int waiters;             /* threads blocked on it (the executor's lock) */
+	struct nested_job *next; /* the executor's queue */
+	struct nested_job *all;  /* every job of the run */
+} nested_job;
+enum { NJ_QUEUED, NJ_RUNNING, NJ_DONE };
+
+struct task_host;
+typedef struct task_spawner {
+	/* Takes job j (its fut pending, not yet shared): it will run. */
+	void (*submit)(struct task_host *h, nested_job *j);
+	/* Waits for j, having run it in h if no thread had taken it. Returns
+	 * 0 when j is done; 1 when `any` and some other job ended first, or
+	 * the deadline (CLOCK_MONOTONIC ns, 0: none) passed; -1 when the run
+	 * stops or h's running call is cancelled (@timeout). */
+	int (*await)(struct task_host *h, nested_job *j, uint64_t deadline, bool any);
+	void *ctx;
+} task_spawner;
+
 typedef struct task_host {
 	const bc_program *prog;
 	uint64_t seed;
@@ -48,6 +89,9 @@ typedef struct task_host {
 	uint64_t ident[TASK_MAX_NESTING + 1];  /* identity of the call at each depth */
 	uint64_t nchild[TASK_MAX_NESTING + 1]; /* calls it has made so far */
 	int depth;               /* nested inline calls */
+	int base_level;          /* nesting level of the job run at depth 0 */
+	int in_method;           /* methods (and inits) running inline */
+	const task_spawner *spawn; /* nested calls go here; NULL: inline */
 	int nfailed, nskipped, ndriver;
 	int nretries;            /* attempts after a task's first (@retries) */
 	const span *node_where;  /* the DAG node being run, for "called from" */
@@ -90,6 +134,13 @@ flow_vm *task_host_vm(task_host *h);
  * otherwise its result is stored in g->fut[v]. Returns -1 only when the
  * run cannot go on (the error is in vm: task_render_error(vm, "")). */
 int task_run_node(task_host *h, flow_vm *vm, const dag *g, uint32_t v);
+
+/* Runs job j in h (at h's current depth) with its retries and @timeout,
+ * and settles its future: the spawner calls this on whichever thread runs
+ * the job. Returns -1 only when the run cannot go on. */
+int task_run_job(task_host *h, nested_job *j);
+/* Releases what a job holds (args, fut); the executor frees j itself. */
+void task_job_release(nested_job *j);
 
 /* A failed VM's error, gcc-style, with `suffix` after the message. Malloc'd. */
 char *task_render_error(flow_vm *vm, const char *suffix);

@@ -36,6 +36,9 @@ typedef struct vfuture {
 	int64_t node;     /* the DAG node it is the result of, or -1 */
 	bool implied;     /* a driver value not known at compile time (an
 	                   * IMPLICIT/EFFECT node's), not a call's future */
+	void *job;        /* a nested call handed to an executor: what it waits
+	                   * on while FUT_PENDING (set before the future is
+	                   * shared, never changed; the executor owns it) */
 } vfuture;
 enum { FUT_PENDING, FUT_DONE, FUT_FAILED };
 value future_new_done(value result); /* holds result */

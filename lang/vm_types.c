@@ -14,6 +14,7 @@ value future_new_done(value result)
 	f->host_data = NULL;
 	f->node = -1;
 	f->implied = false;
+	f->job = NULL;
 	return v_obj(&f->h);
 }
 
@@ -26,6 +27,7 @@ value future_new_pending(int64_t node)
 	f->host_data = NULL;
 	f->node = node;
 	f->implied = false;
+	f->job = NULL;
 	return v_obj(&f->h);
 }
 
@@ -40,6 +42,7 @@ value future_new_failed(const char *msg)
 	f->host_data = NULL;
 	f->node = -1;
 	f->implied = false;
+	f->job = NULL;
 	return v_obj(&f->h);
 }
 

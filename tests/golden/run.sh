@@ -83,6 +83,11 @@ one() { # name dir flowfile expectedfile default_code cmd...
 		echo "$msg"
 		sed 's/^/  stderr: /' "$err" | head -n 10
 		ok=0
+	elif [ "$mode" != errors ] && [ "$code" = 0 ] && grep -q '^flow: error' "$err"; then
+		# a run that succeeds says no error (an object store problem, say)
+		echo "FAIL $name: exit status 0 but stderr has an error"
+		grep '^flow: error' "$err" | sed 's/^/  stderr: /' | head -n 5
+		ok=0
 	elif [ -f "$base.stderr" ]; then
 		while IFS= read -r line; do
 			if ! grep -qF -- "$line" "$err"; then

@@ -332,7 +332,7 @@ static void test_put_wait_bound(void **state)
 	       "add(2)\n"
 	       "print(get(main()), xs, \"a-b\".split(\"-\"))\n",
 	       0, "[[1, 2, 3], 14] [3, 1, 2] [\"a\", \"b\"]\n",
-	       ERRS("(Log.say) hi\n", "(main) ready 4 0\n"));
+	       ERRS("(Log.say) hi\n", "(main) ready 2 2\n"));
 }
 
 static void test_tensors(void **state)

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# nested.sh - nested task calls under the parallel executor (the cases in
+# tests/parallel/nested/): deep recursion blocked in get finishes on one
+# CPU; a caller that holds no CPU gets its calls run elsewhere; sleeping
+# nested calls spread over threads (seen in the trace); wait() returns the
+# call that ends first and honours its timeout; a nested call that can
+# never fit fails clearly; a caller blocked on a nested call still times
+# out. Every run has a time limit: a deadlock fails the test, not CI.
+#
+#   tests/parallel/nested.sh FLOW
+set -u
+flow=$1
+here=$(cd "$(dirname "$0")/nested" && pwd)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pass=0
+fail=0
+
+ok() { pass=$((pass + 1)); }
+bad() {
+	echo "FAIL nested: $1"
+	sed 's/^/  stderr: /' "$tmp/err" | head -n 10
+	fail=$((fail + 1))
+}
+run() { # args...: runs flow with a time limit; $tmp/out, $tmp/err, $rc
+	timeout 60 "$flow" run "$@" >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+}
+
+for cpus in 1 2; do
+	run --cpus "$cpus" --stats "$here/deep.flow"
+	if [ $rc = 0 ] && [ "$(cat "$tmp/out")" = 523776 ] && grep -q '^  nested tasks *2046$' "$tmp/err"; then
+		ok
+	else
+		bad "deep recursion with --cpus $cpus: exit $rc, output '$(cat "$tmp/out")'"
+	fi
+done
+
+run --cpus 1 "$here/zero_cpu.flow"
+if [ $rc = 0 ] && [ "$(cat "$tmp/out")" = 2470 ]; then ok; else bad "@cpus(0) caller: exit $rc"; fi
+
+run --cpus 2 --trace "$tmp/trace.json" "$here/spread.flow"
+# lanes (tids) of the nested calls in the trace
+lanes=$(grep -o '"cat":"nested task","ph":"X","ts":[0-9.]*,"dur":[0-9.]*,"pid":1,"tid":[0-9]*' "$tmp/trace.json" |
+	sed 's/.*"tid"://' | sort -u | wc -l)
+naps=$(grep -c '"name":"nap","cat":"nested task"' "$tmp/trace.json")
+if [ $rc = 0 ] && [ "$(cat "$tmp/out")" = 6 ] && [ "$naps" = 4 ] && [ "$lanes" -ge 2 ]; then
+	ok
+else
+	bad "spread: exit $rc, $naps nested events on $lanes lanes"
+fi
+
+run --cpus 2 "$here/wait_any.flow"
+if [ $rc = 0 ] && [ "$(cat "$tmp/out")" = "$(printf '[[0.01], 1]\n[0, 1]')" ]; then
+	ok
+else
+	bad "wait: exit $rc, output '$(cat "$tmp/out")'"
+fi
+
+run --cpus 2 "$here/never_fits.flow"
+if [ $rc = 1 ] && grep -q "never_fits.flow:4:46: error: task 'train' needs 1 of resource 'gpu' (@resources) but this node offers 0 (--resources gpu=N), so it can never run" "$tmp/err" &&
+	grep -q '^flow: 1 task failed, 2 skipped$' "$tmp/err"; then
+	ok
+else
+	bad "never fits: exit $rc"
+fi
+
+run --cpus 1 "$here/timeout_waiting.flow"
+if [ $rc = 1 ] && grep -q "task 'impatient' timed out after 0.2 s (@timeout)" "$tmp/err"; then
+	ok
+else
+	bad "timeout while waiting: exit $rc"
+fi
+
+echo "nested: $pass passed, $fail failed"
+[ $fail = 0 ]
