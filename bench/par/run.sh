@@ -6,6 +6,10 @@
 #           -p scale=S, default 1.0: 10.9 s of sleeping, the longest 1.5 s)
 #   empty   N empty tasks (default 1,000,000), compiled to a plan first;
 #           what is timed is `flow run PLAN`, the whole process
+#   nested  the merge-sort sample (samples/004_merge_sort.flow, nested
+#           tasks submitted at run time) on 400,000 numbers, and a tree of
+#           nested calls with 1,024 leaves of CPU work; beside them, the
+#           same merge sort in python3 (one process) for scale
 #
 #   bench/par/run.sh [-f FLOW] [-n RUNS] [-s SCALE] [-N TASKS]
 # Prints the median wall time of RUNS runs (default 3) of each.
@@ -79,4 +83,55 @@ for a in --serial "--cpus 1" "--cpus 2"; do
 	# shellcheck disable=SC2086
 	t=$(median "$flow" run $a "$tmp/empty.plan") || exit 1
 	row "  flow run $a PLAN" "$t" "$ntasks"
+done
+echo
+
+echo "nested tasks (submitted from task bodies at run time)"
+cd "$root/samples"
+for a in --serial "--cpus 2"; do
+	# shellcheck disable=SC2086
+	t=$(median "$flow" run $a -p n=400000 004_merge_sort.flow) || exit 1
+	row "  merge sort 400k, $a" "$t"
+done
+cat >"$tmp/msort.py" <<'PY'
+import random
+def merge(a, b):
+    out, i, j = [], 0, 0
+    while i < len(a) and j < len(b):
+        if a[i] <= b[j]:
+            out.append(a[i]); i += 1
+        else:
+            out.append(b[j]); j += 1
+    out.extend(a[i:]); out.extend(b[j:])
+    return out
+def msort(xs):
+    if len(xs) <= 1:
+        return xs
+    m = len(xs) // 2
+    return merge(msort(xs[:m]), msort(xs[m:]))
+xs = list(range(400000)); random.seed(0); random.shuffle(xs)
+r = msort(xs)
+print(r[:5], r == sorted(xs))
+PY
+t=$(median python3 "$tmp/msort.py") || exit 1
+row "  merge sort 400k, python3" "$t"
+cat >"$tmp/tree.flow" <<'FLOW'
+task leaf(i: int) -> int {
+    let s = 0
+    for k in range(200000) { s += k % 7 }
+    return s + i
+}
+task tree(lo: int, hi: int) -> int {
+    if hi - lo == 1 { return leaf(lo) }
+    let mid = (lo + hi) // 2
+    let a = tree(lo, mid)
+    let b = tree(mid, hi)
+    return get(a) + get(b)
+}
+print(get(tree(0, 1024)))
+FLOW
+for a in --serial "--cpus 1" "--cpus 2"; do
+	# shellcheck disable=SC2086
+	t=$(median "$flow" run $a "$tmp/tree.flow") || exit 1
+	row "  tree of 1024 leaves, $a" "$t"
 done
