@@ -245,8 +245,24 @@ static int run_inline(task_host *sh, const bc_proto *p, uint64_t call, value sel
 		tv = sh->pool[sh->depth] = vm_new(sh->prog, &c);
 	bool method = p->kind == PROTO_METHOD || p->kind == PROTO_INIT;
 	sh->in_method += method;
+	sh->kids[sh->depth] = NULL;
 	sh->depth++;
 	int rc = vm_run(tv, p, args, nargs, res);
+	/* the jobs this call made end before it does (run here if nobody
+	 * has taken them); not when it was cancelled (@timeout) */
+	for (nested_job *k = sh->kids[sh->depth - 1]; k; k = k->sibling) {
+		if (__atomic_load_n(&((vfuture *)k->fut.as.o)->state, __ATOMIC_ACQUIRE) != FUT_PENDING)
+			continue;
+		if (sh->spawn->await(sh, k, 0, false) < 0) {
+			if (rc == 0) {
+				val_rele(*res);
+				*res = v_none();
+				rc = vm_raise(tv, "interrupted");
+			}
+			break;
+		}
+	}
+	sh->kids[sh->depth - 1] = NULL;
 	/* a result leaves as a snapshot: nested calls' futures inside it
 	 * are resolved while the caller can still wait for them */
 	if (rc == 0 && sh->nchild[sh->depth - 1] > 0) {
@@ -406,6 +422,8 @@ static int spawn_task(flow_vm *vm, const bc_proto *task, value *a, int nargs, va
 	j->prog = sh->prog;
 	j->fut = future_new_pending(-1);
 	((vfuture *)j->fut.as.o)->job = j;
+	j->sibling = sh->kids[sh->depth - 1];
+	sh->kids[sh->depth - 1] = j;
 	*out = val_hold(j->fut);
 	sh->spawn->submit(sh, j);
 	return 0;

@@ -8,7 +8,9 @@
  * call becomes a nested_job, handed to the executor, and the caller gets
  * a pending future at once; its get/wait on that future goes back to the
  * spawner, which runs the job right there if no thread has taken it yet,
- * or blocks the caller (which gives up its CPU meanwhile). Calls made
+ * or blocks the caller (which gives up its CPU meanwhile). A call ends
+ * only when the jobs it made have ended, as it would have inline:
+ * whatever runs after a task sees everything its calls did. Calls made
  * inside an actor's method (or init) always run inline: the method holds
  * its actor's lock, and a job run elsewhere that called the same actor
  * would wait for it forever. Actor creation and method calls from task
@@ -64,6 +66,7 @@ typedef struct nested_job {
 	int state;               /* the executor's (NJ_*), under its lock */
 	int waiters;             /* threads blocked on it (the executor's lock) */
 	struct nested_job *next; /* the executor's queue */
+	struct nested_job *sibling; /* the caller's other jobs (task_host.kids) */
 	struct nested_job *all;  /* every job of the run */
 } nested_job;
 enum { NJ_QUEUED, NJ_RUNNING, NJ_DONE };
@@ -92,6 +95,7 @@ typedef struct task_host {
 	int base_level;          /* nesting level of the job run at depth 0 */
 	int in_method;           /* methods (and inits) running inline */
 	const task_spawner *spawn; /* nested calls go here; NULL: inline */
+	nested_job *kids[TASK_MAX_NESTING + 1]; /* jobs the call at each depth made */
 	int nfailed, nskipped, ndriver;
 	int nretries;            /* attempts after a task's first (@retries) */
 	const span *node_where;  /* the DAG node being run, for "called from" */
