@@ -369,7 +369,7 @@ static par_worker *worker_of(task_host *h)
 static void finish_job(par_run *r, nested_job *j)
 {
 	pthread_mutex_lock(&r->mu);
-	j->state = NJ_DONE;
+	__atomic_store_n(&j->state, NJ_DONE, __ATOMIC_RELEASE);
 	r->jobs_live--;
 	r->jobs_ended++;
 	if (j->waiters > 0 || r->any_waiters > 0)
@@ -377,6 +377,9 @@ static void finish_job(par_run *r, nested_job *j)
 	if (r->jobs_live == 0 && r->ndone == r->g->n)
 		pthread_cond_signal(&r->drv);
 	pthread_mutex_unlock(&r->mu);
+	/* the job's hold on its result goes: its callers hold the future */
+	val_rele(j->fut);
+	j->fut = v_none();
 }
 
 /* Why task t can never run on this node ("" if it can). */
@@ -431,7 +434,7 @@ static void job_submit(task_host *h, nested_job *j)
 		finish_job(r, j);
 		return;
 	}
-	j->state = NJ_QUEUED;
+	__atomic_store_n(&j->state, NJ_QUEUED, __ATOMIC_RELAXED);
 	j->next = NULL;
 	if (r->jq_tail)
 		r->jq_tail->next = j;
@@ -467,12 +470,12 @@ static int job_await(task_host *h, nested_job *j, uint64_t deadline, bool any)
 	if (j->state == NJ_QUEUED && !any && within(w->running, j->task)) {
 		/* nobody has taken it: run it here, in the caller's slot (not
 		 * for wait(), which wants whichever call ends first) */
-		j->state = NJ_RUNNING;
+		__atomic_store_n(&j->state, NJ_RUNNING, __ATOMIC_RELAXED);
 		r->njq--;
 		pthread_mutex_unlock(&r->mu);
 		uint64_t t0 = obs_now_ns();
-		task_run_job(h, j);
-		obs_job_done(r->obs, j, w->index, t0);
+		int failed = task_run_job(h, j);
+		obs_job_done(r->obs, j, w->index, t0, failed);
 		finish_job(r, j);
 		return 0;
 	}
@@ -544,7 +547,7 @@ static void *worker_main(void *arg)
 			r->jq_head = j->next;
 			if (!r->jq_head)
 				r->jq_tail = NULL;
-			j->state = NJ_RUNNING;
+			__atomic_store_n(&j->state, NJ_RUNNING, __ATOMIC_RELAXED);
 			r->njq--;
 			w->running = j->task;
 		} else {
@@ -560,8 +563,8 @@ static void *worker_main(void *arg)
 		start_reserved(r, k);
 		if (j) {
 			uint64_t t0 = obs_now_ns();
-			task_run_job(&w->h, j);
-			obs_job_done(r->obs, j, w->index, t0);
+			int failed = task_run_job(&w->h, j);
+			obs_job_done(r->obs, j, w->index, t0, failed);
 			finish_job(r, j);
 			pthread_mutex_lock(&r->mu);
 		} else {

@@ -53,13 +53,11 @@ void obs_free(run_obs *o)
 	free(o);
 }
 
-void obs_job_done(run_obs *o, const nested_job *j, int tid, uint64_t start)
+void obs_job_done(run_obs *o, const nested_job *j, int tid, uint64_t start, bool failed)
 {
 	if (!o)
 		return;
-	obs_job rec = { j->task->name, j->where, (uint16_t)tid,
-	                __atomic_load_n(&((const vfuture *)j->fut.as.o)->state, __ATOMIC_ACQUIRE) == FUT_FAILED,
-	                start, obs_now_ns() };
+	obs_job rec = { j->task->name, j->where, (uint16_t)tid, failed, start, obs_now_ns() };
 	pthread_mutex_lock(&o->jmu);
 	if (o->njobs == o->capjobs) {
 		o->capjobs = o->capjobs ? o->capjobs * 2 : 64;

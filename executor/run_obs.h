@@ -77,7 +77,7 @@ void obs_run_begin(run_obs *o, int nworkers);
 void obs_node_begin(run_obs *o, const task_host *h, uint32_t v, int tid, obs_mark *m);
 void obs_node_end(run_obs *o, const task_host *h, uint32_t v, const obs_mark *m);
 /* Nested call j ran on thread tid from `start` (obs_now_ns) until now. */
-void obs_job_done(run_obs *o, const nested_job *j, int tid, uint64_t start);
+void obs_job_done(run_obs *o, const nested_job *j, int tid, uint64_t start, bool failed);
 /* Redraws the progress line if ~100 ms passed since the last time. */
 void obs_tick(run_obs *o);
 /* The run is over: erases the progress line, notes the end time. */

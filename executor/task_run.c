@@ -251,7 +251,7 @@ static int run_inline(task_host *sh, const bc_proto *p, uint64_t call, value sel
 	/* the jobs this call made end before it does (run here if nobody
 	 * has taken them); not when it was cancelled (@timeout) */
 	for (nested_job *k = sh->kids[sh->depth - 1]; k; k = k->sibling) {
-		if (__atomic_load_n(&((vfuture *)k->fut.as.o)->state, __ATOMIC_ACQUIRE) != FUT_PENDING)
+		if (__atomic_load_n(&k->state, __ATOMIC_ACQUIRE) == NJ_DONE)
 			continue;
 		if (sh->spawn->await(sh, k, 0, false) < 0) {
 			if (rc == 0) {
@@ -468,8 +468,9 @@ int task_run_job(task_host *sh, nested_job *j)
 		val_rele(j->args[k]);
 	j->nargs = 0;
 	settle(j->fut, f);
+	int failed = ((vfuture *)f.as.o)->state == FUT_FAILED;
 	val_rele(f);
-	return 0;
+	return failed;
 }
 
 void task_job_release(nested_job *j)
@@ -479,9 +480,11 @@ void task_job_release(nested_job *j)
 	j->nargs = 0;
 	free(j->args);
 	j->args = NULL;
-	((vfuture *)j->fut.as.o)->job = NULL; /* j is going */
-	val_rele(j->fut);
-	j->fut = v_none();
+	if (j->fut.t == V_FUTURE) {
+		((vfuture *)j->fut.as.o)->job = NULL; /* j is going */
+		val_rele(j->fut);
+		j->fut = v_none();
+	}
 }
 static void actor_instance_free(void *p)
 {

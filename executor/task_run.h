@@ -62,8 +62,9 @@ typedef struct nested_job {
 	int level;               /* how deep it is nested below its DAG node */
 	span where;              /* the call in its caller, for "called from" */
 	const bc_program *prog;
-	value fut;               /* its future (held): FUT_PENDING until it ends */
-	int state;               /* the executor's (NJ_*), under its lock */
+	value fut;               /* its future (held until it ends; then none) */
+	int state;               /* NJ_*: written under the executor's lock,
+	                          * atomically (a caller reads NJ_DONE without) */
 	int waiters;             /* threads blocked on it (the executor's lock) */
 	struct nested_job *next; /* the executor's queue */
 	struct nested_job *sibling; /* the caller's other jobs (task_host.kids) */
@@ -141,7 +142,7 @@ int task_run_node(task_host *h, flow_vm *vm, const dag *g, uint32_t v);
 
 /* Runs job j in h (at h's current depth) with its retries and @timeout,
  * and settles its future: the spawner calls this on whichever thread runs
- * the job. Returns -1 only when the run cannot go on. */
+ * the job. Returns 1 if the call failed (or was skipped), else 0. */
 int task_run_job(task_host *h, nested_job *j);
 /* Releases what a job holds (args, fut); the executor frees j itself. */
 void task_job_release(nested_job *j);
