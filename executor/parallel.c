@@ -21,7 +21,11 @@
  * actor's calls (and the tasks passed its handle) are chained by the
  * lowering's ordering edges, so they run one at a time in the driver's
  * order, and the instance's lock keeps a call made from inside a task
- * body from overlapping them. Actors hold no CPU (no @cpus on them).
+ * body from overlapping them. An actor holds what its @cpus, @memory and
+ * @resources say (default nothing) from its creation to the end of the
+ * run; check_fit refuses, before anything runs, an actor or a task that
+ * cannot fit beside what the driver's actors hold. (Actors created
+ * inside task bodies run inline and are not counted.)
  *
  * Nested calls (task_run.h): a task called from a task body becomes a
  * nested_job in a FIFO queue (mu) that workers take before DAG nodes, as
@@ -65,7 +69,7 @@ typedef struct par_worker {
 	int index;          /* 1.. (0 is the driver thread), for run_obs */
 	pthread_t th;
 	bool started;
-	const bc_proto *running; /* the task it runs (its resources), or NULL */
+	const bc_attrs *running; /* what the task it runs holds, or NULL */
 	task_host h;
 	flow_vm *vm;
 } par_worker;
@@ -232,38 +236,45 @@ static void fail_fatal(par_run *r, flow_vm *vm)
 
 static void *worker_main(void *arg);
 
-/* The task (or put) a worker node runs: its resource needs. */
-static const bc_proto *node_task(const dag *g, uint32_t v)
+/* What a worker node needs while it runs: a task's @cpus, @memory and
+ * @resources; an actor's, which its creation takes for the rest of the
+ * run (LANGUAGE.md section 4: "what the actor holds on its node for its
+ * lifetime"). NULL: nothing (puts, method calls). */
+static const bc_attrs *node_needs(const dag *g, uint32_t v)
 {
 	const dag_node *n = &g->nodes[v];
-	return n->kind == DAG_TASK ? g->prog->protos[n->proto] : NULL;
+	if (n->kind == DAG_TASK)
+		return &g->prog->protos[n->proto]->attrs;
+	if (n->kind == DAG_ACTOR)
+		return &g->prog->actors[n->proto]->attrs;
+	return NULL;
 }
 
-static double res_need(const bc_proto *t, const char *name)
+static double res_need(const bc_attrs *a, const char *name)
 {
-	for (int k = 0; k < t->attrs.nresources; k++)
-		if (!strcmp(t->attrs.res_names[k], name))
-			return t->attrs.res_amounts[k];
+	for (int k = 0; k < a->nresources; k++)
+		if (!strcmp(a->res_names[k], name))
+			return a->res_amounts[k];
 	return 0;
 }
 
-/* Do t's needs fit what is free now? (mu) */
-static bool fits_task(const par_run *r, const bc_proto *t)
+/* Do needs `a` fit what is free now? (mu) */
+static bool fits_task(const par_run *r, const bc_attrs *a)
 {
-	if (!t)
+	if (!a)
 		return true;
 	/* a small tolerance: ten tasks of @cpus(0.1) fill one CPU */
-	if (t->attrs.cpus > r->free_cpu + 1e-9 || (double)t->attrs.memory > r->free_mem)
+	if (a->cpus > r->free_cpu + 1e-9 || (double)a->memory > r->free_mem)
 		return false;
 	for (int k = 0; k < r->nres; k++)
-		if (res_need(t, r->res_names[k]) > r->free_res[k] + 1e-9)
+		if (res_need(a, r->res_names[k]) > r->free_res[k] + 1e-9)
 			return false;
 	return true;
 }
 
 static bool fits(const par_run *r, uint32_t v)
 {
-	return fits_task(r, node_task(r->g, v));
+	return fits_task(r, node_needs(r->g, v));
 }
 
 /* The first queued job, dropping those a waiting caller took (mu). */
@@ -281,19 +292,19 @@ static nested_job *job_peek(par_run *r)
 static bool has_work(par_run *r)
 {
 	nested_job *j = job_peek(r);
-	if (j && fits_task(r, j->task))
+	if (j && fits_task(r, &j->task->attrs))
 		return true;
 	return r->nheap > 0 && fits(r, ready_peek(r));
 }
 
-static void take(par_run *r, const bc_proto *t, double sign)
+static void take(par_run *r, const bc_attrs *a, double sign)
 {
-	if (!t)
+	if (!a)
 		return;
-	r->free_cpu -= sign * t->attrs.cpus;
-	r->free_mem -= sign * (double)t->attrs.memory;
+	r->free_cpu -= sign * a->cpus;
+	r->free_mem -= sign * (double)a->memory;
 	for (int k = 0; k < r->nres; k++)
-		r->free_res[k] -= sign * res_need(t, r->res_names[k]);
+		r->free_res[k] -= sign * res_need(a, r->res_names[k]);
 }
 
 /* Sets up worker j (its host and VM) and starts its thread. */
@@ -345,7 +356,7 @@ static void on_block(void *ctx, bool begin)
 	par_worker *w = ctx;
 	par_run *r = w->r;
 	pthread_mutex_lock(&r->mu);
-	double c = w->running ? w->running->attrs.cpus : 0;
+	double c = w->running ? w->running->cpus : 0;
 	if (!begin) {
 		r->free_cpu -= c;
 		pthread_mutex_unlock(&r->mu);
@@ -382,24 +393,48 @@ static void finish_job(par_run *r, nested_job *j)
 	j->fut = v_none();
 }
 
-/* Why task t can never run on this node ("" if it can). */
-static void never_fits(const par_run *r, const bc_proto *t, char *why, size_t n)
+/* What the driver's actors take for the whole run (check_fit). */
+typedef struct par_held {
+	double cpu, mem;
+	double *res;  /* per --resources name */
+} par_held;
+
+/* Why needs `a` can never be met on this node ("" if they can), when
+ * `held` (or NULL) is taken for the whole run by the driver's actors. */
+static void never_fits(const par_run *r, const bc_attrs *a, const par_held *held, char *why,
+                       size_t n)
 {
 	why[0] = 0;
-	if (t->attrs.cpus > r->cap_cpu + 1e-9)
-		snprintf(why, n, "%g CPUs (@cpus) but this node has %g (--cpus)", t->attrs.cpus, r->cap_cpu);
-	else if ((double)t->attrs.memory > r->cap_mem)
-		snprintf(why, n, "%.0f MiB of memory (@memory) but this node has %.0f MiB",
-		         (double)t->attrs.memory / 1048576.0, r->cap_mem / 1048576.0);
-	for (int k = 0; k < t->attrs.nresources && !why[0]; k++) {
-		double have = 0;
+	double hc = held ? held->cpu : 0, hm = held ? held->mem : 0;
+	if (a->cpus > r->cap_cpu - hc + 1e-9) {
+		int k = snprintf(why, n, "%g CPUs (@cpus) but this node has %g (--cpus)", a->cpus, r->cap_cpu);
+		if (hc > 0 && k > 0 && (size_t)k < n)
+			snprintf(why + k, n - (size_t)k, " and its actors hold %g of them for the whole run", hc);
+		return;
+	}
+	if ((double)a->memory > r->cap_mem - hm) {
+		int k = snprintf(why, n, "%.0f MiB of memory (@memory) but this node has %.0f MiB",
+		                 (double)a->memory / 1048576.0, r->cap_mem / 1048576.0);
+		if (hm > 0 && k > 0 && (size_t)k < n)
+			snprintf(why + k, n - (size_t)k, " and its actors hold %.0f MiB of it for the whole run",
+			         hm / 1048576.0);
+		return;
+	}
+	for (int k = 0; k < a->nresources; k++) {
+		double have = 0, hr = 0;
 		for (int q = 0; q < r->nres; q++)
-			if (!strcmp(r->res_names[q], t->attrs.res_names[k]))
+			if (!strcmp(r->res_names[q], a->res_names[k])) {
 				have = r->cap_res[q];
-		if (t->attrs.res_amounts[k] > have + 1e-9)
-			snprintf(why, n, "%g of resource '%s' (@resources) but this node offers %g "
-			         "(--resources %s=N)", t->attrs.res_amounts[k], t->attrs.res_names[k], have,
-			         t->attrs.res_names[k]);
+				hr = held ? held->res[q] : 0;
+			}
+		if (a->res_amounts[k] > have - hr + 1e-9) {
+			int m = snprintf(why, n, "%g of resource '%s' (@resources) but this node offers %g "
+			                 "(--resources %s=N)", a->res_amounts[k], a->res_names[k], have,
+			                 a->res_names[k]);
+			if (hr > 0 && m > 0 && (size_t)m < n)
+				snprintf(why + m, n - (size_t)m, " and its actors hold %g of it for the whole run", hr);
+			return;
+		}
 	}
 }
 
@@ -407,7 +442,7 @@ static void job_submit(task_host *h, nested_job *j)
 {
 	par_run *r = worker_of(h)->r;
 	char why[256];
-	never_fits(r, j->task, why, sizeof why);
+	never_fits(r, &j->task->attrs, NULL, why, sizeof why);
 	pthread_mutex_lock(&r->mu);
 	j->all = r->jobs;
 	r->jobs = j;
@@ -450,14 +485,14 @@ static void job_submit(task_host *h, nested_job *j)
 
 /* May a caller holding `held` run `child` in its own slot? Only if the
  * child needs no more than the caller holds. */
-static bool within(const bc_proto *held, const bc_proto *child)
+static bool within(const bc_attrs *held, const bc_attrs *child)
 {
-	double hc = held ? held->attrs.cpus : 0;
-	int64_t hm = held ? held->attrs.memory : 0;
-	if (child->attrs.cpus > hc + 1e-9 || child->attrs.memory > hm)
+	double hc = held ? held->cpus : 0;
+	int64_t hm = held ? held->memory : 0;
+	if (child->cpus > hc + 1e-9 || child->memory > hm)
 		return false;
-	for (int k = 0; k < child->attrs.nresources; k++)
-		if (child->attrs.res_amounts[k] > (held ? res_need(held, child->attrs.res_names[k]) : 0) + 1e-9)
+	for (int k = 0; k < child->nresources; k++)
+		if (child->res_amounts[k] > (held ? res_need(held, child->res_names[k]) : 0) + 1e-9)
 			return false;
 	return true;
 }
@@ -467,7 +502,7 @@ static int job_await(task_host *h, nested_job *j, uint64_t deadline, bool any)
 	par_worker *w = worker_of(h);
 	par_run *r = w->r;
 	pthread_mutex_lock(&r->mu);
-	if (j->state == NJ_QUEUED && !any && within(w->running, j->task)) {
+	if (j->state == NJ_QUEUED && !any && within(w->running, &j->task->attrs)) {
 		/* nobody has taken it: run it here, in the caller's slot (not
 		 * for wait(), which wants whichever call ends first) */
 		__atomic_store_n(&j->state, NJ_RUNNING, __ATOMIC_RELAXED);
@@ -481,7 +516,7 @@ static int job_await(task_host *h, nested_job *j, uint64_t deadline, bool any)
 	}
 	int rc = 0;
 	bool blocked = false;
-	double c = w->running ? w->running->attrs.cpus : 0;
+	double c = w->running ? w->running->cpus : 0;
 	uint64_t seen = r->jobs_ended;
 	j->waiters++;
 	r->any_waiters += any;
@@ -543,17 +578,17 @@ static void *worker_main(void *arg)
 		/* jobs first: running tasks wait for them */
 		nested_job *j = job_peek(r);
 		uint32_t v = NO_NODE;
-		if (j && fits_task(r, j->task)) {
+		if (j && fits_task(r, &j->task->attrs)) {
 			r->jq_head = j->next;
 			if (!r->jq_head)
 				r->jq_tail = NULL;
 			__atomic_store_n(&j->state, NJ_RUNNING, __ATOMIC_RELAXED);
 			r->njq--;
-			w->running = j->task;
+			w->running = &j->task->attrs;
 		} else {
 			j = NULL;
 			v = heap_pop(r);
-			w->running = node_task(r->g, v);
+			w->running = node_needs(r->g, v);
 		}
 		take(r, w->running, 1);
 		r->busy++;
@@ -579,7 +614,9 @@ static void *worker_main(void *arg)
 			pthread_mutex_lock(&r->mu);
 			complete(r, v);
 		}
-		take(r, w->running, -1);
+		/* an actor keeps what it holds until the run ends */
+		if (j || r->g->nodes[v].kind != DAG_ACTOR)
+			take(r, w->running, -1);
 		w->running = NULL;
 		r->busy--;
 		if (has_work(r))
@@ -618,31 +655,53 @@ static uint64_t physical_memory(void)
 	return pages > 0 && size > 0 ? (uint64_t)pages * (uint64_t)size : (uint64_t)1 << 40;
 }
 
-/* A task that needs more than the node has would wait forever: say so
- * before anything runs. Returns 0, or -1 with the message printed. */
+/* A task or actor that needs more than the node has would wait forever:
+ * say so before anything runs. Each actor the driver creates holds its
+ * @cpus, @memory and @resources until the run ends, so a task must fit
+ * in what they leave. Returns 0, or -1 with the message printed. */
 static int check_fit(const par_run *r, FILE *err)
 {
 	const dag *g = r->g;
 	const bc_program *p = g->prog;
-	bool *seen = calloc((size_t)p->nprotos + 1, 1);
-	if (!seen)
+	bool *seen = calloc((size_t)p->nprotos + (size_t)p->nactors + 1, 1);
+	par_held held = { 0, 0, calloc((size_t)r->nres + 1, sizeof(double)) };
+	if (!seen || !held.res)
 		abort();
 	int rc = 0;
+	char why[512];
+	/* the actors, one by one as they are created */
 	for (uint32_t v = 0; v < g->n && rc == 0; v++) {
-		const bc_proto *t = node_task(g, v);
-		if (!t || seen[t->index])
-			continue;
-		seen[t->index] = true;
 		const dag_node *n = &g->nodes[v];
-		const char *path = n->where.file >= 0 && p->diag ? diag_source_path(p->diag, n->where.file) : "?";
-		char why[256];
-		never_fits(r, t, why, sizeof why);
+		if (n->kind != DAG_ACTOR)
+			continue;
+		const bc_actor *c = p->actors[n->proto];
+		never_fits(r, &c->attrs, &held, why, sizeof why);
 		if (why[0]) {
+			const char *path = n->where.file >= 0 && p->diag ? diag_source_path(p->diag, n->where.file) : "?";
+			fprintf(err, "%s:%d:%d: error: actor '%s' needs %s, so it can never be created\n", path,
+			        n->where.line, n->where.col, c->name, why);
+			rc = -1;
+		}
+		held.cpu += c->attrs.cpus;
+		held.mem += (double)c->attrs.memory;
+		for (int q = 0; q < r->nres; q++)
+			held.res[q] += res_need(&c->attrs, r->res_names[q]);
+	}
+	for (uint32_t v = 0; v < g->n && rc == 0; v++) {
+		const dag_node *n = &g->nodes[v];
+		if (n->kind != DAG_TASK || seen[n->proto])
+			continue;
+		seen[n->proto] = true;
+		const bc_proto *t = p->protos[n->proto];
+		never_fits(r, &t->attrs, &held, why, sizeof why);
+		if (why[0]) {
+			const char *path = n->where.file >= 0 && p->diag ? diag_source_path(p->diag, n->where.file) : "?";
 			fprintf(err, "%s:%d:%d: error: task '%s' needs %s, so it can never run\n", path,
 			        n->where.line, n->where.col, t->name, why);
 			rc = -1;
 		}
 	}
+	free(held.res);
 	free(seen);
 	return rc;
 }

@@ -134,5 +134,40 @@ expect 1 "needs 4 CPUs .* has 2 \(--cpus\)" "$flow" run --cpus 2 "$tmp/big.flow"
 expect 0 '^1$' "$flow" run --cpus 4 "$tmp/big.flow"
 expect 2 "resources expects" "$flow" run --resources gpu=-1 "$tmp/res.flow"
 
+# actors hold their @cpus/@resources for the whole run: what they take is
+# gone for the tasks, and more than the node has is an error at start
+cat >"$tmp/actor_res.flow" <<'FLOW'
+@resources(gpu=1)
+actor Model {
+    fn init() { self.calls = 0 }
+    fn infer(x: int) -> int {
+        self.calls += 1
+        return x + self.calls
+    }
+}
+@resources(gpu=1)
+task train(i: int) -> int { return i }
+@cpus(1)
+actor Pinned {
+    fn init() { self.n = 0 }
+    fn bump() -> int {
+        self.n += 1
+        return self.n
+    }
+}
+task work(i: int) -> int { return i * i }
+let m = Model()
+let p = Pinned()
+print(get(m.infer(1)), get(p.bump()), get([work(i) for i in range(4)]))
+print(get(train(1)))
+FLOW
+expect 1 "actor_res.flow:23:11: error: task 'train' needs 1 of resource 'gpu' \(@resources\) but this node offers 1 \(--resources gpu=N\) and its actors hold 1 of it for the whole run, so it can never run" \
+	"$flow" run --cpus 2 --resources gpu=1 "$tmp/actor_res.flow"
+expect 0 '^2 1 \[0, 1, 4, 9\]$' "$flow" run --cpus 2 --resources gpu=2 "$tmp/actor_res.flow"
+expect 1 "error: actor 'Model' needs 1 of resource 'gpu' \(@resources\) but this node offers 0 \(--resources gpu=N\), so it can never be created" \
+	"$flow" run --cpus 2 "$tmp/actor_res.flow"
+expect 1 "error: task 'work' needs 1 CPUs \(@cpus\) but this node has 1 \(--cpus\) and its actors hold 1 of them for the whole run, so it can never run" \
+	"$flow" run --cpus 1 --resources gpu=2 "$tmp/actor_res.flow"
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" = 0 ]
