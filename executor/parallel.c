@@ -619,7 +619,7 @@ static void *worker_main(void *arg)
 			take(r, w->running, -1);
 		w->running = NULL;
 		r->busy--;
-		if (has_work(r))
+		if (r->nheap > 0 || r->jq_head)
 			pthread_cond_signal(&r->work); /* what it held is free */
 	}
 	pthread_mutex_unlock(&r->mu);

@@ -159,7 +159,9 @@ static bool await_pending(value x, void *ctx)
 static int await_all(flow_vm *vm, value v)
 {
 	task_host *sh = host_of(vm);
-	if (!sh->spawn)
+	/* only a task body holds nested calls' futures (a DAG node's inputs
+	 * are done before it runs) */
+	if (!sh->spawn || !vm_ctx(vm)->task_name)
 		return 0;
 	await_ctx a = { sh, 0 };
 	val_any(v, await_pending, &a);
