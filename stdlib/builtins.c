@@ -645,6 +645,60 @@ static int call2(flow_vm *vm, value f, value a, value b, value *out)
 	return vm_call(vm, f, args, 2, out);
 }
 
+/* A nested call's future that has not ended yet (its job runs). */
+static bool running_call(value x)
+{
+	if (x.t != V_FUTURE)
+		return false;
+	const vfuture *f = (const vfuture *)x.as.o;
+	return f->job && __atomic_load_n(&f->state, __ATOMIC_ACQUIRE) == FUT_PENDING;
+}
+
+/* reduce in a task body (LANGUAGE.md section 7): pairs neighbours as soon
+ * as both are ready, so a slow operand holds up only its own pair; when
+ * no pair is ready, waits for any call to end. With every operand ready
+ * (--serial) a pass pairs (0,1), (2,3)...: the same calls, in the same
+ * order, as the balanced tree. Consumes row; *out is the result. */
+static int reduce_as_ready(flow_vm *vm, value f, value row, value *out)
+{
+	int r = 0;
+	while (r == 0 && list_len(row) > 1) {
+		size_t m = list_len(row);
+		value next = list_new(m);
+		bool paired = false;
+		for (size_t i = 0; i < m;) {
+			value a = list_get(row, i);
+			if (r == 0 && i + 1 < m && !running_call(a) && !running_call(list_get(row, i + 1))) {
+				value v;
+				if ((r = call2(vm, f, a, list_get(row, i + 1), &v)) < 0)
+					break;
+				list_append_take(next, v);
+				paired = true;
+				i += 2;
+			} else {
+				list_append(next, a);
+				i++;
+			}
+		}
+		val_rele(row);
+		row = next;
+		if (r == 0 && !paired && list_len(row) > 1) {
+			value pend = list_new(list_len(row)), res;
+			for (size_t i = 0; i < list_len(row); i++)
+				if (running_call(list_get(row, i)))
+					list_append(pend, list_get(row, i));
+			r = vm_ctx(vm)->host->wait(vm, pend, 1, -1.0, &res);
+			if (r == 0)
+				val_rele(res);
+			val_rele(pend);
+		}
+	}
+	if (r == 0)
+		*out = val_hold(list_get(row, 0));
+	val_rele(row);
+	return r;
+}
+
 static int b_reduce(flow_vm *vm, value *argv, int argc, value *out)
 {
 	value f = argv[0];
@@ -668,7 +722,9 @@ static int b_reduce(flow_vm *vm, value *argv, int argc, value *out)
 		list_append(row, list_get(l, i));
 	val_rele(l);
 	int r = 0;
-	if (is_associative(f)) {
+	if (is_associative(f) && vm_ctx(vm)->task_name && !vm_ctx(vm)->lowering) {
+		return reduce_as_ready(vm, f, row, out);
+	} else if (is_associative(f)) {
 		/* Balanced tree: pair neighbours level by level, keeping order, so
 		 * independent calls can run in parallel (depth ceil(log2 n)). */
 		while (r == 0 && list_len(row) > 1) {
