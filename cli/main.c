@@ -216,6 +216,16 @@ static int load_program(flow_loader *l, diag_ctx *d, const char *path, const pro
 	return lower_loaded(*prog, o, g);
 }
 
+/* Frees what load_program made (any of it may be NULL) and the options. */
+static void unload_program(flow_loader *l, diag_ctx *d, bc_program *p, dag *g, prog_opts *o)
+{
+	dag_free(g);
+	bc_program_free(p);
+	loader_fini(l);
+	diag_fini(d);
+	free_params(o);
+}
+
 static int write_plan(const char *out, const bc_program *p, const dag *g, const prog_opts *o)
 {
 	sbuf b;
@@ -279,11 +289,7 @@ static int cmd_check(int argc, char **argv)
 	/* the whole front end: compiled, and the driver lowered, so what
 	 * `flow compile` would reject is reported here too */
 	rc = load_program(&l, &d, argv[optind], &o, &p, &g, "check");
-	dag_free(g);
-	bc_program_free(p);
-	loader_fini(&l);
-	diag_fini(&d);
-	free_params(&o);
+	unload_program(&l, &d, p, g, &o);
 	return rc;
 }
 
@@ -378,11 +384,7 @@ static int cmd_compile(int argc, char **argv)
 		if (out)
 			rc = write_plan(out, p, g, &o);
 	}
-	dag_free(g);
-	bc_program_free(p);
-	loader_fini(&l);
-	diag_fini(&d);
-	free_params(&o);
+	unload_program(&l, &d, p, g, &o);
 	return rc;
 }
 
@@ -502,11 +504,7 @@ static int cmd_dot(int argc, char **argv)
 		}
 		free(buf);
 	}
-	dag_free(g);
-	bc_program_free(p);
-	loader_fini(&l);
-	diag_fini(&d);
-	free_params(&o);
+	unload_program(&l, &d, p, g, &o);
 	return rc;
 }
 
@@ -782,13 +780,8 @@ static int cmd_run(int argc, char **argv)
 	for (int k = 0; k < nres; k++)
 		free(res_names[k]);
 	obs_free(obs);
-	if (g)
-		dag_free(g);
-	bc_program_free(p);
 	fflush(stdout);
-	loader_fini(&l);
-	diag_fini(&d);
-	free_params(&o);
+	unload_program(&l, &d, p, g, &o);
 	return rc;
 }
 

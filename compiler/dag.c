@@ -374,10 +374,8 @@ void dag_dump(const dag *d, FILE *out)
 	char buf[128];
 	for (uint32_t v = 0; v < d->n; v++) {
 		const dag_node *n = &d->nodes[v];
-		const char *path = n->where.file >= 0 && d->prog->diag
-		                   ? diag_source_path(d->prog->diag, n->where.file) : NULL;
 		fprintf(out, "%u %s %s %s:%d", v, kinds[n->kind], dag_label(d, v, buf, sizeof buf),
-		        path ? path : "?", n->where.line);
+		        bc_source_path(d->prog, n->where.file), n->where.line);
 		if (d->pred_off && d->pred_off[v] < d->pred_off[v + 1]) {
 			fputs(" <-", out);
 			for (uint32_t e = d->pred_off[v]; e < d->pred_off[v + 1]; e++)

@@ -438,6 +438,19 @@ static void never_fits(const par_run *r, const bc_attrs *a, const par_held *held
 	}
 }
 
+/* Prints, gcc-style at w, why a task or an actor can never run; returns
+ * the message (malloc'd): "task 'x' needs ..., so it can never run". */
+static char *say_never(FILE *err, const bc_program *p, span w, bool actor, const char *name,
+                       const char *why)
+{
+	char *msg;
+	if (asprintf(&msg, "%s '%s' needs %s, so it can never %s", actor ? "actor" : "task", name, why,
+	             actor ? "be created" : "run") < 0)
+		abort();
+	fprintf(err, "%s:%d:%d: error: %s\n", bc_source_path(p, w.file), w.line, w.col, msg);
+	return msg;
+}
+
 static void job_submit(task_host *h, nested_job *j)
 {
 	par_run *r = worker_of(h)->r;
@@ -451,21 +464,18 @@ static void job_submit(task_host *h, nested_job *j)
 		/* it would wait forever: fail it now, as check_fit does for nodes */
 		pthread_mutex_unlock(&r->mu);
 		char *msg;
-		if (asprintf(&msg, "task '%s' needs %s, so it can never run", j->task->name,
-		             why[0] ? why : "a run that has stopped") < 0)
-			abort();
-		const bc_program *p = r->g->prog;
-		const char *path = j->where.file >= 0 && p->diag ? diag_source_path(p->diag, j->where.file) : "?";
-		fprintf(h->err, "%s:%d:%d: error: %s\n", path, j->where.line, j->where.col, msg);
+		if (why[0]) {
+			msg = say_never(h->err, r->g->prog, j->where, false, j->task->name, why);
+		} else {
+			if (asprintf(&msg, "task '%s' was not run: the run has stopped", j->task->name) < 0)
+				abort();
+			fprintf(h->err, "flow: error: %s\n", msg);
+		}
 		h->nfailed++;
-		value f = future_new_failed(msg);
-		((vfuture *)f.as.o)->host_data = (void *)j->task->name;
-		free(msg);
-		vfuture *dst = (vfuture *)j->fut.as.o;
-		dst->error = strdup(((vfuture *)f.as.o)->error);
+		vfuture *dst = (vfuture *)j->fut.as.o; /* only this thread has it yet */
+		dst->error = msg;
 		dst->host_data = (void *)j->task->name;
 		__atomic_store_n(&dst->state, FUT_FAILED, __ATOMIC_RELEASE);
-		val_rele(f);
 		finish_job(r, j);
 		return;
 	}
@@ -663,7 +673,7 @@ static int check_fit(const par_run *r, FILE *err)
 {
 	const dag *g = r->g;
 	const bc_program *p = g->prog;
-	bool *seen = calloc((size_t)p->nprotos + (size_t)p->nactors + 1, 1);
+	bool *seen = calloc((size_t)p->nprotos + 1, 1);
 	par_held held = { 0, 0, calloc((size_t)r->nres + 1, sizeof(double)) };
 	if (!seen || !held.res)
 		abort();
@@ -677,9 +687,7 @@ static int check_fit(const par_run *r, FILE *err)
 		const bc_actor *c = p->actors[n->proto];
 		never_fits(r, &c->attrs, &held, why, sizeof why);
 		if (why[0]) {
-			const char *path = n->where.file >= 0 && p->diag ? diag_source_path(p->diag, n->where.file) : "?";
-			fprintf(err, "%s:%d:%d: error: actor '%s' needs %s, so it can never be created\n", path,
-			        n->where.line, n->where.col, c->name, why);
+			free(say_never(err, p, n->where, true, c->name, why));
 			rc = -1;
 		}
 		held.cpu += c->attrs.cpus;
@@ -695,9 +703,7 @@ static int check_fit(const par_run *r, FILE *err)
 		const bc_proto *t = p->protos[n->proto];
 		never_fits(r, &t->attrs, &held, why, sizeof why);
 		if (why[0]) {
-			const char *path = n->where.file >= 0 && p->diag ? diag_source_path(p->diag, n->where.file) : "?";
-			fprintf(err, "%s:%d:%d: error: task '%s' needs %s, so it can never run\n", path,
-			        n->where.line, n->where.col, t->name, why);
+			free(say_never(err, p, n->where, false, t->name, why));
 			rc = -1;
 		}
 	}

@@ -282,6 +282,16 @@ static void thread_name(FILE *out, int tid, bool *first)
 	*first = false;
 }
 
+/* A call site, "path:line:col", as one JSON string. */
+static void json_site(FILE *out, const bc_program *p, span w)
+{
+	char *cs = NULL;
+	if (asprintf(&cs, "%s:%d:%d", bc_source_path(p, w.file), w.line, w.col) < 0)
+		abort();
+	json_str(out, cs);
+	free(cs);
+}
+
 int obs_write_trace(const run_obs *o, FILE *out)
 {
 	const dag *g = o->g;
@@ -292,13 +302,11 @@ int obs_write_trace(const run_obs *o, FILE *out)
 	first = false;
 	for (int t = 0; t <= o->nworkers; t++)
 		thread_name(out, t, &first);
-	char lab[128], site[64];
+	char lab[128];
 	for (uint32_t v = 0; v < g->n; v++) {
 		if (o->outcome[v] == OBS_NOT_RUN)
 			continue;
 		const dag_node *nd = &g->nodes[v];
-		const char *path = nd->where.file >= 0 && g->prog->diag
-		                   ? diag_source_path(g->prog->diag, nd->where.file) : NULL;
 		uint64_t s = o->start[v] - o->t0, e = o->end[v] - o->t0;
 		fputs(",\n{\"name\":", out);
 		json_str(out, dag_label(g, v, lab, sizeof lab));
@@ -308,30 +316,18 @@ int obs_write_trace(const run_obs *o, FILE *out)
 		        "\"args\":{\"node\":%u,\"outcome\":\"%s\",\"call site\":",
 		        s / 1e3, (e - s) / 1e3, o->tid[v], v,
 		        o->outcome[v] == OBS_DONE ? "done" : o->outcome[v] == OBS_FAILED ? "failed" : "skipped");
-		snprintf(site, sizeof site, ":%d:%d", nd->where.line, nd->where.col);
-		/* path + site as one JSON string */
-		char *cs = NULL;
-		if (asprintf(&cs, "%s%s", path ? path : "?", site) < 0)
-			abort();
-		json_str(out, cs);
-		free(cs);
+		json_site(out, g->prog, nd->where);
 		fputs("}}", out);
 	}
 	for (size_t k = 0; k < o->njobs; k++) {
 		const obs_job *j = &o->jobs[k];
-		const char *path = j->where.file >= 0 && g->prog->diag
-		                   ? diag_source_path(g->prog->diag, j->where.file) : NULL;
 		fputs(",\n{\"name\":", out);
 		json_str(out, j->name);
 		fprintf(out, ",\"cat\":\"nested task\",\"ph\":\"X\",\"ts\":%.3f,\"dur\":%.3f,\"pid\":1,"
 		        "\"tid\":%u,\"args\":{\"outcome\":\"%s\",\"call site\":",
 		        (j->start - o->t0) / 1e3, (j->end - j->start) / 1e3, j->tid,
 		        j->failed ? "failed" : "done");
-		char *cs = NULL;
-		if (asprintf(&cs, "%s:%d:%d", path ? path : "?", j->where.line, j->where.col) < 0)
-			abort();
-		json_str(out, cs);
-		free(cs);
+		json_site(out, g->prog, j->where);
 		fputs("}}", out);
 	}
 	fputs("\n],\"displayTimeUnit\":\"ms\"}\n", out);

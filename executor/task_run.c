@@ -65,8 +65,7 @@ static char *span_text(const bc_program *p, span w)
 	char *s = NULL;
 	if (w.file < 0 && w.line == 0)
 		return strdup("?");
-	const char *path = w.file >= 0 && p->diag ? diag_source_path(p->diag, w.file) : NULL;
-	if (asprintf(&s, "%s:%d:%d", path ? path : "?", w.line, w.col) < 0)
+	if (asprintf(&s, "%s:%d:%d", bc_source_path(p, w.file), w.line, w.col) < 0)
 		abort();
 	return s;
 }
@@ -144,7 +143,7 @@ static bool await_pending(value x, void *ctx)
 		return false;
 	vfuture *f = (vfuture *)x.as.o;
 	await_ctx *a = ctx;
-	if (__atomic_load_n(&f->state, __ATOMIC_ACQUIRE) == FUT_PENDING && f->job && a->sh->spawn) {
+	if (__atomic_load_n(&f->state, __ATOMIC_ACQUIRE) == FUT_PENDING && f->job) {
 		a->rc = a->sh->spawn->await(a->sh, f->job, 0, false);
 		if (a->rc)
 			return true;
@@ -804,8 +803,7 @@ static bool skip_node(task_host *sh, const dag *g, uint32_t v)
 	bool quiet = n->kind == DAG_IMPLICIT || n->kind == DAG_PUT ||
 	             (n->kind == DAG_EFFECT && !strcmp(name, "get"));
 	if (!quiet) {
-		const char *path = n->where.file >= 0 && g->prog->diag
-		                   ? diag_source_path(g->prog->diag, n->where.file) : "?";
+		const char *path = bc_source_path(g->prog, n->where.file);
 		if (n->kind == DAG_EFFECT)
 			fprintf(sh->err, "flow: %s at %s:%d:%d %s\n", name, path, n->where.line,
 			        n->where.col, msg);

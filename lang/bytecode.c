@@ -42,6 +42,12 @@ span bc_place(const bc_proto *p, int pc)
 	return none;
 }
 
+const char *bc_source_path(const bc_program *p, int file)
+{
+	const char *path = p && p->diag ? diag_source_path(p->diag, file) : NULL;
+	return path ? path : "?";
+}
+
 static void release_proto_values(bc_proto *p)
 {
 	for (int i = 0; i < p->nconsts; i++)
@@ -155,8 +161,7 @@ static void dump_proto(const bc_program *prog, const bc_proto *p, FILE *out)
 		}
 		fprintf(out, "  %4d  %-10s %-12s", pc, op < OP__COUNT ? bc_op_names[op] : "?", ops);
 		span w = bc_place(p, pc);
-		const char *path = w.file >= 0 && prog->diag ? diag_source_path(prog->diag, w.file) : NULL;
-		fprintf(out, " %s:%d", path ? path : "?", w.line);
+		fprintf(out, " %s:%d", bc_source_path(prog, w.file), w.line);
 		switch (f) {
 		case F_AK: case F_AX:
 			if (bx < p->nconsts) {

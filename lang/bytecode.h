@@ -141,6 +141,9 @@ typedef struct bc_program {
 void bc_program_free(bc_program *p);
 /* The source place of instruction pc of a proto. */
 span bc_place(const bc_proto *p, int pc);
+/* The path of source file `file` of p, or "?" when it is not known (no
+ * sources kept, file -1). */
+const char *bc_source_path(const bc_program *p, int file);
 /* Human-readable listing of every proto (flow compile --dump-bytecode). */
 void bc_dump(const bc_program *p, FILE *out);
 

@@ -83,8 +83,7 @@ int vm_raise(flow_vm *vm, const char *fmt, ...)
 
 static void add_place(flow_vm *vm, sbuf *b, span w)
 {
-	const char *path = w.file >= 0 && vm->prog->diag ? diag_source_path(vm->prog->diag, w.file) : NULL;
-	sbuf_printf(b, "%s:%d:%d", path ? path : "?", w.line, w.col);
+	sbuf_printf(b, "%s:%d:%d", bc_source_path(vm->prog, w.file), w.line, w.col);
 }
 
 static span frame_place(const vm_frame *f)
