@@ -15,9 +15,9 @@
 #include "compiler/rewrite.h"
 #include "compiler/lower.h"
 #include "compiler/plan.h"
-#include "executor/parallel.h"
 #include "executor/run_obs.h"
-#include "executor/serial.h"
+#include "executor/executor.h"
+#include "executor/size.h"
 #include "executor/store.h"
 #include "lang/compile.h"
 #include "lang/diag.h"
@@ -597,7 +597,7 @@ static int cmd_run(int argc, char **argv)
 	int nres = 0;
 	prog_opts o = {0};
 	store_opts sto = {0, NULL, 0};
-	serial_opts so = {.seed = 0, .out = stdout, .err = stderr};
+	exec_opts eo = {.seed = 0, .out = stdout, .err = stderr};
 	bool serial = false, quiet = false, stats = false;
 	const char *trace_path = NULL, *dot_path = NULL;
 	uint64_t cpus = 0;
@@ -655,7 +655,7 @@ static int cmd_run(int argc, char **argv)
 			}
 			break;
 		case 's':
-			if (parse_u64(optarg, &so.seed) != 0) {
+			if (parse_u64(optarg, &eo.seed) != 0) {
 				free_params(&o);
 				return usage_error("run", "--seed expects a non-negative integer, got '%s'", optarg);
 			}
@@ -721,7 +721,7 @@ static int cmd_run(int argc, char **argv)
 	/* watched only when asked: the run's hot path stays as it was */
 	FILE *progress = !quiet && isatty(STDERR_FILENO) ? stderr : NULL;
 	run_obs *obs = rc == 0 && (trace_f || dot_f || stats || progress) ? obs_new(g, progress) : NULL;
-	so.obs = obs;
+	eo.obs = obs;
 	store *st = NULL;
 	if (rc == 0) {
 		char *err = NULL;
@@ -733,23 +733,17 @@ static int cmd_run(int argc, char **argv)
 			rc = EXIT_USER;
 		}
 	}
-	so.store = st;
-	{
-		/* what cluster.nodes()/resources() report: this one node */
-		long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGE_SIZE);
-		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-		double ncpus = serial ? 1 : cpus ? (double)cpus : (double)(ncpu > 0 ? ncpu : 1);
-		stdlib_set_local_node(ncpus, pages > 0 && psize > 0 ? (double)pages * (double)psize : 0,
-		                      nres, (const char *const *)res_names, res_amounts);
-	}
+	eo.store = st;
 	t = obs_now_ns();
-	if (rc == 0 && serial) {
-		rc = serial_run_dag(g, &so) == 0 ? 0 : EXIT_USER;
-	} else if (rc == 0) {
-		parallel_opts po = {.seed = so.seed, .out = stdout, .err = stderr, .cpus = (int)cpus,
-		                    .quiet = quiet, .obs = obs, .store = st, .nresources = nres,
-		                    .res_names = (const char *const *)res_names, .res_amounts = res_amounts};
-		rc = parallel_run_dag(g, &po) == 0 ? 0 : EXIT_USER;
+	if (rc == 0) {
+		/* the executor describes its node to the tasks (cluster.nodes()) */
+		eo.cpus = (int)cpus;
+		eo.quiet = quiet;
+		eo.nresources = nres;
+		eo.res_names = (const char *const *)res_names;
+		eo.res_amounts = res_amounts;
+		const executor *ex = executor_find(serial ? "serial" : "parallel");
+		rc = executor_run(ex, g, &eo) == 0 ? 0 : EXIT_USER;
 	}
 	ph.run = obs_now_ns() - t;
 	fflush(stdout);

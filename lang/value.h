@@ -273,6 +273,12 @@ void ptrmap_fini(ptrmap *m);
  * entered once, iteratively: shared and deep structures cost their size. */
 bool val_any(value v, bool (*pred)(value x, void *ctx), void *ctx);
 
+/* Estimated bytes of memory a value holds: tensors their data, strings
+ * their bytes, lists and dicts their slots plus their items; each heap
+ * object counted once however often it is shared. Immediates: 0.
+ * (value_size.c; the object store counts its cap in these.) */
+size_t val_size_estimate(value v);
+
 /* Deep copy (unfrozen) of lists/dicts; other heap values are held. */
 value val_deep_copy(value v);
 

@@ -110,6 +110,8 @@ typedef struct vm_context {
 	/* set by another thread (an executor's watchdog: @timeout) to stop
 	 * this run with "interrupted" at its next backward jump or call */
 	int *cancel;             /* read and written atomically */
+	/* the node this runs on (lang/node_view.h; borrowed), or NULL */
+	const struct flow_node_view *node;
 } vm_context;
 
 /* ---- the VM ------------------------------------------------------------- */

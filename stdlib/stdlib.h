@@ -85,10 +85,4 @@ typedef struct native_params {
 } native_params;
 const native_params *stdlib_params(const native_def *d);
 
-/* What the local node offers, for the `cluster` module: set once by the
- * executor before a run (cpus, memory bytes, --resources). */
-#define STDLIB_MAX_RESOURCES 32
-void stdlib_set_local_node(double cpus, double memory, int nres, const char *const *names,
-                           const double *amounts);
-
 #endif

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/time.h>
 
-#include "executor/serial.h"
+#include "executor/executor.h"
 #include "lang/compile.h"
 #include "lang/diag.h"
 #include "lang/resolve.h"
@@ -47,8 +47,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (p != NULL) {
 			bc_dump(p, sink);
 			if (safe_to_run(data, size)) {
-				serial_opts o = {.seed = 0, .out = sink, .err = sink};
-				serial_run(p, &o);
+				exec_opts o = {.seed = 0, .out = sink, .err = sink};
+				executor_run_program(&executor_serial, p, &o);
 			}
 			bc_program_free(p);
 		}

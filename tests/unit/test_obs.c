@@ -15,9 +15,8 @@
 #include "compiler/dag.h"
 #include "compiler/dot.h"
 #include "compiler/lower.h"
-#include "executor/parallel.h"
 #include "executor/run_obs.h"
-#include "executor/serial.h"
+#include "executor/executor.h"
 #include "lang/compile.h"
 #include "lang/vm.h"
 
@@ -79,11 +78,11 @@ static run_obs *run(prog *g, bool parallel)
 	run_obs *o = obs_new(g->g, NULL);
 	int rc;
 	if (parallel) {
-		parallel_opts po = {.seed = 0, .out = null, .err = null, .cpus = 2, .obs = o};
-		rc = parallel_run_dag(g->g, &po);
+		exec_opts po = {.seed = 0, .out = null, .err = null, .cpus = 2, .obs = o};
+		rc = executor_run(&executor_parallel, g->g, &po);
 	} else {
-		serial_opts so = {.seed = 0, .out = null, .err = null, .obs = o};
-		rc = serial_run_dag(g->g, &so);
+		exec_opts so = {.seed = 0, .out = null, .err = null, .obs = o};
+		rc = executor_run(&executor_serial, g->g, &so);
 	}
 	assert_int_equal(rc, 1); /* boom fails */
 	fclose(null);
