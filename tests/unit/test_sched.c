@@ -1,0 +1,231 @@
+/* test_sched.c - the scheduler core (executor/sched.h, fit.h) without
+ * threads: the bucket queue's order, dependency counters, the effect
+ * frontier and fitting by resources on a lowered program; and the node
+ * view each executor gives its tasks (cluster.resources(), sys.node_id()
+ * read from the VM's node, not from a process-wide setting). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compiler/dag.h"
+#include "compiler/lower.h"
+#include "executor/executor.h"
+#include "executor/sched.h"
+#include "lang/compile.h"
+
+typedef struct prog {
+	diag_ctx d;
+	flow_loader l;
+	bc_program *p;
+	dag *g;
+} prog;
+
+static prog *load(const char *src)
+{
+	prog *g = calloc(1, sizeof *g);
+	assert_non_null(g);
+	diag_init(&g->d);
+	loader_init(&g->l, &g->d);
+	if (loader_load_source(&g->l, "t.flow", src, strlen(src), NULL, 0) != 0)
+		diag_print(&g->d, stderr);
+	g->p = compile_program(&g->l);
+	if (!g->p)
+		diag_print(&g->d, stderr);
+	assert_non_null(g->p);
+	char *err = NULL;
+	g->g = lower_program(g->p, NULL, &err);
+	if (!g->g)
+		fprintf(stderr, "%s\n", err);
+	assert_non_null(g->g);
+	return g;
+}
+
+static void unload(prog *g)
+{
+	dag_free(g->g);
+	bc_program_free(g->p);
+	loader_fini(&g->l);
+	diag_fini(&g->d);
+	free(g);
+}
+
+/* The id of the first node labelled name. */
+static uint32_t node_named(const dag *g, const char *name)
+{
+	char buf[128];
+	for (uint32_t v = 0; v < g->n; v++)
+		if (strcmp(dag_label(g, v, buf, sizeof buf), name) == 0)
+			return v;
+	fail_msg("no node '%s'", name);
+	return NO_NODE;
+}
+
+static void test_bq_order(void **state)
+{
+	bucket_queue q;
+	bq_init(&q, 8, 5);
+	/* priority first, then first pushed first popped */
+	bq_push(&q, 0, 1);
+	bq_push(&q, 1, 3);
+	bq_push(&q, 2, 1);
+	bq_push(&q, 3, 3);
+	bq_push(&q, 4, 5);
+	assert_int_equal(q.n, 5);
+	assert_int_equal(bq_peek(&q), 4);
+	static const uint32_t want[] = { 4, 1, 3, 0, 2 };
+	for (int k = 0; k < 5; k++)
+		assert_int_equal(bq_pop(&q), want[k]);
+	assert_int_equal(q.n, 0);
+	/* a higher priority pushed after the top has moved down */
+	bq_push(&q, 5, 2);
+	bq_push(&q, 6, 4);
+	assert_int_equal(bq_pop(&q), 6);
+	assert_int_equal(bq_pop(&q), 5);
+	bq_fini(&q);
+}
+
+static const char frontier_src[] =
+	"task a() -> int { return 1 }\n"
+	"task b(x: int) -> int { return x + 1 }\n"
+	"task noisy() -> int { print(\"hi\"); return 2 }\n"
+	"let y = b(a())\n"
+	"print(\"start\")\n"
+	"let z = noisy()\n"
+	"print(get(y) + get(z))\n";
+
+static void test_counters_frontier_fit(void **state)
+{
+	prog *pg = load(frontier_src);
+	const dag *g = pg->g;
+	uint32_t a = node_named(g, "a"), b = node_named(g, "b"), noisy = node_named(g, "noisy");
+	uint32_t start = NO_NODE;
+	for (uint32_t v = 0; v < g->n && start == NO_NODE; v++)
+		if (g->nodes[v].kind == DAG_EFFECT)
+			start = v;
+	assert_true(start > a && noisy > start);
+	sched s;
+	sched_init(&s, g, stderr);
+	res_pool r;
+	res_init(&r, 1, 1e12, 0, NULL, NULL);
+	/* a is ready (no inputs, no effects); b waits for a; noisy prints, so
+	 * it waits for the driver's print before it */
+	assert_int_equal(s.pending[b], 1);
+	assert_true(s.prio[a] > s.prio[b]);
+	sched_item it;
+	assert_true(sched_take(&s, &r, &it));
+	assert_null(it.job);
+	assert_int_equal(it.v, a);
+	assert_false(sched_take(&s, &r, &it)); /* nothing else is ready */
+	sched_complete(&s, a);
+	assert_int_equal(s.pending[b], 0);
+	/* b is ready but a still holds the one CPU */
+	assert_false(sched_has_work(&s, &r));
+	sched_item ia = { NULL, a, res_needs(g, a) };
+	sched_release(&s, &r, &ia);
+	assert_true(sched_take(&s, &r, &it));
+	assert_int_equal(it.v, b);
+	sched_release(&s, &r, &it);
+	assert_false(sched_has_work(&s, &r)); /* noisy: not before the print */
+	for (uint32_t v = 0; v < start; v++)
+		if (v != a && v != b && s.pending[v] == 0)
+			sched_complete(&s, v);
+	sched_complete(&s, b);
+	sched_complete(&s, start);
+	assert_true(sched_take(&s, &r, &it));
+	assert_int_equal(it.v, noisy);
+	res_fini(&r);
+	sched_fini(&s);
+	unload(pg);
+}
+
+static void test_fit(void **state)
+{
+	prog *pg = load("@cpus(2)\n"
+	                "@resources(gpu=1)\n"
+	                "task big() -> int { return 1 }\n"
+	                "print(get(big()))\n");
+	const dag *g = pg->g;
+	const char *names[] = { "gpu" };
+	double amounts[] = { 1 };
+	res_pool r;
+	res_init(&r, 2, 1e12, 1, names, amounts);
+	const bc_attrs *need = res_needs(g, node_named(g, "big"));
+	assert_true(res_fits(&r, need));
+	res_take(&r, need, 1);
+	assert_false(res_fits(&r, need));
+	assert_true(r.free_cpu < 1e-9 && r.free[0] < 1e-9);
+	res_take(&r, need, -1);
+	assert_true(res_fits(&r, need));
+	assert_true(res_within(need, need));
+	assert_false(res_within(NULL, need));
+	FILE *null = fopen("/dev/null", "w");
+	assert_int_equal(res_check_dag(&r, g, null), 0);
+	res_fini(&r);
+	res_init(&r, 1, 1e12, 1, names, amounts);
+	char why[256];
+	res_never_fits(&r, need, why, sizeof why);
+	assert_string_equal(why, "2 CPUs (@cpus) but this node has 1 (--cpus)");
+	assert_int_equal(res_check_dag(&r, g, null), -1);
+	res_fini(&r);
+	res_init(&r, 4, 1e12, 0, NULL, NULL);
+	res_never_fits(&r, need, why, sizeof why);
+	assert_string_equal(why, "1 of resource 'gpu' (@resources) but this node offers 0 "
+	                         "(--resources gpu=N)");
+	res_fini(&r);
+	fclose(null);
+	unload(pg);
+}
+
+static const char view_src[] =
+	"import cluster\n"
+	"import sys\n"
+	"task res() -> int { return cluster.resources()[\"gpu\"] }\n"
+	"task where() -> str { return sys.node_id() }\n"
+	"let r = cluster.resources()\n"
+	"print(r[\"cpus\"], r[\"gpu\"], get(res()), get(where()), cluster.nodes()[0][\"cpus\"])\n";
+
+/* Runs view_src on ex offering 3 CPUs and gpu=2; returns its stdout. */
+static char *run_view(const executor *ex)
+{
+	prog *pg = load(view_src);
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+	const char *names[] = { "gpu" };
+	double amounts[] = { 2 };
+	exec_opts o = { .out = out, .err = stderr, .cpus = 3, .nresources = 1, .res_names = names,
+	                .res_amounts = amounts };
+	assert_int_equal(executor_run(ex, pg->g, &o), 0);
+	fclose(out);
+	unload(pg);
+	return text;
+}
+
+static void test_node_view(void **state)
+{
+	assert_ptr_equal(executor_find("serial"), &executor_serial);
+	assert_ptr_equal(executor_find("parallel"), &executor_parallel);
+	assert_null(executor_find("cluster"));
+	/* the serial node offers one CPU; the parallel one what it was given */
+	char *s = run_view(&executor_serial), *p = run_view(&executor_parallel);
+	assert_string_equal(s, "1 2 2 local 1\n");
+	assert_string_equal(p, "3 2 2 local 3\n");
+	free(s);
+	free(p);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_bq_order),
+		cmocka_unit_test(test_counters_frontier_fit),
+		cmocka_unit_test(test_fit),
+		cmocka_unit_test(test_node_view),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
