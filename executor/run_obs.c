@@ -7,8 +7,8 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include "run_obs.h"
-#include "../lang/diag.h"
+#include "executor/run_obs.h"
+#include "lang/diag.h"
 
 #define PROGRESS_EVERY_NS 100000000ull /* at most ~10 redraws a second */
 

@@ -24,9 +24,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "../compiler/dag.h"
-#include "../compiler/dot.h"
-#include "task_run.h"
+#include "compiler/dag.h"
+#include "compiler/dot.h"
+#include "executor/task_run.h"
 
 typedef enum obs_outcome {
 	OBS_NOT_RUN = 0, /* never started (the run stopped first) */

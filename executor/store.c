@@ -212,6 +212,45 @@ static void lmdb_err(store *s, char **err, int rc, const char *what, uint64_t id
 	}
 }
 
+/* The victims of this spill whose writes are committed are on disk. */
+static void mark_on_disk(store *s, size_t nv)
+{
+	for (size_t i = 0; i < nv; i++)
+		if (s->victims[i]->written)
+			s->victims[i]->on_disk = true;
+}
+
+static void add_victim(store *s, size_t *nv, sent *e)
+{
+	if (*nv == s->nvictims_cap) {
+		s->nvictims_cap = s->nvictims_cap ? 2 * s->nvictims_cap : 64;
+		s->victims = realloc(s->victims, s->nvictims_cap * sizeof *s->victims);
+		if (!s->victims)
+			abort();
+	}
+	s->victims[(*nv)++] = e;
+}
+
+/* Releases from memory the victims now on disk, counting what was
+ * written; those whose transaction failed stay in memory. */
+static void release_victims(store *s, size_t nv)
+{
+	for (size_t i = 0; i < nv; i++) {
+		sent *e = s->victims[i];
+		bool wrote = e->written;
+		e->written = false;
+		if (!e->on_disk)
+			continue;
+		if (wrote) {
+			s->st.spilled_bytes += e->disk_len;
+			s->st.spilled_objects++;
+			s->st.disk_bytes += e->disk_len;
+		}
+		s->st.evicted_objects++;
+		mem_release(s, e);
+	}
+}
+
 /* Releases memory until under the cap: see the file comment. Called with
  * s->mu held. STORE_SPILL_FAILED with *err when LMDB refuses; then only
  * objects safely on disk have been released. */
@@ -243,9 +282,7 @@ static int spill_locked(store *s, char **err)
 					fail_id = e->id;
 					break;
 				}
-				for (size_t i = 0; i < nv; i++)
-					if (s->victims[i]->written)
-						s->victims[i]->on_disk = true;
+				mark_on_disk(s, nv);
 				txn_bytes = 0;
 			}
 			if (!txn && (rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0) {
@@ -264,13 +301,7 @@ static int spill_locked(store *s, char **err)
 			e->disk_len = s->enc.len;
 			txn_bytes += s->enc.len;
 		}
-		if (nv == s->nvictims_cap) {
-			s->nvictims_cap = s->nvictims_cap ? 2 * s->nvictims_cap : 64;
-			s->victims = realloc(s->victims, s->nvictims_cap * sizeof *s->victims);
-			if (!s->victims)
-				abort();
-		}
-		s->victims[nv++] = e;
+		add_victim(s, &nv, e);
 		freed += e->size;
 	}
 	if (txn && rc == 0) {
@@ -278,9 +309,7 @@ static int spill_locked(store *s, char **err)
 		if (rc)
 			fail_id = s->victims[nv - 1]->id;
 		else
-			for (size_t i = 0; i < nv; i++)
-				if (s->victims[i]->written)
-					s->victims[i]->on_disk = true;
+			mark_on_disk(s, nv);
 	} else if (txn) {
 		mdb_txn_abort(txn);
 	}
@@ -288,20 +317,7 @@ static int spill_locked(store *s, char **err)
 		lmdb_err(s, err, rc, "spilling", fail_id);
 		ret = STORE_SPILL_FAILED;
 	}
-	for (size_t i = 0; i < nv; i++) {
-		sent *e = s->victims[i];
-		bool wrote = e->written;
-		e->written = false;
-		if (!e->on_disk)
-			continue; /* its transaction failed: keep it in memory */
-		if (wrote) {
-			s->st.spilled_bytes += e->disk_len;
-			s->st.spilled_objects++;
-			s->st.disk_bytes += e->disk_len;
-		}
-		s->st.evicted_objects++;
-		mem_release(s, e);
-	}
+	release_victims(s, nv);
 	return ret;
 }
 
