@@ -1,10 +1,10 @@
 /* task_run.h - what every executor shares: running one DAG node, the
  * host of task bodies, retries, failure and skip messages, task prints
  * and actor instances. serial.c runs nodes in id order on one task_host;
- * parallel.c gives each thread its own task_host.
+ * the in-process node's pool (pool.c) gives each thread its own.
  *
  * Nested calls: a task called from a task body runs inline in the
- * caller's thread, unless the host has a spawner (parallel.c): then the
+ * caller's thread, unless the host has a spawner (jobs.c): then the
  * call becomes a nested_job, handed to the executor, and the caller gets
  * a pending future at once; its get/wait on that future goes back to the
  * spawner, which runs the job right there if no thread has taken it yet,
