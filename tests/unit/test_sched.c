@@ -17,41 +17,11 @@
 #include "executor/executor.h"
 #include "executor/sched.h"
 #include "lang/compile.h"
-
-typedef struct prog {
-	diag_ctx d;
-	flow_loader l;
-	bc_program *p;
-	dag *g;
-} prog;
+#include "lowered.h"
 
 static prog *load(const char *src)
 {
-	prog *g = calloc(1, sizeof *g);
-	assert_non_null(g);
-	diag_init(&g->d);
-	loader_init(&g->l, &g->d);
-	if (loader_load_source(&g->l, "t.flow", src, strlen(src), NULL, 0) != 0)
-		diag_print(&g->d, stderr);
-	g->p = compile_program(&g->l);
-	if (!g->p)
-		diag_print(&g->d, stderr);
-	assert_non_null(g->p);
-	char *err = NULL;
-	g->g = lower_program(g->p, NULL, &err);
-	if (!g->g)
-		fprintf(stderr, "%s\n", err);
-	assert_non_null(g->g);
-	return g;
-}
-
-static void unload(prog *g)
-{
-	dag_free(g->g);
-	bc_program_free(g->p);
-	loader_fini(&g->l);
-	diag_fini(&g->d);
-	free(g);
+	return lowered_load("t.flow", src);
 }
 
 /* The id of the first node labelled name. */
@@ -140,7 +110,7 @@ static void test_counters_frontier_fit(void **state)
 	assert_int_equal(it.v, noisy);
 	res_fini(&r);
 	sched_fini(&s);
-	unload(pg);
+	lowered_free(pg);
 }
 
 static void test_fit(void **state)
@@ -178,7 +148,7 @@ static void test_fit(void **state)
 	                         "(--resources gpu=N)");
 	res_fini(&r);
 	fclose(null);
-	unload(pg);
+	lowered_free(pg);
 }
 
 static const char view_src[] =
@@ -202,7 +172,7 @@ static char *run_view(const executor *ex)
 	                .res_amounts = amounts };
 	assert_int_equal(executor_run(ex, pg->g, &o), 0);
 	fclose(out);
-	unload(pg);
+	lowered_free(pg);
 	return text;
 }
 
