@@ -2,7 +2,8 @@
  * threads: the bucket queue's order, dependency counters, the effect
  * frontier and fitting by resources on a lowered program; and the node
  * view each executor gives its tasks (cluster.resources(), sys.node_id()
- * read from the VM's node, not from a process-wide setting). */
+ * read from the VM's node, not from a process-wide setting); the @timeout
+ * watchdog. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -11,11 +12,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "compiler/dag.h"
 #include "compiler/lower.h"
 #include "executor/executor.h"
 #include "executor/sched.h"
+#include "executor/watchdog.h"
 #include "lang/compile.h"
 #include "lowered.h"
 
@@ -189,6 +192,31 @@ static void test_node_view(void **state)
 	free(p);
 }
 
+/* The watchdog cancels a watched host once its deadline passes, and not
+ * before; a host with no deadline is left alone. */
+static void test_watchdog(void **state)
+{
+	watchdog *wd = watchdog_start();
+	assert_non_null(wd);
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	uint64_t t = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+	uint64_t soon = t + 20000000u, never = 0, later = t + 3600000000000u;
+	int c_soon = 0, c_never = 0, c_later = 0;
+	watchdog_watch(wd, &soon, &c_soon);
+	watchdog_watch(wd, &never, &c_never);
+	watchdog_watch(wd, &later, &c_later);
+	for (int k = 0; k < 500 && !__atomic_load_n(&c_soon, __ATOMIC_RELAXED); k++) {
+		struct timespec ts = { 0, 2000000 };
+		nanosleep(&ts, NULL);
+	}
+	watchdog_stop(wd);
+	assert_int_equal(c_soon, 1);
+	assert_int_equal(c_never, 0);
+	assert_int_equal(c_later, 0);
+	watchdog_stop(NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -196,6 +224,7 @@ int main(void)
 		cmocka_unit_test(test_counters_frontier_fit),
 		cmocka_unit_test(test_fit),
 		cmocka_unit_test(test_node_view),
+		cmocka_unit_test(test_watchdog),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
