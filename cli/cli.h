@@ -4,8 +4,8 @@
  *
  * A command's options are written once, as an X-macro list
  *     X(ID, SHORT, "long", "ARG", REPEAT, "help")
- * from which the command's file makes an enum (CLI_OPT_ENUM: OPT_ID is
- * the option's index) and a cli_opt table (CLI_OPT_ROW); cli_parse makes
+ * from which CLI_COMMAND makes, in the command's file, an enum (OPT_ID
+ * is the option's index) and the command's cli_opt table; cli_parse makes
  * the getopt_long table, the usage line and the --help text from that
  * table, so none of them can drift from the options a command takes.
  * ARG is NULL for an option without argument; REPEAT marks an option that
@@ -38,8 +38,6 @@ typedef struct cli_opt {
 	const char *help;
 } cli_opt;
 
-#define CLI_OPT_ENUM(id, s, l, a, r, h) OPT_##id,
-#define CLI_OPT_ROW(id, s, l, a, r, h) {s, l, a, r, h},
 
 /* A command as its help describes it. */
 typedef struct cli_cmd {
@@ -50,6 +48,22 @@ typedef struct cli_cmd {
 	const cli_opt *opts;
 	int nopts;
 } cli_cmd;
+
+#define CLI_OPT_ENUM(id, s, l, a, r, h) OPT_##id,
+#define CLI_OPT_ROW(id, s, l, a, r, h) {s, l, a, r, h},
+
+/* In a command's file: OPT_ID for each option of the X-macro OPTS, and
+ * `spec`, the command NAME with those options and the other cli_cmd
+ * members given (.operand, .about, .footer). */
+#define CLI_COMMAND(NAME, OPTS, ...) \
+	enum { OPTS(CLI_OPT_ENUM) }; \
+	static const cli_opt cmd_options[] = { OPTS(CLI_OPT_ROW) }; \
+	static const cli_cmd spec = { \
+		.name = #NAME, \
+		.opts = cmd_options, \
+		.nopts = sizeof cmd_options / sizeof cmd_options[0], \
+		__VA_ARGS__ \
+	}
 
 /* Called by cli_parse for each option given: id is its index in
  * c->opts, arg its argument (NULL if it takes none). Returns 0, or an

@@ -6,19 +6,12 @@
 #define CHECK_OPTS(X) \
 	X(PARAM, 'p', "param", "name=value", true, "set a param")
 
-enum { CHECK_OPTS(CLI_OPT_ENUM) };
-static const cli_opt opts[] = { CHECK_OPTS(CLI_OPT_ROW) };
-
-static const cli_cmd spec = {
-	.name = "check",
+CLI_COMMAND(check, CHECK_OPTS,
 	.operand = "FILE",
 	.about = "Parses and checks FILE and the files it imports, compiles it and lowers\n"
 	         "its driver to a DAG; prints every problem found as file:line:col with\n"
 	         "the source line. FILE may be a plan; '-' reads the program from stdin.\n"
-	         "Exit status 0 when there is none, 1 otherwise.",
-	.opts = opts,
-	.nopts = sizeof opts / sizeof opts[0],
-};
+	         "Exit status 0 when there is none, 1 otherwise.");
 
 static int on_opt(void *ctx, int id, const char *arg)
 {

@@ -25,19 +25,12 @@
 	  "write the compiled program to the plan file PLAN\n(`flow run PLAN` runs it as `flow run FILE` would)") \
 	X(PARAM, 'p', "param", "name=value", true, "set a param")
 
-enum { COMPILE_OPTS(CLI_OPT_ENUM) };
-static const cli_opt opts[] = { COMPILE_OPTS(CLI_OPT_ROW) };
-
-static const cli_cmd spec = {
-	.name = "compile",
+CLI_COMMAND(compile, COMPILE_OPTS,
 	.operand = "FILE",
 	.about = "Checks FILE, compiles it to bytecode and lowers its driver to a DAG\n"
 	         "(one node per task call, actor creation, method call, driver effect\n"
 	         "and expression that needs a run-time value). FILE may also be a plan;\n"
-	         "'-' reads the program from stdin.",
-	.opts = opts,
-	.nopts = sizeof opts / sizeof opts[0],
-};
+	         "'-' reads the program from stdin.");
 
 typedef struct compile_args {
 	cli_prog prog;

@@ -17,21 +17,14 @@
 	X(NO_REWRITE, 0, "no-rewrite", NULL, false, "the DAG before the rewrite of @associative chains") \
 	X(PARAM, 'p', "param", "name=value", true, "set a param")
 
-enum { DOT_OPTS(CLI_OPT_ENUM) };
-static const cli_opt opts[] = { DOT_OPTS(CLI_OPT_ROW) };
-
-static const cli_cmd spec = {
-	.name = "dot",
+CLI_COMMAND(dot, DOT_OPTS,
 	.operand = "FILE",
 	.about = "Writes the DAG that FILE (a .flow file or a plan; '-': stdin) compiles\n"
 	         "to, in Graphviz's DOT language: one node per task call (box), actor\n"
 	         "creation (3-D box), method call (ellipse), driver effect (note)\n"
 	         "and run-time expression (dashed oval), labelled with its name and\n"
 	         "file:line; an actor's calls share a cluster; dashed grey edges only\n"
-	         "order effects. Identical calls are drawn once, marked xN (docs/dot.md).",
-	.opts = opts,
-	.nopts = sizeof opts / sizeof opts[0],
-};
+	         "order effects. Identical calls are drawn once, marked xN (docs/dot.md).");
 
 typedef struct dot_args {
 	cli_prog prog;
@@ -56,13 +49,13 @@ static int on_opt(void *ctx, int id, const char *arg)
 	dot_args *a = ctx;
 	switch (id) {
 	case OPT_FORMAT:
-		if (!one_of(arg, opts[OPT_FORMAT].arg))
+		if (!one_of(arg, spec.opts[OPT_FORMAT].arg))
 			return cli_usage_error("dot", "-T expects svg, png, pdf or dot, got '%s'", arg);
 		a->fmt = arg;
 		break;
 	case OPT_OUTPUT: a->out = arg; break;
 	case OPT_RANKDIR:
-		if (!one_of(arg, opts[OPT_RANKDIR].arg))
+		if (!one_of(arg, spec.opts[OPT_RANKDIR].arg))
 			return cli_usage_error("dot", "--rankdir expects TB, LR, BT or RL, got '%s'", arg);
 		a->dopt.rankdir = arg;
 		break;

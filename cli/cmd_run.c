@@ -39,20 +39,13 @@
 	  "offers is an error before anything runs)") \
 	X(QUIET, 'q', "quiet", NULL, false, "no progress line (there is one only when stderr\nis a terminal)")
 
-enum { RUN_OPTS(CLI_OPT_ENUM) };
-static const cli_opt opts[] = { RUN_OPTS(CLI_OPT_ROW) };
-
-static const cli_cmd spec = {
-	.name = "run",
+CLI_COMMAND(run, RUN_OPTS,
 	.operand = "FILE",
 	.about = "Runs the program in FILE (a .flow file or a plan; '-': either on stdin).\n"
 	         "The driver's prints go to stdout in program order; prints inside tasks\n"
 	         "go to stderr, prefixed with the task's name.",
 	.footer = "Exit status 0 on success, 1 if the program failed (every\n"
-	          "failure is listed on stderr), 2 for bad usage.",
-	.opts = opts,
-	.nopts = sizeof opts / sizeof opts[0],
-};
+	          "failure is listed on stderr), 2 for bad usage.");
 
 enum { MAX_RES = 32 };
 

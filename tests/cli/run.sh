@@ -14,7 +14,7 @@ expect() {
 	local want=$1 pat=$2
 	shift 2
 	local out
-	out=$("$@" 2>&1 </dev/null)
+	out=$("$@" 2>&1 <"${expect_stdin:-/dev/null}")
 	local got=$?
 	if [ "$got" = "$want" ] && grep -qE -- "$pat" <<<"$out"; then
 		pass=$((pass + 1))
@@ -173,30 +173,17 @@ expect 1 "error: task 'work' needs 1 CPUs \(@cpus\) but this node has 1 \(--cpus
 
 # expect_in INPUT STATUS PATTERN CMD...: as expect, with stdin from INPUT
 expect_in() {
-	local in=$1 want=$2 pat=$3
-	shift 3
-	local out
-	out=$("$@" 2>&1 <"$in")
-	local got=$?
-	if [ "$got" = "$want" ] && grep -qE -- "$pat" <<<"$out"; then
-		pass=$((pass + 1))
-	else
-		fail=$((fail + 1))
-		echo "FAIL: flow ${*:2} < $in: status $got (want $want), output:"
-		sed 's/^/  /' <<<"$out" | head -n 8
-		echo "  (wanted /$pat/)"
-	fi
+	local in=$1
+	shift
+	expect_stdin=$in expect "$@"
 }
 # ok DESCRIPTION COMMAND...: the command succeeds
 ok() {
 	local what=$1
 	shift
-	if "$@"; then
-		pass=$((pass + 1))
-	else
-		fail=$((fail + 1))
-		echo "FAIL: $what"
-	fi
+	"$@" && pass=$((pass + 1)) && return
+	fail=$((fail + 1))
+	echo "FAIL: $what"
 }
 
 expect 0 '^  --version ' "$flow" --help
