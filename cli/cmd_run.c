@@ -53,6 +53,7 @@ typedef struct run_args {
 	cli_prog prog;
 	bool serial, quiet, stats;
 	uint64_t cpus, seed;
+	uint64_t t_start; /* obs_now_ns() when the command began (--stats-json's wall time) */
 	const char *trace, *dot_out, *stats_json;
 	store_opts sto;
 	char *res_names[MAX_RES]; /* malloc'd */
@@ -191,7 +192,7 @@ static int write_stats_json(const run_args *a, FILE *f, int status, const run_ob
 	fprintf(f, "{\"schema\": 1, \"command\": \"run\", \"status\": %d, \"dag\": ", status);
 	cli_json_dag(a->prog.g, f);
 	fputs(", \"run\": ", f);
-	obs_write_stats_json(obs, ph, f);
+	obs_write_stats_json(obs, ph, obs_now_ns() - a->t_start, f);
 	fputs(", \"store\": ", f);
 	if (st) {
 		store_stats ss;
@@ -279,7 +280,7 @@ static int run_file(run_args *a, const char *file)
 
 int cmd_run(int argc, char **argv)
 {
-	run_args a = {0};
+	run_args a = {.t_start = obs_now_ns()};
 	const char *file;
 	int rc = cli_parse(&spec, argc, argv, on_opt, &a, &file);
 	if (rc == 0)

@@ -263,7 +263,7 @@ FLOW
 		ok "[$mode] --stats-json: run counts" json_has "$tmp/run.json" \
 			'(j["run"]["tasks"], j["run"]["tasks_run"], j["run"]["failed"], j["run"]["skipped"]) == (7, 6, 1, 1)'
 		ok "[$mode] --stats-json: times" json_has "$tmp/run.json" \
-			'all(j["run"]["time_ms"][k] >= 0 for k in ("load", "lower", "run", "total"))'
+			'all(j["run"]["time_ms"][k] >= 0 for k in ("load", "lower", "run", "wall")) and j["run"]["time_ms"]["wall"] >= j["run"]["time_ms"]["run"]'
 		ok "[$mode] --stats-json: store" json_has "$tmp/run.json" \
 			'j["store"]["memory_cap_bytes"] > 0 and j["store"]["spilled_objects"] == 0'
 	done
