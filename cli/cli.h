@@ -28,7 +28,6 @@
 
 #define EXIT_USER 1
 #define EXIT_USAGE 2
-#define FLOW_VERSION "0.1.0"
 
 typedef struct cli_opt {
 	char shortopt;    /* 'o' for -o, or 0 */
@@ -42,7 +41,7 @@ typedef struct cli_opt {
 /* A command as its help describes it. */
 typedef struct cli_cmd {
 	const char *name;    /* "run" */
-	const char *operand; /* "FILE" */
+	const char *operand; /* "FILE": exactly one; NULL: none */
 	const char *about;   /* between the usage line and the options */
 	const char *footer;  /* after the options, or NULL */
 	const cli_opt *opts;
@@ -71,10 +70,11 @@ typedef struct cli_cmd {
 typedef int (*cli_on_opt)(void *ctx, int id, const char *arg);
 
 /* Parses argv (argv[0] is the command's name) by c's table; -h/--help
- * prints the help. Returns 0 with *operand the one operand; CLI_DONE
- * when the help was printed (exit 0); or an exit status after one
- * message naming the command (an unknown option, a missing argument,
- * not exactly one operand, or what on_opt returned). */
+ * prints the help. Returns 0 with *operand the one operand (NULL when
+ * c->operand is NULL: the command takes none); CLI_DONE when the help
+ * was printed (exit 0); or an exit status after one message naming the
+ * command (an unknown option, a missing argument, the wrong number of
+ * operands, or what on_opt returned). */
 #define CLI_DONE (-1)
 int cli_parse(const cli_cmd *c, int argc, char **argv, cli_on_opt on_opt, void *ctx,
               const char **operand);

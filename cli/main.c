@@ -13,7 +13,8 @@
 
 /* The subcommands, listed once: name and one-line summary. Each has
  * `int cmd_NAME(int argc, char **argv)` in cli/cmd_NAME.c (argv[0] is
- * the command's name; it returns the exit status). */
+ * the command's name; it returns the exit status), which cli/meson.build
+ * compiles by reading this list: one X per line. */
 #define CMD_LIST(X) \
 	X(check,   "parse and check a program; print diagnostics") \
 	X(compile, "compile a program to a DAG and a plan (--stats, --explain, -o PLAN)") \
@@ -107,7 +108,7 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "help") == 0)
 		return help(argc, argv);
 	if (strcmp(cmd, "--version") == 0) {
-		printf("flow " FLOW_VERSION "\n");
+		printf("flow %s\n", FLOW_VERSION); /* meson's project version */
 		return 0;
 	}
 	int i = find_command(cmd);

@@ -40,7 +40,8 @@ static void print_usage_line(const cli_cmd *c, FILE *out)
 {
 	int indent = fprintf(out, "usage: flow %s ", c->name), col = indent;
 	char item[128];
-	for (int i = 0; i <= c->nopts; i++) {
+	int nitems = c->nopts + (c->operand != NULL);
+	for (int i = 0; i < nitems; i++) {
 		int len = i < c->nopts ? usage_item(&c->opts[i], item, sizeof item)
 		                       : snprintf(item, sizeof item, "%s", c->operand);
 		if (col > indent && col + len > WIDTH) {
@@ -166,9 +167,11 @@ int cli_parse(const cli_cmd *c, int argc, char **argv, cli_on_opt on_opt, void *
 		}
 	}
 	free(table);
-	if (rc == 0 && optind != argc - 1)
+	if (rc == 0 && !c->operand && optind < argc)
+		rc = cli_usage_error(c->name, "takes no argument, got '%s'", argv[optind]);
+	else if (rc == 0 && c->operand && optind != argc - 1)
 		rc = cli_usage_error(c->name, "expects exactly one %s", c->operand);
 	if (rc == 0)
-		*operand = argv[optind];
+		*operand = c->operand ? argv[optind] : NULL;
 	return rc;
 }
