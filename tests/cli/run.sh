@@ -189,7 +189,10 @@ ok() {
 expect 0 '^  --version ' "$flow" --help
 expect 0 'usage: flow COMMAND' "$flow" help
 expect 2 "unknown command 'bogus'" "$flow" help bogus
-for c in check compile dot run; do
+# every command flow --help lists (a new one is checked without an edit here)
+commands=$("$flow" --help | sed -n '/^commands:$/,/^$/p' | awk 'NF > 1 && $1 != "help" { print $1 }' | tr '\n' ' ')
+ok "flow --help lists check compile dot run (got: $commands)" grep -q 'check compile dot run' <<<"$commands"
+for c in $commands; do
 	expect 0 "^usage: flow $c " "$flow" help $c
 	ok "flow help $c is flow $c --help" cmp -s <("$flow" help $c) <("$flow" $c --help)
 	# every option the help lists (but --help) is in the usage line, in
