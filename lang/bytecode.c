@@ -128,11 +128,11 @@ static uint64_t fnv(uint64_t h, const void *p, size_t n)
 	return h;
 }
 
-uint64_t bc_ops_fingerprint(void)
+uint64_t bc_ops_hash(const bc_opinfo *ops, int n)
 {
 	uint64_t h = 0xcbf29ce484222325ull;
-	for (int op = 0; op < OP__COUNT; op++) {
-		const bc_opinfo *o = &bc_ops[op];
+	for (int op = 0; op < n; op++) {
+		const bc_opinfo *o = &ops[op];
 		unsigned char facts[7] = { o->fmt, (unsigned char)o->reads, (unsigned char)(o->reads >> 8),
 			(unsigned char)o->writes, (unsigned char)(o->writes >> 8), (unsigned char)o->flags,
 			(unsigned char)(o->flags >> 8) };
@@ -140,6 +140,11 @@ uint64_t bc_ops_fingerprint(void)
 		h = fnv(h, facts, sizeof facts);
 	}
 	return h;
+}
+
+uint64_t bc_ops_fingerprint(void)
+{
+	return bc_ops_hash(bc_ops, OP__COUNT);
 }
 
 int bc_tcode(const char *name)

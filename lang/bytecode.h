@@ -147,8 +147,11 @@ int bc_insn_regs(const struct bc_program *prog, const struct bc_proto *x, int pc
  * Targets are not range-checked (bc_verify_proto does that). */
 int bc_insn_succ(const struct bc_proto *x, int pc, int succ[2]);
 /* A hash of every opcode's name, format, registers and flags in order:
- * the part of the plan format that opcodes.h defines. */
+ * the part of the plan format that opcodes.h defines (compiler/plan.h
+ * records it as PLAN_OPCODES_FINGERPRINT). bc_ops_hash hashes any table
+ * of n entries (bc_ops_fingerprint: of bc_ops). */
 uint64_t bc_ops_fingerprint(void);
+uint64_t bc_ops_hash(const bc_opinfo *ops, int n);
 #define BC_OP(i)  ((bc_op)((i) & 0xffu))
 #define BC_A(i)   ((int)(((i) >> 8) & 0xffu))
 #define BC_B(i)   ((int)(((i) >> 16) & 0xffu))
