@@ -34,15 +34,16 @@
 
 #include "../compiler/dag.h"
 #include "../lang/vm.h"
+#include "../lang/small_limits.h"
 
-#define TASK_MAX_NESTING 400
+#define TASK_MAX_NESTING FLOW_LIMIT(400, 40)
 
 /* Results in the object store (executor/store.h): a node's result of at
  * least RUN_STORE_INLINE_MAX bytes moves from its future into the store
  * (which may spill it to LMDB) and is freed there once every node that
  * uses it has run; smaller results stay inline in their futures. Shared
  * by every task_host of a run. */
-#define RUN_STORE_INLINE_MAX 4096
+#define RUN_STORE_INLINE_MAX FLOW_LIMIT(4096, 64)
 typedef struct run_store {
 	struct store *st;
 	uint32_t *uses;          /* per node: data consumers not run yet (atomic) */
