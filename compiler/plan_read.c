@@ -85,7 +85,8 @@ static int get_int(ld *L, int64_t lo, int64_t hi, int *out, const char *what)
 	*out = 0;
 	if (get_var(L, &x, what))
 		return -1;
-	CHECK(x >= (uint64_t)lo && x <= (uint64_t)hi, "%s %llu out of range [%lld, %lld]", what,
+	/* hi < lo: an empty range (an index into a table of none) */
+	CHECK(hi >= lo && x >= (uint64_t)lo && x <= (uint64_t)hi, "%s %llu out of range [%lld, %lld]", what,
 	      (unsigned long long)x, (long long)lo, (long long)hi);
 	*out = (int)x;
 	return 0;

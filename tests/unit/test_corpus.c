@@ -1,6 +1,8 @@
 /* test_corpus.c - the fuzzers' stored seed corpora (tests/fuzz/corpus/,
  * made by tests/fuzz/make_corpus.sh) stay usable: every plan loads, with
- * its DAG, in this flow, and every value seed decodes and round-trips. */
+ * its DAG, in this flow, and every value seed decodes and round-trips; and
+ * the inputs the fuzzers once crashed on (tests/fuzz/regress/) are now
+ * refused cleanly. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -12,15 +14,21 @@
 #include <string.h>
 
 #include "compiler/plan.h"
+#include "compiler/plan_int.h"
 #include "lang/encode.h"
 #include "lang/vm.h"
 
-static char *corpus_dir(const char *harness)
+static char *data_dir(const char *kind, const char *harness)
 {
 	const char *root = getenv("FLOW_TEST_DATA");
 	char *dir = NULL;
-	assert_true(asprintf(&dir, "%s/fuzz/corpus/%s", root ? root : "tests", harness) > 0);
+	assert_true(asprintf(&dir, "%s/fuzz/%s/%s", root ? root : "tests", kind, harness) > 0);
 	return dir;
+}
+
+static char *corpus_dir(const char *harness)
+{
+	return data_dir("corpus", harness);
 }
 
 /* calls f on every file of dir; returns how many */
@@ -95,12 +103,42 @@ static void test_every_value_seed_decodes(void **state)
 	free(dir);
 }
 
+/* as fuzz_plan does: the checksum fixed up, so the loader reads on */
+static void refuse_plan(const char *path, const uint8_t *b, size_t n)
+{
+	uint8_t *c = malloc(n);
+	assert_non_null(c);
+	memcpy(c, b, n);
+	if (n >= PLAN_HEADER_LEN + PLAN_SUM_LEN)
+		plan_sha256(c, n - PLAN_SUM_LEN, c + n - PLAN_SUM_LEN);
+	diag_ctx d;
+	diag_init(&d);
+	char *err = NULL;
+	dag *g = NULL;
+	bc_program *p = plan_read(c, n, &d, &g, &err);
+	if (p)
+		fail_msg("%s: loaded", path);
+	assert_non_null(err);
+	free(err);
+	diag_fini(&d);
+	free(c);
+}
+
+static void test_plan_regressions_refused(void **state)
+{
+	(void)state;
+	char *dir = data_dir("regress", "plan");
+	assert_true(each_file(dir, refuse_plan) >= 1);
+	free(dir);
+}
+
 int main(void)
 {
 	vm_types_init();
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_every_plan_seed_loads),
 		cmocka_unit_test(test_every_value_seed_decodes),
+		cmocka_unit_test(test_plan_regressions_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
