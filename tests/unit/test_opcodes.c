@@ -23,7 +23,8 @@ static void test_fingerprint_matches_plan_version(void **state)
 	uint64_t h = bc_ops_fingerprint();
 	if (h != PLAN_OPCODES_FINGERPRINT)
 		fail_msg("lang/opcodes.h changed (fingerprint 0x%016" PRIx64 ", plan format %u records 0x%016" PRIx64
-		         "): raise PLAN_VERSION in compiler/plan.h and set PLAN_OPCODES_FINGERPRINT to 0x%016" PRIx64 "ull",
+		         "): raise PLAN_VERSION in compiler/plan.h, set PLAN_OPCODES_FINGERPRINT to 0x%016" PRIx64 "ull "
+		         "and run tests/fuzz/make_corpus.sh",
 		         h, PLAN_VERSION, (uint64_t)PLAN_OPCODES_FINGERPRINT, h);
 }
 
