@@ -52,7 +52,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static FILE *sink;
 	if (sink == NULL) {
 		vm_types_init();
-		signal(SIGALRM, on_alarm);
+		/* the budget is CPU time (SIGVTALRM): libFuzzer's -timeout owns
+		 * SIGALRM and the real-time timer */
+		signal(SIGVTALRM, on_alarm);
 		sink = fopen("/dev/null", "w");
 	}
 	uint8_t *b = malloc(size ? size : 1);
@@ -73,10 +75,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (safe_to_run(p)) {
 			vm_interrupted = 0;
 			struct itimerval t = {{0, 0}, {0, 300000}}, off = {{0, 0}, {0, 0}};
-			setitimer(ITIMER_REAL, &t, NULL);
+			setitimer(ITIMER_VIRTUAL, &t, NULL);
 			serial_opts o = {.seed = 0, .out = sink, .err = sink};
 			serial_run(p, &o);
-			setitimer(ITIMER_REAL, &off, NULL);
+			setitimer(ITIMER_VIRTUAL, &off, NULL);
 			vm_interrupted = 0;
 		}
 		if (g)
