@@ -148,7 +148,7 @@ static void patch_jump(fstate *fs, int at, int target)
 {
 	int off = target - (at + 1);
 	bc_op op = BC_OP(fs->code[at]);
-	if (op == OP_JMP) {
+	if (bc_ops[op].flags & OPF_JUMP) {
 		if (off > BC_MAXsJ || off < -BC_MAXsJ)
 			limit_error(fs, LIMIT_JUMP, "%s: body too large");
 		fs->code[at] = (uint32_t)OP_JMP | ((uint32_t)off << 8);

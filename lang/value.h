@@ -25,6 +25,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "small_limits.h"
 
 typedef enum {
 	V_NONE = 0,
@@ -141,7 +142,7 @@ const vtype_hooks *vtype_hooks_of(vtype t);
  * no limit: they are loops. */
 #define VAL_MAX_DEPTH 10000
 /* printing a value stops (with "...") past this many bytes of text */
-#define VAL_MAX_TEXT ((size_t)256 << 20)
+#define VAL_MAX_TEXT FLOW_LIMIT((size_t)256 << 20, (size_t)1 << 20)
 void vtype_register(vtype t, const vtype_hooks *hooks);
 
 /* ---- str -------------------------------------------------------------- */

@@ -15,7 +15,7 @@ int vm_execute(flow_vm *vm, value *out)
 #pragma GCC diagnostic ignored "-Woverride-init"
 	static const void *const labels[256] = {
 		[0 ... 255] = &&bad_op,
-#define OP(name, fmt, doc) [OP_##name] = &&L_##name,
+#define OP(name, ...) [OP_##name] = &&L_##name,
 #include "opcodes.h"
 #undef OP
 	};

@@ -7,10 +7,11 @@
 
 #include "vm.h"
 #include "../stdlib/stdlib.h"
+#include "small_limits.h"
 
 #define VM_MAX_FRAMES 10000
-#define VM_MAX_CDEPTH 180       /* nested execute() calls (natives calling back) */
-#define VM_STACK_SLOTS (1u << 21)
+#define VM_MAX_CDEPTH FLOW_LIMIT(180, 40)       /* nested execute() calls (natives calling back) */
+#define VM_STACK_SLOTS FLOW_LIMIT(1u << 21, 1u << 17)
 
 typedef struct vm_frame {
 	const bc_proto *p;

@@ -13,65 +13,26 @@ int vm_need_runtime(flow_vm *vm)
 	return -1;
 }
 
-static int range_regs(uint8_t *regs, int max, int first, int n)
-{
-	if (n > max || first + n > 256)
-		return -1;
-	for (int j = 0; j < n; j++)
-		regs[j] = (uint8_t)(first + j);
-	return n;
-}
-
 int vm_insn_inputs(const bc_program *prog, const bc_proto *p, int pc, uint8_t *regs, int max, int *outs)
 {
 	if (pc < 0 || pc >= p->ncode)
 		return -1;
 	uint32_t i = p->code[pc];
-	int a = BC_A(i), b = BC_B(i), c = BC_C(i);
-	*outs = 1;
-	switch (BC_OP(i)) {
-	case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_FLOORDIV: case OP_MOD:
-	case OP_POW: case OP_MATMUL: case OP_EQ: case OP_NE: case OP_LT: case OP_LE:
-	case OP_IN: case OP_NOTIN: case OP_INDEX: case OP_FORMAT: case OP_BINDMETHOD:
-		if (max < 2)
-			return -1;
-		regs[0] = (uint8_t)b;
-		regs[1] = (uint8_t)c;
-		return b == c ? 1 : 2;
-	case OP_ADDI: case OP_NEG: case OP_NOT: case OP_TOSTR:
-		if (max < 1)
-			return -1;
-		regs[0] = (uint8_t)b;
-		return 1;
-	case OP_UNPACK:
-		if (max < 1)
-			return -1;
-		regs[0] = (uint8_t)a;
-		*outs = 6;
-		return 1;
-	case OP_SLICE:
-		return range_regs(regs, max, b, 4);
-	case OP_CONCAT:
-		return range_regs(regs, max, b, c);
-	case OP_CALL:
-		if (c && pc + 1 >= p->ncode)
-			return -1;
-		return range_regs(regs, max, a, b + 1);
-	case OP_CALLP:
-		if (BC_Bx(i) >= prog->nprotos)
-			return -1;
-		return range_regs(regs, max, a, prog->protos[BC_Bx(i)]->nparams);
-	case OP_NATIVE:
-		if (b >= p->nnatives)
-			return -1;
-		return range_regs(regs, max, a, c);
-	case OP_METHOD:
-		if (b >= p->nmsites)
-			return -1;
-		return range_regs(regs, max, a + 1, c + 1);
-	default:
+	bc_op op = BC_OP(i);
+	if (op >= OP__COUNT || !(bc_ops[op].flags & OPF_NODE))
 		return -1;
+	if ((bc_ops[op].flags & OPF_EXTRA) && BC_C(i) && pc + 1 >= p->ncode)
+		return -1;
+	int r[512];
+	int n = bc_insn_regs(prog, p, pc, false, r, max < 512 ? max : 512);
+	for (int j = 0; j < n; j++) {
+		if (r[j] > 255)
+			return -1;
+		regs[j] = (uint8_t)r[j];
 	}
+	unsigned w = bc_ops[op].writes;
+	*outs = (w & OPR_A ? 1 : 0) | (w & OPR_B ? 2 : 0) | (w & OPR_C ? 4 : 0);
+	return n;
 }
 
 int vm_exec_insn(flow_vm *vm, const bc_proto *p, int pc, const uint8_t *regs, const value *vals,

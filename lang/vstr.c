@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "small_limits.h"
 
 /* Strings are one allocation: header and bytes together. */
 static vstr *str_alloc(size_t len)
@@ -272,7 +273,7 @@ value str_concat(value a, value b)
 }
 
 /* Results beyond this are refused with an error, not an allocator abort. */
-#define STR_MAX_BYTES ((size_t)1 << 30) /* 1 GiB: beyond, an error, not an OOM kill */
+#define STR_MAX_BYTES FLOW_LIMIT((size_t)1 << 30, (size_t)1 << 20) /* 1 GiB: beyond, an error, not an OOM kill */
 
 int str_repeat(value s, int64_t n, value *out, verr *e)
 {

@@ -8,9 +8,10 @@
 
 #include "../lang/bytecode.h"
 #include "stdlib_impl.h"
+#include "../lang/small_limits.h"
 
 /* range() refuses to build lists longer than this (16 bytes per item). */
-#define RANGE_MAX_LEN 100000000
+#define RANGE_MAX_LEN FLOW_LIMIT(100000000, 1000000)
 
 static int b_print(flow_vm *vm, value *argv, int argc, value *out)
 {
