@@ -378,7 +378,8 @@ int vm_call_kw(flow_vm *vm, value fn, value *args, int npos, value *kwv,
 		 * natives that talk to the executor and type() */
 		if (!(f->native->flags & NATIVE_HOST) && strcmp(f->native->name, "type"))
 			for (int j = 0; j < argc && !rc; j++)
-				rc = vm_force(vm, &m[j]);
+				rc = f->native->flags & NATIVE_SHAPE ? vm_force(vm, &m[j])
+				                                     : vm_force_values(vm, &m[j]);
 		if (!rc)
 			rc = f->native->fn(vm, m, argc, out);
 		release_n(m, argc);
@@ -433,6 +434,18 @@ int vm_call_method(flow_vm *vm, value *recv, const bc_msite *site, const char *n
 			VM_SET(recv, list_thaw(*recv));
 		else if (recv->t == V_DICT)
 			VM_SET(recv, dict_thaw(*recv));
+	}
+	if (!(d->flags & NATIVE_SHAPE)) {
+		/* a method that looks at items gets values (the receiver is a
+		 * temporary, or written back after a mutating method) */
+		if (vm_force_values(vm, recv))
+			return -1;
+		for (int j = 0; j < npos; j++)
+			if (vm_force_values(vm, &args[j]))
+				return -1;
+		for (int j = 0; j < nkw; j++)
+			if (vm_force_values(vm, &kwv[j]))
+				return -1;
 	}
 	const native_params *np = site ? site->params[recv->t] : stdlib_params(d);
 	if (nkw == 0 && args == recv + 1 && (!np || np->n < 0 || npos == np->n))
@@ -706,9 +719,9 @@ int vm_cmp_slow(flow_vm *vm, value *a, value *b, int *res)
 	verr e;
 	value x, y;
 	int rc = 0;
-	if (vm_deref(vm, a, &x))
+	if (vm_deref_values(vm, a, &x))
 		return -1;
-	if (vm_deref(vm, b, &y)) {
+	if (vm_deref_values(vm, b, &y)) {
 		val_rele(x);
 		return -1;
 	}
@@ -722,9 +735,9 @@ int vm_cmp_slow(flow_vm *vm, value *a, value *b, int *res)
 int vm_eq_slow(flow_vm *vm, value *a, value *b, bool *res)
 {
 	value x, y;
-	if (vm_deref(vm, a, &x))
+	if (vm_deref_values(vm, a, &x))
 		return -1;
-	if (vm_deref(vm, b, &y)) {
+	if (vm_deref_values(vm, b, &y)) {
 		val_rele(x);
 		return -1;
 	}

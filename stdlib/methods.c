@@ -530,23 +530,23 @@ const native_def stdlib_str_methods[] = {
 };
 
 const native_def stdlib_list_methods[] = {
-	{ "append", m_append, "v", 0 },
-	{ "extend", m_extend, "ys", 0 },
-	{ "pop", m_pop_list, "i=-1", 0 },
-	{ "insert", m_insert, "i,v", 0 },
+	{ "append", m_append, "v", NATIVE_SHAPE },
+	{ "extend", m_extend, "ys", NATIVE_SHAPE },
+	{ "pop", m_pop_list, "i=-1", NATIVE_SHAPE },
+	{ "insert", m_insert, "i,v", NATIVE_SHAPE },
 	{ "index", m_index, "v", 0 },
 	{ "count", m_count_list, "v", 0 },
 	{ "sort", m_sort, "key=none,reverse=false", 0 },
-	{ "reverse", m_reverse, "", 0 },
-	{ "copy", m_copy, "", 0 },
+	{ "reverse", m_reverse, "", NATIVE_SHAPE },
+	{ "copy", m_copy, "", NATIVE_SHAPE },
 	{ NULL, NULL, NULL, 0 },
 };
 
 const native_def stdlib_dict_methods[] = {
-	{ "keys", m_keys, "", 0 },
-	{ "values", m_values, "", 0 },
-	{ "items", m_items, "", 0 },
-	{ "get", m_get, "k,default=none", 0 },
-	{ "pop", m_pop_dict, "k,default=?", 0 },
+	{ "keys", m_keys, "", NATIVE_SHAPE },
+	{ "values", m_values, "", NATIVE_SHAPE },
+	{ "items", m_items, "", NATIVE_SHAPE },
+	{ "get", m_get, "k,default=none", NATIVE_SHAPE },
+	{ "pop", m_pop_dict, "k,default=?", NATIVE_SHAPE },
 	{ NULL, NULL, NULL, 0 },
 };
