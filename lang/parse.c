@@ -308,6 +308,7 @@ static bool brace_is_block(const parse_state *ps)
 	case NAME: case ')': case ']': case '}': case INT: case FLOAT: case STRING:
 	case FSTRING: case TRUE: case FALSE: case NONE: case NEWLINE: case ';':
 	case LBRACE_BLOCK: case 0:
+	case FN: case TASK: /* a return annotation: -> fn { */
 		return true;
 	case ELSE:
 		return ps->prev_else_stmt;
@@ -423,6 +424,19 @@ int flowyylex(FLOWYYSTYPE *val, span *loc, parse_state *ps)
 		case '[':
 			push_bracket(ps, BR_BRACKET, t.loc);
 			break;
+		case ACTOR: case PARAM: {
+			/* keywords only where a declaration starts (`actor Name`,
+			 * `param name`): elsewhere, `let actor = Actor()`, a name */
+			lex_tok n = next_raw(ps);
+			ps->peek = n;
+			ps->have_peek = true;
+			if (n.kind != NAME) {
+				t.val.str.s = t.kind == ACTOR ? "actor" : "param";
+				t.val.str.len = 5;
+				t.kind = NAME;
+			}
+			break;
+		}
 		case ')': case ']': case '}': {
 			bracket_kind k = BR_PAREN;
 			int r = pop_bracket(ps, t.kind, &k);

@@ -11,6 +11,13 @@
 
 /* ---- small helpers ---------------------------------------------------- */
 
+/* A builtin a program may name: "__" names are the compiler's own
+ * (__unpack), never the user's. */
+static const native_def *user_builtin(const char *name)
+{
+	return strncmp(name, "__", 2) == 0 ? NULL : stdlib_builtin(name);
+}
+
 /* The place just after a statement or expression: where a binding takes
  * effect. */
 static void end_of(span s, int *line, int *col)
@@ -321,7 +328,7 @@ static bool assign_declares(rctx *c, body *b, const nameset *set, const char *na
 		return false;
 	if (set_has(set, name) || body_find(b, name))
 		return true;
-	if (mod_find(c->mi, name) || stdlib_builtin(name))
+	if (mod_find(c->mi, name) || user_builtin(name))
 		return false;
 	return true;
 }
@@ -456,7 +463,7 @@ static void resolve_name(rctx *c, ast_expr *e, bool as_obj)
 		sym_ref(c->mi, s, r);
 		/* `import str` binds the module, yet `str(x)` must stay the
 		 * builtin: a standard module named like a builtin is both. */
-		if (r->kind == REF_MODULE && !as_obj && r->stdmod && stdlib_builtin(name) &&
+		if (r->kind == REF_MODULE && !as_obj && r->stdmod && user_builtin(name) &&
 		    strcmp(r->stdmod, name) == 0) {
 			memset(r, 0, sizeof *r);
 			r->kind = REF_BUILTIN;
@@ -468,7 +475,7 @@ static void resolve_name(rctx *c, ast_expr *e, bool as_obj)
 			           name);
 		return;
 	}
-	if (stdlib_builtin(name)) {
+	if (user_builtin(name)) {
 		r->kind = REF_BUILTIN;
 		return;
 	}
@@ -639,7 +646,7 @@ static void resolve_expr_inner(rctx *c, ast_expr *e)
 				continue;
 			}
 			resolve_expr(c, cl->iter);
-			for (int k = 0; k < cl->nnames && k < 2; k++) {
+			for (int k = 0; k < cl->nnames; k++) {
 				if (cl->names[k] == NULL)
 					continue;
 				target_clash(c, cl->names[k], cl->name_where[k]);
@@ -647,6 +654,8 @@ static void resolve_expr_inner(rctx *c, ast_expr *e)
 				push_comp(c, cl->names[k], cl->local[k]);
 			}
 		}
+		if (e->u.comp.key)
+			resolve_expr(c, e->u.comp.key);
 		resolve_expr(c, e->u.comp.elt);
 		c->ncomp = saved;
 		break;
@@ -773,7 +782,7 @@ static void assign_name(rctx *c, ast_expr *t, ast_assignop op)
 		          name);
 		return;
 	}
-	if (stdlib_builtin(name)) {
+	if (user_builtin(name)) {
 		diag_error(c->d, t->where,
 		           "cannot assign to builtin '%s'; declare a new local with 'let %s = ...'",
 		           name, name);
@@ -822,7 +831,7 @@ static void resolve_stmt(rctx *c, ast_stmt *s, blockscope *bs)
 			snprintf(what, sizeof what, "'%s'", s->u.let.names[0]);
 			check_value_type(c, &s->u.let.type, s->u.let.value, what);
 		}
-		for (int i = 0; i < s->u.let.nnames && i < 2; i++) {
+		for (int i = 0; i < s->u.let.nnames; i++) {
 			const char *name = s->u.let.names[i];
 			if (name == NULL)
 				continue;
@@ -835,7 +844,7 @@ static void resolve_stmt(rctx *c, ast_stmt *s, blockscope *bs)
 	}
 	case S_ASSIGN:
 		resolve_expr(c, s->u.assign.value);
-		for (int i = 0; i < s->u.assign.ntargets && i < 2; i++) {
+		for (int i = 0; i < s->u.assign.ntargets; i++) {
 			ast_expr *t = s->u.assign.targets[i];
 			if (t == NULL)
 				continue;
@@ -881,7 +890,7 @@ static void resolve_stmt(rctx *c, ast_stmt *s, blockscope *bs)
 	}
 	case S_FOR: {
 		resolve_expr(c, s->u.for_.iter);
-		for (int i = 0; i < s->u.for_.nnames && i < 2; i++) {
+		for (int i = 0; i < s->u.for_.nnames; i++) {
 			const char *name = s->u.for_.names[i];
 			if (name == NULL)
 				continue;

@@ -33,6 +33,22 @@ static int b_print(flow_vm *vm, value *argv, int argc, value *out)
 	return 0;
 }
 
+/* __unpack(xs, n): xs itself when it is a list of exactly n items. The
+ * compiler emits it for `let a, b, c = xs` (programs cannot name it). */
+static int b_unpack(flow_vm *vm, value *argv, int argc, value *out)
+{
+	(void)argc;
+	int64_t n = argv[1].t == V_INT ? argv[1].as.i : 0;
+	if (argv[0].t != V_LIST)
+		return vm_raise(vm, "cannot unpack %s into %lld names", vtype_name(argv[0].t),
+		                (long long)n);
+	if ((int64_t)list_len(argv[0]) != n)
+		return vm_raise(vm, "cannot unpack a list of %zu elements into %lld names",
+		                list_len(argv[0]), (long long)n);
+	*out = val_hold(argv[0]);
+	return 0;
+}
+
 static int b_len(flow_vm *vm, value *argv, int argc, value *out)
 {
 	value v;
@@ -788,5 +804,6 @@ const native_def stdlib_builtin_defs[] = {
 	{ "put", b_put, "v", NATIVE_HOST },
 	{ "wait", b_wait, "futures,n=1,timeout=none", NATIVE_HOST },
 	{ "reduce", b_reduce, "f,xs,init=?", NATIVE_HOST },
+	{ "__unpack", b_unpack, "xs,n", NATIVE_SHAPE },
 	{ NULL, NULL, NULL, 0 },
 };
