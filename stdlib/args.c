@@ -6,6 +6,15 @@
 
 int sl_int(flow_vm *vm, value v, const char *fn, const char *what, int64_t *out)
 {
+	if (v.t == V_FUTURE) {
+		/* an index given to a shape-only method (xs.pop(i)) */
+		value x;
+		if (sl_resolve(vm, v, &x) < 0)
+			return -1;
+		int rc = sl_int(vm, x, fn, what, out);
+		val_rele(x);
+		return rc;
+	}
 	if (v.t != V_INT)
 		return vm_raise(vm, "%s: %s must be an int, not %s", fn, what, sl_type_name(v));
 	*out = v.as.i;

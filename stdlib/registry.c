@@ -65,8 +65,8 @@ const native_def *stdlib_method(vtype receiver, const char *name)
 
 bool stdlib_method_mutates(const char *name)
 {
-	static const char *const mut[] = { "append", "extend", "pop", "insert",
-	                                   "sort", "reverse", NULL };
+	static const char *const mut[] = { "append", "extend", "pop", "insert", "remove",
+	                                   "sort", "reverse", "update", NULL };
 	for (int i = 0; mut[i]; i++)
 		if (strcmp(mut[i], name) == 0)
 			return true;

@@ -75,7 +75,7 @@ const char *const *stdlib_module_names(void);
  * types without methods). */
 const char *const *stdlib_method_names(vtype receiver);
 /* True for methods that mutate their receiver (append extend pop insert
- * sort reverse): the VM makes the receiver unfrozen (copy-on-write) before
+ * remove sort reverse update): the VM makes the receiver unfrozen (copy-on-write) before
  * calling them. Other methods never mutate. */
 bool stdlib_method_mutates(const char *name);
 
