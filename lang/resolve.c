@@ -491,12 +491,49 @@ static void resolve_name(rctx *c, ast_expr *e, bool as_obj)
 			           body_title(c, buf, sizeof buf));
 		return;
 	}
+	/* Python's spellings of the literals */
+	static const char *const py[][2] = { { "True", "true" }, { "False", "false" },
+	                                     { "None", "none" } };
+	for (size_t i = 0; i < sizeof py / sizeof py[0]; i++)
+		if (strcmp(name, py[i][0]) == 0) {
+			diag_error(c->d, e->where,
+			           "unknown name '%s'; Flow writes '%s' (the literals are true, false "
+			           "and none, in lower case)", name, py[i][1]);
+			return;
+		}
 	names ns = {0};
 	if (c->d->max_errors <= 0 || c->d->nerrors < c->d->max_errors)
 		candidates(c, &ns); /* not when the message would be dropped anyway */
 	char msg[256];
 	snprintf(msg, sizeof msg, "unknown name '%s'", name);
 	error_suggest(c, e->where, msg, name, &ns, "");
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* "module 'm' has no member 'x'", then "did you mean" when a member is
+ * close, else the module's members (sorted), so the user sees what
+ * there is. */
+static void no_member(rctx *c, span at, const char *written, const char *name, names *ns)
+{
+	char msg[256];
+	snprintf(msg, sizeof msg, "module '%s' has no member '%s'", written, name);
+	if (ns->n == 0 || suggest(ns, name)) {
+		error_suggest(c, at, msg, name, ns, "");
+		return;
+	}
+	qsort(ns->v, ns->n, sizeof *ns->v, cmp_name);
+	size_t cap = 256;
+	for (size_t i = 0; i < ns->n; i++)
+		cap += strlen(ns->v[i]) + 2;
+	char *list = arena_alloc(c->a, cap);
+	size_t k = (size_t)snprintf(list, cap, "%s; it has ", msg);
+	for (size_t i = 0; i < ns->n && k < cap; i++)
+		k += (size_t)snprintf(list + k, cap - k, "%s%s", i ? ", " : "", ns->v[i]);
+	diag_error(c->d, at, "%s", list);
 }
 
 static void module_members(rctx *c, modinfo *t, names *ns)
@@ -521,7 +558,6 @@ static void resolve_member(rctx *c, ast_expr *e, const char *written, const ast_
 	ast_ref *r = &e->u.field.ref;
 	span at = pick(e->u.field.name_where, e->where);
 	names ns = {0};
-	char msg[256];
 	if (obj->kind == REF_MODULE && obj->module) {
 		modinfo *t = mod_info(c, obj->module);
 		msym *s = t ? mod_find(t, name) : NULL;
@@ -532,8 +568,7 @@ static void resolve_member(rctx *c, ast_expr *e, const char *written, const ast_
 		if (t == NULL)
 			return; /* the import failed: already reported */
 		module_members(c, t, &ns);
-		snprintf(msg, sizeof msg, "module '%s' has no member '%s'", written, name);
-		error_suggest(c, at, msg, name, &ns, "");
+		no_member(c, at, written, name, &ns);
 		return;
 	}
 	const char *modname = obj->kind == REF_MODULE ? obj->stdmod : "str";
@@ -547,8 +582,7 @@ static void resolve_member(rctx *c, ast_expr *e, const char *written, const ast_
 		return;
 	}
 	std_members(c, md, &ns);
-	snprintf(msg, sizeof msg, "module '%s' has no member '%s'", written, name);
-	error_suggest(c, at, msg, name, &ns, "");
+	no_member(c, at, written, name, &ns);
 }
 
 static void resolve_field(rctx *c, ast_expr *e)

@@ -110,6 +110,16 @@ const char *sl_type_name(value v)
 	return vtype_name((vtype)v.t);
 }
 
+const char *sl_func_name(value v)
+{
+	const vfunc *f = (const vfunc *)v.as.o;
+	switch (f->h.extra) {
+	case FUNC_PROTO: return f->proto ? f->proto->name : "?";
+	case FUNC_NATIVE: return f->native ? f->native->name : "?";
+	default: return f->method ? f->method : "?";
+	}
+}
+
 int sl_check_mutable(flow_vm *vm, value v, const char *what)
 {
 	if (val_is_frozen(v))

@@ -774,6 +774,13 @@ static int b_error(flow_vm *vm, value *argv, int argc, value *out)
 
 static int b_get(flow_vm *vm, value *argv, int argc, value *out)
 {
+	if (argv[0].t == V_FUNC && argv[0].as.o->extra == FUNC_BOUND)
+		return vm_raise(vm, "get() of method '%s' that was not called; call it: get(x.%s())",
+		                ((const vfunc *)argv[0].as.o)->method,
+		                ((const vfunc *)argv[0].as.o)->method);
+	if (argv[0].t == V_FUNC)
+		return vm_raise(vm, "get() of %s '%s' itself, which was not called; call it: get(%s(...))",
+		                sl_type_name(argv[0]), sl_func_name(argv[0]), sl_func_name(argv[0]));
 	return vm_get_deep(vm, argv[0], out);
 }
 
