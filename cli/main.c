@@ -62,6 +62,7 @@ static void usage(FILE *out)
 	fprintf(out,
 	        "\n"
 	        "`flow COMMAND --help` describes a command's options.\n"
+	        "The language, every built-in and module function: docs/reference.md.\n"
 	        "Exit status: 0 success, 1 an error in the program or its data, 2 bad usage.\n");
 }
 

@@ -905,6 +905,168 @@ static void test_sys(void **state)
 	ERR("must be a str", F("sys", "env"), I(1));
 }
 
+/* ---- docs/reference.md against the registration table ------------------- */
+
+/* One documented entry: "- `sig` - meaning" between the registry markers.
+ * kind: 'b' builtin, 's'/'l'/'d' str/list/dict method, 'm' module member. */
+typedef struct docent {
+	char kind;
+	char mod[512], name[512];
+	char params[512]; /* as written between the parentheses; "" if none */
+	bool call;        /* written with parentheses (not a constant) */
+	bool seen;
+} docent;
+
+static int parse_reference(const char *path, docent *out, int cap)
+{
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	char line[1024];
+	int n = 0;
+	bool in = false;
+	while (fgets(line, sizeof line, f)) {
+		if (strstr(line, "<!-- registry:begin -->"))
+			in = true;
+		if (strstr(line, "<!-- registry:end -->"))
+			in = false;
+		if (!in || strncmp(line, "- `", 3) != 0)
+			continue;
+		char sig[512];
+		const char *e = strchr(line + 3, '`');
+		assert_non_null(e);
+		snprintf(sig, sizeof sig, "%.*s", (int)(e - line - 3), line + 3);
+		assert_true(n < cap);
+		docent *d = &out[n++];
+		memset(d, 0, sizeof *d);
+		char *paren = strchr(sig, '(');
+		d->call = paren != NULL;
+		if (paren) {
+			char *close = strrchr(sig, ')');
+			if (!close) {
+				print_error("reference.md: no ')' in `%s`\n", sig);
+				fail();
+			}
+			snprintf(d->params, sizeof d->params, "%.*s", (int)(close - paren - 1), paren + 1);
+			*paren = 0;
+		}
+		char *dot = strchr(sig, '.');
+		if (!dot) {
+			d->kind = 'b';
+			snprintf(d->name, sizeof d->name, "%s", sig);
+		} else {
+			*dot = 0;
+			snprintf(d->name, sizeof d->name, "%s", dot + 1);
+			d->kind = !strcmp(sig, "s") ? 's' : !strcmp(sig, "xs") ? 'l' : !strcmp(sig, "d") ? 'd' : 'm';
+			snprintf(d->mod, sizeof d->mod, "%s", sig);
+		}
+	}
+	fclose(f);
+	return n;
+}
+
+static docent *doc_find(docent *ds, int n, char kind, const char *mod, const char *name)
+{
+	for (int i = 0; i < n; i++)
+		if (ds[i].kind == kind && !strcmp(ds[i].name, name) &&
+		    (kind != 'm' || !strcmp(ds[i].mod, mod)))
+			return &ds[i];
+	return NULL;
+}
+
+/* The documented parameter names, in order, must be the registered ones
+ * (variadic natives are documented freely). */
+static int check_params(const docent *d, const native_def *nd, const char *what)
+{
+	const native_params *np = stdlib_params(nd);
+	if (!np || np->n < 0)
+		return 0;
+	char buf[512], *save = NULL;
+	snprintf(buf, sizeof buf, "%s", d->params);
+	int k = 0, bad = 0;
+	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save), k++) {
+		while (*t == ' ')
+			t++;
+		t[strcspn(t, "= ")] = 0;
+		if (k >= np->n || strcmp(t, np->names[k]) != 0)
+			bad = 1;
+	}
+	if (bad || k != np->n) {
+		print_error("reference.md: %s is documented (%s) but registered with params \"%s\"\n",
+		            what, d->params, nd->params);
+		return 1;
+	}
+	return 0;
+}
+
+static void test_reference_complete(void **state)
+{
+	(void)state;
+	const char *data = getenv("FLOW_TEST_DATA");
+	char path[1024];
+	snprintf(path, sizeof path, "%s/../docs/reference.md", data ? data : "tests");
+	static docent ds[512];
+	int n = parse_reference(path, ds, 512);
+	int missing = 0;
+	char what[160];
+	for (const char *const *b = stdlib_builtin_names(); *b; b++) {
+		docent *d = doc_find(ds, n, 'b', "", *b);
+		snprintf(what, sizeof what, "builtin '%s'", *b);
+		if (!d) {
+			print_error("reference.md: %s is registered but not documented\n", what);
+			missing++;
+			continue;
+		}
+		d->seen = true;
+		missing += check_params(d, stdlib_builtin(*b), what);
+	}
+	const vtype recv[3] = { V_STR, V_LIST, V_DICT };
+	const char kinds[3] = { 's', 'l', 'd' };
+	for (int t = 0; t < 3; t++)
+		for (const char *const *m = stdlib_method_names(recv[t]); *m; m++) {
+			docent *d = doc_find(ds, n, kinds[t], "", *m);
+			snprintf(what, sizeof what, "method '%s' of %s", *m, vtype_name(recv[t]));
+			if (!d) {
+				print_error("reference.md: %s is registered but not documented\n", what);
+				missing++;
+				continue;
+			}
+			d->seen = true;
+			missing += check_params(d, stdlib_method(recv[t], *m), what);
+		}
+	for (const char *const *mn = stdlib_module_names(); *mn; mn++) {
+		const module_def *md = stdlib_module(*mn);
+		for (const native_def *f = md->fns; f->name; f++) {
+			docent *d = doc_find(ds, n, 'm', *mn, f->name);
+			snprintf(what, sizeof what, "'%s.%s'", *mn, f->name);
+			if (!d || !d->call) {
+				print_error("reference.md: %s is registered but not documented\n", what);
+				missing++;
+				continue;
+			}
+			d->seen = true;
+			missing += check_params(d, f, what);
+		}
+		for (const const_def *c = md->consts; c && c->name; c++) {
+			docent *d = doc_find(ds, n, 'm', *mn, c->name);
+			if (!d || d->call) {
+				print_error("reference.md: constant '%s.%s' is registered but not documented\n",
+				            *mn, c->name);
+				missing++;
+				continue;
+			}
+			d->seen = true;
+		}
+	}
+	for (int i = 0; i < n; i++)
+		if (!ds[i].seen) {
+			print_error("reference.md: '%s%s%s' is documented but not registered\n", ds[i].mod,
+			            ds[i].mod[0] ? "." : "", ds[i].name);
+			missing++;
+		}
+	assert_true(n > 100);
+	assert_int_equal(missing, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -928,6 +1090,7 @@ int main(void)
 		cmocka_unit_test(test_io),
 		cmocka_unit_test(test_proc),
 		cmocka_unit_test(test_sys),
+		cmocka_unit_test(test_reference_complete),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
