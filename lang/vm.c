@@ -261,7 +261,8 @@ L_NOTIN: {
 	verr e;
 	value x, y;
 	TRY(vm_deref_values(vm, R(B), &x));
-	if (vm_deref_values(vm, R(C), &y)) {
+	/* a dict's keys are values: its values are not looked at */
+	if ((R(C)->t == V_DICT ? vm_deref(vm, R(C), &y) : vm_deref_values(vm, R(C), &y))) {
 		val_rele(x);
 		goto error;
 	}
