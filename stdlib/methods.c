@@ -553,6 +553,9 @@ static int m_update(flow_vm *vm, value *argv, int argc, value *out)
 	value o = argv[1];
 	if (o.t != V_DICT)
 		return vm_raise(vm, "update: expected a dict, not %s", sl_type_name(o));
+	*out = v_none();
+	if (o.as.o == argv[0].as.o)
+		return 0; /* d.update(d) changes nothing */
 	if (val_reaches(o, argv[0]))
 		return vm_raise(vm, "update: a dict cannot contain itself");
 	size_t it = 0;

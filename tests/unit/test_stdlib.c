@@ -905,6 +905,82 @@ static void test_sys(void **state)
 	ERR("must be a str", F("sys", "env"), I(1));
 }
 
+/* ---- LANGUAGE.md version 2's additions -------------------------------------- */
+
+/* d[k] = v; v is consumed (dict_set holds what it stores). */
+static void dset(value d, const char *k, value v)
+{
+	verr e;
+	value key = S(k);
+	assert_int_equal(dict_set(d, key, v, &e), 0);
+	val_rele(key);
+	val_rele(v);
+}
+
+static void test_version2_natives(void **state)
+{
+	(void)state;
+	expect(CALL(B("ord"), S("A")), "65");
+	expect(CALL(B("ord"), S("\xc3\xa9")), "233");
+	ERR("expected a character", B("ord"), S("ab"));
+	ERR("must be a str", B("ord"), I(1));
+	expect(CALL(B("chr"), I(0x1F600)), "\"\xf0\x9f\x98\x80\"");
+	ERR("not in range", B("chr"), I(-1));
+	ERR("surrogate", B("chr"), I(0xD800));
+	expect(CALL(B("round"), D(2.5)), "2");
+	expect(CALL(B("round"), D(-3.5)), "-4");
+	expect(CALL(B("round"), D(2.675), I(2)), "2.67");
+	expect(CALL(B("round"), I(1250), I(-2)), "1200");
+	expect(CALL(B("round"), I(-1350), I(-2)), "-1400");
+	expect(CALL(B("round"), I(7), I(3)), "7");
+	expect(CALL(B("round"), D(1234.5), I(-2)), "1200.0");
+	ERR("cannot convert float NaN", B("round"), D(NAN));
+	ERR("round() of a str", B("round"), S("x"));
+	expect(CALL(B("divmod"), I(-7), I(2)), "[-4, 1]");
+	expect(CALL(B("divmod"), D(7.5), I(2)), "[3.0, 1.5]");
+	ERR("divmod(): ", B("divmod"), I(1), I(0));
+	expect(CALL(B("isinstance"), I(1), vm_func_native(B("int"))), "true");
+	expect(CALL(B("isinstance"), v_bool(true), vm_func_native(B("int"))), "false");
+	expect(CALL(B("isinstance"), v_none(), S("none")), "true");
+	expect(CALL(B("isinstance"), S("x"), L(2, vm_func_native(B("int")), vm_func_native(B("str")))),
+	       "true");
+	ERR("the type must be", B("isinstance"), I(1), I(2));
+	value h1 = CALL(B("hash"), S("key")), h2 = CALL(B("hash"), S("key"));
+	assert_true(h1.t == V_INT && h1.as.i == h2.as.i && h1.as.i >= 0);
+	ERR("unhashable type 'list'", B("hash"), L(0));
+	expect(CALL(F("math", "hypot"), I(3), I(4)), "5.0");
+	expect(CALL(F("math", "hypot"), D(INFINITY), D(NAN)), "inf");
+	expect(CALL(F("math", "isclose"), D(1.0), D(1.0 + 1e-12)), "true");
+	expect(CALL(F("math", "isclose"), D(1.0), D(1.1)), "false");
+	expect(CALL(F("math", "isclose"), D(0.0), D(1e-10), D(1e-9), D(1e-9)), "true");
+	ERR("non-negative", F("math", "isclose"), D(1.0), D(1.0), D(-1.0), D(0.0));
+
+	value l = L(4, I(1), I(2), I(1), S("a"));
+	expect(METH(V_LIST, "remove", val_hold(l), I(1)), "none");
+	expect(val_hold(l), "[2, 1, \"a\"]");
+	MERR("9 is not in the list", V_LIST, "remove", val_hold(l), I(9));
+	val_rele(l);
+	value d = dict_new(0), o = dict_new(0);
+	dset(d, "a", I(1));
+	dset(o, "a", I(10));
+	dset(o, "b", I(2));
+	value c = METH(V_DICT, "copy", val_hold(d));
+	expect(METH(V_DICT, "update", val_hold(d), val_hold(o)), "none");
+	expect(val_hold(d), "{\"a\": 10, \"b\": 2}");
+	expect(c, "{\"a\": 1}");
+	MERR("expected a dict", V_DICT, "update", val_hold(d), I(1));
+	expect(METH(V_DICT, "update", val_hold(d), val_hold(d)), "none");
+	expect(val_hold(d), "{\"a\": 10, \"b\": 2}");
+	value wrap = dict_new(0);
+	dset(wrap, "self", val_hold(d));
+	MERR("cannot contain itself", V_DICT, "update", val_hold(d), wrap);
+	val_rele(d);
+	val_rele(o);
+	expect(METH(V_STR, "isdigit", S("0123")), "true");
+	expect(METH(V_STR, "isdigit", S("")), "false");
+	expect(METH(V_STR, "isdigit", S("1.5")), "false");
+}
+
 /* ---- docs/reference.md against the registration table ------------------- */
 
 /* One documented entry: "- `sig` - meaning" between the registry markers.
@@ -1090,6 +1166,7 @@ int main(void)
 		cmocka_unit_test(test_io),
 		cmocka_unit_test(test_proc),
 		cmocka_unit_test(test_sys),
+		cmocka_unit_test(test_version2_natives),
 		cmocka_unit_test(test_reference_complete),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
