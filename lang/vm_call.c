@@ -732,14 +732,35 @@ int vm_cmp_slow(flow_vm *vm, value *a, value *b, int *res)
 	return rc;
 }
 
+/* Can two values be equal only if their items are? (Then the items'
+ * futures must be waited for; otherwise the answer is false already.) */
+static bool same_shape(value x, value y)
+{
+	if (x.t == V_LIST && y.t == V_LIST)
+		return list_len(x) == list_len(y);
+	return x.t == V_DICT && y.t == V_DICT && dict_len(x) == dict_len(y);
+}
+
 int vm_eq_slow(flow_vm *vm, value *a, value *b, bool *res)
 {
 	value x, y;
-	if (vm_deref_values(vm, a, &x))
+	if (vm_deref(vm, a, &x))
 		return -1;
-	if (vm_deref_values(vm, b, &y)) {
+	if (vm_deref(vm, b, &y)) {
 		val_rele(x);
 		return -1;
+	}
+	if (same_shape(x, y)) {
+		value xv, yv;
+		int rc = vm_deref_values(vm, &x, &xv);
+		if (rc == 0 && (rc = vm_deref_values(vm, &y, &yv)) != 0)
+			val_rele(xv);
+		val_rele(x);
+		val_rele(y);
+		if (rc)
+			return -1;
+		x = xv;
+		y = yv;
 	}
 	*res = val_eq(x, y);
 	val_rele(x);
