@@ -168,7 +168,8 @@ int vm_exec_insn(flow_vm *vm, const bc_proto *p, int pc, const uint8_t *regs, co
 		VM_SET(nb + j, v_none());
 	/* a driver value that was not known at compile time is known now:
 	 * the instruction sees it as it would have in a top-to-bottom run;
-	 * the futures of calls stay futures */
+	 * the futures of calls stay futures (an operation that looks at
+	 * items waits for them itself: vm_deref_values) */
 	for (int j = 0; j < n; j++) {
 		value x;
 		if (regs[j] >= p->nregs) {
