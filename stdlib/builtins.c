@@ -267,6 +267,15 @@ static int b_list(flow_vm *vm, value *argv, int argc, value *out)
 	return 0;
 }
 
+/* v, or its value when v is a future (a new reference either way). */
+static int waited(flow_vm *vm, value v, value *out)
+{
+	if (v.t == V_FUTURE)
+		return sl_resolve(vm, v, out);
+	*out = val_hold(v);
+	return 0;
+}
+
 static int b_dict(flow_vm *vm, value *argv, int argc, value *out)
 {
 	value d = dict_new(0);
@@ -274,8 +283,10 @@ static int b_dict(flow_vm *vm, value *argv, int argc, value *out)
 		*out = d;
 		return 0;
 	}
+	/* shape-only: the values may stay futures (dict(zip(names, calls)));
+	 * a pair or a key that is a future is waited for */
 	value src;
-	if (sl_resolve(vm, argv[0], &src) < 0) {
+	if (waited(vm, argv[0], &src) < 0) {
 		val_rele(d);
 		return -1;
 	}
@@ -287,13 +298,23 @@ static int b_dict(flow_vm *vm, value *argv, int argc, value *out)
 			dict_set(d, k, v, &e);
 	} else if (src.t == V_LIST) {
 		for (size_t i = 0; i < list_len(src); i++) {
-			value p = list_get(src, i);
+			value p, k;
+			if (waited(vm, list_get(src, i), &p) < 0)
+				goto fail;
 			if (p.t != V_LIST || list_len(p) != 2) {
+				val_rele(p);
 				val_rele(src);
 				val_rele(d);
 				return vm_raise(vm, "dict(): item %zu is not a [key, value] pair", i);
 			}
-			if (dict_set(d, list_get(p, 0), list_get(p, 1), &e) < 0) {
+			if (waited(vm, list_get(p, 0), &k) < 0) {
+				val_rele(p);
+				goto fail;
+			}
+			int rc = dict_set(d, k, list_get(p, 1), &e);
+			val_rele(k);
+			val_rele(p);
+			if (rc < 0) {
 				val_rele(src);
 				val_rele(d);
 				return vm_raise(vm, "dict(): %s", e.msg);
@@ -308,6 +329,10 @@ static int b_dict(flow_vm *vm, value *argv, int argc, value *out)
 	val_rele(src);
 	*out = d;
 	return 0;
+fail:
+	val_rele(src);
+	val_rele(d);
+	return -1;
 }
 
 static int b_abs(flow_vm *vm, value *argv, int argc, value *out)
@@ -949,7 +974,7 @@ const native_def stdlib_builtin_defs[] = {
 	{ "float", b_float, "x=0.0", 0 },
 	{ "bool", b_bool, "x=false", 0 },
 	{ "list", b_list, "xs=?", NATIVE_SHAPE },
-	{ "dict", b_dict, "pairs=?", 0 },
+	{ "dict", b_dict, "pairs=?", NATIVE_SHAPE },
 	{ "abs", b_abs, "x", 0 },
 	{ "min", b_min, "*", 0 },
 	{ "max", b_max, "*", 0 },
