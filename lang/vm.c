@@ -260,8 +260,9 @@ L_NOTIN: {
 	bool r;
 	verr e;
 	value x, y;
-	TRY(vm_deref(vm, R(B), &x));
-	if (vm_deref(vm, R(C), &y)) {
+	TRY(vm_deref_values(vm, R(B), &x));
+	/* a dict's keys are values: its values are not looked at */
+	if ((R(C)->t == V_DICT ? vm_deref(vm, R(C), &y) : vm_deref_values(vm, R(C), &y))) {
 		val_rele(x);
 		goto error;
 	}
@@ -455,8 +456,10 @@ L_NATIVE: {
 	 * to the executor (get, wait, reduce...) or ask what it is (type):
 	 * the argument registers are temporaries, so no local changes */
 	for (int j = 0; j < n; j++)
-		if (R(A + j)->t == V_FUTURE && !(d->flags & NATIVE_HOST) &&
-		    (strcmp(d->name, "type") || ((vfuture *)R(A + j)->as.o)->implied))
+		if (!(d->flags & NATIVE_SHAPE) && !(d->flags & NATIVE_HOST))
+			TRY(vm_force_values(vm, R(A + j)));
+		else if (R(A + j)->t == V_FUTURE && !(d->flags & NATIVE_HOST) &&
+		         (strcmp(d->name, "type") || ((vfuture *)R(A + j)->as.o)->implied))
 			TRY(vm_force(vm, R(A + j)));
 	if (d->fn(vm, R(A), n, &tmp))
 		goto error;
@@ -565,7 +568,7 @@ L_TOSTR: {
 	if (b_->t != V_STR) {
 		sbuf sb;
 		value x;
-		TRY(vm_deref(vm, b_, &x));
+		TRY(vm_deref_values(vm, b_, &x));
 		sbuf_init(&sb);
 		val_str(&sb, x);
 		val_rele(x);
@@ -580,7 +583,7 @@ L_FORMAT: {
 	sbuf sb;
 	verr e;
 	value x;
-	TRY(vm_deref(vm, R(B), &x));
+	TRY(vm_deref_values(vm, R(B), &x));
 	sbuf_init(&sb);
 	int rc_ = val_format(&sb, x, str_data(*R(C)), &e);
 	val_rele(x);

@@ -13,6 +13,61 @@ int vm_need_runtime(flow_vm *vm)
 	return -1;
 }
 
+/* ---- operations that look at items ------------------------------------- */
+
+static bool is_future(value x, void *ctx)
+{
+	(void)ctx;
+	return x.t == V_FUTURE;
+}
+
+/* Does a list or dict hold a future anywhere? Flat lists (the common
+ * case) are scanned without val_any's bookkeeping. */
+static bool holds_future(value x)
+{
+	if (x.t == V_LIST) {
+		size_t n = list_len(x);
+		bool nested = false;
+		for (size_t j = 0; j < n; j++) {
+			value y = list_get(x, j);
+			if (y.t == V_FUTURE)
+				return true;
+			nested |= y.t == V_LIST || y.t == V_DICT;
+		}
+		return nested && val_any(x, is_future, NULL);
+	}
+	return x.t == V_DICT && val_any(x, is_future, NULL);
+}
+
+int vm_deref_values(flow_vm *vm, const value *r, value *tmp)
+{
+	value x;
+	if (vm_deref(vm, r, &x))
+		return -1;
+	if (!holds_future(x)) {
+		*tmp = x;
+		return 0;
+	}
+	/* while lowering every future is pending: the operation waits for
+	 * them, so it becomes a node (LANGUAGE.md section 6) */
+	if (vm->ctx.lowering) {
+		val_rele(x);
+		return vm_need_runtime(vm);
+	}
+	int rc = vm_get_deep(vm, x, tmp);
+	val_rele(x);
+	return rc;
+}
+
+int vm_force_values(flow_vm *vm, value *r)
+{
+	value x;
+	if (vm_deref_values(vm, r, &x))
+		return -1;
+	VM_SET(r, x);
+	return 0;
+}
+
 int vm_insn_inputs(const bc_program *prog, const bc_proto *p, int pc, uint8_t *regs, int max, int *outs)
 {
 	if (pc < 0 || pc >= p->ncode)
@@ -74,7 +129,8 @@ int vm_exec_insn(flow_vm *vm, const bc_proto *p, int pc, const uint8_t *regs, co
 		VM_SET(nb + j, v_none());
 	/* a driver value that was not known at compile time is known now:
 	 * the instruction sees it as it would have in a top-to-bottom run;
-	 * the futures of calls stay futures */
+	 * the futures of calls stay futures (an operation that looks at
+	 * items waits for them itself: vm_deref_values) */
 	for (int j = 0; j < n; j++) {
 		value x;
 		if (regs[j] >= p->nregs) {
