@@ -150,6 +150,12 @@ typedef struct vstr {
 	size_t len;     /* bytes */
 	size_t cplen;   /* code points */
 	uint64_t hash;  /* 0 = not computed yet */
+	/* Non-ASCII strings: the last code point index found and its byte
+	 * offset (index << 32 | offset; 0 = none), so s[i] in a loop walks
+	 * from the previous position, not from the start. Atomic: frozen
+	 * strings are read by many threads; any stored pair is valid. */
+	uint64_t cursor;
+	uint32_t spare; /* bytes allocated after data[len] + NUL (in-place append) */
 	bool ascii;     /* every byte < 0x80: indexing is O(1) */
 	char data[];    /* len bytes + NUL */
 } vstr;
@@ -164,6 +170,13 @@ int str_index(value s, int64_t i, value *out, verr *e);
 int str_slice(value s, bool has_lo, int64_t lo, bool has_hi, int64_t hi,
               int64_t step, value *out, verr *e);
 value str_concat(value a, value b);
+/* *dst = *dst + b in place, when that cannot be seen: *dst holds the only
+ * reference to an unfrozen str (so no other name, container or thread has
+ * it) and b is another str. Grows the allocation geometrically, so n
+ * appends cost O(total length). Returns false, changing nothing, when it
+ * does not apply; the caller then makes a new string. May move the
+ * object: *dst is updated. */
+bool str_append_inplace(value *dst, value b);
 int str_repeat(value s, int64_t n, value *out, verr *e);
 bool utf8_valid(const char *s, size_t len);
 /* The length of the valid UTF-8 sequence at s (1 for ASCII), or 0 when

@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Results beyond this are refused with an error, not an allocator abort. */
+#define STR_MAX_BYTES ((size_t)1 << 30) /* 1 GiB: beyond, an error, not an OOM kill */
+
 /* Strings are one allocation: header and bytes together. */
 static vstr *str_alloc(size_t len)
 {
@@ -24,6 +27,8 @@ static vstr *str_alloc(size_t len)
 	s->h.extra = 0;
 	s->len = len;
 	s->hash = 0;
+	s->cursor = 0;
+	s->spare = 0;
 	s->data[len] = '\0';
 	return s;
 }
@@ -134,15 +139,42 @@ static size_t cp_width(unsigned char c)
 	return c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
 }
 
-/* Byte offset of code point i (i <= cplen). O(1) for ASCII. */
+/* Byte offset of code point i (i <= cplen). O(1) for ASCII; otherwise a
+ * walk from the nearest of the start, the end and the cursor (the last
+ * position found), so walking a string by index is linear in all. */
 static size_t cp_offset(const vstr *s, size_t i)
 {
 	if (s->ascii)
 		return i;
 	const unsigned char *p = (const unsigned char *)s->data;
-	size_t off = 0;
-	while (i-- > 0)
+	size_t ci = 0, off = 0;
+	uint64_t cur = __atomic_load_n(&((vstr *)s)->cursor, __ATOMIC_RELAXED);
+	if (cur) {
+		ci = (size_t)(cur >> 32);
+		off = (size_t)(cur & 0xFFFFFFFFu);
+	}
+	size_t dcur = ci > i ? ci - i : i - ci;
+	if (i < dcur) {
+		ci = off = 0;
+		dcur = i;
+	}
+	if (s->cplen - i < dcur) {
+		ci = s->cplen;
+		off = s->len;
+	}
+	while (ci < i) {
 		off += cp_width(p[off]);
+		ci++;
+	}
+	while (ci > i) {
+		do
+			off--;
+		while ((p[off] & 0xC0) == 0x80);
+		ci--;
+	}
+	/* any thread may store: every pair it could store is a valid one */
+	if (i <= 0xFFFFFFFFu && off <= 0xFFFFFFFFu && (i | off))
+		__atomic_store_n(&((vstr *)s)->cursor, (uint64_t)i << 32 | off, __ATOMIC_RELAXED);
 	return off;
 }
 
@@ -271,8 +303,40 @@ value str_concat(value a, value b)
 	return v_obj(&r->h);
 }
 
-/* Results beyond this are refused with an error, not an allocator abort. */
-#define STR_MAX_BYTES ((size_t)1 << 30) /* 1 GiB: beyond, an error, not an OOM kill */
+bool str_append_inplace(value *dst, value b)
+{
+	vstr *x = (vstr *)dst->as.o;
+	const vstr *y = str_of(b);
+	/* rc 1: the caller's register is the only holder, so no other thread
+	 * can be reading x; frozen strings are never written whatever rc says */
+	if ((const vstr *)x == y || __atomic_load_n(&x->h.rc, __ATOMIC_ACQUIRE) != 1 ||
+	    (__atomic_load_n(&x->h.flags, __ATOMIC_ACQUIRE) & VOBJ_FROZEN))
+		return false;
+	size_t len = x->len + y->len;
+	if (y->len > x->spare) {
+		if (len > STR_MAX_BYTES)
+			return false; /* the ordinary path reports or aborts */
+		/* geometric growth: half again, so n appends copy O(n) bytes */
+		size_t cap = len + len / 2 + 16;
+		vstr *r = realloc(x, sizeof(vstr) + cap + 1);
+		if (!r)
+			val_oom(sizeof(vstr) + cap + 1);
+		x = r;
+		size_t spare = cap - len;
+		x->spare = spare > UINT32_MAX ? UINT32_MAX : (uint32_t)spare;
+		dst->as.o = &x->h;
+	} else {
+		x->spare -= (uint32_t)y->len;
+	}
+	memcpy(x->data + x->len, y->data, y->len);
+	x->data[len] = '\0';
+	x->len = len;
+	x->cplen += y->cplen;
+	x->ascii = x->ascii && y->ascii;
+	x->hash = 0; /* the cursor stays valid: the prefix is unchanged */
+	return true;
+}
+
 
 int str_repeat(value s, int64_t n, value *out, verr *e)
 {

@@ -232,6 +232,94 @@ static void test_str_basic(void **state)
 	val_rele(a);
 }
 
+/* In-place append only when the string is unshared and unfrozen; the
+ * result, hash, length and ASCII flag match a fresh concatenation. */
+static void test_str_append_inplace(void **state)
+{
+	(void)state;
+	value s = S("ab"), x = S("é"), y = S("cd");
+	uint64_t h0 = val_hash(s);
+	assert_true(str_append_inplace(&s, y));
+	assert_str_val(s, "abcd");
+	assert_true(str_of(s)->ascii);
+	assert_int_equal(str_of(s)->cplen, 4);
+	value fresh = S("abcd");
+	assert_true(val_hash(s) == val_hash(fresh));
+	assert_true(val_hash(s) != h0);
+	val_rele(fresh);
+	assert_true(str_append_inplace(&s, x));
+	assert_str_val(s, "abcdé");
+	assert_false(str_of(s)->ascii);
+	assert_int_equal(str_of(s)->cplen, 5);
+	/* appending to itself: refused (the source would move) */
+	assert_false(str_append_inplace(&s, s));
+	/* shared: a second reference sees nothing change */
+	value other = val_hold(s);
+	const vobj *before = s.as.o;
+	assert_false(str_append_inplace(&s, y));
+	assert_ptr_equal(s.as.o, before);
+	assert_str_val(other, "abcdé");
+	val_rele(other);
+	/* frozen: never written, even with one reference */
+	val_freeze(s);
+	assert_false(str_append_inplace(&s, y));
+	assert_str_val(s, "abcdé");
+	val_rele(s);
+	/* many appends: the allocation grows geometrically */
+	value g = S("");
+	for (int i = 0; i < 10000; i++)
+		assert_true(str_append_inplace(&g, i % 2 ? x : y));
+	assert_int_equal(str_len(g), 5000 * 2 + 5000 * 2);
+	assert_int_equal(str_of(g)->cplen, 5000 * 2 + 5000);
+	assert_true(utf8_valid(str_data(g), str_len(g)));
+	assert_int_equal(str_data(g)[str_len(g)], '\0');
+	val_rele(g);
+	val_rele(x);
+	val_rele(y);
+}
+
+/* str_index on non-ASCII text agrees with a walk from the start in any
+ * order (it resumes from the last position found). */
+static void test_str_index_cursor(void **state)
+{
+	(void)state;
+	const char *units[] = { "a", "é", "€", "𝄞" };
+	sbuf b;
+	sbuf_init(&b);
+	size_t n = 997, offs[998];
+	for (size_t i = 0; i < n; i++) {
+		offs[i] = b.len;
+		sbuf_adds(&b, units[(i * 7 + i / 3) % 4]);
+	}
+	offs[n] = b.len;
+	value s = str_take_sbuf(&b);
+	assert_int_equal(str_of(s)->cplen, n);
+	verr e;
+	uint64_t x = 12345;
+	for (int k = 0; k < 5000; k++) {
+		size_t i;
+		if (k < 997)
+			i = (size_t)k;              /* forwards */
+		else if (k < 2 * 997)
+			i = n - 1 - (size_t)(k - 997); /* backwards */
+		else
+			i = (size_t)((x = x * 6364136223846793005ull + 1442695040888963407ull) >> 33) % n;
+		value c;
+		int64_t idx = (k % 2) ? (int64_t)i : (int64_t)i - (int64_t)n; /* negative too */
+		assert_int_equal(str_index(s, idx, &c, &e), 0);
+		assert_int_equal(str_len(c), offs[i + 1] - offs[i]);
+		assert_memory_equal(str_data(c), str_data(s) + offs[i], str_len(c));
+		val_rele(c);
+		value sl;
+		assert_int_equal(str_slice(s, true, (int64_t)i, true, (int64_t)i + 2, 1, &sl, &e), 0);
+		size_t end = i + 2 < n ? i + 2 : n;
+		assert_int_equal(str_len(sl), offs[end] - offs[i]);
+		assert_memory_equal(str_data(sl), str_data(s) + offs[i], str_len(sl));
+		val_rele(sl);
+	}
+	val_rele(s);
+}
+
 static void check_slice(const char *src, bool hl, int64_t lo, bool hh, int64_t hi, int64_t step, const char *want)
 {
 	value s = S(src), r;
@@ -1201,6 +1289,8 @@ int main(void)
 		cmocka_unit_test(test_deep_nesting),
 		cmocka_unit_test(test_str_basic),
 		cmocka_unit_test(test_str_slice),
+		cmocka_unit_test(test_str_append_inplace),
+		cmocka_unit_test(test_str_index_cursor),
 		cmocka_unit_test(test_list_ops),
 		cmocka_unit_test(test_list_sort),
 		cmocka_unit_test(test_dict),
