@@ -145,19 +145,17 @@ const vtype_hooks *vtype_hooks_of(vtype t);
 void vtype_register(vtype t, const vtype_hooks *hooks);
 
 /* ---- str -------------------------------------------------------------- */
+/* h.extra of a str: VSTR_ASCII, and in the high byte the log2 of the byte
+ * capacity of a string grown in place (0: exactly len + 1 bytes). */
+#define VSTR_ASCII 0x1u
 typedef struct vstr {
 	vobj h;
 	size_t len;     /* bytes */
 	size_t cplen;   /* code points */
 	uint64_t hash;  /* 0 = not computed yet */
-	/* Non-ASCII strings: the last code point index found and its byte
-	 * offset (index << 32 | offset; 0 = none), so s[i] in a loop walks
-	 * from the previous position, not from the start. Atomic: frozen
-	 * strings are read by many threads; any stored pair is valid. */
-	uint64_t cursor;
-	uint32_t spare; /* bytes allocated after data[len] + NUL (in-place append) */
-	bool ascii;     /* every byte < 0x80: indexing is O(1) */
-	char data[];    /* len bytes + NUL */
+	char data[];    /* len bytes + NUL; non-ASCII and grown strings have
+	                 * after their capacity, 8-aligned, the index cursor
+	                 * (vstr.c) */
 } vstr;
 value str_new(const char *s, size_t len); /* copies; s must be valid UTF-8 */
 value str_from_c(const char *s);
@@ -165,11 +163,17 @@ value str_take_sbuf(sbuf *b);              /* consumes b's contents */
 static inline const vstr *str_of(value v) { return (const vstr *)v.as.o; }
 static inline const char *str_data(value v) { return str_of(v)->data; }
 static inline size_t str_len(value v) { return str_of(v)->len; }
+/* every byte < 0x80: indexing is O(1) */
+static inline bool str_ascii(value v) { return str_of(v)->h.extra & VSTR_ASCII; }
+/* str(n) for an int, without going through printf */
+value str_from_int(int64_t n);
 /* Code point index/slice (negative indexes count from the end, as Python). */
 int str_index(value s, int64_t i, value *out, verr *e);
 int str_slice(value s, bool has_lo, int64_t lo, bool has_hi, int64_t hi,
               int64_t step, value *out, verr *e);
 value str_concat(value a, value b);
+/* The n strs at parts joined, in one allocation. */
+value str_concat_n(const value *parts, int n);
 /* *dst = *dst + b in place, when that cannot be seen: *dst holds the only
  * reference to an unfrozen str (so no other name, container or thread has
  * it) and b is another str. Grows the allocation geometrically, so n

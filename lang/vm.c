@@ -567,7 +567,9 @@ L_UNPACK: {
 }
 L_TOSTR: {
 	value *b_ = R(B);
-	if (b_->t != V_STR) {
+	if (b_->t == V_INT) {
+		tmp = str_from_int(b_->as.i);
+	} else if (b_->t != V_STR) {
 		sbuf sb;
 		value x;
 		TRY(vm_deref(vm, b_, &x));
@@ -597,7 +599,6 @@ L_FORMAT: {
 	NEXT();
 }
 L_CONCAT: {
-	sbuf sb;
 	if (__builtin_expect(vm->ctx.lowering, 0))
 		for (int j = 0; j < C; j++)
 			if (R(B + j)->t == V_FUTURE) {
@@ -605,12 +606,7 @@ L_CONCAT: {
 				vm_need_runtime(vm);
 				goto error;
 			}
-	sbuf_init(&sb);
-	for (int j = 0; j < C; j++) {
-		value s = *R(B + j);
-		sbuf_add(&sb, str_data(s), str_len(s));
-	}
-	VM_SET(R(A), str_take_sbuf(&sb));
+	VM_SET(R(A), str_concat_n(R(B), C));
 	NEXT();
 }
 L_CHECKTYPE: {

@@ -113,6 +113,10 @@ static int b_str(flow_vm *vm, value *argv, int argc, value *out)
 		*out = v;
 		return 0;
 	}
+	if (v.t == V_INT) {
+		*out = str_from_int(v.as.i);
+		return 0;
+	}
 	sbuf b;
 	sbuf_init(&b);
 	val_str(&b, v);

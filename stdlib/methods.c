@@ -79,6 +79,15 @@ static int m_split(flow_vm *vm, value *argv, int argc, value *out)
 			return vm_raise(vm, "split: empty separator");
 		}
 		size_t i = 0;
+		if (maxsplit < 0) {
+			/* one pass to count the parts: the list is allocated once */
+			size_t parts = 1;
+			for (ssize_t k; (k = find_bytes(d, n, i, str_data(sep), sn)) >= 0; i = (size_t)k + sn)
+				parts++;
+			i = 0;
+			val_rele(l);
+			l = list_new(parts);
+		}
 		for (;;) {
 			ssize_t k = -1;
 			if (maxsplit < 0 || (int64_t)list_len(l) < maxsplit)
@@ -311,6 +320,16 @@ static int map_case(value s, uint32_t (*f)(uint32_t), value *out)
 {
 	const char *d = str_data(s);
 	size_t n = str_len(s), i = 0;
+	if (str_ascii(s)) {
+		/* ASCII maps to ASCII, byte for byte: a copy changed in place
+		 * (nothing else holds it yet) */
+		value r = str_new(d, n);
+		char *w = (char *)str_data(r);
+		for (size_t j = 0; j < n; j++)
+			w[j] = (char)f((unsigned char)w[j]);
+		*out = r;
+		return 0;
+	}
 	sbuf b;
 	sbuf_init(&b);
 	sbuf_reserve(&b, n);

@@ -176,9 +176,9 @@ static void test_str_basic(void **state)
 	(void)state;
 	value s = S("héllo wörld €𝄞");
 	assert_int_equal(str_of(s)->cplen, 14);
-	assert_false(str_of(s)->ascii);
+	assert_false(str_ascii(s));
 	value a = S("abc");
-	assert_true(str_of(a)->ascii);
+	assert_true(str_ascii(a));
 	assert_int_equal(str_of(a)->cplen, 3);
 	verr e;
 	value c;
@@ -201,7 +201,7 @@ static void test_str_basic(void **state)
 	value ab = str_concat(a, s);
 	assert_str_val(ab, "abchéllo wörld €𝄞");
 	assert_int_equal(str_of(ab)->cplen, 17);
-	assert_false(str_of(ab)->ascii);
+	assert_false(str_ascii(ab));
 	val_rele(ab);
 	value rep;
 	assert_int_equal(str_repeat(a, 3, &rep, &e), 0);
@@ -241,7 +241,7 @@ static void test_str_append_inplace(void **state)
 	uint64_t h0 = val_hash(s);
 	assert_true(str_append_inplace(&s, y));
 	assert_str_val(s, "abcd");
-	assert_true(str_of(s)->ascii);
+	assert_true(str_ascii(s));
 	assert_int_equal(str_of(s)->cplen, 4);
 	value fresh = S("abcd");
 	assert_true(val_hash(s) == val_hash(fresh));
@@ -249,7 +249,7 @@ static void test_str_append_inplace(void **state)
 	val_rele(fresh);
 	assert_true(str_append_inplace(&s, x));
 	assert_str_val(s, "abcdé");
-	assert_false(str_of(s)->ascii);
+	assert_false(str_ascii(s));
 	assert_int_equal(str_of(s)->cplen, 5);
 	/* appending to itself: refused (the source would move) */
 	assert_false(str_append_inplace(&s, s));
