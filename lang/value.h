@@ -167,6 +167,19 @@ static inline size_t str_len(value v) { return str_of(v)->len; }
 static inline bool str_ascii(value v) { return str_of(v)->h.extra & VSTR_ASCII; }
 /* str(n) for an int, without going through printf */
 value str_from_int(int64_t n);
+/* Makes equal short strings one object while one operation builds many
+ * (s.split() of a text with repeated words: one allocation per distinct
+ * word, and dict lookups of them compare pointers). Strings are immutable
+ * and in-place append needs a sole reference, so sharing is invisible.
+ * The table does not hold references: the caller keeps every string it
+ * returned alive (e.g. in the list being built) until str_dedup_fini. */
+typedef struct str_dedup {
+	size_t mask;
+	vstr **slot; /* NULL: no table (too few strings to be worth it) */
+} str_dedup;
+void str_dedup_init(str_dedup *t, size_t expect);
+value str_new_dedup(str_dedup *t, const char *s, size_t len); /* new reference */
+void str_dedup_fini(str_dedup *t);
 /* Code point index/slice (negative indexes count from the end, as Python). */
 int str_index(value s, int64_t i, value *out, verr *e);
 int str_slice(value s, bool has_lo, int64_t lo, bool has_hi, int64_t hi,
@@ -174,6 +187,8 @@ int str_slice(value s, bool has_lo, int64_t lo, bool has_hi, int64_t hi,
 value str_concat(value a, value b);
 /* The n strs at parts joined, in one allocation. */
 value str_concat_n(const value *parts, int n);
+/* sep.join(items): n strs with sep between, in one allocation. */
+value str_join(value sep, const value *items, size_t n);
 /* *dst = *dst + b in place, when that cannot be seen: *dst holds the only
  * reference to an unfrozen str (so no other name, container or thread has
  * it) and b is another str. Grows the allocation geometrically, so n

@@ -98,6 +98,48 @@ value str_new(const char *s, size_t len)
 	return v_obj(&o->h);
 }
 
+/* Only short strings are looked up: long ones rarely repeat, and hashing
+ * them would cost more than the allocation it saves. */
+#define DEDUP_MAX_LEN 32
+
+void str_dedup_init(str_dedup *t, size_t expect)
+{
+	t->slot = NULL;
+	t->mask = 0;
+	if (expect < 64)
+		return;
+	size_t cap = 256;
+	while (cap < expect && cap < ((size_t)1 << 14))
+		cap *= 2;
+	t->slot = calloc(cap, sizeof *t->slot);
+	if (t->slot)
+		t->mask = cap - 1;
+}
+
+value str_new_dedup(str_dedup *t, const char *s, size_t len)
+{
+	if (!t->slot || len > DEDUP_MAX_LEN)
+		return str_new(s, len);
+	uint64_t h = str_hash_bytes(s, len);
+	vstr **slot = &t->slot[h & t->mask];
+	vstr *o = *slot;
+	if (o && o->hash == h && o->len == len && memcmp(o->data, s, len) == 0) {
+		__atomic_add_fetch(&o->h.rc, 1, __ATOMIC_RELAXED);
+		return v_obj(&o->h);
+	}
+	/* a miss replaces the slot: a direct-mapped cache, no probing */
+	value v = str_new(s, len);
+	((vstr *)v.as.o)->hash = h;
+	*slot = (vstr *)v.as.o;
+	return v;
+}
+
+void str_dedup_fini(str_dedup *t)
+{
+	free(t->slot);
+	t->slot = NULL;
+}
+
 value str_from_c(const char *s)
 {
 	return str_new(s, strlen(s));
@@ -369,6 +411,32 @@ value str_concat_n(const value *parts, int n)
 		const vstr *x = str_of(parts[j]);
 		memcpy(r->data + off, x->data, x->len);
 		off += x->len;
+	}
+	r->cplen = cplen;
+	return v_obj(&r->h);
+}
+
+value str_join(value sep, const value *items, size_t n)
+{
+	const vstr *sp = str_of(sep);
+	size_t len = n ? sp->len * (n - 1) : 0, cplen = n ? sp->cplen * (n - 1) : 0;
+	uint16_t ascii = sp->h.extra & VSTR_ASCII;
+	for (size_t j = 0; j < n; j++) {
+		const vstr *x = str_of(items[j]);
+		len += x->len;
+		cplen += x->cplen;
+		ascii &= x->h.extra;
+	}
+	vstr *r = str_alloc(len, ascii);
+	char *w = r->data;
+	for (size_t j = 0; j < n; j++) {
+		const vstr *x = str_of(items[j]);
+		if (j && sp->len) {
+			memcpy(w, sp->data, sp->len);
+			w += sp->len;
+		}
+		memcpy(w, x->data, x->len);
+		w += x->len;
 	}
 	r->cplen = cplen;
 	return v_obj(&r->h);
