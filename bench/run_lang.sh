@@ -11,6 +11,9 @@
 #   -f FLOW    the flow binary (default: build/cli/flow beside this folder)
 #   -b BEFORE  a second flow binary (e.g. the main branch's), run paired with
 #              FLOW in every repetition: adds a column and FLOW/BEFORE
+#   -p PYTHON  the python3 to run (default: python3 on PATH, except that a
+#              pyenv shim, a script that costs ~0.4 s of CPU per start, is
+#              replaced by /usr/bin/python3 when that exists)
 #   NAME       programs to run (default: every bench/lang/*.flow); a program
 #              with a NAME.args file runs once per line of it, the line
 #              passed as `-p n=ARG` to Flow and as argv[1] to the others
@@ -27,15 +30,17 @@ reps=3
 cpu=0
 flow="$root/build/cli/flow"
 before=""
+python=""
 
-while getopts "n:cf:b:h" opt; do
+while getopts "n:cf:b:p:h" opt; do
 	case $opt in
 	n) reps=$OPTARG ;;
 	c) cpu=1 ;;
 	f) flow=$OPTARG ;;
 	b) before=$OPTARG ;;
+	p) python=$OPTARG ;;
 	h)
-		sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*) exit 2 ;;
@@ -49,6 +54,12 @@ for tool in python3 lua5.4; do
 		exit 2
 	fi
 done
+if [ -z "$python" ]; then
+	python=$(command -v python3)
+	if [[ $python == */shims/* ]] && [ -x /usr/bin/python3 ]; then
+		python=/usr/bin/python3
+	fi
+fi
 for bin in "$flow" ${before:+"$before"}; do
 	if [ ! -x "$bin" ]; then
 		echo "run_lang.sh: no flow binary at $bin (build it: meson setup build && ninja -C build, or pass -f)" >&2
@@ -119,7 +130,7 @@ for run in "${runs[@]}"; do
 			case $lang in
 			flow) cmd=("$flow" run --serial "$here/lang/$name.flow" ${arg:+-p} ${arg:+"n=$arg"}) ;;
 			before) cmd=("$before" run --serial "$here/lang/$name.flow" ${arg:+-p} ${arg:+"n=$arg"}) ;;
-			py) cmd=(python3 "$here/lang/$name.py" ${arg:+"$arg"}) ;;
+			py) cmd=("$python" "$here/lang/$name.py" ${arg:+"$arg"}) ;;
 			lua) cmd=(lua5.4 "$here/lang/$name.lua" ${arg:+"$arg"}) ;;
 			esac
 			if ! t=$(timeit "$tmp/$lang.out" "${cmd[@]}"); then
@@ -154,5 +165,5 @@ for run in "${runs[@]}"; do
 	fi
 	unset ts
 done
-echo "(median of $reps paired runs each; $([ $cpu = 1 ] && echo "CPU time, user + system" || echo "wall time") including start-up)"
+echo "(python3: $python; median of $reps paired runs each; $([ $cpu = 1 ] && echo "CPU time, user + system" || echo "wall time") including start-up)"
 exit $status
