@@ -158,10 +158,14 @@ L_DICTSET: {
 	NEXT(); }
 
 L_ADD:
-	/* s += t, s = s + t: the old s is dropped, so when R(A) holds its only
-	 * reference, append in place (linear, not quadratic, in a loop) */
-	if (A == B && R(A)->t == V_STR && R(C)->t == V_STR && str_append_inplace(R(A), *R(C)))
+	if (R(B)->t == V_STR && R(C)->t == V_STR) {
+		/* s += t, s = s + t: the old s is dropped, so when R(A) holds its
+		 * only reference, append in place (linear, not quadratic, in a loop) */
+		if (A == B && str_append_inplace(R(A), *R(C)))
+			NEXT();
+		VM_SET(R(A), str_concat(*R(B), *R(C)));
 		NEXT();
+	}
 	ARITH_INT("+", __builtin_add_overflow, +)
 L_SUB: ARITH_INT("-", __builtin_sub_overflow, -)
 L_MUL: ARITH_INT("*", __builtin_mul_overflow, *)
