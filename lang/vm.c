@@ -157,16 +157,26 @@ L_DICTSET: {
 	} \
 	NEXT(); }
 
-L_ADD:
-	if (R(B)->t == V_STR && R(C)->t == V_STR) {
+L_ADD: {
+	value *b_ = R(B), *c_ = R(C);
+	if (b_->t == V_INT && c_->t == V_INT) {
+		int64_t r_;
+		if (__builtin_add_overflow(b_->as.i, c_->as.i, &r_))
+			ERR("integer overflow in %s", "+");
+		SETINT(R(A), r_);
+	} else if (ISNUM(b_) && ISNUM(c_)) {
+		SETFLT(R(A), NUM(b_) + NUM(c_));
+	} else if (b_->t == V_STR && c_->t == V_STR) {
 		/* s += t, s = s + t: the old s is dropped, so when R(A) holds its
 		 * only reference, append in place (linear, not quadratic, in a loop) */
-		if (A == B && str_append_inplace(R(A), *R(C)))
-			NEXT();
-		VM_SET(R(A), str_concat(*R(B), *R(C)));
-		NEXT();
+		if (A != B || !str_append_inplace(R(A), *c_))
+			VM_SET(R(A), str_concat(*b_, *c_));
+	} else {
+		TRY(vm_arith_slow(vm, '+', b_, c_, &tmp));
+		VM_SET(R(A), tmp);
 	}
-	ARITH_INT("+", __builtin_add_overflow, +)
+	NEXT();
+}
 L_SUB: ARITH_INT("-", __builtin_sub_overflow, -)
 L_MUL: ARITH_INT("*", __builtin_mul_overflow, *)
 L_DIV: {

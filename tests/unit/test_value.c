@@ -1282,6 +1282,42 @@ static void test_format(void **state)
 	val_rele(l);
 }
 
+/* "{:.Nf}" (formatted without printf when the rounding is certain) is
+ * byte for byte printf's "%.*f" over many magnitudes, ties included. */
+static void test_format_fixed(void **state)
+{
+	(void)state;
+	uint64_t x = 88172645463325252ull;
+	const double ties[] = { 0.125, 0.375, 2.5, 0.5, 1.5, 1e-7, 123456.785, 0.045, 1099511627775.5, 0.0 };
+	for (int k = 0; k < 200000; k++) {
+		double d;
+		if (k < (int)(sizeof ties / sizeof ties[0])) {
+			d = ties[k];
+		} else {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			/* mantissa from the bits, magnitude from 1e-6 to 1e13 */
+			d = (double)(x >> 11) / 9007199254740992.0 * pow(10, (int)(x % 20) - 6);
+			if (x & 1)
+				d = -d;
+			if (k % 7 == 0)
+				d = floor(d * 1000) / 1000 + 0.0005; /* near ties */
+		}
+		int p = k % 10;
+		char spec[8], want[400];
+		snprintf(spec, sizeof spec, ".%df", p);
+		snprintf(want, sizeof want, "%.*f", p, d);
+		sbuf b;
+		sbuf_init(&b);
+		verr e;
+		assert_int_equal(val_format(&b, v_float(d), spec, &e), 0);
+		if (strcmp(b.data, want) != 0)
+			fail_msg("%.17g with %s: got %s, printf %s", d, spec, b.data, want);
+		sbuf_fini(&b);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1302,6 +1338,7 @@ int main(void)
 		cmocka_unit_test(test_print_floats),
 		cmocka_unit_test(test_print_values),
 		cmocka_unit_test(test_format),
+		cmocka_unit_test(test_format_fixed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
