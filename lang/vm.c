@@ -157,7 +157,26 @@ L_DICTSET: {
 	} \
 	NEXT(); }
 
-L_ADD: ARITH_INT("+", __builtin_add_overflow, +)
+L_ADD: {
+	value *b_ = R(B), *c_ = R(C);
+	if (b_->t == V_INT && c_->t == V_INT) {
+		int64_t r_;
+		if (__builtin_add_overflow(b_->as.i, c_->as.i, &r_))
+			ERR("integer overflow in %s", "+");
+		SETINT(R(A), r_);
+	} else if (ISNUM(b_) && ISNUM(c_)) {
+		SETFLT(R(A), NUM(b_) + NUM(c_));
+	} else if (b_->t == V_STR && c_->t == V_STR) {
+		/* s += t, s = s + t: the old s is dropped, so when R(A) holds its
+		 * only reference, append in place (linear, not quadratic, in a loop) */
+		if (A != B || !str_append_inplace(R(A), *c_))
+			VM_SET(R(A), str_concat(*b_, *c_));
+	} else {
+		TRY(vm_arith_slow(vm, '+', b_, c_, &tmp));
+		VM_SET(R(A), tmp);
+	}
+	NEXT();
+}
 L_SUB: ARITH_INT("-", __builtin_sub_overflow, -)
 L_MUL: ARITH_INT("*", __builtin_mul_overflow, *)
 L_DIV: {
@@ -565,7 +584,9 @@ L_UNPACK: {
 }
 L_TOSTR: {
 	value *b_ = R(B);
-	if (b_->t != V_STR) {
+	if (b_->t == V_INT) {
+		tmp = str_from_int(b_->as.i);
+	} else if (b_->t != V_STR) {
 		sbuf sb;
 		value x;
 		TRY(vm_deref_values(vm, b_, &x));
@@ -595,7 +616,6 @@ L_FORMAT: {
 	NEXT();
 }
 L_CONCAT: {
-	sbuf sb;
 	if (__builtin_expect(vm->ctx.lowering, 0))
 		for (int j = 0; j < C; j++)
 			if (R(B + j)->t == V_FUTURE) {
@@ -603,12 +623,7 @@ L_CONCAT: {
 				vm_need_runtime(vm);
 				goto error;
 			}
-	sbuf_init(&sb);
-	for (int j = 0; j < C; j++) {
-		value s = *R(B + j);
-		sbuf_add(&sb, str_data(s), str_len(s));
-	}
-	VM_SET(R(A), str_take_sbuf(&sb));
+	VM_SET(R(A), str_concat_n(R(B), C));
 	NEXT();
 }
 L_CHECKTYPE: {

@@ -131,6 +131,10 @@ static int b_str(flow_vm *vm, value *argv, int argc, value *out)
 		*out = v;
 		return 0;
 	}
+	if (v.t == V_INT) {
+		*out = str_from_int(v.as.i);
+		return 0;
+	}
 	sbuf b;
 	sbuf_init(&b);
 	val_str(&b, v);
@@ -402,7 +406,20 @@ static int b_sum(flow_vm *vm, value *argv, int argc, value *out)
 	if (sl_items(vm, argv[0], "sum", &l) < 0)
 		return -1;
 	value acc = val_hold(argv[1]);
-	for (size_t i = 0; i < list_len(l); i++) {
+	size_t i = 0;
+	if (acc.t == V_INT) {
+		/* ints: added here until one is not an int or would overflow;
+		 * the loop below then goes on (and reports the overflow) */
+		int64_t s = acc.as.i, t;
+		for (; i < list_len(l); i++) {
+			value x = list_get(l, i);
+			if (x.t != V_INT || __builtin_add_overflow(s, x.as.i, &t))
+				break;
+			s = t;
+		}
+		acc = v_int(s);
+	}
+	for (; i < list_len(l); i++) {
 		value r;
 		verr e;
 		if (val_arith('+', acc, list_get(l, i), &r, &e) < 0) {

@@ -51,6 +51,9 @@ static int m_split(flow_vm *vm, value *argv, int argc, value *out)
 	const char *d = str_data(s);
 	size_t n = str_len(s);
 	value l = list_new(0);
+	/* repeated words become one string each (a word count's keys) */
+	str_dedup dd;
+	str_dedup_init(&dd, n / 8);
 	if (sep.t == V_NONE) {
 		size_t i = 0;
 		while (i < n) {
@@ -65,32 +68,44 @@ static int m_split(flow_vm *vm, value *argv, int argc, value *out)
 				while (j < n && !is_space(d[j]))
 					j++;
 			}
-			list_append_take(l, str_new(d + i, j - i));
+			list_append_take(l, str_new_dedup(&dd, d + i, j - i));
 			i = j;
 		}
 	} else {
 		if (sl_str(vm, sep, "split", "sep") < 0) {
+			str_dedup_fini(&dd);
 			val_rele(l);
 			return -1;
 		}
 		size_t sn = str_len(sep);
 		if (sn == 0) {
+			str_dedup_fini(&dd);
 			val_rele(l);
 			return vm_raise(vm, "split: empty separator");
 		}
 		size_t i = 0;
+		if (maxsplit < 0) {
+			/* one pass to count the parts: the list is allocated once */
+			size_t parts = 1;
+			for (ssize_t k; (k = find_bytes(d, n, i, str_data(sep), sn)) >= 0; i = (size_t)k + sn)
+				parts++;
+			i = 0;
+			val_rele(l);
+			l = list_new(parts);
+		}
 		for (;;) {
 			ssize_t k = -1;
 			if (maxsplit < 0 || (int64_t)list_len(l) < maxsplit)
 				k = find_bytes(d, n, i, str_data(sep), sn);
 			if (k < 0) {
-				list_append_take(l, str_new(d + i, n - i));
+				list_append_take(l, str_new_dedup(&dd, d + i, n - i));
 				break;
 			}
-			list_append_take(l, str_new(d + i, (size_t)k - i));
+			list_append_take(l, str_new_dedup(&dd, d + i, (size_t)k - i));
 			i = (size_t)k + sn;
 		}
 	}
+	str_dedup_fini(&dd);
 	*out = l;
 	return 0;
 }
@@ -100,21 +115,15 @@ static int m_join(flow_vm *vm, value *argv, int argc, value *out)
 	value l;
 	if (sl_items(vm, argv[1], "join", &l) < 0)
 		return -1;
-	sbuf b;
-	sbuf_init(&b);
 	for (size_t i = 0; i < list_len(l); i++) {
 		value x = list_get(l, i);
 		if (x.t != V_STR) {
-			sbuf_fini(&b);
 			val_rele(l);
 			return vm_raise(vm, "join: item %zu is a %s, expected a str", i, sl_type_name(x));
 		}
-		if (i)
-			sbuf_add(&b, str_data(argv[0]), str_len(argv[0]));
-		sbuf_add(&b, str_data(x), str_len(x));
 	}
+	*out = str_join(argv[0], list_of(l)->items, list_len(l));
 	val_rele(l);
-	*out = str_take_sbuf(&b);
 	return 0;
 }
 
@@ -311,6 +320,16 @@ static int map_case(value s, uint32_t (*f)(uint32_t), value *out)
 {
 	const char *d = str_data(s);
 	size_t n = str_len(s), i = 0;
+	if (str_ascii(s)) {
+		/* ASCII maps to ASCII, byte for byte: a copy changed in place
+		 * (nothing else holds it yet) */
+		value r = str_new(d, n);
+		char *w = (char *)str_data(r);
+		for (size_t j = 0; j < n; j++)
+			w[j] = (char)f((unsigned char)w[j]);
+		*out = r;
+		return 0;
+	}
 	sbuf b;
 	sbuf_init(&b);
 	sbuf_reserve(&b, n);
