@@ -12,6 +12,7 @@
 #include "executor/run_obs.h"
 #include "executor/size.h"
 #include "executor/store.h"
+#include "stdlib/stdlib.h"
 
 /* X(ID, SHORT, LONG, ARG, REPEAT, HELP): see cli.h */
 #define RUN_OPTS(X) \
@@ -38,6 +39,9 @@
 	X(RESOURCES, 0, "resources", "name=amount[,...]", false, \
 	  "custom resources this node offers, for tasks'\n@resources (a task that needs more than the node\n" \
 	  "offers is an error before anything runs)") \
+	X(MAX_READ, 0, "max-read", "SIZE", false, \
+	  "the most io.read_text/read_lines and each of\nproc's outputs may read (default 1GiB); past it\n" \
+	  "the call fails (docs/faults.md)") \
 	X(QUIET, 'q', "quiet", NULL, false, "no progress line (there is one only when stderr\nis a terminal)")
 
 CLI_COMMAND(run, RUN_OPTS,
@@ -131,6 +135,14 @@ static int on_opt(void *ctx, int id, const char *arg)
 			return cli_usage_error("run", "--resources expects name=amount[,name=amount...] "
 			                       "with amounts >= 0, got '%s'", arg);
 		break;
+	case OPT_MAX_READ: {
+		uint64_t n;
+		if (parse_size(arg, &n) != 0 || n == 0)
+			return cli_usage_error("run", "--max-read expects a size such as 64MiB, 2GiB or "
+			                       "1000000, got '%s'", arg);
+		stdlib_max_read = n;
+		break;
+	}
 	case OPT_QUIET: a->quiet = true; break;
 	}
 	return 0;
