@@ -115,5 +115,26 @@ else
 	echo "SKIP: full spill disk (needs root and unshare -m)"
 fi
 
+# ---- a binary file given as source: one error, not hundreds ----
+head -c 20000 "$flow" >"$tmp/elf.flow"
+timeout 20 "$flow" run "$tmp/elf.flow" >/dev/null 2>"$tmp/err"
+rc=$?
+n=$(grep -c "error" "$tmp/err")
+[ "$rc" = 1 ] && [ "$n" -le 3 ] && grep -q "not a text file" "$tmp/err" && ok ||
+	bad "binary source: exit $rc, $n errors: $(head -c 300 "$tmp/err")"
+
+# ---- diagnostics and -p errors escape control bytes and invalid UTF-8 ----
+printf 'param n: int = 1\nprint(n)\n' >"$tmp/param.flow"
+timeout 20 "$flow" run -p "$(printf 'n=\033[2J\xff')" "$tmp/param.flow" >/dev/null 2>"$tmp/err"
+rc=$?
+if [ "$rc" != 0 ] && ! grep -q "$(printf '\033')" "$tmp/err" && ! LC_ALL=C grep -q "$(printf '\xff')" "$tmp/err" &&
+	grep -qF '\x1b' "$tmp/err"; then ok; else bad "-p escape: exit $rc: $(cat -v "$tmp/err" | head -3)"; fi
+printf 'x = "\033[2J"\nprint(y)\n' >"$tmp/esc.flow"
+mkdir -p "$tmp/$(printf 'd\033[31m')"
+cp "$tmp/esc.flow" "$tmp/$(printf 'd\033[31m')/e.flow"
+timeout 20 "$flow" check "$tmp/$(printf 'd\033[31m')/e.flow" >/dev/null 2>"$tmp/err"
+! grep -q "$(printf '\033')" "$tmp/err" && grep -qF 'd\x1b[31m' "$tmp/err" && ok ||
+	bad "diagnostic escape: $(cat -v "$tmp/err" | head -3)"
+
 echo "faults: $pass passed, $fail failed"
 [ "$fail" = 0 ]
