@@ -38,6 +38,18 @@ rc=$(timeout 60 python3 "$here/sigrun.py" 2 SIGTERM "$tmp/out" "$tmp/err" \
 	"$flow" run --spill-dir "$tmp/spill" "$tmp/stage.flow")
 [ "$rc" = 143 ] && ok || bad "SIGTERM: exit $rc, want 143"
 
+rc=$(timeout 60 python3 "$here/sigrun.py" 2 SIGINT,SIGINT "$tmp/out" "$tmp/err" \
+	"$flow" run --object-store-memory 1000 --spill-dir "$tmp/spill" "$tmp/stage.flow")
+[ "$rc" = 130 ] && [ -z "$(ls "$tmp/spill")" ] && ok || bad "two SIGINTs: exit $rc, left: $(ls "$tmp/spill")"
+
+# ---- SIGKILL: what the driver printed is in the file ----
+timeout 30 "$flow" run "$tmp/stage.flow" >"$tmp/out" 2>/dev/null &
+sleep 1.5
+kill -KILL $! 2>/dev/null
+wait $! 2>/dev/null
+grep -q "stage 1 done" "$tmp/out" && ok || bad "SIGKILL: the driver's print was lost"
+rm -rf "$tmp"/spill/flow-spill-* /tmp/flow-spill-$!-* 2>/dev/null
+
 # ---- a stale spill directory of a dead process is swept ----
 mkdir "$tmp/spill/flow-spill-999999999-abcdef"
 timeout 20 "$flow" run --spill-dir "$tmp/spill" "$tmp/stage.flow" >/dev/null 2>&1 &
@@ -80,6 +92,19 @@ printf 'import io\nprint(len(io.read_text("/dev/zero")))\n' >"$tmp/z.flow"
 timeout 20 "$flow" run --max-read 1MiB "$tmp/z.flow" >/dev/null 2>"$tmp/err"
 rc=$?
 [ "$rc" = 1 ] && grep -q "read cap" "$tmp/err" && ok || bad "/dev/zero: exit $rc"
+
+# ---- s = s + s doubling fails the task, not the process ----
+cat >"$tmp/dbl.flow" <<'F'
+task grow() -> int {
+    s = "x"
+    for i in range(40) { s = s + s }
+    return len(s)
+}
+print(get(grow()))
+F
+timeout 120 "$flow" run "$tmp/dbl.flow" >/dev/null 2>"$tmp/err"
+rc=$?
+[ "$rc" = 1 ] && grep -q "string too large" "$tmp/err" && ok || bad "s + s: exit $rc"
 
 # ---- a failed write to stdout ----
 printf 'print(1)\n' >"$tmp/one.flow"
