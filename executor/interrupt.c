@@ -10,7 +10,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "lang/vm.h"
 
 static int taken;                  /* atomic: the first signal, or 0 */
 static pthread_mutex_t dir_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -50,11 +49,11 @@ static void *sig_main(void *arg)
 		if (n != 1)
 			return NULL;
 		int sig = b, expect = 0;
+		/* the watchdog (watchdog.c) turns it into every host's cancel flag:
+		 * atomic words the VMs poll, where vm_interrupted is a plain one */
 		if (__atomic_compare_exchange_n(&taken, &expect, sig, false, __ATOMIC_SEQ_CST,
-		                                __ATOMIC_SEQ_CST)) {
-			vm_interrupted = 1;
+		                                __ATOMIC_SEQ_CST))
 			continue;
-		}
 		/* the second: out at once, leaving no spill directory behind */
 		pthread_mutex_lock(&dir_mu);
 		if (spill_dir[0])
@@ -66,9 +65,10 @@ static void *sig_main(void *arg)
 	}
 }
 
+static bool armed;
+
 bool interrupt_arm(void)
 {
-	static bool armed;
 	if (armed)
 		return true;
 	/* a self-pipe, not sigwait: libraries (OpenBLAS) start threads before
@@ -94,8 +94,13 @@ bool interrupt_arm(void)
 		sigemptyset(&sa.sa_mask);
 		sigaction(sigs[i], &sa, NULL);
 	}
-	armed = true;
+	__atomic_store_n(&armed, true, __ATOMIC_SEQ_CST);
 	return true;
+}
+
+bool interrupt_armed(void)
+{
+	return __atomic_load_n(&armed, __ATOMIC_SEQ_CST);
 }
 
 int interrupt_signal(void)

@@ -4,10 +4,11 @@
  * writes the signal's number to a pipe (a self-pipe), and starts one
  * thread that reads it: no work is done in the handler. A signal that
  * was ignored when flow started (a shell's background job) stays
- * ignored. The first signal sets vm_interrupted (every VM polls it
- * at backward jumps and calls, and blocking natives check it: the run's
- * calls are cancelled as @timeout cancels one) and interrupt_signal()
- * (the scheduler starts nothing more); the run then ends through its
+ * ignored. The first signal sets interrupt_signal(): the scheduler
+ * starts nothing more, and the watchdog (watchdog.c; every run has one
+ * once interrupts are armed) sets every host's cancel flag, which the VMs
+ * poll at backward jumps and calls and blocking natives check: the run's
+ * calls are cancelled as @timeout cancels one; the run then ends through its
  * normal path, so outputs are flushed and closed. A second signal removes
  * the spill directory named with interrupt_set_spill_dir and exits at
  * once with 128 + the signal.
@@ -21,6 +22,8 @@
 /* Installs the handlers and starts the thread; false if it cannot (then
  * the default actions stay). */
 bool interrupt_arm(void);
+/* Was interrupt_arm called (does every run need a watchdog)? */
+bool interrupt_armed(void);
 /* The first signal taken (SIGINT, SIGTERM), or 0. */
 int interrupt_signal(void);
 /* The directory a second signal removes before exiting (NULL: none). */

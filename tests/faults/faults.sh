@@ -44,7 +44,7 @@ rc=$(timeout 60 python3 "$here/sigrun.py" 2 SIGINT,SIGINT "$tmp/out" "$tmp/err" 
 
 # ---- SIGKILL: what the driver printed is in the file ----
 timeout 30 "$flow" run "$tmp/stage.flow" >"$tmp/out" 2>/dev/null &
-sleep 1.5
+sleep 3
 kill -KILL $! 2>/dev/null
 wait $! 2>/dev/null
 grep -q "stage 1 done" "$tmp/out" && ok || bad "SIGKILL: the driver's print was lost"
@@ -115,11 +115,16 @@ for args in "run $tmp/one.flow" "compile --stats $tmp/one.flow" "dot $tmp/one.fl
 done
 
 # ---- ulimit -v: the LMDB map fits the address space ----
+# (a sanitizer build reserves terabytes of shadow memory: not testable)
+if (ulimit -v 16000000 && "$flow" --version 2>&1) | grep -q Sanitizer; then
+	echo "SKIP: ulimit -v (a sanitizer build)"
+else
 out=$( (ulimit -v 16000000 && timeout 20 "$flow" run "$tmp/one.flow") 2>&1)
 [ "$out" = 1 ] && ok || bad "ulimit -v: $out"
 out=$( (ulimit -v 4000000 && timeout 60 "$flow" run --object-store-memory 1000 --spill-dir "$tmp/spill" \
 	"$tmp/stage.flow" | tail -1) 2>&1)
 [ -n "$out" ] && ! grep -q "error" <<<"$out" && ok || bad "ulimit -v with spill: $out"
+fi
 
 # ---- a full spill disk: a warning, once, and exit 0 ----
 if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
