@@ -12,6 +12,8 @@ fail=0
 ok() { pass=$((pass + 1)); }
 bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
 
+printf 'print(1)\n' >"$tmp/one.flow"
+
 # ---- SIGINT during a run with spill ----
 cat >"$tmp/stage.flow" <<'F'
 task work(i: int) -> list {
@@ -43,18 +45,26 @@ rc=$(timeout 60 python3 "$here/sigrun.py" 2 SIGINT,SIGINT "$tmp/out" "$tmp/err" 
 [ "$rc" = 130 ] && [ -z "$(ls "$tmp/spill")" ] && ok || bad "two SIGINTs: exit $rc, left: $(ls "$tmp/spill")"
 
 # ---- SIGKILL: what the driver printed is in the file ----
-timeout 30 "$flow" run "$tmp/stage.flow" >"$tmp/out" 2>/dev/null &
+# (flow itself is killed, not a timeout wrapper; its spill directory is
+# left behind, for the sweep below)
+"$flow" run --spill-dir "$tmp/spill" "$tmp/stage.flow" >"$tmp/out" 2>/dev/null &
+killed=$!
 sleep 3
-kill -KILL $! 2>/dev/null
-wait $! 2>/dev/null
+kill -KILL $killed 2>/dev/null
+wait $killed 2>/dev/null
 grep -q "stage 1 done" "$tmp/out" && ok || bad "SIGKILL: the driver's print was lost"
-rm -rf "$tmp"/spill/flow-spill-* /tmp/flow-spill-$!-* 2>/dev/null
+
+# ---- a missing --spill-dir: created, and removed with its parents ----
+timeout 20 "$flow" run --spill-dir "$tmp/nx/a/b" "$tmp/one.flow" >/dev/null 2>&1
+rc=$?
+[ "$rc" = 0 ] && [ ! -e "$tmp/nx" ] && ok || bad "missing spill dir: exit $rc, left: $(ls -R "$tmp/nx" 2>&1 | head -3)"
 
 # ---- a stale spill directory of a dead process is swept ----
 mkdir "$tmp/spill/flow-spill-999999999-abcdef"
 timeout 20 "$flow" run --spill-dir "$tmp/spill" "$tmp/stage.flow" >/dev/null 2>&1 &
 sleep 1; kill -TERM $! 2>/dev/null; wait $! 2>/dev/null
 [ ! -e "$tmp/spill/flow-spill-999999999-abcdef" ] && ok || bad "stale spill dir not swept"
+[ -z "$(ls "$tmp/spill")" ] && ok || bad "the SIGKILLed run's spill dir not swept: $(ls "$tmp/spill")"
 
 # ---- @timeout around proc.sh kills the child's process group ----
 marker="flowfaults_$$_$RANDOM"
@@ -107,7 +117,6 @@ rc=$?
 [ "$rc" = 1 ] && grep -q "string too large" "$tmp/err" && ok || bad "s + s: exit $rc"
 
 # ---- a failed write to stdout ----
-printf 'print(1)\n' >"$tmp/one.flow"
 for args in "run $tmp/one.flow" "compile --stats $tmp/one.flow" "dot $tmp/one.flow" "--help"; do
 	timeout 20 "$flow" $args >/dev/full 2>"$tmp/err"
 	rc=$?
