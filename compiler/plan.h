@@ -23,7 +23,7 @@
 
 #define PLAN_MAGIC "FLOWPLAN"
 #define PLAN_MAGIC_LEN 8
-#define PLAN_VERSION 1u
+#define PLAN_VERSION 2u
 
 /* Section ids (the section table lists them in this order). */
 enum {

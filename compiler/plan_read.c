@@ -570,6 +570,18 @@ static int check_insn(ld *L, const vstate *v, int pc, int *nsucc, int succ[2])
 		KIDX(bx);
 		*nsucc = 0; /* executing it is an error the VM reports */
 		break;
+	case OP_TRY: {
+		/* TRY; body; ENDTRY; JMP; handler (the shape compile.c emits) */
+		int h = pc + 1 + BC_sBx(i);
+		REG(a);
+		CHECK(h >= pc + 3 && h < x->ncode && BC_OP(x->code[h - 2]) == OP_ENDTRY &&
+		      BC_OP(x->code[h - 1]) == OP_JMP, "%s: TRY at pc %d has no handler", x->name, pc);
+		*nsucc = 2;
+		succ[1] = h;
+		break;
+	}
+	case OP_ENDTRY:
+		break;
 	case OP__COUNT:
 		break;
 	}
@@ -636,7 +648,8 @@ static int flow_insn(ld *L, const vstate *v, int pc, uint32_t *r)
 		break;
 	case OP_SETINDEX: r[c] |= T_SHARED; r[a] = T_ANY; break;
 	case OP_SETSELF: case OP_SETGLOBAL: r[a] |= T_SHARED; break;
-	case OP_BINDMETHOD: NEED(c, T_KSTR); r[b] |= T_SHARED; r[a] = T(V_FUNC); break;
+	case OP_BINDMETHOD: /* a bound method, or a field of an error value */
+		NEED(c, T_KSTR); r[b] |= T_SHARED; r[a] = T(V_FUNC) | T(V_STR) | T(V_NONE) | T_SHARED; break;
 	case OP_FORMAT: NEED(c, T_STRS); r[a] = T(V_STR); break;
 	case OP_TOSTR: r[a] = T(V_STR); break;
 	case OP_CONCAT:
@@ -645,6 +658,7 @@ static int flow_insn(ld *L, const vstate *v, int pc, uint32_t *r)
 		r[a] = T(V_STR);
 		break;
 	case OP_FORPREP: r[a] = r[a + 1] = r[a + 2] = T(V_INT); break;
+	case OP_TRY: r[a] |= T(V_ERROR); break; /* as the handler sees it */
 	case OP_FORLOOP: NEED(a, T(V_INT)); NEED(a + 1, T(V_INT)); NEED(a + 2, T(V_INT)); break;
 	case OP_ITERPREP: r[b] |= T_SHARED; r[a] = T(V_LIST) | T_SHARED; r[a + 1] = T(V_INT); break;
 	case OP_ITERNEXT: NEED(a, T(V_LIST)); NEED(a + 1, T(V_INT)); r[b] = T_ANY; break;
@@ -665,6 +679,24 @@ static int flow_insn(ld *L, const vstate *v, int pc, uint32_t *r)
 	return 0;
 #undef NEED
 #undef FRESH
+}
+
+/* Joins register types r into leader t's entry state; queues t if it grew. */
+static void join_state(uint32_t *st, uint8_t *seen, uint8_t *queued, int *work, int *nw, int t,
+                       const uint32_t *r, int nr)
+{
+	uint32_t *ts = st + (size_t)t * (size_t)nr;
+	bool changed = !seen[t];
+	for (int j = 0; j < nr; j++) {
+		uint32_t m = seen[t] ? ts[j] | r[j] : r[j];
+		changed |= m != ts[j];
+		ts[j] = m;
+	}
+	seen[t] = 1;
+	if (changed && !queued[t]) {
+		queued[t] = 1;
+		work[(*nw)++] = t;
+	}
 }
 
 static int verify_proto(ld *L, const bc_proto *x, bool is_init)
@@ -725,6 +757,18 @@ static int verify_proto(ld *L, const bc_proto *x, bool is_init)
 		else
 			leader[pc] = -1;
 	int nr = x->nregs;
+	/* per instruction: the innermost try handler whose body holds it, or
+	 * -1; an error there reaches the handler with the registers as they
+	 * are before or after it, so those states flow into the handler */
+	int *hnd = malloc(sizeof(int) * (size_t)n);
+	if (!hnd)
+		abort();
+	for (int pc = 0; pc < n; pc++)
+		hnd[pc] = -1;
+	for (int pc = 0; pc < n; pc++)
+		if (BC_OP(x->code[pc]) == OP_TRY)
+			for (int q = pc + 1, h = pc + 1 + BC_sBx(x->code[pc]); q < h - 2; q++)
+				hnd[q] = h;
 	uint32_t *st = calloc((size_t)nl * (size_t)nr, sizeof(uint32_t));
 	uint8_t *seen = calloc((size_t)nl, 1), *queued = calloc((size_t)nl, 1);
 	int *work = malloc(sizeof(int) * (size_t)nl), *lpc = malloc(sizeof(int) * (size_t)nl);
@@ -744,8 +788,12 @@ static int verify_proto(ld *L, const bc_proto *x, bool is_init)
 		queued[l] = 0;
 		memcpy(r, st + (size_t)l * (size_t)nr, sizeof(uint32_t) * (size_t)nr);
 		for (int pc = lpc[l];;) {
+			if (hnd[pc] >= 0)
+				join_state(st, seen, queued, work, &nw, leader[hnd[pc]], r, nr);
 			if (flow_insn(L, &v, pc, r))
 				goto done;
+			if (hnd[pc] >= 0)
+				join_state(st, seen, queued, work, &nw, leader[hnd[pc]], r, nr);
 			int ns = nsucc[pc];
 			if (ns == 1 && succ[2 * pc] == pc + 1 && leader[pc + 1] < 0) {
 				pc++;
@@ -771,6 +819,7 @@ static int verify_proto(ld *L, const bc_proto *x, bool is_init)
 	}
 	rc = 0;
 done:
+	free(hnd);
 	free(st);
 	free(seen);
 	free(queued);

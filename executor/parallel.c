@@ -856,7 +856,7 @@ int parallel_run_dag(const dag *g, const parallel_opts *o)
 	pthread_cond_broadcast(&r.jdone);
 	pthread_mutex_unlock(&r.mu);
 
-	int nfailed = dh.nfailed, nskipped = dh.nskipped, ndriver = dh.ndriver;
+	int nfailed = dh.nfailed, nskipped = dh.nskipped, ndriver = dh.ndriver, ncaught = dh.ncaught;
 	/* no worker starts another now (stop is set); wait for those being
 	 * started, then nthreads is final */
 	pthread_mutex_lock(&r.mu);
@@ -875,6 +875,7 @@ int parallel_run_dag(const dag *g, const parallel_opts *o)
 		nfailed += ws[j].h.nfailed;
 		nskipped += ws[j].h.nskipped;
 		ndriver += ws[j].h.ndriver;
+		ncaught += ws[j].h.ncaught;
 		vm_free(ws[j].vm);
 		task_host_fini(&ws[j].h);
 	}
@@ -902,7 +903,7 @@ int parallel_run_dag(const dag *g, const parallel_opts *o)
 	fflush(out);
 	obs_run_end(r.obs);
 	int status = r.fatal ? 1 : 0;
-	if (task_summary(err, nfailed, nskipped, ndriver))
+	if (task_summary(err, nfailed, nskipped, ndriver, ncaught))
 		status = 1;
 	fflush(err);
 	return status;

@@ -48,7 +48,7 @@ int serial_run_dag(const dag *g, const serial_opts *o)
 	run_store_fini(&rs);
 	fflush(sh.out);
 	obs_run_end(o->obs);
-	if (task_summary(sh.err, sh.nfailed, sh.nskipped, sh.ndriver))
+	if (task_summary(sh.err, sh.nfailed, sh.nskipped, sh.ndriver, sh.ncaught))
 		status = 1;
 	fflush(sh.err);
 	return status;

@@ -280,6 +280,9 @@ static int run_inline(task_host *sh, const bc_proto *p, uint64_t call, value sel
 		*err = sh->dep_place;
 		sh->dep_place = NULL;
 	} else if (rc) {
+		free(sh->fail_msg);
+		sh->fail_msg = strdup(vm_error_message(tv));
+		sh->fail_kind = ERR_TASK;
 		char suffix[256];
 		snprintf(suffix, sizeof suffix, " (in %s '%s')",
 		         p->kind == PROTO_TASK ? "task" : p->kind == PROTO_INIT ? "actor" : "method",
@@ -310,7 +313,11 @@ static value fail_future(task_host *sh, const char *what, const char *name, int 
 	fprintf(sh->err, "%s\n", msg);
 	sh->nfailed++;
 	value f = future_new_failed(msg);
-	((vfuture *)f.as.o)->host_data = (void *)name;
+	vfuture *vf = (vfuture *)f.as.o;
+	vf->host_data = (void *)name;
+	vf->ekind = sh->fail_msg ? sh->fail_kind : ERR_TASK;
+	vf->emsg = sh->fail_msg;
+	sh->fail_msg = NULL;
 	free(msg);
 	free(where);
 	return f;
@@ -386,6 +393,9 @@ static value call_task_here(task_host *sh, const bc_proto *task, uint64_t call, 
 					             task->attrs.timeout) < 0)
 						abort();
 					dep = NULL;
+					free(sh->fail_msg);
+					sh->fail_msg = strdup(err);
+					sh->fail_kind = ERR_TIMEOUT;
 				}
 			}
 		}
@@ -565,6 +575,7 @@ static int s_call_method(flow_vm *vm, value handle, const bc_proto *m, value *ar
 			abort();
 		*out = future_new_failed(msg);
 		((vfuture *)out->as.o)->host_data = (void *)m->name;
+		((vfuture *)out->as.o)->ekind = ERR_ACTOR_DIED;
 		free(msg);
 		return 0;
 	}
@@ -631,7 +642,16 @@ static int s_get(flow_vm *vm, value fut, value *out)
 		sh->dep_name = failed_name(f);
 		free(sh->dep_place);
 		sh->dep_place = place_text(vm);
-		return vm_raise(vm, "needs the result of failed task '%s'", failed_name(f));
+		vm_raise(vm, "needs the result of failed task '%s'", failed_name(f));
+		/* what `except e` sees: the failed call's own message, and its
+		 * first line as flow run printed it */
+		const char *full = f->error ? f->error : "failed";
+		size_t n1 = strcspn(full, "\n");
+		char *line = strndup(full, n1);
+		vm_error_detail(vm, f->ekind, f->host_data, f->emsg ? f->emsg : line, line);
+		vm_error_future(vm, fut);
+		free(line);
+		return -1;
 	}
 	return vm_raise(vm, "future is not ready");
 }
@@ -751,8 +771,16 @@ static int s_sleep(flow_vm *vm, double seconds)
 	return rc;
 }
 
+static void s_caught(flow_vm *vm, value fut)
+{
+	vfuture *f = (vfuture *)fut.as.o;
+	if (!__atomic_exchange_n(&f->caught, 1, __ATOMIC_ACQ_REL))
+		host_of(vm)->ncaught++;
+}
+
 static const flow_host_ops task_ops = {
 	s_call_task, s_new_actor, s_call_method, s_get, s_wait, s_put, s_print, s_sleep,
+	.caught = s_caught,
 };
 
 /* ---- running the DAG ---------------------------------------------------- */
@@ -770,6 +798,9 @@ static void settle(value node_fut, value outcome)
 	val_rele(old);
 	free(dst->error);
 	dst->error = src->error ? strdup(src->error) : NULL;
+	free(dst->emsg);
+	dst->emsg = src->emsg ? strdup(src->emsg) : NULL;
+	dst->ekind = src->ekind;
 	dst->host_data = src->host_data;
 	/* last: a thread that sees the new state sees the rest (nested jobs) */
 	__atomic_store_n(&dst->state, src->state, __ATOMIC_RELEASE);
@@ -1076,6 +1107,8 @@ void task_host_fini(task_host *h)
 {
 	free(h->dep_place);
 	h->dep_place = NULL;
+	free(h->fail_msg);
+	h->fail_msg = NULL;
 	for (int j = 0; j <= TASK_MAX_NESTING; j++) {
 		vm_free(h->pool[j]);
 		h->pool[j] = NULL;
@@ -1094,10 +1127,15 @@ flow_vm *task_host_vm(task_host *h)
 	return vm_new(h->prog, &c);
 }
 
-int task_summary(FILE *err, int nfailed, int nskipped, int ndriver)
+int task_summary(FILE *err, int nfailed, int nskipped, int ndriver, int ncaught)
 {
 	if (!nfailed && !nskipped && !ndriver)
 		return 0;
+	if (!ndriver && ncaught >= nfailed + nskipped) {
+		/* every failure was handled by the program */
+		fprintf(err, "flow: %d call%s failed, caught by 'except'\n", ncaught, ncaught == 1 ? "" : "s");
+		return 0;
+	}
 	if (nfailed || !ndriver) {
 		fprintf(err, "flow: %d task%s failed", nfailed, nfailed == 1 ? "" : "s");
 		if (ndriver)

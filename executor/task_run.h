@@ -98,8 +98,11 @@ typedef struct task_host {
 	const task_spawner *spawn; /* nested calls go here; NULL: inline */
 	nested_job *kids[TASK_MAX_NESTING + 1]; /* jobs the call at each depth made */
 	int nfailed, nskipped, ndriver;
+	int ncaught;             /* failed calls whose failure an `except` caught */
 	int nretries;            /* attempts after a task's first (@retries) */
 	const span *node_where;  /* the DAG node being run, for "called from" */
+	char *fail_msg;          /* the last failed call's own message (malloc'd) */
+	int fail_kind;           /* ... and its ERR_* kind, for `except e` */
 	flow_vm *dep_vm;         /* the last VM that needed a failed result */
 	const char *dep_name;    /* ... and the failed task it needed */
 	char *dep_place;
@@ -151,7 +154,8 @@ void task_job_release(nested_job *j);
 char *task_render_error(flow_vm *vm, const char *suffix);
 
 /* Prints the end-of-run summary ("flow: 2 tasks failed, 1 skipped") when
- * anything failed; returns 1 then, else 0. */
-int task_summary(FILE *err, int nfailed, int nskipped, int ndriver);
+ * anything failed; returns 1 then, else 0 (also when every failure was
+ * caught by an `except`: ncaught of them). */
+int task_summary(FILE *err, int nfailed, int nskipped, int ndriver, int ncaught);
 
 #endif

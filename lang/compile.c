@@ -37,6 +37,7 @@ typedef struct intlist {
 typedef struct loopctx {
 	intlist brk, cont;
 	struct loopctx *outer;
+	int trydepth;           /* open try blocks when the loop started */
 } loopctx;
 
 typedef struct fstate {
@@ -59,6 +60,7 @@ typedef struct fstate {
 	int nlocals, freereg, maxreg;
 	span cur;
 	loopctx *loop;
+	int trydepth;           /* try blocks open here (break/continue close them) */
 } fstate;
 
 static void expr_to(fstate *fs, const ast_expr *e, int dst);
@@ -1325,7 +1327,7 @@ static void stmt(fstate *fs, const ast_stmt *s)
 	}
 	case S_WHILE: {
 		/* the test sits after the body: one jump per iteration */
-		loopctx lc = { { 0 }, { 0 }, fs->loop };
+		loopctx lc = { { 0 }, { 0 }, fs->loop, fs->trydepth };
 		fs->loop = &lc;
 		int first = emit_jump(fs);
 		int body = fs->ncode;
@@ -1342,7 +1344,7 @@ static void stmt(fstate *fs, const ast_stmt *s)
 		break;
 	}
 	case S_FOR: {
-		loopctx lc = { { 0 }, { 0 }, fs->loop };
+		loopctx lc = { { 0 }, { 0 }, fs->loop, fs->trydepth };
 		fs->loop = &lc;
 		for_loop(fs, s->u.for_.names, s->u.for_.local, s->u.for_.nnames, s->u.for_.iter,
 		         s->where, loop_body, &s->u.for_.body, 0, &lc);
@@ -1356,6 +1358,9 @@ static void stmt(fstate *fs, const ast_stmt *s)
 			cerror(fs, s->where, "'%s' outside a loop", s->kind == S_BREAK ? "break" : "continue");
 			break;
 		}
+		/* leaving try blocks closes their handlers */
+		for (int j = fs->loop->trydepth; j < fs->trydepth; j++)
+			emitABC(fs, OP_ENDTRY, 0, 0, 0);
 		il_add(s->kind == S_BREAK ? &fs->loop->brk : &fs->loop->cont, emit_jump(fs));
 		break;
 	case S_RETURN:
@@ -1369,6 +1374,25 @@ static void stmt(fstate *fs, const ast_stmt *s)
 		break;
 	case S_BLOCK:
 		block(fs, &s->u.block);
+		break;
+	case S_TRY: {
+		/* TRY r, handler; body; ENDTRY; JMP end; handler: ...; end:
+		 * (plan_read relies on this shape) */
+		int r = s->u.try_.name && s->u.try_.local >= 0 ? s->u.try_.local : reg_alloc(fs);
+		fs->cur = s->where;
+		int t = emitABx(fs, OP_TRY, r, 0);
+		fs->trydepth++;
+		block(fs, &s->u.try_.body);
+		fs->trydepth--;
+		emitABC(fs, OP_ENDTRY, 0, 0, 0);
+		int j = emit_jump(fs);
+		patch_jump(fs, t, fs->ncode);
+		block(fs, &s->u.try_.handler);
+		patch_jump(fs, j, fs->ncode);
+		break;
+	}
+	case S_YIELD:
+		cerror(fs, s->where, "%s", "'yield' (streams) is not supported yet");
 		break;
 	}
 	fs->freereg = save;
