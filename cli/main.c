@@ -79,6 +79,7 @@ typedef struct prog_opts {
 	param_set *params;
 	int nparams, capparams;
 	bool no_rewrite;
+	bool static_only;  /* --static: a staged driver is a compile error */
 } prog_opts;
 
 /* -p name=value */
@@ -196,7 +197,7 @@ static int read_program(flow_loader *l, diag_ctx *d, const char *path, const pro
 static int lower_loaded(const bc_program *p, const prog_opts *o, dag **g)
 {
 	char *err = NULL;
-	lower_opts lo = { .no_rewrite = o->no_rewrite };
+	lower_opts lo = { .no_rewrite = o->no_rewrite, .static_only = o->static_only };
 	*g = lower_program(p, &lo, &err);
 	if (!*g) {
 		fprintf(stderr, "%s\n", err);
@@ -211,6 +212,10 @@ static int load_program(flow_loader *l, diag_ctx *d, const char *path, const pro
 {
 	*g = NULL;
 	int rc = read_program(l, d, path, o, prog, g, cmd);
+	if (rc == 0 && *g && o->static_only && (*g)->cont.nframes) {
+		fprintf(stderr, "flow: error: '%s' has a driver that continues at run time (--static)\n", path);
+		return EXIT_USER;
+	}
 	if (rc || *g)
 		return rc; /* a plan carries its DAG */
 	return lower_loaded(*prog, o, g);
@@ -249,6 +254,19 @@ static int write_plan(const char *out, const bc_program *p, const dag *g, const 
 	return ok ? 0 : EXIT_USER;
 }
 
+/* The staged driver (LANGUAGE.md section 6): which statement made the
+ * driver continue at run time, and why. */
+static void explain_dynamic(const dag *g, FILE *out)
+{
+	int64_t v = g ? dag_cont_node(g) : -1;
+	if (v < 0)
+		return;
+	span w = g->nodes[v].where;
+	fprintf(out, "%s:%d:%d: note: the driver continues at run time from line %d: %s "
+	        "(--static makes this an error)\n", bc_source_path(g->prog, w.file), w.line, w.col,
+	        w.line, g->cont.why ? g->cont.why : "");
+}
+
 /* ---- flow check --------------------------------------------------------- */
 
 static int cmd_check(int argc, char **argv)
@@ -256,6 +274,7 @@ static int cmd_check(int argc, char **argv)
 	static const struct option longopts[] = {
 		{"help", no_argument, NULL, 'h'},
 		{"param", required_argument, NULL, 'p'},
+		{"static", no_argument, NULL, 'Z'},
 		{NULL, 0, NULL, 0},
 	};
 	prog_opts o = {0};
@@ -263,15 +282,21 @@ static int cmd_check(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "hp:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'h':
-			printf("usage: flow check [-p name=value]... FILE\n\n"
+			printf("usage: flow check [--static] [-p name=value]... FILE\n\n"
 			       "Parses and checks FILE and the files it imports; prints every\n"
-			       "problem found as file:line:col with the source line.\n"
+			       "problem found as file:line:col with the source line, and a note\n"
+			       "naming the statement from which the driver runs at run time.\n"
+			       "  --static          such a driver is an error (the whole DAG must\n"
+			       "                    be known ahead)\n"
 			       "Exit status 0 when there is none, 1 otherwise.\n");
 			free_params(&o);
 			return 0;
 		case 'p':
 			if ((rc = add_param(&o, "check", optarg)) != 0)
 				return rc;
+			break;
+		case 'Z':
+			o.static_only = true;
 			break;
 		default:
 			free_params(&o);
@@ -289,6 +314,8 @@ static int cmd_check(int argc, char **argv)
 	/* the whole front end: compiled, and the driver lowered, so what
 	 * `flow compile` would reject is reported here too */
 	rc = load_program(&l, &d, argv[optind], &o, &p, &g, "check");
+	if (rc == 0)
+		explain_dynamic(g, stdout);
 	unload_program(&l, &d, p, g, &o);
 	return rc;
 }
@@ -306,6 +333,7 @@ static int cmd_compile(int argc, char **argv)
 		{"explain", no_argument, NULL, 'E'},
 		{"no-rewrite", no_argument, NULL, 'N'},
 		{"dump-dag", no_argument, NULL, 'D'},
+		{"static", no_argument, NULL, 'Z'},
 		{NULL, 0, NULL, 0},
 	};
 	prog_opts o = {0};
@@ -323,7 +351,11 @@ static int cmd_compile(int argc, char **argv)
 			       "                    edges, depth, width, tasks, actors, rewrites...\n"
 			       "  --explain         list each rewrite of a chain of @associative\n"
 			       "                    calls into a balanced tree\n"
+			       "                    and the statement from which the driver runs\n"
+			       "                    at run time (section 6 of the language)\n"
 			       "  --no-rewrite      keep such chains as written\n"
+			       "  --static          a driver that would run partly at run time is\n"
+			       "                    an error instead\n"
 			       "  --dump-dag        print the DAG's nodes, one per line: id, kind,\n"
 			       "                    label, file:line, predecessors (~ ordering only)\n"
 			       "  --dump-bytecode   print the bytecode of every task, fn, method\n"
@@ -352,6 +384,9 @@ static int cmd_compile(int argc, char **argv)
 		case 'D':
 			dump_dag = 1;
 			break;
+		case 'Z':
+			o.static_only = true;
+			break;
 		case 'o':
 			out = optarg;
 			break;
@@ -372,8 +407,10 @@ static int cmd_compile(int argc, char **argv)
 	if (rc == 0) {
 		if (dump)
 			bc_dump(p, stdout);
-		if (explain)
+		if (explain) {
 			dag_explain(g, stdout);
+			explain_dynamic(g, stdout);
+		}
 		if (dump_dag)
 			dag_dump(g, stdout);
 		if (stats) {
@@ -589,6 +626,7 @@ static int cmd_run(int argc, char **argv)
 		{"object-store-memory", required_argument, NULL, 'M'},
 		{"spill-dir", required_argument, NULL, 'd'},
 		{"resources", required_argument, NULL, 'r'},
+		{"static", no_argument, NULL, 'Z'},
 		{NULL, 0, NULL, 0},
 	};
 	enum { MAX_RES = 32 };
@@ -636,6 +674,7 @@ static int cmd_run(int argc, char **argv)
 			       "                    offers is an error before anything runs)\n"
 			       "  -q, --quiet       no progress line (there is one only when stderr\n"
 			       "                    is a terminal)\n"
+			       "  --static          refuse a driver that would run partly at run time\n"
 			       "\n"
 			       "Exit status 0 on success, 1 if the program failed (every\n"
 			       "failure is listed on stderr), 2 for bad usage.\n");
@@ -647,6 +686,9 @@ static int cmd_run(int argc, char **argv)
 			break;
 		case 'S':
 			serial = true;
+			break;
+		case 'Z':
+			o.static_only = true;
 			break;
 		case 'c':
 			if (parse_u64(optarg, &cpus) != 0 || cpus < 1 || cpus > 1024) {

@@ -18,6 +18,8 @@
 typedef struct lower_opts {
 	uint32_t max_nodes; /* 0: the default limit (LOWER_MAX_NODES) */
 	bool no_rewrite;    /* keep chains of @associative calls as written */
+	bool static_only;   /* --static: a driver that would continue at run
+	                     * time (section 6) is a compile error instead */
 } lower_opts;
 
 #define LOWER_MAX_NODES 100000000u

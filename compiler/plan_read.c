@@ -447,7 +447,7 @@ enum { F_ABC, F_AB, F_A, F_AK, F_AP, F_AACT, F_AsBx, F_sJ, F_ABI, F_ANAT, F_AMS,
 #define T(t) (1u << (t))
 #define T_SHARED (1u << 30)
 #define T_ANY (((1u << V__COUNT) - 1) | T_SHARED)
-#define T_KSTR (1u << 31)
+#define T_KSTR VM_MASK_KSTR /* (1u << 31): vm_resume reads these masks */
 #define T_STRS (T(V_STR) | T_KSTR)
 
 typedef struct vstate {
@@ -699,7 +699,17 @@ static void join_state(uint32_t *st, uint8_t *seen, uint8_t *queued, int *work, 
 	}
 }
 
+static int verify_proto_at(ld *L, const bc_proto *x, bool is_init, int want_pc, uint32_t *want);
+
 static int verify_proto(ld *L, const bc_proto *x, bool is_init)
+{
+	return verify_proto_at(L, x, is_init, -1, NULL);
+}
+
+/* Verifies x; with want, also joins into want[0..nregs) the register
+ * types whenever instruction want_pc is reached (what a resumed driver's
+ * registers may hold there). */
+static int verify_proto_at(ld *L, const bc_proto *x, bool is_init, int want_pc, uint32_t *want)
 {
 	vstate v = { x, is_init, x->nregs };
 	int n = x->ncode, rc = -1;
@@ -788,6 +798,9 @@ static int verify_proto(ld *L, const bc_proto *x, bool is_init)
 		queued[l] = 0;
 		memcpy(r, st + (size_t)l * (size_t)nr, sizeof(uint32_t) * (size_t)nr);
 		for (int pc = lpc[l];;) {
+			if (pc == want_pc)
+				for (int j = 0; j < nr; j++)
+					want[j] |= r[j];
 			if (hnd[pc] >= 0)
 				join_state(st, seen, queued, work, &nw, leader[hnd[pc]], r, nr);
 			if (flow_insn(L, &v, pc, r))
@@ -1005,6 +1018,9 @@ static int check_node(ld *L, uint32_t id, const dag_node *n, uint8_t *regs, int 
 	case DAG_PUT:
 		CHECK(n->nin == 1, "node %u: put has %u inputs", id, n->nin);
 		break;
+	case DAG_CONT:
+		CHECK(n->proto == DAG_PROTO_DRIVER, "node %u: a continuation of another proto", id);
+		break;
 	case DAG__KINDS:
 		break;
 	}
@@ -1078,6 +1094,81 @@ static int read_nodes(ld *L)
 	return rc;
 }
 
+/* The staged driver's frames: frame 0 the driver, each next one an fn
+ * called at its caller's pc, registers inside the DAG_CONT node's
+ * inputs; the types each register may hold at its frame's pc (the type
+ * flow's, so a resumed driver never meets a value its code cannot take)
+ * are kept for vm_resume to check the values against. */
+static int read_cont(ld *L)
+{
+	dag *d = L->dag;
+	int nf;
+	if (get_count(L, 3, 63, &nf, "driver frame count"))
+		return -1;
+	int64_t cn = -1;
+	for (uint32_t v = 0; v < d->n; v++)
+		if (d->nodes[v].kind == DAG_CONT) {
+			CHECK(cn < 0, "node %u: a second driver continuation", v);
+			cn = v;
+		}
+	CHECK((nf > 0) == (cn >= 0), "%s", nf ? "driver frames without a continuation node"
+	                                      : "a continuation node without driver frames");
+	if (!nf)
+		return 0;
+	const dag_node *n = &d->nodes[cn];
+	d->cont.frames = calloc((size_t)nf, sizeof *d->cont.frames);
+	d->cont.masks = calloc((size_t)n->nin + 1, sizeof *d->cont.masks);
+	if (!d->cont.frames || !d->cont.masks)
+		abort();
+	d->cont.nframes = (uint32_t)nf;
+	uint32_t end = 0;
+	for (int j = 0; j < nf; j++) {
+		uint64_t pr, pc, base;
+		if (get_var(L, &pr, "frame proto") || get_var(L, &pc, "frame pc") || get_var(L, &base, "frame base"))
+			return -1;
+		const bc_proto *x = j == 0 ? (pr == DAG_PROTO_DRIVER ? L->p->driver : NULL)
+		                           : (pr < (uint64_t)L->p->nprotos && L->p->protos[pr]->kind == PROTO_FN
+		                                  ? L->p->protos[pr] : NULL);
+		CHECK(x, "driver frame %d: proto %llu is not %s", j, (unsigned long long)pr, j ? "an fn" : "the driver");
+		CHECK(pc < (uint64_t)x->ncode && BC_OP(x->code[pc]) != OP_EXTRAARG, "driver frame %d: pc %llu", j,
+		      (unsigned long long)pc);
+		CHECK(base == end || (j > 0 && base >= d->cont.frames[j - 1].base && base < end),
+		      "driver frame %d: registers at %llu", j, (unsigned long long)base);
+		if (j > 0) {
+			/* an fn's frame starts at its caller's call: R(A) of a CALL or CALLP */
+			const dag_cont_frame *cf = &d->cont.frames[j - 1];
+			const bc_proto *cx = cf->proto == DAG_PROTO_DRIVER ? L->p->driver : L->p->protos[cf->proto];
+			int cpc = (int)cf->pc - 1;
+			if (cpc > 0 && BC_OP(cx->code[cpc]) == OP_EXTRAARG)
+				cpc--;
+			CHECK(cpc >= 0 && (BC_OP(cx->code[cpc]) == OP_CALLP || BC_OP(cx->code[cpc]) == OP_CALL) &&
+			      cf->base + BC_A(cx->code[cpc]) == base, "driver frame %d: not called by frame %d", j, j - 1);
+		}
+		CHECK(base + (uint64_t)x->nregs <= n->nin, "driver frame %d: registers beyond the node's inputs", j);
+		d->cont.frames[j] = (dag_cont_frame){ (uint32_t)pr, (uint32_t)pc, (uint32_t)base };
+		end = (uint32_t)base + (uint32_t)x->nregs;
+		uint32_t *want = calloc((size_t)x->nregs + 1, sizeof *want);
+		if (!want)
+			abort();
+		int rc = verify_proto_at(L, x, false, (int)pc, want);
+		/* a callee's frame (next) overlaps its caller's registers from
+		 * R(A) on: its masks replace these */
+		for (int r = 0; r < x->nregs && !rc; r++)
+			d->cont.masks[base + (uint32_t)r] = want[r];
+		free(want);
+		if (rc)
+			return -1;
+	}
+	CHECK(end == n->nin, "driver frames hold %u registers, the node %u", end, n->nin);
+	const char *why;
+	if (get_str(L, &why, "driver continuation reason"))
+		return -1;
+	d->cont.why = strdup(why);
+	if (!d->cont.why)
+		abort();
+	return 0;
+}
+
 static int read_edges(ld *L)
 {
 	dag *d = L->dag;
@@ -1118,7 +1209,7 @@ static int read_edges(ld *L)
 		r->depth_after = (uint32_t)x[3];
 		d->nrewrites = (uint32_t)i + 1;
 	}
-	return 0;
+	return read_cont(L);
 }
 
 /* ---- the whole plan ------------------------------------------------------------ */

@@ -813,12 +813,17 @@ int parallel_run_dag(const dag *g, const parallel_opts *o)
 		if (start_worker(&r, j))
 			started++;
 
-	task_host dh;
-	task_host_init(&dh, g->prog, o->seed, out, err, &r.actor_seq);
-	dh.rs = &rs;
+	/* the driver thread is worker 0 holding nothing: the staged driver's
+	 * calls (DAG_CONT) are nested jobs it submits and waits for */
+	par_worker dw;
+	memset(&dw, 0, sizeof dw);
+	dw.r = &r;
+	task_host_init(&dw.h, g->prog, o->seed, out, err, &r.actor_seq);
+	dw.h.rs = &rs;
+	dw.h.spawn = &r.spawner;
 	if (r.watch)
-		task_watchdog_register(&dh);
-	flow_vm *dv = task_host_vm(&dh);
+		task_watchdog_register(&dw.h);
+	flow_vm *dv = task_host_vm(&dw.h);
 	bool stop = false;
 	if (started == 0) {
 		fprintf(err, "flow: cannot start worker threads\n");
@@ -837,9 +842,9 @@ int parallel_run_dag(const dag *g, const parallel_opts *o)
 			break;
 		obs_tick(r.obs);
 		obs_mark m;
-		obs_node_begin(r.obs, &dh, v, 0, &m);
-		int nrc = task_run_node(&dh, dv, g, v);
-		obs_node_end(r.obs, &dh, v, &m);
+		obs_node_begin(r.obs, &dw.h, v, 0, &m);
+		int nrc = task_run_node(&dw.h, dv, g, v);
+		obs_node_end(r.obs, &dw.h, v, &m);
 		if (nrc) {
 			fail_fatal(&r, dv);
 			break;
@@ -856,7 +861,7 @@ int parallel_run_dag(const dag *g, const parallel_opts *o)
 	pthread_cond_broadcast(&r.jdone);
 	pthread_mutex_unlock(&r.mu);
 
-	int nfailed = dh.nfailed, nskipped = dh.nskipped, ndriver = dh.ndriver, ncaught = dh.ncaught;
+	int nfailed = dw.h.nfailed, nskipped = dw.h.nskipped, ndriver = dw.h.ndriver, ncaught = dw.h.ncaught;
 	/* no worker starts another now (stop is set); wait for those being
 	 * started, then nthreads is final */
 	pthread_mutex_lock(&r.mu);
@@ -880,7 +885,7 @@ int parallel_run_dag(const dag *g, const parallel_opts *o)
 		task_host_fini(&ws[j].h);
 	}
 	vm_free(dv);
-	task_host_fini(&dh);
+	task_host_fini(&dw.h);
 	free(ws);
 	for (nested_job *j = r.jobs, *next; j; j = next) {
 		next = j->all;

@@ -160,7 +160,7 @@ static int await_all(flow_vm *vm, value v)
 	task_host *sh = host_of(vm);
 	/* only a task body holds nested calls' futures (a DAG node's inputs
 	 * are done before it runs) */
-	if (!sh->spawn || !vm_ctx(vm)->task_name)
+	if (!sh->spawn || (!vm_ctx(vm)->task_name && !sh->in_cont))
 		return 0;
 	await_ctx a = { sh, 0 };
 	val_any(v, await_pending, &a);
@@ -456,7 +456,7 @@ static int s_call_task(flow_vm *vm, const bc_proto *task, value *args, int nargs
 	}
 	/* a call from a task body (not from a method, not from the driver)
 	 * goes to the executor's pool */
-	if (sh->spawn && sh->in_method == 0 && vm_ctx(vm)->task_name) {
+	if (sh->spawn && sh->in_method == 0 && (vm_ctx(vm)->task_name || sh->in_cont)) {
 		int rc = spawn_task(vm, task, a, nargs, out);
 		if (a != small)
 			free(a);
@@ -785,7 +785,8 @@ static const flow_host_ops task_ops = {
 
 /* ---- running the DAG ---------------------------------------------------- */
 
-static const char *const kind_names[DAG__KINDS] = {"task", "actor", "method", "expression", "effect", "put"};
+static const char *const kind_names[DAG__KINDS] = {"task", "actor", "method", "expression", "effect", "put",
+                                                   "driver"};
 
 /* Stores what a call left (a done or failed future) in the node's own
  * future, which the inputs of later nodes hold. */
@@ -823,6 +824,8 @@ static bool skip_node(task_host *sh, const dag *g, uint32_t v)
 {
 	const dag_node *n = &g->nodes[v];
 	const vfuture *f = NULL;
+	if (n->kind == DAG_CONT)
+		return false; /* the driver goes on: a get of the failed value raises */
 	for (uint32_t j = 0; j < n->nin && !f; j++)
 		f = find_failed(g->ins[n->in + j]);
 	if (!f)
@@ -945,6 +948,48 @@ static void store_after(task_host *sh, const dag *g, uint32_t v)
 
 static int run_node(task_host *sh, flow_vm *dv, const dag *g, uint32_t v);
 
+/* The staged driver (LANGUAGE.md section 6): runs the rest of the driver
+ * in the driver's VM from the state the lowering saved. Its calls are
+ * made as a task body's are (identities from this node; handed to the
+ * spawner when there is one) and end before it does. An error nobody
+ * catches ends the driver there: reported as a driver error. */
+static int run_cont(task_host *sh, flow_vm *dv, const dag *g, uint32_t v)
+{
+	const dag_node *n = &g->nodes[v];
+	const dag_cont *c = &g->cont;
+	vm_state_frame fr[64];
+	if (c->nframes == 0 || c->nframes > 64)
+		return vm_raise(dv, "corrupt driver continuation");
+	for (uint32_t j = 0; j < c->nframes; j++) {
+		fr[j].p = c->frames[j].proto == DAG_PROTO_DRIVER ? g->prog->driver
+		                                                 : g->prog->protos[c->frames[j].proto];
+		fr[j].pc = (int)c->frames[j].pc;
+		fr[j].base = (int)c->frames[j].base;
+	}
+	sh->ident[0] = sh->top_ident;
+	sh->nchild[0] = 0;
+	sh->kids[0] = NULL;
+	sh->depth = 1;
+	sh->in_cont = true;
+	value res = v_none();
+	int rc = vm_resume(dv, fr, (int)c->nframes, n->nin ? &g->ins[n->in] : NULL, n->nin, c->masks, &res);
+	val_rele(res);
+	if (rc) {
+		char *e = task_render_error(dv, "");
+		fprintf(sh->err, "%s\n  the driver stopped here\n", e);
+		free(e);
+		sh->ndriver++;
+	}
+	/* the calls it made run to the end */
+	for (nested_job *k = sh->kids[0]; k; k = k->sibling)
+		if (__atomic_load_n(&k->state, __ATOMIC_ACQUIRE) != NJ_DONE && sh->spawn)
+			sh->spawn->await(sh, k, 0, false);
+	sh->kids[0] = NULL;
+	sh->depth = 0;
+	sh->in_cont = false;
+	return 0;
+}
+
 /* Runs one node. Returns -1 only when the run cannot go on. */
 int task_run_node(task_host *sh, flow_vm *dv, const dag *g, uint32_t v)
 {
@@ -977,6 +1022,10 @@ static int run_node(task_host *sh, flow_vm *dv, const dag *g, uint32_t v)
 		break;
 	case DAG_PUT:
 		rc = s_put(dv, ins[0], &out);
+		break;
+	case DAG_CONT:
+		rc = run_cont(sh, dv, g, v);
+		out = future_new_done(v_none());
 		break;
 	default: {
 		const bc_proto *ip = dag_insn_proto(g, n);

@@ -95,6 +95,8 @@ typedef struct task_host {
 	int depth;               /* nested inline calls */
 	int base_level;          /* nesting level of the job run at depth 0 */
 	int in_method;           /* methods (and inits) running inline */
+	bool in_cont;            /* running the staged driver's DAG_CONT node: its
+	                          * calls are made like a task body's */
 	const task_spawner *spawn; /* nested calls go here; NULL: inline */
 	nested_job *kids[TASK_MAX_NESTING + 1]; /* jobs the call at each depth made */
 	int nfailed, nskipped, ndriver;

@@ -232,13 +232,23 @@ typedef struct vm_state_frame {
  * max; returns their count) and the registers below the top frame's end
  * (*regs borrowed, *nregs of them). */
 int vm_state(flow_vm *vm, vm_state_frame *frames, int max, const value **regs, int *nregs);
+/* Lowering: asks the host to suspend the driver at the instruction
+ * running (why: what makes it dynamic; msg: the compile error when the
+ * host refuses, e.g. --static). Returns -1 like an error, which the VM
+ * turns into the suspension. */
+int vm_need_suspend(flow_vm *vm, const char *why, const char *msg);
 /* Was the last vm_run stopped by the host's suspend? */
 bool vm_suspended(flow_vm *vm);
 /* Runs a suspended driver again: frames as vm_state gave them, registers
  * regs[0..nregs) (borrowed; implied futures in them are replaced by their
- * values first). Runs to the end of the outermost frame. */
+ * values first). masks (may be NULL): per register, the value types
+ * (bit 1 << vtype) its code can take there, and VM_MASK_KSTR where only
+ * a string constant of the frame's proto will do (such a string is
+ * replaced by that constant); another value is an error. Runs to the end
+ * of the outermost frame. */
+#define VM_MASK_KSTR (1u << 31)
 int vm_resume(flow_vm *vm, const vm_state_frame *frames, int nframes, const value *regs, int nregs,
-              value *out);
+              const uint32_t *masks, value *out);
 
 /* The place of the instruction running in the innermost frame (for
  * "called from" in task errors). False when nothing is running. */

@@ -280,7 +280,7 @@ int vm_state(flow_vm *vm, vm_state_frame *frames, int max, const value **regs, i
 bool vm_suspended(flow_vm *vm) { return vm->suspended; }
 
 int vm_resume(flow_vm *vm, const vm_state_frame *frames, int nframes, const value *regs, int nregs,
-              value *out)
+              const uint32_t *masks, value *out)
 {
 	free(vm->msg);
 	free(vm->full);
@@ -299,7 +299,28 @@ int vm_resume(flow_vm *vm, const vm_state_frame *frames, int nframes, const valu
 				VM_SET(nb + q, v_none());
 			return -1;
 		}
+		if (masks && !(masks[j] & (1u << x.t)) && x.t == V_STR && (masks[j] & VM_MASK_KSTR)) {
+			/* the code keeps pointers into its string constants: use the
+			 * constant this string stands for */
+			const bc_proto *fp = frames[0].p;
+			for (int q = 0; q < nframes; q++)
+				if (frames[q].base <= j)
+					fp = frames[q].p;
+			for (int q = 0; q < fp->nconsts; q++)
+				if (fp->consts[q].t == V_STR && val_eq(fp->consts[q], x)) {
+					val_rele(x);
+					VM_SET(nb + j, val_hold(fp->consts[q]));
+					goto next;
+				}
+		}
+		if (masks && !(masks[j] & (1u << x.t))) {
+			val_rele(x);
+			for (int q = 0; q < j; q++)
+				VM_SET(nb + q, v_none());
+			return vm_raise(vm, "corrupt driver state: register %d holds %s", j, vtype_name(x.t));
+		}
 		VM_SET(nb + j, x);
+	next:;
 	}
 	for (int j = 0; j < nframes; j++) {
 		vm_frame *f = &vm->frames[vm->nframes++];

@@ -54,10 +54,7 @@ struct flow_vm {
 	const char *suspend_why;
 	bool suspended;
 };
-/* Lowering: asks the host to suspend the driver here (the staged driver,
- * section 6); returns -1 like an error, which the loop turns into the
- * suspension. */
-int vm_need_suspend(flow_vm *vm, const char *why, const char *msg);
+
 /* The last error as the value `except e` binds (new ref); after vm_trace. */
 value vm_error_value(flow_vm *vm);
 
