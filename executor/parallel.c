@@ -90,6 +90,9 @@ struct par_run {
 	uint32_t frontier;  /* the first DAG_EFFECT node not yet done, or n (mu) */
 	bool stop;          /* workers leave (mu) */
 	bool fatal;         /* a node could not run: everything stops (mu) */
+	uint32_t cut;       /* the driver ended at this node (section 8): later
+	                     * nodes not started are passed over, not run (mu);
+	                     * UINT32_MAX while it goes on */
 	pthread_mutex_t mu;
 	pthread_cond_t work; /* the queue has a node, or stop */
 	pthread_cond_t drv;  /* a driver node became ready, all done, or fatal */
@@ -598,6 +601,10 @@ static void *worker_main(void *arg)
 		} else {
 			j = NULL;
 			v = heap_pop(r);
+			if (v > r->cut) {
+				complete(r, v); /* no later call is made */
+				continue;
+			}
 			w->running = node_needs(r->g, v);
 		}
 		take(r, w->running, 1);
@@ -724,6 +731,7 @@ int parallel_run_dag(const dag *g, const parallel_opts *o)
 	int cpus = o->cpus > 0 ? o->cpus : online_cpus();
 	par_run r;
 	memset(&r, 0, sizeof r);
+	r.cut = UINT32_MAX;
 	r.g = g;
 	r.err = err;
 	r.obs = o->obs;
@@ -837,19 +845,26 @@ int parallel_run_dag(const dag *g, const parallel_opts *o)
 		while (r.pending[v] != 0 && !r.fatal)
 			driver_wait(&r);
 		stop = r.fatal;
+		bool passed = v > r.cut;
+		if (passed)
+			complete(&r, v); /* the driver ended before it */
 		pthread_mutex_unlock(&r.mu);
 		if (stop)
 			break;
+		if (passed)
+			continue;
 		obs_tick(r.obs);
 		obs_mark m;
 		obs_node_begin(r.obs, &dw.h, v, 0, &m);
 		int nrc = task_run_node(&dw.h, dv, g, v);
 		obs_node_end(r.obs, &dw.h, v, &m);
-		if (nrc) {
+		if (nrc < 0) {
 			fail_fatal(&r, dv);
 			break;
 		}
 		pthread_mutex_lock(&r.mu);
+		if (nrc > 0)
+			r.cut = v;
 		complete(&r, v);
 		pthread_mutex_unlock(&r.mu);
 	}

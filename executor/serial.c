@@ -33,6 +33,8 @@ int serial_run_dag(const dag *g, const serial_opts *o)
 		obs_node_begin(o->obs, &sh, v, 0, &m);
 		int rc = task_run_node(&sh, dv, g, v);
 		obs_node_end(o->obs, &sh, v, &m);
+		if (rc > 0)
+			break; /* the driver ended: later nodes are not run */
 		if (rc) {
 			char *e = task_render_error(dv, "");
 			fprintf(sh.err, "%s\n", e);

@@ -834,8 +834,27 @@ static bool skip_node(task_host *sh, const dag *g, uint32_t v)
 	const char *name = dag_label(g, v, lab, sizeof lab);
 	if (asprintf(&msg, "skipped: depends on failed task '%s'", failed_name(f)) < 0)
 		abort();
-	bool quiet = n->kind == DAG_IMPLICIT || n->kind == DAG_PUT ||
-	             (n->kind == DAG_EFFECT && !strcmp(name, "get"));
+	bool quiet = n->kind == DAG_PUT;
+	if (n->kind == DAG_IMPLICIT || n->kind == DAG_EFFECT) {
+		/* the driver needs a failed value: it ends here (section 8) */
+		char *text;
+		if (asprintf(&text, "needs the result of failed task '%s'", failed_name(f)) < 0)
+			abort();
+		char *block = g->prog->diag ? diag_format(g->prog->diag, DIAG_ERROR, n->where, text) : NULL;
+		if (block) {
+			size_t bl = strlen(block);
+			while (bl > 0 && block[bl - 1] == '\n')
+				bl--;
+			fprintf(sh->err, "%.*s\n  the driver stopped here\n", (int)bl, block);
+		} else {
+			fprintf(sh->err, "%s:%d:%d: error: %s\n  the driver stopped here\n",
+			        bc_source_path(g->prog, n->where.file), n->where.line, n->where.col, text);
+		}
+		free(block);
+		free(text);
+		sh->ndriver++;
+		quiet = true;
+	}
 	if (!quiet) {
 		const char *path = bc_source_path(g->prog, n->where.file);
 		if (n->kind == DAG_EFFECT)
@@ -994,7 +1013,7 @@ static int run_cont(task_host *sh, flow_vm *dv, const dag *g, uint32_t v)
 int task_run_node(task_host *sh, flow_vm *dv, const dag *g, uint32_t v)
 {
 	int rc = run_node(sh, dv, g, v);
-	if (rc == 0)
+	if (rc >= 0)
 		store_after(sh, g, v);
 	return rc;
 }
@@ -1007,8 +1026,9 @@ static int run_node(task_host *sh, flow_vm *dv, const dag *g, uint32_t v)
 	value out = v_none();
 	int rc = 0;
 	if (skip_node(sh, g, v))
-		return 0;
+		return n->kind == DAG_IMPLICIT || n->kind == DAG_EFFECT ? 1 : 0;
 	sh->node_where = &n->where;
+	int ended = 0;
 	sh->top_ident = (uint64_t)v + 1;
 	switch (n->kind) {
 	case DAG_TASK:
@@ -1038,6 +1058,7 @@ static int run_node(task_host *sh, flow_vm *dv, const dag *g, uint32_t v)
 			fail_node(g->fut[v], vm_error_message(dv) ? vm_error_message(dv) : "failed",
 			          "<driver>");
 			sh->ndriver++;
+			ended = 1; /* an error nobody catches ends the driver */
 		} else {
 			val_freeze(res); /* later nodes on other threads share it */
 			out = future_new_done(res);
@@ -1052,7 +1073,7 @@ static int run_node(task_host *sh, flow_vm *dv, const dag *g, uint32_t v)
 	if (out.t == V_FUTURE)
 		settle(g->fut[v], out);
 	val_rele(out);
-	return 0;
+	return ended;
 }
 
 /* ---- the @timeout watchdog ------------------------------------------------ */

@@ -142,7 +142,10 @@ flow_vm *task_host_vm(task_host *h);
 /* Runs node v of g in vm (from task_host_vm) after every predecessor of
  * v has finished: a node with a failed input is skipped (and said so);
  * otherwise its result is stored in g->fut[v]. Returns -1 only when the
- * run cannot go on (the error is in vm: task_render_error(vm, "")). */
+ * run cannot go on (the error is in vm: task_render_error(vm, "")); 1
+ * when v is a driver node that failed or needed a failed value: the
+ * driver ends there (LANGUAGE.md section 8), so no later driver node
+ * runs and no later call starts; 0 otherwise. */
 int task_run_node(task_host *h, flow_vm *vm, const dag *g, uint32_t v);
 
 /* Runs job j in h (at h's current depth) with its retries and @timeout,
