@@ -61,6 +61,8 @@ typedef struct fstate {
 	span cur;
 	loopctx *loop;
 	int trydepth;           /* try blocks open here (break/continue close them) */
+	int ylist;              /* a task that yields: the register of its stream's
+	                         * values (a local, so calls never clobber it); else -1 */
 } fstate;
 
 static void expr_to(fstate *fs, const ast_expr *e, int dst);
@@ -1364,7 +1366,13 @@ static void stmt(fstate *fs, const ast_stmt *s)
 		il_add(s->kind == S_BREAK ? &fs->loop->brk : &fs->loop->cont, emit_jump(fs));
 		break;
 	case S_RETURN:
-		if (s->u.ret) {
+		if (fs->ylist >= 0) {
+			/* a task that yields returns its stream's values */
+			if (s->u.ret)
+				expr_any(fs, s->u.ret);
+			fs->cur = s->where;
+			emitABC(fs, OP_RETURN, fs->ylist, 0, 0);
+		} else if (s->u.ret) {
 			int r = expr_any(fs, s->u.ret);
 			fs->cur = s->where;
 			emitABC(fs, OP_RETURN, r, 0, 0);
@@ -1391,9 +1399,13 @@ static void stmt(fstate *fs, const ast_stmt *s)
 		patch_jump(fs, j, fs->ncode);
 		break;
 	}
-	case S_YIELD:
-		cerror(fs, s->where, "%s", "'yield' (streams) is not supported yet");
+	case S_YIELD: {
+		int r = expr_any(fs, s->u.ret);
+		fs->cur = s->where;
+		if (fs->ylist >= 0)
+			emitABC(fs, OP_LISTAPPEND, fs->ylist, r, 0);
 		break;
+	}
 	}
 	fs->freereg = save;
 }
@@ -1409,6 +1421,7 @@ static void fs_init(fstate *fs, cstate *cs, bc_proto *p, int nlocals)
 	fs->nlocals = nlocals;
 	fs->freereg = nlocals;
 	fs->maxreg = nlocals;
+	fs->ylist = -1;
 	fs->cur = p->where;
 	if (nlocals > MAXREG)
 		cerror(fs, p->where, "'%s' has too many local variables", p->name);
@@ -1536,12 +1549,50 @@ static void set_params(cstate *cs, bc_proto *p, const ast_decl *d)
 	p->ret_tcode = (uint8_t)bc_tcode(p->ret_type);
 }
 
+static bool block_yields(const ast_block *b);
+
+static bool stmt_yields(const ast_stmt *s)
+{
+	if (!s)
+		return false;
+	switch (s->kind) {
+	case S_YIELD: return true;
+	case S_IF: return block_yields(&s->u.if_.then) || stmt_yields(s->u.if_.otherwise);
+	case S_WHILE: return block_yields(&s->u.while_.body);
+	case S_FOR: return block_yields(&s->u.for_.body);
+	case S_BLOCK: return block_yields(&s->u.block);
+	case S_TRY: return block_yields(&s->u.try_.body) || block_yields(&s->u.try_.handler);
+	default: return false;
+	}
+}
+
+static bool block_yields(const ast_block *b)
+{
+	for (int j = 0; j < b->nstmts; j++)
+		if (stmt_yields(b->stmts[j]))
+			return true;
+	return false;
+}
+
 static void compile_body(cstate *cs, bc_proto *p, const ast_decl *d)
 {
 	fstate fs;
-	fs_init(&fs, cs, p, d->u.fn.nlocals);
+	/* a task whose body yields returns a stream (LANGUAGE.md section 5):
+	 * the values it yields, in order, gathered in one more local */
+	bool stream = d->kind == D_TASK && block_yields(&d->u.fn.body);
+	fs_init(&fs, cs, p, d->u.fn.nlocals + (stream ? 1 : 0));
 	fs.actor = d->u.fn.actor;
+	if (stream) {
+		fs.ylist = d->u.fn.nlocals;
+		p->ret_type = NULL;
+		p->ret_tcode = BC_T_ANY;
+		emitABC(&fs, OP_NEWLIST, fs.ylist, 0, 0);
+	}
 	block(&fs, &d->u.fn.body);
+	if (stream) {
+		fs.cur = p->where;
+		emitABC(&fs, OP_RETURN, fs.ylist, 0, 0);
+	}
 	fs_finish(&fs);
 }
 
