@@ -176,7 +176,8 @@ static int l_suspend(flow_vm *vm, const char *why)
 	int nf = vm_state(vm, fr, 64, &regs, &nregs);
 	if (nf <= 0 || nf >= 64 || nregs > 65535 || h->d->n >= h->max_nodes)
 		return -1;
-	span w = here(vm);
+	/* the driver's own statement, also when an fn it called stopped */
+	span w = nf == 1 ? here(vm) : bc_place(fr[0].p, fr[0].pc > 0 ? fr[0].pc - 1 : 0);
 	uint32_t id = dag_add(h->d, DAG_CONT, DAG_PROTO_DRIVER, 0, 0, regs, NULL, nregs, w);
 	after_effect(h, id);
 	for (uint32_t a = 0; a < id; a++)
@@ -319,6 +320,8 @@ dag *lower_program(const bc_program *p, const lower_opts *o, char **err)
 	c.host_data = &h;
 	c.self = v_none();
 	c.lowering = true;
+	/* --static computes everything ahead, however long it takes */
+	c.budget = h.static_only ? 0 : (o && o->budget ? o->budget : LOWER_BUDGET);
 	flow_vm *vm = vm_new(p, &c);
 	value res;
 	int rc = vm_run(vm, p->driver, NULL, 0, &res);

@@ -20,9 +20,13 @@ typedef struct lower_opts {
 	bool no_rewrite;    /* keep chains of @associative calls as written */
 	bool static_only;   /* --static: a driver that would continue at run
 	                     * time (section 6) is a compile error instead */
+	uint64_t budget;    /* 0: LOWER_BUDGET (vm_context.budget) */
 } lower_opts;
 
 #define LOWER_MAX_NODES 100000000u
+/* The compile-time budget per driver statement, in backward jumps and
+ * calls: a statement past it runs at run time (section 6). */
+#define LOWER_BUDGET 1000000u
 
 /* Returns the DAG (finalized, and with chains of @associative calls
  * rebalanced unless o->no_rewrite: rewrite.h), or NULL with *err set. */

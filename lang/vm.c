@@ -48,7 +48,12 @@ int vm_execute(flow_vm *vm, value *out)
 /* On every backward jump and call, so a stuck program can be stopped. */
 #define POLL() do { if (__builtin_expect(vm_interrupted != 0 || \
 		(vm->ctx.cancel && __atomic_load_n(vm->ctx.cancel, __ATOMIC_RELAXED)), 0)) \
-		ERR("interrupted"); } while (0)
+		ERR("interrupted"); \
+	if (__builtin_expect(vm->ctx.budget != 0, 0) && vm_budget_spent(vm, pc)) { \
+		SAVEPC(); goto error; } } while (0)
+/* After a jump: a suspension resumes at the jump's target. */
+#define POLLJ() do { if (__builtin_expect(vm->ctx.budget != 0, 0)) vm->resume_here = true; \
+	POLL(); vm->resume_here = false; } while (0)
 #define TRY(expr) do { SAVEPC(); if ((expr) != 0) goto error; } while (0)
 #define SETINT(r, x) do { value *sr_ = (r); int64_t sx_ = (x); val_rele(*sr_); sr_->t = V_INT; sr_->as.i = sx_; } while (0)
 #define SETFLT(r, x) do { value *sr_ = (r); double sx_ = (x); val_rele(*sr_); sr_->t = V_FLOAT; sr_->as.f = sx_; } while (0)
@@ -275,7 +280,7 @@ L_NOTIN: {
 }
 
 #define COND_JUMP(cond) do { \
-	if ((cond) == (C != 0)) { i = *pc++; pc += BC_sJ(i); POLL(); } else pc++; \
+	if ((cond) == (C != 0)) { i = *pc++; pc += BC_sJ(i); POLLJ(); } else pc++; \
 	NEXT(); } while (0)
 L_IFEQ: { bool r; EQ_VALUE(R(A), R(B), r); COND_JUMP(r); }
 L_IFLT: { bool r; CMP_VALUE(R(A), R(B), <, r); COND_JUMP(r); }
@@ -293,7 +298,7 @@ L_TEST: {
 }
 L_JMP:
 	pc += BC_sJ(i);
-	POLL();
+	POLLJ();
 	NEXT();
 
 L_INDEX: {
@@ -546,7 +551,7 @@ L_FORLOOP: {
 	    (r[2].as.i > 0 ? nx < r[1].as.i : nx > r[1].as.i)) {
 		r[0].as.i = nx;
 		pc += BC_sBx(i);
-		POLL();
+		POLLJ();
 	}
 	NEXT();
 }

@@ -136,6 +136,11 @@ typedef struct vm_context {
 	/* set by another thread (an executor's watchdog: @timeout) to stop
 	 * this run with "interrupted" at its next backward jump or call */
 	int *cancel;             /* read and written atomically */
+	/* lowering: the compile-time budget (section 6), in backward jumps
+	 * and calls per driver statement (a statement is counted from when
+	 * the driver first reaches a later line); past it the driver is
+	 * suspended there (host->suspend). 0: no budget */
+	uint64_t budget;
 } vm_context;
 
 /* ---- the VM ------------------------------------------------------------- */

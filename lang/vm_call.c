@@ -262,7 +262,7 @@ int vm_state(flow_vm *vm, vm_state_frame *frames, int max, const value **regs, i
 	for (int j = 0; j < n; j++) {
 		const vm_frame *f = &vm->frames[j];
 		int pc = (int)(f->pc - f->p->code);
-		if (j == n - 1) {
+		if (j == n - 1 && !vm->resume_here) {
 			/* the instruction that could not run, run again at run time */
 			pc--;
 			if (pc > 0 && BC_OP(f->p->code[pc]) == OP_EXTRAARG)

@@ -53,7 +53,13 @@ struct flow_vm {
 	 * the run stopped for it (suspended) */
 	const char *suspend_why;
 	bool suspended;
+	bool resume_here;    /* suspended after a jump: resume at pc, not pc - 1 */
+	int budget_line;     /* the compile-time budget: the driver's furthest line */
+	uint64_t budget_used;
 };
+/* Lowering: counts one backward jump or call against the budget; true
+ * when it is spent (the suspension is asked for). */
+bool vm_budget_spent(flow_vm *vm, const uint32_t *pc);
 
 /* The last error as the value `except e` binds (new ref); after vm_trace. */
 value vm_error_value(flow_vm *vm);

@@ -13,6 +13,26 @@ int vm_need_runtime(flow_vm *vm)
 	return -1;
 }
 
+bool vm_budget_spent(flow_vm *vm, const uint32_t *pc)
+{
+	/* natives calling back (sorted with a key...) cannot be suspended */
+	if (vm->cdepth != 1 || vm->nframes < 1)
+		return false;
+	const vm_frame *f0 = &vm->frames[0];
+	const uint32_t *at = vm->nframes == 1 ? pc : f0->pc;
+	int idx = (int)(at - f0->p->code) - 1;
+	int line = idx >= 0 && idx < f0->p->ncode ? f0->p->lines[idx].line : 0;
+	if (line > vm->budget_line) {
+		vm->budget_line = line; /* a later statement: a new budget */
+		vm->budget_used = 0;
+	}
+	if (++vm->budget_used <= vm->ctx.budget)
+		return false;
+	vm_need_suspend(vm, "this statement takes more than the compile-time budget",
+	                "this statement takes more than the compile-time budget");
+	return true;
+}
+
 int vm_need_suspend(flow_vm *vm, const char *why, const char *msg)
 {
 	vm_raise(vm, "%s", msg);
