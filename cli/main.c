@@ -754,6 +754,11 @@ static int cmd_run(int argc, char **argv)
 	t = obs_now_ns();
 	if (rc == 0 && !g)
 		rc = lower_loaded(p, &o, &g);
+	else if (rc == 0 && o.static_only && g->cont.nframes) {
+		fprintf(stderr, "flow: error: '%s' has a driver that continues at run time (--static)\n",
+		        argv[optind]);
+		rc = EXIT_USER;
+	}
 	ph.lower = obs_now_ns() - t;
 	FILE *trace_f = NULL, *dot_f = NULL;
 	if (rc == 0 && trace_path && !(trace_f = open_out("--trace", trace_path)))
