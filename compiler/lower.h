@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "dag.h"
+#include "../lang/small_limits.h"
 
 typedef struct lower_opts {
 	uint32_t max_nodes; /* 0: the default limit (LOWER_MAX_NODES) */
@@ -23,7 +24,7 @@ typedef struct lower_opts {
 	uint64_t budget;    /* 0: LOWER_BUDGET (vm_context.budget) */
 } lower_opts;
 
-#define LOWER_MAX_NODES 100000000u
+#define LOWER_MAX_NODES FLOW_LIMIT(100000000u, 100000u)
 /* The compile-time budget per driver statement, in backward jumps and
  * calls: a statement past it runs at run time (section 6). */
 #define LOWER_BUDGET 1000000u

@@ -7,8 +7,8 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include "run_obs.h"
-#include "../lang/diag.h"
+#include "executor/run_obs.h"
+#include "lang/diag.h"
 
 #define PROGRESS_EVERY_NS 100000000ull /* at most ~10 redraws a second */
 
@@ -408,4 +408,29 @@ int obs_write_dot(const run_obs *o, const dot_opts *base, FILE *out)
 	d.decorate = decorate;
 	d.ctx = (void *)o;
 	return dag_write_dot(o->g, &d, out);
+}
+
+/* ---- --stats-json ------------------------------------------------------------------ */
+
+void obs_write_stats_json(const run_obs *o, const obs_phases *ph, uint64_t wall_ns, FILE *out)
+{
+	obs_counts c;
+	obs_count(o, &c);
+	struct rusage ru;
+	double rss_mib = getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss / 1024.0 : -1;
+	fprintf(out, "{\"nodes\": %u, \"tasks\": %u, \"tasks_run\": %u, ", c.nodes, c.tasks, c.tasks_run);
+	if (o->nworkers)
+		fprintf(out, "\"nested_tasks\": %llu, ", (unsigned long long)c.nested_run);
+	else
+		fputs("\"nested_tasks\": null, ", out);
+	fprintf(out, "\"retries\": %llu, \"done\": %u, \"failed\": %u, \"skipped\": %u, \"not_run\": %u, ",
+	        (unsigned long long)c.retries, c.by_outcome[OBS_DONE], c.by_outcome[OBS_FAILED],
+	        c.by_outcome[OBS_SKIPPED], c.by_outcome[OBS_NOT_RUN]);
+	fprintf(out, "\"worker_threads\": %d, \"serial\": %s, ", o->nworkers, o->nworkers ? "false" : "true");
+	fprintf(out, "\"time_ms\": {\"load\": %.3f, \"lower\": %.3f, \"run\": %.3f, \"wall\": %.3f}, ",
+	        ph->load / 1e6, ph->lower / 1e6, ph->run / 1e6, wall_ns / 1e6);
+	if (rss_mib >= 0)
+		fprintf(out, "\"peak_rss_mib\": %.1f}", rss_mib);
+	else
+		fputs("\"peak_rss_mib\": null}", out);
 }

@@ -24,9 +24,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "../compiler/dag.h"
-#include "../compiler/dot.h"
-#include "task_run.h"
+#include "compiler/dag.h"
+#include "compiler/dot.h"
+#include "executor/task_run.h"
 
 typedef enum obs_outcome {
 	OBS_NOT_RUN = 0, /* never started (the run stopped first) */
@@ -106,6 +106,12 @@ typedef struct obs_phases {
 } obs_phases;
 /* The --stats block. */
 void obs_print_stats(const run_obs *o, const obs_phases *ph, FILE *out);
+
+/* The --stats figures as one JSON object, without a newline: the "run"
+ * member of `flow run --stats-json` (docs/cli.md). wall_ns: the whole
+ * command's time so far. "nested_tasks" is null under --serial (nested
+ * calls run inline, uncounted). */
+void obs_write_stats_json(const run_obs *o, const obs_phases *ph, uint64_t wall_ns, FILE *out);
 
 /* The progress line's text (no \r, no newline):
  * "[done/total] running N, failed F, R tasks/s, elapsed T s".

@@ -70,112 +70,7 @@ static void seterr(char **err, const char *fmt, ...)
 	*err = m;
 }
 
-/* ---- size estimate ------------------------------------------------------ */
-
-static size_t obj_size(value v)
-{
-	switch (v.t) {
-	case V_STR:
-		return sizeof(vstr) + str_len(v) + 1;
-	case V_TENSOR:
-		/* data is rounded up to whole 64-byte lines (tensor_new) */
-		return sizeof(vtensor) + ((tensor_of(v)->size * sizeof(double) + 63) & ~(size_t)63);
-	case V_LIST:
-		return sizeof(vlist) + list_of(v)->cap * sizeof(value);
-	case V_DICT:
-		/* header plus, per entry, key + value + hash and an index slot */
-		return 64 + dict_len(v) * (2 * sizeof(value) + 16);
-	default:
-		return 64; /* futures, actors, functions: a small header */
-	}
-}
-
-size_t val_size_estimate(value v)
-{
-	if (!V_IS_HEAP(v.t))
-		return 0;
-	if (v.t != V_LIST && v.t != V_DICT)
-		return obj_size(v);
-	ptrmap seen = {0};
-	size_t total = 0, len = 0, cap = 16;
-	value *stack = malloc(cap * sizeof *stack);
-	if (!stack)
-		abort();
-	stack[len++] = v;
-	ptrmap_put(&seen, v.as.o, v_none());
-	total += obj_size(v);
-	while (len > 0) {
-		value cv = stack[--len];
-		size_t i = 0;
-		value k, item;
-		for (;;) {
-			bool has_key = false;
-			if (cv.t == V_LIST) {
-				if (i >= list_len(cv))
-					break;
-				item = list_get(cv, i++);
-			} else {
-				if (!dict_next(cv, &i, &k, &item))
-					break;
-				has_key = true;
-			}
-			for (int pass = 0; pass < 2; pass++) {
-				value x = pass == 0 ? item : k;
-				if (pass == 1 && !has_key)
-					break;
-				if (!V_IS_HEAP(x.t) || ptrmap_get(&seen, x.as.o, NULL))
-					continue;
-				ptrmap_put(&seen, x.as.o, v_none());
-				total += obj_size(x);
-				if (x.t != V_LIST && x.t != V_DICT)
-					continue;
-				if (len == cap) {
-					cap *= 2;
-					value *p = realloc(stack, cap * sizeof *stack);
-					if (!p)
-						abort();
-					stack = p;
-				}
-				stack[len++] = x;
-			}
-		}
-	}
-	free(stack);
-	ptrmap_fini(&seen);
-	return total;
-}
-
-/* ---- sizes -------------------------------------------------------------- */
-
-int parse_size(const char *s, uint64_t *out)
-{
-	if (!s || *s < '0' || *s > '9')
-		return -1;
-	uint64_t n = 0;
-	const char *p = s;
-	for (; *p >= '0' && *p <= '9'; p++) {
-		unsigned d = (unsigned)(*p - '0');
-		if (n > (UINT64_MAX - d) / 10)
-			return -1;
-		n = n * 10 + d;
-	}
-	static const struct { const char *unit; uint64_t mul; } units[] = {
-		{"", 1}, {"b", 1},
-		{"k", 1ull << 10}, {"kib", 1ull << 10}, {"kb", 1000ull},
-		{"m", 1ull << 20}, {"mib", 1ull << 20}, {"mb", 1000000ull},
-		{"g", 1ull << 30}, {"gib", 1ull << 30}, {"gb", 1000000000ull},
-		{"t", 1ull << 40}, {"tib", 1ull << 40}, {"tb", 1000000000000ull},
-	};
-	for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
-		if (strcasecmp(p, units[i].unit) != 0)
-			continue;
-		if (n > UINT64_MAX / units[i].mul)
-			return -1;
-		*out = n * units[i].mul;
-		return 0;
-	}
-	return -1;
-}
+/* ---- the default cap ---------------------------------------------------- */
 
 uint64_t store_default_memory(void)
 {
@@ -317,6 +212,45 @@ static void lmdb_err(store *s, char **err, int rc, const char *what, uint64_t id
 	}
 }
 
+/* The victims of this spill whose writes are committed are on disk. */
+static void mark_on_disk(store *s, size_t nv)
+{
+	for (size_t i = 0; i < nv; i++)
+		if (s->victims[i]->written)
+			s->victims[i]->on_disk = true;
+}
+
+static void add_victim(store *s, size_t *nv, sent *e)
+{
+	if (*nv == s->nvictims_cap) {
+		s->nvictims_cap = s->nvictims_cap ? 2 * s->nvictims_cap : 64;
+		s->victims = realloc(s->victims, s->nvictims_cap * sizeof *s->victims);
+		if (!s->victims)
+			abort();
+	}
+	s->victims[(*nv)++] = e;
+}
+
+/* Releases from memory the victims now on disk, counting what was
+ * written; those whose transaction failed stay in memory. */
+static void release_victims(store *s, size_t nv)
+{
+	for (size_t i = 0; i < nv; i++) {
+		sent *e = s->victims[i];
+		bool wrote = e->written;
+		e->written = false;
+		if (!e->on_disk)
+			continue;
+		if (wrote) {
+			s->st.spilled_bytes += e->disk_len;
+			s->st.spilled_objects++;
+			s->st.disk_bytes += e->disk_len;
+		}
+		s->st.evicted_objects++;
+		mem_release(s, e);
+	}
+}
+
 /* Releases memory until under the cap: see the file comment. Called with
  * s->mu held. STORE_SPILL_FAILED with *err when LMDB refuses; then only
  * objects safely on disk have been released. */
@@ -348,9 +282,7 @@ static int spill_locked(store *s, char **err)
 					fail_id = e->id;
 					break;
 				}
-				for (size_t i = 0; i < nv; i++)
-					if (s->victims[i]->written)
-						s->victims[i]->on_disk = true;
+				mark_on_disk(s, nv);
 				txn_bytes = 0;
 			}
 			if (!txn && (rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0) {
@@ -369,13 +301,7 @@ static int spill_locked(store *s, char **err)
 			e->disk_len = s->enc.len;
 			txn_bytes += s->enc.len;
 		}
-		if (nv == s->nvictims_cap) {
-			s->nvictims_cap = s->nvictims_cap ? 2 * s->nvictims_cap : 64;
-			s->victims = realloc(s->victims, s->nvictims_cap * sizeof *s->victims);
-			if (!s->victims)
-				abort();
-		}
-		s->victims[nv++] = e;
+		add_victim(s, &nv, e);
 		freed += e->size;
 	}
 	if (txn && rc == 0) {
@@ -383,9 +309,7 @@ static int spill_locked(store *s, char **err)
 		if (rc)
 			fail_id = s->victims[nv - 1]->id;
 		else
-			for (size_t i = 0; i < nv; i++)
-				if (s->victims[i]->written)
-					s->victims[i]->on_disk = true;
+			mark_on_disk(s, nv);
 	} else if (txn) {
 		mdb_txn_abort(txn);
 	}
@@ -393,20 +317,7 @@ static int spill_locked(store *s, char **err)
 		lmdb_err(s, err, rc, "spilling", fail_id);
 		ret = STORE_SPILL_FAILED;
 	}
-	for (size_t i = 0; i < nv; i++) {
-		sent *e = s->victims[i];
-		bool wrote = e->written;
-		e->written = false;
-		if (!e->on_disk)
-			continue; /* its transaction failed: keep it in memory */
-		if (wrote) {
-			s->st.spilled_bytes += e->disk_len;
-			s->st.spilled_objects++;
-			s->st.disk_bytes += e->disk_len;
-		}
-		s->st.evicted_objects++;
-		mem_release(s, e);
-	}
+	release_victims(s, nv);
 	return ret;
 }
 

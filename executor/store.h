@@ -7,7 +7,7 @@
  *
  * Values are frozen and shared between threads without copying; only a
  * spilled object is encoded (encode.h) and decoded again when read back.
- * Sizes are estimates (val_size_estimate): what the value's heap objects
+ * Sizes are estimates (val_size_estimate, lang/value.h): what the value's heap objects
  * take, each shared object counted once within one value.
  *
  * The cap: after a put or a get that leaves the bytes in memory above
@@ -101,15 +101,6 @@ void store_get_stats(store *s, store_stats *st);
  * temporary). For benchmarks comparing against direct I/O. */
 int store_sync(store *s, char **err);
 
-/* Estimated bytes of memory a value holds: tensors their data, strings
- * their bytes, lists and dicts their slots plus their items; each heap
- * object counted once however often it is shared. Immediates: 0. */
-size_t val_size_estimate(value v);
-
-/* Parses a size: plain bytes ("1048576"), or a number with a unit: KiB,
- * MiB, GiB, TiB (powers of 1024; K, M, G, T too), KB, MB, GB, TB (powers
- * of 1000), B. Case-insensitive units. -1 for anything else or overflow. */
-int parse_size(const char *s, uint64_t *out);
 /* The default memory cap: 30% of physical memory (1 GiB if unknown). */
 uint64_t store_default_memory(void);
 

@@ -3,18 +3,17 @@
  * serial.c unchanged in behaviour; what the parallel executor needed is
  * per-thread state (task_host), line-locked output and a lock per actor.
  *
- * @timeout is not enforced here: the result would not depend on it, and
- * enforcing it needs a watcher thread (the parallel executor's job). */
+ * @timeout: a call sets its host's deadline; the watchdog (watchdog.h)
+ * sets the host's cancel flag when it passes. Results in the object store:
+ * obj_refs.h. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "task_run.h"
-#include "store.h"
-
-
+#include "executor/task_run.h"
+#include "executor/store.h"
 
 /* An actor instance: its fields, or why it is broken. Its methods run one
  * at a time (lock): a task may call a method on a handle it was passed
@@ -236,6 +235,7 @@ static int run_inline(task_host *sh, const bc_proto *p, uint64_t call, value sel
 	c.task_name = p->name;
 	c.self = self;
 	c.cancel = &sh->cancel;
+	c.node = sh->node;
 	rng_seed(&c.rng, rng_mix(sh->seed, call));
 	sh->ident[sh->depth] = call;
 	sh->nchild[sh->depth] = 0;
@@ -604,9 +604,6 @@ static int s_call_method(flow_vm *vm, value handle, const bc_proto *m, value *ar
 	return 0;
 }
 
-/* host_data of a done future whose result is in the object store */
-static const char in_store[] = "in the object store";
-
 static int s_get(flow_vm *vm, value fut, value *out)
 {
 	if (fut.t != V_FUTURE) {
@@ -621,10 +618,10 @@ static int s_get(flow_vm *vm, value fut, value *out)
 			return vm_raise(vm, "interrupted");
 		st = __atomic_load_n(&f->state, __ATOMIC_ACQUIRE);
 	}
-	if (st == FUT_DONE && f->host_data == in_store) {
+	if (st == FUT_DONE && run_store_holds(f)) {
 		task_host *sh = host_of(vm);
 		char *err = NULL;
-		if (store_get(sh->rs->st, (uint64_t)f->node, out, &err) == STORE_ERR) {
+		if (run_store_read(sh->rs, f, out, &err) == STORE_ERR) {
 			int rc = vm_raise(vm, "object store: %s", err ? err : "cannot read a result");
 			free(err);
 			return rc;
@@ -878,93 +875,6 @@ static bool skip_node(task_host *sh, const dag *g, uint32_t v)
 	return true;
 }
 
-/* ---- results in the object store ------------------------------------------ */
-
-void run_store_init(run_store *rs, struct store *st, const dag *g)
-{
-	memset(rs, 0, sizeof *rs);
-	rs->st = st;
-	if (!st)
-		return;
-	rs->uses = calloc((size_t)g->n + 1, sizeof *rs->uses);
-	if (!rs->uses)
-		abort();
-	for (uint32_t v = 0; v < g->n; v++)
-		for (uint32_t e = g->pred_off[v]; e < g->pred_off[v + 1]; e++)
-			if (!g->pred_order[e])
-				rs->uses[g->preds[e]]++;
-}
-
-void run_store_fini(run_store *rs)
-{
-	free(rs->uses);
-	rs->uses = NULL;
-}
-
-static bool holds_node_future(value x, void *ctx)
-{
-	(void)ctx;
-	return dag_ref(x) >= 0;
-}
-
-static void store_trouble(task_host *sh, char *err)
-{
-	if (!__atomic_exchange_n(&sh->rs->reported, 1, __ATOMIC_RELAXED))
-		fprintf(sh->err, "flow: error: object store: %s (results are kept in memory)\n",
-		        err ? err : "failed");
-	free(err);
-}
-
-/* After node v ran: its result goes to the store (or is dropped when
- * nothing uses it), and the inputs it was the last user of are freed. */
-static void store_after(task_host *sh, const dag *g, uint32_t v)
-{
-	run_store *rs = sh->rs;
-	if (!rs || !rs->st)
-		return;
-	vfuture *f = g->nodes[v].kind != DAG_ACTOR ? (vfuture *)g->fut[v].as.o : NULL;
-	/* a driver expression may pass an input's future on in its result
-	 * (`[a, b][get(i)]`): then its users read that input, which stays */
-	bool passes_on = f && f->state == FUT_DONE &&
-	                 (g->nodes[v].kind == DAG_IMPLICIT || g->nodes[v].kind == DAG_EFFECT) &&
-	                 val_any(f->result, holds_node_future, NULL);
-	if (f && f->state == FUT_DONE && f->host_data != in_store) {
-		if (__atomic_load_n(&rs->uses[v], __ATOMIC_ACQUIRE) == 0) {
-			value old = f->result;
-			f->result = v_none();
-			val_rele(old);
-		} else if (val_size_estimate(f->result) >= RUN_STORE_INLINE_MAX) {
-			char *err = NULL;
-			int rc = store_put(rs->st, v, f->result, &err);
-			if (rc != STORE_ERR) {
-				value old = f->result;
-				f->result = v_none();
-				f->host_data = (void *)in_store;
-				val_rele(old);
-			}
-			if (rc != STORE_OK)
-				store_trouble(sh, err);
-			else
-				free(err);
-		}
-	}
-	if (passes_on)
-		return;
-	for (uint32_t e = g->pred_off[v]; e < g->pred_off[v + 1]; e++) {
-		uint32_t p = g->preds[e];
-		if (g->pred_order[e] || __atomic_sub_fetch(&rs->uses[p], 1, __ATOMIC_ACQ_REL) != 0)
-			continue;
-		const vfuture *pf = g->nodes[p].kind != DAG_ACTOR ? (const vfuture *)g->fut[p].as.o : NULL;
-		if (pf && pf->host_data == in_store) {
-			char *err = NULL;
-			if (store_free(rs->st, p, &err) != STORE_OK)
-				store_trouble(sh, err);
-			else
-				free(err);
-		}
-	}
-}
-
 static int run_node(task_host *sh, flow_vm *dv, const dag *g, uint32_t v);
 
 /* The staged driver (LANGUAGE.md section 6): runs the rest of the driver
@@ -1013,8 +923,8 @@ static int run_cont(task_host *sh, flow_vm *dv, const dag *g, uint32_t v)
 int task_run_node(task_host *sh, flow_vm *dv, const dag *g, uint32_t v)
 {
 	int rc = run_node(sh, dv, g, v);
-	if (rc >= 0)
-		store_after(sh, g, v);
+	if (rc >= 0 && sh->rs)
+		run_store_after(sh->rs, sh->err, g, v);
 	return rc;
 }
 
@@ -1076,90 +986,6 @@ static int run_node(task_host *sh, flow_vm *dv, const dag *g, uint32_t v)
 	return ended;
 }
 
-/* ---- the @timeout watchdog ------------------------------------------------ */
-
-static struct {
-	pthread_mutex_t mu;
-	pthread_t th;
-	bool running, stop;
-	task_host **hosts;
-	int n, cap;
-} wd = { PTHREAD_MUTEX_INITIALIZER, 0, false, false, NULL, 0, 0 };
-
-static void *watchdog_main(void *arg)
-{
-	(void)arg;
-	pthread_mutex_lock(&wd.mu);
-	while (!wd.stop) {
-		uint64_t t = now_ns();
-		for (int j = 0; j < wd.n; j++) {
-			uint64_t d = __atomic_load_n(&wd.hosts[j]->deadline, __ATOMIC_RELAXED);
-			if (d && t >= d)
-				__atomic_store_n(&wd.hosts[j]->cancel, 1, __ATOMIC_RELAXED);
-		}
-		pthread_mutex_unlock(&wd.mu);
-		struct timespec ts = { 0, 2000000 }; /* 2 ms */
-		nanosleep(&ts, NULL);
-		pthread_mutex_lock(&wd.mu);
-	}
-	pthread_mutex_unlock(&wd.mu);
-	return NULL;
-}
-
-int task_watchdog_start(void)
-{
-	pthread_mutex_lock(&wd.mu);
-	wd.stop = false;
-	wd.n = 0;
-	int rc = 0;
-	if (!wd.running) {
-		rc = pthread_create(&wd.th, NULL, watchdog_main, NULL);
-		wd.running = rc == 0;
-	}
-	pthread_mutex_unlock(&wd.mu);
-	return rc ? -1 : 0;
-}
-
-void task_watchdog_register(task_host *h)
-{
-	pthread_mutex_lock(&wd.mu);
-	if (wd.running) {
-		if (wd.n == wd.cap) {
-			wd.cap = wd.cap ? wd.cap * 2 : 16;
-			task_host **p = realloc(wd.hosts, sizeof *p * (size_t)wd.cap);
-			if (!p)
-				abort();
-			wd.hosts = p;
-		}
-		wd.hosts[wd.n++] = h;
-	}
-	pthread_mutex_unlock(&wd.mu);
-}
-
-void task_watchdog_stop(void)
-{
-	pthread_mutex_lock(&wd.mu);
-	bool was = wd.running;
-	wd.stop = true;
-	wd.running = false;
-	pthread_mutex_unlock(&wd.mu);
-	if (was)
-		pthread_join(wd.th, NULL);
-	pthread_mutex_lock(&wd.mu);
-	free(wd.hosts);
-	wd.hosts = NULL;
-	wd.n = wd.cap = 0;
-	pthread_mutex_unlock(&wd.mu);
-}
-
-bool task_any_timeout(const bc_program *p)
-{
-	for (int j = 0; j < p->nprotos; j++)
-		if (p->protos[j]->kind == PROTO_TASK && p->protos[j]->attrs.timeout > 0)
-			return true;
-	return false;
-}
-
 /* ---- the host's life ------------------------------------------------------ */
 
 void task_host_init(task_host *h, const bc_program *p, uint64_t seed, FILE *out, FILE *err,
@@ -1193,6 +1019,7 @@ flow_vm *task_host_vm(task_host *h)
 	c.host_data = h;
 	c.task_name = NULL;
 	c.self = v_none();
+	c.node = h->node;
 	rng_seed(&c.rng, rng_mix(h->seed, 0));
 	return vm_new(h->prog, &c);
 }

@@ -1,10 +1,10 @@
 /* task_run.h - what every executor shares: running one DAG node, the
  * host of task bodies, retries, failure and skip messages, task prints
  * and actor instances. serial.c runs nodes in id order on one task_host;
- * parallel.c gives each thread its own task_host.
+ * the in-process node's pool (pool.c) gives each thread its own.
  *
  * Nested calls: a task called from a task body runs inline in the
- * caller's thread, unless the host has a spawner (parallel.c): then the
+ * caller's thread, unless the host has a spawner (jobs.c): then the
  * call becomes a nested_job, handed to the executor, and the caller gets
  * a pending future at once; its get/wait on that future goes back to the
  * spawner, which runs the job right there if no thread has taken it yet,
@@ -18,7 +18,7 @@
  * on an actor run in the order it made them.
  *
  * A task_host is per thread: nothing in it is shared except actor_seq
- * (atomic) and the output streams (each message is written under the
+ * (atomic), the node's view (read-only) and the output streams (each message is written under the
  * stream's lock, so lines from threads do not interleave).
  *
  * Random streams: a task's identity is its DAG node id + 1, or for a task
@@ -32,25 +32,12 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "../compiler/dag.h"
-#include "../lang/vm.h"
+#include "compiler/dag.h"
+#include "executor/obj_refs.h"
+#include "lang/vm.h"
+#include "lang/small_limits.h"
 
-#define TASK_MAX_NESTING 400
-
-/* Results in the object store (executor/store.h): a node's result of at
- * least RUN_STORE_INLINE_MAX bytes moves from its future into the store
- * (which may spill it to LMDB) and is freed there once every node that
- * uses it has run; smaller results stay inline in their futures. Shared
- * by every task_host of a run. */
-#define RUN_STORE_INLINE_MAX 4096
-typedef struct run_store {
-	struct store *st;
-	uint32_t *uses;          /* per node: data consumers not run yet (atomic) */
-	int reported;            /* a store error was printed (atomic) */
-} run_store;
-/* rs->uses from g's edges. st may be NULL: then nothing is stored. */
-void run_store_init(run_store *rs, struct store *st, const dag *g);
-void run_store_fini(run_store *rs);
+#define TASK_MAX_NESTING FLOW_LIMIT(400, 40)
 
 /* A nested task call handed to an executor (see above). Owned by the
  * executor, which frees it after the run (pending futures point to it). */
@@ -110,6 +97,7 @@ typedef struct task_host {
 	char *dep_place;
 	flow_vm *pool[TASK_MAX_NESTING + 1]; /* one reusable VM per nesting depth */
 	run_store *rs;           /* shared; NULL: results stay in their futures */
+	const struct flow_node_view *node; /* the node it runs on (node.h), or NULL */
 	/* called around a blocking wait in a task body (time.sleep), so an
 	 * executor can give the task's CPU slot to another task meanwhile */
 	void (*block)(void *ctx, bool begin);
@@ -119,16 +107,6 @@ typedef struct task_host {
 	uint64_t deadline;
 	int cancel;              /* atomic */
 } task_host;
-
-/* The @timeout watchdog: a thread that cancels a host's running call when
- * its deadline passes. Start it (once per run, only if some task has
- * @timeout) before the hosts run; every host that may run tasks is
- * registered; stop it after they are done. */
-int task_watchdog_start(void);
-void task_watchdog_register(task_host *h);
-void task_watchdog_stop(void);
-/* Does any task of p have @timeout? */
-bool task_any_timeout(const bc_program *p);
 
 void task_host_init(task_host *h, const bc_program *p, uint64_t seed, FILE *out, FILE *err,
                     uint64_t *actor_seq);

@@ -141,6 +141,8 @@ typedef struct vm_context {
 	 * the driver first reaches a later line); past it the driver is
 	 * suspended there (host->suspend). 0: no budget */
 	uint64_t budget;
+	/* the node this runs on (lang/node_view.h; borrowed), or NULL */
+	const struct flow_node_view *node;
 } vm_context;
 
 /* ---- the VM ------------------------------------------------------------- */

@@ -1,8 +1,10 @@
-/* mod_sys.c - the `sys` module: facts about the machine a task runs on. */
+/* mod_sys.c - the `sys` module: facts about the machine a task runs on
+ * (node_id: the node, from the VM's node view, lang/node_view.h). */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "lang/node_view.h"
 #include "stdlib_impl.h"
 
 static int s_hostname(flow_vm *vm, value *argv, int argc, value *out)
@@ -30,8 +32,9 @@ static int s_cpu_count(flow_vm *vm, value *argv, int argc, value *out)
 
 static int s_node_id(flow_vm *vm, value *argv, int argc, value *out)
 {
-	/* One machine for now; a cluster host will supply its node's id. */
-	*out = str_from_c("local");
+	/* the node this task runs on, as its executor describes it */
+	const flow_node_view *n = vm_ctx(vm)->node;
+	*out = str_from_c(n && n->id ? n->id : "local");
 	return 0;
 }
 

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "executor/size.h"
 #include "executor/store.h"
 
 static double now(void)

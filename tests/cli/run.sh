@@ -14,7 +14,7 @@ expect() {
 	local want=$1 pat=$2
 	shift 2
 	local out
-	out=$("$@" 2>&1 </dev/null)
+	out=$("$@" 2>&1 <"${expect_stdin:-/dev/null}")
 	local got=$?
 	if [ "$got" = "$want" ] && grep -qE -- "$pat" <<<"$out"; then
 		pass=$((pass + 1))
@@ -184,7 +184,131 @@ expect 0 '^yes$' "$flow" run "$tmp/staged.flow"
 expect 0 '^yes$' "$flow" run "$tmp/staged.plan"
 expect 0 '^yes$' "$flow" run --serial "$tmp/staged.plan"
 expect 1 'continues at run time \(--static\)' "$flow" run --static "$tmp/staged.plan"
-expect 0 'static' "$flow" run --help
+for c in check compile run; do
+	expect 0 '\[--static\]' "$flow" $c --help
+done
+
+# ---- issue 9: help, usage lines, bad options, stdin, --stats-json ----------
+
+# expect_in INPUT STATUS PATTERN CMD...: as expect, with stdin from INPUT
+expect_in() {
+	local in=$1
+	shift
+	expect_stdin=$in expect "$@"
+}
+# ok DESCRIPTION COMMAND...: the command succeeds
+ok() {
+	local what=$1
+	shift
+	"$@" && pass=$((pass + 1)) && return
+	fail=$((fail + 1))
+	echo "FAIL: $what"
+}
+
+expect 0 '^  --version ' "$flow" --help
+expect 0 'usage: flow COMMAND' "$flow" help
+expect 2 "unknown command 'bogus'" "$flow" help bogus
+# every command flow --help lists (a new one is checked without an edit here)
+commands=$("$flow" --help | sed -n '/^commands:$/,/^$/p' | awk 'NF > 1 && $1 != "help" { print $1 }' | tr '\n' ' ')
+ok "flow --help lists check compile dot run (got: $commands)" grep -q 'check compile dot run' <<<"$commands"
+for c in $commands; do
+	expect 0 "^usage: flow $c " "$flow" help $c
+	ok "flow help $c is flow $c --help" cmp -s <("$flow" help $c) <("$flow" $c --help)
+	# every option the help lists (but --help) is in the usage line, in
+	# its short form when it has one
+	"$flow" $c --help >"$tmp/help"
+	sed -n '1,/^$/p' "$tmp/help" >"$tmp/usage"
+	n=0
+	while read -r first second _; do
+		case $first in
+		-h, | --help) continue ;;
+		-?,) form=${first%,} ;;
+		--*) form=$first ;;
+		*) continue ;;
+		esac
+		n=$((n + 1))
+		ok "flow $c: usage line lists $form ($first $second)" grep -qE -- "\[$form[] ]" "$tmp/usage"
+	done < <(grep -E '^  -' "$tmp/help")
+	ok "flow $c --help lists options (found $n)" test "$n" -ge 1
+	# a bad option: one message and a hint, exit 2
+	"$flow" $c --address 10.0.0.1 "$tmp/ok.flow" >"$tmp/out" 2>"$tmp/err"
+	st=$?
+	ok "flow $c --address: exit 2, got $st" test "$st" = 2
+	ok "flow $c --address: one message" diff <(printf "flow %s: unrecognized option '--address'\nTry 'flow %s --help'.\n" $c $c) "$tmp/err"
+	ok "flow $c --address: nothing on stdout" test ! -s "$tmp/out"
+done
+expect 0 '^ +\[--resources name=amount' "$flow" run --help
+expect 2 "^flow run: option '--cpus' needs an argument$" "$flow" run "$tmp/ok.flow" --cpus
+expect 2 "^flow run: option '--serial' takes no argument$" "$flow" run --serial=1 "$tmp/ok.flow"
+expect 2 "^flow dot: unrecognized option '-x'$" "$flow" dot -x "$tmp/ok.flow"
+
+# '-': the program (or a plan) on stdin, named <stdin> in diagnostics
+expect_in "$tmp/ok.flow" 0 '^3$' "$flow" run -
+expect_in "$tmp/ok.flow" 0 '^3$' "$flow" run --serial -
+expect_in "$tmp/param.flow" 0 '^7$' "$flow" run -p n=7 -
+expect_in "$tmp/ok.flow" 0 '' "$flow" check -
+expect_in "$tmp/bad.flow" 1 "^<stdin>:1:7: error: .*did you mean 'square'" "$flow" check -
+expect_in "$tmp/fan.flow" 0 '"tasks": 100' "$flow" compile --stats -
+expect_in "$tmp/fan.flow" 0 '×100' "$flow" dot -
+expect_in "$tmp/fan.plan" 0 '×100' "$flow" dot -
+expect_in "$tmp/st.plan" 0 '^3$' "$flow" run -
+expect_in "$tmp/fan.flow" 0 '' "$flow" compile -o "$tmp/stdin.plan" -
+expect 0 '×100' "$flow" dot "$tmp/stdin.plan"
+
+# --stats-json: one JSON object; compile's is the "dag" part of run's
+# json_has FILE PYTHON-EXPRESSION: j (the object) makes it true
+json_has() {
+	python3 -c 'import json, sys
+j = json.load(open(sys.argv[1]))
+sys.exit(0 if eval(sys.argv[2]) else 1)' "$1" "$2"
+}
+if command -v python3 >/dev/null 2>&1; then
+	cat >"$tmp/js.flow" <<'FLOW'
+task sq(x: int) -> int { return x * x }
+task boom(x: int) -> int { return x / 0 }
+task add(a: int, b: int) -> int { return a + b }
+let xs = [sq(i) for i in range(4)]
+let c = add(xs[0], boom(1))
+print(get(add(xs[1], xs[2])))
+FLOW
+	for mode in "--serial" "--cpus 2"; do
+		rm -f "$tmp/run.json"
+		# shellcheck disable=SC2086
+		"$flow" run $mode --stats-json "$tmp/run.json" "$tmp/js.flow" >"$tmp/out" 2>/dev/null
+		st=$?
+		ok "[$mode] --stats-json: exit 1 (boom fails), got $st" test "$st" = 1
+		ok "[$mode] --stats-json: program output" grep -qx 5 "$tmp/out"
+		ok "[$mode] --stats-json: header" json_has "$tmp/run.json" \
+			'j["schema"] == 1 and j["command"] == "run" and j["status"] == 1'
+		ok "[$mode] --stats-json: dag" json_has "$tmp/run.json" \
+			'j["dag"]["tasks"] == 7 and j["dag"]["nodes"] == j["run"]["nodes"]'
+		ok "[$mode] --stats-json: run counts" json_has "$tmp/run.json" \
+			'(j["run"]["tasks"], j["run"]["tasks_run"], j["run"]["failed"], j["run"]["skipped"]) == (7, 6, 1, 1)'
+		ok "[$mode] --stats-json: times" json_has "$tmp/run.json" \
+			'all(j["run"]["time_ms"][k] >= 0 for k in ("load", "lower", "run", "wall")) and j["run"]["time_ms"]["wall"] >= j["run"]["time_ms"]["run"]'
+		ok "[$mode] --stats-json: store" json_has "$tmp/run.json" \
+			'j["store"]["memory_cap_bytes"] > 0 and j["store"]["spilled_objects"] == 0'
+	done
+	ok "--serial: no nested count" json_has <("$flow" run --serial --stats-json - "$tmp/ok.flow" | tail -n 1) \
+		'j["run"]["serial"] is True and j["run"]["nested_tasks"] is None and j["run"]["worker_threads"] == 0'
+	ok "--cpus 3: worker threads" json_has <("$flow" run --cpus 3 --stats-json - "$tmp/ok.flow" | tail -n 1) \
+		'j["run"]["serial"] is False and j["run"]["nested_tasks"] == 0 and j["run"]["worker_threads"] == 3'
+	expect 0 '^3$' "$flow" run --stats-json - "$tmp/ok.flow" # the program's output first
+	"$flow" compile --stats-json "$tmp/c.json" "$tmp/fold.flow"
+	ok "compile --stats-json" json_has "$tmp/c.json" \
+		'j["schema"] == 1 and j["command"] == "compile" and (j["dag"]["nodes"], j["dag"]["depth"], j["dag"]["rewrites"]) == (8191, 13, 1)'
+	ok "compile --stats-json's dag is --stats" json_has "$tmp/c.json" \
+		"j['dag'] == $("$flow" compile --stats "$tmp/fold.flow")"
+	ok "compile --stats-json -" json_has <("$flow" compile --stats-json - "$tmp/fan.flow") \
+		'j["dag"]["tasks"] == 100'
+else
+	echo "cli: no python3: --stats-json's contents not checked"
+fi
+expect 1 "cannot write --stats-json file '$tmp/no/such/s.json'" "$flow" run --stats-json "$tmp/no/such/s.json" "$tmp/ok.flow"
+expect 1 "cannot write --stats-json file" "$flow" compile --stats-json "$tmp/no/such/s.json" "$tmp/ok.flow"
+rm -f "$tmp/none.json"
+"$flow" run --stats-json "$tmp/none.json" "$tmp/bad.flow" 2>/dev/null
+ok "--stats-json: no file when the program does not compile" test ! -e "$tmp/none.json"
 
 echo "cli: $pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -15,11 +15,11 @@
 #include "compiler/dag.h"
 #include "compiler/dot.h"
 #include "compiler/lower.h"
-#include "executor/parallel.h"
 #include "executor/run_obs.h"
-#include "executor/serial.h"
+#include "executor/executor.h"
 #include "lang/compile.h"
 #include "lang/vm.h"
+#include "lowered.h"
 
 static const char src[] =
 	"task sq(x: int) -> int { return x * x }\n"
@@ -35,40 +35,9 @@ static const char src[] =
 /* a path a JSON or DOT writer must escape */
 #define PATH "we\"ird\\dir/t.flow"
 
-typedef struct prog {
-	diag_ctx d;
-	flow_loader l;
-	bc_program *p;
-	dag *g;
-} prog;
-
 static prog *load(void)
 {
-	prog *g = calloc(1, sizeof *g);
-	assert_non_null(g);
-	diag_init(&g->d);
-	loader_init(&g->l, &g->d);
-	if (loader_load_source(&g->l, PATH, src, strlen(src), NULL, 0) != 0)
-		diag_print(&g->d, stderr);
-	g->p = compile_program(&g->l);
-	if (!g->p)
-		diag_print(&g->d, stderr);
-	assert_non_null(g->p);
-	char *err = NULL;
-	g->g = lower_program(g->p, NULL, &err);
-	if (!g->g)
-		fprintf(stderr, "%s\n", err);
-	assert_non_null(g->g);
-	return g;
-}
-
-static void unload(prog *g)
-{
-	dag_free(g->g);
-	bc_program_free(g->p);
-	loader_fini(&g->l);
-	diag_fini(&g->d);
-	free(g);
+	return lowered_load(PATH, src);
 }
 
 /* Runs a fresh lowering of the program, watched; returns the observer. */
@@ -79,11 +48,11 @@ static run_obs *run(prog *g, bool parallel)
 	run_obs *o = obs_new(g->g, NULL);
 	int rc;
 	if (parallel) {
-		parallel_opts po = {.seed = 0, .out = null, .err = null, .cpus = 2, .obs = o};
-		rc = parallel_run_dag(g->g, &po);
+		exec_opts po = {.seed = 0, .out = null, .err = null, .cpus = 2, .obs = o};
+		rc = executor_run(&executor_parallel, g->g, &po);
 	} else {
-		serial_opts so = {.seed = 0, .out = null, .err = null, .obs = o};
-		rc = serial_run_dag(g->g, &so);
+		exec_opts so = {.seed = 0, .out = null, .err = null, .obs = o};
+		rc = executor_run(&executor_serial, g->g, &so);
 	}
 	assert_int_equal(rc, 1); /* boom fails */
 	fclose(null);
@@ -295,7 +264,7 @@ static void test_outcomes_serial(void **state)
 	run_obs *o = run(g, false);
 	check_outcomes(g, o, false);
 	obs_free(o);
-	unload(g);
+	lowered_free(g);
 }
 
 static void test_outcomes_parallel(void **state)
@@ -306,7 +275,7 @@ static void test_outcomes_parallel(void **state)
 		run_obs *o = run(g, true);
 		check_outcomes(g, o, true);
 		obs_free(o);
-		unload(g);
+		lowered_free(g);
 	}
 }
 
@@ -328,7 +297,7 @@ static void check_trace(bool parallel)
 	assert_non_null(strstr(t, "\"call site\":\"we\\\"ird\\\\dir/t.flow:6:9\""));
 	free(t);
 	obs_free(o);
-	unload(g);
+	lowered_free(g);
 }
 
 static void test_trace_serial(void **state)
@@ -378,7 +347,7 @@ static void test_dot_out(void **state)
 	free(boom);
 	free(dot);
 	obs_free(o);
-	unload(g);
+	lowered_free(g);
 
 	/* nothing run: every node white, "not run"; --full draws each node */
 	g = load();
@@ -394,7 +363,7 @@ static void test_dot_out(void **state)
 	assert_int_equal(count(buf, "\\nnot run\""), (int)g->g->n);
 	free(buf);
 	obs_free(o);
-	unload(g);
+	lowered_free(g);
 }
 
 /* Without the hook the writer's output does not change (the DOT goldens
@@ -412,7 +381,7 @@ static void test_dot_plain(void **state)
 	assert_null(strstr(buf, "fillcolor"));
 	assert_non_null(strstr(buf, "[label=\"sq\\nwe\\\"ird\\\\dir/t.flow:5\\n\xc3\x97" "6\", shape=box, style=\"rounded,bold\", peripheries=2];"));
 	free(buf);
-	unload(g);
+	lowered_free(g);
 }
 
 /* ---- the progress line ------------------------------------------------------------ */
@@ -456,7 +425,7 @@ static void test_progress_drawn(void **state)
 	assert_string_equal(buf, want);
 	free(buf);
 	obs_free(o);
-	unload(g);
+	lowered_free(g);
 }
 
 int main(void)

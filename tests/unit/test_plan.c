@@ -14,7 +14,7 @@
 #include "compiler/lower.h"
 #include "compiler/plan.h"
 #include "compiler/plan_int.h"
-#include "executor/serial.h"
+#include "executor/executor.h"
 #include "lang/compile.h"
 #include "lang/vm.h"
 
@@ -59,8 +59,8 @@ static runres run_prog(const bc_program *p)
 	runres r = {0};
 	FILE *out = open_memstream(&r.out, &r.outlen);
 	FILE *err = open_memstream(&r.err, &r.errlen);
-	serial_opts o = { .seed = 1, .out = out, .err = err };
-	r.status = serial_run(p, &o);
+	exec_opts o = { .seed = 1, .out = out, .err = err };
+	r.status = executor_run_program(&executor_serial, p, &o);
 	fclose(out);
 	fclose(err);
 	return r;
@@ -329,8 +329,8 @@ static runres run_staged(const bc_program *p, const dag *g)
 	runres r = { 0 };
 	FILE *out = open_memstream(&r.out, &r.outlen);
 	FILE *err = open_memstream(&r.err, &r.errlen);
-	serial_opts o = { .seed = 1, .out = out, .err = err };
-	r.status = serial_run_dag(g, &o);
+	exec_opts o = { .seed = 1, .out = out, .err = err };
+	r.status = executor_run(&executor_serial, g, &o);
 	fclose(out);
 	fclose(err);
 	return r;

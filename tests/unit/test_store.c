@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "executor/size.h"
 #include "executor/store.h"
 #include "lang/value.h"
 

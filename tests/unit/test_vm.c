@@ -1,5 +1,5 @@
 /* test_vm.c - the bytecode compiler, the VM and the serial host: real
- * programs go through loader -> compile -> serial_run and their printed
+ * programs go through loader -> compile -> the serial executor and their printed
  * output (stdout and stderr) is compared exactly. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,10 +13,10 @@
 #include "lang/compile.h"
 #include "lang/resolve.h"
 #include "lang/vm.h"
-#include "executor/serial.h"
+#include "executor/executor.h"
 
 typedef struct result {
-	int status;     /* serial_run's, or -1 when it did not compile */
+	int status;     /* the serial executor's, or -1 when it did not compile */
 	char *out, *err;
 	size_t outlen, errlen;
 } result;
@@ -34,8 +34,8 @@ static result run_seed(const char *src, uint64_t seed)
 	if (loader_load_source(&l, "t.flow", src, strlen(src), NULL, 0) == 0)
 		p = compile_program(&l);
 	if (p) {
-		serial_opts o = { seed, out, err };
-		r.status = serial_run(p, &o);
+		exec_opts o = { .seed = seed, .out = out, .err = err };
+		r.status = executor_run_program(&executor_serial, p, &o);
 		bc_program_free(p);
 	} else {
 		r.status = -1;

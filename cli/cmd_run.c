@@ -1,0 +1,285 @@
+/* cmd_run.c - `flow run FILE`: runs a program, watched when asked
+ * (--trace, --dot-out, --stats, --stats-json, the progress line). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "executor/executor.h"
+#include "executor/run_obs.h"
+#include "executor/size.h"
+#include "executor/store.h"
+
+/* X(ID, SHORT, LONG, ARG, REPEAT, HELP): see cli.h */
+#define RUN_OPTS(X) \
+	X(SERIAL, 0, "serial", NULL, false, \
+	  "run in one thread, top to bottom: tasks run\ninline when called (the reference semantics)") \
+	X(CPUS, 0, "cpus", "N", false, "worker threads that run tasks (default: the\nmachine's cores)") \
+	X(SEED, 0, "seed", "N", false, "seed of every random stream (default 0)") \
+	X(PARAM, 'p', "param", "name=value", true, "set a param") \
+	X(TRACE, 0, "trace", "FILE", false, \
+	  "write a Chrome trace of the run (open it in\nPerfetto or chrome://tracing): one lane per thread") \
+	X(DOT_OUT, 0, "dot-out", "FILE", false, \
+	  "write the DAG as Graphviz DOT coloured by outcome\n(done green, failed red, skipped grey, not run\n" \
+	  "white) with each node's run time") \
+	X(STATS, 0, "stats", NULL, false, \
+	  "at the end, on stderr: tasks run, retries, failed,\nskipped, time per phase, peak memory") \
+	X(STATS_JSON, 0, "stats-json", "FILE", false, \
+	  "write the same figures, the DAG's and the object\nstore's as one JSON object (docs/cli.md) to FILE\n" \
+	  "('-': stdout, after the program's output)") \
+	X(OBJECT_STORE_MEMORY, 0, "object-store-memory", "SIZE", false, \
+	  "memory for task results (64MiB, 2GiB, bytes;\ndefault 30% of RAM); past it the least recently\n" \
+	  "used results are spilled to disk (LMDB)") \
+	X(SPILL_DIR, 0, "spill-dir", "DIR", false, \
+	  "where spilled results go (default $TMPDIR or\n/tmp; a private directory, removed at exit)") \
+	X(RESOURCES, 0, "resources", "name=amount[,...]", false, \
+	  "custom resources this node offers, for tasks'\n@resources (a task that needs more than the node\n" \
+	  "offers is an error before anything runs)") \
+	X(QUIET, 'q', "quiet", NULL, false, "no progress line (there is one only when stderr\nis a terminal)") \
+	X(STATIC, 0, "static", NULL, false, "refuse a driver that would run partly at run time")
+
+CLI_COMMAND(run, RUN_OPTS,
+	.operand = "FILE",
+	.about = "Runs the program in FILE (a .flow file or a plan; '-': either on stdin).\n"
+	         "The driver's prints go to stdout in program order; prints inside tasks\n"
+	         "go to stderr, prefixed with the task's name.",
+	.footer = "Exit status 0 on success, 1 if the program failed (every\n"
+	          "failure is listed on stderr), 2 for bad usage.");
+
+enum { MAX_RES = 32 };
+
+typedef struct run_args {
+	cli_prog prog;
+	bool serial, quiet, stats;
+	uint64_t cpus, seed;
+	uint64_t t_start; /* obs_now_ns() when the command began (--stats-json's wall time) */
+	const char *trace, *dot_out, *stats_json;
+	store_opts sto;
+	char *res_names[MAX_RES]; /* malloc'd */
+	double res_amounts[MAX_RES];
+	int nres;
+} run_args;
+
+static int parse_u64(const char *s, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 0);
+	if (errno != 0 || end == s || *end != '\0' || s[0] == '-')
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* --resources gpu=2,disk=1: appended to a's names/amounts. */
+static int add_resources(run_args *a, const char *arg)
+{
+	char *copy = strdup(arg), *save = NULL;
+	int rc = 0;
+	for (char *tok = strtok_r(copy, ",", &save); tok && rc == 0; tok = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(tok, '='), *end;
+		if (!eq || eq == tok || a->nres >= MAX_RES) {
+			rc = -1;
+			break;
+		}
+		*eq = '\0';
+		errno = 0;
+		double amount = strtod(eq + 1, &end);
+		if (errno || end == eq + 1 || *end || !(amount >= 0) || amount > 1e15) {
+			rc = -1;
+			break;
+		}
+		int k = 0;
+		while (k < a->nres && strcmp(a->res_names[k], tok))
+			k++;
+		if (k == a->nres)
+			a->res_names[a->nres++] = strdup(tok);
+		a->res_amounts[k] = amount;
+	}
+	free(copy);
+	return rc;
+}
+
+static int on_opt(void *ctx, int id, const char *arg)
+{
+	run_args *a = ctx;
+	switch (id) {
+	case OPT_SERIAL: a->serial = true; break;
+	case OPT_CPUS:
+		if (parse_u64(arg, &a->cpus) != 0 || a->cpus < 1 || a->cpus > 1024)
+			return cli_usage_error("run", "--cpus expects an integer from 1 to 1024, got '%s'", arg);
+		break;
+	case OPT_SEED:
+		if (parse_u64(arg, &a->seed) != 0)
+			return cli_usage_error("run", "--seed expects a non-negative integer, got '%s'", arg);
+		break;
+	case OPT_PARAM: return cli_add_param(&a->prog, "run", arg);
+	case OPT_TRACE: a->trace = arg; break;
+	case OPT_DOT_OUT: a->dot_out = arg; break;
+	case OPT_STATS: a->stats = true; break;
+	case OPT_STATS_JSON: a->stats_json = arg; break;
+	case OPT_OBJECT_STORE_MEMORY:
+		if (parse_size(arg, &a->sto.memory_cap) != 0 || a->sto.memory_cap == 0)
+			return cli_usage_error("run", "--object-store-memory expects a size such as 64MiB, "
+			                       "2GiB or 1000000, got '%s'", arg);
+		break;
+	case OPT_SPILL_DIR: a->sto.spill_dir = arg; break;
+	case OPT_RESOURCES:
+		if (add_resources(a, arg) != 0)
+			return cli_usage_error("run", "--resources expects name=amount[,name=amount...] "
+			                       "with amounts >= 0, got '%s'", arg);
+		break;
+	case OPT_QUIET: a->quiet = true; break;
+	case OPT_STATIC: a->prog.static_only = true; break;
+	}
+	return 0;
+}
+
+/* ---- running -------------------------------------------------------------------- */
+
+/* The one place that picks an executor and fills its options (the
+ * executor interface replaces it). Returns 0 or EXIT_USER. */
+static int run_lowered(const run_args *a, const dag *g, run_obs *obs, store *st)
+{
+	/* the executor describes its node to the tasks (cluster.nodes()) */
+	exec_opts eo = {.seed = a->seed, .out = stdout, .err = stderr, .obs = obs, .store = st,
+	                .cpus = (int)a->cpus, .quiet = a->quiet, .nresources = a->nres,
+	                .res_names = (const char *const *)a->res_names,
+	                .res_amounts = a->res_amounts};
+	const executor *ex = executor_find(a->serial ? "serial" : "parallel");
+	return executor_run(ex, g, &eo) == 0 ? 0 : EXIT_USER;
+}
+
+/* The output files of a run, opened before it. */
+typedef struct run_outputs {
+	FILE *trace, *dot, *json;
+} run_outputs;
+
+static int open_outputs(const run_args *a, run_outputs *o)
+{
+	if (a->trace && !(o->trace = cli_open_out("--trace", a->trace, false)))
+		return EXIT_USER;
+	if (a->dot_out && !(o->dot = cli_open_out("--dot-out", a->dot_out, false)))
+		return EXIT_USER;
+	if (a->stats_json && !(o->json = cli_open_out("--stats-json", a->stats_json, true)))
+		return EXIT_USER;
+	return 0;
+}
+
+static void print_store_stats(const run_args *a, store *st)
+{
+	store_stats ss;
+	store_get_stats(st, &ss);
+	fprintf(stderr, "  object store: peak %.1f MiB in memory (cap %.1f MiB); spilled %llu objects, "
+	        "%.1f MiB; restored %llu objects, %.1f MiB\n",
+	        (double)ss.mem_peak / 1048576.0, (double)a->sto.memory_cap / 1048576.0,
+	        (unsigned long long)ss.spilled_objects, (double)ss.spilled_bytes / 1048576.0,
+	        (unsigned long long)ss.restored_objects, (double)ss.restored_bytes / 1048576.0);
+}
+
+/* The --stats-json object (docs/cli.md). Returns what cli_close_out does. */
+static int write_stats_json(const run_args *a, FILE *f, int status, const run_obs *obs,
+                            const obs_phases *ph, store *st)
+{
+	fprintf(f, "{\"schema\": 1, \"command\": \"run\", \"status\": %d, \"dag\": ", status);
+	cli_json_dag(a->prog.g, f);
+	fputs(", \"run\": ", f);
+	obs_write_stats_json(obs, ph, obs_now_ns() - a->t_start, f);
+	fputs(", \"store\": ", f);
+	if (st) {
+		store_stats ss;
+		store_get_stats(st, &ss);
+		fprintf(f, "{\"memory_cap_bytes\": %llu, \"peak_bytes\": %llu, \"spilled_objects\": %llu, "
+		        "\"spilled_bytes\": %llu, \"restored_objects\": %llu, \"restored_bytes\": %llu}",
+		        (unsigned long long)a->sto.memory_cap, (unsigned long long)ss.mem_peak,
+		        (unsigned long long)ss.spilled_objects, (unsigned long long)ss.spilled_bytes,
+		        (unsigned long long)ss.restored_objects, (unsigned long long)ss.restored_bytes);
+	} else {
+		fputs("null", f);
+	}
+	fputs("}\n", f);
+	return cli_close_out(f, "--stats-json", a->stats_json, 0);
+}
+
+/* After the run: the files and figures asked for. obs NULL: nothing ran,
+ * so no file is left behind. Returns rc, or EXIT_USER if a write failed. */
+static int finish_outputs(const run_args *a, run_outputs *o, run_obs *obs, const obs_phases *ph,
+                          store *st, int rc)
+{
+	fflush(stdout);
+	if (!obs) {
+		if (o->trace)
+			cli_drop_out(o->trace, a->trace);
+		if (o->dot)
+			cli_drop_out(o->dot, a->dot_out);
+		if (o->json)
+			cli_drop_out(o->json, a->stats_json);
+		return rc;
+	}
+	int bad = 0;
+	if (o->trace)
+		bad |= cli_close_out(o->trace, "--trace", a->trace, obs_write_trace(obs, o->trace));
+	if (o->dot)
+		bad |= cli_close_out(o->dot, "--dot-out", a->dot_out, obs_write_dot(obs, NULL, o->dot));
+	if (a->stats)
+		obs_print_stats(obs, ph, stderr);
+	if (a->stats && st)
+		print_store_stats(a, st);
+	if (o->json)
+		bad |= write_stats_json(a, o->json, rc, obs, ph, st);
+	return bad ? EXIT_USER : rc;
+}
+
+/* Loads, runs and reports on FILE. */
+static int run_file(run_args *a, const char *file)
+{
+	obs_phases ph = {0, 0, 0};
+	uint64_t t = obs_now_ns();
+	int rc = cli_read_program(&a->prog, file, "run"); /* timed apart from lowering for --stats */
+	ph.load = obs_now_ns() - t;
+	t = obs_now_ns();
+	if (rc == 0)
+		rc = cli_lower(&a->prog);
+	ph.lower = obs_now_ns() - t;
+	run_outputs out = {NULL, NULL, NULL};
+	if (rc == 0)
+		rc = open_outputs(a, &out);
+	/* watched only when asked: the run's hot path stays as it was */
+	FILE *progress = !a->quiet && isatty(STDERR_FILENO) ? stderr : NULL;
+	bool watch = out.trace || out.dot || out.json || a->stats || progress;
+	run_obs *obs = rc == 0 && watch ? obs_new(a->prog.g, progress) : NULL;
+	store *st = NULL;
+	if (rc == 0) {
+		char *err = NULL;
+		if (!a->sto.memory_cap)
+			a->sto.memory_cap = store_default_memory();
+		if (!(st = store_open(&a->sto, &err))) {
+			fprintf(stderr, "flow: error: object store: %s\n", err ? err : "cannot open");
+			free(err);
+			rc = EXIT_USER;
+		}
+	}
+	t = obs_now_ns();
+	if (rc == 0)
+		rc = run_lowered(a, a->prog.g, obs, st);
+	ph.run = obs_now_ns() - t;
+	rc = finish_outputs(a, &out, obs, &ph, st, rc);
+	store_close(st);
+	obs_free(obs);
+	fflush(stdout);
+	return rc;
+}
+
+int cmd_run(int argc, char **argv)
+{
+	run_args a = {.t_start = obs_now_ns()};
+	const char *file;
+	int rc = cli_parse(&spec, argc, argv, on_opt, &a, &file);
+	if (rc == 0)
+		rc = run_file(&a, file);
+	for (int k = 0; k < a.nres; k++)
+		free(a.res_names[k]);
+	cli_prog_free(&a.prog);
+	return rc == CLI_DONE ? 0 : rc;
+}

@@ -1,0 +1,303 @@
+/* sched.c - the scheduler core (sched.h): counters, the ready queue, the
+ * effect frontier and the job queue, and what is taken where. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "compiler/effects.h"
+#include "executor/sched.h"
+
+/* ---- the bucket queue ------------------------------------------------------ */
+
+void bq_init(bucket_queue *q, uint32_t nnodes, uint32_t maxprio)
+{
+	memset(q, 0, sizeof *q);
+	q->next = malloc(sizeof(uint32_t) * (nnodes ? nnodes : 1));
+	q->head = malloc(sizeof(uint32_t) * ((size_t)maxprio + 1));
+	q->tail = malloc(sizeof(uint32_t) * ((size_t)maxprio + 1));
+	if (!q->next || !q->head || !q->tail)
+		abort();
+	for (uint32_t p = 0; p <= maxprio; p++)
+		q->head[p] = q->tail[p] = NO_NODE;
+}
+
+void bq_fini(bucket_queue *q)
+{
+	free(q->next);
+	free(q->head);
+	free(q->tail);
+	memset(q, 0, sizeof *q);
+}
+
+void bq_push(bucket_queue *q, uint32_t v, uint32_t p)
+{
+	q->next[v] = NO_NODE;
+	if (q->tail[p] == NO_NODE)
+		q->head[p] = v;
+	else
+		q->next[q->tail[p]] = v;
+	q->tail[p] = v;
+	if (p > q->top)
+		q->top = p;
+	q->n++;
+}
+
+uint32_t bq_peek(bucket_queue *q)
+{
+	while (q->head[q->top] == NO_NODE)
+		q->top--;
+	return q->head[q->top];
+}
+
+uint32_t bq_pop(bucket_queue *q)
+{
+	uint32_t v = bq_peek(q), p = q->top;
+	q->head[p] = q->next[v];
+	if (q->head[p] == NO_NODE)
+		q->tail[p] = NO_NODE;
+	q->n--;
+	return v;
+}
+
+/* ---- readiness ---------------------------------------------------------------- */
+
+/* Calls run on a node's task slots: tasks, puts, actor creations and
+ * method calls (the lowering orders each actor's callers: calls on one
+ * actor, and the tasks passed its handle, follow one another). Driver
+ * expressions and effects run on the driver thread, in id order. */
+static bool runs_on_worker(const dag *g, uint32_t v)
+{
+	int k = g->nodes[v].kind;
+	return k == DAG_TASK || k == DAG_PUT || k == DAG_ACTOR || k == DAG_METHOD;
+}
+
+static void push_ready(sched *s, uint32_t v)
+{
+	bq_push(&s->ready, v, s->prio[v]);
+	pthread_cond_signal(&s->work);
+}
+
+static uint32_t next_effect(const dag *g, uint32_t from)
+{
+	while (from < g->n && g->nodes[from].kind != DAG_EFFECT)
+		from++;
+	return from;
+}
+
+/* The driver has reached effect node `to` (or the end): the worker nodes
+ * before it whose inputs are done are ready. (mu) */
+static void advance_frontier(sched *s, uint32_t to)
+{
+	for (uint32_t t = s->frontier; t < to; t++)
+		if (s->worker[t] && s->pending[t] == 0 && !s->early[t])
+			push_ready(s, t);
+	s->frontier = to;
+}
+
+/* Priorities (ids are a topological order: successors have higher
+ * ids), counters, and which nodes may start before the driver reaches
+ * them. */
+static void count_nodes(sched *s, const dag *g)
+{
+	uint32_t n = g->n;
+	for (uint32_t v = n; v-- > 0;) {
+		uint32_t best = 0;
+		for (uint32_t e = g->succ_off[v]; e < g->succ_off[v + 1]; e++)
+			if (s->prio[g->succs[e]] > best)
+				best = s->prio[g->succs[e]];
+		s->prio[v] = best + 1;
+		s->pending[v] = g->pred_off[v + 1] - g->pred_off[v];
+		s->worker[v] = runs_on_worker(g, v);
+	}
+	bool *free_task = effects_free_protos(g->prog);
+	for (uint32_t v = 0; v < n; v++) {
+		const dag_node *nd = &g->nodes[v];
+		s->early[v] = (nd->kind == DAG_TASK && free_task[nd->proto]) || nd->kind == DAG_PUT;
+	}
+	free(free_task);
+}
+
+void sched_init(sched *s, const dag *g, FILE *err)
+{
+	memset(s, 0, sizeof *s);
+	s->g = g;
+	s->err = err;
+	s->cut = NO_NODE;
+	uint32_t n = g->n;
+	s->pending = malloc(sizeof(uint32_t) * (n ? n : 1));
+	s->prio = malloc(sizeof(uint32_t) * (n ? n : 1));
+	s->worker = malloc(sizeof(bool) * (n ? n : 1));
+	s->early = calloc((size_t)n + 1, sizeof *s->early);
+	if (!s->pending || !s->prio || !s->worker || !s->early)
+		abort();
+	bq_init(&s->ready, n, n + 1);
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->work, NULL);
+	pthread_cond_init(&s->drv, NULL);
+	pthread_condattr_t ca; /* job waits' deadlines are CLOCK_MONOTONIC */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->jdone, &ca);
+	pthread_condattr_destroy(&ca);
+	count_nodes(s, g);
+	for (uint32_t v = 0; v < n; v++)
+		if (s->early[v] && s->pending[v] == 0)
+			bq_push(&s->ready, v, s->prio[v]);
+	advance_frontier(s, next_effect(g, 0));
+}
+
+void sched_fini(sched *s)
+{
+	for (nested_job *j = s->jobs, *next; j; j = next) {
+		next = j->all;
+		task_job_release(j);
+		free(j);
+	}
+	pthread_cond_destroy(&s->jdone);
+	pthread_cond_destroy(&s->work);
+	pthread_cond_destroy(&s->drv);
+	pthread_mutex_destroy(&s->mu);
+	bq_fini(&s->ready);
+	free(s->pending);
+	free(s->prio);
+	free(s->worker);
+	free(s->early);
+}
+
+/* ---- taking work ----------------------------------------------------------------- */
+
+/* The first queued job, dropping those a waiting caller took. (mu) */
+static nested_job *job_peek(sched *s)
+{
+	while (s->jq_head && s->jq_head->state != NJ_QUEUED) {
+		s->jq_head = s->jq_head->next;
+		if (!s->jq_head)
+			s->jq_tail = NULL;
+	}
+	return s->jq_head;
+}
+
+bool sched_has_work(sched *s, const res_pool *r)
+{
+	nested_job *j = job_peek(s);
+	if (j && res_fits(r, &j->task->attrs))
+		return true;
+	return s->ready.n > 0 && res_fits(r, res_needs(s->g, bq_peek(&s->ready)));
+}
+
+bool sched_take(sched *s, res_pool *r, sched_item *it)
+{
+	/* the driver has ended before these: passed over */
+	while (s->cut != NO_NODE && s->ready.n > 0 && bq_peek(&s->ready) > s->cut)
+		sched_complete(s, bq_pop(&s->ready));
+	if (!sched_has_work(s, r))
+		return false;
+	/* jobs first: running tasks wait for them */
+	nested_job *j = job_peek(s);
+	if (j && res_fits(r, &j->task->attrs)) {
+		s->jq_head = j->next;
+		if (!s->jq_head)
+			s->jq_tail = NULL;
+		__atomic_store_n(&j->state, NJ_RUNNING, __ATOMIC_RELAXED);
+		s->njq--;
+		*it = (sched_item){ j, NO_NODE, &j->task->attrs };
+	} else {
+		/* LOCALITY GOES HERE. With one node, the highest priority ready
+		 * node is the one to run. With several (the cluster), a node asking
+		 * for work should get, among the nodes of the top priorities that
+		 * fit it, the one whose inputs it already holds the most bytes of
+		 * (val_size_estimate of the inputs, or the object directory's
+		 * sizes), and another node the rest. */
+		uint32_t v = bq_pop(&s->ready);
+		*it = (sched_item){ NULL, v, res_needs(s->g, v) };
+	}
+	res_take(r, it->needs, 1);
+	return true;
+}
+
+void sched_release(sched *s, res_pool *r, const sched_item *it)
+{
+	/* an actor keeps what it holds until the run ends */
+	if (it->job || s->g->nodes[it->v].kind != DAG_ACTOR)
+		res_take(r, it->needs, -1);
+}
+
+/* ---- completion --------------------------------------------------------------------- */
+
+void sched_complete(sched *s, uint32_t v)
+{
+	const dag *g = s->g;
+	bool wake_driver = false;
+	for (uint32_t e = g->succ_off[v]; e < g->succ_off[v + 1]; e++) {
+		uint32_t t = g->succs[e];
+		if (--s->pending[t] != 0)
+			continue;
+		if (!s->worker[t])
+			wake_driver = true;
+		else if (t < s->frontier || s->early[t])
+			push_ready(s, t);
+	}
+	/* effects complete in id order (all on the driver thread) */
+	if (v == s->frontier)
+		advance_frontier(s, next_effect(g, v + 1));
+	if (++s->ndone == g->n)
+		wake_driver = true;
+	if (wake_driver)
+		pthread_cond_signal(&s->drv);
+}
+
+void sched_add_job(sched *s, nested_job *j)
+{
+	j->all = s->jobs;
+	s->jobs = j;
+	s->jobs_live++;
+}
+
+void sched_queue_job(sched *s, nested_job *j)
+{
+	__atomic_store_n(&j->state, NJ_QUEUED, __ATOMIC_RELAXED);
+	j->next = NULL;
+	if (s->jq_tail)
+		s->jq_tail->next = j;
+	else
+		s->jq_head = j;
+	s->jq_tail = j;
+	s->njq++;
+	pthread_cond_signal(&s->work);
+}
+
+void sched_job_ended(sched *s, nested_job *j)
+{
+	__atomic_store_n(&j->state, NJ_DONE, __ATOMIC_RELEASE);
+	s->jobs_live--;
+	s->jobs_ended++;
+	if (j->waiters > 0 || s->any_waiters > 0)
+		pthread_cond_broadcast(&s->jdone);
+	if (s->jobs_live == 0 && s->ndone == s->g->n)
+		pthread_cond_signal(&s->drv);
+}
+
+bool sched_all_done(const sched *s)
+{
+	return s->ndone == s->g->n && s->jobs_live == 0;
+}
+
+void sched_fail(sched *s, flow_vm *vm)
+{
+	char *e = task_render_error(vm, "");
+	pthread_mutex_lock(&s->mu);
+	if (!s->fatal)
+		fprintf(s->err, "%s\n", e);
+	s->fatal = s->stop = true;
+	pthread_cond_broadcast(&s->work);
+	pthread_cond_broadcast(&s->drv);
+	pthread_cond_broadcast(&s->jdone);
+	pthread_mutex_unlock(&s->mu);
+	free(e);
+}
+
+void sched_stop(sched *s)
+{
+	s->stop = true;
+	pthread_cond_broadcast(&s->work);
+	pthread_cond_broadcast(&s->jdone);
+}
