@@ -264,6 +264,15 @@ static void put_edges(sbuf *b, const dag *d)
 		enc_varint(b, r->depth_before);
 		enc_varint(b, r->depth_after);
 	}
+	/* the staged driver's frames (section 6); 0 when it is static */
+	enc_varint(b, d->cont.nframes);
+	for (uint32_t i = 0; i < d->cont.nframes; i++) {
+		enc_varint(b, d->cont.frames[i].proto);
+		enc_varint(b, d->cont.frames[i].pc);
+		enc_varint(b, d->cont.frames[i].base);
+	}
+	if (d->cont.nframes)
+		put_str(b, d->cont.why ? d->cont.why : "");
 }
 
 static int proto_ref(const bc_program *p, const bc_proto *x, int nall, const bc_proto **all)
