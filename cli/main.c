@@ -24,6 +24,7 @@
 #include "lang/resolve.h"
 #include "lang/vm.h"
 #include "stdlib/stdlib.h"
+#include "cli/cmd_cluster.h"
 
 #define EXIT_USER 1
 #define EXIT_USAGE 2
@@ -46,6 +47,7 @@ static const struct {
 } commands[] = {
 #define X(name, summary) {#name, cmd_##name, summary},
 	CMD_LIST(X)
+	CLUSTER_CMD_LIST(X)
 #undef X
 };
 

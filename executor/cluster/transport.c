@@ -156,15 +156,19 @@ static void server_pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
 		pthread_mutex_unlock(&s->mu);
 	} else if (ev == NNG_PIPE_EV_REM_POST) {
 		char peer[64] = "?";
-		int authed = 0;
+		int authed = 0, midway = 0;
 		pthread_mutex_lock(&s->mu);
 		struct pipe_st *st = find_pipe(s, id);
 		if (st) {
 			authed = st->state == P_AUTHED;
+			midway = st->state == P_CHALLENGED;
 			snprintf(peer, sizeof peer, "%s", st->peer);
 			*st = s->pipes[--s->npipes];
 		}
 		pthread_mutex_unlock(&s->mu);
+		if (midway)
+			wire_log("connection from %s closed during the handshake "
+			         "(its cluster token is probably not this one)", peer);
 		if (authed && s->gone)
 			s->gone(s->gone_arg, id, peer);
 	}
@@ -256,6 +260,11 @@ static int reply_msg(wire_server *s, const struct wire_msg *m)
 int wire_server_reply(wire_server *s, const struct wire_msg *m)
 {
 	return reply_msg(s, m);
+}
+
+int wire_server_reply_raw(wire_server *s, const void *frame, size_t n)
+{
+	return send_frame(s->sock, frame, n) == 0 ? WIRE_OK : WIRE_EIO;
 }
 
 int wire_server_reply_error(wire_server *s, int code, const char *message)
@@ -574,8 +583,8 @@ int wire_client_handshake(wire_client *c, const auth_token *t, int role, int tim
 	}
 	if (auth_mac(t, LABEL_SERVER, nc, rep.u.challenge.nonce, mac) != 0 ||
 	    !auth_equal(mac, rep.u.challenge.mac, 32)) {
-		verr_set(e, "the server could not prove it knows the cluster token "
-		         "(the token from %s is not this cluster's)", t->source);
+		verr_set(e, "wrong cluster token: the other side's proof does not match the token "
+		         "from %s", t->source);
 		wire_msg_free(&rep);
 		return WIRE_EAUTH;
 	}

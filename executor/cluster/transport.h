@@ -46,6 +46,8 @@ void wire_server_on_gone(wire_server *s, wire_gone_fn fn, void *arg);
 int wire_server_recv(wire_server *s, struct wire_msg *m, uint32_t *pipe, char *peer,
                      size_t peersz, int timeout_ms);
 int wire_server_reply(wire_server *s, const struct wire_msg *m);
+/* A frame already encoded with wire_encode. */
+int wire_server_reply_raw(wire_server *s, const void *frame, size_t n);
 int wire_server_reply_error(wire_server *s, int code, const char *message);
 /* Closes a pipe a moment after the reply just sent (so the reply can leave). */
 void wire_server_drop(wire_server *s, uint32_t pipe);
