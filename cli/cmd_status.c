@@ -1,5 +1,6 @@
 /* cmd_status.c - `flow status`: a cluster's nodes and jobs, as text or JSON. */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,6 +181,7 @@ int cmd_status(int argc, char **argv)
 	}
 	auth_token tok;
 	verr e;
+	signal(SIGPIPE, SIG_IGN); /* a head that closes is an error, not a signal */
 	if (auth_token_load(&tok, token_file, 0, &e) != 0) {
 		fprintf(stderr, "flow status: %s\n", e.msg);
 		return 1;
