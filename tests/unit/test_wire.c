@@ -408,9 +408,9 @@ static void *serve(void *arg)
 		uint32_t pipe;
 		if (wire_server_recv(v->s, &m, &pipe, NULL, 0, 20) == WIRE_OK) {
 			struct wire_msg r = {.kind = WM_OK};
+			v->served++; /* before the reply, which the client waits for */
 			wire_server_reply(v->s, &r);
 			wire_msg_free(&m);
-			v->served++;
 		}
 	}
 	return NULL;
