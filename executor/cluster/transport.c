@@ -131,7 +131,8 @@ static void server_pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
 	wire_server *s = arg;
 	uint32_t id = (uint32_t)nng_pipe_id(p);
-	if (ev == NNG_PIPE_EV_ADD_POST) {
+	if (ev == NNG_PIPE_EV_ADD_PRE) {
+		/* before the protocol may deliver its first message */
 		nng_sockaddr sa;
 		char peer[64] = "?";
 		if (nng_pipe_get_addr(p, NNG_OPT_REMADDR, &sa) == 0)
@@ -187,7 +188,7 @@ int wire_server_open(wire_server **out, const char *url, const auth_token *tok, 
 	if (rv == 0)
 		rv = nng_socket_set_size(s->sock, NNG_OPT_RECVMAXSZ, WIRE_HEADER + WIRE_MAX_PAYLOAD);
 	if (rv == 0)
-		rv = nng_pipe_notify(s->sock, NNG_PIPE_EV_ADD_POST, server_pipe_event, s);
+		rv = nng_pipe_notify(s->sock, NNG_PIPE_EV_ADD_PRE, server_pipe_event, s);
 	if (rv == 0)
 		rv = nng_pipe_notify(s->sock, NNG_PIPE_EV_REM_POST, server_pipe_event, s);
 	if (rv == 0)
