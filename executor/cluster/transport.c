@@ -1,5 +1,6 @@
 /* transport.c - authenticated req/rep connections over nng (transport.h). */
 #include "transport.h"
+#include "handshake.h"
 
 #include <arpa/inet.h>
 #include <pthread.h>
@@ -13,8 +14,8 @@
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
 
-#define LABEL_SERVER "flow-s"
-#define LABEL_CLIENT "flow-c"
+#define LABEL_SERVER HS_LABEL_SERVER
+#define LABEL_CLIENT HS_LABEL_CLIENT
 #define DROP_DELAY_MS 200
 
 /* ---- logging ---------------------------------------------------------- */
@@ -97,12 +98,10 @@ static int send_frame(nng_socket sock, const void *p, size_t n)
 
 /* ---- server ----------------------------------------------------------- */
 
-enum { P_NEW, P_CHALLENGED, P_AUTHED, P_DROPPING };
-
 struct pipe_st {
 	uint32_t id;
-	int state;
-	uint8_t nc[32], ns[32];
+	struct wire_hs hs;
+	int dropping; /* refused: closed at close_at, nothing more is served */
 	char peer[64];
 	int64_t close_at;
 };
@@ -152,7 +151,7 @@ static void server_pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
 		struct pipe_st *st = &s->pipes[s->npipes++];
 		memset(st, 0, sizeof *st);
 		st->id = id;
-		st->state = P_NEW;
+		st->hs.state = HS_NEW;
 		snprintf(st->peer, sizeof st->peer, "%s", peer);
 		pthread_mutex_unlock(&s->mu);
 	} else if (ev == NNG_PIPE_EV_REM_POST) {
@@ -161,8 +160,8 @@ static void server_pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
 		pthread_mutex_lock(&s->mu);
 		struct pipe_st *st = find_pipe(s, id);
 		if (st) {
-			authed = st->state == P_AUTHED;
-			midway = st->state == P_CHALLENGED;
+			authed = st->hs.state == HS_AUTHED;
+			midway = st->hs.state == HS_CHALLENGED && !st->dropping;
 			snprintf(peer, sizeof peer, "%s", st->peer);
 			*st = s->pipes[--s->npipes];
 		}
@@ -225,7 +224,7 @@ static void close_due(wire_server *s)
 	int n = 0;
 	pthread_mutex_lock(&s->mu);
 	for (size_t i = 0; i < s->npipes && n < 16; i++)
-		if (s->pipes[i].state == P_DROPPING && s->pipes[i].close_at <= now)
+		if (s->pipes[i].dropping && s->pipes[i].close_at <= now)
 			due[n++] = s->pipes[i].id;
 	pthread_mutex_unlock(&s->mu);
 	for (int i = 0; i < n; i++) {
@@ -240,7 +239,7 @@ void wire_server_drop(wire_server *s, uint32_t pipe)
 	pthread_mutex_lock(&s->mu);
 	struct pipe_st *st = find_pipe(s, pipe);
 	if (st) {
-		st->state = P_DROPPING;
+		st->dropping = 1;
 		st->close_at = now_ms() + DROP_DELAY_MS;
 	}
 	pthread_mutex_unlock(&s->mu);
@@ -285,62 +284,29 @@ static void refuse(wire_server *s, uint32_t pipe, const char *peer, int code, co
 }
 
 /* Handles HELLO and AUTH; 1 if the message was part of the handshake. */
-static int handshake_step(wire_server *s, uint32_t pipe, const char *peer, struct wire_msg *m,
-                          int state)
+static int handshake_step(wire_server *s, uint32_t pipe, const char *peer, struct wire_msg *m)
 {
-	if (m->kind == WM_HELLO) {
-		if (state != P_NEW) {
-			refuse(s, pipe, peer, WIRE_ESTATE, "a second HELLO on one connection");
-			return 1;
-		}
-		struct wire_msg r = {.kind = WM_CHALLENGE};
-		uint8_t ns[32];
-		if (auth_nonce(ns) != 0 ||
-		    auth_mac(&s->tok, LABEL_SERVER, m->u.hello.nonce, ns, r.u.challenge.mac) != 0) {
-			refuse(s, pipe, peer, WIRE_EIO, "no randomness or HMAC failed on the server");
-			return 1;
-		}
-		memcpy(r.u.challenge.nonce, ns, 32);
-		pthread_mutex_lock(&s->mu);
-		struct pipe_st *st = find_pipe(s, pipe);
-		if (st) {
-			memcpy(st->nc, m->u.hello.nonce, 32);
-			memcpy(st->ns, ns, 32);
-			st->state = P_CHALLENGED;
-		}
-		pthread_mutex_unlock(&s->mu);
-		reply_msg(s, &r);
-		return 1;
-	}
-	if (m->kind == WM_AUTH) {
-		uint8_t nc[32], ns[32], want[32];
-		pthread_mutex_lock(&s->mu);
-		struct pipe_st *st = find_pipe(s, pipe);
-		int ok = st && st->state == P_CHALLENGED;
-		if (ok) {
-			memcpy(nc, st->nc, 32);
-			memcpy(ns, st->ns, 32);
-		}
-		pthread_mutex_unlock(&s->mu);
-		if (!ok) {
-			refuse(s, pipe, peer, WIRE_ESTATE, "AUTH without HELLO");
-			return 1;
-		}
-		if (auth_mac(&s->tok, LABEL_CLIENT, ns, nc, want) != 0 ||
-		    !auth_equal(want, m->u.auth.mac, 32)) {
-			refuse(s, pipe, peer, WIRE_EAUTH, "its proof does not match this cluster's token");
-			return 1;
-		}
-		pthread_mutex_lock(&s->mu);
-		st = find_pipe(s, pipe);
-		if (st)
-			st->state = P_AUTHED;
-		pthread_mutex_unlock(&s->mu);
-		struct wire_msg r = {.kind = WM_OK};
-		reply_msg(s, &r);
-		return 1;
-	}
-	return 0;
+	struct wire_hs hs = {.state = HS_FAILED};
+	pthread_mutex_lock(&s->mu);
+	struct pipe_st *st = find_pipe(s, pipe);
+	if (st)
+		hs = st->hs;
+	pthread_mutex_unlock(&s->mu);
+	struct wire_msg out;
+	int code;
+	char why[128];
+	if (!wire_hs_server(&hs, &s->tok, m, &out, &code, why, sizeof why))
+		return 0;
+	pthread_mutex_lock(&s->mu);
+	st = find_pipe(s, pipe);
+	if (st)
+		st->hs = hs;
+	pthread_mutex_unlock(&s->mu);
+	if (code != WIRE_OK)
+		refuse(s, pipe, peer, code, why);
+	else
+		reply_msg(s, &out);
+	return 1;
 }
 
 int wire_server_recv(wire_server *s, struct wire_msg *m, uint32_t *pipe, char *peer,
@@ -354,15 +320,16 @@ int wire_server_recv(wire_server *s, struct wire_msg *m, uint32_t *pipe, char *p
 		return rv == NNG_ETIMEDOUT ? WIRE_ETIMEDOUT : WIRE_EIO;
 	uint32_t id = (uint32_t)nng_pipe_id(nng_msg_get_pipe(msg));
 	char who[64] = "?";
-	int state = P_NEW;
+	int state = HS_NEW, dropping = 1;
 	pthread_mutex_lock(&s->mu);
 	struct pipe_st *st = find_pipe(s, id);
 	if (st) {
 		snprintf(who, sizeof who, "%s", st->peer);
-		state = st->state;
+		state = st->hs.state;
+		dropping = st->dropping;
 	}
 	pthread_mutex_unlock(&s->mu);
-	if (!st || state == P_DROPPING) {
+	if (dropping) {
 		/* a connection being closed: answer nothing more */
 		nng_msg_free(msg);
 		return WIRE_ETIMEDOUT;
@@ -374,11 +341,11 @@ int wire_server_recv(wire_server *s, struct wire_msg *m, uint32_t *pipe, char *p
 		refuse(s, id, who, rc, e.msg);
 		return WIRE_ETIMEDOUT;
 	}
-	if (handshake_step(s, id, who, m, state)) {
+	if (handshake_step(s, id, who, m)) {
 		wire_msg_free(m);
 		return WIRE_ETIMEDOUT;
 	}
-	if (state != P_AUTHED) {
+	if (state != HS_AUTHED) {
 		char why[128];
 		snprintf(why, sizeof why, "%s before the handshake", wire_kind_name(m->kind));
 		wire_msg_free(m);
