@@ -84,16 +84,26 @@ static void format_addr(const nng_sockaddr *sa, char *buf, size_t n, int with_po
 	}
 }
 
-static int send_frame(nng_socket sock, const void *p, size_t n)
+/* Sends one frame on a rep context (the reply to the request it holds). */
+static int ctx_send(nng_ctx ctx, const void *p, size_t n)
 {
+	nng_aio *aio;
 	nng_msg *msg;
-	if (nng_msg_alloc(&msg, 0) != 0)
+	if (nng_aio_alloc(&aio, NULL, NULL) != 0)
 		return -1;
-	if (nng_msg_append(msg, p, n) != 0 || nng_sendmsg(sock, msg, 0) != 0) {
-		nng_msg_free(msg);
+	if (nng_msg_alloc(&msg, 0) != 0 || nng_msg_append(msg, p, n) != 0) {
+		nng_aio_free(aio);
 		return -1;
 	}
-	return 0;
+	nng_aio_set_timeout(aio, 5000);
+	nng_aio_set_msg(aio, msg);
+	nng_ctx_send(ctx, aio);
+	nng_aio_wait(aio);
+	int rv = nng_aio_result(aio);
+	if (rv != 0)
+		nng_msg_free(msg);
+	nng_aio_free(aio);
+	return rv == 0 ? 0 : -1;
 }
 
 /* ---- server ----------------------------------------------------------- */
@@ -116,6 +126,14 @@ struct wire_server {
 	wire_gone_fn gone;
 	void *gone_arg;
 	uint32_t cur_pipe; /* the pipe of the request being answered */
+	/* the loop's rep context and its aio: a request taken away with
+	 * wire_server_detach keeps its context, and the loop gets a new one */
+	nng_ctx ctx;
+	nng_aio *aio;
+};
+
+struct wire_pending {
+	nng_ctx ctx;
 };
 
 static struct pipe_st *find_pipe(wire_server *s, uint32_t id)
@@ -191,9 +209,15 @@ int wire_server_open(wire_server **out, const char *url, const auth_token *tok, 
 	if (rv == 0)
 		rv = nng_pipe_notify(s->sock, NNG_PIPE_EV_REM_POST, server_pipe_event, s);
 	if (rv == 0)
+		rv = nng_ctx_open(&s->ctx, s->sock);
+	if (rv == 0)
+		rv = nng_aio_alloc(&s->aio, NULL, NULL);
+	if (rv == 0)
 		rv = nng_listen(s->sock, url, &s->listener, 0);
 	if (rv != 0) {
 		verr_set(e, "cannot listen on %s: %s", url, nng_strerror(rv));
+		if (s->aio)
+			nng_aio_free(s->aio);
 		nng_close(s->sock);
 		pthread_mutex_destroy(&s->mu);
 		auth_token_wipe(&s->tok);
@@ -251,7 +275,7 @@ static int reply_msg(wire_server *s, const struct wire_msg *m)
 	verr e;
 	sbuf_init(&b);
 	int rc = wire_encode(m, &b, &e);
-	if (rc == WIRE_OK && send_frame(s->sock, b.data, b.len) != 0)
+	if (rc == WIRE_OK && ctx_send(s->ctx, b.data, b.len) != 0)
 		rc = WIRE_EIO;
 	sbuf_fini(&b);
 	return rc;
@@ -264,7 +288,7 @@ int wire_server_reply(wire_server *s, const struct wire_msg *m)
 
 int wire_server_reply_raw(wire_server *s, const void *frame, size_t n)
 {
-	return send_frame(s->sock, frame, n) == 0 ? WIRE_OK : WIRE_EIO;
+	return ctx_send(s->ctx, frame, n) == 0 ? WIRE_OK : WIRE_EIO;
 }
 
 int wire_server_reply_error(wire_server *s, int code, const char *message)
@@ -313,11 +337,13 @@ int wire_server_recv(wire_server *s, struct wire_msg *m, uint32_t *pipe, char *p
                      size_t peersz, int timeout_ms)
 {
 	close_due(s);
-	nng_socket_set_ms(s->sock, NNG_OPT_RECVTIMEO, timeout_ms);
-	nng_msg *msg;
-	int rv = nng_recvmsg(s->sock, &msg, 0);
+	nng_aio_set_timeout(s->aio, timeout_ms);
+	nng_ctx_recv(s->ctx, s->aio);
+	nng_aio_wait(s->aio);
+	int rv = nng_aio_result(s->aio);
 	if (rv != 0)
 		return rv == NNG_ETIMEDOUT ? WIRE_ETIMEDOUT : WIRE_EIO;
+	nng_msg *msg = nng_aio_get_msg(s->aio);
 	uint32_t id = (uint32_t)nng_pipe_id(nng_msg_get_pipe(msg));
 	char who[64] = "?";
 	int state = HS_NEW, dropping = 1;
@@ -359,11 +385,49 @@ int wire_server_recv(wire_server *s, struct wire_msg *m, uint32_t *pipe, char *p
 	return WIRE_OK;
 }
 
+wire_pending *wire_server_detach(wire_server *s)
+{
+	wire_pending *p = malloc(sizeof *p);
+	if (!p)
+		return NULL;
+	nng_ctx fresh;
+	if (nng_ctx_open(&fresh, s->sock) != 0) {
+		free(p);
+		return NULL;
+	}
+	p->ctx = s->ctx;
+	s->ctx = fresh;
+	return p;
+}
+
+int wire_pending_reply(wire_pending *p, const struct wire_msg *m)
+{
+	sbuf b;
+	verr e;
+	sbuf_init(&b);
+	int rc = wire_encode(m, &b, &e);
+	if (rc == WIRE_OK && ctx_send(p->ctx, b.data, b.len) != 0)
+		rc = WIRE_EIO;
+	sbuf_fini(&b);
+	nng_ctx_close(p->ctx);
+	free(p);
+	return rc;
+}
+
+int wire_pending_error(wire_pending *p, int code, const char *message)
+{
+	struct wire_msg m = {.kind = WM_ERROR};
+	m.u.error.code = (uint32_t)code;
+	m.u.error.message = (char *)message;
+	return wire_pending_reply(p, &m);
+}
+
 void wire_server_close(wire_server *s)
 {
 	if (!s)
 		return;
 	nng_close(s->sock);
+	nng_aio_free(s->aio);
 	pthread_mutex_lock(&s->mu);
 	free(s->pipes);
 	s->pipes = NULL;

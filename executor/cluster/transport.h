@@ -6,7 +6,9 @@
  * messages loses nothing that was acknowledged. A server (the head; later
  * each worker's listener) is one rep socket: nng tells it which pipe each
  * request came on, so the handshake state is kept per pipe, and nng's pipe
- * notifications tell it when a peer's connection closes. A client is one req
+ * notifications tell it when a peer's connection closes; a request can be
+ * answered later, from another thread (an nng context per request taken
+ * away), while the server goes on serving others. A client is one req
  * socket with one dialer; calls from several threads each use their own nng
  * context, so the heartbeat thread never waits behind another call.
  *
@@ -49,6 +51,14 @@ int wire_server_reply(wire_server *s, const struct wire_msg *m);
 /* A frame already encoded with wire_encode. */
 int wire_server_reply_raw(wire_server *s, const void *frame, size_t n);
 int wire_server_reply_error(wire_server *s, int code, const char *message);
+/* Takes the request just received away from the loop, to be answered
+ * later from any thread (wire_pending_reply/error, exactly once); the loop
+ * goes on receiving meanwhile. NULL if out of resources (then answer it
+ * with wire_server_reply as usual). */
+typedef struct wire_pending wire_pending;
+wire_pending *wire_server_detach(wire_server *s);
+int wire_pending_reply(wire_pending *p, const struct wire_msg *m);
+int wire_pending_error(wire_pending *p, int code, const char *message);
 /* Closes a pipe a moment after the reply just sent (so the reply can leave). */
 void wire_server_drop(wire_server *s, uint32_t pipe);
 void wire_server_close(wire_server *s);

@@ -11,6 +11,8 @@
 
 #include "auth.h"
 #include "head.h"
+#include "plans.h"
+#include "task_exec.h"
 #include "transport.h"
 
 #define CONNECT_MS 5000
@@ -144,6 +146,65 @@ static void leave(struct worker *w)
 	}
 }
 
+/* RUN_TASK: the task runs here, in this thread; heartbeats go on meanwhile. */
+static void run_task(struct worker *w, wire_server *ls, struct plan_store *plans,
+                     const struct wire_run_task *r)
+{
+	struct plan_entry *pe = plan_store_find(plans, r->hash);
+	if (!pe) {
+		wire_server_reply_error(ls, WIRE_ESTATE, "this node does not hold that plan (PLAN_PUT first)");
+		return;
+	}
+	value result;
+	char *error = NULL;
+	atomic_fetch_add(&w->cpus_used, 1);
+	int failed = cl_task_run(pe->loaded, r->fn, r->args, r->seed, r->task, &result, &error);
+	atomic_fetch_sub(&w->cpus_used, 1);
+	struct wire_msg d = {.kind = WM_TASK_DONE};
+	d.u.task_done.job = r->job;
+	d.u.task_done.task = r->task;
+	d.u.task_done.ok = !failed;
+	d.u.task_done.result = result;
+	d.u.task_done.error = error ? error : "";
+	sbuf b;
+	verr e;
+	sbuf_init(&b);
+	if (wire_encode(&d, &b, &e) != WIRE_OK) {
+		/* a result that cannot travel (an actor, a function) fails the task */
+		char msg[400];
+		snprintf(msg, sizeof msg, "the task's result cannot be sent to another node: %s", e.msg);
+		d.u.task_done.ok = 0;
+		d.u.task_done.result = v_none();
+		d.u.task_done.error = msg;
+		wire_encode(&d, &b, &e);
+	}
+	wire_server_reply_raw(ls, b.data, b.len);
+	sbuf_fini(&b);
+	val_rele(result);
+	free(error);
+}
+
+static void serve(struct worker *w, wire_server *ls, struct plan_store *plans, struct wire_msg *m)
+{
+	if (m->kind == WM_PLAN_PUT) {
+		verr why;
+		int rc = plan_store_put(plans, &m->u.plan_put, &why);
+		if (rc == WIRE_OK) {
+			struct wire_msg ok = {.kind = WM_OK};
+			wire_server_reply(ls, &ok);
+		} else {
+			wire_log("refused a plan: %s", why.msg);
+			wire_server_reply_error(ls, rc, why.msg);
+		}
+	} else if (m->kind == WM_RUN_TASK) {
+		run_task(w, ls, plans, &m->u.run_task);
+	} else {
+		char why[128];
+		snprintf(why, sizeof why, "a worker does not serve %s", wire_kind_name(m->kind));
+		wire_server_reply_error(ls, WIRE_EREFUSED, why);
+	}
+}
+
 int worker_run(const struct node_opts *o, verr *e)
 {
 	struct worker *w = calloc(1, sizeof *w);
@@ -191,16 +252,16 @@ int worker_run(const struct node_opts *o, verr *e)
 		         (unsigned long long)w->node_id);
 		o->ready(o->ready_arg, text);
 	}
+	struct plan_store plans = {.load = 1};
 	while (!*o->stop && atomic_load(&w->lost) != 1) {
 		struct wire_msg m;
 		uint32_t pipe;
 		if (wire_server_recv(listener, &m, &pipe, NULL, 0, LOOP_MS) == WIRE_OK) {
-			char why[128];
-			snprintf(why, sizeof why, "this worker does not serve %s yet", wire_kind_name(m.kind));
-			wire_server_reply_error(listener, WIRE_EREFUSED, why);
+			serve(w, listener, &plans, &m);
 			wire_msg_free(&m);
 		}
 	}
+	plan_store_free(&plans);
 	atomic_store(&w->quit, 1);
 	pthread_join(hb, NULL);
 	if (atomic_load(&w->lost) == 1) {
