@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "plans.h"
 #include "transport.h"
 
 #define LOOP_MS 100
@@ -25,12 +26,30 @@ struct member {
 	uint32_t pipe;   /* its connection; 0 for the head's own node */
 };
 
+/* The head's connection to a worker's own listener, for RUN_TASK. Made
+ * on first use, kept until the head stops (a lost node's link just fails). */
+struct link {
+	uint64_t node;
+	char address[128], host[256];
+	wire_client *c;
+	pthread_mutex_t mu;  /* one plan upload at a time on this link */
+	uint8_t (*plans)[32]; /* the plans this node holds */
+	size_t nplans;
+};
+
 struct head {
-	pthread_mutex_t mu; /* guards members: nng's notify thread removes */
+	pthread_mutex_t mu; /* guards members, links, plans, forwards */
 	struct member *m;
 	size_t n, cap;
 	uint64_t next_id;
 	int64_t lag_ms; /* how late the loop has been running, recently */
+	const auth_token *token;
+	struct plan_store plans; /* plans clients sent, to ship to workers */
+	struct link **links;
+	size_t nlinks;
+	size_t rr;      /* round robin over the workers */
+	int forwards;   /* forwarding threads running */
+	pthread_cond_t idle;
 };
 
 static int64_t now_ms(void)
@@ -208,6 +227,206 @@ static void handle_status(struct head *h, wire_server *s)
 	sbuf_fini(&b);
 }
 
+/* ---- remote tasks: the head places each RUN_TASK on a worker ---------- */
+
+#define FORWARD_MS (10 * 60 * 1000)
+
+struct forward {
+	struct head *h;
+	wire_pending *reply;
+	struct wire_msg req; /* the RUN_TASK, owned */
+};
+
+/* The link to node `id` (under h->mu). */
+static struct link *link_for(struct head *h, uint64_t id, const char *address, const char *host)
+{
+	for (size_t i = 0; i < h->nlinks; i++)
+		if (h->links[i]->node == id)
+			return h->links[i];
+	struct link **nl = realloc(h->links, (h->nlinks + 1) * sizeof *nl);
+	struct link *l = calloc(1, sizeof *l);
+	if (!nl || !l) {
+		free(l);
+		if (nl)
+			h->links = nl;
+		return NULL;
+	}
+	h->links = nl;
+	l->node = id;
+	snprintf(l->address, sizeof l->address, "%s", address);
+	snprintf(l->host, sizeof l->host, "%s", host);
+	pthread_mutex_init(&l->mu, NULL);
+	h->links[h->nlinks++] = l;
+	return l;
+}
+
+/* Connects the link and makes sure its node holds the plan (under l->mu). */
+static int prepare_link(struct head *h, struct link *l, const uint8_t hash[32], verr *e)
+{
+	if (!l->c) {
+		char url[300];
+		verr ce;
+		if (wire_url(l->address, url, sizeof url) != 0) {
+			verr_set(e, "bad address %s", l->address);
+			return -1;
+		}
+		if (wire_client_open(&l->c, url, 3000, &ce) != WIRE_OK) {
+			verr_set(e, "cannot reach it: %s", ce.msg);
+			return -1;
+		}
+		if (wire_client_handshake(l->c, h->token, WIRE_ROLE_HEAD, 3000, &ce) != WIRE_OK) {
+			verr_set(e, "it refused the head: %s", ce.msg);
+			wire_client_close(l->c);
+			l->c = NULL;
+			return -1;
+		}
+	}
+	for (size_t i = 0; i < l->nplans; i++)
+		if (memcmp(l->plans[i], hash, 32) == 0)
+			return 0;
+	pthread_mutex_lock(&h->mu);
+	struct plan_entry *pe = plan_store_find(&h->plans, hash);
+	uint8_t *buf = NULL;
+	uint64_t total = pe ? pe->total : 0;
+	if (pe && (buf = malloc(total)))
+		memcpy(buf, pe->buf, total); /* the store may grow meanwhile */
+	pthread_mutex_unlock(&h->mu);
+	if (!buf) {
+		verr_set(e, "the head does not hold that plan (send PLAN_PUT first)");
+		return -1;
+	}
+	/* the plan travels once per node, in chunks, each acknowledged */
+	for (uint64_t off = 0; off < total; off += PLAN_CHUNK) {
+		struct wire_msg m = {.kind = WM_PLAN_PUT}, rep;
+		memcpy(m.u.plan_put.hash, hash, 32);
+		m.u.plan_put.total = total;
+		m.u.plan_put.offset = off;
+		m.u.plan_put.chunk.data = buf + off;
+		m.u.plan_put.chunk.len = (uint32_t)(total - off < PLAN_CHUNK ? total - off : PLAN_CHUNK);
+		verr ce;
+		if (wire_client_call(l->c, &m, &rep, 30000, &ce) != WIRE_OK) {
+			verr_set(e, "it did not take the plan: %s", ce.msg);
+			free(buf);
+			return -1;
+		}
+		wire_msg_free(&rep);
+	}
+	free(buf);
+	uint8_t (*np)[32] = realloc(l->plans, (l->nplans + 1) * sizeof *np);
+	if (np) {
+		l->plans = np;
+		memcpy(l->plans[l->nplans++], hash, 32);
+	}
+	return 0;
+}
+
+static void *forward_main(void *arg)
+{
+	struct forward *f = arg;
+	struct head *h = f->h;
+	struct wire_run_task *r = &f->req.u.run_task;
+	char err[700] = "";
+	/* a worker, round robin; the head's own node does not run tasks yet */
+	uint64_t id = 0;
+	char address[128] = "", host[256] = "";
+	struct link *l = NULL;
+	pthread_mutex_lock(&h->mu);
+	for (size_t k = 0; k < h->n && !id; k++) {
+		struct member *x = &h->m[(h->rr + k) % h->n];
+		if (x->pipe && x->state == N_ALIVE) {
+			id = x->id;
+			snprintf(address, sizeof address, "%s", x->address);
+			snprintf(host, sizeof host, "%s", x->host);
+			h->rr = (h->rr + k + 1) % h->n;
+		}
+	}
+	if (id)
+		l = link_for(h, id, address, host);
+	pthread_mutex_unlock(&h->mu);
+	if (!id)
+		snprintf(err, sizeof err, "no worker has joined this cluster to run the task");
+	else if (!l)
+		snprintf(err, sizeof err, "the head is out of memory");
+	struct wire_msg rep;
+	int rc = WIRE_EIO;
+	if (l) {
+		verr e;
+		pthread_mutex_lock(&l->mu);
+		int ok = prepare_link(h, l, r->hash, &e) == 0;
+		pthread_mutex_unlock(&l->mu);
+		if (!ok)
+			snprintf(err, sizeof err, "node %llu (%s at %s): %s", (unsigned long long)id, host,
+			         address, e.msg);
+		else if ((rc = wire_client_call(l->c, &f->req, &rep, FORWARD_MS, &e)) != WIRE_OK)
+			snprintf(err, sizeof err, "node %llu (%s at %s) did not return the task's result: %s%s",
+			         (unsigned long long)id, host, address, e.msg,
+			         wire_client_lost(l->c) ? " (the node was lost)" : "");
+	}
+	if (rc == WIRE_OK) {
+		wire_pending_reply(f->reply, &rep);
+		wire_msg_free(&rep);
+	} else {
+		wire_log("task %llu of job %llu: %s", (unsigned long long)r->task,
+		         (unsigned long long)r->job, err);
+		wire_pending_error(f->reply, WIRE_EREFUSED, err);
+	}
+	wire_msg_free(&f->req);
+	free(f);
+	pthread_mutex_lock(&h->mu);
+	if (--h->forwards == 0)
+		pthread_cond_broadcast(&h->idle);
+	pthread_mutex_unlock(&h->mu);
+	return NULL;
+}
+
+/* RUN_TASK: answered later by a thread of its own, so the head keeps
+ * serving heartbeats and status while the task runs. Takes m over. */
+static void handle_run_task(struct head *h, wire_server *s, struct wire_msg *m)
+{
+	struct forward *f = calloc(1, sizeof *f);
+	wire_pending *p = f ? wire_server_detach(s) : NULL;
+	if (!p) {
+		free(f);
+		wire_server_reply_error(s, WIRE_EIO, "the head is out of resources");
+		return;
+	}
+	f->h = h;
+	f->reply = p;
+	f->req = *m;
+	m->kind = WM_NONE; /* now f's */
+	pthread_mutex_lock(&h->mu);
+	h->forwards++;
+	pthread_mutex_unlock(&h->mu);
+	pthread_t t;
+	pthread_attr_t at;
+	pthread_attr_init(&at);
+	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&t, &at, forward_main, f) != 0) {
+		wire_pending_error(p, WIRE_EIO, "the head cannot start a thread");
+		wire_msg_free(&f->req);
+		free(f);
+		pthread_mutex_lock(&h->mu);
+		h->forwards--;
+		pthread_mutex_unlock(&h->mu);
+	}
+	pthread_attr_destroy(&at);
+}
+
+static void handle_plan_put(struct head *h, wire_server *s, struct wire_plan_put *m)
+{
+	verr why;
+	pthread_mutex_lock(&h->mu);
+	int rc = plan_store_put(&h->plans, m, &why);
+	pthread_mutex_unlock(&h->mu);
+	if (rc != WIRE_OK) {
+		wire_log("refused a plan: %s", why.msg);
+		wire_server_reply_error(s, rc, why.msg);
+		return;
+	}
+	struct wire_msg ok = {.kind = WM_OK};
+	wire_server_reply(s, &ok);
+}
+
 static void check_silence(struct head *h)
 {
 	int64_t now = now_ms();
@@ -229,8 +448,9 @@ static void check_silence(struct head *h)
 
 int head_run(const struct node_opts *o, verr *e)
 {
-	struct head h = {.next_id = 1};
+	struct head h = {.next_id = 1, .token = o->token};
 	pthread_mutex_init(&h.mu, NULL);
+	pthread_cond_init(&h.idle, NULL);
 	char url[128], ip[64], text[2048];
 	snprintf(url, sizeof url, "tcp://0.0.0.0:%d", o->port);
 	wire_server *s;
@@ -287,6 +507,8 @@ int head_run(const struct node_opts *o, verr *e)
 			case WM_HEARTBEAT: handle_heartbeat(&h, s, pipe, &m.u.heartbeat); break;
 			case WM_LEAVE: handle_leave(&h, s, pipe, &m.u.leave); break;
 			case WM_STATUS: handle_status(&h, s); break;
+			case WM_PLAN_PUT: handle_plan_put(&h, s, &m.u.plan_put); break;
+			case WM_RUN_TASK: handle_run_task(&h, s, &m); break;
 			default: {
 				char why[128];
 				snprintf(why, sizeof why, "the head does not serve %s", wire_kind_name(m.kind));
@@ -295,18 +517,38 @@ int head_run(const struct node_opts *o, verr *e)
 			}
 			wire_msg_free(&m);
 		}
-		check_silence(&h);
 		/* the loop's lag: a wait that overran its timeout (the head was not
 		 * scheduled) plus the time spent handling; the peak, decayed */
 		int64_t t2 = now_ms();
 		int64_t late = (rc == WIRE_ETIMEDOUT && t1 - t0 > LOOP_MS ? t1 - t0 - LOOP_MS : 0) + (t2 - t1);
 		h.lag_ms = late > h.lag_ms ? late : h.lag_ms * 7 / 8;
+		check_silence(&h);
 	}
 	wire_log("head stopping (%zu workers connected)", h.n ? h.n - 1 : 0);
-	wire_server_close(s);
+	/* forwards end once their worker answers or their link closes */
 	pthread_mutex_lock(&h.mu);
-	free(h.m);
+	for (size_t i = 0; i < h.nlinks; i++)
+		wire_client_shutdown(h.links[i]->c); /* their calls fail now */
+	struct timespec dl;
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += 5;
+	while (h.forwards > 0 && pthread_cond_timedwait(&h.idle, &h.mu, &dl) == 0)
+		;
+	int busy = h.forwards;
 	pthread_mutex_unlock(&h.mu);
+	wire_server_close(s);
+	if (busy)
+		return 0; /* a forward is stuck: leave its memory to the exit */
+	for (size_t i = 0; i < h.nlinks; i++) {
+		wire_client_close(h.links[i]->c);
+		pthread_mutex_destroy(&h.links[i]->mu);
+		free(h.links[i]->plans);
+		free(h.links[i]);
+	}
+	free(h.links);
+	plan_store_free(&h.plans);
+	free(h.m);
 	pthread_mutex_destroy(&h.mu);
+	pthread_cond_destroy(&h.idle);
 	return 0;
 }

@@ -519,6 +519,48 @@ int wire_client_open(wire_client **out, const char *url, int timeout_ms, verr *e
 	return WIRE_OK;
 }
 
+struct call_sync {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int done;
+};
+
+static void call_done(void *arg)
+{
+	struct call_sync *cs = arg;
+	pthread_mutex_lock(&cs->mu);
+	cs->done = 1;
+	pthread_cond_broadcast(&cs->cv);
+	pthread_mutex_unlock(&cs->mu);
+}
+
+/* Waits for aio; aborts it as soon as the authenticated connection is
+ * lost (nng's req would otherwise wait for a new connection to re-send on:
+ * a call to a dead node ends now, not at its timeout). */
+static void call_wait(wire_client *c, nng_aio *aio, struct call_sync *cs)
+{
+	int aborted = 0;
+	pthread_mutex_lock(&cs->mu);
+	while (!cs->done) {
+		struct timespec dl;
+		clock_gettime(CLOCK_REALTIME, &dl);
+		dl.tv_nsec += 100 * 1000000;
+		if (dl.tv_nsec >= 1000000000) {
+			dl.tv_sec++;
+			dl.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&cs->cv, &cs->mu, &dl);
+		if (!cs->done && !aborted && wire_client_lost(c)) {
+			aborted = 1;
+			pthread_mutex_unlock(&cs->mu);
+			nng_aio_abort(aio, NNG_ECLOSED);
+			pthread_mutex_lock(&cs->mu);
+		}
+	}
+	cs->done = 0; /* ready for the next operation */
+	pthread_mutex_unlock(&cs->mu);
+}
+
 static int call_frame(wire_client *c, const void *frame, size_t n, struct wire_msg *rep,
                       int timeout_ms, verr *e)
 {
@@ -526,12 +568,17 @@ static int call_frame(wire_client *c, const void *frame, size_t n, struct wire_m
 	nng_aio *aio = NULL;
 	nng_msg *msg = NULL;
 	int rc = WIRE_EIO;
+	struct call_sync cs = {.done = 0};
+	pthread_mutex_init(&cs.mu, NULL);
+	pthread_cond_init(&cs.cv, NULL);
 	memset(rep, 0, sizeof *rep);
 	if (nng_ctx_open(&ctx, c->sock) != 0) {
 		verr_set(e, "cannot open an nng context");
+		pthread_mutex_destroy(&cs.mu);
+		pthread_cond_destroy(&cs.cv);
 		return WIRE_EIO;
 	}
-	if (nng_aio_alloc(&aio, NULL, NULL) != 0 || nng_msg_alloc(&msg, 0) != 0 ||
+	if (nng_aio_alloc(&aio, call_done, &cs) != 0 || nng_msg_alloc(&msg, 0) != 0 ||
 	    nng_msg_append(msg, frame, n) != 0) {
 		verr_set(e, "out of memory");
 		goto out;
@@ -539,20 +586,21 @@ static int call_frame(wire_client *c, const void *frame, size_t n, struct wire_m
 	nng_aio_set_timeout(aio, timeout_ms);
 	nng_aio_set_msg(aio, msg);
 	nng_ctx_send(ctx, aio);
-	nng_aio_wait(aio);
+	call_wait(c, aio, &cs);
 	int rv = nng_aio_result(aio);
 	if (rv != 0) {
-		rc = rv == NNG_ETIMEDOUT ? WIRE_ETIMEDOUT : WIRE_EIO;
-		verr_set(e, "sending: %s", nng_strerror(rv));
+		rc = rv == NNG_ETIMEDOUT ? WIRE_ETIMEDOUT : rv == NNG_ECLOSED ? WIRE_ECLOSED : WIRE_EIO;
+		verr_set(e, "sending: %s", rv == NNG_ECLOSED ? "the connection closed" : nng_strerror(rv));
 		goto out; /* msg still ours */
 	}
 	msg = NULL;
 	nng_ctx_recv(ctx, aio);
-	nng_aio_wait(aio);
+	call_wait(c, aio, &cs);
 	rv = nng_aio_result(aio);
 	if (rv != 0) {
-		rc = rv == NNG_ETIMEDOUT ? WIRE_ETIMEDOUT : WIRE_EIO;
-		verr_set(e, "%s", rv == NNG_ETIMEDOUT ? "no reply in time" : nng_strerror(rv));
+		rc = rv == NNG_ETIMEDOUT ? WIRE_ETIMEDOUT : rv == NNG_ECLOSED ? WIRE_ECLOSED : WIRE_EIO;
+		verr_set(e, "%s", rv == NNG_ETIMEDOUT ? "no reply in time"
+		                  : rv == NNG_ECLOSED ? "the connection closed" : nng_strerror(rv));
 		goto out;
 	}
 	msg = nng_aio_get_msg(aio);
@@ -567,8 +615,10 @@ out:
 	if (msg)
 		nng_msg_free(msg);
 	if (aio)
-		nng_aio_free(aio);
+		nng_aio_free(aio); /* waits for its callback */
 	nng_ctx_close(ctx);
+	pthread_mutex_destroy(&cs.mu);
+	pthread_cond_destroy(&cs.cv);
 	return rc;
 }
 
@@ -658,6 +708,12 @@ int wire_client_local_ip(wire_client *c, char *buf, size_t n)
 		return -1;
 	format_addr(&sa, buf, n, 0);
 	return 0;
+}
+
+void wire_client_shutdown(wire_client *c)
+{
+	if (c)
+		nng_close(c->sock);
 }
 
 void wire_client_close(wire_client *c)

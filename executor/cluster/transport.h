@@ -82,6 +82,9 @@ int wire_client_call_raw(wire_client *c, const void *frame, size_t n, struct wir
 int wire_client_lost(wire_client *c);
 /* The local address of the connection (the one the server sees us from). */
 int wire_client_local_ip(wire_client *c, char *buf, size_t n);
+/* Closes the connection: calls in other threads fail at once; c stays
+ * valid until wire_client_close. */
+void wire_client_shutdown(wire_client *c);
 void wire_client_close(wire_client *c);
 
 #endif
