@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "executor/cluster/auth.h"
+#include "executor/cluster/plans.h"
 #include "executor/cluster/transport.h"
 #include "executor/cluster/wire.h"
 #include "lang/encode.h"
@@ -476,6 +477,54 @@ static void test_handshake(void **state)
 	wire_server_close(v.s);
 }
 
+/* Plans by SHA-256 from chunks: order, totals, the hash and (on workers)
+ * validation by the plan reader are all checked before a plan is held. */
+static void put(struct plan_store *ps, const uint8_t *h, uint64_t total, uint64_t off,
+                const uint8_t *data, uint32_t n, int want)
+{
+	struct wire_plan_put m;
+	verr e;
+	memcpy(m.hash, h, 32);
+	m.total = total;
+	m.offset = off;
+	m.chunk.data = (uint8_t *)data;
+	m.chunk.len = n;
+	int rc = plan_store_put(ps, &m, &e);
+	if (rc != want)
+		fail_msg("plan_store_put: %s, wanted %s (%s)", wire_strerror(rc), wire_strerror(want), e.msg);
+}
+
+static void test_plan_store(void **state)
+{
+	uint8_t bytes[3000], h[32], other[32];
+	for (size_t i = 0; i < sizeof bytes; i++)
+		bytes[i] = (uint8_t)(i * 31);
+	plan_hash(bytes, sizeof bytes, h);
+	memset(other, 1, 32);
+
+	struct plan_store head = {.load = 0}, worker = {.load = 1};
+	put(&head, h, 0, 0, bytes, 0, WIRE_EMALFORMED);                  /* empty */
+	put(&head, h, PLAN_MAX_BYTES + 1, 0, bytes, 10, WIRE_EMALFORMED); /* too big */
+	put(&head, h, sizeof bytes, 5, bytes, 10, WIRE_ESTATE);           /* not from 0 */
+	put(&head, h, sizeof bytes, 0, bytes, 1000, WIRE_OK);
+	assert_null(plan_store_find(&head, h));                           /* incomplete */
+	put(&head, h, sizeof bytes, 2000, bytes + 2000, 1000, WIRE_ESTATE); /* a gap: dropped */
+	put(&head, h, sizeof bytes, 1000, bytes + 1000, 1000, WIRE_ESTATE); /* ... so this too */
+	put(&head, h, sizeof bytes, 0, bytes, 1500, WIRE_OK);
+	put(&head, h, sizeof bytes, 1500, bytes + 1500, 1500, WIRE_OK);
+	struct plan_entry *pe = plan_store_find(&head, h);
+	assert_non_null(pe);
+	assert_memory_equal(pe->buf, bytes, sizeof bytes);
+	put(&head, h, sizeof bytes, 0, bytes, 10, WIRE_OK);               /* held: once */
+	put(&head, other, sizeof bytes, 0, bytes, sizeof bytes, WIRE_EMALFORMED); /* wrong hash */
+	assert_null(plan_store_find(&head, other));
+	/* a worker validates: these bytes hash right but are no plan */
+	put(&worker, h, sizeof bytes, 0, bytes, sizeof bytes, WIRE_EMALFORMED);
+	assert_null(plan_store_find(&worker, h));
+	plan_store_free(&head);
+	plan_store_free(&worker);
+}
+
 int main(void)
 {
 	wire_log_set_name("test_wire");
@@ -488,6 +537,7 @@ int main(void)
 		cmocka_unit_test(test_token_files),
 		cmocka_unit_test(test_macs),
 		cmocka_unit_test(test_handshake),
+		cmocka_unit_test(test_plan_store),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
