@@ -270,16 +270,18 @@ static int prepare_link(struct head *h, struct link *l, const uint8_t hash[32], 
 			verr_set(e, "bad address %s", l->address);
 			return -1;
 		}
-		if (wire_client_open(&l->c, url, 3000, &ce) != WIRE_OK) {
+		wire_client *c;
+		if (wire_client_open(&c, url, 3000, &ce) != WIRE_OK) {
 			verr_set(e, "cannot reach it: %s", ce.msg);
 			return -1;
 		}
-		if (wire_client_handshake(l->c, h->token, WIRE_ROLE_HEAD, 3000, &ce) != WIRE_OK) {
+		if (wire_client_handshake(c, h->token, WIRE_ROLE_HEAD, 3000, &ce) != WIRE_OK) {
 			verr_set(e, "it refused the head: %s", ce.msg);
-			wire_client_close(l->c);
-			l->c = NULL;
+			wire_client_close(c);
 			return -1;
 		}
+		/* atomic: the head's shutdown reads it without l->mu */
+		__atomic_store_n(&l->c, c, __ATOMIC_RELEASE);
 	}
 	for (size_t i = 0; i < l->nplans; i++)
 		if (memcmp(l->plans[i], hash, 32) == 0)
@@ -528,7 +530,7 @@ int head_run(const struct node_opts *o, verr *e)
 	/* forwards end once their worker answers or their link closes */
 	pthread_mutex_lock(&h.mu);
 	for (size_t i = 0; i < h.nlinks; i++)
-		wire_client_shutdown(h.links[i]->c); /* their calls fail now */
+		wire_client_shutdown(__atomic_load_n(&h.links[i]->c, __ATOMIC_ACQUIRE)); /* calls fail now */
 	struct timespec dl;
 	clock_gettime(CLOCK_REALTIME, &dl);
 	dl.tv_sec += 5;
