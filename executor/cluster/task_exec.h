@@ -26,7 +26,9 @@ void cl_plan_free(cl_plan *p);
 int cl_plan_task(const cl_plan *p, const char *name);
 
 /* Runs task fn on args (a list, one item per parameter). Returns 0 with
- * *result, or 1 with *error (the task failed, or the call is invalid). */
+ * *result, or 1 with *error (the task failed, or the call is invalid).
+ * One thread at a time per plan: the plan keeps one task host (and its
+ * VMs) from call to call. */
 int cl_task_run(cl_plan *p, uint32_t fn, value args, uint64_t seed, uint64_t ident,
                 value *result, char **error);
 

@@ -4,8 +4,11 @@
  *
  * usage: remote_client HOST:PORT TOKEN_FILE PLAN TASK [INT...]
  * Prints the result (str) and exits 0; a failed task prints its error and
- * exits 1; a usage or connection problem exits 2.
+ * exits 1; a usage or connection problem exits 2. With FLOW_REPEAT=N in
+ * the environment it runs the call N more times and prints the mean
+ * round trip on stderr (client -> head -> worker -> head -> client).
  */
+#include <time.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,6 +93,21 @@ int main(int argc, char **argv)
 	m.u.run_task.fn = (uint32_t)fn;
 	m.u.run_task.args = args;
 	int rc = wire_client_call(c, &m, &rep, T_MS, &e);
+	const char *rep_env = getenv("FLOW_REPEAT");
+	long repeat = rep_env ? strtol(rep_env, NULL, 10) : 0;
+	if (rc == WIRE_OK && repeat > 0) {
+		struct timespec t0, t1;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		for (long i = 0; i < repeat && rc == WIRE_OK; i++) {
+			struct wire_msg r2;
+			rc = wire_client_call(c, &m, &r2, T_MS, &e);
+			if (rc == WIRE_OK)
+				wire_msg_free(&r2);
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		double us = ((double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec)) / 1e3;
+		fprintf(stderr, "%ld remote calls: %.1f us per round trip\n", repeat, us / (double)repeat);
+	}
 	val_rele(args);
 	wire_client_close(c);
 	auth_token_wipe(&tok);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "executor/cluster/auth.h"
 #include "executor/cluster/transport.h"
@@ -140,6 +141,21 @@ int main(int argc, char **argv)
 		if (rc == WIRE_OK && rep.kind == WM_STATUS_REPLY) {
 			printf("ok: the head answers (%u nodes)\n", rep.u.status_reply.nodes.n);
 			bad = 0;
+			/* FLOW_REPEAT=N: the mean STATUS round trip, for measurements */
+			long repeat = getenv("FLOW_REPEAT") ? strtol(getenv("FLOW_REPEAT"), NULL, 10) : 0;
+			struct timespec t0, t1;
+			clock_gettime(CLOCK_MONOTONIC, &t0);
+			for (long i = 0; i < repeat; i++) {
+				struct wire_msg m2 = {.kind = WM_STATUS}, r2;
+				if (wire_client_call(cl, &m2, &r2, T_MS, &e) != WIRE_OK)
+					break;
+				wire_msg_free(&r2);
+			}
+			clock_gettime(CLOCK_MONOTONIC, &t1);
+			if (repeat > 0)
+				printf("%ld STATUS calls: %.1f us per round trip\n", repeat,
+				       ((double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec)) /
+				               1e3 / (double)repeat);
 		} else {
 			printf("ok: %s (%s)\n", wire_strerror(rc), e.msg);
 		}
