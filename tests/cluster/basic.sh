@@ -141,6 +141,8 @@ for i in 2 3; do
 	wait_until 8 gone "$p" && ok || bad "worker $i outlived its head by 8 s"
 	grep -q "lost the head" "$tmp/l$i.err" && ok || bad "worker $i: no clear message: $(cat "$tmp/l$i.err")"
 done
+# (anything still running has failed above: kill it so that wait is bounded)
+for f in "$tmp"/h*/.flow/run/*.pid; do [ -f "$f" ] && kill -9 "$(cut -d' ' -f1 "$f")" 2>/dev/null; done
 wait 2>/dev/null
 
 # ---- nothing left behind ----

@@ -90,7 +90,10 @@ out=$(task square 2 2>&1)
 rc=$?
 [ $rc != 0 ] && grep -q "no worker" <<<"$out" && ok || bad "no worker left: exit $rc, '$out'"
 
-kill -TERM "$(daemon_pid 1 head)"
+head_pid=$(daemon_pid 1 head)
+kill -TERM "$head_pid"
+wait_until 10 bash -c "! kill -0 $head_pid 2>/dev/null || grep -q '^Z' <(ps -o stat= -p $head_pid)" ||
+	{ bad "the head did not stop on SIGTERM"; kill -9 "$head_pid"; }
 wait 2>/dev/null
 left=$(for ns in "${NETNS_HOSTS[@]}"; do ip netns pids "$ns"; done)
 [ -z "$left" ] && ok || bad "processes left: $left"
