@@ -397,19 +397,19 @@ static void test_macs(void **state)
 
 struct srv {
 	wire_server *s;
-	volatile int stop;
-	int served;
+	int stop;   /* atomic */
+	int served; /* atomic */
 };
 
 static void *serve(void *arg)
 {
 	struct srv *v = arg;
-	while (!v->stop) {
+	while (!__atomic_load_n(&v->stop, __ATOMIC_ACQUIRE)) {
 		struct wire_msg m;
 		uint32_t pipe;
 		if (wire_server_recv(v->s, &m, &pipe, NULL, 0, 20) == WIRE_OK) {
 			struct wire_msg r = {.kind = WM_OK};
-			v->served++; /* before the reply, which the client waits for */
+			__atomic_add_fetch(&v->served, 1, __ATOMIC_RELEASE); /* before the reply */
 			wire_server_reply(v->s, &r);
 			wire_msg_free(&m);
 		}
@@ -442,7 +442,7 @@ static void test_handshake(void **state)
 	assert_int_equal(rep.kind, WM_OK);
 	wire_msg_free(&rep);
 	wire_client_close(c);
-	assert_int_equal(v.served, 1);
+	assert_int_equal(__atomic_load_n(&v.served, __ATOMIC_ACQUIRE), 1);
 
 	/* a wrong token: the client sees the server's proof fail */
 	assert_int_equal(wire_client_open(&c, url, 2000, &e), WIRE_OK);
@@ -470,9 +470,9 @@ static void test_handshake(void **state)
 	assert_int_equal(wire_client_call(c, &auth, &rep, 2000, &e), WIRE_OK);
 	wire_msg_free(&rep);
 	wire_client_close(c);
-	assert_int_equal(v.served, 1);
+	assert_int_equal(__atomic_load_n(&v.served, __ATOMIC_ACQUIRE), 1);
 
-	v.stop = 1;
+	__atomic_store_n(&v.stop, 1, __ATOMIC_RELEASE);
 	pthread_join(th, NULL);
 	wire_server_close(v.s);
 }
