@@ -448,7 +448,22 @@ struct wire_client {
 	uint32_t pipe;   /* the current connection, 0 if none */
 	uint32_t authed; /* the pipe the handshake succeeded on */
 	int lost;        /* the authenticated pipe has closed */
+	int dial_rv, dialed; /* the first, synchronous dial's outcome */
 };
+
+/* The first dial, synchronous, so that "connection refused" is said at
+ * once; wire_client_open bounds it by closing the socket. */
+static void *dial_main(void *arg)
+{
+	wire_client *c = arg;
+	int rv = nng_dialer_start(c->dialer, 0);
+	pthread_mutex_lock(&c->mu);
+	c->dial_rv = rv;
+	c->dialed = 1;
+	pthread_cond_broadcast(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+	return NULL;
+}
 
 static void client_pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
@@ -488,8 +503,9 @@ int wire_client_open(wire_client **out, const char *url, int timeout_ms, verr *e
 		rv = nng_pipe_notify(c->sock, NNG_PIPE_EV_REM_POST, client_pipe_event, c);
 	if (rv == 0)
 		rv = nng_dialer_create(&c->dialer, c->sock, url);
+	pthread_t dialer;
 	if (rv == 0)
-		rv = nng_dialer_start(c->dialer, NNG_FLAG_NONBLOCK);
+		rv = pthread_create(&dialer, NULL, dial_main, c) == 0 ? 0 : NNG_ENOMEM;
 	if (rv != 0) {
 		verr_set(e, "cannot connect to %s: %s", url, nng_strerror(rv));
 		wire_client_close(c);
@@ -504,17 +520,23 @@ int wire_client_open(wire_client **out, const char *url, int timeout_ms, verr *e
 		dl.tv_nsec -= 1000000000;
 	}
 	pthread_mutex_lock(&c->mu);
-	while (!c->pipe)
+	while (!c->pipe && !(c->dialed && c->dial_rv != 0))
 		if (pthread_cond_timedwait(&c->cv, &c->mu, &dl) != 0)
 			break;
-	int up = c->pipe != 0;
+	int up = c->pipe != 0, dialed = c->dialed, drv = c->dial_rv;
 	pthread_mutex_unlock(&c->mu);
 	if (!up) {
-		verr_set(e, "cannot connect to %s within %d s (is it running, and is the port reachable?)",
-		         url, timeout_ms / 1000);
+		nng_close(c->sock); /* ends a dial still trying */
+		pthread_join(dialer, NULL);
+		if (dialed)
+			verr_set(e, "cannot connect to %s: %s", url, nng_strerror(drv));
+		else
+			verr_set(e, "cannot connect to %s within %d s (is the address reachable?)", url,
+			         timeout_ms / 1000);
 		wire_client_close(c);
-		return WIRE_ETIMEDOUT;
+		return dialed ? WIRE_EIO : WIRE_ETIMEDOUT;
 	}
+	pthread_join(dialer, NULL); /* a dial that connected returns at once */
 	*out = c;
 	return WIRE_OK;
 }
