@@ -88,6 +88,12 @@ rc=$?
 [ $rc = 1 ] && grep -q "wrong cluster token" "$tmp/wrong.err" && ok ||
 	bad "status with a wrong token: exit $rc, $(cat "$tmp/wrong.err")"
 count_is 3 && ok || bad "the refused worker joined"
+# nothing listens there: said at once, with the reason
+run 2 timeout 10 "$flow" start --address "$(host_ip 1):6390" --block --token-file "$tmp/token" \
+	>/dev/null 2>"$tmp/refused.err"
+rc=$?
+[ $rc = 1 ] && grep -q "Connection refused" "$tmp/refused.err" && ok ||
+	bad "worker for a closed port: exit $rc, $(cat "$tmp/refused.err")"
 
 # ---- broken and hostile frames: refused, logged, the head keeps serving ----
 for c in truncated oversized version kind noauth badauth truncated-authed huge; do
