@@ -37,10 +37,11 @@ static void start_help(FILE *out)
 	        "  --head              start a head\n"
 	        "  --port N            the head's port (default 6379)\n"
 	        "  --address HOST:PORT join the head there as a worker\n"
-	        "  --node-ip IP        the address to advertise (default: a worker's the\n"
-	        "                      address it reached the head from; a head's first\n"
-	        "                      non-loopback IPv4 address)\n"
-	        "  --cpus N            CPUs this node offers (default: all online)\n"
+	        "  --node-ip IP        the address to advertise (default, for a worker: the\n"
+	        "                      address it reached the head from; for a head: its\n"
+	        "                      first non-loopback IPv4 address)\n"
+	        "  --cpus N            CPUs this node offers (default: all online; a head\n"
+	        "                      with 0 runs no tasks itself)\n"
 	        "  --resources name=amount[,...]\n"
 	        "                      custom resources this node offers\n"
 	        "  --object-store-memory SIZE\n"
@@ -138,8 +139,9 @@ int cmd_start(int argc, char **argv)
 		case 'i': node_ip = optarg; break;
 		case 'c':
 			cpus = strtol(optarg, &end, 10);
-			if (*end || cpus < 1 || cpus > 65536)
-				return bad("--cpus expects a positive number, not '%s'", optarg);
+			if (*end || cpus < 0 || cpus > 65536)
+				return bad("--cpus expects a number of CPUs (0 on a head: it runs no tasks), not '%s'",
+				           optarg);
 			break;
 		case 'r':
 			if (check_resources(optarg) != 0)
@@ -167,6 +169,8 @@ int cmd_start(int argc, char **argv)
 		                      : "give --head (start a head) or --address HOST:PORT (join one)");
 	if (address && port_set)
 		return bad("%s", "--port is the head's port; a worker listens on a port of its own");
+	if (address && cpus == 0)
+		return bad("%s", "--cpus 0 is for a head that runs no tasks; a worker needs CPUs");
 	if (address) {
 		char url[300];
 		if (wire_url(address, url, sizeof url) != 0)

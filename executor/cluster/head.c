@@ -10,6 +10,7 @@
 
 #include "auth.h"
 #include "plans.h"
+#include "task_exec.h"
 #include "transport.h"
 
 #define LOOP_MS 100
@@ -50,6 +51,7 @@ struct head {
 	size_t rr;      /* round robin over the workers */
 	int forwards;   /* forwarding threads running */
 	pthread_cond_t idle;
+	pthread_mutex_t local_mu; /* the head's own node runs one task at a time */
 };
 
 static int64_t now_ms(void)
@@ -322,31 +324,83 @@ static int prepare_link(struct head *h, struct link *l, const uint8_t hash[32], 
 	return 0;
 }
 
+/* The head's own node (node 1) runs the task: the plan was validated when
+ * it arrived. Answers f->reply. */
+static void run_here(struct head *h, struct forward *f)
+{
+	struct wire_run_task *r = &f->req.u.run_task;
+	pthread_mutex_lock(&h->mu);
+	struct plan_entry *pe = plan_store_find(&h->plans, r->hash);
+	cl_plan *cp = pe ? pe->loaded : NULL; /* stable: entries are kept */
+	struct member *self = find_member(h, 1);
+	if (self)
+		self->cpus_used++;
+	pthread_mutex_unlock(&h->mu);
+	struct wire_msg d = {.kind = WM_TASK_DONE};
+	value result = v_none();
+	char *error = NULL;
+	if (!cp) {
+		error = strdup("the head does not hold that plan (send PLAN_PUT first)");
+	} else {
+		pthread_mutex_lock(&h->local_mu);
+		cl_task_run(cp, r->fn, r->args, r->seed, r->task, &result, &error);
+		pthread_mutex_unlock(&h->local_mu);
+	}
+	pthread_mutex_lock(&h->mu);
+	if ((self = find_member(h, 1)))
+		self->cpus_used--;
+	pthread_mutex_unlock(&h->mu);
+	d.u.task_done.job = r->job;
+	d.u.task_done.task = r->task;
+	d.u.task_done.ok = error == NULL;
+	d.u.task_done.result = result;
+	d.u.task_done.error = error ? error : "";
+	sbuf b;
+	verr e;
+	char msg[400];
+	sbuf_init(&b);
+	if (wire_encode(&d, &b, &e) != WIRE_OK) {
+		snprintf(msg, sizeof msg, "the task's result cannot be sent to another node: %s", e.msg);
+		d.u.task_done.ok = 0;
+		d.u.task_done.result = v_none();
+		d.u.task_done.error = msg;
+	}
+	sbuf_fini(&b);
+	wire_pending_reply(f->reply, &d);
+	val_rele(result);
+	free(error);
+}
+
 static void *forward_main(void *arg)
 {
 	struct forward *f = arg;
 	struct head *h = f->h;
 	struct wire_run_task *r = &f->req.u.run_task;
 	char err[700] = "";
-	/* a worker, round robin; the head's own node does not run tasks yet */
+	/* a live node that offers CPUs, round robin; node 1 is the head's own */
 	uint64_t id = 0;
 	char address[128] = "", host[256] = "";
 	struct link *l = NULL;
 	pthread_mutex_lock(&h->mu);
 	for (size_t k = 0; k < h->n && !id; k++) {
 		struct member *x = &h->m[(h->rr + k) % h->n];
-		if (x->pipe && x->state == N_ALIVE) {
+		if ((x->pipe || x->id == 1) && x->state == N_ALIVE && x->cpus > 0) {
 			id = x->id;
 			snprintf(address, sizeof address, "%s", x->address);
 			snprintf(host, sizeof host, "%s", x->host);
 			h->rr = (h->rr + k + 1) % h->n;
 		}
 	}
-	if (id)
+	if (id > 1)
 		l = link_for(h, id, address, host);
 	pthread_mutex_unlock(&h->mu);
+	if (id == 1) {
+		run_here(h, f);
+		goto done;
+	}
 	if (!id)
-		snprintf(err, sizeof err, "no worker has joined this cluster to run the task");
+		snprintf(err, sizeof err, "no node of this cluster offers CPUs to run the task "
+		         "(the head was started with --cpus 0 and no worker has joined)");
 	else if (!l)
 		snprintf(err, sizeof err, "the head is out of memory");
 	struct wire_msg rep;
@@ -372,6 +426,7 @@ static void *forward_main(void *arg)
 		         (unsigned long long)r->job, err);
 		wire_pending_error(f->reply, WIRE_EREFUSED, err);
 	}
+done:
 	wire_msg_free(&f->req);
 	free(f);
 	pthread_mutex_lock(&h->mu);
@@ -450,8 +505,9 @@ static void check_silence(struct head *h)
 
 int head_run(const struct node_opts *o, verr *e)
 {
-	struct head h = {.next_id = 1, .token = o->token};
+	struct head h = {.next_id = 1, .token = o->token, .plans = {.load = 1}};
 	pthread_mutex_init(&h.mu, NULL);
+	pthread_mutex_init(&h.local_mu, NULL);
 	pthread_cond_init(&h.idle, NULL);
 	char url[128], ip[64], text[2048];
 	snprintf(url, sizeof url, "tcp://0.0.0.0:%d", o->port);
@@ -552,5 +608,6 @@ int head_run(const struct node_opts *o, verr *e)
 	free(h.m);
 	pthread_mutex_destroy(&h.mu);
 	pthread_cond_destroy(&h.idle);
+	pthread_mutex_destroy(&h.local_mu);
 	return 0;
 }

@@ -50,7 +50,8 @@ daemon_pid() { local f; f=$(ls -t "$tmp/h$1"/.flow/run/"$2"-*.pid 2>/dev/null | 
 task() { run 1 timeout 30 "$client" "$head_addr" "$tmp/token" "$tmp/remote.plan" "$@"; }
 
 "$flow" compile "$here/remote.flow" -o "$tmp/remote.plan" || { echo "FAIL: compile"; exit 1; }
-run 1 "$flow" start --head --block --cpus 1 --token-file "$tmp/token" >"$tmp/head.out" 2>"$tmp/head.err" &
+# --cpus 0: the head runs no tasks itself, so every task goes to the worker
+run 1 "$flow" start --head --block --cpus 0 --token-file "$tmp/token" >"$tmp/head.out" 2>"$tmp/head.err" &
 wait_until 10 grep -q "Flow head started" "$tmp/head.out" || bad "the head did not start"
 run 2 "$flow" start --address "$head_addr" --block --cpus 1 --token-file "$tmp/token" \
 	>"$tmp/w2.out" 2>"$tmp/w2.err" &
@@ -88,12 +89,23 @@ rc=$?
 	bad "a lost worker's task: exit $rc after $((SECONDS - t0)) s: $(cat "$tmp/lost.out")"
 out=$(task square 2 2>&1)
 rc=$?
-[ $rc != 0 ] && grep -q "no worker" <<<"$out" && ok || bad "no worker left: exit $rc, '$out'"
+[ $rc != 0 ] && grep -q "offers CPUs" <<<"$out" && ok || bad "no worker left: exit $rc, '$out'"
 
-head_pid=$(daemon_pid 1 head)
-kill -TERM "$head_pid"
-wait_until 10 bash -c "! kill -0 $head_pid 2>/dev/null || grep -q '^Z' <(ps -o stat= -p $head_pid)" ||
-	{ bad "the head did not stop on SIGTERM"; kill -9 "$head_pid"; }
+stop_head() {
+	local pid
+	pid=$(daemon_pid 1 head)
+	kill -TERM "$pid"
+	wait_until 10 bash -c "! kill -0 $pid 2>/dev/null || grep -q '^Z' <(ps -o stat= -p $pid)" ||
+		{ bad "the head did not stop on SIGTERM"; kill -9 "$pid"; }
+}
+stop_head
+
+# a head with CPUs runs tasks itself (node 1), the plan validated there
+run 1 "$flow" start --head --block --cpus 1 --token-file "$tmp/token" >"$tmp/head2.out" 2>>"$tmp/head.err" &
+wait_until 10 grep -q "Flow head started" "$tmp/head2.out" || bad "the second head did not start"
+out=$(task where) && [ "$out" = host1 ] && ok || bad "where() on a lone head: '$out'"
+out=$(task square 4) && [ "$out" = 17 ] && ok || bad "square(4) on the head: '$out'"
+stop_head
 wait 2>/dev/null
 left=$(for ns in "${NETNS_HOSTS[@]}"; do ip netns pids "$ns"; done)
 [ -z "$left" ] && ok || bad "processes left: $left"
