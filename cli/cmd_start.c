@@ -1,12 +1,11 @@
 /* cmd_start.c - `flow start`: a head, or a worker joining one. */
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "cli/cmd_cluster.h"
+#include "cli/cli.h"
 #include "executor/cluster/auth.h"
 #include "executor/cluster/daemon.h"
 #include "executor/cluster/head.h"
@@ -23,48 +22,47 @@ static void on_signal(int sig)
 	stop_flag = 1;
 }
 
-static void start_help(FILE *out)
-{
-	fprintf(out,
-	        "usage: flow start --head [--port 6379] [OPTIONS]\n"
-	        "       flow start --address HOST:PORT [--node-ip IP] [OPTIONS]\n"
-	        "\n"
-	        "Starts this machine's Flow daemon: a head (the cluster's scheduler and\n"
-	        "membership, and a node itself), or a worker that joins a head. Without\n"
-	        "--block it runs in the background and returns once the head accepts\n"
-	        "connections or the worker has joined; logs go to ~/.flow/logs/.\n"
-	        "\n"
-	        "options:\n"
-	        "  --head              start a head\n"
-	        "  --port N            the head's port (default 6379)\n"
-	        "  --address HOST:PORT join the head there as a worker\n"
-	        "  --node-ip IP        the address to advertise (default, for a worker: the\n"
-	        "                      address it reached the head from; for a head: its\n"
-	        "                      first non-loopback IPv4 address)\n"
-	        "  --cpus N            CPUs this node offers (default: all online; a head\n"
-	        "                      with 0 runs no tasks itself)\n"
-	        "  --resources name=amount[,...]\n"
-	        "                      custom resources this node offers\n"
-	        "  --object-store-memory SIZE\n"
-	        "                      this node's object store cap (64MiB, 2GiB; default\n"
-	        "                      30%% of RAM)\n"
-	        "  --spill-dir DIR     where this node spills objects (default $TMPDIR)\n"
-	        "  --token-file FILE   the cluster token (default: $FLOW_TOKEN, else\n"
-	        "                      ~/.flow/token; a head creates it if missing)\n"
-	        "  --block             stay in the foreground; SIGTERM/SIGINT stop cleanly\n"
-	        "  -h, --help          this help\n"
-	        "\n"
-	        "Every connection is authenticated with the cluster token (docs/wire.md).\n"
-	        "Exit status: 0 started, 1 it could not start or join, 2 bad usage.\n");
-}
+/* X(ID, SHORT, LONG, ARG, REPEAT, HELP): see cli.h */
+#define START_OPTS(X) \
+	X(HEAD, 0, "head", NULL, false, "start a head") \
+	X(PORT, 0, "port", "N", false, "the head's port (default 6379)") \
+	X(ADDRESS, 0, "address", "HOST:PORT", false, "join the head there as a worker") \
+	X(NODE_IP, 0, "node-ip", "IP", false, \
+	  "the address to advertise (default, for a worker: the\n" \
+	  "address it reached the head from; for a head: its\n" \
+	  "first non-loopback IPv4 address)") \
+	X(CPUS, 0, "cpus", "N", false, \
+	  "CPUs this node offers (default: all online; a head\nwith 0 runs no tasks itself)") \
+	X(RESOURCES, 0, "resources", "name=amount[,...]", false, \
+	  "custom resources this node offers") \
+	X(OBJECT_STORE_MEMORY, 0, "object-store-memory", "SIZE", false, \
+	  "this node's object store cap (64MiB, 2GiB; default\n30% of RAM)") \
+	X(SPILL_DIR, 0, "spill-dir", "DIR", false, "where this node spills objects (default $TMPDIR)") \
+	X(TOKEN_FILE, 0, "token-file", "FILE", false, \
+	  "the cluster token (default: $FLOW_TOKEN, else\n~/.flow/token; a head creates it if missing)") \
+	X(BLOCK, 0, "block", NULL, false, "stay in the foreground; SIGTERM/SIGINT stop cleanly")
+
+CLI_COMMAND(start, START_OPTS,
+	.operand = NULL,
+	.about = "Starts this machine's Flow daemon: a head (flow start --head [--port N]; the\n"
+	         "cluster's scheduler and membership, and a node itself), or a worker that\n"
+	         "joins a head (flow start --address HOST:PORT). Without --block it runs in\n"
+	         "the background and returns once the head accepts connections or the\n"
+	         "worker has joined; logs go to ~/.flow/logs/.",
+	.footer = "Every connection is authenticated with the cluster token (docs/wire.md).\n"
+	          "Exit status: 0 started, 1 it could not start or join, 2 bad usage.");
 
 static int bad(const char *fmt, const char *arg)
 {
-	fprintf(stderr, "flow start: ");
-	fprintf(stderr, fmt, arg);
-	fprintf(stderr, "\nTry 'flow start --help'.\n");
-	return 2;
+	return cli_usage_error("start", fmt, arg);
 }
+
+typedef struct start_args {
+	int head, block, port, port_set;
+	long cpus;
+	const char *address, *node_ip, *resources, *spill, *token_file;
+	uint64_t store_cap;
+} start_args;
 
 /* name=amount[,...]: names [A-Za-z_][A-Za-z0-9_]*, amounts > 0. */
 static int check_resources(const char *s)
@@ -105,66 +103,59 @@ static void on_ready(void *arg, const char *text)
 	}
 }
 
+static int on_opt(void *ctx, int id, const char *arg)
+{
+	start_args *a = ctx;
+	char *end;
+	switch (id) {
+	case OPT_HEAD: a->head = 1; break;
+	case OPT_ADDRESS: a->address = arg; break;
+	case OPT_PORT:
+		a->port = (int)strtol(arg, &end, 10);
+		if (*end || a->port <= 0 || a->port > 65535)
+			return bad("--port expects a port number (1-65535), not '%s'", arg);
+		a->port_set = 1;
+		break;
+	case OPT_NODE_IP: a->node_ip = arg; break;
+	case OPT_CPUS:
+		a->cpus = strtol(arg, &end, 10);
+		if (*end || a->cpus < 0 || a->cpus > 65536)
+			return bad("--cpus expects a number of CPUs (0 on a head: it runs no tasks), not '%s'",
+			           arg);
+		break;
+	case OPT_RESOURCES:
+		if (check_resources(arg) != 0)
+			return bad("--resources expects name=amount[,name=amount...] with positive "
+			           "amounts, not '%s'", arg);
+		a->resources = arg;
+		break;
+	case OPT_OBJECT_STORE_MEMORY:
+		if (parse_size(arg, &a->store_cap) != 0 || a->store_cap == 0)
+			return bad("--object-store-memory expects a size such as 512MiB or 2GiB, not '%s'",
+			           arg);
+		break;
+	case OPT_SPILL_DIR: a->spill = arg; break;
+	case OPT_TOKEN_FILE: a->token_file = arg; break;
+	case OPT_BLOCK: a->block = 1; break;
+	}
+	return 0;
+}
+
 int cmd_start(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{"head", no_argument, NULL, 'H'},
-		{"address", required_argument, NULL, 'a'},
-		{"port", required_argument, NULL, 'P'},
-		{"node-ip", required_argument, NULL, 'i'},
-		{"cpus", required_argument, NULL, 'c'},
-		{"resources", required_argument, NULL, 'r'},
-		{"object-store-memory", required_argument, NULL, 'm'},
-		{"spill-dir", required_argument, NULL, 's'},
-		{"token-file", required_argument, NULL, 't'},
-		{"block", no_argument, NULL, 'b'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	start_args sa0 = {
+		.port = 6379, .cpus = sysconf(_SC_NPROCESSORS_ONLN), .resources = "", .spill = "",
+		.store_cap = store_default_memory(),
 	};
-	int head = 0, block = 0, port = 6379, port_set = 0, c;
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	const char *address = NULL, *node_ip = NULL, *resources = "", *spill = "", *token_file = NULL;
-	uint64_t store_cap = store_default_memory();
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		char *end;
-		switch (c) {
-		case 'H': head = 1; break;
-		case 'a': address = optarg; break;
-		case 'P':
-			port = (int)strtol(optarg, &end, 10);
-			if (*end || port <= 0 || port > 65535)
-				return bad("--port expects a port number (1-65535), not '%s'", optarg);
-			port_set = 1;
-			break;
-		case 'i': node_ip = optarg; break;
-		case 'c':
-			cpus = strtol(optarg, &end, 10);
-			if (*end || cpus < 0 || cpus > 65536)
-				return bad("--cpus expects a number of CPUs (0 on a head: it runs no tasks), not '%s'",
-				           optarg);
-			break;
-		case 'r':
-			if (check_resources(optarg) != 0)
-				return bad("--resources expects name=amount[,name=amount...] with positive "
-				           "amounts, not '%s'", optarg);
-			resources = optarg;
-			break;
-		case 'm':
-			if (parse_size(optarg, &store_cap) != 0 || store_cap == 0)
-				return bad("--object-store-memory expects a size such as 512MiB or 2GiB, not '%s'",
-				           optarg);
-			break;
-		case 's': spill = optarg; break;
-		case 't': token_file = optarg; break;
-		case 'b': block = 1; break;
-		case 'h': start_help(stdout); return 0;
-		default:
-			return bad("unknown option '%s'", argv[optind - 1]);
-		}
-	}
-	if (optind < argc)
-		return bad("unexpected argument '%s'", argv[optind]);
+	const char *none;
+	int prc = cli_parse(&spec, argc, argv, on_opt, &sa0, &none);
+	if (prc != 0)
+		return prc == CLI_DONE ? 0 : prc;
+	int head = sa0.head, block = sa0.block, port = sa0.port, port_set = sa0.port_set;
+	long cpus = sa0.cpus;
+	const char *address = sa0.address, *node_ip = sa0.node_ip, *resources = sa0.resources,
+	           *spill = sa0.spill, *token_file = sa0.token_file;
+	uint64_t store_cap = sa0.store_cap;
 	if (head == !!address)
 		return bad("%s", head ? "give --head or --address, not both"
 		                      : "give --head (start a head) or --address HOST:PORT (join one)");

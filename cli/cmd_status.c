@@ -1,37 +1,49 @@
 /* cmd_status.c - `flow status`: a cluster's nodes and jobs, as text or JSON. */
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cmd_cluster.h"
+#include "cli/cli.h"
 #include "executor/cluster/auth.h"
 #include "executor/cluster/transport.h"
 #include "executor/cluster/wire.h"
 
 #define STATUS_MS 5000
 
-static void status_help(FILE *out)
+/* X(ID, SHORT, LONG, ARG, REPEAT, HELP): see cli.h */
+#define STATUS_OPTS(X) \
+	X(ADDRESS, 0, "address", "HOST:PORT", false, "the head (default 127.0.0.1:6379)") \
+	X(JSON, 0, "json", NULL, false, \
+	  "one JSON object: {\"nodes\": [{\"id\": 1, \"host\": ...,\n" \
+	  "\"address\": ..., \"state\": \"alive\", \"alive\": true,\n" \
+	  "\"cpus\": ..., \"cpus_used\": ..., \"resources\": {...},\n" \
+	  "\"store_cap\": ..., \"store_used\": ..., \"store_spilled\": ...,\n" \
+	  "\"last_heartbeat_ms\": ..., \"pid\": ...}], \"jobs\": [...]}") \
+	X(TOKEN_FILE, 0, "token-file", "FILE", false, \
+	  "the cluster token (default $FLOW_TOKEN, else ~/.flow/token)")
+
+CLI_COMMAND(status, STATUS_OPTS,
+	.operand = NULL,
+	.about = "Shows the nodes of the cluster whose head is at HOST:PORT (default\n"
+	         "127.0.0.1:6379): id, host, address, state, cpus used/total, resources,\n"
+	         "object store used/spilled, time since the last heartbeat; and its jobs.",
+	.footer = "Exit status: 0 shown, 1 the head could not be reached or refused us, 2 bad usage.");
+
+typedef struct status_args {
+	const char *address, *token_file;
+	int json;
+} status_args;
+
+static int on_opt(void *ctx, int id, const char *arg)
 {
-	fprintf(out,
-	        "usage: flow status [--address HOST:PORT] [--json] [--token-file FILE]\n"
-	        "\n"
-	        "Shows the nodes of the cluster whose head is at HOST:PORT (default\n"
-	        "127.0.0.1:6379): id, host, address, state, cpus used/total, resources,\n"
-	        "object store used/spilled, time since the last heartbeat; and its jobs.\n"
-	        "\n"
-	        "options:\n"
-	        "  --address HOST:PORT the head\n"
-	        "  --json              one JSON object: {\"nodes\": [{\"id\": 1, \"host\": ...,\n"
-	        "                      \"address\": ..., \"state\": \"alive\", \"alive\": true,\n"
-	        "                      \"cpus\": ..., \"cpus_used\": ..., \"resources\": {...},\n"
-	        "                      \"store_cap\": ..., \"store_used\": ..., \"store_spilled\": ...,\n"
-	        "                      \"last_heartbeat_ms\": ..., \"pid\": ...}], \"jobs\": [...]}\n"
-	        "  --token-file FILE   the cluster token (default $FLOW_TOKEN, else ~/.flow/token)\n"
-	        "  -h, --help          this help\n"
-	        "\n"
-	        "Exit status: 0 shown, 1 the head could not be reached or refused us, 2 bad usage.\n");
+	status_args *a = ctx;
+	switch (id) {
+	case OPT_ADDRESS: a->address = arg; break;
+	case OPT_JSON: a->json = 1; break;
+	case OPT_TOKEN_FILE: a->token_file = arg; break;
+	}
+	return 0;
 }
 
 static void json_str(const char *s)
@@ -147,37 +159,16 @@ static void print_text(const struct wire_status_reply *r)
 
 int cmd_status(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{"address", required_argument, NULL, 'a'},
-		{"json", no_argument, NULL, 'j'},
-		{"token-file", required_argument, NULL, 't'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	const char *address = "127.0.0.1:6379", *token_file = NULL;
-	int json = 0, c;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'a': address = optarg; break;
-		case 'j': json = 1; break;
-		case 't': token_file = optarg; break;
-		case 'h': status_help(stdout); return 0;
-		default:
-			fprintf(stderr, "flow status: unknown option '%s'\nTry 'flow status --help'.\n",
-			        argv[optind - 1]);
-			return 2;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "flow status: unexpected argument '%s'\nTry 'flow status --help'.\n",
-		        argv[optind]);
-		return 2;
-	}
+	status_args sa = {.address = "127.0.0.1:6379"};
+	const char *none;
+	int prc = cli_parse(&spec, argc, argv, on_opt, &sa, &none);
+	if (prc != 0)
+		return prc == CLI_DONE ? 0 : prc;
+	const char *address = sa.address, *token_file = sa.token_file;
+	int json = sa.json;
 	char url[300];
 	if (wire_url(address, url, sizeof url) != 0) {
-		fprintf(stderr, "flow status: --address expects HOST:PORT, not '%s'\n", address);
-		return 2;
+		return cli_usage_error("status", "--address expects HOST:PORT, not '%s'", address);
 	}
 	auth_token tok;
 	verr e;
