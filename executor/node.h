@@ -56,6 +56,7 @@ typedef struct node_run {
 	uint64_t *actor_seq;     /* the last actor id given (atomic) */
 	struct run_obs *obs;     /* or NULL */
 	struct watchdog *wd;     /* @timeout, or NULL */
+	const struct task_remote *remote; /* exec_opts.remote */
 } node_run;
 
 /* What a node did, summed at the end of the run. */

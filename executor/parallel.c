@@ -100,7 +100,7 @@ static int run_on(const dag *g, const exec_opts *o, exec_node *n, run_store *rs,
 	sched_init(&s, g, err);
 	uint64_t actor_seq = 0;
 	watchdog *wd = watchdog_needed(g->prog) ? watchdog_start() : NULL;
-	node_run run = { g, &s, o->seed, out, err, rs, &actor_seq, o->obs, wd };
+	node_run run = { g, &s, o->seed, out, err, rs, &actor_seq, o->obs, wd, o->remote };
 	task_host dh;
 	task_host_init(&dh, g->prog, o->seed, out, err, &actor_seq);
 	dh.rs = rs;
@@ -133,6 +133,8 @@ static int parallel_run_dag(const dag *g, const exec_opts *o)
 	int cpus = o->cpus > 0 ? o->cpus : online_cpus();
 	exec_node node;
 	node_local_init(&node, cpus, o);
+	if (o->view)
+		node.view = *o->view;
 	obs_run_begin(o->obs, cpus);
 	run_store rs;
 	run_store_init(&rs, o->store, g);

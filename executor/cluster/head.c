@@ -52,6 +52,8 @@ struct head {
 	int forwards;   /* forwarding threads running */
 	pthread_cond_t idle;
 	pthread_mutex_t local_mu; /* the head's own node runs one task at a time */
+	char name[300];      /* "node 1 (host1)": who ran a task, in TASK_DONE */
+	flow_node_view view; /* what tasks on the head's node read (id "1") */
 };
 
 static int64_t now_ms(void)
@@ -338,12 +340,12 @@ static void run_here(struct head *h, struct forward *f)
 	pthread_mutex_unlock(&h->mu);
 	struct wire_msg d = {.kind = WM_TASK_DONE};
 	value result = v_none();
-	char *error = NULL;
+	char *error = NULL, *output = NULL;
 	if (!cp) {
 		error = strdup("the head does not hold that plan (send PLAN_PUT first)");
 	} else {
 		pthread_mutex_lock(&h->local_mu);
-		cl_task_run(cp, r->fn, r->args, r->seed, r->task, &result, &error);
+		cl_task_run(cp, r->fn, r->args, r->seed, r->task, &h->view, &result, &error, &output);
 		pthread_mutex_unlock(&h->local_mu);
 	}
 	pthread_mutex_lock(&h->mu);
@@ -355,6 +357,8 @@ static void run_here(struct head *h, struct forward *f)
 	d.u.task_done.ok = error == NULL;
 	d.u.task_done.result = result;
 	d.u.task_done.error = error ? error : "";
+	d.u.task_done.node = h->name;
+	d.u.task_done.output = output;
 	sbuf b;
 	verr e;
 	char msg[400];
@@ -369,6 +373,7 @@ static void run_here(struct head *h, struct forward *f)
 	wire_pending_reply(f->reply, &d);
 	val_rele(result);
 	free(error);
+	free(output);
 }
 
 static void *forward_main(void *arg)
@@ -508,6 +513,12 @@ int head_run(const struct node_opts *o, verr *e)
 	struct head h = {.next_id = 1, .token = o->token, .plans = {.load = 1}};
 	pthread_mutex_init(&h.mu, NULL);
 	pthread_mutex_init(&h.local_mu, NULL);
+	{
+		char host[256] = "";
+		gethostname(host, sizeof host - 1);
+		snprintf(h.name, sizeof h.name, "node 1 (%s)", host);
+		h.view = (flow_node_view){.id = "1", .address = "", .alive = true};
+	}
 	pthread_cond_init(&h.idle, NULL);
 	char url[128], ip[64], text[2048];
 	snprintf(url, sizeof url, "tcp://0.0.0.0:%d", o->port);

@@ -64,11 +64,36 @@ static int refuse(char **error, const char *fmt, const char *a, long b)
 	return 1;
 }
 
+#define OUTPUT_MAX (60u << 10)
+
+/* What the task printed, without the failure message the host printed
+ * last (the caller reports the failure itself, naming its call site). */
+static char *take_output(char *buf, size_t len, const char *error)
+{
+	if (error) {
+		size_t n = strlen(error);
+		if (len >= n + 1 && memcmp(buf + len - n - 1, error, n) == 0 && buf[len - 1] == '\n')
+			len -= n + 1;
+	}
+	if (len == 0) {
+		free(buf);
+		return NULL;
+	}
+	if (len > OUTPUT_MAX) {
+		static const char cut[] = "\n(... the rest of the task's output was cut at 60 KiB)\n";
+		memcpy(buf + OUTPUT_MAX - sizeof cut, cut, sizeof cut);
+		len = OUTPUT_MAX - 1;
+	}
+	buf[len] = '\0';
+	return buf;
+}
+
 int cl_task_run(cl_plan *p, uint32_t fn, value args, uint64_t seed, uint64_t ident,
-                value *result, char **error)
+                const flow_node_view *view, value *result, char **error, char **output)
 {
 	*result = v_none();
 	*error = NULL;
+	*output = NULL;
 	if (fn >= (uint32_t)p->prog->nprotos || p->prog->protos[fn]->kind != PROTO_TASK)
 		return refuse(error, "%sfunction %ld of the plan is not a task", "", (long)fn);
 	const bc_proto *task = p->prog->protos[fn];
@@ -99,9 +124,20 @@ int cl_task_run(cl_plan *p, uint32_t fn, value args, uint64_t seed, uint64_t ide
 	}
 	p->host->seed = seed;
 	p->host->top_ident = ident;
+	p->host->node = view;
+	/* the task's prints are kept and sent back with its result */
+	char *obuf = NULL;
+	size_t olen = 0;
+	FILE *cap = open_memstream(&obuf, &olen);
+	p->host->out = p->host->err = cap ? cap : stderr;
 	task_run_job(p->host, j);
+	p->host->out = stdout;
+	p->host->err = stderr;
+	if (cap)
+		fclose(cap);
 
 	const vfuture *f = (const vfuture *)j->fut.as.o;
+	char *f_error_copy = f->state != FUT_DONE && f->error ? strdup(f->error) : NULL;
 	int rc = 0;
 	if (f->state == FUT_DONE) {
 		*result = val_hold(f->result);
@@ -111,6 +147,8 @@ int cl_task_run(cl_plan *p, uint32_t fn, value args, uint64_t seed, uint64_t ide
 	}
 	task_job_release(j);
 	free(j);
-	fflush(stdout);
+	if (cap)
+		*output = take_output(obuf, olen, f_error_copy);
+	free(f_error_copy);
 	return rc;
 }

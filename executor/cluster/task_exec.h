@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lang/node_view.h"
 #include "lang/value.h"
 
 typedef struct cl_plan cl_plan;
@@ -28,8 +29,11 @@ int cl_plan_task(const cl_plan *p, const char *name);
 /* Runs task fn on args (a list, one item per parameter). Returns 0 with
  * *result, or 1 with *error (the task failed, or the call is invalid).
  * One thread at a time per plan: the plan keeps one task host (and its
- * VMs) from call to call. */
+ * VMs) from call to call. view: what the task reads about its node
+ * (sys.node_id()), or NULL. *output (malloc'd, or NULL when empty): what
+ * the task printed, "(task) text" lines, at most 60 KiB (the rest cut,
+ * and said so): it travels back to the caller, who prints it. */
 int cl_task_run(cl_plan *p, uint32_t fn, value args, uint64_t seed, uint64_t ident,
-                value *result, char **error);
+                const struct flow_node_view *view, value *result, char **error, char **output);
 
 #endif

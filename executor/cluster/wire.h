@@ -120,9 +120,10 @@ typedef struct { struct wire_job *v; uint32_t n; } wire_JOBS;
 	/* run function fn of plan `hash` on args; answered by TASK_DONE */ \
 	M(RUN_TASK, 13, run_task, F(U64, job) F(U64, task) F(B32, hash) \
 	  F(U32, fn) F(U64, seed) F(VAL, args)) \
-	/* ok: result holds the value; else error holds the message */ \
+	/* ok: result holds the value; else error holds the message; node
+	 * names the node that ran it, output is what the task printed */ \
 	M(TASK_DONE, 14, task_done, F(U64, job) F(U64, task) F(U8, ok) \
-	  F(VAL, result) F(STR, error))
+	  F(VAL, result) F(STR, error) F(STR, node) F(STR, output))
 
 enum wire_kind {
 	WM_NONE = 0,

@@ -31,6 +31,9 @@ struct worker {
 	atomic_int lost;
 	char lost_why[600];
 	atomic_int quit; /* tells the heartbeat thread to end */
+	char id_text[24];    /* the node id, for sys.node_id() */
+	char name[300];      /* "node 2 (host2)": who ran a task, in TASK_DONE */
+	flow_node_view view; /* what tasks here read about their node */
 };
 
 static int64_t now_ms(void)
@@ -158,7 +161,16 @@ static void run_task(struct worker *w, wire_server *ls, struct plan_store *plans
 	value result;
 	char *error = NULL;
 	atomic_fetch_add(&w->cpus_used, 1);
-	int failed = cl_task_run(pe->loaded, r->fn, r->args, r->seed, r->task, &result, &error);
+	char *output = NULL;
+	if (!w->name[0]) {
+		char host[256] = "";
+		gethostname(host, sizeof host - 1);
+		snprintf(w->id_text, sizeof w->id_text, "%llu", (unsigned long long)w->node_id);
+		snprintf(w->name, sizeof w->name, "node %llu (%s)", (unsigned long long)w->node_id, host);
+		w->view = (flow_node_view){.id = w->id_text, .address = "", .alive = true};
+	}
+	int failed = cl_task_run(pe->loaded, r->fn, r->args, r->seed, r->task, &w->view, &result,
+	                         &error, &output);
 	atomic_fetch_sub(&w->cpus_used, 1);
 	struct wire_msg d = {.kind = WM_TASK_DONE};
 	d.u.task_done.job = r->job;
@@ -166,6 +178,8 @@ static void run_task(struct worker *w, wire_server *ls, struct plan_store *plans
 	d.u.task_done.ok = !failed;
 	d.u.task_done.result = result;
 	d.u.task_done.error = error ? error : "";
+	d.u.task_done.node = w->name;
+	d.u.task_done.output = output;
 	sbuf b;
 	verr e;
 	sbuf_init(&b);
@@ -182,6 +196,7 @@ static void run_task(struct worker *w, wire_server *ls, struct plan_store *plans
 	sbuf_fini(&b);
 	val_rele(result);
 	free(error);
+	free(output);
 }
 
 static void serve(struct worker *w, wire_server *ls, struct plan_store *plans, struct wire_msg *m)
