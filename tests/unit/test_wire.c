@@ -300,11 +300,13 @@ static void test_malformed(void **state)
 	f[33] = ENC_VERSION;
 	f[34] = 0x7f; /* no such tag */
 	le32(f + 35, 0); /* error "" */
-	le32(f + 8, 27);
-	assert_int_equal(wire_decode(f, 39, &d, &e), WIRE_EMALFORMED);
+	le32(f + 39, 0); /* node "" */
+	le32(f + 43, 0); /* output "" */
+	le32(f + 8, 35);
+	assert_int_equal(wire_decode(f, 47, &d, &e), WIRE_EMALFORMED);
 	assert_non_null(strstr(e.msg, "value"));
 	f[34] = ENC_NONE;
-	assert_int_equal(wire_decode(f, 39, &d, &e), WIRE_OK);
+	assert_int_equal(wire_decode(f, 47, &d, &e), WIRE_OK);
 	wire_msg_free(&d);
 }
 
