@@ -53,6 +53,11 @@ struct head {
 	pthread_cond_t idle;
 	pthread_mutex_t local_mu; /* the head's own node runs one task at a time */
 	char name[300];      /* "node 1 (host1)": who ran a task, in TASK_DONE */
+	/* the connections of clients that went away (a ring): their task
+	 * calls still waiting for a node are dropped, not run */
+	uint32_t gone[256];
+	unsigned ngone;
+	uint64_t dropped;    /* task calls dropped so */
 	flow_node_view view; /* what tasks on the head's node read (id "1") */
 };
 
@@ -100,6 +105,7 @@ static void on_gone(void *arg, uint32_t pipe, const char *peer)
 {
 	struct head *h = arg;
 	pthread_mutex_lock(&h->mu);
+	h->gone[h->ngone++ % 256] = pipe; /* a client's, or a worker's: both are done */
 	for (size_t i = 0; i < h->n; i++) {
 		struct member *x = &h->m[i];
 		if (x->pipe == pipe) {
@@ -237,6 +243,7 @@ static void handle_status(struct head *h, wire_server *s)
 
 struct forward {
 	struct head *h;
+	uint32_t pipe;       /* the client's connection */
 	wire_pending *reply;
 	struct wire_msg req; /* the RUN_TASK, owned */
 };
@@ -326,6 +333,21 @@ static int prepare_link(struct head *h, struct link *l, const uint8_t hash[32], 
 	return 0;
 }
 
+/* The client that sent f went away (Ctrl-C): its call is dropped. */
+static bool client_gone(struct head *h, const struct forward *f)
+{
+	bool gone = false;
+	pthread_mutex_lock(&h->mu);
+	unsigned n = h->ngone < 256 ? h->ngone : 256;
+	for (unsigned i = 0; i < n && !gone; i++)
+		gone = h->gone[i] == f->pipe;
+	if (gone && h->dropped++ % 1000 == 0)
+		wire_log("job %llu: its client went away; dropping its task calls that wait for a node",
+		         (unsigned long long)f->req.u.run_task.job);
+	pthread_mutex_unlock(&h->mu);
+	return gone;
+}
+
 /* The head's own node (node 1) runs the task: the plan was validated when
  * it arrived. Answers f->reply. */
 static void run_here(struct head *h, struct forward *f)
@@ -345,6 +367,15 @@ static void run_here(struct head *h, struct forward *f)
 		error = strdup("the head does not hold that plan (send PLAN_PUT first)");
 	} else {
 		pthread_mutex_lock(&h->local_mu);
+		if (client_gone(h, f)) {
+			pthread_mutex_unlock(&h->local_mu);
+			pthread_mutex_lock(&h->mu);
+			if ((self = find_member(h, 1)))
+				self->cpus_used--;
+			pthread_mutex_unlock(&h->mu);
+			wire_pending_error(f->reply, WIRE_EREFUSED, "the client went away");
+			return;
+		}
 		cl_task_run(cp, r->fn, r->args, r->seed, r->task, &h->view, &result, &error, &output);
 		pthread_mutex_unlock(&h->local_mu);
 	}
@@ -412,23 +443,28 @@ static void *forward_main(void *arg)
 	int rc = WIRE_EIO;
 	if (l) {
 		verr e;
+		/* one call at a time per node (a worker runs one task at a
+		 * time): the others wait here, where a gone client's are dropped */
 		pthread_mutex_lock(&l->mu);
 		int ok = prepare_link(h, l, r->hash, &e) == 0;
-		pthread_mutex_unlock(&l->mu);
 		if (!ok)
 			snprintf(err, sizeof err, "node %llu (%s at %s): %s", (unsigned long long)id, host,
 			         address, e.msg);
+		else if (client_gone(h, f))
+			snprintf(err, sizeof err, "the client went away");
 		else if ((rc = wire_client_call(l->c, &f->req, &rep, FORWARD_MS, &e)) != WIRE_OK)
 			snprintf(err, sizeof err, "node %llu (%s at %s) did not return the task's result: %s%s",
 			         (unsigned long long)id, host, address, e.msg,
 			         wire_client_lost(l->c) ? " (the node was lost)" : "");
+		pthread_mutex_unlock(&l->mu);
 	}
 	if (rc == WIRE_OK) {
 		wire_pending_reply(f->reply, &rep);
 		wire_msg_free(&rep);
 	} else {
-		wire_log("task %llu of job %llu: %s", (unsigned long long)r->task,
-		         (unsigned long long)r->job, err);
+		if (strcmp(err, "the client went away") != 0)
+			wire_log("task %llu of job %llu: %s", (unsigned long long)r->task,
+			         (unsigned long long)r->job, err);
 		wire_pending_error(f->reply, WIRE_EREFUSED, err);
 	}
 done:
@@ -443,7 +479,7 @@ done:
 
 /* RUN_TASK: answered later by a thread of its own, so the head keeps
  * serving heartbeats and status while the task runs. Takes m over. */
-static void handle_run_task(struct head *h, wire_server *s, struct wire_msg *m)
+static void handle_run_task(struct head *h, wire_server *s, uint32_t pipe, struct wire_msg *m)
 {
 	struct forward *f = calloc(1, sizeof *f);
 	wire_pending *p = f ? wire_server_detach(s) : NULL;
@@ -453,6 +489,7 @@ static void handle_run_task(struct head *h, wire_server *s, struct wire_msg *m)
 		return;
 	}
 	f->h = h;
+	f->pipe = pipe;
 	f->reply = p;
 	f->req = *m;
 	m->kind = WM_NONE; /* now f's */
@@ -577,7 +614,7 @@ int head_run(const struct node_opts *o, verr *e)
 			case WM_LEAVE: handle_leave(&h, s, pipe, &m.u.leave); break;
 			case WM_STATUS: handle_status(&h, s); break;
 			case WM_PLAN_PUT: handle_plan_put(&h, s, &m.u.plan_put); break;
-			case WM_RUN_TASK: handle_run_task(&h, s, &m); break;
+			case WM_RUN_TASK: handle_run_task(&h, s, pipe, &m); break;
 			default: {
 				char why[128];
 				snprintf(why, sizeof why, "the head does not serve %s", wire_kind_name(m.kind));

@@ -116,6 +116,31 @@ rc=$?
 [ $rc = 1 ] && grep -q "refused us: .*wrong cluster token" "$tmp/wrong.err" && [ ! -s "$tmp/wrong.out" ] && ok ||
 	bad "wrong token: exit $rc: $(cat "$tmp/wrong.err")"
 
+# ---- Ctrl-C: the client ends at once, the head drops its waiting calls ----
+(cd "$tmp" && run 1 sh -c 'echo $$ >"$0"; exec "$@"' "$tmp/client.pid" \
+	"$flow" run --address "$head_addr" --token-file "$tmp/token" sleepy.flow \
+	>"$tmp/int.out" 2>"$tmp/int.err") &
+client=$!
+sleep 1.5
+t0=$SECONDS
+kill -INT "$(cat "$tmp/client.pid")"
+wait $client
+rc=$?
+[ $rc = 130 ] && [ $((SECONDS - t0)) -lt 3 ] && grep -q "interrupted" "$tmp/int.err" && ok ||
+	bad "Ctrl-C: exit $rc after $((SECONDS - t0)) s: $(cat "$tmp/int.err")"
+# the client keeps as many calls in flight as the cluster has CPUs: what
+# ran finishes (one 2 s task per node); nothing more runs (a call that
+# still waited at the head for its node would be dropped)
+sleep 3
+idle() {
+	local st
+	st=$(run 1 timeout 10 "$flow" status --address "$head_addr" --token-file "$tmp/token" --json) &&
+		[ "$(grep -o '"cpus_used": 0' <<<"$st" | wc -l)" = 3 ]
+}
+wait_until 3 idle && ok || bad "nodes still busy after the interrupted run"
+sleep 2
+idle && ok || bad "a node took more work of the interrupted run"
+
 # ---- a worker killed with -9 mid-run: an error naming it, no hang ----
 w2=$(daemon_pid 2 worker)
 (cd "$tmp" && run 1 timeout 60 "$flow" run --address "$head_addr" --token-file "$tmp/token" sleepy.flow \
