@@ -93,6 +93,8 @@ grep -oE 'made on host[123] \(node [123]\) used on host[123] \(node [123]\)' "$t
 	awk '{ if ($3 != $8) n++ } END { exit n > 0 ? 0 : 1 }' && ok ||
 	bad "no result was consumed on another host than it was made on: $(cat "$tmp/pass.out")"
 grep -q '^\[0, 1, 2\]$' "$tmp/pass.out" && ok || bad "pass.flow's second line: $(cat "$tmp/pass.out")"
+grep -qx '3 host1' "$tmp/pass.out" && ok ||
+	bad "cluster.nodes() in the driver should list the members: $(cat "$tmp/pass.out")"
 for k in 0 1 2; do
 	grep -qE "^\[node [123] \(host[123]\)\] \(shout\) hello $k$" "$tmp/pass.err" && ok ||
 		bad "the print of shout($k) did not come back: $(cat "$tmp/pass.err")"
