@@ -60,6 +60,7 @@ static void usage(FILE *out)
 	        "  --version      print flow's version\n"
 	        "\n"
 	        "`flow COMMAND --help` (or `flow help COMMAND`) describes a command's options.\n"
+	        "The language, every built-in and module function: docs/reference.md.\n"
 	        "Exit status: 0 success, 1 an error in the program or its data, 2 bad usage.\n",
 	        "help", "this help, or a command's (flow help run)");
 }

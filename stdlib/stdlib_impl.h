@@ -41,6 +41,8 @@ int sl_items(flow_vm *vm, value v, const char *fn, value *out);
 value sl_list_copy(value l);
 /* The type's name as type() reports it ("task" and "fn" for functions). */
 const char *sl_type_name(value v);
+/* The name of a function value (V_FUNC): task, fn, native or method. */
+const char *sl_func_name(value v);
 /* Raises unless the receiver may be mutated in place. */
 int sl_check_mutable(flow_vm *vm, value v, const char *what);
 
