@@ -18,7 +18,8 @@
 #define RUN_OPTS(X) \
 	X(SERIAL, 0, "serial", NULL, false, \
 	  "run in one thread, top to bottom: tasks run\ninline when called (the reference semantics)") \
-	X(CPUS, 0, "cpus", "N", false, "worker threads that run tasks (default: the\nmachine's cores)") \
+	X(CPUS, 0, "cpus", "N", false, "worker threads that run tasks (default: the\nmachine's cores); with --address, the task calls\n" \
+	  "in flight (default: the cluster's CPUs)") \
 	X(SEED, 0, "seed", "N", false, "seed of every random stream (default 0)") \
 	X(PARAM, 'p', "param", "name=value", true, "set a param") \
 	X(TRACE, 0, "trace", "FILE", false, \
@@ -208,8 +209,9 @@ static int run_lowered(const run_args *a, const dag *g, run_obs *obs, store *st)
 		int rc = connect_cluster(a, &cl);
 		if (rc)
 			return rc;
-		/* as many task calls in flight as the cluster offers CPUs */
-		eo.cpus = cl_client_cpus(cl);
+		/* as many task calls in flight as the cluster offers CPUs,
+		 * or --cpus */
+		eo.cpus = a->cpus ? (int)a->cpus : cl_client_cpus(cl);
 		eo.remote = cl_client_remote(cl);
 		eo.view = cl_client_view(cl);
 	}

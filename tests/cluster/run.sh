@@ -72,6 +72,11 @@ grep -q "golden samples: [1-9][0-9]* passed" "$tmp/samples.txt" && ok || bad "sa
 others=$(grep '^  failed: ' "$tmp/samples.txt" | grep -v 'samples/003_hostnames$')
 [ -z "$others" ] && ok || { bad "samples on the cluster differ from --serial:"; cat "$tmp/samples.txt"; }
 
+# ---- a plan (flow compile -o) runs as its source does ----
+(cd "$root/samples" && "$flow" compile -o "$tmp/tasks.plan" 002_tasks.flow)
+frun 1 "$tmp/tasks.plan" >"$tmp/plan.out" 2>"$tmp/plan.err" && cmp -s "$tmp/plan.out" "$root/samples/002_tasks.out" && ok ||
+	bad "a plan on the cluster: $(head -5 "$tmp/plan.out" "$tmp/plan.err")"
+
 # ---- the hostnames sample: its tasks over at least two hosts ----
 frun 1 -p n_tasks=300 003_hostnames.flow >"$tmp/hosts.out" 2>"$tmp/hosts.err"
 rc=$?
