@@ -7,6 +7,7 @@
 
 #include "compiler/plan.h"
 #include "executor/task_run.h"
+#include "executor/watchdog.h"
 #include "lang/diag.h"
 #include "lang/vm.h"
 
@@ -17,6 +18,7 @@ struct cl_plan {
 	/* kept from call to call: its VMs are reused (making a VM costs
 	 * ~0.4 ms, far more than a small task) */
 	task_host *host;
+	watchdog *wd; /* @timeout in the plan: stops the host's calls; or NULL */
 };
 
 cl_plan *cl_plan_load(const uint8_t *buf, size_t len, char **err)
@@ -40,6 +42,7 @@ void cl_plan_free(cl_plan *p)
 {
 	if (!p)
 		return;
+	watchdog_stop(p->wd); /* before the host it watches goes */
 	if (p->host) {
 		task_host_fini(p->host);
 		free(p->host);
@@ -121,6 +124,9 @@ int cl_task_run(cl_plan *p, uint32_t fn, value args, uint64_t seed, uint64_t ide
 			return refuse(error, "%sout of memory%ld", "", 0);
 		}
 		task_host_init(p->host, p->prog, seed, stdout, stderr, &p->actor_seq);
+		/* without it a task past its @timeout would hold this node forever */
+		if (watchdog_needed(p->prog) && (p->wd = watchdog_start()))
+			watchdog_watch(p->wd, &p->host->deadline, &p->host->cancel);
 	}
 	p->host->seed = seed;
 	p->host->top_ident = ident;

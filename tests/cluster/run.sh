@@ -77,6 +77,17 @@ others=$(grep '^  failed: ' "$tmp/samples.txt" | grep -v 'samples/003_hostnames$
 frun 1 "$tmp/tasks.plan" >"$tmp/plan.out" 2>"$tmp/plan.err" && cmp -s "$tmp/plan.out" "$root/samples/002_tasks.out" && ok ||
 	bad "a plan on the cluster: $(head -5 "$tmp/plan.out" "$tmp/plan.err")"
 
+# ---- the golden programs (tests/golden/run): as locally, but for the
+# three that say where they run (cluster_local: the membership; proc_sys:
+# a task's host is not the driver's; nested_failure: a nested failure's
+# lines come back prefixed with the node). timeout.flow: a task past its
+# @timeout is stopped on its node, which then takes the next run's tasks.
+run 1 env FLOW_RUN_ARGS="--address $head_addr --token-file $tmp/token" \
+	bash "$root/tests/golden/run.sh" run "$flow" >"$tmp/golden.txt" 2>&1
+grep -q "golden run: [1-9][0-9]* passed" "$tmp/golden.txt" && ok || bad "golden run: $(tail -3 "$tmp/golden.txt")"
+others=$(grep '^  failed: ' "$tmp/golden.txt" | grep -vE 'run/(cluster_local|proc_sys|nested_failure)$')
+[ -z "$others" ] && ok || { bad "golden programs on the cluster differ:"; grep -A8 '^FAIL' "$tmp/golden.txt"; }
+
 # ---- the hostnames sample: its tasks over at least two hosts ----
 frun 1 -p n_tasks=300 003_hostnames.flow >"$tmp/hosts.out" 2>"$tmp/hosts.err"
 rc=$?
