@@ -98,7 +98,17 @@ static int help(int argc, char **argv)
 	return commands[i].fn(2, hargv);
 }
 
+static int dispatch(int argc, char **argv);
+
 int main(int argc, char **argv)
+{
+	int rc = dispatch(argc, argv);
+	if (cli_close_stdout() != 0 && rc == 0)
+		rc = EXIT_USER;
+	return rc;
+}
+
+static int dispatch(int argc, char **argv)
 {
 	if (argc < 2) {
 		usage(stderr);

@@ -166,9 +166,11 @@ L_ADD: {
 		SETINT(R(A), r_);
 	} else if (ISNUM(b_) && ISNUM(c_)) {
 		SETFLT(R(A), NUM(b_) + NUM(c_));
-	} else if (b_->t == V_STR && c_->t == V_STR) {
+	} else if (b_->t == V_STR && c_->t == V_STR &&
+	           (uint64_t)str_len(*b_) + str_len(*c_) <= (1ull << 30)) {
 		/* s += t, s = s + t: the old s is dropped, so when R(A) holds its
-		 * only reference, append in place (linear, not quadratic, in a loop) */
+		 * only reference, append in place (linear, not quadratic, in a loop).
+		 * Past the 1 GiB cap the slow path fails the call with a message. */
 		if (A != B || !str_append_inplace(R(A), *c_))
 			VM_SET(R(A), str_concat(*b_, *c_));
 	} else {

@@ -91,4 +91,10 @@ typedef struct native_params {
 } native_params;
 const native_params *stdlib_params(const native_def *d);
 
+/* The most bytes io.read_text/read_lines and each of proc's captured
+ * outputs may hold (flow run --max-read; default STDLIB_MAX_READ): past
+ * it the call fails with an error naming the cap. Set before a run. */
+#define STDLIB_MAX_READ (1ull << 30)
+extern uint64_t stdlib_max_read;
+
 #endif

@@ -54,6 +54,14 @@ void utf8_put(sbuf *b, uint32_t cp);
 /* A str from bytes that may not be UTF-8: bad bytes become U+FFFD. */
 value sl_str_lossy(const char *s, size_t len);
 
+/* Should a blocking native give up (the call's @timeout passed, or the
+ * run was interrupted)? Natives that wait poll it every few ms. */
+static inline bool sl_cancelled(flow_vm *vm)
+{
+	int *c = vm_ctx(vm)->cancel;
+	return vm_interrupted || (c && __atomic_load_n(c, __ATOMIC_RELAXED));
+}
+
 /* A normal draw from the task's stream (mod_random.c). */
 double sl_normal(flow_rng *r, double mean, double std);
 /* n normal draws into out, two per Box-Muller pair (tensor.normal). */
