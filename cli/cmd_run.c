@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "compiler/plan.h"
+#include "executor/cluster/client.h"
 #include "executor/executor.h"
 #include "executor/interrupt.h"
 #include "executor/run_obs.h"
@@ -18,7 +20,8 @@
 #define RUN_OPTS(X) \
 	X(SERIAL, 0, "serial", NULL, false, \
 	  "run in one thread, top to bottom: tasks run\ninline when called (the reference semantics)") \
-	X(CPUS, 0, "cpus", "N", false, "worker threads that run tasks (default: the\nmachine's cores)") \
+	X(CPUS, 0, "cpus", "N", false, "worker threads that run tasks (default: the\nmachine's cores); with --address, the task calls\n" \
+	  "in flight (default: the cluster's CPUs)") \
 	X(SEED, 0, "seed", "N", false, "seed of every random stream (default 0)") \
 	X(PARAM, 'p', "param", "name=value", true, "set a param") \
 	X(TRACE, 0, "trace", "FILE", false, \
@@ -43,13 +46,19 @@
 	  "the most io.read_text/read_lines and each of\nproc's outputs may read (default 1GiB); past it\n" \
 	  "the call fails (docs/faults.md)") \
 	X(QUIET, 'q', "quiet", NULL, false, "no progress line (there is one only when stderr\nis a terminal)") \
-	X(STATIC, 0, "static", NULL, false, "refuse a driver that would run partly at run time")
+	X(STATIC, 0, "static", NULL, false, "refuse a driver that would run partly at run time") \
+	X(ADDRESS, 0, "address", "HOST:PORT", false, \
+	  "run the tasks on the cluster whose head is there\n(flow start); the driver and actors stay here") \
+	X(TOKEN_FILE, 0, "token-file", "FILE", false, \
+	  "the cluster token, with --address (default\n$FLOW_TOKEN, else ~/.flow/token)")
 
 CLI_COMMAND(run, RUN_OPTS,
 	.operand = "FILE",
 	.about = "Runs the program in FILE (a .flow file or a plan; '-': either on stdin).\n"
 	         "The driver's prints go to stdout in program order; prints inside tasks\n"
-	         "go to stderr, prefixed with the task's name.",
+	         "go to stderr, prefixed with the task's name. With --address the tasks\n"
+	         "run on a cluster's nodes; their prints come back here, prefixed with\n"
+	         "the node too.",
 	.footer = "Exit status 0 on success, 1 if the program failed (every\n"
 	          "failure is listed on stderr), 2 for bad usage.");
 
@@ -61,6 +70,7 @@ typedef struct run_args {
 	uint64_t cpus, seed;
 	uint64_t t_start; /* obs_now_ns() when the command began (--stats-json's wall time) */
 	const char *trace, *dot_out, *stats_json;
+	const char *address, *token_file; /* --address: the cluster's head */
 	store_opts sto;
 	char *res_names[MAX_RES]; /* malloc'd */
 	double res_amounts[MAX_RES];
@@ -146,11 +156,59 @@ static int on_opt(void *ctx, int id, const char *arg)
 	}
 	case OPT_QUIET: a->quiet = true; break;
 	case OPT_STATIC: a->prog.static_only = true; break;
+	case OPT_ADDRESS: a->address = arg; break;
+	case OPT_TOKEN_FILE: a->token_file = arg; break;
 	}
 	return 0;
 }
 
 /* ---- running -------------------------------------------------------------------- */
+
+/* Ctrl-C during a cluster run: this process ends at once; closing its
+ * connection tells the head, which drops the calls still waiting for a
+ * node (the ones running finish there, unread). */
+static void on_interrupt(int sig)
+{
+	static const char msg[] = "\nflow run: interrupted; the cluster drops this run's waiting tasks\n";
+	(void)sig;
+	ssize_t w = write(STDERR_FILENO, msg, sizeof msg - 1);
+	(void)w;
+	_exit(130);
+}
+
+/* --address: the program as a plan, sent to the head. Returns 0 with
+ * *cl, or EXIT_USER (printed). */
+static int connect_cluster(const run_args *a, cl_client **cl)
+{
+	auth_token tok;
+	verr e;
+	if (auth_token_load(&tok, a->token_file, 0, &e) != 0) {
+		fprintf(stderr, "flow run: %s\n", e.msg);
+		return EXIT_USER;
+	}
+	sbuf plan;
+	sbuf_init(&plan);
+	char *err = NULL;
+	if (plan_write(&plan, a->prog.p, a->prog.params, a->prog.nparams, NULL, &err) != 0) {
+		fprintf(stderr, "flow run: the program cannot be sent to a cluster: %s\n",
+		        err ? err : "it has no plan");
+		free(err);
+		sbuf_fini(&plan);
+		auth_token_wipe(&tok);
+		return EXIT_USER;
+	}
+	signal(SIGPIPE, SIG_IGN); /* a head that closes is an error, not a signal */
+	signal(SIGINT, on_interrupt);
+	signal(SIGTERM, on_interrupt);
+	*cl = cl_client_open(a->address, &tok, (const uint8_t *)plan.data, plan.len, &e);
+	auth_token_wipe(&tok);
+	sbuf_fini(&plan);
+	if (!*cl) {
+		fprintf(stderr, "flow run: %s\n", e.msg);
+		return EXIT_USER;
+	}
+	return 0;
+}
 
 /* The one place that picks an executor and fills its options (the
  * executor interface replaces it). Returns 0 or EXIT_USER. */
@@ -161,8 +219,21 @@ static int run_lowered(const run_args *a, const dag *g, run_obs *obs, store *st)
 	                .cpus = (int)a->cpus, .quiet = a->quiet, .nresources = a->nres,
 	                .res_names = (const char *const *)a->res_names,
 	                .res_amounts = a->res_amounts};
+	cl_client *cl = NULL;
+	if (a->address) {
+		int rc = connect_cluster(a, &cl);
+		if (rc)
+			return rc;
+		/* as many task calls in flight as the cluster offers CPUs,
+		 * or --cpus */
+		eo.cpus = a->cpus ? (int)a->cpus : cl_client_cpus(cl);
+		eo.remote = cl_client_remote(cl);
+		eo.view = cl_client_view(cl);
+	}
 	const executor *ex = executor_find(a->serial ? "serial" : "parallel");
-	return executor_run(ex, g, &eo) == 0 ? 0 : EXIT_USER;
+	int rc = executor_run(ex, g, &eo) == 0 ? 0 : EXIT_USER;
+	cl_client_close(cl);
+	return rc;
 }
 
 /* The output files of a run, opened before it. */
@@ -308,6 +379,10 @@ int cmd_run(int argc, char **argv)
 	run_args a = {.t_start = obs_now_ns()};
 	const char *file;
 	int rc = cli_parse(&spec, argc, argv, on_opt, &a, &file);
+	if (rc == 0 && a.serial && a.address)
+		rc = cli_usage_error("run", "%s", "--serial runs here; it cannot go with --address");
+	if (rc == 0 && a.token_file && !a.address)
+		rc = cli_usage_error("run", "%s", "--token-file is the cluster's token: it goes with --address");
 	if (rc == 0) {
 		/* before any thread starts: they all inherit the blocked signals */
 		interrupt_arm();

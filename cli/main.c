@@ -19,7 +19,10 @@
 	X(check,   "parse and check a program; print diagnostics") \
 	X(compile, "compile a program to a DAG and a plan (--stats, --explain, -o PLAN)") \
 	X(dot,     "write the program's DAG as Graphviz DOT, or render it (-T svg)") \
-	X(run,     "run a program")
+	X(run,     "run a program") \
+	X(start,   "start a head (--head) or join a worker to one (--address HOST:PORT)") \
+	X(status,  "show a cluster's nodes and jobs (--address HOST:PORT, --json)") \
+	X(stop,    "stop the Flow daemons this machine started")
 
 #define X(name, summary) int cmd_##name(int argc, char **argv);
 CMD_LIST(X)
@@ -39,7 +42,7 @@ enum { NCOMMANDS = sizeof commands / sizeof commands[0] };
 static void usage(FILE *out)
 {
 	fprintf(out,
-	        "usage: flow COMMAND [OPTIONS] FILE\n"
+	        "usage: flow COMMAND [OPTIONS] [FILE]\n"
 	        "       flow help [COMMAND]\n"
 	        "       flow --version\n"
 	        "\n"

@@ -38,6 +38,12 @@ typedef struct exec_opts {
 	int nresources;          /* --resources name=amount: what the node offers */
 	const char *const *res_names;
 	const double *res_amounts;
+	/* the parallel executor only: the DAG's task calls run there (the
+	 * cluster, task_run.h's task_remote), or NULL */
+	const struct task_remote *remote;
+	/* the parallel executor only: what tasks and the driver read as their
+	 * node (cluster.nodes(), sys.node_id()) instead of this machine's, or NULL */
+	const struct flow_node_view *view;
 } exec_opts;
 
 typedef struct executor {

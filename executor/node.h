@@ -61,6 +61,7 @@ typedef struct node_run {
 	 * its calls as a task body does, so the node opened first gives it
 	 * its spawner (driver->spawn) for nested jobs; NULL: none */
 	struct task_host *driver;
+	const struct task_remote *remote; /* exec_opts.remote */
 } node_run;
 
 /* What a node did, summed at the end of the run. */

@@ -117,7 +117,7 @@ static int run_on(const dag *g, const exec_opts *o, exec_node *n, run_store *rs,
 	task_host_init(&dh, g->prog, o->seed, out, err, &actor_seq);
 	/* the node gives dh its spawner: a staged driver's calls (DAG_CONT)
 	 * are nested jobs the driver thread submits and waits for */
-	node_run run = { g, &s, o->seed, out, err, rs, &actor_seq, o->obs, wd, &dh };
+	node_run run = { g, &s, o->seed, out, err, rs, &actor_seq, o->obs, wd, &dh, o->remote };
 	dh.rs = rs;
 	dh.node = &n->view;
 	watchdog_watch(wd, &dh.deadline, &dh.cancel);
@@ -149,6 +149,8 @@ static int parallel_run_dag(const dag *g, const exec_opts *o)
 	int cpus = o->cpus > 0 ? o->cpus : online_cpus();
 	exec_node node;
 	node_local_init(&node, cpus, o);
+	if (o->view)
+		node.view = *o->view;
 	obs_run_begin(o->obs, cpus);
 	run_store rs;
 	run_store_init(&rs, o->store, g);

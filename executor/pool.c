@@ -26,6 +26,7 @@ static bool start_worker(pool *p, int k)
 	task_host_init(&w->h, p->run.g->prog, p->run.seed, p->run.out, p->run.err, p->run.actor_seq);
 	w->h.rs = p->run.rs;
 	w->h.node = &p->node->view;
+	w->h.remote = p->run.remote;
 	w->h.block = NULL;
 	w->h.spawn = &p->spawner;
 	watchdog_watch(p->run.wd, &w->h.deadline, &w->h.cancel);

@@ -361,12 +361,88 @@ static value outcome_future(task_host *sh, const char *what, const char *name, i
 	return f;
 }
 
+/* Prints what a remote task printed, each line after its node's name. */
+static void print_remote_output(task_host *sh, const char *node, const char *text)
+{
+	flockfile(sh->err);
+	while (*text) {
+		size_t n = strcspn(text, "\n");
+		fprintf(sh->err, "[%s] %.*s\n", node ? node : "remote", (int)n, text);
+		text += n + (text[n] == '\n');
+	}
+	funlockfile(sh->err);
+}
+
+/* Runs a DAG node's task call through sh->remote. Returns 0 with *out
+ * (its outcome future), or -1 when it must run here. A failure is
+ * reported as an inline one would be, at the call's own place. */
+static int call_remote(task_host *sh, const bc_proto *task, uint64_t call, value *a, int nargs,
+                       const bc_program *prog, span where, value *out)
+{
+	int fn = -1;
+	for (int i = 0; i < prog->nprotos && fn < 0; i++)
+		if (prog->protos[i] == task)
+			fn = i;
+	if (fn < 0)
+		return -1;
+	value args = list_new((size_t)nargs);
+	for (int k = 0; k < nargs; k++)
+		list_append_take(args, val_hold(a[k]));
+	value res = v_none();
+	char *err = NULL, *node = NULL, *output = NULL;
+	int rc = sh->remote->run(sh->remote->ctx, (uint32_t)fn, sh->seed, call, args, &res, &err,
+	                         &node, &output);
+	val_rele(args);
+	if (output)
+		print_remote_output(sh, node, output);
+	if (rc == 0) {
+		val_freeze(res);
+		*out = future_new_done(res);
+		val_rele(res);
+	} else if (rc == 1 || rc == -1) {
+		/* the node's report ends "\n  task 'f' failed[ after N attempts];
+		 * it was called from ..." (its own idea of the place): the
+		 * message before it is the task's, the place is ours */
+		int attempts = 1;
+		char *text = err ? err : strdup("the task failed");
+		if (rc == 1) {
+			char tail[300];
+			snprintf(tail, sizeof tail, "\n  task '%s' failed", task->name);
+			char *cut = NULL;
+			for (char *q = strstr(text, tail); q; q = strstr(q + 1, tail))
+				cut = q;
+			if (cut) {
+				sscanf(cut + strlen(tail), " after %d attempts", &attempts);
+				*cut = '\0';
+			}
+		} else {
+			char *t;
+			if (asprintf(&t, "error: %s", text) < 0)
+				abort();
+			free(text);
+			text = t;
+		}
+		*out = fail_future(sh, "task", task->name, attempts, text, span_text(prog, where));
+		free(text);
+		err = NULL;
+	}
+	free(err);
+	free(node);
+	free(output);
+	return rc == 2 ? -1 : 0;
+}
+
 /* Runs task (args resolved and frozen) in sh with its retries and
  * @timeout, as call number `call`; returns the outcome future. where:
  * the call's place in its caller, for a failure message. */
 static value call_task_here(task_host *sh, const bc_proto *task, uint64_t call, value *a, int nargs,
                             const bc_program *prog, span where)
 {
+	if (sh->remote && sh->depth == 0) {
+		value f;
+		if (call_remote(sh, task, call, a, nargs, prog, where, &f) == 0)
+			return f;
+	}
 	char *err = NULL;
 	const char *dep = NULL;
 	value res = v_none();

@@ -59,6 +59,24 @@ typedef struct nested_job {
 } nested_job;
 enum { NJ_QUEUED, NJ_RUNNING, NJ_DONE };
 
+/* Somewhere else to run the DAG's task calls (the cluster: `flow run
+ * --address`, executor/cluster/client.h). Calls made inside task bodies
+ * go with their task; actors and the driver stay here. */
+typedef struct task_remote {
+	/* Runs task fn (its index in the program's protos) on args (a list,
+	 * borrowed) as call `ident` of stream `seed`, with its @retries and
+	 * @timeout there. Returns 0 with *res (a new reference); 1 when it
+	 * failed there, *err the failure as that node's host reported it;
+	 * -1 when it could not be run or its node was lost (*err says why,
+	 * naming the node); 2 when it cannot travel (an actor among its
+	 * arguments): it runs here. *node names the node ("node 2 (host2)")
+	 * and *output is what it printed; all three malloc'd or NULL. Called
+	 * from any number of threads at once. */
+	int (*run)(void *ctx, uint32_t fn, uint64_t seed, uint64_t ident, value args, value *res,
+	           char **err, char **node, char **output);
+	void *ctx;
+} task_remote;
+
 struct task_host;
 typedef struct task_spawner {
 	/* Takes job j (its fut pending, not yet shared): it will run. */
@@ -85,6 +103,7 @@ typedef struct task_host {
 	bool in_cont;            /* running the staged driver's DAG_CONT node: its
 	                          * calls are made like a task body's */
 	const task_spawner *spawn; /* nested calls go here; NULL: inline */
+	const task_remote *remote; /* the DAG's task calls go there; NULL: here */
 	nested_job *kids[TASK_MAX_NESTING + 1]; /* jobs the call at each depth made */
 	int nfailed, nskipped, ndriver;
 	int ncaught;             /* failed calls whose failure an `except` caught */

@@ -231,11 +231,11 @@ for c in $commands; do
 	done < <(grep -E '^  -' "$tmp/help")
 	ok "flow $c --help lists options (found $n)" test "$n" -ge 1
 	# a bad option: one message and a hint, exit 2
-	"$flow" $c --address 10.0.0.1 "$tmp/ok.flow" >"$tmp/out" 2>"$tmp/err"
+	"$flow" $c --no-such-option 10.0.0.1 "$tmp/ok.flow" >"$tmp/out" 2>"$tmp/err"
 	st=$?
-	ok "flow $c --address: exit 2, got $st" test "$st" = 2
-	ok "flow $c --address: one message" diff <(printf "flow %s: unrecognized option '--address'\nTry 'flow %s --help'.\n" $c $c) "$tmp/err"
-	ok "flow $c --address: nothing on stdout" test ! -s "$tmp/out"
+	ok "flow $c --no-such-option: exit 2, got $st" test "$st" = 2
+	ok "flow $c --no-such-option: one message" diff <(printf "flow %s: unrecognized option '--no-such-option'\nTry 'flow %s --help'.\n" $c $c) "$tmp/err"
+	ok "flow $c --no-such-option: nothing on stdout" test ! -s "$tmp/out"
 done
 expect 0 '^ +\[--resources name=amount' "$flow" run --help
 expect 2 "^flow run: option '--cpus' needs an argument$" "$flow" run "$tmp/ok.flow" --cpus

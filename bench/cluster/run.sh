@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# run.sh - the cluster's figures, on demand (not a test): empty tasks
+# through a head and two workers on namespace hosts (tasks/s), the same
+# with Dask's LocalCluster when python3-distributed is installed, and one
+# remote no-op round trip (client -> head -> worker, µs). Needs root.
+# Usage: bench/cluster/run.sh [BUILD_DIR] [N]   (defaults: build, 2000)
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+build=$(cd "${1:-$root/build}" && pwd)
+n=${2:-2000}
+flow=$build/cli/flow
+. "$root/tests/cluster/netns.sh"
+netns_available || { echo "needs root and network namespaces"; exit 1; }
+tmp=$(mktemp -d)
+cleanup() {
+	for f in "$tmp"/h*/.flow/run/*.pid; do [ -f "$f" ] && kill -9 "$(cut -d' ' -f1 "$f")" 2>/dev/null; done
+	netns_cleanup
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+netns_setup 3 || exit 1
+head_addr="$(host_ip 1):6379"
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$tmp/token"
+chmod 600 "$tmp/token"
+mkdir -p "$tmp/h1" "$tmp/h2" "$tmp/h3"
+run() { local i=$1; shift; HOME="$tmp/h$i" exec_in_host "$i" "$@"; }
+now() { date +%s.%N; }
+joined() {
+	[ "$(run 1 "$flow" status --address "$head_addr" --token-file "$tmp/token" --json |
+		grep -o '"alive": true' | wc -l)" = "$1" ]
+}
+start_cluster() { # head cpus
+	run 1 "$flow" start --head --block --cpus "$1" --token-file "$tmp/token" >"$tmp/head.out" 2>&1 &
+	for _ in $(seq 50); do grep -q "Flow head started" "$tmp/head.out" && break; sleep 0.1; done
+	for i in 2 3; do
+		run $i "$flow" start --address "$head_addr" --block --cpus 1 --token-file "$tmp/token" \
+			>"$tmp/w$i.out" 2>&1 &
+	done
+	for _ in $(seq 50); do joined 3 && break; sleep 0.1; done
+}
+
+start_cluster 1
+echo "== $n empty tasks (bench/cluster/empty.flow), median of 3"
+times=()
+for _ in 1 2 3; do
+	t0=$(now)
+	out=$(run 1 "$flow" run --address "$head_addr" --token-file "$tmp/token" -p n="$n" "$here/empty.flow")
+	t1=$(now)
+	[ "$out" = "$n" ] || { echo "wrong output: $out"; exit 1; }
+	times+=("$(echo "$t1 - $t0" | bc -l)")
+done
+med=$(printf '%s\n' "${times[@]}" | sort -n | sed -n 2p)
+printf 'flow, head + 2 workers (namespace hosts): %.3f s: %.0f tasks/s (start-up included)\n' "$med" \
+	"$(echo "$n / $med" | bc -l)"
+t0=$(now)
+"$flow" run -q --cpus 2 -p n="$n" "$here/empty.flow" >/dev/null
+t1=$(now)
+printf 'flow, this machine (--cpus 2, no cluster): %.3f s\n' "$(echo "$t1 - $t0" | bc -l)"
+
+echo "== one remote no-op round trip (client -> head -> worker), 2000 calls"
+"$flow" compile "$root/tests/cluster/remote.flow" -o "$tmp/remote.plan" >/dev/null
+# through the head to a worker: node 1 takes every third call, so ask a
+# head that runs no tasks itself
+for f in "$tmp"/h*/.flow/run/*.pid; do [ -f "$f" ] && kill "$(cut -d' ' -f1 "$f")" 2>/dev/null; done
+sleep 1
+netns_cleanup
+netns_setup 3 || exit 1
+rm -rf "$tmp"/h*/.flow/run
+start_cluster 0
+run 1 env FLOW_REPEAT=2000 "$build/tests/cluster/remote_client" "$head_addr" "$tmp/token" \
+	"$tmp/remote.plan" square 3 2>&1 >/dev/null | tail -1
+
+# the Debian package's python (a python3 earlier on PATH may not see it)
+py=
+for p in /usr/bin/python3 python3; do
+	"$p" -c 'import dask.distributed' 2>/dev/null && { py=$p; break; }
+done
+if [ -n "$py" ]; then
+	echo "== Dask LocalCluster (2 worker processes, 1 thread each), loopback, median of 3"
+	for _ in 1 2 3; do "$py" "$here/dask_empty.py" "$n" 2>/dev/null; done
+else
+	echo "== Dask: python3-distributed is not installed (apt-get install -y python3-distributed)"
+fi

@@ -1,0 +1,36 @@
+/* client.h - `flow run --address`: this process (the client) runs the
+ * program's driver and scheduler as `flow run` does, and sends each of
+ * the DAG's task calls to the cluster's head (RUN_TASK), which places it
+ * on a node; the calls a task makes run on that node with it. The
+ * client's actors stay here (an actor cannot travel yet), and so does a
+ * task whose arguments hold one.
+ *
+ * Ownership: cl_client owns its connection and copies what it is given;
+ * the task_remote it hands out lives as long as the client. */
+#ifndef FLOW_CLUSTER_CLIENT_H
+#define FLOW_CLUSTER_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "auth.h"
+#include "executor/task_run.h"
+#include "lang/node_view.h"
+#include "wire.h"
+
+typedef struct cl_client cl_client;
+
+/* Connects to the head at address (HOST:PORT), authenticates with tok,
+ * reads the membership and sends the plan (plan_write's bytes). NULL
+ * with e set ("the head at ... refused us: wrong cluster token"). */
+cl_client *cl_client_open(const char *address, const auth_token *tok, const uint8_t *plan,
+                          size_t len, verr *e);
+/* Runs the DAG's task calls on the cluster (task_run.h). */
+const task_remote *cl_client_remote(cl_client *c);
+/* CPUs the live nodes offer (at least 1), and what the driver and the
+ * client's own nodes read: cluster.nodes() lists the members. */
+int cl_client_cpus(const cl_client *c);
+const flow_node_view *cl_client_view(const cl_client *c);
+void cl_client_close(cl_client *c);
+
+#endif

@@ -1,0 +1,33 @@
+/* node.h - what a daemon says about the machine it runs on, for JOIN and
+ * status: host name, address, cpus, resources and store figures.
+ *
+ * Ownership: plain values with fixed buffers; nothing to free.
+ */
+#ifndef FLOW_CLUSTER_NODE_H
+#define FLOW_CLUSTER_NODE_H
+
+#include <signal.h>
+#include <stdint.h>
+
+struct node_opts {
+	const char *address;   /* worker: the head's HOST:PORT */
+	int port;              /* head: the port to listen on (6379) */
+	const char *node_ip;   /* the address to advertise, or NULL */
+	int cpus;              /* CPUs this node offers */
+	const char *resources; /* "name=amount,..." (already checked), or "" */
+	uint64_t store_cap;    /* --object-store-memory, bytes */
+	const char *spill_dir; /* --spill-dir, or "" */
+	const struct auth_token *token;
+	volatile sig_atomic_t *stop; /* set by SIGTERM/SIGINT: leave cleanly */
+	/* Called once the daemon serves (head) or has joined (worker), with a
+	 * human-readable text of how to use or join it. */
+	void (*ready)(void *arg, const char *text);
+	void *ready_arg;
+};
+
+/* This machine's host name (gethostname). */
+void node_hostname(char *buf, size_t n);
+/* The first non-loopback IPv4 address that is up, else "127.0.0.1". */
+void node_default_ip(char *buf, size_t n);
+
+#endif

@@ -1,0 +1,160 @@
+/* task_exec.c - runs one task of a plan on this node (task_exec.h). */
+#include "task_exec.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compiler/plan.h"
+#include "executor/task_run.h"
+#include "executor/watchdog.h"
+#include "lang/diag.h"
+#include "lang/vm.h"
+
+struct cl_plan {
+	diag_ctx diag; /* the program borrows it */
+	bc_program *prog;
+	uint64_t actor_seq;
+	/* kept from call to call: its VMs are reused (making a VM costs
+	 * ~0.4 ms, far more than a small task) */
+	task_host *host;
+	watchdog *wd; /* @timeout in the plan: stops the host's calls; or NULL */
+};
+
+cl_plan *cl_plan_load(const uint8_t *buf, size_t len, char **err)
+{
+	cl_plan *p = calloc(1, sizeof *p);
+	if (!p) {
+		*err = strdup("out of memory");
+		return NULL;
+	}
+	diag_init(&p->diag);
+	p->prog = plan_read(buf, len, &p->diag, NULL, err);
+	if (!p->prog) {
+		diag_fini(&p->diag);
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+void cl_plan_free(cl_plan *p)
+{
+	if (!p)
+		return;
+	watchdog_stop(p->wd); /* before the host it watches goes */
+	if (p->host) {
+		task_host_fini(p->host);
+		free(p->host);
+	}
+	bc_program_free(p->prog);
+	diag_fini(&p->diag);
+	free(p);
+}
+
+int cl_plan_task(const cl_plan *p, const char *name)
+{
+	for (int i = 0; i < p->prog->nprotos; i++)
+		if (p->prog->protos[i]->kind == PROTO_TASK && strcmp(p->prog->protos[i]->name, name) == 0)
+			return i;
+	return -1;
+}
+
+static int refuse(char **error, const char *fmt, const char *a, long b)
+{
+	if (asprintf(error, fmt, a, b) < 0)
+		*error = NULL;
+	return 1;
+}
+
+#define OUTPUT_MAX (60u << 10)
+
+/* What the task printed, without the failure message the host printed
+ * last (the caller reports the failure itself, naming its call site). */
+static char *take_output(char *buf, size_t len, const char *error)
+{
+	if (error) {
+		size_t n = strlen(error);
+		if (len >= n + 1 && memcmp(buf + len - n - 1, error, n) == 0 && buf[len - 1] == '\n')
+			len -= n + 1;
+	}
+	if (len == 0) {
+		free(buf);
+		return NULL;
+	}
+	if (len > OUTPUT_MAX) {
+		static const char cut[] = "\n(... the rest of the task's output was cut at 60 KiB)\n";
+		memcpy(buf + OUTPUT_MAX - sizeof cut, cut, sizeof cut);
+		len = OUTPUT_MAX - 1;
+	}
+	buf[len] = '\0';
+	return buf;
+}
+
+int cl_task_run(cl_plan *p, uint32_t fn, value args, uint64_t seed, uint64_t ident,
+                const flow_node_view *view, value *result, char **error, char **output)
+{
+	*result = v_none();
+	*error = NULL;
+	*output = NULL;
+	if (fn >= (uint32_t)p->prog->nprotos || p->prog->protos[fn]->kind != PROTO_TASK)
+		return refuse(error, "%sfunction %ld of the plan is not a task", "", (long)fn);
+	const bc_proto *task = p->prog->protos[fn];
+	if (args.t != V_LIST || (long)list_len(args) != task->nparams)
+		return refuse(error, "task '%s' takes %ld arguments", task->name, task->nparams);
+	nested_job *j = calloc(1, sizeof *j);
+	if (!j)
+		return refuse(error, "%sout of memory%ld", "", 0);
+	j->task = task;
+	j->nargs = task->nparams;
+	j->args = malloc(sizeof(value) * (size_t)(j->nargs ? j->nargs : 1));
+	for (int k = 0; k < j->nargs; k++) {
+		j->args[k] = val_hold(list_get(args, (size_t)k));
+		val_freeze(j->args[k]); /* a job's arguments are frozen, as in the pool */
+	}
+	j->ident = ident;
+	j->prog = p->prog;
+	j->fut = future_new_pending(-1);
+
+	if (!p->host) {
+		p->host = malloc(sizeof *p->host);
+		if (!p->host) {
+			task_job_release(j);
+			free(j);
+			return refuse(error, "%sout of memory%ld", "", 0);
+		}
+		task_host_init(p->host, p->prog, seed, stdout, stderr, &p->actor_seq);
+		/* without it a task past its @timeout would hold this node forever */
+		if (watchdog_needed(p->prog) && (p->wd = watchdog_start()))
+			watchdog_watch(p->wd, &p->host->deadline, &p->host->cancel);
+	}
+	p->host->seed = seed;
+	p->host->top_ident = ident;
+	p->host->node = view;
+	/* the task's prints are kept and sent back with its result */
+	char *obuf = NULL;
+	size_t olen = 0;
+	FILE *cap = open_memstream(&obuf, &olen);
+	p->host->out = p->host->err = cap ? cap : stderr;
+	task_run_job(p->host, j);
+	p->host->out = stdout;
+	p->host->err = stderr;
+	if (cap)
+		fclose(cap);
+
+	const vfuture *f = (const vfuture *)j->fut.as.o;
+	char *f_error_copy = f->state != FUT_DONE && f->error ? strdup(f->error) : NULL;
+	int rc = 0;
+	if (f->state == FUT_DONE) {
+		*result = val_hold(f->result);
+	} else {
+		*error = strdup(f->error ? f->error : "the task failed");
+		rc = 1;
+	}
+	task_job_release(j);
+	free(j);
+	if (cap)
+		*output = take_output(obuf, olen, f_error_copy);
+	free(f_error_copy);
+	return rc;
+}

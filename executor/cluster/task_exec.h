@@ -1,0 +1,39 @@
+/* task_exec.h - a node runs one task of a plan for RUN_TASK: the plan
+ * (validated by plan_read, like any plan file) and the call.
+ *
+ * The only file of executor/cluster/ that uses the executor (task_run.h):
+ * a task body runs exactly as a nested call does in `flow run`, with its
+ * @retries and @timeout, its random stream from (seed, identity).
+ *
+ * Ownership: cl_plan owns its program and the diagnostics context the
+ * program borrows; cl_task_run borrows args and returns a new reference
+ * or a malloc'd error.
+ */
+#ifndef FLOW_TASK_EXEC_H
+#define FLOW_TASK_EXEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lang/node_view.h"
+#include "lang/value.h"
+
+typedef struct cl_plan cl_plan;
+
+/* Validates and loads a plan held in memory (buf is copied from). */
+cl_plan *cl_plan_load(const uint8_t *buf, size_t len, char **err);
+void cl_plan_free(cl_plan *p);
+/* The index of task `name` (what RUN_TASK's fn names), or -1. */
+int cl_plan_task(const cl_plan *p, const char *name);
+
+/* Runs task fn on args (a list, one item per parameter). Returns 0 with
+ * *result, or 1 with *error (the task failed, or the call is invalid).
+ * One thread at a time per plan: the plan keeps one task host (and its
+ * VMs) from call to call. view: what the task reads about its node
+ * (sys.node_id()), or NULL. *output (malloc'd, or NULL when empty): what
+ * the task printed, "(task) text" lines, at most 60 KiB (the rest cut,
+ * and said so): it travels back to the caller, who prints it. */
+int cl_task_run(cl_plan *p, uint32_t fn, value args, uint64_t seed, uint64_t ident,
+                const struct flow_node_view *view, value *result, char **error, char **output);
+
+#endif

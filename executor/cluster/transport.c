@@ -1,0 +1,749 @@
+/* transport.c - authenticated req/rep connections over nng (transport.h). */
+#include "transport.h"
+#include "handshake.h"
+
+#include <arpa/inet.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <nng/protocol/reqrep0/req.h>
+
+#define LABEL_SERVER HS_LABEL_SERVER
+#define LABEL_CLIENT HS_LABEL_CLIENT
+#define DROP_DELAY_MS 200
+
+/* ---- logging ---------------------------------------------------------- */
+
+static char log_name[32] = "flow";
+
+void wire_log_set_name(const char *name)
+{
+	snprintf(log_name, sizeof log_name, "%s", name);
+}
+
+void wire_log(const char *fmt, ...)
+{
+	char ts[32], line[1024];
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "%s: %s %s\n", log_name, ts, line);
+	fflush(stderr);
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int wire_url(const char *address, char *url, size_t n)
+{
+	if (strstr(address, "://"))
+		return snprintf(url, n, "%s", address) < (int)n ? 0 : -1;
+	const char *colon = strrchr(address, ':');
+	if (!colon || colon == address || !colon[1])
+		return -1;
+	char *end;
+	long port = strtol(colon + 1, &end, 10);
+	if (*end || port <= 0 || port > 65535)
+		return -1;
+	return snprintf(url, n, "tcp://%s", address) < (int)n ? 0 : -1;
+}
+
+static void format_addr(const nng_sockaddr *sa, char *buf, size_t n, int with_port)
+{
+	if (sa->s_family == NNG_AF_INET) {
+		char ip[INET_ADDRSTRLEN];
+		inet_ntop(AF_INET, &sa->s_in.sa_addr, ip, sizeof ip);
+		if (with_port)
+			snprintf(buf, n, "%s:%u", ip, ntohs(sa->s_in.sa_port));
+		else
+			snprintf(buf, n, "%s", ip);
+	} else if (sa->s_family == NNG_AF_INET6) {
+		char ip[INET6_ADDRSTRLEN];
+		inet_ntop(AF_INET6, sa->s_in6.sa_addr, ip, sizeof ip);
+		if (with_port)
+			snprintf(buf, n, "[%s]:%u", ip, ntohs(sa->s_in6.sa_port));
+		else
+			snprintf(buf, n, "%s", ip);
+	} else {
+		snprintf(buf, n, "?");
+	}
+}
+
+/* Sends one frame on a rep context (the reply to the request it holds). */
+static int ctx_send(nng_ctx ctx, const void *p, size_t n)
+{
+	nng_aio *aio;
+	nng_msg *msg;
+	if (nng_aio_alloc(&aio, NULL, NULL) != 0)
+		return -1;
+	if (nng_msg_alloc(&msg, 0) != 0 || nng_msg_append(msg, p, n) != 0) {
+		nng_aio_free(aio);
+		return -1;
+	}
+	nng_aio_set_timeout(aio, 5000);
+	nng_aio_set_msg(aio, msg);
+	nng_ctx_send(ctx, aio);
+	nng_aio_wait(aio);
+	int rv = nng_aio_result(aio);
+	if (rv != 0)
+		nng_msg_free(msg);
+	nng_aio_free(aio);
+	return rv == 0 ? 0 : -1;
+}
+
+/* ---- server ----------------------------------------------------------- */
+
+struct pipe_st {
+	uint32_t id;
+	struct wire_hs hs;
+	int dropping; /* refused: closed at close_at, nothing more is served */
+	char peer[64];
+	int64_t close_at;
+};
+
+struct wire_server {
+	nng_socket sock;
+	nng_listener listener;
+	auth_token tok;
+	pthread_mutex_t mu; /* guards pipes (nng's notify threads touch it) */
+	struct pipe_st *pipes;
+	size_t npipes, cap;
+	wire_gone_fn gone;
+	void *gone_arg;
+	uint32_t cur_pipe; /* the pipe of the request being answered */
+	/* the loop's rep context and its aio: a request taken away with
+	 * wire_server_detach keeps its context, and the loop gets a new one */
+	nng_ctx ctx;
+	nng_aio *aio;
+};
+
+struct wire_pending {
+	nng_ctx ctx;
+};
+
+static struct pipe_st *find_pipe(wire_server *s, uint32_t id)
+{
+	for (size_t i = 0; i < s->npipes; i++)
+		if (s->pipes[i].id == id)
+			return &s->pipes[i];
+	return NULL;
+}
+
+static void server_pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	wire_server *s = arg;
+	uint32_t id = (uint32_t)nng_pipe_id(p);
+	if (ev == NNG_PIPE_EV_ADD_PRE) {
+		/* before the protocol may deliver its first message */
+		nng_sockaddr sa;
+		char peer[64] = "?";
+		if (nng_pipe_get_addr(p, NNG_OPT_REMADDR, &sa) == 0)
+			format_addr(&sa, peer, sizeof peer, 1);
+		pthread_mutex_lock(&s->mu);
+		if (s->npipes == s->cap) {
+			size_t cap = s->cap ? 2 * s->cap : 16;
+			struct pipe_st *np = realloc(s->pipes, cap * sizeof *np);
+			if (!np) {
+				pthread_mutex_unlock(&s->mu);
+				nng_pipe_close(p);
+				return;
+			}
+			s->pipes = np;
+			s->cap = cap;
+		}
+		struct pipe_st *st = &s->pipes[s->npipes++];
+		memset(st, 0, sizeof *st);
+		st->id = id;
+		st->hs.state = HS_NEW;
+		snprintf(st->peer, sizeof st->peer, "%s", peer);
+		pthread_mutex_unlock(&s->mu);
+	} else if (ev == NNG_PIPE_EV_REM_POST) {
+		char peer[64] = "?";
+		int authed = 0, midway = 0;
+		pthread_mutex_lock(&s->mu);
+		struct pipe_st *st = find_pipe(s, id);
+		if (st) {
+			authed = st->hs.state == HS_AUTHED;
+			midway = st->hs.state == HS_CHALLENGED && !st->dropping;
+			snprintf(peer, sizeof peer, "%s", st->peer);
+			*st = s->pipes[--s->npipes];
+		}
+		pthread_mutex_unlock(&s->mu);
+		if (midway)
+			wire_log("connection from %s closed during the handshake "
+			         "(its cluster token is probably not this one)", peer);
+		if (authed && s->gone)
+			s->gone(s->gone_arg, id, peer);
+	}
+}
+
+int wire_server_open(wire_server **out, const char *url, const auth_token *tok, verr *e)
+{
+	wire_server *s = calloc(1, sizeof *s);
+	if (!s) {
+		verr_set(e, "out of memory");
+		return -1;
+	}
+	s->tok = *tok;
+	pthread_mutex_init(&s->mu, NULL);
+	int rv = nng_rep0_open(&s->sock);
+	if (rv == 0)
+		rv = nng_socket_set_size(s->sock, NNG_OPT_RECVMAXSZ, WIRE_HEADER + WIRE_MAX_PAYLOAD);
+	if (rv == 0)
+		rv = nng_pipe_notify(s->sock, NNG_PIPE_EV_ADD_PRE, server_pipe_event, s);
+	if (rv == 0)
+		rv = nng_pipe_notify(s->sock, NNG_PIPE_EV_REM_POST, server_pipe_event, s);
+	if (rv == 0)
+		rv = nng_ctx_open(&s->ctx, s->sock);
+	if (rv == 0)
+		rv = nng_aio_alloc(&s->aio, NULL, NULL);
+	if (rv == 0)
+		rv = nng_listen(s->sock, url, &s->listener, 0);
+	if (rv != 0) {
+		verr_set(e, "cannot listen on %s: %s", url, nng_strerror(rv));
+		if (s->aio)
+			nng_aio_free(s->aio);
+		nng_close(s->sock);
+		pthread_mutex_destroy(&s->mu);
+		auth_token_wipe(&s->tok);
+		free(s);
+		return -1;
+	}
+	*out = s;
+	return 0;
+}
+
+int wire_server_port(wire_server *s)
+{
+	int port = 0;
+	nng_listener_get_int(s->listener, NNG_OPT_TCP_BOUND_PORT, &port);
+	return port;
+}
+
+void wire_server_on_gone(wire_server *s, wire_gone_fn fn, void *arg)
+{
+	s->gone = fn;
+	s->gone_arg = arg;
+}
+
+static void close_due(wire_server *s)
+{
+	int64_t now = now_ms();
+	uint32_t due[16];
+	int n = 0;
+	pthread_mutex_lock(&s->mu);
+	for (size_t i = 0; i < s->npipes && n < 16; i++)
+		if (s->pipes[i].dropping && s->pipes[i].close_at <= now)
+			due[n++] = s->pipes[i].id;
+	pthread_mutex_unlock(&s->mu);
+	for (int i = 0; i < n; i++) {
+		nng_pipe p;
+		p.id = due[i];
+		nng_pipe_close(p);
+	}
+}
+
+void wire_server_drop(wire_server *s, uint32_t pipe)
+{
+	pthread_mutex_lock(&s->mu);
+	struct pipe_st *st = find_pipe(s, pipe);
+	if (st) {
+		st->dropping = 1;
+		st->close_at = now_ms() + DROP_DELAY_MS;
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
+static int reply_msg(wire_server *s, const struct wire_msg *m)
+{
+	sbuf b;
+	verr e;
+	sbuf_init(&b);
+	int rc = wire_encode(m, &b, &e);
+	if (rc == WIRE_OK && ctx_send(s->ctx, b.data, b.len) != 0)
+		rc = WIRE_EIO;
+	sbuf_fini(&b);
+	return rc;
+}
+
+int wire_server_reply(wire_server *s, const struct wire_msg *m)
+{
+	return reply_msg(s, m);
+}
+
+int wire_server_reply_raw(wire_server *s, const void *frame, size_t n)
+{
+	return ctx_send(s->ctx, frame, n) == 0 ? WIRE_OK : WIRE_EIO;
+}
+
+int wire_server_reply_error(wire_server *s, int code, const char *message)
+{
+	struct wire_msg m = {.kind = WM_ERROR};
+	m.u.error.code = (uint32_t)code;
+	m.u.error.message = (char *)message;
+	return reply_msg(s, &m);
+}
+
+/* Refuses a request: the reason is logged and sent, the pipe closed soon. */
+static void refuse(wire_server *s, uint32_t pipe, const char *peer, int code, const char *why)
+{
+	wire_log("refused %s: %s (%s)", peer, wire_strerror(code), why);
+	wire_server_reply_error(s, code, why);
+	wire_server_drop(s, pipe);
+}
+
+/* Handles HELLO and AUTH; 1 if the message was part of the handshake. */
+static int handshake_step(wire_server *s, uint32_t pipe, const char *peer, struct wire_msg *m)
+{
+	struct wire_hs hs = {.state = HS_FAILED};
+	pthread_mutex_lock(&s->mu);
+	struct pipe_st *st = find_pipe(s, pipe);
+	if (st)
+		hs = st->hs;
+	pthread_mutex_unlock(&s->mu);
+	struct wire_msg out;
+	int code;
+	char why[128];
+	if (!wire_hs_server(&hs, &s->tok, m, &out, &code, why, sizeof why))
+		return 0;
+	pthread_mutex_lock(&s->mu);
+	st = find_pipe(s, pipe);
+	if (st)
+		st->hs = hs;
+	pthread_mutex_unlock(&s->mu);
+	if (code != WIRE_OK)
+		refuse(s, pipe, peer, code, why);
+	else
+		reply_msg(s, &out);
+	return 1;
+}
+
+int wire_server_recv(wire_server *s, struct wire_msg *m, uint32_t *pipe, char *peer,
+                     size_t peersz, int timeout_ms)
+{
+	close_due(s);
+	nng_aio_set_timeout(s->aio, timeout_ms);
+	nng_ctx_recv(s->ctx, s->aio);
+	nng_aio_wait(s->aio);
+	int rv = nng_aio_result(s->aio);
+	if (rv != 0)
+		return rv == NNG_ETIMEDOUT ? WIRE_ETIMEDOUT : WIRE_EIO;
+	nng_msg *msg = nng_aio_get_msg(s->aio);
+	uint32_t id = (uint32_t)nng_pipe_id(nng_msg_get_pipe(msg));
+	char who[64] = "?";
+	int state = HS_NEW, dropping = 1;
+	pthread_mutex_lock(&s->mu);
+	struct pipe_st *st = find_pipe(s, id);
+	if (st) {
+		snprintf(who, sizeof who, "%s", st->peer);
+		state = st->hs.state;
+		dropping = st->dropping;
+	}
+	pthread_mutex_unlock(&s->mu);
+	if (dropping) {
+		/* a connection being closed: answer nothing more */
+		nng_msg_free(msg);
+		return WIRE_ETIMEDOUT;
+	}
+	verr e;
+	int rc = wire_decode(nng_msg_body(msg), nng_msg_len(msg), m, &e);
+	nng_msg_free(msg);
+	if (rc != WIRE_OK) {
+		refuse(s, id, who, rc, e.msg);
+		return WIRE_ETIMEDOUT;
+	}
+	if (handshake_step(s, id, who, m)) {
+		wire_msg_free(m);
+		return WIRE_ETIMEDOUT;
+	}
+	if (state != HS_AUTHED) {
+		char why[128];
+		snprintf(why, sizeof why, "%s before the handshake", wire_kind_name(m->kind));
+		wire_msg_free(m);
+		refuse(s, id, who, WIRE_ENOAUTH, why);
+		return WIRE_ETIMEDOUT;
+	}
+	*pipe = id;
+	s->cur_pipe = id;
+	if (peer)
+		snprintf(peer, peersz, "%s", who);
+	return WIRE_OK;
+}
+
+wire_pending *wire_server_detach(wire_server *s)
+{
+	wire_pending *p = malloc(sizeof *p);
+	if (!p)
+		return NULL;
+	nng_ctx fresh;
+	if (nng_ctx_open(&fresh, s->sock) != 0) {
+		free(p);
+		return NULL;
+	}
+	p->ctx = s->ctx;
+	s->ctx = fresh;
+	return p;
+}
+
+int wire_pending_reply(wire_pending *p, const struct wire_msg *m)
+{
+	sbuf b;
+	verr e;
+	sbuf_init(&b);
+	int rc = wire_encode(m, &b, &e);
+	if (rc == WIRE_OK && ctx_send(p->ctx, b.data, b.len) != 0)
+		rc = WIRE_EIO;
+	sbuf_fini(&b);
+	nng_ctx_close(p->ctx);
+	free(p);
+	return rc;
+}
+
+int wire_pending_error(wire_pending *p, int code, const char *message)
+{
+	struct wire_msg m = {.kind = WM_ERROR};
+	m.u.error.code = (uint32_t)code;
+	m.u.error.message = (char *)message;
+	return wire_pending_reply(p, &m);
+}
+
+void wire_server_close(wire_server *s)
+{
+	if (!s)
+		return;
+	nng_close(s->sock);
+	nng_aio_free(s->aio);
+	pthread_mutex_lock(&s->mu);
+	free(s->pipes);
+	s->pipes = NULL;
+	s->npipes = 0;
+	pthread_mutex_unlock(&s->mu);
+	pthread_mutex_destroy(&s->mu);
+	auth_token_wipe(&s->tok);
+	free(s);
+}
+
+/* ---- client ----------------------------------------------------------- */
+
+struct wire_client {
+	nng_socket sock;
+	nng_dialer dialer;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	uint32_t pipe;   /* the current connection, 0 if none */
+	uint32_t authed; /* the pipe the handshake succeeded on */
+	int lost;        /* the authenticated pipe has closed */
+	int dial_rv, dialed; /* the first, synchronous dial's outcome */
+};
+
+/* The first dial, synchronous, so that "connection refused" is said at
+ * once; wire_client_open bounds it by closing the socket. */
+static void *dial_main(void *arg)
+{
+	wire_client *c = arg;
+	int rv = nng_dialer_start(c->dialer, 0);
+	pthread_mutex_lock(&c->mu);
+	c->dial_rv = rv;
+	c->dialed = 1;
+	pthread_cond_broadcast(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+	return NULL;
+}
+
+static void client_pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	wire_client *c = arg;
+	uint32_t id = (uint32_t)nng_pipe_id(p);
+	pthread_mutex_lock(&c->mu);
+	if (ev == NNG_PIPE_EV_ADD_POST) {
+		c->pipe = id;
+	} else if (ev == NNG_PIPE_EV_REM_POST) {
+		if (c->pipe == id)
+			c->pipe = 0;
+		if (c->authed == id)
+			c->lost = 1;
+	}
+	pthread_cond_broadcast(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+}
+
+int wire_client_open(wire_client **out, const char *url, int timeout_ms, verr *e)
+{
+	wire_client *c = calloc(1, sizeof *c);
+	if (!c) {
+		verr_set(e, "out of memory");
+		return WIRE_EIO;
+	}
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_cond_init(&c->cv, NULL);
+	int rv = nng_req0_open(&c->sock);
+	if (rv == 0)
+		rv = nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, WIRE_HEADER + WIRE_MAX_PAYLOAD);
+	/* a request is never silently re-sent: the caller's timeout decides */
+	if (rv == 0)
+		rv = nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+	if (rv == 0)
+		rv = nng_pipe_notify(c->sock, NNG_PIPE_EV_ADD_POST, client_pipe_event, c);
+	if (rv == 0)
+		rv = nng_pipe_notify(c->sock, NNG_PIPE_EV_REM_POST, client_pipe_event, c);
+	if (rv == 0)
+		rv = nng_dialer_create(&c->dialer, c->sock, url);
+	pthread_t dialer;
+	if (rv == 0)
+		rv = pthread_create(&dialer, NULL, dial_main, c) == 0 ? 0 : NNG_ENOMEM;
+	if (rv != 0) {
+		verr_set(e, "cannot connect to %s: %s", url, nng_strerror(rv));
+		wire_client_close(c);
+		return WIRE_EIO;
+	}
+	struct timespec dl;
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += timeout_ms / 1000;
+	dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+	if (dl.tv_nsec >= 1000000000) {
+		dl.tv_sec++;
+		dl.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&c->mu);
+	while (!c->pipe && !(c->dialed && c->dial_rv != 0))
+		if (pthread_cond_timedwait(&c->cv, &c->mu, &dl) != 0)
+			break;
+	int up = c->pipe != 0, dialed = c->dialed, drv = c->dial_rv;
+	pthread_mutex_unlock(&c->mu);
+	if (!up) {
+		nng_close(c->sock); /* ends a dial still trying */
+		pthread_join(dialer, NULL);
+		if (dialed)
+			verr_set(e, "cannot connect to %s: %s", url, nng_strerror(drv));
+		else
+			verr_set(e, "cannot connect to %s within %d s (is the address reachable?)", url,
+			         timeout_ms / 1000);
+		wire_client_close(c);
+		return dialed ? WIRE_EIO : WIRE_ETIMEDOUT;
+	}
+	pthread_join(dialer, NULL); /* a dial that connected returns at once */
+	*out = c;
+	return WIRE_OK;
+}
+
+struct call_sync {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int done;
+};
+
+static void call_done(void *arg)
+{
+	struct call_sync *cs = arg;
+	pthread_mutex_lock(&cs->mu);
+	cs->done = 1;
+	pthread_cond_broadcast(&cs->cv);
+	pthread_mutex_unlock(&cs->mu);
+}
+
+/* Waits for aio; aborts it as soon as the authenticated connection is
+ * lost (nng's req would otherwise wait for a new connection to re-send on:
+ * a call to a dead node ends now, not at its timeout). */
+static void call_wait(wire_client *c, nng_aio *aio, struct call_sync *cs)
+{
+	int aborted = 0;
+	pthread_mutex_lock(&cs->mu);
+	while (!cs->done) {
+		struct timespec dl;
+		clock_gettime(CLOCK_REALTIME, &dl);
+		dl.tv_nsec += 100 * 1000000;
+		if (dl.tv_nsec >= 1000000000) {
+			dl.tv_sec++;
+			dl.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&cs->cv, &cs->mu, &dl);
+		if (!cs->done && !aborted && wire_client_lost(c)) {
+			aborted = 1;
+			pthread_mutex_unlock(&cs->mu);
+			nng_aio_abort(aio, NNG_ECLOSED);
+			pthread_mutex_lock(&cs->mu);
+		}
+	}
+	cs->done = 0; /* ready for the next operation */
+	pthread_mutex_unlock(&cs->mu);
+}
+
+static int call_frame(wire_client *c, const void *frame, size_t n, struct wire_msg *rep,
+                      int timeout_ms, verr *e)
+{
+	nng_ctx ctx;
+	nng_aio *aio = NULL;
+	nng_msg *msg = NULL;
+	int rc = WIRE_EIO;
+	struct call_sync cs = {.done = 0};
+	pthread_mutex_init(&cs.mu, NULL);
+	pthread_cond_init(&cs.cv, NULL);
+	memset(rep, 0, sizeof *rep);
+	if (nng_ctx_open(&ctx, c->sock) != 0) {
+		verr_set(e, "cannot open an nng context");
+		pthread_mutex_destroy(&cs.mu);
+		pthread_cond_destroy(&cs.cv);
+		return WIRE_EIO;
+	}
+	if (nng_aio_alloc(&aio, call_done, &cs) != 0 || nng_msg_alloc(&msg, 0) != 0 ||
+	    nng_msg_append(msg, frame, n) != 0) {
+		verr_set(e, "out of memory");
+		goto out;
+	}
+	nng_aio_set_timeout(aio, timeout_ms);
+	nng_aio_set_msg(aio, msg);
+	nng_ctx_send(ctx, aio);
+	call_wait(c, aio, &cs);
+	int rv = nng_aio_result(aio);
+	if (rv != 0) {
+		rc = rv == NNG_ETIMEDOUT ? WIRE_ETIMEDOUT : rv == NNG_ECLOSED ? WIRE_ECLOSED : WIRE_EIO;
+		verr_set(e, "sending: %s", rv == NNG_ECLOSED ? "the connection closed" : nng_strerror(rv));
+		goto out; /* msg still ours */
+	}
+	msg = NULL;
+	nng_ctx_recv(ctx, aio);
+	call_wait(c, aio, &cs);
+	rv = nng_aio_result(aio);
+	if (rv != 0) {
+		rc = rv == NNG_ETIMEDOUT ? WIRE_ETIMEDOUT : rv == NNG_ECLOSED ? WIRE_ECLOSED : WIRE_EIO;
+		verr_set(e, "%s", rv == NNG_ETIMEDOUT ? "no reply in time"
+		                  : rv == NNG_ECLOSED ? "the connection closed" : nng_strerror(rv));
+		goto out;
+	}
+	msg = nng_aio_get_msg(aio);
+	rc = wire_decode(nng_msg_body(msg), nng_msg_len(msg), rep, e);
+	if (rc == WIRE_OK && rep->kind == WM_ERROR) {
+		rc = rep->u.error.code > 0 && rep->u.error.code < WIRE_NERRORS ? (int)rep->u.error.code
+		                                                                 : WIRE_EREFUSED;
+		verr_set(e, "%s", rep->u.error.message ? rep->u.error.message : "");
+		wire_msg_free(rep);
+	}
+out:
+	if (msg)
+		nng_msg_free(msg);
+	if (aio)
+		nng_aio_free(aio); /* waits for its callback */
+	nng_ctx_close(ctx);
+	pthread_mutex_destroy(&cs.mu);
+	pthread_cond_destroy(&cs.cv);
+	return rc;
+}
+
+int wire_client_call_raw(wire_client *c, const void *frame, size_t n, struct wire_msg *rep,
+                         int timeout_ms, verr *e)
+{
+	return call_frame(c, frame, n, rep, timeout_ms, e);
+}
+
+int wire_client_call(wire_client *c, const struct wire_msg *req, struct wire_msg *rep,
+                     int timeout_ms, verr *e)
+{
+	sbuf b;
+	sbuf_init(&b);
+	int rc = wire_encode(req, &b, e);
+	if (rc == WIRE_OK)
+		rc = call_frame(c, b.data, b.len, rep, timeout_ms, e);
+	else
+		memset(rep, 0, sizeof *rep);
+	sbuf_fini(&b);
+	return rc;
+}
+
+int wire_client_handshake(wire_client *c, const auth_token *t, int role, int timeout_ms, verr *e)
+{
+	struct wire_msg req = {.kind = WM_HELLO}, rep;
+	req.u.hello.role = (uint8_t)role;
+	uint8_t nc[32], mac[32];
+	if (auth_nonce(nc) != 0) {
+		verr_set(e, "getrandom failed");
+		return WIRE_EIO;
+	}
+	memcpy(req.u.hello.nonce, nc, 32);
+	pthread_mutex_lock(&c->mu);
+	uint32_t pipe = c->pipe;
+	pthread_mutex_unlock(&c->mu);
+	int rc = wire_client_call(c, &req, &rep, timeout_ms, e);
+	if (rc != WIRE_OK)
+		return rc;
+	if (rep.kind != WM_CHALLENGE) {
+		verr_set(e, "the server answered HELLO with %s", wire_kind_name(rep.kind));
+		wire_msg_free(&rep);
+		return WIRE_ESTATE;
+	}
+	if (auth_mac(t, LABEL_SERVER, nc, rep.u.challenge.nonce, mac) != 0 ||
+	    !auth_equal(mac, rep.u.challenge.mac, 32)) {
+		verr_set(e, "wrong cluster token: the other side's proof does not match the token "
+		         "from %s", t->source);
+		wire_msg_free(&rep);
+		return WIRE_EAUTH;
+	}
+	req.kind = WM_AUTH;
+	if (auth_mac(t, LABEL_CLIENT, rep.u.challenge.nonce, nc, req.u.auth.mac) != 0) {
+		wire_msg_free(&rep);
+		verr_set(e, "HMAC failed");
+		return WIRE_EIO;
+	}
+	wire_msg_free(&rep);
+	rc = wire_client_call(c, &req, &rep, timeout_ms, e);
+	if (rc != WIRE_OK)
+		return rc;
+	wire_msg_free(&rep);
+	pthread_mutex_lock(&c->mu);
+	c->authed = pipe;
+	if (c->pipe != pipe)
+		c->lost = 1;
+	pthread_mutex_unlock(&c->mu);
+	return WIRE_OK;
+}
+
+int wire_client_lost(wire_client *c)
+{
+	pthread_mutex_lock(&c->mu);
+	int lost = c->lost;
+	pthread_mutex_unlock(&c->mu);
+	return lost;
+}
+
+int wire_client_local_ip(wire_client *c, char *buf, size_t n)
+{
+	pthread_mutex_lock(&c->mu);
+	nng_pipe p;
+	p.id = c->pipe;
+	pthread_mutex_unlock(&c->mu);
+	nng_sockaddr sa;
+	if (!p.id || nng_pipe_get_addr(p, NNG_OPT_LOCADDR, &sa) != 0)
+		return -1;
+	format_addr(&sa, buf, n, 0);
+	return 0;
+}
+
+void wire_client_shutdown(wire_client *c)
+{
+	if (c)
+		nng_close(c->sock);
+}
+
+void wire_client_close(wire_client *c)
+{
+	if (!c)
+		return;
+	nng_close(c->sock);
+	pthread_mutex_destroy(&c->mu);
+	pthread_cond_destroy(&c->cv);
+	free(c);
+}

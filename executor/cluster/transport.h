@@ -1,0 +1,90 @@
+/* transport.h - authenticated request/reply connections over nng.
+ *
+ * nng's req/rep: every message a client sends is answered by exactly one
+ * reply, so whatever must arrive (a JOIN, a LEAVE before closing, a task's
+ * result) is acknowledged by its reply, and nng_close dropping queued
+ * messages loses nothing that was acknowledged. A server (the head; later
+ * each worker's listener) is one rep socket: nng tells it which pipe each
+ * request came on, so the handshake state is kept per pipe, and nng's pipe
+ * notifications tell it when a peer's connection closes; a request can be
+ * answered later, from another thread (an nng context per request taken
+ * away), while the server goes on serving others. A client is one req
+ * socket with one dialer; calls from several threads each use their own nng
+ * context, so the heartbeat thread never waits behind another call.
+ *
+ * Ownership: wire_server / wire_client are opened and closed here; messages
+ * returned by recv/call belong to the caller (wire_msg_free).
+ */
+#ifndef FLOW_TRANSPORT_H
+#define FLOW_TRANSPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "auth.h"
+#include "wire.h"
+
+/* Log lines on stderr: "flow head: <UTC time> message". */
+void wire_log_set_name(const char *name);
+void wire_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* "HOST:PORT" (or a full nng URL) to "tcp://HOST:PORT"; -1 if malformed. */
+int wire_url(const char *address, char *url, size_t n);
+
+/* ---- server ----------------------------------------------------------- */
+typedef struct wire_server wire_server;
+/* Called on an nng thread when an authenticated peer's connection closes. */
+typedef void (*wire_gone_fn)(void *arg, uint32_t pipe, const char *peer);
+
+int wire_server_open(wire_server **out, const char *url, const auth_token *tok, verr *e);
+int wire_server_port(wire_server *s);
+void wire_server_on_gone(wire_server *s, wire_gone_fn fn, void *arg);
+/* Waits up to timeout_ms for one request from an authenticated peer. The
+ * handshake, bad frames and unauthenticated requests are handled here
+ * (answered, logged, their connection closed). WIRE_OK: *m came from
+ * *pipe (peer "ip:port" copied to peer) and must be answered with
+ * wire_server_reply before the next recv. WIRE_ETIMEDOUT: nothing for the
+ * caller this time. */
+int wire_server_recv(wire_server *s, struct wire_msg *m, uint32_t *pipe, char *peer,
+                     size_t peersz, int timeout_ms);
+int wire_server_reply(wire_server *s, const struct wire_msg *m);
+/* A frame already encoded with wire_encode. */
+int wire_server_reply_raw(wire_server *s, const void *frame, size_t n);
+int wire_server_reply_error(wire_server *s, int code, const char *message);
+/* Takes the request just received away from the loop, to be answered
+ * later from any thread (wire_pending_reply/error, exactly once); the loop
+ * goes on receiving meanwhile. NULL if out of resources (then answer it
+ * with wire_server_reply as usual). */
+typedef struct wire_pending wire_pending;
+wire_pending *wire_server_detach(wire_server *s);
+int wire_pending_reply(wire_pending *p, const struct wire_msg *m);
+int wire_pending_error(wire_pending *p, int code, const char *message);
+/* Closes a pipe a moment after the reply just sent (so the reply can leave). */
+void wire_server_drop(wire_server *s, uint32_t pipe);
+void wire_server_close(wire_server *s);
+
+/* ---- client ----------------------------------------------------------- */
+typedef struct wire_client wire_client;
+
+/* Connects within timeout_ms (no handshake yet). */
+int wire_client_open(wire_client **out, const char *url, int timeout_ms, verr *e);
+/* The handshake. WIRE_EAUTH: the server could not prove it knows our
+ * token, or refused our proof. */
+int wire_client_handshake(wire_client *c, const auth_token *t, int role, int timeout_ms, verr *e);
+/* One request and its reply (thread-safe). An ERROR reply returns its code
+ * with its message in e, and *rep holds nothing. */
+int wire_client_call(wire_client *c, const struct wire_msg *req, struct wire_msg *rep,
+                     int timeout_ms, verr *e);
+/* Sends raw bytes as one message (tests send broken frames with it). */
+int wire_client_call_raw(wire_client *c, const void *frame, size_t n, struct wire_msg *rep,
+                         int timeout_ms, verr *e);
+/* 1 once the authenticated connection has closed. */
+int wire_client_lost(wire_client *c);
+/* The local address of the connection (the one the server sees us from). */
+int wire_client_local_ip(wire_client *c, char *buf, size_t n);
+/* Closes the connection: calls in other threads fail at once; c stays
+ * valid until wire_client_close. */
+void wire_client_shutdown(wire_client *c);
+void wire_client_close(wire_client *c);
+
+#endif

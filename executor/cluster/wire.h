@@ -1,0 +1,171 @@
+/* wire.h - the cluster's messages and their framing (docs/wire.md).
+ *
+ * Every message is one frame:
+ *   magic "FLOW" (4 bytes) | version u16 | kind u16 | length u32 | payload
+ * (integers little-endian). The payload is the message's fields in the order
+ * WIRE_MESSAGES lists them. A frame is checked whole (magic, version, known
+ * kind, length equal to what arrived and at most WIRE_MAX_PAYLOAD) before a
+ * field is read, and every field length is checked against the bytes left
+ * before anything is allocated. Values (task arguments and results) travel in
+ * lang/encode's encoding, decoded by val_decode.
+ *
+ * Ownership: wire_encode borrows the message. wire_decode fills *m with
+ * malloc'd strings, blobs, lists and new value references that
+ * wire_msg_free releases; on failure *m holds nothing to free.
+ */
+#ifndef FLOW_WIRE_H
+#define FLOW_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lang/value.h"
+
+#define WIRE_MAGIC "FLOW"
+#define WIRE_VERSION 1
+#define WIRE_HEADER 12
+/* Also nng's receive limit, so a peer that has not authenticated can make a
+ * node allocate at most this much; plans and objects travel in chunks. */
+#define WIRE_MAX_PAYLOAD (4u << 20)
+#define WIRE_MAX_STR (64u << 10)
+#define WIRE_MAX_LIST 65536u
+#define WIRE_NONCE 32
+#define WIRE_MAC 32
+
+/* Error codes carried by ERROR messages and returned by this library. */
+#define WIRE_ERRORS(X) \
+	X(WIRE_OK,        "ok") \
+	X(WIRE_ETRUNC,    "truncated frame") \
+	X(WIRE_EMAGIC,    "not a Flow frame (bad magic)") \
+	X(WIRE_EVERSION,  "protocol version mismatch") \
+	X(WIRE_EKIND,     "unknown message kind") \
+	X(WIRE_ETOOBIG,   "frame too large") \
+	X(WIRE_EMALFORMED, "malformed message") \
+	X(WIRE_EAUTH,     "authentication failed (wrong cluster token)") \
+	X(WIRE_ENOAUTH,   "not authenticated") \
+	X(WIRE_ESTATE,    "message not expected now") \
+	X(WIRE_ENODE,     "unknown or fenced node") \
+	X(WIRE_EIO,       "connection failed") \
+	X(WIRE_ETIMEDOUT, "timed out") \
+	X(WIRE_ECLOSED,   "connection closed") \
+	X(WIRE_EREFUSED,  "refused")
+
+enum wire_code {
+#define X(code, text) code,
+	WIRE_ERRORS(X)
+#undef X
+	WIRE_NERRORS
+};
+const char *wire_strerror(int code);
+
+/* Roles a peer claims in HELLO. */
+enum { WIRE_ROLE_WORKER = 1, WIRE_ROLE_CLIENT = 2, WIRE_ROLE_HEAD = 3 };
+
+/* Field types: U8, U32, U64 fixed little-endian; STR u32 length + UTF-8 bytes
+ * (no NUL, at most WIRE_MAX_STR); B32 32 raw bytes; BLOB u32 length + bytes;
+ * VAL u32 length + one lang/encode encoding; NODES/JOBS u32 count + records. */
+typedef uint8_t wire_U8;
+typedef uint32_t wire_U32;
+typedef uint64_t wire_U64;
+typedef char *wire_STR;
+typedef uint8_t wire_B32[32];
+typedef struct { uint8_t *data; uint32_t len; } wire_BLOB;
+typedef value wire_VAL;
+
+/* A node as STATUS_REPLY lists it. */
+#define WIRE_NODE_FIELDS(F) \
+	F(U64, id) F(U64, epoch) F(STR, host) F(STR, address) F(STR, state) \
+	F(U32, cpus) F(U32, cpus_used) F(STR, resources) F(U64, store_cap) \
+	F(U64, store_used) F(U64, store_spilled) F(U64, heartbeat_age_ms) F(U32, pid)
+/* A job as STATUS_REPLY lists it. */
+#define WIRE_JOB_FIELDS(F) \
+	F(U64, id) F(STR, state) F(U64, tasks_done) F(U64, tasks_total)
+
+#define WIRE_DECL(T, f) wire_##T f;
+struct wire_node { WIRE_NODE_FIELDS(WIRE_DECL) };
+struct wire_job { WIRE_JOB_FIELDS(WIRE_DECL) };
+typedef struct { struct wire_node *v; uint32_t n; } wire_NODES;
+typedef struct { struct wire_job *v; uint32_t n; } wire_JOBS;
+
+/* The messages: M(KIND, number, name, fields). Numbers are the protocol:
+ * never reuse or renumber one without a WIRE_VERSION change. c = client
+ * (worker, `flow status`, test client), s = server (head, worker listener). */
+#define WIRE_MESSAGES(M, F) \
+	/* c->s: start of the handshake; the client's nonce */ \
+	M(HELLO, 1, hello, F(U8, role) F(B32, nonce)) \
+	/* s->c: the server's nonce and its proof HMAC(token, "flow-s"|v|nc|ns) */ \
+	M(CHALLENGE, 2, challenge, F(B32, nonce) F(B32, mac)) \
+	/* c->s: the client's proof HMAC(token, "flow-c"|v|ns|nc) */ \
+	M(AUTH, 3, auth, F(B32, mac)) \
+	/* s->c: a request done; code is WIRE_OK */ \
+	M(OK, 4, ok, F(U32, code)) \
+	/* s->c: a request refused; the connection may be closed after it */ \
+	M(ERROR, 5, error, F(U32, code) F(STR, message)) \
+	/* c->s: a worker joins: what it offers, where it can be reached */ \
+	M(JOIN, 6, join, F(STR, host) F(STR, address) F(U32, cpus) \
+	  F(STR, resources) F(U64, store_cap) F(STR, spill_dir) F(U32, pid)) \
+	/* s->c: the worker's node id and epoch (the fence) */ \
+	M(JOINED, 7, joined, F(U64, node_id) F(U64, epoch) F(U32, heartbeat_ms)) \
+	/* c->s: liveness and load, every heartbeat_ms */ \
+	M(HEARTBEAT, 8, heartbeat, F(U64, node_id) F(U64, epoch) F(U32, cpus_used) \
+	  F(U64, store_used) F(U64, store_spilled)) \
+	/* c->s: a worker leaves cleanly (acknowledged before it closes) */ \
+	M(LEAVE, 9, leave, F(U64, node_id) F(U64, epoch)) \
+	/* c->s: what the cluster looks like */ \
+	M(STATUS, 10, status, F(U32, flags)) \
+	M(STATUS_REPLY, 11, status_reply, F(NODES, nodes) F(JOBS, jobs)) \
+	/* plans travel once per node, named by their SHA-256, in chunks */ \
+	M(PLAN_PUT, 12, plan_put, F(B32, hash) F(U64, total) F(U64, offset) \
+	  F(BLOB, chunk)) \
+	/* run function fn of plan `hash` on args; answered by TASK_DONE */ \
+	M(RUN_TASK, 13, run_task, F(U64, job) F(U64, task) F(B32, hash) \
+	  F(U32, fn) F(U64, seed) F(VAL, args)) \
+	/* ok: result holds the value; else error holds the message; node
+	 * names the node that ran it, output is what the task printed */ \
+	M(TASK_DONE, 14, task_done, F(U64, job) F(U64, task) F(U8, ok) \
+	  F(VAL, result) F(STR, error) F(STR, node) F(STR, output))
+
+enum wire_kind {
+	WM_NONE = 0,
+#define M(K, n, name, fields) WM_##K = n,
+#define F(T, f)
+	WIRE_MESSAGES(M, F)
+#undef M
+#undef F
+	WM_KIND_END
+};
+
+#define M(K, n, name, fields) struct wire_##name { fields };
+#define F(T, f) wire_##T f;
+WIRE_MESSAGES(M, F)
+#undef M
+#undef F
+
+struct wire_msg {
+	int kind; /* enum wire_kind: WM_HELLO ... */
+	union {
+#define M(K, n, name, fields) struct wire_##name name;
+#define F(T, f)
+		WIRE_MESSAGES(M, F)
+#undef M
+#undef F
+	} u;
+};
+
+/* "HELLO", or NULL for a kind this version does not know. */
+const char *wire_kind_name(int kind);
+
+/* Appends m's frame to out. Fails (WIRE_EMALFORMED, why set) only for a
+ * value that cannot be encoded or a field over its limit. */
+int wire_encode(const struct wire_msg *m, sbuf *out, verr *why);
+
+/* Checks the header of buf[0..len) and returns the kind and version;
+ * WIRE_OK or the reason (why says more). */
+int wire_check_header(const void *buf, size_t len, int *kind, int *version, verr *why);
+
+/* Decodes one whole frame. WIRE_OK, or the code with why set. */
+int wire_decode(const void *buf, size_t len, struct wire_msg *m, verr *why);
+
+void wire_msg_free(struct wire_msg *m);
+
+#endif

@@ -1,0 +1,294 @@
+/* worker.c - the worker daemon: join, heartbeat, leave (worker.h). */
+#include "worker.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "head.h"
+#include "plans.h"
+#include "task_exec.h"
+#include "transport.h"
+
+#define CONNECT_MS 5000
+#define CALL_MS 2000
+#define LOOP_MS 100
+
+struct worker {
+	wire_client *head;
+	char head_addr[256];
+	uint64_t node_id, epoch;
+	uint32_t period_ms;
+	/* figures the heartbeat reports: written by task threads, read here */
+	_Atomic uint32_t cpus_used;
+	_Atomic uint64_t store_used, store_spilled;
+	/* set by the heartbeat thread; read by the main loop */
+	atomic_int lost;
+	char lost_why[600];
+	atomic_int quit; /* tells the heartbeat thread to end */
+	char id_text[24];    /* the node id, for sys.node_id() */
+	char name[300];      /* "node 2 (host2)": who ran a task, in TASK_DONE */
+	flow_node_view view; /* what tasks here read about their node */
+};
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void set_lost(struct worker *w, const char *why)
+{
+	int expect = 0;
+	/* the first reason wins; the main loop reads it after seeing lost */
+	if (atomic_compare_exchange_strong(&w->lost, &expect, 2)) {
+		snprintf(w->lost_why, sizeof w->lost_why, "%s", why);
+		atomic_store(&w->lost, 1);
+	}
+}
+
+/* The heartbeat thread: no lock but the transport's own. */
+static void *heartbeat_main(void *arg)
+{
+	struct worker *w = arg;
+	int64_t last_ok = now_ms();
+	while (!atomic_load(&w->quit) && !atomic_load(&w->lost)) {
+		if (wire_client_lost(w->head)) {
+			char why[512];
+			snprintf(why, sizeof why, "the connection to the head at %s closed", w->head_addr);
+			set_lost(w, why);
+			break;
+		}
+		struct wire_msg req = {.kind = WM_HEARTBEAT}, rep;
+		req.u.heartbeat.node_id = w->node_id;
+		req.u.heartbeat.epoch = w->epoch;
+		req.u.heartbeat.cpus_used = atomic_load(&w->cpus_used);
+		req.u.heartbeat.store_used = atomic_load(&w->store_used);
+		req.u.heartbeat.store_spilled = atomic_load(&w->store_spilled);
+		verr e;
+		int rc = wire_client_call(w->head, &req, &rep, (int)w->period_ms * 2, &e);
+		if (rc == WIRE_OK) {
+			wire_msg_free(&rep);
+			last_ok = now_ms();
+		} else if (rc == WIRE_ENODE || rc == WIRE_ENOAUTH) {
+			char why[512];
+			snprintf(why, sizeof why, "the head at %.200s refused this node: %.250s", w->head_addr, e.msg);
+			set_lost(w, why);
+			break;
+		} else if (now_ms() - last_ok > HEAD_DEAD_MS) {
+			char why[512];
+			snprintf(why, sizeof why, "the head at %s has not answered for %lld ms",
+			         w->head_addr, (long long)(now_ms() - last_ok));
+			set_lost(w, why);
+			break;
+		}
+		for (uint32_t slept = 0; slept < w->period_ms && !atomic_load(&w->quit); slept += 50)
+			usleep(50 * 1000);
+	}
+	return NULL;
+}
+
+static int join(struct worker *w, const struct node_opts *o, int listen_port, verr *e)
+{
+	char ip[64], address[128], host[256];
+	if (o->node_ip && *o->node_ip)
+		snprintf(ip, sizeof ip, "%s", o->node_ip);
+	else if (wire_client_local_ip(w->head, ip, sizeof ip) != 0)
+		node_default_ip(ip, sizeof ip);
+	snprintf(address, sizeof address, "%s:%d", ip, listen_port);
+	node_hostname(host, sizeof host);
+	struct wire_msg req = {.kind = WM_JOIN}, rep;
+	req.u.join.host = host;
+	req.u.join.address = address;
+	req.u.join.cpus = (uint32_t)o->cpus;
+	req.u.join.resources = (char *)(o->resources ? o->resources : "");
+	req.u.join.store_cap = o->store_cap;
+	req.u.join.spill_dir = (char *)(o->spill_dir ? o->spill_dir : "");
+	req.u.join.pid = (uint32_t)getpid();
+	verr ce;
+	int rc = wire_client_call(w->head, &req, &rep, CALL_MS, &ce);
+	if (rc != WIRE_OK) {
+		verr_set(e, "the head at %s refused to let this node join: %s", w->head_addr, ce.msg);
+		return -1;
+	}
+	if (rep.kind != WM_JOINED) {
+		verr_set(e, "the head at %s answered JOIN with %s", w->head_addr, wire_kind_name(rep.kind));
+		wire_msg_free(&rep);
+		return -1;
+	}
+	w->node_id = rep.u.joined.node_id;
+	w->epoch = rep.u.joined.epoch;
+	w->period_ms = rep.u.joined.heartbeat_ms;
+	if (w->period_ms < 50 || w->period_ms > 10000)
+		w->period_ms = HEAD_HEARTBEAT_MS;
+	wire_msg_free(&rep);
+	wire_log("joined the head at %s as node %llu (%s at %s, %d cpus)", w->head_addr,
+	         (unsigned long long)w->node_id, host, address, o->cpus);
+	return 0;
+}
+
+static void leave(struct worker *w)
+{
+	struct wire_msg req = {.kind = WM_LEAVE}, rep;
+	req.u.leave.node_id = w->node_id;
+	req.u.leave.epoch = w->epoch;
+	verr e;
+	/* acknowledged: closing the socket would drop a queued LEAVE */
+	if (wire_client_call(w->head, &req, &rep, CALL_MS, &e) == WIRE_OK) {
+		wire_msg_free(&rep);
+		wire_log("left the cluster (node %llu)", (unsigned long long)w->node_id);
+	} else {
+		wire_log("could not tell the head at %s that node %llu leaves: %s", w->head_addr,
+		         (unsigned long long)w->node_id, e.msg);
+	}
+}
+
+/* RUN_TASK: the task runs here, in this thread; heartbeats go on meanwhile. */
+static void run_task(struct worker *w, wire_server *ls, struct plan_store *plans,
+                     const struct wire_run_task *r)
+{
+	struct plan_entry *pe = plan_store_find(plans, r->hash);
+	if (!pe) {
+		wire_server_reply_error(ls, WIRE_ESTATE, "this node does not hold that plan (PLAN_PUT first)");
+		return;
+	}
+	value result;
+	char *error = NULL;
+	atomic_fetch_add(&w->cpus_used, 1);
+	char *output = NULL;
+	if (!w->name[0]) {
+		char host[256] = "";
+		gethostname(host, sizeof host - 1);
+		snprintf(w->id_text, sizeof w->id_text, "%llu", (unsigned long long)w->node_id);
+		snprintf(w->name, sizeof w->name, "node %llu (%s)", (unsigned long long)w->node_id, host);
+		w->view = (flow_node_view){.id = w->id_text, .address = "", .alive = true};
+	}
+	int failed = cl_task_run(pe->loaded, r->fn, r->args, r->seed, r->task, &w->view, &result,
+	                         &error, &output);
+	atomic_fetch_sub(&w->cpus_used, 1);
+	struct wire_msg d = {.kind = WM_TASK_DONE};
+	d.u.task_done.job = r->job;
+	d.u.task_done.task = r->task;
+	d.u.task_done.ok = !failed;
+	d.u.task_done.result = result;
+	d.u.task_done.error = error ? error : "";
+	d.u.task_done.node = w->name;
+	d.u.task_done.output = output;
+	sbuf b;
+	verr e;
+	sbuf_init(&b);
+	if (wire_encode(&d, &b, &e) != WIRE_OK) {
+		/* a result that cannot travel (an actor, a function) fails the task */
+		char msg[400];
+		snprintf(msg, sizeof msg, "the task's result cannot be sent to another node: %s", e.msg);
+		d.u.task_done.ok = 0;
+		d.u.task_done.result = v_none();
+		d.u.task_done.error = msg;
+		wire_encode(&d, &b, &e);
+	}
+	wire_server_reply_raw(ls, b.data, b.len);
+	sbuf_fini(&b);
+	val_rele(result);
+	free(error);
+	free(output);
+}
+
+static void serve(struct worker *w, wire_server *ls, struct plan_store *plans, struct wire_msg *m)
+{
+	if (m->kind == WM_PLAN_PUT) {
+		verr why;
+		int rc = plan_store_put(plans, &m->u.plan_put, &why);
+		if (rc == WIRE_OK) {
+			struct wire_msg ok = {.kind = WM_OK};
+			wire_server_reply(ls, &ok);
+		} else {
+			wire_log("refused a plan: %s", why.msg);
+			wire_server_reply_error(ls, rc, why.msg);
+		}
+	} else if (m->kind == WM_RUN_TASK) {
+		run_task(w, ls, plans, &m->u.run_task);
+	} else {
+		char why[128];
+		snprintf(why, sizeof why, "a worker does not serve %s", wire_kind_name(m->kind));
+		wire_server_reply_error(ls, WIRE_EREFUSED, why);
+	}
+}
+
+int worker_run(const struct node_opts *o, verr *e)
+{
+	struct worker *w = calloc(1, sizeof *w);
+	char url[300];
+	wire_server *listener = NULL;
+	int status = 1;
+	if (!w) {
+		verr_set(e, "out of memory");
+		return 1;
+	}
+	snprintf(w->head_addr, sizeof w->head_addr, "%s", o->address);
+	if (wire_url(o->address, url, sizeof url) != 0) {
+		verr_set(e, "bad head address '%s' (expected HOST:PORT)", o->address);
+		goto out;
+	}
+	verr ce;
+	int rc = wire_client_open(&w->head, url, CONNECT_MS, &ce);
+	if (rc != WIRE_OK) {
+		verr_set(e, "cannot reach the head: %s", ce.msg);
+		goto out;
+	}
+	rc = wire_client_handshake(w->head, o->token, WIRE_ROLE_WORKER, CALL_MS, &ce);
+	if (rc != WIRE_OK) {
+		verr_set(e, "cannot join the head at %s: %s", o->address,
+		         rc == WIRE_EAUTH ? ce.msg : wire_strerror(rc));
+		if (rc != WIRE_EAUTH && ce.msg[0])
+			verr_set(e, "cannot join the head at %s: %s (%s)", o->address, wire_strerror(rc), ce.msg);
+		goto out;
+	}
+	/* this node's own listener: where task runs and object pulls will come */
+	if (wire_server_open(&listener, "tcp://0.0.0.0:0", o->token, e) != 0)
+		goto out;
+	if (join(w, o, wire_server_port(listener), e) != 0)
+		goto out;
+	pthread_t hb;
+	if (pthread_create(&hb, NULL, heartbeat_main, w) != 0) {
+		verr_set(e, "cannot start the heartbeat thread");
+		leave(w);
+		goto out;
+	}
+	if (o->ready) {
+		char text[512];
+		snprintf(text, sizeof text, "Flow worker joined the head at %s as node %llu.\n"
+		         "Stop this machine's daemons: flow stop\n", o->address,
+		         (unsigned long long)w->node_id);
+		o->ready(o->ready_arg, text);
+	}
+	struct plan_store plans = {.load = 1};
+	while (!*o->stop && atomic_load(&w->lost) != 1) {
+		struct wire_msg m;
+		uint32_t pipe;
+		if (wire_server_recv(listener, &m, &pipe, NULL, 0, LOOP_MS) == WIRE_OK) {
+			serve(w, listener, &plans, &m);
+			wire_msg_free(&m);
+		}
+	}
+	plan_store_free(&plans);
+	atomic_store(&w->quit, 1);
+	pthread_join(hb, NULL);
+	if (atomic_load(&w->lost) == 1) {
+		verr_set(e, "lost the head: %s; this worker stops", w->lost_why);
+		status = 1;
+	} else {
+		leave(w);
+		status = 0;
+	}
+out:
+	wire_server_close(listener);
+	wire_client_close(w->head);
+	free(w);
+	return status;
+}

@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# remote.sh - one task at a time run on a worker through the head: the plan
+# travels to the worker once (by SHA-256) and is validated there, the task
+# runs in the worker's VM and its result comes back; a failing task's error
+# comes back; a task that outlives the heartbeat deadline does not make
+# anyone look dead; a worker killed while running a task gives a clear
+# error naming it, not a hang.
+# Usage: remote.sh FLOW REMOTE_CLIENT. Exit 77 (skipped) without root or netns.
+set -u
+flow=$1
+client=$2
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/netns.sh"
+netns_available || { echo "skipped: needs root and network namespaces"; exit 77; }
+
+tmp=$(mktemp -d)
+cleanup() {
+	for f in "$tmp"/h*/.flow/run/*.pid; do
+		[ -f "$f" ] && kill -9 "$(cut -d' ' -f1 "$f")" 2>/dev/null
+	done
+	netns_cleanup
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+netns_setup 2 || { echo "FAIL: could not make the namespace hosts"; exit 1; }
+
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+head_addr="$(host_ip 1):6379"
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$tmp/token"
+chmod 600 "$tmp/token"
+mkdir -p "$tmp/h1" "$tmp/h2"
+run() { local i=$1; shift; HOME="$tmp/h$i" exec_in_host "$i" "$@"; }
+wait_until() {
+	local end=$((SECONDS + $1))
+	shift
+	until "$@"; do
+		[ $SECONDS -ge $end ] && return 1
+		sleep 0.1
+	done
+}
+alive_count() {
+	run 1 timeout 10 "$flow" status --address "$head_addr" --token-file "$tmp/token" --json 2>/dev/null |
+		grep -o '"alive": true' | wc -l
+}
+count_is() { [ "$(alive_count)" = "$1" ]; }
+daemon_pid() { local f; f=$(ls -t "$tmp/h$1"/.flow/run/"$2"-*.pid 2>/dev/null | head -1); [ -n "$f" ] && cut -d' ' -f1 "$f"; }
+task() { run 1 timeout 30 "$client" "$head_addr" "$tmp/token" "$tmp/remote.plan" "$@"; }
+
+"$flow" compile "$here/remote.flow" -o "$tmp/remote.plan" || { echo "FAIL: compile"; exit 1; }
+# --cpus 0: the head runs no tasks itself, so every task goes to the worker
+run 1 "$flow" start --head --block --cpus 0 --token-file "$tmp/token" >"$tmp/head.out" 2>"$tmp/head.err" &
+wait_until 10 grep -q "Flow head started" "$tmp/head.out" || bad "the head did not start"
+run 2 "$flow" start --address "$head_addr" --block --cpus 1 --token-file "$tmp/token" \
+	>"$tmp/w2.out" 2>"$tmp/w2.err" &
+wait_until 10 count_is 2 && ok || bad "the worker did not join"
+
+out=$(task square 7) && [ "$out" = 50 ] && ok || bad "square(7) remotely: '$out'"
+out=$(task where) && [ "$out" = host2 ] && ok || bad "where() should run on host2: '$out'"
+out=$(task square -3) && [ "$out" = 10 ] && ok || bad "square(-3), the plan already there: '$out'"
+out=$(task boom 1)
+rc=$?
+[ $rc = 1 ] && grep -q "division" <<<"$out" && ok || bad "boom(1): exit $rc, '$out'"
+
+# a task longer than the 3 s heartbeat deadline: the head keeps answering
+# meanwhile, and nobody is declared dead
+task slow 4 >"$tmp/slow.out" 2>&1 &
+slow_pid=$!
+sleep 1
+t0=$(date +%s%N)
+count_is 2 && ok || bad "a node looked dead while a task ran"
+t1=$(date +%s%N)
+[ $(((t1 - t0) / 1000000)) -lt 2000 ] && ok || bad "status took $(((t1 - t0) / 1000000)) ms during a task"
+wait $slow_pid && [ "$(cat "$tmp/slow.out")" = 4 ] && ok || bad "slow(4): $(cat "$tmp/slow.out")"
+count_is 2 && ok || bad "a node was declared dead after a 4 s task"
+grep -q "declared dead" "$tmp/head.err" && bad "the head declared a node dead: $(cat "$tmp/head.err")" || ok
+
+# the worker killed while running a task: a clear error naming it, at once
+task slow 20 >"$tmp/lost.out" 2>&1 &
+lost_pid=$!
+sleep 1
+kill -9 "$(daemon_pid 2 worker)"
+t0=$SECONDS
+wait $lost_pid
+rc=$?
+[ $rc != 0 ] && [ $((SECONDS - t0)) -le 5 ] && grep -q "node 2 (host2" "$tmp/lost.out" && ok ||
+	bad "a lost worker's task: exit $rc after $((SECONDS - t0)) s: $(cat "$tmp/lost.out")"
+out=$(task square 2 2>&1)
+rc=$?
+[ $rc != 0 ] && grep -q "offers CPUs" <<<"$out" && ok || bad "no worker left: exit $rc, '$out'"
+
+stop_head() {
+	local pid
+	pid=$(daemon_pid 1 head)
+	kill -TERM "$pid"
+	wait_until 10 bash -c "! kill -0 $pid 2>/dev/null || grep -q '^Z' <(ps -o stat= -p $pid)" ||
+		{ bad "the head did not stop on SIGTERM"; kill -9 "$pid"; }
+}
+stop_head
+
+# a head with CPUs runs tasks itself (node 1), the plan validated there
+run 1 "$flow" start --head --block --cpus 1 --token-file "$tmp/token" >"$tmp/head2.out" 2>>"$tmp/head.err" &
+wait_until 10 grep -q "Flow head started" "$tmp/head2.out" || bad "the second head did not start"
+out=$(task where) && [ "$out" = host1 ] && ok || bad "where() on a lone head: '$out'"
+out=$(task square 4) && [ "$out" = 17 ] && ok || bad "square(4) on the head: '$out'"
+stop_head
+wait 2>/dev/null
+left=$(for ns in "${NETNS_HOSTS[@]}"; do ip netns pids "$ns"; done)
+[ -z "$left" ] && ok || bad "processes left: $left"
+echo "cluster remote: $pass passed, $fail failed"
+[ $fail = 0 ] || { echo "--- head log"; cat "$tmp/head.err"; echo "--- worker log"; cat "$tmp/w2.err"; }
+[ $fail = 0 ]

@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# run.sh - `flow run --address`: programs run on a head and two workers
+# (namespace hosts). Every sample prints what it prints under --serial;
+# the hostnames sample spreads its tasks over the hosts; a result made on
+# one host is consumed on another; task prints come back prefixed with the
+# node; a failed task is reported as locally; a wrong token is refused;
+# a worker killed mid-run gives an error naming it, not a hang.
+# Usage: run.sh FLOW. Exit 77 (skipped) without root or netns.
+set -u
+flow=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+. "$here/netns.sh"
+netns_available || { echo "skipped: needs root and network namespaces"; exit 77; }
+
+tmp=$(mktemp -d)
+cleanup() {
+	for f in "$tmp"/h*/.flow/run/*.pid; do
+		[ -f "$f" ] && kill -9 "$(cut -d' ' -f1 "$f")" 2>/dev/null
+	done
+	netns_cleanup
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+netns_setup 3 || { echo "FAIL: could not make the namespace hosts"; exit 1; }
+
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+head_addr="$(host_ip 1):6379"
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$tmp/token"
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$tmp/wrong"
+chmod 600 "$tmp/token" "$tmp/wrong"
+mkdir -p "$tmp/h1" "$tmp/h2" "$tmp/h3"
+run() { local i=$1; shift; HOME="$tmp/h$i" exec_in_host "$i" "$@"; }
+wait_until() {
+	local end=$((SECONDS + $1))
+	shift
+	until "$@"; do
+		[ $SECONDS -ge $end ] && return 1
+		sleep 0.1
+	done
+}
+alive_count() {
+	run 1 timeout 10 "$flow" status --address "$head_addr" --token-file "$tmp/token" --json 2>/dev/null |
+		grep -o '"alive": true' | wc -l
+}
+count_is() { [ "$(alive_count)" = "$1" ]; }
+daemon_pid() { local f; f=$(ls -t "$tmp/h$1"/.flow/run/"$2"-*.pid 2>/dev/null | head -1); [ -n "$f" ] && cut -d' ' -f1 "$f"; }
+# frun I ARGS...: flow run --address on host I (the client), from samples/
+frun() {
+	local i=$1
+	shift
+	(cd "$root/samples" && run "$i" timeout 120 "$flow" run --address "$head_addr" \
+		--token-file "$tmp/token" "$@")
+}
+
+run 1 "$flow" start --head --block --cpus 1 --token-file "$tmp/token" >"$tmp/head.out" 2>"$tmp/head.err" &
+wait_until 10 grep -q "Flow head started" "$tmp/head.out" || bad "the head did not start"
+for i in 2 3; do
+	run $i "$flow" start --address "$head_addr" --block --cpus 1 --token-file "$tmp/token" \
+		>"$tmp/w$i.out" 2>"$tmp/w$i.err" &
+done
+wait_until 10 count_is 3 && ok || bad "the workers did not join"
+
+# ---- every sample: the same stdout as under --serial (its .out file) ----
+# (003_hostnames counts per host: on a cluster its counts spread, below)
+run 1 env FLOW_RUN_ARGS="--address $head_addr --token-file $tmp/token" \
+	bash "$root/tests/golden/run.sh" samples "$flow" >"$tmp/samples.txt" 2>&1
+grep -q "golden samples: [1-9][0-9]* passed" "$tmp/samples.txt" && ok || bad "samples: $(tail -3 "$tmp/samples.txt")"
+others=$(grep '^  failed: ' "$tmp/samples.txt" | grep -v 'samples/003_hostnames$')
+[ -z "$others" ] && ok || { bad "samples on the cluster differ from --serial:"; cat "$tmp/samples.txt"; }
+
+# ---- a plan (flow compile -o) runs as its source does ----
+(cd "$root/samples" && "$flow" compile -o "$tmp/tasks.plan" 002_tasks.flow)
+frun 1 "$tmp/tasks.plan" >"$tmp/plan.out" 2>"$tmp/plan.err" && cmp -s "$tmp/plan.out" "$root/samples/002_tasks.out" && ok ||
+	bad "a plan on the cluster: $(head -5 "$tmp/plan.out" "$tmp/plan.err")"
+
+# ---- the golden programs (tests/golden/run): as locally, but for the
+# three that say where they run (cluster_local: the membership; proc_sys:
+# a task's host is not the driver's; nested_failure: a nested failure's
+# lines come back prefixed with the node). timeout.flow: a task past its
+# @timeout is stopped on its node, which then takes the next run's tasks.
+run 1 env FLOW_RUN_ARGS="--address $head_addr --token-file $tmp/token" \
+	bash "$root/tests/golden/run.sh" run "$flow" >"$tmp/golden.txt" 2>&1
+grep -q "golden run: [1-9][0-9]* passed" "$tmp/golden.txt" && ok || bad "golden run: $(tail -3 "$tmp/golden.txt")"
+others=$(grep '^  failed: ' "$tmp/golden.txt" | grep -vE 'run/(cluster_local|proc_sys|nested_failure)$')
+[ -z "$others" ] && ok || { bad "golden programs on the cluster differ:"; grep -A8 '^FAIL' "$tmp/golden.txt"; }
+
+# ---- the hostnames sample: its tasks over at least two hosts ----
+frun 1 -p n_tasks=300 003_hostnames.flow >"$tmp/hosts.out" 2>"$tmp/hosts.err"
+rc=$?
+[ $rc = 0 ] && ok || bad "003_hostnames: exit $rc: $(head -5 "$tmp/hosts.err")"
+nhosts=$(grep -cE '^    [0-9]+ tasks on host[123]$' "$tmp/hosts.out")
+total=$(grep -oE '^    [0-9]+ tasks' "$tmp/hosts.out" | awk '{ s += $1 } END { print s + 0 }')
+[ "$nhosts" -ge 2 ] && [ "$total" = 300 ] && ok ||
+	bad "003_hostnames: $nhosts hosts, $total tasks: $(cat "$tmp/hosts.out")"
+
+# ---- a result made on one host, consumed on another; prints come back ----
+cp "$here/pass.flow" "$here/boom.flow" "$here/sleepy.flow" "$tmp/"
+(cd "$tmp" && run 1 timeout 60 "$flow" run --address "$head_addr" --token-file "$tmp/token" pass.flow \
+	>"$tmp/pass.out" 2>"$tmp/pass.err")
+rc=$?
+[ $rc = 0 ] && ok || bad "pass.flow: exit $rc: $(head -5 "$tmp/pass.err")"
+grep -qE 'made on (host[123]) \(node [123]\) used on (host[123]) \(node [123]\): 11' "$tmp/pass.out" && ok ||
+	bad "pass.flow: $(cat "$tmp/pass.out")"
+grep -oE 'made on host[123] \(node [123]\) used on host[123] \(node [123]\)' "$tmp/pass.out" |
+	awk '{ if ($3 != $8) n++ } END { exit n > 0 ? 0 : 1 }' && ok ||
+	bad "no result was consumed on another host than it was made on: $(cat "$tmp/pass.out")"
+grep -q '^\[0, 1, 2\]$' "$tmp/pass.out" && ok || bad "pass.flow's second line: $(cat "$tmp/pass.out")"
+grep -qx '3 host1' "$tmp/pass.out" && ok ||
+	bad "cluster.nodes() in the driver should list the members: $(cat "$tmp/pass.out")"
+for k in 0 1 2; do
+	grep -qE "^\[node [123] \(host[123]\)\] \(shout\) hello $k$" "$tmp/pass.err" && ok ||
+		bad "the print of shout($k) did not come back: $(cat "$tmp/pass.err")"
+done
+
+# ---- a failed task: reported as locally (the same stderr and status) ----
+(cd "$tmp" && "$flow" run boom.flow >"$tmp/boom.local" 2>"$tmp/boom.local.err")
+lrc=$?
+(cd "$tmp" && run 1 timeout 60 "$flow" run --address "$head_addr" --token-file "$tmp/token" boom.flow \
+	>"$tmp/boom.out" 2>"$tmp/boom.err")
+rc=$?
+[ $rc = 1 ] && [ $lrc = 1 ] && ok || bad "boom.flow: exit $rc (locally $lrc)"
+cmp -s "$tmp/boom.local" "$tmp/boom.out" && ok || bad "boom.flow's stdout differs: $(cat "$tmp/boom.out")"
+diff <(sort "$tmp/boom.local.err") <(sort "$tmp/boom.err") >"$tmp/boom.diff" && ok ||
+	bad "boom.flow's report differs from the local one: $(cat "$tmp/boom.diff")"
+
+# ---- a wrong token: refused, with a clear message, exit 1 ----
+(cd "$tmp" && run 1 timeout 20 "$flow" run --address "$head_addr" --token-file "$tmp/wrong" pass.flow \
+	>"$tmp/wrong.out" 2>"$tmp/wrong.err")
+rc=$?
+[ $rc = 1 ] && grep -q "refused us: .*wrong cluster token" "$tmp/wrong.err" && [ ! -s "$tmp/wrong.out" ] && ok ||
+	bad "wrong token: exit $rc: $(cat "$tmp/wrong.err")"
+
+# ---- Ctrl-C: the client ends at once, the head drops its waiting calls ----
+(cd "$tmp" && run 1 sh -c 'echo $$ >"$0"; exec "$@"' "$tmp/client.pid" \
+	"$flow" run --address "$head_addr" --token-file "$tmp/token" sleepy.flow \
+	>"$tmp/int.out" 2>"$tmp/int.err") &
+client=$!
+sleep 1.5
+t0=$SECONDS
+kill -INT "$(cat "$tmp/client.pid")"
+wait $client
+rc=$?
+[ $rc = 130 ] && [ $((SECONDS - t0)) -lt 3 ] && grep -q "interrupted" "$tmp/int.err" && ok ||
+	bad "Ctrl-C: exit $rc after $((SECONDS - t0)) s: $(cat "$tmp/int.err")"
+# the client keeps as many calls in flight as the cluster has CPUs: what
+# ran finishes (one 2 s task per node); nothing more runs (a call that
+# still waited at the head for its node would be dropped)
+sleep 3
+idle() {
+	local st
+	st=$(run 1 timeout 10 "$flow" status --address "$head_addr" --token-file "$tmp/token" --json) &&
+		[ "$(grep -o '"cpus_used": 0' <<<"$st" | wc -l)" = 3 ]
+}
+wait_until 3 idle && ok || bad "nodes still busy after the interrupted run"
+sleep 2
+idle && ok || bad "a node took more work of the interrupted run"
+
+# ---- a worker killed with -9 mid-run: an error naming it, no hang ----
+w2=$(daemon_pid 2 worker)
+(cd "$tmp" && run 1 timeout 60 "$flow" run --address "$head_addr" --token-file "$tmp/token" sleepy.flow \
+	>"$tmp/sleepy.out" 2>"$tmp/sleepy.err") &
+client=$!
+sleep 1
+t0=$SECONDS
+[ -n "$w2" ] && kill -9 "$w2"
+wait $client
+rc=$?
+[ $rc = 1 ] && ok || bad "a run whose worker was killed: exit $rc: $(cat "$tmp/sleepy.err")"
+[ $((SECONDS - t0)) -lt 30 ] && ok || bad "the run took $((SECONDS - t0)) s after the kill"
+grep -q "node [0-9]* (host2 at 10.77.0.2:[0-9]*) did not return the task's result" "$tmp/sleepy.err" && ok ||
+	bad "the error does not name the lost node: $(cat "$tmp/sleepy.err")"
+
+echo "cluster run: $pass passed, $fail failed"
+if [ $fail != 0 ]; then
+	echo "--- head log"
+	cat "$tmp/head.err" "$tmp"/h1/.flow/logs/* 2>/dev/null | tail -20
+fi
+[ $fail = 0 ]

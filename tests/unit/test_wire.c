@@ -1,0 +1,545 @@
+/* test_wire.c: the cluster's wire protocol - every message kind round trips;
+ * truncated, oversized, unknown, wrong-version and malformed frames are
+ * refused with their code; the token and the HMAC handshake over a real nng
+ * connection (inproc) succeed with the right token and fail with a wrong one. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "executor/cluster/auth.h"
+#include "executor/cluster/plans.h"
+#include "executor/cluster/transport.h"
+#include "executor/cluster/wire.h"
+#include "lang/encode.h"
+
+/* ---- filling every field of a message with known content ------------- */
+
+static void fill_U8(wire_U8 *x, const char *f) { *x = (uint8_t)(strlen(f) + 1); }
+static void fill_U32(wire_U32 *x, const char *f) { *x = 0x01020304u + (uint32_t)strlen(f); }
+static void fill_U64(wire_U64 *x, const char *f) { *x = 0xfedcba9876543210ull - strlen(f); }
+static void fill_B32(wire_B32 *x, const char *f)
+{
+	for (int i = 0; i < 32; i++)
+		(*x)[i] = (uint8_t)(i * 7 + f[0]);
+}
+static void fill_STR(wire_STR *x, const char *f)
+{
+	char buf[64];
+	snprintf(buf, sizeof buf, "%s: é ✓", f);
+	*x = strdup(buf);
+}
+static void fill_BLOB(wire_BLOB *x, const char *f)
+{
+	x->len = 1000;
+	x->data = malloc(x->len);
+	for (uint32_t i = 0; i < x->len; i++)
+		x->data[i] = (uint8_t)(i ^ (uint32_t)f[0]);
+}
+static void fill_VAL(wire_VAL *x, const char *f)
+{
+	value l = list_new(3);
+	list_append_take(l, v_int(-42));
+	list_append_take(l, str_from_c(f));
+	list_append_take(l, v_float(2.5));
+	*x = l;
+}
+#define FILL(T, f) fill_##T(&p->f, #f);
+static void fill_node(struct wire_node *p) { WIRE_NODE_FIELDS(FILL) }
+static void fill_job(struct wire_job *p) { WIRE_JOB_FIELDS(FILL) }
+static void fill_NODES(wire_NODES *x, const char *f)
+{
+	x->n = 2;
+	x->v = calloc(2, sizeof *x->v);
+	fill_node(&x->v[0]);
+	fill_node(&x->v[1]);
+	x->v[1].id = 77;
+}
+static void fill_JOBS(wire_JOBS *x, const char *f)
+{
+	x->n = 1;
+	x->v = calloc(1, sizeof *x->v);
+	fill_job(&x->v[0]);
+}
+
+static void fill(struct wire_msg *m, int kind)
+{
+	memset(m, 0, sizeof *m);
+	m->kind = kind;
+	switch (kind) {
+#define M(K, n, name, fields) case n: { struct wire_##name *p = &m->u.name; fields break; }
+		WIRE_MESSAGES(M, FILL)
+#undef M
+	default: fail_msg("no kind %d", kind);
+	}
+}
+
+/* ---- comparing ---------------------------------------------------------- */
+
+static int eq_U8(const wire_U8 *a, const wire_U8 *b) { return *a == *b; }
+static int eq_U32(const wire_U32 *a, const wire_U32 *b) { return *a == *b; }
+static int eq_U64(const wire_U64 *a, const wire_U64 *b) { return *a == *b; }
+static int eq_B32(const wire_B32 *a, const wire_B32 *b) { return memcmp(*a, *b, 32) == 0; }
+static int eq_STR(const wire_STR *a, const wire_STR *b) { return strcmp(*a, *b) == 0; }
+static int eq_BLOB(const wire_BLOB *a, const wire_BLOB *b)
+{
+	return a->len == b->len && memcmp(a->data, b->data, a->len) == 0;
+}
+static int eq_VAL(const wire_VAL *a, const wire_VAL *b)
+{
+	return a->t == V_LIST && val_eq(*a, *b) && list_get(*b, 2).t == V_FLOAT;
+}
+#define EQ(T, f) if (!eq_##T(&a->f, &b->f)) return 0;
+static int eq_node(const struct wire_node *a, const struct wire_node *b) { WIRE_NODE_FIELDS(EQ) return 1; }
+static int eq_job(const struct wire_job *a, const struct wire_job *b) { WIRE_JOB_FIELDS(EQ) return 1; }
+static int eq_NODES(const wire_NODES *a, const wire_NODES *b)
+{
+	if (a->n != b->n)
+		return 0;
+	for (uint32_t i = 0; i < a->n; i++)
+		if (!eq_node(&a->v[i], &b->v[i]))
+			return 0;
+	return 1;
+}
+static int eq_JOBS(const wire_JOBS *a, const wire_JOBS *b)
+{
+	if (a->n != b->n)
+		return 0;
+	for (uint32_t i = 0; i < a->n; i++)
+		if (!eq_job(&a->v[i], &b->v[i]))
+			return 0;
+	return 1;
+}
+
+static int same(const struct wire_msg *ma, const struct wire_msg *mb)
+{
+	if (ma->kind != mb->kind)
+		return 0;
+	switch (ma->kind) {
+#define M(K, n, name, fields) \
+	case n: { const struct wire_##name *a = &ma->u.name, *b = &mb->u.name; fields return 1; }
+		WIRE_MESSAGES(M, EQ)
+#undef M
+	}
+	return 0;
+}
+
+static const int kinds[] = {
+#define M(K, n, name, fields) n,
+#define F(T, f)
+	WIRE_MESSAGES(M, F)
+#undef M
+#undef F
+};
+#define NKINDS (sizeof kinds / sizeof kinds[0])
+
+static sbuf frame_of(int kind)
+{
+	struct wire_msg m;
+	sbuf b;
+	verr e;
+	fill(&m, kind);
+	sbuf_init(&b);
+	assert_int_equal(wire_encode(&m, &b, &e), WIRE_OK);
+	wire_msg_free(&m);
+	return b;
+}
+
+static void le32(void *p, uint32_t x)
+{
+	for (int i = 0; i < 4; i++)
+		((uint8_t *)p)[i] = (uint8_t)(x >> (8 * i));
+}
+
+/* ---- tests --------------------------------------------------------------- */
+
+static void test_round_trip_every_kind(void **state)
+{
+	assert_int_equal(NKINDS, WM_KIND_END - 1); /* numbers 1..N, no gaps */
+	for (size_t i = 0; i < NKINDS; i++) {
+		struct wire_msg m, d;
+		fill(&m, kinds[i]);
+		sbuf b;
+		verr e;
+		sbuf_init(&b);
+		assert_int_equal(wire_encode(&m, &b, &e), WIRE_OK);
+		assert_memory_equal(b.data, WIRE_MAGIC, 4);
+		int rc = wire_decode(b.data, b.len, &d, &e);
+		if (rc != WIRE_OK)
+			fail_msg("%s: %s", wire_kind_name(kinds[i]), e.msg);
+		assert_true(same(&m, &d));
+		assert_non_null(wire_kind_name(kinds[i]));
+		wire_msg_free(&m);
+		wire_msg_free(&d);
+		sbuf_fini(&b);
+	}
+}
+
+/* Every prefix of every frame is refused, as is every prefix whose header
+ * was patched to claim exactly the bytes present (truncated fields). */
+static void test_truncated(void **state)
+{
+	for (size_t i = 0; i < NKINDS; i++) {
+		sbuf b = frame_of(kinds[i]);
+		uint8_t *copy = malloc(b.len);
+		for (size_t n = 0; n < b.len; n++) {
+			struct wire_msg d;
+			verr e;
+			int rc = wire_decode(b.data, n, &d, &e);
+			assert_int_equal(rc, WIRE_ETRUNC);
+			if (n >= WIRE_HEADER) {
+				memcpy(copy, b.data, n);
+				le32(copy + 8, (uint32_t)(n - WIRE_HEADER));
+				rc = wire_decode(copy, n, &d, &e);
+				assert_true(rc == WIRE_ETRUNC || rc == WIRE_EMALFORMED);
+			}
+		}
+		free(copy);
+		sbuf_fini(&b);
+	}
+}
+
+static void test_oversized_unknown_version(void **state)
+{
+	sbuf b = frame_of(WM_HELLO);
+	struct wire_msg d;
+	verr e;
+	uint8_t *f = (uint8_t *)b.data;
+
+	le32(f + 8, WIRE_MAX_PAYLOAD + 1);
+	assert_int_equal(wire_decode(f, b.len, &d, &e), WIRE_ETOOBIG);
+	assert_non_null(strstr(e.msg, "at most"));
+	le32(f + 8, 0xffffffffu);
+	assert_int_equal(wire_decode(f, b.len, &d, &e), WIRE_ETOOBIG);
+	le32(f + 8, (uint32_t)(b.len - WIRE_HEADER));
+
+	f[6] = 0xe7; f[7] = 0x03; /* kind 999 */
+	assert_int_equal(wire_decode(f, b.len, &d, &e), WIRE_EKIND);
+	f[6] = 0; f[7] = 0;       /* kind 0 */
+	assert_int_equal(wire_decode(f, b.len, &d, &e), WIRE_EKIND);
+	f[6] = WM_KIND_END;
+	assert_int_equal(wire_decode(f, b.len, &d, &e), WIRE_EKIND);
+	f[6] = WM_HELLO;
+
+	f[4] = 2; /* version 2 */
+	assert_int_equal(wire_decode(f, b.len, &d, &e), WIRE_EVERSION);
+	assert_non_null(strstr(e.msg, "version 2"));
+	f[4] = WIRE_VERSION;
+
+	f[0] = 'X';
+	assert_int_equal(wire_decode(f, b.len, &d, &e), WIRE_EMAGIC);
+	f[0] = 'F';
+	assert_int_equal(wire_decode(f, b.len, &d, &e), WIRE_OK);
+	wire_msg_free(&d);
+	sbuf_fini(&b);
+
+	/* an encoder refuses what a decoder would refuse */
+	struct wire_msg m = {.kind = WM_ERROR};
+	char *big = malloc(WIRE_MAX_STR + 2);
+	memset(big, 'a', WIRE_MAX_STR + 1);
+	big[WIRE_MAX_STR + 1] = 0;
+	m.u.error.message = big;
+	sbuf_init(&b);
+	assert_int_equal(wire_encode(&m, &b, &e), WIRE_EMALFORMED);
+	assert_int_equal(b.len, 0);
+	free(big);
+	m.kind = 999;
+	assert_int_equal(wire_encode(&m, &b, &e), WIRE_EMALFORMED);
+	sbuf_fini(&b);
+}
+
+/* Hand-made payloads: trailing bytes, a NUL in a string, a list count that
+ * cannot fit, a string longer than what is left, a broken value. */
+static void test_malformed(void **state)
+{
+	struct wire_msg d;
+	verr e;
+	uint8_t f[128];
+	memcpy(f, WIRE_MAGIC, 4);
+	f[4] = WIRE_VERSION; f[5] = 0;
+
+	/* OK with 4 bytes of code plus one extra */
+	f[6] = WM_OK; f[7] = 0;
+	le32(f + 8, 5);
+	memset(f + 12, 0, 5);
+	assert_int_equal(wire_decode(f, 17, &d, &e), WIRE_EMALFORMED);
+
+	/* ERROR: code, then a string with a NUL */
+	f[6] = WM_ERROR;
+	le32(f + 12, 1);
+	le32(f + 16, 3);
+	memcpy(f + 20, "a\0b", 3);
+	le32(f + 8, 11);
+	assert_int_equal(wire_decode(f, 23, &d, &e), WIRE_EMALFORMED);
+	/* ... a string claiming more than is left */
+	le32(f + 16, 1000);
+	assert_int_equal(wire_decode(f, 23, &d, &e), WIRE_ETRUNC);
+	/* ... a string claiming more than any string may be */
+	le32(f + 16, WIRE_MAX_STR + 1);
+	assert_int_equal(wire_decode(f, 23, &d, &e), WIRE_EMALFORMED);
+
+	/* STATUS_REPLY claiming 60000 nodes in 8 bytes: refused before allocating */
+	f[6] = WM_STATUS_REPLY;
+	le32(f + 12, 60000);
+	le32(f + 16, 0);
+	le32(f + 8, 8);
+	assert_int_equal(wire_decode(f, 20, &d, &e), WIRE_EMALFORMED);
+	assert_non_null(strstr(e.msg, "cannot fit"));
+
+	/* TASK_DONE whose value is not a valid encoding */
+	f[6] = WM_TASK_DONE;
+	memset(f + 12, 0, 17); /* job, task, ok */
+	le32(f + 29, 2);
+	f[33] = ENC_VERSION;
+	f[34] = 0x7f; /* no such tag */
+	le32(f + 35, 0); /* error "" */
+	le32(f + 39, 0); /* node "" */
+	le32(f + 43, 0); /* output "" */
+	le32(f + 8, 35);
+	assert_int_equal(wire_decode(f, 47, &d, &e), WIRE_EMALFORMED);
+	assert_non_null(strstr(e.msg, "value"));
+	f[34] = ENC_NONE;
+	assert_int_equal(wire_decode(f, 47, &d, &e), WIRE_OK);
+	wire_msg_free(&d);
+}
+
+static void test_codes_have_text(void **state)
+{
+	for (int c = 0; c < WIRE_NERRORS; c++)
+		assert_non_null(wire_strerror(c));
+	assert_string_equal(wire_strerror(-1), "unknown error");
+	assert_null(wire_kind_name(0));
+	assert_string_equal(wire_kind_name(WM_HELLO), "HELLO");
+}
+
+/* ---- the token and the handshake ---------------------------------------- */
+
+static char home[256];
+
+static void write_file(const char *path, const char *text, mode_t mode)
+{
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	chmod(path, mode);
+}
+
+static void test_token_files(void **state)
+{
+	auth_token t, u;
+	verr e;
+	char path[512], dir[300];
+	snprintf(home, sizeof home, "/tmp/flow-test-wire-XXXXXX");
+	assert_non_null(mkdtemp(home));
+	setenv("HOME", home, 1);
+	unsetenv("FLOW_TOKEN");
+
+	/* none yet: a worker is told what to do, a head creates one */
+	assert_int_equal(auth_token_load(&t, NULL, 0, &e), -1);
+	assert_non_null(strstr(e.msg, "--token-file"));
+	assert_int_equal(auth_token_load(&t, NULL, 1, &e), 0);
+	assert_int_equal(t.created, 1);
+	assert_int_equal(t.len, 64);
+	snprintf(path, sizeof path, "%s/.flow/token", home);
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(auth_token_load(&u, NULL, 1, &e), 0); /* found, not re-made */
+	assert_int_equal(u.created, 0);
+	assert_true(u.len == t.len && memcmp(u.key, t.key, t.len) == 0);
+
+	/* readable by others: refused; too short: refused */
+	snprintf(dir, sizeof dir, "%s/open", home);
+	write_file(dir, "0123456789abcdef0123456789abcdef0123\n", 0644);
+	assert_int_equal(auth_token_load(&u, dir, 0, &e), -1);
+	assert_non_null(strstr(e.msg, "chmod 600"));
+	write_file(dir, "short\n", 0600);
+	assert_int_equal(auth_token_load(&u, dir, 0, &e), -1);
+	assert_non_null(strstr(e.msg, "characters"));
+	/* FLOW_TOKEN wins over ~/.flow/token */
+	setenv("FLOW_TOKEN", "an-env-token-of-at-least-32-characters", 1);
+	assert_int_equal(auth_token_load(&u, NULL, 0, &e), 0);
+	assert_string_equal(u.source, "FLOW_TOKEN");
+	unsetenv("FLOW_TOKEN");
+	unlink(dir);
+	unlink(path);
+	snprintf(dir, sizeof dir, "%s/.flow", home);
+	rmdir(dir);
+	rmdir(home);
+}
+
+static void test_macs(void **state)
+{
+	auth_token t = {.len = 40}, u = {.len = 40};
+	memset(t.key, 'k', 40);
+	memset(u.key, 'k', 40);
+	u.key[39] = 'K';
+	uint8_t a[32], b[32], m1[32], m2[32], m3[32], m4[32];
+	assert_int_equal(auth_nonce(a), 0);
+	assert_int_equal(auth_nonce(b), 0);
+	assert_memory_not_equal(a, b, 32);
+	auth_mac(&t, "flow-s", a, b, m1);
+	auth_mac(&t, "flow-s", a, b, m2);
+	assert_true(auth_equal(m1, m2, 32));
+	auth_mac(&t, "flow-c", a, b, m3); /* the other direction's proof differs */
+	assert_false(auth_equal(m1, m3, 32));
+	auth_mac(&u, "flow-s", a, b, m4); /* one byte of token differs */
+	assert_false(auth_equal(m1, m4, 32));
+	auth_mac(&t, "flow-s", b, a, m4); /* nonces swapped */
+	assert_false(auth_equal(m1, m4, 32));
+}
+
+struct srv {
+	wire_server *s;
+	int stop;   /* atomic */
+	int served; /* atomic */
+};
+
+static void *serve(void *arg)
+{
+	struct srv *v = arg;
+	while (!__atomic_load_n(&v->stop, __ATOMIC_ACQUIRE)) {
+		struct wire_msg m;
+		uint32_t pipe;
+		if (wire_server_recv(v->s, &m, &pipe, NULL, 0, 20) == WIRE_OK) {
+			struct wire_msg r = {.kind = WM_OK};
+			__atomic_add_fetch(&v->served, 1, __ATOMIC_RELEASE); /* before the reply */
+			wire_server_reply(v->s, &r);
+			wire_msg_free(&m);
+		}
+	}
+	return NULL;
+}
+
+static void test_handshake(void **state)
+{
+	auth_token good = {.len = 40}, wrong = {.len = 40};
+	memset(good.key, 'g', 40);
+	memset(wrong.key, 'w', 40);
+	snprintf(wrong.source, sizeof wrong.source, "the test");
+	struct srv v = {0};
+	verr e;
+	const char *url = "inproc://test-wire-handshake";
+	assert_int_equal(wire_server_open(&v.s, url, &good, &e), 0);
+	pthread_t th;
+	pthread_create(&th, NULL, serve, &v);
+
+	/* the right token: the handshake passes and requests are served */
+	wire_client *c;
+	struct wire_msg req = {.kind = WM_STATUS}, rep;
+	assert_int_equal(wire_client_open(&c, url, 2000, &e), WIRE_OK);
+	assert_int_equal(wire_client_call(c, &req, &rep, 2000, &e), WIRE_ENOAUTH); /* not yet */
+	wire_client_close(c);
+	assert_int_equal(wire_client_open(&c, url, 2000, &e), WIRE_OK);
+	assert_int_equal(wire_client_handshake(c, &good, WIRE_ROLE_CLIENT, 2000, &e), WIRE_OK);
+	assert_int_equal(wire_client_call(c, &req, &rep, 2000, &e), WIRE_OK);
+	assert_int_equal(rep.kind, WM_OK);
+	wire_msg_free(&rep);
+	wire_client_close(c);
+	assert_int_equal(__atomic_load_n(&v.served, __ATOMIC_ACQUIRE), 1);
+
+	/* a wrong token: the client sees the server's proof fail */
+	assert_int_equal(wire_client_open(&c, url, 2000, &e), WIRE_OK);
+	assert_int_equal(wire_client_handshake(c, &wrong, WIRE_ROLE_CLIENT, 2000, &e), WIRE_EAUTH);
+	assert_non_null(strstr(e.msg, "wrong cluster token"));
+	wire_client_close(c);
+
+	/* a client that goes on with a proof made with another token: the
+	 * server refuses it, and serves nothing on that connection */
+	assert_int_equal(wire_client_open(&c, url, 2000, &e), WIRE_OK);
+	struct wire_msg hello = {.kind = WM_HELLO}, auth = {.kind = WM_AUTH};
+	auth_nonce(hello.u.hello.nonce);
+	assert_int_equal(wire_client_call(c, &hello, &rep, 2000, &e), WIRE_OK);
+	assert_int_equal(rep.kind, WM_CHALLENGE);
+	auth_mac(&wrong, "flow-c", rep.u.challenge.nonce, hello.u.hello.nonce, auth.u.auth.mac);
+	wire_msg_free(&rep);
+	assert_int_equal(wire_client_call(c, &auth, &rep, 2000, &e), WIRE_EAUTH);
+	assert_int_equal(wire_client_call(c, &req, &rep, 2000, &e) == WIRE_OK, 0);
+	wire_client_close(c);
+	/* ... while the right proof over the same exchange passes */
+	assert_int_equal(wire_client_open(&c, url, 2000, &e), WIRE_OK);
+	assert_int_equal(wire_client_call(c, &hello, &rep, 2000, &e), WIRE_OK);
+	auth_mac(&good, "flow-c", rep.u.challenge.nonce, hello.u.hello.nonce, auth.u.auth.mac);
+	wire_msg_free(&rep);
+	assert_int_equal(wire_client_call(c, &auth, &rep, 2000, &e), WIRE_OK);
+	wire_msg_free(&rep);
+	wire_client_close(c);
+	assert_int_equal(__atomic_load_n(&v.served, __ATOMIC_ACQUIRE), 1);
+
+	__atomic_store_n(&v.stop, 1, __ATOMIC_RELEASE);
+	pthread_join(th, NULL);
+	wire_server_close(v.s);
+}
+
+/* Plans by SHA-256 from chunks: order, totals, the hash and (on workers)
+ * validation by the plan reader are all checked before a plan is held. */
+static void put(struct plan_store *ps, const uint8_t *h, uint64_t total, uint64_t off,
+                const uint8_t *data, uint32_t n, int want)
+{
+	struct wire_plan_put m;
+	verr e;
+	memcpy(m.hash, h, 32);
+	m.total = total;
+	m.offset = off;
+	m.chunk.data = (uint8_t *)data;
+	m.chunk.len = n;
+	int rc = plan_store_put(ps, &m, &e);
+	if (rc != want)
+		fail_msg("plan_store_put: %s, wanted %s (%s)", wire_strerror(rc), wire_strerror(want), e.msg);
+}
+
+static void test_plan_store(void **state)
+{
+	uint8_t bytes[3000], h[32], other[32];
+	for (size_t i = 0; i < sizeof bytes; i++)
+		bytes[i] = (uint8_t)(i * 31);
+	plan_hash(bytes, sizeof bytes, h);
+	memset(other, 1, 32);
+
+	struct plan_store head = {.load = 0}, worker = {.load = 1};
+	put(&head, h, 0, 0, bytes, 0, WIRE_EMALFORMED);                  /* empty */
+	put(&head, h, PLAN_MAX_BYTES + 1, 0, bytes, 10, WIRE_EMALFORMED); /* too big */
+	put(&head, h, sizeof bytes, 5, bytes, 10, WIRE_ESTATE);           /* not from 0 */
+	put(&head, h, sizeof bytes, 0, bytes, 1000, WIRE_OK);
+	assert_null(plan_store_find(&head, h));                           /* incomplete */
+	put(&head, h, sizeof bytes, 2000, bytes + 2000, 1000, WIRE_ESTATE); /* a gap: dropped */
+	put(&head, h, sizeof bytes, 1000, bytes + 1000, 1000, WIRE_ESTATE); /* ... so this too */
+	put(&head, h, sizeof bytes, 0, bytes, 1500, WIRE_OK);
+	put(&head, h, sizeof bytes, 1500, bytes + 1500, 1500, WIRE_OK);
+	struct plan_entry *pe = plan_store_find(&head, h);
+	assert_non_null(pe);
+	assert_memory_equal(pe->buf, bytes, sizeof bytes);
+	put(&head, h, sizeof bytes, 0, bytes, 10, WIRE_OK);               /* held: once */
+	put(&head, other, sizeof bytes, 0, bytes, sizeof bytes, WIRE_EMALFORMED); /* wrong hash */
+	assert_null(plan_store_find(&head, other));
+	/* a worker validates: these bytes hash right but are no plan */
+	put(&worker, h, sizeof bytes, 0, bytes, sizeof bytes, WIRE_EMALFORMED);
+	assert_null(plan_store_find(&worker, h));
+	plan_store_free(&head);
+	plan_store_free(&worker);
+}
+
+int main(void)
+{
+	wire_log_set_name("test_wire");
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_round_trip_every_kind),
+		cmocka_unit_test(test_truncated),
+		cmocka_unit_test(test_oversized_unknown_version),
+		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_codes_have_text),
+		cmocka_unit_test(test_token_files),
+		cmocka_unit_test(test_macs),
+		cmocka_unit_test(test_handshake),
+		cmocka_unit_test(test_plan_store),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
