@@ -373,6 +373,24 @@ static void print_remote_output(task_host *sh, const char *node, const char *tex
 	funlockfile(sh->err);
 }
 
+/* The bare message of a remote task's report ("place: error: MSG (in
+ * task 'f')\n source..."): MSG, or the whole first line. */
+static char *remote_message(const char *text)
+{
+	const char *m = strstr(text, "error: ");
+	const char *eol = strchr(text, '\n');
+	if (!eol)
+		eol = text + strlen(text);
+	if (m && m < eol)
+		m += strlen("error: ");
+	else
+		m = text;
+	const char *end = eol;
+	for (const char *q = m; (q = strstr(q, " (in task '")) != NULL && q < eol; q++)
+		end = q;
+	return strndup(m, (size_t)(end - m));
+}
+
 /* Runs a DAG node's task call through sh->remote. Returns 0 with *out
  * (its outcome future), or -1 when it must run here. A failure is
  * reported as an inline one would be, at the call's own place. */
@@ -422,6 +440,11 @@ static int call_remote(task_host *sh, const bc_proto *task, uint64_t call, value
 			free(text);
 			text = t;
 		}
+		/* e.message is the bare message, as inline: the report's first
+		 * line is "place: error: MESSAGE (in task 'f')" */
+		free(sh->fail_msg);
+		sh->fail_msg = remote_message(text);
+		sh->fail_kind = ERR_TASK;
 		*out = fail_future(sh, "task", task->name, attempts, text, span_text(prog, where));
 		free(text);
 		err = NULL;
