@@ -71,7 +71,7 @@ static int get_var(ld *L, uint64_t *x, const char *what)
 	verr e;
 	*x = 0;
 	size_t p = L->pos;
-	if (dec_varint(L->b, L->end, &p, x, &e))
+	if (val_decode_varint(L->b, L->end, &p, x, &e))
 		return fail(L, "bad %s (%s)", what, e.msg);
 	L->pos = p;
 	return 0;

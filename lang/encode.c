@@ -7,7 +7,7 @@
 
 /* ---- encoding --------------------------------------------------------------- */
 
-void enc_varint(sbuf *out, uint64_t x)
+void val_encode_varint(sbuf *out, uint64_t x)
 {
 	uint8_t b[10];
 	size_t n = 0;
@@ -44,7 +44,7 @@ static int enc_item(sbuf *out, value v, verr *e, int depth, encst *st)
 		return 0;
 	case V_INT:
 		sbuf_addc(out, ENC_INT);
-		enc_varint(out, ((uint64_t)v.as.i << 1) ^ (uint64_t)(v.as.i >> 63)); /* zigzag */
+		val_encode_varint(out, ((uint64_t)v.as.i << 1) ^ (uint64_t)(v.as.i >> 63)); /* zigzag */
 		return 0;
 	case V_FLOAT: {
 		uint64_t bits;
@@ -55,7 +55,7 @@ static int enc_item(sbuf *out, value v, verr *e, int depth, encst *st)
 	}
 	case V_STR:
 		sbuf_addc(out, ENC_STR);
-		enc_varint(out, str_len(v));
+		val_encode_varint(out, str_len(v));
 		sbuf_add(out, str_data(v), str_len(v));
 		return 0;
 	case V_TENSOR: {
@@ -63,7 +63,7 @@ static int enc_item(sbuf *out, value v, verr *e, int depth, encst *st)
 		sbuf_addc(out, ENC_TENSOR);
 		sbuf_addc(out, (char)t->ndim);
 		for (int i = 0; i < t->ndim; i++)
-			enc_varint(out, (uint64_t)t->shape[i]);
+			val_encode_varint(out, (uint64_t)t->shape[i]);
 		sbuf_reserve(out, t->size * 8);
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 		sbuf_add(out, t->data, t->size * 8);
@@ -86,13 +86,13 @@ static int enc_item(sbuf *out, value v, verr *e, int depth, encst *st)
 	value seen;
 	if ((v.t == V_LIST || v.t == V_DICT) && ptrmap_get(&st->seen, v.as.o, &seen)) {
 		sbuf_addc(out, ENC_SAME);
-		enc_varint(out, (uint64_t)seen.as.i);
+		val_encode_varint(out, (uint64_t)seen.as.i);
 		return 0;
 	}
 	if (v.t == V_LIST) {
 		size_t n = list_len(v);
 		sbuf_addc(out, ENC_LIST);
-		enc_varint(out, n);
+		val_encode_varint(out, n);
 		for (size_t i = 0; i < n; i++)
 			if (enc_item(out, list_get(v, i), e, depth + 1, st) < 0)
 				return -1;
@@ -101,7 +101,7 @@ static int enc_item(sbuf *out, value v, verr *e, int depth, encst *st)
 	}
 	if (v.t == V_DICT) {
 		sbuf_addc(out, ENC_DICT);
-		enc_varint(out, dict_len(v));
+		val_encode_varint(out, dict_len(v));
 		size_t i = 0;
 		value k, x;
 		while (dict_next(v, &i, &k, &x))
@@ -124,7 +124,7 @@ static int enc_item(sbuf *out, value v, verr *e, int depth, encst *st)
 	}
 	sbuf_addc(out, ENC_EXT);
 	sbuf_addc(out, (char)v.t);
-	enc_varint(out, pl.len);
+	val_encode_varint(out, pl.len);
 	sbuf_add(out, pl.data, pl.len);
 	sbuf_fini(&pl);
 	return 0;
@@ -174,7 +174,7 @@ static int dec_fail(dec *d, const char *what)
 	return -1;
 }
 
-int dec_varint(const uint8_t *buf, size_t len, size_t *pos, uint64_t *out, verr *e)
+int val_decode_varint(const uint8_t *buf, size_t len, size_t *pos, uint64_t *out, verr *e)
 {
 	uint64_t x = 0;
 	size_t i = *pos;
@@ -201,7 +201,7 @@ int dec_varint(const uint8_t *buf, size_t len, size_t *pos, uint64_t *out, verr 
 
 static int get_varint(dec *d, uint64_t *out)
 {
-	return dec_varint(d->p, d->len, &d->pos, out, d->e);
+	return val_decode_varint(d->p, d->len, &d->pos, out, d->e);
 }
 
 static size_t left(const dec *d)

@@ -53,7 +53,7 @@ int val_decode(const void *buf, size_t len, value *out, verr *e);
 int val_decode_at(const uint8_t *buf, size_t len, size_t *pos, value *out, verr *e);
 
 /* The varints, for formats that embed values (plans, messages). */
-void enc_varint(sbuf *out, uint64_t x);
-int dec_varint(const uint8_t *buf, size_t len, size_t *pos, uint64_t *out, verr *e);
+void val_encode_varint(sbuf *out, uint64_t x);
+int val_decode_varint(const uint8_t *buf, size_t len, size_t *pos, uint64_t *out, verr *e);
 
 #endif

@@ -315,10 +315,10 @@ int loader_load_source(flow_loader *l, const char *path, const char *src, size_t
 
 	for (int i = 0; i < c->nmods; i++) {
 		c->mi = &c->mods[i];
-		build_module_table(c, &c->mods[i]);
+		resolve_build_module_table(c, &c->mods[i]);
 	}
 	c->mi = &c->mods[0];
-	apply_param_sets(c, &c->mods[0], params, nparams);
+	check_apply_param_sets(c, &c->mods[0], params, nparams);
 	for (int i = 0; i < c->nmods; i++) {
 		ast_module *m = c->mods[i].m;
 		for (int k = 0; k < m->ndecls; k++) {

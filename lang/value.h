@@ -247,7 +247,7 @@ void val_str(sbuf *out, value v);
 void val_repr(sbuf *out, value v);
 /* Shortest text that reads back to the same double, Python style
  * ("0.1", "2.0", "1e+20", "inf", "nan"). */
-void float_repr(sbuf *out, double d);
+void val_float_repr(sbuf *out, double d);
 /* Python format-spec mini-language ("{:.3f}", "{:>8}", "{:,}", "{:x}"). */
 int val_format(sbuf *out, value v, const char *spec, verr *e);
 

@@ -78,7 +78,7 @@ int list_slice(value lv, bool has_lo, int64_t lo, bool has_hi, int64_t hi,
 		return -1;
 	}
 	int64_t start;
-	size_t count = slice_adjust(list_len(lv), has_lo, lo, has_hi, hi, step, &start);
+	size_t count = val_slice_adjust(list_len(lv), has_lo, lo, has_hi, hi, step, &start);
 	if (step == INT64_MIN)
 		step = -INT64_MAX;
 	value r = list_new(count);

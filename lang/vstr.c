@@ -161,7 +161,7 @@ int str_index(value s, int64_t i, value *out, verr *e)
 	return 0;
 }
 
-size_t slice_adjust(size_t len, bool has_lo, int64_t lo, bool has_hi, int64_t hi,
+size_t val_slice_adjust(size_t len, bool has_lo, int64_t lo, bool has_hi, int64_t hi,
                     int64_t step, int64_t *start)
 {
 	int64_t n = (int64_t)len;
@@ -208,7 +208,7 @@ int str_slice(value s, bool has_lo, int64_t lo, bool has_hi, int64_t hi,
 	}
 	const vstr *o = str_of(s);
 	int64_t start;
-	size_t count = slice_adjust(o->cplen, has_lo, lo, has_hi, hi, step, &start);
+	size_t count = val_slice_adjust(o->cplen, has_lo, lo, has_hi, hi, step, &start);
 	if (step == INT64_MIN)
 		step = -INT64_MAX;
 	if (count == 0) {

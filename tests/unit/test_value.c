@@ -925,9 +925,9 @@ static void test_print_floats(void **state)
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		sbuf b;
 		sbuf_init(&b);
-		float_repr(&b, cases[i].d);
+		val_float_repr(&b, cases[i].d);
 		if (strcmp(b.data, cases[i].want) != 0)
-			fail_msg("float_repr(%.17g) = '%s', want '%s'", cases[i].d, b.data, cases[i].want);
+			fail_msg("val_float_repr(%.17g) = '%s', want '%s'", cases[i].d, b.data, cases[i].want);
 		sbuf_fini(&b);
 	}
 	/* every printed float reads back to itself */
@@ -941,7 +941,7 @@ static void test_print_floats(void **state)
 			continue;
 		sbuf b;
 		sbuf_init(&b);
-		float_repr(&b, d);
+		val_float_repr(&b, d);
 		assert_true(strtod(b.data, NULL) == d);
 		sbuf_fini(&b);
 	}
