@@ -18,7 +18,7 @@
 #include "../lang/arena.h"
 #include "../lang/encode.h"
 #include "../lang/vm.h"
-#include "../stdlib/stdlib.h"
+#include "../lang/native.h"
 
 typedef struct ld {
 	const uint8_t *b;
@@ -222,11 +222,11 @@ static int get_native(ld *L, const native_def **out)
 	if (get_str(L, &name, "native name"))
 		return -1;
 	if (kind == PLAN_NAT_BUILTIN) {
-		*out = stdlib_builtin(name);
+		*out = native_builtin(name);
 		CHECK(*out, "unknown builtin '%s'", name);
 	} else {
-		const module_def *md = stdlib_module(m);
-		*out = md ? stdlib_module_fn(md, name) : NULL;
+		const module_def *md = native_module(m);
+		*out = md ? native_module_fn(md, name) : NULL;
 		CHECK(*out, "unknown function '%s.%s'", m, name);
 	}
 	return 0;
@@ -395,8 +395,8 @@ static int read_proto(ld *L, bc_proto *x, int index)
 			if (get_str(L, &s->kwnames[j], "keyword name"))
 				return -1;
 		for (int t = V_STR; t < V__COUNT; t++) {
-			s->by_type[t] = stdlib_method((vtype)t, s->name);
-			s->params[t] = s->by_type[t] ? stdlib_params(s->by_type[t]) : NULL;
+			s->by_type[t] = native_method((vtype)t, s->name);
+			s->params[t] = s->by_type[t] ? native_params_of(s->by_type[t]) : NULL;
 		}
 		s->mutates = vm_method_mutates(s->name);
 	}
@@ -543,7 +543,7 @@ static int check_insn(ld *L, const vstate *v, int pc, int *nsucc, int succ[2])
 	}
 	case OP_NATIVE: {
 		CHECK(b < x->nnatives, "%s: native slot %d at pc %d out of range", x->name, b, pc);
-		const native_params *np = stdlib_params(x->natives[b]);
+		const native_params *np = native_params_of(x->natives[b]);
 		CHECK(!np || np->n < 0 || np->n == c, "%s: %s at pc %d gets %d arguments", x->name, x->natives[b]->name, pc, c);
 		REG(a + (c ? c - 1 : 0));
 		break;

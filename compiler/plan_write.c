@@ -13,7 +13,7 @@
 #include "plan_int.h"
 #include "../lang/encode.h"
 #include "../lang/vm.h"
-#include "../stdlib/stdlib.h"
+#include "../lang/native.h"
 
 typedef struct wstate {
 	const bc_program *p;
@@ -102,14 +102,14 @@ static void put_attrs(sbuf *b, const bc_attrs *a)
 /* A native by name: builtin, or module function. */
 static int put_native(wstate *w, sbuf *b, const native_def *d)
 {
-	if (stdlib_builtin(d->name) == d) {
+	if (native_builtin(d->name) == d) {
 		val_encode_varint(b, PLAN_NAT_BUILTIN);
 		put_str(b, d->name);
 		return 0;
 	}
-	for (const char *const *m = stdlib_module_names(); *m; m++) {
-		const module_def *md = stdlib_module(*m);
-		if (md && stdlib_module_fn(md, d->name) == d) {
+	for (const char *const *m = native_module_names(); *m; m++) {
+		const module_def *md = native_module(*m);
+		if (md && native_module_fn(md, d->name) == d) {
 			val_encode_varint(b, PLAN_NAT_MODULE);
 			put_str(b, *m);
 			put_str(b, d->name);

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "resolve_int.h"
-#include "stdlib/stdlib.h"
+#include "lang/native.h"
 
 static const char *call_article(const char *t)
 {
@@ -300,23 +300,23 @@ void check_call(rctx *c, ast_expr *call)
 	case REF_BUILTIN: {
 		const native_def *nd;
 		if (r->stdmod) {
-			const module_def *md = stdlib_module(r->stdmod);
-			nd = stdlib_module_fn(md, name);
+			const module_def *md = native_module(r->stdmod);
+			nd = native_module_fn(md, name);
 			snprintf(qual, sizeof qual, "'%s.%s'", r->stdmod, name);
 			if (nd == NULL) {
-				if (md && stdlib_module_const(md, name))
+				if (md && native_module_const(md, name))
 					diag_error(c->d, callee->where, "%s is a constant, not callable",
 					           qual);
 				return;
 			}
 		} else {
-			nd = stdlib_builtin(name);
+			nd = native_builtin(name);
 			snprintf(qual, sizeof qual, "'%s'", name);
 			if (strcmp(name, "wait") == 0 && c->b && c->b->is_driver)
 				diag_error(c->d, callee->where,
 				           "wait() cannot be used in the driver; move this logic into a task");
 		}
-		const native_params *np = nd ? stdlib_params(nd) : NULL;
+		const native_params *np = nd ? native_params_of(nd) : NULL;
 		if (np == NULL)
 			return;
 		snprintf(s.what, sizeof s.what, "%s", qual);

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "resolve_int.h"
-#include "stdlib/stdlib.h"
+#include "lang/native.h"
 
 static const char *const builtin_types[] = {
 	"any", "none", "bool", "int", "float", "str", "list", "dict", "tensor", "fn", "task", NULL,
@@ -136,7 +136,7 @@ static bool pure_module_fn(const char *mod, const char *name)
 {
 	if (strcmp(mod, "math") != 0 && strcmp(mod, "str") != 0)
 		return false;
-	const native_def *nd = stdlib_module_fn(stdlib_module(mod), name);
+	const native_def *nd = native_module_fn(native_module(mod), name);
 	return nd && (nd->flags & (NATIVE_EFFECT | NATIVE_CLOCK | NATIVE_HOST | NATIVE_RANDOM |
 	                           NATIVE_ENV)) == 0;
 }
@@ -169,7 +169,7 @@ static bool const_ref(rctx *c, ast_expr *e, const ast_ref *r, const char *name,
 		snprintf(why, sizeof why, "it uses %s '%s' as a value", resolve_decl_kind_name(r->decl), name);
 		return not_const(c, e, what, why);
 	case REF_BUILTIN:
-		if (r->stdmod && stdlib_module_const(stdlib_module(r->stdmod), name))
+		if (r->stdmod && native_module_const(native_module(r->stdmod), name))
 			return true;
 		snprintf(why, sizeof why, "it uses '%s' as a value", name);
 		return not_const(c, e, what, why);

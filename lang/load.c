@@ -9,7 +9,7 @@
 
 #include "parse.h"
 #include "resolve_int.h"
-#include "stdlib/stdlib.h"
+#include "lang/native.h"
 
 #define MAX_SOURCE_BYTES (256u << 20)
 
@@ -192,9 +192,9 @@ static void load_import(lctx *lc, int self, ast_decl *d)
 	const char *what = d->u.import.what ? d->u.import.what : "";
 	span at = d->where;
 	if (!d->u.import.is_file) {
-		if (stdlib_module(what) == NULL) {
+		if (native_module(what) == NULL) {
 			span nat = d->name_where.line > 0 && !d->u.import.alias ? d->name_where : d->where;
-			const char *s = diag_suggest(what, stdlib_module_names(), 0);
+			const char *s = diag_suggest(what, native_module_names(), 0);
 			if (s)
 				diag_error(c->d, nat, "unknown module '%s'; did you mean '%s'?", what, s);
 			else

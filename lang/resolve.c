@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "resolve_int.h"
-#include "stdlib/stdlib.h"
+#include "lang/native.h"
 
 /* ---- small helpers ---------------------------------------------------- */
 
@@ -203,7 +203,7 @@ static void sym_ref(modinfo *mi, msym *s, ast_ref *r)
 		if (d->u.import.is_file) {
 			r->module = d->u.import.target;
 		} else {
-			const module_def *md = stdlib_module(d->u.import.what ? d->u.import.what : "");
+			const module_def *md = native_module(d->u.import.what ? d->u.import.what : "");
 			r->stdmod = md ? md->name : d->u.import.what;
 		}
 		break;
@@ -321,7 +321,7 @@ static bool assign_declares(rctx *c, body *b, const nameset *set, const char *na
 		return false;
 	if (set_has(set, name) || body_find(b, name))
 		return true;
-	if (resolve_mod_find(c->mi, name) || stdlib_builtin(name))
+	if (resolve_mod_find(c->mi, name) || native_builtin(name))
 		return false;
 	return true;
 }
@@ -396,7 +396,7 @@ static void candidates(rctx *c, names *ns)
 			resolve_names_add(c, ns, c->b->v[i].name);
 	for (int i = 0; i < c->mi->nsyms; i++)
 		resolve_names_add(c, ns, c->mi->syms[i].name);
-	const char *const *bi = stdlib_builtin_names();
+	const char *const *bi = native_builtin_names();
 	for (int i = 0; bi && bi[i]; i++)
 		resolve_names_add(c, ns, bi[i]);
 }
@@ -456,7 +456,7 @@ static void resolve_name(rctx *c, ast_expr *e, bool as_obj)
 		sym_ref(c->mi, s, r);
 		/* `import str` binds the module, yet `str(x)` must stay the
 		 * builtin: a standard module named like a builtin is both. */
-		if (r->kind == REF_MODULE && !as_obj && r->stdmod && stdlib_builtin(name) &&
+		if (r->kind == REF_MODULE && !as_obj && r->stdmod && native_builtin(name) &&
 		    strcmp(r->stdmod, name) == 0) {
 			memset(r, 0, sizeof *r);
 			r->kind = REF_BUILTIN;
@@ -468,7 +468,7 @@ static void resolve_name(rctx *c, ast_expr *e, bool as_obj)
 			           name);
 		return;
 	}
-	if (stdlib_builtin(name)) {
+	if (native_builtin(name)) {
 		r->kind = REF_BUILTIN;
 		return;
 	}
@@ -530,10 +530,10 @@ static void resolve_member(rctx *c, ast_expr *e, const char *written, const ast_
 		return;
 	}
 	const char *modname = obj->kind == REF_MODULE ? obj->stdmod : "str";
-	const module_def *md = stdlib_module(modname ? modname : "");
+	const module_def *md = native_module(modname ? modname : "");
 	if (md == NULL)
 		return; /* unknown module: already reported at the import */
-	if (stdlib_module_fn(md, name) || stdlib_module_const(md, name)) {
+	if (native_module_fn(md, name) || native_module_const(md, name)) {
 		memset(r, 0, sizeof *r);
 		r->kind = REF_BUILTIN;
 		r->stdmod = md->name;
@@ -773,7 +773,7 @@ static void assign_name(rctx *c, ast_expr *t, ast_assignop op)
 		          name);
 		return;
 	}
-	if (stdlib_builtin(name)) {
+	if (native_builtin(name)) {
 		diag_error(c->d, t->where,
 		           "cannot assign to builtin '%s'; declare a new local with 'let %s = ...'",
 		           name, name);

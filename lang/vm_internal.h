@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "vm.h"
-#include "../stdlib/stdlib.h"
+#include "native.h"
 
 #define VM_MAX_FRAMES 10000
 #define VM_MAX_CDEPTH 180       /* nested execute() calls (natives calling back) */
