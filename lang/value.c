@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "flow_err.h"
+
 void verr_set(verr *e, const char *fmt, ...)
 {
 	if (!e)
@@ -15,6 +17,18 @@ void verr_set(verr *e, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(e->msg, sizeof e->msg, fmt, ap);
 	va_end(ap);
+	e->code = FLOW_EINVAL;
+}
+
+void verr_setc(verr *e, int code, const char *fmt, ...)
+{
+	if (!e)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+	va_end(ap);
+	e->code = code;
 }
 
 void val_oom(size_t n)

@@ -66,11 +66,15 @@ struct vobj {
 	uint16_t extra;   /* per-type use (V_FUNC: kind) */
 };
 
-/* Error text from a failing value operation. */
+/* Error from a failing value operation: a code of flow_err.h (what went
+ * wrong, for programs and the wire) and text (the detail, for people).
+ * verr_set records FLOW_EINVAL; verr_setc records the code given. */
 typedef struct verr {
 	char msg[256];
+	int code;
 } verr;
 void verr_set(verr *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void verr_setc(verr *e, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* ---- immediates ----------------------------------------------------- */
 static inline value v_none(void) { value v; v.t = V_NONE; v.as.i = 0; return v; }
