@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "lang/encode.h"
+#include "lang/flow_err.h"
 
 typedef struct sent {
 	uint64_t id;
@@ -56,9 +57,19 @@ struct store {
  * the pages one write transaction may dirty. */
 #define TXN_CHUNK (128u << 20)
 
-static void seterr(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void seterr(char **err, const char *fmt, ...)
+/* The code of this thread's last failing call (store_errcode). */
+static _Thread_local int last_code;
+
+int store_errcode(void)
 {
+	return last_code;
+}
+
+/* Every failure goes through here: its code (flow_err.h) and its text. */
+static void seterr(char **err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void seterr(char **err, int code, const char *fmt, ...)
+{
+	last_code = code;
 	if (!err)
 		return;
 	va_list ap;
@@ -194,7 +205,7 @@ static void key_of(uint64_t id, unsigned char k[8], MDB_val *kv)
 static void lmdb_err(store *s, char **err, int rc, const char *what, uint64_t id)
 {
 	if (rc == MDB_MAP_FULL)
-		seterr(err, "spill directory %s: the LMDB map is full (map size %llu bytes) "
+		seterr(err, FLOW_ENOSPC, "spill directory %s: the LMDB map is full (map size %llu bytes) "
 		       "while %s object %llu; objects not written stay in memory",
 		       s->dir, (unsigned long long)s->map_size, what, (unsigned long long)id);
 	else if (rc == ENOSPC || rc == EFBIG || rc == EIO) {
@@ -203,11 +214,11 @@ static void lmdb_err(store *s, char **err, int rc, const char *what, uint64_t id
 		unsigned long long avail = 0;
 		if (statvfs(s->dir, &fs) == 0)
 			avail = (unsigned long long)fs.f_bavail * fs.f_frsize;
-		seterr(err, "spill directory %s: %s object %llu: %s (%llu bytes free on its "
+		seterr(err, rc == EIO ? FLOW_EIO : FLOW_ENOSPC, "spill directory %s: %s object %llu: %s (%llu bytes free on its "
 		       "filesystem); objects not written stay in memory", s->dir, what,
 		       (unsigned long long)id, mdb_strerror(rc), avail);
 	} else {
-		seterr(err, "spill directory %s: %s object %llu: %s", s->dir, what,
+		seterr(err, FLOW_EIO, "spill directory %s: %s object %llu: %s", s->dir, what,
 		       (unsigned long long)id, mdb_strerror(rc));
 	}
 }
@@ -380,14 +391,14 @@ store *store_open(const store_opts *o, char **err)
 			base = "/tmp";
 	}
 	if (mkdir_p(base) != 0) {
-		seterr(err, "spill directory %s: cannot create it: %s", base, strerror(errno));
+		seterr(err, FLOW_EIO, "spill directory %s: cannot create it: %s", base, strerror(errno));
 		return NULL;
 	}
 	char *dir = NULL;
 	if (asprintf(&dir, "%s/flow-spill-XXXXXX", base) < 0)
 		abort();
 	if (!mkdtemp(dir)) {
-		seterr(err, "spill directory %s: cannot create a directory in it: %s", base,
+		seterr(err, FLOW_EIO, "spill directory %s: cannot create a directory in it: %s", base,
 		       strerror(errno));
 		free(dir);
 		return NULL;
@@ -430,7 +441,7 @@ store *store_open(const store_opts *o, char **err)
 		goto fail;
 	return s;
 fail:
-	seterr(err, "spill directory %s: %s: %s", dir, step, mdb_strerror(rc));
+	seterr(err, FLOW_EIO, "spill directory %s: %s: %s", dir, step, mdb_strerror(rc));
 	store_close(s);
 	return NULL;
 }
@@ -465,14 +476,14 @@ const char *store_dir(const store *s) { return s->dir; }
 int store_put(store *s, uint64_t id, value v, char **err)
 {
 	if (V_IS_HEAP(v.t) && !val_is_frozen(v)) {
-		seterr(err, "object store: object %llu is not frozen", (unsigned long long)id);
+		seterr(err, FLOW_EINVAL, "object store: object %llu is not frozen", (unsigned long long)id);
 		return STORE_ERR;
 	}
 	size_t size = val_size_estimate(v); /* outside the lock: v is frozen */
 	pthread_mutex_lock(&s->mu);
 	if (find(s, id)) {
 		pthread_mutex_unlock(&s->mu);
-		seterr(err, "object store: object %llu is already stored", (unsigned long long)id);
+		seterr(err, FLOW_EEXIST, "object store: object %llu is already stored", (unsigned long long)id);
 		return STORE_ERR;
 	}
 	sent *e = calloc(1, sizeof *e);
@@ -513,7 +524,7 @@ static int restore_locked(store *s, sent *e, char **err)
 	if ((rc = mdb_get(txn, s->dbi, &k, &d)) != 0) {
 		mdb_txn_abort(txn);
 		if (rc == MDB_NOTFOUND)
-			seterr(err, "spill directory %s: object %llu: its record is missing", s->dir,
+			seterr(err, FLOW_ECORRUPT, "spill directory %s: object %llu: its record is missing", s->dir,
 			       (unsigned long long)e->id);
 		else
 			lmdb_err(s, err, rc, "reading back", e->id);
@@ -526,7 +537,7 @@ static int restore_locked(store *s, sent *e, char **err)
 	size_t len = d.mv_size;
 	mdb_txn_abort(txn);
 	if (rc != 0) {
-		seterr(err, "spill directory %s: object %llu: corrupt record: %s", s->dir,
+		seterr(err, FLOW_ECORRUPT, "spill directory %s: object %llu: corrupt record: %s", s->dir,
 		       (unsigned long long)e->id, ve.msg);
 		return STORE_ERR;
 	}
@@ -546,7 +557,7 @@ int store_get(store *s, uint64_t id, value *out, char **err)
 	sent *e = find(s, id);
 	if (!e) {
 		pthread_mutex_unlock(&s->mu);
-		seterr(err, "object store: no object %llu", (unsigned long long)id);
+		seterr(err, FLOW_ENOTFOUND, "object store: no object %llu", (unsigned long long)id);
 		return STORE_ERR;
 	}
 	int rc = STORE_OK;
@@ -567,7 +578,7 @@ int store_pin(store *s, uint64_t id, char **err)
 	sent *e = find(s, id);
 	if (!e) {
 		pthread_mutex_unlock(&s->mu);
-		seterr(err, "object store: cannot pin object %llu: no such object",
+		seterr(err, FLOW_ENOTFOUND, "object store: cannot pin object %llu: no such object",
 		       (unsigned long long)id);
 		return STORE_ERR;
 	}
@@ -584,7 +595,7 @@ int store_unpin(store *s, uint64_t id, char **err)
 	sent *e = find(s, id);
 	if (!e || e->pins == 0) {
 		pthread_mutex_unlock(&s->mu);
-		seterr(err, "object store: cannot unpin object %llu: %s", (unsigned long long)id,
+		seterr(err, e ? FLOW_EINVAL : FLOW_ENOTFOUND, "object store: cannot unpin object %llu: %s", (unsigned long long)id,
 		       e ? "it is not pinned" : "no such object");
 		return STORE_ERR;
 	}
@@ -604,7 +615,7 @@ int store_free(store *s, uint64_t id, char **err)
 	sent *e = find(s, id);
 	if (!e) {
 		pthread_mutex_unlock(&s->mu);
-		seterr(err, "object store: cannot free object %llu: no such object",
+		seterr(err, FLOW_ENOTFOUND, "object store: cannot free object %llu: no such object",
 		       (unsigned long long)id);
 		return STORE_ERR;
 	}
@@ -658,7 +669,7 @@ int store_sync(store *s, char **err)
 	int rc = mdb_env_sync(s->env, 1);
 	pthread_mutex_unlock(&s->mu);
 	if (rc) {
-		seterr(err, "spill directory %s: sync: %s", s->dir, mdb_strerror(rc));
+		seterr(err, FLOW_EIO, "spill directory %s: sync: %s", s->dir, mdb_strerror(rc));
 		return STORE_ERR;
 	}
 	return STORE_OK;

@@ -11,6 +11,7 @@
 #include "lang/encode.h"
 #include "lang/flow_err.h"
 #include "lang/value.h"
+#include "executor/store.h"
 
 static const int codes[] = {
 #define CODE(name, value, msg) name,
@@ -113,6 +114,41 @@ static void test_encode_codes(void **state)
 	val_rele(deep);
 }
 
+/* The store's failures carry their reason beside the STORE_* class. */
+static void test_store_codes(void **state)
+{
+	(void)state;
+	store_opts o = {.memory_cap = 1 << 20, .spill_dir = NULL, .map_size = 1 << 20};
+	char *err = NULL;
+	store *s = store_open(&o, &err);
+	if (!s)
+		fail_msg("store_open: %s", err);
+	assert_int_equal(store_put(s, 1, v_int(7), NULL), STORE_OK);
+	assert_int_equal(store_put(s, 1, v_int(8), NULL), STORE_ERR);
+	assert_int_equal(store_errcode(), FLOW_EEXIST);
+	value g;
+	assert_int_equal(store_get(s, 99, &g, &err), STORE_ERR);
+	assert_int_equal(store_errcode(), FLOW_ENOTFOUND);
+	free(err);
+	value unfrozen = list_new(0);
+	assert_int_equal(store_put(s, 2, unfrozen, NULL), STORE_ERR);
+	assert_int_equal(store_errcode(), FLOW_EINVAL);
+	val_rele(unfrozen);
+	assert_int_equal(store_unpin(s, 1, NULL), STORE_ERR);
+	assert_int_equal(store_errcode(), FLOW_EINVAL);
+	assert_int_equal(store_unpin(s, 5, NULL), STORE_ERR);
+	assert_int_equal(store_errcode(), FLOW_ENOTFOUND);
+	assert_int_equal(store_free(s, 5, NULL), STORE_ERR);
+	assert_int_equal(store_errcode(), FLOW_ENOTFOUND);
+	store_close(s);
+
+	store_opts bad = {.memory_cap = 1 << 20, .spill_dir = "/proc/no/such/dir", .map_size = 1 << 20};
+	err = NULL;
+	assert_null(store_open(&bad, &err));
+	assert_int_equal(store_errcode(), FLOW_EIO);
+	free(err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -120,6 +156,7 @@ int main(void)
 		cmocka_unit_test(test_unknown_code),
 		cmocka_unit_test(test_values_fixed),
 		cmocka_unit_test(test_encode_codes),
+		cmocka_unit_test(test_store_codes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
