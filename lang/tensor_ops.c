@@ -50,7 +50,7 @@ int tensor_matmul(value a, value b, value *out, verr *e)
 		return -1;
 	}
 	if (m > INT_MAX || n > INT_MAX || k > INT_MAX) {
-		verr_set(e, "matmul: shapes %s and %s are too large for BLAS", tensor_shape_str(a, sa, sizeof sa),
+		verr_setc(e, FLOW_ETOOBIG, "matmul: shapes %s and %s are too large for BLAS", tensor_shape_str(a, sa, sizeof sa),
 		         tensor_shape_str(b, sb, sizeof sb));
 		return -1;
 	}

@@ -26,6 +26,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "flow_err.h" /* the codes verr carries */
+
 typedef enum {
 	V_NONE = 0,
 	V_BOOL,

@@ -116,7 +116,7 @@ int list_repeat(value lv, int64_t n, value *out, verr *e)
 		return 0;
 	}
 	if (__builtin_mul_overflow(len, (uint64_t)n, &total) || total > LIST_MAX_ITEMS) {
-		verr_set(e, "repeated list is too large");
+		verr_setc(e, FLOW_ETOOBIG, "repeated list is too large");
 		return -1;
 	}
 	value r = list_new(total);

@@ -240,7 +240,7 @@ int str_slice(value s, bool has_lo, int64_t lo, bool has_hi, int64_t hi,
 	/* general case: an offset table for the code points */
 	size_t *offs = malloc((o->cplen + 1) * sizeof *offs);
 	if (!offs) {
-		verr_set(e, "out of memory");
+		verr_setc(e, FLOW_ENOMEM, "out of memory");
 		return -1;
 	}
 	const unsigned char *p = (const unsigned char *)o->data;
@@ -283,7 +283,7 @@ int str_repeat(value s, int64_t n, value *out, verr *e)
 	}
 	size_t total;
 	if (__builtin_mul_overflow(x->len, (uint64_t)n, &total) || total > STR_MAX_BYTES) {
-		verr_set(e, "repeated string is too large");
+		verr_setc(e, FLOW_ETOOBIG, "repeated string is too large");
 		return -1;
 	}
 	vstr *r = str_alloc(total);
