@@ -2,10 +2,10 @@
  * value methods, standard modules) are described to the language, and the
  * one registry lang looks them up in (LANGUAGE.md section 9).
  *
- * lang owns this interface; stdlib/ (or any other library of natives) fills
+ * lang owns this interface; the stdlib (or any other library of natives) fills
  * it through native_register() and otherwise sees only lang's public API,
  * as Lua's standard library does. The stdlib registers its table at program
- * start (stdlib/registry.c); a program that links no table has no natives.
+ * start (its registry.c); a program that links no table has no natives.
  *
  * A native receives its arguments already matched to its declared
  * parameters: keywords moved to their position, missing optional ones
