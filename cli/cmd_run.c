@@ -119,7 +119,7 @@ static int on_opt(void *ctx, int id, const char *arg)
 	case OPT_STATS: a->stats = true; break;
 	case OPT_STATS_JSON: a->stats_json = arg; break;
 	case OPT_OBJECT_STORE_MEMORY:
-		if (parse_size(arg, &a->sto.memory_cap) != 0 || a->sto.memory_cap == 0)
+		if (size_parse(arg, &a->sto.memory_cap) != 0 || a->sto.memory_cap == 0)
 			return cli_usage_error("run", "--object-store-memory expects a size such as 64MiB, "
 			                       "2GiB or 1000000, got '%s'", arg);
 		break;

@@ -151,7 +151,7 @@ static int get_str(ld *L, const char **out, const char *what)
 	size_t at = L->pos;
 	if (get_bytes(L, (size_t)n, &q, what))
 		return -1;
-	if (memchr(q, 0, (size_t)n) || !utf8_valid((const char *)q, (size_t)n)) {
+	if (memchr(q, 0, (size_t)n) || !str_utf8_valid((const char *)q, (size_t)n)) {
 		L->pos = at;
 		return fail(L, "%s is not a valid string", what);
 	}

@@ -739,7 +739,7 @@ static void set_param(rctx *c, ast_decl *d, const char *text)
 		e->kind = E_STR;
 		e->u.str.s = arena_strdup(c->a, text);
 		e->u.str.len = strlen(text);
-		ok = utf8_valid(text, strlen(text));
+		ok = str_utf8_valid(text, strlen(text));
 	} else if (strcmp(ty, "none") == 0) {
 		e->kind = E_NONE;
 		ok = strcmp(text, "none") == 0;

@@ -220,7 +220,7 @@ static int dec_str(dec *d, value *out)
 	if (n > left(d))
 		return dec_fail(d, FLOW_ETRUNC, "string longer than the input");
 	const char *s = (const char *)d->p + d->pos;
-	if (!utf8_valid(s, (size_t)n))
+	if (!str_utf8_valid(s, (size_t)n))
 		return dec_fail(d, FLOW_ECORRUPT, "string is not valid UTF-8");
 	*out = str_new(s, (size_t)n);
 	d->pos += (size_t)n;

@@ -171,11 +171,11 @@ int str_slice(value s, bool has_lo, int64_t lo, bool has_hi, int64_t hi,
               int64_t step, value *out, verr *e);
 value str_concat(value a, value b);
 int str_repeat(value s, int64_t n, value *out, verr *e);
-bool utf8_valid(const char *s, size_t len);
+bool str_utf8_valid(const char *s, size_t len);
 /* The length of the valid UTF-8 sequence at s (1 for ASCII), or 0 when
  * the bytes there (at most avail) are not one: for writers that pass
  * text through and replace what is not UTF-8 (DOT labels, JSON). */
-size_t utf8_seq_len(const char *s, size_t avail);
+size_t str_utf8_seq_len(const char *s, size_t avail);
 
 /* ---- list ------------------------------------------------------------- */
 typedef struct vlist {

@@ -72,14 +72,14 @@ value str_take_sbuf(sbuf *b)
 }
 
 /* Strict UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF. */
-size_t utf8_seq_len(const char *s, size_t avail)
+size_t str_utf8_seq_len(const char *s, size_t avail)
 {
 	unsigned c = (unsigned char)s[0];
 	size_t n = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
-	return n <= avail && utf8_valid(s, n) ? n : 0;
+	return n <= avail && str_utf8_valid(s, n) ? n : 0;
 }
 
-bool utf8_valid(const char *s, size_t len)
+bool str_utf8_valid(const char *s, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t i = 0;
