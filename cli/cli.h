@@ -126,6 +126,9 @@ FILE *cli_open_out(const char *opt, const char *path, bool allow_stdout);
  * (wrote != 0, or an error on the stream) naming the file. Returns 0 or
  * EXIT_USER. */
 int cli_close_out(FILE *f, const char *opt, const char *path, int wrote);
+/* Closes stdout at exit; a failed write (/dev/full) is reported.
+ * Returns 0 or EXIT_USER. */
+int cli_close_stdout(void);
 /* Closes and removes an output file that was not written (nothing ran). */
 void cli_drop_out(FILE *f, const char *path);
 

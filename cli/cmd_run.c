@@ -1,15 +1,18 @@
 /* cmd_run.c - `flow run FILE`: runs a program, watched when asked
  * (--trace, --dot-out, --stats, --stats-json, the progress line). */
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
 #include "executor/executor.h"
+#include "executor/interrupt.h"
 #include "executor/run_obs.h"
 #include "executor/size.h"
 #include "executor/store.h"
+#include "stdlib/stdlib.h"
 
 /* X(ID, SHORT, LONG, ARG, REPEAT, HELP): see cli.h */
 #define RUN_OPTS(X) \
@@ -36,6 +39,9 @@
 	X(RESOURCES, 0, "resources", "name=amount[,...]", false, \
 	  "custom resources this node offers, for tasks'\n@resources (a task that needs more than the node\n" \
 	  "offers is an error before anything runs)") \
+	X(MAX_READ, 0, "max-read", "SIZE", false, \
+	  "the most io.read_text/read_lines and each of\nproc's outputs may read (default 1GiB); past it\n" \
+	  "the call fails (docs/faults.md)") \
 	X(QUIET, 'q', "quiet", NULL, false, "no progress line (there is one only when stderr\nis a terminal)")
 
 CLI_COMMAND(run, RUN_OPTS,
@@ -129,6 +135,14 @@ static int on_opt(void *ctx, int id, const char *arg)
 			return cli_usage_error("run", "--resources expects name=amount[,name=amount...] "
 			                       "with amounts >= 0, got '%s'", arg);
 		break;
+	case OPT_MAX_READ: {
+		uint64_t n;
+		if (size_parse(arg, &n) != 0 || n == 0)
+			return cli_usage_error("run", "--max-read expects a size such as 64MiB, 2GiB or "
+			                       "1000000, got '%s'", arg);
+		stdlib_max_read = n;
+		break;
+	}
 	case OPT_QUIET: a->quiet = true; break;
 	}
 	return 0;
@@ -229,6 +243,17 @@ static int finish_outputs(const run_args *a, run_outputs *o, run_obs *obs, const
 	return bad ? EXIT_USER : rc;
 }
 
+/* After SIGINT/SIGTERM: what ran, failed and was cancelled. */
+static void report_interrupt(const run_obs *obs, int sig)
+{
+	obs_counts c;
+	obs_count(obs, &c);
+	fprintf(stderr, "flow: interrupted by %s: %u of %u tasks ran (%u nodes done, %u failed or "
+	        "cancelled, %u skipped, %u not started)\n", sig == SIGINT ? "SIGINT" : "SIGTERM",
+	        c.tasks_run, c.tasks, c.by_outcome[OBS_DONE], c.by_outcome[OBS_FAILED],
+	        c.by_outcome[OBS_SKIPPED], c.by_outcome[OBS_NOT_RUN]);
+}
+
 /* Loads, runs and reports on FILE. */
 static int run_file(run_args *a, const char *file)
 {
@@ -243,10 +268,10 @@ static int run_file(run_args *a, const char *file)
 	run_outputs out = {NULL, NULL, NULL};
 	if (rc == 0)
 		rc = open_outputs(a, &out);
-	/* watched only when asked: the run's hot path stays as it was */
+	/* always watched: an interrupted run says what ran, failed and was
+	 * cancelled (a few stores per node) */
 	FILE *progress = !a->quiet && isatty(STDERR_FILENO) ? stderr : NULL;
-	bool watch = out.trace || out.dot || out.json || a->stats || progress;
-	run_obs *obs = rc == 0 && watch ? obs_new(a->prog.g, progress) : NULL;
+	run_obs *obs = rc == 0 ? obs_new(a->prog.g, progress) : NULL;
 	store *st = NULL;
 	if (rc == 0) {
 		char *err = NULL;
@@ -256,17 +281,24 @@ static int run_file(run_args *a, const char *file)
 			fprintf(stderr, "flow: error: object store: %s\n", err ? err : "cannot open");
 			free(err);
 			rc = EXIT_USER;
+		} else {
+			interrupt_set_spill_dir(store_dir(st)); /* a second Ctrl-C removes it */
 		}
 	}
 	t = obs_now_ns();
 	if (rc == 0)
 		rc = run_lowered(a, a->prog.g, obs, st);
 	ph.run = obs_now_ns() - t;
+	int sig = interrupt_signal();
+	if (sig && obs)
+		report_interrupt(obs, sig);
 	rc = finish_outputs(a, &out, obs, &ph, st, rc);
+	interrupt_set_spill_dir(NULL);
 	store_close(st);
 	obs_free(obs);
 	fflush(stdout);
-	return rc;
+	/* 130 for SIGINT, 143 for SIGTERM, as a shell reports a killed job */
+	return sig ? 128 + sig : rc;
 }
 
 int cmd_run(int argc, char **argv)
@@ -274,8 +306,15 @@ int cmd_run(int argc, char **argv)
 	run_args a = {.t_start = obs_now_ns()};
 	const char *file;
 	int rc = cli_parse(&spec, argc, argv, on_opt, &a, &file);
-	if (rc == 0)
+	if (rc == 0) {
+		/* before any thread starts: they all inherit the blocked signals */
+		interrupt_arm();
+		/* what the driver printed survives a SIGKILL: written through per
+		 * line when stdout is a file or a pipe */
+		if (!isatty(STDOUT_FILENO))
+			setvbuf(stdout, NULL, _IOLBF, 0);
 		rc = run_file(&a, file);
+	}
 	for (int k = 0; k < a.nres; k++)
 		free(a.res_names[k]);
 	cli_prog_free(&a.prog);

@@ -198,6 +198,21 @@ void cli_drop_out(FILE *f, const char *path)
 	remove(path);
 }
 
+int cli_close_stdout(void)
+{
+	/* like coreutils' close_stdout: a write that failed (a full disk,
+	 * /dev/full, a closed pipe) is an error, not a silent exit 0 */
+	int bad = ferror(stdout);
+	errno = 0;
+	if (fclose(stdout) != 0 || bad) {
+		/* errno is the close's; an earlier failed write left none */
+		fprintf(stderr, "flow: error: writing standard output: %s\n",
+		        errno ? strerror(errno) : "a write failed (disk full?)");
+		return EXIT_USER;
+	}
+	return 0;
+}
+
 /* ---- --stats-json ------------------------------------------------------------- */
 
 void cli_json_dag(const dag *g, FILE *out)

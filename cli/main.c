@@ -57,6 +57,7 @@ static void usage(FILE *out)
 	        "  --version      print flow's version\n"
 	        "\n"
 	        "`flow COMMAND --help` (or `flow help COMMAND`) describes a command's options.\n"
+	        "The language, every built-in and module function: docs/reference.md.\n"
 	        "Exit status: 0 success, 1 an error in the program or its data, 2 bad usage.\n",
 	        "help", "this help, or a command's (flow help run)");
 }
@@ -94,7 +95,17 @@ static int help(int argc, char **argv)
 	return commands[i].fn(2, hargv);
 }
 
+static int dispatch(int argc, char **argv);
+
 int main(int argc, char **argv)
+{
+	int rc = dispatch(argc, argv);
+	if (cli_close_stdout() != 0 && rc == 0)
+		rc = EXIT_USER;
+	return rc;
+}
+
+static int dispatch(int argc, char **argv)
 {
 	if (argc < 2) {
 		usage(stderr);

@@ -14,10 +14,41 @@ enum {
 	WIDTH = 79,      /* the usage line wraps before this column */
 };
 
+/* arg as a terminal may show it: control bytes and bytes that are not
+ * UTF-8 as \xHH (an argument `\033[2J` must not clear the screen). */
+static char *escape_arg(const char *arg)
+{
+	size_t n = strlen(arg);
+	char *out = malloc(4 * n + 1), *o = out;
+	if (!out)
+		abort();
+	const unsigned char *s = (const unsigned char *)arg;
+	for (size_t i = 0; i < n;) {
+		unsigned c = s[i];
+		size_t k = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 && c >= 0xC2 ? 2 : (c & 0xF0) == 0xE0 ? 3
+		         : (c & 0xF8) == 0xF0 && c <= 0xF4 ? 4 : 0;
+		for (size_t j = 1; k && j < k; j++)
+			if (i + j >= n || (s[i + j] & 0xC0) != 0x80)
+				k = 0;
+		if (k == 0 || (k == 1 && (c < 0x20 || c == 0x7f))) {
+			o += sprintf(o, "\\x%02x", c);
+			i++;
+		} else {
+			memcpy(o, arg + i, k);
+			o += k;
+			i += k;
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
 int cli_usage_error(const char *cmd, const char *fmt, const char *arg)
 {
+	char *safe = escape_arg(arg ? arg : "");
 	fprintf(stderr, "flow %s: ", cmd);
-	fprintf(stderr, fmt, arg);
+	fprintf(stderr, fmt, safe);
+	free(safe);
 	fprintf(stderr, "\nTry 'flow %s --help'.\n", cmd);
 	return EXIT_USAGE;
 }

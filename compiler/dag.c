@@ -340,31 +340,11 @@ const char *dag_label(const dag *d, uint32_t id, char *buf, size_t n)
 	case OP_METHOD:
 		snprintf(buf, n, ".%s()", pr->msites[BC_B(i)].name);
 		return buf;
-	case OP_BINDMETHOD:
-		return ".method";
-	case OP_CALL: return "call";
 	case OP_CALLP: return p->protos[BC_Bx(i)]->name;
-	case OP_ADD: case OP_ADDI: return "+";
-	case OP_SUB: return "-";
-	case OP_MUL: return "*";
-	case OP_DIV: return "/";
-	case OP_FLOORDIV: return "//";
-	case OP_MOD: return "%";
-	case OP_POW: return "**";
-	case OP_MATMUL: return "@";
-	case OP_NEG: return "-x";
-	case OP_NOT: return "not";
-	case OP_EQ: return "==";
-	case OP_NE: return "!=";
-	case OP_LT: return "<";
-	case OP_LE: return "<=";
-	case OP_IN: return "in";
-	case OP_NOTIN: return "not in";
-	case OP_INDEX: return "[]";
-	case OP_SLICE: return "[:]";
-	case OP_UNPACK: return "unpack";
-	case OP_TOSTR: case OP_FORMAT: case OP_CONCAT: return "f-string";
-	default: return bc_op_names[BC_OP(i)];
+	default:
+		if (BC_OP(i) < OP__COUNT && bc_ops[BC_OP(i)].symbol)
+			return bc_ops[BC_OP(i)].symbol;
+		return bc_op_names[BC_OP(i)];
 	}
 }
 

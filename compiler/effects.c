@@ -44,11 +44,11 @@ static bool direct_effect(const bc_program *p, const bc_proto *pr)
 				return true;
 			break;
 		case OP_CALL:       /* a function value: not followed */
-		case OP_NEWACTOR:
-		case OP_GETSELF:
-		case OP_SETSELF:
 			return true;
 		default:
+			/* self, module globals, a new actor (opcodes.h) */
+			if (BC_OP(i) < OP__COUNT && (bc_ops[BC_OP(i)].flags & OPF_EFFECT))
+				return true;
 			break;
 		}
 	}

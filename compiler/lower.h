@@ -14,13 +14,14 @@
 #include <stdint.h>
 
 #include "dag.h"
+#include "../lang/small_limits.h"
 
 typedef struct lower_opts {
 	uint32_t max_nodes; /* 0: the default limit (LOWER_MAX_NODES) */
 	bool no_rewrite;    /* keep chains of @associative calls as written */
 } lower_opts;
 
-#define LOWER_MAX_NODES 100000000u
+#define LOWER_MAX_NODES FLOW_LIMIT(100000000u, 100000u)
 
 /* Returns the DAG (finalized, and with chains of @associative calls
  * rebalanced unless o->no_rewrite: rewrite.h), or NULL with *err set. */

@@ -8,6 +8,7 @@
 #include "../lang/bytecode.h"
 #include "../lang/diag.h"
 #include "dag.h"
+#include "../lang/small_limits.h"
 
 /* magic, version, flags, source hash, section count */
 #define PLAN_HEADER_LEN (8 + 4 + 4 + 32 + 4)
@@ -22,8 +23,8 @@ enum { PLAN_K_VALUE, PLAN_K_PROTO, PLAN_K_NATIVE, PLAN_K_ABSENT,
  * from 0 in the order they were finished, over all nodes): a shared
  * part of a value is written once, so x = [x, x] repeated stays small */
 /* node inputs: nesting of lists/dicts that hold references, and items per input */
-#define PLAN_IN_MAX_DEPTH 1000
-#define PLAN_IN_MAX_ITEMS (1u << 24)
+#define PLAN_IN_MAX_DEPTH FLOW_LIMIT(1000, 100)
+#define PLAN_IN_MAX_ITEMS FLOW_LIMIT(1u << 24, 1u << 16)
 
 /* The proto a node's `proto` names for IMPLICIT/EFFECT nodes: one of the
  * program's protos, or the driver as DAG_PROTO_DRIVER. */

@@ -1,8 +1,8 @@
 /* plan_read.c - loads a plan file, validating every byte before use: the
  * checksum, the header, every length, count, string, index and span, the
- * bytecode of every proto (operands, jump targets, and a register type
- * flow so no instruction sees a value the VM would misuse), and the stored
- * DAG (each node against the program, references to earlier nodes only). */
+ * bytecode of every proto (lang/verify.c: operands, jump targets, and a
+ * register type flow so no instruction sees a value the VM would misuse),
+ * and the stored DAG (each node against the program, references to earlier nodes only). */
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -17,6 +17,7 @@
 #include "plan_int.h"
 #include "../lang/arena.h"
 #include "../lang/encode.h"
+#include "../lang/verify.h"
 #include "../lang/vm.h"
 #include "../lang/native.h"
 
@@ -84,7 +85,8 @@ static int get_int(ld *L, int64_t lo, int64_t hi, int *out, const char *what)
 	*out = 0;
 	if (get_var(L, &x, what))
 		return -1;
-	CHECK(x >= (uint64_t)lo && x <= (uint64_t)hi, "%s %llu out of range [%lld, %lld]", what,
+	/* hi < lo: an empty range (an index into a table of none) */
+	CHECK(hi >= lo && x >= (uint64_t)lo && x <= (uint64_t)hi, "%s %llu out of range [%lld, %lld]", what,
 	      (unsigned long long)x, (long long)lo, (long long)hi);
 	*out = (int)x;
 	return 0;
@@ -433,355 +435,6 @@ static int read_actors(ld *L, char *owned)
 		}
 	}
 	return 0;
-}
-
-/* ---- bytecode --------------------------------------------------------------- */
-
-enum { F_ABC, F_AB, F_A, F_AK, F_AP, F_AACT, F_AsBx, F_sJ, F_ABI, F_ANAT, F_AMS, F_AG, F_AX };
-
-/* Register type masks: one bit per vtype; KSTR is a string constant of the
- * proto (BINDMETHOD keeps a pointer into it); SHARED means the value may
- * also be referenced from elsewhere. LISTAPPEND and DICTSET need an
- * unshared container fresh from NEWLIST/NEWDICT, so no bytecode can put a
- * container inside itself (a reference cycle would leak). */
-#define T(t) (1u << (t))
-#define T_SHARED (1u << 30)
-#define T_ANY (((1u << V__COUNT) - 1) | T_SHARED)
-#define T_KSTR (1u << 31)
-#define T_STRS (T(V_STR) | T_KSTR)
-
-typedef struct vstate {
-	const bc_proto *x;
-	bool is_init;
-	int nregs;
-} vstate;
-
-/* operand checks that need no flow: registers, indexes, jump targets */
-static int check_insn(ld *L, const vstate *v, int pc, int *nsucc, int succ[2])
-{
-	const bc_proto *x = v->x;
-	const bc_program *p = L->p;
-	uint32_t i = x->code[pc];
-	unsigned op = BC_OP(i);
-	int a = BC_A(i), b = BC_B(i), c = BC_C(i), bx = BC_Bx(i), nr = v->nregs;
-#define REG(r) CHECK((r) < nr, "%s: register %d of %s at pc %d is not below %d", x->name, (r), bc_op_names[op], pc, nr)
-#define KIDX(k) CHECK((k) < x->nconsts, "%s: constant %d at pc %d out of range", x->name, (k), pc)
-	CHECK(op < OP__COUNT, "%s: unknown opcode %u at pc %d", x->name, op, pc);
-	*nsucc = 1;
-	succ[0] = pc + 1;
-	switch ((bc_op)op) {
-	case OP_MOVE: case OP_NEG: case OP_NOT: case OP_TOSTR: case OP_LISTAPPEND:
-	case OP_ADDI: case OP_IFEQ: case OP_IFLT: case OP_IFLE:
-		REG(a); REG(b);
-		break;
-	case OP_LOADK: case OP_GETSELF: case OP_SETSELF: case OP_CHECKTYPE:
-		REG(a); KIDX(bx);
-		if (op != OP_LOADK)
-			CHECK(x->consts[bx].t == V_STR, "%s: %s at pc %d needs a string constant", x->name, bc_op_names[op], pc);
-		break;
-	case OP_LOADI: case OP_LOADNONE: case OP_LOADBOOL: case OP_RETURN:
-		REG(a);
-		break;
-	case OP_RETURN0:
-		*nsucc = 0;
-		break;
-	case OP_GETGLOBAL: case OP_SETGLOBAL:
-		REG(a);
-		CHECK(b < p->nmodules && c < p->modules[b].nglobals, "%s: global %d.%d at pc %d out of range", x->name, b, c, pc);
-		CHECK(op == OP_GETGLOBAL || (v->is_init && b == x->module), "%s: SETGLOBAL outside a module init at pc %d", x->name, pc);
-		break;
-	case OP_NEWLIST:
-		REG(a + b);
-		break;
-	case OP_NEWDICT:
-		REG(a + 2 * b);
-		break;
-	case OP_DICTSET: case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_FLOORDIV:
-	case OP_MOD: case OP_POW: case OP_MATMUL: case OP_EQ: case OP_NE: case OP_LT: case OP_LE:
-	case OP_IN: case OP_NOTIN: case OP_INDEX: case OP_SETINDEX: case OP_BINDMETHOD: case OP_UNPACK:
-	case OP_FORMAT:
-		REG(a); REG(b); REG(c);
-		break;
-	case OP_TEST:
-		REG(a);
-		break;
-	case OP_JMP:
-		succ[0] = pc + 1 + BC_sJ(i);
-		break;
-	case OP_SLICE:
-		REG(a); REG(b + 3);
-		CHECK(c <= 7, "%s: slice mask %d at pc %d", x->name, c, pc);
-		break;
-	case OP_CALL:
-		REG(a + b);
-		CHECK(c <= b, "%s: more keyword arguments than arguments at pc %d", x->name, pc);
-		if (c) {
-			CHECK(pc + 1 < x->ncode && BC_OP(x->code[pc + 1]) == OP_EXTRAARG, "%s: CALL at pc %d lacks its EXTRAARG", x->name, pc);
-			int k = BC_Bx(x->code[pc + 1]);
-			KIDX(k);
-			value names = x->consts[k];
-			CHECK(names.t == V_LIST && list_len(names) >= (size_t)c, "%s: keyword names at pc %d are not a list", x->name, pc);
-			for (int j = 0; j < c; j++)
-				CHECK(list_get(names, (size_t)j).t == V_STR, "%s: keyword name at pc %d is not a string", x->name, pc);
-			succ[0] = pc + 2;
-		}
-		break;
-	case OP_CALLP: case OP_CALLT: {
-		CHECK(bx < p->nprotos, "%s: proto %d at pc %d out of range", x->name, bx, pc);
-		const bc_proto *cp = p->protos[bx];
-		CHECK(cp->kind == (op == OP_CALLP ? PROTO_FN : PROTO_TASK), "%s: %s at pc %d calls a %s", x->name,
-		      bc_op_names[op], pc, cp->name);
-		REG(a + (cp->nparams ? cp->nparams - 1 : 0));
-		break;
-	}
-	case OP_NEWACTOR: {
-		CHECK(bx < p->nactors, "%s: actor %d at pc %d out of range", x->name, bx, pc);
-		const bc_actor *ac = p->actors[bx];
-		int n = ac->init ? ac->init->nparams : 0;
-		REG(a + (n ? n - 1 : 0));
-		break;
-	}
-	case OP_NATIVE: {
-		CHECK(b < x->nnatives, "%s: native slot %d at pc %d out of range", x->name, b, pc);
-		const native_params *np = native_params_of(x->natives[b]);
-		CHECK(!np || np->n < 0 || np->n == c, "%s: %s at pc %d gets %d arguments", x->name, x->natives[b]->name, pc, c);
-		REG(a + (c ? c - 1 : 0));
-		break;
-	}
-	case OP_METHOD:
-		CHECK(b < x->nmsites, "%s: method site %d at pc %d out of range", x->name, b, pc);
-		CHECK(x->msites[b].nkw <= c, "%s: method site at pc %d has more keywords than arguments", x->name, pc);
-		REG(a + 1 + c);
-		break;
-	case OP_FORPREP: case OP_FORLOOP:
-		REG(a + 2);
-		*nsucc = 2;
-		succ[1] = pc + 1 + BC_sBx(i);
-		break;
-	case OP_ITERPREP: case OP_ITERNEXT:
-		REG(a + 1); REG(b);
-		break;
-	case OP_CONCAT:
-		REG(a);
-		if (c)
-			REG(b + c - 1);
-		break;
-	case OP_EXTRAARG:
-		KIDX(bx);
-		*nsucc = 0; /* executing it is an error the VM reports */
-		break;
-	case OP__COUNT:
-		break;
-	}
-	if (op == OP_RETURN)
-		*nsucc = 0;
-	if (op == OP_IFEQ || op == OP_IFLT || op == OP_IFLE || op == OP_TEST || op == OP_ITERNEXT) {
-		CHECK(pc + 1 < x->ncode && BC_OP(x->code[pc + 1]) == OP_JMP, "%s: %s at pc %d is not followed by a JMP",
-		      x->name, bc_op_names[op], pc);
-		*nsucc = 2;
-		succ[1] = pc + 2;
-	}
-	return 0; /* successors are checked where reachable (the compiler leaves
-	           * dead jumps past the end after a final return) */
-#undef REG
-#undef KIDX
-}
-
-static uint32_t const_mask(value k)
-{
-	return k.t == V_STR ? T_KSTR : T(k.t);
-}
-
-/* One instruction on the register types r: checks what it needs, applies
- * what it writes. */
-static int flow_insn(ld *L, const vstate *v, int pc, uint32_t *r)
-{
-	const bc_proto *x = v->x;
-	uint32_t i = x->code[pc];
-	bc_op op = BC_OP(i);
-	int a = BC_A(i), b = BC_B(i), c = BC_C(i);
-#define NEED(reg, mask) CHECK((r[reg] & ~(uint32_t)(mask) & ~T_SHARED) == 0, \
-		"%s: %s at pc %d may see a value of the wrong type in register %d", x->name, bc_op_names[op], pc, (reg))
-#define FRESH(reg, t) CHECK(r[reg] == T(t), \
-		"%s: %s at pc %d needs a new container in register %d", x->name, bc_op_names[op], pc, (reg))
-	switch (op) {
-	case OP_MOVE: r[b] |= T_SHARED; r[a] = r[b]; break;
-	case OP_LOADK: r[a] = const_mask(x->consts[BC_Bx(i)]); break;
-	case OP_LOADI: r[a] = T(V_INT); break;
-	case OP_LOADNONE: r[a] = T(V_NONE); break;
-	case OP_LOADBOOL: case OP_EQ: case OP_NE: case OP_LT: case OP_LE: case OP_IN: case OP_NOTIN:
-	case OP_NOT:
-		r[a] = T(V_BOOL);
-		break;
-	case OP_NEWLIST:
-		for (int j = 1; j <= b; j++)
-			r[a + j] |= T_SHARED;
-		r[a] = T(V_LIST);
-		break;
-	case OP_NEWDICT:
-		for (int j = 1; j <= 2 * b; j++)
-			r[a + j] |= T_SHARED;
-		r[a] = T(V_DICT);
-		break;
-	case OP_LISTAPPEND:
-		FRESH(a, V_LIST);
-		CHECK(b != a, "%s: LISTAPPEND at pc %d appends a list to itself", x->name, pc);
-		r[b] |= T_SHARED;
-		break;
-	case OP_DICTSET:
-		FRESH(a, V_DICT);
-		CHECK(b != a && c != a, "%s: DICTSET at pc %d puts a dict in itself", x->name, pc);
-		r[b] |= T_SHARED;
-		r[c] |= T_SHARED;
-		break;
-	case OP_SETINDEX: r[c] |= T_SHARED; r[a] = T_ANY; break;
-	case OP_SETSELF: case OP_SETGLOBAL: r[a] |= T_SHARED; break;
-	case OP_BINDMETHOD: NEED(c, T_KSTR); r[b] |= T_SHARED; r[a] = T(V_FUNC); break;
-	case OP_FORMAT: NEED(c, T_STRS); r[a] = T(V_STR); break;
-	case OP_TOSTR: r[a] = T(V_STR); break;
-	case OP_CONCAT:
-		for (int j = 0; j < c; j++)
-			NEED(b + j, T_STRS);
-		r[a] = T(V_STR);
-		break;
-	case OP_FORPREP: r[a] = r[a + 1] = r[a + 2] = T(V_INT); break;
-	case OP_FORLOOP: NEED(a, T(V_INT)); NEED(a + 1, T(V_INT)); NEED(a + 2, T(V_INT)); break;
-	case OP_ITERPREP: r[b] |= T_SHARED; r[a] = T(V_LIST) | T_SHARED; r[a + 1] = T(V_INT); break;
-	case OP_ITERNEXT: NEED(a, T(V_LIST)); NEED(a + 1, T(V_INT)); r[b] = T_ANY; break;
-	case OP_UNPACK: r[b] = T_ANY; r[c] = T_ANY; break;
-	case OP_CALL: case OP_CALLP: case OP_CALLT: case OP_NEWACTOR: case OP_NATIVE: case OP_METHOD:
-		/* the callee's frame starts at A and is cleared on return */
-		for (int j = a; j < v->nregs; j++)
-			r[j] = T_ANY;
-		break;
-	case OP_GETGLOBAL: case OP_GETSELF: case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV:
-	case OP_FLOORDIV: case OP_MOD: case OP_POW: case OP_MATMUL: case OP_ADDI: case OP_NEG:
-	case OP_INDEX: case OP_SLICE:
-		r[a] = T_ANY;
-		break;
-	default:
-		break;
-	}
-	return 0;
-#undef NEED
-#undef FRESH
-}
-
-static int verify_proto(ld *L, const bc_proto *x, bool is_init)
-{
-	vstate v = { x, is_init, x->nregs };
-	int n = x->ncode, rc = -1;
-	int *leader = malloc(sizeof(int) * (size_t)n);
-	int *succ = malloc(sizeof(int) * 2 * (size_t)n);
-	uint8_t *nsucc = malloc((size_t)n);
-	if (!leader || !succ || !nsucc)
-		abort();
-	for (int pc = 0; pc < n; pc++)
-		leader[pc] = -1;
-	leader[0] = 0;
-	for (int pc = 0; pc < n; pc++) {
-		int ns, s[2] = { 0, 0 };
-		if (check_insn(L, &v, pc, &ns, s))
-			goto out;
-		nsucc[pc] = (uint8_t)ns;
-		succ[2 * pc] = s[0];
-		succ[2 * pc + 1] = s[1];
-	}
-	/* reachable code: every successor inside the code; leaders */
-	{
-		uint8_t *reach = calloc((size_t)n, 1);
-		int *stack = malloc(sizeof(int) * (size_t)n), ns = 0;
-		if (!reach || !stack)
-			abort();
-		reach[0] = 1;
-		stack[ns++] = 0;
-		int bad = 0;
-		while (ns > 0 && !bad) {
-			int pc = stack[--ns];
-			for (int j = 0; j < nsucc[pc]; j++) {
-				int t = succ[2 * pc + j];
-				if (t < 0 || t >= n) {
-					bad = fail(L, "%s: %s at pc %d goes to %d, outside the code", x->name,
-					           bc_op_names[BC_OP(x->code[pc])], pc, t);
-					break;
-				}
-				if (nsucc[pc] != 1 || t != pc + 1)
-					leader[t] = 0;
-				if (!reach[t]) {
-					reach[t] = 1;
-					stack[ns++] = t;
-				}
-			}
-		}
-		free(reach);
-		free(stack);
-		if (bad)
-			goto out;
-	}
-	int nl = 0;
-	for (int pc = 0; pc < n; pc++)
-		if (leader[pc] == 0)
-			leader[pc] = nl++;
-		else
-			leader[pc] = -1;
-	int nr = x->nregs;
-	uint32_t *st = calloc((size_t)nl * (size_t)nr, sizeof(uint32_t));
-	uint8_t *seen = calloc((size_t)nl, 1), *queued = calloc((size_t)nl, 1);
-	int *work = malloc(sizeof(int) * (size_t)nl), *lpc = malloc(sizeof(int) * (size_t)nl);
-	uint32_t *r = malloc(sizeof(uint32_t) * (size_t)nr);
-	if (!st || !seen || !queued || !work || !lpc || !r)
-		abort();
-	for (int pc = 0; pc < n; pc++)
-		if (leader[pc] >= 0)
-			lpc[leader[pc]] = pc;
-	for (int j = 0; j < nr; j++)
-		st[j] = j < x->nparams ? T_ANY : T(V_NONE);
-	seen[0] = queued[0] = 1;
-	int nw = 0;
-	work[nw++] = 0;
-	while (nw > 0) {
-		int l = work[--nw];
-		queued[l] = 0;
-		memcpy(r, st + (size_t)l * (size_t)nr, sizeof(uint32_t) * (size_t)nr);
-		for (int pc = lpc[l];;) {
-			if (flow_insn(L, &v, pc, r))
-				goto done;
-			int ns = nsucc[pc];
-			if (ns == 1 && succ[2 * pc] == pc + 1 && leader[pc + 1] < 0) {
-				pc++;
-				continue;
-			}
-			for (int s = 0; s < ns; s++) {
-				int t = leader[succ[2 * pc + s]];
-				uint32_t *ts = st + (size_t)t * (size_t)nr;
-				bool changed = !seen[t];
-				for (int j = 0; j < nr; j++) {
-					uint32_t m = seen[t] ? ts[j] | r[j] : r[j];
-					changed |= m != ts[j];
-					ts[j] = m;
-				}
-				seen[t] = 1;
-				if (changed && !queued[t]) {
-					queued[t] = 1;
-					work[nw++] = t;
-				}
-			}
-			break;
-		}
-	}
-	rc = 0;
-done:
-	free(st);
-	free(seen);
-	free(queued);
-	free(work);
-	free(lpc);
-	free(r);
-out:
-	free(leader);
-	free(succ);
-	free(nsucc);
-	return rc;
 }
 
 /* ---- the DAG ------------------------------------------------------------------ */
@@ -1263,9 +916,14 @@ static int load(ld *L, size_t len)
 	p->protos = L->all;
 	p->nprotos = L->nprog;
 	p->driver = L->all[driver - 1];
-	for (int i = 0; i < L->nall; i++)
-		if (verify_proto(L, L->all[i], i >= L->nprog && i != driver - 1))
+	for (int i = 0; i < L->nall; i++) {
+		char *e = NULL;
+		if (bc_verify_proto(p, L->all[i], i >= L->nprog && i != driver - 1, &e)) {
+			fail(L, "%s", e ? e : "bad code");
+			free(e);
 			return -1;
+		}
+	}
 	/* the DAG: both sections or neither; checked only now, against the
 	 * verified program */
 	if (!sec[PLAN_SEC_NODES].found && !sec[PLAN_SEC_EDGES].found)

@@ -51,7 +51,7 @@ static bool holds_node_future(value x, void *ctx)
 static void store_trouble(run_store *rs, FILE *err, char *msg)
 {
 	if (!__atomic_exchange_n(&rs->reported, 1, __ATOMIC_RELAXED))
-		fprintf(err, "flow: error: object store: %s (results are kept in memory)\n",
+		fprintf(err, "flow: warning: object store: %s (results are kept in memory)\n",
 		        msg ? msg : "failed");
 	free(msg);
 }

@@ -18,9 +18,10 @@
 #include <stdio.h>
 
 #include "compiler/dag.h"
+#include "lang/small_limits.h"
 #include "lang/vm.h"
 
-#define RUN_STORE_INLINE_MAX 4096
+#define RUN_STORE_INLINE_MAX FLOW_LIMIT(4096, 64)
 
 typedef struct run_store {
 	struct store *st;

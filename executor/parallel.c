@@ -23,20 +23,17 @@
 #include <unistd.h>
 
 #include "executor/executor.h"
+#include "executor/interrupt.h"
 #include "executor/node.h"
 #include "executor/run_obs.h"
 #include "executor/sched.h"
 #include "executor/task_run.h"
 #include "executor/watchdog.h"
 
-/* The driver thread waits for s->drv (mu held); with a progress line it
- * wakes every 100 ms to redraw it (outside mu). */
+/* The driver thread waits for s->drv (mu held); it wakes every 100 ms
+ * to redraw the progress line (outside mu) and to notice an interrupt. */
 static void driver_wait(sched *s, run_obs *obs)
 {
-	if (!obs || !obs->progress) {
-		pthread_cond_wait(&s->drv, &s->mu);
-		return;
-	}
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	ts.tv_nsec += 100000000L;
@@ -59,12 +56,16 @@ static void drive(sched *s, task_host *dh, flow_vm *dv, run_obs *obs)
 		if (s->worker[v])
 			continue;
 		pthread_mutex_lock(&s->mu);
-		while (s->pending[v] != 0 && !s->fatal)
+		while (s->pending[v] != 0 && !s->fatal && !run_cancelled())
 			driver_wait(s, obs);
 		bool stop = s->fatal;
 		pthread_mutex_unlock(&s->mu);
 		if (stop)
 			break;
+		if (run_cancelled()) {
+			sched_cancel(s);
+			break;
+		}
 		obs_tick(obs);
 		obs_mark m;
 		obs_node_begin(obs, dh, v, 0, &m);
@@ -79,8 +80,10 @@ static void drive(sched *s, task_host *dh, flow_vm *dv, run_obs *obs)
 		pthread_mutex_unlock(&s->mu);
 	}
 	pthread_mutex_lock(&s->mu);
-	while (!sched_all_done(s) && !s->fatal)
+	while (!sched_all_done(s) && !s->fatal && !run_cancelled())
 		driver_wait(s, obs);
+	if (run_cancelled())
+		s->fatal = true;
 	sched_stop(s);
 	pthread_mutex_unlock(&s->mu);
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "compiler/effects.h"
+#include "executor/interrupt.h"
 #include "executor/sched.h"
 
 /* ---- the bucket queue ------------------------------------------------------ */
@@ -185,7 +186,8 @@ bool sched_has_work(sched *s, const res_pool *r)
 
 bool sched_take(sched *s, res_pool *r, sched_item *it)
 {
-	if (!sched_has_work(s, r))
+	/* after SIGINT/SIGTERM nothing more starts (interrupt.h) */
+	if (run_cancelled() || !sched_has_work(s, r))
 		return false;
 	/* jobs first: running tasks wait for them */
 	nested_job *j = job_peek(s);
@@ -289,6 +291,16 @@ void sched_fail(sched *s, flow_vm *vm)
 	pthread_cond_broadcast(&s->jdone);
 	pthread_mutex_unlock(&s->mu);
 	free(e);
+}
+
+void sched_cancel(sched *s)
+{
+	pthread_mutex_lock(&s->mu);
+	s->fatal = s->stop = true;
+	pthread_cond_broadcast(&s->work);
+	pthread_cond_broadcast(&s->drv);
+	pthread_cond_broadcast(&s->jdone);
+	pthread_mutex_unlock(&s->mu);
 }
 
 void sched_stop(sched *s)

@@ -112,6 +112,10 @@ bool sched_all_done(const sched *s);
 /* A node could not run (its error is in vm): stops the whole run, and
  * prints the error once. (not mu) */
 void sched_fail(sched *s, flow_vm *vm);
+/* The run was interrupted (interrupt.h): everything stops, as after
+ * sched_fail, without a message (the running calls fail by themselves,
+ * cancelled). (not mu) */
+void sched_cancel(sched *s);
 /* The run is over: everyone leaves. (mu) */
 void sched_stop(sched *s);
 

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 
 #include "executor/executor.h"
+#include "executor/interrupt.h"
 #include "executor/node.h"
 #include "executor/run_obs.h"
 #include "executor/task_run.h"
@@ -21,6 +22,10 @@ static int run_all(task_host *sh, const dag *g, run_obs *obs)
 	flow_vm *dv = task_host_vm(sh);
 	int status = 0;
 	for (uint32_t v = 0; v < g->n; v++) {
+		if (run_cancelled()) { /* SIGINT/SIGTERM: nothing more starts */
+			status = 1;
+			break;
+		}
 		obs_mark m;
 		obs_tick(obs);
 		obs_node_begin(obs, sh, v, 0, &m);

@@ -18,6 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -42,7 +45,12 @@ struct store {
 	uint64_t cap;
 	uint64_t map_size;
 	char *dir; /* the private directory with the LMDB files */
-	MDB_env *env;
+	char **made; /* missing parents of the spill directory we created (removed at close) */
+	int nmade;
+	MDB_env *env; /* NULL until the first spill (opened then: open_env) */
+	bool broken;  /* a spill failed: objects stay in memory, no retry on every put
+	               * (until store_free deletes a record: room again) */
+	bool can_grow; /* the map size was not given: it may grow */
 	MDB_dbi dbi;
 	sent **buckets;
 	size_t nbuckets, count;
@@ -265,10 +273,36 @@ static void release_victims(store *s, size_t nv)
 /* Releases memory until under the cap: see the file comment. Called with
  * s->mu held. STORE_SPILL_FAILED with *err when LMDB refuses; then only
  * objects safely on disk have been released. */
+static int open_env(store *s, char **err);
+static bool grow_map(store *s);
+
+static int spill_once(store *s, char **err, int *lmdb_rc);
+
 static int spill_locked(store *s, char **err)
 {
-	if (s->st.mem_bytes <= s->cap)
+	if (s->st.mem_bytes <= s->cap || s->broken)
 		return STORE_OK;
+	if (!s->env && open_env(s, err) != 0) {
+		s->broken = true;
+		return STORE_SPILL_FAILED;
+	}
+	int lrc = 0;
+	int rc = spill_once(s, err, &lrc);
+	/* a full map grows (as far as the address space allows) and is tried again */
+	while (rc == STORE_SPILL_FAILED && lrc == MDB_MAP_FULL && grow_map(s)) {
+		if (err) {
+			free(*err);
+			*err = NULL;
+		}
+		rc = spill_once(s, err, &lrc);
+	}
+	if (rc == STORE_SPILL_FAILED)
+		s->broken = true; /* said once; every object stays in memory from now on */
+	return rc;
+}
+
+static int spill_once(store *s, char **err, int *lmdb_rc)
+{
 	size_t nv = 0;
 	uint64_t freed = 0, txn_bytes = 0;
 	MDB_txn *txn = NULL;
@@ -328,14 +362,16 @@ static int spill_locked(store *s, char **err)
 		lmdb_err(s, err, rc, "spilling", fail_id);
 		ret = STORE_SPILL_FAILED;
 	}
+	*lmdb_rc = rc;
 	release_victims(s, nv);
 	return ret;
 }
 
 /* ---- open and close --------------------------------------------------------- */
 
-/* mkdir -p: creates dir and its missing parents. */
-static int mkdir_p(const char *dir)
+/* mkdir -p: creates dir and its missing parents, noting each one created
+ * in s->made (store_close removes them: nothing is left behind). */
+static int mkdir_p(store *s, const char *dir)
 {
 	char *p = strdup(dir);
 	if (!p)
@@ -346,7 +382,11 @@ static int mkdir_p(const char *dir)
 			continue;
 		char c = *q;
 		*q = '\0';
-		if (mkdir(p, 0700) != 0 && errno != EEXIST) {
+		if (mkdir(p, 0700) == 0) {
+			s->made = realloc(s->made, sizeof *s->made * (size_t)(s->nmade + 1));
+			if (!s->made || !(s->made[s->nmade++] = strdup(p)))
+				abort();
+		} else if (errno != EEXIST) {
 			rc = -1;
 			break;
 		}
@@ -382,7 +422,73 @@ static void remove_dir(const char *dir)
 	rmdir(dir);
 }
 
-store *store_open(const store_opts *o, char **err)
+/* The map's size: what was asked, else 64 GiB, but at most a quarter of
+ * the address space a `ulimit -v` leaves (the map is reserved up front);
+ * grown on MDB_MAP_FULL. */
+static uint64_t initial_map_size(uint64_t asked)
+{
+	if (asked)
+		return asked;
+	uint64_t m = STORE_DEFAULT_MAP_SIZE;
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+		uint64_t quarter = (uint64_t)rl.rlim_cur / 4;
+		if (quarter < m)
+			m = quarter < (16u << 20) ? (16u << 20) : quarter;
+	}
+	return m;
+}
+
+/* Doubles the map when the address-space limit allows. Called with no
+ * transaction open. */
+static bool grow_map(store *s)
+{
+	uint64_t next = s->map_size * 2;
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    next > (uint64_t)rl.rlim_cur / 2)
+		return false;
+	if (!s->can_grow || next > (1ull << 40) || mdb_env_set_mapsize(s->env, next) != 0)
+		return false;
+	s->map_size = next;
+	return true;
+}
+
+/* A spill directory of a process that is gone: flow-spill-PID-XXXXXX. */
+static bool stale_spill_dir(const char *name)
+{
+	const char *p = name + strlen("flow-spill-");
+	if (strncmp(name, "flow-spill-", strlen("flow-spill-")) || *p < '1' || *p > '9')
+		return false;
+	char *end;
+	long pid = strtol(p, &end, 10);
+	if (*end != '-' || strlen(end) != 7 || pid <= 0 || pid == (long)getpid())
+		return false;
+	return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+}
+
+void store_sweep_stale(const char *base)
+{
+	DIR *d = opendir(base);
+	if (!d)
+		return;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		if (!stale_spill_dir(de->d_name))
+			continue;
+		char *path = NULL;
+		if (asprintf(&path, "%s/%s", base, de->d_name) < 0)
+			abort();
+		struct stat sb;
+		/* only our own directories: a run by another user is not ours */
+		if (lstat(path, &sb) == 0 && S_ISDIR(sb.st_mode) && sb.st_uid == geteuid())
+			remove_dir(path);
+		free(path);
+	}
+	closedir(d);
+}
+
+static const char *spill_base(const store_opts *o)
 {
 	const char *base = o->spill_dir;
 	if (!base || !*base) {
@@ -390,31 +496,55 @@ store *store_open(const store_opts *o, char **err)
 		if (!base || !*base)
 			base = "/tmp";
 	}
-	if (mkdir_p(base) != 0) {
+	return base;
+}
+
+store *store_open(const store_opts *o, char **err)
+{
+	const char *base = spill_base(o);
+	store *s = calloc(1, sizeof *s);
+	if (!s)
+		abort();
+	pthread_mutex_init(&s->mu, NULL);
+	if (mkdir_p(s, base) != 0) {
 		seterr(err, FLOW_EIO, "spill directory %s: cannot create it: %s", base, strerror(errno));
+		store_close(s);
 		return NULL;
 	}
+	store_sweep_stale(base);
 	char *dir = NULL;
-	if (asprintf(&dir, "%s/flow-spill-XXXXXX", base) < 0)
+	/* the owner's pid in the name: a later run removes it if we die */
+	if (asprintf(&dir, "%s/flow-spill-%ld-XXXXXX", base, (long)getpid()) < 0)
 		abort();
 	if (!mkdtemp(dir)) {
 		seterr(err, FLOW_EIO, "spill directory %s: cannot create a directory in it: %s", base,
 		       strerror(errno));
 		free(dir);
+		store_close(s);
 		return NULL;
 	}
-	store *s = calloc(1, sizeof *s);
-	if (!s)
-		abort();
-	pthread_mutex_init(&s->mu, NULL);
 	s->cap = o->memory_cap;
-	s->map_size = o->map_size ? o->map_size : STORE_DEFAULT_MAP_SIZE;
+	s->map_size = initial_map_size(o->map_size);
+	s->can_grow = o->map_size == 0;
 	s->dir = dir;
 	s->nbuckets = 1024;
 	s->buckets = calloc(s->nbuckets, sizeof *s->buckets);
 	if (!s->buckets)
 		abort();
 	sbuf_init(&s->enc);
+	/* a directory we cannot write fails now, not at the first spill */
+	if (access(dir, W_OK) != 0) {
+		seterr(err, FLOW_EIO, "spill directory %s: %s", dir, strerror(errno));
+		store_close(s);
+		return NULL;
+	}
+	return s;
+}
+
+/* Opens LMDB in s->dir: at the first spill, so a run that never spills
+ * reserves no map. */
+static int open_env(store *s, char **err)
+{
 	int rc;
 	MDB_txn *txn = NULL;
 	const char *step = "mdb_env_create";
@@ -427,7 +557,7 @@ store *store_open(const store_opts *o, char **err)
 	 * transaction, so LMDB needs no lock file (NOLOCK) and read
 	 * transactions are not tied to a thread (NOTLS). */
 	step = "opening LMDB";
-	if ((rc = mdb_env_open(s->env, dir, MDB_NOSYNC | MDB_NOMETASYNC | MDB_NOTLS | MDB_NOLOCK,
+	if ((rc = mdb_env_open(s->env, s->dir, MDB_NOSYNC | MDB_NOMETASYNC | MDB_NOTLS | MDB_NOLOCK,
 	                       0600)) != 0)
 		goto fail;
 	step = "opening the database";
@@ -439,11 +569,14 @@ store *store_open(const store_opts *o, char **err)
 	}
 	if ((rc = mdb_txn_commit(txn)) != 0)
 		goto fail;
-	return s;
+	return 0;
 fail:
-	seterr(err, FLOW_EIO, "spill directory %s: %s: %s", dir, step, mdb_strerror(rc));
-	store_close(s);
-	return NULL;
+	seterr(err, FLOW_EIO, "spill directory %s: %s (map size %llu bytes): %s; objects stay in memory",
+	       s->dir, step, (unsigned long long)s->map_size, mdb_strerror(rc));
+	if (s->env)
+		mdb_env_close(s->env);
+	s->env = NULL;
+	return -1;
 }
 
 void store_close(store *s)
@@ -463,8 +596,14 @@ void store_close(store *s)
 	sbuf_fini(&s->enc);
 	if (s->env)
 		mdb_env_close(s->env);
-	remove_dir(s->dir);
+	if (s->dir)
+		remove_dir(s->dir);
 	free(s->dir);
+	for (int i = s->nmade; i-- > 0;) { /* the parents we made, deepest first */
+		rmdir(s->made[i]);
+		free(s->made[i]);
+	}
+	free(s->made);
 	pthread_mutex_destroy(&s->mu);
 	free(s);
 }
@@ -643,6 +782,7 @@ int store_free(store *s, uint64_t id, char **err)
 			ret = STORE_ERR;
 		} else {
 			s->st.disk_bytes -= e->disk_len;
+			s->broken = false; /* room again: spilling may be tried anew */
 		}
 	}
 	if (e->unspillable)
@@ -658,7 +798,7 @@ void store_get_stats(store *s, store_stats *st)
 	*st = s->st;
 	st->objects = s->count;
 	MDB_stat ms;
-	if (mdb_env_stat(s->env, &ms) == 0)
+	if (s->env && mdb_env_stat(s->env, &ms) == 0)
 		st->disk_objects = ms.ms_entries;
 	pthread_mutex_unlock(&s->mu);
 }
@@ -666,7 +806,7 @@ void store_get_stats(store *s, store_stats *st)
 int store_sync(store *s, char **err)
 {
 	pthread_mutex_lock(&s->mu);
-	int rc = mdb_env_sync(s->env, 1);
+	int rc = s->env ? mdb_env_sync(s->env, 1) : 0;
 	pthread_mutex_unlock(&s->mu);
 	if (rc) {
 		seterr(err, FLOW_EIO, "spill directory %s: sync: %s", s->dir, mdb_strerror(rc));

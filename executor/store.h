@@ -2,8 +2,11 @@
  * the least recently used ones spilled to LMDB (ARCHITECTURE.md, executor).
  *
  * What it owns: the values put into it (one reference each), a private
- * LMDB environment in a fresh directory (flow-spill-XXXXXX under the
- * spill directory, removed by store_close), and the accounting.
+ * LMDB environment in a fresh directory (flow-spill-PID-XXXXXX under the
+ * spill directory, removed by store_close, with any missing parents it
+ * created), and the accounting. LMDB is opened at the first spill, so a
+ * run that never spills reserves no map; the map's size is bounded by
+ * the address space (`ulimit -v`) and doubled when it fills.
  *
  * Values are frozen and shared between threads without copying; only a
  * spilled object is encoded (encode.h) and decoded again when read back.
@@ -26,7 +29,8 @@
  * FLOW_EEXIST, FLOW_EINVAL, FLOW_ECORRUPT (a record missing or not
  * decodable), FLOW_ENOSPC (map or disk full), FLOW_EIO. A failed spill
  * (map full, disk full, I/O error) aborts its LMDB transaction, so every
- * object stays in memory, intact: nothing is lost or half-written.
+ * object stays in memory, intact: nothing is lost or half-written. After
+ * one the store stops spilling (reported once, not retried on every put).
  *
  * Threads: every function may be called from any thread. One mutex guards
  * the whole store, spilling and reading back included (simple, and LMDB
@@ -44,8 +48,8 @@ typedef struct store store;
 
 typedef struct store_opts {
 	uint64_t memory_cap;   /* bytes kept in memory before spilling */
-	const char *spill_dir; /* NULL: $TMPDIR, else /tmp; created if missing */
-	uint64_t map_size;     /* LMDB map size; 0: STORE_DEFAULT_MAP_SIZE */
+	const char *spill_dir; /* NULL: $TMPDIR, else /tmp; created if missing (and removed) */
+	uint64_t map_size;     /* LMDB map size; 0: STORE_DEFAULT_MAP_SIZE or what RLIMIT_AS allows */
 } store_opts;
 
 /* The map is sparse: the file grows only as objects are written. */
@@ -82,6 +86,10 @@ store *store_open(const store_opts *o, char **err);
  * return values stay the three STORE_* classes, which callers and tests
  * compare against. */
 int store_errcode(void);
+
+/* Removes the spill directories under base whose owner process is gone
+ * (flow-spill-PID-*, owned by this user). store_open calls it. */
+void store_sweep_stale(const char *base);
 /* Releases every value, closes LMDB and removes its directory. */
 void store_close(store *s);
 /* The private directory holding the LMDB files (for messages and tests). */

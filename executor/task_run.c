@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "executor/interrupt.h"
 #include "executor/task_run.h"
 #include "executor/store.h"
 
@@ -734,7 +735,7 @@ static int s_sleep(flow_vm *vm, double seconds)
 	uint64_t end = now_ns() + (uint64_t)(seconds * 1e9);
 	int rc = 0;
 	for (uint64_t t = now_ns(); t < end; t = now_ns()) {
-		if (in_task && __atomic_load_n(&sh->cancel, __ATOMIC_RELAXED)) {
+		if ((in_task && __atomic_load_n(&sh->cancel, __ATOMIC_RELAXED)) || run_cancelled()) {
 			rc = vm_raise(vm, "interrupted");
 			break;
 		}

@@ -35,8 +35,9 @@
 #include "compiler/dag.h"
 #include "executor/obj_refs.h"
 #include "lang/vm.h"
+#include "lang/small_limits.h"
 
-#define TASK_MAX_NESTING 400
+#define TASK_MAX_NESTING FLOW_LIMIT(400, 40)
 
 /* A nested task call handed to an executor (see above). Owned by the
  * executor, which frees it after the run (pending futures point to it). */

@@ -1,9 +1,11 @@
 /* watchdog.c - the @timeout watchdog (watchdog.h): one thread per run
- * polling the deadlines of the hosts it watches. */
+ * polling the deadlines of the hosts it watches, and cancelling them all
+ * once the run is interrupted (interrupt.h). */
 #include <pthread.h>
 #include <stdlib.h>
 #include <time.h>
 
+#include "executor/interrupt.h"
 #include "executor/watchdog.h"
 
 typedef struct watched {
@@ -32,9 +34,10 @@ static void *watchdog_main(void *arg)
 	pthread_mutex_lock(&wd->mu);
 	while (!wd->stop) {
 		uint64_t t = now_ns();
+		bool all = run_cancelled(); /* SIGINT/SIGTERM: every call stops */
 		for (int j = 0; j < wd->n; j++) {
 			uint64_t d = __atomic_load_n(wd->hosts[j].deadline, __ATOMIC_RELAXED);
-			if (d && t >= d)
+			if (all || (d && t >= d))
 				__atomic_store_n(wd->hosts[j].cancel, 1, __ATOMIC_RELAXED);
 		}
 		pthread_mutex_unlock(&wd->mu);
@@ -91,6 +94,8 @@ void watchdog_stop(watchdog *wd)
 
 bool watchdog_needed(const bc_program *p)
 {
+	if (interrupt_armed()) /* it also cancels an interrupted run */
+		return true;
 	for (int j = 0; j < p->nprotos; j++)
 		if (p->protos[j]->kind == PROTO_TASK && p->protos[j]->attrs.timeout > 0)
 			return true;

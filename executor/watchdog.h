@@ -28,7 +28,8 @@ void watchdog_watch(watchdog *wd, const uint64_t *deadline, int *cancel);
 /* Stops the thread and frees wd (NULL: no-op). */
 void watchdog_stop(watchdog *wd);
 
-/* Does any task of p have @timeout (is a watchdog needed)? */
+/* Is a watchdog needed: does any task of p have @timeout, or are
+ * interrupts armed (interrupt.h: the watchdog cancels an interrupted run)? */
 bool watchdog_needed(const bc_program *p);
 
 #endif

@@ -4,8 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "small_limits.h"
 
-#define ARENA_BLOCK_MIN (64 * 1024)
+#define ARENA_BLOCK_MIN FLOW_LIMIT(64 * 1024, 256)
 
 struct arena_block {
 	arena_block *next;

@@ -128,7 +128,9 @@ static void dump_expr(const ast_expr *e, FILE *out, int depth)
 		}
 		break;
 	case E_COMP:
-		fputs("comp\n", out);
+		fputs(e->u.comp.key ? "dictcomp\n" : "comp\n", out);
+		if (e->u.comp.key)
+			dump_expr(e->u.comp.key, out, depth + 1);
 		dump_expr(e->u.comp.elt, out, depth + 1);
 		for (int i = 0; i < e->u.comp.nclauses; i++) {
 			const ast_compclause *c = &e->u.comp.clauses[i];

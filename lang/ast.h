@@ -62,7 +62,8 @@ typedef enum {
 	E_NAME,     /* identifier; 'self' is an E_NAME too */
 	E_LIST,     /* [a, b] : items */
 	E_DICT,     /* {k: v} : keys/values */
-	E_COMP,     /* [elt for x in xs if c ...] : list comprehension */
+	E_COMP,     /* [elt for x in xs if c ...] : list comprehension;
+	               {key: elt for ...} : dict comprehension (key set) */
 	E_UNARY,    /* -x, not x */
 	E_BINARY,   /* a op b (and/or are short-circuit BIN_AND/BIN_OR) */
 	E_COMPARE,  /* a < b <= c : chained comparison, n operands, n-1 ops
@@ -91,13 +92,13 @@ typedef struct ast_fpart {
 } ast_fpart;
 
 /* One 'for' or 'if' clause of a comprehension, in source order.
- * for: names[0..nnames) (1 or 2 targets), iter.  if: cond. */
+ * for: names[0..nnames) (1 or more targets), iter.  if: cond. */
 typedef struct ast_compclause {
 	bool is_if;
-	const char *names[2];
-	span name_where[2];
+	const char **names; /* nnames of each, in the parse arena */
+	span *name_where;
 	int nnames;
-	int local[2]; /* resolver: local slot of each target */
+	int *local; /* resolver: local slot of each target */
 	ast_expr *iter;
 	ast_expr *cond;
 } ast_compclause;
@@ -134,7 +135,8 @@ struct ast_expr {
 		struct { const char *name; ast_ref ref; } name;
 		struct { ast_expr **items; int nitems; } list;
 		struct { ast_expr **keys, **values; int nitems; } dict;
-		struct { ast_expr *elt; ast_compclause *clauses; int nclauses; } comp;
+		/* key != NULL: a dict comprehension {key: elt for ...} */
+		struct { ast_expr *elt; ast_expr *key; ast_compclause *clauses; int nclauses; } comp;
 		struct { ast_unop op; ast_expr *operand; } unary;
 		struct { ast_binop op; ast_expr *left, *right; } binary;
 		struct { ast_expr **operands; ast_binop *ops; int noperands; } compare;
@@ -153,9 +155,9 @@ struct ast_expr {
 
 typedef enum {
 	S_EXPR,     /* expression statement */
-	S_LET,      /* let a = e  /  let a, b = e */
+	S_LET,      /* let a = e  /  let a, b, ... = e */
 	S_ASSIGN,   /* target op= value; target is E_NAME, E_INDEX or E_FIELD;
-	               or unpacking a, b = e (ntargets == 2, op == ASSIGN_SET) */
+	               or unpacking a, b, ... = e (ntargets > 1, op == ASSIGN_SET) */
 	S_IF,       /* if cond { then } else { otherwise }; else-if nests an S_IF */
 	S_WHILE,
 	S_FOR,      /* for x in e { } / for i, x in e { } */
@@ -176,21 +178,21 @@ struct ast_stmt {
 	union {
 		ast_expr *expr; /* S_EXPR */
 		struct {
-			const char *names[2]; span name_where[2]; int nnames;
-			int local[2];       /* resolver: local slots */
+			const char **names; span *name_where; int nnames; /* arena arrays */
+			int *local;         /* resolver: local slots */
 			ast_type type;      /* optional annotation: let x: int = 1 */
 			ast_expr *value;
 		} let;
 		struct {
 			ast_assignop op;
-			ast_expr *targets[2]; int ntargets; /* 2 only for a, b = e */
+			ast_expr **targets; int ntargets; /* > 1 only for a, b, c = e */
 			ast_expr *value;
 		} assign;
 		struct { ast_expr *cond; ast_block then; ast_stmt *otherwise; /* S_BLOCK or S_IF or NULL */ } if_;
 		struct { ast_expr *cond; ast_block body; } while_;
 		struct {
-			const char *names[2]; span name_where[2]; int nnames;
-			int local[2];       /* resolver: local slots */
+			const char **names; span *name_where; int nnames; /* arena arrays */
+			int *local;         /* resolver: local slots */
 			ast_expr *iter; ast_block body;
 		} for_;
 		ast_expr *ret;  /* S_RETURN */

@@ -8,17 +8,144 @@
 #include "native.h"
 
 const char *const bc_op_names[OP__COUNT] = {
-#define OP(name, fmt, doc) #name,
+#define OP(name, ...) #name,
 #include "opcodes.h"
 #undef OP
 };
 
-enum { F_ABC, F_AB, F_A, F_AK, F_AP, F_AACT, F_AsBx, F_sJ, F_ABI, F_ANAT, F_AMS, F_AG, F_AX };
-static const unsigned char op_format[OP__COUNT] = {
-#define OP(name, fmt, doc) F_##fmt,
+const bc_opinfo bc_ops[OP__COUNT] = {
+#define OP(name, fmt, reads, writes, flags, sym, doc) \
+	[OP_##name] = { #name, OPFMT_##fmt, (reads), (writes), (flags), (sym) },
 #include "opcodes.h"
 #undef OP
 };
+
+/* first register and length of a run of registers */
+static int run_of(const bc_program *prog, const bc_proto *x, uint32_t i, int run, int *first, int *n)
+{
+	int a = BC_A(i), b = BC_B(i), c = BC_C(i), bx = BC_Bx(i);
+	switch (run) {
+	case OPRUN_A1_B: *first = a + 1; *n = b; return 0;
+	case OPRUN_A1_2B: *first = a + 1; *n = 2 * b; return 0;
+	case OPRUN_A_B1: *first = a; *n = b + 1; return 0;
+	case OPRUN_B_4: *first = b; *n = 4; return 0;
+	case OPRUN_B_C: *first = b; *n = c; return 0;
+	/* the arguments of a native or a method site: the slot must exist */
+	case OPRUN_A_C:
+		if (b >= x->nnatives)
+			return -1;
+		*first = a;
+		*n = c;
+		return 0;
+	case OPRUN_A1_C1:
+		if (b >= x->nmsites)
+			return -1;
+		*first = a + 1;
+		*n = c + 1;
+		return 0;
+	case OPRUN_A_PROTO:
+		if (bx >= prog->nprotos)
+			return -1;
+		*first = a;
+		*n = prog->protos[bx]->nparams;
+		return 0;
+	case OPRUN_A_INIT:
+		if (bx >= prog->nactors)
+			return -1;
+		*first = a;
+		*n = prog->actors[bx]->init ? prog->actors[bx]->init->nparams : 0;
+		return 0;
+	default:
+		*first = *n = 0;
+		return 0;
+	}
+}
+
+static int add_reg(int *regs, int n, int max, int r)
+{
+	for (int j = 0; j < n; j++)
+		if (regs[j] == r)
+			return n;
+	if (n >= max)
+		return -1;
+	regs[n] = r;
+	return n + 1;
+}
+
+int bc_insn_regs(const bc_program *prog, const bc_proto *x, int pc, bool writes, int *regs, int max)
+{
+	if (pc < 0 || pc >= x->ncode)
+		return -1;
+	uint32_t i = x->code[pc];
+	bc_op op = BC_OP(i);
+	if (op >= OP__COUNT)
+		return -1;
+	unsigned set = writes ? bc_ops[op].writes : bc_ops[op].reads;
+	int a = BC_A(i), n = 0;
+	const int single[5] = { a, a + 1, a + 2, BC_B(i), BC_C(i) };
+	for (int k = 0; k < 5 && n >= 0; k++)
+		if (set & (1u << k))
+			n = add_reg(regs, n, max, single[k]);
+	int first, len;
+	if (n < 0 || run_of(prog, x, i, OPR_RUNOF(set), &first, &len))
+		return -1;
+	for (int j = 0; j < len && n >= 0; j++)
+		n = add_reg(regs, n, max, first + j);
+	return n;
+}
+
+int bc_insn_succ(const bc_proto *x, int pc, int succ[2])
+{
+	uint32_t i = x->code[pc];
+	bc_op op = BC_OP(i);
+	unsigned f = op < OP__COUNT ? bc_ops[op].flags : OPF_END;
+	succ[0] = pc + 1;
+	if (f & OPF_END)
+		return 0;
+	if (f & OPF_JUMP) {
+		succ[0] = pc + 1 + BC_sJ(i);
+		return 1;
+	}
+	if (f & OPF_BRANCH) {
+		succ[1] = pc + 1 + BC_sBx(i);
+		return 2;
+	}
+	if (f & OPF_SKIP) {
+		succ[1] = pc + 2;
+		return 2;
+	}
+	if ((f & OPF_EXTRA) && BC_C(i))
+		succ[0] = pc + 2;
+	return 1;
+}
+
+/* FNV-1a, 64 bits */
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	for (size_t j = 0; j < n; j++)
+		h = (h ^ b[j]) * 0x100000001b3ull;
+	return h;
+}
+
+uint64_t bc_ops_hash(const bc_opinfo *ops, int n)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (int op = 0; op < n; op++) {
+		const bc_opinfo *o = &ops[op];
+		unsigned char facts[7] = { o->fmt, (unsigned char)o->reads, (unsigned char)(o->reads >> 8),
+			(unsigned char)o->writes, (unsigned char)(o->writes >> 8), (unsigned char)o->flags,
+			(unsigned char)(o->flags >> 8) };
+		h = fnv(h, o->name, strlen(o->name) + 1);
+		h = fnv(h, facts, sizeof facts);
+	}
+	return h;
+}
+
+uint64_t bc_ops_fingerprint(void)
+{
+	return bc_ops_hash(bc_ops, OP__COUNT);
+}
 
 int bc_tcode(const char *name)
 {
@@ -148,52 +275,52 @@ static void dump_proto(const bc_program *prog, const bc_proto *p, FILE *out)
 		bc_op op = BC_OP(i);
 		int a = BC_A(i), b = BC_B(i), c = BC_C(i), bx = BC_Bx(i);
 		char ops[64];
-		int f = op < OP__COUNT ? op_format[op] : F_ABC;
+		int f = op < OP__COUNT ? bc_ops[op].fmt : OPFMT_ABC;
 		switch (f) {
-		case F_A: snprintf(ops, sizeof ops, "%d", a); break;
-		case F_AB: snprintf(ops, sizeof ops, "%d %d", a, b); break;
-		case F_ABI: snprintf(ops, sizeof ops, "%d %d %d", a, b, BC_sC(i)); break;
-		case F_AsBx: snprintf(ops, sizeof ops, "%d %d", a, BC_sBx(i)); break;
-		case F_sJ: snprintf(ops, sizeof ops, "%d", BC_sJ(i)); break;
-		case F_AK: case F_AP: case F_AACT: snprintf(ops, sizeof ops, "%d %d", a, bx); break;
-		case F_AX: snprintf(ops, sizeof ops, "%d", bx); break;
+		case OPFMT_A: snprintf(ops, sizeof ops, "%d", a); break;
+		case OPFMT_AB: snprintf(ops, sizeof ops, "%d %d", a, b); break;
+		case OPFMT_ABI: snprintf(ops, sizeof ops, "%d %d %d", a, b, BC_sC(i)); break;
+		case OPFMT_AsBx: snprintf(ops, sizeof ops, "%d %d", a, BC_sBx(i)); break;
+		case OPFMT_sJ: snprintf(ops, sizeof ops, "%d", BC_sJ(i)); break;
+		case OPFMT_AK: case OPFMT_AP: case OPFMT_AACT: snprintf(ops, sizeof ops, "%d %d", a, bx); break;
+		case OPFMT_AX: snprintf(ops, sizeof ops, "%d", bx); break;
 		default: snprintf(ops, sizeof ops, "%d %d %d", a, b, c); break;
 		}
 		fprintf(out, "  %4d  %-10s %-12s", pc, op < OP__COUNT ? bc_op_names[op] : "?", ops);
 		span w = bc_place(p, pc);
 		fprintf(out, " %s:%d", bc_source_path(prog, w.file), w.line);
 		switch (f) {
-		case F_AK: case F_AX:
+		case OPFMT_AK: case OPFMT_AX:
 			if (bx < p->nconsts) {
 				fprintf(out, "  ; ");
 				dump_value(out, p->consts[bx]);
 			}
 			break;
-		case F_AP:
+		case OPFMT_AP:
 			if (bx < prog->nprotos)
 				fprintf(out, "  ; %s", prog->protos[bx]->name);
 			break;
-		case F_AACT:
+		case OPFMT_AACT:
 			if (bx < prog->nactors)
 				fprintf(out, "  ; %s", prog->actors[bx]->name);
 			break;
-		case F_ANAT:
+		case OPFMT_ANAT:
 			if (b < p->nnatives)
 				fprintf(out, "  ; %s", p->natives[b]->name);
 			break;
-		case F_AMS:
+		case OPFMT_AMS:
 			if (b < p->nmsites)
 				fprintf(out, "  ; .%s", p->msites[b].name);
 			break;
-		case F_AG:
+		case OPFMT_AG:
 			if (b < prog->nmodules && c < prog->modules[b].nglobals)
 				fprintf(out, "  ; %s", prog->modules[b].global_names[c]);
 			break;
-		case F_sJ:
+		case OPFMT_sJ:
 			fprintf(out, "  ; to %d", pc + 1 + BC_sJ(i));
 			break;
-		case F_AsBx:
-			if (op != OP_LOADI)
+		case OPFMT_AsBx:
+			if (bc_ops[op].flags & OPF_BRANCH)
 				fprintf(out, "  ; to %d", pc + 1 + BC_sBx(i));
 			break;
 		default:

@@ -87,12 +87,71 @@ typedef struct bc_msite {
 
 /* Instruction encoding (see opcodes.h). */
 typedef enum {
-#define OP(name, fmt, doc) OP_##name,
+#define OP(name, ...) OP_##name,
 #include "opcodes.h"
 #undef OP
 	OP__COUNT
 } bc_op;
 extern const char *const bc_op_names[OP__COUNT];
+
+/* ---- each opcode's facts (the columns of opcodes.h) ---------------------- */
+
+/* Operand formats. */
+typedef enum {
+	OPFMT_ABC, OPFMT_AB, OPFMT_A, OPFMT_AK, OPFMT_AP, OPFMT_AACT, OPFMT_AsBx, OPFMT_sJ,
+	OPFMT_ABI, OPFMT_ANAT, OPFMT_AMS, OPFMT_AG, OPFMT_AX
+} bc_opfmt;
+
+/* Register sets: single registers, and at most one run (bits 8-11). */
+enum { OPR_A = 1, OPR_A1 = 2, OPR_A2 = 4, OPR_B = 8, OPR_C = 16 };
+/* Runs: first register, then how many. PROTO: the parameters of proto Bx;
+ * INIT: those of actor Bx's init; B1 = B + 1, 2B = 2 * B, C1 = C + 1. */
+enum { OPRUN_NONE, OPRUN_A1_B, OPRUN_A1_2B, OPRUN_A_B1, OPRUN_B_4, OPRUN_B_C, OPRUN_A_C,
+       OPRUN_A1_C1, OPRUN_A_PROTO, OPRUN_A_INIT };
+#define OPR_RUN(first, count) (OPRUN_##first##_##count << 8)
+#define OPR_RUNOF(set) (((set) >> 8) & 0xf)
+
+/* Flags. */
+enum {
+	OPF_JUMP = 1 << 0,   /* goes to pc + 1 + sJ, never falls through */
+	OPF_BRANCH = 1 << 1, /* falls through or goes to pc + 1 + sBx */
+	OPF_SKIP = 1 << 2,   /* a test: the next instruction is a JMP, done or skipped */
+	OPF_END = 1 << 3,    /* no successor (a return; EXTRAARG is never executed) */
+	OPF_CALL = 1 << 4,   /* runs a callee whose frame starts at A (cleared on return) */
+	OPF_EXTRA = 1 << 5,  /* an EXTRAARG (K index in Bx) follows when C != 0 */
+	OPF_KSTR = 1 << 6,   /* K[Bx] must be a string */
+	OPF_INIT = 1 << 7,   /* allowed in its own module's init only */
+	OPF_NODE = 1 << 8,   /* may become a DAG node while lowering the driver */
+	OPF_EFFECT = 1 << 9, /* touches state outside its frame (self, globals, actors) */
+};
+
+typedef struct bc_opinfo {
+	const char *name;
+	uint8_t fmt;         /* bc_opfmt */
+	uint16_t reads, writes; /* OPR_* register sets */
+	uint16_t flags;      /* OPF_* */
+	const char *symbol;  /* DAG label, or NULL for the name */
+} bc_opinfo;
+extern const bc_opinfo bc_ops[OP__COUNT];
+
+struct bc_program;
+struct bc_proto;
+/* The registers instruction pc of x reads (writes false) or writes (true),
+ * into regs in the order A, A+1, A+2, B, C, then the run, each once.
+ * Returns their count, or -1 when a proto, actor or native index the
+ * count depends on is out of range, or when there are more than max. A
+ * call's callee frame is not counted (OPF_CALL). */
+int bc_insn_regs(const struct bc_program *prog, const struct bc_proto *x, int pc, bool writes, int *regs, int max);
+/* The successors of instruction pc of x (pc + 1, a jump target, the
+ * instruction past an EXTRAARG...), into succ; returns their count (0-2).
+ * Targets are not range-checked (bc_verify_proto does that). */
+int bc_insn_succ(const struct bc_proto *x, int pc, int succ[2]);
+/* A hash of every opcode's name, format, registers and flags in order:
+ * the part of the plan format that opcodes.h defines (compiler/plan.h
+ * records it as PLAN_OPCODES_FINGERPRINT). bc_ops_hash hashes any table
+ * of n entries (bc_ops_fingerprint: of bc_ops). */
+uint64_t bc_ops_fingerprint(void);
+uint64_t bc_ops_hash(const bc_opinfo *ops, int n);
 #define BC_OP(i)  ((bc_op)((i) & 0xffu))
 #define BC_A(i)   ((int)(((i) >> 8) & 0xffu))
 #define BC_B(i)   ((int)(((i) >> 16) & 0xffu))

@@ -11,6 +11,32 @@ static const char *call_article(const char *t)
 	return strchr("aeiou", t[0]) ? "an" : "a";
 }
 
+static ast_decl *actor_method(ast_decl *actor, const char *name);
+static ast_decl *local_actor(rctx *c, int slot);
+
+/* get(c.read): a method that was never called gives no future to wait
+ * for; say so (when c is known to hold an actor, or is self). */
+static void check_get_method(rctx *c, ast_expr *call)
+{
+	if (call->u.call.nargs < 1 || !call->u.call.args[0].value)
+		return;
+	ast_expr *f = call->u.call.args[0].value;
+	if (f->kind != E_FIELD || !f->u.field.obj || f->u.field.obj->kind != E_NAME)
+		return;
+	const ast_ref *or = &f->u.field.obj->u.name.ref;
+	ast_decl *a = NULL;
+	if (or->kind == REF_SELF)
+		a = c->actor;
+	else if (or->kind == REF_LOCAL)
+		a = local_actor(c, or->slot);
+	if (a && actor_method(a, f->u.field.name))
+		diag_error(c->d, f->where,
+		           "'%s.%s' is a method of actor '%s' that is not called, so there is "
+		           "nothing to get; call it: get(%s.%s())",
+		           f->u.field.obj->u.name.name, f->u.field.name, a->name,
+		           f->u.field.obj->u.name.name, f->u.field.name);
+}
+
 /* What a call is checked against: a declared parameter list or a native's. */
 typedef struct sig {
 	char what[192];           /* "task 'f'", "'math.sqrt'", ... */
@@ -312,6 +338,8 @@ void check_call(rctx *c, ast_expr *call)
 		} else {
 			nd = native_builtin(name);
 			snprintf(qual, sizeof qual, "'%s'", name);
+			if (strcmp(name, "get") == 0)
+				check_get_method(c, call);
 			if (strcmp(name, "wait") == 0 && c->b && c->b->is_driver)
 				diag_error(c->d, callee->where,
 				           "wait() cannot be used in the driver; move this logic into a task");

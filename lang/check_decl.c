@@ -55,7 +55,7 @@ const char *check_literal_type(const ast_expr *e)
 	case E_STR: return "str";
 	case E_FSTRING: return "str";
 	case E_LIST: return "list";
-	case E_COMP: return "list";
+	case E_COMP: return e->u.comp.key ? "dict" : "list";
 	case E_DICT: return "dict";
 	case E_UNARY:
 		if (e->u.unary.op == UN_NOT)
@@ -246,7 +246,7 @@ static bool const_walk(rctx *c, ast_expr *e, const char *what)
 		return const_list(c, e->u.dict.keys, e->u.dict.nitems, what) &&
 		       const_list(c, e->u.dict.values, e->u.dict.nitems, what);
 	case E_COMP:
-		return not_const(c, e, what, "it uses a list comprehension");
+		return not_const(c, e, what, "it uses a comprehension");
 	case E_UNARY:
 		return const_walk(c, e->u.unary.operand, what);
 	case E_BINARY:

@@ -148,7 +148,7 @@ static void patch_jump(fstate *fs, int at, int target)
 {
 	int off = target - (at + 1);
 	bc_op op = BC_OP(fs->code[at]);
-	if (op == OP_JMP) {
+	if (bc_ops[op].flags & OPF_JUMP) {
 		if (off > BC_MAXsJ || off < -BC_MAXsJ)
 			limit_error(fs, LIMIT_JUMP, "%s: body too large");
 		fs->code[at] = (uint32_t)OP_JMP | ((uint32_t)off << 8);
@@ -853,6 +853,33 @@ static bool is_range_call(const ast_expr *it)
 	return true;
 }
 
+/* Unpacks the list in register src into registers dst[0..n): UNPACK for
+ * two names, else the __unpack check (a list of exactly n items) and one
+ * INDEX per name, so each piece of a run-time value is its own node. */
+static void emit_unpack(fstate *fs, int src, const int *dst, int n, span where)
+{
+	fs->cur = where;
+	if (n == 2) {
+		emitABC(fs, OP_UNPACK, src, dst[0], dst[1]);
+		return;
+	}
+	int save = fs->freereg;
+	const native_def *d = native_builtin("__unpack");
+	int base = reg_alloc(fs);
+	reg_alloc(fs);
+	emit_move(fs, base, src);
+	emitABx(fs, OP_LOADI, base + 1, 32767 + n);
+	fs->cur = where;
+	emitABC(fs, OP_NATIVE, base, native_slot(fs, d), 2);
+	int k = reg_alloc(fs);
+	for (int j = 0; j < n; j++) {
+		emitABx(fs, OP_LOADI, k, 32767 + j);
+		fs->cur = where;
+		emitABC(fs, OP_INDEX, dst[j], base, k);
+	}
+	fs->freereg = save;
+}
+
 /* A for loop (statement or comprehension clause). body(fs, arg) compiles
  * the body; break/continue are handled by the statement form. */
 typedef void (*body_fn)(fstate *fs, const void *arg, int idx);
@@ -900,10 +927,8 @@ static void for_loop(fstate *fs, const char *const *names, const int *locals, in
 		int top = fs->ncode;
 		emitABC(fs, OP_ITERNEXT, b, target, 0);
 		int exit = emit_jump(fs);
-		if (nnames == 2) {
-			fs->cur = where;
-			emitABC(fs, OP_UNPACK, target, locals[0], locals[1]);
-		}
+		if (nnames > 1)
+			emit_unpack(fs, target, locals, nnames, where);
 		(void)names;
 		body(fs, arg, idx);
 		if (lc)
@@ -926,9 +951,16 @@ static void comp_body(fstate *fs, const void *arg, int idx)
 	const ast_expr *e = cc->e;
 	if (idx == e->u.comp.nclauses) {
 		int save = fs->freereg;
-		int r = expr_any(fs, e->u.comp.elt);
-		fs->cur = e->where;
-		emitABC(fs, OP_LISTAPPEND, cc->list, r, 0);
+		if (e->u.comp.key) {
+			int k = expr_any(fs, e->u.comp.key);
+			int v = expr_any(fs, e->u.comp.elt);
+			fs->cur = e->where;
+			emitABC(fs, OP_DICTSET, cc->list, k, v);
+		} else {
+			int r = expr_any(fs, e->u.comp.elt);
+			fs->cur = e->where;
+			emitABC(fs, OP_LISTAPPEND, cc->list, r, 0);
+		}
 		fs->freereg = save;
 		return;
 	}
@@ -946,7 +978,7 @@ static void comp_body(fstate *fs, const void *arg, int idx)
 static void expr_comp(fstate *fs, const ast_expr *e, int dst)
 {
 	int base = top_base(fs, dst);
-	emitABC(fs, OP_NEWLIST, base, 0, 0);
+	emitABC(fs, e->u.comp.key ? OP_NEWDICT : OP_NEWLIST, base, 0, 0);
 	compctx cc = { e, base };
 	comp_body(fs, &cc, 0);
 	emit_move(fs, dst, base);
@@ -1228,12 +1260,15 @@ static void stmt_assign(fstate *fs, const ast_stmt *s)
 {
 	const ast_expr *t = s->u.assign.targets[0];
 	const ast_expr *v = fake_value_of(s);
-	if (s->u.assign.ntargets == 2) {
+	if (s->u.assign.ntargets > 1) {
+		int n = s->u.assign.ntargets;
 		int src = expr_any(fs, v);
-		int a = reg_alloc(fs), b = reg_alloc(fs);
-		emitABC(fs, OP_UNPACK, src, a, b);
-		assign_reg(fs, s->u.assign.targets[0], a);
-		assign_reg(fs, s->u.assign.targets[1], b);
+		int *regs = arena_alloc(fs->cs->ar, sizeof *regs * (size_t)n);
+		for (int j = 0; j < n; j++)
+			regs[j] = reg_alloc(fs);
+		emit_unpack(fs, src, regs, n, s->where);
+		for (int j = 0; j < n; j++)
+			assign_reg(fs, s->u.assign.targets[j], regs[j]);
 		return;
 	}
 	if (t->kind == E_NAME && t->u.name.ref.kind != REF_LOCAL) {
@@ -1290,10 +1325,9 @@ static void stmt(fstate *fs, const ast_stmt *s)
 		break;
 	}
 	case S_LET:
-		if (s->u.let.nnames == 2) {
+		if (s->u.let.nnames > 1) {
 			int src = expr_any(fs, s->u.let.value);
-			fs->cur = s->where;
-			emitABC(fs, OP_UNPACK, src, s->u.let.local[0], s->u.let.local[1]);
+			emit_unpack(fs, src, s->u.let.local, s->u.let.nnames, s->where);
 		} else {
 			int slot = s->u.let.local[0];
 			if (s->u.let.value)

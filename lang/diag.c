@@ -241,6 +241,42 @@ static bool find_line(const struct diag_src *s, int line, const char **start, si
 	return true;
 }
 
+/* Length of the valid UTF-8 sequence at s[0..n) (1..4), or 0. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+	unsigned c = s[0];
+	size_t k = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3
+	         : (c & 0xF8) == 0xF0 ? 4 : 0;
+	if (k == 0 || k > n || (k == 2 && c < 0xC2) || (k == 4 && c > 0xF4))
+		return 0;
+	for (size_t i = 1; i < k; i++)
+		if ((s[i] & 0xC0) != 0x80)
+			return 0;
+	if ((k == 3 && c == 0xE0 && s[1] < 0xA0) || (k == 4 && c == 0xF0 && s[1] < 0x90) ||
+	    (k == 4 && c == 0xF4 && s[1] > 0x8F) || (k == 3 && c == 0xED && s[1] > 0x9F))
+		return 0;
+	return k;
+}
+
+/* A message or path as text a terminal shows as it is: control bytes
+ * (ESC would drive the terminal) and invalid UTF-8 become \xHH. */
+static void db_add_escaped(dbuf *b, const char *text)
+{
+	const unsigned char *s = (const unsigned char *)text;
+	size_t n = strlen(text);
+	for (size_t i = 0; i < n;) {
+		size_t k = utf8_seq(s + i, n - i);
+		bool ctl = k == 1 && ((s[i] < 0x20 && s[i] != '\n' && s[i] != '\t') || s[i] == 0x7f);
+		if (k == 0 || ctl) {
+			db_printf(b, "\\x%02x", s[i]);
+			i++;
+		} else {
+			db_add(b, text + i, k);
+			i += k;
+		}
+	}
+}
+
 static const char *level_name(diag_level l)
 {
 	switch (l) {
@@ -256,13 +292,13 @@ static void format_one(const diag_ctx *d, dbuf *b, diag_level lvl, span w, const
 	const struct diag_src *s = (w.file >= 0 && w.file < d->nsrcs) ? &d->srcs[w.file] : NULL;
 	if (s == NULL) {
 		db_printf(b, "flow: %s: ", level_name(lvl));
-		db_adds(b, text);
+		db_add_escaped(b, text);
 		db_addc(b, '\n');
 		return;
 	}
-	db_adds(b, s->path);
+	db_add_escaped(b, s->path);
 	db_printf(b, ":%d:%d: %s: ", w.line, w.col, level_name(lvl));
-	db_adds(b, text);
+	db_add_escaped(b, text);
 	db_addc(b, '\n');
 	const char *ln;
 	size_t n;

@@ -55,6 +55,8 @@ struct parse_state {
 	bool prev_else_stmt;     /* prev is an 'else' that follows a '}' */
 	bool have_peek;
 	lex_tok peek;
+	bool have_after;         /* the raw token after an 'actor'/'param' */
+	lex_tok after;
 	bool after_block_close;  /* prev is a '}' that closed a block */
 	int depth_before;        /* bracket depth before the last token */
 

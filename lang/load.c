@@ -245,12 +245,40 @@ static void load_import(lctx *lc, int self, ast_decl *d)
 		d->u.import.target = c->mods[idx].m;
 }
 
+/* Text, as far as a parser should try: fewer than 8 NUL bytes and
+ * invalid UTF-8 sequences (one stray byte gets its own error, with its
+ * place, from the lexer). */
+static bool looks_like_text(const char *src, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)src;
+	int bad = 0;
+	for (size_t i = 0; i < len && bad < 8;) {
+		unsigned c = s[i];
+		size_t k = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 && c >= 0xC2 ? 2 : (c & 0xF0) == 0xE0 ? 3
+		         : (c & 0xF8) == 0xF0 && c <= 0xF4 ? 4 : 0;
+		for (size_t j = 1; k && j < k; j++)
+			if (i + j >= len || (s[i + j] & 0xC0) != 0x80)
+				k = 0;
+		if (k == 0 || c == 0)
+			bad++;
+		i += k ? k : 1;
+	}
+	return bad < 8;
+}
+
 static int load_module(lctx *lc, const char *display, const char *key, const char *src,
                        size_t len)
 {
 	rctx *c = &lc->r;
 	flow_loader *l = c->l;
 	int before = c->d->nerrors;
+	if (!looks_like_text(src, len)) {
+		/* an ELF file would give hundreds of errors: one says it all */
+		diag_error(c->d, (span){ .file = -1 }, "'%s' is not a text file (NUL bytes or "
+		           "invalid UTF-8): not a Flow program", display);
+		lc->syntax_errors++;
+		return -1;
+	}
 	ast_module *m = parse_source(c->a, c->d, display, src, len);
 	if (c->d->nerrors != before)
 		lc->syntax_errors++;

@@ -95,6 +95,7 @@ static const char **module_names;
 static const char **method_names[V__COUNT];
 static const char *const no_names[] = { NULL };
 
+/* The names a program may use: "__" names (__unpack) are the compiler's. */
 static const char **names_of(const native_def *t)
 {
 	size_t n = 0;
@@ -103,8 +104,10 @@ static const char **names_of(const native_def *t)
 	const char **v = calloc(n + 1, sizeof *v);
 	if (!v)
 		abort();
+	size_t k = 0;
 	for (size_t i = 0; i < n; i++)
-		v[i] = t[i].name;
+		if (strncmp(t[i].name, "__", 2) != 0)
+			v[k++] = t[i].name;
 	return v;
 }
 

@@ -33,6 +33,12 @@ typedef int (*native_fn)(flow_vm *vm, value *argv, int argc, value *out);
 #define NATIVE_RANDOM 0x8u  /* uses the per-task random stream */
 #define NATIVE_ENV    0x10u /* reads the machine it runs on (files, env,
                              * hostname): never evaluate at compile time */
+#define NATIVE_SHAPE  0x20u /* works on a list's or dict's shape (len,
+                             * enumerate, xs.append...), never on its items'
+                             * values: futures inside stay futures. Every
+                             * other native gets values: a future anywhere in
+                             * an argument is resolved first (lifted to a
+                             * node while lowering). */
 
 /* params: comma-separated parameter names with optional literal defaults,
  * e.g. "xs,key=none,reverse=false" or "shape,mean=0.0,std=1.0"; "*" means
@@ -93,7 +99,7 @@ const char *const *native_module_names(void);
  * without methods). */
 const char *const *native_method_names(vtype receiver);
 /* True for methods that mutate their receiver (append extend pop insert
- * sort reverse): the VM makes the receiver unfrozen (copy-on-write) before
+ * remove sort reverse update): the VM makes the receiver unfrozen (copy-on-write) before
  * calling them. Other methods never mutate. */
 bool native_method_mutates(const char *name);
 

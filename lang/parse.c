@@ -245,17 +245,38 @@ static ast_expr *fstring_build(parse_state *ps, const char *raw, size_t n, span 
 
 /* ---- token filter --------------------------------------------------- */
 
-static lex_tok next_raw(parse_state *ps)
+static lex_tok lex_one(parse_state *ps)
 {
-	if (ps->have_peek) {
-		ps->have_peek = false;
-		return ps->peek;
+	if (ps->have_after) {
+		ps->have_after = false;
+		return ps->after;
 	}
 	lex_tok t;
 	memset(&t, 0, sizeof t);
 	t.kind = lex_raw(&t.val, &t.loc, ps->scanner);
 	if (t.kind == FSTRING)
 		t.val.expr = fstring_build(ps, t.val.str.s, t.val.str.len, t.loc);
+	return t;
+}
+
+static lex_tok next_raw(parse_state *ps)
+{
+	if (ps->have_peek) {
+		ps->have_peek = false;
+		return ps->peek;
+	}
+	lex_tok t = lex_one(ps);
+	if (t.kind == ACTOR || t.kind == PARAM) {
+		/* keywords only where a declaration starts (`actor Name`,
+		 * `param name`); elsewhere (`let actor = Actor()`) a name */
+		ps->after = lex_one(ps);
+		ps->have_after = true;
+		if (ps->after.kind != NAME) {
+			t.val.str.s = t.kind == ACTOR ? "actor" : "param";
+			t.val.str.len = 5;
+			t.kind = NAME;
+		}
+	}
 	return t;
 }
 
@@ -308,6 +329,7 @@ static bool brace_is_block(const parse_state *ps)
 	case NAME: case ')': case ']': case '}': case INT: case FLOAT: case STRING:
 	case FSTRING: case TRUE: case FALSE: case NONE: case NEWLINE: case ';':
 	case LBRACE_BLOCK: case 0:
+	case FN: case TASK: /* a return annotation: -> fn { */
 		return true;
 	case ELSE:
 		return ps->prev_else_stmt;
@@ -423,6 +445,7 @@ int flowyylex(FLOWYYSTYPE *val, span *loc, parse_state *ps)
 		case '[':
 			push_bracket(ps, BR_BRACKET, t.loc);
 			break;
+
 		case ')': case ']': case '}': {
 			bracket_kind k = BR_PAREN;
 			int r = pop_bracket(ps, t.kind, &k);

@@ -6,6 +6,8 @@ typedef struct parse_state parse_state;
 /* A growable array of pointers in the parse arena. */
 typedef struct ptrvec { void **v; int n, cap; } ptrvec;
 typedef struct tokstr { const char *s; size_t len; } tokstr;
+/* Names being unpacked into (a, b, c): arrays in the parse arena. */
+typedef struct namelist { const char **n; span *at; int count, cap; } namelist;
 }
 
 %define api.prefix {flowyy}
@@ -32,7 +34,7 @@ typedef struct tokstr { const char *s; size_t len; } tokstr;
 	int64_t ival;
 	double fval;
 	int op;
-	struct { tokstr n[2]; span at[2]; int count; } names;
+	namelist names;
 }
 
 %code {
@@ -87,6 +89,46 @@ static ast_expr *mk_binary(parse_state *ps, int op, ast_expr *l, ast_expr *r, sp
 	e->u.binary.op = (ast_binop)op;
 	e->u.binary.left = l;
 	e->u.binary.right = r;
+	return e;
+}
+
+static void names_push(parse_state *ps, namelist *l, tokstr name, span at)
+{
+	if (l->count == l->cap) {
+		int cap = l->cap ? l->cap * 2 : 4;
+		const char **n = arena_alloc(ps->arena, sizeof *n * (size_t)cap);
+		span *w = arena_alloc(ps->arena, sizeof *w * (size_t)cap);
+		if (l->count) {
+			memcpy(n, l->n, sizeof *n * (size_t)l->count);
+			memcpy(w, l->at, sizeof *w * (size_t)l->count);
+		}
+		l->n = n;
+		l->at = w;
+		l->cap = cap;
+	}
+	l->n[l->count] = name.s;
+	l->at[l->count++] = at;
+}
+
+/* Local slots for the resolver to fill, one per name. */
+static int *local_slots(parse_state *ps, int n)
+{
+	int *v = arena_alloc(ps->arena, sizeof *v * (size_t)n);
+	for (int i = 0; i < n; i++)
+		v[i] = -1;
+	return v;
+}
+
+/* `a, b = x, y`: the right side is one list, built before any name is
+ * assigned, so `a, b = b, a` swaps. */
+static ast_expr *rhs_list(parse_state *ps, ast_expr *first, ptrvec rest, span at)
+{
+	ast_expr *e = mk_expr(ps, E_LIST, at);
+	e->u.list.nitems = rest.n + 1;
+	e->u.list.items = arena_alloc(ps->arena, sizeof(ast_expr *) * (size_t)(rest.n + 1));
+	e->u.list.items[0] = first;
+	for (int i = 0; i < rest.n; i++)
+		e->u.list.items[i + 1] = rest.v[i];
 	return e;
 }
 
@@ -213,7 +255,7 @@ static void push_arg(parse_state *ps, ptrvec *v, ast_arg *a)
 %token EQ "'=='" NE "'!='" LE "'<='" GE "'>='" DSLASH "'//'" DSTAR "'**'"
 
 %type <expr> expr ternary or_expr and_expr not_expr comparison comp_chain sum term unary power
-%type <expr> postfix primary list dict opt_expr opt_default
+%type <expr> postfix primary list dict dict_comp opt_expr opt_default rhs
 %type <stmt> body_item stmt simple_stmt if_stmt
 %type <decl> actor_item decl nonfn_decl callable_decl fn_decl task_decl actor_decl import_decl param_decl const_decl
 %type <block> block
@@ -465,11 +507,10 @@ stmt
 	}
 	| FOR targets IN expr block {
 		$$ = mk_stmt(ps, S_FOR, @$);
-		for (int i = 0; i < $2.count; i++) {
-			$$->u.for_.names[i] = $2.n[i].s;
-			$$->u.for_.name_where[i] = $2.at[i];
-		}
+		$$->u.for_.names = $2.n;
+		$$->u.for_.name_where = $2.at;
 		$$->u.for_.nnames = $2.count;
+		$$->u.for_.local = local_slots(ps, $2.count);
 		$$->u.for_.iter = $4;
 		$$->u.for_.body = $5;
 	}
@@ -480,8 +521,14 @@ stmt
 	;
 
 targets
-	: NAME            { $$.n[0] = $1; $$.at[0] = @1; $$.count = 1; }
-	| NAME ',' NAME   { $$.n[0] = $1; $$.at[0] = @1; $$.n[1] = $3; $$.at[1] = @3; $$.count = 2; }
+	: NAME               { $$ = (namelist){ 0 }; names_push(ps, &$$, $1, @1); }
+	| targets ',' NAME   { $$ = $1; names_push(ps, &$$, $3, @3); }
+	;
+
+/* the value unpacked by `let a, b = ...` and `a, b = ...` */
+rhs
+	: expr
+	| expr ',' expr_list   { $$ = rhs_list(ps, $1, $3, @$); }
 	;
 
 if_stmt
@@ -513,19 +560,25 @@ simple_stmt
 	}
 	| LET NAME opt_type '=' expr {
 		$$ = mk_stmt(ps, S_LET, @$);
-		$$->u.let.names[0] = $2.s;
-		$$->u.let.name_where[0] = @2;
+		namelist l = { 0 };
+		names_push(ps, &l, $2, @2);
+		$$->u.let.names = l.n;
+		$$->u.let.name_where = l.at;
 		$$->u.let.nnames = 1;
+		$$->u.let.local = local_slots(ps, 1);
 		$$->u.let.type = $3;
 		$$->u.let.value = $5;
 	}
-	| LET NAME ',' NAME '=' expr {
+	| LET NAME ',' targets '=' rhs {
 		$$ = mk_stmt(ps, S_LET, @$);
-		$$->u.let.names[0] = $2.s;
-		$$->u.let.name_where[0] = @2;
-		$$->u.let.names[1] = $4.s;
-		$$->u.let.name_where[1] = @4;
-		$$->u.let.nnames = 2;
+		namelist l = { 0 };
+		names_push(ps, &l, $2, @2);
+		for (int i = 0; i < $4.count; i++)
+			names_push(ps, &l, (tokstr){ $4.n[i], 0 }, $4.at[i]);
+		$$->u.let.names = l.n;
+		$$->u.let.name_where = l.at;
+		$$->u.let.nnames = l.count;
+		$$->u.let.local = local_slots(ps, l.count);
 		$$->u.let.type = (ast_type){ NULL, @2 };
 		$$->u.let.value = $6;
 	}
@@ -533,6 +586,7 @@ simple_stmt
 		check_target(ps, $1);
 		$$ = mk_stmt(ps, S_ASSIGN, @$);
 		$$->u.assign.op = ASSIGN_SET;
+		$$->u.assign.targets = arena_alloc(ps->arena, sizeof(ast_expr *));
 		$$->u.assign.targets[0] = $1;
 		$$->u.assign.ntargets = 1;
 		$$->u.assign.value = $3;
@@ -541,18 +595,21 @@ simple_stmt
 		check_target(ps, $1);
 		$$ = mk_stmt(ps, S_ASSIGN, @$);
 		$$->u.assign.op = (ast_assignop)$2;
+		$$->u.assign.targets = arena_alloc(ps->arena, sizeof(ast_expr *));
 		$$->u.assign.targets[0] = $1;
 		$$->u.assign.ntargets = 1;
 		$$->u.assign.value = $3;
 	}
-	| expr ',' expr '=' expr {
-		check_target(ps, $1);
-		check_target(ps, $3);
+	| expr ',' expr_list '=' rhs {
 		$$ = mk_stmt(ps, S_ASSIGN, @$);
 		$$->u.assign.op = ASSIGN_SET;
+		$$->u.assign.ntargets = $3.n + 1;
+		$$->u.assign.targets = arena_alloc(ps->arena, sizeof(ast_expr *) * (size_t)($3.n + 1));
 		$$->u.assign.targets[0] = $1;
-		$$->u.assign.targets[1] = $3;
-		$$->u.assign.ntargets = 2;
+		for (int i = 0; i < $3.n; i++)
+			$$->u.assign.targets[i + 1] = $3.v[i];
+		for (int i = 0; i <= $3.n; i++)
+			check_target(ps, $$->u.assign.targets[i]);
 		$$->u.assign.value = $5;
 	}
 	| BREAK           { $$ = mk_stmt(ps, S_BREAK, @$); }
@@ -750,6 +807,7 @@ primary
 	| '(' expr ')'   { $$ = $2; }
 	| list
 	| dict
+	| dict_comp
 	;
 
 list
@@ -782,11 +840,10 @@ comp_clauses
 comp_for
 	: FOR targets IN or_expr {
 		$$ = arena_alloc(ps->arena, sizeof *$$);
-		for (int i = 0; i < $2.count; i++) {
-			$$->names[i] = $2.n[i].s;
-			$$->name_where[i] = $2.at[i];
-		}
+		$$->names = $2.n;
+		$$->name_where = $2.at;
 		$$->nnames = $2.count;
+		$$->local = local_slots(ps, $2.count);
 		$$->iter = $4;
 	}
 	;
@@ -811,6 +868,15 @@ dict
 			$$->u.dict.keys[i] = $2.v[2 * i];
 			$$->u.dict.values[i] = $2.v[2 * i + 1];
 		}
+	}
+	;
+
+dict_comp
+	: LBRACE_DICT expr ':' expr comp_clauses '}' {
+		$$ = mk_expr(ps, E_COMP, @$);
+		$$->u.comp.key = $2;
+		$$->u.comp.elt = $4;
+		VEC_FLATTEN(ps, $5, ast_compclause, $$->u.comp.clauses, $$->u.comp.nclauses);
 	}
 	;
 

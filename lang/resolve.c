@@ -11,6 +11,13 @@
 
 /* ---- small helpers ---------------------------------------------------- */
 
+/* A builtin a program may name: "__" names are the compiler's own
+ * (__unpack), never the user's. */
+static const native_def *user_builtin(const char *name)
+{
+	return strncmp(name, "__", 2) == 0 ? NULL : native_builtin(name);
+}
+
 /* The place just after a statement or expression: where a binding takes
  * effect. */
 static void end_of(span s, int *line, int *col)
@@ -321,7 +328,7 @@ static bool assign_declares(rctx *c, body *b, const nameset *set, const char *na
 		return false;
 	if (set_has(set, name) || body_find(b, name))
 		return true;
-	if (resolve_mod_find(c->mi, name) || native_builtin(name))
+	if (resolve_mod_find(c->mi, name) || user_builtin(name))
 		return false;
 	return true;
 }
@@ -456,7 +463,7 @@ static void resolve_name(rctx *c, ast_expr *e, bool as_obj)
 		sym_ref(c->mi, s, r);
 		/* `import str` binds the module, yet `str(x)` must stay the
 		 * builtin: a standard module named like a builtin is both. */
-		if (r->kind == REF_MODULE && !as_obj && r->stdmod && native_builtin(name) &&
+		if (r->kind == REF_MODULE && !as_obj && r->stdmod && user_builtin(name) &&
 		    strcmp(r->stdmod, name) == 0) {
 			memset(r, 0, sizeof *r);
 			r->kind = REF_BUILTIN;
@@ -468,7 +475,7 @@ static void resolve_name(rctx *c, ast_expr *e, bool as_obj)
 			           name);
 		return;
 	}
-	if (native_builtin(name)) {
+	if (user_builtin(name)) {
 		r->kind = REF_BUILTIN;
 		return;
 	}
@@ -484,12 +491,49 @@ static void resolve_name(rctx *c, ast_expr *e, bool as_obj)
 			           body_title(c, buf, sizeof buf));
 		return;
 	}
+	/* Python's spellings of the literals */
+	static const char *const py[][2] = { { "True", "true" }, { "False", "false" },
+	                                     { "None", "none" } };
+	for (size_t i = 0; i < sizeof py / sizeof py[0]; i++)
+		if (strcmp(name, py[i][0]) == 0) {
+			diag_error(c->d, e->where,
+			           "unknown name '%s'; Flow writes '%s' (the literals are true, false "
+			           "and none, in lower case)", name, py[i][1]);
+			return;
+		}
 	names ns = {0};
 	if (c->d->max_errors <= 0 || c->d->nerrors < c->d->max_errors)
 		candidates(c, &ns); /* not when the message would be dropped anyway */
 	char msg[256];
 	snprintf(msg, sizeof msg, "unknown name '%s'", name);
 	resolve_error_suggest(c, e->where, msg, name, &ns, "");
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* "module 'm' has no member 'x'", then "did you mean" when a member is
+ * close, else the module's members (sorted), so the user sees what
+ * there is. */
+static void no_member(rctx *c, span at, const char *written, const char *name, names *ns)
+{
+	char msg[256];
+	snprintf(msg, sizeof msg, "module '%s' has no member '%s'", written, name);
+	if (ns->n == 0 || suggest(ns, name)) {
+		resolve_error_suggest(c, at, msg, name, ns, "");
+		return;
+	}
+	qsort(ns->v, ns->n, sizeof *ns->v, cmp_name);
+	size_t cap = 256;
+	for (size_t i = 0; i < ns->n; i++)
+		cap += strlen(ns->v[i]) + 2;
+	char *list = arena_alloc(c->a, cap);
+	size_t k = (size_t)snprintf(list, cap, "%s; it has ", msg);
+	for (size_t i = 0; i < ns->n && k < cap; i++)
+		k += (size_t)snprintf(list + k, cap - k, "%s%s", i ? ", " : "", ns->v[i]);
+	diag_error(c->d, at, "%s", list);
 }
 
 static void module_members(rctx *c, modinfo *t, names *ns)
@@ -514,7 +558,6 @@ static void resolve_member(rctx *c, ast_expr *e, const char *written, const ast_
 	ast_ref *r = &e->u.field.ref;
 	span at = pick(e->u.field.name_where, e->where);
 	names ns = {0};
-	char msg[256];
 	if (obj->kind == REF_MODULE && obj->module) {
 		modinfo *t = resolve_mod_info(c, obj->module);
 		msym *s = t ? resolve_mod_find(t, name) : NULL;
@@ -525,8 +568,7 @@ static void resolve_member(rctx *c, ast_expr *e, const char *written, const ast_
 		if (t == NULL)
 			return; /* the import failed: already reported */
 		module_members(c, t, &ns);
-		snprintf(msg, sizeof msg, "module '%s' has no member '%s'", written, name);
-		resolve_error_suggest(c, at, msg, name, &ns, "");
+		no_member(c, at, written, name, &ns);
 		return;
 	}
 	const char *modname = obj->kind == REF_MODULE ? obj->stdmod : "str";
@@ -540,8 +582,7 @@ static void resolve_member(rctx *c, ast_expr *e, const char *written, const ast_
 		return;
 	}
 	std_members(c, md, &ns);
-	snprintf(msg, sizeof msg, "module '%s' has no member '%s'", written, name);
-	resolve_error_suggest(c, at, msg, name, &ns, "");
+	no_member(c, at, written, name, &ns);
 }
 
 static void resolve_field(rctx *c, ast_expr *e)
@@ -639,7 +680,7 @@ static void resolve_expr_inner(rctx *c, ast_expr *e)
 				continue;
 			}
 			resolve_expr(c, cl->iter);
-			for (int k = 0; k < cl->nnames && k < 2; k++) {
+			for (int k = 0; k < cl->nnames; k++) {
 				if (cl->names[k] == NULL)
 					continue;
 				target_clash(c, cl->names[k], cl->name_where[k]);
@@ -647,6 +688,8 @@ static void resolve_expr_inner(rctx *c, ast_expr *e)
 				push_comp(c, cl->names[k], cl->local[k]);
 			}
 		}
+		if (e->u.comp.key)
+			resolve_expr(c, e->u.comp.key);
 		resolve_expr(c, e->u.comp.elt);
 		c->ncomp = saved;
 		break;
@@ -773,7 +816,7 @@ static void assign_name(rctx *c, ast_expr *t, ast_assignop op)
 		          name);
 		return;
 	}
-	if (native_builtin(name)) {
+	if (user_builtin(name)) {
 		diag_error(c->d, t->where,
 		           "cannot assign to builtin '%s'; declare a new local with 'let %s = ...'",
 		           name, name);
@@ -822,7 +865,7 @@ static void resolve_stmt(rctx *c, ast_stmt *s, blockscope *bs)
 			snprintf(what, sizeof what, "'%s'", s->u.let.names[0]);
 			check_value_type(c, &s->u.let.type, s->u.let.value, what);
 		}
-		for (int i = 0; i < s->u.let.nnames && i < 2; i++) {
+		for (int i = 0; i < s->u.let.nnames; i++) {
 			const char *name = s->u.let.names[i];
 			if (name == NULL)
 				continue;
@@ -835,7 +878,7 @@ static void resolve_stmt(rctx *c, ast_stmt *s, blockscope *bs)
 	}
 	case S_ASSIGN:
 		resolve_expr(c, s->u.assign.value);
-		for (int i = 0; i < s->u.assign.ntargets && i < 2; i++) {
+		for (int i = 0; i < s->u.assign.ntargets; i++) {
 			ast_expr *t = s->u.assign.targets[i];
 			if (t == NULL)
 				continue;
@@ -881,7 +924,7 @@ static void resolve_stmt(rctx *c, ast_stmt *s, blockscope *bs)
 	}
 	case S_FOR: {
 		resolve_expr(c, s->u.for_.iter);
-		for (int i = 0; i < s->u.for_.nnames && i < 2; i++) {
+		for (int i = 0; i < s->u.for_.nnames; i++) {
 			const char *name = s->u.for_.names[i];
 			if (name == NULL)
 				continue;

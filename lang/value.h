@@ -25,6 +25,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "small_limits.h"
 
 #include "flow_err.h" /* the codes verr carries */
 
@@ -147,17 +148,21 @@ const vtype_hooks *vtype_hooks_of(vtype t);
  * no limit: they are loops. */
 #define VAL_MAX_DEPTH 10000
 /* printing a value stops (with "...") past this many bytes of text */
-#define VAL_MAX_TEXT ((size_t)256 << 20)
+#define VAL_MAX_TEXT FLOW_LIMIT((size_t)256 << 20, (size_t)1 << 20)
 void vtype_register(vtype t, const vtype_hooks *hooks);
 
 /* ---- str -------------------------------------------------------------- */
+/* h.extra of a str: VSTR_ASCII, and in the high byte the log2 of the byte
+ * capacity of a string grown in place (0: exactly len + 1 bytes). */
+#define VSTR_ASCII 0x1u
 typedef struct vstr {
 	vobj h;
 	size_t len;     /* bytes */
 	size_t cplen;   /* code points */
 	uint64_t hash;  /* 0 = not computed yet */
-	bool ascii;     /* every byte < 0x80: indexing is O(1) */
-	char data[];    /* len bytes + NUL */
+	char data[];    /* len bytes + NUL; non-ASCII and grown strings have
+	                 * after their capacity, 8-aligned, the index cursor
+	                 * (vstr.c) */
 } vstr;
 value str_new(const char *s, size_t len); /* copies; s must be valid UTF-8 */
 value str_from_c(const char *s);
@@ -165,11 +170,39 @@ value str_take_sbuf(sbuf *b);              /* consumes b's contents */
 static inline const vstr *str_of(value v) { return (const vstr *)v.as.o; }
 static inline const char *str_data(value v) { return str_of(v)->data; }
 static inline size_t str_len(value v) { return str_of(v)->len; }
+/* every byte < 0x80: indexing is O(1) */
+static inline bool str_ascii(value v) { return str_of(v)->h.extra & VSTR_ASCII; }
+/* str(n) for an int, without going through printf */
+value str_from_int(int64_t n);
+/* Makes equal short strings one object while one operation builds many
+ * (s.split() of a text with repeated words: one allocation per distinct
+ * word, and dict lookups of them compare pointers). Strings are immutable
+ * and in-place append needs a sole reference, so sharing is invisible.
+ * The table does not hold references: the caller keeps every string it
+ * returned alive (e.g. in the list being built) until str_dedup_fini. */
+typedef struct str_dedup {
+	size_t mask;
+	vstr **slot; /* NULL: no table (too few strings to be worth it) */
+} str_dedup;
+void str_dedup_init(str_dedup *t, size_t expect);
+value str_new_dedup(str_dedup *t, const char *s, size_t len); /* new reference */
+void str_dedup_fini(str_dedup *t);
 /* Code point index/slice (negative indexes count from the end, as Python). */
 int str_index(value s, int64_t i, value *out, verr *e);
 int str_slice(value s, bool has_lo, int64_t lo, bool has_hi, int64_t hi,
               int64_t step, value *out, verr *e);
 value str_concat(value a, value b);
+/* The n strs at parts joined, in one allocation. */
+value str_concat_n(const value *parts, int n);
+/* sep.join(items): n strs with sep between, in one allocation. */
+value str_join(value sep, const value *items, size_t n);
+/* *dst = *dst + b in place, when that cannot be seen: *dst holds the only
+ * reference to an unfrozen str (so no other name, container or thread has
+ * it) and b is another str. Grows the allocation geometrically, so n
+ * appends cost O(total length). Returns false, changing nothing, when it
+ * does not apply; the caller then makes a new string. May move the
+ * object: *dst is updated. */
+bool str_append_inplace(value *dst, value b);
 int str_repeat(value s, int64_t n, value *out, verr *e);
 bool str_utf8_valid(const char *s, size_t len);
 /* The length of the valid UTF-8 sequence at s (1 for ASCII), or 0 when

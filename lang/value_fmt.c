@@ -277,6 +277,38 @@ static void general_body(sbuf *b, double x, int p, bool alt, bool add_dot_0, boo
 	}
 }
 
+/* "%.*f" of ax >= 0 for p <= 9 without printf, when the rounding is
+ * certain: below 2^40, ax * 10^p is within 2^-13 of the exact product, so
+ * unless it lands near a half, rounding it rounds the exact value (ties and
+ * near-ties go to printf). False: nothing written. */
+static bool fixed_fast(sbuf *b, double ax, int p)
+{
+	static const double p10[] = { 1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9 };
+	if (p < 0 || p > 9)
+		return false;
+	double c = ax * p10[p];
+	if (!(c < 1099511627776.0))
+		return false;
+	double fl = floor(c), frac = c - fl;
+	if (fabs(frac - 0.5) < 1.0 / 2048)
+		return false;
+	uint64_t q = (uint64_t)fl + (frac > 0.5), scale = (uint64_t)p10[p];
+	uint64_t ip = q / scale, fp = q % scale;
+	char buf[48], *w = buf + sizeof buf;
+	for (int k = 0; k < p; k++) {
+		*--w = (char)('0' + fp % 10);
+		fp /= 10;
+	}
+	if (p > 0)
+		*--w = '.';
+	do {
+		*--w = (char)('0' + ip % 10);
+		ip /= 10;
+	} while (ip);
+	sbuf_add(b, w, (size_t)(buf + sizeof buf - w));
+	return true;
+}
+
 static int format_float(sbuf *out, double x, const fspec *f, const char *spec, value orig, verr *e)
 {
 	char t = f->type;
@@ -298,7 +330,8 @@ static int format_float(sbuf *out, double x, const fspec *f, const char *spec, v
 	if (isnan(x) || isinf(x)) {
 		sbuf_adds(&b, isnan(x) ? (upper ? "NAN" : "nan") : (upper ? "INF" : "inf"));
 	} else if (t == 'f' || t == 'F' || t == '%') {
-		sbuf_printf(&b, f->alt ? "%#.*f" : "%.*f", p, fabs(x));
+		if (f->alt || !fixed_fast(&b, fabs(x), p))
+			sbuf_printf(&b, f->alt ? "%#.*f" : "%.*f", p, fabs(x));
 	} else if (t == 'e' || t == 'E') {
 		sbuf_printf(&b, f->alt ? (upper ? "%#.*E" : "%#.*e") : (upper ? "%.*E" : "%.*e"), p, fabs(x));
 	} else if (t == 'g' || t == 'G') {

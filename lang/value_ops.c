@@ -531,11 +531,23 @@ int val_arith(int op, value a, value b, value *out, verr *e)
 	}
 	if (a.t == V_TENSOR || b.t == V_TENSOR)
 		return arith_tensor(op, a, b, out, e);
+	/* the caps str_repeat/list_repeat keep (1 GiB, 1e8 items): `s = s + s`
+	 * in a loop fails the call with a message, not the process by OOM */
 	if (op == '+' && a.t == V_STR && b.t == V_STR) {
+		if ((uint64_t)str_len(a) + str_len(b) > (1ull << 30)) {
+			verr_set(e, "string too large: %llu bytes is over the 1 GiB cap",
+			         (unsigned long long)str_len(a) + str_len(b));
+			return -1;
+		}
 		*out = str_concat(a, b);
 		return 0;
 	}
 	if (op == '+' && a.t == V_LIST && b.t == V_LIST) {
+		if ((uint64_t)list_len(a) + list_len(b) > 100000000u) {
+			verr_set(e, "list too large: %llu items is over the cap of 100000000",
+			         (unsigned long long)list_len(a) + list_len(b));
+			return -1;
+		}
 		*out = list_concat(a, b);
 		return 0;
 	}

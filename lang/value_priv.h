@@ -17,6 +17,8 @@ void vdict_free_shell(vobj *o);
 
 /* Hash of a str, cached in the object. */
 uint64_t str_hash(value s);
+/* The same hash of len bytes (never 0). */
+uint64_t str_hash_bytes(const char *s, size_t len);
 /* A 64-bit mixer (splitmix64's finaliser). */
 static inline uint64_t hash_mix(uint64_t x)
 {

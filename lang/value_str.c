@@ -192,12 +192,26 @@ static void repr_tensor(sbuf *out, const vtensor *t)
 
 /* ---- values ----------------------------------------------------------------- */
 
+/* Decimal digits of n, without printf's format parsing (a hot path). */
+static void int_text(sbuf *out, int64_t n)
+{
+	char buf[24], *p = buf + sizeof buf;
+	uint64_t u = n < 0 ? 0 - (uint64_t)n : (uint64_t)n;
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (n < 0)
+		*--p = '-';
+	sbuf_add(out, p, (size_t)(buf + sizeof buf - p));
+}
+
 static void repr_depth(sbuf *out, value v, int depth)
 {
 	switch (v.t) {
 	case V_NONE: sbuf_adds(out, "none"); return;
 	case V_BOOL: sbuf_adds(out, v.as.b ? "true" : "false"); return;
-	case V_INT: sbuf_printf(out, "%lld", (long long)v.as.i); return;
+	case V_INT: int_text(out, v.as.i); return;
 	case V_FLOAT: val_float_repr(out, v.as.f); return;
 	case V_STR: repr_str(out, v); return;
 	case V_TENSOR: repr_tensor(out, tensor_of(v)); return;

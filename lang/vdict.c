@@ -32,16 +32,12 @@ static bool is_key_type(uint8_t t)
 	return t == V_STR || t == V_INT || t == V_BOOL;
 }
 
-uint64_t str_hash(value s)
+uint64_t str_hash_bytes(const char *s, size_t n)
 {
-	vstr *o = (vstr *)s.as.o;
-	uint64_t h = __atomic_load_n(&o->hash, __ATOMIC_RELAXED);
-	if (h)
-		return h;
 	/* 8 bytes at a time, each word mixed in */
-	const unsigned char *p = (const unsigned char *)o->data;
-	size_t n = o->len, i = 0;
-	h = 0x243f6a8885a308d3ull ^ n;
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0;
+	uint64_t h = 0x243f6a8885a308d3ull ^ n;
 	for (; i + 8 <= n; i += 8) {
 		uint64_t w;
 		memcpy(&w, p + i, 8);
@@ -51,8 +47,16 @@ uint64_t str_hash(value s)
 	for (size_t k = 0; i < n; i++, k++)
 		w |= (uint64_t)p[i] << (8 * k);
 	h = hash_mix(h ^ w ^ 0x5851f42d4c957f2dull);
-	if (h == 0)
-		h = 1;
+	return h ? h : 1;
+}
+
+uint64_t str_hash(value s)
+{
+	vstr *o = (vstr *)s.as.o;
+	uint64_t h = __atomic_load_n(&o->hash, __ATOMIC_RELAXED);
+	if (h)
+		return h;
+	h = str_hash_bytes(o->data, o->len);
 	/* benign race: every thread computes the same number */
 	__atomic_store_n(&o->hash, h, __ATOMIC_RELAXED);
 	return h;

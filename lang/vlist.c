@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "small_limits.h"
 
 value list_new(size_t cap)
 {
@@ -106,7 +107,7 @@ value list_concat(value a, value b)
 }
 
 /* Results beyond this many items are refused with an error. */
-#define LIST_MAX_ITEMS ((size_t)100000000) /* as range(): 1.6 GB of items */
+#define LIST_MAX_ITEMS FLOW_LIMIT((size_t)100000000, (size_t)1000000) /* as range(): 1.6 GB of items */
 
 int list_repeat(value lv, int64_t n, value *out, verr *e)
 {

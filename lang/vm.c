@@ -15,7 +15,7 @@ int vm_execute(flow_vm *vm, value *out)
 #pragma GCC diagnostic ignored "-Woverride-init"
 	static const void *const labels[256] = {
 		[0 ... 255] = &&bad_op,
-#define OP(name, fmt, doc) [OP_##name] = &&L_##name,
+#define OP(name, ...) [OP_##name] = &&L_##name,
 #include "opcodes.h"
 #undef OP
 	};
@@ -157,7 +157,26 @@ L_DICTSET: {
 	} \
 	NEXT(); }
 
-L_ADD: ARITH_INT("+", __builtin_add_overflow, +)
+L_ADD: {
+	value *b_ = R(B), *c_ = R(C);
+	if (b_->t == V_INT && c_->t == V_INT) {
+		int64_t r_;
+		if (__builtin_add_overflow(b_->as.i, c_->as.i, &r_))
+			ERR("integer overflow in %s", "+");
+		SETINT(R(A), r_);
+	} else if (ISNUM(b_) && ISNUM(c_)) {
+		SETFLT(R(A), NUM(b_) + NUM(c_));
+	} else if (b_->t == V_STR && c_->t == V_STR) {
+		/* s += t, s = s + t: the old s is dropped, so when R(A) holds its
+		 * only reference, append in place (linear, not quadratic, in a loop) */
+		if (A != B || !str_append_inplace(R(A), *c_))
+			VM_SET(R(A), str_concat(*b_, *c_));
+	} else {
+		TRY(vm_arith_slow(vm, '+', b_, c_, &tmp));
+		VM_SET(R(A), tmp);
+	}
+	NEXT();
+}
 L_SUB: ARITH_INT("-", __builtin_sub_overflow, -)
 L_MUL: ARITH_INT("*", __builtin_mul_overflow, *)
 L_DIV: {
@@ -260,8 +279,9 @@ L_NOTIN: {
 	bool r;
 	verr e;
 	value x, y;
-	TRY(vm_deref(vm, R(B), &x));
-	if (vm_deref(vm, R(C), &y)) {
+	TRY(vm_deref_values(vm, R(B), &x));
+	/* a dict's keys are values: its values are not looked at */
+	if ((R(C)->t == V_DICT ? vm_deref(vm, R(C), &y) : vm_deref_values(vm, R(C), &y))) {
 		val_rele(x);
 		goto error;
 	}
@@ -455,8 +475,10 @@ L_NATIVE: {
 	 * to the executor (get, wait, reduce...) or ask what it is (type):
 	 * the argument registers are temporaries, so no local changes */
 	for (int j = 0; j < n; j++)
-		if (R(A + j)->t == V_FUTURE && !(d->flags & NATIVE_HOST) &&
-		    (strcmp(d->name, "type") || ((vfuture *)R(A + j)->as.o)->implied))
+		if (!(d->flags & NATIVE_SHAPE) && !(d->flags & NATIVE_HOST))
+			TRY(vm_force_values(vm, R(A + j)));
+		else if (R(A + j)->t == V_FUTURE && !(d->flags & NATIVE_HOST) &&
+		         (strcmp(d->name, "type") || ((vfuture *)R(A + j)->as.o)->implied))
 			TRY(vm_force(vm, R(A + j)));
 	if (d->fn(vm, R(A), n, &tmp))
 		goto error;
@@ -562,10 +584,12 @@ L_UNPACK: {
 }
 L_TOSTR: {
 	value *b_ = R(B);
-	if (b_->t != V_STR) {
+	if (b_->t == V_INT) {
+		tmp = str_from_int(b_->as.i);
+	} else if (b_->t != V_STR) {
 		sbuf sb;
 		value x;
-		TRY(vm_deref(vm, b_, &x));
+		TRY(vm_deref_values(vm, b_, &x));
 		sbuf_init(&sb);
 		val_str(&sb, x);
 		val_rele(x);
@@ -580,7 +604,7 @@ L_FORMAT: {
 	sbuf sb;
 	verr e;
 	value x;
-	TRY(vm_deref(vm, R(B), &x));
+	TRY(vm_deref_values(vm, R(B), &x));
 	sbuf_init(&sb);
 	int rc_ = val_format(&sb, x, str_data(*R(C)), &e);
 	val_rele(x);
@@ -592,7 +616,6 @@ L_FORMAT: {
 	NEXT();
 }
 L_CONCAT: {
-	sbuf sb;
 	if (__builtin_expect(vm->ctx.lowering, 0))
 		for (int j = 0; j < C; j++)
 			if (R(B + j)->t == V_FUTURE) {
@@ -600,12 +623,7 @@ L_CONCAT: {
 				vm_need_runtime(vm);
 				goto error;
 			}
-	sbuf_init(&sb);
-	for (int j = 0; j < C; j++) {
-		value s = *R(B + j);
-		sbuf_add(&sb, str_data(s), str_len(s));
-	}
-	VM_SET(R(A), str_take_sbuf(&sb));
+	VM_SET(R(A), str_concat_n(R(B), C));
 	NEXT();
 }
 L_CHECKTYPE: {

@@ -378,7 +378,8 @@ int vm_call_kw(flow_vm *vm, value fn, value *args, int npos, value *kwv,
 		 * natives that talk to the executor and type() */
 		if (!(f->native->flags & NATIVE_HOST) && strcmp(f->native->name, "type"))
 			for (int j = 0; j < argc && !rc; j++)
-				rc = vm_force(vm, &m[j]);
+				rc = f->native->flags & NATIVE_SHAPE ? vm_force(vm, &m[j])
+				                                     : vm_force_values(vm, &m[j]);
 		if (!rc)
 			rc = f->native->fn(vm, m, argc, out);
 		release_n(m, argc);
@@ -433,6 +434,18 @@ int vm_call_method(flow_vm *vm, value *recv, const bc_msite *site, const char *n
 			VM_SET(recv, list_thaw(*recv));
 		else if (recv->t == V_DICT)
 			VM_SET(recv, dict_thaw(*recv));
+	}
+	if (!(d->flags & NATIVE_SHAPE)) {
+		/* a method that looks at items gets values (the receiver is a
+		 * temporary, or written back after a mutating method) */
+		if (vm_force_values(vm, recv))
+			return -1;
+		for (int j = 0; j < npos; j++)
+			if (vm_force_values(vm, &args[j]))
+				return -1;
+		for (int j = 0; j < nkw; j++)
+			if (vm_force_values(vm, &kwv[j]))
+				return -1;
 	}
 	const native_params *np = site ? site->params[recv->t] : native_params_of(d);
 	if (nkw == 0 && args == recv + 1 && (!np || np->n < 0 || npos == np->n))
@@ -706,9 +719,9 @@ int vm_cmp_slow(flow_vm *vm, value *a, value *b, int *res)
 	verr e;
 	value x, y;
 	int rc = 0;
-	if (vm_deref(vm, a, &x))
+	if (vm_deref_values(vm, a, &x))
 		return -1;
-	if (vm_deref(vm, b, &y)) {
+	if (vm_deref_values(vm, b, &y)) {
 		val_rele(x);
 		return -1;
 	}
@@ -719,6 +732,15 @@ int vm_cmp_slow(flow_vm *vm, value *a, value *b, int *res)
 	return rc;
 }
 
+/* Can two values be equal only if their items are? (Then the items'
+ * futures must be waited for; otherwise the answer is false already.) */
+static bool same_shape(value x, value y)
+{
+	if (x.t == V_LIST && y.t == V_LIST)
+		return list_len(x) == list_len(y);
+	return x.t == V_DICT && y.t == V_DICT && dict_len(x) == dict_len(y);
+}
+
 int vm_eq_slow(flow_vm *vm, value *a, value *b, bool *res)
 {
 	value x, y;
@@ -727,6 +749,18 @@ int vm_eq_slow(flow_vm *vm, value *a, value *b, bool *res)
 	if (vm_deref(vm, b, &y)) {
 		val_rele(x);
 		return -1;
+	}
+	if (same_shape(x, y)) {
+		value xv, yv;
+		int rc = vm_deref_values(vm, &x, &xv);
+		if (rc == 0 && (rc = vm_deref_values(vm, &y, &yv)) != 0)
+			val_rele(xv);
+		val_rele(x);
+		val_rele(y);
+		if (rc)
+			return -1;
+		x = xv;
+		y = yv;
 	}
 	*res = val_eq(x, y);
 	val_rele(x);

@@ -7,10 +7,11 @@
 
 #include "vm.h"
 #include "native.h"
+#include "small_limits.h"
 
 #define VM_MAX_FRAMES 10000
-#define VM_MAX_CDEPTH 180       /* nested execute() calls (natives calling back) */
-#define VM_STACK_SLOTS (1u << 21)
+#define VM_MAX_CDEPTH FLOW_LIMIT(180, 40)       /* nested execute() calls (natives calling back) */
+#define VM_STACK_SLOTS FLOW_LIMIT(1u << 21, 1u << 17)
 
 typedef struct vm_frame {
 	const bc_proto *p;
@@ -95,6 +96,13 @@ void vm_trace(flow_vm *vm);
 int vm_force(flow_vm *vm, value *r);
 /* *tmp = value of *r, resolving a future without touching *r (new ref). */
 int vm_deref(flow_vm *vm, const value *r, value *tmp);
+/* Operations that look at the items of a list or dict (comparisons, `in`,
+ * formatting, natives and methods not marked NATIVE_SHAPE) need values,
+ * never futures: the same as vm_deref / vm_force, and a future anywhere
+ * inside is resolved too. While lowering, such a future makes the
+ * instruction a node (vm_need_runtime). vm_lift.c. */
+int vm_deref_values(flow_vm *vm, const value *r, value *tmp);
+int vm_force_values(flow_vm *vm, value *r);
 /* Calls a callable with positional args and nkw keyword args (values
  * kwv, names kwnames). Result: new ref in *out. */
 int vm_call_kw(flow_vm *vm, value fn, value *args, int npos, value *kwv,

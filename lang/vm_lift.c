@@ -13,13 +13,59 @@ int vm_need_runtime(flow_vm *vm)
 	return -1;
 }
 
-static int range_regs(uint8_t *regs, int max, int first, int n)
+/* ---- operations that look at items ------------------------------------- */
+
+static bool is_future(value x, void *ctx)
 {
-	if (n > max || first + n > 256)
+	(void)ctx;
+	return x.t == V_FUTURE;
+}
+
+/* Does a list or dict hold a future anywhere? Flat lists (the common
+ * case) are scanned without val_any's bookkeeping. */
+static bool holds_future(value x)
+{
+	if (x.t == V_LIST) {
+		size_t n = list_len(x);
+		bool nested = false;
+		for (size_t j = 0; j < n; j++) {
+			value y = list_get(x, j);
+			if (y.t == V_FUTURE)
+				return true;
+			nested |= y.t == V_LIST || y.t == V_DICT;
+		}
+		return nested && val_any(x, is_future, NULL);
+	}
+	return x.t == V_DICT && val_any(x, is_future, NULL);
+}
+
+int vm_deref_values(flow_vm *vm, const value *r, value *tmp)
+{
+	value x;
+	if (vm_deref(vm, r, &x))
 		return -1;
-	for (int j = 0; j < n; j++)
-		regs[j] = (uint8_t)(first + j);
-	return n;
+	if (!holds_future(x)) {
+		*tmp = x;
+		return 0;
+	}
+	/* while lowering every future is pending: the operation waits for
+	 * them, so it becomes a node (LANGUAGE.md section 6) */
+	if (vm->ctx.lowering) {
+		val_rele(x);
+		return vm_need_runtime(vm);
+	}
+	int rc = vm_get_deep(vm, x, tmp);
+	val_rele(x);
+	return rc;
+}
+
+int vm_force_values(flow_vm *vm, value *r)
+{
+	value x;
+	if (vm_deref_values(vm, r, &x))
+		return -1;
+	VM_SET(r, x);
+	return 0;
 }
 
 int vm_insn_inputs(const bc_program *prog, const bc_proto *p, int pc, uint8_t *regs, int max, int *outs)
@@ -27,51 +73,21 @@ int vm_insn_inputs(const bc_program *prog, const bc_proto *p, int pc, uint8_t *r
 	if (pc < 0 || pc >= p->ncode)
 		return -1;
 	uint32_t i = p->code[pc];
-	int a = BC_A(i), b = BC_B(i), c = BC_C(i);
-	*outs = 1;
-	switch (BC_OP(i)) {
-	case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_FLOORDIV: case OP_MOD:
-	case OP_POW: case OP_MATMUL: case OP_EQ: case OP_NE: case OP_LT: case OP_LE:
-	case OP_IN: case OP_NOTIN: case OP_INDEX: case OP_FORMAT: case OP_BINDMETHOD:
-		if (max < 2)
-			return -1;
-		regs[0] = (uint8_t)b;
-		regs[1] = (uint8_t)c;
-		return b == c ? 1 : 2;
-	case OP_ADDI: case OP_NEG: case OP_NOT: case OP_TOSTR:
-		if (max < 1)
-			return -1;
-		regs[0] = (uint8_t)b;
-		return 1;
-	case OP_UNPACK:
-		if (max < 1)
-			return -1;
-		regs[0] = (uint8_t)a;
-		*outs = 6;
-		return 1;
-	case OP_SLICE:
-		return range_regs(regs, max, b, 4);
-	case OP_CONCAT:
-		return range_regs(regs, max, b, c);
-	case OP_CALL:
-		if (c && pc + 1 >= p->ncode)
-			return -1;
-		return range_regs(regs, max, a, b + 1);
-	case OP_CALLP:
-		if (BC_Bx(i) >= prog->nprotos)
-			return -1;
-		return range_regs(regs, max, a, prog->protos[BC_Bx(i)]->nparams);
-	case OP_NATIVE:
-		if (b >= p->nnatives)
-			return -1;
-		return range_regs(regs, max, a, c);
-	case OP_METHOD:
-		if (b >= p->nmsites)
-			return -1;
-		return range_regs(regs, max, a + 1, c + 1);
-	default:
+	bc_op op = BC_OP(i);
+	if (op >= OP__COUNT || !(bc_ops[op].flags & OPF_NODE))
 		return -1;
+	if ((bc_ops[op].flags & OPF_EXTRA) && BC_C(i) && pc + 1 >= p->ncode)
+		return -1;
+	int r[512];
+	int n = bc_insn_regs(prog, p, pc, false, r, max < 512 ? max : 512);
+	for (int j = 0; j < n; j++) {
+		if (r[j] > 255)
+			return -1;
+		regs[j] = (uint8_t)r[j];
 	}
+	unsigned w = bc_ops[op].writes;
+	*outs = (w & OPR_A ? 1 : 0) | (w & OPR_B ? 2 : 0) | (w & OPR_C ? 4 : 0);
+	return n;
 }
 
 int vm_exec_insn(flow_vm *vm, const bc_proto *p, int pc, const uint8_t *regs, const value *vals,
@@ -113,7 +129,8 @@ int vm_exec_insn(flow_vm *vm, const bc_proto *p, int pc, const uint8_t *regs, co
 		VM_SET(nb + j, v_none());
 	/* a driver value that was not known at compile time is known now:
 	 * the instruction sees it as it would have in a top-to-bottom run;
-	 * the futures of calls stay futures */
+	 * the futures of calls stay futures (an operation that looks at
+	 * items waits for them itself: vm_deref_values) */
 	for (int j = 0; j < n; j++) {
 		value x;
 		if (regs[j] >= p->nregs) {

@@ -2,18 +2,54 @@
 #include "value.h"
 #include "value_priv.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "small_limits.h"
 
-/* Strings are one allocation: header and bytes together. */
-static vstr *str_alloc(size_t len)
+/* Results beyond this are refused with an error, not an allocator abort. */
+#define STR_MAX_BYTES FLOW_LIMIT((size_t)1 << 30, (size_t)1 << 20) /* 1 GiB: beyond, an error, not an OOM kill */
+
+/* The byte capacity of s's data (NUL included). */
+static size_t str_cap(const vstr *s)
 {
-	if (len > SIZE_MAX - sizeof(vstr) - 1) {
+	unsigned k = s->h.extra >> 8;
+	return k ? (size_t)1 << k : s->len + 1;
+}
+
+/* Offset of the cursor word after a data capacity of cap bytes. */
+static size_t cursor_off(size_t cap)
+{
+	return (offsetof(vstr, data) + cap + 7) & ~(size_t)7;
+}
+
+static bool has_cursor(const vstr *s)
+{
+	return !(s->h.extra & VSTR_ASCII) || (s->h.extra >> 8);
+}
+
+/* Non-ASCII strings remember the last code point index found and its byte
+ * offset (index << 32 | offset; 0 = none), so s[i] in a loop walks from the
+ * previous position, not from the start. Atomic: frozen strings are read
+ * by many threads, and any pair one of them stores is a valid one. The
+ * word sits after the data so that ASCII strings, the common case, do not
+ * carry it. */
+static uint64_t *str_cursor(const vstr *s)
+{
+	return (uint64_t *)((char *)s + cursor_off(str_cap(s)));
+}
+
+/* Strings are one allocation: header and bytes together (and the cursor
+ * when not ASCII). The caller sets cplen. */
+static vstr *str_alloc(size_t len, bool ascii)
+{
+	if (len > SIZE_MAX / 2) {
 		fprintf(stderr, "flow: string too large\n");
 		abort();
 	}
-	vstr *s = malloc(sizeof(vstr) + len + 1);
+	size_t size = ascii ? offsetof(vstr, data) + len + 1 : cursor_off(len + 1) + 8;
+	vstr *s = malloc(size);
 	if (!s) {
 		fprintf(stderr, "flow: out of memory (string of %zu bytes)\n", len);
 		abort();
@@ -21,18 +57,20 @@ static vstr *str_alloc(size_t len)
 	s->h.rc = 1;
 	s->h.type = V_STR;
 	s->h.flags = 0;
-	s->h.extra = 0;
+	s->h.extra = ascii ? VSTR_ASCII : 0;
 	s->len = len;
 	s->hash = 0;
 	s->data[len] = '\0';
+	if (!ascii)
+		*str_cursor(s) = 0;
 	return s;
 }
 
-/* Counts code points (non-continuation bytes) and notes whether all ASCII. */
-static void str_measure(vstr *s)
+/* Counts code points (non-continuation bytes); true when all ASCII. */
+static bool str_measure(const char *s, size_t n, size_t *cplen)
 {
-	const unsigned char *p = (const unsigned char *)s->data;
-	size_t n = s->len, i = 0, cont = 0;
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, cont = 0;
 	uint64_t hi = 0;
 	for (; i + 8 <= n; i += 8) {
 		uint64_t w;
@@ -46,17 +84,61 @@ static void str_measure(vstr *s)
 		hi |= p[i];
 		cont += (p[i] & 0xC0) == 0x80;
 	}
-	s->ascii = (hi & 0x8080808080808080ull) == 0;
-	s->cplen = n - cont;
+	*cplen = n - cont;
+	return (hi & 0x8080808080808080ull) == 0;
 }
 
 value str_new(const char *s, size_t len)
 {
-	vstr *o = str_alloc(len);
+	size_t cplen;
+	bool ascii = str_measure(s, len, &cplen);
+	vstr *o = str_alloc(len, ascii);
 	if (len)
 		memcpy(o->data, s, len);
-	str_measure(o);
+	o->cplen = cplen;
 	return v_obj(&o->h);
+}
+
+/* Only short strings are looked up: long ones rarely repeat, and hashing
+ * them would cost more than the allocation it saves. */
+#define DEDUP_MAX_LEN 32
+
+void str_dedup_init(str_dedup *t, size_t expect)
+{
+	t->slot = NULL;
+	t->mask = 0;
+	if (expect < 64)
+		return;
+	size_t cap = 256;
+	while (cap < expect && cap < ((size_t)1 << 14))
+		cap *= 2;
+	t->slot = calloc(cap, sizeof *t->slot);
+	if (t->slot)
+		t->mask = cap - 1;
+}
+
+value str_new_dedup(str_dedup *t, const char *s, size_t len)
+{
+	if (!t->slot || len > DEDUP_MAX_LEN)
+		return str_new(s, len);
+	uint64_t h = str_hash_bytes(s, len);
+	vstr **slot = &t->slot[h & t->mask];
+	vstr *o = *slot;
+	if (o && o->hash == h && o->len == len && memcmp(o->data, s, len) == 0) {
+		__atomic_add_fetch(&o->h.rc, 1, __ATOMIC_RELAXED);
+		return v_obj(&o->h);
+	}
+	/* a miss replaces the slot: a direct-mapped cache, no probing */
+	value v = str_new(s, len);
+	((vstr *)v.as.o)->hash = h;
+	*slot = (vstr *)v.as.o;
+	return v;
+}
+
+void str_dedup_fini(str_dedup *t)
+{
+	free(t->slot);
+	t->slot = NULL;
 }
 
 value str_from_c(const char *s)
@@ -69,6 +151,23 @@ value str_take_sbuf(sbuf *b)
 	value v = str_new(b->data ? b->data : "", b->len);
 	sbuf_fini(b);
 	return v;
+}
+
+value str_from_int(int64_t n)
+{
+	char buf[24], *p = buf + sizeof buf;
+	uint64_t u = n < 0 ? 0 - (uint64_t)n : (uint64_t)n;
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (n < 0)
+		*--p = '-';
+	size_t len = (size_t)(buf + sizeof buf - p);
+	vstr *o = str_alloc(len, true);
+	memcpy(o->data, p, len);
+	o->cplen = len;
+	return v_obj(&o->h);
 }
 
 /* Strict UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF. */
@@ -134,15 +233,43 @@ static size_t cp_width(unsigned char c)
 	return c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
 }
 
-/* Byte offset of code point i (i <= cplen). O(1) for ASCII. */
+/* Byte offset of code point i (i <= cplen). O(1) for ASCII; otherwise a
+ * walk from the nearest of the start, the end and the cursor (the last
+ * position found), so walking a string by index is linear in all. */
 static size_t cp_offset(const vstr *s, size_t i)
 {
-	if (s->ascii)
+	if (s->h.extra & VSTR_ASCII)
 		return i;
 	const unsigned char *p = (const unsigned char *)s->data;
-	size_t off = 0;
-	while (i-- > 0)
+	size_t ci = 0, off = 0;
+	uint64_t *cursor = str_cursor(s);
+	uint64_t cur = __atomic_load_n(cursor, __ATOMIC_RELAXED);
+	if (cur) {
+		ci = (size_t)(cur >> 32);
+		off = (size_t)(cur & 0xFFFFFFFFu);
+	}
+	size_t dcur = ci > i ? ci - i : i - ci;
+	if (i < dcur) {
+		ci = off = 0;
+		dcur = i;
+	}
+	if (s->cplen - i < dcur) {
+		ci = s->cplen;
+		off = s->len;
+	}
+	while (ci < i) {
 		off += cp_width(p[off]);
+		ci++;
+	}
+	while (ci > i) {
+		do
+			off--;
+		while ((p[off] & 0xC0) == 0x80);
+		ci--;
+	}
+	/* any thread may store: every pair it could store is a valid one */
+	if (i <= 0xFFFFFFFFu && off <= 0xFFFFFFFFu && (i | off))
+		__atomic_store_n(cursor, (uint64_t)i << 32 | off, __ATOMIC_RELAXED);
 	return off;
 }
 
@@ -218,7 +345,7 @@ int str_slice(value s, bool has_lo, int64_t lo, bool has_hi, int64_t hi,
 	if (step == 1) {
 		size_t a = cp_offset(o, (size_t)start);
 		size_t b = a + count;
-		if (!o->ascii) {
+		if (!(o->h.extra & VSTR_ASCII)) {
 			const unsigned char *p = (const unsigned char *)o->data;
 			b = a;
 			for (size_t k = 0; k < count; k++)
@@ -227,12 +354,11 @@ int str_slice(value s, bool has_lo, int64_t lo, bool has_hi, int64_t hi,
 		*out = str_new(o->data + a, b - a);
 		return 0;
 	}
-	if (o->ascii) {
-		vstr *r = str_alloc(count);
+	if (o->h.extra & VSTR_ASCII) {
+		vstr *r = str_alloc(count, true);
 		int64_t j = start;
 		for (size_t k = 0; k < count; k++, j += step)
 			r->data[k] = o->data[j];
-		r->ascii = true;
 		r->cplen = count;
 		*out = v_obj(&r->h);
 		return 0;
@@ -263,16 +389,95 @@ int str_slice(value s, bool has_lo, int64_t lo, bool has_hi, int64_t hi,
 value str_concat(value a, value b)
 {
 	const vstr *x = str_of(a), *y = str_of(b);
-	vstr *r = str_alloc(x->len + y->len);
+	vstr *r = str_alloc(x->len + y->len, x->h.extra & y->h.extra & VSTR_ASCII);
 	memcpy(r->data, x->data, x->len);
 	memcpy(r->data + x->len, y->data, y->len);
 	r->cplen = x->cplen + y->cplen;
-	r->ascii = x->ascii && y->ascii;
 	return v_obj(&r->h);
 }
 
-/* Results beyond this are refused with an error, not an allocator abort. */
-#define STR_MAX_BYTES ((size_t)1 << 30) /* 1 GiB: beyond, an error, not an OOM kill */
+value str_concat_n(const value *parts, int n)
+{
+	size_t len = 0, cplen = 0;
+	uint16_t ascii = VSTR_ASCII;
+	for (int j = 0; j < n; j++) {
+		const vstr *x = str_of(parts[j]);
+		len += x->len;
+		cplen += x->cplen;
+		ascii &= x->h.extra;
+	}
+	vstr *r = str_alloc(len, ascii);
+	size_t off = 0;
+	for (int j = 0; j < n; j++) {
+		const vstr *x = str_of(parts[j]);
+		memcpy(r->data + off, x->data, x->len);
+		off += x->len;
+	}
+	r->cplen = cplen;
+	return v_obj(&r->h);
+}
+
+value str_join(value sep, const value *items, size_t n)
+{
+	const vstr *sp = str_of(sep);
+	size_t len = n ? sp->len * (n - 1) : 0, cplen = n ? sp->cplen * (n - 1) : 0;
+	uint16_t ascii = sp->h.extra & VSTR_ASCII;
+	for (size_t j = 0; j < n; j++) {
+		const vstr *x = str_of(items[j]);
+		len += x->len;
+		cplen += x->cplen;
+		ascii &= x->h.extra;
+	}
+	vstr *r = str_alloc(len, ascii);
+	char *w = r->data;
+	for (size_t j = 0; j < n; j++) {
+		const vstr *x = str_of(items[j]);
+		if (j && sp->len) {
+			memcpy(w, sp->data, sp->len);
+			w += sp->len;
+		}
+		memcpy(w, x->data, x->len);
+		w += x->len;
+	}
+	r->cplen = cplen;
+	return v_obj(&r->h);
+}
+
+bool str_append_inplace(value *dst, value b)
+{
+	vstr *x = (vstr *)dst->as.o;
+	const vstr *y = str_of(b);
+	/* rc 1: the caller's register is the only holder, so no other thread
+	 * can be reading x; frozen strings are never written whatever rc says */
+	if ((const vstr *)x == y || __atomic_load_n(&x->h.rc, __ATOMIC_ACQUIRE) != 1 ||
+	    (__atomic_load_n(&x->h.flags, __ATOMIC_ACQUIRE) & VOBJ_FROZEN))
+		return false;
+	size_t len = x->len + y->len;
+	uint16_t ascii = x->h.extra & y->h.extra & VSTR_ASCII;
+	if (len + 1 > str_cap(x)) {
+		if (len > STR_MAX_BYTES)
+			return false; /* the ordinary path reports or aborts */
+		/* capacity doubles: n appends copy O(n) bytes in all */
+		unsigned k = 4;
+		while (((size_t)1 << k) < len + 1)
+			k++;
+		uint64_t cur = has_cursor(x) ? *str_cursor(x) : 0;
+		vstr *r = realloc(x, cursor_off((size_t)1 << k) + 8);
+		if (!r)
+			val_oom(cursor_off((size_t)1 << k) + 8);
+		x = r;
+		x->h.extra = (uint16_t)(k << 8 | (x->h.extra & VSTR_ASCII));
+		*str_cursor(x) = cur; /* still valid: the prefix is unchanged */
+		dst->as.o = &x->h;
+	}
+	memcpy(x->data + x->len, y->data, y->len);
+	x->data[len] = '\0';
+	x->len = len;
+	x->cplen += y->cplen;
+	x->h.extra = (uint16_t)((x->h.extra & ~VSTR_ASCII) | ascii);
+	x->hash = 0;
+	return true;
+}
 
 int str_repeat(value s, int64_t n, value *out, verr *e)
 {
@@ -286,7 +491,7 @@ int str_repeat(value s, int64_t n, value *out, verr *e)
 		verr_setc(e, FLOW_ETOOBIG, "repeated string is too large");
 		return -1;
 	}
-	vstr *r = str_alloc(total);
+	vstr *r = str_alloc(total, x->h.extra & VSTR_ASCII);
 	/* doubling copies: log(n) memcpy calls */
 	memcpy(r->data, x->data, x->len);
 	size_t done = x->len;
@@ -296,7 +501,6 @@ int str_repeat(value s, int64_t n, value *out, verr *e)
 		done += k;
 	}
 	r->cplen = x->cplen * (size_t)n;
-	r->ascii = x->ascii;
 	*out = v_obj(&r->h);
 	return 0;
 }

@@ -6,6 +6,15 @@
 
 int sl_int(flow_vm *vm, value v, const char *fn, const char *what, int64_t *out)
 {
+	if (v.t == V_FUTURE) {
+		/* an index given to a shape-only method (xs.pop(i)) */
+		value x;
+		if (sl_resolve(vm, v, &x) < 0)
+			return -1;
+		int rc = sl_int(vm, x, fn, what, out);
+		val_rele(x);
+		return rc;
+	}
 	if (v.t != V_INT)
 		return vm_raise(vm, "%s: %s must be an int, not %s", fn, what, sl_type_name(v));
 	*out = v.as.i;
@@ -99,6 +108,16 @@ const char *sl_type_name(value v)
 		return "fn";
 	}
 	return vtype_name((vtype)v.t);
+}
+
+const char *sl_func_name(value v)
+{
+	const vfunc *f = (const vfunc *)v.as.o;
+	switch (f->h.extra) {
+	case FUNC_PROTO: return f->proto ? f->proto->name : "?";
+	case FUNC_NATIVE: return f->native ? f->native->name : "?";
+	default: return f->method ? f->method : "?";
+	}
 }
 
 int sl_check_mutable(flow_vm *vm, value v, const char *what)

@@ -3,14 +3,16 @@
  * wait and reduce. */
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../lang/bytecode.h"
 #include "stdlib_impl.h"
+#include "../lang/small_limits.h"
 
 /* range() refuses to build lists longer than this (16 bytes per item). */
-#define RANGE_MAX_LEN 100000000
+#define RANGE_MAX_LEN FLOW_LIMIT(100000000, 1000000)
 
 static int b_print(flow_vm *vm, value *argv, int argc, value *out)
 {
@@ -30,6 +32,22 @@ static int b_print(flow_vm *vm, value *argv, int argc, value *out)
 	vm_ctx(vm)->host->print(vm, b.data ? b.data : "", b.len);
 	sbuf_fini(&b);
 	*out = v_none();
+	return 0;
+}
+
+/* __unpack(xs, n): xs itself when it is a list of exactly n items. The
+ * compiler emits it for `let a, b, c = xs` (programs cannot name it). */
+static int b_unpack(flow_vm *vm, value *argv, int argc, value *out)
+{
+	(void)argc;
+	int64_t n = argv[1].t == V_INT ? argv[1].as.i : 0;
+	if (argv[0].t != V_LIST)
+		return vm_raise(vm, "cannot unpack %s into %lld names", vtype_name(argv[0].t),
+		                (long long)n);
+	if ((int64_t)list_len(argv[0]) != n)
+		return vm_raise(vm, "cannot unpack a list of %zu elements into %lld names",
+		                list_len(argv[0]), (long long)n);
+	*out = val_hold(argv[0]);
 	return 0;
 }
 
@@ -111,6 +129,10 @@ static int b_str(flow_vm *vm, value *argv, int argc, value *out)
 		return -1;
 	if (v.t == V_STR) {
 		*out = v;
+		return 0;
+	}
+	if (v.t == V_INT) {
+		*out = str_from_int(v.as.i);
 		return 0;
 	}
 	sbuf b;
@@ -250,6 +272,15 @@ static int b_list(flow_vm *vm, value *argv, int argc, value *out)
 	return 0;
 }
 
+/* v, or its value when v is a future (a new reference either way). */
+static int waited(flow_vm *vm, value v, value *out)
+{
+	if (v.t == V_FUTURE)
+		return sl_resolve(vm, v, out);
+	*out = val_hold(v);
+	return 0;
+}
+
 static int b_dict(flow_vm *vm, value *argv, int argc, value *out)
 {
 	value d = dict_new(0);
@@ -257,8 +288,10 @@ static int b_dict(flow_vm *vm, value *argv, int argc, value *out)
 		*out = d;
 		return 0;
 	}
+	/* shape-only: the values may stay futures (dict(zip(names, calls)));
+	 * a pair or a key that is a future is waited for */
 	value src;
-	if (sl_resolve(vm, argv[0], &src) < 0) {
+	if (waited(vm, argv[0], &src) < 0) {
 		val_rele(d);
 		return -1;
 	}
@@ -270,13 +303,23 @@ static int b_dict(flow_vm *vm, value *argv, int argc, value *out)
 			dict_set(d, k, v, &e);
 	} else if (src.t == V_LIST) {
 		for (size_t i = 0; i < list_len(src); i++) {
-			value p = list_get(src, i);
+			value p, k;
+			if (waited(vm, list_get(src, i), &p) < 0)
+				goto fail;
 			if (p.t != V_LIST || list_len(p) != 2) {
+				val_rele(p);
 				val_rele(src);
 				val_rele(d);
 				return vm_raise(vm, "dict(): item %zu is not a [key, value] pair", i);
 			}
-			if (dict_set(d, list_get(p, 0), list_get(p, 1), &e) < 0) {
+			if (waited(vm, list_get(p, 0), &k) < 0) {
+				val_rele(p);
+				goto fail;
+			}
+			int rc = dict_set(d, k, list_get(p, 1), &e);
+			val_rele(k);
+			val_rele(p);
+			if (rc < 0) {
 				val_rele(src);
 				val_rele(d);
 				return vm_raise(vm, "dict(): %s", e.msg);
@@ -291,6 +334,10 @@ static int b_dict(flow_vm *vm, value *argv, int argc, value *out)
 	val_rele(src);
 	*out = d;
 	return 0;
+fail:
+	val_rele(src);
+	val_rele(d);
+	return -1;
 }
 
 static int b_abs(flow_vm *vm, value *argv, int argc, value *out)
@@ -359,7 +406,20 @@ static int b_sum(flow_vm *vm, value *argv, int argc, value *out)
 	if (sl_items(vm, argv[0], "sum", &l) < 0)
 		return -1;
 	value acc = val_hold(argv[1]);
-	for (size_t i = 0; i < list_len(l); i++) {
+	size_t i = 0;
+	if (acc.t == V_INT) {
+		/* ints: added here until one is not an int or would overflow;
+		 * the loop below then goes on (and reports the overflow) */
+		int64_t s = acc.as.i, t;
+		for (; i < list_len(l); i++) {
+			value x = list_get(l, i);
+			if (x.t != V_INT || __builtin_add_overflow(s, x.as.i, &t))
+				break;
+			s = t;
+		}
+		acc = v_int(s);
+	}
+	for (; i < list_len(l); i++) {
 		value r;
 		verr e;
 		if (val_arith('+', acc, list_get(l, i), &r, &e) < 0) {
@@ -565,6 +625,161 @@ static int b_type(flow_vm *vm, value *argv, int argc, value *out)
 	return 0;
 }
 
+/* ---- ord chr round divmod isinstance hash ------------------------------ */
+
+static int b_ord(flow_vm *vm, value *argv, int argc, value *out)
+{
+	if (sl_str(vm, argv[0], "ord", "c") < 0)
+		return -1;
+	if (str_of(argv[0])->cplen != 1)
+		return vm_raise(vm, "ord() expected a character, but got a str of length %zu",
+		                (size_t)str_of(argv[0])->cplen);
+	uint32_t cp;
+	sl_utf8_next(str_data(argv[0]), str_len(argv[0]), &cp);
+	*out = v_int(cp);
+	return 0;
+}
+
+static int b_chr(flow_vm *vm, value *argv, int argc, value *out)
+{
+	int64_t i;
+	if (sl_int(vm, argv[0], "chr", "i", &i) < 0)
+		return -1;
+	if (i < 0 || i > 0x10FFFF || (i >= 0xD800 && i <= 0xDFFF))
+		return vm_raise(vm, "chr() arg not in range(0x110000) or a surrogate: %lld", (long long)i);
+	sbuf b;
+	sbuf_init(&b);
+	sl_utf8_put(&b, (uint32_t)i);
+	*out = str_take_sbuf(&b);
+	return 0;
+}
+
+/* Python's rounding: halves to even; round(x) is an int, round(x, n) of a
+ * float a float (decimal rounding of the exact binary value, as printf
+ * does), of an int an int. */
+static int b_round(flow_vm *vm, value *argv, int argc, value *out)
+{
+	value x = argv[0];
+	if (x.t != V_INT && x.t != V_FLOAT)
+		return vm_raise(vm, "round() of a %s", sl_type_name(x));
+	bool has_n = !native_is_absent(argv[1]) && argv[1].t != V_NONE;
+	int64_t n = 0;
+	if (has_n && sl_int(vm, argv[1], "round", "ndigits", &n) < 0)
+		return -1;
+	if (x.t == V_INT) {
+		if (!has_n || n >= 0) {
+			*out = x;
+			return 0;
+		}
+		if (n < -18) {
+			*out = v_int(0);
+			return 0;
+		}
+		int64_t p = 1;
+		for (int64_t k = 0; k < -n; k++)
+			p *= 10;
+		int64_t q = x.as.i / p, r = x.as.i % p;
+		if (r < 0) {
+			q--;
+			r += p;
+		}
+		if (r > p / 2 || (r == p / 2 && (q & 1))) /* past half, or a tie to even */
+			q++;
+		if (__builtin_mul_overflow(q, p, &q))
+			return vm_raise(vm, "round(): integer overflow");
+		*out = v_int(q);
+		return 0;
+	}
+	double f = x.as.f;
+	if (!has_n) {
+		if (isnan(f) || isinf(f))
+			return vm_raise(vm, "round(): cannot convert float %s to integer", isnan(f) ? "NaN" : "infinity");
+		double r = nearbyint(f);
+		if (r >= 9223372036854775808.0 || r < -9223372036854775808.0)
+			return vm_raise(vm, "round(): integer overflow");
+		*out = v_int((int64_t)r);
+		return 0;
+	}
+	if (isnan(f) || isinf(f) || n > 300) {
+		*out = x;
+		return 0;
+	}
+	if (n >= 0) {
+		char buf[400];
+		snprintf(buf, sizeof buf, "%.*f", (int)n, f);
+		*out = v_float(strtod(buf, NULL));
+		return 0;
+	}
+	double p = pow(10.0, (double)-n);
+	*out = v_float(isinf(p) ? 0.0 * f : nearbyint(f / p) * p);
+	return 0;
+}
+
+static int b_divmod(flow_vm *vm, value *argv, int argc, value *out)
+{
+	verr e;
+	value q, r;
+	if (val_arith('f', argv[0], argv[1], &q, &e))
+		return vm_raise(vm, "divmod(): %s", e.msg);
+	if (val_arith('%', argv[0], argv[1], &r, &e)) {
+		val_rele(q);
+		return vm_raise(vm, "divmod(): %s", e.msg);
+	}
+	value l = list_new(2);
+	list_append_take(l, q);
+	list_append_take(l, r);
+	*out = l;
+	return 0;
+}
+
+/* One type for isinstance: a conversion builtin (int, str, list...) or a
+ * type's name as type() gives it ("none", "future", "actor", "tensor"). */
+static int type_matches(flow_vm *vm, value v, value t, bool *res)
+{
+	const char *want;
+	if (t.t == V_STR) {
+		want = str_data(t);
+	} else if (t.t == V_FUNC && t.as.o->extra == FUNC_NATIVE &&
+	           (!strcmp(((const vfunc *)t.as.o)->native->name, "int") ||
+	            !strcmp(((const vfunc *)t.as.o)->native->name, "float") ||
+	            !strcmp(((const vfunc *)t.as.o)->native->name, "str") ||
+	            !strcmp(((const vfunc *)t.as.o)->native->name, "bool") ||
+	            !strcmp(((const vfunc *)t.as.o)->native->name, "list") ||
+	            !strcmp(((const vfunc *)t.as.o)->native->name, "dict"))) {
+		want = ((const vfunc *)t.as.o)->native->name;
+	} else {
+		return vm_raise(vm, "isinstance(): the type must be int, float, str, bool, list, dict, "
+		                    "a type name such as \"none\", or a list of these; got %s",
+		                sl_type_name(t));
+	}
+	*res = strcmp(sl_type_name(v), want) == 0;
+	return 0;
+}
+
+static int b_isinstance(flow_vm *vm, value *argv, int argc, value *out)
+{
+	bool r = false;
+	if (argv[1].t == V_LIST) {
+		for (size_t j = 0; j < list_len(argv[1]) && !r; j++)
+			if (type_matches(vm, argv[0], list_get(argv[1], j), &r) < 0)
+				return -1;
+	} else if (type_matches(vm, argv[0], argv[1], &r) < 0) {
+		return -1;
+	}
+	*out = v_bool(r);
+	return 0;
+}
+
+/* The same on every machine and in every run (dict keys hash so). */
+static int b_hash(flow_vm *vm, value *argv, int argc, value *out)
+{
+	value v = argv[0];
+	if (v.t != V_NONE && v.t != V_BOOL && v.t != V_INT && v.t != V_FLOAT && v.t != V_STR)
+		return vm_raise(vm, "hash(): unhashable type '%s'", sl_type_name(v));
+	*out = v_int((int64_t)(val_hash(v) >> 1));
+	return 0;
+}
+
 /* Raises with str(msg) as the whole message. */
 static int raise_msg(flow_vm *vm, value msg, const char *dflt)
 {
@@ -602,6 +817,13 @@ static int b_error(flow_vm *vm, value *argv, int argc, value *out)
 
 static int b_get(flow_vm *vm, value *argv, int argc, value *out)
 {
+	if (argv[0].t == V_FUNC && argv[0].as.o->extra == FUNC_BOUND)
+		return vm_raise(vm, "get() of method '%s' that was not called; call it: get(x.%s())",
+		                ((const vfunc *)argv[0].as.o)->method,
+		                ((const vfunc *)argv[0].as.o)->method);
+	if (argv[0].t == V_FUNC)
+		return vm_raise(vm, "get() of %s '%s' itself, which was not called; call it: get(%s(...))",
+		                sl_type_name(argv[0]), sl_func_name(argv[0]), sl_func_name(argv[0]));
 	return vm_get_deep(vm, argv[0], out);
 }
 
@@ -763,30 +985,37 @@ static int b_reduce(flow_vm *vm, value *argv, int argc, value *out)
 
 const native_def stdlib_builtin_defs[] = {
 	{ "print", b_print, "*", NATIVE_EFFECT },
-	{ "len", b_len, "x", 0 },
+	{ "len", b_len, "x", NATIVE_SHAPE },
 	{ "range", b_range, "*", 0 },
 	{ "str", b_str, "v=\"\"", 0 },
 	{ "int", b_int, "x=0", 0 },
 	{ "float", b_float, "x=0.0", 0 },
 	{ "bool", b_bool, "x=false", 0 },
-	{ "list", b_list, "xs=?", 0 },
-	{ "dict", b_dict, "pairs=?", 0 },
+	{ "list", b_list, "xs=?", NATIVE_SHAPE },
+	{ "dict", b_dict, "pairs=?", NATIVE_SHAPE },
 	{ "abs", b_abs, "x", 0 },
 	{ "min", b_min, "*", 0 },
 	{ "max", b_max, "*", 0 },
 	{ "sum", b_sum, "xs,start=0", 0 },
 	{ "sorted", b_sorted, "xs,key=none,reverse=false", 0 },
-	{ "reversed", b_reversed, "xs", 0 },
-	{ "enumerate", b_enumerate, "xs,start=0", 0 },
-	{ "zip", b_zip, "*", 0 },
+	{ "reversed", b_reversed, "xs", NATIVE_SHAPE },
+	{ "enumerate", b_enumerate, "xs,start=0", NATIVE_SHAPE },
+	{ "zip", b_zip, "*", NATIVE_SHAPE },
 	{ "any", b_any, "xs", 0 },
 	{ "all", b_all, "xs", 0 },
-	{ "type", b_type, "v", 0 },
+	{ "type", b_type, "v", NATIVE_SHAPE },
 	{ "assert", b_assert, "cond,msg=none", 0 },
 	{ "error", b_error, "msg", 0 },
 	{ "get", b_get, "x", NATIVE_HOST },
 	{ "put", b_put, "v", NATIVE_HOST },
 	{ "wait", b_wait, "futures,n=1,timeout=none", NATIVE_HOST },
 	{ "reduce", b_reduce, "f,xs,init=?", NATIVE_HOST },
+	{ "ord", b_ord, "c", 0 },
+	{ "chr", b_chr, "i", 0 },
+	{ "round", b_round, "x,ndigits=?", 0 },
+	{ "divmod", b_divmod, "a,b", 0 },
+	{ "isinstance", b_isinstance, "v,t", NATIVE_SHAPE },
+	{ "hash", b_hash, "v", 0 },
+	{ "__unpack", b_unpack, "xs,n", NATIVE_SHAPE },
 	{ NULL, NULL, NULL, 0 },
 };

@@ -51,6 +51,9 @@ static int m_split(flow_vm *vm, value *argv, int argc, value *out)
 	const char *d = str_data(s);
 	size_t n = str_len(s);
 	value l = list_new(0);
+	/* repeated words become one string each (a word count's keys) */
+	str_dedup dd;
+	str_dedup_init(&dd, n / 8);
 	if (sep.t == V_NONE) {
 		size_t i = 0;
 		while (i < n) {
@@ -65,32 +68,44 @@ static int m_split(flow_vm *vm, value *argv, int argc, value *out)
 				while (j < n && !is_space(d[j]))
 					j++;
 			}
-			list_append_take(l, str_new(d + i, j - i));
+			list_append_take(l, str_new_dedup(&dd, d + i, j - i));
 			i = j;
 		}
 	} else {
 		if (sl_str(vm, sep, "split", "sep") < 0) {
+			str_dedup_fini(&dd);
 			val_rele(l);
 			return -1;
 		}
 		size_t sn = str_len(sep);
 		if (sn == 0) {
+			str_dedup_fini(&dd);
 			val_rele(l);
 			return vm_raise(vm, "split: empty separator");
 		}
 		size_t i = 0;
+		if (maxsplit < 0) {
+			/* one pass to count the parts: the list is allocated once */
+			size_t parts = 1;
+			for (ssize_t k; (k = find_bytes(d, n, i, str_data(sep), sn)) >= 0; i = (size_t)k + sn)
+				parts++;
+			i = 0;
+			val_rele(l);
+			l = list_new(parts);
+		}
 		for (;;) {
 			ssize_t k = -1;
 			if (maxsplit < 0 || (int64_t)list_len(l) < maxsplit)
 				k = find_bytes(d, n, i, str_data(sep), sn);
 			if (k < 0) {
-				list_append_take(l, str_new(d + i, n - i));
+				list_append_take(l, str_new_dedup(&dd, d + i, n - i));
 				break;
 			}
-			list_append_take(l, str_new(d + i, (size_t)k - i));
+			list_append_take(l, str_new_dedup(&dd, d + i, (size_t)k - i));
 			i = (size_t)k + sn;
 		}
 	}
+	str_dedup_fini(&dd);
 	*out = l;
 	return 0;
 }
@@ -100,21 +115,15 @@ static int m_join(flow_vm *vm, value *argv, int argc, value *out)
 	value l;
 	if (sl_items(vm, argv[1], "join", &l) < 0)
 		return -1;
-	sbuf b;
-	sbuf_init(&b);
 	for (size_t i = 0; i < list_len(l); i++) {
 		value x = list_get(l, i);
 		if (x.t != V_STR) {
-			sbuf_fini(&b);
 			val_rele(l);
 			return vm_raise(vm, "join: item %zu is a %s, expected a str", i, sl_type_name(x));
 		}
-		if (i)
-			sbuf_add(&b, str_data(argv[0]), str_len(argv[0]));
-		sbuf_add(&b, str_data(x), str_len(x));
 	}
+	*out = str_join(argv[0], list_of(l)->items, list_len(l));
 	val_rele(l);
-	*out = str_take_sbuf(&b);
 	return 0;
 }
 
@@ -311,6 +320,16 @@ static int map_case(value s, uint32_t (*f)(uint32_t), value *out)
 {
 	const char *d = str_data(s);
 	size_t n = str_len(s), i = 0;
+	if (str_ascii(s)) {
+		/* ASCII maps to ASCII, byte for byte: a copy changed in place
+		 * (nothing else holds it yet) */
+		value r = str_new(d, n);
+		char *w = (char *)str_data(r);
+		for (size_t j = 0; j < n; j++)
+			w[j] = (char)f((unsigned char)w[j]);
+		*out = r;
+		return 0;
+	}
 	sbuf b;
 	sbuf_init(&b);
 	sbuf_reserve(&b, n);
@@ -325,6 +344,19 @@ static int map_case(value s, uint32_t (*f)(uint32_t), value *out)
 
 static int m_upper(flow_vm *vm, value *argv, int argc, value *out) { return map_case(argv[0], to_upper, out); }
 static int m_lower(flow_vm *vm, value *argv, int argc, value *out) { return map_case(argv[0], to_lower, out); }
+
+/* Python's isdigit for the digits a Flow program meets: ASCII 0-9, and
+ * false for the empty string. */
+static int m_isdigit(flow_vm *vm, value *argv, int argc, value *out)
+{
+	const char *d = str_data(argv[0]);
+	size_t n = str_len(argv[0]);
+	bool r = n > 0;
+	for (size_t i = 0; i < n && r; i++)
+		r = d[i] >= '0' && d[i] <= '9';
+	*out = v_bool(r);
+	return 0;
+}
 
 static int m_format(flow_vm *vm, value *argv, int argc, value *out)
 {
@@ -428,6 +460,22 @@ static int m_count_list(flow_vm *vm, value *argv, int argc, value *out)
 	return 0;
 }
 
+static int m_remove(flow_vm *vm, value *argv, int argc, value *out)
+{
+	if (sl_check_mutable(vm, argv[0], "remove") < 0)
+		return -1;
+	vlist *l = list_of(argv[0]);
+	for (size_t i = 0; i < l->len; i++)
+		if (val_eq(l->items[i], argv[1])) {
+			val_rele(l->items[i]);
+			memmove(l->items + i, l->items + i + 1, sizeof *l->items * (l->len - i - 1));
+			l->len--;
+			*out = v_none();
+			return 0;
+		}
+	return repr_raise(vm, "remove: %s is not in the list", argv[1]);
+}
+
 static int m_sort(flow_vm *vm, value *argv, int argc, value *out)
 {
 	if (sl_sort(vm, argv[0], argv[1], val_truthy(argv[2])) < 0)
@@ -489,10 +537,53 @@ static int m_items(flow_vm *vm, value *argv, int argc, value *out)
 	return 0;
 }
 
+/* A key is looked at: a future given as one is waited for (a node while
+ * lowering), while d.get/d.pop's other arguments stay as they are. */
+static int key_value(flow_vm *vm, value k, value *out)
+{
+	if (k.t != V_FUTURE) {
+		*out = val_hold(k);
+		return 0;
+	}
+	return sl_resolve(vm, k, out);
+}
+
 static int m_get(flow_vm *vm, value *argv, int argc, value *out)
 {
-	value v;
-	*out = val_hold(dict_get(argv[0], argv[1], &v) ? v : argv[2]);
+	value v, k;
+	if (key_value(vm, argv[1], &k) < 0)
+		return -1;
+	*out = val_hold(dict_get(argv[0], k, &v) ? v : argv[2]);
+	val_rele(k);
+	return 0;
+}
+
+static int m_copy_dict(flow_vm *vm, value *argv, int argc, value *out)
+{
+	*out = dict_thaw(argv[0]);
+	return 0;
+}
+
+/* d.update(other): other's entries, added or replacing, in other's order. */
+static int m_update(flow_vm *vm, value *argv, int argc, value *out)
+{
+	if (sl_check_mutable(vm, argv[0], "update") < 0)
+		return -1;
+	value o = argv[1];
+	if (o.t != V_DICT)
+		return vm_raise(vm, "update: expected a dict, not %s", sl_type_name(o));
+	*out = v_none();
+	if (o.as.o == argv[0].as.o)
+		return 0; /* d.update(d) changes nothing */
+	if (val_reaches(o, argv[0]))
+		return vm_raise(vm, "update: a dict cannot contain itself");
+	size_t it = 0;
+	value k, v;
+	verr e;
+	while (dict_next(o, &it, &k, &v))
+		if (dict_set(argv[0], k, v, &e))
+			return vm_raise(vm, "update: %s", e.msg);
+	*out = v_none();
 	return 0;
 }
 
@@ -500,15 +591,21 @@ static int m_pop_dict(flow_vm *vm, value *argv, int argc, value *out)
 {
 	if (sl_check_mutable(vm, argv[0], "pop") < 0)
 		return -1;
-	value v;
-	if (!dict_get(argv[0], argv[1], &v)) {
+	value v, k;
+	if (key_value(vm, argv[1], &k) < 0)
+		return -1;
+	if (!dict_get(argv[0], k, &v)) {
+		int rc = 0;
 		if (native_is_absent(argv[2]))
-			return repr_raise(vm, "pop: key %s not found", argv[1]);
-		*out = val_hold(argv[2]);
-		return 0;
+			rc = repr_raise(vm, "pop: key %s not found", k);
+		else
+			*out = val_hold(argv[2]);
+		val_rele(k);
+		return rc;
 	}
 	*out = val_hold(v);
-	dict_del(argv[0], argv[1]);
+	dict_del(argv[0], k);
+	val_rele(k);
 	return 0;
 }
 
@@ -526,27 +623,31 @@ const native_def stdlib_str_methods[] = {
 	{ "upper", m_upper, "", 0 },
 	{ "lower", m_lower, "", 0 },
 	{ "format", m_format, "*", 0 },
+	{ "isdigit", m_isdigit, "", 0 },
 	{ NULL, NULL, NULL, 0 },
 };
 
 const native_def stdlib_list_methods[] = {
-	{ "append", m_append, "v", 0 },
-	{ "extend", m_extend, "ys", 0 },
-	{ "pop", m_pop_list, "i=-1", 0 },
-	{ "insert", m_insert, "i,v", 0 },
+	{ "append", m_append, "v", NATIVE_SHAPE },
+	{ "extend", m_extend, "ys", NATIVE_SHAPE },
+	{ "pop", m_pop_list, "i=-1", NATIVE_SHAPE },
+	{ "insert", m_insert, "i,v", NATIVE_SHAPE },
 	{ "index", m_index, "v", 0 },
 	{ "count", m_count_list, "v", 0 },
+	{ "remove", m_remove, "v", 0 },
 	{ "sort", m_sort, "key=none,reverse=false", 0 },
-	{ "reverse", m_reverse, "", 0 },
-	{ "copy", m_copy, "", 0 },
+	{ "reverse", m_reverse, "", NATIVE_SHAPE },
+	{ "copy", m_copy, "", NATIVE_SHAPE },
 	{ NULL, NULL, NULL, 0 },
 };
 
 const native_def stdlib_dict_methods[] = {
-	{ "keys", m_keys, "", 0 },
-	{ "values", m_values, "", 0 },
-	{ "items", m_items, "", 0 },
-	{ "get", m_get, "k,default=none", 0 },
-	{ "pop", m_pop_dict, "k,default=?", 0 },
+	{ "keys", m_keys, "", NATIVE_SHAPE },
+	{ "values", m_values, "", NATIVE_SHAPE },
+	{ "items", m_items, "", NATIVE_SHAPE },
+	{ "get", m_get, "k,default=none", NATIVE_SHAPE },
+	{ "pop", m_pop_dict, "k,default=?", NATIVE_SHAPE },
+	{ "copy", m_copy_dict, "", NATIVE_SHAPE },
+	{ "update", m_update, "other", NATIVE_SHAPE },
 	{ NULL, NULL, NULL, 0 },
 };

@@ -2,6 +2,9 @@
  * transparently), glob and exists. Every error names the path and the
  * system's reason. */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
 #include <glob.h>
 #include <stdio.h>
 #include <string.h>
@@ -22,6 +25,71 @@ static int path_arg(flow_vm *vm, value v, const char *fn)
 		return -1;
 	if (strlen(str_data(v)) != str_len(v))
 		return vm_raise(vm, "%s: path contains a NUL byte", fn);
+	return 0;
+}
+
+uint64_t stdlib_max_read = STDLIB_MAX_READ;
+
+static int too_big(flow_vm *vm, const char *path)
+{
+	return vm_raise(vm, "read '%s': more than the read cap of %llu bytes (flow run --max-read)",
+	                path, (unsigned long long)stdlib_max_read);
+}
+
+/* A file, FIFO or device read through poll in slices, so a @timeout or
+ * an interrupt stops a read that blocks (a FIFO with no writer), and no
+ * more than the cap is read (/dev/zero). */
+static int read_fd(flow_vm *vm, const char *path, sbuf *b)
+{
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return vm_raise(vm, "read '%s': %s", path, strerror(errno));
+	struct stat sb;
+	if (fstat(fd, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+		close(fd);
+		return vm_raise(vm, "read '%s': %s", path, strerror(EISDIR));
+	}
+	/* a FIFO reads EOF before its writer comes: wait for one first */
+	bool fifo = S_ISFIFO(sb.st_mode);
+	for (;;) {
+		if (fifo) {
+			struct pollfd pf = { fd, POLLIN, 0 };
+			if (poll(&pf, 1, 20) <= 0) {
+				if (sl_cancelled(vm)) {
+					close(fd);
+					return vm_raise(vm, "interrupted (reading '%s')", path);
+				}
+				continue;
+			}
+		}
+		if (sl_cancelled(vm)) {
+			close(fd);
+			return vm_raise(vm, "interrupted (reading '%s')", path);
+		}
+		if (b->len > stdlib_max_read) {
+			close(fd);
+			return too_big(vm, path);
+		}
+		sbuf_reserve(b, 65536);
+		ssize_t n = read(fd, b->data + b->len, 65536);
+		if (n > 0) {
+			b->len += (size_t)n;
+			continue;
+		}
+		if (n == 0)
+			break;
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN) { /* a FIFO or device with nothing yet */
+			struct pollfd pf = { fd, POLLIN, 0 };
+			poll(&pf, 1, 20);
+			continue;
+		}
+		int en = errno;
+		close(fd);
+		return vm_raise(vm, "read '%s': %s", path, strerror(en));
+	}
+	close(fd);
 	return 0;
 }
 
@@ -46,6 +114,14 @@ static int read_all(flow_vm *vm, const char *path, sbuf *b)
 			if (n == 0)
 				break;
 			b->len += (size_t)n;
+			if (b->len > stdlib_max_read) {
+				gzclose(f);
+				return too_big(vm, path);
+			}
+			if (sl_cancelled(vm)) {
+				gzclose(f);
+				return vm_raise(vm, "interrupted (reading '%s')", path);
+			}
 		}
 		/* A truncated stream ends with n == 0 and an error recorded. */
 		int en;
@@ -56,23 +132,8 @@ static int read_all(flow_vm *vm, const char *path, sbuf *b)
 			return r;
 		}
 		gzclose(f);
-	} else {
-		FILE *f = fopen(path, "rb");
-		if (!f)
-			return vm_raise(vm, "read '%s': %s", path, strerror(errno));
-		for (;;) {
-			sbuf_reserve(b, 65536);
-			size_t n = fread(b->data + b->len, 1, 65536, f);
-			b->len += n;
-			if (n < 65536)
-				break;
-		}
-		if (ferror(f)) {
-			int en = errno;
-			fclose(f);
-			return vm_raise(vm, "read '%s': %s", path, strerror(en ? en : EIO));
-		}
-		fclose(f);
+	} else if (read_fd(vm, path, b) < 0) {
+		return -1;
 	}
 	sbuf_reserve(b, 1);
 	b->data[b->len] = 0;

@@ -116,6 +116,46 @@ static int m_isnan(flow_vm *vm, value *argv, int argc, value *out)
 	return 0;
 }
 
+/* hypot(*coords): the Euclidean norm, without overflow on the way. */
+static int m_hypot(flow_vm *vm, value *argv, int argc, value *out)
+{
+	double r = 0;
+	bool inf = false;
+	for (int i = 0; i < argc; i++) {
+		double x;
+		if (sl_num(vm, argv[i], "math.hypot", "a coordinate", &x) < 0)
+			return -1;
+		inf |= isinf(x);
+		r = hypot(r, x);
+	}
+	*out = v_float(inf ? INFINITY : r);
+	return 0;
+}
+
+/* isclose as Python's: |a-b| <= max(rel_tol * max(|a|, |b|), abs_tol). */
+static int m_isclose(flow_vm *vm, value *argv, int argc, value *out)
+{
+	double a, b, rel, abs_tol;
+	if (sl_num(vm, argv[0], "math.isclose", "a", &a) < 0 ||
+	    sl_num(vm, argv[1], "math.isclose", "b", &b) < 0 ||
+	    sl_num(vm, argv[2], "math.isclose", "rel_tol", &rel) < 0 ||
+	    sl_num(vm, argv[3], "math.isclose", "abs_tol", &abs_tol) < 0)
+		return -1;
+	if (rel < 0 || abs_tol < 0)
+		return vm_raise(vm, "math.isclose: tolerances must be non-negative");
+	bool r;
+	if (a == b)
+		r = true;
+	else if (isinf(a) || isinf(b))
+		r = false;
+	else {
+		double d = fabs(b - a);
+		r = (d <= fabs(rel * b)) || (d <= fabs(rel * a)) || d <= abs_tol;
+	}
+	*out = v_bool(r);
+	return 0;
+}
+
 static const native_def fns[] = {
 	{ "sqrt", m_sqrt, "x", 0 },
 	{ "exp", m_exp, "x", 0 },
@@ -129,6 +169,8 @@ static const native_def fns[] = {
 	{ "tan", m_tan, "x", 0 },
 	{ "fabs", m_fabs, "x", 0 },
 	{ "isnan", m_isnan, "x", 0 },
+	{ "hypot", m_hypot, "*", 0 },
+	{ "isclose", m_isclose, "a,b,rel_tol=1e-09,abs_tol=0.0", 0 },
 	{ NULL, NULL, NULL, 0 },
 };
 

@@ -1,13 +1,16 @@
 /* mod_proc.c - the `proc` module: run a program and capture its output
  * (posix_spawn with pipes, both read through poll so neither can fill up
- * and deadlock the child). */
+ * and deadlock the child). The child leads a process group of its own:
+ * a @timeout or an interrupted run kills the group. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "stdlib_impl.h"
@@ -19,8 +22,28 @@ typedef struct proc_result {
 	sbuf out, err;
 } proc_result;
 
-/* Runs argv (NULL-terminated) with stdin from /dev/null. On failure to
- * start, raises naming the program. */
+/* Ends the child's process group: TERM, then KILL if it lingers. */
+static void kill_group(pid_t pid)
+{
+	kill(-pid, SIGTERM);
+	for (int i = 0; i < 50; i++) { /* up to 0.5 s to go quietly */
+		int st;
+		if (waitpid(pid, &st, WNOHANG) == pid) {
+			kill(-pid, SIGKILL); /* its own children too */
+			return;
+		}
+		struct timespec ts = { 0, 10000000 };
+		nanosleep(&ts, NULL);
+	}
+	kill(-pid, SIGKILL);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+}
+
+/* Runs argv (NULL-terminated) with stdin from /dev/null, in a process
+ * group of its own, so a @timeout or an interrupted run (sl_cancelled)
+ * ends it and everything it started. On failure to start, raises naming
+ * the program. */
 static int run(flow_vm *vm, const char *fn, char *const *argv, proc_result *res)
 {
 	int po[2], pe[2];
@@ -39,9 +62,23 @@ static int run(flow_vm *vm, const char *fn, char *const *argv, proc_result *res)
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, po[1], 1);
 	posix_spawn_file_actions_adddup2(&fa, pe[1], 2);
+	posix_spawnattr_t at;
+	posix_spawnattr_init(&at);
+	sigset_t none, dfl;
+	sigemptyset(&none);
+	sigemptyset(&dfl);
+	sigaddset(&dfl, SIGINT);
+	sigaddset(&dfl, SIGTERM);
+	sigaddset(&dfl, SIGPIPE);
+	posix_spawnattr_setpgroup(&at, 0);
+	posix_spawnattr_setsigmask(&at, &none);
+	posix_spawnattr_setsigdefault(&at, &dfl);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+	                         POSIX_SPAWN_SETSIGDEF);
 	pid_t pid;
-	int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+	int rc = posix_spawnp(&pid, argv[0], &fa, &at, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
 	close(po[1]);
 	close(pe[1]);
 	if (rc != 0) {
@@ -52,13 +89,19 @@ static int run(flow_vm *vm, const char *fn, char *const *argv, proc_result *res)
 	struct pollfd pf[2] = { { po[0], POLLIN, 0 }, { pe[0], POLLIN, 0 } };
 	sbuf *dst[2] = { &res->out, &res->err };
 	int open_fds = 2;
-	while (open_fds > 0) {
-		if (poll(pf, 2, -1) < 0) {
+	const char *why = NULL; /* why the child was stopped */
+	while (open_fds > 0 && !why) {
+		if (sl_cancelled(vm)) {
+			why = "cancelled";
+			break;
+		}
+		int pr = poll(pf, 2, 20); /* in slices: a cancel is seen within 20 ms */
+		if (pr < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
 		}
-		for (int i = 0; i < 2; i++) {
+		for (int i = 0; i < 2 && pr > 0; i++) {
 			if (pf[i].fd < 0 || !pf[i].revents)
 				continue;
 			sbuf_reserve(dst[i], 65536);
@@ -71,12 +114,24 @@ static int run(flow_vm *vm, const char *fn, char *const *argv, proc_result *res)
 				open_fds--;
 			} else {
 				dst[i]->len += (size_t)n;
+				if (dst[i]->len > stdlib_max_read)
+					why = "over the read cap";
 			}
 		}
 	}
 	for (int i = 0; i < 2; i++)
 		if (pf[i].fd >= 0)
 			close(pf[i].fd);
+	if (why) {
+		kill_group(pid);
+		sbuf_fini(&res->out);
+		sbuf_fini(&res->err);
+		if (why[0] == 'c')
+			return vm_raise(vm, "interrupted (%s: '%s' and its children were killed)", fn, argv[0]);
+		return vm_raise(vm, "%s: '%s' wrote more than the read cap of %llu bytes "
+		                "(flow run --max-read); it was killed", fn, argv[0],
+		                (unsigned long long)stdlib_max_read);
+	}
 	int st;
 	while (waitpid(pid, &st, 0) < 0)
 		if (errno != EINTR) {

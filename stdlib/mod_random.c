@@ -127,8 +127,8 @@ static const native_def fns[] = {
 	{ "random", r_random, "", NATIVE_RANDOM },
 	{ "normal", r_normal, "mean=0.0,std=1.0", NATIVE_RANDOM },
 	{ "randint", r_randint, "a,b", NATIVE_RANDOM },
-	{ "shuffle", r_shuffle, "xs", NATIVE_RANDOM },
-	{ "choice", r_choice, "xs", NATIVE_RANDOM },
+	{ "shuffle", r_shuffle, "xs", NATIVE_RANDOM | NATIVE_SHAPE },
+	{ "choice", r_choice, "xs", NATIVE_RANDOM | NATIVE_SHAPE },
 	{ NULL, NULL, NULL, 0 },
 };
 

@@ -7,8 +7,8 @@ static const module_def *const modules[] = {
 	&stdlib_mod_str, &stdlib_mod_io, &stdlib_mod_proc, &stdlib_mod_sys, &stdlib_mod_cluster, NULL,
 };
 
-static const char *const mutating[] = { "append", "extend", "pop", "insert",
-                                        "sort", "reverse", NULL };
+static const char *const mutating[] = { "append", "extend", "pop", "insert", "remove",
+                                        "sort", "reverse", "update", NULL };
 
 static const native_table table = {
 	.builtins = stdlib_builtin_defs,

@@ -16,4 +16,10 @@
 /* Registers the stdlib's table with lang (native_register). */
 void stdlib_init(void);
 
+/* The most bytes io.read_text/read_lines and each of proc's captured
+ * outputs may hold (flow run --max-read; default STDLIB_MAX_READ): past
+ * it the call fails with an error naming the cap. Set before a run. */
+#define STDLIB_MAX_READ (1ull << 30)
+extern uint64_t stdlib_max_read;
+
 #endif

@@ -41,6 +41,8 @@ int sl_items(flow_vm *vm, value v, const char *fn, value *out);
 value sl_list_copy(value l);
 /* The type's name as type() reports it ("task" and "fn" for functions). */
 const char *sl_type_name(value v);
+/* The name of a function value (V_FUNC): task, fn, native or method. */
+const char *sl_func_name(value v);
 /* Raises unless the receiver may be mutated in place. */
 int sl_check_mutable(flow_vm *vm, value v, const char *what);
 
@@ -51,6 +53,14 @@ size_t sl_utf8_next(const char *s, size_t len, uint32_t *cp);
 void sl_utf8_put(sbuf *b, uint32_t cp);
 /* A str from bytes that may not be UTF-8: bad bytes become U+FFFD. */
 value sl_str_lossy(const char *s, size_t len);
+
+/* Should a blocking native give up (the call's @timeout passed, or the
+ * run was interrupted)? Natives that wait poll it every few ms. */
+static inline bool sl_cancelled(flow_vm *vm)
+{
+	int *c = vm_ctx(vm)->cancel;
+	return vm_interrupted || (c && __atomic_load_n(c, __ATOMIC_RELAXED));
+}
 
 /* A normal draw from the task's stream (mod_random.c). */
 double sl_normal(flow_rng *r, double mean, double std);

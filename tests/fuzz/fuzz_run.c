@@ -31,7 +31,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static FILE *sink;
 	if (sink == NULL) {
 		vm_types_init();
-		signal(SIGALRM, on_alarm);
+		/* the budget is CPU time (SIGVTALRM): libFuzzer's -timeout owns
+		 * SIGALRM and the real-time timer */
+		signal(SIGVTALRM, on_alarm);
 		sink = fopen("/dev/null", "w");
 	}
 	diag_ctx d;
@@ -42,7 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rc == 0 && d.nerrors == 0) {
 		vm_interrupted = 0;
 		struct itimerval t = {{0, 0}, {0, 300000}}; /* consts run in compile too */
-		setitimer(ITIMER_REAL, &t, NULL);
+		setitimer(ITIMER_VIRTUAL, &t, NULL);
 		bc_program *p = compile_program(&l);
 		if (p != NULL) {
 			bc_dump(p, sink);
@@ -53,7 +55,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			bc_program_free(p);
 		}
 		struct itimerval off = {{0, 0}, {0, 0}};
-		setitimer(ITIMER_REAL, &off, NULL);
+		setitimer(ITIMER_VIRTUAL, &off, NULL);
 		vm_interrupted = 0;
 	}
 	loader_fini(&l);

@@ -77,10 +77,13 @@ static void test_keywords(void **state)
 	(void)state;
 	expect_tokens("actor and as break const continue else false fn for if import in let none "
 	              "not or param return task true while self",
-		"1:1 actor\n1:7 and\n1:11 as\n1:14 break\n1:20 const\n1:26 continue\n1:35 else\n"
+		"1:1 NAME actor\n1:7 and\n1:11 as\n1:14 break\n1:20 const\n1:26 continue\n1:35 else\n"
 		"1:40 false\n1:46 fn\n1:49 for\n1:53 if\n1:56 import\n1:63 in\n1:66 let\n1:70 none\n"
-		"1:75 not\n1:79 or\n1:82 param\n1:88 return\n1:95 task\n1:100 true\n1:105 while\n"
+		"1:75 not\n1:79 or\n1:82 NAME param\n1:88 return\n1:95 task\n1:100 true\n1:105 while\n"
 		"1:111 NAME self\n1:115 EOF\n");
+	/* `actor` and `param` are keywords only before a declaration's name */
+	expect_tokens("actor Counter param n actor = param", "1:1 actor\n1:7 NAME Counter\n"
+	              "1:15 param\n1:21 NAME n\n1:23 NAME actor\n1:29 =\n1:31 NAME param\n1:36 EOF\n");
 	/* a keyword prefix is still a name */
 	expect_tokens("lets iffy _x1", "1:1 NAME lets\n1:6 NAME iffy\n1:11 NAME _x1\n1:14 EOF\n");
 }

@@ -279,6 +279,73 @@ static void test_statements(void **state)
 		"      name a\n");
 }
 
+/* LANGUAGE.md version 2: unpacking into any number of names, swaps, dict
+ * and nested comprehensions, actor/param as names, -> fn. */
+static void test_version2(void **state)
+{
+	(void)state;
+	expect_tree(
+		"let a, b, c = xs\n"
+		"a, b = b, a\n"
+		"let x, y = 1, 2\n"
+		"for p, q, r in xs { }\n",
+		"stmt\n"
+		"  let a, b, c\n"
+		"    name xs\n"
+		"stmt\n"
+		"  assign =\n"
+		"    name a\n"
+		"    name b\n"
+		"    list\n"
+		"      name b\n"
+		"      name a\n"
+		"stmt\n"
+		"  let x, y\n"
+		"    list\n"
+		"      int 1\n"
+		"      int 2\n"
+		"stmt\n"
+		"  for p, q, r\n"
+		"    name xs\n"
+		"  do\n");
+	expect_tree(
+		"d = {k: v for k, v in xs if v}\n"
+		"e = [x for ys in xss for x in ys]\n",
+		"stmt\n"
+		"  assign =\n"
+		"    name d\n"
+		"    dictcomp\n"
+		"      name k\n"
+		"      name v\n"
+		"      for k, v\n"
+		"        name xs\n"
+		"      if\n"
+		"        name v\n"
+		"stmt\n"
+		"  assign =\n"
+		"    name e\n"
+		"    comp\n"
+		"      name x\n"
+		"      for ys\n"
+		"        name xss\n"
+		"      for x\n"
+		"        name ys\n");
+	expect_tree(
+		"let actor = Counter()\n"
+		"param = actor\n",
+		"stmt\n"
+		"  let actor\n"
+		"    call\n"
+		"      name Counter\n"
+		"stmt\n"
+		"  assign =\n"
+		"    name param\n"
+		"    name actor\n");
+	expect_errors("fn f() -> fn { }\nfn g() -> task { }\n", "");
+	expect_errors("a, 1 = xs\n",
+	              "1:4 cannot assign to this expression; the target must be a name, an index a[i] or a field a.b\n");
+}
+
 static void test_expressions(void **state)
 {
 	(void)state;
@@ -934,6 +1001,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_declarations),
 		cmocka_unit_test(test_statements),
+		cmocka_unit_test(test_version2),
 		cmocka_unit_test(test_expressions),
 		cmocka_unit_test(test_fstrings),
 		cmocka_unit_test(test_multiline),

@@ -905,6 +905,244 @@ static void test_sys(void **state)
 	ERR("must be a str", F("sys", "env"), I(1));
 }
 
+/* ---- LANGUAGE.md version 2's additions -------------------------------------- */
+
+/* d[k] = v; v is consumed (dict_set holds what it stores). */
+static void dset(value d, const char *k, value v)
+{
+	verr e;
+	value key = S(k);
+	assert_int_equal(dict_set(d, key, v, &e), 0);
+	val_rele(key);
+	val_rele(v);
+}
+
+static void test_version2_natives(void **state)
+{
+	(void)state;
+	expect(CALL(B("ord"), S("A")), "65");
+	expect(CALL(B("ord"), S("\xc3\xa9")), "233");
+	ERR("expected a character", B("ord"), S("ab"));
+	ERR("must be a str", B("ord"), I(1));
+	expect(CALL(B("chr"), I(0x1F600)), "\"\xf0\x9f\x98\x80\"");
+	ERR("not in range", B("chr"), I(-1));
+	ERR("surrogate", B("chr"), I(0xD800));
+	expect(CALL(B("round"), D(2.5)), "2");
+	expect(CALL(B("round"), D(-3.5)), "-4");
+	expect(CALL(B("round"), D(2.675), I(2)), "2.67");
+	expect(CALL(B("round"), I(1250), I(-2)), "1200");
+	expect(CALL(B("round"), I(-1350), I(-2)), "-1400");
+	expect(CALL(B("round"), I(7), I(3)), "7");
+	expect(CALL(B("round"), D(1234.5), I(-2)), "1200.0");
+	ERR("cannot convert float NaN", B("round"), D(NAN));
+	ERR("round() of a str", B("round"), S("x"));
+	expect(CALL(B("divmod"), I(-7), I(2)), "[-4, 1]");
+	expect(CALL(B("divmod"), D(7.5), I(2)), "[3.0, 1.5]");
+	ERR("divmod(): ", B("divmod"), I(1), I(0));
+	expect(CALL(B("isinstance"), I(1), vm_func_native(B("int"))), "true");
+	expect(CALL(B("isinstance"), v_bool(true), vm_func_native(B("int"))), "false");
+	expect(CALL(B("isinstance"), v_none(), S("none")), "true");
+	expect(CALL(B("isinstance"), S("x"), L(2, vm_func_native(B("int")), vm_func_native(B("str")))),
+	       "true");
+	ERR("the type must be", B("isinstance"), I(1), I(2));
+	value h1 = CALL(B("hash"), S("key")), h2 = CALL(B("hash"), S("key"));
+	assert_true(h1.t == V_INT && h1.as.i == h2.as.i && h1.as.i >= 0);
+	ERR("unhashable type 'list'", B("hash"), L(0));
+	expect(CALL(F("math", "hypot"), I(3), I(4)), "5.0");
+	expect(CALL(F("math", "hypot"), D(INFINITY), D(NAN)), "inf");
+	expect(CALL(F("math", "isclose"), D(1.0), D(1.0 + 1e-12)), "true");
+	expect(CALL(F("math", "isclose"), D(1.0), D(1.1)), "false");
+	expect(CALL(F("math", "isclose"), D(0.0), D(1e-10), D(1e-9), D(1e-9)), "true");
+	ERR("non-negative", F("math", "isclose"), D(1.0), D(1.0), D(-1.0), D(0.0));
+
+	value l = L(4, I(1), I(2), I(1), S("a"));
+	expect(METH(V_LIST, "remove", val_hold(l), I(1)), "none");
+	expect(val_hold(l), "[2, 1, \"a\"]");
+	MERR("9 is not in the list", V_LIST, "remove", val_hold(l), I(9));
+	val_rele(l);
+	value d = dict_new(0), o = dict_new(0);
+	dset(d, "a", I(1));
+	dset(o, "a", I(10));
+	dset(o, "b", I(2));
+	value c = METH(V_DICT, "copy", val_hold(d));
+	expect(METH(V_DICT, "update", val_hold(d), val_hold(o)), "none");
+	expect(val_hold(d), "{\"a\": 10, \"b\": 2}");
+	expect(c, "{\"a\": 1}");
+	MERR("expected a dict", V_DICT, "update", val_hold(d), I(1));
+	expect(METH(V_DICT, "update", val_hold(d), val_hold(d)), "none");
+	expect(val_hold(d), "{\"a\": 10, \"b\": 2}");
+	value wrap = dict_new(0);
+	dset(wrap, "self", val_hold(d));
+	MERR("cannot contain itself", V_DICT, "update", val_hold(d), wrap);
+	val_rele(d);
+	val_rele(o);
+	expect(METH(V_STR, "isdigit", S("0123")), "true");
+	expect(METH(V_STR, "isdigit", S("")), "false");
+	expect(METH(V_STR, "isdigit", S("1.5")), "false");
+}
+
+/* ---- docs/reference.md against the registration table ------------------- */
+
+/* One documented entry: "- `sig` - meaning" between the registry markers.
+ * kind: 'b' builtin, 's'/'l'/'d' str/list/dict method, 'm' module member. */
+typedef struct docent {
+	char kind;
+	char mod[512], name[512];
+	char params[512]; /* as written between the parentheses; "" if none */
+	bool call;        /* written with parentheses (not a constant) */
+	bool seen;
+} docent;
+
+static int parse_reference(const char *path, docent *out, int cap)
+{
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	char line[1024];
+	int n = 0;
+	bool in = false;
+	while (fgets(line, sizeof line, f)) {
+		if (strstr(line, "<!-- registry:begin -->"))
+			in = true;
+		if (strstr(line, "<!-- registry:end -->"))
+			in = false;
+		if (!in || strncmp(line, "- `", 3) != 0)
+			continue;
+		char sig[512];
+		const char *e = strchr(line + 3, '`');
+		assert_non_null(e);
+		snprintf(sig, sizeof sig, "%.*s", (int)(e - line - 3), line + 3);
+		assert_true(n < cap);
+		docent *d = &out[n++];
+		memset(d, 0, sizeof *d);
+		char *paren = strchr(sig, '(');
+		d->call = paren != NULL;
+		if (paren) {
+			char *close = strrchr(sig, ')');
+			if (!close) {
+				print_error("reference.md: no ')' in `%s`\n", sig);
+				fail();
+			}
+			snprintf(d->params, sizeof d->params, "%.*s", (int)(close - paren - 1), paren + 1);
+			*paren = 0;
+		}
+		char *dot = strchr(sig, '.');
+		if (!dot) {
+			d->kind = 'b';
+			snprintf(d->name, sizeof d->name, "%s", sig);
+		} else {
+			*dot = 0;
+			snprintf(d->name, sizeof d->name, "%s", dot + 1);
+			d->kind = !strcmp(sig, "s") ? 's' : !strcmp(sig, "xs") ? 'l' : !strcmp(sig, "d") ? 'd' : 'm';
+			snprintf(d->mod, sizeof d->mod, "%s", sig);
+		}
+	}
+	fclose(f);
+	return n;
+}
+
+static docent *doc_find(docent *ds, int n, char kind, const char *mod, const char *name)
+{
+	for (int i = 0; i < n; i++)
+		if (ds[i].kind == kind && !strcmp(ds[i].name, name) &&
+		    (kind != 'm' || !strcmp(ds[i].mod, mod)))
+			return &ds[i];
+	return NULL;
+}
+
+/* The documented parameter names, in order, must be the registered ones
+ * (variadic natives are documented freely). */
+static int check_params(const docent *d, const native_def *nd, const char *what)
+{
+	const native_params *np = native_params_of(nd);
+	if (!np || np->n < 0)
+		return 0;
+	char buf[512], *save = NULL;
+	snprintf(buf, sizeof buf, "%s", d->params);
+	int k = 0, bad = 0;
+	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save), k++) {
+		while (*t == ' ')
+			t++;
+		t[strcspn(t, "= ")] = 0;
+		if (k >= np->n || strcmp(t, np->names[k]) != 0)
+			bad = 1;
+	}
+	if (bad || k != np->n) {
+		print_error("reference.md: %s is documented (%s) but registered with params \"%s\"\n",
+		            what, d->params, nd->params);
+		return 1;
+	}
+	return 0;
+}
+
+static void test_reference_complete(void **state)
+{
+	(void)state;
+	const char *data = getenv("FLOW_TEST_DATA");
+	char path[1024];
+	snprintf(path, sizeof path, "%s/../docs/reference.md", data ? data : "tests");
+	static docent ds[512];
+	int n = parse_reference(path, ds, 512);
+	int missing = 0;
+	char what[160];
+	for (const char *const *b = native_builtin_names(); *b; b++) {
+		docent *d = doc_find(ds, n, 'b', "", *b);
+		snprintf(what, sizeof what, "builtin '%s'", *b);
+		if (!d) {
+			print_error("reference.md: %s is registered but not documented\n", what);
+			missing++;
+			continue;
+		}
+		d->seen = true;
+		missing += check_params(d, native_builtin(*b), what);
+	}
+	const vtype recv[3] = { V_STR, V_LIST, V_DICT };
+	const char kinds[3] = { 's', 'l', 'd' };
+	for (int t = 0; t < 3; t++)
+		for (const char *const *m = native_method_names(recv[t]); *m; m++) {
+			docent *d = doc_find(ds, n, kinds[t], "", *m);
+			snprintf(what, sizeof what, "method '%s' of %s", *m, vtype_name(recv[t]));
+			if (!d) {
+				print_error("reference.md: %s is registered but not documented\n", what);
+				missing++;
+				continue;
+			}
+			d->seen = true;
+			missing += check_params(d, native_method(recv[t], *m), what);
+		}
+	for (const char *const *mn = native_module_names(); *mn; mn++) {
+		const module_def *md = native_module(*mn);
+		for (const native_def *f = md->fns; f->name; f++) {
+			docent *d = doc_find(ds, n, 'm', *mn, f->name);
+			snprintf(what, sizeof what, "'%s.%s'", *mn, f->name);
+			if (!d || !d->call) {
+				print_error("reference.md: %s is registered but not documented\n", what);
+				missing++;
+				continue;
+			}
+			d->seen = true;
+			missing += check_params(d, f, what);
+		}
+		for (const const_def *c = md->consts; c && c->name; c++) {
+			docent *d = doc_find(ds, n, 'm', *mn, c->name);
+			if (!d || d->call) {
+				print_error("reference.md: constant '%s.%s' is registered but not documented\n",
+				            *mn, c->name);
+				missing++;
+				continue;
+			}
+			d->seen = true;
+		}
+	}
+	for (int i = 0; i < n; i++)
+		if (!ds[i].seen) {
+			print_error("reference.md: '%s%s%s' is documented but not registered\n", ds[i].mod,
+			            ds[i].mod[0] ? "." : "", ds[i].name);
+			missing++;
+		}
+	assert_true(n > 100);
+	assert_int_equal(missing, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -928,6 +1166,8 @@ int main(void)
 		cmocka_unit_test(test_io),
 		cmocka_unit_test(test_proc),
 		cmocka_unit_test(test_sys),
+		cmocka_unit_test(test_version2_natives),
+		cmocka_unit_test(test_reference_complete),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

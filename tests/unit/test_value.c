@@ -176,9 +176,9 @@ static void test_str_basic(void **state)
 	(void)state;
 	value s = S("héllo wörld €𝄞");
 	assert_int_equal(str_of(s)->cplen, 14);
-	assert_false(str_of(s)->ascii);
+	assert_false(str_ascii(s));
 	value a = S("abc");
-	assert_true(str_of(a)->ascii);
+	assert_true(str_ascii(a));
 	assert_int_equal(str_of(a)->cplen, 3);
 	verr e;
 	value c;
@@ -201,7 +201,7 @@ static void test_str_basic(void **state)
 	value ab = str_concat(a, s);
 	assert_str_val(ab, "abchéllo wörld €𝄞");
 	assert_int_equal(str_of(ab)->cplen, 17);
-	assert_false(str_of(ab)->ascii);
+	assert_false(str_ascii(ab));
 	val_rele(ab);
 	value rep;
 	assert_int_equal(str_repeat(a, 3, &rep, &e), 0);
@@ -230,6 +230,94 @@ static void test_str_basic(void **state)
 	assert_true(str_utf8_valid("", 0));
 	val_rele(s);
 	val_rele(a);
+}
+
+/* In-place append only when the string is unshared and unfrozen; the
+ * result, hash, length and ASCII flag match a fresh concatenation. */
+static void test_str_append_inplace(void **state)
+{
+	(void)state;
+	value s = S("ab"), x = S("é"), y = S("cd");
+	uint64_t h0 = val_hash(s);
+	assert_true(str_append_inplace(&s, y));
+	assert_str_val(s, "abcd");
+	assert_true(str_ascii(s));
+	assert_int_equal(str_of(s)->cplen, 4);
+	value fresh = S("abcd");
+	assert_true(val_hash(s) == val_hash(fresh));
+	assert_true(val_hash(s) != h0);
+	val_rele(fresh);
+	assert_true(str_append_inplace(&s, x));
+	assert_str_val(s, "abcdé");
+	assert_false(str_ascii(s));
+	assert_int_equal(str_of(s)->cplen, 5);
+	/* appending to itself: refused (the source would move) */
+	assert_false(str_append_inplace(&s, s));
+	/* shared: a second reference sees nothing change */
+	value other = val_hold(s);
+	const vobj *before = s.as.o;
+	assert_false(str_append_inplace(&s, y));
+	assert_ptr_equal(s.as.o, before);
+	assert_str_val(other, "abcdé");
+	val_rele(other);
+	/* frozen: never written, even with one reference */
+	val_freeze(s);
+	assert_false(str_append_inplace(&s, y));
+	assert_str_val(s, "abcdé");
+	val_rele(s);
+	/* many appends: the allocation grows geometrically */
+	value g = S("");
+	for (int i = 0; i < 10000; i++)
+		assert_true(str_append_inplace(&g, i % 2 ? x : y));
+	assert_int_equal(str_len(g), 5000 * 2 + 5000 * 2);
+	assert_int_equal(str_of(g)->cplen, 5000 * 2 + 5000);
+	assert_true(str_utf8_valid(str_data(g), str_len(g)));
+	assert_int_equal(str_data(g)[str_len(g)], '\0');
+	val_rele(g);
+	val_rele(x);
+	val_rele(y);
+}
+
+/* str_index on non-ASCII text agrees with a walk from the start in any
+ * order (it resumes from the last position found). */
+static void test_str_index_cursor(void **state)
+{
+	(void)state;
+	const char *units[] = { "a", "é", "€", "𝄞" };
+	sbuf b;
+	sbuf_init(&b);
+	size_t n = 997, offs[998];
+	for (size_t i = 0; i < n; i++) {
+		offs[i] = b.len;
+		sbuf_adds(&b, units[(i * 7 + i / 3) % 4]);
+	}
+	offs[n] = b.len;
+	value s = str_take_sbuf(&b);
+	assert_int_equal(str_of(s)->cplen, n);
+	verr e;
+	uint64_t x = 12345;
+	for (int k = 0; k < 5000; k++) {
+		size_t i;
+		if (k < 997)
+			i = (size_t)k;              /* forwards */
+		else if (k < 2 * 997)
+			i = n - 1 - (size_t)(k - 997); /* backwards */
+		else
+			i = (size_t)((x = x * 6364136223846793005ull + 1442695040888963407ull) >> 33) % n;
+		value c;
+		int64_t idx = (k % 2) ? (int64_t)i : (int64_t)i - (int64_t)n; /* negative too */
+		assert_int_equal(str_index(s, idx, &c, &e), 0);
+		assert_int_equal(str_len(c), offs[i + 1] - offs[i]);
+		assert_memory_equal(str_data(c), str_data(s) + offs[i], str_len(c));
+		val_rele(c);
+		value sl;
+		assert_int_equal(str_slice(s, true, (int64_t)i, true, (int64_t)i + 2, 1, &sl, &e), 0);
+		size_t end = i + 2 < n ? i + 2 : n;
+		assert_int_equal(str_len(sl), offs[end] - offs[i]);
+		assert_memory_equal(str_data(sl), str_data(s) + offs[i], str_len(sl));
+		val_rele(sl);
+	}
+	val_rele(s);
 }
 
 static void check_slice(const char *src, bool hl, int64_t lo, bool hh, int64_t hi, int64_t step, const char *want)
@@ -1194,6 +1282,42 @@ static void test_format(void **state)
 	val_rele(l);
 }
 
+/* "{:.Nf}" (formatted without printf when the rounding is certain) is
+ * byte for byte printf's "%.*f" over many magnitudes, ties included. */
+static void test_format_fixed(void **state)
+{
+	(void)state;
+	uint64_t x = 88172645463325252ull;
+	const double ties[] = { 0.125, 0.375, 2.5, 0.5, 1.5, 1e-7, 123456.785, 0.045, 1099511627775.5, 0.0 };
+	for (int k = 0; k < 200000; k++) {
+		double d;
+		if (k < (int)(sizeof ties / sizeof ties[0])) {
+			d = ties[k];
+		} else {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			/* mantissa from the bits, magnitude from 1e-6 to 1e13 */
+			d = (double)(x >> 11) / 9007199254740992.0 * pow(10, (int)(x % 20) - 6);
+			if (x & 1)
+				d = -d;
+			if (k % 7 == 0)
+				d = floor(d * 1000) / 1000 + 0.0005; /* near ties */
+		}
+		int p = k % 10;
+		char spec[8], want[400];
+		snprintf(spec, sizeof spec, ".%df", p);
+		snprintf(want, sizeof want, "%.*f", p, d);
+		sbuf b;
+		sbuf_init(&b);
+		verr e;
+		assert_int_equal(val_format(&b, v_float(d), spec, &e), 0);
+		if (strcmp(b.data, want) != 0)
+			fail_msg("%.17g with %s: got %s, printf %s", d, spec, b.data, want);
+		sbuf_fini(&b);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1201,6 +1325,8 @@ int main(void)
 		cmocka_unit_test(test_deep_nesting),
 		cmocka_unit_test(test_str_basic),
 		cmocka_unit_test(test_str_slice),
+		cmocka_unit_test(test_str_append_inplace),
+		cmocka_unit_test(test_str_index_cursor),
 		cmocka_unit_test(test_list_ops),
 		cmocka_unit_test(test_list_sort),
 		cmocka_unit_test(test_dict),
@@ -1212,6 +1338,7 @@ int main(void)
 		cmocka_unit_test(test_print_floats),
 		cmocka_unit_test(test_print_values),
 		cmocka_unit_test(test_format),
+		cmocka_unit_test(test_format_fixed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

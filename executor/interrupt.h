@@ -1,0 +1,36 @@
+/* interrupt.h - a clean stop on SIGINT/SIGTERM for `flow run`.
+ *
+ * interrupt_arm installs a handler for SIGINT and SIGTERM that only
+ * writes the signal's number to a pipe (a self-pipe), and starts one
+ * thread that reads it: no work is done in the handler. A signal that
+ * was ignored when flow started (a shell's background job) stays
+ * ignored. The first signal sets interrupt_signal(): the scheduler
+ * starts nothing more, and the watchdog (watchdog.c; every run has one
+ * once interrupts are armed) sets every host's cancel flag, which the VMs
+ * poll at backward jumps and calls and blocking natives check: the run's
+ * calls are cancelled as @timeout cancels one; the run then ends through its
+ * normal path, so outputs are flushed and closed. A second signal removes
+ * the spill directory named with interrupt_set_spill_dir and exits at
+ * once with 128 + the signal.
+ *
+ * Ownership: process-wide state; the spill directory's name is copied. */
+#ifndef FLOW_INTERRUPT_H
+#define FLOW_INTERRUPT_H
+
+#include <stdbool.h>
+
+/* Installs the handlers and starts the thread; false if it cannot (then
+ * the default actions stay). */
+bool interrupt_arm(void);
+/* Was interrupt_arm called (does every run need a watchdog)? */
+bool interrupt_armed(void);
+/* The first signal taken (SIGINT, SIGTERM), or 0. */
+int interrupt_signal(void);
+/* The directory a second signal removes before exiting (NULL: none). */
+void interrupt_set_spill_dir(const char *dir);
+/* Removes a spill directory (its LMDB files, then the directory). */
+void interrupt_remove_spill_dir(const char *dir);
+/* Is the run being cancelled (a signal taken)? Cheap; any thread. */
+bool run_cancelled(void);
+
+#endif

@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# faults.sh - faults end a task, not the run, and never silently
+# (docs/faults.md): SIGINT with spill, @timeout around proc, /dev/full,
+# ulimit -v, a full spill disk. Every command is bounded by timeout.
+set -u
+flow=$1
+here=$(cd "$(dirname "$0")" && pwd)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+
+printf 'print(1)\n' >"$tmp/one.flow"
+
+# ---- SIGINT during a run with spill ----
+cat >"$tmp/stage.flow" <<'F'
+task work(i: int) -> list {
+    s = 0
+    for k in range(3000000) { s = s + k }
+    return [s + i for j in range(100)]
+}
+print("stage 1 done")
+let rs = [work(i) for i in range(200)]
+print("stage 2 started")
+for i in range(200) { print(get(rs[i])[0]) }
+F
+mkdir "$tmp/spill"
+rc=$(timeout 60 python3 "$here/sigrun.py" 2 SIGINT "$tmp/out" "$tmp/err" \
+	"$flow" run --trace "$tmp/t.json" --object-store-memory 1000 --spill-dir "$tmp/spill" \
+	"$tmp/stage.flow")
+[ "$rc" = 130 ] && ok || bad "SIGINT: exit $rc, want 130"
+head -n 2 "$tmp/out" | tr '\n' ' ' | grep -q "stage 1 done stage 2 started" && ok ||
+	bad "SIGINT: driver output lost: $(head -c 200 "$tmp/out")"
+python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$tmp/t.json" && ok || bad "SIGINT: trace not JSON"
+grep -q "interrupted by SIGINT" "$tmp/err" && ok || bad "SIGINT: no summary: $(tail -3 "$tmp/err")"
+[ -z "$(ls "$tmp/spill")" ] && ok || bad "SIGINT: spill dir left: $(ls "$tmp/spill")"
+rc=$(timeout 60 python3 "$here/sigrun.py" 2 SIGTERM "$tmp/out" "$tmp/err" \
+	"$flow" run --spill-dir "$tmp/spill" "$tmp/stage.flow")
+[ "$rc" = 143 ] && ok || bad "SIGTERM: exit $rc, want 143"
+
+rc=$(timeout 60 python3 "$here/sigrun.py" 2 SIGINT,SIGINT "$tmp/out" "$tmp/err" \
+	"$flow" run --object-store-memory 1000 --spill-dir "$tmp/spill" "$tmp/stage.flow")
+[ "$rc" = 130 ] && [ -z "$(ls "$tmp/spill")" ] && ok || bad "two SIGINTs: exit $rc, left: $(ls "$tmp/spill")"
+
+# ---- SIGKILL: what the driver printed is in the file ----
+# (flow itself is killed, not a timeout wrapper; its spill directory is
+# left behind, for the sweep below)
+"$flow" run --spill-dir "$tmp/spill" "$tmp/stage.flow" >"$tmp/out" 2>/dev/null &
+killed=$!
+sleep 3
+kill -KILL $killed 2>/dev/null
+wait $killed 2>/dev/null
+grep -q "stage 1 done" "$tmp/out" && ok || bad "SIGKILL: the driver's print was lost"
+
+# ---- a missing --spill-dir: created, and removed with its parents ----
+timeout 20 "$flow" run --spill-dir "$tmp/nx/a/b" "$tmp/one.flow" >/dev/null 2>&1
+rc=$?
+[ "$rc" = 0 ] && [ ! -e "$tmp/nx" ] && ok || bad "missing spill dir: exit $rc, left: $(ls -R "$tmp/nx" 2>&1 | head -3)"
+
+# ---- a stale spill directory of a dead process is swept ----
+mkdir "$tmp/spill/flow-spill-999999999-abcdef"
+timeout 20 "$flow" run --spill-dir "$tmp/spill" "$tmp/stage.flow" >/dev/null 2>&1 &
+sleep 1; kill -TERM $! 2>/dev/null; wait $! 2>/dev/null
+[ ! -e "$tmp/spill/flow-spill-999999999-abcdef" ] && ok || bad "stale spill dir not swept"
+[ -z "$(ls "$tmp/spill")" ] && ok || bad "the SIGKILLed run's spill dir not swept: $(ls "$tmp/spill")"
+
+# ---- @timeout around proc.sh kills the child's process group ----
+marker="flowfaults_$$_$RANDOM"
+cat >"$tmp/pt.flow" <<F
+import proc
+@timeout(2)
+task slow() -> str {
+    return proc.sh("sleep 30; echo $marker")
+}
+print(get(slow()))
+F
+start=$(date +%s)
+timeout 25 "$flow" run "$tmp/pt.flow" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+took=$(($(date +%s) - start))
+[ "$rc" = 1 ] && [ "$took" -le 6 ] && grep -q "timed out" "$tmp/err" && ok ||
+	bad "proc timeout: exit $rc after ${took}s: $(head -3 "$tmp/err")"
+sleep 0.3
+pgrep -f "$marker" >/dev/null && bad "proc timeout: a child survived" || ok
+
+# ---- a blocking FIFO read obeys @timeout ----
+mkfifo "$tmp/fifo"
+cat >"$tmp/fifo.flow" <<F
+import io
+@timeout(1)
+task rd() -> str { return io.read_text("$tmp/fifo") }
+print(get(rd()))
+F
+timeout 15 "$flow" run "$tmp/fifo.flow" >/dev/null 2>"$tmp/err"
+rc=$?
+[ "$rc" = 1 ] && grep -q "timed out" "$tmp/err" && ok || bad "FIFO timeout: exit $rc"
+
+# ---- read caps ----
+printf 'import io\nprint(len(io.read_text("/dev/zero")))\n' >"$tmp/z.flow"
+timeout 20 "$flow" run --max-read 1MiB "$tmp/z.flow" >/dev/null 2>"$tmp/err"
+rc=$?
+[ "$rc" = 1 ] && grep -q "read cap" "$tmp/err" && ok || bad "/dev/zero: exit $rc"
+
+# ---- s = s + s doubling fails the task, not the process ----
+cat >"$tmp/dbl.flow" <<'F'
+task grow() -> int {
+    s = "x"
+    for i in range(40) { s = s + s }
+    return len(s)
+}
+print(get(grow()))
+F
+timeout 120 "$flow" run "$tmp/dbl.flow" >/dev/null 2>"$tmp/err"
+rc=$?
+[ "$rc" = 1 ] && grep -q "string too large" "$tmp/err" && ok || bad "s + s: exit $rc"
+
+# ---- a failed write to stdout ----
+for args in "run $tmp/one.flow" "compile --stats $tmp/one.flow" "dot $tmp/one.flow" "--help"; do
+	timeout 20 "$flow" $args >/dev/full 2>"$tmp/err"
+	rc=$?
+	[ "$rc" = 1 ] && grep -q "writing standard output" "$tmp/err" && ok || bad "/dev/full: flow $args: exit $rc"
+done
+
+# ---- ulimit -v: the LMDB map fits the address space ----
+# (a sanitizer build reserves terabytes of shadow memory: not testable)
+if (ulimit -v 16000000 && "$flow" --version 2>&1) | grep -q Sanitizer; then
+	echo "SKIP: ulimit -v (a sanitizer build)"
+else
+out=$( (ulimit -v 16000000 && timeout 20 "$flow" run "$tmp/one.flow") 2>&1)
+[ "$out" = 1 ] && ok || bad "ulimit -v: $out"
+out=$( (ulimit -v 4000000 && timeout 60 "$flow" run --object-store-memory 1000 --spill-dir "$tmp/spill" \
+	"$tmp/stage.flow" | tail -1) 2>&1)
+[ -n "$out" ] && ! grep -q "error" <<<"$out" && ok || bad "ulimit -v with spill: $out"
+fi
+
+# ---- a full spill disk: a warning, once, and exit 0 ----
+if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
+	cat >"$tmp/big.flow" <<'F'
+task big(i: int) -> list { return [i * 1000 + j for j in range(200000)] }
+task total(xs: list) -> int { return sum([len(x) for x in xs]) }
+let rs = [big(i) for i in range(12)]
+print(get(total(rs)))
+F
+	timeout 120 unshare -m bash -c "mount -t tmpfs -o size=8m tmpfs '$tmp/spill' &&
+		'$flow' run --object-store-memory 1MiB --spill-dir '$tmp/spill' '$tmp/big.flow'" \
+		>"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	n=$(grep -c "warning: object store" "$tmp/err")
+	[ "$rc" = 0 ] && [ "$(cat "$tmp/out")" = 2400000 ] && [ "$n" = 1 ] &&
+		! grep -q "flow: error" "$tmp/err" && ok || bad "full spill disk: exit $rc, $n warnings: $(head -3 "$tmp/err")"
+else
+	echo "SKIP: full spill disk (needs root and unshare -m)"
+fi
+
+# ---- a binary file given as source: one error, not hundreds ----
+head -c 20000 "$flow" >"$tmp/elf.flow"
+timeout 20 "$flow" run "$tmp/elf.flow" >/dev/null 2>"$tmp/err"
+rc=$?
+n=$(grep -c "error" "$tmp/err")
+[ "$rc" = 1 ] && [ "$n" -le 3 ] && grep -q "not a text file" "$tmp/err" && ok ||
+	bad "binary source: exit $rc, $n errors: $(head -c 300 "$tmp/err")"
+
+# ---- diagnostics and -p errors escape control bytes and invalid UTF-8 ----
+printf 'param n: int = 1\nprint(n)\n' >"$tmp/param.flow"
+timeout 20 "$flow" run -p "$(printf 'n=\033[2J\xff')" "$tmp/param.flow" >/dev/null 2>"$tmp/err"
+rc=$?
+if [ "$rc" != 0 ] && ! grep -q "$(printf '\033')" "$tmp/err" && ! LC_ALL=C grep -q "$(printf '\xff')" "$tmp/err" &&
+	grep -qF '\x1b' "$tmp/err"; then ok; else bad "-p escape: exit $rc: $(cat -v "$tmp/err" | head -3)"; fi
+printf 'x = "\033[2J"\nprint(y)\n' >"$tmp/esc.flow"
+mkdir -p "$tmp/$(printf 'd\033[31m')"
+cp "$tmp/esc.flow" "$tmp/$(printf 'd\033[31m')/e.flow"
+timeout 20 "$flow" check "$tmp/$(printf 'd\033[31m')/e.flow" >/dev/null 2>"$tmp/err"
+! grep -q "$(printf '\033')" "$tmp/err" && grep -qF 'd\x1b[31m' "$tmp/err" && ok ||
+	bad "diagnostic escape: $(cat -v "$tmp/err" | head -3)"
+
+echo "faults: $pass passed, $fail failed"
+[ "$fail" = 0 ]
