@@ -94,6 +94,9 @@ typedef struct cli_prog {
 	param_set *params; /* -p name=value: names malloc'd, texts borrowed from argv */
 	int nparams, capparams;
 	bool no_rewrite;   /* --no-rewrite */
+	bool static_only;  /* --static: a driver that would continue at run
+	                    * time (LANGUAGE.md section 6) is an error */
+	const char *path;  /* what cli_read_program read (borrowed) */
 	bool loaded;       /* d and l initialised */
 	diag_ctx d;
 	flow_loader l;
@@ -112,8 +115,14 @@ int cli_read_program(cli_prog *cp, const char *path, const char *cmd);
 /* The driver of a program read from source lowered to cp->g (a plan
  * carries its own). Returns 0 or EXIT_USER (printed). */
 int cli_lower(cli_prog *cp);
+/* With cp->static_only, a plan whose driver continues at run time is
+ * refused here too. */
 /* Both. */
 int cli_load(cli_prog *cp, const char *path, const char *cmd);
+/* The staged driver (LANGUAGE.md section 6): a note naming the statement
+ * from which the driver continues at run time, and why; nothing when
+ * the whole DAG is known ahead. */
+void cli_explain_dynamic(const dag *g, FILE *out);
 void cli_prog_free(cli_prog *cp);
 
 /* ---- output files -------------------------------------------------------- */

@@ -4,19 +4,26 @@
 
 /* X(ID, SHORT, LONG, ARG, REPEAT, HELP): see cli.h */
 #define CHECK_OPTS(X) \
-	X(PARAM, 'p', "param", "name=value", true, "set a param")
+	X(PARAM, 'p', "param", "name=value", true, "set a param") \
+	X(STATIC, 0, "static", NULL, false, \
+	  "a driver that would continue at run time is an\nerror (the whole DAG must be known ahead)")
 
 CLI_COMMAND(check, CHECK_OPTS,
 	.operand = "FILE",
 	.about = "Parses and checks FILE and the files it imports, compiles it and lowers\n"
 	         "its driver to a DAG; prints every problem found as file:line:col with\n"
-	         "the source line. FILE may be a plan; '-' reads the program from stdin.\n"
+	         "the source line, and a note naming the statement from which the driver\n"
+	         "runs at run time. FILE may be a plan; '-' reads the program from stdin.\n"
 	         "Exit status 0 when there is none, 1 otherwise.");
 
 static int on_opt(void *ctx, int id, const char *arg)
 {
-	(void)id; /* OPT_PARAM, the only one */
-	return cli_add_param(ctx, "check", arg);
+	cli_prog *cp = ctx;
+	switch (id) {
+	case OPT_PARAM: return cli_add_param(cp, "check", arg);
+	case OPT_STATIC: cp->static_only = true; break;
+	}
+	return 0;
 }
 
 int cmd_check(int argc, char **argv)
@@ -28,6 +35,8 @@ int cmd_check(int argc, char **argv)
 	 * `flow compile` would reject is reported here too */
 	if (rc == 0)
 		rc = cli_load(&cp, file, "check");
+	if (rc == 0)
+		cli_explain_dynamic(cp.g, stdout);
 	cli_prog_free(&cp);
 	return rc == CLI_DONE ? 0 : rc;
 }

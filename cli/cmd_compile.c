@@ -15,8 +15,10 @@
 	X(STATS_JSON, 0, "stats-json", "FILE", false, \
 	  "write the same figures as a --stats-json object\n(docs/cli.md) to FILE ('-': stdout)") \
 	X(EXPLAIN, 0, "explain", NULL, false, \
-	  "list each rewrite of a chain of @associative\ncalls into a balanced tree") \
+	  "list each rewrite of a chain of @associative\ncalls into a balanced tree, and the statement\nfrom which the driver runs at run time (section 6\nof the language)") \
 	X(NO_REWRITE, 0, "no-rewrite", NULL, false, "keep such chains as written") \
+	X(STATIC, 0, "static", NULL, false, \
+	  "a driver that would run partly at run time is\nan error instead") \
 	X(DUMP_DAG, 0, "dump-dag", NULL, false, \
 	  "print the DAG's nodes, one per line: id, kind,\nlabel, file:line, predecessors (~ ordering only)") \
 	X(DUMP_BYTECODE, 0, "dump-bytecode", NULL, false, \
@@ -46,6 +48,7 @@ static int on_opt(void *ctx, int id, const char *arg)
 	case OPT_STATS_JSON: a->stats_json = arg; break;
 	case OPT_EXPLAIN: a->explain = true; break;
 	case OPT_NO_REWRITE: a->prog.no_rewrite = true; break;
+	case OPT_STATIC: a->prog.static_only = true; break;
 	case OPT_DUMP_DAG: a->dump_dag = true; break;
 	case OPT_DUMP_BYTECODE: a->dump_bytecode = true; break;
 	case OPT_OUTPUT: a->out = arg; break;
@@ -83,8 +86,10 @@ static int report(const compile_args *a, FILE *json)
 	const cli_prog *cp = &a->prog;
 	if (a->dump_bytecode)
 		bc_dump(cp->p, stdout);
-	if (a->explain)
+	if (a->explain) {
 		dag_explain(cp->g, stdout);
+		cli_explain_dynamic(cp->g, stdout);
+	}
 	if (a->dump_dag)
 		dag_dump(cp->g, stdout);
 	if (a->stats) {

@@ -42,7 +42,8 @@
 	X(MAX_READ, 0, "max-read", "SIZE", false, \
 	  "the most io.read_text/read_lines and each of\nproc's outputs may read (default 1GiB); past it\n" \
 	  "the call fails (docs/faults.md)") \
-	X(QUIET, 'q', "quiet", NULL, false, "no progress line (there is one only when stderr\nis a terminal)")
+	X(QUIET, 'q', "quiet", NULL, false, "no progress line (there is one only when stderr\nis a terminal)") \
+	X(STATIC, 0, "static", NULL, false, "refuse a driver that would run partly at run time")
 
 CLI_COMMAND(run, RUN_OPTS,
 	.operand = "FILE",
@@ -144,6 +145,7 @@ static int on_opt(void *ctx, int id, const char *arg)
 		break;
 	}
 	case OPT_QUIET: a->quiet = true; break;
+	case OPT_STATIC: a->prog.static_only = true; break;
 	}
 	return 0;
 }

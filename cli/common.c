@@ -108,6 +108,7 @@ int cli_read_program(cli_prog *cp, const char *path, const char *cmd)
 	diag_init(&cp->d);
 	loader_init(&cp->l, &cp->d);
 	cp->loaded = true;
+	cp->path = path;
 	if (strcmp(path, "-") == 0)
 		return read_stdin(cp, cmd);
 	char magic[PLAN_MAGIC_LEN];
@@ -132,10 +133,15 @@ int cli_read_program(cli_prog *cp, const char *path, const char *cmd)
 
 int cli_lower(cli_prog *cp)
 {
+	if (cp->g && cp->static_only && cp->g->cont.nframes) {
+		fprintf(stderr, "flow: error: '%s' has a driver that continues at run time (--static)\n",
+		        cp->path ? cp->path : "-");
+		return EXIT_USER;
+	}
 	if (cp->g)
 		return 0; /* a plan carries its DAG */
 	char *err = NULL;
-	lower_opts lo = {.no_rewrite = cp->no_rewrite};
+	lower_opts lo = {.no_rewrite = cp->no_rewrite, .static_only = cp->static_only};
 	cp->g = lower_program(cp->p, &lo, &err);
 	if (!cp->g) {
 		fprintf(stderr, "%s\n", err);
@@ -149,6 +155,17 @@ int cli_load(cli_prog *cp, const char *path, const char *cmd)
 {
 	int rc = cli_read_program(cp, path, cmd);
 	return rc ? rc : cli_lower(cp);
+}
+
+void cli_explain_dynamic(const dag *g, FILE *out)
+{
+	int64_t v = g ? dag_cont_node(g) : -1;
+	if (v < 0)
+		return;
+	span w = g->nodes[v].where;
+	fprintf(out, "%s:%d:%d: note: the driver continues at run time from line %d: %s "
+	        "(--static makes this an error)\n", bc_source_path(g->prog, w.file), w.line, w.col,
+	        w.line, g->cont.why ? g->cont.why : "");
 }
 
 void cli_prog_free(cli_prog *cp)

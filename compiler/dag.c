@@ -50,7 +50,20 @@ void dag_free(dag *d)
 	free(d->succ_off);
 	free(d->succs);
 	free(d->rewrites);
+	free(d->cont.frames);
+	free(d->cont.why);
+	free(d->cont.masks);
 	free(d);
+}
+
+int64_t dag_cont_node(const dag *d)
+{
+	if (!d->cont.nframes)
+		return -1;
+	for (uint32_t v = d->n; v-- > 0;)
+		if (d->nodes[v].kind == DAG_CONT)
+			return v;
+	return -1;
 }
 
 uint32_t dag_add(dag *d, dag_kind kind, uint32_t proto, uint32_t pc, int out, const value *ins,
@@ -320,6 +333,9 @@ const char *dag_label(const dag *d, uint32_t id, char *buf, size_t n)
 		return p->actors[nd->proto]->name;
 	case DAG_PUT:
 		return "put";
+	case DAG_CONT:
+		snprintf(buf, n, "driver continues at line %d", nd->where.line);
+		return buf;
 	default:
 		break;
 	}
@@ -350,7 +366,8 @@ const char *dag_label(const dag *d, uint32_t id, char *buf, size_t n)
 
 void dag_dump(const dag *d, FILE *out)
 {
-	static const char *const kinds[DAG__KINDS] = {"task", "actor", "method", "implicit", "effect", "put"};
+	static const char *const kinds[DAG__KINDS] = {"task", "actor", "method", "implicit", "effect", "put",
+	                                                      "continue"};
 	char buf[128];
 	for (uint32_t v = 0; v < d->n; v++) {
 		const dag_node *n = &d->nodes[v];

@@ -35,6 +35,8 @@ typedef enum dag_kind {
 	DAG_IMPLICIT, /* an expression that needs a run-time value (no effect) */
 	DAG_EFFECT,   /* a driver effect: print, sleep, now, io, random, get... */
 	DAG_PUT,      /* put(value): ins[0] = the value */
+	DAG_CONT,     /* the staged driver: "driver continues at line N"; ins
+	               * = the driver's registers when it stopped (d->cont) */
 	DAG__KINDS
 } dag_kind;
 
@@ -60,6 +62,23 @@ typedef struct dag_rewrite {
 	uint32_t depth_before, depth_after; /* levels of calls */
 } dag_rewrite;
 
+/* The staged driver (LANGUAGE.md section 6): where the driver stopped at
+ * compile time. Its DAG_CONT node (at most one, the last the lowering
+ * made) runs the rest of the driver at run time, from these frames, with
+ * the node's inputs as registers. */
+typedef struct dag_cont_frame {
+	uint32_t proto;   /* DAG_PROTO_DRIVER or a proto index (an fn it called) */
+	uint32_t pc;      /* the instruction to resume at */
+	uint32_t base;    /* its first register among the node's inputs */
+} dag_cont_frame;
+typedef struct dag_cont {
+	uint32_t nframes; /* 0: the driver is static */
+	dag_cont_frame *frames; /* outermost first; owned */
+	char *why;        /* what made it dynamic (owned), for check/--explain */
+	uint32_t *masks;  /* from a plan: per input register, the vtypes (bit
+	                   * 1 << t) its code can take there; NULL: trusted */
+} dag_cont;
+
 typedef struct dag {
 	const bc_program *prog;
 	dag_node *nodes;
@@ -79,7 +98,10 @@ typedef struct dag {
 	uint32_t nedges;
 	dag_rewrite *rewrites;
 	uint32_t nrewrites;
+	dag_cont cont;
 } dag;
+/* The DAG_CONT node's id, or -1 when the driver is all static. */
+int64_t dag_cont_node(const dag *d);
 
 typedef struct dag_stats {
 	uint32_t nodes, edges;

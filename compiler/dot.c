@@ -263,6 +263,7 @@ static const char *kind_attrs(int kind, bool many)
 	case DAG_IMPLICIT: return "shape=oval, style=dashed, fontsize=10";
 	case DAG_EFFECT: return "shape=note";
 	case DAG_PUT: return "shape=cylinder";
+	case DAG_CONT: return "shape=cds, style=bold";
 	default: return "shape=box";
 	}
 }
@@ -278,6 +279,7 @@ static void kind_attrs_filled(FILE *out, int kind, bool many, const char *fill)
 	case DAG_IMPLICIT: shape = "oval"; style = "dashed,filled"; more = ", fontsize=10"; break;
 	case DAG_EFFECT: shape = "note"; break;
 	case DAG_PUT: shape = "cylinder"; break;
+	case DAG_CONT: shape = "cds"; style = "bold,filled"; break;
 	default: break;
 	}
 	fprintf(out, "shape=%s, style=\"%s\", fillcolor=\"", shape, style);

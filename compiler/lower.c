@@ -21,6 +21,7 @@
 
 typedef struct lower_host {
 	dag *d;
+	bool static_only;
 	uint32_t max_nodes;
 	int64_t last_effect;   /* the newest EFFECT node, or -1 */
 	uint32_t *last_on;     /* per node id: for ACTOR nodes, the newest call on it */
@@ -155,8 +156,46 @@ static int l_wait(flow_vm *vm, value futures, int64_t n, double timeout, value *
 	(void)n;
 	(void)timeout;
 	(void)out;
-	return vm_raise(vm, "wait() cannot be used in the driver: the compiler must know every "
-	                    "call in advance; call wait() inside a task");
+	return vm_need_suspend(vm, "wait() in the driver waits for calls to end",
+	                       "wait() cannot be used in the driver: the compiler must know every "
+	                       "call in advance; call wait() inside a task");
+}
+
+/* The staged driver: the rest of the driver becomes one node that runs
+ * at run time from the VM's state (registers as its inputs). It comes
+ * after the last effect and after every call on each actor, so what it
+ * does happens after everything the driver did before it. */
+static int l_suspend(flow_vm *vm, const char *why)
+{
+	lower_host *h = host_of(vm);
+	if (h->static_only || h->d->cont.nframes)
+		return -1;
+	vm_state_frame fr[64];
+	const value *regs;
+	int nregs;
+	int nf = vm_state(vm, fr, 64, &regs, &nregs);
+	if (nf <= 0 || nf >= 64 || nregs > 65535 || h->d->n >= h->max_nodes)
+		return -1;
+	/* the driver's own statement, also when an fn it called stopped */
+	span w = nf == 1 ? here(vm) : bc_place(fr[0].p, fr[0].pc > 0 ? fr[0].pc - 1 : 0);
+	uint32_t id = dag_add(h->d, DAG_CONT, DAG_PROTO_DRIVER, 0, 0, regs, NULL, nregs, w);
+	after_effect(h, id);
+	for (uint32_t a = 0; a < id; a++)
+		if (h->d->nodes[a].kind == DAG_ACTOR)
+			dag_order(h->d, h->last_on[a], id);
+	dag_cont *c = &h->d->cont;
+	c->frames = calloc((size_t)nf, sizeof *c->frames);
+	c->why = strdup(why);
+	if (!c->frames || !c->why)
+		abort();
+	for (int j = 0; j < nf; j++) {
+		c->frames[j].proto = fr[j].p == vm_program(vm)->driver ? DAG_PROTO_DRIVER
+		                                                        : (uint32_t)fr[j].p->index;
+		c->frames[j].pc = (uint32_t)fr[j].pc;
+		c->frames[j].base = (uint32_t)fr[j].base;
+	}
+	c->nframes = (uint32_t)nf;
+	return 0;
 }
 
 static int l_put(flow_vm *vm, value v, value *out)
@@ -238,6 +277,7 @@ static const flow_host_ops lower_ops = {
 	.print = l_print,
 	.sleep = l_sleep,
 	.lift = l_lift,
+	.suspend = l_suspend,
 };
 
 /* The VM's error as a gcc-style diagnostic block (with its traceback). */
@@ -271,6 +311,7 @@ dag *lower_program(const bc_program *p, const lower_opts *o, char **err)
 	h.d = dag_new(p);
 	h.max_nodes = o && o->max_nodes ? o->max_nodes : LOWER_MAX_NODES;
 	h.last_effect = -1;
+	h.static_only = o && o->static_only;
 	if (!p->driver)
 		goto done;
 	vm_context c;
@@ -279,9 +320,15 @@ dag *lower_program(const bc_program *p, const lower_opts *o, char **err)
 	c.host_data = &h;
 	c.self = v_none();
 	c.lowering = true;
+	/* --static computes everything ahead, however long it takes */
+	c.budget = h.static_only ? 0 : (o && o->budget ? o->budget : LOWER_BUDGET);
 	flow_vm *vm = vm_new(p, &c);
 	value res;
 	int rc = vm_run(vm, p->driver, NULL, 0, &res);
+	if (rc && vm_suspended(vm)) {
+		rc = 0; /* the rest of the driver runs at run time */
+		res = v_none();
+	}
 	if (rc) {
 		*err = render(vm, p);
 		vm_free(vm);

@@ -19,9 +19,15 @@
 typedef struct lower_opts {
 	uint32_t max_nodes; /* 0: the default limit (LOWER_MAX_NODES) */
 	bool no_rewrite;    /* keep chains of @associative calls as written */
+	bool static_only;   /* --static: a driver that would continue at run
+	                     * time (section 6) is a compile error instead */
+	uint64_t budget;    /* 0: LOWER_BUDGET (vm_context.budget) */
 } lower_opts;
 
 #define LOWER_MAX_NODES FLOW_LIMIT(100000000u, 100000u)
+/* The compile-time budget per driver statement, in backward jumps and
+ * calls: a statement past it runs at run time (section 6). */
+#define LOWER_BUDGET 1000000u
 
 /* Returns the DAG (finalized, and with chains of @associative calls
  * rebalanced unless o->no_rewrite: rewrite.h), or NULL with *err set. */

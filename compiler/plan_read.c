@@ -609,6 +609,9 @@ static int check_node(ld *L, uint32_t id, const dag_node *n, uint8_t *regs, int 
 	case DAG_PUT:
 		CHECK(n->nin == 1, "node %u: put has %u inputs", id, n->nin);
 		break;
+	case DAG_CONT:
+		CHECK(n->proto == DAG_PROTO_DRIVER, "node %u: a continuation of another proto", id);
+		break;
 	case DAG__KINDS:
 		break;
 	}
@@ -682,6 +685,85 @@ static int read_nodes(ld *L)
 	return rc;
 }
 
+/* The staged driver's frames: frame 0 the driver, each next one an fn
+ * called at its caller's pc, registers inside the DAG_CONT node's
+ * inputs; the types each register may hold at its frame's pc (the type
+ * flow's, so a resumed driver never meets a value its code cannot take)
+ * are kept for vm_resume to check the values against. */
+static int read_cont(ld *L)
+{
+	dag *d = L->dag;
+	int nf;
+	if (get_count(L, 3, 63, &nf, "driver frame count"))
+		return -1;
+	int64_t cn = -1;
+	for (uint32_t v = 0; v < d->n; v++)
+		if (d->nodes[v].kind == DAG_CONT) {
+			CHECK(cn < 0, "node %u: a second driver continuation", v);
+			cn = v;
+		}
+	CHECK((nf > 0) == (cn >= 0), "%s", nf ? "driver frames without a continuation node"
+	                                      : "a continuation node without driver frames");
+	if (!nf)
+		return 0;
+	const dag_node *n = &d->nodes[cn];
+	d->cont.frames = calloc((size_t)nf, sizeof *d->cont.frames);
+	d->cont.masks = calloc((size_t)n->nin + 1, sizeof *d->cont.masks);
+	if (!d->cont.frames || !d->cont.masks)
+		abort();
+	d->cont.nframes = (uint32_t)nf;
+	uint32_t end = 0;
+	for (int j = 0; j < nf; j++) {
+		uint64_t pr, pc, base;
+		if (get_var(L, &pr, "frame proto") || get_var(L, &pc, "frame pc") || get_var(L, &base, "frame base"))
+			return -1;
+		const bc_proto *x = j == 0 ? (pr == DAG_PROTO_DRIVER ? L->p->driver : NULL)
+		                           : (pr < (uint64_t)L->p->nprotos && L->p->protos[pr]->kind == PROTO_FN
+		                                  ? L->p->protos[pr] : NULL);
+		CHECK(x, "driver frame %d: proto %llu is not %s", j, (unsigned long long)pr, j ? "an fn" : "the driver");
+		CHECK(pc < (uint64_t)x->ncode && BC_OP(x->code[pc]) != OP_EXTRAARG, "driver frame %d: pc %llu", j,
+		      (unsigned long long)pc);
+		CHECK(base == end || (j > 0 && base >= d->cont.frames[j - 1].base && base < end),
+		      "driver frame %d: registers at %llu", j, (unsigned long long)base);
+		if (j > 0) {
+			/* an fn's frame starts at its caller's call: R(A) of a CALL or CALLP */
+			const dag_cont_frame *cf = &d->cont.frames[j - 1];
+			const bc_proto *cx = cf->proto == DAG_PROTO_DRIVER ? L->p->driver : L->p->protos[cf->proto];
+			int cpc = (int)cf->pc - 1;
+			if (cpc > 0 && BC_OP(cx->code[cpc]) == OP_EXTRAARG)
+				cpc--;
+			CHECK(cpc >= 0 && (BC_OP(cx->code[cpc]) == OP_CALLP || BC_OP(cx->code[cpc]) == OP_CALL) &&
+			      cf->base + BC_A(cx->code[cpc]) == base, "driver frame %d: not called by frame %d", j, j - 1);
+		}
+		CHECK(base + (uint64_t)x->nregs <= n->nin, "driver frame %d: registers beyond the node's inputs", j);
+		d->cont.frames[j] = (dag_cont_frame){ (uint32_t)pr, (uint32_t)pc, (uint32_t)base };
+		end = (uint32_t)base + (uint32_t)x->nregs;
+		uint32_t *want = calloc((size_t)x->nregs + 1, sizeof *want);
+		if (!want)
+			abort();
+		char *e = NULL;
+		int rc = bc_verify_proto_at(L->p, x, false, (int)pc, want, &e);
+		/* a callee's frame (next) overlaps its caller's registers from
+		 * R(A) on: its masks replace these */
+		for (int r = 0; r < x->nregs && !rc; r++)
+			d->cont.masks[base + (uint32_t)r] = want[r];
+		free(want);
+		if (rc) {
+			fail(L, "%s", e ? e : "bad code");
+			free(e);
+			return -1;
+		}
+	}
+	CHECK(end == n->nin, "driver frames hold %u registers, the node %u", end, n->nin);
+	const char *why;
+	if (get_str(L, &why, "driver continuation reason"))
+		return -1;
+	d->cont.why = strdup(why);
+	if (!d->cont.why)
+		abort();
+	return 0;
+}
+
 static int read_edges(ld *L)
 {
 	dag *d = L->dag;
@@ -722,7 +804,7 @@ static int read_edges(ld *L)
 		r->depth_after = (uint32_t)x[3];
 		d->nrewrites = (uint32_t)i + 1;
 	}
-	return 0;
+	return read_cont(L);
 }
 
 /* ---- the whole plan ------------------------------------------------------------ */

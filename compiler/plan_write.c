@@ -264,6 +264,15 @@ static void put_edges(sbuf *b, const dag *d)
 		val_encode_varint(b, r->depth_before);
 		val_encode_varint(b, r->depth_after);
 	}
+	/* the staged driver's frames (section 6); 0 when it is static */
+	val_encode_varint(b, d->cont.nframes);
+	for (uint32_t i = 0; i < d->cont.nframes; i++) {
+		val_encode_varint(b, d->cont.frames[i].proto);
+		val_encode_varint(b, d->cont.frames[i].pc);
+		val_encode_varint(b, d->cont.frames[i].base);
+	}
+	if (d->cont.nframes)
+		put_str(b, d->cont.why ? d->cont.why : "");
 }
 
 static int proto_ref(const bc_program *p, const bc_proto *x, int nall, const bc_proto **all)

@@ -53,7 +53,7 @@ static void refuse_job(pool *p, task_host *h, nested_job *j, const char *why)
 
 static void job_submit(task_host *h, nested_job *j)
 {
-	pool *p = pool_worker_of(h)->p;
+	pool *p = h->spawn->ctx; /* a worker's host, or the driver's */
 	sched *s = p->s;
 	char why[256];
 	res_never_fits(&p->node->res, &j->task->attrs, why, sizeof why);
@@ -79,16 +79,16 @@ static uint64_t now_ns(void)
 
 /* Blocks (mu held) until j is done (0), the run stops or h's call is
  * cancelled (-1), or, for `any`, another job ends or the deadline passes
- * (1). The first time round it gives w's CPUs back and wakes or starts
- * a thread for other work; *blocked says it did. */
-static int block_on(pool_worker *w, nested_job *j, uint64_t deadline, bool any, bool *blocked)
+ * (1). The first time round it gives what h's call holds (running) back
+ * and wakes or starts a thread for other work; *blocked says it did. */
+static int block_on(pool *p, task_host *h, const bc_attrs *running, nested_job *j, uint64_t deadline,
+                    bool any, bool *blocked)
 {
-	pool *p = w->p;
 	sched *s = p->s;
 	uint64_t seen = s->jobs_ended;
-	double c = w->running ? w->running->cpus : 0;
+	double c = running ? running->cpus : 0;
 	while (j->state != NJ_DONE) {
-		if (s->stop || __atomic_load_n(&w->h.cancel, __ATOMIC_RELAXED))
+		if (s->stop || __atomic_load_n(&h->cancel, __ATOMIC_RELAXED))
 			return -1;
 		uint64_t t = now_ns();
 		if ((deadline && t >= deadline) || (any && s->jobs_ended != seen))
@@ -118,10 +118,14 @@ static int block_on(pool_worker *w, nested_job *j, uint64_t deadline, bool any, 
 
 static int job_await(task_host *h, nested_job *j, uint64_t deadline, bool any)
 {
-	pool_worker *w = pool_worker_of(h);
-	sched *s = w->p->s;
+	pool *p = h->spawn->ctx;
+	/* the driver thread (a staged driver's calls) holds no slot: it
+	 * waits for a worker to run the job */
+	pool_worker *w = h == p->driver ? NULL : pool_worker_of(h);
+	const bc_attrs *running = w ? w->running : NULL;
+	sched *s = p->s;
 	pthread_mutex_lock(&s->mu);
-	if (j->state == NJ_QUEUED && !any && res_within(w->running, &j->task->attrs)) {
+	if (w && j->state == NJ_QUEUED && !any && res_within(running, &j->task->attrs)) {
 		/* nobody has taken it: run it here, in the caller's slot (not
 		 * for wait(), which wants whichever call ends first) */
 		__atomic_store_n(&j->state, NJ_RUNNING, __ATOMIC_RELAXED);
@@ -133,11 +137,11 @@ static int job_await(task_host *h, nested_job *j, uint64_t deadline, bool any)
 	bool blocked = false;
 	j->waiters++;
 	s->any_waiters += any;
-	int rc = block_on(w, j, deadline, any, &blocked);
+	int rc = block_on(p, h, running, j, deadline, any, &blocked);
 	j->waiters--;
 	s->any_waiters -= any;
 	if (blocked)
-		w->p->node->res.free_cpu -= w->running ? w->running->cpus : 0;
+		p->node->res.free_cpu -= running ? running->cpus : 0;
 	pthread_mutex_unlock(&s->mu);
 	return rc;
 }

@@ -45,6 +45,7 @@
 struct sched;
 struct run_obs;
 struct watchdog;
+struct task_host;
 
 /* What every node of one run shares. */
 typedef struct node_run {
@@ -56,11 +57,16 @@ typedef struct node_run {
 	uint64_t *actor_seq;     /* the last actor id given (atomic) */
 	struct run_obs *obs;     /* or NULL */
 	struct watchdog *wd;     /* @timeout, or NULL */
+	/* the driver thread's host: the staged driver's DAG_CONT node makes
+	 * its calls as a task body does, so the node opened first gives it
+	 * its spawner (driver->spawn) for nested jobs; NULL: none */
+	struct task_host *driver;
 } node_run;
 
 /* What a node did, summed at the end of the run. */
 typedef struct node_totals {
 	int nfailed, nskipped, ndriver;
+	int ncaught;             /* failed calls an `except` caught */
 	int nthreads;            /* threads (or remote slots) it used */
 } node_totals;
 

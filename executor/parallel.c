@@ -59,6 +59,9 @@ static void drive(sched *s, task_host *dh, flow_vm *dv, run_obs *obs)
 		while (s->pending[v] != 0 && !s->fatal && !run_cancelled())
 			driver_wait(s, obs);
 		bool stop = s->fatal;
+		bool passed = s->cut != NO_NODE && v > s->cut;
+		if (passed && !stop)
+			sched_complete(s, v); /* the driver ended before it */
 		pthread_mutex_unlock(&s->mu);
 		if (stop)
 			break;
@@ -66,16 +69,23 @@ static void drive(sched *s, task_host *dh, flow_vm *dv, run_obs *obs)
 			sched_cancel(s);
 			break;
 		}
+		if (passed)
+			continue;
 		obs_tick(obs);
 		obs_mark m;
 		obs_node_begin(obs, dh, v, 0, &m);
 		int rc = task_run_node(dh, dv, g, v);
 		obs_node_end(obs, dh, v, &m);
-		if (rc) {
+		if (rc < 0) {
 			sched_fail(s, dv);
 			break;
 		}
 		pthread_mutex_lock(&s->mu);
+		if (rc > 0) {
+			/* the driver ended here (section 8): no later node starts */
+			s->cut = v;
+			pthread_cond_broadcast(&s->work);
+		}
 		sched_complete(s, v);
 		pthread_mutex_unlock(&s->mu);
 	}
@@ -103,9 +113,11 @@ static int run_on(const dag *g, const exec_opts *o, exec_node *n, run_store *rs,
 	sched_init(&s, g, err);
 	uint64_t actor_seq = 0;
 	watchdog *wd = watchdog_needed(g->prog) ? watchdog_start() : NULL;
-	node_run run = { g, &s, o->seed, out, err, rs, &actor_seq, o->obs, wd };
 	task_host dh;
 	task_host_init(&dh, g->prog, o->seed, out, err, &actor_seq);
+	/* the node gives dh its spawner: a staged driver's calls (DAG_CONT)
+	 * are nested jobs the driver thread submits and waits for */
+	node_run run = { g, &s, o->seed, out, err, rs, &actor_seq, o->obs, wd, &dh };
 	dh.rs = rs;
 	dh.node = &n->view;
 	watchdog_watch(wd, &dh.deadline, &dh.cancel);
@@ -123,6 +135,7 @@ static int run_on(const dag *g, const exec_opts *o, exec_node *n, run_store *rs,
 	t->nfailed += dh.nfailed;
 	t->nskipped += dh.nskipped;
 	t->ndriver += dh.ndriver;
+	t->ncaught += dh.ncaught;
 	vm_free(dv);
 	task_host_fini(&dh);
 	bool fatal = s.fatal; /* every thread has ended */
@@ -144,7 +157,7 @@ static int parallel_run_dag(const dag *g, const exec_opts *o)
 		run_store_fini(&rs);
 		return 1;
 	}
-	node_totals t = { 0, 0, 0, 0 };
+	node_totals t = { 0, 0, 0, 0, 0 };
 	int status = run_on(g, o, &node, &rs, cpus, &t);
 	if (o->obs)
 		o->obs->nworkers = t.nthreads;
@@ -152,7 +165,7 @@ static int parallel_run_dag(const dag *g, const exec_opts *o)
 	run_store_fini(&rs);
 	fflush(out);
 	obs_run_end(o->obs);
-	if (task_summary(err, t.nfailed, t.nskipped, t.ndriver))
+	if (task_summary(err, t.nfailed, t.nskipped, t.ndriver, t.ncaught))
 		status = 1;
 	fflush(err);
 	return status;

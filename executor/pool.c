@@ -85,7 +85,7 @@ static bool run_dag_node(pool_worker *w, uint32_t v)
 	obs_node_begin(p->run.obs, &w->h, v, w->index, &m);
 	int rc = task_run_node(&w->h, w->vm, p->run.g, v);
 	obs_node_end(p->run.obs, &w->h, v, &m);
-	if (rc) {
+	if (rc < 0) {
 		sched_fail(p->s, w->vm);
 		return false;
 	}
@@ -144,6 +144,9 @@ int pool_start(pool *p, exec_node *n, const node_run *run, int cpus)
 	if (!p->ws)
 		abort();
 	jobs_spawner(p, &p->spawner);
+	p->driver = run->driver;
+	if (p->driver)
+		p->driver->spawn = &p->spawner; /* before any thread starts */
 	pthread_mutex_lock(&p->s->mu);
 	p->nthreads = cpus; /* before any worker can start more */
 	pthread_mutex_unlock(&p->s->mu);
@@ -170,6 +173,7 @@ void pool_join(pool *p, node_totals *t)
 		t->nfailed += w->h.nfailed;
 		t->nskipped += w->h.nskipped;
 		t->ndriver += w->h.ndriver;
+		t->ncaught += w->h.ncaught;
 		vm_free(w->vm);
 		task_host_fini(&w->h);
 	}

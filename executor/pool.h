@@ -45,6 +45,8 @@ struct pool {
 	int starting;            /* threads being started outside mu (mu) */
 	pool_worker *ws;         /* maxthreads entries, the first nthreads in use */
 	task_spawner spawner;    /* nested calls (jobs.c) */
+	task_host *driver;       /* run.driver: the driver thread's host, which
+	                          * submits and awaits jobs but is no worker */
 };
 
 /* Starts cpus workers for run on node n. Returns how many started. */

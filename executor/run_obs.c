@@ -13,7 +13,7 @@
 #define PROGRESS_EVERY_NS 100000000ull /* at most ~10 redraws a second */
 
 static const char *const kind_names[DAG__KINDS] = {"task", "actor", "method", "expression",
-                                                   "effect", "put"};
+                                                   "effect", "put", "driver"};
 
 uint64_t obs_now_ns(void)
 {

@@ -122,6 +122,7 @@ void sched_init(sched *s, const dag *g, FILE *err)
 	memset(s, 0, sizeof *s);
 	s->g = g;
 	s->err = err;
+	s->cut = NO_NODE;
 	uint32_t n = g->n;
 	s->pending = malloc(sizeof(uint32_t) * (n ? n : 1));
 	s->prio = malloc(sizeof(uint32_t) * (n ? n : 1));
@@ -187,7 +188,12 @@ bool sched_has_work(sched *s, const res_pool *r)
 bool sched_take(sched *s, res_pool *r, sched_item *it)
 {
 	/* after SIGINT/SIGTERM nothing more starts (interrupt.h) */
-	if (run_cancelled() || !sched_has_work(s, r))
+	if (run_cancelled())
+		return false;
+	/* the driver has ended before these: passed over */
+	while (s->cut != NO_NODE && s->ready.n > 0 && bq_peek(&s->ready) > s->cut)
+		sched_complete(s, bq_pop(&s->ready));
+	if (!sched_has_work(s, r))
 		return false;
 	/* jobs first: running tasks wait for them */
 	nested_job *j = job_peek(s);

@@ -67,6 +67,10 @@ typedef struct sched {
 	uint32_t frontier;   /* the first DAG_EFFECT node not yet done, or n (mu) */
 	bool stop;           /* everything leaves (mu) */
 	bool fatal;          /* a node could not run: everything stops (mu) */
+	uint32_t cut;        /* the driver ended at this node (LANGUAGE.md
+	                      * section 8): later nodes not yet started are
+	                      * completed without running (mu); NO_NODE while
+	                      * it goes on */
 	pthread_mutex_t mu;
 	pthread_cond_t work, drv, jdone;
 	/* nested jobs (mu): the queue (it may still hold jobs a waiting caller
@@ -93,7 +97,8 @@ void sched_fini(sched *s);
 /* Does a job or a DAG node fit what r has free now? (mu) */
 bool sched_has_work(sched *s, const res_pool *r);
 /* Takes the next job or DAG node that fits r (jobs first), and takes its
- * needs from r. False when nothing fits. (mu) */
+ * needs from r. False when nothing fits. A DAG node after s->cut is
+ * completed without running instead (no later call is made). (mu) */
 bool sched_take(sched *s, res_pool *r, sched_item *it);
 /* Gives back what it held, once it has ended (an actor keeps its needs
  * until the run ends). (mu) */

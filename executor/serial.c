@@ -31,6 +31,8 @@ static int run_all(task_host *sh, const dag *g, run_obs *obs)
 		obs_node_begin(obs, sh, v, 0, &m);
 		int rc = task_run_node(sh, dv, g, v);
 		obs_node_end(obs, sh, v, &m);
+		if (rc > 0)
+			break; /* the driver ended (section 8): later nodes are not run */
 		if (rc) {
 			char *e = task_render_error(dv, "");
 			fprintf(sh->err, "%s\n", e);
@@ -64,7 +66,7 @@ static int serial_run_dag(const dag *g, const exec_opts *o)
 	node_local_fini(&node);
 	fflush(sh.out);
 	obs_run_end(o->obs);
-	if (task_summary(sh.err, sh.nfailed, sh.nskipped, sh.ndriver))
+	if (task_summary(sh.err, sh.nfailed, sh.nskipped, sh.ndriver, sh.ncaught))
 		status = 1;
 	fflush(sh.err);
 	return status;

@@ -160,7 +160,7 @@ static int await_all(flow_vm *vm, value v)
 	task_host *sh = host_of(vm);
 	/* only a task body holds nested calls' futures (a DAG node's inputs
 	 * are done before it runs) */
-	if (!sh->spawn || !vm_ctx(vm)->task_name)
+	if (!sh->spawn || (!vm_ctx(vm)->task_name && !sh->in_cont))
 		return 0;
 	await_ctx a = { sh, 0 };
 	val_any(v, await_pending, &a);
@@ -281,6 +281,9 @@ static int run_inline(task_host *sh, const bc_proto *p, uint64_t call, value sel
 		*err = sh->dep_place;
 		sh->dep_place = NULL;
 	} else if (rc) {
+		free(sh->fail_msg);
+		sh->fail_msg = strdup(vm_error_message(tv));
+		sh->fail_kind = ERR_TASK;
 		char suffix[256];
 		snprintf(suffix, sizeof suffix, " (in %s '%s')",
 		         p->kind == PROTO_TASK ? "task" : p->kind == PROTO_INIT ? "actor" : "method",
@@ -311,7 +314,11 @@ static value fail_future(task_host *sh, const char *what, const char *name, int 
 	fprintf(sh->err, "%s\n", msg);
 	sh->nfailed++;
 	value f = future_new_failed(msg);
-	((vfuture *)f.as.o)->host_data = (void *)name;
+	vfuture *vf = (vfuture *)f.as.o;
+	vf->host_data = (void *)name;
+	vf->ekind = sh->fail_msg ? sh->fail_kind : ERR_TASK;
+	vf->emsg = sh->fail_msg;
+	sh->fail_msg = NULL;
 	free(msg);
 	free(where);
 	return f;
@@ -387,6 +394,9 @@ static value call_task_here(task_host *sh, const bc_proto *task, uint64_t call, 
 					             task->attrs.timeout) < 0)
 						abort();
 					dep = NULL;
+					free(sh->fail_msg);
+					sh->fail_msg = strdup(err);
+					sh->fail_kind = ERR_TIMEOUT;
 				}
 			}
 		}
@@ -447,7 +457,7 @@ static int s_call_task(flow_vm *vm, const bc_proto *task, value *args, int nargs
 	}
 	/* a call from a task body (not from a method, not from the driver)
 	 * goes to the executor's pool */
-	if (sh->spawn && sh->in_method == 0 && vm_ctx(vm)->task_name) {
+	if (sh->spawn && sh->in_method == 0 && (vm_ctx(vm)->task_name || sh->in_cont)) {
 		int rc = spawn_task(vm, task, a, nargs, out);
 		if (a != small)
 			free(a);
@@ -566,6 +576,7 @@ static int s_call_method(flow_vm *vm, value handle, const bc_proto *m, value *ar
 			abort();
 		*out = future_new_failed(msg);
 		((vfuture *)out->as.o)->host_data = (void *)m->name;
+		((vfuture *)out->as.o)->ekind = ERR_ACTOR_DIED;
 		free(msg);
 		return 0;
 	}
@@ -629,7 +640,16 @@ static int s_get(flow_vm *vm, value fut, value *out)
 		sh->dep_name = failed_name(f);
 		free(sh->dep_place);
 		sh->dep_place = place_text(vm);
-		return vm_raise(vm, "needs the result of failed task '%s'", failed_name(f));
+		vm_raise(vm, "needs the result of failed task '%s'", failed_name(f));
+		/* what `except e` sees: the failed call's own message, and its
+		 * first line as flow run printed it */
+		const char *full = f->error ? f->error : "failed";
+		size_t n1 = strcspn(full, "\n");
+		char *line = strndup(full, n1);
+		vm_error_detail(vm, f->ekind, f->host_data, f->emsg ? f->emsg : line, line);
+		vm_error_future(vm, fut);
+		free(line);
+		return -1;
 	}
 	return vm_raise(vm, "future is not ready");
 }
@@ -749,13 +769,22 @@ static int s_sleep(flow_vm *vm, double seconds)
 	return rc;
 }
 
+static void s_caught(flow_vm *vm, value fut)
+{
+	vfuture *f = (vfuture *)fut.as.o;
+	if (!__atomic_exchange_n(&f->caught, 1, __ATOMIC_ACQ_REL))
+		host_of(vm)->ncaught++;
+}
+
 static const flow_host_ops task_ops = {
 	s_call_task, s_new_actor, s_call_method, s_get, s_wait, s_put, s_print, s_sleep,
+	.caught = s_caught,
 };
 
 /* ---- running the DAG ---------------------------------------------------- */
 
-static const char *const kind_names[DAG__KINDS] = {"task", "actor", "method", "expression", "effect", "put"};
+static const char *const kind_names[DAG__KINDS] = {"task", "actor", "method", "expression", "effect", "put",
+                                                   "driver"};
 
 /* Stores what a call left (a done or failed future) in the node's own
  * future, which the inputs of later nodes hold. */
@@ -768,6 +797,9 @@ static void settle(value node_fut, value outcome)
 	val_rele(old);
 	free(dst->error);
 	dst->error = src->error ? strdup(src->error) : NULL;
+	free(dst->emsg);
+	dst->emsg = src->emsg ? strdup(src->emsg) : NULL;
+	dst->ekind = src->ekind;
 	dst->host_data = src->host_data;
 	/* last: a thread that sees the new state sees the rest (nested jobs) */
 	__atomic_store_n(&dst->state, src->state, __ATOMIC_RELEASE);
@@ -790,6 +822,8 @@ static bool skip_node(task_host *sh, const dag *g, uint32_t v)
 {
 	const dag_node *n = &g->nodes[v];
 	const vfuture *f = NULL;
+	if (n->kind == DAG_CONT)
+		return false; /* the driver goes on: a get of the failed value raises */
 	for (uint32_t j = 0; j < n->nin && !f; j++)
 		f = find_failed(g->ins[n->in + j]);
 	if (!f)
@@ -798,8 +832,27 @@ static bool skip_node(task_host *sh, const dag *g, uint32_t v)
 	const char *name = dag_label(g, v, lab, sizeof lab);
 	if (asprintf(&msg, "skipped: depends on failed task '%s'", failed_name(f)) < 0)
 		abort();
-	bool quiet = n->kind == DAG_IMPLICIT || n->kind == DAG_PUT ||
-	             (n->kind == DAG_EFFECT && !strcmp(name, "get"));
+	bool quiet = n->kind == DAG_PUT;
+	if (n->kind == DAG_IMPLICIT || n->kind == DAG_EFFECT) {
+		/* the driver needs a failed value: it ends here (section 8) */
+		char *text;
+		if (asprintf(&text, "needs the result of failed task '%s'", failed_name(f)) < 0)
+			abort();
+		char *block = g->prog->diag ? diag_format(g->prog->diag, DIAG_ERROR, n->where, text) : NULL;
+		if (block) {
+			size_t bl = strlen(block);
+			while (bl > 0 && block[bl - 1] == '\n')
+				bl--;
+			fprintf(sh->err, "%.*s\n  the driver stopped here\n", (int)bl, block);
+		} else {
+			fprintf(sh->err, "%s:%d:%d: error: %s\n  the driver stopped here\n",
+			        bc_source_path(g->prog, n->where.file), n->where.line, n->where.col, text);
+		}
+		free(block);
+		free(text);
+		sh->ndriver++;
+		quiet = true;
+	}
 	if (!quiet) {
 		const char *path = bc_source_path(g->prog, n->where.file);
 		if (n->kind == DAG_EFFECT)
@@ -825,11 +878,53 @@ static bool skip_node(task_host *sh, const dag *g, uint32_t v)
 
 static int run_node(task_host *sh, flow_vm *dv, const dag *g, uint32_t v);
 
+/* The staged driver (LANGUAGE.md section 6): runs the rest of the driver
+ * in the driver's VM from the state the lowering saved. Its calls are
+ * made as a task body's are (identities from this node; handed to the
+ * spawner when there is one) and end before it does. An error nobody
+ * catches ends the driver there: reported as a driver error. */
+static int run_cont(task_host *sh, flow_vm *dv, const dag *g, uint32_t v)
+{
+	const dag_node *n = &g->nodes[v];
+	const dag_cont *c = &g->cont;
+	vm_state_frame fr[64];
+	if (c->nframes == 0 || c->nframes > 64)
+		return vm_raise(dv, "corrupt driver continuation");
+	for (uint32_t j = 0; j < c->nframes; j++) {
+		fr[j].p = c->frames[j].proto == DAG_PROTO_DRIVER ? g->prog->driver
+		                                                 : g->prog->protos[c->frames[j].proto];
+		fr[j].pc = (int)c->frames[j].pc;
+		fr[j].base = (int)c->frames[j].base;
+	}
+	sh->ident[0] = sh->top_ident;
+	sh->nchild[0] = 0;
+	sh->kids[0] = NULL;
+	sh->depth = 1;
+	sh->in_cont = true;
+	value res = v_none();
+	int rc = vm_resume(dv, fr, (int)c->nframes, n->nin ? &g->ins[n->in] : NULL, n->nin, c->masks, &res);
+	val_rele(res);
+	if (rc) {
+		char *e = task_render_error(dv, "");
+		fprintf(sh->err, "%s\n  the driver stopped here\n", e);
+		free(e);
+		sh->ndriver++;
+	}
+	/* the calls it made run to the end */
+	for (nested_job *k = sh->kids[0]; k; k = k->sibling)
+		if (__atomic_load_n(&k->state, __ATOMIC_ACQUIRE) != NJ_DONE && sh->spawn)
+			sh->spawn->await(sh, k, 0, false);
+	sh->kids[0] = NULL;
+	sh->depth = 0;
+	sh->in_cont = false;
+	return 0;
+}
+
 /* Runs one node. Returns -1 only when the run cannot go on. */
 int task_run_node(task_host *sh, flow_vm *dv, const dag *g, uint32_t v)
 {
 	int rc = run_node(sh, dv, g, v);
-	if (rc == 0 && sh->rs)
+	if (rc >= 0 && sh->rs)
 		run_store_after(sh->rs, sh->err, g, v);
 	return rc;
 }
@@ -842,8 +937,9 @@ static int run_node(task_host *sh, flow_vm *dv, const dag *g, uint32_t v)
 	value out = v_none();
 	int rc = 0;
 	if (skip_node(sh, g, v))
-		return 0;
+		return n->kind == DAG_IMPLICIT || n->kind == DAG_EFFECT ? 1 : 0;
 	sh->node_where = &n->where;
+	int ended = 0;
 	sh->top_ident = (uint64_t)v + 1;
 	switch (n->kind) {
 	case DAG_TASK:
@@ -858,6 +954,10 @@ static int run_node(task_host *sh, flow_vm *dv, const dag *g, uint32_t v)
 	case DAG_PUT:
 		rc = s_put(dv, ins[0], &out);
 		break;
+	case DAG_CONT:
+		rc = run_cont(sh, dv, g, v);
+		out = future_new_done(v_none());
+		break;
 	default: {
 		const bc_proto *ip = dag_insn_proto(g, n);
 		value res;
@@ -869,6 +969,7 @@ static int run_node(task_host *sh, flow_vm *dv, const dag *g, uint32_t v)
 			fail_node(g->fut[v], vm_error_message(dv) ? vm_error_message(dv) : "failed",
 			          "<driver>");
 			sh->ndriver++;
+			ended = 1; /* an error nobody catches ends the driver */
 		} else {
 			val_freeze(res); /* later nodes on other threads share it */
 			out = future_new_done(res);
@@ -883,7 +984,7 @@ static int run_node(task_host *sh, flow_vm *dv, const dag *g, uint32_t v)
 	if (out.t == V_FUTURE)
 		settle(g->fut[v], out);
 	val_rele(out);
-	return 0;
+	return ended;
 }
 
 /* ---- the host's life ------------------------------------------------------ */
@@ -903,6 +1004,8 @@ void task_host_fini(task_host *h)
 {
 	free(h->dep_place);
 	h->dep_place = NULL;
+	free(h->fail_msg);
+	h->fail_msg = NULL;
 	for (int j = 0; j <= TASK_MAX_NESTING; j++) {
 		vm_free(h->pool[j]);
 		h->pool[j] = NULL;
@@ -922,10 +1025,15 @@ flow_vm *task_host_vm(task_host *h)
 	return vm_new(h->prog, &c);
 }
 
-int task_summary(FILE *err, int nfailed, int nskipped, int ndriver)
+int task_summary(FILE *err, int nfailed, int nskipped, int ndriver, int ncaught)
 {
 	if (!nfailed && !nskipped && !ndriver)
 		return 0;
+	if (!ndriver && ncaught >= nfailed + nskipped) {
+		/* every failure was handled by the program */
+		fprintf(err, "flow: %d call%s failed, caught by 'except'\n", ncaught, ncaught == 1 ? "" : "s");
+		return 0;
+	}
 	if (nfailed || !ndriver) {
 		fprintf(err, "flow: %d task%s failed", nfailed, nfailed == 1 ? "" : "s");
 		if (ndriver)

@@ -82,11 +82,16 @@ typedef struct task_host {
 	int depth;               /* nested inline calls */
 	int base_level;          /* nesting level of the job run at depth 0 */
 	int in_method;           /* methods (and inits) running inline */
+	bool in_cont;            /* running the staged driver's DAG_CONT node: its
+	                          * calls are made like a task body's */
 	const task_spawner *spawn; /* nested calls go here; NULL: inline */
 	nested_job *kids[TASK_MAX_NESTING + 1]; /* jobs the call at each depth made */
 	int nfailed, nskipped, ndriver;
+	int ncaught;             /* failed calls whose failure an `except` caught */
 	int nretries;            /* attempts after a task's first (@retries) */
 	const span *node_where;  /* the DAG node being run, for "called from" */
+	char *fail_msg;          /* the last failed call's own message (malloc'd) */
+	int fail_kind;           /* ... and its ERR_* kind, for `except e` */
 	flow_vm *dep_vm;         /* the last VM that needed a failed result */
 	const char *dep_name;    /* ... and the failed task it needed */
 	char *dep_place;
@@ -115,7 +120,10 @@ flow_vm *task_host_vm(task_host *h);
 /* Runs node v of g in vm (from task_host_vm) after every predecessor of
  * v has finished: a node with a failed input is skipped (and said so);
  * otherwise its result is stored in g->fut[v]. Returns -1 only when the
- * run cannot go on (the error is in vm: task_render_error(vm, "")). */
+ * run cannot go on (the error is in vm: task_render_error(vm, "")); 1
+ * when v is a driver node that failed or needed a failed value: the
+ * driver ends there (LANGUAGE.md section 8), so no later driver node
+ * runs and no later call starts; 0 otherwise. */
 int task_run_node(task_host *h, flow_vm *vm, const dag *g, uint32_t v);
 
 /* Runs job j in h (at h's current depth) with its retries and @timeout,
@@ -129,7 +137,8 @@ void task_job_release(nested_job *j);
 char *task_render_error(flow_vm *vm, const char *suffix);
 
 /* Prints the end-of-run summary ("flow: 2 tasks failed, 1 skipped") when
- * anything failed; returns 1 then, else 0. */
-int task_summary(FILE *err, int nfailed, int nskipped, int ndriver);
+ * anything failed; returns 1 then, else 0 (also when every failure was
+ * caught by an `except`: ncaught of them). */
+int task_summary(FILE *err, int nfailed, int nskipped, int ndriver, int ncaught);
 
 #endif

@@ -260,6 +260,17 @@ static void dump_stmt(const ast_stmt *s, FILE *out, int depth)
 		fputs("block\n", out);
 		dump_block(&s->u.block, out, depth + 1);
 		break;
+	case S_TRY:
+		fputs("try\n", out);
+		dump_block(&s->u.try_.body, out, depth + 1);
+		indent(out, depth);
+		fprintf(out, "except%s%s\n", s->u.try_.name ? " " : "", s->u.try_.name ? s->u.try_.name : "");
+		dump_block(&s->u.try_.handler, out, depth + 1);
+		break;
+	case S_YIELD:
+		fputs("yield\n", out);
+		dump_expr(s->u.ret, out, depth + 1);
+		break;
 	}
 }
 

@@ -164,6 +164,8 @@ typedef enum {
 	S_BREAK, S_CONTINUE,
 	S_RETURN,   /* value may be NULL */
 	S_BLOCK,    /* { ... } */
+	S_TRY,      /* try { body } except [name] { handler } */
+	S_YIELD,    /* yield value (task bodies: the task returns a stream) */
 } ast_stmt_kind;
 
 typedef struct ast_block {
@@ -195,8 +197,13 @@ struct ast_stmt {
 			int *local;         /* resolver: local slots */
 			ast_expr *iter; ast_block body;
 		} for_;
-		ast_expr *ret;  /* S_RETURN */
+		ast_expr *ret;  /* S_RETURN; S_YIELD: the value */
 		ast_block block;
+		struct {
+			ast_block body, handler;
+			const char *name; span name_where; /* NULL: `except { }` */
+			int local;          /* resolver: the name's slot */
+		} try_;
 	} u;
 };
 

@@ -340,9 +340,7 @@ void check_call(rctx *c, ast_expr *call)
 			snprintf(qual, sizeof qual, "'%s'", name);
 			if (strcmp(name, "get") == 0)
 				check_get_method(c, call);
-			if (strcmp(name, "wait") == 0 && c->b && c->b->is_driver)
-				diag_error(c->d, callee->where,
-				           "wait() cannot be used in the driver; move this logic into a task");
+			/* wait() in the driver makes it staged (section 6): lower.c */
 		}
 		const native_params *np = nd ? native_params_of(nd) : NULL;
 		if (np == NULL)

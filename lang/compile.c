@@ -37,6 +37,7 @@ typedef struct intlist {
 typedef struct loopctx {
 	intlist brk, cont;
 	struct loopctx *outer;
+	int trydepth;           /* open try blocks when the loop started */
 } loopctx;
 
 typedef struct fstate {
@@ -59,6 +60,9 @@ typedef struct fstate {
 	int nlocals, freereg, maxreg;
 	span cur;
 	loopctx *loop;
+	int trydepth;           /* try blocks open here (break/continue close them) */
+	int ylist;              /* a task that yields: the register of its stream's
+	                         * values (a local, so calls never clobber it); else -1 */
 } fstate;
 
 static void expr_to(fstate *fs, const ast_expr *e, int dst);
@@ -1359,7 +1363,7 @@ static void stmt(fstate *fs, const ast_stmt *s)
 	}
 	case S_WHILE: {
 		/* the test sits after the body: one jump per iteration */
-		loopctx lc = { { 0 }, { 0 }, fs->loop };
+		loopctx lc = { { 0 }, { 0 }, fs->loop, fs->trydepth };
 		fs->loop = &lc;
 		int first = emit_jump(fs);
 		int body = fs->ncode;
@@ -1376,7 +1380,7 @@ static void stmt(fstate *fs, const ast_stmt *s)
 		break;
 	}
 	case S_FOR: {
-		loopctx lc = { { 0 }, { 0 }, fs->loop };
+		loopctx lc = { { 0 }, { 0 }, fs->loop, fs->trydepth };
 		fs->loop = &lc;
 		for_loop(fs, s->u.for_.names, s->u.for_.local, s->u.for_.nnames, s->u.for_.iter,
 		         s->where, loop_body, &s->u.for_.body, 0, &lc);
@@ -1390,10 +1394,19 @@ static void stmt(fstate *fs, const ast_stmt *s)
 			cerror(fs, s->where, "'%s' outside a loop", s->kind == S_BREAK ? "break" : "continue");
 			break;
 		}
+		/* leaving try blocks closes their handlers */
+		for (int j = fs->loop->trydepth; j < fs->trydepth; j++)
+			emitABC(fs, OP_ENDTRY, 0, 0, 0);
 		il_add(s->kind == S_BREAK ? &fs->loop->brk : &fs->loop->cont, emit_jump(fs));
 		break;
 	case S_RETURN:
-		if (s->u.ret) {
+		if (fs->ylist >= 0) {
+			/* a task that yields returns its stream's values */
+			if (s->u.ret)
+				expr_any(fs, s->u.ret);
+			fs->cur = s->where;
+			emitABC(fs, OP_RETURN, fs->ylist, 0, 0);
+		} else if (s->u.ret) {
 			int r = expr_any(fs, s->u.ret);
 			fs->cur = s->where;
 			emitABC(fs, OP_RETURN, r, 0, 0);
@@ -1404,6 +1417,29 @@ static void stmt(fstate *fs, const ast_stmt *s)
 	case S_BLOCK:
 		block(fs, &s->u.block);
 		break;
+	case S_TRY: {
+		/* TRY r, handler; body; ENDTRY; JMP end; handler: ...; end:
+		 * (plan_read relies on this shape) */
+		int r = s->u.try_.name && s->u.try_.local >= 0 ? s->u.try_.local : reg_alloc(fs);
+		fs->cur = s->where;
+		int t = emitABx(fs, OP_TRY, r, 0);
+		fs->trydepth++;
+		block(fs, &s->u.try_.body);
+		fs->trydepth--;
+		emitABC(fs, OP_ENDTRY, 0, 0, 0);
+		int j = emit_jump(fs);
+		patch_jump(fs, t, fs->ncode);
+		block(fs, &s->u.try_.handler);
+		patch_jump(fs, j, fs->ncode);
+		break;
+	}
+	case S_YIELD: {
+		int r = expr_any(fs, s->u.ret);
+		fs->cur = s->where;
+		if (fs->ylist >= 0)
+			emitABC(fs, OP_LISTAPPEND, fs->ylist, r, 0);
+		break;
+	}
 	}
 	fs->freereg = save;
 }
@@ -1419,6 +1455,7 @@ static void fs_init(fstate *fs, cstate *cs, bc_proto *p, int nlocals)
 	fs->nlocals = nlocals;
 	fs->freereg = nlocals;
 	fs->maxreg = nlocals;
+	fs->ylist = -1;
 	fs->cur = p->where;
 	if (nlocals > MAXREG)
 		cerror(fs, p->where, "'%s' has too many local variables", p->name);
@@ -1546,12 +1583,50 @@ static void set_params(cstate *cs, bc_proto *p, const ast_decl *d)
 	p->ret_tcode = (uint8_t)bc_tcode(p->ret_type);
 }
 
+static bool block_yields(const ast_block *b);
+
+static bool stmt_yields(const ast_stmt *s)
+{
+	if (!s)
+		return false;
+	switch (s->kind) {
+	case S_YIELD: return true;
+	case S_IF: return block_yields(&s->u.if_.then) || stmt_yields(s->u.if_.otherwise);
+	case S_WHILE: return block_yields(&s->u.while_.body);
+	case S_FOR: return block_yields(&s->u.for_.body);
+	case S_BLOCK: return block_yields(&s->u.block);
+	case S_TRY: return block_yields(&s->u.try_.body) || block_yields(&s->u.try_.handler);
+	default: return false;
+	}
+}
+
+static bool block_yields(const ast_block *b)
+{
+	for (int j = 0; j < b->nstmts; j++)
+		if (stmt_yields(b->stmts[j]))
+			return true;
+	return false;
+}
+
 static void compile_body(cstate *cs, bc_proto *p, const ast_decl *d)
 {
 	fstate fs;
-	fs_init(&fs, cs, p, d->u.fn.nlocals);
+	/* a task whose body yields returns a stream (LANGUAGE.md section 5):
+	 * the values it yields, in order, gathered in one more local */
+	bool stream = d->kind == D_TASK && block_yields(&d->u.fn.body);
+	fs_init(&fs, cs, p, d->u.fn.nlocals + (stream ? 1 : 0));
 	fs.actor = d->u.fn.actor;
+	if (stream) {
+		fs.ylist = d->u.fn.nlocals;
+		p->ret_type = NULL;
+		p->ret_tcode = BC_T_ANY;
+		emitABC(&fs, OP_NEWLIST, fs.ylist, 0, 0);
+	}
 	block(&fs, &d->u.fn.body);
+	if (stream) {
+		fs.cur = p->where;
+		emitABC(&fs, OP_RETURN, fs.ylist, 0, 0);
+	}
 	fs_finish(&fs);
 }
 

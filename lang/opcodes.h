@@ -91,3 +91,5 @@ OP(FORMAT,    ABC,  OPR_B | OPR_C, OPR_A, OPF_NODE, "f-string", "R[A] = format(R
 OP(CONCAT,    ABC,  OPR_RUN(B, C), OPR_A, OPF_NODE, "f-string", "R[A] = R[B] + ... + R[B+C-1] (strings)")
 OP(CHECKTYPE, AK,   OPR_A, 0, OPF_KSTR, NULL, "error unless R[A] has the type named K[Bx]")
 OP(EXTRAARG,  AX,   0, 0, OPF_END, NULL, "operand of the previous instruction (executing it is an error)")
+OP(TRY,       AsBx, 0, OPR_A, OPF_BRANCH, NULL, "open a handler: an error until its ENDTRY jumps to pc+sBx with the error value in R[A]")
+OP(ENDTRY,    A,    0, 0, 0, NULL, "close the innermost handler of this frame")

@@ -314,7 +314,7 @@ static bool starts_statement_only(int k)
 {
 	switch (k) {
 	case LET: case FN: case TASK: case ACTOR: case IMPORT: case PARAM: case CONST:
-	case RETURN: case WHILE: case BREAK: case CONTINUE:
+	case RETURN: case WHILE: case BREAK: case CONTINUE: case TRY: case YIELD:
 		return true;
 	default:
 		return false;
@@ -328,7 +328,7 @@ static bool brace_is_block(const parse_state *ps)
 	switch (ps->prev) {
 	case NAME: case ')': case ']': case '}': case INT: case FLOAT: case STRING:
 	case FSTRING: case TRUE: case FALSE: case NONE: case NEWLINE: case ';':
-	case LBRACE_BLOCK: case 0:
+	case LBRACE_BLOCK: case 0: case TRY: case EXCEPT:
 	case FN: case TASK: /* a return annotation: -> fn { */
 		return true;
 	case ELSE:
@@ -405,7 +405,7 @@ int flowyylex(FLOWYYSTYPE *val, span *loc, parse_state *ps)
 		/* a block's '}' ends its statement, as if a newline followed */
 		if (ps->after_block_close) {
 			ps->after_block_close = false;
-			if (t.kind != NEWLINE && t.kind != ';' && t.kind != '}' && t.kind != ELSE &&
+			if (t.kind != NEWLINE && t.kind != ';' && t.kind != '}' && t.kind != ELSE && t.kind != EXCEPT &&
 			    t.kind != 0 && t.kind != ')' && t.kind != ']') {
 				ps->peek = t;
 				ps->have_peek = true;
@@ -432,8 +432,9 @@ int flowyylex(FLOWYYSTYPE *val, span *loc, parse_state *ps)
 			}
 			if (continues_line(ps->prev))
 				continue;
-			if (peek_past_newlines(ps) == ELSE)
-				continue; /* '}' newline 'else' continues the if */
+			if (peek_past_newlines(ps) == ELSE ||
+			    (ps->prev == '}' && peek_past_newlines(ps) == EXCEPT))
+				continue; /* '}' newline 'else' continues the if (and 'except' a try) */
 			break;
 		case '{':
 			t.kind = brace_is_block(ps) ? LBRACE_BLOCK : LBRACE_DICT;

@@ -251,12 +251,13 @@ static void push_arg(parse_state *ps, ptrvec *v, ast_arg *a)
 %token IF "'if'" IMPORT "'import'" IN "'in'" LET "'let'" NONE "'none'" NOT "'not'"
 %token OR "'or'" PARAM "'param'" RETURN "'return'" TASK "'task'" TRUE "'true'"
 %token WHILE "'while'"
+%token TRY "'try'" EXCEPT "'except'" YIELD "'yield'"
 %token ARROW "'->'" PLUSEQ "'+='" MINUSEQ "'-='" STAREQ "'*='" SLASHEQ "'/='"
 %token EQ "'=='" NE "'!='" LE "'<='" GE "'>='" DSLASH "'//'" DSTAR "'**'"
 
 %type <expr> expr ternary or_expr and_expr not_expr comparison comp_chain sum term unary power
 %type <expr> postfix primary list dict dict_comp opt_expr opt_default rhs
-%type <stmt> body_item stmt simple_stmt if_stmt
+%type <stmt> body_item stmt simple_stmt if_stmt try_stmt
 %type <decl> actor_item decl nonfn_decl callable_decl fn_decl task_decl actor_decl import_decl param_decl const_decl
 %type <block> block
 %type <vec> body stmt_list actor_body actor_list params param_list args arg_list expr_list
@@ -518,6 +519,23 @@ stmt
 		$$ = mk_stmt(ps, S_BLOCK, @$);
 		$$->u.block = $1;
 	}
+	| try_stmt
+	;
+
+/* try/except (LANGUAGE.md section 8) */
+try_stmt
+	: TRY block EXCEPT block {
+		$$ = mk_stmt(ps, S_TRY, @$);
+		$$->u.try_.body = $2;
+		$$->u.try_.handler = $4;
+	}
+	| TRY block EXCEPT NAME block {
+		$$ = mk_stmt(ps, S_TRY, @$);
+		$$->u.try_.body = $2;
+		$$->u.try_.name = $4.s;
+		$$->u.try_.name_where = @4;
+		$$->u.try_.handler = $5;
+	}
 	;
 
 targets
@@ -616,6 +634,7 @@ simple_stmt
 	| CONTINUE        { $$ = mk_stmt(ps, S_CONTINUE, @$); }
 	| RETURN          { $$ = mk_stmt(ps, S_RETURN, @$); }
 	| RETURN expr     { $$ = mk_stmt(ps, S_RETURN, @$); $$->u.ret = $2; }
+	| YIELD expr      { $$ = mk_stmt(ps, S_YIELD, @$); $$->u.ret = $2; }
 	;
 
 augop
@@ -768,6 +787,13 @@ postfix
 		$$ = mk_expr(ps, E_FIELD, @$);
 		$$->u.field.obj = $1;
 		$$->u.field.name = $3.s;
+		$$->u.field.name_where = @3;
+	}
+	| postfix '.' TASK {
+		/* an error value's e.task (section 8) */
+		$$ = mk_expr(ps, E_FIELD, @$);
+		$$->u.field.obj = $1;
+		$$->u.field.name = "task";
 		$$->u.field.name_where = @3;
 	}
 	;
@@ -1015,6 +1041,9 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, parse_state *ps)
 		hint = "declare a function with 'fn' (or 'task' for a remote task)";
 	else if (last_prev_is(ps, "class"))
 		hint = "declare a class-like stateful worker with 'actor'";
+	else if (la == YYSYMBOL_EXCEPT && !sym_in(exp, n, YYSYMBOL_EXCEPT))
+		snprintf(msg, sizeof msg, "'except' without 'try'"),
+		hint = "'except' must follow the '}' of a 'try { ... }' block";
 	else if (la == YYSYMBOL_ELSE && !sym_in(exp, n, YYSYMBOL_ELSE))
 		hint = "'else' must follow the '}' of an 'if'";
 	else if (la == YYTRANSLATE(',') && nwant == 1 && strcmp(want[0], "')'") == 0)

@@ -315,6 +315,12 @@ static void gather_decl_stmt(rctx *c, ast_stmt *s, nameset *set)
 	case S_BLOCK:
 		gather_decl_block(c, &s->u.block, set);
 		break;
+	case S_TRY:
+		if (s->u.try_.name)
+			set_add(c, set, s->u.try_.name);
+		gather_decl_block(c, &s->u.try_.body, set);
+		gather_decl_block(c, &s->u.try_.handler, set);
+		break;
 	default:
 		break;
 	}
@@ -386,6 +392,11 @@ static void collect_stmt(rctx *c, body *b, const nameset *set, ast_stmt *s)
 		break;
 	case S_BLOCK:
 		collect_block(c, b, set, &s->u.block);
+		break;
+	case S_TRY:
+		collect_block(c, b, set, &s->u.try_.body);
+		bind(c, b, s->u.try_.name, NULL, s->u.try_.name_where);
+		collect_block(c, b, set, &s->u.try_.handler);
 		break;
 	default:
 		break;
@@ -961,6 +972,26 @@ static void resolve_stmt(rctx *c, ast_stmt *s, blockscope *bs)
 	case S_BLOCK:
 		resolve_block(c, &s->u.block, NULL);
 		break;
+	case S_TRY:
+		resolve_block(c, &s->u.try_.body, NULL);
+		if (s->u.try_.name) {
+			target_clash(c, s->u.try_.name, pick(s->u.try_.name_where, s->where));
+			s->u.try_.local = slot_of(c, s->u.try_.name);
+		} else {
+			s->u.try_.local = -1;
+		}
+		resolve_block(c, &s->u.try_.handler, NULL);
+		break;
+	case S_YIELD: {
+		resolve_expr(c, s->u.ret);
+		ast_decl *fn = c->b ? c->b->fn : NULL;
+		if (!fn || fn->kind != D_TASK || fn->u.fn.actor)
+			diag_error(c->d, s->where, "'yield' can only be used in a task body (a task "
+			           "that yields returns a stream); %s",
+			           c->b && c->b->is_driver ? "the driver cannot yield" :
+			           "an fn or method cannot yield");
+		break;
+	}
 	}
 }
 

@@ -42,6 +42,7 @@ typedef enum {
 	V_FUTURE,  /* defined by the VM/executor: vm.h */
 	V_ACTOR,   /* actor handle: vm.h */
 	V_FUNC,    /* task / fn / builtin / bound method: vm.h */
+	V_ERROR,   /* what `except e` catches: vm.h */
 	V__COUNT
 } vtype;
 

@@ -8,6 +8,7 @@
 
 #include "verify.h"
 #include "native.h"
+#include "vm.h"
 
 /* Register type masks: one bit per vtype; KSTR is a string constant of the
  * proto (BINDMETHOD keeps a pointer into it); SHARED means the value may
@@ -17,7 +18,7 @@
 #define T(t) (1u << (t))
 #define T_SHARED (1u << 30)
 #define T_ANY (((1u << V__COUNT) - 1) | T_SHARED)
-#define T_KSTR (1u << 31)
+#define T_KSTR VM_MASK_KSTR /* (1u << 31): vm_resume reads these masks */
 #define T_STRS (T(V_STR) | T_KSTR)
 
 typedef struct vstate {
@@ -124,6 +125,12 @@ static int check_insn(vstate *v, int pc, int *nsucc, int succ[2])
 	if (o->flags & OPF_SKIP)
 		CHECK(pc + 1 < x->ncode && BC_OP(x->code[pc + 1]) == OP_JMP, "%s: %s at pc %d is not followed by a JMP",
 		      x->name, o->name, pc);
+	if (op == OP_TRY) {
+		/* TRY; body; ENDTRY; JMP; handler (the shape compile.c emits) */
+		int h = pc + 1 + BC_sBx(i);
+		CHECK(h >= pc + 3 && h < x->ncode && BC_OP(x->code[h - 2]) == OP_ENDTRY &&
+		      BC_OP(x->code[h - 1]) == OP_JMP, "%s: TRY at pc %d has no handler", x->name, pc);
+	}
 	*nsucc = bc_insn_succ(x, pc, succ);
 	return 0; /* successors are checked where reachable (the compiler leaves
 	           * dead jumps past the end after a final return) */
@@ -186,7 +193,8 @@ static int flow_insn(vstate *v, int pc, uint32_t *r)
 		break;
 	case OP_SETINDEX: r[c] |= T_SHARED; r[a] = T_ANY; break;
 	case OP_SETSELF: case OP_SETGLOBAL: r[a] |= T_SHARED; break;
-	case OP_BINDMETHOD: NEED(c, T_KSTR); r[b] |= T_SHARED; r[a] = T(V_FUNC); break;
+	case OP_BINDMETHOD: /* a bound method, or a field of an error value */
+		NEED(c, T_KSTR); r[b] |= T_SHARED; r[a] = T(V_FUNC) | T(V_STR) | T(V_NONE) | T_SHARED; break;
 	case OP_FORMAT: NEED(c, T_STRS); r[a] = T(V_STR); break;
 	case OP_TOSTR: r[a] = T(V_STR); break;
 	case OP_CONCAT:
@@ -195,6 +203,7 @@ static int flow_insn(vstate *v, int pc, uint32_t *r)
 		r[a] = T(V_STR);
 		break;
 	case OP_FORPREP: r[a] = r[a + 1] = r[a + 2] = T(V_INT); break;
+	case OP_TRY: r[a] |= T(V_ERROR); break; /* as the handler sees it */
 	case OP_FORLOOP: NEED(a, T(V_INT)); NEED(a + 1, T(V_INT)); NEED(a + 2, T(V_INT)); break;
 	case OP_ITERPREP: r[b] |= T_SHARED; r[a] = T(V_LIST) | T_SHARED; r[a + 1] = T(V_INT); break;
 	case OP_ITERNEXT: NEED(a, T(V_LIST)); NEED(a + 1, T(V_INT)); r[b] = T_ANY; break;
@@ -211,7 +220,33 @@ static int flow_insn(vstate *v, int pc, uint32_t *r)
 #undef FRESH
 }
 
+/* Joins register types r into leader t's entry state; queues t if it grew. */
+static void join_state(uint32_t *st, uint8_t *seen, uint8_t *queued, int *work, int *nw, int t,
+                       const uint32_t *r, int nr)
+{
+	if (t < 0) /* a handler never reached: its TRY is unreachable */
+		return;
+	uint32_t *ts = st + (size_t)t * (size_t)nr;
+	bool changed = !seen[t];
+	for (int j = 0; j < nr; j++) {
+		uint32_t m = seen[t] ? ts[j] | r[j] : r[j];
+		changed |= m != ts[j];
+		ts[j] = m;
+	}
+	seen[t] = 1;
+	if (changed && !queued[t]) {
+		queued[t] = 1;
+		work[(*nw)++] = t;
+	}
+}
+
 int bc_verify_proto(const bc_program *p, const bc_proto *x, bool is_init, char **err)
+{
+	return bc_verify_proto_at(p, x, is_init, -1, NULL, err);
+}
+
+int bc_verify_proto_at(const bc_program *p, const bc_proto *x, bool is_init, int want_pc, uint32_t *want,
+                       char **err)
 {
 	vstate *v = malloc(sizeof *v);
 	if (!v)
@@ -273,6 +308,19 @@ int bc_verify_proto(const bc_program *p, const bc_proto *x, bool is_init, char *
 		else
 			leader[pc] = -1;
 	int nr = x->nregs;
+	/* per instruction: the innermost try handler whose body holds it, or
+	 * -1; an error there reaches the handler with the registers as they
+	 * are before or after it, so those states flow into the handler
+	 * (check_insn has checked every TRY's shape) */
+	int *hnd = malloc(sizeof(int) * (size_t)(n ? n : 1));
+	if (!hnd)
+		abort();
+	for (int pc = 0; pc < n; pc++)
+		hnd[pc] = -1;
+	for (int pc = 0; pc < n; pc++)
+		if (BC_OP(x->code[pc]) == OP_TRY)
+			for (int q = pc + 1, h = pc + 1 + BC_sBx(x->code[pc]); q < h - 2; q++)
+				hnd[q] = h;
 	uint32_t *st = calloc((size_t)nl * (size_t)nr, sizeof(uint32_t));
 	uint8_t *seen = calloc((size_t)nl, 1), *queued = calloc((size_t)nl, 1);
 	int *work = malloc(sizeof(int) * (size_t)nl), *lpc = malloc(sizeof(int) * (size_t)nl);
@@ -292,33 +340,28 @@ int bc_verify_proto(const bc_program *p, const bc_proto *x, bool is_init, char *
 		queued[l] = 0;
 		memcpy(r, st + (size_t)l * (size_t)nr, sizeof(uint32_t) * (size_t)nr);
 		for (int pc = lpc[l];;) {
+			if (pc == want_pc)
+				for (int j = 0; j < nr; j++)
+					want[j] |= r[j];
+			if (hnd[pc] >= 0)
+				join_state(st, seen, queued, work, &nw, leader[hnd[pc]], r, nr);
 			if (flow_insn(v, pc, r))
 				goto done;
+			if (hnd[pc] >= 0)
+				join_state(st, seen, queued, work, &nw, leader[hnd[pc]], r, nr);
 			int ns = nsucc[pc];
 			if (ns == 1 && succ[2 * pc] == pc + 1 && leader[pc + 1] < 0) {
 				pc++;
 				continue;
 			}
-			for (int s = 0; s < ns; s++) {
-				int t = leader[succ[2 * pc + s]];
-				uint32_t *ts = st + (size_t)t * (size_t)nr;
-				bool changed = !seen[t];
-				for (int j = 0; j < nr; j++) {
-					uint32_t m = seen[t] ? ts[j] | r[j] : r[j];
-					changed |= m != ts[j];
-					ts[j] = m;
-				}
-				seen[t] = 1;
-				if (changed && !queued[t]) {
-					queued[t] = 1;
-					work[nw++] = t;
-				}
-			}
+			for (int s = 0; s < ns; s++)
+				join_state(st, seen, queued, work, &nw, leader[succ[2 * pc + s]], r, nr);
 			break;
 		}
 	}
 	rc = 0;
 done:
+	free(hnd);
 	free(st);
 	free(seen);
 	free(queued);

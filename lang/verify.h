@@ -18,6 +18,7 @@
 #define FLOW_VERIFY_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "bytecode.h"
 
@@ -26,5 +27,12 @@
  * is_init: x computes its module's globals (SETGLOBAL is allowed). Returns
  * 0, or -1 with *err set ("<proto>: <what> at pc N"). */
 int bc_verify_proto(const bc_program *p, const bc_proto *x, bool is_init, char **err);
+
+/* As bc_verify_proto; with want (x->nregs entries, zeroed by the caller),
+ * also ORs into want[r] the types register r may hold whenever instruction
+ * want_pc is reached (what a resumed staged driver's registers may hold
+ * there: compiler/plan_read.c's driver frames). want_pc -1: none. */
+int bc_verify_proto_at(const bc_program *p, const bc_proto *x, bool is_init, int want_pc, uint32_t *want,
+                       char **err);
 
 #endif

@@ -48,7 +48,12 @@ int vm_execute(flow_vm *vm, value *out)
 /* On every backward jump and call, so a stuck program can be stopped. */
 #define POLL() do { if (__builtin_expect(vm_interrupted != 0 || \
 		(vm->ctx.cancel && __atomic_load_n(vm->ctx.cancel, __ATOMIC_RELAXED)), 0)) \
-		ERR("interrupted"); } while (0)
+		ERR("interrupted"); \
+	if (__builtin_expect(vm->ctx.budget != 0, 0) && vm_budget_spent(vm, pc)) { \
+		SAVEPC(); goto error; } } while (0)
+/* After a jump: a suspension resumes at the jump's target. */
+#define POLLJ() do { if (__builtin_expect(vm->ctx.budget != 0, 0)) vm->resume_here = true; \
+	POLL(); vm->resume_here = false; } while (0)
 #define TRY(expr) do { SAVEPC(); if ((expr) != 0) goto error; } while (0)
 #define SETINT(r, x) do { value *sr_ = (r); int64_t sx_ = (x); val_rele(*sr_); sr_->t = V_INT; sr_->as.i = sx_; } while (0)
 #define SETFLT(r, x) do { value *sr_ = (r); double sx_ = (x); val_rele(*sr_); sr_->t = V_FLOAT; sr_->as.f = sx_; } while (0)
@@ -166,9 +171,11 @@ L_ADD: {
 		SETINT(R(A), r_);
 	} else if (ISNUM(b_) && ISNUM(c_)) {
 		SETFLT(R(A), NUM(b_) + NUM(c_));
-	} else if (b_->t == V_STR && c_->t == V_STR) {
+	} else if (b_->t == V_STR && c_->t == V_STR &&
+	           (uint64_t)str_len(*b_) + str_len(*c_) <= (1ull << 30)) {
 		/* s += t, s = s + t: the old s is dropped, so when R(A) holds its
-		 * only reference, append in place (linear, not quadratic, in a loop) */
+		 * only reference, append in place (linear, not quadratic, in a loop).
+		 * Past the 1 GiB cap the slow path fails the call with a message. */
 		if (A != B || !str_append_inplace(R(A), *c_))
 			VM_SET(R(A), str_concat(*b_, *c_));
 	} else {
@@ -295,7 +302,7 @@ L_NOTIN: {
 }
 
 #define COND_JUMP(cond) do { \
-	if ((cond) == (C != 0)) { i = *pc++; pc += BC_sJ(i); POLL(); } else pc++; \
+	if ((cond) == (C != 0)) { i = *pc++; pc += BC_sJ(i); POLLJ(); } else pc++; \
 	NEXT(); } while (0)
 L_IFEQ: { bool r; EQ_VALUE(R(A), R(B), r); COND_JUMP(r); }
 L_IFLT: { bool r; CMP_VALUE(R(A), R(B), <, r); COND_JUMP(r); }
@@ -313,7 +320,7 @@ L_TEST: {
 }
 L_JMP:
 	pc += BC_sJ(i);
-	POLL();
+	POLLJ();
 	NEXT();
 
 L_INDEX: {
@@ -350,6 +357,22 @@ L_SLICE:
 	VM_SET(R(A), tmp);
 	NEXT();
 L_BINDMETHOD: {
+	if (R(B)->t == V_ERROR) {
+		/* e.message, e.kind, e.task (section 8) */
+		const verror *ev = (const verror *)R(B)->as.o;
+		const char *fname = str_data(*R(C));
+		value fv;
+		if (!strcmp(fname, "message"))
+			fv = ev->message;
+		else if (!strcmp(fname, "kind"))
+			fv = ev->kind;
+		else if (!strcmp(fname, "task"))
+			fv = ev->task;
+		else
+			ERR("an error has no field '%s' (it has message, kind and task)", fname);
+		VM_SET(R(A), val_hold(fv));
+		NEXT();
+	}
 	vfunc *fn = vobj_alloc(sizeof *fn, V_FUNC);
 	fn->h.extra = FUNC_BOUND;
 	fn->self = val_hold(*R(B));
@@ -480,8 +503,11 @@ L_NATIVE: {
 		else if (R(A + j)->t == V_FUTURE && !(d->flags & NATIVE_HOST) &&
 		         (strcmp(d->name, "type") || ((vfuture *)R(A + j)->as.o)->implied))
 			TRY(vm_force(vm, R(A + j)));
-	if (d->fn(vm, R(A), n, &tmp))
+	if (d->fn(vm, R(A), n, &tmp)) {
+		if (vm->ekind == ERR_RUNTIME && !strcmp(d->name, "error"))
+			vm->ekind = ERR_ERROR; /* raised by error(): e.kind "error" */
 		goto error;
+	}
 	for (int j = 1; j < n; j++)
 		VM_SET(R(A + j), v_none());
 	VM_SET(R(A), tmp);
@@ -514,6 +540,9 @@ do_return: {
 	}
 	for (int j = 0; j < p->nregs; j++)
 		VM_SET(base + j, v_none());
+	/* a return from inside a try closes its handlers */
+	while (vm->nh > 0 && vm->hs[vm->nh - 1].frame >= vm->nframes - 1)
+		vm->nh--;
 	bool entry = f->entry;
 	vm->nframes--;
 	if (entry) {
@@ -546,7 +575,7 @@ L_FORLOOP: {
 	    (r[2].as.i > 0 ? nx < r[1].as.i : nx > r[1].as.i)) {
 		r[0].as.i = nx;
 		pc += BC_sBx(i);
-		POLL();
+		POLLJ();
 	}
 	NEXT();
 }
@@ -633,6 +662,33 @@ L_CHECKTYPE: {
 		goto error;
 	NEXT();
 }
+L_TRY:
+	if (__builtin_expect(vm->ctx.lowering, 0)) {
+		/* a try in the driver runs at run time (section 6) */
+		SAVEPC();
+		vm_need_suspend(vm, "a 'try' in the driver catches errors of run-time calls",
+		                "'try' in the driver runs at run time, which --static forbids; "
+		                "move it into a task");
+		goto error;
+	}
+	if (vm->nh == vm->caph) {
+		vm->caph = vm->caph ? vm->caph * 2 : 8;
+		vm_handler *nh_ = realloc(vm->hs, sizeof *nh_ * (size_t)vm->caph);
+		if (!nh_)
+			abort();
+		vm->hs = nh_;
+	}
+	vm->hs[vm->nh].frame = vm->nframes - 1;
+	vm->hs[vm->nh].pc = pc + BC_sBx(i);
+	vm->hs[vm->nh].lo = pc;
+	vm->hs[vm->nh].hi = pc + BC_sBx(i) - 2; /* its ENDTRY */
+	vm->hs[vm->nh].reg = A;
+	vm->nh++;
+	NEXT();
+L_ENDTRY:
+	if (vm->nh > 0 && vm->hs[vm->nh - 1].frame == vm->nframes - 1)
+		vm->nh--;
+	NEXT();
 L_EXTRAARG:
 bad_op:
 	ERR("corrupt bytecode (opcode %u)", i & 0xffu);
@@ -643,6 +699,50 @@ error:
 		 * control flow, the compile error of LANGUAGE.md section 6) */
 		vm->lift = false;
 		if (vm_lift_insn(vm, f) == 0) {
+			LOADFRAME();
+			NEXT();
+		}
+	}
+	if (vm->suspend_why) {
+		/* the staged driver: the host records where the driver stopped */
+		const char *why = vm->suspend_why;
+		vm->suspend_why = NULL;
+		SAVEPC();
+		if (vm->cdepth == 1 && vm->ctx.host->suspend && vm->ctx.host->suspend(vm, why) == 0) {
+			vm->suspended = true;
+			vm->cdepth--;
+			goto unwind;
+		}
+	}
+	if (vm->nh > 0 && vm->msg && strcmp(vm->msg, "interrupted") != 0) {
+		/* try/except: the innermost handler of this execute's frames */
+		int entry = vm->nframes - 1;
+		while (entry > 0 && !vm->frames[entry].entry)
+			entry--;
+		vm_handler h = vm->hs[vm->nh - 1];
+		SAVEPC();
+		/* only an error inside the try's own code (plan_read checked the
+		 * register types of exactly that code) */
+		const uint32_t *at = h.frame >= entry && h.frame < vm->nframes ? vm->frames[h.frame].pc - 1 : NULL;
+		if (at && (at < h.lo || at >= h.hi)) {
+			vm->nh--;
+			at = NULL;
+		}
+		if (at) {
+			vm_trace(vm);
+			value ev = vm_error_value(vm);
+			if (vm->efut.t == V_FUTURE && vm->ctx.host->caught)
+				vm->ctx.host->caught(vm, vm->efut);
+			while (vm->nframes - 1 > h.frame) {
+				vm_frame *t = &vm->frames[vm->nframes - 1];
+				for (int j = 0; j < t->p->nregs; j++)
+					VM_SET(t->base + j, v_none());
+				vm->nframes--;
+			}
+			vm->nh--;
+			f = &vm->frames[vm->nframes - 1];
+			f->pc = h.pc;
+			VM_SET(f->base + h.reg, ev);
 			LOADFRAME();
 			NEXT();
 		}
@@ -659,6 +759,8 @@ unwind:
 		if (t->entry)
 			break;
 	}
+	while (vm->nh > 0 && vm->hs[vm->nh - 1].frame >= vm->nframes)
+		vm->nh--;
 	return -1;
 #undef R
 #undef A

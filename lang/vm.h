@@ -39,11 +39,28 @@ typedef struct vfuture {
 	void *job;        /* a nested call handed to an executor: what it waits
 	                   * on while FUT_PENDING (set before the future is
 	                   * shared, never changed; the executor owns it) */
+	int caught;       /* FUT_FAILED: an `except` caught a get of it (atomic) */
+	int ekind;        /* FUT_FAILED: ERR_* as `except e` sees it (e.kind) */
+	char *emsg;       /* FUT_FAILED: the failed call's own message (e.message),
+	                   * malloc'd, or NULL (then the first line of error) */
 } vfuture;
 enum { FUT_PENDING, FUT_DONE, FUT_FAILED };
 value future_new_done(value result); /* holds result */
 value future_new_failed(const char *msg);
 value future_new_pending(int64_t node);
+
+/* An error value (LANGUAGE.md section 8): what `except e` catches.
+ * Its fields are read as e.message, e.kind, e.task; str(e) is text. All
+ * four are held. */
+enum { ERR_ERROR, ERR_RUNTIME, ERR_TASK, ERR_TIMEOUT, ERR_ACTOR_DIED, ERR_NODE_LOST };
+typedef struct verror {
+	vobj h;
+	value message, kind, task, text;
+} verror;
+/* kind's name: "error", "runtime", "task", "timeout", "actor_died", "node_lost" */
+const char *vm_error_kind_name(int kind);
+/* A new error value (rc 1); task may be NULL (none); strings are copied. */
+value vm_error_new(int kind, const char *message, const char *task, const char *text);
 
 /* An actor handle: which class, and the host's id for the instance. */
 typedef struct vactor {
@@ -97,6 +114,15 @@ typedef struct flow_host_ops {
 	 * future for register out_reg after it. */
 	int (*lift)(flow_vm *vm, const struct bc_proto *p, int pc, const value *base, int out_reg,
 	            value *out);
+	/* Lowering only (may be NULL): the driver cannot go on at compile
+	 * time (control flow on a run-time value, wait, try, a stream: the
+	 * staged driver of section 6). The host records the VM's state
+	 * (vm_state) as the driver's continuation and returns 0; the VM then
+	 * stops the run (vm_suspended). why says what made it dynamic. */
+	int (*suspend)(flow_vm *vm, const char *why);
+	/* May be NULL: an `except` caught the failure of this failed future
+	 * (the one given to vm_error_detail), so it is not left unhandled. */
+	void (*caught)(flow_vm *vm, value future);
 } flow_host_ops;
 
 /* What is running in this VM: the driver, or one task/method call. */
@@ -110,6 +136,11 @@ typedef struct vm_context {
 	/* set by another thread (an executor's watchdog: @timeout) to stop
 	 * this run with "interrupted" at its next backward jump or call */
 	int *cancel;             /* read and written atomically */
+	/* lowering: the compile-time budget (section 6), in backward jumps
+	 * and calls per driver statement (a statement is counted from when
+	 * the driver first reaches a later line); past it the driver is
+	 * suspended there (host->suspend). 0: no budget */
+	uint64_t budget;
 	/* the node this runs on (lang/node_view.h; borrowed), or NULL */
 	const struct flow_node_view *node;
 } vm_context;
@@ -180,6 +211,51 @@ int vm_resolve_implied(flow_vm *vm, value v, value *out);
  * (new ref). Used by executors for IMPLICIT and EFFECT nodes. */
 int vm_exec_insn(flow_vm *vm, const bc_proto *p, int pc, const uint8_t *regs, const value *vals,
                  int n, int out_reg, value *out);
+
+/* ---- errors as values (section 8) ------------------------------------------ */
+
+/* After vm_raise: what `except e` will see of this error besides its
+ * message: kind (ERR_*), the failed task (NULL: none; borrowed, must live
+ * as long as the program), the failed call's own message and the text of
+ * str(e) (either may be NULL: then the raised message, and "place: error:
+ * message"). Strings are copied. */
+void vm_error_detail(flow_vm *vm, int kind, const char *task, const char *msg, const char *text);
+/* ... and the failed future it came from (held until the next error). */
+void vm_error_future(flow_vm *vm, value future);
+/* The kind of the last error (ERR_*). */
+int vm_error_kind(flow_vm *vm);
+
+/* ---- the staged driver (section 6) ------------------------------------------ */
+
+/* One frame of a suspended driver: its proto, the instruction to resume
+ * at (the top frame's, run again; a caller's: the one after its call),
+ * and where its registers start among the saved ones. */
+typedef struct vm_state_frame {
+	const struct bc_proto *p;
+	int pc;
+	int base;
+} vm_state_frame;
+/* While the host's suspend runs: the frames (outermost first, at most
+ * max; returns their count) and the registers below the top frame's end
+ * (*regs borrowed, *nregs of them). */
+int vm_state(flow_vm *vm, vm_state_frame *frames, int max, const value **regs, int *nregs);
+/* Lowering: asks the host to suspend the driver at the instruction
+ * running (why: what makes it dynamic; msg: the compile error when the
+ * host refuses, e.g. --static). Returns -1 like an error, which the VM
+ * turns into the suspension. */
+int vm_need_suspend(flow_vm *vm, const char *why, const char *msg);
+/* Was the last vm_run stopped by the host's suspend? */
+bool vm_suspended(flow_vm *vm);
+/* Runs a suspended driver again: frames as vm_state gave them, registers
+ * regs[0..nregs) (borrowed; implied futures in them are replaced by their
+ * values first). masks (may be NULL): per register, the value types
+ * (bit 1 << vtype) its code can take there, and VM_MASK_KSTR where only
+ * a string constant of the frame's proto will do (such a string is
+ * replaced by that constant); another value is an error. Runs to the end
+ * of the outermost frame. */
+#define VM_MASK_KSTR (1u << 31)
+int vm_resume(flow_vm *vm, const vm_state_frame *frames, int nframes, const value *regs, int nregs,
+              const uint32_t *masks, value *out);
 
 /* The place of the instruction running in the innermost frame (for
  * "called from" in task errors). False when nothing is running. */

@@ -48,6 +48,10 @@ void vm_free(flow_vm *vm)
 	free(vm->frames);
 	free(vm->msg);
 	free(vm->full);
+	free(vm->emsg);
+	free(vm->etext);
+	val_rele(vm->efut);
+	free(vm->hs);
 	free(vm);
 }
 
@@ -78,7 +82,50 @@ int vm_raise(flow_vm *vm, const char *fmt, ...)
 	vm->full = NULL;
 	vm->traced = false;
 	vm->has_where = false;
+	vm->ekind = ERR_RUNTIME;
+	vm->etask = NULL;
+	free(vm->emsg);
+	free(vm->etext);
+	vm->emsg = vm->etext = NULL;
+	VM_SET(&vm->efut, v_none());
 	return -1;
+}
+
+void vm_error_future(flow_vm *vm, value future)
+{
+	VM_SET(&vm->efut, val_hold(future));
+}
+
+void vm_error_detail(flow_vm *vm, int kind, const char *task, const char *msg, const char *text)
+{
+	vm->ekind = kind;
+	vm->etask = task;
+	free(vm->emsg);
+	free(vm->etext);
+	vm->emsg = msg ? strdup(msg) : NULL;
+	vm->etext = text ? strdup(text) : NULL;
+}
+
+int vm_error_kind(flow_vm *vm) { return vm->ekind; }
+
+static void add_place(flow_vm *vm, sbuf *b, span w);
+
+value vm_error_value(flow_vm *vm)
+{
+	const char *msg = vm->emsg ? vm->emsg : vm->msg ? vm->msg : "error";
+	if (vm->etext)
+		return vm_error_new(vm->ekind, msg, vm->etask, vm->etext);
+	sbuf b;
+	sbuf_init(&b);
+	if (vm->has_where) {
+		add_place(vm, &b, vm->errwhere);
+		sbuf_adds(&b, ": ");
+	}
+	sbuf_printf(&b, "error: %s", vm->msg ? vm->msg : "error");
+	char *text = sbuf_take(&b, NULL);
+	value e = vm_error_new(vm->ekind, msg, vm->etask, text);
+	free(text);
+	return e;
 }
 
 static void add_place(flow_vm *vm, sbuf *b, span w)
@@ -203,7 +250,86 @@ int vm_run(flow_vm *vm, const bc_proto *proto, value *args, int nargs, value *ou
 	vm->msg = vm->full = NULL;
 	vm->traced = false;
 	vm->has_where = false;
+	vm->suspended = false;
 	return run_proto(vm, proto, args, nargs, out);
+}
+
+/* ---- the staged driver -------------------------------------------------- */
+
+int vm_state(flow_vm *vm, vm_state_frame *frames, int max, const value **regs, int *nregs)
+{
+	int n = vm->nframes < max ? vm->nframes : max;
+	for (int j = 0; j < n; j++) {
+		const vm_frame *f = &vm->frames[j];
+		int pc = (int)(f->pc - f->p->code);
+		if (j == n - 1 && !vm->resume_here) {
+			/* the instruction that could not run, run again at run time */
+			pc--;
+			if (pc > 0 && BC_OP(f->p->code[pc]) == OP_EXTRAARG)
+				pc--;
+		}
+		frames[j].p = f->p;
+		frames[j].pc = pc;
+		frames[j].base = (int)(f->base - vm->stack);
+	}
+	*regs = vm->stack;
+	*nregs = n ? frames[n - 1].base + vm->frames[n - 1].p->nregs : 0;
+	return n;
+}
+
+bool vm_suspended(flow_vm *vm) { return vm->suspended; }
+
+int vm_resume(flow_vm *vm, const vm_state_frame *frames, int nframes, const value *regs, int nregs,
+              const uint32_t *masks, value *out)
+{
+	free(vm->msg);
+	free(vm->full);
+	vm->msg = vm->full = NULL;
+	vm->traced = false;
+	vm->has_where = false;
+	vm->suspended = false;
+	value *nb = vm_top(vm);
+	if (nframes <= 0 || vm->nframes + nframes >= VM_MAX_FRAMES ||
+	    nb + nregs >= vm->stack + VM_STACK_SLOTS)
+		return vm_raise(vm, "corrupt driver state");
+	for (int j = 0; j < nregs; j++) {
+		value x;
+		if (vm_resolve_implied(vm, regs[j], &x)) {
+			for (int q = 0; q < j; q++)
+				VM_SET(nb + q, v_none());
+			return -1;
+		}
+		if (masks && !(masks[j] & (1u << x.t)) && x.t == V_STR && (masks[j] & VM_MASK_KSTR)) {
+			/* the code keeps pointers into its string constants: use the
+			 * constant this string stands for */
+			const bc_proto *fp = frames[0].p;
+			for (int q = 0; q < nframes; q++)
+				if (frames[q].base <= j)
+					fp = frames[q].p;
+			for (int q = 0; q < fp->nconsts; q++)
+				if (fp->consts[q].t == V_STR && val_eq(fp->consts[q], x)) {
+					val_rele(x);
+					VM_SET(nb + j, val_hold(fp->consts[q]));
+					goto next;
+				}
+		}
+		if (masks && !(masks[j] & (1u << x.t))) {
+			val_rele(x);
+			for (int q = 0; q < j; q++)
+				VM_SET(nb + q, v_none());
+			return vm_raise(vm, "corrupt driver state: register %d holds %s", j, vtype_name(x.t));
+		}
+		VM_SET(nb + j, x);
+	next:;
+	}
+	for (int j = 0; j < nframes; j++) {
+		vm_frame *f = &vm->frames[vm->nframes++];
+		f->p = frames[j].p;
+		f->pc = frames[j].p->code + frames[j].pc;
+		f->base = nb + frames[j].base;
+		f->entry = j == 0;
+	}
+	return vm_execute(vm, out);
 }
 
 int vm_call(flow_vm *vm, value fn, value *args, int nargs, value *out)

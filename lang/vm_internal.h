@@ -20,6 +20,15 @@ typedef struct vm_frame {
 	bool entry;          /* returning from it leaves execute() */
 } vm_frame;
 
+/* A try block being run: an error in frame `frame` or above (down to
+ * this execute's entry) goes to pc with the error value in register reg. */
+typedef struct vm_handler {
+	int frame;
+	const uint32_t *pc;
+	const uint32_t *lo, *hi; /* the try body: instructions [lo, hi) of the frame */
+	int reg;
+} vm_handler;
+
 struct flow_vm {
 	const bc_program *prog;
 	vm_context ctx;
@@ -33,7 +42,28 @@ struct flow_vm {
 	bool has_where;      /* errwhere is the failing instruction's place */
 	bool lift;           /* lowering: the error is "needs a run-time value" */
 	span errwhere;
+	/* try/except: open handlers, innermost last */
+	vm_handler *hs;
+	int nh, caph;
+	/* what `except e` sees of the last error besides msg (vm_error_detail) */
+	int ekind;
+	const char *etask;
+	char *emsg, *etext;
+	value efut;          /* the failed future of the error, or none */
+	/* the staged driver: the host asked to suspend (suspend_why), and
+	 * the run stopped for it (suspended) */
+	const char *suspend_why;
+	bool suspended;
+	bool resume_here;    /* suspended after a jump: resume at pc, not pc - 1 */
+	int budget_line;     /* the compile-time budget: the driver's furthest line */
+	uint64_t budget_used;
 };
+/* Lowering: counts one backward jump or call against the budget; true
+ * when it is spent (the suspension is asked for). */
+bool vm_budget_spent(flow_vm *vm, const uint32_t *pc);
+
+/* The last error as the value `except e` binds (new ref); after vm_trace. */
+value vm_error_value(flow_vm *vm);
 
 /* Frees the old value in *r and stores v (consumed). */
 #define VM_SET(r, v) do { value *vr_ = (r); value vo_ = *vr_; *vr_ = (v); val_rele(vo_); } while (0)

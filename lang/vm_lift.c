@@ -13,6 +13,33 @@ int vm_need_runtime(flow_vm *vm)
 	return -1;
 }
 
+bool vm_budget_spent(flow_vm *vm, const uint32_t *pc)
+{
+	/* natives calling back (sorted with a key...) cannot be suspended */
+	if (vm->cdepth != 1 || vm->nframes < 1)
+		return false;
+	const vm_frame *f0 = &vm->frames[0];
+	const uint32_t *at = vm->nframes == 1 ? pc : f0->pc;
+	int idx = (int)(at - f0->p->code) - 1;
+	int line = idx >= 0 && idx < f0->p->ncode ? f0->p->lines[idx].line : 0;
+	if (line > vm->budget_line) {
+		vm->budget_line = line; /* a later statement: a new budget */
+		vm->budget_used = 0;
+	}
+	if (++vm->budget_used <= vm->ctx.budget)
+		return false;
+	vm_need_suspend(vm, "this statement takes more than the compile-time budget",
+	                "this statement takes more than the compile-time budget");
+	return true;
+}
+
+int vm_need_suspend(flow_vm *vm, const char *why, const char *msg)
+{
+	vm_raise(vm, "%s", msg);
+	vm->suspend_why = why;
+	return -1;
+}
+
 /* ---- operations that look at items ------------------------------------- */
 
 static bool is_future(value x, void *ctx)
@@ -175,6 +202,23 @@ static const char *why_not(bc_op op)
 	}
 }
 
+/* Why such an instruction makes the rest of the driver run at run time. */
+static const char *why_dynamic(bc_op op)
+{
+	switch (op) {
+	case OP_TEST: case OP_IFEQ: case OP_IFLT: case OP_IFLE:
+		return "this condition depends on a run-time value";
+	case OP_FORPREP:
+		return "this range depends on a run-time value";
+	case OP_ITERPREP:
+		return "this loop iterates over a run-time value";
+	case OP_SETINDEX: case OP_DICTSET: case OP_NEWDICT:
+		return "this changes a run-time value, or uses one as a key or index";
+	default:
+		return "this needs a run-time value";
+	}
+}
+
 int vm_lift_insn(flow_vm *vm, vm_frame *f)
 {
 	const bc_proto *p = f->p;
@@ -187,12 +231,15 @@ int vm_lift_insn(flow_vm *vm, vm_frame *f)
 	free(vm->msg);
 	vm->msg = NULL;
 	if (!vm->ctx.host->lift || vm_insn_inputs(vm->prog, p, pc, regs, 256, &outs) < 0)
-		return vm_raise(vm, "%s", why_not(BC_OP(i)));
+		return vm_need_suspend(vm, why_dynamic(BC_OP(i)), why_not(BC_OP(i)));
 	/* a node works on a snapshot: a change it made would be lost */
-	if (BC_OP(i) == OP_METHOD && p->msites[BC_B(i)].mutates)
-		return vm_raise(vm, "'.%s()' here changes a value using a run-time value (or changes "
-		                "a run-time value), which the driver cannot do at compile time; "
-		                "move this into a task", p->msites[BC_B(i)].name);
+	if (BC_OP(i) == OP_METHOD && p->msites[BC_B(i)].mutates) {
+		vm_raise(vm, "'.%s()' here changes a value using a run-time value (or changes "
+		         "a run-time value), which the driver cannot do at compile time; "
+		         "move this into a task", p->msites[BC_B(i)].name);
+		vm->suspend_why = "a method here changes a run-time value";
+		return -1;
+	}
 	int targets[2], nt = 0;
 	if (outs & 1)
 		targets[nt++] = BC_A(i);

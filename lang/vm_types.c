@@ -15,6 +15,9 @@ value future_new_done(value result)
 	f->node = -1;
 	f->implied = false;
 	f->job = NULL;
+	f->ekind = ERR_TASK;
+	f->emsg = NULL;
+	f->caught = 0;
 	return v_obj(&f->h);
 }
 
@@ -28,6 +31,9 @@ value future_new_pending(int64_t node)
 	f->node = node;
 	f->implied = false;
 	f->job = NULL;
+	f->ekind = ERR_TASK;
+	f->emsg = NULL;
+	f->caught = 0;
 	return v_obj(&f->h);
 }
 
@@ -43,6 +49,9 @@ value future_new_failed(const char *msg)
 	f->node = -1;
 	f->implied = false;
 	f->job = NULL;
+	f->ekind = ERR_TASK;
+	f->emsg = NULL;
+	f->caught = 0;
 	return v_obj(&f->h);
 }
 
@@ -51,6 +60,7 @@ static void future_free(vobj *o)
 	vfuture *f = (vfuture *)o;
 	val_rele(f->result);
 	free(f->error);
+	free(f->emsg);
 	free(f);
 }
 
@@ -119,8 +129,43 @@ static bool func_eq(value a, value b)
 	}
 }
 
+const char *vm_error_kind_name(int kind)
+{
+	static const char *const names[] = { "error", "runtime", "task", "timeout", "actor_died",
+	                                     "node_lost" };
+	return kind >= 0 && kind <= ERR_NODE_LOST ? names[kind] : "runtime";
+}
+
+value vm_error_new(int kind, const char *message, const char *task, const char *text)
+{
+	verror *e = vobj_alloc(sizeof *e, V_ERROR);
+	e->message = str_from_c(message ? message : "");
+	e->kind = str_from_c(vm_error_kind_name(kind));
+	e->task = task ? str_from_c(task) : v_none();
+	e->text = str_from_c(text ? text : message ? message : "");
+	return v_obj(&e->h);
+}
+
+static void error_free(vobj *o)
+{
+	verror *e = (verror *)o;
+	val_rele(e->message);
+	val_rele(e->kind);
+	val_rele(e->task);
+	val_rele(e->text);
+	free(e);
+}
+
+static void error_str(sbuf *out, value v)
+{
+	const verror *e = (const verror *)v.as.o;
+	sbuf_add(out, str_data(e->text), str_len(e->text));
+}
+
 void vm_types_init(void)
 {
+	static const vtype_hooks err = { error_free, error_str, NULL };
+	vtype_register(V_ERROR, &err);
 	static const vtype_hooks fut = { future_free, future_str, NULL };
 	static const vtype_hooks act = { actor_free, actor_str, actor_eq };
 	static const vtype_hooks fun = { func_free, func_str, func_eq };

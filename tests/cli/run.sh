@@ -169,6 +169,25 @@ expect 1 "error: actor 'Model' needs 1 of resource 'gpu' \(@resources\) but this
 expect 1 "error: task 'work' needs 1 CPUs \(@cpus\) but this node has 1 \(--cpus\) and its actors hold 1 of them for the whole run, so it can never run" \
 	"$flow" run --cpus 1 --resources gpu=2 "$tmp/actor_res.flow"
 
+# the staged driver (LANGUAGE.md section 6): a note from check and
+# --explain, the node in dot, --static's error, a plan that carries it
+printf 'task f(x: int) -> int { return x }\nlet a = f(1)\nif get(a) > 0 {\n    print("yes")\n}\n' >"$tmp/staged.flow"
+expect 0 'staged.flow:3:4: note: the driver continues at run time from line 3: this condition depends on a run-time value' \
+	"$flow" check "$tmp/staged.flow"
+expect 0 'note: the driver continues at run time from line 3' "$flow" compile --explain "$tmp/staged.flow"
+expect 0 'driver continues at line 3' "$flow" dot "$tmp/staged.flow"
+expect 1 'staged.flow:3:4: error: this condition depends on a run-time value' "$flow" check --static "$tmp/staged.flow"
+expect 1 'error: this condition depends' "$flow" compile --static "$tmp/staged.flow"
+expect 1 'error: this condition depends' "$flow" run --static "$tmp/staged.flow"
+expect 0 '^yes$' "$flow" run "$tmp/staged.flow"
+"$flow" compile -o "$tmp/staged.plan" "$tmp/staged.flow"
+expect 0 '^yes$' "$flow" run "$tmp/staged.plan"
+expect 0 '^yes$' "$flow" run --serial "$tmp/staged.plan"
+expect 1 'continues at run time \(--static\)' "$flow" run --static "$tmp/staged.plan"
+for c in check compile run; do
+	expect 0 '\[--static\]' "$flow" $c --help
+done
+
 # ---- issue 9: help, usage lines, bad options, stdin, --stats-json ----------
 
 # expect_in INPUT STATUS PATTERN CMD...: as expect, with stdin from INPUT

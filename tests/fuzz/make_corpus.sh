@@ -43,7 +43,8 @@ plans="samples/002_tasks samples/004_merge_sort samples/000_matrices
 	tests/golden/run/reduce tests/golden/run/tasks_futures tests/golden/run/sorting
 	tests/golden/run/container_cycles tests/golden/run/shared_structures
 	tests/golden/run/fn_defaults tests/golden/run/tensors tests/golden/run/params
-	tests/golden/run/actor_handles tests/golden/run/put_wait"
+	tests/golden/run/actor_handles tests/golden/run/put_wait
+	tests/golden/run/try_except_task tests/golden/run/staged_patterns tests/golden/run/streams"
 for p in $plans; do
 	"$flow" compile -o "$out/plan/$(basename "$p").plan" "$p.flow" >/dev/null
 done

@@ -17,6 +17,7 @@
 # one line), NAME.code (expected exit status, default 0 for run/samples,
 # 1 for errors), NAME.stderr (lines that must appear in stderr),
 # NAME.noplan (skipped by plans mode; says why its plan cannot be written).
+# In errors mode NAME.args holds extra arguments for flow check (--static).
 # In .out files a line starting with "~ " is an extended regular
 # expression the output line must match (for times, hostnames, pids).
 # FLOW_RUN_ARGS overrides the executor flags (default: --serial).
@@ -122,8 +123,11 @@ errors)
 	for src in "$here"/errors/*.flow; do
 		name=$(basename "$src" .flow)
 		# Diagnostics name the file as given: run from its folder.
+		extra=""
+		[ -f "${src%.flow}.args" ] && extra=$(cat "${src%.flow}.args")
+		# shellcheck disable=SC2086
 		one "errors/$name" "$here/errors" "$src" "${src%.flow}.diag" 1 \
-			"$flow" check "$name.flow"
+			"$flow" check $extra "$name.flow"
 	done
 	;;
 samples)

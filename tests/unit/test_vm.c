@@ -211,11 +211,13 @@ static void test_copy_on_write(void **state)
 	       "print(ys, zs, get(keep(zs)) == get(zs))\n",
 	       0, "[1, 2] [9, 2, 3] [9, 2, 3, 4]\n"
 	       "[[1], {\"k\": [2]}] [[1, 5], {\"k\": [2, 6], \"n\": 1}] true\n", NULL);
-	/* the driver cannot change a value it does not have yet */
+	/* changing a value the driver does not have yet: from there the
+	 * driver runs at run time (the staged driver), on its own copy */
 	expect("task keep(xs: list) -> list { return xs }\n"
-	       "let ys = get(keep([[1]]))\n"
-	       "ys[0].append(5)\n", 1, "",
-	       ERRS("t.flow:3:1: error: '.append()' here changes a value using a run-time value"));
+	       "let r = keep([[1]])\n"
+	       "let ys = get(r)\n"
+	       "ys[0].append(5)\n"
+	       "print(ys, get(r))\n", 0, "[[1, 5]] [[1]]\n", NULL);
 }
 
 static void test_actors(void **state)
@@ -261,7 +263,7 @@ static void test_task_failure(void **state)
 	       "print(\"after\")\n"
 	       "print(get(c))\n"
 	       "print(\"reached\")\n",
-	       1, "after\nreached\n",
+	       1, "after\n",
 	       ERRS("t.flow:4:35: error: division by zero (in task 'boom')\n"
 	            "    4 | fn helper(x: int) -> int { return x // 0 }\n"
 	            "      |                                   ^~~~~~\n"
@@ -270,8 +272,10 @@ static void test_task_failure(void **state)
 	            "    t.flow:4:35: in helper\n"
 	            "  task 'boom' failed; it was called from t.flow:6:9\n",
 	            "flow: task 'inc' skipped: depends on failed task 'boom'\n",
-	            "flow: print at t.flow:10:1 skipped: depends on failed task 'boom'\n",
-	            "flow: 1 task failed, 3 skipped\n"));
+	            /* the driver ends at the get of a failed value (section 8) */
+	            "t.flow:10:7: error: needs the result of failed task 'boom'\n",
+	            "  the driver stopped here\n",
+	            "flow: 1 task failed, 1 driver error, 2 skipped\n"));
 }
 
 static void test_nested_failure(void **state)
