@@ -136,7 +136,7 @@ static int on_opt(void *ctx, int id, const char *arg)
 	case OPT_STATS: a->stats = true; break;
 	case OPT_STATS_JSON: a->stats_json = arg; break;
 	case OPT_OBJECT_STORE_MEMORY:
-		if (parse_size(arg, &a->sto.memory_cap) != 0 || a->sto.memory_cap == 0)
+		if (size_parse(arg, &a->sto.memory_cap) != 0 || a->sto.memory_cap == 0)
 			return cli_usage_error("run", "--object-store-memory expects a size such as 64MiB, "
 			                       "2GiB or 1000000, got '%s'", arg);
 		break;
@@ -148,7 +148,7 @@ static int on_opt(void *ctx, int id, const char *arg)
 		break;
 	case OPT_MAX_READ: {
 		uint64_t n;
-		if (parse_size(arg, &n) != 0 || n == 0)
+		if (size_parse(arg, &n) != 0 || n == 0)
 			return cli_usage_error("run", "--max-read expects a size such as 64MiB, 2GiB or "
 			                       "1000000, got '%s'", arg);
 		stdlib_max_read = n;

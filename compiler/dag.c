@@ -6,7 +6,7 @@
 
 #include "dag.h"
 #include "../lang/vm.h"
-#include "../stdlib/stdlib.h"
+#include "../lang/native.h"
 
 static void *grow(void *p, uint32_t *cap, uint32_t need, size_t size)
 {
@@ -306,9 +306,9 @@ void dag_stats_json(const dag_stats *s, FILE *out)
 
 static const char *module_of(const native_def *nd)
 {
-	for (const char *const *m = stdlib_module_names(); *m; m++) {
-		const module_def *md = stdlib_module(*m);
-		if (md && stdlib_module_fn(md, nd->name) == nd)
+	for (const char *const *m = native_module_names(); *m; m++) {
+		const module_def *md = native_module(*m);
+		if (md && native_module_fn(md, nd->name) == nd)
 			return *m;
 	}
 	return NULL;

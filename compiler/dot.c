@@ -239,7 +239,7 @@ static void put_escaped(FILE *out, const char *str)
 		} else if (c < 0x20 || c == 0x7f) {
 			fputc('?', out);
 		} else if (c >= 0x80) {
-			size_t len = utf8_seq_len((const char *)s, (size_t)(end - s));
+			size_t len = str_utf8_seq_len((const char *)s, (size_t)(end - s));
 			if (len == 0) {
 				fputc('?', out);
 			} else {

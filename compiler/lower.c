@@ -17,7 +17,7 @@
 #include "lower.h"
 #include "rewrite.h"
 #include "../lang/vm.h"
-#include "../stdlib/stdlib.h"
+#include "../lang/native.h"
 
 typedef struct lower_host {
 	dag *d;

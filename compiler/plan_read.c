@@ -19,7 +19,7 @@
 #include "../lang/encode.h"
 #include "../lang/verify.h"
 #include "../lang/vm.h"
-#include "../stdlib/stdlib.h"
+#include "../lang/native.h"
 
 typedef struct ld {
 	const uint8_t *b;
@@ -72,7 +72,7 @@ static int get_var(ld *L, uint64_t *x, const char *what)
 	verr e;
 	*x = 0;
 	size_t p = L->pos;
-	if (dec_varint(L->b, L->end, &p, x, &e))
+	if (val_decode_varint(L->b, L->end, &p, x, &e))
 		return fail(L, "bad %s (%s)", what, e.msg);
 	L->pos = p;
 	return 0;
@@ -153,7 +153,7 @@ static int get_str(ld *L, const char **out, const char *what)
 	size_t at = L->pos;
 	if (get_bytes(L, (size_t)n, &q, what))
 		return -1;
-	if (memchr(q, 0, (size_t)n) || !utf8_valid((const char *)q, (size_t)n)) {
+	if (memchr(q, 0, (size_t)n) || !str_utf8_valid((const char *)q, (size_t)n)) {
 		L->pos = at;
 		return fail(L, "%s is not a valid string", what);
 	}
@@ -224,11 +224,11 @@ static int get_native(ld *L, const native_def **out)
 	if (get_str(L, &name, "native name"))
 		return -1;
 	if (kind == PLAN_NAT_BUILTIN) {
-		*out = stdlib_builtin(name);
+		*out = native_builtin(name);
 		CHECK(*out, "unknown builtin '%s'", name);
 	} else {
-		const module_def *md = stdlib_module(m);
-		*out = md ? stdlib_module_fn(md, name) : NULL;
+		const module_def *md = native_module(m);
+		*out = md ? native_module_fn(md, name) : NULL;
 		CHECK(*out, "unknown function '%s.%s'", m, name);
 	}
 	return 0;
@@ -397,8 +397,8 @@ static int read_proto(ld *L, bc_proto *x, int index)
 			if (get_str(L, &s->kwnames[j], "keyword name"))
 				return -1;
 		for (int t = V_STR; t < V__COUNT; t++) {
-			s->by_type[t] = stdlib_method((vtype)t, s->name);
-			s->params[t] = s->by_type[t] ? stdlib_params(s->by_type[t]) : NULL;
+			s->by_type[t] = native_method((vtype)t, s->name);
+			s->params[t] = s->by_type[t] ? native_params_of(s->by_type[t]) : NULL;
 		}
 		s->mutates = vm_method_mutates(s->name);
 	}

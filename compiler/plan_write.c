@@ -13,7 +13,7 @@
 #include "plan_int.h"
 #include "../lang/encode.h"
 #include "../lang/vm.h"
-#include "../stdlib/stdlib.h"
+#include "../lang/native.h"
 
 typedef struct wstate {
 	const bc_program *p;
@@ -57,31 +57,31 @@ static void put_f64(sbuf *b, double d)
 
 static void put_zz(sbuf *b, int64_t x)
 {
-	enc_varint(b, ((uint64_t)x << 1) ^ (uint64_t)(x >> 63));
+	val_encode_varint(b, ((uint64_t)x << 1) ^ (uint64_t)(x >> 63));
 }
 
 static void put_str(sbuf *b, const char *s)
 {
 	size_t n = s ? strlen(s) : 0;
-	enc_varint(b, n);
+	val_encode_varint(b, n);
 	sbuf_add(b, s ? s : "", n);
 }
 
 /* an optional string: 0, or 1 and the string */
 static void put_ostr(sbuf *b, const char *s)
 {
-	enc_varint(b, s ? 1 : 0);
+	val_encode_varint(b, s ? 1 : 0);
 	if (s)
 		put_str(b, s);
 }
 
 static void put_span(sbuf *b, span s)
 {
-	enc_varint(b, (uint64_t)((int64_t)s.file + 1));
-	enc_varint(b, (uint64_t)(s.line < 0 ? 0 : s.line));
-	enc_varint(b, (uint64_t)(s.col < 0 ? 0 : s.col));
-	enc_varint(b, (uint64_t)(s.end_line < 0 ? 0 : s.end_line));
-	enc_varint(b, (uint64_t)(s.end_col < 0 ? 0 : s.end_col));
+	val_encode_varint(b, (uint64_t)((int64_t)s.file + 1));
+	val_encode_varint(b, (uint64_t)(s.line < 0 ? 0 : s.line));
+	val_encode_varint(b, (uint64_t)(s.col < 0 ? 0 : s.col));
+	val_encode_varint(b, (uint64_t)(s.end_line < 0 ? 0 : s.end_line));
+	val_encode_varint(b, (uint64_t)(s.end_col < 0 ? 0 : s.end_col));
 }
 
 static void put_attrs(sbuf *b, const bc_attrs *a)
@@ -90,9 +90,9 @@ static void put_attrs(sbuf *b, const bc_attrs *a)
 	put_zz(b, a->memory);
 	put_zz(b, a->retries);
 	put_f64(b, a->timeout);
-	enc_varint(b, a->associative ? 1 : 0);
+	val_encode_varint(b, a->associative ? 1 : 0);
 	put_zz(b, a->restarts);
-	enc_varint(b, (uint64_t)a->nresources);
+	val_encode_varint(b, (uint64_t)a->nresources);
 	for (int i = 0; i < a->nresources; i++) {
 		put_str(b, a->res_names[i]);
 		put_f64(b, a->res_amounts[i]);
@@ -102,15 +102,15 @@ static void put_attrs(sbuf *b, const bc_attrs *a)
 /* A native by name: builtin, or module function. */
 static int put_native(wstate *w, sbuf *b, const native_def *d)
 {
-	if (stdlib_builtin(d->name) == d) {
-		enc_varint(b, PLAN_NAT_BUILTIN);
+	if (native_builtin(d->name) == d) {
+		val_encode_varint(b, PLAN_NAT_BUILTIN);
 		put_str(b, d->name);
 		return 0;
 	}
-	for (const char *const *m = stdlib_module_names(); *m; m++) {
-		const module_def *md = stdlib_module(*m);
-		if (md && stdlib_module_fn(md, d->name) == d) {
-			enc_varint(b, PLAN_NAT_MODULE);
+	for (const char *const *m = native_module_names(); *m; m++) {
+		const module_def *md = native_module(*m);
+		if (md && native_module_fn(md, d->name) == d) {
+			val_encode_varint(b, PLAN_NAT_MODULE);
 			put_str(b, *m);
 			put_str(b, d->name);
 			return 0;
@@ -122,24 +122,24 @@ static int put_native(wstate *w, sbuf *b, const native_def *d)
 static int put_const(wstate *w, sbuf *b, value v)
 {
 	if (v.t == V_NONE && v.as.i == 1) {
-		enc_varint(b, PLAN_K_ABSENT);
+		val_encode_varint(b, PLAN_K_ABSENT);
 		return 0;
 	}
 	if (v.t == V_FUNC) {
 		const vfunc *f = (const vfunc *)v.as.o;
 		if (f->h.extra == FUNC_PROTO && f->proto->index >= 0 && f->proto->index < w->p->nprotos &&
 		    w->p->protos[f->proto->index] == f->proto) {
-			enc_varint(b, PLAN_K_PROTO);
-			enc_varint(b, (uint64_t)f->proto->index);
+			val_encode_varint(b, PLAN_K_PROTO);
+			val_encode_varint(b, (uint64_t)f->proto->index);
 			return 0;
 		}
 		if (f->h.extra == FUNC_NATIVE) {
-			enc_varint(b, PLAN_K_NATIVE);
+			val_encode_varint(b, PLAN_K_NATIVE);
 			return put_native(w, b, f->native);
 		}
 		return fail(w, "a function constant cannot be stored in a plan");
 	}
-	enc_varint(b, PLAN_K_VALUE);
+	val_encode_varint(b, PLAN_K_VALUE);
 	sbuf e;
 	sbuf_init(&e);
 	verr err;
@@ -147,7 +147,7 @@ static int put_const(wstate *w, sbuf *b, value v)
 		sbuf_fini(&e);
 		return fail(w, "a constant cannot be stored in a plan: %s", err.msg);
 	}
-	enc_varint(b, e.len);
+	val_encode_varint(b, e.len);
 	sbuf_add(b, e.data, e.len);
 	sbuf_fini(&e);
 	return 0;
@@ -175,19 +175,19 @@ static int put_input(wstate *w, sbuf *b, value v, int depth)
 		int64_t id = dag_ref(v);
 		if (id < 0)
 			return fail(w, "a node input holds a %s that no node makes", vtype_name(v.t));
-		enc_varint(b, v.t == V_FUTURE ? PLAN_K_FUTURE : PLAN_K_ACTOR);
-		enc_varint(b, (uint64_t)id);
+		val_encode_varint(b, v.t == V_FUTURE ? PLAN_K_FUTURE : PLAN_K_ACTOR);
+		val_encode_varint(b, (uint64_t)id);
 		return 0;
 	}
 	value seen;
 	if ((v.t == V_LIST || v.t == V_DICT) && ptrmap_get(&w->same, v.as.o, &seen)) {
-		enc_varint(b, PLAN_K_SAME);
-		enc_varint(b, (uint64_t)seen.as.i);
+		val_encode_varint(b, PLAN_K_SAME);
+		val_encode_varint(b, (uint64_t)seen.as.i);
 		return 0;
 	}
 	if (v.t == V_LIST && val_any(v, needs_tree, NULL)) {
-		enc_varint(b, PLAN_K_LIST);
-		enc_varint(b, list_len(v));
+		val_encode_varint(b, PLAN_K_LIST);
+		val_encode_varint(b, list_len(v));
 		for (size_t i = 0; i < list_len(v); i++)
 			if (put_input(w, b, list_get(v, i), depth + 1))
 				return -1;
@@ -195,8 +195,8 @@ static int put_input(wstate *w, sbuf *b, value v, int depth)
 		return 0;
 	}
 	if (v.t == V_DICT && val_any(v, needs_tree, NULL)) {
-		enc_varint(b, PLAN_K_DICT);
-		enc_varint(b, dict_len(v));
+		val_encode_varint(b, PLAN_K_DICT);
+		val_encode_varint(b, dict_len(v));
 		size_t i = 0;
 		value k, x;
 		while (dict_next(v, &i, &k, &x))
@@ -218,19 +218,19 @@ static int cmp_edge(const void *a, const void *b)
 
 static int put_nodes(wstate *w, sbuf *b, const dag *d)
 {
-	enc_varint(b, d->n);
+	val_encode_varint(b, d->n);
 	for (uint32_t id = 0; id < d->n && !w->err; id++) {
 		const dag_node *n = &d->nodes[id];
-		enc_varint(b, n->kind);
-		enc_varint(b, n->out);
-		enc_varint(b, n->nin);
-		enc_varint(b, n->proto);
-		enc_varint(b, n->pc);
+		val_encode_varint(b, n->kind);
+		val_encode_varint(b, n->out);
+		val_encode_varint(b, n->nin);
+		val_encode_varint(b, n->proto);
+		val_encode_varint(b, n->pc);
 		put_span(b, n->where);
 		bool regs = n->kind == DAG_IMPLICIT || n->kind == DAG_EFFECT;
 		for (uint32_t j = 0; j < n->nin; j++) {
 			if (regs)
-				enc_varint(b, d->inreg[n->in + j]);
+				val_encode_varint(b, d->inreg[n->in + j]);
 			w->items = 0;
 			if (put_input(w, b, d->ins[n->in + j], 0))
 				return -1;
@@ -249,27 +249,27 @@ static void put_edges(sbuf *b, const dag *d)
 	if (d->norder)
 		memcpy(e, d->order, sizeof *e * d->norder);
 	qsort(e, d->norder, sizeof *e, cmp_edge);
-	enc_varint(b, d->norder);
+	val_encode_varint(b, d->norder);
 	for (uint32_t i = 0; i < d->norder; i++) {
-		enc_varint(b, e[i][0]);
-		enc_varint(b, e[i][1]);
+		val_encode_varint(b, e[i][0]);
+		val_encode_varint(b, e[i][1]);
 	}
 	free(e);
-	enc_varint(b, d->nrewrites);
+	val_encode_varint(b, d->nrewrites);
 	for (uint32_t i = 0; i < d->nrewrites; i++) {
 		const dag_rewrite *r = &d->rewrites[i];
 		put_span(b, r->where);
-		enc_varint(b, r->proto);
-		enc_varint(b, r->calls);
-		enc_varint(b, r->depth_before);
-		enc_varint(b, r->depth_after);
+		val_encode_varint(b, r->proto);
+		val_encode_varint(b, r->calls);
+		val_encode_varint(b, r->depth_before);
+		val_encode_varint(b, r->depth_after);
 	}
 	/* the staged driver's frames (section 6); 0 when it is static */
-	enc_varint(b, d->cont.nframes);
+	val_encode_varint(b, d->cont.nframes);
 	for (uint32_t i = 0; i < d->cont.nframes; i++) {
-		enc_varint(b, d->cont.frames[i].proto);
-		enc_varint(b, d->cont.frames[i].pc);
-		enc_varint(b, d->cont.frames[i].base);
+		val_encode_varint(b, d->cont.frames[i].proto);
+		val_encode_varint(b, d->cont.frames[i].pc);
+		val_encode_varint(b, d->cont.frames[i].base);
 	}
 	if (d->cont.nframes)
 		put_str(b, d->cont.why ? d->cont.why : "");
@@ -287,41 +287,41 @@ static int proto_ref(const bc_program *p, const bc_proto *x, int nall, const bc_
 static int put_proto(wstate *w, sbuf *b, const bc_proto *x)
 {
 	const bc_program *p = w->p;
-	enc_varint(b, (uint64_t)x->kind);
+	val_encode_varint(b, (uint64_t)x->kind);
 	put_str(b, x->name);
-	enc_varint(b, (uint64_t)x->module);
+	val_encode_varint(b, (uint64_t)x->module);
 	put_span(b, x->where);
-	enc_varint(b, (uint64_t)x->nparams);
+	val_encode_varint(b, (uint64_t)x->nparams);
 	for (int i = 0; i < x->nparams; i++) {
 		const bc_param *pa = &x->params[i];
 		put_str(b, pa->name);
 		put_ostr(b, pa->type);
-		enc_varint(b, pa->has_default ? 1 : 0);
+		val_encode_varint(b, pa->has_default ? 1 : 0);
 		if (pa->has_default && put_const(w, b, pa->deflt))
 			return -1;
 	}
 	put_ostr(b, x->ret_type);
 	put_attrs(b, &x->attrs);
-	enc_varint(b, x->actor ? (uint64_t)x->actor->index + 1 : 0);
-	enc_varint(b, (uint64_t)x->nregs);
-	enc_varint(b, (uint64_t)x->ncode);
+	val_encode_varint(b, x->actor ? (uint64_t)x->actor->index + 1 : 0);
+	val_encode_varint(b, (uint64_t)x->nregs);
+	val_encode_varint(b, (uint64_t)x->ncode);
 	for (int i = 0; i < x->ncode; i++)
 		put_u32(b, x->code[i]);
-	enc_varint(b, (uint64_t)x->nconsts);
+	val_encode_varint(b, (uint64_t)x->nconsts);
 	for (int i = 0; i < x->nconsts; i++)
 		if (put_const(w, b, x->consts[i]))
 			return -1;
 	for (int i = 0; i < x->ncode; i++)
 		put_span(b, x->lines ? x->lines[i] : x->where);
-	enc_varint(b, (uint64_t)x->nnatives);
+	val_encode_varint(b, (uint64_t)x->nnatives);
 	for (int i = 0; i < x->nnatives; i++)
 		if (put_native(w, b, x->natives[i]))
 			return -1;
-	enc_varint(b, (uint64_t)x->nmsites);
+	val_encode_varint(b, (uint64_t)x->nmsites);
 	for (int i = 0; i < x->nmsites; i++) {
 		const bc_msite *s = &x->msites[i];
 		put_str(b, s->name);
-		enc_varint(b, (uint64_t)s->nkw);
+		val_encode_varint(b, (uint64_t)s->nkw);
 		for (int j = 0; j < s->nkw; j++)
 			put_str(b, s->kwnames[j]);
 	}
@@ -385,55 +385,55 @@ int plan_write(sbuf *out, const bc_program *p, const param_set *params, int npar
 		all[nall++] = p->driver;
 
 	/* options: the -p values */
-	enc_varint(&sec[0], (uint64_t)nparams);
+	val_encode_varint(&sec[0], (uint64_t)nparams);
 	for (int i = 0; i < nparams; i++) {
 		put_str(&sec[0], params[i].name);
 		put_str(&sec[0], params[i].text);
 	}
 	/* sources */
 	int nsrcs = p->diag ? p->diag->nsrcs : 0;
-	enc_varint(&sec[1], (uint64_t)nsrcs);
+	val_encode_varint(&sec[1], (uint64_t)nsrcs);
 	for (int f = 0; f < nsrcs; f++) {
 		size_t n = 0;
 		const char *path = diag_source_path(p->diag, f);
 		const char *text = diag_source_text(p->diag, f, &n);
 		put_str(&sec[1], path);
-		enc_varint(&sec[1], text ? n : 0);
+		val_encode_varint(&sec[1], text ? n : 0);
 		sbuf_add(&sec[1], text ? text : "", text ? n : 0);
 	}
 	/* modules */
-	enc_varint(&sec[2], (uint64_t)p->nmodules);
+	val_encode_varint(&sec[2], (uint64_t)p->nmodules);
 	for (int m = 0; m < p->nmodules && !w.err; m++) {
 		const bc_module *mod = &p->modules[m];
 		put_str(&sec[2], mod->path);
 		put_str(&sec[2], mod->name);
-		enc_varint(&sec[2], (uint64_t)mod->nglobals);
+		val_encode_varint(&sec[2], (uint64_t)mod->nglobals);
 		for (int g = 0; g < mod->nglobals && !w.err; g++) {
 			put_str(&sec[2], mod->global_names[g]);
 			put_const(&w, &sec[2], mod->globals ? mod->globals[g] : v_none());
 		}
-		enc_varint(&sec[2], mod->init ? (uint64_t)proto_ref(p, mod->init, nall, all) + 1 : 0);
+		val_encode_varint(&sec[2], mod->init ? (uint64_t)proto_ref(p, mod->init, nall, all) + 1 : 0);
 	}
 	/* protos */
-	enc_varint(&sec[3], (uint64_t)nall);
+	val_encode_varint(&sec[3], (uint64_t)nall);
 	for (int i = 0; i < nall && !w.err; i++)
 		put_proto(&w, &sec[3], all[i]);
 	/* actors */
-	enc_varint(&sec[4], (uint64_t)p->nactors);
+	val_encode_varint(&sec[4], (uint64_t)p->nactors);
 	for (int i = 0; i < p->nactors; i++) {
 		const bc_actor *a = p->actors[i];
 		put_str(&sec[4], a->name);
-		enc_varint(&sec[4], (uint64_t)a->module);
+		val_encode_varint(&sec[4], (uint64_t)a->module);
 		put_span(&sec[4], a->where);
 		put_attrs(&sec[4], &a->attrs);
-		enc_varint(&sec[4], a->init ? (uint64_t)a->init->index + 1 : 0);
-		enc_varint(&sec[4], (uint64_t)a->nmethods);
+		val_encode_varint(&sec[4], a->init ? (uint64_t)a->init->index + 1 : 0);
+		val_encode_varint(&sec[4], (uint64_t)a->nmethods);
 		for (int j = 0; j < a->nmethods; j++)
-			enc_varint(&sec[4], (uint64_t)a->methods[j]->index);
+			val_encode_varint(&sec[4], (uint64_t)a->methods[j]->index);
 	}
 	/* program: how many protos are the program's, and the driver */
-	enc_varint(&sec[5], (uint64_t)p->nprotos);
-	enc_varint(&sec[5], p->driver ? (uint64_t)proto_ref(p, p->driver, nall, all) + 1 : 0);
+	val_encode_varint(&sec[5], (uint64_t)p->nprotos);
+	val_encode_varint(&sec[5], p->driver ? (uint64_t)proto_ref(p, p->driver, nall, all) + 1 : 0);
 	free(all);
 	/* the DAG */
 	if (d && !w.err && put_nodes(&w, &sec[6], d) == 0)

@@ -252,7 +252,7 @@ static void json_str(FILE *out, const char *str)
 		} else if (c < 0x20 || c == 0x7f) {
 			fprintf(out, "\\u%04x", c);
 		} else if (c >= 0x80) {
-			size_t len = utf8_seq_len((const char *)s, (size_t)(end - s));
+			size_t len = str_utf8_seq_len((const char *)s, (size_t)(end - s));
 			if (len == 0) {
 				fputs("\\ufffd", out);
 			} else {

@@ -5,7 +5,7 @@
 
 #include "executor/size.h"
 
-int parse_size(const char *s, uint64_t *out)
+int size_parse(const char *s, uint64_t *out)
 {
 	if (!s || *s < '0' || *s > '9')
 		return -1;

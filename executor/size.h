@@ -7,6 +7,6 @@
 /* Parses a size: plain bytes ("1048576"), or a number with a unit: KiB,
  * MiB, GiB, TiB (powers of 1024; K, M, G, T too), KB, MB, GB, TB (powers
  * of 1000), B. Case-insensitive units. -1 for anything else or overflow. */
-int parse_size(const char *s, uint64_t *out);
+int size_parse(const char *s, uint64_t *out);
 
 #endif

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "lang/encode.h"
+#include "lang/flow_err.h"
 
 typedef struct sent {
 	uint64_t id;
@@ -64,9 +65,19 @@ struct store {
  * the pages one write transaction may dirty. */
 #define TXN_CHUNK (128u << 20)
 
-static void seterr(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void seterr(char **err, const char *fmt, ...)
+/* The code of this thread's last failing call (store_errcode). */
+static _Thread_local int last_code;
+
+int store_errcode(void)
 {
+	return last_code;
+}
+
+/* Every failure goes through here: its code (flow_err.h) and its text. */
+static void seterr(char **err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void seterr(char **err, int code, const char *fmt, ...)
+{
+	last_code = code;
 	if (!err)
 		return;
 	va_list ap;
@@ -202,7 +213,7 @@ static void key_of(uint64_t id, unsigned char k[8], MDB_val *kv)
 static void lmdb_err(store *s, char **err, int rc, const char *what, uint64_t id)
 {
 	if (rc == MDB_MAP_FULL)
-		seterr(err, "spill directory %s: the LMDB map is full (map size %llu bytes) "
+		seterr(err, FLOW_ENOSPC, "spill directory %s: the LMDB map is full (map size %llu bytes) "
 		       "while %s object %llu; objects not written stay in memory",
 		       s->dir, (unsigned long long)s->map_size, what, (unsigned long long)id);
 	else if (rc == ENOSPC || rc == EFBIG || rc == EIO) {
@@ -211,11 +222,11 @@ static void lmdb_err(store *s, char **err, int rc, const char *what, uint64_t id
 		unsigned long long avail = 0;
 		if (statvfs(s->dir, &fs) == 0)
 			avail = (unsigned long long)fs.f_bavail * fs.f_frsize;
-		seterr(err, "spill directory %s: %s object %llu: %s (%llu bytes free on its "
+		seterr(err, rc == EIO ? FLOW_EIO : FLOW_ENOSPC, "spill directory %s: %s object %llu: %s (%llu bytes free on its "
 		       "filesystem); objects not written stay in memory", s->dir, what,
 		       (unsigned long long)id, mdb_strerror(rc), avail);
 	} else {
-		seterr(err, "spill directory %s: %s object %llu: %s", s->dir, what,
+		seterr(err, FLOW_EIO, "spill directory %s: %s object %llu: %s", s->dir, what,
 		       (unsigned long long)id, mdb_strerror(rc));
 	}
 }
@@ -496,7 +507,7 @@ store *store_open(const store_opts *o, char **err)
 		abort();
 	pthread_mutex_init(&s->mu, NULL);
 	if (mkdir_p(s, base) != 0) {
-		seterr(err, "spill directory %s: cannot create it: %s", base, strerror(errno));
+		seterr(err, FLOW_EIO, "spill directory %s: cannot create it: %s", base, strerror(errno));
 		store_close(s);
 		return NULL;
 	}
@@ -506,7 +517,7 @@ store *store_open(const store_opts *o, char **err)
 	if (asprintf(&dir, "%s/flow-spill-%ld-XXXXXX", base, (long)getpid()) < 0)
 		abort();
 	if (!mkdtemp(dir)) {
-		seterr(err, "spill directory %s: cannot create a directory in it: %s", base,
+		seterr(err, FLOW_EIO, "spill directory %s: cannot create a directory in it: %s", base,
 		       strerror(errno));
 		free(dir);
 		store_close(s);
@@ -523,7 +534,7 @@ store *store_open(const store_opts *o, char **err)
 	sbuf_init(&s->enc);
 	/* a directory we cannot write fails now, not at the first spill */
 	if (access(dir, W_OK) != 0) {
-		seterr(err, "spill directory %s: %s", dir, strerror(errno));
+		seterr(err, FLOW_EIO, "spill directory %s: %s", dir, strerror(errno));
 		store_close(s);
 		return NULL;
 	}
@@ -560,7 +571,7 @@ static int open_env(store *s, char **err)
 		goto fail;
 	return 0;
 fail:
-	seterr(err, "spill directory %s: %s (map size %llu bytes): %s; objects stay in memory",
+	seterr(err, FLOW_EIO, "spill directory %s: %s (map size %llu bytes): %s; objects stay in memory",
 	       s->dir, step, (unsigned long long)s->map_size, mdb_strerror(rc));
 	if (s->env)
 		mdb_env_close(s->env);
@@ -604,14 +615,14 @@ const char *store_dir(const store *s) { return s->dir; }
 int store_put(store *s, uint64_t id, value v, char **err)
 {
 	if (V_IS_HEAP(v.t) && !val_is_frozen(v)) {
-		seterr(err, "object store: object %llu is not frozen", (unsigned long long)id);
+		seterr(err, FLOW_EINVAL, "object store: object %llu is not frozen", (unsigned long long)id);
 		return STORE_ERR;
 	}
 	size_t size = val_size_estimate(v); /* outside the lock: v is frozen */
 	pthread_mutex_lock(&s->mu);
 	if (find(s, id)) {
 		pthread_mutex_unlock(&s->mu);
-		seterr(err, "object store: object %llu is already stored", (unsigned long long)id);
+		seterr(err, FLOW_EEXIST, "object store: object %llu is already stored", (unsigned long long)id);
 		return STORE_ERR;
 	}
 	sent *e = calloc(1, sizeof *e);
@@ -652,7 +663,7 @@ static int restore_locked(store *s, sent *e, char **err)
 	if ((rc = mdb_get(txn, s->dbi, &k, &d)) != 0) {
 		mdb_txn_abort(txn);
 		if (rc == MDB_NOTFOUND)
-			seterr(err, "spill directory %s: object %llu: its record is missing", s->dir,
+			seterr(err, FLOW_ECORRUPT, "spill directory %s: object %llu: its record is missing", s->dir,
 			       (unsigned long long)e->id);
 		else
 			lmdb_err(s, err, rc, "reading back", e->id);
@@ -665,7 +676,7 @@ static int restore_locked(store *s, sent *e, char **err)
 	size_t len = d.mv_size;
 	mdb_txn_abort(txn);
 	if (rc != 0) {
-		seterr(err, "spill directory %s: object %llu: corrupt record: %s", s->dir,
+		seterr(err, FLOW_ECORRUPT, "spill directory %s: object %llu: corrupt record: %s", s->dir,
 		       (unsigned long long)e->id, ve.msg);
 		return STORE_ERR;
 	}
@@ -685,7 +696,7 @@ int store_get(store *s, uint64_t id, value *out, char **err)
 	sent *e = find(s, id);
 	if (!e) {
 		pthread_mutex_unlock(&s->mu);
-		seterr(err, "object store: no object %llu", (unsigned long long)id);
+		seterr(err, FLOW_ENOTFOUND, "object store: no object %llu", (unsigned long long)id);
 		return STORE_ERR;
 	}
 	int rc = STORE_OK;
@@ -706,7 +717,7 @@ int store_pin(store *s, uint64_t id, char **err)
 	sent *e = find(s, id);
 	if (!e) {
 		pthread_mutex_unlock(&s->mu);
-		seterr(err, "object store: cannot pin object %llu: no such object",
+		seterr(err, FLOW_ENOTFOUND, "object store: cannot pin object %llu: no such object",
 		       (unsigned long long)id);
 		return STORE_ERR;
 	}
@@ -723,7 +734,7 @@ int store_unpin(store *s, uint64_t id, char **err)
 	sent *e = find(s, id);
 	if (!e || e->pins == 0) {
 		pthread_mutex_unlock(&s->mu);
-		seterr(err, "object store: cannot unpin object %llu: %s", (unsigned long long)id,
+		seterr(err, e ? FLOW_EINVAL : FLOW_ENOTFOUND, "object store: cannot unpin object %llu: %s", (unsigned long long)id,
 		       e ? "it is not pinned" : "no such object");
 		return STORE_ERR;
 	}
@@ -743,7 +754,7 @@ int store_free(store *s, uint64_t id, char **err)
 	sent *e = find(s, id);
 	if (!e) {
 		pthread_mutex_unlock(&s->mu);
-		seterr(err, "object store: cannot free object %llu: no such object",
+		seterr(err, FLOW_ENOTFOUND, "object store: cannot free object %llu: no such object",
 		       (unsigned long long)id);
 		return STORE_ERR;
 	}
@@ -798,7 +809,7 @@ int store_sync(store *s, char **err)
 	int rc = s->env ? mdb_env_sync(s->env, 1) : 0;
 	pthread_mutex_unlock(&s->mu);
 	if (rc) {
-		seterr(err, "spill directory %s: sync: %s", s->dir, mdb_strerror(rc));
+		seterr(err, FLOW_EIO, "spill directory %s: sync: %s", s->dir, mdb_strerror(rc));
 		return STORE_ERR;
 	}
 	return STORE_OK;

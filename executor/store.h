@@ -23,7 +23,11 @@
  *
  * Errors: functions returning int give 0 on success, or STORE_ERR /
  * STORE_SPILL_FAILED with a malloc'd message in *err (free it; err may be
- * NULL to ignore it). Messages name the spill directory. A failed spill
+ * NULL to ignore it). Messages name the spill directory. After any failing
+ * call (NULL from store_open included), store_errcode() gives its reason
+ * as a code of lang/flow_err.h, for programs and the wire: FLOW_ENOTFOUND,
+ * FLOW_EEXIST, FLOW_EINVAL, FLOW_ECORRUPT (a record missing or not
+ * decodable), FLOW_ENOSPC (map or disk full), FLOW_EIO. A failed spill
  * (map full, disk full, I/O error) aborts its LMDB transaction, so every
  * object stays in memory, intact: nothing is lost or half-written. After
  * one the store stops spilling (reported once, not retried on every put).
@@ -77,6 +81,12 @@ typedef struct store_stats {
 /* Opens a store. NULL with *err on failure (the spill directory cannot be
  * created or written, LMDB cannot be opened there). */
 store *store_open(const store_opts *o, char **err);
+/* The flow_err.h code of the calling thread's last failing store call
+ * (errno-like: per thread, meaningful only right after a failure). The
+ * return values stay the three STORE_* classes, which callers and tests
+ * compare against. */
+int store_errcode(void);
+
 /* Removes the spill directories under base whose owner process is gone
  * (flow-spill-PID-*, owned by this user). store_open calls it. */
 void store_sweep_stale(const char *base);

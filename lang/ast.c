@@ -44,7 +44,7 @@ void ast_write_float(FILE *out, double d)
 {
 	sbuf b;
 	sbuf_init(&b);
-	float_repr(&b, d);
+	val_float_repr(&b, d);
 	fwrite(b.data, 1, b.len, out);
 	sbuf_fini(&b);
 }

@@ -278,7 +278,7 @@ struct ast_module {
 
 /* Writes n bytes as a double-quoted, escaped string (for dumps). */
 void ast_write_quoted(FILE *out, const char *s, size_t n);
-/* Writes a double as the value model prints it (float_repr). */
+/* Writes a double as the value model prints it (val_float_repr). */
 void ast_write_float(FILE *out, double d);
 
 /* Dumps the tree as an S-expression-like text, one node per line (tests). */

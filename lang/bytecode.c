@@ -5,7 +5,7 @@
 
 #include "arena.h"
 #include "bytecode.h"
-#include "../stdlib/stdlib.h"
+#include "native.h"
 
 const char *const bc_op_names[OP__COUNT] = {
 #define OP(name, ...) #name,

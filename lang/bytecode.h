@@ -79,7 +79,7 @@ int bc_tcode(const char *name);
 typedef struct bc_msite {
 	const char *name;
 	const struct native_def *by_type[V__COUNT];
-	const struct native_params *params[V__COUNT]; /* stdlib_params of each */
+	const struct native_params *params[V__COUNT]; /* native_params_of of each */
 	int nkw;                /* keyword args (the last nkw of the call) */
 	const char **kwnames;
 	bool mutates;           /* append/extend/pop/insert: thaw a frozen receiver */

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "resolve_int.h"
-#include "stdlib/stdlib.h"
+#include "lang/native.h"
 
 static const char *call_article(const char *t)
 {
@@ -95,9 +95,9 @@ static void check_args(rctx *c, ast_expr *call, const sig *s)
 			}
 			filled[npos] = true;
 			if (s->params && a->value) {
-				const char *lt = literal_type(a->value);
+				const char *lt = check_literal_type(a->value);
 				const char *want = s->params[npos].type.name;
-				if (lt && want && type_name_known(c, want) && !type_accepts(want, lt))
+				if (lt && want && check_type_name_known(c, want) && !check_type_accepts(want, lt))
 					diag_error(c->d, at, "argument '%s' of %s expects %s, got %s",
 					           s->params[npos].name, s->what, want, lt);
 			}
@@ -121,10 +121,10 @@ static void check_args(rctx *c, ast_expr *call, const sig *s)
 		if (k < 0) {
 			names ns = {0};
 			for (int j = 0; j < s->n; j++)
-				names_add(c, &ns, sig_name(s, j));
+				resolve_names_add(c, &ns, sig_name(s, j));
 			char msg[320];
 			snprintf(msg, sizeof msg, "%s has no parameter '%s'", s->what, a->name);
-			error_suggest(c, nat, msg, a->name, &ns, "");
+			resolve_error_suggest(c, nat, msg, a->name, &ns, "");
 			continue;
 		}
 		if (filled[k]) {
@@ -133,9 +133,9 @@ static void check_args(rctx *c, ast_expr *call, const sig *s)
 		}
 		filled[k] = true;
 		if (s->params && a->value) {
-			const char *lt = literal_type(a->value);
+			const char *lt = check_literal_type(a->value);
 			const char *want = s->params[k].type.name;
-			if (lt && want && type_name_known(c, want) && !type_accepts(want, lt))
+			if (lt && want && check_type_name_known(c, want) && !check_type_accepts(want, lt))
 				diag_error(c->d, at, "argument '%s' of %s expects %s, got %s", a->name,
 				           s->what, want, lt);
 		}
@@ -228,11 +228,11 @@ static void check_method_call(rctx *c, ast_expr *call, ast_expr *field, ast_decl
 		for (int i = 0; i < actor->u.actor.nmethods; i++) {
 			ast_decl *mm = actor->u.actor.methods[i];
 			if (mm && mm->name && strcmp(mm->name, "init") != 0)
-				names_add(c, &ns, mm->name);
+				resolve_names_add(c, &ns, mm->name);
 		}
 		char msg[256];
 		snprintf(msg, sizeof msg, "actor '%s' has no method '%s'", actor->name, name);
-		error_suggest(c, pick(field->u.field.name_where, field->where), msg, name, &ns, "");
+		resolve_error_suggest(c, pick(field->u.field.name_where, field->where), msg, name, &ns, "");
 		return;
 	}
 	char what[192];
@@ -255,7 +255,7 @@ static ast_decl *local_actor(rctx *c, int slot)
 		if (l->is_param && l->nbind == 1 && c->b->fn && slot < c->b->fn->u.fn.nparams) {
 			/* a parameter annotated with an actor's name */
 			const char *ty = c->b->fn->u.fn.params[slot].type.name;
-			msym *s = ty ? mod_find(c->mi, ty) : NULL;
+			msym *s = ty ? resolve_mod_find(c->mi, ty) : NULL;
 			return s && s->decl->kind == D_ACTOR ? s->decl : NULL;
 		}
 		if (l->is_param || l->nbind != 1 || l->init == NULL || l->init->kind != E_CALL)
@@ -278,7 +278,7 @@ void check_call(rctx *c, ast_expr *call)
 	ast_expr *callee = call->u.call.callee;
 	if (callee == NULL)
 		return;
-	const char *lt = literal_type(callee);
+	const char *lt = check_literal_type(callee);
 	if (lt) {
 		diag_error(c->d, callee->where, "%s %s is not callable", call_article(lt), lt);
 		return;
@@ -311,11 +311,11 @@ void check_call(rctx *c, ast_expr *call)
 	switch (r->kind) {
 	case REF_GLOBAL:
 		diag_error(c->d, callee->where, "%s '%s' is not callable",
-		           decl_kind_name(r->decl), name);
+		           resolve_decl_kind_name(r->decl), name);
 		return;
 	case REF_DECL: {
 		ast_decl *d = r->decl;
-		snprintf(qual, sizeof qual, "%s '%s'", decl_kind_name(d), name);
+		snprintf(qual, sizeof qual, "%s '%s'", resolve_decl_kind_name(d), name);
 		if (d->kind == D_ACTOR)
 			sig_decl(&s, actor_method(d, "init"), qual);
 		else
@@ -326,23 +326,23 @@ void check_call(rctx *c, ast_expr *call)
 	case REF_BUILTIN: {
 		const native_def *nd;
 		if (r->stdmod) {
-			const module_def *md = stdlib_module(r->stdmod);
-			nd = stdlib_module_fn(md, name);
+			const module_def *md = native_module(r->stdmod);
+			nd = native_module_fn(md, name);
 			snprintf(qual, sizeof qual, "'%s.%s'", r->stdmod, name);
 			if (nd == NULL) {
-				if (md && stdlib_module_const(md, name))
+				if (md && native_module_const(md, name))
 					diag_error(c->d, callee->where, "%s is a constant, not callable",
 					           qual);
 				return;
 			}
 		} else {
-			nd = stdlib_builtin(name);
+			nd = native_builtin(name);
 			snprintf(qual, sizeof qual, "'%s'", name);
 			if (strcmp(name, "get") == 0)
 				check_get_method(c, call);
 			/* wait() in the driver makes it staged (section 6): lower.c */
 		}
-		const native_params *np = nd ? stdlib_params(nd) : NULL;
+		const native_params *np = nd ? native_params_of(nd) : NULL;
 		if (np == NULL)
 			return;
 		snprintf(s.what, sizeof s.what, "%s", qual);

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "resolve_int.h"
-#include "stdlib/stdlib.h"
+#include "lang/native.h"
 
 static const char *const builtin_types[] = {
 	"any", "none", "bool", "int", "float", "str", "list", "dict", "tensor", "fn", "task", NULL,
@@ -16,18 +16,18 @@ static const char *const builtin_types[] = {
 
 /* ---- types ------------------------------------------------------------ */
 
-bool type_name_known(rctx *c, const char *name)
+bool check_type_name_known(rctx *c, const char *name)
 {
 	for (int i = 0; builtin_types[i]; i++)
 		if (strcmp(builtin_types[i], name) == 0)
 			return true;
-	msym *s = mod_find(c->mi, name);
+	msym *s = resolve_mod_find(c->mi, name);
 	return s && s->decl->kind == D_ACTOR;
 }
 
 void check_type(rctx *c, const ast_type *t)
 {
-	if (t == NULL || t->name == NULL || type_name_known(c, t->name))
+	if (t == NULL || t->name == NULL || check_type_name_known(c, t->name))
 		return;
 	const char **cands = arena_alloc(c->a, (size_t)(c->mi->nsyms + 16) * sizeof *cands);
 	size_t n = 0;
@@ -43,7 +43,7 @@ void check_type(rctx *c, const ast_type *t)
 		diag_error(c->d, t->where, "unknown type '%s'", t->name);
 }
 
-const char *literal_type(const ast_expr *e)
+const char *check_literal_type(const ast_expr *e)
 {
 	if (e == NULL)
 		return NULL;
@@ -62,14 +62,14 @@ const char *literal_type(const ast_expr *e)
 			return "bool";
 		if (e->u.unary.operand && (e->u.unary.operand->kind == E_INT ||
 		                           e->u.unary.operand->kind == E_FLOAT))
-			return literal_type(e->u.unary.operand);
+			return check_literal_type(e->u.unary.operand);
 		return NULL;
 	default:
 		return NULL;
 	}
 }
 
-bool type_accepts(const char *declared, const char *actual)
+bool check_type_accepts(const char *declared, const char *actual)
 {
 	if (strcmp(declared, "any") == 0 || strcmp(declared, actual) == 0)
 		return true;
@@ -103,9 +103,9 @@ void check_params_ast(rctx *c, ast_decl *fn)
 		check_type(c, &p->type);
 		if (p->deflt) {
 			seen_default = true;
-			const char *lt = literal_type(p->deflt);
-			if (lt && p->type.name && type_name_known(c, p->type.name) &&
-			    !type_accepts(p->type.name, lt))
+			const char *lt = check_literal_type(p->deflt);
+			if (lt && p->type.name && check_type_name_known(c, p->type.name) &&
+			    !check_type_accepts(p->type.name, lt))
 				diag_error(c->d, p->deflt->where,
 				           "parameter '%s' is declared %s but its default is %s %s", p->name,
 				           p->type.name, article(lt), lt);
@@ -136,7 +136,7 @@ static bool pure_module_fn(const char *mod, const char *name)
 {
 	if (strcmp(mod, "math") != 0 && strcmp(mod, "str") != 0)
 		return false;
-	const native_def *nd = stdlib_module_fn(stdlib_module(mod), name);
+	const native_def *nd = native_module_fn(native_module(mod), name);
 	return nd && (nd->flags & (NATIVE_EFFECT | NATIVE_CLOCK | NATIVE_HOST | NATIVE_RANDOM |
 	                           NATIVE_ENV)) == 0;
 }
@@ -166,10 +166,10 @@ static bool const_ref(rctx *c, ast_expr *e, const ast_ref *r, const char *name,
 	case REF_GLOBAL:
 		return true;
 	case REF_DECL:
-		snprintf(why, sizeof why, "it uses %s '%s' as a value", decl_kind_name(r->decl), name);
+		snprintf(why, sizeof why, "it uses %s '%s' as a value", resolve_decl_kind_name(r->decl), name);
 		return not_const(c, e, what, why);
 	case REF_BUILTIN:
-		if (r->stdmod && stdlib_module_const(stdlib_module(r->stdmod), name))
+		if (r->stdmod && native_module_const(native_module(r->stdmod), name))
 			return true;
 		snprintf(why, sizeof why, "it uses '%s' as a value", name);
 		return not_const(c, e, what, why);
@@ -206,7 +206,7 @@ static bool const_call(rctx *c, ast_expr *e, const char *what)
 		if (r->decl->kind == D_ACTOR)
 			snprintf(why, sizeof why, "it creates actor '%s'", name);
 		else
-			snprintf(why, sizeof why, "it calls %s '%s'", decl_kind_name(r->decl), name);
+			snprintf(why, sizeof why, "it calls %s '%s'", resolve_decl_kind_name(r->decl), name);
 		return not_const(c, e, what, why);
 	case REF_BUILTIN:
 		if (r->stdmod ? !pure_module_fn(r->stdmod, name) : !is_pure_builtin(name)) {
@@ -394,7 +394,7 @@ static void cycle_visit(rctx *c, cstate *cs, ast_decl *d)
 		}
 		snprintf(path + len, sizeof path - len, "%s", d->name);
 		diag_error(c->d, pick(d->name_where, d->where), "%s '%s' depends on itself: %s",
-		           decl_kind_name(d), d->name, path);
+		           resolve_decl_kind_name(d), d->name, path);
 		return;
 	}
 	*st = 1;
@@ -501,7 +501,7 @@ static void arg_text(const ast_expr *e, char *buf, size_t n)
 	} else if (e && e->kind == E_STR) {
 		snprintf(buf, n, "\"%.*s\"", (int)(e->u.str.len > 60 ? 60 : e->u.str.len), e->u.str.s);
 	} else {
-		const char *lt = literal_type(e);
+		const char *lt = check_literal_type(e);
 		snprintf(buf, n, "%s %s", lt ? article(lt) : "an", lt ? lt : "expression");
 	}
 }
@@ -514,7 +514,7 @@ static void check_number(rctx *c, const ast_decorator *dc, const ast_expr *e, bo
 {
 	double v;
 	bool is_int;
-	const char *lt = literal_type(e);
+	const char *lt = check_literal_type(e);
 	char got[96];
 	arg_text(e, got, sizeof got);
 	const char *kind = needs_int ? "an integer" : "a number";
@@ -586,9 +586,9 @@ static void check_decorator_args(rctx *c, ast_decl *d, const ast_decorator *dc)
 			if (!is_int || num <= 0)
 				diag_error(c->d, v->where,
 				           "'@memory' expects a size such as \"512MiB\" or a number of bytes > 0");
-		} else if (literal_type(v)) {
+		} else if (check_literal_type(v)) {
 			diag_error(c->d, v->where, "'@memory' expects a size such as \"512MiB\", got %s %s",
-			           article(literal_type(v)), literal_type(v));
+			           article(check_literal_type(v)), check_literal_type(v));
 		}
 	}
 }
@@ -718,7 +718,7 @@ static void set_param(rctx *c, ast_decl *d, const char *text)
 {
 	const char *ty = d->u.param.type.name;
 	if (ty == NULL || strcmp(ty, "any") == 0) {
-		const char *lt = ty ? NULL : literal_type(d->u.param.deflt);
+		const char *lt = ty ? NULL : check_literal_type(d->u.param.deflt);
 		ty = lt && strcmp(lt, "none") != 0 && strcmp(lt, "list") != 0 &&
 		             strcmp(lt, "dict") != 0 ? lt : infer_type(text);
 	}
@@ -739,7 +739,7 @@ static void set_param(rctx *c, ast_decl *d, const char *text)
 		e->kind = E_STR;
 		e->u.str.s = arena_strdup(c->a, text);
 		e->u.str.len = strlen(text);
-		ok = utf8_valid(text, strlen(text));
+		ok = str_utf8_valid(text, strlen(text));
 	} else if (strcmp(ty, "none") == 0) {
 		e->kind = E_NONE;
 		ok = strcmp(text, "none") == 0;
@@ -756,7 +756,7 @@ static void set_param(rctx *c, ast_decl *d, const char *text)
 	d->u.param.deflt = e;
 }
 
-int apply_param_sets(rctx *c, modinfo *mi, const param_set *ps, int n)
+int check_apply_param_sets(rctx *c, modinfo *mi, const param_set *ps, int n)
 {
 	int before = c->d->nerrors;
 	for (int i = 0; i < n; i++) {

@@ -8,7 +8,7 @@
 
 #include "compile.h"
 #include "vm.h"
-#include "../stdlib/stdlib.h"
+#include "native.h"
 
 #define MAXREG 250
 
@@ -313,10 +313,10 @@ static const native_def *builtin_of(const ast_ref *ref, const char *name)
 	if (ref->kind != REF_BUILTIN)
 		return NULL;
 	if (ref->stdmod) {
-		const module_def *m = stdlib_module(ref->stdmod);
-		return m ? stdlib_module_fn(m, name) : NULL;
+		const module_def *m = native_module(ref->stdmod);
+		return m ? native_module_fn(m, name) : NULL;
 	}
-	return stdlib_builtin(name);
+	return native_builtin(name);
 }
 
 /* Loads what a resolved name refers to (not a local). */
@@ -347,8 +347,8 @@ static void load_ref(fstate *fs, const ast_ref *ref, const char *name, span wher
 	}
 	case REF_BUILTIN: {
 		if (ref->stdmod) {
-			const module_def *m = stdlib_module(ref->stdmod);
-			const const_def *c = m ? stdlib_module_const(m, name) : NULL;
+			const module_def *m = native_module(ref->stdmod);
+			const const_def *c = m ? native_module_const(m, name) : NULL;
 			if (c) {
 				emit_loadk(fs, dst, v_float(c->value));
 				return;
@@ -538,8 +538,8 @@ static void call_method(fstate *fs, const ast_expr *e, int dst)
 	s->name = arena_strdup(fs->cs->ar, name);
 	for (int t = V_STR; t < V__COUNT; t++)
 	{
-		s->by_type[t] = stdlib_method((vtype)t, name);
-		s->params[t] = s->by_type[t] ? stdlib_params(s->by_type[t]) : NULL;
+		s->by_type[t] = native_method((vtype)t, name);
+		s->params[t] = s->by_type[t] ? native_params_of(s->by_type[t]) : NULL;
 	}
 	s->mutates = mut;
 	s->nkw = nkw;
@@ -561,7 +561,7 @@ static void call_method(fstate *fs, const ast_expr *e, int dst)
 
 static void call_native(fstate *fs, const ast_expr *e, const native_def *d, int dst)
 {
-	const native_params *np = stdlib_params(d);
+	const native_params *np = native_params_of(d);
 	int nargs = e->u.call.nargs;
 	int base = top_base(fs, dst);
 	int slot = native_slot(fs, d);
@@ -868,7 +868,7 @@ static void emit_unpack(fstate *fs, int src, const int *dst, int n, span where)
 		return;
 	}
 	int save = fs->freereg;
-	const native_def *d = stdlib_builtin("__unpack");
+	const native_def *d = native_builtin("__unpack");
 	int base = reg_alloc(fs);
 	reg_alloc(fs);
 	emit_move(fs, base, src);

@@ -1,5 +1,6 @@
 /* encode.c: the versioned binary encoding of values (format in encode.h); the decoder treats its input as hostile. */
 #include "encode.h"
+#include "flow_err.h"
 #include "value_priv.h"
 
 #include <stdlib.h>
@@ -7,7 +8,7 @@
 
 /* ---- encoding --------------------------------------------------------------- */
 
-void enc_varint(sbuf *out, uint64_t x)
+void val_encode_varint(sbuf *out, uint64_t x)
 {
 	uint8_t b[10];
 	size_t n = 0;
@@ -44,7 +45,7 @@ static int enc_item(sbuf *out, value v, verr *e, int depth, encst *st)
 		return 0;
 	case V_INT:
 		sbuf_addc(out, ENC_INT);
-		enc_varint(out, ((uint64_t)v.as.i << 1) ^ (uint64_t)(v.as.i >> 63)); /* zigzag */
+		val_encode_varint(out, ((uint64_t)v.as.i << 1) ^ (uint64_t)(v.as.i >> 63)); /* zigzag */
 		return 0;
 	case V_FLOAT: {
 		uint64_t bits;
@@ -55,7 +56,7 @@ static int enc_item(sbuf *out, value v, verr *e, int depth, encst *st)
 	}
 	case V_STR:
 		sbuf_addc(out, ENC_STR);
-		enc_varint(out, str_len(v));
+		val_encode_varint(out, str_len(v));
 		sbuf_add(out, str_data(v), str_len(v));
 		return 0;
 	case V_TENSOR: {
@@ -63,7 +64,7 @@ static int enc_item(sbuf *out, value v, verr *e, int depth, encst *st)
 		sbuf_addc(out, ENC_TENSOR);
 		sbuf_addc(out, (char)t->ndim);
 		for (int i = 0; i < t->ndim; i++)
-			enc_varint(out, (uint64_t)t->shape[i]);
+			val_encode_varint(out, (uint64_t)t->shape[i]);
 		sbuf_reserve(out, t->size * 8);
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 		sbuf_add(out, t->data, t->size * 8);
@@ -80,19 +81,19 @@ static int enc_item(sbuf *out, value v, verr *e, int depth, encst *st)
 		break;
 	}
 	if (depth >= VAL_MAX_DEPTH) {
-		verr_set(e, "encode: value too deeply nested (more than %d levels)", VAL_MAX_DEPTH);
+		verr_setc(e, FLOW_ETOOBIG, "encode: value too deeply nested (more than %d levels)", VAL_MAX_DEPTH);
 		return -1;
 	}
 	value seen;
 	if ((v.t == V_LIST || v.t == V_DICT) && ptrmap_get(&st->seen, v.as.o, &seen)) {
 		sbuf_addc(out, ENC_SAME);
-		enc_varint(out, (uint64_t)seen.as.i);
+		val_encode_varint(out, (uint64_t)seen.as.i);
 		return 0;
 	}
 	if (v.t == V_LIST) {
 		size_t n = list_len(v);
 		sbuf_addc(out, ENC_LIST);
-		enc_varint(out, n);
+		val_encode_varint(out, n);
 		for (size_t i = 0; i < n; i++)
 			if (enc_item(out, list_get(v, i), e, depth + 1, st) < 0)
 				return -1;
@@ -101,7 +102,7 @@ static int enc_item(sbuf *out, value v, verr *e, int depth, encst *st)
 	}
 	if (v.t == V_DICT) {
 		sbuf_addc(out, ENC_DICT);
-		enc_varint(out, dict_len(v));
+		val_encode_varint(out, dict_len(v));
 		size_t i = 0;
 		value k, x;
 		while (dict_next(v, &i, &k, &x))
@@ -112,7 +113,7 @@ static int enc_item(sbuf *out, value v, verr *e, int depth, encst *st)
 	}
 	const vtype_hooks *h = vtype_hooks_of(v.t);
 	if (!h || !h->encode) {
-		verr_set(e, "cannot encode a value of type '%s'", vtype_name(v.t));
+		verr_setc(e, FLOW_ENOTSUP, "cannot encode a value of type '%s'", vtype_name(v.t));
 		return -1;
 	}
 	/* the payload's length goes first: encode into a scratch buffer */
@@ -124,7 +125,7 @@ static int enc_item(sbuf *out, value v, verr *e, int depth, encst *st)
 	}
 	sbuf_addc(out, ENC_EXT);
 	sbuf_addc(out, (char)v.t);
-	enc_varint(out, pl.len);
+	val_encode_varint(out, pl.len);
 	sbuf_add(out, pl.data, pl.len);
 	sbuf_fini(&pl);
 	return 0;
@@ -168,24 +169,24 @@ static void remember(dec *d, value v, int height)
 	d->height[d->nsame++] = height;
 }
 
-static int dec_fail(dec *d, const char *what)
+static int dec_fail(dec *d, int code, const char *what)
 {
-	verr_set(d->e, "decode: %s at byte %zu", what, d->pos);
+	verr_setc(d->e, code, "decode: %s at byte %zu", what, d->pos);
 	return -1;
 }
 
-int dec_varint(const uint8_t *buf, size_t len, size_t *pos, uint64_t *out, verr *e)
+int val_decode_varint(const uint8_t *buf, size_t len, size_t *pos, uint64_t *out, verr *e)
 {
 	uint64_t x = 0;
 	size_t i = *pos;
 	for (int shift = 0; shift < 70; shift += 7) {
 		if (i >= len) {
-			verr_set(e, "decode: truncated number at byte %zu", i);
+			verr_setc(e, FLOW_ETRUNC, "decode: truncated number at byte %zu", i);
 			return -1;
 		}
 		uint8_t b = buf[i++];
 		if (shift == 63 && b > 1) {
-			verr_set(e, "decode: number too large at byte %zu", i - 1);
+			verr_setc(e, FLOW_ECORRUPT, "decode: number too large at byte %zu", i - 1);
 			return -1;
 		}
 		x |= (uint64_t)(b & 0x7F) << shift;
@@ -195,13 +196,13 @@ int dec_varint(const uint8_t *buf, size_t len, size_t *pos, uint64_t *out, verr 
 			return 0;
 		}
 	}
-	verr_set(e, "decode: number too long at byte %zu", i);
+	verr_setc(e, FLOW_ECORRUPT, "decode: number too long at byte %zu", i);
 	return -1;
 }
 
 static int get_varint(dec *d, uint64_t *out)
 {
-	return dec_varint(d->p, d->len, &d->pos, out, d->e);
+	return val_decode_varint(d->p, d->len, &d->pos, out, d->e);
 }
 
 static size_t left(const dec *d)
@@ -217,10 +218,10 @@ static int dec_str(dec *d, value *out)
 	if (get_varint(d, &n) < 0)
 		return -1;
 	if (n > left(d))
-		return dec_fail(d, "string longer than the input");
+		return dec_fail(d, FLOW_ETRUNC, "string longer than the input");
 	const char *s = (const char *)d->p + d->pos;
-	if (!utf8_valid(s, (size_t)n))
-		return dec_fail(d, "string is not valid UTF-8");
+	if (!str_utf8_valid(s, (size_t)n))
+		return dec_fail(d, FLOW_ECORRUPT, "string is not valid UTF-8");
 	*out = str_new(s, (size_t)n);
 	d->pos += (size_t)n;
 	return 0;
@@ -233,7 +234,7 @@ static int dec_list(dec *d, value *out, int depth, int *height)
 	if (get_varint(d, &n) < 0)
 		return -1;
 	if (n > left(d)) /* every item takes at least one byte */
-		return dec_fail(d, "list count larger than the input");
+		return dec_fail(d, FLOW_ETRUNC, "list count larger than the input");
 	value l = list_new(n < 4096 ? (size_t)n : 4096); /* grows as items arrive */
 	for (uint64_t i = 0; i < n; i++) {
 		value x;
@@ -258,7 +259,7 @@ static int dec_dict(dec *d, value *out, int depth, int *height)
 	if (get_varint(d, &n) < 0)
 		return -1;
 	if (n > left(d) / 2) /* every pair takes at least two bytes */
-		return dec_fail(d, "dict count larger than the input");
+		return dec_fail(d, FLOW_ETRUNC, "dict count larger than the input");
 	value m = dict_new(n < 4096 ? (size_t)n : 4096); /* grows as items arrive */
 	for (uint64_t i = 0; i < n; i++) {
 		value k, x;
@@ -268,14 +269,14 @@ static int dec_dict(dec *d, value *out, int depth, int *height)
 		if (k.t != V_STR && k.t != V_INT && k.t != V_BOOL) {
 			val_rele(k);
 			d->pos = at;
-			dec_fail(d, "dict key of a type that cannot be a key");
+			dec_fail(d, FLOW_ECORRUPT, "dict key of a type that cannot be a key");
 			goto fail;
 		}
 		value old;
 		if (dict_get(m, k, &old)) {
 			val_rele(k);
 			d->pos = at;
-			dec_fail(d, "duplicate dict key");
+			dec_fail(d, FLOW_ECORRUPT, "duplicate dict key");
 			goto fail;
 		}
 		if (dec_item(d, &x, depth + 1, &h) < 0) {
@@ -300,10 +301,10 @@ fail:
 static int dec_tensor(dec *d, value *out)
 {
 	if (left(d) < 1)
-		return dec_fail(d, "truncated tensor");
+		return dec_fail(d, FLOW_ETRUNC, "truncated tensor");
 	int ndim = d->p[d->pos++];
 	if (ndim > TENSOR_MAX_DIMS)
-		return dec_fail(d, "tensor has too many dimensions");
+		return dec_fail(d, FLOW_ETOOBIG, "tensor has too many dimensions");
 	int64_t shape[TENSOR_MAX_DIMS];
 	uint64_t size = 1;
 	for (int i = 0; i < ndim; i++) {
@@ -311,13 +312,13 @@ static int dec_tensor(dec *d, value *out)
 		if (get_varint(d, &x) < 0)
 			return -1;
 		if (x > INT64_MAX)
-			return dec_fail(d, "tensor dimension too large");
+			return dec_fail(d, FLOW_ETOOBIG, "tensor dimension too large");
 		shape[i] = (int64_t)x;
 		if (__builtin_mul_overflow(size, x, &size))
-			return dec_fail(d, "tensor size overflows");
+			return dec_fail(d, FLOW_ETOOBIG, "tensor size overflows");
 	}
 	if (size > left(d) / 8)
-		return dec_fail(d, "tensor data shorter than its shape");
+		return dec_fail(d, FLOW_ETRUNC, "tensor data shorter than its shape");
 	value t;
 	if (tensor_new(ndim, shape, &t, d->e) < 0)
 		return -1;
@@ -340,20 +341,20 @@ static int dec_tensor(dec *d, value *out)
 static int dec_ext(dec *d, value *out)
 {
 	if (left(d) < 1)
-		return dec_fail(d, "truncated value");
+		return dec_fail(d, FLOW_ETRUNC, "truncated value");
 	uint8_t t = d->p[d->pos++];
 	uint64_t n;
 	if (get_varint(d, &n) < 0)
 		return -1;
 	if (n > left(d))
-		return dec_fail(d, "payload longer than the input");
+		return dec_fail(d, FLOW_ETRUNC, "payload longer than the input");
 	const vtype_hooks *h = (t >= V_FUTURE && t < V__COUNT) ? vtype_hooks_of(t) : NULL;
 	if (!h || !h->decode) {
 		d->pos -= 1;
 		if (t >= V_FUTURE && t < V__COUNT)
-			verr_set(d->e, "decode: cannot decode a value of type '%s'", vtype_name(t));
+			verr_setc(d->e, FLOW_ENOTSUP, "decode: cannot decode a value of type '%s'", vtype_name(t));
 		else
-			return dec_fail(d, "unknown extension type");
+			return dec_fail(d, FLOW_ECORRUPT, "unknown extension type");
 		return -1;
 	}
 	value v;
@@ -368,9 +369,9 @@ static int dec_item(dec *d, value *out, int depth, int *height)
 {
 	*height = 0;
 	if (depth > VAL_MAX_DEPTH)
-		return dec_fail(d, "value too deeply nested");
+		return dec_fail(d, FLOW_ETOOBIG, "value too deeply nested");
 	if (left(d) < 1)
-		return dec_fail(d, "truncated value");
+		return dec_fail(d, FLOW_ETRUNC, "truncated value");
 	uint8_t tag = d->p[d->pos++];
 	switch (tag) {
 	case ENC_SAME: {
@@ -380,11 +381,11 @@ static int dec_item(dec *d, value *out, int depth, int *height)
 			return -1;
 		if (k >= d->nsame) {
 			d->pos = at;
-			return dec_fail(d, "reference to a part not decoded yet");
+			return dec_fail(d, FLOW_ECORRUPT, "reference to a part not decoded yet");
 		}
 		if (depth + d->height[k] > VAL_MAX_DEPTH) {
 			d->pos = at;
-			return dec_fail(d, "value too deeply nested");
+			return dec_fail(d, FLOW_ETOOBIG, "value too deeply nested");
 		}
 		*height = d->height[k];
 		*out = val_hold(d->same[k]);
@@ -402,7 +403,7 @@ static int dec_item(dec *d, value *out, int depth, int *height)
 	}
 	case ENC_FLOAT: {
 		if (left(d) < 8)
-			return dec_fail(d, "truncated float");
+			return dec_fail(d, FLOW_ETRUNC, "truncated float");
 		uint64_t bits = 0;
 		for (int k = 0; k < 8; k++)
 			bits |= (uint64_t)d->p[d->pos + k] << (8 * k);
@@ -419,7 +420,7 @@ static int dec_item(dec *d, value *out, int depth, int *height)
 	case ENC_EXT: return dec_ext(d, out);
 	default:
 		d->pos--;
-		return dec_fail(d, "unknown tag");
+		return dec_fail(d, FLOW_ECORRUPT, "unknown tag");
 	}
 }
 
@@ -427,11 +428,11 @@ int val_decode_at(const uint8_t *buf, size_t len, size_t *pos, value *out, verr 
 {
 	dec d = { buf, len, *pos, e, NULL, NULL, 0, 0 };
 	if (d.pos >= len) {
-		verr_set(e, "decode: no value at byte %zu (input is %zu bytes)", d.pos, len);
+		verr_setc(e, FLOW_ETRUNC, "decode: no value at byte %zu (input is %zu bytes)", d.pos, len);
 		return -1;
 	}
 	if (buf[d.pos] != ENC_VERSION) {
-		verr_set(e, "decode: bad version byte 0x%02x at byte %zu (expected 0x%02x)",
+		verr_setc(e, FLOW_EVERSION, "decode: bad version byte 0x%02x at byte %zu (expected 0x%02x)",
 		         buf[d.pos], d.pos, ENC_VERSION);
 		return -1;
 	}
@@ -458,7 +459,7 @@ int val_decode(const void *buf, size_t len, value *out, verr *e)
 		return -1;
 	if (pos != len) {
 		val_rele(v);
-		verr_set(e, "decode: %zu bytes left over after the value", len - pos);
+		verr_setc(e, FLOW_ECORRUPT, "decode: %zu bytes left over after the value", len - pos);
 		return -1;
 	}
 	*out = v;

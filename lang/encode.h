@@ -24,6 +24,12 @@
  *
  * Ownership: v is borrowed; *out is a new reference on success and
  * untouched on failure (partial results are freed).
+ *
+ * Errors: every int function returns 0, or -1 with e->code a code of
+ * flow_err.h (FLOW_ETRUNC input ends early, FLOW_ECORRUPT malformed bytes,
+ * FLOW_EVERSION wrong version byte, FLOW_ETOOBIG beyond a limit,
+ * FLOW_ENOTSUP a type without encode/decode hooks; a hook's own failure
+ * keeps the hook's code) and e->msg the detail naming the byte offset.
  */
 #ifndef FLOW_ENCODE_H
 #define FLOW_ENCODE_H
@@ -53,7 +59,7 @@ int val_decode(const void *buf, size_t len, value *out, verr *e);
 int val_decode_at(const uint8_t *buf, size_t len, size_t *pos, value *out, verr *e);
 
 /* The varints, for formats that embed values (plans, messages). */
-void enc_varint(sbuf *out, uint64_t x);
-int dec_varint(const uint8_t *buf, size_t len, size_t *pos, uint64_t *out, verr *e);
+void val_encode_varint(sbuf *out, uint64_t x);
+int val_decode_varint(const uint8_t *buf, size_t len, size_t *pos, uint64_t *out, verr *e);
 
 #endif

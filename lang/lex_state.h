@@ -91,7 +91,7 @@ int flowyylex(FLOWYYSTYPE *val, span *loc, parse_state *ps);
 void parse_state_init(parse_state *ps, arena *a, diag_ctx *d, int file,
                       const char *src, size_t len, int line, int col_shift);
 void parse_state_fini(parse_state *ps);
-void vec_push(parse_state *ps, ptrvec *v, void *item);
+void parse_vec_push(parse_state *ps, ptrvec *v, void *item);
 /* A token's description for messages: "'else'", "newline", "name 'x'". */
 const char *parse_tok_name(int tok);
 

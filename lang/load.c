@@ -9,7 +9,7 @@
 
 #include "parse.h"
 #include "resolve_int.h"
-#include "stdlib/stdlib.h"
+#include "lang/native.h"
 
 #define MAX_SOURCE_BYTES (256u << 20)
 
@@ -192,9 +192,9 @@ static void load_import(lctx *lc, int self, ast_decl *d)
 	const char *what = d->u.import.what ? d->u.import.what : "";
 	span at = d->where;
 	if (!d->u.import.is_file) {
-		if (stdlib_module(what) == NULL) {
+		if (native_module(what) == NULL) {
 			span nat = d->name_where.line > 0 && !d->u.import.alias ? d->name_where : d->where;
-			const char *s = diag_suggest(what, stdlib_module_names(), 0);
+			const char *s = diag_suggest(what, native_module_names(), 0);
 			if (s)
 				diag_error(c->d, nat, "unknown module '%s'; did you mean '%s'?", what, s);
 			else
@@ -343,10 +343,10 @@ int loader_load_source(flow_loader *l, const char *path, const char *src, size_t
 
 	for (int i = 0; i < c->nmods; i++) {
 		c->mi = &c->mods[i];
-		build_module_table(c, &c->mods[i]);
+		resolve_build_module_table(c, &c->mods[i]);
 	}
 	c->mi = &c->mods[0];
-	apply_param_sets(c, &c->mods[0], params, nparams);
+	check_apply_param_sets(c, &c->mods[0], params, nparams);
 	for (int i = 0; i < c->nmods; i++) {
 		ast_module *m = c->mods[i].m;
 		for (int k = 0; k < m->ndecls; k++) {

@@ -13,7 +13,7 @@
 
 int flowyyparse(parse_state *ps);
 
-void vec_push(parse_state *ps, ptrvec *v, void *item)
+void parse_vec_push(parse_state *ps, ptrvec *v, void *item)
 {
 	if (v->n == v->cap) {
 		int cap = v->cap ? v->cap * 2 : 4;
@@ -125,7 +125,7 @@ static void add_part(parse_state *ps, ptrvec *parts, const char *text, size_t le
 	p->text_len = len;
 	p->expr = e;
 	p->spec = spec;
-	vec_push(ps, parts, p);
+	parse_vec_push(ps, parts, p);
 }
 
 /* Splits the raw text between f" and " (first byte at column col) into

@@ -135,7 +135,7 @@ static ast_expr *rhs_list(parse_state *ps, ast_expr *first, ptrvec rest, span at
 static ptrvec vec1(parse_state *ps, void *item)
 {
 	ptrvec v = { 0 };
-	vec_push(ps, &v, item);
+	parse_vec_push(ps, &v, item);
 	return v;
 }
 
@@ -227,7 +227,7 @@ static void push_arg(parse_state *ps, ptrvec *v, ast_arg *a)
 {
 	if (!a->name && v->n > 0 && ((ast_arg *)v->v[v->n - 1])->name)
 		diag_error(ps->diag, a->value->where, "positional argument after a keyword argument");
-	vec_push(ps, v, a);
+	parse_vec_push(ps, v, a);
 }
 }
 
@@ -290,8 +290,8 @@ top_list
 	;
 
 top_item
-	: decl      { vec_push(ps, &ps->decls, $1); }
-	| stmt      { ast_decl *d = mk_decl(ps, D_STMT, @1); d->u.stmt = $1; vec_push(ps, &ps->decls, d); }
+	: decl      { parse_vec_push(ps, &ps->decls, $1); }
+	| stmt      { ast_decl *d = mk_decl(ps, D_STMT, @1); d->u.stmt = $1; parse_vec_push(ps, &ps->decls, d); }
 	| error
 	;
 
@@ -325,7 +325,7 @@ callable_decl: fn_decl | task_decl | actor_decl ;
 
 decorators
 	: decorator                       { $$ = vec1(ps, $1); }
-	| decorators opt_nl decorator     { $$ = $1; vec_push(ps, &$$, $3); }
+	| decorators opt_nl decorator     { $$ = $1; parse_vec_push(ps, &$$, $3); }
 	;
 
 decorator
@@ -410,8 +410,8 @@ actor_body
 	;
 
 actor_list
-	: actor_item                        { $$ = (ptrvec){ 0 }; if ($1) vec_push(ps, &$$, $1); }
-	| actor_list seps actor_item        { $$ = $1; if ($3) vec_push(ps, &$$, $3); }
+	: actor_item                        { $$ = (ptrvec){ 0 }; if ($1) parse_vec_push(ps, &$$, $1); }
+	| actor_list seps actor_item        { $$ = $1; if ($3) parse_vec_push(ps, &$$, $3); }
 	;
 
 actor_item
@@ -441,7 +441,7 @@ params
 
 param_list
 	: param                   { $$ = vec1(ps, $1); }
-	| param_list ',' param    { $$ = $1; vec_push(ps, &$$, $3); }
+	| param_list ',' param    { $$ = $1; parse_vec_push(ps, &$$, $3); }
 	;
 
 param
@@ -488,8 +488,8 @@ body
 	;
 
 stmt_list
-	: body_item                      { $$ = (ptrvec){ 0 }; if ($1) vec_push(ps, &$$, $1); }
-	| stmt_list seps body_item       { $$ = $1; if ($3) vec_push(ps, &$$, $3); }
+	: body_item                      { $$ = (ptrvec){ 0 }; if ($1) parse_vec_push(ps, &$$, $1); }
+	| stmt_list seps body_item       { $$ = $1; if ($3) parse_vec_push(ps, &$$, $3); }
 	;
 
 body_item
@@ -852,13 +852,13 @@ list
 
 expr_list
 	: expr                  { $$ = vec1(ps, $1); }
-	| expr_list ',' expr    { $$ = $1; vec_push(ps, &$$, $3); }
+	| expr_list ',' expr    { $$ = $1; parse_vec_push(ps, &$$, $3); }
 	;
 
 comp_clauses
 	: comp_for                  { $$ = vec1(ps, $1); }
-	| comp_clauses comp_for     { $$ = $1; vec_push(ps, &$$, $2); }
-	| comp_clauses comp_if      { $$ = $1; vec_push(ps, &$$, $2); }
+	| comp_clauses comp_for     { $$ = $1; parse_vec_push(ps, &$$, $2); }
+	| comp_clauses comp_if      { $$ = $1; parse_vec_push(ps, &$$, $2); }
 	;
 
 /* The iterable and the condition are or_exprs, so that an 'if' after
@@ -907,8 +907,8 @@ dict_comp
 	;
 
 dict_items
-	: expr ':' expr                   { $$ = vec1(ps, $1); vec_push(ps, &$$, $3); }
-	| dict_items ',' expr ':' expr    { $$ = $1; vec_push(ps, &$$, $3); vec_push(ps, &$$, $5); }
+	: expr ':' expr                   { $$ = vec1(ps, $1); parse_vec_push(ps, &$$, $3); }
+	| dict_items ',' expr ':' expr    { $$ = $1; parse_vec_push(ps, &$$, $3); parse_vec_push(ps, &$$, $5); }
 	;
 
 %%

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "resolve_int.h"
-#include "stdlib/stdlib.h"
+#include "lang/native.h"
 
 /* ---- small helpers ---------------------------------------------------- */
 
@@ -15,7 +15,7 @@
  * (__unpack), never the user's. */
 static const native_def *user_builtin(const char *name)
 {
-	return strncmp(name, "__", 2) == 0 ? NULL : stdlib_builtin(name);
+	return strncmp(name, "__", 2) == 0 ? NULL : native_builtin(name);
 }
 
 /* The place just after a statement or expression: where a binding takes
@@ -43,7 +43,7 @@ static bool span_holds(span s, int line, int col)
 	return !before(line, col, s.line, s.col) && !before(el, ec, line, col);
 }
 
-const char *decl_kind_name(const ast_decl *d)
+const char *resolve_decl_kind_name(const ast_decl *d)
 {
 	switch (d->kind) {
 	case D_IMPORT: return "module";
@@ -57,7 +57,7 @@ const char *decl_kind_name(const ast_decl *d)
 	return "name";
 }
 
-const char *import_binding(arena *a, const ast_decl *d)
+const char *resolve_import_binding(arena *a, const ast_decl *d)
 {
 	if (d->u.import.alias)
 		return d->u.import.alias;
@@ -74,7 +74,7 @@ const char *import_binding(arena *a, const ast_decl *d)
 	return arena_strndup(a, base, n);
 }
 
-void names_add(rctx *c, names *ns, const char *s)
+void resolve_names_add(rctx *c, names *ns, const char *s)
 {
 	if (s == NULL)
 		return;
@@ -93,7 +93,7 @@ static const char *suggest(names *ns, const char *name)
 }
 
 /* Appends "; did you mean 'x'?" when there is a close name. */
-void error_suggest(rctx *c, span where, const char *msg, const char *name, names *ns,
+void resolve_error_suggest(rctx *c, span where, const char *msg, const char *name, names *ns,
                           const char *prefix)
 {
 	const char *s = suggest(ns, name);
@@ -151,7 +151,7 @@ static void sm_put(arena *a, strmap *m, const char *key, int val)
 
 /* ---- module tables ---------------------------------------------------- */
 
-modinfo *mod_info(rctx *c, const ast_module *m)
+modinfo *resolve_mod_info(rctx *c, const ast_module *m)
 {
 	for (int i = 0; i < c->nmods; i++)
 		if (c->mods[i].m == m)
@@ -159,15 +159,15 @@ modinfo *mod_info(rctx *c, const ast_module *m)
 	return NULL;
 }
 
-msym *mod_find(modinfo *mi, const char *name)
+msym *resolve_mod_find(modinfo *mi, const char *name)
 {
 	int i = sm_get(&mi->index, name);
 	return i < 0 ? NULL : &mi->syms[i];
 }
 
-void mod_add(rctx *c, modinfo *mi, const char *name, ast_decl *d, span where)
+void resolve_mod_add(rctx *c, modinfo *mi, const char *name, ast_decl *d, span where)
 {
-	msym *prev = mod_find(mi, name);
+	msym *prev = resolve_mod_find(mi, name);
 	if (prev) {
 		diag_error(c->d, where, "duplicate declaration of '%s'", name);
 		diag_note(c->d, pick(prev->decl->name_where, prev->decl->where),
@@ -186,17 +186,17 @@ void mod_add(rctx *c, modinfo *mi, const char *name, ast_decl *d, span where)
 	mi->nsyms++;
 }
 
-void build_module_table(rctx *c, modinfo *mi)
+void resolve_build_module_table(rctx *c, modinfo *mi)
 {
 	ast_module *m = mi->m;
 	for (int i = 0; i < m->ndecls; i++) {
 		ast_decl *d = m->decls[i];
 		if (d == NULL || d->kind == D_STMT)
 			continue;
-		const char *name = d->kind == D_IMPORT ? import_binding(c->a, d) : d->name;
+		const char *name = d->kind == D_IMPORT ? resolve_import_binding(c->a, d) : d->name;
 		if (name == NULL || *name == '\0')
 			continue;
-		mod_add(c, mi, name, d, pick(d->name_where, d->where));
+		resolve_mod_add(c, mi, name, d, pick(d->name_where, d->where));
 	}
 }
 
@@ -210,7 +210,7 @@ static void sym_ref(modinfo *mi, msym *s, ast_ref *r)
 		if (d->u.import.is_file) {
 			r->module = d->u.import.target;
 		} else {
-			const module_def *md = stdlib_module(d->u.import.what ? d->u.import.what : "");
+			const module_def *md = native_module(d->u.import.what ? d->u.import.what : "");
 			r->stdmod = md ? md->name : d->u.import.what;
 		}
 		break;
@@ -334,7 +334,7 @@ static bool assign_declares(rctx *c, body *b, const nameset *set, const char *na
 		return false;
 	if (set_has(set, name) || body_find(b, name))
 		return true;
-	if (mod_find(c->mi, name) || user_builtin(name))
+	if (resolve_mod_find(c->mi, name) || user_builtin(name))
 		return false;
 	return true;
 }
@@ -408,15 +408,15 @@ static void collect_stmt(rctx *c, body *b, const nameset *set, ast_stmt *s)
 static void candidates(rctx *c, names *ns)
 {
 	for (int i = c->ncomp - 1; i >= 0; i--)
-		names_add(c, ns, c->comp[i].name);
+		resolve_names_add(c, ns, c->comp[i].name);
 	if (c->b)
 		for (int i = 0; i < c->b->n; i++)
-			names_add(c, ns, c->b->v[i].name);
+			resolve_names_add(c, ns, c->b->v[i].name);
 	for (int i = 0; i < c->mi->nsyms; i++)
-		names_add(c, ns, c->mi->syms[i].name);
-	const char *const *bi = stdlib_builtin_names();
+		resolve_names_add(c, ns, c->mi->syms[i].name);
+	const char *const *bi = native_builtin_names();
 	for (int i = 0; bi && bi[i]; i++)
-		names_add(c, ns, bi[i]);
+		resolve_names_add(c, ns, bi[i]);
 }
 
 static const char *body_title(rctx *c, char *buf, size_t n)
@@ -469,7 +469,7 @@ static void resolve_name(rctx *c, ast_expr *e, bool as_obj)
 			return;
 		}
 	}
-	msym *s = mod_find(c->mi, name);
+	msym *s = resolve_mod_find(c->mi, name);
 	if (s) {
 		sym_ref(c->mi, s, r);
 		/* `import str` binds the module, yet `str(x)` must stay the
@@ -517,7 +517,7 @@ static void resolve_name(rctx *c, ast_expr *e, bool as_obj)
 		candidates(c, &ns); /* not when the message would be dropped anyway */
 	char msg[256];
 	snprintf(msg, sizeof msg, "unknown name '%s'", name);
-	error_suggest(c, e->where, msg, name, &ns, "");
+	resolve_error_suggest(c, e->where, msg, name, &ns, "");
 }
 
 static int cmp_name(const void *a, const void *b)
@@ -533,7 +533,7 @@ static void no_member(rctx *c, span at, const char *written, const char *name, n
 	char msg[256];
 	snprintf(msg, sizeof msg, "module '%s' has no member '%s'", written, name);
 	if (ns->n == 0 || suggest(ns, name)) {
-		error_suggest(c, at, msg, name, ns, "");
+		resolve_error_suggest(c, at, msg, name, ns, "");
 		return;
 	}
 	qsort(ns->v, ns->n, sizeof *ns->v, cmp_name);
@@ -551,15 +551,15 @@ static void module_members(rctx *c, modinfo *t, names *ns)
 {
 	for (int i = 0; i < t->nsyms; i++)
 		if (t->syms[i].decl->kind != D_IMPORT)
-			names_add(c, ns, t->syms[i].name);
+			resolve_names_add(c, ns, t->syms[i].name);
 }
 
 static void std_members(rctx *c, const module_def *md, names *ns)
 {
 	for (const native_def *f = md->fns; f && f->name; f++)
-		names_add(c, ns, f->name);
+		resolve_names_add(c, ns, f->name);
 	for (const const_def *k = md->consts; k && k->name; k++)
-		names_add(c, ns, k->name);
+		resolve_names_add(c, ns, k->name);
 }
 
 /* a.name where a is a module (or the builtin str): the member's ref. */
@@ -570,8 +570,8 @@ static void resolve_member(rctx *c, ast_expr *e, const char *written, const ast_
 	span at = pick(e->u.field.name_where, e->where);
 	names ns = {0};
 	if (obj->kind == REF_MODULE && obj->module) {
-		modinfo *t = mod_info(c, obj->module);
-		msym *s = t ? mod_find(t, name) : NULL;
+		modinfo *t = resolve_mod_info(c, obj->module);
+		msym *s = t ? resolve_mod_find(t, name) : NULL;
 		if (s && s->decl->kind != D_IMPORT) {
 			sym_ref(t, s, r);
 			return;
@@ -583,10 +583,10 @@ static void resolve_member(rctx *c, ast_expr *e, const char *written, const ast_
 		return;
 	}
 	const char *modname = obj->kind == REF_MODULE ? obj->stdmod : "str";
-	const module_def *md = stdlib_module(modname ? modname : "");
+	const module_def *md = native_module(modname ? modname : "");
 	if (md == NULL)
 		return; /* unknown module: already reported at the import */
-	if (stdlib_module_fn(md, name) || stdlib_module_const(md, name)) {
+	if (native_module_fn(md, name) || native_module_const(md, name)) {
 		memset(r, 0, sizeof *r);
 		r->kind = REF_BUILTIN;
 		r->stdmod = md->name;
@@ -778,14 +778,14 @@ static void target_clash(rctx *c, const char *name, span at)
 		diag_error(c->d, at, "'self' cannot be declared");
 		return;
 	}
-	msym *s = mod_find(c->mi, name);
+	msym *s = resolve_mod_find(c->mi, name);
 	if (s == NULL)
 		return;
 	if (c->b && c->b->is_driver)
 		diag_error(c->d, at, "duplicate declaration of '%s'", name);
 	else
 		diag_error(c->d, at, "'%s' is already declared as a %s of this module", name,
-		           decl_kind_name(s->decl));
+		           resolve_decl_kind_name(s->decl));
 	diag_note(c->d, pick(s->decl->name_where, s->decl->where),
 	          "previous declaration of '%s' is here", name);
 }
@@ -820,9 +820,9 @@ static void assign_name(rctx *c, ast_expr *t, ast_assignop op)
 			diag_error(c->d, t->where, "'%s' is used before it is assigned", name);
 		return;
 	}
-	msym *s = mod_find(c->mi, name);
+	msym *s = resolve_mod_find(c->mi, name);
 	if (s) {
-		diag_error(c->d, t->where, "cannot assign to %s '%s'", decl_kind_name(s->decl), name);
+		diag_error(c->d, t->where, "cannot assign to %s '%s'", resolve_decl_kind_name(s->decl), name);
 		diag_note(c->d, pick(s->decl->name_where, s->decl->where), "'%s' is declared here",
 		          name);
 		return;
@@ -838,10 +838,10 @@ static void assign_name(rctx *c, ast_expr *t, ast_assignop op)
 
 static void check_value_type(rctx *c, const ast_type *ty, ast_expr *v, const char *fmt_name)
 {
-	if (ty->name == NULL || v == NULL || !type_name_known(c, ty->name))
+	if (ty->name == NULL || v == NULL || !check_type_name_known(c, ty->name))
 		return;
-	const char *lt = literal_type(v);
-	if (lt && !type_accepts(ty->name, lt))
+	const char *lt = check_literal_type(v);
+	if (lt && !check_type_accepts(ty->name, lt))
 		diag_error(c->d, v->where, "%s is declared %s but given %s %s", fmt_name, ty->name,
 		           article(lt), lt);
 }
@@ -961,11 +961,11 @@ static void resolve_stmt(rctx *c, ast_stmt *s, blockscope *bs)
 			diag_error(c->d, s->where,
 			           "'return' cannot be used in the driver, only in a task, fn or method");
 		} else if (fn && s->u.ret && fn->u.fn.ret.name) {
-			const char *lt = literal_type(s->u.ret);
+			const char *lt = check_literal_type(s->u.ret);
 			const char *want = fn->u.fn.ret.name;
-			if (lt && type_name_known(c, want) && !type_accepts(want, lt))
+			if (lt && check_type_name_known(c, want) && !check_type_accepts(want, lt))
 				diag_error(c->d, s->u.ret->where, "%s '%s' returns %s but this is %s %s",
-				           decl_kind_name(fn), fn->name, want, article(lt), lt);
+				           resolve_decl_kind_name(fn), fn->name, want, article(lt), lt);
 		}
 		break;
 	}
@@ -1077,7 +1077,7 @@ static void resolve_actor(rctx *c, ast_decl *d)
 static void resolve_global(rctx *c, ast_decl *d)
 {
 	char what[192];
-	snprintf(what, sizeof what, "%s '%s'", decl_kind_name(d), d->name ? d->name : "?");
+	snprintf(what, sizeof what, "%s '%s'", resolve_decl_kind_name(d), d->name ? d->name : "?");
 	ast_expr *v = d->kind == D_CONST ? d->u.const_.value : d->u.param.deflt;
 	c->b = NULL;
 	c->const_what = what;
@@ -1086,9 +1086,9 @@ static void resolve_global(rctx *c, ast_decl *d)
 	c->const_what = NULL;
 	if (d->kind == D_PARAM) {
 		check_type(c, &d->u.param.type);
-		if (v && d->u.param.type.name && type_name_known(c, d->u.param.type.name)) {
-			const char *lt = literal_type(v);
-			if (lt && !type_accepts(d->u.param.type.name, lt))
+		if (v && d->u.param.type.name && check_type_name_known(c, d->u.param.type.name)) {
+			const char *lt = check_literal_type(v);
+			if (lt && !check_type_accepts(d->u.param.type.name, lt))
 				diag_error(c->d, v->where, "param '%s' is declared %s but its default is %s %s",
 				           d->name, d->u.param.type.name, article(lt), lt);
 		}

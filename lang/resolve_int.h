@@ -83,31 +83,31 @@ typedef struct names {
 } names;
 
 /* resolve.c */
-void names_add(rctx *c, names *ns, const char *s);
+void resolve_names_add(rctx *c, names *ns, const char *s);
 /* Reports msg, adding "; did you mean 'PREFIXx'?" when a name is close. */
-void error_suggest(rctx *c, span where, const char *msg, const char *name, names *ns,
+void resolve_error_suggest(rctx *c, span where, const char *msg, const char *name, names *ns,
                    const char *prefix);
-modinfo *mod_info(rctx *c, const ast_module *m);
-msym *mod_find(modinfo *mi, const char *name);
-void mod_add(rctx *c, modinfo *mi, const char *name, ast_decl *d, span where);
-const char *decl_kind_name(const ast_decl *d);
-const char *import_binding(arena *a, const ast_decl *d);
+modinfo *resolve_mod_info(rctx *c, const ast_module *m);
+msym *resolve_mod_find(modinfo *mi, const char *name);
+void resolve_mod_add(rctx *c, modinfo *mi, const char *name, ast_decl *d, span where);
+const char *resolve_decl_kind_name(const ast_decl *d);
+const char *resolve_import_binding(arena *a, const ast_decl *d);
 void resolve_expr(rctx *c, ast_expr *e);
 void resolve_module(rctx *c, modinfo *mi);
-void build_module_table(rctx *c, modinfo *mi);
+void resolve_build_module_table(rctx *c, modinfo *mi);
 
 /* check_call.c */
 void check_call(rctx *c, ast_expr *call);
 
 /* check_decl.c */
-bool type_name_known(rctx *c, const char *name);
+bool check_type_name_known(rctx *c, const char *name);
 void check_type(rctx *c, const ast_type *t);
-const char *literal_type(const ast_expr *e);
-bool type_accepts(const char *declared, const char *actual);
+const char *check_literal_type(const ast_expr *e);
+bool check_type_accepts(const char *declared, const char *actual);
 void check_decorators(rctx *c, ast_decl *d);
 void check_const_expr(rctx *c, ast_expr *e, const char *what);
 void check_const_cycles(rctx *c, modinfo *mi);
 void check_params_ast(rctx *c, ast_decl *fn);
-int apply_param_sets(rctx *c, modinfo *mi, const param_set *ps, int n);
+int check_apply_param_sets(rctx *c, modinfo *mi, const param_set *ps, int n);
 
 #endif

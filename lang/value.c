@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "flow_err.h"
+
 void verr_set(verr *e, const char *fmt, ...)
 {
 	if (!e)
@@ -15,6 +17,18 @@ void verr_set(verr *e, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(e->msg, sizeof e->msg, fmt, ap);
 	va_end(ap);
+	e->code = FLOW_EINVAL;
+}
+
+void verr_setc(verr *e, int code, const char *fmt, ...)
+{
+	if (!e)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+	va_end(ap);
+	e->code = code;
 }
 
 void val_oom(size_t n)
@@ -527,7 +541,7 @@ value val_deep_copy(value v)
 int tensor_new(int ndim, const int64_t *shape, value *out, verr *e)
 {
 	if (ndim < 0 || ndim > TENSOR_MAX_DIMS) {
-		verr_set(e, "tensor: %d dimensions (at most %d)", ndim, TENSOR_MAX_DIMS);
+		verr_setc(e, FLOW_ETOOBIG, "tensor: %d dimensions (at most %d)", ndim, TENSOR_MAX_DIMS);
 		return -1;
 	}
 	size_t size = 1;
@@ -537,7 +551,7 @@ int tensor_new(int ndim, const int64_t *shape, value *out, verr *e)
 			return -1;
 		}
 		if (__builtin_mul_overflow(size, (size_t)shape[i], &size) || size > TENSOR_MAX_SIZE) {
-			verr_set(e, "tensor: too large");
+			verr_setc(e, FLOW_ETOOBIG, "tensor: too large");
 			return -1;
 		}
 	}
@@ -547,7 +561,7 @@ int tensor_new(int ndim, const int64_t *shape, value *out, verr *e)
 		bytes = 64;
 	double *data = aligned_alloc(64, bytes);
 	if (!data) {
-		verr_set(e, "tensor: out of memory for %zu elements", size);
+		verr_setc(e, FLOW_ENOMEM, "tensor: out of memory for %zu elements", size);
 		return -1;
 	}
 	memset(data, 0, bytes);

@@ -27,6 +27,8 @@
 #include <stdint.h>
 #include "small_limits.h"
 
+#include "flow_err.h" /* the codes verr carries */
+
 typedef enum {
 	V_NONE = 0,
 	V_BOOL,
@@ -68,11 +70,15 @@ struct vobj {
 	uint16_t extra;   /* per-type use (V_FUNC: kind) */
 };
 
-/* Error text from a failing value operation. */
+/* Error from a failing value operation: a code of flow_err.h (what went
+ * wrong, for programs and the wire) and text (the detail, for people).
+ * verr_set records FLOW_EINVAL; verr_setc records the code given. */
 typedef struct verr {
 	char msg[256];
+	int code;
 } verr;
 void verr_set(verr *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void verr_setc(verr *e, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* ---- immediates ----------------------------------------------------- */
 static inline value v_none(void) { value v; v.t = V_NONE; v.as.i = 0; return v; }
@@ -199,11 +205,11 @@ value str_join(value sep, const value *items, size_t n);
  * object: *dst is updated. */
 bool str_append_inplace(value *dst, value b);
 int str_repeat(value s, int64_t n, value *out, verr *e);
-bool utf8_valid(const char *s, size_t len);
+bool str_utf8_valid(const char *s, size_t len);
 /* The length of the valid UTF-8 sequence at s (1 for ASCII), or 0 when
  * the bytes there (at most avail) are not one: for writers that pass
  * text through and replace what is not UTF-8 (DOT labels, JSON). */
-size_t utf8_seq_len(const char *s, size_t avail);
+size_t str_utf8_seq_len(const char *s, size_t avail);
 
 /* ---- list ------------------------------------------------------------- */
 typedef struct vlist {
@@ -281,7 +287,7 @@ void val_str(sbuf *out, value v);
 void val_repr(sbuf *out, value v);
 /* Shortest text that reads back to the same double, Python style
  * ("0.1", "2.0", "1e+20", "inf", "nan"). */
-void float_repr(sbuf *out, double d);
+void val_float_repr(sbuf *out, double d);
 /* Python format-spec mini-language ("{:.3f}", "{:>8}", "{:,}", "{:x}"). */
 int val_format(sbuf *out, value v, const char *spec, verr *e);
 

@@ -227,10 +227,10 @@ static int format_int(sbuf *out, int64_t v, const fspec *f, const char *spec, va
 	return 0;
 }
 
-/* Shortest-digits repr body of |x| (finite), as float_repr prints it. */
+/* Shortest-digits repr body of |x| (finite), as val_float_repr prints it. */
 static void repr_body(sbuf *b, double x)
 {
-	float_repr(b, fabs(x));
+	val_float_repr(b, fabs(x));
 }
 
 /* Python's 'g' (and no-type with a precision: add_dot_0) of |x|, finite. */

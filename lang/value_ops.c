@@ -147,7 +147,7 @@ int val_cmp_depth(value a, value b, int *result, verr *e, int depth)
 	}
 	if (a.t == V_LIST && b.t == V_LIST) {
 		if (depth >= VAL_MAX_DEPTH) {
-			verr_set(e, "comparison: value too deeply nested");
+			verr_setc(e, FLOW_ETOOBIG, "comparison: value too deeply nested");
 			return -1;
 		}
 		size_t la = list_len(a), lb = list_len(b);

@@ -7,7 +7,7 @@
 /* Python's slice bounds (PySlice_AdjustIndices) for a sequence of len items:
  * returns how many items the slice has and sets *start to the first index.
  * step must not be 0. */
-size_t slice_adjust(size_t len, bool has_lo, int64_t lo, bool has_hi, int64_t hi,
+size_t val_slice_adjust(size_t len, bool has_lo, int64_t lo, bool has_hi, int64_t hi,
                     int64_t step, int64_t *start);
 
 /* dict internals used by val_free_obj: release every key and value through

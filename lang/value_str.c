@@ -55,7 +55,7 @@ static void shortest_digits(double d, char *digits, int *exp10)
 	digits[n] = '\0';
 }
 
-void float_repr(sbuf *out, double d)
+void val_float_repr(sbuf *out, double d)
 {
 	if (isnan(d)) {
 		sbuf_adds(out, "nan");
@@ -141,7 +141,7 @@ static void repr_str(sbuf *out, value s)
 static void tensor_values(sbuf *out, const vtensor *t, int dim, size_t *pos)
 {
 	if (dim == t->ndim) {
-		float_repr(out, t->data[(*pos)++]);
+		val_float_repr(out, t->data[(*pos)++]);
 		return;
 	}
 	sbuf_addc(out, '[');
@@ -182,11 +182,11 @@ static void repr_tensor(sbuf *out, const vtensor *t)
 			hi = isnan(hi) ? hi : x;
 	}
 	sbuf_adds(out, ", min=");
-	float_repr(out, lo);
+	val_float_repr(out, lo);
 	sbuf_adds(out, ", max=");
-	float_repr(out, hi);
+	val_float_repr(out, hi);
 	sbuf_adds(out, ", mean=");
-	float_repr(out, ((s[0] + s[1]) + (s[2] + s[3])) / (double)t->size);
+	val_float_repr(out, ((s[0] + s[1]) + (s[2] + s[3])) / (double)t->size);
 	sbuf_addc(out, ')');
 }
 
@@ -212,7 +212,7 @@ static void repr_depth(sbuf *out, value v, int depth)
 	case V_NONE: sbuf_adds(out, "none"); return;
 	case V_BOOL: sbuf_adds(out, v.as.b ? "true" : "false"); return;
 	case V_INT: int_text(out, v.as.i); return;
-	case V_FLOAT: float_repr(out, v.as.f); return;
+	case V_FLOAT: val_float_repr(out, v.as.f); return;
 	case V_STR: repr_str(out, v); return;
 	case V_TENSOR: repr_tensor(out, tensor_of(v)); return;
 	default: break;

@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "verify.h"
+#include "native.h"
 #include "vm.h"
-#include "../stdlib/stdlib.h"
 
 /* Register type masks: one bit per vtype; KSTR is a string constant of the
  * proto (BINDMETHOD keeps a pointer into it); SHARED means the value may
@@ -94,7 +94,7 @@ static int check_insn(vstate *v, int pc, int *nsucc, int succ[2])
 		break;
 	case OPFMT_ANAT: {
 		CHECK(b < x->nnatives, "%s: native slot %d at pc %d out of range", x->name, b, pc);
-		const native_params *np = stdlib_params(x->natives[b]);
+		const native_params *np = native_params_of(x->natives[b]);
 		CHECK(!np || np->n < 0 || np->n == c, "%s: %s at pc %d gets %d arguments", x->name, x->natives[b]->name, pc, c);
 		break;
 	}

@@ -79,7 +79,7 @@ int list_slice(value lv, bool has_lo, int64_t lo, bool has_hi, int64_t hi,
 		return -1;
 	}
 	int64_t start;
-	size_t count = slice_adjust(list_len(lv), has_lo, lo, has_hi, hi, step, &start);
+	size_t count = val_slice_adjust(list_len(lv), has_lo, lo, has_hi, hi, step, &start);
 	if (step == INT64_MIN)
 		step = -INT64_MAX;
 	value r = list_new(count);
@@ -117,7 +117,7 @@ int list_repeat(value lv, int64_t n, value *out, verr *e)
 		return 0;
 	}
 	if (__builtin_mul_overflow(len, (uint64_t)n, &total) || total > LIST_MAX_ITEMS) {
-		verr_set(e, "repeated list is too large");
+		verr_setc(e, FLOW_ETOOBIG, "repeated list is too large");
 		return -1;
 	}
 	value r = list_new(total);

@@ -423,7 +423,7 @@ int vm_match_proto(flow_vm *vm, const bc_proto *p, value *args, int npos, value 
 int vm_match_native(flow_vm *vm, const native_def *d, value *args, int npos, value *kwv,
                     const char *const *kwnames, int nkw, value *out, int *argc)
 {
-	const native_params *np = stdlib_params(d);
+	const native_params *np = native_params_of(d);
 	if (!np || np->n < 0) {
 		if (nkw)
 			return vm_raise(vm, "'%s' takes no keyword arguments", d->name);
@@ -524,7 +524,7 @@ int vm_call_kw(flow_vm *vm, value fn, value *args, int npos, value *kwv,
 
 bool vm_method_mutates(const char *name)
 {
-	return stdlib_method_mutates(name);
+	return native_method_mutates(name);
 }
 
 int vm_call_method(flow_vm *vm, value *recv, const bc_msite *site, const char *name,
@@ -551,7 +551,7 @@ int vm_call_method(flow_vm *vm, value *recv, const bc_msite *site, const char *n
 			free(m);
 		return rc;
 	}
-	const native_def *d = site ? site->by_type[recv->t] : stdlib_method((vtype)recv->t, name);
+	const native_def *d = site ? site->by_type[recv->t] : native_method((vtype)recv->t, name);
 	if (!d)
 		return vm_raise(vm, "'%s' has no method '%s'", vtype_name(recv->t), name);
 	bool mutates = site ? site->mutates : vm_method_mutates(name);
@@ -573,7 +573,7 @@ int vm_call_method(flow_vm *vm, value *recv, const bc_msite *site, const char *n
 			if (vm_force_values(vm, &kwv[j]))
 				return -1;
 	}
-	const native_params *np = site ? site->params[recv->t] : stdlib_params(d);
+	const native_params *np = site ? site->params[recv->t] : native_params_of(d);
 	if (nkw == 0 && args == recv + 1 && (!np || np->n < 0 || npos == np->n))
 		return d->fn(vm, recv, 1 + npos, out);
 	value small[17], *m = argbuf(small, 17, 1 + npos + NATIVE_MAX_PARAMS);

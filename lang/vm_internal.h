@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "vm.h"
-#include "../stdlib/stdlib.h"
+#include "native.h"
 #include "small_limits.h"
 
 #define VM_MAX_FRAMES 10000

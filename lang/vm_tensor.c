@@ -1,7 +1,7 @@
 /* vm_tensor.c - the VM's tensor operators (@, t[i], t[i:j], iterating over
- * rows), delegated to the stdlib's tensor code (stdlib/tensor_ops.h). */
+ * rows), delegated to the tensor core (tensor_ops.h). */
 #include "vm_internal.h"
-#include "../stdlib/tensor_ops.h"
+#include "tensor_ops.h"
 
 int vm_matmul(flow_vm *vm, value a, value b, value *out)
 {

@@ -171,14 +171,14 @@ value str_from_int(int64_t n)
 }
 
 /* Strict UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF. */
-size_t utf8_seq_len(const char *s, size_t avail)
+size_t str_utf8_seq_len(const char *s, size_t avail)
 {
 	unsigned c = (unsigned char)s[0];
 	size_t n = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
-	return n <= avail && utf8_valid(s, n) ? n : 0;
+	return n <= avail && str_utf8_valid(s, n) ? n : 0;
 }
 
-bool utf8_valid(const char *s, size_t len)
+bool str_utf8_valid(const char *s, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t i = 0;
@@ -288,7 +288,7 @@ int str_index(value s, int64_t i, value *out, verr *e)
 	return 0;
 }
 
-size_t slice_adjust(size_t len, bool has_lo, int64_t lo, bool has_hi, int64_t hi,
+size_t val_slice_adjust(size_t len, bool has_lo, int64_t lo, bool has_hi, int64_t hi,
                     int64_t step, int64_t *start)
 {
 	int64_t n = (int64_t)len;
@@ -335,7 +335,7 @@ int str_slice(value s, bool has_lo, int64_t lo, bool has_hi, int64_t hi,
 	}
 	const vstr *o = str_of(s);
 	int64_t start;
-	size_t count = slice_adjust(o->cplen, has_lo, lo, has_hi, hi, step, &start);
+	size_t count = val_slice_adjust(o->cplen, has_lo, lo, has_hi, hi, step, &start);
 	if (step == INT64_MIN)
 		step = -INT64_MAX;
 	if (count == 0) {
@@ -366,7 +366,7 @@ int str_slice(value s, bool has_lo, int64_t lo, bool has_hi, int64_t hi,
 	/* general case: an offset table for the code points */
 	size_t *offs = malloc((o->cplen + 1) * sizeof *offs);
 	if (!offs) {
-		verr_set(e, "out of memory");
+		verr_setc(e, FLOW_ENOMEM, "out of memory");
 		return -1;
 	}
 	const unsigned char *p = (const unsigned char *)o->data;
@@ -488,7 +488,7 @@ int str_repeat(value s, int64_t n, value *out, verr *e)
 	}
 	size_t total;
 	if (__builtin_mul_overflow(x->len, (uint64_t)n, &total) || total > STR_MAX_BYTES) {
-		verr_set(e, "repeated string is too large");
+		verr_setc(e, FLOW_ETOOBIG, "repeated string is too large");
 		return -1;
 	}
 	vstr *r = str_alloc(total, x->h.extra & VSTR_ASCII);

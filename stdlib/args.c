@@ -70,7 +70,7 @@ int sl_items(flow_vm *vm, value v, const char *fn, value *out)
 		size_t n = str_len(r), i = 0;
 		while (i < n) {
 			uint32_t cp;
-			size_t k = utf8_next(s + i, n - i, &cp);
+			size_t k = sl_utf8_next(s + i, n - i, &cp);
 			list_append_take(l, str_new(s + i, k));
 			i += k;
 		}
@@ -129,7 +129,7 @@ int sl_check_mutable(flow_vm *vm, value v, const char *what)
 	return 0;
 }
 
-size_t utf8_next(const char *s, size_t len, uint32_t *cp)
+size_t sl_utf8_next(const char *s, size_t len, uint32_t *cp)
 {
 	const unsigned char *u = (const unsigned char *)s;
 	size_t n = 1;
@@ -148,7 +148,7 @@ size_t utf8_next(const char *s, size_t len, uint32_t *cp)
 	return n;
 }
 
-void utf8_put(sbuf *b, uint32_t cp)
+void sl_utf8_put(sbuf *b, uint32_t cp)
 {
 	char t[4];
 	size_t n;
@@ -176,7 +176,7 @@ void utf8_put(sbuf *b, uint32_t cp)
 
 value sl_str_lossy(const char *s, size_t len)
 {
-	if (utf8_valid(s, len))
+	if (str_utf8_valid(s, len))
 		return str_new(s, len);
 	sbuf b;
 	sbuf_init(&b);
@@ -185,10 +185,10 @@ value sl_str_lossy(const char *s, size_t len)
 		/* Take the longest valid sequence start (1-4 bytes) here. */
 		size_t k;
 		for (k = 4; k >= 1; k--)
-			if (i + k <= len && utf8_valid(s + i, k))
+			if (i + k <= len && str_utf8_valid(s + i, k))
 				break;
 		if (k == 0) {
-			utf8_put(&b, 0xFFFD);
+			sl_utf8_put(&b, 0xFFFD);
 			i++;
 		} else {
 			sbuf_add(&b, s + i, k);

@@ -635,7 +635,7 @@ static int b_ord(flow_vm *vm, value *argv, int argc, value *out)
 		return vm_raise(vm, "ord() expected a character, but got a str of length %zu",
 		                (size_t)str_of(argv[0])->cplen);
 	uint32_t cp;
-	utf8_next(str_data(argv[0]), str_len(argv[0]), &cp);
+	sl_utf8_next(str_data(argv[0]), str_len(argv[0]), &cp);
 	*out = v_int(cp);
 	return 0;
 }
@@ -649,7 +649,7 @@ static int b_chr(flow_vm *vm, value *argv, int argc, value *out)
 		return vm_raise(vm, "chr() arg not in range(0x110000) or a surrogate: %lld", (long long)i);
 	sbuf b;
 	sbuf_init(&b);
-	utf8_put(&b, (uint32_t)i);
+	sl_utf8_put(&b, (uint32_t)i);
 	*out = str_take_sbuf(&b);
 	return 0;
 }

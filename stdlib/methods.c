@@ -134,7 +134,7 @@ static bool in_chars(value chars, uint32_t cp)
 	size_t n = str_len(chars), i = 0;
 	while (i < n) {
 		uint32_t x;
-		i += utf8_next(c + i, n - i, &x);
+		i += sl_utf8_next(c + i, n - i, &x);
 		if (x == cp)
 			return true;
 	}
@@ -152,7 +152,7 @@ static int strip(flow_vm *vm, value *argv, value *out, int which, const char *fn
 	if (which & 1) {
 		while (lo < hi) {
 			uint32_t cp;
-			size_t k = utf8_next(d + lo, hi - lo, &cp);
+			size_t k = sl_utf8_next(d + lo, hi - lo, &cp);
 			if (chars.t == V_NONE ? !is_space(d[lo]) : !in_chars(chars, cp))
 				break;
 			lo += k;
@@ -164,7 +164,7 @@ static int strip(flow_vm *vm, value *argv, value *out, int which, const char *fn
 			while (st > lo && ((unsigned char)d[st] & 0xC0) == 0x80)
 				st--;
 			uint32_t cp;
-			utf8_next(d + st, hi - st, &cp);
+			sl_utf8_next(d + st, hi - st, &cp);
 			if (chars.t == V_NONE ? !is_space(d[st]) : !in_chars(chars, cp))
 				break;
 			hi = st;
@@ -192,7 +192,7 @@ static int m_replace(flow_vm *vm, value *argv, int argc, value *out)
 		sbuf_add(&o, b, bn);
 		while (i < n) {
 			uint32_t cp;
-			size_t k = utf8_next(d + i, n - i, &cp);
+			size_t k = sl_utf8_next(d + i, n - i, &cp);
 			sbuf_add(&o, d + i, k);
 			sbuf_add(&o, b, bn);
 			i += k;
@@ -335,8 +335,8 @@ static int map_case(value s, uint32_t (*f)(uint32_t), value *out)
 	sbuf_reserve(&b, n);
 	while (i < n) {
 		uint32_t cp;
-		i += utf8_next(d + i, n - i, &cp);
-		utf8_put(&b, f(cp));
+		i += sl_utf8_next(d + i, n - i, &cp);
+		sl_utf8_put(&b, f(cp));
 	}
 	*out = str_take_sbuf(&b);
 	return 0;

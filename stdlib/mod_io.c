@@ -137,7 +137,7 @@ static int read_all(flow_vm *vm, const char *path, sbuf *b)
 	}
 	sbuf_reserve(b, 1);
 	b->data[b->len] = 0;
-	if (!utf8_valid(b->data, b->len))
+	if (!str_utf8_valid(b->data, b->len))
 		return vm_raise(vm, "read '%s': the file is not valid UTF-8 text", path);
 	return 0;
 }

@@ -1,32 +1,12 @@
-/* mod_tensor.c - the `tensor` module (n-dimensional float64 arrays) and
- * the operator helpers of tensor_ops.h; products go through CBLAS. */
+/* mod_tensor.c - the `tensor` module (n-dimensional float64 arrays); the
+ * operators' core (matmul, index, slice) is lang's (lang/tensor_ops.h). */
 #include <cblas.h>
 #include <limits.h>
 #include <math.h>
 #include <string.h>
 
 #include "stdlib_impl.h"
-#include "tensor_ops.h"
-
-/* "[2, 3]" into b. */
-static void shape_text(sbuf *b, int ndim, const int64_t *shape)
-{
-	sbuf_addc(b, '[');
-	for (int i = 0; i < ndim; i++)
-		sbuf_printf(b, i ? ", %lld" : "%lld", (long long)shape[i]);
-	sbuf_addc(b, ']');
-}
-
-/* Fills s with the text of t's shape (for messages). */
-static const char *shape_str(value t, char *s, size_t n)
-{
-	sbuf b;
-	sbuf_init(&b);
-	shape_text(&b, tensor_of(t)->ndim, tensor_of(t)->shape);
-	snprintf(s, n, "%s", b.data);
-	sbuf_fini(&b);
-	return s;
-}
+#include "../lang/tensor_ops.h"
 
 static int need_tensor(flow_vm *vm, value v, const char *fn)
 {
@@ -219,110 +199,6 @@ static int t_shape(flow_vm *vm, value *argv, int argc, value *out)
 	return 0;
 }
 
-int tensor_matmul(value a, value b, value *out, verr *e)
-{
-	if (a.t != V_TENSOR || b.t != V_TENSOR) {
-		verr_set(e, "matmul: expected two tensors, not %s and %s", vtype_name((vtype)a.t),
-		         vtype_name((vtype)b.t));
-		return -1;
-	}
-	const vtensor *x = tensor_of(a), *y = tensor_of(b);
-	char sa[128], sb[128];
-	if (x->ndim < 1 || x->ndim > 2 || y->ndim < 1 || y->ndim > 2) {
-		verr_set(e, "matmul: shapes %s and %s: operands must be 1-d or 2-d",
-		         shape_str(a, sa, sizeof sa), shape_str(b, sb, sizeof sb));
-		return -1;
-	}
-	/* As matrices: a is M x K, b is K2 x N. */
-	int64_t m = x->ndim == 2 ? x->shape[0] : 1, k = x->shape[x->ndim - 1];
-	int64_t k2 = y->shape[0], n = y->ndim == 2 ? y->shape[1] : 1;
-	if (k != k2) {
-		verr_set(e, "matmul: shapes %s and %s are not aligned (%lld != %lld)",
-		         shape_str(a, sa, sizeof sa), shape_str(b, sb, sizeof sb), (long long)k, (long long)k2);
-		return -1;
-	}
-	if (m > INT_MAX || n > INT_MAX || k > INT_MAX) {
-		verr_set(e, "matmul: shapes %s and %s are too large for BLAS", shape_str(a, sa, sizeof sa),
-		         shape_str(b, sb, sizeof sb));
-		return -1;
-	}
-	if (x->ndim == 1 && y->ndim == 1) {
-		*out = v_float(k ? cblas_ddot((int)k, x->data, 1, y->data, 1) : 0.0);
-		return 0;
-	}
-	int64_t shape[2];
-	int nd = 0;
-	if (x->ndim == 2)
-		shape[nd++] = m;
-	if (y->ndim == 2)
-		shape[nd++] = n;
-	if (tensor_new(nd, shape, out, e) < 0)
-		return -1;
-	if (m && n && k)
-		cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)n, (int)k, 1.0,
-		            x->data, (int)k, y->data, (int)n, 0.0, tensor_of(*out)->data, (int)n);
-	return 0;
-}
-
-int tensor_index(value t, int64_t i, value *out, verr *e)
-{
-	const vtensor *x = tensor_of(t);
-	if (x->ndim == 0) {
-		verr_set(e, "cannot index a 0-d tensor");
-		return -1;
-	}
-	int64_t n = x->shape[0];
-	int64_t j = i < 0 ? i + n : i;
-	if (j < 0 || j >= n) {
-		verr_set(e, "tensor index %lld out of range for length %lld", (long long)i, (long long)n);
-		return -1;
-	}
-	if (x->ndim == 1) {
-		*out = v_float(x->data[j]);
-		return 0;
-	}
-	if (tensor_new(x->ndim - 1, x->shape + 1, out, e) < 0)
-		return -1;
-	size_t row = tensor_of(*out)->size;
-	if (row)
-		memcpy(tensor_of(*out)->data, x->data + (size_t)j * row, row * sizeof(double));
-	return 0;
-}
-
-int tensor_slice(value t, bool has_lo, int64_t lo, bool has_hi, int64_t hi, value *out, verr *e)
-{
-	const vtensor *x = tensor_of(t);
-	if (x->ndim == 0) {
-		verr_set(e, "cannot slice a 0-d tensor");
-		return -1;
-	}
-	int64_t n = x->shape[0];
-	if (!has_lo)
-		lo = 0;
-	if (!has_hi)
-		hi = n;
-	if (lo < 0)
-		lo = lo + n < 0 ? 0 : lo + n;
-	if (hi < 0)
-		hi = hi + n < 0 ? 0 : hi + n;
-	if (lo > n)
-		lo = n;
-	if (hi > n)
-		hi = n;
-	if (hi < lo)
-		hi = lo;
-	int64_t shape[TENSOR_MAX_DIMS];
-	memcpy(shape, x->shape, sizeof shape);
-	shape[0] = hi - lo;
-	if (tensor_new(x->ndim, shape, out, e) < 0)
-		return -1;
-	size_t row = n ? x->size / (size_t)n : 0;
-	size_t cnt = (size_t)(hi - lo) * row;
-	if (cnt)
-		memcpy(tensor_of(*out)->data, x->data + (size_t)lo * row, cnt * sizeof(double));
-	return 0;
-}
-
 static int t_matmul(flow_vm *vm, value *argv, int argc, value *out)
 {
 	verr e;
@@ -337,8 +213,8 @@ static int t_dot(flow_vm *vm, value *argv, int argc, value *out)
 	if (argv[0].t == V_TENSOR && argv[1].t == V_TENSOR && tensor_of(argv[0])->ndim == 1 &&
 	    tensor_of(argv[1])->ndim == 1 && tensor_of(argv[0])->shape[0] != tensor_of(argv[1])->shape[0]) {
 		char sa[64], sb[64];
-		return vm_raise(vm, "tensor.dot: shapes %s and %s differ", shape_str(argv[0], sa, sizeof sa),
-		                shape_str(argv[1], sb, sizeof sb));
+		return vm_raise(vm, "tensor.dot: shapes %s and %s differ", tensor_shape_str(argv[0], sa, sizeof sa),
+		                tensor_shape_str(argv[1], sb, sizeof sb));
 	}
 	if (tensor_matmul(argv[0], argv[1], out, &e) < 0)
 		return vm_raise(vm, "tensor.dot: %s", strncmp(e.msg, "matmul: ", 8) ? e.msg : e.msg + 8);
@@ -418,9 +294,9 @@ static int t_reshape(flow_vm *vm, value *argv, int argc, value *out)
 		char sa[128];
 		sbuf b;
 		sbuf_init(&b);
-		shape_text(&b, nd, sh);
+		tensor_shape_text(&b, nd, sh);
 		int r = vm_raise(vm, "tensor.reshape: cannot reshape a tensor of shape %s (%zu elements) to %s",
-		                 shape_str(argv[0], sa, sizeof sa), x->size, b.data);
+		                 tensor_shape_str(argv[0], sa, sizeof sa), x->size, b.data);
 		sbuf_fini(&b);
 		return r;
 	}

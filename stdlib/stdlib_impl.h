@@ -49,8 +49,8 @@ int sl_check_mutable(flow_vm *vm, value v, const char *what);
 /* ---- UTF-8 (args.c) -------------------------------------------------- */
 /* Decodes one code point at s (len > 0 bytes, valid UTF-8); returns its
  * byte length. */
-size_t utf8_next(const char *s, size_t len, uint32_t *cp);
-void utf8_put(sbuf *b, uint32_t cp);
+size_t sl_utf8_next(const char *s, size_t len, uint32_t *cp);
+void sl_utf8_put(sbuf *b, uint32_t cp);
 /* A str from bytes that may not be UTF-8: bad bytes become U+FFFD. */
 value sl_str_lossy(const char *s, size_t len);
 

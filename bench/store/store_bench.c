@@ -5,7 +5,7 @@
  * evicting it again writes nothing: its record is kept) and checks
  * its contents. Prints one line:
  *   store write_MBps=W read_MBps=R spilled=B restored=B peak=B
- * Usage: store_bench TOTAL CAP OBJ [SPILL_DIR]   (sizes as parse_size) */
+ * Usage: store_bench TOTAL CAP OBJ [SPILL_DIR]   (sizes as size_parse) */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,8 +25,8 @@ static double now(void)
 int main(int argc, char **argv)
 {
 	uint64_t total, cap, obj;
-	if (argc < 4 || parse_size(argv[1], &total) || parse_size(argv[2], &cap) ||
-	    parse_size(argv[3], &obj) || obj < 8) {
+	if (argc < 4 || size_parse(argv[1], &total) || size_parse(argv[2], &cap) ||
+	    size_parse(argv[3], &obj) || obj < 8) {
 		fprintf(stderr, "usage: store_bench TOTAL CAP OBJ [SPILL_DIR]\n");
 		return 2;
 	}

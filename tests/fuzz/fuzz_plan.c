@@ -28,7 +28,7 @@ static void on_alarm(int sig)
 static int builtins_only(const bc_proto *x)
 {
 	for (int j = 0; j < x->nnatives; j++)
-		if (stdlib_builtin(x->natives[j]->name) != x->natives[j])
+		if (native_builtin(x->natives[j]->name) != x->natives[j])
 			return 0;
 	return 1;
 }

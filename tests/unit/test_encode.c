@@ -318,7 +318,7 @@ static void test_decode_at(void **state)
 	assert_int_equal(val_encode(&b, v_int(42), &e), 0);
 	assert_int_equal(val_encode(&b, v, &e), 0);
 	size_t mid = b.len;
-	enc_varint(&b, 300);
+	val_encode_varint(&b, 300);
 	assert_int_equal(val_encode(&b, v_none(), &e), 0);
 	size_t pos = 0;
 	value out;
@@ -332,7 +332,7 @@ static void test_decode_at(void **state)
 	assert_int_equal(val_decode_at((const uint8_t *)b.data, b.len, &pos, &out, &e), -1);
 	assert_int_equal(pos, mid);
 	uint64_t x;
-	assert_int_equal(dec_varint((const uint8_t *)b.data, b.len, &pos, &x, &e), 0);
+	assert_int_equal(val_decode_varint((const uint8_t *)b.data, b.len, &pos, &x, &e), 0);
 	assert_int_equal(x, 300);
 	assert_int_equal(val_decode_at((const uint8_t *)b.data, b.len, &pos, &out, &e), 0);
 	assert_int_equal(out.t, V_NONE);
@@ -430,7 +430,7 @@ static void test_hostile(void **state)
 	sbuf_init(&b);
 	sbuf_addc(&b, (char)ENC_VERSION);
 	sbuf_addc(&b, ENC_LIST);
-	enc_varint(&b, (uint64_t)1 << 60);
+	val_encode_varint(&b, (uint64_t)1 << 60);
 	sbuf_addc(&b, ENC_NONE);
 	expect_reject((const uint8_t *)b.data, b.len, "count larger than the input");
 	sbuf_fini(&b);
@@ -438,7 +438,7 @@ static void test_hostile(void **state)
 	sbuf_init(&b);
 	sbuf_addc(&b, (char)ENC_VERSION);
 	sbuf_addc(&b, ENC_DICT);
-	enc_varint(&b, (uint64_t)1 << 62);
+	val_encode_varint(&b, (uint64_t)1 << 62);
 	expect_reject((const uint8_t *)b.data, b.len, "count larger than the input");
 	sbuf_fini(&b);
 	uint8_t d3[] = { ENC_VERSION, ENC_DICT, 3, ENC_INT, 2, ENC_NONE };
@@ -447,7 +447,7 @@ static void test_hostile(void **state)
 	sbuf_init(&b);
 	sbuf_addc(&b, (char)ENC_VERSION);
 	sbuf_addc(&b, ENC_STR);
-	enc_varint(&b, (uint64_t)1 << 63);
+	val_encode_varint(&b, (uint64_t)1 << 63);
 	sbuf_adds(&b, "abc");
 	expect_reject((const uint8_t *)b.data, b.len, "longer than the input");
 	sbuf_fini(&b);
@@ -456,9 +456,9 @@ static void test_hostile(void **state)
 	sbuf_addc(&b, (char)ENC_VERSION);
 	sbuf_addc(&b, ENC_TENSOR);
 	sbuf_addc(&b, 3);
-	enc_varint(&b, (uint64_t)1 << 40);
-	enc_varint(&b, (uint64_t)1 << 40);
-	enc_varint(&b, (uint64_t)1 << 40);
+	val_encode_varint(&b, (uint64_t)1 << 40);
+	val_encode_varint(&b, (uint64_t)1 << 40);
+	val_encode_varint(&b, (uint64_t)1 << 40);
 	expect_reject((const uint8_t *)b.data, b.len, "overflows");
 	sbuf_fini(&b);
 	uint8_t tshort[] = { ENC_VERSION, ENC_TENSOR, 1, 2, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f };

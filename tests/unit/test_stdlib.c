@@ -16,7 +16,7 @@
 #include "lang/bytecode.h"
 #include "lang/vm.h"
 #include "stdlib/stdlib.h"
-#include "stdlib/tensor_ops.h"
+#include "lang/tensor_ops.h"
 
 /* ---- a VM with a recording host ---------------------------------------- */
 
@@ -95,7 +95,7 @@ static int teardown(void **state)
 
 static const native_def *B(const char *name)
 {
-	const native_def *d = stdlib_builtin(name);
+	const native_def *d = native_builtin(name);
 	if (!d)
 		fail_msg("no builtin %s", name);
 	return d;
@@ -103,7 +103,7 @@ static const native_def *B(const char *name)
 
 static const native_def *F(const char *mod, const char *name)
 {
-	const native_def *d = stdlib_module_fn(stdlib_module(mod), name);
+	const native_def *d = native_module_fn(native_module(mod), name);
 	if (!d)
 		fail_msg("no %s.%s", mod, name);
 	return d;
@@ -111,7 +111,7 @@ static const native_def *F(const char *mod, const char *name)
 
 static const native_def *M(vtype t, const char *name)
 {
-	const native_def *d = stdlib_method(t, name);
+	const native_def *d = native_method(t, name);
 	if (!d)
 		fail_msg("no method %s", name);
 	return d;
@@ -121,7 +121,7 @@ static const native_def *M(vtype t, const char *name)
  * filled from params. Methods take the receiver as a[0]. */
 static int invoke(const native_def *d, bool method, int n, value *a, value *out)
 {
-	const native_params *p = stdlib_params(d);
+	const native_params *p = native_params_of(d);
 	assert_non_null(p);
 	value argv[NATIVE_MAX_PARAMS + 1];
 	int argc = n;
@@ -210,47 +210,47 @@ static value fn_value(const native_def *d)
 static void test_registry(void **state)
 {
 	/* Every native's params parse (abort otherwise) and look-ups work. */
-	for (const char *const *n = stdlib_builtin_names(); *n; n++)
-		assert_non_null(stdlib_params(stdlib_builtin(*n)));
+	for (const char *const *n = native_builtin_names(); *n; n++)
+		assert_non_null(native_params_of(native_builtin(*n)));
 	int nmod = 0;
-	for (const char *const *m = stdlib_module_names(); *m; m++, nmod++) {
-		const module_def *md = stdlib_module(*m);
+	for (const char *const *m = native_module_names(); *m; m++, nmod++) {
+		const module_def *md = native_module(*m);
 		assert_non_null(md);
 		for (const native_def *d = md->fns; d->name; d++)
-			assert_non_null(stdlib_params(d));
+			assert_non_null(native_params_of(d));
 	}
 	assert_int_equal(nmod, 9); /* time math random tensor str io proc sys cluster */
 	vtype ts[] = { V_STR, V_LIST, V_DICT };
 	for (int i = 0; i < 3; i++)
-		for (const char *const *n = stdlib_method_names(ts[i]); *n; n++)
-			assert_non_null(stdlib_params(stdlib_method(ts[i], *n)));
-	assert_null(stdlib_method_names(V_INT)[0]);
-	assert_null(stdlib_builtin("sqaure"));
-	assert_non_null(stdlib_module_fn(stdlib_module("cluster"), "nodes"));
-	assert_null(stdlib_module("clusters"));
-	assert_null(stdlib_module_fn(stdlib_module("math"), "nope"));
-	assert_true(stdlib_module_const(stdlib_module("math"), "pi")->value == M_PI);
-	assert_true(isinf(stdlib_module_const(stdlib_module("math"), "inf")->value));
-	assert_null(stdlib_module_const(stdlib_module("time"), "pi"));
+		for (const char *const *n = native_method_names(ts[i]); *n; n++)
+			assert_non_null(native_params_of(native_method(ts[i], *n)));
+	assert_null(native_method_names(V_INT)[0]);
+	assert_null(native_builtin("sqaure"));
+	assert_non_null(native_module_fn(native_module("cluster"), "nodes"));
+	assert_null(native_module("clusters"));
+	assert_null(native_module_fn(native_module("math"), "nope"));
+	assert_true(native_module_const(native_module("math"), "pi")->value == M_PI);
+	assert_true(isinf(native_module_const(native_module("math"), "inf")->value));
+	assert_null(native_module_const(native_module("time"), "pi"));
 
-	const native_params *p = stdlib_params(B("sorted"));
+	const native_params *p = native_params_of(B("sorted"));
 	assert_int_equal(p->n, 3);
 	assert_int_equal(p->nrequired, 1);
 	assert_string_equal(p->names[1], "key");
 	assert_int_equal(p->defaults[1].t, V_NONE);
 	assert_false(native_is_absent(p->defaults[1]));
 	assert_true(p->defaults[2].t == V_BOOL && !p->defaults[2].as.b);
-	assert_int_equal(stdlib_params(B("print"))->n, -1);
-	assert_true(native_is_absent(stdlib_params(B("reduce"))->defaults[2]));
-	p = stdlib_params(B("str"));
+	assert_int_equal(native_params_of(B("print"))->n, -1);
+	assert_true(native_is_absent(native_params_of(B("reduce"))->defaults[2]));
+	p = native_params_of(B("str"));
 	assert_true(p->defaults[0].t == V_STR && val_is_frozen(p->defaults[0]));
-	p = stdlib_params(F("tensor", "normal"));
+	p = native_params_of(F("tensor", "normal"));
 	assert_true(p->defaults[2].t == V_FLOAT && p->defaults[2].as.f == 1.0);
-	assert_int_equal(stdlib_params(M(V_LIST, "pop"))->defaults[0].as.i, -1);
+	assert_int_equal(native_params_of(M(V_LIST, "pop"))->defaults[0].as.i, -1);
 
-	assert_true(stdlib_method_mutates("append") && stdlib_method_mutates("pop"));
-	assert_true(stdlib_method_mutates("insert") && stdlib_method_mutates("extend"));
-	assert_false(stdlib_method_mutates("split") || stdlib_method_mutates("get"));
+	assert_true(native_method_mutates("append") && native_method_mutates("pop"));
+	assert_true(native_method_mutates("insert") && native_method_mutates("extend"));
+	assert_false(native_method_mutates("split") || native_method_mutates("get"));
 	assert_true(B("print")->flags & NATIVE_EFFECT);
 	assert_true(F("time", "now")->flags & NATIVE_CLOCK);
 	assert_true(F("random", "normal")->flags & NATIVE_RANDOM);
@@ -1053,7 +1053,7 @@ static docent *doc_find(docent *ds, int n, char kind, const char *mod, const cha
  * (variadic natives are documented freely). */
 static int check_params(const docent *d, const native_def *nd, const char *what)
 {
-	const native_params *np = stdlib_params(nd);
+	const native_params *np = native_params_of(nd);
 	if (!np || np->n < 0)
 		return 0;
 	char buf[512], *save = NULL;
@@ -1084,7 +1084,7 @@ static void test_reference_complete(void **state)
 	int n = parse_reference(path, ds, 512);
 	int missing = 0;
 	char what[160];
-	for (const char *const *b = stdlib_builtin_names(); *b; b++) {
+	for (const char *const *b = native_builtin_names(); *b; b++) {
 		docent *d = doc_find(ds, n, 'b', "", *b);
 		snprintf(what, sizeof what, "builtin '%s'", *b);
 		if (!d) {
@@ -1093,12 +1093,12 @@ static void test_reference_complete(void **state)
 			continue;
 		}
 		d->seen = true;
-		missing += check_params(d, stdlib_builtin(*b), what);
+		missing += check_params(d, native_builtin(*b), what);
 	}
 	const vtype recv[3] = { V_STR, V_LIST, V_DICT };
 	const char kinds[3] = { 's', 'l', 'd' };
 	for (int t = 0; t < 3; t++)
-		for (const char *const *m = stdlib_method_names(recv[t]); *m; m++) {
+		for (const char *const *m = native_method_names(recv[t]); *m; m++) {
 			docent *d = doc_find(ds, n, kinds[t], "", *m);
 			snprintf(what, sizeof what, "method '%s' of %s", *m, vtype_name(recv[t]));
 			if (!d) {
@@ -1107,10 +1107,10 @@ static void test_reference_complete(void **state)
 				continue;
 			}
 			d->seen = true;
-			missing += check_params(d, stdlib_method(recv[t], *m), what);
+			missing += check_params(d, native_method(recv[t], *m), what);
 		}
-	for (const char *const *mn = stdlib_module_names(); *mn; mn++) {
-		const module_def *md = stdlib_module(*mn);
+	for (const char *const *mn = native_module_names(); *mn; mn++) {
+		const module_def *md = native_module(*mn);
 		for (const native_def *f = md->fns; f->name; f++) {
 			docent *d = doc_find(ds, n, 'm', *mn, f->name);
 			snprintf(what, sizeof what, "'%s.%s'", *mn, f->name);

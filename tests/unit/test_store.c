@@ -1,7 +1,7 @@
 /* test_store.c: unit tests of the object store (executor/store.h) - round
  * trips, LRU spilling to LMDB and reading back, pins, free, the errors
  * (unusable spill directory, map full, corrupt record), unencodable values,
- * the size estimate, parse_size, and many threads at once. */
+ * the size estimate, size_parse, and many threads at once. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -518,28 +518,28 @@ static void test_size_estimate(void **state)
 static void test_parse_size(void **state)
 {
 	uint64_t v;
-	assert_int_equal(parse_size("64MiB", &v), 0);
+	assert_int_equal(size_parse("64MiB", &v), 0);
 	assert_int_equal(v, 64ull << 20);
-	assert_int_equal(parse_size("2GiB", &v), 0);
+	assert_int_equal(size_parse("2GiB", &v), 0);
 	assert_int_equal(v, 2ull << 30);
-	assert_int_equal(parse_size("1GB", &v), 0);
+	assert_int_equal(size_parse("1GB", &v), 0);
 	assert_int_equal(v, 1000000000ull);
-	assert_int_equal(parse_size("512KiB", &v), 0);
+	assert_int_equal(size_parse("512KiB", &v), 0);
 	assert_int_equal(v, 512ull << 10);
-	assert_int_equal(parse_size("1048576", &v), 0);
+	assert_int_equal(size_parse("1048576", &v), 0);
 	assert_int_equal(v, 1048576ull);
-	assert_int_equal(parse_size("8m", &v), 0);
+	assert_int_equal(size_parse("8m", &v), 0);
 	assert_int_equal(v, 8ull << 20);
-	assert_int_equal(parse_size("0", &v), 0);
+	assert_int_equal(size_parse("0", &v), 0);
 	assert_int_equal(v, 0);
-	assert_int_equal(parse_size("18446744073709551615", &v), 0);
+	assert_int_equal(size_parse("18446744073709551615", &v), 0);
 	assert_int_equal(v, UINT64_MAX);
 	const char *bad[] = {"", "MiB", "12XB", "-5", " 5", "5 MiB", "1.5GiB", "18446744073709551616",
 	                     "17179869184GiB", "99999999999999999999999", "64MiBx", NULL};
 	for (int i = 0; bad[i]; i++)
-		if (parse_size(bad[i], &v) == 0)
-			fail_msg("parse_size accepted \"%s\"", bad[i]);
-	assert_int_equal(parse_size(NULL, &v), -1);
+		if (size_parse(bad[i], &v) == 0)
+			fail_msg("size_parse accepted \"%s\"", bad[i]);
+	assert_int_equal(size_parse(NULL, &v), -1);
 	uint64_t def = store_default_memory();
 	long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
 	uint64_t ram = (uint64_t)pages * (uint64_t)psize;

@@ -212,7 +212,7 @@ static void test_str_basic(void **state)
 	assert_str_val(rep, "");
 	val_rele(rep);
 	assert_int_equal(str_repeat(a, INT64_MAX, &rep, &e), -1);
-	/* str_take_sbuf, utf8_valid */
+	/* str_take_sbuf, str_utf8_valid */
 	sbuf b;
 	sbuf_init(&b);
 	sbuf_printf(&b, "%d-%s", 42, "x");
@@ -220,14 +220,14 @@ static void test_str_basic(void **state)
 	assert_str_val(t, "42-x");
 	assert_null(b.data);
 	val_rele(t);
-	assert_true(utf8_valid("héllo", strlen("héllo")));
-	assert_false(utf8_valid("\xc3", 1));
-	assert_false(utf8_valid("\xc0\x80", 2));        /* overlong */
-	assert_false(utf8_valid("\xed\xa0\x80", 3));    /* surrogate */
-	assert_false(utf8_valid("\xf4\x90\x80\x80", 4)); /* > U+10FFFF */
-	assert_false(utf8_valid("\xff", 1));
-	assert_true(utf8_valid("\xf0\x9d\x84\x9e", 4));
-	assert_true(utf8_valid("", 0));
+	assert_true(str_utf8_valid("héllo", strlen("héllo")));
+	assert_false(str_utf8_valid("\xc3", 1));
+	assert_false(str_utf8_valid("\xc0\x80", 2));        /* overlong */
+	assert_false(str_utf8_valid("\xed\xa0\x80", 3));    /* surrogate */
+	assert_false(str_utf8_valid("\xf4\x90\x80\x80", 4)); /* > U+10FFFF */
+	assert_false(str_utf8_valid("\xff", 1));
+	assert_true(str_utf8_valid("\xf0\x9d\x84\x9e", 4));
+	assert_true(str_utf8_valid("", 0));
 	val_rele(s);
 	val_rele(a);
 }
@@ -271,7 +271,7 @@ static void test_str_append_inplace(void **state)
 		assert_true(str_append_inplace(&g, i % 2 ? x : y));
 	assert_int_equal(str_len(g), 5000 * 2 + 5000 * 2);
 	assert_int_equal(str_of(g)->cplen, 5000 * 2 + 5000);
-	assert_true(utf8_valid(str_data(g), str_len(g)));
+	assert_true(str_utf8_valid(str_data(g), str_len(g)));
 	assert_int_equal(str_data(g)[str_len(g)], '\0');
 	val_rele(g);
 	val_rele(x);
@@ -1013,9 +1013,9 @@ static void test_print_floats(void **state)
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		sbuf b;
 		sbuf_init(&b);
-		float_repr(&b, cases[i].d);
+		val_float_repr(&b, cases[i].d);
 		if (strcmp(b.data, cases[i].want) != 0)
-			fail_msg("float_repr(%.17g) = '%s', want '%s'", cases[i].d, b.data, cases[i].want);
+			fail_msg("val_float_repr(%.17g) = '%s', want '%s'", cases[i].d, b.data, cases[i].want);
 		sbuf_fini(&b);
 	}
 	/* every printed float reads back to itself */
@@ -1029,7 +1029,7 @@ static void test_print_floats(void **state)
 			continue;
 		sbuf b;
 		sbuf_init(&b);
-		float_repr(&b, d);
+		val_float_repr(&b, d);
 		assert_true(strtod(b.data, NULL) == d);
 		sbuf_fini(&b);
 	}
