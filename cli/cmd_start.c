@@ -130,7 +130,7 @@ static int on_opt(void *ctx, int id, const char *arg)
 		a->resources = arg;
 		break;
 	case OPT_OBJECT_STORE_MEMORY:
-		if (parse_size(arg, &a->store_cap) != 0 || a->store_cap == 0)
+		if (size_parse(arg, &a->store_cap) != 0 || a->store_cap == 0)
 			return bad("--object-store-memory expects a size such as 512MiB or 2GiB, not '%s'",
 			           arg);
 		break;
