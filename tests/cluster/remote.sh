@@ -11,42 +11,8 @@ flow=$1
 client=$2
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/netns.sh"
-netns_available || { echo "skipped: needs root and network namespaces"; exit 77; }
-
-tmp=$(mktemp -d)
-cleanup() {
-	for f in "$tmp"/h*/.flow/run/*.pid; do
-		[ -f "$f" ] && kill -9 "$(cut -d' ' -f1 "$f")" 2>/dev/null
-	done
-	netns_cleanup
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-netns_setup 2 || { echo "FAIL: could not make the namespace hosts"; exit 1; }
-
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-head_addr="$(host_ip 1):6379"
-head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$tmp/token"
-chmod 600 "$tmp/token"
-mkdir -p "$tmp/h1" "$tmp/h2"
-run() { local i=$1; shift; HOME="$tmp/h$i" exec_in_host "$i" "$@"; }
-wait_until() {
-	local end=$((SECONDS + $1))
-	shift
-	until "$@"; do
-		[ $SECONDS -ge $end ] && return 1
-		sleep 0.1
-	done
-}
-alive_count() {
-	run 1 timeout 10 "$flow" status --address "$head_addr" --token-file "$tmp/token" --json 2>/dev/null |
-		grep -o '"alive": true' | wc -l
-}
-count_is() { [ "$(alive_count)" = "$1" ]; }
-daemon_pid() { local f; f=$(ls -t "$tmp/h$1"/.flow/run/"$2"-*.pid 2>/dev/null | head -1); [ -n "$f" ] && cut -d' ' -f1 "$f"; }
+. "$here/harness.sh"
+cluster_harness 2
 task() { run 1 timeout 30 "$client" "$head_addr" "$tmp/token" "$tmp/remote.plan" "$@"; }
 
 "$flow" compile "$here/remote.flow" -o "$tmp/remote.plan" || { echo "FAIL: compile"; exit 1; }
