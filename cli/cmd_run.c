@@ -215,15 +215,19 @@ static int connect_cluster(const run_args *a, cl_client **cl)
 static int run_lowered(const run_args *a, const dag *g, run_obs *obs, store *st)
 {
 	/* the executor describes its node to the tasks (cluster.nodes()) */
-	exec_opts eo = {.seed = a->seed, .out = stdout, .err = stderr, .obs = obs, .store = st,
+	/* task prints clear the progress line first (run_obs.h) */
+	FILE *err = obs_task_stream(obs, stderr);
+	exec_opts eo = {.seed = a->seed, .out = stdout, .err = err, .obs = obs, .store = st,
 	                .cpus = (int)a->cpus, .quiet = a->quiet, .nresources = a->nres,
 	                .res_names = (const char *const *)a->res_names,
 	                .res_amounts = a->res_amounts};
 	cl_client *cl = NULL;
 	if (a->address) {
 		int rc = connect_cluster(a, &cl);
-		if (rc)
+		if (rc) {
+			obs_task_stream_close(err, stderr);
 			return rc;
+		}
 		/* as many task calls in flight as the cluster offers CPUs,
 		 * or --cpus */
 		eo.cpus = a->cpus ? (int)a->cpus : cl_client_cpus(cl);
@@ -232,6 +236,7 @@ static int run_lowered(const run_args *a, const dag *g, run_obs *obs, store *st)
 	}
 	const executor *ex = executor_find(a->serial ? "serial" : "parallel");
 	int rc = executor_run(ex, g, &eo) == 0 ? 0 : EXIT_USER;
+	obs_task_stream_close(err, stderr);
 	cl_client_close(cl);
 	return rc;
 }

@@ -22,6 +22,12 @@ uint64_t obs_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* A node the progress line counts: a task or method call. */
+static bool is_call(const dag *g, uint32_t v)
+{
+	return g->nodes[v].kind == DAG_TASK || g->nodes[v].kind == DAG_METHOD;
+}
+
 run_obs *obs_new(const dag *g, FILE *progress)
 {
 	run_obs *o = calloc(1, sizeof *o);
@@ -36,6 +42,8 @@ run_obs *obs_new(const dag *g, FILE *progress)
 	if (!o->outcome || !o->tid || !o->start || !o->end)
 		abort();
 	o->progress = progress;
+	for (uint32_t v = 0; v < g->n; v++)
+		o->ntask_nodes += is_call(g, v);
 	pthread_mutex_init(&o->jmu, NULL);
 	return o;
 }
@@ -58,6 +66,9 @@ void obs_job_done(run_obs *o, const nested_job *j, int tid, uint64_t start, bool
 	if (!o)
 		return;
 	obs_job rec = { j->task->name, j->where, (uint16_t)tid, failed, start, obs_now_ns() };
+	__atomic_add_fetch(&o->nested_ended, 1, __ATOMIC_RELAXED);
+	if (failed)
+		__atomic_add_fetch(&o->nested_failed, 1, __ATOMIC_RELAXED);
 	pthread_mutex_lock(&o->jmu);
 	if (o->njobs == o->capjobs) {
 		o->capjobs = o->capjobs ? o->capjobs * 2 : 64;
@@ -72,12 +83,21 @@ void obs_job_done(run_obs *o, const nested_job *j, int tid, uint64_t start, bool
 
 /* ---- hooks ------------------------------------------------------------------ */
 
-/* Driver thread only (o->drawn is its own). */
-static void erase(run_obs *o)
+/* Takes the progress line off the screen (the stream's lock held). */
+static void erase_locked(run_obs *o)
 {
+	if (!o->drawn)
+		return;
 	fputs("\r\x1b[K", o->progress);
 	fflush(o->progress);
 	o->drawn = false;
+}
+
+static void erase(run_obs *o)
+{
+	flockfile(o->progress);
+	erase_locked(o);
+	funlockfile(o->progress);
 }
 
 void obs_run_begin(run_obs *o, int nworkers)
@@ -98,10 +118,13 @@ void obs_node_begin(run_obs *o, const task_host *h, uint32_t v, int tid, obs_mar
 	m->nretries = h->nretries;
 	/* a driver effect may print: take the progress line off the screen
 	 * first (it is redrawn at the next tick) */
-	if (tid == 0 && o->drawn && o->g->nodes[v].kind == DAG_EFFECT)
+	if (tid == 0 && o->progress &&
+	    (o->g->nodes[v].kind == DAG_EFFECT || o->g->nodes[v].kind == DAG_CONT))
 		erase(o);
 	o->tid[v] = (uint16_t)tid;
 	__atomic_add_fetch(&o->nrunning, 1, __ATOMIC_RELAXED);
+	if (is_call(o->g, v))
+		__atomic_add_fetch(&o->tasks_running, 1, __ATOMIC_RELAXED);
 	o->start[v] = obs_now_ns();
 }
 
@@ -138,6 +161,12 @@ void obs_node_end(run_obs *o, const task_host *h, uint32_t v, const obs_mark *m)
 	if (oc == OBS_FAILED)
 		__atomic_add_fetch(&o->nfailed, 1, __ATOMIC_RELAXED);
 	__atomic_sub_fetch(&o->nrunning, 1, __ATOMIC_RELAXED);
+	if (is_call(o->g, v)) {
+		if (oc == OBS_FAILED)
+			__atomic_add_fetch(&o->tasks_failed, 1, __ATOMIC_RELAXED);
+		__atomic_sub_fetch(&o->tasks_running, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&o->tasks_ended, 1, __ATOMIC_RELAXED);
+	}
 	__atomic_add_fetch(&o->ndone, 1, __ATOMIC_RELEASE);
 }
 
@@ -145,22 +174,42 @@ int obs_progress_format(char *buf, size_t n, uint32_t done, uint32_t total, uint
                         uint32_t failed, double elapsed_s)
 {
 	double rate = elapsed_s > 0 ? done / elapsed_s : 0;
-	return snprintf(buf, n, "[%u/%u] running %u, failed %u, %.0f tasks/s, elapsed %.1f s", done,
-	                total, running, failed, rate, elapsed_s);
+	unsigned pct = total ? (unsigned)((uint64_t)done * 100 / total) : 100;
+	char eta[32];
+	if (done >= total)
+		snprintf(eta, sizeof eta, "0 s");
+	else if (done == 0 || !(elapsed_s > 0))
+		snprintf(eta, sizeof eta, "?");
+	else
+		snprintf(eta, sizeof eta, "%.0f s", elapsed_s * (double)(total - done) / done);
+	return snprintf(buf, n, "[%u/%u] %u%% running %u, failed %u, %.0f tasks/s, elapsed %.1f s, "
+	                "ETA %s", done, total, pct, running, failed, rate, elapsed_s, eta);
+}
+
+/* The counts the line shows: task calls, the DAG's and the nested ones
+ * that have ended (the total grows as nested calls are made). */
+static void progress_counts(const run_obs *o, uint32_t *done, uint32_t *total, uint32_t *running,
+                            uint32_t *failed)
+{
+	uint64_t nested = __atomic_load_n(&o->nested_ended, __ATOMIC_RELAXED);
+	*done = __atomic_load_n(&o->tasks_ended, __ATOMIC_RELAXED) + (uint32_t)nested;
+	*total = o->ntask_nodes + (uint32_t)nested;
+	*running = __atomic_load_n(&o->tasks_running, __ATOMIC_RELAXED);
+	*failed = __atomic_load_n(&o->tasks_failed, __ATOMIC_RELAXED) +
+	          (uint32_t)__atomic_load_n(&o->nested_failed, __ATOMIC_RELAXED);
 }
 
 static void draw(run_obs *o, uint64_t now)
 {
-	char line[160];
-	obs_progress_format(line, sizeof line, __atomic_load_n(&o->ndone, __ATOMIC_ACQUIRE), o->g->n,
-	                    __atomic_load_n(&o->nrunning, __ATOMIC_RELAXED),
-	                    __atomic_load_n(&o->nfailed, __ATOMIC_RELAXED), (now - o->t0) / 1e9);
+	uint32_t done, total, running, failed;
+	progress_counts(o, &done, &total, &running, &failed);
 	/* \r and "clear to end of line": the line is redrawn in place */
 	flockfile(o->progress);
-	fprintf(o->progress, "\r%s\x1b[K", line);
+	obs_progress_format(o->line, sizeof o->line, done, total, running, failed, (now - o->t0) / 1e9);
+	fprintf(o->progress, "\r%s\x1b[K", o->line);
 	fflush(o->progress);
+	o->drawn = o->ever_drawn = true;
 	funlockfile(o->progress);
-	o->drawn = true;
 	o->last_draw = now;
 }
 
@@ -178,8 +227,77 @@ void obs_run_end(run_obs *o)
 	if (!o)
 		return;
 	o->t1 = obs_now_ns();
-	if (o->progress && o->drawn)
-		erase(o);
+	if (!o->progress)
+		return;
+	flockfile(o->progress);
+	erase_locked(o);
+	o->ended = true;
+	if (o->ever_drawn) {
+		/* what the line showed last, as a line that stays */
+		uint32_t done, total, running, failed;
+		progress_counts(o, &done, &total, &running, &failed);
+		double s = (o->t1 - o->t0) / 1e9;
+		fprintf(o->progress, "flow: %u task%s in %.1f s, %u failed, %.0f tasks/s\n", done,
+		        done == 1 ? "" : "s", s, failed, s > 0 ? done / s : 0);
+		fflush(o->progress);
+	}
+	funlockfile(o->progress);
+}
+
+/* ---- task prints beside the progress line ------------------------------------- */
+
+typedef struct task_stream {
+	run_obs *o;
+	FILE *base;
+} task_stream;
+
+static ssize_t task_stream_write(void *c, const char *buf, size_t n)
+{
+	task_stream *ts = c;
+	run_obs *o = ts->o;
+	flockfile(ts->base);
+	erase_locked(o);
+	size_t w = fwrite(buf, 1, n, ts->base);
+	/* after a whole line, the progress line again (as it was) */
+	if (n > 0 && buf[n - 1] == '\n' && o->ever_drawn && !o->ended) {
+		fprintf(ts->base, "\r%s\x1b[K", o->line);
+		o->drawn = true;
+	}
+	fflush(ts->base);
+	funlockfile(ts->base);
+	return w == n ? (ssize_t)n : -1;
+}
+
+static int task_stream_close(void *c)
+{
+	free(c);
+	return 0;
+}
+
+FILE *obs_task_stream(run_obs *o, FILE *base)
+{
+	if (!o || !o->progress || base != o->progress)
+		return base;
+	task_stream *ts = malloc(sizeof *ts);
+	if (!ts)
+		abort();
+	*ts = (task_stream){o, base};
+	cookie_io_functions_t io = {.write = task_stream_write, .close = task_stream_close};
+	FILE *f = fopencookie(ts, "w", io);
+	if (!f) {
+		free(ts);
+		return base;
+	}
+	/* a print arrives as one write per line (the prefix, the text, its
+	 * newline together) */
+	setvbuf(f, NULL, _IOLBF, 4096);
+	return f;
+}
+
+void obs_task_stream_close(FILE *f, FILE *base)
+{
+	if (f && f != base)
+		fclose(f);
 }
 
 /* ---- counts and --stats -------------------------------------------------------- */

@@ -53,9 +53,19 @@ typedef struct run_obs {
 	int nworkers;          /* worker threads (0: serial) */
 	uint32_t ndone, nrunning, nfailed; /* atomic: finished, running, failed nodes */
 	uint64_t nretries;     /* atomic */
+	/* the progress line counts task calls: the DAG's task and method
+	 * nodes (ntask_nodes, known ahead) and nested calls as they end */
+	uint32_t ntask_nodes;
+	uint32_t tasks_ended, tasks_running, tasks_failed; /* atomic: task/method nodes */
+	uint64_t nested_ended, nested_failed;              /* atomic */
 	FILE *progress;        /* where the progress line is drawn, or NULL */
 	uint64_t last_draw;    /* driver thread only */
+	/* under progress's stream lock (flockfile): the driver thread draws,
+	 * any thread's task print (obs_task_stream) clears and redraws */
 	bool drawn;            /* a progress line is on the screen */
+	bool ever_drawn;       /* one was drawn: the run ends with a summary */
+	bool ended;            /* obs_run_end: no more redraws */
+	char line[160];        /* the text last drawn */
 	pthread_mutex_t jmu;   /* guards the nested calls' records */
 	obs_job *jobs;
 	size_t njobs, capjobs;
@@ -80,8 +90,18 @@ void obs_node_end(run_obs *o, const task_host *h, uint32_t v, const obs_mark *m)
 void obs_job_done(run_obs *o, const nested_job *j, int tid, uint64_t start, bool failed);
 /* Redraws the progress line if ~100 ms passed since the last time. */
 void obs_tick(run_obs *o);
-/* The run is over: erases the progress line, notes the end time. */
+/* The run is over: notes the end time; a progress line that was shown
+ * is replaced by a one-line summary ("flow: 500 tasks in 3.2 s, 2
+ * failed, 156 tasks/s"). */
 void obs_run_end(run_obs *o);
+
+/* The stream task prints and failures should go to while o draws a
+ * progress line on base (o->progress): each write first clears the
+ * line, then draws it again after a whole line, so a print never lands
+ * glued to the progress text. Without a progress line: base itself.
+ * Close it with obs_task_stream_close (flushes; base stays open). */
+FILE *obs_task_stream(run_obs *o, FILE *base);
+void obs_task_stream_close(FILE *f, FILE *base);
 
 /* ---- after the run ------------------------------------------------------- */
 typedef struct obs_counts {
@@ -113,8 +133,9 @@ void obs_print_stats(const run_obs *o, const obs_phases *ph, FILE *out);
  * calls run inline, uncounted). */
 void obs_write_stats_json(const run_obs *o, const obs_phases *ph, uint64_t wall_ns, FILE *out);
 
-/* The progress line's text (no \r, no newline):
- * "[done/total] running N, failed F, R tasks/s, elapsed T s".
+/* The progress line's text (no \r, no newline), counting task calls:
+ * "[done/total] P% running N, failed F, R tasks/s, elapsed T s, ETA E s"
+ * (ETA from the rate so far; "ETA ?" before the first call ends).
  * Returns the length snprintf would. */
 int obs_progress_format(char *buf, size_t n, uint32_t done, uint32_t total, uint32_t running,
                         uint32_t failed, double elapsed_s);

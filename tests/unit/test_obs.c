@@ -391,11 +391,14 @@ static void test_progress_format(void **state)
 	(void)state;
 	char b[160];
 	obs_progress_format(b, sizeof b, 40, 100, 2, 1, 2.0);
-	assert_string_equal(b, "[40/100] running 2, failed 1, 20 tasks/s, elapsed 2.0 s");
+	assert_string_equal(b, "[40/100] 40% running 2, failed 1, 20 tasks/s, elapsed 2.0 s, ETA 3 s");
 	obs_progress_format(b, sizeof b, 0, 7, 0, 0, 0.0);
-	assert_string_equal(b, "[0/7] running 0, failed 0, 0 tasks/s, elapsed 0.0 s");
+	assert_string_equal(b, "[0/7] 0% running 0, failed 0, 0 tasks/s, elapsed 0.0 s, ETA ?");
 	obs_progress_format(b, sizeof b, 1000000, 1000000, 0, 0, 0.5);
-	assert_string_equal(b, "[1000000/1000000] running 0, failed 0, 2000000 tasks/s, elapsed 0.5 s");
+	assert_string_equal(b, "[1000000/1000000] 100% running 0, failed 0, 2000000 tasks/s, elapsed 0.5 s, "
+	                    "ETA 0 s");
+	obs_progress_format(b, sizeof b, 1, 3, 1, 0, 10.0);
+	assert_string_equal(b, "[1/3] 33% running 1, failed 0, 0 tasks/s, elapsed 10.0 s, ETA 20 s");
 	/* truncated, never overrun */
 	assert_true(obs_progress_format(b, 10, 1, 2, 3, 4, 5.0) > 9);
 	assert_int_equal(strlen(b), 9);
@@ -403,7 +406,7 @@ static void test_progress_format(void **state)
 
 /* A progress stream that is not a terminal still gets well-formed redraws
  * (the CLI only passes one when stderr is a TTY): each is \r, the line,
- * clear to end of line; the last is erased. */
+ * clear to end of line; at the end it is erased and a summary stays. */
 static void test_progress_drawn(void **state)
 {
 	(void)state;
@@ -420,9 +423,50 @@ static void test_progress_drawn(void **state)
 	obs_run_end(o);
 	fclose(pf);
 	char want[160];
-	snprintf(want, sizeof want, "\r[0/%u] running 0, failed 0, 0 tasks/s, elapsed 0.2 s\x1b[K\r\x1b[K",
-	         g->g->n);
+	snprintf(want, sizeof want, "\r[0/%u] 0%% running 0, failed 0, 0 tasks/s, elapsed 0.2 s, ETA ?"
+	         "\x1b[K\r\x1b[Kflow: 0 tasks in ", o->ntask_nodes);
+	assert_non_null(strstr(buf, want));
+	assert_int_equal(strncmp(buf, want, strlen(want)), 0);
+	assert_non_null(strstr(buf, " s, 0 failed, 0 tasks/s\n"));
+	free(buf);
+	obs_free(o);
+	lowered_free(g);
+}
+
+/* A task's print while the line is shown: the line is cleared first,
+ * the print is written whole, the line is drawn again after it; after
+ * the run's end no redraw. */
+static void test_task_stream(void **state)
+{
+	(void)state;
+	prog *g = load();
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *pf = open_memstream(&buf, &len);
+	run_obs *o = obs_new(g->g, pf);
+	assert_ptr_equal(obs_task_stream(o, stdout), stdout); /* not the progress stream */
+	FILE *ts = obs_task_stream(o, pf);
+	assert_ptr_not_equal(ts, pf);
+	obs_run_begin(o, 0);
+	o->t0 -= 200000000ull;
+	o->last_draw = o->t0;
+	obs_tick(o);
+	fprintf(ts, "(sq#3) ");
+	fputs("hello\n", ts);
+	fflush(pf);
+	char want[512];
+	snprintf(want, sizeof want, "\r%s\x1b[K\r\x1b[K(sq#3) hello\n\r%s\x1b[K", o->line, o->line);
 	assert_string_equal(buf, want);
+	obs_run_end(o);
+	size_t before = strlen(want);
+	fputs("after\n", ts);
+	obs_task_stream_close(ts, pf);
+	fclose(pf);
+	/* erased, the summary, then the print with no redraw */
+	assert_non_null(strstr(buf + before, "\r\x1b[Kflow: 0 tasks in "));
+	size_t n = strlen(buf);
+	assert_true(n > 6);
+	assert_string_equal(buf + n - 6, "after\n");
 	free(buf);
 	obs_free(o);
 	lowered_free(g);
@@ -440,6 +484,7 @@ int main(void)
 		cmocka_unit_test(test_dot_plain),
 		cmocka_unit_test(test_progress_format),
 		cmocka_unit_test(test_progress_drawn),
+		cmocka_unit_test(test_task_stream),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
