@@ -56,9 +56,10 @@ CLI_COMMAND(run, RUN_OPTS,
 	.operand = "FILE",
 	.about = "Runs the program in FILE (a .flow file or a plan; '-': either on stdin).\n"
 	         "The driver's prints go to stdout in program order; prints inside tasks\n"
-	         "go to stderr, prefixed with the task's name. With --address the tasks\n"
-	         "run on a cluster's nodes; their prints come back here, prefixed with\n"
-	         "the node too.",
+	         "go to stderr, each line prefixed with its call ('(work#17)': task work\n"
+	         "called as DAG node 17; a nested call is named by its identity,\n"
+	         "'(work#~1a2b3c)'). With --address the tasks run on a cluster's nodes;\n"
+	         "their prints come back here, prefixed with the node too.",
 	.footer = "Exit status 0 on success, 1 if the program failed (every\n"
 	          "failure is listed on stderr), 2 for bad usage.");
 

@@ -827,13 +827,21 @@ static void s_print(flow_vm *vm, const char *text, size_t len)
 		funlockfile(sh->out);
 		return;
 	}
-	/* one prefix per line, so multi-line prints stay attributable; the
-	 * stream's lock keeps other threads' lines out of this print */
+	/* one prefix per line, naming the call: "(work#17)" for the call
+	 * that is DAG node 17 (its identity is the node's id + 1), else
+	 * "(work#~1a2b3c)" from the nested call's identity; the stream's
+	 * lock keeps other threads' lines out of this print */
+	uint64_t id = sh->depth > 0 ? sh->ident[sh->depth - 1] : sh->top_ident;
+	char call[24];
+	if (id > 0 && id <= UINT32_MAX)
+		snprintf(call, sizeof call, "%llu", (unsigned long long)id - 1);
+	else
+		snprintf(call, sizeof call, "~%06llx", (unsigned long long)(id & 0xffffff));
 	flockfile(sh->err);
 	size_t start = 0;
 	for (size_t j = 0; j <= len; j++) {
 		if (j == len || text[j] == '\n') {
-			fprintf(sh->err, "(%s) ", name);
+			fprintf(sh->err, "(%s#%s) ", name, call);
 			fwrite(text + start, 1, j - start, sh->err);
 			fputc('\n', sh->err);
 			start = j + 1;
