@@ -248,7 +248,7 @@ static void test_futures_resolve(void **state)
 	       "print(f + 1, f\"{square(4)}\", square(5), str(f), f == 9, [square(2)][0] > 3)\n"
 	       "print(reduce(add, [square(i) for i in range(1, 4)]), type(f), get([f, {\"a\": f}]))\n",
 	       0, "10 16 25 9 true true\n14 future [9, {\"a\": 9}]\n",
-	       ERRS("(square) sq 3\n(square) sq 4\n"));
+	       ERRS("(square#0) sq 3\n(square#2) sq 4\n"));
 }
 
 static void test_task_failure(void **state)
@@ -336,7 +336,7 @@ static void test_put_wait_bound(void **state)
 	       "add(2)\n"
 	       "print(get(main()), xs, \"a-b\".split(\"-\"))\n",
 	       0, "[[1, 2, 3], 14] [3, 1, 2] [\"a\", \"b\"]\n",
-	       ERRS("(Log.say) hi\n", "(main) ready 2 2\n"));
+	       ERRS("(Log.say#1) hi\n", "(main#2) ready 2 2\n"));
 }
 
 static void test_tensors(void **state)
