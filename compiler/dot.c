@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "dot.h"
+#include "../lang/bytecode.h"
 #include "../lang/diag.h"
 
 #ifdef FLOW_HAVE_GVC
@@ -60,6 +61,11 @@ typedef struct grouping {
 	uint64_t *keys;   /* pred group << 1 | 1 if ordering-only; ascending */
 	uint32_t *kcnt;   /* how many DAG edges each key entry stands for */
 	size_t nkeys, capkeys;
+	uint32_t *alias;  /* per node: the node drawn for it (an f-string's part), or NONE */
+	/* edges into a folded driver loop's groups that are not in the
+	 * group's key (from a later iteration back to an earlier node) */
+	struct loop_edge { uint32_t to; uint32_t cnt; uint64_t key; } *lx;
+	size_t nlx, caplx;
 } grouping;
 
 static void grouping_free(grouping *g)
@@ -71,6 +77,8 @@ static void grouping_free(grouping *g)
 	free(g->klen);
 	free(g->keys);
 	free(g->kcnt);
+	free(g->alias);
+	free(g->lx);
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -107,6 +115,114 @@ static bool same_span(span a, span b)
 	       a.end_col == b.end_col;
 }
 
+static uint32_t insn_op(const dag *d, uint32_t v)
+{
+	const dag_node *nd = &d->nodes[v];
+	if (nd->kind != DAG_IMPLICIT)
+		return OP__COUNT;
+	const bc_proto *pr = dag_insn_proto(d, nd);
+	return pr ? BC_OP(pr->code[nd->pc]) : OP__COUNT;
+}
+
+/* An f-string is lowered to str()/format() of each part and a concat of
+ * them: the parts are drawn as the concat (one node per f-string). The
+ * node drawn for v, or NONE. */
+static uint32_t fstring_alias(const dag *d, uint32_t v)
+{
+	uint32_t op = insn_op(d, v);
+	if (op != OP_TOSTR && op != OP_FORMAT)
+		return NONE;
+	if (d->succ_off[v + 1] - d->succ_off[v] != 1)
+		return NONE;
+	uint32_t w = d->succs[d->succ_off[v]];
+	if (insn_op(d, w) != OP_CONCAT || d->nodes[w].where.file != d->nodes[v].where.file ||
+	    d->nodes[w].where.line != d->nodes[v].where.line)
+		return NONE;
+	return w;
+}
+
+/* Same kind, callee, instruction or actor group, and source span. */
+static bool same_site(const dag *d, const grouping *g, uint32_t c, const dag_node *nd,
+                      uint32_t extra)
+{
+	const dag_node *cn = &d->nodes[c];
+	return cn->kind == nd->kind && cn->proto == nd->proto && g->extra[c] == extra &&
+	       same_span(cn->where, nd->where);
+}
+
+static uint64_t site_hash(const dag_node *nd, uint32_t extra)
+{
+	uint64_t h = mix(mix(mix(nd->kind, nd->proto), extra), (uint32_t)nd->where.file);
+	h = mix(mix(h, (uint32_t)nd->where.line), (uint32_t)nd->where.col);
+	return mix(mix(h, (uint32_t)nd->where.end_line), (uint32_t)nd->where.end_col);
+}
+
+/* A later iteration of a driver loop: v (its DAG predecessors preds[np],
+ * order[j] set for an ordering-only edge) joins G, the group of the
+ * first node of its site, when the loop's body has more than this one
+ * site, no predecessor of the same site feeds it data (a chain of calls,
+ * each on the last one's result, stays a chain; a reduce tree a tree),
+ * and each predecessor is either made since G (inside the loop) or one
+ * of G's own inputs. */
+static bool loop_fold(const dag *d, const grouping *g, uint32_t G, const uint32_t *preds,
+                      const uint8_t *order, uint32_t np)
+{
+	for (uint32_t j = 0; j < np; j++) {
+		uint32_t p = preds[j];
+		if (!order[j] && d->nodes[p].kind == d->nodes[G].kind && d->nodes[p].proto ==
+		    d->nodes[G].proto && g->extra[g->group[p]] == g->extra[G] &&
+		    same_span(d->nodes[p].where, d->nodes[G].where))
+			return false;
+		if (p >= G)
+			continue;
+		uint32_t pg = g->group[p];
+		bool in = false;
+		for (uint32_t e = 0; e < g->klen[G] && !in; e++)
+			in = (uint32_t)(g->keys[g->koff[G] + e] >> 1) == pg;
+		if (!in)
+			return false;
+	}
+	return true;
+}
+
+static void add_loop_edge(grouping *g, uint32_t to, uint64_t key, uint32_t cnt)
+{
+	for (uint32_t e = 0; e < g->klen[to]; e++)
+		if (g->keys[g->koff[to] + e] == key) {
+			g->kcnt[g->koff[to] + e] += cnt;
+			return;
+		}
+	if (g->nlx == g->caplx) {
+		g->caplx = g->caplx ? g->caplx * 2 : 64;
+		g->lx = xrealloc(g->lx, g->caplx * sizeof *g->lx);
+	}
+	g->lx[g->nlx++] = (struct loop_edge){to, cnt, key};
+}
+
+static int cmp_loop_edge(const void *a, const void *b)
+{
+	const struct loop_edge *x = a, *y = b;
+	if (x->to != y->to)
+		return x->to < y->to ? -1 : 1;
+	return x->key < y->key ? -1 : x->key > y->key;
+}
+
+/* Loop edges sorted by (to, key) with duplicates merged. */
+static void merge_loop_edges(grouping *g)
+{
+	if (g->nlx == 0)
+		return;
+	qsort(g->lx, g->nlx, sizeof *g->lx, cmp_loop_edge);
+	size_t k = 0;
+	for (size_t j = 0; j < g->nlx; j++) {
+		if (k > 0 && g->lx[k - 1].to == g->lx[j].to && g->lx[k - 1].key == g->lx[j].key)
+			g->lx[k - 1].cnt += g->lx[j].cnt;
+		else
+			g->lx[k++] = g->lx[j];
+	}
+	g->nlx = k;
+}
+
 /* Groups d's nodes into g. Returns -1 if an edge does not point back. */
 static int group_nodes(const dag *d, bool full, grouping *g)
 {
@@ -117,27 +233,42 @@ static int group_nodes(const dag *d, bool full, grouping *g)
 	g->extra = xcalloc(n, sizeof *g->extra);
 	g->koff = xcalloc(n, sizeof *g->koff);
 	g->klen = xcalloc(n, sizeof *g->klen);
-	uint32_t maxp = 0;
+	g->alias = xcalloc(n, sizeof *g->alias);
 	for (uint32_t v = 0; v < n; v++) {
-		uint32_t np = d->pred_off[v + 1] - d->pred_off[v];
-		if (np > maxp)
-			maxp = np;
 		for (uint32_t e = d->pred_off[v]; e < d->pred_off[v + 1]; e++)
 			if (d->preds[e] >= v)
 				return -1;
+		g->alias[v] = full ? NONE : fstring_alias(d, v);
 	}
+	/* room for any node's predecessors, an f-string's parts' included */
+	size_t maxp = n ? d->pred_off[n] : 0;
 	uint64_t *scratch = xcalloc(maxp, sizeof *scratch);
 	uint32_t *mult = xcalloc(maxp, sizeof *mult);
+	uint32_t *praw = xcalloc(maxp, sizeof *praw);
+	uint8_t *praw_order = xcalloc(maxp, sizeof *praw_order);
 	size_t nslot = 16;
 	while (nslot < (size_t)n * 2)
 		nslot *= 2;
-	uint32_t *slot = NULL;
+	uint32_t *slot = NULL, *sslot = NULL, *sg = NULL, *run_start = NULL;
 	if (!full) {
 		slot = xcalloc(nslot, sizeof *slot);
 		memset(slot, 0xff, nslot * sizeof *slot);
+		sslot = xcalloc(nslot, sizeof *sslot); /* site -> its first node */
+		memset(sslot, 0xff, nslot * sizeof *sslot);
+		sg = xcalloc(n, sizeof *sg);               /* per node: its site's first node */
+		run_start = xcalloc(n, sizeof *run_start); /* start of its run of one site */
 	}
 	for (uint32_t v = 0; v < n; v++) {
 		const dag_node *nd = &d->nodes[v];
+		if (g->alias[v] != NONE) {
+			/* drawn as its f-string's concat; no group of its own */
+			g->group[v] = g->alias[v];
+			if (sg) {
+				sg[v] = v;
+				run_start[v] = v;
+			}
+			continue;
+		}
 		uint32_t extra = NONE;
 		if (nd->kind == DAG_IMPLICIT || nd->kind == DAG_EFFECT)
 			extra = nd->pc;
@@ -147,15 +278,28 @@ static int group_nodes(const dag *d, bool full, grouping *g)
 		 * An ordering edge from a group of the same call (a loop of calls
 		 * on one actor, each after the last) is "the previous one of the
 		 * same": so such a run is one group, drawn with a loop, not a
-		 * chain of a thousand nodes */
-		uint32_t np = 0;
+		 * chain of a thousand nodes. An f-string's parts stand for
+		 * their own inputs. */
+		uint32_t np = 0, nraw = 0;
 		for (uint32_t e = d->pred_off[v]; e < d->pred_off[v + 1]; e++) {
-			uint32_t pg = g->group[d->preds[e]];
-			const dag_node *pn = &d->nodes[pg];
-			if (!full && d->pred_order[e] && pn->kind == nd->kind && pn->proto == nd->proto &&
-			    g->extra[pg] == extra && same_span(pn->where, nd->where))
-				pg = NONE;
-			scratch[np++] = (uint64_t)pg << 1 | (d->pred_order[e] ? 1 : 0);
+			uint32_t p = d->preds[e];
+			uint32_t from = e, to = e + 1;
+			if (g->alias[p] == v) {
+				from = d->pred_off[p];
+				to = d->pred_off[p + 1];
+			}
+			for (uint32_t f = from; f < to; f++) {
+				uint32_t q = from == e ? p : d->preds[f];
+				bool order = d->pred_order[f];
+				praw_order[nraw] = order;
+				praw[nraw++] = q;
+				uint32_t pg = g->group[q];
+				const dag_node *pn = &d->nodes[pg];
+				if (!full && order && pn->kind == nd->kind && pn->proto == nd->proto &&
+				    g->extra[pg] == extra && same_span(pn->where, nd->where))
+					pg = NONE;
+				scratch[np++] = (uint64_t)pg << 1 | (order ? 1 : 0);
+			}
 		}
 		sort_u64(scratch, np);
 		uint32_t k = 0;
@@ -168,22 +312,46 @@ static int group_nodes(const dag *d, bool full, grouping *g)
 			mult[k++] = 1;
 		}
 		uint32_t found = NONE;
-		size_t at = 0;
-		if (!full) {
-			uint64_t h = mix(mix(mix(nd->kind, nd->proto), extra), (uint32_t)nd->where.file);
-			h = mix(mix(h, (uint32_t)nd->where.line), (uint32_t)nd->where.col);
-			h = mix(mix(h, (uint32_t)nd->where.end_line), (uint32_t)nd->where.end_col);
+		size_t at = 0, sat = 0;
+		/* every actor is drawn on its own: its calls are told apart */
+		bool alone = nd->kind == DAG_ACTOR;
+		if (!full && !alone) {
+			uint64_t h = site_hash(nd, extra);
 			for (uint32_t j = 0; j < k; j++)
 				h = mix(h, scratch[j]);
 			for (at = h & (nslot - 1); slot[at] != NONE; at = (at + 1) & (nslot - 1)) {
 				uint32_t c = slot[at];
-				const dag_node *cn = &d->nodes[c];
-				if (cn->kind == nd->kind && cn->proto == nd->proto && g->extra[c] == extra &&
-				    same_span(cn->where, nd->where) && g->klen[c] == k &&
+				if (same_site(d, g, c, nd, extra) && g->klen[c] == k &&
 				    (k == 0 || memcmp(g->keys + g->koff[c], scratch, k * sizeof *scratch) == 0)) {
 					found = c;
 					break;
 				}
+			}
+		}
+		if (!full) {
+			uint32_t first = NONE;
+			for (sat = site_hash(nd, extra) & (nslot - 1); sslot[sat] != NONE;
+			     sat = (sat + 1) & (nslot - 1))
+				if (same_site(d, g, sslot[sat], nd, extra)) {
+					first = sslot[sat];
+					break;
+				}
+			sg[v] = first != NONE ? first : v;
+			run_start[v] = v > 0 && sg[v - 1] == sg[v] ? run_start[v - 1] : v;
+			if (first == NONE && !alone)
+				sslot[sat] = v;
+			uint32_t G = first != NONE ? g->group[first] : NONE;
+			/* a later iteration of a driver loop whose body has more
+			 * than this site: into the first iteration's group */
+			bool one_site = G != NONE && (v - 1 == first || (sg[v - 1] == first &&
+			                                                 run_start[v - 1] <= first));
+			if (found == NONE && G != NONE && G == first && !alone && !one_site &&
+			    loop_fold(d, g, G, praw, praw_order, nraw)) {
+				g->group[v] = G;
+				g->size[G]++;
+				for (uint32_t j = 0; j < k; j++)
+					add_loop_edge(g, G, scratch[j], mult[j]);
+				continue;
 			}
 		}
 		if (found != NONE) {
@@ -194,7 +362,7 @@ static int group_nodes(const dag *d, bool full, grouping *g)
 			continue;
 		}
 		/* a new group */
-		if (!full)
+		if (!full && !alone)
 			slot[at] = v;
 		g->group[v] = v;
 		g->size[v] = 1;
@@ -213,9 +381,15 @@ static int group_nodes(const dag *d, bool full, grouping *g)
 			g->nkeys += k;
 		}
 	}
+	merge_loop_edges(g);
 	free(slot);
+	free(sslot);
+	free(sg);
+	free(run_start);
 	free(scratch);
 	free(mult);
+	free(praw);
+	free(praw_order);
 	return 0;
 }
 
@@ -302,7 +476,14 @@ static void write_node(const dag *d, const grouping *g, uint32_t id, const char 
 	if (o && o->decorate)
 		o->decorate(o->ctx, d, m->ids + m->off[id], m->off[id + 1] - m->off[id], &dec);
 	fprintf(out, "%sn%u [label=\"", indent, id);
-	put_escaped(out, dag_label(d, id, buf, sizeof buf));
+	const char *lab = dag_label(d, id, buf, sizeof buf);
+	size_t ll = strlen(lab);
+	/* a method call on a value (".join()"): its name, without a "()" that
+	 * reads as a stray parenthesis in a small oval */
+	if (nd->kind == DAG_IMPLICIT && lab == buf && ll > 3 && lab[0] == '.' &&
+	    strcmp(lab + ll - 2, "()") == 0)
+		buf[ll - 2] = 0;
+	put_escaped(out, lab);
 	const char *path = d->prog->diag ? diag_source_path(d->prog->diag, nd->where.file) : NULL;
 	if (path) {
 		fputs("\\n", out);
@@ -322,6 +503,26 @@ static void write_node(const dag *d, const grouping *g, uint32_t id, const char 
 	else
 		fputs(kind_attrs(nd->kind, g->size[id] > 1), out);
 	fprintf(out, "%s];\n", g->size[id] > 1 ? ", peripheries=2" : "");
+}
+
+/* The edge standing for cnt DAG edges of kind key&1 from group key>>1
+ * (NONE: the group itself) into group v. */
+static void write_edge(FILE *out, uint64_t key, uint32_t cnt, uint32_t v)
+{
+	bool order = key & 1;
+	uint32_t from = (uint32_t)(key >> 1);
+	fprintf(out, "  n%u -> n%u", from == NONE ? v : from, v);
+	if (order || cnt > 1) {
+		fputs(" [", out);
+		if (order)
+			fputs("style=dashed, color=gray50", out);
+		if (cnt > 1)
+			/* xlabel: Graphviz 2.42 corrupts its heap laying out
+			 * labelled edges between nodes of one rank */
+			fprintf(out, "%sxlabel=\"\xc3\x97%u\"", order ? ", " : "", cnt);
+		fputc(']', out);
+	}
+	fputs(";\n", out);
 }
 
 int dag_write_dot(const dag *d, const dot_opts *o, FILE *out)
@@ -353,14 +554,18 @@ int dag_write_dot(const dag *d, const dot_opts *o, FILE *out)
 		m.off = xcalloc((size_t)n + 1, sizeof *m.off);
 		m.ids = xcalloc(n, sizeof *m.ids);
 		for (uint32_t v = 0; v < n; v++)
-			m.off[g.group[v] + 1]++;
+			if (g.alias[v] == NONE)
+				m.off[g.group[v] + 1]++;
 		for (uint32_t v = 0; v < n; v++)
 			m.off[v + 1] += m.off[v];
 		uint32_t *fill = xcalloc(n, sizeof *fill);
 		for (uint32_t v = 0; v < n; v++)
-			m.ids[m.off[g.group[v]] + fill[g.group[v]]++] = v;
+			if (g.alias[v] == NONE)
+				m.ids[m.off[g.group[v]] + fill[g.group[v]]++] = v;
 		free(fill);
 	}
+	/* an actor's cluster is labelled by creation order within its class */
+	uint32_t *nth = xcalloc(d->prog->nactors, sizeof *nth);
 	fprintf(out, "digraph flow {\n  rankdir=%s;\n", rankdir);
 	fputs("  fontname=\"Helvetica\";\n"
 	      "  node [fontname=\"Helvetica\", fontsize=12];\n"
@@ -377,36 +582,25 @@ int dag_write_dot(const dag *d, const dot_opts *o, FILE *out)
 		}
 		fprintf(out, "  subgraph cluster_actor%u {\n    label=\"", v);
 		put_escaped(out, d->prog->actors[nd->proto]->name);
-		fprintf(out, " #%u\";\n    style=rounded;\n    color=gray60;\n", v);
+		fprintf(out, " #%u\";\n    style=rounded;\n    color=gray60;\n", ++nth[nd->proto]);
 		write_node(d, &g, v, "    ", o, &m, out);
 		for (uint32_t mm = mfirst[v]; mm != NONE; mm = mnext[mm])
 			write_node(d, &g, mm, "    ", o, &m, out);
 		fputs("  }\n", out);
 	}
-	/* one edge per (group, predecessor group, edge kind), in id order */
+	/* one edge per (group, predecessor group, edge kind), in id order;
+	 * then a folded loop's edges back from later iterations */
+	size_t lx = 0;
 	for (uint32_t v = 0; v < n; v++) {
 		if (!g.size[v])
 			continue;
-		for (uint32_t j = 0; j < g.klen[v]; j++) {
-			uint64_t key = g.keys[g.koff[v] + j];
-			uint32_t cnt = g.kcnt[g.koff[v] + j];
-			bool order = key & 1;
-			uint32_t from = (uint32_t)(key >> 1);
-			fprintf(out, "  n%u -> n%u", from == NONE ? v : from, v);
-			if (order || cnt > 1) {
-				fputs(" [", out);
-				if (order)
-					fputs("style=dashed, color=gray50", out);
-				if (cnt > 1)
-					/* xlabel: Graphviz 2.42 corrupts its heap laying out
-					 * labelled edges between nodes of one rank */
-					fprintf(out, "%sxlabel=\"\xc3\x97%u\"", order ? ", " : "", cnt);
-				fputc(']', out);
-			}
-			fputs(";\n", out);
-		}
+		for (uint32_t j = 0; j < g.klen[v]; j++)
+			write_edge(out, g.keys[g.koff[v] + j], g.kcnt[g.koff[v] + j], v);
+		for (; lx < g.nlx && g.lx[lx].to == v; lx++)
+			write_edge(out, g.lx[lx].key, g.lx[lx].cnt, v);
 	}
 	fputs("}\n", out);
+	free(nth);
 	free(mfirst);
 	free(mnext);
 	free(m.off);
