@@ -138,6 +138,12 @@ int cli_close_out(FILE *f, const char *opt, const char *path, int wrote);
 /* Closes stdout at exit; a failed write (/dev/full) is reported.
  * Returns 0 or EXIT_USER. */
 int cli_close_stdout(void);
+/* The format of a picture written to PATH (option opt, for messages):
+ * from its extension (.svg, .png, .pdf; .dot, .gv or none: DOT text).
+ * *fmt given (-T) must agree with it; else it is set ("dot" for text).
+ * Returns 0, or EXIT_USAGE (message printed) for an extension that
+ * names no format flow writes, or one -T contradicts. */
+int cli_out_format(const char *cmd, const char *opt, const char *path, const char **fmt);
 /* Closes and removes an output file that was not written (nothing ran). */
 void cli_drop_out(FILE *f, const char *path);
 

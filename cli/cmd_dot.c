@@ -10,8 +10,10 @@
 /* X(ID, SHORT, LONG, ARG, REPEAT, HELP): see cli.h */
 #define DOT_OPTS(X) \
 	X(FORMAT, 'T', "format", "svg|png|pdf|dot", false, \
-	  "render through Graphviz to svg, png or pdf\n(needs -o; 'dot' writes the DOT text)") \
-	X(OUTPUT, 'o', "output", "OUT", false, "write to OUT instead of stdout") \
+	  "render through Graphviz to svg, png or pdf\n(needs -o; 'dot' writes the DOT text; default:\n" \
+	  "OUT's extension)") \
+	X(OUTPUT, 'o', "output", "OUT", false, "write to OUT instead of stdout: .svg, .png and\n" \
+	  ".pdf are rendered, .dot, .gv or no extension\nget the DOT text") \
 	X(RANKDIR, 0, "rankdir", "TB|LR|BT|RL", false, "layout direction (default TB, top to bottom)") \
 	X(FULL, 0, "full", NULL, false, "one DOT node per DAG node: no collapsing") \
 	X(NO_REWRITE, 0, "no-rewrite", NULL, false, "the DAG before the rewrite of @associative chains") \
@@ -81,6 +83,29 @@ static int write_text(const char *out, const char *buf, size_t len)
 	return EXIT_USER;
 }
 
+/* A picture Graphviz cannot draw readably is refused before it runs
+ * (dot_render would refuse too; here the message can say what to do). */
+static int check_size(const dot_args *a, const char *buf, size_t len)
+{
+	uint32_t n = dot_count_nodes(buf, len);
+	if (n <= DOT_RENDER_MAX_NODES)
+		return 0;
+	fprintf(stderr, "flow dot: error: the picture would have %u nodes, more than Graphviz can "
+	        "draw readably (at most %d); ", n, DOT_RENDER_MAX_NODES);
+	char *cbuf = NULL;
+	size_t clen = 0;
+	FILE *mem = a->dopt.full ? open_memstream(&cbuf, &clen) : NULL;
+	dot_opts collapsed = a->dopt;
+	collapsed.full = false;
+	if (mem && dag_write_dot(a->prog.g, &collapsed, mem) == 0 && fflush(mem) == 0)
+		fprintf(stderr, "without --full it has %u, collapsed; ", dot_count_nodes(cbuf, clen));
+	if (mem)
+		fclose(mem);
+	free(cbuf);
+	fprintf(stderr, "or write the DOT text (-o FILE.dot)\n");
+	return EXIT_USER;
+}
+
 static int write_dot(const dot_args *a)
 {
 	char *buf = NULL;
@@ -93,6 +118,8 @@ static int write_dot(const dot_args *a)
 	}
 	if (mem)
 		fclose(mem);
+	if (rc == 0 && a->fmt && strcmp(a->fmt, "dot"))
+		rc = check_size(a, buf, len);
 	if (rc == 0 && a->fmt && strcmp(a->fmt, "dot")) {
 		char *err = NULL;
 		if (dot_render(buf, len, a->fmt, a->out, &err) != 0) {
@@ -112,6 +139,8 @@ int cmd_dot(int argc, char **argv)
 	dot_args a = {.dopt = {NULL, false}};
 	const char *file;
 	int rc = cli_parse(&spec, argc, argv, on_opt, &a, &file);
+	if (rc == 0 && a.out)
+		rc = cli_out_format("dot", "-o", a.out, &a.fmt);
 	if (rc == 0 && a.fmt && strcmp(a.fmt, "dot") && !a.out)
 		rc = cli_usage_error("dot", "-T %s needs -o OUT (a rendered image is not for a terminal)",
 		                     a.fmt);

@@ -28,7 +28,8 @@
 	  "write a Chrome trace of the run (open it in\nPerfetto or chrome://tracing): one lane per thread") \
 	X(DOT_OUT, 0, "dot-out", "FILE", false, \
 	  "write the DAG as Graphviz DOT coloured by outcome\n(done green, failed red, skipped grey, not run\n" \
-	  "white) with each node's run time") \
+	  "white) with each node's run time; FILE.svg, .png\nor .pdf is rendered, .dot, .gv or none is text") \
+	X(FULL, 0, "full", NULL, false, "with --dot-out: one node per DAG node, no\ncollapsing") \
 	X(STATS, 0, "stats", NULL, false, \
 	  "at the end, on stderr: tasks run, retries, failed,\nskipped, time per phase, peak memory") \
 	X(STATS_JSON, 0, "stats-json", "FILE", false, \
@@ -71,6 +72,8 @@ typedef struct run_args {
 	uint64_t cpus, seed;
 	uint64_t t_start; /* obs_now_ns() when the command began (--stats-json's wall time) */
 	const char *trace, *dot_out, *stats_json;
+	const char *dot_fmt; /* --dot-out's format, from its extension */
+	bool dot_full;       /* --full */
 	const char *address, *token_file; /* --address: the cluster's head */
 	store_opts sto;
 	char *res_names[MAX_RES]; /* malloc'd */
@@ -134,6 +137,7 @@ static int on_opt(void *ctx, int id, const char *arg)
 	case OPT_PARAM: return cli_add_param(&a->prog, "run", arg);
 	case OPT_TRACE: a->trace = arg; break;
 	case OPT_DOT_OUT: a->dot_out = arg; break;
+	case OPT_FULL: a->dot_full = true; break;
 	case OPT_STATS: a->stats = true; break;
 	case OPT_STATS_JSON: a->stats_json = arg; break;
 	case OPT_OBJECT_STORE_MEMORY:
@@ -293,6 +297,41 @@ static int write_stats_json(const run_args *a, FILE *f, int status, const run_ob
 	return cli_close_out(f, "--stats-json", a->stats_json, 0);
 }
 
+/* --dot-out: the DOT text, or a picture rendered from it (the file was
+ * opened before the run, so that a bad path fails at once). */
+static int write_dot_out(const run_args *a, FILE *f, const run_obs *obs)
+{
+	dot_opts d = {.full = a->dot_full};
+	if (strcmp(a->dot_fmt, "dot") == 0)
+		return cli_close_out(f, "--dot-out", a->dot_out, obs_write_dot(obs, &d, f));
+	fclose(f);
+	char *buf = NULL, *err = NULL;
+	size_t len = 0;
+	FILE *mem = open_memstream(&buf, &len);
+	int rc = 0;
+	if (!mem || obs_write_dot(obs, &d, mem) != 0) {
+		fprintf(stderr, "flow: error: cannot write the DAG as DOT\n");
+		rc = EXIT_USER;
+	}
+	if (mem)
+		fclose(mem);
+	uint32_t n = rc ? 0 : dot_count_nodes(buf, len);
+	if (n > DOT_RENDER_MAX_NODES) {
+		fprintf(stderr, "flow: error: --dot-out: the picture would have %u nodes, more than "
+		        "Graphviz can draw readably (at most %d); %swrite the DOT text (--dot-out "
+		        "FILE.dot)\n", n, DOT_RENDER_MAX_NODES, a->dot_full ? "drop --full, or " : "");
+		rc = EXIT_USER;
+	} else if (rc == 0 && dot_render(buf, len, a->dot_fmt, a->dot_out, &err) != 0) {
+		fprintf(stderr, "flow: error: --dot-out: %s\n", err ? err : "rendering failed");
+		rc = EXIT_USER;
+	}
+	if (rc)
+		remove(a->dot_out);
+	free(err);
+	free(buf);
+	return rc;
+}
+
 /* After the run: the files and figures asked for. obs NULL: nothing ran,
  * so no file is left behind. Returns rc, or EXIT_USER if a write failed. */
 static int finish_outputs(const run_args *a, run_outputs *o, run_obs *obs, const obs_phases *ph,
@@ -312,7 +351,7 @@ static int finish_outputs(const run_args *a, run_outputs *o, run_obs *obs, const
 	if (o->trace)
 		bad |= cli_close_out(o->trace, "--trace", a->trace, obs_write_trace(obs, o->trace));
 	if (o->dot)
-		bad |= cli_close_out(o->dot, "--dot-out", a->dot_out, obs_write_dot(obs, NULL, o->dot));
+		bad |= write_dot_out(a, o->dot, obs);
 	if (a->stats)
 		obs_print_stats(obs, ph, stderr);
 	if (a->stats && st)
@@ -389,6 +428,10 @@ int cmd_run(int argc, char **argv)
 		rc = cli_usage_error("run", "%s", "--serial runs here; it cannot go with --address");
 	if (rc == 0 && a.token_file && !a.address)
 		rc = cli_usage_error("run", "%s", "--token-file is the cluster's token: it goes with --address");
+	if (rc == 0 && a.dot_full && !a.dot_out)
+		rc = cli_usage_error("run", "%s", "--full is how --dot-out draws: it goes with --dot-out");
+	if (rc == 0 && a.dot_out)
+		rc = cli_out_format("run", "--dot-out", a.dot_out, &a.dot_fmt);
 	if (rc == 0) {
 		/* before any thread starts: they all inherit the blocked signals */
 		interrupt_arm();

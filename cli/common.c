@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "compiler/dot.h"
 #include "compiler/lower.h"
 #include "compiler/plan.h"
 
@@ -204,6 +205,26 @@ int cli_close_out(FILE *f, const char *opt, const char *path, int wrote)
 		        errno ? strerror(errno) : "write failed");
 		return EXIT_USER;
 	}
+	return 0;
+}
+
+int cli_out_format(const char *cmd, const char *opt, const char *path, const char **fmt)
+{
+	const char *ext = dot_format_of_path(path);
+	if (!ext) {
+		char msg[160];
+		snprintf(msg, sizeof msg, "%s %%s: cannot tell the picture's format from its extension "
+		         "(use .svg, .png, .pdf, or .dot/.gv for DOT text)", opt);
+		return cli_usage_error(cmd, msg, path);
+	}
+	if (!*ext) /* no extension: what -T says, else DOT text */
+		ext = *fmt ? *fmt : "dot";
+	if (*fmt && strcmp(*fmt, ext) != 0) {
+		char msg[160];
+		snprintf(msg, sizeof msg, "-T %s does not match %s %%s (a %s file)", *fmt, opt, ext);
+		return cli_usage_error(cmd, msg, path);
+	}
+	*fmt = ext;
 	return 0;
 }
 

@@ -20,6 +20,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -645,6 +646,14 @@ static void chomp(char *s)
 		s[--n] = 0;
 }
 
+/* Graphviz said something while it rendered (a warning: it went on):
+ * out_path is not trusted. */
+static int warned(const char *out_path, const char *msg, char **err)
+{
+	remove(out_path);
+	return fail(err, "Graphviz could not draw it as asked: %s", msg);
+}
+
 int dot_render_program(const char *dot, size_t len, const char *format, const char *out_path,
                        const char *program, char **err)
 {
@@ -737,7 +746,7 @@ int dot_render_program(const char *dot, size_t len, const char *format, const ch
 	msg[nmsg] = 0;
 	chomp(msg);
 	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
-		return 0;
+		return nmsg ? warned(out_path, msg, err) : 0;
 	if (WIFEXITED(st) && WEXITSTATUS(st) == 127)
 		return fail(err, NOT_INSTALLED);
 	if (WIFEXITED(st))
@@ -763,6 +772,25 @@ static int gv_collect(char *m)
 	return 0;
 }
 
+/* The cairo renderer cannot make a bitmap wider or taller than this; it
+ * scales the picture down to a blank strip, saying so only on stderr. */
+#define BITMAP_MAX_PX 32767.0
+
+/* After layout: a PNG past the bitmap limit is refused (at Graphviz's
+ * 96 dpi; the layout is in points). Returns true with *err set. */
+static bool too_large(Agraph_t *g, const char *format, char **err)
+{
+	if (strcmp(format, "png") != 0)
+		return false;
+	boxf bb = GD_bb(g);
+	double w = (bb.UR.x - bb.LL.x) * 96.0 / 72.0, h = (bb.UR.y - bb.LL.y) * 96.0 / 72.0;
+	if (w <= BITMAP_MAX_PX && h <= BITMAP_MAX_PX)
+		return false;
+	fail(err, "the picture would be %.0f x %.0f pixels, more than a PNG can hold (%.0f); "
+	     "draw it as svg or pdf", w, h, BITMAP_MAX_PX);
+	return true;
+}
+
 static int render_gvc(const char *dot, size_t len, const char *format, const char *out_path,
                       char **err)
 {
@@ -786,6 +814,9 @@ static int render_gvc(const char *dot, size_t len, const char *format, const cha
 	} else if (gvLayout(gvc, g, "dot") != 0) {
 		chomp(gv_msg);
 		fail(err, "Graphviz layout failed%s%s", gv_nmsg ? ": " : "", gv_msg);
+	} else if (too_large(g, format, err)) {
+		rc = -2; /* refused: the program would draw the same */
+		gvFreeLayout(gvc, g);
 	} else {
 		if (gvRender(gvc, g, format, f) != 0) {
 			chomp(gv_msg);
@@ -807,6 +838,44 @@ static int render_gvc(const char *dot, size_t len, const char *format, const cha
 }
 #endif
 
+const char *dot_format_of_path(const char *path)
+{
+	const char *base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	const char *dot = strrchr(base, '.');
+	if (!dot || dot == base)
+		return ""; /* no extension (or a hidden file's name) */
+	static const char *const ext[][2] = {
+		{".svg", "svg"}, {".png", "png"}, {".pdf", "pdf"}, {".dot", "dot"}, {".gv", "dot"},
+	};
+	for (size_t k = 0; k < sizeof ext / sizeof ext[0]; k++)
+		if (strcasecmp(dot, ext[k][0]) == 0)
+			return ext[k][1];
+	return NULL;
+}
+
+uint32_t dot_count_nodes(const char *dot, size_t len)
+{
+	/* the writer puts each node on a line of its own: "  nID [label=" */
+	uint32_t n = 0;
+	const char *p = dot, *end = dot + len;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *e = nl ? nl : end;
+		while (p < e && *p == ' ')
+			p++;
+		if (p < e && *p == 'n') {
+			const char *q = p + 1;
+			while (q < e && *q >= '0' && *q <= '9')
+				q++;
+			if (q > p + 1 && (size_t)(e - q) >= 8 && memcmp(q, " [label=", 8) == 0)
+				n++;
+		}
+		p = nl ? nl + 1 : end;
+	}
+	return n;
+}
+
 int dot_render(const char *dot, size_t len, const char *format, const char *out_path, char **err)
 {
 	if (err)
@@ -819,10 +888,28 @@ int dot_render(const char *dot, size_t len, const char *format, const char *out_
 		return fail(err, "rendering %s needs an output file (-o FILE)", format);
 	if (strcmp(format, "dot") == 0)
 		return write_file(dot, len, out_path, err);
+	uint32_t nodes = dot_count_nodes(dot, len);
+	if (nodes > DOT_RENDER_MAX_NODES)
+		return fail(err, "the picture would have %u nodes, more than Graphviz can draw "
+		            "readably (at most %d)", nodes, DOT_RENDER_MAX_NODES);
 #ifdef FLOW_HAVE_GVC
 	char *gverr = NULL;
-	if (render_gvc(dot, len, format, out_path, &gverr) == 0)
-		return 0;
+	int grc = render_gvc(dot, len, format, out_path, &gverr);
+	if (grc == 0) {
+		if (gv_nmsg == 0)
+			return 0;
+		chomp(gv_msg);
+		free(gverr);
+		return warned(out_path, gv_msg, err);
+	}
+	if (grc == -2) {
+		remove(out_path);
+		if (err)
+			*err = gverr;
+		else
+			free(gverr);
+		return -1;
+	}
 	/* the library may lack a plugin the program has; keep its message
 	 * if the program is not there either */
 	char *perr = NULL;

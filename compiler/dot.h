@@ -28,8 +28,11 @@
 
 /* What a decoration hook adds to one drawn node (see dot_opts). */
 typedef struct dot_decor {
-	const char *fill;    /* fill colour ("#rrggbb" or a name); NULL = no fill */
+	/* fill colour ("#rrggbb", a name, or Graphviz's weighted list
+	 * "#aaaaaa;0.17:#bbbbbb" for a mix); NULL = no fill */
+	const char *fill;
 	char label[128];     /* one more label line; "" = none */
+	char fillbuf[64];    /* room for a fill the hook composes (fill may point here) */
 } dot_decor;
 
 typedef struct dot_opts {
@@ -50,9 +53,25 @@ typedef struct dot_opts {
  * if d is not finalized, the rankdir is unknown or writing failed. */
 int dag_write_dot(const dag *d, const dot_opts *o, FILE *out);
 
+/* The most nodes a rendered picture may have: past it Graphviz runs for
+ * minutes and draws something nobody can read (a 32767 px wide blank
+ * PNG), so dot_render refuses. */
+#define DOT_RENDER_MAX_NODES 1000
+
+/* The format a file name's extension asks for: "svg", "png", "pdf",
+ * "dot" (.dot or .gv: the DOT text), "" when the name has no extension
+ * (DOT text), or NULL for an extension flow cannot write. */
+const char *dot_format_of_path(const char *path);
+
+/* Nodes drawn in DOT text written by dag_write_dot. */
+uint32_t dot_count_nodes(const char *dot, size_t len);
+
 /* Renders DOT text into out_path as format "svg", "png", "pdf" or "dot"
  * (the text itself). Uses libgvc when built with it, else the `dot`
- * program. Returns 0, or -1 with a malloc'd message in *err (if err). */
+ * program. A picture of more than DOT_RENDER_MAX_NODES nodes is refused
+ * before Graphviz runs; a warning from Graphviz (a bitmap too large,
+ * scaled down) is an error, and out_path is removed. Returns 0, or -1
+ * with a malloc'd message in *err (if err). */
 int dot_render(const char *dot, size_t len, const char *format, const char *out_path,
                char **err);
 /* The same through one named program (e.g. "dot") only; for tests. */

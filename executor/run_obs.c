@@ -492,10 +492,11 @@ static void decorate(void *ctx, const dag *d, const uint32_t *members, uint32_t 
 	const run_obs *o = ctx;
 	obs_outcome worst = OBS_DONE;
 	uint64_t total = 0;
-	uint32_t ran = 0;
+	uint32_t ran = 0, by[4] = {0, 0, 0, 0};
 	for (uint32_t j = 0; j < n; j++) {
 		uint32_t v = members[j];
 		obs_outcome oc = (obs_outcome)o->outcome[v];
+		by[oc < 4 ? oc : 0]++;
 		if (badness(oc) > badness(worst))
 			worst = oc;
 		if (oc == OBS_DONE || oc == OBS_FAILED) {
@@ -503,17 +504,36 @@ static void decorate(void *ctx, const dag *d, const uint32_t *members, uint32_t 
 			ran++;
 		}
 	}
+	/* a group of mixed outcomes is filled by its mix: the worst outcome's
+	 * share, the most common other one the rest (Graphviz fills a
+	 * weighted two-colour list in those proportions) */
 	out->fill = obs_outcome_colour(worst);
-	char t[32], m[32];
+	obs_outcome other = worst;
+	for (int k = 0; k < 4; k++)
+		if (k != (int)worst && by[k] && (other == worst || by[k] > by[other]))
+			other = (obs_outcome)k;
+	if (other != worst) {
+		double w = (double)by[worst] / n;
+		w = w < 0.01 ? 0.01 : w > 0.99 ? 0.99 : w;
+		snprintf(out->fillbuf, sizeof out->fillbuf, "%s;%.2f:%s", obs_outcome_colour(worst), w,
+		         obs_outcome_colour(other));
+		out->fill = out->fillbuf;
+	}
+	char t[32], m[32], mixed[64] = "";
+	if (other != worst) {
+		static const char *const word[4] = {"not run", "done", "failed", "skipped"};
+		snprintf(mixed, sizeof mixed, "\n%u of %u %s", by[worst], n, word[worst]);
+	}
 	if (ran == 0) {
-		snprintf(out->label, sizeof out->label, "%s", worst == OBS_SKIPPED ? "skipped" : "not run");
+		snprintf(out->label, sizeof out->label, "%s%s", worst == OBS_SKIPPED ? "skipped" : "not run",
+		         mixed);
 	} else if (n == 1) {
 		fmt_time(t, sizeof t, (double)total);
 		snprintf(out->label, sizeof out->label, "%s%s", t, worst == OBS_FAILED ? " (failed)" : "");
 	} else {
 		fmt_time(t, sizeof t, (double)total);
 		fmt_time(m, sizeof m, (double)total / ran);
-		snprintf(out->label, sizeof out->label, "total %s, mean %s", t, m);
+		snprintf(out->label, sizeof out->label, "total %s, mean %s%s", t, m, mixed);
 	}
 }
 

@@ -26,6 +26,15 @@ expect() {
 	fi
 }
 
+# ok DESCRIPTION COMMAND...: the command succeeds
+ok() {
+	local what=$1
+	shift
+	"$@" && pass=$((pass + 1)) && return
+	fail=$((fail + 1))
+	echo "FAIL: $what"
+}
+
 printf 'print(1 + 2)\n' >"$tmp/ok.flow"
 printf 'print(sqaure(2))\ntask square(x) { return x * x }\n' >"$tmp/bad.flow"
 printf 'param n: int = 1\nprint(n)\n' >"$tmp/param.flow"
@@ -62,6 +71,34 @@ expect 2 "needs -o" "$flow" dot -T svg "$tmp/fan.flow"
 expect 0 "" "$flow" dot -T svg -o "$tmp/fan.svg" "$tmp/fan.flow"
 expect 0 "<svg" cat "$tmp/fan.svg"
 expect 1 "cannot write" "$flow" dot -o "$tmp/no/such/dir.dot" "$tmp/fan.flow"
+# the format from -o's extension; an unknown one, or one -T contradicts, refused
+expect 0 "" "$flow" dot -o "$tmp/fan.png" "$tmp/fan.flow"
+ok "dot -o x.png writes a PNG" bash -c "head -c 8 '$tmp/fan.png' | grep -qa PNG"
+expect 0 "" "$flow" dot -o "$tmp/fan.gv" "$tmp/fan.flow"
+expect 0 "^digraph flow" cat "$tmp/fan.gv"
+expect 2 "cannot tell the picture's format from its extension" "$flow" dot -o "$tmp/fan.jpg" "$tmp/fan.flow"
+expect 2 "-T svg does not match -o .*fan.png" "$flow" dot -T svg -o "$tmp/fan.png" "$tmp/fan.flow"
+# a picture Graphviz cannot draw readably: refused before Graphviz runs,
+# saying what to do; nothing left behind
+printf 'task sq(x: int) -> int { return x * x }\nprint(get([sq(i) for i in range(1200)]))\n' >"$tmp/big.flow"
+expect 1 "1202 nodes, more than Graphviz can draw readably.*without --full it has 3" \
+	"$flow" dot --full -o "$tmp/big.svg" "$tmp/big.flow"
+ok "no picture left" test ! -e "$tmp/big.svg"
+expect 0 "" "$flow" dot -o "$tmp/big.svg" "$tmp/big.flow"
+# 900 calls side by side: too wide for a PNG (Graphviz would scale it to a blank strip)
+printf 'task sq(x: int) -> int { return x * x }\nprint(get([sq(i) for i in range(900)]))\n' >"$tmp/wide.flow"
+expect 1 "more than a PNG can hold" "$flow" dot --full -o "$tmp/wide.png" "$tmp/wide.flow"
+ok "no blank PNG left" test ! -e "$tmp/wide.png"
+# flow run --dot-out: the same formats, --full
+expect 0 "" "$flow" run -q --dot-out "$tmp/run.svg" "$tmp/fan.flow"
+expect 0 "<svg" cat "$tmp/run.svg"
+expect 0 "" "$flow" run -q --full --dot-out "$tmp/run.dot" "$tmp/fan.flow"
+expect 0 "n99 " cat "$tmp/run.dot"
+expect 2 "cannot tell the picture's format" "$flow" run --dot-out "$tmp/run.jpeg" "$tmp/fan.flow"
+expect 2 "--full .* goes with --dot-out" "$flow" run --full "$tmp/fan.flow"
+expect 1 "more than Graphviz can draw readably.*drop --full" \
+	"$flow" run -q --full --dot-out "$tmp/big.png" "$tmp/big.flow"
+ok "run: no picture left" test ! -e "$tmp/big.png"
 "$flow" compile -o "$tmp/fan.plan" "$tmp/fan.flow"
 expect 0 '×100' "$flow" dot "$tmp/fan.plan"
 # a plan whose source changed since: a warning, and the plan as compiled
@@ -196,14 +233,6 @@ expect_in() {
 	shift
 	expect_stdin=$in expect "$@"
 }
-# ok DESCRIPTION COMMAND...: the command succeeds
-ok() {
-	local what=$1
-	shift
-	"$@" && pass=$((pass + 1)) && return
-	fail=$((fail + 1))
-	echo "FAIL: $what"
-}
 
 expect 0 '^  --version ' "$flow" --help
 expect 0 'usage: flow COMMAND' "$flow" help
@@ -237,7 +266,7 @@ for c in $commands; do
 	ok "flow $c --no-such-option: one message" diff <(printf "flow %s: unrecognized option '--no-such-option'\nTry 'flow %s --help'.\n" $c $c) "$tmp/err"
 	ok "flow $c --no-such-option: nothing on stdout" test ! -s "$tmp/out"
 done
-expect 0 '^ +\[--resources name=amount' "$flow" run --help
+expect 0 '^ +\[.*\[--resources name=amount\[,\.\.\.\]\]' "$flow" run --help
 expect 2 "^flow run: option '--cpus' needs an argument$" "$flow" run "$tmp/ok.flow" --cpus
 expect 2 "^flow run: option '--serial' takes no argument$" "$flow" run --serial=1 "$tmp/ok.flow"
 expect 2 "^flow dot: unrecognized option '-x'$" "$flow" dot -x "$tmp/ok.flow"

@@ -346,6 +346,20 @@ static void test_dot_out(void **state)
 	free(sq);
 	free(boom);
 	free(dot);
+	/* one sq call of six failed: the group is filled by its mix (a
+	 * sixth red, the rest green) and says so, not wholly red */
+	for (uint32_t v = 0; v < g->g->n; v++)
+		if (g->g->nodes[v].kind == DAG_TASK &&
+		    strcmp(g->g->prog->protos[g->g->nodes[v].proto]->name, "sq") == 0) {
+			o->outcome[v] = OBS_FAILED;
+			break;
+		}
+	dot = text_of(write_dot, o);
+	sq = dot_line(dot, "sq");
+	assert_non_null(strstr(sq, "fillcolor=\"#fb6a4a;0.17:#c7e9c0\""));
+	assert_non_null(strstr(sq, "\\n1 of 6 failed\""));
+	free(sq);
+	free(dot);
 	obs_free(o);
 	lowered_free(g);
 
