@@ -1,6 +1,7 @@
 /* cmd_check.c - `flow check FILE`: the whole front end, no output but
  * diagnostics. */
 #include "cli/cli.h"
+#include "compiler/check_files.h"
 
 /* X(ID, SHORT, LONG, ARG, REPEAT, HELP): see cli.h */
 #define CHECK_OPTS(X) \
@@ -14,7 +15,9 @@ CLI_COMMAND(check, CHECK_OPTS,
 	         "its driver to a DAG; prints every problem found as file:line:col with\n"
 	         "the source line, and a note naming the statement from which the driver\n"
 	         "runs at run time. FILE may be a plan; '-' reads the program from stdin.\n"
-	         "Exit status 0 when there is none, 1 otherwise.");
+	         "Warns where the driver hands one literal path to a task that writes\n"
+	         "files and to one that reads them with nothing ordering the two calls.\n"
+	         "Exit status 0 when there is no error (warnings allowed), 1 otherwise.");
 
 static int on_opt(void *ctx, int id, const char *arg)
 {
@@ -35,8 +38,11 @@ int cmd_check(int argc, char **argv)
 	 * `flow compile` would reject is reported here too */
 	if (rc == 0)
 		rc = cli_load(&cp, file, "check");
-	if (rc == 0)
+	if (rc == 0) {
+		/* a file one task writes and another reads, unordered */
+		check_file_races(cp.g, &cp.d, stderr, 10);
 		cli_explain_dynamic(cp.g, stdout);
+	}
 	cli_prog_free(&cp);
 	return rc == CLI_DONE ? 0 : rc;
 }
