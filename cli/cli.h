@@ -91,8 +91,9 @@ int cli_usage_error(const char *cmd, const char *fmt, const char *arg);
 /* Everything a command loads. Zero-initialise it; cli_prog_free frees
  * what it holds (the params too), whether or not a load happened. */
 typedef struct cli_prog {
-	param_set *params; /* -p name=value: names malloc'd, texts borrowed from argv */
+	param_set *params; /* --params-file's, then -p's: names and texts malloc'd */
 	int nparams, capparams;
+	int nfile;         /* params[0..nfile) came from --params-file */
 	bool no_rewrite;   /* --no-rewrite */
 	bool static_only;  /* --static: a driver that would continue at run
 	                    * time (LANGUAGE.md section 6) is an error */
@@ -106,6 +107,13 @@ typedef struct cli_prog {
 
 /* -p name=value. Returns 0, or EXIT_USAGE (message printed). */
 int cli_add_param(cli_prog *cp, const char *cmd, const char *arg);
+/* One param, name copied, text taken (malloc'd); from_file: it goes
+ * before every -p (which then overrides it). Returns 0. */
+int cli_add_param_text(cli_prog *cp, const char *name, char *text, bool from_file);
+/* --params-file PATH (params_file.c): each member of its JSON object as
+ * a param. Returns 0, or EXIT_USAGE (message printed: unreadable, not
+ * JSON, not an object). */
+int cli_add_params_file(cli_prog *cp, const char *cmd, const char *path);
 
 /* Reads PATH (a .flow file or a plan, recognised by its magic bytes;
  * "-": either on stdin, named <stdin> in diagnostics) into cp->p, and

@@ -5,7 +5,8 @@
 
 /* X(ID, SHORT, LONG, ARG, REPEAT, HELP): see cli.h */
 #define CHECK_OPTS(X) \
-	X(PARAM, 'p', "param", "name=value", true, "set a param") \
+	X(PARAM, 'p', "param", "name=value", true, "set a param (a list or dict param: a Flow\nliteral, -p 'files=[\"a.txt\", \"b.txt\"]')") \
+	X(PARAMS_FILE, 0, "params-file", "FILE", false, "params from a JSON object in FILE\n({\"name\": value, ...}); -p overrides them") \
 	X(STATIC, 0, "static", NULL, false, \
 	  "a driver that would continue at run time is an\nerror (the whole DAG must be known ahead)")
 
@@ -24,6 +25,7 @@ static int on_opt(void *ctx, int id, const char *arg)
 	cli_prog *cp = ctx;
 	switch (id) {
 	case OPT_PARAM: return cli_add_param(cp, "check", arg);
+	case OPT_PARAMS_FILE: return cli_add_params_file(cp, "check", arg);
 	case OPT_STATIC: cp->static_only = true; break;
 	}
 	return 0;

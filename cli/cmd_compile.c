@@ -25,7 +25,8 @@
 	  "print the bytecode of every task, fn, method\nand of the driver") \
 	X(OUTPUT, 'o', "output", "PLAN", false, \
 	  "write the compiled program to the plan file PLAN\n(`flow run PLAN` runs it as `flow run FILE` would)") \
-	X(PARAM, 'p', "param", "name=value", true, "set a param")
+	X(PARAM, 'p', "param", "name=value", true, "set a param (a list or dict param: a Flow\nliteral, -p 'files=[\"a.txt\", \"b.txt\"]')") \
+	X(PARAMS_FILE, 0, "params-file", "FILE", false, "params from a JSON object in FILE\n({\"name\": value, ...}); -p overrides them")
 
 CLI_COMMAND(compile, COMPILE_OPTS,
 	.operand = "FILE",
@@ -53,6 +54,7 @@ static int on_opt(void *ctx, int id, const char *arg)
 	case OPT_DUMP_BYTECODE: a->dump_bytecode = true; break;
 	case OPT_OUTPUT: a->out = arg; break;
 	case OPT_PARAM: return cli_add_param(&a->prog, "compile", arg);
+	case OPT_PARAMS_FILE: return cli_add_params_file(&a->prog, "compile", arg);
 	}
 	return 0;
 }

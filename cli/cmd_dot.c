@@ -17,7 +17,8 @@
 	X(RANKDIR, 0, "rankdir", "TB|LR|BT|RL", false, "layout direction (default TB, top to bottom)") \
 	X(FULL, 0, "full", NULL, false, "one DOT node per DAG node: no collapsing") \
 	X(NO_REWRITE, 0, "no-rewrite", NULL, false, "the DAG before the rewrite of @associative chains") \
-	X(PARAM, 'p', "param", "name=value", true, "set a param")
+	X(PARAM, 'p', "param", "name=value", true, "set a param (a list or dict param: a Flow\nliteral, -p 'files=[\"a.txt\", \"b.txt\"]')") \
+	X(PARAMS_FILE, 0, "params-file", "FILE", false, "params from a JSON object in FILE\n({\"name\": value, ...}); -p overrides them")
 
 CLI_COMMAND(dot, DOT_OPTS,
 	.operand = "FILE",
@@ -64,6 +65,7 @@ static int on_opt(void *ctx, int id, const char *arg)
 	case OPT_FULL: a->dopt.full = true; break;
 	case OPT_NO_REWRITE: a->prog.no_rewrite = true; break;
 	case OPT_PARAM: return cli_add_param(&a->prog, "dot", arg);
+	case OPT_PARAMS_FILE: return cli_add_params_file(&a->prog, "dot", arg);
 	}
 	return 0;
 }

@@ -23,7 +23,8 @@
 	X(CPUS, 0, "cpus", "N", false, "worker threads that run tasks (default: the\nmachine's cores); with --address, the task calls\n" \
 	  "in flight (default: the cluster's CPUs)") \
 	X(SEED, 0, "seed", "N", false, "seed of every random stream (default 0)") \
-	X(PARAM, 'p', "param", "name=value", true, "set a param") \
+	X(PARAM, 'p', "param", "name=value", true, "set a param (a list or dict param: a Flow\nliteral, -p 'files=[\"a.txt\", \"b.txt\"]')") \
+	X(PARAMS_FILE, 0, "params-file", "FILE", false, "params from a JSON object in FILE\n({\"name\": value, ...}); -p overrides them") \
 	X(TRACE, 0, "trace", "FILE", false, \
 	  "write a Chrome trace of the run (open it in\nPerfetto or chrome://tracing): one lane per thread") \
 	X(DOT_OUT, 0, "dot-out", "FILE", false, \
@@ -135,6 +136,7 @@ static int on_opt(void *ctx, int id, const char *arg)
 			return cli_usage_error("run", "--seed expects a non-negative integer, got '%s'", arg);
 		break;
 	case OPT_PARAM: return cli_add_param(&a->prog, "run", arg);
+	case OPT_PARAMS_FILE: return cli_add_params_file(&a->prog, "run", arg);
 	case OPT_TRACE: a->trace = arg; break;
 	case OPT_DOT_OUT: a->dot_out = arg; break;
 	case OPT_FULL: a->dot_full = true; break;

@@ -13,11 +13,8 @@
 
 #define STDIN_NAME "<stdin>"
 
-int cli_add_param(cli_prog *cp, const char *cmd, const char *arg)
+int cli_add_param_text(cli_prog *cp, const char *name, char *text, bool from_file)
 {
-	const char *eq = strchr(arg, '=');
-	if (eq == NULL || eq == arg)
-		return cli_usage_error(cmd, "-p expects name=value, got '%s'", arg);
 	if (cp->nparams == cp->capparams) {
 		cp->capparams = cp->capparams ? cp->capparams * 2 : 8;
 		cp->params = realloc(cp->params, sizeof *cp->params * (size_t)cp->capparams);
@@ -26,10 +23,32 @@ int cli_add_param(cli_prog *cp, const char *cmd, const char *arg)
 			exit(EXIT_USER);
 		}
 	}
-	cp->params[cp->nparams].name = strndup(arg, (size_t)(eq - arg));
-	cp->params[cp->nparams].text = eq + 1;
+	/* the file's params first: a later -p of the same name wins */
+	int at = from_file ? cp->nfile++ : cp->nparams;
+	memmove(cp->params + at + 1, cp->params + at, sizeof *cp->params * (size_t)(cp->nparams - at));
+	cp->params[at].name = strdup(name);
+	cp->params[at].text = text;
+	if (!cp->params[at].name || !text) {
+		perror("flow");
+		exit(EXIT_USER);
+	}
 	cp->nparams++;
 	return 0;
+}
+
+int cli_add_param(cli_prog *cp, const char *cmd, const char *arg)
+{
+	const char *eq = strchr(arg, '=');
+	if (eq == NULL || eq == arg)
+		return cli_usage_error(cmd, "-p expects name=value, got '%s'", arg);
+	char *name = strndup(arg, (size_t)(eq - arg));
+	if (!name) {
+		perror("flow");
+		exit(EXIT_USER);
+	}
+	int rc = cli_add_param_text(cp, name, strdup(eq + 1), false);
+	free(name);
+	return rc;
 }
 
 /* ---- reading a program ------------------------------------------------------ */
@@ -177,8 +196,10 @@ void cli_prog_free(cli_prog *cp)
 		loader_fini(&cp->l);
 		diag_fini(&cp->d);
 	}
-	for (int i = 0; i < cp->nparams; i++)
+	for (int i = 0; i < cp->nparams; i++) {
 		free((char *)cp->params[i].name);
+		free((char *)cp->params[i].text);
+	}
 	free(cp->params);
 	*cp = (cli_prog){0};
 }

@@ -9,6 +9,7 @@
 
 #include "resolve_int.h"
 #include "lang/native.h"
+#include "lang/param_literal.h"
 
 static const char *const builtin_types[] = {
 	"any", "none", "bool", "int", "float", "str", "list", "dict", "tensor", "fn", "task", NULL,
@@ -719,8 +720,10 @@ static void set_param(rctx *c, ast_decl *d, const char *text)
 	const char *ty = d->u.param.type.name;
 	if (ty == NULL || strcmp(ty, "any") == 0) {
 		const char *lt = ty ? NULL : check_literal_type(d->u.param.deflt);
-		ty = lt && strcmp(lt, "none") != 0 && strcmp(lt, "list") != 0 &&
-		             strcmp(lt, "dict") != 0 ? lt : infer_type(text);
+		/* a list or dict default takes a literal of its kind; else the
+		 * text's own look ("[...]" a list, "{...}" a dict) */
+		ty = lt && strcmp(lt, "none") != 0 ? lt : text[strspn(text, " ")] == '[' ? "list" :
+		     text[strspn(text, " ")] == '{' ? "dict" : infer_type(text);
 	}
 	ast_expr *e = arena_alloc(c->a, sizeof *e);
 	e->where = d->u.param.deflt ? d->u.param.deflt->where : d->name_where;
@@ -743,6 +746,11 @@ static void set_param(rctx *c, ast_decl *d, const char *text)
 	} else if (strcmp(ty, "none") == 0) {
 		e->kind = E_NONE;
 		ok = strcmp(text, "none") == 0;
+	} else if (strcmp(ty, "list") == 0 || strcmp(ty, "dict") == 0) {
+		/* a Flow literal: -p 'files=["a.txt", "b.txt"]' (param_literal.c) */
+		if ((e = param_literal_parse(c->a, c->d, d->name, text, ty)))
+			d->u.param.deflt = e;
+		return;
 	} else {
 		diag_error(c->d, (span){ .file = -1 },
 		           "param '%s' is declared %s, which cannot be set with -p", d->name, ty);
