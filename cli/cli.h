@@ -79,6 +79,18 @@ typedef int (*cli_on_opt)(void *ctx, int id, const char *arg);
 int cli_parse(const cli_cmd *c, int argc, char **argv, cli_on_opt on_opt, void *ctx,
               const char **operand);
 
+/* For a command without operand (c->operand NULL): parses argv as
+ * cli_parse does. Returns true when the command goes on; false with
+ * *status the exit status to return (0 after --help, or the usage
+ * error's). */
+bool cli_parse_only(const cli_cmd *c, int argc, char **argv, cli_on_opt on_opt, void *ctx,
+                    int *status);
+
+/* An integer option's argument, from lo to hi: 0 with *out, or
+ * EXIT_USAGE after "flow CMD: OPT expects WHAT, not 'ARG'". */
+int cli_parse_long(const char *cmd, const char *opt, const char *arg, long lo, long hi,
+                   const char *what, long *out);
+
 /* `flow CMD --help`'s text: the usage line, about, options, footer. */
 void cli_help(const cli_cmd *c, FILE *out);
 

@@ -106,23 +106,21 @@ static void on_ready(void *arg, const char *text)
 static int on_opt(void *ctx, int id, const char *arg)
 {
 	start_args *a = ctx;
-	char *end;
 	switch (id) {
 	case OPT_HEAD: a->head = 1; break;
 	case OPT_ADDRESS: a->address = arg; break;
-	case OPT_PORT:
-		a->port = (int)strtol(arg, &end, 10);
-		if (*end || a->port <= 0 || a->port > 65535)
-			return bad("--port expects a port number (1-65535), not '%s'", arg);
+	case OPT_PORT: {
+		long port;
+		if (cli_parse_long("start", "--port", arg, 1, 65535, "a port number (1-65535)", &port))
+			return EXIT_USAGE;
+		a->port = (int)port;
 		a->port_set = 1;
 		break;
+	}
 	case OPT_NODE_IP: a->node_ip = arg; break;
 	case OPT_CPUS:
-		a->cpus = strtol(arg, &end, 10);
-		if (*end || a->cpus < 0 || a->cpus > 65536)
-			return bad("--cpus expects a number of CPUs (0 on a head: it runs no tasks), not '%s'",
-			           arg);
-		break;
+		return cli_parse_long("start", "--cpus", arg, 0, 65536,
+		                      "a number of CPUs (0 on a head: it runs no tasks)", &a->cpus);
 	case OPT_RESOURCES:
 		if (check_resources(arg) != 0)
 			return bad("--resources expects name=amount[,name=amount...] with positive "
@@ -147,10 +145,9 @@ int cmd_start(int argc, char **argv)
 		.port = 6379, .cpus = sysconf(_SC_NPROCESSORS_ONLN), .resources = "", .spill = "",
 		.store_cap = store_default_memory(),
 	};
-	const char *none;
-	int prc = cli_parse(&spec, argc, argv, on_opt, &sa0, &none);
-	if (prc != 0)
-		return prc == CLI_DONE ? 0 : prc;
+	int prc;
+	if (!cli_parse_only(&spec, argc, argv, on_opt, &sa0, &prc))
+		return prc;
 	int head = sa0.head, block = sa0.block, port = sa0.port, port_set = sa0.port_set;
 	long cpus = sa0.cpus;
 	const char *address = sa0.address, *node_ip = sa0.node_ip, *resources = sa0.resources,

@@ -160,10 +160,9 @@ static void print_text(const struct wire_status_reply *r)
 int cmd_status(int argc, char **argv)
 {
 	status_args sa = {.address = "127.0.0.1:6379"};
-	const char *none;
-	int prc = cli_parse(&spec, argc, argv, on_opt, &sa, &none);
-	if (prc != 0)
-		return prc == CLI_DONE ? 0 : prc;
+	int prc;
+	if (!cli_parse_only(&spec, argc, argv, on_opt, &sa, &prc))
+		return prc;
 	const char *address = sa.address, *token_file = sa.token_file;
 	int json = sa.json;
 	char url[300];

@@ -19,23 +19,17 @@ CLI_COMMAND(stop, STOP_OPTS,
 
 static int on_opt(void *ctx, int id, const char *arg)
 {
-	int *ms = ctx;
-	char *end;
 	(void)id; /* OPT_TIMEOUT, the only one */
-	long s = strtol(arg, &end, 10);
-	if (*end || end == arg || s < 0 || s > 3600)
-		return cli_usage_error("stop", "--timeout expects seconds (0-3600), not '%s'", arg);
-	*ms = (int)s * 1000;
-	return 0;
+	return cli_parse_long("stop", "--timeout", arg, 0, 3600, "seconds (0-3600)", ctx);
 }
 
 int cmd_stop(int argc, char **argv)
 {
-	int ms = 10000;
-	const char *none;
-	int rc = cli_parse(&spec, argc, argv, on_opt, &ms, &none);
-	if (rc != 0)
-		return rc == CLI_DONE ? 0 : rc;
+	long seconds = 10;
+	int rc;
+	if (!cli_parse_only(&spec, argc, argv, on_opt, &seconds, &rc))
+		return rc;
+	int ms = (int)seconds * 1000;
 	verr e;
 	int n = daemon_stop_all(ms, &e);
 	if (n < 0) {

@@ -1,6 +1,7 @@
 /* opts.c - a command's option table made into what getopt_long takes,
  * its usage line and its --help text; one message per bad option.
  * See cli.h for the X-macro lists the tables come from. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -205,4 +206,28 @@ int cli_parse(const cli_cmd *c, int argc, char **argv, cli_on_opt on_opt, void *
 	if (rc == 0)
 		*operand = c->operand ? argv[optind] : NULL;
 	return rc;
+}
+
+bool cli_parse_only(const cli_cmd *c, int argc, char **argv, cli_on_opt on_opt, void *ctx,
+                    int *status)
+{
+	const char *none;
+	int rc = cli_parse(c, argc, argv, on_opt, ctx, &none);
+	*status = rc == CLI_DONE ? 0 : rc;
+	return rc == 0;
+}
+
+int cli_parse_long(const char *cmd, const char *opt, const char *arg, long lo, long hi,
+                   const char *what, long *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(arg, &end, 10);
+	if (errno || end == arg || *end || v < lo || v > hi) {
+		char fmt[200];
+		snprintf(fmt, sizeof fmt, "%s expects %s, not '%%s'", opt, what);
+		return cli_usage_error(cmd, fmt, arg);
+	}
+	*out = v;
+	return 0;
 }
