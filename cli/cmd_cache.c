@@ -23,12 +23,19 @@ CLI_COMMAND(cache, CACHE_OPTS,
 	.about = CACHE_ABOUT,
 	.footer = "Exit status 0 on success, 1 if the cache cannot be read, 2 for bad usage.");
 
-/* The same, with a FILE after the verb. */
+/* After the verb: with a FILE, or without. */
 static const cli_cmd spec_file = {
 	.name = "cache",
 	.opts = cmd_options,
 	.nopts = sizeof cmd_options / sizeof cmd_options[0],
 	.operand = "FILE",
+	.about = CACHE_ABOUT,
+};
+static const cli_cmd spec_none = {
+	.name = "cache",
+	.opts = cmd_options,
+	.nopts = sizeof cmd_options / sizeof cmd_options[0],
+	.operand = NULL,
 	.about = CACHE_ABOUT,
 };
 
@@ -76,7 +83,7 @@ int cmd_cache(int argc, char **argv)
 	}
 	/* the verb stands where the command's name was */
 	bool with_file = has_file(argc - 1, argv + 1);
-	rc = cli_parse(with_file ? &spec_file : &spec, argc - 1, argv + 1, on_opt, &a, &file);
+	rc = cli_parse(with_file ? &spec_file : &spec_none, argc - 1, argv + 1, on_opt, &a, &file);
 	if (rc)
 		return rc == CLI_DONE ? 0 : rc;
 	char *dir = NULL;
