@@ -96,6 +96,19 @@ EOF
 	run --resume p.flow >/dev/null
 	is "comment added: all cached" 17 "$(grep -c '"outcome":"cached"' "$tmp/t.json")"
 
+	# an unrelated task and param declared first (every proto and global
+	# index moves): references count by name, so every entry holds
+	printf 'param unrelated: int = 7\ntask other(x: int) -> int { return x - unrelated }\n' | cat - p.flow >p2.flow && mv p2.flow p.flow
+	run --resume p.flow >/dev/null
+	is "unrelated declarations added: all cached" 17 "$(grep -c '"outcome":"cached"' "$tmp/t.json")"
+	# a fn a task calls: the task re-runs
+	sed -i 's|^task d(x: int) -> int { return x \* scale }|fn mul(x: int) -> int { return x * scale }\ntask d(x: int) -> int { return mul(x) }|' p.flow
+	run --resume p.flow >/dev/null
+	is "d now calls a fn: d re-ran" 3 "$(n done d)"
+	sed -i 's|return x \* scale }|return scale * x }|' p.flow
+	run --resume p.flow >/dev/null
+	is "the fn changed: d re-ran" "3 4" "$(n done d) $(n cached a)"
+
 	# a param: only the task that reads it re-runs (and the total of its results)
 	is "param: status" 0 "$(run --resume -p scale=2 p.flow)"
 	is "param: output" "430 6" "$(cat "$tmp/out")"
