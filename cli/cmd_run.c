@@ -29,7 +29,7 @@
 	  "write a Chrome trace of the run (open it in\nPerfetto or chrome://tracing): one lane per thread") \
 	X(DOT_OUT, 0, "dot-out", "FILE", false, \
 	  "write the DAG as Graphviz DOT coloured by outcome\n(done green, failed red, skipped grey, not run\n" \
-	  "white) with each node's run time") \
+	  "white, cached blue) with each node's run time") \
 	X(STATS, 0, "stats", NULL, false, \
 	  "at the end, on stderr: tasks run, retries, failed,\nskipped, time per phase, peak memory") \
 	X(STATS_JSON, 0, "stats-json", "FILE", false, \
