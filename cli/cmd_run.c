@@ -8,6 +8,7 @@
 
 #include "cli/cli.h"
 #include "compiler/plan.h"
+#include "executor/cache.h"
 #include "executor/cluster/client.h"
 #include "executor/executor.h"
 #include "executor/interrupt.h"
@@ -29,7 +30,7 @@
 	  "write a Chrome trace of the run (open it in\nPerfetto or chrome://tracing): one lane per thread") \
 	X(DOT_OUT, 0, "dot-out", "FILE", false, \
 	  "write the DAG as Graphviz DOT coloured by outcome\n(done green, failed red, skipped grey, not run\n" \
-	  "white) with each node's run time; FILE.svg, .png\nor .pdf is rendered, .dot, .gv or none is text") \
+	  "white, cached blue) with each node's run time; FILE.svg, .png\nor .pdf is rendered, .dot, .gv or none is text") \
 	X(FULL, 0, "full", NULL, false, "with --dot-out: one node per DAG node, no\ncollapsing") \
 	X(STATS, 0, "stats", NULL, false, \
 	  "at the end, on stderr: tasks run, retries, failed,\nskipped, time per phase, peak memory") \
@@ -52,7 +53,15 @@
 	X(ADDRESS, 0, "address", "HOST:PORT", false, \
 	  "run the tasks on the cluster whose head is there\n(flow start); the driver and actors stay here") \
 	X(TOKEN_FILE, 0, "token-file", "FILE", false, \
-	  "the cluster token, with --address (default\n$FLOW_TOKEN, else ~/.flow/token)")
+	  "the cluster token, with --address (default\n$FLOW_TOKEN, else ~/.flow/token)") \
+	X(RESUME, 0, "resume", NULL, false, \
+	  "take the results of task calls that completed in\nan earlier run from the cache (docs/cache.md)") \
+	X(CACHE_DIR, 0, "cache-dir", "DIR", false, \
+	  "the cache (default .flow/cache beside FILE)") \
+	X(CACHE_SIZE, 0, "cache-size", "SIZE", false, \
+	  "most the cache keeps (default 1GiB); past it the\nleast recently used entries go") \
+	X(NO_CACHE, 0, "no-cache", NULL, false, \
+	  "neither read nor write the cache (a run without\n--resume writes it)")
 
 CLI_COMMAND(run, RUN_OPTS,
 	.operand = "FILE",
@@ -76,6 +85,9 @@ typedef struct run_args {
 	const char *dot_fmt; /* --dot-out's format, from its extension */
 	bool dot_full;       /* --full */
 	const char *address, *token_file; /* --address: the cluster's head */
+	bool resume, no_cache;            /* --resume, --no-cache */
+	const char *cache_dir;            /* --cache-dir, or NULL */
+	uint64_t cache_size;              /* --cache-size, or 0 */
 	store_opts sto;
 	char *res_names[MAX_RES]; /* malloc'd */
 	double res_amounts[MAX_RES];
@@ -165,6 +177,14 @@ static int on_opt(void *ctx, int id, const char *arg)
 	case OPT_STATIC: a->prog.static_only = true; break;
 	case OPT_ADDRESS: a->address = arg; break;
 	case OPT_TOKEN_FILE: a->token_file = arg; break;
+	case OPT_RESUME: a->resume = true; break;
+	case OPT_CACHE_DIR: a->cache_dir = arg; break;
+	case OPT_CACHE_SIZE:
+		if (size_parse(arg, &a->cache_size) != 0 || a->cache_size < 4096)
+			return cli_usage_error("run", "--cache-size expects a size of at least 4KiB such as "
+			                       "64MiB or 2GiB, got '%s'", arg);
+		break;
+	case OPT_NO_CACHE: a->no_cache = true; break;
 	}
 	return 0;
 }
@@ -374,6 +394,60 @@ static void report_interrupt(const run_obs *obs, int sig)
 	        c.by_outcome[OBS_SKIPPED], c.by_outcome[OBS_NOT_RUN]);
 }
 
+/* The run's cache (docs/cache.md): with --resume it is read, and unless
+ * --no-cache it is written. Its directory is --cache-dir, or .flow/cache
+ * beside FILE (none for a program on stdin). A cache that cannot be
+ * opened is an error with --resume or --cache-dir; otherwise the run goes
+ * on without. Returns 0 (*c may stay NULL) or EXIT_USER. */
+static int open_cache(const run_args *a, const char *file, flow_cache **c)
+{
+	*c = NULL;
+	if (a->no_cache || a->address)
+		return 0;
+	char *dir = NULL;
+	if (a->cache_dir) {
+		dir = strdup(a->cache_dir);
+	} else if (strcmp(file, "-") != 0) {
+		const char *slash = strrchr(file, '/');
+		int n = slash ? (int)(slash - file) : 0; /* the folder's length */
+		if (asprintf(&dir, "%.*s/.flow/cache", slash ? n : 1, slash ? file : ".") < 0)
+			abort();
+	} else if (a->resume) {
+		fprintf(stderr, "flow run: --resume of a program on stdin needs --cache-dir\n");
+		return EXIT_USER;
+	} else {
+		return 0;
+	}
+	cache_opts co = {.dir = dir, .cap = a->cache_size, .read = a->resume, .write = true,
+	                 .version = FLOW_VERSION};
+	char *err = NULL;
+	*c = cache_open(&co, stderr, &err);
+	int rc = 0;
+	if (!*c && (a->resume || a->cache_dir)) {
+		fprintf(stderr, "flow run: %s\n", err ? err : "cannot open the cache");
+		rc = EXIT_USER;
+	}
+	free(err);
+	free(dir);
+	if (*c)
+		cache_bind(*c, a->prog.p);
+	return rc;
+}
+
+/* --resume: how many task calls the cache answered. */
+static void report_resume(const flow_cache *c)
+{
+	cache_stats cs;
+	cache_get_stats(c, &cs);
+	uint64_t calls = cs.hits + cs.misses + cs.uncacheable;
+	fprintf(stderr, "flow: resumed: %llu of %llu task call%s from the cache, %llu run",
+	        (unsigned long long)cs.hits, (unsigned long long)calls, calls == 1 ? "" : "s",
+	        (unsigned long long)(cs.misses + cs.uncacheable));
+	if (cs.uncacheable)
+		fprintf(stderr, " (%llu not cacheable)", (unsigned long long)cs.uncacheable);
+	fputc('\n', stderr);
+}
+
 /* Loads, runs and reports on FILE. */
 static int run_file(run_args *a, const char *file)
 {
@@ -405,10 +479,18 @@ static int run_file(run_args *a, const char *file)
 			interrupt_set_spill_dir(store_dir(st)); /* a second Ctrl-C removes it */
 		}
 	}
+	flow_cache *cache = NULL;
+	if (rc == 0)
+		rc = open_cache(a, file, &cache);
+	cache_set_current(cache);
 	t = obs_now_ns();
 	if (rc == 0)
 		rc = run_lowered(a, a->prog.g, obs, st);
 	ph.run = obs_now_ns() - t;
+	cache_set_current(NULL);
+	if (cache && a->resume)
+		report_resume(cache);
+	cache_close(cache);
 	int sig = interrupt_signal();
 	if (sig && obs)
 		report_interrupt(obs, sig);
@@ -428,6 +510,12 @@ int cmd_run(int argc, char **argv)
 	int rc = cli_parse(&spec, argc, argv, on_opt, &a, &file);
 	if (rc == 0 && a.serial && a.address)
 		rc = cli_usage_error("run", "%s", "--serial runs here; it cannot go with --address");
+	if (rc == 0 && a.address && (a.resume || a.cache_dir))
+		rc = cli_usage_error("run", "%s", "--resume and --cache-dir do not go with --address yet "
+		                     "(the cache is not consulted for cluster runs)");
+	if (rc == 0 && a.no_cache && (a.resume || a.cache_dir || a.cache_size))
+		rc = cli_usage_error("run", "%s", "--no-cache cannot go with --resume, --cache-dir or "
+		                     "--cache-size");
 	if (rc == 0 && a.token_file && !a.address)
 		rc = cli_usage_error("run", "%s", "--token-file is the cluster's token: it goes with --address");
 	if (rc == 0 && a.dot_full && !a.dot_out)

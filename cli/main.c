@@ -16,6 +16,7 @@
  * the command's name; it returns the exit status), which cli/meson.build
  * compiles by reading this list: one X per line. */
 #define CMD_LIST(X) \
+	X(cache,   "show or empty the cache of task results that run --resume reads") \
 	X(check,   "parse and check a program; print diagnostics") \
 	X(compile, "compile a program to a DAG and a plan (--stats, --explain, -o PLAN)") \
 	X(dot,     "write the program's DAG as Graphviz DOT, or render it (-T svg)") \

@@ -65,7 +65,7 @@ void obs_job_done(run_obs *o, const nested_job *j, int tid, uint64_t start, bool
 {
 	if (!o)
 		return;
-	obs_job rec = { j->task->name, j->where, (uint16_t)tid, failed, start, obs_now_ns() };
+	obs_job rec = { j->task->name, j->where, (uint16_t)tid, failed, j->cached, start, obs_now_ns() };
 	__atomic_add_fetch(&o->nested_ended, 1, __ATOMIC_RELAXED);
 	if (failed)
 		__atomic_add_fetch(&o->nested_failed, 1, __ATOMIC_RELAXED);
@@ -116,6 +116,7 @@ void obs_node_begin(run_obs *o, const task_host *h, uint32_t v, int tid, obs_mar
 	m->nskipped = h->nskipped;
 	m->ndriver = h->ndriver;
 	m->nretries = h->nretries;
+	m->ncached = h->ncached;
 	/* a driver effect may print: take the progress line off the screen
 	 * first (it is redrawn at the next tick) */
 	if (tid == 0 && o->progress &&
@@ -138,7 +139,7 @@ static obs_outcome outcome_of(const dag *g, const task_host *h, uint32_t v, cons
 	if (f.t == V_FUTURE) {
 		const vfuture *vf = (const vfuture *)f.as.o;
 		if (vf->state == FUT_DONE)
-			return OBS_DONE;
+			return h->ncached > m->ncached ? OBS_CACHED : OBS_DONE;
 		if (vf->state != FUT_FAILED)
 			return OBS_FAILED; /* the run could not go on (task_run_node: -1) */
 		return own ? OBS_FAILED : OBS_SKIPPED;
@@ -317,7 +318,9 @@ void obs_count(const run_obs *o, obs_counts *c)
 		}
 	}
 	c->retries = o->nretries;
-	c->nested_run = o->njobs;
+	for (size_t k = 0; k < o->njobs; k++)
+		c->nested_cached += o->jobs[k].cached;
+	c->nested_run = o->njobs - c->nested_cached;
 }
 
 static void print_ms(FILE *out, const char *what, uint64_t ns)
@@ -337,6 +340,9 @@ void obs_print_stats(const run_obs *o, const obs_phases *ph, FILE *out)
 	fprintf(out, "  %-15s %u\n", "tasks run", c.tasks_run);
 	if (o->nworkers) /* --serial runs them inline, as part of their callers */
 		fprintf(out, "  %-15s %llu\n", "nested tasks", (unsigned long long)c.nested_run);
+	if (c.by_outcome[OBS_CACHED] || c.nested_cached) /* flow run --resume */
+		fprintf(out, "  %-15s %u (%llu nested)\n", "cached", c.by_outcome[OBS_CACHED],
+		        (unsigned long long)c.nested_cached);
 	fprintf(out, "  %-15s %llu\n", "retries", (unsigned long long)c.retries);
 	fprintf(out, "  %-15s %u\n", "failed", c.by_outcome[OBS_FAILED]);
 	fprintf(out, "  %-15s %u\n", "skipped", c.by_outcome[OBS_SKIPPED]);
@@ -410,6 +416,16 @@ static void json_site(FILE *out, const bc_program *p, span w)
 	free(cs);
 }
 
+static const char *outcome_name(obs_outcome oc)
+{
+	switch (oc) {
+	case OBS_DONE: return "done";
+	case OBS_FAILED: return "failed";
+	case OBS_CACHED: return "cached";
+	default: return "skipped";
+	}
+}
+
 int obs_write_trace(const run_obs *o, FILE *out)
 {
 	const dag *g = o->g;
@@ -433,7 +449,7 @@ int obs_write_trace(const run_obs *o, FILE *out)
 		fprintf(out, ",\"ph\":\"X\",\"ts\":%.3f,\"dur\":%.3f,\"pid\":1,\"tid\":%u,"
 		        "\"args\":{\"node\":%u,\"outcome\":\"%s\",\"call site\":",
 		        s / 1e3, (e - s) / 1e3, o->tid[v], v,
-		        o->outcome[v] == OBS_DONE ? "done" : o->outcome[v] == OBS_FAILED ? "failed" : "skipped");
+		        outcome_name((obs_outcome)o->outcome[v]));
 		json_site(out, g->prog, nd->where);
 		fputs("}}", out);
 	}
@@ -444,7 +460,7 @@ int obs_write_trace(const run_obs *o, FILE *out)
 		fprintf(out, ",\"cat\":\"nested task\",\"ph\":\"X\",\"ts\":%.3f,\"dur\":%.3f,\"pid\":1,"
 		        "\"tid\":%u,\"args\":{\"outcome\":\"%s\",\"call site\":",
 		        (j->start - o->t0) / 1e3, (j->end - j->start) / 1e3, j->tid,
-		        j->failed ? "failed" : "done");
+		        j->failed ? "failed" : j->cached ? "cached" : "done");
 		json_site(out, g->prog, j->where);
 		fputs("}}", out);
 	}
@@ -460,6 +476,7 @@ const char *obs_outcome_colour(obs_outcome oc)
 	case OBS_DONE: return "#c7e9c0";    /* green-ish */
 	case OBS_FAILED: return "#fb6a4a";  /* red */
 	case OBS_SKIPPED: return "#d9d9d9"; /* grey */
+	case OBS_CACHED: return "#9ecae1";  /* light blue: from the cache */
 	default: return "white";            /* not run */
 	}
 }
@@ -492,11 +509,12 @@ static void decorate(void *ctx, const dag *d, const uint32_t *members, uint32_t 
 	const run_obs *o = ctx;
 	obs_outcome worst = OBS_DONE;
 	uint64_t total = 0;
-	uint32_t ran = 0, by[4] = {0, 0, 0, 0};
+	uint32_t ran = 0, cached = 0, by[OBS__OUTCOMES] = {0};
 	for (uint32_t j = 0; j < n; j++) {
 		uint32_t v = members[j];
 		obs_outcome oc = (obs_outcome)o->outcome[v];
-		by[oc < 4 ? oc : 0]++;
+		by[oc < OBS__OUTCOMES ? oc : 0]++;
+		cached += oc == OBS_CACHED;
 		if (badness(oc) > badness(worst))
 			worst = oc;
 		if (oc == OBS_DONE || oc == OBS_FAILED) {
@@ -509,7 +527,7 @@ static void decorate(void *ctx, const dag *d, const uint32_t *members, uint32_t 
 	 * weighted two-colour list in those proportions) */
 	out->fill = obs_outcome_colour(worst);
 	obs_outcome other = worst;
-	for (int k = 0; k < 4; k++)
+	for (int k = 0; k < OBS__OUTCOMES; k++)
 		if (k != (int)worst && by[k] && (other == worst || by[k] > by[other]))
 			other = (obs_outcome)k;
 	if (other != worst) {
@@ -521,10 +539,13 @@ static void decorate(void *ctx, const dag *d, const uint32_t *members, uint32_t 
 	}
 	char t[32], m[32], mixed[64] = "";
 	if (other != worst) {
-		static const char *const word[4] = {"not run", "done", "failed", "skipped"};
+		static const char *const word[OBS__OUTCOMES] = {"not run", "done", "failed", "skipped", "cached"};
 		snprintf(mixed, sizeof mixed, "\n%u of %u %s", by[worst], n, word[worst]);
 	}
-	if (ran == 0) {
+	if (cached == n) {
+		out->fill = obs_outcome_colour(OBS_CACHED);
+		snprintf(out->label, sizeof out->label, "cached");
+	} else if (ran == 0) {
 		snprintf(out->label, sizeof out->label, "%s%s", worst == OBS_SKIPPED ? "skipped" : "not run",
 		         mixed);
 	} else if (n == 1) {
@@ -564,6 +585,8 @@ void obs_write_stats_json(const run_obs *o, const obs_phases *ph, uint64_t wall_
 	fprintf(out, "\"retries\": %llu, \"done\": %u, \"failed\": %u, \"skipped\": %u, \"not_run\": %u, ",
 	        (unsigned long long)c.retries, c.by_outcome[OBS_DONE], c.by_outcome[OBS_FAILED],
 	        c.by_outcome[OBS_SKIPPED], c.by_outcome[OBS_NOT_RUN]);
+	fprintf(out, "\"cached\": %u, \"nested_cached\": %llu, ", c.by_outcome[OBS_CACHED],
+	        (unsigned long long)c.nested_cached);
 	fprintf(out, "\"worker_threads\": %d, \"serial\": %s, ", o->nworkers, o->nworkers ? "false" : "true");
 	fprintf(out, "\"time_ms\": {\"load\": %.3f, \"lower\": %.3f, \"run\": %.3f, \"wall\": %.3f}, ",
 	        ph->load / 1e6, ph->lower / 1e6, ph->run / 1e6, wall_ns / 1e6);

@@ -33,6 +33,8 @@ typedef enum obs_outcome {
 	OBS_DONE,
 	OBS_FAILED,      /* the node itself failed (a task error, a driver error) */
 	OBS_SKIPPED,     /* an input had failed */
+	OBS_CACHED,      /* a task call answered by the cache (cache.h: --resume) */
+	OBS__OUTCOMES
 } obs_outcome;
 
 /* A nested task call (task_run.h) that ran: recorded when it ends. */
@@ -41,6 +43,7 @@ typedef struct obs_job {
 	span where;            /* the call in its caller */
 	uint16_t tid;
 	bool failed;
+	bool cached;           /* its result came from the cache */
 	uint64_t start, end;   /* CLOCK_MONOTONIC ns */
 } obs_job;
 
@@ -73,7 +76,7 @@ typedef struct run_obs {
 
 /* What obs_node_begin saw of the host, to attribute what the node did. */
 typedef struct obs_mark {
-	int nfailed, nskipped, ndriver, nretries;
+	int nfailed, nskipped, ndriver, nretries, ncached;
 } obs_mark;
 
 /* A new observer of g's run. progress: the stream for the progress line
@@ -106,9 +109,10 @@ void obs_task_stream_close(FILE *f, FILE *base);
 /* ---- after the run ------------------------------------------------------- */
 typedef struct obs_counts {
 	uint32_t nodes, tasks;   /* DAG nodes; of them task nodes */
-	uint32_t by_outcome[4];  /* indexed by obs_outcome, all kinds */
-	uint32_t tasks_run;      /* task nodes that ran (done or failed) */
-	uint64_t nested_run;     /* nested calls that ran (done or failed) */
+	uint32_t by_outcome[OBS__OUTCOMES]; /* indexed by obs_outcome, all kinds */
+	uint32_t tasks_run;      /* task nodes that ran (done or failed; not cached) */
+	uint64_t nested_run;     /* nested calls that ran (done or failed; not cached) */
+	uint64_t nested_cached;  /* nested calls answered by the cache */
 	uint64_t retries;
 } obs_counts;
 void obs_count(const run_obs *o, obs_counts *c);

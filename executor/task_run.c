@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "executor/cache.h"
 #include "executor/interrupt.h"
 #include "executor/task_run.h"
 #include "executor/store.h"
@@ -458,7 +459,7 @@ static int call_remote(task_host *sh, const bc_proto *task, uint64_t call, value
 /* Runs task (args resolved and frozen) in sh with its retries and
  * @timeout, as call number `call`; returns the outcome future. where:
  * the call's place in its caller, for a failure message. */
-static value call_task_here(task_host *sh, const bc_proto *task, uint64_t call, value *a, int nargs,
+static value call_task_run(task_host *sh, const bc_proto *task, uint64_t call, value *a, int nargs,
                             const bc_program *prog, span where)
 {
 	if (sh->remote && sh->depth == 0) {
@@ -505,6 +506,27 @@ static value call_task_here(task_host *sh, const bc_proto *task, uint64_t call, 
 	                      rc && !dep ? span_text(prog, where) : NULL);
 }
 
+/* call_task_run, unless the run's cache (cache.h: flow run --resume)
+ * holds the call's result; a result it may keep is stored. *cached: it
+ * came from there. */
+static value call_task_here(task_host *sh, const bc_proto *task, uint64_t call, value *a, int nargs,
+                            const bc_program *prog, span where, bool *cached)
+{
+	cache_call *cc = NULL;
+	value hit;
+	*cached = false;
+	if (cache_current() && !sh->remote &&
+	    cache_call_begin(cache_current(), task, sh->seed, call, a, nargs, &cc, &hit)) {
+		*cached = true;
+		value f = future_new_done(hit);
+		val_rele(hit);
+		return f;
+	}
+	value f = call_task_run(sh, task, call, a, nargs, prog, where);
+	cache_call_end(cc, f);
+	return f;
+}
+
 static void release_args(value *a, value *small, int nargs)
 {
 	for (int j = 0; j < nargs; j++)
@@ -533,6 +555,7 @@ static int spawn_task(flow_vm *vm, const bc_proto *task, value *a, int nargs, va
 	j->prog = sh->prog;
 	j->fut = future_new_pending(-1);
 	((vfuture *)j->fut.as.o)->job = j;
+	j->cache_parent = cache_call_current();
 	j->sibling = sh->kids[sh->depth - 1];
 	sh->kids[sh->depth - 1] = j;
 	*out = val_hold(j->fut);
@@ -563,7 +586,9 @@ static int s_call_task(flow_vm *vm, const bc_proto *task, value *args, int nargs
 		return rc;
 	}
 	uint64_t call = next_ident(sh); /* retries replay the same random stream */
-	*out = call_task_here(sh, task, call, a, nargs, vm_program(vm), place_span(vm));
+	bool cached;
+	*out = call_task_here(sh, task, call, a, nargs, vm_program(vm), place_span(vm), &cached);
+	sh->ncached += cached && sh->depth == 0; /* a DAG node's own call */
 	release_args(a, small, nargs);
 	return 0;
 }
@@ -573,7 +598,9 @@ int task_run_job(task_host *sh, nested_job *j)
 	int saved = sh->base_level;
 	if (sh->depth == 0)
 		sh->base_level = j->level;
-	value f = call_task_here(sh, j->task, j->ident, j->args, j->nargs, j->prog, j->where);
+	cache_call *prev = cache_job_enter(j->cache_parent);
+	value f = call_task_here(sh, j->task, j->ident, j->args, j->nargs, j->prog, j->where, &j->cached);
+	cache_job_leave(prev);
 	sh->base_level = saved;
 	for (int k = 0; k < j->nargs; k++)
 		val_rele(j->args[k]);
@@ -591,6 +618,8 @@ void task_job_release(nested_job *j)
 	j->nargs = 0;
 	free(j->args);
 	j->args = NULL;
+	cache_call_release(j->cache_parent);
+	j->cache_parent = NULL;
 	if (j->fut.t == V_FUTURE) {
 		((vfuture *)j->fut.as.o)->job = NULL; /* j is going */
 		val_rele(j->fut);
@@ -883,9 +912,17 @@ static void s_caught(flow_vm *vm, value fut)
 		host_of(vm)->ncaught++;
 }
 
+/* A native read a file: the cacheable calls running depend on it. */
+static void s_read_file(flow_vm *vm, const char *path)
+{
+	(void)vm;
+	if (cache_current())
+		cache_note_read(path);
+}
+
 static const flow_host_ops task_ops = {
 	s_call_task, s_new_actor, s_call_method, s_get, s_wait, s_put, s_print, s_sleep,
-	.caught = s_caught,
+	.caught = s_caught, .read_file = s_read_file,
 };
 
 /* ---- running the DAG ---------------------------------------------------- */

@@ -56,6 +56,8 @@ typedef struct nested_job {
 	struct nested_job *next; /* the executor's queue */
 	struct nested_job *sibling; /* the caller's other jobs (task_host.kids) */
 	struct nested_job *all;  /* every job of the run */
+	struct cache_call *cache_parent; /* its caller's cacheable call (cache.h), held */
+	bool cached;             /* its result came from the cache (cache.h) */
 } nested_job;
 enum { NJ_QUEUED, NJ_RUNNING, NJ_DONE };
 
@@ -108,6 +110,7 @@ typedef struct task_host {
 	int nfailed, nskipped, ndriver;
 	int ncaught;             /* failed calls whose failure an `except` caught */
 	int nretries;            /* attempts after a task's first (@retries) */
+	int ncached;             /* DAG task calls answered by the cache (cache.h) */
 	const span *node_where;  /* the DAG node being run, for "called from" */
 	char *fail_msg;          /* the last failed call's own message (malloc'd) */
 	int fail_kind;           /* ... and its ERR_* kind, for `except e` */

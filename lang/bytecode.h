@@ -27,6 +27,8 @@ typedef struct bc_attrs {
 	int retries;          /* @retries */
 	double timeout;       /* @timeout seconds; 0 = none */
 	bool associative;     /* @associative */
+	bool cache;           /* @cache: results may be reused by `flow run --resume`
+	                       * although the task has effects (executor/cache.h) */
 	int restarts;         /* actors: @restarts */
 	int nresources;
 	const char **res_names; /* @resources(name=amount) */

@@ -425,6 +425,7 @@ static const struct deco {
 } decos[] = {
 	{ "cpus", ON_TASK | ON_ACTOR }, { "memory", ON_TASK }, { "resources", ON_TASK | ON_ACTOR },
 	{ "retries", ON_TASK },         { "timeout", ON_TASK }, { "associative", ON_TASK },
+	{ "cache", ON_TASK },
 	{ "restarts", ON_ACTOR },       { NULL, 0 },
 };
 
@@ -543,6 +544,11 @@ static void check_decorator_args(rctx *c, ast_decl *d, const ast_decorator *dc)
 			diag_error(c->d, dc->where,
 			           "'@associative' needs a task of exactly two parameters; '%s' has %d",
 			           d->name, d->u.fn.nparams);
+		return;
+	}
+	if (strcmp(n, "cache") == 0) {
+		if (dc->nargs)
+			diag_error(c->d, dc->where, "'@cache' takes no arguments");
 		return;
 	}
 	if (strcmp(n, "resources") == 0) {

@@ -123,6 +123,9 @@ typedef struct flow_host_ops {
 	/* May be NULL: an `except` caught the failure of this failed future
 	 * (the one given to vm_error_detail), so it is not left unhandled. */
 	void (*caught)(flow_vm *vm, value future);
+	/* May be NULL: a native read the file at path (io.read_text...), so a
+	 * host that reuses results (executor/cache.h) can tell when it changed. */
+	void (*read_file)(flow_vm *vm, const char *path);
 } flow_host_ops;
 
 /* What is running in this VM: the driver, or one task/method call. */
@@ -170,6 +173,8 @@ const char *vm_error(flow_vm *vm);
 const char *vm_error_message(flow_vm *vm);
 bool vm_error_place(flow_vm *vm, span *out);
 
+/* For natives that read a file by path: tells the host (read_file). */
+void vm_note_read(flow_vm *vm, const char *path);
 /* Resolves every future inside v (deeply, through lists and dicts). */
 int vm_get_deep(flow_vm *vm, value v, value *out);
 /* The per-task random stream. */

@@ -66,6 +66,12 @@ void vm_set_ctx(flow_vm *vm, const vm_context *ctx)
 vm_context *vm_ctx(flow_vm *vm) { return &vm->ctx; }
 const bc_program *vm_program(flow_vm *vm) { return vm->prog; }
 
+void vm_note_read(flow_vm *vm, const char *path)
+{
+	if (vm->ctx.host && vm->ctx.host->read_file)
+		vm->ctx.host->read_file(vm, path);
+}
+
 /* ---- errors ----------------------------------------------------------- */
 
 int vm_raise(flow_vm *vm, const char *fmt, ...)

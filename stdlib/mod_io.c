@@ -135,6 +135,7 @@ static int read_all(flow_vm *vm, const char *path, sbuf *b)
 	} else if (read_fd(vm, path, b) < 0) {
 		return -1;
 	}
+	vm_note_read(vm, path); /* a cached result depends on it (executor/cache.h) */
 	sbuf_reserve(b, 1);
 	b->data[b->len] = 0;
 	if (!str_utf8_valid(b->data, b->len))
