@@ -734,8 +734,14 @@ int wire_client_local_ip(wire_client *c, char *buf, size_t n)
 
 void wire_client_shutdown(wire_client *c)
 {
-	if (c)
-		nng_close(c->sock);
+	if (!c)
+		return;
+	/* lost before the calls fail, so they say so (the pipe's own
+	 * notification may come after them) */
+	pthread_mutex_lock(&c->mu);
+	c->lost = 1;
+	pthread_mutex_unlock(&c->mu);
+	nng_close(c->sock);
 }
 
 void wire_client_close(wire_client *c)
