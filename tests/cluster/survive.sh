@@ -45,9 +45,9 @@ s = json.load(sys.stdin)
 print(next((n["id"] for n in s["nodes"] if n["host"] == sys.argv[1] and n["state"] == "alive"), ""))' "host$1"
 }
 is_state() { [ "$(node_field "$1" state)" = "$2" ]; }
-ms() { echo $(($(date +%s%N) / 1000000)); }
+ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
 # each line of the head's log after the time it was read (ms): for timings
-stamp() { while IFS= read -r l; do printf '%s %s\n' "$(ms)" "$l"; done; }
+stamp() { local l t; while IFS= read -r l; do t=${EPOCHREALTIME/./}; printf '%s %s\n' $((t / 1000)) "$l"; done; }
 logged_at() { grep -m1 "$1" "$tmp/head.err" | cut -d' ' -f1; }
 
 run 1 "$flow" start --head --block --cpus 1 --token-file "$tmp/token" >"$tmp/head.out" 2> >(stamp >"$tmp/head.err") &
