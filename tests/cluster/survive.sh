@@ -11,6 +11,8 @@
 #    joins as a NEW node id and the old id stays listed as dead;
 #  - workers whose task threads are all busy with CPU work for ~10 s are
 #    never declared dead;
+#  - a worker stopped with SIGTERM is listed as draining while its task
+#    finishes, then removed;
 #  - a short chaos loop (a random worker killed every 2 s and a fresh one
 #    started, at most 8 times in ~15 s): the correct output;
 #  - a task with effects on a killed worker is not re-run: a clear error
@@ -161,6 +163,25 @@ span=$((${last:-0} - ${first:-0}))
 	bad "a busy node was declared dead: $(grep "declared dead" "$tmp/head.err" | tail -2)"
 count_is 4 && ok || bad "not all four nodes alive after the busy run"
 echo "busy run: all four seen busy over $span ms ($busy status polls); a node was suspect in $notalive"
+
+# ---- SIGTERM: the worker drains (its task finishes, it gets no new one), then leaves ----
+sed 's/burn(i, 10.0)/burn(i, 3.0)/' "$tmp/busy.flow" >"$tmp/drain.flow"
+id4=$(worker_id 4)
+frun drain.flow >"$tmp/drain.out" 2>"$tmp/drain.err" &
+client=$!
+sleep 1
+w4=$(daemon_pid 4 worker)
+kill -TERM "$w4"
+wait_until 2 is_state "$id4" draining && ok || bad "node $id4 is not listed as draining after SIGTERM: $(node_field "$id4" state)"
+wait $client
+rc=$?
+[ $rc = 0 ] && [ "$(cat "$tmp/drain.out")" = "[0, 1, 2, 3]" ] && ok ||
+	bad "a run whose worker drained: exit $rc: $(cat "$tmp/drain.out" "$tmp/drain.err")"
+wait_until 5 gone "$w4" && ok || bad "the draining worker did not stop"
+wait_until 3 is_state "$id4" absent && ok || bad "the drained node $id4 is still listed: $(node_field "$id4" state)"
+grep -q "node $id4 (host4 .*) finished draining; removed" "$tmp/head.err" && ok || bad "the head did not log the drain"
+start_worker 4
+wait_until 10 count_is 4 && ok || bad "a fresh worker on host4 did not join"
 
 # ---- chaos: a random worker killed every 2 s, a fresh one started ----
 chaos=(-p n=18000 -p work=800)
