@@ -205,7 +205,11 @@ int cmd_start(int argc, char **argv)
 		.resources = resources, .store_cap = store_cap, .spill_dir = spill, .token = &tok,
 		.stop = &stop_flag, .ready = on_ready, .ready_arg = &rc,
 	};
-	int status = head ? head_run(&o, &e) : worker_run(&o, &e);
+	/* this node's spill directory: removed when the daemon leaves; dead
+	 * owners' directories are removed now */
+	store *st = daemon_store_open(spill, store_cap, &e);
+	int status = !st ? 1 : head ? head_run(&o, &e) : worker_run(&o, &e);
+	store_close(st);
 	if (status != 0) {
 		if (block) {
 			fprintf(stderr, "flow start: %s\n", e.msg);

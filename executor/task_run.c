@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "compiler/effects.h"
 #include "executor/cache.h"
 #include "executor/interrupt.h"
 #include "executor/task_run.h"
@@ -392,6 +393,44 @@ static char *remote_message(const char *text)
 	return strndup(m, (size_t)(end - m));
 }
 
+/* A remote call whose node was lost (attempt `lost`, err the head's
+ * reason naming the node): true to send it again, after a short pause
+ * (the head needs a moment to see the node gone and place the call on a
+ * live one). A task with effects may have started on the lost node: it
+ * is not run again (its effects could happen twice); *err then says so. */
+static bool rerun_lost(task_host *sh, const bc_proto *task, const bc_program *prog, int fn,
+                       int lost, char **err)
+{
+	const char *why = *err ? *err : "its node was lost";
+	char *msg = NULL;
+	/* rare: the analysis is run only when a node is lost */
+	bool *free_task = effects_free_protos(prog);
+	bool rerun = free_task[fn];
+	free(free_task);
+	if (!rerun) {
+		if (asprintf(&msg, "%s; task '%s' has effects and may have started there, so it is not "
+		             "run again", why, task->name) < 0)
+			abort();
+	} else if (lost > TASK_REMOTE_LOST_RERUNS) {
+		if (asprintf(&msg, "%s; task '%s' was sent %d times and each time its node was lost, so "
+		             "it is not run again", why, task->name, lost) < 0)
+			abort();
+		rerun = false;
+	}
+	if (!rerun) {
+		free(*err);
+		*err = msg;
+		return false;
+	}
+	flockfile(sh->err);
+	fprintf(sh->err, "flow: %s; running task '%s' again (%d of %d)\n", why, task->name, lost,
+	        TASK_REMOTE_LOST_RERUNS);
+	funlockfile(sh->err);
+	struct timespec pause = {0, 50 * 1000000L * lost};
+	nanosleep(&pause, NULL);
+	return true;
+}
+
 /* Runs a DAG node's task call through sh->remote. Returns 0 with *out
  * (its outcome future), or -1 when it must run here. A failure is
  * reported as an inline one would be, at the call's own place. */
@@ -409,11 +448,24 @@ static int call_remote(task_host *sh, const bc_proto *task, uint64_t call, value
 		list_append_take(args, val_hold(a[k]));
 	value res = v_none();
 	char *err = NULL, *node = NULL, *output = NULL;
-	int rc = sh->remote->run(sh->remote->ctx, (uint32_t)fn, sh->seed, call, args, &res, &err,
-	                         &node, &output);
+	int rc, lost = 0;
+	for (;;) {
+		rc = sh->remote->run(sh->remote->ctx, (uint32_t)fn, sh->seed, call, args, &res, &err,
+		                     &node, &output);
+		if (output)
+			print_remote_output(sh, node, output);
+		if (rc != TASK_REMOTE_LOST || !rerun_lost(sh, task, prog, fn, ++lost, &err))
+			break;
+		/* the same call again (same ident, same random stream): the head
+		 * places it on a live node */
+		free(err);
+		free(node);
+		free(output);
+		err = node = output = NULL;
+	}
+	if (rc == TASK_REMOTE_LOST)
+		rc = -1; /* err says why it was not run again */
 	val_rele(args);
-	if (output)
-		print_remote_output(sh, node, output);
 	if (rc == 0) {
 		val_freeze(res);
 		*out = future_new_done(res);

@@ -69,8 +69,13 @@ typedef struct task_remote {
 	 * borrowed) as call `ident` of stream `seed`, with its @retries and
 	 * @timeout there. Returns 0 with *res (a new reference); 1 when it
 	 * failed there, *err the failure as that node's host reported it;
-	 * -1 when it could not be run or its node was lost (*err says why,
-	 * naming the node); 2 when it cannot travel (an actor among its
+	 * -1 when it could not be run (*err says why); TASK_REMOTE_LOST when
+	 * the node it was placed on was lost before it answered (*err names
+	 * the node; the call may have started there): the caller may send
+	 * the same call again, which the head places on a live node (a task
+	 * without effects, compiler/effects.h, up to TASK_REMOTE_LOST_RERUNS
+	 * times apart from its @retries; one with effects is not re-run, as
+	 * it may have started); 2 when it cannot travel (an actor among its
 	 * arguments): it runs here. *node names the node ("node 2 (host2)")
 	 * and *output is what it printed; all three malloc'd or NULL. Called
 	 * from any number of threads at once. */
@@ -78,6 +83,8 @@ typedef struct task_remote {
 	           char **err, char **node, char **output);
 	void *ctx;
 } task_remote;
+#define TASK_REMOTE_LOST 3
+#define TASK_REMOTE_LOST_RERUNS 3
 
 struct task_host;
 typedef struct task_spawner {

@@ -12,6 +12,7 @@
 
 #define OPEN_MS 5000
 #define PUT_MS 30000
+#define LOST_NODE "(the node was lost)"
 #define CANNOT_SEND "the task's result cannot be sent to another node"
 #define TASK_MS (24 * 3600 * 1000) /* a task may run long; a lost node ends the call at once */
 
@@ -52,10 +53,12 @@ static int run_remote(void *ctx, uint32_t fn, uint64_t seed, uint64_t ident, val
 		return 2;
 	int rc = wire_client_call(cl->c, &m, &rep, TASK_MS, &e);
 	if (rc != WIRE_OK) {
-		if (asprintf(err, "%s%s", e.msg,
-		             wire_client_lost(cl->c) ? " (the connection to the head closed)" : "") < 0)
+		bool head_lost = wire_client_lost(cl->c);
+		if (asprintf(err, "%s%s", e.msg, head_lost ? " (the connection to the head closed)" : "") < 0)
 			*err = NULL;
-		return -1;
+		/* the head's ERROR for a call whose node was lost ends so
+		 * (head.c): the head can place it again on a live node */
+		return !head_lost && strstr(e.msg, LOST_NODE) ? TASK_REMOTE_LOST : -1;
 	}
 	if (rep.kind != WM_TASK_DONE) {
 		if (asprintf(err, "the head answered RUN_TASK with %s", wire_kind_name(rep.kind)) < 0)

@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "executor/store.h"
+
 static int flow_dir(const char *sub, char *buf, size_t n, verr *e)
 {
 	const char *home = getenv("HOME");
@@ -228,4 +230,16 @@ int daemon_stop_all(int timeout_ms, verr *e)
 		}
 	}
 	return n;
+}
+
+struct store *daemon_store_open(const char *spill_dir, uint64_t cap, verr *e)
+{
+	store_opts so = {.memory_cap = cap, .spill_dir = spill_dir && *spill_dir ? spill_dir : NULL};
+	char *err = NULL;
+	store *st = store_open(&so, &err);
+	if (!st) {
+		verr_set(e, "%s", err ? err : "cannot open the object store");
+		free(err);
+	}
+	return st;
 }

@@ -11,6 +11,7 @@
 #define FLOW_DAEMON_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "lang/value.h"
 
@@ -30,5 +31,14 @@ void daemon_pidfile_remove(const char *path);
  * timeout_ms (SIGKILL after that, said so). Prints what it did. Returns the
  * number stopped, or -1 on an error. */
 int daemon_stop_all(int timeout_ms, verr *e);
+
+/* The node's object store: its spill directory (flow-spill-PID-XXXXXX
+ * under spill_dir, else $TMPDIR, else /tmp; LMDB is opened there at the
+ * first spill) lives as long as the daemon, and store_close removes it
+ * when the daemon leaves (a stop, SIGTERM, a lost head). Opening it first
+ * removes the directories whose owner is gone (a daemon or run killed
+ * with -9: store_sweep_stale). NULL with e set. */
+struct store;
+struct store *daemon_store_open(const char *spill_dir, uint64_t cap, verr *e);
 
 #endif

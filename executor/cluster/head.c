@@ -14,16 +14,28 @@
 #include "transport.h"
 
 #define LOOP_MS 100
+#define SUSPECT_MS 1000          /* silent this long (+ loop lag): suspect */
+#define DEAD_KEEP_MS (10 * 60000) /* a dead node stays listed this long */
+#define DEAD_KEEP 64             /* ... and at most this many of them */
 
-enum { N_ALIVE, N_DEAD };
+/* alive: given tasks. suspect: its connection closed, or silent for
+ * SUSPECT_MS: given no new tasks; a heartbeat makes it alive again.
+ * dead: silent for HEAD_DEAD_MS, fenced (ERROR 10), its link shut.
+ * draining: it sent LEAVE (flow stop, SIGTERM); its running tasks
+ * finish, it gets no new ones, and it is removed when its connection
+ * closes. Lag: the head's own lateness is added to every deadline. */
+enum { N_ALIVE, N_SUSPECT, N_DEAD, N_DRAINING };
+static const char *const state_name[] = {"alive", "suspect", "dead", "draining"};
 
 struct member {
 	uint64_t id, epoch;
 	char host[256], address[128], resources[1024];
-	int state;
+	int state;       /* N_* */
+	bool closed;     /* its connection closed: it cannot speak again */
 	uint32_t cpus, cpus_used, pid;
 	uint64_t store_cap, store_used, store_spilled;
 	int64_t last_ms; /* monotonic time of the last heartbeat (or JOIN) */
+	int64_t dead_ms; /* when it was declared dead */
 	uint32_t pipe;   /* its connection; 0 for the head's own node */
 };
 
@@ -108,12 +120,20 @@ static void on_gone(void *arg, uint32_t pipe, const char *peer)
 	h->gone[h->ngone++ % 256] = pipe; /* a client's, or a worker's: both are done */
 	for (size_t i = 0; i < h->n; i++) {
 		struct member *x = &h->m[i];
-		if (x->pipe == pipe) {
-			wire_log("node %llu (%s at %s) disconnected: its connection from %s closed; removed",
-			         (unsigned long long)x->id, x->host, x->address, peer);
+		if (x->pipe != pipe || x->closed)
+			continue;
+		x->closed = true;
+		if (x->state == N_DRAINING) {
+			wire_log("node %llu (%s at %s) finished draining; removed", (unsigned long long)x->id,
+			         x->host, x->address);
 			remove_member(h, x);
-			break;
+		} else if (x->state != N_DEAD) {
+			/* no new tasks from now; dead once silent for HEAD_DEAD_MS */
+			x->state = N_SUSPECT;
+			wire_log("node %llu (%s at %s) disconnected: its connection from %s closed; suspect",
+			         (unsigned long long)x->id, x->host, x->address, peer);
 		}
+		break;
 	}
 	pthread_mutex_unlock(&h->mu);
 }
@@ -155,11 +175,12 @@ static void handle_join(struct head *h, wire_server *s, uint32_t pipe, const cha
 	wire_server_reply(s, &r);
 }
 
-/* A heartbeat or LEAVE must name a live member on the connection it joined on. */
+/* A heartbeat or LEAVE must name a member not declared dead, on the
+ * connection it joined on. */
 static struct member *member_of(struct head *h, uint64_t id, uint64_t epoch, uint32_t pipe)
 {
 	struct member *x = find_member(h, id);
-	if (!x || x->epoch != epoch || x->pipe != pipe || x->state != N_ALIVE)
+	if (!x || x->epoch != epoch || x->pipe != pipe || x->state == N_DEAD || x->closed)
 		return NULL;
 	return x;
 }
@@ -172,7 +193,13 @@ static void handle_heartbeat(struct head *h, wire_server *s, uint32_t pipe, stru
 		x->cpus_used = b->cpus_used;
 		x->store_used = b->store_used;
 		x->store_spilled = b->store_spilled;
-		x->last_ms = now_ms();
+		int64_t now = now_ms();
+		if (x->state == N_SUSPECT) {
+			x->state = N_ALIVE;
+			wire_log("node %llu (%s at %s) spoke again after %lld ms; alive",
+			         (unsigned long long)x->id, x->host, x->address, (long long)(now - x->last_ms));
+		}
+		x->last_ms = now;
 	}
 	pthread_mutex_unlock(&h->mu);
 	if (!x) {
@@ -188,9 +215,12 @@ static void handle_leave(struct head *h, wire_server *s, uint32_t pipe, struct w
 {
 	pthread_mutex_lock(&h->mu);
 	struct member *x = member_of(h, l->node_id, l->epoch, pipe);
-	if (x) {
-		wire_log("node %llu (%s at %s) left", (unsigned long long)x->id, x->host, x->address);
-		remove_member(h, x);
+	if (x && x->state != N_DRAINING) {
+		/* removed when its connection closes, once its tasks are done */
+		x->state = N_DRAINING;
+		x->last_ms = now_ms();
+		wire_log("node %llu (%s at %s) left: draining (no new tasks)", (unsigned long long)x->id,
+		         x->host, x->address);
 	}
 	pthread_mutex_unlock(&h->mu);
 	struct wire_msg r = {.kind = WM_OK};
@@ -212,7 +242,7 @@ static void handle_status(struct head *h, wire_server *s)
 			o->epoch = x->epoch;
 			o->host = x->host;
 			o->address = x->address;
-			o->state = x->state == N_ALIVE ? "alive" : "dead";
+			o->state = (char *)state_name[x->state];
 			o->cpus = x->cpus;
 			o->cpus_used = x->cpus_used;
 			o->resources = x->resources;
@@ -526,22 +556,62 @@ static void handle_plan_put(struct head *h, wire_server *s, struct wire_plan_put
 	wire_server_reply(s, &ok);
 }
 
+/* The oldest dead members go: at most DEAD_KEEP listed, none older than
+ * DEAD_KEEP_MS (under h->mu). */
+static void prune_dead(struct head *h, int64_t now)
+{
+	size_t ndead = 0, oldest = 0;
+	for (size_t i = 0; i < h->n; i++) {
+		struct member *x = &h->m[i];
+		if (x->state != N_DEAD)
+			continue;
+		if (now - x->dead_ms > DEAD_KEEP_MS) {
+			remove_member(h, x);
+			i--;
+			continue;
+		}
+		if (!ndead++ || x->dead_ms < h->m[oldest].dead_ms)
+			oldest = i;
+	}
+	if (ndead > DEAD_KEEP)
+		remove_member(h, &h->m[oldest]);
+}
+
+/* Fences node x (under h->mu): dead, its later messages refused, the
+ * head's link to it shut so the task calls it holds fail now (their
+ * clients send them again: task_run.c). */
+static void declare_dead(struct head *h, struct member *x, int64_t now)
+{
+	x->state = N_DEAD;
+	x->dead_ms = now;
+	wire_log("node %llu (%s at %s) declared dead: no heartbeat for %lld ms "
+	         "(head loop lag %lld ms)", (unsigned long long)x->id, x->host,
+	         x->address, (long long)(now - x->last_ms), (long long)h->lag_ms);
+	for (size_t i = 0; i < h->nlinks; i++)
+		if (h->links[i]->node == x->id)
+			wire_client_shutdown(__atomic_load_n(&h->links[i]->c, __ATOMIC_ACQUIRE));
+}
+
 static void check_silence(struct head *h)
 {
 	int64_t now = now_ms();
 	pthread_mutex_lock(&h->mu);
 	for (size_t i = 0; i < h->n; i++) {
 		struct member *x = &h->m[i];
-		if (!x->pipe || x->state != N_ALIVE)
+		if (!x->pipe || x->state == N_DEAD)
 			continue;
 		/* our own lateness is not the worker's silence */
-		if (now - x->last_ms > HEAD_DEAD_MS + h->lag_ms) {
-			x->state = N_DEAD;
-			wire_log("node %llu (%s at %s) declared dead: no heartbeat for %lld ms "
-			         "(head loop lag %lld ms)", (unsigned long long)x->id, x->host,
-			         x->address, (long long)(now - x->last_ms), (long long)h->lag_ms);
+		int64_t silent = now - x->last_ms;
+		if (silent > HEAD_DEAD_MS + h->lag_ms) {
+			declare_dead(h, x, now);
+		} else if (x->state == N_ALIVE && silent > SUSPECT_MS + h->lag_ms) {
+			x->state = N_SUSPECT;
+			wire_log("node %llu (%s at %s) suspect: no heartbeat for %lld ms (head loop lag %lld ms)",
+			         (unsigned long long)x->id, x->host, x->address, (long long)silent,
+			         (long long)h->lag_ms);
 		}
 	}
+	prune_dead(h, now);
 	pthread_mutex_unlock(&h->mu);
 }
 

@@ -583,6 +583,26 @@ static void call_wait(wire_client *c, nng_aio *aio, struct call_sync *cs)
 	pthread_mutex_unlock(&cs->mu);
 }
 
+/* A call failed on a broken connection (reset, shut): nng may tell the
+ * call before it notifies the pipe's removal. Waits up to 200 ms for
+ * that, so wire_client_lost says so when the caller asks next. */
+static void settle_lost(wire_client *c, int rv)
+{
+	if (rv != NNG_ECONNRESET && rv != NNG_ECONNSHUT && rv != NNG_ECLOSED)
+		return;
+	struct timespec dl;
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_nsec += 200 * 1000000;
+	if (dl.tv_nsec >= 1000000000) {
+		dl.tv_sec++;
+		dl.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&c->mu);
+	while (c->authed && !c->lost && pthread_cond_timedwait(&c->cv, &c->mu, &dl) == 0)
+		;
+	pthread_mutex_unlock(&c->mu);
+}
+
 static int call_frame(wire_client *c, const void *frame, size_t n, struct wire_msg *rep,
                       int timeout_ms, verr *e)
 {
@@ -611,6 +631,7 @@ static int call_frame(wire_client *c, const void *frame, size_t n, struct wire_m
 	call_wait(c, aio, &cs);
 	int rv = nng_aio_result(aio);
 	if (rv != 0) {
+		settle_lost(c, rv);
 		rc = rv == NNG_ETIMEDOUT ? WIRE_ETIMEDOUT : rv == NNG_ECLOSED ? WIRE_ECLOSED : WIRE_EIO;
 		verr_set(e, "sending: %s", rv == NNG_ECLOSED ? "the connection closed" : nng_strerror(rv));
 		goto out; /* msg still ours */
@@ -620,6 +641,7 @@ static int call_frame(wire_client *c, const void *frame, size_t n, struct wire_m
 	call_wait(c, aio, &cs);
 	rv = nng_aio_result(aio);
 	if (rv != 0) {
+		settle_lost(c, rv);
 		rc = rv == NNG_ETIMEDOUT ? WIRE_ETIMEDOUT : rv == NNG_ECLOSED ? WIRE_ECLOSED : WIRE_EIO;
 		verr_set(e, "%s", rv == NNG_ETIMEDOUT ? "no reply in time"
 		                  : rv == NNG_ECLOSED ? "the connection closed" : nng_strerror(rv));
@@ -734,8 +756,14 @@ int wire_client_local_ip(wire_client *c, char *buf, size_t n)
 
 void wire_client_shutdown(wire_client *c)
 {
-	if (c)
-		nng_close(c->sock);
+	if (!c)
+		return;
+	/* lost before the calls fail, so they say so (the pipe's own
+	 * notification may come after them) */
+	pthread_mutex_lock(&c->mu);
+	c->lost = 1;
+	pthread_mutex_unlock(&c->mu);
+	nng_close(c->sock);
 }
 
 void wire_client_close(wire_client *c)

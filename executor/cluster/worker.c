@@ -31,6 +31,8 @@ struct worker {
 	atomic_int lost;
 	char lost_why[600];
 	atomic_int quit; /* tells the heartbeat thread to end */
+	volatile sig_atomic_t *stop; /* SIGTERM/SIGINT: drain, then leave */
+	atomic_int left;             /* LEAVE was acknowledged */
 	char id_text[24];    /* the node id, for sys.node_id() */
 	char name[300];      /* "node 2 (host2)": who ran a task, in TASK_DONE */
 	flow_node_view view; /* what tasks here read about their node */
@@ -53,12 +55,18 @@ static void set_lost(struct worker *w, const char *why)
 	}
 }
 
+static void leave(struct worker *w);
+
 /* The heartbeat thread: no lock but the transport's own. */
 static void *heartbeat_main(void *arg)
 {
 	struct worker *w = arg;
 	int64_t last_ok = now_ms();
 	while (!atomic_load(&w->quit) && !atomic_load(&w->lost)) {
+		/* stopping: the head learns it at once (draining: no new tasks)
+		 * while the running task finishes */
+		if (w->stop && *w->stop && !atomic_load(&w->left))
+			leave(w);
 		if (wire_client_lost(w->head)) {
 			char why[512];
 			snprintf(why, sizeof why, "the connection to the head at %s closed", w->head_addr);
@@ -139,9 +147,12 @@ static void leave(struct worker *w)
 	req.u.leave.node_id = w->node_id;
 	req.u.leave.epoch = w->epoch;
 	verr e;
+	if (atomic_load(&w->left))
+		return;
 	/* acknowledged: closing the socket would drop a queued LEAVE */
 	if (wire_client_call(w->head, &req, &rep, CALL_MS, &e) == WIRE_OK) {
 		wire_msg_free(&rep);
+		atomic_store(&w->left, 1);
 		wire_log("left the cluster (node %llu)", (unsigned long long)w->node_id);
 	} else {
 		wire_log("could not tell the head at %s that node %llu leaves: %s", w->head_addr,
@@ -231,6 +242,7 @@ int worker_run(const struct node_opts *o, verr *e)
 		return 1;
 	}
 	snprintf(w->head_addr, sizeof w->head_addr, "%s", o->address);
+	w->stop = o->stop;
 	if (wire_url(o->address, url, sizeof url) != 0) {
 		verr_set(e, "bad head address '%s' (expected HOST:PORT)", o->address);
 		goto out;

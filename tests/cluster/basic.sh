@@ -111,9 +111,18 @@ done
 for f in "$tmp"/h*/.flow/run/*.pid; do [ -f "$f" ] && kill -9 "$(cut -d' ' -f1 "$f")" 2>/dev/null; done
 wait 2>/dev/null
 
+# ---- the killed head left its spill directory: the next daemon there removes it ----
+[ -n "$(spill_dirs 1)" ] && ok || bad "the head killed with -9 left no spill directory (none made?)"
+run 1 "$flow" start --head --block --port 6379 --cpus 1 --token-file "$tmp/token" \
+	>"$tmp/head3.out" 2>>"$tmp/head.err" &
+wait_until 20 grep -q "Flow head started" "$tmp/head3.out" && ok || bad "the third head did not start"
+[ "$(spill_dirs 1 | wc -l)" = 1 ] && ok || bad "the dead head's spill directory is still there: $(spill_dirs 1)"
+p=$(daemon_pid 1 head)
+kill -TERM "$p"
+wait_until 10 gone "$p" && ok || bad "the third head did not stop"
+
 # ---- nothing left behind ----
-left=$(for ns in "${NETNS_HOSTS[@]}"; do ip netns pids "$ns"; done)
-[ -z "$left" ] && ok || bad "processes left: $left"
+nothing_left
 
 echo "cluster basic: $pass passed, $fail failed"
 [ $fail = 0 ] || { echo "--- head log"; cat "$tmp/head.err"; echo "--- client"; cat "$tmp/client.out"; }

@@ -1,9 +1,11 @@
 # harness.sh - what every cluster test script starts with (sourced after
 # netns.sh): skip (exit 77) without root or namespaces, make N namespace
-# hosts, a temporary folder with a home per host ($tmp/hI) and a cluster
-# token ($tmp/token; $tmp/wrong is another), the head's address, counters
-# (ok, bad) and run/wait_until. The EXIT trap kills every daemon the test
-# started (their pid files) and removes the namespaces and the folder.
+# hosts, a temporary folder with a home per host ($tmp/hI, its TMPDIR
+# $tmp/hI/tmp: spill directories go there) and a cluster token
+# ($tmp/token; $tmp/wrong is another), the head's address, counters (ok,
+# bad), run/wait_until and nothing_left. The EXIT trap kills every daemon
+# the test started (their pid files) and removes the namespaces and the
+# folder.
 # Usage: cluster_harness N
 cluster_cleanup() {
 	for f in "$tmp"/h*/.flow/run/*.pid; do
@@ -25,13 +27,13 @@ cluster_harness() {
 	head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$tmp/token"
 	head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$tmp/wrong"
 	chmod 600 "$tmp/token" "$tmp/wrong"
-	for i in $(seq 1 "$n"); do mkdir -p "$tmp/h$i"; done
+	for i in $(seq 1 "$n"); do mkdir -p "$tmp/h$i/tmp"; done
 }
 
 ok() { pass=$((pass + 1)); }
 bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
 # on host I with its own HOME (pid files, logs)
-run() { local i=$1; shift; HOME="$tmp/h$i" exec_in_host "$i" "$@"; }
+run() { local i=$1; shift; HOME="$tmp/h$i" TMPDIR="$tmp/h$i/tmp" exec_in_host "$i" "$@"; }
 # wait_until SECONDS COMMAND...: until COMMAND succeeds, at most SECONDS
 wait_until() {
 	local end=$((SECONDS + $1))
@@ -48,3 +50,15 @@ count_is() { [ "$(alive_count)" = "$1" ]; }
 # the pid of the daemon ROLE on host I, from its pid file
 # (the newest: a daemon killed with -9 leaves its pid file behind)
 daemon_pid() { local f; f=$(ls -t "$tmp/h$1"/.flow/run/"$2"-*.pid 2>/dev/null | head -1); [ -n "$f" ] && cut -d' ' -f1 "$f"; }
+# spill directories (flow-spill-PID-*) in host I's TMPDIR
+spill_dirs() { ls -d "$tmp/h$1"/tmp/flow-spill-* 2>/dev/null; }
+# Once every daemon has stopped: no process left in the test's hosts and
+# no spill directory left in their TMPDIRs.
+nothing_left() {
+	local left spills ns
+	wait 2>/dev/null
+	left=$(for ns in "${NETNS_HOSTS[@]}"; do ip netns pids "$ns"; done)
+	[ -z "$left" ] && ok || bad "processes left: $(ps -o pid=,args= -p "$(echo $left | tr ' ' ,)")"
+	spills=$(ls -d "$tmp"/h*/tmp/flow-spill-* 2>/dev/null)
+	[ -z "$spills" ] && ok || bad "spill directories left: $spills"
+}

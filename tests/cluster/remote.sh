@@ -56,6 +56,14 @@ rc=$?
 out=$(task square 2 2>&1)
 rc=$?
 [ $rc != 0 ] && grep -q "offers CPUs" <<<"$out" && ok || bad "no worker left: exit $rc, '$out'"
+# the killed worker's spill directory: removed by the next daemon on its host
+[ -n "$(spill_dirs 2)" ] && ok || bad "the killed worker left no spill directory (none made?)"
+run 2 "$flow" start --address "$head_addr" --block --cpus 1 --token-file "$tmp/token" \
+	>"$tmp/w2b.out" 2>>"$tmp/w2.err" &
+wait_until 10 count_is 2 && ok || bad "the second worker did not join"
+[ "$(spill_dirs 2 | wc -l)" = 1 ] && ok || bad "the dead worker's spill directory is still there: $(spill_dirs 2)"
+kill -TERM "$(daemon_pid 2 worker)"
+wait_until 10 count_is 1 && ok || bad "the second worker did not leave"
 
 stop_head() {
 	local pid
@@ -72,9 +80,7 @@ wait_until 10 grep -q "Flow head started" "$tmp/head2.out" || bad "the second he
 out=$(task where) && [ "$out" = host1 ] && ok || bad "where() on a lone head: '$out'"
 out=$(task square 4) && [ "$out" = 17 ] && ok || bad "square(4) on the head: '$out'"
 stop_head
-wait 2>/dev/null
-left=$(for ns in "${NETNS_HOSTS[@]}"; do ip netns pids "$ns"; done)
-[ -z "$left" ] && ok || bad "processes left: $left"
+nothing_left
 echo "cluster remote: $pass passed, $fail failed"
 [ $fail = 0 ] || { echo "--- head log"; cat "$tmp/head.err"; echo "--- worker log"; cat "$tmp/w2.err"; }
 [ $fail = 0 ]
