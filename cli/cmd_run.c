@@ -242,9 +242,11 @@ static int connect_cluster(const run_args *a, cl_client **cl)
 static int run_lowered(const run_args *a, const dag *g, run_obs *obs, store *st)
 {
 	/* the executor describes its node to the tasks (cluster.nodes()) */
-	/* task prints clear the progress line first (run_obs.h) */
+	/* prints clear the progress line first (run_obs.h): the tasks', and
+	 * the driver's when stdout is the terminal too */
 	FILE *err = obs_task_stream(obs, stderr);
-	exec_opts eo = {.seed = a->seed, .out = stdout, .err = err, .obs = obs, .store = st,
+	FILE *out = isatty(STDOUT_FILENO) ? obs_task_stream(obs, stdout) : stdout;
+	exec_opts eo = {.seed = a->seed, .out = out, .err = err, .obs = obs, .store = st,
 	                .cpus = (int)a->cpus, .quiet = a->quiet, .nresources = a->nres,
 	                .res_names = (const char *const *)a->res_names,
 	                .res_amounts = a->res_amounts};
@@ -253,6 +255,7 @@ static int run_lowered(const run_args *a, const dag *g, run_obs *obs, store *st)
 		int rc = connect_cluster(a, &cl);
 		if (rc) {
 			obs_task_stream_close(err, stderr);
+			obs_task_stream_close(out, stdout);
 			return rc;
 		}
 		/* as many task calls in flight as the cluster offers CPUs,
@@ -264,6 +267,7 @@ static int run_lowered(const run_args *a, const dag *g, run_obs *obs, store *st)
 	const executor *ex = executor_find(a->serial ? "serial" : "parallel");
 	int rc = executor_run(ex, g, &eo) == 0 ? 0 : EXIT_USER;
 	obs_task_stream_close(err, stderr);
+	obs_task_stream_close(out, stdout);
 	cl_client_close(cl);
 	return rc;
 }

@@ -256,16 +256,19 @@ static ssize_t task_stream_write(void *c, const char *buf, size_t n)
 {
 	task_stream *ts = c;
 	run_obs *o = ts->o;
-	flockfile(ts->base);
+	/* the progress stream's lock orders this against draws and other
+	 * prints, whichever stream (stderr, or stdout on the same terminal) */
+	flockfile(o->progress);
 	erase_locked(o);
 	size_t w = fwrite(buf, 1, n, ts->base);
+	fflush(ts->base);
 	/* after a whole line, the progress line again (as it was) */
 	if (n > 0 && buf[n - 1] == '\n' && o->ever_drawn && !o->ended) {
-		fprintf(ts->base, "\r%s\x1b[K", o->line);
+		fprintf(o->progress, "\r%s\x1b[K", o->line);
+		fflush(o->progress);
 		o->drawn = true;
 	}
-	fflush(ts->base);
-	funlockfile(ts->base);
+	funlockfile(o->progress);
 	return w == n ? (ssize_t)n : -1;
 }
 
@@ -277,7 +280,7 @@ static int task_stream_close(void *c)
 
 FILE *obs_task_stream(run_obs *o, FILE *base)
 {
-	if (!o || !o->progress || base != o->progress)
+	if (!o || !o->progress)
 		return base;
 	task_stream *ts = malloc(sizeof *ts);
 	if (!ts)

@@ -98,11 +98,13 @@ void obs_tick(run_obs *o);
  * failed, 156 tasks/s"). */
 void obs_run_end(run_obs *o);
 
-/* The stream task prints and failures should go to while o draws a
- * progress line on base (o->progress): each write first clears the
- * line, then draws it again after a whole line, so a print never lands
- * glued to the progress text. Without a progress line: base itself.
- * Close it with obs_task_stream_close (flushes; base stays open). */
+/* The stream prints should go to, instead of base, while o draws a
+ * progress line: task prints and failures (base: stderr, the progress
+ * stream), and the driver's prints when stdout is the same terminal.
+ * Each write first clears the line, then draws it again after a whole
+ * line, so a print never lands glued to the progress text. Without a
+ * progress line: base itself. Close it with obs_task_stream_close
+ * (flushes; base stays open). */
 FILE *obs_task_stream(run_obs *o, FILE *base);
 void obs_task_stream_close(FILE *f, FILE *base);
 

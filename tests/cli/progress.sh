@@ -50,19 +50,38 @@ for mode in "--cpus 2" "--serial"; do
 	ok "[$mode] percent and ETA" grep -qaE '\[[0-9]+/[0-9]+\] [0-9]+% running [0-9]+, failed 0, .* ETA ([0-9]+ s|\?)' "$tmp/tty"
 	if [ "$mode" = "--serial" ]; then
 		# nested calls run inline there: the 40 DAG calls
-		ok "[$mode] summary counts the calls" grep -qaE '^flow: 40 tasks in [0-9.]+ s, 0 failed, [0-9]+ tasks/s' "$tmp/tty"
+		ok "[$mode] summary counts the calls" grep -qaE $'(^|\e\\[K)flow: 40 tasks in [0-9.]+ s, 0 failed, [0-9]+ tasks/s' "$tmp/tty"
 	else
-		ok "[$mode] summary counts nested calls" grep -qaE '^flow: 120 tasks in [0-9.]+ s, 0 failed, [0-9]+ tasks/s' "$tmp/tty"
+		ok "[$mode] summary counts nested calls" grep -qaE $'(^|\e\\[K)flow: 120 tasks in [0-9.]+ s, 0 failed, [0-9]+ tasks/s' "$tmp/tty"
 		ok "[$mode] the total counts tasks, not DAG nodes" grep -qaE '\[[0-9]+/(4[0-9]|[5-9][0-9]|1[01][0-9]|120)\]' "$tmp/tty"
 	fi
 	# every task print starts a line or follows the line's clearing
+	# ("\r\e[K"; a drawn line ends "text\e[K", which does not count)
 	ok "[$mode] 40 task prints" test "$(grep -ao 'work [0-9]*' "$tmp/tty" | wc -l)" = 40
 	ok "[$mode] no print glued to the progress text" perl -0777 -ne \
-		'my $n = () = /\((work)[^)]*\) work/g; my $c = () = /(?:^|\n|\e\[K)\((work)[^)]*\) work/g;
+		'my $n = () = /\((work)[^)]*\) work/g; my $c = () = /(?:^|(?<=\n)|(?<=\r\e\[K))\((work)[^)]*\) work/g;
 		 exit($n == 40 && $c == 40 ? 0 : 1)' "$tmp/tty"
 	ok "[$mode] the summary is the last word" perl -0777 -ne 'exit(/flow: \d+ tasks in [^\n]*\n\z/ ? 0 : 1)' \
 		<(tr -d '\r' <"$tmp/tty")
 done
+
+# a driver that prints while tasks print: every driver line starts a
+# line too (stdout is the same terminal; it clears the line first)
+cat >"$tmp/d.flow" <<'FLOW'
+task work(i: int) -> int {
+	let s = 0
+	for j in range(1500000) { s = s + j }
+	print(f"work {i}")
+	return i
+}
+let rs = [work(i) for i in range(30)]
+for i in range(30) { print(f"driver {get(rs[i])}") }
+FLOW
+TERM=dumb timeout 60 script -qec "'$flow' run --cpus 2 '$tmp/d.flow'" /dev/null >"$tmp/dtty" </dev/null
+ok "driver prints: exit 0" test $? = 0
+ok "driver prints: each on a line of its own" perl -0777 -ne \
+	'my $n = () = /driver \d+/g; my $c = () = /(?:^|(?<=\n)|(?<=\r\e\[K))driver \d+(?=\r?\n)/g;
+	 exit($n == 30 && $c == 30 ? 0 : 1)' "$tmp/dtty"
 
 # -q, or stderr not a terminal: no progress line, no summary
 TERM=dumb timeout 60 script -qec "'$flow' run -q --cpus 2 '$tmp/p.flow'" /dev/null >"$tmp/q" </dev/null

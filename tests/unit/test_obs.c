@@ -458,7 +458,9 @@ static void test_task_stream(void **state)
 	size_t len = 0;
 	FILE *pf = open_memstream(&buf, &len);
 	run_obs *o = obs_new(g->g, pf);
-	assert_ptr_equal(obs_task_stream(o, stdout), stdout); /* not the progress stream */
+	run_obs *quiet = obs_new(g->g, NULL);
+	assert_ptr_equal(obs_task_stream(quiet, stdout), stdout); /* no progress line */
+	obs_free(quiet);
 	FILE *ts = obs_task_stream(o, pf);
 	assert_ptr_not_equal(ts, pf);
 	obs_run_begin(o, 0);
