@@ -1,8 +1,8 @@
 /* cache.c - task results kept between runs (see cache.h, docs/cache.md).
  *
  * An entry, keyed by the 32-byte SHA-256 of the call (cache.h):
- *   "FLC1" | u64 used (unix s) | sha256 of the rest (32) | rest
- *   rest := u64 stored (unix s) | str task | varint nfiles
+ *   "FLC1" | u64 used (unix ns) | sha256 of the rest (32) | rest
+ *   rest := u64 stored (unix ns) | str task | varint nfiles
  *           | nfiles x (str path, u64 size, u64 mtime ns) | varint n | n bytes: the result (encode.h)
  *   str  := varint length, bytes
  * `used` stays outside the checksum so a hit can update it in place. A
@@ -513,7 +513,13 @@ static void put_str(sbuf *b, const char *s)
 	sbuf_add(b, s, n);
 }
 
-static uint64_t now_s(void) { return (uint64_t)time(NULL); }
+/* Wall-clock ns: entries are compared across runs (and processes). */
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 /* A parsed record: pointers into the LMDB page (valid in its txn). */
 typedef struct rec {
@@ -585,9 +591,8 @@ static bool stat_file(const char *path, uint64_t *size, uint64_t *mtime)
 	return true;
 }
 
-/* Are the record's files as they were? Appends them to `into` (the
- * running calls that depend on this result), when not NULL. */
-static bool files_unchanged(const rec *r, cache_call *into)
+/* Are the record's files as they were (same size and mtime)? */
+static bool files_unchanged(const rec *r)
 {
 	size_t pos = 0, len = r->fileslen;
 	for (uint64_t f = 0; f < r->nfiles; f++) {
@@ -606,7 +611,6 @@ static bool files_unchanged(const rec *r, cache_call *into)
 			return false;
 		pos += 16;
 	}
-	(void)into;
 	return true;
 }
 
@@ -716,7 +720,7 @@ static int lookup(flow_cache *c, const uint8_t key[32], value *out)
 	int found = 0;
 	rec r;
 	if (mdb_get(txn, c->dbi, &k, &v) == 0 && rec_parse(v.mv_data, v.mv_size, &r) == 0 &&
-	    files_unchanged(&r, NULL)) {
+	    files_unchanged(&r)) {
 		verr e;
 		if (val_decode(r.res, r.reslen, out, &e) == 0) {
 			val_freeze(*out);
@@ -821,7 +825,7 @@ static void store(cache_call *cc, value res)
 	}
 	sbuf body;
 	sbuf_init(&body);
-	put_u64(&body, now_s());
+	put_u64(&body, now_ns());
 	put_str(&body, cc->task);
 	pthread_mutex_lock(&c->mu);
 	val_encode_varint(&body, cc->nfiles);
@@ -837,7 +841,7 @@ static void store(cache_call *cc, value res)
 	sbuf r;
 	sbuf_init(&r);
 	sbuf_add(&r, REC_MAGIC, 4);
-	put_u64(&r, now_s());
+	put_u64(&r, now_ns());
 	uint8_t h[32];
 	sha s;
 	sha_begin(&s);
@@ -936,7 +940,7 @@ static void touch_hits(flow_cache *c)
 	MDB_txn *txn;
 	if (mdb_txn_begin(c->env, NULL, 0, &txn))
 		return;
-	uint64_t t = now_s();
+	uint64_t t = now_ns();
 	for (size_t j = 0; j < c->nhit_keys; j++) {
 		MDB_val k = { 32, c->hit_keys[j] }, v;
 		if (mdb_get(txn, c->dbi, &k, &v) || v.mv_size < REC_HEAD)
@@ -1030,7 +1034,7 @@ int cache_list(const char *dir, FILE *out, char **err)
 		return -1;
 	}
 	fprintf(out, "%-10s %-10s %-10s %-16s %s\n", "SIZE", "AGE", "USED", "KEY", "TASK");
-	uint64_t now = now_s(), n = 0, total = 0, bad = 0;
+	uint64_t now = now_ns(), n = 0, total = 0, bad = 0;
 	MDB_val k, v;
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
 	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
@@ -1042,8 +1046,8 @@ int cache_list(const char *dir, FILE *out, char **err)
 		}
 		char sz[32], age[32], used[32], key[17];
 		fmt_size(sz, sizeof sz, v.mv_size + k.mv_size);
-		fmt_age(age, sizeof age, now > r.stored ? now - r.stored : 0);
-		fmt_age(used, sizeof used, now > r.used ? now - r.used : 0);
+		fmt_age(age, sizeof age, now > r.stored ? (now - r.stored) / 1000000000u : 0);
+		fmt_age(used, sizeof used, now > r.used ? (now - r.used) / 1000000000u : 0);
 		for (int i = 0; i < 8; i++)
 			snprintf(key + 2 * i, 3, "%02x", ((const uint8_t *)k.mv_data)[i]);
 		fprintf(out, "%-10s %-10s %-10s %-16s %.*s", sz, age, used, key, (int)r.tasklen, r.task);
