@@ -57,6 +57,7 @@ struct flow_vm {
 	bool resume_here;    /* suspended after a jump: resume at pc, not pc - 1 */
 	int budget_line;     /* the compile-time budget: the driver's furthest line */
 	uint64_t budget_used;
+	bool gen;            /* a generator run: a yield in the entry frame stops it */
 };
 /* Lowering: counts one backward jump or call against the budget; true
  * when it is spent (the suspension is asked for). */
