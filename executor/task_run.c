@@ -535,6 +535,7 @@ static int spawn_task(flow_vm *vm, const bc_proto *task, value *a, int nargs, va
 	j->ident = next_ident(sh);
 	j->level = sh->base_level + sh->depth;
 	j->where = place_span(vm);
+	j->from_driver = sh->in_cont && sh->depth == 1;
 	j->prog = sh->prog;
 	j->fut = future_new_pending(-1);
 	((vfuture *)j->fut.as.o)->job = j;
@@ -575,7 +576,12 @@ static int s_call_task(flow_vm *vm, const bc_proto *task, value *args, int nargs
 		return rc;
 	}
 	uint64_t call = next_ident(sh); /* retries replay the same random stream */
+	bool seen = sh->driver_call && sh->in_cont && sh->depth == 1;
+	uint64_t t0 = seen ? now_ns() : 0;
 	*out = call_task_here(sh, task, call, a, nargs, vm_program(vm), place_span(vm));
+	if (seen)
+		sh->driver_call(sh->driver_call_ctx, task, place_span(vm), t0,
+		                ((vfuture *)out->as.o)->state == FUT_FAILED);
 	release_args(a, small, nargs);
 	return 0;
 }

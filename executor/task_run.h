@@ -50,6 +50,7 @@ typedef struct nested_job {
 	span where;              /* the call in its caller, for "called from" */
 	const bc_program *prog;
 	value fut;               /* its future (held until it ends; then none) */
+	bool from_driver;        /* made by the staged driver (--trace, --dot-out) */
 	int state;               /* NJ_*: written under the executor's lock,
 	                          * atomically (a caller reads NJ_DONE without) */
 	int waiters;             /* threads blocked on it (the executor's lock) */
@@ -118,6 +119,11 @@ typedef struct task_host {
 	flow_vm *pool[TASK_MAX_NESTING + 1]; /* one reusable VM per nesting depth */
 	run_store *rs;           /* shared; NULL: results stay in their futures */
 	const struct flow_node_view *node; /* the node it runs on (node.h), or NULL */
+	/* may be NULL: a call the staged driver made that ran inline (the
+	 * serial executor), from `start` (CLOCK_MONOTONIC ns) until now, for
+	 * --trace and --dot-out (the parallel one records nested jobs) */
+	void (*driver_call)(void *ctx, const bc_proto *task, span where, uint64_t start, bool failed);
+	void *driver_call_ctx;
 	/* called around a blocking wait in a task body (time.sleep), so an
 	 * executor can give the task's CPU slot to another task meanwhile */
 	void (*block)(void *ctx, bool begin);
