@@ -684,7 +684,8 @@ L_CHECKTYPE: {
 	NEXT();
 }
 L_TRY:
-	if (__builtin_expect(vm->ctx.lowering, 0)) {
+	if (__builtin_expect(vm->ctx.lowering, 0) &&
+	    !vm_try_static(vm, p, (int)(pc - p->code), (int)(pc + BC_sBx(i) - 2 - p->code), base)) {
 		/* a try in the driver runs at run time (section 6) */
 		SAVEPC();
 		vm_need_suspend(vm, "a 'try' in the driver catches errors of run-time calls",
