@@ -1062,18 +1062,22 @@ static int iter_of(flow_vm *vm, value *src, value *out);
 
 int vm_iter_prep(flow_vm *vm, value *src, value *out)
 {
-	value x;
 	/* a stream is iterated as its producer goes (ITERNEXT asks the host
 	 * for each item), also through a future of it */
-	if (src->t == V_FUTURE && ((const vfuture *)src->as.o)->state == FUT_DONE &&
-	    ((const vfuture *)src->as.o)->result.t == V_STREAM)
-		src = &((vfuture *)src->as.o)->result;
-	if (src->t == V_STREAM) {
-		*out = val_hold(*src);
+	value x = val_hold(*src);
+	while (x.t == V_FUTURE) {
+		value y;
+		if (vm->ctx.host->get(vm, x, &y)) {
+			val_rele(x);
+			return -1;
+		}
+		val_rele(x);
+		x = y;
+	}
+	if (x.t == V_STREAM) {
+		*out = x;
 		return 0;
 	}
-	if (vm_deref(vm, src, &x))
-		return -1;
 	int rc = iter_of(vm, &x, out);
 	val_rele(x);
 	return rc;
