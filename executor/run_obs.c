@@ -59,17 +59,19 @@ void obs_job_done(run_obs *o, const nested_job *j, int tid, uint64_t start, bool
 {
 	if (!o)
 		return;
-	obs_job rec = { j->task->name, j->where, (uint16_t)tid, failed, j->from_driver, start,
+	obs_job rec = { j->task->name, j->where, (uint16_t)tid, failed, j->from_driver, false, start,
 	                obs_now_ns() };
 	add_job(o, &rec);
 }
 
-void obs_driver_call(void *ctx, const bc_proto *task, span where, uint64_t start, bool failed)
+void obs_call_ran(void *ctx, const bc_proto *task, span where, int tid, uint64_t start,
+                  bool from_driver, bool stream, bool failed)
 {
 	run_obs *o = ctx;
 	if (!o)
 		return;
-	obs_job rec = { task->name, where, 0, failed, true, start, obs_now_ns() };
+	obs_job rec = { task->name, where, (uint16_t)tid, failed, from_driver, stream, start,
+	                obs_now_ns() };
 	add_job(o, &rec);
 }
 
@@ -342,7 +344,7 @@ int obs_write_trace(const run_obs *o, FILE *out)
 		json_str(out, j->name);
 		fprintf(out, ",\"cat\":\"%s\",\"ph\":\"X\",\"ts\":%.3f,\"dur\":%.3f,\"pid\":1,"
 		        "\"tid\":%u,\"args\":{\"outcome\":\"%s\",\"call site\":",
-		        j->from_driver ? "driver call" : "nested task",
+		        j->stream ? "stream" : j->from_driver ? "driver call" : "nested task",
 		        (j->start - o->t0) / 1e3, (j->end - j->start) / 1e3, j->tid,
 		        j->failed ? "failed" : "done");
 		json_site(out, g->prog, j->where);

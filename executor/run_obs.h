@@ -42,6 +42,7 @@ typedef struct obs_job {
 	uint16_t tid;
 	bool failed;
 	bool from_driver;      /* made by the staged driver (drawn by --dot-out) */
+	bool stream;           /* a stream's producer, first step to end */
 	uint64_t start, end;   /* CLOCK_MONOTONIC ns */
 } obs_job;
 
@@ -79,9 +80,10 @@ void obs_node_begin(run_obs *o, const task_host *h, uint32_t v, int tid, obs_mar
 void obs_node_end(run_obs *o, const task_host *h, uint32_t v, const obs_mark *m);
 /* Nested call j ran on thread tid from `start` (obs_now_ns) until now. */
 void obs_job_done(run_obs *o, const nested_job *j, int tid, uint64_t start, bool failed);
-/* A call the staged driver made that ran inline on the driver thread
- * (task_host.driver_call; o is the run_obs, may be NULL). */
-void obs_driver_call(void *o, const bc_proto *task, span where, uint64_t start, bool failed);
+/* task_host.call_ran (o is the run_obs, may be NULL): a call the staged
+ * driver made that ran inline, or a stream's producer. */
+void obs_call_ran(void *o, const bc_proto *task, span where, int tid, uint64_t start,
+                  bool from_driver, bool stream, bool failed);
 /* Redraws the progress line if ~100 ms passed since the last time. */
 void obs_tick(run_obs *o);
 /* The run is over: erases the progress line, notes the end time. */

@@ -576,12 +576,12 @@ static int s_call_task(flow_vm *vm, const bc_proto *task, value *args, int nargs
 		return rc;
 	}
 	uint64_t call = next_ident(sh); /* retries replay the same random stream */
-	bool seen = sh->driver_call && sh->in_cont && sh->depth == 1;
+	bool seen = sh->call_ran && sh->in_cont && sh->depth == 1;
 	uint64_t t0 = seen ? now_ns() : 0;
 	*out = call_task_here(sh, task, call, a, nargs, vm_program(vm), place_span(vm));
 	if (seen)
-		sh->driver_call(sh->driver_call_ctx, task, place_span(vm), t0,
-		                ((vfuture *)out->as.o)->state == FUT_FAILED);
+		sh->call_ran(sh->call_ran_ctx, task, place_span(vm), sh->tid, t0, true, false,
+		             ((vfuture *)out->as.o)->state == FUT_FAILED);
 	release_args(a, small, nargs);
 	return 0;
 }
@@ -928,6 +928,8 @@ typedef struct gen_state {
 	int attempts;
 	uint64_t spent;          /* ns this attempt has run (@timeout) */
 	bool iterated;           /* a consumer asked for an item */
+	bool from_driver;        /* made by the staged driver (--trace, --dot-out) */
+	uint64_t first;          /* when its first step began (0: not yet) */
 	value fail;              /* GS_FAILED: the failed call's future */
 	struct gen_state *next;  /* the creating call's streams (task_host.streams) */
 	value handle;            /* while listed there: the stream (held) */
@@ -953,6 +955,14 @@ static void gen_free(void *p)
 	free(st);
 }
 
+/* st has ended (done, failed or cancelled): --trace and --dot-out see it. */
+static void gen_ended(task_host *sh, gen_state *st, bool failed)
+{
+	if (sh->call_ran && st->first)
+		sh->call_ran(sh->call_ran_ctx, st->task, st->where, sh->tid, st->first, st->from_driver,
+		             true, failed);
+}
+
 /* Runs st's producer to its next yield in sh (st->mu held). Returns 1
  * when it yielded a new item, 0 when it has ended (done or failed). */
 static int gen_step(task_host *sh, gen_state *st)
@@ -960,6 +970,8 @@ static int gen_step(task_host *sh, gen_state *st)
 	const bc_proto *task = st->task;
 	while (st->state == GS_RUNNING) {
 		uint64_t outer = __atomic_load_n(&sh->deadline, __ATOMIC_RELAXED), mine = 0, t0 = now_ns();
+		if (!st->first)
+			st->first = t0;
 		if (task->attrs.timeout > 0) {
 			uint64_t lim = (uint64_t)(task->attrs.timeout * 1e9);
 			mine = t0 + (lim > st->spent ? lim - st->spent : 0);
@@ -1043,6 +1055,7 @@ static int gen_step(task_host *sh, gen_state *st)
 			st->vm = NULL;
 			st->state = GS_DONE;
 			gen_release_args(st);
+			gen_ended(sh, st, false);
 			return 0;
 		}
 		/* the attempt failed */
@@ -1085,6 +1098,7 @@ static int gen_step(task_host *sh, gen_state *st)
 		                          dep ? NULL : span_text(st->prog, st->where));
 		st->state = GS_FAILED;
 		gen_release_args(st);
+		gen_ended(sh, st, true);
 	}
 	return 0;
 }
@@ -1173,6 +1187,7 @@ static value stream_new(flow_vm *vm, task_host *sh, const bc_proto *task, value 
 	memcpy(st->args, a, sizeof(value) * (size_t)nargs);
 	st->ident = next_ident(sh);
 	st->where = place_span(vm);
+	st->from_driver = sh->in_cont && sh->depth == 1;
 	st->items = list_new(0);
 	st->fail = v_none();
 	st->handle = v_none();
@@ -1208,6 +1223,7 @@ static void streams_end(task_host *sh, int d)
 				st->vm = NULL;
 				st->state = GS_DONE;
 				gen_release_args(st);
+				gen_ended(sh, st, false);
 			}
 			while (gen_step(sh, st))
 				;

@@ -119,11 +119,15 @@ typedef struct task_host {
 	flow_vm *pool[TASK_MAX_NESTING + 1]; /* one reusable VM per nesting depth */
 	run_store *rs;           /* shared; NULL: results stay in their futures */
 	const struct flow_node_view *node; /* the node it runs on (node.h), or NULL */
-	/* may be NULL: a call the staged driver made that ran inline (the
-	 * serial executor), from `start` (CLOCK_MONOTONIC ns) until now, for
-	 * --trace and --dot-out (the parallel one records nested jobs) */
-	void (*driver_call)(void *ctx, const bc_proto *task, span where, uint64_t start, bool failed);
-	void *driver_call_ctx;
+	/* may be NULL: for --trace and --dot-out, a call that ran from `start`
+	 * (CLOCK_MONOTONIC ns) until now on thread tid, which no executor
+	 * records itself: one the staged driver made that ran inline (the
+	 * serial executor), or a stream's producer (stream: from its first
+	 * step to its end). from_driver: made by the staged driver */
+	void (*call_ran)(void *ctx, const bc_proto *task, span where, int tid, uint64_t start,
+	                 bool from_driver, bool stream, bool failed);
+	void *call_ran_ctx;
+	int tid;                 /* this host's thread, for call_ran (0: the driver's) */
 	/* called around a blocking wait in a task body (time.sleep), so an
 	 * executor can give the task's CPU slot to another task meanwhile */
 	void (*block)(void *ctx, bool begin);

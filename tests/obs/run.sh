@@ -94,6 +94,23 @@ for mode in "--serial" "--cpus 2"; do
 	fi
 done
 
+# a stream's producer: one "stream" event from its first step to its end
+cat >"$tmp/g.flow" <<'FLOW'
+task gen(n: int) {
+    for i in range(n) { yield i }
+}
+for x in gen(3) { print(x) }
+FLOW
+for mode in "--serial" "--cpus 2"; do
+	rm -f "$tmp"/g.json "$tmp"/g.dot
+	# shellcheck disable=SC2086
+	"$flow" run $mode --trace "$tmp/g.json" --dot-out "$tmp/g.dot" "$tmp/g.flow" >"$tmp/out" 2>"$tmp/err"
+	check "[$mode] stream: runs" test "$(tr '\n' ' ' <"$tmp/out")" = "0 1 2 "
+	check "[$mode] stream: trace is valid JSON" json_ok "$tmp/g.json"
+	check "[$mode] stream: one event" test "$(grep -c '"name":"gen","cat":"stream"' "$tmp/g.json")" = 1
+	check "[$mode] stream: dot" grep -q 'label="gen\\n[^"]*g.flow:4\\nat run time' "$tmp/g.dot"
+done
+
 # a plan runs watched too
 "$flow" compile -o "$tmp/p.plan" "$tmp/p.flow" >/dev/null 2>&1
 "$flow" run --trace "$tmp/pt.json" "$tmp/p.plan" >/dev/null 2>&1
