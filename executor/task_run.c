@@ -1032,6 +1032,8 @@ static int gen_step(task_host *sh, gen_state *st)
 		}
 		st->nchild = sh->nchild[sh->depth - 1];
 		sh->depth--;
+		if (rc >= 0 && sh->dep_vm == st->vm)
+			sh->dep_vm = NULL; /* a failed get it caught itself */
 		st->spent += now_ns() - t0;
 		bool timed_out = false;
 		if (mine) {

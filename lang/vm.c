@@ -503,7 +503,8 @@ L_NATIVE: {
 		else if (R(A + j)->t == V_FUTURE && !(d->flags & NATIVE_HOST) &&
 		         (strcmp(d->name, "type") || ((vfuture *)R(A + j)->as.o)->implied))
 			TRY(vm_force(vm, R(A + j)));
-		else if (R(A + j)->t == V_STREAM && !(d->flags & NATIVE_HOST) && strcmp(d->name, "type"))
+		else if (R(A + j)->t == V_STREAM && !(d->flags & NATIVE_HOST) && strcmp(d->name, "type") &&
+		         strcmp(d->name, "isinstance"))
 			TRY(vm_force(vm, R(A + j))); /* len(s), list(s): all its items */
 	if (d->fn(vm, R(A), n, &tmp)) {
 		if (vm->ekind == ERR_RUNTIME && !strcmp(d->name, "error"))
