@@ -99,6 +99,12 @@ static void order_handles(lower_host *h, uint32_t id, value *args, int nargs)
 static int l_call_task(flow_vm *vm, const bc_proto *task, value *args, int nargs, value *out)
 {
 	lower_host *h = host_of(vm);
+	/* a stream is delivered while its producer runs, to a driver that
+	 * runs then (section 6): the call is made at run time */
+	if (bc_proto_yields(task))
+		return vm_need_suspend(vm, "this calls a task that yields: its stream is delivered at run time",
+		                       "a call of a task that yields (a stream) runs at run time, which "
+		                       "--static forbids; call it inside a task");
 	if (room(vm, h))
 		return -1;
 	uint32_t id = dag_add(h->d, DAG_TASK, (uint32_t)task->index, 0, 0, args, NULL, nargs, here(vm));

@@ -119,6 +119,8 @@ static int run_on(const dag *g, const exec_opts *o, exec_node *n, run_store *rs,
 	 * are nested jobs the driver thread submits and waits for */
 	node_run run = { g, &s, o->seed, out, err, rs, &actor_seq, o->obs, wd, &dh, o->remote };
 	dh.rs = rs;
+	dh.call_ran = obs_call_ran; /* streams' producers, for --trace (task_run.c) */
+	dh.call_ran_ctx = o->obs;
 	dh.node = &n->view;
 	watchdog_watch(wd, &dh.deadline, &dh.cancel);
 	flow_vm *dv = task_host_vm(&dh);

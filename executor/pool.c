@@ -25,6 +25,9 @@ static bool start_worker(pool *p, int k)
 	w->index = k + 1;
 	task_host_init(&w->h, p->run.g->prog, p->run.seed, p->run.out, p->run.err, p->run.actor_seq);
 	w->h.rs = p->run.rs;
+	w->h.call_ran = obs_call_ran; /* streams' producers, for --trace (task_run.c) */
+	w->h.call_ran_ctx = p->run.obs;
+	w->h.tid = w->index;
 	w->h.node = &p->node->view;
 	w->h.remote = p->run.remote;
 	w->h.block = NULL;

@@ -61,14 +61,33 @@ void obs_free(run_obs *o)
 	free(o);
 }
 
+static void add_job(run_obs *o, const obs_job *rec);
+
 void obs_job_done(run_obs *o, const nested_job *j, int tid, uint64_t start, bool failed)
 {
 	if (!o)
 		return;
-	obs_job rec = { j->task->name, j->where, (uint16_t)tid, failed, j->cached, start, obs_now_ns() };
+	obs_job rec = { j->task->name, j->where, (uint16_t)tid, failed, j->cached, j->from_driver, false,
+	                start, obs_now_ns() };
 	__atomic_add_fetch(&o->nested_ended, 1, __ATOMIC_RELAXED);
 	if (failed)
 		__atomic_add_fetch(&o->nested_failed, 1, __ATOMIC_RELAXED);
+	add_job(o, &rec);
+}
+
+void obs_call_ran(void *ctx, const bc_proto *task, span where, int tid, uint64_t start,
+                  bool from_driver, bool stream, bool failed)
+{
+	run_obs *o = ctx;
+	if (!o)
+		return;
+	obs_job rec = { task->name, where, (uint16_t)tid, failed, false, from_driver, stream, start,
+	                obs_now_ns() };
+	add_job(o, &rec);
+}
+
+static void add_job(run_obs *o, const obs_job *rec)
+{
 	pthread_mutex_lock(&o->jmu);
 	if (o->njobs == o->capjobs) {
 		o->capjobs = o->capjobs ? o->capjobs * 2 : 64;
@@ -77,7 +96,7 @@ void obs_job_done(run_obs *o, const nested_job *j, int tid, uint64_t start, bool
 			abort();
 		o->jobs = p;
 	}
-	o->jobs[o->njobs++] = rec;
+	o->jobs[o->njobs++] = *rec;
 	pthread_mutex_unlock(&o->jmu);
 }
 
@@ -460,8 +479,9 @@ int obs_write_trace(const run_obs *o, FILE *out)
 		const obs_job *j = &o->jobs[k];
 		fputs(",\n{\"name\":", out);
 		json_str(out, j->name);
-		fprintf(out, ",\"cat\":\"nested task\",\"ph\":\"X\",\"ts\":%.3f,\"dur\":%.3f,\"pid\":1,"
+		fprintf(out, ",\"cat\":\"%s\",\"ph\":\"X\",\"ts\":%.3f,\"dur\":%.3f,\"pid\":1,"
 		        "\"tid\":%u,\"args\":{\"outcome\":\"%s\",\"call site\":",
+		        j->stream ? "stream" : j->from_driver ? "driver call" : "nested task",
 		        (j->start - o->t0) / 1e3, (j->end - j->start) / 1e3, j->tid,
 		        j->failed ? "failed" : j->cached ? "cached" : "done");
 		json_site(out, g->prog, j->where);
@@ -561,6 +581,77 @@ static void decorate(void *ctx, const dag *d, const uint32_t *members, uint32_t 
 	}
 }
 
+/* A DOT label's text: quotes and backslashes escaped, control bytes
+ * dropped (names and paths come from the program). */
+static void dot_put_label(FILE *out, const char *str)
+{
+	for (const unsigned char *c = (const unsigned char *)str; *c; c++) {
+		if (*c == '"' || *c == '\\')
+			fputc('\\', out);
+		if (*c >= 0x20 && *c != 0x7f)
+			fputc(*c, out);
+	}
+}
+
+/* The staged driver's run-time calls, one dashed node per task and call
+ * site (×N when it ran more than once), in the order first made, each
+ * with an edge from the "driver continues" node. */
+static void write_driver_calls(const run_obs *o, uint32_t cont, FILE *out)
+{
+	bool *done = calloc(o->njobs ? o->njobs : 1, sizeof *done);
+	if (!done)
+		abort();
+	/* in start order (threads record them as they end) */
+	size_t *ord = malloc(sizeof *ord * (o->njobs ? o->njobs : 1));
+	if (!ord)
+		abort();
+	size_t n = 0;
+	for (size_t k = 0; k < o->njobs; k++)
+		if (o->jobs[k].from_driver)
+			ord[n++] = k;
+	for (size_t a = 1; a < n; a++)
+		for (size_t b = a; b > 0 && o->jobs[ord[b]].start < o->jobs[ord[b - 1]].start; b--) {
+			size_t t = ord[b];
+			ord[b] = ord[b - 1];
+			ord[b - 1] = t;
+		}
+	for (size_t a = 0; a < n; a++) {
+		const obs_job *j = &o->jobs[ord[a]];
+		if (done[ord[a]])
+			continue;
+		uint32_t count = 0, failed = 0;
+		uint64_t total = 0;
+		for (size_t b = a; b < n; b++) {
+			const obs_job *x = &o->jobs[ord[b]];
+			if (done[ord[b]] || strcmp(x->name, j->name) != 0 || x->where.file != j->where.file ||
+			    x->where.line != j->where.line || x->where.col != j->where.col)
+				continue;
+			done[ord[b]] = true;
+			count++;
+			failed += x->failed;
+			total += x->end - x->start;
+		}
+		char t[32];
+		fmt_time(t, sizeof t, (double)total);
+		const char *path = o->g->prog->diag ? diag_source_path(o->g->prog->diag, j->where.file) : NULL;
+		fprintf(out, "  r%zu [label=\"", a);
+		dot_put_label(out, j->name);
+		if (count > 1)
+			fprintf(out, " \xc3\x97%u", count); /* U+00D7, as flow dot */
+		if (path) {
+			fputs("\\n", out);
+			dot_put_label(out, path);
+			fprintf(out, ":%d", j->where.line);
+		}
+		fprintf(out, "\\nat run time, %s%s\", shape=box, style=\"rounded,filled,dashed\", "
+		        "fillcolor=\"%s\"];\n", t, failed ? " (failed)" : "",
+		        obs_outcome_colour(failed ? OBS_FAILED : OBS_DONE));
+		fprintf(out, "  n%u -> r%zu [style=dashed];\n", cont, a);
+	}
+	free(ord);
+	free(done);
+}
+
 int obs_write_dot(const run_obs *o, const dot_opts *base, FILE *out)
 {
 	dot_opts d;
@@ -569,7 +660,35 @@ int obs_write_dot(const run_obs *o, const dot_opts *base, FILE *out)
 		d = *base;
 	d.decorate = decorate;
 	d.ctx = (void *)o;
-	return dag_write_dot(o->g, &d, out);
+	const dag *g = o->g;
+	uint32_t cont = UINT32_MAX;
+	for (uint32_t v = 0; v < g->n && cont == UINT32_MAX; v++)
+		if (g->nodes[v].kind == DAG_CONT)
+			cont = v;
+	bool any = false;
+	for (size_t k = 0; k < o->njobs && !any; k++)
+		any = o->jobs[k].from_driver;
+	if (cont == UINT32_MAX || !any)
+		return dag_write_dot(g, &d, out);
+	/* the DAG's drawing, then the driver's run-time calls before its "}" */
+	char *text = NULL;
+	size_t len = 0;
+	FILE *mem = open_memstream(&text, &len);
+	if (!mem)
+		return -1;
+	int rc = dag_write_dot(g, &d, mem);
+	if (fclose(mem) || rc) {
+		free(text);
+		return -1;
+	}
+	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '}'))
+		len--;
+	fwrite(text, 1, len, out);
+	free(text);
+	fputc('\n', out);
+	write_driver_calls(o, cont, out);
+	fputs("}\n", out);
+	return ferror(out) ? -1 : 0;
 }
 
 /* ---- --stats-json ------------------------------------------------------------------ */

@@ -44,6 +44,8 @@ typedef struct obs_job {
 	uint16_t tid;
 	bool failed;
 	bool cached;           /* its result came from the cache */
+	bool from_driver;      /* made by the staged driver (drawn by --dot-out) */
+	bool stream;           /* a stream's producer, first step to end */
 	uint64_t start, end;   /* CLOCK_MONOTONIC ns */
 } obs_job;
 
@@ -91,6 +93,10 @@ void obs_node_begin(run_obs *o, const task_host *h, uint32_t v, int tid, obs_mar
 void obs_node_end(run_obs *o, const task_host *h, uint32_t v, const obs_mark *m);
 /* Nested call j ran on thread tid from `start` (obs_now_ns) until now. */
 void obs_job_done(run_obs *o, const nested_job *j, int tid, uint64_t start, bool failed);
+/* task_host.call_ran (o is the run_obs, may be NULL): a call the staged
+ * driver made that ran inline, or a stream's producer. */
+void obs_call_ran(void *o, const bc_proto *task, span where, int tid, uint64_t start,
+                  bool from_driver, bool stream, bool failed);
 /* Redraws the progress line if ~100 ms passed since the last time. */
 void obs_tick(run_obs *o);
 /* The run is over: notes the end time; a progress line that was shown
@@ -122,7 +128,9 @@ void obs_count(const run_obs *o, obs_counts *c);
 /* Chrome trace event JSON: one "X" event per node and per nested call
  * that ran, one lane per thread. Returns 0, or -1 if writing failed. */
 int obs_write_trace(const run_obs *o, FILE *out);
-/* The DAG as DOT (compiler/dot.c) coloured by outcome, with run times.
+/* The DAG as DOT (compiler/dot.c) coloured by outcome, with run times,
+ * and the calls the staged driver made at run time (dashed, one node per
+ * task and call site, from the "driver continues" node).
  * base gives rankdir/full (may be NULL). Returns dag_write_dot's result. */
 int obs_write_dot(const run_obs *o, const dot_opts *base, FILE *out);
 

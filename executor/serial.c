@@ -56,6 +56,8 @@ static int serial_run_dag(const dag *g, const exec_opts *o)
 	run_store rs;
 	run_store_init(&rs, o->store, g);
 	sh.rs = &rs;
+	sh.call_ran = obs_call_ran; /* --trace, --dot-out: the staged driver's calls, streams */
+	sh.call_ran_ctx = o->obs;
 	watchdog *wd = watchdog_needed(g->prog) ? watchdog_start() : NULL;
 	watchdog_watch(wd, &sh.deadline, &sh.cancel);
 	obs_run_begin(o->obs, 0);

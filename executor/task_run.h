@@ -50,6 +50,7 @@ typedef struct nested_job {
 	span where;              /* the call in its caller, for "called from" */
 	const bc_program *prog;
 	value fut;               /* its future (held until it ends; then none) */
+	bool from_driver;        /* made by the staged driver (--trace, --dot-out) */
 	int state;               /* NJ_*: written under the executor's lock,
 	                          * atomically (a caller reads NJ_DONE without) */
 	int waiters;             /* threads blocked on it (the executor's lock) */
@@ -114,6 +115,7 @@ typedef struct task_host {
 	const task_spawner *spawn; /* nested calls go here; NULL: inline */
 	const task_remote *remote; /* the DAG's task calls go there; NULL: here */
 	nested_job *kids[TASK_MAX_NESTING + 1]; /* jobs the call at each depth made */
+	struct gen_state *streams[TASK_MAX_NESTING + 1]; /* streams it made (task_run.c) */
 	int nfailed, nskipped, ndriver;
 	int ncaught;             /* failed calls whose failure an `except` caught */
 	int nretries;            /* attempts after a task's first (@retries) */
@@ -127,6 +129,15 @@ typedef struct task_host {
 	flow_vm *pool[TASK_MAX_NESTING + 1]; /* one reusable VM per nesting depth */
 	run_store *rs;           /* shared; NULL: results stay in their futures */
 	const struct flow_node_view *node; /* the node it runs on (node.h), or NULL */
+	/* may be NULL: for --trace and --dot-out, a call that ran from `start`
+	 * (CLOCK_MONOTONIC ns) until now on thread tid, which no executor
+	 * records itself: one the staged driver made that ran inline (the
+	 * serial executor), or a stream's producer (stream: from its first
+	 * step to its end). from_driver: made by the staged driver */
+	void (*call_ran)(void *ctx, const bc_proto *task, span where, int tid, uint64_t start,
+	                 bool from_driver, bool stream, bool failed);
+	void *call_ran_ctx;
+	int tid;                 /* this host's thread, for call_ran (0: the driver's) */
 	/* called around a blocking wait in a task body (time.sleep), so an
 	 * executor can give the task's CPU slot to another task meanwhile */
 	void (*block)(void *ctx, bool begin);

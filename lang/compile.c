@@ -1437,7 +1437,7 @@ static void stmt(fstate *fs, const ast_stmt *s)
 		int r = expr_any(fs, s->u.ret);
 		fs->cur = s->where;
 		if (fs->ylist >= 0)
-			emitABC(fs, OP_LISTAPPEND, fs->ylist, r, 0);
+			emitABC(fs, OP_YIELD, fs->ylist, r, 0);
 		break;
 	}
 	}

@@ -93,3 +93,4 @@ OP(CHECKTYPE, AK,   OPR_A, 0, OPF_KSTR, NULL, "error unless R[A] has the type na
 OP(EXTRAARG,  AX,   0, 0, OPF_END, NULL, "operand of the previous instruction (executing it is an error)")
 OP(TRY,       AsBx, 0, OPR_A, OPF_BRANCH, NULL, "open a handler: an error until its ENDTRY jumps to pc+sBx with the error value in R[A]")
 OP(ENDTRY,    A,    0, 0, 0, NULL, "close the innermost handler of this frame")
+OP(YIELD,     AB,   OPR_A | OPR_B, OPR_A, 0, NULL, "yield R[B]: a generator run stops and hands it to the stream's consumer; otherwise R[A].append(R[B])")

@@ -157,7 +157,7 @@ const char *vtype_name(vtype t)
 {
 	static const char *const names[V__COUNT] = {
 		"none", "bool", "int", "float", "str", "list", "dict", "tensor",
-		"future", "actor", "fn", "error",
+		"future", "actor", "fn", "error", "stream",
 	};
 	return t < V__COUNT ? names[t] : "?";
 }

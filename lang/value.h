@@ -43,6 +43,7 @@ typedef enum {
 	V_ACTOR,   /* actor handle: vm.h */
 	V_FUNC,    /* task / fn / builtin / bound method: vm.h */
 	V_ERROR,   /* what `except e` catches: vm.h */
+	V_STREAM,  /* what a call of a task that yields returns: vm.h */
 	V__COUNT
 } vtype;
 

@@ -181,6 +181,7 @@ static int flow_insn(vstate *v, int pc, uint32_t *r)
 		r[a] = T(V_DICT);
 		break;
 	case OP_LISTAPPEND:
+	case OP_YIELD:
 		FRESH(a, V_LIST);
 		CHECK(b != a, "%s: LISTAPPEND at pc %d appends a list to itself", x->name, pc);
 		r[b] |= T_SHARED;
@@ -205,8 +206,8 @@ static int flow_insn(vstate *v, int pc, uint32_t *r)
 	case OP_FORPREP: r[a] = r[a + 1] = r[a + 2] = T(V_INT); break;
 	case OP_TRY: r[a] |= T(V_ERROR); break; /* as the handler sees it */
 	case OP_FORLOOP: NEED(a, T(V_INT)); NEED(a + 1, T(V_INT)); NEED(a + 2, T(V_INT)); break;
-	case OP_ITERPREP: r[b] |= T_SHARED; r[a] = T(V_LIST) | T_SHARED; r[a + 1] = T(V_INT); break;
-	case OP_ITERNEXT: NEED(a, T(V_LIST)); NEED(a + 1, T(V_INT)); r[b] = T_ANY; break;
+	case OP_ITERPREP: r[b] |= T_SHARED; r[a] = T(V_LIST) | T(V_STREAM) | T_SHARED; r[a + 1] = T(V_INT); break;
+	case OP_ITERNEXT: NEED(a, T(V_LIST) | T(V_STREAM)); NEED(a + 1, T(V_INT)); r[b] = T_ANY; break;
 	default: {
 		/* GETGLOBAL, GETSELF, arithmetic, INDEX, SLICE, UNPACK... */
 		int n = bc_insn_regs(v->p, x, pc, true, v->regs, 512);

@@ -503,6 +503,9 @@ L_NATIVE: {
 		else if (R(A + j)->t == V_FUTURE && !(d->flags & NATIVE_HOST) &&
 		         (strcmp(d->name, "type") || ((vfuture *)R(A + j)->as.o)->implied))
 			TRY(vm_force(vm, R(A + j)));
+		else if (R(A + j)->t == V_STREAM && !(d->flags & NATIVE_HOST) && strcmp(d->name, "type") &&
+		         strcmp(d->name, "isinstance"))
+			TRY(vm_force(vm, R(A + j))); /* len(s), list(s): all its items */
 	if (d->fn(vm, R(A), n, &tmp)) {
 		if (vm->ekind == ERR_RUNTIME && !strcmp(d->name, "error"))
 			vm->ekind = ERR_ERROR; /* raised by error(): e.kind "error" */
@@ -587,6 +590,25 @@ L_ITERPREP:
 L_ITERNEXT: {
 	value *r = R(A);
 	int64_t j = r[1].as.i;
+	if (__builtin_expect(r[0].t == V_STREAM, 0)) {
+		/* a stream: the next item the producer yields, waited for */
+		int got;
+		SAVEPC();
+		if (!vm->ctx.host->stream_next) {
+			vm_raise(vm, "streams cannot be iterated here");
+			goto error;
+		}
+		got = vm->ctx.host->stream_next(vm, r[0], j, &tmp);
+		if (got < 0)
+			goto error;
+		r = R(A); /* the host may have run code, never in this frame */
+		if (got > 0) {
+			VM_SET(R(B), tmp);
+			r[1].as.i = j + 1;
+			pc++;
+		}
+		NEXT();
+	}
 	if ((size_t)j < list_len(r[0])) {
 		VM_SET(R(B), val_hold(list_get(r[0], (size_t)j)));
 		r[1].as.i = j + 1;
@@ -663,7 +685,8 @@ L_CHECKTYPE: {
 	NEXT();
 }
 L_TRY:
-	if (__builtin_expect(vm->ctx.lowering, 0)) {
+	if (__builtin_expect(vm->ctx.lowering, 0) &&
+	    !vm_try_static(vm, p, (int)(pc - p->code), (int)(pc + BC_sBx(i) - 2 - p->code), base)) {
 		/* a try in the driver runs at run time (section 6) */
 		SAVEPC();
 		vm_need_suspend(vm, "a 'try' in the driver catches errors of run-time calls",
@@ -688,6 +711,17 @@ L_TRY:
 L_ENDTRY:
 	if (vm->nh > 0 && vm->hs[vm->nh - 1].frame == vm->nframes - 1)
 		vm->nh--;
+	NEXT();
+L_YIELD:
+	if (vm->gen && vm->nframes == 1 && vm->cdepth == 1) {
+		/* a generator run (vm_gen_start): stop here, resumed at the
+		 * next instruction by vm_gen_resume */
+		SAVEPC();
+		*out = val_hold(*R(B));
+		vm->cdepth--;
+		return 1;
+	}
+	list_append(*R(A), *R(B));
 	NEXT();
 L_EXTRAARG:
 bad_op:

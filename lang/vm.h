@@ -62,6 +62,19 @@ const char *vm_error_kind_name(int kind);
 /* A new error value (rc 1); task may be NULL (none); strings are copied. */
 value vm_error_new(int kind, const char *message, const char *task, const char *text);
 
+/* A stream (LANGUAGE.md section 5): what a call of a task that yields
+ * returns. The host runs its producer and delivers its items
+ * (host->stream_next, host->get); the VM only carries the handle. state
+ * is the host's (freed with free_state when the last reference goes). */
+typedef struct vstream {
+	vobj h;
+	void *state;
+	void (*free_state)(void *state);
+	const char *task;  /* the producer task's name (the program's) */
+} vstream;
+/* A new stream handle (rc 1) owning state. */
+value vm_stream_new(const char *task, void *state, void (*free_state)(void *state));
+
 /* An actor handle: which class, and the host's id for the instance. */
 typedef struct vactor {
 	vobj h;
@@ -126,6 +139,11 @@ typedef struct flow_host_ops {
 	/* May be NULL: a native read the file at path (io.read_text...), so a
 	 * host that reuses results (executor/cache.h) can tell when it changed. */
 	void (*read_file)(flow_vm *vm, const char *path);
+	/* Item `index` of a stream (section 5), waiting for the producer:
+	 * returns 1 with *out (new ref), 0 when the stream ended before it,
+	 * -1 with an error raised when the producer failed. host->get of a
+	 * stream gives the list of all its items. NULL: no streams. */
+	int (*stream_next)(flow_vm *vm, value stream, int64_t index, value *out);
 } flow_host_ops;
 
 /* What is running in this VM: the driver, or one task/method call. */
@@ -261,6 +279,18 @@ bool vm_suspended(flow_vm *vm);
 #define VM_MASK_KSTR (1u << 31)
 int vm_resume(flow_vm *vm, const vm_state_frame *frames, int nframes, const value *regs, int nregs,
               const uint32_t *masks, value *out);
+
+/* ---- generators: running a task that yields (section 5) -------------------- */
+
+/* Does task p yield (its body holds a `yield`)? */
+bool bc_proto_yields(const struct bc_proto *p);
+/* Runs p (a task that yields) in vm, a VM of its own, as a generator: the
+ * run stops at each yield. Returns 1 with *out the yielded value (new
+ * ref): vm_gen_resume goes on from there; 0 when the task ended (*out:
+ * none); -1 on an error (vm_error...). A VM stopped at a yield is
+ * dropped with vm_free. */
+int vm_gen_start(flow_vm *vm, const struct bc_proto *p, value *args, int nargs, value *out);
+int vm_gen_resume(flow_vm *vm, value *out);
 
 /* The place of the instruction running in the innermost frame (for
  * "called from" in task errors). False when nothing is running. */

@@ -260,6 +260,48 @@ int vm_run(flow_vm *vm, const bc_proto *proto, value *args, int nargs, value *ou
 	return run_proto(vm, proto, args, nargs, out);
 }
 
+/* ---- generators ------------------------------------------------------------ */
+
+bool bc_proto_yields(const bc_proto *p)
+{
+	if (!p || p->kind != PROTO_TASK)
+		return false;
+	for (int j = 0; j < p->ncode; j++)
+		if (BC_OP(p->code[j]) == OP_YIELD)
+			return true;
+	return false;
+}
+
+int vm_gen_start(flow_vm *vm, const bc_proto *p, value *args, int nargs, value *out)
+{
+	vm->gen = true;
+	*out = v_none();
+	int rc = vm_run(vm, p, args, nargs, out);
+	if (rc == 0) {
+		val_rele(*out); /* the (empty) list a whole run would return */
+		*out = v_none();
+	}
+	return rc;
+}
+
+int vm_gen_resume(flow_vm *vm, value *out)
+{
+	free(vm->msg);
+	free(vm->full);
+	vm->msg = vm->full = NULL;
+	vm->traced = false;
+	vm->has_where = false;
+	*out = v_none();
+	if (!vm->gen || vm->nframes != 1)
+		return vm_raise(vm, "the stream's producer is not running");
+	int rc = vm_execute(vm, out);
+	if (rc == 0) {
+		val_rele(*out);
+		*out = v_none();
+	}
+	return rc;
+}
+
 /* ---- the staged driver -------------------------------------------------- */
 
 int vm_state(flow_vm *vm, vm_state_frame *frames, int max, const value **regs, int *nregs)
@@ -677,7 +719,8 @@ int vm_check_args(flow_vm *vm, const bc_proto *p, value *args)
 
 int vm_force(flow_vm *vm, value *r)
 {
-	while (r->t == V_FUTURE) {
+	/* a stream where a value is needed: the list of all its items */
+	while (r->t == V_FUTURE || r->t == V_STREAM) {
 		value v;
 		if (vm->ctx.host->get(vm, *r, &v))
 			return -1;
@@ -808,12 +851,12 @@ int vm_resolve_implied(flow_vm *vm, value v, value *out)
  * releases. Registers are left alone, so a local stays a future. */
 int vm_deref(flow_vm *vm, const value *r, value *tmp)
 {
-	if (r->t != V_FUTURE) {
+	if (r->t != V_FUTURE && r->t != V_STREAM) {
 		*tmp = val_hold(*r);
 		return 0;
 	}
 	value v = val_hold(*r);
-	while (v.t == V_FUTURE) {
+	while (v.t == V_FUTURE || v.t == V_STREAM) {
 		value x;
 		if (vm->ctx.host->get(vm, v, &x)) {
 			val_rele(v);
@@ -1025,9 +1068,22 @@ static int iter_of(flow_vm *vm, value *src, value *out);
 
 int vm_iter_prep(flow_vm *vm, value *src, value *out)
 {
-	value x;
-	if (vm_deref(vm, src, &x))
-		return -1;
+	/* a stream is iterated as its producer goes (ITERNEXT asks the host
+	 * for each item), also through a future of it */
+	value x = val_hold(*src);
+	while (x.t == V_FUTURE) {
+		value y;
+		if (vm->ctx.host->get(vm, x, &y)) {
+			val_rele(x);
+			return -1;
+		}
+		val_rele(x);
+		x = y;
+	}
+	if (x.t == V_STREAM) {
+		*out = x;
+		return 0;
+	}
 	int rc = iter_of(vm, &x, out);
 	val_rele(x);
 	return rc;

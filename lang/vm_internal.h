@@ -57,10 +57,17 @@ struct flow_vm {
 	bool resume_here;    /* suspended after a jump: resume at pc, not pc - 1 */
 	int budget_line;     /* the compile-time budget: the driver's furthest line */
 	uint64_t budget_used;
+	bool gen;            /* a generator run: a yield in the entry frame stops it */
 };
 /* Lowering: counts one backward jump or call against the budget; true
  * when it is spent (the suspension is asked for). */
 bool vm_budget_spent(flow_vm *vm, const uint32_t *pc);
+
+/* Lowering: may the try body [lo, hi) of p run at compile time? Yes when
+ * it makes no call, has no loop and no effect, and reads no run-time
+ * value (a future in base's registers): then the driver stays static
+ * there, and its except runs at compile time too. vm_lift.c. */
+bool vm_try_static(flow_vm *vm, const bc_proto *p, int lo, int hi, const value *base);
 
 /* The last error as the value `except e` binds (new ref); after vm_trace. */
 value vm_error_value(flow_vm *vm);

@@ -180,6 +180,40 @@ fail:
 	return -1;
 }
 
+bool vm_try_static(flow_vm *vm, const bc_proto *p, int lo, int hi, const value *base)
+{
+	if (lo < 0 || hi > p->ncode || lo > hi)
+		return false;
+	for (int pc = lo; pc < hi; pc++) {
+		uint32_t i = p->code[pc];
+		switch (BC_OP(i)) {
+		case OP_CALL: case OP_CALLP: case OP_CALLT: case OP_NEWACTOR: case OP_METHOD:
+		case OP_FORPREP: case OP_FORLOOP: case OP_ITERPREP: case OP_ITERNEXT:
+		case OP_GETSELF: case OP_SETSELF: case OP_SETGLOBAL: case OP_YIELD:
+			return false; /* a call, a loop (the budget), an effect */
+		case OP_NATIVE:
+			if ((int)BC_B(i) >= p->nnatives || !vm_native_pure(p->natives[BC_B(i)]))
+				return false;
+			break;
+		case OP_JMP:
+			if (BC_sJ(i) < 0)
+				return false;
+			break;
+		default:
+			break;
+		}
+		int r[512];
+		int n = bc_insn_regs(vm->prog, p, pc, false, r, 512);
+		if (n < 0)
+			return false;
+		for (int j = 0; j < n; j++)
+			if (r[j] >= p->nregs || base[r[j]].t == V_FUTURE || base[r[j]].t == V_STREAM ||
+			    holds_future(base[r[j]]))
+				return false;
+	}
+	return true;
+}
+
 /* Why an instruction that cannot be a node needed a run-time value. */
 static const char *why_not(bc_op op)
 {

@@ -162,8 +162,33 @@ static void error_str(sbuf *out, value v)
 	sbuf_add(out, str_data(e->text), str_len(e->text));
 }
 
+value vm_stream_new(const char *task, void *state, void (*free_state)(void *state))
+{
+	vstream *st = vobj_alloc(sizeof *st, V_STREAM);
+	st->state = state;
+	st->free_state = free_state;
+	st->task = task;
+	return v_obj(&st->h);
+}
+
+static void stream_free(vobj *o)
+{
+	vstream *st = (vstream *)o;
+	if (st->free_state)
+		st->free_state(st->state);
+	free(st);
+}
+
+static void stream_str(sbuf *out, value v)
+{
+	const vstream *st = (const vstream *)v.as.o;
+	sbuf_printf(out, "<stream of '%s'>", st->task ? st->task : "?");
+}
+
 void vm_types_init(void)
 {
+	static const vtype_hooks stm = { stream_free, stream_str, NULL };
+	vtype_register(V_STREAM, &stm);
 	static const vtype_hooks err = { error_free, error_str, NULL };
 	vtype_register(V_ERROR, &err);
 	static const vtype_hooks fut = { future_free, future_str, NULL };

@@ -824,6 +824,8 @@ static int b_get(flow_vm *vm, value *argv, int argc, value *out)
 	if (argv[0].t == V_FUNC)
 		return vm_raise(vm, "get() of %s '%s' itself, which was not called; call it: get(%s(...))",
 		                sl_type_name(argv[0]), sl_func_name(argv[0]), sl_func_name(argv[0]));
+	if (argv[0].t == V_STREAM) /* every item, once the producer has ended */
+		return vm_ctx(vm)->host->get(vm, argv[0], out);
 	return vm_get_deep(vm, argv[0], out);
 }
 

@@ -68,6 +68,49 @@ for mode in "" "--serial" "--cpus 3"; do
 	check "[$mode] no progress line off a terminal" bash -c "! grep -q $'\r' '$tmp/err'"
 done
 
+# the staged driver's run-time calls: in the trace ("driver call") and in
+# the drawing (dashed, from the "driver continues" node), both executors
+cat >"$tmp/s.flow" <<'FLOW'
+task sq(x: int) -> int { return x * x }
+let a = sq(3)
+if get(a) > 5 {
+    for i in range(3) { print(get(sq(i + get(a)))) }
+    print(get(sq(1)))
+}
+FLOW
+for mode in "--serial" "--cpus 2"; do
+	rm -f "$tmp"/s.json "$tmp"/s.dot
+	# shellcheck disable=SC2086
+	"$flow" run $mode --trace "$tmp/s.json" --dot-out "$tmp/s.dot" "$tmp/s.flow" >"$tmp/out" 2>"$tmp/err"
+	check "[$mode] staged: runs" grep -qx 1 "$tmp/out"
+	check "[$mode] staged: trace is valid JSON" json_ok "$tmp/s.json"
+	calls=$(grep -c '"cat":"driver call"' "$tmp/s.json")
+	check "[$mode] staged: 4 driver calls in the trace, got $calls" test "$calls" = 4
+	check "[$mode] staged: call site" grep -q '"name":"sq","cat":"driver call".*"call site":"[^"]*s.flow:5:15"' "$tmp/s.json"
+	check "[$mode] staged: dot, the loop's calls" grep -qE 'label="sq [^0-9 ]+3\\n[^"]*s\.flow:4\\nat run time' "$tmp/s.dot"
+	check "[$mode] staged: dot, edges from the driver" test "$(grep -c -- '-> r[0-9]* \[style=dashed\]' "$tmp/s.dot")" = 2
+	if command -v dot >/dev/null 2>&1; then
+		check "[$mode] staged: dot reads it" dot -Tsvg -o /dev/null "$tmp/s.dot"
+	fi
+done
+
+# a stream's producer: one "stream" event from its first step to its end
+cat >"$tmp/g.flow" <<'FLOW'
+task gen(n: int) {
+    for i in range(n) { yield i }
+}
+for x in gen(3) { print(x) }
+FLOW
+for mode in "--serial" "--cpus 2"; do
+	rm -f "$tmp"/g.json "$tmp"/g.dot
+	# shellcheck disable=SC2086
+	"$flow" run $mode --trace "$tmp/g.json" --dot-out "$tmp/g.dot" "$tmp/g.flow" >"$tmp/out" 2>"$tmp/err"
+	check "[$mode] stream: runs" test "$(tr '\n' ' ' <"$tmp/out")" = "0 1 2 "
+	check "[$mode] stream: trace is valid JSON" json_ok "$tmp/g.json"
+	check "[$mode] stream: one event" test "$(grep -c '"name":"gen","cat":"stream"' "$tmp/g.json")" = 1
+	check "[$mode] stream: dot" grep -q 'label="gen\\n[^"]*g.flow:4\\nat run time' "$tmp/g.dot"
+done
+
 # a plan runs watched too
 "$flow" compile -o "$tmp/p.plan" "$tmp/p.flow" >/dev/null 2>&1
 "$flow" run --trace "$tmp/pt.json" "$tmp/p.plan" >/dev/null 2>&1
