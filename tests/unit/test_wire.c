@@ -54,6 +54,28 @@ static void fill_VAL(wire_VAL *x, const char *f)
 #define FILL(T, f) fill_##T(&p->f, #f);
 static void fill_node(struct wire_node *p) { WIRE_NODE_FIELDS(FILL) }
 static void fill_job(struct wire_job *p) { WIRE_JOB_FIELDS(FILL) }
+static void fill_call(struct wire_call *p) { WIRE_CALL_FIELDS(FILL) }
+static void fill_done(struct wire_done *p) { WIRE_DONE_FIELDS(FILL) }
+/* batches of three records, each different */
+static void fill_CALLS(wire_CALLS *x, const char *f)
+{
+	x->n = 3;
+	x->v = calloc(3, sizeof *x->v);
+	for (uint32_t i = 0; i < 3; i++) {
+		fill_call(&x->v[i]);
+		x->v[i].id = i + 1;
+	}
+}
+static void fill_DONES(wire_DONES *x, const char *f)
+{
+	x->n = 3;
+	x->v = calloc(3, sizeof *x->v);
+	for (uint32_t i = 0; i < 3; i++) {
+		fill_done(&x->v[i]);
+		x->v[i].id = 10 + i;
+		x->v[i].ok = (uint8_t)i;
+	}
+}
 static void fill_NODES(wire_NODES *x, const char *f)
 {
 	x->n = 2;
@@ -99,6 +121,20 @@ static int eq_VAL(const wire_VAL *a, const wire_VAL *b)
 #define EQ(T, f) if (!eq_##T(&a->f, &b->f)) return 0;
 static int eq_node(const struct wire_node *a, const struct wire_node *b) { WIRE_NODE_FIELDS(EQ) return 1; }
 static int eq_job(const struct wire_job *a, const struct wire_job *b) { WIRE_JOB_FIELDS(EQ) return 1; }
+static int eq_call(const struct wire_call *a, const struct wire_call *b) { WIRE_CALL_FIELDS(EQ) return 1; }
+static int eq_done(const struct wire_done *a, const struct wire_done *b) { WIRE_DONE_FIELDS(EQ) return 1; }
+#define EQ_LIST(T, rec) \
+	static int eq_##T(const wire_##T *a, const wire_##T *b) \
+	{ \
+		if (a->n != b->n) \
+			return 0; \
+		for (uint32_t i = 0; i < a->n; i++) \
+			if (!eq_##rec(&a->v[i], &b->v[i])) \
+				return 0; \
+		return 1; \
+	}
+EQ_LIST(CALLS, call)
+EQ_LIST(DONES, done)
 static int eq_NODES(const wire_NODES *a, const wire_NODES *b)
 {
 	if (a->n != b->n)
@@ -228,9 +264,13 @@ static void test_oversized_unknown_version(void **state)
 	assert_int_equal(wire_decode(f, b.len, &d, &e), WIRE_EKIND);
 	f[6] = WM_HELLO;
 
-	f[4] = 2; /* version 2 */
+	assert_int_equal(WIRE_VERSION, 2); /* docs/wire.md and the HMAC labels say so */
+	f[4] = WIRE_VERSION + 1; /* a newer peer */
 	assert_int_equal(wire_decode(f, b.len, &d, &e), WIRE_EVERSION);
-	assert_non_null(strstr(e.msg, "version 2"));
+	assert_non_null(strstr(e.msg, "version 3"));
+	f[4] = 1; /* an older one (one task per message) */
+	assert_int_equal(wire_decode(f, b.len, &d, &e), WIRE_EVERSION);
+	assert_non_null(strstr(e.msg, "version 1, this side speaks 2"));
 	f[4] = WIRE_VERSION;
 
 	f[0] = 'X';
@@ -293,21 +333,33 @@ static void test_malformed(void **state)
 	assert_int_equal(wire_decode(f, 20, &d, &e), WIRE_EMALFORMED);
 	assert_non_null(strstr(e.msg, "cannot fit"));
 
-	/* TASK_DONE whose value is not a valid encoding */
-	f[6] = WM_TASK_DONE;
-	memset(f + 12, 0, 17); /* job, task, ok */
-	le32(f + 29, 2);
-	f[33] = ENC_VERSION;
-	f[34] = 0x7f; /* no such tag */
-	le32(f + 35, 0); /* error "" */
-	le32(f + 39, 0); /* node "" */
-	le32(f + 43, 0); /* output "" */
-	le32(f + 8, 35);
-	assert_int_equal(wire_decode(f, 47, &d, &e), WIRE_EMALFORMED);
+	/* TASKS_DONE whose one outcome's value is not a valid encoding */
+	f[6] = WM_TASKS_DONE;
+	le32(f + 12, 1);       /* one record */
+	memset(f + 16, 0, 9);  /* id, ok */
+	le32(f + 25, 2);
+	f[29] = ENC_VERSION;
+	f[30] = 0x7f; /* no such tag */
+	le32(f + 31, 0); /* error "" */
+	le32(f + 35, 0); /* node "" */
+	le32(f + 39, 0); /* output "" */
+	le32(f + 8, 31);
+	assert_int_equal(wire_decode(f, 43, &d, &e), WIRE_EMALFORMED);
 	assert_non_null(strstr(e.msg, "value"));
-	f[34] = ENC_NONE;
-	assert_int_equal(wire_decode(f, 47, &d, &e), WIRE_OK);
+	f[30] = ENC_NONE;
+	assert_int_equal(wire_decode(f, 43, &d, &e), WIRE_OK);
+	assert_int_equal(d.u.tasks_done.dones.n, 1);
 	wire_msg_free(&d);
+	/* ... claiming 60000 outcomes in 27 bytes: refused before allocating */
+	le32(f + 12, 60000);
+	assert_int_equal(wire_decode(f, 43, &d, &e), WIRE_EMALFORMED);
+	assert_non_null(strstr(e.msg, "cannot fit"));
+	/* RUN_TASKS claiming more calls than a list may hold */
+	f[6] = WM_RUN_TASKS;
+	le32(f + 12, 0);                /* wait_ms */
+	le32(f + 16, WIRE_MAX_LIST + 1);
+	le32(f + 8, 8);
+	assert_int_equal(wire_decode(f, 20, &d, &e), WIRE_EMALFORMED);
 }
 
 static void test_codes_have_text(void **state)
