@@ -656,7 +656,7 @@ void bt_pool_add(bt_pool *p, uint32_t pipe, cl_plan *plan, struct wire_call *c)
 	pthread_mutex_unlock(&p->mu);
 }
 
-size_t bt_pool_drop(bt_pool *p, uint32_t pipe, uint64_t **ids)
+size_t bt_pool_drop(bt_pool *p, int by_job, uint64_t key, uint64_t **ids)
 {
 	size_t n = 0, cap = 0;
 	*ids = NULL;
@@ -664,7 +664,7 @@ size_t bt_pool_drop(bt_pool *p, uint32_t pipe, uint64_t **ids)
 	struct job **at = &p->head, *prev = NULL;
 	while (*at) {
 		struct job *j = *at;
-		if (j->pipe != pipe) {
+		if (by_job ? j->c.job != key : j->pipe != key) {
 			prev = j;
 			at = &j->next;
 			continue;

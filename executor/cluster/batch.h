@@ -116,9 +116,10 @@ bt_pool *bt_pool_start(int threads, const char *name, const flow_node_view *view
 /* Queues call c (its args taken over; c->args is none after) of pipe on
  * plan (loaded and kept by the caller). */
 void bt_pool_add(bt_pool *p, uint32_t pipe, cl_plan *plan, struct wire_call *c);
-/* Drops pipe's queued calls (its client went away); returns how many and
- * their ids in *ids (malloc'd, or NULL). */
-size_t bt_pool_drop(bt_pool *p, uint32_t pipe, uint64_t **ids);
+/* Drops the queued calls of pipe (by_job 0) or of job (by_job 1): their
+ * client went away. Returns how many, their ids in *ids (malloc'd, or
+ * NULL). */
+size_t bt_pool_drop(bt_pool *p, int by_job, uint64_t key, uint64_t **ids);
 /* Drops what is queued and ends the threads once their running tasks
  * end, waiting up to wait_ms for them: -1 (p left as it is, for the
  * process's exit) if a task still runs then, else 0 (p freed). */

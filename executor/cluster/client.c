@@ -18,7 +18,7 @@
 /* Calls the client keeps in flight: far more than the cluster's CPUs
  * (a thread blocked on a remote call costs nothing), so batches fill. */
 #define CL_INFLIGHT_PER_CPU 64
-#define CL_INFLIGHT_MAX 512
+#define CL_INFLIGHT_MAX 256
 
 /* A call waiting for its outcome (on its caller's stack). */
 struct slot {

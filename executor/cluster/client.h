@@ -28,7 +28,7 @@ cl_client *cl_client_open(const char *address, const auth_token *tok, const uint
 /* Runs the DAG's task calls on the cluster (task_run.h). */
 const task_remote *cl_client_remote(cl_client *c);
 /* How many calls to keep in flight (the executor's threads): the CPUs
- * the live nodes offer times 64, at most 512 (batches fill; a thread
+ * the live nodes offer times 64, at most 256 (batches fill; a thread
  * blocked on a remote call costs nothing); and what the driver and the
  * client's own nodes read: cluster.nodes() lists the members. */
 int cl_client_cpus(const cl_client *c);

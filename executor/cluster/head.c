@@ -623,8 +623,31 @@ static void local_done(void *arg, bt_recs *r)
 	bt_outbox_put(h->out, r);
 }
 
+/* CANCELs to send, off the nng thread that saw the client go. */
+struct cancel {
+	struct link *l[64];
+	uint64_t job[64];
+	size_t n;
+};
+
+static void *cancel_main(void *arg)
+{
+	struct cancel *cx = arg;
+	for (size_t i = 0; i < cx->n; i++) {
+		wire_client *c = __atomic_load_n(&cx->l[i]->c, __ATOMIC_ACQUIRE);
+		struct wire_msg m = {.kind = WM_CANCEL}, rep;
+		m.u.cancel.job = cx->job[i];
+		verr e;
+		if (c && wire_client_call(c, &m, &rep, 5000, &e) == WIRE_OK)
+			wire_msg_free(&rep);
+	}
+	free(cx);
+	return NULL;
+}
+
 /* The client's connection closed (Ctrl-C): its calls that wait for a
- * node are dropped, not run; outcomes still to come for it are dropped. */
+ * node are dropped, not run (here, and by CANCEL on the workers);
+ * outcomes still to come for it are dropped. */
 static void forward_gone(struct head *h, uint32_t pipe)
 {
 	bt_outbox_drop(h->out, pipe);
@@ -649,7 +672,7 @@ static void forward_gone(struct head *h, uint32_t pipe)
 		dropped++;
 	}
 	uint64_t *ids = NULL;
-	size_t n = h->pool ? bt_pool_drop(h->pool, pipe, &ids) : 0;
+	size_t n = h->pool ? bt_pool_drop(h->pool, 0, pipe, &ids) : 0;
 	for (size_t i = 0; i < n; i++) {
 		struct hcall *e = bt_map_del(&h->calls, ids[i]);
 		if (e) {
@@ -662,8 +685,29 @@ static void forward_gone(struct head *h, uint32_t pipe)
 	free(ids);
 	dropped += n;
 	h->dropped += dropped;
+	/* the workers drop what they hold queued of its jobs */
+	struct cancel *cx = calloc(1, sizeof *cx);
+	for (size_t i = 0; cx && i < h->calls.cap; i++) {
+		struct hcall *e = h->calls.vals[i];
+		if (!h->calls.keys[i] || !e || e->pipe != pipe || !e->l || e->l->dead)
+			continue;
+		size_t k = 0;
+		while (k < cx->n && !(cx->l[k] == e->l && cx->job[k] == e->c.job))
+			k++;
+		if (k == cx->n && cx->n < 64) {
+			cx->l[cx->n] = e->l;
+			cx->job[cx->n++] = e->c.job;
+		}
+	}
 	dispatch(h, &r);
 	pthread_mutex_unlock(&h->fmu);
+	pthread_t t;
+	pthread_attr_t at;
+	pthread_attr_init(&at);
+	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+	if (cx && (cx->n == 0 || pthread_create(&t, &at, cancel_main, cx) != 0))
+		free(cx);
+	pthread_attr_destroy(&at);
 	if (dropped)
 		wire_log("job %llu: its client went away; dropped its %zu task calls that waited for a node",
 		         (unsigned long long)job, dropped);

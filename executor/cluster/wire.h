@@ -141,7 +141,10 @@ typedef struct { struct wire_done *v; uint32_t n; } wire_DONES;
 	 * none; wait_ms 0: at once) */ \
 	M(RUN_TASKS, 13, run_tasks, F(U32, wait_ms) F(CALLS, calls)) \
 	M(WAIT_DONE, 14, wait_done, F(U32, wait_ms)) \
-	M(TASKS_DONE, 15, tasks_done, F(DONES, dones))
+	M(TASKS_DONE, 15, tasks_done, F(DONES, dones)) \
+	/* head->worker: job's client went away; its calls queued there are
+	 * dropped (each answered as not run); answered by OK */ \
+	M(CANCEL, 16, cancel, F(U64, job))
 
 enum wire_kind {
 	WM_NONE = 0,

@@ -203,6 +203,25 @@ static void serve(struct worker *w, wire_server *ls, uint32_t pipe, struct plan_
 		}
 	} else if (m->kind == WM_RUN_TASKS) {
 		run_tasks(w, ls, pipe, plans, &m->u.run_tasks);
+	} else if (m->kind == WM_CANCEL) {
+		/* the head's client went away: what still waits here is not run */
+		uint64_t *ids = NULL;
+		size_t n = bt_pool_drop(w->pool, 1, m->u.cancel.job, &ids);
+		bt_recs r;
+		bt_recs_init(&r);
+		for (size_t i = 0; i < n; i++) {
+			struct wire_done d = {.id = ids[i], .ok = WIRE_DONE_LOST, .node = w->name,
+			                      .error = "the client went away"};
+			bt_encode_done(&d, &r, pipe);
+		}
+		free(ids);
+		bt_outbox_put(w->out, &r);
+		bt_recs_fini(&r);
+		if (n)
+			wire_log("job %llu: its client went away; dropped its %zu task calls queued here",
+			         (unsigned long long)m->u.cancel.job, n);
+		struct wire_msg ok = {.kind = WM_OK};
+		wire_server_reply(ls, &ok);
 	} else if (m->kind == WM_WAIT_DONE) {
 		wire_pending *p = wire_server_detach(ls);
 		if (!p)

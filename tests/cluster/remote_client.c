@@ -122,7 +122,6 @@ int main(int argc, char **argv)
 		}
 		wire_msg_free(&rep);
 	}
-	free(buf);
 	/* the calls: TASK INT... from the command line, or with
 	 * FLOW_BATCH="task:1,2 task:3" several in one RUN_TASKS */
 	struct wire_call calls[64];

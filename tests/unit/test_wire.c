@@ -362,6 +362,29 @@ static void test_malformed(void **state)
 	assert_int_equal(wire_decode(f, 20, &d, &e), WIRE_EMALFORMED);
 }
 
+/* FLOW_WIRE_CORPUS=DIR: writes one frame of each batch message there,
+ * the fuzzer's seeds (tests/fuzz/corpus/wire); else checks nothing. */
+static void test_write_seeds(void **state)
+{
+	const char *dir = getenv("FLOW_WIRE_CORPUS");
+	if (!dir)
+		return;
+	static const int seeds[] = {WM_RUN_TASKS, WM_WAIT_DONE, WM_TASKS_DONE, WM_CANCEL};
+	for (size_t i = 0; i < sizeof seeds / sizeof seeds[0]; i++) {
+		sbuf b = frame_of(seeds[i]);
+		char path[512], name[32];
+		snprintf(name, sizeof name, "%s", wire_kind_name(seeds[i]));
+		for (char *c = name; *c; c++)
+			*c = (char)(*c >= 'A' && *c <= 'Z' ? *c - 'A' + 'a' : *c);
+		snprintf(path, sizeof path, "%s/%s", dir, name);
+		FILE *f = fopen(path, "wb");
+		assert_non_null(f);
+		fwrite(b.data, 1, b.len, f);
+		fclose(f);
+		sbuf_fini(&b);
+	}
+}
+
 static void test_codes_have_text(void **state)
 {
 	for (int c = 0; c < WIRE_NERRORS; c++)
@@ -588,6 +611,7 @@ int main(void)
 		cmocka_unit_test(test_oversized_unknown_version),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_codes_have_text),
+		cmocka_unit_test(test_write_seeds),
 		cmocka_unit_test(test_token_files),
 		cmocka_unit_test(test_macs),
 		cmocka_unit_test(test_handshake),
