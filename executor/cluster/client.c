@@ -2,6 +2,7 @@
 #include "client.h"
 
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,11 +21,13 @@
 #define CL_INFLIGHT_PER_CPU 64
 #define CL_INFLIGHT_MAX 256
 
-/* A call waiting for its outcome (on its caller's stack). */
+/* A call waiting for its outcome (on its caller's stack). A semaphore
+ * rather than a condition: the pump posts it after letting the lock go
+ * (a woken caller does not block again on the pump's lock), and a
+ * semaphore may go as soon as its wait returns. */
 struct slot {
-	pthread_cond_t cv;
-	int done;
-	struct wire_done d; /* its outcome, once done */
+	sem_t done;
+	struct wire_done d; /* its outcome, once posted */
 	char *lost;         /* or why it is lost (malloc'd) */
 };
 
@@ -61,18 +64,24 @@ static wire_client *pump_link(void *arg, verr *e)
 static void pump_done(void *arg, struct wire_done *d, uint32_t n)
 {
 	cl_client *cl = arg;
+	struct slot *one[256], **s = n <= 256 ? one : malloc(n * sizeof *s);
+	if (!s)
+		abort();
 	pthread_mutex_lock(&cl->mu);
+	for (uint32_t i = 0; i < n; i++)
+		s[i] = bt_map_del(&cl->calls, d[i].id);
+	pthread_mutex_unlock(&cl->mu);
+	/* a slot taken off the map is this thread's until posted */
 	for (uint32_t i = 0; i < n; i++) {
-		struct slot *s = bt_map_del(&cl->calls, d[i].id);
-		if (!s) {
+		if (!s[i]) {
 			wire_done_free(&d[i]);
 			continue;
 		}
-		s->d = d[i];
-		s->done = 1;
-		pthread_cond_signal(&s->cv);
+		s[i]->d = d[i];
+		sem_post(&s[i]->done);
 	}
-	pthread_mutex_unlock(&cl->mu);
+	if (s != one)
+		free(s);
 }
 
 /* The connection to the head failed: every call in flight fails with it. */
@@ -91,8 +100,7 @@ static void pump_lost(void *arg, const char *why, int in_call)
 		if (!cl->calls.keys[i] || !s)
 			continue;
 		s->lost = strdup(text ? text : "the connection to the head failed");
-		s->done = 1;
-		pthread_cond_signal(&s->cv);
+		sem_post(&s->done);
 	}
 	bt_map_free(&cl->calls);
 	pthread_mutex_unlock(&cl->mu);
@@ -104,10 +112,8 @@ static int run_remote(void *ctx, uint32_t fn, uint64_t seed, uint64_t ident, val
 	cl_client *cl = ctx;
 	struct wire_call c = {.job = cl->job, .fn = fn, .ident = ident, .seed = seed, .args = args};
 	memcpy(c.hash, cl->hash, 32);
-	struct slot s = {.done = 0};
-	pthread_mutex_lock(&cl->mu);
-	c.id = ++cl->seq;
-	pthread_mutex_unlock(&cl->mu);
+	struct slot s = {.lost = NULL};
+	c.id = __atomic_add_fetch(&cl->seq, 1, __ATOMIC_RELAXED);
 	/* an argument that cannot be encoded (an actor), or a call larger
 	 * than a message: the task runs here */
 	sbuf b;
@@ -117,7 +123,7 @@ static int run_remote(void *ctx, uint32_t fn, uint64_t seed, uint64_t ident, val
 		sbuf_fini(&b);
 		return 2;
 	}
-	pthread_cond_init(&s.cv, NULL);
+	sem_init(&s.done, 0, 0);
 	pthread_mutex_lock(&cl->mu);
 	int lost = cl->lost != NULL;
 	if (!lost) {
@@ -130,15 +136,15 @@ static int run_remote(void *ctx, uint32_t fn, uint64_t seed, uint64_t ident, val
 	if (lost) {
 		*err = strdup(cl->lost ? cl->lost : "the connection to the head failed");
 		pthread_mutex_unlock(&cl->mu);
-		pthread_cond_destroy(&s.cv);
+		sem_destroy(&s.done);
 		sbuf_fini(&b);
 		return -1;
 	}
-	sbuf_fini(&b);
-	while (!s.done)
-		pthread_cond_wait(&s.cv, &cl->mu);
 	pthread_mutex_unlock(&cl->mu);
-	pthread_cond_destroy(&s.cv);
+	sbuf_fini(&b);
+	while (sem_wait(&s.done) != 0)
+		; /* EINTR */
+	sem_destroy(&s.done);
 	if (s.lost) {
 		*err = s.lost;
 		return -1;
@@ -160,8 +166,12 @@ static int run_remote(void *ctx, uint32_t fn, uint64_t seed, uint64_t ident, val
 		*res = val_hold(d->result);
 	} else {
 		*err = strdup(d->error && d->error[0] ? d->error : "the task failed");
-		/* not run, or its node was lost: -1, as a failed call to the head */
-		status = d->ok == WIRE_DONE_FAILED ? 1 : -1;
+		if (d->ok == WIRE_DONE_FAILED)
+			status = 1;
+		else if (d->ok == WIRE_DONE_LOST)
+			status = -1; /* its node was lost (the error names it) */
+		else
+			status = -1; /* not run: no node for it, ... */
 	}
 	wire_done_free(d);
 	return status;

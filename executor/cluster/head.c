@@ -275,10 +275,11 @@ static void handle_status(struct head *h, wire_server *s)
 /* The link to node `id` that is not lost, made if needed (under h->fmu). */
 static struct link *link_for(struct head *h, uint64_t id, const char *address, const char *host);
 
-/* A LOST outcome for a call the head could not run (under h->fmu). */
-static void fail_call(struct hcall *e, const char *why, bt_recs *out)
+/* An outcome for a call that did not run here (ok: WIRE_DONE_LOST, its
+ * node was lost; WIRE_DONE_NOTRUN, it could not be placed). Under h->fmu. */
+static void fail_call(struct hcall *e, int ok, const char *why, bt_recs *out)
 {
-	struct wire_done d = {.id = e->cid, .ok = WIRE_DONE_LOST, .error = (char *)why};
+	struct wire_done d = {.id = e->cid, .ok = (uint8_t)ok, .error = (char *)why};
 	bt_encode_done(&d, out, e->pipe);
 }
 
@@ -328,7 +329,7 @@ static void dispatch(struct head *h, bt_recs *out)
 		while (h->qh) {
 			struct hcall *e = h->qh;
 			h->qh = e->next;
-			fail_call(e, "no node of this cluster offers CPUs to run the task "
+			fail_call(e, WIRE_DONE_NOTRUN, "no node of this cluster offers CPUs to run the task "
 			          "(the head was started with --cpus 0 and no worker has joined)", out);
 			bt_map_del(&h->calls, e->hid);
 			free_hcall(e);
@@ -367,7 +368,7 @@ static void dispatch(struct head *h, bt_recs *out)
 				last_hash = e->c.hash;
 			}
 			if (!last_plan) {
-				fail_call(e, "the head does not hold that plan (send PLAN_PUT first)", out);
+				fail_call(e, WIRE_DONE_NOTRUN, "the head does not hold that plan (send PLAN_PUT first)", out);
 				bt_map_del(&h->calls, e->hid);
 				free_hcall(e);
 				continue;
@@ -398,7 +399,7 @@ static void dispatch(struct head *h, bt_recs *out)
 			snprintf(why, sizeof why, "node %llu (%s at %s) did not return the task's result: "
 			         "its connection failed (the node was lost)", (unsigned long long)l->node,
 			         l->host, l->address);
-			fail_call(e, why, out);
+			fail_call(e, WIRE_DONE_LOST, why, out);
 			bt_map_del(&h->calls, e->hid);
 			free_hcall(e);
 			best->inflight = WINDOW(best->cpus); /* no more to it */
@@ -552,7 +553,7 @@ static void link_lost(void *arg, const char *why, int in_call)
 		struct hcall *e = h->calls.vals[i];
 		if (!h->calls.keys[i] || !e || e->l != l)
 			continue;
-		fail_call(e, text, &r);
+		fail_call(e, WIRE_DONE_LOST, text, &r);
 		lost++;
 	}
 	/* deleted apart: a deletion moves the entries after it */

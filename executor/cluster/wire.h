@@ -89,11 +89,13 @@ typedef value wire_VAL;
 	F(U64, id) F(U64, job) F(B32, hash) F(U32, fn) F(U64, ident) F(U64, seed) F(VAL, args)
 /* A call's outcome in TASKS_DONE: ok is WIRE_DONE_OK (result holds the
  * value), WIRE_DONE_FAILED (the task failed: error as its node reported
- * it) or WIRE_DONE_LOST (not run, or its node was lost: error says why,
- * naming the node); node ran it, output is what it printed. */
+ * it), WIRE_DONE_LOST (its node was lost while it held the call: error
+ * names the node; it may have run) or WIRE_DONE_NOTRUN (it was not run:
+ * no node for it, the plan missing, its client gone; error says why);
+ * node ran it, output is what it printed. */
 #define WIRE_DONE_FIELDS(F) \
 	F(U64, id) F(U8, ok) F(VAL, result) F(STR, error) F(STR, node) F(STR, output)
-enum { WIRE_DONE_FAILED = 0, WIRE_DONE_OK = 1, WIRE_DONE_LOST = 2 };
+enum { WIRE_DONE_FAILED = 0, WIRE_DONE_OK = 1, WIRE_DONE_LOST = 2, WIRE_DONE_NOTRUN = 3 };
 
 #define WIRE_DECL(T, f) wire_##T f;
 struct wire_node { WIRE_NODE_FIELDS(WIRE_DECL) };

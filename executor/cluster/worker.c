@@ -172,7 +172,7 @@ static void run_tasks(struct worker *w, wire_server *ls, uint32_t pipe, struct p
 		struct wire_call *c = &m->calls.v[i];
 		struct plan_entry *pe = plan_store_find(plans, c->hash);
 		if (!pe) {
-			struct wire_done d = {.id = c->id, .ok = WIRE_DONE_LOST, .node = w->name,
+			struct wire_done d = {.id = c->id, .ok = WIRE_DONE_NOTRUN, .node = w->name,
 			                      .error = "this node does not hold that plan (PLAN_PUT first)"};
 			bt_encode_done(&d, &r, pipe);
 			continue;
@@ -210,7 +210,7 @@ static void serve(struct worker *w, wire_server *ls, uint32_t pipe, struct plan_
 		bt_recs r;
 		bt_recs_init(&r);
 		for (size_t i = 0; i < n; i++) {
-			struct wire_done d = {.id = ids[i], .ok = WIRE_DONE_LOST, .node = w->name,
+			struct wire_done d = {.id = ids[i], .ok = WIRE_DONE_NOTRUN, .node = w->name,
 			                      .error = "the client went away"};
 			bt_encode_done(&d, &r, pipe);
 		}

@@ -198,7 +198,8 @@ int main(int argc, char **argv)
 			printf("%.*s\n", (int)out.len, out.data);
 			sbuf_fini(&out);
 		} else {
-			printf("%s: %s\n", d->ok == WIRE_DONE_FAILED ? "failed" : "lost", d->error);
+			printf("%s: %s\n", d->ok == WIRE_DONE_FAILED ? "failed" : d->ok == WIRE_DONE_LOST ? "lost" : "not run",
+			       d->error);
 			status = status ? status : d->ok == WIRE_DONE_FAILED ? 1 : 3;
 		}
 		if (d->output && d->output[0])
