@@ -138,7 +138,12 @@ w2=$(daemon_pid 2 worker)
 (cd "$tmp" && run 1 timeout 60 "$flow" run --address "$head_addr" --token-file "$tmp/token" sleepy.flow \
 	>"$tmp/sleepy.out" 2>"$tmp/sleepy.err") &
 client=$!
-sleep 1
+# once host2 runs one of its tasks (the client's start-up takes a moment)
+busy2() {
+	run 1 timeout 10 "$flow" status --address "$head_addr" --token-file "$tmp/token" --json |
+		tr '{' '\n' | grep '"host": "host2"' | grep -q '"cpus_used": 1'
+}
+wait_until 15 busy2 || bad "host2 took no task of sleepy.flow"
 t0=$SECONDS
 [ -n "$w2" ] && kill -9 "$w2"
 wait $client

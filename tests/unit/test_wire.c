@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "executor/cluster/auth.h"
+#include "executor/cluster/batch.h"
 #include "executor/cluster/plans.h"
 #include "executor/cluster/transport.h"
 #include "executor/cluster/wire.h"
@@ -362,6 +363,103 @@ static void test_malformed(void **state)
 	assert_int_equal(wire_decode(f, 20, &d, &e), WIRE_EMALFORMED);
 }
 
+/* A batch assembled from records encoded one at a time (how the pumps
+ * and outboxes build RUN_TASKS and TASKS_DONE) is the same frame
+ * wire_encode makes of the whole message. */
+static void test_assembled_batches(void **state)
+{
+	struct wire_msg m;
+	sbuf whole, parts;
+	verr e;
+	fill(&m, WM_RUN_TASKS);
+	sbuf_init(&whole);
+	sbuf_init(&parts);
+	assert_int_equal(wire_encode(&m, &whole, &e), WIRE_OK);
+	size_t at = wire_frame_begin(&parts, WM_RUN_TASKS);
+	wire_put_u32(&parts, m.u.run_tasks.wait_ms);
+	wire_put_u32(&parts, m.u.run_tasks.calls.n);
+	for (uint32_t i = 0; i < m.u.run_tasks.calls.n; i++)
+		assert_int_equal(wire_encode_call(&m.u.run_tasks.calls.v[i], &parts, &e), WIRE_OK);
+	wire_frame_end(&parts, at);
+	assert_int_equal(parts.len, whole.len);
+	assert_memory_equal(parts.data, whole.data, whole.len);
+	wire_msg_free(&m);
+
+	fill(&m, WM_TASKS_DONE);
+	whole.len = parts.len = 0;
+	assert_int_equal(wire_encode(&m, &whole, &e), WIRE_OK);
+	bt_recs r;
+	bt_recs_init(&r);
+	for (uint32_t i = 0; i < m.u.tasks_done.dones.n; i++)
+		bt_encode_done(&m.u.tasks_done.dones.v[i], &r, 7);
+	assert_int_equal(r.n, m.u.tasks_done.dones.n);
+	assert_int_equal(r.tag[2], 7);
+	at = wire_frame_begin(&parts, WM_TASKS_DONE);
+	wire_put_u32(&parts, (uint32_t)r.n);
+	sbuf_add(&parts, r.data.data, r.data.len);
+	wire_frame_end(&parts, at);
+	assert_int_equal(parts.len, whole.len);
+	assert_memory_equal(parts.data, whole.data, whole.len);
+	bt_recs_fini(&r);
+
+	/* an outcome whose value cannot travel fails its call, saying why */
+	struct wire_done d = m.u.tasks_done.dones.v[0];
+	d.ok = WIRE_DONE_OK;
+	d.result = v_none();
+	char *big = malloc(WIRE_MAX_STR + 10);
+	memset(big, 'x', WIRE_MAX_STR + 9);
+	big[WIRE_MAX_STR + 9] = 0;
+	d.output = big;
+	bt_recs_init(&r);
+	bt_encode_done(&d, &r, 1);
+	struct wire_msg back;
+	parts.len = 0;
+	at = wire_frame_begin(&parts, WM_TASKS_DONE);
+	wire_put_u32(&parts, 1);
+	sbuf_add(&parts, r.data.data, r.data.len);
+	wire_frame_end(&parts, at);
+	assert_int_equal(wire_decode(parts.data, parts.len, &back, &e), WIRE_OK);
+	assert_int_equal(back.u.tasks_done.dones.v[0].ok, WIRE_DONE_FAILED);
+	assert_non_null(strstr(back.u.tasks_done.dones.v[0].error,
+	                       "the task's result cannot be sent to another node"));
+	wire_msg_free(&back);
+	bt_recs_fini(&r);
+	free(big);
+	wire_msg_free(&m);
+	sbuf_fini(&whole);
+	sbuf_fini(&parts);
+}
+
+/* The call-id map (linear probing, deletions shift entries back): what
+ * is put is found until deleted, through growth and many deletions. */
+static void test_batch_map(void **state)
+{
+	bt_map m = {0};
+	enum { N = 20000 };
+	static char seen[N + 1];
+	for (uint64_t k = 1; k <= N; k++)
+		bt_map_put(&m, k * 7919, &seen[k]);
+	assert_int_equal(m.n, N);
+	uint64_t x = 12345;
+	for (int i = 0; i < 3 * N; i++) { /* delete about 95%, in a random order */
+		x = x * 6364136223846793005ull + 1442695040888963407ull;
+		uint64_t k = (x >> 33) % N + 1;
+		void *v = bt_map_del(&m, k * 7919);
+		assert_true(v == NULL || v == &seen[k]);
+		if (v)
+			seen[k] = 1;
+	}
+	size_t left = 0;
+	for (uint64_t k = 1; k <= N; k++) {
+		void *v = bt_map_get(&m, k * 7919);
+		assert_true(seen[k] ? v == NULL : v == &seen[k]);
+		left += !seen[k];
+	}
+	assert_int_equal(m.n, left);
+	assert_null(bt_map_get(&m, 1)); /* never put */
+	bt_map_free(&m);
+}
+
 /* FLOW_WIRE_CORPUS=DIR: writes one frame of each batch message there,
  * the fuzzer's seeds (tests/fuzz/corpus/wire); else checks nothing. */
 static void test_write_seeds(void **state)
@@ -612,6 +710,8 @@ int main(void)
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_codes_have_text),
 		cmocka_unit_test(test_write_seeds),
+		cmocka_unit_test(test_assembled_batches),
+		cmocka_unit_test(test_batch_map),
 		cmocka_unit_test(test_token_files),
 		cmocka_unit_test(test_macs),
 		cmocka_unit_test(test_handshake),
