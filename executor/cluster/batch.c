@@ -145,7 +145,8 @@ void bt_recs_fini(bt_recs *r)
 static uint32_t recs_take(bt_recs *r, sbuf *frame)
 {
 	size_t n = 0, bytes = 0;
-	while (n < r->n && n < WIRE_MAX_LIST && bytes + r->len[n] <= BT_MAX_RECORD) {
+	while (n < r->n && n < WIRE_MAX_LIST && (n == 0 || bytes + r->len[n] <= BT_MAX_RECORD)) {
+		/* the first always goes (records are made to fit; never spin) */
 		bytes += r->len[n];
 		n++;
 	}
