@@ -76,6 +76,7 @@ struct head {
 	struct plan_store plans; /* plans clients sent, to ship to workers */
 	struct link **links;
 	size_t nlinks;
+	size_t rr;           /* where the next search for a node starts (fmu) */
 	char name[300];      /* "node 1 (host1)": who ran a task, in TASKS_DONE */
 	/* the connections of clients that went away (a ring): their task
 	 * calls still waiting for a node are dropped, not run */
@@ -342,15 +343,20 @@ static void dispatch(struct head *h, bt_recs *out)
 	sbuf b;
 	sbuf_init(&b);
 	while (h->qh) {
+		/* the most free slots; among equals, round robin (calls made
+		 * one at a time still spread over the nodes) */
 		struct cand *best = NULL;
 		int64_t most = 0;
-		for (size_t i = 0; i < nc; i++) {
+		for (size_t k = 0; k < nc; k++) {
+			size_t i = (h->rr + k) % nc;
 			int64_t free_slots = (int64_t)WINDOW(c[i].cpus) - c[i].inflight;
 			if (free_slots > most) {
 				most = free_slots;
 				best = &c[i];
 			}
 		}
+		if (best)
+			h->rr = (size_t)(best - c) + 1;
 		if (!best)
 			break; /* every node is full: the rest wait for outcomes */
 		struct hcall *e = h->qh;
