@@ -1,20 +1,35 @@
 /* client.c - `flow run --address`'s side of the wire (client.h). */
 #include "client.h"
 
+#include <pthread.h>
+#include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "batch.h"
 #include "plans.h"
 #include "transport.h"
 
 #define OPEN_MS 5000
 #define PUT_MS 30000
-#define LOST_NODE "(the node was lost)"
 #define CANNOT_SEND "the task's result cannot be sent to another node"
-#define TASK_MS (24 * 3600 * 1000) /* a task may run long; a lost node ends the call at once */
+/* Calls the client keeps in flight: far more than the cluster's CPUs
+ * (a thread blocked on a remote call costs nothing), so batches fill. */
+#define CL_INFLIGHT_PER_CPU 64
+#define CL_INFLIGHT_MAX 256
+
+/* A call waiting for its outcome (on its caller's stack). A semaphore
+ * rather than a condition: the pump posts it after letting the lock go
+ * (a woken caller does not block again on the pump's lock), and a
+ * semaphore may go as soon as its wait returns. */
+struct slot {
+	sem_t done;
+	struct wire_done d; /* its outcome, once posted */
+	char *lost;         /* or why it is lost (malloc'd) */
+};
 
 struct cl_client {
 	wire_client *c;
@@ -22,6 +37,12 @@ struct cl_client {
 	uint8_t hash[32];
 	uint64_t job;
 	task_remote remote;
+	/* the calls in flight, by id; every call goes through one pump */
+	pthread_mutex_t mu;
+	bt_map calls;
+	uint64_t seq;
+	bt_pump *pump;
+	char *lost; /* the connection to the head failed: why (malloc'd) */
 	/* the membership when the run began: one view per node */
 	flow_node_view *views;
 	const flow_node_view **peers;
@@ -32,60 +53,128 @@ struct cl_client {
 	flow_node_view self; /* the client's own: the members as its peers */
 };
 
+static wire_client *pump_link(void *arg, verr *e)
+{
+	cl_client *cl = arg;
+	(void)e;
+	return cl->c;
+}
+
+/* A pump thread: outcomes wake their callers. */
+static void pump_done(void *arg, struct wire_done *d, uint32_t n)
+{
+	cl_client *cl = arg;
+	struct slot *one[256], **s = n <= 256 ? one : malloc(n * sizeof *s);
+	if (!s)
+		abort();
+	pthread_mutex_lock(&cl->mu);
+	for (uint32_t i = 0; i < n; i++)
+		s[i] = bt_map_del(&cl->calls, d[i].id);
+	pthread_mutex_unlock(&cl->mu);
+	/* a slot taken off the map is this thread's until posted */
+	for (uint32_t i = 0; i < n; i++) {
+		if (!s[i]) {
+			wire_done_free(&d[i]);
+			continue;
+		}
+		s[i]->d = d[i];
+		sem_post(&s[i]->done);
+	}
+	if (s != one)
+		free(s);
+}
+
+/* The connection to the head failed: every call in flight fails with it. */
+static void pump_lost(void *arg, const char *why, int in_call)
+{
+	cl_client *cl = arg;
+	(void)in_call;
+	char *text;
+	if (asprintf(&text, "%s%s", why,
+	             wire_client_lost(cl->c) ? " (the connection to the head closed)" : "") < 0)
+		text = NULL;
+	pthread_mutex_lock(&cl->mu);
+	cl->lost = text;
+	for (size_t i = 0; i < cl->calls.cap; i++) {
+		struct slot *s = cl->calls.vals[i];
+		if (!cl->calls.keys[i] || !s)
+			continue;
+		s->lost = strdup(text ? text : "the connection to the head failed");
+		sem_post(&s->done);
+	}
+	bt_map_free(&cl->calls);
+	pthread_mutex_unlock(&cl->mu);
+}
+
 static int run_remote(void *ctx, uint32_t fn, uint64_t seed, uint64_t ident, value args,
                       value *res, char **err, char **node, char **output)
 {
 	cl_client *cl = ctx;
-	struct wire_msg m = {.kind = WM_RUN_TASK}, rep = {0};
-	m.u.run_task.job = cl->job;
-	m.u.run_task.task = ident;
-	memcpy(m.u.run_task.hash, cl->hash, 32);
-	m.u.run_task.fn = fn;
-	m.u.run_task.seed = seed;
-	m.u.run_task.args = args;
-	/* an argument that cannot be encoded (an actor): the task runs here */
+	struct wire_call c = {.job = cl->job, .fn = fn, .ident = ident, .seed = seed, .args = args};
+	memcpy(c.hash, cl->hash, 32);
+	struct slot s = {.lost = NULL};
+	c.id = __atomic_add_fetch(&cl->seq, 1, __ATOMIC_RELAXED);
+	/* an argument that cannot be encoded (an actor), or a call larger
+	 * than a message: the task runs here */
 	sbuf b;
 	verr e;
 	sbuf_init(&b);
-	int enc = wire_encode(&m, &b, &e);
-	sbuf_fini(&b);
-	if (enc != WIRE_OK)
+	if (wire_encode_call(&c, &b, &e) != WIRE_OK || b.len > BT_MAX_RECORD) {
+		sbuf_fini(&b);
 		return 2;
-	int rc = wire_client_call(cl->c, &m, &rep, TASK_MS, &e);
-	if (rc != WIRE_OK) {
-		bool head_lost = wire_client_lost(cl->c);
-		if (asprintf(err, "%s%s", e.msg, head_lost ? " (the connection to the head closed)" : "") < 0)
-			*err = NULL;
-		/* the head's ERROR for a call whose node was lost ends so
-		 * (head.c): the head can place it again on a live node */
-		return !head_lost && strstr(e.msg, LOST_NODE) ? TASK_REMOTE_LOST : -1;
 	}
-	if (rep.kind != WM_TASK_DONE) {
-		if (asprintf(err, "the head answered RUN_TASK with %s", wire_kind_name(rep.kind)) < 0)
-			*err = NULL;
-		wire_msg_free(&rep);
+	sem_init(&s.done, 0, 0);
+	pthread_mutex_lock(&cl->mu);
+	int lost = cl->lost != NULL;
+	if (!lost) {
+		bt_map_put(&cl->calls, c.id, &s);
+		if (bt_pump_add(cl->pump, b.data, b.len) != 0) {
+			bt_map_del(&cl->calls, c.id);
+			lost = 1;
+		}
+	}
+	if (lost) {
+		*err = strdup(cl->lost ? cl->lost : "the connection to the head failed");
+		pthread_mutex_unlock(&cl->mu);
+		sem_destroy(&s.done);
+		sbuf_fini(&b);
 		return -1;
 	}
-	struct wire_task_done *d = &rep.u.task_done;
+	pthread_mutex_unlock(&cl->mu);
+	sbuf_fini(&b);
+	while (sem_wait(&s.done) != 0)
+		; /* EINTR */
+	sem_destroy(&s.done);
+	if (s.lost) {
+		*err = s.lost;
+		return -1;
+	}
+	struct wire_done *d = &s.d;
 	*node = d->node && d->node[0] ? strdup(d->node) : NULL;
 	*output = d->output && d->output[0] ? strdup(d->output) : NULL;
 	int status = 0;
 	/* a result larger than a message (objects do not travel in chunks
 	 * yet): the task runs here instead, its remote prints dropped */
-	if (!d->ok && d->error && strstr(d->error, CANNOT_SEND) == d->error) {
-		wire_msg_free(&rep);
+	if (d->ok == WIRE_DONE_FAILED && d->error && strstr(d->error, CANNOT_SEND) == d->error) {
+		wire_done_free(d);
 		free(*node);
 		free(*output);
 		*node = *output = NULL;
 		return 2;
 	}
-	if (d->ok) {
+	if (d->ok == WIRE_DONE_OK) {
 		*res = val_hold(d->result);
 	} else {
-		*err = strdup(d->error ? d->error : "the task failed");
-		status = 1;
+		*err = strdup(d->error && d->error[0] ? d->error : "the task failed");
+		if (d->ok == WIRE_DONE_FAILED)
+			status = 1;
+		else if (d->ok == WIRE_DONE_LOST)
+			status = TASK_REMOTE_LOST; /* its node was lost (the error names
+			                            * it): call_remote may send it again */
+		else
+			status = -1; /* not run: no node for it, ... */
 	}
-	wire_msg_free(&rep);
+	wire_done_free(d);
 	return status;
 }
 
@@ -182,6 +271,8 @@ cl_client *cl_client_open(const char *address, const auth_token *tok, const uint
 		cl_client_close(cl);
 		return NULL;
 	}
+	pthread_mutex_init(&cl->mu, NULL);
+	cl->pump = bt_pump_start(&(bt_pump_ops){pump_link, pump_done, pump_lost}, cl, 2);
 	cl->remote = (task_remote){run_remote, cl};
 	char host[256] = "";
 	gethostname(host, sizeof host - 1);
@@ -191,14 +282,25 @@ cl_client *cl_client_open(const char *address, const auth_token *tok, const uint
 }
 
 const task_remote *cl_client_remote(cl_client *c) { return &c->remote; }
-int cl_client_cpus(const cl_client *c) { return c->cpus > 0 ? c->cpus : 1; }
+int cl_client_cpus(const cl_client *c)
+{
+	int n = (c->cpus > 0 ? c->cpus : 1) * CL_INFLIGHT_PER_CPU;
+	return n < CL_INFLIGHT_MAX ? n : CL_INFLIGHT_MAX;
+}
 const flow_node_view *cl_client_view(const cl_client *c) { return &c->self; }
 
 void cl_client_close(cl_client *c)
 {
 	if (!c)
 		return;
+	if (c->pump) {
+		wire_client_shutdown(c->c); /* the pump's requests end now */
+		bt_pump_stop(c->pump);
+		pthread_mutex_destroy(&c->mu);
+	}
 	wire_client_close(c->c);
+	bt_map_free(&c->calls);
+	free(c->lost);
 	free(c->views);
 	free(c->peers);
 	free(c->ids);

@@ -1,6 +1,6 @@
 /* client.h - `flow run --address`: this process (the client) runs the
  * program's driver and scheduler as `flow run` does, and sends each of
- * the DAG's task calls to the cluster's head (RUN_TASK), which places it
+ * the DAG's task calls to the cluster's head (RUN_TASKS, in batches), which places it
  * on a node; the calls a task makes run on that node with it. The
  * client's actors stay here (an actor cannot travel yet), and so does a
  * task whose arguments hold one.
@@ -27,7 +27,9 @@ cl_client *cl_client_open(const char *address, const auth_token *tok, const uint
                           size_t len, verr *e);
 /* Runs the DAG's task calls on the cluster (task_run.h). */
 const task_remote *cl_client_remote(cl_client *c);
-/* CPUs the live nodes offer (at least 1), and what the driver and the
+/* How many calls to keep in flight (the executor's threads): the CPUs
+ * the live nodes offer times 64, at most 256 (batches fill; a thread
+ * blocked on a remote call costs nothing); and what the driver and the
  * client's own nodes read: cluster.nodes() lists the members. */
 int cl_client_cpus(const cl_client *c);
 const flow_node_view *cl_client_view(const cl_client *c);

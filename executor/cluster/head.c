@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "batch.h"
 #include "plans.h"
 #include "task_exec.h"
 #include "transport.h"
@@ -39,19 +40,46 @@ struct member {
 	uint32_t pipe;   /* its connection; 0 for the head's own node */
 };
 
-/* The head's connection to a worker's own listener, for RUN_TASK. Made
- * on first use, kept until the head stops (a lost node's link just fails). */
+/* The head's connection to a worker's own listener, for RUN_TASKS. Made
+ * on first use, kept until the head stops (a lost node's link is marked
+ * dead; a later call to that node makes a new one). Its pump sends the
+ * batches. */
 struct link {
+	struct head *h;
 	uint64_t node;
 	char address[128], host[256];
 	wire_client *c;
 	pthread_mutex_t mu;  /* one plan upload at a time on this link */
 	uint8_t (*plans)[32]; /* the plans this node holds */
 	size_t nplans;
+	pthread_mutex_t wmu; /* the plans its calls need (dispatch adds) */
+	uint8_t (*wants)[32];
+	size_t nwants;
+	bt_pump *pump;
+	uint32_t inflight;   /* calls sent, no outcome yet (h->fmu) */
+	int dead;            /* lost (h->fmu) */
+};
+
+/* A client's task call, from RUN_TASKS to its outcome. */
+struct hcall {
+	uint64_t hid, cid;  /* the head's id for it (on the links), the client's */
+	uint32_t pipe;      /* the client's connection */
+	uint64_t node;      /* 0 while queued here */
+	struct link *l;     /* the worker's link it went on */
+	struct wire_call c; /* while queued: the call (its args owned) */
+	struct hcall *next; /* the queue */
 };
 
 struct head {
-	pthread_mutex_t mu; /* guards members, links, plans, forwards */
+	pthread_mutex_t fmu; /* guards calls, the queue, links (forwarding);
+	                      * taken before mu, never after */
+	bt_map calls;        /* hcalls by head id */
+	struct hcall *qh, *qt; /* calls waiting for a node, in order */
+	uint64_t seq;
+	bt_outbox *out;      /* outcomes for each client */
+	bt_pool *pool;       /* node 1's task threads (NULL: --cpus 0) */
+	uint32_t local_inflight;
+	pthread_mutex_t mu; /* guards members, plans */
 	struct member *m;
 	size_t n, cap;
 	uint64_t next_id;
@@ -60,11 +88,8 @@ struct head {
 	struct plan_store plans; /* plans clients sent, to ship to workers */
 	struct link **links;
 	size_t nlinks;
-	size_t rr;      /* round robin over the workers */
-	int forwards;   /* forwarding threads running */
-	pthread_cond_t idle;
-	pthread_mutex_t local_mu; /* the head's own node runs one task at a time */
-	char name[300];      /* "node 1 (host1)": who ran a task, in TASK_DONE */
+	size_t rr;           /* where the next search for a node starts (fmu) */
+	char name[300];      /* "node 1 (host1)": who ran a task, in TASKS_DONE */
 	/* the connections of clients that went away (a ring): their task
 	 * calls still waiting for a node are dropped, not run */
 	uint32_t gone[256];
@@ -112,6 +137,8 @@ static void remove_member(struct head *h, struct member *x)
 	*x = h->m[--h->n];
 }
 
+static void forward_gone(struct head *h, uint32_t pipe);
+
 /* nng thread: a worker's connection closed (a stop, a crash, kill -9). */
 static void on_gone(void *arg, uint32_t pipe, const char *peer)
 {
@@ -136,6 +163,7 @@ static void on_gone(void *arg, uint32_t pipe, const char *peer)
 		break;
 	}
 	pthread_mutex_unlock(&h->mu);
+	forward_gone(h, pipe); /* a client's: its outcomes and queued calls go */
 }
 
 static void handle_join(struct head *h, wire_server *s, uint32_t pipe, const char *peer,
@@ -267,38 +295,160 @@ static void handle_status(struct head *h, wire_server *s)
 	sbuf_fini(&b);
 }
 
-/* ---- remote tasks: the head places each RUN_TASK on a worker ---------- */
+/* ---- remote tasks: the head places batches of calls on nodes ---------- */
 
-#define FORWARD_MS (10 * 60 * 1000)
+/* Calls a node holds at once: one per CPU running, the rest queued on it
+ * so that its next ones are there when a CPU frees (the round trip is
+ * far longer than a small task). The others wait here, where the calls
+ * of a client that went away are dropped. */
+#define WINDOW(cpus) ((uint32_t)(cpus) * 16 + 16)
 
-struct forward {
-	struct head *h;
-	uint32_t pipe;       /* the client's connection */
-	wire_pending *reply;
-	struct wire_msg req; /* the RUN_TASK, owned */
+/* The link to node `id` that is not lost, made if needed (under h->fmu). */
+static struct link *link_for(struct head *h, uint64_t id, const char *address, const char *host);
+
+/* An outcome for a call that did not run here (ok: WIRE_DONE_LOST, its
+ * node was lost; WIRE_DONE_NOTRUN, it could not be placed). Under h->fmu. */
+static void fail_call(struct hcall *e, int ok, const char *why, bt_recs *out)
+{
+	struct wire_done d = {.id = e->cid, .ok = (uint8_t)ok, .error = (char *)why};
+	bt_encode_done(&d, out, e->pipe);
+}
+
+static void free_hcall(struct hcall *e)
+{
+	val_rele(e->c.args);
+	free(e);
+}
+
+struct cand {
+	uint64_t id;
+	uint32_t cpus, inflight;
+	struct link *l;
 };
 
-/* The link to node `id` (under h->mu). */
-static struct link *link_for(struct head *h, uint64_t id, const char *address, const char *host)
+/* Places the queued calls on live nodes by their free slots, one batch
+ * per node (its pump sends what gathers while its last batch is in
+ * flight). Outcomes of calls that cannot be placed go to out. Under fmu. */
+static void dispatch(struct head *h, bt_recs *out)
 {
-	for (size_t i = 0; i < h->nlinks; i++)
-		if (h->links[i]->node == id)
-			return h->links[i];
-	struct link **nl = realloc(h->links, (h->nlinks + 1) * sizeof *nl);
-	struct link *l = calloc(1, sizeof *l);
-	if (!nl || !l) {
-		free(l);
-		if (nl)
-			h->links = nl;
-		return NULL;
+	if (!h->qh)
+		return;
+	struct cand c[64];
+	size_t nc = 0;
+	pthread_mutex_lock(&h->mu);
+	for (size_t i = 0; i < h->n && nc < 64; i++) {
+		struct member *x = &h->m[i];
+		if (!(x->pipe || x->id == 1) || x->state != N_ALIVE || x->cpus == 0)
+			continue;
+		if (x->id == 1 && !h->pool)
+			continue;
+		c[nc].id = x->id;
+		c[nc].cpus = x->cpus;
+		c[nc].l = NULL;
+		if (x->id == 1) {
+			c[nc].inflight = h->local_inflight;
+		} else {
+			c[nc].l = link_for(h, x->id, x->address, x->host);
+			if (!c[nc].l)
+				continue;
+			c[nc].inflight = c[nc].l->inflight;
+		}
+		nc++;
 	}
-	h->links = nl;
-	l->node = id;
-	snprintf(l->address, sizeof l->address, "%s", address);
-	snprintf(l->host, sizeof l->host, "%s", host);
-	pthread_mutex_init(&l->mu, NULL);
-	h->links[h->nlinks++] = l;
-	return l;
+	pthread_mutex_unlock(&h->mu);
+	if (nc == 0) {
+		while (h->qh) {
+			struct hcall *e = h->qh;
+			h->qh = e->next;
+			fail_call(e, WIRE_DONE_NOTRUN, "no node of this cluster offers CPUs to run the task "
+			          "(the head was started with --cpus 0 and no worker has joined)", out);
+			bt_map_del(&h->calls, e->hid);
+			free_hcall(e);
+		}
+		h->qt = NULL;
+		return;
+	}
+	const uint8_t *last_hash = NULL;
+	cl_plan *last_plan = NULL;
+	sbuf b;
+	sbuf_init(&b);
+	while (h->qh) {
+		/* the most free slots; among equals, round robin (calls made
+		 * one at a time still spread over the nodes) */
+		struct cand *best = NULL;
+		int64_t most = 0;
+		for (size_t k = 0; k < nc; k++) {
+			size_t i = (h->rr + k) % nc;
+			int64_t free_slots = (int64_t)WINDOW(c[i].cpus) - c[i].inflight;
+			if (free_slots > most) {
+				most = free_slots;
+				best = &c[i];
+			}
+		}
+		if (best)
+			h->rr = (size_t)(best - c) + 1;
+		if (!best)
+			break; /* every node is full: the rest wait for outcomes */
+		struct hcall *e = h->qh;
+		h->qh = e->next;
+		if (!h->qh)
+			h->qt = NULL;
+		e->next = NULL;
+		e->c.id = e->hid;
+		if (best->id == 1) {
+			if (!last_hash || memcmp(last_hash, e->c.hash, 32) != 0) {
+				pthread_mutex_lock(&h->mu);
+				struct plan_entry *pe = plan_store_find(&h->plans, e->c.hash);
+				last_plan = pe ? pe->loaded : NULL; /* stable: plans are kept */
+				pthread_mutex_unlock(&h->mu);
+				last_hash = e->c.hash;
+			}
+			if (!last_plan) {
+				fail_call(e, WIRE_DONE_NOTRUN, "the head does not hold that plan (send PLAN_PUT first)", out);
+				bt_map_del(&h->calls, e->hid);
+				free_hcall(e);
+				continue;
+			}
+			e->node = 1;
+			best->inflight++;
+			h->local_inflight++;
+			bt_pool_add(h->pool, e->pipe, last_plan, &e->c);
+			continue;
+		}
+		struct link *l = best->l;
+		pthread_mutex_lock(&l->wmu);
+		size_t k = 0;
+		while (k < l->nwants && memcmp(l->wants[k], e->c.hash, 32) != 0)
+			k++;
+		if (k == l->nwants) {
+			uint8_t (*nw)[32] = realloc(l->wants, (l->nwants + 1) * sizeof *nw);
+			if (nw) {
+				l->wants = nw;
+				memcpy(l->wants[l->nwants++], e->c.hash, 32);
+			}
+		}
+		pthread_mutex_unlock(&l->wmu);
+		verr ve;
+		b.len = 0;
+		if (wire_encode_call(&e->c, &b, &ve) != WIRE_OK || bt_pump_add(l->pump, b.data, b.len) != 0) {
+			char why[700];
+			snprintf(why, sizeof why, "node %llu (%s at %s) did not return the task's result: "
+			         "its connection failed (the node was lost)", (unsigned long long)l->node,
+			         l->host, l->address);
+			fail_call(e, WIRE_DONE_LOST, why, out);
+			bt_map_del(&h->calls, e->hid);
+			free_hcall(e);
+			best->inflight = WINDOW(best->cpus); /* no more to it */
+			continue;
+		}
+		val_rele(e->c.args);
+		e->c.args = v_none();
+		e->node = l->node;
+		e->l = l;
+		l->inflight++;
+		best->inflight++;
+	}
+	sbuf_fini(&b);
 }
 
 /* Connects the link and makes sure its node holds the plan (under l->mu). */
@@ -363,182 +513,305 @@ static int prepare_link(struct head *h, struct link *l, const uint8_t hash[32], 
 	return 0;
 }
 
-/* The client that sent f went away (Ctrl-C): its call is dropped. */
-static bool client_gone(struct head *h, const struct forward *f)
+/* The pump's link: connected, holding every plan its calls need. */
+static wire_client *link_connect(void *arg, verr *e)
+{
+	struct link *l = arg;
+	pthread_mutex_lock(&l->mu);
+	for (size_t i = 0;; i++) {
+		uint8_t hash[32];
+		pthread_mutex_lock(&l->wmu);
+		int more = i < l->nwants;
+		if (more)
+			memcpy(hash, l->wants[i], 32);
+		pthread_mutex_unlock(&l->wmu);
+		if (!more)
+			break;
+		verr pe;
+		if (prepare_link(l->h, l, hash, &pe) != 0) {
+			pthread_mutex_unlock(&l->mu);
+			verr_set(e, "node %llu (%s at %s): %s", (unsigned long long)l->node, l->host,
+			         l->address, pe.msg);
+			return NULL;
+		}
+	}
+	wire_client *c = l->c;
+	pthread_mutex_unlock(&l->mu);
+	if (!c)
+		verr_set(e, "node %llu (%s at %s): not connected", (unsigned long long)l->node, l->host,
+		         l->address);
+	return c;
+}
+
+/* Outcomes from a worker: back to their clients, with the client's ids. */
+static void link_done(void *arg, struct wire_done *d, uint32_t n)
+{
+	struct link *l = arg;
+	struct head *h = l->h;
+	bt_recs r;
+	bt_recs_init(&r);
+	pthread_mutex_lock(&h->fmu);
+	for (uint32_t i = 0; i < n; i++) {
+		struct hcall *e = bt_map_del(&h->calls, d[i].id);
+		if (e) {
+			if (e->l && e->l->inflight)
+				e->l->inflight--;
+			d[i].id = e->cid;
+			bt_encode_done(&d[i], &r, e->pipe);
+			free_hcall(e);
+		}
+		wire_done_free(&d[i]);
+	}
+	dispatch(h, &r);
+	pthread_mutex_unlock(&h->fmu);
+	bt_outbox_put(h->out, &r);
+	bt_recs_fini(&r);
+}
+
+/* A worker's link failed: every call it held fails, naming the node. */
+static void link_lost(void *arg, const char *why, int in_call)
+{
+	struct link *l = arg;
+	struct head *h = l->h;
+	char text[900];
+	if (in_call)
+		snprintf(text, sizeof text, "node %llu (%s at %s) did not return the task's result: %s%s",
+		         (unsigned long long)l->node, l->host, l->address, why,
+		         l->c && wire_client_lost(l->c) ? " (the node was lost)" : "");
+	else
+		snprintf(text, sizeof text, "%s", why);
+	bt_recs r;
+	bt_recs_init(&r);
+	pthread_mutex_lock(&h->fmu);
+	l->dead = 1;
+	size_t lost = 0;
+	for (size_t i = 0; i < h->calls.cap; i++) {
+		struct hcall *e = h->calls.vals[i];
+		if (!h->calls.keys[i] || !e || e->l != l)
+			continue;
+		fail_call(e, WIRE_DONE_LOST, text, &r);
+		lost++;
+	}
+	/* deleted apart: a deletion moves the entries after it */
+	for (size_t k = 0; k < r.n; k++) {
+		for (size_t i = 0; i < h->calls.cap; i++) {
+			struct hcall *e = h->calls.vals[i];
+			if (h->calls.keys[i] && e && e->l == l) {
+				bt_map_del(&h->calls, e->hid);
+				free_hcall(e);
+				break;
+			}
+		}
+	}
+	l->inflight = 0;
+	dispatch(h, &r);
+	pthread_mutex_unlock(&h->fmu);
+	if (lost)
+		wire_log("%zu task call%s lost: %s", lost, lost == 1 ? "" : "s", text);
+	bt_outbox_put(h->out, &r);
+	bt_recs_fini(&r);
+}
+
+static struct link *link_for(struct head *h, uint64_t id, const char *address, const char *host)
+{
+	for (size_t i = 0; i < h->nlinks; i++)
+		if (h->links[i]->node == id && !h->links[i]->dead)
+			return h->links[i];
+	struct link **nl = realloc(h->links, (h->nlinks + 1) * sizeof *nl);
+	struct link *l = calloc(1, sizeof *l);
+	if (!nl || !l) {
+		free(l);
+		if (nl)
+			h->links = nl;
+		return NULL;
+	}
+	h->links = nl;
+	l->h = h;
+	l->node = id;
+	snprintf(l->address, sizeof l->address, "%s", address);
+	snprintf(l->host, sizeof l->host, "%s", host);
+	pthread_mutex_init(&l->mu, NULL);
+	pthread_mutex_init(&l->wmu, NULL);
+	l->pump = bt_pump_start(&(bt_pump_ops){link_connect, link_done, link_lost}, l, 2);
+	h->links[h->nlinks++] = l;
+	return l;
+}
+
+/* The head's own node finished a call. */
+static void local_done(void *arg, bt_recs *r)
+{
+	struct head *h = arg;
+	uint64_t hid = 0;
+	for (int i = 0; i < 8; i++)
+		hid |= (uint64_t)((uint8_t *)r->data.data)[i] << (8 * i);
+	pthread_mutex_lock(&h->fmu);
+	struct hcall *e = bt_map_del(&h->calls, hid);
+	r->tag[0] = 0; /* no client: dropped */
+	if (e) {
+		for (int i = 0; i < 8; i++)
+			((uint8_t *)r->data.data)[i] = (uint8_t)(e->cid >> (8 * i));
+		r->tag[0] = e->pipe;
+		free_hcall(e);
+	}
+	if (h->local_inflight)
+		h->local_inflight--;
+	dispatch(h, r);
+	pthread_mutex_unlock(&h->fmu);
+	bt_outbox_put(h->out, r);
+}
+
+/* CANCELs to send, off the nng thread that saw the client go. */
+struct cancel {
+	struct link *l[64];
+	uint64_t job[64];
+	size_t n;
+};
+
+static void *cancel_main(void *arg)
+{
+	struct cancel *cx = arg;
+	for (size_t i = 0; i < cx->n; i++) {
+		wire_client *c = __atomic_load_n(&cx->l[i]->c, __ATOMIC_ACQUIRE);
+		struct wire_msg m = {.kind = WM_CANCEL}, rep;
+		m.u.cancel.job = cx->job[i];
+		verr e;
+		if (c && wire_client_call(c, &m, &rep, 5000, &e) == WIRE_OK)
+			wire_msg_free(&rep);
+	}
+	free(cx);
+	return NULL;
+}
+
+/* The client's connection closed (Ctrl-C): its calls that wait for a
+ * node are dropped, not run (here, and by CANCEL on the workers);
+ * outcomes still to come for it are dropped. */
+static void forward_gone(struct head *h, uint32_t pipe)
+{
+	bt_outbox_drop(h->out, pipe);
+	bt_recs r;
+	bt_recs_init(&r);
+	pthread_mutex_lock(&h->fmu);
+	size_t dropped = 0;
+	uint64_t job = 0;
+	for (struct hcall **at = &h->qh, *prev = NULL; *at;) {
+		struct hcall *e = *at;
+		if (e->pipe != pipe) {
+			prev = e;
+			at = &e->next;
+			continue;
+		}
+		*at = e->next;
+		if (h->qt == e)
+			h->qt = prev;
+		job = e->c.job;
+		bt_map_del(&h->calls, e->hid);
+		free_hcall(e);
+		dropped++;
+	}
+	uint64_t *ids = NULL;
+	size_t n = h->pool ? bt_pool_drop(h->pool, 0, pipe, &ids) : 0;
+	for (size_t i = 0; i < n; i++) {
+		struct hcall *e = bt_map_del(&h->calls, ids[i]);
+		if (e) {
+			job = e->c.job;
+			free_hcall(e);
+		}
+		if (h->local_inflight)
+			h->local_inflight--;
+	}
+	free(ids);
+	dropped += n;
+	h->dropped += dropped;
+	/* the workers drop what they hold queued of its jobs */
+	struct cancel *cx = calloc(1, sizeof *cx);
+	for (size_t i = 0; cx && i < h->calls.cap; i++) {
+		struct hcall *e = h->calls.vals[i];
+		if (!h->calls.keys[i] || !e || e->pipe != pipe || !e->l || e->l->dead)
+			continue;
+		size_t k = 0;
+		while (k < cx->n && !(cx->l[k] == e->l && cx->job[k] == e->c.job))
+			k++;
+		if (k == cx->n && cx->n < 64) {
+			cx->l[cx->n] = e->l;
+			cx->job[cx->n++] = e->c.job;
+		}
+	}
+	dispatch(h, &r);
+	pthread_mutex_unlock(&h->fmu);
+	pthread_t t;
+	pthread_attr_t at;
+	pthread_attr_init(&at);
+	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+	if (cx && (cx->n == 0 || pthread_create(&t, &at, cancel_main, cx) != 0))
+		free(cx);
+	pthread_attr_destroy(&at);
+	if (dropped)
+		wire_log("job %llu: its client went away; dropped its %zu task calls that waited for a node",
+		         (unsigned long long)job, dropped);
+	bt_outbox_put(h->out, &r);
+	bt_recs_fini(&r);
+}
+
+static bool client_gone(struct head *h, uint32_t pipe)
 {
 	bool gone = false;
 	pthread_mutex_lock(&h->mu);
 	unsigned n = h->ngone < 256 ? h->ngone : 256;
 	for (unsigned i = 0; i < n && !gone; i++)
-		gone = h->gone[i] == f->pipe;
-	if (gone && h->dropped++ % 1000 == 0)
-		wire_log("job %llu: its client went away; dropping its task calls that wait for a node",
-		         (unsigned long long)f->req.u.run_task.job);
+		gone = h->gone[i] == pipe;
 	pthread_mutex_unlock(&h->mu);
 	return gone;
 }
 
-/* The head's own node (node 1) runs the task: the plan was validated when
- * it arrived. Answers f->reply. */
-static void run_here(struct head *h, struct forward *f)
+/* Parks the request until outcomes for pipe are ready (or wait_ms). */
+static void wait_outcomes(struct head *h, wire_server *s, uint32_t pipe, uint32_t wait_ms)
 {
-	struct wire_run_task *r = &f->req.u.run_task;
-	pthread_mutex_lock(&h->mu);
-	struct plan_entry *pe = plan_store_find(&h->plans, r->hash);
-	cl_plan *cp = pe ? pe->loaded : NULL; /* stable: entries are kept */
-	struct member *self = find_member(h, 1);
-	if (self)
-		self->cpus_used++;
-	pthread_mutex_unlock(&h->mu);
-	struct wire_msg d = {.kind = WM_TASK_DONE};
-	value result = v_none();
-	char *error = NULL, *output = NULL;
-	if (!cp) {
-		error = strdup("the head does not hold that plan (send PLAN_PUT first)");
-	} else {
-		pthread_mutex_lock(&h->local_mu);
-		if (client_gone(h, f)) {
-			pthread_mutex_unlock(&h->local_mu);
-			pthread_mutex_lock(&h->mu);
-			if ((self = find_member(h, 1)))
-				self->cpus_used--;
-			pthread_mutex_unlock(&h->mu);
-			wire_pending_error(f->reply, WIRE_EREFUSED, "the client went away");
-			return;
-		}
-		cl_task_run(cp, r->fn, r->args, r->seed, r->task, &h->view, &result, &error, &output);
-		pthread_mutex_unlock(&h->local_mu);
-	}
-	pthread_mutex_lock(&h->mu);
-	if ((self = find_member(h, 1)))
-		self->cpus_used--;
-	pthread_mutex_unlock(&h->mu);
-	d.u.task_done.job = r->job;
-	d.u.task_done.task = r->task;
-	d.u.task_done.ok = error == NULL;
-	d.u.task_done.result = result;
-	d.u.task_done.error = error ? error : "";
-	d.u.task_done.node = h->name;
-	d.u.task_done.output = output;
-	sbuf b;
-	verr e;
-	char msg[400];
-	sbuf_init(&b);
-	if (wire_encode(&d, &b, &e) != WIRE_OK) {
-		snprintf(msg, sizeof msg, "the task's result cannot be sent to another node: %s", e.msg);
-		d.u.task_done.ok = 0;
-		d.u.task_done.result = v_none();
-		d.u.task_done.error = msg;
-	}
-	sbuf_fini(&b);
-	wire_pending_reply(f->reply, &d);
-	val_rele(result);
-	free(error);
-	free(output);
-}
-
-static void *forward_main(void *arg)
-{
-	struct forward *f = arg;
-	struct head *h = f->h;
-	struct wire_run_task *r = &f->req.u.run_task;
-	char err[700] = "";
-	/* a live node that offers CPUs, round robin; node 1 is the head's own */
-	uint64_t id = 0;
-	char address[128] = "", host[256] = "";
-	struct link *l = NULL;
-	pthread_mutex_lock(&h->mu);
-	for (size_t k = 0; k < h->n && !id; k++) {
-		struct member *x = &h->m[(h->rr + k) % h->n];
-		if ((x->pipe || x->id == 1) && x->state == N_ALIVE && x->cpus > 0) {
-			id = x->id;
-			snprintf(address, sizeof address, "%s", x->address);
-			snprintf(host, sizeof host, "%s", x->host);
-			h->rr = (h->rr + k + 1) % h->n;
-		}
-	}
-	if (id > 1)
-		l = link_for(h, id, address, host);
-	pthread_mutex_unlock(&h->mu);
-	if (id == 1) {
-		run_here(h, f);
-		goto done;
-	}
-	if (!id)
-		snprintf(err, sizeof err, "no node of this cluster offers CPUs to run the task "
-		         "(the head was started with --cpus 0 and no worker has joined)");
-	else if (!l)
-		snprintf(err, sizeof err, "the head is out of memory");
-	struct wire_msg rep;
-	int rc = WIRE_EIO;
-	if (l) {
-		verr e;
-		/* one call at a time per node (a worker runs one task at a
-		 * time): the others wait here, where a gone client's are dropped */
-		pthread_mutex_lock(&l->mu);
-		int ok = prepare_link(h, l, r->hash, &e) == 0;
-		if (!ok)
-			snprintf(err, sizeof err, "node %llu (%s at %s): %s", (unsigned long long)id, host,
-			         address, e.msg);
-		else if (client_gone(h, f))
-			snprintf(err, sizeof err, "the client went away");
-		else if ((rc = wire_client_call(l->c, &f->req, &rep, FORWARD_MS, &e)) != WIRE_OK)
-			snprintf(err, sizeof err, "node %llu (%s at %s) did not return the task's result: %s%s",
-			         (unsigned long long)id, host, address, e.msg,
-			         wire_client_lost(l->c) ? " (the node was lost)" : "");
-		pthread_mutex_unlock(&l->mu);
-	}
-	if (rc == WIRE_OK) {
-		wire_pending_reply(f->reply, &rep);
-		wire_msg_free(&rep);
-	} else {
-		if (strcmp(err, "the client went away") != 0)
-			wire_log("task %llu of job %llu: %s", (unsigned long long)r->task,
-			         (unsigned long long)r->job, err);
-		wire_pending_error(f->reply, WIRE_EREFUSED, err);
-	}
-done:
-	wire_msg_free(&f->req);
-	free(f);
-	pthread_mutex_lock(&h->mu);
-	if (--h->forwards == 0)
-		pthread_cond_broadcast(&h->idle);
-	pthread_mutex_unlock(&h->mu);
-	return NULL;
-}
-
-/* RUN_TASK: answered later by a thread of its own, so the head keeps
- * serving heartbeats and status while the task runs. Takes m over. */
-static void handle_run_task(struct head *h, wire_server *s, uint32_t pipe, struct wire_msg *m)
-{
-	struct forward *f = calloc(1, sizeof *f);
-	wire_pending *p = f ? wire_server_detach(s) : NULL;
+	wire_pending *p = wire_server_detach(s);
 	if (!p) {
-		free(f);
 		wire_server_reply_error(s, WIRE_EIO, "the head is out of resources");
 		return;
 	}
-	f->h = h;
-	f->pipe = pipe;
-	f->reply = p;
-	f->req = *m;
-	m->kind = WM_NONE; /* now f's */
-	pthread_mutex_lock(&h->mu);
-	h->forwards++;
-	pthread_mutex_unlock(&h->mu);
-	pthread_t t;
-	pthread_attr_t at;
-	pthread_attr_init(&at);
-	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-	if (pthread_create(&t, &at, forward_main, f) != 0) {
-		wire_pending_error(p, WIRE_EIO, "the head cannot start a thread");
-		wire_msg_free(&f->req);
-		free(f);
-		pthread_mutex_lock(&h->mu);
-		h->forwards--;
-		pthread_mutex_unlock(&h->mu);
+	bt_outbox_wait(h->out, pipe, p, wait_ms);
+}
+
+/* RUN_TASKS: the calls are queued and placed; the request is answered
+ * with outcomes as they come, while the loop goes on serving. */
+static void handle_run_tasks(struct head *h, wire_server *s, uint32_t pipe, struct wire_run_tasks *m)
+{
+	if (client_gone(h, pipe)) {
+		wire_server_reply_error(s, WIRE_EREFUSED, "the client went away");
+		return;
 	}
-	pthread_attr_destroy(&at);
+	bt_outbox_open(h->out, pipe);
+	bt_recs r;
+	bt_recs_init(&r);
+	pthread_mutex_lock(&h->fmu);
+	for (uint32_t i = 0; i < m->calls.n; i++) {
+		struct hcall *e = calloc(1, sizeof *e);
+		if (!e)
+			abort();
+		e->hid = ++h->seq;
+		e->cid = m->calls.v[i].id;
+		e->pipe = pipe;
+		e->c = m->calls.v[i];
+		m->calls.v[i].args = v_none(); /* now e's */
+		bt_map_put(&h->calls, e->hid, e);
+		if (h->qt)
+			h->qt->next = e;
+		else
+			h->qh = e;
+		h->qt = e;
+	}
+	dispatch(h, &r);
+	pthread_mutex_unlock(&h->fmu);
+	bt_outbox_put(h->out, &r);
+	bt_recs_fini(&r);
+	wait_outcomes(h, s, pipe, m->wait_ms);
+}
+
+static void handle_wait_done(struct head *h, wire_server *s, uint32_t pipe, struct wire_wait_done *m)
+{
+	wait_outcomes(h, s, pipe, m->wait_ms);
 }
 
 static void handle_plan_put(struct head *h, wire_server *s, struct wire_plan_put *m)
@@ -577,9 +850,25 @@ static void prune_dead(struct head *h, int64_t now)
 		remove_member(h, &h->m[oldest]);
 }
 
-/* Fences node x (under h->mu): dead, its later messages refused, the
- * head's link to it shut so the task calls it holds fail now (their
- * clients send them again: task_run.c). */
+/* Shuts the head's links to node id so the task calls it holds fail now
+ * (their clients send them again: task_run.c). Takes h->fmu: called
+ * without h->mu (fmu comes first). Links are freed only when the head
+ * stops, so a pointer read under fmu stays valid. */
+static void shut_links_to(struct head *h, uint64_t id)
+{
+	wire_client *cs[16];
+	size_t n = 0;
+	pthread_mutex_lock(&h->fmu);
+	for (size_t i = 0; i < h->nlinks && n < 16; i++)
+		if (h->links[i]->node == id)
+			cs[n++] = __atomic_load_n(&h->links[i]->c, __ATOMIC_ACQUIRE);
+	pthread_mutex_unlock(&h->fmu);
+	for (size_t i = 0; i < n; i++)
+		wire_client_shutdown(cs[i]);
+}
+
+/* Fences node x (under h->mu): dead, its later messages refused; the
+ * caller then shuts its links (shut_links_to, once h->mu is let go). */
 static void declare_dead(struct head *h, struct member *x, int64_t now)
 {
 	x->state = N_DEAD;
@@ -587,14 +876,13 @@ static void declare_dead(struct head *h, struct member *x, int64_t now)
 	wire_log("node %llu (%s at %s) declared dead: no heartbeat for %lld ms "
 	         "(head loop lag %lld ms)", (unsigned long long)x->id, x->host,
 	         x->address, (long long)(now - x->last_ms), (long long)h->lag_ms);
-	for (size_t i = 0; i < h->nlinks; i++)
-		if (h->links[i]->node == x->id)
-			wire_client_shutdown(__atomic_load_n(&h->links[i]->c, __ATOMIC_ACQUIRE));
 }
 
 static void check_silence(struct head *h)
 {
 	int64_t now = now_ms();
+	uint64_t dead[16];
+	size_t ndead = 0;
 	pthread_mutex_lock(&h->mu);
 	for (size_t i = 0; i < h->n; i++) {
 		struct member *x = &h->m[i];
@@ -604,6 +892,8 @@ static void check_silence(struct head *h)
 		int64_t silent = now - x->last_ms;
 		if (silent > HEAD_DEAD_MS + h->lag_ms) {
 			declare_dead(h, x, now);
+			if (ndead < 16)
+				dead[ndead++] = x->id;
 		} else if (x->state == N_ALIVE && silent > SUSPECT_MS + h->lag_ms) {
 			x->state = N_SUSPECT;
 			wire_log("node %llu (%s at %s) suspect: no heartbeat for %lld ms (head loop lag %lld ms)",
@@ -613,20 +903,22 @@ static void check_silence(struct head *h)
 	}
 	prune_dead(h, now);
 	pthread_mutex_unlock(&h->mu);
+	for (size_t i = 0; i < ndead; i++)
+		shut_links_to(h, dead[i]);
 }
 
 int head_run(const struct node_opts *o, verr *e)
 {
 	struct head h = {.next_id = 1, .token = o->token, .plans = {.load = 1}};
 	pthread_mutex_init(&h.mu, NULL);
-	pthread_mutex_init(&h.local_mu, NULL);
+	pthread_mutex_init(&h.fmu, NULL);
+	h.out = bt_outbox_new();
 	{
 		char host[256] = "";
 		gethostname(host, sizeof host - 1);
 		snprintf(h.name, sizeof h.name, "node 1 (%s)", host);
 		h.view = (flow_node_view){.id = "1", .address = "", .alive = true};
 	}
-	pthread_cond_init(&h.idle, NULL);
 	char url[128], ip[64], text[2048];
 	snprintf(url, sizeof url, "tcp://0.0.0.0:%d", o->port);
 	wire_server *s;
@@ -657,6 +949,8 @@ int head_run(const struct node_opts *o, verr *e)
 		wire_server_close(s);
 		return 1;
 	}
+	if (o->cpus > 0)
+		h.pool = bt_pool_start(o->cpus, h.name, &h.view, NULL, local_done, &h);
 	wire_log("head listening on %s (node 1, %s, %d cpus)", self->address, self->host, o->cpus);
 	snprintf(text, sizeof text,
 	         "Flow head started on %s (node 1, host %s, %d cpus).\n"
@@ -684,7 +978,8 @@ int head_run(const struct node_opts *o, verr *e)
 			case WM_LEAVE: handle_leave(&h, s, pipe, &m.u.leave); break;
 			case WM_STATUS: handle_status(&h, s); break;
 			case WM_PLAN_PUT: handle_plan_put(&h, s, &m.u.plan_put); break;
-			case WM_RUN_TASK: handle_run_task(&h, s, pipe, &m); break;
+			case WM_RUN_TASKS: handle_run_tasks(&h, s, pipe, &m.u.run_tasks); break;
+			case WM_WAIT_DONE: handle_wait_done(&h, s, pipe, &m.u.wait_done); break;
 			default: {
 				char why[128];
 				snprintf(why, sizeof why, "the head does not serve %s", wire_kind_name(m.kind));
@@ -699,33 +994,39 @@ int head_run(const struct node_opts *o, verr *e)
 		int64_t late = (rc == WIRE_ETIMEDOUT && t1 - t0 > LOOP_MS ? t1 - t0 - LOOP_MS : 0) + (t2 - t1);
 		h.lag_ms = late > h.lag_ms ? late : h.lag_ms * 7 / 8;
 		check_silence(&h);
+		bt_outbox_expire(h.out);
 	}
 	wire_log("head stopping (%zu workers connected)", h.n ? h.n - 1 : 0);
-	/* forwards end once their worker answers or their link closes */
-	pthread_mutex_lock(&h.mu);
-	for (size_t i = 0; i < h.nlinks; i++)
-		wire_client_shutdown(__atomic_load_n(&h.links[i]->c, __ATOMIC_ACQUIRE)); /* calls fail now */
-	struct timespec dl;
-	clock_gettime(CLOCK_REALTIME, &dl);
-	dl.tv_sec += 5;
-	while (h.forwards > 0 && pthread_cond_timedwait(&h.idle, &h.mu, &dl) == 0)
-		;
-	int busy = h.forwards;
-	pthread_mutex_unlock(&h.mu);
+	/* the links' requests fail now; their pumps end; node 1's tasks end
+	 * (a task still running after 5 s is left to the exit) */
+	pthread_mutex_lock(&h.fmu);
+	size_t nlinks = h.nlinks;
+	pthread_mutex_unlock(&h.fmu);
+	for (size_t i = 0; i < nlinks; i++)
+		wire_client_shutdown(__atomic_load_n(&h.links[i]->c, __ATOMIC_ACQUIRE));
+	for (size_t i = 0; i < nlinks; i++)
+		bt_pump_stop(h.links[i]->pump);
+	int busy = bt_pool_stop(h.pool, 5000) != 0;
+	bt_outbox_free(h.out);
 	wire_server_close(s);
 	if (busy)
-		return 0; /* a forward is stuck: leave its memory to the exit */
+		return 0;
 	for (size_t i = 0; i < h.nlinks; i++) {
 		wire_client_close(h.links[i]->c);
 		pthread_mutex_destroy(&h.links[i]->mu);
+		pthread_mutex_destroy(&h.links[i]->wmu);
 		free(h.links[i]->plans);
+		free(h.links[i]->wants);
 		free(h.links[i]);
 	}
 	free(h.links);
+	for (size_t i = 0; i < h.calls.cap; i++)
+		if (h.calls.keys[i])
+			free_hcall(h.calls.vals[i]);
+	bt_map_free(&h.calls);
 	plan_store_free(&h.plans);
 	free(h.m);
 	pthread_mutex_destroy(&h.mu);
-	pthread_cond_destroy(&h.idle);
-	pthread_mutex_destroy(&h.local_mu);
+	pthread_mutex_destroy(&h.fmu);
 	return 0;
 }

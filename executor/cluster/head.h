@@ -7,10 +7,12 @@
  * notification) and logged; one silent for HEAD_DEAD_MS plus the head's own
  * loop lag is marked dead and fenced: its later heartbeats are refused.
  *
- * RUN_TASK from a client is placed, round robin, on a live node that
- * offers CPUs: a worker (the plan is shipped to it once, then the task is
- * forwarded) or the head's own node 1 (--cpus 0 keeps tasks off the head).
- * Each is answered from a thread of its own, so the loop keeps serving.
+ * A client's RUN_TASKS batches are queued and placed by free slots on
+ * live nodes that offer CPUs: a worker (the plan shipped to it once; one
+ * pump per link sends its batches, batch.h) or the head's own node 1 (a
+ * pool of --cpus threads; --cpus 0 keeps tasks off the head). Outcomes go
+ * back as they come, answering the client's parked requests, so the loop
+ * keeps serving.
  *
  * Ownership: head_run borrows opts for its whole run.
  */

@@ -4,7 +4,7 @@
  * A plan travels once per node: a node that already holds a hash answers
  * its PLAN_PUT at once. With `load` set (workers), a complete plan whose
  * bytes hash to its name is validated and loaded (task_exec.h), so a bad
- * plan is refused at its last chunk, never at a RUN_TASK.
+ * plan is refused at its last chunk, never at a RUN_TASKS.
  *
  * Ownership: the store owns every entry; plan_store_find returns a
  * borrowed entry valid until plan_store_free.

@@ -1,6 +1,7 @@
 /* task_exec.c - runs one task of a plan on this node (task_exec.h). */
 #include "task_exec.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,10 +16,14 @@ struct cl_plan {
 	diag_ctx diag; /* the program borrows it */
 	bc_program *prog;
 	uint64_t actor_seq;
-	/* kept from call to call: its VMs are reused (making a VM costs
-	 * ~0.4 ms, far more than a small task) */
-	task_host *host;
-	watchdog *wd; /* @timeout in the plan: stops the host's calls; or NULL */
+	/* hosts kept from call to call, one per thread running a task at
+	 * once: their VMs are reused (making a VM costs ~0.4 ms, far more
+	 * than a small task). A thread takes a free one, or makes one. */
+	pthread_mutex_t mu;
+	task_host **hosts, **free_hosts;
+	size_t nhosts, nfree;
+	watchdog *wd; /* @timeout in the plan: stops the hosts' calls; or NULL */
+	int wd_tried;
 };
 
 cl_plan *cl_plan_load(const uint8_t *buf, size_t len, char **err)
@@ -35,6 +40,7 @@ cl_plan *cl_plan_load(const uint8_t *buf, size_t len, char **err)
 		free(p);
 		return NULL;
 	}
+	pthread_mutex_init(&p->mu, NULL);
 	return p;
 }
 
@@ -42,11 +48,14 @@ void cl_plan_free(cl_plan *p)
 {
 	if (!p)
 		return;
-	watchdog_stop(p->wd); /* before the host it watches goes */
-	if (p->host) {
-		task_host_fini(p->host);
-		free(p->host);
+	watchdog_stop(p->wd); /* before the hosts it watches go */
+	for (size_t i = 0; i < p->nhosts; i++) {
+		task_host_fini(p->hosts[i]);
+		free(p->hosts[i]);
 	}
+	free(p->hosts);
+	free(p->free_hosts);
+	pthread_mutex_destroy(&p->mu);
 	bc_program_free(p->prog);
 	diag_fini(&p->diag);
 	free(p);
@@ -91,6 +100,43 @@ static char *take_output(char *buf, size_t len, const char *error)
 	return buf;
 }
 
+/* A free host of p's, or a new one (NULL: out of memory). */
+static task_host *take_host(cl_plan *p, uint64_t seed)
+{
+	task_host *h = NULL;
+	pthread_mutex_lock(&p->mu);
+	if (p->nfree) {
+		h = p->free_hosts[--p->nfree];
+	} else {
+		task_host **nh = realloc(p->hosts, (p->nhosts + 1) * sizeof *nh);
+		task_host **nf = realloc(p->free_hosts, (p->nhosts + 1) * sizeof *nf);
+		if (nh)
+			p->hosts = nh;
+		if (nf)
+			p->free_hosts = nf;
+		if (nh && nf && (h = malloc(sizeof *h))) {
+			task_host_init(h, p->prog, seed, stdout, stderr, &p->actor_seq);
+			p->hosts[p->nhosts++] = h;
+			/* without it a task past its @timeout would hold this node forever */
+			if (!p->wd_tried) {
+				p->wd_tried = 1;
+				if (watchdog_needed(p->prog))
+					p->wd = watchdog_start();
+			}
+			watchdog_watch(p->wd, &h->deadline, &h->cancel);
+		}
+	}
+	pthread_mutex_unlock(&p->mu);
+	return h;
+}
+
+static void give_host(cl_plan *p, task_host *h)
+{
+	pthread_mutex_lock(&p->mu);
+	p->free_hosts[p->nfree++] = h;
+	pthread_mutex_unlock(&p->mu);
+}
+
 int cl_task_run(cl_plan *p, uint32_t fn, value args, uint64_t seed, uint64_t ident,
                 const flow_node_view *view, value *result, char **error, char **output)
 {
@@ -116,29 +162,24 @@ int cl_task_run(cl_plan *p, uint32_t fn, value args, uint64_t seed, uint64_t ide
 	j->prog = p->prog;
 	j->fut = future_new_pending(-1);
 
-	if (!p->host) {
-		p->host = malloc(sizeof *p->host);
-		if (!p->host) {
-			task_job_release(j);
-			free(j);
-			return refuse(error, "%sout of memory%ld", "", 0);
-		}
-		task_host_init(p->host, p->prog, seed, stdout, stderr, &p->actor_seq);
-		/* without it a task past its @timeout would hold this node forever */
-		if (watchdog_needed(p->prog) && (p->wd = watchdog_start()))
-			watchdog_watch(p->wd, &p->host->deadline, &p->host->cancel);
+	task_host *h = take_host(p, seed);
+	if (!h) {
+		task_job_release(j);
+		free(j);
+		return refuse(error, "%sout of memory%ld", "", 0);
 	}
-	p->host->seed = seed;
-	p->host->top_ident = ident;
-	p->host->node = view;
+	h->seed = seed;
+	h->top_ident = ident;
+	h->node = view;
 	/* the task's prints are kept and sent back with its result */
 	char *obuf = NULL;
 	size_t olen = 0;
 	FILE *cap = open_memstream(&obuf, &olen);
-	p->host->out = p->host->err = cap ? cap : stderr;
-	task_run_job(p->host, j);
-	p->host->out = stdout;
-	p->host->err = stderr;
+	h->out = h->err = cap ? cap : stderr;
+	task_run_job(h, j);
+	h->out = stdout;
+	h->err = stderr;
+	give_host(p, h);
 	if (cap)
 		fclose(cap);
 

@@ -1,4 +1,4 @@
-/* task_exec.h - a node runs one task of a plan for RUN_TASK: the plan
+/* task_exec.h - a node runs one task of a plan for RUN_TASKS: the plan
  * (validated by plan_read, like any plan file) and the call.
  *
  * The only file of executor/cluster/ that uses the executor (task_run.h):
@@ -23,13 +23,13 @@ typedef struct cl_plan cl_plan;
 /* Validates and loads a plan held in memory (buf is copied from). */
 cl_plan *cl_plan_load(const uint8_t *buf, size_t len, char **err);
 void cl_plan_free(cl_plan *p);
-/* The index of task `name` (what RUN_TASK's fn names), or -1. */
+/* The index of task `name` (what a RUN_TASKS call's fn names), or -1. */
 int cl_plan_task(const cl_plan *p, const char *name);
 
 /* Runs task fn on args (a list, one item per parameter). Returns 0 with
  * *result, or 1 with *error (the task failed, or the call is invalid).
- * One thread at a time per plan: the plan keeps one task host (and its
- * VMs) from call to call. view: what the task reads about its node
+ * Any number of threads at once: the plan keeps a task host (and its
+ * VMs) per thread that runs a task at the same time, from call to call. view: what the task reads about its node
  * (sys.node_id()), or NULL. *output (malloc'd, or NULL when empty): what
  * the task printed, "(task) text" lines, at most 60 KiB (the rest cut,
  * and said so): it travels back to the caller, who prints it. */

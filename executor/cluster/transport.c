@@ -414,6 +414,14 @@ int wire_pending_reply(wire_pending *p, const struct wire_msg *m)
 	return rc;
 }
 
+int wire_pending_reply_raw(wire_pending *p, const void *frame, size_t n)
+{
+	int rc = ctx_send(p->ctx, frame, n) != 0 ? WIRE_EIO : WIRE_OK;
+	nng_ctx_close(p->ctx);
+	free(p);
+	return rc;
+}
+
 int wire_pending_error(wire_pending *p, int code, const char *message)
 {
 	struct wire_msg m = {.kind = WM_ERROR};

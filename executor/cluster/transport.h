@@ -59,6 +59,8 @@ typedef struct wire_pending wire_pending;
 wire_pending *wire_server_detach(wire_server *s);
 int wire_pending_reply(wire_pending *p, const struct wire_msg *m);
 int wire_pending_error(wire_pending *p, int code, const char *message);
+/* A frame already encoded (a batch assembled from records). */
+int wire_pending_reply_raw(wire_pending *p, const void *frame, size_t n);
 /* Closes a pipe a moment after the reply just sent (so the reply can leave). */
 void wire_server_drop(wire_server *s, uint32_t pipe);
 void wire_server_close(wire_server *s);

@@ -85,7 +85,49 @@ static int put_VAL(sbuf *b, const wire_VAL *x, verr *e)
 #define W(T, f) if (put_##T(b, &p->f, e) != 0) return -1;
 static int put_node(sbuf *b, const struct wire_node *p, verr *e) { WIRE_NODE_FIELDS(W) return 0; }
 static int put_job(sbuf *b, const struct wire_job *p, verr *e) { WIRE_JOB_FIELDS(W) return 0; }
+static int put_call(sbuf *b, const struct wire_call *p, verr *e) { WIRE_CALL_FIELDS(W) return 0; }
+static int put_done(sbuf *b, const struct wire_done *p, verr *e) { WIRE_DONE_FIELDS(W) return 0; }
 #undef W
+
+/* A record is all or nothing: a failed one leaves b as it was. */
+int wire_encode_call(const struct wire_call *c, sbuf *b, verr *e)
+{
+	size_t at = b->len;
+	if (put_call(b, c, e) != 0) {
+		b->len = at;
+		return WIRE_EMALFORMED;
+	}
+	return WIRE_OK;
+}
+
+int wire_encode_done(const struct wire_done *d, sbuf *b, verr *e)
+{
+	size_t at = b->len;
+	if (put_done(b, d, e) != 0) {
+		b->len = at;
+		return WIRE_EMALFORMED;
+	}
+	return WIRE_OK;
+}
+
+void wire_put_u32(sbuf *b, uint32_t x) { put_le(b, x, 4); }
+
+size_t wire_frame_begin(sbuf *b, int kind)
+{
+	size_t at = b->len;
+	sbuf_add(b, WIRE_MAGIC, 4);
+	put_le(b, WIRE_VERSION, 2);
+	put_le(b, (uint64_t)kind, 2);
+	put_le(b, 0, 4);
+	return at;
+}
+
+void wire_frame_end(sbuf *b, size_t at)
+{
+	uint64_t n = b->len - at - WIRE_HEADER;
+	for (int i = 0; i < 4; i++)
+		((uint8_t *)b->data)[at + 8 + i] = (uint8_t)(n >> (8 * i));
+}
 
 static int put_NODES(sbuf *b, const wire_NODES *x, verr *e)
 {
@@ -96,14 +138,22 @@ static int put_NODES(sbuf *b, const wire_NODES *x, verr *e)
 	return 0;
 }
 
-static int put_JOBS(sbuf *b, const wire_JOBS *x, verr *e)
-{
-	put_le(b, x->n, 4);
-	for (uint32_t i = 0; i < x->n; i++)
-		if (put_job(b, &x->v[i], e) != 0)
-			return -1;
-	return 0;
-}
+#define PUT_LIST(T, rec) \
+	static int put_##T(sbuf *b, const wire_##T *x, verr *e) \
+	{ \
+		if (x->n > WIRE_MAX_LIST) { \
+			verr_set(e, "list of %u records (at most %u)", x->n, WIRE_MAX_LIST); \
+			return -1; \
+		} \
+		put_le(b, x->n, 4); \
+		for (uint32_t i = 0; i < x->n; i++) \
+			if (put_##rec(b, &x->v[i], e) != 0) \
+				return -1; \
+		return 0; \
+	}
+PUT_LIST(JOBS, job)
+PUT_LIST(CALLS, call)
+PUT_LIST(DONES, done)
 
 int wire_encode(const struct wire_msg *m, sbuf *b, verr *e)
 {
@@ -265,21 +315,32 @@ static void free_VAL(wire_VAL *x) { val_rele(*x); *x = v_none(); }
 #define FR(T, f) free_##T(&p->f);
 static void free_node(struct wire_node *p) { WIRE_NODE_FIELDS(FR) }
 static void free_job(struct wire_job *p) { WIRE_JOB_FIELDS(FR) }
+static void free_call(struct wire_call *p) { WIRE_CALL_FIELDS(FR) }
+static void free_done(struct wire_done *p) { WIRE_DONE_FIELDS(FR) }
 #undef FR
+
+void wire_done_free(struct wire_done *d) { free_done(d); }
 
 /* A record's smallest encoding bounds the count a list may claim. */
 #define SZ(T, f) + min_##T
 enum { min_U8 = 1, min_U32 = 4, min_U64 = 8, min_B32 = 32, min_STR = 4,
        min_BLOB = 4, min_VAL = 4 };
-enum { min_node = 0 WIRE_NODE_FIELDS(SZ), min_job = 0 WIRE_JOB_FIELDS(SZ) };
+enum { min_node = 0 WIRE_NODE_FIELDS(SZ), min_job = 0 WIRE_JOB_FIELDS(SZ),
+       min_call = 0 WIRE_CALL_FIELDS(SZ), min_done = 0 WIRE_DONE_FIELDS(SZ) };
 #undef SZ
 
 #define RDN(T, f) if (get_##T(r, &p->f) != 0) { free_node(p); return -1; }
 #define RDJ(T, f) if (get_##T(r, &p->f) != 0) { free_job(p); return -1; }
 static int get_node(rd *r, struct wire_node *p) { WIRE_NODE_FIELDS(RDN) return 0; }
 static int get_job(rd *r, struct wire_job *p) { WIRE_JOB_FIELDS(RDJ) return 0; }
+#define RDC(T, f) if (get_##T(r, &p->f) != 0) { free_call(p); return -1; }
+#define RDD(T, f) if (get_##T(r, &p->f) != 0) { free_done(p); return -1; }
+static int get_call(rd *r, struct wire_call *p) { WIRE_CALL_FIELDS(RDC) return 0; }
+static int get_done(rd *r, struct wire_done *p) { WIRE_DONE_FIELDS(RDD) return 0; }
 #undef RDN
 #undef RDJ
+#undef RDC
+#undef RDD
 
 #define GET_LIST(T, rec) \
 	static void free_##T(wire_##T *x) \
@@ -304,6 +365,8 @@ static int get_job(rd *r, struct wire_job *p) { WIRE_JOB_FIELDS(RDJ) return 0; }
 	}
 GET_LIST(NODES, node)
 GET_LIST(JOBS, job)
+GET_LIST(CALLS, call)
+GET_LIST(DONES, done)
 
 /* Frees the fields of message `name` that were read before a failure:
  * zero-initialised fields free as nothing, so freeing all is safe. */

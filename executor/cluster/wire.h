@@ -22,7 +22,7 @@
 #include "lang/value.h"
 
 #define WIRE_MAGIC "FLOW"
-#define WIRE_VERSION 1
+#define WIRE_VERSION 2
 #define WIRE_HEADER 12
 /* Also nng's receive limit, so a peer that has not authenticated can make a
  * node allocate at most this much; plans and objects travel in chunks. */
@@ -63,7 +63,8 @@ enum { WIRE_ROLE_WORKER = 1, WIRE_ROLE_CLIENT = 2, WIRE_ROLE_HEAD = 3 };
 
 /* Field types: U8, U32, U64 fixed little-endian; STR u32 length + UTF-8 bytes
  * (no NUL, at most WIRE_MAX_STR); B32 32 raw bytes; BLOB u32 length + bytes;
- * VAL u32 length + one lang/encode encoding; NODES/JOBS u32 count + records. */
+ * VAL u32 length + one lang/encode encoding; NODES/JOBS/CALLS/DONES u32
+ * count + records. */
 typedef uint8_t wire_U8;
 typedef uint32_t wire_U32;
 typedef uint64_t wire_U64;
@@ -81,11 +82,30 @@ typedef value wire_VAL;
 #define WIRE_JOB_FIELDS(F) \
 	F(U64, id) F(STR, state) F(U64, tasks_done) F(U64, tasks_total)
 
+/* A task call in RUN_TASKS: id names it in its TASKS_DONE record (the
+ * sender's own number); function fn of plan `hash` on args (a list), as
+ * call `ident` of random stream `seed`. */
+#define WIRE_CALL_FIELDS(F) \
+	F(U64, id) F(U64, job) F(B32, hash) F(U32, fn) F(U64, ident) F(U64, seed) F(VAL, args)
+/* A call's outcome in TASKS_DONE: ok is WIRE_DONE_OK (result holds the
+ * value), WIRE_DONE_FAILED (the task failed: error as its node reported
+ * it), WIRE_DONE_LOST (its node was lost while it held the call: error
+ * names the node; it may have run) or WIRE_DONE_NOTRUN (it was not run:
+ * no node for it, the plan missing, its client gone; error says why);
+ * node ran it, output is what it printed. */
+#define WIRE_DONE_FIELDS(F) \
+	F(U64, id) F(U8, ok) F(VAL, result) F(STR, error) F(STR, node) F(STR, output)
+enum { WIRE_DONE_FAILED = 0, WIRE_DONE_OK = 1, WIRE_DONE_LOST = 2, WIRE_DONE_NOTRUN = 3 };
+
 #define WIRE_DECL(T, f) wire_##T f;
 struct wire_node { WIRE_NODE_FIELDS(WIRE_DECL) };
 struct wire_job { WIRE_JOB_FIELDS(WIRE_DECL) };
+struct wire_call { WIRE_CALL_FIELDS(WIRE_DECL) };
+struct wire_done { WIRE_DONE_FIELDS(WIRE_DECL) };
 typedef struct { struct wire_node *v; uint32_t n; } wire_NODES;
 typedef struct { struct wire_job *v; uint32_t n; } wire_JOBS;
+typedef struct { struct wire_call *v; uint32_t n; } wire_CALLS;
+typedef struct { struct wire_done *v; uint32_t n; } wire_DONES;
 
 /* The messages: M(KIND, number, name, fields). Numbers are the protocol:
  * never reuse or renumber one without a WIRE_VERSION change. c = client
@@ -117,13 +137,16 @@ typedef struct { struct wire_job *v; uint32_t n; } wire_JOBS;
 	/* plans travel once per node, named by their SHA-256, in chunks */ \
 	M(PLAN_PUT, 12, plan_put, F(B32, hash) F(U64, total) F(U64, offset) \
 	  F(BLOB, chunk)) \
-	/* run function fn of plan `hash` on args; answered by TASK_DONE */ \
-	M(RUN_TASK, 13, run_task, F(U64, job) F(U64, task) F(B32, hash) \
-	  F(U32, fn) F(U64, seed) F(VAL, args)) \
-	/* ok: result holds the value; else error holds the message; node
-	 * names the node that ran it, output is what the task printed */ \
-	M(TASK_DONE, 14, task_done, F(U64, job) F(U64, task) F(U8, ok) \
-	  F(VAL, result) F(STR, error) F(STR, node) F(STR, output))
+	/* version 2: task calls travel in batches. Both requests are answered
+	 * by TASKS_DONE with the outcomes ready for this connection (of any
+	 * earlier batch), once at least one is, or after wait_ms (then maybe
+	 * none; wait_ms 0: at once) */ \
+	M(RUN_TASKS, 13, run_tasks, F(U32, wait_ms) F(CALLS, calls)) \
+	M(WAIT_DONE, 14, wait_done, F(U32, wait_ms)) \
+	M(TASKS_DONE, 15, tasks_done, F(DONES, dones)) \
+	/* head->worker: job's client went away; its calls queued there are
+	 * dropped (each answered as not run); answered by OK */ \
+	M(CANCEL, 16, cancel, F(U64, job))
 
 enum wire_kind {
 	WM_NONE = 0,
@@ -167,5 +190,19 @@ int wire_check_header(const void *buf, size_t len, int *kind, int *version, verr
 int wire_decode(const void *buf, size_t len, struct wire_msg *m, verr *why);
 
 void wire_msg_free(struct wire_msg *m);
+
+/* Batches are assembled from records encoded one at a time (so a record
+ * that cannot travel is known before it joins a batch):
+ * wire_encode_call/done append one record (WIRE_EMALFORMED, b unchanged,
+ * if a value cannot be encoded or a field is over its limit);
+ * wire_frame_begin appends a header for `kind` and returns where it
+ * starts, wire_put_u32 a U32 field (a list's count), wire_frame_end
+ * writes the payload's length once the fields are in. */
+int wire_encode_call(const struct wire_call *c, sbuf *b, verr *why);
+int wire_encode_done(const struct wire_done *d, sbuf *b, verr *why);
+size_t wire_frame_begin(sbuf *b, int kind);
+void wire_put_u32(sbuf *b, uint32_t x);
+void wire_frame_end(sbuf *b, size_t at);
+void wire_done_free(struct wire_done *d);
 
 #endif

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "batch.h"
 #include "head.h"
 #include "plans.h"
 #include "task_exec.h"
@@ -34,8 +35,10 @@ struct worker {
 	volatile sig_atomic_t *stop; /* SIGTERM/SIGINT: drain, then leave */
 	atomic_int left;             /* LEAVE was acknowledged */
 	char id_text[24];    /* the node id, for sys.node_id() */
-	char name[300];      /* "node 2 (host2)": who ran a task, in TASK_DONE */
+	char name[300];      /* "node 2 (host2)": who ran a task, in TASKS_DONE */
 	flow_node_view view; /* what tasks here read about their node */
+	bt_pool *pool;       /* the task threads, as many as --cpus */
+	bt_outbox *out;      /* outcomes for the head */
 };
 
 static int64_t now_ms(void)
@@ -160,57 +163,44 @@ static void leave(struct worker *w)
 	}
 }
 
-/* RUN_TASK: the task runs here, in this thread; heartbeats go on meanwhile. */
-static void run_task(struct worker *w, wire_server *ls, struct plan_store *plans,
-                     const struct wire_run_task *r)
+/* A task finished on a pool thread: its outcome waits for the head. */
+static void task_done(void *arg, bt_recs *r)
 {
-	struct plan_entry *pe = plan_store_find(plans, r->hash);
-	if (!pe) {
-		wire_server_reply_error(ls, WIRE_ESTATE, "this node does not hold that plan (PLAN_PUT first)");
-		return;
-	}
-	value result;
-	char *error = NULL;
-	atomic_fetch_add(&w->cpus_used, 1);
-	char *output = NULL;
-	if (!w->name[0]) {
-		char host[256] = "";
-		gethostname(host, sizeof host - 1);
-		snprintf(w->id_text, sizeof w->id_text, "%llu", (unsigned long long)w->node_id);
-		snprintf(w->name, sizeof w->name, "node %llu (%s)", (unsigned long long)w->node_id, host);
-		w->view = (flow_node_view){.id = w->id_text, .address = "", .alive = true};
-	}
-	int failed = cl_task_run(pe->loaded, r->fn, r->args, r->seed, r->task, &w->view, &result,
-	                         &error, &output);
-	atomic_fetch_sub(&w->cpus_used, 1);
-	struct wire_msg d = {.kind = WM_TASK_DONE};
-	d.u.task_done.job = r->job;
-	d.u.task_done.task = r->task;
-	d.u.task_done.ok = !failed;
-	d.u.task_done.result = result;
-	d.u.task_done.error = error ? error : "";
-	d.u.task_done.node = w->name;
-	d.u.task_done.output = output;
-	sbuf b;
-	verr e;
-	sbuf_init(&b);
-	if (wire_encode(&d, &b, &e) != WIRE_OK) {
-		/* a result that cannot travel (an actor, a function) fails the task */
-		char msg[400];
-		snprintf(msg, sizeof msg, "the task's result cannot be sent to another node: %s", e.msg);
-		d.u.task_done.ok = 0;
-		d.u.task_done.result = v_none();
-		d.u.task_done.error = msg;
-		wire_encode(&d, &b, &e);
-	}
-	wire_server_reply_raw(ls, b.data, b.len);
-	sbuf_fini(&b);
-	val_rele(result);
-	free(error);
-	free(output);
+	struct worker *w = arg;
+	bt_outbox_put(w->out, r);
 }
 
-static void serve(struct worker *w, wire_server *ls, struct plan_store *plans, struct wire_msg *m)
+/* RUN_TASKS: the calls go to the pool (its threads, as many as --cpus,
+ * run them while this loop serves on); the request is answered with
+ * outcomes as soon as one is ready. */
+static void run_tasks(struct worker *w, wire_server *ls, uint32_t pipe, struct plan_store *plans,
+                      struct wire_run_tasks *m)
+{
+	bt_outbox_open(w->out, pipe);
+	bt_recs r;
+	bt_recs_init(&r);
+	for (uint32_t i = 0; i < m->calls.n; i++) {
+		struct wire_call *c = &m->calls.v[i];
+		struct plan_entry *pe = plan_store_find(plans, c->hash);
+		if (!pe) {
+			struct wire_done d = {.id = c->id, .ok = WIRE_DONE_NOTRUN, .node = w->name,
+			                      .error = "this node does not hold that plan (PLAN_PUT first)"};
+			bt_encode_done(&d, &r, pipe);
+			continue;
+		}
+		bt_pool_add(w->pool, pipe, pe->loaded, c);
+	}
+	bt_outbox_put(w->out, &r);
+	bt_recs_fini(&r);
+	wire_pending *p = wire_server_detach(ls);
+	if (!p)
+		wire_server_reply_error(ls, WIRE_EIO, "this node is out of resources");
+	else
+		bt_outbox_wait(w->out, pipe, p, m->wait_ms);
+}
+
+static void serve(struct worker *w, wire_server *ls, uint32_t pipe, struct plan_store *plans,
+                  struct wire_msg *m)
 {
 	if (m->kind == WM_PLAN_PUT) {
 		verr why;
@@ -222,13 +212,46 @@ static void serve(struct worker *w, wire_server *ls, struct plan_store *plans, s
 			wire_log("refused a plan: %s", why.msg);
 			wire_server_reply_error(ls, rc, why.msg);
 		}
-	} else if (m->kind == WM_RUN_TASK) {
-		run_task(w, ls, plans, &m->u.run_task);
+	} else if (m->kind == WM_RUN_TASKS) {
+		run_tasks(w, ls, pipe, plans, &m->u.run_tasks);
+	} else if (m->kind == WM_CANCEL) {
+		/* the head's client went away: what still waits here is not run */
+		uint64_t *ids = NULL;
+		size_t n = bt_pool_drop(w->pool, 1, m->u.cancel.job, &ids);
+		bt_recs r;
+		bt_recs_init(&r);
+		for (size_t i = 0; i < n; i++) {
+			struct wire_done d = {.id = ids[i], .ok = WIRE_DONE_NOTRUN, .node = w->name,
+			                      .error = "the client went away"};
+			bt_encode_done(&d, &r, pipe);
+		}
+		free(ids);
+		bt_outbox_put(w->out, &r);
+		bt_recs_fini(&r);
+		if (n)
+			wire_log("job %llu: its client went away; dropped its %zu task calls queued here",
+			         (unsigned long long)m->u.cancel.job, n);
+		struct wire_msg ok = {.kind = WM_OK};
+		wire_server_reply(ls, &ok);
+	} else if (m->kind == WM_WAIT_DONE) {
+		wire_pending *p = wire_server_detach(ls);
+		if (!p)
+			wire_server_reply_error(ls, WIRE_EIO, "this node is out of resources");
+		else
+			bt_outbox_wait(w->out, pipe, p, m->u.wait_done.wait_ms);
 	} else {
 		char why[128];
 		snprintf(why, sizeof why, "a worker does not serve %s", wire_kind_name(m->kind));
 		wire_server_reply_error(ls, WIRE_EREFUSED, why);
 	}
+}
+
+/* The head's connection to this node's listener closed. */
+static void on_gone(void *arg, uint32_t pipe, const char *peer)
+{
+	struct worker *w = arg;
+	(void)peer;
+	bt_outbox_drop(w->out, pipe);
 }
 
 int worker_run(const struct node_opts *o, verr *e)
@@ -279,16 +302,32 @@ int worker_run(const struct node_opts *o, verr *e)
 		         (unsigned long long)w->node_id);
 		o->ready(o->ready_arg, text);
 	}
+	{
+		char host[256] = "";
+		gethostname(host, sizeof host - 1);
+		snprintf(w->id_text, sizeof w->id_text, "%llu", (unsigned long long)w->node_id);
+		snprintf(w->name, sizeof w->name, "node %llu (%s)", (unsigned long long)w->node_id, host);
+		w->view = (flow_node_view){.id = w->id_text, .address = "", .alive = true};
+	}
+	w->out = bt_outbox_new();
+	w->pool = bt_pool_start(o->cpus > 0 ? o->cpus : 1, w->name, &w->view, &w->cpus_used,
+	                        task_done, w);
+	wire_server_on_gone(listener, on_gone, w);
 	struct plan_store plans = {.load = 1};
 	while (!*o->stop && atomic_load(&w->lost) != 1) {
 		struct wire_msg m;
 		uint32_t pipe;
 		if (wire_server_recv(listener, &m, &pipe, NULL, 0, LOOP_MS) == WIRE_OK) {
-			serve(w, listener, &plans, &m);
+			serve(w, listener, pipe, &plans, &m);
 			wire_msg_free(&m);
 		}
+		bt_outbox_expire(w->out);
 	}
-	plan_store_free(&plans);
+	/* running tasks end first (at most 5 s more: then left to the exit) */
+	int busy = bt_pool_stop(w->pool, 5000) != 0;
+	bt_outbox_free(w->out);
+	if (!busy)
+		plan_store_free(&plans);
 	atomic_store(&w->quit, 1);
 	pthread_join(hb, NULL);
 	if (atomic_load(&w->lost) == 1) {

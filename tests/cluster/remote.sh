@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# remote.sh - one task at a time run on a worker through the head: the plan
+# remote.sh - tasks run on a worker through the head, one and a batch: the plan
 # travels to the worker once (by SHA-256) and is validated there, the task
 # runs in the worker's VM and its result comes back; a failing task's error
-# comes back; a task that outlives the heartbeat deadline does not make
+# comes back, in a batch too, beside the others' results; a task that outlives the heartbeat deadline does not make
 # anyone look dead; a worker killed while running a task gives a clear
 # error naming it, not a hang.
 # Usage: remote.sh FLOW REMOTE_CLIENT. Exit 77 (skipped) without root or netns.
@@ -29,6 +29,15 @@ out=$(task square -3) && [ "$out" = 10 ] && ok || bad "square(-3), the plan alre
 out=$(task boom 1)
 rc=$?
 [ $rc = 1 ] && grep -q "division" <<<"$out" && ok || bad "boom(1): exit $rc, '$out'"
+# one batch (RUN_TASKS) holding a failing call among succeeding ones:
+# each outcome is its own, in its place
+out=$(run 1 env FLOW_BATCH="square:7 boom:1 where square:-3" timeout 30 "$client" "$head_addr" \
+	"$tmp/token" "$tmp/remote.plan" square)
+rc=$?
+# (the error's report spans lines: the second outcome starts line 2)
+[ $rc = 1 ] && [ "$(sed -n 2p <<<"$out" | grep -c "^failed: .*division by zero (in task 'boom')")" = 1 ] &&
+	[ "$(sed -n 1p <<<"$out") $(tail -2 <<<"$out" | tr '\n' ' ')" = "50 host2 10 " ] && ok ||
+	bad "a batch with a failing task: exit $rc, '$out'"
 
 # a task longer than the 3 s heartbeat deadline: the head keeps answering
 # meanwhile, and nobody is declared dead

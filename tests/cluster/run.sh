@@ -3,7 +3,8 @@
 # (namespace hosts). Every sample prints what it prints under --serial;
 # the hostnames sample spreads its tasks over the hosts; a result made on
 # one host is consumed on another; task prints come back prefixed with the
-# node; a failed task is reported as locally; a wrong token is refused;
+# node; 20,000 tasks and a reduction give the local answer; a failed task
+# is reported as locally; a wrong token is refused;
 # a worker killed mid-run gives an error naming it, not a hang.
 # Usage: run.sh FLOW. Exit 77 (skipped) without root or netns.
 set -u
@@ -81,6 +82,15 @@ for k in 0 1 2; do
 		bad "the print of shout($k) did not come back: $(cat "$tmp/pass.err")"
 done
 
+# ---- a large fan-out: 20,000 tasks in batches over the nodes and a
+# reduction of their results: the local answer ----
+cp "$here/fanout.flow" "$tmp/"
+(cd "$tmp" && run 1 timeout 120 "$flow" run --address "$head_addr" --token-file "$tmp/token" fanout.flow \
+	>"$tmp/fanout.out" 2>"$tmp/fanout.err")
+rc=$?
+[ $rc = 0 ] && [ "$(cat "$tmp/fanout.out")" = 9230000 ] && ok ||
+	bad "fanout.flow: exit $rc: $(head -3 "$tmp/fanout.out" "$tmp/fanout.err")"
+
 # ---- a failed task: reported as locally (the same stderr and status) ----
 (cd "$tmp" && "$flow" run boom.flow >"$tmp/boom.local" 2>"$tmp/boom.local.err")
 lrc=$?
@@ -111,9 +121,8 @@ wait $client
 rc=$?
 [ $rc = 130 ] && [ $((SECONDS - t0)) -lt 3 ] && grep -q "interrupted" "$tmp/int.err" && ok ||
 	bad "Ctrl-C: exit $rc after $((SECONDS - t0)) s: $(cat "$tmp/int.err")"
-# the client keeps as many calls in flight as the cluster has CPUs: what
-# ran finishes (one 2 s task per node); nothing more runs (a call that
-# still waited at the head for its node would be dropped)
+# what ran finishes (one 2 s task per node); nothing more runs: the calls
+# still queued at the head are dropped, and the workers drop theirs (CANCEL)
 sleep 3
 idle() {
 	local st
@@ -129,7 +138,12 @@ w2=$(daemon_pid 2 worker)
 (cd "$tmp" && run 1 timeout 60 "$flow" run --address "$head_addr" --token-file "$tmp/token" sleepy.flow \
 	>"$tmp/sleepy.out" 2>"$tmp/sleepy.err") &
 client=$!
-sleep 1
+# once host2 runs one of its tasks (the client's start-up takes a moment)
+busy2() {
+	run 1 timeout 10 "$flow" status --address "$head_addr" --token-file "$tmp/token" --json |
+		tr '{' '\n' | grep '"host": "host2"' | grep -q '"cpus_used": 1'
+}
+wait_until 15 busy2 || bad "host2 took no task of sleepy.flow"
 t0=$SECONDS
 [ -n "$w2" ] && kill -9 "$w2"
 wait $client

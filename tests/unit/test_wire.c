@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "executor/cluster/auth.h"
+#include "executor/cluster/batch.h"
 #include "executor/cluster/plans.h"
 #include "executor/cluster/transport.h"
 #include "executor/cluster/wire.h"
@@ -54,6 +55,28 @@ static void fill_VAL(wire_VAL *x, const char *f)
 #define FILL(T, f) fill_##T(&p->f, #f);
 static void fill_node(struct wire_node *p) { WIRE_NODE_FIELDS(FILL) }
 static void fill_job(struct wire_job *p) { WIRE_JOB_FIELDS(FILL) }
+static void fill_call(struct wire_call *p) { WIRE_CALL_FIELDS(FILL) }
+static void fill_done(struct wire_done *p) { WIRE_DONE_FIELDS(FILL) }
+/* batches of three records, each different */
+static void fill_CALLS(wire_CALLS *x, const char *f)
+{
+	x->n = 3;
+	x->v = calloc(3, sizeof *x->v);
+	for (uint32_t i = 0; i < 3; i++) {
+		fill_call(&x->v[i]);
+		x->v[i].id = i + 1;
+	}
+}
+static void fill_DONES(wire_DONES *x, const char *f)
+{
+	x->n = 3;
+	x->v = calloc(3, sizeof *x->v);
+	for (uint32_t i = 0; i < 3; i++) {
+		fill_done(&x->v[i]);
+		x->v[i].id = 10 + i;
+		x->v[i].ok = (uint8_t)i;
+	}
+}
 static void fill_NODES(wire_NODES *x, const char *f)
 {
 	x->n = 2;
@@ -99,6 +122,20 @@ static int eq_VAL(const wire_VAL *a, const wire_VAL *b)
 #define EQ(T, f) if (!eq_##T(&a->f, &b->f)) return 0;
 static int eq_node(const struct wire_node *a, const struct wire_node *b) { WIRE_NODE_FIELDS(EQ) return 1; }
 static int eq_job(const struct wire_job *a, const struct wire_job *b) { WIRE_JOB_FIELDS(EQ) return 1; }
+static int eq_call(const struct wire_call *a, const struct wire_call *b) { WIRE_CALL_FIELDS(EQ) return 1; }
+static int eq_done(const struct wire_done *a, const struct wire_done *b) { WIRE_DONE_FIELDS(EQ) return 1; }
+#define EQ_LIST(T, rec) \
+	static int eq_##T(const wire_##T *a, const wire_##T *b) \
+	{ \
+		if (a->n != b->n) \
+			return 0; \
+		for (uint32_t i = 0; i < a->n; i++) \
+			if (!eq_##rec(&a->v[i], &b->v[i])) \
+				return 0; \
+		return 1; \
+	}
+EQ_LIST(CALLS, call)
+EQ_LIST(DONES, done)
 static int eq_NODES(const wire_NODES *a, const wire_NODES *b)
 {
 	if (a->n != b->n)
@@ -228,9 +265,13 @@ static void test_oversized_unknown_version(void **state)
 	assert_int_equal(wire_decode(f, b.len, &d, &e), WIRE_EKIND);
 	f[6] = WM_HELLO;
 
-	f[4] = 2; /* version 2 */
+	assert_int_equal(WIRE_VERSION, 2); /* docs/wire.md and the HMAC labels say so */
+	f[4] = WIRE_VERSION + 1; /* a newer peer */
 	assert_int_equal(wire_decode(f, b.len, &d, &e), WIRE_EVERSION);
-	assert_non_null(strstr(e.msg, "version 2"));
+	assert_non_null(strstr(e.msg, "version 3"));
+	f[4] = 1; /* an older one (one task per message) */
+	assert_int_equal(wire_decode(f, b.len, &d, &e), WIRE_EVERSION);
+	assert_non_null(strstr(e.msg, "version 1, this side speaks 2"));
 	f[4] = WIRE_VERSION;
 
 	f[0] = 'X';
@@ -293,21 +334,153 @@ static void test_malformed(void **state)
 	assert_int_equal(wire_decode(f, 20, &d, &e), WIRE_EMALFORMED);
 	assert_non_null(strstr(e.msg, "cannot fit"));
 
-	/* TASK_DONE whose value is not a valid encoding */
-	f[6] = WM_TASK_DONE;
-	memset(f + 12, 0, 17); /* job, task, ok */
-	le32(f + 29, 2);
-	f[33] = ENC_VERSION;
-	f[34] = 0x7f; /* no such tag */
-	le32(f + 35, 0); /* error "" */
-	le32(f + 39, 0); /* node "" */
-	le32(f + 43, 0); /* output "" */
-	le32(f + 8, 35);
-	assert_int_equal(wire_decode(f, 47, &d, &e), WIRE_EMALFORMED);
+	/* TASKS_DONE whose one outcome's value is not a valid encoding */
+	f[6] = WM_TASKS_DONE;
+	le32(f + 12, 1);       /* one record */
+	memset(f + 16, 0, 9);  /* id, ok */
+	le32(f + 25, 2);
+	f[29] = ENC_VERSION;
+	f[30] = 0x7f; /* no such tag */
+	le32(f + 31, 0); /* error "" */
+	le32(f + 35, 0); /* node "" */
+	le32(f + 39, 0); /* output "" */
+	le32(f + 8, 31);
+	assert_int_equal(wire_decode(f, 43, &d, &e), WIRE_EMALFORMED);
 	assert_non_null(strstr(e.msg, "value"));
-	f[34] = ENC_NONE;
-	assert_int_equal(wire_decode(f, 47, &d, &e), WIRE_OK);
+	f[30] = ENC_NONE;
+	assert_int_equal(wire_decode(f, 43, &d, &e), WIRE_OK);
+	assert_int_equal(d.u.tasks_done.dones.n, 1);
 	wire_msg_free(&d);
+	/* ... claiming 60000 outcomes in 27 bytes: refused before allocating */
+	le32(f + 12, 60000);
+	assert_int_equal(wire_decode(f, 43, &d, &e), WIRE_EMALFORMED);
+	assert_non_null(strstr(e.msg, "cannot fit"));
+	/* RUN_TASKS claiming more calls than a list may hold */
+	f[6] = WM_RUN_TASKS;
+	le32(f + 12, 0);                /* wait_ms */
+	le32(f + 16, WIRE_MAX_LIST + 1);
+	le32(f + 8, 8);
+	assert_int_equal(wire_decode(f, 20, &d, &e), WIRE_EMALFORMED);
+}
+
+/* A batch assembled from records encoded one at a time (how the pumps
+ * and outboxes build RUN_TASKS and TASKS_DONE) is the same frame
+ * wire_encode makes of the whole message. */
+static void test_assembled_batches(void **state)
+{
+	struct wire_msg m;
+	sbuf whole, parts;
+	verr e;
+	fill(&m, WM_RUN_TASKS);
+	sbuf_init(&whole);
+	sbuf_init(&parts);
+	assert_int_equal(wire_encode(&m, &whole, &e), WIRE_OK);
+	size_t at = wire_frame_begin(&parts, WM_RUN_TASKS);
+	wire_put_u32(&parts, m.u.run_tasks.wait_ms);
+	wire_put_u32(&parts, m.u.run_tasks.calls.n);
+	for (uint32_t i = 0; i < m.u.run_tasks.calls.n; i++)
+		assert_int_equal(wire_encode_call(&m.u.run_tasks.calls.v[i], &parts, &e), WIRE_OK);
+	wire_frame_end(&parts, at);
+	assert_int_equal(parts.len, whole.len);
+	assert_memory_equal(parts.data, whole.data, whole.len);
+	wire_msg_free(&m);
+
+	fill(&m, WM_TASKS_DONE);
+	whole.len = parts.len = 0;
+	assert_int_equal(wire_encode(&m, &whole, &e), WIRE_OK);
+	bt_recs r;
+	bt_recs_init(&r);
+	for (uint32_t i = 0; i < m.u.tasks_done.dones.n; i++)
+		bt_encode_done(&m.u.tasks_done.dones.v[i], &r, 7);
+	assert_int_equal(r.n, m.u.tasks_done.dones.n);
+	assert_int_equal(r.tag[2], 7);
+	at = wire_frame_begin(&parts, WM_TASKS_DONE);
+	wire_put_u32(&parts, (uint32_t)r.n);
+	sbuf_add(&parts, r.data.data, r.data.len);
+	wire_frame_end(&parts, at);
+	assert_int_equal(parts.len, whole.len);
+	assert_memory_equal(parts.data, whole.data, whole.len);
+	bt_recs_fini(&r);
+
+	/* an outcome whose value cannot travel fails its call, saying why */
+	struct wire_done d = m.u.tasks_done.dones.v[0];
+	d.ok = WIRE_DONE_OK;
+	d.result = v_none();
+	char *big = malloc(WIRE_MAX_STR + 10);
+	memset(big, 'x', WIRE_MAX_STR + 9);
+	big[WIRE_MAX_STR + 9] = 0;
+	d.output = big;
+	bt_recs_init(&r);
+	bt_encode_done(&d, &r, 1);
+	struct wire_msg back;
+	parts.len = 0;
+	at = wire_frame_begin(&parts, WM_TASKS_DONE);
+	wire_put_u32(&parts, 1);
+	sbuf_add(&parts, r.data.data, r.data.len);
+	wire_frame_end(&parts, at);
+	assert_int_equal(wire_decode(parts.data, parts.len, &back, &e), WIRE_OK);
+	assert_int_equal(back.u.tasks_done.dones.v[0].ok, WIRE_DONE_FAILED);
+	assert_non_null(strstr(back.u.tasks_done.dones.v[0].error,
+	                       "the task's result cannot be sent to another node"));
+	wire_msg_free(&back);
+	bt_recs_fini(&r);
+	free(big);
+	wire_msg_free(&m);
+	sbuf_fini(&whole);
+	sbuf_fini(&parts);
+}
+
+/* The call-id map (linear probing, deletions shift entries back): what
+ * is put is found until deleted, through growth and many deletions. */
+static void test_batch_map(void **state)
+{
+	bt_map m = {0};
+	enum { N = 20000 };
+	static char seen[N + 1];
+	for (uint64_t k = 1; k <= N; k++)
+		bt_map_put(&m, k * 7919, &seen[k]);
+	assert_int_equal(m.n, N);
+	uint64_t x = 12345;
+	for (int i = 0; i < 3 * N; i++) { /* delete about 95%, in a random order */
+		x = x * 6364136223846793005ull + 1442695040888963407ull;
+		uint64_t k = (x >> 33) % N + 1;
+		void *v = bt_map_del(&m, k * 7919);
+		assert_true(v == NULL || v == &seen[k]);
+		if (v)
+			seen[k] = 1;
+	}
+	size_t left = 0;
+	for (uint64_t k = 1; k <= N; k++) {
+		void *v = bt_map_get(&m, k * 7919);
+		assert_true(seen[k] ? v == NULL : v == &seen[k]);
+		left += !seen[k];
+	}
+	assert_int_equal(m.n, left);
+	assert_null(bt_map_get(&m, 1)); /* never put */
+	bt_map_free(&m);
+}
+
+/* FLOW_WIRE_CORPUS=DIR: writes one frame of each batch message there,
+ * the fuzzer's seeds (tests/fuzz/corpus/wire); else checks nothing. */
+static void test_write_seeds(void **state)
+{
+	const char *dir = getenv("FLOW_WIRE_CORPUS");
+	if (!dir)
+		return;
+	static const int seeds[] = {WM_RUN_TASKS, WM_WAIT_DONE, WM_TASKS_DONE, WM_CANCEL};
+	for (size_t i = 0; i < sizeof seeds / sizeof seeds[0]; i++) {
+		sbuf b = frame_of(seeds[i]);
+		char path[512], name[32];
+		snprintf(name, sizeof name, "%s", wire_kind_name(seeds[i]));
+		for (char *c = name; *c; c++)
+			*c = (char)(*c >= 'A' && *c <= 'Z' ? *c - 'A' + 'a' : *c);
+		snprintf(path, sizeof path, "%s/%s", dir, name);
+		FILE *f = fopen(path, "wb");
+		assert_non_null(f);
+		fwrite(b.data, 1, b.len, f);
+		fclose(f);
+		sbuf_fini(&b);
+	}
 }
 
 static void test_codes_have_text(void **state)
@@ -536,6 +709,9 @@ int main(void)
 		cmocka_unit_test(test_oversized_unknown_version),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_codes_have_text),
+		cmocka_unit_test(test_write_seeds),
+		cmocka_unit_test(test_assembled_batches),
+		cmocka_unit_test(test_batch_map),
 		cmocka_unit_test(test_token_files),
 		cmocka_unit_test(test_macs),
 		cmocka_unit_test(test_handshake),
