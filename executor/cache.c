@@ -1,9 +1,9 @@
 /* cache.c - task results kept between runs (see cache.h, docs/cache.md).
  *
  * An entry, keyed by the 32-byte SHA-256 of the call (cache.h):
- *   "FLC1" | u64 used (unix ns) | sha256 of the rest (32) | rest
+ *   "FLC2" | u64 used (unix ns) | u32 crc32 of the rest | rest
  *   rest := u64 stored (unix ns) | str task | varint nfiles
- *           | nfiles x (str path, u64 size, u64 mtime ns) | varint n | n bytes: the result (encode.h)
+ *           | nfiles x (str path, u64 size, u64 mtime ns) | the result (encode.h) to the end
  *   str  := varint length, bytes
  * `used` stays outside the checksum so a hit can update it in place. A
  * record that fails its checksum or does not parse is a miss (and is
@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "compiler/effects.h"
 #include "executor/cache.h"
@@ -25,8 +26,8 @@
 #include "lang/native.h"
 #include "lang/vm.h"
 
-#define REC_MAGIC "FLC1"
-#define REC_HEAD (4 + 8 + 32)
+#define REC_MAGIC "FLC2"
+#define REC_HEAD (4 + 8 + 4)
 #define KEY_TAG "flow-cache-key-1"
 
 /* ---- SHA-256, streaming ----------------------------------------------------- */
@@ -203,6 +204,21 @@ static bool damaged(int rc)
 	       rc == MDB_PANIC || rc == MDB_PAGE_NOTFOUND;
 }
 
+/* A data file shorter than its last page (truncated, or emptied beside a
+ * lock file that still describes it): LMDB would fault reading past its
+ * end (SIGBUS), so this is checked before anything is read. */
+static bool truncated(MDB_env *env, const char *dir)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/data.mdb", dir);
+	struct stat st;
+	MDB_envinfo info;
+	MDB_stat ms;
+	if (stat(path, &st) != 0 || mdb_env_info(env, &info) || mdb_env_stat(env, &ms))
+		return true;
+	return ((uint64_t)info.me_last_pgno + 1) * ms.ms_psize > (uint64_t)st.st_size;
+}
+
 static int open_dir(const char *dir, uint64_t cap, FILE *warn, MDB_env **env, MDB_dbi *dbi,
                     char **err)
 {
@@ -210,7 +226,16 @@ static int open_dir(const char *dir, uint64_t cap, FILE *warn, MDB_env **env, MD
 		*err = fmt_err("cannot create the cache directory", dir, errno);
 		return -1;
 	}
+	char path[4096];
+	snprintf(path, sizeof path, "%s/data.mdb", dir);
+	struct stat st;
+	if (stat(path, &st) == 0 && st.st_size < 2 * 4096) /* not even its two meta pages */
+		remove_env(dir);
 	int rc = env_open(dir, map_size(cap), env, dbi);
+	if (rc == 0 && truncated(*env, dir)) {
+		mdb_env_close(*env);
+		rc = MDB_CORRUPTED;
+	}
 	if (rc && damaged(rc)) {
 		if (warn)
 			fprintf(warn, "flow: warning: the cache in '%s' is damaged (%s); starting a new one\n",
@@ -533,6 +558,25 @@ typedef struct rec {
 	size_t reslen;
 } rec;
 
+/* The record's check: CRC-32 (zlib), not a second SHA-256 pass over a
+ * result that may be large; it is there to catch damage, not forgery. */
+static uint32_t body_crc(const uint8_t *p, size_t n)
+{
+	uLong c = crc32(0L, Z_NULL, 0);
+	while (n > 0) {
+		uInt k = n > (1u << 30) ? (1u << 30) : (uInt)n;
+		c = crc32(c, p, k);
+		p += k;
+		n -= k;
+	}
+	return (uint32_t)c;
+}
+
+static uint32_t get_u32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
 static int get_bytes(const uint8_t *b, size_t len, size_t *pos, const uint8_t **out, size_t *n)
 {
 	uint64_t k;
@@ -550,12 +594,7 @@ static int rec_parse(const uint8_t *b, size_t len, rec *r)
 {
 	if (len < REC_HEAD + 8 || memcmp(b, REC_MAGIC, 4) != 0)
 		return -1;
-	uint8_t h[32];
-	sha s;
-	sha_begin(&s);
-	sha_add(&s, b + REC_HEAD, len - REC_HEAD);
-	sha_end(&s, h);
-	if (memcmp(h, b + 12, 32) != 0)
+	if (body_crc(b + REC_HEAD, len - REC_HEAD) != get_u32(b + 12))
 		return -1;
 	r->used = get_u64(b + 4);
 	r->stored = get_u64(b + REC_HEAD);
@@ -576,8 +615,8 @@ static int rec_parse(const uint8_t *b, size_t len, rec *r)
 		pos += 16;
 	}
 	r->fileslen = (size_t)(b + pos - r->files);
-	if (get_bytes(b, len, &pos, &r->res, &r->reslen) || pos != len)
-		return -1;
+	r->res = b + pos; /* the rest */
+	r->reslen = len - pos;
 	return 0;
 }
 
@@ -813,43 +852,37 @@ static int put_record(flow_cache *c, const uint8_t key[32], const sbuf *b)
 	return rc;
 }
 
+/* Writes cc's entry: the record is built in one buffer, the result
+ * encoded straight into it (a result may be large: no extra copies). */
 static void store(cache_call *cc, value res)
 {
 	flow_cache *c = cc->c;
-	sbuf enc;
-	sbuf_init(&enc);
-	verr e;
-	if (val_any(res, unstorable, NULL) || val_encode(&enc, res, &e) != 0 || enc.len > c->cap / 4) {
-		sbuf_fini(&enc);
+	if (val_any(res, unstorable, NULL))
 		return;
-	}
-	sbuf body;
-	sbuf_init(&body);
-	put_u64(&body, now_ns());
-	put_str(&body, cc->task);
-	pthread_mutex_lock(&c->mu);
-	val_encode_varint(&body, cc->nfiles);
-	for (size_t k = 0; k < cc->nfiles; k++) {
-		put_str(&body, cc->files[k].path);
-		put_u64(&body, cc->files[k].size);
-		put_u64(&body, cc->files[k].mtime);
-	}
-	pthread_mutex_unlock(&c->mu);
-	val_encode_varint(&body, enc.len);
-	sbuf_add(&body, enc.data, enc.len);
-	sbuf_fini(&enc);
 	sbuf r;
 	sbuf_init(&r);
 	sbuf_add(&r, REC_MAGIC, 4);
 	put_u64(&r, now_ns());
-	uint8_t h[32];
-	sha s;
-	sha_begin(&s);
-	sha_add(&s, body.data, body.len);
-	sha_end(&s, h);
-	sbuf_add(&r, h, 32);
-	sbuf_add(&r, body.data, body.len);
-	sbuf_fini(&body);
+	sbuf_add(&r, "\0\0\0\0", 4); /* the CRC, below */
+	put_u64(&r, now_ns());
+	put_str(&r, cc->task);
+	pthread_mutex_lock(&c->mu);
+	val_encode_varint(&r, cc->nfiles);
+	for (size_t k = 0; k < cc->nfiles; k++) {
+		put_str(&r, cc->files[k].path);
+		put_u64(&r, cc->files[k].size);
+		put_u64(&r, cc->files[k].mtime);
+	}
+	pthread_mutex_unlock(&c->mu);
+	size_t at = r.len;
+	verr e;
+	if (val_encode(&r, res, &e) != 0 || r.len - at > c->cap / 4) {
+		sbuf_fini(&r);
+		return;
+	}
+	uint32_t crc = body_crc((const uint8_t *)r.data + REC_HEAD, r.len - REC_HEAD);
+	for (int i = 0; i < 4; i++)
+		r.data[12 + i] = (char)(crc >> (8 * i));
 	int rc = put_record(c, cc->key, &r);
 	if (rc == MDB_MAP_FULL) { /* make room: keep the newer half */
 		evict(c, c->cap / 2);

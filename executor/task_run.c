@@ -517,7 +517,7 @@ static int call_remote(task_host *sh, const bc_proto *task, uint64_t call, value
  * @timeout, as call number `call`; returns the outcome future. where:
  * the call's place in its caller, for a failure message. */
 static value call_task_run(task_host *sh, const bc_proto *task, uint64_t call, value *a, int nargs,
-                            const bc_program *prog, span where)
+                           const bc_program *prog, span where)
 {
 	if (sh->remote && sh->depth == 0) {
 		value f;

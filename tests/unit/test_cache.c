@@ -11,6 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <lmdb.h>
+
 #include "executor/cache.h"
 #include "lang/compile.h"
 #include "lang/resolve.h"
@@ -135,6 +137,63 @@ static void test_keys(void **state)
 	unload(&b);
 }
 
+/* Flips byte k of every record's value, through LMDB (a damaged record,
+ * not a damaged B-tree: LMDB does not checksum its pages). */
+static void damage_records(size_t k)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_cursor *cur;
+	MDB_val key, val;
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_mapsize(env, 64u << 20), 0);
+	assert_int_equal(mdb_env_open(env, dir, 0, 0644), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, NULL, 0, &dbi), 0);
+	assert_int_equal(mdb_cursor_open(txn, dbi, &cur), 0);
+	int n = 0;
+	while (mdb_cursor_get(cur, &key, &val, n ? MDB_NEXT : MDB_FIRST) == 0) {
+		char copy[4096];
+		assert_true(val.mv_size > k && val.mv_size <= sizeof copy);
+		memcpy(copy, val.mv_data, val.mv_size);
+		copy[k] ^= 0x5a;
+		MDB_val nv = { val.mv_size, copy };
+		assert_int_equal(mdb_cursor_put(cur, &key, &nv, MDB_CURRENT), 0);
+		n++;
+	}
+	mdb_cursor_close(cur);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+	assert_true(n > 0);
+}
+
+/* A record whose checksum fails is a miss, and the next store replaces it. */
+static void test_damaged(void **state)
+{
+	(void)state;
+	prog a;
+	load(&a, src_a);
+	char *err = NULL;
+	uint64_t n;
+	assert_int_equal(cache_clean(dir, &n, &err), 0);
+	flow_cache *c = open_cache(&a, 0);
+	value r;
+	assert_int_equal(call(c, proto(&a, "inc"), 1, 1, v_int(2), &r), 0);
+	cache_close(c);
+	damage_records(20); /* inside the body: the time it was stored */
+	c = open_cache(&a, 0);
+	assert_int_equal(call(c, proto(&a, "inc"), 1, 1, v_int(2), &r), 0); /* a miss, stored again */
+	assert_int_equal(call(c, proto(&a, "inc"), 1, 1, v_none(), &r), 1);
+	assert_int_equal(r.as.i, 2);
+	cache_close(c);
+	damage_records(0); /* the magic */
+	c = open_cache(&a, 0);
+	assert_int_equal(call(c, proto(&a, "inc"), 1, 1, v_none(), &r), 0);
+	cache_close(c);
+	unload(&a);
+}
+
 /* 40 entries of ~3 KiB under a 64 KiB cap: the newest stay. */
 static void test_cap(void **state)
 {
@@ -194,6 +253,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_keys),
 		cmocka_unit_test(test_cap),
+		cmocka_unit_test(test_damaged),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
