@@ -79,6 +79,7 @@ struct head {
 	bt_outbox *out;      /* outcomes for each client */
 	bt_pool *pool;       /* node 1's task threads (NULL: --cpus 0) */
 	uint32_t local_inflight;
+	_Atomic uint32_t local_busy; /* node 1's threads running a task (its pool counts) */
 	pthread_mutex_t mu; /* guards members, plans */
 	struct member *m;
 	size_t n, cap;
@@ -272,7 +273,7 @@ static void handle_status(struct head *h, wire_server *s)
 			o->address = x->address;
 			o->state = (char *)state_name[x->state];
 			o->cpus = x->cpus;
-			o->cpus_used = x->cpus_used;
+			o->cpus_used = x->id == 1 ? atomic_load(&h->local_busy) : x->cpus_used;
 			o->resources = x->resources;
 			o->store_cap = x->store_cap;
 			o->store_used = x->store_used;
@@ -950,7 +951,7 @@ int head_run(const struct node_opts *o, verr *e)
 		return 1;
 	}
 	if (o->cpus > 0)
-		h.pool = bt_pool_start(o->cpus, h.name, &h.view, NULL, local_done, &h);
+		h.pool = bt_pool_start(o->cpus, h.name, &h.view, &h.local_busy, local_done, &h);
 	wire_log("head listening on %s (node 1, %s, %d cpus)", self->address, self->host, o->cpus);
 	snprintf(text, sizeof text,
 	         "Flow head started on %s (node 1, host %s, %d cpus).\n"
@@ -1007,8 +1008,10 @@ int head_run(const struct node_opts *o, verr *e)
 	for (size_t i = 0; i < nlinks; i++)
 		bt_pump_stop(h.links[i]->pump);
 	int busy = bt_pool_stop(h.pool, 5000) != 0;
-	bt_outbox_free(h.out);
+	/* the server first: closing it reports its pipes gone (on_gone),
+	 * which drops their outcomes from the outbox */
 	wire_server_close(s);
+	bt_outbox_free(h.out);
 	if (busy)
 		return 0;
 	for (size_t i = 0; i < h.nlinks; i++) {

@@ -256,6 +256,7 @@ static void on_gone(void *arg, uint32_t pipe, const char *peer)
 
 int worker_run(const struct node_opts *o, verr *e)
 {
+	int busy = 0; /* a task still running when the worker stops */
 	struct worker *w = calloc(1, sizeof *w);
 	char url[300];
 	wire_server *listener = NULL;
@@ -324,10 +325,15 @@ int worker_run(const struct node_opts *o, verr *e)
 		bt_outbox_expire(w->out);
 	}
 	/* running tasks end first (at most 5 s more: then left to the exit) */
-	int busy = bt_pool_stop(w->pool, 5000) != 0;
-	bt_outbox_free(w->out);
-	if (!busy)
+	busy = bt_pool_stop(w->pool, 5000) != 0;
+	/* the listener first: closing it reports its pipes gone (on_gone),
+	 * which drops their outcomes from the outbox */
+	wire_server_close(listener);
+	listener = NULL;
+	if (!busy) { /* else a task thread still running may yet use them */
+		bt_outbox_free(w->out);
 		plan_store_free(&plans);
+	}
 	atomic_store(&w->quit, 1);
 	pthread_join(hb, NULL);
 	if (atomic_load(&w->lost) == 1) {
@@ -340,6 +346,7 @@ int worker_run(const struct node_opts *o, verr *e)
 out:
 	wire_server_close(listener);
 	wire_client_close(w->head);
-	free(w);
+	if (!busy)
+		free(w);
 	return status;
 }

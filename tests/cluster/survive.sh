@@ -58,7 +58,8 @@ for i in $workers; do start_worker $i; done
 wait_until 15 count_is 4 && ok || bad "the workers did not join: $(status_json 2>&1)"
 
 # ---- kill -9 at 25%, 50%, 75% of a run ----
-args=(-p n=3000 -p work=400)
+# sized so a run lasts a few seconds here (calls travel in batches: thousands a second)
+args=(-p n=20000 -p work=400)
 "$flow" run --serial "${args[@]}" "$tmp/survive.flow" >"$tmp/expected.out" || bad "--serial run failed"
 t0=$(ms)
 frun "${args[@]}" survive.flow >"$tmp/base.out" 2>"$tmp/base.err" && cmp -s "$tmp/base.out" "$tmp/expected.out" &&
@@ -82,7 +83,7 @@ for pct in 25 50 75; do
 	[ $rc = 0 ] && cmp -s "$tmp/k$pct.out" "$tmp/expected.out" && ok ||
 		bad "worker on host$i killed at $pct%: exit $rc: $(cat "$tmp/k$pct.out") $(head -5 "$tmp/k$pct.err")"
 	grep -q "host$i .*(the node was lost); running task 'step' again (1 of 3)" "$tmp/k$pct.err" && ok ||
-		bad "no call was sent again after the kill at $pct%: $(head -3 "$tmp/k$pct.err")"
+		bad "no call was sent again after the kill at $pct%: $(head -3 "$tmp/k$pct.err") (worker log: $(tail -2 "$tmp/w$i.err"))"
 	[ -n "$(spill_dirs $i)" ] && ok || bad "the killed worker left no spill directory (none made?)"
 	start_worker $i
 	wait_until 10 count_is 4 && ok || bad "a fresh worker on host$i did not join"
@@ -92,7 +93,7 @@ done
 # ---- a partition (nft inside host 3): dead within ~3 s, the run completes, a rejoin is new ----
 old=$(worker_id 3)
 w3=$(daemon_pid 3 worker)
-long=(-p n=6000 -p work=800)
+long=(-p n=40000 -p work=400)
 "$flow" run --serial "${long[@]}" "$tmp/survive.flow" >"$tmp/long.expected" || bad "--serial run failed"
 frun "${long[@]}" survive.flow >"$tmp/part.out" 2>"$tmp/part.err" &
 client=$!
@@ -117,7 +118,7 @@ rc=$?
 [ $rc = 0 ] && cmp -s "$tmp/part.out" "$tmp/long.expected" && ok ||
 	bad "the run through a partition: exit $rc: $(cat "$tmp/part.out") $(head -5 "$tmp/part.err")"
 wait_until 10 gone "$w3" && ok || bad "the partitioned worker did not stop by itself"
-grep -q "lost the head" "$tmp/w3.err" && ok || bad "the partitioned worker did not say it lost the head"
+grep -q "lost the head" "$tmp/w3.err" && ok || bad "the partitioned worker did not say it lost the head: $(tail -3 "$tmp/w3.err")"
 ip netns exec "$(host_ns 3)" nft delete table inet flowpart || bad "could not heal the partition"
 start_worker 3
 wait_until 10 count_is 4 && ok || bad "host3 did not rejoin after healing"
@@ -183,15 +184,16 @@ grep -q "node $id4 (host4 .*) finished draining; removed" "$tmp/head.err" && ok 
 start_worker 4
 wait_until 10 count_is 4 && ok || bad "a fresh worker on host4 did not join"
 
-# ---- chaos: a random worker killed every 2 s, a fresh one started ----
-chaos=(-p n=18000 -p work=800)
+# ---- chaos: a random worker killed every second, a fresh one started ----
+# (bench/cluster/survive.sh runs the long version: every 2 s through 60 s)
+chaos=(-p n=100000 -p work=400)
 "$flow" run --serial "${chaos[@]}" "$tmp/survive.flow" >"$tmp/chaos.expected" || bad "--serial run failed"
 t0=$(ms)
 frun "${chaos[@]}" survive.flow >"$tmp/chaos.out" 2>"$tmp/chaos.err" &
 client=$!
 kills=0
 while [ $kills -lt 8 ] && [ $(($(ms) - t0)) -lt 15000 ]; do
-	sleep 2
+	sleep 1
 	kill -0 $client 2>/dev/null || break
 	i=$(echo $workers | tr ' ' '\n' | shuf -n 1)
 	p=$(daemon_pid $i worker)
@@ -201,7 +203,7 @@ done
 wait $client
 rc=$?
 echo "chaos: $kills workers killed, run took $(($(ms) - t0)) ms, $(grep -c 'again (' "$tmp/chaos.err") calls sent again"
-[ $kills -ge 4 ] && ok || bad "the chaos run ended after $kills kills (too short to test anything)"
+[ $kills -ge 3 ] && ok || bad "the chaos run ended after $kills kills (too short to test anything)"
 [ $rc = 0 ] && cmp -s "$tmp/chaos.out" "$tmp/chaos.expected" && ok ||
 	bad "chaos: exit $rc: $(cat "$tmp/chaos.out") $(grep -v 'again (' "$tmp/chaos.err" | head -5)"
 for i in $workers; do wait_until 10 bash -c "[ -n \"\$(ls $tmp/h$i/.flow/run/worker-*.pid 2>/dev/null)\" ]"; done
