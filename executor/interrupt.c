@@ -108,9 +108,22 @@ int interrupt_signal(void)
 	return __atomic_load_n(&taken, __ATOMIC_SEQ_CST);
 }
 
+static int stopped; /* atomic: interrupt_stop_run was called */
+
+void interrupt_stop_run(void)
+{
+	__atomic_store_n(&stopped, 1, __ATOMIC_SEQ_CST);
+}
+
+bool run_stopped(void)
+{
+	return __atomic_load_n(&stopped, __ATOMIC_SEQ_CST) != 0;
+}
+
 bool run_cancelled(void)
 {
-	return __atomic_load_n(&taken, __ATOMIC_RELAXED) != 0;
+	return __atomic_load_n(&taken, __ATOMIC_RELAXED) != 0 ||
+	       __atomic_load_n(&stopped, __ATOMIC_RELAXED) != 0;
 }
 
 void interrupt_set_spill_dir(const char *dir)

@@ -30,7 +30,15 @@ int interrupt_signal(void);
 void interrupt_set_spill_dir(const char *dir);
 /* Removes a spill directory (its LMDB files, then the directory). */
 void interrupt_remove_spill_dir(const char *dir);
-/* Is the run being cancelled (a signal taken)? Cheap; any thread. */
+/* Is the run being cancelled (a signal taken, or interrupt_stop_run)?
+ * Cheap; any thread. */
 bool run_cancelled(void);
+/* Stops the run as a first signal would, for a reason that is not a
+ * signal and that the caller has already reported (the cluster's head was
+ * lost): nothing more starts, running calls are cancelled, no further
+ * failure is printed; interrupt_signal() stays 0. */
+void interrupt_stop_run(void);
+/* Was interrupt_stop_run called? */
+bool run_stopped(void);
 
 #endif

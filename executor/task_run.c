@@ -318,7 +318,8 @@ static value fail_future(task_host *sh, const char *what, const char *name, int 
 	if (asprintf(&msg, "%s\n  %s '%s' failed%s; it was called from %s", err, what, name, after,
 	             where) < 0)
 		abort();
-	fprintf(sh->err, "%s\n", msg);
+	if (!run_stopped()) /* else its one reason was said (the head was lost) */
+		fprintf(sh->err, "%s\n", msg);
 	sh->nfailed++;
 	value f = future_new_failed(msg);
 	vfuture *vf = (vfuture *)f.as.o;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "batch.h"
+#include "executor/interrupt.h"
 #include "plans.h"
 #include "transport.h"
 
@@ -94,6 +95,13 @@ static void pump_lost(void *arg, const char *why, int in_call)
 	             wire_client_lost(cl->c) ? " (the connection to the head closed)" : "") < 0)
 		text = NULL;
 	pthread_mutex_lock(&cl->mu);
+	/* said once, and the run stops: every call would fail the same way */
+	if (!cl->lost) {
+		fprintf(stderr, "flow run: lost the head at %s: %s; the run stops\n", cl->address,
+		        text ? text : why);
+		interrupt_stop_run();
+	}
+	free(cl->lost);
 	cl->lost = text;
 	for (size_t i = 0; i < cl->calls.cap; i++) {
 		struct slot *s = cl->calls.vals[i];

@@ -222,6 +222,30 @@ rc=$?
 start_worker 2
 wait_until 10 count_is 4 && ok || bad "a fresh worker on host2 did not join"
 
+# ---- the head killed mid-run: the driver says so once and stops; the workers stop ----
+head_pid=$(daemon_pid 1 head)
+t0=$(ms)
+frun "${chaos[@]}" survive.flow >"$tmp/hl.out" 2>"$tmp/hl.err" &
+client=$!
+sleep 1
+kill -9 "$head_pid"
+wait_until 10 gone "$client" && ok || bad "the driver did not stop within 10 s of losing the head"
+wait $client
+rc=$?
+echo "head killed: the driver ended after $(($(ms) - t0)) ms (exit $rc)"
+[ $rc = 1 ] && [ "$(grep -c "lost the head at .*; the run stops" "$tmp/hl.err")" = 1 ] &&
+	[ "$(grep -c "failed; it was called from" "$tmp/hl.err")" = 0 ] && ok ||
+	bad "a lost head: exit $rc, not one clear message: $(head -4 "$tmp/hl.err")"
+for i in $workers; do
+	p=$(daemon_pid $i worker)
+	[ -z "$p" ] || wait_until 10 gone "$p" || bad "the worker on host$i did not stop after losing the head"
+	tail -1 "$tmp/w$i.err" | grep -q "lost the head" && ok || bad "the worker on host$i did not say it lost the head: $(tail -1 "$tmp/w$i.err")"
+done
+# a head started after the crash removes the dead head's spill directory
+run 1 "$flow" start --head --block --cpus 1 --token-file "$tmp/token" >"$tmp/head2.out" 2>"$tmp/head2.err" &
+wait_until 10 grep -q "Flow head started" "$tmp/head2.out" && ok || bad "a fresh head did not start: $(cat "$tmp/head2.err")"
+[ "$(spill_dirs 1 | wc -l)" = 1 ] && ok || bad "spill directories on host1 after a fresh head: $(spill_dirs 1)"
+
 # ---- stop everything: nothing left ----
 for i in 4 3 2 1; do
 	for f in "$tmp/h$i"/.flow/run/*.pid; do
