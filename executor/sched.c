@@ -74,7 +74,18 @@ static bool runs_on_worker(const dag *g, uint32_t v)
 static void push_ready(sched *s, uint32_t v)
 {
 	bq_push(&s->ready, v, s->prio[v]);
-	pthread_cond_signal(&s->work);
+	if (s->defer_wake)
+		s->nwake++;
+	else
+		pthread_cond_signal(&s->work);
+}
+
+void sched_wake_deferred(sched *s)
+{
+	uint32_t k = s->nwake < s->ready.n ? s->nwake : s->ready.n;
+	s->nwake = 0;
+	while (k-- > 0)
+		pthread_cond_signal(&s->work);
 }
 
 static uint32_t next_effect(const dag *g, uint32_t from)
@@ -215,6 +226,33 @@ bool sched_take(sched *s, res_pool *r, sched_item *it)
 		*it = (sched_item){ NULL, v, res_needs(s->g, v) };
 	}
 	res_take(r, it->needs, 1);
+	return true;
+}
+
+/* Does v feed want directly? Only a short successor list is scanned: a
+ * node with many successors is left to the workers. */
+static bool feeds(const dag *g, uint32_t v, uint32_t want)
+{
+	uint32_t e = g->succ_off[v], end = g->succ_off[v + 1];
+	if (end - e > 64)
+		return false;
+	for (; e < end; e++)
+		if (g->succs[e] == want)
+			return true;
+	return false;
+}
+
+bool sched_take_for(sched *s, res_pool *r, uint32_t want, sched_item *it)
+{
+	if (run_cancelled() || s->stop || s->cut != NO_NODE || s->ready.n == 0)
+		return false;
+	uint32_t v = bq_peek(&s->ready);
+	const bc_attrs *needs = res_needs(s->g, v);
+	if (!feeds(s->g, v, want) || !res_fits(r, needs))
+		return false;
+	bq_pop(&s->ready);
+	*it = (sched_item){ NULL, v, needs };
+	res_take(r, needs, 1);
 	return true;
 }
 

@@ -79,6 +79,20 @@ typedef struct sched {
 	nested_job *jq_head, *jq_tail, *jobs;
 	uint64_t njq, jobs_live, jobs_ended;
 	int any_waiters;     /* threads in a wait() that any job's end wakes */
+	/* Wakes the driver thread holds back (mu): while defer_wake is set,
+	 * a node made ready is queued without waking a worker, and counted in
+	 * nwake; the driver wakes them (sched_wake_deferred) before it waits
+	 * or runs its next node, unless it ran the node itself meanwhile
+	 * (help), so a round trip driver -> task -> driver costs no futex. */
+	bool defer_wake;
+	uint32_t nwake;
+	/* Help while waiting (set by a node that can run work on the driver
+	 * thread, or NULL): the driver is about to block until node `want`'s
+	 * inputs are done; run one ready predecessor of it on the driver
+	 * thread (vm: the driver's). Called and returns with mu held (it
+	 * drops it meanwhile); true when it ran something. */
+	bool (*help)(void *ctx, uint32_t want, flow_vm *vm);
+	void *help_ctx;
 } sched;
 
 /* What a node takes to run: a nested job, or DAG node v. */
@@ -100,6 +114,12 @@ bool sched_has_work(sched *s, const res_pool *r);
  * needs from r. False when nothing fits. A DAG node after s->cut is
  * completed without running instead (no later call is made). (mu) */
 bool sched_take(sched *s, res_pool *r, sched_item *it);
+/* For help while waiting: takes the first ready node if it is a direct
+ * predecessor of `want`, fits r and starts no later than the driver's
+ * end, as sched_take does. (mu) */
+bool sched_take_for(sched *s, res_pool *r, uint32_t want, sched_item *it);
+/* Wakes the workers for the nodes queued while s->defer_wake was set. (mu) */
+void sched_wake_deferred(sched *s);
 /* Gives back what it held, once it has ended (an actor keeps its needs
  * until the run ends). (mu) */
 void sched_release(sched *s, res_pool *r, const sched_item *it);
