@@ -23,7 +23,8 @@
  * clock is CLOCK_MONOTONIC, for deadlines).
  *
  * Ownership: a sched borrows g; it owns its arrays, and every nested_job
- * submitted to it (freed by sched_fini, after every thread is done). */
+ * submitted to it: freed once it has ended and its caller retired it
+ * (sched_retire_jobs), the rest by sched_fini after every thread is done. */
 #ifndef FLOW_SCHED_H
 #define FLOW_SCHED_H
 
@@ -73,9 +74,9 @@ typedef struct sched {
 	                      * it goes on */
 	pthread_mutex_t mu;
 	pthread_cond_t work, drv, jdone;
-	/* nested jobs (mu): the queue (it may still hold jobs a waiting caller
-	 * took: they are passed over), every job, the count queued, the count
-	 * not yet ended, and how many have ended (for wait's "any") */
+	/* nested jobs (mu): the queue (doubly linked: a waiting caller takes
+	 * its job out of the middle), every job not freed, the count queued,
+	 * the count not yet ended, and how many have ended (for wait's "any") */
 	nested_job *jq_head, *jq_tail, *jobs;
 	uint64_t njq, jobs_live, jobs_ended;
 	int any_waiters;     /* threads in a wait() that any job's end wakes */
@@ -130,8 +131,18 @@ void sched_complete(sched *s, uint32_t v);
 void sched_queue_job(sched *s, nested_job *j);
 /* Counts j as submitted (before it is queued or failed at once). (mu) */
 void sched_add_job(sched *s, nested_job *j);
-/* Job j has run (its future is settled): wakes whoever waits. (mu) */
+/* Takes queued job j out of the queue (it is about to run). (mu) */
+void sched_unqueue_job(sched *s, nested_job *j);
+/* Job j has run (its future is settled, its hold on it released):
+ * wakes whoever waits; frees j if its caller is done with it. (mu) */
 void sched_job_ended(sched *s, nested_job *j);
+/* On the caller's thread, *kids its list of jobs (by sibling): frees and
+ * unlinks the first ones that have ended (their futures are settled, so
+ * the caller never asks for them again); stops at one still pending. (mu) */
+void sched_prune_jobs(sched *s, nested_job **kids);
+/* The caller of the jobs on list kids (by sibling) is done with them:
+ * each is freed once it has ended (now, or in sched_job_ended). (mu) */
+void sched_retire_jobs(sched *s, nested_job *kids);
 /* Is every DAG node and every job done? (mu) */
 bool sched_all_done(const sched *s);
 /* A node could not run (its error is in vm): stops the whole run, and
