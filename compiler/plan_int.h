@@ -41,4 +41,14 @@ void plan_source_hash(const diag_ctx *d, uint8_t out[32]);
 /* SHA-256 of buf[0..len). */
 void plan_sha256(const void *buf, size_t len, uint8_t out[32]);
 
+/* Rewrites the checksum at the end of plan bytes b[0..len) to match the
+ * rest (when b is long enough to have one), so that a mutated plan is
+ * read past the checksum: for the fuzzer and the regression corpus,
+ * which test what lies behind it (the unit test checks the sum itself). */
+static inline void plan_fix_checksum(uint8_t *b, size_t len)
+{
+	if (len >= PLAN_HEADER_LEN + PLAN_SUM_LEN)
+		plan_sha256(b, len - PLAN_SUM_LEN, b + len - PLAN_SUM_LEN);
+}
+
 #endif

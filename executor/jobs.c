@@ -15,12 +15,14 @@
 /* Job j has run (its future is settled): wake whoever waits. (not mu) */
 static void finish_job(sched *s, nested_job *j)
 {
+	/* the job's hold on its result goes: its callers hold the future */
+	value f = j->fut;
+	j->fut = v_none();
+	val_rele(f);
+	/* j may be freed from here on (sched_job_ended) */
 	pthread_mutex_lock(&s->mu);
 	sched_job_ended(s, j);
 	pthread_mutex_unlock(&s->mu);
-	/* the job's hold on its result goes: its callers hold the future */
-	val_rele(j->fut);
-	j->fut = v_none();
 }
 
 void jobs_run(pool_worker *w, nested_job *j)
@@ -58,6 +60,9 @@ static void job_submit(task_host *h, nested_job *j)
 	char why[256];
 	res_never_fits(&p->node->res, &j->task->attrs, why, sizeof why);
 	pthread_mutex_lock(&s->mu);
+	/* the caller's earlier calls that have ended (a `get(f(x))` loop):
+	 * their futures are settled, so nothing asks for their records */
+	sched_prune_jobs(s, &j->sibling);
 	sched_add_job(s, j);
 	if (why[0] || s->stop) {
 		pthread_mutex_unlock(&s->mu);
@@ -116,22 +121,61 @@ static int block_on(pool *p, task_host *h, const bc_attrs *running, nested_job *
 	return 0;
 }
 
+/* The driver thread (a staged driver's call), about to block on job j
+ * that no worker has taken, runs it itself when it fits what the node
+ * has free: no worker is woken, and nothing has to wake the driver.
+ * (mu, dropped while it runs) */
+static bool driver_run_job(pool *p, nested_job *j)
+{
+	sched *s = p->s;
+	const bc_attrs *a = &j->task->attrs;
+	/* inside a node it is helping with, it runs the job in that node's
+	 * slot, as a worker does; otherwise in what the node has free */
+	bool nested = p->driver_helping;
+	if (s->stop || j->state != NJ_QUEUED ||
+	    !(nested ? res_within(p->driver_running, a) : res_fits(&p->node->res, a)))
+		return false;
+	sched_unqueue_job(s, j);
+	__atomic_store_n(&j->state, NJ_RUNNING, __ATOMIC_RELAXED);
+	if (!nested) {
+		res_take(&p->node->res, a, 1);
+		p->driver_helping = true;
+		p->driver_running = a;
+	}
+	pthread_mutex_unlock(&s->mu);
+	uint64_t t0 = obs_now_ns();
+	int failed = task_run_job(p->driver, j);
+	obs_job_done(p->run.obs, j, 0, t0, failed);
+	finish_job(s, j);
+	pthread_mutex_lock(&s->mu);
+	if (!nested) {
+		res_take(&p->node->res, a, -1);
+		p->driver_running = NULL;
+		p->driver_helping = false;
+	}
+	return true;
+}
+
 static int job_await(task_host *h, nested_job *j, uint64_t deadline, bool any)
 {
 	pool *p = h->spawn->ctx;
-	/* the driver thread (a staged driver's calls) holds no slot: it
-	 * waits for a worker to run the job */
+	/* the driver thread (a staged driver's calls) holds no slot but
+	 * may take one for the job (driver_run_job) */
 	pool_worker *w = h == p->driver ? NULL : pool_worker_of(h);
-	const bc_attrs *running = w ? w->running : NULL;
+	const bc_attrs *running = w ? w->running : p->driver_running;
 	sched *s = p->s;
 	pthread_mutex_lock(&s->mu);
 	if (w && j->state == NJ_QUEUED && !any && res_within(running, &j->task->attrs)) {
 		/* nobody has taken it: run it here, in the caller's slot (not
 		 * for wait(), which wants whichever call ends first) */
+		sched_unqueue_job(s, j);
 		__atomic_store_n(&j->state, NJ_RUNNING, __ATOMIC_RELAXED);
-		s->njq--;
 		pthread_mutex_unlock(&s->mu);
 		jobs_run(w, j);
+		return 0;
+	}
+	if (!w && !any && driver_run_job(p, j)) {
+		pthread_mutex_unlock(&s->mu);
 		return 0;
 	}
 	bool blocked = false;
@@ -146,8 +190,17 @@ static int job_await(task_host *h, nested_job *j, uint64_t deadline, bool any)
 	return rc;
 }
 
+static void job_retire(task_host *h, nested_job *kids)
+{
+	sched *s = ((pool *)h->spawn->ctx)->s;
+	pthread_mutex_lock(&s->mu);
+	sched_retire_jobs(s, kids);
+	pthread_mutex_unlock(&s->mu);
+}
+
 void jobs_spawner(pool *p, task_spawner *sp)
 {
+	sp->retire = job_retire;
 	sp->submit = job_submit;
 	sp->await = job_await;
 	sp->ctx = p;

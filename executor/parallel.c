@@ -56,8 +56,14 @@ static void drive(sched *s, task_host *dh, flow_vm *dv, run_obs *obs)
 		if (s->worker[v])
 			continue;
 		pthread_mutex_lock(&s->mu);
-		while (s->pending[v] != 0 && !s->fatal && !run_cancelled())
+		while (s->pending[v] != 0 && !s->fatal && !run_cancelled()) {
+			/* help while waiting: run what v waits for here */
+			if (s->help && s->help(s->help_ctx, v, dv))
+				continue;
+			sched_wake_deferred(s);
 			driver_wait(s, obs);
+		}
+		sched_wake_deferred(s);
 		bool stop = s->fatal;
 		bool passed = s->cut != NO_NODE && v > s->cut;
 		if (passed && !stop)
@@ -86,10 +92,15 @@ static void drive(sched *s, task_host *dh, flow_vm *dv, run_obs *obs)
 			s->cut = v;
 			pthread_cond_broadcast(&s->work);
 		}
+		/* the workers for what v made ready are woken at the top of the
+		 * next turn, unless the driver runs it itself (help) */
+		s->defer_wake = true;
 		sched_complete(s, v);
+		s->defer_wake = false;
 		pthread_mutex_unlock(&s->mu);
 	}
 	pthread_mutex_lock(&s->mu);
+	sched_wake_deferred(s);
 	while (!sched_all_done(s) && !s->fatal && !run_cancelled())
 		driver_wait(s, obs);
 	if (run_cancelled())

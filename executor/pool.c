@@ -81,6 +81,56 @@ static void on_block(void *ctx, bool begin)
 	pool_start_reserved(p, k);
 }
 
+/* The driver thread's task starts or stops sleeping (help while
+ * waiting): what it holds goes to another task meanwhile, as on_block. */
+static void on_driver_block(void *ctx, bool begin)
+{
+	pool *p = ctx;
+	if (!p->driver_helping) /* the driver's own code holds nothing */
+		return;
+	pthread_mutex_lock(&p->s->mu);
+	double c = p->driver_running ? p->driver_running->cpus : 0;
+	if (!begin) {
+		p->node->res.free_cpu -= c;
+		pthread_mutex_unlock(&p->s->mu);
+		return;
+	}
+	p->node->res.free_cpu += c;
+	int k = pool_reserve_thread(p);
+	pthread_cond_signal(&p->s->work);
+	pthread_mutex_unlock(&p->s->mu);
+	pool_start_reserved(p, k);
+}
+
+/* sched.help: runs a ready predecessor of `want` on the driver thread. */
+static bool driver_help(void *ctx, uint32_t want, flow_vm *vm)
+{
+	pool *p = ctx;
+	sched *s = p->s;
+	sched_item it;
+	if (p->driver_helping || !sched_take_for(s, &p->node->res, want, &it))
+		return false;
+	p->driver_helping = true;
+	p->driver_running = it.needs;
+	pthread_mutex_unlock(&s->mu);
+	obs_mark m;
+	obs_node_begin(p->run.obs, p->driver, it.v, 0, &m);
+	int rc = task_run_node(p->driver, vm, p->run.g, it.v);
+	obs_node_end(p->run.obs, p->driver, it.v, &m);
+	if (rc < 0)
+		sched_fail(s, vm);
+	pthread_mutex_lock(&s->mu);
+	if (rc >= 0) {
+		s->defer_wake = true; /* its successor is the driver's next node */
+		sched_complete(s, it.v);
+		s->defer_wake = false;
+	}
+	sched_release(s, &p->node->res, &it);
+	p->driver_running = NULL;
+	p->driver_helping = false;
+	return true;
+}
+
 /* Runs DAG node v on w. False when the run cannot go on. (not mu) */
 static bool run_dag_node(pool_worker *w, uint32_t v)
 {
@@ -149,8 +199,13 @@ int pool_start(pool *p, exec_node *n, const node_run *run, int cpus)
 		abort();
 	jobs_spawner(p, &p->spawner);
 	p->driver = run->driver;
-	if (p->driver)
+	if (p->driver) {
 		p->driver->spawn = &p->spawner; /* before any thread starts */
+		p->driver->block = on_driver_block;
+		p->driver->block_ctx = p;
+		p->s->help = driver_help;
+		p->s->help_ctx = p;
+	}
 	pthread_mutex_lock(&p->s->mu);
 	p->nthreads = cpus; /* before any worker can start more */
 	pthread_mutex_unlock(&p->s->mu);

@@ -47,6 +47,9 @@ struct pool {
 	task_spawner spawner;    /* nested calls (jobs.c) */
 	task_host *driver;       /* run.driver: the driver thread's host, which
 	                          * submits and awaits jobs but is no worker */
+	bool driver_helping;     /* the driver thread runs a node or job itself
+	                          * (help while waiting); it holds driver_running */
+	const bc_attrs *driver_running; /* (mu) */
 };
 
 /* Starts cpus workers for run on node n. Returns how many started. */

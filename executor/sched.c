@@ -74,7 +74,18 @@ static bool runs_on_worker(const dag *g, uint32_t v)
 static void push_ready(sched *s, uint32_t v)
 {
 	bq_push(&s->ready, v, s->prio[v]);
-	pthread_cond_signal(&s->work);
+	if (s->defer_wake)
+		s->nwake++;
+	else
+		pthread_cond_signal(&s->work);
+}
+
+void sched_wake_deferred(sched *s)
+{
+	uint32_t k = s->nwake < s->ready.n ? s->nwake : s->ready.n;
+	s->nwake = 0;
+	while (k-- > 0)
+		pthread_cond_signal(&s->work);
 }
 
 static uint32_t next_effect(const dag *g, uint32_t from)
@@ -146,13 +157,25 @@ void sched_init(sched *s, const dag *g, FILE *err)
 	advance_frontier(s, next_effect(g, 0));
 }
 
+/* Frees job j, ended and retired, or at the end of the run. (mu) */
+static void free_job(sched *s, nested_job *j)
+{
+	if (j->queued)
+		sched_unqueue_job(s, j);
+	if (j->all_prev)
+		j->all_prev->all = j->all;
+	else
+		s->jobs = j->all;
+	if (j->all)
+		j->all->all_prev = j->all_prev;
+	task_job_release(j);
+	free(j);
+}
+
 void sched_fini(sched *s)
 {
-	for (nested_job *j = s->jobs, *next; j; j = next) {
-		next = j->all;
-		task_job_release(j);
-		free(j);
-	}
+	while (s->jobs)
+		free_job(s, s->jobs);
 	pthread_cond_destroy(&s->jdone);
 	pthread_cond_destroy(&s->work);
 	pthread_cond_destroy(&s->drv);
@@ -166,15 +189,25 @@ void sched_fini(sched *s)
 
 /* ---- taking work ----------------------------------------------------------------- */
 
-/* The first queued job, dropping those a waiting caller took. (mu) */
+/* The first queued job (a job leaves the queue when it is taken). (mu) */
 static nested_job *job_peek(sched *s)
 {
-	while (s->jq_head && s->jq_head->state != NJ_QUEUED) {
-		s->jq_head = s->jq_head->next;
-		if (!s->jq_head)
-			s->jq_tail = NULL;
-	}
 	return s->jq_head;
+}
+
+void sched_unqueue_job(sched *s, nested_job *j)
+{
+	if (j->prev)
+		j->prev->next = j->next;
+	else
+		s->jq_head = j->next;
+	if (j->next)
+		j->next->prev = j->prev;
+	else
+		s->jq_tail = j->prev;
+	j->next = j->prev = NULL;
+	j->queued = false;
+	s->njq--;
 }
 
 bool sched_has_work(sched *s, const res_pool *r)
@@ -198,11 +231,8 @@ bool sched_take(sched *s, res_pool *r, sched_item *it)
 	/* jobs first: running tasks wait for them */
 	nested_job *j = job_peek(s);
 	if (j && res_fits(r, &j->task->attrs)) {
-		s->jq_head = j->next;
-		if (!s->jq_head)
-			s->jq_tail = NULL;
+		sched_unqueue_job(s, j);
 		__atomic_store_n(&j->state, NJ_RUNNING, __ATOMIC_RELAXED);
-		s->njq--;
 		*it = (sched_item){ j, NO_NODE, &j->task->attrs };
 	} else {
 		/* LOCALITY GOES HERE. With one node, the highest priority ready
@@ -215,6 +245,33 @@ bool sched_take(sched *s, res_pool *r, sched_item *it)
 		*it = (sched_item){ NULL, v, res_needs(s->g, v) };
 	}
 	res_take(r, it->needs, 1);
+	return true;
+}
+
+/* Does v feed want directly? Only a short successor list is scanned: a
+ * node with many successors is left to the workers. */
+static bool feeds(const dag *g, uint32_t v, uint32_t want)
+{
+	uint32_t e = g->succ_off[v], end = g->succ_off[v + 1];
+	if (end - e > 64)
+		return false;
+	for (; e < end; e++)
+		if (g->succs[e] == want)
+			return true;
+	return false;
+}
+
+bool sched_take_for(sched *s, res_pool *r, uint32_t want, sched_item *it)
+{
+	if (run_cancelled() || s->stop || s->cut != NO_NODE || s->ready.n == 0)
+		return false;
+	uint32_t v = bq_peek(&s->ready);
+	const bc_attrs *needs = res_needs(s->g, v);
+	if (!feeds(s->g, v, want) || !res_fits(r, needs))
+		return false;
+	bq_pop(&s->ready);
+	*it = (sched_item){ NULL, v, needs };
+	res_take(r, needs, 1);
 	return true;
 }
 
@@ -252,6 +309,9 @@ void sched_complete(sched *s, uint32_t v)
 void sched_add_job(sched *s, nested_job *j)
 {
 	j->all = s->jobs;
+	j->all_prev = NULL;
+	if (s->jobs)
+		s->jobs->all_prev = j;
 	s->jobs = j;
 	s->jobs_live++;
 }
@@ -260,6 +320,8 @@ void sched_queue_job(sched *s, nested_job *j)
 {
 	__atomic_store_n(&j->state, NJ_QUEUED, __ATOMIC_RELAXED);
 	j->next = NULL;
+	j->prev = s->jq_tail;
+	j->queued = true;
 	if (s->jq_tail)
 		s->jq_tail->next = j;
 	else
@@ -278,6 +340,27 @@ void sched_job_ended(sched *s, nested_job *j)
 		pthread_cond_broadcast(&s->jdone);
 	if (s->jobs_live == 0 && s->ndone == s->g->n)
 		pthread_cond_signal(&s->drv);
+	if (j->retired)
+		free_job(s, j);
+}
+
+void sched_prune_jobs(sched *s, nested_job **kids)
+{
+	while (*kids && (*kids)->state == NJ_DONE) {
+		nested_job *j = *kids;
+		*kids = j->sibling;
+		free_job(s, j);
+	}
+}
+
+void sched_retire_jobs(sched *s, nested_job *kids)
+{
+	for (nested_job *j = kids, *next; j; j = next) {
+		next = j->sibling;
+		j->retired = true;
+		if (j->state == NJ_DONE)
+			free_job(s, j);
+	}
 }
 
 bool sched_all_done(const sched *s)

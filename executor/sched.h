@@ -23,7 +23,8 @@
  * clock is CLOCK_MONOTONIC, for deadlines).
  *
  * Ownership: a sched borrows g; it owns its arrays, and every nested_job
- * submitted to it (freed by sched_fini, after every thread is done). */
+ * submitted to it: freed once it has ended and its caller retired it
+ * (sched_retire_jobs), the rest by sched_fini after every thread is done. */
 #ifndef FLOW_SCHED_H
 #define FLOW_SCHED_H
 
@@ -73,12 +74,26 @@ typedef struct sched {
 	                      * it goes on */
 	pthread_mutex_t mu;
 	pthread_cond_t work, drv, jdone;
-	/* nested jobs (mu): the queue (it may still hold jobs a waiting caller
-	 * took: they are passed over), every job, the count queued, the count
-	 * not yet ended, and how many have ended (for wait's "any") */
+	/* nested jobs (mu): the queue (doubly linked: a waiting caller takes
+	 * its job out of the middle), every job not freed, the count queued,
+	 * the count not yet ended, and how many have ended (for wait's "any") */
 	nested_job *jq_head, *jq_tail, *jobs;
 	uint64_t njq, jobs_live, jobs_ended;
 	int any_waiters;     /* threads in a wait() that any job's end wakes */
+	/* Wakes the driver thread holds back (mu): while defer_wake is set,
+	 * a node made ready is queued without waking a worker, and counted in
+	 * nwake; the driver wakes them (sched_wake_deferred) before it waits
+	 * or runs its next node, unless it ran the node itself meanwhile
+	 * (help), so a round trip driver -> task -> driver costs no futex. */
+	bool defer_wake;
+	uint32_t nwake;
+	/* Help while waiting (set by a node that can run work on the driver
+	 * thread, or NULL): the driver is about to block until node `want`'s
+	 * inputs are done; run one ready predecessor of it on the driver
+	 * thread (vm: the driver's). Called and returns with mu held (it
+	 * drops it meanwhile); true when it ran something. */
+	bool (*help)(void *ctx, uint32_t want, flow_vm *vm);
+	void *help_ctx;
 } sched;
 
 /* What a node takes to run: a nested job, or DAG node v. */
@@ -100,6 +115,12 @@ bool sched_has_work(sched *s, const res_pool *r);
  * needs from r. False when nothing fits. A DAG node after s->cut is
  * completed without running instead (no later call is made). (mu) */
 bool sched_take(sched *s, res_pool *r, sched_item *it);
+/* For help while waiting: takes the first ready node if it is a direct
+ * predecessor of `want`, fits r and starts no later than the driver's
+ * end, as sched_take does. (mu) */
+bool sched_take_for(sched *s, res_pool *r, uint32_t want, sched_item *it);
+/* Wakes the workers for the nodes queued while s->defer_wake was set. (mu) */
+void sched_wake_deferred(sched *s);
 /* Gives back what it held, once it has ended (an actor keeps its needs
  * until the run ends). (mu) */
 void sched_release(sched *s, res_pool *r, const sched_item *it);
@@ -110,8 +131,18 @@ void sched_complete(sched *s, uint32_t v);
 void sched_queue_job(sched *s, nested_job *j);
 /* Counts j as submitted (before it is queued or failed at once). (mu) */
 void sched_add_job(sched *s, nested_job *j);
-/* Job j has run (its future is settled): wakes whoever waits. (mu) */
+/* Takes queued job j out of the queue (it is about to run). (mu) */
+void sched_unqueue_job(sched *s, nested_job *j);
+/* Job j has run (its future is settled, its hold on it released):
+ * wakes whoever waits; frees j if its caller is done with it. (mu) */
 void sched_job_ended(sched *s, nested_job *j);
+/* On the caller's thread, *kids its list of jobs (by sibling): frees and
+ * unlinks the first ones that have ended (their futures are settled, so
+ * the caller never asks for them again); stops at one still pending. (mu) */
+void sched_prune_jobs(sched *s, nested_job **kids);
+/* The caller of the jobs on list kids (by sibling) is done with them:
+ * each is freed once it has ended (now, or in sched_job_ended). (mu) */
+void sched_retire_jobs(sched *s, nested_job *kids);
 /* Is every DAG node and every job done? (mu) */
 bool sched_all_done(const sched *s);
 /* A node could not run (its error is in vm): stops the whole run, and

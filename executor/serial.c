@@ -7,6 +7,7 @@
  *
  * @timeout is enforced by a watchdog thread (watchdog.h), which stops
  * the running call when its deadline passes. */
+#include <malloc.h>
 #include <stdlib.h>
 
 #include "executor/executor.h"
@@ -45,8 +46,18 @@ static int run_all(task_host *sh, const dag *g, run_obs *obs)
 	return status;
 }
 
+/* Large results (tensors) are freed once their last user has ran
+ * (obj_refs.c), but glibc's dynamic mmap threshold, raised by the first
+ * large free, then serves later ones from the main thread's heap, where
+ * freed blocks below live ones are never given back: a run of 8 MiB
+ * tensors peaked at twice the parallel executor's memory (issue 14).
+ * A fixed threshold keeps every block this large mapped on its own, so
+ * freeing it returns it to the system. */
+#define SERIAL_MMAP_THRESHOLD (4 << 20)
+
 static int serial_run_dag(const dag *g, const exec_opts *o)
 {
+	mallopt(M_MMAP_THRESHOLD, SERIAL_MMAP_THRESHOLD);
 	uint64_t actor_seq = 0;
 	exec_node node;
 	node_local_init(&node, 1, o);

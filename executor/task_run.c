@@ -270,8 +270,11 @@ static int run_inline(task_host *sh, const bc_proto *p, uint64_t call, value sel
 			break;
 		}
 	}
+	nested_job *made = sh->kids[sh->depth - 1];
 	sh->kids[sh->depth - 1] = NULL;
 	streams_end(sh, sh->depth - 1);
+	if (made && sh->spawn->retire)
+		sh->spawn->retire(sh, made);
 	/* a result leaves as a snapshot: nested calls' futures inside it
 	 * are resolved while the caller can still wait for them */
 	if (rc == 0 && sh->nchild[sh->depth - 1] > 0) {
@@ -1473,6 +1476,8 @@ static int run_cont(task_host *sh, flow_vm *dv, const dag *g, uint32_t v)
 	for (nested_job *k = sh->kids[0]; k; k = k->sibling)
 		if (__atomic_load_n(&k->state, __ATOMIC_ACQUIRE) != NJ_DONE && sh->spawn)
 			sh->spawn->await(sh, k, 0, false);
+	if (sh->kids[0] && sh->spawn && sh->spawn->retire)
+		sh->spawn->retire(sh, sh->kids[0]);
 	sh->kids[0] = NULL;
 	streams_end(sh, 0);
 	sh->depth = 0;

@@ -54,9 +54,11 @@ typedef struct nested_job {
 	int state;               /* NJ_*: written under the executor's lock,
 	                          * atomically (a caller reads NJ_DONE without) */
 	int waiters;             /* threads blocked on it (the executor's lock) */
-	struct nested_job *next; /* the executor's queue */
+	struct nested_job *next, *prev; /* the executor's queue */
 	struct nested_job *sibling; /* the caller's other jobs (task_host.kids) */
-	struct nested_job *all;  /* every job of the run */
+	struct nested_job *all, *all_prev; /* every job of the run not freed */
+	bool queued;             /* in the executor's queue (its lock) */
+	bool retired;            /* its caller is done with it (its lock) */
 	struct cache_call *cache_parent; /* its caller's cacheable call (cache.h), held */
 	bool cached;             /* its result came from the cache (cache.h) */
 } nested_job;
@@ -96,6 +98,11 @@ typedef struct task_spawner {
 	 * the deadline (CLOCK_MONOTONIC ns, 0: none) passed; -1 when the run
 	 * stops or h's running call is cancelled (@timeout). */
 	int (*await)(struct task_host *h, nested_job *j, uint64_t deadline, bool any);
+	/* The call that made the jobs on list kids (linked by sibling) has
+	 * ended, and waited for them: nothing asks for them again (their
+	 * futures stay inside that call), so each may be freed once it ends.
+	 * NULL: they are kept until the run ends. */
+	void (*retire)(struct task_host *h, nested_job *kids);
 	void *ctx;
 } task_spawner;
 

@@ -61,8 +61,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!b)
 		return 0;
 	memcpy(b, data, size);
-	if (size >= PLAN_HEADER_LEN + PLAN_SUM_LEN)
-		plan_sha256(b, size - PLAN_SUM_LEN, b + size - PLAN_SUM_LEN);
+	plan_fix_checksum(b, size);
 	diag_ctx d;
 	diag_init(&d);
 	char *err = NULL;

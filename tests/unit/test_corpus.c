@@ -109,8 +109,7 @@ static void refuse_plan(const char *path, const uint8_t *b, size_t n)
 	uint8_t *c = malloc(n);
 	assert_non_null(c);
 	memcpy(c, b, n);
-	if (n >= PLAN_HEADER_LEN + PLAN_SUM_LEN)
-		plan_sha256(c, n - PLAN_SUM_LEN, c + n - PLAN_SUM_LEN);
+	plan_fix_checksum(c, n);
 	diag_ctx d;
 	diag_init(&d);
 	char *err = NULL;

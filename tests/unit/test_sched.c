@@ -116,6 +116,76 @@ static void test_counters_frontier_fit(void **state)
 	lowered_free(pg);
 }
 
+/* A nested job as task_run.c makes one, without arguments or future. */
+static nested_job *new_job(sched *s, const bc_proto *task, nested_job *sibling)
+{
+	nested_job *j = calloc(1, sizeof *j);
+	assert_non_null(j);
+	j->task = task;
+	j->fut = v_none();
+	j->sibling = sibling;
+	sched_add_job(s, j);
+	return j;
+}
+
+/* Nested jobs' records: a job its caller takes out of the middle of the
+ * queue leaves it; ended jobs are freed when their caller moves past
+ * them (prune) or is done with them (retire), a retired job still
+ * running when it ends. sched_fini frees the rest (ASan builds check
+ * that nothing is freed twice or left behind). */
+static void test_job_records(void **state)
+{
+	prog *pg = load(frontier_src);
+	const dag *g = pg->g;
+	const bc_proto *task = g->prog->protos[g->nodes[node_named(g, "a")].proto];
+	sched s;
+	sched_init(&s, g, stderr);
+	res_pool r;
+	res_init(&r, 8, 1e12, 0, NULL, NULL);
+	nested_job *j1 = new_job(&s, task, NULL), *j2 = new_job(&s, task, j1), *j3 = new_job(&s, task, j2);
+	sched_queue_job(&s, j1);
+	sched_queue_job(&s, j2);
+	sched_queue_job(&s, j3);
+	assert_int_equal(s.njq, 3);
+	sched_unqueue_job(&s, j2); /* its caller runs it inline */
+	assert_false(j2->queued);
+	sched_item it;
+	assert_true(sched_take(&s, &r, &it));
+	assert_ptr_equal(it.job, j1);
+	assert_true(sched_take(&s, &r, &it));
+	assert_ptr_equal(it.job, j3);
+	assert_int_equal(s.njq, 0);
+	assert_null(s.jq_head);
+	assert_null(s.jq_tail);
+	sched_job_ended(&s, j1);
+	sched_job_ended(&s, j3);
+	/* the caller's list j3 -> j2 -> j1: j2 is still running */
+	nested_job *list = j3;
+	sched_prune_jobs(&s, &list);
+	assert_ptr_equal(list, j2);
+	sched_job_ended(&s, j2);
+	sched_prune_jobs(&s, &list);
+	assert_null(list);
+	assert_null(s.jobs);
+	/* a job retired while queued is freed when it ends */
+	nested_job *j4 = new_job(&s, task, NULL), *j5 = new_job(&s, task, j4);
+	sched_queue_job(&s, j4);
+	sched_job_ended(&s, j5); /* failed at once, as a refused job */
+	sched_retire_jobs(&s, j5);
+	assert_ptr_equal(s.jobs, j4);
+	assert_true(sched_take(&s, &r, &it));
+	assert_ptr_equal(it.job, j4);
+	sched_job_ended(&s, j4);
+	assert_null(s.jobs);
+	/* one never retired nor ended: sched_fini frees it */
+	nested_job *j6 = new_job(&s, task, NULL);
+	sched_queue_job(&s, j6);
+	assert_int_equal(s.jobs_live, 1);
+	res_fini(&r);
+	sched_fini(&s);
+	lowered_free(pg);
+}
+
 static void test_fit(void **state)
 {
 	prog *pg = load("@cpus(2)\n"
@@ -222,6 +292,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bq_order),
 		cmocka_unit_test(test_counters_frontier_fit),
+		cmocka_unit_test(test_job_records),
 		cmocka_unit_test(test_fit),
 		cmocka_unit_test(test_node_view),
 		cmocka_unit_test(test_watchdog),
