@@ -203,8 +203,13 @@ int pool_start(pool *p, exec_node *n, const node_run *run, int cpus)
 		p->driver->spawn = &p->spawner; /* before any thread starts */
 		p->driver->block = on_driver_block;
 		p->driver->block_ctx = p;
-		p->s->help = driver_help;
-		p->s->help_ctx = p;
+		/* on a cluster (run->remote) a task call goes out from a worker
+		 * thread; the driver's own host runs calls here, so it does not
+		 * help there */
+		if (!run->remote) {
+			p->s->help = driver_help;
+			p->s->help_ctx = p;
+		}
 	}
 	pthread_mutex_lock(&p->s->mu);
 	p->nthreads = cpus; /* before any worker can start more */

@@ -210,6 +210,16 @@ struct answer {
 	sbuf frame;
 };
 
+size_t bt_outbox_pending(bt_outbox *o)
+{
+	size_t n = 0;
+	pthread_mutex_lock(&o->mu);
+	for (size_t i = 0; i < o->n; i++)
+		n += o->b[i]->recs.n;
+	pthread_mutex_unlock(&o->mu);
+	return n;
+}
+
 bt_outbox *bt_outbox_new(void)
 {
 	bt_outbox *o = calloc(1, sizeof *o);
@@ -721,4 +731,14 @@ int bt_pool_stop(bt_pool *p, int wait_ms)
 	pthread_cond_destroy(&p->idle);
 	free(p);
 	return 0;
+}
+
+size_t bt_pool_pending(bt_pool *p)
+{
+	pthread_mutex_lock(&p->mu);
+	size_t n = (size_t)p->running;
+	for (struct job *j = p->head; j; j = j->next)
+		n++;
+	pthread_mutex_unlock(&p->mu);
+	return n;
 }

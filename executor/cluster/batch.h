@@ -79,6 +79,8 @@ void bt_outbox_wait(bt_outbox *o, uint32_t pipe, wire_pending *p, uint32_t wait_
 void bt_outbox_expire(bt_outbox *o);
 /* pipe's connection closed: its outcomes and waits go. */
 void bt_outbox_drop(bt_outbox *o, uint32_t pipe);
+/* Outcomes kept and not yet sent (a draining worker waits for none). */
+size_t bt_outbox_pending(bt_outbox *o);
 /* Answers every wait (empty) and frees o. */
 void bt_outbox_free(bt_outbox *o);
 
@@ -124,5 +126,7 @@ size_t bt_pool_drop(bt_pool *p, int by_job, uint64_t key, uint64_t **ids);
  * end, waiting up to wait_ms for them: -1 (p left as it is, for the
  * process's exit) if a task still runs then, else 0 (p freed). */
 int bt_pool_stop(bt_pool *p, int wait_ms);
+/* Calls queued or running (a draining worker waits for none). */
+size_t bt_pool_pending(bt_pool *p);
 
 #endif

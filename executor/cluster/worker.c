@@ -16,6 +16,7 @@
 #include "task_exec.h"
 #include "transport.h"
 
+#define DRAIN_MS 30000 /* a stopping worker finishes what it holds, at most this long */
 #define CONNECT_MS 5000
 #define CALL_MS 2000
 #define LOOP_MS 100
@@ -315,7 +316,18 @@ int worker_run(const struct node_opts *o, verr *e)
 	                        task_done, w);
 	wire_server_on_gone(listener, on_gone, w);
 	struct plan_store plans = {.load = 1};
-	while (!*o->stop && atomic_load(&w->lost) != 1) {
+	int64_t drain_end = 0;
+	while (atomic_load(&w->lost) != 1) {
+		if (*o->stop) {
+			/* draining: the head sends nothing new (the heartbeat thread
+			 * sent LEAVE); the calls it holds finish and their outcomes
+			 * are fetched before it goes, for at most DRAIN_MS */
+			if (!drain_end)
+				drain_end = now_ms() + DRAIN_MS;
+			if ((bt_pool_pending(w->pool) == 0 && bt_outbox_pending(w->out) == 0) ||
+			    now_ms() > drain_end)
+				break;
+		}
 		struct wire_msg m;
 		uint32_t pipe;
 		if (wire_server_recv(listener, &m, &pipe, NULL, 0, LOOP_MS) == WIRE_OK) {
