@@ -32,7 +32,7 @@ timed() {
 
 timed "full run, --no-cache" --no-cache
 rm -rf .flow
-timed "full run (writes the cache)"
+timed "full run, --resume (records)" --resume
 timed "--resume, nothing changed" --resume
 sed -i 's/for x in xs { s = s + x }/for x in xs { s = s + 2 * x }/' p.flow
 timed "--resume, total changed" --resume

@@ -68,12 +68,16 @@ for i in range(4) {
 let ds = [d(i) for i in range(3)]
 print(get(t(cs)), get(t(ds)))
 EOF
-	is "first run: status" 0 "$(run p.flow)"
+	rm -rf .flow
+	is "plain run: status" 0 "$(run p.flow)"
+	[ ! -e .flow ]
+	is "a run without --resume or --cache-dir neither reads nor writes the cache" 0 $?
+	is "first run: status" 0 "$(run --resume p.flow)"
 	is "first run: output" "420 3" "$(cat "$tmp/out")"
 	is "first run: a ran" 4 "$(n done a)"
 	is "first run: nothing cached" 0 "$(grep -c '"outcome":"cached"' "$tmp/t.json")"
 	[ -f .flow/cache/data.mdb ]
-	is "a run without --resume writes the cache" 0 $?
+	is "a first run with --resume records the cache" 0 $?
 
 	is "resume: status" 0 "$(run --resume p.flow)"
 	is "resume: output" "420 3" "$(cat "$tmp/out")"
@@ -132,7 +136,7 @@ let xs = [double(load(i)) for i in range(5)]
 print([get(x) for x in xs])
 EOF
 	for i in 0 1 3 4; do echo $i >in$i.txt; done
-	is "failing: status 1" 1 "$(run f.flow)"
+	is "failing: status 1" 1 "$(run --resume f.flow)"
 	is "failing: 4 loads done" 4 "$(n done load)"
 	echo 2 >in2.txt
 	is "fixed: status" 0 "$(run --resume f.flow)"
@@ -161,7 +165,7 @@ task after(x: int) -> int { return x + 1 }
 let rs = [after(bad(src(i))) for i in range(3)]
 print([get(r) for r in rs])
 EOF
-	is "bad: status 1" 1 "$(run g.flow)"
+	is "bad: status 1" 1 "$(run --resume g.flow)"
 	sed -i 's|10 // (x - 1)|10 * x + 1000|' g.flow
 	is "bad fixed: status" 0 "$(run --resume g.flow)"
 	is "bad fixed: output" "[1001, 1011, 1021]" "$(cat "$tmp/out")"
@@ -182,7 +186,7 @@ task quiet(x: int) -> int {
 }
 print(get(noisy(1)) + get(quiet(2)))
 EOF
-	run e.flow >/dev/null
+	run --resume e.flow >/dev/null
 	run --resume e.flow >/dev/null
 	is "effect: noisy re-ran" 1 "$(n done noisy)"
 	is "effect: @cache quiet cached" 1 "$(n cached quiet)"
@@ -195,7 +199,7 @@ task roll(i: int) -> int { return random.randint(0, 1000000) }
 task plain(i: int) -> int { return i }
 print([get(roll(i)) for i in range(3)], [get(plain(i)) for i in range(2)])
 EOF
-	run --seed 1 r.flow >/dev/null
+	run --resume --seed 1 r.flow >/dev/null
 	first=$(cat "$tmp/out")
 	run --resume --seed 1 r.flow >/dev/null
 	is "random: same seed, cached" "3 $first" "$(n cached roll) $(cat "$tmp/out")"
@@ -213,7 +217,7 @@ task tree(lo: int, hi: int) -> int {
 }
 print(get(tree(0, 16)), get(tree(0, 8)))
 EOF
-	run nest.flow >/dev/null
+	run --resume nest.flow >/dev/null
 	is "nested: output" "120 28" "$(cat "$tmp/out")"
 	run --resume nest.flow >/dev/null
 	is "nested: resumed output" "120 28" "$(cat "$tmp/out")"
@@ -223,7 +227,7 @@ done
 mode=""
 cd "$tmp/w" || exit 1
 # ---- a damaged cache: a warning and a new cache, never a crash ---------------
-"$flow" run p.flow >/dev/null 2>&1
+"$flow" run --resume p.flow >/dev/null 2>&1
 head -c 65536 /dev/urandom >.flow/cache/data.mdb
 is "garbage data.mdb: status" 0 "$(run --resume p.flow)"
 is "garbage data.mdb: output" "430 3" "$(cat "$tmp/out")"
@@ -281,7 +285,7 @@ expect_err 2 "expects 'list' or 'clean'" "$flow" cache bogus
 expect_err 0 'usage: flow cache' "$flow" cache --help
 # the size cap: a small cap keeps the newest entries only
 printf 'task big(i: int) -> str { return str(i) * 20000 }\nprint(len([big(i) for i in range(40)]))\n' >"$tmp/w/big.flow"
-(cd "$tmp/w" && "$flow" run --cache-size 200KiB big.flow >/dev/null 2>&1)
+(cd "$tmp/w" && "$flow" run --resume --cache-size 200KiB big.flow >/dev/null 2>&1)
 kept=$("$flow" cache list "$tmp/w/big.flow" | grep -c ' big$')
 ok "--cache-size 200KiB keeps fewer than 40 entries of ~20 KiB (kept $kept)" [ "$kept" -gt 0 ] && [ "$kept" -lt 11 ]
 
