@@ -144,6 +144,8 @@ void bt_recs_fini(bt_recs *r)
  * into frame (after what is there); returns how many records. */
 static uint32_t recs_take(bt_recs *r, sbuf *frame)
 {
+	if (r->n == 0)
+		return 0; /* its buffers may not exist yet (memmove of NULL) */
 	size_t n = 0, bytes = 0;
 	while (n < r->n && n < WIRE_MAX_LIST && (n == 0 || bytes + r->len[n] <= BT_MAX_RECORD)) {
 		/* the first always goes (records are made to fit; never spin) */
@@ -286,7 +288,8 @@ static size_t serve_box(struct box *x, struct answer **a, size_t *na, size_t *ca
 		answer_from(x, x->w[k].p, &(*a)[(*na)++]);
 		k++;
 	}
-	memmove(x->w, x->w + k, (x->nw - k) * sizeof *x->w);
+	if (k) /* x->w may be NULL when nothing waits */
+		memmove(x->w, x->w + k, (x->nw - k) * sizeof *x->w);
 	x->nw -= k;
 	return k;
 }
