@@ -67,6 +67,7 @@ frun "${args[@]}" survive.flow >"$tmp/base.out" 2>"$tmp/base.err" && cmp -s "$tm
 base=$(($(ms) - t0))
 echo "a run of ${args[*]}: $base ms without failures"
 k=0
+resent=0
 for pct in 25 50 75; do
 	k=$((k + 1))
 	i=$(echo $workers | cut -d' ' -f$k)
@@ -82,13 +83,16 @@ for pct in 25 50 75; do
 	echo "a worker killed at $pct%: $(($(ms) - t0)) ms, $(grep -c 'again (' "$tmp/k$pct.err") calls sent again"
 	[ $rc = 0 ] && cmp -s "$tmp/k$pct.out" "$tmp/expected.out" && ok ||
 		bad "worker on host$i killed at $pct%: exit $rc: $(cat "$tmp/k$pct.out") $(head -5 "$tmp/k$pct.err")"
-	grep -q "host$i .*(the node was lost); running task 'step' again (1 of 3)" "$tmp/k$pct.err" && ok ||
-		bad "no call was sent again after the kill at $pct%: $(head -3 "$tmp/k$pct.err") (worker log: $(tail -2 "$tmp/w$i.err"))"
+	# (late in a run the victim may hold no call any more: the calls left
+	# are elsewhere, or only the reduction remains; checked over all three)
+	grep -q "host$i .*(the node was lost); running task 'step' again (1 of 3)" "$tmp/k$pct.err" &&
+		resent=$((resent + 1))
 	[ -n "$(spill_dirs $i)" ] && ok || bad "the killed worker left no spill directory (none made?)"
 	start_worker $i
 	wait_until 10 count_is 4 && ok || bad "a fresh worker on host$i did not join"
 	[ "$(spill_dirs $i | wc -l)" = 1 ] && ok || bad "the dead worker's spill directory is still there: $(spill_dirs $i)"
 done
+[ $resent -ge 1 ] && ok || bad "no call was sent again after any of the three kills: $(head -3 "$tmp/k25.err")"
 
 # ---- a partition (nft inside host 3): dead within ~3 s, the run completes, a rejoin is new ----
 old=$(worker_id 3)
