@@ -59,6 +59,11 @@ rc=$?
 for c in truncated oversized version kind noauth badauth truncated-authed huge; do
 	run 2 timeout 15 "$client" "$head_addr" "$tmp/token" $c >>"$tmp/client.out" 2>&1
 	rc=$?
+	# huge: nng drops the connection before reading the frame, and the
+	# hostile client's own nng req may keep re-sending it on each new
+	# connection until it is killed (seen under ASan): that client's fate
+	# is not the point; the head's is, checked below (it keeps serving)
+	[ $c = huge ] && [ $rc = 124 ] && rc=0
 	[ $rc = 0 ] && ok || bad "wire_client $c: exit $rc: $(tail -1 "$tmp/client.out")"
 done
 for why in "truncated frame" "frame too large" "protocol version mismatch" \
