@@ -63,12 +63,12 @@ void pool_start_reserved(pool *p, int k)
 }
 
 /* A task starts or stops sleeping: its slot goes to another task. */
-static void on_block(void *ctx, bool begin)
+/* A task holding `needs` starts (begin) or stops sleeping: its CPUs are
+ * lent to another task meanwhile (a reserved thread takes them). */
+static void lend_cpus(pool *p, const bc_attrs *needs, bool begin)
 {
-	pool_worker *w = ctx;
-	pool *p = w->p;
 	pthread_mutex_lock(&p->s->mu);
-	double c = w->running ? w->running->cpus : 0;
+	double c = needs ? needs->cpus : 0;
 	if (!begin) {
 		p->node->res.free_cpu -= c;
 		pthread_mutex_unlock(&p->s->mu);
@@ -81,6 +81,12 @@ static void on_block(void *ctx, bool begin)
 	pool_start_reserved(p, k);
 }
 
+static void on_block(void *ctx, bool begin)
+{
+	pool_worker *w = ctx;
+	lend_cpus(w->p, w->running, begin);
+}
+
 /* The driver thread's task starts or stops sleeping (help while
  * waiting): what it holds goes to another task meanwhile, as on_block. */
 static void on_driver_block(void *ctx, bool begin)
@@ -88,18 +94,7 @@ static void on_driver_block(void *ctx, bool begin)
 	pool *p = ctx;
 	if (!p->driver_helping) /* the driver's own code holds nothing */
 		return;
-	pthread_mutex_lock(&p->s->mu);
-	double c = p->driver_running ? p->driver_running->cpus : 0;
-	if (!begin) {
-		p->node->res.free_cpu -= c;
-		pthread_mutex_unlock(&p->s->mu);
-		return;
-	}
-	p->node->res.free_cpu += c;
-	int k = pool_reserve_thread(p);
-	pthread_cond_signal(&p->s->work);
-	pthread_mutex_unlock(&p->s->mu);
-	pool_start_reserved(p, k);
+	lend_cpus(p, p->driver_running, begin);
 }
 
 /* sched.help: runs a ready predecessor of `want` on the driver thread. */
