@@ -27,6 +27,7 @@
 #include "dot.h"
 #include "../lang/bytecode.h"
 #include "../lang/diag.h"
+#include "../lang/vm.h"
 
 #ifdef FLOW_HAVE_GVC
 #include <gvc.h>
@@ -526,6 +527,93 @@ static void write_edge(FILE *out, uint64_t key, uint32_t cnt, uint32_t v)
 	fputs(";\n", out);
 }
 
+/* ---- the staged driver's calls --------------------------------------------- */
+
+/* Scans proto p from pc on for the tasks and actor classes it calls, and
+ * the fns it calls for theirs (each fn once: seen[]). Marks each callee's
+ * first call site in site[] (proto index or nprotos + actor index) as
+ * the place found first: the proto and pc packed, +1 (0: none). */
+static void scan_calls(const bc_program *prog, const bc_proto *p, int pc, uint8_t *seen,
+                       uint64_t *site)
+{
+	for (; pc < p->ncode; pc++) {
+		uint32_t i = p->code[pc];
+		int bx = BC_Bx(i), slot = -1;
+		switch (BC_OP(i)) {
+		case OP_CALLT:
+			if (bx < prog->nprotos)
+				slot = bx;
+			break;
+		case OP_NEWACTOR:
+			if (bx < prog->nactors)
+				slot = prog->nprotos + bx;
+			break;
+		case OP_CALLP:
+			if (bx < prog->nprotos && !seen[bx]) {
+				seen[bx] = 1;
+				scan_calls(prog, prog->protos[bx], 0, seen, site);
+			}
+			break;
+		default:
+			break;
+		}
+		if (slot >= 0 && !site[slot])
+			site[slot] = ((uint64_t)(uint32_t)(p->index + 1) << 32 | (uint32_t)pc) + 1;
+	}
+}
+
+/* The calls the driver makes at run time, from its DAG_CONT node `cont`
+ * on: how many there will be is known only then, so each task and actor
+ * class its remaining code can call is drawn once, dashed, with the
+ * place of its first call, an arrow from the "driver continues" node to
+ * it; a task that yields is drawn as a stream. */
+static void write_runtime_calls(const dag *d, uint32_t cont, FILE *out)
+{
+	const bc_program *prog = d->prog;
+	uint32_t nslots = (uint32_t)prog->nprotos + (uint32_t)prog->nactors;
+	if (!nslots)
+		return;
+	uint8_t *seen = xcalloc((size_t)prog->nprotos + 1, 1);
+	uint64_t *site = xcalloc(nslots, sizeof *site);
+	for (uint32_t f = 0; f < d->cont.nframes; f++) {
+		const dag_cont_frame *fr = &d->cont.frames[f];
+		const bc_proto *p = fr->proto == DAG_PROTO_DRIVER ? prog->driver
+		                    : fr->proto < (uint32_t)prog->nprotos ? prog->protos[fr->proto]
+		                                                         : NULL;
+		if (p)
+			scan_calls(prog, p, (int)fr->pc, seen, site);
+	}
+	for (uint32_t s = 0; s < nslots; s++) {
+		if (!site[s])
+			continue;
+		uint64_t at = site[s] - 1;
+		int pi = (int)(at >> 32) - 1;
+		int pc = (int)(uint32_t)at;
+		const bc_proto *caller = pi < 0 ? prog->driver : prog->protos[pi];
+		span where = caller->lines ? caller->lines[pc] : caller->where;
+		bool actor = s >= (uint32_t)prog->nprotos;
+		const bc_proto *task = actor ? NULL : prog->protos[s];
+		bool stream = task && bc_proto_yields(task);
+		fprintf(out, "  r%u [label=\"", s);
+		put_escaped(out, actor ? prog->actors[s - (uint32_t)prog->nprotos]->name : task->name);
+		if (stream)
+			fputs(" \xe2\x86\x92 stream", out); /* U+2192 rightwards arrow */
+		const char *path = prog->diag ? diag_source_path(prog->diag, where.file) : NULL;
+		if (path) {
+			fputs("\\n", out);
+			put_escaped(out, path);
+			fprintf(out, ":%d", where.line);
+		}
+		fprintf(out, "\\nat run time\", %s];\n",
+		        actor    ? "shape=box3d, style=dashed"
+		        : stream ? "shape=box, style=\"rounded,dashed\", penwidth=2"
+		                 : "shape=box, style=\"rounded,dashed\"");
+		fprintf(out, "  n%u -> r%u [style=dashed, color=gray50];\n", cont, s);
+	}
+	free(seen);
+	free(site);
+}
+
 int dag_write_dot(const dag *d, const dot_opts *o, FILE *out)
 {
 	const char *rankdir = o && o->rankdir ? o->rankdir : "TB";
@@ -600,6 +688,10 @@ int dag_write_dot(const dag *d, const dot_opts *o, FILE *out)
 		for (; lx < g.nlx && g.lx[lx].to == v; lx++)
 			write_edge(out, g.lx[lx].key, g.lx[lx].cnt, v);
 	}
+	/* a run's picture (--dot-out) has the calls the driver made instead */
+	int64_t cont = dag_cont_node(d);
+	if (cont >= 0 && !(o && o->decorate) && g.size[cont])
+		write_runtime_calls(d, (uint32_t)cont, out);
 	fputs("}\n", out);
 	free(nth);
 	free(mfirst);

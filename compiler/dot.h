@@ -8,6 +8,9 @@
  *   implicit expr      dashed oval, smaller font
  *   driver effect      note
  *   put(value)         cylinder
+ *   driver continues   cds, bold (the staged driver, run at run time)
+ *   its run-time calls dashed: box (task), box3d (actor class), thick
+ *                      box "→ stream" (a task that yields); ids r<slot>
  *   data edge          solid arrow
  *   ordering edge      dashed grey arrow (effects, actor calls)
  *   group of N nodes   label ends in "×N", double outline (bold for
