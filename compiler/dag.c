@@ -17,6 +17,7 @@
  * memory stays malloc's, so rewrite.c and others may free or replace
  * the arrays as before. */
 #define BIG_ARRAY ((size_t)4 << 20)
+#define DAG_SLAB_FROM 8192 /* nodes whose futures are malloc'd one by one */
 
 static void advise_big(void *p, size_t n)
 {
@@ -152,7 +153,9 @@ uint32_t dag_add(dag *d, dag_kind kind, uint32_t proto, uint32_t pc, int out, co
 		((vactor *)h.as.o)->node = id;
 		d->fut[id] = h;
 	} else {
-		d->fut[id] = future_new_pending_in(&d->futs, id);
+		/* a small DAG's futures come from malloc: a slab chunk is a
+		 * mapping of its own, dear to make and unmap for a few nodes */
+		d->fut[id] = id < DAG_SLAB_FROM ? future_new_pending(id) : future_new_pending_in(&d->futs, id);
 		((vfuture *)d->fut[id].as.o)->implied = kind == DAG_IMPLICIT || kind == DAG_EFFECT;
 	}
 	return id;

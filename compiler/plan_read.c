@@ -630,9 +630,10 @@ static int read_nodes(ld *L)
 		return -1;
 	dag_reserve(d, (uint32_t)n, 0); /* the count is bounded by the bytes left */
 	uint8_t regs[256], inreg[65536];
-	value *ins = malloc(sizeof(value) * 65536);
-	if (!ins)
-		abort();
+	/* grown to the widest node: a fixed 1 MiB was an mmap and munmap
+	 * at every load */
+	value *ins = NULL;
+	int capins = 0;
 	int rc = 0;
 	for (uint32_t id = 0; id < (uint32_t)n && !rc; id++) {
 		dag_node nd = {0};
@@ -660,6 +661,12 @@ static int read_nodes(ld *L)
 			break;
 		L->pos = body;
 		bool implicit = kind == DAG_IMPLICIT || kind == DAG_EFFECT;
+		if (nin > capins) {
+			capins = nin > 2 * capins ? nin : 2 * capins;
+			ins = realloc(ins, sizeof *ins * (size_t)capins);
+			if (!ins)
+				abort();
+		}
 		int got = 0;
 		while (got < nin) {
 			int r = 0;

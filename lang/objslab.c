@@ -12,7 +12,7 @@ struct objslab_chunk {
 
 #define HDR 64 /* keeps objects 16-byte aligned, the counter on its own line */
 
-static objslab_chunk *chunk_new(unsigned nth)
+static objslab_chunk *chunk_new(void)
 {
 	/* twice the size, then trim, to get an aligned chunk */
 	size_t len = OBJSLAB_CHUNK * 2;
@@ -28,10 +28,7 @@ static objslab_chunk *chunk_new(unsigned nth)
 	if (c + OBJSLAB_CHUNK < m + len)
 		munmap(c + OBJSLAB_CHUNK, (size_t)(m + len - (c + OBJSLAB_CHUNK)));
 #ifdef MADV_HUGEPAGE
-	if (nth > 0)
-		(void)madvise(c, OBJSLAB_CHUNK, MADV_HUGEPAGE); /* advice: failure is harmless */
-#else
-	(void)nth;
+	(void)madvise(c, OBJSLAB_CHUNK, MADV_HUGEPAGE); /* advice: failure is harmless */
 #endif
 	objslab_chunk *k = (objslab_chunk *)c;
 	k->live = 1; /* the slab's hold */
@@ -52,7 +49,7 @@ void *objslab_alloc(objslab *s, size_t size)
 	if (!s->cur || s->used + size > OBJSLAB_CHUNK) {
 		if (s->cur)
 			chunk_drop(s->cur);
-		s->cur = chunk_new(s->nchunks++);
+		s->cur = chunk_new();
 		s->used = HDR;
 	}
 	void *p = (uint8_t *)s->cur + s->used;

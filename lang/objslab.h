@@ -5,8 +5,8 @@
  * second chunk on, a chunk is advised to use huge pages, so a million
  * futures cost a few dozen page faults instead of some 22,000 (a page
  * fault costs microseconds on a paravirtualised machine, and was most of
- * loading a plan of 1M nodes). The first chunk stays in small pages, so
- * a small program's RSS does not grow by 2 MiB.
+ * loading a plan of 1M nodes). A chunk is a mapping of its own: meant for
+ * many objects (dag.c uses it past its first 8,192 nodes).
  *
  * Each chunk counts its live objects (atomically: the last release may
  * come from any thread). Ownership: the objslab holds its current chunk
@@ -25,7 +25,6 @@ typedef struct objslab_chunk objslab_chunk;
 typedef struct objslab {
 	objslab_chunk *cur; /* the chunk being filled, or NULL */
 	size_t used;        /* bytes of cur handed out, header included */
-	unsigned nchunks;   /* chunks made so far (the first has small pages) */
 } objslab;
 
 #define OBJSLAB_CHUNK ((size_t)2 << 20)
