@@ -247,6 +247,13 @@ int dag_finalize(dag *d)
 	uint32_t *preds = NULL;
 	uint8_t *pord = NULL;
 	uint32_t capo = 0;
+	/* room for an edge per input and per ordering edge up front: most
+	 * DAGs need no more, and a big array is not copied while it grows */
+	uint64_t guess = (uint64_t)d->nins + d->norder;
+	if (guess > 64 && guess < UINT32_MAX / 2) {
+		preds = grow(preds, &cap, (uint32_t)guess, sizeof *preds);
+		pord = grow(pord, &capo, (uint32_t)guess, 1);
+	}
 	refs r = {0};
 	int rc = 0;
 	for (uint32_t v = 0; v < d->n; v++) {

@@ -628,7 +628,9 @@ static int read_nodes(ld *L)
 	/* kind, out, nin, proto, pc and a span: at least 10 bytes a node */
 	if (get_count(L, 10, 1 << 24, &n, "node count"))
 		return -1;
-	dag_reserve(d, (uint32_t)n, 0); /* the count is bounded by the bytes left */
+	/* the count is bounded by the bytes left; inputs: one a node to start
+	 * with (untouched room costs address space, not memory) */
+	dag_reserve(d, (uint32_t)n, (uint32_t)n);
 	uint8_t regs[256], inreg[65536];
 	/* grown to the widest node: a fixed 1 MiB was an mmap and munmap
 	 * at every load */

@@ -10,7 +10,7 @@ struct objslab_chunk {
 	uint64_t live; /* atomic: objects not yet released, +1 while current */
 };
 
-#define HDR 64 /* keeps objects 16-byte aligned, the counter on its own line */
+#define HDR 64 /* the counter on its own cache line */
 
 static objslab_chunk *chunk_new(void)
 {
@@ -45,7 +45,7 @@ void *objslab_alloc(objslab *s, size_t size)
 {
 	if (size == 0 || size > OBJSLAB_MAX)
 		abort();
-	size = (size + 15) & ~(size_t)15;
+	size = (size + 7) & ~(size_t)7;
 	if (!s->cur || s->used + size > OBJSLAB_CHUNK) {
 		if (s->cur)
 			chunk_drop(s->cur);

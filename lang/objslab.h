@@ -30,7 +30,7 @@ typedef struct objslab {
 #define OBJSLAB_CHUNK ((size_t)2 << 20)
 #define OBJSLAB_MAX 4096 /* largest object */
 
-/* zero-filled, 16-byte aligned; size <= OBJSLAB_MAX; aborts on OOM */
+/* zero-filled, 8-byte aligned (what a vobj needs); size <= OBJSLAB_MAX; aborts on OOM */
 void *objslab_alloc(objslab *s, size_t size);
 /* drops the slab's hold on its current chunk (objects keep theirs) */
 void objslab_done(objslab *s);

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(gcc libc6-dev pkg-config meson ninja-build flex bison
-	libnng-dev libmbedtls-dev libssl-dev liblmdb-dev libcmocka-dev libopenblas-dev
+	libnng-dev libmbedtls-dev liblmdb-dev libcmocka-dev libopenblas-dev
 	zlib1g-dev graphviz libgraphviz-dev libjansson-dev iproute2 nftables)
 
 missing=()

@@ -18,6 +18,9 @@
 #include "lang/compile.h"
 #include "lang/vm.h"
 
+#include <mbedtls/sha256.h>
+#include <mbedtls/version.h>
+
 static const char rich_src[] =
 	"# a small program that uses most of the language\n"
 	"import math\n"
@@ -907,6 +910,31 @@ static void test_big_dag_roundtrip(void **state)
 	diag_fini(&d0);
 }
 
+/* The checksum: the known digest of "abc", and a big plan's (hashed with
+ * OpenSSL where libcrypto loads, plan_write.c) the same as mbedtls'. */
+static void test_sha256_both_ways(void **state)
+{
+	(void)state;
+	static const uint8_t abc[32] = {
+		0xba, 0x78, 0x16, 0xbf, 0x8f, 0x01, 0xcf, 0xea, 0x41, 0x41, 0x40, 0xde, 0x5d, 0xae, 0x22, 0x23,
+		0xb0, 0x03, 0x61, 0xa3, 0x96, 0x17, 0x7a, 0x9c, 0xb4, 0x10, 0xff, 0x61, 0xf2, 0x00, 0x15, 0xad};
+	uint8_t h[32], ref[32];
+	plan_sha256("abc", 3, h);
+	assert_memory_equal(h, abc, 32);
+	size_t n = (3u << 20) + 5;
+	uint8_t *b = malloc(n);
+	for (size_t i = 0; i < n; i++)
+		b[i] = (uint8_t)(i * 131 + (i >> 9));
+	plan_sha256(b, n, h);
+#if MBEDTLS_VERSION_MAJOR >= 3
+	mbedtls_sha256(b, n, ref, 0);
+#else
+	mbedtls_sha256_ret(b, n, ref, 0);
+#endif
+	assert_memory_equal(h, ref, 32);
+	free(b);
+}
+
 int main(void)
 {
 	vm_types_init();
@@ -922,6 +950,7 @@ int main(void)
 		cmocka_unit_test(test_dag_mismatch_refused),
 		cmocka_unit_test(test_staged_driver_plan),
 		cmocka_unit_test(test_big_dag_roundtrip),
+		cmocka_unit_test(test_sha256_both_ways),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
