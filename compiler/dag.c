@@ -1,12 +1,56 @@
 /* dag.c - the DAG container: adding nodes, building the edge lists,
  * stats and labels. Lowering (lower.c) fills it; rewrite.c reshapes it;
  * dot.c, plan_*.c and the executors read it. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "dag.h"
 #include "../lang/vm.h"
 #include "../lang/native.h"
+
+/* A big array (a DAG of a million nodes has several of 4-40 MB) is
+ * advised to use huge pages: it is written once, front to back, and
+ * each 4 KiB page fault costs microseconds on a paravirtualised machine
+ * (they were a third of loading a 1M-node plan). Advice only: the
+ * memory stays malloc's, so rewrite.c and others may free or replace
+ * the arrays as before. */
+#define BIG_ARRAY ((size_t)4 << 20)
+#define DAG_SLAB_FROM 8192 /* nodes whose futures are malloc'd one by one */
+
+static void advise_big(void *p, size_t n)
+{
+#ifdef MADV_HUGEPAGE
+	if (n < BIG_ARRAY)
+		return;
+	uintptr_t a = ((uintptr_t)p + 4095) & ~(uintptr_t)4095;
+	uintptr_t e = ((uintptr_t)p + n) & ~(uintptr_t)4095;
+	if (e > a)
+		(void)madvise((void *)a, e - a, MADV_HUGEPAGE);
+#else
+	(void)p;
+	(void)n;
+#endif
+}
+
+static void *big_realloc(void *p, size_t n)
+{
+	void *q = realloc(p, n ? n : 1);
+	if (!q)
+		abort();
+	advise_big(q, n);
+	return q;
+}
+
+static void *big_calloc(size_t n, size_t size)
+{
+	void *q = calloc(n ? n : 1, size);
+	if (!q)
+		abort();
+	advise_big(q, n * size);
+	return q;
+}
 
 static void *grow(void *p, uint32_t *cap, uint32_t need, size_t size)
 {
@@ -15,11 +59,24 @@ static void *grow(void *p, uint32_t *cap, uint32_t need, size_t size)
 	uint32_t c = *cap ? *cap : 64;
 	while (c < need)
 		c = c > UINT32_MAX / 2 ? UINT32_MAX : c * 2;
-	void *q = realloc(p, (size_t)c * size);
-	if (!q)
-		abort();
 	*cap = c;
-	return q;
+	return big_realloc(p, (size_t)c * size);
+}
+
+void dag_reserve(dag *d, uint32_t nodes, uint32_t ins)
+{
+	if (d->n + nodes > d->cap) {
+		uint32_t c = d->n + nodes;
+		d->nodes = big_realloc(d->nodes, (size_t)c * sizeof *d->nodes);
+		d->fut = big_realloc(d->fut, (size_t)c * sizeof *d->fut);
+		d->cap = c;
+	}
+	if (d->nins + ins > d->capins) {
+		uint32_t c = d->nins + ins;
+		d->ins = big_realloc(d->ins, (size_t)c * sizeof *d->ins);
+		d->inreg = big_realloc(d->inreg, c);
+		d->capins = c;
+	}
 }
 
 dag *dag_new(const bc_program *prog)
@@ -53,6 +110,7 @@ void dag_free(dag *d)
 	free(d->cont.frames);
 	free(d->cont.why);
 	free(d->cont.masks);
+	objslab_done(&d->futs);
 	free(d);
 }
 
@@ -95,7 +153,9 @@ uint32_t dag_add(dag *d, dag_kind kind, uint32_t proto, uint32_t pc, int out, co
 		((vactor *)h.as.o)->node = id;
 		d->fut[id] = h;
 	} else {
-		d->fut[id] = future_new_pending(id);
+		/* a small DAG's futures come from malloc: a slab chunk is a
+		 * mapping of its own, dear to make and unmap for a few nodes */
+		d->fut[id] = id < DAG_SLAB_FROM ? future_new_pending(id) : future_new_pending_in(&d->futs, id);
 		((vfuture *)d->fut[id].as.o)->implied = kind == DAG_IMPLICIT || kind == DAG_EFFECT;
 	}
 	return id;
@@ -178,10 +238,8 @@ int dag_finalize(dag *d)
 	free(d->pred_order);
 	free(d->succ_off);
 	free(d->succs);
-	d->pred_off = calloc((size_t)d->n + 1, sizeof *d->pred_off);
-	d->succ_off = calloc((size_t)d->n + 1, sizeof *d->succ_off);
-	if (!d->pred_off || !d->succ_off)
-		abort();
+	d->pred_off = big_calloc((size_t)d->n + 1, sizeof *d->pred_off);
+	d->succ_off = big_calloc((size_t)d->n + 1, sizeof *d->succ_off);
 	/* ordering edges sorted by target, so each node's are together */
 	if (d->norder > 1)
 		qsort(d->order, d->norder, sizeof *d->order, cmp_pair);
@@ -189,6 +247,13 @@ int dag_finalize(dag *d)
 	uint32_t *preds = NULL;
 	uint8_t *pord = NULL;
 	uint32_t capo = 0;
+	/* room for an edge per input and per ordering edge up front: most
+	 * DAGs need no more, and a big array is not copied while it grows */
+	uint64_t guess = (uint64_t)d->nins + d->norder;
+	if (guess > 64 && guess < UINT32_MAX / 2) {
+		preds = grow(preds, &cap, (uint32_t)guess, sizeof *preds);
+		pord = grow(pord, &capo, (uint32_t)guess, 1);
+	}
 	refs r = {0};
 	int rc = 0;
 	for (uint32_t v = 0; v < d->n; v++) {
@@ -244,16 +309,12 @@ int dag_finalize(dag *d)
 	d->pred_order = pord;
 	d->nedges = ne;
 	/* successors: counting sort of the same edges by source */
-	d->succs = malloc(sizeof *d->succs * (ne ? ne : 1));
-	if (!d->succs)
-		abort();
+	d->succs = big_realloc(NULL, sizeof *d->succs * (ne ? ne : 1));
 	for (uint32_t e = 0; e < ne; e++)
 		d->succ_off[preds[e] + 1]++;
 	for (uint32_t v = 0; v < d->n; v++)
 		d->succ_off[v + 1] += d->succ_off[v];
-	uint32_t *pos = malloc(sizeof *pos * ((size_t)d->n + 1));
-	if (!pos)
-		abort();
+	uint32_t *pos = big_realloc(NULL, sizeof *pos * ((size_t)d->n + 1));
 	memcpy(pos, d->succ_off, sizeof *pos * ((size_t)d->n + 1));
 	for (uint32_t v = 0; v < d->n; v++)
 		for (uint32_t e = d->pred_off[v]; e < d->pred_off[v + 1]; e++)

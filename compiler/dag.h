@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include "../lang/bytecode.h"
+#include "../lang/objslab.h"
 #include "../lang/value.h"
 
 typedef enum dag_kind {
@@ -99,6 +100,8 @@ typedef struct dag {
 	dag_rewrite *rewrites;
 	uint32_t nrewrites;
 	dag_cont cont;
+	objslab futs;     /* where dag_add carves the nodes' futures (each
+	                   * future holds its chunk; see objslab.h) */
 } dag;
 /* The DAG_CONT node's id, or -1 when the driver is all static. */
 int64_t dag_cont_node(const dag *d);
@@ -119,6 +122,9 @@ void dag_free(dag *d);
  * vactor.id is the node id). Returns the new id. */
 uint32_t dag_add(dag *d, dag_kind kind, uint32_t proto, uint32_t pc, int out, const value *ins,
                  const uint8_t *inreg, int nin, span where);
+/* Room for `nodes` more nodes and `ins` more inputs, so a reader that
+ * knows its counts (plan_read.c) fills arrays of the right size once. */
+void dag_reserve(dag *d, uint32_t nodes, uint32_t ins);
 /* An ordering edge from -> to (from < to). */
 void dag_order(dag *d, uint32_t from, uint32_t to);
 /* The node a value produced by this DAG stands for (a future or an

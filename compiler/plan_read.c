@@ -4,14 +4,16 @@
  * register type flow so no instruction sees a value the VM would misuse),
  * and the stored DAG (each node against the program, references to earlier nodes only). */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <mbedtls/sha256.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "plan.h"
 #include "plan_int.h"
@@ -626,10 +628,14 @@ static int read_nodes(ld *L)
 	/* kind, out, nin, proto, pc and a span: at least 10 bytes a node */
 	if (get_count(L, 10, 1 << 24, &n, "node count"))
 		return -1;
+	/* the count is bounded by the bytes left; inputs: one a node to start
+	 * with (untouched room costs address space, not memory) */
+	dag_reserve(d, (uint32_t)n, (uint32_t)n);
 	uint8_t regs[256], inreg[65536];
-	value *ins = malloc(sizeof(value) * 65536);
-	if (!ins)
-		abort();
+	/* grown to the widest node: a fixed 1 MiB was an mmap and munmap
+	 * at every load */
+	value *ins = NULL;
+	int capins = 0;
 	int rc = 0;
 	for (uint32_t id = 0; id < (uint32_t)n && !rc; id++) {
 		dag_node nd = {0};
@@ -657,6 +663,12 @@ static int read_nodes(ld *L)
 			break;
 		L->pos = body;
 		bool implicit = kind == DAG_IMPLICIT || kind == DAG_EFFECT;
+		if (nin > capins) {
+			capins = nin > 2 * capins ? nin : 2 * capins;
+			ins = realloc(ins, sizeof *ins * (size_t)capins);
+			if (!ins)
+				abort();
+		}
 		int got = 0;
 		while (got < nin) {
 			int r = 0;
@@ -1076,34 +1088,52 @@ int plan_is_plan(const void *buf, size_t len)
 	return len >= PLAN_MAGIC_LEN && memcmp(buf, PLAN_MAGIC, PLAN_MAGIC_LEN) == 0;
 }
 
+/* Reads what is left of f from its current size up: a regular file's
+ * size is known, so the buffer is allocated once and read into with
+ * read(2), not grown by doubling (each doubling copied the whole plan);
+ * a pipe or a file that grows meanwhile falls back to doubling. A big
+ * buffer is advised to use huge pages (see dag.c). */
 int plan_slurp(const char *path, uint8_t **buf, size_t *len)
 {
-	FILE *f = fopen(path, "rb");
-	if (!f)
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
 		return -1;
+	struct stat st;
 	size_t cap = 1 << 16, n = 0;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 && (uint64_t)st.st_size < SIZE_MAX / 2)
+		cap = (size_t)st.st_size + 1; /* +1: seeing EOF needs no second buffer */
 	uint8_t *b = malloc(cap);
 	if (!b)
 		abort();
-	for (;;) {
-		size_t got = fread(b + n, 1, cap - n, f);
-		n += got;
-		if (n < cap) {
-			if (ferror(f)) {
-				int e = errno;
-				free(b);
-				fclose(f);
-				errno = e ? e : EIO;
-				return -1;
-			}
-			break;
-		}
-		cap *= 2;
-		b = realloc(b, cap);
-		if (!b)
-			abort();
+#ifdef MADV_HUGEPAGE
+	if (cap >= ((size_t)4 << 20)) {
+		uintptr_t a = ((uintptr_t)b + 4095) & ~(uintptr_t)4095, e = ((uintptr_t)b + cap) & ~(uintptr_t)4095;
+		if (e > a)
+			(void)madvise((void *)a, e - a, MADV_HUGEPAGE);
 	}
-	fclose(f);
+#endif
+	for (;;) {
+		if (n == cap) {
+			cap *= 2;
+			b = realloc(b, cap);
+			if (!b)
+				abort();
+		}
+		ssize_t got = read(fd, b + n, cap - n);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			int e = errno;
+			free(b);
+			close(fd);
+			errno = e ? e : EIO;
+			return -1;
+		}
+		if (got == 0)
+			break;
+		n += (size_t)got;
+	}
+	close(fd);
 	*buf = b;
 	*len = n;
 	return 0;

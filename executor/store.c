@@ -12,6 +12,7 @@
 #include "executor/store.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <lmdb.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -57,9 +58,34 @@ struct store {
 	sent *lru_head, *lru_tail;
 	sent **victims; /* scratch of spill_locked */
 	size_t nvictims_cap;
-	sbuf enc; /* scratch encoding buffer, reused */
+	sbuf enc; /* scratch encoding buffer, reused (also reading big records back) */
+	int big_fd;       /* BIG_FILE in dir, opened with the environment; -1 before */
+	int big_dfd;      /* the same file for O_DIRECT reads, or -1 (unsupported) */
+	unsigned char *rbuf; /* aligned buffer of big reads (O_DIRECT), rcap bytes */
+	size_t rcap;
+	uint64_t big_end; /* where the next big record is written */
 	store_stats st;
 };
+
+/* Big records (an encoding of BIG_RECORD bytes or more: a tensor, a long
+ * string) are appended with pwrite(2) to a plain file beside LMDB, whose
+ * record then holds only where it is (BIG_STUB_LEN bytes: BIG_TAG, offset
+ * and length, little-endian). Through LMDB, a big value was copied into
+ * pages LMDB mallocs for it at every transaction (each page a fresh page
+ * fault) and written from there; now it goes from the encoding buffer,
+ * reused and warm, straight to the page cache, and reads back with one
+ * pread into that buffer instead of faulting the map in page by page (no
+ * mapped pages stay behind either). The stub is in the same transaction
+ * as before, so a spill still commits or aborts as a whole: after an abort
+ * the file's tail is reused. A freed big record's bytes are punched out
+ * of the file. Records start at 4 KiB boundaries so that they are read
+ * back with O_DIRECT, as dd iflag=direct does (no page-cache copy, no
+ * cache filled with what was just restored), where the filesystem
+ * allows it; else with plain pread. */
+#define BIG_FILE "big.dat"
+#define BIG_RECORD (256u << 10)
+#define BIG_TAG 0xFFu /* no encoding starts with it (ENC_* tags are small) */
+#define BIG_STUB_LEN 17
 
 /* Spill transactions are committed every this many bytes: LMDB limits
  * the pages one write transaction may dirty. */
@@ -231,6 +257,101 @@ static void lmdb_err(store *s, char **err, int rc, const char *what, uint64_t id
 	}
 }
 
+static void put_le64(unsigned char *p, uint64_t x)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (unsigned char)(x >> (8 * i));
+}
+
+static uint64_t get_le64(const unsigned char *p)
+{
+	uint64_t x = 0;
+	for (int i = 0; i < 8; i++)
+		x |= (uint64_t)p[i] << (8 * i);
+	return x;
+}
+
+/* Writes s->enc at s->big_end of the big file; fills the stub. Returns 0
+ * or an errno value (ENOSPC, EIO...). */
+static int big_write(store *s, unsigned char stub[BIG_STUB_LEN])
+{
+	const char *p = s->enc.data;
+	size_t left = s->enc.len;
+	uint64_t off = s->big_end;
+	while (left > 0) {
+		ssize_t w = pwrite(s->big_fd, p, left, (off_t)off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return w < 0 ? errno : ENOSPC; /* a short write: the disk is full */
+		p += w;
+		left -= (size_t)w;
+		off += (uint64_t)w;
+	}
+	stub[0] = BIG_TAG;
+	put_le64(stub + 1, s->big_end);
+	put_le64(stub + 9, s->enc.len);
+	s->big_end = (off + 4095) & ~(uint64_t)4095; /* the next record aligned for O_DIRECT */
+	return 0;
+}
+
+/* Reads blen bytes at off of the big file; *out points at them (in
+ * s->rbuf or s->enc). 0, or -1 with errno (0 for a short file). */
+static int big_read(store *s, uint64_t off, uint64_t blen, const char **out)
+{
+	if (s->big_dfd >= 0) {
+		uint64_t a0 = off & ~(uint64_t)4095, a1 = (off + blen + 4095) & ~(uint64_t)4095;
+		size_t alen = (size_t)(a1 - a0), need = (size_t)(off + blen - a0);
+		if (alen > s->rcap) {
+			free(s->rbuf);
+			s->rbuf = NULL;
+			s->rcap = 0;
+			void *p;
+			if (posix_memalign(&p, 4096, alen) != 0)
+				abort();
+			s->rbuf = p;
+			s->rcap = alen;
+		}
+		size_t got = 0;
+		ssize_t r = 0;
+		while (got < need) {
+			r = pread(s->big_dfd, s->rbuf + got, alen - got, (off_t)(a0 + got));
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0)
+				break;
+			got += (size_t)r;
+		}
+		if (got >= need) {
+			*out = (const char *)s->rbuf + (off - a0);
+			return 0;
+		}
+		if (!(r < 0 && errno == EINVAL)) {
+			if (r == 0)
+				errno = 0;
+			return -1;
+		}
+		close(s->big_dfd); /* the filesystem refuses O_DIRECT here: plain reads from now on */
+		s->big_dfd = -1;
+	}
+	s->enc.len = 0;
+	sbuf_reserve(&s->enc, (size_t)blen);
+	size_t got = 0;
+	while (got < blen) {
+		ssize_t r = pread(s->big_fd, s->enc.data + got, (size_t)blen - got, (off_t)(off + got));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			if (r == 0)
+				errno = 0;
+			return -1;
+		}
+		got += (size_t)r;
+	}
+	*out = s->enc.data;
+	return 0;
+}
+
 /* The victims of this spill whose writes are committed are on disk. */
 static void mark_on_disk(store *s, size_t nv)
 {
@@ -308,6 +429,7 @@ static int spill_once(store *s, char **err, int *lmdb_rc)
 	MDB_txn *txn = NULL;
 	int rc = 0, ret = STORE_OK;
 	uint64_t fail_id = 0;
+	uint64_t big_start = s->big_end; /* the open transaction's first big byte */
 	for (sent *e = s->lru_tail, *prev; e && s->st.mem_bytes - freed > s->cap; e = prev) {
 		prev = e->lprev;
 		if (!e->on_disk) {
@@ -329,14 +451,22 @@ static int spill_once(store *s, char **err, int *lmdb_rc)
 				}
 				mark_on_disk(s, nv);
 				txn_bytes = 0;
+				big_start = s->big_end;
 			}
 			if (!txn && (rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0) {
 				txn = NULL;
 				fail_id = e->id;
 				break;
 			}
-			unsigned char kb[8];
+			unsigned char kb[8], stub[BIG_STUB_LEN];
 			MDB_val k, d = {.mv_size = s->enc.len, .mv_data = s->enc.data};
+			if (s->enc.len >= BIG_RECORD) {
+				if ((rc = big_write(s, stub)) != 0) {
+					fail_id = e->id;
+					break;
+				}
+				d = (MDB_val){.mv_size = BIG_STUB_LEN, .mv_data = stub};
+			}
 			key_of(e->id, kb, &k);
 			if ((rc = mdb_put(txn, s->dbi, &k, &d, 0)) != 0) {
 				fail_id = e->id;
@@ -358,6 +488,8 @@ static int spill_once(store *s, char **err, int *lmdb_rc)
 	} else if (txn) {
 		mdb_txn_abort(txn);
 	}
+	if (rc)
+		s->big_end = big_start; /* the aborted transaction's big bytes are reused */
 	if (rc) {
 		lmdb_err(s, err, rc, "spilling", fail_id);
 		ret = STORE_SPILL_FAILED;
@@ -411,8 +543,8 @@ static int mkdir_p(store *s, const char *dir)
 
 static void remove_dir(const char *dir)
 {
-	static const char *files[] = {"data.mdb", "lock.mdb"};
-	for (size_t i = 0; i < 2; i++) {
+	static const char *files[] = {"data.mdb", "lock.mdb", BIG_FILE};
+	for (size_t i = 0; i < 3; i++) {
 		char *f = NULL;
 		if (asprintf(&f, "%s/%s", dir, files[i]) >= 0) {
 			unlink(f);
@@ -532,6 +664,8 @@ store *store_open(const store_opts *o, char **err)
 	if (!s->buckets)
 		abort();
 	sbuf_init(&s->enc);
+	s->big_fd = -1;
+	s->big_dfd = -1;
 	/* a directory we cannot write fails now, not at the first spill */
 	if (access(dir, W_OK) != 0) {
 		seterr(err, FLOW_EIO, "spill directory %s: %s", dir, strerror(errno));
@@ -569,6 +703,20 @@ static int open_env(store *s, char **err)
 	}
 	if ((rc = mdb_txn_commit(txn)) != 0)
 		goto fail;
+	step = "opening " BIG_FILE;
+	char *bp = NULL;
+	if (asprintf(&bp, "%s/%s", s->dir, BIG_FILE) < 0)
+		abort();
+	s->big_fd = open(bp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	rc = errno;
+	free(bp);
+	if (s->big_fd < 0)
+		goto fail;
+	if (asprintf(&bp, "%s/%s", s->dir, BIG_FILE) < 0)
+		abort();
+	s->big_dfd = open(bp, O_RDONLY | O_DIRECT | O_CLOEXEC); /* -1 where unsupported (tmpfs) */
+	free(bp);
+	s->big_end = 0;
 	return 0;
 fail:
 	seterr(err, FLOW_EIO, "spill directory %s: %s (map size %llu bytes): %s; objects stay in memory",
@@ -596,6 +744,11 @@ void store_close(store *s)
 	sbuf_fini(&s->enc);
 	if (s->env)
 		mdb_env_close(s->env);
+	if (s->big_fd >= 0)
+		close(s->big_fd);
+	if (s->big_dfd >= 0)
+		close(s->big_dfd);
+	free(s->rbuf);
 	if (s->dir)
 		remove_dir(s->dir);
 	free(s->dir);
@@ -671,10 +824,36 @@ static int restore_locked(store *s, sent *e, char **err)
 	}
 	verr ve;
 	value v;
-	/* the decoder checks every byte: a corrupt record is an error */
-	rc = val_decode(d.mv_data, d.mv_size, &v, &ve);
+	const void *rec = d.mv_data;
 	size_t len = d.mv_size;
-	mdb_txn_abort(txn);
+	if (len > 0 && ((const unsigned char *)rec)[0] == BIG_TAG) {
+		/* a big record: read it into the scratch buffer */
+		unsigned char stub[BIG_STUB_LEN];
+		bool ok = len == BIG_STUB_LEN;
+		if (ok)
+			memcpy(stub, rec, BIG_STUB_LEN);
+		mdb_txn_abort(txn);
+		uint64_t off = ok ? get_le64(stub + 1) : 0, blen = ok ? get_le64(stub + 9) : 0;
+		if (!ok || off > s->big_end || blen > s->big_end - off || blen > SIZE_MAX / 2) {
+			seterr(err, FLOW_ECORRUPT, "spill directory %s: object %llu: corrupt record: a bad big-record stub",
+			       s->dir, (unsigned long long)e->id);
+			return STORE_ERR;
+		}
+		const char *data;
+		if (big_read(s, off, blen, &data) != 0) {
+			int en = errno;
+			seterr(err, en ? FLOW_EIO : FLOW_ECORRUPT, "spill directory %s: reading back object %llu: %s",
+			       s->dir, (unsigned long long)e->id, en ? strerror(en) : BIG_FILE " is short");
+			return STORE_ERR;
+		}
+		len = (size_t)blen;
+		/* the decoder checks every byte: a corrupt record is an error */
+		rc = val_decode(data, len, &v, &ve);
+	} else {
+		/* zero copy: decoded straight from LMDB's page */
+		rc = val_decode(rec, len, &v, &ve);
+		mdb_txn_abort(txn);
+	}
 	if (rc != 0) {
 		seterr(err, FLOW_ECORRUPT, "spill directory %s: object %llu: corrupt record: %s", s->dir,
 		       (unsigned long long)e->id, ve.msg);
@@ -770,6 +949,18 @@ int store_free(store *s, uint64_t id, char **err)
 		MDB_val k;
 		key_of(id, kb, &k);
 		int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+		if (rc == 0 && e->disk_len >= BIG_RECORD) {
+			/* give a big record's bytes back to the filesystem */
+			MDB_val d;
+			if (mdb_get(txn, s->dbi, &k, &d) == 0 && d.mv_size == BIG_STUB_LEN &&
+			    ((const unsigned char *)d.mv_data)[0] == BIG_TAG) {
+				uint64_t off = get_le64((const unsigned char *)d.mv_data + 1);
+				uint64_t blen = get_le64((const unsigned char *)d.mv_data + 9);
+				if (off <= s->big_end && blen <= s->big_end - off)
+					(void)fallocate(s->big_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off,
+					                (off_t)blen);
+			}
+		}
 		if (rc == 0) {
 			rc = mdb_del(txn, s->dbi, &k, NULL);
 			if (rc == 0)
@@ -807,6 +998,8 @@ int store_sync(store *s, char **err)
 {
 	pthread_mutex_lock(&s->mu);
 	int rc = s->env ? mdb_env_sync(s->env, 1) : 0;
+	if (rc == 0 && s->big_fd >= 0 && fdatasync(s->big_fd) != 0)
+		rc = errno;
 	pthread_mutex_unlock(&s->mu);
 	if (rc) {
 		seterr(err, FLOW_EIO, "spill directory %s: sync: %s", s->dir, mdb_strerror(rc));

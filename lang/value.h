@@ -64,6 +64,7 @@ typedef struct value {
 /* Common header of every heap object. */
 #define VOBJ_FROZEN 0x1u  /* immutable from now on (deep) */
 #define VOBJ_VISIT 0x2u   /* scratch mark of val_reaches; clear outside it */
+#define VOBJ_SLAB 0x4u    /* carved from an objslab (objslab.h): never free() it */
 struct vobj {
 	uint32_t rc;      /* atomic; use val_hold/val_rele */
 	uint8_t type;     /* vtype */

@@ -48,6 +48,10 @@ enum { FUT_PENDING, FUT_DONE, FUT_FAILED };
 value future_new_done(value result); /* holds result */
 value future_new_failed(const char *msg);
 value future_new_pending(int64_t node);
+/* The same, carved from slab s (VOBJ_SLAB; its chunk is released, not
+ * freed, when the future dies): for the DAG's one future per node. */
+struct objslab;
+value future_new_pending_in(struct objslab *s, int64_t node);
 
 /* An error value (LANGUAGE.md section 8): what `except e` catches.
  * Its fields are read as e.message, e.kind, e.task; str(e) is text. All

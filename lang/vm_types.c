@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "vm_internal.h"
+#include "objslab.h"
 
 value future_new_done(value result)
 {
@@ -21,9 +22,24 @@ value future_new_done(value result)
 	return v_obj(&f->h);
 }
 
+static value future_init_pending(vfuture *f, int64_t node);
+
 value future_new_pending(int64_t node)
 {
-	vfuture *f = vobj_alloc(sizeof *f, V_FUTURE);
+	return future_init_pending(vobj_alloc(sizeof(vfuture), V_FUTURE), node);
+}
+
+value future_new_pending_in(struct objslab *s, int64_t node)
+{
+	vfuture *f = objslab_alloc(s, sizeof *f);
+	f->h.rc = 1;
+	f->h.type = V_FUTURE;
+	f->h.flags = VOBJ_SLAB;
+	return future_init_pending(f, node);
+}
+
+static value future_init_pending(vfuture *f, int64_t node)
+{
 	f->state = FUT_PENDING;
 	f->result = v_none();
 	f->error = NULL;
@@ -61,7 +77,10 @@ static void future_free(vobj *o)
 	val_rele(f->result);
 	free(f->error);
 	free(f->emsg);
-	free(f);
+	if (o->flags & VOBJ_SLAB)
+		objslab_release(f);
+	else
+		free(f);
 }
 
 static void future_str(sbuf *out, value v)

@@ -360,9 +360,9 @@ static void test_map_full(void **state)
 
 /* A write that fails as on a full disk (the file size limit: EFBIG, the
  * same pwrite path as ENOSPC): the spill fails clearly, nothing is lost. */
-static void test_write_failure(void **state)
+/* n doubles per object: 128 KiB ones go to LMDB, 512 KiB ones to big.dat */
+static void write_failure(size_t n)
 {
-	const size_t n = 128 * KiB / 8;
 	store *s = open_store(256 * KiB, 0);
 	struct rlimit old, lim;
 	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
@@ -406,6 +406,18 @@ static void test_write_failure(void **state)
 		val_rele(g);
 	}
 	store_close(s);
+}
+
+static void test_write_failure(void **state)
+{
+	(void)state;
+	write_failure(128 * KiB / 8);
+}
+
+static void test_write_failure_big(void **state)
+{
+	(void)state;
+	write_failure(512 * KiB / 8);
 }
 
 /* A value holding a future cannot be encoded: it stays in memory. */
@@ -629,6 +641,109 @@ static void test_threads(void **state)
 	store_close(s);
 }
 
+/* Big records (encoded >= 256 KiB) live in big.dat beside LMDB: sizes on
+ * both sides of the threshold and unaligned lengths read back byte for
+ * byte, also after others are freed (their bytes punched out), twice,
+ * and after a sync. */
+static void test_big_records(void **state)
+{
+	(void)state;
+	store *s = open_store(0, 0); /* everything spills */
+	static const size_t sizes[] = {32760, 32768, 40001, 1 << 20, 7, 300001};
+	enum { N = sizeof sizes / sizeof sizes[0] };
+	for (size_t i = 0; i < N; i++) {
+		value t = tens(sizes[i], i + 1);
+		put_ok(s, i, t);
+		val_rele(t);
+	}
+	size_t slen = 300 * 1024 + 13; /* a string: not a multiple of 8 or 4096 */
+	char *text = malloc(slen);
+	for (size_t i = 0; i < slen; i++)
+		text[i] = (char)('a' + (i * 7) % 26);
+	value str = str_new(text, slen);
+	val_freeze(str);
+	put_ok(s, 100, str);
+	val_rele(str);
+	store_stats st;
+	store_get_stats(s, &st);
+	assert_int_equal(st.mem_objects, 0);
+	assert_int_equal(st.disk_objects, N + 1);
+	char path[512];
+	snprintf(path, sizeof path, "%s/big.dat", store_dir(s));
+	struct stat sb;
+	assert_int_equal(stat(path, &sb), 0);
+	assert_true((uint64_t)sb.st_size > 8 * MiB); /* the big ones are there */
+	assert_int_equal(store_sync(s, NULL), STORE_OK);
+	/* free one big record between others: the rest are untouched */
+	assert_int_equal(store_free(s, 3, NULL), STORE_OK);
+	for (int round = 0; round < 2; round++) {
+		for (size_t i = 0; i < N; i++) {
+			if (i == 3)
+				continue;
+			value g = get_ok(s, i);
+			assert_true(tens_ok(g, sizes[i], i + 1));
+			val_rele(g);
+		}
+		value g = get_ok(s, 100);
+		assert_int_equal(g.t, V_STR);
+		assert_int_equal(str_len(g), slen);
+		assert_memory_equal(str_data(g), text, slen);
+		val_rele(g);
+	}
+	store_get_stats(s, &st);
+	assert_int_equal(st.restored_objects, 2 * N); /* each read from disk both rounds */
+	assert_int_equal(st.disk_objects, N);
+	free(text);
+	store_close(s);
+	assert_int_equal(stat(path, &sb), -1); /* removed with the directory */
+}
+
+/* A big record damaged in big.dat, or big.dat cut short, is an error that
+ * names the object, not a crash or a wrong value. */
+static void test_corrupt_big_record(void **state)
+{
+	(void)state;
+	store *s = open_store(0, 0);
+	size_t len = 512 * KiB;
+	char *text = malloc(len);
+	memset(text, 'q', len);
+	memcpy(text, "MARKER-", 7);
+	value str = str_new(text, len);
+	val_freeze(str);
+	put_ok(s, 7, str);
+	put_ok(s, 8, str);
+	val_rele(str);
+	free(text);
+	assert_int_equal(store_sync(s, NULL), STORE_OK);
+	char path[512];
+	snprintf(path, sizeof path, "%s/big.dat", store_dir(s));
+	int fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	char head[64];
+	assert_int_equal(pread(fd, head, sizeof head, 0), (ssize_t)sizeof head);
+	char *m = memmem(head, sizeof head, "MARKER-qqq", 10);
+	assert_non_null(m);
+	/* not UTF-8: the decoder must refuse it */
+	assert_int_equal(pwrite(fd, "\xff", 1, (m - head) + 100), 1);
+	char *err = NULL;
+	value g;
+	assert_int_equal(store_get(s, 7, &g, &err), STORE_ERR);
+	assert_non_null(strstr(err, "corrupt record"));
+	assert_non_null(strstr(err, store_dir(s)));
+	free(err);
+	err = NULL;
+	/* cut short: object 8's bytes are gone */
+	assert_int_equal(ftruncate(fd, 4096), 0);
+	close(fd);
+	assert_int_equal(store_get(s, 8, &g, &err), STORE_ERR);
+	assert_non_null(strstr(err, "object 8"));
+	free(err);
+	assert_true(store_has(s, 7));
+	assert_int_equal(store_free(s, 7, NULL), STORE_OK);
+	assert_int_equal(store_free(s, 8, NULL), STORE_OK);
+	store_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -639,8 +754,11 @@ int main(void)
 		cmocka_unit_test(test_bad_spill_dir),
 		cmocka_unit_test(test_map_full),
 		cmocka_unit_test(test_write_failure),
+		cmocka_unit_test(test_write_failure_big),
 		cmocka_unit_test(test_unencodable),
 		cmocka_unit_test(test_corrupt_record),
+		cmocka_unit_test(test_big_records),
+		cmocka_unit_test(test_corrupt_big_record),
 		cmocka_unit_test(test_size_estimate),
 		cmocka_unit_test(test_parse_size),
 		cmocka_unit_test(test_threads),

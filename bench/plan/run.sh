@@ -1,0 +1,72 @@
+#!/bin/sh
+# bench/plan/run.sh - loading a plan against compiling its source (issue 14).
+#
+# Generates N independent no-op task calls (default 1,000,000), compiles
+# them to a plan once, then times, in each repetition and in this order,
+# `flow compile --stats SRC` (parse, check, lower: what a plan saves) and
+# `flow compile --stats PLAN` (read, verify, rebuild the DAG), for each
+# binary given: paired runs, medians. Reports wall time, CPU time (user +
+# sys, less disturbed by a shared machine) and peak RSS, from GNU time.
+#
+#   bench/plan/run.sh [-n RUNS] [-N TASKS] [-b BEFORE_FLOW] [FLOW]
+# Needs: GNU time (/usr/bin/time), awk.
+set -eu
+runs=5
+ntasks=1000000
+before=
+while getopts n:N:b: o; do
+	case $o in
+	n) runs=$OPTARG ;;
+	N) ntasks=$OPTARG ;;
+	b) before=$OPTARG ;;
+	*) exit 2 ;;
+	esac
+done
+shift $((OPTIND - 1))
+flow=${1:-build/cli/flow}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cat >"$tmp/empty.flow" <<FLOW
+task noop(i: int) -> int {
+    return i
+}
+
+let xs = [noop(i) for i in range($ntasks)]
+FLOW
+"$flow" compile -o "$tmp/empty.plan" "$tmp/empty.flow"
+bins="after=$flow"
+[ -n "$before" ] && bins="before=$before $bins"
+
+# one timed run: "wall cpu rss_kb" appended to $tmp/NAME
+timed() {
+	name=$1
+	shift
+	/usr/bin/time -f '%e %U %S %M' -o "$tmp/t" "$@" >/dev/null
+	awk '{ printf "%s %.3f %s\n", $1, $2 + $3, $4 }' "$tmp/t" >>"$tmp/$name"
+}
+i=0
+while [ "$i" -lt "$runs" ]; do
+	for b in $bins; do
+		tag=${b%%=*}
+		f=${b#*=}
+		timed "$tag.src" "$f" compile --stats "$tmp/empty.flow"
+		timed "$tag.plan" "$f" compile --stats "$tmp/empty.plan"
+	done
+	i=$((i + 1))
+done
+med() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+echo "plan of $ntasks tasks: $(wc -c <"$tmp/empty.plan") bytes; median of $runs paired runs"
+printf '%-8s %-22s %8s %8s %10s\n' binary what wall cpu peak_rss
+for b in $bins; do
+	tag=${b%%=*}
+	for w in src plan; do
+		wall=$(cut -d' ' -f1 "$tmp/$tag.$w" | med)
+		cpu=$(cut -d' ' -f2 "$tmp/$tag.$w" | med)
+		rss=$(cut -d' ' -f3 "$tmp/$tag.$w" | med)
+		[ "$w" = src ] && what="compile --stats SRC" || what="compile --stats PLAN"
+		printf '%-8s %-22s %7.3fs %7.3fs %8d KB\n' "$tag" "$what" "$wall" "$cpu" "$rss"
+		eval "${tag}_$w=$cpu"
+	done
+	eval "s=\$${tag}_src p=\$${tag}_plan"
+	echo "$tag: compile/load CPU ratio $(awk -v s="$s" -v p="$p" 'BEGIN { printf "%.2f", s / p }')x (goal >= 3x)"
+done
