@@ -583,14 +583,16 @@ static void place_on(struct head *h, struct hcall *e, struct cand *best, sbuf *b
 	best->inflight++;
 }
 
-/* The usable node with the most free slots where needs (NULL: one CPU)
- * fit now; among equals, round robin. NULL: none now. *ever: some node
- * (usable or suspect) could hold them once free. */
+/* The usable node with a free slot and the fewest calls per CPU where
+ * needs (NULL: one CPU) fit now; among equals, round robin (calls made
+ * one at a time still spread). NULL: none now. *ever: some node (usable
+ * or suspect) could hold them once free. Fewest per CPU rather than most
+ * free slots: a bigger node's larger window would take a short burst
+ * of long tasks whole while the others idle. */
 static struct cand *pick(struct head *h, struct cand *c, size_t nc, const bc_attrs *needs,
                          bool *ever)
 {
 	struct cand *best = NULL;
-	int64_t most = 0;
 	*ever = needs == NULL;
 	for (size_t k = 0; k < nc; k++) {
 		size_t i = (h->rr + k) % nc;
@@ -605,13 +607,10 @@ static struct cand *pick(struct head *h, struct cand *c, size_t nc, const bc_att
 			if (!res_fits(&c[i].po->pool, needs))
 				continue;
 		}
-		if (!c[i].usable)
+		if (!c[i].usable || c[i].inflight >= WINDOW(c[i].cpus))
 			continue;
-		int64_t free_slots = (int64_t)WINDOW(c[i].cpus) - c[i].inflight;
-		if (free_slots > most) {
-			most = free_slots;
+		if (!best || (uint64_t)c[i].inflight * best->cpus < (uint64_t)best->inflight * c[i].cpus)
 			best = &c[i];
-		}
 	}
 	if (best)
 		h->rr = (size_t)(best - c) + 1;
