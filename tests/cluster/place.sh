@@ -97,6 +97,11 @@ assert len({tid for p, tid in lanes if p == 2}) == 2, lanes
 x = [e for e in t if e["ph"] == "X" and e["pid"] != 0]
 assert all(e["dur"] >= 0 and e["ts"] >= 0 for e in x)
 assert all(e["args"]["cluster node"] == e["pid"] for e in x if "cluster node" in e["args"]), x[:3]
+# each call's time on its node is placed inside the client's wait for it:
+# the reduction starts after every input ended
+sq_end = max(e["ts"] + e["dur"] for e in x if e["name"].startswith("sq"))
+total = [e for e in x if e["name"].startswith("total")]
+assert len(total) == 1 and total[0]["ts"] >= sq_end - 0.001, (total, sq_end)
 PY
 grep -qE '^  node 2 \(host2\) +[1-9][0-9]* task calls' "$tmp/fan.err" && ok ||
 	bad "--stats should count the calls per node: $(cat "$tmp/fan.err")"
