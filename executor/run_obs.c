@@ -817,6 +817,17 @@ void obs_write_stats_json(const run_obs *o, const obs_phases *ph, uint64_t wall_
 	fprintf(out, "\"worker_threads\": %d, \"serial\": %s, ", o->nworkers, o->nworkers ? "false" : "true");
 	fprintf(out, "\"time_ms\": {\"load\": %.3f, \"lower\": %.3f, \"run\": %.3f, \"wall\": %.3f}, ",
 	        ph->load / 1e6, ph->lower / 1e6, ph->run / 1e6, wall_ns / 1e6);
+	if (o->nrnodes) { /* flow run --address: where the calls ran */
+		fputs("\"cluster_nodes\": [", out);
+		for (int i = 0; i < o->nrnodes; i++) {
+			fprintf(out, "%s{\"id\": %u, \"name\": ", i ? ", " : "", o->rnodes[i].id);
+			json_str(out, o->rnodes[i].name);
+			fprintf(out, ", \"calls\": %llu, \"busy_ms\": %.3f, \"threads\": %u}",
+			        (unsigned long long)o->rnodes[i].calls, o->rnodes[i].busy_ns / 1e6,
+			        o->rnodes[i].threads);
+		}
+		fputs("], ", out);
+	}
 	if (rss_mib >= 0)
 		fprintf(out, "\"peak_rss_mib\": %.1f}", rss_mib);
 	else
