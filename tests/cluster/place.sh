@@ -78,7 +78,8 @@ run 1 timeout 10 "$flow" status --address "$head_addr" --token-file "$tmp/token"
 	ok || bad "flow status's text should say no job runs"
 
 # ---- --trace: a process per node (named), a lane per thread ----
-frun 1 -p n=2000 --trace "$tmp/trace.json" --stats fanout.flow >"$tmp/fan.out" 2>"$tmp/fan.err"
+frun 1 -p n=2000 --trace "$tmp/trace.json" --stats --stats-json "$tmp/stats.json" fanout.flow \
+	>"$tmp/fan.out" 2>"$tmp/fan.err"
 rc=$?
 [ $rc = 0 ] && ok || bad "fanout.flow --trace: exit $rc: $(head -5 "$tmp/fan.err")"
 /usr/bin/python3 - "$tmp/trace.json" <<'PY' && ok || bad "the trace's node lanes"
@@ -105,6 +106,12 @@ assert len(total) == 1 and total[0]["ts"] >= sq_end - 0.001, (total, sq_end)
 PY
 grep -qE '^  node 2 \(host2\) +[1-9][0-9]* task calls' "$tmp/fan.err" && ok ||
 	bad "--stats should count the calls per node: $(cat "$tmp/fan.err")"
+/usr/bin/python3 - "$tmp/stats.json" <<'PY' && ok || bad "--stats-json's cluster_nodes: $(cat "$tmp/stats.json")"
+import json, sys
+nodes = json.load(open(sys.argv[1]))["run"]["cluster_nodes"]
+assert len(nodes) >= 2 and sum(n["calls"] for n in nodes) == 2001, nodes
+assert all(n["name"].startswith("node %d (host" % n["id"]) for n in nodes), nodes
+PY
 
 run 1 "$flow" stop >/dev/null 2>&1
 run 2 "$flow" stop >/dev/null 2>&1
