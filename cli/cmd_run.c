@@ -10,6 +10,7 @@
 #include "compiler/plan.h"
 #include "executor/cache.h"
 #include "executor/cluster/client.h"
+#include "executor/cluster/place.h"
 #include "executor/executor.h"
 #include "executor/interrupt.h"
 #include "executor/run_obs.h"
@@ -251,6 +252,8 @@ static int run_lowered(const run_args *a, const dag *g, run_obs *obs, store *st)
 	                .res_names = (const char *const *)a->res_names,
 	                .res_amounts = a->res_amounts};
 	cl_client *cl = NULL;
+	char **cl_res_names = NULL;
+	double *cl_res_amounts = NULL;
 	if (a->address) {
 		int rc = connect_cluster(a, &cl);
 		if (rc) {
@@ -263,9 +266,26 @@ static int run_lowered(const run_args *a, const dag *g, run_obs *obs, store *st)
 		eo.cpus = a->cpus ? (int)a->cpus : cl_client_cpus(cl);
 		eo.remote = cl_client_remote(cl);
 		eo.view = cl_client_view(cl);
+		/* a task that fits no node is an error now, before anything
+		 * runs (place.h); the calls go out as the cluster's resources
+		 * could hold them, and the head places each where it fits */
+		if (place_check_dag(eo.view->peers, eo.view->npeers, g, err) != 0) {
+			obs_task_stream_close(err, stderr);
+			obs_task_stream_close(out, stdout);
+			cl_client_close(cl);
+			return EXIT_USER;
+		}
+		eo.nresources = place_totals(eo.view->peers, eo.view->npeers, &cl_res_names,
+		                             &cl_res_amounts);
+		eo.res_names = (const char *const *)cl_res_names;
+		eo.res_amounts = cl_res_amounts;
 	}
 	const executor *ex = executor_find(a->serial ? "serial" : "parallel");
 	int rc = executor_run(ex, g, &eo) == 0 ? 0 : EXIT_USER;
+	for (int k = 0; cl_res_names && k < eo.nresources; k++)
+		free(cl_res_names[k]);
+	free(cl_res_names);
+	free(cl_res_amounts);
 	obs_task_stream_close(err, stderr);
 	obs_task_stream_close(out, stdout);
 	cl_client_close(cl);

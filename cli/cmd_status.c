@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli/cli.h"
 #include "executor/cluster/auth.h"
@@ -19,7 +20,10 @@
 	  "\"address\": ..., \"state\": \"alive\", \"alive\": true,\n" \
 	  "\"cpus\": ..., \"cpus_used\": ..., \"resources\": {...},\n" \
 	  "\"store_cap\": ..., \"store_used\": ..., \"store_spilled\": ...,\n" \
-	  "\"last_heartbeat_ms\": ..., \"pid\": ...}], \"jobs\": [...]}") \
+	  "\"last_heartbeat_ms\": ..., \"pid\": ...}], \"jobs\": [{\"id\": 1,\n" \
+	  "\"state\": \"running\", \"client\": ..., \"program\": ...,\n" \
+	  "\"start_unix_ms\": ..., \"tasks_queued\": ..., \"tasks_running\": ...,\n" \
+	  "\"tasks_done\": ..., \"tasks_failed\": ...}]}") \
 	X(TOKEN_FILE, 0, "token-file", "FILE", false, \
 	  "the cluster token (default $FLOW_TOKEN, else ~/.flow/token)")
 
@@ -27,7 +31,9 @@ CLI_COMMAND(status, STATUS_OPTS,
 	.operand = NULL,
 	.about = "Shows the nodes of the cluster whose head is at HOST:PORT (default\n"
 	         "127.0.0.1:6379): id, host, address, state, cpus used/total, resources,\n"
-	         "object store used/spilled, time since the last heartbeat; and its jobs.",
+	         "object store used/spilled, time since the last heartbeat; and its jobs\n"
+	         "(each `flow run --address` connected now: client, program, start,\n"
+	         "task calls queued at the head, running on nodes, done, failed).",
 	.footer = "Exit status: 0 shown, 1 the head could not be reached or refused us, 2 bad usage.");
 
 typedef struct status_args {
@@ -127,8 +133,15 @@ static void print_json(const struct wire_status_reply *r)
 		printf(i ? ", {" : "{");
 		printf("\"id\": %llu, \"state\": ", (unsigned long long)j->id);
 		json_str(j->state);
-		printf(", \"tasks_done\": %llu, \"tasks_total\": %llu}",
-		       (unsigned long long)j->tasks_done, (unsigned long long)j->tasks_total);
+		printf(", \"client\": ");
+		json_str(j->client);
+		printf(", \"program\": ");
+		json_str(j->program);
+		printf(", \"start_unix_ms\": %llu, \"tasks_queued\": %llu, \"tasks_running\": %llu, "
+		       "\"tasks_done\": %llu, \"tasks_failed\": %llu}",
+		       (unsigned long long)j->start_unix_ms, (unsigned long long)j->queued,
+		       (unsigned long long)j->running, (unsigned long long)j->done,
+		       (unsigned long long)j->failed);
 	}
 	printf("]}\n");
 }
@@ -149,12 +162,24 @@ static void print_text(const struct wire_status_reply *r)
 		       x->host, x->address, x->state, cpus, x->resources[0] ? x->resources : "-",
 		       store, i == 0 ? "(head)" : hb);
 	}
-	if (r->jobs.n == 0)
+	if (r->jobs.n == 0) {
 		printf("jobs: none running\n");
-	for (uint32_t i = 0; i < r->jobs.n; i++)
-		printf("job %llu: %s, %llu/%llu tasks\n", (unsigned long long)r->jobs.v[i].id,
-		       r->jobs.v[i].state, (unsigned long long)r->jobs.v[i].tasks_done,
-		       (unsigned long long)r->jobs.v[i].tasks_total);
+		return;
+	}
+	printf("\n%-4s %-22s %-24s %-19s %8s %8s %8s %8s\n", "JOB", "CLIENT", "PROGRAM", "STARTED",
+	       "QUEUED", "RUNNING", "DONE", "FAILED");
+	for (uint32_t i = 0; i < r->jobs.n; i++) {
+		const struct wire_job *j = &r->jobs.v[i];
+		char when[32] = "?";
+		time_t t = (time_t)(j->start_unix_ms / 1000);
+		struct tm tm;
+		if (localtime_r(&t, &tm))
+			strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
+		printf("%-4llu %-22s %-24s %-19s %8llu %8llu %8llu %8llu\n", (unsigned long long)j->id,
+		       j->client, j->program, when, (unsigned long long)j->queued,
+		       (unsigned long long)j->running, (unsigned long long)j->done,
+		       (unsigned long long)j->failed);
+	}
 }
 
 int cmd_status(int argc, char **argv)

@@ -39,7 +39,9 @@ run_obs *obs_new(const dag *g, FILE *progress)
 	o->tid = calloc(n, sizeof *o->tid);
 	o->start = calloc(n, sizeof *o->start);
 	o->end = calloc(n, sizeof *o->end);
-	if (!o->outcome || !o->tid || !o->start || !o->end)
+	o->rnode = calloc(n, sizeof *o->rnode);
+	o->rtid = calloc(n, sizeof *o->rtid);
+	if (!o->outcome || !o->tid || !o->start || !o->end || !o->rnode || !o->rtid)
 		abort();
 	o->progress = progress;
 	for (uint32_t v = 0; v < g->n; v++)
@@ -56,6 +58,8 @@ void obs_free(run_obs *o)
 	free(o->tid);
 	free(o->start);
 	free(o->end);
+	free(o->rnode);
+	free(o->rtid);
 	free(o->jobs);
 	pthread_mutex_destroy(&o->jmu);
 	free(o);
@@ -63,12 +67,84 @@ void obs_free(run_obs *o)
 
 static void add_job(run_obs *o, const obs_job *rec);
 
+/* The last remote call this thread made (obs_remote_ran), until a hook
+ * takes it. */
+static _Thread_local struct remote_ran {
+	bool set;
+	uint32_t node;
+	uint16_t thread;
+	uint64_t sent, start, end;
+	char name[96];
+} last_remote;
+
+void obs_remote_ran(const char *node, uint32_t thread, uint64_t sent, uint64_t got,
+                    uint64_t start_us, uint64_t end_us)
+{
+	struct remote_ran *r = &last_remote;
+	unsigned id = 0;
+	if (!node || sscanf(node, "node %u", &id) != 1 || id == 0 || end_us < start_us)
+		return;
+	uint64_t span = got > sent ? got - sent : 0, busy = end_us * 1000u;
+	/* when the node received it, on this clock: its time there centred
+	 * in the round trip (the rest being the two ways) */
+	uint64_t recv = sent + (span > busy ? (span - busy) / 2 : 0);
+	r->set = true;
+	r->node = id;
+	r->thread = (uint16_t)(thread < 65535 ? thread : 65535);
+	r->sent = sent;
+	r->start = recv + start_us * 1000u;
+	r->end = recv + end_us * 1000u;
+	snprintf(r->name, sizeof r->name, "%s", node);
+}
+
+/* Takes this thread's last remote call if it was sent after `since`
+ * (it belongs to the call being recorded): its node noted in o->rnodes
+ * (under o->jmu). */
+static bool take_remote(run_obs *o, uint64_t since, struct remote_ran *out)
+{
+	if (!last_remote.set || last_remote.sent < since)
+		return false;
+	*out = last_remote;
+	last_remote.set = false;
+	pthread_mutex_lock(&o->jmu);
+	int i = 0;
+	while (i < o->nrnodes && o->rnodes[i].id != out->node)
+		i++;
+	if (i == o->nrnodes && i < OBS_MAX_NODES) {
+		o->nrnodes++;
+		memset(&o->rnodes[i], 0, sizeof o->rnodes[i]);
+		o->rnodes[i].id = out->node;
+		snprintf(o->rnodes[i].name, sizeof o->rnodes[i].name, "%s", out->name);
+	}
+	if (i < OBS_MAX_NODES) {
+		if (out->thread > o->rnodes[i].threads)
+			o->rnodes[i].threads = out->thread;
+		o->rnodes[i].calls++;
+		o->rnodes[i].busy_ns += out->end - out->start;
+	}
+	pthread_mutex_unlock(&o->jmu);
+	return true;
+}
+
+/* A call's record, on its cluster node's lane if it ran on one. */
+static void place_job(run_obs *o, obs_job *rec)
+{
+	struct remote_ran r;
+	if (take_remote(o, rec->start, &r)) {
+		rec->rnode = r.node;
+		rec->rtid = r.thread;
+		rec->start = r.start;
+		rec->end = r.end;
+	}
+}
+
 void obs_job_done(run_obs *o, const nested_job *j, int tid, uint64_t start, bool failed)
 {
 	if (!o)
 		return;
 	obs_job rec = { j->task->name, j->where, (uint16_t)tid, failed, j->cached, j->from_driver, false,
-	                start, obs_now_ns() };
+	                start, obs_now_ns(), 0, 0 };
+	place_job(o, &rec);
 	__atomic_add_fetch(&o->nested_ended, 1, __ATOMIC_RELAXED);
 	if (failed)
 		__atomic_add_fetch(&o->nested_failed, 1, __ATOMIC_RELAXED);
@@ -82,7 +158,8 @@ void obs_call_ran(void *ctx, const bc_proto *task, span where, int tid, uint64_t
 	if (!o)
 		return;
 	obs_job rec = { task->name, where, (uint16_t)tid, failed, false, from_driver, stream, start,
-	                obs_now_ns() };
+	                obs_now_ns(), 0, 0 };
+	place_job(o, &rec);
 	add_job(o, &rec);
 }
 
@@ -174,6 +251,13 @@ void obs_node_end(run_obs *o, const task_host *h, uint32_t v, const obs_mark *m)
 	if (!o)
 		return;
 	o->end[v] = obs_now_ns();
+	struct remote_ran r;
+	if (take_remote(o, o->start[v], &r)) { /* it ran on a cluster node */
+		o->rnode[v] = r.node;
+		o->rtid[v] = r.thread;
+		o->start[v] = r.start;
+		o->end[v] = r.end;
+	}
 	obs_outcome oc = outcome_of(o->g, h, v, m);
 	o->outcome[v] = (uint8_t)oc;
 	if (h->nretries > m->nretries)
@@ -378,6 +462,10 @@ void obs_print_stats(const run_obs *o, const obs_phases *ph, FILE *out)
 	print_ms(out, "run", ph->run);
 	if (rss_kib >= 0)
 		fprintf(out, "  %-15s %.1f MiB\n", "peak RSS", rss_kib / 1024.0);
+	for (int i = 0; i < o->nrnodes; i++) /* flow run --address: where the calls ran */
+		fprintf(out, "  %-15s %llu task calls, %.3f ms running, %u threads used\n",
+		        o->rnodes[i].name, (unsigned long long)o->rnodes[i].calls,
+		        o->rnodes[i].busy_ns / 1e6, o->rnodes[i].threads);
 	funlockfile(out);
 }
 
@@ -414,15 +502,15 @@ static void json_str(FILE *out, const char *str)
 	fputc('"', out);
 }
 
-static void thread_name(FILE *out, int tid, bool *first)
+static void thread_name(FILE *out, unsigned pid, int tid, bool *first)
 {
 	char name[32];
 	if (tid == 0)
 		snprintf(name, sizeof name, "driver");
 	else
 		snprintf(name, sizeof name, "worker %d", tid);
-	fprintf(out, "%s\n{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":1,\"tid\":%d,\"args\":{\"name\":",
-	        *first ? "" : ",", tid);
+	fprintf(out, "%s\n{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":%u,\"tid\":%d,\"args\":{\"name\":",
+	        *first ? "" : ",", pid, tid);
 	json_str(out, name);
 	fputs("}}", out);
 	*first = false;
@@ -452,12 +540,25 @@ int obs_write_trace(const run_obs *o, FILE *out)
 {
 	const dag *g = o->g;
 	bool first = true;
+	/* on a cluster, pid = the node's id; this process (the client) is 0 */
+	unsigned me = o->nrnodes ? 0 : 1;
 	fputs("{\"traceEvents\":[", out);
-	fputs("\n{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":1,\"tid\":0,\"args\":{\"name\":\"flow run\"}}",
-	      out);
+	fprintf(out, "\n{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":%u,\"tid\":0,\"args\":"
+	        "{\"name\":\"%s\"}}", me, o->nrnodes ? "flow run (client)" : "flow run");
 	first = false;
 	for (int t = 0; t <= o->nworkers; t++)
-		thread_name(out, t, &first);
+		thread_name(out, me, t, &first);
+	for (int i = 0; i < o->nrnodes; i++) {
+		const obs_node_name *nn = &o->rnodes[i];
+		fprintf(out, ",\n{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":%u,\"tid\":0,\"args\":"
+		        "{\"name\":", nn->id);
+		json_str(out, nn->name);
+		fprintf(out, "}},\n{\"name\":\"process_sort_index\",\"ph\":\"M\",\"pid\":%u,\"tid\":0,"
+		        "\"args\":{\"sort_index\":%u}}", nn->id, nn->id);
+		for (unsigned t = 1; t <= nn->threads; t++)
+			fprintf(out, ",\n{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":%u,\"tid\":%u,"
+			        "\"args\":{\"name\":\"thread %u\"}}", nn->id, t, t);
+	}
 	char lab[128];
 	for (uint32_t v = 0; v < g->n; v++) {
 		if (o->outcome[v] == OBS_NOT_RUN)
@@ -468,10 +569,14 @@ int obs_write_trace(const run_obs *o, FILE *out)
 		json_str(out, dag_label(g, v, lab, sizeof lab));
 		fputs(",\"cat\":", out);
 		json_str(out, kind_names[nd->kind < DAG__KINDS ? nd->kind : 0]);
-		fprintf(out, ",\"ph\":\"X\",\"ts\":%.3f,\"dur\":%.3f,\"pid\":1,\"tid\":%u,"
-		        "\"args\":{\"node\":%u,\"outcome\":\"%s\",\"call site\":",
-		        s / 1e3, (e - s) / 1e3, o->tid[v], v,
+		fprintf(out, ",\"ph\":\"X\",\"ts\":%.3f,\"dur\":%.3f,\"pid\":%u,\"tid\":%u,"
+		        "\"args\":{\"node\":%u,\"outcome\":\"%s\",",
+		        s / 1e3, (e - s) / 1e3, o->rnode[v] ? o->rnode[v] : me,
+		        o->rnode[v] ? o->rtid[v] : o->tid[v], v,
 		        outcome_name((obs_outcome)o->outcome[v]));
+		if (o->rnode[v])
+			fprintf(out, "\"cluster node\":%u,\"client thread\":%u,", o->rnode[v], o->tid[v]);
+		fputs("\"call site\":", out);
 		json_site(out, g->prog, nd->where);
 		fputs("}}", out);
 	}
@@ -479,11 +584,11 @@ int obs_write_trace(const run_obs *o, FILE *out)
 		const obs_job *j = &o->jobs[k];
 		fputs(",\n{\"name\":", out);
 		json_str(out, j->name);
-		fprintf(out, ",\"cat\":\"%s\",\"ph\":\"X\",\"ts\":%.3f,\"dur\":%.3f,\"pid\":1,"
+		fprintf(out, ",\"cat\":\"%s\",\"ph\":\"X\",\"ts\":%.3f,\"dur\":%.3f,\"pid\":%u,"
 		        "\"tid\":%u,\"args\":{\"outcome\":\"%s\",\"call site\":",
 		        j->stream ? "stream" : j->from_driver ? "driver call" : "nested task",
-		        (j->start - o->t0) / 1e3, (j->end - j->start) / 1e3, j->tid,
-		        j->failed ? "failed" : j->cached ? "cached" : "done");
+		        (j->start - o->t0) / 1e3, (j->end - j->start) / 1e3, j->rnode ? j->rnode : me,
+		        j->rnode ? j->rtid : j->tid, j->failed ? "failed" : j->cached ? "cached" : "done");
 		json_site(out, g->prog, j->where);
 		fputs("}}", out);
 	}
@@ -712,6 +817,17 @@ void obs_write_stats_json(const run_obs *o, const obs_phases *ph, uint64_t wall_
 	fprintf(out, "\"worker_threads\": %d, \"serial\": %s, ", o->nworkers, o->nworkers ? "false" : "true");
 	fprintf(out, "\"time_ms\": {\"load\": %.3f, \"lower\": %.3f, \"run\": %.3f, \"wall\": %.3f}, ",
 	        ph->load / 1e6, ph->lower / 1e6, ph->run / 1e6, wall_ns / 1e6);
+	if (o->nrnodes) { /* flow run --address: where the calls ran */
+		fputs("\"cluster_nodes\": [", out);
+		for (int i = 0; i < o->nrnodes; i++) {
+			fprintf(out, "%s{\"id\": %u, \"name\": ", i ? ", " : "", o->rnodes[i].id);
+			json_str(out, o->rnodes[i].name);
+			fprintf(out, ", \"calls\": %llu, \"busy_ms\": %.3f, \"threads\": %u}",
+			        (unsigned long long)o->rnodes[i].calls, o->rnodes[i].busy_ns / 1e6,
+			        o->rnodes[i].threads);
+		}
+		fputs("], ", out);
+	}
 	if (rss_mib >= 0)
 		fprintf(out, "\"peak_rss_mib\": %.1f}", rss_mib);
 	else

@@ -47,7 +47,19 @@ typedef struct obs_job {
 	bool from_driver;      /* made by the staged driver (drawn by --dot-out) */
 	bool stream;           /* a stream's producer, first step to end */
 	uint64_t start, end;   /* CLOCK_MONOTONIC ns */
+	uint32_t rnode;        /* the cluster node that ran it (0: here) */
+	uint16_t rtid;         /* its thread there */
 } obs_job;
+
+/* A cluster node some call ran on (flow run --address), for --trace
+ * lanes and --stats. */
+#define OBS_MAX_NODES 64
+typedef struct obs_node_name {
+	uint32_t id;           /* its node id: the trace's pid */
+	uint16_t threads;      /* the highest thread number seen on it */
+	uint64_t calls, busy_ns; /* calls it ran for this run, their time */
+	char name[96];         /* "node 2 (host2)" */
+} obs_node_name;
 
 typedef struct run_obs {
 	const dag *g;
@@ -71,9 +83,16 @@ typedef struct run_obs {
 	bool ever_drawn;       /* one was drawn: the run ends with a summary */
 	bool ended;            /* obs_run_end: no more redraws */
 	char line[160];        /* the text last drawn */
-	pthread_mutex_t jmu;   /* guards the nested calls' records */
+	pthread_mutex_t jmu;   /* guards the nested calls' records, and rnodes */
 	obs_job *jobs;
 	size_t njobs, capjobs;
+	/* flow run --address: per DAG node, the cluster node and its thread
+	 * that ran it (0: here; then start/end are that node's times as this
+	 * clock estimates them); the nodes seen */
+	uint32_t *rnode;
+	uint16_t *rtid;
+	obs_node_name rnodes[OBS_MAX_NODES];
+	int nrnodes;
 } run_obs;
 
 /* What obs_node_begin saw of the host, to attribute what the node did. */
@@ -97,6 +116,16 @@ void obs_job_done(run_obs *o, const nested_job *j, int tid, uint64_t start, bool
  * driver made that ran inline, or a stream's producer. */
 void obs_call_ran(void *o, const bc_proto *task, span where, int tid, uint64_t start,
                   bool from_driver, bool stream, bool failed);
+/* A call this thread sent to the cluster came back (client.c): node
+ * ran it ("node 2 (host2)") on its thread `thread` (1, 2, ...) from
+ * start_us to end_us after receiving it; sent and got are this clock's
+ * times (obs_now_ns) around the call. Its time on this clock is
+ * estimated by centring the node's interval in [sent, got] (clocks of
+ * other machines are not compared). The next hook on this thread that
+ * records a call (obs_node_end, obs_job_done, obs_call_ran) that began
+ * before `sent` draws it on that node's lane. */
+void obs_remote_ran(const char *node, uint32_t thread, uint64_t sent, uint64_t got,
+                    uint64_t start_us, uint64_t end_us);
 /* Redraws the progress line if ~100 ms passed since the last time. */
 void obs_tick(run_obs *o);
 /* The run is over: notes the end time; a progress line that was shown
@@ -126,7 +155,10 @@ typedef struct obs_counts {
 void obs_count(const run_obs *o, obs_counts *c);
 
 /* Chrome trace event JSON: one "X" event per node and per nested call
- * that ran, one lane per thread. Returns 0, or -1 if writing failed. */
+ * that ran, one lane per thread. With calls run on a cluster: one
+ * process per cluster node (pid = its id, named "node 2 (host2)"), one
+ * lane per thread of it, and this process (the client) as pid 0.
+ * Returns 0, or -1 if writing failed. */
 int obs_write_trace(const run_obs *o, FILE *out);
 /* The DAG as DOT (compiler/dot.c) coloured by outcome, with run times,
  * and the calls the staged driver made at run time (dashed, one node per

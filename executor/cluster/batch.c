@@ -555,6 +555,7 @@ void bt_pump_stop(bt_pump *p)
 
 struct job {
 	uint32_t pipe;
+	uint64_t t_add; /* when the call arrived (monotonic us): its outcome's times count from it */
 	cl_plan *plan;
 	struct wire_call c;
 	struct job *next;
@@ -573,17 +574,31 @@ struct bt_pool {
 	void *arg;
 	pthread_t *threads;
 	int nthreads;
+	_Atomic uint32_t nix; /* thread numbers given (outcome's thread) */
 };
+
+static uint64_t mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
 
 static void run_job(bt_pool *p, struct job *j)
 {
-	struct wire_done d = {.id = j->c.id};
+	/* which thread ran it and when, for the caller's --trace */
+	static _Thread_local uint32_t thread;
+	if (!thread)
+		thread = atomic_fetch_add(&p->nix, 1) + 1;
+	struct wire_done d = {.id = j->c.id, .thread = thread};
 	char *error = NULL, *output = NULL;
 	value result;
 	if (p->busy)
 		atomic_fetch_add(p->busy, 1);
+	d.start_us = mono_us() - j->t_add;
 	int failed = cl_task_run(j->plan, j->c.fn, j->c.args, j->c.seed, j->c.ident, p->view, &result,
 	                         &error, &output);
+	d.end_us = mono_us() - j->t_add;
 	if (p->busy)
 		atomic_fetch_sub(p->busy, 1);
 	d.ok = failed ? WIRE_DONE_FAILED : WIRE_DONE_OK;
@@ -657,6 +672,7 @@ void bt_pool_add(bt_pool *p, uint32_t pipe, cl_plan *plan, struct wire_call *c)
 	if (!j)
 		abort();
 	j->pipe = pipe;
+	j->t_add = mono_us();
 	j->plan = plan;
 	j->c = *c;
 	c->args = v_none();

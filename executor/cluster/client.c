@@ -11,6 +11,8 @@
 
 #include "batch.h"
 #include "executor/interrupt.h"
+#include "executor/run_obs.h"
+#include "place.h"
 #include "plans.h"
 #include "transport.h"
 
@@ -50,6 +52,8 @@ struct cl_client {
 	char (*ids)[24];
 	char (*hosts)[256];
 	char (*addrs)[128];
+	char *(*rnames)[PLACE_MAX_RES]; /* each node's --resources (place.h) */
+	double (*ramounts)[PLACE_MAX_RES];
 	int n, cpus;
 	flow_node_view self; /* the client's own: the members as its peers */
 };
@@ -132,6 +136,7 @@ static int run_remote(void *ctx, uint32_t fn, uint64_t seed, uint64_t ident, val
 		return 2;
 	}
 	sem_init(&s.done, 0, 0);
+	uint64_t t_send = obs_now_ns();
 	pthread_mutex_lock(&cl->mu);
 	int lost = cl->lost != NULL;
 	if (!lost) {
@@ -158,6 +163,8 @@ static int run_remote(void *ctx, uint32_t fn, uint64_t seed, uint64_t ident, val
 		return -1;
 	}
 	struct wire_done *d = &s.d;
+	if (d->thread) /* where and when it ran, for --trace (run_obs.h) */
+		obs_remote_ran(d->node, d->thread, t_send, obs_now_ns(), d->start_us, d->end_us);
 	*node = d->node && d->node[0] ? strdup(d->node) : NULL;
 	*output = d->output && d->output[0] ? strdup(d->output) : NULL;
 	int status = 0;
@@ -225,7 +232,10 @@ static int read_members(cl_client *cl, verr *e)
 	cl->ids = calloc((size_t)n + 1, sizeof *cl->ids);
 	cl->hosts = calloc((size_t)n + 1, sizeof *cl->hosts);
 	cl->addrs = calloc((size_t)n + 1, sizeof *cl->addrs);
-	if (!cl->views || !cl->peers || !cl->ids || !cl->hosts || !cl->addrs)
+	cl->rnames = calloc((size_t)n + 1, sizeof *cl->rnames);
+	cl->ramounts = calloc((size_t)n + 1, sizeof *cl->ramounts);
+	if (!cl->views || !cl->peers || !cl->ids || !cl->hosts || !cl->addrs || !cl->rnames ||
+	    !cl->ramounts)
 		abort();
 	cl->cpus = 0;
 	for (int i = 0; i < n; i++) {
@@ -234,8 +244,11 @@ static int read_members(cl_client *cl, verr *e)
 		snprintf(cl->ids[i], sizeof cl->ids[i], "%llu", (unsigned long long)x->id);
 		snprintf(cl->hosts[i], sizeof cl->hosts[i], "%s", x->host);
 		snprintf(cl->addrs[i], sizeof cl->addrs[i], "%s", x->address);
+		int nres = place_parse_resources(x->resources, cl->rnames[i], cl->ramounts[i], PLACE_MAX_RES);
 		cl->views[i] = (flow_node_view){cl->ids[i], cl->addrs[i], cl->hosts[i], x->cpus,
-		                                (double)x->store_cap, 0, NULL, NULL, alive, NULL, 0};
+		                                (double)x->store_cap, nres,
+		                                (const char *const *)cl->rnames[i], cl->ramounts[i], alive,
+		                                NULL, 0};
 		cl->peers[i] = &cl->views[i];
 		if (alive)
 			cl->cpus += (int)x->cpus;
@@ -314,5 +327,10 @@ void cl_client_close(cl_client *c)
 	free(c->ids);
 	free(c->hosts);
 	free(c->addrs);
+	for (int i = 0; c->rnames && i < c->n; i++)
+		for (int k = 0; k < c->views[i].nres; k++)
+			free(c->rnames[i][k]);
+	free(c->rnames);
+	free(c->ramounts);
 	free(c);
 }

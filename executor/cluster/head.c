@@ -10,6 +10,7 @@
 
 #include "auth.h"
 #include "batch.h"
+#include "place.h"
 #include "plans.h"
 #include "task_exec.h"
 #include "transport.h"
@@ -68,6 +69,19 @@ struct hcall {
 	struct link *l;     /* the worker's link it went on */
 	struct wire_call c; /* while queued: the call (its args owned) */
 	struct hcall *next; /* the queue */
+	const bc_attrs *needs; /* @cpus/@memory/@resources other than one CPU, or NULL */
+	place_offer *held;  /* the offer its needs are held on, once placed (fmu) */
+};
+
+/* A connected `flow run --address` (from its first PLAN_PUT until its
+ * connection closes), for `flow status`. */
+struct hjob {
+	uint64_t id;
+	uint32_t pipe;
+	char client[64];
+	uint8_t hash[32];   /* its plan */
+	int64_t start_unix_ms;
+	uint64_t done, failed; /* outcomes sent back */
 };
 
 struct head {
@@ -75,6 +89,9 @@ struct head {
 	                      * taken before mu, never after */
 	bt_map calls;        /* hcalls by head id */
 	struct hcall *qh, *qt; /* calls waiting for a node, in order */
+	struct hcall *rqh, *rqt; /* calls with needs (place.h) waiting, in order */
+	place_offer **offers; /* what each node offers and its calls hold */
+	size_t noffers;
 	uint64_t seq;
 	bt_outbox *out;      /* outcomes for each client */
 	bt_pool *pool;       /* node 1's task threads (NULL: --cpus 0) */
@@ -97,6 +114,10 @@ struct head {
 	unsigned ngone;
 	uint64_t dropped;    /* task calls dropped so */
 	flow_node_view view; /* what tasks on the head's node read (id "1") */
+	pthread_mutex_t jmu; /* guards jobs (a leaf: no lock taken under it) */
+	struct hjob *jobs;
+	size_t njobs;
+	uint64_t next_job;
 };
 
 static int64_t now_ms(void)
@@ -140,6 +161,81 @@ static void remove_member(struct head *h, struct member *x)
 
 static void forward_gone(struct head *h, uint32_t pipe);
 
+/* ---- jobs: each connected `flow run --address`, for `flow status` ------ */
+
+static int64_t unix_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A client sent its plan: a job begins (once per connection). */
+static void job_begin(struct head *h, uint32_t pipe, const char *peer, const uint8_t hash[32])
+{
+	pthread_mutex_lock(&h->jmu);
+	size_t i = 0;
+	while (i < h->njobs && h->jobs[i].pipe != pipe)
+		i++;
+	if (i == h->njobs) {
+		struct hjob *nj = realloc(h->jobs, (h->njobs + 1) * sizeof *nj);
+		if (nj) {
+			h->jobs = nj;
+			struct hjob *j = &h->jobs[h->njobs++];
+			memset(j, 0, sizeof *j);
+			j->id = ++h->next_job;
+			j->pipe = pipe;
+			snprintf(j->client, sizeof j->client, "%s", peer);
+			memcpy(j->hash, hash, 32);
+			j->start_unix_ms = unix_ms();
+			wire_log("job %llu began: a run from %s", (unsigned long long)j->id, peer);
+		}
+	}
+	pthread_mutex_unlock(&h->jmu);
+}
+
+/* Its connection closed: the job is over. */
+static void job_end(struct head *h, uint32_t pipe)
+{
+	pthread_mutex_lock(&h->jmu);
+	for (size_t i = 0; i < h->njobs; i++)
+		if (h->jobs[i].pipe == pipe) {
+			wire_log("job %llu ended: %llu task calls done, %llu failed",
+			         (unsigned long long)h->jobs[i].id, (unsigned long long)h->jobs[i].done,
+			         (unsigned long long)h->jobs[i].failed);
+			h->jobs[i] = h->jobs[--h->njobs];
+			break;
+		}
+	pthread_mutex_unlock(&h->jmu);
+}
+
+/* Outcomes going back to clients: counted for their jobs. Each record
+ * starts with the call's id (U64) and ok (U8). */
+static void job_count(struct head *h, const bt_recs *r)
+{
+	if (!r->n)
+		return;
+	pthread_mutex_lock(&h->jmu);
+	size_t off = 0;
+	struct hjob *j = NULL;
+	for (size_t i = 0; i < r->n; i++) {
+		if (!j || j->pipe != r->tag[i]) {
+			j = NULL;
+			for (size_t k = 0; k < h->njobs && !j; k++)
+				if (h->jobs[k].pipe == r->tag[i])
+					j = &h->jobs[k];
+		}
+		if (j && r->len[i] > 8) {
+			if (((const uint8_t *)r->data.data)[off + 8] == WIRE_DONE_OK)
+				j->done++;
+			else
+				j->failed++;
+		}
+		off += r->len[i];
+	}
+	pthread_mutex_unlock(&h->jmu);
+}
+
 /* nng thread: a worker's connection closed (a stop, a crash, kill -9). */
 static void on_gone(void *arg, uint32_t pipe, const char *peer)
 {
@@ -164,6 +260,7 @@ static void on_gone(void *arg, uint32_t pipe, const char *peer)
 		break;
 	}
 	pthread_mutex_unlock(&h->mu);
+	job_end(h, pipe);
 	forward_gone(h, pipe); /* a client's: its outcomes and queued calls go */
 }
 
@@ -256,10 +353,78 @@ static void handle_leave(struct head *h, wire_server *s, uint32_t pipe, struct w
 	wire_server_reply(s, &r);
 }
 
+/* The jobs for STATUS: *out (malloc'd) with their strings in *names
+ * (malloc'd, two per job); how many. Takes fmu, then mu, then jmu. */
+static size_t list_jobs(struct head *h, struct wire_job **out, char (**names)[2][300])
+{
+	*out = NULL;
+	*names = NULL;
+	pthread_mutex_lock(&h->fmu);
+	pthread_mutex_lock(&h->jmu);
+	size_t n = h->njobs;
+	struct wire_job *v = calloc(n ? n : 1, sizeof *v);
+	char (*nm)[2][300] = calloc(n ? n : 1, sizeof *nm);
+	uint32_t *pipes = calloc(n ? n : 1, sizeof *pipes);
+	uint8_t (*hashes)[32] = calloc(n ? n : 1, sizeof *hashes);
+	if (!v || !nm || !pipes || !hashes) {
+		pthread_mutex_unlock(&h->jmu);
+		pthread_mutex_unlock(&h->fmu);
+		free(v);
+		free(nm);
+		free(pipes);
+		free(hashes);
+		return 0;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct hjob *j = &h->jobs[i];
+		v[i].id = j->id;
+		v[i].state = "running";
+		snprintf(nm[i][0], sizeof nm[i][0], "%s", j->client);
+		v[i].start_unix_ms = (uint64_t)j->start_unix_ms;
+		v[i].done = j->done;
+		v[i].failed = j->failed;
+		pipes[i] = j->pipe;
+		memcpy(hashes[i], j->hash, 32);
+	}
+	pthread_mutex_unlock(&h->jmu);
+	/* its calls: waiting here, or placed on a node */
+	for (size_t k = 0; k < h->calls.cap; k++) {
+		const struct hcall *e = h->calls.vals[k];
+		if (!h->calls.keys[k] || !e)
+			continue;
+		for (size_t i = 0; i < n; i++)
+			if (pipes[i] == e->pipe) {
+				if (e->node)
+					v[i].running++;
+				else
+					v[i].queued++;
+				break;
+			}
+	}
+	pthread_mutex_unlock(&h->fmu);
+	pthread_mutex_lock(&h->mu);
+	for (size_t i = 0; i < n; i++) {
+		struct plan_entry *pe = plan_store_find(&h->plans, hashes[i]);
+		snprintf(nm[i][1], sizeof nm[i][1], "%s", pe && pe->loaded ? cl_plan_source(pe->loaded) : "?");
+	}
+	pthread_mutex_unlock(&h->mu);
+	for (size_t i = 0; i < n; i++) {
+		v[i].client = nm[i][0];
+		v[i].program = nm[i][1];
+	}
+	free(pipes);
+	free(hashes);
+	*out = v;
+	*names = nm;
+	return n;
+}
+
 static void handle_status(struct head *h, wire_server *s)
 {
 	struct wire_msg r = {.kind = WM_STATUS_REPLY};
 	int64_t now = now_ms();
+	char (*jnames)[2][300];
+	r.u.status_reply.jobs.n = (uint32_t)list_jobs(h, &r.u.status_reply.jobs.v, &jnames);
 	pthread_mutex_lock(&h->mu);
 	wire_NODES *ns = &r.u.status_reply.nodes;
 	ns->v = calloc(h->n ? h->n : 1, sizeof *ns->v);
@@ -289,6 +454,8 @@ static void handle_status(struct head *h, wire_server *s)
 	int rc = ns->v ? wire_encode(&r, &b, &e) : WIRE_EIO;
 	pthread_mutex_unlock(&h->mu);
 	free(ns->v);
+	free(r.u.status_reply.jobs.v);
+	free(jnames);
 	if (rc != WIRE_OK)
 		wire_server_reply_error(s, WIRE_EIO, "the status does not fit in one message");
 	else
@@ -315,8 +482,11 @@ static void fail_call(struct hcall *e, int ok, const char *why, bt_recs *out)
 	bt_encode_done(&d, out, e->pipe);
 }
 
+/* Under h->fmu (or once the head's threads are gone). */
 static void free_hcall(struct hcall *e)
 {
+	if (e->held)
+		res_take(&e->held->pool, e->needs, -1);
 	val_rele(e->c.args);
 	free(e);
 }
@@ -325,129 +495,234 @@ struct cand {
 	uint64_t id;
 	uint32_t cpus, inflight;
 	struct link *l;
+	place_offer *po; /* what it offers and holds (place.h) */
+	bool usable;     /* alive: may take calls (else only "could it ever") */
 };
+
+/* The offer of member x, made on first use (under fmu and mu). */
+static place_offer *offer_of(struct head *h, const struct member *x)
+{
+	for (size_t i = 0; i < h->noffers; i++)
+		if (h->offers[i]->node == x->id)
+			return h->offers[i];
+	place_offer **no = realloc(h->offers, (h->noffers + 1) * sizeof *no);
+	if (!no)
+		return NULL;
+	h->offers = no;
+	place_offer *o = place_offer_new(x->id, x->cpus, (double)x->store_cap, x->resources);
+	if (o)
+		h->offers[h->noffers++] = o;
+	return o;
+}
+
+/* Sends call e (taken off its queue) to node `best`. Under fmu. */
+static void place_on(struct head *h, struct hcall *e, struct cand *best, sbuf *b,
+                     const uint8_t **last_hash, cl_plan **last_plan, bt_recs *out)
+{
+	e->next = NULL;
+	e->c.id = e->hid;
+	if (best->id == 1) {
+		if (!*last_hash || memcmp(*last_hash, e->c.hash, 32) != 0) {
+			pthread_mutex_lock(&h->mu);
+			struct plan_entry *pe = plan_store_find(&h->plans, e->c.hash);
+			*last_plan = pe ? pe->loaded : NULL; /* stable: plans are kept */
+			pthread_mutex_unlock(&h->mu);
+			*last_hash = e->c.hash;
+		}
+		if (!*last_plan) {
+			fail_call(e, WIRE_DONE_NOTRUN, "the head does not hold that plan (send PLAN_PUT first)", out);
+			bt_map_del(&h->calls, e->hid);
+			free_hcall(e);
+			return;
+		}
+		if (e->needs && best->po) {
+			res_take(&best->po->pool, e->needs, 1);
+			e->held = best->po;
+		}
+		e->node = 1;
+		best->inflight++;
+		h->local_inflight++;
+		bt_pool_add(h->pool, e->pipe, *last_plan, &e->c);
+		return;
+	}
+	struct link *l = best->l;
+	pthread_mutex_lock(&l->wmu);
+	size_t k = 0;
+	while (k < l->nwants && memcmp(l->wants[k], e->c.hash, 32) != 0)
+		k++;
+	if (k == l->nwants) {
+		uint8_t (*nw)[32] = realloc(l->wants, (l->nwants + 1) * sizeof *nw);
+		if (nw) {
+			l->wants = nw;
+			memcpy(l->wants[l->nwants++], e->c.hash, 32);
+		}
+	}
+	pthread_mutex_unlock(&l->wmu);
+	verr ve;
+	b->len = 0;
+	if (wire_encode_call(&e->c, b, &ve) != WIRE_OK || bt_pump_add(l->pump, b->data, b->len) != 0) {
+		char why[700];
+		snprintf(why, sizeof why, "node %llu (%s at %s) did not return the task's result: "
+		         "its connection failed (the node was lost)", (unsigned long long)l->node,
+		         l->host, l->address);
+		fail_call(e, WIRE_DONE_LOST, why, out);
+		bt_map_del(&h->calls, e->hid);
+		free_hcall(e);
+		best->inflight = WINDOW(best->cpus); /* no more to it */
+		return;
+	}
+	if (e->needs && best->po) {
+		res_take(&best->po->pool, e->needs, 1);
+		e->held = best->po;
+	}
+	val_rele(e->c.args);
+	e->c.args = v_none();
+	e->node = l->node;
+	e->l = l;
+	l->inflight++;
+	best->inflight++;
+}
+
+/* The usable node with a free slot and the fewest calls per CPU where
+ * needs (NULL: one CPU) fit now; among equals, round robin (calls made
+ * one at a time still spread). NULL: none now. *ever: some node (usable
+ * or suspect) could hold them once free. Fewest per CPU rather than most
+ * free slots: a bigger node's larger window would take a short burst
+ * of long tasks whole while the others idle. */
+static struct cand *pick(struct head *h, struct cand *c, size_t nc, const bc_attrs *needs,
+                         bool *ever)
+{
+	struct cand *best = NULL;
+	*ever = needs == NULL;
+	for (size_t k = 0; k < nc; k++) {
+		size_t i = (h->rr + k) % nc;
+		if (needs) {
+			char why[512];
+			if (!c[i].po)
+				continue;
+			res_never_fits(&c[i].po->pool, needs, why, sizeof why);
+			if (why[0])
+				continue;
+			*ever = true;
+			if (!res_fits(&c[i].po->pool, needs))
+				continue;
+		}
+		if (!c[i].usable || c[i].inflight >= WINDOW(c[i].cpus))
+			continue;
+		if (!best || (uint64_t)c[i].inflight * best->cpus < (uint64_t)best->inflight * c[i].cpus)
+			best = &c[i];
+	}
+	if (best)
+		h->rr = (size_t)(best - c) + 1;
+	return best;
+}
+
+/* Why a call with needs cannot run on this cluster. */
+static void say_no_fit(struct hcall *e, bt_recs *out)
+{
+	char why[700];
+	snprintf(why, sizeof why, "no node of this cluster offers what the task needs "
+	         "(@cpus %g, @memory %lld bytes, %d custom resources): see `flow status`",
+	         e->needs->cpus, (long long)e->needs->memory, e->needs->nresources);
+	fail_call(e, WIRE_DONE_NOTRUN, why, out);
+}
 
 /* Places the queued calls on live nodes by their free slots, one batch
  * per node (its pump sends what gathers while its last batch is in
- * flight). Outcomes of calls that cannot be placed go to out. Under fmu. */
+ * flight); calls with needs only where they fit and are free
+ * (place.h), the others wait (in order) without holding the rest up.
+ * Outcomes of calls that cannot be placed go to out. Under fmu. */
 static void dispatch(struct head *h, bt_recs *out)
 {
-	if (!h->qh)
+	if (!h->qh && !h->rqh)
 		return;
 	struct cand c[64];
-	size_t nc = 0;
+	size_t nc = 0, nusable = 0;
 	pthread_mutex_lock(&h->mu);
 	for (size_t i = 0; i < h->n && nc < 64; i++) {
 		struct member *x = &h->m[i];
-		if (!(x->pipe || x->id == 1) || x->state != N_ALIVE || x->cpus == 0)
+		if (!(x->pipe || x->id == 1) || x->cpus == 0)
+			continue;
+		if (x->state != N_ALIVE && x->state != N_SUSPECT)
 			continue;
 		if (x->id == 1 && !h->pool)
 			continue;
 		c[nc].id = x->id;
 		c[nc].cpus = x->cpus;
 		c[nc].l = NULL;
+		c[nc].po = offer_of(h, x);
+		c[nc].usable = x->state == N_ALIVE;
+		c[nc].inflight = 0;
 		if (x->id == 1) {
 			c[nc].inflight = h->local_inflight;
-		} else {
+		} else if (c[nc].usable) {
 			c[nc].l = link_for(h, x->id, x->address, x->host);
 			if (!c[nc].l)
 				continue;
 			c[nc].inflight = c[nc].l->inflight;
 		}
+		nusable += c[nc].usable;
 		nc++;
 	}
 	pthread_mutex_unlock(&h->mu);
-	if (nc == 0) {
-		while (h->qh) {
-			struct hcall *e = h->qh;
-			h->qh = e->next;
-			fail_call(e, WIRE_DONE_NOTRUN, "no node of this cluster offers CPUs to run the task "
-			          "(the head was started with --cpus 0 and no worker has joined)", out);
-			bt_map_del(&h->calls, e->hid);
-			free_hcall(e);
+	if (nusable == 0) {
+		for (int q = 0; q < 2; q++) {
+			struct hcall **qh = q ? &h->rqh : &h->qh;
+			while (*qh) {
+				struct hcall *e = *qh;
+				*qh = e->next;
+				fail_call(e, WIRE_DONE_NOTRUN, "no node of this cluster offers CPUs to run the task "
+				          "(the head was started with --cpus 0 and no worker has joined)", out);
+				bt_map_del(&h->calls, e->hid);
+				free_hcall(e);
+			}
 		}
-		h->qt = NULL;
+		h->qt = h->rqt = NULL;
 		return;
 	}
 	const uint8_t *last_hash = NULL;
 	cl_plan *last_plan = NULL;
 	sbuf b;
 	sbuf_init(&b);
-	while (h->qh) {
-		/* the most free slots; among equals, round robin (calls made
-		 * one at a time still spread over the nodes) */
-		struct cand *best = NULL;
-		int64_t most = 0;
-		for (size_t k = 0; k < nc; k++) {
-			size_t i = (h->rr + k) % nc;
-			int64_t free_slots = (int64_t)WINDOW(c[i].cpus) - c[i].inflight;
-			if (free_slots > most) {
-				most = free_slots;
-				best = &c[i];
-			}
+	/* calls with needs first: each goes where it fits now, or waits.
+	 * Calls of one task share their needs: once those found no room,
+	 * its other calls wait without another search */
+	const bc_attrs *full[16];
+	int nfull = 0;
+	for (struct hcall **at = &h->rqh, *prev = NULL; *at;) {
+		struct hcall *e = *at;
+		bool ever = true, known = false;
+		for (int k = 0; k < nfull && !known; k++)
+			known = full[k] == e->needs;
+		struct cand *best = known ? NULL : pick(h, c, nc, e->needs, &ever);
+		if (!best && ever) {
+			if (!known && nfull < 16)
+				full[nfull++] = e->needs;
+			prev = e;
+			at = &e->next;
+			continue;
 		}
-		if (best)
-			h->rr = (size_t)(best - c) + 1;
+		*at = e->next;
+		if (h->rqt == e)
+			h->rqt = prev;
+		if (best) {
+			place_on(h, e, best, &b, &last_hash, &last_plan, out);
+		} else {
+			say_no_fit(e, out);
+			bt_map_del(&h->calls, e->hid);
+			free_hcall(e);
+		}
+	}
+	while (h->qh) {
+		bool ever;
+		struct cand *best = pick(h, c, nc, NULL, &ever);
 		if (!best)
 			break; /* every node is full: the rest wait for outcomes */
 		struct hcall *e = h->qh;
 		h->qh = e->next;
 		if (!h->qh)
 			h->qt = NULL;
-		e->next = NULL;
-		e->c.id = e->hid;
-		if (best->id == 1) {
-			if (!last_hash || memcmp(last_hash, e->c.hash, 32) != 0) {
-				pthread_mutex_lock(&h->mu);
-				struct plan_entry *pe = plan_store_find(&h->plans, e->c.hash);
-				last_plan = pe ? pe->loaded : NULL; /* stable: plans are kept */
-				pthread_mutex_unlock(&h->mu);
-				last_hash = e->c.hash;
-			}
-			if (!last_plan) {
-				fail_call(e, WIRE_DONE_NOTRUN, "the head does not hold that plan (send PLAN_PUT first)", out);
-				bt_map_del(&h->calls, e->hid);
-				free_hcall(e);
-				continue;
-			}
-			e->node = 1;
-			best->inflight++;
-			h->local_inflight++;
-			bt_pool_add(h->pool, e->pipe, last_plan, &e->c);
-			continue;
-		}
-		struct link *l = best->l;
-		pthread_mutex_lock(&l->wmu);
-		size_t k = 0;
-		while (k < l->nwants && memcmp(l->wants[k], e->c.hash, 32) != 0)
-			k++;
-		if (k == l->nwants) {
-			uint8_t (*nw)[32] = realloc(l->wants, (l->nwants + 1) * sizeof *nw);
-			if (nw) {
-				l->wants = nw;
-				memcpy(l->wants[l->nwants++], e->c.hash, 32);
-			}
-		}
-		pthread_mutex_unlock(&l->wmu);
-		verr ve;
-		b.len = 0;
-		if (wire_encode_call(&e->c, &b, &ve) != WIRE_OK || bt_pump_add(l->pump, b.data, b.len) != 0) {
-			char why[700];
-			snprintf(why, sizeof why, "node %llu (%s at %s) did not return the task's result: "
-			         "its connection failed (the node was lost)", (unsigned long long)l->node,
-			         l->host, l->address);
-			fail_call(e, WIRE_DONE_LOST, why, out);
-			bt_map_del(&h->calls, e->hid);
-			free_hcall(e);
-			best->inflight = WINDOW(best->cpus); /* no more to it */
-			continue;
-		}
-		val_rele(e->c.args);
-		e->c.args = v_none();
-		e->node = l->node;
-		e->l = l;
-		l->inflight++;
-		best->inflight++;
+		place_on(h, e, best, &b, &last_hash, &last_plan, out);
 	}
 	sbuf_fini(&b);
 }
@@ -565,6 +840,7 @@ static void link_done(void *arg, struct wire_done *d, uint32_t n)
 	}
 	dispatch(h, &r);
 	pthread_mutex_unlock(&h->fmu);
+	job_count(h, &r);
 	bt_outbox_put(h->out, &r);
 	bt_recs_fini(&r);
 }
@@ -609,6 +885,7 @@ static void link_lost(void *arg, const char *why, int in_call)
 	pthread_mutex_unlock(&h->fmu);
 	if (lost)
 		wire_log("%zu task call%s lost: %s", lost, lost == 1 ? "" : "s", text);
+	job_count(h, &r);
 	bt_outbox_put(h->out, &r);
 	bt_recs_fini(&r);
 }
@@ -658,6 +935,7 @@ static void local_done(void *arg, bt_recs *r)
 		h->local_inflight--;
 	dispatch(h, r);
 	pthread_mutex_unlock(&h->fmu);
+	job_count(h, r);
 	bt_outbox_put(h->out, r);
 }
 
@@ -694,7 +972,8 @@ static void forward_gone(struct head *h, uint32_t pipe)
 	pthread_mutex_lock(&h->fmu);
 	size_t dropped = 0;
 	uint64_t job = 0;
-	for (struct hcall **at = &h->qh, *prev = NULL; *at;) {
+	for (int q = 0; q < 2; q++) /* both queues: calls with needs, the others */
+	for (struct hcall **at = q ? &h->rqh : &h->qh, *prev = NULL; *at;) {
 		struct hcall *e = *at;
 		if (e->pipe != pipe) {
 			prev = e;
@@ -702,8 +981,8 @@ static void forward_gone(struct head *h, uint32_t pipe)
 			continue;
 		}
 		*at = e->next;
-		if (h->qt == e)
-			h->qt = prev;
+		if ((q ? h->rqt : h->qt) == e)
+			*(q ? &h->rqt : &h->qt) = prev;
 		job = e->c.job;
 		bt_map_del(&h->calls, e->hid);
 		free_hcall(e);
@@ -787,6 +1066,8 @@ static void handle_run_tasks(struct head *h, wire_server *s, uint32_t pipe, stru
 	bt_recs r;
 	bt_recs_init(&r);
 	pthread_mutex_lock(&h->fmu);
+	const uint8_t *last_hash = NULL;
+	cl_plan *last_plan = NULL;
 	for (uint32_t i = 0; i < m->calls.n; i++) {
 		struct hcall *e = calloc(1, sizeof *e);
 		if (!e)
@@ -797,14 +1078,26 @@ static void handle_run_tasks(struct head *h, wire_server *s, uint32_t pipe, stru
 		e->c = m->calls.v[i];
 		m->calls.v[i].args = v_none(); /* now e's */
 		bt_map_put(&h->calls, e->hid, e);
-		if (h->qt)
-			h->qt->next = e;
+		/* what it needs, from its plan (kept: the pointer stays valid) */
+		if (!last_hash || memcmp(last_hash, e->c.hash, 32) != 0) {
+			pthread_mutex_lock(&h->mu);
+			struct plan_entry *pe = plan_store_find(&h->plans, e->c.hash);
+			last_plan = pe ? pe->loaded : NULL;
+			pthread_mutex_unlock(&h->mu);
+			last_hash = e->c.hash;
+		}
+		const bc_attrs *needs = last_plan ? cl_plan_needs(last_plan, e->c.fn) : NULL;
+		e->needs = place_has_needs(needs) ? needs : NULL;
+		struct hcall **qh = e->needs ? &h->rqh : &h->qh, **qt = e->needs ? &h->rqt : &h->qt;
+		if (*qt)
+			(*qt)->next = e;
 		else
-			h->qh = e;
-		h->qt = e;
+			*qh = e;
+		*qt = e;
 	}
 	dispatch(h, &r);
 	pthread_mutex_unlock(&h->fmu);
+	job_count(h, &r);
 	bt_outbox_put(h->out, &r);
 	bt_recs_fini(&r);
 	wait_outcomes(h, s, pipe, m->wait_ms);
@@ -815,7 +1108,8 @@ static void handle_wait_done(struct head *h, wire_server *s, uint32_t pipe, stru
 	wait_outcomes(h, s, pipe, m->wait_ms);
 }
 
-static void handle_plan_put(struct head *h, wire_server *s, struct wire_plan_put *m)
+static void handle_plan_put(struct head *h, wire_server *s, uint32_t pipe, const char *peer,
+                            struct wire_plan_put *m)
 {
 	verr why;
 	pthread_mutex_lock(&h->mu);
@@ -826,6 +1120,7 @@ static void handle_plan_put(struct head *h, wire_server *s, struct wire_plan_put
 		wire_server_reply_error(s, rc, why.msg);
 		return;
 	}
+	job_begin(h, pipe, peer, m->hash);
 	struct wire_msg ok = {.kind = WM_OK};
 	wire_server_reply(s, &ok);
 }
@@ -913,6 +1208,7 @@ int head_run(const struct node_opts *o, verr *e)
 	struct head h = {.next_id = 1, .token = o->token, .plans = {.load = 1}};
 	pthread_mutex_init(&h.mu, NULL);
 	pthread_mutex_init(&h.fmu, NULL);
+	pthread_mutex_init(&h.jmu, NULL);
 	h.out = bt_outbox_new();
 	{
 		char host[256] = "";
@@ -978,7 +1274,7 @@ int head_run(const struct node_opts *o, verr *e)
 			case WM_HEARTBEAT: handle_heartbeat(&h, s, pipe, &m.u.heartbeat); break;
 			case WM_LEAVE: handle_leave(&h, s, pipe, &m.u.leave); break;
 			case WM_STATUS: handle_status(&h, s); break;
-			case WM_PLAN_PUT: handle_plan_put(&h, s, &m.u.plan_put); break;
+			case WM_PLAN_PUT: handle_plan_put(&h, s, pipe, peer, &m.u.plan_put); break;
 			case WM_RUN_TASKS: handle_run_tasks(&h, s, pipe, &m.u.run_tasks); break;
 			case WM_WAIT_DONE: handle_wait_done(&h, s, pipe, &m.u.wait_done); break;
 			default: {
@@ -1028,6 +1324,11 @@ int head_run(const struct node_opts *o, verr *e)
 			free_hcall(h.calls.vals[i]);
 	bt_map_free(&h.calls);
 	plan_store_free(&h.plans);
+	for (size_t i = 0; i < h.noffers; i++)
+		place_offer_free(h.offers[i]);
+	free(h.offers);
+	free(h.jobs);
+	pthread_mutex_destroy(&h.jmu);
 	free(h.m);
 	pthread_mutex_destroy(&h.mu);
 	pthread_mutex_destroy(&h.fmu);

@@ -69,6 +69,19 @@ int cl_plan_task(const cl_plan *p, const char *name)
 	return -1;
 }
 
+const bc_attrs *cl_plan_needs(const cl_plan *p, uint32_t fn)
+{
+	if (fn >= (uint32_t)p->prog->nprotos || p->prog->protos[fn]->kind != PROTO_TASK)
+		return NULL;
+	return &p->prog->protos[fn]->attrs;
+}
+
+const char *cl_plan_source(const cl_plan *p)
+{
+	const bc_module *m = p->prog->nmodules ? &p->prog->modules[0] : NULL;
+	return m && m->path ? m->path : m && m->name ? m->name : "?";
+}
+
 static int refuse(char **error, const char *fmt, const char *a, long b)
 {
 	if (asprintf(error, fmt, a, b) < 0)

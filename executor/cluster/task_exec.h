@@ -25,6 +25,11 @@ cl_plan *cl_plan_load(const uint8_t *buf, size_t len, char **err);
 void cl_plan_free(cl_plan *p);
 /* The index of task `name` (what a RUN_TASKS call's fn names), or -1. */
 int cl_plan_task(const cl_plan *p, const char *name);
+/* What task fn needs (@cpus, @memory, @resources; borrowed, lives as
+ * long as p), or NULL if fn is not a task. */
+const struct bc_attrs *cl_plan_needs(const cl_plan *p, uint32_t fn);
+/* The program's main source file, as the plan names it. */
+const char *cl_plan_source(const cl_plan *p);
 
 /* Runs task fn on args (a list, one item per parameter). Returns 0 with
  * *result, or 1 with *error (the task failed, or the call is invalid).

@@ -22,7 +22,7 @@
 #include "lang/value.h"
 
 #define WIRE_MAGIC "FLOW"
-#define WIRE_VERSION 2
+#define WIRE_VERSION 3
 #define WIRE_HEADER 12
 /* Also nng's receive limit, so a peer that has not authenticated can make a
  * node allocate at most this much; plans and objects travel in chunks. */
@@ -78,9 +78,13 @@ typedef value wire_VAL;
 	F(U64, id) F(U64, epoch) F(STR, host) F(STR, address) F(STR, state) \
 	F(U32, cpus) F(U32, cpus_used) F(STR, resources) F(U64, store_cap) \
 	F(U64, store_used) F(U64, store_spilled) F(U64, heartbeat_age_ms) F(U32, pid)
-/* A job as STATUS_REPLY lists it. */
+/* A job (one connected `flow run --address`) as STATUS_REPLY lists it:
+ * the head's number for it, the client's address, the program (its
+ * source file), when it began (Unix ms), its task calls waiting at the
+ * head, placed on a node (running or queued there), done and failed. */
 #define WIRE_JOB_FIELDS(F) \
-	F(U64, id) F(STR, state) F(U64, tasks_done) F(U64, tasks_total)
+	F(U64, id) F(STR, state) F(STR, client) F(STR, program) F(U64, start_unix_ms) \
+	F(U64, queued) F(U64, running) F(U64, done) F(U64, failed)
 
 /* A task call in RUN_TASKS: id names it in its TASKS_DONE record (the
  * sender's own number); function fn of plan `hash` on args (a list), as
@@ -92,9 +96,13 @@ typedef value wire_VAL;
  * it), WIRE_DONE_LOST (its node was lost while it held the call: error
  * names the node; it may have run) or WIRE_DONE_NOTRUN (it was not run:
  * no node for it, the plan missing, its client gone; error says why);
- * node ran it, output is what it printed. */
+ * node ran it, output is what it printed. Version 3 appended: thread,
+ * the node's thread that ran it (1, 2, ...; 0: none or unknown), and
+ * start_us/end_us, when it started and ended, in microseconds after the
+ * node received the call (both 0 when it did not run there). */
 #define WIRE_DONE_FIELDS(F) \
-	F(U64, id) F(U8, ok) F(VAL, result) F(STR, error) F(STR, node) F(STR, output)
+	F(U64, id) F(U8, ok) F(VAL, result) F(STR, error) F(STR, node) F(STR, output) \
+	F(U32, thread) F(U64, start_us) F(U64, end_us)
 enum { WIRE_DONE_FAILED = 0, WIRE_DONE_OK = 1, WIRE_DONE_LOST = 2, WIRE_DONE_NOTRUN = 3 };
 
 #define WIRE_DECL(T, f) wire_##T f;

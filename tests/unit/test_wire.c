@@ -265,13 +265,15 @@ static void test_oversized_unknown_version(void **state)
 	assert_int_equal(wire_decode(f, b.len, &d, &e), WIRE_EKIND);
 	f[6] = WM_HELLO;
 
-	assert_int_equal(WIRE_VERSION, 2); /* docs/wire.md and the HMAC labels say so */
+	assert_int_equal(WIRE_VERSION, 3); /* docs/wire.md and the HMAC labels say so */
 	f[4] = WIRE_VERSION + 1; /* a newer peer */
 	assert_int_equal(wire_decode(f, b.len, &d, &e), WIRE_EVERSION);
-	assert_non_null(strstr(e.msg, "version 3"));
+	assert_non_null(strstr(e.msg, "version 4"));
 	f[4] = 1; /* an older one (one task per message) */
 	assert_int_equal(wire_decode(f, b.len, &d, &e), WIRE_EVERSION);
-	assert_non_null(strstr(e.msg, "version 1, this side speaks 2"));
+	assert_non_null(strstr(e.msg, "version 1, this side speaks 3"));
+	f[4] = 2; /* outcomes without their node's thread and times */
+	assert_int_equal(wire_decode(f, b.len, &d, &e), WIRE_EVERSION);
 	f[4] = WIRE_VERSION;
 
 	f[0] = 'X';
@@ -344,16 +346,27 @@ static void test_malformed(void **state)
 	le32(f + 31, 0); /* error "" */
 	le32(f + 35, 0); /* node "" */
 	le32(f + 39, 0); /* output "" */
-	le32(f + 8, 31);
-	assert_int_equal(wire_decode(f, 43, &d, &e), WIRE_EMALFORMED);
+	le32(f + 43, 3); /* thread (version 3) */
+	memset(f + 47, 0, 16);
+	f[47] = 5;       /* start_us */
+	f[55] = 9;       /* end_us */
+	le32(f + 8, 51);
+	assert_int_equal(wire_decode(f, 63, &d, &e), WIRE_EMALFORMED);
 	assert_non_null(strstr(e.msg, "value"));
 	f[30] = ENC_NONE;
-	assert_int_equal(wire_decode(f, 43, &d, &e), WIRE_OK);
+	assert_int_equal(wire_decode(f, 63, &d, &e), WIRE_OK);
 	assert_int_equal(d.u.tasks_done.dones.n, 1);
+	assert_int_equal(d.u.tasks_done.dones.v[0].thread, 3);
+	assert_int_equal(d.u.tasks_done.dones.v[0].start_us, 5);
+	assert_int_equal(d.u.tasks_done.dones.v[0].end_us, 9);
 	wire_msg_free(&d);
-	/* ... claiming 60000 outcomes in 27 bytes: refused before allocating */
-	le32(f + 12, 60000);
+	/* a version-2 outcome (without the three fields) is malformed now */
+	le32(f + 8, 31);
 	assert_int_equal(wire_decode(f, 43, &d, &e), WIRE_EMALFORMED);
+	le32(f + 8, 51);
+	/* ... claiming 60000 outcomes in 47 bytes: refused before allocating */
+	le32(f + 12, 60000);
+	assert_int_equal(wire_decode(f, 63, &d, &e), WIRE_EMALFORMED);
 	assert_non_null(strstr(e.msg, "cannot fit"));
 	/* RUN_TASKS claiming more calls than a list may hold */
 	f[6] = WM_RUN_TASKS;

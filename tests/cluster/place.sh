@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# place.sh - placement by resources, jobs and traces on a head and two
+# workers (namespace hosts): every @resources(gpu=1) task runs on the one
+# worker started with --resources gpu=1; a task that needs more than any
+# node offers is refused before anything runs (exit 1, naming the task
+# and what it needs); `flow status` lists a run as a job while it goes
+# and not after; `flow run --address --trace` writes one process per node
+# and a lane per thread.
+# Usage: place.sh FLOW. Exit 77 (skipped) without root or netns.
+set -u
+flow=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/netns.sh"
+. "$here/harness.sh"
+cluster_harness 3
+cp "$here/place.flow" "$here/toobig.flow" "$here/sleepy.flow" "$here/fanout.flow" "$tmp/"
+# frun I ARGS...: flow run --address on host I, in $tmp
+frun() {
+	local i=$1
+	shift
+	(cd "$tmp" && run "$i" timeout 120 "$flow" run --address "$head_addr" --token-file "$tmp/token" "$@")
+}
+
+run 1 "$flow" start --head --block --cpus 1 --token-file "$tmp/token" >"$tmp/head.out" 2>"$tmp/head.err" &
+wait_until 10 grep -q "Flow head started" "$tmp/head.out" || bad "the head did not start"
+# one after the other: node ids follow the joins (host2 is node 2)
+run 2 "$flow" start --address "$head_addr" --block --cpus 2 --resources gpu=1 --token-file "$tmp/token" \
+	>"$tmp/w2.out" 2>"$tmp/w2.err" &
+wait_until 10 count_is 2 || bad "host2 did not join"
+run 3 "$flow" start --address "$head_addr" --block --cpus 1 --token-file "$tmp/token" \
+	>"$tmp/w3.out" 2>"$tmp/w3.err" &
+wait_until 10 count_is 3 && ok || bad "the workers did not join"
+
+# ---- every gpu task on node 2 (the only one with gpu), the others spread ----
+frun 1 place.flow >"$tmp/place.out" 2>"$tmp/place.err"
+rc=$?
+[ $rc = 0 ] && ok || bad "place.flow: exit $rc: $(head -5 "$tmp/place.err")"
+grep -qx 'node 2: 20 gpu tasks, [0-9]* plain' "$tmp/place.out" && ok ||
+	bad "the gpu tasks should all run on node 2: $(cat "$tmp/place.out")"
+spread=$(grep -cE '^node [123]: [0-9]+ gpu tasks, [1-9][0-9]* plain' "$tmp/place.out")
+[ "$spread" -ge 2 ] && ok || bad "the plain tasks should spread over the nodes: $(cat "$tmp/place.out")"
+
+# ---- a task no node can hold: refused at start, nothing run ----
+frun 1 toobig.flow >"$tmp/big.out" 2>"$tmp/big.err"
+rc=$?
+[ $rc = 1 ] && ok || bad "toobig.flow: exit $rc, expected 1"
+[ ! -s "$tmp/big.out" ] && ok || bad "toobig.flow printed before failing: $(cat "$tmp/big.out")"
+grep -q "toobig.flow:[0-9]*:[0-9]*: error: task 'huge' needs 2 of resource 'gpu' (@resources), so it can never run on this cluster: node 1 ([^)]*) offers 0" "$tmp/big.err" &&
+	grep -q "node 2 ([^)]*) offers 1" "$tmp/big.err" && ok ||
+	bad "toobig.flow's message should name the task, its need and each node's offer: $(cat "$tmp/big.err")"
+grep -q "error: task 'wide' needs 64 CPUs (@cpus), so it can never run on this cluster" "$tmp/big.err" && ok ||
+	bad "toobig.flow's message for @cpus(64): $(cat "$tmp/big.err")"
+
+# ---- a job while a run goes, none after ----
+frun 3 sleepy.flow >"$tmp/sleepy.out" 2>"$tmp/sleepy.err" &
+client=$!
+job_seen() { status_json 2>/dev/null >"$tmp/st.json" && grep -q '"program": "sleepy.flow"' "$tmp/st.json"; }
+wait_until 20 job_seen && ok || bad "no job for the running client: $(cat "$tmp/st.json")"
+/usr/bin/python3 - "$tmp/st.json" "$(host_ip 3)" <<'PY' && ok || bad "the job's fields: $(cat "$tmp/st.json")"
+import json, sys
+st = json.load(open(sys.argv[1]))
+jobs = st["jobs"]
+assert len(jobs) == 1, jobs
+j = jobs[0]
+assert j["state"] == "running" and j["client"].startswith(sys.argv[2] + ":"), j
+assert j["start_unix_ms"] > 0 and j["tasks_failed"] == 0, j
+assert j["tasks_queued"] + j["tasks_running"] + j["tasks_done"] >= 1, j
+PY
+run 1 timeout 10 "$flow" status --address "$head_addr" --token-file "$tmp/token" >"$tmp/st.txt" 2>&1
+grep -qE '^[0-9]+ +[0-9.]+:[0-9]+ +sleepy\.flow +[0-9-]+ [0-9:]+ +[0-9]+ +[0-9]+ +[0-9]+ +0$' "$tmp/st.txt" && ok ||
+	bad "flow status's text should list the job: $(cat "$tmp/st.txt")"
+wait $client
+rc=$?
+[ $rc = 0 ] && ok || bad "sleepy.flow: exit $rc: $(head -5 "$tmp/sleepy.err")"
+no_jobs() { status_json 2>/dev/null | grep -q '"jobs": \[\]'; }
+wait_until 10 no_jobs && ok || bad "the job should be gone after its run: $(status_json 2>&1)"
+run 1 timeout 10 "$flow" status --address "$head_addr" --token-file "$tmp/token" | grep -q '^jobs: none running$' &&
+	ok || bad "flow status's text should say no job runs"
+
+# ---- --trace: a process per node (named), a lane per thread ----
+frun 1 -p n=2000 --trace "$tmp/trace.json" --stats --stats-json "$tmp/stats.json" fanout.flow \
+	>"$tmp/fan.out" 2>"$tmp/fan.err"
+rc=$?
+[ $rc = 0 ] && ok || bad "fanout.flow --trace: exit $rc: $(head -5 "$tmp/fan.err")"
+/usr/bin/python3 - "$tmp/trace.json" <<'PY' && ok || bad "the trace's node lanes"
+import json, sys
+t = json.load(open(sys.argv[1]))["traceEvents"]
+names = {e["pid"]: e["args"]["name"] for e in t if e["ph"] == "M" and e["name"] == "process_name"}
+lanes = {(e["pid"], e["tid"]) for e in t if e["ph"] == "X" and e["pid"] != 0}
+nodes = {p for p, _ in lanes}
+assert names.get(0) == "flow run (client)", names
+assert len(nodes) >= 2, lanes
+for p in nodes:
+    assert names[p].startswith("node %d (host" % p), names
+assert all(tid >= 1 for _, tid in lanes), lanes
+# node 2 has two CPUs: two threads ran its calls
+assert len({tid for p, tid in lanes if p == 2}) == 2, lanes
+x = [e for e in t if e["ph"] == "X" and e["pid"] != 0]
+assert all(e["dur"] >= 0 and e["ts"] >= 0 for e in x)
+assert all(e["args"]["cluster node"] == e["pid"] for e in x if "cluster node" in e["args"]), x[:3]
+# each call's time on its node is placed inside the client's wait for it:
+# the reduction starts after every input ended
+sq_end = max(e["ts"] + e["dur"] for e in x if e["name"].startswith("sq"))
+total = [e for e in x if e["name"].startswith("total")]
+assert len(total) == 1 and total[0]["ts"] >= sq_end - 0.001, (total, sq_end)
+PY
+grep -qE '^  node 2 \(host2\) +[1-9][0-9]* task calls' "$tmp/fan.err" && ok ||
+	bad "--stats should count the calls per node: $(cat "$tmp/fan.err")"
+/usr/bin/python3 - "$tmp/stats.json" <<'PY' && ok || bad "--stats-json's cluster_nodes: $(cat "$tmp/stats.json")"
+import json, sys
+nodes = json.load(open(sys.argv[1]))["run"]["cluster_nodes"]
+assert len(nodes) >= 2 and sum(n["calls"] for n in nodes) == 2001, nodes
+assert all(n["name"].startswith("node %d (host" % n["id"]) for n in nodes), nodes
+PY
+
+run 1 "$flow" stop >/dev/null 2>&1
+run 2 "$flow" stop >/dev/null 2>&1
+run 3 "$flow" stop >/dev/null 2>&1
+nothing_left
+echo "cluster place: $pass passed, $fail failed"
+[ $fail = 0 ]
