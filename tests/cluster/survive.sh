@@ -6,11 +6,18 @@
 #    (the lost calls are sent again); a worker started there afterwards
 #    removes the dead one's spill directory;
 #  - a worker cut off by nft rules inside its namespace: suspect, then
-#    dead within ~3 s (flow status --json), fenced; it stops by itself;
-#    the run completes correctly; after healing, a worker started there
-#    joins as a NEW node id and the old id stays listed as dead;
+#    dead within ~3 s (flow status --json), fenced; it keeps trying to
+#    join the head again; the run completes correctly; after healing, the
+#    same worker process joins as a NEW node id (with a new spill
+#    directory), the old id stays listed as dead, and a later run uses it;
 #  - workers whose task threads are all busy with CPU work for ~10 s are
 #    never declared dead;
+#  - a head under load (its own node's CPU busy, three CPU hogs in its
+#    host) declares no node dead;
+#  - a worker whose every frame is 1.2 s late (FLOW_TEST_SEND_DELAY_MS, a
+#    test hook) is not declared dead, and the run is correct;
+#  - 5% random packet loss on a worker's host (nft numgen): the run ends
+#    (no hang) with the right output or a clear error;
 #  - a worker stopped with SIGTERM is listed as draining while its task
 #    finishes, then removed;
 #  - a short chaos loop (a random worker killed every 2 s and a fresh one
@@ -121,15 +128,43 @@ wait $client
 rc=$?
 [ $rc = 0 ] && cmp -s "$tmp/part.out" "$tmp/long.expected" && ok ||
 	bad "the run through a partition: exit $rc: $(cat "$tmp/part.out") $(head -5 "$tmp/part.err")"
-wait_until 10 gone "$w3" && ok || bad "the partitioned worker did not stop by itself"
-grep -q "lost the head" "$tmp/w3.err" && ok || bad "the partitioned worker did not say it lost the head: $(tail -3 "$tmp/w3.err")"
+# the cut-off worker does not stop: it keeps trying to join the head again
+wait_until 10 grep -q "trying to join it again" "$tmp/w3.err" && ok ||
+	bad "the partitioned worker did not say it tries to join again: $(tail -3 "$tmp/w3.err")"
+kill -0 "$w3" 2>/dev/null && ok || bad "the partitioned worker exited instead of trying to join again"
+old_spill=$(spill_dirs 3)
 ip netns exec "$(host_ns 3)" nft delete table inet flowpart || bad "could not heal the partition"
-start_worker 3
-wait_until 10 count_is 4 && ok || bad "host3 did not rejoin after healing"
+t0=$(ms)
+# healed: the same process joins again by itself, as a NEW node
+wait_until 15 grep -q "joined the head again after .* as node" "$tmp/w3.err" && ok ||
+	bad "host3 did not join again after healing: $(tail -3 "$tmp/w3.err")"
+echo "after healing: $(grep -o 'joined the head again after .*' "$tmp/w3.err" | tail -1), seen $(($(ms) - t0)) ms after the nft rules went"
+wait_until 5 count_is 4 && ok || bad "not four nodes alive after the rejoin: $(status_json 2>&1 | head -30)"
 new=$(worker_id 3)
 [ -n "$new" ] && [ "$new" -gt "$old" ] && ok || bad "host3 rejoined as node '$new' (was $old): not a new node"
+[ "$(daemon_pid 3 worker)" = "$w3" ] && kill -0 "$w3" && ok || bad "host3's worker is not the same process"
 [ "$(node_field "$old" state)" = dead ] && ok || bad "the old node $old is not listed as dead"
-[ "$(spill_dirs 3 | wc -l)" = 1 ] && ok || bad "spill directories on host3: $(spill_dirs 3)"
+[ "$(spill_dirs 3 | wc -l)" = 1 ] && [ "$(spill_dirs 3)" != "$old_spill" ] && ok ||
+	bad "spill directories on host3: $(spill_dirs 3) (was $old_spill: the new node has a new one, the old is gone)"
+# a later run uses the rejoined node
+cat >"$tmp/where.flow" <<'EOF'
+import sys
+task where(i: int) -> str {
+    let s = i
+    for k in range(30000) {
+        s = (s * 31 + k) % 1000003
+    }
+    return sys.node_id()
+}
+for x in get([where(i) for i in range(200)]) {
+    print(x)
+}
+EOF
+frun where.flow >"$tmp/where.out" 2>"$tmp/where.err"
+rc=$?
+[ $rc = 0 ] && [ "$(wc -l <"$tmp/where.out")" = 200 ] && grep -qx "$new" "$tmp/where.out" && ok ||
+	bad "a run after the rejoin did not use node $new: exit $rc, nodes $(sort -u "$tmp/where.out" | tr '\n' ' ') $(head -3 "$tmp/where.err")"
+echo "a run after the rejoin ran on nodes $(sort -u "$tmp/where.out" | tr '\n' ' ')"
 
 # ---- every task thread busy with CPU work for ~10 s: nobody is declared dead ----
 cat >"$tmp/busy.flow" <<'EOF'
@@ -171,6 +206,65 @@ span=$((${last:-0} - ${first:-0}))
 	bad "a busy node was declared dead: $(grep "declared dead" "$tmp/head.err" | tail -2)"
 count_is 4 && ok || bad "not all four nodes alive after the busy run"
 echo "busy run: all four seen busy over $span ms ($busy status polls); a node was suspect in $notalive"
+
+# ---- a head under load: node 1's task thread busy and CPU hogs beside the head ----
+# (the head adds its own loop lag to every deadline: a slow head blames nobody)
+deaths=$(grep -c "declared dead" "$tmp/head.err")
+sed 's/burn(i, 10.0)/burn(i, 12.0)/' "$tmp/busy.flow" >"$tmp/hload.flow"
+frun hload.flow >"$tmp/hload.out" 2>"$tmp/hload.err" &
+client=$!
+hogs=()
+for k in 1 2 3; do run 1 timeout 14 sh -c 'while :; do :; done' & hogs+=($!); done
+wait $client
+rc=$?
+for p in "${hogs[@]}"; do wait "$p" 2>/dev/null; done
+[ $rc = 0 ] && [ "$(cat "$tmp/hload.out")" = "[0, 1, 2, 3]" ] && ok || bad "a run with the head under load: exit $rc: $(cat "$tmp/hload.out" "$tmp/hload.err")"
+[ "$(grep -c "declared dead" "$tmp/head.err")" = "$deaths" ] && ok ||
+	bad "the head under load declared a node dead: $(grep "declared dead" "$tmp/head.err" | tail -2)"
+count_is 4 && ok || bad "not all four nodes alive after the head was under load"
+echo "head under load (3 CPU hogs on its host, its own node's CPU busy): no node declared dead; max loop lag logged: $(grep -o 'head loop lag [0-9]* ms' "$tmp/head.err" | awk '{print $4}' | sort -n | tail -1) ms"
+
+# ---- a slow link (the test hook delays every frame a worker sends by 1.2 s): no false death ----
+w4=$(daemon_pid 4 worker)
+kill -TERM "$w4"
+wait_until 40 gone "$w4" || bad "the worker on host4 did not stop"
+deaths=$(grep -c "declared dead" "$tmp/head.err")
+FLOW_TEST_SEND_DELAY_MS=1200 start_worker 4
+wait_until 15 count_is 4 && ok || bad "a worker with 1.2 s of send delay did not join"
+slow=$(worker_id 4)
+short=(-p n=3000 -p work=400)
+"$flow" run --serial "${short[@]}" "$tmp/survive.flow" >"$tmp/short.expected" || bad "--serial run failed"
+frun "${short[@]}" survive.flow >"$tmp/slow.out" 2>"$tmp/slow.err"
+rc=$?
+[ $rc = 0 ] && cmp -s "$tmp/slow.out" "$tmp/short.expected" && ok ||
+	bad "a run with a slow worker: exit $rc: $(cat "$tmp/slow.out") $(head -3 "$tmp/slow.err")"
+sleep 4 # heartbeats 1.2 s late for a while more
+[ "$(grep -c "declared dead" "$tmp/head.err")" = "$deaths" ] && is_state "$slow" alive && ok ||
+	bad "a worker whose frames are 1.2 s late was declared dead: $(grep "declared dead" "$tmp/head.err" | tail -1)"
+echo "slow link: node $slow's frames 1.2 s late: $(grep -c "node $slow (host4 .*) suspect" "$tmp/head.err") suspect spells, none dead"
+w4=$(daemon_pid 4 worker)
+kill -TERM "$w4"
+wait_until 40 gone "$w4" || bad "the slow worker did not stop"
+start_worker 4
+wait_until 15 count_is 4 && ok || bad "a fresh worker on host4 did not join"
+
+# ---- random loss: 5% of the packets of host2 dropped (nft numgen), a bounded run ----
+ip netns exec "$(host_ns 2)" nft -f - <<'NFT'
+table inet flowloss {
+	chain in { type filter hook input priority 0; policy accept; iif lo accept; numgen random mod 100 < 5 drop; }
+	chain out { type filter hook output priority 0; policy accept; oif lo accept; numgen random mod 100 < 5 drop; }
+}
+NFT
+t0=$(ms)
+frun "${args[@]}" survive.flow >"$tmp/loss.out" 2>"$tmp/loss.err"
+rc=$?
+ip netns exec "$(host_ns 2)" nft delete table inet flowloss || bad "could not remove the loss rules"
+echo "5% loss on host2: exit $rc after $(($(ms) - t0)) ms, $(grep -c 'again (' "$tmp/loss.err") calls sent again"
+[ $rc != 124 ] && ok || bad "the run with 5% loss hung (killed by its timeout)"
+{ [ $rc = 0 ] && cmp -s "$tmp/loss.out" "$tmp/expected.out"; } || { [ $rc = 1 ] && grep -q "^flow" "$tmp/loss.err"; } && ok ||
+	bad "5% loss: neither the right output nor a clear error: exit $rc: $(cat "$tmp/loss.out") $(head -3 "$tmp/loss.err")"
+# a worker that lost the head to the loss joined again as a new node
+wait_until 20 count_is 4 && ok || bad "not four nodes alive after the loss: $(tail -2 "$tmp/w2.err")"
 
 # ---- SIGTERM: the worker drains (its task finishes, it gets no new one), then leaves ----
 sed 's/burn(i, 10.0)/burn(i, 3.0)/' "$tmp/busy.flow" >"$tmp/drain.flow"
