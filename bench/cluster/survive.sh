@@ -7,7 +7,8 @@
 #   - detection of a worker killed with -9: the kill to the head's
 #     "disconnected ... suspect" log line (lines stamped as read, ms);
 #   - detection of a partition (nft rules dropping all traffic inside the
-#     worker's namespace): the rules in place to "declared dead";
+#     worker's namespace): the rules in place to "declared dead"; then the
+#     rules removed to the same worker alive again as a new node;
 #   - recovery: the kill to the client's first "running task ... again",
 #     and the run's time with a worker killed at 25% (not replaced) beside
 #     the same run with no failure (throughput with and without it);
@@ -65,6 +66,7 @@ echo "  kill -> suspect (ms): $(tr '\n' ' ' <"$tmp/kill.ms")(median $(median <"$
 echo "== detection of a partition (3 partitions, nft inside the worker's namespace)"
 : >"$tmp/part.ms"
 : >"$tmp/suspect.ms"
+: >"$tmp/rejoin.ms"
 for k in 1 2 3; do
 	i=$(echo $workers | cut -d' ' -f$k)
 	id=$(status_json | python3 -c 'import json,sys
@@ -80,13 +82,18 @@ NFT
 	wait_until 8 grep -q "node $id (host$i .*) declared dead" "$tmp/head.err"
 	echo $(($(grep -m1 "node $id (host$i .*) declared dead" "$tmp/head.err" | cut -d' ' -f1) - t0)) >>"$tmp/part.ms"
 	echo $(($(grep -m1 "node $id (host$i .*) suspect" "$tmp/head.err" | cut -d' ' -f1) - t0)) >>"$tmp/suspect.ms"
-	sleep 2 # the cut-off worker gives up on the head and stops
+	sleep 2 # the cut-off worker keeps trying to join the head again
+	joined=$(grep -c "joined the head again" "$tmp/w$i.err")
 	ip netns exec "$(host_ns $i)" nft delete table inet flowpart
-	start_worker $i
+	t0=$(ms)
+	# healed: the same worker joins again by itself, as a new node
+	wait_until 15 bash -c "[ \$(grep -c 'joined the head again' '$tmp/w$i.err') -gt $joined ]"
 	settle
+	echo $(($(ms) - t0)) >>"$tmp/rejoin.ms"
 done
 echo "  partition -> suspect (ms): $(tr '\n' ' ' <"$tmp/suspect.ms")"
 echo "  partition -> dead (ms): $(tr '\n' ' ' <"$tmp/part.ms")(median $(median <"$tmp/part.ms"))"
+echo "  healed -> the same worker alive again as a new node (ms, status polls): $(tr '\n' ' ' <"$tmp/rejoin.ms")"
 
 echo "== recovery: a worker killed at 25% of a run (not replaced)"
 args=(-p n=6000 -p work=600)
