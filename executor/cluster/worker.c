@@ -326,25 +326,28 @@ static int rejoin(struct worker *w, const struct node_opts *o, const char *url, 
 	snprintf(why, sizeof why, "%s", w->lost_why);
 	wire_client_close(w->head);
 	w->head = NULL;
-	/* a killed head refuses at once: no waiting, no new pool */
-	verr ce;
-	int cj = w->lost_kind == LOST_CLOSED ? connect_join(w, o, url, port, REJOIN_TRY_MS, &ce) : CJ_RETRY;
-	if (cj == CJ_GONE || cj == CJ_FATAL) {
-		verr_set(e, "lost the head: %s; then %s; this worker stops", why, ce.msg);
-		return 1;
+	verr ce = {{0}};
+	if (w->lost_kind == LOST_CLOSED) {
+		/* a killed head's port refuses at once: then it is gone */
+		wire_client *probe;
+		int rc = wire_client_open(&probe, url, REJOIN_TRY_MS, &ce);
+		if (rc == WIRE_OK)
+			wire_client_close(probe);
+		else if (rc == WIRE_EREFUSED) {
+			verr_set(e, "lost the head: %s; then %s; this worker stops", why, ce.msg);
+			return 1;
+		}
 	}
-	if (cj != CJ_OK)
-		wire_log("lost the head: %s; trying to join it again for %d s", why, o->rejoin_ms / 1000);
-	/* what this node held was given to others: it is not run twice here */
+	wire_log("lost the head: %s; trying to join it again for %d s", why, o->rejoin_ms / 1000);
+	/* what this node held was given to others: it is not run twice here
+	 * (before joining: a new node must heartbeat from the start) */
 	if (bt_pool_stop(w->pool, 5000) != 0) {
 		w->pool_left = 1; /* its thread may still use w->out */
 		wire_log("a task of node %llu still runs after 5 s; left to finish", (unsigned long long)old);
 	}
 	w->pool = NULL;
-	int tries = 1;
-	while (cj != CJ_OK) {
-		for (int slept = 0; slept < 500 && !*o->stop; slept += 50)
-			usleep(50 * 1000);
+	int tries = 0;
+	for (;;) {
 		int left = (int)(end - now_ms());
 		if (*o->stop) {
 			*stopped = 1;
@@ -352,16 +355,20 @@ static int rejoin(struct worker *w, const struct node_opts *o, const char *url, 
 			return 1;
 		}
 		if (left <= 0) {
-			verr_set(e, "lost the head: %s; it could not be joined again within %d s (%d tries: %s); "
-			         "this worker stops", why, o->rejoin_ms / 1000, tries, ce.msg);
+			verr_set(e, "lost the head: %s; it could not be joined again within %d s (%d tries; "
+			         "the last: %s); this worker stops", why, o->rejoin_ms / 1000, tries, ce.msg);
 			return 1;
 		}
-		cj = connect_join(w, o, url, port, left < REJOIN_TRY_MS ? left : REJOIN_TRY_MS, &ce);
+		int cj = connect_join(w, o, url, port, left < REJOIN_TRY_MS ? left : REJOIN_TRY_MS, &ce);
 		tries++;
+		if (cj == CJ_OK)
+			break;
 		if (cj == CJ_GONE || cj == CJ_FATAL) {
 			verr_set(e, "lost the head: %s; then %s; this worker stops", why, ce.msg);
 			return 1;
 		}
+		for (int slept = 0; slept < 500 && !*o->stop; slept += 50)
+			usleep(50 * 1000);
 	}
 	/* a new node: its own spill directory; the old one goes */
 	if (o->store && daemon_store_renew(o->store, o->spill_dir, o->store_cap, &ce) != 0)
