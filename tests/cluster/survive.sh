@@ -7,7 +7,8 @@
 #    removes the dead one's spill directory;
 #  - a worker cut off by nft rules inside its namespace: suspect, then
 #    dead within ~3 s (flow status --json), fenced; it keeps trying to
-#    join the head again; the run completes correctly; after healing, the
+#    join the head again (one started with --rejoin-timeout 3 gives up
+#    and exits 1); the run completes correctly; after healing, the
 #    same worker process joins as a NEW node id (with a new spill
 #    directory), the old id stays listed as dead, and a later run uses it;
 #  - workers whose task threads are all busy with CPU work for ~10 s are
@@ -34,6 +35,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 cluster_harness 4
 command -v nft >/dev/null || { echo "skipped: needs nft (nftables)"; exit 77; }
 cp "$here/survive.flow" "$here/sleepy.flow" "$tmp/"
+# --rejoin-timeout is a worker's option, in seconds
+out=$("$flow" start --head --rejoin-timeout 5 2>&1)
+[ $? = 2 ] && grep -q "rejoin-timeout is for a worker" <<<"$out" && ok || bad "--rejoin-timeout on a head: $out"
+out=$("$flow" start --address 127.0.0.1:1 --rejoin-timeout soon 2>&1)
+[ $? = 2 ] && grep -q "rejoin-timeout" <<<"$out" && ok || bad "--rejoin-timeout soon: $out"
 workers="2 3 4"
 gone() { ! kill -0 "$1" 2>/dev/null || grep -q '^Z' <(ps -o stat= -p "$1" 2>/dev/null); }
 # frun ARGS...: flow run --address on host 1, in $tmp
@@ -111,6 +117,11 @@ old=$(worker_id 3)
 w3=$(daemon_pid 3 worker)
 long=(-p n=40000 -p work=400)
 "$flow" run --serial "${long[@]}" "$tmp/survive.flow" >"$tmp/long.expected" || bad "--serial run failed"
+# a second worker on host3 that tries to join again for 3 s only
+run 3 "$flow" start --address "$head_addr" --block --cpus 1 --rejoin-timeout 3 \
+	--token-file "$tmp/token" >"$tmp/x3.out" 2>"$tmp/x3.err" &
+xpid=$!
+wait_until 10 count_is 5 || bad "the second worker on host3 did not join"
 frun "${long[@]}" survive.flow >"$tmp/part.out" 2>"$tmp/part.err" &
 client=$!
 sleep 1
@@ -133,6 +144,12 @@ wait $client
 rc=$?
 [ $rc = 0 ] && cmp -s "$tmp/part.out" "$tmp/long.expected" && ok ||
 	bad "the run through a partition: exit $rc: $(cat "$tmp/part.out") $(head -5 "$tmp/part.err")"
+# --rejoin-timeout 3: it gives up 3 s after it lost the head, and says so
+wait_until 15 gone "$xpid" && ok || bad "the worker with --rejoin-timeout 3 did not stop"
+wait "$xpid"
+rc=$?
+[ $rc = 1 ] && grep -q "could not be joined again within 3 s" "$tmp/x3.err" && ok ||
+	bad "--rejoin-timeout 3: exit $rc: $(tail -2 "$tmp/x3.err")"
 # the cut-off worker does not stop: it keeps trying to join the head again
 wait_until 10 grep -q "trying to join it again" "$tmp/w3.err" && ok ||
 	bad "the partitioned worker did not say it tries to join again: $(tail -3 "$tmp/w3.err")"
