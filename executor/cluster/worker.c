@@ -10,8 +10,8 @@
 #include <unistd.h>
 
 #include "auth.h"
-#include "daemon.h"
 #include "batch.h"
+#include "daemon.h"
 #include "head.h"
 #include "plans.h"
 #include "task_exec.h"
