@@ -268,8 +268,10 @@ rc=$?
 [ $rc = 0 ] && cmp -s "$tmp/slow.out" "$tmp/short.expected" && ok ||
 	bad "a run with a slow worker: exit $rc: $(cat "$tmp/slow.out") $(head -3 "$tmp/slow.err")"
 sleep 4 # heartbeats 1.2 s late for a while more
-[ "$(grep -c "declared dead" "$tmp/head.err")" = "$deaths" ] && is_state "$slow" alive && ok ||
-	bad "a worker whose frames are 1.2 s late was declared dead: $(grep "declared dead" "$tmp/head.err" | tail -1)"
+# (suspect now and then is expected: its heartbeats come every ~1.7 s)
+st=$(node_field "$slow" state)
+[ "$(grep -c "declared dead" "$tmp/head.err")" = "$deaths" ] && { [ "$st" = alive ] || [ "$st" = suspect ]; } && ok ||
+	bad "a worker whose frames are 1.2 s late was declared dead (node $slow: $st): $(grep "declared dead" "$tmp/head.err" | tail -1)"
 echo "slow link: node $slow's frames 1.2 s late: $(grep -c "node $slow (host4 .*) suspect" "$tmp/head.err") suspect spells, none dead"
 w4=$(daemon_pid 4 worker)
 kill -TERM "$w4"
