@@ -50,9 +50,14 @@ start_worker() {
 }
 # jq-free JSON queries: node_field ID FIELD; worker_id I (the alive node on host I)
 node_field() {
-	status_json 2>/dev/null | python3 -c 'import json,sys
+	local k v
+	for k in 1 2 3; do # (a status that timed out on a loaded machine: ask again)
+		v=$(status_json 2>/dev/null | python3 -c 'import json,sys
 s = json.load(sys.stdin)
-print(next((str(n[sys.argv[2]]) for n in s["nodes"] if str(n["id"]) == sys.argv[1]), "absent"))' "$1" "$2"
+print(next((str(n[sys.argv[2]]) for n in s["nodes"] if str(n["id"]) == sys.argv[1]), "absent"))' "$1" "$2" 2>/dev/null)
+		[ -n "$v" ] && break
+	done
+	echo "$v"
 }
 worker_id() {
 	local k id
