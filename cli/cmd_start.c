@@ -40,6 +40,10 @@ static void on_signal(int sig)
 	X(SPILL_DIR, 0, "spill-dir", "DIR", false, "where this node spills objects (default $TMPDIR)") \
 	X(TOKEN_FILE, 0, "token-file", "FILE", false, \
 	  "the cluster token (default: $FLOW_TOKEN, else\n~/.flow/token; a head creates it if missing)") \
+	X(REJOIN_TIMEOUT, 0, "rejoin-timeout", "SECONDS", false, \
+	  "a worker that loses a head it cannot tell is gone\n" \
+	  "(silence, a partition, fenced) tries to join it again\n" \
+	  "as a new node this long (default 60; 0: exit at once)") \
 	X(BLOCK, 0, "block", NULL, false, "stay in the foreground; SIGTERM/SIGINT stop cleanly")
 
 CLI_COMMAND(start, START_OPTS,
@@ -58,8 +62,8 @@ static int bad(const char *fmt, const char *arg)
 }
 
 typedef struct start_args {
-	int head, block, port, port_set;
-	long cpus;
+	int head, block, port, port_set, rejoin_set;
+	long cpus, rejoin_s;
 	const char *address, *node_ip, *resources, *spill, *token_file;
 	uint64_t store_cap;
 } start_args;
@@ -134,6 +138,10 @@ static int on_opt(void *ctx, int id, const char *arg)
 		break;
 	case OPT_SPILL_DIR: a->spill = arg; break;
 	case OPT_TOKEN_FILE: a->token_file = arg; break;
+	case OPT_REJOIN_TIMEOUT:
+		a->rejoin_set = 1;
+		return cli_parse_long("start", "--rejoin-timeout", arg, 0, 86400,
+		                      "a number of seconds (0-86400)", &a->rejoin_s);
 	case OPT_BLOCK: a->block = 1; break;
 	}
 	return 0;
@@ -143,7 +151,7 @@ int cmd_start(int argc, char **argv)
 {
 	start_args sa0 = {
 		.port = 6379, .cpus = sysconf(_SC_NPROCESSORS_ONLN), .resources = "", .spill = "",
-		.store_cap = store_default_memory(),
+		.store_cap = store_default_memory(), .rejoin_s = 60,
 	};
 	int prc;
 	if (!cli_parse_only(&spec, argc, argv, on_opt, &sa0, &prc))
@@ -156,6 +164,8 @@ int cmd_start(int argc, char **argv)
 	if (head == !!address)
 		return bad("%s", head ? "give --head or --address, not both"
 		                      : "give --head (start a head) or --address HOST:PORT (join one)");
+	if (!address && sa0.rejoin_set)
+		return bad("%s", "--rejoin-timeout is for a worker (--address)");
 	if (address && port_set)
 		return bad("%s", "--port is the head's port; a worker listens on a port of its own");
 	if (address && cpus == 0)
@@ -204,10 +214,12 @@ int cmd_start(int argc, char **argv)
 		.address = address, .port = port, .node_ip = node_ip, .cpus = (int)cpus,
 		.resources = resources, .store_cap = store_cap, .spill_dir = spill, .token = &tok,
 		.stop = &stop_flag, .ready = on_ready, .ready_arg = &rc,
+		.rejoin_ms = (int)sa0.rejoin_s * 1000,
 	};
-	/* this node's spill directory: removed when the daemon leaves; dead
-	 * owners' directories are removed now */
+	/* this node's spill directory: removed when the daemon leaves (or
+	 * joins again as a new node); dead owners' directories are removed now */
 	store *st = daemon_store_open(spill, store_cap, &e);
+	o.store = &st;
 	int status = !st ? 1 : head ? head_run(&o, &e) : worker_run(&o, &e);
 	store_close(st);
 	if (status != 0) {

@@ -2,8 +2,9 @@
 # test.sh - runs the whole test suite twice: a normal build, then a build
 # with AddressSanitizer and UndefinedBehaviorSanitizer; then the parallel
 # executor's suites (every golden program and sample with several threads,
-# nested calls) a third time under ThreadSanitizer. Run setup.sh first (it
-# installs the packages); this script builds what it tests.
+# nested calls) a third time under ThreadSanitizer; then a short libFuzzer
+# run (scripts/fuzz.sh). Run setup.sh first (it installs the packages);
+# this script builds what it tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -43,5 +44,10 @@ UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 TSAN_OPTIONS="suppressions=$PWD/tests/parallel/tsan.supp halt_on_error=1 second_deadlock_stack=1" \
 ONLY="golden-run-parallel samples-parallel nested" \
 	run_suite build-tsan -Db_sanitize=thread
+# a short libFuzzer run of the wire decoder and handshake (skips, saying
+# so, where clang has no libFuzzer); FLOW_FUZZ_SECONDS=0 leaves it out
+if [ "${FLOW_FUZZ_SECONDS:-30}" != 0 ] && ! bash scripts/fuzz.sh; then
+	status=1
+fi
 echo "tests: $passed passed, $failed failed"
 exit $status

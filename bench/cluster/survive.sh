@@ -7,8 +7,9 @@
 #   - detection of a worker killed with -9: the kill to the head's
 #     "disconnected ... suspect" log line (lines stamped as read, ms);
 #   - detection of a partition (nft rules dropping all traffic inside the
-#     worker's namespace): the rules in place to "declared dead";
-#   - recovery: the kill to the client's first "running task ... again",
+#     worker's namespace): the rules in place to "declared dead"; then the
+#     rules removed to the same worker alive again as a new node;
+#   - recovery (60,000 tasks): the kill to the client's first "running task ... again",
 #     and the run's time with a worker killed at 25% (not replaced) beside
 #     the same run with no failure (throughput with and without it);
 #   - chaos: RUNS runs of about SECS seconds, a random worker killed every
@@ -37,7 +38,18 @@ start_worker() {
 		>/dev/null 2>>"$tmp/w$1.err" &
 }
 # waits (at most 10 s) until N nodes are alive
-settle() { wait_until 10 count_is "${1:-4}" || echo "warning: $(alive_count) nodes alive, not ${1:-4}"; }
+settle() { wait_until 20 count_is "${1:-4}" || echo "warning: $(alive_count) nodes alive, not ${1:-4}"; }
+# the alive node on host I (asked again while it has none yet)
+node_on() {
+	local k id
+	for k in 1 2 3 4 5 6 7 8 9 10; do
+		id=$(status_json 2>/dev/null | python3 -c 'import json,sys
+print(next((n["id"] for n in json.load(sys.stdin)["nodes"] if n["host"] == sys.argv[1] and n["state"] == "alive"), ""))' "host$1" 2>/dev/null)
+		[ -n "$id" ] && break
+		sleep 0.5
+	done
+	echo "$id"
+}
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR ? v[int((NR + 1) / 2)] : "-") }'; }
 minmax() { sort -n | awk 'NR == 1 { lo = $1 } { hi = $1 } END { print lo "-" hi }'; }
 
@@ -51,8 +63,7 @@ echo "== detection of a worker killed with -9 (5 kills)"
 for k in 1 2 3 4 5; do
 	i=$(echo $workers | cut -d' ' -f$(((k - 1) % 3 + 1)))
 	p=$(daemon_pid $i worker)
-	id=$(status_json | python3 -c 'import json,sys
-print(next(n["id"] for n in json.load(sys.stdin)["nodes"] if n["host"] == sys.argv[1] and n["state"] == "alive"))' "host$i")
+	id=$(node_on $i)
 	t0=$(ms)
 	kill -9 "$p"
 	wait_until 5 grep -q "node $id (host$i .*) disconnected" "$tmp/head.err"
@@ -65,10 +76,10 @@ echo "  kill -> suspect (ms): $(tr '\n' ' ' <"$tmp/kill.ms")(median $(median <"$
 echo "== detection of a partition (3 partitions, nft inside the worker's namespace)"
 : >"$tmp/part.ms"
 : >"$tmp/suspect.ms"
+: >"$tmp/rejoin.ms"
 for k in 1 2 3; do
 	i=$(echo $workers | cut -d' ' -f$k)
-	id=$(status_json | python3 -c 'import json,sys
-print(next(n["id"] for n in json.load(sys.stdin)["nodes"] if n["host"] == sys.argv[1] and n["state"] == "alive"))' "host$i")
+	id=$(node_on $i)
 	sleep 0.$((RANDOM % 10)) # a random phase against the 500 ms heartbeat
 	ip netns exec "$(host_ns $i)" nft -f - <<'NFT'
 table inet flowpart {
@@ -80,16 +91,22 @@ NFT
 	wait_until 8 grep -q "node $id (host$i .*) declared dead" "$tmp/head.err"
 	echo $(($(grep -m1 "node $id (host$i .*) declared dead" "$tmp/head.err" | cut -d' ' -f1) - t0)) >>"$tmp/part.ms"
 	echo $(($(grep -m1 "node $id (host$i .*) suspect" "$tmp/head.err" | cut -d' ' -f1) - t0)) >>"$tmp/suspect.ms"
-	sleep 2 # the cut-off worker gives up on the head and stops
+	sleep 2 # the cut-off worker keeps trying to join the head again
+	joined=$(grep -c "joined the head again" "$tmp/w$i.err")
 	ip netns exec "$(host_ns $i)" nft delete table inet flowpart
-	start_worker $i
+	t0=$(ms)
+	# healed: the same worker joins again by itself, as a new node
+	wait_until 15 bash -c "[ \$(grep -c 'joined the head again' '$tmp/w$i.err') -gt $joined ]"
 	settle
+	echo $(($(ms) - t0)) >>"$tmp/rejoin.ms"
 done
 echo "  partition -> suspect (ms): $(tr '\n' ' ' <"$tmp/suspect.ms")"
 echo "  partition -> dead (ms): $(tr '\n' ' ' <"$tmp/part.ms")(median $(median <"$tmp/part.ms"))"
+echo "  healed -> the same worker alive again as a new node (ms, status polls): $(tr '\n' ' ' <"$tmp/rejoin.ms")"
 
 echo "== recovery: a worker killed at 25% of a run (not replaced)"
-args=(-p n=6000 -p work=600)
+rn=60000
+args=(-p n=$rn -p work=600)
 "$flow" run --serial "${args[@]}" "$tmp/survive.flow" >"$tmp/expected.out"
 t0=$(ms)
 frun "${args[@]}" survive.flow >"$tmp/base.out" 2>/dev/null
@@ -107,14 +124,18 @@ lost=$(($(ms) - t0))
 sleep 0.2
 again=$(($(grep -m1 "again (" "$tmp/lost.err" | cut -d' ' -f1) - tk))
 ok_out=$(cmp -s "$tmp/lost.out" "$tmp/expected.out" && echo "same output" || echo "WRONG output")
-echo "  6000 tasks, no failure: $base ms ($((6000000 / base)) tasks/s)"
-echo "  worker killed at 25%: $lost ms ($((6000000 / lost)) tasks/s), $ok_out; kill -> first call sent again: $again ms; $(grep -c 'again (' "$tmp/lost.err") calls sent again"
+echo "  $rn tasks, no failure: $base ms ($((rn * 1000 / base)) tasks/s)"
+echo "  worker killed at 25%: $lost ms ($((rn * 1000 / lost)) tasks/s), $ok_out; kill -> first call sent again: $again ms; $(grep -c 'again (' "$tmp/lost.err") calls sent again"
 start_worker 2
 settle
 
 echo "== chaos: $runs runs of ~$secs s, a random worker killed every 2 s and a fresh one started"
-# size the run: tasks/s of the run above, times secs
-n=$((6000 * secs * 1000 / base / 100 * 100))
+# size the run: tasks/s of the run above, times secs, then corrected by
+# one run of that size (the rate grows with the run: batches fill)
+n=$((rn * secs * 1000 / base / 100 * 100))
+t0=$(ms)
+frun -p n=$n -p work=600 survive.flow >/dev/null 2>&1
+n=$((n * secs * 1000 / ($(ms) - t0) / 100 * 100))
 "$flow" run --serial -p n=$n -p work=600 "$tmp/survive.flow" >"$tmp/chaos.expected"
 passed=0 kills_total=0 again_total=0
 : >"$tmp/chaos.ms"

@@ -243,3 +243,11 @@ struct store *daemon_store_open(const char *spill_dir, uint64_t cap, verr *e)
 	}
 	return st;
 }
+
+int daemon_store_renew(struct store **st, const char *spill_dir, uint64_t cap, verr *e)
+{
+	if (*st)
+		store_close(*st);
+	*st = daemon_store_open(spill_dir, cap, e);
+	return *st ? 0 : -1;
+}

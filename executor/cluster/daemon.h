@@ -40,5 +40,9 @@ int daemon_stop_all(int timeout_ms, verr *e);
  * with -9: store_sweep_stale). NULL with e set. */
 struct store;
 struct store *daemon_store_open(const char *spill_dir, uint64_t cap, verr *e);
+/* A node that joins again as a new node: closes *st (its spill directory
+ * removed) and opens a fresh one in its place. -1 with e set (then *st is
+ * NULL). */
+int daemon_store_renew(struct store **st, const char *spill_dir, uint64_t cap, verr *e);
 
 #endif

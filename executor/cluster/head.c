@@ -102,6 +102,7 @@ struct head {
 	size_t n, cap;
 	uint64_t next_id;
 	int64_t lag_ms; /* how late the loop has been running, recently */
+	int64_t lag_at; /* when lag_ms last decayed */
 	const auth_token *token;
 	struct plan_store plans; /* plans clients sent, to ship to workers */
 	struct link **links;
@@ -1286,10 +1287,21 @@ int head_run(const struct node_opts *o, verr *e)
 			wire_msg_free(&m);
 		}
 		/* the loop's lag: a wait that overran its timeout (the head was not
-		 * scheduled) plus the time spent handling; the peak, decayed */
+		 * scheduled; with or without a message) plus the time spent
+		 * handling; the peak, decayed by 1/8 per LOOP_MS of time, not per
+		 * message: after a stall the heartbeats queued meanwhile are read
+		 * in quick turns, and the lag must still cover the last of them */
 		int64_t t2 = now_ms();
-		int64_t late = (rc == WIRE_ETIMEDOUT && t1 - t0 > LOOP_MS ? t1 - t0 - LOOP_MS : 0) + (t2 - t1);
-		h.lag_ms = late > h.lag_ms ? late : h.lag_ms * 7 / 8;
+		int64_t late = (t1 - t0 > LOOP_MS ? t1 - t0 - LOOP_MS : 0) + (t2 - t1);
+		if (late >= h.lag_ms) {
+			h.lag_ms = late;
+			h.lag_at = t2;
+		} else {
+			for (; t2 - h.lag_at >= LOOP_MS && h.lag_ms > 0; h.lag_at += LOOP_MS)
+				h.lag_ms = h.lag_ms * 7 / 8;
+			if (h.lag_ms == 0)
+				h.lag_at = t2;
+		}
 		check_silence(&h);
 		bt_outbox_expire(h.out);
 	}

@@ -19,6 +19,12 @@ struct node_opts {
 	const char *spill_dir; /* --spill-dir, or "" */
 	const struct auth_token *token;
 	volatile sig_atomic_t *stop; /* set by SIGTERM/SIGINT: leave cleanly */
+	/* worker: how long to try to join again after losing a head that is
+	 * not known to be gone (silence, fenced), in ms; 0: never */
+	int rejoin_ms;
+	/* the node's object store (daemon.h): a worker that joins again as a
+	 * new node replaces it (the old spill directory is removed); NULL: none */
+	struct store **store;
 	/* Called once the daemon serves (head) or has joined (worker), with a
 	 * human-readable text of how to use or join it. */
 	void (*ready)(void *arg, const char *text);

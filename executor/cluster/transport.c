@@ -5,10 +5,12 @@
 #include <arpa/inet.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
@@ -84,6 +86,22 @@ static void format_addr(const nng_sockaddr *sa, char *buf, size_t n, int with_po
 	}
 }
 
+/* Test hook: FLOW_TEST_SEND_DELAY_MS=N (read once) delays every frame this
+ * process sends by N ms, a slow link (the kernel here has no netem). */
+static void test_send_delay(void)
+{
+	static atomic_int ms = -1;
+	int v = atomic_load(&ms);
+	if (v < 0) {
+		const char *s = getenv("FLOW_TEST_SEND_DELAY_MS");
+		v = s ? atoi(s) : 0;
+		v = v < 0 ? 0 : v > 60000 ? 60000 : v;
+		atomic_store(&ms, v);
+	}
+	if (v > 0)
+		usleep((useconds_t)v * 1000);
+}
+
 /* Sends one frame on a rep context (the reply to the request it holds). */
 static int ctx_send(nng_ctx ctx, const void *p, size_t n)
 {
@@ -97,6 +115,7 @@ static int ctx_send(nng_ctx ctx, const void *p, size_t n)
 	}
 	nng_aio_set_timeout(aio, 5000);
 	nng_aio_set_msg(aio, msg);
+	test_send_delay();
 	nng_ctx_send(ctx, aio);
 	nng_aio_wait(aio);
 	int rv = nng_aio_result(aio);
@@ -542,7 +561,9 @@ int wire_client_open(wire_client **out, const char *url, int timeout_ms, verr *e
 			verr_set(e, "cannot connect to %s within %d s (is the address reachable?)", url,
 			         timeout_ms / 1000);
 		wire_client_close(c);
-		return dialed ? WIRE_EIO : WIRE_ETIMEDOUT;
+		/* refused: nothing listens there (a worker tells a killed head
+		 * from an unreachable one by this) */
+		return !dialed ? WIRE_ETIMEDOUT : drv == NNG_ECONNREFUSED ? WIRE_EREFUSED : WIRE_EIO;
 	}
 	pthread_join(dialer, NULL); /* a dial that connected returns at once */
 	*out = c;
@@ -635,6 +656,7 @@ static int call_frame(wire_client *c, const void *frame, size_t n, struct wire_m
 	}
 	nng_aio_set_timeout(aio, timeout_ms);
 	nng_aio_set_msg(aio, msg);
+	test_send_delay();
 	nng_ctx_send(ctx, aio);
 	call_wait(c, aio, &cs);
 	int rv = nng_aio_result(aio);

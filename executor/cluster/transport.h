@@ -12,6 +12,9 @@
  * socket with one dialer; calls from several threads each use their own nng
  * context, so the heartbeat thread never waits behind another call.
  *
+ * Test hook: FLOW_TEST_SEND_DELAY_MS=N in the environment (read once) makes
+ * every frame this process sends (requests and replies) wait N ms first.
+ *
  * Ownership: wire_server / wire_client are opened and closed here; messages
  * returned by recv/call belong to the caller (wire_msg_free).
  */
@@ -68,7 +71,9 @@ void wire_server_close(wire_server *s);
 /* ---- client ----------------------------------------------------------- */
 typedef struct wire_client wire_client;
 
-/* Connects within timeout_ms (no handshake yet). */
+/* Connects within timeout_ms (no handshake yet). WIRE_EREFUSED: the
+ * connection was refused (nothing listens there); WIRE_ETIMEDOUT: no answer
+ * in time (unreachable); WIRE_EIO: another error. */
 int wire_client_open(wire_client **out, const char *url, int timeout_ms, verr *e);
 /* The handshake. WIRE_EAUTH: the server could not prove it knows our
  * token, or refused our proof. */

@@ -11,6 +11,7 @@
 
 #include "auth.h"
 #include "batch.h"
+#include "daemon.h"
 #include "head.h"
 #include "plans.h"
 #include "task_exec.h"
@@ -20,6 +21,12 @@
 #define CONNECT_MS 5000
 #define CALL_MS 2000
 #define LOOP_MS 100
+#define REJOIN_TRY_MS 2000 /* each attempt to reach the head again */
+
+/* why the head was lost: a closed connection may be a killed head (the
+ * port then refuses) or a broken path; silence and fencing are a path that
+ * may heal, so the worker tries to join again (node_opts.rejoin_ms) */
+enum { LOST_CLOSED = 1, LOST_SILENT, LOST_FENCED };
 
 struct worker {
 	wire_client *head;
@@ -31,6 +38,7 @@ struct worker {
 	_Atomic uint64_t store_used, store_spilled;
 	/* set by the heartbeat thread; read by the main loop */
 	atomic_int lost;
+	int lost_kind; /* LOST_*, written with lost_why */
 	char lost_why[600];
 	atomic_int quit; /* tells the heartbeat thread to end */
 	volatile sig_atomic_t *stop; /* SIGTERM/SIGINT: drain, then leave */
@@ -39,6 +47,7 @@ struct worker {
 	char name[300];      /* "node 2 (host2)": who ran a task, in TASKS_DONE */
 	flow_node_view view; /* what tasks here read about their node */
 	bt_pool *pool;       /* the task threads, as many as --cpus */
+	int pool_left;       /* an earlier pool's task was left running (rejoin) */
 	bt_outbox *out;      /* outcomes for the head */
 };
 
@@ -49,11 +58,12 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void set_lost(struct worker *w, const char *why)
+static void set_lost(struct worker *w, int kind, const char *why)
 {
 	int expect = 0;
 	/* the first reason wins; the main loop reads it after seeing lost */
 	if (atomic_compare_exchange_strong(&w->lost, &expect, 2)) {
+		w->lost_kind = kind;
 		snprintf(w->lost_why, sizeof w->lost_why, "%s", why);
 		atomic_store(&w->lost, 1);
 	}
@@ -74,7 +84,7 @@ static void *heartbeat_main(void *arg)
 		if (wire_client_lost(w->head)) {
 			char why[512];
 			snprintf(why, sizeof why, "the connection to the head at %s closed", w->head_addr);
-			set_lost(w, why);
+			set_lost(w, LOST_CLOSED, why);
 			break;
 		}
 		struct wire_msg req = {.kind = WM_HEARTBEAT}, rep;
@@ -91,13 +101,13 @@ static void *heartbeat_main(void *arg)
 		} else if (rc == WIRE_ENODE || rc == WIRE_ENOAUTH) {
 			char why[512];
 			snprintf(why, sizeof why, "the head at %.200s refused this node: %.250s", w->head_addr, e.msg);
-			set_lost(w, why);
+			set_lost(w, LOST_FENCED, why);
 			break;
 		} else if (now_ms() - last_ok > HEAD_DEAD_MS) {
 			char why[512];
 			snprintf(why, sizeof why, "the head at %s has not answered for %lld ms",
 			         w->head_addr, (long long)(now_ms() - last_ok));
-			set_lost(w, why);
+			set_lost(w, LOST_SILENT, why);
 			break;
 		}
 		for (uint32_t slept = 0; slept < w->period_ms && !atomic_load(&w->quit); slept += 50)
@@ -127,12 +137,12 @@ static int join(struct worker *w, const struct node_opts *o, int listen_port, ve
 	int rc = wire_client_call(w->head, &req, &rep, CALL_MS, &ce);
 	if (rc != WIRE_OK) {
 		verr_set(e, "the head at %s refused to let this node join: %s", w->head_addr, ce.msg);
-		return -1;
+		return rc;
 	}
 	if (rep.kind != WM_JOINED) {
 		verr_set(e, "the head at %s answered JOIN with %s", w->head_addr, wire_kind_name(rep.kind));
 		wire_msg_free(&rep);
-		return -1;
+		return WIRE_ESTATE;
 	}
 	w->node_id = rep.u.joined.node_id;
 	w->epoch = rep.u.joined.epoch;
@@ -142,7 +152,7 @@ static int join(struct worker *w, const struct node_opts *o, int listen_port, ve
 	wire_msg_free(&rep);
 	wire_log("joined the head at %s as node %llu (%s at %s, %d cpus)", w->head_addr,
 	         (unsigned long long)w->node_id, host, address, o->cpus);
-	return 0;
+	return WIRE_OK;
 }
 
 static void leave(struct worker *w)
@@ -255,13 +265,130 @@ static void on_gone(void *arg, uint32_t pipe, const char *peer)
 	bt_outbox_drop(w->out, pipe);
 }
 
+/* What connect_join found. */
+enum { CJ_OK, CJ_RETRY, CJ_GONE, CJ_FATAL };
+
+/* Connects to the head, authenticates and JOINs (a new node id and epoch
+ * each time). CJ_GONE: nothing listens at the head's address (it was
+ * killed); CJ_FATAL: it refused us (token, JOIN); CJ_RETRY: no answer or a
+ * broken connection (a path that may heal). w->head is NULL unless CJ_OK. */
+static int connect_join(struct worker *w, const struct node_opts *o, const char *url, int port,
+                        int connect_ms, verr *e)
+{
+	verr ce;
+	int rc = wire_client_open(&w->head, url, connect_ms, &ce);
+	if (rc != WIRE_OK) {
+		w->head = NULL;
+		verr_set(e, "cannot reach the head: %s", ce.msg);
+		return rc == WIRE_EREFUSED ? CJ_GONE : CJ_RETRY;
+	}
+	rc = wire_client_handshake(w->head, o->token, WIRE_ROLE_WORKER, CALL_MS, &ce);
+	if (rc != WIRE_OK) {
+		verr_set(e, "cannot join the head at %s: %s", o->address,
+		         rc == WIRE_EAUTH ? ce.msg : wire_strerror(rc));
+		if (rc != WIRE_EAUTH && ce.msg[0])
+			verr_set(e, "cannot join the head at %s: %s (%s)", o->address, wire_strerror(rc), ce.msg);
+		wire_client_close(w->head);
+		w->head = NULL;
+		return rc == WIRE_EAUTH ? CJ_FATAL : CJ_RETRY;
+	}
+	rc = join(w, o, port, e);
+	if (rc != WIRE_OK) {
+		wire_client_close(w->head);
+		w->head = NULL;
+		return rc == WIRE_ETIMEDOUT || rc == WIRE_ECLOSED || rc == WIRE_EIO ? CJ_RETRY : CJ_FATAL;
+	}
+	return CJ_OK;
+}
+
+/* The names tasks here see (sys.node_id(), who ran a call). */
+static void set_names(struct worker *w)
+{
+	char host[256] = "";
+	gethostname(host, sizeof host - 1);
+	snprintf(w->id_text, sizeof w->id_text, "%llu", (unsigned long long)w->node_id);
+	snprintf(w->name, sizeof w->name, "node %llu (%s)", (unsigned long long)w->node_id, host);
+	w->view = (flow_node_view){.id = w->id_text, .address = "", .alive = true};
+}
+
+/* The head is lost but not known to be gone: the calls held here were
+ * sent elsewhere (or will be), so they are dropped; then the head is tried
+ * for o->rejoin_ms, and joined as a new node (a new id and epoch, a new
+ * spill directory). 0 when joined again; 1 when the head is gone, refused
+ * us, could not be reached in time, or the worker was told to stop (e set,
+ * except for a stop: *stopped). */
+static int rejoin(struct worker *w, const struct node_opts *o, const char *url, int port,
+                  int *stopped, verr *e)
+{
+	uint64_t old = w->node_id;
+	int64_t start = now_ms(), end = start + o->rejoin_ms;
+	char why[600];
+	snprintf(why, sizeof why, "%s", w->lost_why);
+	wire_client_close(w->head);
+	w->head = NULL;
+	verr ce = {{0}};
+	if (w->lost_kind == LOST_CLOSED) {
+		/* a killed head's port refuses at once: then it is gone */
+		wire_client *probe;
+		int rc = wire_client_open(&probe, url, REJOIN_TRY_MS, &ce);
+		if (rc == WIRE_OK)
+			wire_client_close(probe);
+		else if (rc == WIRE_EREFUSED) {
+			verr_set(e, "lost the head: %s; then %s; this worker stops", why, ce.msg);
+			return 1;
+		}
+	}
+	wire_log("lost the head: %s; trying to join it again for %d s", why, o->rejoin_ms / 1000);
+	/* what this node held was given to others: it is not run twice here
+	 * (before joining: a new node must heartbeat from the start) */
+	if (bt_pool_stop(w->pool, 5000) != 0) {
+		w->pool_left = 1; /* its thread may still use w->out */
+		wire_log("a task of node %llu still runs after 5 s; left to finish", (unsigned long long)old);
+	}
+	w->pool = NULL;
+	int tries = 0;
+	for (;;) {
+		int left = (int)(end - now_ms());
+		if (*o->stop) {
+			*stopped = 1;
+			wire_log("stopped while trying to join the head again");
+			return 1;
+		}
+		if (left <= 0) {
+			verr_set(e, "lost the head: %s; it could not be joined again within %d s (%d tries; "
+			         "the last: %s); this worker stops", why, o->rejoin_ms / 1000, tries, ce.msg);
+			return 1;
+		}
+		int cj = connect_join(w, o, url, port, left < REJOIN_TRY_MS ? left : REJOIN_TRY_MS, &ce);
+		tries++;
+		if (cj == CJ_OK)
+			break;
+		if (cj == CJ_GONE || cj == CJ_FATAL) {
+			verr_set(e, "lost the head: %s; then %s; this worker stops", why, ce.msg);
+			return 1;
+		}
+		for (int slept = 0; slept < 500 && !*o->stop; slept += 50)
+			usleep(50 * 1000);
+	}
+	/* a new node: its own spill directory; the old one goes */
+	if (o->store && daemon_store_renew(o->store, o->spill_dir, o->store_cap, &ce) != 0)
+		wire_log("could not open a new object store: %s", ce.msg);
+	set_names(w);
+	w->pool = bt_pool_start(o->cpus > 0 ? o->cpus : 1, w->name, &w->view, &w->cpus_used,
+	                        task_done, w);
+	wire_log("joined the head again after %lld ms as node %llu (was node %llu)",
+	         (long long)(now_ms() - start), (unsigned long long)w->node_id, (unsigned long long)old);
+	return 0;
+}
+
 int worker_run(const struct node_opts *o, verr *e)
 {
 	int busy = 0; /* a task still running when the worker stops */
 	struct worker *w = calloc(1, sizeof *w);
 	char url[300];
 	wire_server *listener = NULL;
-	int status = 1;
+	int status = 1, hb_on = 0, stopped = 0, rejoin_failed = 0;
+	pthread_t hb;
 	if (!w) {
 		verr_set(e, "out of memory");
 		return 1;
@@ -272,31 +399,19 @@ int worker_run(const struct node_opts *o, verr *e)
 		verr_set(e, "bad head address '%s' (expected HOST:PORT)", o->address);
 		goto out;
 	}
-	verr ce;
-	int rc = wire_client_open(&w->head, url, CONNECT_MS, &ce);
-	if (rc != WIRE_OK) {
-		verr_set(e, "cannot reach the head: %s", ce.msg);
-		goto out;
-	}
-	rc = wire_client_handshake(w->head, o->token, WIRE_ROLE_WORKER, CALL_MS, &ce);
-	if (rc != WIRE_OK) {
-		verr_set(e, "cannot join the head at %s: %s", o->address,
-		         rc == WIRE_EAUTH ? ce.msg : wire_strerror(rc));
-		if (rc != WIRE_EAUTH && ce.msg[0])
-			verr_set(e, "cannot join the head at %s: %s (%s)", o->address, wire_strerror(rc), ce.msg);
-		goto out;
-	}
-	/* this node's own listener: where task runs and object pulls will come */
+	/* this node's own listener: where task runs and object pulls will come
+	 * (it stays when the node joins again) */
 	if (wire_server_open(&listener, "tcp://0.0.0.0:0", o->token, e) != 0)
 		goto out;
-	if (join(w, o, wire_server_port(listener), e) != 0)
+	int port = wire_server_port(listener);
+	if (connect_join(w, o, url, port, CONNECT_MS, e) != CJ_OK)
 		goto out;
-	pthread_t hb;
 	if (pthread_create(&hb, NULL, heartbeat_main, w) != 0) {
 		verr_set(e, "cannot start the heartbeat thread");
 		leave(w);
 		goto out;
 	}
+	hb_on = 1;
 	if (o->ready) {
 		char text[512];
 		snprintf(text, sizeof text, "Flow worker joined the head at %s as node %llu.\n"
@@ -304,40 +419,55 @@ int worker_run(const struct node_opts *o, verr *e)
 		         (unsigned long long)w->node_id);
 		o->ready(o->ready_arg, text);
 	}
-	{
-		char host[256] = "";
-		gethostname(host, sizeof host - 1);
-		snprintf(w->id_text, sizeof w->id_text, "%llu", (unsigned long long)w->node_id);
-		snprintf(w->name, sizeof w->name, "node %llu (%s)", (unsigned long long)w->node_id, host);
-		w->view = (flow_node_view){.id = w->id_text, .address = "", .alive = true};
-	}
+	set_names(w);
 	w->out = bt_outbox_new();
 	w->pool = bt_pool_start(o->cpus > 0 ? o->cpus : 1, w->name, &w->view, &w->cpus_used,
 	                        task_done, w);
 	wire_server_on_gone(listener, on_gone, w);
 	struct plan_store plans = {.load = 1};
 	int64_t drain_end = 0;
-	while (atomic_load(&w->lost) != 1) {
-		if (*o->stop) {
-			/* draining: the head sends nothing new (the heartbeat thread
-			 * sent LEAVE); the calls it holds finish and their outcomes
-			 * are fetched before it goes, for at most DRAIN_MS */
-			if (!drain_end)
-				drain_end = now_ms() + DRAIN_MS;
-			if ((bt_pool_pending(w->pool) == 0 && bt_outbox_pending(w->out) == 0) ||
-			    now_ms() > drain_end)
-				break;
+	for (;;) {
+		while (atomic_load(&w->lost) != 1) {
+			if (*o->stop) {
+				/* draining: the head sends nothing new (the heartbeat thread
+				 * sent LEAVE); the calls it holds finish and their outcomes
+				 * are fetched before it goes, for at most DRAIN_MS */
+				if (!drain_end)
+					drain_end = now_ms() + DRAIN_MS;
+				if ((bt_pool_pending(w->pool) == 0 && bt_outbox_pending(w->out) == 0) ||
+				    now_ms() > drain_end)
+					break;
+			}
+			struct wire_msg m;
+			uint32_t pipe;
+			if (wire_server_recv(listener, &m, &pipe, NULL, 0, LOOP_MS) == WIRE_OK) {
+				serve(w, listener, pipe, &plans, &m);
+				wire_msg_free(&m);
+			}
+			bt_outbox_expire(w->out);
 		}
-		struct wire_msg m;
-		uint32_t pipe;
-		if (wire_server_recv(listener, &m, &pipe, NULL, 0, LOOP_MS) == WIRE_OK) {
-			serve(w, listener, pipe, &plans, &m);
-			wire_msg_free(&m);
+		if (atomic_load(&w->lost) != 1 || *o->stop || o->rejoin_ms <= 0)
+			break;
+		/* the head is lost: gone (exit), or a path that may heal (join again) */
+		atomic_store(&w->quit, 1);
+		pthread_join(hb, NULL);
+		hb_on = 0;
+		if (rejoin(w, o, url, port, &stopped, e) != 0) {
+			rejoin_failed = !stopped;
+			break;
 		}
-		bt_outbox_expire(w->out);
+		atomic_store(&w->quit, 0);
+		atomic_store(&w->left, 0);
+		atomic_store(&w->lost, 0);
+		if (pthread_create(&hb, NULL, heartbeat_main, w) != 0) {
+			verr_set(e, "cannot start the heartbeat thread");
+			leave(w);
+			break;
+		}
+		hb_on = 1;
 	}
 	/* running tasks end first (at most 5 s more: then left to the exit) */
-	busy = bt_pool_stop(w->pool, 5000) != 0;
+	busy = (w->pool && bt_pool_stop(w->pool, 5000) != 0) || w->pool_left;
 	/* the listener first: closing it reports its pipes gone (on_gone),
 	 * which drops their outcomes from the outbox */
 	wire_server_close(listener);
@@ -347,8 +477,13 @@ int worker_run(const struct node_opts *o, verr *e)
 		plan_store_free(&plans);
 	}
 	atomic_store(&w->quit, 1);
-	pthread_join(hb, NULL);
-	if (atomic_load(&w->lost) == 1) {
+	if (hb_on)
+		pthread_join(hb, NULL);
+	if (stopped) {
+		status = 0;
+	} else if (rejoin_failed) {
+		status = 1; /* e says why */
+	} else if (atomic_load(&w->lost) == 1) {
 		verr_set(e, "lost the head: %s; this worker stops", w->lost_why);
 		status = 1;
 	} else {

@@ -6,9 +6,13 @@
  * a HEARTBEAT every period; it takes no lock of the scheduler or the store
  * (it reads atomic figures only), so busy task threads never delay it. On
  * *stop it sends LEAVE and waits for the head's acknowledgement before
- * closing. When the connection to the head closes, the head stops
- * answering for HEAD_DEAD_MS, or the head refuses its heartbeat (fenced),
- * it logs why and returns 1.
+ * closing. When the connection to the head closes and the head's port then
+ * refuses a connection (the head is gone), it logs why and returns 1. When
+ * the head stops answering for HEAD_DEAD_MS or refuses its heartbeat
+ * (fenced: a healed partition), it drops the calls it held and tries to
+ * join again for opts->rejoin_ms, as a new node (new id and epoch, a new
+ * store: *opts->store is replaced), then serves on; returns 1 if it could
+ * not.
  *
  * Ownership: worker_run borrows opts for its whole run.
  */

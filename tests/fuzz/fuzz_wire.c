@@ -10,6 +10,15 @@
  * success path is reached too. Invariant: the connection is AUTHED exactly
  * when the last handshake message was a correct AUTH after one HELLO, and
  * a FAILED connection never recovers.
+ *
+ * Truncated and oversized: no strict prefix of a frame that decodes
+ * decodes (the header's length is checked), nor the frame with a byte more.
+ * Several connections: a frame "NEW" starts another connection (a fresh
+ * handshake); a frame "RPL" followed by one byte k sends again, verbatim,
+ * the k-th (mod the count) frame an earlier connection sent after its proof
+ * was fixed up: a replayed AUTH, even a correct one, never authenticates a
+ * connection of its own (its nonces are new). Out of order: the invariant
+ * above (AUTHED only after one HELLO then a correct AUTH).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -59,6 +68,36 @@ static void check_round_trip(const struct wire_msg *m)
 	sbuf_fini(&b2);
 }
 
+/* Prefixes and a byte more never decode (truncated, oversized). */
+static void check_bounds(const uint8_t *f, size_t n)
+{
+	size_t cuts[4] = {n - 1, n / 2, WIRE_HEADER, WIRE_HEADER - 1};
+	struct wire_msg d;
+	verr e;
+	for (int i = 0; i < 4; i++)
+		if (cuts[i] < n && wire_decode(f, cuts[i], &d, &e) == WIRE_OK)
+			abort();
+	uint8_t *more = malloc(n + 1);
+	if (!more)
+		return;
+	memcpy(more, f, n);
+	more[n] = 0;
+	if (wire_decode(more, n + 1, &d, &e) == WIRE_OK)
+		abort();
+	free(more);
+}
+
+/* what the inputs reached (replay_main prints them: the seeds must reach
+ * the success path and a refused replay) */
+long fuzz_wire_authed, fuzz_wire_replays_refused;
+
+#define MAX_SENT 64
+/* frames earlier connections sent (as sent: with the fixed-up proof) */
+struct sent {
+	sbuf f[MAX_SENT];
+	size_t n, first_this; /* frames [first_this, n) are this connection's */
+};
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static int ready;
@@ -68,18 +107,36 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	static const auth_token tok = {.key = "fuzzing-token-fuzzing-token-fuzzing-token", .len = 41};
 	struct wire_hs hs = {.state = HS_NEW};
+	struct sent sent = {.n = 0};
 	int hellos = 0;
 	size_t at = 0;
 	while (at <= size) {
 		const uint8_t *end = memmem(data + at, size - at, "\n--\n", 4);
-		size_t n = end ? (size_t)(end - (data + at)) : size - at;
+		size_t n = end ? (size_t)(end - (data + at)) : size - at, step = n;
+		const uint8_t *f = data + at;
+		int replayed = 0;
+		if (n == 3 && memcmp(f, "NEW", 3) == 0) {
+			hs = (struct wire_hs){.state = HS_NEW};
+			hellos = 0;
+			sent.first_this = sent.n;
+			goto next;
+		}
+		if (n == 4 && memcmp(f, "RPL", 3) == 0) {
+			if (!sent.first_this)
+				goto next; /* nothing from an earlier connection */
+			sbuf *o = &sent.f[f[3] % sent.first_this];
+			f = (const uint8_t *)o->data;
+			n = o->len;
+			replayed = 1;
+		}
 		struct wire_msg m, out;
 		verr e;
-		if (wire_decode(data + at, n, &m, &e) == WIRE_OK) {
+		if (wire_decode(f, n, &m, &e) == WIRE_OK) {
 			check_round_trip(&m);
+			check_bounds(f, n);
 			int was = hs.state, code;
 			char why[128];
-			if (m.kind == WM_AUTH && m.u.auth.mac[0] == 0xA5 && hs.state == HS_CHALLENGED)
+			if (!replayed && m.kind == WM_AUTH && m.u.auth.mac[0] == 0xA5 && hs.state == HS_CHALLENGED)
 				auth_mac(&tok, HS_LABEL_CLIENT, hs.ns, hs.nc, m.u.auth.mac);
 			int hsmsg = wire_hs_server(&hs, &tok, &m, &out, &code, why, sizeof why);
 			if (hsmsg) {
@@ -88,16 +145,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					abort(); /* a refused connection stays refused */
 				if (hs.state == HS_AUTHED && (m.kind != WM_AUTH || hellos != 1 || code != WIRE_OK))
 					abort();
+				if (replayed && m.kind == WM_AUTH && hs.state == HS_AUTHED)
+					abort(); /* another connection's proof: never */
+				fuzz_wire_authed += hs.state == HS_AUTHED && was != HS_AUTHED;
+				fuzz_wire_replays_refused += replayed && m.kind == WM_AUTH;
 				if (code == WIRE_OK && (out.kind != WM_CHALLENGE && out.kind != WM_OK))
 					abort();
 			} else if (hs.state != was) {
 				abort(); /* other messages never move the handshake */
 			}
+			if (!replayed && sent.n < MAX_SENT) {
+				/* kept as sent (the proof fixed up), for a later replay */
+				sbuf_init(&sent.f[sent.n]);
+				if (wire_encode(&m, &sent.f[sent.n], &e) == WIRE_OK)
+					sent.n++;
+				else
+					sbuf_fini(&sent.f[sent.n]);
+			}
 			wire_msg_free(&m);
 		}
+	next:
 		if (!end)
 			break;
-		at += n + 4;
+		at += step + 4;
 	}
+	for (size_t i = 0; i < sent.n; i++)
+		sbuf_fini(&sent.f[i]);
 	return 0;
 }
