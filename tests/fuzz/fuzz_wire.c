@@ -10,12 +10,19 @@
  * success path is reached too. Invariant: the connection is AUTHED exactly
  * when the last handshake message was a correct AUTH after one HELLO, and
  * a FAILED connection never recovers.
+ *
+ * OBJ_DATA frames are also fed, in order, to one chunk decoder (objects.h,
+ * obj_asm: the first begins it with its id and total, chunks of 64 bytes,
+ * a cap of 1 MiB), each as the answer to the next offset it expects.
+ * Invariants: a refused chunk changes nothing; an accepted one adds
+ * exactly its bytes; the bytes received never exceed the total.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "executor/cluster/handshake.h"
+#include "executor/cluster/objects.h"
 #include "executor/cluster/wire.h"
 #include "lang/vm.h"
 
@@ -69,6 +76,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static const auth_token tok = {.key = "fuzzing-token-fuzzing-token-fuzzing-token", .len = 41};
 	struct wire_hs hs = {.state = HS_NEW};
 	int hellos = 0;
+	obj_asm a = {.buf = NULL};
+	int begun = 0;
+	uint64_t want = 0;
 	size_t at = 0;
 	while (at <= size) {
 		const uint8_t *end = memmem(data + at, size - at, "\n--\n", 4);
@@ -77,6 +87,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		verr e;
 		if (wire_decode(data + at, n, &m, &e) == WIRE_OK) {
 			check_round_trip(&m);
+			if (m.kind == WM_OBJ_DATA) {
+				const struct wire_obj_data *d = &m.u.obj_data;
+				if (!begun && obj_asm_begin(&a, d->id, d->total, 1u << 20, 64, &e) == WIRE_OK)
+					begun = 1;
+				if (begun && !obj_asm_complete(&a)) {
+					uint64_t got = a.got;
+					if (obj_asm_add(&a, d, want, &e) == WIRE_OK) {
+						if (a.got != got + d->chunk.len || a.got > a.total)
+							abort();
+						want += 64;
+					} else if (a.got != got) {
+						abort(); /* a refused chunk changes nothing */
+					}
+				}
+			}
 			int was = hs.state, code;
 			char why[128];
 			if (m.kind == WM_AUTH && m.u.auth.mac[0] == 0xA5 && hs.state == HS_CHALLENGED)
@@ -99,5 +124,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		at += n + 4;
 	}
+	obj_asm_fini(&a);
 	return 0;
 }
