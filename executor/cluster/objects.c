@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <time.h>
 
 #include "lang/encode.h"
@@ -73,21 +72,11 @@ static uint64_t parse_size(const char *s)
 /* Page faults are what moving bytes costs most here (a fresh 4 MiB
  * buffer per chunk, on each side, faults in 1024 pages): keep chunk-sized
  * buffers in malloc's heap, reused, rather than mapped and unmapped each
- * time; and back the large buffers with huge pages where the kernel lets
- * a process ask (madvise mode). */
+ * time. */
 static void tune_malloc(void)
 {
 	mallopt(M_MMAP_THRESHOLD, 3 * WIRE_MAX_PAYLOAD);
 	mallopt(M_TRIM_THRESHOLD, 32 * WIRE_MAX_PAYLOAD);
-}
-
-static void *big_alloc(size_t n)
-{
-	size_t huge = (size_t)2 << 20, m = (n + huge - 1) / huge * huge;
-	void *p = aligned_alloc(huge, m ? m : huge);
-	if (p)
-		madvise(p, m, MADV_HUGEPAGE); /* a hint: fine if refused */
-	return p;
 }
 
 void obj_init(const auth_token *tok, const char *head_addr, const char *self_addr,
@@ -536,7 +525,7 @@ int obj_asm_begin(obj_asm *a, const uint8_t id[32], uint64_t total, uint64_t cap
 		return WIRE_ETOOBIG;
 	}
 	uint64_t nchunks = (total + chunk - 1) / chunk;
-	a->buf = big_alloc(total ? total : 1);
+	a->buf = malloc(total ? total : 1);
 	a->seen = calloc(nchunks ? nchunks : 1, 1);
 	if (!a->buf || !a->seen) {
 		obj_asm_fini(a);
