@@ -234,6 +234,8 @@ int obj_is_ref(value v, uint8_t id[32], char *holder, size_t holdersz, uint64_t 
  * few thousand parts (then limit + 1: encode to know). */
 static uint64_t size_hint(value v, uint64_t limit, int *budget, int depth)
 {
+	if (!V_IS_HEAP(v.t))
+		return 9; /* scalars are cheap to count: only containers use the budget */
 	if (--*budget < 0 || depth > 64)
 		return limit + 1;
 	switch (v.t) {
@@ -368,14 +370,17 @@ void obj_serve(wire_server *s, const struct wire_msg *m)
 	 * chunk here made the holder the bottleneck on a busy machine) */
 	wire_pending *p = wire_server_detach(s);
 	if (p) {
-		/* one frame buffer per serving thread, reused: no fresh pages */
-		static __thread sbuf frame;
+		/* one frame buffer, reused: no fresh pages per chunk */
+		static pthread_mutex_t fmu = PTHREAD_MUTEX_INITIALIZER;
+		static sbuf frame;
 		verr e;
+		pthread_mutex_lock(&fmu);
 		frame.len = 0;
 		if (wire_encode(&r, &frame, &e) == WIRE_OK)
 			wire_pending_send_raw(p, frame.data, frame.len);
 		else
 			wire_pending_error(p, WIRE_EMALFORMED, e.msg);
+		pthread_mutex_unlock(&fmu);
 	} else {
 		wire_server_reply(s, &r);
 	}
