@@ -22,8 +22,11 @@
  * one pulled (val, so an argument is pulled once per node). */
 struct ent {
 	uint8_t id[32];
-	uint8_t *data;
+	uint8_t *data;  /* the encoding, or with raw its first bytes */
+	const uint8_t *raw; /* the rest: a large str's or tensor's own bytes (in src) */
+	uint64_t rawlen;
 	uint64_t len;   /* the encoding's size: what it counts against the cap */
+	int shared;     /* a frozen value that may be sent again: OBJ_FREE keeps it */
 	value src, val;
 	uint64_t used;  /* last use (a tick), for LRU */
 	int pins;       /* being served or pulled: not evicted */
@@ -261,6 +264,8 @@ static uint64_t size_hint(value v, uint64_t limit, int *budget, int depth)
 
 /* ---- serving (holder side) -------------------------------------------- */
 
+static void copy_range(sbuf *out, const struct ent *x, uint64_t off, uint64_t n);
+
 static void *serve_main(void *arg)
 {
 	wire_server *s = arg;
@@ -323,7 +328,7 @@ void obj_serve(wire_server *s, const struct wire_msg *m)
 		pthread_mutex_lock(&S.mu);
 		for (size_t i = 0; i < S.n; i++)
 			if (memcmp(S.v[i].id, m->u.obj_free.id, 32) == 0 && !S.v[i].pins &&
-			    V_IS_HEAP(S.v[i].src.t) == 0) {
+			    !S.v[i].shared) {
 				drop_at(i); /* a result, used once; a value kept by src stays */
 				break;
 			}
@@ -335,7 +340,7 @@ void obj_serve(wire_server *s, const struct wire_msg *m)
 	const struct wire_obj_get *g = &m->u.obj_get;
 	pthread_mutex_lock(&S.mu);
 	struct ent *x = find(g->id);
-	if (!x || !x->data) {
+	if (!x || (!x->data && !x->raw)) {
 		pthread_mutex_unlock(&S.mu);
 		hex(g->id, h);
 		char why[160];
@@ -358,32 +363,35 @@ void obj_serve(wire_server *s, const struct wire_msg *m)
 	uint32_t max = g->max < OBJ_CHUNK ? g->max : OBJ_CHUNK;
 	if (n > max)
 		n = max;
-	struct wire_msg r = {.kind = WM_OBJ_DATA};
-	memcpy(r.u.obj_data.id, g->id, 32);
-	r.u.obj_data.total = x->len;
-	r.u.obj_data.offset = g->offset;
-	r.u.obj_data.chunk.data = x->data + g->offset;
-	r.u.obj_data.chunk.len = (uint32_t)n;
-	/* the bytes cannot go while pinned; data is only freed unpinned */
+	/* the bytes cannot go while pinned: data and src are only freed
+	 * unpinned. OBJ_DATA is written field by field (as wire_encode
+	 * would) so the chunk is copied once, from where it lies. */
+	uint64_t total = x->len;
+	struct ent snap = *x; /* x itself may move once the lock is let go */
 	pthread_mutex_unlock(&S.mu);
+	static pthread_mutex_t fmu = PTHREAD_MUTEX_INITIALIZER;
+	static sbuf frame; /* reused: no fresh pages per chunk */
+	pthread_mutex_lock(&fmu);
+	frame.len = 0;
+	size_t at = wire_frame_begin(&frame, WM_OBJ_DATA);
+	uint8_t le[16];
+	for (int i = 0; i < 8; i++) {
+		le[i] = (uint8_t)(total >> (8 * i));
+		le[8 + i] = (uint8_t)(g->offset >> (8 * i));
+	}
+	sbuf_add(&frame, g->id, 32);
+	sbuf_add(&frame, le, 16);
+	wire_put_u32(&frame, (uint32_t)n);
+	copy_range(&frame, &snap, g->offset, n);
+	wire_frame_end(&frame, at);
 	/* the loop goes on receiving while nng writes the chunk (a wait per
 	 * chunk here made the holder the bottleneck on a busy machine) */
 	wire_pending *p = wire_server_detach(s);
-	if (p) {
-		/* one frame buffer, reused: no fresh pages per chunk */
-		static pthread_mutex_t fmu = PTHREAD_MUTEX_INITIALIZER;
-		static sbuf frame;
-		verr e;
-		pthread_mutex_lock(&fmu);
-		frame.len = 0;
-		if (wire_encode(&r, &frame, &e) == WIRE_OK)
-			wire_pending_send_raw(p, frame.data, frame.len);
-		else
-			wire_pending_error(p, WIRE_EMALFORMED, e.msg);
-		pthread_mutex_unlock(&fmu);
-	} else {
-		wire_server_reply(s, &r);
-	}
+	if (p)
+		wire_pending_send_raw(p, frame.data, frame.len);
+	else
+		wire_server_reply_raw(s, frame.data, frame.len);
+	pthread_mutex_unlock(&fmu);
 	pthread_mutex_lock(&S.mu);
 	x = find(g->id);
 	if (x)
@@ -392,6 +400,50 @@ void obj_serve(wire_server *s, const struct wire_msg *m)
 }
 
 /* ---- exporting ---------------------------------------------------------- */
+
+/* A large str or tensor is served from its own bytes: head gets the
+ * encoding's first bytes (as val_encode writes them), *raw the rest, so
+ * the holder copies no more than a chunk at a time. 0 for other values. */
+static int segment(value v, sbuf *head, const uint8_t **raw, uint64_t *rawlen)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	if (v.t == V_STR) {
+		sbuf_addc(head, (char)ENC_VERSION);
+		sbuf_addc(head, ENC_STR);
+		val_encode_varint(head, str_len(v));
+		*raw = (const uint8_t *)str_data(v);
+		*rawlen = str_len(v);
+		return 1;
+	}
+	if (v.t == V_TENSOR) {
+		const vtensor *t = tensor_of(v);
+		sbuf_addc(head, (char)ENC_VERSION);
+		sbuf_addc(head, ENC_TENSOR);
+		sbuf_addc(head, (char)t->ndim);
+		for (int i = 0; i < t->ndim; i++)
+			val_encode_varint(head, (uint64_t)t->shape[i]);
+		*raw = (const uint8_t *)t->data;
+		*rawlen = (uint64_t)t->size * 8;
+		return 1;
+	}
+#endif
+	(void)v; (void)head; (void)raw; (void)rawlen;
+	return 0;
+}
+
+/* Appends bytes [off, off + n) of x's encoding. */
+static void copy_range(sbuf *out, const struct ent *x, uint64_t off, uint64_t n)
+{
+	uint64_t hl = x->len - x->rawlen;
+	if (off < hl) {
+		uint64_t k = hl - off < n ? hl - off : n;
+		sbuf_add(out, x->data + off, k);
+		off += k;
+		n -= k;
+	}
+	if (n)
+		sbuf_add(out, x->raw + (off - hl), n);
+}
 
 int obj_export(value v, value *out, verr *e)
 {
@@ -404,7 +456,7 @@ int obj_export(value v, value *out, verr *e)
 	if (frozen) { /* the same value again (put): held once */
 		pthread_mutex_lock(&S.mu);
 		for (size_t i = 0; i < S.n; i++)
-			if (S.v[i].data && V_IS_HEAP(S.v[i].src.t) && S.v[i].src.as.o == v.as.o) {
+			if (S.v[i].shared && V_IS_HEAP(S.v[i].src.t) && S.v[i].src.as.o == v.as.o) {
 				S.v[i].used = ++S.tick;
 				*out = make_ref(S.v[i].id, S.self, S.v[i].len);
 				pthread_mutex_unlock(&S.mu);
@@ -415,7 +467,11 @@ int obj_export(value v, value *out, verr *e)
 	sbuf b;
 	sbuf_init(&b);
 	verr ve;
-	if (val_encode(&b, v, &ve) != 0 || b.len <= OBJ_INLINE_MAX) {
+	const uint8_t *raw = NULL;
+	uint64_t rawlen = 0;
+	if (segment(v, &b, &raw, &rawlen)) {
+		val_freeze(v); /* raw points into it: nobody may change it now */
+	} else if (val_encode(&b, v, &ve) != 0 || b.len <= OBJ_INLINE_MAX) {
 		/* small after all, or it cannot be encoded: the caller's own
 		 * encoding decides (an actor makes the call run on the client) */
 		sbuf_fini(&b);
@@ -432,23 +488,27 @@ int obj_export(value v, value *out, verr *e)
 		verr_set(e, "getrandom failed");
 		return -1;
 	}
+	uint64_t total = b.len + rawlen;
 	pthread_mutex_lock(&S.mu);
-	if (make_room(b.len) != 0) {
+	if (make_room(total) != 0) {
 		uint64_t used = S.bytes, cap = S.cap;
 		pthread_mutex_unlock(&S.mu);
-		verr_set(e, "a value of %zu bytes does not fit this node's object store (%" PRIu64
-		         " of %" PRIu64 " bytes in use; FLOW_OBJECT_CAP)", b.len, used, cap);
+		verr_set(e, "a value of %" PRIu64 " bytes does not fit this node's object store (%" PRIu64
+		         " of %" PRIu64 " bytes in use; FLOW_OBJECT_CAP)", total, used, cap);
 		sbuf_fini(&b);
 		return -1;
 	}
 	struct ent *x = add(id);
 	size_t len;
 	x->data = (uint8_t *)sbuf_take(&b, &len);
-	x->len = len;
-	if (frozen)
+	x->raw = raw;
+	x->rawlen = rawlen;
+	x->len = total;
+	x->shared = frozen;
+	if (frozen || raw)
 		x->src = val_hold(v);
-	S.bytes += len;
-	*out = make_ref(id, S.self, len);
+	S.bytes += total;
+	*out = make_ref(id, S.self, total);
 	pthread_mutex_unlock(&S.mu);
 	return 0;
 }
@@ -784,9 +844,9 @@ int obj_import(value v, int free_after, value *out, verr *e)
 	/* pulled once per node: a second user waits for the first pull */
 	while ((x = find(id)) && x->pulling)
 		pthread_cond_wait(&S.cv, &S.mu);
-	if (x && (x->val.t != V_NONE || x->src.t != V_NONE)) {
+	if (x && (x->val.t != V_NONE || (x->shared && x->src.t != V_NONE))) {
 		x->used = ++S.tick;
-		*out = val_hold(x->src.t != V_NONE ? x->src : x->val);
+		*out = val_hold(x->val.t != V_NONE ? x->val : x->src);
 		pthread_mutex_unlock(&S.mu);
 		return 0;
 	}

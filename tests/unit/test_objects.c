@@ -14,6 +14,7 @@
 
 #include "executor/cluster/objects.h"
 #include "executor/cluster/transport.h"
+#include "lang/encode.h"
 #include "lang/vm.h"
 
 #define CH 16u
@@ -140,6 +141,26 @@ static void test_export_pull(void **state)
 	assert_int_equal(obj_import(ref, 1, &back, &e), -1);
 	assert_non_null(strstr(e.msg, "holds no object"));
 	val_rele(ref);
+
+	/* a tensor, served from its own bytes: what arrives decodes to it */
+	int64_t shape[2] = {3, (int64_t)OBJ_INLINE_MAX / 8};
+	value t;
+	assert_int_equal(tensor_new(2, shape, &t, &e), 0);
+	for (size_t i = 0; i < tensor_of(t)->size; i++)
+		tensor_of(t)->data[i] = (double)i * 0.25;
+	assert_int_equal(obj_export(t, &ref, &e), 0);
+	assert_true(obj_is_ref(ref, NULL, NULL, 0, &total));
+	sbuf enc;
+	sbuf_init(&enc);
+	assert_int_equal(val_encode(&enc, t, &e), 0);
+	assert_int_equal(total, enc.len); /* the same size as val_encode's */
+	sbuf_fini(&enc);
+	assert_int_equal(obj_import(ref, 1, &back, &e), 0);
+	assert_true(back.t == V_TENSOR && back.as.o != t.as.o && val_eq(back, t));
+	val_rele(back);
+	val_rele(ref);
+	val_rele(t);
+	assert_int_equal(obj_used(), 0);
 
 	/* arguments: a frozen value is held once, however often it is sent */
 	val_freeze(big);
