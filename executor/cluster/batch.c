@@ -1,5 +1,6 @@
 /* batch.c - batches of task calls on a hop (batch.h). */
 #include "batch.h"
+#include "objects.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -166,6 +167,10 @@ void bt_encode_done(struct wire_done *d, bt_recs *out, uint32_t tag)
 	sbuf b;
 	verr e;
 	sbuf_init(&b);
+	/* a large result stays here as an object; its consumer pulls it */
+	value keep = d->result, ref = v_none();
+	if (d->ok == WIRE_DONE_OK && obj_export(keep, &ref, &e) == 0)
+		d->result = ref;
 	if (wire_encode_done(d, &b, &e) != WIRE_OK || b.len > BT_MAX_RECORD) {
 		char msg[400];
 		if (b.len > BT_MAX_RECORD)
@@ -184,6 +189,8 @@ void bt_encode_done(struct wire_done *d, bt_recs *out, uint32_t tag)
 	}
 	bt_recs_add(out, b.data, b.len, tag);
 	sbuf_fini(&b);
+	d->result = keep;
+	val_rele(ref);
 }
 
 /* ---- outbox --------------------------------------------------------------- */

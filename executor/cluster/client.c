@@ -13,6 +13,7 @@
 #include "executor/interrupt.h"
 #include "executor/run_obs.h"
 #include "place.h"
+#include "objects.h"
 #include "plans.h"
 #include "transport.h"
 
@@ -126,12 +127,19 @@ static int run_remote(void *ctx, uint32_t fn, uint64_t seed, uint64_t ident, val
 	memcpy(c.hash, cl->hash, 32);
 	struct slot s = {.lost = NULL};
 	c.id = __atomic_add_fetch(&cl->seq, 1, __ATOMIC_RELAXED);
+	/* large arguments are held here and pulled by the task's node */
+	verr e;
+	if (obj_export_args(args, &c.args, &e) != 0) {
+		*err = strdup(e.msg);
+		return 1;
+	}
 	/* an argument that cannot be encoded (an actor), or a call larger
 	 * than a message: the task runs here */
 	sbuf b;
-	verr e;
 	sbuf_init(&b);
-	if (wire_encode_call(&c, &b, &e) != WIRE_OK || b.len > BT_MAX_RECORD) {
+	int enc = wire_encode_call(&c, &b, &e);
+	val_rele(c.args);
+	if (enc != WIRE_OK || b.len > BT_MAX_RECORD) {
 		sbuf_fini(&b);
 		return 2;
 	}
@@ -178,7 +186,12 @@ static int run_remote(void *ctx, uint32_t fn, uint64_t seed, uint64_t ident, val
 		return 2;
 	}
 	if (d->ok == WIRE_DONE_OK) {
-		*res = val_hold(d->result);
+		/* a large result is pulled from its node, then freed there */
+		verr e;
+		if (obj_import(d->result, 1, res, &e) != 0) {
+			*err = strdup(e.msg);
+			status = 1;
+		}
 	} else {
 		*err = strdup(d->error && d->error[0] ? d->error : "the task failed");
 		if (d->ok == WIRE_DONE_FAILED)
@@ -283,6 +296,11 @@ cl_client *cl_client_open(const char *address, const auth_token *tok, const uint
 		         rc == WIRE_EAUTH ? ce.msg : wire_strerror(rc));
 		cl_client_close(cl);
 		return NULL;
+	}
+	{
+		char ip[64] = "";
+		wire_client_local_ip(cl->c, ip, sizeof ip);
+		obj_init(tok, address, NULL, ip);
 	}
 	plan_hash(plan, len, cl->hash);
 	struct timespec ts;

@@ -11,6 +11,7 @@
 #include "auth.h"
 #include "batch.h"
 #include "place.h"
+#include "objects.h"
 #include "plans.h"
 #include "task_exec.h"
 #include "transport.h"
@@ -1247,6 +1248,7 @@ int head_run(const struct node_opts *o, verr *e)
 		wire_server_close(s);
 		return 1;
 	}
+	obj_init(o->token, self->address, self->address, NULL); /* node 1's objects */
 	if (o->cpus > 0)
 		h.pool = bt_pool_start(o->cpus, h.name, &h.view, &h.local_busy, local_done, &h);
 	wire_log("head listening on %s (node 1, %s, %d cpus)", self->address, self->host, o->cpus);
@@ -1278,6 +1280,8 @@ int head_run(const struct node_opts *o, verr *e)
 			case WM_PLAN_PUT: handle_plan_put(&h, s, pipe, peer, &m.u.plan_put); break;
 			case WM_RUN_TASKS: handle_run_tasks(&h, s, pipe, &m.u.run_tasks); break;
 			case WM_WAIT_DONE: handle_wait_done(&h, s, pipe, &m.u.wait_done); break;
+			case WM_OBJ_GET:
+			case WM_OBJ_FREE: obj_serve(s, &m); break;
 			default: {
 				char why[128];
 				snprintf(why, sizeof why, "the head does not serve %s", wire_kind_name(m.kind));

@@ -11,6 +11,7 @@
 #include "executor/watchdog.h"
 #include "lang/diag.h"
 #include "lang/vm.h"
+#include "objects.h"
 
 struct cl_plan {
 	diag_ctx diag; /* the program borrows it */
@@ -150,8 +151,8 @@ static void give_host(cl_plan *p, task_host *h)
 	pthread_mutex_unlock(&p->mu);
 }
 
-int cl_task_run(cl_plan *p, uint32_t fn, value args, uint64_t seed, uint64_t ident,
-                const flow_node_view *view, value *result, char **error, char **output)
+static int run_args(cl_plan *p, uint32_t fn, value args, uint64_t seed, uint64_t ident,
+                    const flow_node_view *view, value *result, char **error, char **output)
 {
 	*result = v_none();
 	*error = NULL;
@@ -210,5 +211,23 @@ int cl_task_run(cl_plan *p, uint32_t fn, value args, uint64_t seed, uint64_t ide
 	if (cap)
 		*output = take_output(obuf, olen, f_error_copy);
 	free(f_error_copy);
+	return rc;
+}
+
+/* Arguments held by another node (objects.h) are pulled first. */
+int cl_task_run(cl_plan *p, uint32_t fn, value args, uint64_t seed, uint64_t ident,
+                const flow_node_view *view, value *result, char **error, char **output)
+{
+	value a;
+	verr e;
+	if (obj_import_args(args, &a, &e) != 0) {
+		*result = v_none();
+		*output = NULL;
+		if (asprintf(error, "cannot fetch the task's argument: %s", e.msg) < 0)
+			*error = NULL;
+		return 1;
+	}
+	int rc = run_args(p, fn, a, seed, ident, view, result, error, output);
+	val_rele(a);
 	return rc;
 }

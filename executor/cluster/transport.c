@@ -433,6 +433,43 @@ int wire_pending_reply(wire_pending *p, const struct wire_msg *m)
 	return rc;
 }
 
+/* The send of wire_pending_send: its aio ends here, with the context. */
+struct async_send {
+	nng_aio *aio;
+	nng_ctx ctx;
+};
+
+static void async_sent(void *arg)
+{
+	struct async_send *a = arg;
+	if (nng_aio_result(a->aio) != 0)
+		nng_msg_free(nng_aio_get_msg(a->aio));
+	nng_ctx_close(a->ctx);
+	nng_aio_reap(a->aio); /* cannot be freed from its own callback */
+	free(a);
+}
+
+int wire_pending_send_raw(wire_pending *p, const void *frame, size_t n)
+{
+	nng_msg *msg = NULL;
+	struct async_send *a = malloc(sizeof *a);
+	if (!a || nng_msg_alloc(&msg, n) != 0 || nng_aio_alloc(&a->aio, async_sent, a) != 0) {
+		if (msg)
+			nng_msg_free(msg);
+		free(a);
+		nng_ctx_close(p->ctx);
+		free(p);
+		return WIRE_EIO;
+	}
+	memcpy(nng_msg_body(msg), frame, n);
+	a->ctx = p->ctx;
+	free(p);
+	nng_aio_set_timeout(a->aio, 60000);
+	nng_aio_set_msg(a->aio, msg);
+	nng_ctx_send(a->ctx, a->aio);
+	return WIRE_OK;
+}
+
 int wire_pending_reply_raw(wire_pending *p, const void *frame, size_t n)
 {
 	int rc = ctx_send(p->ctx, frame, n) != 0 ? WIRE_EIO : WIRE_OK;

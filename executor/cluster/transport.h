@@ -62,6 +62,10 @@ typedef struct wire_pending wire_pending;
 wire_pending *wire_server_detach(wire_server *s);
 int wire_pending_reply(wire_pending *p, const struct wire_msg *m);
 int wire_pending_error(wire_pending *p, int code, const char *message);
+/* Like wire_pending_reply_raw (frame copied) but returns once the reply
+ * is queued, not sent: a loop serving large replies (objects' chunks)
+ * goes on receiving while nng writes them. */
+int wire_pending_send_raw(wire_pending *p, const void *frame, size_t n);
 /* A frame already encoded (a batch assembled from records). */
 int wire_pending_reply_raw(wire_pending *p, const void *frame, size_t n);
 /* Closes a pipe a moment after the reply just sent (so the reply can leave). */

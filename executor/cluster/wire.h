@@ -154,7 +154,15 @@ typedef struct { struct wire_done *v; uint32_t n; } wire_DONES;
 	M(TASKS_DONE, 15, tasks_done, F(DONES, dones)) \
 	/* head->worker: job's client went away; its calls queued there are
 	 * dropped (each answered as not run); answered by OK */ \
-	M(CANCEL, 16, cancel, F(U64, job))
+	M(CANCEL, 16, cancel, F(U64, job)) \
+	/* large values are objects held by the node that made them and pulled
+	 * by the consumer from that holder in chunks (objects.h). c->s: bytes
+	 * [offset, offset + max) of object id, answered by OBJ_DATA (exactly
+	 * min(max, total - offset) bytes) or ERROR */ \
+	M(OBJ_GET, 17, obj_get, F(B32, id) F(U64, offset) F(U32, max)) \
+	M(OBJ_DATA, 18, obj_data, F(B32, id) F(U64, total) F(U64, offset) F(BLOB, chunk)) \
+	/* c->s: the consumer has the whole object; the holder may free it */ \
+	M(OBJ_FREE, 19, obj_free, F(B32, id))
 
 enum wire_kind {
 	WM_NONE = 0,

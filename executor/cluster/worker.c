@@ -12,6 +12,7 @@
 #include "auth.h"
 #include "batch.h"
 #include "daemon.h"
+#include "objects.h"
 #include "head.h"
 #include "plans.h"
 #include "task_exec.h"
@@ -124,6 +125,7 @@ static int join(struct worker *w, const struct node_opts *o, int listen_port, ve
 	else if (wire_client_local_ip(w->head, ip, sizeof ip) != 0)
 		node_default_ip(ip, sizeof ip);
 	snprintf(address, sizeof address, "%s:%d", ip, listen_port);
+	obj_init(o->token, o->address, address, NULL); /* its objects are pulled from here */
 	node_hostname(host, sizeof host);
 	struct wire_msg req = {.kind = WM_JOIN}, rep;
 	req.u.join.host = host;
@@ -250,6 +252,8 @@ static void serve(struct worker *w, wire_server *ls, uint32_t pipe, struct plan_
 			wire_server_reply_error(ls, WIRE_EIO, "this node is out of resources");
 		else
 			bt_outbox_wait(w->out, pipe, p, m->u.wait_done.wait_ms);
+	} else if (obj_serves(m->kind)) {
+		obj_serve(ls, m);
 	} else {
 		char why[128];
 		snprintf(why, sizeof why, "a worker does not serve %s", wire_kind_name(m->kind));

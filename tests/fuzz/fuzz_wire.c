@@ -19,12 +19,18 @@
  * was fixed up: a replayed AUTH, even a correct one, never authenticates a
  * connection of its own (its nonces are new). Out of order: the invariant
  * above (AUTHED only after one HELLO then a correct AUTH).
+ * OBJ_DATA frames are also fed, in order, to one chunk decoder (objects.h,
+ * obj_asm: the first begins it with its id and total, chunks of 64 bytes,
+ * a cap of 1 MiB), each as the answer to the next offset it expects.
+ * Invariants: a refused chunk changes nothing; an accepted one adds
+ * exactly its bytes; the bytes received never exceed the total.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "executor/cluster/handshake.h"
+#include "executor/cluster/objects.h"
 #include "executor/cluster/wire.h"
 #include "lang/vm.h"
 
@@ -109,6 +115,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct wire_hs hs = {.state = HS_NEW};
 	struct sent sent = {.n = 0};
 	int hellos = 0;
+	obj_asm a = {.buf = NULL};
+	int begun = 0;
+	uint64_t want = 0;
 	size_t at = 0;
 	while (at <= size) {
 		const uint8_t *end = memmem(data + at, size - at, "\n--\n", 4);
@@ -134,6 +143,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (wire_decode(f, n, &m, &e) == WIRE_OK) {
 			check_round_trip(&m);
 			check_bounds(f, n);
+			if (m.kind == WM_OBJ_DATA) {
+				const struct wire_obj_data *d = &m.u.obj_data;
+				if (!begun && obj_asm_begin(&a, d->id, d->total, 1u << 20, 64, &e) == WIRE_OK)
+					begun = 1;
+				if (begun && !obj_asm_complete(&a)) {
+					uint64_t got = a.got;
+					if (obj_asm_add(&a, d, want, &e) == WIRE_OK) {
+						if (a.got != got + d->chunk.len || a.got > a.total)
+							abort();
+						want += 64;
+					} else if (a.got != got) {
+						abort(); /* a refused chunk changes nothing */
+					}
+				}
+			}
 			int was = hs.state, code;
 			char why[128];
 			if (!replayed && m.kind == WM_AUTH && m.u.auth.mac[0] == 0xA5 && hs.state == HS_CHALLENGED)
@@ -171,5 +195,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	for (size_t i = 0; i < sent.n; i++)
 		sbuf_fini(&sent.f[i]);
+	obj_asm_fini(&a);
 	return 0;
 }

@@ -480,7 +480,8 @@ static void test_write_seeds(void **state)
 	const char *dir = getenv("FLOW_WIRE_CORPUS");
 	if (!dir)
 		return;
-	static const int seeds[] = {WM_RUN_TASKS, WM_WAIT_DONE, WM_TASKS_DONE, WM_CANCEL};
+	static const int seeds[] = {WM_RUN_TASKS, WM_WAIT_DONE, WM_TASKS_DONE, WM_CANCEL,
+	                            WM_OBJ_GET, WM_OBJ_DATA, WM_OBJ_FREE};
 	for (size_t i = 0; i < sizeof seeds / sizeof seeds[0]; i++) {
 		sbuf b = frame_of(seeds[i]);
 		char path[512], name[32];

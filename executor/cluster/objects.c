@@ -1,0 +1,912 @@
+/* objects.c - large values held by the node that made them and pulled by
+ * the consumer in chunks (objects.h). */
+#include "objects.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "lang/encode.h"
+
+#define CALL_MS 60000
+#define OPEN_MS 5000
+#define PULLERS 4 /* OBJ_GET requests in flight per pull */
+
+/* One object: an encoding held for others (data), and/or a value: the one
+ * it was made from (src, so the same frozen value is held once) or the
+ * one pulled (val, so an argument is pulled once per node). */
+struct ent {
+	uint8_t id[32];
+	uint8_t *data;  /* the encoding, or with raw its first bytes */
+	const uint8_t *raw; /* the rest: a large str's or tensor's own bytes (in src) */
+	uint64_t rawlen;
+	uint64_t len;   /* the encoding's size: what it counts against the cap */
+	int shared;     /* a frozen value that may be sent again: OBJ_FREE keeps it */
+	value src, val;
+	uint64_t used;  /* last use (a tick), for LRU */
+	int pins;       /* being served or pulled: not evicted */
+	int pulling;    /* a thread is pulling it; others wait (cv) */
+};
+
+struct conn {
+	char addr[128];
+	wire_client *c;
+};
+
+static struct {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct ent *v;
+	size_t n, capn;
+	uint64_t bytes, cap, tick;
+	auth_token tok;
+	char head[128], self[128], listen_ip[64];
+	int listening;
+	struct conn *conns;
+	size_t nconns;
+} S = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .cap = OBJ_DEFAULT_CAP};
+
+static pthread_mutex_t conn_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static uint64_t parse_size(const char *s)
+{
+	char *end;
+	errno = 0;
+	unsigned long long x = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return 0;
+	uint64_t m = 1;
+	if (*end == 'K' || *end == 'k')
+		m = 1ull << 10;
+	else if (*end == 'M' || *end == 'm')
+		m = 1ull << 20;
+	else if (*end == 'G' || *end == 'g')
+		m = 1ull << 30;
+	else if (*end)
+		return 0;
+	return x * m;
+}
+
+/* Page faults are what moving bytes costs most here (a fresh 4 MiB
+ * buffer per chunk, on each side, faults in 1024 pages): keep chunk-sized
+ * buffers in malloc's heap, reused, rather than mapped and unmapped each
+ * time. */
+static void tune_malloc(void)
+{
+	mallopt(M_MMAP_THRESHOLD, 3 * WIRE_MAX_PAYLOAD);
+	mallopt(M_TRIM_THRESHOLD, 32 * WIRE_MAX_PAYLOAD);
+}
+
+void obj_init(const auth_token *tok, const char *head_addr, const char *self_addr,
+              const char *listen_ip)
+{
+	tune_malloc();
+	pthread_mutex_lock(&S.mu);
+	if (tok)
+		S.tok = *tok;
+	snprintf(S.head, sizeof S.head, "%s", head_addr ? head_addr : "");
+	snprintf(S.self, sizeof S.self, "%s", self_addr ? self_addr : "");
+	snprintf(S.listen_ip, sizeof S.listen_ip, "%s", listen_ip ? listen_ip : "");
+	const char *c = getenv("FLOW_OBJECT_CAP");
+	uint64_t cap = c ? parse_size(c) : 0;
+	if (c && !cap)
+		wire_log("FLOW_OBJECT_CAP=%s is not a size (bytes, or with K, M, G); using %" PRIu64, c,
+		         S.cap);
+	if (cap)
+		S.cap = cap;
+	pthread_mutex_unlock(&S.mu);
+}
+
+uint64_t obj_cap(uint64_t cap)
+{
+	pthread_mutex_lock(&S.mu);
+	if (cap)
+		S.cap = cap;
+	uint64_t r = S.cap;
+	pthread_mutex_unlock(&S.mu);
+	return r;
+}
+
+uint64_t obj_used(void)
+{
+	pthread_mutex_lock(&S.mu);
+	uint64_t r = S.bytes;
+	pthread_mutex_unlock(&S.mu);
+	return r;
+}
+
+static void hex(const uint8_t id[32], char out[65])
+{
+	for (int i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", id[i]);
+}
+
+static int unhex(const char *s, size_t n, uint8_t id[32])
+{
+	if (n != 64)
+		return -1;
+	for (int i = 0; i < 32; i++) {
+		unsigned x;
+		if (sscanf(s + 2 * i, "%2x", &x) != 1)
+			return -1;
+		id[i] = (uint8_t)x;
+	}
+	return 0;
+}
+
+/* ---- the store (S.mu held) ------------------------------------------------ */
+
+static struct ent *find(const uint8_t id[32])
+{
+	for (size_t i = 0; i < S.n; i++)
+		if (memcmp(S.v[i].id, id, 32) == 0)
+			return &S.v[i];
+	return NULL;
+}
+
+static void drop_at(size_t i)
+{
+	struct ent *x = &S.v[i];
+	S.bytes -= x->len;
+	free(x->data);
+	val_rele(x->src);
+	val_rele(x->val);
+	S.v[i] = S.v[--S.n];
+}
+
+/* Makes room for need more bytes, least recently used first. */
+static int make_room(uint64_t need)
+{
+	while (S.bytes + need > S.cap) {
+		size_t best = S.n;
+		for (size_t i = 0; i < S.n; i++)
+			if (!S.v[i].pins && !S.v[i].pulling && (best == S.n || S.v[i].used < S.v[best].used))
+				best = i;
+		if (best == S.n)
+			return -1;
+		drop_at(best);
+	}
+	return 0;
+}
+
+static struct ent *add(const uint8_t id[32])
+{
+	if (S.n == S.capn) {
+		size_t c = S.capn ? S.capn * 2 : 16;
+		struct ent *v = realloc(S.v, c * sizeof *v);
+		if (!v)
+			abort();
+		S.v = v;
+		S.capn = c;
+	}
+	struct ent *x = &S.v[S.n++];
+	memset(x, 0, sizeof *x);
+	memcpy(x->id, id, 32);
+	x->src = x->val = v_none();
+	x->used = ++S.tick;
+	return x;
+}
+
+/* ---- references ----------------------------------------------------------- */
+
+static value make_ref(const uint8_t id[32], const char *holder, uint64_t total)
+{
+	char h[65];
+	hex(id, h);
+	value l = list_new(3);
+	list_append_take(l, str_new(h, 64));
+	list_append_take(l, str_from_c(holder));
+	list_append_take(l, v_int((int64_t)total));
+	value d = dict_new(1), k = str_from_c(OBJ_REF_KEY);
+	verr e;
+	if (dict_set(d, k, l, &e) != 0)
+		abort(); /* a str key always fits */
+	val_rele(k);
+	val_rele(l);
+	val_freeze(d);
+	return d;
+}
+
+int obj_is_ref(value v, uint8_t id[32], char *holder, size_t holdersz, uint64_t *total)
+{
+	if (v.t != V_DICT || dict_len(v) != 1)
+		return 0;
+	value k = str_from_c(OBJ_REF_KEY), l;
+	bool has = dict_get(v, k, &l);
+	val_rele(k);
+	if (!has || l.t != V_LIST || list_len(l) != 3)
+		return 0;
+	value a = list_get(l, 0), h = list_get(l, 1), t = list_get(l, 2);
+	uint8_t tmp[32];
+	if (a.t != V_STR || h.t != V_STR || t.t != V_INT || t.as.i < 0 ||
+	    unhex(str_data(a), str_len(a), id ? id : tmp) != 0)
+		return 0;
+	if (holder)
+		snprintf(holder, holdersz, "%.*s", (int)str_len(h), str_data(h));
+	if (total)
+		*total = (uint64_t)t.as.i;
+	return 1;
+}
+
+/* A cheap lower bound of v's encoded size, stopping past limit or after a
+ * few thousand parts (then limit + 1: encode to know). */
+static uint64_t size_hint(value v, uint64_t limit, int *budget, int depth)
+{
+	if (!V_IS_HEAP(v.t))
+		return 9; /* scalars are cheap to count: only containers use the budget */
+	if (--*budget < 0 || depth > 64)
+		return limit + 1;
+	switch (v.t) {
+	case V_STR: return str_len(v) + 2;
+	case V_TENSOR: return (uint64_t)tensor_of(v)->size * 8 + 16;
+	case V_LIST: {
+		uint64_t s = 2;
+		for (size_t i = 0; i < list_len(v) && s <= limit; i++)
+			s += size_hint(list_get(v, i), limit, budget, depth + 1);
+		return s;
+	}
+	case V_DICT: {
+		uint64_t s = 2;
+		size_t it = 0;
+		value k, x;
+		while (s <= limit && dict_next(v, &it, &k, &x))
+			s += size_hint(k, limit, budget, depth + 1) + size_hint(x, limit, budget, depth + 1);
+		return s;
+	}
+	default: return 9;
+	}
+}
+
+/* ---- serving (holder side) -------------------------------------------- */
+
+static void copy_range(sbuf *out, const struct ent *x, uint64_t off, uint64_t n);
+
+static void *serve_main(void *arg)
+{
+	wire_server *s = arg;
+	for (;;) {
+		struct wire_msg m;
+		uint32_t pipe;
+		if (wire_server_recv(s, &m, &pipe, NULL, 0, 1000) != WIRE_OK)
+			continue;
+		if (obj_serves(m.kind))
+			obj_serve(s, &m);
+		else
+			wire_server_reply_error(s, WIRE_EREFUSED, "this client serves only its objects");
+		wire_msg_free(&m);
+	}
+	return NULL;
+}
+
+/* The client has no listener: one is opened the first time it holds an
+ * object, and lives as long as the process. */
+static int ensure_listener(verr *e)
+{
+	pthread_mutex_lock(&S.mu);
+	int ok = S.self[0] != 0;
+	pthread_mutex_unlock(&S.mu);
+	if (ok)
+		return 0;
+	static pthread_mutex_t once = PTHREAD_MUTEX_INITIALIZER;
+	pthread_mutex_lock(&once);
+	int rc = 0;
+	if (!S.listening) {
+		char url[128];
+		wire_server *s;
+		snprintf(url, sizeof url, "tcp://%s:0", S.listen_ip[0] ? S.listen_ip : "0.0.0.0");
+		pthread_t t;
+		if (wire_server_open(&s, url, &S.tok, e) != 0) {
+			rc = -1;
+		} else if (pthread_create(&t, NULL, serve_main, s) != 0) {
+			verr_set(e, "cannot start the thread serving this client's objects");
+			wire_server_close(s);
+			rc = -1;
+		} else {
+			pthread_detach(t);
+			pthread_mutex_lock(&S.mu);
+			snprintf(S.self, sizeof S.self, "%s:%d", S.listen_ip[0] ? S.listen_ip : "127.0.0.1",
+			         wire_server_port(s));
+			pthread_mutex_unlock(&S.mu);
+			S.listening = 1;
+		}
+	}
+	pthread_mutex_unlock(&once);
+	return rc;
+}
+
+int obj_serves(int kind) { return kind == WM_OBJ_GET || kind == WM_OBJ_FREE; }
+
+void obj_serve(wire_server *s, const struct wire_msg *m)
+{
+	char h[65];
+	if (m->kind == WM_OBJ_FREE) {
+		pthread_mutex_lock(&S.mu);
+		for (size_t i = 0; i < S.n; i++)
+			if (memcmp(S.v[i].id, m->u.obj_free.id, 32) == 0 && !S.v[i].pins &&
+			    !S.v[i].shared) {
+				drop_at(i); /* a result, used once; a value kept by src stays */
+				break;
+			}
+		pthread_mutex_unlock(&S.mu);
+		struct wire_msg ok = {.kind = WM_OK};
+		wire_server_reply(s, &ok);
+		return;
+	}
+	const struct wire_obj_get *g = &m->u.obj_get;
+	pthread_mutex_lock(&S.mu);
+	struct ent *x = find(g->id);
+	if (!x || (!x->data && !x->raw)) {
+		pthread_mutex_unlock(&S.mu);
+		hex(g->id, h);
+		char why[160];
+		snprintf(why, sizeof why, "this node holds no object %.16s (freed, evicted, or never here)", h);
+		wire_server_reply_error(s, WIRE_EREFUSED, why);
+		return;
+	}
+	if (g->offset > x->len) {
+		uint64_t len = x->len;
+		pthread_mutex_unlock(&S.mu);
+		char why[160];
+		snprintf(why, sizeof why, "offset %" PRIu64 " is past the object's %" PRIu64 " bytes",
+		         g->offset, len);
+		wire_server_reply_error(s, WIRE_EMALFORMED, why);
+		return;
+	}
+	x->pins++;
+	x->used = ++S.tick;
+	uint64_t n = x->len - g->offset;
+	uint32_t max = g->max < OBJ_CHUNK ? g->max : OBJ_CHUNK;
+	if (n > max)
+		n = max;
+	/* the bytes cannot go while pinned: data and src are only freed
+	 * unpinned. OBJ_DATA is written field by field (as wire_encode
+	 * would) so the chunk is copied once, from where it lies. */
+	uint64_t total = x->len;
+	struct ent snap = *x; /* x itself may move once the lock is let go */
+	pthread_mutex_unlock(&S.mu);
+	static pthread_mutex_t fmu = PTHREAD_MUTEX_INITIALIZER;
+	static sbuf frame; /* reused: no fresh pages per chunk */
+	pthread_mutex_lock(&fmu);
+	frame.len = 0;
+	size_t at = wire_frame_begin(&frame, WM_OBJ_DATA);
+	uint8_t le[16];
+	for (int i = 0; i < 8; i++) {
+		le[i] = (uint8_t)(total >> (8 * i));
+		le[8 + i] = (uint8_t)(g->offset >> (8 * i));
+	}
+	sbuf_add(&frame, g->id, 32);
+	sbuf_add(&frame, le, 16);
+	wire_put_u32(&frame, (uint32_t)n);
+	copy_range(&frame, &snap, g->offset, n);
+	wire_frame_end(&frame, at);
+	/* the loop goes on receiving while nng writes the chunk (a wait per
+	 * chunk here made the holder the bottleneck on a busy machine) */
+	wire_pending *p = wire_server_detach(s);
+	if (p)
+		wire_pending_send_raw(p, frame.data, frame.len);
+	else
+		wire_server_reply_raw(s, frame.data, frame.len);
+	pthread_mutex_unlock(&fmu);
+	pthread_mutex_lock(&S.mu);
+	x = find(g->id);
+	if (x)
+		x->pins--;
+	pthread_mutex_unlock(&S.mu);
+}
+
+/* ---- exporting ---------------------------------------------------------- */
+
+/* A large str or tensor is served from its own bytes: head gets the
+ * encoding's first bytes (as val_encode writes them), *raw the rest, so
+ * the holder copies no more than a chunk at a time. 0 for other values. */
+static int segment(value v, sbuf *head, const uint8_t **raw, uint64_t *rawlen)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	if (v.t == V_STR) {
+		sbuf_addc(head, (char)ENC_VERSION);
+		sbuf_addc(head, ENC_STR);
+		val_encode_varint(head, str_len(v));
+		*raw = (const uint8_t *)str_data(v);
+		*rawlen = str_len(v);
+		return 1;
+	}
+	if (v.t == V_TENSOR) {
+		const vtensor *t = tensor_of(v);
+		sbuf_addc(head, (char)ENC_VERSION);
+		sbuf_addc(head, ENC_TENSOR);
+		sbuf_addc(head, (char)t->ndim);
+		for (int i = 0; i < t->ndim; i++)
+			val_encode_varint(head, (uint64_t)t->shape[i]);
+		*raw = (const uint8_t *)t->data;
+		*rawlen = (uint64_t)t->size * 8;
+		return 1;
+	}
+#endif
+	(void)v; (void)head; (void)raw; (void)rawlen;
+	return 0;
+}
+
+/* Appends bytes [off, off + n) of x's encoding. */
+static void copy_range(sbuf *out, const struct ent *x, uint64_t off, uint64_t n)
+{
+	uint64_t hl = x->len - x->rawlen;
+	if (off < hl) {
+		uint64_t k = hl - off < n ? hl - off : n;
+		sbuf_add(out, x->data + off, k);
+		off += k;
+		n -= k;
+	}
+	if (n)
+		sbuf_add(out, x->raw + (off - hl), n);
+}
+
+int obj_export(value v, value *out, verr *e)
+{
+	int budget = 4096;
+	if (size_hint(v, OBJ_INLINE_MAX, &budget, 0) <= OBJ_INLINE_MAX) {
+		*out = val_hold(v);
+		return 0;
+	}
+	int frozen = val_is_frozen(v);
+	if (frozen) { /* the same value again (put): held once */
+		pthread_mutex_lock(&S.mu);
+		for (size_t i = 0; i < S.n; i++)
+			if (S.v[i].shared && V_IS_HEAP(S.v[i].src.t) && S.v[i].src.as.o == v.as.o) {
+				S.v[i].used = ++S.tick;
+				*out = make_ref(S.v[i].id, S.self, S.v[i].len);
+				pthread_mutex_unlock(&S.mu);
+				return 0;
+			}
+		pthread_mutex_unlock(&S.mu);
+	}
+	sbuf b;
+	sbuf_init(&b);
+	verr ve;
+	const uint8_t *raw = NULL;
+	uint64_t rawlen = 0;
+	if (segment(v, &b, &raw, &rawlen)) {
+		val_freeze(v); /* raw points into it: nobody may change it now */
+	} else if (val_encode(&b, v, &ve) != 0 || b.len <= OBJ_INLINE_MAX) {
+		/* small after all, or it cannot be encoded: the caller's own
+		 * encoding decides (an actor makes the call run on the client) */
+		sbuf_fini(&b);
+		*out = val_hold(v);
+		return 0;
+	}
+	if (ensure_listener(e) != 0) {
+		sbuf_fini(&b);
+		return -1;
+	}
+	uint8_t id[32];
+	if (auth_nonce(id) != 0) {
+		sbuf_fini(&b);
+		verr_set(e, "getrandom failed");
+		return -1;
+	}
+	uint64_t total = b.len + rawlen;
+	pthread_mutex_lock(&S.mu);
+	if (make_room(total) != 0) {
+		uint64_t used = S.bytes, cap = S.cap;
+		pthread_mutex_unlock(&S.mu);
+		verr_set(e, "a value of %" PRIu64 " bytes does not fit this node's object store (%" PRIu64
+		         " of %" PRIu64 " bytes in use; FLOW_OBJECT_CAP)", total, used, cap);
+		sbuf_fini(&b);
+		return -1;
+	}
+	struct ent *x = add(id);
+	size_t len;
+	x->data = (uint8_t *)sbuf_take(&b, &len);
+	x->raw = raw;
+	x->rawlen = rawlen;
+	x->len = total;
+	x->shared = frozen;
+	if (frozen || raw)
+		x->src = val_hold(v);
+	S.bytes += total;
+	*out = make_ref(id, S.self, total);
+	pthread_mutex_unlock(&S.mu);
+	return 0;
+}
+
+int obj_export_args(value args, value *out, verr *e)
+{
+	if (args.t != V_LIST) {
+		*out = val_hold(args);
+		return 0;
+	}
+	value r = v_none();
+	/* items over OBJ_INLINE_MAX each go as an object; so do the largest
+	 * others while what stays inline is over twice that (a call record
+	 * must fit one message) */
+	size_t n = list_len(args);
+	uint64_t inline_total = 0;
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < n; i++) {
+			value a = list_get(r.t == V_LIST ? r : args, i);
+			if (obj_is_ref(a, NULL, NULL, 0, NULL))
+				continue;
+			int budget = 4096;
+			uint64_t s = size_hint(a, OBJ_INLINE_MAX, &budget, 0);
+			if (pass == 0 && s <= OBJ_INLINE_MAX) {
+				inline_total += s;
+				continue;
+			}
+			if (pass == 1 && (inline_total <= 2 * (uint64_t)OBJ_INLINE_MAX || s < 4096))
+				continue;
+			value x;
+			verr ve;
+			/* pass 1 sends a smaller item as an object: make export see it big */
+			if (pass == 1) {
+				sbuf b;
+				sbuf_init(&b);
+				if (val_encode(&b, a, &ve) != 0) {
+					sbuf_fini(&b);
+					continue;
+				}
+				sbuf_fini(&b);
+				inline_total -= s;
+			}
+			if (obj_export(a, &x, e) != 0) {
+				val_rele(r);
+				return -1;
+			}
+			if (r.t != V_LIST) {
+				r = list_new(n);
+				for (size_t k = 0; k < n; k++)
+					list_append(r, list_get(args, k));
+			}
+			list_set(r, i, x);
+			val_rele(x);
+		}
+	}
+	if (r.t == V_LIST) {
+		val_freeze(r);
+		*out = r;
+	} else {
+		*out = val_hold(args);
+	}
+	return 0;
+}
+
+/* ---- pulling (consumer side) ------------------------------------------ */
+
+int obj_asm_begin(obj_asm *a, const uint8_t id[32], uint64_t total, uint64_t cap,
+                  uint32_t chunk, verr *e)
+{
+	memset(a, 0, sizeof *a);
+	memcpy(a->id, id, 32);
+	if (chunk == 0 || chunk > OBJ_CHUNK) {
+		verr_set(e, "chunk size %u is not in 1..%u", chunk, (unsigned)OBJ_CHUNK);
+		return WIRE_EMALFORMED;
+	}
+	if (total > cap) {
+		verr_set(e, "object of %" PRIu64 " bytes is over this node's cap of %" PRIu64
+		         " (FLOW_OBJECT_CAP)", total, cap);
+		return WIRE_ETOOBIG;
+	}
+	uint64_t nchunks = (total + chunk - 1) / chunk;
+	a->buf = malloc(total ? total : 1);
+	a->seen = calloc(nchunks ? nchunks : 1, 1);
+	if (!a->buf || !a->seen) {
+		obj_asm_fini(a);
+		verr_set(e, "out of memory for an object of %" PRIu64 " bytes", total);
+		return WIRE_ETOOBIG;
+	}
+	a->total = total;
+	a->chunk = chunk;
+	return WIRE_OK;
+}
+
+int obj_asm_add(obj_asm *a, const struct wire_obj_data *d, uint64_t want, verr *e)
+{
+	if (memcmp(d->id, a->id, 32) != 0) {
+		verr_set(e, "a chunk of another object arrived");
+		return WIRE_EMALFORMED;
+	}
+	if (d->total != a->total) {
+		verr_set(e, "the object's size changed from %" PRIu64 " to %" PRIu64 " bytes", a->total,
+		         d->total);
+		return WIRE_EMALFORMED;
+	}
+	if (d->offset != want) {
+		verr_set(e, "chunk at offset %" PRIu64 " arrived, %" PRIu64 " was asked for (out of order)",
+		         d->offset, want);
+		return WIRE_EMALFORMED;
+	}
+	if (want % a->chunk != 0 || want >= a->total) {
+		verr_set(e, "offset %" PRIu64 " is not a chunk of a %" PRIu64 "-byte object", want, a->total);
+		return WIRE_EMALFORMED;
+	}
+	uint64_t expect = a->total - want < a->chunk ? a->total - want : a->chunk;
+	if (d->chunk.len != expect) {
+		verr_set(e, "chunk at offset %" PRIu64 " holds %u bytes, %" PRIu64 " expected (%s)", want,
+		         d->chunk.len, expect, d->chunk.len < expect ? "truncated" : "oversized");
+		return WIRE_EMALFORMED;
+	}
+	uint64_t k = want / a->chunk;
+	if (a->seen[k]) {
+		verr_set(e, "chunk at offset %" PRIu64 " arrived twice (replayed)", want);
+		return WIRE_EMALFORMED;
+	}
+	a->seen[k] = 1;
+	memcpy(a->buf + want, d->chunk.data, expect);
+	a->got += expect;
+	return WIRE_OK;
+}
+
+int obj_asm_complete(const obj_asm *a) { return a->buf && a->got == a->total; }
+
+uint8_t *obj_asm_take(obj_asm *a, size_t *len)
+{
+	uint8_t *b = a->buf;
+	*len = a->total;
+	a->buf = NULL;
+	obj_asm_fini(a);
+	return b;
+}
+
+void obj_asm_fini(obj_asm *a)
+{
+	free(a->buf);
+	free(a->seen);
+	a->buf = a->seen = NULL;
+}
+
+/* A connection to holder (cached; made again once lost). */
+static wire_client *conn_get(const char *addr, verr *e)
+{
+	pthread_mutex_lock(&conn_mu);
+	for (size_t i = 0; i < S.nconns; i++)
+		if (strcmp(S.conns[i].addr, addr) == 0) {
+			if (!wire_client_lost(S.conns[i].c)) {
+				wire_client *c = S.conns[i].c;
+				pthread_mutex_unlock(&conn_mu);
+				return c;
+			}
+			/* left open (another thread may still use it), replaced */
+			S.conns[i] = S.conns[--S.nconns];
+			break;
+		}
+	char url[300];
+	wire_client *c = NULL;
+	verr ce;
+	if (wire_url(addr, url, sizeof url) != 0) {
+		verr_set(e, "bad holder address '%s'", addr);
+	} else if (wire_client_open(&c, url, OPEN_MS, &ce) != WIRE_OK) {
+		verr_set(e, "cannot reach the node at %s holding it: %s", addr, ce.msg);
+		c = NULL;
+	} else if (wire_client_handshake(c, &S.tok, WIRE_ROLE_CLIENT, OPEN_MS, &ce) != WIRE_OK) {
+		verr_set(e, "the node at %s holding it refused us: %s", addr, ce.msg);
+		wire_client_close(c);
+		c = NULL;
+	} else {
+		struct conn *v = realloc(S.conns, (S.nconns + 1) * sizeof *v);
+		if (!v)
+			abort();
+		S.conns = v;
+		snprintf(S.conns[S.nconns].addr, sizeof S.conns[S.nconns].addr, "%s", addr);
+		S.conns[S.nconns++].c = c;
+	}
+	pthread_mutex_unlock(&conn_mu);
+	return c;
+}
+
+/* A bad chunk sequence: the connection goes (its other calls fail). */
+static void conn_drop(const char *addr, wire_client *c, const char *why)
+{
+	wire_log("dropped the connection to %s: %s", addr, why);
+	pthread_mutex_lock(&conn_mu);
+	for (size_t i = 0; i < S.nconns; i++)
+		if (S.conns[i].c == c) {
+			S.conns[i] = S.conns[--S.nconns];
+			break;
+		}
+	pthread_mutex_unlock(&conn_mu);
+	wire_client_shutdown(c); /* left allocated: a puller may still hold it */
+}
+
+struct pull {
+	pthread_mutex_t mu;
+	wire_client *c;
+	const char *addr;
+	obj_asm a;
+	uint64_t next;
+	int failed;
+	verr e;
+};
+
+static void *pull_main(void *arg)
+{
+	struct pull *p = arg;
+	for (;;) {
+		pthread_mutex_lock(&p->mu);
+		if (p->failed || p->next >= p->a.total) {
+			pthread_mutex_unlock(&p->mu);
+			return NULL;
+		}
+		uint64_t off = p->next;
+		p->next += p->a.chunk;
+		pthread_mutex_unlock(&p->mu);
+		struct wire_msg req = {.kind = WM_OBJ_GET}, rep;
+		memcpy(req.u.obj_get.id, p->a.id, 32);
+		req.u.obj_get.offset = off;
+		req.u.obj_get.max = p->a.chunk;
+		verr ce;
+		int rc = wire_client_call(p->c, &req, &rep, CALL_MS, &ce);
+		int own = rc == WIRE_OK; /* rep holds something to free */
+		if (rc == WIRE_OK && rep.kind != WM_OBJ_DATA) {
+			verr_set(&ce, "it answered OBJ_GET with %s", wire_kind_name(rep.kind));
+			rc = WIRE_EMALFORMED;
+		}
+		pthread_mutex_lock(&p->mu);
+		if (rc == WIRE_OK && !p->failed)
+			rc = obj_asm_add(&p->a, &rep.u.obj_data, off, &ce);
+		if (rc != WIRE_OK && !p->failed) {
+			p->failed = rc;
+			p->e = ce;
+		}
+		pthread_mutex_unlock(&p->mu);
+		if (own)
+			wire_msg_free(&rep);
+	}
+}
+
+static int pull(const uint8_t id[32], const char *addr, uint64_t total, value *out, verr *e)
+{
+	verr ce;
+	wire_client *c = conn_get(addr, e);
+	if (!c)
+		return -1;
+	struct pull p = {.c = c, .addr = addr};
+	pthread_mutex_init(&p.mu, NULL);
+	/* checked before anything is allocated; room is made once it is
+	 * here (evicting now could drop what others are pulling from us) */
+	uint64_t cap = obj_cap(0);
+	if (obj_asm_begin(&p.a, id, total, cap, OBJ_CHUNK, &ce) != WIRE_OK) {
+		verr_set(e, "%s", ce.msg);
+		pthread_mutex_destroy(&p.mu);
+		return -1;
+	}
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	uint64_t nchunks = (total + OBJ_CHUNK - 1) / OBJ_CHUNK;
+	int nt = nchunks < PULLERS ? (int)nchunks : PULLERS;
+	pthread_t t[PULLERS];
+	int started = 0;
+	for (int i = 1; i < nt; i++)
+		if (pthread_create(&t[started], NULL, pull_main, &p) == 0)
+			started++;
+	pull_main(&p);
+	for (int i = 0; i < started; i++)
+		pthread_join(t[i], NULL);
+	pthread_mutex_destroy(&p.mu);
+	if (p.failed || !obj_asm_complete(&p.a)) {
+		if (p.failed == WIRE_EMALFORMED)
+			conn_drop(addr, c, p.e.msg);
+		verr_set(e, "pulling an object of %" PRIu64 " bytes from %s failed: %s", total, addr,
+		         p.failed ? p.e.msg : "incomplete");
+		obj_asm_fini(&p.a);
+		return -1;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (getenv("FLOW_OBJECT_LOG")) { /* bench/cluster/transfer.sh reads it */
+		double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+		char h[65];
+		hex(id, h);
+		wire_log("pulled object %.16s: %" PRIu64 " bytes from %s in %.3f s (%.1f MB/s)", h, total,
+		         addr, s, s > 0 ? (double)total / s / 1e6 : 0.0);
+	}
+	size_t len;
+	uint8_t *buf = obj_asm_take(&p.a, &len);
+	verr ve;
+	int rc = val_decode(buf, len, out, &ve);
+	free(buf);
+	if (rc != 0) {
+		conn_drop(addr, c, ve.msg);
+		verr_set(e, "the object pulled from %s does not decode: %s", addr, ve.msg);
+		return -1;
+	}
+	val_freeze(*out);
+	return 0;
+}
+
+static void send_free(const uint8_t id[32], const char *addr)
+{
+	verr e;
+	wire_client *c = conn_get(addr, &e);
+	if (!c)
+		return;
+	struct wire_msg req = {.kind = WM_OBJ_FREE}, rep;
+	memcpy(req.u.obj_free.id, id, 32);
+	if (wire_client_call(c, &req, &rep, OPEN_MS, &e) == WIRE_OK)
+		wire_msg_free(&rep);
+}
+
+int obj_import(value v, int free_after, value *out, verr *e)
+{
+	uint8_t id[32];
+	char holder[128];
+	uint64_t total;
+	if (!obj_is_ref(v, id, holder, sizeof holder, &total)) {
+		*out = val_hold(v);
+		return 0;
+	}
+	pthread_mutex_lock(&S.mu);
+	const char *addr = holder[0] ? holder : S.head;
+	char where[128];
+	snprintf(where, sizeof where, "%s", addr);
+	struct ent *x;
+	/* pulled once per node: a second user waits for the first pull */
+	while ((x = find(id)) && x->pulling)
+		pthread_cond_wait(&S.cv, &S.mu);
+	if (x && (x->val.t != V_NONE || (x->shared && x->src.t != V_NONE))) {
+		x->used = ++S.tick;
+		*out = val_hold(x->val.t != V_NONE ? x->val : x->src);
+		pthread_mutex_unlock(&S.mu);
+		return 0;
+	}
+	if (!x && !free_after) {
+		x = add(id);
+		x->pulling = 1;
+	}
+	pthread_mutex_unlock(&S.mu);
+	value r;
+	int rc = pull(id, where, total, &r, e);
+	pthread_mutex_lock(&S.mu);
+	if (!free_after) {
+		for (size_t i = 0; i < S.n; i++)
+			if (memcmp(S.v[i].id, id, 32) == 0 && S.v[i].pulling) {
+				if (rc != 0 || make_room(total) != 0) {
+					S.v[i] = S.v[--S.n]; /* nothing kept */
+				} else {
+					S.v[i].pulling = 0;
+					S.v[i].val = val_hold(r);
+					S.v[i].len = total;
+					S.bytes += total;
+				}
+				break;
+			}
+		pthread_cond_broadcast(&S.cv);
+	}
+	pthread_mutex_unlock(&S.mu);
+	if (rc != 0)
+		return -1;
+	if (free_after)
+		send_free(id, where);
+	*out = r;
+	return 0;
+}
+
+int obj_import_args(value args, value *out, verr *e)
+{
+	if (args.t != V_LIST) {
+		*out = val_hold(args);
+		return 0;
+	}
+	value r = v_none();
+	size_t n = list_len(args);
+	for (size_t i = 0; i < n; i++) {
+		value a = list_get(args, i);
+		if (!obj_is_ref(a, NULL, NULL, 0, NULL))
+			continue;
+		value x;
+		if (obj_import(a, 0, &x, e) != 0) {
+			val_rele(r);
+			return -1;
+		}
+		if (r.t != V_LIST) {
+			r = list_new(n);
+			for (size_t k = 0; k < n; k++)
+				list_append(r, list_get(args, k));
+		}
+		list_set(r, i, x);
+		val_rele(x);
+	}
+	*out = r.t == V_LIST ? r : val_hold(args);
+	return 0;
+}

@@ -1,0 +1,97 @@
+/* objects.h - values larger than one message travel as objects
+ * (docs/wire.md, "Objects").
+ *
+ * A value whose encoding is over OBJ_INLINE_MAX is not put in a call or
+ * an outcome: the process that made it keeps its encoding here (the
+ * holder) under a random 32-byte id and sends a small reference instead
+ * (a dict {OBJ_REF_KEY: [id in hex, holder "ip:port", total bytes]}).
+ * The consumer's process pulls the bytes straight from the holder with
+ * OBJ_GET, in chunks of at most OBJ_CHUNK bytes, a few requests in flight,
+ * never through the head; it then frees a result (OBJ_FREE), while an
+ * argument stays cached on both sides (the same frozen value sent again,
+ * as by put(), is encoded once by its holder and pulled once per node).
+ *
+ * Memory is bounded: everything held or cached here counts against one
+ * cap per process (OBJ_DEFAULT_CAP, FLOW_OBJECT_CAP=bytes[KMG] to change
+ * it); the least recently used objects go first, a value that cannot fit
+ * fails its call with the reason. A pulled object's size is checked
+ * against the cap before anything is allocated, and every chunk against
+ * what was asked (obj_asm): a chunk of another object, size, offset, or
+ * one already received drops the connection to the holder with the
+ * reason logged, and the call fails; never a crash.
+ *
+ * Ownership: the store owns what it holds. obj_export* and obj_import*
+ * return new references; the token given to obj_init is copied.
+ */
+#ifndef FLOW_CLUSTER_OBJECTS_H
+#define FLOW_CLUSTER_OBJECTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "auth.h"
+#include "lang/value.h"
+#include "transport.h"
+#include "wire.h"
+
+#define OBJ_INLINE_MAX (1u << 20)
+/* a chunk and OBJ_DATA's other fields fit one message */
+#define OBJ_CHUNK (WIRE_MAX_PAYLOAD - 4096)
+#define OBJ_DEFAULT_CAP ((uint64_t)8 << 30)
+#define OBJ_REF_KEY "\x01" "flow.object"
+
+/* Once per process, before any other call: the token to authenticate to
+ * holders with (copied); the head's address (a holder "" is the head);
+ * this process's own address for the objects it holds, or NULL: then a
+ * listener is opened on listen_ip (port chosen by the system) the first
+ * time this process holds an object, served by a thread of its own (the
+ * client, which has no listener). Reads FLOW_OBJECT_CAP. */
+void obj_init(const auth_token *tok, const char *head_addr, const char *self_addr,
+              const char *listen_ip);
+/* The cap in bytes (tests set a small one); 0 keeps the current one. */
+uint64_t obj_cap(uint64_t cap);
+
+/* v, or a reference to an object holding v if its encoding is over
+ * OBJ_INLINE_MAX (args: each item of the list). -1 with e set if v
+ * cannot be held (over the cap, no listener). New reference in *out. */
+int obj_export(value v, value *out, verr *e);
+int obj_export_args(value args, value *out, verr *e);
+/* v, or the value a reference names, pulled from its holder (args: each
+ * item of the list). free_after: tell the holder it may free it (a
+ * result, used once). -1 with e set (the holder is gone, a bad chunk
+ * sequence, over the cap). New reference in *out. */
+int obj_import(value v, int free_after, value *out, verr *e);
+int obj_import_args(value args, value *out, verr *e);
+/* 1 if v is a reference (id, holder, total filled when not NULL). */
+int obj_is_ref(value v, uint8_t id[32], char *holder, size_t holdersz, uint64_t *total);
+
+/* A server's loop hands OBJ_GET and OBJ_FREE here (obj_serves(kind)):
+ * answered from this process's store. */
+int obj_serves(int kind);
+void obj_serve(wire_server *s, const struct wire_msg *m);
+
+/* Bytes held and cached here now (flow status's store figures later). */
+uint64_t obj_used(void);
+
+/* ---- reassembling a pulled object (exposed for the unit tests) -------- */
+typedef struct obj_asm {
+	uint8_t id[32];
+	uint64_t total, got;
+	uint32_t chunk;
+	uint8_t *buf;  /* total bytes (malloc'd once total is checked) */
+	uint8_t *seen; /* one byte per chunk */
+} obj_asm;
+/* total is checked against cap before anything is allocated. */
+int obj_asm_begin(obj_asm *a, const uint8_t id[32], uint64_t total, uint64_t cap,
+                  uint32_t chunk, verr *e);
+/* d must be the answer to OBJ_GET(a->id, want, a->chunk): the same id
+ * and total, offset want (a chunk boundary, not received before), exactly
+ * min(chunk, total - want) bytes. WIRE_OK, or WIRE_EMALFORMED with e
+ * saying which check failed; a's bytes are untouched then. */
+int obj_asm_add(obj_asm *a, const struct wire_obj_data *d, uint64_t want, verr *e);
+int obj_asm_complete(const obj_asm *a);
+/* The bytes (malloc'd, the caller's), once complete; a is emptied. */
+uint8_t *obj_asm_take(obj_asm *a, size_t *len);
+void obj_asm_fini(obj_asm *a);
+
+#endif

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# bigvals.sh - values larger than one message travel as objects
+# (executor/cluster/objects.h): on a head (--cpus 0) and two workers, a
+# tensor of 5.6 MB made by a task on one worker is consumed by tasks on
+# workers; a tensor and a 6 MB string made on the client are given to
+# several tasks; results over 4 MiB come back. The output is --serial's;
+# every task ran on a worker; results are pulled by the client straight
+# from the worker that made them (not through the head), arguments by the
+# workers from the client, each object at most once per node; a cap too
+# small for a value fails the run with a clear error.
+# Usage: bigvals.sh FLOW. Exit 77 (skipped) without root or netns.
+set -u
+flow=$1
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/netns.sh"
+. "$here/harness.sh"
+cluster_harness 3
+prog="$here/bigvals.flow"
+
+run 1 timeout 60 "$flow" run --serial "$prog" >"$tmp/serial.out" 2>/dev/null || bad "--serial failed"
+run 1 "$flow" start --head --block --cpus 0 --token-file "$tmp/token" >"$tmp/head.out" 2>"$tmp/head.err" &
+wait_until 10 grep -q "Flow head started" "$tmp/head.out" || bad "the head did not start"
+for i in 2 3; do
+	run "$i" env FLOW_OBJECT_LOG=1 "$flow" start --address "$head_addr" --block --cpus 1 \
+		--token-file "$tmp/token" >"$tmp/w$i.out" 2>"$tmp/w$i.err" &
+done
+wait_until 10 count_is 3 && ok || bad "the workers did not join"
+
+run 1 env FLOW_OBJECT_LOG=1 timeout 120 "$flow" run --address "$head_addr" --token-file "$tmp/token" \
+	"$prog" >"$tmp/cluster.out" 2>"$tmp/cluster.err"
+rc=$?
+[ $rc = 0 ] && ok || bad "flow run --address: exit $rc: $(cat "$tmp/cluster.err")"
+cmp -s "$tmp/serial.out" "$tmp/cluster.out" && ok ||
+	bad "the cluster printed something else than --serial: $(diff "$tmp/serial.out" "$tmp/cluster.out")"
+[ "$(grep -cE '\((make|twice|combine)#[0-9]+\) [a-z]+ on host[23]$' "$tmp/cluster.err")" = 5 ] && ok ||
+	bad "not every task ran on a worker: $(grep ' on host' "$tmp/cluster.err")"
+# the client pulled the results from the workers' own listeners
+pulls=$(grep -c "pulled object .* from 10\.77\.0\.[23]:" "$tmp/cluster.err")
+[ "$pulls" -ge 2 ] && ok || bad "the client pulled $pulls results from the workers: $(cat "$tmp/cluster.err")"
+grep -q "pulled object .* from 10\.77\.0\.1:6379" "$tmp/cluster.err" && bad "a result came through the head" || ok
+# the workers pulled the arguments from the client (host 1, not the head's port)
+wpulls=$(cat "$tmp/w2.err" "$tmp/w3.err" | grep "pulled object .* from 10\.77\.0\.1:" | grep -vc ":6379 ")
+[ "$wpulls" -ge 2 ] && ok || bad "the workers pulled $wpulls arguments from the client"
+# each object at most once per node (the same tensor and string given to three tasks)
+for i in 2 3; do
+	twice=$(grep -o "pulled object [0-9a-f]*" "$tmp/w$i.err" | sort | uniq -d)
+	[ -z "$twice" ] && ok || bad "host$i pulled an object more than once: $twice"
+done
+# a cap too small for the client's 6 MB string: the run fails and says why
+out=$(run 1 env FLOW_OBJECT_CAP=2M timeout 60 "$flow" run --address "$head_addr" \
+	--token-file "$tmp/token" "$prog" 2>&1)
+rc=$?
+[ $rc = 1 ] && grep -q "does not fit this node's object store" <<<"$out" && ok ||
+	bad "a cap too small: exit $rc, '$out'"
+# the workers serve on
+run 1 timeout 120 "$flow" run --address "$head_addr" --token-file "$tmp/token" \
+	"$prog" >"$tmp/again.out" 2>/dev/null && cmp -s "$tmp/serial.out" "$tmp/again.out" && ok ||
+	bad "a second run after the failed one"
+
+for i in 2 3; do kill -TERM "$(daemon_pid "$i" worker)"; done
+wait_until 10 count_is 1 || bad "the workers did not leave"
+kill -TERM "$(daemon_pid 1 head)"
+nothing_left
+echo "cluster bigvals: $pass passed, $fail failed"
+[ $fail = 0 ] || { echo "--- head log"; cat "$tmp/head.err"; echo "--- worker logs"; cat "$tmp/w2.err" "$tmp/w3.err"; }
+[ $fail = 0 ]

@@ -1,0 +1,228 @@
+/* test_objects.c: large values as objects (executor/cluster/objects.h) -
+ * the chunk decoder (obj_asm) refuses a size over the cap before
+ * allocating, and truncated, oversized, out-of-order, replayed and foreign
+ * chunks, leaving what it holds untouched; a value over OBJ_INLINE_MAX is
+ * exported as a reference and pulled back over a real connection
+ * (loopback), freed by OBJ_FREE; a cap too small fails the export. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "executor/cluster/objects.h"
+#include "executor/cluster/transport.h"
+#include "lang/encode.h"
+#include "lang/vm.h"
+
+#define CH 16u
+
+static struct wire_obj_data chunk(const uint8_t id[32], uint64_t total, uint64_t off,
+                                  const uint8_t *src, uint32_t len)
+{
+	struct wire_obj_data d;
+	memcpy(d.id, id, 32);
+	d.total = total;
+	d.offset = off;
+	d.chunk.data = (uint8_t *)src + off;
+	d.chunk.len = len;
+	return d;
+}
+
+static void test_asm_checks(void **state)
+{
+	uint8_t id[32], other[32], src[100];
+	memset(id, 7, 32);
+	memset(other, 8, 32);
+	for (int i = 0; i < 100; i++)
+		src[i] = (uint8_t)(i * 13);
+	obj_asm a;
+	verr e;
+	/* over the cap: refused before anything is allocated */
+	assert_int_equal(obj_asm_begin(&a, id, 1000, 999, CH, &e), WIRE_ETOOBIG);
+	assert_null(a.buf);
+	assert_non_null(strstr(e.msg, "cap"));
+	assert_int_equal(obj_asm_begin(&a, id, 100, 1000, 0, &e), WIRE_EMALFORMED);
+
+	assert_int_equal(obj_asm_begin(&a, id, 100, 1000, CH, &e), WIRE_OK);
+	struct wire_obj_data d = chunk(id, 100, 0, src, CH);
+	assert_int_equal(obj_asm_add(&a, &d, 0, &e), WIRE_OK);
+	assert_int_equal(a.got, CH);
+	/* replayed */
+	assert_int_equal(obj_asm_add(&a, &d, 0, &e), WIRE_EMALFORMED);
+	assert_non_null(strstr(e.msg, "twice"));
+	/* out of order: offset 32 answers a request for 16 */
+	d = chunk(id, 100, 32, src, CH);
+	assert_int_equal(obj_asm_add(&a, &d, 16, &e), WIRE_EMALFORMED);
+	assert_non_null(strstr(e.msg, "out of order"));
+	/* truncated and oversized */
+	d = chunk(id, 100, 16, src, CH - 1);
+	assert_int_equal(obj_asm_add(&a, &d, 16, &e), WIRE_EMALFORMED);
+	assert_non_null(strstr(e.msg, "truncated"));
+	d = chunk(id, 100, 16, src, CH + 1);
+	assert_int_equal(obj_asm_add(&a, &d, 16, &e), WIRE_EMALFORMED);
+	assert_non_null(strstr(e.msg, "oversized"));
+	/* another object's chunk; a changed total; an offset off the grid or past the end */
+	d = chunk(other, 100, 16, src, CH);
+	assert_int_equal(obj_asm_add(&a, &d, 16, &e), WIRE_EMALFORMED);
+	d = chunk(id, 101, 16, src, CH);
+	assert_int_equal(obj_asm_add(&a, &d, 16, &e), WIRE_EMALFORMED);
+	d = chunk(id, 100, 17, src, CH);
+	assert_int_equal(obj_asm_add(&a, &d, 17, &e), WIRE_EMALFORMED);
+	d = chunk(id, 100, 0, src, 0);
+	d.offset = 112;
+	assert_int_equal(obj_asm_add(&a, &d, 112, &e), WIRE_EMALFORMED);
+	/* none of these changed anything */
+	assert_int_equal(a.got, CH);
+	assert_false(obj_asm_complete(&a));
+	/* the rest, in any order of requests; the last chunk is short */
+	for (uint64_t k = 6; k >= 1; k--) {
+		uint64_t off = k * CH;
+		uint32_t n = (uint32_t)(100 - off < CH ? 100 - off : CH);
+		d = chunk(id, 100, off, src, n);
+		assert_int_equal(obj_asm_add(&a, &d, off, &e), WIRE_OK);
+	}
+	assert_true(obj_asm_complete(&a));
+	size_t len;
+	uint8_t *b = obj_asm_take(&a, &len);
+	assert_int_equal(len, 100);
+	assert_memory_equal(b, src, 100);
+	free(b);
+	obj_asm_fini(&a); /* emptied by take: harmless */
+
+	/* an empty object is complete at once */
+	assert_int_equal(obj_asm_begin(&a, id, 0, 1000, CH, &e), WIRE_OK);
+	assert_true(obj_asm_complete(&a));
+	obj_asm_fini(&a);
+}
+
+static value big_str(size_t n, char c)
+{
+	char *s = malloc(n);
+	memset(s, c, n);
+	value v = str_new(s, n);
+	free(s);
+	return v;
+}
+
+/* Export, then pull from this process's own listener over loopback. */
+static void test_export_pull(void **state)
+{
+	auth_token tok = {.len = 40};
+	memset(tok.key, 't', 40);
+	obj_init(&tok, "", NULL, "127.0.0.1");
+	verr e;
+
+	value small = str_from_c("small"), out;
+	assert_int_equal(obj_export(small, &out, &e), 0);
+	assert_true(out.t == V_STR && out.as.o == small.as.o); /* inline */
+	val_rele(out);
+
+	/* a result (not frozen): held as an encoding only, pulled, then freed */
+	size_t n = 3 * OBJ_INLINE_MAX + 5;
+	value big = big_str(n, 'q'), ref;
+	assert_int_equal(obj_export(big, &ref, &e), 0);
+	uint8_t id[32];
+	char holder[128];
+	uint64_t total;
+	assert_true(obj_is_ref(ref, id, holder, sizeof holder, &total));
+	assert_true(total > n);
+	assert_int_equal(strncmp(holder, "127.0.0.1:", 10), 0);
+	assert_true(obj_used() >= total);
+	value back;
+	assert_int_equal(obj_import(ref, 1, &back, &e), 0);
+	assert_true(back.t == V_STR && back.as.o != big.as.o);
+	assert_true(val_eq(back, big));
+	val_rele(back);
+	assert_int_equal(obj_used(), 0); /* OBJ_FREE reached the holder */
+	/* pulled again after the free: refused by the holder, and said so */
+	assert_int_equal(obj_import(ref, 1, &back, &e), -1);
+	assert_non_null(strstr(e.msg, "holds no object"));
+	val_rele(ref);
+
+	/* a tensor, served from its own bytes: what arrives decodes to it */
+	int64_t shape[2] = {3, (int64_t)OBJ_INLINE_MAX / 8};
+	value t;
+	assert_int_equal(tensor_new(2, shape, &t, &e), 0);
+	for (size_t i = 0; i < tensor_of(t)->size; i++)
+		tensor_of(t)->data[i] = (double)i * 0.25;
+	assert_int_equal(obj_export(t, &ref, &e), 0);
+	assert_true(obj_is_ref(ref, NULL, NULL, 0, &total));
+	sbuf enc;
+	sbuf_init(&enc);
+	assert_int_equal(val_encode(&enc, t, &e), 0);
+	assert_int_equal(total, enc.len); /* the same size as val_encode's */
+	sbuf_fini(&enc);
+	assert_int_equal(obj_import(ref, 1, &back, &e), 0);
+	assert_true(back.t == V_TENSOR && back.as.o != t.as.o && val_eq(back, t));
+	val_rele(back);
+	val_rele(ref);
+	val_rele(t);
+	assert_int_equal(obj_used(), 0);
+
+	/* arguments: a frozen value is held once, however often it is sent */
+	val_freeze(big);
+	value args = list_new(2), a1, a2;
+	list_append(args, big);
+	list_append(args, small);
+	val_freeze(args);
+	assert_int_equal(obj_export_args(args, &a1, &e), 0);
+	assert_int_equal(obj_export_args(args, &a2, &e), 0);
+	assert_true(obj_is_ref(list_get(a1, 0), id, NULL, 0, NULL));
+	uint8_t id2[32];
+	assert_true(obj_is_ref(list_get(a2, 0), id2, NULL, 0, NULL));
+	assert_memory_equal(id, id2, 32);
+	assert_false(obj_is_ref(list_get(a1, 1), NULL, NULL, 0, NULL));
+	value got;
+	assert_int_equal(obj_import_args(a1, &got, &e), 0);
+	assert_true(val_eq(got, args));
+	val_rele(got);
+	val_rele(a1);
+	val_rele(a2);
+
+	/* a cap too small: the export fails, saying why */
+	uint64_t was = obj_cap(0);
+	obj_cap(OBJ_INLINE_MAX);
+	value other = big_str(n, 'r');
+	assert_int_equal(obj_export(other, &ref, &e), -1);
+	assert_non_null(strstr(e.msg, "does not fit"));
+	obj_cap(was);
+	val_rele(other);
+	val_rele(args);
+	val_rele(big);
+	val_rele(small);
+}
+
+/* A reference pointing at nobody fails cleanly. */
+static void test_pull_nowhere(void **state)
+{
+	verr e;
+	value l = list_new(3), d = dict_new(1), k = str_from_c(OBJ_REF_KEY), out;
+	char hex[65];
+	memset(hex, 'a', 64);
+	hex[64] = 0;
+	list_append_take(l, str_from_c(hex));
+	list_append_take(l, str_from_c("127.0.0.1:1"));
+	list_append_take(l, v_int(5 << 20));
+	assert_int_equal(dict_set(d, k, l, &e), 0);
+	assert_true(obj_is_ref(d, NULL, NULL, 0, NULL));
+	assert_int_equal(obj_import(d, 0, &out, &e), -1);
+	assert_non_null(strstr(e.msg, "cannot reach"));
+	val_rele(k);
+	val_rele(l);
+	val_rele(d);
+}
+
+int main(void)
+{
+	wire_log_set_name("test_objects");
+	vm_types_init();
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_asm_checks),
+		cmocka_unit_test(test_export_pull),
+		cmocka_unit_test(test_pull_nowhere),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
