@@ -32,6 +32,8 @@ struct remote_async {
 	 * signalled on idle, under s->mu */
 	uint64_t inflight;
 	pthread_cond_t idle;
+	/* outcomes since a worker was last woken, and how many make a wake (s->mu) */
+	uint32_t freed, batch;
 	/* per node: its result could not travel, so it runs here (atomic) */
 	uint8_t *local;
 	/* lost calls to send again, and the thread that sends them (rmu) */
@@ -60,6 +62,7 @@ remote_async *remote_async_new(exec_node *n, const node_run *run)
 	ra->node = n;
 	ra->s = run->s;
 	ra->remote = run->remote;
+	ra->batch = n->res.cap_cpu >= 16 ? (uint32_t)(n->res.cap_cpu / 8) : 1;
 	pthread_mutex_init(&ra->hmu, NULL);
 	task_host_init(&ra->h, run->g->prog, run->seed, run->out, run->err, run->actor_seq);
 	ra->h.rs = run->rs;
@@ -93,10 +96,21 @@ static void complete(remote_async *ra, const sched_item *it)
 {
 	sched *s = ra->s;
 	pthread_mutex_lock(&s->mu);
+	/* a worker is woken once per `batch` outcomes, not once per outcome
+	 * (a futex each): a woken worker sends every call that fits. While
+	 * more than `batch` calls are in flight, more outcomes will come and
+	 * wake it; fewer, and each outcome wakes it. */
+	uint32_t driver_wakes = s->nwake;
+	s->defer_wake = true;
 	sched_complete(s, it->v);
+	s->defer_wake = false;
+	s->nwake = driver_wakes;
 	sched_release(s, &ra->node->res, it);
-	if (s->ready.n > 0 || s->jq_head)
+	uint64_t left = __atomic_load_n(&ra->inflight, __ATOMIC_RELAXED) - 1;
+	if ((s->ready.n > 0 || s->jq_head) && (++ra->freed >= ra->batch || left <= ra->batch)) {
+		ra->freed = 0;
 		pthread_cond_signal(&s->work); /* what it held is free */
+	}
 	pthread_mutex_unlock(&s->mu);
 }
 

@@ -17,10 +17,11 @@
 #define OPEN_MS 5000
 #define PUT_MS 30000
 #define CANNOT_SEND "the task's result cannot be sent to another node"
-/* Calls the client keeps in flight: far more than the cluster's CPUs
- * (a thread blocked on a remote call costs nothing), so batches fill. */
-#define CL_INFLIGHT_PER_CPU 64
-#define CL_INFLIGHT_MAX 256
+/* Calls the client keeps in flight: far more than the cluster's CPUs (a
+ * call in flight costs no thread, executor/remote_async.h), so batches
+ * fill and every hop's round trip is covered. */
+#define CL_INFLIGHT_PER_CPU 256
+#define CL_INFLIGHT_MAX 4096
 
 /* A call waiting for its outcome: a thread blocked on it (done NULL; on
  * its caller's stack), or a callback (submit; malloc'd, freed when it is

@@ -302,7 +302,7 @@ static void handle_status(struct head *h, wire_server *s)
  * so that its next ones are there when a CPU frees (the round trip is
  * far longer than a small task). The others wait here, where the calls
  * of a client that went away are dropped. */
-#define WINDOW(cpus) ((uint32_t)(cpus) * 16 + 16)
+#define WINDOW(cpus) ((uint32_t)(cpus) * 128 + 64)
 
 /* The link to node `id` that is not lost, made if needed (under h->fmu). */
 static struct link *link_for(struct head *h, uint64_t id, const char *address, const char *host);
