@@ -34,6 +34,8 @@ struct remote_async {
 	pthread_cond_t idle;
 	/* outcomes since a worker was last woken, and how many make a wake (s->mu) */
 	uint32_t freed, batch;
+	/* the run stopped: outcomes still to come are dropped unreported (atomic) */
+	int quiet;
 	/* per node: its result could not travel, so it runs here (atomic) */
 	uint8_t *local;
 	/* lost calls to send again, and the thread that sends them (rmu) */
@@ -217,6 +219,17 @@ static void on_done(void *arg, int rc, value res, char *err, char *node, char *o
 	remote_async *ra = c->ra;
 	const dag *g = ra->run.g;
 	uint32_t v = c->it.v;
+	if (__atomic_load_n(&ra->quiet, __ATOMIC_ACQUIRE)) {
+		/* the run stopped (remote_async_free): nobody reads it */
+		val_rele(res);
+		free(err);
+		free(node);
+		free(output);
+		complete(ra, &c->it);
+		free_call(c);
+		call_gone(ra);
+		return;
+	}
 	if (rc == TASK_REMOTE_LOST) {
 		pthread_mutex_lock(&ra->hmu);
 		bool again = task_remote_again(&ra->h, g, v, ++c->lost, &err);
@@ -271,10 +284,11 @@ bool remote_async_begin(remote_async *ra, task_host *h, flow_vm *vm, const sched
 		run_here(ra, h, vm, it, tid, true);
 		return true;
 	}
+	if (ra->run.g->nodes[v].kind != DAG_TASK)
+		return false;
 	acall *c = calloc(1, sizeof *c);
 	if (!c)
 		abort();
-	h->top_ident = (uint64_t)v + 1;
 	if (!task_remote_args(h, vm, ra->run.g, v, &c->fn, &c->ident, &c->args)) {
 		free(c);
 		return false;
@@ -303,6 +317,15 @@ void remote_async_free(remote_async *ra, node_totals *t)
 {
 	if (!ra)
 		return;
+	pthread_mutex_lock(&ra->s->mu);
+	bool fatal = ra->s->fatal;
+	pthread_mutex_unlock(&ra->s->mu);
+	if (fatal && ra->remote->abandon && __atomic_load_n(&ra->inflight, __ATOMIC_ACQUIRE) > 0) {
+		/* the run stopped: what is still out is not waited for (it
+		 * could be thousands of calls) */
+		__atomic_store_n(&ra->quiet, 1, __ATOMIC_RELEASE);
+		ra->remote->abandon(ra->remote->ctx);
+	}
 	pthread_mutex_lock(&ra->s->mu);
 	while (__atomic_load_n(&ra->inflight, __ATOMIC_ACQUIRE) > 0)
 		pthread_cond_wait(&ra->idle, &ra->s->mu);

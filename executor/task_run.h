@@ -93,6 +93,9 @@ typedef struct task_remote {
 	int (*submit)(void *ctx, uint32_t fn, uint64_t seed, uint64_t ident, value args,
 	              void (*done)(void *arg, int rc, value res, char *err, char *node, char *output),
 	              void *arg, char **err);
+	/* The run stopped (or NULL): every submitted call not yet answered is
+	 * answered now, -1 ("the run stopped"), its outcome not awaited. */
+	void (*abandon)(void *ctx);
 } task_remote;
 #define TASK_REMOTE_LOST 3
 #define TASK_REMOTE_LOST_RERUNS 3

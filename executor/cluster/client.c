@@ -253,6 +253,30 @@ static int submit_remote(void *ctx, uint32_t fn, uint64_t seed, uint64_t ident, 
 	return rc;
 }
 
+static void abandon_remote(void *ctx)
+{
+	cl_client *cl = ctx;
+	struct slot **cbs = NULL;
+	size_t ncb = 0;
+	pthread_mutex_lock(&cl->mu);
+	for (size_t i = 0; i < cl->calls.cap; i++) {
+		struct slot *s = cl->calls.vals[i];
+		if (!cl->calls.keys[i] || !s || !s->cb)
+			continue;
+		if (!(ncb & (ncb + 1)) && !(cbs = realloc(cbs, (2 * ncb + 2) * sizeof *cbs)))
+			abort();
+		cbs[ncb++] = s;
+		bt_map_del(&cl->calls, cl->calls.keys[i]);
+		i--; /* the map may have moved an entry into this place */
+	}
+	pthread_mutex_unlock(&cl->mu);
+	for (size_t i = 0; i < ncb; i++) {
+		cbs[i]->cb(cbs[i]->cb_arg, -1, v_none(), strdup("the run stopped"), NULL, NULL);
+		free(cbs[i]);
+	}
+	free(cbs);
+}
+
 static int put_plan(cl_client *cl, const uint8_t *plan, size_t len, verr *e)
 {
 	for (size_t off = 0; off < len; off += PLAN_CHUNK) {
@@ -348,7 +372,8 @@ cl_client *cl_client_open(const char *address, const auth_token *tok, const uint
 	}
 	pthread_mutex_init(&cl->mu, NULL);
 	cl->pump = bt_pump_start(&(bt_pump_ops){pump_link, pump_done, pump_lost}, cl, 2);
-	cl->remote = (task_remote){.run = run_remote, .ctx = cl, .submit = submit_remote};
+	cl->remote = (task_remote){.run = run_remote, .ctx = cl, .submit = submit_remote,
+	                           .abandon = abandon_remote};
 	char host[256] = "";
 	gethostname(host, sizeof host - 1);
 	cl->self = (flow_node_view){"client", "", NULL, cl->cpus > 0 ? cl->cpus : 1, 0, 0, NULL,
