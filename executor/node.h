@@ -28,6 +28,14 @@
  * executor (parallel.c) runs the driver's nodes and waits for the end
  * whatever the nodes are.
  *
+ * Built so far (`flow run --address`): the in-process node with a remote
+ * (node_run.remote) sends the DAG's task calls without a thread waiting
+ * for each (remote_async.h): a pool worker takes a call, hands it to
+ * task_remote.submit and takes the next; the outcome, on the client's pump
+ * thread, fills g->fut[v] and calls sched_complete and sched_release
+ * itself. The calls in flight are the node's task slots. The per-node
+ * agent above (locality, results staying where they were made) is next.
+ *
  * Ownership: the executor owns its exec_nodes for one run; view and res
  * borrow the names and amounts they are given (the options), which
  * outlive the run; impl is the implementation's, freed by close. */

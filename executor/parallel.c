@@ -109,6 +109,9 @@ static void drive(sched *s, task_host *dh, flow_vm *dv, run_obs *obs)
 	pthread_mutex_unlock(&s->mu);
 }
 
+/* The pool's first threads on a cluster (above). */
+#define REMOTE_THREADS 2
+
 static int online_cpus(void)
 {
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -173,7 +176,11 @@ static int parallel_run_dag(const dag *g, const exec_opts *o)
 		return 1;
 	}
 	node_totals t = { 0, 0, 0, 0, 0 };
-	int status = run_on(g, o, &node, &rs, cpus, &t);
+	/* on a cluster whose calls go without a thread waiting for each
+	 * (remote_async.h), a few threads send them all; the pool starts
+	 * more when its threads are busy (a call that runs here) */
+	int threads = o->remote && o->remote->submit && cpus > REMOTE_THREADS ? REMOTE_THREADS : cpus;
+	int status = run_on(g, o, &node, &rs, threads, &t);
 	if (o->obs)
 		o->obs->nworkers = t.nthreads;
 	node_local_fini(&node);

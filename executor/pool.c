@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "executor/pool.h"
+#include "executor/remote_async.h"
 #include "executor/run_obs.h"
 #include "executor/watchdog.h"
 
@@ -167,6 +168,13 @@ static void *worker_main(void *arg)
 		int k = pool_reserve_thread(p);
 		pthread_mutex_unlock(&s->mu);
 		pool_start_reserved(p, k);
+		if (remote_async_begin(p->async, &w->h, w->vm, &it, w->index)) {
+			/* sent: its outcome completes and releases it */
+			pthread_mutex_lock(&s->mu);
+			w->running = NULL;
+			p->busy--;
+			continue;
+		}
 		if (it.job)
 			jobs_run(w, it.job);
 		else if (!run_dag_node(w, it.v))
@@ -193,6 +201,7 @@ int pool_start(pool *p, exec_node *n, const node_run *run, int cpus)
 	if (!p->ws)
 		abort();
 	jobs_spawner(p, &p->spawner);
+	p->async = remote_async_new(n, run);
 	p->driver = run->driver;
 	if (p->driver) {
 		p->driver->spawn = &p->spawner; /* before any thread starts */
@@ -237,6 +246,8 @@ void pool_join(pool *p, node_totals *t)
 		task_host_fini(&w->h);
 	}
 	t->nthreads += nt;
+	remote_async_free(p->async, t); /* its calls' outcomes may still come */
+	p->async = NULL;
 	free(p->ws);
 	p->ws = NULL;
 }

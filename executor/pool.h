@@ -50,6 +50,8 @@ struct pool {
 	bool driver_helping;     /* the driver thread runs a node or job itself
 	                          * (help while waiting); it holds driver_running */
 	const bc_attrs *driver_running; /* (mu) */
+	struct remote_async *async; /* DAG calls sent to run->remote without
+	                             * waiting (remote_async.h), or NULL */
 };
 
 /* Starts cpus workers for run on node n. Returns how many started. */

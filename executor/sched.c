@@ -275,6 +275,11 @@ bool sched_take_for(sched *s, res_pool *r, uint32_t want, sched_item *it)
 	return true;
 }
 
+void sched_requeue(sched *s, uint32_t v)
+{
+	push_ready(s, v);
+}
+
 void sched_release(sched *s, res_pool *r, const sched_item *it)
 {
 	/* an actor keeps what it holds until the run ends */

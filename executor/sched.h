@@ -121,6 +121,9 @@ bool sched_take(sched *s, res_pool *r, sched_item *it);
 bool sched_take_for(sched *s, res_pool *r, uint32_t want, sched_item *it);
 /* Wakes the workers for the nodes queued while s->defer_wake was set. (mu) */
 void sched_wake_deferred(sched *s);
+/* Node v, taken, goes back to the ready queue (it runs elsewhere after
+ * all: remote_async.c). (mu) */
+void sched_requeue(sched *s, uint32_t v);
 /* Gives back what it held, once it has ended (an actor keeps its needs
  * until the run ends). (mu) */
 void sched_release(sched *s, res_pool *r, const sched_item *it);

@@ -403,10 +403,9 @@ static char *remote_message(const char *text)
 }
 
 /* A remote call whose node was lost (attempt `lost`, err the head's
- * reason naming the node): true to send it again, after a short pause
- * (the head needs a moment to see the node gone and place the call on a
- * live one). A task with effects may have started on the lost node: it
- * is not run again (its effects could happen twice); *err then says so. */
+ * reason naming the node): true to send it again (said so on sh->err).
+ * A task with effects may have started on the lost node: it is not run
+ * again (its effects could happen twice); *err then says so. */
 static bool rerun_lost(task_host *sh, const bc_proto *task, const bc_program *prog, int fn,
                        int lost, char **err)
 {
@@ -435,21 +434,70 @@ static bool rerun_lost(task_host *sh, const bc_proto *task, const bc_program *pr
 	fprintf(sh->err, "flow: %s; running task '%s' again (%d of %d)\n", why, task->name, lost,
 	        TASK_REMOTE_LOST_RERUNS);
 	funlockfile(sh->err);
-	struct timespec pause = {0, 50 * 1000000L * lost};
-	nanosleep(&pause, NULL);
 	return true;
 }
 
-/* Runs a DAG node's task call through sh->remote. Returns 0 with *out
- * (its outcome future), or -1 when it must run here. A failure is
+/* The outcome future of a remote call that ended with rc (0, 1 or -1 as
+ * task_remote.run gives them; res and err consumed). A failure is
  * reported as an inline one would be, at the call's own place. */
+static value remote_outcome(task_host *sh, const bc_proto *task, const bc_program *prog,
+                            span where, int rc, value res, char *err)
+{
+	if (rc == 0) {
+		free(err);
+		val_freeze(res);
+		value f = future_new_done(res);
+		val_rele(res);
+		return f;
+	}
+	val_rele(res);
+	/* the node's report ends "\n  task 'f' failed[ after N attempts];
+	 * it was called from ..." (its own idea of the place): the message
+	 * before it is the task's, the place is ours */
+	int attempts = 1;
+	char *text = err ? err : strdup("the task failed");
+	if (rc == 1) {
+		char tail[300];
+		snprintf(tail, sizeof tail, "\n  task '%s' failed", task->name);
+		char *cut = NULL;
+		for (char *q = strstr(text, tail); q; q = strstr(q + 1, tail))
+			cut = q;
+		if (cut) {
+			sscanf(cut + strlen(tail), " after %d attempts", &attempts);
+			*cut = '\0';
+		}
+	} else {
+		char *t;
+		if (asprintf(&t, "error: %s", text) < 0)
+			abort();
+		free(text);
+		text = t;
+	}
+	/* e.message is the bare message, as inline: the report's first line
+	 * is "place: error: MESSAGE (in task 'f')" */
+	free(sh->fail_msg);
+	sh->fail_msg = remote_message(text);
+	sh->fail_kind = ERR_TASK;
+	value f = fail_future(sh, "task", task->name, attempts, text, span_text(prog, where));
+	free(text);
+	return f;
+}
+
+/* The index of task in prog's protos, or -1. */
+static int proto_index(const bc_program *prog, const bc_proto *task)
+{
+	for (int i = 0; i < prog->nprotos; i++)
+		if (prog->protos[i] == task)
+			return i;
+	return -1;
+}
+
+/* Runs a DAG node's task call through sh->remote. Returns 0 with *out
+ * (its outcome future), or -1 when it must run here. */
 static int call_remote(task_host *sh, const bc_proto *task, uint64_t call, value *a, int nargs,
                        const bc_program *prog, span where, value *out)
 {
-	int fn = -1;
-	for (int i = 0; i < prog->nprotos && fn < 0; i++)
-		if (prog->protos[i] == task)
-			fn = i;
+	int fn = proto_index(prog, task);
 	if (fn < 0)
 		return -1;
 	value args = list_new((size_t)nargs);
@@ -465,8 +513,11 @@ static int call_remote(task_host *sh, const bc_proto *task, uint64_t call, value
 			print_remote_output(sh, node, output);
 		if (rc != TASK_REMOTE_LOST || !rerun_lost(sh, task, prog, fn, ++lost, &err))
 			break;
-		/* the same call again (same ident, same random stream): the head
-		 * places it on a live node */
+		/* the same call again (same ident, same random stream), after a
+		 * short pause (the head needs a moment to see the node gone and
+		 * place the call on a live one) */
+		struct timespec pause = {0, 50 * 1000000L * lost};
+		nanosleep(&pause, NULL);
 		free(err);
 		free(node);
 		free(output);
@@ -475,46 +526,68 @@ static int call_remote(task_host *sh, const bc_proto *task, uint64_t call, value
 	if (rc == TASK_REMOTE_LOST)
 		rc = -1; /* err says why it was not run again */
 	val_rele(args);
-	if (rc == 0) {
-		val_freeze(res);
-		*out = future_new_done(res);
-		val_rele(res);
-	} else if (rc == 1 || rc == -1) {
-		/* the node's report ends "\n  task 'f' failed[ after N attempts];
-		 * it was called from ..." (its own idea of the place): the
-		 * message before it is the task's, the place is ours */
-		int attempts = 1;
-		char *text = err ? err : strdup("the task failed");
-		if (rc == 1) {
-			char tail[300];
-			snprintf(tail, sizeof tail, "\n  task '%s' failed", task->name);
-			char *cut = NULL;
-			for (char *q = strstr(text, tail); q; q = strstr(q + 1, tail))
-				cut = q;
-			if (cut) {
-				sscanf(cut + strlen(tail), " after %d attempts", &attempts);
-				*cut = '\0';
-			}
-		} else {
-			char *t;
-			if (asprintf(&t, "error: %s", text) < 0)
-				abort();
-			free(text);
-			text = t;
-		}
-		/* e.message is the bare message, as inline: the report's first
-		 * line is "place: error: MESSAGE (in task 'f')" */
-		free(sh->fail_msg);
-		sh->fail_msg = remote_message(text);
-		sh->fail_kind = ERR_TASK;
-		*out = fail_future(sh, "task", task->name, attempts, text, span_text(prog, where));
-		free(text);
-		err = NULL;
-	}
-	free(err);
 	free(node);
 	free(output);
-	return rc == 2 ? -1 : 0;
+	if (rc == 2) {
+		free(err);
+		val_rele(res);
+		return -1;
+	}
+	*out = remote_outcome(sh, task, prog, where, rc, res, err);
+	return 0;
+}
+
+int task_remote_args(task_host *sh, flow_vm *vm, const dag *g, uint32_t v, uint32_t *fn,
+                     uint64_t *ident, value *args)
+{
+	const dag_node *n = &g->nodes[v];
+	if (n->kind != DAG_TASK || !sh->remote)
+		return 0;
+	const bc_proto *task = g->prog->protos[n->proto];
+	int k = proto_index(g->prog, task);
+	if (k < 0 || bc_proto_yields(task))
+		return 0;
+	value *ins = g->ins ? &g->ins[n->in] : NULL;
+	/* a failed input: task_run_node skips it, and says so */
+	for (uint32_t j = 0; j < n->nin; j++)
+		if (find_failed(ins[j]))
+			return 0;
+	value small[16], *a = n->nin <= 16 ? small : malloc(sizeof(value) * n->nin);
+	if (!a)
+		abort();
+	if (snapshot_args(vm, ins, (int)n->nin, a)) {
+		if (a != small)
+			free(a);
+		return 0; /* task_run_node meets the same error */
+	}
+	value l = list_new(n->nin);
+	for (uint32_t j = 0; j < n->nin; j++)
+		list_append_take(l, a[j]);
+	if (a != small)
+		free(a);
+	*fn = (uint32_t)k;
+	*ident = (uint64_t)v + 1; /* a DAG node's call: its identity (next_ident) */
+	*args = l;
+	return 1;
+}
+
+void task_remote_settle(task_host *sh, const dag *g, uint32_t v, int rc, value res, char *err,
+                        char *node, char *output)
+{
+	const dag_node *n = &g->nodes[v];
+	if (output)
+		print_remote_output(sh, node, output);
+	free(node);
+	free(output);
+	value f = remote_outcome(sh, g->prog->protos[n->proto], g->prog, n->where, rc, res, err);
+	settle(g->fut[v], f);
+	val_rele(f);
+}
+
+bool task_remote_again(task_host *sh, const dag *g, uint32_t v, int lost, char **err)
+{
+	const bc_proto *task = g->prog->protos[g->nodes[v].proto];
+	return rerun_lost(sh, task, g->prog, proto_index(g->prog, task), lost, err);
 }
 
 /* Runs task (args resolved and frozen) in sh with its retries and

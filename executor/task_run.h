@@ -85,6 +85,17 @@ typedef struct task_remote {
 	int (*run)(void *ctx, uint32_t fn, uint64_t seed, uint64_t ident, value args, value *res,
 	           char **err, char **node, char **output);
 	void *ctx;
+	/* The same call sent without waiting (or NULL: none): 0 when it is on
+	 * its way, and done(arg, ...) is called once, later, from another
+	 * thread, with what run would have returned (res, err, node and
+	 * output the callee's); 2 when it cannot travel (it runs here); -1
+	 * when it cannot be sent (*err says why, malloc'd). */
+	int (*submit)(void *ctx, uint32_t fn, uint64_t seed, uint64_t ident, value args,
+	              void (*done)(void *arg, int rc, value res, char *err, char *node, char *output),
+	              void *arg, char **err);
+	/* The run stopped (or NULL): every submitted call not yet answered is
+	 * answered now, -1 ("the run stopped"), its outcome not awaited. */
+	void (*abandon)(void *ctx);
 } task_remote;
 #define TASK_REMOTE_LOST 3
 #define TASK_REMOTE_LOST_RERUNS 3
@@ -172,6 +183,23 @@ flow_vm *task_host_vm(task_host *h);
  * driver ends there (LANGUAGE.md section 8), so no later driver node
  * runs and no later call starts; 0 otherwise. */
 int task_run_node(task_host *h, flow_vm *vm, const dag *g, uint32_t v);
+
+/* A DAG task call sent without a thread waiting for it (remote_async.h).
+ * When node v of g (its inputs done) is a task call that can go to
+ * h->remote as it is (no failed input, not a stream): its task's index in
+ * the program (*fn), its identity (*ident) and its arguments (*args, a
+ * new list of frozen values); returns 1. 0: task_run_node runs it. */
+int task_remote_args(task_host *h, flow_vm *vm, const dag *g, uint32_t v, uint32_t *fn,
+                     uint64_t *ident, value *args);
+/* What the remote said of node v's call (rc 0, 1 or -1 and the rest as
+ * task_remote.run gives them; all consumed): prints its output after its
+ * node's name and settles g->fut[v], done or failed (reported and
+ * counted in h) as the waiting call would. */
+void task_remote_settle(task_host *h, const dag *g, uint32_t v, int rc, value res, char *err,
+                        char *node, char *output);
+/* Node v's call was lost with its node for the `lost`th time: true when it
+ * may be sent again (said so on h->err); else *err (replaced) says why not. */
+bool task_remote_again(task_host *h, const dag *g, uint32_t v, int lost, char **err);
 
 /* Runs job j in h (at h's current depth) with its retries and @timeout,
  * and settles its future: the spawner calls this on whichever thread runs

@@ -591,7 +591,8 @@ static uint64_t mono_us(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-static void run_job(bt_pool *p, struct job *j)
+/* Runs j; its outcome, encoded, is appended to r. */
+static void run_job(bt_pool *p, struct job *j, bt_recs *r)
 {
 	/* which thread ran it and when, for the caller's --trace */
 	static _Thread_local uint32_t thread;
@@ -613,21 +614,40 @@ static void run_job(bt_pool *p, struct job *j)
 	d.error = error;
 	d.node = p->name;
 	d.output = output;
-	bt_recs r;
-	bt_recs_init(&r);
-	bt_encode_done(&d, &r, j->pipe);
+	bt_encode_done(&d, r, j->pipe);
 	val_rele(result);
 	free(error);
 	free(output);
-	p->done(p->arg, &r);
-	bt_recs_fini(&r);
 }
+
+/* Outcomes a pool thread gathers before handing them on, while more
+ * calls are queued: one hand-off (and one answer to a waiting peer) for
+ * many short tasks. A slow task's outcome is not held: the group is
+ * handed on once BT_POOL_GROUP_US have passed since its first outcome. */
+#define BT_POOL_GROUP 64
+#define BT_POOL_GROUP_US 200
 
 static void *pool_main(void *arg)
 {
 	bt_pool *p = arg;
+	bt_recs r;
+	bt_recs_init(&r);
+	uint64_t first = 0;
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
+		/* nothing more queued, enough gathered, or held too long: the
+		 * gathered outcomes go now (without the lock) */
+		if (r.n > 0 && (!p->head || p->stop || r.n >= BT_POOL_GROUP ||
+		                mono_us() - first >= BT_POOL_GROUP_US)) {
+			pthread_mutex_unlock(&p->mu);
+			p->done(p->arg, &r);
+			bt_recs_fini(&r);
+			bt_recs_init(&r);
+			pthread_mutex_lock(&p->mu);
+			if (--p->running == 0)
+				pthread_cond_broadcast(&p->idle);
+			continue;
+		}
 		while (!p->head && !p->stop)
 			pthread_cond_wait(&p->cv, &p->mu);
 		if (p->stop)
@@ -636,16 +656,18 @@ static void *pool_main(void *arg)
 		p->head = j->next;
 		if (!p->head)
 			p->tail = NULL;
-		p->running++;
+		if (r.n == 0)
+			p->running++; /* until its group is handed on */
 		pthread_mutex_unlock(&p->mu);
-		run_job(p, j);
+		if (r.n == 0)
+			first = mono_us();
+		run_job(p, j, &r);
 		val_rele(j->c.args);
 		free(j);
 		pthread_mutex_lock(&p->mu);
-		if (--p->running == 0)
-			pthread_cond_broadcast(&p->idle);
 	}
 	pthread_mutex_unlock(&p->mu);
+	bt_recs_fini(&r);
 	return NULL;
 }
 

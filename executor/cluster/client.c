@@ -20,19 +20,24 @@
 #define OPEN_MS 5000
 #define PUT_MS 30000
 #define CANNOT_SEND "the task's result cannot be sent to another node"
-/* Calls the client keeps in flight: far more than the cluster's CPUs
- * (a thread blocked on a remote call costs nothing), so batches fill. */
-#define CL_INFLIGHT_PER_CPU 64
-#define CL_INFLIGHT_MAX 256
+/* Calls the client keeps in flight: far more than the cluster's CPUs (a
+ * call in flight costs no thread, executor/remote_async.h), so batches
+ * fill and every hop's round trip is covered. */
+#define CL_INFLIGHT_PER_CPU 256
+#define CL_INFLIGHT_MAX 4096
 
-/* A call waiting for its outcome (on its caller's stack). A semaphore
- * rather than a condition: the pump posts it after letting the lock go
- * (a woken caller does not block again on the pump's lock), and a
- * semaphore may go as soon as its wait returns. */
+/* A call waiting for its outcome: a thread blocked on it (done NULL; on
+ * its caller's stack), or a callback (submit; malloc'd, freed when it is
+ * called). A semaphore rather than a condition: the pump posts it after
+ * letting the lock go (a woken caller does not block again on the pump's
+ * lock), and a semaphore may go as soon as its wait returns. */
 struct slot {
 	sem_t done;
 	struct wire_done d; /* its outcome, once posted */
 	char *lost;         /* or why it is lost (malloc'd) */
+	void (*cb)(void *arg, int rc, value res, char *err, char *node, char *output);
+	void *cb_arg;
+	uint64_t t_send;    /* when it was sent (obs_now_ns), for --trace */
 };
 
 struct cl_client {
@@ -59,6 +64,8 @@ struct cl_client {
 	flow_node_view self; /* the client's own: the members as its peers */
 };
 
+static void call_back(struct slot *s, struct wire_done *d);
+
 static wire_client *pump_link(void *arg, verr *e)
 {
 	cl_client *cl = arg;
@@ -81,6 +88,10 @@ static void pump_done(void *arg, struct wire_done *d, uint32_t n)
 	for (uint32_t i = 0; i < n; i++) {
 		if (!s[i]) {
 			wire_done_free(&d[i]);
+			continue;
+		}
+		if (s[i]->cb) {
+			call_back(s[i], &d[i]);
 			continue;
 		}
 		s[i]->d = d[i];
@@ -108,69 +119,37 @@ static void pump_lost(void *arg, const char *why, int in_call)
 	}
 	free(cl->lost);
 	cl->lost = text;
+	struct slot **cbs = NULL;
+	size_t ncb = 0;
 	for (size_t i = 0; i < cl->calls.cap; i++) {
 		struct slot *s = cl->calls.vals[i];
 		if (!cl->calls.keys[i] || !s)
 			continue;
+		if (s->cb) { /* called back below, without the lock */
+			if (!(ncb & (ncb + 1)) && !(cbs = realloc(cbs, (2 * ncb + 2) * sizeof *cbs)))
+				abort();
+			cbs[ncb++] = s;
+			continue;
+		}
 		s->lost = strdup(text ? text : "the connection to the head failed");
 		sem_post(&s->done);
 	}
 	bt_map_free(&cl->calls);
 	pthread_mutex_unlock(&cl->mu);
+	for (size_t i = 0; i < ncb; i++) {
+		struct slot *s = cbs[i];
+		s->cb(s->cb_arg, -1, v_none(), strdup(text ? text : "the connection to the head failed"),
+		      NULL, NULL);
+		free(s);
+	}
+	free(cbs);
 }
 
-static int run_remote(void *ctx, uint32_t fn, uint64_t seed, uint64_t ident, value args,
-                      value *res, char **err, char **node, char **output)
+/* What task_remote.run returns for outcome d (consumed) of a call sent
+ * at t_send. */
+static int outcome(struct wire_done *d, uint64_t t_send, value *res, char **err, char **node,
+                   char **output)
 {
-	cl_client *cl = ctx;
-	struct wire_call c = {.job = cl->job, .fn = fn, .ident = ident, .seed = seed, .args = args};
-	memcpy(c.hash, cl->hash, 32);
-	struct slot s = {.lost = NULL};
-	c.id = __atomic_add_fetch(&cl->seq, 1, __ATOMIC_RELAXED);
-	/* large arguments are held here and pulled by the task's node */
-	verr e;
-	if (obj_export_args(args, &c.args, &e) != 0) {
-		*err = strdup(e.msg);
-		return 1;
-	}
-	/* an argument that cannot be encoded (an actor), or a call larger
-	 * than a message: the task runs here */
-	sbuf b;
-	sbuf_init(&b);
-	int enc = wire_encode_call(&c, &b, &e);
-	val_rele(c.args);
-	if (enc != WIRE_OK || b.len > BT_MAX_RECORD) {
-		sbuf_fini(&b);
-		return 2;
-	}
-	sem_init(&s.done, 0, 0);
-	uint64_t t_send = obs_now_ns();
-	pthread_mutex_lock(&cl->mu);
-	int lost = cl->lost != NULL;
-	if (!lost) {
-		bt_map_put(&cl->calls, c.id, &s);
-		if (bt_pump_add(cl->pump, b.data, b.len) != 0) {
-			bt_map_del(&cl->calls, c.id);
-			lost = 1;
-		}
-	}
-	if (lost) {
-		*err = strdup(cl->lost ? cl->lost : "the connection to the head failed");
-		pthread_mutex_unlock(&cl->mu);
-		sem_destroy(&s.done);
-		sbuf_fini(&b);
-		return -1;
-	}
-	pthread_mutex_unlock(&cl->mu);
-	sbuf_fini(&b);
-	while (sem_wait(&s.done) != 0)
-		; /* EINTR */
-	sem_destroy(&s.done);
-	if (s.lost) {
-		*err = s.lost;
-		return -1;
-	}
-	struct wire_done *d = &s.d;
 	if (d->thread) /* where and when it ran, for --trace (run_obs.h) */
 		obs_remote_ran(d->node, d->thread, t_send, obs_now_ns(), d->start_us, d->end_us);
 	*node = d->node && d->node[0] ? strdup(d->node) : NULL;
@@ -198,12 +177,131 @@ static int run_remote(void *ctx, uint32_t fn, uint64_t seed, uint64_t ident, val
 			status = 1;
 		else if (d->ok == WIRE_DONE_LOST)
 			status = TASK_REMOTE_LOST; /* its node was lost (the error names
-			                            * it): call_remote may send it again */
+			                            * it): the caller may send it again */
 		else
 			status = -1; /* not run: no node for it, ... */
 	}
 	wire_done_free(d);
 	return status;
+}
+
+/* A submitted call's outcome d (consumed) goes to its callback; s goes. */
+static void call_back(struct slot *s, struct wire_done *d)
+{
+	value res = v_none();
+	char *err = NULL, *node = NULL, *output = NULL;
+	int rc = outcome(d, s->t_send, &res, &err, &node, &output);
+	s->cb(s->cb_arg, rc, res, err, node, output);
+	free(s);
+}
+
+/* Encodes call c into b and puts slot s (keyed by c->id) on the map, and
+ * the record on the pump. 2: it cannot travel; 1: its large arguments
+ * could not be held here (*err); -1: lost (*err). */
+static int send_call(cl_client *cl, struct wire_call *c, struct slot *s, char **err)
+{
+	/* an argument that cannot be encoded (an actor), or a call larger
+	 * than a message: the task runs here */
+	sbuf b;
+	verr e;
+	/* large arguments are held here and pulled by the task's node */
+	value args = c->args;
+	if (obj_export_args(args, &c->args, &e) != 0) {
+		c->args = args;
+		*err = strdup(e.msg);
+		return 1;
+	}
+	sbuf_init(&b);
+	int enc = wire_encode_call(c, &b, &e);
+	val_rele(c->args);
+	c->args = args;
+	if (enc != WIRE_OK || b.len > BT_MAX_RECORD) {
+		sbuf_fini(&b);
+		return 2;
+	}
+	s->t_send = obs_now_ns();
+	pthread_mutex_lock(&cl->mu);
+	int lost = cl->lost != NULL;
+	if (!lost) {
+		bt_map_put(&cl->calls, c->id, s);
+		if (bt_pump_add(cl->pump, b.data, b.len) != 0) {
+			bt_map_del(&cl->calls, c->id);
+			lost = 1;
+		}
+	}
+	if (lost)
+		*err = strdup(cl->lost ? cl->lost : "the connection to the head failed");
+	pthread_mutex_unlock(&cl->mu);
+	sbuf_fini(&b);
+	return lost ? -1 : 0;
+}
+
+static int run_remote(void *ctx, uint32_t fn, uint64_t seed, uint64_t ident, value args,
+                      value *res, char **err, char **node, char **output)
+{
+	cl_client *cl = ctx;
+	struct wire_call c = {.job = cl->job, .fn = fn, .ident = ident, .seed = seed, .args = args};
+	memcpy(c.hash, cl->hash, 32);
+	struct slot s = {.lost = NULL};
+	c.id = __atomic_add_fetch(&cl->seq, 1, __ATOMIC_RELAXED);
+	sem_init(&s.done, 0, 0);
+	int rc = send_call(cl, &c, &s, err);
+	if (rc != 0) {
+		sem_destroy(&s.done);
+		return rc;
+	}
+	while (sem_wait(&s.done) != 0)
+		; /* EINTR */
+	sem_destroy(&s.done);
+	if (s.lost) {
+		*err = s.lost;
+		return -1;
+	}
+	return outcome(&s.d, s.t_send, res, err, node, output);
+}
+
+static int submit_remote(void *ctx, uint32_t fn, uint64_t seed, uint64_t ident, value args,
+                         void (*done)(void *arg, int rc, value res, char *err, char *node,
+                                      char *output),
+                         void *arg, char **err)
+{
+	cl_client *cl = ctx;
+	struct wire_call c = {.job = cl->job, .fn = fn, .ident = ident, .seed = seed, .args = args};
+	memcpy(c.hash, cl->hash, 32);
+	c.id = __atomic_add_fetch(&cl->seq, 1, __ATOMIC_RELAXED);
+	struct slot *s = calloc(1, sizeof *s);
+	if (!s)
+		abort();
+	s->cb = done;
+	s->cb_arg = arg;
+	int rc = send_call(cl, &c, s, err);
+	if (rc != 0)
+		free(s);
+	return rc;
+}
+
+static void abandon_remote(void *ctx)
+{
+	cl_client *cl = ctx;
+	struct slot **cbs = NULL;
+	size_t ncb = 0;
+	pthread_mutex_lock(&cl->mu);
+	for (size_t i = 0; i < cl->calls.cap; i++) {
+		struct slot *s = cl->calls.vals[i];
+		if (!cl->calls.keys[i] || !s || !s->cb)
+			continue;
+		if (!(ncb & (ncb + 1)) && !(cbs = realloc(cbs, (2 * ncb + 2) * sizeof *cbs)))
+			abort();
+		cbs[ncb++] = s;
+		bt_map_del(&cl->calls, cl->calls.keys[i]);
+		i--; /* the map may have moved an entry into this place */
+	}
+	pthread_mutex_unlock(&cl->mu);
+	for (size_t i = 0; i < ncb; i++) {
+		cbs[i]->cb(cbs[i]->cb_arg, -1, v_none(), strdup("the run stopped"), NULL, NULL);
+		free(cbs[i]);
+	}
+	free(cbs);
 }
 
 static int put_plan(cl_client *cl, const uint8_t *plan, size_t len, verr *e)
@@ -312,7 +410,8 @@ cl_client *cl_client_open(const char *address, const auth_token *tok, const uint
 	}
 	pthread_mutex_init(&cl->mu, NULL);
 	cl->pump = bt_pump_start(&(bt_pump_ops){pump_link, pump_done, pump_lost}, cl, 2);
-	cl->remote = (task_remote){run_remote, cl};
+	cl->remote = (task_remote){.run = run_remote, .ctx = cl, .submit = submit_remote,
+	                           .abandon = abandon_remote};
 	char host[256] = "";
 	gethostname(host, sizeof host - 1);
 	cl->self = (flow_node_view){"client", "", NULL, cl->cpus > 0 ? cl->cpus : 1, 0, 0, NULL,

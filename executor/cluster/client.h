@@ -27,9 +27,9 @@ cl_client *cl_client_open(const char *address, const auth_token *tok, const uint
                           size_t len, verr *e);
 /* Runs the DAG's task calls on the cluster (task_run.h). */
 const task_remote *cl_client_remote(cl_client *c);
-/* How many calls to keep in flight (the executor's threads): the CPUs
- * the live nodes offer times 64, at most 256 (batches fill; a thread
- * blocked on a remote call costs nothing); and what the driver and the
+/* How many calls to keep in flight (the executor's task slots): the CPUs
+ * the live nodes offer times 256, at most 4096 (batches fill; a call in
+ * flight holds no thread); and what the driver and the
  * client's own nodes read: cluster.nodes() lists the members. */
 int cl_client_cpus(const cl_client *c);
 const flow_node_view *cl_client_view(const cl_client *c);

@@ -471,7 +471,7 @@ static void handle_status(struct head *h, wire_server *s)
  * so that its next ones are there when a CPU frees (the round trip is
  * far longer than a small task). The others wait here, where the calls
  * of a client that went away are dropped. */
-#define WINDOW(cpus) ((uint32_t)(cpus) * 16 + 16)
+#define WINDOW(cpus) ((uint32_t)(cpus) * 128 + 64)
 
 /* The link to node `id` that is not lost, made if needed (under h->fmu). */
 static struct link *link_for(struct head *h, uint64_t id, const char *address, const char *host);
@@ -917,24 +917,27 @@ static struct link *link_for(struct head *h, uint64_t id, const char *address, c
 	return l;
 }
 
-/* The head's own node finished a call. */
+/* The head's own node finished calls (a group of outcomes, bt_pool). */
 static void local_done(void *arg, bt_recs *r)
 {
 	struct head *h = arg;
-	uint64_t hid = 0;
-	for (int i = 0; i < 8; i++)
-		hid |= (uint64_t)((uint8_t *)r->data.data)[i] << (8 * i);
 	pthread_mutex_lock(&h->fmu);
-	struct hcall *e = bt_map_del(&h->calls, hid);
-	r->tag[0] = 0; /* no client: dropped */
-	if (e) {
+	uint8_t *rec = (uint8_t *)r->data.data;
+	for (size_t k = 0, n = r->n; k < n; rec += r->len[k], k++) {
+		uint64_t hid = 0;
 		for (int i = 0; i < 8; i++)
-			((uint8_t *)r->data.data)[i] = (uint8_t)(e->cid >> (8 * i));
-		r->tag[0] = e->pipe;
-		free_hcall(e);
+			hid |= (uint64_t)rec[i] << (8 * i);
+		struct hcall *e = bt_map_del(&h->calls, hid);
+		r->tag[k] = 0; /* no client: dropped */
+		if (e) {
+			for (int i = 0; i < 8; i++)
+				rec[i] = (uint8_t)(e->cid >> (8 * i));
+			r->tag[k] = e->pipe;
+			free_hcall(e);
+		}
+		if (h->local_inflight)
+			h->local_inflight--;
 	}
-	if (h->local_inflight)
-		h->local_inflight--;
 	dispatch(h, r);
 	pthread_mutex_unlock(&h->fmu);
 	job_count(h, r);

@@ -611,12 +611,23 @@ struct call_sync {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	int done;
+	/* a call's send chains its receive here, on nng's thread, so the
+	 * caller sleeps and wakes once per call, not twice */
+	nng_ctx ctx;
+	nng_aio *aio;
+	int receiving;
 };
 
 static void call_done(void *arg)
 {
 	struct call_sync *cs = arg;
 	pthread_mutex_lock(&cs->mu);
+	if (cs->aio && !cs->receiving && nng_aio_result(cs->aio) == 0) {
+		cs->receiving = 1;
+		nng_ctx_recv(cs->ctx, cs->aio);
+		pthread_mutex_unlock(&cs->mu);
+		return;
+	}
 	cs->done = 1;
 	pthread_cond_broadcast(&cs->cv);
 	pthread_mutex_unlock(&cs->mu);
@@ -627,7 +638,6 @@ static void call_done(void *arg)
  * a call to a dead node ends now, not at its timeout). */
 static void call_wait(wire_client *c, nng_aio *aio, struct call_sync *cs)
 {
-	int aborted = 0;
 	pthread_mutex_lock(&cs->mu);
 	while (!cs->done) {
 		struct timespec dl;
@@ -638,8 +648,9 @@ static void call_wait(wire_client *c, nng_aio *aio, struct call_sync *cs)
 			dl.tv_nsec -= 1000000000;
 		}
 		pthread_cond_timedwait(&cs->cv, &cs->mu, &dl);
-		if (!cs->done && !aborted && wire_client_lost(c)) {
-			aborted = 1;
+		/* again at each turn: a receive chained after an abort is
+		 * aborted too */
+		if (!cs->done && wire_client_lost(c)) {
 			pthread_mutex_unlock(&cs->mu);
 			nng_aio_abort(aio, NNG_ECLOSED);
 			pthread_mutex_lock(&cs->mu);
@@ -693,20 +704,19 @@ static int call_frame(wire_client *c, const void *frame, size_t n, struct wire_m
 	}
 	nng_aio_set_timeout(aio, timeout_ms);
 	nng_aio_set_msg(aio, msg);
+	cs.ctx = ctx;
+	cs.aio = aio;
 	test_send_delay();
 	nng_ctx_send(ctx, aio);
-	call_wait(c, aio, &cs);
+	call_wait(c, aio, &cs); /* the send, then the receive (call_done) */
 	int rv = nng_aio_result(aio);
-	if (rv != 0) {
+	if (rv != 0 && !cs.receiving) {
 		settle_lost(c, rv);
 		rc = rv == NNG_ETIMEDOUT ? WIRE_ETIMEDOUT : rv == NNG_ECLOSED ? WIRE_ECLOSED : WIRE_EIO;
 		verr_set(e, "sending: %s", rv == NNG_ECLOSED ? "the connection closed" : nng_strerror(rv));
 		goto out; /* msg still ours */
 	}
 	msg = NULL;
-	nng_ctx_recv(ctx, aio);
-	call_wait(c, aio, &cs);
-	rv = nng_aio_result(aio);
 	if (rv != 0) {
 		settle_lost(c, rv);
 		rc = rv == NNG_ETIMEDOUT ? WIRE_ETIMEDOUT : rv == NNG_ECLOSED ? WIRE_ECLOSED : WIRE_EIO;

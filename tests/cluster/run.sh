@@ -3,7 +3,8 @@
 # (namespace hosts). Every sample prints what it prints under --serial;
 # the hostnames sample spreads its tasks over the hosts; a result made on
 # one host is consumed on another; task prints come back prefixed with the
-# node; 20,000 tasks and a reduction give the local answer; a failed task
+# node; 20,000 tasks and a reduction give the local answer, and so do
+# 6,000 dependent calls (chains.flow); a failed task
 # is reported as locally; a wrong token is refused;
 # a worker killed mid-run gives an error naming it, not a hang.
 # Usage: run.sh FLOW. Exit 77 (skipped) without root or netns.
@@ -90,6 +91,16 @@ cp "$here/fanout.flow" "$tmp/"
 rc=$?
 [ $rc = 0 ] && [ "$(cat "$tmp/fanout.out")" = 9230000 ] && ok ||
 	bad "fanout.flow: exit $rc: $(head -3 "$tmp/fanout.out" "$tmp/fanout.err")"
+
+# ---- thousands of dependent calls, sent without a thread waiting for
+# each (remote_async.h): the same answer as --serial ----
+cp "$here/chains.flow" "$tmp/"
+(cd "$tmp" && "$flow" run --serial -p width=60 chains.flow >"$tmp/chains.local")
+(cd "$tmp" && run 1 timeout 120 "$flow" run --address "$head_addr" --token-file "$tmp/token" \
+	-p width=60 chains.flow >"$tmp/chains.out" 2>"$tmp/chains.err")
+rc=$?
+[ $rc = 0 ] && [ -s "$tmp/chains.local" ] && cmp -s "$tmp/chains.local" "$tmp/chains.out" && ok ||
+	bad "chains.flow: exit $rc: $(head -3 "$tmp/chains.out" "$tmp/chains.err") (--serial: $(cat "$tmp/chains.local"))"
 
 # ---- a failed task: reported as locally (the same stderr and status) ----
 (cd "$tmp" && "$flow" run boom.flow >"$tmp/boom.local" 2>"$tmp/boom.local.err")
