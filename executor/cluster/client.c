@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "actors.h"
 #include "batch.h"
 #include "executor/interrupt.h"
 #include "plans.h"
@@ -52,6 +53,7 @@ struct cl_client {
 	char (*addrs)[128];
 	int n, cpus;
 	flow_node_view self; /* the client's own: the members as its peers */
+	ac_service *svc;     /* the run's actors live on the cluster (actors.h) */
 };
 
 static wire_client *pump_link(void *arg, verr *e)
@@ -282,6 +284,10 @@ cl_client *cl_client_open(const char *address, const auth_token *tok, const uint
 	pthread_mutex_init(&cl->mu, NULL);
 	cl->pump = bt_pump_start(&(bt_pump_ops){pump_link, pump_done, pump_lost}, cl, 2);
 	cl->remote = (task_remote){run_remote, cl};
+	/* actors live on the cluster: creations and calls go to the head */
+	task_actors_codec_init();
+	cl->svc = ac_service_new(cl->c, NULL, cl->hash, cl->job, cl->address);
+	task_set_actors(ac_service_actors(cl->svc));
 	char host[256] = "";
 	gethostname(host, sizeof host - 1);
 	cl->self = (flow_node_view){"client", "", NULL, cl->cpus > 0 ? cl->cpus : 1, 0, 0, NULL,
@@ -301,6 +307,10 @@ void cl_client_close(cl_client *c)
 {
 	if (!c)
 		return;
+	if (c->svc) {
+		task_set_actors(NULL);
+		ac_service_free(c->svc);
+	}
 	if (c->pump) {
 		wire_client_shutdown(c->c); /* the pump's requests end now */
 		bt_pump_stop(c->pump);
