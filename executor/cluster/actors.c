@@ -405,7 +405,7 @@ static void send_call(ac_dir *d, struct acall *c, struct replies *r)
 			a->qt = c;
 	}
 	char why[600];
-	snprintf(why, sizeof why, "%s could not be reached", a->node_name);
+	snprintf(why, sizeof why, "%s was lost (it could not be reached)", a->node_name);
 	node_lost_locked(d, a->node, why, r);
 }
 
