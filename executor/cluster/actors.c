@@ -766,6 +766,12 @@ static int roundtrip(ac_service *s, struct wire_actor_call *m, struct wire_done 
 	verr e;
 	/* no timeout: a method may run long; a lost head ends the call */
 	int rc = wire_client_call(s->c, &req, &rep, -1, &e);
+	if (rc == WIRE_EMALFORMED) {
+		/* no fallback: the actor lives on another node */
+		if (asprintf(err, "the call cannot be sent to the actor's node: %s", e.msg) < 0)
+			*err = NULL;
+		return -1;
+	}
 	if (rc != WIRE_OK) {
 		if (asprintf(err, "the head at %s did not answer an actor call: %s", s->head, e.msg) < 0)
 			*err = NULL;
