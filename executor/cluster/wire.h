@@ -152,7 +152,7 @@ typedef struct { struct wire_done *v; uint32_t n; } wire_DONES;
 	 * method's proto); exactly one call. Answered by TASKS_DONE with its one
 	 * outcome when it ends (NEW: result the actor's id); ok WIRE_DONE_LOST:
 	 * the actor died (e.kind "actor_died") */ \
-	M(ACTOR_CALL, 24, actor_call, F(U8, op) F(U64, actor) F(U32, restarts) F(STR, name) \
+	M(ACTOR_CALL, 17, actor_call, F(U8, op) F(U64, actor) F(U32, restarts) F(STR, name) \
 	  F(CALLS, calls))
 enum { WIRE_ACTOR_NEW = 1, WIRE_ACTOR_CALL = 2 };
 /* head->node: actor work travels in RUN_TASKS records whose fn carries one
