@@ -4,11 +4,11 @@
  * driver thread) runs every other node in id order, each once its
  * predecessors are done, so driver effects keep the serial order.
  *
- * Actors: creation and method-call nodes run on workers like tasks; an
- * actor's calls (and the tasks passed its handle) are chained by the
- * lowering's ordering edges, so they run one at a time in the driver's
- * order, and the instance's lock keeps a call made from inside a task
- * body from overlapping them. An actor holds what its @cpus, @memory and
+ * Actors: creation and method-call nodes run on workers like tasks; the
+ * driver's calls on an actor are chained by the lowering's ordering edges
+ * (tasks passed its handle come after the driver's calls before them and
+ * before its next one, unordered among themselves), and the instance's
+ * lock runs calls one at a time. An actor holds what its @cpus, @memory and
  * @resources say (default nothing) from its creation to the end of the
  * run; res_check_dag refuses, before anything runs, an actor or a task
  * that cannot fit beside what the driver's actors hold.

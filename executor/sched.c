@@ -62,8 +62,8 @@ uint32_t bq_pop(bucket_queue *q)
 /* ---- readiness ---------------------------------------------------------------- */
 
 /* Calls run on a node's task slots: tasks, puts, actor creations and
- * method calls (the lowering orders each actor's callers: calls on one
- * actor, and the tasks passed its handle, follow one another). Driver
+ * method calls (the lowering orders the driver's calls on each actor, and
+ * the tasks passed its handle between them). Driver
  * expressions and effects run on the driver thread, in id order. */
 static bool runs_on_worker(const dag *g, uint32_t v)
 {

@@ -101,6 +101,42 @@ typedef struct task_remote {
 #define TASK_REMOTE_LOST_RERUNS 3
 
 struct task_host;
+/* Actors of the cluster (executor/cluster/actors.h): under `flow run
+ * --address`, and on every node of a cluster, an actor lives on one node
+ * and its handle here is a reference (its id); creation and method calls
+ * go through the head to that node. Set once per process
+ * (task_set_actors) before any task runs: the client's run, a daemon's
+ * node. NULL (the default): actors live in this process. Both functions
+ * are called from any number of threads and block until the call ends.
+ * create: runs class cls's init there; 0 with *id, 1 when init failed
+ * (*err, *id still names the broken actor), -1 when it could not be made
+ * (*err). call: method fn (a proto index) on actor id; 0 with *res (a new
+ * reference), 1 when it failed there (*err as its node reported it),
+ * TASK_REMOTE_LOST when the actor died (*err names the actor and the
+ * node), -1 when it could not be called (*err). *node (or NULL) names
+ * the node, *output what the method printed; strings malloc'd. */
+typedef struct task_actors {
+	int (*create)(void *ctx, uint32_t cls, uint32_t restarts, const char *name, uint64_t seed,
+	              uint64_t ident, value args, uint64_t *id, char **err, char **node, char **output);
+	int (*call)(void *ctx, uint64_t id, uint32_t fn, uint64_t seed, uint64_t ident, value args,
+	            value *res, char **err, char **node, char **output);
+	void *ctx;
+} task_actors;
+void task_set_actors(const task_actors *a);
+/* Registers the encoding of actor handles that are references (an id and
+ * a class index; a handle of an actor living here cannot be encoded).
+ * Call once, before threads start, where handles travel. */
+void task_actors_codec_init(void);
+/* Decoded handles name their class by index: gives each handle inside v
+ * its class from p (an index out of range leaves it broken). */
+void task_actors_bind(value v, const bc_program *p);
+/* Runs method (or init) m of an actor on this node with self (the
+ * instance's fields, a dict) in h, as call `ident`: 0 with *res, or 1
+ * with *err (malloc'd, rendered as a failed call's report). */
+int task_run_method(struct task_host *h, const bc_proto *m, value self, value *args, int nargs,
+                    uint64_t ident, value *res, char **err);
+
+struct task_host;
 typedef struct task_spawner {
 	/* Takes job j (its fut pending, not yet shared): it will run. */
 	void (*submit)(struct task_host *h, nested_job *j);

@@ -204,6 +204,10 @@ static inline flow_rng *vm_rng(flow_vm *vm) { return &vm_ctx(vm)->rng; }
 
 /* Registers the type hooks for V_FUTURE/V_ACTOR/V_FUNC; call once. */
 void vm_types_init(void);
+/* A host whose actor handles can travel (the cluster) gives their
+ * encoding here (encode.h's ENC_EXT payload); kept by vm_types_init. */
+void vm_types_set_actor_codec(int (*enc)(sbuf *out, value v, verr *e),
+                              int (*dec)(const uint8_t *buf, size_t len, value *out, verr *e));
 
 /* Set (e.g. from a signal handler) to make every running VM fail with
  * "interrupted" at its next backward jump or call; the setter clears it.

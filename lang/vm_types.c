@@ -204,6 +204,18 @@ static void stream_str(sbuf *out, value v)
 	sbuf_printf(out, "<stream of '%s'>", st->task ? st->task : "?");
 }
 
+/* How actor handles travel, when a host can send them (vm.h). */
+static int (*actor_enc)(sbuf *out, value v, verr *e);
+static int (*actor_dec)(const uint8_t *buf, size_t len, value *out, verr *e);
+
+void vm_types_set_actor_codec(int (*enc)(sbuf *out, value v, verr *e),
+                              int (*dec)(const uint8_t *buf, size_t len, value *out, verr *e))
+{
+	actor_enc = enc;
+	actor_dec = dec;
+	vm_types_init();
+}
+
 void vm_types_init(void)
 {
 	static const vtype_hooks stm = { stream_free, stream_str, NULL };
@@ -211,7 +223,8 @@ void vm_types_init(void)
 	static const vtype_hooks err = { error_free, error_str, NULL };
 	vtype_register(V_ERROR, &err);
 	static const vtype_hooks fut = { future_free, future_str, NULL };
-	static const vtype_hooks act = { actor_free, actor_str, actor_eq };
+	/* not const: vm_types_init runs again (plans, compiles) and keeps the codec */
+	vtype_hooks act = { actor_free, actor_str, actor_eq, actor_enc, actor_dec };
 	static const vtype_hooks fun = { func_free, func_str, func_eq };
 	vtype_register(V_FUTURE, &fut);
 	vtype_register(V_ACTOR, &act);

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "actors.h"
 #include "batch.h"
 #include "executor/interrupt.h"
 #include "executor/run_obs.h"
@@ -62,6 +63,7 @@ struct cl_client {
 	double (*ramounts)[PLACE_MAX_RES];
 	int n, cpus;
 	flow_node_view self; /* the client's own: the members as its peers */
+	ac_service *svc;     /* the run's actors live on the cluster (actors.h) */
 };
 
 static void call_back(struct slot *s, struct wire_done *d);
@@ -412,6 +414,10 @@ cl_client *cl_client_open(const char *address, const auth_token *tok, const uint
 	cl->pump = bt_pump_start(&(bt_pump_ops){pump_link, pump_done, pump_lost}, cl, 2);
 	cl->remote = (task_remote){.run = run_remote, .ctx = cl, .submit = submit_remote,
 	                           .abandon = abandon_remote};
+	/* actors live on the cluster: creations and calls go to the head */
+	task_actors_codec_init();
+	cl->svc = ac_service_new(cl->c, NULL, cl->hash, cl->job, cl->address);
+	task_set_actors(ac_service_actors(cl->svc));
 	char host[256] = "";
 	gethostname(host, sizeof host - 1);
 	cl->self = (flow_node_view){"client", "", NULL, cl->cpus > 0 ? cl->cpus : 1, 0, 0, NULL,
@@ -431,6 +437,10 @@ void cl_client_close(cl_client *c)
 {
 	if (!c)
 		return;
+	if (c->svc) {
+		task_set_actors(NULL);
+		ac_service_free(c->svc);
+	}
 	if (c->pump) {
 		wire_client_shutdown(c->c); /* the pump's requests end now */
 		bt_pump_stop(c->pump);

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "actors.h"
 #include "auth.h"
 #include "batch.h"
 #include "place.h"
@@ -120,6 +121,9 @@ struct head {
 	struct hjob *jobs;
 	size_t njobs;
 	uint64_t next_job;
+	ac_dir *ad;          /* the actor directory (actors.h) */
+	ac_host *actors;     /* actors on node 1 (NULL: --cpus 0) */
+	ac_service *svc;     /* actor calls made on node 1 */
 };
 
 static int64_t now_ms(void)
@@ -830,6 +834,8 @@ static void link_done(void *arg, struct wire_done *d, uint32_t n)
 	bt_recs_init(&r);
 	pthread_mutex_lock(&h->fmu);
 	for (uint32_t i = 0; i < n; i++) {
+		if (d[i].id & AC_ID_BIT)
+			continue; /* an actor's: below, without fmu (actors.h) */
 		struct hcall *e = bt_map_del(&h->calls, d[i].id);
 		if (e) {
 			if (e->l && e->l->inflight)
@@ -842,6 +848,11 @@ static void link_done(void *arg, struct wire_done *d, uint32_t n)
 	}
 	dispatch(h, &r);
 	pthread_mutex_unlock(&h->fmu);
+	for (uint32_t i = 0; i < n; i++)
+		if (d[i].id & AC_ID_BIT) {
+			ac_dir_done(h->ad, &d[i]);
+			wire_done_free(&d[i]);
+		}
 	job_count(h, &r);
 	bt_outbox_put(h->out, &r);
 	bt_recs_fini(&r);
@@ -887,6 +898,10 @@ static void link_lost(void *arg, const char *why, int in_call)
 	pthread_mutex_unlock(&h->fmu);
 	if (lost)
 		wire_log("%zu task call%s lost: %s", lost, lost == 1 ? "" : "s", text);
+	char nodetext[700];
+	snprintf(nodetext, sizeof nodetext, "node %llu (%s at %s) was lost",
+	         (unsigned long long)l->node, l->host, l->address);
+	ac_dir_node_lost(h->ad, l->node, nodetext); /* its actors restart or die */
 	job_count(h, &r);
 	bt_outbox_put(h->out, &r);
 	bt_recs_fini(&r);
@@ -972,6 +987,7 @@ static void *cancel_main(void *arg)
 static void forward_gone(struct head *h, uint32_t pipe)
 {
 	bt_outbox_drop(h->out, pipe);
+	ac_dir_client_gone(h->ad, pipe); /* the actors its run made go */
 	bt_recs r;
 	bt_recs_init(&r);
 	pthread_mutex_lock(&h->fmu);
@@ -1204,8 +1220,130 @@ static void check_silence(struct head *h)
 	}
 	prune_dead(h, now);
 	pthread_mutex_unlock(&h->mu);
-	for (size_t i = 0; i < ndead; i++)
+	for (size_t i = 0; i < ndead; i++) {
 		shut_links_to(h, dead[i]);
+		char why[200];
+		snprintf(why, sizeof why, "node %llu was declared dead (no heartbeat for %d ms)",
+		         (unsigned long long)dead[i], HEAD_DEAD_MS);
+		ac_dir_node_lost(h->ad, dead[i], why);
+	}
+}
+
+/* ---- actors (actors.h): the directory's view of the nodes ---------------- */
+
+static size_t ac_nodes(void *arg, ac_node *out, size_t max)
+{
+	struct head *h = arg;
+	size_t n = 0;
+	pthread_mutex_lock(&h->mu);
+	for (size_t i = 0; i < h->n && n < max; i++) {
+		struct member *x = &h->m[i];
+		if (!(x->pipe || x->id == 1) || x->state != N_ALIVE || x->cpus == 0)
+			continue;
+		if (x->id == 1 && !h->actors)
+			continue;
+		out[n].id = x->id;
+		out[n].cpus = x->cpus;
+		snprintf(out[n].name, sizeof out[n].name, "node %llu (%s at %s)", (unsigned long long)x->id,
+		         x->host, x->address);
+		n++;
+	}
+	pthread_mutex_unlock(&h->mu);
+	return n;
+}
+
+/* Sends an actor's call record to node: node 1's actors are here; a
+ * worker's travel on its link's pump, as task calls do. */
+static int ac_send(void *arg, uint64_t node, const struct wire_call *c)
+{
+	struct head *h = arg;
+	char address[128], host[256];
+	cl_plan *plan = NULL;
+	pthread_mutex_lock(&h->mu);
+	struct member *x = find_member(h, node);
+	int ok = x && x->state != N_DEAD && !(x->closed && x->state != N_ALIVE);
+	if (ok) {
+		snprintf(address, sizeof address, "%s", x->address);
+		snprintf(host, sizeof host, "%s", x->host);
+	}
+	if (ok && node == 1) {
+		struct plan_entry *pe = plan_store_find(&h->plans, c->hash);
+		plan = pe ? pe->loaded : NULL;
+	}
+	pthread_mutex_unlock(&h->mu);
+	if (!ok)
+		return -1;
+	if (node == 1) {
+		if (!plan || !h->actors)
+			return -1;
+		struct wire_call cc = *c;
+		cc.args = val_hold(c->args);
+		ac_host_add(h->actors, 0, plan, &cc);
+		val_rele(cc.args);
+		return 0;
+	}
+	sbuf b;
+	verr ve;
+	sbuf_init(&b);
+	int rc = -1;
+	pthread_mutex_lock(&h->fmu);
+	struct link *l = link_for(h, node, address, host);
+	if (l) {
+		pthread_mutex_lock(&l->wmu);
+		size_t k = 0;
+		while (k < l->nwants && memcmp(l->wants[k], c->hash, 32) != 0)
+			k++;
+		if (k == l->nwants) {
+			uint8_t (*nw)[32] = realloc(l->wants, (l->nwants + 1) * sizeof *nw);
+			if (nw) {
+				l->wants = nw;
+				memcpy(l->wants[l->nwants++], c->hash, 32);
+			}
+		}
+		pthread_mutex_unlock(&l->wmu);
+		if (wire_encode_call(c, &b, &ve) == WIRE_OK && b.len <= BT_MAX_RECORD &&
+		    bt_pump_add(l->pump, b.data, b.len) == 0)
+			rc = 0;
+	}
+	pthread_mutex_unlock(&h->fmu);
+	sbuf_fini(&b);
+	return rc;
+}
+
+/* An actor on node 1 ended a call. */
+static void ac_local_done(void *arg, uint32_t pipe, struct wire_done *d)
+{
+	struct head *h = arg;
+	(void)pipe;
+	ac_dir_done(h->ad, d);
+}
+
+/* The directory's answer to a parked ACTOR_CALL. */
+static void ac_reply_pending(void *rarg, const struct wire_done *d)
+{
+	wire_pending *p = rarg;
+	struct wire_msg m = {.kind = WM_TASKS_DONE};
+	m.u.tasks_done.dones.v = (struct wire_done *)d;
+	m.u.tasks_done.dones.n = 1;
+	if (wire_pending_reply(p, &m) != WIRE_OK) {
+		struct wire_done f = *d;
+		f.result = v_none();
+		f.ok = d->ok == WIRE_DONE_OK ? WIRE_DONE_FAILED : d->ok;
+		f.error = "the result cannot be sent (it cannot be encoded, or exceeds one message)";
+		m.u.tasks_done.dones.v = &f;
+		if (wire_pending_reply(p, &m) != WIRE_OK)
+			wire_pending_error(p, WIRE_EIO, "the actor call's outcome cannot be sent");
+	}
+}
+
+static void handle_actor_call(struct head *h, wire_server *s, uint32_t pipe, struct wire_actor_call *m)
+{
+	wire_pending *p = wire_server_detach(s);
+	if (!p) {
+		wire_server_reply_error(s, WIRE_EIO, "the head is out of resources");
+		return;
+	}
+	ac_dir_request(h->ad, pipe, m, ac_reply_pending, p);
 }
 
 int head_run(const struct node_opts *o, verr *e)
@@ -1254,6 +1392,13 @@ int head_run(const struct node_opts *o, verr *e)
 	obj_init(o->token, self->address, self->address, NULL); /* node 1's objects */
 	if (o->cpus > 0)
 		h.pool = bt_pool_start(o->cpus, h.name, &h.view, &h.local_busy, local_done, &h);
+	/* actors: the directory, node 1's own, and the calls node 1's tasks make */
+	task_actors_codec_init();
+	h.ad = ac_dir_new(&(ac_dir_ops){ac_nodes, ac_send}, &h);
+	if (o->cpus > 0)
+		h.actors = ac_host_new(h.name, &h.view, ac_local_done, &h);
+	h.svc = ac_service_new(NULL, h.ad, NULL, 0, self->address);
+	task_set_actors(ac_service_actors(h.svc));
 	wire_log("head listening on %s (node 1, %s, %d cpus)", self->address, self->host, o->cpus);
 	snprintf(text, sizeof text,
 	         "Flow head started on %s (node 1, host %s, %d cpus).\n"
@@ -1285,6 +1430,7 @@ int head_run(const struct node_opts *o, verr *e)
 			case WM_WAIT_DONE: handle_wait_done(&h, s, pipe, &m.u.wait_done); break;
 			case WM_OBJ_GET:
 			case WM_OBJ_FREE: obj_serve(s, &m); break;
+			case WM_ACTOR_CALL: handle_actor_call(&h, s, pipe, &m.u.actor_call); break;
 			default: {
 				char why[128];
 				snprintf(why, sizeof why, "the head does not serve %s", wire_kind_name(m.kind));
@@ -1323,6 +1469,7 @@ int head_run(const struct node_opts *o, verr *e)
 	for (size_t i = 0; i < nlinks; i++)
 		bt_pump_stop(h.links[i]->pump);
 	int busy = bt_pool_stop(h.pool, 5000) != 0;
+	busy |= ac_host_stop(h.actors, 2000) != 0;
 	/* the server first: closing it reports its pipes gone (on_gone),
 	 * which drops their outcomes from the outbox */
 	wire_server_close(s);
@@ -1342,6 +1489,9 @@ int head_run(const struct node_opts *o, verr *e)
 		if (h.calls.keys[i])
 			free_hcall(h.calls.vals[i]);
 	bt_map_free(&h.calls);
+	task_set_actors(NULL);
+	ac_service_free(h.svc);
+	ac_dir_free(h.ad);
 	plan_store_free(&h.plans);
 	for (size_t i = 0; i < h.noffers; i++)
 		place_offer_free(h.offers[i]);

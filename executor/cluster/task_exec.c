@@ -12,8 +12,10 @@
 #include "lang/diag.h"
 #include "lang/vm.h"
 #include "objects.h"
+#include "plans.h"
 
 struct cl_plan {
+	uint8_t hash[32]; /* its SHA-256: what an actor made by its tasks names */
 	diag_ctx diag; /* the program borrows it */
 	bc_program *prog;
 	uint64_t actor_seq;
@@ -42,8 +44,13 @@ cl_plan *cl_plan_load(const uint8_t *buf, size_t len, char **err)
 		return NULL;
 	}
 	pthread_mutex_init(&p->mu, NULL);
+	plan_hash(buf, len, p->hash);
 	return p;
 }
+
+/* The plan of the task or method running on this thread. */
+static __thread const cl_plan *tl_plan;
+const uint8_t *cl_plan_current_hash(void) { return tl_plan ? tl_plan->hash : NULL; }
 
 void cl_plan_free(cl_plan *p)
 {
@@ -162,6 +169,7 @@ static int run_args(cl_plan *p, uint32_t fn, value args, uint64_t seed, uint64_t
 	const bc_proto *task = p->prog->protos[fn];
 	if (args.t != V_LIST || (long)list_len(args) != task->nparams)
 		return refuse(error, "task '%s' takes %ld arguments", task->name, task->nparams);
+	task_actors_bind(args, p->prog); /* handles of the cluster's actors */
 	nested_job *j = calloc(1, sizeof *j);
 	if (!j)
 		return refuse(error, "%sout of memory%ld", "", 0);
@@ -190,7 +198,10 @@ static int run_args(cl_plan *p, uint32_t fn, value args, uint64_t seed, uint64_t
 	size_t olen = 0;
 	FILE *cap = open_memstream(&obuf, &olen);
 	h->out = h->err = cap ? cap : stderr;
+	const cl_plan *outer = tl_plan;
+	tl_plan = p;
 	task_run_job(h, j);
+	tl_plan = outer;
 	h->out = stdout;
 	h->err = stderr;
 	give_host(p, h);
@@ -229,5 +240,66 @@ int cl_task_run(cl_plan *p, uint32_t fn, value args, uint64_t seed, uint64_t ide
 	}
 	int rc = run_args(p, fn, a, seed, ident, view, result, error, output);
 	val_rele(a);
+	return rc;
+}
+
+int cl_actor_run(cl_plan *p, int init, uint32_t fn, value self, value args, uint64_t seed,
+                 uint64_t ident, const flow_node_view *view, value *result, char **error,
+                 char **output)
+{
+	*result = v_none();
+	*error = NULL;
+	*output = NULL;
+	const bc_proto *m;
+	if (init) {
+		if (fn >= (uint32_t)p->prog->nactors)
+			return refuse(error, "%sclass %ld of the plan is not an actor", "", (long)fn);
+		m = p->prog->actors[fn]->init;
+		if (!m)
+			return 0; /* a class without init */
+	} else {
+		if (fn >= (uint32_t)p->prog->nprotos || p->prog->protos[fn]->kind != PROTO_METHOD)
+			return refuse(error, "%sfunction %ld of the plan is not a method", "", (long)fn);
+		m = p->prog->protos[fn];
+	}
+	if (args.t != V_LIST || (long)list_len(args) != m->nparams)
+		return refuse(error, "'%s' takes %ld arguments", m->name, m->nparams);
+	task_actors_bind(args, p->prog);
+	int n = m->nparams;
+	value *a = malloc(sizeof(value) * (size_t)(n ? n : 1));
+	if (!a)
+		return refuse(error, "%sout of memory%ld", "", 0);
+	for (int k = 0; k < n; k++) {
+		a[k] = val_hold(list_get(args, (size_t)k));
+		val_freeze(a[k]);
+	}
+	task_host *h = take_host(p, seed);
+	if (!h) {
+		for (int k = 0; k < n; k++)
+			val_rele(a[k]);
+		free(a);
+		return refuse(error, "%sout of memory%ld", "", 0);
+	}
+	h->seed = seed;
+	h->top_ident = ident;
+	h->node = view;
+	char *obuf = NULL;
+	size_t olen = 0;
+	FILE *cap = open_memstream(&obuf, &olen);
+	h->out = h->err = cap ? cap : stderr;
+	const cl_plan *outer = tl_plan;
+	tl_plan = p;
+	int rc = task_run_method(h, m, self, a, n, ident, result, error);
+	tl_plan = outer;
+	h->out = stdout;
+	h->err = stderr;
+	give_host(p, h);
+	if (cap) {
+		fclose(cap);
+		*output = take_output(obuf, olen, NULL);
+	}
+	for (int k = 0; k < n; k++)
+		val_rele(a[k]);
+	free(a);
 	return rc;
 }

@@ -41,4 +41,17 @@ const char *cl_plan_source(const cl_plan *p);
 int cl_task_run(cl_plan *p, uint32_t fn, value args, uint64_t seed, uint64_t ident,
                 const struct flow_node_view *view, value *result, char **error, char **output);
 
+/* The SHA-256 of the plan whose task or method runs on this thread, or
+ * NULL (an actor it makes names that plan). */
+const uint8_t *cl_plan_current_hash(void);
+
+/* An actor hosted here (actors.h): runs class fn's init (init 1; a class
+ * without one does nothing) or method fn (a proto index) with self (the
+ * instance's fields, a dict, borrowed) on args (a list). As cl_task_run:
+ * 0 with *result, or 1 with *error; *output what it printed. The caller
+ * runs one call of an actor at a time. */
+int cl_actor_run(cl_plan *p, int init, uint32_t fn, value self, value args, uint64_t seed,
+                 uint64_t ident, const struct flow_node_view *view, value *result, char **error,
+                 char **output);
+
 #endif

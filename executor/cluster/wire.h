@@ -162,7 +162,22 @@ typedef struct { struct wire_done *v; uint32_t n; } wire_DONES;
 	M(OBJ_GET, 17, obj_get, F(B32, id) F(U64, offset) F(U32, max)) \
 	M(OBJ_DATA, 18, obj_data, F(B32, id) F(U64, total) F(U64, offset) F(BLOB, chunk)) \
 	/* c->s: the consumer has the whole object; the holder may free it */ \
-	M(OBJ_FREE, 19, obj_free, F(B32, id))
+	M(OBJ_FREE, 19, obj_free, F(B32, id)) \
+	/* c->head: an actor call (actors.h): op WIRE_ACTOR_NEW (calls[0].fn the
+	 * class, args init's; actor 0) or WIRE_ACTOR_CALL (actor the id, fn the
+	 * method's proto); exactly one call. Answered by TASKS_DONE with its one
+	 * outcome when it ends (NEW: result the actor's id); ok WIRE_DONE_LOST:
+	 * the actor died (e.kind "actor_died") */ \
+	M(ACTOR_CALL, 20, actor_call, F(U8, op) F(U64, actor) F(U32, restarts) F(STR, name) \
+	  F(CALLS, calls))
+enum { WIRE_ACTOR_NEW = 1, WIRE_ACTOR_CALL = 2 };
+/* head->node: actor work travels in RUN_TASKS records whose fn carries one
+ * of these flags (the low bits: the class, or the method's proto); args is
+ * [actor id, the call's arguments...]. FREE: the actor's job ended. */
+#define WIRE_FN_ACTOR_NEW 0x80000000u
+#define WIRE_FN_ACTOR_CALL 0x40000000u
+#define WIRE_FN_ACTOR_FREE 0x20000000u
+#define WIRE_FN_ACTOR_MASK 0xe0000000u
 
 enum wire_kind {
 	WM_NONE = 0,

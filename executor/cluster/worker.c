@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "actors.h"
 #include "auth.h"
 #include "batch.h"
 #include "daemon.h"
@@ -50,6 +51,8 @@ struct worker {
 	bt_pool *pool;       /* the task threads, as many as --cpus */
 	int pool_left;       /* an earlier pool's task was left running (rejoin) */
 	bt_outbox *out;      /* outcomes for the head */
+	ac_host *actors;     /* the actors this node hosts (actors.h) */
+	ac_service *svc;     /* actor calls its tasks make, through the head */
 };
 
 static int64_t now_ms(void)
@@ -183,6 +186,17 @@ static void task_done(void *arg, bt_recs *r)
 	bt_outbox_put(w->out, r);
 }
 
+/* An actor's call ended: its outcome waits for the head, as a task's. */
+static void actor_done(void *arg, uint32_t pipe, struct wire_done *d)
+{
+	struct worker *w = arg;
+	bt_recs r;
+	bt_recs_init(&r);
+	bt_encode_done(d, &r, pipe);
+	bt_outbox_put(w->out, &r);
+	bt_recs_fini(&r);
+}
+
 /* RUN_TASKS: the calls go to the pool (its threads, as many as --cpus,
  * run them while this loop serves on); the request is answered with
  * outcomes as soon as one is ready. */
@@ -201,7 +215,10 @@ static void run_tasks(struct worker *w, wire_server *ls, uint32_t pipe, struct p
 			bt_encode_done(&d, &r, pipe);
 			continue;
 		}
-		bt_pool_add(w->pool, pipe, pe->loaded, c);
+		if (c->fn & WIRE_FN_ACTOR_MASK)
+			ac_host_add(w->actors, pipe, pe->loaded, c); /* an actor's mailbox */
+		else
+			bt_pool_add(w->pool, pipe, pe->loaded, c);
 	}
 	bt_outbox_put(w->out, &r);
 	bt_recs_fini(&r);
@@ -427,6 +444,10 @@ int worker_run(const struct node_opts *o, verr *e)
 	w->out = bt_outbox_new();
 	w->pool = bt_pool_start(o->cpus > 0 ? o->cpus : 1, w->name, &w->view, &w->cpus_used,
 	                        task_done, w);
+	w->actors = ac_host_new(w->name, &w->view, actor_done, w);
+	task_actors_codec_init();
+	w->svc = ac_service_new(w->head, NULL, NULL, 0, w->head_addr);
+	task_set_actors(ac_service_actors(w->svc));
 	wire_server_on_gone(listener, on_gone, w);
 	struct plan_store plans = {.load = 1};
 	int64_t drain_end = 0;
@@ -472,6 +493,7 @@ int worker_run(const struct node_opts *o, verr *e)
 	}
 	/* running tasks end first (at most 5 s more: then left to the exit) */
 	busy = (w->pool && bt_pool_stop(w->pool, 5000) != 0) || w->pool_left;
+	busy |= ac_host_stop(w->actors, 2000) != 0;
 	/* the listener first: closing it reports its pipes gone (on_gone),
 	 * which drops their outcomes from the outbox */
 	wire_server_close(listener);
@@ -496,6 +518,10 @@ int worker_run(const struct node_opts *o, verr *e)
 	}
 out:
 	wire_server_close(listener);
+	if (w->svc && !busy) {
+		task_set_actors(NULL);
+		ac_service_free(w->svc);
+	}
 	wire_client_close(w->head);
 	if (!busy)
 		free(w);

@@ -5,7 +5,8 @@
 # nested calls spread over threads (seen in the trace); wait() returns the
 # call that ends first and honours its timeout; a nested call that can
 # never fit fails clearly; a caller blocked on a nested call still times
-# out. Every run has a time limit: a deadlock fails the test, not CI.
+# out; tasks holding one actor's handle run at the same time. Every run
+# has a time limit: a deadlock fails the test, not CI.
 #
 #   tests/parallel/nested.sh FLOW
 set -u
@@ -48,6 +49,20 @@ if [ $rc = 0 ] && [ "$(cat "$tmp/out")" = 6 ] && [ "$naps" = 4 ] && [ "$lanes" -
 	ok
 else
 	bad "spread: exit $rc, $naps nested events on $lanes lanes"
+fi
+
+# tasks sharing an actor's handle are not chained: at --cpus 4 the four
+# run at once (each one's span overlaps every other's in the trace)
+run --cpus 4 --trace "$tmp/shared.json" "$here/shared_handle.flow"
+overlap=$(python3 -c 'import json,sys
+t = json.load(open(sys.argv[1]))
+ev = t["traceEvents"] if isinstance(t, dict) else t
+w = [e for e in ev if e.get("name") == "work" and e.get("ph") == "X"]
+print(len(w) == 4 and max(e["ts"] for e in w) < min(e["ts"] + e["dur"] for e in w))' "$tmp/shared.json" 2>/dev/null)
+if [ $rc = 0 ] && [ "$(cat "$tmp/out")" = "6 40" ] && [ "$overlap" = True ]; then
+	ok
+else
+	bad "tasks sharing a handle: exit $rc, output '$(cat "$tmp/out")', all four at once: $overlap"
 fi
 
 run --cpus 2 "$here/wait_any.flow"

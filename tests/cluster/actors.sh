@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# actors.sh - actors live on the cluster's nodes (docs/wire.md, "Actors"):
+#  - one actor used by tasks on several hosts: the callers ran on at least
+#    two nodes, its count is exact, each caller's calls arrived in its
+#    order, and the actor did not live on the client (actors.flow);
+#  - the worker holding an actor with @restarts(1) is killed with -9: the
+#    run goes on with a new instance (init ran again); the worker holding
+#    one with @restarts(0) is killed: its calls fail as "actor_died",
+#    caught by `except e` in the driver (restart.flow); the head's log
+#    names the actor and the node;
+#  - an uncaught call of a dead actor ends the run with exit 1 and a
+#    message naming the actor;
+#  - at the end no process and no spill directory is left.
+# Usage: actors.sh FLOW. Exit 77 (skipped) without root or netns.
+set -u
+flow=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/netns.sh"
+. "$here/harness.sh"
+cluster_harness 4
+cp "$here/actors.flow" "$here/restart.flow" "$tmp/"
+frun() { (cd "$tmp" && run 1 timeout 120 "$flow" run --address "$head_addr" --token-file "$tmp/token" "$@"); }
+start_worker() {
+	run "$1" "$flow" start --address "$head_addr" --block --cpus 1 --token-file "$tmp/token" \
+		>>"$tmp/w$1.out" 2>>"$tmp/w$1.err" &
+}
+# the host number of node ID (from the head's status)
+host_of() {
+	status_json 2>/dev/null | python3 -c 'import json,sys
+s = json.load(sys.stdin)
+print(next((n["host"][4:] for n in s["nodes"] if str(n["id"]) == sys.argv[1]), ""))' "$1"
+}
+
+# the head runs no tasks and no actors: every actor lives on a worker
+run 1 "$flow" start --head --block --cpus 0 --token-file "$tmp/token" >"$tmp/head.out" 2>"$tmp/head.err" &
+wait_until 10 grep -q "Flow head started" "$tmp/head.out" || bad "the head did not start"
+for i in 2 3 4; do start_worker $i; done
+wait_until 15 count_is 4 && ok || bad "the workers did not join: $(status_json 2>&1)"
+
+# ---- one actor, callers on several hosts ----
+frun -p tasks=8 -p calls=40 actors.flow >"$tmp/a.out" 2>"$tmp/a.err"
+code=$?
+cat >"$tmp/a.want" <<'OUT'
+callers ran on at least 2 nodes: true
+count, out of order, callers: [320, 0, 8]
+actor lives off the client: true
+OUT
+[ $code = 0 ] && cmp -s "$tmp/a.out" "$tmp/a.want" && ok ||
+	bad "shared actor (exit $code): $(cat "$tmp/a.out" "$tmp/a.err" | head -8)"
+
+# ---- kill -9 the nodes of an actor with @restarts(1) and one with @restarts(0) ----
+frun -p rounds=40 restart.flow >"$tmp/r.out" 2>"$tmp/r.err" &
+client=$!
+wait_until 20 grep -q '^homes:' "$tmp/r.out" || bad "restart.flow did not start: $(cat "$tmp/r.err")"
+read -r _ keeper fragile <"$tmp/r.out"
+hk=$(host_of "$keeper")
+hf=$(host_of "$fragile")
+[ -n "$hk" ] && [ -n "$hf" ] && [ "$hk" != "$hf" ] && ok ||
+	bad "the two actors should live on two workers: nodes $keeper ($hk) and $fragile ($hf)"
+sleep 1
+kill -9 "$(daemon_pid "$hk" worker)" "$(daemon_pid "$hf" worker)"
+wait $client
+code=$?
+cat >"$tmp/r.want" <<'OUT'
+keeper restarted: true and failed at most once: true
+fragile calls failed as actor_died: true
+OUT
+[ $code = 0 ] && tail -n 2 "$tmp/r.out" | cmp -s - "$tmp/r.want" && ok ||
+	bad "restarts (exit $code): $(cat "$tmp/r.out" "$tmp/r.err" | head -12)"
+grep -q "actor 'Keeper' (actor [0-9]*) died: node $keeper (.*) was lost.*; restarting it (restart 1 of 1)" "$tmp/head.err" &&
+	grep -q "actor 'Keeper' (actor [0-9]*) started again on node" "$tmp/head.err" && ok ||
+	bad "the head did not log Keeper's restart: $(grep actor "$tmp/head.err" | head -5)"
+grep -q "actor 'Fragile' (actor [0-9]*) died: node $fragile (.*); no restarts left (@restarts(0))" "$tmp/head.err" && ok ||
+	bad "the head did not log Fragile's death: $(grep actor "$tmp/head.err" | head -5)"
+grep -q "actor 'Fragile' (actor [0-9]*) died: node $fragile" "$tmp/r.err" && ok ||
+	bad "the client did not name the dead actor and its node: $(head -5 "$tmp/r.err")"
+
+# ---- an uncaught call of a dead actor: exit 1, naming the actor ----
+# one worker is left (the killed ones are not replaced): kill it under a
+# @restarts(0) actor, and there is no node for anything after
+cat >"$tmp/dies.flow" <<'EOF2'
+import time
+import sys
+actor Solo {
+    fn init() { self.n = 0 }
+    fn home() -> str { return sys.node_id() }
+    fn bump() -> int {
+        self.n += 1
+        return self.n
+    }
+}
+let s = Solo()
+print("home:", get(s.home()))
+for i in range(50) {
+    get(s.bump())
+    time.sleep(0.2)
+}
+print("not reached")
+EOF2
+frun dies.flow >"$tmp/d.out" 2>"$tmp/d.err" &
+client=$!
+wait_until 20 grep -q '^home:' "$tmp/d.out" || bad "dies.flow did not start: $(cat "$tmp/d.err")"
+read -r _ solo <"$tmp/d.out"
+sleep 0.5
+kill -9 "$(daemon_pid "$(host_of "$solo")" worker)"
+wait $client
+code=$?
+[ $code = 1 ] && ! grep -q "not reached" "$tmp/d.out" && grep -q "actor 'Solo' (actor [0-9]*) died: node $solo" "$tmp/d.err" && ok ||
+	bad "a dead actor's uncaught call (exit $code): $(cat "$tmp/d.out" "$tmp/d.err" | head -8)"
+
+# ---- the end: workers started where the killed ones were remove their
+# spill directories; every daemon stops on SIGTERM; nothing is left ----
+gone() { ! kill -0 "$1" 2>/dev/null || grep -q '^Z' <(ps -o stat= -p "$1" 2>/dev/null); }
+for i in 2 3 4; do start_worker $i; done
+wait_until 15 count_is 4 && ok || bad "fresh workers did not join: $(status_json 2>&1)"
+for i in 4 3 2 1; do
+	for f in "$tmp/h$i"/.flow/run/*.pid; do
+		[ -f "$f" ] || continue
+		p=$(cut -d' ' -f1 "$f")
+		kill -0 "$p" 2>/dev/null || { rm -f "$f"; continue; } # killed with -9 above
+		kill -TERM "$p"
+		wait_until 10 gone "$p" || bad "pid $p (${f##*/}) did not stop on SIGTERM"
+	done
+done
+nothing_left
+echo "cluster actors: $pass passed, $fail failed"
+[ $fail = 0 ] || { echo "--- head log"; tail -30 "$tmp/head.err"; }
+[ $fail = 0 ]
