@@ -892,8 +892,8 @@ static void test_big_dag_roundtrip(void **state)
 	assert_non_null(strstr(e2, "checksum"));
 	free(e2);
 	int refused = 0;
-	for (size_t k = 0; k < 300; k++) {
-		size_t at = (plan.len - PLAN_SUM_LEN) * (k + 1) / 301;
+	for (size_t k = 0; k < 120; k++) {
+		size_t at = (plan.len - PLAN_SUM_LEN) * (k + 1) / 121;
 		memcpy(b, plan.data, plan.len);
 		b[at] ^= (uint8_t)(1u << (k % 8));
 		plan_fix_checksum(b, plan.len);
