@@ -449,15 +449,16 @@ void cl_client_close(cl_client *c)
 	wire_client_close(c->c);
 	bt_map_free(&c->calls);
 	free(c->lost);
-	free(c->views);
-	free(c->peers);
-	free(c->ids);
-	free(c->hosts);
-	free(c->addrs);
+	/* the resource names first: their counts are in the views */
 	for (int i = 0; c->rnames && i < c->n; i++)
 		for (int k = 0; k < c->views[i].nres; k++)
 			free(c->rnames[i][k]);
 	free(c->rnames);
 	free(c->ramounts);
+	free(c->views);
+	free(c->peers);
+	free(c->ids);
+	free(c->hosts);
+	free(c->addrs);
 	free(c);
 }
