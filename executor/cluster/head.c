@@ -1260,6 +1260,7 @@ static int ac_send(void *arg, uint64_t node, const struct wire_call *c)
 	char address[128], host[256];
 	cl_plan *plan = NULL;
 	pthread_mutex_lock(&h->mu);
+	ac_host *actors = h->actors; /* NULL once the head stops */
 	struct member *x = find_member(h, node);
 	int ok = x && x->state != N_DEAD && !(x->closed && x->state != N_ALIVE);
 	if (ok) {
@@ -1274,11 +1275,11 @@ static int ac_send(void *arg, uint64_t node, const struct wire_call *c)
 	if (!ok)
 		return -1;
 	if (node == 1) {
-		if (!plan || !h->actors)
+		if (!plan || !actors)
 			return -1;
 		struct wire_call cc = *c;
 		cc.args = val_hold(c->args);
-		ac_host_add(h->actors, 0, plan, &cc);
+		ac_host_add(actors, 0, plan, &cc);
 		val_rele(cc.args);
 		return 0;
 	}
@@ -1468,8 +1469,18 @@ int head_run(const struct node_opts *o, verr *e)
 		wire_client_shutdown(__atomic_load_n(&h.links[i]->c, __ATOMIC_ACQUIRE));
 	for (size_t i = 0; i < nlinks; i++)
 		bt_pump_stop(h.links[i]->pump);
-	int busy = bt_pool_stop(h.pool, 5000) != 0;
-	busy |= ac_host_stop(h.actors, 2000) != 0;
+	/* node 1's pool goes first: closing the server (below) reports pipes
+	 * gone, and forward_gone must then find no pool to drop calls from */
+	pthread_mutex_lock(&h.fmu);
+	bt_pool *pool = h.pool;
+	h.pool = NULL;
+	pthread_mutex_unlock(&h.fmu);
+	pthread_mutex_lock(&h.mu);
+	ac_host *actors = h.actors; /* and ac_send finds no actor host */
+	h.actors = NULL;
+	pthread_mutex_unlock(&h.mu);
+	int busy = bt_pool_stop(pool, 5000) != 0;
+	busy |= ac_host_stop(actors, 2000) != 0;
 	/* the server first: closing it reports its pipes gone (on_gone),
 	 * which drops their outcomes from the outbox */
 	wire_server_close(s);
