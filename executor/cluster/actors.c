@@ -223,13 +223,7 @@ int ac_host_stop(ac_host *a, int wait_ms)
 	if (!a)
 		return 0;
 	struct timespec dl;
-	clock_gettime(CLOCK_REALTIME, &dl);
-	dl.tv_sec += wait_ms / 1000;
-	dl.tv_nsec += (long)(wait_ms % 1000) * 1000000;
-	if (dl.tv_nsec >= 1000000000) {
-		dl.tv_sec++;
-		dl.tv_nsec -= 1000000000;
-	}
+	wire_deadline(&dl, wait_ms);
 	pthread_mutex_lock(&a->mu);
 	a->stop = 1;
 	for (struct hosted *x = a->all; x; x = x->next)

@@ -158,6 +158,50 @@ static void give_host(cl_plan *p, task_host *h)
 	pthread_mutex_unlock(&p->mu);
 }
 
+/* One call on a host of p's: its prints are captured, to travel back
+ * with its outcome (call_end closes them into *obuf). */
+typedef struct host_call {
+	task_host *h;
+	FILE *cap;          /* NULL: prints go to stderr (no memory stream) */
+	char *obuf;
+	size_t olen;
+	const cl_plan *outer;
+} host_call;
+
+/* Takes a host for call `ident` of stream `seed` on node view; NULL when
+ * out of memory. */
+static task_host *call_begin(cl_plan *p, uint64_t seed, uint64_t ident, const flow_node_view *view,
+                             host_call *hc)
+{
+	task_host *h = take_host(p, seed);
+	if (!h)
+		return NULL;
+	h->seed = seed;
+	h->top_ident = ident;
+	h->node = view;
+	hc->h = h;
+	hc->obuf = NULL;
+	hc->olen = 0;
+	hc->cap = open_memstream(&hc->obuf, &hc->olen);
+	h->out = h->err = hc->cap ? hc->cap : stderr;
+	hc->outer = tl_plan;
+	tl_plan = p;
+	return h;
+}
+
+/* Gives the host back; true when the prints were captured (hc->obuf). */
+static bool call_end(cl_plan *p, host_call *hc)
+{
+	tl_plan = hc->outer;
+	hc->h->out = stdout;
+	hc->h->err = stderr;
+	give_host(p, hc->h);
+	if (!hc->cap)
+		return false;
+	fclose(hc->cap);
+	return true;
+}
+
 static int run_args(cl_plan *p, uint32_t fn, value args, uint64_t seed, uint64_t ident,
                     const flow_node_view *view, value *result, char **error, char **output)
 {
@@ -184,29 +228,16 @@ static int run_args(cl_plan *p, uint32_t fn, value args, uint64_t seed, uint64_t
 	j->prog = p->prog;
 	j->fut = future_new_pending(-1);
 
-	task_host *h = take_host(p, seed);
+	/* the task's prints are kept and sent back with its result */
+	host_call hc;
+	task_host *h = call_begin(p, seed, ident, view, &hc);
 	if (!h) {
 		task_job_release(j);
 		free(j);
 		return refuse(error, "%sout of memory%ld", "", 0);
 	}
-	h->seed = seed;
-	h->top_ident = ident;
-	h->node = view;
-	/* the task's prints are kept and sent back with its result */
-	char *obuf = NULL;
-	size_t olen = 0;
-	FILE *cap = open_memstream(&obuf, &olen);
-	h->out = h->err = cap ? cap : stderr;
-	const cl_plan *outer = tl_plan;
-	tl_plan = p;
 	task_run_job(h, j);
-	tl_plan = outer;
-	h->out = stdout;
-	h->err = stderr;
-	give_host(p, h);
-	if (cap)
-		fclose(cap);
+	bool captured = call_end(p, &hc);
 
 	const vfuture *f = (const vfuture *)j->fut.as.o;
 	char *f_error_copy = f->state != FUT_DONE && f->error ? strdup(f->error) : NULL;
@@ -219,8 +250,8 @@ static int run_args(cl_plan *p, uint32_t fn, value args, uint64_t seed, uint64_t
 	}
 	task_job_release(j);
 	free(j);
-	if (cap)
-		*output = take_output(obuf, olen, f_error_copy);
+	if (captured)
+		*output = take_output(hc.obuf, hc.olen, f_error_copy);
 	free(f_error_copy);
 	return rc;
 }
@@ -273,31 +304,17 @@ int cl_actor_run(cl_plan *p, int init, uint32_t fn, value self, value args, uint
 		a[k] = val_hold(list_get(args, (size_t)k));
 		val_freeze(a[k]);
 	}
-	task_host *h = take_host(p, seed);
+	host_call hc;
+	task_host *h = call_begin(p, seed, ident, view, &hc);
 	if (!h) {
 		for (int k = 0; k < n; k++)
 			val_rele(a[k]);
 		free(a);
 		return refuse(error, "%sout of memory%ld", "", 0);
 	}
-	h->seed = seed;
-	h->top_ident = ident;
-	h->node = view;
-	char *obuf = NULL;
-	size_t olen = 0;
-	FILE *cap = open_memstream(&obuf, &olen);
-	h->out = h->err = cap ? cap : stderr;
-	const cl_plan *outer = tl_plan;
-	tl_plan = p;
 	int rc = task_run_method(h, m, self, a, n, ident, result, error);
-	tl_plan = outer;
-	h->out = stdout;
-	h->err = stderr;
-	give_host(p, h);
-	if (cap) {
-		fclose(cap);
-		*output = take_output(obuf, olen, NULL);
-	}
+	if (call_end(p, &hc))
+		*output = take_output(hc.obuf, hc.olen, NULL);
 	for (int k = 0; k < n; k++)
 		val_rele(a[k]);
 	free(a);

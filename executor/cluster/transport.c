@@ -51,6 +51,17 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+void wire_deadline(struct timespec *dl, int ms)
+{
+	clock_gettime(CLOCK_REALTIME, dl);
+	dl->tv_sec += ms / 1000;
+	dl->tv_nsec += (long)(ms % 1000) * 1000000;
+	if (dl->tv_nsec >= 1000000000) {
+		dl->tv_sec++;
+		dl->tv_nsec -= 1000000000;
+	}
+}
+
 int wire_url(const char *address, char *url, size_t n)
 {
 	if (strstr(address, "://"))
@@ -576,13 +587,7 @@ int wire_client_open(wire_client **out, const char *url, int timeout_ms, verr *e
 		return WIRE_EIO;
 	}
 	struct timespec dl;
-	clock_gettime(CLOCK_REALTIME, &dl);
-	dl.tv_sec += timeout_ms / 1000;
-	dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-	if (dl.tv_nsec >= 1000000000) {
-		dl.tv_sec++;
-		dl.tv_nsec -= 1000000000;
-	}
+	wire_deadline(&dl, timeout_ms);
 	pthread_mutex_lock(&c->mu);
 	while (!c->pipe && !(c->dialed && c->dial_rv != 0))
 		if (pthread_cond_timedwait(&c->cv, &c->mu, &dl) != 0)
@@ -641,12 +646,7 @@ static void call_wait(wire_client *c, nng_aio *aio, struct call_sync *cs)
 	pthread_mutex_lock(&cs->mu);
 	while (!cs->done) {
 		struct timespec dl;
-		clock_gettime(CLOCK_REALTIME, &dl);
-		dl.tv_nsec += 100 * 1000000;
-		if (dl.tv_nsec >= 1000000000) {
-			dl.tv_sec++;
-			dl.tv_nsec -= 1000000000;
-		}
+		wire_deadline(&dl, 100);
 		pthread_cond_timedwait(&cs->cv, &cs->mu, &dl);
 		/* again at each turn: a receive chained after an abort is
 		 * aborted too */
@@ -668,12 +668,7 @@ static void settle_lost(wire_client *c, int rv)
 	if (rv != NNG_ECONNRESET && rv != NNG_ECONNSHUT && rv != NNG_ECLOSED)
 		return;
 	struct timespec dl;
-	clock_gettime(CLOCK_REALTIME, &dl);
-	dl.tv_nsec += 200 * 1000000;
-	if (dl.tv_nsec >= 1000000000) {
-		dl.tv_sec++;
-		dl.tv_nsec -= 1000000000;
-	}
+	wire_deadline(&dl, 200);
 	pthread_mutex_lock(&c->mu);
 	while (c->authed && !c->lost && pthread_cond_timedwait(&c->cv, &c->mu, &dl) == 0)
 		;

@@ -28,6 +28,10 @@
 #include "wire.h"
 
 /* Log lines on stderr: "flow head: <UTC time> message". */
+/* *dl = CLOCK_REALTIME now + ms: a deadline for pthread_cond_timedwait
+ * (the cluster's waits all count in milliseconds). */
+struct timespec;
+void wire_deadline(struct timespec *dl, int ms);
 void wire_log_set_name(const char *name);
 void wire_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
