@@ -54,7 +54,12 @@ grep -q "error: task 'wide' needs 64 CPUs (@cpus), so it can never run on this c
 # ---- a job while a run goes, none after ----
 frun 3 sleepy.flow >"$tmp/sleepy.out" 2>"$tmp/sleepy.err" &
 client=$!
-job_seen() { status_json 2>/dev/null >"$tmp/st.json" && grep -q '"program": "sleepy.flow"' "$tmp/st.json"; }
+# the job is listed as soon as the client registers, its tasks a moment later
+# (once the driver submits them): wait for both
+job_seen() {
+	status_json 2>/dev/null >"$tmp/st.json" && grep -q '"program": "sleepy.flow"' "$tmp/st.json" &&
+		grep -qE '"tasks_(queued|running|done)": [1-9]' "$tmp/st.json"
+}
 wait_until 20 job_seen && ok || bad "no job for the running client: $(cat "$tmp/st.json")"
 /usr/bin/python3 - "$tmp/st.json" "$(host_ip 3)" <<'PY' && ok || bad "the job's fields: $(cat "$tmp/st.json")"
 import json, sys
