@@ -7,9 +7,9 @@
 #include <string.h>
 
 #include "check_files.h"
-#include "../lang/bytecode.h"
-#include "../lang/native.h"
-#include "../lang/value.h"
+#include "lang/bytecode.h"
+#include "lang/native.h"
+#include "lang/value.h"
 
 enum { ROLE_WRITES = 1, ROLE_READS = 2 };
 

@@ -17,7 +17,7 @@
 #include <stdio.h>
 
 #include "dag.h"
-#include "../lang/diag.h"
+#include "lang/diag.h"
 
 /* Prints one warning (gcc-style, through d's sources) per unordered
  * reading call, at most max of them. Returns how many it printed. */

@@ -7,8 +7,8 @@
 #include <sys/mman.h>
 
 #include "dag.h"
-#include "../lang/vm.h"
-#include "../lang/native.h"
+#include "lang/vm.h"
+#include "lang/native.h"
 
 /* A big array (a DAG of a million nodes has several of 4-40 MB) is
  * advised to use huge pages: it is written once, front to back, and

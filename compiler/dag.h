@@ -25,9 +25,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../lang/bytecode.h"
-#include "../lang/objslab.h"
-#include "../lang/value.h"
+#include "lang/bytecode.h"
+#include "lang/objslab.h"
+#include "lang/value.h"
 
 typedef enum dag_kind {
 	DAG_TASK,     /* a task call: proto = task, ins = matched arguments */

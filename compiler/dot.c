@@ -25,9 +25,9 @@
 #include <unistd.h>
 
 #include "dot.h"
-#include "../lang/bytecode.h"
-#include "../lang/diag.h"
-#include "../lang/vm.h"
+#include "lang/bytecode.h"
+#include "lang/diag.h"
+#include "lang/vm.h"
 
 #ifdef FLOW_HAVE_GVC
 #include <gvc.h>

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "effects.h"
-#include "../lang/native.h"
+#include "lang/native.h"
 
 /* Is a value method named `name` possibly an actor's method? Then a call
  * site with that name may reach an actor. */

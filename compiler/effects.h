@@ -16,7 +16,7 @@
 
 #include <stdbool.h>
 
-#include "../lang/bytecode.h"
+#include "lang/bytecode.h"
 
 bool *effects_free_protos(const bc_program *p);
 

@@ -20,8 +20,8 @@
 
 #include "lower.h"
 #include "rewrite.h"
-#include "../lang/vm.h"
-#include "../lang/native.h"
+#include "lang/vm.h"
+#include "lang/native.h"
 
 typedef struct lower_host {
 	dag *d;

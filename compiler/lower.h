@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #include "dag.h"
-#include "../lang/small_limits.h"
+#include "lang/small_limits.h"
 
 typedef struct lower_opts {
 	uint32_t max_nodes; /* 0: the default limit (LOWER_MAX_NODES) */

@@ -17,9 +17,9 @@
 #include <stdint.h>
 
 #include "dag.h"
-#include "../lang/bytecode.h"
-#include "../lang/resolve.h"
-#include "../lang/value.h"
+#include "lang/bytecode.h"
+#include "lang/resolve.h"
+#include "lang/value.h"
 
 #define PLAN_MAGIC "FLOWPLAN"
 #define PLAN_MAGIC_LEN 8

@@ -5,10 +5,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../lang/bytecode.h"
-#include "../lang/diag.h"
+#include "lang/bytecode.h"
+#include "lang/diag.h"
 #include "dag.h"
-#include "../lang/small_limits.h"
+#include "lang/small_limits.h"
 
 /* magic, version, flags, source hash, section count */
 #define PLAN_HEADER_LEN (8 + 4 + 4 + 32 + 4)

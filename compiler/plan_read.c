@@ -17,11 +17,11 @@
 
 #include "plan.h"
 #include "plan_int.h"
-#include "../lang/arena.h"
-#include "../lang/encode.h"
-#include "../lang/verify.h"
-#include "../lang/vm.h"
-#include "../lang/native.h"
+#include "lang/arena.h"
+#include "lang/encode.h"
+#include "lang/verify.h"
+#include "lang/vm.h"
+#include "lang/native.h"
 
 typedef struct ld {
 	const uint8_t *b;

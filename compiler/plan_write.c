@@ -14,9 +14,9 @@
 
 #include "plan.h"
 #include "plan_int.h"
-#include "../lang/encode.h"
-#include "../lang/vm.h"
-#include "../lang/native.h"
+#include "lang/encode.h"
+#include "lang/vm.h"
+#include "lang/native.h"
 
 typedef struct wstate {
 	const bc_program *p;

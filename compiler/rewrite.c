@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "rewrite.h"
-#include "../lang/vm.h"
+#include "lang/vm.h"
 
 #define NONE UINT32_MAX
 

@@ -1,7 +1,7 @@
 /* args.c - argument checks and UTF-8 helpers shared by the stdlib natives. */
 #include <string.h>
 
-#include "../lang/bytecode.h"
+#include "lang/bytecode.h"
 #include "stdlib_impl.h"
 
 int sl_int(flow_vm *vm, value v, const char *fn, const char *what, int64_t *out)

@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../lang/bytecode.h"
+#include "lang/bytecode.h"
 #include "stdlib_impl.h"
-#include "../lang/small_limits.h"
+#include "lang/small_limits.h"
 
 /* range() refuses to build lists longer than this (16 bytes per item). */
 #define RANGE_MAX_LEN FLOW_LIMIT(100000000, 1000000)

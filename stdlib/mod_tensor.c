@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "stdlib_impl.h"
-#include "../lang/tensor_ops.h"
+#include "lang/tensor_ops.h"
 
 static int need_tensor(flow_vm *vm, value v, const char *fn)
 {

@@ -11,7 +11,7 @@
 #ifndef FLOW_STDLIB_H
 #define FLOW_STDLIB_H
 
-#include "../lang/native.h"
+#include "lang/native.h"
 
 /* Registers the stdlib's table with lang (native_register). */
 void stdlib_init(void);

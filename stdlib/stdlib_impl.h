@@ -11,8 +11,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../lang/value.h"
-#include "../lang/vm.h"
+#include "lang/value.h"
+#include "lang/vm.h"
 #include "stdlib.h"
 
 /* ---- tables, one per file --------------------------------------------- */
