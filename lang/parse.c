@@ -128,6 +128,22 @@ static void add_part(parse_state *ps, ptrvec *parts, const char *text, size_t le
 	parse_vec_push(ps, parts, p);
 }
 
+/* {x!r} is {str.repr(x)} and {x!s} is {str(x)}: the expression is parsed
+ * inside that call, its columns kept where they are in the source. */
+static ast_expr *fexpr_converted(parse_state *ps, const char *s, size_t n, char conv, int line, int col)
+{
+	if (!conv)
+		return parse_fexpr(ps, s, n, line, col);
+	const char *pre = conv == 'r' ? "str.repr(" : "str(";
+	size_t pn = strlen(pre);
+	char *w = arena_alloc(ps->arena, pn + n + 2);
+	memcpy(w, pre, pn);
+	memcpy(w + pn, s, n);
+	w[pn + n] = ')';
+	w[pn + n + 1] = '\0';
+	return parse_fexpr(ps, w, pn + n + 1, line, col - (int)pn);
+}
+
 /* Splits the raw text between f" and " (first byte at column col) into
  * literal pieces and {expr[:spec]} pieces; each expression is parsed by
  * re-entering the grammar with spans shifted to its place. */
@@ -152,7 +168,7 @@ static ast_expr *fstring_build(parse_state *ps, const char *raw, size_t n, span 
 			i++;
 		} else if (c == '{') {
 			/* find the closing '}' at depth 0, skipping nested strings */
-			size_t j = i + 1, colon = 0, close = 0;
+			size_t j = i + 1, colon = 0, close = 0, bang = 0;
 			int depth = 0;
 			bool found = false;
 			while (j < n) {
@@ -172,6 +188,10 @@ static ast_expr *fstring_build(parse_state *ps, const char *raw, size_t n, span 
 						break;
 					}
 					depth--;
+				} else if (d == '!' && depth == 0 && j + 2 < n && (raw[j + 1] == 'r' || raw[j + 1] == 's') &&
+				           (raw[j + 2] == ':' || raw[j + 2] == '}')) {
+					bang = j; /* a conversion, {x!r} or {x!s:>8}, as Python's */
+					j++;
 				} else if (d == ':' && depth == 0) {
 					colon = j;
 					const char *e = memchr(raw + j + 1, '}', n - j - 1);
@@ -188,7 +208,7 @@ static ast_expr *fstring_build(parse_state *ps, const char *raw, size_t n, span 
 				diag_error(ps->diag, at, "'{' in f-string is not closed; write '{{' for a literal brace");
 				break;
 			}
-			size_t eend = colon ? colon : close;
+			size_t eend = bang ? bang : colon ? colon : close;
 			bool blank = true;
 			for (size_t k = i + 1; k < eend; k++)
 				if (raw[k] != ' ' && raw[k] != '\t')
@@ -206,7 +226,8 @@ static ast_expr *fstring_build(parse_state *ps, const char *raw, size_t n, span 
 				e->kind = E_NONE;
 				e->where = at;
 			} else {
-				e = parse_fexpr(ps, raw + i + 1, eend - i - 1, loc.line, col + (int)i + 1);
+				e = fexpr_converted(ps, raw + i + 1, eend - i - 1, bang ? raw[bang + 1] : 0, loc.line,
+				                    col + (int)i + 1);
 			}
 			const char *spec = colon ? arena_strndup(ps->arena, raw + colon + 1, close - colon - 1) : NULL;
 			add_part(ps, &parts, NULL, 0, e, spec);

@@ -85,8 +85,12 @@ static int check_insn(vstate *v, int pc, int *nsucc, int succ[2])
 	case OPFMT_AP: {
 		CHECK(bx < p->nprotos, "%s: proto %d at pc %d out of range", x->name, bx, pc);
 		const bc_proto *cp = p->protos[bx];
-		CHECK(cp->kind == (op == OP_CALLP ? PROTO_FN : PROTO_TASK), "%s: %s at pc %d calls a %s", x->name,
-		      o->name, pc, cp->name);
+		/* CALLP also runs a method of the caller's own actor inline
+		 * (self.process(x) in a method or init) */
+		bool own_method = op == OP_CALLP && cp->kind == PROTO_METHOD && cp->actor &&
+		                  cp->actor == x->actor && (x->kind == PROTO_METHOD || x->kind == PROTO_INIT);
+		CHECK(own_method || cp->kind == (op == OP_CALLP ? PROTO_FN : PROTO_TASK), "%s: %s at pc %d calls a %s",
+		      x->name, o->name, pc, cp->name);
 		break;
 	}
 	case OPFMT_AACT:

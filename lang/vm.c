@@ -124,6 +124,10 @@ L_LISTAPPEND:
 L_NEWDICT: {
 	verr e;
 	int n = B;
+	/* a future key is waited for: a dict is keyed by values (docs/language.md);
+	 * the key registers are temporaries */
+	for (int j = 0; j < n; j++)
+		TRY(vm_force(vm, R(A + 1 + 2 * j)));
 	tmp = dict_new(n);
 	for (int j = 0; j < n; j++) {
 		if (dict_set(tmp, *R(A + 1 + 2 * j), *R(A + 2 + 2 * j), &e)) {
@@ -136,7 +140,11 @@ L_NEWDICT: {
 }
 L_DICTSET: {
 	verr e;
-	if (dict_set(*R(A), *R(B), *R(C), &e))
+	value k_; /* the key's value: R(B) may be a local (a comprehension's target) */
+	TRY(vm_deref(vm, R(B), &k_));
+	int rc_ = dict_set(*R(A), k_, *R(C), &e);
+	val_rele(k_);
+	if (rc_)
 		ERR("%s", e.msg);
 	NEXT();
 }
@@ -348,8 +356,15 @@ L_INDEX: {
 	VM_SET(R(A), tmp);
 	NEXT();
 }
-L_SETINDEX:
-	TRY(vm_setindex(vm, R(A), *R(B), *R(C)));
+L_SETINDEX: {
+	value k_; /* d[get(x)] = v, xs[f(0)] = v: the key's value, R(B) unchanged */
+	TRY(vm_deref(vm, R(B), &k_));
+	int rc_ = vm_setindex(vm, R(A), k_, *R(C));
+	val_rele(k_);
+	if (rc_)
+		goto error;
+	NEXT();
+}
 	NEXT();
 L_SLICE:
 	TRY(vm_force(vm, R(B)));
@@ -501,7 +516,8 @@ L_NATIVE: {
 		if (!(d->flags & NATIVE_SHAPE) && !(d->flags & NATIVE_HOST))
 			TRY(vm_force_values(vm, R(A + j)));
 		else if (R(A + j)->t == V_FUTURE && !(d->flags & NATIVE_HOST) &&
-		         (strcmp(d->name, "type") || ((vfuture *)R(A + j)->as.o)->implied))
+		         ((strcmp(d->name, "type") && (j > 0 || strcmp(d->name, "isinstance"))) ||
+		          ((vfuture *)R(A + j)->as.o)->implied))
 			TRY(vm_force(vm, R(A + j)));
 		else if (R(A + j)->t == V_STREAM && !(d->flags & NATIVE_HOST) && strcmp(d->name, "type") &&
 		         strcmp(d->name, "isinstance"))

@@ -756,15 +756,33 @@ static int type_matches(flow_vm *vm, value v, value t, bool *res)
 	return 0;
 }
 
+static int isinstance_of(flow_vm *vm, value v, value t, bool *r)
+{
+	*r = false;
+	if (t.t == V_LIST) {
+		for (size_t j = 0; j < list_len(t) && !*r; j++)
+			if (type_matches(vm, v, list_get(t, j), r) < 0)
+				return -1;
+		return 0;
+	}
+	return type_matches(vm, v, t, r);
+}
+
+/* A call's future is a "future" (isinstance(ref, "future"), as Ray's
+ * isinstance(ref, ObjectRef)); for any other type it is its value. */
 static int b_isinstance(flow_vm *vm, value *argv, int argc, value *out)
 {
-	bool r = false;
-	if (argv[1].t == V_LIST) {
-		for (size_t j = 0; j < list_len(argv[1]) && !r; j++)
-			if (type_matches(vm, argv[0], list_get(argv[1], j), &r) < 0)
-				return -1;
-	} else if (type_matches(vm, argv[0], argv[1], &r) < 0) {
+	bool r;
+	if (isinstance_of(vm, argv[0], argv[1], &r) < 0)
 		return -1;
+	if (!r && argv[0].t == V_FUTURE) {
+		value v;
+		if (sl_resolve(vm, argv[0], &v) < 0)
+			return -1;
+		int rc = isinstance_of(vm, v, argv[1], &r);
+		val_rele(v);
+		if (rc < 0)
+			return -1;
 	}
 	*out = v_bool(r);
 	return 0;
