@@ -503,6 +503,11 @@ static void resolve_name(rctx *c, ast_expr *e, bool as_obj)
 		return;
 	}
 	/* Python's spellings of the literals */
+	if (!strcmp(name, "ray")) {
+		diag_error(c->d, e->where, "unknown name 'ray'; Flow needs no 'ray' module: f(x) submits a task "
+		                           "(no .remote), and get, wait and put are built in");
+		return;
+	}
 	static const char *const py[][2] = { { "True", "true" }, { "False", "false" },
 	                                     { "None", "none" } };
 	for (size_t i = 0; i < sizeof py / sizeof py[0]; i++)
@@ -518,6 +523,50 @@ static void resolve_name(rctx *c, ast_expr *e, bool as_obj)
 	char msg[256];
 	snprintf(msg, sizeof msg, "unknown name '%s'", name);
 	resolve_error_suggest(c, e->where, msg, name, &ns, "");
+}
+
+/* Ray's f.remote(x), A.remote(), a.m.remote(x) and f.options(...): no
+ * Flow value has such methods (a call submits already), so say what to
+ * write. True when reported (the call is not resolved further). */
+static bool ray_spelling(rctx *c, ast_expr *e)
+{
+	const ast_expr *callee = e->u.call.callee;
+	if (callee->kind != E_FIELD)
+		return false;
+	const char *m = callee->u.field.name;
+	bool remote = !strcmp(m, "remote"), options = !strcmp(m, "options");
+	if (!remote && !options)
+		return false;
+	const ast_expr *obj = callee->u.field.obj;
+	const char *what = NULL;
+	char text[200];
+	if (obj->kind == E_NAME && !strcmp(obj->u.name.name, "ray")) {
+		return false; /* ray.x: the unknown name 'ray' says it */
+	} else if (obj->kind == E_NAME) {
+		const char *nm = obj->u.name.name;
+		ast_decl *d = NULL;
+		for (int i = 0; i < c->mi->m->ndecls && !d; i++)
+			if (c->mi->m->decls[i]->name && !strcmp(c->mi->m->decls[i]->name, nm))
+				d = c->mi->m->decls[i];
+		if (!d || (d->kind != D_TASK && d->kind != D_ACTOR))
+			return false;
+		what = d->kind == D_TASK ? "calling a task submits it and returns a future"
+		                          : "calling an actor class creates the actor and returns its handle";
+		snprintf(text, sizeof text, "%s(...)", nm);
+	} else if (obj->kind == E_FIELD && obj->u.field.obj->kind == E_NAME) {
+		what = "calling a method (or a task) submits it and returns a future";
+		snprintf(text, sizeof text, "%s.%s(...)", obj->u.field.obj->u.name.name, obj->u.field.name);
+	} else {
+		return false;
+	}
+	if (remote)
+		diag_error(c->d, callee->u.field.name_where, "Flow has no '.remote': %s; write '%s'",
+		           what, text);
+	else
+		diag_error(c->d, callee->u.field.name_where,
+		           "Flow has no '.options': put @cpus, @memory, @resources, @retries or @timeout on the "
+		           "declaration instead");
+	return true;
 }
 
 static int cmp_name(const void *a, const void *b)
@@ -722,6 +771,8 @@ static void resolve_expr_inner(rctx *c, ast_expr *e)
 		resolve_expr(c, e->u.ternary.otherwise);
 		break;
 	case E_CALL:
+		if (ray_spelling(c, e))
+			break;
 		resolve_expr(c, e->u.call.callee);
 		for (int i = 0; i < e->u.call.nargs; i++)
 			resolve_expr(c, e->u.call.args[i].value);
