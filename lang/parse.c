@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <stdlib.h>
+#include <ctype.h>
 #include <string.h>
 
 #include "lex_state.h"
@@ -188,9 +189,14 @@ static ast_expr *fstring_build(parse_state *ps, const char *raw, size_t n, span 
 						break;
 					}
 					depth--;
-				} else if (d == '!' && depth == 0 && j + 2 < n && (raw[j + 1] == 'r' || raw[j + 1] == 's') &&
+				} else if (d == '!' && depth == 0 && j + 2 < n && isalpha((unsigned char)raw[j + 1]) &&
 				           (raw[j + 2] == ':' || raw[j + 2] == '}')) {
 					bang = j; /* a conversion, {x!r} or {x!s:>8}, as Python's */
+					if (raw[j + 1] != 'r' && raw[j + 1] != 's') {
+						span cv = { ps->file, loc.line, col + (int)j, loc.line, col + (int)j + 2 };
+						diag_error(ps->diag, cv, "f-string conversion '!%c' is not supported; use '!r' "
+						           "(str.repr) or '!s' (str)", raw[j + 1]);
+					}
 					j++;
 				} else if (d == ':' && depth == 0) {
 					colon = j;
