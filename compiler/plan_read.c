@@ -517,7 +517,7 @@ static int get_input(ld *L, uint32_t cur, value *out, int depth)
 		for (int i = 0; i < n; i++) {
 			value k, x, old;
 			size_t kat = L->pos;
-			if (get_const(L, &k)) {
+			if (get_input(L, cur, &k, depth + 1)) { /* a future is a key too ({ref: i}) */
 				val_rele(m);
 				return -1;
 			}

@@ -204,7 +204,7 @@ static int put_input(wstate *w, sbuf *b, value v, int depth)
 		size_t i = 0;
 		value k, x;
 		while (dict_next(v, &i, &k, &x))
-			if (put_const(w, b, k) || put_input(w, b, x, depth + 1))
+			if (put_input(w, b, k, depth + 1) || put_input(w, b, x, depth + 1)) /* k: a future too */
 				return -1;
 		ptrmap_put(&w->same, v.as.o, v_int(w->nsame++));
 		return 0;

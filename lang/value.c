@@ -475,6 +475,9 @@ bool val_any(value v, bool (*pred)(value x, void *ctx), void *ctx)
 				item = list_get(cv, i++);
 			} else if (!dict_next(cv, &i, &k, &item)) {
 				break;
+			} else if (k.t == V_FUTURE && pred(k, ctx)) { /* a key by identity ({ref: i}) */
+				found = true;
+				break;
 			}
 			if (pred(item, ctx)) {
 				found = true;

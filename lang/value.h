@@ -311,7 +311,8 @@ void ptrmap_put(ptrmap *m, const void *k, value v); /* adds or replaces */
 void ptrmap_fini(ptrmap *m);
 
 /* True when pred is true of v or of any value reachable from it through
- * lists and dicts (values only; keys are plain). Each list or dict is
+ * lists and dicts (values, and dict keys that are futures; other keys are
+ * plain). Each list or dict is
  * entered once, iteratively: shared and deep structures cost their size. */
 bool val_any(value v, bool (*pred)(value x, void *ctx), void *ctx);
 

@@ -27,9 +27,11 @@ struct vdict {
 
 static inline vdict *dict_of(value d) { return (vdict *)d.as.o; }
 
+/* A call's future is a key too, by identity (Ray's {ref: i}); the VM
+ * waits for any other future before it becomes a key (docs/language.md). */
 static bool is_key_type(uint8_t t)
 {
-	return t == V_STR || t == V_INT || t == V_BOOL;
+	return t == V_STR || t == V_INT || t == V_BOOL || t == V_FUTURE;
 }
 
 uint64_t str_hash_bytes(const char *s, size_t n)
@@ -67,6 +69,10 @@ static uint64_t key_hash(value k)
 	switch (k.t) {
 	case V_STR: return str_hash(k);
 	case V_INT: return hash_mix((uint64_t)k.as.i);
+	/* one hash for every future: its identity (the object, or its DAG
+	 * node, which the compiler renumbers) has no stable number to hash,
+	 * so a dict of n future keys looks up in O(n) */
+	case V_FUTURE: return 0xf07u;
 	default: return hash_mix(k.as.b ? 0x1234567ull : 0x7654321ull) ^ 0xb00b;
 	}
 }
@@ -78,6 +84,10 @@ static bool key_eq(value a, value b)
 	switch (a.t) {
 	case V_INT: return a.as.i == b.as.i;
 	case V_BOOL: return a.as.b == b.as.b;
+	case V_FUTURE: {
+		const vtype_hooks *h = vtype_hooks_of(V_FUTURE);
+		return a.as.o == b.as.o || (h && h->eq && h->eq(a, b));
+	}
 	default:
 		return a.as.o == b.as.o ||
 		       (str_len(a) == str_len(b) && memcmp(str_data(a), str_data(b), str_len(a)) == 0);

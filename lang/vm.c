@@ -124,10 +124,13 @@ L_LISTAPPEND:
 L_NEWDICT: {
 	verr e;
 	int n = B;
-	/* a future key is waited for: a dict is keyed by values (docs/language.md);
-	 * the key registers are temporaries */
-	for (int j = 0; j < n; j++)
-		TRY(vm_force(vm, R(A + 1 + 2 * j)));
+	/* a call's future is a key by identity, another future is waited for
+	 * (docs/language.md); the key registers are temporaries */
+	for (int j = 0; j < n; j++) {
+		value k_;
+		TRY(vm_key(vm, R(A + 1 + 2 * j), &k_));
+		VM_SET(R(A + 1 + 2 * j), k_);
+	}
 	tmp = dict_new(n);
 	for (int j = 0; j < n; j++) {
 		if (dict_set(tmp, *R(A + 1 + 2 * j), *R(A + 2 + 2 * j), &e)) {
@@ -140,8 +143,8 @@ L_NEWDICT: {
 }
 L_DICTSET: {
 	verr e;
-	value k_; /* the key's value: R(B) may be a local (a comprehension's target) */
-	TRY(vm_deref(vm, R(B), &k_));
+	value k_; /* the key (vm_key): R(B) may be a local (a comprehension's target) */
+	TRY(vm_key(vm, R(B), &k_));
 	int rc_ = dict_set(*R(A), k_, *R(C), &e);
 	val_rele(k_);
 	if (rc_)
@@ -294,6 +297,10 @@ L_NOTIN: {
 	bool r;
 	verr e;
 	value x, y;
+	if (R(C)->t == V_DICT && vm_dict_get_ref(*R(C), *R(B), &y)) { /* ref in d */
+		SETBOOL(R(A), BC_OP(i) == OP_IN);
+		NEXT();
+	}
 	TRY(vm_deref_values(vm, R(B), &x));
 	/* a dict's keys are values: its values are not looked at */
 	if ((R(C)->t == V_DICT ? vm_deref(vm, R(C), &y) : vm_deref_values(vm, R(C), &y))) {
@@ -344,6 +351,11 @@ L_INDEX: {
 	}
 	value x, y;
 	TRY(vm_deref(vm, o_, &x));
+	if (vm_dict_get_ref(x, *x_, &y)) { /* d[ref] with ref a key of d */
+		VM_SET(R(A), val_hold(y));
+		val_rele(x);
+		NEXT();
+	}
 	if (vm_deref(vm, x_, &y)) {
 		val_rele(x);
 		goto error;
@@ -357,8 +369,11 @@ L_INDEX: {
 	NEXT();
 }
 L_SETINDEX: {
-	value k_; /* d[get(x)] = v, xs[f(0)] = v: the key's value, R(B) unchanged */
-	TRY(vm_deref(vm, R(B), &k_));
+	value k_; /* d[ref] = v, d[get(x)] = v, xs[f(0)] = v: R(B) unchanged */
+	if (R(A)->t == V_DICT)
+		TRY(vm_key(vm, R(B), &k_));
+	else
+		TRY(vm_deref(vm, R(B), &k_));
 	int rc_ = vm_setindex(vm, R(A), k_, *R(C));
 	val_rele(k_);
 	if (rc_)

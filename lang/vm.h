@@ -48,6 +48,9 @@ enum { FUT_PENDING, FUT_DONE, FUT_FAILED };
 value future_new_done(value result); /* holds result */
 value future_new_failed(const char *msg);
 value future_new_pending(int64_t node);
+/* A call's future k found by identity among dict d's keys (Ray's {ref: i}):
+ * true and *out (borrowed) set. Any other k: false (look it up by value). */
+bool vm_dict_get_ref(value d, value k, value *out);
 /* The same, carved from slab s (VOBJ_SLAB; its chunk is released, not
  * freed, when the future dies): for the DAG's one future per node. */
 struct objslab;

@@ -869,6 +869,20 @@ int vm_deref(flow_vm *vm, const value *r, value *tmp)
 	return 0;
 }
 
+int vm_key(flow_vm *vm, const value *r, value *out)
+{
+	if (r->t == V_FUTURE && !((const vfuture *)r->as.o)->implied) {
+		*out = val_hold(*r);
+		return 0;
+	}
+	return vm_deref(vm, r, out);
+}
+
+bool vm_dict_get_ref(value d, value k, value *out)
+{
+	return d.t == V_DICT && k.t == V_FUTURE && !((const vfuture *)k.as.o)->implied && dict_get(d, k, out);
+}
+
 int vm_arith_slow(flow_vm *vm, int op, value *a, value *b, value *out)
 {
 	verr e;

@@ -133,6 +133,9 @@ void vm_trace(flow_vm *vm);
 int vm_force(flow_vm *vm, value *r);
 /* *tmp = value of *r, resolving a future without touching *r (new ref). */
 int vm_deref(flow_vm *vm, const value *r, value *tmp);
+/* *out = what *r is as a dict key (a new ref): a call's future itself (a
+ * key by identity, as Ray's {ref: i}), else its value (vm_deref). */
+int vm_key(flow_vm *vm, const value *r, value *out);
 /* Operations that look at the items of a list or dict (comparisons, `in`,
  * formatting, natives and methods not marked NATIVE_SHAPE) need values,
  * never futures: the same as vm_deref / vm_force, and a future anywhere

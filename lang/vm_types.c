@@ -83,6 +83,14 @@ static void future_free(vobj *o)
 		free(f);
 }
 
+/* Two futures of one DAG node are one future (a plan or a frozen frame
+ * holds copies); other futures are equal only to themselves. */
+static bool future_eq(value a, value b)
+{
+	const vfuture *x = (const vfuture *)a.as.o, *y = (const vfuture *)b.as.o;
+	return x == y || (x->node >= 0 && x->node == y->node && !x->implied && !y->implied);
+}
+
 static void future_str(sbuf *out, value v)
 {
 	(void)v;
@@ -222,7 +230,7 @@ void vm_types_init(void)
 	vtype_register(V_STREAM, &stm);
 	static const vtype_hooks err = { error_free, error_str, NULL };
 	vtype_register(V_ERROR, &err);
-	static const vtype_hooks fut = { future_free, future_str, NULL };
+	static const vtype_hooks fut = { future_free, future_str, future_eq };
 	/* not const: vm_types_init runs again (plans, compiles) and keeps the codec */
 	vtype_hooks act = { actor_free, actor_str, actor_eq, actor_enc, actor_dec };
 	static const vtype_hooks fun = { func_free, func_str, func_eq };

@@ -539,9 +539,12 @@ static int m_items(flow_vm *vm, value *argv, int argc, value *out)
 
 /* A key is looked at: a future given as one is waited for (a node while
  * lowering), while d.get/d.pop's other arguments stay as they are. */
-static int key_value(flow_vm *vm, value k, value *out)
+/* k as a key of dict d: a call's future that is a key of d stays itself
+ * (keys by identity), any other future is waited for. */
+static int key_value(flow_vm *vm, value d, value k, value *out)
 {
-	if (k.t != V_FUTURE) {
+	value unused;
+	if (k.t != V_FUTURE || vm_dict_get_ref(d, k, &unused)) {
 		*out = val_hold(k);
 		return 0;
 	}
@@ -551,7 +554,11 @@ static int key_value(flow_vm *vm, value k, value *out)
 static int m_get(flow_vm *vm, value *argv, int argc, value *out)
 {
 	value v, k;
-	if (key_value(vm, argv[1], &k) < 0)
+	if (vm_dict_get_ref(argv[0], argv[1], &v)) { /* d.get(ref) with ref a key */
+		*out = val_hold(v);
+		return 0;
+	}
+	if (key_value(vm, argv[0], argv[1], &k) < 0)
 		return -1;
 	*out = val_hold(dict_get(argv[0], k, &v) ? v : argv[2]);
 	val_rele(k);
@@ -592,7 +599,7 @@ static int m_pop_dict(flow_vm *vm, value *argv, int argc, value *out)
 	if (sl_check_mutable(vm, argv[0], "pop") < 0)
 		return -1;
 	value v, k;
-	if (key_value(vm, argv[1], &k) < 0)
+	if (key_value(vm, argv[0], argv[1], &k) < 0)
 		return -1;
 	if (!dict_get(argv[0], k, &v)) {
 		int rc = 0;
