@@ -124,7 +124,14 @@ static void check_args(rctx *c, ast_expr *call, const sig *s)
 				resolve_names_add(c, &ns, sig_name(s, j));
 			char msg[320];
 			snprintf(msg, sizeof msg, "%s has no parameter '%s'", s->what, a->name);
-			resolve_error_suggest(c, nat, msg, a->name, &ns, "");
+			/* Ray's names for wait's and get's options */
+			if (!strcmp(s->what, "'wait'") && !strcmp(a->name, "num_returns"))
+				diag_error(c->d, nat, "%s; Flow's wait writes it 'n' (wait(refs, n=2))", msg);
+			else if (!strcmp(s->what, "'get'") && !strcmp(a->name, "timeout"))
+				diag_error(c->d, nat, "%s; wait for it with a timeout first: "
+				                      "let ready, pending = wait([ref], timeout=t)", msg);
+			else
+				resolve_error_suggest(c, nat, msg, a->name, &ns, "");
 			continue;
 		}
 		if (filled[k]) {

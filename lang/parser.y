@@ -1041,6 +1041,17 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, parse_state *ps)
 		hint = "declare a function with 'fn' (or 'task' for a remote task)";
 	else if (last_prev_is(ps, "class"))
 		hint = "declare a class-like stateful worker with 'actor'";
+	else if (last_prev_is(ps, "assert"))
+		hint = "assert is a function in Flow: assert(cond, \"message\")";
+	else if (last_prev_is(ps, "raise"))
+		hint = "raise an error with error(\"message\")";
+	else if (last_prev_is(ps, "lambda"))
+		hint = "Flow has no lambda; declare an fn and pass its name (sorted(xs, key=f))";
+	else if (last_prev_is(ps, "finally"))
+		hint = "Flow has no 'finally'; put that code after the try/except";
+	else if (la == YYSYMBOL_AS && sym_in(exp, n, YYSYMBOL_LBRACE_BLOCK))
+		hint = "'except e { ... }' names the error and catches every kind (there are no exception "
+		       "types; look at e.kind)";
 	else if (la == YYSYMBOL_EXCEPT && !sym_in(exp, n, YYSYMBOL_EXCEPT))
 		snprintf(msg, sizeof msg, "'except' without 'try'"),
 		hint = "'except' must follow the '}' of a 'try { ... }' block";
