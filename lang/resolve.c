@@ -581,6 +581,15 @@ static void no_member(rctx *c, span at, const char *written, const char *name, n
 {
 	char msg[256];
 	snprintf(msg, sizeof msg, "module '%s' has no member '%s'", written, name);
+	/* Python's names for what Flow spells otherwise */
+	static const char *const py[][3] = { { "time", "time", "now" }, { "time", "perf_counter", "monotonic" },
+	                                     { "random", "gauss", "normal" } };
+	for (size_t i = 0; i < sizeof py / sizeof py[0]; i++)
+		if (!strcmp(written, py[i][0]) && !strcmp(name, py[i][1])) {
+			diag_error(c->d, at, "%s; Python's %s.%s() is %s.%s()", msg, py[i][0], py[i][1], written,
+			           py[i][2]);
+			return;
+		}
 	if (ns->n == 0 || suggest(ns, name)) {
 		resolve_error_suggest(c, at, msg, name, ns, "");
 		return;
