@@ -503,6 +503,11 @@ static void resolve_name(rctx *c, ast_expr *e, bool as_obj)
 		return;
 	}
 	/* Python's spellings of the literals */
+	if (native_module(name) && strcmp(name, "str")) {
+		diag_error(c->d, e->where, "unknown name '%s'; the standard module '%s' needs 'import %s' first",
+		           name, name, name);
+		return;
+	}
 	if (!strcmp(name, "ray")) {
 		diag_error(c->d, e->where, "unknown name 'ray'; Flow needs no 'ray' module: f(x) submits a task "
 		                           "(no .remote), and get, wait and put are built in");
