@@ -569,7 +569,16 @@ static void call_native(fstate *fs, const ast_expr *e, const native_def *d, int 
 	if (!np || np->n < 0) {
 		for (int q = 0; q < nargs; q++) {
 			if (e->u.call.args[q].name) {
-				cerror(fs, e->u.call.args[q].name_where, "'%s' takes no keyword arguments", d->name);
+				const char *kw = e->u.call.args[q].name, *hint = "";
+				if ((!strcmp(d->name, "max") || !strcmp(d->name, "min")) && !strcmp(kw, "key"))
+					hint = !strcmp(d->name, "max") ? "; write sorted(xs, key=f)[-1]"
+					                               : "; write sorted(xs, key=f)[0]";
+				else if (!strcmp(d->name, "print") && (!strcmp(kw, "end") || !strcmp(kw, "sep")))
+					hint = "; build the line first (f-strings, s.join(xs)): print writes its "
+					       "arguments joined by ' ' and a newline";
+				fs->cs->nerrors++;
+				diag_error(fs->cs->diag, e->u.call.args[q].name_where, "'%s' takes no keyword arguments%s",
+				           d->name, hint);
 				return;
 			}
 			int r = q == 0 ? base : reg_alloc(fs);
