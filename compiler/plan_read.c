@@ -69,8 +69,13 @@ static uint64_t rd64(const uint8_t *b)
 	return (uint64_t)rd32(b) | (uint64_t)rd32(b + 4) << 32;
 }
 
-static int get_var(ld *L, uint64_t *x, const char *what)
+static inline int get_var(ld *L, uint64_t *x, const char *what)
 {
+	/* one byte: most of a plan's numbers (a node's kind, span, inputs) */
+	if (L->pos < L->end && L->b[L->pos] < 0x80) {
+		*x = L->b[L->pos++];
+		return 0;
+	}
 	verr e;
 	*x = 0;
 	size_t p = L->pos;
@@ -81,7 +86,7 @@ static int get_var(ld *L, uint64_t *x, const char *what)
 }
 
 /* an integer in [lo, hi] */
-static int get_int(ld *L, int64_t lo, int64_t hi, int *out, const char *what)
+static inline int get_int(ld *L, int64_t lo, int64_t hi, int *out, const char *what)
 {
 	uint64_t x;
 	*out = 0;
