@@ -337,10 +337,8 @@ void dag_stats_of(const dag *d, dag_stats *s)
 	s->nodes = d->n;
 	s->edges = d->nedges;
 	s->rewrites = d->nrewrites;
-	uint32_t *level = calloc((size_t)d->n + 1, sizeof *level);
-	uint32_t *count = calloc((size_t)d->n + 2, sizeof *count);
-	if (!level || !count)
-		abort();
+	uint32_t *level = big_calloc((size_t)d->n + 1, sizeof *level);
+	uint32_t *count = big_calloc((size_t)d->n + 2, sizeof *count);
 	for (uint32_t v = 0; v < d->n; v++) {
 		uint32_t l = 1;
 		if (d->pred_off)
