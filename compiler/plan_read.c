@@ -271,7 +271,19 @@ static int get_const(ld *L, value *out)
 		if (get_var(L, &n, "constant length"))
 			return -1;
 		CHECK(n <= L->end - L->pos, "constant runs past the end of its section");
-		if (val_decode(L->b + L->pos, (size_t)n, out, &e))
+		const uint8_t *q = L->b + L->pos;
+		if (n >= 3 && q[0] == ENC_VERSION && q[1] == ENC_INT) {
+			/* an int (a node's argument, most often): what val_decode
+			 * does for one, without its general machinery */
+			size_t at = 2;
+			uint64_t z;
+			if (val_decode_varint(q, (size_t)n, &at, &z, &e) == 0 && at == n) {
+				*out = v_int((int64_t)((z >> 1) ^ (0 - (z & 1))));
+				L->pos += (size_t)n;
+				return 0;
+			}
+		}
+		if (val_decode(q, (size_t)n, out, &e))
 			return fail(L, "bad constant: %s", e.msg);
 		val_freeze(*out);
 		L->pos += (size_t)n;
