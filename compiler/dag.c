@@ -308,18 +308,24 @@ int dag_finalize(dag *d)
 	d->preds = preds;
 	d->pred_order = pord;
 	d->nedges = ne;
-	/* successors: counting sort of the same edges by source */
+	/* successors: counting sort of the same edges by source. No edges:
+	 * succ_off stays calloc's zeros, its pages untouched. */
 	d->succs = big_realloc(NULL, sizeof *d->succs * (ne ? ne : 1));
+	if (ne == 0)
+		return rc;
+	uint32_t *off = d->succ_off;
+	/* off[u] = the start of u's successors; filling advances it to the
+	 * start of u + 1, so one shift restores it (no cursor array: a
+	 * million-node DAG's would be 4 MB of fresh pages) */
 	for (uint32_t e = 0; e < ne; e++)
-		d->succ_off[preds[e] + 1]++;
+		off[preds[e] + 1]++;
 	for (uint32_t v = 0; v < d->n; v++)
-		d->succ_off[v + 1] += d->succ_off[v];
-	uint32_t *pos = big_realloc(NULL, sizeof *pos * ((size_t)d->n + 1));
-	memcpy(pos, d->succ_off, sizeof *pos * ((size_t)d->n + 1));
+		off[v + 1] += off[v];
 	for (uint32_t v = 0; v < d->n; v++)
 		for (uint32_t e = d->pred_off[v]; e < d->pred_off[v + 1]; e++)
-			d->succs[pos[preds[e]]++] = v;
-	free(pos);
+			d->succs[off[preds[e]]++] = v;
+	memmove(off + 1, off, sizeof *off * (size_t)d->n);
+	off[0] = 0;
 	return rc;
 }
 
@@ -331,10 +337,8 @@ void dag_stats_of(const dag *d, dag_stats *s)
 	s->nodes = d->n;
 	s->edges = d->nedges;
 	s->rewrites = d->nrewrites;
-	uint32_t *level = calloc((size_t)d->n + 1, sizeof *level);
-	uint32_t *count = calloc((size_t)d->n + 2, sizeof *count);
-	if (!level || !count)
-		abort();
+	uint32_t *level = big_calloc((size_t)d->n + 1, sizeof *level);
+	uint32_t *count = big_calloc((size_t)d->n + 2, sizeof *count);
 	for (uint32_t v = 0; v < d->n; v++) {
 		uint32_t l = 1;
 		if (d->pred_off)

@@ -69,8 +69,13 @@ static uint64_t rd64(const uint8_t *b)
 	return (uint64_t)rd32(b) | (uint64_t)rd32(b + 4) << 32;
 }
 
-static int get_var(ld *L, uint64_t *x, const char *what)
+static inline int get_var(ld *L, uint64_t *x, const char *what)
 {
+	/* one byte: most of a plan's numbers (a node's kind, span, inputs) */
+	if (L->pos < L->end && L->b[L->pos] < 0x80) {
+		*x = L->b[L->pos++];
+		return 0;
+	}
 	verr e;
 	*x = 0;
 	size_t p = L->pos;
@@ -81,7 +86,7 @@ static int get_var(ld *L, uint64_t *x, const char *what)
 }
 
 /* an integer in [lo, hi] */
-static int get_int(ld *L, int64_t lo, int64_t hi, int *out, const char *what)
+static inline int get_int(ld *L, int64_t lo, int64_t hi, int *out, const char *what)
 {
 	uint64_t x;
 	*out = 0;
@@ -266,7 +271,19 @@ static int get_const(ld *L, value *out)
 		if (get_var(L, &n, "constant length"))
 			return -1;
 		CHECK(n <= L->end - L->pos, "constant runs past the end of its section");
-		if (val_decode(L->b + L->pos, (size_t)n, out, &e))
+		const uint8_t *q = L->b + L->pos;
+		if (n >= 3 && q[0] == ENC_VERSION && q[1] == ENC_INT) {
+			/* an int (a node's argument, most often): what val_decode
+			 * does for one, without its general machinery */
+			size_t at = 2;
+			uint64_t z;
+			if (val_decode_varint(q, (size_t)n, &at, &z, &e) == 0 && at == n) {
+				*out = v_int((int64_t)((z >> 1) ^ (0 - (z & 1))));
+				L->pos += (size_t)n;
+				return 0;
+			}
+		}
+		if (val_decode(q, (size_t)n, out, &e))
 			return fail(L, "bad constant: %s", e.msg);
 		val_freeze(*out);
 		L->pos += (size_t)n;

@@ -11,6 +11,10 @@ struct objslab_chunk {
 };
 
 #define HDR 64 /* the counter on its own cache line */
+/* While a chunk is current its count carries this bias (more than the
+ * objects a chunk can hold), so releases of objects not yet counted
+ * cannot bring it to 0; objslab_done swaps the bias for the count. */
+#define BIAS ((uint64_t)1 << 32)
 
 static objslab_chunk *chunk_new(void)
 {
@@ -31,7 +35,7 @@ static objslab_chunk *chunk_new(void)
 	(void)madvise(c, OBJSLAB_CHUNK, MADV_HUGEPAGE); /* advice: failure is harmless */
 #endif
 	objslab_chunk *k = (objslab_chunk *)c;
-	k->live = 1; /* the slab's hold */
+	k->live = 1 + BIAS; /* the slab's hold */
 	return k;
 }
 
@@ -47,23 +51,27 @@ void *objslab_alloc(objslab *s, size_t size)
 		abort();
 	size = (size + 7) & ~(size_t)7;
 	if (!s->cur || s->used + size > OBJSLAB_CHUNK) {
-		if (s->cur)
-			chunk_drop(s->cur);
+		objslab_done(s);
 		s->cur = chunk_new();
 		s->used = HDR;
 	}
 	void *p = (uint8_t *)s->cur + s->used;
 	s->used += size;
-	__atomic_add_fetch(&s->cur->live, 1, __ATOMIC_RELAXED);
+	/* counted in one atomic add when the slab lets go of the chunk
+	 * (BIAS keeps the count above 0 until then) */
+	s->owed++;
 	return p; /* fresh anonymous pages are zero */
 }
 
 void objslab_done(objslab *s)
 {
-	if (s->cur)
+	if (s->cur) {
+		__atomic_add_fetch(&s->cur->live, s->owed - BIAS, __ATOMIC_RELAXED);
 		chunk_drop(s->cur);
+	}
 	s->cur = NULL;
 	s->used = 0;
+	s->owed = 0;
 }
 
 void objslab_release(void *obj)

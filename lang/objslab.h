@@ -19,12 +19,15 @@
 #define FLOW_OBJSLAB_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct objslab_chunk objslab_chunk;
 
 typedef struct objslab {
 	objslab_chunk *cur; /* the chunk being filled, or NULL */
 	size_t used;        /* bytes of cur handed out, header included */
+	uint64_t owed;      /* objects carved from cur not yet added to its
+	                     * count (the slab's own hold keeps it above 0) */
 } objslab;
 
 #define OBJSLAB_CHUNK ((size_t)2 << 20)

@@ -780,6 +780,30 @@ static void test_tensor(void **state)
 	assert_memory_equal(tensor_of(n1)->data, tensor_of(n2)->data, 2000 * sizeof(double));
 	double m = CALL(F("tensor", "mean"), val_hold(n1)).as.f;
 	assert_true(fabs(m - 3) < 0.1);
+	{
+		/* the ziggurat's shape: moments, the body and both tails (400k
+		 * draws: each bound is more than 5 standard errors wide) */
+		value z = CALL(F("tensor", "normal"), L(1, I(400000)));
+		const double *x = tensor_of(z)->data;
+		double s1 = 0, s2 = 0, s4 = 0;
+		size_t in1 = 0, out3 = 0, lo = 0, hi = 0;
+		for (size_t i = 0; i < 400000; i++) {
+			s1 += x[i];
+			s2 += x[i] * x[i];
+			s4 += x[i] * x[i] * x[i] * x[i];
+			in1 += fabs(x[i]) < 1;
+			out3 += fabs(x[i]) > 3;
+			lo += x[i] < -3.6541528853610088; /* where the tail method takes over */
+			hi += x[i] > 3.6541528853610088;
+		}
+		assert_true(fabs(s1 / 400000) < 0.01);
+		assert_true(fabs(s2 / 400000 - 1) < 0.015);
+		assert_true(fabs(s4 / 400000 - 3) < 0.1);
+		assert_true(fabs(in1 / 400000.0 - 0.682689) < 0.004);
+		assert_true(out3 > 870 && out3 < 1290);     /* 1080 expected */
+		assert_true(lo > 20 && lo < 85 && hi > 20 && hi < 85); /* 51.6 each */
+		val_rele(z);
+	}
 	val_rele(n1);
 	val_rele(n2);
 	val_rele(a);

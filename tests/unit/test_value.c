@@ -9,8 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <errno.h>
+#include <stdint.h>
+#include <sys/mman.h>
 
 #include "lang/value.h"
+#include "lang/objslab.h"
 
 /* ---- helpers ---------------------------------------------------------------- */
 
@@ -1318,6 +1322,41 @@ static void test_format_fixed(void **state)
 	}
 }
 
+/* objslab: an object released while its chunk is still the current one
+ * does not unmap it; the chunk goes with its last object, after done. */
+static bool mapped(void *p)
+{
+	unsigned char vec;
+	void *page = (void *)((uintptr_t)p & ~(uintptr_t)4095);
+	return mincore(page, 4096, &vec) == 0 || errno != ENOMEM;
+}
+
+static void test_objslab(void **state)
+{
+	(void)state;
+	objslab s = {0};
+	uint8_t *a = objslab_alloc(&s, 88);
+	objslab_release(a); /* early, while the slab holds the chunk */
+	assert_true(mapped(a));
+	enum { N = 1000 };
+	uint8_t *o[N];
+	for (int i = 0; i < N; i++) {
+		o[i] = objslab_alloc(&s, 88);
+		assert_int_equal(((uintptr_t)o[i]) % 8, 0);
+		for (int j = 0; j < 88; j++)
+			assert_int_equal(o[i][j], 0);
+		memset(o[i], 0xab, 88);
+	}
+	objslab_done(&s);
+	assert_true(mapped(o[0]));
+	for (int i = 0; i < N - 1; i++)
+		objslab_release(o[i]);
+	assert_true(mapped(o[N - 1]));
+	assert_int_equal(o[N - 1][87], 0xab);
+	objslab_release(o[N - 1]);
+	assert_false(mapped(o[N - 1]));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1339,6 +1378,7 @@ int main(void)
 		cmocka_unit_test(test_print_values),
 		cmocka_unit_test(test_format),
 		cmocka_unit_test(test_format_fixed),
+		cmocka_unit_test(test_objslab),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
