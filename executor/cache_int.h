@@ -1,0 +1,190 @@
+/* cache_int.h - what the cache's files share (private to executor/cache*.c):
+ *
+ *   cache_key.c    the keys: what decides a proto's result, and a call's key
+ *   cache_rec.c    the records: layout, checksum, file stamps
+ *   cache_env.c    the LMDB environment: opening, damage, eviction
+ *   cache_admin.c  flow cache list | clean
+ *   cache.c        the hook around a task call (cache.h)
+ *
+ * The streaming SHA-256 is mbedtls' (the library the project links for
+ * plan files and the cluster's HMAC), wrapped here over its two API
+ * generations.
+ *
+ * A record, keyed by the 32-byte SHA-256 of the call (cache.h):
+ *   "FLC2" | u64 used (unix ns) | u32 crc32 of the rest | rest
+ *   rest := u64 stored (unix ns) | str task | varint nfiles
+ *           | nfiles x (str path, u64 size, u64 mtime ns) | the result (encode.h) to the end
+ *   str  := varint length, bytes
+ * `used` stays outside the checksum so a hit can update it in place. A
+ * record that fails its checksum or does not parse is a miss (and is
+ * overwritten by the next store).
+ *
+ * Ownership: as in cache.h; a rec points into an LMDB page, valid only
+ * inside the transaction that read it. */
+#ifndef FLOW_CACHE_INT_H
+#define FLOW_CACHE_INT_H
+
+#include <lmdb.h>
+#include <mbedtls/sha256.h>
+#include <mbedtls/version.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "executor/cache.h"
+#include "lang/encode.h"
+
+#define REC_MAGIC "FLC2"
+#define REC_HEAD (4 + 8 + 4)
+#define KEY_TAG "flow-cache-key-1"
+
+/* ---- SHA-256, streaming (mbedtls) ---------------------------------------- */
+
+typedef struct sha { mbedtls_sha256_context c; } sha;
+
+static inline void sha_begin(sha *s)
+{
+	mbedtls_sha256_init(&s->c);
+#if MBEDTLS_VERSION_MAJOR >= 3
+	mbedtls_sha256_starts(&s->c, 0);
+#else
+	mbedtls_sha256_starts_ret(&s->c, 0);
+#endif
+}
+
+static inline void sha_add(sha *s, const void *p, size_t n)
+{
+#if MBEDTLS_VERSION_MAJOR >= 3
+	mbedtls_sha256_update(&s->c, p, n);
+#else
+	mbedtls_sha256_update_ret(&s->c, p, n);
+#endif
+}
+
+static inline void sha_end(sha *s, uint8_t out[32])
+{
+#if MBEDTLS_VERSION_MAJOR >= 3
+	mbedtls_sha256_finish(&s->c, out);
+#else
+	mbedtls_sha256_finish_ret(&s->c, out);
+#endif
+	mbedtls_sha256_free(&s->c);
+}
+
+static inline void sha_u64(sha *s, uint64_t x)
+{
+	uint8_t b[8];
+	for (int i = 0; i < 8; i++)
+		b[i] = (uint8_t)(x >> (8 * i));
+	sha_add(s, b, 8);
+}
+
+/* A string with its length, so "ab"+"c" and "a"+"bc" differ. */
+static inline void sha_str(sha *s, const char *str)
+{
+	size_t n = str ? strlen(str) : 0;
+	sha_u64(s, str ? n : UINT64_MAX);
+	sha_add(s, str ? str : "", n);
+}
+
+/* ---- the cache and a call ------------------------------------------------ */
+
+typedef struct proto_key {
+	uint8_t digest[32]; /* code (transitive) and the globals it reads */
+	bool cacheable;
+	bool random;        /* may draw random numbers: seed and identity count */
+} proto_key;
+
+struct flow_cache {
+	MDB_env *env;
+	MDB_dbi dbi;
+	char *dir;
+	uint64_t cap;
+	bool read, write;
+	char *version;
+	const bc_program *prog;
+	proto_key *keys;    /* per proto index */
+	pthread_mutex_t mu; /* hits list, file lists of running calls */
+	uint8_t (*hit_keys)[32];
+	size_t nhit_keys, caphit_keys;
+	uint64_t hits, misses, stored, uncacheable; /* atomic */
+};
+
+typedef struct cache_file {
+	char *path;
+	uint64_t size, mtime;
+} cache_file;
+
+struct cache_call {
+	int refs;            /* atomic */
+	flow_cache *c;
+	cache_call *parent;  /* held */
+	uint8_t key[32];
+	const char *task;
+	bool store;          /* write the result at the end */
+	cache_file *files;   /* c->mu */
+	size_t nfiles, capfiles;
+};
+
+/* ---- keys (cache_key.c) -------------------------------------------------- */
+
+/* The key of task's call on args (cache.h says what goes in). -1 when an
+ * argument cannot be hashed (actor, future, ...). */
+int ckey_call(flow_cache *c, const bc_proto *task, uint64_t seed, uint64_t ident,
+              const value *args, int nargs, uint8_t key[32]);
+/* Values the encoding cannot hold, and errors: neither hashed nor stored. */
+bool ckey_unstorable(value x, void *ctx);
+
+/* ---- records (cache_rec.c) ----------------------------------------------- */
+
+/* A parsed record: pointers into the LMDB page (valid in its txn). */
+typedef struct rec {
+	uint64_t used, stored;
+	const char *task;
+	size_t tasklen;
+	uint64_t nfiles;
+	const uint8_t *files; /* the file list's bytes */
+	size_t fileslen;
+	const uint8_t *res;
+	size_t reslen;
+} rec;
+
+uint64_t crec_now_ns(void);
+uint64_t crec_get_u64(const uint8_t *p);
+/* Starts a record in b (empty): head, task and files; the caller then
+ * encodes the result into b and calls crec_seal. */
+void crec_begin(sbuf *b, const char *task, const cache_file *files, size_t nfiles);
+void crec_seal(sbuf *b);
+/* Sets the time of last use in a record's copy. */
+void crec_set_used(uint8_t *b, uint64_t t);
+/* Checks the magic and the checksum and splits the record. 0 or -1. */
+int crec_parse(const uint8_t *b, size_t len, rec *r);
+/* File i of r (0 <= i < r->nfiles), in order: path into buf (NUL
+ * terminated), its recorded size and mtime. *pos starts at 0. -1 when
+ * the list does not parse or a path does not fit. */
+int crec_next_file(const rec *r, size_t *pos, char *buf, size_t bufsz, uint64_t *size,
+                   uint64_t *mtime);
+/* Are the record's files as they were (same size and mtime)? */
+bool crec_files_unchanged(const rec *r);
+/* Size and mtime (ns) of path; false when it cannot be stat'ed. */
+bool crec_stat_file(const char *path, uint64_t *size, uint64_t *mtime);
+
+/* ---- the environment (cache_env.c) --------------------------------------- */
+
+/* A malloc'd "what 'dir': reason". */
+char *cenv_err(const char *what, const char *dir, int rc);
+/* Opens (creating) the environment in dir; a damaged one is removed
+ * (warning on warn, if not NULL) and a new one started. 0, or -1 with *err. */
+int cenv_open(const char *dir, uint64_t cap, FILE *warn, MDB_env **env, MDB_dbi *dbi, char **err);
+/* Opens an existing environment; *missing (and 0) when dir has none. */
+int cenv_open_existing(const char *dir, MDB_env **env, MDB_dbi *dbi, bool *missing, char **err);
+/* Writes one record in its own transaction. An LMDB code. */
+int cenv_put(MDB_env *env, MDB_dbi dbi, const uint8_t key[32], const sbuf *b);
+/* Removes the least recently used entries until their total is at most
+ * target bytes. In its own write transaction. */
+void cenv_evict(MDB_env *env, MDB_dbi dbi, uint64_t target);
+/* Records time t as the last use of the n entries keys. */
+void cenv_touch(MDB_env *env, MDB_dbi dbi, const uint8_t (*keys)[32], size_t n, uint64_t t);
+
+#endif
