@@ -45,11 +45,11 @@ void cache_get_stats(const flow_cache *c, cache_stats *s)
 	s->uncacheable = __atomic_load_n(&c->uncacheable, __ATOMIC_RELAXED);
 }
 
-static void call_add_file(cache_call *cc, const char *path, uint64_t size, uint64_t mtime)
+static void call_add_file(cache_call *cc, int kind, const char *path, uint64_t a, uint64_t b)
 {
 	for (size_t k = 0; k < cc->nfiles; k++)
-		if (!strcmp(cc->files[k].path, path))
-			return; /* the first read's state counts */
+		if (cc->files[k].kind == kind && !strcmp(cc->files[k].path, path))
+			return; /* the first answer counts */
 	if (cc->nfiles == cc->capfiles) {
 		cc->capfiles = cc->capfiles ? 2 * cc->capfiles : 4;
 		cache_file *f = realloc(cc->files, sizeof *f * cc->capfiles);
@@ -57,34 +57,47 @@ static void call_add_file(cache_call *cc, const char *path, uint64_t size, uint6
 			abort();
 		cc->files = f;
 	}
-	cc->files[cc->nfiles++] = (cache_file){ strdup(path), size, mtime };
+	char *p = strdup(path);
+	if (!p)
+		abort();
+	cc->files[cc->nfiles++] = (cache_file){ kind, p, a, b };
 }
 
-void cache_note_read(const char *path)
+/* Records the question (and its answer now) with the calls running. */
+static void note(int kind, const char *path)
 {
 	cache_call *cc = tl_call;
-	uint64_t size, mtime;
-	if (!cc || !crec_stat_file(path, &size, &mtime))
+	uint64_t a, b;
+	if (!cc || !crec_probe(kind, path, &a, &b))
 		return;
 	flow_cache *c = cc->c;
 	pthread_mutex_lock(&c->mu);
 	for (; cc; cc = cc->parent)
-		call_add_file(cc, path, size, mtime);
+		call_add_file(cc, kind, path, a, b);
 	pthread_mutex_unlock(&c->mu);
 }
 
-/* A hit's files are files its callers depend on too. */
+void cache_note_read(const char *path) { note(CF_READ, path); }
+
+void cache_note_probe(int kind, const char *arg)
+{
+	if (kind == VM_PROBE_GLOB || kind == VM_PROBE_EXISTS)
+		note(kind, arg);
+}
+
+/* A hit's questions are its callers' too. */
 static void inherit_files(cache_call *cc, const rec *r)
 {
 	size_t pos = 0;
 	char path[4096];
-	uint64_t size, mtime;
+	int kind;
+	uint64_t a, b;
 	for (uint64_t f = 0; cc && f < r->nfiles; f++) {
-		if (crec_next_file(r, &pos, path, sizeof path, &size, &mtime))
+		if (crec_next_file(r, &pos, &kind, path, sizeof path, &a, &b))
 			return;
 		pthread_mutex_lock(&cc->c->mu);
 		for (cache_call *q = cc; q; q = q->parent)
-			call_add_file(q, path, size, mtime);
+			call_add_file(q, kind, path, a, b);
 		pthread_mutex_unlock(&cc->c->mu);
 	}
 }

@@ -16,8 +16,9 @@
  * it free of effects, or when it is marked @cache. Only successful results
  * that the encoding can hold are stored (no futures, actors, functions).
  * An entry also records (path, size, mtime) of each file its call tree
- * read through io.read_text and friends (vm_note_read); a lookup whose
- * files changed is a miss.
+ * read through io.read_text and friends (vm_note_read), and the answers
+ * of io.glob and io.exists (vm_note_probe); a lookup whose files changed
+ * or whose questions get another answer is a miss.
  *
  * Threads: lookups and stores may come from any thread; LMDB serialises
  * writers. The innermost cacheable call running on a thread is
@@ -97,6 +98,10 @@ cache_call *cache_job_enter(cache_call *parent);
 void cache_job_leave(cache_call *prev);
 /* A native read the file at path: recorded with the calls running. */
 void cache_note_read(const char *path);
+/* A native asked the file system (lang/vm.h VM_PROBE_GLOB: io.glob's
+ * pattern; VM_PROBE_EXISTS: io.exists' path): the answer is recorded with
+ * the calls running, and checked again on lookup. */
+void cache_note_probe(int kind, const char *arg);
 
 /* ---- flow cache ---------------------------------------------------------- */
 

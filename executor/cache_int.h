@@ -11,9 +11,12 @@
  * generations.
  *
  * A record, keyed by the 32-byte SHA-256 of the call (cache.h):
- *   "FLC2" | u64 used (unix ns) | u32 crc32 of the rest | rest
+ *   "FLC3" | u64 used (unix ns) | u32 crc32 of the rest | rest
  *   rest := u64 stored (unix ns) | str task | varint nfiles
- *           | nfiles x (str path, u64 size, u64 mtime ns) | the result (encode.h) to the end
+ *           | nfiles x (u8 kind, str path, u64 a, u64 b) | the result (encode.h) to the end
+ *   kind 0: a file read, a = size, b = mtime ns; VM_PROBE_GLOB: a
+ *   pattern, a|b = the first 16 bytes of the SHA-256 of its matches;
+ *   VM_PROBE_EXISTS: a path, a = whether it exists, b = 0
  *   str  := varint length, bytes
  * `used` stays outside the checksum so a hit can update it in place. A
  * record that fails its checksum or does not parse is a miss (and is
@@ -35,7 +38,7 @@
 #include "executor/cache.h"
 #include "lang/encode.h"
 
-#define REC_MAGIC "FLC2"
+#define REC_MAGIC "FLC3"
 #define REC_HEAD (4 + 8 + 4)
 #define KEY_TAG "flow-cache-key-1"
 
@@ -111,9 +114,13 @@ struct flow_cache {
 	uint64_t hits, misses, stored, uncacheable; /* atomic */
 };
 
+/* What a call asked the file system (kind 0: read a file; VM_PROBE_*)
+ * and the answer's stamp (cache_int.h's record layout). */
+#define CF_READ 0
 typedef struct cache_file {
+	int kind;
 	char *path;
-	uint64_t size, mtime;
+	uint64_t a, b;
 } cache_file;
 
 struct cache_call {
@@ -160,15 +167,17 @@ void crec_seal(sbuf *b);
 void crec_set_used(uint8_t *b, uint64_t t);
 /* Checks the magic and the checksum and splits the record. 0 or -1. */
 int crec_parse(const uint8_t *b, size_t len, rec *r);
-/* File i of r (0 <= i < r->nfiles), in order: path into buf (NUL
- * terminated), its recorded size and mtime. *pos starts at 0. -1 when
- * the list does not parse or a path does not fit. */
-int crec_next_file(const rec *r, size_t *pos, char *buf, size_t bufsz, uint64_t *size,
-                   uint64_t *mtime);
-/* Are the record's files as they were (same size and mtime)? */
+/* The next question of r's list (r->nfiles in all), in order: its kind,
+ * its path into buf (NUL terminated) and the recorded answer. *pos
+ * starts at 0. -1 when the list does not parse or a path does not fit. */
+int crec_next_file(const rec *r, size_t *pos, int *kind, char *buf, size_t bufsz,
+                   uint64_t *a, uint64_t *b);
+/* Would each question of the record get the same answer now? */
 bool crec_files_unchanged(const rec *r);
-/* Size and mtime (ns) of path; false when it cannot be stat'ed. */
-bool crec_stat_file(const char *path, uint64_t *size, uint64_t *mtime);
+/* Asks the question now: a file's size and mtime (ns; false when it
+ * cannot be stat'ed), a glob's digest (false on a glob error), whether a
+ * path exists. */
+bool crec_probe(int kind, const char *path, uint64_t *a, uint64_t *b);
 
 /* ---- the environment (cache_env.c) --------------------------------------- */
 

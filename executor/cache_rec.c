@@ -1,6 +1,7 @@
 /* cache_rec.c - the records of the cache (layout in cache_int.h): built,
  * sealed with a CRC-32, parsed and checked; the (path, size, mtime)
  * stamps of the files a call read. */
+#include <glob.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -8,6 +9,7 @@
 #include <zlib.h>
 
 #include "executor/cache_int.h"
+#include "lang/vm.h"
 
 static void put_u64(sbuf *b, uint64_t x)
 {
@@ -93,6 +95,9 @@ int crec_parse(const uint8_t *b, size_t len, rec *r)
 	for (uint64_t f = 0; f < r->nfiles; f++) {
 		const uint8_t *pth;
 		size_t pl;
+		if (pos >= len)
+			return -1;
+		pos++; /* its kind */
 		if (get_bytes(b, len, &pos, &pth, &pl) || len - pos < 16)
 			return -1;
 		pos += 16;
@@ -103,7 +108,7 @@ int crec_parse(const uint8_t *b, size_t len, rec *r)
 	return 0;
 }
 
-bool crec_stat_file(const char *path, uint64_t *size, uint64_t *mtime)
+static bool stat_file(const char *path, uint64_t *size, uint64_t *mtime)
 {
 	struct stat st;
 	if (stat(path, &st) != 0)
@@ -113,18 +118,58 @@ bool crec_stat_file(const char *path, uint64_t *size, uint64_t *mtime)
 	return true;
 }
 
-int crec_next_file(const rec *r, size_t *pos, char *buf, size_t bufsz, uint64_t *size,
-                   uint64_t *mtime)
+/* What io.glob(pattern) gives (the same glob(3) call), as a digest of
+ * its sorted matches, each with its length. */
+static bool glob_digest(const char *pattern, uint64_t *a, uint64_t *b)
+{
+	glob_t g;
+	int rc = glob(pattern, 0, NULL, &g);
+	if (rc != 0 && rc != GLOB_NOMATCH)
+		return false;
+	sha s;
+	sha_begin(&s);
+	sha_u64(&s, rc == 0 ? (uint64_t)g.gl_pathc : 0);
+	for (size_t i = 0; rc == 0 && i < g.gl_pathc; i++)
+		sha_str(&s, g.gl_pathv[i]);
+	globfree(&g);
+	uint8_t d[32];
+	sha_end(&s, d);
+	*a = crec_get_u64(d);
+	*b = crec_get_u64(d + 8);
+	return true;
+}
+
+bool crec_probe(int kind, const char *path, uint64_t *a, uint64_t *b)
+{
+	struct stat st;
+	switch (kind) {
+	case CF_READ:
+		return stat_file(path, a, b);
+	case VM_PROBE_GLOB:
+		return glob_digest(path, a, b);
+	case VM_PROBE_EXISTS: /* as io.exists asks */
+		*a = stat(path, &st) == 0;
+		*b = 0;
+		return true;
+	}
+	return false;
+}
+
+int crec_next_file(const rec *r, size_t *pos, int *kind, char *buf, size_t bufsz,
+                   uint64_t *a, uint64_t *b)
 {
 	const uint8_t *pth;
 	size_t pl;
+	if (*pos >= r->fileslen)
+		return -1;
+	*kind = r->files[(*pos)++];
 	if (get_bytes(r->files, r->fileslen, pos, &pth, &pl) || pl >= bufsz ||
 	    r->fileslen - *pos < 16)
 		return -1;
 	memcpy(buf, pth, pl);
 	buf[pl] = '\0';
-	*size = crec_get_u64(r->files + *pos);
-	*mtime = crec_get_u64(r->files + *pos + 8);
+	*a = crec_get_u64(r->files + *pos);
+	*b = crec_get_u64(r->files + *pos + 8);
 	*pos += 16;
 	return 0;
 }
@@ -134,9 +179,10 @@ bool crec_files_unchanged(const rec *r)
 	size_t pos = 0;
 	for (uint64_t f = 0; f < r->nfiles; f++) {
 		char path[4096];
-		uint64_t size, mtime, s, m;
-		if (crec_next_file(r, &pos, path, sizeof path, &size, &mtime) ||
-		    !crec_stat_file(path, &s, &m) || s != size || m != mtime)
+		int kind;
+		uint64_t a, b, na, nb;
+		if (crec_next_file(r, &pos, &kind, path, sizeof path, &a, &b) ||
+		    !crec_probe(kind, path, &na, &nb) || na != a || nb != b)
 			return false;
 	}
 	return true;
@@ -152,9 +198,11 @@ void crec_begin(sbuf *b, const char *task, const cache_file *files, size_t nfile
 	put_str(b, task);
 	val_encode_varint(b, nfiles);
 	for (size_t k = 0; k < nfiles; k++) {
+		uint8_t kind = (uint8_t)files[k].kind;
+		sbuf_add(b, &kind, 1);
 		put_str(b, files[k].path);
-		put_u64(b, files[k].size);
-		put_u64(b, files[k].mtime);
+		put_u64(b, files[k].a);
+		put_u64(b, files[k].b);
 	}
 }
 

@@ -192,6 +192,63 @@ EOF
 	is "effect: @cache quiet cached" 1 "$(n cached quiet)"
 	is "effect: a cached call does not print" "1 0" "$(grep -c 'noisy 1' "$tmp/err") $(grep -c 'quiet 2' "$tmp/err")"
 
+	# ---- io.glob and io.exists: their answers are checked on lookup -------
+	mkdir -p d
+	rm -f d/*
+	touch d/a.txt d/b.txt
+	cat >gl.flow <<'EOF'
+import io
+@cache
+task ls(pat: str) -> list { return io.glob(pat) }
+@cache
+task has(p: str) -> bool { return io.exists(p) }
+@cache
+task outer(pat: str) -> int { return len(get(ls(pat))) }
+print(get(ls("d/*.txt")), get(has("d/flag")), get(outer("d/*.txt")))
+EOF
+	run --resume gl.flow >/dev/null
+	is "glob: output" '["d/a.txt", "d/b.txt"] false 2' "$(cat "$tmp/out")"
+	run --resume gl.flow >/dev/null
+	is "glob: unchanged, all cached" "1 1 0" "$(n cached ls) $(n cached has) $(n done outer)"
+	touch d/c.txt
+	run --resume gl.flow >/dev/null
+	is "glob: a new match re-runs the globbing calls" '["d/a.txt", "d/b.txt", "d/c.txt"] false 3' "$(cat "$tmp/out")"
+	is "glob: a new match: ls and outer re-ran, has cached" "1 1 1" "$(n done ls) $(n done outer) $(n cached has)"
+	touch d/other.dat
+	run --resume gl.flow >/dev/null
+	is "glob: a file the pattern does not match changes nothing" "1 1 1" "$(n cached ls) $(n cached has) $(n cached outer)"
+	mv d/c.txt d/z.txt
+	run --resume gl.flow >/dev/null
+	is "glob: a renamed match (same count) re-runs" '["d/a.txt", "d/b.txt", "d/z.txt"] false 3' "$(cat "$tmp/out")"
+	is "glob: renamed: ls and outer re-ran" "1 1" "$(n done ls) $(n done outer)"
+	touch d/flag
+	run --resume gl.flow >/dev/null
+	is "exists: a path that appeared re-runs" '["d/a.txt", "d/b.txt", "d/z.txt"] true 3' "$(cat "$tmp/out")"
+	is "exists: has re-ran, ls cached" "1 1" "$(n done has) $(n cached ls)"
+	echo changed >d/flag
+	run --resume gl.flow >/dev/null
+	is "exists: the file's content is not its answer" 1 "$(n cached has)"
+	rm d/flag
+	run --resume gl.flow >/dev/null
+	is "exists: a path that went re-runs" "1 false" "$(n done has) $(awk '{print $(NF-1)}' "$tmp/out")"
+
+	# ---- proc: an effect, re-run unless @cache; what it reads is not tracked
+	echo one >pin.txt
+	cat >pr.flow <<'EOF'
+import proc
+task live(x: int) -> str { return proc.sh("cat pin.txt") }
+@cache
+task kept(x: int) -> str { return proc.sh("cat pin.txt") }
+print(get(live(1)).strip(), get(kept(1)).strip())
+EOF
+	run --resume pr.flow >/dev/null
+	run --resume pr.flow >/dev/null
+	is "proc: the task without @cache re-ran" "1 0" "$(n done live) $(n cached live)"
+	is "proc: the @cache task cached" 1 "$(n cached kept)"
+	echo two >pin.txt
+	run --resume pr.flow >/dev/null
+	is "proc: a file the command reads is not tracked (docs/cache.md)" "two one" "$(cat "$tmp/out")"
+
 	# ---- random streams: --seed is part of the key of a task that draws --
 	cat >r.flow <<'EOF'
 import random
