@@ -5,7 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "executor/cache_int.h"
@@ -105,6 +108,117 @@ static bool truncated(MDB_env *env, const char *dir)
 	return ((uint64_t)info.me_last_pgno + 1) * ms.ms_psize > (uint64_t)st.st_size;
 }
 
+/* The free list's entries: a transaction id -> a list of page numbers,
+ * its count first, each below the last page. */
+static bool free_entry_ok(const MDB_val *k, const MDB_val *v, uint64_t last_pgno)
+{
+	if (k->mv_size != sizeof(size_t) || v->mv_size % sizeof(size_t) || !v->mv_size)
+		return false;
+	const size_t *ids = v->mv_data;
+	if ((ids[0] + 1) * sizeof(size_t) != v->mv_size)
+		return false;
+	for (size_t i = 1; i <= ids[0]; i++)
+		if (ids[i] < 2 || ids[i] > last_pgno)
+			return false;
+	return true;
+}
+
+/* Reads every page of both trees the way a run will: each entry walked
+ * and looked up again by its key (the lookup compares keys along its
+ * path: a damaged node pointer shows there), a value's first and last
+ * byte read (its pages are inside the file), keys of our size, the free
+ * list's page numbers in range. 0, or an LMDB code (MDB_CORRUPTED for
+ * what only this check sees). */
+static int walk(MDB_env *env, MDB_dbi dbi)
+{
+	MDB_envinfo info;
+	MDB_txn *txn;
+	int rc = mdb_env_info(env, &info);
+	if (rc == 0)
+		rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn);
+	if (rc)
+		return rc;
+	MDB_dbi dbs[2] = { 0 /* the free list */, dbi };
+	volatile uint8_t sink = 0;
+	for (int d = 0; d < 2 && rc == 0; d++) {
+		MDB_cursor *cur;
+		if ((rc = mdb_cursor_open(txn, dbs[d], &cur)) != 0)
+			break;
+		MDB_val k, v, again;
+		for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+		     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+			if (d == 0 ? !free_entry_ok(&k, &v, info.me_last_pgno) : k.mv_size != 32) {
+				rc = MDB_CORRUPTED;
+				break;
+			}
+			if (v.mv_size)
+				sink ^= ((const uint8_t *)v.mv_data)[0] ^
+				        ((const uint8_t *)v.mv_data)[v.mv_size - 1];
+			if (d == 1 && (mdb_get(txn, dbi, &k, &again) != 0 || again.mv_data != v.mv_data ||
+			               again.mv_size != v.mv_size)) {
+				rc = MDB_CORRUPTED;
+				break;
+			}
+		}
+		mdb_cursor_close(cur);
+		if (rc == MDB_NOTFOUND)
+			rc = 0;
+	}
+	(void)sink;
+	mdb_txn_abort(txn);
+	return rc;
+}
+
+/* Opening and reading a damaged environment can crash LMDB itself (it
+ * does not checksum its pages: flipped bytes in a page header send it
+ * outside the map). So an existing one is opened and walked first in a
+ * child process: NULL when it is sound (or cannot be opened for a reason
+ * that is not damage, reported by the real open), else why not (static).
+ * Called before this process opens the environment (LMDB must not be
+ * open across fork). */
+static const char *check_in_child(const char *dir, uint64_t mapsize)
+{
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0)
+		return NULL; /* cannot check: open as before */
+	if (pid == 0) {
+		MDB_env *env;
+		MDB_dbi dbi;
+		int rc = env_open(dir, mapsize, &env, &dbi);
+		if (rc)
+			_exit(damaged(rc) || rc == EINVAL ? 2 : 0);
+		if (truncated(env, dir))
+			_exit(3);
+		rc = walk(env, dbi);
+		mdb_env_close(env);
+		_exit(rc ? 4 : 0);
+	}
+	/* a damaged tree may also send LMDB round in a loop: a deadline */
+	int st = 0;
+	for (int ms = 0; ms < 30000; ms++) {
+		pid_t r = waitpid(pid, &st, WNOHANG);
+		if (r == pid)
+			break;
+		if (r < 0 && errno != EINTR)
+			return NULL;
+		if (ms == 29999) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &st, 0);
+			return "its check did not end in 30 s";
+		}
+		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+	}
+	if (WIFSIGNALED(st))
+		return "reading it crashed";
+	switch (WEXITSTATUS(st)) {
+	case 0: return NULL;
+	case 2: return "LMDB cannot open it";
+	case 3: return "its data file is shorter than its pages";
+	default: return "LMDB found a damaged page";
+	}
+}
+
 int cenv_open(const char *dir, uint64_t cap, FILE *warn, MDB_env **env, MDB_dbi *dbi, char **err)
 {
 	if (make_dirs(dir) != 0) {
@@ -114,8 +228,17 @@ int cenv_open(const char *dir, uint64_t cap, FILE *warn, MDB_env **env, MDB_dbi 
 	char path[4096];
 	snprintf(path, sizeof path, "%s/data.mdb", dir);
 	struct stat st;
-	if (stat(path, &st) == 0 && st.st_size < 2 * 4096) /* not even its two meta pages */
+	if (stat(path, &st) == 0 && st.st_size < 2 * 4096) { /* not even its two meta pages */
 		remove_env(dir);
+	} else if (stat(path, &st) == 0) {
+		const char *why = check_in_child(dir, map_size(cap));
+		if (why) {
+			if (warn)
+				fprintf(warn, "flow: warning: the cache in '%s' is damaged (%s); "
+				              "starting a new one\n", dir, why);
+			remove_env(dir);
+		}
+	}
 	int rc = env_open(dir, map_size(cap), env, dbi);
 	if (rc == 0 && truncated(*env, dir)) {
 		mdb_env_close(*env);
