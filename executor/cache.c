@@ -31,6 +31,7 @@ flow_cache *cache_open(const cache_opts *o, FILE *err_stream, char **err)
 	c->read = o->read;
 	c->write = o->write;
 	pthread_mutex_init(&c->mu, NULL);
+	pthread_mutex_init(&c->memo_mu, NULL);
 	return c;
 }
 
@@ -102,6 +103,8 @@ static void inherit_files(cache_call *cc, const rec *r)
 	}
 }
 
+#define USED_GRAIN_NS (3600ull * 1000000000u)
+
 static void remember_hit(flow_cache *c, const uint8_t key[32])
 {
 	pthread_mutex_lock(&c->mu);
@@ -116,8 +119,9 @@ static void remember_hit(flow_cache *c, const uint8_t key[32])
 	pthread_mutex_unlock(&c->mu);
 }
 
-/* Looks key up: 1 with *out when present, valid and its files unchanged. */
-static int lookup(flow_cache *c, const uint8_t key[32], value *out)
+/* Looks key up: 1 with *out when present, valid and its files unchanged;
+ * *used: when the entry was last used. */
+static int lookup(flow_cache *c, const uint8_t key[32], value *out, uint64_t *used)
 {
 	MDB_txn *txn;
 	if (mdb_txn_begin(c->env, NULL, MDB_RDONLY, &txn))
@@ -131,6 +135,7 @@ static int lookup(flow_cache *c, const uint8_t key[32], value *out)
 		if (val_decode(r.res, r.reslen, out, &e) == 0) {
 			val_freeze(*out);
 			inherit_files(tl_call, &r);
+			*used = r.used;
 			found = 1;
 		}
 	}
@@ -151,9 +156,14 @@ int cache_call_begin(flow_cache *c, const bc_proto *task, uint64_t seed, uint64_
 		__atomic_add_fetch(&c->uncacheable, 1, __ATOMIC_RELAXED);
 		return 0;
 	}
-	if (c->read && lookup(c, key, hit)) {
+	uint64_t used;
+	if (c->read && lookup(c, key, hit, &used)) {
 		__atomic_add_fetch(&c->hits, 1, __ATOMIC_RELAXED);
-		remember_hit(c, key);
+		/* the last use is kept to the hour: restamping rewrites the
+		 * record, all of it (LMDB copies on write) */
+		if (crec_now_ns() - used > USED_GRAIN_NS)
+			remember_hit(c, key);
+		ckey_note_result(c, task, key, *hit);
 		return 1;
 	}
 	__atomic_add_fetch(&c->misses, 1, __ATOMIC_RELAXED);
@@ -164,6 +174,7 @@ int cache_call_begin(flow_cache *c, const bc_proto *task, uint64_t seed, uint64_
 	n->c = c;
 	memcpy(n->key, key, 32);
 	n->task = task->name;
+	n->proto = task;
 	n->store = c->write;
 	n->parent = tl_call;
 	if (n->parent)
@@ -214,6 +225,9 @@ static void store(cache_call *cc, value res)
 	crec_begin(&r, cc->task, cc->files, cc->nfiles);
 	pthread_mutex_unlock(&c->mu);
 	size_t at = r.len;
+	if (res.t == V_TENSOR) /* room for its data at once, not by doubling */
+		sbuf_reserve(&r, tensor_of(res)->size * sizeof(double) + 64 +
+		                 (size_t)tensor_of(res)->ndim * 10);
 	verr e;
 	if (val_encode(&r, res, &e) != 0 || r.len - at > c->cap / 4) {
 		sbuf_fini(&r);
@@ -236,8 +250,11 @@ void cache_call_end(cache_call *cc, value outcome)
 		return;
 	tl_call = cc->parent;
 	const vfuture *f = (const vfuture *)outcome.as.o;
-	if (cc->store && outcome.t == V_FUTURE && f->state == FUT_DONE)
-		store(cc, f->result);
+	if (outcome.t == V_FUTURE && f->state == FUT_DONE) {
+		ckey_note_result(cc->c, cc->proto, cc->key, f->result);
+		if (cc->store)
+			store(cc, f->result);
+	}
 	cache_call_release(cc);
 }
 
@@ -254,6 +271,8 @@ void cache_close(flow_cache *c)
 	mdb_env_sync(c->env, 1);
 	mdb_env_close(c->env);
 	pthread_mutex_destroy(&c->mu);
+	ckey_memo_free(c);
+	pthread_mutex_destroy(&c->memo_mu);
 	free(c->hit_keys);
 	free(c->keys);
 	free(c->dir);

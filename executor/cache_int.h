@@ -97,7 +97,17 @@ typedef struct proto_key {
 	uint8_t digest[32]; /* code (transitive) and the globals it reads */
 	bool cacheable;
 	bool random;        /* may draw random numbers: seed and identity count */
+	bool pure;          /* free of effects: its key alone decides its result */
 } proto_key;
+
+/* What stands for a large argument in a key (cache_key.c): the key of
+ * the pure call that produced it (lineage), or the digest of its content,
+ * computed once. The value is held, so its address is not reused. */
+typedef struct memo_ent {
+	value v;            /* held */
+	uint8_t d[32];
+	bool lineage;
+} memo_ent;
 
 struct flow_cache {
 	MDB_env *env;
@@ -112,6 +122,10 @@ struct flow_cache {
 	uint8_t (*hit_keys)[32];
 	size_t nhit_keys, caphit_keys;
 	uint64_t hits, misses, stored, uncacheable; /* atomic */
+	pthread_mutex_t memo_mu;
+	memo_ent *memo;     /* a ring of at most MEMO_MAX entries */
+	size_t nmemo, memo_next;
+	uint64_t memo_bytes;
 };
 
 /* What a call asked the file system (kind 0: read a file; VM_PROBE_*)
@@ -129,6 +143,7 @@ struct cache_call {
 	cache_call *parent;  /* held */
 	uint8_t key[32];
 	const char *task;
+	const bc_proto *proto;
 	bool store;          /* write the result at the end */
 	cache_file *files;   /* c->mu */
 	size_t nfiles, capfiles;
@@ -142,6 +157,11 @@ int ckey_call(flow_cache *c, const bc_proto *task, uint64_t seed, uint64_t ident
               const value *args, int nargs, uint8_t key[32]);
 /* Values the encoding cannot hold, and errors: neither hashed nor stored. */
 bool ckey_unstorable(value x, void *ctx);
+/* The result res of task's call with key (run, or found in the cache):
+ * when task is pure and res large, res's key digest becomes key. */
+void ckey_note_result(flow_cache *c, const bc_proto *task, const uint8_t key[32], value res);
+/* Releases the values held for large arguments. */
+void ckey_memo_free(flow_cache *c);
 
 /* ---- records (cache_rec.c) ----------------------------------------------- */
 

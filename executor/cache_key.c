@@ -233,6 +233,7 @@ void cache_bind(flow_cache *c, const bc_program *p)
 		sha_end(&s, k->digest);
 		k->cacheable = ok;
 		k->random = random;
+		k->pure = free_of_effects[j];
 	}
 	free(free_of_effects);
 	free(local);
@@ -246,6 +247,122 @@ bool ckey_unstorable(value x, void *ctx)
 {
 	(void)ctx;
 	return x.t == V_FUTURE || x.t == V_ACTOR || x.t == V_FUNC || x.t == V_ERROR;
+}
+
+/* ---- large arguments --------------------------------------------------------
+ * Hashing an 8 MiB tensor costs more than many tasks that take it, and a
+ * value is often passed to several calls. A frozen value of at least
+ * BIG_VALUE bytes is hashed once (its content digest, kept with the value
+ * held so its address is not reused); the result of a pure call (free of
+ * effects: its key decides it) stands in keys by that call's key instead
+ * of its content, as Nextflow and Bazel hash by lineage. Either way a key
+ * still says everything that decides the result. A value beyond the ring
+ * (MEMO_MAX, MEMO_BYTES) is hashed again by content: a miss at worst. */
+#define BIG_VALUE (1u << 20)
+#define MEMO_MAX 256
+#define MEMO_BYTES (1ull << 30)
+
+static uint64_t big_size(value v)
+{
+	if (!val_is_frozen(v))
+		return 0;
+	uint64_t n = v.t == V_TENSOR ? tensor_of(v)->size * sizeof(double)
+	           : v.t == V_STR    ? ((const vstr *)v.as.o)->len
+	                             : 0;
+	return n >= BIG_VALUE ? n : 0;
+}
+
+/* Under memo_mu. */
+static memo_ent *memo_find(flow_cache *c, value v)
+{
+	for (size_t i = 0; i < c->nmemo; i++)
+		if (c->memo[i].v.as.o == v.as.o)
+			return &c->memo[i];
+	return NULL;
+}
+
+/* Under memo_mu: adds (or, for lineage, replaces) v's entry. */
+static void memo_put(flow_cache *c, value v, const uint8_t d[32], bool lineage)
+{
+	memo_ent *e = memo_find(c, v);
+	if (e) {
+		if (lineage && !e->lineage) {
+			memcpy(e->d, d, 32);
+			e->lineage = true;
+		}
+		return;
+	}
+	uint64_t n = big_size(v);
+	if (!c->memo) {
+		c->memo = calloc(MEMO_MAX, sizeof *c->memo);
+		if (!c->memo)
+			abort();
+	}
+	if (c->nmemo == MEMO_MAX || c->memo_bytes + n > MEMO_BYTES) {
+		if (!c->nmemo)
+			return;
+		/* the oldest goes */
+		size_t at = c->memo_next % c->nmemo;
+		c->memo_bytes -= big_size(c->memo[at].v);
+		val_rele(c->memo[at].v);
+		c->memo[at] = c->memo[--c->nmemo];
+	}
+	e = &c->memo[c->nmemo++];
+	c->memo_next++;
+	e->v = val_hold(v);
+	memcpy(e->d, d, 32);
+	e->lineage = lineage;
+	c->memo_bytes += n;
+}
+
+void ckey_note_result(flow_cache *c, const bc_proto *task, const uint8_t key[32], value res)
+{
+	if (!c->keys[task->index].pure || !big_size(res))
+		return;
+	pthread_mutex_lock(&c->memo_mu);
+	memo_put(c, res, key, true);
+	pthread_mutex_unlock(&c->memo_mu);
+}
+
+void ckey_memo_free(flow_cache *c)
+{
+	for (size_t i = 0; i < c->nmemo; i++)
+		val_rele(c->memo[i].v);
+	free(c->memo);
+	c->memo = NULL;
+	c->nmemo = 0;
+}
+
+/* An argument: a large one by its memo (lineage or content digest), any
+ * other by content. */
+static bool sha_arg(sha *s, flow_cache *c, value v)
+{
+	if (!big_size(v))
+		return sha_value(s, c->prog, v);
+	uint8_t d[32];
+	bool lineage = false, found = false;
+	pthread_mutex_lock(&c->memo_mu);
+	memo_ent *e = memo_find(c, v);
+	if (e) {
+		memcpy(d, e->d, 32);
+		lineage = e->lineage;
+		found = true;
+	}
+	pthread_mutex_unlock(&c->memo_mu);
+	if (!found) {
+		sha t;
+		sha_begin(&t);
+		bool ok = sha_value(&t, c->prog, v);
+		sha_end(&t, d);
+		if (!ok)
+			return false;
+		pthread_mutex_lock(&c->memo_mu);
+		memo_put(c, v, d, false);
+		pthread_mutex_unlock(&c->memo_mu);
+	}
+	sha_str(s, lineage ? "lineage" : "content");
+	sha_add(s, d, 32);
+	return true;
 }
 
 int ckey_call(flow_cache *c, const bc_proto *task, uint64_t seed, uint64_t ident,
@@ -269,7 +386,7 @@ int ckey_call(flow_cache *c, const bc_proto *task, uint64_t seed, uint64_t ident
 	sha_u64(&s, (uint64_t)nargs);
 	bool ok = true;
 	for (int j = 0; j < nargs && ok; j++)
-		ok = sha_value(&s, c->prog, args[j]);
+		ok = sha_arg(&s, c, args[j]);
 	sha_end(&s, key);
 	return ok ? 0 : -1;
 }

@@ -192,6 +192,32 @@ EOF
 	is "effect: @cache quiet cached" 1 "$(n cached quiet)"
 	is "effect: a cached call does not print" "1 0" "$(grep -c 'noisy 1' "$tmp/err") $(grep -c 'quiet 2' "$tmp/err")"
 
+	# ---- large arguments: by the producing call's key, or hashed once ------
+	cat >big.flow <<'EOF'
+import tensor
+param k: int = 2
+task make(n: int) -> tensor { return tensor.ones([n, n]) * float(k) }
+task total(x: tensor) -> float { return tensor.sum(x) }
+task twice(x: tensor) -> tensor { return x + x }
+task blen(s: str) -> int { return len(s) }
+let m = make(600)
+let big = "y" * 1500000
+print(get(total(m)), get(total(twice(m))), get(blen(big)), get(blen(big + "z")))
+EOF
+	run --resume big.flow >/dev/null
+	is "large: output" "720000.0 1440000.0 1500000 1500001" "$(cat "$tmp/out")"
+	run --resume big.flow >/dev/null
+	is "large: resumed, all cached" "1 2 1 2" "$(n cached make) $(n cached total) $(n cached twice) $(n cached blen)"
+	is "large: resumed output" "720000.0 1440000.0 1500000 1500001" "$(cat "$tmp/out")"
+	run --resume -p k=3 big.flow >/dev/null
+	is "large: the producer's param changed: it and its consumers re-ran" "1 2 1 2" \
+		"$(n done make) $(n done total) $(n done twice) $(n cached blen)"
+	is "large: new output" "1080000.0 2160000.0 1500000 1500001" "$(cat "$tmp/out")"
+	sed -i 's/let big = "y" \* 1500000/let big = "w" * 1500000/' big.flow
+	run --resume -p k=3 big.flow >/dev/null
+	is "large: a driver value's content changed (same length): its consumers re-ran" "2 1" \
+		"$(n done blen) $(n cached make)"
+
 	# ---- io.glob and io.exists: their answers are checked on lookup -------
 	mkdir -p d
 	rm -f d/*
