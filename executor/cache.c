@@ -212,18 +212,21 @@ cache_call *cache_job_enter(cache_call *parent)
 
 void cache_job_leave(cache_call *prev) { tl_call = prev; }
 
-/* Writes cc's entry: the record is built in one buffer, the result
- * encoded straight into it (a result may be large: no extra copies). */
-static void store(cache_call *cc, value res)
+/* Writes an entry: the record is built in one buffer, the result encoded
+ * straight into it (a result may be large: no extra copies). mu: the
+ * lock that guards files (NULL: none needed). */
+static void store_rec(flow_cache *c, const uint8_t key[32], const char *task,
+                      const cache_file *files, size_t nfiles, pthread_mutex_t *mu, value res)
 {
-	flow_cache *c = cc->c;
 	if (val_any(res, ckey_unstorable, NULL))
 		return;
 	sbuf r;
 	sbuf_init(&r);
-	pthread_mutex_lock(&c->mu);
-	crec_begin(&r, cc->task, cc->files, cc->nfiles);
-	pthread_mutex_unlock(&c->mu);
+	if (mu)
+		pthread_mutex_lock(mu);
+	crec_begin(&r, task, files, nfiles);
+	if (mu)
+		pthread_mutex_unlock(mu);
 	size_t at = r.len;
 	if (res.t == V_TENSOR) /* room for its data at once, not by doubling */
 		sbuf_reserve(&r, tensor_of(res)->size * sizeof(double) + 64 +
@@ -234,14 +237,19 @@ static void store(cache_call *cc, value res)
 		return;
 	}
 	crec_seal(&r);
-	int rc = cenv_put(c->env, c->dbi, cc->key, &r);
+	int rc = cenv_put(c->env, c->dbi, key, &r);
 	if (rc == MDB_MAP_FULL) { /* make room: keep the newer half */
 		cenv_evict(c->env, c->dbi, c->cap / 2);
-		rc = cenv_put(c->env, c->dbi, cc->key, &r);
+		rc = cenv_put(c->env, c->dbi, key, &r);
 	}
 	if (rc == 0)
 		__atomic_add_fetch(&c->stored, 1, __ATOMIC_RELAXED);
 	sbuf_fini(&r);
+}
+
+static void store(cache_call *cc, value res)
+{
+	store_rec(cc->c, cc->key, cc->task, cc->files, cc->nfiles, &cc->c->mu, res);
 }
 
 void cache_call_end(cache_call *cc, value outcome)
@@ -278,4 +286,47 @@ void cache_close(flow_cache *c)
 	free(c->dir);
 	free(c->version);
 	free(c);
+}
+
+/* ---- remote calls ---------------------------------------------------------- */
+
+/* Is key's entry there, sound, its files unchanged? (Not decoded.) */
+static bool peek(flow_cache *c, const uint8_t key[32])
+{
+	MDB_txn *txn;
+	if (mdb_txn_begin(c->env, NULL, MDB_RDONLY, &txn))
+		return false;
+	MDB_val k = { 32, (void *)key }, v;
+	rec r;
+	bool found = mdb_get(txn, c->dbi, &k, &v) == 0 &&
+	             crec_parse(v.mv_data, v.mv_size, &r) == 0 && crec_files_unchanged(&r);
+	mdb_txn_abort(txn);
+	return found;
+}
+
+int cache_remote_begin(flow_cache *c, const bc_proto *task, uint64_t seed, uint64_t ident,
+                       value args, uint8_t key[32])
+{
+	if (!c || !c->keys || args.t != V_LIST || task->index < 0 ||
+	    task->index >= c->prog->nprotos || c->prog->protos[task->index] != task)
+		return -1;
+	const proto_key *k = &c->keys[task->index];
+	const vlist *l = (const vlist *)args.as.o;
+	if (!k->cacheable || !k->pure ||
+	    ckey_call(c, task, seed, ident, l->items, (int)l->len, key) != 0) {
+		__atomic_add_fetch(&c->uncacheable, 1, __ATOMIC_RELAXED);
+		return -1;
+	}
+	if (c->read && peek(c, key))
+		return 1; /* counted by cache_call_begin, where it is taken */
+	__atomic_add_fetch(&c->misses, 1, __ATOMIC_RELAXED);
+	return c->write ? 0 : -1;
+}
+
+void cache_remote_end(flow_cache *c, const uint8_t key[32], const bc_proto *task, value res)
+{
+	if (!c)
+		return;
+	ckey_note_result(c, task, key, res);
+	store_rec(c, key, task->name, NULL, 0, NULL, res);
 }

@@ -103,6 +103,19 @@ void cache_note_read(const char *path);
  * the calls running, and checked again on lookup. */
 void cache_note_probe(int kind, const char *arg);
 
+/* ---- remote calls (remote_async.c: flow run --address) --------------------- */
+
+/* Before a DAG node's call of task (args: a list, resolved and frozen) is
+ * sent to the cluster: 1 when the cache holds its result (the caller then
+ * runs the node here, where cache_call_begin finds it); 0 with key[] set
+ * when its result is to be stored (cache_remote_end); -1: neither. Only
+ * tasks free of effects: what a task reads on another node is not seen
+ * here, so a @cache task with effects is not cached on a cluster. */
+int cache_remote_begin(flow_cache *c, const bc_proto *task, uint64_t seed, uint64_t ident,
+                       value args, uint8_t key[32]);
+/* The call of cache_remote_begin's key came back with res (frozen). */
+void cache_remote_end(flow_cache *c, const uint8_t key[32], const bc_proto *task, value res);
+
 /* ---- flow cache ---------------------------------------------------------- */
 
 /* Lists the entries of the cache in dir (task, size, age) on out.

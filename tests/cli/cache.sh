@@ -390,7 +390,6 @@ expect_err() { # STATUS PATTERN CMD...
 }
 expect_err 1 'needs --cache-dir' sh -c "'$flow' run --resume - <'$tmp/s.flow'"
 expect_err 0 '^1$' sh -c "'$flow' run --resume --cache-dir '$tmp/cd' - <'$tmp/s.flow'"
-expect_err 2 'do not go with --address' "$flow" run --resume --address 127.0.0.1:1 "$tmp/s.flow"
 expect_err 2 '--no-cache cannot go with --resume' "$flow" run --no-cache --resume "$tmp/s.flow"
 expect_err 2 '--cache-size expects a size' "$flow" run --cache-size 12x "$tmp/s.flow"
 expect_err 1 'cannot create the cache directory' "$flow" run --cache-dir /proc/nope/c "$tmp/s.flow"
