@@ -183,6 +183,12 @@ static const char *check_in_child(const char *dir, uint64_t mapsize)
 	if (pid < 0)
 		return NULL; /* cannot check: open as before */
 	if (pid == 0) {
+		/* a Ctrl-C meant for the run must not end the check (its death
+		 * would read as damage), nor run the run's handlers here */
+		signal(SIGINT, SIG_IGN);
+		signal(SIGTERM, SIG_IGN);
+		signal(SIGHUP, SIG_IGN);
+		signal(SIGPIPE, SIG_IGN);
 		MDB_env *env;
 		MDB_dbi dbi;
 		int rc = env_open(dir, mapsize, &env, &dbi);
@@ -209,8 +215,14 @@ static const char *check_in_child(const char *dir, uint64_t mapsize)
 		}
 		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
 	}
-	if (WIFSIGNALED(st))
-		return "reading it crashed";
+	if (WIFSIGNALED(st)) {
+		int sig = WTERMSIG(st);
+		/* killed from outside (the OOM killer, kill -9): nothing learnt */
+		return sig == SIGSEGV || sig == SIGBUS || sig == SIGABRT || sig == SIGFPE ||
+		               sig == SIGILL || sig == SIGSYS
+		           ? "reading it crashed"
+		           : NULL;
+	}
 	switch (WEXITSTATUS(st)) {
 	case 0: return NULL;
 	case 2: return "LMDB cannot open it";
