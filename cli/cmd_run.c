@@ -428,7 +428,7 @@ static void report_interrupt(const run_obs *obs, int sig)
 static int open_cache(const run_args *a, const char *file, flow_cache **c)
 {
 	*c = NULL;
-	if (a->no_cache || a->address || !(a->resume || a->cache_dir))
+	if (a->no_cache || !(a->resume || a->cache_dir))
 		return 0;
 	char *dir = NULL;
 	if (a->cache_dir) {
@@ -536,9 +536,6 @@ int cmd_run(int argc, char **argv)
 	int rc = cli_parse(&spec, argc, argv, on_opt, &a, &file);
 	if (rc == 0 && a.serial && a.address)
 		rc = cli_usage_error("run", "%s", "--serial runs here; it cannot go with --address");
-	if (rc == 0 && a.address && (a.resume || a.cache_dir))
-		rc = cli_usage_error("run", "%s", "--resume and --cache-dir do not go with --address yet "
-		                     "(the cache is not consulted for cluster runs)");
 	if (rc == 0 && a.no_cache && (a.resume || a.cache_dir || a.cache_size))
 		rc = cli_usage_error("run", "%s", "--no-cache cannot go with --resume, --cache-dir or "
 		                     "--cache-size");

@@ -16,8 +16,9 @@
  * it free of effects, or when it is marked @cache. Only successful results
  * that the encoding can hold are stored (no futures, actors, functions).
  * An entry also records (path, size, mtime) of each file its call tree
- * read through io.read_text and friends (vm_note_read); a lookup whose
- * files changed is a miss.
+ * read through io.read_text and friends (vm_note_read), and the answers
+ * of io.glob and io.exists (vm_note_probe); a lookup whose files changed
+ * or whose questions get another answer is a miss.
  *
  * Threads: lookups and stores may come from any thread; LMDB serialises
  * writers. The innermost cacheable call running on a thread is
@@ -97,6 +98,23 @@ cache_call *cache_job_enter(cache_call *parent);
 void cache_job_leave(cache_call *prev);
 /* A native read the file at path: recorded with the calls running. */
 void cache_note_read(const char *path);
+/* A native asked the file system (lang/vm.h VM_PROBE_GLOB: io.glob's
+ * pattern; VM_PROBE_EXISTS: io.exists' path): the answer is recorded with
+ * the calls running, and checked again on lookup. */
+void cache_note_probe(int kind, const char *arg);
+
+/* ---- remote calls (remote_async.c: flow run --address) --------------------- */
+
+/* Before a DAG node's call of task (args: a list, resolved and frozen) is
+ * sent to the cluster: 1 when the cache holds its result (the caller then
+ * runs the node here, where cache_call_begin finds it); 0 with key[] set
+ * when its result is to be stored (cache_remote_end); -1: neither. Only
+ * tasks free of effects: what a task reads on another node is not seen
+ * here, so a @cache task with effects is not cached on a cluster. */
+int cache_remote_begin(flow_cache *c, const bc_proto *task, uint64_t seed, uint64_t ident,
+                       value args, uint8_t key[32]);
+/* The call of cache_remote_begin's key came back with res (frozen). */
+void cache_remote_end(flow_cache *c, const uint8_t key[32], const bc_proto *task, value res);
 
 /* ---- flow cache ---------------------------------------------------------- */
 

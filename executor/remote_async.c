@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "executor/cache.h"
 #include "executor/run_obs.h"
 
 /* One call in flight (or waiting to be sent again). */
@@ -17,6 +18,8 @@ typedef struct acall {
 	value args;           /* held until its outcome: a lost call goes again */
 	int lost;             /* times its node was lost */
 	uint64_t due;         /* when it is sent again (CLOCK_MONOTONIC ns) */
+	bool cache_store;     /* its result goes into the run's cache under cache_key */
+	uint8_t cache_key[32];
 	struct acall *next;   /* the resend list */
 } acall;
 
@@ -261,6 +264,11 @@ static void on_done(void *arg, int rc, value res, char *err, char *node, char *o
 		call_gone(ra);
 		return;
 	}
+	/* flow run --resume (cache.h): a result to keep */
+	if (c->cache_store && rc == 0) {
+		val_freeze(res);
+		cache_remote_end(cache_current(), c->cache_key, g->prog->protos[g->nodes[v].proto], res);
+	}
 	pthread_mutex_lock(&ra->hmu);
 	task_host *h = &ra->h;
 	obs_mark m = {h->nfailed, h->nskipped, h->ndriver, h->nretries, h->ncached};
@@ -292,6 +300,19 @@ bool remote_async_begin(remote_async *ra, task_host *h, flow_vm *vm, const sched
 	if (!task_remote_args(h, vm, ra->run.g, v, &c->fn, &c->ident, &c->args)) {
 		free(c);
 		return false;
+	}
+	/* flow run --resume (cache.h): a call the cache holds is not sent; it
+	 * runs here, where call_task_here takes it from the cache */
+	if (cache_current()) {
+		const dag *g = ra->run.g;
+		int hit = cache_remote_begin(cache_current(), g->prog->protos[g->nodes[v].proto],
+		                             ra->run.seed, c->ident, c->args, c->cache_key);
+		if (hit == 1) {
+			free_call(c);
+			run_here(ra, h, vm, it, tid, false);
+			return true;
+		}
+		c->cache_store = hit == 0;
 	}
 	c->ra = ra;
 	c->it = *it;

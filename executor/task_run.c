@@ -1257,6 +1257,14 @@ static void s_read_file(flow_vm *vm, const char *path)
 		cache_note_read(path);
 }
 
+/* A native asked what a folder holds (io.glob, io.exists): likewise. */
+static void s_probe(flow_vm *vm, int kind, const char *arg)
+{
+	(void)vm;
+	if (cache_current())
+		cache_note_probe(kind, arg);
+}
+
 /* ---- streams (LANGUAGE.md section 5) -----------------------------------------
  * A call of a task that yields returns a stream at once. Its producer runs
  * as a generator (vm_gen_*) in a VM of its own, one step (to its next
@@ -1601,7 +1609,7 @@ static void streams_end(task_host *sh, int d)
 static const flow_host_ops task_ops = {
 	s_call_task, s_new_actor, s_call_method, s_get, s_wait, s_put, s_print, s_sleep,
 	.caught = s_caught, .read_file = s_read_file,
-	.stream_next = s_stream_next,
+	.stream_next = s_stream_next, .probe = s_probe,
 };
 
 /* ---- running the DAG ---------------------------------------------------- */

@@ -151,7 +151,13 @@ typedef struct flow_host_ops {
 	 * -1 with an error raised when the producer failed. host->get of a
 	 * stream gives the list of all its items. NULL: no streams. */
 	int (*stream_next)(flow_vm *vm, value stream, int64_t index, value *out);
+	/* May be NULL: a native asked the file system a question whose answer
+	 * a host that reuses results must check again (VM_PROBE_GLOB: what
+	 * io.glob(arg) matches; VM_PROBE_EXISTS: whether arg exists). */
+	void (*probe)(flow_vm *vm, int kind, const char *arg);
 } flow_host_ops;
+
+enum { VM_PROBE_GLOB = 1, VM_PROBE_EXISTS = 2 };
 
 /* What is running in this VM: the driver, or one task/method call. */
 typedef struct vm_context {
@@ -200,6 +206,8 @@ bool vm_error_place(flow_vm *vm, span *out);
 
 /* For natives that read a file by path: tells the host (read_file). */
 void vm_note_read(flow_vm *vm, const char *path);
+/* For natives that ask what a folder holds (VM_PROBE_*): tells the host. */
+void vm_note_probe(flow_vm *vm, int kind, const char *arg);
 /* Resolves every future inside v (deeply, through lists and dicts). */
 int vm_get_deep(flow_vm *vm, value v, value *out);
 /* The per-task random stream. */

@@ -72,6 +72,12 @@ void vm_note_read(flow_vm *vm, const char *path)
 		vm->ctx.host->read_file(vm, path);
 }
 
+void vm_note_probe(flow_vm *vm, int kind, const char *arg)
+{
+	if (vm->ctx.host && vm->ctx.host->probe)
+		vm->ctx.host->probe(vm, kind, arg);
+}
+
 /* ---- errors ----------------------------------------------------------- */
 
 int vm_raise(flow_vm *vm, const char *fmt, ...)

@@ -399,6 +399,7 @@ static int io_glob(flow_vm *vm, value *argv, int argc, value *out)
 		return vm_raise(vm, "glob '%s': %s", str_data(argv[0]),
 		                rc == GLOB_NOSPACE ? "out of memory" : "read error");
 	}
+	vm_note_probe(vm, VM_PROBE_GLOB, str_data(argv[0])); /* executor/cache.h */
 	*out = l; /* glob(3) sorts its matches */
 	return 0;
 }
@@ -409,6 +410,7 @@ static int io_exists(flow_vm *vm, value *argv, int argc, value *out)
 		return -1;
 	struct stat st;
 	*out = v_bool(stat(str_data(argv[0]), &st) == 0);
+	vm_note_probe(vm, VM_PROBE_EXISTS, str_data(argv[0])); /* executor/cache.h */
 	return 0;
 }
 
