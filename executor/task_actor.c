@@ -57,6 +57,23 @@ static void actor_instance_free(void *p)
 static void init_remote(flow_vm *vm, task_host *sh, const bc_actor *cls, task_actor *inst,
                         value *a, int nargs);
 
+/* task_init_actor here: runs init inline (a: resolved, frozen). */
+static void init_here(flow_vm *vm, task_host *sh, const bc_actor *cls, task_actor *inst,
+                      value *a, int nargs)
+{
+	value res;
+	char *err = NULL;
+	const char *dep;
+	if (task_run_inline(sh, cls->init, next_ident(sh), inst->fields, a, nargs, &res, &err, &dep) == 0) {
+		val_rele(res);
+	} else {
+		value f = task_fail_future(sh, "actor", cls->name, 1, err, task_place_text(vm));
+		inst->error = strdup(((vfuture *)f.as.o)->error);
+		val_rele(f);
+		free(err);
+	}
+}
+
 /* Creates the instance behind handle h (which has none yet) and runs
  * init. Returns -1 only for an error of the caller (nesting too deep). */
 int task_init_actor(flow_vm *vm, value h, const bc_actor *cls, value *args, int nargs)
@@ -77,37 +94,15 @@ int task_init_actor(flow_vm *vm, value h, const bc_actor *cls, value *args, int 
 			val_rele(dummy);
 		} else if (sh->depth >= TASK_MAX_NESTING) {
 			return vm_raise(vm, "actors nested more than %d deep", TASK_MAX_NESTING);
-		} else if (g_actors) {
-			value small[16], *a = nargs <= 16 ? small : malloc(sizeof(value) * (size_t)nargs);
-			if (task_snapshot_args(vm, args, nargs, a)) {
-				if (a != small)
-					free(a);
-				return -1;
-			}
-			init_remote(vm, sh, cls, inst, a, nargs);
-			task_release_args(a, small, nargs);
 		} else {
-			value small[16], *a = nargs <= 16 ? small : malloc(sizeof(value) * (size_t)nargs);
-			if (task_snapshot_args(vm, args, nargs, a)) {
-				if (a != small)
-					free(a);
+			value small[TASK_SMALL_ARGS], *a = task_snapshot_args(vm, args, nargs, small);
+			if (!a)
 				return -1;
-			}
-			value res;
-			char *err = NULL;
-			const char *dep;
-			if (task_run_inline(sh, cls->init, next_ident(sh), inst->fields, a, nargs, &res, &err, &dep) == 0) {
-				val_rele(res);
-			} else {
-				value f = task_fail_future(sh, "actor", cls->name, 1, err, task_place_text(vm));
-				inst->error = strdup(((vfuture *)f.as.o)->error);
-				val_rele(f);
-				free(err);
-			}
-			for (int j = 0; j < nargs; j++)
-				val_rele(a[j]);
-			if (a != small)
-				free(a);
+			if (g_actors)
+				init_remote(vm, sh, cls, inst, a, nargs);
+			else
+				init_here(vm, sh, cls, inst, a, nargs);
+			task_release_args(a, small, nargs);
 		}
 	}
 	return 0;
@@ -287,7 +282,7 @@ int task_new_actor(flow_vm *vm, const bc_actor *cls, value *args, int nargs, val
 }
 
 int task_call_method(flow_vm *vm, value handle, const bc_proto *m, value *args, int nargs,
-                         value *out)
+                     value *out)
 {
 	task_host *sh = host_of(vm);
 	task_actor *inst = ((vactor *)handle.as.o)->instance;
@@ -306,12 +301,9 @@ int task_call_method(flow_vm *vm, value handle, const bc_proto *m, value *args, 
 		return sk < 0 ? -1 : 0;
 	if (sh->depth >= TASK_MAX_NESTING)
 		return vm_raise(vm, "calls nested more than %d deep", TASK_MAX_NESTING);
-	value small[16], *a = nargs <= 16 ? small : malloc(sizeof(value) * (size_t)nargs);
-	if (task_snapshot_args(vm, args, nargs, a)) {
-		if (a != small)
-			free(a);
+	value small[TASK_SMALL_ARGS], *a = task_snapshot_args(vm, args, nargs, small);
+	if (!a)
 		return -1;
-	}
 	if (inst->remote) {
 		*out = call_remote_method(vm, sh, inst, m, a, nargs);
 		task_release_args(a, small, nargs);
@@ -323,10 +315,7 @@ int task_call_method(flow_vm *vm, value handle, const bc_proto *m, value *args, 
 	pthread_mutex_lock(&inst->lock);
 	int rc = task_run_inline(sh, m, next_ident(sh), inst->fields, a, nargs, &res, &err, &dep);
 	pthread_mutex_unlock(&inst->lock);
-	for (int j = 0; j < nargs; j++)
-		val_rele(a[j]);
-	if (a != small)
-		free(a);
+	task_release_args(a, small, nargs);
 	*out = task_outcome_future(sh, "method", m->name, rc, 1, res, err, dep, rc && !dep ? task_place_text(vm) : NULL);
 	return 0;
 }

@@ -136,7 +136,7 @@ static int proto_index(const bc_program *prog, const bc_proto *task)
 /* Runs a DAG node's task call through sh->remote. Returns 0 with *out
  * (its outcome future), or -1 when it must run here. */
 int task_call_remote(task_host *sh, const bc_proto *task, uint64_t call, value *a, int nargs,
-                       const bc_program *prog, span where, value *out)
+                     const bc_program *prog, span where, value *out)
 {
 	int fn = proto_index(prog, task);
 	if (fn < 0)
@@ -193,14 +193,9 @@ int task_remote_args(task_host *sh, flow_vm *vm, const dag *g, uint32_t v, uint3
 	for (uint32_t j = 0; j < n->nin; j++)
 		if (task_find_failed(ins[j]))
 			return 0;
-	value small[16], *a = n->nin <= 16 ? small : malloc(sizeof(value) * n->nin);
+	value small[TASK_SMALL_ARGS], *a = task_snapshot_args(vm, ins, (int)n->nin, small);
 	if (!a)
-		abort();
-	if (task_snapshot_args(vm, ins, (int)n->nin, a)) {
-		if (a != small)
-			free(a);
 		return 0; /* task_run_node meets the same error */
-	}
 	value l = list_new(n->nin);
 	for (uint32_t j = 0; j < n->nin; j++)
 		list_append_take(l, a[j]);

@@ -148,7 +148,7 @@ static int await_all(flow_vm *vm, value v)
 
 /* Returns 1 and a skipped future when an argument is a failed future. */
 int task_skip_if_failed(flow_vm *vm, const char *what, const char *name, value *args, int nargs,
-                          value *out)
+                        value *out)
 {
 	for (int j = 0; j < nargs; j++) {
 		if (await_all(vm, args[j]))
@@ -171,17 +171,22 @@ int task_skip_if_failed(flow_vm *vm, const char *what, const char *name, value *
 }
 
 /* Resolves and freezes arguments: a value leaving the caller is a snapshot. */
-int task_snapshot_args(flow_vm *vm, value *args, int nargs, value *out)
+value *task_snapshot_args(flow_vm *vm, value *args, int nargs, value *small)
 {
+	value *out = nargs <= TASK_SMALL_ARGS ? small : malloc(sizeof(value) * (size_t)nargs);
+	if (!out)
+		abort();
 	for (int j = 0; j < nargs; j++) {
 		if (vm_get_deep(vm, args[j], &out[j])) {
 			for (int q = 0; q < j; q++)
 				val_rele(out[q]);
-			return -1;
+			if (out != small)
+				free(out);
+			return NULL;
 		}
 		val_freeze(out[j]);
 	}
-	return 0;
+	return out;
 }
 
 /* Runs proto in a fresh VM. On failure returns -1 and a malloc'd error;
@@ -265,9 +270,20 @@ int task_run_inline(task_host *sh, const bc_proto *p, uint64_t call, value self,
 	return rc;
 }
 
+void task_timed_out(task_host *sh, const bc_proto *task, char **err)
+{
+	free(*err);
+	if (asprintf(err, "task '%s' timed out after %g s (@timeout)", task->name,
+	             task->attrs.timeout) < 0)
+		abort();
+	free(sh->fail_msg);
+	sh->fail_msg = strdup(*err);
+	sh->fail_kind = ERR_TIMEOUT;
+}
+
 /* where: the call's place in its caller (consumed). */
 value task_fail_future(task_host *sh, const char *what, const char *name, int attempts,
-                         const char *err, char *where)
+                       const char *err, char *where)
 {
 	char *msg;
 	char after[64] = "";
@@ -310,7 +326,7 @@ static value stopped_future(task_host *sh, const char *what, const char *name, c
  * or stopped because it needed a failed task's result. Consumes res, err
  * and where (the call's place in its caller). */
 value task_outcome_future(task_host *sh, const char *what, const char *name, int rc,
-                            int attempts, value res, char *err, const char *dep, char *where)
+                          int attempts, value res, char *err, const char *dep, char *where)
 {
 	value f;
 	if (rc && dep) {
@@ -360,21 +376,15 @@ static value call_task_run(task_host *sh, const bc_proto *task, uint64_t call, v
 				 * @retries may retry */
 				__atomic_store_n(&sh->cancel, 0, __ATOMIC_RELAXED);
 				if (rc) {
-					free(err);
-					if (asprintf(&err, "task '%s' timed out after %g s (@timeout)", task->name,
-					             task->attrs.timeout) < 0)
-						abort();
+					task_timed_out(sh, task, &err);
 					dep = NULL;
-					free(sh->fail_msg);
-					sh->fail_msg = strdup(err);
-					sh->fail_kind = ERR_TIMEOUT;
 				}
 			}
 		}
 	} while (rc && !dep && attempts <= task->attrs.retries);
 	sh->nretries += attempts - 1;
 	return task_outcome_future(sh, "task", task->name, rc, attempts, res, err, dep,
-	                      rc && !dep ? task_span_text(prog, where) : NULL);
+	                           rc && !dep ? task_span_text(prog, where) : NULL);
 }
 
 /* call_task_run, unless the run's cache (cache.h: flow run --resume)
@@ -443,12 +453,9 @@ static int s_call_task(flow_vm *vm, const bc_proto *task, value *args, int nargs
 		return sk < 0 ? -1 : 0;
 	if (sh->base_level + sh->depth >= TASK_MAX_NESTING)
 		return vm_raise(vm, "tasks nested more than %d deep", TASK_MAX_NESTING);
-	value small[16], *a = nargs <= 16 ? small : malloc(sizeof(value) * (size_t)nargs);
-	if (task_snapshot_args(vm, args, nargs, a)) {
-		if (a != small)
-			free(a);
+	value small[TASK_SMALL_ARGS], *a = task_snapshot_args(vm, args, nargs, small);
+	if (!a)
 		return -1;
-	}
 	if (bc_proto_yields(task)) {
 		/* a stream: its producer runs as its items are asked for */
 		*out = task_stream_new(vm, sh, task, a, nargs);

@@ -57,9 +57,12 @@ const vfuture *task_find_failed(value v);
  * (said so, counted); -1 with an error raised in vm; else 0. */
 int task_skip_if_failed(flow_vm *vm, const char *what, const char *name, value *args, int nargs,
                         value *out);
-/* Resolves and freezes args into out (new references): 0, or -1 with an
- * error raised in vm (out holds nothing then). */
-int task_snapshot_args(flow_vm *vm, value *args, int nargs, value *out);
+/* Resolves and freezes args (new references) into small (an array of
+ * TASK_SMALL_ARGS, the caller's) or, for more, a malloc'd array: returns
+ * it (release with task_release_args), or NULL with an error raised in vm
+ * (nothing held then). */
+#define TASK_SMALL_ARGS 16
+value *task_snapshot_args(flow_vm *vm, value *args, int nargs, value *small);
 /* Releases a[0..nargs) and frees a unless it is small (a stack array). */
 void task_release_args(value *a, value *small, int nargs);
 /* Runs p in sh's VM at its depth as call `call` (self: an actor's fields
@@ -68,6 +71,9 @@ void task_release_args(value *a, value *small, int nargs);
  * and *err says where. */
 int task_run_inline(task_host *sh, const bc_proto *p, uint64_t call, value self, value *args,
                     int nargs, value *res, char **err, const char **dep);
+/* A call of task failed because its own @timeout passed: *err (replaced)
+ * and sh's last failure say so. */
+void task_timed_out(task_host *sh, const bc_proto *task, char **err);
 /* A failed call's future, reported on sh->err and counted; where: the
  * call's place in its caller (consumed). */
 value task_fail_future(task_host *sh, const char *what, const char *name, int attempts,

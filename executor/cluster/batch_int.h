@@ -5,6 +5,7 @@
 #ifndef FLOW_CLUSTER_BATCH_INT_H
 #define FLOW_CLUSTER_BATCH_INT_H
 
+#include <pthread.h>
 #include <stdlib.h>
 
 #include "batch.h"
@@ -15,6 +16,20 @@ static inline void *xrealloc(void *p, size_t n)
 	if (!q)
 		abort(); /* as sbuf does: a daemon out of memory cannot go on */
 	return q;
+}
+
+/* Starts n threads running fn(arg) into *threads (malloc'd, the caller's
+ * to free after joining them); returns how many started. */
+static inline int bt_threads_start(pthread_t **threads, int n, void *(*fn)(void *), void *arg)
+{
+	int started = 0;
+	*threads = calloc((size_t)n, sizeof **threads);
+	if (!*threads)
+		abort();
+	for (int i = 0; i < n; i++)
+		if (pthread_create(&(*threads)[started], NULL, fn, arg) == 0)
+			started++;
+	return started;
 }
 
 /* Moves the longest prefix of r that fits one message (count and bytes)

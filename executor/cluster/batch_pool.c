@@ -132,14 +132,7 @@ bt_pool *bt_pool_start(int threads, const char *name, const flow_node_view *view
 	p->busy = busy;
 	p->done = done;
 	p->arg = arg;
-	if (threads < 1)
-		threads = 1;
-	p->threads = calloc((size_t)threads, sizeof *p->threads);
-	if (!p->threads)
-		abort();
-	for (int i = 0; i < threads; i++)
-		if (pthread_create(&p->threads[p->nthreads], NULL, pool_main, p) == 0)
-			p->nthreads++;
+	p->nthreads = bt_threads_start(&p->threads, threads < 1 ? 1 : threads, pool_main, p);
 	return p;
 }
 

@@ -102,14 +102,7 @@ bt_pump *bt_pump_start(const bt_pump_ops *ops, void *arg, int threads)
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->cv, NULL);
 	bt_recs_init(&p->q);
-	if (threads < 2)
-		threads = 2;
-	p->threads = calloc((size_t)threads, sizeof *p->threads);
-	if (!p->threads)
-		abort();
-	for (int i = 0; i < threads; i++)
-		if (pthread_create(&p->threads[p->nthreads], NULL, pump_main, p) == 0)
-			p->nthreads++;
+	p->nthreads = bt_threads_start(&p->threads, threads < 2 ? 2 : threads, pump_main, p);
 	if (p->nthreads == 0)
 		p->lost = 1; /* no thread to send: every add fails */
 	return p;
