@@ -169,7 +169,7 @@ typedef struct task_host {
 	const task_spawner *spawn; /* nested calls go here; NULL: inline */
 	const task_remote *remote; /* the DAG's task calls go there; NULL: here */
 	nested_job *kids[TASK_MAX_NESTING + 1]; /* jobs the call at each depth made */
-	struct gen_state *streams[TASK_MAX_NESTING + 1]; /* streams it made (task_run.c) */
+	struct gen_state *streams[TASK_MAX_NESTING + 1]; /* streams it made (streams.c) */
 	int nfailed, nskipped, ndriver;
 	int ncaught;             /* failed calls whose failure an `except` caught */
 	int nretries;            /* attempts after a task's first (@retries) */

@@ -10,41 +10,21 @@
 # would take about 5 minutes a run).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-build=$(cd "${1:-$root/build}" && pwd)
+prog=cluster/run.sh
+. "$here/../lib.sh"
+build=${1:-$root/build}
 shift
 sizes=("$@")
 [ ${#sizes[@]} = 0 ] && sizes=(10000 100000)
 dask_n=${DASK_N:-10000}
-flow=$build/cli/flow
-. "$root/tests/cluster/netns.sh"
-netns_available || { echo "needs root and network namespaces"; exit 1; }
-tmp=$(mktemp -d)
-cleanup() {
-	for f in "$tmp"/h*/.flow/run/*.pid; do [ -f "$f" ] && kill -9 "$(cut -d' ' -f1 "$f")" 2>/dev/null; done
-	netns_cleanup
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-netns_setup 3 || exit 1
-head_addr="$(host_ip 1):6379"
-head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$tmp/token"
-chmod 600 "$tmp/token"
-mkdir -p "$tmp/h1" "$tmp/h2" "$tmp/h3"
-run() { local i=$1; shift; HOME="$tmp/h$i" exec_in_host "$i" "$@"; }
-now() { date +%s.%N; }
-joined() {
-	[ "$(run 1 "$flow" status --address "$head_addr" --token-file "$tmp/token" --json |
-		grep -o '"alive": true' | wc -l)" = "$1" ]
-}
+bench_hosts "$build" 3
 start_cluster() { # head cpus
-	run 1 "$flow" start --head --block --cpus "$1" --token-file "$tmp/token" >"$tmp/head.out" 2>&1 &
-	for _ in $(seq 50); do grep -q "Flow head started" "$tmp/head.out" && break; sleep 0.1; done
+	bench_start_head "$1"
 	for i in 2 3; do
 		run $i "$flow" start --address "$head_addr" --block --cpus 1 --token-file "$tmp/token" \
 			>"$tmp/w$i.out" 2>&1 &
 	done
-	for _ in $(seq 50); do joined 3 && break; sleep 0.1; done
+	for _ in $(seq 50); do bench_alive 3 && break; sleep 0.1; done
 }
 
 start_cluster 1
@@ -59,7 +39,7 @@ for n in "${sizes[@]}"; do
 		[ "$out" = "$n" ] || { echo "wrong output: $out"; exit 1; }
 		times+=("$(echo "$t1 - $t0" | bc -l)")
 	done
-	med[$n]=$(printf '%s\n' "${times[@]}" | sort -n | sed -n 2p)
+	med[$n]=$(printf '%s\n' "${times[@]}" | bench_median)
 	printf 'flow: %d tasks in %.3f s (runs: %s): %.0f tasks/s (start-up included)\n' "$n" "${med[$n]}" \
 		"$(printf '%.2f ' "${times[@]}")" "$(echo "$n / ${med[$n]}" | bc -l)"
 	t0=$(now)
@@ -77,7 +57,7 @@ echo "== one remote no-op round trip (client -> head -> worker), 2000 calls"
 "$flow" compile "$root/tests/cluster/remote.flow" -o "$tmp/remote.plan" >/dev/null
 # through the head to a worker: node 1 would take a share, so ask a
 # head that runs no tasks itself
-for f in "$tmp"/h*/.flow/run/*.pid; do [ -f "$f" ] && kill "$(cut -d' ' -f1 "$f")" 2>/dev/null; done
+bench_kill_daemons
 sleep 1
 netns_cleanup
 netns_setup 3 || exit 1

@@ -13,32 +13,15 @@
 # Usage: bench/cluster/transfer.sh [BUILD_DIR]   (N=... changes the float64 count)
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-build=$(cd "${1:-$root/build}" && pwd)
-flow=$build/cli/flow
+prog=cluster/transfer.sh
+. "$here/../lib.sh"
 n=${N:-134217728} # 1 GiB of float64
 if ! command -v iperf3 >/dev/null; then
 	[ "$(id -u)" = 0 ] || { echo "needs iperf3 (apt-get install iperf3)"; exit 1; }
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends iperf3 >/dev/null ||
 		{ echo "could not install iperf3"; exit 1; }
 fi
-. "$root/tests/cluster/netns.sh"
-netns_available || { echo "needs root and network namespaces"; exit 1; }
-tmp=$(mktemp -d)
-cleanup() {
-	for f in "$tmp"/h*/.flow/run/*.pid; do [ -f "$f" ] && kill -9 "$(cut -d' ' -f1 "$f")" 2>/dev/null; done
-	netns_cleanup
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-netns_setup 2 || exit 1
-head_addr="$(host_ip 1):6379"
-head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$tmp/token"
-chmod 600 "$tmp/token"
-mkdir -p "$tmp/h1" "$tmp/h2"
-run() { local i=$1; shift; HOME="$tmp/h$i" exec_in_host "$i" "$@"; }
-now() { date +%s.%N; }
-median() { sort -n | sed -n 2p; }
+bench_hosts "${1:-$root/build}" 2
 
 echo "== iperf3, 1 GiB over TCP between host1 and host2 (median of 3)"
 run 2 iperf3 -s -D -I "$tmp/iperf.pid" >/dev/null 2>&1
@@ -47,20 +30,15 @@ iperf() { # extra iperf3 args; prints MB/s received
 	run 1 iperf3 -c "$(host_ip 2)" -n 1G -J "$@" |
 		/usr/bin/python3 -c 'import json,sys; print("%.1f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 8e6))'
 }
-ip12=$(for _ in 1 2 3; do iperf; done | median)
-ip21=$(for _ in 1 2 3; do iperf -R; done | median)
+ip12=$(for _ in 1 2 3; do iperf; done | bench_median)
+ip21=$(for _ in 1 2 3; do iperf -R; done | bench_median)
 kill "$(cat "$tmp/iperf.pid")" 2>/dev/null
 echo "iperf3 host1 -> host2: $ip12 MB/s; host2 -> host1: $ip21 MB/s"
 
-run 1 "$flow" start --head --block --cpus 0 --token-file "$tmp/token" >"$tmp/head.out" 2>&1 &
-for _ in $(seq 50); do grep -q "Flow head started" "$tmp/head.out" && break; sleep 0.1; done
+bench_start_head 0
 run 2 env FLOW_OBJECT_LOG=1 "$flow" start --address "$head_addr" --block --cpus 1 \
 	--token-file "$tmp/token" >"$tmp/w2.out" 2>"$tmp/w2.err" &
-for _ in $(seq 50); do
-	[ "$(run 1 "$flow" status --address "$head_addr" --token-file "$tmp/token" --json |
-		grep -o '"alive": true' | wc -l)" = 2 ] && break
-	sleep 0.1
-done
+for _ in $(seq 50); do bench_alive 2 && break; sleep 0.1; done
 
 flow_move() { # dir log: one run; prints "pull_MB/s whole_s"
 	local t0 t1 out
@@ -78,11 +56,11 @@ flow_move() { # dir log: one run; prints "pull_MB/s whole_s"
 }
 echo "== Flow: a 1 GiB tensor ($n float64), median of 3"
 res=$(for _ in 1 2 3; do flow_move 0 "$tmp/client.err"; done)
-r21=$(awk '{print $1}' <<<"$res" | median)
-w21=$(awk '{print $2}' <<<"$res" | median)
+r21=$(awk '{print $1}' <<<"$res" | bench_median)
+w21=$(awk '{print $2}' <<<"$res" | bench_median)
 arg=$(for _ in 1 2 3; do flow_move 1 "$tmp/w2.err"; done)
-r12=$(awk '{print $1}' <<<"$arg" | median)
-w12=$(awk '{print $2}' <<<"$arg" | median)
+r12=$(awk '{print $1}' <<<"$arg" | bench_median)
+w12=$(awk '{print $2}' <<<"$arg" | bench_median)
 printf 'result, host2 -> host1 (pulled by the client): %s MB/s = %.2fx iperf3; whole run %.2f s\n' \
 	"$r21" "$(echo "$r21 / $ip21" | bc -l)" "$w21"
 printf 'argument, host1 -> host2 (pulled by the worker): %s MB/s = %.2fx iperf3; whole run %.2f s\n' \

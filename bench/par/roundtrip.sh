@@ -14,7 +14,8 @@
 # figure is the median of RUNS runs (default 5).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
+prog=roundtrip.sh
+. "$here/../lib.sh"
 flow=$root/build/cli/flow
 other=
 runs=5
@@ -28,21 +29,10 @@ while getopts f:b:n:N: opt; do
 	*) echo "usage: roundtrip.sh [-f FLOW] [-b OTHER] [-n RUNS] [-N CALLS]" >&2; exit 2 ;;
 	esac
 done
-for b in "$flow" ${other:+"$other"}; do
-	[ -x "$b" ] || { echo "roundtrip.sh: no flow binary at $b" >&2; exit 2; }
-done
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+bench_need_flow "$flow" ${other:+"$other"}
+bench_tmp
 
-# the run phase in ms of one `flow run --stats`
-run_ms() {
-	"$@" >/dev/null 2>"$tmp/err" || { echo "roundtrip.sh: failed: $*" >&2; cat "$tmp/err" >&2; return 1; }
-	awk '$1 == "run" { print $2 }' "$tmp/err"
-}
-
-median() { sort -n | sed -n "$(((runs + 1) / 2))p"; }
-
-echo "machine: $(nproc) CPUs, $(uname -sr); load: $(cut -d' ' -f1-3 /proc/loadavg)"
+bench_machine
 echo "flow:    $flow${other:+ (before: $other)}"
 echo "calls:   $n; median of $runs runs; microseconds per round trip"
 printf '%-8s %-10s %10s %10s\n' workload mode after "${other:+before}"
@@ -52,15 +42,15 @@ for w in task actor; do
 		: >"$tmp/b"
 		for ((k = 0; k < runs; k++)); do
 			# shellcheck disable=SC2086
-			run_ms "$flow" run --stats $mode -p n="$n" "$here/roundtrip/$w.flow" >>"$tmp/a"
+			bench_run_ms "$flow" run --stats $mode -p n="$n" "$here/roundtrip/$w.flow" >>"$tmp/a"
 			if [ -n "$other" ]; then
 				# shellcheck disable=SC2086
-				run_ms "$other" run --stats $mode -p n="$n" "$here/roundtrip/$w.flow" >>"$tmp/b"
+				bench_run_ms "$other" run --stats $mode -p n="$n" "$here/roundtrip/$w.flow" >>"$tmp/b"
 			fi
 		done
-		a=$(median <"$tmp/a")
+		a=$(bench_median <"$tmp/a")
 		b=
-		[ -n "$other" ] && b=$(median <"$tmp/b")
+		[ -n "$other" ] && b=$(bench_median <"$tmp/b")
 		printf '%-8s %-10s %10.2f' "$w" "$mode" "$(echo "$a * 1000 / $n" | bc -l)"
 		[ -n "$b" ] && printf ' %10.2f' "$(echo "$b * 1000 / $n" | bc -l)"
 		echo

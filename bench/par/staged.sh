@@ -13,7 +13,8 @@
 # two programs alternating in each repetition (paired runs).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
+prog=staged.sh
+. "$here/../lib.sh"
 flow=$root/build/cli/flow
 runs=5
 n=100000
@@ -25,23 +26,20 @@ while getopts f:n:N: opt; do
 	*) echo "usage: staged.sh [-f FLOW] [-n RUNS] [-N CALLS]" >&2; exit 2 ;;
 	esac
 done
-[ -x "$flow" ] || { echo "staged.sh: no flow binary at $flow" >&2; exit 2; }
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+bench_need_flow "$flow"
+bench_tmp
 
 # one run: appends "run_ms wall_s" to file $1
 one() {
-	local out=$1
+	local out=$1 t0 t1 ms
 	shift
-	local t0 t1
 	t0=$(date +%s.%N)
-	"$@" >/dev/null 2>"$tmp/err" || { echo "staged.sh: failed: $*" >&2; cat "$tmp/err" >&2; return 1; }
+	ms=$(bench_run_ms "$@")
 	t1=$(date +%s.%N)
-	echo "$(awk '$1 == "run" { print $2 }' "$tmp/err") $(echo "$t1 - $t0" | bc -l)" >>"$out"
+	echo "$ms $(echo "$t1 - $t0" | bc -l)" >>"$out"
 }
-median() { sort -n | sed -n "$(((runs + 1) / 2))p"; }
 
-echo "machine: $(nproc) CPUs, $(uname -sr); load: $(cut -d' ' -f1-3 /proc/loadavg)"
+bench_machine
 echo "flow:    $flow"
 echo "calls:   $n; median of $runs runs"
 printf '%-10s %-8s %12s %12s %14s\n' mode driver "run (ms)" "whole (s)" "calls/s (run)"
@@ -55,8 +53,8 @@ for mode in --serial "--cpus 1" "--cpus 2"; do
 		done
 	done
 	for p in static staged; do
-		r=$(cut -d' ' -f1 "$tmp/$p" | median)
-		w=$(cut -d' ' -f2 "$tmp/$p" | median)
+		r=$(cut -d' ' -f1 "$tmp/$p" | bench_median)
+		w=$(cut -d' ' -f2 "$tmp/$p" | bench_median)
 		printf '%-10s %-8s %12.1f %12.2f %14.0f\n' "$mode" "$p" "$r" "$w" "$(echo "$n * 1000 / $r" | bc -l)"
 	done
 done

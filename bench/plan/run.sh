@@ -11,6 +11,9 @@
 #   bench/plan/run.sh [-n RUNS] [-N TASKS] [-b BEFORE_FLOW] [FLOW]
 # Needs: GNU time (/usr/bin/time), awk.
 set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+prog=plan/run.sh
+. "$here/../lib.sh"
 runs=5
 ntasks=1000000
 before=
@@ -24,8 +27,8 @@ while getopts n:N:b: o; do
 done
 shift $((OPTIND - 1))
 flow=${1:-build/cli/flow}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+bench_need_flow "$flow" ${before:+"$before"}
+bench_tmp
 cat >"$tmp/empty.flow" <<FLOW
 task noop(i: int) -> int {
     return i
@@ -37,32 +40,24 @@ FLOW
 bins="after=$flow"
 [ -n "$before" ] && bins="before=$before $bins"
 
-# one timed run: "wall cpu rss_kb" appended to $tmp/NAME
-timed() {
-	name=$1
-	shift
-	/usr/bin/time -f '%e %U %S %M' -o "$tmp/t" "$@" >/dev/null
-	awk '{ printf "%s %.3f %s\n", $1, $2 + $3, $4 }' "$tmp/t" >>"$tmp/$name"
-}
 i=0
 while [ "$i" -lt "$runs" ]; do
 	for b in $bins; do
 		tag=${b%%=*}
 		f=${b#*=}
-		timed "$tag.src" "$f" compile --stats "$tmp/empty.flow"
-		timed "$tag.plan" "$f" compile --stats "$tmp/empty.plan"
+		bench_timed "$tmp/$tag.src" "$f" compile --stats "$tmp/empty.flow"
+		bench_timed "$tmp/$tag.plan" "$f" compile --stats "$tmp/empty.plan"
 	done
 	i=$((i + 1))
 done
-med() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 echo "plan of $ntasks tasks: $(wc -c <"$tmp/empty.plan") bytes; median of $runs paired runs"
 printf '%-8s %-22s %8s %8s %10s\n' binary what wall cpu peak_rss
 for b in $bins; do
 	tag=${b%%=*}
 	for w in src plan; do
-		wall=$(cut -d' ' -f1 "$tmp/$tag.$w" | med)
-		cpu=$(cut -d' ' -f2 "$tmp/$tag.$w" | med)
-		rss=$(cut -d' ' -f3 "$tmp/$tag.$w" | med)
+		wall=$(cut -d' ' -f1 "$tmp/$tag.$w" | bench_median)
+		cpu=$(cut -d' ' -f2 "$tmp/$tag.$w" | bench_median)
+		rss=$(cut -d' ' -f3 "$tmp/$tag.$w" | bench_median)
 		[ "$w" = src ] && what="compile --stats SRC" || what="compile --stats PLAN"
 		printf '%-8s %-22s %7.3fs %7.3fs %8d KB\n' "$tag" "$what" "$wall" "$cpu" "$rss"
 		eval "${tag}_$w=$cpu"

@@ -6,6 +6,9 @@
 #
 #   bench/scale/run.sh [-f FLOW] [-n RUNS] [-N CALLS]
 set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+prog=scale/run.sh
+. "$here/../lib.sh"
 flow=build/cli/flow
 runs=3
 calls=1000000
@@ -17,10 +20,9 @@ while getopts f:n:N: o; do
 	*) exit 2 ;;
 	esac
 done
-[ -x "$flow" ] || { echo "no $flow: build first (meson setup build && ninja -C build)" >&2; exit 2; }
+bench_need_flow "$flow"
 [ -x /usr/bin/time ] || { echo "needs GNU time: apt-get install -y time" >&2; exit 2; }
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+bench_tmp
 
 printf 'print(1)\n' >"$tmp/base.flow"
 cat >"$tmp/calls.flow" <<FLOW
@@ -47,22 +49,22 @@ for i in range($calls) {
 }
 FLOW
 
-# median of the runs: "seconds kilobytes"
+# median of the runs: "seconds kilobytes"; the last run's --stats in $tmp/stdout
 measure() {
-	local f=$1 out
+	: >"$tmp/runs"
 	for ((r = 0; r < runs; r++)); do
-		/usr/bin/time -f '%e %M' -o "$tmp/t" "$flow" compile --stats "$f" >"$tmp/stats"
-		cat "$tmp/t"
-	done | sort -n | awk -v n="$runs" 'NR == int((n + 1) / 2)'
+		bench_timed "$tmp/runs" "$flow" compile --stats "$1"
+	done
+	echo "$(cut -d' ' -f1 "$tmp/runs" | bench_median) $(cut -d' ' -f3 "$tmp/runs" | bench_median)"
 }
 
 base_kb=$(measure "$tmp/base.flow" | awk '{print $2}')
 printf '%-40s %9s %8s %10s %9s %7s %12s\n' program nodes depth wall_s peak_MB B/node rewrites
 for name in calls reduce reduce_tasks fold; do
 	read -r secs kb < <(measure "$tmp/$name.flow")
-	nodes=$(sed -E 's/.*"nodes": ([0-9]+).*/\1/' "$tmp/stats")
-	depth=$(sed -E 's/.*"depth": ([0-9]+).*/\1/' "$tmp/stats")
-	rw=$(sed -E 's/.*"rewrites": ([0-9]+).*/\1/' "$tmp/stats")
+	nodes=$(sed -E 's/.*"nodes": ([0-9]+).*/\1/' "$tmp/stdout")
+	depth=$(sed -E 's/.*"depth": ([0-9]+).*/\1/' "$tmp/stdout")
+	rw=$(sed -E 's/.*"rewrites": ([0-9]+).*/\1/' "$tmp/stdout")
 	per=$(( (kb - base_kb) * 1024 / nodes ))
 	printf '%-40s %9s %8s %10s %9.1f %7s %12s\n' "$name ($calls)" "$nodes" "$depth" "$secs" \
 		"$(echo "$kb / 1024" | bc -l)" "$per" "$rw"

@@ -16,6 +16,9 @@
  *
  * Ownership: each object is made and freed here; records passed in are
  * copied; outcomes handed out (bt_pump_ops.done) belong to the callee.
+ *
+ * Files: batch_map.c (the map), batch_recs.c (records), batch_outbox.c,
+ * batch_pump.c and batch_pool.c; their shared helpers: batch_int.h.
  */
 #ifndef FLOW_CLUSTER_BATCH_H
 #define FLOW_CLUSTER_BATCH_H

@@ -1,6 +1,7 @@
-/* lowered.h - for unit tests: a Flow source compiled and lowered to a DAG
- * (cmocka asserts that it compiles). Include after <cmocka.h>. The prog
- * owns its loader, program and DAG; free it with lowered_free. */
+/* lowered.h - for unit tests: a Flow source compiled (lowered_compile)
+ * or compiled and lowered to a DAG (lowered_load); cmocka asserts that it
+ * compiles. Include after <cmocka.h>. The prog owns its loader, program
+ * and DAG (NULL when not lowered); free it with lowered_free. */
 #ifndef FLOW_TEST_LOWERED_H
 #define FLOW_TEST_LOWERED_H
 
@@ -19,7 +20,7 @@ typedef struct prog {
 	dag *g;
 } prog;
 
-static inline prog *lowered_load(const char *path, const char *src)
+static inline prog *lowered_compile(const char *path, const char *src)
 {
 	prog *g = calloc(1, sizeof *g);
 	assert_non_null(g);
@@ -31,6 +32,12 @@ static inline prog *lowered_load(const char *path, const char *src)
 	if (!g->p)
 		diag_print(&g->d, stderr);
 	assert_non_null(g->p);
+	return g;
+}
+
+static inline prog *lowered_load(const char *path, const char *src)
+{
+	prog *g = lowered_compile(path, src);
 	char *err = NULL;
 	g->g = lower_program(g->p, NULL, &err);
 	if (!g->g)

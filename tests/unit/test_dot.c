@@ -17,6 +17,7 @@
 #include "compiler/dot.h"
 #include "lang/compile.h"
 #include "lang/vm.h"
+#include "lowered.h"
 
 static const char src[] =
 	"task f(x: int) -> int { return x * 2 }\n"
@@ -32,25 +33,20 @@ static const char src[] =
 	"fn show(x: int) { print(x) }\n"
 	"print(\"hello\")\n";
 
-typedef struct prog {
-	diag_ctx d;
-	flow_loader l;
-	bc_program *p;
+/* src compiled (lowered.h; not lowered: these tests build their DAGs)
+ * and the indices the tests name */
+typedef struct dprog {
+	prog *c;
+	bc_program *p; /* c->p */
 	uint32_t f, add, bump, driver, print_pc;
-} prog;
+} dprog;
 
-static prog *load(const char *path)
+static dprog *load(const char *path)
 {
-	prog *g = calloc(1, sizeof *g);
+	dprog *g = calloc(1, sizeof *g);
 	assert_non_null(g);
-	diag_init(&g->d);
-	loader_init(&g->l, &g->d);
-	if (loader_load_source(&g->l, path, src, strlen(src), NULL, 0) != 0)
-		diag_print(&g->d, stderr);
-	g->p = compile_program(&g->l);
-	if (!g->p)
-		diag_print(&g->d, stderr);
-	assert_non_null(g->p);
+	g->c = lowered_compile(path, src);
+	g->p = g->c->p;
 	for (int i = 0; i < g->p->nprotos; i++) {
 		const char *n = g->p->protos[i]->name;
 		if (strcmp(n, "f") == 0)
@@ -76,15 +72,13 @@ static prog *load(const char *path)
 	return g;
 }
 
-static void unload(prog *g)
+static void unload(dprog *g)
 {
-	bc_program_free(g->p);
-	loader_fini(&g->l);
-	diag_fini(&g->d);
+	lowered_free(g->c);
 	free(g);
 }
 
-static prog *P; /* the program most tests use, path "t.flow" */
+static dprog *P; /* the program most tests use, path "t.flow" */
 
 static int setup(void **state)
 {
@@ -266,7 +260,7 @@ static void test_ordering_edge(void **state)
 
 static void test_escaping(void **state)
 {
-	prog *w = load("we\"ird\\dir/\xc3\xbc\n\x01\xff.flow");
+	dprog *w = load("we\"ird\\dir/\xc3\xbc\n\x01\xff.flow");
 	dag *d = dag_new(w->p);
 	task1(d, w->f, v_int(1), 4);
 	char *s = dot_of(d, NULL, false);

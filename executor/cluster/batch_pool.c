@@ -1,0 +1,227 @@
+/* batch_pool.c - a node's task threads (batch.h: bt_pool): they run the
+ * calls that arrived and hand each outcome on, encoded, gathered in
+ * small groups while more calls are queued. */
+#include "batch_int.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct job {
+	uint32_t pipe;
+	uint64_t t_add; /* when the call arrived (monotonic us): its outcome's times count from it */
+	cl_plan *plan;
+	struct wire_call c;
+	struct job *next;
+};
+
+struct bt_pool {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct job *head, *tail;
+	int stop, running;
+	pthread_cond_t idle;
+	char *name;
+	const flow_node_view *view;
+	_Atomic uint32_t *busy;
+	bt_pool_done_fn done;
+	void *arg;
+	pthread_t *threads;
+	int nthreads;
+	_Atomic uint32_t nix; /* thread numbers given (outcome's thread) */
+};
+
+static uint64_t mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* Runs j; its outcome, encoded, is appended to r. */
+static void run_job(bt_pool *p, struct job *j, bt_recs *r)
+{
+	/* which thread ran it and when, for the caller's --trace */
+	static _Thread_local uint32_t thread;
+	if (!thread)
+		thread = atomic_fetch_add(&p->nix, 1) + 1;
+	struct wire_done d = {.id = j->c.id, .thread = thread};
+	char *error = NULL, *output = NULL;
+	value result;
+	if (p->busy)
+		atomic_fetch_add(p->busy, 1);
+	d.start_us = mono_us() - j->t_add;
+	int failed = cl_task_run(j->plan, j->c.fn, j->c.args, j->c.seed, j->c.ident, p->view, &result,
+	                         &error, &output);
+	d.end_us = mono_us() - j->t_add;
+	if (p->busy)
+		atomic_fetch_sub(p->busy, 1);
+	d.ok = failed ? WIRE_DONE_FAILED : WIRE_DONE_OK;
+	d.result = result;
+	d.error = error;
+	d.node = p->name;
+	d.output = output;
+	bt_encode_done(&d, r, j->pipe);
+	val_rele(result);
+	free(error);
+	free(output);
+}
+
+/* Outcomes a pool thread gathers before handing them on, while more
+ * calls are queued: one hand-off (and one answer to a waiting peer) for
+ * many short tasks. A slow task's outcome is not held: the group is
+ * handed on once BT_POOL_GROUP_US have passed since its first outcome. */
+#define BT_POOL_GROUP 64
+#define BT_POOL_GROUP_US 200
+
+static void *pool_main(void *arg)
+{
+	bt_pool *p = arg;
+	bt_recs r;
+	bt_recs_init(&r);
+	uint64_t first = 0;
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		/* nothing more queued, enough gathered, or held too long: the
+		 * gathered outcomes go now (without the lock) */
+		if (r.n > 0 && (!p->head || p->stop || r.n >= BT_POOL_GROUP ||
+		                mono_us() - first >= BT_POOL_GROUP_US)) {
+			pthread_mutex_unlock(&p->mu);
+			p->done(p->arg, &r);
+			bt_recs_fini(&r);
+			bt_recs_init(&r);
+			pthread_mutex_lock(&p->mu);
+			if (--p->running == 0)
+				pthread_cond_broadcast(&p->idle);
+			continue;
+		}
+		while (!p->head && !p->stop)
+			pthread_cond_wait(&p->cv, &p->mu);
+		if (p->stop)
+			break;
+		struct job *j = p->head;
+		p->head = j->next;
+		if (!p->head)
+			p->tail = NULL;
+		if (r.n == 0)
+			p->running++; /* until its group is handed on */
+		pthread_mutex_unlock(&p->mu);
+		if (r.n == 0)
+			first = mono_us();
+		run_job(p, j, &r);
+		val_rele(j->c.args);
+		free(j);
+		pthread_mutex_lock(&p->mu);
+	}
+	pthread_mutex_unlock(&p->mu);
+	bt_recs_fini(&r);
+	return NULL;
+}
+
+bt_pool *bt_pool_start(int threads, const char *name, const flow_node_view *view,
+                       _Atomic uint32_t *busy, bt_pool_done_fn done, void *arg)
+{
+	bt_pool *p = calloc(1, sizeof *p);
+	if (!p || !(p->name = strdup(name)))
+		abort();
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->cv, NULL);
+	pthread_cond_init(&p->idle, NULL);
+	p->view = view;
+	p->busy = busy;
+	p->done = done;
+	p->arg = arg;
+	p->nthreads = bt_threads_start(&p->threads, threads < 1 ? 1 : threads, pool_main, p);
+	return p;
+}
+
+void bt_pool_add(bt_pool *p, uint32_t pipe, cl_plan *plan, struct wire_call *c)
+{
+	struct job *j = calloc(1, sizeof *j);
+	if (!j)
+		abort();
+	j->pipe = pipe;
+	j->t_add = mono_us();
+	j->plan = plan;
+	j->c = *c;
+	c->args = v_none();
+	pthread_mutex_lock(&p->mu);
+	if (p->tail)
+		p->tail->next = j;
+	else
+		p->head = j;
+	p->tail = j;
+	pthread_cond_signal(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+}
+
+size_t bt_pool_drop(bt_pool *p, int by_job, uint64_t key, uint64_t **ids)
+{
+	size_t n = 0, cap = 0;
+	*ids = NULL;
+	pthread_mutex_lock(&p->mu);
+	struct job **at = &p->head, *prev = NULL;
+	while (*at) {
+		struct job *j = *at;
+		if (by_job ? j->c.job != key : j->pipe != key) {
+			prev = j;
+			at = &j->next;
+			continue;
+		}
+		*at = j->next;
+		if (p->tail == j)
+			p->tail = prev;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 16;
+			*ids = xrealloc(*ids, cap * sizeof **ids);
+		}
+		(*ids)[n++] = j->c.id;
+		val_rele(j->c.args);
+		free(j);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return n;
+}
+
+int bt_pool_stop(bt_pool *p, int wait_ms)
+{
+	if (!p)
+		return 0;
+	struct timespec dl;
+	wire_deadline(&dl, wait_ms);
+	pthread_mutex_lock(&p->mu);
+	p->stop = 1;
+	pthread_cond_broadcast(&p->cv);
+	while (p->running > 0 && pthread_cond_timedwait(&p->idle, &p->mu, &dl) == 0)
+		;
+	int busy = p->running;
+	pthread_mutex_unlock(&p->mu);
+	if (busy)
+		return -1; /* a task still runs: its memory is left to the exit */
+	for (int i = 0; i < p->nthreads; i++)
+		pthread_join(p->threads[i], NULL);
+	while (p->head) {
+		struct job *j = p->head;
+		p->head = j->next;
+		val_rele(j->c.args);
+		free(j);
+	}
+	free(p->threads);
+	free(p->name);
+	pthread_mutex_destroy(&p->mu);
+	pthread_cond_destroy(&p->cv);
+	pthread_cond_destroy(&p->idle);
+	free(p);
+	return 0;
+}
+
+size_t bt_pool_pending(bt_pool *p)
+{
+	pthread_mutex_lock(&p->mu);
+	size_t n = (size_t)p->running;
+	for (struct job *j = p->head; j; j = j->next)
+		n++;
+	pthread_mutex_unlock(&p->mu);
+	return n;
+}

@@ -1,0 +1,227 @@
+/* task_remote.c - a DAG node's task call run by the cluster
+ * (task_run.h: task_remote, `flow run --address`): sent and awaited
+ * (task_call_remote, from call_task_run), or sent without a thread waiting
+ * (task_remote_args/settle/again, for remote_async.c); its output printed
+ * after its node's name, its failure reported as an inline one would be,
+ * and a call lost with its node sent again when that is safe. Nothing
+ * here holds state: the host (task_host) and the cluster's client do. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "compiler/effects.h"
+#include "executor/task_run_int.h"
+
+/* Prints what a remote task printed, each line after its node's name. */
+void task_print_remote(task_host *sh, const char *node, const char *text)
+{
+	flockfile(sh->err);
+	while (*text) {
+		size_t n = strcspn(text, "\n");
+		fprintf(sh->err, "[%s] %.*s\n", node ? node : "remote", (int)n, text);
+		text += n + (text[n] == '\n');
+	}
+	funlockfile(sh->err);
+}
+
+/* The bare message of a remote task's report ("place: error: MSG (in
+ * task 'f')\n source..."): MSG, or the whole first line. */
+char *task_remote_message(const char *text)
+{
+	const char *m = strstr(text, "error: ");
+	const char *eol = strchr(text, '\n');
+	if (!eol)
+		eol = text + strlen(text);
+	if (m && m < eol)
+		m += strlen("error: ");
+	else
+		m = text;
+	const char *end = eol;
+	for (const char *q = m; (q = strstr(q, " (in task '")) != NULL && q < eol; q++)
+		end = q;
+	return strndup(m, (size_t)(end - m));
+}
+
+/* A remote call whose node was lost (attempt `lost`, err the head's
+ * reason naming the node): true to send it again (said so on sh->err).
+ * A task with effects may have started on the lost node: it is not run
+ * again (its effects could happen twice); *err then says so. */
+static bool rerun_lost(task_host *sh, const bc_proto *task, const bc_program *prog, int fn,
+                       int lost, char **err)
+{
+	const char *why = *err ? *err : "its node was lost";
+	char *msg = NULL;
+	/* rare: the analysis is run only when a node is lost */
+	bool *free_task = effects_free_protos(prog);
+	bool rerun = free_task[fn];
+	free(free_task);
+	if (!rerun) {
+		if (asprintf(&msg, "%s; task '%s' has effects and may have started there, so it is not "
+		             "run again", why, task->name) < 0)
+			abort();
+	} else if (lost > TASK_REMOTE_LOST_RERUNS) {
+		if (asprintf(&msg, "%s; task '%s' was sent %d times and each time its node was lost, so "
+		             "it is not run again", why, task->name, lost) < 0)
+			abort();
+		rerun = false;
+	}
+	if (!rerun) {
+		free(*err);
+		*err = msg;
+		return false;
+	}
+	flockfile(sh->err);
+	fprintf(sh->err, "flow: %s; running task '%s' again (%d of %d)\n", why, task->name, lost,
+	        TASK_REMOTE_LOST_RERUNS);
+	funlockfile(sh->err);
+	return true;
+}
+
+/* The outcome future of a remote call that ended with rc (0, 1 or -1 as
+ * task_remote.run gives them; res and err consumed). A failure is
+ * reported as an inline one would be, at the call's own place. */
+static value remote_outcome(task_host *sh, const bc_proto *task, const bc_program *prog,
+                            span where, int rc, value res, char *err)
+{
+	if (rc == 0) {
+		free(err);
+		task_actors_bind(res, prog); /* handles of the cluster's actors */
+		val_freeze(res);
+		value f = future_new_done(res);
+		val_rele(res);
+		return f;
+	}
+	val_rele(res);
+	/* the node's report ends "\n  task 'f' failed[ after N attempts];
+	 * it was called from ..." (its own idea of the place): the message
+	 * before it is the task's, the place is ours */
+	int attempts = 1;
+	char *text = err ? err : strdup("the task failed");
+	if (rc == 1) {
+		char tail[300];
+		snprintf(tail, sizeof tail, "\n  task '%s' failed", task->name);
+		char *cut = NULL;
+		for (char *q = strstr(text, tail); q; q = strstr(q + 1, tail))
+			cut = q;
+		if (cut) {
+			sscanf(cut + strlen(tail), " after %d attempts", &attempts);
+			*cut = '\0';
+		}
+	} else {
+		char *t;
+		if (asprintf(&t, "error: %s", text) < 0)
+			abort();
+		free(text);
+		text = t;
+	}
+	/* e.message is the bare message, as inline: the report's first line
+	 * is "place: error: MESSAGE (in task 'f')" */
+	free(sh->fail_msg);
+	sh->fail_msg = task_remote_message(text);
+	sh->fail_kind = ERR_TASK;
+	value f = task_fail_future(sh, "task", task->name, attempts, text, task_span_text(prog, where));
+	free(text);
+	return f;
+}
+
+/* The index of task in prog's protos, or -1. */
+static int proto_index(const bc_program *prog, const bc_proto *task)
+{
+	for (int i = 0; i < prog->nprotos; i++)
+		if (prog->protos[i] == task)
+			return i;
+	return -1;
+}
+
+/* Runs a DAG node's task call through sh->remote. Returns 0 with *out
+ * (its outcome future), or -1 when it must run here. */
+int task_call_remote(task_host *sh, const bc_proto *task, uint64_t call, value *a, int nargs,
+                     const bc_program *prog, span where, value *out)
+{
+	int fn = proto_index(prog, task);
+	if (fn < 0)
+		return -1;
+	value args = list_new((size_t)nargs);
+	for (int k = 0; k < nargs; k++)
+		list_append_take(args, val_hold(a[k]));
+	value res = v_none();
+	char *err = NULL, *node = NULL, *output = NULL;
+	int rc, lost = 0;
+	for (;;) {
+		rc = sh->remote->run(sh->remote->ctx, (uint32_t)fn, sh->seed, call, args, &res, &err,
+		                     &node, &output);
+		if (output)
+			task_print_remote(sh, node, output);
+		if (rc != TASK_REMOTE_LOST || !rerun_lost(sh, task, prog, fn, ++lost, &err))
+			break;
+		/* the same call again (same ident, same random stream), after a
+		 * short pause (the head needs a moment to see the node gone and
+		 * place the call on a live one) */
+		struct timespec pause = {0, 50 * 1000000L * lost};
+		nanosleep(&pause, NULL);
+		free(err);
+		free(node);
+		free(output);
+		err = node = output = NULL;
+	}
+	if (rc == TASK_REMOTE_LOST)
+		rc = -1; /* err says why it was not run again */
+	val_rele(args);
+	free(node);
+	free(output);
+	if (rc == 2) {
+		free(err);
+		val_rele(res);
+		return -1;
+	}
+	*out = remote_outcome(sh, task, prog, where, rc, res, err);
+	return 0;
+}
+
+int task_remote_args(task_host *sh, flow_vm *vm, const dag *g, uint32_t v, uint32_t *fn,
+                     uint64_t *ident, value *args)
+{
+	const dag_node *n = &g->nodes[v];
+	if (n->kind != DAG_TASK || !sh->remote)
+		return 0;
+	const bc_proto *task = g->prog->protos[n->proto];
+	int k = proto_index(g->prog, task);
+	if (k < 0 || bc_proto_yields(task))
+		return 0;
+	value *ins = g->ins ? &g->ins[n->in] : NULL;
+	/* a failed input: task_run_node skips it, and says so */
+	for (uint32_t j = 0; j < n->nin; j++)
+		if (task_find_failed(ins[j]))
+			return 0;
+	value small[TASK_SMALL_ARGS], *a = task_snapshot_args(vm, ins, (int)n->nin, small);
+	if (!a)
+		return 0; /* task_run_node meets the same error */
+	value l = list_new(n->nin);
+	for (uint32_t j = 0; j < n->nin; j++)
+		list_append_take(l, a[j]);
+	if (a != small)
+		free(a);
+	*fn = (uint32_t)k;
+	*ident = (uint64_t)v + 1; /* a DAG node's call: its identity (next_ident) */
+	*args = l;
+	return 1;
+}
+
+void task_remote_settle(task_host *sh, const dag *g, uint32_t v, int rc, value res, char *err,
+                        char *node, char *output)
+{
+	const dag_node *n = &g->nodes[v];
+	if (output)
+		task_print_remote(sh, node, output);
+	free(node);
+	free(output);
+	value f = remote_outcome(sh, g->prog->protos[n->proto], g->prog, n->where, rc, res, err);
+	task_settle(g->fut[v], f);
+	val_rele(f);
+}
+
+bool task_remote_again(task_host *sh, const dag *g, uint32_t v, int lost, char **err)
+{
+	const bc_proto *task = g->prog->protos[g->nodes[v].proto];
+	return rerun_lost(sh, task, g->prog, proto_index(g->prog, task), lost, err);
+}
