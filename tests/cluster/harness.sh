@@ -5,13 +5,17 @@
 # ($tmp/token; $tmp/wrong is another), the head's address, counters (ok,
 # bad), run/wait_until and nothing_left. The EXIT trap kills every daemon
 # the test started (their pid files) and removes the namespaces and the
-# folder.
+# folder (CLUSTER_KEEP_LOGS=DIR keeps its *.err and *.out files there).
 # Usage: cluster_harness N
 cluster_cleanup() {
 	for f in "$tmp"/h*/.flow/run/*.pid; do
 		[ -f "$f" ] && kill -9 "$(cut -d' ' -f1 "$f")" 2>/dev/null
 	done
 	netns_cleanup
+	# CLUSTER_KEEP_LOGS=DIR: the daemons' and clients' output is kept there
+	if [ -n "${CLUSTER_KEEP_LOGS:-}" ]; then
+		mkdir -p "$CLUSTER_KEEP_LOGS" && cp "$tmp"/*.err "$tmp"/*.out "$CLUSTER_KEEP_LOGS"/ 2>/dev/null
+	fi
 	rm -rf "$tmp"
 }
 
