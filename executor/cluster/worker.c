@@ -49,7 +49,7 @@ struct worker {
 	char name[300];      /* "node 2 (host2)": who ran a task, in TASKS_DONE */
 	flow_node_view view; /* what tasks here read about their node */
 	bt_pool *pool;       /* the task threads, as many as --cpus */
-	int pool_left;       /* an earlier pool's task was left running (rejoin) */
+	int pool_left;       /* an earlier node's task or actor method was left running (rejoin) */
 	bt_outbox *out;      /* outcomes for the head */
 	ac_host *actors;     /* the actors this node hosts (actors.h) */
 	ac_service *svc;     /* actor calls its tasks make, through the head */
@@ -378,6 +378,7 @@ static int rejoin(struct worker *w, const struct node_opts *o, const char *url, 
 	 * on the new node runs init afresh */
 	size_t nactors = ac_host_count(w->actors);
 	if (ac_host_stop(w->actors, 2000) != 0) {
+		w->pool_left = 1; /* its thread may still use w->out */
 		left_running = 1; /* a method still runs: left to the exit */
 		wire_log("an actor's method of node %llu still runs after 2 s; left to finish",
 		         (unsigned long long)old);
