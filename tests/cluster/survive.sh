@@ -25,8 +25,16 @@
 #    started, at most 8 times in ~15 s): the correct output;
 #  - a task with effects on a killed worker is not re-run: a clear error
 #    naming the task and the node;
-#  - at the end no process and no spill directory is left.
+#  - lineage: a result over 1 MiB (held by its node) whose node is killed
+#    before the client pulled it is made again (exit 0, the --serial
+#    output); for a task with effects, a clear error instead;
+#  - the head killed: the driver and the workers stop, saying so;
+#  - no sanitizer report or SEGV in any log; at the end no process and no
+#    spill directory is left.
 # Usage: survive.sh FLOW. Exit 77 (skipped) without root or netns.
+# SURVIVE_CASES="loss lineage" runs only those cases (names: all_cases
+# below); SURVIVE_LOSS_PCT=N drops N% in the loss case (default 5);
+# CLUSTER_KEEP_LOGS=DIR keeps the logs (harness.sh).
 set -u
 flow=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 here=$(cd "$(dirname "$0")" && pwd)
