@@ -101,8 +101,8 @@ static void *actor_main(void *arg)
 	for (;;) {
 		while (!x->qh && !x->freed && !a->stop)
 			pthread_cond_wait(&x->cv, &a->mu);
-		if (!x->qh)
-			break; /* freed, or the node stops */
+		if (!x->qh || a->stop)
+			break; /* freed, or the node stops: no new call starts */
 		struct mail *m = x->qh;
 		x->qh = m->next;
 		if (!x->qh)
@@ -216,6 +216,18 @@ void ac_host_add(ac_host *a, uint32_t pipe, cl_plan *plan, struct wire_call *c)
 	pthread_mutex_unlock(&a->mu);
 	if (!x && why[0])
 		answer(a, pipe, c->id, WIRE_DONE_NOTRUN, v_none(), why, NULL);
+}
+
+size_t ac_host_count(ac_host *a)
+{
+	size_t n = 0;
+	if (!a)
+		return 0;
+	pthread_mutex_lock(&a->mu);
+	for (struct hosted *x = a->all; x; x = x->next)
+		n += !x->freed;
+	pthread_mutex_unlock(&a->mu);
+	return n;
 }
 
 int ac_host_stop(ac_host *a, int wait_ms)

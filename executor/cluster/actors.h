@@ -25,6 +25,7 @@
 #ifndef FLOW_CLUSTER_ACTORS_H
 #define FLOW_CLUSTER_ACTORS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "executor/task_run.h"
@@ -45,6 +46,8 @@ ac_host *ac_host_new(const char *name, const flow_node_view *view, ac_done_fn do
 /* c: a record whose fn has a WIRE_FN_ACTOR_* flag, of pipe, on plan (kept
  * by the caller); its args are taken over (c->args is none after). */
 void ac_host_add(ac_host *a, uint32_t pipe, cl_plan *plan, struct wire_call *c);
+/* The actors a hosts now (not yet freed). */
+size_t ac_host_count(ac_host *a);
 /* Ends every actor's thread once its running call ends, waiting up to
  * wait_ms: -1 (left to the exit) if one still runs then, else 0 (freed). */
 int ac_host_stop(ac_host *a, int wait_ms);

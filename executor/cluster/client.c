@@ -147,6 +147,28 @@ static void pump_lost(void *arg, const char *why, int in_call)
 	free(cbs);
 }
 
+/* Test hook: FLOW_TEST_PULL_DELAY_MS=N (docs/faults.md) makes the client
+ * wait N ms before it pulls a large result, saying so on stderr with the
+ * holder's address, so a test can kill the holder in between. */
+static void test_pull_delay(value result)
+{
+	static int cached = -1;
+	int ms = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+	if (ms < 0) {
+		const char *s = getenv("FLOW_TEST_PULL_DELAY_MS");
+		int v = s ? atoi(s) : 0;
+		ms = v < 0 ? 0 : v > 60000 ? 60000 : v;
+		__atomic_store_n(&cached, ms, __ATOMIC_RELAXED);
+	}
+	char holder[128];
+	uint64_t total;
+	if (!ms || !obj_is_ref(result, NULL, holder, sizeof holder, &total))
+		return;
+	fprintf(stderr, "flow: test hook: pulling a result of %llu bytes from %s in %d ms\n",
+	        (unsigned long long)total, holder, ms);
+	usleep((useconds_t)ms * 1000);
+}
+
 /* What task_remote.run returns for outcome d (consumed) of a call sent
  * at t_send. */
 static int outcome(struct wire_done *d, uint64_t t_send, value *res, char **err, char **node,
@@ -169,7 +191,18 @@ static int outcome(struct wire_done *d, uint64_t t_send, value *res, char **err,
 	if (d->ok == WIRE_DONE_OK) {
 		/* a large result is pulled from its node, then freed there */
 		verr e;
-		if (obj_import(d->result, 1, res, &e) != 0) {
+		test_pull_delay(d->result);
+		int rc = obj_import(d->result, 1, res, &e);
+		if (rc == -2) {
+			/* its node was lost before the result was pulled: the call
+			 * is made again (its lineage: same call, same random stream,
+			 * the same result), as a call lost with its node is */
+			if (asprintf(err, "%s, which held the task's result, was lost before the result was "
+			             "pulled: %s (the node was lost)", d->node && d->node[0] ? d->node : "the node",
+			             e.msg) < 0)
+				*err = NULL;
+			status = TASK_REMOTE_LOST;
+		} else if (rc != 0) {
 			*err = strdup(e.msg);
 			status = 1;
 		}

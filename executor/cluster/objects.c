@@ -761,7 +761,7 @@ static int pull(const uint8_t id[32], const char *addr, uint64_t total, value *o
 	verr ce;
 	wire_client *c = conn_get(addr, e);
 	if (!c)
-		return -1;
+		return -2; /* the holder is gone (lineage: obj_import) */
 	struct pull p = {.c = c, .addr = addr};
 	pthread_mutex_init(&p.mu, NULL);
 	/* checked before anything is allocated; room is made once it is
@@ -791,7 +791,12 @@ static int pull(const uint8_t id[32], const char *addr, uint64_t total, value *o
 		verr_set(e, "pulling an object of %" PRIu64 " bytes from %s failed: %s", total, addr,
 		         p.failed ? p.e.msg : "incomplete");
 		obj_asm_fini(&p.a);
-		return -1;
+		/* its connection went, or it no longer holds the object: the
+		 * holder was lost (a bad chunk sequence is not that) */
+		return p.failed == WIRE_ECLOSED || p.failed == WIRE_EIO || p.failed == WIRE_ETIMEDOUT ||
+		               p.failed == WIRE_EREFUSED
+		           ? -2
+		           : -1;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (getenv("FLOW_OBJECT_LOG")) { /* bench/cluster/transfer.sh reads it */
@@ -875,7 +880,7 @@ int obj_import(value v, int free_after, value *out, verr *e)
 	}
 	pthread_mutex_unlock(&S.mu);
 	if (rc != 0)
-		return -1;
+		return rc;
 	if (free_after)
 		send_free(id, where);
 	*out = r;

@@ -58,8 +58,10 @@ int obj_export(value v, value *out, verr *e);
 int obj_export_args(value args, value *out, verr *e);
 /* v, or the value a reference names, pulled from its holder (args: each
  * item of the list). free_after: tell the holder it may free it (a
- * result, used once). -1 with e set (the holder is gone, a bad chunk
- * sequence, over the cap). New reference in *out. */
+ * result, used once). -1 with e set (a bad chunk sequence, over the
+ * cap); -2 with e set when the holder is lost: unreachable, its
+ * connection closed, or it no longer holds the object (a result is then
+ * made again from its lineage: client.c). New reference in *out. */
 int obj_import(value v, int free_after, value *out, verr *e);
 int obj_import_args(value args, value *out, verr *e);
 /* 1 if v is a reference (id, holder, total filled when not NULL). */
