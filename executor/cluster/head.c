@@ -1311,6 +1311,60 @@ static int ac_send(void *arg, uint64_t node, const struct wire_call *c)
 	return rc;
 }
 
+/* What the actor that init starts holds on its node (place.h). */
+static const bc_attrs *ac_needs(void *arg, const struct wire_call *init)
+{
+	struct head *h = arg;
+	pthread_mutex_lock(&h->mu);
+	struct plan_entry *pe = plan_store_find(&h->plans, init->hash);
+	const bc_attrs *a = pe && pe->loaded
+	                    ? cl_plan_actor_needs(pe->loaded, init->fn & ~WIRE_FN_ACTOR_MASK) : NULL;
+	pthread_mutex_unlock(&h->mu);
+	return place_actor_has_needs(a) ? a : NULL;
+}
+
+/* Takes or gives back an actor's needs on node's offer, the pool task
+ * calls with needs are placed by: an actor's gpu is not given to a task
+ * while it lives. Giving back lets waiting calls go (dispatch). */
+static int ac_hold(void *arg, uint64_t node, const bc_attrs *needs, int sign, char *why, size_t wn)
+{
+	struct head *h = arg;
+	bt_recs r;
+	bt_recs_init(&r);
+	int rc = -1;
+	why[0] = 0;
+	pthread_mutex_lock(&h->fmu);
+	place_offer *po = NULL;
+	for (size_t i = 0; i < h->noffers && !po; i++)
+		if (h->offers[i]->node == node)
+			po = h->offers[i];
+	if (!po && sign > 0) {
+		pthread_mutex_lock(&h->mu);
+		struct member *x = find_member(h, node);
+		po = x ? offer_of(h, x) : NULL;
+		pthread_mutex_unlock(&h->mu);
+	}
+	if (!po) {
+		snprintf(why, wn, "this node is gone");
+	} else if (sign < 0) {
+		res_take(&po->pool, needs, -1);
+		dispatch(h, &r);
+		rc = 1;
+	} else {
+		res_never_fits(&po->pool, needs, why, wn);
+		if (!why[0]) {
+			rc = res_fits(&po->pool, needs);
+			if (rc)
+				res_take(&po->pool, needs, 1);
+		}
+	}
+	pthread_mutex_unlock(&h->fmu);
+	job_count(h, &r);
+	bt_outbox_put(h->out, &r);
+	bt_recs_fini(&r);
+	return rc;
+}
+
 /* An actor on node 1 ended a call. */
 static void ac_local_done(void *arg, uint32_t pipe, struct wire_done *d)
 {
@@ -1395,7 +1449,7 @@ int head_run(const struct node_opts *o, verr *e)
 		h.pool = bt_pool_start(o->cpus, h.name, &h.view, &h.local_busy, local_done, &h);
 	/* actors: the directory, node 1's own, and the calls node 1's tasks make */
 	task_actors_codec_init();
-	h.ad = ac_dir_new(&(ac_dir_ops){ac_nodes, ac_send}, &h);
+	h.ad = ac_dir_new(&(ac_dir_ops){ac_nodes, ac_send, ac_needs, ac_hold}, &h);
 	if (o->cpus > 0)
 		h.actors = ac_host_new(h.name, &h.view, ac_local_done, &h);
 	h.svc = ac_service_new(NULL, h.ad, NULL, 0, self->address);
@@ -1413,6 +1467,7 @@ int head_run(const struct node_opts *o, verr *e)
 	if (o->ready)
 		o->ready(o->ready_arg, text);
 
+	int64_t tick_at = now_ms();
 	while (!*o->stop) {
 		struct wire_msg m;
 		uint32_t pipe;
@@ -1457,6 +1512,10 @@ int head_run(const struct node_opts *o, verr *e)
 				h.lag_at = t2;
 		}
 		check_silence(&h);
+		if (t2 - tick_at >= LOOP_MS) { /* actors waiting for room (tasks gave some back) */
+			tick_at = t2;
+			ac_dir_tick(h.ad);
+		}
 		bt_outbox_expire(h.out);
 	}
 	wire_log("head stopping (%zu workers connected)", h.n ? h.n - 1 : 0);
