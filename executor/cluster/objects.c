@@ -445,10 +445,13 @@ static void copy_range(sbuf *out, const struct ent *x, uint64_t off, uint64_t n)
 		sbuf_add(out, x->raw + (off - hl), n);
 }
 
-int obj_export(value v, value *out, verr *e)
+/* v as an object if its encoding is over OBJ_INLINE_MAX, or whatever its
+ * size with force (an argument list too large for one message as a whole);
+ * v itself if it cannot be encoded or (without force) is small. */
+static int export_one(value v, int force, value *out, verr *e)
 {
 	int budget = 4096;
-	if (size_hint(v, OBJ_INLINE_MAX, &budget, 0) <= OBJ_INLINE_MAX) {
+	if (!force && size_hint(v, OBJ_INLINE_MAX, &budget, 0) <= OBJ_INLINE_MAX) {
 		*out = val_hold(v);
 		return 0;
 	}
@@ -471,7 +474,7 @@ int obj_export(value v, value *out, verr *e)
 	uint64_t rawlen = 0;
 	if (segment(v, &b, &raw, &rawlen)) {
 		val_freeze(v); /* raw points into it: nobody may change it now */
-	} else if (val_encode(&b, v, &ve) != 0 || b.len <= OBJ_INLINE_MAX) {
+	} else if (val_encode(&b, v, &ve) != 0 || (!force && b.len <= OBJ_INLINE_MAX)) {
 		/* small after all, or it cannot be encoded: the caller's own
 		 * encoding decides (an actor makes the call run on the client) */
 		sbuf_fini(&b);
@@ -513,6 +516,93 @@ int obj_export(value v, value *out, verr *e)
 	return 0;
 }
 
+int obj_export(value v, value *out, verr *e) { return export_one(v, 0, out, e); }
+
+/* ---- argument lists: each item mapped, copied only on a change ---------- */
+
+typedef int (*item_fn)(value item, void *ctx, value *out, verr *e);
+
+static bool same_value(value a, value b)
+{
+	return a.t == b.t && (!V_IS_HEAP(a.t) || a.as.o == b.as.o);
+}
+
+/* Maps each item of list args through fn (items read from *r once it is a
+ * list): the first change makes *r a copy of args (v_none() until then),
+ * later ones are set in it. -1 with e set when fn fails (*r released). */
+static int map_items(value args, value *r, item_fn fn, void *ctx, verr *e)
+{
+	size_t n = list_len(args);
+	for (size_t i = 0; i < n; i++) {
+		value a = list_get(r->t == V_LIST ? *r : args, i), x;
+		if (fn(a, ctx, &x, e) != 0) {
+			val_rele(*r);
+			*r = v_none();
+			return -1;
+		}
+		if (same_value(a, x)) {
+			val_rele(x);
+			continue;
+		}
+		if (r->t != V_LIST) {
+			*r = list_new(n);
+			for (size_t k = 0; k < n; k++)
+				list_append(*r, list_get(args, k));
+		}
+		list_set(*r, i, x);
+		val_rele(x);
+	}
+	return 0;
+}
+
+/* What mapping made: the copy, or args itself when nothing changed. */
+static value mapped(value args, value r, int freeze)
+{
+	if (r.t != V_LIST)
+		return val_hold(args);
+	if (freeze)
+		val_freeze(r);
+	return r;
+}
+
+/* Exporting a call's arguments: pass 0 sends each item over
+ * OBJ_INLINE_MAX as an object and sums the others; pass 1, while what
+ * stays inline is over twice that (a call record must fit one message),
+ * sends the others too, in order (not the tiny ones). */
+struct export_pass {
+	int pass;
+	uint64_t inline_total;
+};
+
+static int export_item(value a, void *ctx, value *out, verr *e)
+{
+	struct export_pass *x = ctx;
+	if (obj_is_ref(a, NULL, NULL, 0, NULL)) {
+		*out = val_hold(a);
+		return 0;
+	}
+	int budget = 4096;
+	uint64_t s = size_hint(a, OBJ_INLINE_MAX, &budget, 0);
+	if (x->pass == 0) {
+		if (s <= OBJ_INLINE_MAX) {
+			x->inline_total += s;
+			*out = val_hold(a);
+			return 0;
+		}
+		return export_one(a, 0, out, e);
+	}
+	if (x->inline_total <= 2 * (uint64_t)OBJ_INLINE_MAX || s < 4096) {
+		*out = val_hold(a);
+		return 0;
+	}
+	/* encoded once, in export_one: one that cannot be stays inline */
+	if (export_one(a, 1, out, e) != 0)
+		return -1;
+	if (!same_value(a, *out))
+		x->inline_total -= s < x->inline_total ? s : x->inline_total;
+	return 0;
+}
+
 int obj_export_args(value args, value *out, verr *e)
 {
 	if (args.t != V_LIST) {
@@ -520,56 +610,14 @@ int obj_export_args(value args, value *out, verr *e)
 		return 0;
 	}
 	value r = v_none();
-	/* items over OBJ_INLINE_MAX each go as an object; so do the largest
-	 * others while what stays inline is over twice that (a call record
-	 * must fit one message) */
-	size_t n = list_len(args);
-	uint64_t inline_total = 0;
-	for (int pass = 0; pass < 2; pass++) {
-		for (size_t i = 0; i < n; i++) {
-			value a = list_get(r.t == V_LIST ? r : args, i);
-			if (obj_is_ref(a, NULL, NULL, 0, NULL))
-				continue;
-			int budget = 4096;
-			uint64_t s = size_hint(a, OBJ_INLINE_MAX, &budget, 0);
-			if (pass == 0 && s <= OBJ_INLINE_MAX) {
-				inline_total += s;
-				continue;
-			}
-			if (pass == 1 && (inline_total <= 2 * (uint64_t)OBJ_INLINE_MAX || s < 4096))
-				continue;
-			value x;
-			verr ve;
-			/* pass 1 sends a smaller item as an object: make export see it big */
-			if (pass == 1) {
-				sbuf b;
-				sbuf_init(&b);
-				if (val_encode(&b, a, &ve) != 0) {
-					sbuf_fini(&b);
-					continue;
-				}
-				sbuf_fini(&b);
-				inline_total -= s;
-			}
-			if (obj_export(a, &x, e) != 0) {
-				val_rele(r);
-				return -1;
-			}
-			if (r.t != V_LIST) {
-				r = list_new(n);
-				for (size_t k = 0; k < n; k++)
-					list_append(r, list_get(args, k));
-			}
-			list_set(r, i, x);
-			val_rele(x);
-		}
+	struct export_pass x = {0};
+	for (; x.pass < 2; x.pass++) {
+		if (x.pass == 1 && x.inline_total <= 2 * (uint64_t)OBJ_INLINE_MAX)
+			break;
+		if (map_items(args, &r, export_item, &x, e) != 0)
+			return -1;
 	}
-	if (r.t == V_LIST) {
-		val_freeze(r);
-		*out = r;
-	} else {
-		*out = val_hold(args);
-	}
+	*out = mapped(args, r, 1);
 	return 0;
 }
 
@@ -882,6 +930,16 @@ int obj_import(value v, int free_after, value *out, verr *e)
 	return 0;
 }
 
+static int import_item(value a, void *ctx, value *out, verr *e)
+{
+	(void)ctx;
+	if (!obj_is_ref(a, NULL, NULL, 0, NULL)) {
+		*out = val_hold(a);
+		return 0;
+	}
+	return obj_import(a, 0, out, e); /* an argument: kept for the next task */
+}
+
 int obj_import_args(value args, value *out, verr *e)
 {
 	if (args.t != V_LIST) {
@@ -889,24 +947,8 @@ int obj_import_args(value args, value *out, verr *e)
 		return 0;
 	}
 	value r = v_none();
-	size_t n = list_len(args);
-	for (size_t i = 0; i < n; i++) {
-		value a = list_get(args, i);
-		if (!obj_is_ref(a, NULL, NULL, 0, NULL))
-			continue;
-		value x;
-		if (obj_import(a, 0, &x, e) != 0) {
-			val_rele(r);
-			return -1;
-		}
-		if (r.t != V_LIST) {
-			r = list_new(n);
-			for (size_t k = 0; k < n; k++)
-				list_append(r, list_get(args, k));
-		}
-		list_set(r, i, x);
-		val_rele(x);
-	}
-	*out = r.t == V_LIST ? r : val_hold(args);
+	if (map_items(args, &r, import_item, NULL, e) != 0)
+		return -1;
+	*out = mapped(args, r, 0);
 	return 0;
 }

@@ -182,6 +182,30 @@ static void test_export_pull(void **state)
 	val_rele(a1);
 	val_rele(a2);
 
+	/* items each under OBJ_INLINE_MAX that sum to over twice it: some go
+	 * as objects (a call must fit one message), the rest stay inline,
+	 * args itself is untouched, and importing gives the same list back */
+	value mid = list_new(3), m1;
+	for (int k = 0; k < 3; k++)
+		list_append_take(mid, big_str(OBJ_INLINE_MAX - 64, (char)('a' + k)));
+	assert_int_equal(obj_export_args(mid, &m1, &e), 0);
+	assert_true(m1.as.o != mid.as.o);
+	int nref = 0;
+	for (int k = 0; k < 3; k++) {
+		nref += obj_is_ref(list_get(m1, k), NULL, NULL, 0, NULL);
+		assert_false(obj_is_ref(list_get(mid, k), NULL, NULL, 0, NULL));
+	}
+	assert_true(nref >= 1 && nref <= 2);
+	assert_int_equal(obj_import_args(m1, &got, &e), 0);
+	assert_true(val_eq(got, mid));
+	val_rele(got);
+	val_rele(m1);
+	val_rele(mid);
+	/* no item is an object: the same list comes back, not a copy */
+	assert_int_equal(obj_import_args(args, &got, &e), 0);
+	assert_true(got.as.o == args.as.o);
+	val_rele(got);
+
 	/* a cap too small: the export fails, saying why */
 	uint64_t was = obj_cap(0);
 	obj_cap(OBJ_INLINE_MAX);
