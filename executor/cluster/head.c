@@ -447,7 +447,8 @@ static void handle_status(struct head *h, wire_server *s)
 			o->cpus_used = x->id == 1 ? atomic_load(&h->local_busy) : x->cpus_used;
 			o->resources = x->resources;
 			o->store_cap = x->store_cap;
-			o->store_used = x->store_used;
+			/* node 1's objects are this process's (objects.h) */
+			o->store_used = x->store_used + (x->id == 1 ? obj_used() : 0);
 			o->store_spilled = x->store_spilled;
 			o->heartbeat_age_ms = x->pipe ? (uint64_t)(now - x->last_ms) : 0;
 			o->pid = x->pid;

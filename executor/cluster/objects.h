@@ -70,7 +70,8 @@ int obj_is_ref(value v, uint8_t id[32], char *holder, size_t holdersz, uint64_t 
 int obj_serves(int kind);
 void obj_serve(wire_server *s, const struct wire_msg *m);
 
-/* Bytes held and cached here now (flow status's store figures later). */
+/* Bytes held and cached here now: what flow status counts in a node's
+ * store_used (its heartbeat adds it). Takes no lock. */
 uint64_t obj_used(void);
 
 /* ---- reassembling a pulled object (exposed for the unit tests) -------- */

@@ -95,7 +95,7 @@ static void *heartbeat_main(void *arg)
 		req.u.heartbeat.node_id = w->node_id;
 		req.u.heartbeat.epoch = w->epoch;
 		req.u.heartbeat.cpus_used = atomic_load(&w->cpus_used);
-		req.u.heartbeat.store_used = atomic_load(&w->store_used);
+		req.u.heartbeat.store_used = atomic_load(&w->store_used) + obj_used(); /* no lock */
 		req.u.heartbeat.store_spilled = atomic_load(&w->store_spilled);
 		verr e;
 		int rc = wire_client_call(w->head, &req, &rep, (int)w->period_ms * 2, &e);

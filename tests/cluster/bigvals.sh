@@ -41,6 +41,17 @@ grep -q "pulled object .* from 10\.77\.0\.1:6379" "$tmp/cluster.err" && bad "a r
 # the workers pulled the arguments from the client (host 1, not the head's port)
 wpulls=$(cat "$tmp/w2.err" "$tmp/w3.err" | grep "pulled object .* from 10\.77\.0\.1:" | grep -vc ":6379 ")
 [ "$wpulls" -ge 2 ] && ok || bad "the workers pulled $wpulls arguments from the client"
+# what the workers keep (the client's tensor and string they pulled, cached
+# for the next task) counts in flow status's store_used (heartbeats)
+cached() {
+	status_json 2>/dev/null >"$tmp/st.json" && /usr/bin/python3 - "$tmp/st.json" <<'PY'
+import json, sys
+nodes = json.load(open(sys.argv[1]))["nodes"]
+used = sum(n["store_used"] for n in nodes if n["id"] != 1)
+sys.exit(0 if used >= 11000000 else 1)
+PY
+}
+wait_until 10 cached && ok || bad "the workers' cached objects are not in store_used: $(cat "$tmp/st.json")"
 # each object at most once per node (the same tensor and string given to three tasks)
 for i in 2 3; do
 	twice=$(grep -o "pulled object [0-9a-f]*" "$tmp/w$i.err" | sort | uniq -d)
