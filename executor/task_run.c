@@ -35,6 +35,9 @@ typedef struct task_actor {
 /* The cluster's actors, when this process is part of one (task_run.h). */
 static const task_actors *g_actors;
 void task_set_actors(const task_actors *a) { g_actors = a; }
+static int (*g_resolve)(value v, value *out, char **err);
+static _Thread_local int keep_refs; /* building a remote call's arguments */
+void task_set_resolver(int (*resolve)(value v, value *out, char **err)) { g_resolve = resolve; }
 
 static task_actor *actor_instance_new(size_t nfields)
 {
@@ -564,7 +567,10 @@ int task_remote_args(task_host *sh, flow_vm *vm, const dag *g, uint32_t v, uint3
 	value small[16], *a = n->nin <= 16 ? small : malloc(sizeof(value) * n->nin);
 	if (!a)
 		abort();
-	if (snapshot_args(vm, ins, (int)n->nin, a)) {
+	keep_refs++; /* results left on their nodes travel as references */
+	int bad = snapshot_args(vm, ins, (int)n->nin, a);
+	keep_refs--;
+	if (bad) {
 		if (a != small)
 			free(a);
 		return 0; /* task_run_node meets the same error */
@@ -1094,6 +1100,17 @@ static int s_get(flow_vm *vm, value fut, value *out)
 		}
 		free(err); /* a failed spill after the read: reported at the next put */
 		return 0;
+	}
+	if (st == FUT_DONE && g_resolve && !keep_refs) { /* a result left on its node */
+		char *err = NULL;
+		int rc = g_resolve(f->result, out, &err);
+		if (rc < 0) {
+			rc = vm_raise(vm, "%s", err ? err : "cannot fetch a task's result");
+			free(err);
+			return rc;
+		}
+		if (rc > 0)
+			return 0;
 	}
 	if (st == FUT_DONE) {
 		*out = val_hold(f->result);

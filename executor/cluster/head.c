@@ -73,6 +73,7 @@ struct hcall {
 	struct hcall *next; /* the queue */
 	const bc_attrs *needs; /* @cpus/@memory/@resources other than one CPU, or NULL */
 	place_offer *held;  /* the offer its needs are held on, once placed (fmu) */
+	uint64_t near;      /* the node holding its largest argument (0: none) */
 };
 
 /* A connected `flow run --address` (from its first PLAN_PUT until its
@@ -722,10 +723,17 @@ static void dispatch(struct head *h, bt_recs *out)
 	}
 	while (h->qh) {
 		bool ever;
-		struct cand *best = pick(h, c, nc, NULL, &ever);
+		struct hcall *e = h->qh;
+		/* locality: the node holding its largest input, if it has room
+		 * (the bytes then never move); else by load */
+		struct cand *best = NULL;
+		for (size_t i = 0; e->near && i < nc && !best; i++)
+			if (c[i].id == e->near && c[i].usable && c[i].inflight < WINDOW(c[i].cpus))
+				best = &c[i];
+		if (!best)
+			best = pick(h, c, nc, NULL, &ever);
 		if (!best)
 			break; /* every node is full: the rest wait for outcomes */
-		struct hcall *e = h->qh;
 		h->qh = e->next;
 		if (!h->qh)
 			h->qt = NULL;
@@ -1078,6 +1086,30 @@ static void wait_outcomes(struct head *h, wire_server *s, uint32_t pipe, uint32_
 
 /* RUN_TASKS: the calls are queued and placed; the request is answered
  * with outcomes as they come, while the loop goes on serving. */
+/* Locality: the node that holds the largest of args' objects (a result
+ * left on the node that made it, objects.h), or 0. */
+static uint64_t holder_of(struct head *h, value args)
+{
+	if (args.t != V_LIST)
+		return 0;
+	char holder[128], best[128] = "";
+	uint64_t total, most = 0;
+	for (size_t i = 0; i < list_len(args); i++)
+		if (obj_is_ref(list_get(args, i), NULL, holder, sizeof holder, &total) && total > most) {
+			most = total;
+			snprintf(best, sizeof best, "%s", holder);
+		}
+	if (!best[0])
+		return 0;
+	uint64_t id = 0;
+	pthread_mutex_lock(&h->mu);
+	for (size_t i = 0; i < h->n && !id; i++)
+		if (strcmp(h->m[i].address, best) == 0 && h->m[i].state == N_ALIVE)
+			id = h->m[i].id;
+	pthread_mutex_unlock(&h->mu);
+	return id;
+}
+
 static void handle_run_tasks(struct head *h, wire_server *s, uint32_t pipe, struct wire_run_tasks *m)
 {
 	if (client_gone(h, pipe)) {
@@ -1108,6 +1140,7 @@ static void handle_run_tasks(struct head *h, wire_server *s, uint32_t pipe, stru
 			pthread_mutex_unlock(&h->mu);
 			last_hash = e->c.hash;
 		}
+		e->near = holder_of(h, e->c.args);
 		const bc_attrs *needs = last_plan ? cl_plan_needs(last_plan, e->c.fn) : NULL;
 		e->needs = place_has_needs(needs) ? needs : NULL;
 		struct hcall **qh = e->needs ? &h->rqh : &h->qh, **qt = e->needs ? &h->rqt : &h->qt;

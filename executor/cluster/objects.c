@@ -518,6 +518,63 @@ static int export_one(value v, int force, value *out, verr *e)
 
 int obj_export(value v, value *out, verr *e) { return export_one(v, 0, out, e); }
 
+/* ---- results left on their nodes (the client) -------------------------- */
+
+struct remote_ref {
+	uint8_t id[32];
+	char holder[128];
+};
+static struct {
+	pthread_mutex_t mu;
+	struct remote_ref *v;
+	size_t n, cap;
+} R = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+void obj_note_remote(value ref)
+{
+	struct remote_ref x;
+	if (!obj_is_ref(ref, x.id, x.holder, sizeof x.holder, NULL) || !x.holder[0])
+		return;
+	pthread_mutex_lock(&R.mu);
+	if (R.n == R.cap) {
+		R.cap = R.cap ? 2 * R.cap : 16;
+		R.v = realloc(R.v, R.cap * sizeof *R.v);
+		if (!R.v)
+			abort();
+	}
+	R.v[R.n++] = x;
+	pthread_mutex_unlock(&R.mu);
+}
+
+static void send_free(const uint8_t id[32], const char *addr);
+static wire_client *conn_get(const char *addr, verr *e);
+
+size_t obj_free_remotes(void)
+{
+	pthread_mutex_lock(&R.mu);
+	struct remote_ref *v = R.v;
+	size_t n = R.n;
+	R.v = NULL;
+	R.n = R.cap = 0;
+	pthread_mutex_unlock(&R.mu);
+	size_t sent = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!v[i].holder[0])
+			continue; /* a holder that could not be reached: skipped */
+		verr e;
+		if (!conn_get(v[i].holder, &e)) {
+			for (size_t k = i + 1; k < n; k++) /* one try per holder */
+				if (strcmp(v[k].holder, v[i].holder) == 0)
+					v[k].holder[0] = 0;
+			continue;
+		}
+		send_free(v[i].id, v[i].holder);
+		sent++;
+	}
+	free(v);
+	return sent;
+}
+
 /* ---- argument lists: each item mapped, copied only on a change ---------- */
 
 typedef int (*item_fn)(value item, void *ctx, value *out, verr *e);
@@ -930,14 +987,48 @@ int obj_import(value v, int free_after, value *out, verr *e)
 	return 0;
 }
 
-static int import_item(value a, void *ctx, value *out, verr *e)
+static bool is_ref(value x, void *ctx)
 {
 	(void)ctx;
-	if (!obj_is_ref(a, NULL, NULL, 0, NULL)) {
+	return obj_is_ref(x, NULL, NULL, 0, NULL);
+}
+
+/* a with every reference inside it (deeply: a list of results left on
+ * their nodes) replaced by its value; a itself when it holds none. */
+static int import_item(value a, void *ctx, value *out, verr *e)
+{
+	if (is_ref(a, NULL))
+		return obj_import(a, 0, out, e); /* an argument: kept for the next task */
+	if ((a.t != V_LIST && a.t != V_DICT) || !val_any(a, is_ref, NULL)) {
 		*out = val_hold(a);
 		return 0;
 	}
-	return obj_import(a, 0, out, e); /* an argument: kept for the next task */
+	value r = v_none();
+	if (a.t == V_LIST) {
+		if (map_items(a, &r, import_item, ctx, e) != 0)
+			return -1;
+		*out = mapped(a, r, 1);
+		return 0;
+	}
+	r = dict_new(dict_len(a));
+	size_t it = 0;
+	value k, x;
+	while (dict_next(a, &it, &k, &x)) {
+		value y;
+		if (import_item(x, ctx, &y, e) != 0) {
+			val_rele(r);
+			return -1;
+		}
+		int rc = dict_set(r, k, y, e);
+		val_rele(y);
+		if (rc != 0) {
+			val_rele(r);
+			return -1;
+		}
+	}
+	val_freeze(r);
+	*out = r;
+	return 0;
 }
 
 int obj_import_args(value args, value *out, verr *e)

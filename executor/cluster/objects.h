@@ -57,11 +57,20 @@ uint64_t obj_cap(uint64_t cap);
 int obj_export(value v, value *out, verr *e);
 int obj_export_args(value args, value *out, verr *e);
 /* v, or the value a reference names, pulled from its holder (args: each
- * item of the list). free_after: tell the holder it may free it (a
+ * item of the list, references inside items too). free_after: tell the holder it may free it (a
  * result, used once). -1 with e set (the holder is gone, a bad chunk
  * sequence, over the cap). New reference in *out. */
 int obj_import(value v, int free_after, value *out, verr *e);
 int obj_import_args(value args, value *out, verr *e);
+/* The client leaves a task's large result on its node: the reference
+ * goes on to the tasks that use it (their nodes pull it from the holder,
+ * never through the client), and is pulled here only when code here
+ * reads it (task_set_resolver). obj_note_remote records such a result;
+ * obj_free_remotes, at the run's end, tells each holder it may free
+ * them (OBJ_FREE; an unreachable holder is tried once) and returns how
+ * many it sent. */
+void obj_note_remote(value ref);
+size_t obj_free_remotes(void);
 /* 1 if v is a reference (id, holder, total filled when not NULL). */
 int obj_is_ref(value v, uint8_t id[32], char *holder, size_t holdersz, uint64_t *total);
 

@@ -7,7 +7,9 @@
 # every task ran on a worker; results are pulled by the client straight
 # from the worker that made them (not through the head), arguments by the
 # workers from the client, each object at most once per node; a cap too
-# small for a value fails the run with a clear error.
+# small for a value fails the run with a clear error. w2w.flow: a result
+# made on host2 and used on host3 goes from host2 to host3 (the client
+# pulls nothing), and a task with no needs runs where its input is.
 # Usage: bigvals.sh FLOW. Exit 77 (skipped) without root or netns.
 set -u
 flow=$1
@@ -20,9 +22,11 @@ prog="$here/bigvals.flow"
 run 1 timeout 60 "$flow" run --serial "$prog" >"$tmp/serial.out" 2>/dev/null || bad "--serial failed"
 run 1 "$flow" start --head --block --cpus 0 --token-file "$tmp/token" >"$tmp/head.out" 2>"$tmp/head.err" &
 wait_until 10 grep -q "Flow head started" "$tmp/head.out" || bad "the head did not start"
+res2=side=1 res3=far=1 # for w2w.flow: make runs on host2, total on host3
 for i in 2 3; do
+	eval "res=\$res$i"
 	run "$i" env FLOW_OBJECT_LOG=1 "$flow" start --address "$head_addr" --block --cpus 1 \
-		--token-file "$tmp/token" >"$tmp/w$i.out" 2>"$tmp/w$i.err" &
+		--resources "$res" --token-file "$tmp/token" >"$tmp/w$i.out" 2>"$tmp/w$i.err" &
 done
 wait_until 10 count_is 3 && ok || bad "the workers did not join"
 
@@ -57,6 +61,24 @@ for i in 2 3; do
 	twice=$(grep -o "pulled object [0-9a-f]*" "$tmp/w$i.err" | sort | uniq -d)
 	[ -z "$twice" ] && ok || bad "host$i pulled an object more than once: $twice"
 done
+# ---- worker to worker: host2's result used on host3 never passes the client ----
+w3before=$(wc -l <"$tmp/w3.err")
+run 1 env FLOW_OBJECT_LOG=1 timeout 120 "$flow" run --address "$head_addr" --token-file "$tmp/token" \
+	"$here/w2w.flow" >"$tmp/w2w.out" 2>"$tmp/w2w.err"
+rc=$?
+[ $rc = 0 ] && printf 'total: true\nnear: true\n' | cmp -s - "$tmp/w2w.out" && ok ||
+	bad "w2w.flow: exit $rc: $(cat "$tmp/w2w.out" "$tmp/w2w.err")"
+grep -q '(make#[0-9]*) make on host2$' "$tmp/w2w.err" && grep -q '(total#[0-9]*) total on host3$' "$tmp/w2w.err" &&
+	ok || bad "make should run on host2, total on host3: $(grep ' on host' "$tmp/w2w.err")"
+# locality: the task with no needs runs on the node holding its input
+grep -q '(near#[0-9]*) near on host2$' "$tmp/w2w.err" && ok ||
+	bad "near should run on host2, where its input is: $(grep ' on host' "$tmp/w2w.err")"
+tail -n +"$((w3before + 1))" "$tmp/w3.err" >"$tmp/w3.new"
+grep -q "pulled object .* bytes from 10\.77\.0\.2:" "$tmp/w3.new" && ok ||
+	bad "host3 should pull make's result from host2: $(cat "$tmp/w3.new")"
+grep -q "pulled object .* from 10\.77\.0\.1:" "$tmp/w3.new" && bad "host3 pulled through the client or head" || ok
+grep -q "pulled object" "$tmp/w2w.err" && bad "the client pulled the object: $(grep pulled "$tmp/w2w.err")" || ok
+
 # a cap too small for the client's 6 MB string: the run fails and says why
 out=$(run 1 env FLOW_OBJECT_CAP=2M timeout 60 "$flow" run --address "$head_addr" \
 	--token-file "$tmp/token" "$prog" 2>&1)
