@@ -450,7 +450,7 @@ static void handle_status(struct head *h, wire_server *s)
 			o->store_cap = x->store_cap;
 			/* node 1's objects are this process's (objects.h) */
 			o->store_used = x->store_used + (x->id == 1 ? obj_used() : 0);
-			o->store_spilled = x->store_spilled;
+			o->store_spilled = x->store_spilled + (x->id == 1 ? obj_spilled() : 0);
 			o->heartbeat_age_ms = x->pipe ? (uint64_t)(now - x->last_ms) : 0;
 			o->pid = x->pid;
 		}
@@ -1479,6 +1479,7 @@ int head_run(const struct node_opts *o, verr *e)
 		return 1;
 	}
 	obj_init(o->token, self->address, self->address, NULL); /* node 1's objects */
+	obj_set_spill(o->store, o->store_cap); /* past --object-store-memory: spilled */
 	if (o->cpus > 0)
 		h.pool = bt_pool_start(o->cpus, h.name, &h.view, &h.local_busy, local_done, &h);
 	/* actors: the directory, node 1's own, and the calls node 1's tasks make */
@@ -1577,6 +1578,7 @@ int head_run(const struct node_opts *o, verr *e)
 	/* the server first: closing it reports its pipes gone (on_gone),
 	 * which drops their outcomes from the outbox */
 	wire_server_close(s);
+	obj_set_spill(NULL, 0); /* the store closes after us */
 	bt_outbox_free(h.out);
 	if (busy)
 		return 0;

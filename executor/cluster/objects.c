@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "executor/store.h"
 #include "lang/encode.h"
 
 #define CALL_MS 60000
@@ -32,6 +33,7 @@ struct ent {
 	uint64_t used;  /* last use (a tick), for LRU */
 	int pins;       /* being served or pulled: not evicted */
 	int pulling;    /* a thread is pulling it; others wait (cv) */
+	uint64_t spill_key; /* held for others and written to the spill store (0: not) */
 };
 
 struct conn {
@@ -45,6 +47,10 @@ static struct {
 	struct ent *v;
 	size_t n, capn;
 	_Atomic uint64_t bytes; /* changed under mu; read without it (obj_used) */
+	_Atomic uint64_t spilled; /* bytes of held objects written to the spill store */
+	struct store **spill;   /* the daemon's spill store (obj_set_spill), or NULL */
+	uint64_t spill_seq;
+	int cap_from_env;
 	uint64_t cap, tick;
 	auth_token tok;
 	char head[128], self[128], listen_ip[64];
@@ -92,17 +98,31 @@ void obj_init(const auth_token *tok, const char *head_addr, const char *self_add
 	if (tok)
 		S.tok = *tok;
 	snprintf(S.head, sizeof S.head, "%s", head_addr ? head_addr : "");
-	snprintf(S.self, sizeof S.self, "%s", self_addr ? self_addr : "");
+	if (self_addr || !S.listening) /* a listener opened before stays ours */
+		snprintf(S.self, sizeof S.self, "%s", self_addr ? self_addr : "");
 	snprintf(S.listen_ip, sizeof S.listen_ip, "%s", listen_ip ? listen_ip : "");
 	const char *c = getenv("FLOW_OBJECT_CAP");
 	uint64_t cap = c ? parse_size(c) : 0;
 	if (c && !cap)
 		wire_log("FLOW_OBJECT_CAP=%s is not a size (bytes, or with K, M, G); using %" PRIu64, c,
 		         S.cap);
-	if (cap)
+	if (cap) {
+		S.cap = cap;
+		S.cap_from_env = 1;
+	}
+	pthread_mutex_unlock(&S.mu);
+}
+
+void obj_set_spill(struct store **st, uint64_t cap)
+{
+	pthread_mutex_lock(&S.mu);
+	S.spill = st;
+	if (cap && !S.cap_from_env)
 		S.cap = cap;
 	pthread_mutex_unlock(&S.mu);
 }
+
+uint64_t obj_spilled(void) { return atomic_load_explicit(&S.spilled, memory_order_relaxed); }
 
 uint64_t obj_cap(uint64_t cap)
 {
@@ -149,28 +169,128 @@ static struct ent *find(const uint8_t id[32])
 	return NULL;
 }
 
+/* Is x's encoding in memory (to serve it, or to count it)? */
+static bool in_memory(const struct ent *x) { return x->data || x->raw || x->val.t != V_NONE; }
+
 static void drop_at(size_t i)
 {
 	struct ent *x = &S.v[i];
-	S.bytes -= x->len;
+	if (in_memory(x) || !x->spill_key)
+		S.bytes -= x->len;
+	if (x->spill_key) {
+		S.spilled -= x->len;
+		if (S.spill && *S.spill)
+			store_free(*S.spill, x->spill_key, NULL);
+	}
 	free(x->data);
 	val_rele(x->src);
 	val_rele(x->val);
 	S.v[i] = S.v[--S.n];
 }
 
-/* Makes room for need more bytes, least recently used first. */
+/* Writes held object x (one others may still pull) to the spill store
+ * and lets its bytes go from memory: 0, or -1 (then it is dropped). The
+ * store keeps its encoding, served from there once read
+ * back (as a tensor holding those bytes). Under S.mu. */
+static int spill_out(struct ent *x)
+{
+	if (!S.spill || !*S.spill || !(x->data || x->raw) || x->val.t != V_NONE)
+		return -1;
+	if (!x->spill_key) { /* written once: it never changes */
+		/* a tensor's bytes: any bytes (a str must be UTF-8) */
+		uint64_t hl = x->len - x->rawlen;
+		int64_t shape[1] = {(int64_t)((x->len + 7) / 8)};
+		value v;
+		verr te;
+		if (tensor_new(1, shape, &v, &te) != 0)
+			return -1;
+		uint8_t *buf = (uint8_t *)tensor_of(v)->data;
+		memset(buf + (x->len & ~(uint64_t)7), 0, (size_t)(shape[0] * 8 - (int64_t)(x->len & ~(uint64_t)7)));
+		if (hl)
+			memcpy(buf, x->data, hl);
+		if (x->rawlen)
+			memcpy(buf + hl, x->raw, x->rawlen);
+		val_freeze(v);
+		uint64_t key = (1ull << 62) | ++S.spill_seq; /* apart from the store's other ids */
+		char *err = NULL;
+		int rc = store_put(*S.spill, key, v, &err);
+		val_rele(v);
+		if (rc == STORE_ERR) {
+			wire_log("cannot spill an object of %" PRIu64 " bytes: %s", x->len, err ? err : "?");
+			free(err);
+			return -1;
+		}
+		free(err);
+		x->spill_key = key;
+		S.spilled += x->len;
+		char h[65];
+		hex(x->id, h);
+		wire_log("spilled object %.16s (%" PRIu64 " bytes) to the spill store: over the object "
+		         "store's cap of %" PRIu64 " bytes", h, x->len, S.cap);
+	}
+	free(x->data);
+	x->data = NULL;
+	x->raw = NULL;
+	x->rawlen = 0;
+	val_rele(x->src);
+	x->src = v_none();
+	x->shared = 0;
+	S.bytes -= x->len;
+	return 0;
+}
+
+/* Makes room for need more bytes, least recently used first: an object
+ * held for others goes to the spill store when the node has one, any
+ * other is let go (a cached argument is pulled again if needed). */
 static int make_room(uint64_t need)
 {
 	while (S.bytes + need > S.cap) {
 		size_t best = S.n;
 		for (size_t i = 0; i < S.n; i++)
-			if (!S.v[i].pins && !S.v[i].pulling && (best == S.n || S.v[i].used < S.v[best].used))
+			if (!S.v[i].pins && !S.v[i].pulling && in_memory(&S.v[i]) &&
+			    (best == S.n || S.v[i].used < S.v[best].used))
 				best = i;
 		if (best == S.n)
 			return -1;
-		drop_at(best);
+		if (spill_out(&S.v[best]) != 0)
+			drop_at(best);
 	}
+	return 0;
+}
+
+/* Reads spilled object id back into memory to serve it: 0, or -1 with why.
+ * Under S.mu. */
+static int spill_in(const uint8_t id[32], char *why, size_t wn)
+{
+	struct ent *x = find(id);
+	if (!x || in_memory(x) || !x->spill_key)
+		return 0;
+	if (!S.spill || !*S.spill) {
+		snprintf(why, wn, "the spill store holding it is gone");
+		return -1;
+	}
+	value v;
+	char *err = NULL;
+	if (store_get(*S.spill, x->spill_key, &v, &err) == STORE_ERR) {
+		snprintf(why, wn, "cannot read it back from the spill store: %s", err ? err : "?");
+		free(err);
+		return -1;
+	}
+	free(err);
+	uint64_t len = x->len;
+	x->pins++; /* not chosen while room is made for it */
+	int room = make_room(len);
+	x = find(id); /* entries move when others go */
+	x->pins--;
+	if (room != 0 || v.t != V_TENSOR || (uint64_t)tensor_of(v)->size * 8 < len) {
+		val_rele(v);
+		snprintf(why, wn, "no room to read it back from the spill store");
+		return -1;
+	}
+	x->src = v; /* served from the tensor's bytes */
+	x->raw = (const uint8_t *)tensor_of(v)->data;
+	x->rawlen = len;
+	S.bytes += len;
 	return 0;
 }
 
@@ -339,6 +459,15 @@ void obj_serve(wire_server *s, const struct wire_msg *m)
 	}
 	const struct wire_obj_get *g = &m->u.obj_get;
 	pthread_mutex_lock(&S.mu);
+	char swhy[300];
+	if (spill_in(g->id, swhy, sizeof swhy) != 0) {
+		pthread_mutex_unlock(&S.mu);
+		hex(g->id, h);
+		char why[400];
+		snprintf(why, sizeof why, "object %.16s was spilled and %s", h, swhy);
+		wire_server_reply_error(s, WIRE_EREFUSED, why);
+		return;
+	}
 	struct ent *x = find(g->id);
 	if (!x || (!x->data && !x->raw)) {
 		pthread_mutex_unlock(&S.mu);

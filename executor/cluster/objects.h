@@ -79,6 +79,16 @@ int obj_is_ref(value v, uint8_t id[32], char *holder, size_t holdersz, uint64_t 
 int obj_serves(int kind);
 void obj_serve(wire_server *s, const struct wire_msg *m);
 
+/* A daemon's node: its objects count against cap (its
+ * --object-store-memory, unless FLOW_OBJECT_CAP says otherwise), and
+ * past it the least recently used objects held for others are written
+ * to its spill store *st (borrowed; NULL: none) instead of being let go,
+ * and read back from there when pulled. */
+struct store;
+void obj_set_spill(struct store **st, uint64_t cap);
+/* Bytes of held objects now in the spill store (flow status's
+ * store_spilled). Takes no lock. */
+uint64_t obj_spilled(void);
 /* Bytes held and cached here now: what flow status counts in a node's
  * store_used (its heartbeat adds it). Takes no lock. */
 uint64_t obj_used(void);

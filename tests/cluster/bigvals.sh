@@ -10,6 +10,8 @@
 # small for a value fails the run with a clear error. w2w.flow: a result
 # made on host2 and used on host3 goes from host2 to host3 (the client
 # pulls nothing), and a task with no needs runs where its input is.
+# spill.flow: results held past a worker's --object-store-memory go to
+# its spill store and are served from there.
 # Usage: bigvals.sh FLOW. Exit 77 (skipped) without root or netns.
 set -u
 flow=$1
@@ -90,10 +92,26 @@ run 1 timeout 120 "$flow" run --address "$head_addr" --token-file "$tmp/token" \
 	"$prog" >"$tmp/again.out" 2>/dev/null && cmp -s "$tmp/serial.out" "$tmp/again.out" && ok ||
 	bad "a second run after the failed one"
 
+# ---- spilling: host3 again with an 8 MiB object store; three 5.6 MB results ----
+kill -TERM "$(daemon_pid 3 worker)"
+wait_until 10 count_is 2 || bad "host3 did not leave"
+run 3 env FLOW_OBJECT_LOG=1 "$flow" start --address "$head_addr" --block --cpus 1 --resources far=1 \
+	--object-store-memory 8MiB --token-file "$tmp/token" >"$tmp/w3b.out" 2>"$tmp/w3b.err" &
+wait_until 10 count_is 3 || bad "host3 did not join again"
+run 1 env FLOW_OBJECT_LOG=1 timeout 120 "$flow" run --address "$head_addr" --token-file "$tmp/token" \
+	"$here/spill.flow" >"$tmp/spill.out" 2>"$tmp/spill.err"
+rc=$?
+[ $rc = 0 ] && [ "$(grep -cx 'true true' "$tmp/spill.out")" = 3 ] && ok ||
+	bad "spill.flow: exit $rc: $(cat "$tmp/spill.out" "$tmp/spill.err")"
+grep -q "spilled object .* to the spill store: over the object store's cap of 8388608 bytes" "$tmp/w3b.err" &&
+	ok || bad "host3 should have spilled a result: $(cat "$tmp/w3b.err")"
+[ "$(grep -c "pulled object .* from 10\.77\.0\.3:" "$tmp/spill.err")" = 3 ] && ok ||
+	bad "the client should pull the three results from host3: $(grep pulled "$tmp/spill.err")"
+
 for i in 2 3; do kill -TERM "$(daemon_pid "$i" worker)"; done
 wait_until 10 count_is 1 || bad "the workers did not leave"
 kill -TERM "$(daemon_pid 1 head)"
 nothing_left
 echo "cluster bigvals: $pass passed, $fail failed"
-[ $fail = 0 ] || { echo "--- head log"; cat "$tmp/head.err"; echo "--- worker logs"; cat "$tmp/w2.err" "$tmp/w3.err"; }
+[ $fail = 0 ] || { echo "--- head log"; cat "$tmp/head.err"; echo "--- worker logs"; cat "$tmp/w2.err" "$tmp/w3.err" "$tmp/w3b.err"; }
 [ $fail = 0 ]

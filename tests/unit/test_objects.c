@@ -16,9 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "executor/cluster/objects.h"
 #include "executor/cluster/transport.h"
+#include "executor/store.h"
 #include "lang/encode.h"
 #include "lang/vm.h"
 
@@ -395,11 +397,62 @@ static void test_hostile_holder(void **state)
 	free(hjunk);
 }
 
+/* Past the cap, held objects go to the spill store, are counted there,
+ * and are served from it; freeing one removes it there too. */
+static void test_spill(void **state)
+{
+	(void)state;
+	auth_token tok = {.len = 40};
+	memset(tok.key, 't', 40);
+	obj_init(&tok, "", NULL, "127.0.0.1");
+	char dir[] = "/tmp/test-objects-spill-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char *err = NULL;
+	store_opts so = {.memory_cap = 1 << 20, .spill_dir = dir};
+	store *st = store_open(&so, &err);
+	assert_non_null(st);
+	uint64_t was = obj_cap(0);
+	size_t n = 3 * OBJ_INLINE_MAX;
+	obj_set_spill(&st, 0);
+	obj_cap(2 * n + n / 2); /* two fit, not three */
+	verr e;
+	value v[3], ref[3];
+	for (int i = 0; i < 3; i++) {
+		v[i] = big_str(n, (char)('k' + i));
+		assert_int_equal(obj_export(v[i], &ref[i], &e), 0);
+	}
+	assert_true(obj_spilled() >= n); /* the first went to the store */
+	assert_true(obj_used() <= obj_cap(0));
+	for (int i = 0; i < 3; i++) { /* each served whole, spilled or not */
+		value back;
+		if (obj_import(ref[i], 0, &back, &e) != 0)
+			fail_msg("object %d: %s", i, e.msg);
+		assert_true(val_eq(back, v[i]));
+		val_rele(back);
+	}
+	for (int i = 0; i < 3; i++) { /* freed: gone from memory and store */
+		value back;
+		assert_int_equal(obj_import(ref[i], 1, &back, &e), 0);
+		val_rele(back);
+	}
+	assert_int_equal(obj_spilled(), 0);
+	assert_int_equal(obj_used(), 0);
+	obj_set_spill(NULL, 0);
+	obj_cap(was);
+	for (int i = 0; i < 3; i++) {
+		val_rele(v[i]);
+		val_rele(ref[i]);
+	}
+	store_close(st);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	wire_log_set_name("test_objects");
 	vm_types_init();
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_spill), /* first: its counts start from an empty store */
 		cmocka_unit_test(test_asm_checks),
 		cmocka_unit_test(test_export_pull),
 		cmocka_unit_test(test_pull_nowhere),
