@@ -189,23 +189,11 @@ static int outcome(struct wire_done *d, uint64_t t_send, value *res, char **err,
 		return 2;
 	}
 	if (d->ok == WIRE_DONE_OK) {
-		/* a large result is pulled from its node, then freed there */
-		verr e;
-		test_pull_delay(d->result);
-		int rc = obj_import(d->result, 1, res, &e);
-		if (rc == -2) {
-			/* its node was lost before the result was pulled: the call
-			 * is made again (its lineage: same call, same random stream,
-			 * the same result), as a call lost with its node is */
-			if (asprintf(err, "%s, which held the task's result, was lost before the result was "
-			             "pulled: %s (the node was lost)", d->node && d->node[0] ? d->node : "the node",
-			             e.msg) < 0)
-				*err = NULL;
-			status = TASK_REMOTE_LOST;
-		} else if (rc != 0) {
-			*err = strdup(e.msg);
-			status = 1;
-		}
+		/* a large result stays on its node: its reference goes on to the
+		 * tasks that use it, and is pulled here only if the driver or a
+		 * task here reads it (resolve_ref); freed at the run's end */
+		*res = val_hold(d->result);
+		obj_note_remote(*res);
 	} else {
 		*err = strdup(d->error && d->error[0] ? d->error : "the task failed");
 		if (d->ok == WIRE_DONE_FAILED)
@@ -218,6 +206,21 @@ static int outcome(struct wire_done *d, uint64_t t_send, value *res, char **err,
 	}
 	wire_done_free(d);
 	return status;
+}
+
+/* What code here reads of a result left on its node (task_run.h's
+ * task_set_resolver): pulled once, then kept in this process's store. */
+static int resolve_ref(value v, value *out, char **err)
+{
+	if (!obj_is_ref(v, NULL, NULL, 0, NULL))
+		return 0;
+	verr e;
+	test_pull_delay(v);
+	if (obj_import(v, 0, out, &e) != 0) {
+		*err = strdup(e.msg);
+		return -1;
+	}
+	return 1;
 }
 
 /* A submitted call's outcome d (consumed) goes to its callback; s goes. */
@@ -434,6 +437,7 @@ cl_client *cl_client_open(const char *address, const auth_token *tok, const uint
 		char ip[64] = "";
 		wire_client_local_ip(cl->c, ip, sizeof ip);
 		obj_init(tok, address, NULL, ip);
+		task_set_resolver(resolve_ref);
 	}
 	plan_hash(plan, len, cl->hash);
 	struct timespec ts;
@@ -474,6 +478,8 @@ void cl_client_close(cl_client *c)
 		task_set_actors(NULL);
 		ac_service_free(c->svc);
 	}
+	task_set_resolver(NULL);
+	obj_free_remotes(); /* the results left on their nodes go there too */
 	if (c->pump) {
 		wire_client_shutdown(c->c); /* the pump's requests end now */
 		bt_pump_stop(c->pump);

@@ -84,6 +84,13 @@ const bc_attrs *cl_plan_needs(const cl_plan *p, uint32_t fn)
 	return &p->prog->protos[fn]->attrs;
 }
 
+const bc_attrs *cl_plan_actor_needs(const cl_plan *p, uint32_t cls)
+{
+	if (cls >= (uint32_t)p->prog->nactors)
+		return NULL;
+	return &p->prog->actors[cls]->attrs;
+}
+
 const char *cl_plan_source(const cl_plan *p)
 {
 	const bc_module *m = p->prog->nmodules ? &p->prog->modules[0] : NULL;

@@ -95,8 +95,8 @@ static void *heartbeat_main(void *arg)
 		req.u.heartbeat.node_id = w->node_id;
 		req.u.heartbeat.epoch = w->epoch;
 		req.u.heartbeat.cpus_used = atomic_load(&w->cpus_used);
-		req.u.heartbeat.store_used = atomic_load(&w->store_used);
-		req.u.heartbeat.store_spilled = atomic_load(&w->store_spilled);
+		req.u.heartbeat.store_used = atomic_load(&w->store_used) + obj_used(); /* no lock */
+		req.u.heartbeat.store_spilled = atomic_load(&w->store_spilled) + obj_spilled();
 		verr e;
 		int rc = wire_client_call(w->head, &req, &rep, (int)w->period_ms * 2, &e);
 		if (rc == WIRE_OK) {
@@ -129,6 +129,7 @@ static int join(struct worker *w, const struct node_opts *o, int listen_port, ve
 		node_default_ip(ip, sizeof ip);
 	snprintf(address, sizeof address, "%s:%d", ip, listen_port);
 	obj_init(o->token, o->address, address, NULL); /* its objects are pulled from here */
+	obj_set_spill(o->store, o->store_cap); /* past --object-store-memory: spilled */
 	node_hostname(host, sizeof host);
 	struct wire_msg req = {.kind = WM_JOIN}, rep;
 	req.u.join.host = host;
@@ -528,6 +529,7 @@ int worker_run(const struct node_opts *o, verr *e)
 	/* the listener first: closing it reports its pipes gone (on_gone),
 	 * which drops their outcomes from the outbox */
 	wire_server_close(listener);
+	obj_set_spill(NULL, 0); /* the store closes after us */
 	listener = NULL;
 	if (!busy) { /* else a task thread still running may yet use them */
 		bt_outbox_free(w->out);
@@ -549,6 +551,7 @@ int worker_run(const struct node_opts *o, verr *e)
 	}
 out:
 	wire_server_close(listener);
+	obj_set_spill(NULL, 0); /* the store closes after us */
 	if (w->svc && !busy) {
 		task_set_actors(NULL);
 		ac_service_free(w->svc);
