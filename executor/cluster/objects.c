@@ -1127,12 +1127,25 @@ static bool is_ref(value x, void *ctx)
 	return obj_is_ref(x, NULL, NULL, 0, NULL);
 }
 
+/* import_item's ctx: the first argument whose holder was lost. */
+struct lost_arg {
+	int set;
+	uint8_t id[32];
+};
+
 /* a with every reference inside it (deeply: a list of results left on
  * their nodes) replaced by its value; a itself when it holds none. */
 static int import_item(value a, void *ctx, value *out, verr *e)
 {
-	if (is_ref(a, NULL))
-		return obj_import(a, 0, out, e); /* an argument: kept for the next task */
+	if (is_ref(a, NULL)) {
+		int rc = obj_import(a, 0, out, e); /* an argument: kept for the next task */
+		struct lost_arg *l = ctx;
+		if (rc == -2 && l && !l->set) { /* its holder was lost: which object */
+			obj_is_ref(a, l->id, NULL, 0, NULL);
+			l->set = 1;
+		}
+		return rc ? -1 : 0;
+	}
 	if ((a.t != V_LIST && a.t != V_DICT) || !val_any(a, is_ref, NULL)) {
 		*out = val_hold(a);
 		return 0;
@@ -1165,15 +1178,21 @@ static int import_item(value a, void *ctx, value *out, verr *e)
 	return 0;
 }
 
-int obj_import_args(value args, value *out, verr *e)
+int obj_import_args(value args, value *out, verr *e) { return obj_import_args_lost(args, out, e, NULL); }
+
+int obj_import_args_lost(value args, value *out, verr *e, uint8_t lost[32])
 {
 	if (args.t != V_LIST) {
 		*out = val_hold(args);
 		return 0;
 	}
 	value r = v_none();
-	if (map_items(args, &r, import_item, NULL, e) != 0)
-		return -1;
+	struct lost_arg l = {0};
+	if (map_items(args, &r, import_item, &l, e) != 0) {
+		if (l.set && lost)
+			memcpy(lost, l.id, 32);
+		return l.set ? -2 : -1;
+	}
 	*out = mapped(args, r, 0);
 	return 0;
 }

@@ -65,6 +65,14 @@ int obj_export_args(value args, value *out, verr *e);
  * reference in *out. */
 int obj_import(value v, int free_after, value *out, verr *e);
 int obj_import_args(value args, value *out, verr *e);
+/* The same; -2 when an argument's holder is lost, its object id in *lost
+ * (a worker then reports OBJ_ARG_LOST: the client re-makes it). */
+int obj_import_args_lost(value args, value *out, verr *e, uint8_t lost[32]);
+/* How a task's failure starts when an argument's holder was lost before
+ * the task's node pulled it, then 64 hex digits (the object id), then
+ * "; " and why: the client re-makes the object from its lineage and sends
+ * the task again (client.c; the task had not started). */
+#define OBJ_ARG_LOST "an argument's holder was lost: object "
 /* The client leaves a task's large result on its node: the reference
  * goes on to the tasks that use it (their nodes pull it from the holder,
  * never through the client), and is pulled here only when code here

@@ -440,7 +440,7 @@ wait $client
 rc=$?
 [ $rc = 0 ] && cmp -s "$tmp/lin.out" "$tmp/lineage.expected" && ok ||
 	bad "a result lost before its pull: exit $rc: $(cat "$tmp/lin.out") $(head -5 "$tmp/lin.err")"
-grep -q "node [0-9]* (host$h), which held the task's result, was lost before the result was pulled: .*(the node was lost); running task 'big' again (1 of 3)" "$tmp/lin.err" &&
+grep -q "node [0-9]* (host$h), which held the result of task 'big', was lost (.*); making it again (1 of 3)" "$tmp/lin.err" &&
 	ok || bad "the client did not say it made the lost result again: $(grep -v 'test hook' "$tmp/lin.err" | head -3)"
 echo "lineage: the result held by host$h was lost before its pull; made again: $(grep -c 'test hook: pulling' "$tmp/lin.err") pulls, exit $rc"
 # a task with effects whose result is lost: not made again, a clear error
@@ -454,7 +454,7 @@ h=$(grep -m1 -o "test hook: pulling a result of [0-9]* bytes from 10.77.0.[0-9]*
 kill_worker "$h"
 wait $client
 rc=$?
-[ $rc = 1 ] && grep -q "node [0-9]* (host$h), which held the task's result, was lost before the result was pulled: .*; task 'big_fx' has effects" "$tmp/linfx.err" &&
+[ $rc = 1 ] && grep -q "the result of task 'big_fx' was held only by node [0-9]* (host$h), which was lost, and the task has effects, so it is not run again" "$tmp/linfx.err" &&
 	ok || bad "a lost result of a task with effects: exit $rc: $(grep -v 'test hook' "$tmp/linfx.err" | head -4)"
 restart_worker "$h" 4 --resources lineage=1 || bad "a fresh worker on host$h did not join"
 }
