@@ -42,7 +42,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/harness.sh"
 cluster_harness 4
 command -v nft >/dev/null || { echo "skipped: needs nft (nftables)"; exit 77; }
-cp "$here/survive.flow" "$here/sleepy.flow" "$here/lineage.flow" "$tmp/"
+cp "$here/survive.flow" "$here/sleepy.flow" "$here/lineage.flow" "$here/argloss.flow" "$tmp/"
 # CPU work on every task thread (the busy, head-under-load and drain cases)
 cat >"$tmp/busy.flow" <<'EOF'
 import time
@@ -459,6 +459,44 @@ rc=$?
 restart_worker "$h" 4 --resources lineage=1 || bad "a fresh worker on host$h did not join"
 }
 
+case_argloss() {
+# ---- lineage: a consumer's argument lost with its holder before the consumer pulled it ----
+# (the producer needs resource lineage=1: hosts 3 and 4; the consumer
+# cons=1: host2; the consumer waits 6 s for `pause`, meanwhile the
+# producer's holder, seen by its store_used, is killed)
+local i p h rc t0
+for i in 2 3 4; do
+	p=$(daemon_pid $i worker)
+	[ -n "$p" ] && kill -TERM "$p" && { wait_until 40 gone "$p" || bad "the worker on host$i did not stop"; }
+done
+start_worker 2 --resources cons=1
+start_worker 3 --resources lineage=1
+start_worker 4 --resources lineage=1
+wait_until 15 count_is 4 && ok || bad "the workers with resources cons and lineage did not join"
+"$flow" run --serial "$tmp/argloss.flow" >"$tmp/argloss.expected" || bad "--serial argloss.flow failed"
+frun argloss.flow >"$tmp/al.out" 2>"$tmp/al.err" &
+client=$!
+# the holder: host3 or host4 once it holds over 1 MB (heartbeat figures)
+h=""
+t0=$(ms)
+while [ -z "$h" ] && [ $(($(ms) - t0)) -lt 5000 ]; do
+	h=$(status_json 2>/dev/null | python3 -c 'import json,sys
+s = json.load(sys.stdin)
+print(next((n["host"][-1] for n in s["nodes"] if n["alive"] and n["host"] in ("host3", "host4") and n["store_used"] > 1000000), ""))' 2>/dev/null)
+	[ -n "$h" ] || sleep 0.2
+done
+[ -n "$h" ] && ok || bad "no host held the large result: $(status_json 2>/dev/null | head -c 600)"
+[ -n "$h" ] && kill_worker "$h"
+wait $client
+rc=$?
+[ $rc = 0 ] && cmp -s "$tmp/al.out" "$tmp/argloss.expected" && ok ||
+	bad "a consumer's argument lost before its pull: exit $rc: $(cat "$tmp/al.out") $(head -5 "$tmp/al.err")"
+grep -q "node [0-9]* (host$h), which held the result of task 'big', was lost (.*an argument's holder was lost.*); making it again (1 of 3)" "$tmp/al.err" &&
+	ok || bad "the client did not say it made the consumer's lost argument again: $(head -3 "$tmp/al.err")"
+echo "argloss: host$h, holding the consumer's argument, was killed; made again; exit $rc"
+[ -n "$h" ] && { restart_worker "$h" 4 --resources lineage=1 || bad "a fresh worker on host$h did not join"; }
+}
+
 case_headloss() {
 # ---- the head killed mid-run: the driver says so once and stops; the workers stop ----
 head_pid=$(daemon_pid 1 head)
@@ -493,7 +531,7 @@ wait_until 10 grep -q "Flow head started" "$tmp/head2.out" && ok || bad "a fresh
 # SURVIVE_CASES="loss" (names of the case_ functions above, in order;
 # default: all) runs only those, on a fresh cluster: e.g. the loss case
 # alone in a loop under an ASan build (docs/faults.md)
-all_cases="kill partition busy hload slow loss drain chaos effects lineage headloss"
+all_cases="kill partition busy hload slow loss drain chaos effects lineage argloss headloss"
 for c in ${SURVIVE_CASES:-$all_cases}; do
 	grep -qw "$c" <<<"$all_cases" || { bad "no case '$c' (cases: $all_cases)"; continue; }
 	"case_$c"
