@@ -264,6 +264,7 @@ static int run_lowered(const run_args *a, const dag *g, run_obs *obs, store *st)
 		/* as many task calls in flight as the cluster offers CPUs,
 		 * or --cpus */
 		eo.cpus = a->cpus ? (int)a->cpus : cl_client_cpus(cl);
+		cl_client_set_program(cl, a->prog.p); /* lineage: names, effects */
 		eo.remote = cl_client_remote(cl);
 		eo.view = cl_client_view(cl);
 		/* a task that fits no node is an error now, before anything

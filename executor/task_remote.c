@@ -193,7 +193,9 @@ int task_remote_args(task_host *sh, flow_vm *vm, const dag *g, uint32_t v, uint3
 	for (uint32_t j = 0; j < n->nin; j++)
 		if (task_find_failed(ins[j]))
 			return 0;
+	task_keep_refs(1); /* results left on their nodes travel as references */
 	value small[TASK_SMALL_ARGS], *a = task_snapshot_args(vm, ins, (int)n->nin, small);
+	task_keep_refs(-1);
 	if (!a)
 		return 0; /* task_run_node meets the same error */
 	value l = list_new(n->nin);

@@ -22,6 +22,14 @@
 #include "executor/task_run_int.h"
 #include "executor/store.h"
 
+/* Reads of a result left on its node go through g_resolve (task_run.h),
+ * except while a remote call's arguments are built (keep_refs): those
+ * travel on as references. */
+static int (*g_resolve)(value v, value *out, char **err);
+static _Thread_local int keep_refs;
+void task_set_resolver(int (*resolve)(value v, value *out, char **err)) { g_resolve = resolve; }
+void task_keep_refs(int d) { keep_refs += d; }
+
 /* Where vm is now: its instruction's span, else the DAG node's (line 0
  * when neither is known). */
 span task_place_span(flow_vm *vm)
@@ -544,6 +552,17 @@ int task_get(flow_vm *vm, value fut, value *out)
 		}
 		free(err); /* a failed spill after the read: reported at the next put */
 		return 0;
+	}
+	if (st == FUT_DONE && g_resolve && !keep_refs) { /* a result left on its node */
+		char *err = NULL;
+		int rc = g_resolve(f->result, out, &err);
+		if (rc < 0) {
+			rc = vm_raise(vm, "%s", err ? err : "cannot fetch a task's result");
+			free(err);
+			return rc;
+		}
+		if (rc > 0)
+			return 0;
 	}
 	if (st == FUT_DONE) {
 		*out = val_hold(f->result);

@@ -123,6 +123,14 @@ typedef struct task_actors {
 	void *ctx;
 } task_actors;
 void task_set_actors(const task_actors *a);
+/* Results that stay on the node that made them (the cluster's objects,
+ * executor/cluster/objects.h): a remote task's result may be a small
+ * reference; resolve(ref, out, err) gives its value (pulled once) when
+ * code here reads it (1, *out a new ref; 0: v is no reference; -1 with a
+ * malloc'd *err), while a remote call's arguments keep the reference, so
+ * the node that runs it pulls from the holder, not through this process.
+ * Set once per process (the client), before the run; NULL: none. */
+void task_set_resolver(int (*resolve)(value v, value *out, char **err));
 /* Registers the encoding of actor handles that are references (an id and
  * a class index; a handle of an actor living here cannot be encoded).
  * Call once, before threads start, where handles travel. */

@@ -63,6 +63,9 @@ int task_skip_if_failed(flow_vm *vm, const char *what, const char *name, value *
  * (nothing held then). */
 #define TASK_SMALL_ARGS 16
 value *task_snapshot_args(flow_vm *vm, value *args, int nargs, value *small);
+/* d = +1/-1 around building a remote call's arguments on this thread:
+ * results left on their nodes stay references (not pulled here). */
+void task_keep_refs(int d);
 /* Releases a[0..nargs) and frees a unless it is small (a stack array). */
 void task_release_args(value *a, value *small, int nargs);
 /* Runs p in sh's VM at its depth as call `call` (self: an actor's fields

@@ -101,8 +101,8 @@ static void *actor_main(void *arg)
 	for (;;) {
 		while (!x->qh && !x->freed && !a->stop)
 			pthread_cond_wait(&x->cv, &a->mu);
-		if (!x->qh)
-			break; /* freed, or the node stops */
+		if (!x->qh || a->stop)
+			break; /* freed, or the node stops: no new call starts */
 		struct mail *m = x->qh;
 		x->qh = m->next;
 		if (!x->qh)
@@ -218,6 +218,18 @@ void ac_host_add(ac_host *a, uint32_t pipe, cl_plan *plan, struct wire_call *c)
 		answer(a, pipe, c->id, WIRE_DONE_NOTRUN, v_none(), why, NULL);
 }
 
+size_t ac_host_count(ac_host *a)
+{
+	size_t n = 0;
+	if (!a)
+		return 0;
+	pthread_mutex_lock(&a->mu);
+	for (struct hosted *x = a->all; x; x = x->next)
+		n += !x->freed;
+	pthread_mutex_unlock(&a->mu);
+	return n;
+}
+
 int ac_host_stop(ac_host *a, int wait_ms)
 {
 	if (!a)
@@ -269,6 +281,11 @@ struct actor {
 	char *error;             /* broken or dead: why */
 	struct wire_call init;   /* its start, kept for restarts (args owned) */
 	struct acall *qh, *qt;   /* calls waiting for it to start */
+	const bc_attrs *needs;   /* what it holds on its node (NULL: nothing) */
+	uint64_t held;           /* the node its needs are held on (0: none) */
+	uint64_t avoid;          /* the node it must not start on (lost) */
+	struct acall *pend;      /* its start, waiting for a node with room */
+	int orphan;              /* its client went away while it started */
 	struct actor *next;
 };
 
@@ -352,31 +369,72 @@ static struct actor *find_actor(ac_dir *d, uint64_t id)
 	return NULL;
 }
 
-/* The live node with the most CPUs not taken by actors, not `avoid`. */
-static int place(ac_dir *d, uint64_t avoid, ac_node *out)
+/* A node for actor x: the live one (not x->avoid) with the most CPUs not
+ * taken by actors where x's needs fit and are free (they are then held
+ * there). 1 placed; 0 its needs fit some node but are free on none now;
+ * -1 none can hold it (why says what each offers, "" if no live node
+ * offers CPUs). */
+static int place(ac_dir *d, struct actor *x, ac_node *out, char *why, size_t wn)
 {
 	ac_node ns[64];
 	size_t n = d->ops.nodes(d->arg, ns, 64);
-	int64_t best = INT64_MIN;
-	int found = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (ns[i].id == avoid)
-			continue;
-		int64_t taken = 0;
-		for (struct actor *a = d->all; a; a = a->next)
-			if (a->node == ns[i].id && (a->state == A_READY || a->state == A_STARTING))
-				taken++;
-		int64_t score = (int64_t)ns[i].cpus - taken;
-		if (score > best) {
-			best = score;
-			*out = ns[i];
-			found = 1;
+	bool tried[64] = {0};
+	int later = 0;
+	size_t len = 0;
+	why[0] = 0;
+	for (;;) {
+		int64_t best = INT64_MIN;
+		size_t bi = n;
+		for (size_t i = 0; i < n; i++) {
+			if (ns[i].id == x->avoid || tried[i])
+				continue;
+			int64_t taken = 0;
+			for (struct actor *a = d->all; a; a = a->next)
+				if (a->node == ns[i].id && (a->state == A_READY || a->state == A_STARTING))
+					taken++;
+			int64_t score = (int64_t)ns[i].cpus - taken;
+			if (score > best) {
+				best = score;
+				bi = i;
+			}
 		}
+		if (bi == n)
+			return later ? 0 : -1;
+		tried[bi] = true;
+		if (!x->needs || !d->ops.hold) {
+			*out = ns[bi];
+			return 1;
+		}
+		char w[512] = "";
+		int rc = d->ops.hold(d->arg, ns[bi].id, x->needs, 1, w, sizeof w);
+		if (rc == 1) {
+			x->held = ns[bi].id;
+			*out = ns[bi];
+			return 1;
+		}
+		if (rc == 0) {
+			later = 1;
+			continue;
+		}
+		/* "node 2 (host2 at ...): 2 of resource 'gpu' ... but this node offers 1" */
+		int k = snprintf(why + len, wn - len, "%s%s: %s", len ? "; " : "", ns[bi].name, w);
+		if (k > 0 && (size_t)k < wn - len)
+			len += (size_t)k;
 	}
-	return found;
+}
+
+/* Gives back what x holds on its node. */
+static void release(ac_dir *d, struct actor *x)
+{
+	if (!x->held)
+		return;
+	char w[8];
+	d->ops.hold(d->arg, x->held, x->needs, -1, w, sizeof w);
+	x->held = 0;
 }
 
 static void node_lost_locked(ac_dir *d, uint64_t node, const char *why, struct replies *r);
+static void drop_actor(ac_dir *d, struct actor *a, struct replies *r);
 static void fail_queue(struct actor *a, int ok, const char *why, struct replies *r);
 
 /* Sends c to its actor's node (under d->mu); a node that cannot be
@@ -412,12 +470,47 @@ static struct acall *new_acall(ac_dir *d, struct actor *a, int start)
 	return c;
 }
 
-/* Starts actor a on a live node (not `avoid`): its init runs there. The
- * creator's reply (or NULL) rides on the start. Under d->mu. */
+/* Sends a's pending start to a node that has room for it; with none
+ * now it keeps waiting (ac_dir_tick tries again); with none that could
+ * ever hold it, a dies saying why. Under d->mu. */
+static void try_place(ac_dir *d, struct actor *a, struct replies *r)
+{
+	ac_node n;
+	char why[1500];
+	struct acall *c = a->pend;
+	int got = place(d, a, &n, why, sizeof why);
+	if (got == 0)
+		return;
+	a->pend = NULL;
+	if (got < 0) {
+		a->state = A_DEAD;
+		free(a->error);
+		int k = why[0]
+		        ? asprintf(&a->error, "actor '%s' (actor %llu) cannot be placed: no live node of "
+		                   "this cluster can hold what it needs (@cpus %g, @memory %lld bytes, "
+		                   "@resources): %s", a->name, (unsigned long long)a->id, a->needs->cpus,
+		                   (long long)a->needs->memory, why)
+		        : asprintf(&a->error, "actor '%s' (actor %llu) died: no live node offers CPUs "
+		                   "to run it", a->name, (unsigned long long)a->id);
+		if (k < 0)
+			a->error = NULL;
+		wire_log("%s", a->error ? a->error : "an actor cannot be placed");
+		add_reply(r, c, WIRE_DONE_LOST, v_none(), a->error, "", "");
+		free_acall(c);
+		fail_queue(a, WIRE_DONE_LOST, a->error, r);
+		return;
+	}
+	a->node = n.id;
+	snprintf(a->node_name, sizeof a->node_name, "%s", n.name);
+	send_call(d, c, r);
+}
+
+/* Starts actor a on a live node (not `avoid`) where its needs are free:
+ * its init runs there. The creator's reply (or NULL) rides on the start.
+ * Under d->mu. */
 static void start_actor(ac_dir *d, struct actor *a, uint64_t avoid, ac_reply_fn reply, void *rarg,
                         uint64_t cid, struct replies *r)
 {
-	ac_node n;
 	struct acall *c = new_acall(d, a, 1);
 	c->reply = reply;
 	c->rarg = rarg;
@@ -425,21 +518,23 @@ static void start_actor(ac_dir *d, struct actor *a, uint64_t avoid, ac_reply_fn 
 	c->c = a->init;
 	c->c.id = c->key;
 	c->c.args = val_hold(a->init.args);
-	if (!place(d, avoid, &n)) {
-		a->state = A_DEAD;
-		free(a->error);
-		if (asprintf(&a->error, "actor '%s' (actor %llu) died: no live node offers CPUs to run it",
-		             a->name, (unsigned long long)a->id) < 0)
-			a->error = NULL;
-		add_reply(r, c, WIRE_DONE_LOST, v_none(), a->error, "", "");
-		free_acall(c);
-		fail_queue(a, WIRE_DONE_LOST, a->error, r);
-		return;
-	}
+	release(d, a); /* a restart: what it held on its lost node */
 	a->state = A_STARTING;
-	a->node = n.id;
-	snprintf(a->node_name, sizeof a->node_name, "%s", n.name);
-	send_call(d, c, r);
+	a->node = 0;
+	a->avoid = avoid;
+	a->pend = c;
+	try_place(d, a, r);
+	if (a->pend)
+		wire_log("actor '%s' (actor %llu) waits for a node with its needs free", a->name,
+		         (unsigned long long)a->id);
+}
+
+/* Actors waiting for room try again, oldest first. Under d->mu. */
+static void retry_pending(ac_dir *d, struct replies *r)
+{
+	for (struct actor *a = d->all; a; a = a->next)
+		if (a->pend)
+			try_place(d, a, r);
 }
 
 /* The calls waiting for a's start fail (ok, why). */
@@ -500,6 +595,7 @@ void ac_dir_request(ac_dir *d, uint32_t pipe, const struct wire_actor_call *m, a
 		a->init = *in;
 		a->init.fn = WIRE_FN_ACTOR_NEW | (in->fn & ~WIRE_FN_ACTOR_MASK);
 		a->init.args = with_id(a->id, in->args);
+		a->needs = d->ops.needs ? d->ops.needs(d->arg, &a->init) : NULL;
 		a->next = d->all;
 		d->all = a;
 		start_actor(d, a, 0, reply, rarg, in->id, &r);
@@ -557,6 +653,7 @@ void ac_dir_done(ac_dir *d, const struct wire_done *o)
 				         (unsigned long long)a->id, a->node_name, a->restarts - a->left, a->restarts);
 		} else {
 			a->state = A_BROKEN;
+			release(d, a); /* it runs nothing more */
 			free(a->error);
 			if (asprintf(&a->error, "actor '%s' is broken: %s", a->name,
 			             o->error && o->error[0] ? o->error : "its init failed") < 0)
@@ -570,6 +667,9 @@ void ac_dir_done(ac_dir *d, const struct wire_done *o)
 			flush_queue(d, a, &r);
 		else
 			fail_queue(a, WIRE_DONE_FAILED, a->error, &r);
+		if (a->orphan) /* its client went away meanwhile: it goes now */
+			drop_actor(d, a, &r);
+		retry_pending(d, &r);
 	}
 	free_acall(c);
 	pthread_mutex_unlock(&d->mu);
@@ -623,6 +723,7 @@ static void node_lost_locked(ac_dir *d, uint64_t node, const char *why, struct r
 			continue;
 		}
 		a->state = A_DEAD;
+		release(d, a);
 		free(a->error);
 		if (asprintf(&a->error, "%s; no restarts left (@restarts(%u))", text, a->restarts) < 0)
 			a->error = NULL;
@@ -642,48 +743,74 @@ void ac_dir_node_lost(ac_dir *d, uint64_t node, const char *why)
 	send_replies(&r);
 }
 
+/* Actor a goes (its run's client went away): its node lets it go after
+ * the calls before (FREE), what it held is given back, the calls that
+ * wait for it are not run. Under d->mu; a is freed. */
+static void drop_actor(ac_dir *d, struct actor *a, struct replies *r)
+{
+	if (a->state == A_READY) {
+		struct wire_call f = a->init;
+		f.id = AC_ID_BIT | ++d->seq; /* its answer is not waited for */
+		f.fn = WIRE_FN_ACTOR_FREE;
+		f.args = with_id(a->id, v_none());
+		d->ops.send(d->arg, a->node, &f);
+		val_rele(f.args);
+	}
+	if (a->pend) {
+		add_reply(r, a->pend, WIRE_DONE_NOTRUN, v_none(), "the client went away", "", "");
+		free_acall(a->pend);
+		a->pend = NULL;
+	}
+	fail_queue(a, WIRE_DONE_NOTRUN, "the client went away", r);
+	for (int again = 1; again;) {
+		again = 0;
+		for (size_t i = 0; i < d->calls.cap; i++) {
+			struct acall *c = d->calls.vals[i];
+			if (d->calls.keys[i] && c && c->a == a) {
+				bt_map_del(&d->calls, c->key);
+				add_reply(r, c, WIRE_DONE_NOTRUN, v_none(), "the client went away", "", "");
+				free_acall(c);
+				again = 1;
+				break;
+			}
+		}
+	}
+	release(d, a);
+	for (struct actor **at = &d->all; *at; at = &(*at)->next)
+		if (*at == a) {
+			*at = a->next;
+			break;
+		}
+	val_rele(a->init.args);
+	free(a->error);
+	free(a);
+}
+
 void ac_dir_client_gone(ac_dir *d, uint32_t pipe)
 {
 	struct replies r = {0};
 	pthread_mutex_lock(&d->mu);
-	for (struct actor **at = &d->all; *at;) {
-		struct actor *a = *at;
-		if (!pipe || a->owner != pipe) {
-			at = &a->next;
+	for (struct actor *a = d->all, *next; a; a = next) {
+		next = a->next;
+		if (!pipe || a->owner != pipe)
+			continue;
+		if (a->state == A_STARTING && !a->pend) {
+			a->owner = 0; /* its start is in flight: it goes once it ends */
+			a->orphan = 1;
 			continue;
 		}
-		/* its node lets it go once the calls before are done */
-		if (a->state == A_READY) {
-			struct wire_call f = a->init;
-			f.id = AC_ID_BIT | ++d->seq; /* its answer is not waited for */
-			f.fn = WIRE_FN_ACTOR_FREE;
-			f.args = with_id(a->id, v_none());
-			d->ops.send(d->arg, a->node, &f);
-			val_rele(f.args);
-		}
-		if (a->state == A_STARTING || a->qh) {
-			at = &a->next; /* its start is in flight: kept (and freed later) */
-			a->owner = 0;
-			continue;
-		}
-		for (int again = 1; again;) {
-			again = 0;
-			for (size_t i = 0; i < d->calls.cap; i++) {
-				struct acall *c = d->calls.vals[i];
-				if (d->calls.keys[i] && c && c->a == a) {
-					bt_map_del(&d->calls, c->key);
-					add_reply(&r, c, WIRE_DONE_NOTRUN, v_none(), "the client went away", "", "");
-					free_acall(c);
-					again = 1;
-					break;
-				}
-			}
-		}
-		*at = a->next;
-		val_rele(a->init.args);
-		free(a->error);
-		free(a);
+		drop_actor(d, a, &r);
 	}
+	retry_pending(d, &r); /* what they held may let others start */
+	pthread_mutex_unlock(&d->mu);
+	send_replies(&r);
+}
+
+void ac_dir_tick(ac_dir *d)
+{
+	struct replies r = {0};
+	pthread_mutex_lock(&d->mu);
+	retry_pending(d, &r);
 	pthread_mutex_unlock(&d->mu);
 	send_replies(&r);
 }
@@ -703,6 +830,10 @@ void ac_dir_free(ac_dir *d)
 	while (d->all) {
 		struct actor *a = d->all;
 		d->all = a->next;
+		if (a->pend) {
+			add_reply(&r, a->pend, WIRE_DONE_NOTRUN, v_none(), "the head stops", "", "");
+			free_acall(a->pend);
+		}
 		fail_queue(a, WIRE_DONE_NOTRUN, "the head stops", &r);
 		val_rele(a->init.args);
 		free(a->error);

@@ -12,6 +12,13 @@
  * caller's calls run in its order and callers interleave as they arrive
  * (LANGUAGE.md section 5).
  *
+ * An actor with needs (@cpus, @memory, @resources: ac_dir_ops.needs)
+ * goes only to a node where they fit and are free; they are held there
+ * (ac_dir_ops.hold) while it lives and given back when it ends (its run's
+ * client went away), breaks (init failed) or dies; while no node has them
+ * free it waits, its calls queued; when no live node could ever hold it,
+ * its creation fails saying what each node offers.
+ *
  * When the actor's node is lost, the calls sent to it fail as "actor_died"
  * (they may have started); if restarts remain, the head starts the actor
  * again on another live node (init runs again, with the same arguments)
@@ -25,6 +32,7 @@
 #ifndef FLOW_CLUSTER_ACTORS_H
 #define FLOW_CLUSTER_ACTORS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "executor/task_run.h"
@@ -45,6 +53,8 @@ ac_host *ac_host_new(const char *name, const flow_node_view *view, ac_done_fn do
 /* c: a record whose fn has a WIRE_FN_ACTOR_* flag, of pipe, on plan (kept
  * by the caller); its args are taken over (c->args is none after). */
 void ac_host_add(ac_host *a, uint32_t pipe, cl_plan *plan, struct wire_call *c);
+/* The actors a hosts now (not yet freed). */
+size_t ac_host_count(ac_host *a);
 /* Ends every actor's thread once its running call ends, waiting up to
  * wait_ms: -1 (left to the exit) if one still runs then, else 0 (freed). */
 int ac_host_stop(ac_host *a, int wait_ms);
@@ -60,6 +70,15 @@ typedef struct ac_dir_ops {
 	size_t (*nodes)(void *arg, ac_node *out, size_t max);
 	/* Sends call record c (borrowed) to node; -1 when the node is lost. */
 	int (*send)(void *arg, uint64_t node, const struct wire_call *c);
+	/* What the actor started by init (its plan and class) holds on its
+	 * node while it lives (@cpus, @memory, @resources), or NULL: nothing
+	 * (place_actor_has_needs). Borrowed: the plan is kept. May be NULL. */
+	const bc_attrs *(*needs)(void *arg, const struct wire_call *init);
+	/* Takes (sign 1) or gives back (sign -1) needs on node: 1 taken (or
+	 * given back), 0 they fit the node but are not free now, -1 they can
+	 * never fit it (why says so: "2 of resource 'gpu' ... but this node
+	 * offers 1 ..."). */
+	int (*hold)(void *arg, uint64_t node, const bc_attrs *needs, int sign, char *why, size_t n);
 } ac_dir_ops;
 typedef struct ac_dir ac_dir;
 ac_dir *ac_dir_new(const ac_dir_ops *ops, void *arg);
@@ -73,6 +92,9 @@ void ac_dir_done(ac_dir *d, const struct wire_done *o);
 /* node is lost (its link failed, or it was declared dead): its actors
  * restart elsewhere or die. why names the node. */
 void ac_dir_node_lost(ac_dir *d, uint64_t node, const char *why);
+/* Actors waiting for a node with their needs free try again (the head's
+ * loop calls it now and then: task calls give resources back too). */
+void ac_dir_tick(ac_dir *d);
 /* pipe's client went away: the actors its run made are freed. */
 void ac_dir_client_gone(ac_dir *d, uint32_t pipe);
 void ac_dir_free(ac_dir *d);

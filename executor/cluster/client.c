@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "actors.h"
+#include "compiler/effects.h"
 #include "batch.h"
 #include "executor/interrupt.h"
 #include "executor/run_obs.h"
@@ -39,6 +40,11 @@ struct slot {
 	void (*cb)(void *arg, int rc, value res, char *err, char *node, char *output);
 	void *cb_arg;
 	uint64_t t_send;    /* when it was sent (obs_now_ns), for --trace */
+	/* the call, for lineage (a large result's maker; a consumer whose
+	 * argument was lost is sent again): args held */
+	uint32_t fn;
+	uint64_t seed, ident;
+	value args;
 };
 
 struct cl_client {
@@ -64,7 +70,237 @@ struct cl_client {
 	int n, cpus;
 	flow_node_view self; /* the client's own: the members as its peers */
 	ac_service *svc;     /* the run's actors live on the cluster (actors.h) */
+	/* the program's task names and which may be re-run (no effects):
+	 * cl_client_set_program; NULL: none is re-made */
+	char **names;
+	bool *effect_free;
+	int nprotos;
 };
+
+/* Lineage (docs/faults.md, "Objects (lineage)"): for each large result
+ * left on its node, the call that made it, so that an object whose holder
+ * is lost is made again by the same call (same identity, same random
+ * stream: the same value, under a new id on another node). By call
+ * identity (lin.calls, key ident) and by object id (lin.ids: every id the
+ * call's result has had). Entries live until the run ends
+ * (cl_client_close), with the results. One client per process: the
+ * resolver (task_set_resolver) has no context. */
+#define LIN_REMAKES 3
+struct lin {
+	pthread_mutex_t mu; /* one re-make at a time */
+	uint32_t fn;
+	uint64_t seed, ident;
+	value args;  /* held */
+	value cur;   /* the latest reference (held) */
+	char *node;  /* the node that holds cur (malloc'd) */
+	int remakes;
+	struct lin *next; /* every entry (L.all), to free them */
+};
+static struct {
+	pthread_mutex_t mu;
+	bt_map calls;                           /* ident -> struct lin * */
+	struct lin_id { uint8_t id[32]; struct lin *l; } *ids;
+	size_t nids, capids;
+	struct lin *all;
+	cl_client *cl;
+} L = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static int run_call(cl_client *cl, uint32_t fn, uint64_t seed, uint64_t ident, value args,
+                    value *res, char **err, char **node, char **output);
+
+static void lin_add_id(struct lin *l, value ref) /* under L.mu */
+{
+	if (L.nids == L.capids) {
+		L.capids = L.capids ? 2 * L.capids : 64;
+		if (!(L.ids = realloc(L.ids, L.capids * sizeof *L.ids)))
+			abort();
+	}
+	obj_is_ref(ref, L.ids[L.nids].id, NULL, 0, NULL);
+	L.ids[L.nids++].l = l;
+}
+
+/* Remembers that call (fn, seed, ident, args) made ref on node. */
+static void lin_note(uint32_t fn, uint64_t seed, uint64_t ident, value args, value ref,
+                     const char *node)
+{
+	if (!ident)
+		return;
+	pthread_mutex_lock(&L.mu);
+	struct lin *l = bt_map_get(&L.calls, ident);
+	if (l && (l->fn != fn || l->seed != seed))
+		l = NULL; /* another call under the same identity: the newest wins */
+	if (!l) {
+		l = calloc(1, sizeof *l);
+		if (!l)
+			abort();
+		pthread_mutex_init(&l->mu, NULL);
+		l->fn = fn;
+		l->seed = seed;
+		l->ident = ident;
+		l->args = val_hold(args);
+		l->cur = v_none();
+		l->next = L.all;
+		L.all = l;
+		bt_map_put(&L.calls, ident, l); /* an older one stays reachable by id */
+	}
+	val_rele(l->cur);
+	l->cur = val_hold(ref);
+	free(l->node);
+	l->node = node && node[0] ? strdup(node) : NULL;
+	lin_add_id(l, ref);
+	pthread_mutex_unlock(&L.mu);
+}
+
+static struct lin *lin_find(const uint8_t id[32])
+{
+	struct lin *l = NULL;
+	pthread_mutex_lock(&L.mu);
+	for (size_t i = L.nids; i-- > 0;)
+		if (memcmp(L.ids[i].id, id, 32) == 0) {
+			l = L.ids[i].l;
+			break;
+		}
+	pthread_mutex_unlock(&L.mu);
+	return l;
+}
+
+/* Object `id` (a result) is lost with its holder (why): a reference to
+ * the same value made again in *out (0), or -1 with *err (malloc'd): no
+ * lineage, a task with effects, or LIN_REMAKES re-makes spent. A result
+ * already made again since id was lost is given at once. */
+static int lin_remake(const uint8_t id[32], const char *why, value *out, char **err)
+{
+	struct lin *l = lin_find(id);
+	cl_client *cl = L.cl;
+	if (!l || !cl) {
+		if (asprintf(err, "%s (no lineage to make the object again)", why) < 0)
+			*err = NULL;
+		return -1;
+	}
+	pthread_mutex_lock(&l->mu);
+	uint8_t cur[32];
+	pthread_mutex_lock(&L.mu);
+	obj_is_ref(l->cur, cur, NULL, 0, NULL);
+	if (memcmp(cur, id, 32) != 0) { /* made again meanwhile */
+		*out = val_hold(l->cur);
+		pthread_mutex_unlock(&L.mu);
+		pthread_mutex_unlock(&l->mu);
+		return 0;
+	}
+	char *holder = l->node ? strdup(l->node) : strdup("its node");
+	pthread_mutex_unlock(&L.mu);
+	const char *name = cl->names && l->fn < (uint32_t)cl->nprotos ? cl->names[l->fn] : "?";
+	int rc = -1;
+	*err = NULL;
+	while (rc != 0) {
+		if (!cl->effect_free || l->fn >= (uint32_t)cl->nprotos || !cl->effect_free[l->fn]) {
+			if (asprintf(err, "%s; the result of task '%s' was held only by %s, which was lost, and "
+			             "the task has effects, so it is not run again", why, name, holder) < 0)
+				*err = NULL;
+			break;
+		}
+		if (l->remakes >= LIN_REMAKES) {
+			if (asprintf(err, "%s; the result of task '%s' (last on %s) was made again %d times "
+			             "and lost each time, so it is not made again", why, name, holder,
+			             l->remakes) < 0)
+				*err = NULL;
+			break;
+		}
+		l->remakes++;
+		fprintf(stderr, "flow: %s, which held the result of task '%s', was lost (%s); making it "
+		        "again (%d of %d)\n", holder, name, why, l->remakes, LIN_REMAKES);
+		value res = v_none();
+		char *e2 = NULL, *node = NULL, *output = NULL;
+		int r = run_call(cl, l->fn, l->seed, l->ident, l->args, &res, &e2, &node, &output);
+		if (output) {
+			fprintf(stderr, "[%s] %s", node ? node : "remote", output);
+			if (output[strlen(output) - 1] != '\n')
+				fputc('\n', stderr);
+		}
+		free(output);
+		if (r == 0) {
+			*out = res; /* a reference: outcome noted it (lin_note) */
+			rc = 0;
+		} else {
+			val_rele(res);
+			if (r != TASK_REMOTE_LOST) {
+				if (asprintf(err, "%s; making the result of task '%s' again failed: %s", why, name,
+				             e2 ? e2 : "?") < 0)
+					*err = NULL;
+				free(e2);
+				free(node);
+				break;
+			}
+		}
+		free(e2);
+		free(node);
+	}
+	free(holder);
+	pthread_mutex_unlock(&l->mu);
+	return rc;
+}
+
+/* v with every reference to object `id` in it (items of lists, deeply)
+ * replaced by nr (new reference; v itself, held, when none is). */
+static value swap_ref(value v, const uint8_t id[32], value nr)
+{
+	uint8_t x[32];
+	if (obj_is_ref(v, x, NULL, 0, NULL))
+		return val_hold(memcmp(x, id, 32) == 0 ? nr : v);
+	if (v.t != V_LIST)
+		return val_hold(v);
+	size_t n = list_len(v);
+	value r = list_new(n);
+	for (size_t i = 0; i < n; i++)
+		list_append_take(r, swap_ref(list_get(v, i), id, nr));
+	val_freeze(r);
+	return r;
+}
+
+/* A consumer's failure err: the object whose holder was lost (1), else 0. */
+static int arg_lost(const char *err, uint8_t id[32])
+{
+	const char *p = err ? strstr(err, OBJ_ARG_LOST) : NULL;
+	if (!p)
+		return 0;
+	p += strlen(OBJ_ARG_LOST);
+	for (int i = 0; i < 32; i++) {
+		unsigned b;
+		if (sscanf(p + 2 * i, "%2x", &b) != 1)
+			return 0;
+		id[i] = (uint8_t)b;
+	}
+	return 1;
+}
+
+/* A call whose argument `id` was lost: its arguments with a re-made
+ * reference in *nargs (0), or -1 with *err (consumed old err). */
+static int remake_arg(value args, const uint8_t id[32], char **err, value *nargs)
+{
+	value nr;
+	char *why = *err, *e2 = NULL;
+	if (lin_remake(id, why, &nr, &e2) != 0) {
+		free(why);
+		*err = e2;
+		return -1;
+	}
+	free(why);
+	*err = NULL;
+	*nargs = swap_ref(args, id, nr);
+	val_rele(nr);
+	return 0;
+}
+
+void cl_client_set_program(cl_client *cl, const bc_program *prog)
+{
+	cl->nprotos = prog->nprotos;
+	cl->effect_free = effects_free_protos(prog);
+	cl->names = calloc((size_t)prog->nprotos + 1, sizeof *cl->names);
+	if (!cl->names)
+		abort();
+	for (int i = 0; i < prog->nprotos; i++)
+		cl->names[i] = strdup(prog->protos[i]->name ? prog->protos[i]->name : "?");
+}
 
 static void call_back(struct slot *s, struct wire_done *d);
 
@@ -142,16 +378,45 @@ static void pump_lost(void *arg, const char *why, int in_call)
 		struct slot *s = cbs[i];
 		s->cb(s->cb_arg, -1, v_none(), strdup(text ? text : "the connection to the head failed"),
 		      NULL, NULL);
+		val_rele(s->args);
 		free(s);
 	}
 	free(cbs);
 }
 
-/* What task_remote.run returns for outcome d (consumed) of a call sent
- * at t_send. */
-static int outcome(struct wire_done *d, uint64_t t_send, value *res, char **err, char **node,
-                   char **output)
+/* Test hook: FLOW_TEST_PULL_DELAY_MS=N (docs/faults.md) makes the client
+ * wait N ms before it pulls a large result, saying so on stderr with the
+ * holder's address, so a test can kill the holder in between. */
+static void test_pull_delay(value result)
 {
+	static int cached = -1;
+	int ms = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+	if (ms < 0) {
+		const char *s = getenv("FLOW_TEST_PULL_DELAY_MS");
+		int v = s ? atoi(s) : 0;
+		ms = v < 0 ? 0 : v > 60000 ? 60000 : v;
+		__atomic_store_n(&cached, ms, __ATOMIC_RELAXED);
+	}
+	char holder[128];
+	uint64_t total;
+	if (!ms || !obj_is_ref(result, NULL, holder, sizeof holder, &total))
+		return;
+	fprintf(stderr, "flow: test hook: pulling a result of %llu bytes from %s in %d ms\n",
+	        (unsigned long long)total, holder, ms);
+	usleep((useconds_t)ms * 1000);
+}
+
+/* outcome's status for a call that did not start because an argument's
+ * holder was lost (*err starts with OBJ_ARG_LOST): never returned from
+ * task_remote.run or given to a submit callback. */
+#define CL_ARG_LOST 4
+
+/* What task_remote.run returns for outcome d (consumed) of call s (sent
+ * at s->t_send), or CL_ARG_LOST. */
+static int outcome(struct wire_done *d, const struct slot *s, value *res, char **err,
+                   char **node, char **output)
+{
+	uint64_t t_send = s->t_send;
 	if (d->thread) /* where and when it ran, for --trace (run_obs.h) */
 		obs_remote_ran(d->node, d->thread, t_send, obs_now_ns(), d->start_us, d->end_us);
 	*node = d->node && d->node[0] ? strdup(d->node) : NULL;
@@ -167,15 +432,20 @@ static int outcome(struct wire_done *d, uint64_t t_send, value *res, char **err,
 		return 2;
 	}
 	if (d->ok == WIRE_DONE_OK) {
-		/* a large result is pulled from its node, then freed there */
-		verr e;
-		if (obj_import(d->result, 1, res, &e) != 0) {
-			*err = strdup(e.msg);
-			status = 1;
+		/* a large result stays on its node: its reference goes on to the
+		 * tasks that use it, and is pulled here only if the driver or a
+		 * task here reads it (resolve_ref); freed at the run's end */
+		*res = val_hold(d->result);
+		if (obj_is_ref(*res, NULL, NULL, 0, NULL)) {
+			obj_note_remote(*res);
+			lin_note(s->fn, s->seed, s->ident, s->args, *res, d->node);
 		}
 	} else {
 		*err = strdup(d->error && d->error[0] ? d->error : "the task failed");
-		if (d->ok == WIRE_DONE_FAILED)
+		uint8_t id[32];
+		if (d->ok == WIRE_DONE_FAILED && arg_lost(*err, id))
+			status = CL_ARG_LOST;
+		else if (d->ok == WIRE_DONE_FAILED)
 			status = 1;
 		else if (d->ok == WIRE_DONE_LOST)
 			status = TASK_REMOTE_LOST; /* its node was lost (the error names
@@ -187,13 +457,101 @@ static int outcome(struct wire_done *d, uint64_t t_send, value *res, char **err,
 	return status;
 }
 
+/* What code here reads of a result left on its node (task_run.h's
+ * task_set_resolver): pulled once, then kept in this process's store. */
+static int resolve_ref(value v, value *out, char **err)
+{
+	if (!obj_is_ref(v, NULL, NULL, 0, NULL))
+		return 0;
+	verr e;
+	test_pull_delay(v);
+	value r = val_hold(v);
+	int rc;
+	/* its holder lost: made again from its lineage (lin_remake bounds it) */
+	while ((rc = obj_import(r, 0, out, &e)) == -2) {
+		uint8_t id[32];
+		value nr;
+		obj_is_ref(r, id, NULL, 0, NULL);
+		if (lin_remake(id, e.msg, &nr, err) != 0) {
+			val_rele(r);
+			return -1;
+		}
+		val_rele(r);
+		r = nr;
+	}
+	val_rele(r);
+	if (rc != 0) {
+		*err = strdup(e.msg);
+		return -1;
+	}
+	return 1;
+}
+
+static int submit_remote(void *ctx, uint32_t fn, uint64_t seed, uint64_t ident, value args,
+                         void (*done)(void *arg, int rc, value res, char *err, char *node,
+                                      char *output),
+                         void *arg, char **err);
+
+/* A submitted call whose argument was lost, sent again from a thread of
+ * its own (the re-make waits for a call: not on the pump's thread). */
+struct resend {
+	struct slot *s;
+	char *err;
+	int tries;
+};
+
+static void *resend_main(void *arg)
+{
+	struct resend *r = arg;
+	struct slot *s = r->s;
+	uint8_t id[32];
+	value na;
+	char *err = r->err;
+	if (arg_lost(err, id) && remake_arg(s->args, id, &err, &na) == 0) {
+		int rc = submit_remote(L.cl, s->fn, s->seed, s->ident, na, s->cb, s->cb_arg, &err);
+		val_rele(na);
+		if (rc == 0)
+			goto out;
+		if (rc == 2 && asprintf(&err, "the task's arguments cannot be sent again") < 0)
+			err = NULL;
+	}
+	s->cb(s->cb_arg, -1, v_none(), err, NULL, NULL);
+out:
+	val_rele(s->args);
+	free(s);
+	free(r);
+	return NULL;
+}
+
 /* A submitted call's outcome d (consumed) goes to its callback; s goes. */
 static void call_back(struct slot *s, struct wire_done *d)
 {
 	value res = v_none();
 	char *err = NULL, *node = NULL, *output = NULL;
-	int rc = outcome(d, s->t_send, &res, &err, &node, &output);
+	int rc = outcome(d, s, &res, &err, &node, &output);
+	if (rc == CL_ARG_LOST) {
+		free(node);
+		free(output);
+		struct resend *r = calloc(1, sizeof *r);
+		pthread_t th;
+		pthread_attr_t at;
+		pthread_attr_init(&at);
+		pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+		if (!r)
+			abort();
+		r->s = s;
+		r->err = err;
+		if (pthread_create(&th, &at, resend_main, r) == 0) {
+			pthread_attr_destroy(&at);
+			return;
+		}
+		pthread_attr_destroy(&at);
+		free(r);
+		rc = -1;
+		node = output = NULL;
+	}
 	s->cb(s->cb_arg, rc, res, err, node, output);
+	val_rele(s->args);
 	free(s);
 }
 
@@ -238,13 +596,13 @@ static int send_call(cl_client *cl, struct wire_call *c, struct slot *s, char **
 	return lost ? -1 : 0;
 }
 
-static int run_remote(void *ctx, uint32_t fn, uint64_t seed, uint64_t ident, value args,
-                      value *res, char **err, char **node, char **output)
+/* One call sent and awaited (task_remote.run), or CL_ARG_LOST. */
+static int run_once(cl_client *cl, uint32_t fn, uint64_t seed, uint64_t ident, value args,
+                    value *res, char **err, char **node, char **output)
 {
-	cl_client *cl = ctx;
 	struct wire_call c = {.job = cl->job, .fn = fn, .ident = ident, .seed = seed, .args = args};
 	memcpy(c.hash, cl->hash, 32);
-	struct slot s = {.lost = NULL};
+	struct slot s = {.lost = NULL, .fn = fn, .seed = seed, .ident = ident, .args = args};
 	c.id = __atomic_add_fetch(&cl->seq, 1, __ATOMIC_RELAXED);
 	sem_init(&s.done, 0, 0);
 	int rc = send_call(cl, &c, &s, err);
@@ -259,7 +617,40 @@ static int run_remote(void *ctx, uint32_t fn, uint64_t seed, uint64_t ident, val
 		*err = s.lost;
 		return -1;
 	}
-	return outcome(&s.d, s.t_send, res, err, node, output);
+	return outcome(&s.d, &s, res, err, node, output);
+}
+
+/* run_once; a call whose argument's holder was lost is sent again with
+ * the argument made again (lin_remake bounds it: LIN_REMAKES per
+ * object). */
+static int run_call(cl_client *cl, uint32_t fn, uint64_t seed, uint64_t ident, value args,
+                    value *res, char **err, char **node, char **output)
+{
+	value a = val_hold(args);
+	int rc;
+	for (int tries = 0;; tries++) {
+		rc = run_once(cl, fn, seed, ident, a, res, err, node, output);
+		if (rc != CL_ARG_LOST)
+			break;
+		free(*node);
+		free(*output);
+		*node = *output = NULL;
+		uint8_t id[32];
+		value na;
+		rc = -1;
+		if (tries > 4 * LIN_REMAKES || !arg_lost(*err, id) || remake_arg(a, id, err, &na) != 0)
+			break;
+		val_rele(a);
+		a = na;
+	}
+	val_rele(a);
+	return rc;
+}
+
+static int run_remote(void *ctx, uint32_t fn, uint64_t seed, uint64_t ident, value args,
+                      value *res, char **err, char **node, char **output)
+{
+	return run_call(ctx, fn, seed, ident, args, res, err, node, output);
 }
 
 static int submit_remote(void *ctx, uint32_t fn, uint64_t seed, uint64_t ident, value args,
@@ -276,9 +667,15 @@ static int submit_remote(void *ctx, uint32_t fn, uint64_t seed, uint64_t ident, 
 		abort();
 	s->cb = done;
 	s->cb_arg = arg;
+	s->fn = fn;
+	s->seed = seed;
+	s->ident = ident;
+	s->args = val_hold(args);
 	int rc = send_call(cl, &c, s, err);
-	if (rc != 0)
+	if (rc != 0) {
+		val_rele(s->args);
 		free(s);
+	}
 	return rc;
 }
 
@@ -301,6 +698,7 @@ static void abandon_remote(void *ctx)
 	pthread_mutex_unlock(&cl->mu);
 	for (size_t i = 0; i < ncb; i++) {
 		cbs[i]->cb(cbs[i]->cb_arg, -1, v_none(), strdup("the run stopped"), NULL, NULL);
+		val_rele(cbs[i]->args);
 		free(cbs[i]);
 	}
 	free(cbs);
@@ -401,6 +799,8 @@ cl_client *cl_client_open(const char *address, const auth_token *tok, const uint
 		char ip[64] = "";
 		wire_client_local_ip(cl->c, ip, sizeof ip);
 		obj_init(tok, address, NULL, ip);
+		task_set_resolver(resolve_ref);
+		L.cl = cl;
 	}
 	plan_hash(plan, len, cl->hash);
 	struct timespec ts;
@@ -441,6 +841,29 @@ void cl_client_close(cl_client *c)
 		task_set_actors(NULL);
 		ac_service_free(c->svc);
 	}
+	task_set_resolver(NULL);
+	obj_free_remotes(); /* the results left on their nodes go there too */
+	/* their lineage with them (every call has ended: no re-make runs) */
+	pthread_mutex_lock(&L.mu);
+	L.cl = NULL;
+	for (struct lin *l = L.all, *next; l; l = next) {
+		next = l->next;
+		val_rele(l->args);
+		val_rele(l->cur);
+		free(l->node);
+		pthread_mutex_destroy(&l->mu);
+		free(l);
+	}
+	L.all = NULL;
+	bt_map_free(&L.calls);
+	free(L.ids);
+	L.ids = NULL;
+	L.nids = L.capids = 0;
+	pthread_mutex_unlock(&L.mu);
+	for (int i = 0; c->names && i < c->nprotos; i++)
+		free(c->names[i]);
+	free(c->names);
+	free(c->effect_free);
 	if (c->pump) {
 		wire_client_shutdown(c->c); /* the pump's requests end now */
 		bt_pump_stop(c->pump);

@@ -33,6 +33,10 @@ const task_remote *cl_client_remote(cl_client *c);
  * client's own nodes read: cluster.nodes() lists the members. */
 int cl_client_cpus(const cl_client *c);
 const flow_node_view *cl_client_view(const cl_client *c);
+/* The program the run ships (borrowed during the call): its task names
+ * and which tasks may be re-run to make a lost object again (no effects;
+ * lineage, client.c). Without it no object is made again. */
+void cl_client_set_program(cl_client *c, const bc_program *prog);
 void cl_client_close(cl_client *c);
 
 #endif

@@ -73,6 +73,7 @@ struct hcall {
 	struct hcall *next; /* the queue */
 	const bc_attrs *needs; /* @cpus/@memory/@resources other than one CPU, or NULL */
 	place_offer *held;  /* the offer its needs are held on, once placed (fmu) */
+	uint64_t near;      /* the node holding its largest argument (0: none) */
 };
 
 /* A connected `flow run --address` (from its first PLAN_PUT until its
@@ -447,8 +448,9 @@ static void handle_status(struct head *h, wire_server *s)
 			o->cpus_used = x->id == 1 ? atomic_load(&h->local_busy) : x->cpus_used;
 			o->resources = x->resources;
 			o->store_cap = x->store_cap;
-			o->store_used = x->store_used;
-			o->store_spilled = x->store_spilled;
+			/* node 1's objects are this process's (objects.h) */
+			o->store_used = x->store_used + (x->id == 1 ? obj_used() : 0);
+			o->store_spilled = x->store_spilled + (x->id == 1 ? obj_spilled() : 0);
 			o->heartbeat_age_ms = x->pipe ? (uint64_t)(now - x->last_ms) : 0;
 			o->pid = x->pid;
 		}
@@ -721,10 +723,17 @@ static void dispatch(struct head *h, bt_recs *out)
 	}
 	while (h->qh) {
 		bool ever;
-		struct cand *best = pick(h, c, nc, NULL, &ever);
+		struct hcall *e = h->qh;
+		/* locality: the node holding its largest input, if it has room
+		 * (the bytes then never move); else by load */
+		struct cand *best = NULL;
+		for (size_t i = 0; e->near && i < nc && !best; i++)
+			if (c[i].id == e->near && c[i].usable && c[i].inflight < WINDOW(c[i].cpus))
+				best = &c[i];
+		if (!best)
+			best = pick(h, c, nc, NULL, &ever);
 		if (!best)
 			break; /* every node is full: the rest wait for outcomes */
-		struct hcall *e = h->qh;
 		h->qh = e->next;
 		if (!h->qh)
 			h->qt = NULL;
@@ -1077,6 +1086,30 @@ static void wait_outcomes(struct head *h, wire_server *s, uint32_t pipe, uint32_
 
 /* RUN_TASKS: the calls are queued and placed; the request is answered
  * with outcomes as they come, while the loop goes on serving. */
+/* Locality: the node that holds the largest of args' objects (a result
+ * left on the node that made it, objects.h), or 0. */
+static uint64_t holder_of(struct head *h, value args)
+{
+	if (args.t != V_LIST)
+		return 0;
+	char holder[128], best[128] = "";
+	uint64_t total, most = 0;
+	for (size_t i = 0; i < list_len(args); i++)
+		if (obj_is_ref(list_get(args, i), NULL, holder, sizeof holder, &total) && total > most) {
+			most = total;
+			snprintf(best, sizeof best, "%s", holder);
+		}
+	if (!best[0])
+		return 0;
+	uint64_t id = 0;
+	pthread_mutex_lock(&h->mu);
+	for (size_t i = 0; i < h->n && !id; i++)
+		if (strcmp(h->m[i].address, best) == 0 && h->m[i].state == N_ALIVE)
+			id = h->m[i].id;
+	pthread_mutex_unlock(&h->mu);
+	return id;
+}
+
 static void handle_run_tasks(struct head *h, wire_server *s, uint32_t pipe, struct wire_run_tasks *m)
 {
 	if (client_gone(h, pipe)) {
@@ -1107,6 +1140,7 @@ static void handle_run_tasks(struct head *h, wire_server *s, uint32_t pipe, stru
 			pthread_mutex_unlock(&h->mu);
 			last_hash = e->c.hash;
 		}
+		e->near = holder_of(h, e->c.args);
 		const bc_attrs *needs = last_plan ? cl_plan_needs(last_plan, e->c.fn) : NULL;
 		e->needs = place_has_needs(needs) ? needs : NULL;
 		struct hcall **qh = e->needs ? &h->rqh : &h->qh, **qt = e->needs ? &h->rqt : &h->qt;
@@ -1311,6 +1345,60 @@ static int ac_send(void *arg, uint64_t node, const struct wire_call *c)
 	return rc;
 }
 
+/* What the actor that init starts holds on its node (place.h). */
+static const bc_attrs *ac_needs(void *arg, const struct wire_call *init)
+{
+	struct head *h = arg;
+	pthread_mutex_lock(&h->mu);
+	struct plan_entry *pe = plan_store_find(&h->plans, init->hash);
+	const bc_attrs *a = pe && pe->loaded
+	                    ? cl_plan_actor_needs(pe->loaded, init->fn & ~WIRE_FN_ACTOR_MASK) : NULL;
+	pthread_mutex_unlock(&h->mu);
+	return place_actor_has_needs(a) ? a : NULL;
+}
+
+/* Takes or gives back an actor's needs on node's offer, the pool task
+ * calls with needs are placed by: an actor's gpu is not given to a task
+ * while it lives. Giving back lets waiting calls go (dispatch). */
+static int ac_hold(void *arg, uint64_t node, const bc_attrs *needs, int sign, char *why, size_t wn)
+{
+	struct head *h = arg;
+	bt_recs r;
+	bt_recs_init(&r);
+	int rc = -1;
+	why[0] = 0;
+	pthread_mutex_lock(&h->fmu);
+	place_offer *po = NULL;
+	for (size_t i = 0; i < h->noffers && !po; i++)
+		if (h->offers[i]->node == node)
+			po = h->offers[i];
+	if (!po && sign > 0) {
+		pthread_mutex_lock(&h->mu);
+		struct member *x = find_member(h, node);
+		po = x ? offer_of(h, x) : NULL;
+		pthread_mutex_unlock(&h->mu);
+	}
+	if (!po) {
+		snprintf(why, wn, "this node is gone");
+	} else if (sign < 0) {
+		res_take(&po->pool, needs, -1);
+		dispatch(h, &r);
+		rc = 1;
+	} else {
+		res_never_fits(&po->pool, needs, why, wn);
+		if (!why[0]) {
+			rc = res_fits(&po->pool, needs);
+			if (rc)
+				res_take(&po->pool, needs, 1);
+		}
+	}
+	pthread_mutex_unlock(&h->fmu);
+	job_count(h, &r);
+	bt_outbox_put(h->out, &r);
+	bt_recs_fini(&r);
+	return rc;
+}
+
 /* An actor on node 1 ended a call. */
 static void ac_local_done(void *arg, uint32_t pipe, struct wire_done *d)
 {
@@ -1391,11 +1479,12 @@ int head_run(const struct node_opts *o, verr *e)
 		return 1;
 	}
 	obj_init(o->token, self->address, self->address, NULL); /* node 1's objects */
+	obj_set_spill(o->store, o->store_cap); /* past --object-store-memory: spilled */
 	if (o->cpus > 0)
 		h.pool = bt_pool_start(o->cpus, h.name, &h.view, &h.local_busy, local_done, &h);
 	/* actors: the directory, node 1's own, and the calls node 1's tasks make */
 	task_actors_codec_init();
-	h.ad = ac_dir_new(&(ac_dir_ops){ac_nodes, ac_send}, &h);
+	h.ad = ac_dir_new(&(ac_dir_ops){ac_nodes, ac_send, ac_needs, ac_hold}, &h);
 	if (o->cpus > 0)
 		h.actors = ac_host_new(h.name, &h.view, ac_local_done, &h);
 	h.svc = ac_service_new(NULL, h.ad, NULL, 0, self->address);
@@ -1413,6 +1502,7 @@ int head_run(const struct node_opts *o, verr *e)
 	if (o->ready)
 		o->ready(o->ready_arg, text);
 
+	int64_t tick_at = now_ms();
 	while (!*o->stop) {
 		struct wire_msg m;
 		uint32_t pipe;
@@ -1457,6 +1547,10 @@ int head_run(const struct node_opts *o, verr *e)
 				h.lag_at = t2;
 		}
 		check_silence(&h);
+		if (t2 - tick_at >= LOOP_MS) { /* actors waiting for room (tasks gave some back) */
+			tick_at = t2;
+			ac_dir_tick(h.ad);
+		}
 		bt_outbox_expire(h.out);
 	}
 	wire_log("head stopping (%zu workers connected)", h.n ? h.n - 1 : 0);
@@ -1484,6 +1578,7 @@ int head_run(const struct node_opts *o, verr *e)
 	/* the server first: closing it reports its pipes gone (on_gone),
 	 * which drops their outcomes from the outbox */
 	wire_server_close(s);
+	obj_set_spill(NULL, 0); /* the store closes after us */
 	bt_outbox_free(h.out);
 	if (busy)
 		return 0;

@@ -6,11 +6,13 @@
 #include <inttypes.h>
 #include <malloc.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "executor/store.h"
 #include "lang/encode.h"
 
 #define CALL_MS 60000
@@ -31,6 +33,7 @@ struct ent {
 	uint64_t used;  /* last use (a tick), for LRU */
 	int pins;       /* being served or pulled: not evicted */
 	int pulling;    /* a thread is pulling it; others wait (cv) */
+	uint64_t spill_key; /* held for others and written to the spill store (0: not) */
 };
 
 struct conn {
@@ -43,7 +46,12 @@ static struct {
 	pthread_cond_t cv;
 	struct ent *v;
 	size_t n, capn;
-	uint64_t bytes, cap, tick;
+	_Atomic uint64_t bytes; /* changed under mu; read without it (obj_used) */
+	_Atomic uint64_t spilled; /* bytes of held objects written to the spill store */
+	struct store **spill;   /* the daemon's spill store (obj_set_spill), or NULL */
+	uint64_t spill_seq;
+	int cap_from_env;
+	uint64_t cap, tick;
 	auth_token tok;
 	char head[128], self[128], listen_ip[64];
 	int listening;
@@ -90,17 +98,31 @@ void obj_init(const auth_token *tok, const char *head_addr, const char *self_add
 	if (tok)
 		S.tok = *tok;
 	snprintf(S.head, sizeof S.head, "%s", head_addr ? head_addr : "");
-	snprintf(S.self, sizeof S.self, "%s", self_addr ? self_addr : "");
+	if (self_addr || !S.listening) /* a listener opened before stays ours */
+		snprintf(S.self, sizeof S.self, "%s", self_addr ? self_addr : "");
 	snprintf(S.listen_ip, sizeof S.listen_ip, "%s", listen_ip ? listen_ip : "");
 	const char *c = getenv("FLOW_OBJECT_CAP");
 	uint64_t cap = c ? parse_size(c) : 0;
 	if (c && !cap)
 		wire_log("FLOW_OBJECT_CAP=%s is not a size (bytes, or with K, M, G); using %" PRIu64, c,
 		         S.cap);
-	if (cap)
+	if (cap) {
+		S.cap = cap;
+		S.cap_from_env = 1;
+	}
+	pthread_mutex_unlock(&S.mu);
+}
+
+void obj_set_spill(struct store **st, uint64_t cap)
+{
+	pthread_mutex_lock(&S.mu);
+	S.spill = st;
+	if (cap && !S.cap_from_env)
 		S.cap = cap;
 	pthread_mutex_unlock(&S.mu);
 }
+
+uint64_t obj_spilled(void) { return atomic_load_explicit(&S.spilled, memory_order_relaxed); }
 
 uint64_t obj_cap(uint64_t cap)
 {
@@ -114,10 +136,8 @@ uint64_t obj_cap(uint64_t cap)
 
 uint64_t obj_used(void)
 {
-	pthread_mutex_lock(&S.mu);
-	uint64_t r = S.bytes;
-	pthread_mutex_unlock(&S.mu);
-	return r;
+	/* no lock: a worker's heartbeat thread reads it, and takes no store lock */
+	return atomic_load_explicit(&S.bytes, memory_order_relaxed);
 }
 
 static void hex(const uint8_t id[32], char out[65])
@@ -149,28 +169,128 @@ static struct ent *find(const uint8_t id[32])
 	return NULL;
 }
 
+/* Is x's encoding in memory (to serve it, or to count it)? */
+static bool in_memory(const struct ent *x) { return x->data || x->raw || x->val.t != V_NONE; }
+
 static void drop_at(size_t i)
 {
 	struct ent *x = &S.v[i];
-	S.bytes -= x->len;
+	if (in_memory(x) || !x->spill_key)
+		S.bytes -= x->len;
+	if (x->spill_key) {
+		S.spilled -= x->len;
+		if (S.spill && *S.spill)
+			store_free(*S.spill, x->spill_key, NULL);
+	}
 	free(x->data);
 	val_rele(x->src);
 	val_rele(x->val);
 	S.v[i] = S.v[--S.n];
 }
 
-/* Makes room for need more bytes, least recently used first. */
+/* Writes held object x (one others may still pull) to the spill store
+ * and lets its bytes go from memory: 0, or -1 (then it is dropped). The
+ * store keeps its encoding, served from there once read
+ * back (as a tensor holding those bytes). Under S.mu. */
+static int spill_out(struct ent *x)
+{
+	if (!S.spill || !*S.spill || !(x->data || x->raw) || x->val.t != V_NONE)
+		return -1;
+	if (!x->spill_key) { /* written once: it never changes */
+		/* a tensor's bytes: any bytes (a str must be UTF-8) */
+		uint64_t hl = x->len - x->rawlen;
+		int64_t shape[1] = {(int64_t)((x->len + 7) / 8)};
+		value v;
+		verr te;
+		if (tensor_new(1, shape, &v, &te) != 0)
+			return -1;
+		uint8_t *buf = (uint8_t *)tensor_of(v)->data;
+		memset(buf + (x->len & ~(uint64_t)7), 0, (size_t)(shape[0] * 8 - (int64_t)(x->len & ~(uint64_t)7)));
+		if (hl)
+			memcpy(buf, x->data, hl);
+		if (x->rawlen)
+			memcpy(buf + hl, x->raw, x->rawlen);
+		val_freeze(v);
+		uint64_t key = (1ull << 62) | ++S.spill_seq; /* apart from the store's other ids */
+		char *err = NULL;
+		int rc = store_put(*S.spill, key, v, &err);
+		val_rele(v);
+		if (rc == STORE_ERR) {
+			wire_log("cannot spill an object of %" PRIu64 " bytes: %s", x->len, err ? err : "?");
+			free(err);
+			return -1;
+		}
+		free(err);
+		x->spill_key = key;
+		S.spilled += x->len;
+		char h[65];
+		hex(x->id, h);
+		wire_log("spilled object %.16s (%" PRIu64 " bytes) to the spill store: over the object "
+		         "store's cap of %" PRIu64 " bytes", h, x->len, S.cap);
+	}
+	free(x->data);
+	x->data = NULL;
+	x->raw = NULL;
+	x->rawlen = 0;
+	val_rele(x->src);
+	x->src = v_none();
+	x->shared = 0;
+	S.bytes -= x->len;
+	return 0;
+}
+
+/* Makes room for need more bytes, least recently used first: an object
+ * held for others goes to the spill store when the node has one, any
+ * other is let go (a cached argument is pulled again if needed). */
 static int make_room(uint64_t need)
 {
 	while (S.bytes + need > S.cap) {
 		size_t best = S.n;
 		for (size_t i = 0; i < S.n; i++)
-			if (!S.v[i].pins && !S.v[i].pulling && (best == S.n || S.v[i].used < S.v[best].used))
+			if (!S.v[i].pins && !S.v[i].pulling && in_memory(&S.v[i]) &&
+			    (best == S.n || S.v[i].used < S.v[best].used))
 				best = i;
 		if (best == S.n)
 			return -1;
-		drop_at(best);
+		if (spill_out(&S.v[best]) != 0)
+			drop_at(best);
 	}
+	return 0;
+}
+
+/* Reads spilled object id back into memory to serve it: 0, or -1 with why.
+ * Under S.mu. */
+static int spill_in(const uint8_t id[32], char *why, size_t wn)
+{
+	struct ent *x = find(id);
+	if (!x || in_memory(x) || !x->spill_key)
+		return 0;
+	if (!S.spill || !*S.spill) {
+		snprintf(why, wn, "the spill store holding it is gone");
+		return -1;
+	}
+	value v;
+	char *err = NULL;
+	if (store_get(*S.spill, x->spill_key, &v, &err) == STORE_ERR) {
+		snprintf(why, wn, "cannot read it back from the spill store: %s", err ? err : "?");
+		free(err);
+		return -1;
+	}
+	free(err);
+	uint64_t len = x->len;
+	x->pins++; /* not chosen while room is made for it */
+	int room = make_room(len);
+	x = find(id); /* entries move when others go */
+	x->pins--;
+	if (room != 0 || v.t != V_TENSOR || (uint64_t)tensor_of(v)->size * 8 < len) {
+		val_rele(v);
+		snprintf(why, wn, "no room to read it back from the spill store");
+		return -1;
+	}
+	x->src = v; /* served from the tensor's bytes */
+	x->raw = (const uint8_t *)tensor_of(v)->data;
+	x->rawlen = len;
+	S.bytes += len;
 	return 0;
 }
 
@@ -339,6 +459,15 @@ void obj_serve(wire_server *s, const struct wire_msg *m)
 	}
 	const struct wire_obj_get *g = &m->u.obj_get;
 	pthread_mutex_lock(&S.mu);
+	char swhy[300];
+	if (spill_in(g->id, swhy, sizeof swhy) != 0) {
+		pthread_mutex_unlock(&S.mu);
+		hex(g->id, h);
+		char why[400];
+		snprintf(why, sizeof why, "object %.16s was spilled and %s", h, swhy);
+		wire_server_reply_error(s, WIRE_EREFUSED, why);
+		return;
+	}
 	struct ent *x = find(g->id);
 	if (!x || (!x->data && !x->raw)) {
 		pthread_mutex_unlock(&S.mu);
@@ -445,10 +574,13 @@ static void copy_range(sbuf *out, const struct ent *x, uint64_t off, uint64_t n)
 		sbuf_add(out, x->raw + (off - hl), n);
 }
 
-int obj_export(value v, value *out, verr *e)
+/* v as an object if its encoding is over OBJ_INLINE_MAX, or whatever its
+ * size with force (an argument list too large for one message as a whole);
+ * v itself if it cannot be encoded or (without force) is small. */
+static int export_one(value v, int force, value *out, verr *e)
 {
 	int budget = 4096;
-	if (size_hint(v, OBJ_INLINE_MAX, &budget, 0) <= OBJ_INLINE_MAX) {
+	if (!force && size_hint(v, OBJ_INLINE_MAX, &budget, 0) <= OBJ_INLINE_MAX) {
 		*out = val_hold(v);
 		return 0;
 	}
@@ -471,7 +603,7 @@ int obj_export(value v, value *out, verr *e)
 	uint64_t rawlen = 0;
 	if (segment(v, &b, &raw, &rawlen)) {
 		val_freeze(v); /* raw points into it: nobody may change it now */
-	} else if (val_encode(&b, v, &ve) != 0 || b.len <= OBJ_INLINE_MAX) {
+	} else if (val_encode(&b, v, &ve) != 0 || (!force && b.len <= OBJ_INLINE_MAX)) {
 		/* small after all, or it cannot be encoded: the caller's own
 		 * encoding decides (an actor makes the call run on the client) */
 		sbuf_fini(&b);
@@ -513,6 +645,150 @@ int obj_export(value v, value *out, verr *e)
 	return 0;
 }
 
+int obj_export(value v, value *out, verr *e) { return export_one(v, 0, out, e); }
+
+/* ---- results left on their nodes (the client) -------------------------- */
+
+struct remote_ref {
+	uint8_t id[32];
+	char holder[128];
+};
+static struct {
+	pthread_mutex_t mu;
+	struct remote_ref *v;
+	size_t n, cap;
+} R = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+void obj_note_remote(value ref)
+{
+	struct remote_ref x;
+	if (!obj_is_ref(ref, x.id, x.holder, sizeof x.holder, NULL) || !x.holder[0])
+		return;
+	pthread_mutex_lock(&R.mu);
+	if (R.n == R.cap) {
+		R.cap = R.cap ? 2 * R.cap : 16;
+		R.v = realloc(R.v, R.cap * sizeof *R.v);
+		if (!R.v)
+			abort();
+	}
+	R.v[R.n++] = x;
+	pthread_mutex_unlock(&R.mu);
+}
+
+static void send_free(const uint8_t id[32], const char *addr);
+static wire_client *conn_get(const char *addr, verr *e);
+
+size_t obj_free_remotes(void)
+{
+	pthread_mutex_lock(&R.mu);
+	struct remote_ref *v = R.v;
+	size_t n = R.n;
+	R.v = NULL;
+	R.n = R.cap = 0;
+	pthread_mutex_unlock(&R.mu);
+	size_t sent = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!v[i].holder[0])
+			continue; /* a holder that could not be reached: skipped */
+		verr e;
+		if (!conn_get(v[i].holder, &e)) {
+			for (size_t k = i + 1; k < n; k++) /* one try per holder */
+				if (strcmp(v[k].holder, v[i].holder) == 0)
+					v[k].holder[0] = 0;
+			continue;
+		}
+		send_free(v[i].id, v[i].holder);
+		sent++;
+	}
+	free(v);
+	return sent;
+}
+
+/* ---- argument lists: each item mapped, copied only on a change ---------- */
+
+typedef int (*item_fn)(value item, void *ctx, value *out, verr *e);
+
+static bool same_value(value a, value b)
+{
+	return a.t == b.t && (!V_IS_HEAP(a.t) || a.as.o == b.as.o);
+}
+
+/* Maps each item of list args through fn (items read from *r once it is a
+ * list): the first change makes *r a copy of args (v_none() until then),
+ * later ones are set in it. -1 with e set when fn fails (*r released). */
+static int map_items(value args, value *r, item_fn fn, void *ctx, verr *e)
+{
+	size_t n = list_len(args);
+	for (size_t i = 0; i < n; i++) {
+		value a = list_get(r->t == V_LIST ? *r : args, i), x;
+		if (fn(a, ctx, &x, e) != 0) {
+			val_rele(*r);
+			*r = v_none();
+			return -1;
+		}
+		if (same_value(a, x)) {
+			val_rele(x);
+			continue;
+		}
+		if (r->t != V_LIST) {
+			*r = list_new(n);
+			for (size_t k = 0; k < n; k++)
+				list_append(*r, list_get(args, k));
+		}
+		list_set(*r, i, x);
+		val_rele(x);
+	}
+	return 0;
+}
+
+/* What mapping made: the copy, or args itself when nothing changed. */
+static value mapped(value args, value r, int freeze)
+{
+	if (r.t != V_LIST)
+		return val_hold(args);
+	if (freeze)
+		val_freeze(r);
+	return r;
+}
+
+/* Exporting a call's arguments: pass 0 sends each item over
+ * OBJ_INLINE_MAX as an object and sums the others; pass 1, while what
+ * stays inline is over twice that (a call record must fit one message),
+ * sends the others too, in order (not the tiny ones). */
+struct export_pass {
+	int pass;
+	uint64_t inline_total;
+};
+
+static int export_item(value a, void *ctx, value *out, verr *e)
+{
+	struct export_pass *x = ctx;
+	if (obj_is_ref(a, NULL, NULL, 0, NULL)) {
+		*out = val_hold(a);
+		return 0;
+	}
+	int budget = 4096;
+	uint64_t s = size_hint(a, OBJ_INLINE_MAX, &budget, 0);
+	if (x->pass == 0) {
+		if (s <= OBJ_INLINE_MAX) {
+			x->inline_total += s;
+			*out = val_hold(a);
+			return 0;
+		}
+		return export_one(a, 0, out, e);
+	}
+	if (x->inline_total <= 2 * (uint64_t)OBJ_INLINE_MAX || s < 4096) {
+		*out = val_hold(a);
+		return 0;
+	}
+	/* encoded once, in export_one: one that cannot be stays inline */
+	if (export_one(a, 1, out, e) != 0)
+		return -1;
+	if (!same_value(a, *out))
+		x->inline_total -= s < x->inline_total ? s : x->inline_total;
+	return 0;
+}
+
 int obj_export_args(value args, value *out, verr *e)
 {
 	if (args.t != V_LIST) {
@@ -520,56 +796,14 @@ int obj_export_args(value args, value *out, verr *e)
 		return 0;
 	}
 	value r = v_none();
-	/* items over OBJ_INLINE_MAX each go as an object; so do the largest
-	 * others while what stays inline is over twice that (a call record
-	 * must fit one message) */
-	size_t n = list_len(args);
-	uint64_t inline_total = 0;
-	for (int pass = 0; pass < 2; pass++) {
-		for (size_t i = 0; i < n; i++) {
-			value a = list_get(r.t == V_LIST ? r : args, i);
-			if (obj_is_ref(a, NULL, NULL, 0, NULL))
-				continue;
-			int budget = 4096;
-			uint64_t s = size_hint(a, OBJ_INLINE_MAX, &budget, 0);
-			if (pass == 0 && s <= OBJ_INLINE_MAX) {
-				inline_total += s;
-				continue;
-			}
-			if (pass == 1 && (inline_total <= 2 * (uint64_t)OBJ_INLINE_MAX || s < 4096))
-				continue;
-			value x;
-			verr ve;
-			/* pass 1 sends a smaller item as an object: make export see it big */
-			if (pass == 1) {
-				sbuf b;
-				sbuf_init(&b);
-				if (val_encode(&b, a, &ve) != 0) {
-					sbuf_fini(&b);
-					continue;
-				}
-				sbuf_fini(&b);
-				inline_total -= s;
-			}
-			if (obj_export(a, &x, e) != 0) {
-				val_rele(r);
-				return -1;
-			}
-			if (r.t != V_LIST) {
-				r = list_new(n);
-				for (size_t k = 0; k < n; k++)
-					list_append(r, list_get(args, k));
-			}
-			list_set(r, i, x);
-			val_rele(x);
-		}
+	struct export_pass x = {0};
+	for (; x.pass < 2; x.pass++) {
+		if (x.pass == 1 && x.inline_total <= 2 * (uint64_t)OBJ_INLINE_MAX)
+			break;
+		if (map_items(args, &r, export_item, &x, e) != 0)
+			return -1;
 	}
-	if (r.t == V_LIST) {
-		val_freeze(r);
-		*out = r;
-	} else {
-		*out = val_hold(args);
-	}
+	*out = mapped(args, r, 1);
 	return 0;
 }
 
@@ -761,7 +995,7 @@ static int pull(const uint8_t id[32], const char *addr, uint64_t total, value *o
 	verr ce;
 	wire_client *c = conn_get(addr, e);
 	if (!c)
-		return -1;
+		return -2; /* the holder is gone (lineage: obj_import) */
 	struct pull p = {.c = c, .addr = addr};
 	pthread_mutex_init(&p.mu, NULL);
 	/* checked before anything is allocated; room is made once it is
@@ -791,7 +1025,12 @@ static int pull(const uint8_t id[32], const char *addr, uint64_t total, value *o
 		verr_set(e, "pulling an object of %" PRIu64 " bytes from %s failed: %s", total, addr,
 		         p.failed ? p.e.msg : "incomplete");
 		obj_asm_fini(&p.a);
-		return -1;
+		/* its connection went, or it no longer holds the object: the
+		 * holder was lost (a bad chunk sequence is not that) */
+		return p.failed == WIRE_ECLOSED || p.failed == WIRE_EIO || p.failed == WIRE_ETIMEDOUT ||
+		               p.failed == WIRE_EREFUSED
+		           ? -2
+		           : -1;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (getenv("FLOW_OBJECT_LOG")) { /* bench/cluster/transfer.sh reads it */
@@ -875,38 +1114,85 @@ int obj_import(value v, int free_after, value *out, verr *e)
 	}
 	pthread_mutex_unlock(&S.mu);
 	if (rc != 0)
-		return -1;
+		return rc;
 	if (free_after)
 		send_free(id, where);
 	*out = r;
 	return 0;
 }
 
-int obj_import_args(value args, value *out, verr *e)
+static bool is_ref(value x, void *ctx)
+{
+	(void)ctx;
+	return obj_is_ref(x, NULL, NULL, 0, NULL);
+}
+
+/* import_item's ctx: the first argument whose holder was lost. */
+struct lost_arg {
+	int set;
+	uint8_t id[32];
+};
+
+/* a with every reference inside it (deeply: a list of results left on
+ * their nodes) replaced by its value; a itself when it holds none. */
+static int import_item(value a, void *ctx, value *out, verr *e)
+{
+	if (is_ref(a, NULL)) {
+		int rc = obj_import(a, 0, out, e); /* an argument: kept for the next task */
+		struct lost_arg *l = ctx;
+		if (rc == -2 && l && !l->set) { /* its holder was lost: which object */
+			obj_is_ref(a, l->id, NULL, 0, NULL);
+			l->set = 1;
+		}
+		return rc ? -1 : 0;
+	}
+	if ((a.t != V_LIST && a.t != V_DICT) || !val_any(a, is_ref, NULL)) {
+		*out = val_hold(a);
+		return 0;
+	}
+	value r = v_none();
+	if (a.t == V_LIST) {
+		if (map_items(a, &r, import_item, ctx, e) != 0)
+			return -1;
+		*out = mapped(a, r, 1);
+		return 0;
+	}
+	r = dict_new(dict_len(a));
+	size_t it = 0;
+	value k, x;
+	while (dict_next(a, &it, &k, &x)) {
+		value y;
+		if (import_item(x, ctx, &y, e) != 0) {
+			val_rele(r);
+			return -1;
+		}
+		int rc = dict_set(r, k, y, e);
+		val_rele(y);
+		if (rc != 0) {
+			val_rele(r);
+			return -1;
+		}
+	}
+	val_freeze(r);
+	*out = r;
+	return 0;
+}
+
+int obj_import_args(value args, value *out, verr *e) { return obj_import_args_lost(args, out, e, NULL); }
+
+int obj_import_args_lost(value args, value *out, verr *e, uint8_t lost[32])
 {
 	if (args.t != V_LIST) {
 		*out = val_hold(args);
 		return 0;
 	}
 	value r = v_none();
-	size_t n = list_len(args);
-	for (size_t i = 0; i < n; i++) {
-		value a = list_get(args, i);
-		if (!obj_is_ref(a, NULL, NULL, 0, NULL))
-			continue;
-		value x;
-		if (obj_import(a, 0, &x, e) != 0) {
-			val_rele(r);
-			return -1;
-		}
-		if (r.t != V_LIST) {
-			r = list_new(n);
-			for (size_t k = 0; k < n; k++)
-				list_append(r, list_get(args, k));
-		}
-		list_set(r, i, x);
-		val_rele(x);
+	struct lost_arg l = {0};
+	if (map_items(args, &r, import_item, &l, e) != 0) {
+		if (l.set && lost)
+			memcpy(lost, l.id, 32);
+		return l.set ? -2 : -1;
 	}
-	*out = r.t == V_LIST ? r : val_hold(args);
+	*out = mapped(args, r, 0);
 	return 0;
 }

@@ -57,11 +57,31 @@ uint64_t obj_cap(uint64_t cap);
 int obj_export(value v, value *out, verr *e);
 int obj_export_args(value args, value *out, verr *e);
 /* v, or the value a reference names, pulled from its holder (args: each
- * item of the list). free_after: tell the holder it may free it (a
- * result, used once). -1 with e set (the holder is gone, a bad chunk
- * sequence, over the cap). New reference in *out. */
+ * item of the list, references inside items too). free_after: tell the
+ * holder it may free it (a result, used once). -1 with e set (a bad chunk
+ * sequence, over the cap); -2 with e set when the holder is lost:
+ * unreachable, its connection closed, or it no longer holds the object
+ * (the object is then made again from its lineage: client.c). New
+ * reference in *out. */
 int obj_import(value v, int free_after, value *out, verr *e);
 int obj_import_args(value args, value *out, verr *e);
+/* The same; -2 when an argument's holder is lost, its object id in *lost
+ * (a worker then reports OBJ_ARG_LOST: the client re-makes it). */
+int obj_import_args_lost(value args, value *out, verr *e, uint8_t lost[32]);
+/* How a task's failure starts when an argument's holder was lost before
+ * the task's node pulled it, then 64 hex digits (the object id), then
+ * "; " and why: the client re-makes the object from its lineage and sends
+ * the task again (client.c; the task had not started). */
+#define OBJ_ARG_LOST "an argument's holder was lost: object "
+/* The client leaves a task's large result on its node: the reference
+ * goes on to the tasks that use it (their nodes pull it from the holder,
+ * never through the client), and is pulled here only when code here
+ * reads it (task_set_resolver). obj_note_remote records such a result;
+ * obj_free_remotes, at the run's end, tells each holder it may free
+ * them (OBJ_FREE; an unreachable holder is tried once) and returns how
+ * many it sent. */
+void obj_note_remote(value ref);
+size_t obj_free_remotes(void);
 /* 1 if v is a reference (id, holder, total filled when not NULL). */
 int obj_is_ref(value v, uint8_t id[32], char *holder, size_t holdersz, uint64_t *total);
 
@@ -70,7 +90,18 @@ int obj_is_ref(value v, uint8_t id[32], char *holder, size_t holdersz, uint64_t 
 int obj_serves(int kind);
 void obj_serve(wire_server *s, const struct wire_msg *m);
 
-/* Bytes held and cached here now (flow status's store figures later). */
+/* A daemon's node: its objects count against cap (its
+ * --object-store-memory, unless FLOW_OBJECT_CAP says otherwise), and
+ * past it the least recently used objects held for others are written
+ * to its spill store *st (borrowed; NULL: none) instead of being let go,
+ * and read back from there when pulled. */
+struct store;
+void obj_set_spill(struct store **st, uint64_t cap);
+/* Bytes of held objects now in the spill store (flow status's
+ * store_spilled). Takes no lock. */
+uint64_t obj_spilled(void);
+/* Bytes held and cached here now: what flow status counts in a node's
+ * store_used (its heartbeat adds it). Takes no lock. */
 uint64_t obj_used(void);
 
 /* ---- reassembling a pulled object (exposed for the unit tests) -------- */

@@ -56,6 +56,11 @@ bool place_has_needs(const bc_attrs *a)
 	return a && (a->cpus != 1 || a->memory > 0 || a->nresources > 0);
 }
 
+bool place_actor_has_needs(const bc_attrs *a)
+{
+	return a && (a->cpus > 0 || a->memory > 0 || a->nresources > 0);
+}
+
 /* A node's name for messages: "node 2 (host2)". */
 static void node_name(const flow_node_view *v, char *buf, size_t n)
 {
@@ -115,13 +120,28 @@ static void fits_none(const flow_node_view *const *nodes, int n, const bc_attrs 
 int place_check_dag(const flow_node_view *const *nodes, int n, const dag *g, FILE *err)
 {
 	const bc_program *p = g->prog;
-	bool *seen = calloc((size_t)p->nprotos + 1, 1);
-	if (!seen)
+	bool *seen = calloc((size_t)p->nprotos + 1, 1), *cseen = calloc((size_t)p->nactors + 1, 1);
+	if (!seen || !cseen)
 		abort();
 	int rc = 0;
 	char why[2048];
 	for (uint32_t v = 0; v < g->n; v++) {
 		const dag_node *nd = &g->nodes[v];
+		if (nd->kind == DAG_ACTOR) {
+			/* an actor holds its needs on one node while it lives */
+			if (!cseen[nd->proto]) {
+				cseen[nd->proto] = true;
+				const bc_actor *c = p->actors[nd->proto];
+				fits_none(nodes, n, &c->attrs, why, sizeof why);
+				if (why[0]) {
+					fprintf(err, "%s:%d:%d: error: actor '%s' needs %s\n",
+					        bc_source_path(p, nd->where.file), nd->where.line, nd->where.col,
+					        c->name, why);
+					rc = -1;
+				}
+			}
+			continue;
+		}
 		if (nd->kind != DAG_TASK || seen[nd->proto])
 			continue;
 		seen[nd->proto] = true;
@@ -134,6 +154,7 @@ int place_check_dag(const flow_node_view *const *nodes, int n, const dag *g, FIL
 		}
 	}
 	free(seen);
+	free(cseen);
 	return rc;
 }
 

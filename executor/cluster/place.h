@@ -45,11 +45,15 @@ bool place_has_needs(const bc_attrs *a);
  * amounts; returns how many. */
 int place_parse_resources(const char *s, char **names, double *amounts, int max);
 
-/* Every task of g must fit, alone, at least one of the n nodes (views
- * of the members that are alive and offer CPUs; memory is the node's
- * object store). Else says which task needs what and what each node
- * offers, gcc-style on err, and returns -1: the run stops before
- * anything runs. */
+/* Does an actor of class a hold anything while it lives (@cpus > 0,
+ * @memory, @resources; an actor's @cpus defaults to 0)? */
+bool place_actor_has_needs(const bc_attrs *a);
+
+/* Every task and every actor the driver creates in g must fit, alone, at
+ * least one of the n nodes (views of the members that are alive and
+ * offer CPUs; memory is the node's object store). Else says which task
+ * or actor needs what and what each node offers, gcc-style on err, and
+ * returns -1: the run stops before anything runs. */
 int place_check_dag(const flow_node_view *const *nodes, int n, const dag *g, FILE *err);
 
 /* The resources the n nodes offer in all (for the client's own

@@ -84,6 +84,13 @@ const bc_attrs *cl_plan_needs(const cl_plan *p, uint32_t fn)
 	return &p->prog->protos[fn]->attrs;
 }
 
+const bc_attrs *cl_plan_actor_needs(const cl_plan *p, uint32_t cls)
+{
+	if (cls >= (uint32_t)p->prog->nactors)
+		return NULL;
+	return &p->prog->actors[cls]->attrs;
+}
+
 const char *cl_plan_source(const cl_plan *p)
 {
 	const bc_module *m = p->prog->nmodules ? &p->prog->modules[0] : NULL;
@@ -262,10 +269,17 @@ int cl_task_run(cl_plan *p, uint32_t fn, value args, uint64_t seed, uint64_t ide
 {
 	value a;
 	verr e;
-	if (obj_import_args(args, &a, &e) != 0) {
+	uint8_t lost[32];
+	int irc = obj_import_args_lost(args, &a, &e, lost);
+	if (irc != 0) {
 		*result = v_none();
 		*output = NULL;
-		if (asprintf(error, "cannot fetch the task's argument: %s", e.msg) < 0)
+		char hx[65] = "";
+		for (int i = 0; irc == -2 && i < 32; i++)
+			snprintf(hx + 2 * i, 3, "%02x", lost[i]);
+		if (irc == -2 ? asprintf(error, OBJ_ARG_LOST "%s; cannot fetch the task's argument: %s", hx,
+		                         e.msg) < 0
+		              : asprintf(error, "cannot fetch the task's argument: %s", e.msg) < 0)
 			*error = NULL;
 		return 1;
 	}

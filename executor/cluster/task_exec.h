@@ -28,6 +28,9 @@ int cl_plan_task(const cl_plan *p, const char *name);
 /* What task fn needs (@cpus, @memory, @resources; borrowed, lives as
  * long as p), or NULL if fn is not a task. */
 const struct bc_attrs *cl_plan_needs(const cl_plan *p, uint32_t fn);
+/* The attributes of actor class cls (@cpus, @memory, @resources), or
+ * NULL if p has no such class. Borrowed from p. */
+const struct bc_attrs *cl_plan_actor_needs(const cl_plan *p, uint32_t cls);
 /* The program's main source file, as the plan names it. */
 const char *cl_plan_source(const cl_plan *p);
 

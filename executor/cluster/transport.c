@@ -113,26 +113,91 @@ static void test_send_delay(void)
 		usleep((useconds_t)v * 1000);
 }
 
+/* No nng deadline (nng_aio_set_timeout) on an operation of a context:
+ * nng 1.5's expiry thread can fire a context's cancel routine just as the
+ * operation completes, and the context is closed (freed) right after the
+ * completion here, so that routine then locks freed memory (a SIGSEGV in
+ * "nng:aio:expire", seen on workers hosting actors and under packet
+ * loss). Each wait is bounded by the waiting thread itself instead: past
+ * its deadline it aborts the operation, and the context is closed only
+ * after that, by this same thread. */
+struct timed {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int done;
+};
+
+static void timed_done(void *arg)
+{
+	struct timed *t = arg;
+	pthread_mutex_lock(&t->mu);
+	t->done = 1;
+	pthread_cond_broadcast(&t->cv);
+	pthread_mutex_unlock(&t->mu);
+}
+
+static void timed_init(struct timed *t)
+{
+	pthread_mutex_init(&t->mu, NULL);
+	pthread_cond_init(&t->cv, NULL);
+	t->done = 0;
+}
+
+static void timed_fini(struct timed *t)
+{
+	pthread_mutex_destroy(&t->mu);
+	pthread_cond_destroy(&t->cv);
+}
+
+/* Waits for the operation of aio (whose callback is timed_done(t)) for at
+ * most ms (negative: no limit), then aborts it with `why` and waits for
+ * its end. */
+static void timed_wait(nng_aio *aio, struct timed *t, int ms, int why)
+{
+	struct timespec dl;
+	if (ms >= 0)
+		wire_deadline(&dl, ms);
+	pthread_mutex_lock(&t->mu);
+	while (!t->done) {
+		if (ms < 0) {
+			pthread_cond_wait(&t->cv, &t->mu);
+		} else if (pthread_cond_timedwait(&t->cv, &t->mu, &dl) != 0 && !t->done) {
+			pthread_mutex_unlock(&t->mu);
+			nng_aio_abort(aio, why);
+			pthread_mutex_lock(&t->mu);
+			while (!t->done)
+				pthread_cond_wait(&t->cv, &t->mu);
+		}
+	}
+	t->done = 0; /* ready for the next operation */
+	pthread_mutex_unlock(&t->mu);
+}
+
 /* Sends one frame on a rep context (the reply to the request it holds). */
 static int ctx_send(nng_ctx ctx, const void *p, size_t n)
 {
 	nng_aio *aio;
 	nng_msg *msg;
-	if (nng_aio_alloc(&aio, NULL, NULL) != 0)
-		return -1;
-	if (nng_msg_alloc(&msg, 0) != 0 || nng_msg_append(msg, p, n) != 0) {
-		nng_aio_free(aio);
+	struct timed t;
+	timed_init(&t);
+	if (nng_aio_alloc(&aio, timed_done, &t) != 0) {
+		timed_fini(&t);
 		return -1;
 	}
-	nng_aio_set_timeout(aio, 5000);
+	if (nng_msg_alloc(&msg, 0) != 0 || nng_msg_append(msg, p, n) != 0) {
+		nng_aio_free(aio);
+		timed_fini(&t);
+		return -1;
+	}
 	nng_aio_set_msg(aio, msg);
 	test_send_delay();
 	nng_ctx_send(ctx, aio);
-	nng_aio_wait(aio);
+	timed_wait(aio, &t, 5000, NNG_ETIMEDOUT);
 	int rv = nng_aio_result(aio);
 	if (rv != 0)
 		nng_msg_free(msg);
 	nng_aio_free(aio);
+	timed_fini(&t);
 	return rv == 0 ? 0 : -1;
 }
 
@@ -160,6 +225,7 @@ struct wire_server {
 	 * wire_server_detach keeps its context, and the loop gets a new one */
 	nng_ctx ctx;
 	nng_aio *aio;
+	struct timed rt; /* the loop's receive (timed_wait) */
 };
 
 struct wire_pending {
@@ -231,6 +297,7 @@ int wire_server_open(wire_server **out, const char *url, const auth_token *tok, 
 	}
 	s->tok = *tok;
 	pthread_mutex_init(&s->mu, NULL);
+	timed_init(&s->rt);
 	int rv = nng_rep0_open(&s->sock);
 	if (rv == 0)
 		rv = nng_socket_set_size(s->sock, NNG_OPT_RECVMAXSZ, WIRE_HEADER + WIRE_MAX_PAYLOAD);
@@ -241,7 +308,7 @@ int wire_server_open(wire_server **out, const char *url, const auth_token *tok, 
 	if (rv == 0)
 		rv = nng_ctx_open(&s->ctx, s->sock);
 	if (rv == 0)
-		rv = nng_aio_alloc(&s->aio, NULL, NULL);
+		rv = nng_aio_alloc(&s->aio, timed_done, &s->rt);
 	if (rv == 0)
 		rv = nng_listen(s->sock, url, &s->listener, 0);
 	if (rv != 0) {
@@ -250,6 +317,7 @@ int wire_server_open(wire_server **out, const char *url, const auth_token *tok, 
 			nng_aio_free(s->aio);
 		nng_close(s->sock);
 		pthread_mutex_destroy(&s->mu);
+		timed_fini(&s->rt);
 		auth_token_wipe(&s->tok);
 		free(s);
 		return -1;
@@ -367,9 +435,8 @@ int wire_server_recv(wire_server *s, struct wire_msg *m, uint32_t *pipe, char *p
                      size_t peersz, int timeout_ms)
 {
 	close_due(s);
-	nng_aio_set_timeout(s->aio, timeout_ms);
 	nng_ctx_recv(s->ctx, s->aio);
-	nng_aio_wait(s->aio);
+	timed_wait(s->aio, &s->rt, timeout_ms, NNG_ETIMEDOUT);
 	int rv = nng_aio_result(s->aio);
 	if (rv != 0)
 		return rv == NNG_ETIMEDOUT ? WIRE_ETIMEDOUT : WIRE_EIO;
@@ -475,7 +542,9 @@ int wire_pending_send_raw(wire_pending *p, const void *frame, size_t n)
 	memcpy(nng_msg_body(msg), frame, n);
 	a->ctx = p->ctx;
 	free(p);
-	nng_aio_set_timeout(a->aio, 60000);
+	/* no deadline (see struct timed): a reply queued behind another on
+	 * its connection goes when that one has gone, or fails when the
+	 * connection closes */
 	nng_aio_set_msg(a->aio, msg);
 	nng_ctx_send(a->ctx, a->aio);
 	return WIRE_OK;
@@ -503,6 +572,7 @@ void wire_server_close(wire_server *s)
 		return;
 	nng_close(s->sock);
 	nng_aio_free(s->aio);
+	timed_fini(&s->rt);
 	pthread_mutex_lock(&s->mu);
 	free(s->pipes);
 	s->pipes = NULL;
@@ -641,18 +711,25 @@ static void call_done(void *arg)
 /* Waits for aio; aborts it as soon as the authenticated connection is
  * lost (nng's req would otherwise wait for a new connection to re-send on:
  * a call to a dead node ends now, not at its timeout). */
-static void call_wait(wire_client *c, nng_aio *aio, struct call_sync *cs)
+static void call_wait(wire_client *c, nng_aio *aio, struct call_sync *cs, int timeout_ms)
 {
+	/* the call's deadline is kept here, not by nng (see struct timed) */
+	struct timespec end;
+	if (timeout_ms >= 0)
+		wire_deadline(&end, timeout_ms);
 	pthread_mutex_lock(&cs->mu);
 	while (!cs->done) {
-		struct timespec dl;
+		struct timespec dl, now;
 		wire_deadline(&dl, 100);
 		pthread_cond_timedwait(&cs->cv, &cs->mu, &dl);
+		clock_gettime(CLOCK_REALTIME, &now);
+		int late = timeout_ms >= 0 && (now.tv_sec > end.tv_sec ||
+		                               (now.tv_sec == end.tv_sec && now.tv_nsec >= end.tv_nsec));
 		/* again at each turn: a receive chained after an abort is
 		 * aborted too */
-		if (!cs->done && wire_client_lost(c)) {
+		if (!cs->done && (late || wire_client_lost(c))) {
 			pthread_mutex_unlock(&cs->mu);
-			nng_aio_abort(aio, NNG_ECLOSED);
+			nng_aio_abort(aio, late && !wire_client_lost(c) ? NNG_ETIMEDOUT : NNG_ECLOSED);
 			pthread_mutex_lock(&cs->mu);
 		}
 	}
@@ -697,13 +774,12 @@ static int call_frame(wire_client *c, const void *frame, size_t n, struct wire_m
 		verr_set(e, "out of memory");
 		goto out;
 	}
-	nng_aio_set_timeout(aio, timeout_ms);
 	nng_aio_set_msg(aio, msg);
 	cs.ctx = ctx;
 	cs.aio = aio;
 	test_send_delay();
 	nng_ctx_send(ctx, aio);
-	call_wait(c, aio, &cs); /* the send, then the receive (call_done) */
+	call_wait(c, aio, &cs, timeout_ms); /* the send, then the receive (call_done) */
 	int rv = nng_aio_result(aio);
 	if (rv != 0 && !cs.receiving) {
 		settle_lost(c, rv);

@@ -49,7 +49,7 @@ struct worker {
 	char name[300];      /* "node 2 (host2)": who ran a task, in TASKS_DONE */
 	flow_node_view view; /* what tasks here read about their node */
 	bt_pool *pool;       /* the task threads, as many as --cpus */
-	int pool_left;       /* an earlier pool's task was left running (rejoin) */
+	int pool_left;       /* an earlier node's task or actor method was left running (rejoin) */
 	bt_outbox *out;      /* outcomes for the head */
 	ac_host *actors;     /* the actors this node hosts (actors.h) */
 	ac_service *svc;     /* actor calls its tasks make, through the head */
@@ -95,8 +95,8 @@ static void *heartbeat_main(void *arg)
 		req.u.heartbeat.node_id = w->node_id;
 		req.u.heartbeat.epoch = w->epoch;
 		req.u.heartbeat.cpus_used = atomic_load(&w->cpus_used);
-		req.u.heartbeat.store_used = atomic_load(&w->store_used);
-		req.u.heartbeat.store_spilled = atomic_load(&w->store_spilled);
+		req.u.heartbeat.store_used = atomic_load(&w->store_used) + obj_used(); /* no lock */
+		req.u.heartbeat.store_spilled = atomic_load(&w->store_spilled) + obj_spilled();
 		verr e;
 		int rc = wire_client_call(w->head, &req, &rep, (int)w->period_ms * 2, &e);
 		if (rc == WIRE_OK) {
@@ -129,6 +129,7 @@ static int join(struct worker *w, const struct node_opts *o, int listen_port, ve
 		node_default_ip(ip, sizeof ip);
 	snprintf(address, sizeof address, "%s:%d", ip, listen_port);
 	obj_init(o->token, o->address, address, NULL); /* its objects are pulled from here */
+	obj_set_spill(o->store, o->store_cap); /* past --object-store-memory: spilled */
 	node_hostname(host, sizeof host);
 	struct wire_msg req = {.kind = WM_JOIN}, rep;
 	req.u.join.host = host;
@@ -345,7 +346,10 @@ static int rejoin(struct worker *w, const struct node_opts *o, const char *url, 
 	int64_t start = now_ms(), end = start + o->rejoin_ms;
 	char why[600];
 	snprintf(why, sizeof why, "%s", w->lost_why);
-	wire_client_close(w->head);
+	/* shut, not freed: a task or an actor's method of the old node may
+	 * be inside an actor call on it (w->svc); freed below once none runs */
+	wire_client *old_head = w->head;
+	wire_client_shutdown(old_head);
 	w->head = NULL;
 	verr ce = {{0}};
 	if (w->lost_kind == LOST_CLOSED) {
@@ -356,17 +360,42 @@ static int rejoin(struct worker *w, const struct node_opts *o, const char *url, 
 			wire_client_close(probe);
 		else if (rc == WIRE_EREFUSED) {
 			verr_set(e, "lost the head: %s; then %s; this worker stops", why, ce.msg);
+			w->head = old_head; /* worker_run's end closes it */
 			return 1;
 		}
 	}
 	wire_log("lost the head: %s; trying to join it again for %d s", why, o->rejoin_ms / 1000);
 	/* what this node held was given to others: it is not run twice here
 	 * (before joining: a new node must heartbeat from the start) */
+	int left_running = 0;
 	if (bt_pool_stop(w->pool, 5000) != 0) {
 		w->pool_left = 1; /* its thread may still use w->out */
+		left_running = 1;
 		wire_log("a task of node %llu still runs after 5 s; left to finish", (unsigned long long)old);
 	}
 	w->pool = NULL;
+	/* the head restarts this node's actors elsewhere (or lets them die):
+	 * their instances here go, so none answers again and a restart placed
+	 * on the new node runs init afresh */
+	size_t nactors = ac_host_count(w->actors);
+	if (ac_host_stop(w->actors, 2000) != 0) {
+		w->pool_left = 1; /* its thread may still use w->out */
+		left_running = 1; /* a method still runs: left to the exit */
+		wire_log("an actor's method of node %llu still runs after 2 s; left to finish",
+		         (unsigned long long)old);
+	}
+	w->actors = NULL;
+	if (nactors)
+		wire_log("let go of %zu actor instance%s node %llu hosted (the head restarts them "
+		         "elsewhere or they died)", nactors, nactors == 1 ? "" : "s",
+		         (unsigned long long)old);
+	/* nothing of the old node calls through the old connection now */
+	if (!left_running) {
+		task_set_actors(NULL);
+		ac_service_free(w->svc);
+		wire_client_close(old_head);
+	}
+	w->svc = NULL;
 	int tries = 0;
 	for (;;) {
 		int left = (int)(end - now_ms());
@@ -397,6 +426,9 @@ static int rejoin(struct worker *w, const struct node_opts *o, const char *url, 
 	set_names(w);
 	w->pool = bt_pool_start(o->cpus > 0 ? o->cpus : 1, w->name, &w->view, &w->cpus_used,
 	                        task_done, w);
+	w->actors = ac_host_new(w->name, &w->view, actor_done, w);
+	w->svc = ac_service_new(w->head, NULL, NULL, 0, w->head_addr);
+	task_set_actors(ac_service_actors(w->svc));
 	wire_log("joined the head again after %lld ms as node %llu (was node %llu)",
 	         (long long)(now_ms() - start), (unsigned long long)w->node_id, (unsigned long long)old);
 	return 0;
@@ -497,6 +529,7 @@ int worker_run(const struct node_opts *o, verr *e)
 	/* the listener first: closing it reports its pipes gone (on_gone),
 	 * which drops their outcomes from the outbox */
 	wire_server_close(listener);
+	obj_set_spill(NULL, 0); /* the store closes after us */
 	listener = NULL;
 	if (!busy) { /* else a task thread still running may yet use them */
 		bt_outbox_free(w->out);
@@ -518,6 +551,7 @@ int worker_run(const struct node_opts *o, verr *e)
 	}
 out:
 	wire_server_close(listener);
+	obj_set_spill(NULL, 0); /* the store closes after us */
 	if (w->svc && !busy) {
 		task_set_actors(NULL);
 		ac_service_free(w->svc);

@@ -5,7 +5,9 @@
 # node offers is refused before anything runs (exit 1, naming the task
 # and what it needs); `flow status` lists a run as a job while it goes
 # and not after; `flow run --address --trace` writes one process per node
-# and a lane per thread.
+# and a lane per thread. An actor with @resources(gpu=1) lives on the gpu
+# worker and holds its gpu while it lives; one that needs more than any
+# node offers is refused before anything runs.
 # Usage: place.sh FLOW. Exit 77 (skipped) without root or netns.
 set -u
 flow=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
@@ -13,7 +15,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/netns.sh"
 . "$here/harness.sh"
 cluster_harness 3
-cp "$here/place.flow" "$here/toobig.flow" "$here/sleepy.flow" "$here/fanout.flow" "$tmp/"
+cp "$here/place.flow" "$here/toobig.flow" "$here/sleepy.flow" "$here/fanout.flow" \
+	"$here/actorplace.flow" "$here/actorbig.flow" "$here/gputask.flow" "$tmp/"
 # frun I ARGS...: flow run --address on host I, in $tmp
 frun() {
 	local i=$1
@@ -50,6 +53,33 @@ grep -q "toobig.flow:[0-9]*:[0-9]*: error: task 'huge' needs 2 of resource 'gpu'
 	bad "toobig.flow's message should name the task, its need and each node's offer: $(cat "$tmp/big.err")"
 grep -q "error: task 'wide' needs 64 CPUs (@cpus), so it can never run on this cluster" "$tmp/big.err" && ok ||
 	bad "toobig.flow's message for @cpus(64): $(cat "$tmp/big.err")"
+
+# ---- an actor's @resources: it lives on the gpu node and holds the gpu ----
+# run A makes an actor with @resources(gpu=1) and keeps it 4 s; run B's
+# @resources(gpu=1) task can only run once A ended and gave the gpu back
+(frun 1 -p hold=4 actorplace.flow >"$tmp/ap.out" 2>"$tmp/ap.err"; echo $? >"$tmp/ap.rc"
+	date +%s%N >"$tmp/ap.end") &
+wait_until 30 grep -q "gpu actor on node" "$tmp/ap.out" && ok ||
+	bad "the gpu actor did not start: $(cat "$tmp/ap.out" "$tmp/ap.err")"
+grep -qx "gpu actor on node 2" "$tmp/ap.out" && ok ||
+	bad "the @resources(gpu=1) actor should live on node 2: $(cat "$tmp/ap.out")"
+(frun 3 gputask.flow >"$tmp/gt.out" 2>"$tmp/gt.err"; echo $? >"$tmp/gt.rc"; date +%s%N >"$tmp/gt.end") &
+wait_until 60 test -s "$tmp/ap.end" -a -s "$tmp/gt.end" || bad "the actor's run or the gpu task's did not end"
+[ "$(cat "$tmp/ap.rc")" = 0 ] && grep -qx "gpu actor done" "$tmp/ap.out" && ok ||
+	bad "actorplace.flow: exit $(cat "$tmp/ap.rc"): $(head -5 "$tmp/ap.err")"
+[ "$(cat "$tmp/gt.rc")" = 0 ] && grep -qx "gpu task on node 2" "$tmp/gt.out" && ok ||
+	bad "gputask.flow: exit $(cat "$tmp/gt.rc"): $(cat "$tmp/gt.out") $(head -5 "$tmp/gt.err")"
+[ "$(cat "$tmp/gt.end")" -gt "$(cat "$tmp/ap.end")" ] && ok ||
+	bad "the gpu task ran while the actor held the only gpu"
+
+# ---- an actor no node can hold: refused at start, nothing run ----
+frun 1 actorbig.flow >"$tmp/ab.out" 2>"$tmp/ab.err"
+rc=$?
+[ $rc = 1 ] && ok || bad "actorbig.flow: exit $rc, expected 1"
+[ ! -s "$tmp/ab.out" ] && ok || bad "actorbig.flow printed before failing: $(cat "$tmp/ab.out")"
+grep -q "actorbig.flow:[0-9]*:[0-9]*: error: actor 'TwoGpus' needs 2 of resource 'gpu' (@resources), so it can never run on this cluster: node 1 ([^)]*) offers 0" "$tmp/ab.err" &&
+	grep -q "node 2 ([^)]*) offers 1" "$tmp/ab.err" && ok ||
+	bad "actorbig.flow's message should name the actor, its need and each node's offer: $(cat "$tmp/ab.err")"
 
 # ---- a job while a run goes, none after ----
 frun 3 sleepy.flow >"$tmp/sleepy.out" 2>"$tmp/sleepy.err" &

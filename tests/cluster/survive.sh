@@ -25,8 +25,16 @@
 #    started, at most 8 times in ~15 s): the correct output;
 #  - a task with effects on a killed worker is not re-run: a clear error
 #    naming the task and the node;
-#  - at the end no process and no spill directory is left.
+#  - lineage: a result over 1 MiB (held by its node) whose node is killed
+#    before the client pulled it is made again (exit 0, the --serial
+#    output); for a task with effects, a clear error instead;
+#  - the head killed: the driver and the workers stop, saying so;
+#  - no sanitizer report or SEGV in any log; at the end no process and no
+#    spill directory is left.
 # Usage: survive.sh FLOW. Exit 77 (skipped) without root or netns.
+# SURVIVE_CASES="loss lineage" runs only those cases (names: all_cases
+# below); SURVIVE_LOSS_PCT=N drops N% in the loss case (default 5);
+# CLUSTER_KEEP_LOGS=DIR keeps the logs (harness.sh).
 set -u
 flow=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 here=$(cd "$(dirname "$0")" && pwd)
@@ -34,20 +42,26 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/harness.sh"
 cluster_harness 4
 command -v nft >/dev/null || { echo "skipped: needs nft (nftables)"; exit 77; }
-cp "$here/survive.flow" "$here/sleepy.flow" "$tmp/"
+cp "$here/survive.flow" "$here/sleepy.flow" "$here/lineage.flow" "$here/argloss.flow" "$tmp/"
+# CPU work on every task thread (the busy, head-under-load and drain cases)
+cat >"$tmp/busy.flow" <<'EOF'
+import time
+task burn(i: int, secs: float) -> int {
+    let t0 = time.monotonic()
+    let n = 0
+    while time.monotonic() - t0 < secs {
+        n = n + 1
+    }
+    return i
+}
+print(get([burn(i, 10.0) for i in range(4)]))
+EOF
 # --rejoin-timeout is a worker's option, in seconds
 out=$("$flow" start --head --rejoin-timeout 5 2>&1)
 [ $? = 2 ] && grep -q "rejoin-timeout is for a worker" <<<"$out" && ok || bad "--rejoin-timeout on a head: $out"
 out=$("$flow" start --address 127.0.0.1:1 --rejoin-timeout soon 2>&1)
 [ $? = 2 ] && grep -q "rejoin-timeout" <<<"$out" && ok || bad "--rejoin-timeout soon: $out"
 workers="2 3 4"
-gone() { ! kill -0 "$1" 2>/dev/null || grep -q '^Z' <(ps -o stat= -p "$1" 2>/dev/null); }
-# frun ARGS...: flow run --address on host 1, in $tmp
-frun() { (cd "$tmp" && run 1 timeout 120 "$flow" run --address "$head_addr" --token-file "$tmp/token" "$@"); }
-start_worker() {
-	run "$1" "$flow" start --address "$head_addr" --block --cpus 1 --token-file "$tmp/token" \
-		>>"$tmp/w$1.out" 2>>"$tmp/w$1.err" &
-}
 # jq-free JSON queries: node_field ID FIELD; worker_id I (the alive node on host I)
 node_field() {
 	local k v
@@ -82,7 +96,9 @@ wait_until 10 grep -q "Flow head started" "$tmp/head.out" || bad "the head did n
 for i in $workers; do start_worker $i; done
 wait_until 15 count_is 4 && ok || bad "the workers did not join: $(status_json 2>&1)"
 
-# ---- kill -9 at 25%, 50%, 75% of a run ----
+# ---- the size of a run (args, base: its time in ms, expected.out) ----
+sizing() {
+[ -n "${base:-}" ] && return
 # sized so a run lasts a few seconds here (calls travel in batches: thousands a second)
 args=(-p n=30000 -p work=400)
 "$flow" run --serial "${args[@]}" "$tmp/survive.flow" >"$tmp/expected.out" || bad "--serial run failed"
@@ -103,6 +119,11 @@ if [ "$base" -lt 3000 ]; then
 	base=$(($(ms) - t0))
 fi
 echo "a run of ${args[*]}: $base ms without failures"
+}
+
+case_kill() {
+# ---- kill -9 at 25%, 50%, 75% of a run ----
+sizing
 k=0
 resent=0
 for pct in 25 50 75; do
@@ -132,12 +153,13 @@ for pct in 25 50 75; do
 	grep -q "host$i .*(the node was lost); running task 'step' again (1 of 3)" "$tmp/k$pct.err" &&
 		resent=$((resent + 1))
 	[ -n "$(spill_dirs $i)" ] && ok || bad "the killed worker left no spill directory (none made?)"
-	start_worker $i
-	wait_until 10 count_is 4 && ok || bad "a fresh worker on host$i did not join"
+	restart_worker $i 4 && ok || bad "a fresh worker on host$i did not join"
 	[ "$(spill_dirs $i | wc -l)" = 1 ] && ok || bad "the dead worker's spill directory is still there: $(spill_dirs $i)"
 done
 [ $resent -ge 1 ] && ok || bad "no call was sent again after any of the three kills: $(head -3 "$tmp/k25.err")"
+}
 
+case_partition() {
 # ---- a partition (nft inside host 3): dead within ~3 s, the run completes, a rejoin is new ----
 old=$(worker_id 3)
 w3=$(daemon_pid 3 worker)
@@ -214,20 +236,10 @@ rc=$?
 [ $rc = 0 ] && [ "$(wc -l <"$tmp/where.out")" = 200 ] && grep -qx "$new" "$tmp/where.out" && ok ||
 	bad "a run after the rejoin did not use node $new: exit $rc, nodes $(sort -u "$tmp/where.out" | tr '\n' ' ') $(head -3 "$tmp/where.err")"
 echo "a run after the rejoin ran on nodes $(sort -u "$tmp/where.out" | tr '\n' ' ')"
-
-# ---- every task thread busy with CPU work for ~10 s: nobody is declared dead ----
-cat >"$tmp/busy.flow" <<'EOF'
-import time
-task burn(i: int, secs: float) -> int {
-    let t0 = time.monotonic()
-    let n = 0
-    while time.monotonic() - t0 < secs {
-        n = n + 1
-    }
-    return i
 }
-print(get([burn(i, 10.0) for i in range(4)]))
-EOF
+
+case_busy() {
+# ---- every task thread busy with CPU work for ~10 s: nobody is declared dead ----
 deaths=$(grep -c "declared dead" "$tmp/head.err")
 frun busy.flow >"$tmp/busy.out" 2>"$tmp/busy.err" &
 client=$!
@@ -262,7 +274,9 @@ elif [ $span -ge 5000 ]; then ok; else bad "the four nodes were not all seen bus
 	bad "a busy node was declared dead: $(grep "declared dead" "$tmp/head.err" | tail -2)"
 count_is 4 && ok || bad "not all four nodes alive after the busy run"
 echo "busy run: all four seen busy over $span ms ($busy status polls); a node was suspect in $notalive"
+}
 
+case_hload() {
 # ---- a head under load: node 1's task thread busy and CPU hogs beside the head ----
 # (the head adds its own loop lag to every deadline: a slow head blames nobody)
 deaths=$(grep -c "declared dead" "$tmp/head.err")
@@ -279,7 +293,9 @@ for p in "${hogs[@]}"; do wait "$p" 2>/dev/null; done
 	bad "the head under load declared a node dead: $(grep "declared dead" "$tmp/head.err" | tail -2)"
 count_is 4 && ok || bad "not all four nodes alive after the head was under load"
 echo "head under load (3 CPU hogs on its host, its own node's CPU busy): no node declared dead; max loop lag logged: $(grep -o 'head loop lag [0-9]* ms' "$tmp/head.err" | awk '{print $4}' | sort -n | tail -1) ms"
+}
 
+case_slow() {
 # ---- a slow link (the test hook delays every frame a worker sends by 1.2 s): no false death ----
 w4=$(daemon_pid 4 worker)
 kill -TERM "$w4"
@@ -305,25 +321,38 @@ kill -TERM "$w4"
 wait_until 40 gone "$w4" || bad "the slow worker did not stop"
 start_worker 4
 wait_until 15 count_is 4 && ok || bad "a fresh worker on host4 did not join"
+}
 
+case_loss() {
 # ---- random loss: 5% of the packets of host2 dropped (nft numgen), a bounded run ----
-ip netns exec "$(host_ns 2)" nft -f - <<'NFT'
+# (SURVIVE_LOSS_PCT=N drops N% instead: harsher loss reaches the paths of
+# timeouts, lost heads and rejoins more often)
+sizing
+local pct=${SURVIVE_LOSS_PCT:-5}
+w2=$(daemon_pid 2 worker)
+ip netns exec "$(host_ns 2)" nft -f - <<NFT
 table inet flowloss {
-	chain in { type filter hook input priority 0; policy accept; iif lo accept; numgen random mod 100 < 5 drop; }
-	chain out { type filter hook output priority 0; policy accept; oif lo accept; numgen random mod 100 < 5 drop; }
+	chain in { type filter hook input priority 0; policy accept; iif lo accept; numgen random mod 100 < $pct drop; }
+	chain out { type filter hook output priority 0; policy accept; oif lo accept; numgen random mod 100 < $pct drop; }
 }
 NFT
 t0=$(ms)
 frun "${args[@]}" survive.flow >"$tmp/loss.out" 2>"$tmp/loss.err"
 rc=$?
 ip netns exec "$(host_ns 2)" nft delete table inet flowloss || bad "could not remove the loss rules"
-echo "5% loss on host2: exit $rc after $(($(ms) - t0)) ms, $(grep -c 'again (' "$tmp/loss.err") calls sent again"
-[ $rc != 124 ] && ok || bad "the run with 5% loss hung (killed by its timeout)"
+echo "$pct% loss on host2: exit $rc after $(($(ms) - t0)) ms, $(grep -c 'again (' "$tmp/loss.err") calls sent again"
+[ $rc != 124 ] && ok || bad "the run with $pct% loss hung (killed by its timeout)"
 { [ $rc = 0 ] && cmp -s "$tmp/loss.out" "$tmp/expected.out"; } || { [ $rc = 1 ] && grep -q "^flow" "$tmp/loss.err"; } && ok ||
-	bad "5% loss: neither the right output nor a clear error: exit $rc: $(cat "$tmp/loss.out") $(head -3 "$tmp/loss.err")"
+	bad "$pct% loss: neither the right output nor a clear error: exit $rc: $(cat "$tmp/loss.out") $(head -3 "$tmp/loss.err")"
 # a worker that lost the head to the loss joined again as a new node
 wait_until 20 count_is 4 && ok || bad "not four nodes alive after the loss: $(tail -2 "$tmp/w2.err")"
+# the same process (it joins again, never exits: a crash once seen here)
+kill -0 "$w2" 2>/dev/null && [ "$(daemon_pid 2 worker)" = "$w2" ] && ok ||
+	bad "host2's worker (pid $w2) did not survive the loss: $(tail -5 "$tmp/w2.err")"
+echo "$pct% loss: host2's worker $(grep -c 'joined the head again' "$tmp/w2.err") rejoins in all"
+}
 
+case_drain() {
 # ---- SIGTERM: the worker drains (its task finishes, it gets no new one), then leaves ----
 sed 's/burn(i, 10.0)/burn(i, 6.0)/' "$tmp/busy.flow" >"$tmp/drain.flow"
 id4=$(worker_id 4)
@@ -342,8 +371,11 @@ wait_until 3 is_state "$id4" absent && ok || bad "the drained node $id4 is still
 grep -q "node $id4 (host4 .*) finished draining; removed" "$tmp/head.err" && ok || bad "the head did not log the drain"
 start_worker 4
 wait_until 10 count_is 4 && ok || bad "a fresh worker on host4 did not join"
+}
 
+case_chaos() {
 # ---- chaos: a random worker killed every second, a fresh one started ----
+sizing
 # (bench/cluster/survive.sh runs the long version: every 2 s through 60 s)
 # (sized from the run above to last about 12 s: at least 3 kills)
 nchaos=$(($(sed 's/.*n=\([0-9]*\).*/\1/' <<<"${args[*]}") * 12000 / (base > 0 ? base : 1)))
@@ -359,8 +391,7 @@ while [ $kills -lt 8 ] && [ $(($(ms) - t0)) -lt 15000 ]; do
 	sleep 1
 	kill -0 $client 2>/dev/null || break
 	i=$(echo $workers | tr ' ' '\n' | shuf -n 1)
-	p=$(daemon_pid $i worker)
-	[ -n "$p" ] && kill -9 "$p" && kills=$((kills + 1))
+	kill_worker $i && kills=$((kills + 1))
 	start_worker $i
 done
 wait $client
@@ -371,20 +402,102 @@ echo "chaos: $kills workers killed, run took $(($(ms) - t0)) ms, $(grep -c 'agai
 	bad "chaos: exit $rc: $(cat "$tmp/chaos.out") $(grep -v 'again (' "$tmp/chaos.err" | head -5)"
 for i in $workers; do wait_until 10 bash -c "[ -n \"\$(ls $tmp/h$i/.flow/run/worker-*.pid 2>/dev/null)\" ]"; done
 wait_until 15 count_is 4 && ok || bad "the fresh workers did not all join"
+}
 
+case_effects() {
 # ---- a task with effects on a killed worker: not re-run, a clear error ----
-victim=$(daemon_pid 2 worker)
 frun sleepy.flow >"$tmp/eff.out" 2>"$tmp/eff.err" &
 client=$!
 sleep 1
-kill -9 "$victim"
+kill_worker 2
 wait $client
 rc=$?
 [ $rc = 1 ] && grep -q "node [0-9]* (host2 at .*(the node was lost); task 'nap' has effects and may have started there, so it is not run again" "$tmp/eff.err" &&
 	ok || bad "a task with effects on a lost node: exit $rc: $(head -5 "$tmp/eff.err")"
-start_worker 2
-wait_until 10 count_is 4 && ok || bad "a fresh worker on host2 did not join"
+restart_worker 2 4 && ok || bad "a fresh worker on host2 did not join"
+}
 
+case_lineage() {
+# ---- lineage: a large result lost with its node before the client pulled it ----
+# (workers on hosts 3 and 4 offer resource lineage=1, so the task runs on
+# one of them, never on the head; FLOW_TEST_PULL_DELAY_MS holds the pull)
+local i p h rc
+for i in 3 4; do
+	p=$(daemon_pid $i worker)
+	kill -TERM "$p"
+	wait_until 40 gone "$p" || bad "the worker on host$i did not stop"
+	start_worker $i --resources lineage=1
+done
+wait_until 15 count_is 4 && ok || bad "the workers with resource lineage did not join"
+"$flow" run --serial "$tmp/lineage.flow" >"$tmp/lineage.expected" || bad "--serial lineage.flow failed"
+(export FLOW_TEST_PULL_DELAY_MS=3000; frun lineage.flow >"$tmp/lin.out" 2>"$tmp/lin.err") &
+client=$!
+wait_until 30 grep -q "test hook: pulling a result" "$tmp/lin.err" || bad "lineage.flow made no large result: $(head -3 "$tmp/lin.err")"
+h=$(grep -m1 -o "test hook: pulling a result of [0-9]* bytes from 10.77.0.[0-9]*" "$tmp/lin.err" | sed 's/.*\.//')
+[ "$h" = 3 ] || [ "$h" = 4 ] && ok || bad "the large result was not held by host3 or host4: $(grep -m1 'test hook' "$tmp/lin.err")"
+kill_worker "$h"
+wait $client
+rc=$?
+[ $rc = 0 ] && cmp -s "$tmp/lin.out" "$tmp/lineage.expected" && ok ||
+	bad "a result lost before its pull: exit $rc: $(cat "$tmp/lin.out") $(head -5 "$tmp/lin.err")"
+grep -q "node [0-9]* (host$h), which held the result of task 'big', was lost (.*); making it again (1 of 3)" "$tmp/lin.err" &&
+	ok || bad "the client did not say it made the lost result again: $(grep -v 'test hook' "$tmp/lin.err" | head -3)"
+echo "lineage: the result held by host$h was lost before its pull; made again: $(grep -c 'test hook: pulling' "$tmp/lin.err") pulls, exit $rc"
+# a task with effects whose result is lost: not made again, a clear error
+sed -e 's/^task big/task big_fx/' -e 's/big(400000)/big_fx(400000)/' \
+	-e 's/    return \[random/    print("making it")\n    return [random/' "$tmp/lineage.flow" >"$tmp/linfx.flow"
+restart_worker "$h" 4 --resources lineage=1 || bad "a fresh worker on host$h did not join"
+(export FLOW_TEST_PULL_DELAY_MS=3000; frun linfx.flow >"$tmp/linfx.out" 2>"$tmp/linfx.err") &
+client=$!
+wait_until 30 grep -q "test hook: pulling a result" "$tmp/linfx.err" || bad "linfx.flow made no large result: $(head -3 "$tmp/linfx.err")"
+h=$(grep -m1 -o "test hook: pulling a result of [0-9]* bytes from 10.77.0.[0-9]*" "$tmp/linfx.err" | sed 's/.*\.//')
+kill_worker "$h"
+wait $client
+rc=$?
+[ $rc = 1 ] && grep -q "the result of task 'big_fx' was held only by node [0-9]* (host$h), which was lost, and the task has effects, so it is not run again" "$tmp/linfx.err" &&
+	ok || bad "a lost result of a task with effects: exit $rc: $(grep -v 'test hook' "$tmp/linfx.err" | head -4)"
+restart_worker "$h" 4 --resources lineage=1 || bad "a fresh worker on host$h did not join"
+}
+
+case_argloss() {
+# ---- lineage: a consumer's argument lost with its holder before the consumer pulled it ----
+# (the producer needs resource lineage=1: hosts 3 and 4; the consumer
+# cons=1: host2; the consumer waits 6 s for `pause`, meanwhile the
+# producer's holder, seen by its store_used, is killed)
+local i p h rc t0
+for i in 2 3 4; do
+	p=$(daemon_pid $i worker)
+	[ -n "$p" ] && kill -TERM "$p" && { wait_until 40 gone "$p" || bad "the worker on host$i did not stop"; }
+done
+start_worker 2 --resources cons=1
+start_worker 3 --resources lineage=1
+start_worker 4 --resources lineage=1
+wait_until 15 count_is 4 && ok || bad "the workers with resources cons and lineage did not join"
+"$flow" run --serial "$tmp/argloss.flow" >"$tmp/argloss.expected" || bad "--serial argloss.flow failed"
+frun argloss.flow >"$tmp/al.out" 2>"$tmp/al.err" &
+client=$!
+# the holder: host3 or host4 once it holds over 1 MB (heartbeat figures)
+h=""
+t0=$(ms)
+while [ -z "$h" ] && [ $(($(ms) - t0)) -lt 5000 ]; do
+	h=$(status_json 2>/dev/null | python3 -c 'import json,sys
+s = json.load(sys.stdin)
+print(next((n["host"][-1] for n in s["nodes"] if n["alive"] and n["host"] in ("host3", "host4") and n["store_used"] > 1000000), ""))' 2>/dev/null)
+	[ -n "$h" ] || sleep 0.2
+done
+[ -n "$h" ] && ok || bad "no host held the large result: $(status_json 2>/dev/null | head -c 600)"
+[ -n "$h" ] && kill_worker "$h"
+wait $client
+rc=$?
+[ $rc = 0 ] && cmp -s "$tmp/al.out" "$tmp/argloss.expected" && ok ||
+	bad "a consumer's argument lost before its pull: exit $rc: $(cat "$tmp/al.out") $(head -5 "$tmp/al.err")"
+grep -q "node [0-9]* (host$h), which held the result of task 'big', was lost (.*an argument's holder was lost.*); making it again (1 of 3)" "$tmp/al.err" &&
+	ok || bad "the client did not say it made the consumer's lost argument again: $(head -3 "$tmp/al.err")"
+echo "argloss: host$h, holding the consumer's argument, was killed; made again; exit $rc"
+[ -n "$h" ] && { restart_worker "$h" 4 --resources lineage=1 || bad "a fresh worker on host$h did not join"; }
+}
+
+case_headloss() {
 # ---- the head killed mid-run: the driver says so once and stops; the workers stop ----
 head_pid=$(daemon_pid 1 head)
 t0=$(ms)
@@ -413,18 +526,20 @@ done
 run 1 "$flow" start --head --block --cpus 1 --token-file "$tmp/token" >"$tmp/head2.out" 2>"$tmp/head2.err" &
 wait_until 10 grep -q "Flow head started" "$tmp/head2.out" && ok || bad "a fresh head did not start: $(cat "$tmp/head2.err")"
 [ "$(spill_dirs 1 | wc -l)" = 1 ] && ok || bad "spill directories on host1 after a fresh head: $(spill_dirs 1)"
+}
+
+# SURVIVE_CASES="loss" (names of the case_ functions above, in order;
+# default: all) runs only those, on a fresh cluster: e.g. the loss case
+# alone in a loop under an ASan build (docs/faults.md)
+all_cases="kill partition busy hload slow loss drain chaos effects lineage argloss headloss"
+for c in ${SURVIVE_CASES:-$all_cases}; do
+	grep -qw "$c" <<<"$all_cases" || { bad "no case '$c' (cases: $all_cases)"; continue; }
+	"case_$c"
+done
+sanitizer_clean
 
 # ---- stop everything: nothing left ----
-for i in 4 3 2 1; do
-	for f in "$tmp/h$i"/.flow/run/*.pid; do
-		[ -f "$f" ] || continue
-		p=$(cut -d' ' -f1 "$f")
-		kill -0 "$p" 2>/dev/null || { rm -f "$f"; continue; } # killed with -9 above
-		kill -TERM "$p"
-		wait_until 10 gone "$p" || bad "pid $p (${f##*/}) did not stop on SIGTERM"
-	done
-done
-nothing_left
+stop_all
 
 echo "cluster survive: $pass passed, $fail failed"
 if [ $fail != 0 ]; then

@@ -3,17 +3,24 @@
  * allocating, and truncated, oversized, out-of-order, replayed and foreign
  * chunks, leaving what it holds untouched; a value over OBJ_INLINE_MAX is
  * exported as a reference and pulled back over a real connection
- * (loopback), freed by OBJ_FREE; a cap too small fails the export. */
+ * (loopback), freed by OBJ_FREE; a cap too small fails the export; a
+ * hostile holder (wrong lengths, ids, sizes, offsets, kinds, a frame that
+ * lies, bytes that do not decode) fails the import with a clear error. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "executor/cluster/objects.h"
 #include "executor/cluster/transport.h"
+#include "executor/store.h"
 #include "lang/encode.h"
 #include "lang/vm.h"
 
@@ -137,8 +144,9 @@ static void test_export_pull(void **state)
 	assert_true(val_eq(back, big));
 	val_rele(back);
 	assert_int_equal(obj_used(), 0); /* OBJ_FREE reached the holder */
-	/* pulled again after the free: refused by the holder, and said so */
-	assert_int_equal(obj_import(ref, 1, &back, &e), -1);
+	/* pulled again after the free: refused by the holder, and said so
+	 * (-2: the holder lost it, so a result is made again from lineage) */
+	assert_int_equal(obj_import(ref, 1, &back, &e), -2);
 	assert_non_null(strstr(e.msg, "holds no object"));
 	val_rele(ref);
 
@@ -182,6 +190,30 @@ static void test_export_pull(void **state)
 	val_rele(a1);
 	val_rele(a2);
 
+	/* items each under OBJ_INLINE_MAX that sum to over twice it: some go
+	 * as objects (a call must fit one message), the rest stay inline,
+	 * args itself is untouched, and importing gives the same list back */
+	value mid = list_new(3), m1;
+	for (int k = 0; k < 3; k++)
+		list_append_take(mid, big_str(OBJ_INLINE_MAX - 64, (char)('a' + k)));
+	assert_int_equal(obj_export_args(mid, &m1, &e), 0);
+	assert_true(m1.as.o != mid.as.o);
+	int nref = 0;
+	for (int k = 0; k < 3; k++) {
+		nref += obj_is_ref(list_get(m1, k), NULL, NULL, 0, NULL);
+		assert_false(obj_is_ref(list_get(mid, k), NULL, NULL, 0, NULL));
+	}
+	assert_true(nref >= 1 && nref <= 2);
+	assert_int_equal(obj_import_args(m1, &got, &e), 0);
+	assert_true(val_eq(got, mid));
+	val_rele(got);
+	val_rele(m1);
+	val_rele(mid);
+	/* no item is an object: the same list comes back, not a copy */
+	assert_int_equal(obj_import_args(args, &got, &e), 0);
+	assert_true(got.as.o == args.as.o);
+	val_rele(got);
+
 	/* a cap too small: the export fails, saying why */
 	uint64_t was = obj_cap(0);
 	obj_cap(OBJ_INLINE_MAX);
@@ -208,11 +240,213 @@ static void test_pull_nowhere(void **state)
 	list_append_take(l, v_int(5 << 20));
 	assert_int_equal(dict_set(d, k, l, &e), 0);
 	assert_true(obj_is_ref(d, NULL, NULL, 0, NULL));
-	assert_int_equal(obj_import(d, 0, &out, &e), -1);
+	assert_int_equal(obj_import(d, 0, &out, &e), -2); /* the holder is gone */
 	assert_non_null(strstr(e.msg, "cannot reach"));
 	val_rele(k);
 	val_rele(l);
 	val_rele(d);
+}
+
+/* ---- a hostile holder ----------------------------------------------------
+ * A fake node serves one object (a str's encoding, three chunks) and
+ * answers OBJ_GET in one of these ways; the puller must fail the import
+ * with a clear error, never crash or hang, and pull again from it once it
+ * behaves. */
+enum { H_GOOD, H_SHORT, H_LONG, H_OTHER_ID, H_OTHER_TOTAL, H_OFFSET0, H_KIND, H_ERROR, H_GARBAGE,
+       H_BADFRAME, H_N };
+static _Atomic int hmode, hstop;
+static uint8_t hid[32];
+static uint8_t *hbytes, *hjunk; /* the object's encoding (and one more byte), junk as long */
+static uint64_t htotal;
+
+static void *holder_main(void *arg)
+{
+	wire_server *s = arg;
+	while (!hstop) {
+		struct wire_msg m, r = {.kind = WM_OBJ_DATA};
+		uint32_t pipe;
+		if (wire_server_recv(s, &m, &pipe, NULL, 0, 50) != WIRE_OK)
+			continue;
+		if (m.kind != WM_OBJ_GET) { /* OBJ_FREE */
+			struct wire_msg ok = {.kind = WM_OK};
+			wire_server_reply(s, &ok);
+			wire_msg_free(&m);
+			continue;
+		}
+		const struct wire_obj_get *g = &m.u.obj_get;
+		uint64_t off = g->offset < htotal ? g->offset : htotal;
+		uint64_t n = htotal - off < g->max ? htotal - off : g->max;
+		memcpy(r.u.obj_data.id, g->id, 32);
+		r.u.obj_data.total = htotal;
+		r.u.obj_data.offset = off;
+		r.u.obj_data.chunk.data = hbytes + off;
+		r.u.obj_data.chunk.len = (uint32_t)n;
+		int mode = hmode;
+		switch (mode) {
+		case H_SHORT: r.u.obj_data.chunk.len--; break;
+		case H_LONG: r.u.obj_data.chunk.len++; break; /* hbytes has one byte more */
+		case H_OTHER_ID: r.u.obj_data.id[0] ^= 1; break;
+		case H_OTHER_TOTAL: r.u.obj_data.total++; break;
+		case H_OFFSET0: r.u.obj_data.offset = 0; r.u.obj_data.chunk.data = hbytes; break;
+		case H_GARBAGE: r.u.obj_data.chunk.data = hjunk + off; break;
+		default: break;
+		}
+		if (mode == H_KIND) {
+			r = (struct wire_msg){.kind = WM_OK};
+			wire_server_reply(s, &r);
+		} else if (mode == H_ERROR) {
+			wire_server_reply_error(s, WIRE_EREFUSED, "this node holds no object (test)");
+		} else if (mode == H_BADFRAME) {
+			/* the chunk's length says 100 bytes more than the frame holds */
+			sbuf b;
+			verr e;
+			sbuf_init(&b);
+			wire_encode(&r, &b, &e);
+			uint32_t bad = (uint32_t)n + 100;
+			for (int i = 0; i < 4; i++)
+				((uint8_t *)b.data)[12 + 32 + 16 + i] = (uint8_t)(bad >> (8 * i));
+			wire_server_reply_raw(s, b.data, b.len);
+			sbuf_fini(&b);
+		} else {
+			wire_server_reply(s, &r);
+		}
+		wire_msg_free(&m);
+	}
+	return NULL;
+}
+
+static void test_hostile_holder(void **state)
+{
+	(void)state;
+	auth_token tok = {.len = 40};
+	memset(tok.key, 't', 40);
+	obj_init(&tok, "", NULL, "127.0.0.1");
+	verr e;
+	wire_server *s;
+	assert_int_equal(wire_server_open(&s, "tcp://127.0.0.1:0", &tok, &e), 0);
+	char addr[64];
+	snprintf(addr, sizeof addr, "127.0.0.1:%d", wire_server_port(s));
+	/* the object: a str spanning three chunks */
+	value want = big_str(2 * (size_t)OBJ_CHUNK + 1000, 'h');
+	sbuf enc;
+	sbuf_init(&enc);
+	assert_int_equal(val_encode(&enc, want, &e), 0);
+	htotal = enc.len;
+	hbytes = calloc(htotal + 1, 1);
+	hjunk = malloc(htotal + 1);
+	memcpy(hbytes, enc.data, htotal);
+	memset(hjunk, 0xff, htotal + 1);
+	sbuf_fini(&enc);
+	memset(hid, 0x5a, 32);
+	char hx[65];
+	for (int i = 0; i < 32; i++)
+		snprintf(hx + 2 * i, 3, "%02x", hid[i]);
+	value l = list_new(3), ref = dict_new(1), k = str_from_c(OBJ_REF_KEY);
+	list_append_take(l, str_from_c(hx));
+	list_append_take(l, str_from_c(addr));
+	list_append_take(l, v_int((int64_t)htotal));
+	assert_int_equal(dict_set(ref, k, l, &e), 0);
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, holder_main, s), 0);
+
+	static const char *const said[H_N] = {
+		[H_SHORT] = "(truncated)", [H_LONG] = "(oversized)", [H_OTHER_ID] = "another object",
+		[H_OTHER_TOTAL] = "size changed", [H_OFFSET0] = "(out of order)",
+		[H_KIND] = "answered OBJ_GET with", [H_ERROR] = "holds no object (test)",
+		[H_GARBAGE] = "does not decode", [H_BADFRAME] = "blob needs",
+	};
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int mode = 0; mode < H_N; mode++) {
+		value out = v_none();
+		hmode = mode;
+		int rc = obj_import(ref, 1, &out, &e);
+		if (mode == H_GOOD) {
+			assert_int_equal(rc, 0);
+			assert_true(val_eq(out, want));
+			val_rele(out);
+			continue;
+		}
+		/* a holder that no longer holds it counts as lost (-2: lineage) */
+		if (rc != (mode == H_ERROR ? -2 : -1) || !strstr(e.msg, said[mode]))
+			fail_msg("mode %d: rc %d, '%s' (expected '%s')", mode, rc, rc ? e.msg : "", said[mode]);
+		assert_true(out.t == V_NONE);
+		print_message("hostile holder %d: %s\n", mode, e.msg);
+		/* the holder behaves again: the same object is pulled whole
+		 * (over a new connection when the last one was dropped) */
+		hmode = H_GOOD;
+		assert_int_equal(obj_import(ref, 1, &out, &e), 0);
+		assert_true(val_eq(out, want));
+		val_rele(out);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	assert_true(t1.tv_sec - t0.tv_sec < 20); /* no hang: each failure is seen at once */
+	/* a size over the cap is refused before anything is asked or allocated */
+	uint64_t was = obj_cap(0);
+	obj_cap(htotal - 1);
+	value none = v_none();
+	assert_int_equal(obj_import(ref, 1, &none, &e), -1);
+	assert_non_null(strstr(e.msg, "over this node's cap"));
+	obj_cap(was);
+	hstop = 1;
+	pthread_join(th, NULL);
+	wire_server_close(s);
+	val_rele(k);
+	val_rele(l);
+	val_rele(ref);
+	val_rele(want);
+	free(hbytes);
+	free(hjunk);
+}
+
+/* Past the cap, held objects go to the spill store, are counted there,
+ * and are served from it; freeing one removes it there too. */
+static void test_spill(void **state)
+{
+	(void)state;
+	auth_token tok = {.len = 40};
+	memset(tok.key, 't', 40);
+	obj_init(&tok, "", NULL, "127.0.0.1");
+	char dir[] = "/tmp/test-objects-spill-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char *err = NULL;
+	store_opts so = {.memory_cap = 1 << 20, .spill_dir = dir};
+	store *st = store_open(&so, &err);
+	assert_non_null(st);
+	uint64_t was = obj_cap(0);
+	size_t n = 3 * OBJ_INLINE_MAX;
+	obj_set_spill(&st, 0);
+	obj_cap(2 * n + n / 2); /* two fit, not three */
+	verr e;
+	value v[3], ref[3];
+	for (int i = 0; i < 3; i++) {
+		v[i] = big_str(n, (char)('k' + i));
+		assert_int_equal(obj_export(v[i], &ref[i], &e), 0);
+	}
+	assert_true(obj_spilled() >= n); /* the first went to the store */
+	assert_true(obj_used() <= obj_cap(0));
+	for (int i = 0; i < 3; i++) { /* each served whole, spilled or not */
+		value back;
+		if (obj_import(ref[i], 0, &back, &e) != 0)
+			fail_msg("object %d: %s", i, e.msg);
+		assert_true(val_eq(back, v[i]));
+		val_rele(back);
+	}
+	for (int i = 0; i < 3; i++) { /* freed: gone from memory and store */
+		value back;
+		assert_int_equal(obj_import(ref[i], 1, &back, &e), 0);
+		val_rele(back);
+	}
+	assert_int_equal(obj_spilled(), 0);
+	assert_int_equal(obj_used(), 0);
+	obj_set_spill(NULL, 0);
+	obj_cap(was);
+	for (int i = 0; i < 3; i++) {
+		val_rele(v[i]);
+		val_rele(ref[i]);
+	}
+	store_close(st);
+	rmdir(dir);
 }
 
 int main(void)
@@ -220,9 +454,11 @@ int main(void)
 	wire_log_set_name("test_objects");
 	vm_types_init();
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_spill), /* first: its counts start from an empty store */
 		cmocka_unit_test(test_asm_checks),
 		cmocka_unit_test(test_export_pull),
 		cmocka_unit_test(test_pull_nowhere),
+		cmocka_unit_test(test_hostile_holder),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
