@@ -264,8 +264,10 @@ static void on_done(void *arg, int rc, value res, char *err, char *node, char *o
 		call_gone(ra);
 		return;
 	}
-	/* flow run --resume (cache.h): a result to keep */
-	if (c->cache_store && rc == 0) {
+	/* flow run --resume (cache.h): a result to keep, unless it was left on
+	 * its node (a reference to an object freed when the run ends; pulling
+	 * it here would route it through the client) */
+	if (c->cache_store && rc == 0 && !task_result_is_ref(res)) {
 		val_freeze(res);
 		cache_remote_end(cache_current(), c->cache_key, g->prog->protos[g->nodes[v].proto], res);
 	}

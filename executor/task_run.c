@@ -28,6 +28,9 @@
 static int (*g_resolve)(value v, value *out, char **err);
 static _Thread_local int keep_refs;
 void task_set_resolver(int (*resolve)(value v, value *out, char **err)) { g_resolve = resolve; }
+static bool (*g_is_ref)(value v);
+void task_set_ref_test(bool (*is_ref)(value v)) { g_is_ref = is_ref; }
+bool task_result_is_ref(value v) { return g_is_ref && g_is_ref(v); }
 void task_keep_refs(int d) { keep_refs += d; }
 
 /* Where vm is now: its instruction's span, else the DAG node's (line 0

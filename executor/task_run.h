@@ -131,6 +131,10 @@ void task_set_actors(const task_actors *a);
  * the node that runs it pulls from the holder, not through this process.
  * Set once per process (the client), before the run; NULL: none. */
 void task_set_resolver(int (*resolve)(value v, value *out, char **err));
+/* is_ref(v): v is such a reference (nothing is pulled). Set with the
+ * resolver; task_result_is_ref is false while none is set. */
+void task_set_ref_test(bool (*is_ref)(value v));
+bool task_result_is_ref(value v);
 /* Registers the encoding of actor handles that are references (an id and
  * a class index; a handle of an actor living here cannot be encoded).
  * Call once, before threads start, where handles travel. */

@@ -457,6 +457,8 @@ static int outcome(struct wire_done *d, const struct slot *s, value *res, char *
 	return status;
 }
 
+static bool is_ref(value v) { return obj_is_ref(v, NULL, NULL, 0, NULL) != 0; }
+
 /* What code here reads of a result left on its node (task_run.h's
  * task_set_resolver): pulled once, then kept in this process's store. */
 static int resolve_ref(value v, value *out, char **err)
@@ -800,6 +802,7 @@ cl_client *cl_client_open(const char *address, const auth_token *tok, const uint
 		wire_client_local_ip(cl->c, ip, sizeof ip);
 		obj_init(tok, address, NULL, ip);
 		task_set_resolver(resolve_ref);
+		task_set_ref_test(is_ref);
 		L.cl = cl;
 	}
 	plan_hash(plan, len, cl->hash);
@@ -842,6 +845,7 @@ void cl_client_close(cl_client *c)
 		ac_service_free(c->svc);
 	}
 	task_set_resolver(NULL);
+	task_set_ref_test(NULL);
 	obj_free_remotes(); /* the results left on their nodes go there too */
 	/* their lineage with them (every call has ended: no re-make runs) */
 	pthread_mutex_lock(&L.mu);
