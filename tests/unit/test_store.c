@@ -1,6 +1,7 @@
 /* test_store.c: unit tests of the object store (executor/store.h) - round
  * trips, LRU spilling to LMDB and reading back, pins, free, the errors
- * (unusable spill directory, map full, corrupt record), unencodable values,
+ * (unusable spill directory, map full, corrupt record), the map grown under
+ * a `ulimit -v`, unencodable values,
  * the size estimate, size_parse, and many threads at once. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +16,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "executor/size.h"
@@ -356,6 +358,80 @@ static void test_map_full(void **state)
 		val_rele(t);
 	}
 	store_close(s);
+}
+
+/* Under an address-space limit (`ulimit -v`) the map starts at a quarter
+ * of it, so that it fits, and doubles on MDB_MAP_FULL while it stays within
+ * half of it: spilling more than the first map holds loses nothing and
+ * fails no put. Run in a child (the limit is for good there); not under
+ * ASan or TSan, whose shadow memory needs the address space. */
+static int grow_child(void)
+{
+	long vm_pages = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+	if (!f || fscanf(f, "%ld", &vm_pages) != 1)
+		return 10;
+	fclose(f);
+	uint64_t vm = (uint64_t)vm_pages * (uint64_t)sysconf(_SC_PAGESIZE);
+	/* the first map (limit/4) is vm + 64 MiB; grown once, limit/2, it
+	 * still fits beside what the process has */
+	struct rlimit lim;
+	if (getrlimit(RLIMIT_AS, &lim) != 0)
+		return 11;
+	lim.rlim_cur = 4 * vm + 256 * MiB;
+	if (setrlimit(RLIMIT_AS, &lim) != 0)
+		return 12;
+	uint64_t first_map = lim.rlim_cur / 4;
+	store_opts o = {.memory_cap = 1 * MiB, .spill_dir = NULL, .map_size = 0};
+	char *err = NULL;
+	store *s = store_open(&o, &err);
+	if (!s) {
+		fprintf(stderr, "store_open: %s\n", err);
+		return 13;
+	}
+	/* 128 KiB records go to LMDB itself (big.dat takes 256 KiB and up) */
+	const size_t n = 128 * KiB / 8;
+	uint64_t count = first_map / (128 * KiB) * 3 / 2;
+	for (uint64_t id = 0; id < count; id++) {
+		value t = tens(n, id);
+		int rc = store_put(s, id, t, &err);
+		val_rele(t);
+		if (rc != STORE_OK) {
+			fprintf(stderr, "put %llu of %llu (first map %llu MiB): %s\n", (unsigned long long)id,
+			        (unsigned long long)count, (unsigned long long)(first_map / MiB), err ? err : "?");
+			return 14;
+		}
+	}
+	store_stats st;
+	store_get_stats(s, &st);
+	if (st.objects != count || st.mem_bytes > 2 * MiB)
+		return 15; /* spilled, not kept in memory over the cap */
+	for (uint64_t id = 0; id < count; id += 97) {
+		value g;
+		if (store_get(s, id, &g, &err) != STORE_OK || !tens_ok(g, n, id))
+			return 16;
+		val_rele(g);
+	}
+	store_close(s);
+	return 0;
+}
+
+static void test_map_grows(void **state)
+{
+	(void)state;
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+	skip();
+#else
+	fflush(NULL);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(grow_child());
+	int st = 0;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+#endif
 }
 
 /* A write that fails as on a full disk (the file size limit: EFBIG, the
@@ -753,6 +829,7 @@ int main(void)
 		cmocka_unit_test(test_store_free),
 		cmocka_unit_test(test_bad_spill_dir),
 		cmocka_unit_test(test_map_full),
+		cmocka_unit_test(test_map_grows),
 		cmocka_unit_test(test_write_failure),
 		cmocka_unit_test(test_write_failure_big),
 		cmocka_unit_test(test_unencodable),
