@@ -57,6 +57,11 @@ static struct {
 	int listening;
 	struct conn *conns;
 	size_t nconns;
+	/* connections dropped (a bad chunk sequence) or replaced (lost): shut,
+	 * kept allocated and listed here because a puller may still hold one;
+	 * one per lost or misbehaving holder, for the life of the process */
+	wire_client **dead;
+	size_t ndead;
 } S = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .cap = OBJ_DEFAULT_CAP};
 
 static pthread_mutex_t conn_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -891,6 +896,19 @@ void obj_asm_fini(obj_asm *a)
 	a->buf = a->seen = NULL;
 }
 
+/* c goes to S.dead (under conn_mu). */
+static void keep_dead(wire_client *c)
+{
+	for (size_t i = 0; i < S.ndead; i++)
+		if (S.dead[i] == c)
+			return;
+	wire_client **d = realloc(S.dead, (S.ndead + 1) * sizeof *d);
+	if (!d)
+		abort();
+	S.dead = d;
+	S.dead[S.ndead++] = c;
+}
+
 /* A connection to holder (cached; made again once lost). */
 static wire_client *conn_get(const char *addr, verr *e)
 {
@@ -903,6 +921,7 @@ static wire_client *conn_get(const char *addr, verr *e)
 				return c;
 			}
 			/* left open (another thread may still use it), replaced */
+			keep_dead(S.conns[i].c);
 			S.conns[i] = S.conns[--S.nconns];
 			break;
 		}
@@ -940,8 +959,9 @@ static void conn_drop(const char *addr, wire_client *c, const char *why)
 			S.conns[i] = S.conns[--S.nconns];
 			break;
 		}
+	keep_dead(c); /* left allocated: a puller may still hold it */
 	pthread_mutex_unlock(&conn_mu);
-	wire_client_shutdown(c); /* left allocated: a puller may still hold it */
+	wire_client_shutdown(c);
 }
 
 struct pull {
