@@ -10,9 +10,13 @@
  * actor call made after a time.sleep is made after it. Tasks get no
  * ordering edges: they may start as soon as their inputs are ready. A
  * call passed a handle (a holder) comes after the driver's calls on that
- * actor made before it, and the driver's next call on it after every
- * holder; holders do not wait for each other (LANGUAGE.md section 5:
- * callers interleave), so four tasks sharing a handle run at once.
+ * actor made before it. Nothing else waits for a holder: holders do not
+ * wait for each other, and the driver's later calls on the actor do not
+ * wait for them (LANGUAGE.md sections 5 and 6: callers interleave as their
+ * calls arrive, and the driver submits each call when it reaches it), so
+ * four tasks sharing a handle run at once, and a driver can signal tasks
+ * that poll the actor (Ray's "actor to synchronize tasks"). A driver that
+ * reads what holders did gets their results first, as in Ray.
  */
 #include <stdarg.h>
 #include <stdlib.h>
@@ -29,8 +33,6 @@ typedef struct lower_host {
 	uint32_t max_nodes;
 	int64_t last_effect;   /* the newest EFFECT node, or -1 */
 	uint32_t *last_on;     /* per node id: for ACTOR nodes, the newest call on it */
-	struct holders { uint32_t *v; uint32_t n, cap; } *hold; /* per ACTOR node: holders
-	                        * since the driver's newest call on it */
 	uint32_t cap_last;
 } lower_host;
 
@@ -61,21 +63,15 @@ static void track(lower_host *h, uint32_t id)
 		while (c <= id)
 			c *= 2;
 		uint32_t *p = realloc(h->last_on, sizeof *p * c);
-		struct holders *q = realloc(h->hold, sizeof *q * c);
-		if (!p || !q)
+		if (!p)
 			abort();
-		memset(q + h->cap_last, 0, sizeof *q * (c - h->cap_last));
 		h->last_on = p;
-		h->hold = q;
 		h->cap_last = c;
 	}
 }
 
 static void free_tracks(lower_host *h)
 {
-	for (uint32_t j = 0; j < h->cap_last; j++)
-		free(h->hold[j].v);
-	free(h->hold);
 	free(h->last_on);
 }
 
@@ -98,33 +94,12 @@ static bool order_on_actor(value x, void *ctx)
 		return false;
 	if (c->h->last_on[a] != (uint32_t)a && c->h->last_on[a] != c->id)
 		dag_order(c->h->d, c->h->last_on[a], c->id);
-	struct holders *hs = &c->h->hold[a];
-	if (hs->n && hs->v[hs->n - 1] == c->id)
-		return false; /* the same call holds it twice */
-	if (hs->n == hs->cap) {
-		hs->cap = hs->cap ? 2 * hs->cap : 8;
-		hs->v = realloc(hs->v, sizeof *hs->v * hs->cap);
-		if (!hs->v)
-			abort();
-	}
-	hs->v[hs->n++] = c->id;
 	return false;
 }
 
-/* The driver's call id on actor a comes after every holder of a since its
- * previous call, and they are done with. */
-static void after_holders(lower_host *h, uint32_t a, uint32_t id)
-{
-	struct holders *hs = &h->hold[a];
-	for (uint32_t j = 0; j < hs->n; j++)
-		if (hs->v[j] != id)
-			dag_order(h->d, hs->v[j], id);
-	hs->n = 0;
-}
-
 /* A call that is passed an actor handle may call the actor: it is one of
- * the actor's callers, ordered after the driver's calls on it before it
- * (and the driver's later ones after it); two holders are not ordered. */
+ * the actor's callers, ordered after the driver's calls on it made before
+ * it; nothing waits for it but what reads its result. */
 static void order_handles(lower_host *h, uint32_t id, value *args, int nargs)
 {
 	handles c = { h, id };
@@ -177,7 +152,6 @@ static int l_call_method(flow_vm *vm, value handle, const bc_proto *m, value *ar
 	/* per-caller FIFO: after the driver's previous call on this actor */
 	if (h->last_on[actor] != (uint32_t)actor)
 		dag_order(h->d, h->last_on[actor], id);
-	after_holders(h, (uint32_t)actor, id);
 	after_effect(h, id);
 	h->last_on[actor] = id;
 	order_handles(h, id, args, nargs);
@@ -224,10 +198,8 @@ static int l_suspend(flow_vm *vm, const char *why)
 	uint32_t id = dag_add(h->d, DAG_CONT, DAG_PROTO_DRIVER, 0, 0, regs, NULL, nregs, w);
 	after_effect(h, id);
 	for (uint32_t a = 0; a < id; a++)
-		if (h->d->nodes[a].kind == DAG_ACTOR) {
+		if (h->d->nodes[a].kind == DAG_ACTOR)
 			dag_order(h->d, h->last_on[a], id);
-			after_holders(h, a, id);
-		}
 	dag_cont *c = &h->d->cont;
 	c->frames = calloc((size_t)nf, sizeof *c->frames);
 	c->why = strdup(why);

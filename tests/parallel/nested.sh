@@ -5,7 +5,8 @@
 # nested calls spread over threads (seen in the trace); wait() returns the
 # call that ends first and honours its timeout; a nested call that can
 # never fit fails clearly; a caller blocked on a nested call still times
-# out; tasks holding one actor's handle run at the same time. Every run
+# out; tasks holding one actor's handle run at the same time; the driver
+# signals tasks that poll an actor. Every run
 # has a time limit: a deadlock fails the test, not CI.
 #
 #   tests/parallel/nested.sh FLOW
@@ -64,6 +65,17 @@ if [ $rc = 0 ] && [ "$(cat "$tmp/out")" = "6 40" ] && [ "$overlap" = True ]; the
 else
 	bad "tasks sharing a handle: exit $rc, output '$(cat "$tmp/out")', all four at once: $overlap"
 fi
+
+# the driver signals tasks that poll an actor (they would hang if the
+# driver's call waited for them)
+for cpus in 1 4; do
+	run --cpus "$cpus" "$here/signal.flow"
+	if [ $rc = 0 ] && [ "$(tr '\n' '|' <"$tmp/out")" = 'ready...|set..|["go 0!", "go 1!", "go 2!", "go 3!"]|' ]; then
+		ok
+	else
+		bad "tasks polling a signal the driver sets, --cpus $cpus: exit $rc, output '$(cat "$tmp/out")'"
+	fi
+done
 
 run --cpus 2 "$here/wait_any.flow"
 if [ $rc = 0 ] && [ "$(cat "$tmp/out")" = "$(printf '[[0.01], 1]\n[0, 1]')" ]; then
