@@ -365,6 +365,7 @@ static void test_map_full(void **state)
  * half of it: spilling more than the first map holds loses nothing and
  * fails no put. Run in a child (the limit is for good there); not under
  * ASan or TSan, whose shadow memory needs the address space. */
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
 static int grow_child(void)
 {
 	long vm_pages = 0;
@@ -415,6 +416,7 @@ static int grow_child(void)
 	store_close(s);
 	return 0;
 }
+#endif
 
 static void test_map_grows(void **state)
 {
