@@ -245,14 +245,25 @@ static int gen_raise(flow_vm *vm, gen_state *st)
 	return rc ? -1 : vm_raise(vm, "the stream's producer failed");
 }
 
-int task_stream_next(flow_vm *vm, value s, int64_t index, value *out)
+/* Stream s's state, locked, for a consumer in vm (which steps its
+ * producer at vm's depth); NULL with the error raised in vm. */
+static gen_state *stream_enter(flow_vm *vm, value s)
 {
 	gen_state *st = ((vstream *)s.as.o)->state;
 	task_host *sh = host_of(vm);
-	if (sh->base_level + sh->depth >= TASK_MAX_NESTING)
-		return vm_raise(vm, "tasks nested more than %d deep", TASK_MAX_NESTING);
-	if (!gen_lock(vm, st))
+	if (sh->base_level + sh->depth >= TASK_MAX_NESTING) {
+		vm_raise(vm, "tasks nested more than %d deep", TASK_MAX_NESTING);
+		return NULL;
+	}
+	return gen_lock(vm, st) ? st : NULL;
+}
+
+int task_stream_next(flow_vm *vm, value s, int64_t index, value *out)
+{
+	gen_state *st = stream_enter(vm, s);
+	if (!st)
 		return -1;
+	task_host *sh = host_of(vm);
 	st->iterated = true;
 	while (index >= 0 && (size_t)index >= list_len(st->items) && gen_step(sh, st))
 		;
@@ -270,12 +281,10 @@ int task_stream_next(flow_vm *vm, value s, int64_t index, value *out)
 /* get(s): every item, once the producer has ended. */
 int task_stream_get(flow_vm *vm, value s, value *out)
 {
-	gen_state *st = ((vstream *)s.as.o)->state;
-	task_host *sh = host_of(vm);
-	if (sh->base_level + sh->depth >= TASK_MAX_NESTING)
-		return vm_raise(vm, "tasks nested more than %d deep", TASK_MAX_NESTING);
-	if (!gen_lock(vm, st))
+	gen_state *st = stream_enter(vm, s);
+	if (!st)
 		return -1;
+	task_host *sh = host_of(vm);
 	while (gen_step(sh, st))
 		;
 	if (st->state == GS_FAILED)
