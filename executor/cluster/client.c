@@ -499,7 +499,6 @@ static int submit_remote(void *ctx, uint32_t fn, uint64_t seed, uint64_t ident, 
 struct resend {
 	struct slot *s;
 	char *err;
-	int tries;
 };
 
 static void *resend_main(void *arg)
