@@ -14,6 +14,9 @@
 #   bench/par/matrices.sh [-n RUNS] [-b BEFORE_FLOW] [FLOW]
 # Needs: /usr/bin/python3 with numpy (python3-numpy), GNU time.
 set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+prog=par/matrices.sh
+. "$here/../lib.sh"
 runs=5
 before=
 while getopts n:b: o; do
@@ -25,9 +28,8 @@ while getopts n:b: o; do
 done
 shift $((OPTIND - 1))
 flow=${1:-build/cli/flow}
-root=$(cd "$(dirname "$0")/../.." && pwd)
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+bench_need_flow "$flow" ${before:+"$before"}
+bench_tmp
 bins="after=$flow"
 [ -n "$before" ] && bins="before=$before $bins"
 i=0
@@ -44,13 +46,12 @@ while [ "$i" -lt "$runs" ]; do
 	awk -v w="$work" '{ printf "%s %s %.3f\n", w, $1, $2 + $3 }' "$tmp/t" >>"$tmp/numpy"
 	i=$((i + 1))
 done
-med() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 echo "seed 000 matrices, median of $runs paired runs"
 printf '%-8s %10s %10s %10s\n' what work wall cpu
 for tag in ${before:+before} after numpy; do
-	w=$(cut -d' ' -f1 "$tmp/$tag" | med)
-	wa=$(cut -d' ' -f2 "$tmp/$tag" | med)
-	c=$(cut -d' ' -f3 "$tmp/$tag" | med)
+	w=$(cut -d' ' -f1 "$tmp/$tag" | bench_median)
+	wa=$(cut -d' ' -f2 "$tmp/$tag" | bench_median)
+	c=$(cut -d' ' -f3 "$tmp/$tag" | bench_median)
 	printf '%-8s %9.3fs %9.3fs %9.3fs\n' "$tag" "$w" "$wa" "$c"
 	eval "w_$tag=$w"
 done
