@@ -57,7 +57,7 @@ static void run_job(bt_pool *p, struct job *j, bt_recs *r)
 	d.end_us = mono_us() - j->t_add;
 	if (p->busy)
 		atomic_fetch_sub(p->busy, 1);
-	d.ok = failed ? WIRE_DONE_FAILED : WIRE_DONE_OK;
+	d.ok = failed == CL_TASK_ARG_LOST ? WIRE_DONE_ARG_LOST : failed ? WIRE_DONE_FAILED : WIRE_DONE_OK;
 	d.result = result;
 	d.error = error;
 	d.node = p->name;

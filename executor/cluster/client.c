@@ -257,18 +257,24 @@ static value swap_ref(value v, const uint8_t id[32], value nr)
 	return r;
 }
 
-/* A consumer's failure err: the object whose holder was lost (1), else 0. */
-static int arg_lost(const char *err, uint8_t id[32])
+/* A WIRE_DONE_ARG_LOST outcome's object id (its result: 64 hex digits):
+ * 1, or 0 when the result is not one. Only the status says an argument
+ * was lost; the error's text is for people (a task may fail with any). */
+static int arg_lost_id(value result, uint8_t id[32])
 {
-	const char *p = err ? strstr(err, OBJ_ARG_LOST) : NULL;
-	if (!p)
+	if (result.t != V_STR || str_len(result) != 64)
 		return 0;
-	p += strlen(OBJ_ARG_LOST);
-	for (int i = 0; i < 32; i++) {
-		unsigned b;
-		if (sscanf(p + 2 * i, "%2x", &b) != 1)
+	const char *p = str_data(result);
+	for (int i = 0; i < 64; i++) {
+		char c = p[i];
+		int x = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+		      : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+		if (x < 0)
 			return 0;
-		id[i] = (uint8_t)b;
+		if (i % 2 == 0)
+			id[i / 2] = (uint8_t)(x << 4);
+		else
+			id[i / 2] |= (uint8_t)x;
 	}
 	return 1;
 }
@@ -407,14 +413,14 @@ static void test_pull_delay(value result)
 }
 
 /* outcome's status for a call that did not start because an argument's
- * holder was lost (*err starts with OBJ_ARG_LOST): never returned from
- * task_remote.run or given to a submit callback. */
+ * holder was lost (WIRE_DONE_ARG_LOST; the object's id in *lost): never
+ * returned from task_remote.run or given to a submit callback. */
 #define CL_ARG_LOST 4
 
 /* What task_remote.run returns for outcome d (consumed) of call s (sent
- * at s->t_send), or CL_ARG_LOST. */
+ * at s->t_send), or CL_ARG_LOST with the lost argument's id in lost. */
 static int outcome(struct wire_done *d, const struct slot *s, value *res, char **err,
-                   char **node, char **output)
+                   char **node, char **output, uint8_t lost[32])
 {
 	uint64_t t_send = s->t_send;
 	if (d->thread) /* where and when it ran, for --trace (run_obs.h) */
@@ -442,11 +448,10 @@ static int outcome(struct wire_done *d, const struct slot *s, value *res, char *
 		}
 	} else {
 		*err = strdup(d->error && d->error[0] ? d->error : "the task failed");
-		uint8_t id[32];
-		if (d->ok == WIRE_DONE_FAILED && arg_lost(*err, id))
+		if (d->ok == WIRE_DONE_ARG_LOST && arg_lost_id(d->result, lost))
 			status = CL_ARG_LOST;
-		else if (d->ok == WIRE_DONE_FAILED)
-			status = 1;
+		else if (d->ok == WIRE_DONE_FAILED || d->ok == WIRE_DONE_ARG_LOST)
+			status = 1; /* (an ARG_LOST without an id: a failure as said) */
 		else if (d->ok == WIRE_DONE_LOST)
 			status = TASK_REMOTE_LOST; /* its node was lost (the error names
 			                            * it): the caller may send it again */
@@ -499,16 +504,16 @@ static int submit_remote(void *ctx, uint32_t fn, uint64_t seed, uint64_t ident, 
 struct resend {
 	struct slot *s;
 	char *err;
+	uint8_t id[32]; /* the lost argument */
 };
 
 static void *resend_main(void *arg)
 {
 	struct resend *r = arg;
 	struct slot *s = r->s;
-	uint8_t id[32];
 	value na;
 	char *err = r->err;
-	if (arg_lost(err, id) && remake_arg(s->args, id, &err, &na) == 0) {
+	if (remake_arg(s->args, r->id, &err, &na) == 0) {
 		int rc = submit_remote(L.cl, s->fn, s->seed, s->ident, na, s->cb, s->cb_arg, &err);
 		val_rele(na);
 		if (rc == 0)
@@ -529,7 +534,8 @@ static void call_back(struct slot *s, struct wire_done *d)
 {
 	value res = v_none();
 	char *err = NULL, *node = NULL, *output = NULL;
-	int rc = outcome(d, s, &res, &err, &node, &output);
+	uint8_t lost[32];
+	int rc = outcome(d, s, &res, &err, &node, &output, lost);
 	if (rc == CL_ARG_LOST) {
 		free(node);
 		free(output);
@@ -542,6 +548,7 @@ static void call_back(struct slot *s, struct wire_done *d)
 			abort();
 		r->s = s;
 		r->err = err;
+		memcpy(r->id, lost, 32);
 		if (pthread_create(&th, &at, resend_main, r) == 0) {
 			pthread_attr_destroy(&at);
 			return;
@@ -597,9 +604,10 @@ static int send_call(cl_client *cl, struct wire_call *c, struct slot *s, char **
 	return lost ? -1 : 0;
 }
 
-/* One call sent and awaited (task_remote.run), or CL_ARG_LOST. */
+/* One call sent and awaited (task_remote.run), or CL_ARG_LOST (the lost
+ * argument's id in lost). */
 static int run_once(cl_client *cl, uint32_t fn, uint64_t seed, uint64_t ident, value args,
-                    value *res, char **err, char **node, char **output)
+                    value *res, char **err, char **node, char **output, uint8_t lost[32])
 {
 	struct wire_call c = {.job = cl->job, .fn = fn, .ident = ident, .seed = seed, .args = args};
 	memcpy(c.hash, cl->hash, 32);
@@ -618,7 +626,7 @@ static int run_once(cl_client *cl, uint32_t fn, uint64_t seed, uint64_t ident, v
 		*err = s.lost;
 		return -1;
 	}
-	return outcome(&s.d, &s, res, err, node, output);
+	return outcome(&s.d, &s, res, err, node, output, lost);
 }
 
 /* run_once; a call whose argument's holder was lost is sent again with
@@ -630,16 +638,16 @@ static int run_call(cl_client *cl, uint32_t fn, uint64_t seed, uint64_t ident, v
 	value a = val_hold(args);
 	int rc;
 	for (int tries = 0;; tries++) {
-		rc = run_once(cl, fn, seed, ident, a, res, err, node, output);
+		uint8_t id[32];
+		rc = run_once(cl, fn, seed, ident, a, res, err, node, output, id);
 		if (rc != CL_ARG_LOST)
 			break;
 		free(*node);
 		free(*output);
 		*node = *output = NULL;
-		uint8_t id[32];
 		value na;
 		rc = -1;
-		if (tries > 4 * LIN_REMAKES || !arg_lost(*err, id) || remake_arg(a, id, err, &na) != 0)
+		if (tries > 4 * LIN_REMAKES || remake_arg(a, id, err, &na) != 0)
 			break;
 		val_rele(a);
 		a = na;

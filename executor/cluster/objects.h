@@ -66,12 +66,12 @@ int obj_export_args(value args, value *out, verr *e);
 int obj_import(value v, int free_after, value *out, verr *e);
 int obj_import_args(value args, value *out, verr *e);
 /* The same; -2 when an argument's holder is lost, its object id in *lost
- * (a worker then reports OBJ_ARG_LOST: the client re-makes it). */
+ * (a worker then answers WIRE_DONE_ARG_LOST: the client re-makes it). */
 int obj_import_args_lost(value args, value *out, verr *e, uint8_t lost[32]);
-/* How a task's failure starts when an argument's holder was lost before
- * the task's node pulled it, then 64 hex digits (the object id), then
- * "; " and why: the client re-makes the object from its lineage and sends
- * the task again (client.c; the task had not started). */
+/* How the error of a WIRE_DONE_ARG_LOST outcome starts (then 64 hex
+ * digits, "; " and why): for people only; the client acts on the status
+ * and the id in its result, never on this text (a task's own error may
+ * say the same). */
 #define OBJ_ARG_LOST "an argument's holder was lost: object "
 /* The client leaves a task's large result on its node: the reference
  * goes on to the tasks that use it (their nodes pull it from the holder,

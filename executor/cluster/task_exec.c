@@ -281,7 +281,10 @@ int cl_task_run(cl_plan *p, uint32_t fn, value args, uint64_t seed, uint64_t ide
 		                         e.msg) < 0
 		              : asprintf(error, "cannot fetch the task's argument: %s", e.msg) < 0)
 			*error = NULL;
-		return 1;
+		if (irc != -2)
+			return 1;
+		*result = str_new(hx, 64); /* the status says so, not the text */
+		return CL_TASK_ARG_LOST;
 	}
 	int rc = run_args(p, fn, a, seed, ident, view, result, error, output);
 	val_rele(a);

@@ -35,12 +35,16 @@ const struct bc_attrs *cl_plan_actor_needs(const cl_plan *p, uint32_t cls);
 const char *cl_plan_source(const cl_plan *p);
 
 /* Runs task fn on args (a list, one item per parameter). Returns 0 with
- * *result, or 1 with *error (the task failed, or the call is invalid).
+ * *result, 1 with *error (the task failed, or the call is invalid), or
+ * CL_TASK_ARG_LOST with *error and *result the id of the argument whose
+ * holder was lost (a str of 64 hex digits; the task did not start: its
+ * outcome is WIRE_DONE_ARG_LOST).
  * Any number of threads at once: the plan keeps a task host (and its
  * VMs) per thread that runs a task at the same time, from call to call. view: what the task reads about its node
  * (sys.node_id()), or NULL. *output (malloc'd, or NULL when empty): what
  * the task printed, "(task) text" lines, at most 60 KiB (the rest cut,
  * and said so): it travels back to the caller, who prints it. */
+#define CL_TASK_ARG_LOST 2
 int cl_task_run(cl_plan *p, uint32_t fn, value args, uint64_t seed, uint64_t ident,
                 const struct flow_node_view *view, value *result, char **error, char **output);
 

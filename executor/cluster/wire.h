@@ -22,7 +22,7 @@
 #include "lang/value.h"
 
 #define WIRE_MAGIC "FLOW"
-#define WIRE_VERSION 3
+#define WIRE_VERSION 4
 #define WIRE_HEADER 12
 /* Also nng's receive limit, so a peer that has not authenticated can make a
  * node allocate at most this much; plans and objects travel in chunks. */
@@ -94,8 +94,12 @@ typedef value wire_VAL;
 /* A call's outcome in TASKS_DONE: ok is WIRE_DONE_OK (result holds the
  * value), WIRE_DONE_FAILED (the task failed: error as its node reported
  * it), WIRE_DONE_LOST (its node was lost while it held the call: error
- * names the node; it may have run) or WIRE_DONE_NOTRUN (it was not run:
- * no node for it, the plan missing, its client gone; error says why);
+ * names the node; it may have run), WIRE_DONE_NOTRUN (it was not run:
+ * no node for it, the plan missing, its client gone; error says why) or,
+ * since version 4, WIRE_DONE_ARG_LOST (it was not run: the holder of a
+ * large argument was lost before its node pulled it; result is that
+ * object's id, a str of 64 lowercase hex digits, error says why, for
+ * people only: the caller acts on the status, never on the text);
  * node ran it, output is what it printed. Version 3 appended: thread,
  * the node's thread that ran it (1, 2, ...; 0: none or unknown), and
  * start_us/end_us, when it started and ended, in microseconds after the
@@ -103,7 +107,8 @@ typedef value wire_VAL;
 #define WIRE_DONE_FIELDS(F) \
 	F(U64, id) F(U8, ok) F(VAL, result) F(STR, error) F(STR, node) F(STR, output) \
 	F(U32, thread) F(U64, start_us) F(U64, end_us)
-enum { WIRE_DONE_FAILED = 0, WIRE_DONE_OK = 1, WIRE_DONE_LOST = 2, WIRE_DONE_NOTRUN = 3 };
+enum { WIRE_DONE_FAILED = 0, WIRE_DONE_OK = 1, WIRE_DONE_LOST = 2, WIRE_DONE_NOTRUN = 3,
+       WIRE_DONE_ARG_LOST = 4 };
 
 #define WIRE_DECL(T, f) wire_##T f;
 struct wire_node { WIRE_NODE_FIELDS(WIRE_DECL) };

@@ -28,6 +28,9 @@
 #  - lineage: a result over 1 MiB (held by its node) whose node is killed
 #    before the client pulled it is made again (exit 0, the --serial
 #    output); for a task with effects, a clear error instead;
+#  - a task whose own error is a lost argument's text and 64 hex digits
+#    fails with its own message (only the outcome's status,
+#    WIRE_DONE_ARG_LOST, says an argument was lost);
 #  - the head killed: the driver and the workers stop, saying so;
 #  - no sanitizer report or SEGV in any log; at the end no process and no
 #    spill directory is left.
@@ -42,7 +45,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/harness.sh"
 cluster_harness 4
 command -v nft >/dev/null || { echo "skipped: needs nft (nftables)"; exit 77; }
-cp "$here/survive.flow" "$here/sleepy.flow" "$here/lineage.flow" "$here/argloss.flow" "$tmp/"
+cp "$here/survive.flow" "$here/sleepy.flow" "$here/lineage.flow" "$here/argloss.flow" "$here/argtext.flow" "$tmp/"
 # CPU work on every task thread (the busy, head-under-load and drain cases)
 cat >"$tmp/busy.flow" <<'EOF'
 import time
@@ -462,8 +465,8 @@ restart_worker "$h" 4 --resources lineage=1 || bad "a fresh worker on host$h did
 case_argloss() {
 # ---- lineage: a consumer's argument lost with its holder before the consumer pulled it ----
 # (the producer needs resource lineage=1: hosts 3 and 4; the consumer
-# cons=1: host2; the consumer waits 6 s for `pause`, meanwhile the
-# producer's holder, seen by its store_used, is killed)
+# cons=1: host2; the consumer waits for `pause`, which waits for the file
+# $tmp/go: the producer's holder, seen by its store_used, is killed first)
 local i p h rc t0
 for i in 2 3 4; do
 	p=$(daemon_pid $i worker)
@@ -474,19 +477,21 @@ start_worker 3 --resources lineage=1
 start_worker 4 --resources lineage=1
 wait_until 15 count_is 4 && ok || bad "the workers with resources cons and lineage did not join"
 "$flow" run --serial "$tmp/argloss.flow" >"$tmp/argloss.expected" || bad "--serial argloss.flow failed"
-frun argloss.flow >"$tmp/al.out" 2>"$tmp/al.err" &
+rm -f "$tmp/go"
+frun -p go="$tmp/go" argloss.flow >"$tmp/al.out" 2>"$tmp/al.err" &
 client=$!
 # the holder: host3 or host4 once it holds over 1 MB (heartbeat figures)
 h=""
 t0=$(ms)
-while [ -z "$h" ] && [ $(($(ms) - t0)) -lt 5000 ]; do
+while [ -z "$h" ] && [ $(($(ms) - t0)) -lt 40000 ]; do
 	h=$(status_json 2>/dev/null | python3 -c 'import json,sys
 s = json.load(sys.stdin)
 print(next((n["host"][-1] for n in s["nodes"] if n["alive"] and n["host"] in ("host3", "host4") and n["store_used"] > 1000000), ""))' 2>/dev/null)
 	[ -n "$h" ] || sleep 0.2
 done
 [ -n "$h" ] && ok || bad "no host held the large result: $(status_json 2>/dev/null | head -c 600)"
-[ -n "$h" ] && kill_worker "$h"
+[ -n "$h" ] && kill_worker "$h" && wait_until 10 gone "$(daemon_pid "$h" worker)"
+touch "$tmp/go" # the consumer may go on: it pulls its argument now
 wait $client
 rc=$?
 [ $rc = 0 ] && cmp -s "$tmp/al.out" "$tmp/argloss.expected" && ok ||
@@ -495,6 +500,21 @@ grep -q "node [0-9]* (host$h), which held the result of task 'big', was lost (.*
 	ok || bad "the client did not say it made the consumer's lost argument again: $(head -3 "$tmp/al.err")"
 echo "argloss: host$h, holding the consumer's argument, was killed; made again; exit $rc"
 [ -n "$h" ] && { restart_worker "$h" 4 --resources lineage=1 || bad "a fresh worker on host$h did not join"; }
+}
+
+case_argtext() {
+# ---- a task's own error that reads like a lost argument is an ordinary failure ----
+# (before wire version 4 the client searched the error for that text, and
+# tried to make "object 0011..." again: "no lineage to make the object again")
+local rc
+(cd "$tmp" && "$flow" run --serial argtext.flow >"$tmp/argtext.expected" 2>/dev/null)
+frun argtext.flow >"$tmp/at.out" 2>"$tmp/at.err"
+rc=$?
+[ $rc = 1 ] && cmp -s "$tmp/at.out" "$tmp/argtext.expected" && ok ||
+	bad "a task failing with a lost argument's text: exit $rc: $(cat "$tmp/at.out") $(head -5 "$tmp/at.err")"
+[ "$(grep -c "error: an argument's holder was lost: object 00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff (in task 'liar')$" "$tmp/at.err")" = 2 ] &&
+	! grep -qE "no lineage|making it again|test hook" "$tmp/at.err" && ok ||
+	bad "a task failing with a lost argument's text was not reported as its own failure: $(head -8 "$tmp/at.err")"
 }
 
 case_headloss() {
@@ -531,7 +551,7 @@ wait_until 10 grep -q "Flow head started" "$tmp/head2.out" && ok || bad "a fresh
 # SURVIVE_CASES="loss" (names of the case_ functions above, in order;
 # default: all) runs only those, on a fresh cluster: e.g. the loss case
 # alone in a loop under an ASan build (docs/faults.md)
-all_cases="kill partition busy hload slow loss drain chaos effects lineage argloss headloss"
+all_cases="kill partition busy hload slow loss drain chaos effects lineage argloss argtext headloss"
 for c in ${SURVIVE_CASES:-$all_cases}; do
 	grep -qw "$c" <<<"$all_cases" || { bad "no case '$c' (cases: $all_cases)"; continue; }
 	"case_$c"
