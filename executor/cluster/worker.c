@@ -420,9 +420,14 @@ static int rejoin(struct worker *w, const struct node_opts *o, const char *url, 
 		for (int slept = 0; slept < 500 && !*o->stop; slept += 50)
 			usleep(50 * 1000);
 	}
-	/* a new node: its own spill directory; the old one goes */
+	/* a new node: its own spill directory; the old one goes (and with it
+	 * the objects spilled there: their readers make them again). The
+	 * listener may be reading a spilled object: it has no store while
+	 * the old one closes */
+	obj_set_spill(NULL, 0);
 	if (o->store && daemon_store_renew(o->store, o->spill_dir, o->store_cap, &ce) != 0)
 		wire_log("could not open a new object store: %s", ce.msg);
+	obj_set_spill(o->store, o->store_cap);
 	set_names(w);
 	w->pool = bt_pool_start(o->cpus > 0 ? o->cpus : 1, w->name, &w->view, &w->cpus_used,
 	                        task_done, w);

@@ -28,6 +28,9 @@
 #  - lineage: a result over 1 MiB (held by its node) whose node is killed
 #    before the client pulled it is made again (exit 0, the --serial
 #    output); for a task with effects, a clear error instead;
+#  - a worker cut off and joined again (a new node, a new spill store)
+#    has lost the large result it had spilled: the client, pulling it
+#    from the same address afterwards, makes it again from its lineage;
 #  - a task whose own error is a lost argument's text and 64 hex digits
 #    fails with its own message (only the outcome's status,
 #    WIRE_DONE_ARG_LOST, says an argument was lost);
@@ -45,7 +48,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/harness.sh"
 cluster_harness 4
 command -v nft >/dev/null || { echo "skipped: needs nft (nftables)"; exit 77; }
-cp "$here/survive.flow" "$here/sleepy.flow" "$here/lineage.flow" "$here/argloss.flow" "$here/argtext.flow" "$tmp/"
+cp "$here/survive.flow" "$here/sleepy.flow" "$here/lineage.flow" "$here/argloss.flow" "$here/argtext.flow" "$here/rejoin.flow" "$tmp/"
 # CPU work on every task thread (the busy, head-under-load and drain cases)
 cat >"$tmp/busy.flow" <<'EOF'
 import time
@@ -517,6 +520,50 @@ rc=$?
 	bad "a task failing with a lost argument's text was not reported as its own failure: $(head -8 "$tmp/at.err")"
 }
 
+case_rejoin() {
+# ---- a worker joins again after a partition: its spilled objects are gone, lineage makes them ----
+# (host3's worker: resource rejoin=1 and an object store of 2.5 MB, so
+# the second large result of rejoin.flow spills the first; the client
+# holds its pull of the first for 25 s, meanwhile host3 is cut off until
+# it lost the head, then healed: it joins again as a new node)
+local p rc n0
+p=$(daemon_pid 3 worker)
+kill -TERM "$p"
+wait_until 40 gone "$p" || bad "the worker on host3 did not stop"
+FLOW_OBJECT_CAP=2500000 start_worker 3 --resources rejoin=1
+wait_until 15 count_is 4 && ok || bad "the worker with resource rejoin did not join"
+(cd "$tmp" && "$flow" run --serial rejoin.flow >"$tmp/rejoin.expected") || bad "--serial rejoin.flow failed"
+n0=$(grep -c "joined the head again" "$tmp/w3.err")
+(export FLOW_TEST_PULL_DELAY_MS=25000; frun rejoin.flow >"$tmp/rj.out" 2>"$tmp/rj.err") &
+client=$!
+wait_until 60 grep -qs "test hook: pulling a result" "$tmp/rj.err" ||
+	bad "rejoin.flow made no large result: $(head -3 "$tmp/rj.err")"
+grep -q "spilled object" "$tmp/w3.err" && ok || bad "host3 did not spill the first large result: $(tail -3 "$tmp/w3.err")"
+ip netns exec "$(host_ns 3)" nft -f - <<'NFT'
+table inet flowpart {
+	chain in { type filter hook input priority 0; policy drop; iif lo accept; }
+	chain out { type filter hook output priority 0; policy drop; oif lo accept; }
+}
+NFT
+wait_until 15 bash -c "[ \$(grep -c 'trying to join it again' '$tmp/w3.err') -gt $(grep -c 'trying to join it again' "$tmp/w3.err") ]" ||
+	bad "the cut-off worker on host3 did not lose the head: $(tail -2 "$tmp/w3.err")"
+ip netns exec "$(host_ns 3)" nft delete table inet flowpart || bad "could not heal the partition"
+wait_until 15 bash -c "[ \$(grep -c 'joined the head again' '$tmp/w3.err') -gt $n0 ]" && ok ||
+	bad "host3 did not join again after healing: $(tail -3 "$tmp/w3.err")"
+wait $client
+rc=$?
+[ $rc = 0 ] && cmp -s "$tmp/rj.out" "$tmp/rejoin.expected" && ok ||
+	bad "a spilled result lost with a rejoin: exit $rc: $(cat "$tmp/rj.out") $(grep -v 'test hook' "$tmp/rj.err" | head -5)"
+grep -q "which held the result of task 'big', was lost (.*); making it again (1 of 3)" "$tmp/rj.err" && ok ||
+	bad "the client did not make the lost result again: $(grep -v 'test hook' "$tmp/rj.err" | head -3)"
+echo "rejoin: $(grep -o "was lost (.*); making it again (1 of 3)" "$tmp/rj.err" | head -1)"
+p=$(daemon_pid 3 worker)
+kill -TERM "$p"
+wait_until 40 gone "$p" || bad "the worker on host3 did not stop"
+start_worker 3
+wait_until 15 count_is 4 && ok || bad "a fresh worker on host3 did not join"
+}
+
 case_headloss() {
 # ---- the head killed mid-run: the driver says so once and stops; the workers stop ----
 head_pid=$(daemon_pid 1 head)
@@ -551,7 +598,7 @@ wait_until 10 grep -q "Flow head started" "$tmp/head2.out" && ok || bad "a fresh
 # SURVIVE_CASES="loss" (names of the case_ functions above, in order;
 # default: all) runs only those, on a fresh cluster: e.g. the loss case
 # alone in a loop under an ASan build (docs/faults.md)
-all_cases="kill partition busy hload slow loss drain chaos effects lineage argloss argtext headloss"
+all_cases="kill partition busy hload slow loss drain chaos effects lineage argloss argtext rejoin headloss"
 for c in ${SURVIVE_CASES:-$all_cases}; do
 	grep -qw "$c" <<<"$all_cases" || { bad "no case '$c' (cases: $all_cases)"; continue; }
 	"case_$c"
