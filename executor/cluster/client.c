@@ -59,6 +59,12 @@ struct cl_client {
 	uint64_t seq;
 	bt_pump *pump;
 	char *lost; /* the connection to the head failed: why (malloc'd) */
+	/* re-send threads (resend_main) not yet ended, under mu: close waits
+	 * for them (they use the client and the lineage); stopped: the run
+	 * stopped (abandon) or the client closes, so none re-makes anything */
+	int resends;
+	bool stopped;
+	pthread_cond_t resends_cv;
 	/* the membership when the run began: one view per node */
 	flow_node_view *views;
 	const flow_node_view **peers;
@@ -308,7 +314,7 @@ void cl_client_set_program(cl_client *cl, const bc_program *prog)
 		cl->names[i] = strdup(prog->protos[i]->name ? prog->protos[i]->name : "?");
 }
 
-static void call_back(struct slot *s, struct wire_done *d);
+static void call_back(cl_client *cl, struct slot *s, struct wire_done *d);
 
 static wire_client *pump_link(void *arg, verr *e)
 {
@@ -335,7 +341,7 @@ static void pump_done(void *arg, struct wire_done *d, uint32_t n)
 			continue;
 		}
 		if (s[i]->cb) {
-			call_back(s[i], &d[i]);
+			call_back(cl, s[i], &d[i]);
 			continue;
 		}
 		s[i]->d = d[i];
@@ -502,6 +508,7 @@ static int submit_remote(void *ctx, uint32_t fn, uint64_t seed, uint64_t ident, 
 /* A submitted call whose argument was lost, sent again from a thread of
  * its own (the re-make waits for a call: not on the pump's thread). */
 struct resend {
+	cl_client *cl;
 	struct slot *s;
 	char *err;
 	uint8_t id[32]; /* the lost argument */
@@ -511,10 +518,23 @@ static void *resend_main(void *arg)
 {
 	struct resend *r = arg;
 	struct slot *s = r->s;
+	cl_client *cl = r->cl;
 	value na;
 	char *err = r->err;
-	if (remake_arg(s->args, r->id, &err, &na) == 0) {
-		int rc = submit_remote(L.cl, s->fn, s->seed, s->ident, na, s->cb, s->cb_arg, &err);
+	pthread_mutex_lock(&cl->mu);
+	bool stopped = cl->stopped;
+	pthread_mutex_unlock(&cl->mu);
+	if (stopped) { /* the run stopped: nothing is made again for it */
+		free(err);
+		err = strdup("the run stopped");
+	} else if (remake_arg(s->args, r->id, &err, &na) == 0) {
+		pthread_mutex_lock(&cl->mu);
+		stopped = cl->stopped; /* it stopped while the argument was made */
+		pthread_mutex_unlock(&cl->mu);
+		int rc = stopped ? -1
+		                 : submit_remote(cl, s->fn, s->seed, s->ident, na, s->cb, s->cb_arg, &err);
+		if (stopped)
+			err = strdup("the run stopped");
 		val_rele(na);
 		if (rc == 0)
 			goto out;
@@ -526,11 +546,16 @@ out:
 	val_rele(s->args);
 	free(s);
 	free(r);
+	/* the last use of cl: close may free it once this is unlocked */
+	pthread_mutex_lock(&cl->mu);
+	if (--cl->resends == 0)
+		pthread_cond_broadcast(&cl->resends_cv);
+	pthread_mutex_unlock(&cl->mu);
 	return NULL;
 }
 
 /* A submitted call's outcome d (consumed) goes to its callback; s goes. */
-static void call_back(struct slot *s, struct wire_done *d)
+static void call_back(cl_client *cl, struct slot *s, struct wire_done *d)
 {
 	value res = v_none();
 	char *err = NULL, *node = NULL, *output = NULL;
@@ -546,14 +571,21 @@ static void call_back(struct slot *s, struct wire_done *d)
 		pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
 		if (!r)
 			abort();
+		r->cl = cl;
 		r->s = s;
 		r->err = err;
 		memcpy(r->id, lost, 32);
+		pthread_mutex_lock(&cl->mu);
+		cl->resends++;
+		pthread_mutex_unlock(&cl->mu);
 		if (pthread_create(&th, &at, resend_main, r) == 0) {
 			pthread_attr_destroy(&at);
 			return;
 		}
 		pthread_attr_destroy(&at);
+		pthread_mutex_lock(&cl->mu);
+		cl->resends--;
+		pthread_mutex_unlock(&cl->mu);
 		free(r);
 		rc = -1;
 		node = output = NULL;
@@ -694,6 +726,7 @@ static void abandon_remote(void *ctx)
 	struct slot **cbs = NULL;
 	size_t ncb = 0;
 	pthread_mutex_lock(&cl->mu);
+	cl->stopped = true; /* a re-send under way answers "the run stopped" */
 	for (size_t i = 0; i < cl->calls.cap; i++) {
 		struct slot *s = cl->calls.vals[i];
 		if (!cl->calls.keys[i] || !s || !s->cb)
@@ -821,6 +854,7 @@ cl_client *cl_client_open(const char *address, const auth_token *tok, const uint
 		return NULL;
 	}
 	pthread_mutex_init(&cl->mu, NULL);
+	pthread_cond_init(&cl->resends_cv, NULL);
 	cl->pump = bt_pump_start(&(bt_pump_ops){pump_link, pump_done, pump_lost}, cl, 2);
 	cl->remote = (task_remote){.run = run_remote, .ctx = cl, .submit = submit_remote,
 	                           .abandon = abandon_remote};
@@ -847,6 +881,22 @@ void cl_client_close(cl_client *c)
 {
 	if (!c)
 		return;
+	/* a re-send thread still under way (a run that stopped): it ends
+	 * before what it uses goes. Normally none is: each answers its call
+	 * before it ends, and the executor waited for every answer. One
+	 * waiting for a call ends when the connection does. */
+	if (c->pump) {
+		pthread_mutex_lock(&c->mu);
+		c->stopped = true;
+		if (c->resends > 0) {
+			pthread_mutex_unlock(&c->mu);
+			wire_client_shutdown(c->c);
+			pthread_mutex_lock(&c->mu);
+		}
+		while (c->resends > 0)
+			pthread_cond_wait(&c->resends_cv, &c->mu);
+		pthread_mutex_unlock(&c->mu);
+	}
 	if (c->svc) {
 		task_set_actors(NULL);
 		ac_service_free(c->svc);
@@ -879,6 +929,7 @@ void cl_client_close(cl_client *c)
 		wire_client_shutdown(c->c); /* the pump's requests end now */
 		bt_pump_stop(c->pump);
 		pthread_mutex_destroy(&c->mu);
+		pthread_cond_destroy(&c->resends_cv);
 	}
 	wire_client_close(c->c);
 	bt_map_free(&c->calls);

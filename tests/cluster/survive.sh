@@ -48,7 +48,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/harness.sh"
 cluster_harness 4
 command -v nft >/dev/null || { echo "skipped: needs nft (nftables)"; exit 77; }
-cp "$here/survive.flow" "$here/sleepy.flow" "$here/lineage.flow" "$here/argloss.flow" "$here/argtext.flow" "$here/rejoin.flow" "$tmp/"
+cp "$here/survive.flow" "$here/sleepy.flow" "$here/lineage.flow" "$here/argloss.flow" "$here/argtext.flow" "$here/rejoin.flow" "$here/argstop.flow" "$tmp/"
 # CPU work on every task thread (the busy, head-under-load and drain cases)
 cat >"$tmp/busy.flow" <<'EOF'
 import time
@@ -502,6 +502,29 @@ rc=$?
 grep -q "node [0-9]* (host$h), which held the result of task 'big', was lost (.*an argument's holder was lost.*); making it again (1 of 3)" "$tmp/al.err" &&
 	ok || bad "the client did not say it made the consumer's lost argument again: $(head -3 "$tmp/al.err")"
 echo "argloss: host$h, holding the consumer's argument, was killed; made again; exit $rc"
+[ -n "$h" ] && { restart_worker "$h" 4 --resources lineage=1 || bad "a fresh worker on host$h did not join"; }
+# the same, but the driver stops (an uncaught error) about when the
+# argument is being made again on the client's re-send thread: the run
+# ends with that error, no hang; no sanitizer report under an ASan build
+# (sanitizer_clean reads as.err too)
+rm -f "$tmp/go"
+frun -p go="$tmp/go" argstop.flow >"$tmp/as.out" 2>"$tmp/as.err" &
+client=$!
+h=""
+t0=$(ms)
+while [ -z "$h" ] && [ $(($(ms) - t0)) -lt 40000 ]; do
+	h=$(status_json 2>/dev/null | python3 -c 'import json,sys
+s = json.load(sys.stdin)
+print(next((n["host"][-1] for n in s["nodes"] if n["alive"] and n["host"] in ("host3", "host4") and n["store_used"] > 1000000), ""))' 2>/dev/null)
+	[ -n "$h" ] || sleep 0.2
+done
+[ -n "$h" ] && kill_worker "$h" && wait_until 10 gone "$(daemon_pid "$h" worker)"
+touch "$tmp/go"
+wait $client
+rc=$?
+[ $rc = 1 ] && grep -q "error: the driver stops here" "$tmp/as.err" && ok ||
+	bad "the driver stopping while an argument is made again: exit $rc: $(head -5 "$tmp/as.err")"
+echo "argstop: exit $rc; $(grep -c "making it again" "$tmp/as.err") re-makes said; $(grep -c "the run stopped" "$tmp/as.err") calls answered 'the run stopped'"
 [ -n "$h" ] && { restart_worker "$h" 4 --resources lineage=1 || bad "a fresh worker on host$h did not join"; }
 }
 
