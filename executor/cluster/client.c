@@ -889,6 +889,8 @@ void cl_client_close(cl_client *c)
 		pthread_mutex_lock(&c->mu);
 		c->stopped = true;
 		if (c->resends > 0) {
+			if (!c->lost) /* (and pump_lost does not report a lost head) */
+				c->lost = strdup("the run ended");
 			pthread_mutex_unlock(&c->mu);
 			wire_client_shutdown(c->c);
 			pthread_mutex_lock(&c->mu);
