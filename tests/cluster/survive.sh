@@ -438,7 +438,7 @@ wait_until 15 count_is 4 && ok || bad "the workers with resource lineage did not
 "$flow" run --serial "$tmp/lineage.flow" >"$tmp/lineage.expected" || bad "--serial lineage.flow failed"
 (export FLOW_TEST_PULL_DELAY_MS=3000; frun lineage.flow >"$tmp/lin.out" 2>"$tmp/lin.err") &
 client=$!
-wait_until 30 grep -q "test hook: pulling a result" "$tmp/lin.err" || bad "lineage.flow made no large result: $(head -3 "$tmp/lin.err")"
+wait_until 30 grep -qs "test hook: pulling a result" "$tmp/lin.err" || bad "lineage.flow made no large result: $(head -3 "$tmp/lin.err")"
 h=$(grep -m1 -o "test hook: pulling a result of [0-9]* bytes from 10.77.0.[0-9]*" "$tmp/lin.err" | sed 's/.*\.//')
 [ "$h" = 3 ] || [ "$h" = 4 ] && ok || bad "the large result was not held by host3 or host4: $(grep -m1 'test hook' "$tmp/lin.err")"
 kill_worker "$h"
@@ -455,7 +455,7 @@ sed -e 's/^task big/task big_fx/' -e 's/big(400000)/big_fx(400000)/' \
 restart_worker "$h" 4 --resources lineage=1 || bad "a fresh worker on host$h did not join"
 (export FLOW_TEST_PULL_DELAY_MS=3000; frun linfx.flow >"$tmp/linfx.out" 2>"$tmp/linfx.err") &
 client=$!
-wait_until 30 grep -q "test hook: pulling a result" "$tmp/linfx.err" || bad "linfx.flow made no large result: $(head -3 "$tmp/linfx.err")"
+wait_until 30 grep -qs "test hook: pulling a result" "$tmp/linfx.err" || bad "linfx.flow made no large result: $(head -3 "$tmp/linfx.err")"
 h=$(grep -m1 -o "test hook: pulling a result of [0-9]* bytes from 10.77.0.[0-9]*" "$tmp/linfx.err" | sed 's/.*\.//')
 kill_worker "$h"
 wait $client
