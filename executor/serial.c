@@ -3,6 +3,8 @@
  * in program order), in one thread; nested task and actor calls run
  * inline (task_run.c, shared with the parallel executor, is the host of
  * task bodies). This is the semantics oracle for the parallel executor.
+ * A task call holding an actor handle is deferred until its result is
+ * needed (run_all), so it can wait for the driver's later calls.
  * Its node is this machine offering one CPU (what cluster.nodes() says).
  *
  * @timeout is enforced by a watchdog thread (watchdog.h), which stops
@@ -17,32 +19,137 @@
 #include "executor/task_run.h"
 #include "executor/watchdog.h"
 
-/* Runs every node in id order on sh; 1 when one could not run. */
+/* A task call holding an actor handle may wait for a later driver call on
+ * that actor (Ray's "actor to synchronize tasks": tasks poll
+ * signal.is_ready() until the driver calls signal.send()). Run at once, it
+ * would wait forever for a driver that runs after it; so it is deferred:
+ * it runs when a node needs its result, or when the driver has ended. The
+ * driver's effects keep program order; the actor's callers interleave, as
+ * LANGUAGE.md section 5 allows. */
+static bool holds_handle(value x, void *ctx)
+{
+	(void)ctx;
+	return x.t == V_ACTOR;
+}
+
+static bool deferrable(const dag *g, uint32_t v)
+{
+	const dag_node *nd = &g->nodes[v];
+	if (nd->kind != DAG_TASK)
+		return false;
+	for (uint32_t j = 0; j < nd->nin; j++)
+		if (val_any(g->ins[nd->in + j], holds_handle, NULL))
+			return true;
+	return false;
+}
+
+typedef struct serial_run {
+	task_host *sh;
+	flow_vm *dv;
+	const dag *g;
+	run_obs *obs;
+	uint8_t *deferred; /* per node: deferred and not yet run */
+	uint32_t *stack;   /* ensure()'s work list (no recursion: deep chains) */
+} serial_run;
+
+/* Runs node v; task_run_node's code (0, >0: the driver ended, <0). */
+static int run_one(serial_run *r, uint32_t v)
+{
+	obs_mark m;
+	obs_tick(r->obs);
+	obs_node_begin(r->obs, r->sh, v, 0, &m);
+	int rc = task_run_node(r->sh, r->dv, r->g, v);
+	obs_node_end(r->obs, r->sh, v, &m);
+	return rc;
+}
+
+/* Runs the deferred nodes v needs (transitively, lowest id first: a
+ * deferred node's own deferred inputs before it). */
+static int ensure(serial_run *r, uint32_t v)
+{
+	const dag *g = r->g;
+	uint32_t top = 0;
+	r->stack[top++] = v;
+	while (top) {
+		uint32_t u = r->stack[top - 1];
+		bool pushed = false;
+		for (uint32_t e = g->pred_off[u]; e < g->pred_off[u + 1]; e++) {
+			uint32_t p = g->preds[e];
+			if (r->deferred[p] == 1) {
+				r->deferred[p] = 2; /* on the stack */
+				r->stack[top++] = p;
+				pushed = true;
+			}
+		}
+		if (pushed)
+			continue;
+		top--;
+		if (u == v)
+			break;
+		r->deferred[u] = 0;
+		int rc = run_one(r, u);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static int report(serial_run *r)
+{
+	char *e = task_render_error(r->dv, "");
+	fprintf(r->sh->err, "%s\n", e);
+	free(e);
+	return 1;
+}
+
+/* Runs every node in id order on sh, deferring task calls that hold an
+ * actor handle (above); 1 when one could not run. */
 static int run_all(task_host *sh, const dag *g, run_obs *obs)
 {
-	flow_vm *dv = task_host_vm(sh);
+	serial_run r = { sh, task_host_vm(sh), g, obs, calloc(g->n ? g->n : 1, 1),
+	                 malloc((g->n ? g->n : 1) * sizeof(uint32_t)) };
+	if (!r.deferred || !r.stack)
+		abort();
 	int status = 0;
-	for (uint32_t v = 0; v < g->n; v++) {
+	bool ended = false;
+	for (uint32_t v = 0; v < g->n && !ended; v++) {
 		if (run_cancelled()) { /* SIGINT/SIGTERM: nothing more starts */
 			status = 1;
 			break;
 		}
-		obs_mark m;
-		obs_tick(obs);
-		obs_node_begin(obs, sh, v, 0, &m);
-		int rc = task_run_node(sh, dv, g, v);
-		obs_node_end(obs, sh, v, &m);
+		if (deferrable(g, v)) {
+			r.deferred[v] = 1;
+			continue;
+		}
+		int rc = ensure(&r, v);
+		if (rc == 0)
+			rc = run_one(&r, v);
 		if (rc > 0)
-			break; /* the driver ended (section 8): later nodes are not run */
-		if (rc) {
-			char *e = task_render_error(dv, "");
-			fprintf(sh->err, "%s\n", e);
-			free(e);
-			status = 1;
+			ended = true; /* the driver ended (section 8): later nodes are not run */
+		else if (rc) {
+			status = report(&r);
 			break;
 		}
 	}
-	vm_free(dv);
+	/* calls the driver made still run to their end (lowest id first) */
+	for (uint32_t v = 0; v < g->n && status == 0; v++) {
+		if (r.deferred[v] != 1)
+			continue;
+		if (run_cancelled()) {
+			status = 1;
+			break;
+		}
+		int rc = ensure(&r, v);
+		if (r.deferred[v] == 1 && rc == 0) {
+			r.deferred[v] = 0;
+			rc = run_one(&r, v);
+		}
+		if (rc < 0)
+			status = report(&r);
+	}
+	free(r.deferred);
+	free(r.stack);
+	vm_free(r.dv);
 	return status;
 }
 
