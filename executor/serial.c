@@ -102,8 +102,31 @@ static int report(serial_run *r)
 	return 1;
 }
 
+/* Runs the deferred nodes below `upto`, lowest id first. */
+static int run_deferred(serial_run *r, uint32_t upto)
+{
+	for (uint32_t v = 0; v < upto; v++) {
+		if (r->deferred[v] != 1)
+			continue;
+		if (run_cancelled())
+			return 1;
+		int rc = ensure(r, v);
+		if (r->deferred[v] == 1 && rc == 0) {
+			r->deferred[v] = 0;
+			rc = run_one(r, v);
+		}
+		if (rc < 0)
+			return report(r);
+	}
+	return 0;
+}
+
 /* Runs every node in id order on sh, deferring task calls that hold an
- * actor handle (above); 1 when one could not run. */
+ * actor handle (above); 1 when one could not run. The staged driver
+ * (DAG_CONT) may poll what those calls do (Ray's progress actor, with
+ * time.sleep and break), so every call made before it runs first: the
+ * parallel executor's CONT also waits for the calls whose futures the
+ * driver holds. */
 static int run_all(task_host *sh, const dag *g, run_obs *obs)
 {
 	serial_run r = { sh, task_host_vm(sh), g, obs, calloc(g->n ? g->n : 1, 1),
@@ -111,8 +134,7 @@ static int run_all(task_host *sh, const dag *g, run_obs *obs)
 	if (!r.deferred || !r.stack)
 		abort();
 	int status = 0;
-	bool ended = false;
-	for (uint32_t v = 0; v < g->n && !ended; v++) {
+	for (uint32_t v = 0; v < g->n; v++) {
 		if (run_cancelled()) { /* SIGINT/SIGTERM: nothing more starts */
 			status = 1;
 			break;
@@ -121,32 +143,21 @@ static int run_all(task_host *sh, const dag *g, run_obs *obs)
 			r.deferred[v] = 1;
 			continue;
 		}
+		if (g->nodes[v].kind == DAG_CONT && (status = run_deferred(&r, v)) != 0)
+			break;
 		int rc = ensure(&r, v);
 		if (rc == 0)
 			rc = run_one(&r, v);
 		if (rc > 0)
-			ended = true; /* the driver ended (section 8): later nodes are not run */
-		else if (rc) {
+			break; /* the driver ended (section 8): later nodes are not run */
+		if (rc) {
 			status = report(&r);
 			break;
 		}
 	}
-	/* calls the driver made still run to their end (lowest id first) */
-	for (uint32_t v = 0; v < g->n && status == 0; v++) {
-		if (r.deferred[v] != 1)
-			continue;
-		if (run_cancelled()) {
-			status = 1;
-			break;
-		}
-		int rc = ensure(&r, v);
-		if (r.deferred[v] == 1 && rc == 0) {
-			r.deferred[v] = 0;
-			rc = run_one(&r, v);
-		}
-		if (rc < 0)
-			status = report(&r);
-	}
+	/* calls the driver made still run to their end */
+	if (status == 0)
+		status = run_deferred(&r, g->n) ? 1 : 0;
 	free(r.deferred);
 	free(r.stack);
 	vm_free(r.dv);
