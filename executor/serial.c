@@ -63,31 +63,35 @@ static int run_one(serial_run *r, uint32_t v)
 	return rc;
 }
 
-/* Runs the deferred nodes v needs (transitively, lowest id first: a
- * deferred node's own deferred inputs before it). */
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Runs the deferred nodes v needs, transitively: gathered first, then
+ * run in id order (a topological order, so each one's deferred inputs
+ * run before it). */
 static int ensure(serial_run *r, uint32_t v)
 {
 	const dag *g = r->g;
-	uint32_t top = 0;
-	r->stack[top++] = v;
-	while (top) {
-		uint32_t u = r->stack[top - 1];
-		bool pushed = false;
+	uint32_t n = 0;
+	for (uint32_t k = 0, u = v;; u = r->stack[k++]) {
 		for (uint32_t e = g->pred_off[u]; e < g->pred_off[u + 1]; e++) {
 			uint32_t p = g->preds[e];
 			if (r->deferred[p] == 1) {
-				r->deferred[p] = 2; /* on the stack */
-				r->stack[top++] = p;
-				pushed = true;
+				r->deferred[p] = 2; /* gathered */
+				r->stack[n++] = p;
 			}
 		}
-		if (pushed)
-			continue;
-		top--;
-		if (u == v)
+		if (k == n)
 			break;
-		r->deferred[u] = 0;
-		int rc = run_one(r, u);
+	}
+	qsort(r->stack, n, sizeof *r->stack, cmp_u32);
+	for (uint32_t k = 0; k < n; k++)
+		r->deferred[r->stack[k]] = 0;
+	for (uint32_t k = 0; k < n; k++) {
+		int rc = run_one(r, r->stack[k]);
 		if (rc)
 			return rc;
 	}
