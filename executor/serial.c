@@ -3,6 +3,8 @@
  * in program order), in one thread; nested task and actor calls run
  * inline (task_run.c, shared with the parallel executor, is the host of
  * task bodies). This is the semantics oracle for the parallel executor.
+ * A task call holding an actor handle is deferred until its result is
+ * needed (run_all), so it can wait for the driver's later calls.
  * Its node is this machine offering one CPU (what cluster.nodes() says).
  *
  * @timeout is enforced by a watchdog thread (watchdog.h), which stops
@@ -17,32 +19,152 @@
 #include "executor/task_run.h"
 #include "executor/watchdog.h"
 
-/* Runs every node in id order on sh; 1 when one could not run. */
+/* A task call holding an actor handle may wait for a later driver call on
+ * that actor (Ray's "actor to synchronize tasks": tasks poll
+ * signal.is_ready() until the driver calls signal.send()). Run at once, it
+ * would wait forever for a driver that runs after it; so it is deferred:
+ * it runs when a node needs its result, or when the driver has ended. The
+ * driver's effects keep program order; the actor's callers interleave, as
+ * LANGUAGE.md section 5 allows. */
+static bool holds_handle(value x, void *ctx)
+{
+	(void)ctx;
+	return x.t == V_ACTOR;
+}
+
+static bool deferrable(const dag *g, uint32_t v)
+{
+	const dag_node *nd = &g->nodes[v];
+	if (nd->kind != DAG_TASK)
+		return false;
+	for (uint32_t j = 0; j < nd->nin; j++)
+		if (val_any(g->ins[nd->in + j], holds_handle, NULL))
+			return true;
+	return false;
+}
+
+typedef struct serial_run {
+	task_host *sh;
+	flow_vm *dv;
+	const dag *g;
+	run_obs *obs;
+	uint8_t *deferred; /* per node: deferred and not yet run */
+	uint32_t *stack;   /* ensure()'s work list (no recursion: deep chains) */
+} serial_run;
+
+/* Runs node v; task_run_node's code (0, >0: the driver ended, <0). */
+static int run_one(serial_run *r, uint32_t v)
+{
+	obs_mark m;
+	obs_tick(r->obs);
+	obs_node_begin(r->obs, r->sh, v, 0, &m);
+	int rc = task_run_node(r->sh, r->dv, r->g, v);
+	obs_node_end(r->obs, r->sh, v, &m);
+	return rc;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Runs the deferred nodes v needs, transitively: gathered first, then
+ * run in id order (a topological order, so each one's deferred inputs
+ * run before it). */
+static int ensure(serial_run *r, uint32_t v)
+{
+	const dag *g = r->g;
+	uint32_t n = 0;
+	for (uint32_t k = 0, u = v;; u = r->stack[k++]) {
+		for (uint32_t e = g->pred_off[u]; e < g->pred_off[u + 1]; e++) {
+			uint32_t p = g->preds[e];
+			if (r->deferred[p] == 1) {
+				r->deferred[p] = 2; /* gathered */
+				r->stack[n++] = p;
+			}
+		}
+		if (k == n)
+			break;
+	}
+	qsort(r->stack, n, sizeof *r->stack, cmp_u32);
+	for (uint32_t k = 0; k < n; k++)
+		r->deferred[r->stack[k]] = 0;
+	for (uint32_t k = 0; k < n; k++) {
+		int rc = run_one(r, r->stack[k]);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static int report(serial_run *r)
+{
+	char *e = task_render_error(r->dv, "");
+	fprintf(r->sh->err, "%s\n", e);
+	free(e);
+	return 1;
+}
+
+/* Runs the deferred nodes below `upto`, lowest id first. */
+static int run_deferred(serial_run *r, uint32_t upto)
+{
+	for (uint32_t v = 0; v < upto; v++) {
+		if (r->deferred[v] != 1)
+			continue;
+		if (run_cancelled())
+			return 1;
+		int rc = ensure(r, v);
+		if (r->deferred[v] == 1 && rc == 0) {
+			r->deferred[v] = 0;
+			rc = run_one(r, v);
+		}
+		if (rc < 0)
+			return report(r);
+	}
+	return 0;
+}
+
+/* Runs every node in id order on sh, deferring task calls that hold an
+ * actor handle (above); 1 when one could not run. The staged driver
+ * (DAG_CONT) may poll what those calls do (Ray's progress actor, with
+ * time.sleep and break), so every call made before it runs first: the
+ * parallel executor's CONT also waits for the calls whose futures the
+ * driver holds. */
 static int run_all(task_host *sh, const dag *g, run_obs *obs)
 {
-	flow_vm *dv = task_host_vm(sh);
+	serial_run r = { sh, task_host_vm(sh), g, obs, calloc(g->n ? g->n : 1, 1),
+	                 malloc((g->n ? g->n : 1) * sizeof(uint32_t)) };
+	if (!r.deferred || !r.stack)
+		abort();
 	int status = 0;
 	for (uint32_t v = 0; v < g->n; v++) {
 		if (run_cancelled()) { /* SIGINT/SIGTERM: nothing more starts */
 			status = 1;
 			break;
 		}
-		obs_mark m;
-		obs_tick(obs);
-		obs_node_begin(obs, sh, v, 0, &m);
-		int rc = task_run_node(sh, dv, g, v);
-		obs_node_end(obs, sh, v, &m);
+		if (deferrable(g, v)) {
+			r.deferred[v] = 1;
+			continue;
+		}
+		if (g->nodes[v].kind == DAG_CONT && (status = run_deferred(&r, v)) != 0)
+			break;
+		int rc = ensure(&r, v);
+		if (rc == 0)
+			rc = run_one(&r, v);
 		if (rc > 0)
 			break; /* the driver ended (section 8): later nodes are not run */
 		if (rc) {
-			char *e = task_render_error(dv, "");
-			fprintf(sh->err, "%s\n", e);
-			free(e);
-			status = 1;
+			status = report(&r);
 			break;
 		}
 	}
-	vm_free(dv);
+	/* calls the driver made still run to their end */
+	if (status == 0)
+		status = run_deferred(&r, g->n) ? 1 : 0;
+	free(r.deferred);
+	free(r.stack);
+	vm_free(r.dv);
 	return status;
 }
 

@@ -140,6 +140,10 @@ typedef struct vtype_hooks {
 	 * cross a process boundary and encoding it is an error. */
 	int (*encode)(struct sbuf *out, value v, verr *e);
 	int (*decode)(const uint8_t *buf, size_t len, value *out, verr *e);
+	/* Optional: a dict key's hash, equal for values eq calls equal and
+	 * fixed for the value's life (a dict keeps it). NULL: one hash for
+	 * every value of the type (correct, but lookups are linear). */
+	uint64_t (*hash)(value v);
 } vtype_hooks;
 /* The hooks registered for t, or NULL. */
 const vtype_hooks *vtype_hooks_of(vtype t);

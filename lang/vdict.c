@@ -69,10 +69,10 @@ static uint64_t key_hash(value k)
 	switch (k.t) {
 	case V_STR: return str_hash(k);
 	case V_INT: return hash_mix((uint64_t)k.as.i);
-	/* one hash for every future: its identity (the object, or its DAG
-	 * node, which the compiler renumbers) has no stable number to hash,
-	 * so a dict of n future keys looks up in O(n) */
-	case V_FUTURE: return 0xf07u;
+	case V_FUTURE: { /* by identity: the type's hook (vm_types.c) */
+		const vtype_hooks *hk = vtype_hooks_of(V_FUTURE);
+		return hk && hk->hash ? hk->hash(k) : 0xf07u;
+	}
 	default: return hash_mix(k.as.b ? 0x1234567ull : 0x7654321ull) ^ 0xb00b;
 	}
 }

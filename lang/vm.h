@@ -34,6 +34,8 @@ typedef struct vfuture {
 	char *error;      /* FUT_FAILED: malloc'd message */
 	void *host_data;  /* for the executor */
 	int64_t node;     /* the DAG node it is the result of, or -1 */
+	int64_t hkey;     /* node as made: a dict key's hash, which renumbering
+	                   * the DAG (node changes) must not change */
 	bool implied;     /* a driver value not known at compile time (an
 	                   * IMPLICIT/EFFECT node's), not a call's future */
 	void *job;        /* a nested call handed to an executor: what it waits

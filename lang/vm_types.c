@@ -13,7 +13,7 @@ value future_new_done(value result)
 	f->result = val_hold(result);
 	f->error = NULL;
 	f->host_data = NULL;
-	f->node = -1;
+	f->node = f->hkey = -1;
 	f->implied = false;
 	f->job = NULL;
 	f->ekind = ERR_TASK;
@@ -44,7 +44,7 @@ static value future_init_pending(vfuture *f, int64_t node)
 	f->result = v_none();
 	f->error = NULL;
 	f->host_data = NULL;
-	f->node = node;
+	f->node = f->hkey = node;
 	f->implied = false;
 	f->job = NULL;
 	f->ekind = ERR_TASK;
@@ -62,7 +62,7 @@ value future_new_failed(const char *msg)
 	if (!f->error)
 		abort();
 	f->host_data = NULL;
-	f->node = -1;
+	f->node = f->hkey = -1;
 	f->implied = false;
 	f->job = NULL;
 	f->ekind = ERR_TASK;
@@ -89,6 +89,20 @@ static bool future_eq(value a, value b)
 {
 	const vfuture *x = (const vfuture *)a.as.o, *y = (const vfuture *)b.as.o;
 	return x == y || (x->node >= 0 && x->node == y->node && !x->implied && !y->implied);
+}
+
+/* Consistent with future_eq: futures equal by node hash by the node they
+ * were made for (renumbering moves node, not hkey; the DAG has one future
+ * per node, so two futures of one node share hkey); the others by address. */
+static uint64_t future_hash(value v)
+{
+	const vfuture *f = (const vfuture *)v.as.o;
+	uint64_t x = f->node >= 0 && !f->implied ? (uint64_t)f->hkey : (uint64_t)(uintptr_t)f ^ 0xa5a5ull << 48;
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ull;
+	return x ^ (x >> 33);
 }
 
 static void future_str(sbuf *out, value v)
@@ -230,7 +244,7 @@ void vm_types_init(void)
 	vtype_register(V_STREAM, &stm);
 	static const vtype_hooks err = { error_free, error_str, NULL };
 	vtype_register(V_ERROR, &err);
-	static const vtype_hooks fut = { future_free, future_str, future_eq };
+	static const vtype_hooks fut = { future_free, future_str, future_eq, NULL, NULL, future_hash };
 	/* not const: vm_types_init runs again (plans, compiles) and keeps the codec */
 	vtype_hooks act = { actor_free, actor_str, actor_eq, actor_enc, actor_dec };
 	static const vtype_hooks fun = { func_free, func_str, func_eq };

@@ -6,7 +6,7 @@
 # call that ends first and honours its timeout; a nested call that can
 # never fit fails clearly; a caller blocked on a nested call still times
 # out; tasks holding one actor's handle run at the same time; the driver
-# signals tasks that poll an actor. Every run
+# signals tasks that poll an actor (also under --serial). Every run
 # has a time limit: a deadlock fails the test, not CI.
 #
 #   tests/parallel/nested.sh FLOW
@@ -67,13 +67,18 @@ else
 fi
 
 # the driver signals tasks that poll an actor (they would hang if the
-# driver's call waited for them)
-for cpus in 1 4; do
-	run --cpus "$cpus" "$here/signal.flow"
+# driver's call waited for them; --serial defers them until their result
+# is needed, from the source and from a plan)
+"$flow" compile -o "$tmp/signal.plan" "$here/signal.flow" 2>"$tmp/err" || bad "signal: no plan"
+for how in "--serial" "--cpus 1" "--cpus 4" "--serial $tmp/signal.plan"; do
+	src=$here/signal.flow
+	case $how in *.plan) src= ;; esac
+	# shellcheck disable=SC2086 # $how is two words on purpose
+	run $how $src
 	if [ $rc = 0 ] && [ "$(tr '\n' '|' <"$tmp/out")" = 'ready...|set..|["go 0!", "go 1!", "go 2!", "go 3!"]|' ]; then
 		ok
 	else
-		bad "tasks polling a signal the driver sets, --cpus $cpus: exit $rc, output '$(cat "$tmp/out")'"
+		bad "tasks polling a signal the driver sets, $how: exit $rc, output '$(cat "$tmp/out")'"
 	fi
 done
 
