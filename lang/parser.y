@@ -1049,6 +1049,17 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, parse_state *ps)
 		hint = "Flow has no lambda; declare an fn and pass its name (sorted(xs, key=f))";
 	else if (last_prev_is(ps, "finally"))
 		hint = "Flow has no 'finally'; put that code after the try/except";
+	else if (last_prev_is(ps, "del"))
+		hint = "Flow has no 'del'; a value (and a future's result) is freed when nothing refers to it";
+	else if (last_prev_is(ps, "await") || last_prev_is(ps, "async"))
+		hint = "Flow has no async/await; get(x) waits for a future, wait(xs, n=1) for the first "
+		       "of several, and calls on one actor already run one at a time";
+	else if (last_prev_is(ps, "global") || last_prev_is(ps, "nonlocal"))
+		hint = "a task or actor cannot change the driver's variables; keep shared state in an "
+		       "actor";
+	else if (last_prev_is(ps, "with"))
+		hint = "Flow has no 'with'; io.read_text(path) and io.write_text(path, s) open and close "
+		       "the file themselves";
 	else if (la == YYSYMBOL_AS && sym_in(exp, n, YYSYMBOL_LBRACE_BLOCK))
 		hint = "'except e { ... }' names the error and catches every kind (there are no exception "
 		       "types; look at e.kind)";

@@ -513,6 +513,32 @@ static void resolve_name(rctx *c, ast_expr *e, bool as_obj)
 		                           "(no .remote), and get, wait and put are built in");
 		return;
 	}
+	/* Python and Ray names a port brings along, with what Flow writes */
+	static const char *const hints[][2] = {
+		{ "next", "Flow has no next(); read a stream or list with 'for x in s { ... }' "
+		          "(break after the items you need)" },
+		{ "iter", "Flow has no iter(); 'for x in s { ... }' iterates lists, dicts and streams" },
+		{ "ObjectRef", "a call's result is a future: isinstance(x, \"future\") tests for one" },
+		{ "ObjectRefGenerator", "a call of a task that yields returns a stream: "
+		                        "isinstance(x, \"stream\") tests for one" },
+		{ "DynamicObjectRefGenerator", "a call of a task that yields returns a stream: "
+		                               "isinstance(x, \"stream\") tests for one" },
+		{ "tuple", "Flow has no tuples; use a list [a, b]" },
+		{ "set", "Flow has no sets; use a dict's keys ({x: true for x in xs}) or a list" },
+		{ "open", "files are read and written with the io module: io.read_text(path), "
+		          "io.write_text(path, s), io.read_lines(path)" },
+		{ "Exception", "raise an error with error(\"message\"); 'except e { }' catches every "
+		               "kind (look at e.kind)" },
+		{ "ValueError", "raise an error with error(\"message\"); 'except e { }' catches every "
+		                "kind (look at e.kind)" },
+		{ "RuntimeError", "raise an error with error(\"message\"); 'except e { }' catches every "
+		                  "kind (look at e.kind)" },
+	};
+	for (size_t i = 0; i < sizeof hints / sizeof hints[0]; i++)
+		if (strcmp(name, hints[i][0]) == 0) {
+			diag_error(c->d, e->where, "unknown name '%s'; %s", name, hints[i][1]);
+			return;
+		}
 	static const char *const py[][2] = { { "True", "true" }, { "False", "false" },
 	                                     { "None", "none" } };
 	for (size_t i = 0; i < sizeof py / sizeof py[0]; i++)

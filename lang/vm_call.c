@@ -9,6 +9,27 @@
 
 #include "vm_internal.h"
 
+/* ---- mutation of a frozen value --------------------------------------- */
+
+/* *r holds a frozen list or dict (a task's argument, a get result, a
+ * value the driver handed to a call or held when it stopped) that the
+ * program is about to change: the change goes to a thawed copy, which
+ * replaces the frozen value in every live register of this VM that holds
+ * it. So names bound to one object stay one object, as in Python
+ * (`fn bump(d) { d["n"] += 1 }` changes the caller's d; `let e = d;
+ * e.append(1)` changes d), while whoever else holds the frozen value (a
+ * call's snapshot, the object store) still sees it unchanged. */
+void vm_thaw_shared(flow_vm *vm, value *r)
+{
+	value old = val_hold(*r);
+	value t = old.t == V_LIST ? list_thaw(old) : dict_thaw(old);
+	for (value *s = vm->stack, *top = vm_top(vm); s < top; s++)
+		if (s != r && s->t == old.t && s->as.o == old.as.o)
+			VM_SET(s, val_hold(t));
+	VM_SET(r, t);
+	val_rele(old);
+}
+
 /* ---- life cycle ----------------------------------------------------- */
 
 flow_vm *vm_new(const bc_program *prog, const vm_context *ctx)
@@ -348,6 +369,18 @@ int vm_resume(flow_vm *vm, const vm_state_frame *frames, int nframes, const valu
 		return vm_raise(vm, "corrupt driver state");
 	for (int j = 0; j < nregs; j++) {
 		value x;
+		/* registers that held one list or dict (a name and an fn's
+		 * parameter bound to it) hold one resolved object again, so a
+		 * change through one name is seen through the other */
+		if (regs[j].t == V_LIST || regs[j].t == V_DICT) {
+			int q = j - 1;
+			while (q >= 0 && !(regs[q].t == regs[j].t && regs[q].as.o == regs[j].as.o))
+				q--;
+			if (q >= 0 && nb[q].t == regs[j].t && (!masks || (masks[j] & (1u << nb[q].t)))) {
+				VM_SET(nb + j, val_hold(nb[q]));
+				continue;
+			}
+		}
 		if (vm_resolve_implied(vm, regs[j], &x)) {
 			for (int q = 0; q < j; q++)
 				VM_SET(nb + q, v_none());
@@ -609,12 +642,8 @@ int vm_call_method(flow_vm *vm, value *recv, const bc_msite *site, const char *n
 	if (!d)
 		return vm_raise(vm, "'%s' has no method '%s'", vtype_name(recv->t), name);
 	bool mutates = site ? site->mutates : vm_method_mutates(name);
-	if (mutates && val_is_frozen(*recv)) {
-		if (recv->t == V_LIST)
-			VM_SET(recv, list_thaw(*recv));
-		else if (recv->t == V_DICT)
-			VM_SET(recv, dict_thaw(*recv));
-	}
+	if (mutates && val_is_frozen(*recv) && (recv->t == V_LIST || recv->t == V_DICT))
+		vm_thaw_shared(vm, recv);
 	if (!(d->flags & NATIVE_SHAPE)) {
 		/* a method that looks at items gets values (the receiver is a
 		 * temporary, or written back after a mutating method) */
@@ -1024,7 +1053,7 @@ int vm_setindex(flow_vm *vm, value *obj, value idx, value v)
 		if (j < 0 || j >= n)
 			return vm_raise(vm, "list index %lld out of range (length %lld)", (long long)idx.as.i, (long long)n);
 		if (val_is_frozen(*obj))
-			VM_SET(obj, list_thaw(*obj));
+			vm_thaw_shared(vm, obj);
 		if (val_reaches(v, *obj))
 			return vm_raise(vm, "a list cannot contain itself");
 		list_set(*obj, (size_t)j, v);
@@ -1032,7 +1061,7 @@ int vm_setindex(flow_vm *vm, value *obj, value idx, value v)
 	}
 	case V_DICT:
 		if (val_is_frozen(*obj))
-			VM_SET(obj, dict_thaw(*obj));
+			vm_thaw_shared(vm, obj);
 		if (val_reaches(v, *obj))
 			return vm_raise(vm, "a dict cannot contain itself");
 		if (dict_set(*obj, idx, v, &e))
@@ -1113,8 +1142,11 @@ static int iter_of(flow_vm *vm, value *src, value *out)
 {
 	switch (src->t) {
 	case V_LIST:
-		/* the items at loop start: `for x in xs { xs.append(x) }` ends */
-		*out = val_is_frozen(*src) ? val_hold(*src) : list_thaw(*src);
+		/* the items at loop start: `for x in xs { xs.append(x) }` ends.
+		 * Always a copy of its own, even of a frozen list: a mutation
+		 * that thaws xs rebinds every register holding it
+		 * (vm_thaw_shared), and must not reach the loop's. */
+		*out = list_thaw(*src);
 		return 0;
 	case V_STR: {
 		const char *s = str_data(*src);

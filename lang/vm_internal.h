@@ -110,6 +110,9 @@ static inline bool vm_args_fast(const bc_proto *p, const value *a)
 }
 
 int vm_execute(flow_vm *vm, value *out);
+/* Thaws the frozen list or dict in *r for a change, rebinding every live
+ * register of vm that holds the same object to the thawed copy. */
+void vm_thaw_shared(flow_vm *vm, value *r);
 /* Lowering: instruction just run in frame f needed a run-time value.
  * Makes it a DAG node (its result registers get futures) and returns 0,
  * or raises the compile error for control flow and returns -1. */
