@@ -214,7 +214,14 @@ int task_run_inline(task_host *sh, const bc_proto *p, uint64_t call, value self,
 	c.self = self;
 	c.cancel = &sh->cancel;
 	c.node = sh->node;
-	rng_seed(&c.rng, rng_mix(sh->seed, call));
+	/* a retry draws a stream of its own (as a re-run in Ray would draw
+	 * fresh numbers), still a function of (seed, call, attempt); nested
+	 * calls keep their identities */
+	uint64_t stream = rng_mix(sh->seed, call);
+	if (sh->retry)
+		stream = rng_mix(stream, (uint64_t)sh->retry);
+	sh->retry = 0;
+	rng_seed(&c.rng, stream);
 	sh->ident[sh->depth] = call;
 	sh->nchild[sh->depth] = 0;
 	flow_vm *tv = sh->pool[sh->depth];
@@ -379,6 +386,7 @@ static value call_task_run(task_host *sh, const bc_proto *task, uint64_t call, v
 			if (!outer || mine < outer)
 				__atomic_store_n(&sh->deadline, mine, __ATOMIC_RELAXED);
 		}
+		sh->retry = attempts - 1;
 		rc = task_run_inline(sh, task, call, v_none(), a, nargs, &res, &err, &dep);
 		if (mine) {
 			__atomic_store_n(&sh->deadline, outer, __ATOMIC_RELAXED);
@@ -482,7 +490,7 @@ static int s_call_task(flow_vm *vm, const bc_proto *task, value *args, int nargs
 			free(a);
 		return rc;
 	}
-	uint64_t call = next_ident(sh); /* retries replay the same random stream */
+	uint64_t call = next_ident(sh); /* retries: the same call, streams of their own */
 	bool seen = sh->call_ran && sh->in_cont && sh->depth == 1;
 	uint64_t t0 = seen ? now_ns() : 0;
 	bool cached;

@@ -185,6 +185,7 @@ typedef struct task_host {
 	int nfailed, nskipped, ndriver;
 	int ncaught;             /* failed calls whose failure an `except` caught */
 	int nretries;            /* attempts after a task's first (@retries) */
+	int retry;               /* the next inline run is @retries' attempt N+1 (0: first) */
 	int ncached;             /* DAG task calls answered by the cache (cache.h) */
 	const span *node_where;  /* the DAG node being run, for "called from" */
 	char *fail_msg;          /* the last failed call's own message (malloc'd) */
