@@ -71,10 +71,27 @@ static uint64_t rd64(const uint8_t *b)
 
 static inline int get_var(ld *L, uint64_t *x, const char *what)
 {
-	/* one byte: most of a plan's numbers (a node's kind, span, inputs) */
-	if (L->pos < L->end && L->b[L->pos] < 0x80) {
-		*x = L->b[L->pos++];
+	/* one to three bytes, inline: most of a plan's numbers (a node's
+	 * kind, span, inputs, its int arguments); the rest, and every error,
+	 * through val_decode_varint, which accepts the same encodings */
+	const uint8_t *q = L->b + L->pos;
+	size_t left = L->end - L->pos;
+	if (left >= 1 && q[0] < 0x80) {
+		*x = q[0];
+		L->pos++;
 		return 0;
+	}
+	if (left >= 3) {
+		if (q[1] < 0x80) {
+			*x = (uint64_t)(q[0] & 0x7F) | (uint64_t)q[1] << 7;
+			L->pos += 2;
+			return 0;
+		}
+		if (q[2] < 0x80) {
+			*x = (uint64_t)(q[0] & 0x7F) | (uint64_t)(q[1] & 0x7F) << 7 | (uint64_t)q[2] << 14;
+			L->pos += 3;
+			return 0;
+		}
 	}
 	verr e;
 	*x = 0;
@@ -276,8 +293,18 @@ static int get_const(ld *L, value *out)
 			/* an int (a node's argument, most often): what val_decode
 			 * does for one, without its general machinery */
 			size_t at = 2;
-			uint64_t z;
-			if (val_decode_varint(q, (size_t)n, &at, &z, &e) == 0 && at == n) {
+			uint64_t z = 0;
+			if (n == 3 && q[2] < 0x80) { /* the varint's one byte, inline */
+				z = q[2];
+				at = 3;
+			} else if (n == 4 && (q[2] & 0x80) && q[3] < 0x80) {
+				z = (uint64_t)(q[2] & 0x7F) | (uint64_t)q[3] << 7;
+				at = 4;
+			} else if (n == 5 && (q[2] & 0x80) && (q[3] & 0x80) && q[4] < 0x80) {
+				z = (uint64_t)(q[2] & 0x7F) | (uint64_t)(q[3] & 0x7F) << 7 | (uint64_t)q[4] << 14;
+				at = 5;
+			}
+			if (at == n || (val_decode_varint(q, (size_t)n, &at, &z, &e) == 0 && at == n)) {
 				*out = v_int((int64_t)((z >> 1) ^ (0 - (z & 1))));
 				L->pos += (size_t)n;
 				return 0;
@@ -1154,4 +1181,55 @@ int plan_slurp(const char *path, uint8_t **buf, size_t *len)
 	*buf = b;
 	*len = n;
 	return 0;
+}
+
+/* Maps from this size up: below it, a read(2) costs less than setting up
+ * and tearing down a mapping. Mapped lengths are at least this, so
+ * plan_unmap tells a mapping from a malloc'd buffer by the length. */
+#define PLAN_MAP_MIN ((size_t)1 << 20)
+
+int plan_map(const char *path, const uint8_t **buf, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	struct stat st;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size >= PLAN_MAP_MIN &&
+	    (uint64_t)st.st_size < SIZE_MAX / 2) {
+		/* populated up front: one call maps every page, no fault per page */
+		void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+		if (m != MAP_FAILED) {
+			(void)madvise(m, (size_t)st.st_size, MADV_SEQUENTIAL);
+			close(fd);
+			*buf = m;
+			*len = (size_t)st.st_size;
+			return 0;
+		}
+	}
+	close(fd);
+	uint8_t *b;
+	size_t n;
+	if (plan_slurp(path, &b, &n) != 0)
+		return -1;
+	if (n >= PLAN_MAP_MIN) { /* grew past the threshold since fstat: keep the rule of plan_unmap */
+		void *m = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (m == MAP_FAILED) {
+			free(b);
+			return -1;
+		}
+		memcpy(m, b, n);
+		free(b);
+		b = m;
+	}
+	*buf = b;
+	*len = n;
+	return 0;
+}
+
+void plan_unmap(const uint8_t *buf, size_t len)
+{
+	if (len >= PLAN_MAP_MIN)
+		munmap((void *)buf, len);
+	else
+		free((void *)buf);
 }
