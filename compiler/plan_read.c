@@ -665,6 +665,75 @@ static int check_node(ld *L, uint32_t id, const dag_node *n, uint8_t *regs, int 
 	return 0;
 }
 
+/* The common node header, every field one byte (kind, out, nin, proto,
+ * pc, and a span in a known file): read with one check of the bytes and
+ * the same range checks as the general path (get_int, get_count,
+ * get_span), which reads anything else and says what is wrong. True
+ * when it read the header. */
+static inline bool header_fast(ld *L, int *kind, int *out, int *nin, uint64_t *proto, uint64_t *pc, span *w)
+{
+	const uint8_t *q = L->b + L->pos;
+	if (L->end - L->pos < 10)
+		return false;
+	uint64_t w0, w1;
+	memcpy(&w0, q, 8);
+	memcpy(&w1, q + 2, 8);
+	if (((w0 | w1) & 0x8080808080808080ull) != 0)
+		return false;
+	int f = q[5];
+	if (q[0] > DAG__KINDS - 1 || f > L->nsrcs || (size_t)q[2] * 2 > L->end - L->pos - 10)
+		return false;
+	int64_t lim = f ? (int64_t)L->srclen[f - 1] + 2 : 1 << 16;
+	if (q[6] > lim || q[7] > lim || q[8] > lim || q[9] > lim)
+		return false;
+	*kind = q[0];
+	*out = q[1];
+	*nin = q[2];
+	*proto = q[3];
+	*pc = q[4];
+	w->file = f ? L->fmap[f - 1] : -1;
+	w->line = q[6];
+	w->col = q[7];
+	w->end_line = q[8];
+	w->end_col = q[9];
+	L->pos += 10;
+	return true;
+}
+
+/* A node input that is an int constant of one to three varint bytes
+ * (PLAN_K_VALUE, length, ENC_VERSION, ENC_INT, varint): a task's
+ * argument, most often. What get_input and get_const make of it, read
+ * inline; false (nothing read) for anything else. */
+static inline bool int_input_fast(ld *L, value *out)
+{
+	const uint8_t *q = L->b + L->pos;
+	size_t left = L->end - L->pos;
+	if (left < 5 || q[0] != PLAN_K_VALUE || q[1] < 3 || q[1] > 5 || (size_t)q[1] + 2 > left ||
+	    q[2] != ENC_VERSION || q[3] != ENC_INT)
+		return false;
+	uint64_t z;
+	switch (q[1]) {
+	case 3:
+		if (q[4] & 0x80)
+			return false;
+		z = q[4];
+		break;
+	case 4:
+		if (!(q[4] & 0x80) || (q[5] & 0x80))
+			return false;
+		z = (uint64_t)(q[4] & 0x7F) | (uint64_t)q[5] << 7;
+		break;
+	default:
+		if (!(q[4] & 0x80) || !(q[5] & 0x80) || (q[6] & 0x80))
+			return false;
+		z = (uint64_t)(q[4] & 0x7F) | (uint64_t)(q[5] & 0x7F) << 7 | (uint64_t)q[6] << 14;
+		break;
+	}
+	*out = v_int((int64_t)((z >> 1) ^ (0 - (z & 1))));
+	L->pos += (size_t)q[1] + 2;
+	return true;
+}
+
 static int read_nodes(ld *L)
 {
 	dag *d = L->dag;
@@ -686,11 +755,14 @@ static int read_nodes(ld *L)
 		int kind, out, nin, nr = 0;
 		uint64_t proto, pc;
 		size_t at = L->pos;
-		rc = get_int(L, 0, DAG__KINDS - 1, &kind, "node kind") || get_int(L, 0, 255, &out, "node output register") ||
-		     get_count(L, 2, 65535, &nin, "node input count") || get_var(L, &proto, "node proto") ||
-		     get_var(L, &pc, "node pc") || get_span(L, &nd.where);
-		if (rc)
-			break;
+		if (!header_fast(L, &kind, &out, &nin, &proto, &pc, &nd.where)) {
+			rc = get_int(L, 0, DAG__KINDS - 1, &kind, "node kind") ||
+			     get_int(L, 0, 255, &out, "node output register") ||
+			     get_count(L, 2, 65535, &nin, "node input count") || get_var(L, &proto, "node proto") ||
+			     get_var(L, &pc, "node pc") || get_span(L, &nd.where);
+			if (rc)
+				break;
+		}
 		if (proto > UINT32_MAX || pc > UINT32_MAX) {
 			L->pos = at;
 			rc = fail(L, "node %u: proto or pc out of range", id);
@@ -727,7 +799,7 @@ static int read_nodes(ld *L)
 				break;
 			}
 			inreg[got] = (uint8_t)r;
-			if (get_input(L, id, &ins[got], 0)) {
+			if (!int_input_fast(L, &ins[got]) && get_input(L, id, &ins[got], 0)) {
 				rc = -1;
 				break;
 			}

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <dirent.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -408,6 +409,25 @@ static int big_read(store *s, uint64_t off, uint64_t blen, const char **out)
 	return 0;
 }
 
+/* The scratch buffers (s->enc, s->rbuf) are kept between calls to save
+ * an allocation per record, but not past SCRATCH_KEEP bytes: one huge
+ * record must not leave that much anonymous memory with the store,
+ * beyond its cap, for the rest of the run. */
+#define SCRATCH_KEEP ((size_t)4 << 20)
+
+static void trim_scratch(store *s)
+{
+	if (s->enc.cap > SCRATCH_KEEP) {
+		sbuf_fini(&s->enc);
+		sbuf_init(&s->enc);
+	}
+	if (s->rcap > SCRATCH_KEEP) {
+		free(s->rbuf);
+		s->rbuf = NULL;
+		s->rcap = 0;
+	}
+}
+
 /* The victims of this spill whose writes are committed are on disk. */
 static void mark_on_disk(store *s, size_t nv)
 {
@@ -555,6 +575,7 @@ static int spill_once(store *s, char **err, int *lmdb_rc)
 	}
 	*lmdb_rc = rc;
 	release_victims(s, nv);
+	trim_scratch(s);
 	return ret;
 }
 
@@ -911,8 +932,15 @@ static int restore_locked(store *s, sent *e, char **err)
 	} else {
 		/* zero copy: decoded straight from LMDB's page */
 		rc = val_decode(rec, len, &v, &ve);
+		/* a record of several pages has them to itself (LMDB's overflow
+		 * pages): once decoded, they leave this process's resident set
+		 * (the map is read-only: they fault back in from the file) */
+		uintptr_t a = ((uintptr_t)rec + 4095) & ~(uintptr_t)4095, b = ((uintptr_t)rec + len) & ~(uintptr_t)4095;
+		if (b > a)
+			(void)madvise((void *)a, b - a, MADV_DONTNEED);
 		mdb_txn_abort(txn);
 	}
+	trim_scratch(s);
 	if (rc != 0) {
 		seterr(err, FLOW_ECORRUPT, "spill directory %s: object %llu: corrupt record: %s", s->dir,
 		       (unsigned long long)e->id, ve.msg);
