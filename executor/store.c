@@ -25,7 +25,6 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include "lang/encode.h"
@@ -66,7 +65,6 @@ struct store {
 	unsigned char *rbuf; /* aligned buffer of big reads (O_DIRECT), rcap bytes */
 	size_t rcap;
 	uint64_t big_end; /* where the next big record is written */
-	uint64_t big_dropped; /* below it, the big file is on disk and out of the page cache */
 	store_stats st;
 };
 
@@ -90,16 +88,14 @@ struct store {
 #define BIG_TAG 0xFFu /* no encoding starts with it (ENC_* tags are small) */
 #define BIG_STUB_LEN 17
 
-/* Write-behind: each big record's writeback is started as soon as it is
- * written (sync_file_range WRITE: asynchronous), so the disk works while
- * the caller goes on computing, as dd's direct writes keep it busy; what
- * lies more than BIG_BEHIND bytes behind is waited for and dropped from
- * the page cache, so spilled bytes do not pile up there as dirty or
- * cached pages (the cap is about memory). None of this is for
+/* Big records are written to the page cache and left to the kernel (and
+ * to store_sync) to write back: starting each record's writeback at once
+ * (sync_file_range) and waiting for it 32 MiB behind, to keep the page
+ * cache clean, was measured slower (bench/README.md): one flush of many
+ * megabytes goes faster than many 1 MiB ones. Nothing here is for
  * durability: a spill store's contents are never needed after a crash
  * (the directory is removed when its owner leaves, or swept by the next
  * run), which is also why LMDB runs with MDB_NOSYNC | MDB_NOMETASYNC. */
-#define BIG_BEHIND (32u << 20)
 
 /* Spill transactions are committed every this many bytes: LMDB limits
  * the pages one write transaction may dirty. */
@@ -285,71 +281,31 @@ static uint64_t get_le64(const unsigned char *p)
 	return x;
 }
 
-/* Writes s->enc, then tail_len bytes at tail (a tensor's data, written
- * from the tensor itself: no copy into s->enc), at s->big_end of the big
- * file; fills the stub. Returns 0 or an errno value (ENOSPC, EIO...). */
-static int big_write(store *s, const void *tail, size_t tail_len, unsigned char stub[BIG_STUB_LEN])
+/* Writes s->enc at s->big_end of the big file; fills the stub. Returns 0
+ * or an errno value (ENOSPC, EIO...). (Writing a tensor with pwritev
+ * from its own memory, behind a header, skipping the copy into s->enc,
+ * was measured and not kept: the write phase took more CPU, not less,
+ * in paired runs of bench/store; see bench/README.md.) */
+static int big_write(store *s, unsigned char stub[BIG_STUB_LEN])
 {
-	struct iovec iov[2] = {{.iov_base = s->enc.data, .iov_len = s->enc.len},
-	                       {.iov_base = (void *)tail, .iov_len = tail_len}};
-	struct iovec *v = iov;
-	int nv = tail_len ? 2 : 1;
-	uint64_t total = s->enc.len + tail_len, off = s->big_end, end = s->big_end + total;
-	while (off < end) {
-		ssize_t w = pwritev(s->big_fd, v, nv, (off_t)off);
+	const char *p = s->enc.data;
+	size_t left = s->enc.len;
+	uint64_t off = s->big_end;
+	while (left > 0) {
+		ssize_t w = pwrite(s->big_fd, p, left, (off_t)off);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0)
 			return w < 0 ? errno : ENOSPC; /* a short write: the disk is full */
+		p += w;
+		left -= (size_t)w;
 		off += (uint64_t)w;
-		while (nv > 0 && (size_t)w >= v->iov_len) { /* skip what was written */
-			w -= (ssize_t)v->iov_len;
-			v++;
-			nv--;
-		}
-		if (nv > 0) {
-			v->iov_base = (char *)v->iov_base + w;
-			v->iov_len -= (size_t)w;
-		}
 	}
 	stub[0] = BIG_TAG;
 	put_le64(stub + 1, s->big_end);
-	put_le64(stub + 9, total);
-	(void)sync_file_range(s->big_fd, (off_t)s->big_end, (off_t)total, SYNC_FILE_RANGE_WRITE);
-	s->big_end = (end + 4095) & ~(uint64_t)4095; /* the next record aligned for O_DIRECT */
-	if (s->big_end > s->big_dropped + 2 * (uint64_t)BIG_BEHIND) {
-		uint64_t upto = s->big_end - BIG_BEHIND, len = upto - s->big_dropped;
-		(void)sync_file_range(s->big_fd, (off_t)s->big_dropped, (off_t)len,
-		                      SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
-		(void)posix_fadvise(s->big_fd, (off_t)s->big_dropped, (off_t)len, POSIX_FADV_DONTNEED);
-		s->big_dropped = upto;
-	}
+	put_le64(stub + 9, s->enc.len);
+	s->big_end = (off + 4095) & ~(uint64_t)4095; /* the next record aligned for O_DIRECT */
 	return 0;
-}
-
-/* A big tensor's encoding (encode.h: VERSION, ENC_TENSOR, ndim, varint
- * dims, then its float64s in little-endian order) is its header in s->enc
- * and its data as it lies in memory: returns the data's byte length, 0
- * when v is not such a tensor (then val_encode makes the whole record). */
-static size_t tensor_header(store *s, value v)
-{
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	if (v.t != V_TENSOR)
-		return 0;
-	const vtensor *t = tensor_of(v);
-	if (t->size < BIG_RECORD / 8)
-		return 0;
-	sbuf_addc(&s->enc, (char)ENC_VERSION);
-	sbuf_addc(&s->enc, ENC_TENSOR);
-	sbuf_addc(&s->enc, (char)t->ndim);
-	for (int i = 0; i < t->ndim; i++)
-		val_encode_varint(&s->enc, (uint64_t)t->shape[i]);
-	return t->size * 8;
-#else
-	(void)s;
-	(void)v;
-	return 0;
-#endif
 }
 
 /* Reads blen bytes at off of the big file; *out points at them (in
@@ -511,8 +467,7 @@ static int spill_once(store *s, char **err, int *lmdb_rc)
 		if (!e->on_disk) {
 			verr ve;
 			s->enc.len = 0;
-			size_t tail_len = tensor_header(s, e->v);
-			if (!tail_len && val_encode(&s->enc, e->v, &ve) != 0) {
+			if (val_encode(&s->enc, e->v, &ve) != 0) {
 				/* a future/actor/function inside: it stays in memory */
 				e->unspillable = true;
 				s->st.unspillable++;
@@ -537,9 +492,9 @@ static int spill_once(store *s, char **err, int *lmdb_rc)
 			}
 			unsigned char kb[8], stub[BIG_STUB_LEN];
 			MDB_val k, d = {.mv_size = s->enc.len, .mv_data = s->enc.data};
-			size_t rec_len = s->enc.len + tail_len;
+			size_t rec_len = s->enc.len;
 			if (rec_len >= BIG_RECORD) {
-				if ((rc = big_write(s, tail_len ? tensor_of(e->v)->data : NULL, tail_len, stub)) != 0) {
+				if ((rc = big_write(s, stub)) != 0) {
 					fail_id = e->id;
 					break;
 				}
@@ -568,8 +523,6 @@ static int spill_once(store *s, char **err, int *lmdb_rc)
 	}
 	if (rc) {
 		s->big_end = big_start; /* the aborted transaction's big bytes are reused */
-		if (s->big_dropped > big_start)
-			s->big_dropped = big_start;
 		lmdb_err(s, err, rc, "spilling", fail_id);
 		ret = STORE_SPILL_FAILED;
 	}
@@ -796,7 +749,7 @@ static int open_env(store *s, char **err)
 		abort();
 	s->big_dfd = open(bp, O_RDONLY | O_DIRECT | O_CLOEXEC); /* -1 where unsupported (tmpfs) */
 	free(bp);
-	s->big_end = s->big_dropped = 0;
+	s->big_end = 0;
 	return 0;
 fail:
 	seterr(err, FLOW_EIO, "spill directory %s: %s (map size %llu bytes): %s; objects stay in memory",
