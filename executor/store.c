@@ -89,14 +89,12 @@ struct store {
 #define BIG_STUB_LEN 17
 
 /* Big records are written to the page cache and left to the kernel (and
- * to store_sync) to write back: starting each record's writeback at once
- * (sync_file_range) and waiting for it 32 MiB behind, to keep the page
- * cache clean, was measured slower (bench/README.md): one flush of many
- * megabytes goes faster than many 1 MiB ones. Nothing here is for
- * durability: a spill store's contents are never needed after a crash
- * (the directory is removed when its owner leaves, or swept by the next
- * run), which is also why LMDB runs with MDB_NOSYNC | MDB_NOMETASYNC. */
-
+ * to store_sync) to write back. Starting each record's writeback at once
+ * (sync_file_range) and waiting for it 32 MiB behind was tried and not
+ * kept: no gain showed in paired runs (bench/README.md). Nothing here is
+ * for durability: a spill store's contents are never needed after a
+ * crash (the directory is removed when its owner leaves, or swept by the
+ * next run), which is also why LMDB runs with MDB_NOSYNC | MDB_NOMETASYNC. */
 /* Spill transactions are committed every this many bytes: LMDB limits
  * the pages one write transaction may dirty. */
 #define TXN_CHUNK (128u << 20)
@@ -284,8 +282,8 @@ static uint64_t get_le64(const unsigned char *p)
 /* Writes s->enc at s->big_end of the big file; fills the stub. Returns 0
  * or an errno value (ENOSPC, EIO...). (Writing a tensor with pwritev
  * from its own memory, behind a header, skipping the copy into s->enc,
- * was measured and not kept: the write phase took more CPU, not less,
- * in paired runs of bench/store; see bench/README.md.) */
+ * was tried and not kept: no gain showed in paired runs of bench/store;
+ * see bench/README.md.) */
 static int big_write(store *s, unsigned char stub[BIG_STUB_LEN])
 {
 	const char *p = s->enc.data;
