@@ -76,10 +76,10 @@ static int write_plan(const char *out, const cli_prog *cp)
 	/* A regular file (or a new one) is replaced by renaming a complete
 	 * new file over it: a plan being loaded meanwhile is mapped
 	 * (plan_map) and must not be cut short under its reader. Anything
-	 * else (/dev/stdout, a pipe) is written in place. */
+	 * else (/dev/stdout, a pipe, a symlink: through it) is written in place. */
 	struct stat st;
 	char *tmp = NULL;
-	if ((stat(out, &st) != 0 || S_ISREG(st.st_mode)) && asprintf(&tmp, "%s.XXXXXX", out) < 0)
+	if ((lstat(out, &st) != 0 || S_ISREG(st.st_mode)) && asprintf(&tmp, "%s.XXXXXX", out) < 0)
 		tmp = NULL;
 	int tfd = tmp ? mkstemp(tmp) : -1;
 	if (tmp && tfd < 0) {

@@ -4,8 +4,13 @@
  * LMDB, cold: the file's pages are dropped from the page cache first;
  * evicting it again writes nothing: its record is kept) and checks
  * its contents. Prints one line:
- *   store write_MBps=W read_MBps=R write_cpu=S read_cpu=S spilled=B restored=B peak=B
- * (write_cpu, read_cpu: CPU seconds, user + system, of each phase)
+ *   store write_MBps=W read_MBps=R write_cpu=S read_cpu=S instore_MBps=I make_s=M sync_s=Y
+ *         spilled=B restored=B peak=B
+ * (write_MBps: the whole put loop, making the tensors included; instore_MBps:
+ * the same bytes over the time spent inside store_put and the final
+ * store_sync; make_s: making and dropping the same tensors without the
+ * store, before the timed loop; sync_s: the final store_sync;
+ * write_cpu, read_cpu: CPU seconds, user + system, of each phase)
  * Usage: store_bench TOTAL CAP OBJ [SPILL_DIR]   (sizes as size_parse) */
 #include <fcntl.h>
 #include <stdio.h>
