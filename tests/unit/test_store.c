@@ -777,9 +777,10 @@ static void test_big_records(void **state)
 	assert_int_equal(stat(path, &sb), -1); /* removed with the directory */
 }
 
-/* A big tensor is written from its own memory behind a header the store
- * makes: the record in big.dat is byte for byte val_encode's encoding
- * (a 2-d shape with a dimension past one varint byte), and reads back. */
+/* A big tensor's record in big.dat is byte for byte val_encode's
+ * encoding (a 2-d shape with a dimension past one varint byte), with
+ * nothing after it, and reads back: what a change to how big records
+ * are written must keep. */
 static void test_big_tensor_record(void **state)
 {
 	(void)state;
