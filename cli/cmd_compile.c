@@ -1,6 +1,9 @@
 /* cmd_compile.c - `flow compile FILE`: the DAG's figures, the rewrites,
  * dumps, and the plan file (-o). */
 #include <errno.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,14 +73,37 @@ static int write_plan(const char *out, const cli_prog *cp)
 		sbuf_fini(&b);
 		return EXIT_USER;
 	}
-	FILE *f = fopen(out, "wb");
+	/* A regular file (or a new one) is replaced by renaming a complete
+	 * new file over it: a plan being loaded meanwhile is mapped
+	 * (plan_map) and must not be cut short under its reader. Anything
+	 * else (/dev/stdout, a pipe, a symlink: through it) is written in place. */
+	struct stat st;
+	char *tmp = NULL;
+	if ((lstat(out, &st) != 0 || S_ISREG(st.st_mode)) && asprintf(&tmp, "%s.XXXXXX", out) < 0)
+		tmp = NULL;
+	int tfd = tmp ? mkstemp(tmp) : -1;
+	if (tmp && tfd < 0) {
+		free(tmp); /* e.g. a directory we may not create in: write in place */
+		tmp = NULL;
+	}
+	if (tfd >= 0) {
+		mode_t um = umask(0);
+		umask(um);
+		(void)fchmod(tfd, 0666 & ~um); /* as fopen would make it */
+	}
+	FILE *f = tfd >= 0 ? fdopen(tfd, "wb") : fopen(out, "wb");
 	int ok = f && fwrite(b.data, 1, b.len, f) == b.len;
 	if (f && fclose(f) != 0)
 		ok = 0;
+	else if (!f && tfd >= 0)
+		close(tfd);
+	if (ok && tmp && rename(tmp, out) != 0)
+		ok = 0;
 	if (!ok) {
 		fprintf(stderr, "flow: error: cannot write '%s': %s\n", out, strerror(errno));
-		remove(out);
+		remove(tmp ? tmp : out);
 	}
+	free(tmp);
 	sbuf_fini(&b);
 	return ok ? 0 : EXIT_USER;
 }

@@ -140,14 +140,14 @@ int cli_read_program(cli_prog *cp, const char *path, const char *cmd)
 	}
 	if (!plan_is_plan(magic, got))
 		return compile_loaded(cp, loader_load(&cp->l, path, cp->params, cp->nparams));
-	uint8_t *buf;
+	const uint8_t *buf;
 	size_t len;
-	if (plan_slurp(path, &buf, &len) != 0) {
+	if (plan_map(path, &buf, &len) != 0) {
 		fprintf(stderr, "flow: error: cannot read '%s': %s\n", path, strerror(errno));
 		return EXIT_USER;
 	}
 	int rc = read_plan(cp, path, buf, len, cmd);
-	free(buf);
+	plan_unmap(buf, len);
 	return rc;
 }
 

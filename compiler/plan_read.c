@@ -71,10 +71,27 @@ static uint64_t rd64(const uint8_t *b)
 
 static inline int get_var(ld *L, uint64_t *x, const char *what)
 {
-	/* one byte: most of a plan's numbers (a node's kind, span, inputs) */
-	if (L->pos < L->end && L->b[L->pos] < 0x80) {
-		*x = L->b[L->pos++];
+	/* one to three bytes, inline: most of a plan's numbers (a node's
+	 * kind, span, inputs, its int arguments); the rest, and every error,
+	 * through val_decode_varint, which accepts the same encodings */
+	const uint8_t *q = L->b + L->pos;
+	size_t left = L->end - L->pos;
+	if (left >= 1 && q[0] < 0x80) {
+		*x = q[0];
+		L->pos++;
 		return 0;
+	}
+	if (left >= 3) {
+		if (q[1] < 0x80) {
+			*x = (uint64_t)(q[0] & 0x7F) | (uint64_t)q[1] << 7;
+			L->pos += 2;
+			return 0;
+		}
+		if (q[2] < 0x80) {
+			*x = (uint64_t)(q[0] & 0x7F) | (uint64_t)(q[1] & 0x7F) << 7 | (uint64_t)q[2] << 14;
+			L->pos += 3;
+			return 0;
+		}
 	}
 	verr e;
 	*x = 0;
@@ -276,8 +293,18 @@ static int get_const(ld *L, value *out)
 			/* an int (a node's argument, most often): what val_decode
 			 * does for one, without its general machinery */
 			size_t at = 2;
-			uint64_t z;
-			if (val_decode_varint(q, (size_t)n, &at, &z, &e) == 0 && at == n) {
+			uint64_t z = 0;
+			if (n == 3 && q[2] < 0x80) { /* the varint's one byte, inline */
+				z = q[2];
+				at = 3;
+			} else if (n == 4 && (q[2] & 0x80) && q[3] < 0x80) {
+				z = (uint64_t)(q[2] & 0x7F) | (uint64_t)q[3] << 7;
+				at = 4;
+			} else if (n == 5 && (q[2] & 0x80) && (q[3] & 0x80) && q[4] < 0x80) {
+				z = (uint64_t)(q[2] & 0x7F) | (uint64_t)(q[3] & 0x7F) << 7 | (uint64_t)q[4] << 14;
+				at = 5;
+			}
+			if (at == n || (val_decode_varint(q, (size_t)n, &at, &z, &e) == 0 && at == n)) {
 				*out = v_int((int64_t)((z >> 1) ^ (0 - (z & 1))));
 				L->pos += (size_t)n;
 				return 0;
@@ -638,6 +665,75 @@ static int check_node(ld *L, uint32_t id, const dag_node *n, uint8_t *regs, int 
 	return 0;
 }
 
+/* The common node header, every field one byte (kind, out, nin, proto,
+ * pc, and a span in a known file): read with one check of the bytes and
+ * the same range checks as the general path (get_int, get_count,
+ * get_span), which reads anything else and says what is wrong. True
+ * when it read the header. */
+static inline bool header_fast(ld *L, int *kind, int *out, int *nin, uint64_t *proto, uint64_t *pc, span *w)
+{
+	const uint8_t *q = L->b + L->pos;
+	if (L->end - L->pos < 10)
+		return false;
+	uint64_t w0, w1;
+	memcpy(&w0, q, 8);
+	memcpy(&w1, q + 2, 8);
+	if (((w0 | w1) & 0x8080808080808080ull) != 0)
+		return false;
+	int f = q[5];
+	if (q[0] > DAG__KINDS - 1 || f > L->nsrcs || (size_t)q[2] * 2 > L->end - L->pos - 10)
+		return false;
+	int64_t lim = f ? (int64_t)L->srclen[f - 1] + 2 : 1 << 16;
+	if (q[6] > lim || q[7] > lim || q[8] > lim || q[9] > lim)
+		return false;
+	*kind = q[0];
+	*out = q[1];
+	*nin = q[2];
+	*proto = q[3];
+	*pc = q[4];
+	w->file = f ? L->fmap[f - 1] : -1;
+	w->line = q[6];
+	w->col = q[7];
+	w->end_line = q[8];
+	w->end_col = q[9];
+	L->pos += 10;
+	return true;
+}
+
+/* A node input that is an int constant of one to three varint bytes
+ * (PLAN_K_VALUE, length, ENC_VERSION, ENC_INT, varint): a task's
+ * argument, most often. What get_input and get_const make of it, read
+ * inline; false (nothing read) for anything else. */
+static inline bool int_input_fast(ld *L, value *out)
+{
+	const uint8_t *q = L->b + L->pos;
+	size_t left = L->end - L->pos;
+	if (left < 5 || q[0] != PLAN_K_VALUE || q[1] < 3 || q[1] > 5 || (size_t)q[1] + 2 > left ||
+	    q[2] != ENC_VERSION || q[3] != ENC_INT)
+		return false;
+	uint64_t z;
+	switch (q[1]) {
+	case 3:
+		if (q[4] & 0x80)
+			return false;
+		z = q[4];
+		break;
+	case 4:
+		if (!(q[4] & 0x80) || (q[5] & 0x80))
+			return false;
+		z = (uint64_t)(q[4] & 0x7F) | (uint64_t)q[5] << 7;
+		break;
+	default:
+		if (!(q[4] & 0x80) || !(q[5] & 0x80) || (q[6] & 0x80))
+			return false;
+		z = (uint64_t)(q[4] & 0x7F) | (uint64_t)(q[5] & 0x7F) << 7 | (uint64_t)q[6] << 14;
+		break;
+	}
+	*out = v_int((int64_t)((z >> 1) ^ (0 - (z & 1))));
+	L->pos += (size_t)q[1] + 2;
+	return true;
+}
+
 static int read_nodes(ld *L)
 {
 	dag *d = L->dag;
@@ -659,11 +755,14 @@ static int read_nodes(ld *L)
 		int kind, out, nin, nr = 0;
 		uint64_t proto, pc;
 		size_t at = L->pos;
-		rc = get_int(L, 0, DAG__KINDS - 1, &kind, "node kind") || get_int(L, 0, 255, &out, "node output register") ||
-		     get_count(L, 2, 65535, &nin, "node input count") || get_var(L, &proto, "node proto") ||
-		     get_var(L, &pc, "node pc") || get_span(L, &nd.where);
-		if (rc)
-			break;
+		if (!header_fast(L, &kind, &out, &nin, &proto, &pc, &nd.where)) {
+			rc = get_int(L, 0, DAG__KINDS - 1, &kind, "node kind") ||
+			     get_int(L, 0, 255, &out, "node output register") ||
+			     get_count(L, 2, 65535, &nin, "node input count") || get_var(L, &proto, "node proto") ||
+			     get_var(L, &pc, "node pc") || get_span(L, &nd.where);
+			if (rc)
+				break;
+		}
 		if (proto > UINT32_MAX || pc > UINT32_MAX) {
 			L->pos = at;
 			rc = fail(L, "node %u: proto or pc out of range", id);
@@ -700,7 +799,7 @@ static int read_nodes(ld *L)
 				break;
 			}
 			inreg[got] = (uint8_t)r;
-			if (get_input(L, id, &ins[got], 0)) {
+			if (!int_input_fast(L, &ins[got]) && get_input(L, id, &ins[got], 0)) {
 				rc = -1;
 				break;
 			}
@@ -1154,4 +1253,55 @@ int plan_slurp(const char *path, uint8_t **buf, size_t *len)
 	*buf = b;
 	*len = n;
 	return 0;
+}
+
+/* Maps from this size up: below it, a read(2) costs less than setting up
+ * and tearing down a mapping. Mapped lengths are at least this, so
+ * plan_unmap tells a mapping from a malloc'd buffer by the length. */
+#define PLAN_MAP_MIN ((size_t)1 << 20)
+
+int plan_map(const char *path, const uint8_t **buf, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	struct stat st;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size >= PLAN_MAP_MIN &&
+	    (uint64_t)st.st_size < SIZE_MAX / 2) {
+		/* populated up front: one call maps every page, no fault per page */
+		void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+		if (m != MAP_FAILED) {
+			(void)madvise(m, (size_t)st.st_size, MADV_SEQUENTIAL);
+			close(fd);
+			*buf = m;
+			*len = (size_t)st.st_size;
+			return 0;
+		}
+	}
+	close(fd);
+	uint8_t *b;
+	size_t n;
+	if (plan_slurp(path, &b, &n) != 0)
+		return -1;
+	if (n >= PLAN_MAP_MIN) { /* grew past the threshold since fstat: keep the rule of plan_unmap */
+		void *m = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (m == MAP_FAILED) {
+			free(b);
+			return -1;
+		}
+		memcpy(m, b, n);
+		free(b);
+		b = m;
+	}
+	*buf = b;
+	*len = n;
+	return 0;
+}
+
+void plan_unmap(const uint8_t *buf, size_t len)
+{
+	if (len >= PLAN_MAP_MIN)
+		munmap((void *)buf, len);
+	else
+		free((void *)buf);
 }

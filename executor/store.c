@@ -21,6 +21,7 @@
 #include <string.h>
 #include <dirent.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -87,6 +88,13 @@ struct store {
 #define BIG_TAG 0xFFu /* no encoding starts with it (ENC_* tags are small) */
 #define BIG_STUB_LEN 17
 
+/* Big records are written to the page cache and left to the kernel (and
+ * to store_sync) to write back. Starting each record's writeback at once
+ * (sync_file_range) and waiting for it 32 MiB behind was tried and not
+ * kept: no gain showed in paired runs (bench/README.md). Nothing here is
+ * for durability: a spill store's contents are never needed after a
+ * crash (the directory is removed when its owner leaves, or swept by the
+ * next run), which is also why LMDB runs with MDB_NOSYNC | MDB_NOMETASYNC. */
 /* Spill transactions are committed every this many bytes: LMDB limits
  * the pages one write transaction may dirty. */
 #define TXN_CHUNK (128u << 20)
@@ -272,7 +280,10 @@ static uint64_t get_le64(const unsigned char *p)
 }
 
 /* Writes s->enc at s->big_end of the big file; fills the stub. Returns 0
- * or an errno value (ENOSPC, EIO...). */
+ * or an errno value (ENOSPC, EIO...). (Writing a tensor with pwritev
+ * from its own memory, behind a header, skipping the copy into s->enc,
+ * was tried and not kept: no gain showed in paired runs of bench/store;
+ * see bench/README.md.) */
 static int big_write(store *s, unsigned char stub[BIG_STUB_LEN])
 {
 	const char *p = s->enc.data;
@@ -350,6 +361,25 @@ static int big_read(store *s, uint64_t off, uint64_t blen, const char **out)
 	}
 	*out = s->enc.data;
 	return 0;
+}
+
+/* The scratch buffers (s->enc, s->rbuf) are kept between calls to save
+ * an allocation per record, but not past SCRATCH_KEEP bytes: one huge
+ * record must not leave that much anonymous memory with the store,
+ * beyond its cap, for the rest of the run. */
+#define SCRATCH_KEEP ((size_t)4 << 20)
+
+static void trim_scratch(store *s)
+{
+	if (s->enc.cap > SCRATCH_KEEP) {
+		sbuf_fini(&s->enc);
+		sbuf_init(&s->enc);
+	}
+	if (s->rcap > SCRATCH_KEEP) {
+		free(s->rbuf);
+		s->rbuf = NULL;
+		s->rcap = 0;
+	}
 }
 
 /* The victims of this spill whose writes are committed are on disk. */
@@ -460,7 +490,8 @@ static int spill_once(store *s, char **err, int *lmdb_rc)
 			}
 			unsigned char kb[8], stub[BIG_STUB_LEN];
 			MDB_val k, d = {.mv_size = s->enc.len, .mv_data = s->enc.data};
-			if (s->enc.len >= BIG_RECORD) {
+			size_t rec_len = s->enc.len;
+			if (rec_len >= BIG_RECORD) {
 				if ((rc = big_write(s, stub)) != 0) {
 					fail_id = e->id;
 					break;
@@ -473,8 +504,8 @@ static int spill_once(store *s, char **err, int *lmdb_rc)
 				break;
 			}
 			e->written = true;
-			e->disk_len = s->enc.len;
-			txn_bytes += s->enc.len;
+			e->disk_len = rec_len;
+			txn_bytes += rec_len;
 		}
 		add_victim(s, &nv, e);
 		freed += e->size;
@@ -488,14 +519,14 @@ static int spill_once(store *s, char **err, int *lmdb_rc)
 	} else if (txn) {
 		mdb_txn_abort(txn);
 	}
-	if (rc)
-		s->big_end = big_start; /* the aborted transaction's big bytes are reused */
 	if (rc) {
+		s->big_end = big_start; /* the aborted transaction's big bytes are reused */
 		lmdb_err(s, err, rc, "spilling", fail_id);
 		ret = STORE_SPILL_FAILED;
 	}
 	*lmdb_rc = rc;
 	release_victims(s, nv);
+	trim_scratch(s);
 	return ret;
 }
 
@@ -852,8 +883,15 @@ static int restore_locked(store *s, sent *e, char **err)
 	} else {
 		/* zero copy: decoded straight from LMDB's page */
 		rc = val_decode(rec, len, &v, &ve);
+		/* a record of several pages has them to itself (LMDB's overflow
+		 * pages): once decoded, they leave this process's resident set
+		 * (the map is read-only: they fault back in from the file) */
+		uintptr_t a = ((uintptr_t)rec + 4095) & ~(uintptr_t)4095, b = ((uintptr_t)rec + len) & ~(uintptr_t)4095;
+		if (b > a)
+			(void)madvise((void *)a, b - a, MADV_DONTNEED);
 		mdb_txn_abort(txn);
 	}
+	trim_scratch(s);
 	if (rc != 0) {
 		seterr(err, FLOW_ECORRUPT, "spill directory %s: object %llu: corrupt record: %s", s->dir,
 		       (unsigned long long)e->id, ve.msg);

@@ -5,11 +5,13 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include "compiler/lower.h"
 #include "compiler/plan.h"
@@ -811,6 +813,95 @@ static void test_dag_mismatch_refused(void **state)
 	diag_fini(&d0);
 }
 
+/* Ints of every varint length as node inputs (the loader reads one to
+ * three bytes inline, the rest through val_decode_varint): each comes
+ * back as the same int. */
+static void test_int_inputs_every_length(void **state)
+{
+	(void)state;
+	static const int64_t want[] = {0, 1, -1, 63, -64, 64, -65, 8191, -8192, 8192, 1048575, -1048576,
+	                               1048576, -1048577, 1LL << 40, -(1LL << 40), INT64_MAX, INT64_MIN + 1};
+	enum { N = sizeof want / sizeof want[0] };
+	char src[1024];
+	int at = snprintf(src, sizeof src, "task inc(x: int) -> int { return x }\nlet xs = [inc(x) for x in [");
+	for (int i = 0; i < N; i++)
+		at += snprintf(src + at, sizeof src - (size_t)at, "%s%lld", i ? ", " : "", (long long)want[i]);
+	snprintf(src + at, sizeof src - (size_t)at, "]]\n");
+	diag_ctx d0;
+	flow_loader l;
+	diag_init(&d0);
+	loader_init(&l, &d0);
+	assert_int_equal(loader_load_source(&l, "ints.flow", src, strlen(src), NULL, 0), 0);
+	bc_program *p0 = compile_program(&l);
+	if (!p0)
+		diag_print(&d0, stderr);
+	assert_non_null(p0);
+	char *err = NULL;
+	lower_opts lo = {0};
+	dag *g0 = lower_program(p0, &lo, &err);
+	assert_non_null(g0);
+	assert_int_equal(g0->n, N);
+	sbuf plan;
+	sbuf_init(&plan);
+	assert_int_equal(plan_write(&plan, p0, NULL, 0, g0, &err), 0);
+	diag_ctx d;
+	diag_init(&d);
+	dag *g = NULL;
+	bc_program *p = plan_read(plan.data, plan.len, &d, &g, &err);
+	if (!p)
+		fprintf(stderr, "%s\n", err);
+	assert_non_null(p);
+	assert_int_equal(g->n, N);
+	for (uint32_t v = 0; v < g->n; v++) {
+		const dag_node *b = &g->nodes[v];
+		assert_int_equal(b->nin, 1);
+		assert_int_equal(g->ins[b->in].t, V_INT);
+		assert_true(g->ins[b->in].as.i == want[v]);
+	}
+	dag_free(g);
+	bc_program_free(p);
+	diag_fini(&d);
+	sbuf_fini(&plan);
+	dag_free(g0);
+	bc_program_free(p0);
+	loader_fini(&l);
+	diag_fini(&d0);
+}
+
+/* plan_map gives a file's bytes, mapped from 1 MiB up and read below
+ * that; a missing file is an error with errno. */
+static void test_plan_map(void **state)
+{
+	(void)state;
+	static const size_t sizes[] = {0, 100, (1u << 20) - 1, 1u << 20, (3u << 20) + 7};
+	char path[] = "/tmp/flow-test-plan-map-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+		size_t n = sizes[k];
+		uint8_t *w = malloc(n + 1);
+		for (size_t i = 0; i < n; i++)
+			w[i] = (uint8_t)(i * 131 + k);
+		assert_int_equal(ftruncate(fd, 0), 0);
+		assert_int_equal(pwrite(fd, w, n, 0), (ssize_t)n);
+		const uint8_t *b = NULL;
+		size_t len = 7;
+		assert_int_equal(plan_map(path, &b, &len), 0);
+		assert_int_equal(len, n);
+		if (n)
+			assert_memory_equal(b, w, n);
+		plan_unmap(b, len);
+		free(w);
+	}
+	close(fd);
+	unlink(path);
+	const uint8_t *b;
+	size_t len;
+	errno = 0;
+	assert_int_equal(plan_map(path, &b, &len), -1);
+	assert_int_equal(errno, ENOENT);
+}
+
 /* A DAG of 40,000 nodes (past the 8,192 whose futures dag.c mallocs; the
  * rest come from huge-page slabs), lowered, written, read back: the same
  * nodes, inputs, edges and futures, and the plan written again from what
@@ -950,6 +1041,8 @@ int main(void)
 		cmocka_unit_test(test_dag_mismatch_refused),
 		cmocka_unit_test(test_staged_driver_plan),
 		cmocka_unit_test(test_big_dag_roundtrip),
+		cmocka_unit_test(test_int_inputs_every_length),
+		cmocka_unit_test(test_plan_map),
 		cmocka_unit_test(test_sha256_both_ways),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -21,6 +21,7 @@
 
 #include "executor/size.h"
 #include "executor/store.h"
+#include "lang/encode.h"
 #include "lang/value.h"
 
 #define KiB 1024ull
@@ -776,6 +777,46 @@ static void test_big_records(void **state)
 	assert_int_equal(stat(path, &sb), -1); /* removed with the directory */
 }
 
+/* A big tensor's record in big.dat is byte for byte val_encode's
+ * encoding (a 2-d shape with a dimension past one varint byte), with
+ * nothing after it, and reads back: what a change to how big records
+ * are written must keep. */
+static void test_big_tensor_record(void **state)
+{
+	(void)state;
+	store *s = open_store(0, 0);
+	value v;
+	verr e;
+	int64_t shape[2] = {300, 257};
+	assert_int_equal(tensor_new(2, shape, &v, &e), 0);
+	for (size_t i = 0; i < 300 * 257; i++)
+		tensor_of(v)->data[i] = (double)i * 0.5 - 7;
+	val_freeze(v);
+	sbuf want;
+	sbuf_init(&want);
+	assert_int_equal(val_encode(&want, v, &e), 0);
+	put_ok(s, 1, v);
+	assert_int_equal(store_sync(s, NULL), STORE_OK);
+	char path[512];
+	snprintf(path, sizeof path, "%s/big.dat", store_dir(s));
+	int fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	char *got = malloc(want.len + 1);
+	assert_int_equal(pread(fd, got, want.len + 1, 0), (ssize_t)want.len); /* the only record: nothing after it */
+	close(fd);
+	assert_memory_equal(got, want.data, want.len);
+	value g = get_ok(s, 1);
+	assert_int_equal(g.t, V_TENSOR);
+	assert_int_equal(tensor_of(g)->ndim, 2);
+	assert_int_equal(tensor_of(g)->shape[1], 257);
+	assert_memory_equal(tensor_of(g)->data, tensor_of(v)->data, 300 * 257 * 8);
+	val_rele(g);
+	val_rele(v);
+	free(got);
+	sbuf_fini(&want);
+	store_close(s);
+}
+
 /* A big record damaged in big.dat, or big.dat cut short, is an error that
  * names the object, not a crash or a wrong value. */
 static void test_corrupt_big_record(void **state)
@@ -837,6 +878,7 @@ int main(void)
 		cmocka_unit_test(test_unencodable),
 		cmocka_unit_test(test_corrupt_record),
 		cmocka_unit_test(test_big_records),
+		cmocka_unit_test(test_big_tensor_record),
 		cmocka_unit_test(test_corrupt_big_record),
 		cmocka_unit_test(test_size_estimate),
 		cmocka_unit_test(test_parse_size),
