@@ -550,6 +550,38 @@ int wire_pending_send_raw(wire_pending *p, const void *frame, size_t n)
 	return WIRE_OK;
 }
 
+wire_outmsg *wire_outmsg_new(size_t n, uint8_t **body)
+{
+	nng_msg *m;
+	if (nng_msg_alloc(&m, n) != 0)
+		return NULL;
+	*body = nng_msg_body(m);
+	return (wire_outmsg *)m;
+}
+
+void wire_outmsg_free(wire_outmsg *m)
+{
+	if (m)
+		nng_msg_free((nng_msg *)m);
+}
+
+int wire_pending_send_msg(wire_pending *p, wire_outmsg *m)
+{
+	struct async_send *a = malloc(sizeof *a);
+	if (!a || nng_aio_alloc(&a->aio, async_sent, a) != 0) {
+		free(a);
+		nng_msg_free((nng_msg *)m);
+		nng_ctx_close(p->ctx);
+		free(p);
+		return WIRE_EIO;
+	}
+	a->ctx = p->ctx;
+	free(p);
+	nng_aio_set_msg(a->aio, (nng_msg *)m); /* no deadline: as wire_pending_send_raw */
+	nng_ctx_send(a->ctx, a->aio);
+	return WIRE_OK;
+}
+
 int wire_pending_reply_raw(wire_pending *p, const void *frame, size_t n)
 {
 	int rc = ctx_send(p->ctx, frame, n) != 0 ? WIRE_EIO : WIRE_OK;
@@ -752,8 +784,10 @@ static void settle_lost(wire_client *c, int rv)
 	pthread_mutex_unlock(&c->mu);
 }
 
+/* keep: when not NULL, a reply other than ERROR is not decoded but handed
+ * out whole in *keep (its frame's header checked), rep left empty. */
 static int call_frame(wire_client *c, const void *frame, size_t n, struct wire_msg *rep,
-                      int timeout_ms, verr *e)
+                      int timeout_ms, verr *e, nng_msg **keep)
 {
 	nng_ctx ctx;
 	nng_aio *aio = NULL;
@@ -796,6 +830,15 @@ static int call_frame(wire_client *c, const void *frame, size_t n, struct wire_m
 		goto out;
 	}
 	msg = nng_aio_get_msg(aio);
+	int kind, version;
+	if (keep && wire_check_header(nng_msg_body(msg), nng_msg_len(msg), &kind, &version, e) ==
+	                WIRE_OK &&
+	    kind != WM_ERROR) {
+		*keep = msg;
+		msg = NULL;
+		rc = WIRE_OK;
+		goto out;
+	}
 	rc = wire_decode(nng_msg_body(msg), nng_msg_len(msg), rep, e);
 	if (rc == WIRE_OK && rep->kind == WM_ERROR) {
 		rc = rep->u.error.code > 0 && rep->u.error.code < WIRE_NERRORS ? (int)rep->u.error.code
@@ -817,7 +860,33 @@ out:
 int wire_client_call_raw(wire_client *c, const void *frame, size_t n, struct wire_msg *rep,
                          int timeout_ms, verr *e)
 {
-	return call_frame(c, frame, n, rep, timeout_ms, e);
+	return call_frame(c, frame, n, rep, timeout_ms, e, NULL);
+}
+
+int wire_client_call_frame(wire_client *c, const void *frame, size_t n, wire_inmsg **rep,
+                           const uint8_t **body, size_t *len, int timeout_ms, verr *e)
+{
+	struct wire_msg m;
+	nng_msg *keep = NULL;
+	*rep = NULL;
+	int rc = call_frame(c, frame, n, &m, timeout_ms, e, &keep);
+	if (rc == WIRE_OK && !keep) { /* a reply whose header is bad: decoded (and refused) above */
+		wire_msg_free(&m);
+		verr_set(e, "a reply that does not decode");
+		return WIRE_EMALFORMED;
+	}
+	if (rc != WIRE_OK)
+		return rc;
+	*rep = (wire_inmsg *)keep;
+	*body = nng_msg_body(keep);
+	*len = nng_msg_len(keep);
+	return WIRE_OK;
+}
+
+void wire_inmsg_free(wire_inmsg *m)
+{
+	if (m)
+		nng_msg_free((nng_msg *)m);
 }
 
 int wire_client_call(wire_client *c, const struct wire_msg *req, struct wire_msg *rep,
@@ -827,7 +896,7 @@ int wire_client_call(wire_client *c, const struct wire_msg *req, struct wire_msg
 	sbuf_init(&b);
 	int rc = wire_encode(req, &b, e);
 	if (rc == WIRE_OK)
-		rc = call_frame(c, b.data, b.len, rep, timeout_ms, e);
+		rc = call_frame(c, b.data, b.len, rep, timeout_ms, e, NULL);
 	else
 		memset(rep, 0, sizeof *rep);
 	sbuf_fini(&b);
