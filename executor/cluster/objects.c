@@ -493,7 +493,7 @@ void obj_serve(wire_server *s, const struct wire_msg *m)
 	x->pins++;
 	x->used = ++S.tick;
 	uint64_t n = x->len - g->offset;
-	uint32_t max = g->max < OBJ_CHUNK ? g->max : OBJ_CHUNK;
+	uint32_t max = g->max < OBJ_CHUNK_MAX ? g->max : OBJ_CHUNK_MAX;
 	if (n > max)
 		n = max;
 	/* the bytes cannot go while pinned: data and src are only freed
@@ -834,8 +834,8 @@ int obj_asm_begin(obj_asm *a, const uint8_t id[32], uint64_t total, uint64_t cap
 	memset(a, 0, sizeof *a);
 	a->val = v_none();
 	memcpy(a->id, id, 32);
-	if (chunk == 0 || chunk > OBJ_CHUNK) {
-		verr_set(e, "chunk size %u is not in 1..%u", chunk, (unsigned)OBJ_CHUNK);
+	if (chunk == 0 || chunk > OBJ_CHUNK_MAX) {
+		verr_set(e, "chunk size %u is not in 1..%u", chunk, (unsigned)OBJ_CHUNK_MAX);
 		return WIRE_EMALFORMED;
 	}
 	if (total > cap) {
@@ -979,6 +979,20 @@ int obj_asm_add(obj_asm *a, const struct wire_obj_data *d, uint64_t want, verr *
 	return rc;
 }
 
+void obj_asm_first(obj_asm *a, uint32_t len)
+{
+	if (a->got || a->buf || a->val.t != V_NONE || len >= a->chunk || len >= a->total ||
+	    len < OBJ_CHUNK_MIN)
+		return;
+	uint64_t nchunks = (a->total + len - 1) / len;
+	uint8_t *seen = calloc(nchunks, 1);
+	if (!seen)
+		return; /* then judged truncated */
+	free(a->seen);
+	a->seen = seen;
+	a->chunk = len;
+}
+
 int obj_asm_complete(const obj_asm *a) { return a->seen && a->got == a->total; }
 
 uint8_t *obj_asm_take(obj_asm *a, size_t *len)
@@ -1034,12 +1048,29 @@ static uint64_t rd_le(const uint8_t *p, int n)
 
 int obj_data_view(const uint8_t *buf, size_t len, struct wire_obj_data *d, int *kind, verr *e)
 {
-	int version;
-	int rc = wire_check_header(buf, len, kind, &version, e);
-	if (rc != WIRE_OK)
+	/* wire_check_header's checks, but for the size: OBJ_DATA may be up
+	 * to OBJ_FRAME_MAX */
+	if (len < WIRE_HEADER || memcmp(buf, WIRE_MAGIC, 4) != 0) {
+		verr_set(e, "a reply that is not a Flow frame");
 		return WIRE_EMALFORMED;
-	if (*kind != WM_OBJ_DATA)
-		return WIRE_EKIND;
+	}
+	*kind = (int)rd_le(buf + 6, 2);
+	if (*kind != WM_OBJ_DATA) {
+		int version;
+		return wire_check_header(buf, len, kind, &version, e) == WIRE_OK ? WIRE_EKIND
+		                                                                   : WIRE_EMALFORMED;
+	}
+	uint64_t plen = rd_le(buf + 8, 4);
+	if (rd_le(buf + 4, 2) != WIRE_VERSION) {
+		verr_set(e, "protocol version %d, this side speaks %d", (int)rd_le(buf + 4, 2),
+		         WIRE_VERSION);
+		return WIRE_EMALFORMED;
+	}
+	if (len > OBJ_FRAME_MAX || plen != len - WIRE_HEADER) {
+		verr_set(e, "OBJ_DATA frame claims %" PRIu64 " bytes, %zu arrived (at most %u)", plen,
+		         len - WIRE_HEADER, (unsigned)(OBJ_FRAME_MAX - WIRE_HEADER));
+		return WIRE_EMALFORMED;
+	}
 	const uint8_t *p = buf + WIRE_HEADER;
 	size_t n = len - WIRE_HEADER, fixed = 32 + 8 + 8 + 4;
 	if (n < fixed) {
@@ -1097,7 +1128,7 @@ static wire_client *conn_get(const char *addr, verr *e)
 	verr ce;
 	if (wire_url(addr, url, sizeof url) != 0) {
 		verr_set(e, "bad holder address '%s'", addr);
-	} else if (wire_client_open(&c, url, OPEN_MS, &ce) != WIRE_OK) {
+	} else if (wire_client_open_max(&c, url, OBJ_FRAME_MAX, OPEN_MS, &ce) != WIRE_OK) {
 		verr_set(e, "cannot reach the node at %s holding it: %s", addr, ce.msg);
 		c = NULL;
 	} else if (wire_client_handshake(c, &S.tok, WIRE_ROLE_CLIENT, OPEN_MS, &ce) != WIRE_OK) {
@@ -1170,6 +1201,8 @@ static int fetch(struct pull *p, uint64_t off)
 		}
 	}
 	pthread_mutex_lock(&p->mu);
+	if (rc == WIRE_OK && off == 0)
+		obj_asm_first(&p->a, d.chunk.len); /* the holder's chunk size */
 	if (rc == WIRE_OK && !p->failed)
 		rc = obj_asm_check(&p->a, &d, off, &ce);
 	else if (rc == WIRE_OK)
@@ -1213,7 +1246,7 @@ static int pull(const uint8_t id[32], const char *addr, uint64_t total, value *o
 	/* checked before anything is allocated; room is made once it is
 	 * here (evicting now could drop what others are pulling from us) */
 	uint64_t cap = obj_cap(0);
-	if (obj_asm_begin(&p.a, id, total, cap, OBJ_CHUNK, &ce) != WIRE_OK) {
+	if (obj_asm_begin(&p.a, id, total, cap, OBJ_CHUNK_MAX, &ce) != WIRE_OK) {
 		verr_set(e, "%s", ce.msg);
 		pthread_mutex_destroy(&p.mu);
 		return -1;
@@ -1223,8 +1256,8 @@ static int pull(const uint8_t id[32], const char *addr, uint64_t total, value *o
 	/* the first chunk alone: it says where the others go (a tensor's
 	 * data), then OBJ_WINDOW requests in flight, one thread each */
 	if (total > 0 && fetch(&p, 0) == 0) {
-		p.next = OBJ_CHUNK;
-		uint64_t left = (total - 1) / OBJ_CHUNK;
+		p.next = p.a.chunk;
+		uint64_t left = (total - 1) / p.a.chunk;
 		int nt = left < OBJ_WINDOW ? (int)left : OBJ_WINDOW;
 		pthread_t t[OBJ_WINDOW];
 		int started = 0;

@@ -6,8 +6,8 @@
  * holder) under a random 32-byte id and sends a small reference instead
  * (a dict {OBJ_REF_KEY: [id in hex, holder "ip:port", total bytes]}).
  * The consumer's process pulls the bytes straight from the holder with
- * OBJ_GET, in chunks of at most OBJ_CHUNK bytes (the first alone, then
- * OBJ_WINDOW requests in flight), never through the head; it then frees a result (OBJ_FREE), while an
+ * OBJ_GET, in chunks of at most OBJ_CHUNK_MAX bytes (the first alone,
+ * then OBJ_WINDOW requests in flight), never through the head; it then frees a result (OBJ_FREE), while an
  * argument stays cached on both sides (the same frozen value sent again,
  * as by put(), is encoded once by its holder and pulled once per node).
  *
@@ -35,9 +35,17 @@
 #include "wire.h"
 
 #define OBJ_INLINE_MAX (1u << 20)
-/* a chunk and OBJ_DATA's other fields fit one message */
+/* A chunk and OBJ_DATA's other fields fit one message of the usual
+ * size; a holder serves chunks of up to OBJ_CHUNK_MAX (a reply larger
+ * than WIRE_MAX_PAYLOAD, which the puller's connections to holders
+ * accept: fewer round trips), and a puller takes the size of the first
+ * chunk it gets, at least OBJ_CHUNK_MIN, as the holder's chunk size
+ * (obj_asm_first: a holder of an earlier build serves OBJ_CHUNK). */
 #define OBJ_CHUNK (WIRE_MAX_PAYLOAD - 4096)
-#define OBJ_WINDOW 6 /* OBJ_GET requests in flight per pull */
+#define OBJ_CHUNK_MAX (16u << 20)
+#define OBJ_CHUNK_MIN (64u << 10)
+#define OBJ_FRAME_MAX (WIRE_HEADER + OBJ_CHUNK_MAX + 4096)
+#define OBJ_WINDOW 4 /* OBJ_GET requests in flight per pull */
 #define OBJ_DEFAULT_CAP ((uint64_t)8 << 30)
 #define OBJ_REF_KEY "\x01" "flow.object"
 
@@ -135,6 +143,11 @@ int obj_asm_begin(obj_asm *a, const uint8_t id[32], uint64_t total, uint64_t cap
 int obj_asm_add(obj_asm *a, const struct wire_obj_data *d, uint64_t want, verr *e);
 int obj_asm_check(obj_asm *a, const struct wire_obj_data *d, uint64_t want, verr *e);
 void obj_asm_put(obj_asm *a, uint64_t off, const uint8_t *data, uint64_t n);
+/* Before the first chunk (offset 0) is checked: a first chunk of len
+ * bytes, shorter than asked but at least OBJ_CHUNK_MIN, makes len the
+ * chunk size (the holder serves no more at once); any other len is left
+ * to obj_asm_check to judge. */
+void obj_asm_first(obj_asm *a, uint32_t len);
 int obj_asm_complete(const obj_asm *a);
 /* The bytes (malloc'd, the caller's), once complete; a is emptied. */
 uint8_t *obj_asm_take(obj_asm *a, size_t *len);

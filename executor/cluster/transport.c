@@ -661,6 +661,12 @@ static void client_pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
 
 int wire_client_open(wire_client **out, const char *url, int timeout_ms, verr *e)
 {
+	return wire_client_open_max(out, url, WIRE_HEADER + WIRE_MAX_PAYLOAD, timeout_ms, e);
+}
+
+int wire_client_open_max(wire_client **out, const char *url, size_t recv_max, int timeout_ms,
+                         verr *e)
+{
 	wire_client *c = calloc(1, sizeof *c);
 	if (!c) {
 		verr_set(e, "out of memory");
@@ -670,7 +676,7 @@ int wire_client_open(wire_client **out, const char *url, int timeout_ms, verr *e
 	pthread_cond_init(&c->cv, NULL);
 	int rv = nng_req0_open(&c->sock);
 	if (rv == 0)
-		rv = nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, WIRE_HEADER + WIRE_MAX_PAYLOAD);
+		rv = nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, recv_max);
 	/* a request is never silently re-sent: the caller's timeout decides */
 	if (rv == 0)
 		rv = nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
@@ -830,10 +836,11 @@ static int call_frame(wire_client *c, const void *frame, size_t n, struct wire_m
 		goto out;
 	}
 	msg = nng_aio_get_msg(aio);
-	int kind, version;
-	if (keep && wire_check_header(nng_msg_body(msg), nng_msg_len(msg), &kind, &version, e) ==
-	                WIRE_OK &&
-	    kind != WM_ERROR) {
+	const uint8_t *hb = nng_msg_body(msg);
+	/* the kind, for the caller to check the rest (its frames may be
+	 * larger than WIRE_MAX_PAYLOAD: wire_client_open_max) */
+	if (keep && nng_msg_len(msg) >= WIRE_HEADER &&
+	    (hb[6] | (hb[7] << 8)) != WM_ERROR) {
 		*keep = msg;
 		msg = NULL;
 		rc = WIRE_OK;

@@ -92,6 +92,12 @@ typedef struct wire_client wire_client;
  * connection was refused (nothing listens there); WIRE_ETIMEDOUT: no answer
  * in time (unreachable); WIRE_EIO: another error. */
 int wire_client_open(wire_client **out, const char *url, int timeout_ms, verr *e);
+/* The same, accepting replies of up to recv_max bytes (objects' chunks:
+ * larger than WIRE_MAX_PAYLOAD, so fewer round trips); only for a peer
+ * that authenticates itself in the handshake, since that is how much one
+ * reply can make this side allocate. */
+int wire_client_open_max(wire_client **out, const char *url, size_t recv_max, int timeout_ms,
+                         verr *e);
 /* The handshake. WIRE_EAUTH: the server could not prove it knows our
  * token, or refused our proof. */
 int wire_client_handshake(wire_client *c, const auth_token *t, int role, int timeout_ms, verr *e);
@@ -103,9 +109,9 @@ int wire_client_call(wire_client *c, const struct wire_msg *req, struct wire_msg
 int wire_client_call_raw(wire_client *c, const void *frame, size_t n, struct wire_msg *rep,
                          int timeout_ms, verr *e);
 /* Like wire_client_call_raw, but a reply other than ERROR is not decoded:
- * *rep holds its whole frame (*body, *len; the header checked: magic,
- * version, length, known kind), for the caller to decode in place and
- * release with wire_inmsg_free (objects' chunks: no copy of the bytes).
+ * *rep holds its whole frame (*body, *len; at least a header, nothing
+ * else checked), for the caller to check and decode in place and release
+ * with wire_inmsg_free (objects' chunks: no copy of the bytes).
  * An ERROR reply returns its code with its message in e, *rep NULL. */
 typedef struct wire_inmsg wire_inmsg;
 int wire_client_call_frame(wire_client *c, const void *frame, size_t n, wire_inmsg **rep,

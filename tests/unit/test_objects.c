@@ -99,6 +99,33 @@ static void test_asm_checks(void **state)
 	free(b);
 	obj_asm_fini(&a); /* emptied by take: harmless */
 
+	/* the first chunk sets the grid when the holder serves less than
+	 * asked (at least OBJ_CHUNK_MIN); a shorter one stays truncated */
+	uint64_t big = 3 * (uint64_t)OBJ_CHUNK_MIN + 5;
+	uint8_t *bb = malloc(big);
+	for (uint64_t i = 0; i < big; i++)
+		bb[i] = (uint8_t)(i * 31);
+	assert_int_equal(obj_asm_begin(&a, id, big, big, OBJ_CHUNK_MAX, &e), WIRE_OK);
+	obj_asm_first(&a, OBJ_CHUNK_MIN - 1);
+	assert_int_equal(a.chunk, OBJ_CHUNK_MAX);
+	d = chunk(id, big, 0, bb, OBJ_CHUNK_MIN - 1);
+	assert_int_equal(obj_asm_add(&a, &d, 0, &e), WIRE_EMALFORMED);
+	assert_non_null(strstr(e.msg, "truncated"));
+	obj_asm_first(&a, OBJ_CHUNK_MIN);
+	assert_int_equal(a.chunk, OBJ_CHUNK_MIN);
+	for (uint64_t k = 0; k < 4; k++) {
+		uint64_t off = k * OBJ_CHUNK_MIN;
+		d = chunk(id, big, off, bb, (uint32_t)(big - off < OBJ_CHUNK_MIN ? big - off : OBJ_CHUNK_MIN));
+		assert_int_equal(obj_asm_add(&a, &d, off, &e), WIRE_OK);
+		obj_asm_first(&a, 100); /* once chunks are in: no change */
+		assert_int_equal(a.chunk, OBJ_CHUNK_MIN);
+	}
+	assert_true(obj_asm_complete(&a));
+	b = obj_asm_take(&a, &len);
+	assert_memory_equal(b, bb, big);
+	free(b);
+	free(bb);
+
 	/* an empty object is complete at once */
 	assert_int_equal(obj_asm_begin(&a, id, 0, 1000, CH, &e), WIRE_OK);
 	assert_true(obj_asm_complete(&a));
@@ -238,6 +265,27 @@ static void test_data_view(void **state)
 	f[0] = 'X';
 	assert_int_equal(obj_data_view(f, flen, &d, &kind, &e), WIRE_EMALFORMED);
 	free(f);
+	/* a chunk larger than WIRE_MAX_PAYLOAD (up to OBJ_CHUNK_MAX) is
+	 * taken; a frame past OBJ_FRAME_MAX is not */
+	for (int over = 0; over < 2; over++) {
+		uint32_t cl = over ? OBJ_CHUNK_MAX + 8192 : OBJ_CHUNK_MAX;
+		size_t fl = WIRE_HEADER + 52 + (size_t)cl;
+		uint8_t *g = calloc(fl, 1);
+		memcpy(g, WIRE_MAGIC, 4);
+		g[4] = WIRE_VERSION & 0xff;
+		g[5] = WIRE_VERSION >> 8;
+		g[6] = WM_OBJ_DATA;
+		for (int i = 0; i < 4; i++) {
+			g[8 + i] = (uint8_t)((fl - WIRE_HEADER) >> (8 * i));
+			g[WIRE_HEADER + 48 + i] = (uint8_t)(cl >> (8 * i));
+		}
+		assert_int_equal(obj_data_view(g, fl, &d, &kind, &e), over ? WIRE_EMALFORMED : WIRE_OK);
+		if (!over)
+			assert_int_equal(d.chunk.len, OBJ_CHUNK_MAX);
+		g[4]++; /* another version */
+		assert_int_equal(obj_data_view(g, fl, &d, &kind, &e), WIRE_EMALFORMED);
+		free(g);
+	}
 	/* another kind: said, for the caller to name */
 	struct wire_msg ok = {.kind = WM_OK};
 	sbuf_init(&b);
@@ -305,6 +353,20 @@ static void test_export_pull(void **state)
 	assert_int_equal(val_encode(&enc, t, &e), 0);
 	assert_int_equal(total, enc.len); /* the same size as val_encode's */
 	sbuf_fini(&enc);
+	assert_int_equal(obj_import(ref, 1, &back, &e), 0);
+	assert_true(back.t == V_TENSOR && back.as.o != t.as.o && val_eq(back, t));
+	val_rele(back);
+	val_rele(ref);
+	val_rele(t);
+	assert_int_equal(obj_used(), 0);
+
+	/* a tensor of several OBJ_CHUNK_MAX chunks, pulled with the window */
+	shape[0] = 5;
+	shape[1] = (int64_t)OBJ_CHUNK_MAX / 16;
+	assert_int_equal(tensor_new(2, shape, &t, &e), 0);
+	for (size_t i = 0; i < tensor_of(t)->size; i++)
+		tensor_of(t)->data[i] = (double)i;
+	assert_int_equal(obj_export(t, &ref, &e), 0);
 	assert_int_equal(obj_import(ref, 1, &back, &e), 0);
 	assert_true(back.t == V_TENSOR && back.as.o != t.as.o && val_eq(back, t));
 	val_rele(back);
@@ -417,7 +479,10 @@ static void *holder_main(void *arg)
 		}
 		const struct wire_obj_get *g = &m.u.obj_get;
 		uint64_t off = g->offset < htotal ? g->offset : htotal;
-		uint64_t n = htotal - off < g->max ? htotal - off : g->max;
+		/* at most OBJ_CHUNK at once, as a holder of an earlier build
+		 * (the puller takes the first chunk's size as the grid) */
+		uint64_t max = g->max < OBJ_CHUNK ? g->max : OBJ_CHUNK;
+		uint64_t n = htotal - off < max ? htotal - off : max;
 		memcpy(r.u.obj_data.id, g->id, 32);
 		r.u.obj_data.total = htotal;
 		r.u.obj_data.offset = off;
