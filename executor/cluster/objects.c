@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include "executor/store.h"
@@ -84,14 +85,15 @@ static uint64_t parse_size(const char *s)
 	return x * m;
 }
 
-/* Page faults are what moving bytes costs most here (a fresh 4 MiB
- * buffer per chunk, on each side, faults in 1024 pages): keep chunk-sized
+/* Page faults are what moving bytes costs most here (a fresh 16 MiB
+ * buffer per chunk, on each side, faults in 4096 pages): keep chunk-sized
  * buffers in malloc's heap, reused, rather than mapped and unmapped each
  * time. */
 static void tune_malloc(void)
 {
-	mallopt(M_MMAP_THRESHOLD, 3 * WIRE_MAX_PAYLOAD);
-	mallopt(M_TRIM_THRESHOLD, 32 * WIRE_MAX_PAYLOAD);
+	/* chunk-sized: a frame of OBJ_FRAME_MAX (32 MiB is malloc's highest) */
+	mallopt(M_MMAP_THRESHOLD, 32u << 20);
+	mallopt(M_TRIM_THRESHOLD, 16 * OBJ_FRAME_MAX);
 }
 
 void obj_init(const auth_token *tok, const char *head_addr, const char *self_addr,
@@ -388,7 +390,7 @@ static uint64_t size_hint(value v, uint64_t limit, int *budget, int depth)
 
 /* ---- serving (holder side) -------------------------------------------- */
 
-static void copy_range(uint8_t *out, const struct ent *x, uint64_t off, uint64_t n);
+static int copy_range(wire_outmsg *out, const struct ent *x, uint64_t off, uint64_t n);
 
 static void *serve_main(void *arg)
 {
@@ -520,13 +522,12 @@ void obj_serve(wire_server *s, const struct wire_msg *m)
 	uint32_t plen = (uint32_t)(pre.len - WIRE_HEADER + n); /* the payload, chunk included */
 	for (int i = 0; i < 4; i++)
 		((uint8_t *)pre.data)[8 + i] = (uint8_t)(plen >> (8 * i));
-	uint8_t *body;
-	wire_outmsg *om = wire_outmsg_new(pre.len + n, &body);
-	if (!om) {
+	wire_outmsg *om = wire_outmsg_new(pre.len + n);
+	if (!om || wire_outmsg_append(om, pre.data, pre.len) != 0 ||
+	    copy_range(om, &snap, g->offset, n) != 0) {
+		wire_outmsg_free(om);
 		wire_server_reply_error(s, WIRE_EIO, "this node is out of memory for a chunk");
 	} else {
-		memcpy(body, pre.data, pre.len);
-		copy_range(body + pre.len, &snap, g->offset, n);
 		/* the loop goes on receiving while nng writes the chunk (a wait
 		 * per chunk here made the holder the bottleneck on a busy
 		 * machine) */
@@ -534,7 +535,9 @@ void obj_serve(wire_server *s, const struct wire_msg *m)
 		if (p) {
 			wire_pending_send_msg(p, om);
 		} else {
-			wire_server_reply_raw(s, body, pre.len + n);
+			size_t fl;
+			const void *fr = wire_outmsg_frame(om, &fl);
+			wire_server_reply_raw(s, fr, fl);
 			wire_outmsg_free(om);
 		}
 	}
@@ -578,19 +581,18 @@ static int segment(value v, sbuf *head, const uint8_t **raw, uint64_t *rawlen)
 	return 0;
 }
 
-/* Copies bytes [off, off + n) of x's encoding to out. */
-static void copy_range(uint8_t *out, const struct ent *x, uint64_t off, uint64_t n)
+/* Appends bytes [off, off + n) of x's encoding to out: 0, or -1. */
+static int copy_range(wire_outmsg *out, const struct ent *x, uint64_t off, uint64_t n)
 {
 	uint64_t hl = x->len - x->rawlen;
 	if (off < hl) {
 		uint64_t k = hl - off < n ? hl - off : n;
-		memcpy(out, x->data + off, k);
-		out += k;
+		if (wire_outmsg_append(out, x->data + off, k) != 0)
+			return -1;
 		off += k;
 		n -= k;
 	}
-	if (n)
-		memcpy(out, x->raw + (off - hl), n);
+	return n ? wire_outmsg_append(out, x->raw + (off - hl), n) : 0;
 }
 
 /* v as an object if its encoding is over OBJ_INLINE_MAX, or whatever its
@@ -855,6 +857,20 @@ int obj_asm_begin(obj_asm *a, const uint8_t id[32], uint64_t total, uint64_t cap
 	return WIRE_OK;
 }
 
+/* Maps the pages of [p, p + n) at once (one call, not a fault per page
+ * as the chunks are copied in: on this virtual machine a fault costs more
+ * than copying the page). Best effort: an older kernel says EINVAL. */
+static void prefault(void *p, size_t n)
+{
+#ifdef MADV_POPULATE_WRITE
+	uintptr_t a = ((uintptr_t)p + 4095) & ~(uintptr_t)4095, end = ((uintptr_t)p + n) & ~(uintptr_t)4095;
+	if (end > a)
+		madvise((void *)a, end - a, MADV_POPULATE_WRITE);
+#else
+	(void)p; (void)n;
+#endif
+}
+
 /* The chunk at offset 0 (n bytes at p) starts a whole tensor's encoding:
  * the tensor is made and a->hl set. 0, or -1 (then the bytes are
  * assembled and decoded as any other value's). */
@@ -893,6 +909,7 @@ static int asm_tensor(obj_asm *a, const uint8_t *p, uint64_t n)
 		free(data);
 		return -1;
 	}
+	prefault(data, bytes);
 	vtensor *vt = tensor_of(t);
 	free(vt->data);
 	vt->data = data;

@@ -550,13 +550,28 @@ int wire_pending_send_raw(wire_pending *p, const void *frame, size_t n)
 	return WIRE_OK;
 }
 
-wire_outmsg *wire_outmsg_new(size_t n, uint8_t **body)
+wire_outmsg *wire_outmsg_new(size_t cap)
 {
+	/* reserved, not allocated with its size: nng would zero it first */
 	nng_msg *m;
-	if (nng_msg_alloc(&m, n) != 0)
+	if (nng_msg_alloc(&m, 0) != 0)
 		return NULL;
-	*body = nng_msg_body(m);
+	if (nng_msg_reserve(m, cap) != 0) {
+		nng_msg_free(m);
+		return NULL;
+	}
 	return (wire_outmsg *)m;
+}
+
+int wire_outmsg_append(wire_outmsg *m, const void *p, size_t n)
+{
+	return nng_msg_append((nng_msg *)m, p, n) == 0 ? 0 : -1;
+}
+
+const void *wire_outmsg_frame(wire_outmsg *m, size_t *n)
+{
+	*n = nng_msg_len((nng_msg *)m);
+	return nng_msg_body((nng_msg *)m);
 }
 
 void wire_outmsg_free(wire_outmsg *m)

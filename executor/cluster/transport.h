@@ -71,12 +71,15 @@ int wire_pending_error(wire_pending *p, int code, const char *message);
  * goes on receiving while nng writes them. */
 int wire_pending_send_raw(wire_pending *p, const void *frame, size_t n);
 /* A reply frame built in place, so its bytes are copied once on their
- * way to nng (objects' chunks): wire_outmsg_new gives n writable bytes
- * in *body (NULL if out of memory); wire_pending_send_msg takes m and
- * sends it as wire_pending_send_raw does; wire_outmsg_free drops one not
- * sent. */
+ * way to nng (objects' chunks): wire_outmsg_new makes an empty one with
+ * room for cap bytes (NULL if out of memory), wire_outmsg_append copies
+ * bytes in (0, or -1), wire_outmsg_frame says what it holds;
+ * wire_pending_send_msg takes m and sends it as wire_pending_send_raw
+ * does; wire_outmsg_free drops one not sent. */
 typedef struct wire_outmsg wire_outmsg;
-wire_outmsg *wire_outmsg_new(size_t n, uint8_t **body);
+wire_outmsg *wire_outmsg_new(size_t cap);
+int wire_outmsg_append(wire_outmsg *m, const void *p, size_t n);
+const void *wire_outmsg_frame(wire_outmsg *m, size_t *n);
 int wire_pending_send_msg(wire_pending *p, wire_outmsg *m);
 void wire_outmsg_free(wire_outmsg *m);
 /* A frame already encoded (a batch assembled from records). */
