@@ -806,7 +806,8 @@ static void settle_lost(wire_client *c, int rv)
 }
 
 /* keep: when not NULL, a reply other than ERROR is not decoded but handed
- * out whole in *keep (its frame's header checked), rep left empty. */
+ * out whole in *keep (only its kind read: the caller checks the rest),
+ * rep left empty. */
 static int call_frame(wire_client *c, const void *frame, size_t n, struct wire_msg *rep,
                       int timeout_ms, verr *e, nng_msg **keep)
 {
@@ -892,7 +893,7 @@ int wire_client_call_frame(wire_client *c, const void *frame, size_t n, wire_inm
 	nng_msg *keep = NULL;
 	*rep = NULL;
 	int rc = call_frame(c, frame, n, &m, timeout_ms, e, &keep);
-	if (rc == WIRE_OK && !keep) { /* a reply whose header is bad: decoded (and refused) above */
+	if (rc == WIRE_OK && !keep) { /* shorter than a header, yet decoded: cannot be */
 		wire_msg_free(&m);
 		verr_set(e, "a reply that does not decode");
 		return WIRE_EMALFORMED;
