@@ -52,6 +52,7 @@ flow_move() { # dir log: one run; prints "pull_MB/s whole_s"
 	} >&2
 	local rate
 	rate=$(grep -h "pulled object" "$2" | tail -1 | sed -E 's/.*\(([0-9.]+) MB\/s\).*/\1/')
+	echo "  dir $1: pull ${rate:-failed} MB/s, whole run $(echo "$t1 - $t0" | bc -l) s" >&2
 	echo "$rate $(echo "$t1 - $t0" | bc -l)"
 }
 echo "== Flow: a 1 GiB tensor ($n float64), median of 3"

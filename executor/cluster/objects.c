@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include "executor/store.h"
@@ -17,7 +18,6 @@
 
 #define CALL_MS 60000
 #define OPEN_MS 5000
-#define PULLERS 4 /* OBJ_GET requests in flight per pull */
 
 /* One object: an encoding held for others (data), and/or a value: the one
  * it was made from (src, so the same frozen value is held once) or the
@@ -85,14 +85,15 @@ static uint64_t parse_size(const char *s)
 	return x * m;
 }
 
-/* Page faults are what moving bytes costs most here (a fresh 4 MiB
- * buffer per chunk, on each side, faults in 1024 pages): keep chunk-sized
+/* Page faults are what moving bytes costs most here (a fresh 16 MiB
+ * buffer per chunk, on each side, faults in 4096 pages): keep chunk-sized
  * buffers in malloc's heap, reused, rather than mapped and unmapped each
  * time. */
 static void tune_malloc(void)
 {
-	mallopt(M_MMAP_THRESHOLD, 3 * WIRE_MAX_PAYLOAD);
-	mallopt(M_TRIM_THRESHOLD, 32 * WIRE_MAX_PAYLOAD);
+	/* chunk-sized: a frame of OBJ_FRAME_MAX (32 MiB is malloc's highest) */
+	mallopt(M_MMAP_THRESHOLD, 32u << 20);
+	mallopt(M_TRIM_THRESHOLD, 16 * OBJ_FRAME_MAX);
 }
 
 void obj_init(const auth_token *tok, const char *head_addr, const char *self_addr,
@@ -389,7 +390,7 @@ static uint64_t size_hint(value v, uint64_t limit, int *budget, int depth)
 
 /* ---- serving (holder side) -------------------------------------------- */
 
-static void copy_range(sbuf *out, const struct ent *x, uint64_t off, uint64_t n);
+static int copy_range(wire_outmsg *out, const struct ent *x, uint64_t off, uint64_t n);
 
 static void *serve_main(void *arg)
 {
@@ -494,7 +495,7 @@ void obj_serve(wire_server *s, const struct wire_msg *m)
 	x->pins++;
 	x->used = ++S.tick;
 	uint64_t n = x->len - g->offset;
-	uint32_t max = g->max < OBJ_CHUNK ? g->max : OBJ_CHUNK;
+	uint32_t max = g->max < OBJ_CHUNK_MAX ? g->max : OBJ_CHUNK_MAX;
 	if (n > max)
 		n = max;
 	/* the bytes cannot go while pinned: data and src are only freed
@@ -503,29 +504,44 @@ void obj_serve(wire_server *s, const struct wire_msg *m)
 	uint64_t total = x->len;
 	struct ent snap = *x; /* x itself may move once the lock is let go */
 	pthread_mutex_unlock(&S.mu);
-	static pthread_mutex_t fmu = PTHREAD_MUTEX_INITIALIZER;
-	static sbuf frame; /* reused: no fresh pages per chunk */
-	pthread_mutex_lock(&fmu);
-	frame.len = 0;
-	size_t at = wire_frame_begin(&frame, WM_OBJ_DATA);
+	/* OBJ_DATA is written field by field (as wire_encode would) straight
+	 * into the message nng sends, so the chunk is copied once, from
+	 * where it lies */
+	sbuf pre;
+	sbuf_init(&pre);
+	size_t at = wire_frame_begin(&pre, WM_OBJ_DATA);
 	uint8_t le[16];
 	for (int i = 0; i < 8; i++) {
 		le[i] = (uint8_t)(total >> (8 * i));
 		le[8 + i] = (uint8_t)(g->offset >> (8 * i));
 	}
-	sbuf_add(&frame, g->id, 32);
-	sbuf_add(&frame, le, 16);
-	wire_put_u32(&frame, (uint32_t)n);
-	copy_range(&frame, &snap, g->offset, n);
-	wire_frame_end(&frame, at);
-	/* the loop goes on receiving while nng writes the chunk (a wait per
-	 * chunk here made the holder the bottleneck on a busy machine) */
-	wire_pending *p = wire_server_detach(s);
-	if (p)
-		wire_pending_send_raw(p, frame.data, frame.len);
-	else
-		wire_server_reply_raw(s, frame.data, frame.len);
-	pthread_mutex_unlock(&fmu);
+	sbuf_add(&pre, g->id, 32);
+	sbuf_add(&pre, le, 16);
+	wire_put_u32(&pre, (uint32_t)n);
+	wire_frame_end(&pre, at);
+	uint32_t plen = (uint32_t)(pre.len - WIRE_HEADER + n); /* the payload, chunk included */
+	for (int i = 0; i < 4; i++)
+		((uint8_t *)pre.data)[8 + i] = (uint8_t)(plen >> (8 * i));
+	wire_outmsg *om = wire_outmsg_new(pre.len + n);
+	if (!om || wire_outmsg_append(om, pre.data, pre.len) != 0 ||
+	    copy_range(om, &snap, g->offset, n) != 0) {
+		wire_outmsg_free(om);
+		wire_server_reply_error(s, WIRE_EIO, "this node is out of memory for a chunk");
+	} else {
+		/* the loop goes on receiving while nng writes the chunk (a wait
+		 * per chunk here made the holder the bottleneck on a busy
+		 * machine) */
+		wire_pending *p = wire_server_detach(s);
+		if (p) {
+			wire_pending_send_msg(p, om);
+		} else {
+			size_t fl;
+			const void *fr = wire_outmsg_frame(om, &fl);
+			wire_server_reply_raw(s, fr, fl);
+			wire_outmsg_free(om);
+		}
+	}
+	sbuf_fini(&pre);
 	pthread_mutex_lock(&S.mu);
 	x = find(g->id);
 	if (x)
@@ -565,18 +581,18 @@ static int segment(value v, sbuf *head, const uint8_t **raw, uint64_t *rawlen)
 	return 0;
 }
 
-/* Appends bytes [off, off + n) of x's encoding. */
-static void copy_range(sbuf *out, const struct ent *x, uint64_t off, uint64_t n)
+/* Appends bytes [off, off + n) of x's encoding to out: 0, or -1. */
+static int copy_range(wire_outmsg *out, const struct ent *x, uint64_t off, uint64_t n)
 {
 	uint64_t hl = x->len - x->rawlen;
 	if (off < hl) {
 		uint64_t k = hl - off < n ? hl - off : n;
-		sbuf_add(out, x->data + off, k);
+		if (wire_outmsg_append(out, x->data + off, k) != 0)
+			return -1;
 		off += k;
 		n -= k;
 	}
-	if (n)
-		sbuf_add(out, x->raw + (off - hl), n);
+	return n ? wire_outmsg_append(out, x->raw + (off - hl), n) : 0;
 }
 
 /* v as an object if its encoding is over OBJ_INLINE_MAX, or whatever its
@@ -818,9 +834,10 @@ int obj_asm_begin(obj_asm *a, const uint8_t id[32], uint64_t total, uint64_t cap
                   uint32_t chunk, verr *e)
 {
 	memset(a, 0, sizeof *a);
+	a->val = v_none();
 	memcpy(a->id, id, 32);
-	if (chunk == 0 || chunk > OBJ_CHUNK) {
-		verr_set(e, "chunk size %u is not in 1..%u", chunk, (unsigned)OBJ_CHUNK);
+	if (chunk == 0 || chunk > OBJ_CHUNK_MAX) {
+		verr_set(e, "chunk size %u is not in 1..%u", chunk, (unsigned)OBJ_CHUNK_MAX);
 		return WIRE_EMALFORMED;
 	}
 	if (total > cap) {
@@ -829,9 +846,8 @@ int obj_asm_begin(obj_asm *a, const uint8_t id[32], uint64_t total, uint64_t cap
 		return WIRE_ETOOBIG;
 	}
 	uint64_t nchunks = (total + chunk - 1) / chunk;
-	a->buf = malloc(total ? total : 1);
 	a->seen = calloc(nchunks ? nchunks : 1, 1);
-	if (!a->buf || !a->seen) {
+	if (!a->seen) {
 		obj_asm_fini(a);
 		verr_set(e, "out of memory for an object of %" PRIu64 " bytes", total);
 		return WIRE_ETOOBIG;
@@ -841,7 +857,77 @@ int obj_asm_begin(obj_asm *a, const uint8_t id[32], uint64_t total, uint64_t cap
 	return WIRE_OK;
 }
 
-int obj_asm_add(obj_asm *a, const struct wire_obj_data *d, uint64_t want, verr *e)
+/* Maps the pages of [p, p + n) at once (one call, not a fault per page
+ * as the chunks are copied in: on this virtual machine a fault costs more
+ * than copying the page). Best effort: an older kernel says EINVAL. */
+static void prefault(void *p, size_t n)
+{
+#ifdef MADV_POPULATE_WRITE
+	uintptr_t a = ((uintptr_t)p + 4095) & ~(uintptr_t)4095, end = ((uintptr_t)p + n) & ~(uintptr_t)4095;
+	if (end > a)
+		madvise((void *)a, end - a, MADV_POPULATE_WRITE);
+#else
+	(void)p; (void)n;
+#endif
+}
+
+/* The chunk at offset 0 (n bytes at p) starts a whole tensor's encoding:
+ * the tensor is made and a->hl set. 0, or -1 (then the bytes are
+ * assembled and decoded as any other value's). */
+static int asm_tensor(obj_asm *a, const uint8_t *p, uint64_t n)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	if (a->total < OBJ_INLINE_MAX || n < 3 || p[0] != ENC_VERSION || p[1] != ENC_TENSOR ||
+	    p[2] > TENSOR_MAX_DIMS)
+		return -1;
+	int ndim = p[2];
+	int64_t shape[TENSOR_MAX_DIMS];
+	uint64_t size = 1;
+	size_t pos = 3;
+	size_t lim = n < OBJ_ASM_HEAD ? (size_t)n : OBJ_ASM_HEAD;
+	for (int i = 0; i < ndim; i++) {
+		uint64_t x;
+		verr ve;
+		if (val_decode_varint(p, lim, &pos, &x, &ve) != 0 || x > INT64_MAX ||
+		    __builtin_mul_overflow(size, x, &size))
+			return -1;
+		shape[i] = (int64_t)x;
+	}
+	/* exactly the tensor's bytes after the header, nothing more */
+	if (size > (a->total - pos) / 8 || pos + size * 8 != a->total)
+		return -1;
+	/* made empty, then given its data unzeroed: every byte of it is
+	 * written by the chunks before the tensor is used (zeroing 1 GiB
+	 * first, all its page faults on this one thread before the other
+	 * requests go out, cost more than the copy) */
+	int64_t none[TENSOR_MAX_DIMS] = {0};
+	size_t bytes = ((size_t)size * 8 + 63) & ~(size_t)63;
+	double *data = aligned_alloc(64, bytes ? bytes : 64);
+	value t;
+	verr te;
+	if (!data || tensor_new(ndim, none, &t, &te) != 0) {
+		free(data);
+		return -1;
+	}
+	prefault(data, bytes);
+	vtensor *vt = tensor_of(t);
+	free(vt->data);
+	vt->data = data;
+	for (int i = 0; i < ndim; i++)
+		vt->shape[i] = shape[i];
+	vt->size = (size_t)size;
+	memset((uint8_t *)data + size * 8, 0, (bytes ? bytes : 64) - size * 8); /* the padding */
+	memcpy(a->head, p, pos);
+	a->hl = (uint32_t)pos;
+	a->val = t;
+	return 0;
+#else
+	(void)a; (void)p; (void)n;
+	return -1;
+#endif
+}
+
+int obj_asm_check(obj_asm *a, const struct wire_obj_data *d, uint64_t want, verr *e)
 {
 	if (memcmp(d->id, a->id, 32) != 0) {
 		verr_set(e, "a chunk of another object arrived");
@@ -872,21 +958,92 @@ int obj_asm_add(obj_asm *a, const struct wire_obj_data *d, uint64_t want, verr *
 		verr_set(e, "chunk at offset %" PRIu64 " arrived twice (replayed)", want);
 		return WIRE_EMALFORMED;
 	}
+	/* where the bytes go is decided by the first chunk to arrive */
+	if (!a->buf && a->val.t == V_NONE &&
+	    (want != 0 || asm_tensor(a, d->chunk.data, d->chunk.len) != 0)) {
+		a->buf = malloc(a->total);
+		if (!a->buf) {
+			verr_set(e, "out of memory for an object of %" PRIu64 " bytes", a->total);
+			return WIRE_ETOOBIG;
+		}
+	}
 	a->seen[k] = 1;
-	memcpy(a->buf + want, d->chunk.data, expect);
 	a->got += expect;
 	return WIRE_OK;
 }
 
-int obj_asm_complete(const obj_asm *a) { return a->buf && a->got == a->total; }
+void obj_asm_put(obj_asm *a, uint64_t off, const uint8_t *data, uint64_t n)
+{
+	if (a->buf) {
+		memcpy(a->buf + off, data, n);
+		return;
+	}
+	if (off < a->hl) { /* the tensor's header: already in head */
+		uint64_t k = a->hl - off < n ? a->hl - off : n;
+		off += k;
+		data += k;
+		n -= k;
+	}
+	if (n)
+		memcpy((uint8_t *)tensor_of(a->val)->data + (off - a->hl), data, n);
+}
+
+int obj_asm_add(obj_asm *a, const struct wire_obj_data *d, uint64_t want, verr *e)
+{
+	int rc = obj_asm_check(a, d, want, e);
+	if (rc == WIRE_OK)
+		obj_asm_put(a, want, d->chunk.data, d->chunk.len);
+	return rc;
+}
+
+void obj_asm_first(obj_asm *a, uint32_t len)
+{
+	if (a->got || a->buf || a->val.t != V_NONE || len >= a->chunk || len >= a->total ||
+	    len < OBJ_CHUNK_MIN)
+		return;
+	uint64_t nchunks = (a->total + len - 1) / len;
+	uint8_t *seen = calloc(nchunks, 1);
+	if (!seen)
+		return; /* then judged truncated */
+	free(a->seen);
+	a->seen = seen;
+	a->chunk = len;
+}
+
+int obj_asm_complete(const obj_asm *a) { return a->seen && a->got == a->total; }
 
 uint8_t *obj_asm_take(obj_asm *a, size_t *len)
 {
 	uint8_t *b = a->buf;
+	if (!b) { /* a tensor made at the first chunk (or nothing: empty) */
+		b = malloc(a->total ? a->total : 1);
+		if (b && a->val.t == V_TENSOR) {
+			memcpy(b, a->head, a->hl);
+			memcpy(b + a->hl, tensor_of(a->val)->data, a->total - a->hl);
+		}
+	}
 	*len = a->total;
 	a->buf = NULL;
 	obj_asm_fini(a);
 	return b;
+}
+
+int obj_asm_value(obj_asm *a, value *out, verr *e)
+{
+	if (!obj_asm_complete(a)) {
+		obj_asm_fini(a);
+		verr_set(e, "the object is incomplete");
+		return -1;
+	}
+	if (a->val.t != V_NONE) {
+		*out = a->val;
+		a->val = v_none();
+		obj_asm_fini(a);
+		return 0;
+	}
+	int rc = val_decode(a->buf ? a->buf : (const uint8_t *)"", a->total, out, e);
+	obj_asm_fini(a);
+	return rc;
 }
 
 void obj_asm_fini(obj_asm *a)
@@ -894,6 +1051,64 @@ void obj_asm_fini(obj_asm *a)
 	free(a->buf);
 	free(a->seen);
 	a->buf = a->seen = NULL;
+	val_rele(a->val);
+	a->val = v_none();
+}
+
+static uint64_t rd_le(const uint8_t *p, int n)
+{
+	uint64_t x = 0;
+	for (int i = 0; i < n; i++)
+		x |= (uint64_t)p[i] << (8 * i);
+	return x;
+}
+
+int obj_data_view(const uint8_t *buf, size_t len, struct wire_obj_data *d, int *kind, verr *e)
+{
+	/* wire_check_header's checks, but for the size: OBJ_DATA may be up
+	 * to OBJ_FRAME_MAX */
+	if (len < WIRE_HEADER || memcmp(buf, WIRE_MAGIC, 4) != 0) {
+		verr_set(e, "a reply that is not a Flow frame");
+		return WIRE_EMALFORMED;
+	}
+	*kind = (int)rd_le(buf + 6, 2);
+	if (*kind != WM_OBJ_DATA) {
+		int version;
+		return wire_check_header(buf, len, kind, &version, e) == WIRE_OK ? WIRE_EKIND
+		                                                                   : WIRE_EMALFORMED;
+	}
+	uint64_t plen = rd_le(buf + 8, 4);
+	if (rd_le(buf + 4, 2) != WIRE_VERSION) {
+		verr_set(e, "protocol version %d, this side speaks %d", (int)rd_le(buf + 4, 2),
+		         WIRE_VERSION);
+		return WIRE_EMALFORMED;
+	}
+	if (len > OBJ_FRAME_MAX || plen != len - WIRE_HEADER) {
+		verr_set(e, "OBJ_DATA frame claims %" PRIu64 " bytes, %zu arrived (at most %u)", plen,
+		         len - WIRE_HEADER, (unsigned)(OBJ_FRAME_MAX - WIRE_HEADER));
+		return WIRE_EMALFORMED;
+	}
+	const uint8_t *p = buf + WIRE_HEADER;
+	size_t n = len - WIRE_HEADER, fixed = 32 + 8 + 8 + 4;
+	if (n < fixed) {
+		verr_set(e, "OBJ_DATA needs %zu bytes, %zu arrived", fixed, n);
+		return WIRE_EMALFORMED;
+	}
+	memcpy(d->id, p, 32);
+	d->total = rd_le(p + 32, 8);
+	d->offset = rd_le(p + 40, 8);
+	uint32_t blob = (uint32_t)rd_le(p + 48, 4);
+	if (blob > n - fixed) {
+		verr_set(e, "blob needs %u bytes at offset %zu, %zu left", blob, fixed, n - fixed);
+		return WIRE_EMALFORMED;
+	}
+	if (blob < n - fixed) {
+		verr_set(e, "OBJ_DATA has %zu bytes after its chunk (trailing bytes)", n - fixed - blob);
+		return WIRE_EMALFORMED;
+	}
+	d->chunk.data = (uint8_t *)p + fixed;
+	d->chunk.len = blob;
+	return WIRE_OK;
 }
 
 /* c goes to S.dead (under conn_mu). */
@@ -930,7 +1145,7 @@ static wire_client *conn_get(const char *addr, verr *e)
 	verr ce;
 	if (wire_url(addr, url, sizeof url) != 0) {
 		verr_set(e, "bad holder address '%s'", addr);
-	} else if (wire_client_open(&c, url, OPEN_MS, &ce) != WIRE_OK) {
+	} else if (wire_client_open_max(&c, url, OBJ_FRAME_MAX, OPEN_MS, &ce) != WIRE_OK) {
 		verr_set(e, "cannot reach the node at %s holding it: %s", addr, ce.msg);
 		c = NULL;
 	} else if (wire_client_handshake(c, &S.tok, WIRE_ROLE_CLIENT, OPEN_MS, &ce) != WIRE_OK) {
@@ -974,6 +1189,52 @@ struct pull {
 	verr e;
 };
 
+/* Asks for the chunk at off and puts it in place: the reply is decoded
+ * where it lies (obj_data_view), checked under p->mu, and copied once,
+ * outside it, to where it goes. 0, or -1 (p->failed set). */
+static int fetch(struct pull *p, uint64_t off)
+{
+	struct wire_msg req = {.kind = WM_OBJ_GET};
+	memcpy(req.u.obj_get.id, p->a.id, 32);
+	req.u.obj_get.offset = off;
+	req.u.obj_get.max = p->a.chunk;
+	sbuf f;
+	sbuf_init(&f);
+	verr ce;
+	wire_inmsg *rep = NULL;
+	const uint8_t *body;
+	size_t len;
+	struct wire_obj_data d;
+	int kind = WM_NONE;
+	int rc = wire_encode(&req, &f, &ce);
+	if (rc == WIRE_OK)
+		rc = wire_client_call_frame(p->c, f.data, f.len, &rep, &body, &len, CALL_MS, &ce);
+	sbuf_fini(&f);
+	if (rc == WIRE_OK) {
+		rc = obj_data_view(body, len, &d, &kind, &ce);
+		if (rc == WIRE_EKIND) {
+			verr_set(&ce, "it answered OBJ_GET with %s", wire_kind_name(kind));
+			rc = WIRE_EMALFORMED;
+		}
+	}
+	pthread_mutex_lock(&p->mu);
+	if (rc == WIRE_OK && off == 0)
+		obj_asm_first(&p->a, d.chunk.len); /* the holder's chunk size */
+	if (rc == WIRE_OK && !p->failed)
+		rc = obj_asm_check(&p->a, &d, off, &ce);
+	else if (rc == WIRE_OK)
+		rc = -1; /* another chunk failed: this one is not put */
+	if (rc != WIRE_OK && rc != -1 && !p->failed) {
+		p->failed = rc;
+		p->e = ce;
+	}
+	pthread_mutex_unlock(&p->mu);
+	if (rc == WIRE_OK)
+		obj_asm_put(&p->a, off, d.chunk.data, d.chunk.len);
+	wire_inmsg_free(rep);
+	return rc == WIRE_OK ? 0 : -1;
+}
+
 static void *pull_main(void *arg)
 {
 	struct pull *p = arg;
@@ -986,27 +1247,8 @@ static void *pull_main(void *arg)
 		uint64_t off = p->next;
 		p->next += p->a.chunk;
 		pthread_mutex_unlock(&p->mu);
-		struct wire_msg req = {.kind = WM_OBJ_GET}, rep;
-		memcpy(req.u.obj_get.id, p->a.id, 32);
-		req.u.obj_get.offset = off;
-		req.u.obj_get.max = p->a.chunk;
-		verr ce;
-		int rc = wire_client_call(p->c, &req, &rep, CALL_MS, &ce);
-		int own = rc == WIRE_OK; /* rep holds something to free */
-		if (rc == WIRE_OK && rep.kind != WM_OBJ_DATA) {
-			verr_set(&ce, "it answered OBJ_GET with %s", wire_kind_name(rep.kind));
-			rc = WIRE_EMALFORMED;
-		}
-		pthread_mutex_lock(&p->mu);
-		if (rc == WIRE_OK && !p->failed)
-			rc = obj_asm_add(&p->a, &rep.u.obj_data, off, &ce);
-		if (rc != WIRE_OK && !p->failed) {
-			p->failed = rc;
-			p->e = ce;
-		}
-		pthread_mutex_unlock(&p->mu);
-		if (own)
-			wire_msg_free(&rep);
+		if (fetch(p, off) != 0)
+			return NULL;
 	}
 }
 
@@ -1021,23 +1263,28 @@ static int pull(const uint8_t id[32], const char *addr, uint64_t total, value *o
 	/* checked before anything is allocated; room is made once it is
 	 * here (evicting now could drop what others are pulling from us) */
 	uint64_t cap = obj_cap(0);
-	if (obj_asm_begin(&p.a, id, total, cap, OBJ_CHUNK, &ce) != WIRE_OK) {
+	if (obj_asm_begin(&p.a, id, total, cap, OBJ_CHUNK_MAX, &ce) != WIRE_OK) {
 		verr_set(e, "%s", ce.msg);
 		pthread_mutex_destroy(&p.mu);
 		return -1;
 	}
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	uint64_t nchunks = (total + OBJ_CHUNK - 1) / OBJ_CHUNK;
-	int nt = nchunks < PULLERS ? (int)nchunks : PULLERS;
-	pthread_t t[PULLERS];
-	int started = 0;
-	for (int i = 1; i < nt; i++)
-		if (pthread_create(&t[started], NULL, pull_main, &p) == 0)
-			started++;
-	pull_main(&p);
-	for (int i = 0; i < started; i++)
-		pthread_join(t[i], NULL);
+	/* the first chunk alone: it says where the others go (a tensor's
+	 * data), then OBJ_WINDOW requests in flight, one thread each */
+	if (total > 0 && fetch(&p, 0) == 0) {
+		p.next = p.a.chunk;
+		uint64_t left = (total - 1) / p.a.chunk;
+		int nt = left < OBJ_WINDOW ? (int)left : OBJ_WINDOW;
+		pthread_t t[OBJ_WINDOW];
+		int started = 0;
+		for (int i = 1; i < nt; i++)
+			if (pthread_create(&t[started], NULL, pull_main, &p) == 0)
+				started++;
+		pull_main(&p);
+		for (int i = 0; i < started; i++)
+			pthread_join(t[i], NULL);
+	}
 	pthread_mutex_destroy(&p.mu);
 	if (p.failed || !obj_asm_complete(&p.a)) {
 		if (p.failed == WIRE_EMALFORMED)
@@ -1057,15 +1304,12 @@ static int pull(const uint8_t id[32], const char *addr, uint64_t total, value *o
 		double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 		char h[65];
 		hex(id, h);
-		wire_log("pulled object %.16s: %" PRIu64 " bytes from %s in %.3f s (%.1f MB/s)", h, total,
-		         addr, s, s > 0 ? (double)total / s / 1e6 : 0.0);
+		wire_log("pulled object %.16s: %" PRIu64 " bytes from %s in %.3f s (%.1f MB/s)%s", h, total,
+		         addr, s, s > 0 ? (double)total / s / 1e6 : 0.0,
+		         p.a.val.t == V_TENSOR ? ", straight into its tensor" : "");
 	}
-	size_t len;
-	uint8_t *buf = obj_asm_take(&p.a, &len);
 	verr ve;
-	int rc = val_decode(buf, len, out, &ve);
-	free(buf);
-	if (rc != 0) {
+	if (obj_asm_value(&p.a, out, &ve) != 0) {
 		conn_drop(addr, c, ve.msg);
 		verr_set(e, "the object pulled from %s does not decode: %s", addr, ve.msg);
 		return -1;

@@ -6,8 +6,8 @@
  * holder) under a random 32-byte id and sends a small reference instead
  * (a dict {OBJ_REF_KEY: [id in hex, holder "ip:port", total bytes]}).
  * The consumer's process pulls the bytes straight from the holder with
- * OBJ_GET, in chunks of at most OBJ_CHUNK bytes, a few requests in flight,
- * never through the head; it then frees a result (OBJ_FREE), while an
+ * OBJ_GET, in chunks of at most OBJ_CHUNK_MAX bytes (the first alone,
+ * then OBJ_WINDOW requests in flight), never through the head; it then frees a result (OBJ_FREE), while an
  * argument stays cached on both sides (the same frozen value sent again,
  * as by put(), is encoded once by its holder and pulled once per node).
  *
@@ -35,8 +35,17 @@
 #include "wire.h"
 
 #define OBJ_INLINE_MAX (1u << 20)
-/* a chunk and OBJ_DATA's other fields fit one message */
+/* A chunk and OBJ_DATA's other fields fit one message of the usual
+ * size; a holder serves chunks of up to OBJ_CHUNK_MAX (a reply larger
+ * than WIRE_MAX_PAYLOAD, which the puller's connections to holders
+ * accept: fewer round trips), and a puller takes the size of the first
+ * chunk it gets, at least OBJ_CHUNK_MIN, as the holder's chunk size
+ * (obj_asm_first: a holder of an earlier build serves OBJ_CHUNK). */
 #define OBJ_CHUNK (WIRE_MAX_PAYLOAD - 4096)
+#define OBJ_CHUNK_MAX (16u << 20)
+#define OBJ_CHUNK_MIN (64u << 10)
+#define OBJ_FRAME_MAX (WIRE_HEADER + OBJ_CHUNK_MAX + 4096)
+#define OBJ_WINDOW 4 /* OBJ_GET requests in flight per pull */
 #define OBJ_DEFAULT_CAP ((uint64_t)8 << 30)
 #define OBJ_REF_KEY "\x01" "flow.object"
 
@@ -105,12 +114,20 @@ uint64_t obj_spilled(void);
 uint64_t obj_used(void);
 
 /* ---- reassembling a pulled object (exposed for the unit tests) -------- */
+#define OBJ_ASM_HEAD 96 /* a tensor encoding's header: version, tag, ndim, 8 varints */
 typedef struct obj_asm {
 	uint8_t id[32];
 	uint64_t total, got;
 	uint32_t chunk;
-	uint8_t *buf;  /* total bytes (malloc'd once total is checked) */
+	uint8_t *buf;  /* total bytes, malloc'd at the first chunk (unless val) */
 	uint8_t *seen; /* one byte per chunk */
+	/* A tensor (seen in the chunk at offset 0 when it comes first): the
+	 * tensor is made then, and every later byte goes straight into its
+	 * data, so the object is copied once here and never decoded; its
+	 * encoding's first hl bytes are kept in head. */
+	value val;
+	uint32_t hl;
+	uint8_t head[OBJ_ASM_HEAD];
 } obj_asm;
 /* total is checked against cap before anything is allocated. */
 int obj_asm_begin(obj_asm *a, const uint8_t id[32], uint64_t total, uint64_t cap,
@@ -118,11 +135,31 @@ int obj_asm_begin(obj_asm *a, const uint8_t id[32], uint64_t total, uint64_t cap
 /* d must be the answer to OBJ_GET(a->id, want, a->chunk): the same id
  * and total, offset want (a chunk boundary, not received before), exactly
  * min(chunk, total - want) bytes. WIRE_OK, or WIRE_EMALFORMED with e
- * saying which check failed; a's bytes are untouched then. */
+ * saying which check failed; a's bytes are untouched then. obj_asm_add
+ * is obj_asm_check (the checks; the chunk is then counted as received)
+ * then obj_asm_put (its bytes copied in): pullers call check under
+ * their lock and put outside it (puts of distinct chunks may run at
+ * once, each after its check). */
 int obj_asm_add(obj_asm *a, const struct wire_obj_data *d, uint64_t want, verr *e);
+int obj_asm_check(obj_asm *a, const struct wire_obj_data *d, uint64_t want, verr *e);
+void obj_asm_put(obj_asm *a, uint64_t off, const uint8_t *data, uint64_t n);
+/* Before the first chunk (offset 0) is checked: a first chunk of len
+ * bytes, shorter than asked but at least OBJ_CHUNK_MIN, makes len the
+ * chunk size (the holder serves no more at once); any other len is left
+ * to obj_asm_check to judge. */
+void obj_asm_first(obj_asm *a, uint32_t len);
 int obj_asm_complete(const obj_asm *a);
 /* The bytes (malloc'd, the caller's), once complete; a is emptied. */
 uint8_t *obj_asm_take(obj_asm *a, size_t *len);
+/* The value, once complete: the tensor made at the first chunk, or the
+ * bytes decoded (val_decode). 0 (new reference in *out), or -1 with e
+ * set; a is emptied either way. */
+int obj_asm_value(obj_asm *a, value *out, verr *e);
 void obj_asm_fini(obj_asm *a);
+/* An OBJ_DATA frame (header included) decoded in place: d->chunk.data
+ * points into buf. WIRE_OK; WIRE_EKIND when it is another kind of
+ * message (*kind says which); or WIRE_EMALFORMED (e says why: a bad
+ * header, a field past the end, trailing bytes). */
+int obj_data_view(const uint8_t *buf, size_t len, struct wire_obj_data *d, int *kind, verr *e);
 
 #endif

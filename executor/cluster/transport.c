@@ -550,6 +550,53 @@ int wire_pending_send_raw(wire_pending *p, const void *frame, size_t n)
 	return WIRE_OK;
 }
 
+wire_outmsg *wire_outmsg_new(size_t cap)
+{
+	/* reserved, not allocated with its size: nng would zero it first */
+	nng_msg *m;
+	if (nng_msg_alloc(&m, 0) != 0)
+		return NULL;
+	if (nng_msg_reserve(m, cap) != 0) {
+		nng_msg_free(m);
+		return NULL;
+	}
+	return (wire_outmsg *)m;
+}
+
+int wire_outmsg_append(wire_outmsg *m, const void *p, size_t n)
+{
+	return nng_msg_append((nng_msg *)m, p, n) == 0 ? 0 : -1;
+}
+
+const void *wire_outmsg_frame(wire_outmsg *m, size_t *n)
+{
+	*n = nng_msg_len((nng_msg *)m);
+	return nng_msg_body((nng_msg *)m);
+}
+
+void wire_outmsg_free(wire_outmsg *m)
+{
+	if (m)
+		nng_msg_free((nng_msg *)m);
+}
+
+int wire_pending_send_msg(wire_pending *p, wire_outmsg *m)
+{
+	struct async_send *a = malloc(sizeof *a);
+	if (!a || nng_aio_alloc(&a->aio, async_sent, a) != 0) {
+		free(a);
+		nng_msg_free((nng_msg *)m);
+		nng_ctx_close(p->ctx);
+		free(p);
+		return WIRE_EIO;
+	}
+	a->ctx = p->ctx;
+	free(p);
+	nng_aio_set_msg(a->aio, (nng_msg *)m); /* no deadline: as wire_pending_send_raw */
+	nng_ctx_send(a->ctx, a->aio);
+	return WIRE_OK;
+}
+
 int wire_pending_reply_raw(wire_pending *p, const void *frame, size_t n)
 {
 	int rc = ctx_send(p->ctx, frame, n) != 0 ? WIRE_EIO : WIRE_OK;
@@ -629,6 +676,12 @@ static void client_pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
 
 int wire_client_open(wire_client **out, const char *url, int timeout_ms, verr *e)
 {
+	return wire_client_open_max(out, url, WIRE_HEADER + WIRE_MAX_PAYLOAD, timeout_ms, e);
+}
+
+int wire_client_open_max(wire_client **out, const char *url, size_t recv_max, int timeout_ms,
+                         verr *e)
+{
 	wire_client *c = calloc(1, sizeof *c);
 	if (!c) {
 		verr_set(e, "out of memory");
@@ -638,7 +691,7 @@ int wire_client_open(wire_client **out, const char *url, int timeout_ms, verr *e
 	pthread_cond_init(&c->cv, NULL);
 	int rv = nng_req0_open(&c->sock);
 	if (rv == 0)
-		rv = nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, WIRE_HEADER + WIRE_MAX_PAYLOAD);
+		rv = nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, recv_max);
 	/* a request is never silently re-sent: the caller's timeout decides */
 	if (rv == 0)
 		rv = nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
@@ -752,8 +805,11 @@ static void settle_lost(wire_client *c, int rv)
 	pthread_mutex_unlock(&c->mu);
 }
 
+/* keep: when not NULL, a reply other than ERROR is not decoded but handed
+ * out whole in *keep (only its kind read: the caller checks the rest),
+ * rep left empty. */
 static int call_frame(wire_client *c, const void *frame, size_t n, struct wire_msg *rep,
-                      int timeout_ms, verr *e)
+                      int timeout_ms, verr *e, nng_msg **keep)
 {
 	nng_ctx ctx;
 	nng_aio *aio = NULL;
@@ -796,6 +852,16 @@ static int call_frame(wire_client *c, const void *frame, size_t n, struct wire_m
 		goto out;
 	}
 	msg = nng_aio_get_msg(aio);
+	const uint8_t *hb = nng_msg_body(msg);
+	/* the kind, for the caller to check the rest (its frames may be
+	 * larger than WIRE_MAX_PAYLOAD: wire_client_open_max) */
+	if (keep && nng_msg_len(msg) >= WIRE_HEADER &&
+	    (hb[6] | (hb[7] << 8)) != WM_ERROR) {
+		*keep = msg;
+		msg = NULL;
+		rc = WIRE_OK;
+		goto out;
+	}
 	rc = wire_decode(nng_msg_body(msg), nng_msg_len(msg), rep, e);
 	if (rc == WIRE_OK && rep->kind == WM_ERROR) {
 		rc = rep->u.error.code > 0 && rep->u.error.code < WIRE_NERRORS ? (int)rep->u.error.code
@@ -817,7 +883,33 @@ out:
 int wire_client_call_raw(wire_client *c, const void *frame, size_t n, struct wire_msg *rep,
                          int timeout_ms, verr *e)
 {
-	return call_frame(c, frame, n, rep, timeout_ms, e);
+	return call_frame(c, frame, n, rep, timeout_ms, e, NULL);
+}
+
+int wire_client_call_frame(wire_client *c, const void *frame, size_t n, wire_inmsg **rep,
+                           const uint8_t **body, size_t *len, int timeout_ms, verr *e)
+{
+	struct wire_msg m;
+	nng_msg *keep = NULL;
+	*rep = NULL;
+	int rc = call_frame(c, frame, n, &m, timeout_ms, e, &keep);
+	if (rc == WIRE_OK && !keep) { /* shorter than a header, yet decoded: cannot be */
+		wire_msg_free(&m);
+		verr_set(e, "a reply that does not decode");
+		return WIRE_EMALFORMED;
+	}
+	if (rc != WIRE_OK)
+		return rc;
+	*rep = (wire_inmsg *)keep;
+	*body = nng_msg_body(keep);
+	*len = nng_msg_len(keep);
+	return WIRE_OK;
+}
+
+void wire_inmsg_free(wire_inmsg *m)
+{
+	if (m)
+		nng_msg_free((nng_msg *)m);
 }
 
 int wire_client_call(wire_client *c, const struct wire_msg *req, struct wire_msg *rep,
@@ -827,7 +919,7 @@ int wire_client_call(wire_client *c, const struct wire_msg *req, struct wire_msg
 	sbuf_init(&b);
 	int rc = wire_encode(req, &b, e);
 	if (rc == WIRE_OK)
-		rc = call_frame(c, b.data, b.len, rep, timeout_ms, e);
+		rc = call_frame(c, b.data, b.len, rep, timeout_ms, e, NULL);
 	else
 		memset(rep, 0, sizeof *rep);
 	sbuf_fini(&b);

@@ -70,6 +70,18 @@ int wire_pending_error(wire_pending *p, int code, const char *message);
  * is queued, not sent: a loop serving large replies (objects' chunks)
  * goes on receiving while nng writes them. */
 int wire_pending_send_raw(wire_pending *p, const void *frame, size_t n);
+/* A reply frame built in place, so its bytes are copied once on their
+ * way to nng (objects' chunks): wire_outmsg_new makes an empty one with
+ * room for cap bytes (NULL if out of memory), wire_outmsg_append copies
+ * bytes in (0, or -1), wire_outmsg_frame says what it holds;
+ * wire_pending_send_msg takes m and sends it as wire_pending_send_raw
+ * does; wire_outmsg_free drops one not sent. */
+typedef struct wire_outmsg wire_outmsg;
+wire_outmsg *wire_outmsg_new(size_t cap);
+int wire_outmsg_append(wire_outmsg *m, const void *p, size_t n);
+const void *wire_outmsg_frame(wire_outmsg *m, size_t *n);
+int wire_pending_send_msg(wire_pending *p, wire_outmsg *m);
+void wire_outmsg_free(wire_outmsg *m);
 /* A frame already encoded (a batch assembled from records). */
 int wire_pending_reply_raw(wire_pending *p, const void *frame, size_t n);
 /* Closes a pipe a moment after the reply just sent (so the reply can leave). */
@@ -83,6 +95,12 @@ typedef struct wire_client wire_client;
  * connection was refused (nothing listens there); WIRE_ETIMEDOUT: no answer
  * in time (unreachable); WIRE_EIO: another error. */
 int wire_client_open(wire_client **out, const char *url, int timeout_ms, verr *e);
+/* The same, accepting replies of up to recv_max bytes (objects' chunks:
+ * larger than WIRE_MAX_PAYLOAD, so fewer round trips); only for a peer
+ * that authenticates itself in the handshake, since that is how much one
+ * reply can make this side allocate. */
+int wire_client_open_max(wire_client **out, const char *url, size_t recv_max, int timeout_ms,
+                         verr *e);
 /* The handshake. WIRE_EAUTH: the server could not prove it knows our
  * token, or refused our proof. */
 int wire_client_handshake(wire_client *c, const auth_token *t, int role, int timeout_ms, verr *e);
@@ -93,6 +111,15 @@ int wire_client_call(wire_client *c, const struct wire_msg *req, struct wire_msg
 /* Sends raw bytes as one message (tests send broken frames with it). */
 int wire_client_call_raw(wire_client *c, const void *frame, size_t n, struct wire_msg *rep,
                          int timeout_ms, verr *e);
+/* Like wire_client_call_raw, but a reply other than ERROR is not decoded:
+ * *rep holds its whole frame (*body, *len; at least a header, nothing
+ * else checked), for the caller to check and decode in place and release
+ * with wire_inmsg_free (objects' chunks: no copy of the bytes).
+ * An ERROR reply returns its code with its message in e, *rep NULL. */
+typedef struct wire_inmsg wire_inmsg;
+int wire_client_call_frame(wire_client *c, const void *frame, size_t n, wire_inmsg **rep,
+                           const uint8_t **body, size_t *len, int timeout_ms, verr *e);
+void wire_inmsg_free(wire_inmsg *m);
 /* 1 once the authenticated connection has closed. */
 int wire_client_lost(wire_client *c);
 /* The local address of the connection (the one the server sees us from). */

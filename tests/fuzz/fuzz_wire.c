@@ -23,7 +23,10 @@
  * obj_asm: the first begins it with its id and total, chunks of 64 bytes,
  * a cap of 1 MiB), each as the answer to the next offset it expects.
  * Invariants: a refused chunk changes nothing; an accepted one adds
- * exactly its bytes; the bytes received never exceed the total.
+ * exactly its bytes; the bytes received never exceed the total. Every
+ * frame also goes through obj_data_view (OBJ_DATA decoded in place): it
+ * accepts a frame of at most WIRE_MAX_PAYLOAD exactly when wire_decode
+ * decodes it as OBJ_DATA, with the same fields, its chunk inside the frame.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -140,7 +143,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		struct wire_msg m, out;
 		verr e;
-		if (wire_decode(f, n, &m, &e) == WIRE_OK) {
+		struct wire_obj_data dv;
+		int vkind;
+		int vrc = obj_data_view(f, n, &dv, &vkind, &e);
+		if (vrc == WIRE_OK &&
+		    (dv.chunk.data < f || dv.chunk.data + dv.chunk.len != f + n))
+			abort(); /* the chunk is the frame's last bytes */
+		int drc = wire_decode(f, n, &m, &e);
+		if (n <= WIRE_HEADER + WIRE_MAX_PAYLOAD &&
+		    (vrc == WIRE_OK) != (drc == WIRE_OK && m.kind == WM_OBJ_DATA))
+			abort();
+		if (vrc == WIRE_OK && drc == WIRE_OK &&
+		    (memcmp(dv.id, m.u.obj_data.id, 32) != 0 || dv.total != m.u.obj_data.total ||
+		     dv.offset != m.u.obj_data.offset || dv.chunk.len != m.u.obj_data.chunk.len ||
+		     (dv.chunk.len && memcmp(dv.chunk.data, m.u.obj_data.chunk.data, dv.chunk.len) != 0)))
+			abort();
+		if (drc == WIRE_OK) {
 			check_round_trip(&m);
 			check_bounds(f, n);
 			if (m.kind == WM_OBJ_DATA) {

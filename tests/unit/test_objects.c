@@ -99,10 +99,200 @@ static void test_asm_checks(void **state)
 	free(b);
 	obj_asm_fini(&a); /* emptied by take: harmless */
 
+	/* the first chunk sets the grid when the holder serves less than
+	 * asked (at least OBJ_CHUNK_MIN); a shorter one stays truncated */
+	uint64_t big = 3 * (uint64_t)OBJ_CHUNK_MIN + 5;
+	uint8_t *bb = malloc(big);
+	for (uint64_t i = 0; i < big; i++)
+		bb[i] = (uint8_t)(i * 31);
+	assert_int_equal(obj_asm_begin(&a, id, big, big, OBJ_CHUNK_MAX, &e), WIRE_OK);
+	obj_asm_first(&a, OBJ_CHUNK_MIN - 1);
+	assert_int_equal(a.chunk, OBJ_CHUNK_MAX);
+	d = chunk(id, big, 0, bb, OBJ_CHUNK_MIN - 1);
+	assert_int_equal(obj_asm_add(&a, &d, 0, &e), WIRE_EMALFORMED);
+	assert_non_null(strstr(e.msg, "truncated"));
+	obj_asm_first(&a, OBJ_CHUNK_MIN);
+	assert_int_equal(a.chunk, OBJ_CHUNK_MIN);
+	for (uint64_t k = 0; k < 4; k++) {
+		uint64_t off = k * OBJ_CHUNK_MIN;
+		d = chunk(id, big, off, bb, (uint32_t)(big - off < OBJ_CHUNK_MIN ? big - off : OBJ_CHUNK_MIN));
+		assert_int_equal(obj_asm_add(&a, &d, off, &e), WIRE_OK);
+		obj_asm_first(&a, 100); /* once chunks are in: no change */
+		assert_int_equal(a.chunk, OBJ_CHUNK_MIN);
+	}
+	assert_true(obj_asm_complete(&a));
+	b = obj_asm_take(&a, &len);
+	assert_memory_equal(b, bb, big);
+	free(b);
+	free(bb);
+
 	/* an empty object is complete at once */
 	assert_int_equal(obj_asm_begin(&a, id, 0, 1000, CH, &e), WIRE_OK);
 	assert_true(obj_asm_complete(&a));
 	obj_asm_fini(&a);
+}
+
+/* A tensor's encoding: its first chunk makes the tensor, every later
+ * byte goes straight into it (in any order), and the checks still hold;
+ * a header that does not match the object's size, or a first chunk that
+ * is not the one at offset 0, falls back to assembling and decoding. */
+static void test_asm_tensor(void **state)
+{
+	(void)state;
+	verr e;
+	int64_t shape[2] = {3, (int64_t)OBJ_INLINE_MAX / 16};
+	value t;
+	assert_int_equal(tensor_new(2, shape, &t, &e), 0);
+	for (size_t i = 0; i < tensor_of(t)->size; i++)
+		tensor_of(t)->data[i] = (double)i * 0.5 - 7;
+	sbuf enc;
+	sbuf_init(&enc);
+	assert_int_equal(val_encode(&enc, t, &e), 0);
+	const uint8_t *src = (const uint8_t *)enc.data;
+	uint64_t total = enc.len;
+	uint32_t ch = 65536;
+	uint64_t nch = (total + ch - 1) / ch;
+	uint8_t id[32];
+	memset(id, 3, 32);
+	for (int order = 0; order < 2; order++) { /* 0: offset 0 first; 1: last first */
+		obj_asm a;
+		assert_int_equal(obj_asm_begin(&a, id, total, total, ch, &e), WIRE_OK);
+		assert_null(a.buf); /* nothing allocated before the first chunk */
+		for (uint64_t i = 0; i < nch; i++) {
+			uint64_t k = order == 0 ? i : nch - 1 - i;
+			uint64_t off = k * ch;
+			uint32_t n = (uint32_t)(total - off < ch ? total - off : ch);
+			struct wire_obj_data d = chunk(id, total, off, src, n);
+			assert_int_equal(obj_asm_add(&a, &d, off, &e), WIRE_OK);
+			if (i == 0)
+				assert_int_equal(a.val.t, order == 0 ? V_TENSOR : V_NONE);
+			if (i == 0 && order == 0) {
+				/* still checked: replayed, truncated */
+				assert_int_equal(obj_asm_add(&a, &d, off, &e), WIRE_EMALFORMED);
+				assert_non_null(strstr(e.msg, "twice"));
+				struct wire_obj_data s2 = chunk(id, total, ch, src, ch - 1);
+				assert_int_equal(obj_asm_add(&a, &s2, ch, &e), WIRE_EMALFORMED);
+				assert_non_null(strstr(e.msg, "truncated"));
+			}
+		}
+		assert_true(obj_asm_complete(&a));
+		value back;
+		assert_int_equal(obj_asm_value(&a, &back, &e), 0);
+		assert_true(back.t == V_TENSOR && back.as.o != t.as.o && val_eq(back, t));
+		val_rele(back);
+	}
+	/* take gives the encoding back from a tensor made at the first chunk */
+	obj_asm a;
+	assert_int_equal(obj_asm_begin(&a, id, total, total, ch, &e), WIRE_OK);
+	for (uint64_t k = 0; k < nch; k++) {
+		uint64_t off = k * ch;
+		struct wire_obj_data d =
+		    chunk(id, total, off, src, (uint32_t)(total - off < ch ? total - off : ch));
+		assert_int_equal(obj_asm_add(&a, &d, off, &e), WIRE_OK);
+	}
+	size_t len;
+	uint8_t *b = obj_asm_take(&a, &len);
+	assert_int_equal(len, total);
+	assert_memory_equal(b, src, total);
+	free(b);
+	/* a header claiming another size (3 more elements than the object
+	 * holds): not made as a tensor; the bytes do not decode */
+	uint8_t *lie = malloc(total + 16);
+	memcpy(lie, src, total);
+	assert_int_equal(lie[4], 0x80); /* the second dimension's varint, 65536 */
+	lie[4] = 0x81;
+	assert_int_equal(obj_asm_begin(&a, id, total, total, ch, &e), WIRE_OK);
+	for (uint64_t k = 0; k < nch; k++) {
+		uint64_t off = k * ch;
+		struct wire_obj_data d =
+		    chunk(id, total, off, lie, (uint32_t)(total - off < ch ? total - off : ch));
+		assert_int_equal(obj_asm_add(&a, &d, off, &e), WIRE_OK);
+		if (k == 0)
+			assert_int_equal(a.val.t, V_NONE);
+	}
+	value back = v_none();
+	assert_int_equal(obj_asm_value(&a, &back, &e), -1);
+	assert_true(back.t == V_NONE);
+	free(lie);
+	sbuf_fini(&enc);
+	val_rele(t);
+}
+
+/* OBJ_DATA decoded in place: the chunk points into the frame; a frame
+ * that lies about its blob, has bytes after it, or is another kind is
+ * refused. */
+static void test_data_view(void **state)
+{
+	(void)state;
+	struct wire_msg m = {.kind = WM_OBJ_DATA};
+	uint8_t bytes[100];
+	for (int i = 0; i < 100; i++)
+		bytes[i] = (uint8_t)(i * 7);
+	memset(m.u.obj_data.id, 9, 32);
+	m.u.obj_data.total = 1000;
+	m.u.obj_data.offset = 300;
+	m.u.obj_data.chunk.data = bytes;
+	m.u.obj_data.chunk.len = 100;
+	sbuf b;
+	verr e;
+	sbuf_init(&b);
+	assert_int_equal(wire_encode(&m, &b, &e), WIRE_OK);
+	size_t flen = b.len;
+	uint8_t *f = malloc(flen);
+	memcpy(f, b.data, flen);
+	sbuf_fini(&b);
+	struct wire_obj_data d;
+	int kind;
+	assert_int_equal(obj_data_view(f, flen, &d, &kind, &e), WIRE_OK);
+	assert_int_equal(d.total, 1000);
+	assert_int_equal(d.offset, 300);
+	assert_int_equal(d.chunk.len, 100);
+	assert_ptr_equal(d.chunk.data, f + flen - 100); /* not copied */
+	assert_memory_equal(d.chunk.data, bytes, 100);
+	/* the blob's length says one byte more, then one less, than it holds */
+	size_t blen = WIRE_HEADER + 48;
+	f[blen]++;
+	assert_int_equal(obj_data_view(f, flen, &d, &kind, &e), WIRE_EMALFORMED);
+	assert_non_null(strstr(e.msg, "blob needs"));
+	f[blen] -= 2;
+	assert_int_equal(obj_data_view(f, flen, &d, &kind, &e), WIRE_EMALFORMED);
+	assert_non_null(strstr(e.msg, "trailing"));
+	f[blen]++;
+	/* cut short: the frame's own length no longer matches */
+	assert_int_equal(obj_data_view(f, flen - 1, &d, &kind, &e), WIRE_EMALFORMED);
+	assert_int_equal(obj_data_view(f, 20, &d, &kind, &e), WIRE_EMALFORMED);
+	/* bad magic */
+	f[0] = 'X';
+	assert_int_equal(obj_data_view(f, flen, &d, &kind, &e), WIRE_EMALFORMED);
+	free(f);
+	/* a chunk larger than WIRE_MAX_PAYLOAD (up to OBJ_CHUNK_MAX) is
+	 * taken; a frame past OBJ_FRAME_MAX is not */
+	for (int over = 0; over < 2; over++) {
+		uint32_t cl = over ? OBJ_CHUNK_MAX + 8192 : OBJ_CHUNK_MAX;
+		size_t fl = WIRE_HEADER + 52 + (size_t)cl;
+		uint8_t *g = calloc(fl, 1);
+		memcpy(g, WIRE_MAGIC, 4);
+		g[4] = WIRE_VERSION & 0xff;
+		g[5] = WIRE_VERSION >> 8;
+		g[6] = WM_OBJ_DATA;
+		for (int i = 0; i < 4; i++) {
+			g[8 + i] = (uint8_t)((fl - WIRE_HEADER) >> (8 * i));
+			g[WIRE_HEADER + 48 + i] = (uint8_t)(cl >> (8 * i));
+		}
+		assert_int_equal(obj_data_view(g, fl, &d, &kind, &e), over ? WIRE_EMALFORMED : WIRE_OK);
+		if (!over)
+			assert_int_equal(d.chunk.len, OBJ_CHUNK_MAX);
+		g[4]++; /* another version */
+		assert_int_equal(obj_data_view(g, fl, &d, &kind, &e), WIRE_EMALFORMED);
+		free(g);
+	}
+	/* another kind: said, for the caller to name */
+	struct wire_msg ok = {.kind = WM_OK};
+	sbuf_init(&b);
+	assert_int_equal(wire_encode(&ok, &b, &e), WIRE_OK);
+	assert_int_equal(obj_data_view((uint8_t *)b.data, b.len, &d, &kind, &e), WIRE_EKIND);
+	assert_int_equal(kind, WM_OK);
+	sbuf_fini(&b);
 }
 
 static value big_str(size_t n, char c)
@@ -163,6 +353,20 @@ static void test_export_pull(void **state)
 	assert_int_equal(val_encode(&enc, t, &e), 0);
 	assert_int_equal(total, enc.len); /* the same size as val_encode's */
 	sbuf_fini(&enc);
+	assert_int_equal(obj_import(ref, 1, &back, &e), 0);
+	assert_true(back.t == V_TENSOR && back.as.o != t.as.o && val_eq(back, t));
+	val_rele(back);
+	val_rele(ref);
+	val_rele(t);
+	assert_int_equal(obj_used(), 0);
+
+	/* a tensor of several OBJ_CHUNK_MAX chunks, pulled with the window */
+	shape[0] = 5;
+	shape[1] = (int64_t)OBJ_CHUNK_MAX / 16;
+	assert_int_equal(tensor_new(2, shape, &t, &e), 0);
+	for (size_t i = 0; i < tensor_of(t)->size; i++)
+		tensor_of(t)->data[i] = (double)i;
+	assert_int_equal(obj_export(t, &ref, &e), 0);
 	assert_int_equal(obj_import(ref, 1, &back, &e), 0);
 	assert_true(back.t == V_TENSOR && back.as.o != t.as.o && val_eq(back, t));
 	val_rele(back);
@@ -275,7 +479,10 @@ static void *holder_main(void *arg)
 		}
 		const struct wire_obj_get *g = &m.u.obj_get;
 		uint64_t off = g->offset < htotal ? g->offset : htotal;
-		uint64_t n = htotal - off < g->max ? htotal - off : g->max;
+		/* at most OBJ_CHUNK at once, as a holder of an earlier build
+		 * (the puller takes the first chunk's size as the grid) */
+		uint64_t max = g->max < OBJ_CHUNK ? g->max : OBJ_CHUNK;
+		uint64_t n = htotal - off < max ? htotal - off : max;
 		memcpy(r.u.obj_data.id, g->id, 32);
 		r.u.obj_data.total = htotal;
 		r.u.obj_data.offset = off;
@@ -315,9 +522,10 @@ static void *holder_main(void *arg)
 	return NULL;
 }
 
-static void test_hostile_holder(void **state)
+/* The object served: want's encoding (a str: assembled and decoded; a
+ * tensor: made at the first chunk and filled in place). */
+static void hostile_holder(value want)
 {
-	(void)state;
 	auth_token tok = {.len = 40};
 	memset(tok.key, 't', 40);
 	obj_init(&tok, "", NULL, "127.0.0.1");
@@ -326,8 +534,6 @@ static void test_hostile_holder(void **state)
 	assert_int_equal(wire_server_open(&s, "tcp://127.0.0.1:0", &tok, &e), 0);
 	char addr[64];
 	snprintf(addr, sizeof addr, "127.0.0.1:%d", wire_server_port(s));
-	/* the object: a str spanning three chunks */
-	value want = big_str(2 * (size_t)OBJ_CHUNK + 1000, 'h');
 	sbuf enc;
 	sbuf_init(&enc);
 	assert_int_equal(val_encode(&enc, want, &e), 0);
@@ -390,13 +596,30 @@ static void test_hostile_holder(void **state)
 	obj_cap(was);
 	hstop = 1;
 	pthread_join(th, NULL);
+	hstop = 0;
 	wire_server_close(s);
 	val_rele(k);
 	val_rele(l);
 	val_rele(ref);
-	val_rele(want);
 	free(hbytes);
 	free(hjunk);
+}
+
+static void test_hostile_holder(void **state)
+{
+	(void)state;
+	/* a str spanning three chunks */
+	value want = big_str(2 * (size_t)OBJ_CHUNK + 1000, 'h');
+	hostile_holder(want);
+	val_rele(want);
+	/* a tensor spanning three chunks */
+	int64_t shape[1] = {(int64_t)(2 * (size_t)OBJ_CHUNK + 4000) / 8};
+	verr e;
+	assert_int_equal(tensor_new(1, shape, &want, &e), 0);
+	for (size_t i = 0; i < tensor_of(want)->size; i++)
+		tensor_of(want)->data[i] = (double)i;
+	hostile_holder(want);
+	val_rele(want);
 }
 
 /* Past the cap, held objects go to the spill store, are counted there,
@@ -456,6 +679,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_spill), /* first: its counts start from an empty store */
 		cmocka_unit_test(test_asm_checks),
+		cmocka_unit_test(test_asm_tensor),
+		cmocka_unit_test(test_data_view),
 		cmocka_unit_test(test_export_pull),
 		cmocka_unit_test(test_pull_nowhere),
 		cmocka_unit_test(test_hostile_holder),
