@@ -48,14 +48,16 @@ static void driver_wait(sched *s, run_obs *obs)
 }
 
 /* The driver thread: every node that is not a worker's, in id order,
- * each once its predecessors are done; then waits for the end. */
+ * each once its predecessors are done; then waits for the end. mu is
+ * held from one node's completion to the next one's start (one lock
+ * round per node, not two: a round trip is three nodes). */
 static void drive(sched *s, task_host *dh, flow_vm *dv, run_obs *obs)
 {
 	const dag *g = s->g;
+	pthread_mutex_lock(&s->mu);
 	for (uint32_t v = 0; v < g->n; v++) {
 		if (s->worker[v])
 			continue;
-		pthread_mutex_lock(&s->mu);
 		while (s->pending[v] != 0 && !s->fatal && !run_cancelled()) {
 			/* help while waiting: run what v waits for here */
 			if (s->help && s->help(s->help_ctx, v, dv))
@@ -66,17 +68,18 @@ static void drive(sched *s, task_host *dh, flow_vm *dv, run_obs *obs)
 		sched_wake_deferred(s);
 		bool stop = s->fatal;
 		bool passed = s->cut != NO_NODE && v > s->cut;
-		if (passed && !stop)
+		if (passed && !stop) {
 			sched_complete(s, v); /* the driver ended before it */
-		pthread_mutex_unlock(&s->mu);
+			continue;
+		}
 		if (stop)
 			break;
+		pthread_mutex_unlock(&s->mu);
 		if (run_cancelled()) {
 			sched_cancel(s);
+			pthread_mutex_lock(&s->mu);
 			break;
 		}
-		if (passed)
-			continue;
 		obs_tick(obs);
 		obs_mark m;
 		obs_node_begin(obs, dh, v, 0, &m);
@@ -84,6 +87,7 @@ static void drive(sched *s, task_host *dh, flow_vm *dv, run_obs *obs)
 		obs_node_end(obs, dh, v, &m);
 		if (rc < 0) {
 			sched_fail(s, dv);
+			pthread_mutex_lock(&s->mu);
 			break;
 		}
 		pthread_mutex_lock(&s->mu);
@@ -97,9 +101,7 @@ static void drive(sched *s, task_host *dh, flow_vm *dv, run_obs *obs)
 		s->defer_wake = true;
 		sched_complete(s, v);
 		s->defer_wake = false;
-		pthread_mutex_unlock(&s->mu);
 	}
-	pthread_mutex_lock(&s->mu);
 	sched_wake_deferred(s);
 	while (!sched_all_done(s) && !s->fatal && !run_cancelled())
 		driver_wait(s, obs);

@@ -64,7 +64,9 @@ int tensor_matmul(value a, value b, value *out, verr *e)
 		shape[nd++] = m;
 	if (y->ndim == 2)
 		shape[nd++] = n;
-	if (tensor_new(nd, shape, out, e) < 0)
+	/* dgemm with beta 0 sets every element of C (and C empty when m or n
+	 * is 0); only k == 0 needs C zeroed */
+	if ((k ? tensor_new_raw : tensor_new)(nd, shape, out, e) < 0)
 		return -1;
 	if (m && n && k)
 		cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)n, (int)k, 1.0,

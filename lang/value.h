@@ -266,6 +266,8 @@ typedef struct vtensor {
 } vtensor;
 /* New zero-filled tensor; fails (returns -1) on bad shape or huge size. */
 int tensor_new(int ndim, const int64_t *shape, value *out, verr *e);
+/* The same, its data left unset: for callers that write every element. */
+int tensor_new_raw(int ndim, const int64_t *shape, value *out, verr *e);
 static inline vtensor *tensor_of(value v) { return (vtensor *)v.as.o; }
 
 /* ---- generic operations ------------------------------------------------ */

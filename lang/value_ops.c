@@ -481,7 +481,7 @@ static int arith_tensor(int op, value a, value b, value *out, verr *e)
 		sb = num_of(b);
 	}
 	value r;
-	if (tensor_new(shape->ndim, shape->shape, &r, e) < 0)
+	if (tensor_new_raw(shape->ndim, shape->shape, &r, e) < 0) /* every element set below */
 		return -1;
 	double *d = tensor_of(r)->data;
 	size_t n = shape->size;

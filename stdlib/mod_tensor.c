@@ -42,12 +42,19 @@ static int get_shape(flow_vm *vm, value v, const char *fn, int *ndim, int64_t *s
 	return 0;
 }
 
-static int new_tensor(flow_vm *vm, const char *fn, int ndim, const int64_t *shape, value *out)
+/* zero: fill with zeros; without, the caller writes every element. */
+static int new_tensor_z(flow_vm *vm, const char *fn, int ndim, const int64_t *shape, value *out,
+                        bool zero)
 {
 	verr e;
-	if (tensor_new(ndim, shape, out, &e) < 0)
+	if ((zero ? tensor_new : tensor_new_raw)(ndim, shape, out, &e) < 0)
 		return vm_raise(vm, "tensor.%s: %s", fn, e.msg);
 	return 0;
+}
+
+static int new_tensor(flow_vm *vm, const char *fn, int ndim, const int64_t *shape, value *out)
+{
+	return new_tensor_z(vm, fn, ndim, shape, out, true);
 }
 
 static int t_zeros(flow_vm *vm, value *argv, int argc, value *out)
@@ -63,7 +70,7 @@ static int t_ones(flow_vm *vm, value *argv, int argc, value *out)
 {
 	int nd;
 	int64_t sh[TENSOR_MAX_DIMS];
-	if (get_shape(vm, argv[0], "ones", &nd, sh) < 0 || new_tensor(vm, "ones", nd, sh, out) < 0)
+	if (get_shape(vm, argv[0], "ones", &nd, sh) < 0 || new_tensor_z(vm, "ones", nd, sh, out, false) < 0)
 		return -1;
 	vtensor *t = tensor_of(*out);
 	for (size_t i = 0; i < t->size; i++)
@@ -82,7 +89,7 @@ static int t_normal(flow_vm *vm, value *argv, int argc, value *out)
 		return -1;
 	if (s < 0)
 		return vm_raise(vm, "tensor.normal: std must be non-negative");
-	if (new_tensor(vm, "normal", nd, sh, out) < 0)
+	if (new_tensor_z(vm, "normal", nd, sh, out, false) < 0)
 		return -1;
 	vtensor *t = tensor_of(*out);
 	sl_normal_fill(vm_rng(vm), m, s, t->data, t->size);

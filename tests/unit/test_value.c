@@ -673,6 +673,37 @@ static void test_tensor(void **state)
 	assert_int_equal(tensor_new(-1, many, &t, &e), -1);
 }
 
+/* Large tensors sit on whole 2 MiB pages; tensor_new zeroes even a
+ * buffer the allocator hands back after tensor_new_raw dirtied it. */
+static void test_tensor_large(void **state)
+{
+	(void)state;
+	verr e;
+	value t;
+	int64_t sh[2] = { 1000, 1000 };
+	for (int round = 0; round < 3; round++) {
+		assert_int_equal(tensor_new_raw(2, sh, &t, &e), 0);
+		vtensor *tt = tensor_of(t);
+		assert_int_equal(tt->size, 1000000);
+		assert_int_equal((uintptr_t)tt->data % ((uintptr_t)2 << 20), 0);
+		for (size_t i = 0; i < tt->size; i++)
+			tt->data[i] = 7.0;
+		val_rele(t);
+		assert_int_equal(tensor_new(2, sh, &t, &e), 0);
+		tt = tensor_of(t);
+		assert_int_equal((uintptr_t)tt->data % ((uintptr_t)2 << 20), 0);
+		for (size_t i = 0; i < tt->size; i++)
+			if (tt->data[i] != 0.0)
+				fail_msg("element %zu is %g, not 0", i, tt->data[i]);
+		val_rele(t);
+	}
+	/* a small one stays on 64-byte lines */
+	int64_t small[1] = { 3 };
+	assert_int_equal(tensor_new_raw(1, small, &t, &e), 0);
+	assert_int_equal((uintptr_t)tensor_of(t)->data % 64, 0);
+	val_rele(t);
+}
+
 /* ---- arithmetic ---------------------------------------------------------------------- */
 
 static void expect_int(int op, int64_t a, int64_t b, int64_t want)
@@ -1370,6 +1401,7 @@ int main(void)
 		cmocka_unit_test(test_list_sort),
 		cmocka_unit_test(test_dict),
 		cmocka_unit_test(test_tensor),
+		cmocka_unit_test(test_tensor_large),
 		cmocka_unit_test(test_arith),
 		cmocka_unit_test(test_eq_cmp_hash),
 		cmocka_unit_test(test_type_names),
