@@ -157,6 +157,16 @@ static int await_all(flow_vm *vm, value v)
 	return 0;
 }
 
+/* A skipped call's future remembers the failed one it was skipped for
+ * (held), once. */
+void task_set_cause(value skipped, const vfuture *cause)
+{
+	vfuture *f = (vfuture *)skipped.as.o;
+	if (f->cause || (const vfuture *)f == cause)
+		return;
+	f->cause = (vfuture *)val_hold(v_obj((vobj *)&cause->h)).as.o;
+}
+
 /* Returns 1 and a skipped future when an argument is a failed future. */
 int task_skip_if_failed(flow_vm *vm, const char *what, const char *name, value *args, int nargs,
                         value *out)
@@ -173,6 +183,7 @@ int task_skip_if_failed(flow_vm *vm, const char *what, const char *name, value *
 			abort();
 		*out = future_new_failed(msg);
 		((vfuture *)out->as.o)->host_data = (void *)f->host_data;
+		task_set_cause(*out, f);
 		fprintf(sh->err, "flow: %s '%s' %s\n", what, name, msg);
 		sh->nskipped++;
 		free(msg);
@@ -587,11 +598,16 @@ int task_get(flow_vm *vm, value fut, value *out)
 		sh->dep_place = task_place_text(vm);
 		vm_raise(vm, "needs the result of failed task '%s'", failed_name(f));
 		/* what `except e` sees: the failed call's own message, and its
-		 * first line as flow run printed it */
-		const char *full = f->error ? f->error : "failed";
+		 * first line as flow run printed it; for a call skipped because
+		 * an input failed, that input's (as Ray's error carries its
+		 * cause's) */
+		const vfuture *root = f;
+		while (root->cause)
+			root = root->cause;
+		const char *full = root->error ? root->error : "failed";
 		size_t n1 = strcspn(full, "\n");
 		char *line = strndup(full, n1);
-		vm_error_detail(vm, f->ekind, f->host_data, f->emsg ? f->emsg : line, line);
+		vm_error_detail(vm, root->ekind, root->host_data, root->emsg ? root->emsg : line, line);
 		vm_error_future(vm, fut);
 		free(line);
 		return -1;
@@ -722,11 +738,13 @@ static int s_sleep(flow_vm *vm, double seconds)
 	return rc;
 }
 
+/* An `except` caught a get of fut: that failure is handled, and so is
+ * every failure it was skipped for (catching get(g(f())) handles f's). */
 static void s_caught(flow_vm *vm, value fut)
 {
-	vfuture *f = (vfuture *)fut.as.o;
-	if (!__atomic_exchange_n(&f->caught, 1, __ATOMIC_ACQ_REL))
-		host_of(vm)->ncaught++;
+	for (vfuture *f = (vfuture *)fut.as.o; f; f = f->cause)
+		if (!__atomic_exchange_n(&f->caught, 1, __ATOMIC_ACQ_REL))
+			host_of(vm)->ncaught++;
 }
 
 /* A native read a file: the cacheable calls running depend on it. */
@@ -837,6 +855,7 @@ static bool skip_node(task_host *sh, const dag *g, uint32_t v)
 		task_actor_broken(g->fut[v], msg);
 	} else {
 		fail_node(g->fut[v], msg, failed_name(f));
+		task_set_cause(g->fut[v], f);
 	}
 	free(msg);
 	return true;

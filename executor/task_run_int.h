@@ -53,6 +53,9 @@ char *task_span_text(const bc_program *p, span w);
 char *task_place_text(flow_vm *vm);
 /* The first failed future inside v (deeply), or NULL. */
 const vfuture *task_find_failed(value v);
+/* skipped (a failed future) was skipped for cause: held by it; catching
+ * skipped handles cause's failure too. */
+void task_set_cause(value skipped, const vfuture *cause);
 /* 1 and a skipped future in *out when an argument is a failed future
  * (said so, counted); -1 with an error raised in vm; else 0. */
 int task_skip_if_failed(flow_vm *vm, const char *what, const char *name, value *args, int nargs,

@@ -42,6 +42,9 @@ typedef struct vfuture {
 	                   * on while FUT_PENDING (set before the future is
 	                   * shared, never changed; the executor owns it) */
 	int caught;       /* FUT_FAILED: an `except` caught a get of it (atomic) */
+	struct vfuture *cause; /* FUT_FAILED because this failed future was an
+	                   * input (a skipped call): held; catching this one
+	                   * handles the cause too. Else NULL */
 	int ekind;        /* FUT_FAILED: ERR_* as `except e` sees it (e.kind) */
 	char *emsg;       /* FUT_FAILED: the failed call's own message (e.message),
 	                   * malloc'd, or NULL (then the first line of error) */

@@ -19,6 +19,7 @@ value future_new_done(value result)
 	f->ekind = ERR_TASK;
 	f->emsg = NULL;
 	f->caught = 0;
+	f->cause = NULL;
 	return v_obj(&f->h);
 }
 
@@ -50,6 +51,7 @@ static value future_init_pending(vfuture *f, int64_t node)
 	f->ekind = ERR_TASK;
 	f->emsg = NULL;
 	f->caught = 0;
+	f->cause = NULL;
 	return v_obj(&f->h);
 }
 
@@ -68,6 +70,7 @@ value future_new_failed(const char *msg)
 	f->ekind = ERR_TASK;
 	f->emsg = NULL;
 	f->caught = 0;
+	f->cause = NULL;
 	return v_obj(&f->h);
 }
 
@@ -75,6 +78,8 @@ static void future_free(vobj *o)
 {
 	vfuture *f = (vfuture *)o;
 	val_rele(f->result);
+	if (f->cause)
+		val_rele(v_obj(&f->cause->h));
 	free(f->error);
 	free(f->emsg);
 	if (o->flags & VOBJ_SLAB)
