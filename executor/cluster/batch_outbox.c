@@ -47,7 +47,7 @@ size_t bt_outbox_pending(bt_outbox *o)
 	for (size_t i = 0; i < o->n; i++)
 		n += o->b[i]->recs.n;
 	pthread_mutex_unlock(&o->mu);
-	return n;
+	return n + wire_pending_unsent(); /* answers still leaving count too */
 }
 
 bt_outbox *bt_outbox_new(void)
@@ -99,7 +99,10 @@ static void answer_from(struct box *x, wire_pending *p, struct answer *a)
 static void send_answers(struct answer *a, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		wire_pending_reply_raw(a[i].p, a[i].frame.data, a[i].frame.len);
+		/* queued, not waited for: the thread that found the outcomes
+		 * (a task thread, a pump) goes on at once rather than sleeping
+		 * until nng has written them */
+		wire_pending_reply_async(a[i].p, a[i].frame.data, a[i].frame.len);
 		sbuf_fini(&a[i].frame);
 	}
 }

@@ -24,6 +24,7 @@ static void *pump_main(void *arg)
 	bt_pump *p = arg;
 	sbuf frame;
 	sbuf_init(&frame);
+	wire_caller *k = wire_caller_new(); /* NULL: a context per call */
 	pthread_mutex_lock(&p->mu);
 	while (!p->stop && !p->lost) {
 		int send = p->q.n > 0;
@@ -56,7 +57,7 @@ static void *pump_main(void *arg)
 		wire_client *c = p->ops.link(p->arg, &e);
 		if (c) {
 			in_call = 1;
-			rc = wire_client_call_raw(c, frame.data, frame.len, &rep,
+			rc = wire_caller_call_raw(k, c, frame.data, frame.len, &rep,
 			                          (int)wait_ms + BT_CALL_MS, &e);
 			if (rc == WIRE_OK && rep.kind != WM_TASKS_DONE) {
 				verr_set(&e, "it answered %s with %s", send ? "RUN_TASKS" : "WAIT_DONE",
@@ -85,9 +86,12 @@ static void *pump_main(void *arg)
 		p->outstanding -= got < p->outstanding ? got : p->outstanding;
 		if (longw)
 			p->waiting = 0;
-		pthread_cond_broadcast(&p->cv);
+		/* no wake: this thread loops and sends what is queued, or the
+		 * next long wait, itself (waking the other one, which would
+		 * find nothing to do, cost two context switches per request) */
 	}
 	pthread_mutex_unlock(&p->mu);
+	wire_caller_free(k);
 	sbuf_fini(&frame);
 	return NULL;
 }
@@ -114,8 +118,8 @@ int bt_pump_add(bt_pump *p, const void *rec, size_t len)
 	int lost = p->lost || p->stop;
 	if (!lost) {
 		bt_recs_add(&p->q, rec, len, 0);
-		if (p->q.n == 1)
-			pthread_cond_broadcast(&p->cv);
+		if (p->q.n == 1) /* one idle thread is enough to send it */
+			pthread_cond_signal(&p->cv);
 	}
 	pthread_mutex_unlock(&p->mu);
 	return lost ? -1 : 0;

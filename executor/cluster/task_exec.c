@@ -165,11 +165,85 @@ static void give_host(cl_plan *p, task_host *h)
 	pthread_mutex_unlock(&p->mu);
 }
 
+/* Each thread's capture stream, kept from call to call (opening and
+ * closing a memory stream per task cost two allocations and a lock
+ * each); a call nested in another on the same thread opens its own. */
+typedef struct cap_stream {
+	FILE *f;
+	char *buf;
+	size_t len;
+	bool busy;
+} cap_stream;
+/* a stream that held this much is closed after its call, not kept */
+#define CAP_KEEP_MAX (256u << 10)
+static pthread_key_t cap_key;
+static pthread_once_t cap_once = PTHREAD_ONCE_INIT;
+
+static void cap_free(void *arg)
+{
+	cap_stream *c = arg;
+	fclose(c->f);
+	free(c->buf);
+	free(c);
+}
+
+static void cap_key_make(void)
+{
+	pthread_key_create(&cap_key, cap_free);
+}
+
+/* This thread's stream, free for a call, or NULL (nested, or no memory). */
+static cap_stream *cap_take(void)
+{
+	pthread_once(&cap_once, cap_key_make);
+	cap_stream *c = pthread_getspecific(cap_key);
+	if (!c) {
+		c = calloc(1, sizeof *c);
+		if (!c)
+			return NULL;
+		c->f = open_memstream(&c->buf, &c->len);
+		if (!c->f || pthread_setspecific(cap_key, c) != 0) {
+			if (c->f)
+				fclose(c->f);
+			free(c->buf);
+			free(c);
+			return NULL;
+		}
+	}
+	if (c->busy)
+		return NULL;
+	c->busy = true;
+	return c;
+}
+
+/* What c captured since cap_take, as a malloc'd copy (*len bytes, room
+ * for a NUL after them; NULL when nothing); c is free again. */
+static char *cap_give(cap_stream *c, size_t *len)
+{
+	fflush(c->f); /* c->len: the position, what this call wrote */
+	*len = c->len;
+	char *out = NULL;
+	if (c->len && (out = malloc(c->len + 1)))
+		memcpy(out, c->buf, c->len);
+	if (!out)
+		*len = 0;
+	if (c->len > CAP_KEEP_MAX) {
+		/* a large print: its buffer is not kept for the thread's life */
+		pthread_setspecific(cap_key, NULL);
+		cap_free(c);
+		return out;
+	}
+	fseeko(c->f, 0, SEEK_SET);
+	c->busy = false;
+	return out;
+}
+
 /* One call on a host of p's: its prints are captured, to travel back
  * with its outcome (call_end closes them into *obuf). */
 typedef struct host_call {
 	task_host *h;
 	FILE *cap;          /* NULL: prints go to stderr (no memory stream) */
+	cap_stream *kept;   /* the thread's stream cap is, or NULL: cap is this call's own */
 	char *obuf;
 	size_t olen;
 	const cl_plan *outer;
@@ -189,7 +263,8 @@ static task_host *call_begin(cl_plan *p, uint64_t seed, uint64_t ident, const fl
 	hc->h = h;
 	hc->obuf = NULL;
 	hc->olen = 0;
-	hc->cap = open_memstream(&hc->obuf, &hc->olen);
+	hc->kept = cap_take();
+	hc->cap = hc->kept ? hc->kept->f : open_memstream(&hc->obuf, &hc->olen);
 	h->out = h->err = hc->cap ? hc->cap : stderr;
 	hc->outer = tl_plan;
 	tl_plan = p;
@@ -205,6 +280,12 @@ static bool call_end(cl_plan *p, host_call *hc)
 	give_host(p, hc->h);
 	if (!hc->cap)
 		return false;
+	if (hc->kept) {
+		hc->obuf = cap_give(hc->kept, &hc->olen);
+		if (!hc->obuf)
+			return false; /* nothing printed */
+		return true;
+	}
 	fclose(hc->cap);
 	return true;
 }

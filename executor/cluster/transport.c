@@ -230,7 +230,58 @@ struct wire_server {
 
 struct wire_pending {
 	nng_ctx ctx;
+	uint32_t sock; /* its socket's id */
 };
+
+/* Contexts whose reply has left, kept for the next request taken away
+ * (wire_server_detach) rather than closed and opened again (a close
+ * wakes nng's reaper thread); by socket id, a closed server's dropped. */
+#define IDLE_CTX_MAX 64
+static pthread_mutex_t idle_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	uint32_t sock;
+	nng_ctx ctx;
+} idle_ctx[IDLE_CTX_MAX];
+static size_t nidle_ctx;
+
+static void ctx_put(uint32_t sock, nng_ctx ctx)
+{
+	pthread_mutex_lock(&idle_mu);
+	int kept = nidle_ctx < IDLE_CTX_MAX;
+	if (kept) {
+		idle_ctx[nidle_ctx].sock = sock;
+		idle_ctx[nidle_ctx++].ctx = ctx;
+	}
+	pthread_mutex_unlock(&idle_mu);
+	if (!kept)
+		nng_ctx_close(ctx);
+}
+
+static int ctx_take(uint32_t sock, nng_ctx *ctx)
+{
+	int found = 0;
+	pthread_mutex_lock(&idle_mu);
+	for (size_t i = nidle_ctx; i-- > 0 && !found;)
+		if (idle_ctx[i].sock == sock) {
+			*ctx = idle_ctx[i].ctx;
+			idle_ctx[i] = idle_ctx[--nidle_ctx];
+			found = 1;
+		}
+	pthread_mutex_unlock(&idle_mu);
+	return found;
+}
+
+/* The socket closed: its contexts went with it. */
+static void ctx_forget(uint32_t sock)
+{
+	pthread_mutex_lock(&idle_mu);
+	for (size_t i = 0; i < nidle_ctx;)
+		if (idle_ctx[i].sock == sock)
+			idle_ctx[i] = idle_ctx[--nidle_ctx];
+		else
+			i++;
+	pthread_mutex_unlock(&idle_mu);
+}
 
 static struct pipe_st *find_pipe(wire_server *s, uint32_t id)
 {
@@ -488,11 +539,13 @@ wire_pending *wire_server_detach(wire_server *s)
 	if (!p)
 		return NULL;
 	nng_ctx fresh;
-	if (nng_ctx_open(&fresh, s->sock) != 0) {
+	uint32_t sock = (uint32_t)nng_socket_id(s->sock);
+	if (!ctx_take(sock, &fresh) && nng_ctx_open(&fresh, s->sock) != 0) {
 		free(p);
 		return NULL;
 	}
 	p->ctx = s->ctx;
+	p->sock = sock;
 	s->ctx = fresh;
 	return p;
 }
@@ -515,37 +568,101 @@ int wire_pending_reply(wire_pending *p, const struct wire_msg *m)
 struct async_send {
 	nng_aio *aio;
 	nng_ctx ctx;
+	uint32_t sock;
+	int keep; /* its context goes back to idle_ctx once sent */
+	struct async_send *next; /* free_sends */
 };
+
+/* Finished sends, kept with their aio for the next (an aio cannot be
+ * freed from its own callback: it would be reaped, waking the reaper). */
+#define FREE_SENDS_MAX 64
+static struct async_send *free_sends;
+static size_t nfree_sends;
+
+/* replies queued by wire_pending_send_raw and not yet sent or failed */
+static _Atomic size_t async_inflight;
+
+size_t wire_pending_unsent(void)
+{
+	return atomic_load(&async_inflight);
+}
 
 static void async_sent(void *arg)
 {
 	struct async_send *a = arg;
-	if (nng_aio_result(a->aio) != 0)
+	int ok = nng_aio_result(a->aio) == 0;
+	if (!ok)
 		nng_msg_free(nng_aio_get_msg(a->aio));
-	nng_ctx_close(a->ctx);
-	nng_aio_reap(a->aio); /* cannot be freed from its own callback */
-	free(a);
+	nng_aio_set_msg(a->aio, NULL);
+	if (ok && a->keep)
+		ctx_put(a->sock, a->ctx);
+	else
+		nng_ctx_close(a->ctx);
+	pthread_mutex_lock(&idle_mu);
+	int kept = nfree_sends < FREE_SENDS_MAX;
+	if (kept) {
+		a->next = free_sends;
+		free_sends = a;
+		nfree_sends++;
+	}
+	pthread_mutex_unlock(&idle_mu);
+	atomic_fetch_sub(&async_inflight, 1);
+	if (!kept) {
+		nng_aio_reap(a->aio); /* cannot be freed from its own callback */
+		free(a);
+	}
 }
 
-int wire_pending_send_raw(wire_pending *p, const void *frame, size_t n)
+static struct async_send *send_take(void)
+{
+	pthread_mutex_lock(&idle_mu);
+	struct async_send *a = free_sends;
+	if (a) {
+		free_sends = a->next;
+		nfree_sends--;
+	}
+	pthread_mutex_unlock(&idle_mu);
+	if (a)
+		return a;
+	if (!(a = malloc(sizeof *a)))
+		return NULL;
+	if (nng_aio_alloc(&a->aio, async_sent, a) != 0) {
+		free(a);
+		return NULL;
+	}
+	return a;
+}
+
+static int send_async(wire_pending *p, const void *frame, size_t n, int reply)
 {
 	nng_msg *msg = NULL;
-	struct async_send *a = malloc(sizeof *a);
-	if (!a || nng_msg_alloc(&msg, n) != 0 || nng_aio_alloc(&a->aio, async_sent, a) != 0) {
-		if (msg)
-			nng_msg_free(msg);
-		free(a);
+	struct async_send *a = send_take();
+	if (!a || nng_msg_alloc(&msg, n) != 0) {
+		if (a) { /* back to the free list through its callback's path */
+			pthread_mutex_lock(&idle_mu);
+			a->next = free_sends;
+			free_sends = a;
+			nfree_sends++;
+			pthread_mutex_unlock(&idle_mu);
+		}
 		nng_ctx_close(p->ctx);
 		free(p);
 		return WIRE_EIO;
 	}
 	memcpy(nng_msg_body(msg), frame, n);
 	a->ctx = p->ctx;
+	a->sock = p->sock;
+	/* a batch's answer (reply): its context, the loop's, is used again;
+	 * an object's chunk (objects.c) is sent as before */
+	a->keep = reply;
 	free(p);
 	/* no deadline (see struct timed): a reply queued behind another on
 	 * its connection goes when that one has gone, or fails when the
 	 * connection closes */
 	nng_aio_set_msg(a->aio, msg);
+	atomic_fetch_add(&async_inflight, 1);
+	if (reply)
+		test_send_delay();
 	nng_ctx_send(a->ctx, a->aio);
 	return WIRE_OK;
 }
@@ -582,19 +699,31 @@ void wire_outmsg_free(wire_outmsg *m)
 
 int wire_pending_send_msg(wire_pending *p, wire_outmsg *m)
 {
-	struct async_send *a = malloc(sizeof *a);
-	if (!a || nng_aio_alloc(&a->aio, async_sent, a) != 0) {
-		free(a);
+	struct async_send *a = send_take();
+	if (!a) {
 		nng_msg_free((nng_msg *)m);
 		nng_ctx_close(p->ctx);
 		free(p);
 		return WIRE_EIO;
 	}
 	a->ctx = p->ctx;
+	a->sock = p->sock;
+	a->keep = 0; /* an object's chunk: its context is closed once sent */
 	free(p);
 	nng_aio_set_msg(a->aio, (nng_msg *)m); /* no deadline: as wire_pending_send_raw */
+	atomic_fetch_add(&async_inflight, 1);
 	nng_ctx_send(a->ctx, a->aio);
 	return WIRE_OK;
+}
+
+int wire_pending_send_raw(wire_pending *p, const void *frame, size_t n)
+{
+	return send_async(p, frame, n, 0);
+}
+
+int wire_pending_reply_async(wire_pending *p, const void *frame, size_t n)
+{
+	return send_async(p, frame, n, 1);
 }
 
 int wire_pending_reply_raw(wire_pending *p, const void *frame, size_t n)
@@ -617,6 +746,7 @@ void wire_server_close(wire_server *s)
 {
 	if (!s)
 		return;
+	ctx_forget((uint32_t)nng_socket_id(s->sock));
 	nng_close(s->sock);
 	nng_aio_free(s->aio);
 	timed_fini(&s->rt);
@@ -805,39 +935,35 @@ static void settle_lost(wire_client *c, int rv)
 	pthread_mutex_unlock(&c->mu);
 }
 
-/* keep: when not NULL, a reply other than ERROR is not decoded but handed
- * out whole in *keep (only its kind read: the caller checks the rest),
- * rep left empty. */
-static int call_frame(wire_client *c, const void *frame, size_t n, struct wire_msg *rep,
-                      int timeout_ms, verr *e, nng_msg **keep)
+/* One request on ctx with aio (whose callback is call_done(cs)) and its
+ * reply; ctx and aio stay the caller's. keep: when not NULL, a reply
+ * other than ERROR is not decoded but handed out whole in *keep (only its
+ * kind read: the caller checks the rest), rep left empty. */
+static int call_on(wire_client *c, nng_ctx ctx, nng_aio *aio, struct call_sync *cs,
+                   const void *frame, size_t n, struct wire_msg *rep, int timeout_ms, verr *e,
+                   nng_msg **keep)
 {
-	nng_ctx ctx;
-	nng_aio *aio = NULL;
 	nng_msg *msg = NULL;
 	int rc = WIRE_EIO;
-	struct call_sync cs = {.done = 0};
-	pthread_mutex_init(&cs.mu, NULL);
-	pthread_cond_init(&cs.cv, NULL);
 	memset(rep, 0, sizeof *rep);
-	if (nng_ctx_open(&ctx, c->sock) != 0) {
-		verr_set(e, "cannot open an nng context");
-		pthread_mutex_destroy(&cs.mu);
-		pthread_cond_destroy(&cs.cv);
-		return WIRE_EIO;
-	}
-	if (nng_aio_alloc(&aio, call_done, &cs) != 0 || nng_msg_alloc(&msg, 0) != 0 ||
-	    nng_msg_append(msg, frame, n) != 0) {
+	if (nng_msg_alloc(&msg, 0) != 0 || nng_msg_append(msg, frame, n) != 0) {
 		verr_set(e, "out of memory");
 		goto out;
 	}
 	nng_aio_set_msg(aio, msg);
-	cs.ctx = ctx;
-	cs.aio = aio;
+	pthread_mutex_lock(&cs->mu);
+	cs->ctx = ctx;
+	cs->aio = aio;
+	cs->receiving = 0;
+	pthread_mutex_unlock(&cs->mu);
 	test_send_delay();
 	nng_ctx_send(ctx, aio);
-	call_wait(c, aio, &cs, timeout_ms); /* the send, then the receive (call_done) */
+	/* the send, then the receive (call_done); once done, aio may be
+	 * used again even while call_done is still returning (nng counts a
+	 * task busy per operation begun) */
+	call_wait(c, aio, cs, timeout_ms);
 	int rv = nng_aio_result(aio);
-	if (rv != 0 && !cs.receiving) {
+	if (rv != 0 && !cs->receiving) {
 		settle_lost(c, rv);
 		rc = rv == NNG_ETIMEDOUT ? WIRE_ETIMEDOUT : rv == NNG_ECLOSED ? WIRE_ECLOSED : WIRE_EIO;
 		verr_set(e, "sending: %s", rv == NNG_ECLOSED ? "the connection closed" : nng_strerror(rv));
@@ -852,6 +978,7 @@ static int call_frame(wire_client *c, const void *frame, size_t n, struct wire_m
 		goto out;
 	}
 	msg = nng_aio_get_msg(aio);
+	nng_aio_set_msg(aio, NULL);
 	const uint8_t *hb = nng_msg_body(msg);
 	/* the kind, for the caller to check the rest (its frames may be
 	 * larger than WIRE_MAX_PAYLOAD: wire_client_open_max) */
@@ -872,12 +999,93 @@ static int call_frame(wire_client *c, const void *frame, size_t n, struct wire_m
 out:
 	if (msg)
 		nng_msg_free(msg);
+	return rc;
+}
+
+static int call_frame(wire_client *c, const void *frame, size_t n, struct wire_msg *rep,
+                      int timeout_ms, verr *e, nng_msg **keep)
+{
+	nng_ctx ctx;
+	nng_aio *aio = NULL;
+	int rc = WIRE_EIO;
+	struct call_sync cs = {.done = 0};
+	pthread_mutex_init(&cs.mu, NULL);
+	pthread_cond_init(&cs.cv, NULL);
+	memset(rep, 0, sizeof *rep);
+	if (nng_ctx_open(&ctx, c->sock) != 0) {
+		verr_set(e, "cannot open an nng context");
+		pthread_mutex_destroy(&cs.mu);
+		pthread_cond_destroy(&cs.cv);
+		return WIRE_EIO;
+	}
+	if (nng_aio_alloc(&aio, call_done, &cs) != 0)
+		verr_set(e, "out of memory");
+	else
+		rc = call_on(c, ctx, aio, &cs, frame, n, rep, timeout_ms, e, keep);
 	if (aio)
 		nng_aio_free(aio); /* waits for its callback */
 	nng_ctx_close(ctx);
 	pthread_mutex_destroy(&cs.mu);
 	pthread_cond_destroy(&cs.cv);
 	return rc;
+}
+
+/* A caller's context and aio, kept from call to call (opening and
+ * closing them for each request cost nng's locks and a wait). */
+struct wire_caller {
+	wire_client *c; /* the connection ctx is open on (NULL: none) */
+	uint32_t sock;  /* its socket's id (c's address alone could be reused) */
+	nng_ctx ctx;
+	nng_aio *aio;
+	struct call_sync cs;
+};
+
+wire_caller *wire_caller_new(void)
+{
+	wire_caller *k = calloc(1, sizeof *k);
+	if (!k)
+		return NULL;
+	pthread_mutex_init(&k->cs.mu, NULL);
+	pthread_cond_init(&k->cs.cv, NULL);
+	if (nng_aio_alloc(&k->aio, call_done, &k->cs) != 0) {
+		pthread_mutex_destroy(&k->cs.mu);
+		pthread_cond_destroy(&k->cs.cv);
+		free(k);
+		return NULL;
+	}
+	return k;
+}
+
+int wire_caller_call_raw(wire_caller *k, wire_client *c, const void *frame, size_t n,
+                         struct wire_msg *rep, int timeout_ms, verr *e)
+{
+	if (!k)
+		return call_frame(c, frame, n, rep, timeout_ms, e, NULL);
+	if (k->c != c || k->sock != (uint32_t)nng_socket_id(c->sock)) {
+		if (k->c)
+			nng_ctx_close(k->ctx);
+		k->c = NULL;
+		if (nng_ctx_open(&k->ctx, c->sock) != 0) {
+			memset(rep, 0, sizeof *rep);
+			verr_set(e, "cannot open an nng context");
+			return WIRE_EIO;
+		}
+		k->c = c;
+		k->sock = (uint32_t)nng_socket_id(c->sock);
+	}
+	return call_on(c, k->ctx, k->aio, &k->cs, frame, n, rep, timeout_ms, e, NULL);
+}
+
+void wire_caller_free(wire_caller *k)
+{
+	if (!k)
+		return;
+	nng_aio_free(k->aio); /* waits for its callback */
+	if (k->c)
+		nng_ctx_close(k->ctx);
+	pthread_mutex_destroy(&k->cs.mu);
+	pthread_cond_destroy(&k->cs.cv);
+	free(k);
 }
 
 int wire_client_call_raw(wire_client *c, const void *frame, size_t n, struct wire_msg *rep,

@@ -82,8 +82,15 @@ int wire_outmsg_append(wire_outmsg *m, const void *p, size_t n);
 const void *wire_outmsg_frame(wire_outmsg *m, size_t *n);
 int wire_pending_send_msg(wire_pending *p, wire_outmsg *m);
 void wire_outmsg_free(wire_outmsg *m);
+/* Replies wire_pending_send_raw queued that nng has not sent (or failed)
+ * yet, in this process: a node that stops waits for them (nng_close
+ * drops what is queued). */
+size_t wire_pending_unsent(void);
 /* A frame already encoded (a batch assembled from records). */
 int wire_pending_reply_raw(wire_pending *p, const void *frame, size_t n);
+/* The same, queued and not waited for (as wire_pending_send_raw, with
+ * the test hook's delay as a reply): the caller goes on at once. */
+int wire_pending_reply_async(wire_pending *p, const void *frame, size_t n);
 /* Closes a pipe a moment after the reply just sent (so the reply can leave). */
 void wire_server_drop(wire_server *s, uint32_t pipe);
 void wire_server_close(wire_server *s);
@@ -120,6 +127,18 @@ typedef struct wire_inmsg wire_inmsg;
 int wire_client_call_frame(wire_client *c, const void *frame, size_t n, wire_inmsg **rep,
                            const uint8_t **body, size_t *len, int timeout_ms, verr *e);
 void wire_inmsg_free(wire_inmsg *m);
+/* A thread that makes many calls keeps one caller: its nng context and
+ * aio are kept from call to call (made once, not per request). Not
+ * thread-safe: one caller per thread. wire_caller_call_raw is
+ * wire_client_call_raw on the caller's context (opened on c at first use,
+ * again if c changes; k NULL: a context for this call only). Free the
+ * caller before closing the client it was last used with, or after
+ * shutting it. */
+typedef struct wire_caller wire_caller;
+wire_caller *wire_caller_new(void); /* NULL if out of resources */
+int wire_caller_call_raw(wire_caller *k, wire_client *c, const void *frame, size_t n,
+                         struct wire_msg *rep, int timeout_ms, verr *e);
+void wire_caller_free(wire_caller *k);
 /* 1 once the authenticated connection has closed. */
 int wire_client_lost(wire_client *c);
 /* The local address of the connection (the one the server sees us from). */
