@@ -864,7 +864,11 @@ static int read_cont(ld *L)
 			CHECK(cpc >= 0 && (BC_OP(cx->code[cpc]) == OP_CALLP || BC_OP(cx->code[cpc]) == OP_CALL) &&
 			      cf->base + BC_A(cx->code[cpc]) == base, "driver frame %d: not called by frame %d", j, j - 1);
 		}
-		CHECK(base + (uint64_t)x->nregs <= n->nin, "driver frame %d: registers beyond the node's inputs", j);
+		/* the last frame ends at the node's inputs; a caller's frame may
+		 * reach past them: its registers from its call's R(A) on are its
+		 * callee's (a caller's temporaries above a call are dead) */
+		CHECK(base <= n->nin && (j < nf - 1 || base + (uint64_t)x->nregs <= n->nin),
+		      "driver frame %d: registers beyond the node's inputs", j);
 		d->cont.frames[j] = (dag_cont_frame){ (uint32_t)pr, (uint32_t)pc, (uint32_t)base };
 		end = (uint32_t)base + (uint32_t)x->nregs;
 		uint32_t *want = calloc((size_t)x->nregs + 1, sizeof *want);
@@ -874,7 +878,7 @@ static int read_cont(ld *L)
 		int rc = bc_verify_proto_at(L->p, x, false, (int)pc, want, &e);
 		/* a callee's frame (next) overlaps its caller's registers from
 		 * R(A) on: its masks replace these */
-		for (int r = 0; r < x->nregs && !rc; r++)
+		for (int r = 0; r < x->nregs && base + (uint64_t)r < n->nin && !rc; r++)
 			d->cont.masks[base + (uint32_t)r] = want[r];
 		free(want);
 		if (rc) {

@@ -69,8 +69,12 @@ wait_until 60 test -s "$tmp/ap.end" -a -s "$tmp/gt.end" || bad "the actor's run 
 	bad "actorplace.flow: exit $(cat "$tmp/ap.rc"): $(head -5 "$tmp/ap.err")"
 [ "$(cat "$tmp/gt.rc")" = 0 ] && grep -qx "gpu task on node 2" "$tmp/gt.out" && ok ||
 	bad "gputask.flow: exit $(cat "$tmp/gt.rc"): $(cat "$tmp/gt.out") $(head -5 "$tmp/gt.err")"
-[ "$(cat "$tmp/gt.end")" -gt "$(cat "$tmp/ap.end")" ] && ok ||
-	bad "the gpu task ran while the actor held the only gpu"
+# the task's start (on node 2) against the actor run's last moment: not
+# the two clients' exits, which may end in either order
+gt_start=$(sed -n 's/^gpu task started //p' "$tmp/gt.out")
+ap_last=$(sed -n 's/^gpu actor released after //p' "$tmp/ap.out")
+python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) > float(sys.argv[2]) else 1)' "${gt_start:-0}" "${ap_last:-9e18}" && ok ||
+	bad "the gpu task ran while the actor held the only gpu (started $gt_start, the actor's run went on until $ap_last)"
 
 # ---- an actor no node can hold: refused at start, nothing run ----
 frun 1 actorbig.flow >"$tmp/ab.out" 2>"$tmp/ab.err"

@@ -468,14 +468,15 @@ restart_worker "$h" 4 --resources lineage=1 || bad "a fresh worker on host$h did
 case_argloss() {
 # ---- lineage: a consumer's argument lost with its holder before the consumer pulled it ----
 # (the producer needs resource lineage=1: hosts 3 and 4; the consumer
-# cons=1: host2; the consumer waits for `pause`, which waits for the file
+# cons=1: host2; argstop's stop_after stopper=1: host2 too, never on the
+# killed holder; the consumer waits for `pause`, which waits for the file
 # $tmp/go: the producer's holder, seen by its store_used, is killed first)
 local i p h rc t0
 for i in 2 3 4; do
 	p=$(daemon_pid $i worker)
 	[ -n "$p" ] && kill -TERM "$p" && { wait_until 40 gone "$p" || bad "the worker on host$i did not stop"; }
 done
-start_worker 2 --resources cons=1
+start_worker 2 --resources cons=1,stopper=1
 start_worker 3 --resources lineage=1
 start_worker 4 --resources lineage=1
 wait_until 15 count_is 4 && ok || bad "the workers with resources cons and lineage did not join"
