@@ -4,10 +4,10 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "dag.h"
 #include "lang/vm.h"
+#include "lang/hugemem.h"
 #include "lang/native.h"
 
 /* A big array (a DAG of a million nodes has several of 4-40 MB) is
@@ -21,17 +21,8 @@
 
 static void advise_big(void *p, size_t n)
 {
-#ifdef MADV_HUGEPAGE
-	if (n < BIG_ARRAY)
-		return;
-	uintptr_t a = ((uintptr_t)p + 4095) & ~(uintptr_t)4095;
-	uintptr_t e = ((uintptr_t)p + n) & ~(uintptr_t)4095;
-	if (e > a)
-		(void)madvise((void *)a, e - a, MADV_HUGEPAGE);
-#else
-	(void)p;
-	(void)n;
-#endif
+	if (n >= BIG_ARRAY)
+		mem_advise_huge(p, n);
 }
 
 static void *big_realloc(void *p, size_t n)

@@ -17,6 +17,7 @@
 
 #include "plan.h"
 #include "plan_int.h"
+#include "lang/hugemem.h"
 #include "lang/arena.h"
 #include "lang/encode.h"
 #include "lang/verify.h"
@@ -1225,13 +1226,8 @@ int plan_slurp(const char *path, uint8_t **buf, size_t *len)
 	uint8_t *b = malloc(cap);
 	if (!b)
 		abort();
-#ifdef MADV_HUGEPAGE
-	if (cap >= ((size_t)4 << 20)) {
-		uintptr_t a = ((uintptr_t)b + 4095) & ~(uintptr_t)4095, e = ((uintptr_t)b + cap) & ~(uintptr_t)4095;
-		if (e > a)
-			(void)madvise((void *)a, e - a, MADV_HUGEPAGE);
-	}
-#endif
+	if (cap >= ((size_t)4 << 20))
+		mem_advise_huge(b, cap);
 	for (;;) {
 		if (n == cap) {
 			cap *= 2;

@@ -2,7 +2,7 @@
  * effect frontier and the job queue, and what is taken where. */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
+#include "lang/hugemem.h"
 
 #include "compiler/effects.h"
 #include "executor/interrupt.h"
@@ -10,7 +10,6 @@
 
 /* ---- arrays by node ------------------------------------------------------------ */
 
-#define HUGE_PAGE ((size_t)2 << 20)
 
 /* n bytes for an array by node (freed with free; aborts when out of
  * memory). Arrays of a large DAG (a driver loop of 100k round trips
@@ -18,17 +17,7 @@
  * faulting them in 4 KiB at a time was a tenth of such a run. */
 static void *node_array(size_t n)
 {
-	void *p;
-	if (n < HUGE_PAGE / 2) {
-		p = malloc(n ? n : 1);
-	} else {
-		n = (n + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
-		p = aligned_alloc(HUGE_PAGE, n);
-#ifdef MADV_HUGEPAGE
-		if (p)
-			(void)madvise(p, n, MADV_HUGEPAGE); /* advice only */
-#endif
-	}
+	void *p = n < MEM_HUGE_PAGE / 2 ? malloc(n ? n : 1) : mem_huge_alloc(&n);
 	if (!p)
 		abort();
 	return p;

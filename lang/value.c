@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
+#include "hugemem.h"
 
 #include "flow_err.h"
 
@@ -541,7 +541,6 @@ value val_deep_copy(value v)
 /* Upper bound on elements (2^40, 8 TiB of data): anything larger is an error
  * rather than an abort inside the allocator. */
 #define TENSOR_MAX_SIZE ((size_t)1 << 40)
-#define TENSOR_HUGE ((size_t)2 << 20) /* a huge page */
 
 int tensor_new_raw(int ndim, const int64_t *shape, value *out, verr *e)
 {
@@ -567,18 +566,11 @@ int tensor_new_raw(int ndim, const int64_t *shape, value *out, verr *e)
 	/* Large buffers on whole 2 MiB pages, with the kernel asked for huge
 	 * pages (as numpy does): one fault per 2 MiB instead of per 4 KiB,
 	 * which was most of the cost of making seed 000's matrices. */
-	size_t align = bytes >= TENSOR_HUGE ? TENSOR_HUGE : 64;
-	if (align == TENSOR_HUGE)
-		bytes = (bytes + TENSOR_HUGE - 1) & ~(TENSOR_HUGE - 1);
-	double *data = aligned_alloc(align, bytes);
+	double *data = bytes >= MEM_HUGE_PAGE ? mem_huge_alloc(&bytes) : aligned_alloc(64, bytes);
 	if (!data) {
 		verr_setc(e, FLOW_ENOMEM, "tensor: out of memory for %zu elements", size);
 		return -1;
 	}
-#ifdef MADV_HUGEPAGE
-	if (data && align == TENSOR_HUGE)
-		(void)madvise(data, bytes, MADV_HUGEPAGE); /* advice only: may fail */
-#endif
 	vtensor *t = vobj_alloc(sizeof *t, V_TENSOR);
 	t->ndim = ndim;
 	for (int i = 0; i < ndim; i++)
