@@ -132,6 +132,10 @@ static bool driver_run_job(pool *p, nested_job *j)
 	/* inside a node it is helping with, it runs the job in that node's
 	 * slot, as a worker does; otherwise in what the node has free */
 	bool nested = p->driver_helping;
+	/* on a cluster a call goes out from a worker thread (pool.c): the
+	 * driver's own host would run it on this machine */
+	if (p->run.remote)
+		return false;
 	if (s->stop || j->state != NJ_QUEUED ||
 	    !(nested ? res_within(p->driver_running, a) : res_fits(&p->node->res, a)))
 		return false;

@@ -965,7 +965,10 @@ static int svc_call(void *ctx, uint64_t id, uint32_t fn, uint64_t seed, uint64_t
 	fill_call(s, &c, fn, seed, ident, args);
 	struct wire_actor_call m = {.op = WIRE_ACTOR_CALL, .actor = id, .name = "", .calls = {&c, 1}};
 	struct wire_done d;
-	if (roundtrip(s, &m, &d, err))
+	bt_pool_block(1); /* from a task: its thread's CPU serves the next call */
+	int lost = roundtrip(s, &m, &d, err);
+	bt_pool_block(0);
+	if (lost)
 		return -1;
 	*node = dup_or_null(d.node);
 	*output = dup_or_null(d.output);

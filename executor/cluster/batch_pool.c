@@ -1,6 +1,10 @@
 /* batch_pool.c - a node's task threads (batch.h: bt_pool): they run the
  * calls that arrived and hand each outcome on, encoded, gathered in
- * small groups while more calls are queued. */
+ * small groups while more calls are queued. A task that blocks (a sleep,
+ * an actor's answer: bt_pool_block) first hands on what its thread
+ * gathered and gives its CPU back: another thread takes the next call
+ * (started if none is idle), as a local run's pool does, so a task that
+ * waits for another never waits for a call queued behind itself. */
 #include "batch_int.h"
 
 #include <pthread.h>
@@ -27,8 +31,11 @@ struct bt_pool {
 	_Atomic uint32_t *busy;
 	bt_pool_done_fn done;
 	void *arg;
-	pthread_t *threads;
-	int nthreads;
+	pthread_t *threads;      /* room for maxthreads */
+	int nthreads, maxthreads;
+	int cpus;                /* calls run at once, blocked ones aside */
+	int executing, blocked;  /* threads in a call; of them, blocked */
+	int waiting;             /* threads idle in cv */
 	_Atomic uint32_t nix; /* thread numbers given (outcome's thread) */
 };
 
@@ -74,18 +81,32 @@ static void run_job(bt_pool *p, struct job *j, bt_recs *r)
  * handed on once BT_POOL_GROUP_US have passed since its first outcome. */
 #define BT_POOL_GROUP 64
 #define BT_POOL_GROUP_US 200
+/* threads beyond --cpus, for calls blocked in a wait (as pool.h's) */
+#define BT_POOL_MAX_EXTRA 256
+
+/* The pool of this thread and the outcomes it gathers (bt_pool_block). */
+static _Thread_local bt_pool *tl_pool;
+static _Thread_local bt_recs *tl_recs;
+
+/* A thread may take a queued call now (mu). */
+static int can_take(const bt_pool *p)
+{
+	return p->head && p->executing - p->blocked < p->cpus;
+}
 
 static void *pool_main(void *arg)
 {
 	bt_pool *p = arg;
 	bt_recs r;
 	bt_recs_init(&r);
+	tl_pool = p;
+	tl_recs = &r;
 	uint64_t first = 0;
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
-		/* nothing more queued, enough gathered, or held too long: the
+		/* nothing more to take, enough gathered, or held too long: the
 		 * gathered outcomes go now (without the lock) */
-		if (r.n > 0 && (!p->head || p->stop || r.n >= BT_POOL_GROUP ||
+		if (r.n > 0 && (!can_take(p) || p->stop || r.n >= BT_POOL_GROUP ||
 		                mono_us() - first >= BT_POOL_GROUP_US)) {
 			pthread_mutex_unlock(&p->mu);
 			p->done(p->arg, &r);
@@ -96,8 +117,11 @@ static void *pool_main(void *arg)
 				pthread_cond_broadcast(&p->idle);
 			continue;
 		}
-		while (!p->head && !p->stop)
+		while (!can_take(p) && !p->stop) {
+			p->waiting++;
 			pthread_cond_wait(&p->cv, &p->mu);
+			p->waiting--;
+		}
 		if (p->stop)
 			break;
 		struct job *j = p->head;
@@ -106,6 +130,7 @@ static void *pool_main(void *arg)
 			p->tail = NULL;
 		if (r.n == 0)
 			p->running++; /* until its group is handed on */
+		p->executing++;
 		pthread_mutex_unlock(&p->mu);
 		if (r.n == 0)
 			first = mono_us();
@@ -113,10 +138,45 @@ static void *pool_main(void *arg)
 		val_rele(j->c.args);
 		free(j);
 		pthread_mutex_lock(&p->mu);
+		p->executing--;
+		if (p->head && p->waiting)
+			pthread_cond_signal(&p->cv); /* a CPU came back (after a block) */
 	}
 	pthread_mutex_unlock(&p->mu);
+	tl_pool = NULL;
+	tl_recs = NULL;
 	bt_recs_fini(&r);
 	return NULL;
+}
+
+void bt_pool_block(int begin)
+{
+	bt_pool *p = tl_pool;
+	if (!p)
+		return; /* not a task thread of a pool (an actor's, a client's) */
+	if (!begin) {
+		pthread_mutex_lock(&p->mu);
+		p->blocked--;
+		pthread_mutex_unlock(&p->mu);
+		return;
+	}
+	/* what this thread gathered must not wait for the wait: the call
+	 * it waits for may need one of those outcomes */
+	if (tl_recs && tl_recs->n > 0) {
+		p->done(p->arg, tl_recs);
+		bt_recs_fini(tl_recs);
+		bt_recs_init(tl_recs);
+	}
+	pthread_mutex_lock(&p->mu);
+	p->blocked++;
+	if (can_take(p) && !p->stop) {
+		if (p->waiting)
+			pthread_cond_signal(&p->cv);
+		else if (p->nthreads < p->maxthreads &&
+		         pthread_create(&p->threads[p->nthreads], NULL, pool_main, p) == 0)
+			p->nthreads++;
+	}
+	pthread_mutex_unlock(&p->mu);
 }
 
 bt_pool *bt_pool_start(int threads, const char *name, const flow_node_view *view,
@@ -132,7 +192,16 @@ bt_pool *bt_pool_start(int threads, const char *name, const flow_node_view *view
 	p->busy = busy;
 	p->done = done;
 	p->arg = arg;
-	p->nthreads = bt_threads_start(&p->threads, threads < 1 ? 1 : threads, pool_main, p);
+	p->cpus = threads < 1 ? 1 : threads;
+	p->maxthreads = p->cpus + BT_POOL_MAX_EXTRA;
+	p->threads = calloc((size_t)p->maxthreads, sizeof *p->threads);
+	if (!p->threads)
+		abort();
+	pthread_mutex_lock(&p->mu); /* a thread may block and start another */
+	for (int i = 0; i < p->cpus; i++)
+		if (pthread_create(&p->threads[p->nthreads], NULL, pool_main, p) == 0)
+			p->nthreads++;
+	pthread_mutex_unlock(&p->mu);
 	return p;
 }
 
@@ -199,6 +268,7 @@ int bt_pool_stop(bt_pool *p, int wait_ms)
 	pthread_mutex_unlock(&p->mu);
 	if (busy)
 		return -1; /* a task still runs: its memory is left to the exit */
+	/* stop is set and no task runs: nthreads is final */
 	for (int i = 0; i < p->nthreads; i++)
 		pthread_join(p->threads[i], NULL);
 	while (p->head) {

@@ -54,16 +54,24 @@ frun 1 "$tmp/tasks.plan" >"$tmp/plan.out" 2>"$tmp/plan.err" && cmp -s "$tmp/plan
 # lines come back prefixed with the node) and deep_nesting (a value nested
 # past what the encoding holds cannot reach the actor's node: a clear
 # error) and ray2_limit_running (a @cpus(2) task: the test cluster's
-# nodes have 1 CPU each, so it is refused before the run, clearly).
+# nodes have 1 CPU each, so it is refused before the run, clearly), and
+# ray2_tasks_basics (the same task called by the staged driver: refused
+# when it is called; never run on the client instead).
 # timeout.flow: a task past its
 # @timeout is stopped on its node, which then takes the next run's tasks.
 run 1 env FLOW_RUN_ARGS="--address $head_addr --token-file $tmp/token" \
 	bash "$root/tests/golden/run.sh" run "$flow" >"$tmp/golden.txt" 2>&1
 grep -q "golden run: [1-9][0-9]* passed" "$tmp/golden.txt" && ok || bad "golden run: $(tail -3 "$tmp/golden.txt")"
-others=$(grep '^  failed: ' "$tmp/golden.txt" | grep -vE 'run/(cluster_local|proc_sys|nested_failure|deep_nesting|ray2_limit_running)$')
-[ -z "$others" ] && ok || { bad "golden programs on the cluster differ:"; grep -A8 '^FAIL' "$tmp/golden.txt"; }
+others=$(grep '^  failed: ' "$tmp/golden.txt" | grep -vE 'run/(cluster_local|proc_sys|nested_failure|deep_nesting|ray2_limit_running|ray2_tasks_basics)$')
+[ -z "$others" ] && ok || {
+	bad "golden programs on the cluster differ: $(echo $others | sed 's/failed: //g')"
+	for f in $(echo "$others" | sed 's/^  failed: //'); do grep -A12 "^FAIL $f[: ]" "$tmp/golden.txt"; done
+}
 grep -q "task 'process_two_cpus' needs 2 CPUs (@cpus), so it can never run on this cluster" "$tmp/golden.txt" && ok ||
 	bad "ray2_limit_running should be refused clearly on 1-CPU nodes: $(grep -A3 'FAIL run/ray2_limit_running' "$tmp/golden.txt")"
+grep -q "no node of this cluster offers what the task needs (@cpus 2, " "$tmp/golden.txt" &&
+	grep -q "task 'needs_two' failed; it was called from .*ray2_tasks_basics.flow:54:11" "$tmp/golden.txt" && ok ||
+	bad "ray2_tasks_basics's @cpus(2) call should be refused on 1-CPU nodes: $(grep -A6 'FAIL run/ray2_tasks_basics' "$tmp/golden.txt")"
 
 # ---- the hostnames sample: its tasks over at least two hosts ----
 frun 1 -p n_tasks=300 003_hostnames.flow >"$tmp/hosts.out" 2>"$tmp/hosts.err"
