@@ -935,7 +935,10 @@ static void for_loop(fstate *fs, const char *const *names, const int *locals, in
 		reg_alloc(fs);
 		int src = expr_any(fs, iter);
 		fs->cur = iter->where;
-		emitABC(fs, OP_ITERPREP, b, src, 0);
+		/* C 1: src is a temporary no name can reach (`for w in s.split()`):
+		 * a list only it holds is iterated as it is, not copied */
+		bool temp = !(iter->kind == E_NAME && iter->u.name.ref.kind == REF_LOCAL);
+		emitABC(fs, OP_ITERPREP, b, src, temp);
 		int target = nnames == 1 ? locals[0] : reg_alloc(fs);
 		int top = fs->ncode;
 		emitABC(fs, OP_ITERNEXT, b, target, 0);

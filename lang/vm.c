@@ -614,7 +614,14 @@ L_FORLOOP: {
 	NEXT();
 }
 L_ITERPREP:
-	TRY(vm_iter_prep(vm, R(B), &tmp));
+	if (BC_C(i) && R(B)->t == V_LIST && __atomic_load_n(&R(B)->as.o->rc, __ATOMIC_ACQUIRE) == 1) {
+		/* a temporary list nothing else holds, which no name reaches:
+		 * the loop iterates it as it is (the copy in vm_iter_prep keeps
+		 * a named list's changes out of its loop) */
+		tmp = val_hold(*R(B));
+	} else {
+		TRY(vm_iter_prep(vm, R(B), &tmp));
+	}
 	VM_SET(R(A), tmp);
 	SETINT(R(A + 1), 0);
 	NEXT();
