@@ -6,12 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <dlfcn.h>
-#include <pthread.h>
-
-#include <mbedtls/sha256.h>
-#include <mbedtls/version.h>
-
 #include "plan.h"
 #include "plan_int.h"
 #include "lang/encode.h"
@@ -355,56 +349,6 @@ void plan_source_hash(const diag_ctx *d, uint8_t out[32])
 	}
 	plan_sha256(b.data ? b.data : "", b.len, out);
 	sbuf_fini(&b);
-}
-
-/* A big plan's checksum (17 MB for 1M tasks) with OpenSSL's SHA-256,
- * which uses the CPU's SHA instructions: 12 ms instead of mbedtls' 70 ms
- * on this machine. libcrypto is opened only then, with dlopen, so a
- * small program's process does not map it (1.4 MB of RSS); without it,
- * mbedtls computes the same digest. Its plain SHA256_* calls, not EVP:
- * EVP's first digest initialises the library (reads openssl.cnf, fetches
- * a provider), 3-6 ms, more than hashing a 100k-task plan (1.7 MB, 1 ms). */
-#define SHA_BIG ((size_t)1 << 20)
-typedef int (*sha_init_fn)(void *ctx);
-typedef int (*sha_update_fn)(void *ctx, const void *p, size_t n);
-typedef int (*sha_final_fn)(unsigned char *md, void *ctx);
-static sha_init_fn sha_init;
-static sha_update_fn sha_update;
-static sha_final_fn sha_final;
-static pthread_once_t crypto_once = PTHREAD_ONCE_INIT;
-
-static void crypto_open(void)
-{
-	void *h = dlopen("libcrypto.so.3", RTLD_NOW | RTLD_LOCAL);
-	if (!h)
-		return;
-	sha_init_fn i = (sha_init_fn)dlsym(h, "SHA256_Init");
-	sha_update_fn u = (sha_update_fn)dlsym(h, "SHA256_Update");
-	sha_final_fn f = (sha_final_fn)dlsym(h, "SHA256_Final");
-	if (i && u && f) {
-		sha_update = u;
-		sha_final = f;
-		sha_init = i; /* last: plan_sha256 tests it */
-	}
-}
-
-void plan_sha256(const void *buf, size_t len, uint8_t out[32])
-{
-	if (len >= SHA_BIG) {
-		pthread_once(&crypto_once, crypto_open);
-		/* SHA256_CTX: 112 bytes in libcrypto.so.3's ABI; room to spare */
-		union {
-			unsigned char b[512];
-			uint64_t align;
-		} ctx;
-		if (sha_init && sha_init(&ctx) == 1 && sha_update(&ctx, buf, len) == 1 && sha_final(out, &ctx) == 1)
-			return;
-	}
-#if MBEDTLS_VERSION_MAJOR >= 3
-	mbedtls_sha256(buf, len, out, 0);
-#else
-	mbedtls_sha256_ret(buf, len, out, 0);
-#endif
 }
 
 int plan_write(sbuf *out, const bc_program *p, const param_set *params, int nparams, const dag *d,

@@ -1006,7 +1006,7 @@ static void test_big_dag_roundtrip(void **state)
 }
 
 /* The checksum: the known digest of "abc", and a big plan's (hashed with
- * OpenSSL where libcrypto loads, plan_write.c) the same as mbedtls'. */
+ * the CPU's SHA instructions or OpenSSL, plan_sha.c) the same as mbedtls'. */
 static void test_sha256_both_ways(void **state)
 {
 	(void)state;
@@ -1027,6 +1027,25 @@ static void test_sha256_both_ways(void **state)
 	mbedtls_sha256_ret(b, n, ref, 0);
 #endif
 	assert_memory_equal(h, ref, 32);
+	uint8_t ref_big[32];
+	memcpy(ref_big, ref, 32);
+	/* the CPU's SHA instructions (where it has them) against mbedtls at
+	 * every tail length (the padding's one or two blocks) */
+	bool ni = false;
+	for (size_t len = 0; len < 300; len++) {
+		plan_sha256_mbed(b + 7, len, ref);
+		memset(h, 0, sizeof h);
+		if (plan_sha256_ni(b + 7, len, h)) {
+			ni = true;
+			assert_memory_equal(h, ref, 32);
+		}
+		plan_sha256(b + 7, len, h);
+		assert_memory_equal(h, ref, 32);
+	}
+	if (ni) {
+		assert_true(plan_sha256_ni(b, n, h));
+		assert_memory_equal(h, ref_big, 32);
+	}
 	free(b);
 }
 
