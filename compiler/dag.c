@@ -13,10 +13,14 @@
 /* A big array (a DAG of a million nodes has several of 4-40 MB) is
  * advised to use huge pages: it is written once, front to back, and
  * each 4 KiB page fault costs microseconds on a paravirtualised machine
- * (they were a third of loading a 1M-node plan). Advice only: the
- * memory stays malloc's, so rewrite.c and others may free or replace
- * the arrays as before. */
+ * (they were a third of loading a 1M-node plan, and half of loading a
+ * 100k-node one, whose arrays of 1-4 MB were not advised). A new one of
+ * HUGE_FROM or more is aligned to a huge page and rounded up to whole
+ * ones, so all of it can be: a huge page's fault costs less than the
+ * 128 small ones it replaces. Advice only: the memory stays malloc's, so
+ * rewrite.c and others may free or replace the arrays as before. */
 #define BIG_ARRAY ((size_t)4 << 20)
+#define HUGE_FROM ((size_t)256 << 10)
 #define DAG_SLAB_FROM 8192 /* nodes whose futures are malloc'd one by one */
 
 static void advise_big(void *p, size_t n)
@@ -25,8 +29,15 @@ static void advise_big(void *p, size_t n)
 		mem_advise_huge(p, n);
 }
 
+/* Contents are not zeroed (what malloc gives). */
 static void *big_realloc(void *p, size_t n)
 {
+	if (!p && n >= HUGE_FROM) {
+		void *q = mem_huge_alloc(&n);
+		if (!q)
+			abort();
+		return q;
+	}
 	void *q = realloc(p, n ? n : 1);
 	if (!q)
 		abort();
@@ -34,6 +45,7 @@ static void *big_realloc(void *p, size_t n)
 	return q;
 }
 
+/* Zeroed by calloc: pages never written stay unmapped (no faults). */
 static void *big_calloc(size_t n, size_t size)
 {
 	void *q = calloc(n ? n : 1, size);
@@ -145,8 +157,11 @@ uint32_t dag_add(dag *d, dag_kind kind, uint32_t proto, uint32_t pc, int out, co
 		d->fut[id] = h;
 	} else {
 		/* a small DAG's futures come from malloc: a slab chunk is a
-		 * mapping of its own, dear to make and unmap for a few nodes */
-		d->fut[id] = id < DAG_SLAB_FROM ? future_new_pending(id) : future_new_pending_in(&d->futs, id);
+		 * mapping of its own, dear to make and unmap for a few nodes;
+		 * a big one's (room reserved for many, as a plan does) all from
+		 * the slab: 8,192 mallocs were 5% of loading 100k nodes */
+		d->fut[id] = id < DAG_SLAB_FROM && d->cap < DAG_SLAB_FROM ? future_new_pending(id)
+		                                                           : future_new_pending_in(&d->futs, id);
 		((vfuture *)d->fut[id].as.o)->implied = kind == DAG_IMPLICIT || kind == DAG_EFFECT;
 	}
 	return id;
@@ -229,7 +244,10 @@ int dag_finalize(dag *d)
 	free(d->pred_order);
 	free(d->succ_off);
 	free(d->succs);
-	d->pred_off = big_calloc((size_t)d->n + 1, sizeof *d->pred_off);
+	/* every entry written below; succ_off needs its zeros (and no
+	 * edges leave its pages untouched) */
+	d->pred_off = big_realloc(NULL, ((size_t)d->n + 1) * sizeof *d->pred_off);
+	d->pred_off[0] = 0;
 	d->succ_off = big_calloc((size_t)d->n + 1, sizeof *d->succ_off);
 	/* ordering edges sorted by target, so each node's are together */
 	if (d->norder > 1)
@@ -328,7 +346,9 @@ void dag_stats_of(const dag *d, dag_stats *s)
 	s->nodes = d->n;
 	s->edges = d->nedges;
 	s->rewrites = d->nrewrites;
-	uint32_t *level = big_calloc((size_t)d->n + 1, sizeof *level);
+	/* level[v] written before it is read (preds come first); count
+	 * only touched at the levels there are */
+	uint32_t *level = big_realloc(NULL, ((size_t)d->n + 1) * sizeof *level);
 	uint32_t *count = big_calloc((size_t)d->n + 2, sizeof *count);
 	for (uint32_t v = 0; v < d->n; v++) {
 		uint32_t l = 1;

@@ -2,6 +2,7 @@
 #ifndef FLOW_PLAN_INT_H
 #define FLOW_PLAN_INT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,8 +39,12 @@ enum { PLAN_NAT_BUILTIN, PLAN_NAT_MODULE };
 /* SHA-256 of every source: path NUL text NUL, in file-id order. */
 void plan_source_hash(const diag_ctx *d, uint8_t out[32]);
 
-/* SHA-256 of buf[0..len). */
+/* SHA-256 of buf[0..len) (plan_sha.c), the fastest way this machine has. */
 void plan_sha256(const void *buf, size_t len, uint8_t out[32]);
+/* The same with the CPU's SHA instructions: false (out untouched) when
+ * it has none; and with mbedtls. For tests that compare them. */
+bool plan_sha256_ni(const void *buf, size_t len, uint8_t out[32]);
+void plan_sha256_mbed(const void *buf, size_t len, uint8_t out[32]);
 
 /* Rewrites the checksum at the end of plan bytes b[0..len) to match the
  * rest (when b is long enough to have one), so that a mutated plan is

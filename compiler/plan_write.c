@@ -6,12 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <dlfcn.h>
-#include <pthread.h>
-
-#include <mbedtls/sha256.h>
-#include <mbedtls/version.h>
-
 #include "plan.h"
 #include "plan_int.h"
 #include "lang/encode.h"
@@ -355,43 +349,6 @@ void plan_source_hash(const diag_ctx *d, uint8_t out[32])
 	}
 	plan_sha256(b.data ? b.data : "", b.len, out);
 	sbuf_fini(&b);
-}
-
-/* A big plan's checksum (17 MB for 1M tasks) with OpenSSL's SHA-256,
- * which uses the CPU's SHA instructions: 14 ms instead of mbedtls' 48 ms
- * on this machine. libcrypto is opened only then, with dlopen, so a
- * small program's process does not map it (1.4 MB of RSS); without it,
- * mbedtls computes the same digest. */
-#define SHA_BIG ((size_t)1 << 20)
-typedef int (*evp_digest_fn)(const void *, size_t, unsigned char *, unsigned int *, const void *, void *);
-static evp_digest_fn evp_digest;
-static const void *evp_md;
-static pthread_once_t crypto_once = PTHREAD_ONCE_INIT;
-
-static void crypto_open(void)
-{
-	void *h = dlopen("libcrypto.so.3", RTLD_NOW | RTLD_LOCAL);
-	if (!h)
-		return;
-	const void *(*sha256)(void) = (const void *(*)(void))dlsym(h, "EVP_sha256");
-	evp_digest_fn dig = (evp_digest_fn)dlsym(h, "EVP_Digest");
-	evp_md = sha256 && dig ? sha256() : NULL;
-	if (evp_md)
-		evp_digest = dig;
-}
-
-void plan_sha256(const void *buf, size_t len, uint8_t out[32])
-{
-	if (len >= SHA_BIG) {
-		pthread_once(&crypto_once, crypto_open);
-		if (evp_digest && evp_digest(buf, len, out, NULL, evp_md, NULL) == 1)
-			return;
-	}
-#if MBEDTLS_VERSION_MAJOR >= 3
-	mbedtls_sha256(buf, len, out, 0);
-#else
-	mbedtls_sha256_ret(buf, len, out, 0);
-#endif
 }
 
 int plan_write(sbuf *out, const bc_program *p, const param_set *params, int nparams, const dag *d,

@@ -29,23 +29,27 @@ typedef struct flow_vm flow_vm;
  * creates them already resolved. */
 typedef struct vfuture {
 	vobj h;
+	/* small fields first, packed into 16 bytes: one future per DAG node,
+	 * a million of them in a big plan, and each byte of fresh memory
+	 * costs a page fault's share (112 bytes with padding, now 88) */
 	int state;        /* FUT_PENDING, FUT_DONE, FUT_FAILED */
+	int caught;       /* FUT_FAILED: an `except` caught a get of it (atomic) */
+	uint32_t hkey;    /* node as made (DAG ids are uint32): a dict key's
+	                   * hash, which renumbering the DAG (node changes)
+	                   * must not change; UINT32_MAX when made with no node */
+	uint8_t ekind;    /* FUT_FAILED: ERR_* as `except e` sees it (e.kind) */
+	bool implied;     /* a driver value not known at compile time (an
+	                   * IMPLICIT/EFFECT node's), not a call's future */
 	value result;     /* FUT_DONE */
 	char *error;      /* FUT_FAILED: malloc'd message */
 	void *host_data;  /* for the executor */
 	int64_t node;     /* the DAG node it is the result of, or -1 */
-	int64_t hkey;     /* node as made: a dict key's hash, which renumbering
-	                   * the DAG (node changes) must not change */
-	bool implied;     /* a driver value not known at compile time (an
-	                   * IMPLICIT/EFFECT node's), not a call's future */
 	void *job;        /* a nested call handed to an executor: what it waits
 	                   * on while FUT_PENDING (set before the future is
 	                   * shared, never changed; the executor owns it) */
-	int caught;       /* FUT_FAILED: an `except` caught a get of it (atomic) */
 	struct vfuture *cause; /* FUT_FAILED because this failed future was an
 	                   * input (a skipped call): held; catching this one
 	                   * handles the cause too. Else NULL */
-	int ekind;        /* FUT_FAILED: ERR_* as `except e` sees it (e.kind) */
 	char *emsg;       /* FUT_FAILED: the failed call's own message (e.message),
 	                   * malloc'd, or NULL (then the first line of error) */
 } vfuture;

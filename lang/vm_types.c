@@ -6,6 +6,9 @@
 #include "vm_internal.h"
 #include "objslab.h"
 
+/* one per DAG node: keep its padding out (vm.h) */
+_Static_assert(sizeof(void *) != 8 || sizeof(vfuture) == 88, "vfuture grew: mind the DAG's memory");
+
 value future_new_done(value result)
 {
 	vfuture *f = vobj_alloc(sizeof *f, V_FUTURE);
@@ -13,7 +16,8 @@ value future_new_done(value result)
 	f->result = val_hold(result);
 	f->error = NULL;
 	f->host_data = NULL;
-	f->node = f->hkey = -1;
+	f->node = -1;
+	f->hkey = UINT32_MAX;
 	f->implied = false;
 	f->job = NULL;
 	f->ekind = ERR_TASK;
@@ -45,7 +49,8 @@ static value future_init_pending(vfuture *f, int64_t node)
 	f->result = v_none();
 	f->error = NULL;
 	f->host_data = NULL;
-	f->node = f->hkey = node;
+	f->node = node;
+	f->hkey = (uint32_t)node; /* node < 2^32 (DAG ids), or -1: UINT32_MAX */
 	f->implied = false;
 	f->job = NULL;
 	f->ekind = ERR_TASK;
@@ -64,7 +69,8 @@ value future_new_failed(const char *msg)
 	if (!f->error)
 		abort();
 	f->host_data = NULL;
-	f->node = f->hkey = -1;
+	f->node = -1;
+	f->hkey = UINT32_MAX;
 	f->implied = false;
 	f->job = NULL;
 	f->ekind = ERR_TASK;

@@ -7,8 +7,12 @@
 # `flow compile --stats PLAN` (read, verify, rebuild the DAG), for each
 # binary given: paired runs, medians. Reports wall time, CPU time (user +
 # sys, less disturbed by a shared machine) and peak RSS, from GNU time.
+# GNU time counts in 10 ms ticks, coarse beside a small plan's load: each
+# timed sample runs its command K times in a row (one shell, whose
+# children's CPU time GNU time sums) and reports the mean of one run.
+# K defaults to 1,000,000 / TASKS (1 to 20).
 #
-#   bench/plan/run.sh [-n RUNS] [-N TASKS] [-b BEFORE_FLOW] [FLOW]
+#   bench/plan/run.sh [-n RUNS] [-N TASKS] [-k K] [-b BEFORE_FLOW] [FLOW]
 # Needs: GNU time (/usr/bin/time), awk.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -17,10 +21,12 @@ prog=plan/run.sh
 runs=5
 ntasks=1000000
 before=
-while getopts n:N:b: o; do
+k=
+while getopts n:N:k:b: o; do
 	case $o in
 	n) runs=$OPTARG ;;
 	N) ntasks=$OPTARG ;;
+	k) k=$OPTARG ;;
 	b) before=$OPTARG ;;
 	*) exit 2 ;;
 	esac
@@ -28,7 +34,19 @@ done
 shift $((OPTIND - 1))
 flow=${1:-build/cli/flow}
 bench_need_flow "$flow" ${before:+"$before"}
+[ -n "$k" ] || k=$(awk -v n="$ntasks" 'BEGIN { k = int(1000000 / n); print (k < 1 ? 1 : (k > 20 ? 20 : k)) }')
 bench_tmp
+
+# timed FILE CMD...: CMD run K times under one GNU time; appends the mean
+# "wall_s cpu_s" and the peak RSS of one run to FILE
+timed() {
+	out=$1
+	shift
+	/usr/bin/time -f '%e %U %S %M' -o "$tmp/time" \
+		sh -c 'k=$1; shift; i=0; while [ "$i" -lt "$k" ]; do "$@" >/dev/null || exit 1; i=$((i + 1)); done' \
+		sh "$k" "$@" || { echo "$prog: failed: $*" >&2; exit 1; }
+	awk -v k="$k" '{ printf "%.4f %.4f %s\n", $1 / k, ($2 + $3) / k, $4 }' "$tmp/time" >>"$out"
+}
 cat >"$tmp/empty.flow" <<FLOW
 task noop(i: int) -> int {
     return i
@@ -45,12 +63,12 @@ while [ "$i" -lt "$runs" ]; do
 	for b in $bins; do
 		tag=${b%%=*}
 		f=${b#*=}
-		bench_timed "$tmp/$tag.src" "$f" compile --stats "$tmp/empty.flow"
-		bench_timed "$tmp/$tag.plan" "$f" compile --stats "$tmp/empty.plan"
+		timed "$tmp/$tag.src" "$f" compile --stats "$tmp/empty.flow"
+		timed "$tmp/$tag.plan" "$f" compile --stats "$tmp/empty.plan"
 	done
 	i=$((i + 1))
 done
-echo "plan of $ntasks tasks: $(wc -c <"$tmp/empty.plan") bytes; median of $runs paired runs"
+echo "plan of $ntasks tasks: $(wc -c <"$tmp/empty.plan") bytes; median of $runs paired runs (each the mean of $k)"
 printf '%-8s %-22s %8s %8s %10s\n' binary what wall cpu peak_rss
 for b in $bins; do
 	tag=${b%%=*}
@@ -59,7 +77,7 @@ for b in $bins; do
 		cpu=$(cut -d' ' -f2 "$tmp/$tag.$w" | bench_median)
 		rss=$(cut -d' ' -f3 "$tmp/$tag.$w" | bench_median)
 		[ "$w" = src ] && what="compile --stats SRC" || what="compile --stats PLAN"
-		printf '%-8s %-22s %7.3fs %7.3fs %8d KB\n' "$tag" "$what" "$wall" "$cpu" "$rss"
+		printf '%-8s %-22s %7.4fs %7.4fs %8d KB\n' "$tag" "$what" "$wall" "$cpu" "$rss"
 		eval "${tag}_$w=$cpu"
 	done
 	eval "s=\$${tag}_src p=\$${tag}_plan"
