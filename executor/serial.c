@@ -26,21 +26,9 @@
  * it runs when a node needs its result, or when the driver has ended. The
  * driver's effects keep program order; the actor's callers interleave, as
  * LANGUAGE.md section 5 allows. */
-static bool holds_handle(value x, void *ctx)
-{
-	(void)ctx;
-	return x.t == V_ACTOR;
-}
-
 static bool deferrable(const dag *g, uint32_t v)
 {
-	const dag_node *nd = &g->nodes[v];
-	if (nd->kind != DAG_TASK)
-		return false;
-	for (uint32_t j = 0; j < nd->nin; j++)
-		if (val_any(g->ins[nd->in + j], holds_handle, NULL))
-			return true;
-	return false;
+	return dag_holds_actor(g, v); /* found by dag_finalize's walk of the inputs */
 }
 
 typedef struct serial_run {
