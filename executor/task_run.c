@@ -134,6 +134,32 @@ static bool holds_deferred(const task_host *sh)
 	return sh->defer && sh->in_cont && sh->depth == 1 && sh->kids[0];
 }
 
+/* Runs the serial executor's deferred calls the driver has made and not
+ * yet run, in the order made (kids[0] is newest first), and lets them
+ * go. 0, or -1 when the run stops. */
+static int run_deferred_calls(task_host *sh)
+{
+	size_t n = 0;
+	for (nested_job *k = sh->kids[0]; k; k = k->sibling)
+		n++;
+	nested_job **v = malloc(sizeof *v * (n ? n : 1));
+	if (!v)
+		abort();
+	size_t i = n;
+	for (nested_job *k = sh->kids[0]; k; k = k->sibling)
+		v[--i] = k;
+	int rc = 0;
+	for (i = 0; i < n && rc == 0; i++)
+		if (__atomic_load_n(&v[i]->state, __ATOMIC_ACQUIRE) != NJ_DONE)
+			rc = sh->defer->await(sh, v[i], 0, false) < 0 ? -1 : 0;
+	free(v);
+	if (rc == 0 && sh->kids[0]) {
+		sh->defer->retire(sh, sh->kids[0]);
+		sh->kids[0] = NULL;
+	}
+	return rc;
+}
+
 typedef struct await_ctx {
 	task_host *sh;
 	int rc;
@@ -755,6 +781,11 @@ static int s_sleep(flow_vm *vm, double seconds)
 		return 0;
 	task_host *sh = host_of(vm);
 	bool in_task = vm_ctx(vm)->task_name != NULL;
+	/* serial: a driver that sleeps gives the time to the calls it
+	 * deferred, as threads run them meanwhile (it may be polling what
+	 * they do: Ray's progress actor) */
+	if (holds_deferred(sh) && run_deferred_calls(sh))
+		return vm_raise(vm, "interrupted");
 	if (sh->block && in_task)
 		sh->block(sh->block_ctx, true);
 	/* in slices, so a @timeout can stop a sleeping task */
@@ -933,17 +964,10 @@ static int run_cont(task_host *sh, flow_vm *dv, const dag *g, uint32_t v)
 		sh->ndriver++;
 	}
 	/* the calls it made run to the end; deferred ones (serial) in the
-	 * order it made them (the list is newest first) */
+	 * order it made them */
 	const task_spawner *sp = spawner_of(sh);
-	if (!sh->spawn && sh->kids[0]) {
-		nested_job *rev = NULL;
-		for (nested_job *k = sh->kids[0], *next; k; k = next) {
-			next = k->sibling;
-			k->sibling = rev;
-			rev = k;
-		}
-		sh->kids[0] = rev;
-	}
+	if (holds_deferred(sh))
+		run_deferred_calls(sh);
 	for (nested_job *k = sh->kids[0]; k; k = k->sibling)
 		if (__atomic_load_n(&k->state, __ATOMIC_ACQUIRE) != NJ_DONE && sp)
 			sp->await(sh, k, 0, false);
