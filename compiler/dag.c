@@ -109,6 +109,7 @@ void dag_free(dag *d)
 	free(d->pred_order);
 	free(d->succ_off);
 	free(d->succs);
+	free(d->holds_actor);
 	free(d->rewrites);
 	free(d->cont.frames);
 	free(d->cont.why);
@@ -189,6 +190,7 @@ int64_t dag_ref(value v)
 typedef struct refs {
 	uint32_t *v;
 	uint32_t n, cap;
+	bool actor; /* an input holds an actor handle */
 } refs;
 
 static void refs_add(refs *r, uint32_t id)
@@ -202,6 +204,8 @@ static bool collect(value x, void *ctx)
 	int64_t id = dag_ref(x);
 	if (id >= 0)
 		refs_add(ctx, (uint32_t)id);
+	if (x.t == V_ACTOR)
+		((refs *)ctx)->actor = true;
 	return false;
 }
 
@@ -216,6 +220,7 @@ static void node_refs(const dag *d, uint32_t v, refs *r)
 {
 	const dag_node *n = &d->nodes[v];
 	r->n = 0;
+	r->actor = false;
 	for (uint32_t j = 0; j < n->nin; j++)
 		val_any(d->ins[n->in + j], collect, r);
 	if (n->kind == DAG_METHOD)
@@ -244,6 +249,8 @@ int dag_finalize(dag *d)
 	free(d->pred_order);
 	free(d->succ_off);
 	free(d->succs);
+	free(d->holds_actor);
+	d->holds_actor = NULL;
 	/* every entry written below; succ_off needs its zeros (and no
 	 * edges leave its pages untouched) */
 	d->pred_off = big_realloc(NULL, ((size_t)d->n + 1) * sizeof *d->pred_off);
@@ -267,6 +274,11 @@ int dag_finalize(dag *d)
 	int rc = 0;
 	for (uint32_t v = 0; v < d->n; v++) {
 		node_refs(d, v, &r);
+		if (r.actor && d->nodes[v].kind == DAG_TASK) {
+			if (!d->holds_actor && !(d->holds_actor = calloc(((size_t)d->n + 63) / 64, 8)))
+				abort();
+			d->holds_actor[v >> 6] |= (uint64_t)1 << (v & 63);
+		}
 		uint32_t ndata = r.n;
 		/* merge ordering edges into the sorted list, marking them */
 		uint32_t start = ne;

@@ -97,6 +97,10 @@ typedef struct dag {
 	uint8_t *pred_order; /* per pred entry: 1 if only an ordering edge */
 	uint32_t *succ_off, *succs;
 	uint32_t nedges;
+	/* after dag_finalize: bit v set when node v is a DAG_TASK whose inputs
+	 * hold an actor handle (the serial executor defers it, serial.c);
+	 * NULL when no node does */
+	uint64_t *holds_actor;
 	dag_rewrite *rewrites;
 	uint32_t nrewrites;
 	dag_cont cont;
@@ -135,6 +139,11 @@ int64_t dag_ref(value v);
  * Call again after changing inputs (it rebuilds). Returns 0, or -1 if a
  * reference does not point to an earlier node. */
 int dag_finalize(dag *d);
+/* Node v is a DAG_TASK holding an actor handle (after dag_finalize). */
+static inline bool dag_holds_actor(const dag *d, uint32_t v)
+{
+	return d->holds_actor && (d->holds_actor[v >> 6] >> (v & 63) & 1);
+}
 void dag_stats_of(const dag *d, dag_stats *out);
 /* Prints stats as one JSON object and a newline. */
 void dag_stats_json(const dag_stats *s, FILE *out);

@@ -26,22 +26,54 @@
  * it runs when a node needs its result, or when the driver has ended. The
  * driver's effects keep program order; the actor's callers interleave, as
  * LANGUAGE.md section 5 allows. */
-static bool holds_handle(value x, void *ctx)
-{
-	(void)ctx;
-	return x.t == V_ACTOR;
-}
-
 static bool deferrable(const dag *g, uint32_t v)
 {
-	const dag_node *nd = &g->nodes[v];
-	if (nd->kind != DAG_TASK)
-		return false;
-	for (uint32_t j = 0; j < nd->nin; j++)
-		if (val_any(g->ins[nd->in + j], holds_handle, NULL))
-			return true;
-	return false;
+	return dag_holds_actor(g, v); /* found by dag_finalize's walk of the inputs */
 }
+
+/* The same for the calls the staged driver makes at run time (DAG_CONT):
+ * task_run.c hands such a call here (task_host.defer) as a pending job;
+ * it runs when a get or wait asks for it, when another call takes its
+ * future as an argument, or when the driver ends (run_cont, in the order
+ * they were made). The driver's other calls run inline, in program order. */
+static void defer_submit(task_host *h, nested_job *j)
+{
+	(void)h;
+	(void)j; /* stays NJ_QUEUED until awaited */
+}
+
+/* Runs j here, now (a deferred call needed). The deadline and `any` of a
+ * wait do not apply: the serial executor has nothing else to run. */
+static int defer_await(task_host *h, nested_job *j, uint64_t deadline, bool any)
+{
+	(void)deadline;
+	(void)any;
+	if (j->state == NJ_DONE)
+		return 0;
+	if (run_cancelled())
+		return -1;
+	j->state = NJ_RUNNING;
+	bool seen = h->call_ran && j->from_driver;
+	uint64_t t0 = seen ? obs_now_ns() : 0;
+	int failed = task_run_job(h, j);
+	j->state = NJ_DONE;
+	if (seen)
+		h->call_ran(h->call_ran_ctx, j->task, j->where, h->tid, t0, true, false, failed);
+	return 0;
+}
+
+/* The driver has ended and waited for its deferred calls: they go. */
+static void defer_retire(task_host *h, nested_job *kids)
+{
+	(void)h;
+	for (nested_job *k = kids, *next; k; k = next) {
+		next = k->sibling;
+		task_job_release(k);
+		free(k);
+	}
+}
+
+static const task_spawner serial_defer = { defer_submit, defer_await, defer_retire, NULL };
 
 typedef struct serial_run {
 	task_host *sh;
@@ -191,6 +223,7 @@ static int serial_run_dag(const dag *g, const exec_opts *o)
 	sh.rs = &rs;
 	sh.call_ran = obs_call_ran; /* --trace, --dot-out: the staged driver's calls, streams */
 	sh.call_ran_ctx = o->obs;
+	sh.defer = &serial_defer;
 	watchdog *wd = watchdog_needed(g->prog) ? watchdog_start() : NULL;
 	watchdog_watch(wd, &sh.deadline, &sh.cancel);
 	obs_run_begin(o->obs, 0);

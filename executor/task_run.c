@@ -120,6 +120,46 @@ static const char *failed_name(const vfuture *f)
 	return n ? n : "?";
 }
 
+/* The spawner a pending job's future goes back to: the executor's, or the
+ * serial executor's deferral (task_host.defer). */
+static const task_spawner *spawner_of(const task_host *sh)
+{
+	return sh->spawn ? sh->spawn : sh->defer;
+}
+
+/* The serial executor's deferred calls are made by the staged driver at
+ * depth 1 (its own calls); only there can a pending one be held. */
+static bool holds_deferred(const task_host *sh)
+{
+	return sh->defer && sh->in_cont && sh->depth == 1 && sh->kids[0];
+}
+
+/* Runs the serial executor's deferred calls the driver has made and not
+ * yet run, in the order made (kids[0] is newest first), and lets them
+ * go. 0, or -1 when the run stops. */
+static int run_deferred_calls(task_host *sh)
+{
+	size_t n = 0;
+	for (nested_job *k = sh->kids[0]; k; k = k->sibling)
+		n++;
+	nested_job **v = malloc(sizeof *v * (n ? n : 1));
+	if (!v)
+		abort();
+	size_t i = n;
+	for (nested_job *k = sh->kids[0]; k; k = k->sibling)
+		v[--i] = k;
+	int rc = 0;
+	for (i = 0; i < n && rc == 0; i++)
+		if (__atomic_load_n(&v[i]->state, __ATOMIC_ACQUIRE) != NJ_DONE)
+			rc = sh->defer->await(sh, v[i], 0, false) < 0 ? -1 : 0;
+	free(v);
+	if (rc == 0 && sh->kids[0]) {
+		sh->defer->retire(sh, sh->kids[0]);
+		sh->kids[0] = NULL;
+	}
+	return rc;
+}
+
 typedef struct await_ctx {
 	task_host *sh;
 	int rc;
@@ -132,7 +172,7 @@ static bool await_pending(value x, void *ctx)
 	vfuture *f = (vfuture *)x.as.o;
 	await_ctx *a = ctx;
 	if (__atomic_load_n(&f->state, __ATOMIC_ACQUIRE) == FUT_PENDING && f->job) {
-		a->rc = a->sh->spawn->await(a->sh, f->job, 0, false);
+		a->rc = spawner_of(a->sh)->await(a->sh, f->job, 0, false);
 		if (a->rc)
 			return true;
 	}
@@ -148,7 +188,7 @@ static int await_all(flow_vm *vm, value v)
 	task_host *sh = host_of(vm);
 	/* only a task body holds nested calls' futures (a DAG node's inputs
 	 * are done before it runs) */
-	if (!sh->spawn || (!vm_ctx(vm)->task_name && !sh->in_cont))
+	if (sh->spawn ? !vm_ctx(vm)->task_name && !sh->in_cont : !holds_deferred(sh))
 		return 0;
 	await_ctx a = { sh, 0 };
 	val_any(v, await_pending, &a);
@@ -446,9 +486,10 @@ void task_release_args(value *a, value *small, int nargs)
 		free(a);
 }
 
-/* Hands a call made in a task body to the spawner: *out is its pending
+/* Hands a call made in a task body to spawner sp: *out is its pending
  * future. a: resolved, frozen arguments (consumed). */
-static int spawn_task(flow_vm *vm, const bc_proto *task, value *a, int nargs, value *out)
+static int spawn_task(flow_vm *vm, const task_spawner *sp, const bc_proto *task, value *a, int nargs,
+                      value *out)
 {
 	task_host *sh = host_of(vm);
 	nested_job *j = calloc(1, sizeof *j);
@@ -471,8 +512,22 @@ static int spawn_task(flow_vm *vm, const bc_proto *task, value *a, int nargs, va
 	j->sibling = sh->kids[sh->depth - 1];
 	sh->kids[sh->depth - 1] = j;
 	*out = val_hold(j->fut);
-	sh->spawn->submit(sh, j);
+	sp->submit(sh, j);
 	return 0;
+}
+
+static bool is_handle(value x, void *ctx)
+{
+	(void)ctx;
+	return x.t == V_ACTOR;
+}
+
+static bool holds_handle(const value *a, int nargs)
+{
+	for (int j = 0; j < nargs; j++)
+		if (val_any(a[j], is_handle, NULL))
+			return true;
+	return false;
 }
 
 static int s_call_task(flow_vm *vm, const bc_proto *task, value *args, int nargs, value *out)
@@ -496,7 +551,15 @@ static int s_call_task(flow_vm *vm, const bc_proto *task, value *args, int nargs
 	/* a call from a task body (not from a method, not from the driver)
 	 * goes to the executor's pool */
 	if (sh->spawn && sh->in_method == 0 && (vm_ctx(vm)->task_name || sh->in_cont)) {
-		int rc = spawn_task(vm, task, a, nargs, out);
+		int rc = spawn_task(vm, sh->spawn, task, a, nargs, out);
+		if (a != small)
+			free(a);
+		return rc;
+	}
+	/* the serial executor: the driver's call holding an actor handle
+	 * waits until something needs it (serial.c) */
+	if (sh->defer && sh->in_cont && sh->depth == 1 && holds_handle(a, nargs)) {
+		int rc = spawn_task(vm, sh->defer, task, a, nargs, out);
 		if (a != small)
 			free(a);
 		return rc;
@@ -560,7 +623,7 @@ int task_get(flow_vm *vm, value fut, value *out)
 	int st = __atomic_load_n(&f->state, __ATOMIC_ACQUIRE);
 	if (st == FUT_PENDING && f->job) {
 		task_host *sh = host_of(vm);
-		if (!sh->spawn || sh->spawn->await(sh, f->job, 0, false))
+		if (!spawner_of(sh) || spawner_of(sh)->await(sh, f->job, 0, false))
 			return vm_raise(vm, "interrupted");
 		st = __atomic_load_n(&f->state, __ATOMIC_ACQUIRE);
 	}
@@ -645,11 +708,11 @@ static int s_wait(flow_vm *vm, value futures, int64_t n, double timeout, value *
 			else if (!first)
 				first = (const vfuture *)x.as.o;
 		}
-		if (nready >= want || !first || !sh->spawn || !first->job || timeout == 0 ||
+		if (nready >= want || !first || !spawner_of(sh) || !first->job || timeout == 0 ||
 		    (deadline && now_ns() >= deadline))
 			break;
 		/* back when `first` or any other call ends, or at the deadline */
-		if (sh->spawn->await(sh, first->job, deadline, true) < 0)
+		if (spawner_of(sh)->await(sh, first->job, deadline, true) < 0)
 			return vm_raise(vm, "interrupted");
 	}
 	value res = list_new(2);
@@ -718,6 +781,11 @@ static int s_sleep(flow_vm *vm, double seconds)
 		return 0;
 	task_host *sh = host_of(vm);
 	bool in_task = vm_ctx(vm)->task_name != NULL;
+	/* serial: a driver that sleeps gives the time to the calls it
+	 * deferred, as threads run them meanwhile (it may be polling what
+	 * they do: Ray's progress actor) */
+	if (holds_deferred(sh) && run_deferred_calls(sh))
+		return vm_raise(vm, "interrupted");
 	if (sh->block && in_task)
 		sh->block(sh->block_ctx, true);
 	/* in slices, so a @timeout can stop a sleeping task */
@@ -895,12 +963,16 @@ static int run_cont(task_host *sh, flow_vm *dv, const dag *g, uint32_t v)
 		free(e);
 		sh->ndriver++;
 	}
-	/* the calls it made run to the end */
+	/* the calls it made run to the end; deferred ones (serial) in the
+	 * order it made them */
+	const task_spawner *sp = spawner_of(sh);
+	if (holds_deferred(sh))
+		run_deferred_calls(sh);
 	for (nested_job *k = sh->kids[0]; k; k = k->sibling)
-		if (__atomic_load_n(&k->state, __ATOMIC_ACQUIRE) != NJ_DONE && sh->spawn)
-			sh->spawn->await(sh, k, 0, false);
-	if (sh->kids[0] && sh->spawn && sh->spawn->retire)
-		sh->spawn->retire(sh, sh->kids[0]);
+		if (__atomic_load_n(&k->state, __ATOMIC_ACQUIRE) != NJ_DONE && sp)
+			sp->await(sh, k, 0, false);
+	if (sh->kids[0] && sp && sp->retire)
+		sp->retire(sh, sh->kids[0]);
 	sh->kids[0] = NULL;
 	task_streams_end(sh, 0);
 	sh->depth = 0;

@@ -179,6 +179,10 @@ typedef struct task_host {
 	bool in_cont;            /* running the staged driver's DAG_CONT node: its
 	                          * calls are made like a task body's */
 	const task_spawner *spawn; /* nested calls go here; NULL: inline */
+	/* the serial executor (spawn NULL): the staged driver's own calls
+	 * whose arguments hold an actor handle go here, deferred until their
+	 * result is needed (serial.c); every other call runs inline */
+	const task_spawner *defer;
 	const task_remote *remote; /* the DAG's task calls go there; NULL: here */
 	nested_job *kids[TASK_MAX_NESTING + 1]; /* jobs the call at each depth made */
 	struct gen_state *streams[TASK_MAX_NESTING + 1]; /* streams it made (streams.c) */
