@@ -76,10 +76,10 @@ struct cl_client {
 	int n, cpus;
 	flow_node_view self; /* the client's own: the members as its peers */
 	ac_service *svc;     /* the run's actors live on the cluster (actors.h) */
-	/* the program's task names and which may be re-run (no effects):
-	 * cl_client_set_program; NULL: none is re-made */
+	/* the program's task names and which may be re-run (no effects, or
+	 * @idempotent): cl_client_set_program; NULL: none is re-made */
 	char **names;
-	bool *effect_free;
+	bool *rerun_ok;
 	int nprotos;
 };
 
@@ -172,8 +172,9 @@ static struct lin *lin_find(const uint8_t id[32])
 
 /* Object `id` (a result) is lost with its holder (why): a reference to
  * the same value made again in *out (0), or -1 with *err (malloc'd): no
- * lineage, a task with effects, or LIN_REMAKES re-makes spent. A result
- * already made again since id was lost is given at once. */
+ * lineage, a task with effects not marked @idempotent, or LIN_REMAKES
+ * re-makes spent. A result already made again since id was lost is given
+ * at once. */
 static int lin_remake(const uint8_t id[32], const char *why, value *out, char **err)
 {
 	struct lin *l = lin_find(id);
@@ -199,9 +200,10 @@ static int lin_remake(const uint8_t id[32], const char *why, value *out, char **
 	int rc = -1;
 	*err = NULL;
 	while (rc != 0) {
-		if (!cl->effect_free || l->fn >= (uint32_t)cl->nprotos || !cl->effect_free[l->fn]) {
+		if (!cl->rerun_ok || l->fn >= (uint32_t)cl->nprotos || !cl->rerun_ok[l->fn]) {
 			if (asprintf(err, "%s; the result of task '%s' was held only by %s, which was lost, and "
-			             "the task has effects, so it is not run again", why, name, holder) < 0)
+			             "the task has effects, so it is not run again (mark it @idempotent if "
+			             "running it twice is safe)", why, name, holder) < 0)
 				*err = NULL;
 			break;
 		}
@@ -306,7 +308,9 @@ static int remake_arg(value args, const uint8_t id[32], char **err, value *nargs
 void cl_client_set_program(cl_client *cl, const bc_program *prog)
 {
 	cl->nprotos = prog->nprotos;
-	cl->effect_free = effects_free_protos(prog);
+	cl->rerun_ok = effects_free_protos(prog);
+	for (int i = 0; i < prog->nprotos; i++)
+		cl->rerun_ok[i] |= prog->protos[i]->attrs.idempotent;
 	cl->names = calloc((size_t)prog->nprotos + 1, sizeof *cl->names);
 	if (!cl->names)
 		abort();
@@ -926,7 +930,7 @@ void cl_client_close(cl_client *c)
 	for (int i = 0; c->names && i < c->nprotos; i++)
 		free(c->names[i]);
 	free(c->names);
-	free(c->effect_free);
+	free(c->rerun_ok);
 	if (c->pump) {
 		wire_client_shutdown(c->c); /* the pump's requests end now */
 		bt_pump_stop(c->pump);
