@@ -24,7 +24,8 @@
 #  - a short chaos loop (a random worker killed every 2 s and a fresh one
 #    started, at most 8 times in ~15 s): the correct output;
 #  - a task with effects on a killed worker is not re-run: a clear error
-#    naming the task and the node;
+#    naming the task and the node, saying to mark it @idempotent; the
+#    same task printing and marked @idempotent is re-run: exit 0;
 #  - lineage: a result over 1 MiB (held by its node) whose node is killed
 #    before the client pulled it is made again (exit 0, the --serial
 #    output); for a task with effects, a clear error instead;
@@ -418,8 +419,31 @@ sleep 1
 kill_worker 2
 wait $client
 rc=$?
-[ $rc = 1 ] && grep -q "node [0-9]* (host2 at .*(the node was lost); task 'nap' has effects and may have started there, so it is not run again" "$tmp/eff.err" &&
+[ $rc = 1 ] && grep -q "node [0-9]* (host2 at .*(the node was lost); task 'nap' has effects and may have started there, so it is not run again (mark it @idempotent if running it twice is safe)" "$tmp/eff.err" &&
 	ok || bad "a task with effects on a lost node: exit $rc: $(head -5 "$tmp/eff.err")"
+restart_worker 2 4 && ok || bad "a fresh worker on host2 did not join"
+}
+
+case_idempotent() {
+# ---- the same task, printing, marked @idempotent: re-run, exit 0 ----
+# (its unmarked twin is case effects: a clear error naming task and node)
+sed -e 's/^task nap/@idempotent\ntask nap/' -e 's/^    time.sleep(2.0)/    print(f"nap {i}")\n    time.sleep(2.0)/' \
+	"$tmp/sleepy.flow" >"$tmp/idem.flow"
+# (its prints: stdout here, stderr with a [node] prefix from the cluster)
+"$flow" run --serial "$tmp/idem.flow" 2>/dev/null | grep -v '^nap ' >"$tmp/idem.expected" || bad "--serial idem.flow failed"
+frun idem.flow >"$tmp/idem.out" 2>"$tmp/idem.err" &
+local client=$! rc i
+sleep 1 # (every nap runs at once: a sleeping task gives up its CPU)
+kill_worker 2
+wait $client
+rc=$?
+[ $rc = 0 ] && cmp -s "$tmp/idem.out" "$tmp/idem.expected" && ok ||
+	bad "an @idempotent task on a lost node: exit $rc: $(cat "$tmp/idem.out") $(head -5 "$tmp/idem.err")"
+grep -q "node [0-9]* (host2 at .*(the node was lost); running task 'nap' again (1 of " "$tmp/idem.err" &&
+	ok || bad "the @idempotent task was not said to run again: $(grep -v '(nap#' "$tmp/idem.err" | head -4)"
+for i in $(seq 0 11); do
+	grep -q "^\[node [0-9]* (host[0-9])\] (nap#[0-9]*) nap $i\$" "$tmp/idem.err" || bad "the print of nap($i) is missing: $(head -5 "$tmp/idem.err")"
+done
 restart_worker 2 4 && ok || bad "a fresh worker on host2 did not join"
 }
 
@@ -622,7 +646,7 @@ wait_until 10 grep -q "Flow head started" "$tmp/head2.out" && ok || bad "a fresh
 # SURVIVE_CASES="loss" (names of the case_ functions above, in order;
 # default: all) runs only those, on a fresh cluster: e.g. the loss case
 # alone in a loop under an ASan build (docs/faults.md)
-all_cases="kill partition busy hload slow loss drain chaos effects lineage argloss argtext rejoin headloss"
+all_cases="kill partition busy hload slow loss drain chaos effects idempotent lineage argloss argtext rejoin headloss"
 for c in ${SURVIVE_CASES:-$all_cases}; do
 	grep -qw "$c" <<<"$all_cases" || { bad "no case '$c' (cases: $all_cases)"; continue; }
 	"case_$c"
