@@ -21,7 +21,6 @@
 
 #define OPEN_MS 5000
 #define PUT_MS 30000
-#define CANNOT_SEND "the task's result cannot be sent to another node"
 /* Calls the client keeps in flight: far more than the cluster's CPUs (a
  * call in flight costs no thread, executor/remote_async.h), so batches
  * fill and every hop's round trip is covered. */
@@ -438,9 +437,11 @@ static int outcome(struct wire_done *d, const struct slot *s, value *res, char *
 	*node = d->node && d->node[0] ? strdup(d->node) : NULL;
 	*output = d->output && d->output[0] ? strdup(d->output) : NULL;
 	int status = 0;
-	/* a result larger than a message (objects do not travel in chunks
-	 * yet): the task runs here instead, its remote prints dropped */
-	if (d->ok == WIRE_DONE_FAILED && d->error && strstr(d->error, CANNOT_SEND) == d->error) {
+	/* a result that cannot travel (larger than a message: objects do not
+	 * travel in chunks yet; an actor, a function): the task runs here
+	 * instead, its remote prints dropped. Only the status says so: a
+	 * task's own error with the same text is an ordinary failure. */
+	if (d->ok == WIRE_DONE_UNSENDABLE) {
 		wire_done_free(d);
 		free(*node);
 		free(*output);
