@@ -28,7 +28,8 @@
 #    same task printing and marked @idempotent is re-run: exit 0;
 #  - lineage: a result over 1 MiB (held by its node) whose node is killed
 #    before the client pulled it is made again (exit 0, the --serial
-#    output); for a task with effects, a clear error instead;
+#    output); for a task with effects, a clear error instead, unless it
+#    is marked @idempotent;
 #  - a worker cut off and joined again (a new node, a new spill store)
 #    has lost the large result it had spilled: the client, pulling it
 #    from the same address afterwards, makes it again from its lineage;
@@ -484,8 +485,21 @@ h=$(grep -m1 -o "test hook: pulling a result of [0-9]* bytes from 10.77.0.[0-9]*
 kill_worker "$h"
 wait $client
 rc=$?
-[ $rc = 1 ] && grep -q "the result of task 'big_fx' was held only by node [0-9]* (host$h), which was lost, and the task has effects, so it is not run again" "$tmp/linfx.err" &&
+[ $rc = 1 ] && grep -q "the result of task 'big_fx' was held only by node [0-9]* (host$h), which was lost, and the task has effects, so it is not run again (mark it @idempotent if running it twice is safe)" "$tmp/linfx.err" &&
 	ok || bad "a lost result of a task with effects: exit $rc: $(grep -v 'test hook' "$tmp/linfx.err" | head -4)"
+restart_worker "$h" 4 --resources lineage=1 || bad "a fresh worker on host$h did not join"
+# the same task marked @idempotent: made again, exit 0 (its print goes to stderr)
+sed -e 's/^task big_fx/@idempotent\ntask big_fx/' "$tmp/linfx.flow" >"$tmp/linidem.flow"
+(export FLOW_TEST_PULL_DELAY_MS=3000; frun linidem.flow >"$tmp/linidem.out" 2>"$tmp/linidem.err") &
+client=$!
+wait_until 30 grep -qs "test hook: pulling a result" "$tmp/linidem.err" || bad "linidem.flow made no large result: $(head -3 "$tmp/linidem.err")"
+h=$(grep -m1 -o "test hook: pulling a result of [0-9]* bytes from 10.77.0.[0-9]*" "$tmp/linidem.err" | sed 's/.*\.//')
+kill_worker "$h"
+wait $client
+rc=$?
+[ $rc = 0 ] && cmp -s "$tmp/linidem.out" "$tmp/lineage.expected" &&
+	grep -q "node [0-9]* (host$h), which held the result of task 'big_fx', was lost (.*); making it again (1 of 3)" "$tmp/linidem.err" &&
+	ok || bad "a lost result of an @idempotent task: exit $rc: $(cat "$tmp/linidem.out") $(grep -v 'test hook' "$tmp/linidem.err" | head -4)"
 restart_worker "$h" 4 --resources lineage=1 || bad "a fresh worker on host$h did not join"
 }
 
