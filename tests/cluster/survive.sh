@@ -36,6 +36,9 @@
 #  - a task whose own error is a lost argument's text and 64 hex digits
 #    fails with its own message (only the outcome's status,
 #    WIRE_DONE_ARG_LOST, says an argument was lost);
+#  - a task whose result cannot travel (a function) runs on the client
+#    (WIRE_DONE_UNSENDABLE); one whose own error has that text fails on
+#    its node, once;
 #  - the head killed: the driver and the workers stop, saying so;
 #  - no sanitizer report or SEGV in any log; at the end no process and no
 #    spill directory is left.
@@ -582,6 +585,43 @@ rc=$?
 	bad "a task failing with a lost argument's text was not reported as its own failure: $(head -8 "$tmp/at.err")"
 }
 
+case_unsendable() {
+# ---- a result that cannot travel (a function): the client runs the task ----
+# (only the outcome's status, WIRE_DONE_UNSENDABLE since wire version 5,
+# says so: a task's own error with the same text is an ordinary failure,
+# run once on its node, not again here)
+local rc
+cat >"$tmp/fnret.flow" <<'EOF'
+fn double(x: int) -> int { return x * 2 }
+task pick(k: int) -> fn {
+    print("picking")
+    return double
+}
+print(get(pick(1))(21))
+EOF
+frun fnret.flow >"$tmp/fr.out" 2>"$tmp/fr.err"
+rc=$?
+[ $rc = 0 ] && [ "$(cat "$tmp/fr.out")" = 42 ] && grep -qx "(pick#0) picking" "$tmp/fr.err" &&
+	! grep -q "\] (pick#0)" "$tmp/fr.err" && ok ||
+	bad "a task whose result cannot travel: exit $rc: $(cat "$tmp/fr.out") $(head -5 "$tmp/fr.err")"
+cat >"$tmp/sendtext.flow" <<'EOF'
+task liar(x: int) -> int {
+    print("ran")
+    if x > 0 {
+        error("the task's result cannot be sent to another node: my own words")
+    }
+    return x
+}
+print(get(liar(1)))
+EOF
+frun sendtext.flow >"$tmp/st.out" 2>"$tmp/st.err"
+rc=$?
+[ $rc = 1 ] && [ "$(grep -c "(liar#0) ran" "$tmp/st.err")" = 1 ] &&
+	grep -q "^\[node [0-9]* ([^]]*)\] (liar#0) ran$" "$tmp/st.err" &&
+	grep -q "error: the task's result cannot be sent to another node: my own words (in task 'liar')" "$tmp/st.err" &&
+	ok || bad "a task failing with the unsendable text was not its own failure on its node: exit $rc: $(head -6 "$tmp/st.err")"
+}
+
 case_rejoin() {
 # ---- a worker joins again after a partition: its spilled objects are gone, lineage makes them ----
 # (host3's worker: resource rejoin=1 and an object store of 2.5 MB, so
@@ -660,7 +700,7 @@ wait_until 10 grep -q "Flow head started" "$tmp/head2.out" && ok || bad "a fresh
 # SURVIVE_CASES="loss" (names of the case_ functions above, in order;
 # default: all) runs only those, on a fresh cluster: e.g. the loss case
 # alone in a loop under an ASan build (docs/faults.md)
-all_cases="kill partition busy hload slow loss drain chaos effects idempotent lineage argloss argtext rejoin headloss"
+all_cases="kill partition busy hload slow loss drain chaos effects idempotent lineage argloss argtext unsendable rejoin headloss"
 for c in ${SURVIVE_CASES:-$all_cases}; do
 	grep -qw "$c" <<<"$all_cases" || { bad "no case '$c' (cases: $all_cases)"; continue; }
 	"case_$c"
