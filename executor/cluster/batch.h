@@ -132,7 +132,7 @@ size_t bt_pool_drop(bt_pool *p, int by_job, uint64_t key, uint64_t **ids);
 int bt_pool_stop(bt_pool *p, int wait_ms);
 /* Calls queued or running (a draining worker waits for none). */
 size_t bt_pool_pending(bt_pool *p);
-/* Around a wait in a task (begin 1, then 0), on a pool's thread (else
+/* Around a wait in a task for an actor (begin 1, then 0), on a pool's thread (else
  * nothing): the thread's gathered outcomes go at once and its CPU is
  * given back to the pool's next call meanwhile. */
 void bt_pool_block(int begin);

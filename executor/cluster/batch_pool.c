@@ -1,10 +1,11 @@
 /* batch_pool.c - a node's task threads (batch.h: bt_pool): they run the
  * calls that arrived and hand each outcome on, encoded, gathered in
- * small groups while more calls are queued. A task that blocks (a sleep,
- * an actor's answer: bt_pool_block) first hands on what its thread
- * gathered and gives its CPU back: another thread takes the next call
- * (started if none is idle), as a local run's pool does, so a task that
- * waits for another never waits for a call queued behind itself. */
+ * small groups while more calls are queued. A task that waits for an
+ * actor's answer (bt_pool_block) first hands on what its thread gathered
+ * and gives its CPU back meanwhile: another thread takes the next call
+ * (started if none is idle), so a task that waits for another never
+ * waits for a call queued behind itself. (A sleep keeps its CPU, as in
+ * Ray: a node's `cpus_used` counts its sleeping tasks.) */
 #include "batch_int.h"
 
 #include <pthread.h>

@@ -11,7 +11,6 @@
 #include "executor/watchdog.h"
 #include "lang/diag.h"
 #include "lang/vm.h"
-#include "batch.h"
 #include "objects.h"
 #include "plans.h"
 
@@ -129,13 +128,6 @@ static char *take_output(char *buf, size_t len, const char *error)
 	return buf;
 }
 
-/* A task's sleep gives its thread's CPU back (batch.h). */
-static void on_block(void *ctx, bool begin)
-{
-	(void)ctx;
-	bt_pool_block(begin);
-}
-
 /* A free host of p's, or a new one (NULL: out of memory). */
 static task_host *take_host(cl_plan *p, uint64_t seed)
 {
@@ -152,7 +144,6 @@ static task_host *take_host(cl_plan *p, uint64_t seed)
 			p->free_hosts = nf;
 		if (nh && nf && (h = malloc(sizeof *h))) {
 			task_host_init(h, p->prog, seed, stdout, stderr, &p->actor_seq);
-			h->block = on_block;
 			p->hosts[p->nhosts++] = h;
 			/* without it a task past its @timeout would hold this node forever */
 			if (!p->wd_tried) {
