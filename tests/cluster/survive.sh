@@ -437,7 +437,7 @@ sed -e 's/^task nap/@idempotent\ntask nap/' -e 's/^    time.sleep(2.0)/    print
 "$flow" run --serial "$tmp/idem.flow" 2>/dev/null | grep -v '^nap ' >"$tmp/idem.expected" || bad "--serial idem.flow failed"
 frun idem.flow >"$tmp/idem.out" 2>"$tmp/idem.err" &
 local client=$! rc i
-sleep 1 # (every nap runs at once: a sleeping task gives up its CPU)
+sleep 1 # (the first naps are running: 2 s each)
 kill_worker 2
 wait $client
 rc=$?
