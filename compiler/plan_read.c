@@ -221,10 +221,11 @@ static int get_attrs(ld *L, bc_attrs *a)
 	if (get_zz(L, 0, INT_MAX, &z, "retries"))
 		return -1;
 	a->retries = (int)z;
-	if (get_f64(L, 0, 1e18, &a->timeout, "timeout") || get_int(L, 0, 3, &n, "associative"))
+	if (get_f64(L, 0, 1e18, &a->timeout, "timeout") || get_int(L, 0, 7, &n, "associative"))
 		return -1;
-	a->associative = n & 1; /* bit 1: @cache */
+	a->associative = n & 1; /* bit 1: @cache, bit 2: @idempotent */
 	a->cache = (n & 2) != 0;
+	a->idempotent = (n & 4) != 0;
 	if (get_zz(L, 0, INT_MAX, &z, "restarts"))
 		return -1;
 	a->restarts = (int)z;

@@ -87,8 +87,9 @@ static void put_attrs(sbuf *b, const bc_attrs *a)
 	put_zz(b, a->memory);
 	put_zz(b, a->retries);
 	put_f64(b, a->timeout);
-	/* bit 0 @associative, bit 1 @cache (docs/plan-format.md) */
-	val_encode_varint(b, (a->associative ? 1u : 0u) | (a->cache ? 2u : 0u));
+	/* bit 0 @associative, bit 1 @cache, bit 2 @idempotent (docs/plan-format.md) */
+	val_encode_varint(b, (a->associative ? 1u : 0u) | (a->cache ? 2u : 0u) |
+	                     (a->idempotent ? 4u : 0u));
 	put_zz(b, a->restarts);
 	val_encode_varint(b, (uint64_t)a->nresources);
 	for (int i = 0; i < a->nresources; i++) {

@@ -45,19 +45,24 @@ char *task_remote_message(const char *text)
 /* A remote call whose node was lost (attempt `lost`, err the head's
  * reason naming the node): true to send it again (said so on sh->err).
  * A task with effects may have started on the lost node: it is not run
- * again (its effects could happen twice); *err then says so. */
+ * again (its effects could happen twice) unless marked @idempotent;
+ * *err then says so. */
 static bool rerun_lost(task_host *sh, const bc_proto *task, const bc_program *prog, int fn,
                        int lost, char **err)
 {
 	const char *why = *err ? *err : "its node was lost";
 	char *msg = NULL;
-	/* rare: the analysis is run only when a node is lost */
-	bool *free_task = effects_free_protos(prog);
-	bool rerun = free_task[fn];
-	free(free_task);
+	bool rerun = task->attrs.idempotent;
+	if (!rerun) {
+		/* rare: the analysis is run only when a node is lost */
+		bool *free_task = effects_free_protos(prog);
+		rerun = free_task[fn];
+		free(free_task);
+	}
 	if (!rerun) {
 		if (asprintf(&msg, "%s; task '%s' has effects and may have started there, so it is not "
-		             "run again", why, task->name) < 0)
+		             "run again (mark it @idempotent if running it twice is safe)", why,
+		             task->name) < 0)
 			abort();
 	} else if (lost > TASK_REMOTE_LOST_RERUNS) {
 		if (asprintf(&msg, "%s; task '%s' was sent %d times and each time its node was lost, so "

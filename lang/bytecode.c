@@ -246,6 +246,8 @@ static void dump_attrs(FILE *out, const bc_attrs *a)
 		fprintf(out, " associative");
 	if (a->cache)
 		fprintf(out, " cache");
+	if (a->idempotent)
+		fprintf(out, " idempotent");
 	if (a->restarts)
 		fprintf(out, " restarts=%d", a->restarts);
 	for (int i = 0; i < a->nresources; i++)

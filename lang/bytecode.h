@@ -29,6 +29,8 @@ typedef struct bc_attrs {
 	bool associative;     /* @associative */
 	bool cache;           /* @cache: results may be reused by `flow run --resume`
 	                       * although the task has effects (executor/cache.h) */
+	bool idempotent;      /* @idempotent: running it twice is safe although it
+	                       * has effects, so a lost node's call is re-run */
 	int restarts;         /* actors: @restarts */
 	int nresources;
 	const char **res_names; /* @resources(name=amount) */

@@ -425,7 +425,7 @@ static const struct deco {
 } decos[] = {
 	{ "cpus", ON_TASK | ON_ACTOR }, { "memory", ON_TASK }, { "resources", ON_TASK | ON_ACTOR },
 	{ "retries", ON_TASK },         { "timeout", ON_TASK }, { "associative", ON_TASK },
-	{ "cache", ON_TASK },
+	{ "cache", ON_TASK },           { "idempotent", ON_TASK },
 	{ "restarts", ON_ACTOR },       { NULL, 0 },
 };
 
@@ -546,9 +546,9 @@ static void check_decorator_args(rctx *c, ast_decl *d, const ast_decorator *dc)
 			           d->name, d->u.fn.nparams);
 		return;
 	}
-	if (strcmp(n, "cache") == 0) {
+	if (strcmp(n, "cache") == 0 || strcmp(n, "idempotent") == 0) {
 		if (dc->nargs)
-			diag_error(c->d, dc->where, "'@cache' takes no arguments");
+			diag_error(c->d, dc->where, "'@%s' takes no arguments", n);
 		return;
 	}
 	if (strcmp(n, "resources") == 0) {

@@ -1564,6 +1564,8 @@ static void attrs_from(cstate *cs, const ast_decl *d, bc_attrs *a, bool is_task)
 			a->associative = true;
 		else if (!strcmp(dc->name, "cache"))
 			a->cache = true;
+		else if (!strcmp(dc->name, "idempotent"))
+			a->idempotent = true;
 		else if (!strcmp(dc->name, "restarts"))
 			a->restarts = (int)num_arg(dc, 0, 0);
 		else if (!strcmp(dc->name, "resources")) {

@@ -977,7 +977,10 @@ static int svc_call(void *ctx, uint64_t id, uint32_t fn, uint64_t seed, uint64_t
 		*res = val_hold(d.result);
 	} else {
 		*err = xstrdup(d.error && d.error[0] ? d.error : "the call failed");
-		rc = d.ok == WIRE_DONE_FAILED ? 1 : d.ok == WIRE_DONE_LOST ? TASK_REMOTE_LOST : -1;
+		/* an actor call's result that cannot travel fails the call, its
+		 * error saying why (it cannot run here) */
+		rc = d.ok == WIRE_DONE_FAILED || d.ok == WIRE_DONE_UNSENDABLE ? 1
+		   : d.ok == WIRE_DONE_LOST ? TASK_REMOTE_LOST : -1;
 	}
 	wire_done_free(&d);
 	return rc;

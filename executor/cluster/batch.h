@@ -62,8 +62,9 @@ void bt_recs_add(bt_recs *r, const void *rec, size_t len, uint32_t tag);
 void bt_recs_fini(bt_recs *r);
 
 /* Encodes d as a TASKS_DONE record; a result that cannot travel (an
- * actor, a function, larger than a message) fails the call with "the
- * task's result cannot be sent to another node: ..." instead. */
+ * actor, a function, larger than a message) is sent as outcome
+ * WIRE_DONE_UNSENDABLE instead, its error "the task's result cannot be
+ * sent to another node: ..." (for people), its output dropped. */
 void bt_encode_done(struct wire_done *d, bt_recs *out, uint32_t tag);
 
 /* ---- the receiving side: outcomes per connection ----------------------- */

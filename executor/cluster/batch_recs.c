@@ -69,7 +69,7 @@ void bt_encode_done(struct wire_done *d, bt_recs *out, uint32_t tag)
 		else
 			snprintf(msg, sizeof msg, "the task's result cannot be sent to another node: %s", e.msg);
 		struct wire_done f = *d;
-		f.ok = WIRE_DONE_FAILED;
+		f.ok = WIRE_DONE_UNSENDABLE; /* the status says so, not the text */
 		f.result = v_none();
 		f.error = msg;
 		f.output = NULL; /* the prints may be what is too large */

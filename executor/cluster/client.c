@@ -21,7 +21,6 @@
 
 #define OPEN_MS 5000
 #define PUT_MS 30000
-#define CANNOT_SEND "the task's result cannot be sent to another node"
 /* Calls the client keeps in flight: far more than the cluster's CPUs (a
  * call in flight costs no thread, executor/remote_async.h), so batches
  * fill and every hop's round trip is covered. */
@@ -76,10 +75,10 @@ struct cl_client {
 	int n, cpus;
 	flow_node_view self; /* the client's own: the members as its peers */
 	ac_service *svc;     /* the run's actors live on the cluster (actors.h) */
-	/* the program's task names and which may be re-run (no effects):
-	 * cl_client_set_program; NULL: none is re-made */
+	/* the program's task names and which may be re-run (no effects, or
+	 * @idempotent): cl_client_set_program; NULL: none is re-made */
 	char **names;
-	bool *effect_free;
+	bool *rerun_ok;
 	int nprotos;
 };
 
@@ -172,8 +171,9 @@ static struct lin *lin_find(const uint8_t id[32])
 
 /* Object `id` (a result) is lost with its holder (why): a reference to
  * the same value made again in *out (0), or -1 with *err (malloc'd): no
- * lineage, a task with effects, or LIN_REMAKES re-makes spent. A result
- * already made again since id was lost is given at once. */
+ * lineage, a task with effects not marked @idempotent, or LIN_REMAKES
+ * re-makes spent. A result already made again since id was lost is given
+ * at once. */
 static int lin_remake(const uint8_t id[32], const char *why, value *out, char **err)
 {
 	struct lin *l = lin_find(id);
@@ -199,9 +199,10 @@ static int lin_remake(const uint8_t id[32], const char *why, value *out, char **
 	int rc = -1;
 	*err = NULL;
 	while (rc != 0) {
-		if (!cl->effect_free || l->fn >= (uint32_t)cl->nprotos || !cl->effect_free[l->fn]) {
+		if (!cl->rerun_ok || l->fn >= (uint32_t)cl->nprotos || !cl->rerun_ok[l->fn]) {
 			if (asprintf(err, "%s; the result of task '%s' was held only by %s, which was lost, and "
-			             "the task has effects, so it is not run again", why, name, holder) < 0)
+			             "the task has effects, so it is not run again (mark it @idempotent if "
+			             "running it twice is safe)", why, name, holder) < 0)
 				*err = NULL;
 			break;
 		}
@@ -306,7 +307,9 @@ static int remake_arg(value args, const uint8_t id[32], char **err, value *nargs
 void cl_client_set_program(cl_client *cl, const bc_program *prog)
 {
 	cl->nprotos = prog->nprotos;
-	cl->effect_free = effects_free_protos(prog);
+	cl->rerun_ok = effects_free_protos(prog);
+	for (int i = 0; i < prog->nprotos; i++)
+		cl->rerun_ok[i] |= prog->protos[i]->attrs.idempotent;
 	cl->names = calloc((size_t)prog->nprotos + 1, sizeof *cl->names);
 	if (!cl->names)
 		abort();
@@ -434,9 +437,11 @@ static int outcome(struct wire_done *d, const struct slot *s, value *res, char *
 	*node = d->node && d->node[0] ? strdup(d->node) : NULL;
 	*output = d->output && d->output[0] ? strdup(d->output) : NULL;
 	int status = 0;
-	/* a result larger than a message (objects do not travel in chunks
-	 * yet): the task runs here instead, its remote prints dropped */
-	if (d->ok == WIRE_DONE_FAILED && d->error && strstr(d->error, CANNOT_SEND) == d->error) {
+	/* a result that cannot travel (larger than a message: objects do not
+	 * travel in chunks yet; an actor, a function): the task runs here
+	 * instead, its remote prints dropped. Only the status says so: a
+	 * task's own error with the same text is an ordinary failure. */
+	if (d->ok == WIRE_DONE_UNSENDABLE) {
 		wire_done_free(d);
 		free(*node);
 		free(*output);
@@ -926,7 +931,7 @@ void cl_client_close(cl_client *c)
 	for (int i = 0; c->names && i < c->nprotos; i++)
 		free(c->names[i]);
 	free(c->names);
-	free(c->effect_free);
+	free(c->rerun_ok);
 	if (c->pump) {
 		wire_client_shutdown(c->c); /* the pump's requests end now */
 		bt_pump_stop(c->pump);

@@ -22,7 +22,7 @@
 #include "lang/value.h"
 
 #define WIRE_MAGIC "FLOW"
-#define WIRE_VERSION 4
+#define WIRE_VERSION 5
 #define WIRE_HEADER 12
 /* Also nng's receive limit, so a peer that has not authenticated can make a
  * node allocate at most this much; plans and objects travel in chunks. */
@@ -99,7 +99,10 @@ typedef value wire_VAL;
  * since version 4, WIRE_DONE_ARG_LOST (it was not run: the holder of a
  * large argument was lost before its node pulled it; result is that
  * object's id, a str of 64 lowercase hex digits, error says why, for
- * people only: the caller acts on the status, never on the text);
+ * people only: the caller acts on the status, never on the text) or,
+ * since version 5, WIRE_DONE_UNSENDABLE (it ran, but its result cannot
+ * travel: an actor, a function, larger than a message; error says why,
+ * for people; the caller may run the task itself);
  * node ran it, output is what it printed. Version 3 appended: thread,
  * the node's thread that ran it (1, 2, ...; 0: none or unknown), and
  * start_us/end_us, when it started and ended, in microseconds after the
@@ -108,7 +111,7 @@ typedef value wire_VAL;
 	F(U64, id) F(U8, ok) F(VAL, result) F(STR, error) F(STR, node) F(STR, output) \
 	F(U32, thread) F(U64, start_us) F(U64, end_us)
 enum { WIRE_DONE_FAILED = 0, WIRE_DONE_OK = 1, WIRE_DONE_LOST = 2, WIRE_DONE_NOTRUN = 3,
-       WIRE_DONE_ARG_LOST = 4 };
+       WIRE_DONE_ARG_LOST = 4, WIRE_DONE_UNSENDABLE = 5 };
 
 #define WIRE_DECL(T, f) wire_##T f;
 struct wire_node { WIRE_NODE_FIELDS(WIRE_DECL) };

@@ -24,16 +24,21 @@
 #  - a short chaos loop (a random worker killed every 2 s and a fresh one
 #    started, at most 8 times in ~15 s): the correct output;
 #  - a task with effects on a killed worker is not re-run: a clear error
-#    naming the task and the node;
+#    naming the task and the node, saying to mark it @idempotent; the
+#    same task printing and marked @idempotent is re-run: exit 0;
 #  - lineage: a result over 1 MiB (held by its node) whose node is killed
 #    before the client pulled it is made again (exit 0, the --serial
-#    output); for a task with effects, a clear error instead;
+#    output); for a task with effects, a clear error instead, unless it
+#    is marked @idempotent;
 #  - a worker cut off and joined again (a new node, a new spill store)
 #    has lost the large result it had spilled: the client, pulling it
 #    from the same address afterwards, makes it again from its lineage;
 #  - a task whose own error is a lost argument's text and 64 hex digits
 #    fails with its own message (only the outcome's status,
 #    WIRE_DONE_ARG_LOST, says an argument was lost);
+#  - a task whose result cannot travel (a function) runs on the client
+#    (WIRE_DONE_UNSENDABLE); one whose own error has that text fails on
+#    its node, once;
 #  - the head killed: the driver and the workers stop, saying so;
 #  - no sanitizer report or SEGV in any log; at the end no process and no
 #    spill directory is left.
@@ -418,8 +423,31 @@ sleep 1
 kill_worker 2
 wait $client
 rc=$?
-[ $rc = 1 ] && grep -q "node [0-9]* (host2 at .*(the node was lost); task 'nap' has effects and may have started there, so it is not run again" "$tmp/eff.err" &&
+[ $rc = 1 ] && grep -q "node [0-9]* (host2 at .*(the node was lost); task 'nap' has effects and may have started there, so it is not run again (mark it @idempotent if running it twice is safe)" "$tmp/eff.err" &&
 	ok || bad "a task with effects on a lost node: exit $rc: $(head -5 "$tmp/eff.err")"
+restart_worker 2 4 && ok || bad "a fresh worker on host2 did not join"
+}
+
+case_idempotent() {
+# ---- the same task, printing, marked @idempotent: re-run, exit 0 ----
+# (its unmarked twin is case effects: a clear error naming task and node)
+sed -e 's/^task nap/@idempotent\ntask nap/' -e 's/^    time.sleep(2.0)/    print(f"nap {i}")\n    time.sleep(2.0)/' \
+	"$tmp/sleepy.flow" >"$tmp/idem.flow"
+# (its prints: stdout here, stderr with a [node] prefix from the cluster)
+"$flow" run --serial "$tmp/idem.flow" 2>/dev/null | grep -v '^nap ' >"$tmp/idem.expected" || bad "--serial idem.flow failed"
+frun idem.flow >"$tmp/idem.out" 2>"$tmp/idem.err" &
+local client=$! rc i
+sleep 1 # (the first naps are running: 2 s each)
+kill_worker 2
+wait $client
+rc=$?
+[ $rc = 0 ] && cmp -s "$tmp/idem.out" "$tmp/idem.expected" && ok ||
+	bad "an @idempotent task on a lost node: exit $rc: $(cat "$tmp/idem.out") $(head -5 "$tmp/idem.err")"
+grep -q "node [0-9]* (host2 at .*(the node was lost); running task 'nap' again (1 of " "$tmp/idem.err" &&
+	ok || bad "the @idempotent task was not said to run again: $(grep -v '(nap#' "$tmp/idem.err" | head -4)"
+for i in $(seq 0 11); do
+	grep -q "^\[node [0-9]* (host[0-9])\] (nap#[0-9]*) nap $i\$" "$tmp/idem.err" || bad "the print of nap($i) is missing: $(head -5 "$tmp/idem.err")"
+done
 restart_worker 2 4 && ok || bad "a fresh worker on host2 did not join"
 }
 
@@ -460,8 +488,21 @@ h=$(grep -m1 -o "test hook: pulling a result of [0-9]* bytes from 10.77.0.[0-9]*
 kill_worker "$h"
 wait $client
 rc=$?
-[ $rc = 1 ] && grep -q "the result of task 'big_fx' was held only by node [0-9]* (host$h), which was lost, and the task has effects, so it is not run again" "$tmp/linfx.err" &&
+[ $rc = 1 ] && grep -q "the result of task 'big_fx' was held only by node [0-9]* (host$h), which was lost, and the task has effects, so it is not run again (mark it @idempotent if running it twice is safe)" "$tmp/linfx.err" &&
 	ok || bad "a lost result of a task with effects: exit $rc: $(grep -v 'test hook' "$tmp/linfx.err" | head -4)"
+restart_worker "$h" 4 --resources lineage=1 || bad "a fresh worker on host$h did not join"
+# the same task marked @idempotent: made again, exit 0 (its print goes to stderr)
+sed -e 's/^task big_fx/@idempotent\ntask big_fx/' "$tmp/linfx.flow" >"$tmp/linidem.flow"
+(export FLOW_TEST_PULL_DELAY_MS=3000; frun linidem.flow >"$tmp/linidem.out" 2>"$tmp/linidem.err") &
+client=$!
+wait_until 30 grep -qs "test hook: pulling a result" "$tmp/linidem.err" || bad "linidem.flow made no large result: $(head -3 "$tmp/linidem.err")"
+h=$(grep -m1 -o "test hook: pulling a result of [0-9]* bytes from 10.77.0.[0-9]*" "$tmp/linidem.err" | sed 's/.*\.//')
+kill_worker "$h"
+wait $client
+rc=$?
+[ $rc = 0 ] && cmp -s "$tmp/linidem.out" "$tmp/lineage.expected" &&
+	grep -q "node [0-9]* (host$h), which held the result of task 'big_fx', was lost (.*); making it again (1 of 3)" "$tmp/linidem.err" &&
+	ok || bad "a lost result of an @idempotent task: exit $rc: $(cat "$tmp/linidem.out") $(grep -v 'test hook' "$tmp/linidem.err" | head -4)"
 restart_worker "$h" 4 --resources lineage=1 || bad "a fresh worker on host$h did not join"
 }
 
@@ -544,6 +585,43 @@ rc=$?
 	bad "a task failing with a lost argument's text was not reported as its own failure: $(head -8 "$tmp/at.err")"
 }
 
+case_unsendable() {
+# ---- a result that cannot travel (a function): the client runs the task ----
+# (only the outcome's status, WIRE_DONE_UNSENDABLE since wire version 5,
+# says so: a task's own error with the same text is an ordinary failure,
+# run once on its node, not again here)
+local rc
+cat >"$tmp/fnret.flow" <<'EOF'
+fn double(x: int) -> int { return x * 2 }
+task pick(k: int) -> fn {
+    print("picking")
+    return double
+}
+print(get(pick(1))(21))
+EOF
+frun fnret.flow >"$tmp/fr.out" 2>"$tmp/fr.err"
+rc=$?
+[ $rc = 0 ] && [ "$(cat "$tmp/fr.out")" = 42 ] && grep -qx "(pick#0) picking" "$tmp/fr.err" &&
+	! grep -q "\] (pick#0)" "$tmp/fr.err" && ok ||
+	bad "a task whose result cannot travel: exit $rc: $(cat "$tmp/fr.out") $(head -5 "$tmp/fr.err")"
+cat >"$tmp/sendtext.flow" <<'EOF'
+task liar(x: int) -> int {
+    print("ran")
+    if x > 0 {
+        error("the task's result cannot be sent to another node: my own words")
+    }
+    return x
+}
+print(get(liar(1)))
+EOF
+frun sendtext.flow >"$tmp/st.out" 2>"$tmp/st.err"
+rc=$?
+[ $rc = 1 ] && [ "$(grep -c "(liar#0) ran" "$tmp/st.err")" = 1 ] &&
+	grep -q "^\[node [0-9]* ([^]]*)\] (liar#0) ran$" "$tmp/st.err" &&
+	grep -q "error: the task's result cannot be sent to another node: my own words (in task 'liar')" "$tmp/st.err" &&
+	ok || bad "a task failing with the unsendable text was not its own failure on its node: exit $rc: $(head -6 "$tmp/st.err")"
+}
+
 case_rejoin() {
 # ---- a worker joins again after a partition: its spilled objects are gone, lineage makes them ----
 # (host3's worker: resource rejoin=1 and an object store of 2.5 MB, so
@@ -622,7 +700,7 @@ wait_until 10 grep -q "Flow head started" "$tmp/head2.out" && ok || bad "a fresh
 # SURVIVE_CASES="loss" (names of the case_ functions above, in order;
 # default: all) runs only those, on a fresh cluster: e.g. the loss case
 # alone in a loop under an ASan build (docs/faults.md)
-all_cases="kill partition busy hload slow loss drain chaos effects lineage argloss argtext rejoin headloss"
+all_cases="kill partition busy hload slow loss drain chaos effects idempotent lineage argloss argtext unsendable rejoin headloss"
 for c in ${SURVIVE_CASES:-$all_cases}; do
 	grep -qw "$c" <<<"$all_cases" || { bad "no case '$c' (cases: $all_cases)"; continue; }
 	"case_$c"

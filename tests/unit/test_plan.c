@@ -184,6 +184,58 @@ static void test_roundtrip_runs_the_same(void **state)
 	sbuf_fini(&plan);
 }
 
+/* The task flags (@associative, @cache, @idempotent) survive a plan, each
+ * on its own task. */
+static void test_task_flags_roundtrip(void **state)
+{
+	(void)state;
+	static const char src[] =
+		"@idempotent\n"
+		"task put(x: int) -> int { print(x)\n return x }\n"
+		"@cache\n"
+		"task keep(x: int) -> int { print(x)\n return x }\n"
+		"@associative @idempotent\n"
+		"task add(a: int, b: int) -> int { return a + b }\n"
+		"task plain(x: int) -> int { print(x)\n return x }\n"
+		"print(get(put(1)), get(keep(2)), get(add(3, 4)), get(plain(5)))\n";
+	sbuf plan;
+	make_plan(src, &plan, NULL);
+	diag_ctx d;
+	diag_init(&d);
+	char *err = NULL;
+	bc_program *p = plan_read(plan.data, plan.len, &d, NULL, &err);
+	assert_non_null(p);
+	int seen = 0;
+	for (int i = 0; i < p->nprotos; i++) {
+		const bc_proto *t = p->protos[i];
+		if (t->kind != PROTO_TASK)
+			continue;
+		const bc_attrs *a = &t->attrs;
+		if (!strcmp(t->name, "put")) {
+			assert_true(a->idempotent && !a->cache && !a->associative);
+		} else if (!strcmp(t->name, "keep")) {
+			assert_true(!a->idempotent && a->cache && !a->associative);
+		} else if (!strcmp(t->name, "add")) {
+			assert_true(a->idempotent && !a->cache && a->associative);
+		} else {
+			assert_string_equal(t->name, "plain");
+			assert_true(!a->idempotent && !a->cache && !a->associative);
+		}
+		seen++;
+	}
+	assert_int_equal(seen, 4);
+	char *dump = NULL;
+	size_t dlen = 0;
+	FILE *f = open_memstream(&dump, &dlen);
+	bc_dump(p, f);
+	fclose(f);
+	assert_non_null(strstr(dump, " idempotent"));
+	free(dump);
+	bc_program_free(p);
+	diag_fini(&d);
+	sbuf_fini(&plan);
+}
+
 static void test_runtime_error_keeps_its_place(void **state)
 {
 	(void)state;
@@ -1055,6 +1107,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_roundtrip_runs_the_same),
 		cmocka_unit_test(test_runtime_error_keeps_its_place),
+		cmocka_unit_test(test_task_flags_roundtrip),
 		cmocka_unit_test(test_every_flipped_byte_is_refused),
 		cmocka_unit_test(test_every_truncation_is_refused),
 		cmocka_unit_test(test_structural_validator),

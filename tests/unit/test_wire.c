@@ -265,16 +265,18 @@ static void test_oversized_unknown_version(void **state)
 	assert_int_equal(wire_decode(f, b.len, &d, &e), WIRE_EKIND);
 	f[6] = WM_HELLO;
 
-	assert_int_equal(WIRE_VERSION, 4); /* docs/wire.md and the HMAC labels say so */
+	assert_int_equal(WIRE_VERSION, 5); /* docs/wire.md and the HMAC labels say so */
 	f[4] = WIRE_VERSION + 1; /* a newer peer */
 	assert_int_equal(wire_decode(f, b.len, &d, &e), WIRE_EVERSION);
-	assert_non_null(strstr(e.msg, "version 5"));
+	assert_non_null(strstr(e.msg, "version 6"));
 	f[4] = 1; /* an older one (one task per message) */
 	assert_int_equal(wire_decode(f, b.len, &d, &e), WIRE_EVERSION);
-	assert_non_null(strstr(e.msg, "version 1, this side speaks 4"));
+	assert_non_null(strstr(e.msg, "version 1, this side speaks 5"));
 	f[4] = 2; /* outcomes without their node's thread and times */
 	assert_int_equal(wire_decode(f, b.len, &d, &e), WIRE_EVERSION);
 	f[4] = 3; /* a lost argument told by its error's text, not its status */
+	assert_int_equal(wire_decode(f, b.len, &d, &e), WIRE_EVERSION);
+	f[4] = 4; /* a result that cannot travel told by the error's text */
 	assert_int_equal(wire_decode(f, b.len, &d, &e), WIRE_EVERSION);
 	f[4] = WIRE_VERSION;
 
@@ -417,7 +419,8 @@ static void test_assembled_batches(void **state)
 	assert_memory_equal(parts.data, whole.data, whole.len);
 	bt_recs_fini(&r);
 
-	/* an outcome whose value cannot travel fails its call, saying why */
+	/* an outcome whose value cannot travel is its own status (version 5),
+	 * its error saying why, its output dropped */
 	struct wire_done d = m.u.tasks_done.dones.v[0];
 	d.ok = WIRE_DONE_OK;
 	d.result = v_none();
@@ -434,12 +437,45 @@ static void test_assembled_batches(void **state)
 	sbuf_add(&parts, r.data.data, r.data.len);
 	wire_frame_end(&parts, at);
 	assert_int_equal(wire_decode(parts.data, parts.len, &back, &e), WIRE_OK);
-	assert_int_equal(back.u.tasks_done.dones.v[0].ok, WIRE_DONE_FAILED);
+	assert_int_equal(back.u.tasks_done.dones.v[0].ok, WIRE_DONE_UNSENDABLE);
 	assert_non_null(strstr(back.u.tasks_done.dones.v[0].error,
 	                       "the task's result cannot be sent to another node"));
+	assert_true(back.u.tasks_done.dones.v[0].output == NULL ||
+	            back.u.tasks_done.dones.v[0].output[0] == '\0');
+	/* relayed (the head re-encodes outcomes): still that status */
+	struct wire_done relay = back.u.tasks_done.dones.v[0];
+	bt_recs_fini(&r);
+	bt_recs_init(&r);
+	bt_encode_done(&relay, &r, 1);
+	wire_msg_free(&back);
+	parts.len = 0;
+	at = wire_frame_begin(&parts, WM_TASKS_DONE);
+	wire_put_u32(&parts, 1);
+	sbuf_add(&parts, r.data.data, r.data.len);
+	wire_frame_end(&parts, at);
+	assert_int_equal(wire_decode(parts.data, parts.len, &back, &e), WIRE_OK);
+	assert_int_equal(back.u.tasks_done.dones.v[0].ok, WIRE_DONE_UNSENDABLE);
 	wire_msg_free(&back);
 	bt_recs_fini(&r);
 	free(big);
+
+	/* a task's own failure with the same text stays a failure: only the
+	 * status says a result could not travel */
+	d = m.u.tasks_done.dones.v[0];
+	d.ok = WIRE_DONE_FAILED;
+	d.result = v_none();
+	d.error = "the task's result cannot be sent to another node: my own words";
+	bt_recs_init(&r);
+	bt_encode_done(&d, &r, 1);
+	parts.len = 0;
+	at = wire_frame_begin(&parts, WM_TASKS_DONE);
+	wire_put_u32(&parts, 1);
+	sbuf_add(&parts, r.data.data, r.data.len);
+	wire_frame_end(&parts, at);
+	assert_int_equal(wire_decode(parts.data, parts.len, &back, &e), WIRE_OK);
+	assert_int_equal(back.u.tasks_done.dones.v[0].ok, WIRE_DONE_FAILED);
+	wire_msg_free(&back);
+	bt_recs_fini(&r);
 
 	/* a lost argument (version 4) keeps its status and the object's id
 	 * through a re-encoding (the head relays outcomes with bt_encode_done) */
