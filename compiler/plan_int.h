@@ -41,9 +41,7 @@ void plan_source_hash(const diag_ctx *d, uint8_t out[32]);
 
 /* SHA-256 of buf[0..len) (plan_sha.c), the fastest way this machine has. */
 void plan_sha256(const void *buf, size_t len, uint8_t out[32]);
-/* The same with the CPU's SHA instructions: false (out untouched) when
- * it has none; and with mbedtls. For tests that compare them. */
-bool plan_sha256_ni(const void *buf, size_t len, uint8_t out[32]);
+/* The same with mbedtls alone. For tests that compare them. */
 void plan_sha256_mbed(const void *buf, size_t len, uint8_t out[32]);
 
 /* Rewrites the checksum at the end of plan bytes b[0..len) to match the
