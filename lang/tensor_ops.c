@@ -1,10 +1,11 @@
 /* tensor_ops.c - the tensor core the VM's operators need (`a @ b`, `t[i]`,
- * `t[i:j]`) and shape text for messages; products go through CBLAS. */
-#include <cblas.h>
+ * `t[i:j]`) and shape text for messages; products go through CBLAS,
+ * opened on first use (blas_load.h). */
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "lang/blas_load.h"
 #include "tensor_ops.h"
 
 /* "[2, 3]" into b. */
@@ -55,7 +56,7 @@ int tensor_matmul(value a, value b, value *out, verr *e)
 		return -1;
 	}
 	if (x->ndim == 1 && y->ndim == 1) {
-		*out = v_float(k ? cblas_ddot((int)k, x->data, 1, y->data, 1) : 0.0);
+		*out = v_float(k ? blas_load()->ddot((int)k, x->data, 1, y->data, 1) : 0.0);
 		return 0;
 	}
 	int64_t shape[2];
@@ -69,8 +70,8 @@ int tensor_matmul(value a, value b, value *out, verr *e)
 	if ((k ? tensor_new_raw : tensor_new)(nd, shape, out, e) < 0)
 		return -1;
 	if (m && n && k)
-		cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)n, (int)k, 1.0,
-		            x->data, (int)k, y->data, (int)n, 0.0, tensor_of(*out)->data, (int)n);
+		blas_load()->dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)n, (int)k,
+		                   1.0, x->data, (int)k, y->data, (int)n, 0.0, tensor_of(*out)->data, (int)n);
 	return 0;
 }
 

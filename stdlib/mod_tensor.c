@@ -1,6 +1,5 @@
 /* mod_tensor.c - the `tensor` module (n-dimensional float64 arrays); the
  * operators' core (matmul, index, slice) is lang's (lang/tensor_ops.h). */
-#include <cblas.h>
 #include <limits.h>
 #include <math.h>
 #include <string.h>
