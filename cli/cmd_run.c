@@ -13,6 +13,7 @@
 #include "executor/cluster/place.h"
 #include "executor/executor.h"
 #include "executor/interrupt.h"
+#include "executor/mem_stats.h"
 #include "executor/run_obs.h"
 #include "executor/size.h"
 #include "executor/store.h"
@@ -489,6 +490,8 @@ static int run_file(run_args *a, const char *file)
 	run_outputs out = {NULL, NULL, NULL};
 	if (rc == 0)
 		rc = open_outputs(a, &out);
+	if (rc == 0 && (a->stats || a->stats_json))
+		mem_watch_enable(); /* the memory line's sampled peaks (mem_stats.h) */
 	/* always watched: an interrupted run says what ran, failed and was
 	 * cancelled (a few stores per node) */
 	FILE *progress = !a->quiet && isatty(STDERR_FILENO) ? stderr : NULL;

@@ -7,6 +7,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "executor/mem_stats.h"
 #include "executor/run_obs.h"
 #include "lang/diag.h"
 
@@ -319,6 +320,7 @@ static void draw(run_obs *o, uint64_t now)
 
 void obs_tick(run_obs *o)
 {
+	mem_sample(); /* --stats: at most every MEM_SAMPLE_MS, and only when asked for */
 	if (!o || !o->progress)
 		return;
 	uint64_t now = obs_now_ns();
@@ -462,6 +464,11 @@ void obs_print_stats(const run_obs *o, const obs_phases *ph, FILE *out)
 	print_ms(out, "run", ph->run);
 	if (rss_kib >= 0)
 		fprintf(out, "  %-15s %.1f MiB\n", "peak RSS", rss_kib / 1024.0);
+	mem_now pk, end;
+	if (mem_peaks(&pk) && mem_read(&end)) /* the split (mem_stats.h): sampled peaks, then now */
+		fprintf(out, "  %-15s anonymous %.1f MiB, mapped files %.1f MiB at their sampled peaks; "
+		        "%.1f MiB, %.1f MiB at the end\n", "memory", pk.anon_kib / 1024.0, pk.file_kib / 1024.0,
+		        end.anon_kib / 1024.0, end.file_kib / 1024.0);
 	for (int i = 0; i < o->nrnodes; i++) /* flow run --address: where the calls ran */
 		fprintf(out, "  %-15s %llu task calls, %.3f ms running, %u threads used\n",
 		        o->rnodes[i].name, (unsigned long long)o->rnodes[i].calls,
@@ -828,6 +835,13 @@ void obs_write_stats_json(const run_obs *o, const obs_phases *ph, uint64_t wall_
 		}
 		fputs("], ", out);
 	}
+	mem_now pk, end;
+	if (mem_peaks(&pk) && mem_read(&end))
+		fprintf(out, "\"memory_mib\": {\"anon_peak\": %.1f, \"file_peak\": %.1f, \"anon_end\": %.1f, "
+		        "\"file_end\": %.1f}, ", pk.anon_kib / 1024.0, pk.file_kib / 1024.0, end.anon_kib / 1024.0,
+		        end.file_kib / 1024.0);
+	else
+		fputs("\"memory_mib\": null, ", out);
 	if (rss_mib >= 0)
 		fprintf(out, "\"peak_rss_mib\": %.1f}", rss_mib);
 	else

@@ -27,6 +27,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "executor/mem_stats.h"
 #include "lang/encode.h"
 #include "lang/flow_err.h"
 
@@ -437,6 +438,7 @@ static int spill_locked(store *s, char **err)
 		s->broken = true;
 		return STORE_SPILL_FAILED;
 	}
+	mem_sample(); /* --stats: memory at its most, over the cap, before spilling */
 	int lrc = 0;
 	int rc = spill_once(s, err, &lrc);
 	/* a full map grows (as far as the address space allows) and is tried again */
@@ -887,11 +889,13 @@ static int restore_locked(store *s, sent *e, char **err)
 		 * pages): once decoded, they leave this process's resident set
 		 * (the map is read-only: they fault back in from the file) */
 		uintptr_t a = ((uintptr_t)rec + 4095) & ~(uintptr_t)4095, b = ((uintptr_t)rec + len) & ~(uintptr_t)4095;
+		mem_sample(); /* --stats: the mapped pages at their most, before they go */
 		if (b > a)
 			(void)madvise((void *)a, b - a, MADV_DONTNEED);
 		mdb_txn_abort(txn);
 	}
 	trim_scratch(s);
+	mem_sample(); /* --stats: the decoded value and the scratch, before the next spill */
 	if (rc != 0) {
 		seterr(err, FLOW_ECORRUPT, "spill directory %s: object %llu: corrupt record: %s", s->dir,
 		       (unsigned long long)e->id, ve.msg);
