@@ -61,8 +61,12 @@ static int m_split(flow_vm *vm, value *argv, int argc, value *out)
 			 * (growing a 2M-item list by realloc copied and faulted in
 			 * its pages several times over) */
 			size_t words = 0;
-			for (size_t k = 0; k < n; k++)
-				words += !is_space(d[k]) && (k == 0 || is_space(d[k - 1]));
+			bool gap = true; /* before the text counts as a space */
+			for (size_t k = 0; k < n; k++) {
+				bool sp = is_space(d[k]);
+				words += gap && !sp;
+				gap = sp;
+			}
 			val_rele(l);
 			l = list_new(words);
 		}
