@@ -56,6 +56,20 @@ static int m_split(flow_vm *vm, value *argv, int argc, value *out)
 	str_dedup_init(&dd, n / 8);
 	if (sep.t == V_NONE) {
 		size_t i = 0;
+		if (maxsplit < 0) {
+			/* one pass to count the words: the list is allocated once
+			 * (growing a 2M-item list by realloc copied and faulted in
+			 * its pages several times over) */
+			size_t words = 0;
+			bool gap = true; /* before the text counts as a space */
+			for (size_t k = 0; k < n; k++) {
+				bool sp = is_space(d[k]);
+				words += gap && !sp;
+				gap = sp;
+			}
+			val_rele(l);
+			l = list_new(words);
+		}
 		while (i < n) {
 			while (i < n && is_space(d[i]))
 				i++;
