@@ -42,4 +42,29 @@ static inline void *mem_huge_alloc(size_t *n)
 	return p;
 }
 
+/* A block of n bytes (n a multiple of MEM_HUGE_PAGE) mapped on its own,
+ * aligned to a huge page and advised: freed with mem_huge_unmap(p, n),
+ * which gives it back to the system at once (a malloc'd block of this
+ * size could stay in glibc's arenas after free). NULL: out of memory. */
+static inline void *mem_huge_map(size_t n)
+{
+	size_t len = n + MEM_HUGE_PAGE;
+	char *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED)
+		return NULL;
+	uintptr_t a = ((uintptr_t)m + MEM_HUGE_PAGE - 1) & ~(uintptr_t)(MEM_HUGE_PAGE - 1);
+	char *p = (char *)a;
+	if (p > m)
+		munmap(m, (size_t)(p - m));
+	if (p + n < m + len)
+		munmap(p + n, (size_t)(m + len - (p + n)));
+	mem_advise_huge(p, n);
+	return p;
+}
+
+static inline void mem_huge_unmap(void *p, size_t n)
+{
+	munmap(p, n);
+}
+
 #endif

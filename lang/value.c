@@ -212,6 +212,27 @@ static void freeq_push(vobj *o)
 
 /* Releases one child: leaves (strings, tensors) die at once, containers
  * and VM objects are queued. */
+/* A tensor's data buffer size for size elements: whole 64-byte lines
+ * (aligned_alloc wants a multiple), whole huge pages from 2 MiB on. */
+static size_t tensor_data_bytes(size_t size)
+{
+	size_t bytes = (size * sizeof(double) + 63) & ~(size_t)63;
+	if (bytes == 0)
+		bytes = 64;
+	if (bytes >= MEM_HUGE_PAGE)
+		bytes = (bytes + MEM_HUGE_PAGE - 1) & ~(MEM_HUGE_PAGE - 1);
+	return bytes;
+}
+
+static void tensor_data_free(vtensor *t)
+{
+	size_t bytes = tensor_data_bytes(t->size);
+	if (bytes >= MEM_HUGE_PAGE)
+		mem_huge_unmap(t->data, bytes);
+	else
+		free(t->data);
+}
+
 static void drop_child(value v)
 {
 	if (!V_IS_HEAP(v.t))
@@ -222,7 +243,7 @@ static void drop_child(value v)
 	if (o->type == V_STR) {
 		free(o);
 	} else if (o->type == V_TENSOR) {
-		free(((vtensor *)o)->data);
+		tensor_data_free((vtensor *)o);
 		free(o);
 	} else {
 		freeq_push(o);
@@ -248,7 +269,7 @@ static void free_one(vobj *o)
 		vdict_free_shell(o);
 		break;
 	case V_TENSOR:
-		free(((vtensor *)o)->data);
+		tensor_data_free((vtensor *)o);
 		free(o);
 		break;
 	default: {
@@ -559,14 +580,14 @@ int tensor_new_raw(int ndim, const int64_t *shape, value *out, verr *e)
 			return -1;
 		}
 	}
-	/* round up to whole 64-byte lines: aligned_alloc wants a multiple */
-	size_t bytes = (size * sizeof(double) + 63) & ~(size_t)63;
-	if (bytes == 0)
-		bytes = 64;
 	/* Large buffers on whole 2 MiB pages, with the kernel asked for huge
 	 * pages (as numpy does): one fault per 2 MiB instead of per 4 KiB,
-	 * which was most of the cost of making seed 000's matrices. */
-	double *data = bytes >= MEM_HUGE_PAGE ? mem_huge_alloc(&bytes) : aligned_alloc(64, bytes);
+	 * which was most of the cost of making seed 000's matrices. Mapped on
+	 * their own (tensor_data_free): a freed or spilled tensor's memory goes
+	 * back to the system, so --object-store-memory bounds what the
+	 * process holds (in glibc's arenas it stayed: ~12x the cap) */
+	size_t bytes = tensor_data_bytes(size);
+	double *data = bytes >= MEM_HUGE_PAGE ? mem_huge_map(bytes) : aligned_alloc(64, bytes);
 	if (!data) {
 		verr_setc(e, FLOW_ENOMEM, "tensor: out of memory for %zu elements", size);
 		return -1;

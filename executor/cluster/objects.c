@@ -896,26 +896,21 @@ static int asm_tensor(obj_asm *a, const uint8_t *p, uint64_t n)
 	/* exactly the tensor's bytes after the header, nothing more */
 	if (size > (a->total - pos) / 8 || pos + size * 8 != a->total)
 		return -1;
-	/* made empty, then given its data unzeroed: every byte of it is
+	/* made with its data unzeroed: every byte of it is
 	 * written by the chunks before the tensor is used (zeroing 1 GiB
 	 * first, all its page faults on this one thread before the other
 	 * requests go out, cost more than the copy) */
-	int64_t none[TENSOR_MAX_DIMS] = {0};
 	size_t bytes = ((size_t)size * 8 + 63) & ~(size_t)63;
-	double *data = aligned_alloc(64, bytes ? bytes : 64);
-	value t;
+	value t = v_none();
 	verr te;
-	if (!data || tensor_new(ndim, none, &t, &te) != 0) {
-		free(data);
+	/* not zeroed: tensor_new_raw (its buffer is the tensor's own kind,
+	 * which only the tensor's free may release) */
+	if (tensor_new_raw(ndim, shape, &t, &te) != 0 || tensor_of(t)->size != (size_t)size) {
+		val_rele(t);
 		return -1;
 	}
+	double *data = tensor_of(t)->data;
 	prefault(data, bytes);
-	vtensor *vt = tensor_of(t);
-	free(vt->data);
-	vt->data = data;
-	for (int i = 0; i < ndim; i++)
-		vt->shape[i] = shape[i];
-	vt->size = (size_t)size;
 	memset((uint8_t *)data + size * 8, 0, (bytes ? bytes : 64) - size * 8); /* the padding */
 	memcpy(a->head, p, pos);
 	a->hl = (uint32_t)pos;
