@@ -128,10 +128,15 @@ static const task_spawner *spawner_of(const task_host *sh)
 }
 
 /* The serial executor's deferred calls are made by the staged driver at
- * depth 1 (its own calls); only there can a pending one be held. */
+ * depth 1 (its own calls); only there can one be deferred and held. */
+static bool driver_defers(const task_host *sh)
+{
+	return sh->defer && sh->in_cont && sh->depth == 1;
+}
+
 static bool holds_deferred(const task_host *sh)
 {
-	return sh->defer && sh->in_cont && sh->depth == 1 && sh->kids[0];
+	return driver_defers(sh) && sh->kids[0];
 }
 
 /* Runs the serial executor's deferred calls the driver has made and not
@@ -558,7 +563,7 @@ static int s_call_task(flow_vm *vm, const bc_proto *task, value *args, int nargs
 	}
 	/* the serial executor: the driver's call holding an actor handle
 	 * waits until something needs it (serial.c) */
-	if (sh->defer && sh->in_cont && sh->depth == 1 && holds_handle(a, nargs)) {
+	if (driver_defers(sh) && holds_handle(a, nargs)) {
 		int rc = spawn_task(vm, sh->defer, task, a, nargs, out);
 		if (a != small)
 			free(a);
