@@ -26,10 +26,23 @@ bool check_type_name_known(rctx *c, const char *name)
 	return s && s->decl->kind == D_ACTOR;
 }
 
+/* Kinds of value (LANGUAGE.md section 3's table) that are not annotation
+ * names: a near miss such as 'stream' -> 'str' would mislead. */
+static const char *const unannotatable[] = { "future", "stream", "error", "actor", NULL };
+
 void check_type(rctx *c, const ast_type *t)
 {
 	if (t == NULL || t->name == NULL || check_type_name_known(c, t->name))
 		return;
+	for (int i = 0; unannotatable[i]; i++)
+		if (strcmp(unannotatable[i], t->name) == 0) {
+			diag_error(c->d, t->where,
+			           "'%s' is not an annotation name; leave it out or write 'any' "
+			           "(annotation names: any none bool int float str list dict tensor fn "
+			           "task, or an actor's name)",
+			           t->name);
+			return;
+		}
 	const char **cands = arena_alloc(c->a, (size_t)(c->mi->nsyms + 16) * sizeof *cands);
 	size_t n = 0;
 	for (int i = 0; builtin_types[i]; i++)
