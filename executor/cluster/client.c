@@ -230,6 +230,10 @@ void cl_lin_actor_result(uint64_t actor, uint32_t fn, value ref, const char *nod
 	pthread_mutex_unlock(&L.mu);
 }
 
+/* Set while resolve_ref makes a result again: the read that just failed
+ * found no copy here, so lin_actor_lost does not try the holder again. */
+static __thread int lin_reading;
+
 /* lin_remake's answer for an actor method's result (LIN_ACTOR_DIED) */
 #define LIN_ACTOR_DIED (-2)
 
@@ -265,7 +269,7 @@ static int lin_actor_lost(const uint8_t id[32], const char *why, value *out, cha
 		/* a copy pulled here before (by the driver): sent from here */
 		verr e;
 		value v;
-		if (obj_import(ref, 0, &v, &e) == 0) {
+		if (!lin_reading && obj_import(ref, 0, &v, &e) == 0) {
 			*out = v;
 			rc = 0;
 		} else {
@@ -636,7 +640,9 @@ static int resolve_ref(value v, value *out, char **err)
 		uint8_t id[32];
 		value nr;
 		obj_is_ref(r, id, NULL, 0, NULL);
+		lin_reading = 1;
 		int lr = lin_remake(id, e.msg, &nr, err);
+		lin_reading = 0;
 		if (lr != 0) {
 			val_rele(r);
 			return lr == LIN_ACTOR_DIED ? -2 : -1;
