@@ -81,3 +81,30 @@ bool *effects_free_protos(const bc_program *p)
 	}
 	return ok;
 }
+
+int *effects_rerun_blockers(const bc_program *p)
+{
+	int n = p->nprotos;
+	int *blk = malloc(sizeof *blk * (size_t)(n + 1));
+	if (!blk)
+		abort();
+	for (int j = 0; j < n; j++)
+		blk[j] = p->protos[j]->attrs.idempotent ? -1 : direct_effect(p, p->protos[j]) ? j : -1;
+	for (bool changed = true; changed;) {
+		changed = false;
+		for (int j = 0; j < n; j++) {
+			if (blk[j] >= 0 || p->protos[j]->attrs.idempotent)
+				continue;
+			const bc_proto *pr = p->protos[j];
+			for (int pc = 0; pc < pr->ncode && blk[j] < 0; pc++) {
+				uint32_t i = pr->code[pc];
+				if ((BC_OP(i) == OP_CALLP || BC_OP(i) == OP_CALLT) && BC_Bx(i) < n &&
+				    blk[BC_Bx(i)] >= 0) {
+					blk[j] = blk[BC_Bx(i)];
+					changed = true;
+				}
+			}
+		}
+	}
+	return blk;
+}

@@ -20,4 +20,12 @@
 
 bool *effects_free_protos(const bc_program *p);
 
+/* Whether a call that may already have run can be run again (lineage, a
+ * lost node: issue 12): one int per proto, -1 when it can (the proto is
+ * marked @idempotent, or its own code has no effect and every task or fn
+ * it calls can be run again: a nested call marked @idempotent does not
+ * make its caller unsafe), else the index of a proto with effects, not
+ * marked @idempotent, that it is or calls (for the error). malloc'd. */
+int *effects_rerun_blockers(const bc_program *p);
+
 #endif

@@ -52,14 +52,20 @@ static bool rerun_lost(task_host *sh, const bc_proto *task, const bc_program *pr
 {
 	const char *why = *err ? *err : "its node was lost";
 	char *msg = NULL;
-	bool rerun = task->attrs.idempotent;
-	if (!rerun) {
-		/* rare: the analysis is run only when a node is lost */
-		bool *free_task = effects_free_protos(prog);
-		rerun = free_task[fn];
-		free(free_task);
-	}
-	if (!rerun) {
+	/* rare: the analysis is run only when a node is lost. Its nested
+	 * calls ran there with it and run again with it (fate-sharing): each
+	 * must be safe to re-run too (effect-free or @idempotent) */
+	int *blk = effects_rerun_blockers(prog);
+	int b = fn >= 0 && fn < prog->nprotos ? blk[fn] : fn;
+	free(blk);
+	bool rerun = b < 0;
+	if (!rerun && b != fn && b >= 0 && b < prog->nprotos) {
+		if (asprintf(&msg, "%s; task '%s' calls '%s', which has effects, and may have started "
+		             "there, so it is not run again (mark '%s' @idempotent if running it twice "
+		             "is safe)", why, task->name, prog->protos[b]->name,
+		             prog->protos[b]->name) < 0)
+			abort();
+	} else if (!rerun) {
 		if (asprintf(&msg, "%s; task '%s' has effects and may have started there, so it is not "
 		             "run again (mark it @idempotent if running it twice is safe)", why,
 		             task->name) < 0)

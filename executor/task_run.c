@@ -647,7 +647,10 @@ int task_get(flow_vm *vm, value fut, value *out)
 		char *err = NULL;
 		int rc = g_resolve(f->result, out, &err);
 		if (rc < 0) {
+			int died = rc == -2; /* an actor method's result lost with its node */
 			rc = vm_raise(vm, "%s", err ? err : "cannot fetch a task's result");
+			if (died)
+				vm_error_detail(vm, ERR_ACTOR_DIED, NULL, NULL, NULL);
 			free(err);
 			return rc;
 		}

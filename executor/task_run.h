@@ -127,7 +127,8 @@ void task_set_actors(const task_actors *a);
  * executor/cluster/objects.h): a remote task's result may be a small
  * reference; resolve(ref, out, err) gives its value (pulled once) when
  * code here reads it (1, *out a new ref; 0: v is no reference; -1 with a
- * malloc'd *err), while a remote call's arguments keep the reference, so
+ * malloc'd *err; -2 likewise, the object being an actor method's result
+ * lost with its actor's node: e.kind "actor_died"), while a remote call's arguments keep the reference, so
  * the node that runs it pulls from the holder, not through this process.
  * Set once per process (the client), before the run; NULL: none. */
 void task_set_resolver(int (*resolve)(value v, value *out, char **err));

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "batch.h"
+#include "client.h"
 
 static void *xcalloc(size_t n, size_t sz)
 {
@@ -948,6 +949,8 @@ static int svc_create(void *ctx, uint32_t cls, uint32_t restarts, const char *na
 	*output = dup_or_null(d.output);
 	if (d.result.t == V_INT)
 		*id = (uint64_t)d.result.as.i;
+	if (d.ok == WIRE_DONE_OK)
+		cl_lin_actor_made(*id, name); /* for a lost result's error (client.h) */
 	int rc = 0;
 	if (d.ok != WIRE_DONE_OK) {
 		*err = xstrdup(d.error && d.error[0] ? d.error : "the actor could not be made");
@@ -975,6 +978,8 @@ static int svc_call(void *ctx, uint64_t id, uint32_t fn, uint64_t seed, uint64_t
 	int rc = 0;
 	if (d.ok == WIRE_DONE_OK) {
 		*res = val_hold(d.result);
+		/* a large result left on the actor's node: no lineage (client.h) */
+		cl_lin_actor_result(id, fn, d.result, d.node);
 	} else {
 		*err = xstrdup(d.error && d.error[0] ? d.error : "the call failed");
 		/* an actor call's result that cannot travel fails the call, its

@@ -78,7 +78,7 @@ struct cl_client {
 	/* the program's task names and which may be re-run (no effects, or
 	 * @idempotent): cl_client_set_program; NULL: none is re-made */
 	char **names;
-	bool *rerun_ok;
+	int *rerun_blk; /* effects_rerun_blockers: -1 may be re-run */
 	int nprotos;
 };
 
@@ -169,15 +169,154 @@ static struct lin *lin_find(const uint8_t id[32])
 	return l;
 }
 
+/* Actor method results left on the actor's node (docs/faults.md, "Objects
+ * (lineage)"): no lineage. Running the method again, on the same actor or
+ * a restarted one, would not make the same value (the actor's state moved
+ * on), so a lost one is not made again (as in Ray, without retries of
+ * actor tasks): a copy this process already pulled is used, else the
+ * reader gets an "actor_died" error naming the actor and the method.
+ * Under L.mu; freed with the lineage (cl_client_close). */
+struct lin_actor {
+	uint8_t id[32];
+	value ref;  /* held */
+	uint64_t actor;
+	uint32_t fn;
+	char *node; /* the actor's node (malloc'd; NULL: unknown) */
+};
+static struct {
+	struct lin_actor *v;
+	size_t n, cap;
+	struct { uint64_t id; char *cls; } *names; /* actor id -> class (malloc'd) */
+	size_t nnames, capnames;
+} LA;
+
+void cl_lin_actor_made(uint64_t actor, const char *cls)
+{
+	if (!actor || !cls)
+		return;
+	pthread_mutex_lock(&L.mu);
+	if (L.cl) {
+		if (LA.nnames == LA.capnames) {
+			LA.capnames = LA.capnames ? 2 * LA.capnames : 16;
+			if (!(LA.names = realloc(LA.names, LA.capnames * sizeof *LA.names)))
+				abort();
+		}
+		LA.names[LA.nnames].id = actor;
+		if (!(LA.names[LA.nnames++].cls = strdup(cls)))
+			abort();
+	}
+	pthread_mutex_unlock(&L.mu);
+}
+
+void cl_lin_actor_result(uint64_t actor, uint32_t fn, value ref, const char *node)
+{
+	uint8_t id[32];
+	if (!obj_is_ref(ref, id, NULL, 0, NULL))
+		return;
+	pthread_mutex_lock(&L.mu);
+	if (L.cl) { /* the client's own calls only: a worker keeps no lineage */
+		if (LA.n == LA.cap) {
+			LA.cap = LA.cap ? 2 * LA.cap : 64;
+			if (!(LA.v = realloc(LA.v, LA.cap * sizeof *LA.v)))
+				abort();
+		}
+		struct lin_actor *x = &LA.v[LA.n++];
+		memcpy(x->id, id, 32);
+		x->ref = val_hold(ref);
+		x->actor = actor;
+		x->fn = fn;
+		x->node = node && node[0] ? strdup(node) : NULL;
+	}
+	pthread_mutex_unlock(&L.mu);
+}
+
+/* Set while resolve_ref makes a result again: the read that just failed
+ * found no copy here, so lin_actor_lost does not try the holder again. */
+static __thread int lin_reading;
+
+/* lin_remake's answer for an actor method's result (LIN_ACTOR_DIED) */
+#define LIN_ACTOR_DIED (-2)
+
+/* Object `id`, lost (why), when it is an actor method's result: 0 with
+ * the copy this process pulled before in *out (a value: a call that
+ * takes it sends it from here), LIN_ACTOR_DIED with *err naming the
+ * actor and the method, or 1 when id is no actor method's result. */
+static int lin_actor_lost(const uint8_t id[32], const char *why, value *out, char **err)
+{
+	value ref = v_none();
+	uint64_t actor = 0;
+	uint32_t fn = 0;
+	char *node = NULL, *cls = NULL;
+	pthread_mutex_lock(&L.mu);
+	for (size_t i = LA.n; i-- > 0;)
+		if (memcmp(LA.v[i].id, id, 32) == 0) {
+			ref = val_hold(LA.v[i].ref);
+			actor = LA.v[i].actor;
+			fn = LA.v[i].fn;
+			node = LA.v[i].node ? strdup(LA.v[i].node) : NULL;
+			break;
+		}
+	for (size_t i = 0; actor && i < LA.nnames; i++)
+		if (LA.names[i].id == actor)
+			cls = strdup(LA.names[i].cls);
+	cl_client *cl = L.cl;
+	const char *method = cl && cl->names && fn < (uint32_t)cl->nprotos ? cl->names[fn] : "?";
+	const char *dot = strrchr(method, '.'); /* "Cls.method": the class is named apart */
+	char *mname = strdup(dot ? dot + 1 : method);
+	pthread_mutex_unlock(&L.mu);
+	int rc = 1;
+	if (actor) {
+		/* a copy pulled here before (by the driver): sent from here */
+		verr e;
+		value v;
+		if (!lin_reading && obj_import(ref, 0, &v, &e) == 0) {
+			*out = v;
+			rc = 0;
+		} else {
+			if (asprintf(err, "%s; the result of method '%s' of actor '%s' was held only by %s, "
+			             "which was lost with the actor; an actor method is not run "
+			             "again to make a lost result", why, mname, cls ? cls : "?",
+			             node ? node : "the actor's node") < 0)
+				*err = NULL;
+			rc = LIN_ACTOR_DIED;
+		}
+	}
+	val_rele(ref);
+	free(node);
+	free(cls);
+	free(mname);
+	return rc;
+}
+
+/* Frees the actor results' records (under L.mu, at the run's end). */
+static void lin_actor_free(void)
+{
+	for (size_t i = 0; i < LA.n; i++) {
+		val_rele(LA.v[i].ref);
+		free(LA.v[i].node);
+	}
+	free(LA.v);
+	for (size_t i = 0; i < LA.nnames; i++)
+		free(LA.names[i].cls);
+	free(LA.names);
+	memset(&LA, 0, sizeof LA);
+}
+
 /* Object `id` (a result) is lost with its holder (why): a reference to
  * the same value made again in *out (0), or -1 with *err (malloc'd): no
  * lineage, a task with effects not marked @idempotent, or LIN_REMAKES
- * re-makes spent. A result already made again since id was lost is given
- * at once. */
+ * re-makes spent; LIN_ACTOR_DIED likewise for an actor method's result
+ * (lin_actor_lost: *out may then be the copy pulled here, a value). A
+ * result already made again since id was lost is given at once. */
 static int lin_remake(const uint8_t id[32], const char *why, value *out, char **err)
 {
 	struct lin *l = lin_find(id);
 	cl_client *cl = L.cl;
+	if (!l && cl) {
+		int a = lin_actor_lost(id, why, out, err);
+		if (a <= 0)
+			return a;
+	}
 	if (!l || !cl) {
 		if (asprintf(err, "%s (no lineage to make the object again)", why) < 0)
 			*err = NULL;
@@ -199,7 +338,18 @@ static int lin_remake(const uint8_t id[32], const char *why, value *out, char **
 	int rc = -1;
 	*err = NULL;
 	while (rc != 0) {
-		if (!cl->rerun_ok || l->fn >= (uint32_t)cl->nprotos || !cl->rerun_ok[l->fn]) {
+		int blk = !cl->rerun_blk || l->fn >= (uint32_t)cl->nprotos ? (int)l->fn
+		        : cl->rerun_blk[l->fn];
+		if (blk >= 0 && blk != (int)l->fn && blk < cl->nprotos) {
+			/* its own code is safe, a call nested in it is not */
+			if (asprintf(err, "%s; the result of task '%s' was held only by %s, which was lost, and "
+			             "the task calls '%s', which has effects, so it is not run again (mark "
+			             "'%s' @idempotent if running it twice is safe)", why, name, holder,
+			             cl->names[blk], cl->names[blk]) < 0)
+				*err = NULL;
+			break;
+		}
+		if (blk >= 0) {
 			if (asprintf(err, "%s; the result of task '%s' was held only by %s, which was lost, and "
 			             "the task has effects, so it is not run again (mark it @idempotent if "
 			             "running it twice is safe)", why, name, holder) < 0)
@@ -307,9 +457,9 @@ static int remake_arg(value args, const uint8_t id[32], char **err, value *nargs
 void cl_client_set_program(cl_client *cl, const bc_program *prog)
 {
 	cl->nprotos = prog->nprotos;
-	cl->rerun_ok = effects_free_protos(prog);
-	for (int i = 0; i < prog->nprotos; i++)
-		cl->rerun_ok[i] |= prog->protos[i]->attrs.idempotent;
+	/* a caller whose nested calls are all safe to re-run (effect-free or
+	 * @idempotent) is re-run with them: nested calls fate-share with it */
+	cl->rerun_blk = effects_rerun_blockers(prog);
 	cl->names = calloc((size_t)prog->nprotos + 1, sizeof *cl->names);
 	if (!cl->names)
 		abort();
@@ -490,9 +640,12 @@ static int resolve_ref(value v, value *out, char **err)
 		uint8_t id[32];
 		value nr;
 		obj_is_ref(r, id, NULL, 0, NULL);
-		if (lin_remake(id, e.msg, &nr, err) != 0) {
+		lin_reading = 1;
+		int lr = lin_remake(id, e.msg, &nr, err);
+		lin_reading = 0;
+		if (lr != 0) {
 			val_rele(r);
-			return -1;
+			return lr == LIN_ACTOR_DIED ? -2 : -1;
 		}
 		val_rele(r);
 		r = nr;
@@ -927,11 +1080,12 @@ void cl_client_close(cl_client *c)
 	free(L.ids);
 	L.ids = NULL;
 	L.nids = L.capids = 0;
+	lin_actor_free();
 	pthread_mutex_unlock(&L.mu);
 	for (int i = 0; c->names && i < c->nprotos; i++)
 		free(c->names[i]);
 	free(c->names);
-	free(c->rerun_ok);
+	free(c->rerun_blk);
 	if (c->pump) {
 		wire_client_shutdown(c->c); /* the pump's requests end now */
 		bt_pump_stop(c->pump);

@@ -37,6 +37,14 @@ const flow_node_view *cl_client_view(const cl_client *c);
  * and which tasks may be re-run to make a lost object again (no effects;
  * lineage, client.c). Without it no object is made again. */
 void cl_client_set_program(cl_client *c, const bc_program *prog);
+/* Actor method results left on the actor's node have no lineage (a
+ * method is not run again to make one): actors.c notes each actor this
+ * process made (class name copied) and each such result (ref held until
+ * cl_client_close), so that its loss fails the reader as "actor_died",
+ * naming the actor and the method, or uses a copy pulled here. Nothing
+ * is noted in a process without a client (a worker). */
+void cl_lin_actor_made(uint64_t actor, const char *cls);
+void cl_lin_actor_result(uint64_t actor, uint32_t fn, value ref, const char *node);
 void cl_client_close(cl_client *c);
 
 #endif

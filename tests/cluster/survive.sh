@@ -30,6 +30,17 @@
 #    before the client pulled it is made again (exit 0, the --serial
 #    output); for a task with effects, a clear error instead, unless it
 #    is marked @idempotent;
+#  - nested calls: a result made by calls nested in a task body, lost
+#    with its node before its pull, is made again by running the caller
+#    again (its nested calls under the same identities and streams): the
+#    --serial output;
+#  - an actor method's result lost with the actor's node: not made again,
+#    an "actor_died" error naming the actor and the method (no hang);
+#    one the client pulled before is sent from the client to a consumer
+#    on another node;
+#  - nested calls fate-share with their caller: a caller on a killed
+#    worker runs again with its nested calls when each is effect-free or
+#    @idempotent, else a clear error naming the nested task (nestnap.flow);
 #  - a worker cut off and joined again (a new node, a new spill store)
 #    has lost the large result it had spilled: the client, pulling it
 #    from the same address afterwards, makes it again from its lineage;
@@ -54,6 +65,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 cluster_harness 4
 command -v nft >/dev/null || { echo "skipped: needs nft (nftables)"; exit 77; }
 cp "$here/survive.flow" "$here/sleepy.flow" "$here/lineage.flow" "$here/argloss.flow" "$here/argtext.flow" "$here/rejoin.flow" "$here/argstop.flow" "$tmp/"
+cp "$here/nested.flow" "$here/actorloss.flow" "$here/actorcopy.flow" "$here/nestnap.flow" "$tmp/"
 # CPU work on every task thread (the busy, head-under-load and drain cases)
 cat >"$tmp/busy.flow" <<'EOF'
 import time
@@ -449,6 +461,30 @@ for i in $(seq 0 11); do
 	grep -q "^\[node [0-9]* (host[0-9])\] (nap#[0-9]*) nap $i\$" "$tmp/idem.err" || bad "the print of nap($i) is missing: $(head -5 "$tmp/idem.err")"
 done
 restart_worker 2 4 && ok || bad "a fresh worker on host2 did not join"
+# nested calls fate-share with their caller (nestnap.flow): host2 killed
+# while napper and its nested nap run there: napper runs again with its
+# nested call when nap is @idempotent, else a clear error naming nap
+"$flow" run --serial "$tmp/nestnap.flow" >"$tmp/nestnap.expected" || bad "--serial nestnap.flow failed"
+frun nestnap.flow >"$tmp/nn.out" 2>"$tmp/nn.err" &
+client=$!
+sleep 1
+kill_worker 2
+wait $client
+rc=$?
+[ $rc = 0 ] && cmp -s "$tmp/nn.out" "$tmp/nestnap.expected" &&
+	grep -q "node [0-9]* (host2 at .*(the node was lost); running task 'napper' again (1 of " "$tmp/nn.err" &&
+	ok || bad "a caller with an @idempotent nested call on a lost node: exit $rc: $(cat "$tmp/nn.out") $(head -5 "$tmp/nn.err")"
+restart_worker 2 4 && ok || bad "a fresh worker on host2 did not join"
+sed -e '/^@idempotent$/d' "$tmp/nestnap.flow" >"$tmp/nestnapfx.flow"
+frun nestnapfx.flow >"$tmp/nnf.out" 2>"$tmp/nnf.err" &
+client=$!
+sleep 1
+kill_worker 2
+wait $client
+rc=$?
+[ $rc = 1 ] && grep -q "node [0-9]* (host2 at .*(the node was lost); task 'napper' calls 'nap', which has effects, and may have started there, so it is not run again (mark 'nap' @idempotent if running it twice is safe)" "$tmp/nnf.err" &&
+	ok || bad "a caller whose nested call has effects on a lost node: exit $rc: $(head -5 "$tmp/nnf.err")"
+restart_worker 2 4 && ok || bad "a fresh worker on host2 did not join"
 }
 
 case_lineage() {
@@ -568,6 +604,115 @@ rc=$?
 	bad "the driver stopping while an argument is made again: exit $rc: $(head -5 "$tmp/as.err")"
 echo "argstop: exit $rc; $(grep -c "making it again" "$tmp/as.err") re-makes said; $(grep -c "the run stopped" "$tmp/as.err") calls answered 'the run stopped'"
 [ -n "$h" ] && { restart_worker "$h" 4 --resources lineage=1 || bad "a fresh worker on host$h did not join"; }
+}
+
+# workers for the lineage cases: host2 cons=1, hosts 3 and 4 lineage=1
+lineage_workers() {
+local i p
+for i in 2 3 4; do
+	p=$(daemon_pid $i worker)
+	[ -n "$p" ] && kill -TERM "$p" && { wait_until 40 gone "$p" || bad "the worker on host$i did not stop"; }
+done
+start_worker 2 --resources cons=1
+start_worker 3 --resources lineage=1
+start_worker 4 --resources lineage=1
+wait_until 15 count_is 4 && ok || bad "the workers with resources cons and lineage did not join"
+}
+# held_by ERRFILE: the host number (3 or 4) the test hook says it pulls from
+held_by() { grep -m1 -o "test hook: pulling a result of [0-9]* bytes from 10.77.0.[0-9]*" "$1" | sed 's/.*\.//'; }
+
+case_nested() {
+# ---- a result made by nested calls, lost with its node before its pull ----
+# (outer needs lineage=1: host3 or host4; its nested calls run there with
+# it; FLOW_TEST_PULL_DELAY_MS holds the client's pull while the test kills
+# the holder)
+local h rc
+lineage_workers
+"$flow" run --serial "$tmp/nested.flow" >"$tmp/nested.expected" || bad "--serial nested.flow failed"
+(export FLOW_TEST_PULL_DELAY_MS=3000; frun nested.flow >"$tmp/ne.out" 2>"$tmp/ne.err") &
+client=$!
+wait_until 30 grep -qs "test hook: pulling a result" "$tmp/ne.err" || bad "nested.flow made no large result: $(head -3 "$tmp/ne.err")"
+h=$(held_by "$tmp/ne.err")
+[ "$h" = 3 ] || [ "$h" = 4 ] && ok || bad "the nested result was not held by host3 or host4: $(grep -m1 'test hook' "$tmp/ne.err")"
+kill_worker "$h"
+wait $client
+rc=$?
+[ $rc = 0 ] && cmp -s "$tmp/ne.out" "$tmp/nested.expected" && ok ||
+	bad "a nested calls' result lost before its pull: exit $rc: $(cat "$tmp/ne.out") (expected $(cat "$tmp/nested.expected")) $(grep -v 'test hook' "$tmp/ne.err" | head -5)"
+grep -q "node [0-9]* (host$h), which held the result of task 'outer', was lost (.*); making it again (1 of 3)" "$tmp/ne.err" &&
+	ok || bad "the client did not say it ran the caller again: $(grep -v 'test hook' "$tmp/ne.err" | head -3)"
+echo "nested: the result of outer (made by its nested calls) held by host$h was lost; made again, exit $rc"
+restart_worker "$h" 4 --resources lineage=1 || bad "a fresh worker on host$h did not join"
+# a nested call that prints: outer is not run again (its nested call's
+# effects would happen twice), the error names the nested task
+sed -e 's/^task part(n: int) -> list {$/task part(n: int) -> list {\n    print("part", n)/' \
+	"$tmp/nested.flow" >"$tmp/nestfx.flow"
+grep -q 'print("part", n)' "$tmp/nestfx.flow" || bad "nestfx.flow: the sed did not apply"
+(export FLOW_TEST_PULL_DELAY_MS=3000; frun nestfx.flow >"$tmp/nf.out" 2>"$tmp/nf.err") &
+client=$!
+wait_until 30 grep -qs "test hook: pulling a result" "$tmp/nf.err" || bad "nestfx.flow made no large result: $(head -3 "$tmp/nf.err")"
+h=$(held_by "$tmp/nf.err")
+kill_worker "$h"
+wait $client
+rc=$?
+[ $rc = 1 ] && grep -q "the result of task 'outer' was held only by node [0-9]* (host$h), which was lost, and the task calls 'part', which has effects, so it is not run again (mark 'part' @idempotent if running it twice is safe)" "$tmp/nf.err" &&
+	ok || bad "a lost result of a task whose nested call has effects: exit $rc: $(grep -v 'test hook' "$tmp/nf.err" | head -4)"
+restart_worker "$h" 4 --resources lineage=1 || bad "a fresh worker on host$h did not join"
+# the nested task marked @idempotent: the caller (itself free of effects)
+# runs again with it, exit 0, the same output
+sed -e 's/^task part/@idempotent\ntask part/' "$tmp/nestfx.flow" >"$tmp/nestidem.flow"
+(export FLOW_TEST_PULL_DELAY_MS=3000; frun nestidem.flow >"$tmp/ni.out" 2>"$tmp/ni.err") &
+client=$!
+wait_until 30 grep -qs "test hook: pulling a result" "$tmp/ni.err" || bad "nestidem.flow made no large result: $(head -3 "$tmp/ni.err")"
+h=$(held_by "$tmp/ni.err")
+kill_worker "$h"
+wait $client
+rc=$?
+[ $rc = 0 ] && cmp -s "$tmp/ni.out" "$tmp/nested.expected" &&
+	grep -q "node [0-9]* (host$h), which held the result of task 'outer', was lost (.*); making it again (1 of 3)" "$tmp/ni.err" &&
+	ok || bad "a lost result of a task whose nested call is @idempotent: exit $rc: $(cat "$tmp/ni.out") $(grep -v 'test hook' "$tmp/ni.err" | head -4)"
+echo "nested: with an @idempotent nested call that prints: outer made again, exit $rc"
+restart_worker "$h" 4 --resources lineage=1 || bad "a fresh worker on host$h did not join"
+}
+
+case_actorloss() {
+# ---- an actor method's result lost with the actor's node ----
+# (the actor needs lineage=1: host3 or host4; its result is not made
+# again: `except e` sees kind actor_died, the message names the actor and
+# the method; a copy the client pulled before goes to a consumer on host2)
+local h rc t0
+lineage_workers
+(export FLOW_TEST_PULL_DELAY_MS=3000; frun actorloss.flow >"$tmp/ax.out" 2>"$tmp/ax.err") &
+client=$!
+wait_until 30 grep -qs "test hook: pulling a result" "$tmp/ax.err" || bad "actorloss.flow made no large result: $(head -3 "$tmp/ax.err")"
+h=$(held_by "$tmp/ax.err")
+[ "$h" = 3 ] || [ "$h" = 4 ] && ok || bad "the actor's result was not held by host3 or host4: $(grep -m1 'test hook' "$tmp/ax.err")"
+t0=$(ms)
+kill_worker "$h"
+wait_until 20 gone $client || bad "the driver hung after the actor's node was lost: $(head -5 "$tmp/ax.err")"
+wait $client
+rc=$?
+[ $rc = 0 ] && grep -qx "kind actor_died" "$tmp/ax.out" &&
+	grep -q "^message .*the result of method 'big' of actor 'Maker' was held only by node [0-9]* (host$h), which was lost with the actor" "$tmp/ax.out" &&
+	ok || bad "an actor method's lost result: exit $rc: $(cat "$tmp/ax.out") $(grep -v 'test hook' "$tmp/ax.err" | head -5)"
+echo "actorloss: the result of Maker.big held by host$h was lost: $(($(ms) - t0)) ms to the error, exit $rc"
+restart_worker "$h" 4 --resources lineage=1 || bad "a fresh worker on host$h did not join"
+# the driver read it first: the client's copy goes to total on host2
+"$flow" run --serial "$tmp/actorcopy.flow" >"$tmp/actorcopy.expected" || bad "--serial actorcopy.flow failed"
+rm -f "$tmp/go"
+(export FLOW_TEST_PULL_DELAY_MS=1; frun -p go="$tmp/go" actorcopy.flow >"$tmp/ac.out" 2>"$tmp/ac.err") &
+client=$!
+wait_until 30 grep -qsx "400000" "$tmp/ac.out" || bad "actorcopy.flow did not read the actor's result: $(head -3 "$tmp/ac.err")"
+h=$(held_by "$tmp/ac.err")
+[ "$h" = 3 ] || [ "$h" = 4 ] && ok || bad "the actor's result was not held by host3 or host4: $(grep -m1 'test hook' "$tmp/ac.err")"
+kill_worker "$h" && wait_until 10 gone "$(daemon_pid "$h" worker)"
+touch "$tmp/go"
+wait $client
+rc=$?
+[ $rc = 0 ] && cmp -s "$tmp/ac.out" "$tmp/actorcopy.expected" && ok ||
+	bad "an actor's result pulled by the client, then lost with its node: exit $rc: $(cat "$tmp/ac.out") (expected $(cat "$tmp/actorcopy.expected" | tr '\n' ' ')) $(grep -v 'test hook' "$tmp/ac.err" | head -5)"
+echo "actorcopy: the actor's node host$h lost after the driver's read; exit $rc"
+restart_worker "$h" 4 --resources lineage=1 || bad "a fresh worker on host$h did not join"
 }
 
 case_argtext() {
@@ -700,7 +845,7 @@ wait_until 10 grep -q "Flow head started" "$tmp/head2.out" && ok || bad "a fresh
 # SURVIVE_CASES="loss" (names of the case_ functions above, in order;
 # default: all) runs only those, on a fresh cluster: e.g. the loss case
 # alone in a loop under an ASan build (docs/faults.md)
-all_cases="kill partition busy hload slow loss drain chaos effects idempotent lineage argloss argtext unsendable rejoin headloss"
+all_cases="kill partition busy hload slow loss drain chaos effects idempotent lineage argloss nested actorloss argtext unsendable rejoin headloss"
 for c in ${SURVIVE_CASES:-$all_cases}; do
 	grep -qw "$c" <<<"$all_cases" || { bad "no case '$c' (cases: $all_cases)"; continue; }
 	"case_$c"

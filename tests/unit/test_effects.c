@@ -33,6 +33,12 @@ static const char *src =
 	"task uses_actor(b: Box) -> int { return get(b.bump()) }\n"
 	"task sorts(xs: list) -> list { xs.sort()\n return xs }\n"
 	"task by_value(f: fn, x: int) -> int { return f(x) }\n"
+	"@idempotent\n"
+	"task logs(x: int) -> int { print(x)\n return x }\n"
+	"task calls_logs(x: int) -> int { return get(logs(x)) + 1 }\n"
+	"task calls_both(x: int) -> int { return get(logs(x)) + get(prints(x)) }\n"
+	"@idempotent\n"
+	"task safe_outer(x: int) -> int { return get(calls_prints(x)) }\n"
 	"task recursive(n: int) -> int {\n"
 	"    if n < 2 { return n }\n"
 	"    return get(recursive(n - 1)) + 1\n"
@@ -45,6 +51,20 @@ static bool is_free(const bc_program *p, const bool *ok, const char *name)
 			return ok[j];
 	fail_msg("no proto '%s'", name);
 	return false;
+}
+
+static int proto_of(const bc_program *p, const char *name)
+{
+	for (int j = 0; j < p->nprotos; j++)
+		if (!strcmp(p->protos[j]->name, name))
+			return j;
+	fail_msg("no proto '%s'", name);
+	return -2;
+}
+
+static int blocker(const bc_program *p, const int *blk, const char *name)
+{
+	return blk[proto_of(p, name)];
 }
 
 static void test_effects(void **state)
@@ -72,7 +92,21 @@ static void test_effects(void **state)
 	assert_false(is_free(p, ok, "uses_actor"));
 	assert_false(is_free(p, ok, "sorts"));      /* a sort may call a key fn */
 	assert_false(is_free(p, ok, "by_value"));   /* an fn it cannot see */
+	assert_false(is_free(p, ok, "calls_logs"));  /* effects, though safe to re-run */
 	free(ok);
+	/* re-running a call that may have run (lineage, a lost node) */
+	int *blk = effects_rerun_blockers(p);
+	assert_int_equal(blocker(p, blk, "pure"), -1);
+	assert_int_equal(blocker(p, blk, "recursive"), -1);
+	assert_int_equal(blocker(p, blk, "logs"), -1);       /* @idempotent */
+	assert_int_equal(blocker(p, blk, "calls_logs"), -1); /* its nested call is */
+	assert_int_equal(blocker(p, blk, "safe_outer"), -1);
+	assert_int_equal(blocker(p, blk, "prints"), proto_of(p, "prints"));
+	assert_int_equal(blocker(p, blk, "calls_prints"), proto_of(p, "prints"));
+	assert_int_equal(blocker(p, blk, "calls_both"), proto_of(p, "prints"));
+	assert_int_equal(blocker(p, blk, "indirect"), proto_of(p, "shout"));
+	assert_int_equal(blocker(p, blk, "uses_actor"), proto_of(p, "uses_actor"));
+	free(blk);
 	bc_program_free(p);
 	loader_fini(&l);
 	diag_fini(&d);
