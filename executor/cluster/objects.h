@@ -149,6 +149,9 @@ void obj_asm_put(obj_asm *a, uint64_t off, const uint8_t *data, uint64_t n);
  * to obj_asm_check to judge. */
 void obj_asm_first(obj_asm *a, uint32_t len);
 int obj_asm_complete(const obj_asm *a);
+/* Where the chunks' bytes go once the first is in: *len bytes at *base
+ * (the tensor's data, or the buffer), borrowed; NULL and 0 before. */
+void obj_asm_dest(const obj_asm *a, uint8_t **base, uint64_t *len);
 /* The bytes (malloc'd, the caller's), once complete; a is emptied. */
 uint8_t *obj_asm_take(obj_asm *a, size_t *len);
 /* The value, once complete: the tensor made at the first chunk, or the
