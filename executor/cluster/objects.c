@@ -1295,7 +1295,7 @@ static int pull(const uint8_t id[32], const char *addr, uint64_t total, value *o
 	/* checked before anything is allocated; room is made once it is
 	 * here (evicting now could drop what others are pulling from us) */
 	uint64_t cap = obj_cap(0);
-	if (obj_asm_begin(&p.a, id, total, cap, OBJ_CHUNK_MAX, &ce) != WIRE_OK) {
+	if (obj_asm_begin(&p.a, id, total, cap, OBJ_PULL_CHUNK, &ce) != WIRE_OK) {
 		verr_set(e, "%s", ce.msg);
 		pthread_mutex_destroy(&p.mu);
 		return -1;
