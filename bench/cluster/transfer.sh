@@ -79,7 +79,7 @@ flow_move() { # dir log: one run; prints "pull_MB/s whole_s"
 	} >&2
 	local rate
 	rate=$(grep -h "pulled object" "$2" | tail -1 | sed -E 's/.*\(([0-9.]+) MB\/s\).*/\1/')
-	cpu=$(grep -h "pulled object" "$2" | tail -1 | sed -E 's/.*cpu ([0-9.]+) s.*/\1/')
+	cpu=$(grep -h "pulled object" "$2" | tail -1 | grep -oE 'cpu [0-9.]+' | cut -d' ' -f2)
 	echo "  dir $1: pull ${rate:-failed} MB/s (consumer CPU ${cpu:-?} s), whole run $(echo "$t1 - $t0" | bc -l) s" >&2
 	echo "$rate $(echo "$t1 - $t0" | bc -l)"
 }
