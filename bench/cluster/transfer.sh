@@ -7,8 +7,10 @@
 # client-made argument pulled by the task's node. The pull's own rate is
 # what the holder and the consumer log (FLOW_OBJECT_LOG=1: "pulled object
 # ...: N bytes from ADDR in T s"); the whole run (making the tensor,
-# encoding, decoding, start-up) is given beside it. iperf3 moves 1 GiB
-# (-n 1G) over TCP in each direction. Median of 3 each. Needs root and
+# encoding, decoding, start-up) is given beside it, and the consumer's
+# CPU time during the pull. iperf3 moves 1 GiB (-n 1G) over TCP in each
+# direction; making the same tensor on one host (fresh memory, which the
+# pull must fill too) is the other reference. Median of 3 each. Needs root and
 # iperf3 (installed here from Debian's package if missing).
 # Usage: bench/cluster/transfer.sh [BUILD_DIR]   (N=... changes the float64 count)
 set -u
@@ -35,6 +37,31 @@ ip21=$(for _ in 1 2 3; do iperf -R; done | bench_median)
 kill "$(cat "$tmp/iperf.pid")" 2>/dev/null
 echo "iperf3 host1 -> host2: $ip12 MB/s; host2 -> host1: $ip21 MB/s"
 
+# What bounds a pull here: the consumer lands the object in a tensor of
+# fresh memory, and on a paravirtualised machine mapping fresh pages (the
+# kernel zeroing them, the host backing them again once the guest gave
+# them back) can cost more than the network. The reference: a task
+# making a 1 GiB tensor of ones on one host, alone (flow run --stats: the
+# run phase), back to back ("warm": the pages the last run freed are
+# still backed) and after 3 s idle ("cold").
+echo "== making the same tensor on one host (fresh memory; median of 3)"
+cat >"$tmp/make.flow" <<'FLOW'
+import tensor
+param n: int = 1
+task make(k: int) -> int {
+    return tensor.shape(tensor.ones([k]))[0]
+}
+print(get(make(n)))
+FLOW
+make_ms() { run 1 "$flow" run --stats -p n="$n" "$tmp/make.flow" 2>&1 >/dev/null | awk '$1 == "run" { print $2 }'; }
+make_ms >/dev/null
+mkw=$(for _ in 1 2 3; do make_ms; done | bench_median)
+mkc=$(for _ in 1 2 3; do sleep 3; make_ms; done | bench_median)
+mkwr=$(echo "8 * $n / ($mkw / 1000) / 1000000" | bc -l)
+mkcr=$(echo "8 * $n / ($mkc / 1000) / 1000000" | bc -l)
+printf 'tensor.ones of %s float64: warm %.0f ms (%.1f MB/s), cold %.0f ms (%.1f MB/s)\n' \
+	"$n" "$mkw" "$mkwr" "$mkc" "$mkcr"
+
 bench_start_head 0
 run 2 env FLOW_OBJECT_LOG=1 "$flow" start --address "$head_addr" --block --cpus 1 \
 	--token-file "$tmp/token" >"$tmp/w2.out" 2>"$tmp/w2.err" &
@@ -52,7 +79,8 @@ flow_move() { # dir log: one run; prints "pull_MB/s whole_s"
 	} >&2
 	local rate
 	rate=$(grep -h "pulled object" "$2" | tail -1 | sed -E 's/.*\(([0-9.]+) MB\/s\).*/\1/')
-	echo "  dir $1: pull ${rate:-failed} MB/s, whole run $(echo "$t1 - $t0" | bc -l) s" >&2
+	cpu=$(grep -h "pulled object" "$2" | tail -1 | grep -oE 'cpu [0-9.]+' | cut -d' ' -f2)
+	echo "  dir $1: pull ${rate:-failed} MB/s (consumer CPU ${cpu:-?} s), whole run $(echo "$t1 - $t0" | bc -l) s" >&2
 	echo "$rate $(echo "$t1 - $t0" | bc -l)"
 }
 echo "== Flow: a 1 GiB tensor ($n float64), median of 3"
@@ -66,3 +94,5 @@ printf 'result, host2 -> host1 (pulled by the client): %s MB/s = %.2fx iperf3; w
 	"$r21" "$(echo "$r21 / $ip21" | bc -l)" "$w21"
 printf 'argument, host1 -> host2 (pulled by the worker): %s MB/s = %.2fx iperf3; whole run %.2f s\n' \
 	"$r12" "$(echo "$r12 / $ip12" | bc -l)" "$w12"
+printf 'against making the tensor on one host, cold (%.1f MB/s): result %.2fx, argument %.2fx\n' \
+	"$mkcr" "$(echo "$r21 / $mkcr" | bc -l)" "$(echo "$r12 / $mkcr" | bc -l)"

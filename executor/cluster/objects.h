@@ -6,8 +6,8 @@
  * holder) under a random 32-byte id and sends a small reference instead
  * (a dict {OBJ_REF_KEY: [id in hex, holder "ip:port", total bytes]}).
  * The consumer's process pulls the bytes straight from the holder with
- * OBJ_GET, in chunks of at most OBJ_CHUNK_MAX bytes (the first alone,
- * then OBJ_WINDOW requests in flight), never through the head; it then frees a result (OBJ_FREE), while an
+ * OBJ_GET, in chunks of OBJ_PULL_CHUNK bytes (at most OBJ_CHUNK_MAX; the
+ * first alone, then OBJ_WINDOW requests in flight), never through the head; it then frees a result (OBJ_FREE), while an
  * argument stays cached on both sides (the same frozen value sent again,
  * as by put(), is encoded once by its holder and pulled once per node).
  *
@@ -45,7 +45,12 @@
 #define OBJ_CHUNK_MAX (16u << 20)
 #define OBJ_CHUNK_MIN (64u << 10)
 #define OBJ_FRAME_MAX (WIRE_HEADER + OBJ_CHUNK_MAX + 4096)
-#define OBJ_WINDOW 4 /* OBJ_GET requests in flight per pull */
+/* What a puller asks for at once, and how many requests it keeps in
+ * flight (one thread each): 8 x 4 MiB cost less CPU here than 4 x 16 MiB
+ * (the receiving buffers are reused rather than mapped afresh) and keep
+ * the link as busy (bench/cluster/transfer.sh). */
+#define OBJ_PULL_CHUNK (4u << 20)
+#define OBJ_WINDOW 8 /* OBJ_GET requests in flight per pull */
 #define OBJ_DEFAULT_CAP ((uint64_t)8 << 30)
 #define OBJ_REF_KEY "\x01" "flow.object"
 
@@ -149,6 +154,9 @@ void obj_asm_put(obj_asm *a, uint64_t off, const uint8_t *data, uint64_t n);
  * to obj_asm_check to judge. */
 void obj_asm_first(obj_asm *a, uint32_t len);
 int obj_asm_complete(const obj_asm *a);
+/* Where the chunks' bytes go once the first is in: *len bytes at *base
+ * (the tensor's data, or the buffer), borrowed; NULL and 0 before. */
+void obj_asm_dest(const obj_asm *a, uint8_t **base, uint64_t *len);
 /* The bytes (malloc'd, the caller's), once complete; a is emptied. */
 uint8_t *obj_asm_take(obj_asm *a, size_t *len);
 /* The value, once complete: the tensor made at the first chunk, or the

@@ -10,6 +10,8 @@
 # small for a value fails the run with a clear error. w2w.flow: a result
 # made on host2 and used on host3 goes from host2 to host3 (the client
 # pulls nothing), and a task with no needs runs where its input is.
+# chunks.flow: 40 MB tensors (10 pull chunks) moved client to worker,
+# worker to client and worker to worker arrive intact (checksums).
 # spill.flow: results held past a worker's --object-store-memory go to
 # its spill store and are served from there.
 # Usage: bigvals.sh FLOW. Exit 77 (skipped) without root or netns.
@@ -80,6 +82,26 @@ grep -q "pulled object .* bytes from 10\.77\.0\.2:" "$tmp/w3.new" && ok ||
 	bad "host3 should pull make's result from host2: $(cat "$tmp/w3.new")"
 grep -q "pulled object .* from 10\.77\.0\.1:" "$tmp/w3.new" && bad "host3 pulled through the client or head" || ok
 grep -q "pulled object" "$tmp/w2w.err" && bad "the client pulled the object: $(grep pulled "$tmp/w2w.err")" || ok
+
+# ---- many chunks: 40 MB tensors arrive intact (chunks.flow's checksums) ----
+run 1 timeout 60 "$flow" run --serial "$here/chunks.flow" >"$tmp/chunks.serial" 2>/dev/null ||
+	bad "chunks.flow --serial failed"
+w2before=$(wc -l <"$tmp/w2.err")
+w3before=$(wc -l <"$tmp/w3.err")
+run 1 env FLOW_OBJECT_LOG=1 timeout 120 "$flow" run --address "$head_addr" --token-file "$tmp/token" \
+	"$here/chunks.flow" >"$tmp/chunks.out" 2>"$tmp/chunks.err"
+rc=$?
+[ $rc = 0 ] && cmp -s "$tmp/chunks.serial" "$tmp/chunks.out" && ok ||
+	bad "chunks.flow: exit $rc: $(diff "$tmp/chunks.serial" "$tmp/chunks.out") $(cat "$tmp/chunks.err")"
+# each of the three pulls moved the whole 40 MB object (many chunks) from
+# where it was made
+pulled() { grep -q "pulled object .*: 40000015 bytes from 10\.77\.0\.$1:" "$2" && ok ||
+	bad "$3 should pull 40000015 bytes from host$1: $(grep pulled "$2")"; }
+pulled 2 "$tmp/chunks.err" "the client"
+tail -n +"$((w3before + 1))" "$tmp/w3.err" >"$tmp/w3.chunks"
+pulled 2 "$tmp/w3.chunks" "host3"
+tail -n +"$((w2before + 1))" "$tmp/w2.err" >"$tmp/w2.chunks"
+pulled 1 "$tmp/w2.chunks" "host2"
 
 # a cap too small for the client's 6 MB string: the run fails and says why
 out=$(run 1 env FLOW_OBJECT_CAP=2M timeout 60 "$flow" run --address "$head_addr" \

@@ -158,6 +158,10 @@ static void test_asm_tensor(void **state)
 		obj_asm a;
 		assert_int_equal(obj_asm_begin(&a, id, total, total, ch, &e), WIRE_OK);
 		assert_null(a.buf); /* nothing allocated before the first chunk */
+		uint8_t *base0;
+		uint64_t len0;
+		obj_asm_dest(&a, &base0, &len0);
+		assert_true(base0 == NULL && len0 == 0);
 		for (uint64_t i = 0; i < nch; i++) {
 			uint64_t k = order == 0 ? i : nch - 1 - i;
 			uint64_t off = k * ch;
@@ -166,6 +170,14 @@ static void test_asm_tensor(void **state)
 			assert_int_equal(obj_asm_add(&a, &d, off, &e), WIRE_OK);
 			if (i == 0)
 				assert_int_equal(a.val.t, order == 0 ? V_TENSOR : V_NONE);
+			if (i == 0) { /* where the bytes go (the pull's toucher maps it) */
+				uint8_t *base;
+				uint64_t dl;
+				obj_asm_dest(&a, &base, &dl);
+				assert_true(base == (order == 0 ? (uint8_t *)tensor_of(a.val)->data : a.buf));
+				assert_int_equal(dl, order == 0 ? total - a.hl : total);
+				assert_int_equal(dl, order == 0 ? tensor_of(t)->size * 8 : total);
+			}
 			if (i == 0 && order == 0) {
 				/* still checked: replayed, truncated */
 				assert_int_equal(obj_asm_add(&a, &d, off, &e), WIRE_EMALFORMED);
