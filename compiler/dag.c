@@ -243,7 +243,7 @@ static void node_refs(const dag *d, uint32_t v, refs *r)
 static bool held_only(const dag *d, uint32_t u)
 {
 	uint8_t k = d->nodes[u].kind;
-	return !d->cont_waits_all && (k == DAG_TASK || k == DAG_METHOD || k == DAG_PUT);
+	return k == DAG_TASK || k == DAG_METHOD || k == DAG_PUT;
 }
 
 static int cmp_pair(const void *a, const void *b)

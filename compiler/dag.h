@@ -106,10 +106,6 @@ typedef struct dag {
 	dag_rewrite *rewrites;
 	uint32_t nrewrites;
 	dag_cont cont;
-	/* set before dag_finalize: the DAG_CONT node waits for every future
-	 * it holds (no DAG_EDGE_HELD edges), for an executor whose get cannot
-	 * block on a DAG node */
-	bool cont_waits_all;
 	objslab futs;     /* where dag_add carves the nodes' futures (each
 	                   * future holds its chunk; see objslab.h) */
 } dag;

@@ -995,6 +995,8 @@ static int run_cont(task_host *sh, flow_vm *dv, const dag *g, uint32_t v)
 	/* the calls it made run to the end; deferred ones (serial) in the
 	 * order it made them */
 	const task_spawner *sp = spawner_of(sh);
+	if (sh->await_node) /* the DAG's deferred calls first: made before */
+		sh->await_node(sh->await_node_ctx, NULL, 0, false);
 	if (holds_deferred(sh))
 		run_deferred_calls(sh);
 	for (nested_job *k = sh->kids[0]; k; k = k->sibling)
