@@ -151,6 +151,8 @@ void sched_init(sched *s, const dag *g, FILE *err)
 	s->g = g;
 	s->err = err;
 	s->cut = NO_NODE;
+	int64_t cont = dag_cont_node(g);
+	s->cont = cont < 0 ? NO_NODE : (uint32_t)cont;
 	uint32_t n = g->n;
 	s->pending = node_array(sizeof(uint32_t) * n);
 	s->prio = node_array(sizeof(uint32_t) * n);
@@ -305,9 +307,10 @@ void sched_release(sched *s, res_pool *r, const sched_item *it)
 /* ---- completion --------------------------------------------------------------------- */
 
 /* Is u -> t a future the staged driver holds without waiting (dag.h)? */
-static bool held_edge(const dag *g, uint32_t u, uint32_t t)
+static bool held_edge(const sched *s, uint32_t u, uint32_t t)
 {
-	if (g->nodes[t].kind != DAG_CONT)
+	const dag *g = s->g;
+	if (t != s->cont)
 		return false;
 	uint32_t lo = g->pred_off[t], hi = g->pred_off[t + 1];
 	while (lo < hi) { /* preds ascending */
@@ -326,7 +329,7 @@ void sched_complete(sched *s, uint32_t v)
 	bool wake_driver = false;
 	for (uint32_t e = g->succ_off[v]; e < g->succ_off[v + 1]; e++) {
 		uint32_t t = g->succs[e];
-		if (held_edge(g, v, t))
+		if (held_edge(s, v, t))
 			continue;
 		if (--s->pending[t] != 0)
 			continue;

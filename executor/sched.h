@@ -81,6 +81,7 @@ typedef struct sched {
 	uint64_t njq, jobs_live, jobs_ended;
 	int any_waiters;     /* threads in a wait() that any job's end wakes */
 	int node_waiters;    /* threads in sched_await_node: a node's end wakes them */
+	uint32_t cont;       /* the DAG_CONT node, or NO_NODE */
 	/* Wakes the driver thread holds back (mu): while defer_wake is set,
 	 * a node made ready is queued without waking a worker, and counted in
 	 * nwake; the driver wakes them (sched_wake_deferred) before it waits
