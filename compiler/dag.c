@@ -234,6 +234,18 @@ static void node_refs(const dag *d, uint32_t v, refs *r)
 	r->n = k;
 }
 
+/* A future of node u that the staged driver's continuation holds need
+ * not be done before it starts: a task's, a method's or a put's result
+ * is read by its get or wait, which blocks until it is (LANGUAGE.md
+ * section 6). The values it resumes with (an expression's or an
+ * effect's result, which the driver computed before it stopped) and the
+ * actors it calls are waited for. */
+static bool held_only(const dag *d, uint32_t u)
+{
+	uint8_t k = d->nodes[u].kind;
+	return k == DAG_TASK || k == DAG_METHOD || k == DAG_PUT;
+}
+
 static int cmp_pair(const void *a, const void *b)
 {
 	const uint32_t *x = a, *y = b;
@@ -280,6 +292,7 @@ int dag_finalize(dag *d)
 			d->holds_actor[v >> 6] |= (uint64_t)1 << (v & 63);
 		}
 		uint32_t ndata = r.n;
+		bool cont = d->nodes[v].kind == DAG_CONT;
 		/* merge ordering edges into the sorted list, marking them */
 		uint32_t start = ne;
 		for (uint32_t j = 0; j < ndata; j++) {
@@ -288,15 +301,20 @@ int dag_finalize(dag *d)
 			preds = grow(preds, &cap, ne + 1, sizeof *preds);
 			pord = grow(pord, &capo, ne + 1, 1);
 			preds[ne] = r.v[j];
-			pord[ne++] = 0;
+			pord[ne++] = cont && r.v[j] < v && held_only(d, r.v[j]) ? DAG_EDGE_HELD : 0;
 		}
 		for (; oi < d->norder && d->order[oi][1] == v; oi++) {
 			uint32_t from = d->order[oi][0];
 			if (from >= v)
 				rc = -1;
 			bool dup = false;
-			for (uint32_t j = start; j < ne && !dup; j++)
+			for (uint32_t j = start; j < ne && !dup; j++) {
 				dup = preds[j] == from;
+				/* a held future that is also an ordering edge (the
+				 * last call on an actor): waited for */
+				if (dup && pord[j] == DAG_EDGE_HELD)
+					pord[j] = 0;
+			}
 			if (dup)
 				continue;
 			preds = grow(preds, &cap, ne + 1, sizeof *preds);

@@ -94,7 +94,9 @@ typedef struct dag {
 	/* after dag_finalize: predecessors and successors (deduplicated,
 	 * ascending), edge e of node v is preds[pred_off[v] + e] */
 	uint32_t *pred_off, *preds;
-	uint8_t *pred_order; /* per pred entry: 1 if only an ordering edge */
+	uint8_t *pred_order; /* per pred entry: 1 if only an ordering edge;
+	                      * DAG_EDGE_HELD: a future the DAG_CONT node holds
+	                      * without waiting for it (its get/wait blocks) */
 	uint32_t *succ_off, *succs;
 	uint32_t nedges;
 	/* after dag_finalize: bit v set when node v is a DAG_TASK whose inputs
@@ -107,6 +109,13 @@ typedef struct dag {
 	objslab futs;     /* where dag_add carves the nodes' futures (each
 	                   * future holds its chunk; see objslab.h) */
 } dag;
+/* pred_order of a DAG_CONT node's data edge from a task call, method
+ * call or put whose future it holds: it may start before that node ends
+ * (only effects, actor calls and the values it resumes with come first);
+ * a get or wait on the future blocks until it is done. A data edge still:
+ * the result is kept for it (obj_refs.h). */
+#define DAG_EDGE_HELD 2
+
 /* The DAG_CONT node's id, or -1 when the driver is all static. */
 int64_t dag_cont_node(const dag *d);
 

@@ -21,7 +21,7 @@ void run_store_init(run_store *rs, struct store *st, const dag *g)
 		abort();
 	for (uint32_t v = 0; v < g->n; v++)
 		for (uint32_t e = g->pred_off[v]; e < g->pred_off[v + 1]; e++)
-			if (!g->pred_order[e])
+			if (g->pred_order[e] != 1) /* data, or held by the driver */
 				rs->uses[g->preds[e]]++;
 }
 
@@ -87,7 +87,7 @@ static void release_inputs(run_store *rs, FILE *err, const dag *g, uint32_t v)
 {
 	for (uint32_t e = g->pred_off[v]; e < g->pred_off[v + 1]; e++) {
 		uint32_t p = g->preds[e];
-		if (g->pred_order[e] || __atomic_sub_fetch(&rs->uses[p], 1, __ATOMIC_ACQ_REL) != 0)
+		if (g->pred_order[e] == 1 || __atomic_sub_fetch(&rs->uses[p], 1, __ATOMIC_ACQ_REL) != 0)
 			continue;
 		const vfuture *pf = g->nodes[p].kind != DAG_ACTOR ? (const vfuture *)g->fut[p].as.o : NULL;
 		if (pf && pf->host_data == in_store) {

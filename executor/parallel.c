@@ -111,6 +111,13 @@ static void drive(sched *s, task_host *dh, flow_vm *dv, run_obs *obs)
 	pthread_mutex_unlock(&s->mu);
 }
 
+/* The staged driver's get or wait on a DAG call's future (task_run.h):
+ * it blocks until the node ends, on a worker or on the cluster. */
+static int await_node(void *ctx, const vfuture *f, uint64_t deadline, bool any)
+{
+	return f ? sched_await_node(ctx, f, deadline, any) : 0;
+}
+
 /* The pool's first threads on a cluster (above). */
 #define REMOTE_THREADS 2
 
@@ -138,6 +145,8 @@ static int run_on(const dag *g, const exec_opts *o, exec_node *n, run_store *rs,
 	dh.call_ran = obs_call_ran; /* streams' producers, for --trace (task_run.c) */
 	dh.call_ran_ctx = o->obs;
 	dh.node = &n->view;
+	dh.await_node = await_node;
+	dh.await_node_ctx = &s;
 	watchdog_watch(wd, &dh.deadline, &dh.cancel);
 	flow_vm *dv = task_host_vm(&dh);
 	if (n->ops->open(n, &run, cpus) == 0) {

@@ -2,6 +2,7 @@
  * effect frontier and the job queue, and what is taken where. */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "lang/hugemem.h"
 
 #include "compiler/effects.h"
@@ -131,7 +132,9 @@ static void count_nodes(sched *s, const dag *g)
 			if (s->prio[g->succs[e]] > best)
 				best = s->prio[g->succs[e]];
 		s->prio[v] = best + 1;
-		s->pending[v] = g->pred_off[v + 1] - g->pred_off[v];
+		s->pending[v] = 0;
+		for (uint32_t e = g->pred_off[v]; e < g->pred_off[v + 1]; e++)
+			s->pending[v] += g->pred_order[e] != DAG_EDGE_HELD;
 		s->worker[v] = runs_on_worker(g, v);
 	}
 	bool *free_task = effects_free_protos(g->prog);
@@ -148,6 +151,8 @@ void sched_init(sched *s, const dag *g, FILE *err)
 	s->g = g;
 	s->err = err;
 	s->cut = NO_NODE;
+	int64_t cont = dag_cont_node(g);
+	s->cont = cont < 0 ? NO_NODE : (uint32_t)cont;
 	uint32_t n = g->n;
 	s->pending = node_array(sizeof(uint32_t) * n);
 	s->prio = node_array(sizeof(uint32_t) * n);
@@ -301,12 +306,31 @@ void sched_release(sched *s, res_pool *r, const sched_item *it)
 
 /* ---- completion --------------------------------------------------------------------- */
 
+/* Is u -> t a future the staged driver holds without waiting (dag.h)? */
+static bool held_edge(const sched *s, uint32_t u, uint32_t t)
+{
+	const dag *g = s->g;
+	if (t != s->cont)
+		return false;
+	uint32_t lo = g->pred_off[t], hi = g->pred_off[t + 1];
+	while (lo < hi) { /* preds ascending */
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (g->preds[mid] < u)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < g->pred_off[t + 1] && g->preds[lo] == u && g->pred_order[lo] == DAG_EDGE_HELD;
+}
+
 void sched_complete(sched *s, uint32_t v)
 {
 	const dag *g = s->g;
 	bool wake_driver = false;
 	for (uint32_t e = g->succ_off[v]; e < g->succ_off[v + 1]; e++) {
 		uint32_t t = g->succs[e];
+		if (held_edge(s, v, t))
+			continue;
 		if (--s->pending[t] != 0)
 			continue;
 		if (!s->worker[t])
@@ -319,6 +343,8 @@ void sched_complete(sched *s, uint32_t v)
 		advance_frontier(s, next_effect(g, v + 1));
 	if (++s->ndone == g->n)
 		wake_driver = true;
+	if (s->node_waiters > 0) /* the staged driver's get or wait (sched_await_node) */
+		pthread_cond_broadcast(&s->jdone);
 	if (wake_driver)
 		pthread_cond_signal(&s->drv);
 }
@@ -414,4 +440,36 @@ void sched_stop(sched *s)
 	s->stop = true;
 	pthread_cond_broadcast(&s->work);
 	pthread_cond_broadcast(&s->jdone);
+}
+
+int sched_await_node(sched *s, const vfuture *f, uint64_t deadline, bool any)
+{
+	int rc = 0;
+	pthread_mutex_lock(&s->mu);
+	uint64_t seen = s->ndone + s->jobs_ended;
+	s->node_waiters++;
+	s->any_waiters += any;
+	while (__atomic_load_n(&f->state, __ATOMIC_ACQUIRE) == FUT_PENDING) {
+		if (s->stop || run_cancelled()) {
+			rc = -1;
+			break;
+		}
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		uint64_t t = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+		if ((deadline && t >= deadline) || (any && s->ndone + s->jobs_ended != seen)) {
+			rc = 1;
+			break;
+		}
+		/* in slices, so an interrupt is noticed */
+		uint64_t until = t + 100000000u;
+		if (deadline && deadline < until)
+			until = deadline;
+		struct timespec ts = { (time_t)(until / 1000000000u), (long)(until % 1000000000u) };
+		pthread_cond_timedwait(&s->jdone, &s->mu, &ts);
+	}
+	s->node_waiters--;
+	s->any_waiters -= any;
+	pthread_mutex_unlock(&s->mu);
+	return rc;
 }

@@ -80,6 +80,8 @@ typedef struct sched {
 	nested_job *jq_head, *jq_tail, *jobs;
 	uint64_t njq, jobs_live, jobs_ended;
 	int any_waiters;     /* threads in a wait() that any job's end wakes */
+	int node_waiters;    /* threads in sched_await_node: a node's end wakes them */
+	uint32_t cont;       /* the DAG_CONT node, or NO_NODE */
 	/* Wakes the driver thread holds back (mu): while defer_wake is set,
 	 * a node made ready is queued without waking a worker, and counted in
 	 * nwake; the driver wakes them (sched_wake_deferred) before it waits
@@ -146,6 +148,12 @@ void sched_prune_jobs(sched *s, nested_job **kids);
 /* The caller of the jobs on list kids (by sibling) is done with them:
  * each is freed once it has ended (now, or in sched_job_ended). (mu) */
 void sched_retire_jobs(sched *s, nested_job *kids);
+/* The staged driver (DAG_CONT) reads the future f of a DAG node that
+ * has not ended (it starts before the calls whose futures it holds end,
+ * dag.h): blocks until f is settled (0); for `any` (wait), until some
+ * node or job ends (1); until the deadline (CLOCK_MONOTONIC ns, 0: none)
+ * passes (1); -1 when the run stops. (not mu) */
+int sched_await_node(sched *s, const vfuture *f, uint64_t deadline, bool any);
 /* Is every DAG node and every job done? (mu) */
 bool sched_all_done(const sched *s);
 /* A node could not run (its error is in vm): stops the whole run, and

@@ -82,6 +82,11 @@ typedef struct serial_run {
 	run_obs *obs;
 	uint8_t *deferred; /* per node: deferred and not yet run */
 	uint32_t *stack;   /* ensure()'s work list (no recursion: deep chains) */
+	uint32_t cont;     /* the DAG_CONT node, or g->n */
+	/* the deferred DAG calls the staged driver needs while it runs
+	 * (await_node) run on a host of their own, as sh is in the middle
+	 * of the driver (its depth, identities and calls) */
+	struct serial_run *aside;
 } serial_run;
 
 /* Runs node v; task_run_node's code (0, >0: the driver ended, <0). */
@@ -111,7 +116,8 @@ static int ensure(serial_run *r, uint32_t v)
 	for (uint32_t k = 0, u = v;; u = r->stack[k++]) {
 		for (uint32_t e = g->pred_off[u]; e < g->pred_off[u + 1]; e++) {
 			uint32_t p = g->preds[e];
-			if (r->deferred[p] == 1) {
+			/* a future the driver holds runs when it asks (await_node) */
+			if (r->deferred[p] == 1 && g->pred_order[e] != DAG_EDGE_HELD) {
 				r->deferred[p] = 2; /* gathered */
 				r->stack[n++] = p;
 			}
@@ -157,18 +163,54 @@ static int run_deferred(serial_run *r, uint32_t upto)
 	return 0;
 }
 
+/* The staged driver (DAG_CONT) reads a deferred DAG call's future f: the
+ * call runs now (after the deferred calls it needs), on the aside host.
+ * f NULL: the driver sleeps, which gives the time to every deferred call
+ * made before it, as threads run them meanwhile (it may be polling what
+ * they do: Ray's progress actor). The other nodes before the driver have
+ * run already (id order). */
+static int serial_await_node(void *ctx, const vfuture *f, uint64_t deadline, bool any)
+{
+	(void)deadline;
+	(void)any;
+	serial_run *r = ((serial_run *)ctx)->aside;
+	if (!f)
+		return run_deferred(r, r->cont) ? -1 : 0;
+	if (run_cancelled())
+		return -1;
+	int64_t u = f->node;
+	if (u < 0 || (uint64_t)u >= r->cont || r->deferred[u] != 1)
+		return 0; /* run already (or not a DAG call's): get says so */
+	int rc = ensure(r, (uint32_t)u);
+	if (rc == 0 && r->deferred[u] == 1) {
+		r->deferred[u] = 0;
+		rc = run_one(r, (uint32_t)u);
+	}
+	return rc < 0 ? (report(r), -1) : 0;
+}
+
 /* Runs every node in id order on sh, deferring task calls that hold an
  * actor handle (above); 1 when one could not run. The staged driver
- * (DAG_CONT) may poll what those calls do (Ray's progress actor, with
- * time.sleep and break), so every call made before it runs first: the
- * parallel executor's CONT also waits for the calls whose futures the
- * driver holds. */
-static int run_all(task_host *sh, const dag *g, run_obs *obs)
+ * (DAG_CONT) runs after every other node but the deferred ones, which
+ * run when it needs them (serial_await_node): it may signal them first
+ * (Ray's signal actor), or poll what they do. */
+static int run_all(task_host *sh, task_host *ah, const dag *g, run_obs *obs)
 {
 	serial_run r = { sh, task_host_vm(sh), g, obs, calloc(g->n ? g->n : 1, 1),
-	                 malloc((g->n ? g->n : 1) * sizeof(uint32_t)) };
+	                 malloc((g->n ? g->n : 1) * sizeof(uint32_t)), g->n, NULL };
 	if (!r.deferred || !r.stack)
 		abort();
+	int64_t cont = dag_cont_node(g);
+	serial_run aside = r;
+	if (cont >= 0) {
+		r.cont = (uint32_t)cont;
+		aside = r;
+		aside.sh = ah;
+		aside.dv = task_host_vm(ah);
+		r.aside = &aside;
+		sh->await_node = serial_await_node;
+		sh->await_node_ctx = &r;
+	}
 	int status = 0;
 	for (uint32_t v = 0; v < g->n; v++) {
 		if (run_cancelled()) { /* SIGINT/SIGTERM: nothing more starts */
@@ -179,8 +221,6 @@ static int run_all(task_host *sh, const dag *g, run_obs *obs)
 			r.deferred[v] = 1;
 			continue;
 		}
-		if (g->nodes[v].kind == DAG_CONT && (status = run_deferred(&r, v)) != 0)
-			break;
 		int rc = ensure(&r, v);
 		if (rc == 0)
 			rc = run_one(&r, v);
@@ -194,6 +234,10 @@ static int run_all(task_host *sh, const dag *g, run_obs *obs)
 	/* calls the driver made still run to their end */
 	if (status == 0)
 		status = run_deferred(&r, g->n) ? 1 : 0;
+	if (cont >= 0) {
+		sh->await_node = NULL;
+		vm_free(aside.dv);
+	}
 	free(r.deferred);
 	free(r.stack);
 	vm_free(r.dv);
@@ -224,11 +268,25 @@ static int serial_run_dag(const dag *g, const exec_opts *o)
 	sh.call_ran = obs_call_ran; /* --trace, --dot-out: the staged driver's calls, streams */
 	sh.call_ran_ctx = o->obs;
 	sh.defer = &serial_defer;
+	/* the host of the deferred calls the staged driver needs (run_all) */
+	task_host ah;
+	task_host_init(&ah, g->prog, o->seed, o->out, o->err, &actor_seq);
+	ah.node = sh.node;
+	ah.rs = sh.rs;
+	ah.call_ran = sh.call_ran;
+	ah.call_ran_ctx = sh.call_ran_ctx;
+	ah.defer = sh.defer;
 	watchdog *wd = watchdog_needed(g->prog) ? watchdog_start() : NULL;
 	watchdog_watch(wd, &sh.deadline, &sh.cancel);
+	watchdog_watch(wd, &ah.deadline, &ah.cancel);
 	obs_run_begin(o->obs, 0);
-	int status = run_all(&sh, g, o->obs);
+	int status = run_all(&sh, &ah, g, o->obs);
 	watchdog_stop(wd);
+	sh.nfailed += ah.nfailed;
+	sh.nskipped += ah.nskipped;
+	sh.ndriver += ah.ndriver;
+	sh.ncaught += ah.ncaught;
+	task_host_fini(&ah);
 	task_host_fini(&sh);
 	run_store_fini(&rs);
 	node_local_fini(&node);

@@ -631,6 +631,12 @@ int task_get(flow_vm *vm, value fut, value *out)
 		if (!spawner_of(sh) || spawner_of(sh)->await(sh, f->job, 0, false))
 			return vm_raise(vm, "interrupted");
 		st = __atomic_load_n(&f->state, __ATOMIC_ACQUIRE);
+	} else if (st == FUT_PENDING && host_of(vm)->await_node) {
+		/* the staged driver holds a DAG call's future: it blocks here */
+		task_host *sh = host_of(vm);
+		if (sh->await_node(sh->await_node_ctx, f, 0, false))
+			return vm_raise(vm, "interrupted");
+		st = __atomic_load_n(&f->state, __ATOMIC_ACQUIRE);
 	}
 	if (st == FUT_DONE && run_store_holds(f)) {
 		task_host *sh = host_of(vm);
@@ -697,7 +703,9 @@ static bool fut_ready(value x)
  * at most n, in the list's order (Ray's wait). Futures of a task's inputs
  * and of inline calls are ready already; only nested calls handed to the
  * spawner are waited for: the first one not ready each time, which the
- * spawner runs here if no thread has taken it. */
+ * spawner runs here if no thread has taken it. The staged driver also
+ * holds futures of DAG calls that have not ended (dag.h): those it waits
+ * for through await_node, which also wakes when a nested call ends. */
 static int s_wait(flow_vm *vm, value futures, int64_t n, double timeout, value *out)
 {
 	if (futures.t != V_LIST)
@@ -708,19 +716,32 @@ static int s_wait(flow_vm *vm, value futures, int64_t n, double timeout, value *
 	uint64_t deadline = timeout > 0 ? now_ns() + (uint64_t)(timeout * 1e9) : 0;
 	for (;;) {
 		size_t nready = 0;
-		const vfuture *first = NULL;
+		const vfuture *first = NULL, *node = NULL;
 		for (size_t j = 0; j < len; j++) {
 			value x = list_get(futures, j);
 			if (fut_ready(x))
 				nready++;
-			else if (!first)
-				first = (const vfuture *)x.as.o;
+			else {
+				const vfuture *f = (const vfuture *)x.as.o;
+				if (!first)
+					first = f;
+				if (!node && !f->job)
+					node = f;
+			}
 		}
-		if (nready >= want || !first || !spawner_of(sh) || !first->job || timeout == 0 ||
-		    (deadline && now_ns() >= deadline))
+		if (nready >= want || !first || timeout == 0 || (deadline && now_ns() >= deadline))
 			break;
-		/* back when `first` or any other call ends, or at the deadline */
-		if (spawner_of(sh)->await(sh, first->job, deadline, true) < 0)
+		/* back when `first` or any other call ends, or at the deadline:
+		 * a DAG call's end wakes only await_node, which wakes on a
+		 * nested call's end too (serial: the first in the list's order) */
+		int rc;
+		if (node && sh->await_node && (sh->spawn || node == first))
+			rc = sh->await_node(sh->await_node_ctx, node, deadline, true);
+		else if (first->job && spawner_of(sh))
+			rc = spawner_of(sh)->await(sh, first->job, deadline, true);
+		else
+			break;
+		if (rc < 0)
 			return vm_raise(vm, "interrupted");
 	}
 	value res = list_new(2);
@@ -792,6 +813,9 @@ static int s_sleep(flow_vm *vm, double seconds)
 	/* serial: a driver that sleeps gives the time to the calls it
 	 * deferred, as threads run them meanwhile (it may be polling what
 	 * they do: Ray's progress actor) */
+	if (!in_task && sh->in_cont && sh->await_node &&
+	    sh->await_node(sh->await_node_ctx, NULL, 0, false) < 0)
+		return vm_raise(vm, "interrupted");
 	if (holds_deferred(sh) && run_deferred_calls(sh))
 		return vm_raise(vm, "interrupted");
 	if (sh->block && in_task)
@@ -974,6 +998,8 @@ static int run_cont(task_host *sh, flow_vm *dv, const dag *g, uint32_t v)
 	/* the calls it made run to the end; deferred ones (serial) in the
 	 * order it made them */
 	const task_spawner *sp = spawner_of(sh);
+	if (sh->await_node) /* the DAG's deferred calls first: made before */
+		sh->await_node(sh->await_node_ctx, NULL, 0, false);
 	if (holds_deferred(sh))
 		run_deferred_calls(sh);
 	for (nested_job *k = sh->kids[0]; k; k = k->sibling)

@@ -185,6 +185,15 @@ typedef struct task_host {
 	 * result is needed (serial.c); every other call runs inline */
 	const task_spawner *defer;
 	const task_remote *remote; /* the DAG's task calls go there; NULL: here */
+	/* The staged driver (DAG_CONT) starts before the DAG's calls whose
+	 * futures it holds have ended (dag.h, DAG_EDGE_HELD): its get or wait
+	 * on such a future f (pending, of DAG node f->node) comes here. 0 once
+	 * f is settled; for `any` (wait), 1 when some other call ended first
+	 * or the deadline (CLOCK_MONOTONIC ns, 0: none) passed; -1 when the
+	 * run stops. f NULL: the driver sleeps (the serial executor runs its
+	 * deferred DAG calls then). NULL: every node before it has ended. */
+	int (*await_node)(void *ctx, const vfuture *f, uint64_t deadline, bool any);
+	void *await_node_ctx;
 	nested_job *kids[TASK_MAX_NESTING + 1]; /* jobs the call at each depth made */
 	struct gen_state *streams[TASK_MAX_NESTING + 1]; /* streams it made (streams.c) */
 	int nfailed, nskipped, ndriver;

@@ -393,6 +393,24 @@ static runres run_staged(const bc_program *p, const dag *g)
 	return r;
 }
 
+/* The continuation holds a's future without waiting for it (dag.h,
+ * DAG_EDGE_HELD); only calls' futures are held, the values it resumes
+ * with are waited for. Returns how many edges are held. */
+static int held_edges(const dag *g)
+{
+	int64_t c = dag_cont_node(g);
+	assert_true(c >= 0);
+	int held = 0;
+	for (uint32_t e = g->pred_off[c]; e < g->pred_off[c + 1]; e++) {
+		uint8_t k = g->nodes[g->preds[e]].kind;
+		if (g->pred_order[e] == DAG_EDGE_HELD) {
+			assert_true(k == DAG_TASK || k == DAG_METHOD || k == DAG_PUT);
+			held++;
+		}
+	}
+	return held;
+}
+
 static void test_staged_driver_plan(void **state)
 {
 	(void)state;
@@ -407,6 +425,7 @@ static void test_staged_driver_plan(void **state)
 	dag *g = lower_program(p, NULL, &err);
 	assert_non_null(g);
 	assert_true(g->cont.nframes >= 2); /* stopped inside walk() */
+	assert_int_equal(held_edges(g), 1);
 	runres direct = run_staged(p, g);
 	assert_int_equal(direct.status, 0);
 	assert_string_equal(direct.out, "7 v\n4\n");
@@ -422,6 +441,7 @@ static void test_staged_driver_plan(void **state)
 	g = NULL;
 	p = plan_read(plan.data, plan.len, &d, &g, &err);
 	assert_non_null(p);
+	assert_int_equal(held_edges(g), 1);
 	runres again = run_staged(p, g);
 	assert_string_equal(again.out, direct.out);
 	runres_free(&again);
