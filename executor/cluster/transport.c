@@ -1088,6 +1088,121 @@ void wire_caller_free(wire_caller *k)
 	free(k);
 }
 
+struct wire_acall {
+	wire_client *c; /* the connection ctx is open on (NULL: none) */
+	uint32_t sock;
+	nng_ctx ctx;
+	nng_aio *aio;
+	int receiving;     /* the send went: the reply is awaited */
+	_Atomic int rv;    /* the last failure's nng code (wire_acall_settle) */
+	wire_acall_fn fn;
+	void *arg;
+};
+
+static int rc_of(int rv)
+{
+	return rv == NNG_ETIMEDOUT ? WIRE_ETIMEDOUT : rv == NNG_ECLOSED ? WIRE_ECLOSED : WIRE_EIO;
+}
+
+/* The send, then its receive chained here (as call_done does), then fn. */
+static void acall_done(void *arg)
+{
+	wire_acall *a = arg;
+	int rv = nng_aio_result(a->aio);
+	struct wire_msg rep;
+	verr e = {.msg = ""};
+	int rc;
+	memset(&rep, 0, sizeof rep);
+	if (!a->receiving && rv == 0) {
+		a->receiving = 1;
+		nng_ctx_recv(a->ctx, a->aio);
+		return;
+	}
+	nng_msg *msg = nng_aio_get_msg(a->aio);
+	nng_aio_set_msg(a->aio, NULL);
+	if (rv != 0) {
+		if (msg)
+			nng_msg_free(msg); /* a failed send's message is still ours */
+		atomic_store(&a->rv, rv);
+		rc = rc_of(rv);
+		if (!a->receiving)
+			verr_set(&e, "sending: %s", rv == NNG_ECLOSED ? "the connection closed" : nng_strerror(rv));
+		else
+			verr_set(&e, "%s", rv == NNG_ETIMEDOUT ? "no reply in time"
+			                   : rv == NNG_ECLOSED ? "the connection closed" : nng_strerror(rv));
+	} else {
+		rc = wire_decode(nng_msg_body(msg), nng_msg_len(msg), &rep, &e);
+		nng_msg_free(msg);
+		if (rc == WIRE_OK && rep.kind == WM_ERROR) {
+			rc = rep.u.error.code > 0 && rep.u.error.code < WIRE_NERRORS ? (int)rep.u.error.code
+			                                                             : WIRE_EREFUSED;
+			verr_set(&e, "%s", rep.u.error.message ? rep.u.error.message : "");
+			wire_msg_free(&rep);
+		}
+	}
+	a->fn(a->arg, rc, &rep, e.msg); /* may start the next call on a */
+}
+
+wire_acall *wire_acall_new(wire_acall_fn fn, void *arg)
+{
+	wire_acall *a = calloc(1, sizeof *a);
+	if (!a)
+		return NULL;
+	a->fn = fn;
+	a->arg = arg;
+	if (nng_aio_alloc(&a->aio, acall_done, a) != 0) {
+		free(a);
+		return NULL;
+	}
+	return a;
+}
+
+int wire_acall_start(wire_acall *a, wire_client *c, const void *frame, size_t n, verr *e)
+{
+	if (a->c != c || a->sock != (uint32_t)nng_socket_id(c->sock)) {
+		if (a->c)
+			nng_ctx_close(a->ctx);
+		a->c = NULL;
+		if (nng_ctx_open(&a->ctx, c->sock) != 0) {
+			verr_set(e, "cannot open an nng context");
+			return WIRE_EIO;
+		}
+		a->c = c;
+		a->sock = (uint32_t)nng_socket_id(c->sock);
+	}
+	nng_msg *msg;
+	if (nng_msg_alloc(&msg, 0) != 0 || nng_msg_append(msg, frame, n) != 0) {
+		verr_set(e, "out of memory");
+		return WIRE_EIO;
+	}
+	a->receiving = 0;
+	nng_aio_set_msg(a->aio, msg);
+	test_send_delay();
+	nng_ctx_send(a->ctx, a->aio); /* its end is acall_done's, never this thread's */
+	return WIRE_OK;
+}
+
+void wire_acall_abort(wire_acall *a, int timed_out)
+{
+	nng_aio_abort(a->aio, timed_out ? NNG_ETIMEDOUT : NNG_ECLOSED);
+}
+
+void wire_acall_settle(wire_acall *a)
+{
+	if (a->c)
+		settle_lost(a->c, atomic_load(&a->rv));
+}
+
+void wire_acall_free(wire_acall *a)
+{
+	if (!a)
+		return;
+	nng_aio_free(a->aio); /* stops it: waits for acall_done */
+	if (a->c)
+		nng_ctx_close(a->ctx);
+	free(a);
+}
+
 int wire_client_call_raw(wire_client *c, const void *frame, size_t n, struct wire_msg *rep,
                          int timeout_ms, verr *e)
 {
