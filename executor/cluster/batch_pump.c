@@ -203,7 +203,8 @@ static void on_reply(void *arg, int rc, struct wire_msg *rep, const char *why)
 		pthread_mutex_unlock(&p->mu);
 		return;
 	}
-	if (p->ops.inline_done) {
+	/* an empty answer (a submission's) hands nothing on: never a wake */
+	if (p->ops.inline_done || rep->u.tasks_done.dones.n == 0) {
 		deliver(p, s, rep);
 		return;
 	}
