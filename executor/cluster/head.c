@@ -1187,6 +1187,18 @@ static void handle_wait_done(struct head *h, wire_server *s, uint32_t pipe, stru
 	wait_outcomes(h, s, pipe, m->wait_ms);
 }
 
+/* RUN_TASKS and WAIT_DONE are served on nng's thread that got them
+ * (wire_server_serve_fast): placing and sending the calls waits on
+ * nothing, and a lone call then wakes no loop on its way in. */
+static void head_fast(void *arg, wire_server *s, uint32_t pipe, struct wire_msg *m)
+{
+	struct head *h = arg;
+	if (m->kind == WM_RUN_TASKS)
+		handle_run_tasks(h, s, pipe, &m->u.run_tasks);
+	else
+		handle_wait_done(h, s, pipe, &m->u.wait_done);
+}
+
 static void handle_plan_put(struct head *h, wire_server *s, uint32_t pipe, const char *peer,
                             struct wire_plan_put *m)
 {
@@ -1480,6 +1492,8 @@ int head_run(const struct node_opts *o, verr *e)
 		return 1;
 	}
 	wire_server_on_gone(s, on_gone, &h);
+	static const uint16_t fast_kinds[] = {WM_RUN_TASKS, WM_WAIT_DONE};
+	wire_server_serve_fast(s, fast_kinds, 2, head_fast, &h);
 
 	/* the head's own node */
 	if (o->node_ip && *o->node_ip)

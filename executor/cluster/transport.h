@@ -161,6 +161,15 @@ void wire_acall_abort(wire_acall *a, int timed_out);
  * wire_client_call). Not from fn. */
 void wire_acall_settle(wire_acall *a);
 void wire_acall_free(wire_acall *a);
+/* Requests of these kinds (at most 4) on authenticated connections are
+ * handed to fn on nng's thread that received them, while the loop sleeps
+ * on in wire_server_recv (one thread hand-off less per request); fn
+ * answers as the loop would (wire_server_reply, wire_server_detach, on
+ * s), must not block, and never runs at once with the loop's handling
+ * (a receive is only out while the loop is in wire_server_recv). m is
+ * freed after fn returns. Set it before the loop's first receive. */
+typedef void (*wire_fast_fn)(void *arg, wire_server *s, uint32_t pipe, struct wire_msg *m);
+void wire_server_serve_fast(wire_server *s, const uint16_t *kinds, int n, wire_fast_fn fn, void *arg);
 /* 1 once the authenticated connection has closed. */
 int wire_client_lost(wire_client *c);
 /* The local address of the connection (the one the server sees us from). */

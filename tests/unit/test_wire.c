@@ -726,6 +726,95 @@ static void test_handshake(void **state)
 	wire_server_close(v.s);
 }
 
+/* wire_server_serve_fast: requests of the fast kinds on authenticated
+ * connections are served on nng's thread while the loop sleeps on; the
+ * others (and anything before the handshake) still reach the loop, whose
+ * wait still ends on time. */
+struct fast_srv {
+	wire_server *s;
+	pthread_t loop;
+	int started, stop;                           /* atomic */
+	int fast_n, fast_on_loop, slow_n, timeouts;  /* atomic */
+};
+
+static void fast_fn(void *arg, wire_server *s, uint32_t pipe, struct wire_msg *m)
+{
+	struct fast_srv *v = arg;
+	__atomic_add_fetch(&v->fast_n, 1, __ATOMIC_RELEASE);
+	if (pthread_equal(pthread_self(), v->loop))
+		__atomic_add_fetch(&v->fast_on_loop, 1, __ATOMIC_RELEASE);
+	struct wire_msg r = {.kind = WM_TASKS_DONE};
+	wire_server_reply(s, &r);
+}
+
+static void *fast_loop(void *arg)
+{
+	struct fast_srv *v = arg;
+	v->loop = pthread_self();
+	__atomic_store_n(&v->started, 1, __ATOMIC_RELEASE);
+	while (!__atomic_load_n(&v->stop, __ATOMIC_ACQUIRE)) {
+		struct wire_msg m;
+		uint32_t pipe;
+		int rc = wire_server_recv(v->s, &m, &pipe, NULL, 0, 20);
+		if (rc == WIRE_OK) {
+			__atomic_add_fetch(&v->slow_n, 1, __ATOMIC_RELEASE);
+			struct wire_msg r = {.kind = WM_OK};
+			wire_server_reply(v->s, &r);
+			wire_msg_free(&m);
+		} else if (rc == WIRE_ETIMEDOUT) {
+			__atomic_add_fetch(&v->timeouts, 1, __ATOMIC_RELEASE);
+		}
+	}
+	return NULL;
+}
+
+static void test_serve_fast(void **state)
+{
+	auth_token tok = {.len = 40};
+	memset(tok.key, 'f', 40);
+	struct fast_srv v = {0};
+	verr e;
+	const char *url = "inproc://test-wire-fast";
+	assert_int_equal(wire_server_open(&v.s, url, &tok, &e), 0);
+	static const uint16_t kinds[] = {WM_RUN_TASKS};
+	wire_server_serve_fast(v.s, kinds, 1, fast_fn, &v);
+	pthread_t th;
+	pthread_create(&th, NULL, fast_loop, &v);
+	while (!__atomic_load_n(&v.started, __ATOMIC_ACQUIRE))
+		usleep(1000);
+	wire_client *c;
+	struct wire_msg run = {.kind = WM_RUN_TASKS}, status = {.kind = WM_STATUS}, rep;
+	assert_int_equal(wire_client_open(&c, url, 2000, &e), WIRE_OK);
+	/* before the handshake: the loop refuses it */
+	assert_int_equal(wire_client_call(c, &run, &rep, 2000, &e), WIRE_ENOAUTH);
+	wire_client_close(c);
+	assert_int_equal(__atomic_load_n(&v.fast_n, __ATOMIC_ACQUIRE), 0);
+	assert_int_equal(wire_client_open(&c, url, 2000, &e), WIRE_OK);
+	assert_int_equal(wire_client_handshake(c, &tok, WIRE_ROLE_HEAD, 2000, &e), WIRE_OK);
+	for (int i = 0; i < 50; i++) {
+		assert_int_equal(wire_client_call(c, &run, &rep, 2000, &e), WIRE_OK);
+		assert_int_equal(rep.kind, WM_TASKS_DONE);
+		wire_msg_free(&rep);
+	}
+	assert_int_equal(wire_client_call(c, &status, &rep, 2000, &e), WIRE_OK);
+	assert_int_equal(rep.kind, WM_OK);
+	wire_msg_free(&rep);
+	assert_int_equal(__atomic_load_n(&v.fast_n, __ATOMIC_ACQUIRE), 50);
+	assert_int_equal(__atomic_load_n(&v.fast_on_loop, __ATOMIC_ACQUIRE), 0);
+	assert_int_equal(__atomic_load_n(&v.slow_n, __ATOMIC_ACQUIRE), 1);
+	/* idle: the loop's waits still end (its timers run) */
+	int t0 = __atomic_load_n(&v.timeouts, __ATOMIC_ACQUIRE);
+	usleep(200000);
+	assert_true(__atomic_load_n(&v.timeouts, __ATOMIC_ACQUIRE) >= t0 + 2);
+	assert_int_equal(wire_client_call(c, &run, &rep, 2000, &e), WIRE_OK);
+	wire_msg_free(&rep);
+	assert_int_equal(__atomic_load_n(&v.fast_n, __ATOMIC_ACQUIRE), 51);
+	wire_client_close(c);
+	__atomic_store_n(&v.stop, 1, __ATOMIC_RELEASE);
+	pthread_join(th, NULL);
+	wire_server_close(v.s);
+}
+
 /* A pump (batch.h) against a server that answers each RUN_TASKS with
  * every call's outcome at once. With ops.ready, a call leaves from the
  * adding thread and comes back on nng's thread (no pump thread makes the
@@ -936,6 +1025,7 @@ int main(void)
 		cmocka_unit_test(test_macs),
 		cmocka_unit_test(test_handshake),
 		cmocka_unit_test(test_pump_paths),
+		cmocka_unit_test(test_serve_fast),
 		cmocka_unit_test(test_plan_store),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
