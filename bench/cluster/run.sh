@@ -8,9 +8,9 @@
 # Usage: bench/cluster/run.sh [-b BEFORE_BUILD] [BUILD_DIR] [N...]
 #   (defaults: build, 10000 100000)
 # -b: paired runs with another build dir (e.g. a copy of an older commit's
-# build: cli/flow and tests/cluster/remote_client are used): its clusters
-# run the same sizes, in turns with this build's, and the round trip
-# alternates the two builds RT_RUNS times (default 3) each.
+# build: cli/flow and tests/cluster/remote_client are used): each of the 3
+# runs of the sizes and each round trip run (RT_RUNS, default 3) takes
+# turns between the two builds, each on a cluster started afresh.
 # DASK_N (default 10000): the size Dask runs (at ~300 tasks/s, 100000
 # would take about 5 minutes a run). RT_CALLS (default 2000): calls per
 # round trip run.
@@ -55,37 +55,43 @@ restart_hosts() {
 	rm -rf "$tmp"/h*/.flow/run
 }
 
-declare -A med
-for b in "${builds[@]}"; do
-	flow=$b/cli/flow
-	l=$(label "$b")
-	start_cluster 1
-	for n in "${sizes[@]}"; do
-		echo "== $l: $n empty tasks (bench/cluster/empty.flow), head + 2 workers, median of 3"
-		times=()
-		for _ in 1 2 3; do
+# the sizes, 3 runs each; with -b the builds take turns, each run on a
+# cluster of its own started afresh (paired under the same load)
+declare -A med runs
+for r in 1 2 3; do
+	for b in "${builds[@]}"; do
+		flow=$b/cli/flow
+		l=$(label "$b")
+		if [ -n "$before" ] || [ "$r" = 1 ]; then start_cluster 1; fi
+		for n in "${sizes[@]}"; do
 			t0=$(now)
 			out=$(run 1 "$flow" run --address "$head_addr" --token-file "$tmp/token" -p n="$n" "$here/empty.flow")
 			t1=$(now)
 			[ "$out" = "$n" ] || { echo "wrong output: $out"; exit 1; }
-			times+=("$(echo "$t1 - $t0" | bc -l)")
+			runs[$l,$n]="${runs[$l,$n]:-}$(echo "$t1 - $t0" | bc -l) "
 		done
-		med[$l,$n]=$(printf '%s\n' "${times[@]}" | bench_median)
-		printf '%s: %d tasks in %.3f s (runs: %s): %.0f tasks/s (start-up included)\n' "$l" "$n" \
-			"${med[$l,$n]}" "$(printf '%.2f ' "${times[@]}")" "$(echo "$n / ${med[$l,$n]}" | bc -l)"
-		if [ "$b" = "$build" ]; then
-			t0=$(now)
-			"$flow" run -q --cpus 2 -p n="$n" "$here/empty.flow" >/dev/null
-			t1=$(now)
-			printf 'flow, this machine (--cpus 2, no cluster): %.3f s\n' "$(echo "$t1 - $t0" | bc -l)"
-		fi
+		if [ -n "$before" ]; then restart_hosts; fi
+	done
+done
+[ -n "$before" ] || restart_hosts
+for b in "${builds[@]}"; do
+	l=$(label "$b")
+	for n in "${sizes[@]}"; do
+		med[$l,$n]=$(printf '%s\n' ${runs[$l,$n]} | bench_median)
+		printf '%s: %d empty tasks (bench/cluster/empty.flow), head + 2 workers, median of 3: %.3f s (runs: %s): %.0f tasks/s (start-up included)\n' \
+			"$l" "$n" "${med[$l,$n]}" "$(printf '%.2f ' ${runs[$l,$n]})" "$(echo "$n / ${med[$l,$n]}" | bc -l)"
 	done
 	if [ ${#sizes[@]} -ge 2 ]; then
 		a=${sizes[-2]} z=${sizes[-1]}
 		printf '%s: marginal rate from %d to %d tasks: %.0f tasks/s\n' "$l" "$a" "$z" \
 			"$(echo "($z - $a) / (${med[$l,$z]} - ${med[$l,$a]})" | bc -l)"
 	fi
-	restart_hosts
+done
+for n in "${sizes[@]}"; do
+	t0=$(now)
+	"$after_flow" run -q --cpus 2 -p n="$n" "$here/empty.flow" >/dev/null
+	t1=$(now)
+	printf 'flow, this machine (--cpus 2, no cluster), %d tasks: %.3f s\n' "$n" "$(echo "$t1 - $t0" | bc -l)"
 done
 
 echo "== one remote no-op round trip (client -> head -> worker), $rt_calls calls, $rt_runs run(s) per build"
