@@ -844,9 +844,9 @@ static void *pump_serve(void *arg)
 			__atomic_add_fetch(&v->requests, 1, __ATOMIC_RELEASE);
 			for (uint32_t i = 0; i < m.u.run_tasks.calls.n && n < 512; i++) {
 				uint64_t id = m.u.run_tasks.calls.v[i].id;
-				if (id <= v->last)
-					v->disorder = 1;
-				v->last = id;
+				if (id <= __atomic_load_n(&v->last, __ATOMIC_ACQUIRE))
+					__atomic_store_n(&v->disorder, 1, __ATOMIC_RELEASE);
+				__atomic_store_n(&v->last, id, __ATOMIC_RELEASE);
 				d[n++] = (struct wire_done){.id = id, .ok = WIRE_DONE_OK,
 				                            .result = v_int((int64_t)id * 2), .node = "t"};
 			}
@@ -935,23 +935,25 @@ static void test_pump_paths(void **state)
 		assert_int_equal(wire_client_handshake(t.c, &tok, WIRE_ROLE_HEAD, 2000, &e), WIRE_OK);
 		bt_pump *p = bt_pump_start(&(bt_pump_ops){pt_link, pt_done, pt_lost, pt_ready, ready}, &t, 2);
 		/* a lone call */
-		v.last = 0;
+		__atomic_store_n(&v.last, 0, __ATOMIC_RELEASE);
 		pt_add(p, 1);
 		pt_wait(&t, 1);
 		/* many at once: they queue while both requests are out */
 		for (uint64_t id = 2; id < 400; id++)
 			pt_add(p, id);
 		pt_wait(&t, 399);
+#define LD(x) __atomic_load_n(&(x), __ATOMIC_ACQUIRE)
 		for (int id = 1; id < 400; id++)
-			assert_int_equal(t.seen[id], 1);
-		assert_int_equal(t.wrong, 0);
-		assert_int_equal(t.lost, 0);
-		assert_int_equal(t.on_adder, 0); /* outcomes never waited for by the adder */
+			assert_int_equal(LD(t.seen[id]), 1);
+		assert_int_equal(LD(t.wrong), 0);
+		assert_int_equal(LD(t.lost), 0);
+		assert_int_equal(LD(t.on_adder), 0); /* outcomes never waited for by the adder */
 		if (ready)
-			assert_int_equal(t.links, 0); /* no pump thread made the link */
+			assert_int_equal(LD(t.links), 0); /* no pump thread made the link */
 		else
-			assert_true(t.links >= 1);
-		assert_int_equal(v.disorder, 0);
+			assert_true(LD(t.links) >= 1);
+		assert_int_equal(LD(v.disorder), 0);
+#undef LD
 		bt_pump_stop(p);
 		wire_client_close(t.c);
 	}
