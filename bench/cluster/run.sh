@@ -5,19 +5,37 @@
 # largest sizes, which leaves start-up out), the same with Dask's
 # LocalCluster when python3-distributed is installed (in the same run),
 # and one remote no-op round trip (client -> head -> worker, µs). Needs root.
-# Usage: bench/cluster/run.sh [BUILD_DIR] [N...]   (defaults: build, 10000 100000)
+# Usage: bench/cluster/run.sh [-b BEFORE_BUILD] [BUILD_DIR] [N...]
+#   (defaults: build, 10000 100000)
+# -b: paired runs with another build dir (e.g. a copy of an older commit's
+# build: cli/flow and tests/cluster/remote_client are used): each of the 3
+# runs of the sizes and each round trip run (RT_RUNS, default 3) takes
+# turns between the two builds, each on a cluster started afresh.
 # DASK_N (default 10000): the size Dask runs (at ~300 tasks/s, 100000
-# would take about 5 minutes a run).
+# would take about 5 minutes a run). RT_CALLS (default 2000): calls per
+# round trip run.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 prog=cluster/run.sh
 . "$here/../lib.sh"
+before=
+if [ "${1:-}" = -b ]; then
+	before=$(cd "$2" && pwd) || exit 2
+	shift 2
+fi
 build=${1:-$root/build}
 shift
 sizes=("$@")
 [ ${#sizes[@]} = 0 ] && sizes=(10000 100000)
 dask_n=${DASK_N:-10000}
+rt_runs=${RT_RUNS:-3}
+rt_calls=${RT_CALLS:-2000}
 bench_hosts "$build" 3
+after_flow=$flow
+builds=("$build")
+[ -n "$before" ] && builds=("$before" "$build")
+label() { [ -z "$before" ] && echo flow && return; [ "$1" = "$before" ] && echo BEFORE || echo after; }
+
 start_cluster() { # head cpus
 	bench_start_head "$1"
 	for i in 2 3; do
@@ -27,44 +45,69 @@ start_cluster() { # head cpus
 	for _ in $(seq 50); do bench_alive 3 && break; sleep 0.1; done
 }
 
-start_cluster 1
-declare -A med
-for n in "${sizes[@]}"; do
-	echo "== $n empty tasks (bench/cluster/empty.flow), head + 2 workers, median of 3"
-	times=()
-	for _ in 1 2 3; do
-		t0=$(now)
-		out=$(run 1 "$flow" run --address "$head_addr" --token-file "$tmp/token" -p n="$n" "$here/empty.flow")
-		t1=$(now)
-		[ "$out" = "$n" ] || { echo "wrong output: $out"; exit 1; }
-		times+=("$(echo "$t1 - $t0" | bc -l)")
-	done
-	med[$n]=$(printf '%s\n' "${times[@]}" | bench_median)
-	printf 'flow: %d tasks in %.3f s (runs: %s): %.0f tasks/s (start-up included)\n' "$n" "${med[$n]}" \
-		"$(printf '%.2f ' "${times[@]}")" "$(echo "$n / ${med[$n]}" | bc -l)"
-	t0=$(now)
-	"$flow" run -q --cpus 2 -p n="$n" "$here/empty.flow" >/dev/null
-	t1=$(now)
-	printf 'flow, this machine (--cpus 2, no cluster): %.3f s\n' "$(echo "$t1 - $t0" | bc -l)"
-done
-if [ ${#sizes[@]} -ge 2 ]; then
-	a=${sizes[-2]} b=${sizes[-1]}
-	printf 'flow: marginal rate from %d to %d tasks: %.0f tasks/s\n' "$a" "$b" \
-		"$(echo "($b - $a) / (${med[$b]} - ${med[$a]})" | bc -l)"
-fi
+# stops this build's daemons and makes the hosts afresh for the next
+restart_hosts() {
+	bench_kill_daemons
+	sleep 1
+	bench_kill_daemons KILL
+	netns_cleanup
+	netns_setup 3 || exit 1
+	rm -rf "$tmp"/h*/.flow/run
+}
 
-echo "== one remote no-op round trip (client -> head -> worker), 2000 calls"
-"$flow" compile "$root/tests/cluster/remote.flow" -o "$tmp/remote.plan" >/dev/null
+# the sizes, 3 runs each; with -b the builds take turns, each run on a
+# cluster of its own started afresh (paired under the same load)
+declare -A med runs
+for r in 1 2 3; do
+	for b in "${builds[@]}"; do
+		flow=$b/cli/flow
+		l=$(label "$b")
+		if [ -n "$before" ] || [ "$r" = 1 ]; then start_cluster 1; fi
+		for n in "${sizes[@]}"; do
+			t0=$(now)
+			out=$(run 1 "$flow" run --address "$head_addr" --token-file "$tmp/token" -p n="$n" "$here/empty.flow")
+			t1=$(now)
+			[ "$out" = "$n" ] || { echo "wrong output: $out"; exit 1; }
+			runs[$l,$n]="${runs[$l,$n]:-}$(echo "$t1 - $t0" | bc -l) "
+		done
+		if [ -n "$before" ]; then restart_hosts; fi
+	done
+done
+[ -n "$before" ] || restart_hosts
+for b in "${builds[@]}"; do
+	l=$(label "$b")
+	for n in "${sizes[@]}"; do
+		med[$l,$n]=$(printf '%s\n' ${runs[$l,$n]} | bench_median)
+		printf '%s: %d empty tasks (bench/cluster/empty.flow), head + 2 workers, median of 3: %.3f s (runs: %s): %.0f tasks/s (start-up included)\n' \
+			"$l" "$n" "${med[$l,$n]}" "$(printf '%.2f ' ${runs[$l,$n]})" "$(echo "$n / ${med[$l,$n]}" | bc -l)"
+	done
+	if [ ${#sizes[@]} -ge 2 ]; then
+		a=${sizes[-2]} z=${sizes[-1]}
+		printf '%s: marginal rate from %d to %d tasks: %.0f tasks/s\n' "$l" "$a" "$z" \
+			"$(echo "($z - $a) / (${med[$l,$z]} - ${med[$l,$a]})" | bc -l)"
+	fi
+done
+for n in "${sizes[@]}"; do
+	t0=$(now)
+	"$after_flow" run -q --cpus 2 -p n="$n" "$here/empty.flow" >/dev/null
+	t1=$(now)
+	printf 'flow, this machine (--cpus 2, no cluster), %d tasks: %.3f s\n' "$n" "$(echo "$t1 - $t0" | bc -l)"
+done
+
+echo "== one remote no-op round trip (client -> head -> worker), $rt_calls calls, $rt_runs run(s) per build"
+"$after_flow" compile "$root/tests/cluster/remote.flow" -o "$tmp/remote.plan" >/dev/null
 # through the head to a worker: node 1 would take a share, so ask a
 # head that runs no tasks itself
-bench_kill_daemons
-sleep 1
-netns_cleanup
-netns_setup 3 || exit 1
-rm -rf "$tmp"/h*/.flow/run
-start_cluster 0
-run 1 env FLOW_REPEAT=2000 "$build/tests/cluster/remote_client" "$head_addr" "$tmp/token" \
-	"$tmp/remote.plan" square 3 2>&1 >/dev/null | tail -1
+for r in $(seq "$rt_runs"); do
+	for b in "${builds[@]}"; do
+		flow=$b/cli/flow
+		start_cluster 0
+		printf '%s: ' "$(label "$b")"
+		run 1 env FLOW_REPEAT="$rt_calls" "$b/tests/cluster/remote_client" "$head_addr" "$tmp/token" \
+			"$tmp/remote.plan" square 3 2>&1 >/dev/null | tail -1
+		restart_hosts
+	done
+done
 
 # the Debian package's python (a python3 earlier on PATH may not see it)
 py=

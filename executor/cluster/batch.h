@@ -99,11 +99,21 @@ typedef struct bt_pump_ops {
 	 * and the pump adds nothing more. in_call: a request failed (else
 	 * the link could not be made). */
 	void (*lost)(void *arg, const char *why, int in_call);
+	/* Optional: the connection when it is ready now (made, every plan
+	 * sent), without blocking; else NULL (a pump thread then calls link).
+	 * With it, the thread that adds a call sends it itself. */
+	wire_client *(*ready)(void *arg);
+	/* done may run on nng's thread that got the reply (it must not
+	 * block: no network waits): a reply then wakes no pump thread. */
+	int inline_done;
 } bt_pump_ops;
 typedef struct bt_pump bt_pump;
-/* Starts `threads` (at least 2: one long wait, one sender) threads. */
+/* Starts `threads` (at least 2) threads: they make the link, time the
+ * requests out, and (without inline_done) hand outcomes on. */
 bt_pump *bt_pump_start(const bt_pump_ops *ops, void *arg, int threads);
-/* Queues one encoded call record. -1 once the pump is lost (the caller
+/* Queues one encoded call record, and sends it at once (on this thread,
+ * when ops.ready gives the connection) if fewer than two requests are
+ * out; else it goes with the next. -1 once the pump is lost (the caller
  * fails the call itself; ops.lost has or will have run). */
 int bt_pump_add(bt_pump *p, const void *rec, size_t len);
 /* Stops the threads (a request in flight ends with its connection: shut

@@ -476,6 +476,11 @@ static wire_client *pump_link(void *arg, verr *e)
 	return cl->c;
 }
 
+static wire_client *pump_ready(void *arg)
+{
+	return ((cl_client *)arg)->c;
+}
+
 /* A pump thread: outcomes wake their callers. */
 static void pump_done(void *arg, struct wire_done *d, uint32_t n)
 {
@@ -1013,7 +1018,10 @@ cl_client *cl_client_open(const char *address, const auth_token *tok, const uint
 	}
 	pthread_mutex_init(&cl->mu, NULL);
 	pthread_cond_init(&cl->resends_cv, NULL);
-	cl->pump = bt_pump_start(&(bt_pump_ops){pump_link, pump_done, pump_lost}, cl, 2);
+	/* pump_link never waits: calls leave from the submitting thread;
+	 * outcomes are handed on by the pump's threads (a result may be
+	 * pulled from its holder there, which waits on the network) */
+	cl->pump = bt_pump_start(&(bt_pump_ops){pump_link, pump_done, pump_lost, pump_ready, 0}, cl, 2);
 	cl->remote = (task_remote){.run = run_remote, .ctx = cl, .submit = submit_remote,
 	                           .abandon = abandon_remote};
 	/* actors live on the cluster: creations and calls go to the head */

@@ -834,7 +834,31 @@ static wire_client *link_connect(void *arg, verr *e)
 	return c;
 }
 
-/* Outcomes from a worker: back to their clients, with the client's ids. */
+/* The link when it is connected and holds every plan its calls need,
+ * without waiting (its pump then sends from the adding thread); NULL
+ * while a pump thread makes it (which holds l->mu). */
+static wire_client *link_ready(void *arg)
+{
+	struct link *l = arg;
+	if (pthread_mutex_trylock(&l->mu) != 0)
+		return NULL;
+	wire_client *c = l->c;
+	pthread_mutex_lock(&l->wmu);
+	for (size_t i = 0; c && i < l->nwants; i++) {
+		size_t k = 0;
+		while (k < l->nplans && memcmp(l->plans[k], l->wants[i], 32) != 0)
+			k++;
+		if (k == l->nplans)
+			c = NULL; /* a plan to send first */
+	}
+	pthread_mutex_unlock(&l->wmu);
+	pthread_mutex_unlock(&l->mu);
+	return c;
+}
+
+/* Outcomes from a worker: back to their clients, with the client's ids.
+ * On nng's thread that got them (inline_done): nothing here waits on the
+ * network (answers are queued, calls placed on links are sent async). */
 static void link_done(void *arg, struct wire_done *d, uint32_t n)
 {
 	struct link *l = arg;
@@ -936,7 +960,7 @@ static struct link *link_for(struct head *h, uint64_t id, const char *address, c
 	snprintf(l->host, sizeof l->host, "%s", host);
 	pthread_mutex_init(&l->mu, NULL);
 	pthread_mutex_init(&l->wmu, NULL);
-	l->pump = bt_pump_start(&(bt_pump_ops){link_connect, link_done, link_lost}, l, 2);
+	l->pump = bt_pump_start(&(bt_pump_ops){link_connect, link_done, link_lost, link_ready, 1}, l, 2);
 	h->links[h->nlinks++] = l;
 	return l;
 }
@@ -1161,6 +1185,18 @@ static void handle_run_tasks(struct head *h, wire_server *s, uint32_t pipe, stru
 static void handle_wait_done(struct head *h, wire_server *s, uint32_t pipe, struct wire_wait_done *m)
 {
 	wait_outcomes(h, s, pipe, m->wait_ms);
+}
+
+/* RUN_TASKS and WAIT_DONE are served on nng's thread that got them
+ * (wire_server_serve_fast): placing and sending the calls waits on
+ * nothing, and a lone call then wakes no loop on its way in. */
+static void head_fast(void *arg, wire_server *s, uint32_t pipe, struct wire_msg *m)
+{
+	struct head *h = arg;
+	if (m->kind == WM_RUN_TASKS)
+		handle_run_tasks(h, s, pipe, &m->u.run_tasks);
+	else
+		handle_wait_done(h, s, pipe, &m->u.wait_done);
 }
 
 static void handle_plan_put(struct head *h, wire_server *s, uint32_t pipe, const char *peer,
@@ -1456,6 +1492,8 @@ int head_run(const struct node_opts *o, verr *e)
 		return 1;
 	}
 	wire_server_on_gone(s, on_gone, &h);
+	static const uint16_t fast_kinds[] = {WM_RUN_TASKS, WM_WAIT_DONE};
+	wire_server_serve_fast(s, fast_kinds, 2, head_fast, &h);
 
 	/* the head's own node */
 	if (o->node_ip && *o->node_ip)

@@ -225,7 +225,14 @@ struct wire_server {
 	 * wire_server_detach keeps its context, and the loop gets a new one */
 	nng_ctx ctx;
 	nng_aio *aio;
-	struct timed rt; /* the loop's receive (timed_wait) */
+	struct timed rt; /* the loop's receive (server_wait) */
+	/* requests served on nng's thread (wire_server_serve_fast) */
+	wire_fast_fn fast;
+	void *fast_arg;
+	uint16_t fast_kinds[4];
+	int nfast;
+	int want_back; /* under rt.mu: the loop's wait is over, it takes the next */
+	int ate;       /* under rt.mu: what the loop was woken for was served */
 };
 
 struct wire_pending {
@@ -339,6 +346,8 @@ static void server_pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
 	}
 }
 
+static void server_recv_done(void *arg);
+
 int wire_server_open(wire_server **out, const char *url, const auth_token *tok, verr *e)
 {
 	wire_server *s = calloc(1, sizeof *s);
@@ -359,7 +368,7 @@ int wire_server_open(wire_server **out, const char *url, const auth_token *tok, 
 	if (rv == 0)
 		rv = nng_ctx_open(&s->ctx, s->sock);
 	if (rv == 0)
-		rv = nng_aio_alloc(&s->aio, timed_done, &s->rt);
+		rv = nng_aio_alloc(&s->aio, server_recv_done, s);
 	if (rv == 0)
 		rv = nng_listen(s->sock, url, &s->listener, 0);
 	if (rv != 0) {
@@ -482,12 +491,112 @@ static int handshake_step(wire_server *s, uint32_t pipe, const char *peer, struc
 	return 1;
 }
 
+/* A request of a fast kind on an authenticated connection, served here on
+ * nng's thread; 0: the loop's (its message left in the aio). The loop
+ * waits meanwhile (a receive is only out during wire_server_recv), so
+ * handlers never run at once with the loop's. */
+static int serve_fast(wire_server *s)
+{
+	nng_msg *msg = nng_aio_get_msg(s->aio);
+	if (!msg || nng_msg_len(msg) < WIRE_HEADER)
+		return 0;
+	const uint8_t *b = nng_msg_body(msg);
+	uint16_t kind = (uint16_t)(b[6] | (b[7] << 8));
+	int fast = 0;
+	for (int i = 0; i < s->nfast; i++)
+		fast |= s->fast_kinds[i] == kind;
+	if (!fast)
+		return 0;
+	uint32_t id = (uint32_t)nng_pipe_id(nng_msg_get_pipe(msg));
+	pthread_mutex_lock(&s->mu);
+	struct pipe_st *st = find_pipe(s, id);
+	int ok = st && !st->dropping && st->hs.state == HS_AUTHED;
+	pthread_mutex_unlock(&s->mu);
+	struct wire_msg m;
+	verr e;
+	if (!ok || wire_decode(b, nng_msg_len(msg), &m, &e) != WIRE_OK)
+		return 0; /* the loop refuses it, saying why */
+	nng_aio_set_msg(s->aio, NULL);
+	nng_msg_free(msg);
+	s->cur_pipe = id;
+	s->fast(s->fast_arg, s, id, &m);
+	wire_msg_free(&m);
+	return 1;
+}
+
+/* The loop's receive ended: a fast request is served and the receive
+ * goes on (the loop sleeps on), anything else wakes the loop. */
+static void server_recv_done(void *arg)
+{
+	wire_server *s = arg;
+	struct timed *t = &s->rt;
+	if (s->fast && nng_aio_result(s->aio) == 0) {
+		pthread_mutex_lock(&t->mu);
+		int back = s->want_back;
+		pthread_mutex_unlock(&t->mu);
+		if (!back && serve_fast(s)) {
+			pthread_mutex_lock(&t->mu);
+			if (!s->want_back) {
+				/* under t->mu: a later abort by the loop finds it */
+				nng_ctx_recv(s->ctx, s->aio);
+				pthread_mutex_unlock(&t->mu);
+				return;
+			}
+			s->ate = 1;
+			t->done = 1;
+			pthread_cond_broadcast(&t->cv);
+			pthread_mutex_unlock(&t->mu);
+			return;
+		}
+	}
+	timed_done(t);
+}
+
+/* timed_wait for the loop's receive: past ms, the receive out (the
+ * first, or one a fast request renewed) is aborted. */
+static void server_wait(wire_server *s, int ms)
+{
+	struct timed *t = &s->rt;
+	struct timespec dl;
+	if (ms >= 0)
+		wire_deadline(&dl, ms);
+	pthread_mutex_lock(&t->mu);
+	while (!t->done) {
+		if (ms < 0) {
+			pthread_cond_wait(&t->cv, &t->mu);
+		} else if (pthread_cond_timedwait(&t->cv, &t->mu, &dl) != 0 && !t->done) {
+			s->want_back = 1;
+			pthread_mutex_unlock(&t->mu);
+			nng_aio_abort(s->aio, NNG_ETIMEDOUT);
+			pthread_mutex_lock(&t->mu);
+			while (!t->done)
+				pthread_cond_wait(&t->cv, &t->mu);
+		}
+	}
+	t->done = 0;
+	s->want_back = 0;
+	pthread_mutex_unlock(&t->mu);
+}
+
+void wire_server_serve_fast(wire_server *s, const uint16_t *kinds, int n, wire_fast_fn fn, void *arg)
+{
+	s->nfast = 0;
+	for (int i = 0; i < n && i < 4; i++)
+		s->fast_kinds[s->nfast++] = kinds[i];
+	s->fast_arg = arg;
+	s->fast = fn;
+}
+
 int wire_server_recv(wire_server *s, struct wire_msg *m, uint32_t *pipe, char *peer,
                      size_t peersz, int timeout_ms)
 {
 	close_due(s);
 	nng_ctx_recv(s->ctx, s->aio);
-	timed_wait(s->aio, &s->rt, timeout_ms, NNG_ETIMEDOUT);
+	server_wait(s, timeout_ms);
+	if (s->ate) { /* the loop's turn came just after a fast request */
+		s->ate = 0;
+		return WIRE_ETIMEDOUT;
+	}
 	int rv = nng_aio_result(s->aio);
 	if (rv != 0)
 		return rv == NNG_ETIMEDOUT ? WIRE_ETIMEDOUT : WIRE_EIO;
@@ -1086,6 +1195,121 @@ void wire_caller_free(wire_caller *k)
 	pthread_mutex_destroy(&k->cs.mu);
 	pthread_cond_destroy(&k->cs.cv);
 	free(k);
+}
+
+struct wire_acall {
+	wire_client *c; /* the connection ctx is open on (NULL: none) */
+	uint32_t sock;
+	nng_ctx ctx;
+	nng_aio *aio;
+	int receiving;     /* the send went: the reply is awaited */
+	_Atomic int rv;    /* the last failure's nng code (wire_acall_settle) */
+	wire_acall_fn fn;
+	void *arg;
+};
+
+static int rc_of(int rv)
+{
+	return rv == NNG_ETIMEDOUT ? WIRE_ETIMEDOUT : rv == NNG_ECLOSED ? WIRE_ECLOSED : WIRE_EIO;
+}
+
+/* The send, then its receive chained here (as call_done does), then fn. */
+static void acall_done(void *arg)
+{
+	wire_acall *a = arg;
+	int rv = nng_aio_result(a->aio);
+	struct wire_msg rep;
+	verr e = {.msg = ""};
+	int rc;
+	memset(&rep, 0, sizeof rep);
+	if (!a->receiving && rv == 0) {
+		a->receiving = 1;
+		nng_ctx_recv(a->ctx, a->aio);
+		return;
+	}
+	nng_msg *msg = nng_aio_get_msg(a->aio);
+	nng_aio_set_msg(a->aio, NULL);
+	if (rv != 0) {
+		if (msg)
+			nng_msg_free(msg); /* a failed send's message is still ours */
+		atomic_store(&a->rv, rv);
+		rc = rc_of(rv);
+		if (!a->receiving)
+			verr_set(&e, "sending: %s", rv == NNG_ECLOSED ? "the connection closed" : nng_strerror(rv));
+		else
+			verr_set(&e, "%s", rv == NNG_ETIMEDOUT ? "no reply in time"
+			                   : rv == NNG_ECLOSED ? "the connection closed" : nng_strerror(rv));
+	} else {
+		rc = wire_decode(nng_msg_body(msg), nng_msg_len(msg), &rep, &e);
+		nng_msg_free(msg);
+		if (rc == WIRE_OK && rep.kind == WM_ERROR) {
+			rc = rep.u.error.code > 0 && rep.u.error.code < WIRE_NERRORS ? (int)rep.u.error.code
+			                                                             : WIRE_EREFUSED;
+			verr_set(&e, "%s", rep.u.error.message ? rep.u.error.message : "");
+			wire_msg_free(&rep);
+		}
+	}
+	a->fn(a->arg, rc, &rep, e.msg); /* may start the next call on a */
+}
+
+wire_acall *wire_acall_new(wire_acall_fn fn, void *arg)
+{
+	wire_acall *a = calloc(1, sizeof *a);
+	if (!a)
+		return NULL;
+	a->fn = fn;
+	a->arg = arg;
+	if (nng_aio_alloc(&a->aio, acall_done, a) != 0) {
+		free(a);
+		return NULL;
+	}
+	return a;
+}
+
+int wire_acall_start(wire_acall *a, wire_client *c, const void *frame, size_t n, verr *e)
+{
+	if (a->c != c || a->sock != (uint32_t)nng_socket_id(c->sock)) {
+		if (a->c)
+			nng_ctx_close(a->ctx);
+		a->c = NULL;
+		if (nng_ctx_open(&a->ctx, c->sock) != 0) {
+			verr_set(e, "cannot open an nng context");
+			return WIRE_EIO;
+		}
+		a->c = c;
+		a->sock = (uint32_t)nng_socket_id(c->sock);
+	}
+	nng_msg *msg;
+	if (nng_msg_alloc(&msg, 0) != 0 || nng_msg_append(msg, frame, n) != 0) {
+		verr_set(e, "out of memory");
+		return WIRE_EIO;
+	}
+	a->receiving = 0;
+	nng_aio_set_msg(a->aio, msg);
+	test_send_delay();
+	nng_ctx_send(a->ctx, a->aio); /* its end is acall_done's, never this thread's */
+	return WIRE_OK;
+}
+
+void wire_acall_abort(wire_acall *a, int timed_out)
+{
+	nng_aio_abort(a->aio, timed_out ? NNG_ETIMEDOUT : NNG_ECLOSED);
+}
+
+void wire_acall_settle(wire_acall *a)
+{
+	if (a->c)
+		settle_lost(a->c, atomic_load(&a->rv));
+}
+
+void wire_acall_free(wire_acall *a)
+{
+	if (!a)
+		return;
+	nng_aio_free(a->aio); /* stops it: waits for acall_done */
+	if (a->c)
+		nng_ctx_close(a->ctx);
+	free(a);
 }
 
 int wire_client_call_raw(wire_client *c, const void *frame, size_t n, struct wire_msg *rep,

@@ -139,6 +139,37 @@ wire_caller *wire_caller_new(void); /* NULL if out of resources */
 int wire_caller_call_raw(wire_caller *k, wire_client *c, const void *frame, size_t n,
                          struct wire_msg *rep, int timeout_ms, verr *e);
 void wire_caller_free(wire_caller *k);
+/* An asynchronous call on its own context: the request is queued with
+ * nng and the calling thread goes on; the reply (decoded; an ERROR reply
+ * as its code, its message in why) or the failure is handed to fn on
+ * nng's thread, once per wire_acall_start that returned WIRE_OK. fn must
+ * not block (nng's few threads run it); it may start the next call on
+ * the same wire_acall. rep is fn's to free (wire_msg_free) when rc is
+ * WIRE_OK. No deadline is kept here (see struct timed in transport.c):
+ * the owner aborts a call that took too long or whose connection was
+ * lost. wire_acall_free waits for fn to return; free it before closing
+ * the client it was last used with, or after shutting it. */
+typedef struct wire_acall wire_acall;
+typedef void (*wire_acall_fn)(void *arg, int rc, struct wire_msg *rep, const char *why);
+wire_acall *wire_acall_new(wire_acall_fn fn, void *arg); /* NULL if out of resources */
+int wire_acall_start(wire_acall *a, wire_client *c, const void *frame, size_t n, verr *e);
+/* Ends the call in flight (fn then reports WIRE_ETIMEDOUT or
+ * WIRE_ECLOSED); nothing if none. */
+void wire_acall_abort(wire_acall *a, int timed_out);
+/* After a failed call: waits (at most 200 ms) until a broken connection
+ * is known lost, so wire_client_lost says so (as after a failed
+ * wire_client_call). Not from fn. */
+void wire_acall_settle(wire_acall *a);
+void wire_acall_free(wire_acall *a);
+/* Requests of these kinds (at most 4) on authenticated connections are
+ * handed to fn on nng's thread that received them, while the loop sleeps
+ * on in wire_server_recv (one thread hand-off less per request); fn
+ * answers as the loop would (wire_server_reply, wire_server_detach, on
+ * s), must not block, and never runs at once with the loop's handling
+ * (a receive is only out while the loop is in wire_server_recv). m is
+ * freed after fn returns. Set it before the loop's first receive. */
+typedef void (*wire_fast_fn)(void *arg, wire_server *s, uint32_t pipe, struct wire_msg *m);
+void wire_server_serve_fast(wire_server *s, const uint16_t *kinds, int n, wire_fast_fn fn, void *arg);
 /* 1 once the authenticated connection has closed. */
 int wire_client_lost(wire_client *c);
 /* The local address of the connection (the one the server sees us from). */

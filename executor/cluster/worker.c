@@ -279,6 +279,19 @@ static void serve(struct worker *w, wire_server *ls, uint32_t pipe, struct plan_
 	}
 }
 
+/* RUN_TASKS and WAIT_DONE on nng's thread that got them (as the head's:
+ * wire_server_serve_fast); the loop keeps the rest. */
+struct fast_arg {
+	struct worker *w;
+	struct plan_store *plans;
+};
+
+static void worker_fast(void *arg, wire_server *s, uint32_t pipe, struct wire_msg *m)
+{
+	struct fast_arg *f = arg;
+	serve(f->w, s, pipe, f->plans, m);
+}
+
 /* The head's connection to this node's listener closed. */
 static void on_gone(void *arg, uint32_t pipe, const char *peer)
 {
@@ -487,6 +500,9 @@ int worker_run(const struct node_opts *o, verr *e)
 	task_set_actors(ac_service_actors(w->svc));
 	wire_server_on_gone(listener, on_gone, w);
 	struct plan_store plans = {.load = 1};
+	struct fast_arg fast = {w, &plans};
+	static const uint16_t fast_kinds[] = {WM_RUN_TASKS, WM_WAIT_DONE};
+	wire_server_serve_fast(listener, fast_kinds, 2, worker_fast, &fast);
 	int64_t drain_end = 0;
 	for (;;) {
 		while (atomic_load(&w->lost) != 1) {

@@ -726,6 +726,243 @@ static void test_handshake(void **state)
 	wire_server_close(v.s);
 }
 
+/* wire_server_serve_fast: requests of the fast kinds on authenticated
+ * connections are served on nng's thread while the loop sleeps on; the
+ * others (and anything before the handshake) still reach the loop, whose
+ * wait still ends on time. */
+struct fast_srv {
+	wire_server *s;
+	pthread_t loop;
+	int started, stop;                           /* atomic */
+	int fast_n, fast_on_loop, slow_n, timeouts;  /* atomic */
+};
+
+static void fast_fn(void *arg, wire_server *s, uint32_t pipe, struct wire_msg *m)
+{
+	struct fast_srv *v = arg;
+	__atomic_add_fetch(&v->fast_n, 1, __ATOMIC_RELEASE);
+	if (pthread_equal(pthread_self(), v->loop))
+		__atomic_add_fetch(&v->fast_on_loop, 1, __ATOMIC_RELEASE);
+	struct wire_msg r = {.kind = WM_TASKS_DONE};
+	wire_server_reply(s, &r);
+}
+
+static void *fast_loop(void *arg)
+{
+	struct fast_srv *v = arg;
+	v->loop = pthread_self();
+	__atomic_store_n(&v->started, 1, __ATOMIC_RELEASE);
+	while (!__atomic_load_n(&v->stop, __ATOMIC_ACQUIRE)) {
+		struct wire_msg m;
+		uint32_t pipe;
+		int rc = wire_server_recv(v->s, &m, &pipe, NULL, 0, 20);
+		if (rc == WIRE_OK) {
+			__atomic_add_fetch(&v->slow_n, 1, __ATOMIC_RELEASE);
+			struct wire_msg r = {.kind = WM_OK};
+			wire_server_reply(v->s, &r);
+			wire_msg_free(&m);
+		} else if (rc == WIRE_ETIMEDOUT) {
+			__atomic_add_fetch(&v->timeouts, 1, __ATOMIC_RELEASE);
+		}
+	}
+	return NULL;
+}
+
+static void test_serve_fast(void **state)
+{
+	auth_token tok = {.len = 40};
+	memset(tok.key, 'f', 40);
+	struct fast_srv v = {0};
+	verr e;
+	const char *url = "inproc://test-wire-fast";
+	assert_int_equal(wire_server_open(&v.s, url, &tok, &e), 0);
+	static const uint16_t kinds[] = {WM_RUN_TASKS};
+	wire_server_serve_fast(v.s, kinds, 1, fast_fn, &v);
+	pthread_t th;
+	pthread_create(&th, NULL, fast_loop, &v);
+	while (!__atomic_load_n(&v.started, __ATOMIC_ACQUIRE))
+		usleep(1000);
+	wire_client *c;
+	struct wire_msg run = {.kind = WM_RUN_TASKS}, status = {.kind = WM_STATUS}, rep;
+	assert_int_equal(wire_client_open(&c, url, 2000, &e), WIRE_OK);
+	/* before the handshake: the loop refuses it */
+	assert_int_equal(wire_client_call(c, &run, &rep, 2000, &e), WIRE_ENOAUTH);
+	wire_client_close(c);
+	assert_int_equal(__atomic_load_n(&v.fast_n, __ATOMIC_ACQUIRE), 0);
+	assert_int_equal(wire_client_open(&c, url, 2000, &e), WIRE_OK);
+	assert_int_equal(wire_client_handshake(c, &tok, WIRE_ROLE_HEAD, 2000, &e), WIRE_OK);
+	for (int i = 0; i < 50; i++) {
+		assert_int_equal(wire_client_call(c, &run, &rep, 2000, &e), WIRE_OK);
+		assert_int_equal(rep.kind, WM_TASKS_DONE);
+		wire_msg_free(&rep);
+	}
+	assert_int_equal(wire_client_call(c, &status, &rep, 2000, &e), WIRE_OK);
+	assert_int_equal(rep.kind, WM_OK);
+	wire_msg_free(&rep);
+	assert_int_equal(__atomic_load_n(&v.fast_n, __ATOMIC_ACQUIRE), 50);
+	assert_int_equal(__atomic_load_n(&v.fast_on_loop, __ATOMIC_ACQUIRE), 0);
+	assert_int_equal(__atomic_load_n(&v.slow_n, __ATOMIC_ACQUIRE), 1);
+	/* idle: the loop's waits still end (its timers run) */
+	int t0 = __atomic_load_n(&v.timeouts, __ATOMIC_ACQUIRE);
+	usleep(200000);
+	assert_true(__atomic_load_n(&v.timeouts, __ATOMIC_ACQUIRE) >= t0 + 2);
+	assert_int_equal(wire_client_call(c, &run, &rep, 2000, &e), WIRE_OK);
+	wire_msg_free(&rep);
+	assert_int_equal(__atomic_load_n(&v.fast_n, __ATOMIC_ACQUIRE), 51);
+	wire_client_close(c);
+	__atomic_store_n(&v.stop, 1, __ATOMIC_RELEASE);
+	pthread_join(th, NULL);
+	wire_server_close(v.s);
+}
+
+/* A pump (batch.h) against a server that answers each RUN_TASKS with
+ * every call's outcome at once. With ops.ready, a call leaves from the
+ * adding thread and comes back on nng's thread (no pump thread makes the
+ * link or hands the outcome on); without it, a pump thread does both.
+ * Either way each call's outcome arrives once, and the calls reach the
+ * server in the order they were added. */
+struct pump_srv {
+	wire_server *s;
+	int stop;       /* atomic */
+	int requests;   /* atomic: RUN_TASKS served */
+	uint64_t last;  /* the last call id seen */
+	int disorder;   /* a call id not above the one before */
+};
+
+static void *pump_serve(void *arg)
+{
+	struct pump_srv *v = arg;
+	while (!__atomic_load_n(&v->stop, __ATOMIC_ACQUIRE)) {
+		struct wire_msg m;
+		uint32_t pipe;
+		if (wire_server_recv(v->s, &m, &pipe, NULL, 0, 20) != WIRE_OK)
+			continue;
+		struct wire_msg r = {.kind = WM_TASKS_DONE};
+		struct wire_done d[512];
+		uint32_t n = 0;
+		if (m.kind == WM_RUN_TASKS) {
+			__atomic_add_fetch(&v->requests, 1, __ATOMIC_RELEASE);
+			for (uint32_t i = 0; i < m.u.run_tasks.calls.n && n < 512; i++) {
+				uint64_t id = m.u.run_tasks.calls.v[i].id;
+				if (id <= __atomic_load_n(&v->last, __ATOMIC_ACQUIRE))
+					__atomic_store_n(&v->disorder, 1, __ATOMIC_RELEASE);
+				__atomic_store_n(&v->last, id, __ATOMIC_RELEASE);
+				d[n++] = (struct wire_done){.id = id, .ok = WIRE_DONE_OK,
+				                            .result = v_int((int64_t)id * 2), .node = "t"};
+			}
+		}
+		r.u.tasks_done.dones.v = d;
+		r.u.tasks_done.dones.n = n;
+		wire_server_reply(v->s, &r);
+		wire_msg_free(&m);
+	}
+	return NULL;
+}
+
+struct pump_t {
+	wire_client *c;
+	int ready_on;
+	pthread_t adder;
+	int links, dones, lost, on_adder, wrong; /* atomic */
+	int seen[400];                           /* atomic */
+};
+
+static wire_client *pt_link(void *arg, verr *e)
+{
+	struct pump_t *t = arg;
+	__atomic_add_fetch(&t->links, 1, __ATOMIC_RELEASE);
+	return t->c;
+}
+
+static wire_client *pt_ready(void *arg)
+{
+	struct pump_t *t = arg;
+	return t->ready_on ? t->c : NULL;
+}
+
+static void pt_done(void *arg, struct wire_done *d, uint32_t n)
+{
+	struct pump_t *t = arg;
+	if (pthread_equal(pthread_self(), t->adder))
+		__atomic_add_fetch(&t->on_adder, 1, __ATOMIC_RELEASE);
+	for (uint32_t i = 0; i < n; i++) {
+		if (d[i].id < 400)
+			__atomic_add_fetch(&t->seen[d[i].id], 1, __ATOMIC_RELEASE);
+		if (d[i].result.t != V_INT || d[i].result.as.i != (int64_t)d[i].id * 2)
+			__atomic_add_fetch(&t->wrong, 1, __ATOMIC_RELEASE);
+		wire_done_free(&d[i]);
+	}
+	__atomic_add_fetch(&t->dones, (int)n, __ATOMIC_RELEASE);
+}
+
+static void pt_lost(void *arg, const char *why, int in_call)
+{
+	struct pump_t *t = arg;
+	__atomic_add_fetch(&t->lost, 1, __ATOMIC_RELEASE);
+}
+
+static void pt_add(bt_pump *p, uint64_t id)
+{
+	struct wire_call c = {.id = id, .args = v_none()};
+	sbuf b;
+	verr e;
+	sbuf_init(&b);
+	assert_int_equal(wire_encode_call(&c, &b, &e), WIRE_OK);
+	assert_int_equal(bt_pump_add(p, b.data, b.len), 0);
+	sbuf_fini(&b);
+}
+
+static void pt_wait(struct pump_t *t, int n)
+{
+	for (int i = 0; i < 5000 && __atomic_load_n(&t->dones, __ATOMIC_ACQUIRE) < n; i++)
+		usleep(1000);
+	assert_int_equal(__atomic_load_n(&t->dones, __ATOMIC_ACQUIRE), n);
+}
+
+static void test_pump_paths(void **state)
+{
+	auth_token tok = {.len = 40};
+	memset(tok.key, 'p', 40);
+	struct pump_srv v = {0};
+	verr e;
+	const char *url = "inproc://test-wire-pump";
+	assert_int_equal(wire_server_open(&v.s, url, &tok, &e), 0);
+	pthread_t th;
+	pthread_create(&th, NULL, pump_serve, &v);
+	for (int ready = 1; ready >= 0; ready--) {
+		struct pump_t t = {.ready_on = ready, .adder = pthread_self()};
+		assert_int_equal(wire_client_open(&t.c, url, 2000, &e), WIRE_OK);
+		assert_int_equal(wire_client_handshake(t.c, &tok, WIRE_ROLE_HEAD, 2000, &e), WIRE_OK);
+		bt_pump *p = bt_pump_start(&(bt_pump_ops){pt_link, pt_done, pt_lost, pt_ready, ready}, &t, 2);
+		/* a lone call */
+		__atomic_store_n(&v.last, 0, __ATOMIC_RELEASE);
+		pt_add(p, 1);
+		pt_wait(&t, 1);
+		/* many at once: they queue while both requests are out */
+		for (uint64_t id = 2; id < 400; id++)
+			pt_add(p, id);
+		pt_wait(&t, 399);
+#define LD(x) __atomic_load_n(&(x), __ATOMIC_ACQUIRE)
+		for (int id = 1; id < 400; id++)
+			assert_int_equal(LD(t.seen[id]), 1);
+		assert_int_equal(LD(t.wrong), 0);
+		assert_int_equal(LD(t.lost), 0);
+		assert_int_equal(LD(t.on_adder), 0); /* outcomes never waited for by the adder */
+		if (ready)
+			assert_int_equal(LD(t.links), 0); /* no pump thread made the link */
+		else
+			assert_true(LD(t.links) >= 1);
+		assert_int_equal(LD(v.disorder), 0);
+#undef LD
+		bt_pump_stop(p);
+		wire_client_close(t.c);
+	}
+	assert_true(__atomic_load_n(&v.requests, __ATOMIC_ACQUIRE) >= 2);
+	__atomic_store_n(&v.stop, 1, __ATOMIC_RELEASE);
+	pthread_join(th, NULL);
+	wire_server_close(v.s);
+}
+
 /* Plans by SHA-256 from chunks: order, totals, the hash and (on workers)
  * validation by the plan reader are all checked before a plan is held. */
 static void put(struct plan_store *ps, const uint8_t *h, uint64_t total, uint64_t off,
@@ -789,6 +1026,8 @@ int main(void)
 		cmocka_unit_test(test_token_files),
 		cmocka_unit_test(test_macs),
 		cmocka_unit_test(test_handshake),
+		cmocka_unit_test(test_pump_paths),
+		cmocka_unit_test(test_serve_fast),
 		cmocka_unit_test(test_plan_store),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
