@@ -107,6 +107,7 @@ print(next((n["id"] for n in s["nodes"] if n["host"] == sys.argv[1] and n["state
 	echo "$id"
 }
 is_state() { [ "$(node_field "$1" state)" = "$2" ]; }
+is_busy() { [ "$(node_field "$1" cpus_used)" = 1 ]; }
 ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
 # each line of the head's log after the time it was read (ms): for timings
 stamp() { local l t; while IFS= read -r l; do t=${EPOCHREALTIME/./}; printf '%s %s\n' $((t / 1000)) "$l"; done; }
@@ -381,7 +382,9 @@ sed 's/burn(i, 10.0)/burn(i, 6.0)/' "$tmp/busy.flow" >"$tmp/drain.flow"
 id4=$(worker_id 4)
 frun drain.flow >"$tmp/drain.out" 2>"$tmp/drain.err" &
 client=$!
-sleep 1
+# SIGTERM once host4 runs a task (a fixed sleep raced a loaded machine:
+# an idle worker drains at once and is gone before the status is read)
+wait_until 20 is_busy "$id4" || bad "node $id4 never ran a task of drain.flow"
 w4=$(daemon_pid 4 worker)
 kill -TERM "$w4"
 wait_until 5 is_state "$id4" draining && ok || bad "node $id4 is not listed as draining after SIGTERM: $(node_field "$id4" state)"
