@@ -246,7 +246,7 @@ static void on_done(void *arg, int rc, value res, char *err, char *node, char *o
 			resend_later(ra, c);
 			return;
 		}
-		rc = -1; /* err says why it is not sent again */
+		rc = TASK_REMOTE_NODE_LOST; /* err says why it is not sent again */
 	}
 	if (rc == 2) {
 		/* its result cannot travel: it runs here, on a worker */

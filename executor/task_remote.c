@@ -88,9 +88,10 @@ static bool rerun_lost(task_host *sh, const bc_proto *task, const bc_program *pr
 	return true;
 }
 
-/* The outcome future of a remote call that ended with rc (0, 1 or -1 as
- * task_remote.run gives them; res and err consumed). A failure is
- * reported as an inline one would be, at the call's own place. */
+/* The outcome future of a remote call that ended with rc (0, 1,
+ * TASK_REMOTE_TIMEOUT or -1 as task_remote.run gives them, or
+ * TASK_REMOTE_NODE_LOST; res and err consumed). A failure is reported as
+ * an inline one would be, at the call's own place, with its kind. */
 static value remote_outcome(task_host *sh, const bc_proto *task, const bc_program *prog,
                             span where, int rc, value res, char *err)
 {
@@ -103,6 +104,10 @@ static value remote_outcome(task_host *sh, const bc_proto *task, const bc_progra
 		return f;
 	}
 	val_rele(res);
+	int kind = rc == TASK_REMOTE_TIMEOUT ? ERR_TIMEOUT
+	           : rc == TASK_REMOTE_NODE_LOST ? ERR_NODE_LOST : ERR_TASK;
+	if (rc == TASK_REMOTE_TIMEOUT)
+		rc = 1;
 	/* the node's report ends "\n  task 'f' failed[ after N attempts];
 	 * it was called from ..." (its own idea of the place): the message
 	 * before it is the task's, the place is ours */
@@ -129,7 +134,7 @@ static value remote_outcome(task_host *sh, const bc_proto *task, const bc_progra
 	 * is "place: error: MESSAGE (in task 'f')" */
 	free(sh->fail_msg);
 	sh->fail_msg = task_remote_message(text);
-	sh->fail_kind = ERR_TASK;
+	sh->fail_kind = kind;
 	value f = task_fail_future(sh, "task", task->name, attempts, text, task_span_text(prog, where));
 	free(text);
 	return f;
@@ -176,7 +181,7 @@ int task_call_remote(task_host *sh, const bc_proto *task, uint64_t call, value *
 		err = node = output = NULL;
 	}
 	if (rc == TASK_REMOTE_LOST)
-		rc = -1; /* err says why it was not run again */
+		rc = TASK_REMOTE_NODE_LOST; /* err says why it was not run again */
 	val_rele(args);
 	free(node);
 	free(output);

@@ -99,6 +99,12 @@ typedef struct task_remote {
 } task_remote;
 #define TASK_REMOTE_LOST 3
 #define TASK_REMOTE_LOST_RERUNS 3
+/* run's 1 when the failure was its @timeout there (e.kind "timeout") */
+#define TASK_REMOTE_TIMEOUT 5
+/* not run again after TASK_REMOTE_LOST_RERUNS lost nodes, or as it has
+ * effects (*err says why): a -1 whose e.kind is "node_lost". Never
+ * returned by run; what task_remote_settle takes for it. */
+#define TASK_REMOTE_NODE_LOST 6
 
 struct task_host;
 /* Actors of the cluster (executor/cluster/actors.h): under `flow run

@@ -7,6 +7,7 @@
  * waits for a call queued behind itself. (A sleep keeps its CPU, as in
  * Ray: a node's `cpus_used` counts its sleeping tasks.) */
 #include "batch_int.h"
+#include "lang/vm.h" /* ERR_* kinds of a failed call */
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -66,6 +67,7 @@ static void run_job(bt_pool *p, struct job *j, bt_recs *r)
 	if (p->busy)
 		atomic_fetch_sub(p->busy, 1);
 	d.ok = failed == CL_TASK_ARG_LOST ? WIRE_DONE_ARG_LOST : failed ? WIRE_DONE_FAILED : WIRE_DONE_OK;
+	d.ekind = failed == CL_TASK_TIMEOUT ? ERR_TIMEOUT : ERR_TASK; /* e.kind at the caller */
 	d.result = result;
 	d.error = error;
 	d.node = p->name;

@@ -579,7 +579,7 @@ static void test_pull_delay(value result)
 /* outcome's status for a call that did not start because an argument's
  * holder was lost (WIRE_DONE_ARG_LOST; the object's id in *lost): never
  * returned from task_remote.run or given to a submit callback. */
-#define CL_ARG_LOST 4
+#define CL_ARG_LOST 4 /* (not one of task_run.h's TASK_REMOTE_* codes) */
 
 /* What task_remote.run returns for outcome d (consumed) of call s (sent
  * at s->t_send), or CL_ARG_LOST with the lost argument's id in lost. */
@@ -616,6 +616,8 @@ static int outcome(struct wire_done *d, const struct slot *s, value *res, char *
 		*err = strdup(d->error && d->error[0] ? d->error : "the task failed");
 		if (d->ok == WIRE_DONE_ARG_LOST && arg_lost_id(d->result, lost))
 			status = CL_ARG_LOST;
+		else if (d->ok == WIRE_DONE_FAILED && d->ekind == ERR_TIMEOUT)
+			status = TASK_REMOTE_TIMEOUT; /* its @timeout passed there */
 		else if (d->ok == WIRE_DONE_FAILED || d->ok == WIRE_DONE_ARG_LOST)
 			status = 1; /* (an ARG_LOST without an id: a failure as said) */
 		else if (d->ok == WIRE_DONE_LOST)

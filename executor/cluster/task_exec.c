@@ -334,7 +334,7 @@ static int run_args(cl_plan *p, uint32_t fn, value args, uint64_t seed, uint64_t
 		*result = val_hold(f->result);
 	} else {
 		*error = strdup(f->error ? f->error : "the task failed");
-		rc = 1;
+		rc = f->ekind == ERR_TIMEOUT ? CL_TASK_TIMEOUT : 1;
 	}
 	task_job_release(j);
 	free(j);

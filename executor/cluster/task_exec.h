@@ -45,6 +45,9 @@ const char *cl_plan_source(const cl_plan *p);
  * the task printed, "(task) text" lines, at most 60 KiB (the rest cut,
  * and said so): it travels back to the caller, who prints it. */
 #define CL_TASK_ARG_LOST 2
+/* ... or CL_TASK_TIMEOUT: it failed (*error) because its @timeout passed
+ * (e.kind "timeout"; the outcome's ekind). */
+#define CL_TASK_TIMEOUT 3
 int cl_task_run(cl_plan *p, uint32_t fn, value args, uint64_t seed, uint64_t ident,
                 const struct flow_node_view *view, value *result, char **error, char **output);
 

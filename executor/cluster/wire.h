@@ -22,7 +22,7 @@
 #include "lang/value.h"
 
 #define WIRE_MAGIC "FLOW"
-#define WIRE_VERSION 5
+#define WIRE_VERSION 6
 #define WIRE_HEADER 12
 /* Also nng's receive limit, so a peer that has not authenticated can make a
  * node allocate at most this much; plans and objects travel in chunks. */
@@ -106,10 +106,13 @@ typedef value wire_VAL;
  * node ran it, output is what it printed. Version 3 appended: thread,
  * the node's thread that ran it (1, 2, ...; 0: none or unknown), and
  * start_us/end_us, when it started and ended, in microseconds after the
- * node received the call (both 0 when it did not run there). */
+ * node received the call (both 0 when it did not run there). Version 6
+ * appended ekind: with ok WIRE_DONE_FAILED, the failure's kind as
+ * LANGUAGE.md section 8 names it (lang/vm.h's ERR_*: ERR_TIMEOUT when
+ * its @timeout passed), so that e.kind is the same on a cluster. */
 #define WIRE_DONE_FIELDS(F) \
 	F(U64, id) F(U8, ok) F(VAL, result) F(STR, error) F(STR, node) F(STR, output) \
-	F(U32, thread) F(U64, start_us) F(U64, end_us)
+	F(U32, thread) F(U64, start_us) F(U64, end_us) F(U8, ekind)
 enum { WIRE_DONE_FAILED = 0, WIRE_DONE_OK = 1, WIRE_DONE_LOST = 2, WIRE_DONE_NOTRUN = 3,
        WIRE_DONE_ARG_LOST = 4, WIRE_DONE_UNSENDABLE = 5 };
 
