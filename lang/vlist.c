@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include "small_limits.h"
-#include "hugemem.h"
 
 value list_new(size_t cap)
 {
@@ -34,10 +33,6 @@ static void list_grow(vlist *l, size_t need)
 	value *p = realloc(l->items, cap * sizeof(value));
 	if (!p)
 		val_oom(cap * sizeof(value));
-	/* a list of millions (words.append in a loop, s.split()) would
-	 * otherwise take a page fault per 256 items appended */
-	if (cap * sizeof(value) >= 2 * MEM_HUGE_PAGE)
-		mem_advise_huge(p, cap * sizeof(value));
 	l->items = p;
 	l->cap = cap;
 }
