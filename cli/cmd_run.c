@@ -505,9 +505,7 @@ static int run_file(run_args *a, const char *file)
 			fprintf(stderr, "flow: error: object store: %s\n", err ? err : "cannot open");
 			free(err);
 			rc = EXIT_USER;
-		} else {
-			interrupt_set_spill_dir(store_dir(st)); /* a second Ctrl-C removes it */
-		}
+		} /* its directory is registered for a second Ctrl-C (store_open) */
 	}
 	flow_cache *cache = NULL;
 	if (rc == 0)
@@ -525,7 +523,6 @@ static int run_file(run_args *a, const char *file)
 	if (sig && obs)
 		report_interrupt(obs, sig);
 	rc = finish_outputs(a, &out, obs, &ph, st, rc);
-	interrupt_set_spill_dir(NULL);
 	store_close(st);
 	obs_free(obs);
 	fflush(stdout);

@@ -30,6 +30,7 @@
 #include "lang/vm.h"
 
 #ifdef FLOW_HAVE_GVC
+#include "compiler/graphviz_load.h"
 #include <gvc.h>
 #endif
 
@@ -897,7 +898,14 @@ static int render_gvc(const char *dot, size_t len, const char *format, const cha
 	/* open the output ourselves: Graphviz exits the process if it cannot */
 	FILE *f = NULL;
 	if (!gvc) {
-		fail(err, "Graphviz: no context");
+		/* kept only if the dot program is missing too (dot_render) */
+		const char *why = graphviz_load_error();
+		if (*why)
+			fail(err, "drawing %s needs Graphviz: its library (package libgvc6) or its dot "
+			     "program (package graphviz), and neither is here: %s; apt-get install "
+			     "graphviz", format, why);
+		else
+			fail(err, "Graphviz's library was loaded but could not start (gvContext)");
 	} else if (!g) {
 		chomp(gv_msg);
 		fail(err, "Graphviz cannot read the DOT%s%s", gv_nmsg ? ": " : "", gv_msg);

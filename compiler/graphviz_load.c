@@ -8,12 +8,16 @@
  * signature that drifts fails to compile.
  *
  * If the libraries cannot be opened, gvContext() returns NULL (and
- * agseterrf() does nothing): dot.c then says "Graphviz: no context" and
- * draws with the `dot` program if there is one, as without the library.
+ * agseterrf() does nothing), graphviz_load_error() says why: dot.c draws
+ * with the `dot` program if there is one, as without the library, and
+ * else says what is missing and which packages bring it.
  * Ownership: the table is process-wide, filled once, never freed. */
+#include "compiler/graphviz_load.h"
+
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include <gvc.h>
 
@@ -28,6 +32,7 @@ static struct {
 	__typeof__(agseterrf) *agseterrf;
 } gv;
 static int gv_ok;
+static char gv_why[512]; /* written once, under gv_once */
 static pthread_once_t gv_once = PTHREAD_ONCE_INIT;
 
 #define SYM(h, name) (gv.name = (__typeof__(gv.name))dlsym(h, #name))
@@ -38,11 +43,22 @@ static void open_graphviz(void)
 	 * (libgvplugin_*) resolve against the loaded libgvc and libcgraph */
 	void *cg = dlopen("libcgraph.so.6", RTLD_NOW | RTLD_GLOBAL);
 	void *g = cg ? dlopen("libgvc.so.6", RTLD_NOW | RTLD_GLOBAL) : NULL;
-	if (!g)
+	if (!g) {
+		const char *e = dlerror();
+		snprintf(gv_why, sizeof gv_why, "%s", e ? e : "cannot open libgvc.so.6");
 		return;
+	}
 	gv_ok = SYM(g, gvContext) && SYM(g, gvLayout) && SYM(g, gvRender) &&
 	        SYM(g, gvFreeLayout) && SYM(g, gvFreeContext) && SYM(cg, agmemread) &&
 	        SYM(cg, agclose) && SYM(cg, agseterrf);
+	if (!gv_ok)
+		snprintf(gv_why, sizeof gv_why, "libgvc.so.6 lacks a function flow calls");
+}
+
+const char *graphviz_load_error(void)
+{
+	pthread_once(&gv_once, open_graphviz);
+	return gv_why;
 }
 
 static int loaded(void)

@@ -14,17 +14,7 @@
 static int taken;                  /* atomic: the first signal, or 0 */
 static pthread_mutex_t dir_mu = PTHREAD_MUTEX_INITIALIZER;
 static char spill_dir[PATH_MAX];   /* guarded by dir_mu */
-
-void interrupt_remove_spill_dir(const char *dir)
-{
-	static const char *files[] = {"data.mdb", "lock.mdb"};
-	char f[PATH_MAX + 16];
-	for (size_t i = 0; i < 2; i++) {
-		snprintf(f, sizeof f, "%s/%s", dir, files[i]);
-		unlink(f);
-	}
-	rmdir(dir);
-}
+static void (*spill_remove)(const char *dir); /* guarded by dir_mu */
 
 static int sig_pipe[2] = {-1, -1};
 
@@ -54,10 +44,12 @@ static void *sig_main(void *arg)
 		if (__atomic_compare_exchange_n(&taken, &expect, sig, false, __ATOMIC_SEQ_CST,
 		                                __ATOMIC_SEQ_CST))
 			continue;
-		/* the second: out at once, leaving no spill directory behind */
+		/* the second: out at once, leaving no spill directory behind; the
+		 * lock waits for a directory or file being made (never released:
+		 * whoever waits for it next is ended by _exit) */
 		pthread_mutex_lock(&dir_mu);
-		if (spill_dir[0])
-			interrupt_remove_spill_dir(spill_dir);
+		if (spill_dir[0] && spill_remove)
+			spill_remove(spill_dir);
 		static const char msg[] = "\nflow: interrupted again: exiting now\n";
 		ssize_t w = write(STDERR_FILENO, msg, sizeof msg - 1);
 		(void)w;
@@ -126,9 +118,23 @@ bool run_cancelled(void)
 	       __atomic_load_n(&stopped, __ATOMIC_RELAXED) != 0;
 }
 
-void interrupt_set_spill_dir(const char *dir)
+void interrupt_spill_begin(void)
 {
 	pthread_mutex_lock(&dir_mu);
-	snprintf(spill_dir, sizeof spill_dir, "%s", dir ? dir : "");
+}
+
+void interrupt_spill_end(void)
+{
 	pthread_mutex_unlock(&dir_mu);
+}
+
+void interrupt_set_spill_dir(const char *dir, void (*remove)(const char *dir))
+{
+	snprintf(spill_dir, sizeof spill_dir, "%s", dir ? dir : "");
+	spill_remove = dir ? remove : NULL;
+}
+
+bool interrupt_spill_dir_is(const char *dir)
+{
+	return dir && spill_dir[0] && strcmp(spill_dir, dir) == 0;
 }

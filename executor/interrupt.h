@@ -10,8 +10,14 @@
  * poll at backward jumps and calls and blocking natives check: the run's
  * calls are cancelled as @timeout cancels one; the run then ends through its
  * normal path, so outputs are flushed and closed. A second signal removes
- * the spill directory named with interrupt_set_spill_dir and exits at
+ * the spill directory registered with interrupt_set_spill_dir and exits at
  * once with 128 + the signal.
+ *
+ * The store creates its directory and the files in it between
+ * interrupt_spill_begin and interrupt_spill_end, and registers the
+ * directory in between: a second signal that comes meanwhile waits for
+ * interrupt_spill_end, so it never misses a directory or a file that is
+ * being made.
  *
  * Ownership: process-wide state; the spill directory's name is copied. */
 #ifndef FLOW_INTERRUPT_H
@@ -26,10 +32,16 @@ bool interrupt_arm(void);
 bool interrupt_armed(void);
 /* The first signal taken (SIGINT, SIGTERM), or 0. */
 int interrupt_signal(void);
-/* The directory a second signal removes before exiting (NULL: none). */
-void interrupt_set_spill_dir(const char *dir);
-/* Removes a spill directory (its LMDB files, then the directory). */
-void interrupt_remove_spill_dir(const char *dir);
+/* Holds off a second signal's removal while a spill directory or a file
+ * in it is made (a mutex: no nesting; never held across blocking work). */
+void interrupt_spill_begin(void);
+void interrupt_spill_end(void);
+/* Called between interrupt_spill_begin and _end: the directory a second
+ * signal removes with remove(dir) before exiting (dir NULL: none). */
+void interrupt_set_spill_dir(const char *dir, void (*remove)(const char *dir));
+/* The registered directory is dir (compared by name)? Between begin and
+ * end. */
+bool interrupt_spill_dir_is(const char *dir);
 /* Is the run being cancelled (a signal taken, or interrupt_stop_run)?
  * Cheap; any thread. */
 bool run_cancelled(void);

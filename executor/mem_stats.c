@@ -3,21 +3,14 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "executor/mem_stats.h"
+#include "executor/run_obs.h" /* obs_now_ns: the clock --stats times with */
 
 static bool enabled;
 static uint64_t last_ns; /* when the last sample was claimed */
 static uint64_t peak_rss, peak_anon, peak_file; /* KiB; 0: never sampled */
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* The number after "Name:" on its line of buf, in kB; false if absent. */
 static bool field(const char *buf, const char *name, uint64_t *out)
@@ -80,7 +73,7 @@ void mem_sample(void)
 {
 	if (!__atomic_load_n(&enabled, __ATOMIC_RELAXED))
 		return;
-	uint64_t t = now_ns(), last = __atomic_load_n(&last_ns, __ATOMIC_RELAXED);
+	uint64_t t = obs_now_ns(), last = __atomic_load_n(&last_ns, __ATOMIC_RELAXED);
 	if (t - last < MEM_SAMPLE_MS * 1000000ull)
 		return;
 	/* one thread claims this period's sample; the others go on */

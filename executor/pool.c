@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "executor/pool.h"
+#include "lang/value.h"
 #include "executor/remote_async.h"
 #include "executor/run_obs.h"
 #include "executor/watchdog.h"
@@ -38,6 +39,7 @@ static bool start_worker(pool *p, int k)
 	pthread_attr_t at;
 	pthread_attr_init(&at);
 	pthread_attr_setstacksize(&at, WORKER_STACK);
+	val_threads_begin(); /* the new thread touches values (value.h) */
 	w->started = pthread_create(&w->th, &at, worker_main, w) == 0;
 	pthread_attr_destroy(&at);
 	return w->started;

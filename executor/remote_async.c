@@ -1,6 +1,7 @@
 /* remote_async.c - DAG task calls sent to a remote node without a thread
  * waiting for each (remote_async.h). */
 #include "executor/remote_async.h"
+#include "lang/value.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -161,6 +162,7 @@ static void resend_later(remote_async *ra, acall *c)
 	pthread_mutex_lock(&ra->rmu);
 	c->next = ra->resend;
 	ra->resend = c;
+	val_threads_begin(); /* the new thread touches values (value.h) */
 	if (!ra->rstarted)
 		ra->rstarted = pthread_create(&ra->rth, NULL, resend_main, ra) == 0;
 	pthread_cond_signal(&ra->rcv);

@@ -25,8 +25,10 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "executor/interrupt.h"
 #include "executor/mem_stats.h"
 #include "lang/encode.h"
 #include "lang/flow_err.h"
@@ -681,9 +683,26 @@ store *store_open(const store_opts *o, char **err)
 	/* the owner's pid in the name: a later run removes it if we die */
 	if (asprintf(&dir, "%s/flow-spill-%ld-XXXXXX", base, (long)getpid()) < 0)
 		abort();
-	if (!mkdtemp(dir)) {
+	/* made and registered at once: a second signal removes it or finds
+	 * nothing (interrupt.h) */
+	interrupt_spill_begin();
+	bool made = mkdtemp(dir) != NULL;
+	int en = errno;
+	if (made) {
+		/* tests/faults/faults.sh: a second signal that comes in between */
+		const char *delay = getenv("FLOW_TEST_SPILL_DIR_DELAY_MS");
+		if (delay && *delay) { /* the whole time: a signal's handler cuts a sleep short */
+			long ms = atol(delay);
+			struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+			while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+				;
+		}
+		interrupt_set_spill_dir(dir, remove_dir);
+	}
+	interrupt_spill_end();
+	if (!made) {
 		seterr(err, FLOW_EIO, "spill directory %s: cannot create a directory in it: %s", base,
-		       strerror(errno));
+		       strerror(en));
 		free(dir);
 		store_close(s);
 		return NULL;
@@ -710,7 +729,7 @@ store *store_open(const store_opts *o, char **err)
 
 /* Opens LMDB in s->dir: at the first spill, so a run that never spills
  * reserves no map. */
-static int open_env(store *s, char **err)
+static int open_env_files(store *s, char **err)
 {
 	int rc;
 	MDB_txn *txn = NULL;
@@ -760,6 +779,16 @@ fail:
 	return -1;
 }
 
+/* The files are made while a second signal waits (interrupt.h): it finds
+ * them all, or none is made after it removed the directory's files. */
+static int open_env(store *s, char **err)
+{
+	interrupt_spill_begin();
+	int rc = open_env_files(s, err);
+	interrupt_spill_end();
+	return rc;
+}
+
 void store_close(store *s)
 {
 	if (!s)
@@ -782,8 +811,13 @@ void store_close(store *s)
 	if (s->big_dfd >= 0)
 		close(s->big_dfd);
 	free(s->rbuf);
-	if (s->dir)
+	if (s->dir) {
+		interrupt_spill_begin(); /* a second signal now finds it gone */
 		remove_dir(s->dir);
+		if (interrupt_spill_dir_is(s->dir))
+			interrupt_set_spill_dir(NULL, NULL);
+		interrupt_spill_end();
+	}
 	free(s->dir);
 	for (int i = s->nmade; i-- > 0;) { /* the parents we made, deepest first */
 		rmdir(s->made[i]);

@@ -38,6 +38,13 @@ void val_oom(size_t n)
 	abort();
 }
 
+bool val_threads_on;
+
+void val_threads_begin(void)
+{
+	__atomic_store_n(&val_threads_on, true, __ATOMIC_SEQ_CST);
+}
+
 /* Zero-filled, so VM-defined objects start from a known state. */
 void *vobj_alloc(size_t size, vtype type)
 {
@@ -238,7 +245,7 @@ static void drop_child(value v)
 	if (!V_IS_HEAP(v.t))
 		return;
 	vobj *o = v.as.o;
-	if (__atomic_sub_fetch(&o->rc, 1, __ATOMIC_ACQ_REL) != 0)
+	if (vobj_rc_dec(o) != 0)
 		return;
 	if (o->type == V_STR) {
 		free(o);

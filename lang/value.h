@@ -10,7 +10,9 @@
  *   - Accessors that return a value (list_get, dict_get) return a
  *     BORROWED reference valid while the container is alive and unchanged.
  *   - Containers hold their own references: list_append(l, v) holds v.
- * Refcounts are atomic, so values may be shared between threads. A value
+ * Refcounts are atomic once a second thread may touch values
+ * (val_threads_begin), so values may be shared between threads; before
+ * that they are plain increments. A value
  * shared between threads must be frozen first (val_freeze): frozen objects
  * are never mutated, so readers need no lock. Mutating a frozen list/dict
  * is the VM's job to avoid (copy-on-write: list_thaw/dict_thaw).
@@ -90,16 +92,45 @@ static inline value v_float(double f) { value v; v.t = V_FLOAT; v.as.f = f; retu
 static inline value v_obj(vobj *o) { value v; v.t = o->type; v.as.o = o; return v; }
 
 /* ---- reference counting -------------------------------------------- */
+/* While one thread is all that touches values (flow run --serial, check,
+ * compile: the VM's hot loops), counts change with plain adds: a locked
+ * add costs ~20 cycles and stalls on a cache miss, and most opcodes do
+ * one or two. val_threads_begin switches every count to atomic operations
+ * for good: whoever starts a thread that may hold, release or pass a value
+ * (the executors' pools, the cluster's threads and its transport's, a test)
+ * calls it first, in the thread that starts it, so pthread_create orders
+ * the plain adds before the new thread's first atomic one. Threads that
+ * never touch a value (the signal thread, the watchdog) need not. */
+extern bool val_threads_on; /* read with val_threads(); set only by val_threads_begin */
+void val_threads_begin(void);
+static inline bool val_threads(void)
+{
+	return __atomic_load_n(&val_threads_on, __ATOMIC_RELAXED);
+}
+static inline void vobj_rc_inc(vobj *o)
+{
+	if (__builtin_expect(val_threads(), 0))
+		__atomic_add_fetch(&o->rc, 1, __ATOMIC_RELAXED);
+	else
+		o->rc++;
+}
+/* The count after the decrement (0: the caller frees). */
+static inline uint32_t vobj_rc_dec(vobj *o)
+{
+	if (__builtin_expect(val_threads(), 0))
+		return __atomic_sub_fetch(&o->rc, 1, __ATOMIC_ACQ_REL);
+	return --o->rc;
+}
 void val_free_obj(vobj *o); /* called when rc reaches 0; frees children */
 static inline value val_hold(value v)
 {
 	if (V_IS_HEAP(v.t))
-		__atomic_add_fetch(&v.as.o->rc, 1, __ATOMIC_RELAXED);
+		vobj_rc_inc(v.as.o);
 	return v;
 }
 static inline void val_rele(value v)
 {
-	if (V_IS_HEAP(v.t) && __atomic_sub_fetch(&v.as.o->rc, 1, __ATOMIC_ACQ_REL) == 0)
+	if (V_IS_HEAP(v.t) && vobj_rc_dec(v.as.o) == 0)
 		val_free_obj(v.as.o);
 }
 /* Marks v and everything reachable from it frozen (immutable, shareable). */

@@ -65,7 +65,10 @@ int vm_execute(flow_vm *vm, value *out)
 	NEXT();
 
 L_MOVE:
-	VM_SET(R(A), val_hold(*R(B)));
+	/* the same object already there (xs.append(x) moves xs to a scratch
+	 * register and back each time): its count would go up and down */
+	if (!V_IS_HEAP(R(A)->t) || R(A)->as.o != R(B)->as.o || R(A)->t != R(B)->t)
+		VM_SET(R(A), val_hold(*R(B)));
 	NEXT();
 L_LOADK:
 	VM_SET(R(A), val_hold(k[BC_Bx(i)]));

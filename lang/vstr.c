@@ -125,7 +125,7 @@ value str_new_dedup(str_dedup *t, const char *s, size_t len)
 	vstr **slot = &t->slot[h & t->mask];
 	vstr *o = *slot;
 	if (o && o->hash == h && o->len == len && memcmp(o->data, s, len) == 0) {
-		__atomic_add_fetch(&o->h.rc, 1, __ATOMIC_RELAXED);
+		vobj_rc_inc(&o->h);
 		return v_obj(&o->h);
 	}
 	/* a miss replaces the slot: a direct-mapped cache, no probing */

@@ -1,6 +1,7 @@
 /* actors.c - actors on the cluster (actors.h): a node's hosted actors,
  * the head's directory, and the callers' side. */
 #include "actors.h"
+#include "lang/value.h"
 
 #include <pthread.h>
 #include <semaphore.h>
@@ -178,6 +179,7 @@ void ac_host_add(ac_host *a, uint32_t pipe, cl_plan *plan, struct wire_call *c)
 			pthread_attr_t at;
 			pthread_attr_init(&at);
 			pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+			val_threads_begin(); /* the new thread touches values (value.h) */
 			if (a->stop || pthread_create(&x->th, &at, actor_main, x) != 0) {
 				val_rele(x->fields);
 				pthread_cond_destroy(&x->cv);

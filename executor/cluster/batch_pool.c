@@ -7,6 +7,7 @@
  * waits for a call queued behind itself. (A sleep keeps its CPU, as in
  * Ray: a node's `cpus_used` counts its sleeping tasks.) */
 #include "batch_int.h"
+#include "lang/value.h"
 #include "lang/vm.h" /* ERR_* kinds of a failed call */
 
 #include <pthread.h>
@@ -201,6 +202,7 @@ bt_pool *bt_pool_start(int threads, const char *name, const flow_node_view *view
 	if (!p->threads)
 		abort();
 	pthread_mutex_lock(&p->mu); /* a thread may block and start another */
+	val_threads_begin(); /* the new thread touches values (value.h) */
 	for (int i = 0; i < p->cpus; i++)
 		if (pthread_create(&p->threads[p->nthreads], NULL, pool_main, p) == 0)
 			p->nthreads++;

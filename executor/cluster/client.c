@@ -1,5 +1,6 @@
 /* client.c - `flow run --address`'s side of the wire (client.h). */
 #include "client.h"
+#include "lang/value.h"
 
 #include <pthread.h>
 #include <semaphore.h>
@@ -743,6 +744,7 @@ static void call_back(cl_client *cl, struct slot *s, struct wire_done *d)
 		pthread_mutex_lock(&cl->mu);
 		cl->resends++;
 		pthread_mutex_unlock(&cl->mu);
+		val_threads_begin(); /* the new thread touches values (value.h) */
 		if (pthread_create(&th, &at, resend_main, r) == 0) {
 			pthread_attr_destroy(&at);
 			return;

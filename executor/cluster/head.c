@@ -1,5 +1,6 @@
 /* head.c - the head daemon: membership over the authenticated listener. */
 #include "head.h"
+#include "lang/value.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -1076,6 +1077,7 @@ static void forward_gone(struct head *h, uint32_t pipe)
 	pthread_attr_t at;
 	pthread_attr_init(&at);
 	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+	val_threads_begin(); /* the new thread touches values (value.h) */
 	if (cx && (cx->n == 0 || pthread_create(&t, &at, cancel_main, cx) != 0))
 		free(cx);
 	pthread_attr_destroy(&at);

@@ -1,6 +1,7 @@
 /* objects.c - large values held by the node that made them and pulled by
  * the consumer in chunks (objects.h). */
 #include "objects.h"
+#include "lang/value.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -1312,6 +1313,7 @@ static int pull(const uint8_t id[32], const char *addr, uint64_t total, value *o
 		pthread_t t[OBJ_WINDOW], toucher;
 		int touching = left > 0 && pthread_create(&toucher, NULL, pull_touch, &p) == 0;
 		int started = 0;
+		val_threads_begin(); /* the new threads touch values (value.h) */
 		for (int i = 1; i < nt; i++)
 			if (pthread_create(&t[started], NULL, pull_main, &p) == 0)
 				started++;

@@ -1,5 +1,6 @@
 /* transport.c - authenticated req/rep connections over nng (transport.h). */
 #include "transport.h"
+#include "lang/value.h"
 #include "handshake.h"
 
 #include <arpa/inet.h>
@@ -358,6 +359,7 @@ int wire_server_open(wire_server **out, const char *url, const auth_token *tok, 
 	s->tok = *tok;
 	pthread_mutex_init(&s->mu, NULL);
 	timed_init(&s->rt);
+	val_threads_begin(); /* nng's threads run our callbacks, which touch values (value.h) */
 	int rv = nng_rep0_open(&s->sock);
 	if (rv == 0)
 		rv = nng_socket_set_size(s->sock, NNG_OPT_RECVMAXSZ, WIRE_HEADER + WIRE_MAX_PAYLOAD);
@@ -928,6 +930,7 @@ int wire_client_open_max(wire_client **out, const char *url, size_t recv_max, in
 	}
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_cond_init(&c->cv, NULL);
+	val_threads_begin(); /* nng's threads run our callbacks, which touch values (value.h) */
 	int rv = nng_req0_open(&c->sock);
 	if (rv == 0)
 		rv = nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, recv_max);

@@ -1,5 +1,6 @@
 /* worker.c - the worker daemon: join, heartbeat, leave (worker.h). */
 #include "worker.h"
+#include "lang/value.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -477,6 +478,7 @@ int worker_run(const struct node_opts *o, verr *e)
 	int port = wire_server_port(listener);
 	if (connect_join(w, o, url, port, CONNECT_MS, e) != CJ_OK)
 		goto out;
+	val_threads_begin(); /* the new thread touches values (value.h) */
 	if (pthread_create(&hb, NULL, heartbeat_main, w) != 0) {
 		verr_set(e, "cannot start the heartbeat thread");
 		leave(w);
@@ -537,6 +539,7 @@ int worker_run(const struct node_opts *o, verr *e)
 		atomic_store(&w->quit, 0);
 		atomic_store(&w->left, 0);
 		atomic_store(&w->lost, 0);
+		val_threads_begin(); /* the new thread touches values (value.h) */
 		if (pthread_create(&hb, NULL, heartbeat_main, w) != 0) {
 			verr_set(e, "cannot start the heartbeat thread");
 			leave(w);

@@ -83,8 +83,11 @@ if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null && unshare -m true 2>/dev
 	hide 'lib(open|c)?blas\.so' "$flow" run "$tmp/small.flow" >"$tmp/nb2.out" 2>&1
 	ok "no BLAS: other programs still run" grep -qx 3 "$tmp/nb2.out"
 	hide 'libgvc\.so' env PATH=/nonexistent "$flow" dot -T svg -o "$tmp/c.svg" "$tmp/small.flow" 2>"$tmp/ng.err"
-	ok "no Graphviz, no dot program: fails" test $? != 0
-	ok "no Graphviz, no dot program: says so" grep -q 'Graphviz' "$tmp/ng.err"
+	ok "no Graphviz, no dot program: exit 1" test $? = 1
+	ok "no Graphviz, no dot program: says what is missing" grep -q \
+		'^flow: error: drawing svg needs Graphviz: its library (package libgvc6) or its dot program (package graphviz), and neither is here: .*libgvc\.so\.6' \
+		"$tmp/ng.err"
+	ok "no Graphviz, no dot program: no file left" test ! -e "$tmp/c.svg"
 	# (the dot program links the same library: no fallback to test here)
 	hide 'libgvc\.so' "$flow" dot "$tmp/small.flow" >"$tmp/e.dot"
 	ok "no Graphviz: DOT text still written" grep -q '^digraph' "$tmp/e.dot"

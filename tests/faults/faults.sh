@@ -26,6 +26,18 @@ let rs = [work(i) for i in range(200)]
 print("stage 2 started")
 for i in range(200) { print(get(rs[i])[0]) }
 F
+# spills at once (lists of 100k ints over a 1000-byte cap), then runs on
+cat >"$tmp/spill.flow" <<'F'
+task big(i: int) -> list { return [i + j for j in range(100000)] }
+task spin(n: int) -> int {
+    s = 0
+    for k in range(n) { s = s + k }
+    return s
+}
+let rs = [big(i) for i in range(8)]
+for i in range(8) { print(len(get(rs[i]))) }
+print(get(spin(2000000000)))
+F
 mkdir "$tmp/spill"
 rc=$(timeout 60 python3 "$here/sigrun.py" 2 SIGINT "$tmp/out" "$tmp/err" \
 	"$flow" run --trace "$tmp/t.json" --object-store-memory 1000 --spill-dir "$tmp/spill" \
@@ -43,6 +55,19 @@ rc=$(timeout 60 python3 "$here/sigrun.py" 2 SIGTERM "$tmp/out" "$tmp/err" \
 rc=$(timeout 60 python3 "$here/sigrun.py" 2 SIGINT,SIGINT "$tmp/out" "$tmp/err" \
 	"$flow" run --object-store-memory 1000 --spill-dir "$tmp/spill" "$tmp/stage.flow")
 [ "$rc" = 130 ] && [ -z "$(ls "$tmp/spill")" ] && ok || bad "two SIGINTs: exit $rc, left: $(ls "$tmp/spill")"
+# both while the store makes its directory (the hook sleeps between mkdir
+# and registering it): the second waits for it to be registered, removes it
+rc=$(FLOW_TEST_SPILL_DIR_DELAY_MS=1500 timeout 60 python3 "$here/sigrun.py" 0.5 SIGINT,SIGINT \
+	"$tmp/out" "$tmp/err" "$flow" run --object-store-memory 1000 --spill-dir "$tmp/spill" "$tmp/stage.flow")
+[ "$rc" = 130 ] && [ -z "$(ls "$tmp/spill")" ] && ok ||
+	bad "two SIGINTs while the spill dir is made: exit $rc, left: $(ls "$tmp/spill")"
+rm -rf "${tmp:?}/spill/"*
+# and after a spill: the big-object file goes too, so the directory can
+rc=$(timeout 60 python3 "$here/sigrun.py" 2 SIGINT,SIGINT "$tmp/out" "$tmp/err" \
+	"$flow" run --object-store-memory 1000 --spill-dir "$tmp/spill" "$tmp/spill.flow")
+[ "$rc" = 130 ] && [ -z "$(ls "$tmp/spill")" ] && ok ||
+	bad "two SIGINTs after a spill: exit $rc, left: $(ls -R "$tmp/spill")"
+rm -rf "${tmp:?}/spill/"*
 
 # ---- SIGKILL: what the driver printed is in the file ----
 # (flow itself is killed, not a timeout wrapper; its spill directory is

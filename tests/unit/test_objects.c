@@ -565,6 +565,7 @@ static void hostile_holder(value want)
 	list_append_take(l, v_int((int64_t)htotal));
 	assert_int_equal(dict_set(ref, k, l, &e), 0);
 	pthread_t th;
+	val_threads_begin(); /* values cross threads from here (value.h) */
 	assert_int_equal(pthread_create(&th, NULL, holder_main, s), 0);
 
 	static const char *const said[H_N] = {

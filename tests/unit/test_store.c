@@ -698,6 +698,7 @@ static void test_threads(void **state)
 	store *s = open_store(64 * KiB, 0);
 	pthread_t th[NTHREADS];
 	worker w[NTHREADS];
+	val_threads_begin(); /* values cross threads from here (value.h) */
 	for (int i = 0; i < NTHREADS; i++) {
 		w[i] = (worker){s, i, 0};
 		assert_int_equal(pthread_create(&th[i], NULL, work, &w[i]), 0);

@@ -677,6 +677,7 @@ static void test_handshake(void **state)
 	const char *url = "inproc://test-wire-handshake";
 	assert_int_equal(wire_server_open(&v.s, url, &good, &e), 0);
 	pthread_t th;
+	val_threads_begin(); /* values cross threads from here (value.h) */
 	pthread_create(&th, NULL, serve, &v);
 
 	/* the right token: the handshake passes and requests are served */
