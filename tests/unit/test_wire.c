@@ -268,15 +268,17 @@ static void test_oversized_unknown_version(void **state)
 	assert_int_equal(WIRE_VERSION, 6); /* docs/wire.md and the HMAC labels say so */
 	f[4] = WIRE_VERSION + 1; /* a newer peer */
 	assert_int_equal(wire_decode(f, b.len, &d, &e), WIRE_EVERSION);
-	assert_non_null(strstr(e.msg, "version 6"));
+	assert_non_null(strstr(e.msg, "version 7"));
 	f[4] = 1; /* an older one (one task per message) */
 	assert_int_equal(wire_decode(f, b.len, &d, &e), WIRE_EVERSION);
-	assert_non_null(strstr(e.msg, "version 1, this side speaks 5"));
+	assert_non_null(strstr(e.msg, "version 1, this side speaks 6"));
 	f[4] = 2; /* outcomes without their node's thread and times */
 	assert_int_equal(wire_decode(f, b.len, &d, &e), WIRE_EVERSION);
 	f[4] = 3; /* a lost argument told by its error's text, not its status */
 	assert_int_equal(wire_decode(f, b.len, &d, &e), WIRE_EVERSION);
 	f[4] = 4; /* a result that cannot travel told by the error's text */
+	assert_int_equal(wire_decode(f, b.len, &d, &e), WIRE_EVERSION);
+	f[4] = 5; /* outcomes without their failure's kind */
 	assert_int_equal(wire_decode(f, b.len, &d, &e), WIRE_EVERSION);
 	f[4] = WIRE_VERSION;
 
@@ -354,23 +356,28 @@ static void test_malformed(void **state)
 	memset(f + 47, 0, 16);
 	f[47] = 5;       /* start_us */
 	f[55] = 9;       /* end_us */
-	le32(f + 8, 51);
-	assert_int_equal(wire_decode(f, 63, &d, &e), WIRE_EMALFORMED);
+	f[63] = 3;       /* ekind (version 6): timeout */
+	le32(f + 8, 52);
+	assert_int_equal(wire_decode(f, 64, &d, &e), WIRE_EMALFORMED);
 	assert_non_null(strstr(e.msg, "value"));
 	f[30] = ENC_NONE;
-	assert_int_equal(wire_decode(f, 63, &d, &e), WIRE_OK);
+	assert_int_equal(wire_decode(f, 64, &d, &e), WIRE_OK);
 	assert_int_equal(d.u.tasks_done.dones.n, 1);
 	assert_int_equal(d.u.tasks_done.dones.v[0].thread, 3);
 	assert_int_equal(d.u.tasks_done.dones.v[0].start_us, 5);
 	assert_int_equal(d.u.tasks_done.dones.v[0].end_us, 9);
+	assert_int_equal(d.u.tasks_done.dones.v[0].ekind, 3);
 	wire_msg_free(&d);
 	/* a version-2 outcome (without the three fields) is malformed now */
 	le32(f + 8, 31);
 	assert_int_equal(wire_decode(f, 43, &d, &e), WIRE_EMALFORMED);
+	/* a version-5 outcome (without ekind) is malformed now */
 	le32(f + 8, 51);
-	/* ... claiming 60000 outcomes in 47 bytes: refused before allocating */
+	assert_int_equal(wire_decode(f, 63, &d, &e), WIRE_ETRUNC);
+	le32(f + 8, 52);
+	/* ... claiming 60000 outcomes in 48 bytes: refused before allocating */
 	le32(f + 12, 60000);
-	assert_int_equal(wire_decode(f, 63, &d, &e), WIRE_EMALFORMED);
+	assert_int_equal(wire_decode(f, 64, &d, &e), WIRE_EMALFORMED);
 	assert_non_null(strstr(e.msg, "cannot fit"));
 	/* RUN_TASKS claiming more calls than a list may hold */
 	f[6] = WM_RUN_TASKS;
