@@ -278,13 +278,18 @@ static bool feeds(const dag *g, uint32_t v, uint32_t want)
 	return false;
 }
 
+static bool held_edge(const sched *s, uint32_t u, uint32_t t);
+
 bool sched_take_for(sched *s, res_pool *r, uint32_t want, sched_item *it)
 {
 	if (run_cancelled() || s->stop || s->cut != NO_NODE || s->ready.n == 0)
 		return false;
 	uint32_t v = bq_peek(&s->ready);
 	const bc_attrs *needs = res_needs(s->g, v);
-	if (!feeds(s->g, v, want) || !res_fits(r, needs))
+	/* not a call the staged driver only holds: the continuation does not
+	 * wait for it, and it may wait for what the driver does next (Ray's
+	 * signal pattern: run on the driver's thread, it would never end) */
+	if (!feeds(s->g, v, want) || held_edge(s, v, want) || !res_fits(r, needs))
 		return false;
 	bq_pop(&s->ready);
 	*it = (sched_item){ NULL, v, needs };
