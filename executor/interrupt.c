@@ -12,6 +12,7 @@
 
 
 static int taken;                  /* atomic: the first signal, or 0 */
+static int cancel_word;            /* atomic: 1 once taken or stopped */
 static pthread_mutex_t dir_mu = PTHREAD_MUTEX_INITIALIZER;
 static char spill_dir[PATH_MAX];   /* guarded by dir_mu */
 static void (*spill_remove)(const char *dir); /* guarded by dir_mu */
@@ -42,8 +43,10 @@ static void *sig_main(void *arg)
 		/* the watchdog (watchdog.c) turns it into every host's cancel flag:
 		 * atomic words the VMs poll, where vm_interrupted is a plain one */
 		if (__atomic_compare_exchange_n(&taken, &expect, sig, false, __ATOMIC_SEQ_CST,
-		                                __ATOMIC_SEQ_CST))
+		                                __ATOMIC_SEQ_CST)) {
+			__atomic_store_n(&cancel_word, 1, __ATOMIC_SEQ_CST); /* the driver's VM */
 			continue;
+		}
 		/* the second: out at once, leaving no spill directory behind; the
 		 * lock waits for a directory or file being made (never released:
 		 * whoever waits for it next is ended by _exit) */
@@ -105,6 +108,12 @@ static int stopped; /* atomic: interrupt_stop_run was called */
 void interrupt_stop_run(void)
 {
 	__atomic_store_n(&stopped, 1, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&cancel_word, 1, __ATOMIC_SEQ_CST);
+}
+
+int *interrupt_cancel_word(void)
+{
+	return &cancel_word;
 }
 
 bool run_stopped(void)

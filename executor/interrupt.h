@@ -52,5 +52,9 @@ bool run_cancelled(void);
 void interrupt_stop_run(void);
 /* Was interrupt_stop_run called? */
 bool run_stopped(void);
+/* A word that becomes 1 once the run is cancelled (run_cancelled), for
+ * the cancel flag of a VM no watchdog watches: the driver's (task_host_vm),
+ * whose loops would otherwise run on after a signal. Never cleared. */
+int *interrupt_cancel_word(void);
 
 #endif

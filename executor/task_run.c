@@ -1115,6 +1115,9 @@ flow_vm *task_host_vm(task_host *h)
 	c.task_name = NULL;
 	c.self = v_none();
 	c.node = h->node;
+	/* not h->cancel (the @timeout of the calls it makes, cleared after
+	 * each): a signal stops the driver's own loops (interrupt.h) */
+	c.cancel = interrupt_cancel_word();
 	rng_seed(&c.rng, rng_mix(h->seed, 0));
 	return vm_new(h->prog, &c);
 }

@@ -69,6 +69,58 @@ rc=$(timeout 60 python3 "$here/sigrun.py" 2 SIGINT,SIGINT "$tmp/out" "$tmp/err" 
 	bad "two SIGINTs after a spill: exit $rc, left: $(ls -R "$tmp/spill")"
 rm -rf "${tmp:?}/spill/"*
 
+# ---- a signal stops the driver's own work (its loops, sleeps) ----
+# The driver's VM polls the run's cancel word (interrupt.h): a loop in the
+# staged driver stops within a fraction of a second, not after 20 s. Each
+# case allows 5 s after the signal (the loops would run 20 s: before the
+# fix the run exited 130 only once its loop had ended).
+cat >"$tmp/dloop.flow" <<'F'
+import time
+task f(x: int) -> int { return x }
+let t0 = time.monotonic()
+let n = 0
+print("looping")
+while time.monotonic() - t0 < 20 { n += 1 }
+print(n)
+F
+cat >"$tmp/dtry.flow" <<'F'
+import time
+let t0 = time.monotonic()
+let n = 0
+while time.monotonic() - t0 < 20 { try { n += 1 } except e { n += 0 } }
+print(n)
+F
+cat >"$tmp/dsleep.flow" <<'F'
+import time
+task f(x: int) -> int { return x }
+print(get(f(1)))
+time.sleep(20)
+print("woke")
+F
+# sigint_case NAME SIG WANT_RC ARGS...: signal after 1 s, exit WANT_RC within 5 s
+sigint_case() {
+	local name=$1 sig=$2 want=$3
+	shift 3
+	local t0 rc el
+	t0=$(date +%s%N)
+	rc=$(timeout 60 python3 "$here/sigrun.py" 1 "$sig" "$tmp/out" "$tmp/err" "$flow" run "$@")
+	el=$((($(date +%s%N) - t0) / 1000000))
+	[ "$rc" = "$want" ] && [ "$el" -lt 6000 ] && ok ||
+		bad "$name: exit $rc after ${el} ms, want $want within 6000 ms: $(tail -c 300 "$tmp/err")"
+	grep -q "interrupted by $sig" "$tmp/err" && ok || bad "$name: no summary: $(tail -3 "$tmp/err")"
+}
+sigint_case "driver loop, --serial" SIGINT 130 --serial "$tmp/dloop.flow"
+grep -q "^looping" "$tmp/out" && ok || bad "driver loop: its print before the loop lost"
+sigint_case "driver loop, --cpus 2" SIGINT 130 --cpus 2 "$tmp/dloop.flow"
+sigint_case "driver loop, SIGTERM" SIGTERM 143 --cpus 2 "$tmp/dloop.flow"
+sigint_case "driver loop catching errors" SIGINT 130 --serial "$tmp/dtry.flow"
+"$flow" compile -o "$tmp/dloop.plan" "$tmp/dloop.flow" && ok || bad "compile dloop.flow"
+sigint_case "driver loop, a plan, --serial" SIGINT 130 --serial "$tmp/dloop.plan"
+sigint_case "driver loop, a plan, --cpus 2" SIGINT 130 --cpus 2 "$tmp/dloop.plan"
+sigint_case "driver in time.sleep, --serial" SIGINT 130 --serial "$tmp/dsleep.flow"
+sigint_case "driver in time.sleep, --cpus 2" SIGINT 130 --cpus 2 "$tmp/dsleep.flow"
+! grep -q "woke" "$tmp/out" && ok || bad "driver in time.sleep: slept on"
+
 # ---- SIGKILL: what the driver printed is in the file ----
 # (flow itself is killed, not a timeout wrapper; its spill directory is
 # left behind, for the sweep below)
