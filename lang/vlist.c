@@ -7,6 +7,19 @@
 #include <string.h>
 #include "small_limits.h"
 
+/* Marks l VLIST_MIXED when v is an item the flag is about (value.h). */
+static inline void note_item(vlist *l, value v)
+{
+	if (v.t > V_STR)
+		l->h.extra |= VLIST_MIXED;
+}
+
+/* The result of copying items of src into dst may hold what src holds. */
+static inline void note_items_of(vlist *dst, value src)
+{
+	dst->h.extra |= list_of(src)->h.extra & VLIST_MIXED;
+}
+
 value list_new(size_t cap)
 {
 	vlist *l = vobj_alloc(sizeof *l, V_LIST);
@@ -42,6 +55,7 @@ void list_append_take(value lv, value v)
 	vlist *l = list_of(lv);
 	if (l->len == l->cap)
 		list_grow(l, l->len + 1);
+	note_item(l, v);
 	l->items[l->len++] = v;
 }
 
@@ -54,6 +68,7 @@ void list_set(value lv, size_t i, value v)
 {
 	vlist *l = list_of(lv);
 	value old = l->items[i];
+	note_item(l, v);
 	l->items[i] = val_hold(v);
 	val_rele(old);
 }
@@ -84,6 +99,7 @@ int list_slice(value lv, bool has_lo, int64_t lo, bool has_hi, int64_t hi,
 		step = -INT64_MAX;
 	value r = list_new(count);
 	vlist *rl = list_of(r);
+	note_items_of(rl, lv);
 	const value *src = list_of(lv)->items;
 	int64_t j = start;
 	for (size_t k = 0; k < count; k++, j += step)
@@ -98,6 +114,8 @@ value list_concat(value a, value b)
 	size_t na = list_len(a), nb = list_len(b);
 	value r = list_new(na + nb);
 	vlist *rl = list_of(r);
+	note_items_of(rl, a);
+	note_items_of(rl, b);
 	for (size_t i = 0; i < na; i++)
 		rl->items[i] = val_hold(list_get(a, i));
 	for (size_t i = 0; i < nb; i++)
@@ -122,6 +140,7 @@ int list_repeat(value lv, int64_t n, value *out, verr *e)
 	}
 	value r = list_new(total);
 	vlist *rl = list_of(r);
+	note_items_of(rl, lv);
 	const value *src = list_of(lv)->items;
 	for (size_t k = 0; k < total; k++)
 		rl->items[k] = val_hold(src[k % len]);
@@ -146,6 +165,7 @@ void list_extend(value lv, value other)
 	size_t n = list_len(other); /* read first: other may be lv itself */
 	vlist *l = list_of(lv);
 	list_grow(l, l->len + n);
+	note_items_of(l, other);
 	const value *src = list_of(other)->items;
 	for (size_t i = 0; i < n; i++)
 		l->items[l->len + i] = val_hold(src[i]);
@@ -157,6 +177,7 @@ value list_thaw(value lv)
 	size_t n = list_len(lv);
 	value r = list_new(n);
 	vlist *rl = list_of(r);
+	note_items_of(rl, lv);
 	for (size_t i = 0; i < n; i++)
 		rl->items[i] = val_hold(list_get(lv, i));
 	rl->len = n;
