@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "small_limits.h"
+#include "hugemem.h"
 
 /* Marks l VLIST_MIXED when v is an item the flag is about (value.h). */
 static inline void note_item(vlist *l, value v)
@@ -30,6 +31,9 @@ value list_new(size_t cap)
 		if (!l->items)
 			val_oom(cap * sizeof(value));
 		l->cap = cap;
+		/* callers ask for a capacity they fill at once (split, slices) */
+		if (cap * sizeof(value) >= MEM_PREFAULT_MIN)
+			mem_prefault(l->items, cap * sizeof(value));
 	}
 	return v_obj(&l->h);
 }
@@ -46,6 +50,9 @@ static void list_grow(vlist *l, size_t need)
 	value *p = realloc(l->items, cap * sizeof(value));
 	if (!p)
 		val_oom(cap * sizeof(value));
+	/* the grown part of a big list: appends fill it next */
+	if (cap * sizeof(value) >= MEM_PREFAULT_MIN)
+		mem_prefault(p + l->cap, (cap - l->cap) * sizeof(value));
 	l->items = p;
 	l->cap = cap;
 }
