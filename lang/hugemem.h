@@ -31,7 +31,8 @@ static inline void mem_advise_huge(void *p, size_t n)
 #endif
 }
 
-/* Blocks at least this big that will be written soon are prefaulted. */
+/* Blocks at least this big that will be written soon are prefaulted
+ * (lists: vlist.c). */
 #define MEM_PREFAULT_MIN ((size_t)1 << 20)
 
 /* Maps the whole 4 KiB pages inside [p, p + n) writable in one call, so

@@ -21,6 +21,28 @@ static inline void note_items_of(vlist *dst, value src)
 	dst->h.extra |= list_of(src)->h.extra & VLIST_MIXED;
 }
 
+/* Big item arrays are prefaulted (hugemem.h) a chunk at a time, just
+ * ahead of the appends that fill them: one call per chunk instead of a
+ * page fault per page, and the pages the kernel has just zeroed are still
+ * in cache when the items are written (prefaulting a whole 30 MB array at
+ * once would zero it out of cache first, and make resident capacity that
+ * is never used). */
+#define PREFAULT_CHUNK ((uintptr_t)256 << 10)
+#define PREFAULT_MIN_CAP (MEM_PREFAULT_MIN / sizeof(value))
+
+/* Prefaults from slot `from` to the next chunk boundary (at most to the
+ * end of the capacity). */
+static void prefault_ahead(vlist *l, size_t from)
+{
+	uintptr_t a = (uintptr_t)(l->items + from);
+	uintptr_t e = (a | (PREFAULT_CHUNK - 1)) + 1;
+	uintptr_t end = (uintptr_t)(l->items + l->cap);
+	if (e > end)
+		e = end;
+	if (e > a)
+		mem_prefault((void *)a, e - a);
+}
+
 value list_new(size_t cap)
 {
 	vlist *l = vobj_alloc(sizeof *l, V_LIST);
@@ -31,9 +53,8 @@ value list_new(size_t cap)
 		if (!l->items)
 			val_oom(cap * sizeof(value));
 		l->cap = cap;
-		/* callers ask for a capacity they fill at once (split, slices) */
-		if (cap * sizeof(value) >= MEM_PREFAULT_MIN)
-			mem_prefault(l->items, cap * sizeof(value));
+		if (cap >= PREFAULT_MIN_CAP)
+			prefault_ahead(l, 0);
 	}
 	return v_obj(&l->h);
 }
@@ -50,11 +71,11 @@ static void list_grow(vlist *l, size_t need)
 	value *p = realloc(l->items, cap * sizeof(value));
 	if (!p)
 		val_oom(cap * sizeof(value));
-	/* the grown part of a big list: appends fill it next */
-	if (cap * sizeof(value) >= MEM_PREFAULT_MIN)
-		mem_prefault(p + l->cap, (cap - l->cap) * sizeof(value));
+	size_t old = l->cap;
 	l->items = p;
 	l->cap = cap;
+	if (cap >= PREFAULT_MIN_CAP)
+		prefault_ahead(l, old);
 }
 
 void list_append_take(value lv, value v)
@@ -63,7 +84,10 @@ void list_append_take(value lv, value v)
 	if (l->len == l->cap)
 		list_grow(l, l->len + 1);
 	note_item(l, v);
-	l->items[l->len++] = v;
+	value *slot = l->items + l->len++;
+	if (((uintptr_t)slot & (PREFAULT_CHUNK - 1)) == 0 && l->cap >= PREFAULT_MIN_CAP)
+		prefault_ahead(l, l->len - 1);
+	*slot = v;
 }
 
 void list_append(value l, value v)
