@@ -31,6 +31,27 @@ static inline void mem_advise_huge(void *p, size_t n)
 #endif
 }
 
+/* Blocks at least this big that will be written soon are prefaulted
+ * (lists: vlist.c). */
+#define MEM_PREFAULT_MIN ((size_t)1 << 20)
+
+/* Maps the whole 4 KiB pages inside [p, p + n) writable in one call, so
+ * the writes that follow take no page fault each (one trap per page costs
+ * microseconds here). For memory about to be filled: it becomes resident
+ * now. Advice only: an older kernel refuses it and faults as usual. */
+static inline void mem_prefault(void *p, size_t n)
+{
+#ifdef MADV_POPULATE_WRITE
+	uintptr_t a = ((uintptr_t)p + 4095) & ~(uintptr_t)4095;
+	uintptr_t e = ((uintptr_t)p + n) & ~(uintptr_t)4095;
+	if (e > a)
+		(void)madvise((void *)a, e - a, MADV_POPULATE_WRITE);
+#else
+	(void)p;
+	(void)n;
+#endif
+}
+
 /* *n bytes on whole huge pages: *n is rounded up to a multiple of 2 MiB,
  * the block aligned to one; NULL when out of memory. */
 static inline void *mem_huge_alloc(size_t *n)

@@ -249,6 +249,12 @@ bool str_utf8_valid(const char *s, size_t len);
 size_t str_utf8_seq_len(const char *s, size_t avail);
 
 /* ---- list ------------------------------------------------------------- */
+/* h.extra of a list: VLIST_MIXED once an item other than none, bool, int,
+ * float or str (a future, a container, ...) may have been stored. Every
+ * store of an item goes through vlist.c, which sets it; it is never
+ * cleared (so it is conservative), and a list without it holds no future
+ * at any depth: scans for futures (vm_lift.c) skip it. */
+#define VLIST_MIXED 0x1u
 typedef struct vlist {
 	vobj h;
 	size_t len, cap;
@@ -258,6 +264,8 @@ value list_new(size_t cap);
 static inline vlist *list_of(value v) { return (vlist *)v.as.o; }
 static inline size_t list_len(value v) { return list_of(v)->len; }
 static inline value list_get(value v, size_t i) { return list_of(v)->items[i]; } /* borrowed, unchecked */
+/* false: every item is none, bool, int, float or str (see VLIST_MIXED) */
+static inline bool list_may_nest(value v) { return list_of(v)->h.extra & VLIST_MIXED; }
 void list_append(value l, value v);             /* holds v */
 void list_append_take(value l, value v);        /* consumes v */
 void list_set(value l, size_t i, value v);      /* holds v, releases old */

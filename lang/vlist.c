@@ -6,6 +6,42 @@
 #include <stdlib.h>
 #include <string.h>
 #include "small_limits.h"
+#include "hugemem.h"
+
+/* Marks l VLIST_MIXED when v is an item the flag is about (value.h). */
+static inline void note_item(vlist *l, value v)
+{
+	if (v.t > V_STR)
+		l->h.extra |= VLIST_MIXED;
+}
+
+/* The result of copying items of src into dst may hold what src holds. */
+static inline void note_items_of(vlist *dst, value src)
+{
+	dst->h.extra |= list_of(src)->h.extra & VLIST_MIXED;
+}
+
+/* Big item arrays are prefaulted (hugemem.h) a chunk at a time, just
+ * ahead of the appends that fill them: one call per chunk instead of a
+ * page fault per page, and the pages the kernel has just zeroed are still
+ * in cache when the items are written (prefaulting a whole 30 MB array at
+ * once would zero it out of cache first, and make resident capacity that
+ * is never used). */
+#define PREFAULT_CHUNK ((uintptr_t)256 << 10)
+#define PREFAULT_MIN_CAP (MEM_PREFAULT_MIN / sizeof(value))
+
+/* Prefaults from slot `from` to the next chunk boundary (at most to the
+ * end of the capacity). */
+static void prefault_ahead(vlist *l, size_t from)
+{
+	uintptr_t a = (uintptr_t)(l->items + from);
+	uintptr_t e = (a | (PREFAULT_CHUNK - 1)) + 1;
+	uintptr_t end = (uintptr_t)(l->items + l->cap);
+	if (e > end)
+		e = end;
+	if (e > a)
+		mem_prefault((void *)a, e - a);
+}
 
 value list_new(size_t cap)
 {
@@ -17,6 +53,8 @@ value list_new(size_t cap)
 		if (!l->items)
 			val_oom(cap * sizeof(value));
 		l->cap = cap;
+		if (cap >= PREFAULT_MIN_CAP)
+			prefault_ahead(l, 0);
 	}
 	return v_obj(&l->h);
 }
@@ -33,8 +71,11 @@ static void list_grow(vlist *l, size_t need)
 	value *p = realloc(l->items, cap * sizeof(value));
 	if (!p)
 		val_oom(cap * sizeof(value));
+	size_t old = l->cap;
 	l->items = p;
 	l->cap = cap;
+	if (cap >= PREFAULT_MIN_CAP)
+		prefault_ahead(l, old);
 }
 
 void list_append_take(value lv, value v)
@@ -42,7 +83,11 @@ void list_append_take(value lv, value v)
 	vlist *l = list_of(lv);
 	if (l->len == l->cap)
 		list_grow(l, l->len + 1);
-	l->items[l->len++] = v;
+	note_item(l, v);
+	value *slot = l->items + l->len++;
+	if (((uintptr_t)slot & (PREFAULT_CHUNK - 1)) == 0 && l->cap >= PREFAULT_MIN_CAP)
+		prefault_ahead(l, l->len - 1);
+	*slot = v;
 }
 
 void list_append(value l, value v)
@@ -54,6 +99,7 @@ void list_set(value lv, size_t i, value v)
 {
 	vlist *l = list_of(lv);
 	value old = l->items[i];
+	note_item(l, v);
 	l->items[i] = val_hold(v);
 	val_rele(old);
 }
@@ -84,6 +130,7 @@ int list_slice(value lv, bool has_lo, int64_t lo, bool has_hi, int64_t hi,
 		step = -INT64_MAX;
 	value r = list_new(count);
 	vlist *rl = list_of(r);
+	note_items_of(rl, lv);
 	const value *src = list_of(lv)->items;
 	int64_t j = start;
 	for (size_t k = 0; k < count; k++, j += step)
@@ -98,6 +145,8 @@ value list_concat(value a, value b)
 	size_t na = list_len(a), nb = list_len(b);
 	value r = list_new(na + nb);
 	vlist *rl = list_of(r);
+	note_items_of(rl, a);
+	note_items_of(rl, b);
 	for (size_t i = 0; i < na; i++)
 		rl->items[i] = val_hold(list_get(a, i));
 	for (size_t i = 0; i < nb; i++)
@@ -122,6 +171,7 @@ int list_repeat(value lv, int64_t n, value *out, verr *e)
 	}
 	value r = list_new(total);
 	vlist *rl = list_of(r);
+	note_items_of(rl, lv);
 	const value *src = list_of(lv)->items;
 	for (size_t k = 0; k < total; k++)
 		rl->items[k] = val_hold(src[k % len]);
@@ -146,6 +196,7 @@ void list_extend(value lv, value other)
 	size_t n = list_len(other); /* read first: other may be lv itself */
 	vlist *l = list_of(lv);
 	list_grow(l, l->len + n);
+	note_items_of(l, other);
 	const value *src = list_of(other)->items;
 	for (size_t i = 0; i < n; i++)
 		l->items[l->len + i] = val_hold(src[i]);
@@ -157,6 +208,7 @@ value list_thaw(value lv)
 	size_t n = list_len(lv);
 	value r = list_new(n);
 	vlist *rl = list_of(r);
+	note_items_of(rl, lv);
 	for (size_t i = 0; i < n; i++)
 		rl->items[i] = val_hold(list_get(lv, i));
 	rl->len = n;

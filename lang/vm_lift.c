@@ -53,6 +53,8 @@ static bool is_future(value x, void *ctx)
 static bool holds_future(value x)
 {
 	if (x.t == V_LIST) {
+		if (!list_may_nest(x))
+			return false; /* only scalars and strs were ever stored */
 		size_t n = list_len(x);
 		bool nested = false;
 		for (size_t j = 0; j < n; j++) {
