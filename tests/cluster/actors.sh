@@ -128,7 +128,7 @@ wait_until 10 grep -q "actor 'Keeper' (actor [0-9]*) died: node $keeper (.*) was
 	bad "the head did not log Keeper's restart: $(grep actor "$tmp/head.err" | head -5)"
 # (the head may log it a moment after the client ended: the client saw the
 # calls fail on the closed connection, the head acts on the node's loss)
-wait_until 10 grep -q "actor 'Fragile' (actor [0-9]*) died: node $fragile (.*); no restarts left (@restarts(0))" "$tmp/head.err" && ok ||
+wait_until 10 grep -q "actor 'Fragile' (actor [0-9]*) died: node $fragile (.*) was lost.*; no restarts left (@restarts(0))" "$tmp/head.err" && ok ||
 	bad "the head did not log Fragile's death: $(grep actor "$tmp/head.err" | head -5)"
 grep -q "actor 'Fragile' (actor [0-9]*) died: node $fragile" "$tmp/r.err" && ok ||
 	bad "the client did not name the dead actor and its node: $(head -5 "$tmp/r.err")"
