@@ -111,12 +111,7 @@ static int block_on(pool *p, task_host *h, const bc_attrs *running, nested_job *
 				continue;
 			}
 		}
-		/* in slices, so a @timeout (h->cancel) is noticed */
-		uint64_t until = t + 10000000u;
-		if (deadline && deadline < until)
-			until = deadline;
-		struct timespec ts = { (time_t)(until / 1000000000u), (long)(until % 1000000000u) };
-		pthread_cond_timedwait(&s->jdone, &s->mu, &ts);
+		sched_wait_jdone(s, t, deadline, 10000000u); /* in slices: a @timeout (h->cancel) is noticed */
 	}
 	return 0;
 }

@@ -7,6 +7,7 @@
 
 #include "compiler/effects.h"
 #include "executor/interrupt.h"
+#include "executor/run_obs.h"
 #include "executor/sched.h"
 
 /* ---- arrays by node ------------------------------------------------------------ */
@@ -440,6 +441,15 @@ void sched_cancel(sched *s)
 	pthread_mutex_unlock(&s->mu);
 }
 
+void sched_wait_jdone(sched *s, uint64_t now, uint64_t deadline, uint64_t slice)
+{
+	uint64_t until = now + slice;
+	if (deadline && deadline < until)
+		until = deadline;
+	struct timespec ts = { (time_t)(until / 1000000000u), (long)(until % 1000000000u) };
+	pthread_cond_timedwait(&s->jdone, &s->mu, &ts);
+}
+
 void sched_stop(sched *s)
 {
 	s->stop = true;
@@ -459,19 +469,12 @@ int sched_await_node(sched *s, const vfuture *f, uint64_t deadline, bool any)
 			rc = -1;
 			break;
 		}
-		struct timespec now;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		uint64_t t = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+		uint64_t t = obs_now_ns();
 		if ((deadline && t >= deadline) || (any && s->ndone + s->jobs_ended != seen)) {
 			rc = 1;
 			break;
 		}
-		/* in slices, so an interrupt is noticed */
-		uint64_t until = t + 100000000u;
-		if (deadline && deadline < until)
-			until = deadline;
-		struct timespec ts = { (time_t)(until / 1000000000u), (long)(until % 1000000000u) };
-		pthread_cond_timedwait(&s->jdone, &s->mu, &ts);
+		sched_wait_jdone(s, t, deadline, 100000000u); /* in slices: an interrupt is noticed */
 	}
 	s->node_waiters--;
 	s->any_waiters -= any;

@@ -154,6 +154,10 @@ void sched_retire_jobs(sched *s, nested_job *kids);
  * node or job ends (1); until the deadline (CLOCK_MONOTONIC ns, 0: none)
  * passes (1); -1 when the run stops. (not mu) */
 int sched_await_node(sched *s, const vfuture *f, uint64_t deadline, bool any);
+/* Waits (mu held) on jdone until `slice` ns after now or the deadline
+ * (CLOCK_MONOTONIC ns, 0: none), whichever is first: the blocking loops
+ * of jobs.c and sched_await_node recheck their state in slices. */
+void sched_wait_jdone(sched *s, uint64_t now, uint64_t deadline, uint64_t slice);
 /* Is every DAG node and every job done? (mu) */
 bool sched_all_done(const sched *s);
 /* A node could not run (its error is in vm): stops the whole run, and

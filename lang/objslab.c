@@ -2,8 +2,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/mman.h>
 
+#include "hugemem.h"
 #include "objslab.h"
 
 struct objslab_chunk {
@@ -18,23 +18,14 @@ struct objslab_chunk {
 
 static objslab_chunk *chunk_new(void)
 {
-	/* twice the size, then trim, to get an aligned chunk */
-	size_t len = OBJSLAB_CHUNK * 2;
-	uint8_t *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (m == MAP_FAILED) {
-		fprintf(stderr, "flow: out of memory (mapping %zu bytes)\n", len);
+	/* aligned to its size: an object finds its chunk by masking */
+	_Static_assert(OBJSLAB_CHUNK == MEM_HUGE_PAGE, "a chunk is one huge page");
+	void *c = mem_huge_map(OBJSLAB_CHUNK);
+	if (!c) {
+		fprintf(stderr, "flow: out of memory (mapping %zu bytes)\n", OBJSLAB_CHUNK);
 		abort();
 	}
-	uintptr_t a = ((uintptr_t)m + OBJSLAB_CHUNK - 1) & ~(uintptr_t)(OBJSLAB_CHUNK - 1);
-	uint8_t *c = (uint8_t *)a;
-	if (c > m)
-		munmap(m, (size_t)(c - m));
-	if (c + OBJSLAB_CHUNK < m + len)
-		munmap(c + OBJSLAB_CHUNK, (size_t)(m + len - (c + OBJSLAB_CHUNK)));
-#ifdef MADV_HUGEPAGE
-	(void)madvise(c, OBJSLAB_CHUNK, MADV_HUGEPAGE); /* advice: failure is harmless */
-#endif
-	objslab_chunk *k = (objslab_chunk *)c;
+	objslab_chunk *k = c;
 	k->live = 1 + BIAS; /* the slab's hold */
 	return k;
 }
@@ -42,7 +33,7 @@ static objslab_chunk *chunk_new(void)
 static void chunk_drop(objslab_chunk *k)
 {
 	if (__atomic_sub_fetch(&k->live, 1, __ATOMIC_ACQ_REL) == 0)
-		munmap(k, OBJSLAB_CHUNK);
+		mem_huge_unmap(k, OBJSLAB_CHUNK);
 }
 
 void *objslab_alloc(objslab *s, size_t size)
