@@ -859,20 +859,6 @@ int obj_asm_begin(obj_asm *a, const uint8_t id[32], uint64_t total, uint64_t cap
 	return WIRE_OK;
 }
 
-/* Maps the pages of [p, p + n) at once (one call, not a fault per page
- * as the chunks are copied in: on this virtual machine a fault costs more
- * than copying the page). Best effort: an older kernel says EINVAL. */
-static void prefault(void *p, size_t n)
-{
-#ifdef MADV_POPULATE_WRITE
-	uintptr_t a = ((uintptr_t)p + 4095) & ~(uintptr_t)4095, end = ((uintptr_t)p + n) & ~(uintptr_t)4095;
-	if (end > a)
-		madvise((void *)a, end - a, MADV_POPULATE_WRITE);
-#else
-	(void)p; (void)n;
-#endif
-}
-
 void obj_asm_dest(const obj_asm *a, uint8_t **base, uint64_t *len)
 {
 	*base = NULL;
@@ -1218,7 +1204,7 @@ static void *pull_touch(void *arg)
 	uint64_t len;
 	obj_asm_dest(&p->a, &base, &len);
 	for (uint64_t off = 0; off < len && !atomic_load(&p->done); off += p->a.chunk)
-		prefault(base + off, len - off < p->a.chunk ? len - off : p->a.chunk);
+		mem_prefault(base + off, len - off < p->a.chunk ? len - off : p->a.chunk);
 	return NULL;
 }
 
