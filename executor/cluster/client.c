@@ -27,6 +27,9 @@
  * fill and every hop's round trip is covered. */
 #define CL_INFLIGHT_PER_CPU 256
 #define CL_INFLIGHT_MAX 4096
+/* A call whose record is larger goes through the head (docs/wire.md,
+ * "Direct calls"). */
+#define DIRECT_MAX_RECORD (64u << 10)
 
 /* A call waiting for its outcome: a thread blocked on it (done NULL; on
  * its caller's stack), or a callback (submit; malloc'd, freed when it is
@@ -40,6 +43,7 @@ struct slot {
 	void (*cb)(void *arg, int rc, value res, char *err, char *node, char *output);
 	void *cb_arg;
 	uint64_t t_send;    /* when it was sent (obs_now_ns), for --trace */
+	int direct;         /* sent straight to the leased worker (cl->d) */
 	/* the call, for lineage (a large result's maker; a consumer whose
 	 * argument was lost is sent again): args held */
 	uint32_t fn;
@@ -81,6 +85,30 @@ struct cl_client {
 	char **names;
 	int *rerun_blk; /* effects_rerun_blockers: -1 may be re-run */
 	int nprotos;
+	bool *no_needs; /* per task: no @cpus/@memory/@resources (may go direct) */
+	/* direct calls (docs/wire.md, "Direct calls"): the head leases the
+	 * client a worker, and calls without needs or object references go
+	 * to it straight on a connection of the client's own (two messages a
+	 * call instead of four); the lease thread (direct_main) takes the
+	 * lease, reports on it every DIRECT_KEEP_MS and ends it. Under mu,
+	 * but for what only the lease thread touches (th, c, tok, plan) */
+	auth_token tok;
+	uint8_t *plan;
+	size_t plan_len;
+	struct {
+		pthread_t th;
+		bool started, stop;
+		pthread_cond_t cv;
+		bool want;      /* a call could have gone direct: hold a lease */
+		bool ready;     /* calls may go to it now */
+		bool broken;    /* its connection failed: the lease thread ends it */
+		uint64_t node;  /* the leased node (0: none) */
+		char name[500]; /* "node 2 (host2 at 10.77.0.2:41273)" */
+		wire_client *c;
+		bt_pump *pump;
+		uint32_t running, cap; /* direct calls in flight, and at most */
+		uint64_t done, failed; /* outcomes since the last report */
+	} d;
 };
 
 /* Lineage (docs/faults.md, "Objects (lineage)"): for each large result
@@ -466,6 +494,16 @@ void cl_client_set_program(cl_client *cl, const bc_program *prog)
 		abort();
 	for (int i = 0; i < prog->nprotos; i++)
 		cl->names[i] = strdup(prog->protos[i]->name ? prog->protos[i]->name : "?");
+	/* only a call without needs may go to the leased worker (the head
+	 * places the others where their needs fit) */
+	bool *nn = calloc((size_t)prog->nprotos + 1, sizeof *nn);
+	if (!nn)
+		abort();
+	for (int i = 0; i < prog->nprotos; i++)
+		nn[i] = prog->protos[i]->kind == PROTO_TASK && !place_has_needs(&prog->protos[i]->attrs);
+	pthread_mutex_lock(&cl->mu);
+	cl->no_needs = nn;
+	pthread_mutex_unlock(&cl->mu);
 }
 
 static void call_back(cl_client *cl, struct slot *s, struct wire_done *d);
@@ -482,6 +520,22 @@ static wire_client *pump_ready(void *arg)
 	return ((cl_client *)arg)->c;
 }
 
+/* Outcome d (its contents taken) of call s (taken off the map: this
+ * thread's until posted) to its caller. */
+static void hand_on(cl_client *cl, struct slot *s, struct wire_done *d)
+{
+	if (!s) {
+		wire_done_free(d);
+		return;
+	}
+	if (s->cb) {
+		call_back(cl, s, d);
+		return;
+	}
+	s->d = *d;
+	sem_post(&s->done);
+}
+
 /* A pump thread: outcomes wake their callers. */
 static void pump_done(void *arg, struct wire_done *d, uint32_t n)
 {
@@ -493,19 +547,8 @@ static void pump_done(void *arg, struct wire_done *d, uint32_t n)
 	for (uint32_t i = 0; i < n; i++)
 		s[i] = bt_map_del(&cl->calls, d[i].id);
 	pthread_mutex_unlock(&cl->mu);
-	/* a slot taken off the map is this thread's until posted */
-	for (uint32_t i = 0; i < n; i++) {
-		if (!s[i]) {
-			wire_done_free(&d[i]);
-			continue;
-		}
-		if (s[i]->cb) {
-			call_back(cl, s[i], &d[i]);
-			continue;
-		}
-		s[i]->d = d[i];
-		sem_post(&s[i]->done);
-	}
+	for (uint32_t i = 0; i < n; i++)
+		hand_on(cl, s[i], &d[i]);
 	if (s != one)
 		free(s);
 }
@@ -763,9 +806,12 @@ static void call_back(cl_client *cl, struct slot *s, struct wire_done *d)
 }
 
 /* Encodes call c into b and puts slot s (keyed by c->id) on the map, and
- * the record on the pump. 2: it cannot travel; 1: its large arguments
- * could not be held here (*err); -1: lost (*err). */
-static int send_call(cl_client *cl, struct wire_call *c, struct slot *s, char **err)
+ * the record on the pump: the leased worker's (direct: may_direct, a
+ * lease ready, no needs, no object reference, a small record) or the
+ * head's. 2: it cannot travel; 1: its large arguments could not be held
+ * here (*err); -1: lost (*err). */
+static int send_call_on(cl_client *cl, struct wire_call *c, struct slot *s, char **err,
+                        int may_direct)
 {
 	/* an argument that cannot be encoded (an actor), or a call larger
 	 * than a message: the task runs here */
@@ -787,11 +833,29 @@ static int send_call(cl_client *cl, struct wire_call *c, struct slot *s, char **
 		return 2;
 	}
 	s->t_send = obs_now_ns();
+	/* a reference to an object: placed by the head, near its holder */
+	may_direct = may_direct && b.len <= DIRECT_MAX_RECORD && cl->no_needs &&
+	             c->fn < (uint32_t)cl->nprotos && cl->no_needs[c->fn] &&
+	             !memmem(b.data, b.len, "\x01" "flow.object", 12);
 	pthread_mutex_lock(&cl->mu);
 	int lost = cl->lost != NULL;
 	if (!lost) {
+		s->direct = 0;
+		if (may_direct && cl->d.ready && cl->d.running < cl->d.cap) {
+			s->direct = 1;
+			cl->d.running++;
+		} else if (may_direct && !cl->d.want && cl->d.started) {
+			cl->d.want = true; /* the lease thread takes one */
+			pthread_cond_signal(&cl->d.cv);
+		}
 		bt_map_put(&cl->calls, c->id, s);
-		if (bt_pump_add(cl->pump, b.data, b.len) != 0) {
+		if (s->direct && bt_pump_add(cl->d.pump, b.data, b.len) != 0) {
+			/* its connection just failed: through the head */
+			s->direct = 0;
+			cl->d.running--;
+			cl->d.ready = false;
+		}
+		if (!s->direct && bt_pump_add(cl->pump, b.data, b.len) != 0) {
 			bt_map_del(&cl->calls, c->id);
 			lost = 1;
 		}
@@ -801,6 +865,318 @@ static int send_call(cl_client *cl, struct wire_call *c, struct slot *s, char **
 	pthread_mutex_unlock(&cl->mu);
 	sbuf_fini(&b);
 	return lost ? -1 : 0;
+}
+
+static int send_call(cl_client *cl, struct wire_call *c, struct slot *s, char **err)
+{
+	return send_call_on(cl, c, s, err, 1);
+}
+
+/* ---- direct calls: a lease on a worker (docs/wire.md, "Direct calls") ---- */
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static wire_client *direct_link(void *arg, verr *e)
+{
+	cl_client *cl = arg;
+	pthread_mutex_lock(&cl->mu);
+	wire_client *c = cl->d.c;
+	pthread_mutex_unlock(&cl->mu);
+	if (!c)
+		verr_set(e, "not connected");
+	return c;
+}
+
+static wire_client *direct_ready(void *arg)
+{
+	cl_client *cl = arg;
+	return cl->d.c; /* set before the first call is added, kept until the pump stops */
+}
+
+/* Calls s[0..n) were direct and are lost with their node (why): each gets
+ * outcome WIRE_DONE_LOST naming the node, as the head gives a call whose
+ * node was lost (the caller may send it again: through the head, since
+ * the lease is broken). */
+static void direct_fail(cl_client *cl, struct slot **s, size_t n, const char *why)
+{
+	char text[1200];
+	snprintf(text, sizeof text, "%s did not return the task's result: %s (the node was lost)",
+	         cl->d.name, why);
+	for (size_t i = 0; i < n; i++) {
+		struct wire_done d = {.id = 0, .ok = WIRE_DONE_LOST, .result = v_none()};
+		d.error = strdup(text);
+		d.node = strdup(cl->d.name);
+		if (!d.error || !d.node)
+			abort();
+		hand_on(cl, s[i], &d);
+	}
+}
+
+/* Takes every direct call off the map (under mu): *out (malloc'd). */
+static size_t direct_take_all(cl_client *cl, struct slot ***out)
+{
+	struct slot **v = NULL;
+	size_t n = 0;
+	for (size_t i = 0; i < cl->calls.cap; i++) {
+		struct slot *s = cl->calls.vals[i];
+		if (!cl->calls.keys[i] || !s || !s->direct)
+			continue;
+		if (!(n & (n + 1)) && !(v = realloc(v, (2 * n + 2) * sizeof *v)))
+			abort();
+		v[n++] = s;
+		bt_map_del(&cl->calls, cl->calls.keys[i]);
+		i--; /* the map may have moved an entry into this place */
+	}
+	cl->d.running = 0;
+	*out = v;
+	return n;
+}
+
+/* The direct connection failed (a pump thread): its calls are lost, no
+ * new one goes to it, and the lease thread ends the lease. */
+static void direct_lost(void *arg, const char *why, int in_call)
+{
+	cl_client *cl = arg;
+	(void)in_call;
+	struct slot **v;
+	pthread_mutex_lock(&cl->mu);
+	cl->d.ready = false;
+	cl->d.broken = true;
+	size_t n = direct_take_all(cl, &v);
+	pthread_cond_signal(&cl->d.cv);
+	pthread_mutex_unlock(&cl->mu);
+	direct_fail(cl, v, n, why);
+	free(v);
+}
+
+/* Outcomes from the leased worker, on nng's thread that got them: handing
+ * them on waits on nothing (a result left on its node is pulled when
+ * read, not here), so no thread of the client is woken but the caller. A
+ * call the worker did not take (it drains) goes through the head. */
+static void direct_done(void *arg, struct wire_done *d, uint32_t n)
+{
+	cl_client *cl = arg;
+	struct slot *one[64], **s = n <= 64 ? one : malloc(n * sizeof *s);
+	if (!s)
+		abort();
+	pthread_mutex_lock(&cl->mu);
+	for (uint32_t i = 0; i < n; i++) {
+		s[i] = bt_map_del(&cl->calls, d[i].id);
+		if (!s[i] || !s[i]->direct)
+			continue;
+		if (cl->d.running)
+			cl->d.running--;
+		if (d[i].ok == WIRE_DONE_NOTRUN)
+			cl->d.ready = false; /* draining: the next calls go through the head */
+		else if (d[i].ok == WIRE_DONE_OK)
+			cl->d.done++;
+		else
+			cl->d.failed++;
+	}
+	pthread_mutex_unlock(&cl->mu);
+	for (uint32_t i = 0; i < n; i++) {
+		if (s[i] && s[i]->direct && d[i].ok == WIRE_DONE_NOTRUN) {
+			wire_done_free(&d[i]);
+			struct wire_call c = {.job = cl->job, .fn = s[i]->fn, .ident = s[i]->ident,
+			                      .seed = s[i]->seed, .args = s[i]->args};
+			memcpy(c.hash, cl->hash, 32);
+			c.id = __atomic_add_fetch(&cl->seq, 1, __ATOMIC_RELAXED);
+			char *err = NULL;
+			int rc = send_call_on(cl, &c, s[i], &err, 0);
+			if (rc == 0)
+				continue;
+			struct wire_done f = {.ok = WIRE_DONE_NOTRUN, .result = v_none()};
+			f.error = err ? err : strdup("the call could not be sent again");
+			hand_on(cl, s[i], &f);
+			continue;
+		}
+		hand_on(cl, s[i], &d[i]);
+	}
+	if (s != one)
+		free(s);
+}
+
+/* One LEASE to the head: the answer's node (0: none) with its name and
+ * state; -1 if the head did not answer. */
+static int64_t lease_call(cl_client *cl, int op, uint64_t node, uint32_t running, uint64_t done,
+                          uint64_t failed, char *name, size_t namesz, char *address,
+                          size_t addrsz, char *state, size_t statesz)
+{
+	struct wire_msg req = {.kind = WM_LEASE}, rep = {0};
+	req.u.lease.op = (uint8_t)op;
+	req.u.lease.node = node;
+	req.u.lease.running = running;
+	req.u.lease.done = done;
+	req.u.lease.failed = failed;
+	verr e;
+	if (wire_client_call(cl->c, &req, &rep, OPEN_MS, &e) != WIRE_OK)
+		return -1;
+	if (rep.kind != WM_LEASED) {
+		wire_msg_free(&rep);
+		return -1;
+	}
+	int64_t got = (int64_t)rep.u.leased.node;
+	if (name)
+		snprintf(name, namesz, "%s", rep.u.leased.name);
+	if (address)
+		snprintf(address, addrsz, "%s", rep.u.leased.address);
+	if (state)
+		snprintf(state, statesz, "%s", rep.u.leased.state);
+	wire_msg_free(&rep);
+	return got;
+}
+
+/* Takes a lease, connects to its worker (the handshake, the plan) and
+ * starts its pump; 1 when calls may go to it. (The lease thread.) */
+static int direct_open(cl_client *cl)
+{
+	char name[500], address[128], url[300];
+	int64_t node = lease_call(cl, WIRE_LEASE_TAKE, 0, 0, 0, 0, name, sizeof name, address,
+	                          sizeof address, NULL, 0);
+	if (node <= 0)
+		return 0;
+	wire_client *c = NULL;
+	verr e;
+	int ok = wire_url(address, url, sizeof url) == 0 &&
+	         wire_client_open(&c, url, OPEN_MS, &e) == WIRE_OK &&
+	         wire_client_handshake(c, &cl->tok, WIRE_ROLE_CLIENT, OPEN_MS, &e) == WIRE_OK;
+	for (size_t off = 0; ok && off < cl->plan_len; off += PLAN_CHUNK) {
+		struct wire_msg m = {.kind = WM_PLAN_PUT}, rep;
+		memcpy(m.u.plan_put.hash, cl->hash, 32);
+		m.u.plan_put.total = cl->plan_len;
+		m.u.plan_put.offset = off;
+		m.u.plan_put.chunk.data = cl->plan + off;
+		m.u.plan_put.chunk.len = (uint32_t)(cl->plan_len - off < PLAN_CHUNK ? cl->plan_len - off
+		                                                                    : PLAN_CHUNK);
+		ok = wire_client_call(c, &m, &rep, PUT_MS, &e) == WIRE_OK;
+		if (ok)
+			wire_msg_free(&rep);
+	}
+	if (!ok) { /* through the head, as before; tried again later */
+		wire_client_close(c);
+		lease_call(cl, WIRE_LEASE_RETURN, (uint64_t)node, 0, 0, 0, NULL, 0, NULL, 0, NULL, 0);
+		return 0;
+	}
+	uint32_t cap = 1;
+	for (int i = 0; i < cl->n; i++)
+		if (strtoull(cl->ids[i], NULL, 10) == (uint64_t)node && cl->views[i].cpus > 0)
+			cap = (uint32_t)cl->views[i].cpus;
+	pthread_mutex_lock(&cl->mu);
+	cl->d.c = c;
+	cl->d.node = (uint64_t)node;
+	snprintf(cl->d.name, sizeof cl->d.name, "%s", name);
+	cl->d.cap = cap;
+	cl->d.broken = false;
+	cl->d.running = 0;
+	pthread_mutex_unlock(&cl->mu);
+	cl->d.pump = bt_pump_start(&(bt_pump_ops){direct_link, direct_done, direct_lost, direct_ready, 1},
+	                           cl, 2);
+	pthread_mutex_lock(&cl->mu);
+	cl->d.ready = true;
+	pthread_mutex_unlock(&cl->mu);
+	return 1;
+}
+
+/* Ends the lease: its connection and pump go (a call still out there is
+ * lost: sent again through the head), the head is told. (The lease
+ * thread, mu not held.) */
+static void direct_close(cl_client *cl)
+{
+	pthread_mutex_lock(&cl->mu);
+	cl->d.ready = false;
+	wire_client *c = cl->d.c;
+	bt_pump *p = cl->d.pump;
+	pthread_mutex_unlock(&cl->mu);
+	wire_client_shutdown(c);
+	bt_pump_stop(p);
+	struct slot **v;
+	pthread_mutex_lock(&cl->mu);
+	size_t n = direct_take_all(cl, &v);
+	uint64_t node = cl->d.node, done = cl->d.done, failed = cl->d.failed;
+	cl->d.done = cl->d.failed = 0;
+	cl->d.pump = NULL;
+	cl->d.c = NULL;
+	cl->d.node = 0;
+	pthread_mutex_unlock(&cl->mu);
+	direct_fail(cl, v, n, "the client ended its lease");
+	free(v);
+	wire_client_close(c);
+	lease_call(cl, WIRE_LEASE_RETURN, node, 0, done, failed, NULL, 0, NULL, 0, NULL, 0);
+}
+
+#define DIRECT_KEEP_MS 200   /* a lease is reported on this often */
+#define DIRECT_RETRY_MS 1000 /* no lease (none granted, its node lost): asked again after */
+
+/* The lease thread: takes a lease once a call could go direct, reports
+ * on it every DIRECT_KEEP_MS (its calls for `flow status`; the head says
+ * whether its node is still alive), and ends it when the head says the
+ * node is not (dead or gone: its calls in flight are lost now; draining
+ * or suspect: once they are back), when its connection fails, or when
+ * the client closes. */
+static void *direct_main(void *arg)
+{
+	cl_client *cl = arg;
+	int64_t next = 0;
+	pthread_mutex_lock(&cl->mu);
+	while (!cl->d.stop) {
+		int64_t now = mono_ms();
+		if (!cl->d.want || now < next) {
+			if (!cl->d.want) {
+				pthread_cond_wait(&cl->d.cv, &cl->mu);
+			} else {
+				struct timespec dl;
+				wire_deadline(&dl, (int)(next - now));
+				pthread_cond_timedwait(&cl->d.cv, &cl->mu, &dl);
+			}
+			if (!cl->d.broken)
+				continue;
+		}
+		if (cl->lost)
+			break; /* the head is lost: the run stops */
+		if (!cl->d.pump) {
+			pthread_mutex_unlock(&cl->mu);
+			int ok = direct_open(cl);
+			pthread_mutex_lock(&cl->mu);
+			next = mono_ms() + (ok ? DIRECT_KEEP_MS : DIRECT_RETRY_MS);
+			continue;
+		}
+		if (cl->d.broken || (!cl->d.ready && cl->d.running == 0)) {
+			pthread_mutex_unlock(&cl->mu);
+			direct_close(cl);
+			pthread_mutex_lock(&cl->mu);
+			next = mono_ms() + DIRECT_RETRY_MS;
+			continue;
+		}
+		uint64_t node = cl->d.node, done = cl->d.done, failed = cl->d.failed;
+		uint32_t running = cl->d.running;
+		cl->d.done = cl->d.failed = 0;
+		pthread_mutex_unlock(&cl->mu);
+		char state[32] = "";
+		int64_t got = lease_call(cl, WIRE_LEASE_KEEP, node, running, done, failed, NULL, 0, NULL,
+		                         0, state, sizeof state);
+		pthread_mutex_lock(&cl->mu);
+		next = mono_ms() + DIRECT_KEEP_MS;
+		if (got == (int64_t)node)
+			continue;
+		cl->d.ready = false; /* no new call goes there */
+		if (got < 0 || strcmp(state, "dead") == 0 || strcmp(state, "gone") == 0) {
+			/* lost: its calls fail now (direct_lost), and are sent again */
+			wire_client *c = cl->d.c;
+			pthread_mutex_unlock(&cl->mu);
+			wire_client_shutdown(c);
+			pthread_mutex_lock(&cl->mu);
+		}
+	}
+	bool held = cl->d.pump != NULL;
+	pthread_mutex_unlock(&cl->mu);
+	if (held)
+		direct_close(cl);
+	return NULL;
 }
 
 /* One call sent and awaited (task_remote.run), or CL_ARG_LOST (the lost
@@ -901,6 +1277,8 @@ static void abandon_remote(void *ctx)
 		if (!(ncb & (ncb + 1)) && !(cbs = realloc(cbs, (2 * ncb + 2) * sizeof *cbs)))
 			abort();
 		cbs[ncb++] = s;
+		if (s->direct && cl->d.running)
+			cl->d.running--;
 		bt_map_del(&cl->calls, cl->calls.keys[i]);
 		i--; /* the map may have moved an entry into this place */
 	}
@@ -1022,6 +1400,18 @@ cl_client *cl_client_open(const char *address, const auth_token *tok, const uint
 	}
 	pthread_mutex_init(&cl->mu, NULL);
 	pthread_cond_init(&cl->resends_cv, NULL);
+	cl->tok = *tok;
+	if (!(cl->plan = malloc(len ? len : 1)))
+		abort();
+	memcpy(cl->plan, plan, len);
+	cl->plan_len = len;
+	pthread_cond_init(&cl->d.cv, NULL);
+	/* FLOW_DIRECT=0: every call through the head (docs/wire.md) */
+	const char *dv = getenv("FLOW_DIRECT");
+	if (!dv || strcmp(dv, "0") != 0) {
+		val_threads_begin(); /* its pump's callbacks touch values (value.h) */
+		cl->d.started = pthread_create(&cl->d.th, NULL, direct_main, cl) == 0;
+	}
 	/* pump_link never waits: calls leave from the submitting thread;
 	 * outcomes are handed on by the pump's threads (a result may be
 	 * pulled from its holder there, which waits on the network) */
@@ -1055,6 +1445,15 @@ void cl_client_close(cl_client *c)
 	 * before what it uses goes. Normally none is: each answers its call
 	 * before it ends, and the executor waited for every answer. One
 	 * waiting for a call ends when the connection does. */
+	if (c->pump) { /* the lease first: its outcomes reported on the head's connection */
+		pthread_mutex_lock(&c->mu);
+		c->d.stop = true;
+		pthread_cond_signal(&c->d.cv);
+		bool started = c->d.started;
+		pthread_mutex_unlock(&c->mu);
+		if (started)
+			pthread_join(c->d.th, NULL);
+	}
 	if (c->pump) {
 		pthread_mutex_lock(&c->mu);
 		c->stopped = true;
@@ -1103,7 +1502,11 @@ void cl_client_close(cl_client *c)
 		bt_pump_stop(c->pump);
 		pthread_mutex_destroy(&c->mu);
 		pthread_cond_destroy(&c->resends_cv);
+		pthread_cond_destroy(&c->d.cv);
 	}
+	free(c->no_needs);
+	free(c->plan);
+	auth_token_wipe(&c->tok);
 	wire_client_close(c->c);
 	bt_map_free(&c->calls);
 	free(c->lost);

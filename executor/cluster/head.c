@@ -77,6 +77,15 @@ struct hcall {
 	uint64_t near;      /* the node holding its largest argument (0: none) */
 };
 
+/* A client's lease on a worker: the client sends task calls to it
+ * straight (docs/wire.md, "Direct calls"); running is what its last
+ * report said was in flight there. Under fmu. */
+struct hlease {
+	uint32_t pipe;
+	uint64_t node;
+	uint32_t running;
+};
+
 /* A connected `flow run --address` (from its first PLAN_PUT until its
  * connection closes), for `flow status`. */
 struct hjob {
@@ -112,6 +121,9 @@ struct head {
 	struct link **links;
 	size_t nlinks;
 	size_t rr;           /* where the next search for a node starts (fmu) */
+	struct hlease *leases; /* clients' leases on workers (fmu) */
+	size_t nleases;
+	uint64_t lrr;        /* the last node leased, for round robin (fmu) */
 	char name[300];      /* "node 1 (host1)": who ran a task, in TASKS_DONE */
 	/* the connections of clients that went away (a ring): their task
 	 * calls still waiting for a node are dropped, not run */
@@ -409,6 +421,10 @@ static size_t list_jobs(struct head *h, struct wire_job **out, char (**names)[2]
 				break;
 			}
 	}
+	for (size_t k = 0; k < h->nleases; k++) /* its direct calls */
+		for (size_t i = 0; i < n; i++)
+			if (pipes[i] == h->leases[k].pipe)
+				v[i].running += h->leases[k].running;
 	pthread_mutex_unlock(&h->fmu);
 	pthread_mutex_lock(&h->mu);
 	for (size_t i = 0; i < n; i++) {
@@ -522,6 +538,17 @@ static place_offer *offer_of(struct head *h, const struct member *x)
 	if (o)
 		h->offers[h->noffers++] = o;
 	return o;
+}
+
+/* The calls clients' leases send to node id straight, as its load counts
+ * them (an idle lease as one: its next call comes any moment). Under fmu. */
+static uint32_t leased(struct head *h, uint64_t id)
+{
+	uint32_t n = 0;
+	for (size_t i = 0; i < h->nleases; i++)
+		if (h->leases[i].node == id)
+			n += h->leases[i].running ? h->leases[i].running : 1;
+	return n;
 }
 
 /* Sends call e (taken off its queue) to node `best`. Under fmu. */
@@ -668,7 +695,7 @@ static void dispatch(struct head *h, bt_recs *out)
 			c[nc].l = link_for(h, x->id, x->address, x->host);
 			if (!c[nc].l)
 				continue;
-			c[nc].inflight = c[nc].l->inflight;
+			c[nc].inflight = c[nc].l->inflight + leased(h, x->id);
 		}
 		nusable += c[nc].usable;
 		nc++;
@@ -1025,6 +1052,11 @@ static void forward_gone(struct head *h, uint32_t pipe)
 	bt_recs r;
 	bt_recs_init(&r);
 	pthread_mutex_lock(&h->fmu);
+	for (size_t i = 0; i < h->nleases;) /* its leases end with it */
+		if (h->leases[i].pipe == pipe)
+			h->leases[i] = h->leases[--h->nleases];
+		else
+			i++;
 	size_t dropped = 0;
 	uint64_t job = 0;
 	for (int q = 0; q < 2; q++) /* both queues: calls with needs, the others */
@@ -1199,6 +1231,84 @@ static void head_fast(void *arg, wire_server *s, uint32_t pipe, struct wire_msg 
 		handle_run_tasks(h, s, pipe, &m->u.run_tasks);
 	else
 		handle_wait_done(h, s, pipe, &m->u.wait_done);
+}
+
+/* LEASE (docs/wire.md, "Direct calls"): a client asks for a worker to
+ * send its calls to straight, or reports on the one it holds. The head
+ * grants the live worker with the fewest calls per CPU (its forwarded
+ * calls and the leases on it), counts the lease in that node's load for
+ * placement, the reported direct calls in the job's figures, and ends
+ * the lease as soon as the node is not alive (the client then sends
+ * through the head). */
+static void handle_lease(struct head *h, wire_server *s, uint32_t pipe, struct wire_lease *m)
+{
+	if (m->done || m->failed) {
+		pthread_mutex_lock(&h->jmu);
+		for (size_t i = 0; i < h->njobs; i++)
+			if (h->jobs[i].pipe == pipe) {
+				h->jobs[i].done += m->done;
+				h->jobs[i].failed += m->failed;
+				break;
+			}
+		pthread_mutex_unlock(&h->jmu);
+	}
+	char address[128] = "", name[500] = "";
+	const char *state = "gone";
+	uint64_t node = 0;
+	pthread_mutex_lock(&h->fmu);
+	size_t li = 0;
+	while (li < h->nleases && !(h->leases[li].pipe == pipe && h->leases[li].node == m->node))
+		li++;
+	pthread_mutex_lock(&h->mu);
+	if (m->op == WIRE_LEASE_TAKE) {
+		struct member *best = NULL;
+		uint64_t bload = 0;
+		for (size_t k = 0; k < h->n; k++) {
+			/* round robin among equals: from the one after the last leased */
+			struct member *x = &h->m[(k + (size_t)h->lrr) % h->n];
+			if (!x->pipe || x->closed || x->state != N_ALIVE || x->cpus == 0)
+				continue;
+			uint64_t load = leased(h, x->id);
+			for (size_t i = 0; i < h->nlinks; i++)
+				if (h->links[i]->node == x->id && !h->links[i]->dead)
+					load += h->links[i]->inflight;
+			if (!best || load * best->cpus < bload * x->cpus) {
+				best = x;
+				bload = load;
+			}
+		}
+		struct hlease *nl = best ? realloc(h->leases, (h->nleases + 1) * sizeof *nl) : NULL;
+		if (nl) {
+			h->leases = nl;
+			h->leases[h->nleases++] = (struct hlease){pipe, best->id, 0};
+			h->lrr = (uint64_t)(best - h->m) + 1;
+			node = best->id;
+			state = "alive";
+			snprintf(address, sizeof address, "%s", best->address);
+			snprintf(name, sizeof name, "node %llu (%s at %s)", (unsigned long long)best->id,
+			         best->host, best->address);
+		}
+	} else {
+		struct member *x = find_member(h, m->node);
+		if (x)
+			state = x->closed && x->state != N_DEAD ? "gone" : state_name[x->state];
+		if (li < h->nleases) {
+			if (m->op == WIRE_LEASE_KEEP && x && x->state == N_ALIVE && !x->closed) {
+				node = m->node;
+				h->leases[li].running = m->running;
+			} else {
+				h->leases[li] = h->leases[--h->nleases];
+			}
+		}
+	}
+	pthread_mutex_unlock(&h->mu);
+	pthread_mutex_unlock(&h->fmu);
+	struct wire_msg r = {.kind = WM_LEASED};
+	r.u.leased.node = node;
+	r.u.leased.address = address;
+	r.u.leased.name = name;
+	r.u.leased.state = (char *)state;
+	wire_server_reply(s, &r);
 }
 
 static void handle_plan_put(struct head *h, wire_server *s, uint32_t pipe, const char *peer,
@@ -1562,6 +1672,7 @@ int head_run(const struct node_opts *o, verr *e)
 			case WM_OBJ_GET:
 			case WM_OBJ_FREE: obj_serve(s, &m); break;
 			case WM_ACTOR_CALL: handle_actor_call(&h, s, pipe, &m.u.actor_call); break;
+			case WM_LEASE: handle_lease(&h, s, pipe, &m.u.lease); break;
 			default: {
 				char why[128];
 				snprintf(why, sizeof why, "the head does not serve %s", wire_kind_name(m.kind));
@@ -1643,6 +1754,7 @@ int head_run(const struct node_opts *o, verr *e)
 		place_offer_free(h.offers[i]);
 	free(h.offers);
 	free(h.jobs);
+	free(h.leases);
 	pthread_mutex_destroy(&h.jmu);
 	free(h.m);
 	pthread_mutex_destroy(&h.mu);

@@ -207,6 +207,7 @@ static int ctx_send(nng_ctx ctx, const void *p, size_t n)
 struct pipe_st {
 	uint32_t id;
 	struct wire_hs hs;
+	int role;     /* what its HELLO claimed (WIRE_ROLE_*; 0 before) */
 	int dropping; /* refused: closed at close_at, nothing more is served */
 	char peer[64];
 	int64_t close_at;
@@ -483,8 +484,11 @@ static int handshake_step(wire_server *s, uint32_t pipe, const char *peer, struc
 		return 0;
 	pthread_mutex_lock(&s->mu);
 	st = find_pipe(s, pipe);
-	if (st)
+	if (st) {
 		st->hs = hs;
+		if (m->kind == WM_HELLO)
+			st->role = m->u.hello.role;
+	}
 	pthread_mutex_unlock(&s->mu);
 	if (code != WIRE_OK)
 		refuse(s, pipe, peer, code, why);
@@ -578,6 +582,17 @@ static void server_wait(wire_server *s, int ms)
 	t->done = 0;
 	s->want_back = 0;
 	pthread_mutex_unlock(&t->mu);
+}
+
+int wire_server_role(wire_server *s, uint32_t pipe, char *peer, size_t peersz)
+{
+	pthread_mutex_lock(&s->mu);
+	struct pipe_st *st = find_pipe(s, pipe);
+	int role = st && st->hs.state == HS_AUTHED ? st->role : 0;
+	if (peer)
+		snprintf(peer, peersz, "%s", st ? st->peer : "?");
+	pthread_mutex_unlock(&s->mu);
+	return role;
 }
 
 void wire_server_serve_fast(wire_server *s, const uint16_t *kinds, int n, wire_fast_fn fn, void *arg)

@@ -170,6 +170,11 @@ void wire_acall_free(wire_acall *a);
  * freed after fn returns. Set it before the loop's first receive. */
 typedef void (*wire_fast_fn)(void *arg, wire_server *s, uint32_t pipe, struct wire_msg *m);
 void wire_server_serve_fast(wire_server *s, const uint16_t *kinds, int n, wire_fast_fn fn, void *arg);
+/* The role (WIRE_ROLE_*) pipe's HELLO claimed, once it authenticated;
+ * 0 otherwise; its peer ("ip:port") copied to peer (if not NULL). A
+ * claim, not a proof: every authenticated peer holds the token; a worker
+ * tells the head's calls from a client's direct ones by it. */
+int wire_server_role(wire_server *s, uint32_t pipe, char *peer, size_t peersz);
 /* 1 once the authenticated connection has closed. */
 int wire_client_lost(wire_client *c);
 /* The local address of the connection (the one the server sees us from). */

@@ -22,7 +22,7 @@
 #include "lang/value.h"
 
 #define WIRE_MAGIC "FLOW"
-#define WIRE_VERSION 6
+#define WIRE_VERSION 7
 #define WIRE_HEADER 12
 /* Also nng's receive limit, so a peer that has not authenticated can make a
  * node allocate at most this much; plans and objects travel in chunks. */
@@ -180,8 +180,20 @@ typedef struct { struct wire_done *v; uint32_t n; } wire_DONES;
 	 * outcome when it ends (NEW: result the actor's id); ok WIRE_DONE_LOST:
 	 * the actor died (e.kind "actor_died") */ \
 	M(ACTOR_CALL, 20, actor_call, F(U8, op) F(U64, actor) F(U32, restarts) F(STR, name) \
-	  F(CALLS, calls))
+	  F(CALLS, calls)) \
+	/* version 7: direct calls (docs/wire.md, "Direct calls"). c->head: op
+	 * WIRE_LEASE_TAKE asks for a worker to send task calls to straight
+	 * (node 0); WIRE_LEASE_KEEP (every 200 ms while held) and
+	 * WIRE_LEASE_RETURN report on the lease on node: the direct calls in
+	 * flight now (running) and the outcomes since the last report (done,
+	 * failed), for flow status. Answered by LEASED: the node, its listener's
+	 * address, its name for messages and its state; node 0 when none is
+	 * granted or the lease ends (state says why: "dead" or "gone" means
+	 * the calls in flight there are lost) */ \
+	M(LEASE, 21, lease, F(U8, op) F(U64, node) F(U32, running) F(U64, done) F(U64, failed)) \
+	M(LEASED, 22, leased, F(U64, node) F(STR, address) F(STR, name) F(STR, state))
 enum { WIRE_ACTOR_NEW = 1, WIRE_ACTOR_CALL = 2 };
+enum { WIRE_LEASE_TAKE = 1, WIRE_LEASE_KEEP = 2, WIRE_LEASE_RETURN = 3 };
 /* head->node: actor work travels in RUN_TASKS records whose fn carries one
  * of these flags (the low bits: the class, or the method's proto); args is
  * [actor id, the call's arguments...]. FREE: the actor's job ended. */

@@ -54,6 +54,8 @@ struct worker {
 	bt_outbox *out;      /* outcomes for the head */
 	ac_host *actors;     /* the actors this node hosts (actors.h) */
 	ac_service *svc;     /* actor calls its tasks make, through the head */
+	uint32_t direct[64]; /* client connections that sent direct calls (logged once) */
+	size_t ndirect;      /* (run_tasks only: the loop or nng's thread, never both) */
 };
 
 static int64_t now_ms(void)
@@ -208,9 +210,30 @@ static void run_tasks(struct worker *w, wire_server *ls, uint32_t pipe, struct p
 	bt_outbox_open(w->out, pipe);
 	bt_recs r;
 	bt_recs_init(&r);
+	/* a client's direct calls (docs/wire.md, "Direct calls"): none is
+	 * taken once this node drains; the client sends them through the head */
+	char peer[64];
+	int direct = m->calls.n && wire_server_role(ls, pipe, peer, sizeof peer) == WIRE_ROLE_CLIENT;
+	int refuse = direct && *w->stop;
+	if (direct && !refuse) { /* said once per client connection */
+		size_t k = 0;
+		while (k < w->ndirect && w->direct[k] != pipe)
+			k++;
+		if (k == w->ndirect) {
+			w->direct[w->ndirect++ % 64] = pipe;
+			w->ndirect = w->ndirect > 64 ? 64 : w->ndirect;
+			wire_log("direct calls from the client at %s (a lease from the head)", peer);
+		}
+	}
 	for (uint32_t i = 0; i < m->calls.n; i++) {
 		struct wire_call *c = &m->calls.v[i];
-		struct plan_entry *pe = plan_store_find(plans, c->hash);
+		struct plan_entry *pe = refuse ? NULL : plan_store_find(plans, c->hash);
+		if (refuse) {
+			struct wire_done d = {.id = c->id, .ok = WIRE_DONE_NOTRUN, .node = w->name,
+			                      .error = "this node is draining (it takes no new calls)"};
+			bt_encode_done(&d, &r, pipe);
+			continue;
+		}
 		if (!pe) {
 			struct wire_done d = {.id = c->id, .ok = WIRE_DONE_NOTRUN, .node = w->name,
 			                      .error = "this node does not hold that plan (PLAN_PUT first)"};
