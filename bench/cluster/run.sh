@@ -4,7 +4,11 @@
 # median of 3, start-up included, and the marginal rate between the two
 # largest sizes, which leaves start-up out), the same with Dask's
 # LocalCluster when python3-distributed is installed (in the same run),
-# and one remote no-op round trip (client -> head -> worker, µs). Needs root.
+# and one remote no-op round trip, µs: the raw wire through the head
+# (tests/cluster/remote_client: client -> head -> worker) and a program's
+# `v = get(noop(v + 1))` under `flow run --address` (par/roundtrip/task.flow:
+# the run phase of --stats / N; its calls may go straight to a worker the
+# head leased the client, docs/wire.md "Direct calls"). Needs root.
 # Usage: bench/cluster/run.sh [-b BEFORE_BUILD] [BUILD_DIR] [N...]
 #   (defaults: build, 10000 100000)
 # -b: paired runs with another build dir (e.g. a copy of an older commit's
@@ -13,7 +17,7 @@
 # turns between the two builds, each on a cluster started afresh.
 # DASK_N (default 10000): the size Dask runs (at ~300 tasks/s, 100000
 # would take about 5 minutes a run). RT_CALLS (default 2000): calls per
-# round trip run.
+# round trip run. RT_ONLY=1: only the round trips.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 prog=cluster/run.sh
@@ -58,7 +62,9 @@ restart_hosts() {
 # the sizes, 3 runs each; with -b the builds take turns, each run on a
 # cluster of its own started afresh (paired under the same load)
 declare -A med runs
+[ -n "${RT_ONLY:-}" ] && sizes=()
 for r in 1 2 3; do
+	[ ${#sizes[@]} = 0 ] && break
 	for b in "${builds[@]}"; do
 		flow=$b/cli/flow
 		l=$(label "$b")
@@ -73,10 +79,10 @@ for r in 1 2 3; do
 		if [ -n "$before" ]; then restart_hosts; fi
 	done
 done
-[ -n "$before" ] || restart_hosts
+[ -n "$before" ] || [ ${#sizes[@]} = 0 ] || restart_hosts
 for b in "${builds[@]}"; do
 	l=$(label "$b")
-	for n in "${sizes[@]}"; do
+	for n in ${sizes[@]+"${sizes[@]}"}; do
 		med[$l,$n]=$(printf '%s\n' ${runs[$l,$n]} | bench_median)
 		printf '%s: %d empty tasks (bench/cluster/empty.flow), head + 2 workers, median of 3: %.3f s (runs: %s): %.0f tasks/s (start-up included)\n' \
 			"$l" "$n" "${med[$l,$n]}" "$(printf '%.2f ' ${runs[$l,$n]})" "$(echo "$n / ${med[$l,$n]}" | bc -l)"
@@ -87,14 +93,14 @@ for b in "${builds[@]}"; do
 			"$(echo "($z - $a) / (${med[$l,$z]} - ${med[$l,$a]})" | bc -l)"
 	fi
 done
-for n in "${sizes[@]}"; do
+for n in ${sizes[@]+"${sizes[@]}"}; do
 	t0=$(now)
 	"$after_flow" run -q --cpus 2 -p n="$n" "$here/empty.flow" >/dev/null
 	t1=$(now)
 	printf 'flow, this machine (--cpus 2, no cluster), %d tasks: %.3f s\n' "$n" "$(echo "$t1 - $t0" | bc -l)"
 done
 
-echo "== one remote no-op round trip (client -> head -> worker), $rt_calls calls, $rt_runs run(s) per build"
+echo "== one remote no-op round trip, $rt_calls calls, $rt_runs run(s) per build: raw (client -> head -> worker, remote_client); flow run --address (v = get(noop(v + 1)), run phase / N)"
 "$after_flow" compile "$root/tests/cluster/remote.flow" -o "$tmp/remote.plan" >/dev/null
 # through the head to a worker: node 1 would take a share, so ask a
 # head that runs no tasks itself
@@ -102,9 +108,13 @@ for r in $(seq "$rt_runs"); do
 	for b in "${builds[@]}"; do
 		flow=$b/cli/flow
 		start_cluster 0
-		printf '%s: ' "$(label "$b")"
+		printf '%s: raw through the head: ' "$(label "$b")"
 		run 1 env FLOW_REPEAT="$rt_calls" "$b/tests/cluster/remote_client" "$head_addr" "$tmp/token" \
 			"$tmp/remote.plan" square 3 2>&1 >/dev/null | tail -1
+		printf '%s: flow run --address: ' "$(label "$b")"
+		run 1 "$flow" run --address "$head_addr" --token-file "$tmp/token" --stats -p n="$rt_calls" \
+			"$here/../par/roundtrip/task.flow" 2>"$tmp/rt.err" >/dev/null
+		awk -v n="$rt_calls" '$1 == "run" { printf "%.1f us per round trip (run phase %s ms)\n", $2 * 1000 / n, $2 }' "$tmp/rt.err"
 		restart_hosts
 	done
 done
@@ -114,7 +124,9 @@ py=
 for p in /usr/bin/python3 python3; do
 	"$p" -c 'import dask.distributed' 2>/dev/null && { py=$p; break; }
 done
-if [ -n "$py" ]; then
+if [ -n "${RT_ONLY:-}" ]; then
+	:
+elif [ -n "$py" ]; then
 	echo "== Dask LocalCluster (2 worker processes, 1 thread each), loopback, 3 runs"
 	for _ in 1 2 3; do "$py" "$here/dask_empty.py" "$dask_n" 2>/dev/null; done
 else

@@ -807,8 +807,8 @@ static void call_back(cl_client *cl, struct slot *s, struct wire_done *d)
 
 /* Encodes call c into b and puts slot s (keyed by c->id) on the map, and
  * the record on the pump: the leased worker's (direct: may_direct, a
- * lease ready, no needs, no object reference, a small record) or the
- * head's. 2: it cannot travel; 1: its large arguments could not be held
+ * lease ready, no other call out, no needs, no object reference, a small
+ * record) or the head's. 2: it cannot travel; 1: its large arguments could not be held
  * here (*err); -1: lost (*err). */
 static int send_call_on(cl_client *cl, struct wire_call *c, struct slot *s, char **err,
                         int may_direct)
@@ -841,7 +841,10 @@ static int send_call_on(cl_client *cl, struct wire_call *c, struct slot *s, char
 	int lost = cl->lost != NULL;
 	if (!lost) {
 		s->direct = 0;
-		if (may_direct && cl->d.ready && cl->d.running < cl->d.cap) {
+		/* direct only while no other call is out: a synchronous round
+		 * trip's latency; calls that go together (throughput) are placed
+		 * by the head, which knows every node's load */
+		if (may_direct && cl->d.ready && cl->d.running < cl->d.cap && cl->calls.n == 0) {
 			s->direct = 1;
 			cl->d.running++;
 		} else if (may_direct && !cl->d.want && cl->d.started) {

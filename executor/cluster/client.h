@@ -1,7 +1,9 @@
 /* client.h - `flow run --address`: this process (the client) runs the
  * program's driver and scheduler as `flow run` does, and sends each of
  * the DAG's task calls to the cluster's head (RUN_TASKS, in batches), which places it
- * on a node; the calls a task makes run on that node with it. The
+ * on a node, or straight to a worker the head leased it (docs/wire.md,
+ * "Direct calls": calls without needs or object references); the calls
+ * a task makes run on that node with it. The
  * client's actors stay here (an actor cannot travel yet), and so does a
  * task whose arguments hold one.
  *

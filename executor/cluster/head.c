@@ -540,14 +540,16 @@ static place_offer *offer_of(struct head *h, const struct member *x)
 	return o;
 }
 
-/* The calls clients' leases send to node id straight, as its load counts
- * them (an idle lease as one: its next call comes any moment). Under fmu. */
+/* The calls clients' leases send to node id straight, as their last
+ * reports said, which its load counts (an idle lease counts nothing: a
+ * burst of long calls placed now must still spread over every node).
+ * Under fmu. */
 static uint32_t leased(struct head *h, uint64_t id)
 {
 	uint32_t n = 0;
 	for (size_t i = 0; i < h->nleases; i++)
 		if (h->leases[i].node == id)
-			n += h->leases[i].running ? h->leases[i].running : 1;
+			n += h->leases[i].running;
 	return n;
 }
 
