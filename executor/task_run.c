@@ -127,40 +127,45 @@ static const task_spawner *spawner_of(const task_host *sh)
 	return sh->spawn ? sh->spawn : sh->defer;
 }
 
-/* The serial executor's deferred calls are made by the staged driver at
- * depth 1 (its own calls); only there can one be deferred and held. */
-static bool driver_defers(const task_host *sh)
+/* The serial executor (no spawner) defers a call whose arguments hold an
+ * actor handle when the staged driver (depth 1) or a task body makes it
+ * (serial.c): it may wait for a later call of its caller on that actor
+ * (Ray's signal pattern), which threads would run meanwhile. A method's
+ * calls run inline, as on threads. */
+static bool serial_defers(const task_host *sh)
 {
-	return sh->defer && sh->in_cont && sh->depth == 1;
+	return sh->defer && !sh->spawn && sh->depth >= 1 && sh->in_method == 0;
 }
 
 static bool holds_deferred(const task_host *sh)
 {
-	return driver_defers(sh) && sh->kids[0];
+	return sh->defer && !sh->spawn && sh->depth >= 1 && sh->kids[sh->depth - 1];
 }
 
-/* Runs the serial executor's deferred calls the driver has made and not
- * yet run, in the order made (kids[0] is newest first), and lets them
- * go. 0, or -1 when the run stops. */
+/* Runs the serial executor's deferred calls the running call (the
+ * driver or a task body) has made and not yet run, in the order made
+ * (kids[] is newest first), and lets them go. 0, or -1 when the run
+ * stops. */
 static int run_deferred_calls(task_host *sh)
 {
+	int d = sh->depth - 1;
 	size_t n = 0;
-	for (nested_job *k = sh->kids[0]; k; k = k->sibling)
+	for (nested_job *k = sh->kids[d]; k; k = k->sibling)
 		n++;
 	nested_job **v = malloc(sizeof *v * (n ? n : 1));
 	if (!v)
 		abort();
 	size_t i = n;
-	for (nested_job *k = sh->kids[0]; k; k = k->sibling)
+	for (nested_job *k = sh->kids[d]; k; k = k->sibling)
 		v[--i] = k;
 	int rc = 0;
 	for (i = 0; i < n && rc == 0; i++)
 		if (__atomic_load_n(&v[i]->state, __ATOMIC_ACQUIRE) != NJ_DONE)
 			rc = sh->defer->await(sh, v[i], 0, false) < 0 ? -1 : 0;
 	free(v);
-	if (rc == 0 && sh->kids[0]) {
-		sh->defer->retire(sh, sh->kids[0]);
-		sh->kids[0] = NULL;
+	if (rc == 0 && sh->kids[d]) {
+		sh->defer->retire(sh, sh->kids[d]);
+		sh->kids[d] = NULL;
 	}
 	return rc;
 }
@@ -292,7 +297,12 @@ int task_run_inline(task_host *sh, const bc_proto *p, uint64_t call, value self,
 	int rc = vm_run(tv, p, args, nargs, res);
 	/* the jobs this call made end before it does (run here if nobody
 	 * has taken them); not when it was cancelled (@timeout) */
-	for (nested_job *k = sh->kids[sh->depth - 1]; k; k = k->sibling) {
+	if (holds_deferred(sh) && run_deferred_calls(sh) < 0 && rc == 0) {
+		val_rele(*res); /* serial: its deferred calls, in the order made */
+		*res = v_none();
+		rc = vm_raise(tv, "interrupted");
+	}
+	for (nested_job *k = sh->spawn ? sh->kids[sh->depth - 1] : NULL; k; k = k->sibling) {
 		if (__atomic_load_n(&k->state, __ATOMIC_ACQUIRE) == NJ_DONE)
 			continue;
 		if (sh->spawn->await(sh, k, 0, false) < 0) {
@@ -307,8 +317,8 @@ int task_run_inline(task_host *sh, const bc_proto *p, uint64_t call, value self,
 	nested_job *made = sh->kids[sh->depth - 1];
 	sh->kids[sh->depth - 1] = NULL;
 	task_streams_end(sh, sh->depth - 1);
-	if (made && sh->spawn->retire)
-		sh->spawn->retire(sh, made);
+	if (made && spawner_of(sh)->retire)
+		spawner_of(sh)->retire(sh, made);
 	/* a result leaves as a snapshot: nested calls' futures inside it
 	 * are resolved while the caller can still wait for them */
 	if (rc == 0 && sh->nchild[sh->depth - 1] > 0) {
@@ -561,9 +571,9 @@ static int s_call_task(flow_vm *vm, const bc_proto *task, value *args, int nargs
 			free(a);
 		return rc;
 	}
-	/* the serial executor: the driver's call holding an actor handle
-	 * waits until something needs it (serial.c) */
-	if (driver_defers(sh) && holds_handle(a, nargs)) {
+	/* the serial executor: a call of the driver or a task body holding
+	 * an actor handle waits until something needs it (serial.c) */
+	if (serial_defers(sh) && holds_handle(a, nargs)) {
 		int rc = spawn_task(vm, sh->defer, task, a, nargs, out);
 		if (a != small)
 			free(a);
