@@ -1,5 +1,6 @@
 /* interrupt.c - SIGINT/SIGTERM taken by a sigwait thread (interrupt.h). */
 #include "executor/interrupt.h"
+#include "executor/watchdog.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -45,6 +46,7 @@ static void *sig_main(void *arg)
 		if (__atomic_compare_exchange_n(&taken, &expect, sig, false, __ATOMIC_SEQ_CST,
 		                                __ATOMIC_SEQ_CST)) {
 			__atomic_store_n(&cancel_word, 1, __ATOMIC_SEQ_CST); /* the driver's VM */
+			watchdog_ring(); /* it sleeps until a deadline, or a ring */
 			continue;
 		}
 		/* the second: out at once, leaving no spill directory behind; the
@@ -109,6 +111,7 @@ void interrupt_stop_run(void)
 {
 	__atomic_store_n(&stopped, 1, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&cancel_word, 1, __ATOMIC_SEQ_CST);
+	watchdog_ring();
 }
 
 int *interrupt_cancel_word(void)

@@ -21,6 +21,7 @@
 #include "executor/interrupt.h"
 #include "executor/task_run_int.h"
 #include "executor/store.h"
+#include "executor/watchdog.h"
 
 /* Reads of a result left on its node go through g_resolve (task_run.h),
  * except while a remote call's arguments are built (keep_refs): those
@@ -449,8 +450,10 @@ static value call_task_run(task_host *sh, const bc_proto *task, uint64_t call, v
 		uint64_t outer = __atomic_load_n(&sh->deadline, __ATOMIC_RELAXED), mine = 0;
 		if (task->attrs.timeout > 0) {
 			mine = now_ns() + (uint64_t)(task->attrs.timeout * 1e9);
-			if (!outer || mine < outer)
+			if (!outer || mine < outer) {
 				__atomic_store_n(&sh->deadline, mine, __ATOMIC_RELAXED);
+				watchdog_ring(); /* it may sleep until a later one */
+			}
 		}
 		sh->retry = attempts - 1;
 		rc = task_run_inline(sh, task, call, v_none(), a, nargs, &res, &err, &dep);
