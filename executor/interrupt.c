@@ -150,3 +150,22 @@ bool interrupt_spill_dir_is(const char *dir)
 {
 	return dir && spill_dir[0] && strcmp(spill_dir, dir) == 0;
 }
+
+static pthread_mutex_t stop_mu = PTHREAD_MUTEX_INITIALIZER;
+static char stop_place[PATH_MAX + 32]; /* guarded by stop_mu */
+
+void interrupt_note_driver_stop(const char *place)
+{
+	pthread_mutex_lock(&stop_mu);
+	if (!stop_place[0])
+		snprintf(stop_place, sizeof stop_place, "%s", place && place[0] ? place : "?");
+	pthread_mutex_unlock(&stop_mu);
+}
+
+const char *interrupt_driver_stop(void)
+{
+	pthread_mutex_lock(&stop_mu);
+	const char *p = stop_place[0] ? stop_place : NULL;
+	pthread_mutex_unlock(&stop_mu);
+	return p;
+}

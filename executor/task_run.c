@@ -1006,6 +1006,12 @@ static int run_cont(task_host *sh, flow_vm *dv, const dag *g, uint32_t v)
 		char *e = task_render_error(dv, "");
 		fprintf(sh->err, "%s\n  the driver stopped here\n", e);
 		free(e);
+		span w;
+		if (run_cancelled() && vm_error_place(dv, &w)) { /* for the interrupt's summary */
+			char *at = task_span_text(vm_program(dv), w);
+			interrupt_note_driver_stop(at);
+			free(at);
+		}
 		sh->ndriver++;
 	}
 	/* the calls it made run to the end; deferred ones (serial) in the
