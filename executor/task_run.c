@@ -171,6 +171,38 @@ static int run_deferred_calls(task_host *sh)
 	return rc;
 }
 
+/* Serial: a deferred call run for a caller up the stack blocks in a
+ * sleep (it polls an actor, say, for a later call of that caller's: Ray's
+ * signal sent by another task). Threads would run the callers' other deferred
+ * calls meanwhile; here they run now, oldest caller first, each in the
+ * order made (they may be what the sleeper waits for). Each stays on
+ * its caller's list, which lets it go. 0, or -1 when the run stops. */
+static int run_callers_deferred(task_host *sh)
+{
+	for (int d = 0; d + 1 < sh->depth; d++) {
+		size_t n = 0;
+		for (nested_job *k = sh->kids[d]; k; k = k->sibling)
+			n += __atomic_load_n(&k->state, __ATOMIC_ACQUIRE) == NJ_QUEUED;
+		if (n == 0)
+			continue;
+		nested_job **v = malloc(sizeof *v * n);
+		if (!v)
+			abort();
+		size_t i = n;
+		for (nested_job *k = sh->kids[d]; k; k = k->sibling)
+			if (__atomic_load_n(&k->state, __ATOMIC_ACQUIRE) == NJ_QUEUED)
+				v[--i] = k;
+		int rc = 0;
+		for (i = 0; i < n && rc == 0; i++)
+			if (__atomic_load_n(&v[i]->state, __ATOMIC_ACQUIRE) == NJ_QUEUED)
+				rc = sh->defer->await(sh, v[i], 0, false) < 0 ? -1 : 0;
+		free(v);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
 typedef struct await_ctx {
 	task_host *sh;
 	int rc;
@@ -830,6 +862,12 @@ static int s_sleep(flow_vm *vm, double seconds)
 	    sh->await_node(sh->await_node_ctx, NULL, 0, false) < 0)
 		return vm_raise(vm, "interrupted");
 	if (holds_deferred(sh) && run_deferred_calls(sh))
+		return vm_raise(vm, "interrupted");
+	/* serial: a deferred call blocked in its poll lets the other deferred
+	 * calls go first (only then: a plain task's sleep must not start a
+	 * waiter before its caller's send) */
+	if (in_task && sh->in_deferred > 0 && sh->defer && !sh->spawn &&
+	    (run_callers_deferred(sh) || (sh->poll_other && sh->poll_other(sh->poll_other_ctx) < 0)))
 		return vm_raise(vm, "interrupted");
 	if (sh->block && in_task)
 		sh->block(sh->block_ctx, true);
