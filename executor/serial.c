@@ -6,7 +6,7 @@
  * A task call holding an actor handle (made by the driver or a task
  * body) is deferred until its result is needed (run_all), so it can wait
  * for its caller's later calls; a deferred call that sleeps in a poll
- * lets the other deferred calls go first (serial_poll_other).
+ * lets the deferred calls made after it go first (serial_poll_other).
  * Its node is this machine offering one CPU (what cluster.nodes() says).
  *
  * @timeout is enforced by a watchdog thread (watchdog.h), which stops
@@ -90,6 +90,10 @@ typedef struct poll_hosts {
 	task_host h[SERIAL_POLL_LEVELS];
 	flow_vm *dv[SERIAL_POLL_LEVELS];
 	int made, level;
+	/* the deferred DAG calls running, innermost last: a poll lets go
+	 * only the ones made after the innermost (higher ids) */
+	uint32_t running[SERIAL_POLL_LEVELS * 4];
+	int nrunning;
 } poll_hosts;
 
 typedef struct serial_run {
@@ -125,11 +129,25 @@ static int run_one(serial_run *r, uint32_t v)
 }
 
 /* Runs deferred node v (not run yet) now. */
+static void push_running(poll_hosts *ph, uint32_t v)
+{
+	if (ph->nrunning < (int)(sizeof ph->running / sizeof *ph->running))
+		ph->running[ph->nrunning] = v;
+	ph->nrunning++;
+}
+
+static void pop_running(poll_hosts *ph)
+{
+	ph->nrunning--;
+}
+
 static int run_deferred_node(serial_run *r, uint32_t v)
 {
 	r->deferred[v] = 0;
 	r->sh->in_deferred++;
+	push_running(r->polls, v);
 	int rc = run_one(r, v);
+	pop_running(r->polls);
 	r->sh->in_deferred--;
 	return rc;
 }
@@ -260,17 +278,22 @@ static task_host *poll_host(poll_hosts *ph, int level, flow_vm **dv)
 }
 
 /* A deferred call sleeps in its poll (task_host.poll_other): the
- * deferred DAG calls whose inputs are done run first, lowest id first,
- * each on the host of this poll level (the hosts below are in the middle
+ * deferred DAG calls made after it (a higher id) whose inputs are done
+ * run first, newest first (a sender is made after its waiters; one made
+ * before it ran first already, in id order), each on the host of this
+ * poll level (the hosts below are in the middle
  * of their calls). One of them may be what the poll waits for (Ray's
  * signal sent by another task): on threads it would run meanwhile. */
 static int serial_poll_other(void *ctx)
 {
 	serial_run *r = ctx;
 	poll_hosts *ph = r->polls;
-	if (ph->level >= SERIAL_POLL_LEVELS)
+	int cap = (int)(sizeof ph->running / sizeof *ph->running);
+	/* a sleeper not inside a deferred DAG call, or too deep: none */
+	if (ph->level >= SERIAL_POLL_LEVELS || ph->nrunning == 0 || ph->nrunning > cap)
 		return 0;
-	for (uint32_t v = 0; v < r->cont; v++) {
+	uint32_t after = ph->running[ph->nrunning - 1];
+	for (uint32_t v = r->cont; v-- > after + 1;) {
 		if (!r->deferred[v] || !inputs_done(r->g, v))
 			continue;
 		if (run_cancelled())
@@ -280,7 +303,9 @@ static int serial_poll_other(void *ctx)
 		r->deferred[v] = 0;
 		ph->level++;
 		h->in_deferred++;
+		push_running(ph, v);
 		int rc = run_on(r, h, dv, v);
+		pop_running(ph);
 		h->in_deferred--;
 		ph->level--;
 		if (rc < 0) {

@@ -173,25 +173,33 @@ static int run_deferred_calls(task_host *sh)
 
 /* Serial: a deferred call run for a caller up the stack blocks in a
  * sleep (it polls an actor, say, for a later call of that caller's: Ray's
- * signal sent by another task). Threads would run the callers' other deferred
- * calls meanwhile; here they run now, oldest caller first, each in the
- * order made (they may be what the sleeper waits for). Each stays on
- * its caller's list, which lets it go. 0, or -1 when the run stops. */
+ * signal sent by another task). Threads would run the caller's later
+ * deferred calls meanwhile; here the ones made after the running one run
+ * now, newest first (a sender is made after its waiters; one made
+ * before ran first already, in the order made). Each stays on its
+ * caller's list, which lets it go. 0, or -1 when the run stops. */
 static int run_callers_deferred(task_host *sh)
 {
 	for (int d = 0; d + 1 < sh->depth; d++) {
 		size_t n = 0;
-		for (nested_job *k = sh->kids[d]; k; k = k->sibling)
-			n += __atomic_load_n(&k->state, __ATOMIC_ACQUIRE) == NJ_QUEUED;
-		if (n == 0)
+		bool running = false;
+		for (nested_job *k = sh->kids[d]; k; k = k->sibling) {
+			int st = __atomic_load_n(&k->state, __ATOMIC_ACQUIRE);
+			if (st == NJ_RUNNING) {
+				running = true;
+				break;
+			}
+			n += st == NJ_QUEUED;
+		}
+		if (!running || n == 0)
 			continue;
 		nested_job **v = malloc(sizeof *v * n);
 		if (!v)
 			abort();
-		size_t i = n;
-		for (nested_job *k = sh->kids[d]; k; k = k->sibling)
+		size_t i = 0;
+		for (nested_job *k = sh->kids[d]; k && i < n; k = k->sibling)
 			if (__atomic_load_n(&k->state, __ATOMIC_ACQUIRE) == NJ_QUEUED)
-				v[--i] = k;
+				v[i++] = k;
 		int rc = 0;
 		for (i = 0; i < n && rc == 0; i++)
 			if (__atomic_load_n(&v[i]->state, __ATOMIC_ACQUIRE) == NJ_QUEUED)
