@@ -409,15 +409,24 @@ static int finish_outputs(const run_args *a, run_outputs *o, run_obs *obs, const
 	return bad ? EXIT_USER : rc;
 }
 
-/* After SIGINT/SIGTERM: what ran, failed and was cancelled. */
+/* After SIGINT/SIGTERM: where the staged driver was stopped and the calls
+ * it had made, what ran, failed and was cancelled. (A driver loop that
+ * made no task node used to read "0 of 0 tasks ran".) */
 static void report_interrupt(const run_obs *obs, int sig)
 {
 	obs_counts c;
 	obs_count(obs, &c);
-	fprintf(stderr, "flow: interrupted by %s: %u of %u tasks ran (%u nodes done, %u failed or "
-	        "cancelled, %u skipped, %u not started)\n", sig == SIGINT ? "SIGINT" : "SIGTERM",
-	        c.tasks_run, c.tasks, c.by_outcome[OBS_DONE], c.by_outcome[OBS_FAILED],
-	        c.by_outcome[OBS_SKIPPED], c.by_outcome[OBS_NOT_RUN]);
+	const char *at = interrupt_driver_stop();
+	fprintf(stderr, "flow: interrupted by %s: ", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	if (at)
+		fprintf(stderr, "the driver was stopped at %s after making %llu call%s at run time%s", at,
+		        (unsigned long long)c.driver_calls, c.driver_calls == 1 ? "" : "s",
+		        c.tasks ? "; " : " ");
+	if (c.tasks || !at)
+		fprintf(stderr, "%u of %u tasks ran ", c.tasks_run, c.tasks);
+	fprintf(stderr, "(%u nodes done, %u failed or cancelled, %u skipped, %u not started)\n",
+	        c.by_outcome[OBS_DONE], c.by_outcome[OBS_FAILED], c.by_outcome[OBS_SKIPPED],
+	        c.by_outcome[OBS_NOT_RUN]);
 }
 
 /* The run's cache (docs/cache.md): with --resume it is read and

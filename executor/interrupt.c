@@ -1,5 +1,6 @@
 /* interrupt.c - SIGINT/SIGTERM taken by a sigwait thread (interrupt.h). */
 #include "executor/interrupt.h"
+#include "executor/watchdog.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -45,6 +46,7 @@ static void *sig_main(void *arg)
 		if (__atomic_compare_exchange_n(&taken, &expect, sig, false, __ATOMIC_SEQ_CST,
 		                                __ATOMIC_SEQ_CST)) {
 			__atomic_store_n(&cancel_word, 1, __ATOMIC_SEQ_CST); /* the driver's VM */
+			watchdog_ring(); /* it sleeps until a deadline, or a ring */
 			continue;
 		}
 		/* the second: out at once, leaving no spill directory behind; the
@@ -109,6 +111,7 @@ void interrupt_stop_run(void)
 {
 	__atomic_store_n(&stopped, 1, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&cancel_word, 1, __ATOMIC_SEQ_CST);
+	watchdog_ring();
 }
 
 int *interrupt_cancel_word(void)
@@ -146,4 +149,23 @@ void interrupt_set_spill_dir(const char *dir, void (*remove)(const char *dir))
 bool interrupt_spill_dir_is(const char *dir)
 {
 	return dir && spill_dir[0] && strcmp(spill_dir, dir) == 0;
+}
+
+static pthread_mutex_t stop_mu = PTHREAD_MUTEX_INITIALIZER;
+static char stop_place[PATH_MAX + 32]; /* guarded by stop_mu */
+
+void interrupt_note_driver_stop(const char *place)
+{
+	pthread_mutex_lock(&stop_mu);
+	if (!stop_place[0])
+		snprintf(stop_place, sizeof stop_place, "%s", place && place[0] ? place : "?");
+	pthread_mutex_unlock(&stop_mu);
+}
+
+const char *interrupt_driver_stop(void)
+{
+	pthread_mutex_lock(&stop_mu);
+	const char *p = stop_place[0] ? stop_place : NULL;
+	pthread_mutex_unlock(&stop_mu);
+	return p;
 }

@@ -57,4 +57,11 @@ bool run_stopped(void);
  * whose loops would otherwise run on after a signal. Never cleared. */
 int *interrupt_cancel_word(void);
 
+/* The staged driver was stopped by the cancel at place ("file:line:col",
+ * copied; the first one kept), for the interrupt's summary (cli/cmd_run.c),
+ * which would otherwise count only the DAG's tasks: "0 of 0 tasks ran"
+ * for a driver loop. interrupt_driver_stop: that place, or NULL. */
+void interrupt_note_driver_stop(const char *place);
+const char *interrupt_driver_stop(void);
+
 #endif

@@ -426,8 +426,10 @@ void obs_count(const run_obs *o, obs_counts *c)
 		}
 	}
 	c->retries = o->nretries;
-	for (size_t k = 0; k < o->njobs; k++)
+	for (size_t k = 0; k < o->njobs; k++) {
 		c->nested_cached += o->jobs[k].cached;
+		c->driver_calls += o->jobs[k].from_driver;
+	}
 	c->nested_run = o->njobs - c->nested_cached;
 }
 

@@ -150,6 +150,7 @@ typedef struct obs_counts {
 	uint32_t tasks_run;      /* task nodes that ran (done or failed; not cached) */
 	uint64_t nested_run;     /* nested calls that ran (done or failed; not cached) */
 	uint64_t nested_cached;  /* nested calls answered by the cache */
+	uint64_t driver_calls;   /* of them, the staged driver's own calls */
 	uint64_t retries;
 } obs_counts;
 void obs_count(const run_obs *o, obs_counts *c);

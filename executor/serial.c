@@ -3,14 +3,17 @@
  * in program order), in one thread; nested task and actor calls run
  * inline (task_run.c, shared with the parallel executor, is the host of
  * task bodies). This is the semantics oracle for the parallel executor.
- * A task call holding an actor handle is deferred until its result is
- * needed (run_all), so it can wait for the driver's later calls.
+ * A task call holding an actor handle (made by the driver or a task
+ * body) is deferred until its result is needed (run_all), so it can wait
+ * for its caller's later calls; a deferred call that sleeps in a poll
+ * lets the deferred calls made after it go first (serial_poll_other).
  * Its node is this machine offering one CPU (what cluster.nodes() says).
  *
  * @timeout is enforced by a watchdog thread (watchdog.h), which stops
  * the running call when its deadline passes. */
 #include <malloc.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "executor/executor.h"
 #include "executor/interrupt.h"
@@ -55,7 +58,9 @@ static int defer_await(task_host *h, nested_job *j, uint64_t deadline, bool any)
 	j->state = NJ_RUNNING;
 	bool seen = h->call_ran && j->from_driver;
 	uint64_t t0 = seen ? obs_now_ns() : 0;
+	h->in_deferred++;
 	int failed = task_run_job(h, j);
+	h->in_deferred--;
 	j->state = NJ_DONE;
 	if (seen)
 		h->call_ran(h->call_ran_ctx, j->task, j->where, h->tid, t0, true, false, failed);
@@ -75,6 +80,22 @@ static void defer_retire(task_host *h, nested_job *kids)
 
 static const task_spawner serial_defer = { defer_submit, defer_await, defer_retire, NULL };
 
+/* The hosts the deferred DAG calls run on when a deferred call blocked
+ * in a poll lets them go first (serial_poll_other): one per level of
+ * such polls, as the host below is in the middle of a call. */
+#define SERIAL_POLL_LEVELS 32
+typedef struct poll_hosts {
+	task_host *model;  /* the main host: what each copies */
+	watchdog *wd;
+	task_host h[SERIAL_POLL_LEVELS];
+	flow_vm *dv[SERIAL_POLL_LEVELS];
+	int made, level;
+	/* the deferred DAG calls running, innermost last: a poll lets go
+	 * only the ones made after the innermost (higher ids) */
+	uint32_t running[SERIAL_POLL_LEVELS * 4];
+	int nrunning;
+} poll_hosts;
+
 typedef struct serial_run {
 	task_host *sh;
 	flow_vm *dv;
@@ -87,16 +108,47 @@ typedef struct serial_run {
 	 * (await_node) run on a host of their own, as sh is in the middle
 	 * of the driver (its depth, identities and calls) */
 	struct serial_run *aside;
+	poll_hosts *polls;
 } serial_run;
 
-/* Runs node v; task_run_node's code (0, >0: the driver ended, <0). */
-static int run_one(serial_run *r, uint32_t v)
+/* Runs node v on host h (its VM dv); task_run_node's code (0, >0: the
+ * driver ended, <0). */
+static int run_on(serial_run *r, task_host *h, flow_vm *dv, uint32_t v)
 {
 	obs_mark m;
 	obs_tick(r->obs);
-	obs_node_begin(r->obs, r->sh, v, 0, &m);
-	int rc = task_run_node(r->sh, r->dv, r->g, v);
-	obs_node_end(r->obs, r->sh, v, &m);
+	obs_node_begin(r->obs, h, v, 0, &m);
+	int rc = task_run_node(h, dv, r->g, v);
+	obs_node_end(r->obs, h, v, &m);
+	return rc;
+}
+
+static int run_one(serial_run *r, uint32_t v)
+{
+	return run_on(r, r->sh, r->dv, v);
+}
+
+/* Runs deferred node v (not run yet) now. */
+static void push_running(poll_hosts *ph, uint32_t v)
+{
+	if (ph->nrunning < (int)(sizeof ph->running / sizeof *ph->running))
+		ph->running[ph->nrunning] = v;
+	ph->nrunning++;
+}
+
+static void pop_running(poll_hosts *ph)
+{
+	ph->nrunning--;
+}
+
+static int run_deferred_node(serial_run *r, uint32_t v)
+{
+	r->deferred[v] = 0;
+	r->sh->in_deferred++;
+	push_running(r->polls, v);
+	int rc = run_one(r, v);
+	pop_running(r->polls);
+	r->sh->in_deferred--;
 	return rc;
 }
 
@@ -117,8 +169,9 @@ static int ensure(serial_run *r, uint32_t v)
 		for (uint32_t e = g->pred_off[u]; e < g->pred_off[u + 1]; e++) {
 			uint32_t p = g->preds[e];
 			/* a future the driver holds runs when it asks (await_node) */
-			if (r->deferred[p] == 1 && g->pred_order[e] != DAG_EDGE_HELD) {
-				r->deferred[p] = 2; /* gathered */
+			if ((r->deferred[p] == 1 || r->deferred[p] == 2) &&
+			    g->pred_order[e] != DAG_EDGE_HELD) {
+				r->deferred[p] = 3; /* gathered by this pass */
 				r->stack[n++] = p;
 			}
 		}
@@ -127,13 +180,19 @@ static int ensure(serial_run *r, uint32_t v)
 	}
 	qsort(r->stack, n, sizeof *r->stack, cmp_u32);
 	for (uint32_t k = 0; k < n; k++)
-		r->deferred[r->stack[k]] = 0;
-	for (uint32_t k = 0; k < n; k++) {
-		int rc = run_one(r, r->stack[k]);
-		if (rc)
-			return rc;
-	}
-	return 0;
+		r->deferred[r->stack[k]] = 2; /* gathered, not run yet */
+	/* copied: a poll (serial_poll_other) may gather again meanwhile, and
+	 * it may run some of these first (deferred[] says which are left) */
+	uint32_t *todo = malloc(sizeof *todo * (n ? n : 1));
+	if (!todo)
+		abort();
+	memcpy(todo, r->stack, sizeof *todo * n);
+	int rc = 0;
+	for (uint32_t k = 0; k < n && rc == 0; k++)
+		if (r->deferred[todo[k]])
+			rc = run_deferred_node(r, todo[k]);
+	free(todo);
+	return rc;
 }
 
 static int report(serial_run *r)
@@ -148,15 +207,13 @@ static int report(serial_run *r)
 static int run_deferred(serial_run *r, uint32_t upto)
 {
 	for (uint32_t v = 0; v < upto; v++) {
-		if (r->deferred[v] != 1)
+		if (!r->deferred[v])
 			continue;
 		if (run_cancelled())
 			return 1;
 		int rc = ensure(r, v);
-		if (r->deferred[v] == 1 && rc == 0) {
-			r->deferred[v] = 0;
-			rc = run_one(r, v);
-		}
+		if (r->deferred[v] && rc == 0)
+			rc = run_deferred_node(r, v);
 		if (rc < 0)
 			return report(r);
 	}
@@ -179,14 +236,86 @@ static int serial_await_node(void *ctx, const vfuture *f, uint64_t deadline, boo
 	if (run_cancelled())
 		return -1;
 	int64_t u = f->node;
-	if (u < 0 || (uint64_t)u >= r->cont || r->deferred[u] != 1)
+	if (u < 0 || (uint64_t)u >= r->cont || !r->deferred[u])
 		return 0; /* run already (or not a DAG call's): get says so */
 	int rc = ensure(r, (uint32_t)u);
-	if (rc == 0 && r->deferred[u] == 1) {
-		r->deferred[u] = 0;
-		rc = run_one(r, (uint32_t)u);
-	}
+	if (rc == 0 && r->deferred[u])
+		rc = run_deferred_node(r, (uint32_t)u);
 	return rc < 0 ? (report(r), -1) : 0;
+}
+
+static bool inputs_done(const dag *g, uint32_t v)
+{
+	for (uint32_t e = g->pred_off[v]; e < g->pred_off[v + 1]; e++) {
+		value f = g->fut[g->preds[e]];
+		if (f.t == V_FUTURE &&
+		    __atomic_load_n(&((const vfuture *)f.as.o)->state, __ATOMIC_ACQUIRE) == FUT_PENDING)
+			return false;
+	}
+	return true;
+}
+
+/* The host of poll level `level`, made the first time (as the aside host
+ * is: a copy of the main host's settings, watched by the watchdog). */
+static task_host *poll_host(poll_hosts *ph, int level, flow_vm **dv)
+{
+	if (level >= ph->made) {
+		task_host *h = &ph->h[level], *m = ph->model;
+		task_host_init(h, m->prog, m->seed, m->out, m->err, m->actor_seq);
+		h->node = m->node;
+		h->rs = m->rs;
+		h->call_ran = m->call_ran;
+		h->call_ran_ctx = m->call_ran_ctx;
+		h->defer = m->defer;
+		h->poll_other = m->poll_other;
+		h->poll_other_ctx = m->poll_other_ctx;
+		watchdog_watch(ph->wd, &h->deadline, &h->cancel);
+		ph->dv[level] = task_host_vm(h);
+		ph->made = level + 1;
+	}
+	*dv = ph->dv[level];
+	return &ph->h[level];
+}
+
+/* A deferred call sleeps in its poll (task_host.poll_other): the
+ * deferred DAG calls made after it (a higher id) whose inputs are done
+ * run first, newest first (a sender is made after its waiters; one made
+ * before it ran first already, in id order), each on the host of this
+ * poll level (the hosts below are in the middle
+ * of their calls). One of them may be what the poll waits for (Ray's
+ * signal sent by another task): on threads it would run meanwhile. */
+static int serial_poll_other(void *ctx)
+{
+	serial_run *r = ctx;
+	poll_hosts *ph = r->polls;
+	int cap = (int)(sizeof ph->running / sizeof *ph->running);
+	/* a sleeper not inside a deferred DAG call, or too deep: none */
+	if (ph->level >= SERIAL_POLL_LEVELS || ph->nrunning == 0 || ph->nrunning > cap)
+		return 0;
+	uint32_t after = ph->running[ph->nrunning - 1];
+	for (uint32_t v = r->cont; v-- > after + 1;) {
+		if (!r->deferred[v] || !inputs_done(r->g, v))
+			continue;
+		if (run_cancelled())
+			return -1;
+		flow_vm *dv;
+		task_host *h = poll_host(ph, ph->level, &dv);
+		r->deferred[v] = 0;
+		ph->level++;
+		h->in_deferred++;
+		push_running(ph, v);
+		int rc = run_on(r, h, dv, v);
+		pop_running(ph);
+		h->in_deferred--;
+		ph->level--;
+		if (rc < 0) {
+			char *e = task_render_error(dv, "");
+			fprintf(h->err, "%s\n", e);
+			free(e);
+			return -1;
+		}
+	}
+	return 0;
 }
 
 /* Runs every node in id order on sh, deferring task calls that hold an
@@ -194,16 +323,19 @@ static int serial_await_node(void *ctx, const vfuture *f, uint64_t deadline, boo
  * (DAG_CONT) runs after every other node but the deferred ones, which
  * run when it needs them (serial_await_node): it may signal them first
  * (Ray's signal actor), or poll what they do. */
-static int run_all(task_host *sh, task_host *ah, const dag *g, run_obs *obs)
+static int run_all(task_host *sh, task_host *ah, poll_hosts *ph, const dag *g, run_obs *obs)
 {
 	serial_run r = { sh, task_host_vm(sh), g, obs, calloc(g->n ? g->n : 1, 1),
-	                 malloc((g->n ? g->n : 1) * sizeof(uint32_t)), g->n, NULL };
+	                 malloc((g->n ? g->n : 1) * sizeof(uint32_t)), g->n, NULL, ph };
 	if (!r.deferred || !r.stack)
 		abort();
 	int64_t cont = dag_cont_node(g);
+	if (cont >= 0)
+		r.cont = (uint32_t)cont;
+	sh->poll_other = ah->poll_other = serial_poll_other;
+	sh->poll_other_ctx = ah->poll_other_ctx = &r;
 	serial_run aside = r;
 	if (cont >= 0) {
-		r.cont = (uint32_t)cont;
 		aside = r;
 		aside.sh = ah;
 		aside.dv = task_host_vm(ah);
@@ -279,9 +411,25 @@ static int serial_run_dag(const dag *g, const exec_opts *o)
 	watchdog *wd = watchdog_needed(g->prog) ? watchdog_start() : NULL;
 	watchdog_watch(wd, &sh.deadline, &sh.cancel);
 	watchdog_watch(wd, &ah.deadline, &ah.cancel);
+	/* the hosts of the deferred calls a poll lets go first (run_all) */
+	poll_hosts *ph = calloc(1, sizeof *ph);
+	if (!ph)
+		abort();
+	ph->model = &sh;
+	ph->wd = wd;
 	obs_run_begin(o->obs, 0);
-	int status = run_all(&sh, &ah, g, o->obs);
+	int status = run_all(&sh, &ah, ph, g, o->obs);
 	watchdog_stop(wd);
+	for (int k = 0; k < ph->made; k++) {
+		task_host *h = &ph->h[k];
+		ah.nfailed += h->nfailed;
+		ah.nskipped += h->nskipped;
+		ah.ndriver += h->ndriver;
+		ah.ncaught += h->ncaught;
+		vm_free(ph->dv[k]);
+		task_host_fini(h);
+	}
+	free(ph);
 	sh.nfailed += ah.nfailed;
 	sh.nskipped += ah.nskipped;
 	sh.ndriver += ah.ndriver;

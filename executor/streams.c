@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "executor/task_run_int.h"
+#include "executor/watchdog.h"
 
 /* ---- streams (LANGUAGE.md section 5) -----------------------------------------
  * A call of a task that yields returns a stream at once. Its producer runs
@@ -93,8 +94,10 @@ static int gen_step(task_host *sh, gen_state *st)
 		if (task->attrs.timeout > 0) {
 			uint64_t lim = (uint64_t)(task->attrs.timeout * 1e9);
 			mine = t0 + (lim > st->spent ? lim - st->spent : 0);
-			if (!outer || mine < outer)
+			if (!outer || mine < outer) {
 				__atomic_store_n(&sh->deadline, mine, __ATOMIC_RELAXED);
+				watchdog_ring(); /* it may sleep until a later one */
+			}
 		}
 		sh->ident[sh->depth] = st->ident;
 		sh->nchild[sh->depth] = st->nchild;

@@ -21,6 +21,7 @@
 #include "executor/interrupt.h"
 #include "executor/task_run_int.h"
 #include "executor/store.h"
+#include "executor/watchdog.h"
 
 /* Reads of a result left on its node go through g_resolve (task_run.h),
  * except while a remote call's arguments are built (keep_refs): those
@@ -127,42 +128,87 @@ static const task_spawner *spawner_of(const task_host *sh)
 	return sh->spawn ? sh->spawn : sh->defer;
 }
 
-/* The serial executor's deferred calls are made by the staged driver at
- * depth 1 (its own calls); only there can one be deferred and held. */
-static bool driver_defers(const task_host *sh)
+/* The serial executor (no spawner) defers a call whose arguments hold an
+ * actor handle when the staged driver (depth 1) or a task body makes it
+ * (serial.c): it may wait for a later call of its caller on that actor
+ * (Ray's signal pattern), which threads would run meanwhile. A method's
+ * calls run inline, as on threads. */
+static bool serial_defers(const task_host *sh)
 {
-	return sh->defer && sh->in_cont && sh->depth == 1;
+	return sh->defer && !sh->spawn && sh->depth >= 1 && sh->in_method == 0;
 }
 
 static bool holds_deferred(const task_host *sh)
 {
-	return driver_defers(sh) && sh->kids[0];
+	return sh->defer && !sh->spawn && sh->depth >= 1 && sh->kids[sh->depth - 1];
 }
 
-/* Runs the serial executor's deferred calls the driver has made and not
- * yet run, in the order made (kids[0] is newest first), and lets them
- * go. 0, or -1 when the run stops. */
+/* Runs the serial executor's deferred calls the running call (the
+ * driver or a task body) has made and not yet run, in the order made
+ * (kids[] is newest first), and lets them go. 0, or -1 when the run
+ * stops. */
 static int run_deferred_calls(task_host *sh)
 {
+	int d = sh->depth - 1;
 	size_t n = 0;
-	for (nested_job *k = sh->kids[0]; k; k = k->sibling)
+	for (nested_job *k = sh->kids[d]; k; k = k->sibling)
 		n++;
 	nested_job **v = malloc(sizeof *v * (n ? n : 1));
 	if (!v)
 		abort();
 	size_t i = n;
-	for (nested_job *k = sh->kids[0]; k; k = k->sibling)
+	for (nested_job *k = sh->kids[d]; k; k = k->sibling)
 		v[--i] = k;
 	int rc = 0;
 	for (i = 0; i < n && rc == 0; i++)
 		if (__atomic_load_n(&v[i]->state, __ATOMIC_ACQUIRE) != NJ_DONE)
 			rc = sh->defer->await(sh, v[i], 0, false) < 0 ? -1 : 0;
 	free(v);
-	if (rc == 0 && sh->kids[0]) {
-		sh->defer->retire(sh, sh->kids[0]);
-		sh->kids[0] = NULL;
+	if (rc == 0 && sh->kids[d]) {
+		sh->defer->retire(sh, sh->kids[d]);
+		sh->kids[d] = NULL;
 	}
 	return rc;
+}
+
+/* Serial: a deferred call run for a caller up the stack blocks in a
+ * sleep (it polls an actor, say, for a later call of that caller's: Ray's
+ * signal sent by another task). Threads would run the caller's later
+ * deferred calls meanwhile; here the ones made after the running one run
+ * now, newest first (a sender is made after its waiters; one made
+ * before ran first already, in the order made). Each stays on its
+ * caller's list, which lets it go. 0, or -1 when the run stops. */
+static int run_callers_deferred(task_host *sh)
+{
+	for (int d = 0; d + 1 < sh->depth; d++) {
+		size_t n = 0;
+		bool running = false;
+		for (nested_job *k = sh->kids[d]; k; k = k->sibling) {
+			int st = __atomic_load_n(&k->state, __ATOMIC_ACQUIRE);
+			if (st == NJ_RUNNING) {
+				running = true;
+				break;
+			}
+			n += st == NJ_QUEUED;
+		}
+		if (!running || n == 0)
+			continue;
+		nested_job **v = malloc(sizeof *v * n);
+		if (!v)
+			abort();
+		size_t i = 0;
+		for (nested_job *k = sh->kids[d]; k && i < n; k = k->sibling)
+			if (__atomic_load_n(&k->state, __ATOMIC_ACQUIRE) == NJ_QUEUED)
+				v[i++] = k;
+		int rc = 0;
+		for (i = 0; i < n && rc == 0; i++)
+			if (__atomic_load_n(&v[i]->state, __ATOMIC_ACQUIRE) == NJ_QUEUED)
+				rc = sh->defer->await(sh, v[i], 0, false) < 0 ? -1 : 0;
+		free(v);
+		if (rc)
+			return rc;
+	}
+	return 0;
 }
 
 typedef struct await_ctx {
@@ -292,7 +338,12 @@ int task_run_inline(task_host *sh, const bc_proto *p, uint64_t call, value self,
 	int rc = vm_run(tv, p, args, nargs, res);
 	/* the jobs this call made end before it does (run here if nobody
 	 * has taken them); not when it was cancelled (@timeout) */
-	for (nested_job *k = sh->kids[sh->depth - 1]; k; k = k->sibling) {
+	if (holds_deferred(sh) && run_deferred_calls(sh) < 0 && rc == 0) {
+		val_rele(*res); /* serial: its deferred calls, in the order made */
+		*res = v_none();
+		rc = vm_raise(tv, "interrupted");
+	}
+	for (nested_job *k = sh->spawn ? sh->kids[sh->depth - 1] : NULL; k; k = k->sibling) {
 		if (__atomic_load_n(&k->state, __ATOMIC_ACQUIRE) == NJ_DONE)
 			continue;
 		if (sh->spawn->await(sh, k, 0, false) < 0) {
@@ -307,8 +358,8 @@ int task_run_inline(task_host *sh, const bc_proto *p, uint64_t call, value self,
 	nested_job *made = sh->kids[sh->depth - 1];
 	sh->kids[sh->depth - 1] = NULL;
 	task_streams_end(sh, sh->depth - 1);
-	if (made && sh->spawn->retire)
-		sh->spawn->retire(sh, made);
+	if (made && spawner_of(sh)->retire)
+		spawner_of(sh)->retire(sh, made);
 	/* a result leaves as a snapshot: nested calls' futures inside it
 	 * are resolved while the caller can still wait for them */
 	if (rc == 0 && sh->nchild[sh->depth - 1] > 0) {
@@ -439,8 +490,10 @@ static value call_task_run(task_host *sh, const bc_proto *task, uint64_t call, v
 		uint64_t outer = __atomic_load_n(&sh->deadline, __ATOMIC_RELAXED), mine = 0;
 		if (task->attrs.timeout > 0) {
 			mine = now_ns() + (uint64_t)(task->attrs.timeout * 1e9);
-			if (!outer || mine < outer)
+			if (!outer || mine < outer) {
 				__atomic_store_n(&sh->deadline, mine, __ATOMIC_RELAXED);
+				watchdog_ring(); /* it may sleep until a later one */
+			}
 		}
 		sh->retry = attempts - 1;
 		rc = task_run_inline(sh, task, call, v_none(), a, nargs, &res, &err, &dep);
@@ -561,9 +614,9 @@ static int s_call_task(flow_vm *vm, const bc_proto *task, value *args, int nargs
 			free(a);
 		return rc;
 	}
-	/* the serial executor: the driver's call holding an actor handle
-	 * waits until something needs it (serial.c) */
-	if (driver_defers(sh) && holds_handle(a, nargs)) {
+	/* the serial executor: a call of the driver or a task body holding
+	 * an actor handle waits until something needs it (serial.c) */
+	if (serial_defers(sh) && holds_handle(a, nargs)) {
 		int rc = spawn_task(vm, sh->defer, task, a, nargs, out);
 		if (a != small)
 			free(a);
@@ -818,6 +871,12 @@ static int s_sleep(flow_vm *vm, double seconds)
 		return vm_raise(vm, "interrupted");
 	if (holds_deferred(sh) && run_deferred_calls(sh))
 		return vm_raise(vm, "interrupted");
+	/* serial: a deferred call blocked in its poll lets the other deferred
+	 * calls go first (only then: a plain task's sleep must not start a
+	 * waiter before its caller's send) */
+	if (in_task && sh->in_deferred > 0 && sh->defer && !sh->spawn &&
+	    (run_callers_deferred(sh) || (sh->poll_other && sh->poll_other(sh->poll_other_ctx) < 0)))
+		return vm_raise(vm, "interrupted");
 	if (sh->block && in_task)
 		sh->block(sh->block_ctx, true);
 	/* in slices, so a @timeout can stop a sleeping task */
@@ -993,6 +1052,12 @@ static int run_cont(task_host *sh, flow_vm *dv, const dag *g, uint32_t v)
 		char *e = task_render_error(dv, "");
 		fprintf(sh->err, "%s\n  the driver stopped here\n", e);
 		free(e);
+		span w;
+		if (run_cancelled() && vm_error_place(dv, &w)) { /* for the interrupt's summary */
+			char *at = task_span_text(vm_program(dv), w);
+			interrupt_note_driver_stop(at);
+			free(at);
+		}
 		sh->ndriver++;
 	}
 	/* the calls it made run to the end; deferred ones (serial) in the

@@ -186,9 +186,10 @@ typedef struct task_host {
 	bool in_cont;            /* running the staged driver's DAG_CONT node: its
 	                          * calls are made like a task body's */
 	const task_spawner *spawn; /* nested calls go here; NULL: inline */
-	/* the serial executor (spawn NULL): the staged driver's own calls
-	 * whose arguments hold an actor handle go here, deferred until their
-	 * result is needed (serial.c); every other call runs inline */
+	/* the serial executor (spawn NULL): the staged driver's and task
+	 * bodies' calls whose arguments hold an actor handle go here,
+	 * deferred until their result is needed (serial.c); every other call
+	 * (and every call a method makes) runs inline */
 	const task_spawner *defer;
 	const task_remote *remote; /* the DAG's task calls go there; NULL: here */
 	/* The staged driver (DAG_CONT) starts before the DAG's calls whose
@@ -200,6 +201,13 @@ typedef struct task_host {
 	 * deferred DAG calls then). NULL: every node before it has ended. */
 	int (*await_node)(void *ctx, const vfuture *f, uint64_t deadline, bool any);
 	void *await_node_ctx;
+	/* The serial executor: a deferred call (or a call inside one) sleeps,
+	 * as a call polling an actor does: run the deferred DAG calls whose
+	 * inputs are done first (one may be what it polls for, as threads
+	 * would run it meanwhile). 0, or -1 when the run stops. NULL: none. */
+	int (*poll_other)(void *ctx);
+	void *poll_other_ctx;
+	int in_deferred;         /* serial: deferred calls running on this host */
 	nested_job *kids[TASK_MAX_NESTING + 1]; /* jobs the call at each depth made */
 	struct gen_state *streams[TASK_MAX_NESTING + 1]; /* streams it made (streams.c) */
 	int nfailed, nskipped, ndriver;

@@ -1,6 +1,9 @@
 /* watchdog.c - the @timeout watchdog (watchdog.h): one thread per run
- * polling the deadlines of the hosts it watches, and cancelling them all
- * once the run is interrupted (interrupt.h). */
+ * sleeping until the earliest deadline of the hosts it watches (or until
+ * rung: a call set a deadline, the run was interrupted, or it stops), and
+ * cancelling them all once the run is interrupted (interrupt.h). It used
+ * to wake every 2 ms whether or not anything was timed: ~2% of a profile
+ * under --cpus. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <time.h>
@@ -14,12 +17,39 @@ typedef struct watched {
 } watched;
 
 struct watchdog {
-	pthread_mutex_t mu;      /* guards hosts, n, cap, stop */
+	pthread_mutex_t mu;      /* guards hosts, n, cap */
 	pthread_t th;
-	bool stop;
+	bool stop;               /* guarded by bell_mu */
 	watched *hosts;
 	int n, cap;
 };
+
+/* The bell, process-wide (a daemon may run several watchdogs): rung when
+ * a call sets a deadline, when the run is cancelled and when a watchdog
+ * stops; each ring bumps bell_gen, so a watchdog that looked at its hosts
+ * after reading bell_gen never sleeps through a ring. */
+static pthread_mutex_t bell_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t bell_cv;
+static uint64_t bell_gen; /* guarded by bell_mu */
+static pthread_once_t bell_once = PTHREAD_ONCE_INIT;
+
+static void bell_init(void)
+{
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* deadlines are monotonic */
+	pthread_cond_init(&bell_cv, &ca);
+	pthread_condattr_destroy(&ca);
+}
+
+void watchdog_ring(void)
+{
+	pthread_once(&bell_once, bell_init);
+	pthread_mutex_lock(&bell_mu);
+	bell_gen++;
+	pthread_cond_broadcast(&bell_cv);
+	pthread_mutex_unlock(&bell_mu);
+}
 
 static uint64_t now_ns(void)
 {
@@ -28,29 +58,56 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* Cancels the hosts whose deadline has passed (all of them once the run
+ * is cancelled); the earliest deadline still to come, or 0. */
+static uint64_t check(watchdog *wd)
+{
+	uint64_t t = now_ns(), next = 0;
+	bool all = run_cancelled(); /* SIGINT/SIGTERM: every call stops */
+	pthread_mutex_lock(&wd->mu);
+	for (int j = 0; j < wd->n; j++) {
+		uint64_t d = __atomic_load_n(wd->hosts[j].deadline, __ATOMIC_RELAXED);
+		if (all || (d && t >= d))
+			__atomic_store_n(wd->hosts[j].cancel, 1, __ATOMIC_RELAXED);
+		else if (d && (!next || d < next))
+			next = d;
+	}
+	pthread_mutex_unlock(&wd->mu);
+	/* cancelled: the hosts made later (a pool's workers) and calls that
+	 * clear their flag are looked at again, as the old 2 ms poll did */
+	if (all) {
+		uint64_t soon = t + 2000000u;
+		if (!next || soon < next)
+			next = soon;
+	}
+	return next;
+}
+
 static void *watchdog_main(void *arg)
 {
 	watchdog *wd = arg;
-	pthread_mutex_lock(&wd->mu);
+	pthread_mutex_lock(&bell_mu);
 	while (!wd->stop) {
-		uint64_t t = now_ns();
-		bool all = run_cancelled(); /* SIGINT/SIGTERM: every call stops */
-		for (int j = 0; j < wd->n; j++) {
-			uint64_t d = __atomic_load_n(wd->hosts[j].deadline, __ATOMIC_RELAXED);
-			if (all || (d && t >= d))
-				__atomic_store_n(wd->hosts[j].cancel, 1, __ATOMIC_RELAXED);
+		uint64_t seen = bell_gen;
+		pthread_mutex_unlock(&bell_mu);
+		uint64_t next = check(wd);
+		pthread_mutex_lock(&bell_mu);
+		if (wd->stop || bell_gen != seen)
+			continue;
+		if (!next) {
+			pthread_cond_wait(&bell_cv, &bell_mu);
+			continue;
 		}
-		pthread_mutex_unlock(&wd->mu);
-		struct timespec ts = { 0, 2000000 }; /* 2 ms */
-		nanosleep(&ts, NULL);
-		pthread_mutex_lock(&wd->mu);
+		struct timespec ts = { (time_t)(next / 1000000000u), (long)(next % 1000000000u) };
+		pthread_cond_timedwait(&bell_cv, &bell_mu, &ts);
 	}
-	pthread_mutex_unlock(&wd->mu);
+	pthread_mutex_unlock(&bell_mu);
 	return NULL;
 }
 
 watchdog *watchdog_start(void)
 {
+	pthread_once(&bell_once, bell_init);
 	watchdog *wd = calloc(1, sizeof *wd);
 	if (!wd)
 		abort();
@@ -77,15 +134,19 @@ void watchdog_watch(watchdog *wd, const uint64_t *deadline, int *cancel)
 	}
 	wd->hosts[wd->n++] = (watched){ deadline, cancel };
 	pthread_mutex_unlock(&wd->mu);
+	/* a host made while the run is being cancelled is cancelled too */
+	if (run_cancelled())
+		watchdog_ring();
 }
 
 void watchdog_stop(watchdog *wd)
 {
 	if (!wd)
 		return;
-	pthread_mutex_lock(&wd->mu);
+	pthread_mutex_lock(&bell_mu);
 	wd->stop = true;
-	pthread_mutex_unlock(&wd->mu);
+	pthread_cond_broadcast(&bell_cv);
+	pthread_mutex_unlock(&bell_mu);
 	pthread_join(wd->th, NULL);
 	pthread_mutex_destroy(&wd->mu);
 	free(wd->hosts);

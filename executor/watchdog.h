@@ -4,8 +4,11 @@
  * Each watched host publishes the earliest deadline of the calls it runs
  * (CLOCK_MONOTONIC ns, 0 = none) and a cancel flag that its VMs poll at
  * backward jumps and calls; the watchdog reads the one and sets the other
- * every 2 ms. Both are accessed atomically (relaxed: a cancel seen a
- * little late only stops a call a little late).
+ * when it passes. It sleeps until the earliest deadline, or until rung
+ * (watchdog_ring): whoever sets a deadline rings, so a watchdog with
+ * nothing to watch never wakes. Both words are accessed atomically
+ * (relaxed: the ring's lock orders the deadline before the watchdog's
+ * next look).
  *
  * Ownership: one watchdog per run (a daemon running several runs has
  * several). The watched words belong to their hosts, which must outlive
@@ -25,6 +28,10 @@ typedef struct watchdog watchdog;
 watchdog *watchdog_start(void);
 /* Watches one host's deadline and cancel flag (wd may be NULL: no-op). */
 void watchdog_watch(watchdog *wd, const uint64_t *deadline, int *cancel);
+/* Wakes every watchdog to look again: call after setting a deadline
+ * (earlier than the one it may be sleeping until) and once the run is
+ * cancelled (interrupt.c). Any thread; not from a signal handler. */
+void watchdog_ring(void);
 /* Stops the thread and frees wd (NULL: no-op). */
 void watchdog_stop(watchdog *wd);
 

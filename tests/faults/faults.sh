@@ -90,6 +90,14 @@ let n = 0
 while time.monotonic() - t0 < 20 { try { n += 1 } except e { n += 0 } }
 print(n)
 F
+cat >"$tmp/dcalls.flow" <<'F'
+import time
+task f(x: int) -> int { return x }
+let t0 = time.monotonic() + get(f(0))
+let n = 0
+while time.monotonic() - t0 < 20 { if n < 3 { n += get(f(1)) } }
+print(n)
+F
 cat >"$tmp/dsleep.flow" <<'F'
 import time
 task f(x: int) -> int { return x }
@@ -109,9 +117,23 @@ sigint_case() {
 		bad "$name: exit $rc after ${el} ms, want $want within 6000 ms: $(tail -c 300 "$tmp/err")"
 	grep -q "interrupted by $sig" "$tmp/err" && ok || bad "$name: no summary: $(tail -3 "$tmp/err")"
 }
+# the summary says where the driver was stopped, not "0 of 0 tasks ran"
+stopped_at() {
+	grep -q "interrupted by SIGINT: the driver was stopped at .*$1 after making $2 calls* at run time" \
+		"$tmp/err" && ! grep -q "0 of 0 tasks ran" "$tmp/err" && ok ||
+		bad "$3: the summary does not say where the driver stopped: $(tail -1 "$tmp/err")"
+}
 sigint_case "driver loop, --serial" SIGINT 130 --serial "$tmp/dloop.flow"
 grep -q "^looping" "$tmp/out" && ok || bad "driver loop: its print before the loop lost"
+stopped_at "dloop.flow:6:1" 0 "driver loop, --serial"
 sigint_case "driver loop, --cpus 2" SIGINT 130 --cpus 2 "$tmp/dloop.flow"
+stopped_at "dloop.flow:6:1" 0 "driver loop, --cpus 2"
+sigint_case "driver loop making calls, --serial" SIGINT 130 --serial "$tmp/dcalls.flow"
+stopped_at "dcalls.flow:5:1" 3 "driver loop making calls, --serial"
+sigint_case "driver loop making calls, --cpus 2" SIGINT 130 --cpus 2 "$tmp/dcalls.flow"
+stopped_at "dcalls.flow:5:1" 3 "driver loop making calls, --cpus 2"
+grep -q "interrupted by SIGINT: the driver was stopped at .*; 1 of 1 tasks ran" "$tmp/err" && ok ||
+	bad "driver loop making calls: the DAG's tasks not counted: $(tail -1 "$tmp/err")"
 sigint_case "driver loop, SIGTERM" SIGTERM 143 --cpus 2 "$tmp/dloop.flow"
 sigint_case "driver loop catching errors" SIGINT 130 --serial "$tmp/dtry.flow"
 "$flow" compile -o "$tmp/dloop.plan" "$tmp/dloop.flow" && ok || bad "compile dloop.flow"
