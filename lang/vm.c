@@ -717,10 +717,20 @@ L_TOSTR: {
 L_FORMAT: {
 	sbuf sb;
 	verr e;
-	value x;
-	TRY(vm_deref_values(vm, R(B), &x));
+	value x, spec_;
+	/* a spec with nested fields is made at run time: may be a future */
+	TRY(vm_deref(vm, R(C), &spec_));
+	if (spec_.t != V_STR) {
+		val_rele(spec_);
+		ERR("format spec must be a str");
+	}
+	if (vm_deref_values(vm, R(B), &x)) {
+		val_rele(spec_);
+		goto error;
+	}
 	sbuf_init(&sb);
-	int rc_ = val_format(&sb, x, str_data(*R(C)), &e);
+	int rc_ = val_format(&sb, x, str_data(spec_), &e);
+	val_rele(spec_);
 	val_rele(x);
 	if (rc_) {
 		sbuf_fini(&sb);
