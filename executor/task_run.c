@@ -850,6 +850,9 @@ static int s_sleep(flow_vm *vm, double seconds)
  * every failure it was skipped for (catching get(g(f())) handles f's). */
 static void s_caught(flow_vm *vm, value fut)
 {
+	task_host *sh = host_of(vm);
+	if (sh->dep_vm == vm) /* handled: a later error of vm is its own */
+		sh->dep_vm = NULL;
 	for (vfuture *f = (vfuture *)fut.as.o; f; f = f->cause)
 		if (!__atomic_exchange_n(&f->caught, 1, __ATOMIC_ACQ_REL))
 			host_of(vm)->ncaught++;
