@@ -443,6 +443,12 @@ static value stopped_future(task_host *sh, const char *what, const char *name, c
 	sh->nskipped++;
 	value f = future_new_failed(msg);
 	((vfuture *)f.as.o)->host_data = (void *)dep;
+	/* it failed for that future: `except` around its get sees that
+	 * failure (its message) and handles it too, as for a skipped call */
+	if (sh->dep_fut.t == V_FUTURE && failed_name((const vfuture *)sh->dep_fut.as.o) == dep)
+		task_set_cause(f, (const vfuture *)sh->dep_fut.as.o);
+	val_rele(sh->dep_fut);
+	sh->dep_fut = v_none();
 	free(msg);
 	return f;
 }
@@ -724,6 +730,8 @@ int task_get(flow_vm *vm, value fut, value *out)
 		task_host *sh = host_of(vm);
 		sh->dep_vm = vm;
 		sh->dep_name = failed_name(f);
+		val_rele(sh->dep_fut);
+		sh->dep_fut = val_hold(fut);
 		free(sh->dep_place);
 		sh->dep_place = task_place_text(vm);
 		vm_raise(vm, "needs the result of failed task '%s'", failed_name(f));
@@ -901,6 +909,9 @@ static int s_sleep(flow_vm *vm, double seconds)
  * every failure it was skipped for (catching get(g(f())) handles f's). */
 static void s_caught(flow_vm *vm, value fut)
 {
+	task_host *sh = host_of(vm);
+	if (sh->dep_vm == vm) /* handled: a later error of vm is its own */
+		sh->dep_vm = NULL;
 	for (vfuture *f = (vfuture *)fut.as.o; f; f = f->cause)
 		if (!__atomic_exchange_n(&f->caught, 1, __ATOMIC_ACQ_REL))
 			host_of(vm)->ncaught++;
@@ -948,6 +959,8 @@ void task_settle(value node_fut, value outcome)
 	dst->emsg = src->emsg ? strdup(src->emsg) : NULL;
 	dst->ekind = src->ekind;
 	dst->host_data = src->host_data;
+	if (src->cause) /* a call stopped by a failed one it needed (stopped_future) */
+		task_set_cause(node_fut, src->cause);
 	/* last: a thread that sees the new state sees the rest (nested jobs) */
 	__atomic_store_n(&dst->state, src->state, __ATOMIC_RELEASE);
 }
@@ -1163,6 +1176,8 @@ void task_host_fini(task_host *h)
 {
 	free(h->dep_place);
 	h->dep_place = NULL;
+	val_rele(h->dep_fut);
+	h->dep_fut = v_none();
 	free(h->fail_msg);
 	h->fail_msg = NULL;
 	for (int j = 0; j <= TASK_MAX_NESTING; j++) {

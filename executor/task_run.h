@@ -220,6 +220,8 @@ typedef struct task_host {
 	int fail_kind;           /* ... and its ERR_* kind, for `except e` */
 	flow_vm *dep_vm;         /* the last VM that needed a failed result */
 	const char *dep_name;    /* ... and the failed task it needed */
+	value dep_fut;           /* ... and that task's failed future (held), the
+	                          * cause of the call it stops (task_run.c) */
 	char *dep_place;
 	flow_vm *pool[TASK_MAX_NESTING + 1]; /* one reusable VM per nesting depth */
 	run_store *rs;           /* shared; NULL: results stay in their futures */

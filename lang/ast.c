@@ -112,6 +112,8 @@ static void dump_expr(const ast_expr *e, FILE *out, int depth)
 			}
 			fputc('\n', out);
 			dump_expr(p->expr, out, depth + 2);
+			if (p->spec_expr)
+				dump_expr(p->spec_expr, out, depth + 2);
 		}
 		break;
 	case E_NAME: fprintf(out, "name %s\n", e->u.name.name); break;

@@ -89,6 +89,9 @@ typedef struct ast_fpart {
 	size_t text_len;
 	ast_expr *expr;
 	const char *spec; /* e.g. ".3f"; NULL if none */
+	/* a spec with nested fields, f"{x:>{width}}": the spec as an f-string
+	 * (then spec is its raw text); NULL otherwise */
+	struct ast_expr *spec_expr;
 } ast_fpart;
 
 /* One 'for' or 'if' clause of a comprehension, in source order.

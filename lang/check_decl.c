@@ -249,7 +249,8 @@ static bool const_walk(rctx *c, ast_expr *e, const char *what)
 		return true;
 	case E_FSTRING:
 		for (int i = 0; i < e->u.fstr.nparts; i++)
-			if (!const_walk(c, e->u.fstr.parts[i].expr, what))
+			if (!const_walk(c, e->u.fstr.parts[i].expr, what) ||
+			    !const_walk(c, e->u.fstr.parts[i].spec_expr, what))
 				return false;
 		return true;
 	case E_NAME:
@@ -340,8 +341,10 @@ static void cycle_expr(rctx *c, cstate *cs, ast_expr *e)
 			cycle_visit(c, cs, e->u.field.ref.decl);
 		return;
 	case E_FSTRING:
-		for (int i = 0; i < e->u.fstr.nparts; i++)
+		for (int i = 0; i < e->u.fstr.nparts; i++) {
 			cycle_expr(c, cs, e->u.fstr.parts[i].expr);
+			cycle_expr(c, cs, e->u.fstr.parts[i].spec_expr);
+		}
 		return;
 	case E_LIST:
 		for (int i = 0; i < e->u.list.nitems; i++)

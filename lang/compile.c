@@ -1024,7 +1024,11 @@ static void expr_fstring(fstate *fs, const ast_expr *e, int dst)
 		fs->cur = fp->expr->where;
 		if (fp->spec) {
 			int sr = reg_alloc(fs);
-			emit_loadk(fs, sr, str_from_c(fp->spec));
+			if (fp->spec_expr)
+				expr_to(fs, fp->spec_expr, sr); /* {x:>{width}} */
+			else
+				emit_loadk(fs, sr, str_from_c(fp->spec));
+			fs->cur = fp->expr->where;
 			emitABC(fs, OP_FORMAT, r, v, sr);
 		} else {
 			emitABC(fs, OP_TOSTR, r, v, 0);

@@ -119,13 +119,14 @@ static ast_expr *parse_fexpr(parse_state *ps, const char *s, size_t n, int line,
 }
 
 static void add_part(parse_state *ps, ptrvec *parts, const char *text, size_t len,
-                     ast_expr *e, const char *spec)
+                     ast_expr *e, const char *spec, ast_expr *spec_expr)
 {
 	ast_fpart *p = arena_alloc(ps->arena, sizeof *p);
 	p->text = text;
 	p->text_len = len;
 	p->expr = e;
 	p->spec = spec;
+	p->spec_expr = spec_expr;
 	parse_vec_push(ps, parts, p);
 }
 
@@ -144,6 +145,8 @@ static ast_expr *fexpr_converted(parse_state *ps, const char *s, size_t n, char 
 	w[pn + n + 1] = '\0';
 	return parse_fexpr(ps, w, pn + n + 1, line, col - (int)pn);
 }
+
+static ast_expr *fstring_build(parse_state *ps, const char *raw, size_t n, span loc);
 
 /* Splits the raw text between f" and " (first byte at column col) into
  * literal pieces and {expr[:spec]} pieces; each expression is parsed by
@@ -199,11 +202,21 @@ static ast_expr *fstring_build(parse_state *ps, const char *raw, size_t n, span 
 					}
 					j++;
 				} else if (d == ':' && depth == 0) {
+					/* the spec runs to the matching '}': it may hold
+					 * nested fields, {x:>{width}} (Python's f-strings) */
 					colon = j;
-					const char *e = memchr(raw + j + 1, '}', n - j - 1);
-					if (e) {
-						close = (size_t)(e - raw);
-						found = true;
+					int sd = 0;
+					for (size_t k = j + 1; k < n; k++) {
+						if (raw[k] == '{') {
+							sd++;
+						} else if (raw[k] == '}') {
+							if (sd == 0) {
+								close = k;
+								found = true;
+								break;
+							}
+							sd--;
+						}
 					}
 					break;
 				}
@@ -220,7 +233,7 @@ static ast_expr *fstring_build(parse_state *ps, const char *raw, size_t n, span 
 				if (raw[k] != ' ' && raw[k] != '\t')
 					blank = false;
 			if (litn > 0) {
-				add_part(ps, &parts, lit, litn, NULL, NULL);
+				add_part(ps, &parts, lit, litn, NULL, NULL, NULL);
 				lit = arena_alloc(ps->arena, n + 1);
 				litn = 0;
 			}
@@ -236,7 +249,13 @@ static ast_expr *fstring_build(parse_state *ps, const char *raw, size_t n, span 
 				                    col + (int)i + 1);
 			}
 			const char *spec = colon ? arena_strndup(ps->arena, raw + colon + 1, close - colon - 1) : NULL;
-			add_part(ps, &parts, NULL, 0, e, spec);
+			ast_expr *spec_e = NULL;
+			if (spec && strchr(spec, '{')) {
+				span sl = loc;
+				sl.col = col + (int)colon + 1 - 2; /* fstring_build's text starts at col + 2 */
+				spec_e = fstring_build(ps, raw + colon + 1, close - colon - 1, sl);
+			}
+			add_part(ps, &parts, NULL, 0, e, spec, spec_e);
 			i = close + 1;
 		} else {
 			/* a run of literal text up to the next brace, escapes decoded */
@@ -259,7 +278,7 @@ static ast_expr *fstring_build(parse_state *ps, const char *raw, size_t n, span 
 		}
 	}
 	if (litn > 0)
-		add_part(ps, &parts, lit, litn, NULL, NULL);
+		add_part(ps, &parts, lit, litn, NULL, NULL, NULL);
 	ast_expr *f = arena_alloc(ps->arena, sizeof *f);
 	f->kind = E_FSTRING;
 	f->where = loc;

@@ -755,8 +755,11 @@ static void resolve_expr_inner(rctx *c, ast_expr *e)
 	case E_NONE: case E_BOOL: case E_INT: case E_FLOAT: case E_STR:
 		break;
 	case E_FSTRING:
-		for (int i = 0; i < e->u.fstr.nparts; i++)
+		for (int i = 0; i < e->u.fstr.nparts; i++) {
 			resolve_expr(c, e->u.fstr.parts[i].expr);
+			if (e->u.fstr.parts[i].spec_expr)
+				resolve_expr(c, e->u.fstr.parts[i].spec_expr);
+		}
 		break;
 	case E_NAME:
 		resolve_name(c, e, false);

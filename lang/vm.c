@@ -390,6 +390,28 @@ L_SLICE:
 	VM_SET(R(A), tmp);
 	NEXT();
 L_BINDMETHOD: {
+	if (R(B)->t == V_FUTURE || R(B)->t == V_STREAM) {
+		/* e.kind of an error that is a task's result (get(r).kind in the
+		 * driver, where get(r) is a future): the value is needed, so wait
+		 * for it (while lowering: an implicit node). No method is named
+		 * like an error's field. */
+		const char *fname = str_data(*R(C));
+		if (!strcmp(fname, "message") || !strcmp(fname, "kind") || !strcmp(fname, "task")) {
+			value ev_;
+			TRY(vm_deref(vm, R(B), &ev_));
+			if (ev_.t != V_ERROR) {
+				const char *tn_ = vtype_name(ev_.t);
+				val_rele(ev_);
+				ERR("%s %s has no field '%s' (only an error value has message, kind and task)",
+				    strchr("aeiou", tn_[0]) ? "an" : "a", tn_, fname);
+			}
+			const verror *evp = (const verror *)ev_.as.o;
+			value fv = !strcmp(fname, "message") ? evp->message : !strcmp(fname, "kind") ? evp->kind : evp->task;
+			VM_SET(R(A), val_hold(fv));
+			val_rele(ev_);
+			NEXT();
+		}
+	}
 	if (R(B)->t == V_ERROR) {
 		/* e.message, e.kind, e.task (section 8) */
 		const verror *ev = (const verror *)R(B)->as.o;
@@ -695,10 +717,20 @@ L_TOSTR: {
 L_FORMAT: {
 	sbuf sb;
 	verr e;
-	value x;
-	TRY(vm_deref_values(vm, R(B), &x));
+	value x, spec_;
+	/* a spec with nested fields is made at run time: may be a future */
+	TRY(vm_deref(vm, R(C), &spec_));
+	if (spec_.t != V_STR) {
+		val_rele(spec_);
+		ERR("format spec must be a str");
+	}
+	if (vm_deref_values(vm, R(B), &x)) {
+		val_rele(spec_);
+		goto error;
+	}
 	sbuf_init(&sb);
-	int rc_ = val_format(&sb, x, str_data(*R(C)), &e);
+	int rc_ = val_format(&sb, x, str_data(spec_), &e);
+	val_rele(spec_);
 	val_rele(x);
 	if (rc_) {
 		sbuf_fini(&sb);

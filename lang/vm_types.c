@@ -5,6 +5,8 @@
 
 #include "vm_internal.h"
 #include "objslab.h"
+#include "encode.h"
+#include "flow_err.h"
 
 /* one per DAG node: keep its padding out (vm.h) */
 _Static_assert(sizeof(void *) != 8 || sizeof(vfuture) == 88, "vfuture grew: mind the DAG's memory");
@@ -214,6 +216,47 @@ static void error_str(sbuf *out, value v)
 	sbuf_add(out, str_data(e->text), str_len(e->text));
 }
 
+/* An error value crosses a plan or the wire as the list [message, kind,
+ * task, text] (encode.h's own format inside the payload). */
+static int error_enc(sbuf *out, value v, verr *e)
+{
+	const verror *ev = (const verror *)v.as.o;
+	value l = list_new(4);
+	list_append(l, ev->message);
+	list_append(l, ev->kind);
+	list_append(l, ev->task);
+	list_append(l, ev->text);
+	int rc = val_encode(out, l, e);
+	val_rele(l);
+	return rc;
+}
+
+static int error_dec(const uint8_t *buf, size_t len, value *out, verr *e)
+{
+	value l;
+	if (val_decode(buf, len, &l, e) < 0)
+		return -1;
+	bool ok = l.t == V_LIST && list_len(l) == 4;
+	int kind = -1;
+	if (ok) {
+		value m = list_get(l, 0), k = list_get(l, 1), t = list_get(l, 2), x = list_get(l, 3);
+		ok = m.t == V_STR && k.t == V_STR && (t.t == V_STR || t.t == V_NONE) && x.t == V_STR;
+		for (int j = 0; ok && j <= ERR_NODE_LOST && kind < 0; j++)
+			if (!strcmp(str_data(k), vm_error_kind_name(j)))
+				kind = j;
+	}
+	if (!ok || kind < 0) {
+		val_rele(l);
+		verr_setc(e, FLOW_ECORRUPT, "decode: malformed error value");
+		return -1;
+	}
+	value t = list_get(l, 2);
+	*out = vm_error_new(kind, str_data(list_get(l, 0)), t.t == V_STR ? str_data(t) : NULL,
+	                    str_data(list_get(l, 3)));
+	val_rele(l);
+	return 0;
+}
+
 value vm_stream_new(const char *task, void *state, void (*free_state)(void *state))
 {
 	vstream *st = vobj_alloc(sizeof *st, V_STREAM);
@@ -253,7 +296,7 @@ void vm_types_init(void)
 {
 	static const vtype_hooks stm = { stream_free, stream_str, NULL };
 	vtype_register(V_STREAM, &stm);
-	static const vtype_hooks err = { error_free, error_str, NULL };
+	static const vtype_hooks err = { error_free, error_str, NULL, error_enc, error_dec };
 	vtype_register(V_ERROR, &err);
 	static const vtype_hooks fut = { future_free, future_str, future_eq, NULL, NULL, future_hash };
 	/* not const: vm_types_init runs again (plans, compiles) and keeps the codec */

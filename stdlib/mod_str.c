@@ -5,8 +5,37 @@
 
 #include "stdlib_impl.h"
 
-/* Replacement fields: "{}", "{0}", "{:spec}", "{0!r:spec}"; "{{" and "}}"
- * are literal braces. Automatic and manual numbering cannot be mixed. */
+/* The argument index of field name `field` ("" automatic, "0" manual);
+ * -1 after raising. *next and *mode carry the numbering (0 unknown, 1
+ * automatic, 2 manual) across fields. */
+static int field_index(flow_vm *vm, const char *field, int nargs, int *next, int *mode)
+{
+	int idx;
+	if (field[0] == 0) {
+		if (*mode == 2)
+			return vm_raise(vm, "format: cannot switch from manual field numbering to automatic"), -1;
+		*mode = 1;
+		idx = (*next)++;
+	} else {
+		char *end;
+		long k = strtol(field, &end, 10);
+		if (*end || field[0] < '0' || field[0] > '9')
+			return vm_raise(vm, "format: field '%s' is not a number (named fields are not supported)",
+			                field), -1;
+		if (*mode == 1)
+			return vm_raise(vm, "format: cannot switch from automatic field numbering to manual"), -1;
+		*mode = 2;
+		idx = k > nargs ? nargs : (int)k;
+	}
+	if (idx >= nargs)
+		return vm_raise(vm, "format: field {%d} but only %d argument%s", idx, nargs,
+		                nargs == 1 ? "" : "s"), -1;
+	return idx;
+}
+
+/* Replacement fields: "{}", "{0}", "{:spec}", "{0!r:spec}", and fields
+ * nested in a spec, "{:>{}}" (one level, as Python); "{{" and "}}" are
+ * literal braces. Automatic and manual numbering cannot be mixed. */
 int sl_format(flow_vm *vm, value fmt, const value *args, int nargs, value *out)
 {
 	if (sl_str(vm, fmt, "format", "the format") < 0)
@@ -38,7 +67,15 @@ int sl_format(flow_vm *vm, value fmt, const value *args, int nargs, value *out)
 			i += 2;
 			continue;
 		}
-		const char *close = memchr(s + i + 1, '}', n - i - 1);
+		/* the matching '}', past fields nested in the spec */
+		const char *close = NULL;
+		int depth = 0;
+		for (size_t k = i + 1; k < n && !close; k++) {
+			if (s[k] == '{')
+				depth++;
+			else if (s[k] == '}' && depth-- == 0)
+				close = s + k;
+		}
 		if (!close) {
 			sbuf_fini(&b);
 			return vm_raise(vm, "format: '{' without a matching '}'");
@@ -66,37 +103,55 @@ int sl_format(flow_vm *vm, value fmt, const value *args, int nargs, value *out)
 			}
 			*bang = 0;
 		}
-		if (strchr(field, '{') || (spec && strchr(spec, '{'))) {
+		if (strchr(field, '{') || strchr(field, '}')) {
 			sbuf_fini(&b);
-			return vm_raise(vm, "format: nested replacement fields are not supported");
+			return vm_raise(vm, "format: a field name cannot hold a brace");
 		}
-		int idx;
-		if (field[0] == 0) {
-			if (mode == 2) {
-				sbuf_fini(&b);
-				return vm_raise(vm, "format: cannot switch from manual field numbering to automatic");
-			}
-			mode = 1;
-			idx = next++;
-		} else {
-			char *end;
-			long k = strtol(field, &end, 10);
-			if (*end || field[0] < '0' || field[0] > '9') {
-				sbuf_fini(&b);
-				return vm_raise(vm, "format: field '%s' is not a number (named fields are not supported)",
-				                field);
-			}
-			if (mode == 1) {
-				sbuf_fini(&b);
-				return vm_raise(vm, "format: cannot switch from automatic field numbering to manual");
-			}
-			mode = 2;
-			idx = k > nargs ? nargs : (int)k;
-		}
-		if (idx >= nargs) {
+		int idx = field_index(vm, field, nargs, &next, &mode);
+		if (idx < 0) {
 			sbuf_fini(&b);
-			return vm_raise(vm, "format: field {%d} but only %d argument%s", idx, nargs,
-			                nargs == 1 ? "" : "s");
+			return -1;
+		}
+		/* nested fields of the spec, numbered after the outer field */
+		char specbuf[512];
+		if (spec && strchr(spec, '{')) {
+			sbuf sp;
+			sbuf_init(&sp);
+			for (char *q = spec; *q;) {
+				if (*q != '{') {
+					sbuf_addc(&sp, *q++);
+					continue;
+				}
+				char *qe = strchr(q, '}');
+				char inner[256];
+				size_t il = qe ? (size_t)(qe - q - 1) : 0;
+				if (!qe || memchr(q + 1, '{', il)) {
+					sbuf_fini(&sp);
+					sbuf_fini(&b);
+					return vm_raise(vm, "format: fields nest one level deep in a spec");
+				}
+				memcpy(inner, q + 1, il);
+				inner[il] = 0;
+				int j = field_index(vm, inner, nargs, &next, &mode);
+				value w;
+				if (j < 0 || sl_resolve(vm, args[j], &w) < 0) {
+					sbuf_fini(&sp);
+					sbuf_fini(&b);
+					return -1;
+				}
+				val_str(&sp, w);
+				val_rele(w);
+				q = qe + 1;
+			}
+			if (sp.len >= sizeof specbuf) {
+				sbuf_fini(&sp);
+				sbuf_fini(&b);
+				return vm_raise(vm, "format: spec too long");
+			}
+			memcpy(specbuf, sp.data, sp.len);
+			specbuf[sp.len] = 0;
+			sbuf_fini(&sp);
+			spec = specbuf;
 		}
 		value v;
 		if (sl_resolve(vm, args[idx], &v) < 0) {

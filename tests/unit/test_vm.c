@@ -13,6 +13,7 @@
 #include "lang/compile.h"
 #include "lang/resolve.h"
 #include "lang/vm.h"
+#include "lang/encode.h"
 #include "executor/executor.h"
 
 typedef struct result {
@@ -435,6 +436,44 @@ static void test_const_errors(void **state)
 	done(&r);
 }
 
+/* An error value crosses plans and the wire as its four fields; a payload
+ * that is not [str, known kind, str|none, str] is refused. */
+static void test_error_value_codec(void **state)
+{
+	(void)state;
+	value e = vm_error_new(ERR_TASK, "went wrong", "fetch", "f.flow:1:2: error: went wrong");
+	sbuf b;
+	sbuf_init(&b);
+	verr er;
+	assert_int_equal(val_encode(&b, e, &er), 0);
+	value d;
+	assert_int_equal(val_decode(b.data, b.len, &d, &er), 0);
+	assert_int_equal(d.t, V_ERROR);
+	const verror *x = (const verror *)d.as.o;
+	assert_string_equal(str_data(x->message), "went wrong");
+	assert_string_equal(str_data(x->kind), "task");
+	assert_string_equal(str_data(x->task), "fetch");
+	sbuf t;
+	sbuf_init(&t);
+	val_str(&t, d);
+	assert_int_equal(t.len, strlen("f.flow:1:2: error: went wrong"));
+	sbuf_fini(&t);
+	val_rele(d);
+	/* every truncation fails cleanly */
+	for (size_t n = 0; n < b.len; n++)
+		assert_int_not_equal(val_decode(b.data, n, &d, &er), 0);
+	sbuf_fini(&b);
+	val_rele(e);
+	/* a payload with an unknown kind */
+	e = vm_error_new(ERR_RUNTIME, "m", NULL, "m");
+	((verror *)e.as.o)->kind = (val_rele(((verror *)e.as.o)->kind), str_from_c("bogus"));
+	sbuf_init(&b);
+	assert_int_equal(val_encode(&b, e, &er), 0);
+	assert_int_not_equal(val_decode(b.data, b.len, &d, &er), 0);
+	sbuf_fini(&b);
+	val_rele(e);
+}
+
 int main(void)
 {
 	vm_types_init();
@@ -460,6 +499,7 @@ int main(void)
 		cmocka_unit_test(test_random_seeded),
 		cmocka_unit_test(test_dump_bytecode),
 		cmocka_unit_test(test_const_errors),
+		cmocka_unit_test(test_error_value_codec),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
