@@ -35,6 +35,7 @@ struct ent {
 	uint64_t used;  /* last use (a tick), for LRU */
 	int pins;       /* being served or pulled: not evicted */
 	int pulling;    /* a thread is pulling it; others wait (cv) */
+	wire_client *from; /* a pulled value: the connection it came over (never freed) */
 	uint64_t spill_key; /* held for others and written to the spill store (0: not) */
 };
 
@@ -1271,10 +1272,12 @@ static void *pull_main(void *arg)
 	}
 }
 
-static int pull(const uint8_t id[32], const char *addr, uint64_t total, value *out, verr *e)
+static int pull(const uint8_t id[32], const char *addr, uint64_t total, value *out, verr *e,
+                wire_client **via)
 {
 	verr ce;
 	wire_client *c = conn_get(addr, e);
+	*via = c;
 	if (!c)
 		return -2; /* the holder is gone (lineage: obj_import) */
 	struct pull p = {.c = c, .addr = addr};
@@ -1359,6 +1362,26 @@ static void send_free(const uint8_t id[32], const char *addr)
 		wire_msg_free(&rep);
 }
 
+/* Under S.mu, before a pull maps memory for what it pulls: pulled values
+ * kept for the next task whose holder's connection has closed are let go
+ * (a client-made argument once its client has exited: its job is over).
+ * A task still to come that names one pulls it again and, its holder
+ * gone, has it made again (lineage), as after an eviction. What they
+ * free is what the new pull then maps: memory the system got back a
+ * moment ago costs little to map again here, while memory it gave back
+ * to the host long ago costs most of a pull (docs/wire.md, figures). */
+static void let_go_orphans(void)
+{
+	for (size_t i = 0; i < S.n;) {
+		struct ent *x = &S.v[i];
+		if (x->from && x->val.t != V_NONE && !x->data && !x->raw && !x->pins && !x->pulling &&
+		    wire_client_lost(x->from))
+			drop_at(i); /* the last entry moves to i */
+		else
+			i++;
+	}
+}
+
 int obj_import(value v, int free_after, value *out, verr *e)
 {
 	uint8_t id[32];
@@ -1386,9 +1409,11 @@ int obj_import(value v, int free_after, value *out, verr *e)
 		x = add(id);
 		x->pulling = 1;
 	}
+	let_go_orphans();
 	pthread_mutex_unlock(&S.mu);
 	value r;
-	int rc = pull(id, where, total, &r, e);
+	wire_client *via;
+	int rc = pull(id, where, total, &r, e, &via);
 	pthread_mutex_lock(&S.mu);
 	if (!free_after) {
 		for (size_t i = 0; i < S.n; i++)
@@ -1398,6 +1423,7 @@ int obj_import(value v, int free_after, value *out, verr *e)
 				} else {
 					S.v[i].pulling = 0;
 					S.v[i].val = val_hold(r);
+					S.v[i].from = via;
 					S.v[i].len = total;
 					S.bytes += total;
 				}

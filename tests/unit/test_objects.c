@@ -607,10 +607,35 @@ static void hostile_holder(value want)
 	assert_int_equal(obj_import(ref, 1, &none, &e), -1);
 	assert_non_null(strstr(e.msg, "over this node's cap"));
 	obj_cap(was);
+	/* a value pulled for later tasks (free_after 0) is kept, until its
+	 * holder's connection closes (a client that exited): then the next
+	 * pull lets it go before it maps memory of its own */
+	uint64_t before = obj_used();
+	value kept;
+	assert_int_equal(obj_import(ref, 0, &kept, &e), 0);
+	val_rele(kept);
+	assert_int_equal(obj_used(), before + htotal);
 	hstop = 1;
 	pthread_join(th, NULL);
 	hstop = 0;
 	wire_server_close(s);
+	value dead = dict_new(1), dl = list_new(3);
+	list_append_take(dl, str_from_c("77777777777777777777777777777777"
+	                                "77777777777777777777777777777777"));
+	list_append_take(dl, str_from_c("127.0.0.1:1"));
+	list_append_take(dl, v_int(5 << 20));
+	assert_int_equal(dict_set(dead, k, dl, &e), 0);
+	int gone = 0;
+	for (int i = 0; i < 100 && !gone; i++) { /* the close is seen by nng's thread */
+		value none2 = v_none();
+		assert_int_equal(obj_import(dead, 0, &none2, &e), -2);
+		gone = obj_used() == before;
+		if (!gone)
+			usleep(20000);
+	}
+	assert_true(gone);
+	val_rele(dl);
+	val_rele(dead);
 	val_rele(k);
 	val_rele(l);
 	val_rele(ref);
