@@ -173,4 +173,28 @@ void cli_drop_out(FILE *f, const char *path);
  * without a newline: the "dag" member of every --stats-json object. */
 void cli_json_dag(const dag *g, FILE *out);
 
+/* ---- the cluster's TLS (cli/tls_opts.c) ------------------------------------ */
+
+/* The three options of every command that joins or reaches a cluster
+ * (an X-macro list like a command's own: see above). */
+#define CLI_TLS_OPTS(X) \
+	X(TLS_CERT, 0, "tls-cert", "FILE", false, \
+	  "this node's TLS certificate (PEM): with --tls-key\nand --tls-ca the cluster's connections use TLS\n" \
+	  "(docs/wire.md; default $FLOW_TLS_CERT)") \
+	X(TLS_KEY, 0, "tls-key", "FILE", false, "its private key (PEM; default $FLOW_TLS_KEY)") \
+	X(TLS_CA, 0, "tls-ca", "FILE", false, \
+	  "the CA that signs the cluster's certificates (PEM;\ndefault $FLOW_TLS_CA)")
+
+/* What they were given as (NULL: not given). */
+typedef struct cli_tls {
+	const char *cert, *key, *ca;
+} cli_tls;
+/* Turns TLS on for this process (executor/cluster/tls.h) from t, each
+ * one not given taken from $FLOW_TLS_CERT/KEY/CA. Returns 0 (none given
+ * anywhere: plain TCP, or all three read), EXIT_USAGE when only some are
+ * given (message printed), or EXIT_USER when a file cannot be read. */
+int cli_tls_setup(const char *cmd, const cli_tls *t);
+/* true if any of the three options was given on the command line. */
+bool cli_tls_given(const cli_tls *t);
+
 #endif

@@ -63,7 +63,8 @@
 	X(CACHE_SIZE, 0, "cache-size", "SIZE", false, \
 	  "most the cache keeps (default 1GiB); past it the\nleast recently used entries go") \
 	X(NO_CACHE, 0, "no-cache", NULL, false, \
-	  "neither read nor write the cache (the default\nwithout --resume and --cache-dir)")
+	  "neither read nor write the cache (the default\nwithout --resume and --cache-dir)") \
+	CLI_TLS_OPTS(X)
 
 CLI_COMMAND(run, RUN_OPTS,
 	.operand = "FILE",
@@ -87,6 +88,7 @@ typedef struct run_args {
 	const char *dot_fmt; /* --dot-out's format, from its extension */
 	bool dot_full;       /* --full */
 	const char *address, *token_file; /* --address: the cluster's head */
+	cli_tls tls;                      /* --tls-*, with --address */
 	bool resume, no_cache;            /* --resume, --no-cache */
 	const char *cache_dir;            /* --cache-dir, or NULL */
 	uint64_t cache_size;              /* --cache-size, or 0 */
@@ -187,6 +189,9 @@ static int on_opt(void *ctx, int id, const char *arg)
 			                       "64MiB or 2GiB, got '%s'", arg);
 		break;
 	case OPT_NO_CACHE: a->no_cache = true; break;
+	case OPT_TLS_CERT: a->tls.cert = arg; break;
+	case OPT_TLS_KEY: a->tls.key = arg; break;
+	case OPT_TLS_CA: a->tls.ca = arg; break;
 	}
 	return 0;
 }
@@ -551,6 +556,11 @@ int cmd_run(int argc, char **argv)
 		                     "--cache-size");
 	if (rc == 0 && a.token_file && !a.address)
 		rc = cli_usage_error("run", "%s", "--token-file is the cluster's token: it goes with --address");
+	if (rc == 0 && cli_tls_given(&a.tls) && !a.address)
+		rc = cli_usage_error("run", "%s", "--tls-cert, --tls-key and --tls-ca are the cluster's: "
+		                     "they go with --address");
+	if (rc == 0 && a.address)
+		rc = cli_tls_setup("run", &a.tls);
 	if (rc == 0 && a.dot_full && !a.dot_out)
 		rc = cli_usage_error("run", "%s", "--full is how --dot-out draws: it goes with --dot-out");
 	if (rc == 0 && a.dot_out)

@@ -44,7 +44,8 @@ static void on_signal(int sig)
 	  "a worker that loses a head it cannot tell is gone\n" \
 	  "(silence, a partition, fenced) tries to join it again\n" \
 	  "as a new node this long (default 60; 0: exit at once)") \
-	X(BLOCK, 0, "block", NULL, false, "stay in the foreground; SIGTERM/SIGINT stop cleanly")
+	X(BLOCK, 0, "block", NULL, false, "stay in the foreground; SIGTERM/SIGINT stop cleanly") \
+	CLI_TLS_OPTS(X)
 
 CLI_COMMAND(start, START_OPTS,
 	.operand = NULL,
@@ -66,6 +67,7 @@ typedef struct start_args {
 	long cpus, rejoin_s;
 	const char *address, *node_ip, *resources, *spill, *token_file;
 	uint64_t store_cap;
+	cli_tls tls;
 } start_args;
 
 /* name=amount[,...]: names [A-Za-z_][A-Za-z0-9_]*, amounts > 0. */
@@ -143,6 +145,9 @@ static int on_opt(void *ctx, int id, const char *arg)
 		return cli_parse_long("start", "--rejoin-timeout", arg, 0, 86400,
 		                      "a number of seconds (0-86400)", &a->rejoin_s);
 	case OPT_BLOCK: a->block = 1; break;
+	case OPT_TLS_CERT: a->tls.cert = arg; break;
+	case OPT_TLS_KEY: a->tls.key = arg; break;
+	case OPT_TLS_CA: a->tls.ca = arg; break;
 	}
 	return 0;
 }
@@ -175,6 +180,11 @@ int cmd_start(int argc, char **argv)
 		if (wire_url(address, url, sizeof url) != 0)
 			return bad("--address expects HOST:PORT, not '%s'", address);
 	}
+
+	/* TLS files are read now, before the daemon forks (tls.h) */
+	int trc = cli_tls_setup("start", &sa0.tls);
+	if (trc != 0)
+		return trc;
 
 	const char *role = head ? "head" : "worker";
 	auth_token tok;

@@ -25,7 +25,8 @@
 	  "\"start_unix_ms\": ..., \"tasks_queued\": ..., \"tasks_running\": ...,\n" \
 	  "\"tasks_done\": ..., \"tasks_failed\": ...}]}") \
 	X(TOKEN_FILE, 0, "token-file", "FILE", false, \
-	  "the cluster token (default $FLOW_TOKEN, else ~/.flow/token)")
+	  "the cluster token (default $FLOW_TOKEN, else ~/.flow/token)") \
+	CLI_TLS_OPTS(X)
 
 CLI_COMMAND(status, STATUS_OPTS,
 	.operand = NULL,
@@ -39,6 +40,7 @@ CLI_COMMAND(status, STATUS_OPTS,
 typedef struct status_args {
 	const char *address, *token_file;
 	int json;
+	cli_tls tls;
 } status_args;
 
 static int on_opt(void *ctx, int id, const char *arg)
@@ -48,6 +50,9 @@ static int on_opt(void *ctx, int id, const char *arg)
 	case OPT_ADDRESS: a->address = arg; break;
 	case OPT_JSON: a->json = 1; break;
 	case OPT_TOKEN_FILE: a->token_file = arg; break;
+	case OPT_TLS_CERT: a->tls.cert = arg; break;
+	case OPT_TLS_KEY: a->tls.key = arg; break;
+	case OPT_TLS_CA: a->tls.ca = arg; break;
 	}
 	return 0;
 }
@@ -194,6 +199,9 @@ int cmd_status(int argc, char **argv)
 	if (wire_url(address, url, sizeof url) != 0) {
 		return cli_usage_error("status", "--address expects HOST:PORT, not '%s'", address);
 	}
+	int trc = cli_tls_setup("status", &sa.tls);
+	if (trc != 0)
+		return trc;
 	auth_token tok;
 	verr e;
 	signal(SIGPIPE, SIG_IGN); /* a head that closes is an error, not a signal */

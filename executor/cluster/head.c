@@ -17,6 +17,7 @@
 #include "plans.h"
 #include "task_exec.h"
 #include "transport.h"
+#include "tls.h"
 
 #define LOOP_MS 100
 #define SUSPECT_MS 1000          /* silent this long (+ loop lag): suspect */
@@ -1641,16 +1642,19 @@ int head_run(const struct node_opts *o, verr *e)
 		h.actors = ac_host_new(h.name, &h.view, ac_local_done, &h);
 	h.svc = ac_service_new(NULL, h.ad, NULL, 0, self->address);
 	task_set_actors(ac_service_actors(h.svc));
-	wire_log("head listening on %s (node 1, %s, %d cpus)", self->address, self->host, o->cpus);
+	wire_log("head listening on %s (node 1, %s, %d cpus%s)", self->address, self->host, o->cpus,
+	         tls_enabled() ? ", tls+tcp" : "");
+	const char *tls = tls_enabled() ? " --tls-cert F --tls-key F --tls-ca F" : "";
 	snprintf(text, sizeof text,
-	         "Flow head started on %s (node 1, host %s, %d cpus).\n"
+	         "Flow head started on %s (node 1, host %s, %d cpus%s).\n"
 	         "Cluster token: %s%s.\n"
 	         "To join another machine, copy the token file there (mode 0600) and run:\n"
-	         "  flow start --address %s --token-file FILE\n"
-	         "See the cluster: flow status --address %s\n"
+	         "  flow start --address %s --token-file FILE%s\n"
+	         "See the cluster: flow status --address %s%s\n"
 	         "Stop this machine's daemons: flow stop\n",
-	         self->address, self->host, o->cpus, o->token->source,
-	         o->token->created ? " (created now, mode 0600)" : "", self->address, self->address);
+	         self->address, self->host, o->cpus, *tls ? ", TLS" : "", o->token->source,
+	         o->token->created ? " (created now, mode 0600)" : "", self->address, tls,
+	         self->address, tls);
 	if (o->ready)
 		o->ready(o->ready_arg, text);
 

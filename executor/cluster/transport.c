@@ -2,6 +2,7 @@
 #include "transport.h"
 #include "lang/value.h"
 #include "handshake.h"
+#include "tls.h"
 
 #include <arpa/inet.h>
 #include <pthread.h>
@@ -372,10 +373,28 @@ int wire_server_open(wire_server **out, const char *url, const auth_token *tok, 
 		rv = nng_ctx_open(&s->ctx, s->sock);
 	if (rv == 0)
 		rv = nng_aio_alloc(&s->aio, server_recv_done, s);
-	if (rv == 0)
-		rv = nng_listen(s->sock, url, &s->listener, 0);
+	/* with TLS (tls.h): the same address over tls+tcp://, this node's
+	 * certificate presented, the peer's required */
+	char turl[600];
+	verr te = {0};
+	if (tls_url(url, turl, sizeof turl) != 0)
+		rv = NNG_EADDRINVAL;
+	else if (!tls_enabled()) {
+		if (rv == 0)
+			rv = nng_listen(s->sock, url, &s->listener, 0);
+	} else {
+		if (rv == 0)
+			rv = nng_listener_create(&s->listener, s->sock, turl);
+		if (rv == 0)
+			rv = tls_listener_setup(s->listener, &te);
+		if (rv == 0)
+			rv = nng_listener_start(s->listener, 0);
+	}
 	if (rv != 0) {
-		verr_set(e, "cannot listen on %s: %s", url, nng_strerror(rv));
+		if (te.msg[0])
+			verr_set(e, "cannot listen on %s: %s", turl, te.msg);
+		else
+			verr_set(e, "cannot listen on %s: %s", tls_enabled() ? turl : url, nng_strerror(rv));
 		if (s->aio)
 			nng_aio_free(s->aio);
 		nng_close(s->sock);
@@ -930,6 +949,21 @@ static void client_pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
 	pthread_mutex_unlock(&c->mu);
 }
 
+/* What a failed first dial probably means when TLS is on one side only,
+ * or the certificates do not match (the peer says no more than closing). */
+static const char *tls_hint(int rv)
+{
+	if (tls_enabled())
+		return rv == NNG_ECRYPTO || rv == NNG_EPEERAUTH || rv == NNG_ECONNSHUT ||
+		               rv == NNG_ECLOSED || rv == NNG_EPROTO
+		           ? " (the TLS handshake failed: does the peer use TLS, with a certificate "
+		             "signed by the CA of --tls-ca, and does it accept ours?)"
+		           : "";
+	return rv == NNG_ECONNSHUT || rv == NNG_ECLOSED || rv == NNG_EPROTO
+	           ? " (if the cluster uses TLS, give --tls-cert, --tls-key and --tls-ca)"
+	           : "";
+}
+
 int wire_client_open(wire_client **out, const char *url, int timeout_ms, verr *e)
 {
 	return wire_client_open_max(out, url, WIRE_HEADER + WIRE_MAX_PAYLOAD, timeout_ms, e);
@@ -956,13 +990,22 @@ int wire_client_open_max(wire_client **out, const char *url, size_t recv_max, in
 		rv = nng_pipe_notify(c->sock, NNG_PIPE_EV_ADD_POST, client_pipe_event, c);
 	if (rv == 0)
 		rv = nng_pipe_notify(c->sock, NNG_PIPE_EV_REM_POST, client_pipe_event, c);
+	/* with TLS (tls.h): tls+tcp://, each side's certificate checked */
+	char turl[600];
+	verr te = {0};
+	if (tls_url(url, turl, sizeof turl) != 0)
+		rv = NNG_EADDRINVAL;
+	else
+		url = turl;
 	if (rv == 0)
 		rv = nng_dialer_create(&c->dialer, c->sock, url);
+	if (rv == 0 && tls_enabled())
+		rv = tls_dialer_setup(c->dialer, &te);
 	pthread_t dialer;
 	if (rv == 0)
 		rv = pthread_create(&dialer, NULL, dial_main, c) == 0 ? 0 : NNG_ENOMEM;
 	if (rv != 0) {
-		verr_set(e, "cannot connect to %s: %s", url, nng_strerror(rv));
+		verr_set(e, "cannot connect to %s: %s", url, te.msg[0] ? te.msg : nng_strerror(rv));
 		wire_client_close(c);
 		return WIRE_EIO;
 	}
@@ -978,7 +1021,7 @@ int wire_client_open_max(wire_client **out, const char *url, size_t recv_max, in
 		nng_close(c->sock); /* ends a dial still trying */
 		pthread_join(dialer, NULL);
 		if (dialed)
-			verr_set(e, "cannot connect to %s: %s", url, nng_strerror(drv));
+			verr_set(e, "cannot connect to %s: %s%s", url, nng_strerror(drv), tls_hint(drv));
 		else
 			verr_set(e, "cannot connect to %s within %d s (is the address reachable?)", url,
 			         timeout_ms / 1000);
