@@ -16,7 +16,8 @@
 # Beside a case, optional files: NAME.args (extra arguments for flow run,
 # one line), NAME.code (expected exit status, default 0 for run/samples,
 # 1 for errors), NAME.stderr (lines that must appear in stderr),
-# NAME.noplan (skipped by plans mode; says why its plan cannot be written).
+# NAME.noplan (skipped by plans mode; says why its plan cannot be written),
+# NAME.nocluster (skipped when FLOW_RUN_ARGS has --address; says why).
 # In errors mode NAME.args holds extra arguments for flow check (--static).
 # In .out files a line starting with "~ " is an extended regular
 # expression the output line must match (for times, hostnames, pids).
@@ -112,6 +113,8 @@ case $mode in
 run)
 	for src in "$here"/run/*.flow; do
 		name=$(basename "$src" .flow)
+		# NAME.nocluster: a case known not to run on a cluster (says why)
+		case " $run_args " in *" --address "*) [ -f "${src%.flow}.nocluster" ] && continue ;; esac
 		extra=""
 		[ -f "${src%.flow}.args" ] && extra=$(cat "${src%.flow}.args")
 		# shellcheck disable=SC2086
