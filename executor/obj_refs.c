@@ -100,6 +100,17 @@ static void release_inputs(run_store *rs, FILE *err, const dag *g, uint32_t v)
 	}
 }
 
+/* The staged driver (a DAG_CONT successor) may read v's result as soon as
+ * v is done, while this thread is still here (a held edge: it does not
+ * wait for v's bookkeeping): v's result is not moved under it. */
+static bool driver_reads(const dag *g, uint32_t v)
+{
+	for (uint32_t e = g->succ_off[v]; e < g->succ_off[v + 1]; e++)
+		if (g->nodes[g->succs[e]].kind == DAG_CONT)
+			return true;
+	return false;
+}
+
 void run_store_after(run_store *rs, FILE *err, const dag *g, uint32_t v)
 {
 	if (!rs || !rs->st)
@@ -110,7 +121,7 @@ void run_store_after(run_store *rs, FILE *err, const dag *g, uint32_t v)
 	bool passes_on = f && f->state == FUT_DONE &&
 	                 (g->nodes[v].kind == DAG_IMPLICIT || g->nodes[v].kind == DAG_EFFECT) &&
 	                 val_any(f->result, holds_node_future, NULL);
-	if (f && f->state == FUT_DONE && f->host_data != in_store)
+	if (f && f->state == FUT_DONE && f->host_data != in_store && !driver_reads(g, v))
 		keep_result(rs, err, f, v);
 	if (!passes_on)
 		release_inputs(rs, err, g, v);
