@@ -833,10 +833,12 @@ static int send_call_on(cl_client *cl, struct wire_call *c, struct slot *s, char
 		return 2;
 	}
 	s->t_send = obs_now_ns();
-	/* a reference to an object: placed by the head, near its holder */
+	/* a reference to an object (its key in the record's bytes; a string
+	 * that happens to hold it only sends the call through the head):
+	 * placed by the head, near its holder */
 	may_direct = may_direct && b.len <= DIRECT_MAX_RECORD && cl->no_needs &&
 	             c->fn < (uint32_t)cl->nprotos && cl->no_needs[c->fn] &&
-	             !memmem(b.data, b.len, "\x01" "flow.object", 12);
+	             !memmem(b.data, b.len, OBJ_REF_KEY, sizeof OBJ_REF_KEY - 1);
 	pthread_mutex_lock(&cl->mu);
 	int lost = cl->lost != NULL;
 	if (!lost) {
@@ -877,12 +879,7 @@ static int send_call(cl_client *cl, struct wire_call *c, struct slot *s, char **
 
 /* ---- direct calls: a lease on a worker (docs/wire.md, "Direct calls") ---- */
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+static int64_t mono_ms(void) { return (int64_t)(obs_now_ns() / 1000000); }
 
 static wire_client *direct_link(void *arg, verr *e)
 {
@@ -1048,18 +1045,7 @@ static int direct_open(cl_client *cl)
 	int ok = wire_url(address, url, sizeof url) == 0 &&
 	         wire_client_open(&c, url, OPEN_MS, &e) == WIRE_OK &&
 	         wire_client_handshake(c, &cl->tok, WIRE_ROLE_CLIENT, OPEN_MS, &e) == WIRE_OK;
-	for (size_t off = 0; ok && off < cl->plan_len; off += PLAN_CHUNK) {
-		struct wire_msg m = {.kind = WM_PLAN_PUT}, rep;
-		memcpy(m.u.plan_put.hash, cl->hash, 32);
-		m.u.plan_put.total = cl->plan_len;
-		m.u.plan_put.offset = off;
-		m.u.plan_put.chunk.data = cl->plan + off;
-		m.u.plan_put.chunk.len = (uint32_t)(cl->plan_len - off < PLAN_CHUNK ? cl->plan_len - off
-		                                                                    : PLAN_CHUNK);
-		ok = wire_client_call(c, &m, &rep, PUT_MS, &e) == WIRE_OK;
-		if (ok)
-			wire_msg_free(&rep);
-	}
+	ok = ok && plan_send(c, cl->hash, cl->plan, cl->plan_len, PUT_MS, &e) == 0;
 	if (!ok) { /* through the head, as before; tried again later */
 		wire_client_close(c);
 		lease_call(cl, WIRE_LEASE_RETURN, (uint64_t)node, 0, 0, 0, NULL, 0, NULL, 0, NULL, 0);
@@ -1296,19 +1282,10 @@ static void abandon_remote(void *ctx)
 
 static int put_plan(cl_client *cl, const uint8_t *plan, size_t len, verr *e)
 {
-	for (size_t off = 0; off < len; off += PLAN_CHUNK) {
-		struct wire_msg m = {.kind = WM_PLAN_PUT}, rep;
-		memcpy(m.u.plan_put.hash, cl->hash, 32);
-		m.u.plan_put.total = len;
-		m.u.plan_put.offset = off;
-		m.u.plan_put.chunk.data = (uint8_t *)plan + off;
-		m.u.plan_put.chunk.len = (uint32_t)(len - off < PLAN_CHUNK ? len - off : PLAN_CHUNK);
-		verr ce;
-		if (wire_client_call(cl->c, &m, &rep, PUT_MS, &ce) != WIRE_OK) {
-			verr_set(e, "the head at %s did not take the plan: %s", cl->address, ce.msg);
-			return -1;
-		}
-		wire_msg_free(&rep);
+	verr ce;
+	if (plan_send(cl->c, cl->hash, plan, len, PUT_MS, &ce) != 0) {
+		verr_set(e, "the head at %s did not take the plan: %s", cl->address, ce.msg);
+		return -1;
 	}
 	return 0;
 }

@@ -811,22 +811,13 @@ static int prepare_link(struct head *h, struct link *l, const uint8_t hash[32], 
 		return -1;
 	}
 	/* the plan travels once per node, in chunks, each acknowledged */
-	for (uint64_t off = 0; off < total; off += PLAN_CHUNK) {
-		struct wire_msg m = {.kind = WM_PLAN_PUT}, rep;
-		memcpy(m.u.plan_put.hash, hash, 32);
-		m.u.plan_put.total = total;
-		m.u.plan_put.offset = off;
-		m.u.plan_put.chunk.data = buf + off;
-		m.u.plan_put.chunk.len = (uint32_t)(total - off < PLAN_CHUNK ? total - off : PLAN_CHUNK);
-		verr ce;
-		if (wire_client_call(l->c, &m, &rep, 30000, &ce) != WIRE_OK) {
-			verr_set(e, "it did not take the plan: %s", ce.msg);
-			free(buf);
-			return -1;
-		}
-		wire_msg_free(&rep);
-	}
+	verr ce;
+	int rc = plan_send(l->c, hash, buf, total, 30000, &ce);
 	free(buf);
+	if (rc != 0) {
+		verr_set(e, "it did not take the plan: %s", ce.msg);
+		return -1;
+	}
 	uint8_t (*np)[32] = realloc(l->plans, (l->nplans + 1) * sizeof *np);
 	if (np) {
 		l->plans = np;

@@ -109,3 +109,20 @@ void plan_store_free(struct plan_store *s)
 	s->v = NULL;
 	s->cap = 0;
 }
+
+int plan_send(wire_client *c, const uint8_t hash[32], const uint8_t *plan, uint64_t len, int ms,
+              verr *e)
+{
+	for (uint64_t off = 0; off < len; off += PLAN_CHUNK) {
+		struct wire_msg m = {.kind = WM_PLAN_PUT}, rep;
+		memcpy(m.u.plan_put.hash, hash, 32);
+		m.u.plan_put.total = len;
+		m.u.plan_put.offset = off;
+		m.u.plan_put.chunk.data = (uint8_t *)plan + off;
+		m.u.plan_put.chunk.len = (uint32_t)(len - off < PLAN_CHUNK ? len - off : PLAN_CHUNK);
+		if (wire_client_call(c, &m, &rep, ms, e) != WIRE_OK)
+			return -1;
+		wire_msg_free(&rep);
+	}
+	return 0;
+}

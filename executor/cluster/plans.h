@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "task_exec.h"
+#include "transport.h"
 #include "wire.h"
 
 #define PLAN_MAX_BYTES (1ull << 30)
@@ -33,6 +34,13 @@ struct plan_store {
 	size_t n, cap;
 	int load;
 };
+
+/* Sends the plan named hash (len bytes) to c in PLAN_PUT chunks, each
+ * acknowledged within ms: 0, or -1 with e (the peer's or the transport's
+ * reason). The sender's side of the store below (client to head, head to
+ * worker, client to a leased worker). */
+int plan_send(wire_client *c, const uint8_t hash[32], const uint8_t *plan, uint64_t len, int ms,
+              verr *e);
 
 /* WIRE_OK, or a code with why. */
 int plan_store_put(struct plan_store *s, const struct wire_plan_put *m, verr *why);
