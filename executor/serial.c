@@ -244,6 +244,30 @@ static int serial_await_node(void *ctx, const vfuture *f, uint64_t deadline, boo
 	return rc < 0 ? (report(r), -1) : 0;
 }
 
+/* h: a new host with m's settings (program, seed, streams, node, store,
+ * observer, deferral, polls), for calls run while m is in the middle of
+ * one (the aside host, the poll hosts). */
+static void host_like(task_host *h, const task_host *m)
+{
+	task_host_init(h, m->prog, m->seed, m->out, m->err, m->actor_seq);
+	h->node = m->node;
+	h->rs = m->rs;
+	h->call_ran = m->call_ran;
+	h->call_ran_ctx = m->call_ran_ctx;
+	h->defer = m->defer;
+	h->poll_other = m->poll_other;
+	h->poll_other_ctx = m->poll_other_ctx;
+}
+
+/* h's counts of failed, skipped, driver and caught calls added to dst's. */
+static void host_add_counts(task_host *dst, const task_host *h)
+{
+	dst->nfailed += h->nfailed;
+	dst->nskipped += h->nskipped;
+	dst->ndriver += h->ndriver;
+	dst->ncaught += h->ncaught;
+}
+
 static bool inputs_done(const dag *g, uint32_t v)
 {
 	for (uint32_t e = g->pred_off[v]; e < g->pred_off[v + 1]; e++) {
@@ -260,15 +284,8 @@ static bool inputs_done(const dag *g, uint32_t v)
 static task_host *poll_host(poll_hosts *ph, int level, flow_vm **dv)
 {
 	if (level >= ph->made) {
-		task_host *h = &ph->h[level], *m = ph->model;
-		task_host_init(h, m->prog, m->seed, m->out, m->err, m->actor_seq);
-		h->node = m->node;
-		h->rs = m->rs;
-		h->call_ran = m->call_ran;
-		h->call_ran_ctx = m->call_ran_ctx;
-		h->defer = m->defer;
-		h->poll_other = m->poll_other;
-		h->poll_other_ctx = m->poll_other_ctx;
+		task_host *h = &ph->h[level];
+		host_like(h, ph->model);
 		watchdog_watch(ph->wd, &h->deadline, &h->cancel);
 		ph->dv[level] = task_host_vm(h);
 		ph->made = level + 1;
@@ -402,12 +419,7 @@ static int serial_run_dag(const dag *g, const exec_opts *o)
 	sh.defer = &serial_defer;
 	/* the host of the deferred calls the staged driver needs (run_all) */
 	task_host ah;
-	task_host_init(&ah, g->prog, o->seed, o->out, o->err, &actor_seq);
-	ah.node = sh.node;
-	ah.rs = sh.rs;
-	ah.call_ran = sh.call_ran;
-	ah.call_ran_ctx = sh.call_ran_ctx;
-	ah.defer = sh.defer;
+	host_like(&ah, &sh);
 	watchdog *wd = watchdog_needed(g->prog) ? watchdog_start() : NULL;
 	watchdog_watch(wd, &sh.deadline, &sh.cancel);
 	watchdog_watch(wd, &ah.deadline, &ah.cancel);
@@ -422,18 +434,12 @@ static int serial_run_dag(const dag *g, const exec_opts *o)
 	watchdog_stop(wd);
 	for (int k = 0; k < ph->made; k++) {
 		task_host *h = &ph->h[k];
-		ah.nfailed += h->nfailed;
-		ah.nskipped += h->nskipped;
-		ah.ndriver += h->ndriver;
-		ah.ncaught += h->ncaught;
+		host_add_counts(&ah, h);
 		vm_free(ph->dv[k]);
 		task_host_fini(h);
 	}
 	free(ph);
-	sh.nfailed += ah.nfailed;
-	sh.nskipped += ah.nskipped;
-	sh.ndriver += ah.ndriver;
-	sh.ncaught += ah.ncaught;
+	host_add_counts(&sh, &ah);
 	task_host_fini(&ah);
 	task_host_fini(&sh);
 	run_store_fini(&rs);

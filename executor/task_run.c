@@ -133,14 +133,19 @@ static const task_spawner *spawner_of(const task_host *sh)
  * (serial.c): it may wait for a later call of its caller on that actor
  * (Ray's signal pattern), which threads would run meanwhile. A method's
  * calls run inline, as on threads. */
+static bool serial_host(const task_host *sh)
+{
+	return sh->defer && !sh->spawn;
+}
+
 static bool serial_defers(const task_host *sh)
 {
-	return sh->defer && !sh->spawn && sh->depth >= 1 && sh->in_method == 0;
+	return serial_host(sh) && sh->depth >= 1 && sh->in_method == 0;
 }
 
 static bool holds_deferred(const task_host *sh)
 {
-	return sh->defer && !sh->spawn && sh->depth >= 1 && sh->kids[sh->depth - 1];
+	return serial_host(sh) && sh->depth >= 1 && sh->kids[sh->depth - 1];
 }
 
 /* Runs the serial executor's deferred calls the running call (the
@@ -882,7 +887,7 @@ static int s_sleep(flow_vm *vm, double seconds)
 	/* serial: a deferred call blocked in its poll lets the other deferred
 	 * calls go first (only then: a plain task's sleep must not start a
 	 * waiter before its caller's send) */
-	if (in_task && sh->in_deferred > 0 && sh->defer && !sh->spawn &&
+	if (in_task && sh->in_deferred > 0 && serial_host(sh) &&
 	    (run_callers_deferred(sh) || (sh->poll_other && sh->poll_other(sh->poll_other_ctx) < 0)))
 		return vm_raise(vm, "interrupted");
 	if (sh->block && in_task)
