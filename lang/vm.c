@@ -8,6 +8,18 @@
 
 volatile sig_atomic_t vm_interrupted;
 
+/* An error value's fields (section 8): message 0, kind 1, task 2; -1
+ * for any other name. */
+static int error_field_of(const char *name)
+{
+	return !strcmp(name, "message") ? 0 : !strcmp(name, "kind") ? 1 : !strcmp(name, "task") ? 2 : -1;
+}
+
+static value error_field_at(const verror *ev, int i)
+{
+	return i == 0 ? ev->message : i == 1 ? ev->kind : ev->task;
+}
+
 int vm_execute(flow_vm *vm, value *out)
 {
 	/* every byte dispatches somewhere: unknown opcodes to bad_op */
@@ -390,42 +402,32 @@ L_SLICE:
 	VM_SET(R(A), tmp);
 	NEXT();
 L_BINDMETHOD: {
-	if (R(B)->t == V_FUTURE || R(B)->t == V_STREAM) {
+	/* (only for a future or an error: a method bind is a hot path) */
+	const char *fname = str_data(*R(C));
+	int field_ = R(B)->t == V_FUTURE || R(B)->t == V_STREAM || R(B)->t == V_ERROR
+	                 ? error_field_of(fname) : -1;
+	if ((R(B)->t == V_FUTURE || R(B)->t == V_STREAM) && field_ >= 0) {
 		/* e.kind of an error that is a task's result (get(r).kind in the
 		 * driver, where get(r) is a future): the value is needed, so wait
 		 * for it (while lowering: an implicit node). No method is named
 		 * like an error's field. */
-		const char *fname = str_data(*R(C));
-		if (!strcmp(fname, "message") || !strcmp(fname, "kind") || !strcmp(fname, "task")) {
-			value ev_;
-			TRY(vm_deref(vm, R(B), &ev_));
-			if (ev_.t != V_ERROR) {
-				const char *tn_ = vtype_name(ev_.t);
-				val_rele(ev_);
-				ERR("%s %s has no field '%s' (only an error value has message, kind and task)",
-				    strchr("aeiou", tn_[0]) ? "an" : "a", tn_, fname);
-			}
-			const verror *evp = (const verror *)ev_.as.o;
-			value fv = !strcmp(fname, "message") ? evp->message : !strcmp(fname, "kind") ? evp->kind : evp->task;
-			VM_SET(R(A), val_hold(fv));
+		value ev_;
+		TRY(vm_deref(vm, R(B), &ev_));
+		if (ev_.t != V_ERROR) {
+			const char *tn_ = vtype_name(ev_.t);
 			val_rele(ev_);
-			NEXT();
+			ERR("%s %s has no field '%s' (only an error value has message, kind and task)",
+			    strchr("aeiou", tn_[0]) ? "an" : "a", tn_, fname);
 		}
+		VM_SET(R(A), val_hold(error_field_at((const verror *)ev_.as.o, field_)));
+		val_rele(ev_);
+		NEXT();
 	}
 	if (R(B)->t == V_ERROR) {
 		/* e.message, e.kind, e.task (section 8) */
-		const verror *ev = (const verror *)R(B)->as.o;
-		const char *fname = str_data(*R(C));
-		value fv;
-		if (!strcmp(fname, "message"))
-			fv = ev->message;
-		else if (!strcmp(fname, "kind"))
-			fv = ev->kind;
-		else if (!strcmp(fname, "task"))
-			fv = ev->task;
-		else
+		if (field_ < 0)
 			ERR("an error has no field '%s' (it has message, kind and task)", fname);
-		VM_SET(R(A), val_hold(fv));
+		VM_SET(R(A), val_hold(error_field_at((const verror *)R(B)->as.o, field_)));
 		NEXT();
 	}
 	vfunc *fn = vobj_alloc(sizeof *fn, V_FUNC);
