@@ -186,6 +186,44 @@ static bool is_identifier(const char *s)
 static int load_module(lctx *lc, const char *display, const char *key, const char *src,
                        size_t len);
 
+/* Where a Python module a Ray user imports out of habit lives in Flow
+ * (LANGUAGE.md section 9), or NULL. */
+static const char *python_module_hint(const char *name)
+{
+	static const char *const hints[][2] = {
+		{"ray", "Flow needs no 'ray' module: calling a task submits it, and get, wait and put are built in"},
+		{"numpy", "arrays are the 'tensor' module (import tensor)"},
+		{"np", "arrays are the 'tensor' module (import tensor)"},
+		{"os", "the process's environment is in 'sys' (sys.env, sys.pid) and files in 'io'"},
+		{"subprocess", "commands run through the 'proc' module (proc.run, proc.sh)"},
+		{"socket", "the host's name is sys.hostname()"},
+		{"platform", "the host's name is sys.hostname()"},
+		{"csv", "CSV files are read and written by the 'io' module (io.read_csv, io.write_csv)"},
+		{"json", "Flow has no JSON module; str.repr(v) writes a value as Flow prints it"},
+		{"glob", "file patterns are matched by io.glob"},
+		{"gzip", "io.read_csv and io.read_lines read '.gz' files transparently"},
+		{"multiprocessing", "tasks run in parallel by themselves: calling a task submits it"},
+	};
+	for (size_t i = 0; i < sizeof hints / sizeof hints[0]; i++)
+		if (strcmp(name, hints[i][0]) == 0)
+			return hints[i][1];
+	return NULL;
+}
+
+/* "'io', 'math', ..." from the one registration table. */
+static const char *module_list(arena *a)
+{
+	const char *const *m = native_module_names();
+	size_t n = 1;
+	for (size_t i = 0; m[i]; i++)
+		n += strlen(m[i]) + 4;
+	char *out = arena_alloc(a, n), *w = out;
+	*w = 0;
+	for (size_t i = 0; m[i]; i++)
+		w += sprintf(w, "%s'%s'", i ? ", " : "", m[i]);
+	return out;
+}
+
 static void load_import(lctx *lc, int self, ast_decl *d)
 {
 	rctx *c = &lc->r;
@@ -195,10 +233,14 @@ static void load_import(lctx *lc, int self, ast_decl *d)
 		if (native_module(what) == NULL) {
 			span nat = d->name_where.line > 0 && !d->u.import.alias ? d->name_where : d->where;
 			const char *s = diag_suggest(what, native_module_names(), 0);
-			if (s)
+			const char *py = python_module_hint(what);
+			if (py)
+				diag_error(c->d, nat, "unknown module '%s'; %s", what, py);
+			else if (s)
 				diag_error(c->d, nat, "unknown module '%s'; did you mean '%s'?", what, s);
 			else
-				diag_error(c->d, nat, "unknown module '%s'", what);
+				diag_error(c->d, nat, "unknown module '%s'; the standard modules are %s", what,
+				           module_list(c->a));
 		}
 		return;
 	}
