@@ -1035,6 +1035,13 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, parse_state *ps)
 		hint = "blocks are written '{ ... }', not with ':'";
 	else if (la == YYTRANSLATE('=') && sym_in(exp, n, YYSYMBOL_LBRACE_BLOCK))
 		hint = "use '==' to compare";
+	else if (la == YYTRANSLATE('.') && last_prev_is(ps, "ray"))
+		hint = "Flow has no '@ray.remote': declare the function as a 'task' (a class as an "
+		       "'actor'); its options are decorators such as @cpus(2) or @retries(3)";
+	else if (la == YYTRANSLATE('=') &&
+	         (ps->last_prev.kind == DSLASH || ps->last_prev.kind == DSTAR ||
+	          ps->last_prev.kind == '%'))
+		hint = "the assignment forms are = += -= *= /=; write x = x // y (likewise for % and **)";
 	else if (last_prev_is(ps, "elif"))
 		hint = "Flow writes 'else if', not 'elif'";
 	else if (last_prev_is(ps, "def") || last_prev_is(ps, "function"))

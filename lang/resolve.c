@@ -524,6 +524,7 @@ static void resolve_name(rctx *c, ast_expr *e, bool as_obj)
 		{ "DynamicObjectRefGenerator", "a call of a task that yields returns a stream: "
 		                               "isinstance(x, \"stream\") tests for one" },
 		{ "tuple", "Flow has no tuples; use a list [a, b]" },
+		{ "pass", "Flow has no 'pass'; an empty block is written '{ }'" },
 		{ "set", "Flow has no sets; use a dict's keys ({x: true for x in xs}) or a list" },
 		{ "open", "files are read and written with the io module: io.read_text(path), "
 		          "io.write_text(path, s), io.read_lines(path)" },
