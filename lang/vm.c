@@ -20,6 +20,16 @@ static value error_field_at(const verror *ev, int i)
 	return i == 0 ? ev->message : i == 1 ? ev->kind : ev->task;
 }
 
+/* Whether an actor's class declares a method of that name. */
+static bool actor_has_method(const vactor *a, const char *name)
+{
+	size_t skip = strlen(a->cls->name) + 1; /* methods are named "Class.name" */
+	for (int j = 0; j < a->cls->nmethods; j++)
+		if (!strcmp(a->cls->methods[j]->name + skip, name))
+			return true;
+	return false;
+}
+
 int vm_execute(flow_vm *vm, value *out)
 {
 	/* every byte dispatches somewhere: unknown opcodes to bad_op */
@@ -430,6 +440,11 @@ L_BINDMETHOD: {
 		VM_SET(R(A), val_hold(error_field_at((const verror *)R(B)->as.o, field_)));
 		NEXT();
 	}
+	if (R(B)->t == V_ACTOR && !actor_has_method((const vactor *)R(B)->as.o, fname))
+		/* a Ray user reads an actor's field from outside (a.x) */
+		ERR("actor '%s' has no method '%s'; an actor's fields are its own: read them "
+		    "through a method (fn get_%s() { return self.%s })",
+		    ((const vactor *)R(B)->as.o)->cls->name, fname, fname, fname);
 	vfunc *fn = vobj_alloc(sizeof *fn, V_FUNC);
 	fn->h.extra = FUNC_BOUND;
 	fn->self = val_hold(*R(B));
