@@ -547,6 +547,27 @@ static void check_number(rctx *c, const ast_decorator *dc, const ast_expr *e, bo
 	}
 }
 
+
+/* What Flow writes for an option of Ray's @ray.remote(...) that a port
+ * brings along as a decorator, or NULL. */
+static const char *ray_option_hint(const char *name)
+{
+	static const char *const hints[][2] = {
+		{"num_returns", "a task returns one value: return a list and unpack it "
+		                "(let a, b = get(f(x)))"},
+		{"num_cpus", "Flow writes it @cpus(n)"},
+		{"num_gpus", "ask for a node's custom resource: @resources(gpu=1)"},
+		{"max_retries", "Flow writes it @retries(n)"},
+		{"max_restarts", "Flow writes it @restarts(n)"},
+		{"max_calls", "Flow has no @max_calls: a task's memory is freed when it returns"},
+		{"max_concurrency", "calls on one actor run one at a time; use several actors for more"},
+		{"remote", "'task' and 'actor' already make a function remote"},
+	};
+	for (size_t i = 0; i < sizeof hints / sizeof hints[0]; i++)
+		if (strcmp(name, hints[i][0]) == 0)
+			return hints[i][1];
+	return NULL;
+}
 static void check_decorator_args(rctx *c, ast_decl *d, const ast_decorator *dc)
 {
 	int npos = 0, nkw = 0;
@@ -643,7 +664,10 @@ void check_decorators(rctx *c, ast_decl *d)
 			for (int k = 0; decos[k].name; k++)
 				cands[n++] = decos[k].name;
 			const char *s = diag_suggest(dc->name, cands, n);
-			if (s)
+			const char *ray = ray_option_hint(dc->name);
+			if (ray)
+				diag_error(c->d, dc->where, "unknown decorator '@%s'; %s", dc->name, ray);
+			else if (s)
 				diag_error(c->d, dc->where, "unknown decorator '@%s'; did you mean '@%s'?",
 				           dc->name, s);
 			else
