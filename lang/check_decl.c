@@ -547,7 +547,6 @@ static void check_number(rctx *c, const ast_decorator *dc, const ast_expr *e, bo
 	}
 }
 
-
 /* What Flow writes for an option of Ray's @ray.remote(...) that a port
  * brings along as a decorator, or NULL. */
 static const char *ray_option_hint(const char *name)
