@@ -510,6 +510,8 @@ static int run_file(run_args *a, const char *file)
 	 * cancelled (a few stores per node) */
 	FILE *progress = !a->quiet && isatty(STDERR_FILENO) ? stderr : NULL;
 	run_obs *obs = rc == 0 ? obs_new(a->prog.g, progress) : NULL;
+	if (a->trace || a->dot_out || a->address)
+		obs_time_nodes(obs); /* what draws the nodes' times, or a cluster's busy time */
 	store *st = NULL;
 	if (rc == 0) {
 		char *err = NULL;

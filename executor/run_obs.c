@@ -51,6 +51,12 @@ run_obs *obs_new(const dag *g, FILE *progress)
 	return o;
 }
 
+void obs_time_nodes(run_obs *o)
+{
+	if (o)
+		o->timed = true;
+}
+
 void obs_free(run_obs *o)
 {
 	if (!o)
@@ -223,7 +229,8 @@ void obs_node_begin(run_obs *o, const task_host *h, uint32_t v, int tid, obs_mar
 	__atomic_add_fetch(&o->nrunning, 1, __ATOMIC_RELAXED);
 	if (is_call(o->g, v))
 		__atomic_add_fetch(&o->tasks_running, 1, __ATOMIC_RELAXED);
-	o->start[v] = obs_now_ns();
+	if (o->timed)
+		o->start[v] = obs_now_ns();
 }
 
 /* What node v came to, from its result and what the host counted while
@@ -251,9 +258,10 @@ void obs_node_end(run_obs *o, const task_host *h, uint32_t v, const obs_mark *m)
 {
 	if (!o)
 		return;
-	o->end[v] = obs_now_ns();
 	struct remote_ran r;
-	if (take_remote(o, o->start[v], &r)) { /* it ran on a cluster node */
+	if (o->timed)
+		o->end[v] = obs_now_ns();
+	if (o->timed && take_remote(o, o->start[v], &r)) { /* it ran on a cluster node */
 		o->rnode[v] = r.node;
 		o->rtid[v] = r.thread;
 		o->start[v] = r.start;

@@ -65,7 +65,8 @@ typedef struct run_obs {
 	const dag *g;
 	uint8_t *outcome;      /* per node: obs_outcome */
 	uint16_t *tid;         /* per node: 0 = the driver thread, j = worker j */
-	uint64_t *start, *end; /* per node: CLOCK_MONOTONIC ns (0: not run) */
+	uint64_t *start, *end; /* per node: CLOCK_MONOTONIC ns (0: not run, or not timed) */
+	bool timed;            /* obs_time_nodes: start/end are read (two clock reads a node) */
 	uint64_t t0, t1;       /* the run's start and end */
 	int nworkers;          /* worker threads (0: serial) */
 	uint32_t ndone, nrunning, nfailed; /* atomic: finished, running, failed nodes */
@@ -103,6 +104,10 @@ typedef struct obs_mark {
 /* A new observer of g's run. progress: the stream for the progress line
  * (the caller checks isatty and --quiet), or NULL for none. */
 run_obs *obs_new(const dag *g, FILE *progress);
+/* Time each node's start and end: for what draws them (--trace, --dot-out)
+ * and for a cluster client (its nodes' busy time in --stats). Off, a node
+ * costs no clock read (two are a sixth of a driver round trip here). */
+void obs_time_nodes(run_obs *o);
 void obs_free(run_obs *o);
 uint64_t obs_now_ns(void);
 
