@@ -562,10 +562,7 @@ static const char *ray_option_hint(const char *name)
 		{"max_concurrency", "calls on one actor run one at a time; use several actors for more"},
 		{"remote", "'task' and 'actor' already make a function remote"},
 	};
-	for (size_t i = 0; i < sizeof hints / sizeof hints[0]; i++)
-		if (strcmp(name, hints[i][0]) == 0)
-			return hints[i][1];
-	return NULL;
+	return diag_hint(hints, sizeof hints / sizeof hints[0], name);
 }
 static void check_decorator_args(rctx *c, ast_decl *d, const ast_decorator *dc)
 {

@@ -431,3 +431,11 @@ const char *diag_suggest(const char *name, const char *const *cands, size_t ncan
 	}
 	return best;
 }
+
+const char *diag_hint(const char *const (*pairs)[2], size_t npairs, const char *name)
+{
+	for (size_t i = 0; i < npairs; i++)
+		if (strcmp(name, pairs[i][0]) == 0)
+			return pairs[i][1];
+	return NULL;
+}

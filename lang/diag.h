@@ -68,4 +68,8 @@ char *diag_format(const diag_ctx *d, diag_level lvl, span where, const char *tex
  * of the other but for its last letter ("integer"/"int"). */
 const char *diag_suggest(const char *name, const char *const *cands, size_t ncands);
 
+/* The hint paired with name in a table of {name, hint} pairs (what Flow
+ * writes for a Python or Ray habit), or NULL. */
+const char *diag_hint(const char *const (*pairs)[2], size_t npairs, const char *name);
+
 #endif

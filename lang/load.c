@@ -204,10 +204,7 @@ static const char *python_module_hint(const char *name)
 		{"gzip", "io.read_csv and io.read_lines read '.gz' files transparently"},
 		{"multiprocessing", "tasks run in parallel by themselves: calling a task submits it"},
 	};
-	for (size_t i = 0; i < sizeof hints / sizeof hints[0]; i++)
-		if (strcmp(name, hints[i][0]) == 0)
-			return hints[i][1];
-	return NULL;
+	return diag_hint(hints, sizeof hints / sizeof hints[0], name);
 }
 
 /* "'io', 'math', ..." from the one registration table. */

@@ -535,11 +535,11 @@ static void resolve_name(rctx *c, ast_expr *e, bool as_obj)
 		{ "RuntimeError", "raise an error with error(\"message\"); 'except e { }' catches every "
 		                  "kind (look at e.kind)" },
 	};
-	for (size_t i = 0; i < sizeof hints / sizeof hints[0]; i++)
-		if (strcmp(name, hints[i][0]) == 0) {
-			diag_error(c->d, e->where, "unknown name '%s'; %s", name, hints[i][1]);
-			return;
-		}
+	const char *hint = diag_hint(hints, sizeof hints / sizeof hints[0], name);
+	if (hint) {
+		diag_error(c->d, e->where, "unknown name '%s'; %s", name, hint);
+		return;
+	}
 	static const char *const py[][2] = { { "True", "true" }, { "False", "false" },
 	                                     { "None", "none" } };
 	for (size_t i = 0; i < sizeof py / sizeof py[0]; i++)
