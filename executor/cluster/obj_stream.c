@@ -191,8 +191,14 @@ static int listen_on(const char *ip, verr *e)
 	if (rv == 0)
 		rv = nng_aio_alloc(&aio, NULL, NULL);
 	pthread_t t;
-	if (rv == 0 && pthread_create(&t, NULL, accept_main, aio) != 0)
-		rv = NNG_ENOMEM;
+	if (rv == 0) {
+		L.l = l; /* before the thread that accepts on it starts */
+		L.port = (uint32_t)port;
+		if (pthread_create(&t, NULL, accept_main, aio) != 0) {
+			L.l = NULL;
+			rv = NNG_ENOMEM;
+		}
+	}
 	if (rv != 0) {
 		verr_set(e, "cannot open the object stream listener on %s: %s", turl,
 		         te.msg[0] ? te.msg : nng_strerror(rv));
@@ -203,8 +209,6 @@ static int listen_on(const char *ip, verr *e)
 		return -1;
 	}
 	pthread_detach(t);
-	L.l = l;
-	L.port = (uint32_t)port;
 	return 0;
 }
 
