@@ -12,7 +12,11 @@
 # direction; making the same tensor on one host (fresh memory, which the
 # pull must fill too) is the other reference. Median of 3 each. Needs root and
 # iperf3 (installed here from Debian's package if missing).
-# Usage: bench/cluster/transfer.sh [BUILD_DIR]   (N=... changes the float64 count)
+# Usage: bench/cluster/transfer.sh [BUILD_DIR [BUILD_DIR2]]   (N=... changes the
+# float64 count). With two builds (before and after a change), each moves
+# the tensor in turn on the same hosts, in the order given, each beside
+# iperf3 measured just before it (ratios are to that); the "making the
+# tensor" reference uses the first. The load average is printed with each.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 prog=cluster/transfer.sh
@@ -24,18 +28,22 @@ if ! command -v iperf3 >/dev/null; then
 		{ echo "could not install iperf3"; exit 1; }
 fi
 bench_hosts "${1:-$root/build}" 2
+builds=("$build")
+[ -n "${2:-}" ] && builds+=("$(cd "$2" && pwd)")
 
-echo "== iperf3, 1 GiB over TCP between host1 and host2 (median of 3)"
-run 2 iperf3 -s -D -I "$tmp/iperf.pid" >/dev/null 2>&1
-sleep 0.5
 iperf() { # extra iperf3 args; prints MB/s received
 	run 1 iperf3 -c "$(host_ip 2)" -n 1G -J "$@" |
 		/usr/bin/python3 -c 'import json,sys; print("%.1f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 8e6))'
 }
-ip12=$(for _ in 1 2 3; do iperf; done | bench_median)
-ip21=$(for _ in 1 2 3; do iperf -R; done | bench_median)
-kill "$(cat "$tmp/iperf.pid")" 2>/dev/null
-echo "iperf3 host1 -> host2: $ip12 MB/s; host2 -> host1: $ip21 MB/s"
+iperf_pair() { # sets ip12 ip21: iperf3 medians of 3 each way, now
+	echo "== iperf3, 1 GiB over TCP between host1 and host2 (median of 3); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+	run 2 iperf3 -s -D -I "$tmp/iperf.pid" >/dev/null 2>&1
+	sleep 0.5
+	ip12=$(for _ in 1 2 3; do iperf; done | bench_median)
+	ip21=$(for _ in 1 2 3; do iperf -R; done | bench_median)
+	kill "$(cat "$tmp/iperf.pid")" 2>/dev/null
+	echo "iperf3 host1 -> host2: $ip12 MB/s; host2 -> host1: $ip21 MB/s"
+}
 
 # What bounds a pull here: the consumer lands the object in a tensor of
 # fresh memory, and on a paravirtualised machine mapping fresh pages (the
@@ -62,6 +70,8 @@ mkcr=$(echo "8 * $n / ($mkc / 1000) / 1000000" | bc -l)
 printf 'tensor.ones of %s float64: warm %.0f ms (%.1f MB/s), cold %.0f ms (%.1f MB/s)\n' \
 	"$n" "$mkw" "$mkwr" "$mkc" "$mkcr"
 
+flow_block() { # one build: iperf3 beside it, head and worker started, both directions, stopped
+iperf_pair
 bench_start_head 0
 run 2 env FLOW_OBJECT_LOG=1 "$flow" start --address "$head_addr" --block --cpus 1 \
 	--token-file "$tmp/token" >"$tmp/w2.out" 2>"$tmp/w2.err" &
@@ -83,7 +93,7 @@ flow_move() { # dir log: one run; prints "pull_MB/s whole_s"
 	echo "  dir $1: pull ${rate:-failed} MB/s (consumer CPU ${cpu:-?} s), whole run $(echo "$t1 - $t0" | bc -l) s" >&2
 	echo "$rate $(echo "$t1 - $t0" | bc -l)"
 }
-echo "== Flow: a 1 GiB tensor ($n float64), median of 3"
+echo "== Flow ($build): a 1 GiB tensor ($n float64), median of 3; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 res=$(for _ in 1 2 3; do flow_move 0 "$tmp/client.err"; done)
 r21=$(awk '{print $1}' <<<"$res" | bench_median)
 w21=$(awk '{print $2}' <<<"$res" | bench_median)
@@ -96,3 +106,22 @@ printf 'argument, host1 -> host2 (pulled by the worker): %s MB/s = %.2fx iperf3;
 	"$r12" "$(echo "$r12 / $ip12" | bc -l)" "$w12"
 printf 'against making the tensor on one host, cold (%.1f MB/s): result %.2fx, argument %.2fx\n' \
 	"$mkcr" "$(echo "$r21 / $mkcr" | bc -l)" "$(echo "$r12 / $mkcr" | bc -l)"
+bench_kill_daemons TERM
+for _ in $(seq 100); do
+	alive=0
+	for f in "$tmp"/h*/.flow/run/*.pid; do
+		[ -f "$f" ] && kill -0 "$(cut -d' ' -f1 "$f" 2>/dev/null)" 2>/dev/null && alive=1
+	done
+	[ "$alive" = 0 ] && break
+	sleep 0.1
+done
+bench_kill_daemons KILL
+wait
+rm -f "$tmp"/h*/.flow/run/*.pid
+}
+
+for b in "${builds[@]}"; do
+	build=$b
+	flow=$b/cli/flow
+	flow_block
+done

@@ -1667,6 +1667,7 @@ int head_run(const struct node_opts *o, verr *e)
 			case WM_RUN_TASKS: handle_run_tasks(&h, s, pipe, &m.u.run_tasks); break;
 			case WM_WAIT_DONE: handle_wait_done(&h, s, pipe, &m.u.wait_done); break;
 			case WM_OBJ_GET:
+			case WM_OBJ_STREAM:
 			case WM_OBJ_FREE: obj_serve(s, &m); break;
 			case WM_ACTOR_CALL: handle_actor_call(&h, s, pipe, &m.u.actor_call); break;
 			case WM_LEASE: handle_lease(&h, s, pipe, &m.u.lease); break;

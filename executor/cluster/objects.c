@@ -1,6 +1,8 @@
 /* objects.c - large values held by the node that made them and pulled by
  * the consumer in chunks (objects.h). */
 #include "objects.h"
+#include "obj_stream.h"
+#include "tls.h"
 #include "lang/value.h"
 
 #include <errno.h>
@@ -36,6 +38,7 @@ struct ent {
 	int pins;       /* being served or pulled: not evicted */
 	int pulling;    /* a thread is pulling it; others wait (cv) */
 	wire_client *from; /* a pulled value: the connection it came over (never freed) */
+	int freeing;    /* OBJ_FREE came while pinned: dropped when unpinned */
 	uint64_t spill_key; /* held for others and written to the spill store (0: not) */
 };
 
@@ -448,17 +451,93 @@ static int ensure_listener(verr *e)
 	return rc;
 }
 
-int obj_serves(int kind) { return kind == WM_OBJ_GET || kind == WM_OBJ_FREE; }
+int obj_serves(int kind)
+{
+	return kind == WM_OBJ_GET || kind == WM_OBJ_FREE || kind == WM_OBJ_STREAM;
+}
+
+/* obj_stream.c's callbacks: a granted object pinned while it is written
+ * (read back from the spill store if need be), unpinned after. */
+static int stream_open(const uint8_t id[32], struct ostream_src *src)
+{
+	char why[300];
+	pthread_mutex_lock(&S.mu);
+	struct ent *x = spill_in(id, why, sizeof why) == 0 ? find(id) : NULL;
+	if (!x || (!x->data && !x->raw)) {
+		pthread_mutex_unlock(&S.mu);
+		return -1;
+	}
+	x->pins++;
+	x->used = ++S.tick;
+	uint64_t hl = x->len - x->rawlen;
+	src->p[0] = x->data;
+	src->n[0] = hl;
+	src->p[1] = x->raw;
+	src->n[1] = x->rawlen;
+	pthread_mutex_unlock(&S.mu);
+	return 0;
+}
+
+static void stream_close(const uint8_t id[32])
+{
+	pthread_mutex_lock(&S.mu);
+	struct ent *x = find(id);
+	if (x && x->pins > 0 && --x->pins == 0 && x->freeing)
+		drop_at((size_t)(x - S.v));
+	pthread_mutex_unlock(&S.mu);
+}
+
+/* OBJ_STREAM: a grant, on this process's own address (the stream
+ * listener binds the address its holder address names). */
+static void serve_stream(wire_server *s, const struct wire_msg *m)
+{
+	char h[65], why[400], swhy[300];
+	const uint8_t *id = m->u.obj_stream.id;
+	pthread_mutex_lock(&S.mu);
+	struct ent *x = spill_in(id, swhy, sizeof swhy) == 0 ? find(id) : NULL;
+	uint64_t total = x && (x->data || x->raw) ? x->len : 0;
+	char ip[128];
+	snprintf(ip, sizeof ip, "%s", S.listen_ip[0] ? S.listen_ip : S.self);
+	pthread_mutex_unlock(&S.mu);
+	char *colon = strrchr(ip, ':');
+	if (colon && !S.listen_ip[0])
+		*colon = 0;
+	if (!total) {
+		hex(id, h);
+		snprintf(why, sizeof why, "this node holds no object %.16s (freed, evicted, or never here)", h);
+		wire_server_reply_error(s, WIRE_EREFUSED, why);
+		return;
+	}
+	struct wire_msg g = {.kind = WM_OBJ_GRANT};
+	verr e;
+	if (ostream_grant(ip, id, stream_open, stream_close, g.u.obj_grant.key, &g.u.obj_grant.port,
+	                  &e) != 0) {
+		wire_server_reply_error(s, WIRE_EIO, e.msg);
+		return;
+	}
+	memcpy(g.u.obj_grant.id, id, 32);
+	g.u.obj_grant.total = total;
+	wire_server_reply(s, &g);
+}
 
 void obj_serve(wire_server *s, const struct wire_msg *m)
 {
 	char h[65];
+	if (m->kind == WM_OBJ_STREAM) {
+		serve_stream(s, m);
+		return;
+	}
 	if (m->kind == WM_OBJ_FREE) {
 		pthread_mutex_lock(&S.mu);
 		for (size_t i = 0; i < S.n; i++)
-			if (memcmp(S.v[i].id, m->u.obj_free.id, 32) == 0 && !S.v[i].pins &&
-			    !S.v[i].shared) {
-				drop_at(i); /* a result, used once; a value kept by src stays */
+			if (memcmp(S.v[i].id, m->u.obj_free.id, 32) == 0 && !S.v[i].shared) {
+				/* a result, used once; a value kept by src stays. Still
+				 * pinned by the stream that sent it (the consumer can be
+				 * done before the holder's thread is): dropped after. */
+				if (S.v[i].pins)
+					S.v[i].freeing = 1;
+				else
+					drop_at(i);
 				break;
 			}
 		pthread_mutex_unlock(&S.mu);
@@ -547,8 +626,8 @@ void obj_serve(wire_server *s, const struct wire_msg *m)
 	sbuf_fini(&pre);
 	pthread_mutex_lock(&S.mu);
 	x = find(g->id);
-	if (x)
-		x->pins--;
+	if (x && --x->pins == 0 && x->freeing)
+		drop_at((size_t)(x - S.v));
 	pthread_mutex_unlock(&S.mu);
 }
 
@@ -1272,6 +1351,106 @@ static void *pull_main(void *arg)
 	}
 }
 
+/* Where the bytes at off go once the first chunk placed the object. */
+static uint8_t *asm_at(obj_asm *a, uint64_t off)
+{
+	if (a->buf)
+		return a->buf + off;
+	return (uint8_t *)tensor_of(a->val)->data + (off - a->hl);
+}
+
+/* The whole object as one byte stream (obj_stream.h): OBJ_STREAM, then
+ * the granted bytes read straight to where they go, a chunk at a time
+ * (each checked by obj_asm_check first, as a chunk of OBJ_DATA is). 0:
+ * done or failed (p->failed, p->e); 1: the holder does not stream (an
+ * earlier build, or its stream cannot be reached): pull it in chunks. */
+static int stream_pull(struct pull *p, uint64_t total, int *touching, pthread_t *toucher)
+{
+	struct wire_msg req = {.kind = WM_OBJ_STREAM}, rep;
+	memcpy(req.u.obj_stream.id, p->a.id, 32);
+	verr ce;
+	int rc = wire_client_call(p->c, &req, &rep, CALL_MS, &ce);
+	if (rc != WIRE_OK)
+		return 1; /* ERROR (or the connection failed): OBJ_GET says why, or serves it */
+	const struct wire_obj_grant *g = &rep.u.obj_grant;
+	if (rep.kind != WM_OBJ_GRANT) {
+		verr_set(&ce, "it answered OBJ_STREAM with %s", wire_kind_name(rep.kind));
+		rc = WIRE_EMALFORMED;
+	} else if (memcmp(g->id, p->a.id, 32) != 0) {
+		verr_set(&ce, "it granted a stream of another object");
+		rc = WIRE_EMALFORMED;
+	} else if (g->total != total) {
+		verr_set(&ce, "it granted a stream of %" PRIu64 " bytes for an object of %" PRIu64 " (%s)",
+		         g->total, total, g->total < total ? "truncated" : "oversized");
+		rc = WIRE_EMALFORMED;
+	}
+	if (rc != WIRE_OK) {
+		wire_msg_free(&rep);
+		p->failed = rc;
+		p->e = ce;
+		return 0;
+	}
+	char ip[128];
+	snprintf(ip, sizeof ip, "%s", p->addr);
+	char *colon = strrchr(ip, ':');
+	if (colon)
+		*colon = 0;
+	ostream *st = ostream_dial(ip, g->port, g->key, &ce);
+	wire_msg_free(&rep);
+	if (!st) {
+		/* no stream (a firewall that lets only the daemon's port through) */
+		wire_log("pulling from %s in chunks: %s", p->addr, ce.msg);
+		return 1;
+	}
+	uint64_t n0 = total < p->a.chunk ? total : p->a.chunk, got = 0;
+	uint8_t *first = malloc(n0 ? n0 : 1);
+	struct wire_obj_data d = {.total = total};
+	memcpy(d.id, p->a.id, 32);
+	rc = first ? WIRE_OK : WIRE_ETOOBIG;
+	if (!first)
+		verr_set(&ce, "out of memory for a chunk");
+	for (uint64_t off = 0; rc == WIRE_OK && off < total; off += p->a.chunk) {
+		d.offset = off;
+		d.chunk.len = (uint32_t)(total - off < p->a.chunk ? total - off : p->a.chunk);
+		d.chunk.data = first;
+		verr re;
+		if (off == 0 && ostream_read(st, first, n0, &got, &re) != 0) {
+			if (got == 0) {
+				/* ended before its first byte: the holder refused it
+				 * (serving too many streams, a grant it forgot, the
+				 * object let go): OBJ_GET serves it or says why */
+				wire_log("pulling from %s in chunks: %s", p->addr, re.msg);
+				free(first);
+				ostream_close(st);
+				return 1;
+			}
+			verr_set(&ce, "the chunk at offset 0: %s", re.msg);
+			rc = WIRE_ECLOSED;
+			break;
+		}
+		rc = obj_asm_check(&p->a, &d, off, &ce);
+		if (rc != WIRE_OK)
+			break;
+		if (off == 0) {
+			obj_asm_put(&p->a, 0, first, n0);
+			/* the destination is known: its pages are mapped ahead */
+			*touching = total > n0 && pthread_create(toucher, NULL, pull_touch, p) == 0;
+		} else if (ostream_read(st, asm_at(&p->a, off), d.chunk.len, &got, &re) != 0) {
+			verr_set(&ce, "the chunk at offset %" PRIu64 ": %s", off, re.msg);
+			rc = WIRE_ECLOSED;
+		}
+	}
+	free(first);
+	if (rc == WIRE_OK && ostream_end(st, &ce) != 0)
+		rc = WIRE_EMALFORMED;
+	ostream_close(st);
+	if (rc != WIRE_OK) {
+		p->failed = rc;
+		p->e = ce;
+	}
+	return 0;
+}
+
 static int pull(const uint8_t id[32], const char *addr, uint64_t total, value *out, verr *e,
                 wire_client **via)
 {
@@ -1293,14 +1472,22 @@ static int pull(const uint8_t id[32], const char *addr, uint64_t total, value *o
 	struct timespec t0, t1, c0, c1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
-	/* the first chunk alone: it says where the others go (a tensor's
-	 * data), then OBJ_WINDOW requests in flight, one thread each */
-	if (total > 0 && fetch(&p, 0) == 0) {
+	/* one byte stream (stream_pull); else in chunks: the first alone
+	 * (it says where the others go: a tensor's data), then OBJ_WINDOW
+	 * requests in flight, one thread each */
+	pthread_t toucher;
+	int touching = 0, by_stream = total > 0 && !getenv("FLOW_OBJECT_NO_STREAM") &&
+	                              stream_pull(&p, total, &touching, &toucher) == 0;
+	if (by_stream) {
+		atomic_store(&p.done, 1);
+		if (touching)
+			pthread_join(toucher, NULL);
+	} else if (total > 0 && fetch(&p, 0) == 0) {
 		p.next = p.a.chunk;
 		uint64_t left = (total - 1) / p.a.chunk;
 		int nt = left < OBJ_WINDOW ? (int)left : OBJ_WINDOW;
-		pthread_t t[OBJ_WINDOW], toucher;
-		int touching = left > 0 && pthread_create(&toucher, NULL, pull_touch, &p) == 0;
+		pthread_t t[OBJ_WINDOW];
+		touching = left > 0 && pthread_create(&toucher, NULL, pull_touch, &p) == 0;
 		int started = 0;
 		val_threads_begin(); /* the new threads touch values (value.h) */
 		for (int i = 1; i < nt; i++)
@@ -1336,9 +1523,10 @@ static int pull(const uint8_t id[32], const char *addr, uint64_t total, value *o
 		double cs = (double)(c1.tv_sec - c0.tv_sec) + (double)(c1.tv_nsec - c0.tv_nsec) / 1e9;
 		char h[65];
 		hex(id, h);
-		wire_log("pulled object %.16s: %" PRIu64 " bytes from %s in %.3f s (%.1f MB/s), cpu %.3f s%s",
+		wire_log("pulled object %.16s: %" PRIu64 " bytes from %s in %.3f s (%.1f MB/s), cpu %.3f s%s%s",
 		         h, total, addr, s, s > 0 ? (double)total / s / 1e6 : 0.0, cs,
-		         p.a.val.t == V_TENSOR ? ", straight into its tensor" : "");
+		         p.a.val.t == V_TENSOR ? ", straight into its tensor" : "",
+		         !by_stream ? "" : tls_enabled() ? ", by stream over TLS" : ", by stream");
 	}
 	verr ve;
 	if (obj_asm_value(&p.a, out, &ve) != 0) {

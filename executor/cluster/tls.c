@@ -128,3 +128,21 @@ int tls_dialer_setup(nng_dialer d, verr *e)
 		verr_set(e, "TLS: %s", nng_strerror(rv));
 	return rv;
 }
+
+int tls_stream_listener_setup(nng_stream_listener *l, verr *e)
+{
+	nng_tls_config *cfg;
+	int rv = config(1, &cfg, e);
+	if (rv == 0 && (rv = nng_stream_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, cfg)) != 0)
+		verr_set(e, "TLS: %s", nng_strerror(rv));
+	return rv;
+}
+
+int tls_stream_dialer_setup(nng_stream_dialer *d, verr *e)
+{
+	nng_tls_config *cfg;
+	int rv = config(0, &cfg, e);
+	if (rv == 0 && (rv = nng_stream_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, cfg)) != 0)
+		verr_set(e, "TLS: %s", nng_strerror(rv));
+	return rv;
+}

@@ -37,5 +37,8 @@ int tls_url(const char *url, char *out, size_t n);
  * configuration. 0, or an nng error with e saying which file was bad. */
 int tls_listener_setup(nng_listener l, verr *e);
 int tls_dialer_setup(nng_dialer d, verr *e);
+/* The same for nng's byte streams (obj_stream.c: an object's bytes). */
+int tls_stream_listener_setup(nng_stream_listener *l, verr *e);
+int tls_stream_dialer_setup(nng_stream_dialer *d, verr *e);
 
 #endif

@@ -22,7 +22,7 @@
 #include "lang/value.h"
 
 #define WIRE_MAGIC "FLOW"
-#define WIRE_VERSION 7
+#define WIRE_VERSION 8
 #define WIRE_HEADER 12
 /* Also nng's receive limit, so a peer that has not authenticated can make a
  * node allocate at most this much; plans and objects travel in chunks. */
@@ -191,7 +191,12 @@ typedef struct { struct wire_done *v; uint32_t n; } wire_DONES;
 	 * granted or the lease ends (state says why: "dead" or "gone" means
 	 * the calls in flight there are lost) */ \
 	M(LEASE, 21, lease, F(U8, op) F(U64, node) F(U32, running) F(U64, done) F(U64, failed)) \
-	M(LEASED, 22, leased, F(U64, node) F(STR, address) F(STR, name) F(STR, state))
+	M(LEASED, 22, leased, F(U64, node) F(STR, address) F(STR, name) F(STR, state)) \
+	/* version 8. c->s: object id as one byte stream (obj_stream.h);
+	 * answered by OBJ_GRANT (the object's size, the port of the holder's
+	 * stream listener, a one-time key) or ERROR */ \
+	M(OBJ_STREAM, 23, obj_stream, F(B32, id)) \
+	M(OBJ_GRANT, 24, obj_grant, F(B32, id) F(U64, total) F(U32, port) F(B32, key))
 enum { WIRE_ACTOR_NEW = 1, WIRE_ACTOR_CALL = 2 };
 enum { WIRE_LEASE_TAKE = 1, WIRE_LEASE_KEEP = 2, WIRE_LEASE_RETURN = 3 };
 /* head->node: actor work travels in RUN_TASKS records whose fn carries one

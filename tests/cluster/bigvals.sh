@@ -102,6 +102,19 @@ tail -n +"$((w3before + 1))" "$tmp/w3.err" >"$tmp/w3.chunks"
 pulled 2 "$tmp/w3.chunks" "host3"
 tail -n +"$((w2before + 1))" "$tmp/w2.err" >"$tmp/w2.chunks"
 pulled 1 "$tmp/w2.chunks" "host2"
+# each by one byte stream (OBJ_STREAM, version 8)
+for f in "$tmp/chunks.err" "$tmp/w3.chunks" "$tmp/w2.chunks"; do
+	grep -q "pulled object .*: 40000015 bytes from .*by stream" "$f" && ok ||
+		bad "a 40 MB pull should go by stream: $(grep pulled "$f")"
+done
+# and in chunks (OBJ_GET) when the consumer does not stream: the same bytes
+run 1 env FLOW_OBJECT_LOG=1 FLOW_OBJECT_NO_STREAM=1 timeout 120 "$flow" run --address "$head_addr" \
+	--token-file "$tmp/token" "$here/chunks.flow" >"$tmp/chunks2.out" 2>"$tmp/chunks2.err"
+rc=$?
+[ $rc = 0 ] && cmp -s "$tmp/chunks.serial" "$tmp/chunks2.out" && ok ||
+	bad "chunks.flow in chunks: exit $rc: $(diff "$tmp/chunks.serial" "$tmp/chunks2.out") $(cat "$tmp/chunks2.err")"
+grep "pulled object .*: 40000015 bytes from 10\.77\.0\.2:" "$tmp/chunks2.err" | grep -qv "by stream" && ok ||
+	bad "the client should pull in chunks: $(grep pulled "$tmp/chunks2.err")"
 
 # a cap too small for the client's 6 MB string: the run fails and says why
 out=$(run 1 env FLOW_OBJECT_CAP=2M timeout 60 "$flow" run --address "$head_addr" \
@@ -127,7 +140,7 @@ rc=$?
 	bad "spill.flow: exit $rc: $(cat "$tmp/spill.out" "$tmp/spill.err")"
 grep -q "spilled object .* to the spill store: over the object store's cap of 8388608 bytes" "$tmp/w3b.err" &&
 	ok || bad "host3 should have spilled a result: $(cat "$tmp/w3b.err")"
-[ "$(grep -c "pulled object .* from 10\.77\.0\.3:" "$tmp/spill.err")" = 3 ] && ok ||
+[ "$(grep -c "pulled object .* from 10\.77\.0\.3:.*by stream" "$tmp/spill.err")" = 3 ] && ok ||
 	bad "the client should pull the three results from host3: $(grep pulled "$tmp/spill.err")"
 
 for i in 2 3; do kill -TERM "$(daemon_pid "$i" worker)"; done

@@ -62,10 +62,10 @@ cmp -s "$tmp/serial.out" "$tmp/cluster.out" && ok ||
 	bad "the TLS cluster printed something else than --serial: $(diff "$tmp/serial.out" "$tmp/cluster.out")"
 grep -q '(make#[0-9]*) make on host1$' "$tmp/cluster.err" && grep -q '(total#[0-9]*) total on host2$' "$tmp/cluster.err" &&
 	ok || bad "make should run on host1, total on host2: $(grep ' on host' "$tmp/cluster.err")"
-grep -q "pulled object .* from 10\.77\.0\.1:" "$tmp/w2.err" && ok ||
-	bad "the worker pulled nothing from host1: $(cat "$tmp/w2.err")"
-grep -q "pulled object .* from 10\.77\.0\.2:" "$tmp/cluster.err" && ok ||
-	bad "the client pulled nothing from the worker: $(cat "$tmp/cluster.err")"
+grep -q "pulled object .* from 10\.77\.0\.1:.*by stream over TLS" "$tmp/w2.err" && ok ||
+	bad "the worker should pull from host1 by stream over TLS: $(cat "$tmp/w2.err")"
+grep -q "pulled object .* from 10\.77\.0\.2:.*by stream over TLS" "$tmp/cluster.err" && ok ||
+	bad "the client should pull from the worker by stream over TLS: $(cat "$tmp/cluster.err")"
 
 # ---- refused: a node without TLS, a certificate from another CA, another CA trusted ----
 refused() { # WHAT PATTERN FILE RC

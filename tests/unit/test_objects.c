@@ -16,8 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <inttypes.h>
 #include <unistd.h>
 
+#include <nng/nng.h>
+
+#include "executor/cluster/obj_stream.h"
 #include "executor/cluster/objects.h"
 #include "executor/cluster/transport.h"
 #include "executor/store.h"
@@ -463,6 +467,158 @@ static void test_pull_nowhere(void **state)
 	val_rele(d);
 }
 
+/* The holder's stream: a key is good once, and a connection with another
+ * key (or none) is closed with nothing written. */
+static void test_stream_keys(void **state)
+{
+	(void)state;
+	auth_token tok = {.len = 40};
+	memset(tok.key, 't', 40);
+	obj_init(&tok, "", NULL, "127.0.0.1");
+	verr e;
+	value big = big_str(2 * OBJ_INLINE_MAX, 'k'), ref;
+	val_freeze(big);
+	assert_int_equal(obj_export(big, &ref, &e), 0);
+	uint8_t id[32];
+	char holder[128], url[160];
+	uint64_t total;
+	assert_true(obj_is_ref(ref, id, holder, sizeof holder, &total));
+	snprintf(url, sizeof url, "tcp://%s", holder);
+	wire_client *c;
+	assert_int_equal(wire_client_open(&c, url, 5000, &e), WIRE_OK);
+	assert_int_equal(wire_client_handshake(c, &tok, WIRE_ROLE_CLIENT, 5000, &e), WIRE_OK);
+	struct wire_msg req = {.kind = WM_OBJ_STREAM}, rep;
+	memcpy(req.u.obj_stream.id, id, 32);
+	assert_int_equal(wire_client_call(c, &req, &rep, 5000, &e), WIRE_OK);
+	assert_int_equal(rep.kind, WM_OBJ_GRANT);
+	assert_memory_equal(rep.u.obj_grant.id, id, 32);
+	assert_int_equal(rep.u.obj_grant.total, total);
+	uint8_t key[32], bad[32];
+	memcpy(key, rep.u.obj_grant.key, 32);
+	memcpy(bad, key, 32);
+	bad[31] ^= 1;
+	uint32_t port = rep.u.obj_grant.port;
+	wire_msg_free(&rep);
+	uint8_t one;
+	uint64_t refused = ostream_refused(), n;
+	ostream *st = ostream_dial("127.0.0.1", port, bad, &e); /* a wrong key */
+	assert_non_null(st);
+	assert_int_equal(ostream_read(st, &one, 1, &n, &e), -1);
+	assert_non_null(strstr(e.msg, "after 0 of 1 bytes (truncated)"));
+	ostream_close(st);
+	assert_int_equal(ostream_refused(), refused + 1);
+	st = ostream_dial("127.0.0.1", port, key, &e); /* the right one: the encoding */
+	assert_non_null(st);
+	uint8_t *got = malloc(total);
+	assert_int_equal(ostream_read(st, got, total, &n, &e), 0);
+	assert_int_equal(got[0], ENC_VERSION);
+	assert_int_equal(got[total - 1], 'k');
+	assert_int_equal(ostream_end(st, &e), 0); /* exactly total bytes, then its end */
+	ostream_close(st);
+	free(got);
+	st = ostream_dial("127.0.0.1", port, key, &e); /* the same key again */
+	assert_non_null(st);
+	assert_int_equal(ostream_read(st, &one, 1, &n, &e), -1);
+	assert_int_equal(n, 0);
+	ostream_close(st);
+	assert_int_equal(ostream_refused(), refused + 2);
+
+	/* too many streams at once: the one past OSTREAM_SERVING_MAX is ended
+	 * before its first byte (the puller then pulls in chunks) */
+	nng_stream *idle[OSTREAM_SERVING_MAX];
+	char surl[64];
+	snprintf(surl, sizeof surl, "tcp://127.0.0.1:%u", port);
+	nng_stream_dialer *dl;
+	nng_aio *aio;
+	assert_int_equal(nng_stream_dialer_alloc(&dl, surl), 0);
+	assert_int_equal(nng_aio_alloc(&aio, NULL, NULL), 0);
+	for (int i = 0; i < OSTREAM_SERVING_MAX; i++) { /* each waits for its key */
+		nng_aio_set_timeout(aio, 5000);
+		nng_stream_dialer_dial(dl, aio);
+		nng_aio_wait(aio);
+		assert_int_equal(nng_aio_result(aio), 0);
+		idle[i] = nng_aio_get_output(aio, 0);
+	}
+	assert_int_equal(wire_client_call(c, &req, &rep, 5000, &e), WIRE_OK);
+	memcpy(key, rep.u.obj_grant.key, 32);
+	wire_msg_free(&rep);
+	st = ostream_dial("127.0.0.1", port, key, &e);
+	assert_non_null(st);
+	int busy = ostream_read(st, &one, 1, &n, &e);
+	ostream_close(st);
+	for (int i = 0; i < OSTREAM_SERVING_MAX; i++) {
+		nng_stream_close(idle[i]);
+		nng_stream_free(idle[i]);
+	}
+	nng_aio_free(aio);
+	nng_stream_dialer_free(dl);
+	assert_int_equal(busy, -1);
+	assert_int_equal(n, 0);
+
+	req.u.obj_stream.id[0] ^= 1; /* an object it does not hold */
+	assert_int_equal(wire_client_call(c, &req, &rep, 5000, &e), WIRE_EREFUSED);
+	assert_non_null(strstr(e.msg, "holds no object"));
+	wire_client_close(c);
+	val_rele(ref);
+	val_rele(big);
+}
+
+/* OBJ_FREE while the object is being streamed: it stays pinned until the
+ * stream has written it (its bytes arrive whole), and is dropped after. */
+static void test_stream_free_while_sent(void **state)
+{
+	(void)state;
+	auth_token tok = {.len = 40};
+	memset(tok.key, 't', 40);
+	obj_init(&tok, "", NULL, "127.0.0.1");
+	verr e;
+	uint64_t before = obj_used();
+	value big = big_str(64 << 20, 'f'), ref; /* not frozen: a result, freed by OBJ_FREE */
+	assert_int_equal(obj_export(big, &ref, &e), 0);
+	val_rele(big);
+	uint8_t id[32];
+	char holder[128], url[160];
+	uint64_t total, n;
+	assert_true(obj_is_ref(ref, id, holder, sizeof holder, &total));
+	snprintf(url, sizeof url, "tcp://%s", holder);
+	wire_client *c;
+	assert_int_equal(wire_client_open(&c, url, 5000, &e), WIRE_OK);
+	assert_int_equal(wire_client_handshake(c, &tok, WIRE_ROLE_CLIENT, 5000, &e), WIRE_OK);
+	struct wire_msg req = {.kind = WM_OBJ_STREAM}, rep;
+	memcpy(req.u.obj_stream.id, id, 32);
+	assert_int_equal(wire_client_call(c, &req, &rep, 5000, &e), WIRE_OK);
+	assert_int_equal(rep.kind, WM_OBJ_GRANT);
+	ostream *st = ostream_dial("127.0.0.1", rep.u.obj_grant.port, rep.u.obj_grant.key, &e);
+	wire_msg_free(&rep);
+	assert_non_null(st);
+	uint8_t *got = malloc(total);
+	assert_int_equal(ostream_read(st, got, 1, &n, &e), 0); /* it is being written */
+	struct wire_msg fr = {.kind = WM_OBJ_FREE};
+	memcpy(fr.u.obj_free.id, id, 32);
+	assert_int_equal(wire_client_call(c, &fr, &rep, 5000, &e), WIRE_OK);
+	wire_msg_free(&rep);
+	if (ostream_read(st, got + 1, total - 1, &n, &e) != 0)
+		fail_msg("the rest of a freed object: %s", e.msg);
+	assert_int_equal(ostream_end(st, &e), 0);
+	ostream_close(st);
+	assert_int_equal(got[0], ENC_VERSION);
+	for (uint64_t i = total - (64 << 20); i < total; i++)
+		if (got[i] != 'f')
+			fail_msg("byte %" PRIu64 " of the freed object is %d", i, got[i]);
+	free(got);
+	int gone = 0; /* dropped once the holder's thread unpins it */
+	for (int i = 0; i < 250 && !gone; i++) {
+		gone = obj_used() == before;
+		if (!gone)
+			usleep(20000);
+	}
+	assert_true(gone);
+	assert_int_equal(wire_client_call(c, &req, &rep, 5000, &e), WIRE_EREFUSED);
+	assert_non_null(strstr(e.msg, "holds no object"));
+	wire_client_close(c);
+	val_rele(ref);
+}
+
 /* ---- a hostile holder ----------------------------------------------------
  * A fake node serves one object (a str's encoding, three chunks) and
  * answers OBJ_GET in one of these ways; the puller must fail the import
@@ -475,6 +631,102 @@ static uint8_t hid[32];
 static uint8_t *hbytes, *hjunk; /* the object's encoding (and one more byte), junk as long */
 static uint64_t htotal;
 
+/* ... and OBJ_STREAM in one of these ways (S_OFF: ERROR, as an earlier
+ * build: the puller falls back to OBJ_GET, where the modes above apply);
+ * its stream listener is an nng stream listener of the test's own. */
+enum { S_OFF, S_GOOD, S_CUT, S_GRANT_LONG, S_GRANT_SHORT, S_GRANT_ID, S_KIND, S_GARBAGE, S_EXTRA,
+       S_NOPORT, S_EMPTY, S_N };
+static _Atomic int smode;
+static nng_stream_listener *slis;
+static uint32_t sport;
+static uint8_t skey[32];
+
+/* Sends or receives all n bytes (bounded): 0, or an nng error. */
+static int sio(nng_stream *st, nng_aio *aio, int send, uint8_t *p, size_t n)
+{
+	while (n) {
+		nng_iov iov = {.iov_buf = p, .iov_len = n};
+		nng_aio_set_iov(aio, 1, &iov);
+		nng_aio_set_timeout(aio, 5000);
+		if (send)
+			nng_stream_send(st, aio);
+		else
+			nng_stream_recv(st, aio);
+		nng_aio_wait(aio);
+		int rv = nng_aio_result(aio);
+		if (rv)
+			return rv;
+		p += nng_aio_count(aio);
+		n -= nng_aio_count(aio);
+	}
+	return 0;
+}
+
+static void *stream_main(void *arg)
+{
+	(void)arg;
+	nng_aio *acc, *aio;
+	assert_int_equal(nng_aio_alloc(&acc, NULL, NULL), 0);
+	assert_int_equal(nng_aio_alloc(&aio, NULL, NULL), 0);
+	while (!hstop) {
+		nng_aio_set_timeout(acc, 50);
+		nng_stream_listener_accept(slis, acc);
+		nng_aio_wait(acc);
+		if (nng_aio_result(acc) != 0)
+			continue;
+		nng_stream *st = nng_aio_get_output(acc, 0);
+		uint8_t key[32];
+		if (sio(st, aio, 0, key, 32) == 0 && memcmp(key, skey, 32) == 0) {
+			int mode = smode;
+			if (mode == S_EMPTY) {
+				/* ends it at once: refused (too busy, say) */
+			} else if (mode == S_CUT) {
+				(void)sio(st, aio, 1, hbytes, htotal / 2); /* then ends it */
+			} else {
+				/* hbytes has one more (S_EXTRA) */
+				if (sio(st, aio, 1, mode == S_GARBAGE ? hjunk : hbytes,
+				        htotal + (mode == S_EXTRA)) == 0) {
+					uint8_t b;
+					(void)sio(st, aio, 0, &b, 1); /* the consumer's end */
+				}
+			}
+		}
+		nng_stream_close(st);
+		nng_stream_free(st);
+	}
+	nng_aio_free(acc);
+	nng_aio_free(aio);
+	return NULL;
+}
+
+static void stream_grant(wire_server *s, const struct wire_msg *m)
+{
+	int mode = smode;
+	if (mode == S_OFF) {
+		wire_server_reply_error(s, WIRE_EKIND, "no OBJ_STREAM here (test)");
+		return;
+	}
+	if (mode == S_KIND) {
+		struct wire_msg ok = {.kind = WM_OK};
+		wire_server_reply(s, &ok);
+		return;
+	}
+	struct wire_msg r = {.kind = WM_OBJ_GRANT};
+	memcpy(r.u.obj_grant.id, m->u.obj_stream.id, 32);
+	r.u.obj_grant.total = htotal;
+	r.u.obj_grant.port = mode == S_NOPORT ? 1 : sport;
+	for (int i = 0; i < 32; i++)
+		skey[i] = (uint8_t)rand();
+	memcpy(r.u.obj_grant.key, skey, 32);
+	if (mode == S_GRANT_LONG)
+		r.u.obj_grant.total++;
+	if (mode == S_GRANT_SHORT)
+		r.u.obj_grant.total--;
+	if (mode == S_GRANT_ID)
+		r.u.obj_grant.id[0] ^= 1;
+	wire_server_reply(s, &r);
+}
+
 static void *holder_main(void *arg)
 {
 	wire_server *s = arg;
@@ -483,6 +735,11 @@ static void *holder_main(void *arg)
 		uint32_t pipe;
 		if (wire_server_recv(s, &m, &pipe, NULL, 0, 50) != WIRE_OK)
 			continue;
+		if (m.kind == WM_OBJ_STREAM) {
+			stream_grant(s, &m);
+			wire_msg_free(&m);
+			continue;
+		}
 		if (m.kind != WM_OBJ_GET) { /* OBJ_FREE */
 			struct wire_msg ok = {.kind = WM_OK};
 			wire_server_reply(s, &ok);
@@ -564,9 +821,16 @@ static void hostile_holder(value want)
 	list_append_take(l, str_from_c(addr));
 	list_append_take(l, v_int((int64_t)htotal));
 	assert_int_equal(dict_set(ref, k, l, &e), 0);
-	pthread_t th;
+	int sp = 0;
+	assert_int_equal(nng_stream_listener_alloc(&slis, "tcp://127.0.0.1:0"), 0);
+	assert_int_equal(nng_stream_listener_listen(slis), 0);
+	assert_int_equal(nng_stream_listener_get_int(slis, NNG_OPT_TCP_BOUND_PORT, &sp), 0);
+	sport = (uint32_t)sp;
+	smode = S_OFF;
+	pthread_t th, sth;
 	val_threads_begin(); /* values cross threads from here (value.h) */
 	assert_int_equal(pthread_create(&th, NULL, holder_main, s), 0);
+	assert_int_equal(pthread_create(&sth, NULL, stream_main, NULL), 0);
 
 	static const char *const said[H_N] = {
 		[H_SHORT] = "(truncated)", [H_LONG] = "(oversized)", [H_OTHER_ID] = "another object",
@@ -600,6 +864,40 @@ static void hostile_holder(value want)
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	assert_true(t1.tv_sec - t0.tv_sec < 20); /* no hang: each failure is seen at once */
+	/* the same through the stream: a bad grant or stream fails the pull
+	 * at once with the reason; a stream that ends early is a lost holder
+	 * (-2), as a connection closed mid-pull; a byte past the granted size
+	 * fails it (oversized); a stream that cannot be reached, or that ends
+	 * before its first byte, falls back to OBJ_GET (here served well) */
+	static const char *const ssaid[S_N] = {
+		[S_CUT] = "(truncated)", [S_GRANT_LONG] = "(oversized)", [S_GRANT_SHORT] = "(truncated)",
+		[S_GRANT_ID] = "another object", [S_KIND] = "answered OBJ_STREAM with",
+		[S_GARBAGE] = "does not decode", [S_EXTRA] = "(oversized)",
+	};
+	for (int mode = S_GOOD; mode < S_N; mode++) {
+		value out = v_none();
+		smode = mode;
+		int rc = obj_import(ref, 1, &out, &e);
+		if (mode == S_GOOD || mode == S_NOPORT || mode == S_EMPTY) {
+			if (rc != 0)
+				fail_msg("stream mode %d: rc %d, '%s'", mode, rc, e.msg);
+			assert_true(val_eq(out, want));
+			val_rele(out);
+			continue;
+		}
+		if (rc != (mode == S_CUT ? -2 : -1) || !strstr(e.msg, ssaid[mode]))
+			fail_msg("stream mode %d: rc %d, '%s' (expected '%s')", mode, rc, rc ? e.msg : "",
+			         ssaid[mode]);
+		assert_true(out.t == V_NONE);
+		print_message("hostile stream %d: %s\n", mode, e.msg);
+		smode = S_GOOD;
+		assert_int_equal(obj_import(ref, 1, &out, &e), 0);
+		assert_true(val_eq(out, want));
+		val_rele(out);
+	}
+	smode = S_OFF;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	assert_true(t1.tv_sec - t0.tv_sec < 40); /* no hang */
 	/* a size over the cap is refused before anything is asked or allocated */
 	uint64_t was = obj_cap(0);
 	obj_cap(htotal - 1);
@@ -617,7 +915,9 @@ static void hostile_holder(value want)
 	assert_int_equal(obj_used(), before + htotal);
 	hstop = 1;
 	pthread_join(th, NULL);
+	pthread_join(sth, NULL);
 	hstop = 0;
+	nng_stream_listener_free(slis);
 	wire_server_close(s);
 	value dead = dict_new(1), dl = list_new(3);
 	list_append_take(dl, str_from_c("77777777777777777777777777777777"
@@ -722,6 +1022,8 @@ int main(void)
 		cmocka_unit_test(test_export_pull),
 		cmocka_unit_test(test_pull_nowhere),
 		cmocka_unit_test(test_hostile_holder),
+		cmocka_unit_test(test_stream_keys),
+		cmocka_unit_test(test_stream_free_while_sent),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

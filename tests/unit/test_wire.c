@@ -265,13 +265,13 @@ static void test_oversized_unknown_version(void **state)
 	assert_int_equal(wire_decode(f, b.len, &d, &e), WIRE_EKIND);
 	f[6] = WM_HELLO;
 
-	assert_int_equal(WIRE_VERSION, 7); /* docs/wire.md and the HMAC labels say so */
+	assert_int_equal(WIRE_VERSION, 8); /* docs/wire.md and the HMAC labels say so */
 	f[4] = WIRE_VERSION + 1; /* a newer peer */
 	assert_int_equal(wire_decode(f, b.len, &d, &e), WIRE_EVERSION);
-	assert_non_null(strstr(e.msg, "version 8"));
+	assert_non_null(strstr(e.msg, "version 9"));
 	f[4] = 1; /* an older one (one task per message) */
 	assert_int_equal(wire_decode(f, b.len, &d, &e), WIRE_EVERSION);
-	assert_non_null(strstr(e.msg, "version 1, this side speaks 7"));
+	assert_non_null(strstr(e.msg, "version 1, this side speaks 8"));
 	f[4] = 2; /* outcomes without their node's thread and times */
 	assert_int_equal(wire_decode(f, b.len, &d, &e), WIRE_EVERSION);
 	f[4] = 3; /* a lost argument told by its error's text, not its status */
@@ -281,6 +281,8 @@ static void test_oversized_unknown_version(void **state)
 	f[4] = 5; /* outcomes without their failure's kind */
 	assert_int_equal(wire_decode(f, b.len, &d, &e), WIRE_EVERSION);
 	f[4] = 6; /* no direct calls (LEASE, LEASED) */
+	assert_int_equal(wire_decode(f, b.len, &d, &e), WIRE_EVERSION);
+	f[4] = 7; /* objects pulled in chunks only (no OBJ_STREAM) */
 	assert_int_equal(wire_decode(f, b.len, &d, &e), WIRE_EVERSION);
 	f[4] = WIRE_VERSION;
 
@@ -550,7 +552,8 @@ static void test_write_seeds(void **state)
 	if (!dir)
 		return;
 	static const int seeds[] = {WM_RUN_TASKS, WM_WAIT_DONE, WM_TASKS_DONE, WM_CANCEL,
-	                            WM_OBJ_GET, WM_OBJ_DATA, WM_OBJ_FREE, WM_LEASE, WM_LEASED};
+	                            WM_OBJ_GET, WM_OBJ_DATA, WM_OBJ_FREE, WM_LEASE, WM_LEASED,
+	                            WM_OBJ_STREAM, WM_OBJ_GRANT};
 	for (size_t i = 0; i < sizeof seeds / sizeof seeds[0]; i++) {
 		sbuf b = frame_of(seeds[i]);
 		char path[512], name[32];
