@@ -84,6 +84,8 @@ const bc_attrs *cl_plan_needs(const cl_plan *p, uint32_t fn)
 	return &p->prog->protos[fn]->attrs;
 }
 
+const bc_program *cl_plan_program(const cl_plan *p) { return p->prog; }
+
 const bc_attrs *cl_plan_actor_needs(const cl_plan *p, uint32_t cls)
 {
 	if (cls >= (uint32_t)p->prog->nactors)

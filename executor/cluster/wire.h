@@ -22,7 +22,7 @@
 #include "lang/value.h"
 
 #define WIRE_MAGIC "FLOW"
-#define WIRE_VERSION 7
+#define WIRE_VERSION 8
 #define WIRE_HEADER 12
 /* Also nng's receive limit, so a peer that has not authenticated can make a
  * node allocate at most this much; plans and objects travel in chunks. */
@@ -191,7 +191,15 @@ typedef struct { struct wire_done *v; uint32_t n; } wire_DONES;
 	 * granted or the lease ends (state says why: "dead" or "gone" means
 	 * the calls in flight there are lost) */ \
 	M(LEASE, 21, lease, F(U8, op) F(U64, node) F(U32, running) F(U64, done) F(U64, failed)) \
-	M(LEASED, 22, leased, F(U64, node) F(STR, address) F(STR, name) F(STR, state))
+	M(LEASED, 22, leased, F(U64, node) F(STR, address) F(STR, name) F(STR, state)) \
+	/* version 8: start reports (docs/wire.md, "Start reports"). worker->head
+	 * on its own connection: the calls (the head's record ids on its link,
+	 * each a little-endian U64 in ids: 8 bytes each) that a task thread or
+	 * an actor is about to start; none of them starts before the answer,
+	 * STARTED_ACK, whose refused lists those the head did not accept (the
+	 * node was lost meanwhile and the call went elsewhere: not run here) */ \
+	M(STARTED, 25, started, F(U64, node_id) F(U64, epoch) F(BLOB, ids)) \
+	M(STARTED_ACK, 26, started_ack, F(BLOB, refused))
 enum { WIRE_ACTOR_NEW = 1, WIRE_ACTOR_CALL = 2 };
 enum { WIRE_LEASE_TAKE = 1, WIRE_LEASE_KEEP = 2, WIRE_LEASE_RETURN = 3 };
 /* head->node: actor work travels in RUN_TASKS records whose fn carries one

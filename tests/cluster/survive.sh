@@ -26,6 +26,9 @@
 #  - a task with effects on a killed worker is not re-run: a clear error
 #    naming the task and the node, saying to mark it @idempotent; the
 #    same task printing and marked @idempotent is re-run: exit 0;
+#  - tasks with effects queued (not started) on a killed worker run on
+#    another node, each effect once (files counted); the one it had
+#    started fails naming the task and the node (queued.flow);
 #  - lineage: a result over 1 MiB (held by its node) whose node is killed
 #    before the client pulled it is made again (exit 0, the --serial
 #    output); for a task with effects, a clear error instead, unless it
@@ -65,7 +68,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 cluster_harness 4
 command -v nft >/dev/null || { echo "skipped: needs nft (nftables)"; exit 77; }
 cp "$here/survive.flow" "$here/sleepy.flow" "$here/sleepykind.flow" "$here/lineage.flow" "$here/argloss.flow" "$here/argtext.flow" "$here/rejoin.flow" "$here/argstop.flow" "$tmp/"
-cp "$here/nested.flow" "$here/actorloss.flow" "$here/actorcopy.flow" "$here/nestnap.flow" "$tmp/"
+cp "$here/nested.flow" "$here/queued.flow" "$here/actorloss.flow" "$here/actorcopy.flow" "$here/nestnap.flow" "$tmp/"
 # CPU work on every task thread (the busy, head-under-load and drain cases)
 cat >"$tmp/busy.flow" <<'EOF'
 import time
@@ -444,6 +447,39 @@ rc=$?
 	ok || bad "a task with effects on a lost node: exit $rc: $(head -5 "$tmp/eff.err")"
 [ "$(cat "$tmp/eff.out")" = '["node_lost nap"]' ] && ok ||
 	bad "a call whose node was lost for good: e.kind and e.task $(cat "$tmp/eff.out") (want node_lost nap)"
+restart_worker 2 4 && ok || bad "a fresh worker on host2 did not join"
+}
+
+case_queued() {
+# ---- tasks with effects queued on a killed worker: run elsewhere ----
+# 12 calls of a task with effects over four 1-CPU nodes: host2 runs one
+# and holds the next queued. It is killed once its first call left its
+# file (so that one had started): that call fails naming the task and the
+# node; the queued ones had not started (the node reports each start to
+# the head and waits for its answer), so the head places them again and
+# they run elsewhere. Each call's effect happens exactly once.
+local id rc i n
+mkdir -p "$tmp/marks"
+rm -f "$tmp/marks"/*
+id=$(worker_id 2)
+frun -p dir="$tmp/marks" queued.flow >"$tmp/q.out" 2>"$tmp/q.err" &
+client=$!
+wait_until 30 bash -c "ls $tmp/marks | grep -q -- '-node$id\$'" || bad "no call started on host2 (node $id)"
+kill_worker 2
+wait $client
+rc=$?
+[ $rc = 0 ] && grep -qx "done: 11 failed: \[\"node_lost mark\"\]" "$tmp/q.out" && ok ||
+	bad "tasks with effects queued on a lost node: exit $rc: $(cat "$tmp/q.out") $(head -5 "$tmp/q.err")"
+grep -q "node $id (host2 at .*(the node was lost); task 'mark' has effects and may have started there" "$tmp/q.err" &&
+	ok || bad "the started call's error does not name the task and node $id: $(head -3 "$tmp/q.err")"
+for i in $(seq 0 11); do
+	n=$(ls "$tmp/marks" | grep -c "^m$i-node")
+	[ "$n" = 1 ] || bad "the effect of mark($i) happened $n times: $(ls "$tmp/marks" | tr '\n' ' ')"
+done
+[ "$(ls "$tmp/marks" | grep -c -- "-node$id\$")" = 1 ] && ok ||
+	bad "host2 (node $id) ran more than the call it had started: $(ls "$tmp/marks" | tr '\n' ' ')"
+grep -q "task calls\? with effects that node $id (host2) had not started: placed again" "$tmp/head.err" &&
+	ok || bad "the head did not say it placed host2's unstarted calls again: $(grep -i "node $id" "$tmp/head.err" | tail -3)"
 restart_worker 2 4 && ok || bad "a fresh worker on host2 did not join"
 }
 
@@ -852,7 +888,7 @@ wait_until 10 grep -q "Flow head started" "$tmp/head2.out" && ok || bad "a fresh
 # SURVIVE_CASES="loss" (names of the case_ functions above, in order;
 # default: all) runs only those, on a fresh cluster: e.g. the loss case
 # alone in a loop under an ASan build (docs/faults.md)
-all_cases="kill partition busy hload slow loss drain chaos effects idempotent lineage argloss nested actorloss argtext unsendable rejoin headloss"
+all_cases="kill partition busy hload slow loss drain chaos effects queued idempotent lineage argloss nested actorloss argtext unsendable rejoin headloss"
 for c in ${SURVIVE_CASES:-$all_cases}; do
 	grep -qw "$c" <<<"$all_cases" || { bad "no case '$c' (cases: $all_cases)"; continue; }
 	"case_$c"
