@@ -29,6 +29,9 @@
 #  - tasks with effects queued (not started) on a killed worker run on
 #    another node, each effect once (files counted); the one it had
 #    started fails naming the task and the node (queued.flow);
+#  - actor method calls queued on the actor's killed node (restarts
+#    left) run on the restarted instance, each once; the one running
+#    fails as actor_died (actorqueue.flow);
 #  - lineage: a result over 1 MiB (held by its node) whose node is killed
 #    before the client pulled it is made again (exit 0, the --serial
 #    output); for a task with effects, a clear error instead, unless it
@@ -68,7 +71,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 cluster_harness 4
 command -v nft >/dev/null || { echo "skipped: needs nft (nftables)"; exit 77; }
 cp "$here/survive.flow" "$here/sleepy.flow" "$here/sleepykind.flow" "$here/lineage.flow" "$here/argloss.flow" "$here/argtext.flow" "$here/rejoin.flow" "$here/argstop.flow" "$tmp/"
-cp "$here/nested.flow" "$here/queued.flow" "$here/actorloss.flow" "$here/actorcopy.flow" "$here/nestnap.flow" "$tmp/"
+cp "$here/nested.flow" "$here/queued.flow" "$here/actorqueue.flow" "$here/actorloss.flow" "$here/actorcopy.flow" "$here/nestnap.flow" "$tmp/"
 # CPU work on every task thread (the busy, head-under-load and drain cases)
 cat >"$tmp/busy.flow" <<'EOF'
 import time
@@ -758,6 +761,41 @@ echo "actorcopy: the actor's node host$h lost after the driver's read; exit $rc"
 restart_worker "$h" 4 --resources lineage=1 || bad "a fresh worker on host$h did not join"
 }
 
+case_actorqueue() {
+# ---- actor method calls queued on the actor's killed node ----
+# (actorqueue.flow: the actor needs lineage=1, so it lives on host3 or
+# host4; call 0 sleeps there, calls 1-3 are sent meanwhile (by tasks on
+# host2) and wait in its mailbox; the node is killed then: call 0 fails
+# as actor_died, calls 1-3 had not started and run on the restarted
+# instance, each once)
+local id h rc i n
+lineage_workers
+mkdir -p "$tmp/amarks"
+rm -f "$tmp/amarks"/*
+frun -p dir="$tmp/amarks" actorqueue.flow >"$tmp/aq.out" 2>"$tmp/aq.err" &
+client=$!
+wait_until 30 bash -c "ls $tmp/amarks | grep -q '^a0-node'" || bad "actorqueue.flow: call 0 did not start: $(head -3 "$tmp/aq.err")"
+id=$(ls "$tmp/amarks" | sed -n 's/^a0-node//p')
+h=$(node_field "$id" host | sed 's/^host//')
+[ "$h" = 3 ] || [ "$h" = 4 ] && ok || bad "the actor is not on host3 or host4: node $id, host '$h'"
+# (each caller writes its file just before its call, which then reaches
+# the actor's mailbox within milliseconds, while call 0 sleeps 8 s)
+wait_until 20 bash -c "[ \$(ls $tmp/amarks | grep -c '^calling') = 4 ]" || bad "the callers did not call: $(ls "$tmp/amarks" | tr '\n' ' ')"
+sleep 1
+kill_worker "$h"
+wait $client
+rc=$?
+[ $rc = 0 ] && grep -qx 'actor_died \["1", "2", "3"\]' "$tmp/aq.out" && ok ||
+	bad "actor calls queued on a lost node: exit $rc: $(cat "$tmp/aq.out") $(head -5 "$tmp/aq.err")"
+for i in 0 1 2 3; do
+	n=$(ls "$tmp/amarks" | grep -c "^a$i-node")
+	[ "$n" = 1 ] || bad "the effect of work($i) happened $n times: $(ls "$tmp/amarks" | tr '\n' ' ')"
+done
+grep -q "actor 'Counter' (actor [0-9]*): 3 calls sent to its lost node had not started; they wait for its restart" "$tmp/head.err" &&
+	ok || bad "the head did not keep Counter's unstarted calls for the restart: $(grep Counter "$tmp/head.err" | tail -3)"
+restart_worker "$h" 4 --resources lineage=1 || bad "a fresh worker on host$h did not join"
+}
+
 case_argtext() {
 # ---- a task's own error that reads like a lost argument is an ordinary failure ----
 # (before wire version 4 the client searched the error for that text, and
@@ -888,7 +926,7 @@ wait_until 10 grep -q "Flow head started" "$tmp/head2.out" && ok || bad "a fresh
 # SURVIVE_CASES="loss" (names of the case_ functions above, in order;
 # default: all) runs only those, on a fresh cluster: e.g. the loss case
 # alone in a loop under an ASan build (docs/faults.md)
-all_cases="kill partition busy hload slow loss drain chaos effects queued idempotent lineage argloss nested actorloss argtext unsendable rejoin headloss"
+all_cases="kill partition busy hload slow loss drain chaos effects queued idempotent lineage argloss nested actorloss actorqueue argtext unsendable rejoin headloss"
 for c in ${SURVIVE_CASES:-$all_cases}; do
 	grep -qw "$c" <<<"$all_cases" || { bad "no case '$c' (cases: $all_cases)"; continue; }
 	"case_$c"
