@@ -724,8 +724,8 @@ restart_worker "$h" 4 --resources lineage=1 || bad "a fresh worker on host$h did
 case_actorloss() {
 # ---- an actor method's result lost with the actor's node ----
 # (the actor needs lineage=1: host3 or host4; its result is not made
-# again: `except e` sees kind actor_died, the message names the actor and
-# the method; a copy the client pulled before goes to a consumer on host2)
+# again: `except e` sees kind actor_died, e.task the method, the message
+# names the actor and the method; a copy the client pulled before goes to a consumer on host2)
 local h rc t0
 lineage_workers
 (export FLOW_TEST_PULL_DELAY_MS=3000; frun actorloss.flow >"$tmp/ax.out" 2>"$tmp/ax.err") &
@@ -738,7 +738,7 @@ kill_worker "$h"
 wait_until 20 gone $client || bad "the driver hung after the actor's node was lost: $(head -5 "$tmp/ax.err")"
 wait $client
 rc=$?
-[ $rc = 0 ] && grep -qx "kind actor_died" "$tmp/ax.out" &&
+[ $rc = 0 ] && grep -qx "kind actor_died" "$tmp/ax.out" && grep -qx "task Maker.big" "$tmp/ax.out" &&
 	grep -q "^message .*the result of method 'big' of actor 'Maker' was held only by node [0-9]* (host$h), which was lost with the actor" "$tmp/ax.out" &&
 	ok || bad "an actor method's lost result: exit $rc: $(cat "$tmp/ax.out") $(grep -v 'test hook' "$tmp/ax.err" | head -5)"
 echo "actorloss: the result of Maker.big held by host$h was lost: $(($(ms) - t0)) ms to the error, exit $rc"
