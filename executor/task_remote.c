@@ -88,6 +88,30 @@ static bool rerun_lost(task_host *sh, const bc_proto *task, const bc_program *pr
 	return true;
 }
 
+/* The failure that made a remote call stop (its node sent it as an error
+ * value: a nested call's, a stream's producer's), as a failed future
+ * that the call's own names as its cause: what `except e` sees at a get
+ * of the call, as in one process. Its task's name is the program's
+ * (futures keep a borrowed name). */
+static value remote_cause(const bc_program *prog, value ev)
+{
+	const verror *e = (const verror *)ev.as.o;
+	value f = future_new_failed(str_data(e->text));
+	vfuture *vf = (vfuture *)f.as.o;
+	vf->emsg = strdup(str_data(e->message));
+	if (!vf->emsg)
+		abort();
+	vf->ekind = ERR_TASK;
+	for (int k = 0; k <= ERR_NODE_LOST; k++)
+		if (!strcmp(str_data(e->kind), vm_error_kind_name(k)))
+			vf->ekind = (uint8_t)k;
+	vf->host_data = NULL;
+	for (int i = 0; e->task.t == V_STR && i < prog->nprotos && !vf->host_data; i++)
+		if (!strcmp(prog->protos[i]->name, str_data(e->task)))
+			vf->host_data = (void *)prog->protos[i]->name;
+	return f;
+}
+
 /* The outcome future of a remote call that ended with rc (0, 1,
  * TASK_REMOTE_TIMEOUT or -1 as task_remote.run gives them, or
  * TASK_REMOTE_NODE_LOST; res and err consumed). A failure is reported as
@@ -103,6 +127,8 @@ static value remote_outcome(task_host *sh, const bc_proto *task, const bc_progra
 		val_rele(res);
 		return f;
 	}
+	value cause = res.t == V_ERROR && (rc == 1 || rc == TASK_REMOTE_TIMEOUT) ? remote_cause(prog, res)
+	                                                                          : v_none();
 	val_rele(res);
 	int kind = rc == TASK_REMOTE_TIMEOUT ? ERR_TIMEOUT
 	           : rc == TASK_REMOTE_NODE_LOST ? ERR_NODE_LOST : ERR_TASK;
@@ -137,6 +163,10 @@ static value remote_outcome(task_host *sh, const bc_proto *task, const bc_progra
 	sh->fail_kind = kind;
 	value f = task_fail_future(sh, "task", task->name, attempts, text, task_span_text(prog, where));
 	free(text);
+	if (cause.t == V_FUTURE) { /* `except e` sees the failure that caused it */
+		task_set_cause(f, (const vfuture *)cause.as.o);
+		val_rele(cause);
+	}
 	return f;
 }
 

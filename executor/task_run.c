@@ -29,6 +29,8 @@
 static int (*g_resolve)(value v, value *out, char **err);
 static _Thread_local int keep_refs;
 void task_set_resolver(int (*resolve)(value v, value *out, char **err)) { g_resolve = resolve; }
+static _Thread_local const char *lost_method; /* set by the resolver before its -2 */
+void task_resolve_lost_method(const char *name) { lost_method = name; }
 static bool (*g_is_ref)(value v);
 void task_set_ref_test(bool (*is_ref)(value v)) { g_is_ref = is_ref; }
 bool task_result_is_ref(value v) { return g_is_ref && g_is_ref(v); }
@@ -715,12 +717,13 @@ int task_get(flow_vm *vm, value fut, value *out)
 	}
 	if (st == FUT_DONE && g_resolve && !keep_refs) { /* a result left on its node */
 		char *err = NULL;
+		lost_method = NULL;
 		int rc = g_resolve(f->result, out, &err);
 		if (rc < 0) {
 			int died = rc == -2; /* an actor method's result lost with its node */
 			rc = vm_raise(vm, "%s", err ? err : "cannot fetch a task's result");
-			if (died)
-				vm_error_detail(vm, ERR_ACTOR_DIED, NULL, NULL, NULL);
+			if (died) /* e.task: the method, as for its call's own failure */
+				vm_error_detail(vm, ERR_ACTOR_DIED, lost_method, NULL, NULL);
 			free(err);
 			return rc;
 		}

@@ -71,7 +71,9 @@ typedef struct task_remote {
 	/* Runs task fn (its index in the program's protos) on args (a list,
 	 * borrowed) as call `ident` of stream `seed`, with its @retries and
 	 * @timeout there. Returns 0 with *res (a new reference); 1 when it
-	 * failed there, *err the failure as that node's host reported it;
+	 * failed there, *err the failure as that node's host reported it,
+	 * and *res none or, when it stopped because a call it needed failed,
+	 * that failure as an error value (its cause, for `except e`);
 	 * -1 when it could not be run (*err says why); TASK_REMOTE_LOST when
 	 * the node it was placed on was lost before it answered (*err names
 	 * the node; the call may have started there): the caller may send
@@ -138,6 +140,10 @@ void task_set_actors(const task_actors *a);
  * the node that runs it pulls from the holder, not through this process.
  * Set once per process (the client), before the run; NULL: none. */
 void task_set_resolver(int (*resolve)(value v, value *out, char **err));
+/* The resolver, about to return -2 on this thread: the method whose
+ * result was lost ("Cls.method", alive until the run ends), e.task of
+ * the error the read raises. */
+void task_resolve_lost_method(const char *name);
 /* is_ref(v): v is such a reference (nothing is pulled). Set with the
  * resolver; task_result_is_ref is false while none is set. */
 void task_set_ref_test(bool (*is_ref)(value v));

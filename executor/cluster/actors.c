@@ -57,6 +57,8 @@ struct ac_host {
 	ac_done_fn done;
 	void *arg;
 	struct hosted *all;
+	ac_start_fn on_start; /* a start to report first (starts.h), or NULL */
+	void *start_arg;
 	int threads;        /* actor threads alive */
 	int stop;
 };
@@ -82,6 +84,15 @@ static void run_mail(struct hosted *x, struct mail *m)
 		list_append(args, list_get(m->c.args, k));
 	value res;
 	char *err = NULL, *out = NULL;
+	const char *why = NULL;
+	if ((m->c.fn & WIRE_FN_ACTOR_CALL) && a->on_start &&
+	    a->on_start(a->start_arg, m->pipe, &m->c, &why) != 0) {
+		/* the head did not accept its start: not run here */
+		val_rele(args);
+		answer(a, m->pipe, m->c.id, WIRE_DONE_NOTRUN, v_none(),
+		       why ? why : "its start was not accepted", NULL);
+		return;
+	}
 	int failed = cl_actor_run(x->plan, init, fn, x->fields, args, m->c.seed, m->c.ident, a->view,
 	                          &res, &err, &out);
 	val_rele(args);
@@ -221,6 +232,14 @@ void ac_host_add(ac_host *a, uint32_t pipe, cl_plan *plan, struct wire_call *c)
 		answer(a, pipe, c->id, WIRE_DONE_NOTRUN, v_none(), why, NULL);
 }
 
+void ac_host_on_start(ac_host *a, ac_start_fn fn, void *arg)
+{
+	pthread_mutex_lock(&a->mu);
+	a->on_start = fn;
+	a->start_arg = arg;
+	pthread_mutex_unlock(&a->mu);
+}
+
 size_t ac_host_count(ac_host *a)
 {
 	size_t n = 0;
@@ -270,6 +289,7 @@ struct acall {
 	ac_reply_fn reply;     /* NULL: a restart nobody waits for */
 	void *rarg;
 	uint64_t node;         /* where it was sent (0: not yet) */
+	int started;           /* its node reported its start (STARTED) */
 	struct acall *next;    /* the actor's queue while it starts */
 };
 
@@ -692,10 +712,21 @@ static void node_lost_locked(ac_dir *d, uint64_t node, const char *why, struct r
 		char text[1200];
 		snprintf(text, sizeof text, "actor '%s' (actor %llu) died: %s", a->name,
 		         (unsigned long long)a->id, why);
+		/* method calls that had not started wait for the restart (they
+		 * did not run: their node would have told the head first) */
+		struct acall **keep = NULL;
+		size_t nkeep = 0;
 		for (size_t i = 0; i < d->calls.cap; i++) {
 			struct acall *c = d->calls.vals[i];
 			if (!d->calls.keys[i] || !c || c->a != a || c->node != node)
 				continue;
+			if (!c->start && !c->started && a->left > 0) {
+				keep = realloc(keep, (nkeep + 1) * sizeof *keep);
+				if (!keep)
+					abort();
+				keep[nkeep++] = c;
+				continue;
+			}
 			if (c->start) {
 				creator = c->reply;
 				crarg = c->rarg;
@@ -718,6 +749,28 @@ static void node_lost_locked(ac_dir *d, uint64_t node, const char *why, struct r
 				}
 			}
 		}
+		for (size_t k = 0; k < nkeep; k++)
+			bt_map_del(&d->calls, keep[k]->key);
+		/* in the order they were sent (keys grow), before those that
+		 * waited at the head */
+		for (size_t k = 1; k < nkeep; k++)
+			for (size_t j = k; j > 0 && keep[j - 1]->key > keep[j]->key; j--) {
+				struct acall *t = keep[j];
+				keep[j] = keep[j - 1];
+				keep[j - 1] = t;
+			}
+		for (size_t k = nkeep; k-- > 0;) {
+			keep[k]->node = 0;
+			keep[k]->next = a->qh;
+			a->qh = keep[k];
+			if (!a->qt)
+				a->qt = keep[k];
+		}
+		if (nkeep)
+			wire_log("actor '%s' (actor %llu): %zu call%s sent to its lost node had not started; "
+			         "%s wait%s for its restart", a->name, (unsigned long long)a->id, nkeep,
+			         nkeep == 1 ? "" : "s", nkeep == 1 ? "it" : "they", nkeep == 1 ? "s" : "");
+		free(keep);
 		if (a->left > 0) {
 			a->left--;
 			wire_log("%s; restarting it (restart %u of %u)", text, a->restarts - a->left,
@@ -735,6 +788,18 @@ static void node_lost_locked(ac_dir *d, uint64_t node, const char *why, struct r
 		add_reply(r, &tmp, WIRE_DONE_LOST, v_none(), a->error, a->node_name, "");
 		fail_queue(a, WIRE_DONE_LOST, a->error, r);
 	}
+}
+
+int ac_dir_started(ac_dir *d, uint64_t node, uint64_t key)
+{
+	pthread_mutex_lock(&d->mu);
+	struct acall *c = bt_map_get(&d->calls, key);
+	int ok = c && !c->start && !c->started && c->node == node && c->a->node == node &&
+	         (c->a->state == A_READY || c->a->state == A_STARTING);
+	if (ok)
+		c->started = 1;
+	pthread_mutex_unlock(&d->mu);
+	return ok;
 }
 
 void ac_dir_node_lost(ac_dir *d, uint64_t node, const char *why)

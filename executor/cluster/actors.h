@@ -53,6 +53,12 @@ ac_host *ac_host_new(const char *name, const flow_node_view *view, ac_done_fn do
 /* c: a record whose fn has a WIRE_FN_ACTOR_* flag, of pipe, on plan (kept
  * by the caller); its args are taken over (c->args is none after). */
 void ac_host_add(ac_host *a, uint32_t pipe, cl_plan *plan, struct wire_call *c);
+/* Called on an actor's thread just before a method call c (from pipe)
+ * runs: 0 runs it; otherwise it is not run and answered WIRE_DONE_NOTRUN
+ * with why (a start the head did not accept: starts.h). Set before the
+ * first ac_host_add; NULL: every call runs. Not for init or FREE. */
+typedef int (*ac_start_fn)(void *arg, uint32_t pipe, const struct wire_call *c, const char **why);
+void ac_host_on_start(ac_host *a, ac_start_fn fn, void *arg);
 /* The actors a hosts now (not yet freed). */
 size_t ac_host_count(ac_host *a);
 /* Ends every actor's thread once its running call ends, waiting up to
@@ -89,8 +95,16 @@ void ac_dir_request(ac_dir *d, uint32_t pipe, const struct wire_actor_call *m, a
                     void *rarg);
 /* An outcome from a node for an id with AC_ID_BIT (o borrowed). */
 void ac_dir_done(ac_dir *d, const struct wire_done *o);
+/* Node `node` reports that it is about to start the method call whose
+ * link id is key (STARTED, starts.h): 1 accepted (the call counts as
+ * started from now on), 0 refused (it is not there any more: the node was
+ * lost and the call waits for the restart, or failed; or it was reported
+ * already): the node must not run it. */
+int ac_dir_started(ac_dir *d, uint64_t node, uint64_t key);
 /* node is lost (its link failed, or it was declared dead): its actors
- * restart elsewhere or die. why names the node. */
+ * restart elsewhere or die. why names the node. Method calls sent there
+ * that it had not reported as started (ac_dir_started) wait for the
+ * restart when restarts remain (they did not run); the others fail. */
 void ac_dir_node_lost(ac_dir *d, uint64_t node, const char *why);
 /* Actors waiting for a node with their needs free try again (the head's
  * loop calls it now and then: task calls give resources back too). */

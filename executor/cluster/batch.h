@@ -132,6 +132,13 @@ bt_pool *bt_pool_start(int threads, const char *name, const flow_node_view *view
 /* Queues call c (its args taken over; c->args is none after) of pipe on
  * plan (loaded and kept by the caller). */
 void bt_pool_add(bt_pool *p, uint32_t pipe, cl_plan *plan, struct wire_call *c);
+/* Called on a pool thread just before it runs call c (from pipe, of
+ * plan): 0 runs it; otherwise it is not run and answered WIRE_DONE_NOTRUN
+ * with why (a start the head did not accept: starts.h). Set before the
+ * first bt_pool_add; NULL: every call runs. */
+typedef int (*bt_pool_start_fn)(void *arg, uint32_t pipe, cl_plan *plan,
+                                const struct wire_call *c, const char **why);
+void bt_pool_on_start(bt_pool *p, bt_pool_start_fn fn, void *arg);
 /* Drops the queued calls of pipe (by_job 0) or of job (by_job 1): their
  * client went away. Returns how many, their ids in *ids (malloc'd, or
  * NULL). */

@@ -34,6 +34,8 @@ struct bt_pool {
 	_Atomic uint32_t *busy;
 	bt_pool_done_fn done;
 	void *arg;
+	bt_pool_start_fn on_start; /* a start to report first (starts.h), or NULL */
+	void *start_arg;
 	pthread_t *threads;      /* room for maxthreads */
 	int nthreads, maxthreads;
 	int cpus;                /* calls run at once, blocked ones aside */
@@ -59,6 +61,16 @@ static void run_job(bt_pool *p, struct job *j, bt_recs *r)
 	struct wire_done d = {.id = j->c.id, .thread = thread};
 	char *error = NULL, *output = NULL;
 	value result;
+	const char *why = NULL;
+	if (p->on_start && p->on_start(p->start_arg, j->pipe, j->plan, &j->c, &why) != 0) {
+		/* the head did not accept its start: it was not run here */
+		d.ok = WIRE_DONE_NOTRUN;
+		d.error = (char *)(why ? why : "its start was not accepted");
+		d.node = p->name;
+		d.result = v_none();
+		bt_encode_done(&d, r, j->pipe);
+		return;
+	}
 	if (p->busy)
 		atomic_fetch_add(p->busy, 1);
 	d.start_us = mono_us() - j->t_add;
@@ -227,6 +239,14 @@ void bt_pool_add(bt_pool *p, uint32_t pipe, cl_plan *plan, struct wire_call *c)
 		p->head = j;
 	p->tail = j;
 	pthread_cond_signal(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+}
+
+void bt_pool_on_start(bt_pool *p, bt_pool_start_fn fn, void *arg)
+{
+	pthread_mutex_lock(&p->mu);
+	p->on_start = fn;
+	p->start_arg = arg;
 	pthread_mutex_unlock(&p->mu);
 }
 

@@ -61,7 +61,16 @@ void bt_encode_done(struct wire_done *d, bt_recs *out, uint32_t tag)
 	value keep = d->result, ref = v_none();
 	if (d->ok == WIRE_DONE_OK && obj_export(keep, &ref, &e) == 0)
 		d->result = ref;
-	if (wire_encode_done(d, &b, &e) != WIRE_OK || b.len > BT_MAX_RECORD) {
+	int rc = wire_encode_done(d, &b, &e);
+	if ((rc != WIRE_OK || b.len > BT_MAX_RECORD) && d->ok == WIRE_DONE_FAILED &&
+	    d->result.t != V_NONE) {
+		/* a failure's cause (an error value) that does not fit: the
+		 * failure goes without it (the caller sees the call's own) */
+		b.len = 0;
+		d->result = v_none();
+		rc = wire_encode_done(d, &b, &e);
+	}
+	if (rc != WIRE_OK || b.len > BT_MAX_RECORD) {
 		char msg[400];
 		if (b.len > BT_MAX_RECORD)
 			snprintf(msg, sizeof msg, "the task's result cannot be sent to another node: "

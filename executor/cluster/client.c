@@ -308,6 +308,7 @@ static int lin_actor_lost(const uint8_t id[32], const char *why, value *out, cha
 			             node ? node : "the actor's node") < 0)
 				*err = NULL;
 			rc = LIN_ACTOR_DIED;
+			task_resolve_lost_method(method); /* e.task (cl->names: the run's) */
 		}
 	}
 	val_rele(ref);
@@ -670,6 +671,11 @@ static int outcome(struct wire_done *d, const struct slot *s, value *res, char *
 		else
 			status = -1; /* not run: no node for it, ... */
 	}
+	/* a failure caused by another call's (version 8): that cause, as
+	 * `except e` sees it, for task_remote.h's caller */
+	if ((status == 1 || status == TASK_REMOTE_TIMEOUT) && d->ok == WIRE_DONE_FAILED &&
+	    d->result.t == V_ERROR)
+		*res = val_hold(d->result);
 	wire_done_free(d);
 	return status;
 }

@@ -13,6 +13,7 @@
 #include "auth.h"
 #include "batch.h"
 #include "place.h"
+#include "starts.h"
 #include "objects.h"
 #include "plans.h"
 #include "task_exec.h"
@@ -76,6 +77,10 @@ struct hcall {
 	const bc_attrs *needs; /* @cpus/@memory/@resources other than one CPU, or NULL */
 	place_offer *held;  /* the offer its needs are held on, once placed (fmu) */
 	uint64_t near;      /* the node holding its largest argument (0: none) */
+	bool report;        /* its node reports its start (starts.h): its args are
+	                     * kept while it is out, to send it again if it had not */
+	bool started;       /* its node reported its start (STARTED) */
+	uint8_t resent;     /* times sent again because its node was lost first */
 };
 
 /* A client's lease on a worker: the client sends task calls to it
@@ -614,8 +619,10 @@ static void place_on(struct head *h, struct hcall *e, struct cand *best, sbuf *b
 		res_take(&best->po->pool, e->needs, 1);
 		e->held = best->po;
 	}
-	val_rele(e->c.args);
-	e->c.args = v_none();
+	if (!e->report) { /* else kept: sent again if its node is lost before it starts */
+		val_rele(e->c.args);
+		e->c.args = v_none();
+	}
 	e->node = l->node;
 	e->l = l;
 	l->inflight++;
@@ -913,6 +920,108 @@ static void link_done(void *arg, struct wire_done *d, uint32_t n)
 	bt_recs_fini(&r);
 }
 
+/* Calls with effects that link l's node held and had not reported as
+ * started (starts.h) did not run there: they go back to the head's queue
+ * (first, in their order) to be placed on a live node, at most
+ * STARTS_RESEND times each, without their client knowing. Under fmu;
+ * how many. */
+#define STARTS_RESEND 3
+static size_t requeue_unstarted(struct head *h, struct link *l)
+{
+	struct hcall *back[2] = {NULL, NULL}, *last[2] = {NULL, NULL};
+	size_t n = 0;
+	/* ids grow with arrival: taken in id order, so each queue keeps it */
+	for (;;) {
+		struct hcall *first = NULL;
+		for (size_t i = 0; i < h->calls.cap; i++) {
+			struct hcall *e = h->calls.vals[i];
+			if (!h->calls.keys[i] || !e || e->l != l || !e->report || e->started ||
+			    e->resent >= STARTS_RESEND || e->c.args.t != V_LIST)
+				continue;
+			if (!first || e->hid < first->hid)
+				first = e;
+		}
+		if (!first)
+			break;
+		struct hcall *e = first;
+		e->resent++;
+		e->l = NULL; /* off the lost link: not failed below */
+		e->node = 0;
+		if (e->held) {
+			res_take(&e->held->pool, e->needs, -1);
+			e->held = NULL;
+		}
+		e->next = NULL;
+		int q = e->needs != NULL;
+		if (last[q])
+			last[q]->next = e;
+		else
+			back[q] = e;
+		last[q] = e;
+		n++;
+	}
+	/* before the calls that wait at the head: they were sent first */
+	for (int q = 0; q < 2; q++) {
+		if (!back[q])
+			continue;
+		struct hcall **qh = q ? &h->rqh : &h->qh, **qt = q ? &h->rqt : &h->qt;
+		last[q]->next = *qh;
+		if (!*qh)
+			*qt = last[q];
+		*qh = back[q];
+	}
+	return n;
+}
+
+/* STARTED (starts.h): node `node_id` is about to start these calls and
+ * waits for this answer. A call is accepted when it is still out on that
+ * node's live link (or, an actor's, still sent to that node) and was not
+ * reported before; the others (the node was lost meanwhile and the call
+ * went elsewhere, or its client went away) are refused: not run there. */
+static void handle_started(struct head *h, wire_server *s, uint32_t pipe, struct wire_started *m)
+{
+	pthread_mutex_lock(&h->mu);
+	struct member *x = member_of(h, m->node_id, m->epoch, pipe);
+	pthread_mutex_unlock(&h->mu);
+	if (!x) {
+		wire_server_reply_error(s, WIRE_ENODE, "this node is not a member any more "
+		                        "(declared dead or removed): its calls went elsewhere");
+		return;
+	}
+	if (m->ids.len % 8 != 0) {
+		wire_server_reply_error(s, WIRE_EMALFORMED, "STARTED: ids is not a list of 8-byte ids");
+		return;
+	}
+	size_t n = m->ids.len / 8, nref = 0;
+	uint8_t *refused = malloc(n ? 8 * n : 1);
+	if (!refused) {
+		wire_server_reply_error(s, WIRE_EIO, "out of memory");
+		return;
+	}
+	pthread_mutex_lock(&h->fmu);
+	for (size_t i = 0; i < n; i++) {
+		uint64_t id = st_id_at(m->ids.data, i);
+		if (id & AC_ID_BIT)
+			continue; /* below, without fmu */
+		struct hcall *e = bt_map_get(&h->calls, id);
+		if (e && e->l && !e->l->dead && e->l->node == m->node_id && !e->started)
+			e->started = true;
+		else
+			st_ids_put(&id, 1, refused + 8 * nref++);
+	}
+	pthread_mutex_unlock(&h->fmu);
+	for (size_t i = 0; i < n; i++) {
+		uint64_t id = st_id_at(m->ids.data, i);
+		if ((id & AC_ID_BIT) && !ac_dir_started(h->ad, m->node_id, id))
+			st_ids_put(&id, 1, refused + 8 * nref++);
+	}
+	struct wire_msg r = {.kind = WM_STARTED_ACK};
+	r.u.started_ack.refused.data = refused;
+	r.u.started_ack.refused.len = (uint32_t)(8 * nref);
+	wire_server_reply(s, &r);
+	free(refused);
+}
+
 /* A worker's link failed: every call it held fails, naming the node. */
 static void link_lost(void *arg, const char *why, int in_call)
 {
@@ -929,7 +1038,7 @@ static void link_lost(void *arg, const char *why, int in_call)
 	bt_recs_init(&r);
 	pthread_mutex_lock(&h->fmu);
 	l->dead = 1;
-	size_t lost = 0;
+	size_t lost = 0, again = requeue_unstarted(h, l);
 	for (size_t i = 0; i < h->calls.cap; i++) {
 		struct hcall *e = h->calls.vals[i];
 		if (!h->calls.keys[i] || !e || e->l != l)
@@ -953,6 +1062,9 @@ static void link_lost(void *arg, const char *why, int in_call)
 	pthread_mutex_unlock(&h->fmu);
 	if (lost)
 		wire_log("%zu task call%s lost: %s", lost, lost == 1 ? "" : "s", text);
+	if (again)
+		wire_log("%zu task call%s with effects that node %llu (%s) had not started: placed again",
+		         again, again == 1 ? "" : "s", (unsigned long long)l->node, l->host);
 	char nodetext[700];
 	snprintf(nodetext, sizeof nodetext, "node %llu (%s at %s) was lost",
 	         (unsigned long long)l->node, l->host, l->address);
@@ -1194,6 +1306,7 @@ static void handle_run_tasks(struct head *h, wire_server *s, uint32_t pipe, stru
 		}
 		e->near = holder_of(h, e->c.args);
 		const bc_attrs *needs = last_plan ? cl_plan_needs(last_plan, e->c.fn) : NULL;
+		e->report = st_needs_report(last_plan, e->c.fn);
 		e->needs = place_has_needs(needs) ? needs : NULL;
 		struct hcall **qh = e->needs ? &h->rqh : &h->qh, **qt = e->needs ? &h->rqt : &h->qt;
 		if (*qt)
@@ -1223,6 +1336,8 @@ static void head_fast(void *arg, wire_server *s, uint32_t pipe, struct wire_msg 
 	struct head *h = arg;
 	if (m->kind == WM_RUN_TASKS)
 		handle_run_tasks(h, s, pipe, &m->u.run_tasks);
+	else if (m->kind == WM_STARTED)
+		handle_started(h, s, pipe, &m->u.started);
 	else
 		handle_wait_done(h, s, pipe, &m->u.wait_done);
 }
@@ -1598,8 +1713,9 @@ int head_run(const struct node_opts *o, verr *e)
 		return 1;
 	}
 	wire_server_on_gone(s, on_gone, &h);
-	static const uint16_t fast_kinds[] = {WM_RUN_TASKS, WM_WAIT_DONE};
-	wire_server_serve_fast(s, fast_kinds, 2, head_fast, &h);
+	/* STARTED too: a node's task thread waits for its answer */
+	static const uint16_t fast_kinds[] = {WM_RUN_TASKS, WM_WAIT_DONE, WM_STARTED};
+	wire_server_serve_fast(s, fast_kinds, 3, head_fast, &h);
 
 	/* the head's own node */
 	if (o->node_ip && *o->node_ip)
@@ -1671,6 +1787,7 @@ int head_run(const struct node_opts *o, verr *e)
 			case WM_OBJ_FREE: obj_serve(s, &m); break;
 			case WM_ACTOR_CALL: handle_actor_call(&h, s, pipe, &m.u.actor_call); break;
 			case WM_LEASE: handle_lease(&h, s, pipe, &m.u.lease); break;
+			case WM_STARTED: handle_started(&h, s, pipe, &m.u.started); break;
 			default: {
 				char why[128];
 				snprintf(why, sizeof why, "the head does not serve %s", wire_kind_name(m.kind));

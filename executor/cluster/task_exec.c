@@ -84,6 +84,8 @@ const bc_attrs *cl_plan_needs(const cl_plan *p, uint32_t fn)
 	return &p->prog->protos[fn]->attrs;
 }
 
+const bc_program *cl_plan_program(const cl_plan *p) { return p->prog; }
+
 const bc_attrs *cl_plan_actor_needs(const cl_plan *p, uint32_t cls)
 {
 	if (cls >= (uint32_t)p->prog->nactors)
@@ -290,6 +292,26 @@ static bool call_end(cl_plan *p, host_call *hc)
 	return true;
 }
 
+/* A call that stopped because a call it needed failed (a nested get, a
+ * stream it iterated): the failure that caused it, as the error value
+ * `except e` sees at the caller (its kind, message, task and first line),
+ * which travels in the outcome's result (docs/wire.md); none otherwise. */
+static value failure_cause(const vfuture *f)
+{
+	const vfuture *root = f;
+	while (root->cause)
+		root = root->cause;
+	if (root == f)
+		return v_none();
+	const char *full = root->error ? root->error : "failed";
+	char *line = strndup(full, strcspn(full, "\n"));
+	if (!line)
+		abort();
+	value e = vm_error_new(root->ekind, root->emsg ? root->emsg : line, root->host_data, line);
+	free(line);
+	return e;
+}
+
 static int run_args(cl_plan *p, uint32_t fn, value args, uint64_t seed, uint64_t ident,
                     const flow_node_view *view, value *result, char **error, char **output)
 {
@@ -335,6 +357,7 @@ static int run_args(cl_plan *p, uint32_t fn, value args, uint64_t seed, uint64_t
 	} else {
 		*error = strdup(f->error ? f->error : "the task failed");
 		rc = f->ekind == ERR_TIMEOUT ? CL_TASK_TIMEOUT : 1;
+		*result = failure_cause(f);
 	}
 	task_job_release(j);
 	free(j);

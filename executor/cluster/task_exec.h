@@ -31,6 +31,8 @@ const struct bc_attrs *cl_plan_needs(const cl_plan *p, uint32_t fn);
 /* The attributes of actor class cls (@cpus, @memory, @resources), or
  * NULL if p has no such class. Borrowed from p. */
 const struct bc_attrs *cl_plan_actor_needs(const cl_plan *p, uint32_t cls);
+/* The loaded program (borrowed, lives as long as p). */
+const struct bc_program *cl_plan_program(const cl_plan *p);
 /* The program's main source file, as the plan names it. */
 const char *cl_plan_source(const cl_plan *p);
 

@@ -196,7 +196,15 @@ typedef struct { struct wire_done *v; uint32_t n; } wire_DONES;
 	 * answered by OBJ_GRANT (the object's size, the port of the holder's
 	 * stream listener, a one-time key) or ERROR */ \
 	M(OBJ_STREAM, 23, obj_stream, F(B32, id)) \
-	M(OBJ_GRANT, 24, obj_grant, F(B32, id) F(U64, total) F(U32, port) F(B32, key))
+	M(OBJ_GRANT, 24, obj_grant, F(B32, id) F(U64, total) F(U32, port) F(B32, key)) \
+	/* version 8: start reports (docs/wire.md, "Start reports"). worker->head
+	 * on its own connection: the calls (the head's record ids on its link,
+	 * each a little-endian U64 in ids: 8 bytes each) that a task thread or
+	 * an actor is about to start; none of them starts before the answer,
+	 * STARTED_ACK, whose refused lists those the head did not accept (the
+	 * node was lost meanwhile and the call went elsewhere: not run here) */ \
+	M(STARTED, 25, started, F(U64, node_id) F(U64, epoch) F(BLOB, ids)) \
+	M(STARTED_ACK, 26, started_ack, F(BLOB, refused))
 enum { WIRE_ACTOR_NEW = 1, WIRE_ACTOR_CALL = 2 };
 enum { WIRE_LEASE_TAKE = 1, WIRE_LEASE_KEEP = 2, WIRE_LEASE_RETURN = 3 };
 /* head->node: actor work travels in RUN_TASKS records whose fn carries one

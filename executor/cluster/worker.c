@@ -17,6 +17,7 @@
 #include "objects.h"
 #include "head.h"
 #include "plans.h"
+#include "starts.h"
 #include "task_exec.h"
 #include "transport.h"
 
@@ -54,6 +55,8 @@ struct worker {
 	bt_outbox *out;      /* outcomes for the head */
 	ac_host *actors;     /* the actors this node hosts (actors.h) */
 	ac_service *svc;     /* actor calls its tasks make, through the head */
+	st_reporter *starts; /* start reports to the head (starts.h) */
+	wire_server *ls;     /* this node's listener (who sent a call: start reports) */
 	uint32_t direct[64]; /* client connections that sent direct calls (logged once) */
 	size_t ndirect;      /* (run_tasks only: the loop or nng's thread, never both) */
 };
@@ -181,6 +184,83 @@ static void leave(struct worker *w)
 		wire_log("could not tell the head at %s that node %llu leaves: %s", w->head_addr,
 		         (unsigned long long)w->node_id, e.msg);
 	}
+}
+
+/* STARTED for ids (starts.h), on the connection to the head; waits for
+ * its answer. The head may be being joined again (rejoin): then none
+ * starts (the head gave them to other nodes). */
+static int send_started(void *arg, const uint64_t *ids, size_t n, uint8_t *refused)
+{
+	struct worker *w = arg;
+	wire_client *head = __atomic_load_n(&w->head, __ATOMIC_ACQUIRE);
+	if (!head || atomic_load(&w->lost))
+		return -1;
+	uint8_t *blob = malloc(8 * n);
+	if (!blob)
+		return -1;
+	st_ids_put(ids, n, blob);
+	struct wire_msg req = {.kind = WM_STARTED}, rep;
+	req.u.started.node_id = w->node_id;
+	req.u.started.epoch = w->epoch;
+	req.u.started.ids.data = blob;
+	req.u.started.ids.len = (uint32_t)(8 * n);
+	verr e;
+	int rc = wire_client_call(head, &req, &rep, HEAD_DEAD_MS, &e);
+	free(blob);
+	if (rc != WIRE_OK) {
+		wire_log("could not tell the head at %s that %zu call%s start: %s; not run here",
+		         w->head_addr, n, n == 1 ? "" : "s", e.msg);
+		return -1;
+	}
+	if (rep.kind != WM_STARTED_ACK || rep.u.started_ack.refused.len % 8) {
+		wire_msg_free(&rep);
+		return -1;
+	}
+	size_t nref = rep.u.started_ack.refused.len / 8;
+	for (size_t k = 0; k < nref; k++) {
+		uint64_t id = st_id_at(rep.u.started_ack.refused.data, k);
+		for (size_t i = 0; i < n; i++)
+			if (ids[i] == id)
+				refused[i] = 1;
+	}
+	if (nref)
+		wire_log("the head refused the start of %zu call%s (sent elsewhere): not run here", nref,
+		         nref == 1 ? "" : "s");
+	wire_msg_free(&rep);
+	return 0;
+}
+
+/* Whether pipe is the head's connection (its calls report their starts;
+ * a client's direct calls do not: the client cannot be told). */
+static int from_head(struct worker *w, uint32_t pipe)
+{
+	char peer[64];
+	wire_server *ls = __atomic_load_n(&w->ls, __ATOMIC_ACQUIRE);
+	return ls && wire_server_role(ls, pipe, peer, sizeof peer) == WIRE_ROLE_HEAD;
+}
+
+static const char refused_why[] = "the head did not accept this call's start (it was sent to "
+                                  "another node)";
+
+/* A pool thread is about to run c: a task with effects reports first. */
+static int task_starts(void *arg, uint32_t pipe, cl_plan *plan, const struct wire_call *c,
+                       const char **why)
+{
+	struct worker *w = arg;
+	if (!st_needs_report(plan, c->fn) || !from_head(w, pipe))
+		return 0;
+	*why = refused_why;
+	return st_report(w->starts, c->id);
+}
+
+/* An actor's thread is about to run method call c: it reports first. */
+static int method_starts(void *arg, uint32_t pipe, const struct wire_call *c, const char **why)
+{
+	struct worker *w = arg;
+	if (!from_head(w, pipe))
+		return 0;
+	*why = refused_why;
+	return st_report(w->starts, c->id);
 }
 
 /* A task finished on a pool thread: its outcome waits for the head. */
@@ -387,7 +467,7 @@ static int rejoin(struct worker *w, const struct node_opts *o, const char *url, 
 	 * be inside an actor call on it (w->svc); freed below once none runs */
 	wire_client *old_head = w->head;
 	wire_client_shutdown(old_head);
-	w->head = NULL;
+	__atomic_store_n(&w->head, NULL, __ATOMIC_RELEASE); /* send_started reads it */
 	verr ce = {{0}};
 	if (w->lost_kind == LOST_CLOSED) {
 		/* a killed head's port refuses at once: then it is gone */
@@ -468,7 +548,9 @@ static int rejoin(struct worker *w, const struct node_opts *o, const char *url, 
 	set_names(w);
 	w->pool = bt_pool_start(o->cpus > 0 ? o->cpus : 1, w->name, &w->view, &w->cpus_used,
 	                        task_done, w);
+	bt_pool_on_start(w->pool, task_starts, w);
 	w->actors = ac_host_new(w->name, &w->view, actor_done, w);
+	ac_host_on_start(w->actors, method_starts, w);
 	w->svc = ac_service_new(w->head, NULL, NULL, 0, w->head_addr);
 	task_set_actors(ac_service_actors(w->svc));
 	wire_log("joined the head again after %lld ms as node %llu (was node %llu)",
@@ -490,6 +572,7 @@ int worker_run(const struct node_opts *o, verr *e)
 	}
 	snprintf(w->head_addr, sizeof w->head_addr, "%s", o->address);
 	w->stop = o->stop;
+	w->starts = st_reporter_new(send_started, w);
 	if (wire_url(o->address, url, sizeof url) != 0) {
 		verr_set(e, "bad head address '%s' (expected HOST:PORT)", o->address);
 		goto out;
@@ -499,6 +582,7 @@ int worker_run(const struct node_opts *o, verr *e)
 	if (wire_server_open(&listener, "tcp://0.0.0.0:0", o->token, e) != 0)
 		goto out;
 	int port = wire_server_port(listener);
+	w->ls = listener;
 	if (connect_join(w, o, url, port, CONNECT_MS, e) != CJ_OK)
 		goto out;
 	val_threads_begin(); /* the new thread touches values (value.h) */
@@ -519,7 +603,9 @@ int worker_run(const struct node_opts *o, verr *e)
 	w->out = bt_outbox_new();
 	w->pool = bt_pool_start(o->cpus > 0 ? o->cpus : 1, w->name, &w->view, &w->cpus_used,
 	                        task_done, w);
+	bt_pool_on_start(w->pool, task_starts, w);
 	w->actors = ac_host_new(w->name, &w->view, actor_done, w);
+	ac_host_on_start(w->actors, method_starts, w);
 	task_actors_codec_init();
 	w->svc = ac_service_new(w->head, NULL, NULL, 0, w->head_addr);
 	task_set_actors(ac_service_actors(w->svc));
@@ -575,6 +661,7 @@ int worker_run(const struct node_opts *o, verr *e)
 	busy |= ac_host_stop(w->actors, 2000) != 0;
 	/* the listener first: closing it reports its pipes gone (on_gone),
 	 * which drops their outcomes from the outbox */
+	__atomic_store_n(&w->ls, NULL, __ATOMIC_RELEASE); /* a task left running asks no more */
 	wire_server_close(listener);
 	obj_set_spill(NULL, 0); /* the store closes after us */
 	listener = NULL;
@@ -604,7 +691,9 @@ out:
 		ac_service_free(w->svc);
 	}
 	wire_client_close(w->head);
-	if (!busy)
+	if (!busy) {
+		st_reporter_free(w->starts);
 		free(w);
+	}
 	return status;
 }

@@ -26,6 +26,12 @@
 #  - a task with effects on a killed worker is not re-run: a clear error
 #    naming the task and the node, saying to mark it @idempotent; the
 #    same task printing and marked @idempotent is re-run: exit 0;
+#  - tasks with effects queued (not started) on a killed worker run on
+#    another node, each effect once (files counted); the one it had
+#    started fails naming the task and the node (queued.flow);
+#  - actor method calls queued on the actor's killed node (restarts
+#    left) run on the restarted instance, each once; the one running
+#    fails as actor_died (actorqueue.flow);
 #  - lineage: a result over 1 MiB (held by its node) whose node is killed
 #    before the client pulled it is made again (exit 0, the --serial
 #    output); for a task with effects, a clear error instead, unless it
@@ -65,7 +71,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 cluster_harness 4
 command -v nft >/dev/null || { echo "skipped: needs nft (nftables)"; exit 77; }
 cp "$here/survive.flow" "$here/sleepy.flow" "$here/sleepykind.flow" "$here/lineage.flow" "$here/argloss.flow" "$here/argtext.flow" "$here/rejoin.flow" "$here/argstop.flow" "$tmp/"
-cp "$here/nested.flow" "$here/actorloss.flow" "$here/actorcopy.flow" "$here/nestnap.flow" "$tmp/"
+cp "$here/nested.flow" "$here/queued.flow" "$here/actorqueue.flow" "$here/actorloss.flow" "$here/actorcopy.flow" "$here/nestnap.flow" "$tmp/"
 # CPU work on every task thread (the busy, head-under-load and drain cases)
 cat >"$tmp/busy.flow" <<'EOF'
 import time
@@ -447,6 +453,39 @@ rc=$?
 restart_worker 2 4 && ok || bad "a fresh worker on host2 did not join"
 }
 
+case_queued() {
+# ---- tasks with effects queued on a killed worker: run elsewhere ----
+# 12 calls of a task with effects over four 1-CPU nodes: host2 runs one
+# and holds the next queued. It is killed once its first call left its
+# file (so that one had started): that call fails naming the task and the
+# node; the queued ones had not started (the node reports each start to
+# the head and waits for its answer), so the head places them again and
+# they run elsewhere. Each call's effect happens exactly once.
+local id rc i n
+mkdir -p "$tmp/marks"
+rm -f "$tmp/marks"/*
+id=$(worker_id 2)
+frun -p dir="$tmp/marks" queued.flow >"$tmp/q.out" 2>"$tmp/q.err" &
+client=$!
+wait_until 30 bash -c "ls $tmp/marks | grep -q -- '-node$id\$'" || bad "no call started on host2 (node $id)"
+kill_worker 2
+wait $client
+rc=$?
+[ $rc = 0 ] && grep -qx "done: 11 failed: \[\"node_lost mark\"\]" "$tmp/q.out" && ok ||
+	bad "tasks with effects queued on a lost node: exit $rc: $(cat "$tmp/q.out") $(head -5 "$tmp/q.err")"
+grep -q "node $id (host2 at .*(the node was lost); task 'mark' has effects and may have started there" "$tmp/q.err" &&
+	ok || bad "the started call's error does not name the task and node $id: $(head -3 "$tmp/q.err")"
+for i in $(seq 0 11); do
+	n=$(ls "$tmp/marks" | grep -c "^m$i-node")
+	[ "$n" = 1 ] || bad "the effect of mark($i) happened $n times: $(ls "$tmp/marks" | tr '\n' ' ')"
+done
+[ "$(ls "$tmp/marks" | grep -c -- "-node$id\$")" = 1 ] && ok ||
+	bad "host2 (node $id) ran more than the call it had started: $(ls "$tmp/marks" | tr '\n' ' ')"
+grep -q "task calls\? with effects that node $id (host2) had not started: placed again" "$tmp/head.err" &&
+	ok || bad "the head did not say it placed host2's unstarted calls again: $(grep -i "node $id" "$tmp/head.err" | tail -3)"
+restart_worker 2 4 && ok || bad "a fresh worker on host2 did not join"
+}
+
 case_idempotent() {
 # ---- the same task, printing, marked @idempotent: re-run, exit 0 ----
 # (its unmarked twin is case effects: a clear error naming task and node)
@@ -685,8 +724,8 @@ restart_worker "$h" 4 --resources lineage=1 || bad "a fresh worker on host$h did
 case_actorloss() {
 # ---- an actor method's result lost with the actor's node ----
 # (the actor needs lineage=1: host3 or host4; its result is not made
-# again: `except e` sees kind actor_died, the message names the actor and
-# the method; a copy the client pulled before goes to a consumer on host2)
+# again: `except e` sees kind actor_died, e.task the method, the message
+# names the actor and the method; a copy the client pulled before goes to a consumer on host2)
 local h rc t0
 lineage_workers
 (export FLOW_TEST_PULL_DELAY_MS=3000; frun actorloss.flow >"$tmp/ax.out" 2>"$tmp/ax.err") &
@@ -699,7 +738,7 @@ kill_worker "$h"
 wait_until 20 gone $client || bad "the driver hung after the actor's node was lost: $(head -5 "$tmp/ax.err")"
 wait $client
 rc=$?
-[ $rc = 0 ] && grep -qx "kind actor_died" "$tmp/ax.out" &&
+[ $rc = 0 ] && grep -qx "kind actor_died" "$tmp/ax.out" && grep -qx "task Maker.big" "$tmp/ax.out" &&
 	grep -q "^message .*the result of method 'big' of actor 'Maker' was held only by node [0-9]* (host$h), which was lost with the actor" "$tmp/ax.out" &&
 	ok || bad "an actor method's lost result: exit $rc: $(cat "$tmp/ax.out") $(grep -v 'test hook' "$tmp/ax.err" | head -5)"
 echo "actorloss: the result of Maker.big held by host$h was lost: $(($(ms) - t0)) ms to the error, exit $rc"
@@ -719,6 +758,41 @@ rc=$?
 [ $rc = 0 ] && cmp -s "$tmp/ac.out" "$tmp/actorcopy.expected" && ok ||
 	bad "an actor's result pulled by the client, then lost with its node: exit $rc: $(cat "$tmp/ac.out") (expected $(cat "$tmp/actorcopy.expected" | tr '\n' ' ')) $(grep -v 'test hook' "$tmp/ac.err" | head -5)"
 echo "actorcopy: the actor's node host$h lost after the driver's read; exit $rc"
+restart_worker "$h" 4 --resources lineage=1 || bad "a fresh worker on host$h did not join"
+}
+
+case_actorqueue() {
+# ---- actor method calls queued on the actor's killed node ----
+# (actorqueue.flow: the actor needs lineage=1, so it lives on host3 or
+# host4; call 0 sleeps there, calls 1-3 are sent meanwhile (by tasks on
+# host2) and wait in its mailbox; the node is killed then: call 0 fails
+# as actor_died, calls 1-3 had not started and run on the restarted
+# instance, each once)
+local id h rc i n
+lineage_workers
+mkdir -p "$tmp/amarks"
+rm -f "$tmp/amarks"/*
+frun -p dir="$tmp/amarks" actorqueue.flow >"$tmp/aq.out" 2>"$tmp/aq.err" &
+client=$!
+wait_until 30 bash -c "ls $tmp/amarks | grep -q '^a0-node'" || bad "actorqueue.flow: call 0 did not start: $(head -3 "$tmp/aq.err")"
+id=$(ls "$tmp/amarks" | sed -n 's/^a0-node//p')
+h=$(node_field "$id" host | sed 's/^host//')
+[ "$h" = 3 ] || [ "$h" = 4 ] && ok || bad "the actor is not on host3 or host4: node $id, host '$h'"
+# (each caller writes its file just before its call, which then reaches
+# the actor's mailbox within milliseconds, while call 0 sleeps 8 s)
+wait_until 20 bash -c "[ \$(ls $tmp/amarks | grep -c '^calling') = 4 ]" || bad "the callers did not call: $(ls "$tmp/amarks" | tr '\n' ' ')"
+sleep 1
+kill_worker "$h"
+wait $client
+rc=$?
+[ $rc = 0 ] && grep -qx 'actor_died \["1", "2", "3"\]' "$tmp/aq.out" && ok ||
+	bad "actor calls queued on a lost node: exit $rc: $(cat "$tmp/aq.out") $(head -5 "$tmp/aq.err")"
+for i in 0 1 2 3; do
+	n=$(ls "$tmp/amarks" | grep -c "^a$i-node")
+	[ "$n" = 1 ] || bad "the effect of work($i) happened $n times: $(ls "$tmp/amarks" | tr '\n' ' ')"
+done
+grep -q "actor 'Counter' (actor [0-9]*): 3 calls sent to its lost node had not started; they wait for its restart" "$tmp/head.err" &&
+	ok || bad "the head did not keep Counter's unstarted calls for the restart: $(grep Counter "$tmp/head.err" | tail -3)"
 restart_worker "$h" 4 --resources lineage=1 || bad "a fresh worker on host$h did not join"
 }
 
@@ -852,7 +926,7 @@ wait_until 10 grep -q "Flow head started" "$tmp/head2.out" && ok || bad "a fresh
 # SURVIVE_CASES="loss" (names of the case_ functions above, in order;
 # default: all) runs only those, on a fresh cluster: e.g. the loss case
 # alone in a loop under an ASan build (docs/faults.md)
-all_cases="kill partition busy hload slow loss drain chaos effects idempotent lineage argloss nested actorloss argtext unsendable rejoin headloss"
+all_cases="kill partition busy hload slow loss drain chaos effects queued idempotent lineage argloss nested actorloss actorqueue argtext unsendable rejoin headloss"
 for c in ${SURVIVE_CASES:-$all_cases}; do
 	grep -qw "$c" <<<"$all_cases" || { bad "no case '$c' (cases: $all_cases)"; continue; }
 	"case_$c"

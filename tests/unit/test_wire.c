@@ -199,7 +199,12 @@ static void le32(void *p, uint32_t x)
 
 static void test_round_trip_every_kind(void **state)
 {
-	assert_int_equal(NKINDS, WM_KIND_END - 1); /* numbers 1..N, no gaps */
+	/* numbers 1..N, in order, each once (a number held for messages of
+	 * another branch may be missing: then no frame of it decodes) */
+	for (size_t i = 1; i < NKINDS; i++)
+		assert_true(kinds[i] > kinds[i - 1]);
+	assert_int_equal(kinds[0], 1);
+	assert_int_equal(kinds[NKINDS - 1], WM_KIND_END - 1);
 	for (size_t i = 0; i < NKINDS; i++) {
 		struct wire_msg m, d;
 		fill(&m, kinds[i]);
@@ -282,7 +287,7 @@ static void test_oversized_unknown_version(void **state)
 	assert_int_equal(wire_decode(f, b.len, &d, &e), WIRE_EVERSION);
 	f[4] = 6; /* no direct calls (LEASE, LEASED) */
 	assert_int_equal(wire_decode(f, b.len, &d, &e), WIRE_EVERSION);
-	f[4] = 7; /* objects pulled in chunks only (no OBJ_STREAM) */
+	f[4] = 7; /* objects pulled in chunks only (no OBJ_STREAM), no start reports (STARTED) */
 	assert_int_equal(wire_decode(f, b.len, &d, &e), WIRE_EVERSION);
 	f[4] = WIRE_VERSION;
 
@@ -553,7 +558,7 @@ static void test_write_seeds(void **state)
 		return;
 	static const int seeds[] = {WM_RUN_TASKS, WM_WAIT_DONE, WM_TASKS_DONE, WM_CANCEL,
 	                            WM_OBJ_GET, WM_OBJ_DATA, WM_OBJ_FREE, WM_LEASE, WM_LEASED,
-	                            WM_OBJ_STREAM, WM_OBJ_GRANT};
+	                            WM_OBJ_STREAM, WM_OBJ_GRANT, WM_STARTED, WM_STARTED_ACK};
 	for (size_t i = 0; i < sizeof seeds / sizeof seeds[0]; i++) {
 		sbuf b = frame_of(seeds[i]);
 		char path[512], name[32];
