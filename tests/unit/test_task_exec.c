@@ -58,7 +58,7 @@ static char *run(cl_plan *p, int fn, int64_t k)
 	list_append(args, v_int(k));
 	value result;
 	char *error = NULL, *output = NULL;
-	assert_int_equal(cl_task_run(p, (uint32_t)fn, args, 1, 7, &view, &result, &error, &output), 0);
+	assert_int_equal(cl_task_run(p, (uint32_t)fn, args, 1, 7, 0, &view, &result, &error, &output), 0);
 	assert_null(error);
 	assert_int_equal(result.t, V_INT);
 	assert_int_equal(result.as.i, k);
