@@ -13,7 +13,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/netns.sh"
 . "$here/harness.sh"
 cluster_harness 2
-cp "$here/nestpar.flow" "$here/forever.flow" "$tmp/"
+cp "$here/nestpar.flow" "$here/forever.flow" "$here/nestcap.flow" "$tmp/"
 
 run 1 "$flow" start --head --block --cpus 0 --token-file "$tmp/token" >"$tmp/head.out" 2>"$tmp/head.err" &
 wait_until 10 grep -q "Flow head started" "$tmp/head.out" || bad "the head did not start"
@@ -32,6 +32,17 @@ rc=$?
 worker_used() {
 	status_json 2>/dev/null | tr '{' '\n' | grep '"host": "host2"' | grep -q "\"cpus_used\": $1[,}]"
 }
+
+# ---- a caller's @timeout stops its nested calls, wherever they run ----
+frun nestcap.flow >"$tmp/cap.out" 2>"$tmp/cap.err"
+rc=$?
+[ $rc = 0 ] && [ "$(cat "$tmp/cap.out")" = "timeout" ] && ok ||
+	bad "nestcap.flow: exit $rc: $(cat "$tmp/cap.out" "$tmp/cap.err" | head -5)"
+# the nested calls' prints came back with their task, from the worker
+for k in 0 1; do
+	grep -q "spin $k starts" "$tmp/cap.err" && ok || bad "nested call $k's print did not come back: $(head -5 "$tmp/cap.err")"
+done
+wait_until 15 worker_used 0 && ok || bad "the worker still runs the timed-out task's nested calls"
 (cd "$tmp" && run 1 sh -c 'echo $$ >"$0"; exec "$@"' "$tmp/client.pid" \
 	"$flow" run --address "$head_addr" --token-file "$tmp/token" forever.flow \
 	>"$tmp/int.out" 2>"$tmp/int.err") &
