@@ -61,6 +61,7 @@ typedef struct nested_job {
 	bool retired;            /* its caller is done with it (its lock) */
 	struct cache_call *cache_parent; /* its caller's cacheable call (cache.h), held */
 	bool cached;             /* its result came from the cache (cache.h) */
+	void *exec;              /* the executor's own record of it, or NULL */
 } nested_job;
 enum { NJ_QUEUED, NJ_RUNNING, NJ_DONE };
 

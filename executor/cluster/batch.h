@@ -153,5 +153,12 @@ size_t bt_pool_pending(bt_pool *p);
  * nothing): the thread's gathered outcomes go at once and its CPU is
  * given back to the pool's next call meanwhile. */
 void bt_pool_block(int begin);
+/* The pool whose thread this is, or NULL. */
+bt_pool *bt_pool_current(void);
+/* Queues a nested call made by a task running on p (task_exec.c): a
+ * thread of p's runs fn(arg, 1) when a CPU is free, before any queued
+ * call. fn(arg, 0) instead once p stops (it is not run then: its caller
+ * runs it when it waits for it). */
+void bt_pool_nest(bt_pool *p, void (*fn)(void *arg, int run), void *arg);
 
 #endif

@@ -23,10 +23,18 @@ struct job {
 	struct job *next;
 };
 
+/* Work a task queued on its own node (bt_pool_nest): a nested call. */
+struct nest {
+	void (*fn)(void *arg, int run);
+	void *arg;
+	struct nest *next;
+};
+
 struct bt_pool {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct job *head, *tail;
+	struct nest *nhead, *ntail; /* taken before calls: running tasks wait for them */
 	int stop, running;
 	pthread_cond_t idle;
 	char *name;
@@ -74,12 +82,15 @@ static void run_job(bt_pool *p, struct job *j, bt_recs *r)
 	if (p->busy)
 		atomic_fetch_add(p->busy, 1);
 	d.start_us = mono_us() - j->t_add;
-	int failed = cl_task_run(j->plan, j->c.fn, j->c.args, j->c.seed, j->c.ident, p->view, &result,
-	                         &error, &output);
+	int failed = cl_task_run(j->plan, j->c.fn, j->c.args, j->c.seed, j->c.ident, j->c.job, p->view,
+	                         &result, &error, &output);
 	d.end_us = mono_us() - j->t_add;
 	if (p->busy)
 		atomic_fetch_sub(p->busy, 1);
-	d.ok = failed == CL_TASK_ARG_LOST ? WIRE_DONE_ARG_LOST : failed ? WIRE_DONE_FAILED : WIRE_DONE_OK;
+	d.ok = failed == CL_TASK_ARG_LOST    ? WIRE_DONE_ARG_LOST
+	       : failed == CL_TASK_CANCELLED ? WIRE_DONE_NOTRUN
+	       : failed                      ? WIRE_DONE_FAILED
+	                                     : WIRE_DONE_OK;
 	d.ekind = failed == CL_TASK_TIMEOUT ? ERR_TIMEOUT : ERR_TASK; /* e.kind at the caller */
 	d.result = result;
 	d.error = error;
@@ -107,7 +118,25 @@ static _Thread_local bt_recs *tl_recs;
 /* A thread may take a queued call now (mu). */
 static int can_take(const bt_pool *p)
 {
-	return p->head && p->executing - p->blocked < p->cpus;
+	return (p->head || p->nhead) && p->executing - p->blocked < p->cpus;
+}
+
+/* Runs nested call n on this thread, its CPU counted as a call's. (mu,
+ * dropped meanwhile) */
+static void run_nest(bt_pool *p, struct nest *n)
+{
+	p->executing++;
+	pthread_mutex_unlock(&p->mu);
+	if (p->busy)
+		atomic_fetch_add(p->busy, 1);
+	n->fn(n->arg, 1);
+	if (p->busy)
+		atomic_fetch_sub(p->busy, 1);
+	free(n);
+	pthread_mutex_lock(&p->mu);
+	p->executing--;
+	if ((p->head || p->nhead) && p->waiting)
+		pthread_cond_signal(&p->cv);
 }
 
 static void *pool_main(void *arg)
@@ -140,6 +169,24 @@ static void *pool_main(void *arg)
 		}
 		if (p->stop)
 			break;
+		if (p->nhead) {
+			struct nest *n = p->nhead;
+			p->nhead = n->next;
+			if (!p->nhead)
+				p->ntail = NULL;
+			if (r.n > 0) {
+				/* the gathered outcomes do not wait for a nested call */
+				pthread_mutex_unlock(&p->mu);
+				p->done(p->arg, &r);
+				bt_recs_fini(&r);
+				bt_recs_init(&r);
+				pthread_mutex_lock(&p->mu);
+				if (--p->running == 0)
+					pthread_cond_broadcast(&p->idle);
+			}
+			run_nest(p, n);
+			continue;
+		}
 		struct job *j = p->head;
 		p->head = j->next;
 		if (!p->head)
@@ -189,6 +236,37 @@ void bt_pool_block(int begin)
 		if (p->waiting)
 			pthread_cond_signal(&p->cv);
 		else if (p->nthreads < p->maxthreads &&
+		         pthread_create(&p->threads[p->nthreads], NULL, pool_main, p) == 0)
+			p->nthreads++;
+	}
+	pthread_mutex_unlock(&p->mu);
+}
+
+bt_pool *bt_pool_current(void) { return tl_pool; }
+
+void bt_pool_nest(bt_pool *p, void (*fn)(void *arg, int run), void *arg)
+{
+	struct nest *n = calloc(1, sizeof *n);
+	if (!n)
+		abort();
+	n->fn = fn;
+	n->arg = arg;
+	pthread_mutex_lock(&p->mu);
+	if (p->stop) {
+		pthread_mutex_unlock(&p->mu);
+		fn(arg, 0); /* its caller runs it when it waits for it */
+		free(n);
+		return;
+	}
+	if (p->ntail)
+		p->ntail->next = n;
+	else
+		p->nhead = n;
+	p->ntail = n;
+	if (can_take(p)) {
+		if (p->waiting)
+			pthread_cond_signal(&p->cv);
+		else if (p->executing - p->blocked < p->cpus && p->nthreads < p->maxthreads &&
 		         pthread_create(&p->threads[p->nthreads], NULL, pool_main, p) == 0)
 			p->nthreads++;
 	}
@@ -301,6 +379,12 @@ int bt_pool_stop(bt_pool *p, int wait_ms)
 		p->head = j->next;
 		val_rele(j->c.args);
 		free(j);
+	}
+	while (p->nhead) {
+		struct nest *n = p->nhead;
+		p->nhead = n->next;
+		n->fn(n->arg, 0);
+		free(n);
 	}
 	free(p->threads);
 	free(p->name);

@@ -1197,8 +1197,11 @@ static void forward_gone(struct head *h, uint32_t pipe)
 	h->dropped += dropped;
 	/* the workers drop what they hold queued of its jobs */
 	struct cancel *cx = calloc(1, sizeof *cx);
+	uint64_t local_job = 0; /* its calls running on the head's own pool */
 	for (size_t i = 0; cx && i < h->calls.cap; i++) {
 		struct hcall *e = h->calls.vals[i];
+		if (h->calls.keys[i] && e && e->pipe == pipe && e->node == 1)
+			local_job = e->c.job;
 		if (!h->calls.keys[i] || !e || e->pipe != pipe || !e->l || e->l->dead)
 			continue;
 		size_t k = 0;
@@ -1222,6 +1225,10 @@ static void forward_gone(struct head *h, uint32_t pipe)
 	if (dropped)
 		wire_log("job %llu: its client went away; dropped its %zu task calls that waited for a node",
 		         (unsigned long long)job, dropped);
+	size_t stopped = local_job ? cl_task_cancel_job(local_job) : 0; /* as CANCEL on a worker */
+	if (stopped)
+		wire_log("job %llu: its client went away; stopping its %zu task calls running here",
+		         (unsigned long long)local_job, stopped);
 	bt_outbox_put(h->out, &r);
 	bt_recs_fini(&r);
 }

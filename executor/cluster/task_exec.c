@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "batch.h"
 #include "compiler/plan.h"
 #include "executor/task_run.h"
 #include "executor/watchdog.h"
@@ -14,8 +16,20 @@
 #include "objects.h"
 #include "plans.h"
 
+/* A host of a plan's, and the call it runs: which job's (CANCEL stops
+ * it), and whether it was stopped so. h first: a task_host * of a plan
+ * is a cl_host *. */
+typedef struct cl_host {
+	task_host h;
+	uint64_t job;       /* the running call's job (mu of its plan) */
+	bool busy;          /* runs a call, top-level or nested (mu) */
+	bool top;           /* ... a call that came over the wire (mu) */
+	bool job_cancelled; /* CANCEL of its job stopped it (mu) */
+} cl_host;
+
 struct cl_plan {
 	uint8_t hash[32]; /* its SHA-256: what an actor made by its tasks names */
+	struct cl_plan *next_live, *prev_live; /* every plan loaded (live_mu) */
 	diag_ctx diag; /* the program borrows it */
 	bc_program *prog;
 	uint64_t actor_seq;
@@ -27,7 +41,18 @@ struct cl_plan {
 	size_t nhosts, nfree;
 	watchdog *wd; /* @timeout in the plan: stops the hosts' calls; or NULL */
 	int wd_tried;
+	/* nested calls of its tasks (below): they end under nmu, and ncv
+	 * wakes their waiting callers */
+	task_spawner spawner;
+	pthread_mutex_t nmu;
+	pthread_cond_t ncv;
+	uint64_t nended; /* nested calls ended so far (nmu) */
 };
+
+/* Every plan loaded: CANCEL looks for its job's calls in all. */
+static pthread_mutex_t live_mu = PTHREAD_MUTEX_INITIALIZER;
+static cl_plan *live_plans;
+static void nest_spawner(cl_plan *p);
 
 cl_plan *cl_plan_load(const uint8_t *buf, size_t len, char **err)
 {
@@ -44,7 +69,20 @@ cl_plan *cl_plan_load(const uint8_t *buf, size_t len, char **err)
 		return NULL;
 	}
 	pthread_mutex_init(&p->mu, NULL);
+	pthread_mutex_init(&p->nmu, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&p->ncv, &ca);
+	pthread_condattr_destroy(&ca);
+	nest_spawner(p);
 	plan_hash(buf, len, p->hash);
+	pthread_mutex_lock(&live_mu);
+	p->next_live = live_plans;
+	if (live_plans)
+		live_plans->prev_live = p;
+	live_plans = p;
+	pthread_mutex_unlock(&live_mu);
 	return p;
 }
 
@@ -56,6 +94,14 @@ void cl_plan_free(cl_plan *p)
 {
 	if (!p)
 		return;
+	pthread_mutex_lock(&live_mu);
+	if (p->prev_live)
+		p->prev_live->next_live = p->next_live;
+	else
+		live_plans = p->next_live;
+	if (p->next_live)
+		p->next_live->prev_live = p->prev_live;
+	pthread_mutex_unlock(&live_mu);
 	watchdog_stop(p->wd); /* before the hosts it watches go */
 	for (size_t i = 0; i < p->nhosts; i++) {
 		task_host_fini(p->hosts[i]);
@@ -64,6 +110,8 @@ void cl_plan_free(cl_plan *p)
 	free(p->hosts);
 	free(p->free_hosts);
 	pthread_mutex_destroy(&p->mu);
+	pthread_mutex_destroy(&p->nmu);
+	pthread_cond_destroy(&p->ncv);
 	bc_program_free(p->prog);
 	diag_fini(&p->diag);
 	free(p);
@@ -130,8 +178,9 @@ static char *take_output(char *buf, size_t len, const char *error)
 	return buf;
 }
 
-/* A free host of p's, or a new one (NULL: out of memory). */
-static task_host *take_host(cl_plan *p, uint64_t seed)
+/* A free host of p's, or a new one (NULL: out of memory), marked busy
+ * with a call of job `job` (top: a call that came over the wire). */
+static task_host *take_host(cl_plan *p, uint64_t seed, uint64_t job, bool top)
 {
 	task_host *h = NULL;
 	pthread_mutex_lock(&p->mu);
@@ -144,7 +193,9 @@ static task_host *take_host(cl_plan *p, uint64_t seed)
 			p->hosts = nh;
 		if (nf)
 			p->free_hosts = nf;
-		if (nh && nf && (h = malloc(sizeof *h))) {
+		cl_host *ch;
+		if (nh && nf && (ch = calloc(1, sizeof *ch))) {
+			h = &ch->h;
 			task_host_init(h, p->prog, seed, stdout, stderr, &p->actor_seq);
 			p->hosts[p->nhosts++] = h;
 			/* without it a task past its @timeout would hold this node forever */
@@ -156,15 +207,51 @@ static task_host *take_host(cl_plan *p, uint64_t seed)
 			watchdog_watch(p->wd, &h->deadline, &h->cancel);
 		}
 	}
+	if (h) {
+		cl_host *ch = (cl_host *)h;
+		ch->job = job;
+		ch->busy = true;
+		ch->top = top;
+		ch->job_cancelled = false;
+		__atomic_store_n(&h->cancel, 0, __ATOMIC_RELAXED);
+	}
 	pthread_mutex_unlock(&p->mu);
 	return h;
 }
 
-static void give_host(cl_plan *p, task_host *h)
+/* Gives h back; true when a CANCEL of its job stopped its call. */
+static bool give_host(cl_plan *p, task_host *h)
 {
+	cl_host *ch = (cl_host *)h;
 	pthread_mutex_lock(&p->mu);
+	bool cancelled = ch->job_cancelled;
+	ch->busy = ch->top = ch->job_cancelled = false;
+	/* a @timeout's flag, or CANCEL's, is not the next call's */
+	__atomic_store_n(&h->cancel, 0, __ATOMIC_RELAXED);
+	h->spawn = NULL;
 	p->free_hosts[p->nfree++] = h;
 	pthread_mutex_unlock(&p->mu);
+	return cancelled;
+}
+
+size_t cl_task_cancel_job(uint64_t job)
+{
+	size_t n = 0;
+	pthread_mutex_lock(&live_mu);
+	for (cl_plan *p = live_plans; p; p = p->next_live) {
+		pthread_mutex_lock(&p->mu);
+		for (size_t i = 0; i < p->nhosts; i++) {
+			cl_host *ch = (cl_host *)p->hosts[i];
+			if (!ch->busy || ch->job != job)
+				continue;
+			ch->job_cancelled = true;
+			__atomic_store_n(&ch->h.cancel, 1, __ATOMIC_RELAXED);
+			n += ch->top;
+		}
+		pthread_mutex_unlock(&p->mu);
+	}
+	pthread_mutex_unlock(&live_mu);
+	return n;
 }
 
 /* Each thread's capture stream, kept from call to call (opening and
@@ -249,14 +336,15 @@ typedef struct host_call {
 	char *obuf;
 	size_t olen;
 	const cl_plan *outer;
+	bool cancelled;     /* call_end: a CANCEL of its job stopped it */
 } host_call;
 
 /* Takes a host for call `ident` of stream `seed` on node view; NULL when
  * out of memory. */
-static task_host *call_begin(cl_plan *p, uint64_t seed, uint64_t ident, const flow_node_view *view,
-                             host_call *hc)
+static task_host *call_begin(cl_plan *p, uint64_t seed, uint64_t ident, uint64_t job,
+                             const flow_node_view *view, host_call *hc)
 {
-	task_host *h = take_host(p, seed);
+	task_host *h = take_host(p, seed, job, true);
 	if (!h)
 		return NULL;
 	h->seed = seed;
@@ -279,7 +367,7 @@ static bool call_end(cl_plan *p, host_call *hc)
 	tl_plan = hc->outer;
 	hc->h->out = stdout;
 	hc->h->err = stderr;
-	give_host(p, hc->h);
+	hc->cancelled = give_host(p, hc->h);
 	if (!hc->cap)
 		return false;
 	if (hc->kept) {
@@ -312,8 +400,222 @@ static value failure_cause(const vfuture *f)
 	return e;
 }
 
+/* ---- nested calls ------------------------------------------------------
+ * A call made by a task body running on a pool's thread becomes a job of
+ * that pool (bt_pool_nest), as on the in-process node (executor/jobs.c):
+ * the caller gets a pending future at once; a free CPU of the node's runs
+ * the job on a host of its own, or the caller runs it itself, in its own
+ * host, when it waits for one nobody has taken (depth first, as inline).
+ * A caller waiting for a job taken elsewhere gives its CPU back meanwhile
+ * (bt_pool_block), so recursion never deadlocks. The job keeps its
+ * caller's identity scheme (task_run.c numbers it as inline) and stream
+ * seed; its prints go to its caller's capture (each message is written
+ * under the stream's lock), which lives until the caller's call ends,
+ * and that call ends only when its jobs have: so they travel back with
+ * the call that came over the wire. A caller stopped (@timeout, CANCEL)
+ * stops the jobs it waits for and still waits for them to end. */
+typedef struct nest_rec {
+	nested_job *j;
+	cl_plan *p;
+	FILE *out, *err;          /* the caller's (its capture) */
+	uint64_t seed, job;
+	const flow_node_view *view;
+	task_host *runner;        /* the host running it elsewhere (nmu) */
+	int refs;                 /* the pool's item, the caller (nmu) */
+} nest_rec;
+
+/* Drops one hold on r; the last frees r and its job. (nmu) */
+static void nest_unref(nest_rec *r)
+{
+	if (--r->refs > 0)
+		return;
+	task_job_release(r->j);
+	free(r->j);
+	free(r);
+}
+
+/* j has run: its caller (or anyone waiting for any job) wakes. (not nmu) */
+static void nest_ended(cl_plan *p, nested_job *j)
+{
+	pthread_mutex_lock(&p->nmu);
+	__atomic_store_n(&j->state, NJ_DONE, __ATOMIC_RELEASE);
+	p->nended++;
+	pthread_cond_broadcast(&p->ncv);
+	pthread_mutex_unlock(&p->nmu);
+}
+
+/* The pool's item: run the job on a host of its own, unless its caller
+ * took it first (or the pool stops: run 0). */
+static void nest_run(void *arg, int run)
+{
+	nest_rec *r = arg;
+	cl_plan *p = r->p;
+	nested_job *j = r->j;
+	pthread_mutex_lock(&p->nmu);
+	if (!run || j->state != NJ_QUEUED) {
+		nest_unref(r);
+		pthread_mutex_unlock(&p->nmu);
+		return;
+	}
+	__atomic_store_n(&j->state, NJ_RUNNING, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&p->nmu);
+	task_host *h = take_host(p, r->seed, r->job, false);
+	if (!h)
+		abort(); /* as the pool does: a node out of memory cannot go on */
+	h->seed = r->seed;
+	h->node = r->view;
+	h->out = r->out;
+	h->err = r->err;
+	h->spawn = &p->spawner;
+	pthread_mutex_lock(&p->nmu);
+	r->runner = h;
+	pthread_mutex_unlock(&p->nmu);
+	const cl_plan *outer = tl_plan;
+	tl_plan = p;
+	task_run_job(h, j);
+	tl_plan = outer;
+	pthread_mutex_lock(&p->nmu);
+	r->runner = NULL;
+	pthread_mutex_unlock(&p->nmu);
+	h->out = stdout;
+	h->err = stderr;
+	give_host(p, h);
+	pthread_mutex_lock(&p->nmu);
+	__atomic_store_n(&j->state, NJ_DONE, __ATOMIC_RELEASE);
+	p->nended++;
+	pthread_cond_broadcast(&p->ncv);
+	nest_unref(r);
+	pthread_mutex_unlock(&p->nmu);
+}
+
+static void nest_submit(task_host *h, nested_job *j)
+{
+	cl_plan *p = h->spawn->ctx;
+	nest_rec *r = calloc(1, sizeof *r);
+	if (!r)
+		abort();
+	r->j = j;
+	r->p = p;
+	r->out = h->out;
+	r->err = h->err;
+	r->seed = h->seed;
+	r->view = h->node;
+	pthread_mutex_lock(&p->mu);
+	r->job = ((cl_host *)h)->job;
+	pthread_mutex_unlock(&p->mu);
+	r->refs = 2;
+	j->exec = r;
+	pthread_mutex_lock(&p->nmu);
+	/* the caller's earlier calls that have ended (a `get(f(x))` loop):
+	 * their futures are settled, nothing asks for their records */
+	for (nested_job **at = &j->sibling; *at;) {
+		nested_job *k = *at;
+		if (__atomic_load_n(&k->state, __ATOMIC_ACQUIRE) == NJ_DONE) {
+			*at = k->sibling;
+			nest_unref(k->exec);
+		} else {
+			at = &k->sibling;
+		}
+	}
+	pthread_mutex_unlock(&p->nmu);
+	bt_pool *pool = bt_pool_current();
+	if (pool)
+		bt_pool_nest(pool, nest_run, r);
+	else
+		nest_run(r, 0); /* not a pool's thread: its caller runs it */
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+/* The caller runs j itself, in its own host (as inline). (nmu, dropped) */
+static void nest_run_here(cl_plan *p, task_host *h, nested_job *j)
+{
+	__atomic_store_n(&j->state, NJ_RUNNING, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&p->nmu);
+	task_run_job(h, j);
+	nest_ended(p, j);
+}
+
+static int nest_await(task_host *h, nested_job *j, uint64_t deadline, bool any)
+{
+	cl_plan *p = h->spawn->ctx;
+	nest_rec *r = j->exec;
+	pthread_mutex_lock(&p->nmu);
+	uint64_t seen = p->nended;
+	bool blocked = false;
+	int rc = 0;
+	while (j->state != NJ_DONE) {
+		bool stopped = __atomic_load_n(&h->cancel, __ATOMIC_RELAXED);
+		/* nobody has taken it: run it here (not for wait(), which wants
+		 * whichever call ends first, unless the caller is stopped: then
+		 * it ends at once) */
+		if (j->state == NJ_QUEUED && (!any || stopped || r->refs < 2)) {
+			if (blocked) {
+				pthread_mutex_unlock(&p->nmu);
+				bt_pool_block(0); /* its CPU back first */
+				blocked = false;
+				pthread_mutex_lock(&p->nmu);
+				continue;
+			}
+			nest_run_here(p, h, j);
+			return 0;
+		}
+		if (stopped && r->runner)
+			__atomic_store_n(&r->runner->cancel, 1, __ATOMIC_RELAXED);
+		uint64_t t = mono_ns();
+		if (!stopped && ((deadline && t >= deadline) || (any && p->nended != seen))) {
+			rc = 1;
+			break;
+		}
+		if (!blocked) {
+			/* give the CPU back while waiting: another call may run */
+			blocked = true;
+			pthread_mutex_unlock(&p->nmu);
+			bt_pool_block(1);
+			pthread_mutex_lock(&p->nmu);
+			continue;
+		}
+		/* in slices: a stop (h->cancel) is noticed */
+		uint64_t until = t + 10000000u;
+		if (deadline && deadline < until)
+			until = deadline;
+		struct timespec ts = {(time_t)(until / 1000000000u), (long)(until % 1000000000u)};
+		pthread_cond_timedwait(&p->ncv, &p->nmu, &ts);
+	}
+	pthread_mutex_unlock(&p->nmu);
+	if (blocked)
+		bt_pool_block(0);
+	return rc;
+}
+
+static void nest_retire(task_host *h, nested_job *kids)
+{
+	cl_plan *p = h->spawn->ctx;
+	pthread_mutex_lock(&p->nmu);
+	/* they have ended (nest_await never leaves one running) */
+	for (nested_job *k = kids, *next; k; k = next) {
+		next = k->sibling;
+		nest_unref(k->exec);
+	}
+	pthread_mutex_unlock(&p->nmu);
+}
+
+static void nest_spawner(cl_plan *p)
+{
+	p->spawner.submit = nest_submit;
+	p->spawner.await = nest_await;
+	p->spawner.retire = nest_retire;
+	p->spawner.ctx = p;
+}
+
 static int run_args(cl_plan *p, uint32_t fn, value args, uint64_t seed, uint64_t ident,
-                    const flow_node_view *view, value *result, char **error, char **output)
+                    uint64_t job, const flow_node_view *view, value *result, char **error,
+                    char **output)
 {
 	*result = v_none();
 	*error = NULL;
@@ -340,12 +642,14 @@ static int run_args(cl_plan *p, uint32_t fn, value args, uint64_t seed, uint64_t
 
 	/* the task's prints are kept and sent back with its result */
 	host_call hc;
-	task_host *h = call_begin(p, seed, ident, view, &hc);
+	task_host *h = call_begin(p, seed, ident, job, view, &hc);
 	if (!h) {
 		task_job_release(j);
 		free(j);
 		return refuse(error, "%sout of memory%ld", "", 0);
 	}
+	/* on a pool's thread its nested calls are jobs of the pool (below) */
+	h->spawn = bt_pool_current() ? &p->spawner : NULL;
 	task_run_job(h, j);
 	bool captured = call_end(p, &hc);
 
@@ -364,11 +668,19 @@ static int run_args(cl_plan *p, uint32_t fn, value args, uint64_t seed, uint64_t
 	if (captured)
 		*output = take_output(hc.obuf, hc.olen, f_error_copy);
 	free(f_error_copy);
+	if (hc.cancelled) {
+		/* its job's client went away: not an outcome anyone reads */
+		free(*error);
+		*error = strdup("the client went away: stopped");
+		val_rele(*result);
+		*result = v_none();
+		rc = CL_TASK_CANCELLED;
+	}
 	return rc;
 }
 
 /* Arguments held by another node (objects.h) are pulled first. */
-int cl_task_run(cl_plan *p, uint32_t fn, value args, uint64_t seed, uint64_t ident,
+int cl_task_run(cl_plan *p, uint32_t fn, value args, uint64_t seed, uint64_t ident, uint64_t job,
                 const flow_node_view *view, value *result, char **error, char **output)
 {
 	value a;
@@ -390,7 +702,7 @@ int cl_task_run(cl_plan *p, uint32_t fn, value args, uint64_t seed, uint64_t ide
 		*result = str_new(hx, 64); /* the status says so, not the text */
 		return CL_TASK_ARG_LOST;
 	}
-	int rc = run_args(p, fn, a, seed, ident, view, result, error, output);
+	int rc = run_args(p, fn, a, seed, ident, job, view, result, error, output);
 	val_rele(a);
 	return rc;
 }
@@ -426,7 +738,7 @@ int cl_actor_run(cl_plan *p, int init, uint32_t fn, value self, value args, uint
 		val_freeze(a[k]);
 	}
 	host_call hc;
-	task_host *h = call_begin(p, seed, ident, view, &hc);
+	task_host *h = call_begin(p, seed, ident, 0, view, &hc);
 	if (!h) {
 		for (int k = 0; k < n; k++)
 			val_rele(a[k]);

@@ -3,7 +3,9 @@
  *
  * The only file of executor/cluster/ that uses the executor (task_run.h):
  * a task body runs exactly as a nested call does in `flow run`, with its
- * @retries and @timeout, its random stream from (seed, identity).
+ * @retries and @timeout, its random stream from (seed, identity); the
+ * calls it makes are nested jobs of its node (task_exec.c, "nested
+ * calls"), as on threads.
  *
  * Ownership: cl_plan owns its program and the diagnostics context the
  * program borrows; cl_task_run borrows args and returns a new reference
@@ -50,8 +52,18 @@ const char *cl_plan_source(const cl_plan *p);
 /* ... or CL_TASK_TIMEOUT: it failed (*error) because its @timeout passed
  * (e.kind "timeout"; the outcome's ekind). */
 #define CL_TASK_TIMEOUT 3
-int cl_task_run(cl_plan *p, uint32_t fn, value args, uint64_t seed, uint64_t ident,
+/* ... or CL_TASK_CANCELLED: cl_task_cancel_job stopped it (*error says
+ * so; its outcome is WIRE_DONE_NOTRUN). job: the call's job (wire_call's).
+ * On a pool's thread (batch.h) the calls its body makes are nested jobs
+ * of that pool, run by its free CPUs or by the body when it waits for
+ * them; elsewhere they run inline. */
+#define CL_TASK_CANCELLED 4
+int cl_task_run(cl_plan *p, uint32_t fn, value args, uint64_t seed, uint64_t ident, uint64_t job,
                 const struct flow_node_view *view, value *result, char **error, char **output);
+/* The job's client went away: stops the calls of job running here (the
+ * hosts' cancel flag, as @timeout's watchdog sets it), nested ones too.
+ * Returns how many calls that came over the wire it stopped. */
+size_t cl_task_cancel_job(uint64_t job);
 
 /* The SHA-256 of the plan whose task or method runs on this thread, or
  * NULL (an actor it makes names that plan). */

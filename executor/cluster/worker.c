@@ -366,6 +366,11 @@ static void serve(struct worker *w, wire_server *ls, uint32_t pipe, struct plan_
 		if (n)
 			wire_log("job %llu: its client went away; dropped its %zu task calls queued here",
 			         (unsigned long long)m->u.cancel.job, n);
+		/* and stops those running (answered not run when they end) */
+		size_t stopped = cl_task_cancel_job(m->u.cancel.job);
+		if (stopped)
+			wire_log("job %llu: its client went away; stopping its %zu task calls running here",
+			         (unsigned long long)m->u.cancel.job, stopped);
 		struct wire_msg ok = {.kind = WM_OK};
 		wire_server_reply(ls, &ok);
 	} else if (m->kind == WM_WAIT_DONE) {

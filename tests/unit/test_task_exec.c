@@ -1,14 +1,18 @@
 /* test_task_exec.c - a node's task runs (executor/cluster/task_exec.c):
  * each call's prints travel back with its own outcome only, although a
- * thread reuses one capture stream from call to call. */
+ * thread reuses one capture stream from call to call; cl_task_cancel_job
+ * stops a running call of its job (and only of its job), answered
+ * CL_TASK_CANCELLED, and the host it ran on runs the next call. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "compiler/plan.h"
 #include "executor/cluster/task_exec.h"
@@ -23,6 +27,11 @@ static const char src[] =
 	"task big(n: int) -> int {\n"
 	"    print(\"x\" * n)\n"
 	"    return n\n"
+	"}\n"
+	"task spin(n: int) -> int {\n"
+	"    let i = 0\n"
+	"    while i < n { i = i + 1 }\n"
+	"    return i\n"
 	"}\n"
 	"print(get(say(1)))\n";
 
@@ -58,7 +67,7 @@ static char *run(cl_plan *p, int fn, int64_t k)
 	list_append(args, v_int(k));
 	value result;
 	char *error = NULL, *output = NULL;
-	assert_int_equal(cl_task_run(p, (uint32_t)fn, args, 1, 7, &view, &result, &error, &output), 0);
+	assert_int_equal(cl_task_run(p, (uint32_t)fn, args, 1, 7, 0, &view, &result, &error, &output), 0);
 	assert_null(error);
 	assert_int_equal(result.t, V_INT);
 	assert_int_equal(result.as.i, k);
@@ -102,11 +111,65 @@ static void test_prints_per_call(void **state)
 	cl_plan_free(p);
 }
 
+struct spin_call {
+	cl_plan *p;
+	int fn;
+	int rc;
+	char *error;
+};
+
+static void *spin_main(void *arg)
+{
+	struct spin_call *c = arg;
+	static const flow_node_view view = {.id = "2", .address = "", .alive = true};
+	value args = list_new(1);
+	list_append(args, v_int(INT64_MAX)); /* never ends by itself */
+	value result;
+	char *output = NULL;
+	c->rc = cl_task_run(c->p, (uint32_t)c->fn, args, 1, 9, 42, &view, &result, &c->error, &output);
+	val_rele(result);
+	val_rele(args);
+	free(output);
+	return NULL;
+}
+
+static void test_cancel_job(void **state)
+{
+	(void)state;
+	cl_plan *p = load();
+	struct spin_call c = {.p = p, .fn = cl_plan_task(p, "spin")};
+	assert_true(c.fn >= 0);
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, spin_main, &c), 0);
+	/* another job's cancel does not touch it; its own stops it (once it
+	 * runs: at most 10 s of 1 ms tries) */
+	size_t n = 0;
+	for (int i = 0; i < 10000 && n == 0; i++) {
+		assert_int_equal(cl_task_cancel_job(41), 0);
+		n = cl_task_cancel_job(42);
+		if (n == 0)
+			nanosleep(&(struct timespec){0, 1000000}, NULL);
+	}
+	assert_int_equal(n, 1);
+	pthread_join(t, NULL);
+	assert_int_equal(c.rc, CL_TASK_CANCELLED);
+	assert_non_null(c.error);
+	assert_non_null(strstr(c.error, "client went away"));
+	free(c.error);
+	/* the host is free and its flag cleared: the next call runs */
+	char *o = run(p, cl_plan_task(p, "say"), 4);
+	assert_non_null(o);
+	assert_non_null(strstr(o, "hi 4"));
+	free(o);
+	cl_plan_free(p);
+}
+
 int main(void)
 {
 	vm_types_init();
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_prints_per_call),
+		cmocka_unit_test(test_cancel_job),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# nested.sh - calls made in task bodies on a cluster worker (figures, not a
+# test): a head offering no CPUs and one worker with --cpus 2 (namespace
+# hosts); nested_fan.flow (a body fanning out 8 CPU-bound calls) and
+# nested_tiny.flow (a body making 20,000 tiny calls, each waited for at
+# once). Prints each program's `flow run --address --stats` run phase, ms,
+# median of RUNS (default 3). -b BEFORE_BUILD: paired runs, taking turns
+# with another build (each on a cluster started afresh). Needs root.
+# Usage: bench/cluster/nested.sh [-b BEFORE_BUILD] [BUILD_DIR]
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+prog=cluster/nested.sh
+. "$here/../lib.sh"
+before=
+if [ "${1:-}" = -b ]; then
+	before=$(cd "$2" && pwd) || exit 2
+	shift 2
+fi
+build=${1:-$root/build}
+runs=${RUNS:-3}
+bench_hosts "$build" 2
+builds=("$build")
+[ -n "$before" ] && builds=("$before" "$build")
+cp "$here/nested_fan.flow" "$here/nested_tiny.flow" "$tmp/"
+bench_machine
+for r in $(seq "$runs"); do
+	for b in "${builds[@]}"; do
+		flow=$b/cli/flow
+		bench_start_head 0
+		run 2 "$flow" start --address "$head_addr" --block --cpus 2 --token-file "$tmp/token" \
+			>"$tmp/w.out" 2>&1 &
+		for _ in $(seq 50); do bench_alive 2 && break; sleep 0.1; done
+		for p in nested_fan nested_tiny; do
+			ms=$(cd "$tmp" && bench_run_ms run 1 "$flow" run --stats --address "$head_addr" \
+				--token-file "$tmp/token" "$p.flow") || exit 1
+			echo "$ms" >>"$tmp/$p.$(basename "$(dirname "$b")")_$(basename "$b")"
+		done
+		bench_kill_daemons TERM
+		sleep 1
+		bench_kill_daemons KILL
+	done
+done
+for p in nested_fan nested_tiny; do
+	for b in "${builds[@]}"; do
+		echo "$p $b: $(bench_median <"$tmp/$p.$(basename "$(dirname "$b")")_$(basename "$b")") ms"
+	done
+done
