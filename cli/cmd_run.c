@@ -198,18 +198,6 @@ static int on_opt(void *ctx, int id, const char *arg)
 
 /* ---- running -------------------------------------------------------------------- */
 
-/* Ctrl-C during a cluster run: this process ends at once; closing its
- * connection tells the head, which drops the calls still waiting for a
- * node (the ones running finish there, unread). */
-static void on_interrupt(int sig)
-{
-	static const char msg[] = "\nflow run: interrupted; the cluster drops this run's waiting tasks\n";
-	(void)sig;
-	ssize_t w = write(STDERR_FILENO, msg, sizeof msg - 1);
-	(void)w;
-	_exit(130);
-}
-
 /* --address: the program as a plan, sent to the head. Returns 0 with
  * *cl, or EXIT_USER (printed). */
 static int connect_cluster(const run_args *a, cl_client **cl)
@@ -232,8 +220,10 @@ static int connect_cluster(const run_args *a, cl_client **cl)
 		return EXIT_USER;
 	}
 	signal(SIGPIPE, SIG_IGN); /* a head that closes is an error, not a signal */
-	signal(SIGINT, on_interrupt);
-	signal(SIGTERM, on_interrupt);
+	/* Ctrl-C: this process ends at once, its spill directory removed;
+	 * closing its connection tells the head, which drops the calls still
+	 * waiting and stops those running (CANCEL) */
+	interrupt_exit_at_once("\nflow run: interrupted; the cluster drops this run's waiting tasks\n");
 	*cl = cl_client_open(a->address, &tok, (const uint8_t *)plan.data, plan.len, &e);
 	auth_token_wipe(&tok);
 	sbuf_fini(&plan);

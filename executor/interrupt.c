@@ -19,6 +19,7 @@ static char spill_dir[PATH_MAX];   /* guarded by dir_mu */
 static void (*spill_remove)(const char *dir); /* guarded by dir_mu */
 
 static int sig_pipe[2] = {-1, -1};
+static const char *exit_msg; /* atomic: interrupt_exit_at_once's, or NULL */
 
 /* The handler only passes the signal on: the thread does the work. */
 static void on_signal(int sig)
@@ -41,10 +42,11 @@ static void *sig_main(void *arg)
 		if (n != 1)
 			return NULL;
 		int sig = b, expect = 0;
+		const char *at_once = __atomic_load_n(&exit_msg, __ATOMIC_SEQ_CST);
 		/* the watchdog (watchdog.c) turns it into every host's cancel flag:
 		 * atomic words the VMs poll, where vm_interrupted is a plain one */
-		if (__atomic_compare_exchange_n(&taken, &expect, sig, false, __ATOMIC_SEQ_CST,
-		                                __ATOMIC_SEQ_CST)) {
+		if (!at_once && __atomic_compare_exchange_n(&taken, &expect, sig, false,
+		                                            __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
 			__atomic_store_n(&cancel_word, 1, __ATOMIC_SEQ_CST); /* the driver's VM */
 			watchdog_ring(); /* it sleeps until a deadline, or a ring */
 			continue;
@@ -55,8 +57,9 @@ static void *sig_main(void *arg)
 		pthread_mutex_lock(&dir_mu);
 		if (spill_dir[0] && spill_remove)
 			spill_remove(spill_dir);
-		static const char msg[] = "\nflow: interrupted again: exiting now\n";
-		ssize_t w = write(STDERR_FILENO, msg, sizeof msg - 1);
+		static const char again[] = "\nflow: interrupted again: exiting now\n";
+		const char *msg = at_once ? at_once : again;
+		ssize_t w = write(STDERR_FILENO, msg, strlen(msg));
 		(void)w;
 		_exit(128 + sig);
 	}
@@ -93,6 +96,11 @@ bool interrupt_arm(void)
 	}
 	__atomic_store_n(&armed, true, __ATOMIC_SEQ_CST);
 	return true;
+}
+
+void interrupt_exit_at_once(const char *msg)
+{
+	__atomic_store_n(&exit_msg, msg, __ATOMIC_SEQ_CST);
 }
 
 bool interrupt_armed(void)

@@ -28,6 +28,11 @@
 /* Installs the handlers and starts the thread; false if it cannot (then
  * the default actions stay). */
 bool interrupt_arm(void);
+/* From now on the first signal ends the process at once, as a second one
+ * does: the registered spill directory removed, msg written to stderr,
+ * exit 128 + the signal (a cluster client: closing its connection is how
+ * the head learns, and nothing here has to finish). After interrupt_arm. */
+void interrupt_exit_at_once(const char *msg);
 /* Was interrupt_arm called (does every run need a watchdog)? */
 bool interrupt_armed(void);
 /* The first signal taken (SIGINT, SIGTERM), or 0. */

@@ -139,7 +139,9 @@ rc=$?
 	bad "wrong token: exit $rc: $(cat "$tmp/wrong.err")"
 
 # ---- Ctrl-C: the client ends at once, the head drops its waiting calls ----
-(cd "$tmp" && run 1 sh -c 'echo $$ >"$0"; exec "$@"' "$tmp/client.pid" \
+# (its spill directory, made in its own TMPDIR, is removed as it exits)
+mkdir -p "$tmp/cspill"
+(cd "$tmp" && run 1 env TMPDIR="$tmp/cspill" sh -c 'echo $$ >"$0"; exec "$@"' "$tmp/client.pid" \
 	"$flow" run --address "$head_addr" --token-file "$tmp/token" sleepy.flow \
 	>"$tmp/int.out" 2>"$tmp/int.err") &
 client=$!
@@ -150,6 +152,7 @@ wait $client
 rc=$?
 [ $rc = 130 ] && [ $((SECONDS - t0)) -lt 3 ] && grep -q "interrupted" "$tmp/int.err" && ok ||
 	bad "Ctrl-C: exit $rc after $((SECONDS - t0)) s: $(cat "$tmp/int.err")"
+[ -z "$(ls "$tmp/cspill")" ] && ok || bad "Ctrl-C left the client's spill directory: $(ls "$tmp/cspill")"
 # what ran finishes (one 2 s task per node); nothing more runs: the calls
 # still queued at the head are dropped, and the workers drop theirs (CANCEL)
 sleep 3
