@@ -21,6 +21,7 @@
 #include "transport.h"
 
 #define DRAIN_MS 30000 /* a stopping worker finishes what it holds, at most this long */
+#define LEAVE_WAIT_MS 3000 /* and waits for the head to acknowledge LEAVE, at most this long */
 #define CONNECT_MS 5000
 #define CALL_MS 2000
 #define LOOP_MS 100
@@ -117,7 +118,10 @@ static void *heartbeat_main(void *arg)
 			set_lost(w, LOST_SILENT, why);
 			break;
 		}
-		for (uint32_t slept = 0; slept < w->period_ms && !atomic_load(&w->quit); slept += 50)
+		/* a stop is told at once (LEAVE, above), not a period later */
+		for (uint32_t slept = 0; slept < w->period_ms && !atomic_load(&w->quit) &&
+		                         !(w->stop && *w->stop && !atomic_load(&w->left));
+		     slept += 50)
 			usleep(50 * 1000);
 	}
 	return NULL;
@@ -211,10 +215,12 @@ static void run_tasks(struct worker *w, wire_server *ls, uint32_t pipe, struct p
 	bt_recs r;
 	bt_recs_init(&r);
 	/* a client's direct calls (docs/wire.md, "Direct calls"): none is
-	 * taken once this node drains; the client sends them through the head */
+	 * taken once this node drains and the head knows it (LEAVE
+	 * acknowledged: the head then places the calls the client sends
+	 * through it on another node, not here) */
 	char peer[64];
 	int direct = m->calls.n && wire_server_role(ls, pipe, peer, sizeof peer) == WIRE_ROLE_CLIENT;
-	int refuse = direct && *w->stop;
+	int refuse = direct && *w->stop && atomic_load(&w->left);
 	if (direct && !refuse) { /* said once per client connection */
 		size_t k = 0;
 		while (k < w->ndirect && w->direct[k] != pipe)
@@ -528,7 +534,7 @@ int worker_run(const struct node_opts *o, verr *e)
 	struct fast_arg fast = {w, &plans};
 	static const uint16_t fast_kinds[] = {WM_RUN_TASKS, WM_WAIT_DONE};
 	wire_server_serve_fast(listener, fast_kinds, 2, worker_fast, &fast);
-	int64_t drain_end = 0;
+	int64_t drain_end = 0, idle_at = 0;
 	for (;;) {
 		while (atomic_load(&w->lost) != 1) {
 			if (*o->stop) {
@@ -537,7 +543,14 @@ int worker_run(const struct node_opts *o, verr *e)
 				 * are fetched before it goes, for at most DRAIN_MS */
 				if (!drain_end)
 					drain_end = now_ms() + DRAIN_MS;
-				if ((bt_pool_pending(w->pool) == 0 && bt_outbox_pending(w->out) == 0) ||
+				/* and not before the head knows (LEAVE acknowledged, or
+				 * LEAVE_WAIT_MS): it may still send calls here until then */
+				int idle = bt_pool_pending(w->pool) == 0 && bt_outbox_pending(w->out) == 0;
+				if (!idle)
+					idle_at = 0;
+				else if (!idle_at)
+					idle_at = now_ms();
+				if ((idle && (atomic_load(&w->left) || now_ms() - idle_at > LEAVE_WAIT_MS)) ||
 				    now_ms() > drain_end)
 					break;
 			}
