@@ -224,18 +224,20 @@ static void on_reply(void *arg, int rc, struct wire_msg *rep, const char *why)
 	pthread_mutex_unlock(&p->mu);
 }
 
-/* Under mu: this thread (*watcher) stops watching to do something that
- * may take a while; another pump thread watches the requests still out
- * but except (whose reply this one hands on). */
+/* Under mu: this thread (*watcher) is about to do something that may
+ * take a while: another pump thread watches the requests still out but
+ * except (whose reply this one hands on). With none, it stays the
+ * watcher (a request started meanwhile then wakes no thread: a
+ * synchronous loop's outcome handed on costs no second wake). */
 static void unwatch(bt_pump *p, int *watcher, const struct slot *except)
 {
 	if (!*watcher)
 		return;
-	*watcher = p->watching = 0;
 	for (int i = 0; i < BT_PUMP_SLOTS; i++)
 		if (&p->s[i] != except && p->s[i].sent && !p->s[i].have_rep) {
+			*watcher = p->watching = 0;
 			pthread_cond_signal(&p->cv);
-			break;
+			return;
 		}
 }
 
