@@ -55,8 +55,12 @@ struct worker {
 	bt_outbox *out;      /* outcomes for the head */
 	ac_host *actors;     /* the actors this node hosts (actors.h) */
 	ac_service *svc;     /* actor calls its tasks make, through the head */
-	uint32_t direct[64]; /* client connections that sent direct calls (logged once) */
-	size_t ndirect;      /* (run_tasks only: the loop or nng's thread, never both) */
+	/* client connections that sent direct calls (each logged once; a
+	 * stopping worker waits for them to hang up), under dmu: run_tasks
+	 * adds, on_gone removes */
+	pthread_mutex_t dmu;
+	uint32_t direct[64];
+	size_t ndirect;
 };
 
 static int64_t now_ms(void)
@@ -223,13 +227,17 @@ static void run_tasks(struct worker *w, wire_server *ls, uint32_t pipe, struct p
 	int refuse = direct && *w->stop && atomic_load(&w->left);
 	if (direct && !refuse) { /* said once per client connection */
 		size_t k = 0;
+		pthread_mutex_lock(&w->dmu);
 		while (k < w->ndirect && w->direct[k] != pipe)
 			k++;
-		if (k == w->ndirect) {
+		int fresh = k == w->ndirect;
+		if (fresh) {
 			w->direct[w->ndirect++ % 64] = pipe;
 			w->ndirect = w->ndirect > 64 ? 64 : w->ndirect;
-			wire_log("direct calls from the client at %s (a lease from the head)", peer);
 		}
+		pthread_mutex_unlock(&w->dmu);
+		if (fresh)
+			wire_log("direct calls from the client at %s (a lease from the head)", peer);
 	}
 	for (uint32_t i = 0; i < m->calls.n; i++) {
 		struct wire_call *c = &m->calls.v[i];
@@ -328,6 +336,22 @@ static void on_gone(void *arg, uint32_t pipe, const char *peer)
 	struct worker *w = arg;
 	(void)peer;
 	bt_outbox_drop(w->out, pipe);
+	pthread_mutex_lock(&w->dmu);
+	for (size_t k = 0; k < w->ndirect; k++)
+		if (w->direct[k] == pipe) {
+			w->direct[k] = w->direct[--w->ndirect];
+			break;
+		}
+	pthread_mutex_unlock(&w->dmu);
+}
+
+/* Client connections that sent direct calls and are still open. */
+static size_t direct_clients(struct worker *w)
+{
+	pthread_mutex_lock(&w->dmu);
+	size_t n = w->ndirect;
+	pthread_mutex_unlock(&w->dmu);
+	return n;
 }
 
 /* What connect_join found. */
@@ -494,6 +518,7 @@ int worker_run(const struct node_opts *o, verr *e)
 		verr_set(e, "out of memory");
 		return 1;
 	}
+	pthread_mutex_init(&w->dmu, NULL);
 	snprintf(w->head_addr, sizeof w->head_addr, "%s", o->address);
 	w->stop = o->stop;
 	if (wire_url(o->address, url, sizeof url) != 0) {
@@ -543,14 +568,18 @@ int worker_run(const struct node_opts *o, verr *e)
 				 * are fetched before it goes, for at most DRAIN_MS */
 				if (!drain_end)
 					drain_end = now_ms() + DRAIN_MS;
-				/* and not before the head knows (LEAVE acknowledged, or
-				 * LEAVE_WAIT_MS): it may still send calls here until then */
+				/* and not before the head knows (LEAVE acknowledged: it
+				 * may still send calls here until then) and the clients
+				 * that sent direct calls here have hung up (the head tells
+				 * them at their next lease report: a call they send meanwhile
+				 * is answered not run), or LEAVE_WAIT_MS */
 				int idle = bt_pool_pending(w->pool) == 0 && bt_outbox_pending(w->out) == 0;
 				if (!idle)
 					idle_at = 0;
 				else if (!idle_at)
 					idle_at = now_ms();
-				if ((idle && (atomic_load(&w->left) || now_ms() - idle_at > LEAVE_WAIT_MS)) ||
+				int told = atomic_load(&w->left) && direct_clients(w) == 0;
+				if ((idle && (told || now_ms() - idle_at > LEAVE_WAIT_MS)) ||
 				    now_ms() > drain_end)
 					break;
 			}
