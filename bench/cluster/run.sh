@@ -17,7 +17,8 @@
 # turns between the two builds, each on a cluster started afresh.
 # DASK_N (default 10000): the size Dask runs (at ~300 tasks/s, 100000
 # would take about 5 minutes a run). RT_CALLS (default 2000): calls per
-# round trip run. RT_ONLY=1: only the round trips.
+# round trip run. RT_ONLY=1: only the round trips. RT_PERF=1 (with perf):
+# the client's context switches and CPU time per call too.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 prog=cluster/run.sh
@@ -112,9 +113,18 @@ for r in $(seq "$rt_runs"); do
 		run 1 env FLOW_REPEAT="$rt_calls" "$b/tests/cluster/remote_client" "$head_addr" "$tmp/token" \
 			"$tmp/remote.plan" square 3 2>&1 >/dev/null | tail -1
 		printf '%s: flow run --address: ' "$(label "$b")"
-		run 1 "$flow" run --address "$head_addr" --token-file "$tmp/token" --stats -p n="$rt_calls" \
-			"$here/../par/roundtrip/task.flow" 2>"$tmp/rt.err" >/dev/null
-		awk -v n="$rt_calls" '$1 == "run" { printf "%.1f us per round trip (run phase %s ms)\n", $2 * 1000 / n, $2 }' "$tmp/rt.err"
+		# RT_PERF=1: the client's context switches and CPU time per call
+		# (perf stat; start-up included), where its time goes
+		pst=()
+		[ -n "${RT_PERF:-}" ] && command -v perf >/dev/null &&
+			pst=(perf stat -x, -e context-switches,task-clock -o "$tmp/rt.perf")
+		rm -f "$tmp/rt.perf"
+		run 1 ${pst[@]+"${pst[@]}"} "$flow" run --address "$head_addr" --token-file "$tmp/token" \
+			--stats -p n="$rt_calls" "$here/../par/roundtrip/task.flow" 2>"$tmp/rt.err" >/dev/null
+		awk -v n="$rt_calls" '$1 == "run" { printf "%.1f us per round trip (run phase %s ms)", $2 * 1000 / n, $2 }' "$tmp/rt.err"
+		[ -f "$tmp/rt.perf" ] && awk -F, -v n="$rt_calls" '$3 == "context-switches" { cs = $1 }
+			$3 == "task-clock" { cpu = $1 } END { printf "; client: %.1f context switches, %.0f us CPU per call", cs / n, cpu * 1000 / n }' "$tmp/rt.perf"
+		echo
 		restart_hosts
 	done
 done

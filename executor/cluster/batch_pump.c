@@ -10,7 +10,11 @@
  * wakes no thread of the pump on its way out or back. Otherwise (a link
  * to make or plans to send, or outcomes whose handling may block) the
  * pump's threads do it. They also keep the deadlines and see lost
- * connections (nng's req would wait for a new one to re-send on). */
+ * connections (nng's req would wait for a new one to re-send on): one of
+ * them, the watcher, looks every BT_WATCH_MS while a request is out and
+ * for a second after; a request handed to nng by another thread wakes a
+ * pump thread only when none watches (a request on a connection that
+ * closed would otherwise wait forever: a drained worker's). */
 #include "batch_int.h"
 
 #include <pthread.h>
@@ -19,6 +23,8 @@
 #include <time.h>
 
 #define BT_PUMP_SLOTS 2
+#define BT_WATCH_MS 100   /* the watcher looks at the requests out this often */
+#define BT_WATCH_QUIET 10 /* and keeps watching this many turns after the last */
 
 struct slot {
 	bt_pump *p;
@@ -47,6 +53,7 @@ struct bt_pump {
 	bt_recs q;           /* calls not sent yet */
 	size_t outstanding;  /* sent, no outcome yet */
 	int waiting;         /* a long wait is in flight */
+	int watching;        /* a pump thread watches the requests out */
 	int lost, stop;
 	int tell;            /* a failure for a pump thread to report (ops.lost) */
 	int tell_in_call;
@@ -130,6 +137,8 @@ static void start(bt_pump *p, struct slot *s, wire_client *c)
 	s->c = c;
 	s->sent = 1;
 	s->deferred = s->linking = 0;
+	if (!p->watching) /* a pump thread watches it (its deadline, its connection) */
+		pthread_cond_signal(&p->cv);
 	pthread_mutex_unlock(&p->mu);
 	if (!s->a || wire_acall_start(s->a, c, s->frame.data, s->frame.len, &e) != WIRE_OK) {
 		if (!s->a)
@@ -215,13 +224,32 @@ static void on_reply(void *arg, int rc, struct wire_msg *rep, const char *why)
 	pthread_mutex_unlock(&p->mu);
 }
 
+/* Under mu: this thread (*watcher) is about to do something that may
+ * take a while: another pump thread watches the requests still out but
+ * except (whose reply this one hands on). With none, it stays the
+ * watcher (a request started meanwhile then wakes no thread: a
+ * synchronous loop's outcome handed on costs no second wake). */
+static void unwatch(bt_pump *p, int *watcher, const struct slot *except)
+{
+	if (!*watcher)
+		return;
+	for (int i = 0; i < BT_PUMP_SLOTS; i++)
+		if (&p->s[i] != except && p->s[i].sent && !p->s[i].have_rep) {
+			*watcher = p->watching = 0;
+			pthread_cond_signal(&p->cv);
+			return;
+		}
+}
+
 static void *pump_main(void *arg)
 {
 	bt_pump *p = arg;
+	int watcher = 0, quiet = 0; /* this thread watches; its turns with nothing out */
 	pthread_mutex_lock(&p->mu);
 	while (!p->stop) {
 		if (p->tell) {
 			p->tell = 0;
+			unwatch(p, &watcher, NULL);
 			char why[512];
 			snprintf(why, sizeof why, "%s", p->why);
 			int in_call = p->tell_in_call;
@@ -245,6 +273,7 @@ static void *pump_main(void *arg)
 		}
 		if (r) {
 			r->have_rep = 0;
+			unwatch(p, &watcher, r);
 			struct wire_msg rep = r->rep;
 			pthread_mutex_unlock(&p->mu);
 			deliver(p, r, &rep);
@@ -254,6 +283,7 @@ static void *pump_main(void *arg)
 		if (d && !d->linking && !p->lost) {
 			/* kept deferred meanwhile: nothing leaves before it */
 			d->linking = 1;
+			unwatch(p, &watcher, NULL);
 			pthread_mutex_unlock(&p->mu);
 			verr e;
 			wire_client *c = p->ops.link(p->arg, &e);
@@ -274,14 +304,22 @@ static void *pump_main(void *arg)
 			d->deferred = d->busy = 0;
 			continue;
 		}
-		if (!busy) {
+		/* one thread watches while requests are out, and a second after
+		 * (a request started then needs no wake); the others sleep */
+		if (busy && !watcher && !p->watching)
+			watcher = p->watching = 1;
+		if (busy)
+			quiet = 0;
+		else if (watcher && ++quiet > BT_WATCH_QUIET)
+			watcher = p->watching = 0;
+		if (!watcher) {
 			pthread_cond_wait(&p->cv, &p->mu);
 			continue;
 		}
-		/* requests out: every 100 ms, those past their deadline or on a
-		 * lost connection are ended (their replies report it) */
+		/* requests out: every BT_WATCH_MS, those past their deadline or
+		 * on a lost connection are ended (their replies report it) */
 		struct timespec dl;
-		wire_deadline(&dl, 100);
+		wire_deadline(&dl, BT_WATCH_MS);
 		pthread_cond_timedwait(&p->cv, &p->mu, &dl);
 		int64_t now = mono_ms();
 		wire_acall *end[BT_PUMP_SLOTS];

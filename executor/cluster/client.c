@@ -1392,10 +1392,9 @@ cl_client *cl_client_open(const char *address, const auth_token *tok, const uint
 	memcpy(cl->plan, plan, len);
 	cl->plan_len = len;
 	pthread_cond_init(&cl->d.cv, NULL);
-	/* FLOW_DIRECT=1 turns direct calls on (docs/wire.md); off by default
-	 * until a draining leased worker can no longer hang the client */
+	/* FLOW_DIRECT=0: every call through the head (docs/wire.md) */
 	const char *dv = getenv("FLOW_DIRECT");
-	if (dv && strcmp(dv, "1") == 0) {
+	if (!dv || strcmp(dv, "0") != 0) {
 		val_threads_begin(); /* its pump's callbacks touch values (value.h) */
 		cl->d.started = pthread_create(&cl->d.th, NULL, direct_main, cl) == 0;
 	}

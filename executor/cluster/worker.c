@@ -22,6 +22,7 @@
 #include "transport.h"
 
 #define DRAIN_MS 30000 /* a stopping worker finishes what it holds, at most this long */
+#define LEAVE_WAIT_MS 3000 /* and waits for the head to acknowledge LEAVE, at most this long */
 #define CONNECT_MS 5000
 #define CALL_MS 2000
 #define LOOP_MS 100
@@ -57,8 +58,12 @@ struct worker {
 	ac_service *svc;     /* actor calls its tasks make, through the head */
 	st_reporter *starts; /* start reports to the head (starts.h) */
 	wire_server *ls;     /* this node's listener (who sent a call: start reports) */
-	uint32_t direct[64]; /* client connections that sent direct calls (logged once) */
-	size_t ndirect;      /* (run_tasks only: the loop or nng's thread, never both) */
+	/* client connections that sent direct calls (each logged once; a
+	 * stopping worker waits for them to hang up), under dmu: run_tasks
+	 * adds, on_gone removes */
+	pthread_mutex_t dmu;
+	uint32_t direct[64];
+	size_t ndirect;
 };
 
 static int64_t now_ms(void)
@@ -120,7 +125,10 @@ static void *heartbeat_main(void *arg)
 			set_lost(w, LOST_SILENT, why);
 			break;
 		}
-		for (uint32_t slept = 0; slept < w->period_ms && !atomic_load(&w->quit); slept += 50)
+		/* a stop is told at once (LEAVE, above), not a period later */
+		for (uint32_t slept = 0; slept < w->period_ms && !atomic_load(&w->quit) &&
+		                         !(w->stop && *w->stop && !atomic_load(&w->left));
+		     slept += 50)
 			usleep(50 * 1000);
 	}
 	return NULL;
@@ -291,19 +299,25 @@ static void run_tasks(struct worker *w, wire_server *ls, uint32_t pipe, struct p
 	bt_recs r;
 	bt_recs_init(&r);
 	/* a client's direct calls (docs/wire.md, "Direct calls"): none is
-	 * taken once this node drains; the client sends them through the head */
+	 * taken once this node drains and the head knows it (LEAVE
+	 * acknowledged: the head then places the calls the client sends
+	 * through it on another node, not here) */
 	char peer[64];
 	int direct = m->calls.n && wire_server_role(ls, pipe, peer, sizeof peer) == WIRE_ROLE_CLIENT;
-	int refuse = direct && *w->stop;
+	int refuse = direct && *w->stop && atomic_load(&w->left);
 	if (direct && !refuse) { /* said once per client connection */
 		size_t k = 0;
+		pthread_mutex_lock(&w->dmu);
 		while (k < w->ndirect && w->direct[k] != pipe)
 			k++;
-		if (k == w->ndirect) {
+		int fresh = k == w->ndirect;
+		if (fresh) {
 			w->direct[w->ndirect++ % 64] = pipe;
 			w->ndirect = w->ndirect > 64 ? 64 : w->ndirect;
-			wire_log("direct calls from the client at %s (a lease from the head)", peer);
 		}
+		pthread_mutex_unlock(&w->dmu);
+		if (fresh)
+			wire_log("direct calls from the client at %s (a lease from the head)", peer);
 	}
 	for (uint32_t i = 0; i < m->calls.n; i++) {
 		struct wire_call *c = &m->calls.v[i];
@@ -407,6 +421,22 @@ static void on_gone(void *arg, uint32_t pipe, const char *peer)
 	struct worker *w = arg;
 	(void)peer;
 	bt_outbox_drop(w->out, pipe);
+	pthread_mutex_lock(&w->dmu);
+	for (size_t k = 0; k < w->ndirect; k++)
+		if (w->direct[k] == pipe) {
+			w->direct[k] = w->direct[--w->ndirect];
+			break;
+		}
+	pthread_mutex_unlock(&w->dmu);
+}
+
+/* Client connections that sent direct calls and are still open. */
+static size_t direct_clients(struct worker *w)
+{
+	pthread_mutex_lock(&w->dmu);
+	size_t n = w->ndirect;
+	pthread_mutex_unlock(&w->dmu);
+	return n;
 }
 
 /* What connect_join found. */
@@ -575,6 +605,7 @@ int worker_run(const struct node_opts *o, verr *e)
 		verr_set(e, "out of memory");
 		return 1;
 	}
+	pthread_mutex_init(&w->dmu, NULL);
 	snprintf(w->head_addr, sizeof w->head_addr, "%s", o->address);
 	w->stop = o->stop;
 	w->starts = st_reporter_new(send_started, w);
@@ -619,7 +650,7 @@ int worker_run(const struct node_opts *o, verr *e)
 	struct fast_arg fast = {w, &plans};
 	static const uint16_t fast_kinds[] = {WM_RUN_TASKS, WM_WAIT_DONE};
 	wire_server_serve_fast(listener, fast_kinds, 2, worker_fast, &fast);
-	int64_t drain_end = 0;
+	int64_t drain_end = 0, idle_at = 0;
 	for (;;) {
 		while (atomic_load(&w->lost) != 1) {
 			if (*o->stop) {
@@ -628,7 +659,18 @@ int worker_run(const struct node_opts *o, verr *e)
 				 * are fetched before it goes, for at most DRAIN_MS */
 				if (!drain_end)
 					drain_end = now_ms() + DRAIN_MS;
-				if ((bt_pool_pending(w->pool) == 0 && bt_outbox_pending(w->out) == 0) ||
+				/* and not before the head knows (LEAVE acknowledged: it
+				 * may still send calls here until then) and the clients
+				 * that sent direct calls here have hung up (the head tells
+				 * them at their next lease report: a call they send meanwhile
+				 * is answered not run), or LEAVE_WAIT_MS */
+				int idle = bt_pool_pending(w->pool) == 0 && bt_outbox_pending(w->out) == 0;
+				if (!idle)
+					idle_at = 0;
+				else if (!idle_at)
+					idle_at = now_ms();
+				int told = atomic_load(&w->left) && direct_clients(w) == 0;
+				if ((idle && (told || now_ms() - idle_at > LEAVE_WAIT_MS)) ||
 				    now_ms() > drain_end)
 					break;
 			}
