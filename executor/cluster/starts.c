@@ -19,10 +19,18 @@ static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct cached *cache;
 static size_t ncache;
 
+/* this thread's last plan (every call of a run asks: no lock then; an
+ * entry's blk never moves or goes) */
+static _Thread_local const cl_plan *last_plan;
+static _Thread_local const int *last_blk;
+static _Thread_local int last_n;
+
 bool st_needs_report(const cl_plan *p, uint32_t fn)
 {
 	if (!p || (fn & WIRE_FN_ACTOR_MASK))
 		return false;
+	if (p == last_plan)
+		return (int)fn >= last_n || !last_blk || last_blk[fn] >= 0;
 	pthread_mutex_lock(&cache_mu);
 	struct cached *c = NULL;
 	for (size_t i = 0; i < ncache && !c; i++)
@@ -42,6 +50,9 @@ bool st_needs_report(const cl_plan *p, uint32_t fn)
 		c->n = prog->nprotos;
 	}
 	bool r = (int)fn >= c->n || !c->blk || c->blk[fn] >= 0;
+	last_plan = p;
+	last_blk = c->blk;
+	last_n = c->n;
 	pthread_mutex_unlock(&cache_mu);
 	return r;
 }
