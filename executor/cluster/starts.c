@@ -3,6 +3,7 @@
 
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "compiler/effects.h"
@@ -70,7 +71,8 @@ bool st_needs_report(const cl_plan *p, uint32_t fn)
  * loss they fail with their node, as started ones). */
 #define ST_AHEAD_MIN 0
 #define ST_AHEAD_MAX 64
-#define ST_KNOWN_MAX 4096 /* answers kept for calls not asked for yet */
+#define ST_KNOWN_MAX 4096 /* answers kept for calls not asked for yet (in
+                           * order: a call dropped unstarted leaves its own) */
 
 struct waiter {
 	uint64_t id;
@@ -176,7 +178,7 @@ static int take_known(st_reporter *r, uint64_t id)
 	for (size_t k = 0; k < r->nknown; k++)
 		if (r->known[k].id == id) {
 			int ok = r->known[k].ok;
-			r->known[k] = r->known[--r->nknown];
+			memmove(&r->known[k], &r->known[k + 1], (--r->nknown - k) * sizeof *r->known);
 			return ok ? 1 : -1;
 		}
 	return 0;
@@ -239,8 +241,10 @@ int st_report(st_reporter *r, uint64_t id)
 		}
 		/* the answers for the calls ahead wait for their threads */
 		for (; j < n + na; j++) {
-			if (r->nknown == ST_KNOWN_MAX) /* calls dropped before they started */
-				r->nknown = 0;
+			if (r->nknown == ST_KNOWN_MAX) { /* the oldest: calls dropped unstarted */
+				r->nknown = ST_KNOWN_MAX / 2;
+				memmove(r->known, r->known + ST_KNOWN_MAX / 2, r->nknown * sizeof *r->known);
+			}
 			if (!r->known && !(r->known = malloc(ST_KNOWN_MAX * sizeof *r->known)))
 				abort();
 			r->known[r->nknown++] = (struct known){ids[j], rc == 0 && !refused[j]};
