@@ -926,24 +926,35 @@ static void link_done(void *arg, struct wire_done *d, uint32_t n)
  * STARTS_RESEND times each, without their client knowing. Under fmu;
  * how many. */
 #define STARTS_RESEND 3
+static int by_hid(const void *a, const void *b)
+{
+	uint64_t x = (*(struct hcall *const *)a)->hid, y = (*(struct hcall *const *)b)->hid;
+	return x < y ? -1 : x > y;
+}
+
 static size_t requeue_unstarted(struct head *h, struct link *l)
 {
-	struct hcall *back[2] = {NULL, NULL}, *last[2] = {NULL, NULL};
-	size_t n = 0;
-	/* ids grow with arrival: taken in id order, so each queue keeps it */
-	for (;;) {
-		struct hcall *first = NULL;
-		for (size_t i = 0; i < h->calls.cap; i++) {
-			struct hcall *e = h->calls.vals[i];
-			if (!h->calls.keys[i] || !e || e->l != l || !e->report || e->started ||
-			    e->resent >= STARTS_RESEND || e->c.args.t != V_LIST)
-				continue;
-			if (!first || e->hid < first->hid)
-				first = e;
+	struct hcall **v = NULL;
+	size_t n = 0, cap = 0;
+	for (size_t i = 0; i < h->calls.cap; i++) {
+		struct hcall *e = h->calls.vals[i];
+		if (!h->calls.keys[i] || !e || e->l != l || !e->report || e->started ||
+		    e->resent >= STARTS_RESEND || e->c.args.t != V_LIST)
+			continue;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 64;
+			struct hcall **nv = realloc(v, cap * sizeof *nv);
+			if (!nv)
+				abort(); /* a head out of memory cannot go on */
+			v = nv;
 		}
-		if (!first)
-			break;
-		struct hcall *e = first;
+		v[n++] = e;
+	}
+	/* ids grow with arrival: in id order, each queue keeps its order */
+	qsort(v, n, sizeof *v, by_hid);
+	struct hcall *back[2] = {NULL, NULL}, *last[2] = {NULL, NULL};
+	for (size_t k = 0; k < n; k++) {
+		struct hcall *e = v[k];
 		e->resent++;
 		e->l = NULL; /* off the lost link: not failed below */
 		e->node = 0;
@@ -958,8 +969,8 @@ static size_t requeue_unstarted(struct head *h, struct link *l)
 		else
 			back[q] = e;
 		last[q] = e;
-		n++;
 	}
+	free(v);
 	/* before the calls that wait at the head: they were sent first */
 	for (int q = 0; q < 2; q++) {
 		if (!back[q])

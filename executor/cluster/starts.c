@@ -3,6 +3,8 @@
 
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #include "compiler/effects.h"
 #include "lang/bytecode.h"
@@ -19,10 +21,18 @@ static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct cached *cache;
 static size_t ncache;
 
+/* this thread's last plan (every call of a run asks: no lock then; an
+ * entry's blk never moves or goes) */
+static _Thread_local const cl_plan *last_plan;
+static _Thread_local const int *last_blk;
+static _Thread_local int last_n;
+
 bool st_needs_report(const cl_plan *p, uint32_t fn)
 {
 	if (!p || (fn & WIRE_FN_ACTOR_MASK))
 		return false;
+	if (p == last_plan)
+		return (int)fn >= last_n || !last_blk || last_blk[fn] >= 0;
 	pthread_mutex_lock(&cache_mu);
 	struct cached *c = NULL;
 	for (size_t i = 0; i < ncache && !c; i++)
@@ -42,16 +52,37 @@ bool st_needs_report(const cl_plan *p, uint32_t fn)
 		c->n = prog->nprotos;
 	}
 	bool r = (int)fn >= c->n || !c->blk || c->blk[fn] >= 0;
+	last_plan = p;
+	last_blk = c->blk;
+	last_n = c->n;
 	pthread_mutex_unlock(&cache_mu);
 	return r;
 }
 
-/* ---- the reporter: group commit ---------------------------------------- */
+/* ---- the reporter: group commit and a window ahead ---------------------- */
+
+/* Calls that end faster than a round trip to the head would each wait
+ * for one: each STARTED also reports up to `ahead` calls that are next in
+ * line (st_expect's order), which then start without a message. ahead
+ * doubles (up to ST_AHEAD_MAX) while reports come back to back (calls
+ * shorter than a round trip) and falls back to its least when they do
+ * not: with calls longer than a round trip none counts as started
+ * before it does; with shorter ones at most `ahead` queued calls do (on a
+ * loss they fail with their node, as started ones). */
+#define ST_AHEAD_MIN 0
+#define ST_AHEAD_MAX 64
+#define ST_KNOWN_MAX 4096 /* answers kept for calls not asked for yet (in
+                           * order: a call dropped unstarted leaves its own) */
 
 struct waiter {
 	uint64_t id;
 	int state; /* 0 waiting, 1 may start, -1 must not */
 	struct waiter *next;
+};
+
+struct known {
+	uint64_t id;
+	int ok;
 };
 
 struct st_reporter {
@@ -61,7 +92,21 @@ struct st_reporter {
 	int sending;
 	st_send_fn send;
 	void *arg;
+	uint64_t *line;      /* calls expected to start, in order (a ring) */
+	size_t lh, ln, lcap;
+	struct known *known; /* answers for calls reported ahead */
+	size_t nknown;
+	size_t ahead;
+	uint64_t last_ns;    /* when the last answer came */
+	uint64_t rtt_ns;     /* how long it took */
 };
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 st_reporter *st_reporter_new(st_send_fn send, void *arg)
 {
@@ -72,6 +117,7 @@ st_reporter *st_reporter_new(st_send_fn send, void *arg)
 	pthread_cond_init(&r->cv, NULL);
 	r->send = send;
 	r->arg = arg;
+	r->ahead = ST_AHEAD_MIN;
 	return r;
 }
 
@@ -81,13 +127,73 @@ void st_reporter_free(st_reporter *r)
 		return;
 	pthread_mutex_destroy(&r->mu);
 	pthread_cond_destroy(&r->cv);
+	free(r->line);
+	free(r->known);
 	free(r);
+}
+
+void st_expect(st_reporter *r, uint64_t id)
+{
+	pthread_mutex_lock(&r->mu);
+	if (r->ln == r->lcap) {
+		size_t nc = r->lcap ? 2 * r->lcap : 256;
+		uint64_t *nl = malloc(nc * sizeof *nl);
+		if (!nl)
+			abort();
+		for (size_t k = 0; k < r->ln; k++)
+			nl[k] = r->line[(r->lh + k) % r->lcap];
+		free(r->line);
+		r->line = nl;
+		r->lh = 0;
+		r->lcap = nc;
+	}
+	r->line[(r->lh + r->ln++) % r->lcap] = id;
+	pthread_mutex_unlock(&r->mu);
+}
+
+void st_forget(st_reporter *r)
+{
+	pthread_mutex_lock(&r->mu);
+	r->ln = r->lh = 0;
+	r->nknown = 0;
+	r->ahead = ST_AHEAD_MIN;
+	pthread_mutex_unlock(&r->mu);
+}
+
+/* Takes id off the line (and what was before it: those were dropped, or
+ * started by another thread first). Under mu. */
+static void off_line(st_reporter *r, uint64_t id)
+{
+	for (size_t k = 0; k < r->ln; k++)
+		if (r->line[(r->lh + k) % r->lcap] == id) {
+			r->lh = (r->lh + k + 1) % r->lcap;
+			r->ln -= k + 1;
+			return;
+		}
+}
+
+/* The answer kept for id, taken (1 may start, -1 must not), or 0. */
+static int take_known(st_reporter *r, uint64_t id)
+{
+	for (size_t k = 0; k < r->nknown; k++)
+		if (r->known[k].id == id) {
+			int ok = r->known[k].ok;
+			memmove(&r->known[k], &r->known[k + 1], (--r->nknown - k) * sizeof *r->known);
+			return ok ? 1 : -1;
+		}
+	return 0;
 }
 
 int st_report(st_reporter *r, uint64_t id)
 {
 	struct waiter me = {.id = id};
 	pthread_mutex_lock(&r->mu);
+	off_line(r, id);
+	int k = take_known(r, id);
+	if (k) {
+		pthread_mutex_unlock(&r->mu);
+		return k > 0 ? 0 : -1;
+	}
 	me.next = r->pending;
 	r->pending = &me;
 	while (me.state == 0) {
@@ -95,28 +201,53 @@ int st_report(st_reporter *r, uint64_t id)
 			pthread_cond_wait(&r->cv, &r->mu);
 			continue;
 		}
-		/* this thread sends what gathered, its own call among it */
+		/* this thread sends what gathered, its own call among it, and
+		 * the calls next in line */
 		r->sending = 1;
 		struct waiter *batch = r->pending;
 		r->pending = NULL;
-		pthread_mutex_unlock(&r->mu);
 		size_t n = 0;
 		for (struct waiter *w = batch; w; w = w->next)
 			n++;
-		uint64_t *ids = malloc(n * sizeof *ids);
-		uint8_t *refused = calloc(n, 1);
-		int rc = -1;
-		if (ids && refused) {
-			size_t k = 0;
-			for (struct waiter *w = batch; w; w = w->next)
-				ids[k++] = w->id;
-			rc = r->send(r->arg, ids, n, refused);
-		}
+		/* back to back (the last answer came less than a round trip
+		 * ago): calls are short, look further ahead; else the least */
+		uint64_t now = mono_ns();
+		if (r->last_ns && now - r->last_ns < 2 * r->rtt_ns + 100000)
+			r->ahead = r->ahead * 2 > ST_AHEAD_MAX ? ST_AHEAD_MAX : r->ahead ? r->ahead * 2 : 1;
+		else
+			r->ahead = ST_AHEAD_MIN;
+		size_t na = r->ln < r->ahead ? r->ln : r->ahead;
+		uint64_t *ids = malloc((n + na) * sizeof *ids);
+		uint8_t *refused = calloc(n + na ? n + na : 1, 1);
+		if (!ids || !refused)
+			abort();
+		size_t m = 0;
+		for (struct waiter *w = batch; w; w = w->next)
+			ids[m++] = w->id;
+		for (size_t j = 0; j < na; j++)
+			ids[m++] = r->line[(r->lh + j) % r->lcap];
+		r->lh = r->lcap ? (r->lh + na) % r->lcap : 0;
+		r->ln -= na;
+		pthread_mutex_unlock(&r->mu);
+		int rc = r->send(r->arg, ids, n + na, refused);
+		uint64_t end = mono_ns();
 		pthread_mutex_lock(&r->mu);
-		size_t k = 0;
-		for (struct waiter *w = batch, *next; w; w = next, k++) {
+		r->rtt_ns = end - now;
+		r->last_ns = end;
+		size_t j = 0;
+		for (struct waiter *w = batch, *next; w; w = next, j++) {
 			next = w->next; /* w may go once its state is set */
-			w->state = rc == 0 && !refused[k] ? 1 : -1;
+			w->state = rc == 0 && !refused[j] ? 1 : -1;
+		}
+		/* the answers for the calls ahead wait for their threads */
+		for (; j < n + na; j++) {
+			if (r->nknown == ST_KNOWN_MAX) { /* the oldest: calls dropped unstarted */
+				r->nknown = ST_KNOWN_MAX / 2;
+				memmove(r->known, r->known + ST_KNOWN_MAX / 2, r->nknown * sizeof *r->known);
+			}
+			if (!r->known && !(r->known = malloc(ST_KNOWN_MAX * sizeof *r->known)))
+				abort();
+			r->known[r->nknown++] = (struct known){ids[j], rc == 0 && !refused[j]};
 		}
 		free(ids);
 		free(refused);

@@ -10,7 +10,9 @@
  * message. Head and node decide alike from the same plan.
  *
  * st_reporter batches (group commit): the calls that threads are about to
- * start while one STARTED is in flight go together in the next one.
+ * start while one STARTED is in flight go together in the next one, with
+ * a few of the calls next in line when calls are shorter than a round
+ * trip to the head (those count as started a little early).
  *
  * Ownership: st_reporter_new's reporter is freed by st_reporter_free once
  * no thread is inside st_report. st_needs_report's cache lives until the
@@ -38,9 +40,16 @@ typedef int (*st_send_fn)(void *arg, const uint64_t *ids, size_t n, uint8_t *ref
 typedef struct st_reporter st_reporter;
 st_reporter *st_reporter_new(st_send_fn send, void *arg);
 void st_reporter_free(st_reporter *r);
+/* Call id that reports will be started in this order among those given
+ * here (a node's task queue is first in, first out): a report may take
+ * the next ones along (starts.c: a window ahead). */
+void st_expect(st_reporter *r, uint64_t id);
+/* The calls expected and the answers kept go (the node joined again). */
+void st_forget(st_reporter *r);
 /* Reports call id as starting and waits until the head answered (with
- * the other calls reported meanwhile): 0 when it may start, -1 when it
- * must not (refused, or the head could not be told). */
+ * the other calls reported meanwhile, and some next in line): 0 when it
+ * may start, -1 when it must not (refused, or the head could not be
+ * told). A call reported ahead answers at once. */
 int st_report(st_reporter *r, uint64_t id);
 
 /* ids as STARTED carries them (8 bytes each, little-endian), and back. */

@@ -305,6 +305,7 @@ static void run_tasks(struct worker *w, wire_server *ls, uint32_t pipe, struct p
 	char peer[64];
 	int direct = m->calls.n && wire_server_role(ls, pipe, peer, sizeof peer) == WIRE_ROLE_CLIENT;
 	int refuse = direct && *w->stop && atomic_load(&w->left);
+	int head_pipe = !direct && m->calls.n && from_head(w, pipe);
 	if (direct && !refuse) { /* said once per client connection */
 		size_t k = 0;
 		pthread_mutex_lock(&w->dmu);
@@ -334,10 +335,15 @@ static void run_tasks(struct worker *w, wire_server *ls, uint32_t pipe, struct p
 			bt_encode_done(&d, &r, pipe);
 			continue;
 		}
-		if (c->fn & WIRE_FN_ACTOR_MASK)
+		if (c->fn & WIRE_FN_ACTOR_MASK) {
 			ac_host_add(w->actors, pipe, pe->loaded, c); /* an actor's mailbox */
-		else
+		} else {
+			/* the pool starts them in this order: a start report may
+			 * take the next ones along (starts.h) */
+			if (head_pipe && st_needs_report(pe->loaded, c->fn))
+				st_expect(w->starts, c->id);
 			bt_pool_add(w->pool, pipe, pe->loaded, c);
+		}
 	}
 	bt_outbox_put(w->out, &r);
 	bt_recs_fini(&r);
@@ -581,6 +587,7 @@ static int rejoin(struct worker *w, const struct node_opts *o, const char *url, 
 		wire_log("could not open a new object store: %s", ce.msg);
 	obj_set_spill(o->store, o->store_cap);
 	set_names(w);
+	st_forget(w->starts); /* the old node's calls went elsewhere */
 	w->pool = bt_pool_start(o->cpus > 0 ? o->cpus : 1, w->name, &w->view, &w->cpus_used,
 	                        task_done, w);
 	bt_pool_on_start(w->pool, task_starts, w);
