@@ -4,8 +4,7 @@
  * an nng_iov): the connection, its TLS and its polling are nng's; the
  * consumer's receive names the tensor's own bytes as its iov, so the
  * bytes land there with no message allocated, zeroed or copied out of.
- * Each operation is one aio waited on, with a timeout: every wait is
- * bounded. */
+ * Each operation has a timeout: every wait is bounded. */
 #include "obj_stream.h"
 
 #include <inttypes.h>
@@ -45,10 +44,6 @@ static struct {
 	atomic_uint_fast64_t refused;
 } L = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
-struct ostream {
-	nng_stream *s;
-	nng_aio *aio;
-};
 
 static int64_t now_ms(void)
 {
@@ -59,45 +54,107 @@ static int64_t now_ms(void)
 
 uint64_t ostream_refused(void) { return atomic_load(&L.refused); }
 
+/* One stream's operations: its aio's callback moves on to the rest of
+ * the bytes on nng's own thread (a TLS stream completes each send or
+ * receive after at most 16 KiB: a hand-off to the waiting thread for
+ * each would bound it), and wakes the caller once, at the end. */
+struct io {
+	nng_stream *s;
+	nng_aio *aio;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int send, ms, rv, done;
+	uint8_t *p;
+	uint64_t n, got;
+};
+
+static void io_next(struct io *o)
+{
+	nng_iov iov = {.iov_buf = o->p + o->got,
+	               .iov_len = o->n - o->got < IO_MAX ? o->n - o->got : IO_MAX};
+	nng_aio_set_iov(o->aio, 1, &iov);
+	nng_aio_set_timeout(o->aio, o->ms);
+	if (o->send)
+		nng_stream_send(o->s, o->aio);
+	else
+		nng_stream_recv(o->s, o->aio);
+}
+
+static void io_cb(void *arg)
+{
+	struct io *o = arg;
+	int rv = nng_aio_result(o->aio);
+	if (rv == 0) {
+		size_t c = nng_aio_count(o->aio);
+		if (c == 0)
+			rv = NNG_ECONNSHUT;
+		o->got += c;
+	}
+	if (rv == 0 && o->got < o->n) {
+		io_next(o);
+		return;
+	}
+	pthread_mutex_lock(&o->mu);
+	o->rv = rv;
+	o->done = 1;
+	pthread_cond_signal(&o->cv);
+	pthread_mutex_unlock(&o->mu);
+}
+
+static int io_init(struct io *o, nng_stream *s)
+{
+	memset(o, 0, sizeof *o);
+	o->s = s;
+	pthread_mutex_init(&o->mu, NULL);
+	pthread_cond_init(&o->cv, NULL);
+	return nng_aio_alloc(&o->aio, io_cb, o);
+}
+
+static void io_fini(struct io *o)
+{
+	if (o->aio)
+		nng_aio_free(o->aio); /* waits for a callback under way */
+	pthread_mutex_destroy(&o->mu);
+	pthread_cond_destroy(&o->cv);
+}
+
+struct ostream {
+	nng_stream *s;
+	nng_aio *aio; /* the dial's */
+	struct io io; /* set up once s is open */
+	int io_set;
+};
+
 /* Sends (send 1) or receives n bytes at p, each operation bounded by ms
  * without progress. 0 or an nng error; *done: the bytes moved. */
-static int io_all(nng_stream *s, nng_aio *aio, int send, uint8_t *p, uint64_t n, int ms,
-                  uint64_t *done)
+static int io_all(struct io *o, int send, uint8_t *p, uint64_t n, int ms, uint64_t *done)
 {
-	uint64_t got = 0;
-	int rv = 0;
-	while (got < n) {
-		nng_iov iov = {.iov_buf = p + got, .iov_len = n - got < IO_MAX ? n - got : IO_MAX};
-		nng_aio_set_iov(aio, 1, &iov);
-		nng_aio_set_timeout(aio, ms);
-		if (send)
-			nng_stream_send(s, aio);
-		else
-			nng_stream_recv(s, aio);
-		nng_aio_wait(aio);
-		if ((rv = nng_aio_result(aio)) != 0)
-			break;
-		size_t c = nng_aio_count(aio);
-		if (c == 0) {
-			rv = NNG_ECONNSHUT;
-			break;
-		}
-		got += c;
-	}
 	if (done)
-		*done = got;
-	return rv;
+		*done = 0;
+	if (!o->aio)
+		return NNG_ENOMEM;
+	if (n == 0)
+		return 0;
+	o->send = send, o->ms = ms, o->p = p, o->n = n, o->got = 0, o->rv = 0, o->done = 0;
+	io_next(o);
+	pthread_mutex_lock(&o->mu);
+	while (!o->done)
+		pthread_cond_wait(&o->cv, &o->mu);
+	pthread_mutex_unlock(&o->mu);
+	if (done)
+		*done = o->got;
+	return o->rv;
 }
 
 /* One accepted stream: its key, then the object's bytes. */
 static void *serve_conn(void *arg)
 {
 	nng_stream *s = arg;
-	nng_aio *aio = NULL;
+	struct io io;
 	uint8_t key[32];
 	uint64_t got = 0;
-	if (nng_aio_alloc(&aio, NULL, NULL) == 0)
-		(void)io_all(s, aio, 0, key, sizeof key, KEY_MS, &got);
+	if (io_init(&io, s) == 0)
+		(void)io_all(&io, 0, key, sizeof key, KEY_MS, &got);
 	struct grant g = {0};
 	if (got == sizeof key) {
 		int64_t t = now_ms();
@@ -114,18 +171,17 @@ static void *serve_conn(void *arg)
 	if (!g.used) {
 		atomic_fetch_add(&L.refused, 1);
 	} else if (g.open(g.id, &src) == 0) {
-		if (io_all(s, aio, 1, (uint8_t *)src.p[0], src.n[0], OSTREAM_IO_MS, NULL) == 0)
-			(void)io_all(s, aio, 1, (uint8_t *)src.p[1], src.n[1], OSTREAM_IO_MS, NULL);
+		if (io_all(&io, 1, (uint8_t *)src.p[0], src.n[0], OSTREAM_IO_MS, NULL) == 0)
+			(void)io_all(&io, 1, (uint8_t *)src.p[1], src.n[1], OSTREAM_IO_MS, NULL);
 		/* unpinned before the consumer's end: a consumer that has it
 		 * all and then frees the object finds it unpinned */
 		g.close(g.id);
 		uint8_t b;
-		(void)io_all(s, aio, 0, &b, 1, END_MS, NULL); /* its end (or it closed) */
+		(void)io_all(&io, 0, &b, 1, END_MS, NULL); /* its end (or it closed) */
 	}
 	nng_stream_close(s);
+	io_fini(&io);
 	nng_stream_free(s);
-	if (aio)
-		nng_aio_free(aio);
 	pthread_mutex_lock(&L.mu);
 	L.serving--;
 	pthread_mutex_unlock(&L.mu);
@@ -269,13 +325,16 @@ ostream *ostream_dial(const char *ip, uint32_t port, const uint8_t key[32], verr
 		nng_aio_set_timeout(s->aio, DIAL_MS);
 		nng_stream_dialer_dial(d, s->aio);
 		nng_aio_wait(s->aio);
-		if ((rv = nng_aio_result(s->aio)) == 0)
+		if ((rv = nng_aio_result(s->aio)) == 0) {
 			s->s = nng_aio_get_output(s->aio, 0);
+			s->io_set = 1;
+			rv = io_init(&s->io, s->s);
+		}
 	}
 	if (d)
 		nng_stream_dialer_free(d); /* the stream it made lives on */
 	if (rv == 0)
-		rv = io_all(s->s, s->aio, 1, (uint8_t *)key, 32, KEY_MS, NULL);
+		rv = io_all(&s->io, 1, (uint8_t *)key, 32, KEY_MS, NULL);
 	if (rv != 0) {
 		verr_set(e, "cannot open the stream at %s: %s", turl, te.msg[0] ? te.msg : nng_strerror(rv));
 		ostream_close(s);
@@ -286,7 +345,7 @@ ostream *ostream_dial(const char *ip, uint32_t port, const uint8_t key[32], verr
 
 int ostream_read(ostream *s, void *p, uint64_t n, uint64_t *got, verr *e)
 {
-	int rv = io_all(s->s, s->aio, 0, p, n, OSTREAM_IO_MS, got);
+	int rv = io_all(&s->io, 0, p, n, OSTREAM_IO_MS, got);
 	if (rv == 0)
 		return 0;
 	if (rv == NNG_ECONNSHUT || rv == NNG_ECLOSED || rv == NNG_ECONNRESET)
@@ -301,8 +360,8 @@ int ostream_end(ostream *s, verr *e)
 {
 	uint8_t b = 0;
 	uint64_t got = 0;
-	(void)io_all(s->s, s->aio, 1, &b, 1, END_MS, NULL);
-	(void)io_all(s->s, s->aio, 0, &b, 1, END_MS, &got);
+	(void)io_all(&s->io, 1, &b, 1, END_MS, NULL);
+	(void)io_all(&s->io, 0, &b, 1, END_MS, &got);
 	if (got) {
 		verr_set(e, "the stream holds more than the bytes granted (oversized)");
 		return -1;
@@ -314,10 +373,12 @@ void ostream_close(ostream *s)
 {
 	if (!s)
 		return;
-	if (s->s) {
+	if (s->s)
 		nng_stream_close(s->s);
+	if (s->io_set)
+		io_fini(&s->io);
+	if (s->s)
 		nng_stream_free(s->s);
-	}
 	if (s->aio)
 		nng_aio_free(s->aio);
 	free(s);
