@@ -36,9 +36,14 @@ char *task_remote_message(const char *text)
 		m += strlen("error: ");
 	else
 		m = text;
+	/* the last " (in task 'f')" (or method, actor) of the line is where,
+	 * not what: e.message is the text before it, as in one process */
 	const char *end = eol;
-	for (const char *q = m; (q = strstr(q, " (in task '")) != NULL && q < eol; q++)
-		end = q;
+	static const char *const where[] = {" (in task '", " (in method '", " (in actor '"};
+	for (size_t w = 0; w < sizeof where / sizeof where[0]; w++)
+		for (const char *q = m; (q = strstr(q, where[w])) != NULL && q < eol; q++)
+			if (q > end || end == eol)
+				end = q;
 	return strndup(m, (size_t)(end - m));
 }
 
