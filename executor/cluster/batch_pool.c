@@ -139,6 +139,19 @@ static void run_nest(bt_pool *p, struct nest *n)
 		pthread_cond_signal(&p->cv);
 }
 
+/* Hands the outcomes a thread gathered on (without the lock; called and
+ * returns with p->mu held) and ends their group's count. */
+static void send_gathered(struct bt_pool *p, bt_recs *r)
+{
+	pthread_mutex_unlock(&p->mu);
+	p->done(p->arg, r);
+	bt_recs_fini(r);
+	bt_recs_init(r);
+	pthread_mutex_lock(&p->mu);
+	if (--p->running == 0)
+		pthread_cond_broadcast(&p->idle);
+}
+
 static void *pool_main(void *arg)
 {
 	bt_pool *p = arg;
@@ -153,13 +166,7 @@ static void *pool_main(void *arg)
 		 * gathered outcomes go now (without the lock) */
 		if (r.n > 0 && (!can_take(p) || p->stop || r.n >= BT_POOL_GROUP ||
 		                mono_us() - first >= BT_POOL_GROUP_US)) {
-			pthread_mutex_unlock(&p->mu);
-			p->done(p->arg, &r);
-			bt_recs_fini(&r);
-			bt_recs_init(&r);
-			pthread_mutex_lock(&p->mu);
-			if (--p->running == 0)
-				pthread_cond_broadcast(&p->idle);
+			send_gathered(p, &r);
 			continue;
 		}
 		while (!can_take(p) && !p->stop) {
@@ -176,13 +183,7 @@ static void *pool_main(void *arg)
 				p->ntail = NULL;
 			if (r.n > 0) {
 				/* the gathered outcomes do not wait for a nested call */
-				pthread_mutex_unlock(&p->mu);
-				p->done(p->arg, &r);
-				bt_recs_fini(&r);
-				bt_recs_init(&r);
-				pthread_mutex_lock(&p->mu);
-				if (--p->running == 0)
-					pthread_cond_broadcast(&p->idle);
+				send_gathered(p, &r);
 			}
 			run_nest(p, n);
 			continue;
