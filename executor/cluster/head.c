@@ -951,7 +951,8 @@ static size_t requeue_unstarted(struct head *h, struct link *l)
 		v[n++] = e;
 	}
 	/* ids grow with arrival: in id order, each queue keeps its order */
-	qsort(v, n, sizeof *v, by_hid);
+	if (n > 1)
+		qsort(v, n, sizeof *v, by_hid); /* (v is NULL when n is 0) */
 	struct hcall *back[2] = {NULL, NULL}, *last[2] = {NULL, NULL};
 	for (size_t k = 0; k < n; k++) {
 		struct hcall *e = v[k];

@@ -105,6 +105,7 @@ int main(int argc, char **argv)
 	if (wire_client_open(&c, url, 5000, &e) != WIRE_OK ||
 	    wire_client_handshake(c, &tok, WIRE_ROLE_CLIENT, 5000, &e) != WIRE_OK) {
 		fprintf(stderr, "remote_client: %s\n", e.msg);
+		free(buf);
 		return 2;
 	}
 	struct wire_msg m, rep;
@@ -118,6 +119,7 @@ int main(int argc, char **argv)
 		m.u.plan_put.chunk.len = (uint32_t)(len - off < PLAN_CHUNK ? len - off : PLAN_CHUNK);
 		if (wire_client_call(c, &m, &rep, T_MS, &e) != WIRE_OK) {
 			fprintf(stderr, "remote_client: the head refused the plan: %s\n", e.msg);
+			free(buf);
 			return 2;
 		}
 		wire_msg_free(&rep);
