@@ -1015,8 +1015,11 @@ static void handle_started(struct head *h, wire_server *s, uint32_t pipe, struct
 		uint64_t id = st_id_at(m->ids.data, i);
 		if (id & AC_ID_BIT)
 			continue; /* below, without fmu */
+		/* the node it is out on may start it; a second report of the same
+		 * call from that node (a report ahead raced with the call's own)
+		 * is answered as the first was */
 		struct hcall *e = bt_map_get(&h->calls, id);
-		if (e && e->l && !e->l->dead && e->l->node == m->node_id && !e->started)
+		if (e && e->l && !e->l->dead && e->l->node == m->node_id)
 			e->started = true;
 		else
 			st_ids_put(&id, 1, refused + 8 * nref++);

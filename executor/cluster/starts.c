@@ -199,6 +199,17 @@ int st_report(st_reporter *r, uint64_t id)
 	while (me.state == 0) {
 		if (r->sending) {
 			pthread_cond_wait(&r->cv, &r->mu);
+			/* taken ahead by the report in flight when this thread
+			 * came (off the line already): its answer is kept now.
+			 * Only while this thread still waits in pending: once a
+			 * sender took it along, that sender answers it. */
+			struct waiter **pp = &r->pending;
+			while (me.state == 0 && *pp && *pp != &me)
+				pp = &(*pp)->next;
+			if (me.state == 0 && *pp && (k = take_known(r, id)) != 0) {
+				*pp = me.next;
+				me.state = k;
+			}
 			continue;
 		}
 		/* this thread sends what gathered, its own call among it, and

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <pthread.h>
 #include <time.h>
 
 #include <cmocka.h>
@@ -114,6 +115,62 @@ static void test_ahead(void **state)
 	st_reporter_free(r);
 }
 
+/* a call taken ahead by the report in flight when its thread asks (so
+ * off the line, its answer not back yet) gets that answer, and is not
+ * reported a second time (the head refused a second report once) */
+struct asker { st_reporter *r; uint64_t id; int rc; };
+static void *ask(void *arg)
+{
+	struct asker *a = arg;
+	a->rc = st_report(a->r, a->id);
+	return NULL;
+}
+
+static void test_ahead_in_flight(void **state)
+{
+	(void)state;
+	reset();
+	st_reporter *r = st_reporter_new(fake_send, NULL);
+	for (uint64_t id = 1; id <= 10; id++)
+		st_expect(r, id);
+	/* back to back (each ask far sooner than twice a 20 ms round trip
+	 * after the last answer): the window ahead opens (1, 2, 4 ...) */
+	H.delay_ms = 20;
+	for (uint64_t id = 1; id <= 3; id++)
+		assert_int_equal(st_report(r, id), 0);
+	int before = H.nsends;
+	uint64_t next = 0; /* the first call still on the line */
+	for (uint64_t id = 4; id <= 10 && !next; id++) {
+		int taken = 0;
+		for (int k = 0; k < H.nsends; k++)
+			for (size_t i = 0; i < H.nsent[k]; i++)
+				taken |= H.sent[k][i] == id;
+		if (!taken)
+			next = id;
+	}
+	assert_true(next > 0 && next < 10);
+	/* its report goes slowly and takes `next + 1` along; meanwhile the
+	 * thread of `next + 1` asks */
+	H.delay_ms = 200;
+	struct asker a = {r, next, 1}, b = {r, next + 1, 1};
+	pthread_t ta, tb;
+	assert_int_equal(pthread_create(&ta, NULL, ask, &a), 0);
+	struct timespec t = {0, 50 * 1000000L};
+	nanosleep(&t, NULL);
+	assert_int_equal(pthread_create(&tb, NULL, ask, &b), 0);
+	pthread_join(ta, NULL);
+	pthread_join(tb, NULL);
+	assert_int_equal(a.rc, 0);
+	assert_int_equal(b.rc, 0);
+	int reported = 0;
+	for (int k = before; k < H.nsends; k++)
+		for (size_t i = 0; i < H.nsent[k]; i++)
+			reported += H.sent[k][i] == next + 1;
+	assert_true(H.nsent[before] > 1); /* `next + 1` went ahead with `next` */
+	assert_int_equal(reported, 1);    /* and only then */
+	st_reporter_free(r);
+}
+
 /* forgotten (the node joined again): calls reported ahead ask again */
 static void test_forget(void **state)
 {
@@ -134,6 +191,7 @@ int main(void)
 		cmocka_unit_test(test_answers),
 		cmocka_unit_test(test_none_ahead_when_slow),
 		cmocka_unit_test(test_ahead),
+		cmocka_unit_test(test_ahead_in_flight),
 		cmocka_unit_test(test_forget),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
