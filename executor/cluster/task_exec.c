@@ -434,13 +434,16 @@ static void nest_unref(nest_rec *r)
 	free(r);
 }
 
-/* j has run: its caller (or anyone waiting for any job) wakes. (not nmu) */
-static void nest_ended(cl_plan *p, nested_job *j)
+/* j has run: its caller (or anyone waiting for any job) wakes; the
+ * pool's hold on its record r (NULL: none) goes with it. (not nmu) */
+static void nest_ended(cl_plan *p, nested_job *j, nest_rec *r)
 {
 	pthread_mutex_lock(&p->nmu);
 	__atomic_store_n(&j->state, NJ_DONE, __ATOMIC_RELEASE);
 	p->nended++;
 	pthread_cond_broadcast(&p->ncv);
+	if (r)
+		nest_unref(r);
 	pthread_mutex_unlock(&p->nmu);
 }
 
@@ -480,12 +483,7 @@ static void nest_run(void *arg, int run)
 	h->out = stdout;
 	h->err = stderr;
 	give_host(p, h);
-	pthread_mutex_lock(&p->nmu);
-	__atomic_store_n(&j->state, NJ_DONE, __ATOMIC_RELEASE);
-	p->nended++;
-	pthread_cond_broadcast(&p->ncv);
-	nest_unref(r);
-	pthread_mutex_unlock(&p->nmu);
+	nest_ended(p, j, r);
 }
 
 static void nest_submit(task_host *h, nested_job *j)
@@ -538,7 +536,7 @@ static void nest_run_here(cl_plan *p, task_host *h, nested_job *j)
 	__atomic_store_n(&j->state, NJ_RUNNING, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&p->nmu);
 	task_run_job(h, j);
-	nest_ended(p, j);
+	nest_ended(p, j, NULL);
 }
 
 static int nest_await(task_host *h, nested_job *j, uint64_t deadline, bool any)
