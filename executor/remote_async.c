@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "executor/cache.h"
+#include "executor/mono_cond.h"
 #include "executor/run_obs.h"
 
 /* One call in flight (or waiting to be sent again). */
@@ -78,11 +79,7 @@ remote_async *remote_async_new(exec_node *n, const node_run *run)
 	if (!ra->local)
 		abort();
 	pthread_mutex_init(&ra->rmu, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&ra->rcv, &ca);
-	pthread_condattr_destroy(&ca);
+	mono_cond_init(&ra->rcv);
 	return ra;
 }
 

@@ -7,6 +7,7 @@
 
 #include "compiler/effects.h"
 #include "executor/interrupt.h"
+#include "executor/mono_cond.h"
 #include "executor/run_obs.h"
 #include "executor/sched.h"
 
@@ -163,11 +164,7 @@ void sched_init(sched *s, const dag *g, FILE *err)
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->work, NULL);
 	pthread_cond_init(&s->drv, NULL);
-	pthread_condattr_t ca; /* job waits' deadlines are CLOCK_MONOTONIC */
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&s->jdone, &ca);
-	pthread_condattr_destroy(&ca);
+	mono_cond_init(&s->jdone); /* job waits' deadlines are CLOCK_MONOTONIC */
 	count_nodes(s, g);
 	for (uint32_t v = 0; v < n; v++)
 		if (s->early[v] && s->pending[v] == 0)

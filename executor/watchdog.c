@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "executor/interrupt.h"
+#include "executor/mono_cond.h"
 #include "executor/watchdog.h"
 
 typedef struct watched {
@@ -35,11 +36,7 @@ static pthread_once_t bell_once = PTHREAD_ONCE_INIT;
 
 static void bell_init(void)
 {
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* deadlines are monotonic */
-	pthread_cond_init(&bell_cv, &ca);
-	pthread_condattr_destroy(&ca);
+	mono_cond_init(&bell_cv); /* deadlines are monotonic */
 }
 
 void watchdog_ring(void)

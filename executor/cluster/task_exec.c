@@ -9,6 +9,7 @@
 
 #include "batch.h"
 #include "compiler/plan.h"
+#include "executor/mono_cond.h"
 #include "executor/task_run.h"
 #include "executor/watchdog.h"
 #include "lang/diag.h"
@@ -70,11 +71,7 @@ cl_plan *cl_plan_load(const uint8_t *buf, size_t len, char **err)
 	}
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_mutex_init(&p->nmu, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&p->ncv, &ca);
-	pthread_condattr_destroy(&ca);
+	mono_cond_init(&p->ncv);
 	nest_spawner(p);
 	plan_hash(buf, len, p->hash);
 	pthread_mutex_lock(&live_mu);
