@@ -111,38 +111,20 @@ static int config(int server, nng_tls_config **out, verr *e)
 	return rv;
 }
 
-int tls_listener_setup(nng_listener l, verr *e)
-{
-	nng_tls_config *cfg;
-	int rv = config(1, &cfg, e);
-	if (rv == 0 && (rv = nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, cfg)) != 0)
-		verr_set(e, "TLS: %s", nng_strerror(rv));
-	return rv;
-}
+/* Gives one nng object its side's configuration: the four setups differ
+ * only by the side and by nng's setter for the object's type (sockets'
+ * listeners and dialers by value, byte streams' by pointer). */
+#define TLS_SETUP(name, type, server, set)                                  \
+	int name(type obj, verr *e)                                          \
+	{                                                                    \
+		nng_tls_config *cfg;                                         \
+		int rv = config(server, &cfg, e);                            \
+		if (rv == 0 && (rv = set(obj, NNG_OPT_TLS_CONFIG, cfg)) != 0) \
+			verr_set(e, "TLS: %s", nng_strerror(rv));            \
+		return rv;                                                   \
+	}
 
-int tls_dialer_setup(nng_dialer d, verr *e)
-{
-	nng_tls_config *cfg;
-	int rv = config(0, &cfg, e);
-	if (rv == 0 && (rv = nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, cfg)) != 0)
-		verr_set(e, "TLS: %s", nng_strerror(rv));
-	return rv;
-}
-
-int tls_stream_listener_setup(nng_stream_listener *l, verr *e)
-{
-	nng_tls_config *cfg;
-	int rv = config(1, &cfg, e);
-	if (rv == 0 && (rv = nng_stream_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, cfg)) != 0)
-		verr_set(e, "TLS: %s", nng_strerror(rv));
-	return rv;
-}
-
-int tls_stream_dialer_setup(nng_stream_dialer *d, verr *e)
-{
-	nng_tls_config *cfg;
-	int rv = config(0, &cfg, e);
-	if (rv == 0 && (rv = nng_stream_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, cfg)) != 0)
-		verr_set(e, "TLS: %s", nng_strerror(rv));
-	return rv;
-}
+TLS_SETUP(tls_listener_setup, nng_listener, 1, nng_listener_set_ptr)
+TLS_SETUP(tls_dialer_setup, nng_dialer, 0, nng_dialer_set_ptr)
+TLS_SETUP(tls_stream_listener_setup, nng_stream_listener *, 1, nng_stream_listener_set_ptr)
+TLS_SETUP(tls_stream_dialer_setup, nng_stream_dialer *, 0, nng_stream_dialer_set_ptr)
