@@ -71,8 +71,12 @@ bool st_needs_report(const cl_plan *p, uint32_t fn)
  * loss they fail with their node, as started ones). */
 #define ST_AHEAD_MIN 0
 #define ST_AHEAD_MAX 64
-#define ST_KNOWN_MAX 4096 /* answers kept for calls not asked for yet (in
-                           * order: a call dropped unstarted leaves its own) */
+#define ST_KNOWN_MAX 4096 /* answers kept for calls not asked for yet (the
+                           * oldest half goes when full: a call dropped
+                           * unstarted leaves its own) */
+#define KEPT_BITS 13      /* the answers' hash table: 2 × ST_KNOWN_MAX slots */
+#define KEPT_SLOTS ((size_t)1 << KEPT_BITS)
+#define AGE_CAP (2 * ST_KNOWN_MAX) /* the answers' ages, dead ones among them */
 
 struct waiter {
 	uint64_t id;
@@ -80,9 +84,20 @@ struct waiter {
 	struct waiter *next;
 };
 
+/* An answer kept, in the hash table by id (linear probing). seq tells
+ * the entry of `age` that is its own from one left by an answer taken. */
 struct known {
 	uint64_t id;
-	int ok;
+	uint32_t seq;
+	uint8_t used, ok;
+};
+
+/* The answers in the order they came (a ring): the oldest go first. An
+ * entry whose answer was taken stays until the ring is full (dead: its
+ * id is not in the table, or with another seq). */
+struct age {
+	uint64_t id;
+	uint32_t seq;
 };
 
 struct st_reporter {
@@ -94,8 +109,11 @@ struct st_reporter {
 	void *arg;
 	uint64_t *line;      /* calls expected to start, in order (a ring) */
 	size_t lh, ln, lcap;
-	struct known *known; /* answers for calls reported ahead */
+	struct known *known; /* answers for calls reported ahead, KEPT_SLOTS */
 	size_t nknown;
+	struct age *age;     /* their order, AGE_CAP */
+	size_t ah, an;
+	uint32_t seq;
 	size_t ahead;
 	uint64_t last_ns;    /* when the last answer came */
 	uint64_t rtt_ns;     /* how long it took */
@@ -129,6 +147,7 @@ void st_reporter_free(st_reporter *r)
 	pthread_cond_destroy(&r->cv);
 	free(r->line);
 	free(r->known);
+	free(r->age);
 	free(r);
 }
 
@@ -155,7 +174,9 @@ void st_forget(st_reporter *r)
 {
 	pthread_mutex_lock(&r->mu);
 	r->ln = r->lh = 0;
-	r->nknown = 0;
+	if (r->known)
+		memset(r->known, 0, KEPT_SLOTS * sizeof *r->known);
+	r->nknown = r->an = r->ah = 0;
 	r->ahead = ST_AHEAD_MIN;
 	pthread_mutex_unlock(&r->mu);
 }
@@ -172,17 +193,110 @@ static void off_line(st_reporter *r, uint64_t id)
 		}
 }
 
+/* ---- the answers kept: a hash table by id, with their ages ---------- */
+
+static size_t kept_home(uint64_t id)
+{
+	return (size_t)((id * 0x9E3779B97F4A7C15ull) >> (64 - KEPT_BITS));
+}
+
+/* id's slot, or NULL. Under mu (as all below). */
+static struct known *kept_find(st_reporter *r, uint64_t id)
+{
+	if (!r->known)
+		return NULL;
+	for (size_t i = kept_home(id);; i = (i + 1) & (KEPT_SLOTS - 1)) {
+		struct known *k = &r->known[i];
+		if (!k->used)
+			return NULL;
+		if (k->id == id)
+			return k;
+	}
+}
+
+/* Empties slot k, moving back the entries after it that probed past it
+ * (no tombstones: lookups stay short however many answers come and go). */
+static void kept_del(st_reporter *r, struct known *k)
+{
+	size_t i = (size_t)(k - r->known);
+	for (size_t j = (i + 1) & (KEPT_SLOTS - 1); r->known[j].used; j = (j + 1) & (KEPT_SLOTS - 1)) {
+		size_t h = kept_home(r->known[j].id);
+		/* j's entry may fill i when its home is not in (i, j] (cyclically) */
+		if (i <= j ? (h <= i || h > j) : (h <= i && h > j)) {
+			r->known[i] = r->known[j];
+			i = j;
+		}
+	}
+	r->known[i].used = 0;
+	r->nknown--;
+}
+
+/* Whether the age entry a is its answer's own (the answer not taken). */
+static struct known *age_live(st_reporter *r, const struct age *a)
+{
+	struct known *k = kept_find(r, a->id);
+	return k && k->seq == a->seq ? k : NULL;
+}
+
+/* Keeps the answer for id, a call reported ahead; when ST_KNOWN_MAX are
+ * kept, the oldest half goes first. */
+static void keep(st_reporter *r, uint64_t id, int ok)
+{
+	if (!r->known) {
+		r->known = calloc(KEPT_SLOTS, sizeof *r->known);
+		r->age = malloc(AGE_CAP * sizeof *r->age);
+		if (!r->known || !r->age)
+			abort();
+	}
+	struct known *k = kept_find(r, id);
+	if (!k && r->nknown == ST_KNOWN_MAX) /* the oldest: calls dropped unstarted */
+		for (size_t gone = 0; gone < ST_KNOWN_MAX / 2; r->ah = (r->ah + 1) % AGE_CAP, r->an--) {
+			struct known *o = age_live(r, &r->age[r->ah]);
+			if (o)
+				kept_del(r, o), gone++;
+		}
+	if (r->an == AGE_CAP) { /* the dead ages go (at least ST_KNOWN_MAX of them) */
+		size_t w = 0;
+		for (size_t j = 0; j < r->an; j++) {
+			struct age a = r->age[(r->ah + j) % AGE_CAP];
+			if (age_live(r, &a))
+				r->age[(r->ah + w++) % AGE_CAP] = a;
+		}
+		r->an = w;
+	}
+	if (!k) {
+		size_t i = kept_home(id);
+		while (r->known[i].used)
+			i = (i + 1) & (KEPT_SLOTS - 1);
+		k = &r->known[i];
+		*k = (struct known){.id = id, .used = 1};
+		r->nknown++;
+	}
+	k->ok = (uint8_t)ok;
+	k->seq = ++r->seq; /* an earlier age of id is dead now */
+	r->age[(r->ah + r->an++) % AGE_CAP] = (struct age){id, k->seq};
+}
+
 /* The answer kept for id, taken (1 may start, -1 must not), or 0. */
 static int take_known(st_reporter *r, uint64_t id)
 {
-	for (size_t k = 0; k < r->nknown; k++)
-		if (r->known[k].id == id) {
-			int ok = r->known[k].ok;
-			memmove(&r->known[k], &r->known[k + 1], (--r->nknown - k) * sizeof *r->known);
-			return ok ? 1 : -1;
-		}
-	return 0;
+	struct known *k = kept_find(r, id);
+	if (!k)
+		return 0;
+	int ok = k->ok;
+	kept_del(r, k);
+	return ok ? 1 : -1;
 }
+
+size_t st_kept(st_reporter *r)
+{
+	pthread_mutex_lock(&r->mu);
+	size_t n = r->nknown;
+	pthread_mutex_unlock(&r->mu);
+	return n;
+}
+
+/* ---- reporting ----------------------------------------------------------- */
 
 int st_report(st_reporter *r, uint64_t id)
 {
@@ -198,18 +312,9 @@ int st_report(st_reporter *r, uint64_t id)
 	r->pending = &me;
 	while (me.state == 0) {
 		if (r->sending) {
+			/* (taken ahead by the report in flight when this thread
+			 * came, off the line already: that report answers it) */
 			pthread_cond_wait(&r->cv, &r->mu);
-			/* taken ahead by the report in flight when this thread
-			 * came (off the line already): its answer is kept now.
-			 * Only while this thread still waits in pending: once a
-			 * sender took it along, that sender answers it. */
-			struct waiter **pp = &r->pending;
-			while (me.state == 0 && *pp && *pp != &me)
-				pp = &(*pp)->next;
-			if (me.state == 0 && *pp && (k = take_known(r, id)) != 0) {
-				*pp = me.next;
-				me.state = k;
-			}
 			continue;
 		}
 		/* this thread sends what gathered, its own call among it, and
@@ -250,15 +355,22 @@ int st_report(st_reporter *r, uint64_t id)
 			next = w->next; /* w may go once its state is set */
 			w->state = rc == 0 && !refused[j] ? 1 : -1;
 		}
-		/* the answers for the calls ahead wait for their threads */
+		/* the answers for the calls ahead go to their threads that
+		 * asked meanwhile (before another report takes them along,
+		 * which would send them again and leave this answer kept),
+		 * and wait for the others */
 		for (; j < n + na; j++) {
-			if (r->nknown == ST_KNOWN_MAX) { /* the oldest: calls dropped unstarted */
-				r->nknown = ST_KNOWN_MAX / 2;
-				memmove(r->known, r->known + ST_KNOWN_MAX / 2, r->nknown * sizeof *r->known);
+			int ok = rc == 0 && !refused[j];
+			struct waiter **pp = &r->pending;
+			while (*pp && (*pp)->id != ids[j])
+				pp = &(*pp)->next;
+			if (*pp) {
+				struct waiter *w = *pp;
+				*pp = w->next;
+				w->state = ok ? 1 : -1;
+			} else {
+				keep(r, ids[j], ok);
 			}
-			if (!r->known && !(r->known = malloc(ST_KNOWN_MAX * sizeof *r->known)))
-				abort();
-			r->known[r->nknown++] = (struct known){ids[j], rc == 0 && !refused[j]};
 		}
 		free(ids);
 		free(refused);

@@ -51,6 +51,9 @@ void st_forget(st_reporter *r);
  * may start, -1 when it must not (refused, or the head could not be
  * told). A call reported ahead answers at once. */
 int st_report(st_reporter *r, uint64_t id);
+/* How many answers are kept for calls reported ahead whose threads have
+ * not asked yet (at most 4096; tests). */
+size_t st_kept(st_reporter *r);
 
 /* ids as STARTED carries them (8 bytes each, little-endian), and back. */
 void st_ids_put(const uint64_t *ids, size_t n, uint8_t *out);
