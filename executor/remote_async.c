@@ -8,7 +8,7 @@
 #include <time.h>
 
 #include "executor/cache.h"
-#include "executor/mono_cond.h"
+#include "executor/mono_clock.h"
 #include "executor/run_obs.h"
 
 /* One call in flight (or waiting to be sent again). */
@@ -50,13 +50,6 @@ struct remote_async {
 	bool rstarted, rstop;
 	pthread_t rth;
 };
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 remote_async *remote_async_new(exec_node *n, const node_run *run)
 {
@@ -155,7 +148,7 @@ static void on_done(void *arg, int rc, value res, char *err, char *node, char *o
 static void *resend_main(void *arg);
 static void resend_later(remote_async *ra, acall *c)
 {
-	c->due = mono_ns() + 50 * 1000000ull * (uint64_t)c->lost;
+	c->due = mono_now_ns() + 50 * 1000000ull * (uint64_t)c->lost;
 	pthread_mutex_lock(&ra->rmu);
 	c->next = ra->resend;
 	ra->resend = c;
@@ -197,7 +190,7 @@ static void *resend_main(void *arg)
 		for (acall **p = &ra->resend; *p; p = &(*p)->next)
 			if ((*p)->due < (*first)->due)
 				first = p;
-		uint64_t now = mono_ns(), due = (*first)->due;
+		uint64_t now = mono_now_ns(), due = (*first)->due;
 		if (now < due) {
 			struct timespec ts = {(time_t)(due / 1000000000u), (long)(due % 1000000000u)};
 			pthread_cond_timedwait(&ra->rcv, &ra->rmu, &ts);

@@ -7,7 +7,7 @@
 
 #include "compiler/effects.h"
 #include "executor/interrupt.h"
-#include "executor/mono_cond.h"
+#include "executor/mono_clock.h"
 #include "executor/run_obs.h"
 #include "executor/sched.h"
 

@@ -9,7 +9,7 @@
 #include <time.h>
 
 #include "executor/interrupt.h"
-#include "executor/mono_cond.h"
+#include "executor/mono_clock.h"
 #include "executor/watchdog.h"
 
 typedef struct watched {
@@ -48,18 +48,11 @@ void watchdog_ring(void)
 	pthread_mutex_unlock(&bell_mu);
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* Cancels the hosts whose deadline has passed (all of them once the run
  * is cancelled); the earliest deadline still to come, or 0. */
 static uint64_t check(watchdog *wd)
 {
-	uint64_t t = now_ns(), next = 0;
+	uint64_t t = mono_now_ns(), next = 0;
 	bool all = run_cancelled(); /* SIGINT/SIGTERM: every call stops */
 	pthread_mutex_lock(&wd->mu);
 	for (int j = 0; j < wd->n; j++) {

@@ -9,7 +9,7 @@
 
 #include "batch.h"
 #include "compiler/plan.h"
-#include "executor/mono_cond.h"
+#include "executor/mono_clock.h"
 #include "executor/task_run.h"
 #include "executor/watchdog.h"
 #include "lang/diag.h"

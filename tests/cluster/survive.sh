@@ -26,6 +26,8 @@
 #  - a task with effects on a killed worker is not re-run: a clear error
 #    naming the task and the node, saying to mark it @idempotent; the
 #    same task printing and marked @idempotent is re-run: exit 0;
+#  - a worker that reports each task call's start twice (FLOW_TEST_STARTS_TWICE,
+#    a test hook): the head accepts the second report, every call runs once;
 #  - tasks with effects queued (not started) on a killed worker run on
 #    another node, each effect once (files counted); the one it had
 #    started fails naming the task and the node (queued.flow);
@@ -486,6 +488,30 @@ grep -q "task calls\? with effects that node $id (host2) had not started: placed
 restart_worker 2 4 && ok || bad "a fresh worker on host2 did not join"
 }
 
+case_twice() {
+# ---- a task call's start reported twice by its node: accepted ----
+# The worker on host2 reports each task call's start again at once
+# (FLOW_TEST_STARTS_TWICE, a test hook), as a report ahead racing with
+# the call's own would: the head accepts a start reported again by the
+# node the call is out on (it refused it once: 'the head did not accept
+# this call's start'), so every call runs, once.
+local id rc n
+kill_worker 2
+FLOW_TEST_STARTS_TWICE=1 restart_worker 2 4 || bad "a worker on host2 with the hook did not join"
+id=$(worker_id 2)
+mkdir -p "$tmp/twice"
+rm -f "$tmp/twice"/*
+frun -p dir="$tmp/twice" -p n=8 queued.flow >"$tmp/tw.out" 2>"$tmp/tw.err"
+rc=$?
+[ $rc = 0 ] && grep -qx 'done: 8 failed: \[\]' "$tmp/tw.out" && ok ||
+	bad "starts reported twice: exit $rc: $(cat "$tmp/tw.out") $(head -5 "$tmp/tw.err")"
+n=$(ls "$tmp/twice" | grep -c -- "-node$id\$")
+[ "$n" -ge 1 ] && ok || bad "host2 (node $id) ran none of the calls: $(ls "$tmp/twice" | tr '\n' ' ')"
+[ "$(ls "$tmp/twice" | wc -l)" = 8 ] && ok || bad "not one effect per call: $(ls "$tmp/twice" | tr '\n' ' ')"
+kill_worker 2
+restart_worker 2 4 && ok || bad "a fresh worker on host2 did not join"
+}
+
 case_idempotent() {
 # ---- the same task, printing, marked @idempotent: re-run, exit 0 ----
 # (its unmarked twin is case effects: a clear error naming task and node)
@@ -926,7 +952,7 @@ wait_until 10 grep -q "Flow head started" "$tmp/head2.out" && ok || bad "a fresh
 # SURVIVE_CASES="loss" (names of the case_ functions above, in order;
 # default: all) runs only those, on a fresh cluster: e.g. the loss case
 # alone in a loop under an ASan build (docs/faults.md)
-all_cases="kill partition busy hload slow loss drain chaos effects queued idempotent lineage argloss nested actorloss actorqueue argtext unsendable rejoin headloss"
+all_cases="kill partition busy hload slow loss drain chaos effects queued twice idempotent lineage argloss nested actorloss actorqueue argtext unsendable rejoin headloss"
 for c in ${SURVIVE_CASES:-$all_cases}; do
 	grep -qw "$c" <<<"$all_cases" || { bad "no case '$c' (cases: $all_cases)"; continue; }
 	"case_$c"

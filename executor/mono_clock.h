@@ -1,18 +1,27 @@
-/* mono_cond.h - condition variables whose timed waits use CLOCK_MONOTONIC
- * (header only).
+/* mono_clock.h - CLOCK_MONOTONIC: the time now, and condition variables
+ * whose timed waits use it (header only).
  *
  * Deadlines in the executor are CLOCK_MONOTONIC (a wall clock set back
  * must not stretch a wait), and pthread_cond_timedwait measures against
  * the clock its condition variable was made with: CLOCK_REALTIME unless
  * asked. Every condition variable waited on with such a deadline is made
- * here.
+ * by mono_cond_init.
  *
  * Ownership: cv is the caller's; destroy it with pthread_cond_destroy. */
-#ifndef FLOW_MONO_COND_H
-#define FLOW_MONO_COND_H
+#ifndef FLOW_MONO_CLOCK_H
+#define FLOW_MONO_CLOCK_H
 
 #include <pthread.h>
+#include <stdint.h>
 #include <time.h>
+
+/* CLOCK_MONOTONIC now, in ns. */
+static inline uint64_t mono_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 static inline void mono_cond_init(pthread_cond_t *cv)
 {
