@@ -35,6 +35,20 @@ iperf() { # extra iperf3 args; prints MB/s received
 	run 1 iperf3 -c "$(host_ip 2)" -n 1G -J "$@" |
 		/usr/bin/python3 -c 'import json,sys; print("%.1f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 8e6))'
 }
+stop_daemons() {
+	bench_kill_daemons TERM
+	for _ in $(seq 100); do
+		alive=0
+		for f in "$tmp"/h*/.flow/run/*.pid; do
+			[ -f "$f" ] && kill -0 "$(cut -d' ' -f1 "$f" 2>/dev/null)" 2>/dev/null && alive=1
+		done
+		[ "$alive" = 0 ] && break
+		sleep 0.1
+	done
+	bench_kill_daemons KILL
+	wait
+	rm -f "$tmp"/h*/.flow/run/*.pid
+}
 iperf_pair() { # sets ip12 ip21: iperf3 medians of 3 each way, now
 	echo "== iperf3, 1 GiB over TCP between host1 and host2 (median of 3); load average $(cut -d' ' -f1-3 /proc/loadavg)"
 	run 2 iperf3 -s -D -I "$tmp/iperf.pid" >/dev/null 2>&1
@@ -45,6 +59,70 @@ iperf_pair() { # sets ip12 ip21: iperf3 medians of 3 each way, now
 	echo "iperf3 host1 -> host2: $ip12 MB/s; host2 -> host1: $ip21 MB/s"
 }
 
+flow_move() { # dir log: one run; prints "pull_MB/s whole_s"
+	local t0 t1 out
+	t0=$(now)
+	out=$(run 1 env FLOW_OBJECT_LOG=1 "$flow" run --address "$head_addr" --token-file "$tmp/token" \
+		-p n="$n" -p dir="$1" "$here/transfer.flow" 2>"$tmp/client.err")
+	t1=$(now)
+	[ "$out" = "$n" ] || {
+		echo "wrong output: $out $(cat "$tmp/client.err")"; echo "--- worker:"; tail -5 "$tmp/w2.err"
+		echo "--- head:"; tail -5 "$tmp/head.out"
+	} >&2
+	local rate
+	rate=$(grep -h "pulled object" "$2" | tail -1 | sed -E 's/.*\(([0-9.]+) MB\/s\).*/\1/')
+	cpu=$(grep -h "pulled object" "$2" | tail -1 | grep -oE 'cpu [0-9.]+' | cut -d' ' -f2)
+	echo "  dir $1: pull ${rate:-failed} MB/s (consumer CPU ${cpu:-?} s), whole run $(echo "$t1 - $t0" | bc -l) s" >&2
+	echo "${rate:-0} $(echo "$t1 - $t0" | bc -l) ${cpu:-99}"
+}
+warm_median() { # "rate whole cpu" lines: "K of N warm, median R MB/s"
+	# warm: the consumer's CPU under 1.5 s per GiB (cold runs take 2-4 s:
+	# the memory it maps had gone back to the host; bench/README.md)
+	local w
+	w=$(awk -v n="$n" '$3 * 1073741824 / (8 * n) < 1.5 { print $1 }' <<<"$1")
+	printf '%s of %s warm, median %s MB/s' "$(grep -c . <<<"$w")" "$(grep -c . <<<"$1")" \
+		"$(bench_median <<<"$w")"
+}
+paired() { # K rounds, the client alternating between builds[0] and builds[1]
+	build=${builds[0]}
+	flow=$build/cli/flow
+	iperf_pair
+	bench_start_head 0
+	run 2 env FLOW_OBJECT_LOG=1 "$flow" start --address "$head_addr" --block --cpus 1 \
+		--token-file "$tmp/token" >"$tmp/w2.out" 2>"$tmp/w2.err" &
+	for _ in $(seq 50); do bench_alive 2 && break; sleep 0.1; done
+	echo "== result pulls, daemons of ${builds[0]}, the client alternating (A: ${builds[0]}, B: ${builds[1]}); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+	local a b ra=() rb=() ratios=() ca cb wa=() wb=()
+	for k in $(seq "$PAIRED"); do
+		flow=${builds[0]}/cli/flow
+		a=$(flow_move 0 "$tmp/client.err" 2>"$tmp/move.err")
+		ca=$(awk '{print $3}' <<<"$a") a=$(awk '{print $1}' <<<"$a")
+		grep -v '^  dir' "$tmp/move.err" >&2
+		flow=${builds[1]}/cli/flow
+		b=$(flow_move 0 "$tmp/client.err" 2>"$tmp/move.err")
+		cb=$(awk '{print $3}' <<<"$b") b=$(awk '{print $1}' <<<"$b")
+		grep -v '^  dir' "$tmp/move.err" >&2
+		echo "  round $k: A $a MB/s (CPU $ca s), B $b MB/s (CPU $cb s); load $(cut -d' ' -f1 /proc/loadavg)"
+		ra+=("$a") rb+=("$b") ratios+=("$(echo "$b / $a" | bc -l)")
+		# warm: the client's CPU under 1.5 s per GiB (cold runs take 2-4 s)
+		[ -n "$ca" ] && [ "$(echo "$ca * 1073741824 / (8 * $n) < 1.5" | bc -l)" = 1 ] && wa+=("$a")
+		[ -n "$cb" ] && [ "$(echo "$cb * 1073741824 / (8 * $n) < 1.5" | bc -l)" = 1 ] && wb+=("$b")
+	done
+	printf 'result pull medians: A %s MB/s (%.2fx iperf3), B %s MB/s (%.2fx iperf3); median B/A %.2f\n' \
+		"$(printf '%s\n' "${ra[@]}" | bench_median)" "$(echo "$(printf '%s\n' "${ra[@]}" | bench_median) / $ip21" | bc -l)" \
+		"$(printf '%s\n' "${rb[@]}" | bench_median)" "$(echo "$(printf '%s\n' "${rb[@]}" | bench_median) / $ip21" | bc -l)" \
+		"$(printf '%s\n' "${ratios[@]}" | bench_median)"
+	printf 'warm runs only (the destination memory still backed: client CPU under 1.5 s per GiB): A %s of %s, median %s MB/s; B %s of %s, median %s MB/s\n' \
+		"${#wa[@]}" "$PAIRED" "$( ((${#wa[@]})) && printf '%s\n' "${wa[@]}" | bench_median)" \
+		"${#wb[@]}" "$PAIRED" "$( ((${#wb[@]})) && printf '%s\n' "${wb[@]}" | bench_median)"
+	flow=${builds[0]}/cli/flow
+	stop_daemons
+}
+
+if [ -n "${PAIRED:-}" ] && [ "${#builds[@]}" = 2 ]; then
+	paired
+	exit 0
+fi
 # What bounds a pull here: the consumer lands the object in a tensor of
 # fresh memory, and on a paravirtualised machine mapping fresh pages (the
 # kernel zeroing them, the host backing them again once the guest gave
@@ -77,22 +155,6 @@ run 2 env FLOW_OBJECT_LOG=1 "$flow" start --address "$head_addr" --block --cpus 
 	--token-file "$tmp/token" >"$tmp/w2.out" 2>"$tmp/w2.err" &
 for _ in $(seq 50); do bench_alive 2 && break; sleep 0.1; done
 
-flow_move() { # dir log: one run; prints "pull_MB/s whole_s"
-	local t0 t1 out
-	t0=$(now)
-	out=$(run 1 env FLOW_OBJECT_LOG=1 "$flow" run --address "$head_addr" --token-file "$tmp/token" \
-		-p n="$n" -p dir="$1" "$here/transfer.flow" 2>"$tmp/client.err")
-	t1=$(now)
-	[ "$out" = "$n" ] || {
-		echo "wrong output: $out $(cat "$tmp/client.err")"; echo "--- worker:"; tail -5 "$tmp/w2.err"
-		echo "--- head:"; tail -5 "$tmp/head.out"
-	} >&2
-	local rate
-	rate=$(grep -h "pulled object" "$2" | tail -1 | sed -E 's/.*\(([0-9.]+) MB\/s\).*/\1/')
-	cpu=$(grep -h "pulled object" "$2" | tail -1 | grep -oE 'cpu [0-9.]+' | cut -d' ' -f2)
-	echo "  dir $1: pull ${rate:-failed} MB/s (consumer CPU ${cpu:-?} s), whole run $(echo "$t1 - $t0" | bc -l) s" >&2
-	echo "$rate $(echo "$t1 - $t0" | bc -l)"
-}
 echo "== Flow ($build): a 1 GiB tensor ($n float64), median of 3; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 res=$(for _ in 1 2 3; do flow_move 0 "$tmp/client.err"; done)
 r21=$(awk '{print $1}' <<<"$res" | bench_median)
@@ -104,20 +166,10 @@ printf 'result, host2 -> host1 (pulled by the client): %s MB/s = %.2fx iperf3; w
 	"$r21" "$(echo "$r21 / $ip21" | bc -l)" "$w21"
 printf 'argument, host1 -> host2 (pulled by the worker): %s MB/s = %.2fx iperf3; whole run %.2f s\n' \
 	"$r12" "$(echo "$r12 / $ip12" | bc -l)" "$w12"
+echo "warm runs only: result $(warm_median "$res"); argument $(warm_median "$arg")"
 printf 'against making the tensor on one host, cold (%.1f MB/s): result %.2fx, argument %.2fx\n' \
 	"$mkcr" "$(echo "$r21 / $mkcr" | bc -l)" "$(echo "$r12 / $mkcr" | bc -l)"
-bench_kill_daemons TERM
-for _ in $(seq 100); do
-	alive=0
-	for f in "$tmp"/h*/.flow/run/*.pid; do
-		[ -f "$f" ] && kill -0 "$(cut -d' ' -f1 "$f" 2>/dev/null)" 2>/dev/null && alive=1
-	done
-	[ "$alive" = 0 ] && break
-	sleep 0.1
-done
-bench_kill_daemons KILL
-wait
-rm -f "$tmp"/h*/.flow/run/*.pid
+stop_daemons
 }
 
 for b in "${builds[@]}"; do
