@@ -18,7 +18,8 @@
 # DASK_N (default 10000): the size Dask runs (at ~300 tasks/s, 100000
 # would take about 5 minutes a run). RT_CALLS (default 2000): calls per
 # round trip run. RT_ONLY=1: only the round trips. RT_PERF=1 (with perf):
-# the client's context switches and CPU time per call too.
+# the client's context switches and CPU time per call too, and the two
+# workers' context switches per call (their threads' counts in /proc).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 prog=cluster/run.sh
@@ -48,6 +49,18 @@ start_cluster() { # head cpus
 			>"$tmp/w$i.out" 2>&1 &
 	done
 	for _ in $(seq 50); do bench_alive 3 && break; sleep 0.1; done
+}
+
+# the context switches of the two workers' threads so far (RT_PERF: the
+# worker's side of a direct call; start-up and heartbeats included)
+worker_switches() {
+	local f t=0
+	for f in "$tmp"/h2/.flow/run/*.pid "$tmp"/h3/.flow/run/*.pid; do
+		[ -f "$f" ] || continue
+		t=$((t + $(cat /proc/"$(cut -d' ' -f1 "$f")"/task/*/status 2>/dev/null |
+			awk '/ctxt_switches/ { s += $2 } END { print s + 0 }')))
+	done
+	echo "$t"
 }
 
 # stops this build's daemons and makes the hosts afresh for the next
@@ -119,11 +132,15 @@ for r in $(seq "$rt_runs"); do
 		[ -n "${RT_PERF:-}" ] && command -v perf >/dev/null &&
 			pst=(perf stat -x, -e context-switches,task-clock -o "$tmp/rt.perf")
 		rm -f "$tmp/rt.perf"
+		ws0=$(worker_switches)
 		run 1 ${pst[@]+"${pst[@]}"} "$flow" run --address "$head_addr" --token-file "$tmp/token" \
 			--stats -p n="$rt_calls" "$here/../par/roundtrip/task.flow" 2>"$tmp/rt.err" >/dev/null
+		ws1=$(worker_switches)
 		awk -v n="$rt_calls" '$1 == "run" { printf "%.1f us per round trip (run phase %s ms)", $2 * 1000 / n, $2 }' "$tmp/rt.err"
 		[ -f "$tmp/rt.perf" ] && awk -F, -v n="$rt_calls" '$3 == "context-switches" { cs = $1 }
 			$3 == "task-clock" { cpu = $1 } END { printf "; client: %.1f context switches, %.0f us CPU per call", cs / n, cpu * 1000 / n }' "$tmp/rt.perf"
+		[ -n "${RT_PERF:-}" ] && awk -v a="$ws0" -v b="$ws1" -v n="$rt_calls" \
+			'BEGIN { printf "; workers: %.1f context switches per call", (b - a) / n }'
 		echo
 		restart_hosts
 	done

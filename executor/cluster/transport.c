@@ -1044,7 +1044,27 @@ struct call_sync {
 	nng_ctx ctx;
 	nng_aio *aio;
 	int receiving;
+	nng_aio *saio; /* send_now's */
 };
+
+/* Hands a request to nng on saio (no callback, no time to wait): req
+ * takes it at once when a connection is ready for it, else fails it at
+ * once (NNG_ETIMEDOUT: none ready; msg still ours). 1: taken. Taken so,
+ * the send's end wakes none of nng's threads, and the caller posts the
+ * receive itself; before, every request's send ended in a callback on
+ * one of nng's threads that only posted the receive (a thread hand-off
+ * per request). Not taken, the request goes as before (a send that waits
+ * for a connection, its receive chained by the callback). */
+static int send_now(nng_ctx ctx, nng_aio *saio, nng_msg *msg)
+{
+	nng_aio_set_timeout(saio, NNG_DURATION_ZERO);
+	nng_aio_set_msg(saio, msg);
+	nng_ctx_send(ctx, saio);
+	nng_aio_wait(saio); /* it has ended: no time to wait */
+	int rv = nng_aio_result(saio);
+	nng_aio_set_msg(saio, NULL);
+	return rv == 0;
+}
 
 static void call_done(void *arg)
 {
@@ -1120,14 +1140,21 @@ static int call_on(wire_client *c, nng_ctx ctx, nng_aio *aio, struct call_sync *
 		verr_set(e, "out of memory");
 		goto out;
 	}
-	nng_aio_set_msg(aio, msg);
 	pthread_mutex_lock(&cs->mu);
 	cs->ctx = ctx;
 	cs->aio = aio;
 	cs->receiving = 0;
 	pthread_mutex_unlock(&cs->mu);
 	test_send_delay();
-	nng_ctx_send(ctx, aio);
+	if (cs->saio && send_now(ctx, cs->saio, msg)) {
+		pthread_mutex_lock(&cs->mu);
+		cs->receiving = 1;
+		pthread_mutex_unlock(&cs->mu);
+		nng_ctx_recv(ctx, aio);
+	} else {
+		nng_aio_set_msg(aio, msg);
+		nng_ctx_send(ctx, aio);
+	}
 	/* the send, then the receive (call_done); once done, aio may be
 	 * used again even while call_done is still returning (nng counts a
 	 * task busy per operation begun) */
@@ -1190,10 +1217,15 @@ static int call_frame(wire_client *c, const void *frame, size_t n, struct wire_m
 	}
 	if (nng_aio_alloc(&aio, call_done, &cs) != 0)
 		verr_set(e, "out of memory");
-	else
+	else {
+		if (nng_aio_alloc(&cs.saio, NULL, NULL) != 0)
+			cs.saio = NULL; /* then sent as before */
 		rc = call_on(c, ctx, aio, &cs, frame, n, rep, timeout_ms, e, keep);
+	}
 	if (aio)
 		nng_aio_free(aio); /* waits for its callback */
+	if (cs.saio)
+		nng_aio_free(cs.saio);
 	nng_ctx_close(ctx);
 	pthread_mutex_destroy(&cs.mu);
 	pthread_cond_destroy(&cs.cv);
@@ -1223,6 +1255,8 @@ wire_caller *wire_caller_new(void)
 		free(k);
 		return NULL;
 	}
+	if (nng_aio_alloc(&k->cs.saio, NULL, NULL) != 0)
+		k->cs.saio = NULL; /* then sent as before */
 	return k;
 }
 
@@ -1251,6 +1285,8 @@ void wire_caller_free(wire_caller *k)
 	if (!k)
 		return;
 	nng_aio_free(k->aio); /* waits for its callback */
+	if (k->cs.saio)
+		nng_aio_free(k->cs.saio);
 	if (k->c)
 		nng_ctx_close(k->ctx);
 	pthread_mutex_destroy(&k->cs.mu);
@@ -1263,6 +1299,7 @@ struct wire_acall {
 	uint32_t sock;
 	nng_ctx ctx;
 	nng_aio *aio;
+	nng_aio *saio;     /* send_now's (NULL: every send as before) */
 	int receiving;     /* the send went: the reply is awaited */
 	_Atomic int rv;    /* the last failure's nng code (wire_acall_settle) */
 	wire_acall_fn fn;
@@ -1324,6 +1361,8 @@ wire_acall *wire_acall_new(wire_acall_fn fn, void *arg)
 		free(a);
 		return NULL;
 	}
+	if (nng_aio_alloc(&a->saio, NULL, NULL) != 0)
+		a->saio = NULL;
 	return a;
 }
 
@@ -1345,9 +1384,15 @@ int wire_acall_start(wire_acall *a, wire_client *c, const void *frame, size_t n,
 		verr_set(e, "out of memory");
 		return WIRE_EIO;
 	}
+	test_send_delay();
+	if (a->saio && send_now(a->ctx, a->saio, msg)) {
+		/* taken: the receive's end is acall_done's */
+		a->receiving = 1;
+		nng_ctx_recv(a->ctx, a->aio);
+		return WIRE_OK;
+	}
 	a->receiving = 0;
 	nng_aio_set_msg(a->aio, msg);
-	test_send_delay();
 	nng_ctx_send(a->ctx, a->aio); /* its end is acall_done's, never this thread's */
 	return WIRE_OK;
 }
@@ -1368,6 +1413,8 @@ void wire_acall_free(wire_acall *a)
 	if (!a)
 		return;
 	nng_aio_free(a->aio); /* stops it: waits for acall_done */
+	if (a->saio)
+		nng_aio_free(a->saio);
 	if (a->c)
 		nng_ctx_close(a->ctx);
 	free(a);

@@ -119,11 +119,104 @@ static void test_request_on_closed_connection(void **state)
 	}
 }
 
+/* A server that answers every request with OK, one at a time. */
+static void *answer(void *arg)
+{
+	struct srv *v = arg;
+	while (!__atomic_load_n(&v->stop, __ATOMIC_ACQUIRE)) {
+		struct wire_msg m;
+		uint32_t pipe;
+		if (wire_server_recv(v->s, &m, &pipe, NULL, 0, 20) == WIRE_OK) {
+			struct wire_msg ok = {.kind = WM_OK};
+			wire_server_reply(v->s, &ok);
+			wire_msg_free(&m);
+		}
+	}
+	return NULL;
+}
+
+struct pair {
+	int got, bad; /* atomic */
+};
+
+static void pair_done(void *arg, int rc, struct wire_msg *rep, const char *why)
+{
+	(void)why;
+	struct pair *q = arg;
+	if (rc == WIRE_OK) {
+		if (rep->kind != WM_OK)
+			__atomic_add_fetch(&q->bad, 1, __ATOMIC_RELEASE);
+		wire_msg_free(rep);
+	} else {
+		__atomic_add_fetch(&q->bad, 1, __ATOMIC_RELEASE);
+	}
+	__atomic_add_fetch(&q->got, 1, __ATOMIC_RELEASE);
+}
+
+/* Both ways a request is handed to nng (transport.c, send_now): taken at
+ * once (a lone request, as a synchronous round trip's), or refused at
+ * once because the connection is still writing the one before (two
+ * requests back to back) and then sent as before: every request gets
+ * its own answer, once. Then a call on a closed connection fails rather
+ * than waiting for a new one. */
+static void test_requests_taken_at_once_or_not(void **state)
+{
+	(void)state;
+	auth_token tok = {.len = 40};
+	memset(tok.key, 'r', 40);
+	struct srv v = {0};
+	verr e;
+	assert_int_equal(wire_server_open(&v.s, "tcp://127.0.0.1:0", &tok, &e), 0);
+	char url[64];
+	snprintf(url, sizeof url, "tcp://127.0.0.1:%d", wire_server_port(v.s));
+	pthread_t th;
+	pthread_create(&th, NULL, answer, &v);
+	wire_client *c;
+	assert_int_equal(wire_client_open(&c, url, 2000, &e), WIRE_OK);
+	assert_int_equal(wire_client_handshake(c, &tok, WIRE_ROLE_HEAD, 2000, &e), WIRE_OK);
+	struct wire_msg req = {.kind = WM_STATUS}, rep;
+	for (int i = 0; i < 100; i++) {
+		assert_int_equal(wire_client_call(c, &req, &rep, 5000, &e), WIRE_OK);
+		assert_int_equal(rep.kind, WM_OK);
+		wire_msg_free(&rep);
+	}
+	sbuf b;
+	sbuf_init(&b);
+	assert_int_equal(wire_encode(&req, &b, &e), WIRE_OK);
+	struct pair q = {0};
+	wire_acall *a1 = wire_acall_new(pair_done, &q), *a2 = wire_acall_new(pair_done, &q);
+	assert_non_null(a1);
+	assert_non_null(a2);
+	for (int i = 0; i < 100; i++) {
+		int want = 2 * (i + 1);
+		assert_int_equal(wire_acall_start(a1, c, b.data, b.len, &e), WIRE_OK);
+		assert_int_equal(wire_acall_start(a2, c, b.data, b.len, &e), WIRE_OK);
+		for (int k = 0; k < 5000 && __atomic_load_n(&q.got, __ATOMIC_ACQUIRE) < want; k++)
+			usleep(1000);
+		assert_int_equal(__atomic_load_n(&q.got, __ATOMIC_ACQUIRE), want);
+	}
+	assert_int_equal(__atomic_load_n(&q.bad, __ATOMIC_ACQUIRE), 0);
+	wire_acall_free(a1);
+	wire_acall_free(a2);
+	sbuf_fini(&b);
+	/* the server goes: a call made then fails, it does not wait */
+	__atomic_store_n(&v.stop, 1, __ATOMIC_RELEASE);
+	pthread_join(th, NULL);
+	wire_server_close(v.s);
+	int gone = 0;
+	for (int i = 0; i < 2000 && !(gone = wire_client_lost(c)); i++)
+		usleep(1000);
+	assert_true(gone);
+	assert_int_not_equal(wire_client_call(c, &req, &rep, 60000, &e), WIRE_OK);
+	wire_client_close(c);
+}
+
 int main(void)
 {
 	wire_log_set_name("test_pump");
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_request_on_closed_connection),
+		cmocka_unit_test(test_requests_taken_at_once_or_not),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
