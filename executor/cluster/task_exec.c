@@ -559,6 +559,17 @@ static int proto_of(const cl_plan *p, const bc_proto *task)
 	return -1;
 }
 
+/* May j run again (effect-free or @idempotent, deeply)? Asked only
+ * when its node was lost. */
+static bool rerunnable(const cl_plan *p, const nested_job *j)
+{
+	int *blk = effects_rerun_blockers(p->prog);
+	int fn = proto_of(p, j->task);
+	bool ok = fn >= 0 && blk[fn] < 0;
+	free(blk);
+	return ok;
+}
+
 /* The spilled call r came back (d, or NULL: the link was lost): settled
  * here, on the spill link's thread, with a host of its own printing to
  * its caller's capture, as a pool thread's run would; or handed back to
@@ -591,19 +602,21 @@ static void nest_spilled(void *arg, struct wire_done *d)
 	if (d) {
 		switch (d->ok) {
 		case WIRE_DONE_OK: {
-			/* a large result stays on its holder: pulled now */
-			value l = list_new(1), out;
-			list_append_take(l, val_hold(d->result));
+			/* a large result stays on its holder: pulled now, and freed
+			 * there (used once) */
 			verr e;
-			if (obj_import_args(l, &out, &e) == 0) {
+			int irc = obj_import(d->result, 1, &res, &e);
+			if (irc == 0) {
 				rc = 0;
-				res = val_hold(list_get(out, 0));
-				val_rele(out);
-			} else if (asprintf(&err, "cannot fetch the result of task '%s' from %s: %s",
-			                    j->task->name, d->node ? d->node : "its node", e.msg) < 0) {
-				err = NULL;
+			} else if (irc == -2 && rerunnable(p, j)) {
+				here = true; /* its holder was lost: made again here */
+				res = v_none();
+			} else {
+				res = v_none();
+				if (asprintf(&err, "cannot fetch the result of task '%s' from %s: %s",
+				             j->task->name, d->node ? d->node : "its node", e.msg) < 0)
+					err = NULL;
 			}
-			val_rele(l);
 			break;
 		}
 		case WIRE_DONE_FAILED:
@@ -615,10 +628,7 @@ static void nest_spilled(void *arg, struct wire_done *d)
 			break;
 		case WIRE_DONE_LOST: {
 			/* as a re-run of its caller would: here, when that is safe */
-			int *blk = effects_rerun_blockers(p->prog);
-			int fn = proto_of(p, j->task);
-			here = fn >= 0 && blk[fn] < 0;
-			free(blk);
+			here = rerunnable(p, j);
 			if (!here) {
 				rc = TASK_REMOTE_NODE_LOST;
 				if (asprintf(&err, "%s; task '%s' has effects and may have started there, so it "
