@@ -748,10 +748,8 @@ static void nest_submit(task_host *h, nested_job *j)
 	if (pool && nest_spill(p, r, pool))
 		return;
 	if (pool) {
-		pthread_mutex_lock(&p->nmu);
-		r->counted = true;
+		r->counted = true; /* no lock: r is this thread's until queued */
 		nest_queued++;
-		pthread_mutex_unlock(&p->nmu);
 		bt_pool_nest(pool, nest_run, r);
 	} else {
 		nest_run(r, 0); /* not a pool's thread: its caller runs it */
