@@ -175,6 +175,12 @@ static value remote_outcome(task_host *sh, const bc_proto *task, const bc_progra
 	return f;
 }
 
+value task_remote_outcome(task_host *sh, const bc_proto *task, const bc_program *prog, span where,
+                          int rc, value res, char *err)
+{
+	return remote_outcome(sh, task, prog, where, rc, res, err);
+}
+
 /* The index of task in prog's protos, or -1. */
 static int proto_index(const bc_program *prog, const bc_proto *task)
 {

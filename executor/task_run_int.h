@@ -100,6 +100,13 @@ int task_get(flow_vm *vm, value fut, value *out);
 void task_print_remote(task_host *sh, const char *node, const char *text);
 /* The bare message of a remote call's report; malloc'd. */
 char *task_remote_message(const char *text);
+/* The outcome future of a call run on another node that ended with rc
+ * (task_remote.run's 0, 1, TASK_REMOTE_TIMEOUT or -1, or
+ * TASK_REMOTE_NODE_LOST; res and err consumed), its failure reported on
+ * sh as an inline one's, at `where`: also a nested call that spilled to
+ * another node (executor/cluster/task_exec.c). */
+value task_remote_outcome(task_host *sh, const bc_proto *task, const bc_program *prog, span where,
+                          int rc, value res, char *err);
 /* Runs a DAG node's task call (a: resolved, frozen; borrowed) through
  * sh->remote. Returns 0 with *out (its outcome future), or -1 when it
  * must run here. */

@@ -3,8 +3,10 @@
 # test): a head offering no CPUs and one worker with --cpus 2 (namespace
 # hosts); nested_fan.flow (a body fanning out 8 CPU-bound calls) and
 # nested_tiny.flow (a body making 20,000 tiny calls, each waited for at
-# once). Prints each program's `flow run --address --stats` run phase, ms,
-# median of RUNS (default 3). -b BEFORE_BUILD: paired runs, taking turns
+# once); then nested_spill: nested_fan.flow again on a head offering no
+# CPUs and two workers with --cpus 1 (a fan-out from a busy node: its
+# calls spill to the other worker). Prints each program's `flow run
+# --address --stats` run phase, ms, median of RUNS (default 3). -b BEFORE_BUILD: paired runs, taking turns
 # with another build (each on a cluster started afresh). Needs root.
 # Usage: bench/cluster/nested.sh [-b BEFORE_BUILD] [BUILD_DIR]
 set -u
@@ -18,7 +20,7 @@ if [ "${1:-}" = -b ]; then
 fi
 build=${1:-$root/build}
 runs=${RUNS:-3}
-bench_hosts "$build" 2
+bench_hosts "$build" 3
 builds=("$build")
 [ -n "$before" ] && builds=("$before" "$build")
 cp "$here/nested_fan.flow" "$here/nested_tiny.flow" "$tmp/"
@@ -38,9 +40,22 @@ for r in $(seq "$runs"); do
 		bench_kill_daemons TERM
 		sleep 1
 		bench_kill_daemons KILL
+		# the spill: two 1-CPU workers, the fan-out's caller on one of them
+		bench_start_head 0
+		for i in 2 3; do
+			run $i "$flow" start --address "$head_addr" --block --cpus 1 --token-file "$tmp/token" \
+				>"$tmp/w$i.out" 2>&1 &
+			for _ in $(seq 50); do bench_alive "$i" && break; sleep 0.1; done
+		done
+		ms=$(cd "$tmp" && bench_run_ms run 1 "$flow" run --stats --address "$head_addr" \
+			--token-file "$tmp/token" nested_fan.flow) || exit 1
+		echo "$ms" >>"$tmp/nested_spill.$(basename "$(dirname "$b")")_$(basename "$b")"
+		bench_kill_daemons TERM
+		sleep 1
+		bench_kill_daemons KILL
 	done
 done
-for p in nested_fan nested_tiny; do
+for p in nested_fan nested_tiny nested_spill; do
 	for b in "${builds[@]}"; do
 		echo "$p $b: $(bench_median <"$tmp/$p.$(basename "$(dirname "$b")")_$(basename "$b")") ms"
 	done

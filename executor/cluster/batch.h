@@ -155,6 +155,11 @@ size_t bt_pool_pending(bt_pool *p);
 void bt_pool_block(int begin);
 /* The pool whose thread this is, or NULL. */
 bt_pool *bt_pool_current(void);
+/* Its CPUs (calls run at once), and those free now: not running a call
+ * or a nested call, blocked ones aside (<= 0: every CPU is taken). For
+ * task_exec.c's rule of which nested calls spill (spill.h). */
+int bt_pool_cpus(bt_pool *p);
+int bt_pool_idle_cpus(bt_pool *p);
 /* Queues a nested call made by a task running on p (task_exec.c): a
  * thread of p's runs fn(arg, 1) when a CPU is free, before any queued
  * call. fn(arg, 0) instead once p stops (it is not run then: its caller

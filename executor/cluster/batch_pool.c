@@ -245,6 +245,16 @@ void bt_pool_block(int begin)
 
 bt_pool *bt_pool_current(void) { return tl_pool; }
 
+int bt_pool_cpus(bt_pool *p) { return p->cpus; }
+
+int bt_pool_idle_cpus(bt_pool *p)
+{
+	pthread_mutex_lock(&p->mu);
+	int idle = p->cpus - (p->executing - p->blocked);
+	pthread_mutex_unlock(&p->mu);
+	return idle;
+}
+
 void bt_pool_nest(bt_pool *p, void (*fn)(void *arg, int run), void *arg)
 {
 	struct nest *n = calloc(1, sizeof *n);

@@ -185,7 +185,7 @@ static void remove_member(struct head *h, struct member *x)
 	*x = h->m[--h->n];
 }
 
-static void forward_gone(struct head *h, uint32_t pipe);
+static void forward_gone(struct head *h, uint32_t pipe, bool node);
 
 /* ---- jobs: each connected `flow run --address`, for `flow status` ------ */
 
@@ -266,12 +266,14 @@ static void job_count(struct head *h, const bt_recs *r)
 static void on_gone(void *arg, uint32_t pipe, const char *peer)
 {
 	struct head *h = arg;
+	bool node = false;
 	pthread_mutex_lock(&h->mu);
 	h->gone[h->ngone++ % 256] = pipe; /* a client's, or a worker's: both are done */
 	for (size_t i = 0; i < h->n; i++) {
 		struct member *x = &h->m[i];
 		if (x->pipe != pipe || x->closed)
 			continue;
+		node = true;
 		x->closed = true;
 		if (x->state == N_DRAINING) {
 			wire_log("node %llu (%s at %s) finished draining; removed", (unsigned long long)x->id,
@@ -287,7 +289,7 @@ static void on_gone(void *arg, uint32_t pipe, const char *peer)
 	}
 	pthread_mutex_unlock(&h->mu);
 	job_end(h, pipe);
-	forward_gone(h, pipe); /* a client's: its outcomes and queued calls go */
+	forward_gone(h, pipe, node); /* its outcomes and queued calls go */
 }
 
 static void handle_join(struct head *h, wire_server *s, uint32_t pipe, const char *peer,
@@ -666,10 +668,15 @@ static struct cand *pick(struct head *h, struct cand *c, size_t nc, const bc_att
 /* Why a call with needs cannot run on this cluster. */
 static void say_no_fit(struct hcall *e, bt_recs *out)
 {
-	char why[700];
+	char why[700], res[400] = "";
+	/* the resources by name: a nested call (spill.h) meets this here,
+	 * not at the start of the run */
+	for (int i = 0, n = 0; i < e->needs->nresources && n < (int)sizeof res; i++)
+		n += snprintf(res + n, sizeof res - (size_t)n, ", %s %g", e->needs->res_names[i],
+		              e->needs->res_amounts[i]);
 	snprintf(why, sizeof why, "no node of this cluster offers what the task needs "
-	         "(@cpus %g, @memory %lld bytes, %d custom resources): see `flow status`",
-	         e->needs->cpus, (long long)e->needs->memory, e->needs->nresources);
+	         "(@cpus %g, @memory %lld bytes%s): see `flow status`",
+	         e->needs->cpus, (long long)e->needs->memory, res);
 	fail_call(e, WIRE_DONE_NOTRUN, why, out);
 }
 
@@ -987,9 +994,11 @@ static size_t requeue_unstarted(struct head *h, struct link *l)
 
 /* STARTED (starts.h): node `node_id` is about to start these calls and
  * waits for this answer. A call is accepted when it is still out on that
- * node's live link (or, an actor's, still sent to that node) and was not
- * reported before; the others (the node was lost meanwhile and the call
- * went elsewhere, or its client went away) are refused: not run there. */
+ * node's live link (a task call's start reported again by that node is
+ * accepted again: it runs there once), or, an actor's, still sent to that
+ * node and not reported before; the others (the node was lost meanwhile
+ * and the call went elsewhere, or its client went away) are refused: not
+ * run there. */
 static void handle_started(struct head *h, wire_server *s, uint32_t pipe, struct wire_started *m)
 {
 	pthread_mutex_lock(&h->mu);
@@ -1165,8 +1174,13 @@ static void *cancel_main(void *arg)
 
 /* The client's connection closed (Ctrl-C): its calls that wait for a
  * node are dropped, not run (here, and by CANCEL on the workers);
- * outcomes still to come for it are dropped. */
-static void forward_gone(struct head *h, uint32_t pipe)
+ * outcomes still to come for it are dropped. node: the connection was a
+ * worker's, whose tasks' spilled nested calls (spill.h) came on it: those
+ * waiting here are dropped (their callers were lost with it and re-run
+ * with them: fate-sharing), but nothing is CANCELled, as CANCEL stops a
+ * whole job, whose other calls still run for their live client; those
+ * running end unread. */
+static void forward_gone(struct head *h, uint32_t pipe, bool node)
 {
 	bt_outbox_drop(h->out, pipe);
 	ac_dir_client_gone(h->ad, pipe); /* the actors its run made go */
@@ -1211,7 +1225,7 @@ static void forward_gone(struct head *h, uint32_t pipe)
 	dropped += n;
 	h->dropped += dropped;
 	/* the workers drop what they hold queued of its jobs */
-	struct cancel *cx = calloc(1, sizeof *cx);
+	struct cancel *cx = node ? NULL : calloc(1, sizeof *cx);
 	uint64_t local_job = 0; /* its calls running on the head's own pool */
 	for (size_t i = 0; cx && i < h->calls.cap; i++) {
 		struct hcall *e = h->calls.vals[i];

@@ -8,14 +8,19 @@
 #include <time.h>
 
 #include "batch.h"
+#include "compiler/effects.h"
 #include "compiler/plan.h"
+#include "executor/fit.h"
 #include "executor/mono_clock.h"
 #include "executor/task_run.h"
+#include "executor/task_run_int.h" /* task_settle, task_remote_outcome */
 #include "executor/watchdog.h"
 #include "lang/diag.h"
 #include "lang/vm.h"
 #include "objects.h"
+#include "place.h"
 #include "plans.h"
+#include "spill.h"
 
 /* A host of a plan's, and the call it runs: which job's (CANCEL stops
  * it), and whether it was stopped so. h first: a task_host * of a plan
@@ -418,8 +423,27 @@ typedef struct nest_rec {
 	uint64_t seed, job;
 	const flow_node_view *view;
 	task_host *runner;        /* the host running it elsewhere (nmu) */
-	int refs;                 /* the pool's item, the caller (nmu) */
+	int refs;                 /* the pool's item (or the spilled call's
+	                           * outcome to come), the caller (nmu) */
+	bool counted;             /* counted in nest_queued (nmu) */
+	bool remote;              /* spilled: its outcome is to come (nmu) */
+	bool settling;            /* ... and is being settled now (nmu) */
+	bool abandoned;           /* its stopped caller no longer waits (nmu) */
 } nest_rec;
+
+/* Nested calls queued on this process's node, not yet taken (the spill
+ * rule's "its queue holds work"), and spilled calls whose outcome is
+ * still to come. */
+static _Atomic long nest_queued, spilled_out;
+
+/* It leaves the node's queue (taken to run, here or elsewhere). (nmu) */
+static void nest_uncount(nest_rec *r)
+{
+	if (r && r->counted) {
+		r->counted = false;
+		nest_queued--;
+	}
+}
 
 /* Drops one hold on r; the last frees r and its job. (nmu) */
 static void nest_unref(nest_rec *r)
@@ -458,6 +482,7 @@ static void nest_run(void *arg, int run)
 		return;
 	}
 	__atomic_store_n(&j->state, NJ_RUNNING, __ATOMIC_RELAXED);
+	nest_uncount(r);
 	pthread_mutex_unlock(&p->nmu);
 	task_host *h = take_host(p, r->seed, r->job, false);
 	if (!h)
@@ -481,6 +506,209 @@ static void nest_run(void *arg, int run)
 	h->err = stderr;
 	give_host(p, h);
 	nest_ended(p, j, r);
+}
+
+/* ---- nested calls that spill to other nodes (spill.h) -----------------
+ * The rule, on a pool's thread making a nested call (docs/architecture.md,
+ * "Nested calls on a cluster"):
+ * - needs (@cpus, @memory, @resources) this node can never meet: the call
+ *   goes to the head, which places it like any call (one that fits no
+ *   node fails there, saying so);
+ * - else, when every CPU of the node is taken (blocked callers aside) and
+ *   the node's queue of nested calls not yet taken already holds at least
+ *   one per CPU: the call goes to the head (a fan-out from a busy node
+ *   uses the cluster: its first calls stay here, the rest are placed by
+ *   load, maybe back here);
+ * - else (a CPU is free, or the queue is short: a `get(f(x))` loop, whose
+ *   call its caller runs itself at once) it stays here, as before.
+ * Not spilled: calls nested SPILL_MAX_LEVEL deep or more (deep recursion
+ * stays where its nesting limit is counted), calls whose record is over
+ * SPILL_MAX_RECORD, when SPILL_MAX_OUT spilled calls are out, or without
+ * a link to the head (the head's own node). A spilled call keeps its
+ * identity, random stream and job; its outcome is settled like a remote
+ * DAG call's (task_remote_outcome), its prints go to the caller's
+ * capture. If its node is lost (or its result cannot travel, or the
+ * link fails) an effect-free call runs here after all, as its caller
+ * would have; one with effects fails naming the node. A caller stopped
+ * (@timeout, CANCEL) stops waiting for its spilled calls (they finish
+ * where they run, unread). */
+#define SPILL_MAX_LEVEL 8
+#define SPILL_MAX_RECORD (64u << 10)
+#define SPILL_MAX_OUT 4096
+
+/* Can node view v ever meet needs a? */
+static bool node_fits(const flow_node_view *v, const bc_attrs *a)
+{
+	if (!v)
+		return true;
+	res_pool rp;
+	res_init(&rp, v->cpus, v->memory, v->nres, v->res_names, v->res_amounts);
+	bool ok = res_fits(&rp, a);
+	res_fini(&rp);
+	return ok;
+}
+
+static int proto_of(const cl_plan *p, const bc_proto *task)
+{
+	for (int i = 0; i < p->prog->nprotos; i++)
+		if (p->prog->protos[i] == task)
+			return i;
+	return -1;
+}
+
+/* May j run again (effect-free or @idempotent, deeply)? Asked only
+ * when its node was lost. */
+static bool rerunnable(const cl_plan *p, const nested_job *j)
+{
+	int *blk = effects_rerun_blockers(p->prog);
+	int fn = proto_of(p, j->task);
+	bool ok = fn >= 0 && blk[fn] < 0;
+	free(blk);
+	return ok;
+}
+
+/* The spilled call r came back (d, or NULL: the link was lost): settled
+ * here, on the spill link's thread, with a host of its own printing to
+ * its caller's capture, as a pool thread's run would; or handed back to
+ * its caller to run (queued again) when it did not run elsewhere. */
+static void nest_spilled(void *arg, struct wire_done *d)
+{
+	nest_rec *r = arg;
+	cl_plan *p = r->p;
+	nested_job *j = r->j;
+	spilled_out--;
+	pthread_mutex_lock(&p->nmu);
+	if (r->abandoned) {
+		nest_unref(r);
+		pthread_mutex_unlock(&p->nmu);
+		if (d)
+			wire_done_free(d);
+		return;
+	}
+	r->settling = true;
+	pthread_mutex_unlock(&p->nmu);
+	bool here = !d;
+	int rc = -1;
+	value res = v_none();
+	char *err = NULL;
+	if (d && d->output && d->output[0]) { /* "(task) text" lines, as printed here */
+		flockfile(r->err);
+		fputs(d->output, r->err);
+		funlockfile(r->err);
+	}
+	if (d) {
+		switch (d->ok) {
+		case WIRE_DONE_OK: {
+			/* a large result stays on its holder: pulled now, and freed
+			 * there (used once) */
+			verr e;
+			int irc = obj_import(d->result, 1, &res, &e);
+			if (irc == 0) {
+				rc = 0;
+			} else if (irc == -2 && rerunnable(p, j)) {
+				here = true; /* its holder was lost: made again here */
+				res = v_none();
+			} else {
+				res = v_none();
+				if (asprintf(&err, "cannot fetch the result of task '%s' from %s: %s",
+				             j->task->name, d->node ? d->node : "its node", e.msg) < 0)
+					err = NULL;
+			}
+			break;
+		}
+		case WIRE_DONE_FAILED:
+			rc = d->ekind == ERR_TIMEOUT ? TASK_REMOTE_TIMEOUT : 1;
+			res = d->result;
+			d->result = v_none();
+			err = d->error;
+			d->error = NULL;
+			break;
+		case WIRE_DONE_LOST: {
+			/* as a re-run of its caller would: here, when that is safe */
+			here = rerunnable(p, j);
+			if (!here) {
+				rc = TASK_REMOTE_NODE_LOST;
+				if (asprintf(&err, "%s; task '%s' has effects and may have started there, so it "
+				             "is not run again", d->error ? d->error : "its node was lost",
+				             j->task->name) < 0)
+					err = NULL;
+			}
+			break;
+		}
+		case WIRE_DONE_NOTRUN:
+			err = d->error;
+			d->error = NULL;
+			break;
+		default: /* ARG_LOST, UNSENDABLE: it did not run, or cannot travel */
+			here = true;
+		}
+		wire_done_free(d);
+	}
+	if (here) {
+		pthread_mutex_lock(&p->nmu);
+		__atomic_store_n(&j->state, NJ_QUEUED, __ATOMIC_RELAXED);
+		r->remote = r->settling = false;
+		nest_unref(r); /* the outcome's hold: its caller runs it (refs 1) */
+		pthread_cond_broadcast(&p->ncv);
+		pthread_mutex_unlock(&p->nmu);
+		val_rele(res);
+		free(err);
+		return;
+	}
+	task_host *h = take_host(p, r->seed, r->job, false);
+	if (!h)
+		abort(); /* as the pool does */
+	h->out = r->out;
+	h->err = r->err;
+	value f = task_remote_outcome(h, j->task, p->prog, j->where, rc, res, err);
+	h->out = stdout;
+	h->err = stderr;
+	give_host(p, h);
+	task_settle(j->fut, f);
+	val_rele(f);
+	for (int k = 0; k < j->nargs; k++)
+		val_rele(j->args[k]);
+	j->nargs = 0;
+	nest_ended(p, j, r);
+}
+
+/* Sends r's call to the head when the rule above says so: true when it
+ * went (its outcome settles it: nest_spilled). */
+static bool nest_spill(cl_plan *p, nest_rec *r, bt_pool *pool)
+{
+	nested_job *j = r->j;
+	if (j->level >= SPILL_MAX_LEVEL || spilled_out >= SPILL_MAX_OUT)
+		return false;
+	const bc_attrs *needs = &j->task->attrs;
+	bool must = place_has_needs(needs) && !node_fits(r->view, needs);
+	if (!must && (nest_queued < bt_pool_cpus(pool) || bt_pool_idle_cpus(pool) > 0))
+		return false;
+	int fn = proto_of(p, j->task);
+	if (fn < 0)
+		return false;
+	value args = list_new((size_t)j->nargs);
+	for (int k = 0; k < j->nargs; k++)
+		list_append_take(args, val_hold(j->args[k]));
+	struct wire_call c = {.job = r->job, .fn = (uint32_t)fn, .ident = j->ident, .seed = r->seed,
+	                      .args = args};
+	memcpy(c.hash, p->hash, 32);
+	/* before it leaves: its outcome may come back at once */
+	pthread_mutex_lock(&p->nmu);
+	__atomic_store_n(&j->state, NJ_RUNNING, __ATOMIC_RELAXED);
+	r->remote = true;
+	pthread_mutex_unlock(&p->nmu);
+	spilled_out++;
+	int rc = cl_spill_send(&c, SPILL_MAX_RECORD, nest_spilled, r);
+	val_rele(args);
+	if (rc != 0) {
+		spilled_out--;
+		pthread_mutex_lock(&p->nmu);
+		__atomic_store_n(&j->state, NJ_QUEUED, __ATOMIC_RELAXED);
+		r->remote = false;
+		pthread_mutex_unlock(&p->nmu);
+		return false;
+	}
+	return true;
 }
 
 static void nest_submit(task_host *h, nested_job *j)
@@ -514,10 +742,15 @@ static void nest_submit(task_host *h, nested_job *j)
 	}
 	pthread_mutex_unlock(&p->nmu);
 	bt_pool *pool = bt_pool_current();
-	if (pool)
+	if (pool && nest_spill(p, r, pool))
+		return;
+	if (pool) {
+		r->counted = true; /* no lock: r is this thread's until queued */
+		nest_queued++;
 		bt_pool_nest(pool, nest_run, r);
-	else
+	} else {
 		nest_run(r, 0); /* not a pool's thread: its caller runs it */
+	}
 }
 
 static uint64_t mono_ns(void)
@@ -531,6 +764,7 @@ static uint64_t mono_ns(void)
 static void nest_run_here(cl_plan *p, task_host *h, nested_job *j)
 {
 	__atomic_store_n(&j->state, NJ_RUNNING, __ATOMIC_RELAXED);
+	nest_uncount(j->exec);
 	pthread_mutex_unlock(&p->nmu);
 	task_run_job(h, j);
 	nest_ended(p, j, NULL);
@@ -562,6 +796,19 @@ static int nest_await(task_host *h, nested_job *j, uint64_t deadline, bool any)
 		}
 		if (stopped && r->runner)
 			__atomic_store_n(&r->runner->cancel, 1, __ATOMIC_RELAXED);
+		if (stopped && r->remote && !r->settling) {
+			/* spilled: it is not waited for (it ends where it runs,
+			 * unread; its outcome's hold on r goes then) */
+			r->remote = false;
+			r->abandoned = true;
+			value f = future_new_failed("stopped: its caller was stopped");
+			task_settle(j->fut, f);
+			val_rele(f);
+			__atomic_store_n(&j->state, NJ_DONE, __ATOMIC_RELEASE);
+			p->nended++;
+			pthread_cond_broadcast(&p->ncv);
+			continue;
+		}
 		uint64_t t = mono_ns();
 		if (!stopped && ((deadline && t >= deadline) || (any && p->nended != seen))) {
 			rc = 1;

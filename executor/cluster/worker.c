@@ -17,6 +17,7 @@
 #include "objects.h"
 #include "head.h"
 #include "plans.h"
+#include "spill.h"
 #include "starts.h"
 #include "task_exec.h"
 #include "transport.h"
@@ -56,6 +57,7 @@ struct worker {
 	bt_outbox *out;      /* outcomes for the head */
 	ac_host *actors;     /* the actors this node hosts (actors.h) */
 	ac_service *svc;     /* actor calls its tasks make, through the head */
+	cl_spill *spill;     /* nested calls its tasks spill to the head (spill.h) */
 	st_reporter *starts; /* start reports to the head (starts.h) */
 	wire_server *ls;     /* this node's listener (who sent a call: start reports) */
 	/* client connections that sent direct calls (each logged once; a
@@ -509,6 +511,10 @@ static int rejoin(struct worker *w, const struct node_opts *o, const char *url, 
 	wire_client *old_head = w->head;
 	wire_client_shutdown(old_head);
 	__atomic_store_n(&w->head, NULL, __ATOMIC_RELEASE); /* send_started reads it */
+	/* spilled calls out are run here again (their outcomes cannot come) */
+	cl_spill_install(NULL);
+	cl_spill_stop(w->spill);
+	w->spill = NULL;
 	verr ce = {{0}};
 	if (w->lost_kind == LOST_CLOSED) {
 		/* a killed head's port refuses at once: then it is gone */
@@ -595,6 +601,8 @@ static int rejoin(struct worker *w, const struct node_opts *o, const char *url, 
 	ac_host_on_start(w->actors, method_starts, w);
 	w->svc = ac_service_new(w->head, NULL, NULL, 0, w->head_addr);
 	task_set_actors(ac_service_actors(w->svc));
+	w->spill = cl_spill_start(w->head);
+	cl_spill_install(w->spill);
 	wire_log("joined the head again after %lld ms as node %llu (was node %llu)",
 	         (long long)(now_ms() - start), (unsigned long long)w->node_id, (unsigned long long)old);
 	return 0;
@@ -652,6 +660,8 @@ int worker_run(const struct node_opts *o, verr *e)
 	task_actors_codec_init();
 	w->svc = ac_service_new(w->head, NULL, NULL, 0, w->head_addr);
 	task_set_actors(ac_service_actors(w->svc));
+	w->spill = cl_spill_start(w->head);
+	cl_spill_install(w->spill);
 	wire_server_on_gone(listener, on_gone, w);
 	struct plan_store plans = {.load = 1};
 	struct fast_arg fast = {w, &plans};
@@ -743,6 +753,12 @@ out:
 	if (w->svc && !busy) {
 		task_set_actors(NULL);
 		ac_service_free(w->svc);
+	}
+	if (w->spill) {
+		/* its request in flight ends with the connection */
+		cl_spill_install(NULL);
+		wire_client_shutdown(w->head);
+		cl_spill_stop(w->spill);
 	}
 	wire_client_close(w->head);
 	if (!busy) {

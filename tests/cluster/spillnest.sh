@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# spillnest.sh - nested calls leave a busy node (docs/architecture.md,
+# "Nested calls on a cluster"): a head offering no CPUs and two 1-CPU
+# workers (namespace hosts). A task fanning out 8 CPU-bound calls runs
+# them on both workers, with the sum --serial prints (spillfan.flow); a
+# nested call needing a resource only the other worker offers runs there
+# (spillres.flow); one needing a resource no node offers fails clearly.
+# Usage: spillnest.sh FLOW. Exit 77 (skipped) without root or netns.
+set -u
+flow=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/netns.sh"
+. "$here/harness.sh"
+cluster_harness 3
+cp "$here/spillfan.flow" "$here/spillres.flow" "$tmp/"
+
+run 1 "$flow" start --head --block --cpus 0 --token-file "$tmp/token" >"$tmp/head.out" 2>"$tmp/head.err" &
+wait_until 10 grep -q "Flow head started" "$tmp/head.out" || bad "the head did not start"
+run 2 "$flow" start --address "$head_addr" --block --cpus 1 --resources side=1 \
+	--token-file "$tmp/token" >"$tmp/w2.out" 2>"$tmp/w2.err" &
+wait_until 10 count_is 2 && ok || bad "worker 2 did not join"
+run 3 "$flow" start --address "$head_addr" --block --cpus 1 --resources special=1 \
+	--token-file "$tmp/token" >"$tmp/w3.out" 2>"$tmp/w3.err" &
+wait_until 10 count_is 3 && ok || bad "worker 3 did not join"
+
+# ---- a fan-out from a busy 1-CPU node uses both workers ----
+(cd "$tmp" && run 1 timeout 120 "$flow" run --serial spillfan.flow) >"$tmp/serial.out" 2>/dev/null
+frun spillfan.flow >"$tmp/fan.out" 2>"$tmp/fan.err"
+rc=$?
+[ $rc = 0 ] && [ -s "$tmp/fan.out" ] && cmp -s "$tmp/fan.out" "$tmp/serial.out" && ok ||
+	bad "spillfan.flow should print what --serial prints ($(cat "$tmp/serial.out")): exit $rc: $(cat "$tmp/fan.out" "$tmp/fan.err" | head -5)"
+nodes=$(grep -o "work ran on node [0-9]*" "$tmp/fan.err" | sort -u | wc -l)
+[ "$(grep -c "work ran on node" "$tmp/fan.err")" = 8 ] && [ "$nodes" -gt 1 ] && ok ||
+	bad "the fan-out's calls should run on more than one node: $(grep "work ran" "$tmp/fan.err" | sort | uniq -c)"
+
+# ---- a nested call needing what only another node offers runs there ----
+frun spillres.flow >"$tmp/res.out" 2>"$tmp/res.err"
+rc=$?
+[ $rc = 0 ] && [ "$(cat "$tmp/res.out")" = "3 from 2" ] && ok ||
+	bad "spillres.flow should print '3 from 2': exit $rc: $(cat "$tmp/res.out" "$tmp/res.err" | head -5)"
+
+# ---- one needing what no node offers: the usual clear error ----
+sed 's/special=1/special=2/' "$tmp/spillres.flow" >"$tmp/spillnone.flow"
+frun spillnone.flow >"$tmp/none.out" 2>"$tmp/none.err"
+rc=$?
+[ $rc = 1 ] && grep -q "no node of this cluster offers what the task needs (@cpus 1, @memory 0 bytes, special 2)" "$tmp/none.err" && ok ||
+	bad "a nested call that fits no node should fail clearly: exit $rc: $(cat "$tmp/none.out" "$tmp/none.err" | head -5)"
+
+stop_all
+echo "cluster spillnest: $pass passed, $fail failed"
+[ $fail = 0 ]
