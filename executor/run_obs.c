@@ -226,9 +226,8 @@ void obs_node_begin(run_obs *o, const task_host *h, uint32_t v, int tid, obs_mar
 	    (o->g->nodes[v].kind == DAG_EFFECT || o->g->nodes[v].kind == DAG_CONT))
 		erase(o);
 	o->tid[v] = (uint16_t)tid;
-	__atomic_add_fetch(&o->nrunning, 1, __ATOMIC_RELAXED);
 	if (is_call(o->g, v))
-		__atomic_add_fetch(&o->tasks_running, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&o->tasks_started, 1, __ATOMIC_RELAXED);
 	if (o->timed)
 		o->start[v] = obs_now_ns();
 }
@@ -273,14 +272,11 @@ void obs_node_end(run_obs *o, const task_host *h, uint32_t v, const obs_mark *m)
 		__atomic_add_fetch(&o->nretries, (uint64_t)(h->nretries - m->nretries), __ATOMIC_RELAXED);
 	if (oc == OBS_FAILED)
 		__atomic_add_fetch(&o->nfailed, 1, __ATOMIC_RELAXED);
-	__atomic_sub_fetch(&o->nrunning, 1, __ATOMIC_RELAXED);
 	if (is_call(o->g, v)) {
 		if (oc == OBS_FAILED)
 			__atomic_add_fetch(&o->tasks_failed, 1, __ATOMIC_RELAXED);
-		__atomic_sub_fetch(&o->tasks_running, 1, __ATOMIC_RELAXED);
 		__atomic_add_fetch(&o->tasks_ended, 1, __ATOMIC_RELAXED);
 	}
-	__atomic_add_fetch(&o->ndone, 1, __ATOMIC_RELEASE);
 }
 
 int obs_progress_format(char *buf, size_t n, uint32_t done, uint32_t total, uint32_t running,
@@ -305,9 +301,11 @@ static void progress_counts(const run_obs *o, uint32_t *done, uint32_t *total, u
                             uint32_t *failed)
 {
 	uint64_t nested = __atomic_load_n(&o->nested_ended, __ATOMIC_RELAXED);
-	*done = __atomic_load_n(&o->tasks_ended, __ATOMIC_RELAXED) + (uint32_t)nested;
+	uint32_t ended = __atomic_load_n(&o->tasks_ended, __ATOMIC_RELAXED);
+	uint32_t started = __atomic_load_n(&o->tasks_started, __ATOMIC_RELAXED); /* after: >= ended */
+	*done = ended + (uint32_t)nested;
 	*total = o->ntask_nodes + (uint32_t)nested;
-	*running = __atomic_load_n(&o->tasks_running, __ATOMIC_RELAXED);
+	*running = started > ended ? started - ended : 0;
 	*failed = __atomic_load_n(&o->tasks_failed, __ATOMIC_RELAXED) +
 	          (uint32_t)__atomic_load_n(&o->nested_failed, __ATOMIC_RELAXED);
 }

@@ -69,12 +69,14 @@ typedef struct run_obs {
 	bool timed;            /* obs_time_nodes: start/end are read (two clock reads a node) */
 	uint64_t t0, t1;       /* the run's start and end */
 	int nworkers;          /* worker threads (0: serial) */
-	uint32_t ndone, nrunning, nfailed; /* atomic: finished, running, failed nodes */
+	uint32_t nfailed;      /* atomic: failed nodes */
 	uint64_t nretries;     /* atomic */
 	/* the progress line counts task calls: the DAG's task and method
 	 * nodes (ntask_nodes, known ahead) and nested calls as they end */
 	uint32_t ntask_nodes;
-	uint32_t tasks_ended, tasks_running, tasks_failed; /* atomic: task/method nodes */
+	/* atomic: task/method nodes (running: started - ended; two atomic
+	 * adds a call, none for the driver's own nodes) */
+	uint32_t tasks_started, tasks_ended, tasks_failed;
 	uint64_t nested_ended, nested_failed;              /* atomic */
 	FILE *progress;        /* where the progress line is drawn, or NULL */
 	uint64_t last_draw;    /* driver thread only */

@@ -124,20 +124,26 @@ static void advance_frontier(sched *s, uint32_t to)
 
 /* Priorities (ids are a topological order: successors have higher
  * ids), counters, and which nodes may start before the driver reaches
- * them. */
+ * them. A priority counts the worker nodes on the longest path to a
+ * sink: only they are queued, and the driver's own nodes (two of a
+ * round trip's three) would make the bucket queue's arrays three times
+ * as long, each byte of it a page to fault in. The ready queue is made
+ * here, as long as the highest. */
 static void count_nodes(sched *s, const dag *g)
 {
-	uint32_t n = g->n;
+	uint32_t n = g->n, top = 0;
 	for (uint32_t v = n; v-- > 0;) {
 		uint32_t best = 0;
 		for (uint32_t e = g->succ_off[v]; e < g->succ_off[v + 1]; e++)
 			if (s->prio[g->succs[e]] > best)
 				best = s->prio[g->succs[e]];
-		s->prio[v] = best + 1;
+		s->worker[v] = runs_on_worker(g, v);
+		s->prio[v] = best + s->worker[v];
+		if (s->prio[v] > top)
+			top = s->prio[v];
 		s->pending[v] = 0;
 		for (uint32_t e = g->pred_off[v]; e < g->pred_off[v + 1]; e++)
 			s->pending[v] += g->pred_order[e] != DAG_EDGE_HELD;
-		s->worker[v] = runs_on_worker(g, v);
 	}
 	bool *free_task = effects_free_protos(g->prog);
 	for (uint32_t v = 0; v < n; v++) {
@@ -145,6 +151,7 @@ static void count_nodes(sched *s, const dag *g)
 		s->early[v] = (nd->kind == DAG_TASK && free_task[nd->proto]) || nd->kind == DAG_PUT;
 	}
 	free(free_task);
+	bq_init(&s->ready, n, top);
 }
 
 void sched_init(sched *s, const dag *g, FILE *err)
@@ -160,7 +167,6 @@ void sched_init(sched *s, const dag *g, FILE *err)
 	s->prio = node_array(sizeof(uint32_t) * n);
 	s->worker = node_array(sizeof(bool) * n);
 	s->early = node_array(sizeof(bool) * n);
-	bq_init(&s->ready, n, n + 1);
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->work, NULL);
 	pthread_cond_init(&s->drv, NULL);

@@ -4,7 +4,8 @@
  *
  *  - dependency counters: each DAG node's unfinished predecessors;
  *  - the ready queue: a bucket queue by priority (the longest path to a
- *    sink), first come first served within a priority;
+ *    sink, counted in worker nodes), first come first served within a
+ *    priority;
  *  - the effect frontier (LANGUAGE.md section 6): a task with effects is
  *    not started before every driver effect with a lower id has run; a
  *    task with none (compiler/effects.h) as soon as its inputs are ready;
@@ -62,7 +63,7 @@ typedef struct sched {
 	uint32_t *pending;   /* unfinished predecessors, per node (mu) */
 	bool *worker;        /* runs on a node's task slots (else on the driver thread) */
 	bool *early;         /* a task with no effects: ready once its inputs are */
-	uint32_t *prio;      /* longest path to a sink, in nodes */
+	uint32_t *prio;      /* longest path to a sink, in worker nodes */
 	bucket_queue ready;  /* (mu) */
 	uint32_t ndone;      /* finished nodes (mu) */
 	uint32_t frontier;   /* the first DAG_EFFECT node not yet done, or n (mu) */

@@ -973,6 +973,24 @@ void task_settle(value node_fut, value outcome)
 	__atomic_store_n(&dst->state, src->state, __ATOMIC_RELEASE);
 }
 
+/* task_settle of a done outcome, without one: the node's future takes
+ * res (consumed). What the driver's own nodes leave: two of a round
+ * trip's three nodes. */
+static void settle_done(value node_fut, value res)
+{
+	vfuture *dst = (vfuture *)node_fut.as.o;
+	value old = dst->result;
+	dst->result = res;
+	val_rele(old);
+	free(dst->error);
+	dst->error = NULL;
+	free(dst->emsg);
+	dst->emsg = NULL;
+	dst->ekind = ERR_TASK;
+	dst->host_data = NULL;
+	__atomic_store_n(&dst->state, FUT_DONE, __ATOMIC_RELEASE);
+}
+
 static void fail_node(value node_fut, const char *msg, const char *name)
 {
 	vfuture *dst = (vfuture *)node_fut.as.o;
@@ -1152,8 +1170,7 @@ static int run_node(task_host *sh, flow_vm *dv, const dag *g, uint32_t v)
 			ended = 1; /* an error nobody catches ends the driver */
 		} else {
 			val_freeze(res); /* later nodes on other threads share it */
-			out = future_new_done(res);
-			val_rele(res);
+			settle_done(g->fut[v], res); /* no done future to copy from */
 		}
 		break;
 	}

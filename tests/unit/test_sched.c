@@ -89,6 +89,10 @@ static void test_counters_frontier_fit(void **state)
 	 * it waits for the driver's print before it */
 	assert_int_equal(s.pending[b], 1);
 	assert_true(s.prio[a] > s.prio[b]);
+	/* priorities count worker nodes only: b's path to a sink goes on
+	 * through driver nodes (the get, the print), which add nothing */
+	assert_int_equal(s.prio[b], 1);
+	assert_int_equal(s.prio[a], 2);
 	sched_item it;
 	assert_true(sched_take(&s, &r, &it));
 	assert_null(it.job);
