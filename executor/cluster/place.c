@@ -67,6 +67,13 @@ static void node_name(const flow_node_view *v, char *buf, size_t n)
 	snprintf(buf, n, "node %s (%s)", v->id, v->hostname ? v->hostname : "?");
 }
 
+void place_view_pool(const flow_node_view *v, res_pool *r)
+{
+	/* memory unknown (0): no @memory is refused for it */
+	res_init(r, v->cpus, v->memory > 0 ? v->memory : (double)((uint64_t)1 << 50), v->nres, v->res_names,
+	         v->res_amounts);
+}
+
 /* Why task t fits none of the nodes (why[0] == 0: it fits one). */
 static void fits_none(const flow_node_view *const *nodes, int n, const bc_attrs *a, char *why,
                       size_t wn)
@@ -80,8 +87,7 @@ static void fits_none(const flow_node_view *const *nodes, int n, const bc_attrs 
 		if (!v->alive || v->cpus <= 0)
 			continue;
 		res_pool r;
-		res_init(&r, v->cpus, v->memory > 0 ? v->memory : (double)((uint64_t)1 << 50), v->nres,
-		         v->res_names, v->res_amounts);
+		place_view_pool(v, &r);
 		char one[512];
 		res_never_fits(&r, a, one, sizeof one);
 		res_fini(&r);

@@ -40,6 +40,9 @@ void place_offer_free(place_offer *o);
 
 /* Needs other than one CPU (a = NULL: none)? */
 bool place_has_needs(const bc_attrs *a);
+/* What node view v offers, as a pool (memory unknown: not limiting);
+ * the caller res_fini's it. */
+void place_view_pool(const flow_node_view *v, res_pool *r);
 
 /* Parses "name=amount,..." into at most max names (malloc'd) and
  * amounts; returns how many. */

@@ -8,7 +8,6 @@
 #include <time.h>
 
 #include "batch.h"
-#include "compiler/effects.h"
 #include "compiler/plan.h"
 #include "executor/fit.h"
 #include "executor/mono_clock.h"
@@ -21,6 +20,7 @@
 #include "place.h"
 #include "plans.h"
 #include "spill.h"
+#include "starts.h"
 
 /* A host of a plan's, and the call it runs: which job's (CANCEL stops
  * it), and whether it was stopped so. h first: a task_host * of a plan
@@ -542,7 +542,7 @@ static bool node_fits(const flow_node_view *v, const bc_attrs *a)
 	if (!v)
 		return true;
 	res_pool rp;
-	res_init(&rp, v->cpus, v->memory, v->nres, v->res_names, v->res_amounts);
+	place_view_pool(v, &rp);
 	bool ok = res_fits(&rp, a);
 	res_fini(&rp);
 	return ok;
@@ -557,14 +557,12 @@ static int proto_of(const cl_plan *p, const bc_proto *task)
 }
 
 /* May j run again (effect-free or @idempotent, deeply)? Asked only
- * when its node was lost. */
+ * when its node was lost: starts.h keeps the plan's answer (a call that
+ * needs no start report may run again). */
 static bool rerunnable(const cl_plan *p, const nested_job *j)
 {
-	int *blk = effects_rerun_blockers(p->prog);
 	int fn = proto_of(p, j->task);
-	bool ok = fn >= 0 && blk[fn] < 0;
-	free(blk);
-	return ok;
+	return fn >= 0 && !st_needs_report(p, (uint32_t)fn);
 }
 
 /* The spilled call r came back (d, or NULL: the link was lost): settled
@@ -753,13 +751,6 @@ static void nest_submit(task_host *h, nested_job *j)
 	}
 }
 
-static uint64_t mono_ns(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
-
 /* The caller runs j itself, in its own host (as inline). (nmu, dropped) */
 static void nest_run_here(cl_plan *p, task_host *h, nested_job *j)
 {
@@ -809,7 +800,7 @@ static int nest_await(task_host *h, nested_job *j, uint64_t deadline, bool any)
 			pthread_cond_broadcast(&p->ncv);
 			continue;
 		}
-		uint64_t t = mono_ns();
+		uint64_t t = mono_now_ns();
 		if (!stopped && ((deadline && t >= deadline) || (any && p->nended != seen))) {
 			rc = 1;
 			break;
