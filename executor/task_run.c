@@ -952,21 +952,29 @@ const flow_host_ops task_host_ops = {
 static const char *const kind_names[DAG__KINDS] = {"task", "actor", "method", "expression", "effect", "put",
                                                    "driver"};
 
+/* The node's future takes res, error and emsg (all consumed) and the
+ * rest; its state is stored after, by the caller. */
+static void settle_fields(vfuture *dst, value res, char *error, char *emsg, uint8_t ekind, void *host_data)
+{
+	value old = dst->result;
+	dst->result = res;
+	val_rele(old);
+	free(dst->error);
+	dst->error = error;
+	free(dst->emsg);
+	dst->emsg = emsg;
+	dst->ekind = ekind;
+	dst->host_data = host_data;
+}
+
 /* Stores what a call left (a done or failed future) in the node's own
  * future, which the inputs of later nodes hold. */
 void task_settle(value node_fut, value outcome)
 {
 	vfuture *dst = (vfuture *)node_fut.as.o;
 	const vfuture *src = (const vfuture *)outcome.as.o;
-	value old = dst->result;
-	dst->result = val_hold(src->result);
-	val_rele(old);
-	free(dst->error);
-	dst->error = src->error ? strdup(src->error) : NULL;
-	free(dst->emsg);
-	dst->emsg = src->emsg ? strdup(src->emsg) : NULL;
-	dst->ekind = src->ekind;
-	dst->host_data = src->host_data;
+	settle_fields(dst, val_hold(src->result), src->error ? strdup(src->error) : NULL,
+	              src->emsg ? strdup(src->emsg) : NULL, src->ekind, src->host_data);
 	if (src->cause) /* a call stopped by a failed one it needed (stopped_future) */
 		task_set_cause(node_fut, src->cause);
 	/* last: a thread that sees the new state sees the rest (nested jobs) */
@@ -979,15 +987,7 @@ void task_settle(value node_fut, value outcome)
 static void settle_done(value node_fut, value res)
 {
 	vfuture *dst = (vfuture *)node_fut.as.o;
-	value old = dst->result;
-	dst->result = res;
-	val_rele(old);
-	free(dst->error);
-	dst->error = NULL;
-	free(dst->emsg);
-	dst->emsg = NULL;
-	dst->ekind = ERR_TASK;
-	dst->host_data = NULL;
+	settle_fields(dst, res, NULL, NULL, ERR_TASK, NULL);
 	__atomic_store_n(&dst->state, FUT_DONE, __ATOMIC_RELEASE);
 }
 
