@@ -10,6 +10,7 @@
 #include "executor/mono_clock.h"
 #include "lang/bytecode.h"
 #include "actors.h" /* AC_ID_BIT */
+#include "batch.h"
 #include "wire.h"
 
 /* ---- which calls report: effects_rerun_blockers per plan, cached ------ */
@@ -76,22 +77,12 @@ bool st_needs_report(const cl_plan *p, uint32_t fn)
 #define ST_KNOWN_MAX 4096 /* answers kept for calls not asked for yet (the
                            * oldest half goes when full: a call dropped
                            * unstarted leaves its own) */
-#define KEPT_BITS 13      /* the answers' hash table: 2 × ST_KNOWN_MAX slots */
-#define KEPT_SLOTS ((size_t)1 << KEPT_BITS)
 #define AGE_CAP (2 * ST_KNOWN_MAX) /* the answers' ages, dead ones among them */
 
 struct waiter {
 	uint64_t id;
 	int state; /* 0 waiting, 1 may start, -1 must not */
 	struct waiter *next;
-};
-
-/* An answer kept, in the hash table by id (linear probing). seq tells
- * the entry of `age` that is its own from one left by an answer taken. */
-struct known {
-	uint64_t id;
-	uint32_t seq;
-	uint8_t used, ok;
 };
 
 /* The answers in the order they came (a ring): the oldest go first. An
@@ -112,8 +103,7 @@ struct st_reporter {
 	void *arg;
 	uint64_t *line;      /* calls expected to start, in order (a ring) */
 	size_t lh, ln, lcap;
-	struct known *known; /* answers for calls reported ahead, KEPT_SLOTS */
-	size_t nknown;
+	bt_map known;        /* answers for calls reported ahead, by id (kept_val) */
 	struct age *age;     /* their order, AGE_CAP */
 	size_t ah, an;
 	uint32_t seq;
@@ -144,7 +134,7 @@ void st_reporter_free(st_reporter *r)
 	pthread_mutex_destroy(&r->mu);
 	pthread_cond_destroy(&r->cv);
 	free(r->line);
-	free(r->known);
+	bt_map_free(&r->known);
 	free(r->age);
 	free(r);
 }
@@ -172,9 +162,8 @@ void st_forget(st_reporter *r)
 {
 	pthread_mutex_lock(&r->mu);
 	r->ln = r->lh = 0;
-	if (r->known)
-		memset(r->known, 0, KEPT_SLOTS * sizeof *r->known);
-	r->nknown = r->an = r->ah = 0;
+	bt_map_free(&r->known);
+	r->an = r->ah = 0;
 	r->ahead = ST_AHEAD_MIN;
 	pthread_mutex_unlock(&r->mu);
 }
@@ -191,67 +180,36 @@ static void off_line(st_reporter *r, uint64_t id)
 		}
 }
 
-/* ---- the answers kept: a hash table by id, with their ages ---------- */
+/* ---- the answers kept: by id (batch.h's bt_map), with their ages ---- */
 
-static size_t kept_home(uint64_t id)
+/* An answer as the map keeps it: its seq (tells the entry of `age` that
+ * is its own from one left by an answer taken) and ok; never NULL. */
+static void *kept_val(uint32_t seq, int ok)
 {
-	return (size_t)((id * 0x9E3779B97F4A7C15ull) >> (64 - KEPT_BITS));
+	return (void *)(uintptr_t)(((uint64_t)seq << 1) | (ok != 0));
 }
 
-/* id's slot, or NULL. Under mu (as all below). */
-static struct known *kept_find(st_reporter *r, uint64_t id)
-{
-	if (!r->known)
-		return NULL;
-	for (size_t i = kept_home(id);; i = (i + 1) & (KEPT_SLOTS - 1)) {
-		struct known *k = &r->known[i];
-		if (!k->used)
-			return NULL;
-		if (k->id == id)
-			return k;
-	}
-}
+static uint32_t kept_seq(void *v) { return (uint32_t)((uintptr_t)v >> 1); }
 
-/* Empties slot k, moving back the entries after it that probed past it
- * (no tombstones: lookups stay short however many answers come and go). */
-static void kept_del(st_reporter *r, struct known *k)
+/* Whether the age entry a is its answer's own (the answer not taken).
+ * Under mu (as all below). */
+static bool age_live(st_reporter *r, const struct age *a)
 {
-	size_t i = (size_t)(k - r->known);
-	for (size_t j = (i + 1) & (KEPT_SLOTS - 1); r->known[j].used; j = (j + 1) & (KEPT_SLOTS - 1)) {
-		size_t h = kept_home(r->known[j].id);
-		/* j's entry may fill i when its home is not in (i, j] (cyclically) */
-		if (i <= j ? (h <= i || h > j) : (h <= i && h > j)) {
-			r->known[i] = r->known[j];
-			i = j;
-		}
-	}
-	r->known[i].used = 0;
-	r->nknown--;
-}
-
-/* Whether the age entry a is its answer's own (the answer not taken). */
-static struct known *age_live(st_reporter *r, const struct age *a)
-{
-	struct known *k = kept_find(r, a->id);
-	return k && k->seq == a->seq ? k : NULL;
+	void *v = bt_map_get(&r->known, a->id);
+	return v && kept_seq(v) == a->seq;
 }
 
 /* Keeps the answer for id, a call reported ahead; when ST_KNOWN_MAX are
  * kept, the oldest half goes first. */
 static void keep(st_reporter *r, uint64_t id, int ok)
 {
-	if (!r->known) {
-		r->known = calloc(KEPT_SLOTS, sizeof *r->known);
-		r->age = malloc(AGE_CAP * sizeof *r->age);
-		if (!r->known || !r->age)
-			abort();
-	}
-	struct known *k = kept_find(r, id);
-	if (!k && r->nknown == ST_KNOWN_MAX) /* the oldest: calls dropped unstarted */
+	if (!r->age && !(r->age = malloc(AGE_CAP * sizeof *r->age)))
+		abort();
+	bool had = bt_map_get(&r->known, id) != NULL;
+	if (!had && r->known.n == ST_KNOWN_MAX) /* the oldest: calls dropped unstarted */
 		for (size_t gone = 0; gone < ST_KNOWN_MAX / 2; r->ah = (r->ah + 1) % AGE_CAP, r->an--) {
-			struct known *o = age_live(r, &r->age[r->ah]);
-			if (o)
-				kept_del(r, o), gone++;
+			if (age_live(r, &r->age[r->ah]))
+				bt_map_del(&r->known, r->age[r->ah].id), gone++;
 		}
 	if (r->an == AGE_CAP) { /* the dead ages go (at least ST_KNOWN_MAX of them) */
 		size_t w = 0;
@@ -262,34 +220,23 @@ static void keep(st_reporter *r, uint64_t id, int ok)
 		}
 		r->an = w;
 	}
-	if (!k) {
-		size_t i = kept_home(id);
-		while (r->known[i].used)
-			i = (i + 1) & (KEPT_SLOTS - 1);
-		k = &r->known[i];
-		*k = (struct known){.id = id, .used = 1};
-		r->nknown++;
-	}
-	k->ok = (uint8_t)ok;
-	k->seq = ++r->seq; /* an earlier age of id is dead now */
-	r->age[(r->ah + r->an++) % AGE_CAP] = (struct age){id, k->seq};
+	bt_map_put(&r->known, id, kept_val(++r->seq, ok)); /* an earlier age of id is dead now */
+	r->age[(r->ah + r->an++) % AGE_CAP] = (struct age){id, r->seq};
 }
 
 /* The answer kept for id, taken (1 may start, -1 must not), or 0. */
 static int take_known(st_reporter *r, uint64_t id)
 {
-	struct known *k = kept_find(r, id);
-	if (!k)
+	void *v = bt_map_del(&r->known, id);
+	if (!v)
 		return 0;
-	int ok = k->ok;
-	kept_del(r, k);
-	return ok ? 1 : -1;
+	return (uintptr_t)v & 1 ? 1 : -1;
 }
 
 size_t st_kept(st_reporter *r)
 {
 	pthread_mutex_lock(&r->mu);
-	size_t n = r->nknown;
+	size_t n = r->known.n;
 	pthread_mutex_unlock(&r->mu);
 	return n;
 }
