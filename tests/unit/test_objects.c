@@ -15,7 +15,6 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <inttypes.h>
 #include <unistd.h>
 
@@ -838,8 +837,6 @@ static void hostile_holder(value want)
 		[H_KIND] = "answered OBJ_GET with", [H_ERROR] = "holds no object (test)",
 		[H_GARBAGE] = "does not decode", [H_BADFRAME] = "blob needs",
 	};
-	struct timespec t0, t1;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (int mode = 0; mode < H_N; mode++) {
 		value out = v_none();
 		hmode = mode;
@@ -862,8 +859,6 @@ static void hostile_holder(value want)
 		assert_true(val_eq(out, want));
 		val_rele(out);
 	}
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	assert_true(t1.tv_sec - t0.tv_sec < 20); /* no hang: each failure is seen at once */
 	/* the same through the stream: a bad grant or stream fails the pull
 	 * at once with the reason; a stream that ends early is a lost holder
 	 * (-2), as a connection closed mid-pull; a byte past the granted size
@@ -896,8 +891,6 @@ static void hostile_holder(value want)
 		val_rele(out);
 	}
 	smode = S_OFF;
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	assert_true(t1.tv_sec - t0.tv_sec < 40); /* no hang */
 	/* a size over the cap is refused before anything is asked or allocated */
 	uint64_t was = obj_cap(0);
 	obj_cap(htotal - 1);

