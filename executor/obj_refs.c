@@ -90,6 +90,12 @@ static void release_inputs(run_store *rs, FILE *err, const dag *g, uint32_t v)
 		if (g->pred_order[e] == 1 || __atomic_sub_fetch(&rs->uses[p], 1, __ATOMIC_ACQ_REL) != 0)
 			continue;
 		const vfuture *pf = g->nodes[p].kind != DAG_ACTOR ? (const vfuture *)g->fut[p].as.o : NULL;
+		/* a held edge's call may still run (the staged driver ended
+		 * without a get on it: `wait(fs, n=1)`): its thread settles it,
+		 * the state last; only a settled future's fields are read */
+		if (pf && g->pred_order[e] == DAG_EDGE_HELD &&
+		    __atomic_load_n(&pf->state, __ATOMIC_ACQUIRE) == FUT_PENDING)
+			continue;
 		if (pf && pf->host_data == in_store) {
 			char *msg = NULL;
 			if (store_free(rs->st, p, &msg) != STORE_OK)
