@@ -124,8 +124,10 @@ void watchdog_watch(watchdog *wd, const uint64_t *deadline, int *cancel)
 	}
 	wd->hosts[wd->n++] = (watched){ deadline, cancel };
 	pthread_mutex_unlock(&wd->mu);
-	/* a host made while the run is being cancelled is cancelled too */
-	if (run_cancelled())
+	/* a host made while the run is being cancelled is cancelled too; one
+	 * watched with its deadline already set is looked at (the thread may
+	 * have checked its hosts before this one and be asleep with none) */
+	if (run_cancelled() || __atomic_load_n(deadline, __ATOMIC_RELAXED))
 		watchdog_ring();
 }
 
