@@ -8,7 +8,9 @@
 # (tests/cluster/remote_client: client -> head -> worker) and a program's
 # `v = get(noop(v + 1))` under `flow run --address` (par/roundtrip/task.flow:
 # the run phase of --stats / N; its calls may go straight to a worker the
-# head leased the client, docs/wire.md "Direct calls"). Needs root.
+# head leased the client, docs/wire.md "Direct calls"), beside nng's own
+# round trip between the same hosts (nng_pingpong.c, built with cc: the
+# transport's floor under the same load). Needs root.
 # Usage: bench/cluster/run.sh [-b BEFORE_BUILD] [BUILD_DIR] [N...]
 #   (defaults: build, 10000 100000)
 # -b: paired runs with another build dir (e.g. a copy of an older commit's
@@ -114,11 +116,26 @@ for n in ${sizes[@]+"${sizes[@]}"}; do
 	printf 'flow, this machine (--cpus 2, no cluster), %d tasks: %.3f s\n' "$n" "$(echo "$t1 - $t0" | bc -l)"
 done
 
-echo "== one remote no-op round trip, $rt_calls calls, $rt_runs run(s) per build: raw (client -> head -> worker, remote_client); flow run --address (v = get(noop(v + 1)), run phase / N)"
+echo "== one remote no-op round trip, $rt_calls calls, $rt_runs run(s) per build: raw (client -> head -> worker, remote_client); flow run --address (v = get(noop(v + 1)), run phase / N); nng's own (pair0 echo, host1 -> host2: the floor)"
 "$after_flow" compile "$root/tests/cluster/remote.flow" -o "$tmp/remote.plan" >/dev/null
+# the floor: nng's own round trip between the same two hosts (a 64-byte
+# pair0 message echoed; nng_pingpong.c, public API only), once per run
+pingpong=
+cc -O2 "$here/nng_pingpong.c" -o "$tmp/nng_pingpong" -lnng 2>"$tmp/cc.err" && pingpong=$tmp/nng_pingpong
+[ -n "$pingpong" ] || { echo "(no nng floor: cc failed)"; cat "$tmp/cc.err"; }
+nng_floor() {
+	[ -n "$pingpong" ] || return 0
+	run 2 timeout 120 "$pingpong" echo "tcp://$(host_ip 2):6390" &
+	local e=$!
+	printf "nng's own round trip, host1 -> host2, %d messages: " "$rt_calls"
+	run 1 timeout 60 "$pingpong" ping "tcp://$(host_ip 2):6390" "$rt_calls"
+	kill "$e" 2>/dev/null
+	wait "$e" 2>/dev/null
+}
 # through the head to a worker: node 1 would take a share, so ask a
 # head that runs no tasks itself
 for r in $(seq "$rt_runs"); do
+	nng_floor
 	for b in "${builds[@]}"; do
 		flow=$b/cli/flow
 		start_cluster 0
