@@ -1256,10 +1256,11 @@ int plan_slurp(const char *path, uint8_t **buf, size_t *len)
 	return 0;
 }
 
-/* Maps from this size up: below it, a read(2) costs less than setting up
- * and tearing down a mapping. Mapped lengths are at least this, so
+/* Maps from this size up (16 pages: a read(2) into a fresh buffer
+ * faults once per page, a populated mapping not at all); below it, a
+ * read costs less than setting up and tearing down a mapping. Mapped lengths are at least this, so
  * plan_unmap tells a mapping from a malloc'd buffer by the length. */
-#define PLAN_MAP_MIN ((size_t)1 << 20)
+#define PLAN_MAP_MIN ((size_t)1 << 16)
 
 int plan_map(const char *path, const uint8_t **buf, size_t *len)
 {

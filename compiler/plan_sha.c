@@ -1,11 +1,14 @@
 /* plan_sha.c - SHA-256 for plans: the checksum every load verifies over
  * the whole file (17 MB for 1M tasks) and the sources' hash.
  *
- * Both from well-kept libraries, none written here: for a big buffer,
- * libcrypto's SHA256_* (its assembly uses the CPU's SHA instructions)
- * opened with dlopen (opening it costs ~4 ms, so a small program's
- * process never maps it); else, or without libcrypto, mbedtls. Both give
- * the same digest (tests/unit/test_plan.c compares them). */
+ * Both from well-kept libraries, none written here: libcrypto's SHA256_*
+ * (its assembly uses the CPU's SHA instructions, 4-10x mbedtls' C), linked
+ * from its static archive where the build found one (FLOW_SHA_LINKED,
+ * meson.build: only the SHA-256 code and its CPU probe come in, ~30 KB);
+ * else opened with dlopen for a big buffer (opening the shared library
+ * costs ~4 ms, so a small program's process never maps it); else, or
+ * without libcrypto, mbedtls. All give the same digest
+ * (tests/unit/test_plan.c compares them). */
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -15,6 +18,12 @@
 #include <mbedtls/version.h>
 
 #include "plan_int.h"
+
+#ifdef FLOW_SHA_LINKED
+/* the plain calls, deprecated in OpenSSL 3 in favour of EVP (see below) */
+#define OPENSSL_SUPPRESS_DEPRECATED
+#include <openssl/sha.h>
+#endif
 
 /* ---- libcrypto, for a big buffer ------------------------------------------- */
 
@@ -55,6 +64,11 @@ void plan_sha256_mbed(const void *buf, size_t len, uint8_t out[32])
 
 void plan_sha256(const void *buf, size_t len, uint8_t out[32])
 {
+#ifdef FLOW_SHA_LINKED
+	SHA256_CTX c;
+	if (SHA256_Init(&c) == 1 && SHA256_Update(&c, buf, len) == 1 && SHA256_Final(out, &c) == 1)
+		return;
+#endif
 	if (len >= SHA_BIG) {
 		pthread_once(&crypto_once, crypto_open);
 		/* SHA256_CTX: 112 bytes in libcrypto.so.3's ABI; room to spare */

@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 packages=(gcc libc6-dev pkg-config meson ninja-build flex bison
 	libnng-dev libmbedtls-dev liblmdb-dev libcmocka-dev libopenblas-dev
 	zlib1g-dev graphviz libgraphviz-dev libjansson-dev iproute2 nftables iperf3
-	openssl) # openssl: tests/cluster/tls.sh makes its certificates with it
+	openssl libssl-dev) # openssl: tests/cluster/tls.sh makes its certificates with it;
+	# libssl-dev: libcrypto.a, whose SHA-256 checks plans (compiler/meson.build)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -58,7 +58,25 @@ ok "run without matrices loads no BLAS" no_lib "$BLAS" "$flow" run "$tmp/small.f
 ok "run without matrices loads no Graphviz" no_lib "$GV" "$flow" run "$tmp/small.flow"
 ok "flow dot (DOT text) loads no Graphviz" no_lib "$GV" "$flow" dot "$tmp/small.flow"
 ok "a matrix product loads BLAS" has_lib "$BLAS" "$flow" run "$tmp/mat.flow"
+# the libraries meson linked from their archives (FLOW_STATIC_LIBS, set by
+# tests/meson.build: -Dstatic_libs) are never opened: each shared one was
+# start-up that every process paid (bench/README.md, "Plan loading")
+for name in ${FLOW_STATIC_LIBS:-}; do
+	ok "lib$name linked from its archive: --version does not open it" \
+		no_lib "/lib$name\.so" "$flow" --version
+	ok "lib$name linked from its archive: run does not open it" \
+		no_lib "/lib$name\.so" "$flow" run "$tmp/small.flow"
+done
 ok "-T svg loads Graphviz" has_lib "$GV" "$flow" dot -T svg -o "$tmp/a.svg" "$tmp/small.flow"
+# libcrypto's SHA-256 linked in (FLOW_SHA_LINKED, compiler/meson.build):
+# a plan of 1 MiB or more (it was opened for those) is checked without it
+if [ -n "${FLOW_SHA_LINKED:-}" ]; then
+	awk 'BEGIN { print "task noop(i: int) -> int {\n    return i\n}\nlet xs = [noop(i) for i in range(100000)]" }' >"$tmp/big.flow"
+	"$flow" compile -o "$tmp/big.plan" "$tmp/big.flow"
+	ok "a big plan is 1 MiB or more" test "$(wc -c <"$tmp/big.plan")" -ge 1048576
+	ok "SHA-256 linked in: a big plan's load opens no libcrypto" \
+		no_lib 'libcrypto' "$flow" compile --stats "$tmp/big.plan"
+fi
 
 "$flow" run "$tmp/mat.flow" >"$tmp/mat.out" 2>&1
 ok "matrix products" grep -qxF 'tensor(shape=[3, 2]) [[4.0, 4.0], [4.0, 4.0], [4.0, 4.0]]' "$tmp/mat.out"

@@ -940,12 +940,12 @@ static void test_int_inputs_every_length(void **state)
 	diag_fini(&d0);
 }
 
-/* plan_map gives a file's bytes, mapped from 1 MiB up and read below
+/* plan_map gives a file's bytes, mapped from 64 KiB up and read below
  * that; a missing file is an error with errno. */
 static void test_plan_map(void **state)
 {
 	(void)state;
-	static const size_t sizes[] = {0, 100, (1u << 20) - 1, 1u << 20, (3u << 20) + 7};
+	static const size_t sizes[] = {0, 100, (1u << 16) - 1, 1u << 16, (1u << 20) + 1, (3u << 20) + 7};
 	char path[] = "/tmp/flow-test-plan-map-XXXXXX";
 	int fd = mkstemp(path);
 	assert_true(fd >= 0);
