@@ -18,7 +18,6 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include <time.h>
 
 #include "executor/task_run.h"
 
@@ -26,13 +25,6 @@
 extern const flow_host_ops task_host_ops;
 
 static inline task_host *host_of(flow_vm *vm) { return vm_ctx(vm)->host_data; }
-
-static inline uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* The identity of a call made now: the DAG node's, or the caller's
  * identity and its call count. */

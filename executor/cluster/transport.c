@@ -1,5 +1,6 @@
 /* transport.c - authenticated req/rep connections over nng (transport.h). */
 #include "transport.h"
+#include "executor/mono_clock.h"
 #include "lang/value.h"
 #include "handshake.h"
 #include "tls.h"
@@ -44,13 +45,6 @@ void wire_log(const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, "%s: %s %s\n", log_name, ts, line);
 	fflush(stderr);
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 void wire_deadline(struct timespec *dl, int ms)
@@ -423,7 +417,7 @@ void wire_server_on_gone(wire_server *s, wire_gone_fn fn, void *arg)
 
 static void close_due(wire_server *s)
 {
-	int64_t now = now_ms();
+	int64_t now = mono_now_ms();
 	uint32_t due[16];
 	int n = 0;
 	pthread_mutex_lock(&s->mu);
@@ -444,7 +438,7 @@ void wire_server_drop(wire_server *s, uint32_t pipe)
 	struct pipe_st *st = find_pipe(s, pipe);
 	if (st) {
 		st->dropping = 1;
-		st->close_at = now_ms() + DROP_DELAY_MS;
+		st->close_at = mono_now_ms() + DROP_DELAY_MS;
 	}
 	pthread_mutex_unlock(&s->mu);
 }
