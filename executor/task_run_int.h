@@ -99,6 +99,10 @@ char *task_remote_message(const char *text);
  * another node (executor/cluster/task_exec.c). */
 value task_remote_outcome(task_host *sh, const bc_proto *task, const bc_program *prog, span where,
                           int rc, value res, char *err);
+/* The index of task in prog's protos (the function number a call names
+ * on the wire), or -1: also for a nested call spilled to another node
+ * (executor/cluster/task_exec.c). */
+int task_proto_index(const bc_program *prog, const bc_proto *task);
 /* Runs a DAG node's task call (a: resolved, frozen; borrowed) through
  * sh->remote. Returns 0 with *out (its outcome future), or -1 when it
  * must run here. */
