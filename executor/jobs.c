@@ -6,9 +6,9 @@
  * in each thread while idle workers take the oldest, largest halves);
  * otherwise the caller blocks until it ends, its CPUs given back. */
 #include <stdlib.h>
-#include <time.h>
 
 #include "executor/fit.h"
+#include "executor/mono_clock.h"
 #include "executor/pool.h"
 #include "executor/run_obs.h"
 
@@ -75,13 +75,6 @@ static void job_submit(task_host *h, nested_job *j)
 	pool_start_reserved(p, k);
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
-}
-
 /* Blocks (mu held) until j is done (0), the run stops or h's call is
  * cancelled (-1), or, for `any`, another job ends or the deadline passes
  * (1). The first time round it gives what h's call holds (running) back
@@ -95,7 +88,7 @@ static int block_on(pool *p, task_host *h, const bc_attrs *running, nested_job *
 	while (j->state != NJ_DONE) {
 		if (s->stop || __atomic_load_n(&h->cancel, __ATOMIC_RELAXED))
 			return -1;
-		uint64_t t = now_ns();
+		uint64_t t = mono_now_ns();
 		if ((deadline && t >= deadline) || (any && s->jobs_ended != seen))
 			return 1;
 		if (!*blocked) {

@@ -1,5 +1,5 @@
-/* mono_clock.h - CLOCK_MONOTONIC: the time now, and condition variables
- * whose timed waits use it (header only).
+/* mono_clock.h - CLOCK_MONOTONIC: the time now (in ns, us or ms), and
+ * condition variables whose timed waits use it (header only).
  *
  * Deadlines in the executor are CLOCK_MONOTONIC (a wall clock set back
  * must not stretch a wait), and pthread_cond_timedwait measures against
@@ -22,6 +22,10 @@ static inline uint64_t mono_now_ns(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
+
+/* The same clock in us and in ms (ms signed: callers subtract). */
+static inline uint64_t mono_now_us(void) { return mono_now_ns() / 1000u; }
+static inline int64_t mono_now_ms(void) { return (int64_t)(mono_now_ns() / 1000000u); }
 
 static inline void mono_cond_init(pthread_cond_t *cv)
 {

@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 
 #include "executor/mem_stats.h"
+#include "executor/mono_clock.h"
 #include "executor/run_obs.h"
 #include "lang/diag.h"
 
@@ -16,12 +16,7 @@
 static const char *const kind_names[DAG__KINDS] = {"task", "actor", "method", "expression",
                                                    "effect", "put", "driver"};
 
-uint64_t obs_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
+uint64_t obs_now_ns(void) { return mono_now_ns(); }
 
 /* A node the progress line counts: a task or method call. */
 static bool is_call(const dag *g, uint32_t v)

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "executor/mono_clock.h"
 #include "executor/task_run_int.h"
 #include "executor/watchdog.h"
 
@@ -88,7 +89,7 @@ static int gen_step(task_host *sh, gen_state *st)
 {
 	const bc_proto *task = st->task;
 	while (st->state == GS_RUNNING) {
-		uint64_t outer = __atomic_load_n(&sh->deadline, __ATOMIC_RELAXED), mine = 0, t0 = now_ns();
+		uint64_t outer = __atomic_load_n(&sh->deadline, __ATOMIC_RELAXED), mine = 0, t0 = mono_now_ns();
 		if (!st->first)
 			st->first = t0;
 		if (task->attrs.timeout > 0) {
@@ -155,11 +156,11 @@ static int gen_step(task_host *sh, gen_state *st)
 		sh->depth--;
 		if (rc >= 0 && sh->dep_vm == st->vm)
 			sh->dep_vm = NULL; /* a failed get it caught itself */
-		st->spent += now_ns() - t0;
+		st->spent += mono_now_ns() - t0;
 		bool timed_out = false;
 		if (mine) {
 			__atomic_store_n(&sh->deadline, outer, __ATOMIC_RELAXED);
-			if (__atomic_load_n(&sh->cancel, __ATOMIC_RELAXED) && now_ns() >= mine) {
+			if (__atomic_load_n(&sh->cancel, __ATOMIC_RELAXED) && mono_now_ns() >= mine) {
 				__atomic_store_n(&sh->cancel, 0, __ATOMIC_RELAXED);
 				timed_out = rc < 0;
 			}

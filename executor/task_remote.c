@@ -181,8 +181,7 @@ value task_remote_outcome(task_host *sh, const bc_proto *task, const bc_program 
 	return remote_outcome(sh, task, prog, where, rc, res, err);
 }
 
-/* The index of task in prog's protos, or -1. */
-static int proto_index(const bc_program *prog, const bc_proto *task)
+int task_proto_index(const bc_program *prog, const bc_proto *task)
 {
 	for (int i = 0; i < prog->nprotos; i++)
 		if (prog->protos[i] == task)
@@ -195,7 +194,7 @@ static int proto_index(const bc_program *prog, const bc_proto *task)
 int task_call_remote(task_host *sh, const bc_proto *task, uint64_t call, value *a, int nargs,
                      const bc_program *prog, span where, value *out)
 {
-	int fn = proto_index(prog, task);
+	int fn = task_proto_index(prog, task);
 	if (fn < 0)
 		return -1;
 	value args = list_new((size_t)nargs);
@@ -242,7 +241,7 @@ int task_remote_args(task_host *sh, flow_vm *vm, const dag *g, uint32_t v, uint3
 	if (n->kind != DAG_TASK || !sh->remote)
 		return 0;
 	const bc_proto *task = g->prog->protos[n->proto];
-	int k = proto_index(g->prog, task);
+	int k = task_proto_index(g->prog, task);
 	if (k < 0 || bc_proto_yields(task))
 		return 0;
 	value *ins = g->ins ? &g->ins[n->in] : NULL;
@@ -282,5 +281,5 @@ void task_remote_settle(task_host *sh, const dag *g, uint32_t v, int rc, value r
 bool task_remote_again(task_host *sh, const dag *g, uint32_t v, int lost, char **err)
 {
 	const bc_proto *task = g->prog->protos[g->nodes[v].proto];
-	return rerun_lost(sh, task, g->prog, proto_index(g->prog, task), lost, err);
+	return rerun_lost(sh, task, g->prog, task_proto_index(g->prog, task), lost, err);
 }

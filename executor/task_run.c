@@ -19,6 +19,7 @@
 
 #include "executor/cache.h"
 #include "executor/interrupt.h"
+#include "executor/mono_clock.h"
 #include "executor/task_run_int.h"
 #include "executor/store.h"
 #include "executor/watchdog.h"
@@ -502,7 +503,7 @@ static value call_task_run(task_host *sh, const bc_proto *task, uint64_t call, v
 		attempts++;
 		uint64_t outer = __atomic_load_n(&sh->deadline, __ATOMIC_RELAXED), mine = 0;
 		if (task->attrs.timeout > 0) {
-			mine = now_ns() + (uint64_t)(task->attrs.timeout * 1e9);
+			mine = mono_now_ns() + (uint64_t)(task->attrs.timeout * 1e9);
 			if (!outer || mine < outer) {
 				__atomic_store_n(&sh->deadline, mine, __ATOMIC_RELAXED);
 				watchdog_ring(); /* it may sleep until a later one */
@@ -512,7 +513,7 @@ static value call_task_run(task_host *sh, const bc_proto *task, uint64_t call, v
 		rc = task_run_inline(sh, task, call, v_none(), a, nargs, &res, &err, &dep);
 		if (mine) {
 			__atomic_store_n(&sh->deadline, outer, __ATOMIC_RELAXED);
-			if (__atomic_load_n(&sh->cancel, __ATOMIC_RELAXED) && now_ns() >= mine) {
+			if (__atomic_load_n(&sh->cancel, __ATOMIC_RELAXED) && mono_now_ns() >= mine) {
 				/* this call's own deadline passed: a timeout, which
 				 * @retries may retry */
 				__atomic_store_n(&sh->cancel, 0, __ATOMIC_RELAXED);
@@ -637,7 +638,7 @@ static int s_call_task(flow_vm *vm, const bc_proto *task, value *args, int nargs
 	}
 	uint64_t call = next_ident(sh); /* retries: the same call, streams of their own */
 	bool seen = sh->call_ran && sh->in_cont && sh->depth == 1;
-	uint64_t t0 = seen ? now_ns() : 0;
+	uint64_t t0 = seen ? mono_now_ns() : 0;
 	bool cached;
 	*out = call_task_here(sh, task, call, a, nargs, vm_program(vm), task_place_span(vm), &cached);
 	sh->ncached += cached && sh->depth == 0; /* a DAG node's own call */
@@ -782,7 +783,7 @@ static int s_wait(flow_vm *vm, value futures, int64_t n, double timeout, value *
 	task_host *sh = host_of(vm);
 	size_t len = list_len(futures);
 	size_t want = n < 0 ? 0 : (size_t)n > len ? len : (size_t)n;
-	uint64_t deadline = timeout > 0 ? now_ns() + (uint64_t)(timeout * 1e9) : 0;
+	uint64_t deadline = timeout > 0 ? mono_now_ns() + (uint64_t)(timeout * 1e9) : 0;
 	for (;;) {
 		size_t nready = 0;
 		const vfuture *first = NULL, *node = NULL;
@@ -798,7 +799,7 @@ static int s_wait(flow_vm *vm, value futures, int64_t n, double timeout, value *
 					node = f;
 			}
 		}
-		if (nready >= want || !first || timeout == 0 || (deadline && now_ns() >= deadline))
+		if (nready >= want || !first || timeout == 0 || (deadline && mono_now_ns() >= deadline))
 			break;
 		/* back when `first` or any other call ends, or at the deadline:
 		 * a DAG call's end wakes only await_node, which wakes on a
@@ -896,9 +897,9 @@ static int s_sleep(flow_vm *vm, double seconds)
 	if (sh->block && in_task)
 		sh->block(sh->block_ctx, true);
 	/* in slices, so a @timeout can stop a sleeping task */
-	uint64_t end = now_ns() + (uint64_t)(seconds * 1e9);
+	uint64_t end = mono_now_ns() + (uint64_t)(seconds * 1e9);
 	int rc = 0;
-	for (uint64_t t = now_ns(); t < end; t = now_ns()) {
+	for (uint64_t t = mono_now_ns(); t < end; t = mono_now_ns()) {
 		if ((in_task && __atomic_load_n(&sh->cancel, __ATOMIC_RELAXED)) || run_cancelled()) {
 			rc = vm_raise(vm, "interrupted");
 			break;

@@ -18,7 +18,6 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include <time.h>
 
 #include "executor/task_run.h"
 
@@ -26,13 +25,6 @@
 extern const flow_host_ops task_host_ops;
 
 static inline task_host *host_of(flow_vm *vm) { return vm_ctx(vm)->host_data; }
-
-static inline uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* The identity of a call made now: the DAG node's, or the caller's
  * identity and its call count. */
@@ -107,6 +99,10 @@ char *task_remote_message(const char *text);
  * another node (executor/cluster/task_exec.c). */
 value task_remote_outcome(task_host *sh, const bc_proto *task, const bc_program *prog, span where,
                           int rc, value res, char *err);
+/* The index of task in prog's protos (the function number a call names
+ * on the wire), or -1: also for a nested call spilled to another node
+ * (executor/cluster/task_exec.c). */
+int task_proto_index(const bc_program *prog, const bc_proto *task);
 /* Runs a DAG node's task call (a: resolved, frozen; borrowed) through
  * sh->remote. Returns 0 with *out (its outcome future), or -1 when it
  * must run here. */

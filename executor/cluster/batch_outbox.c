@@ -2,19 +2,11 @@
  * the outcomes for each connection and the requests parked until there
  * are some. */
 #include "batch_int.h"
+#include "executor/mono_clock.h"
 
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 struct waiter {
 	wire_pending *p;
@@ -157,7 +149,7 @@ void bt_outbox_wait(bt_outbox *o, uint32_t pipe, wire_pending *p, uint32_t wait_
 			x->capw = x->capw ? 2 * x->capw : 4;
 			x->w = xrealloc(x->w, x->capw * sizeof *x->w);
 		}
-		x->w[x->nw++] = (struct waiter){p, now_ms() + (wait_ms > BT_WAIT_MS * 10 ? BT_WAIT_MS * 10 : wait_ms)};
+		x->w[x->nw++] = (struct waiter){p, mono_now_ms() + (wait_ms > BT_WAIT_MS * 10 ? BT_WAIT_MS * 10 : wait_ms)};
 		pthread_mutex_unlock(&o->mu);
 		return;
 	}
@@ -170,7 +162,7 @@ void bt_outbox_expire(bt_outbox *o)
 {
 	struct answer *a = NULL;
 	size_t na = 0, cap = 0;
-	int64_t now = now_ms();
+	int64_t now = mono_now_ms();
 	pthread_mutex_lock(&o->mu);
 	for (size_t i = 0; i < o->n; i++) {
 		struct box *x = o->b[i];

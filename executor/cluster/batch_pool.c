@@ -7,6 +7,7 @@
  * waits for a call queued behind itself. (A sleep keeps its CPU, as in
  * Ray: a node's `cpus_used` counts its sleeping tasks.) */
 #include "batch_int.h"
+#include "executor/mono_clock.h"
 #include "lang/value.h"
 #include "lang/vm.h" /* ERR_* kinds of a failed call */
 
@@ -52,13 +53,6 @@ struct bt_pool {
 	_Atomic uint32_t nix; /* thread numbers given (outcome's thread) */
 };
 
-static uint64_t mono_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 /* Runs j; its outcome, encoded, is appended to r. */
 static void run_job(bt_pool *p, struct job *j, bt_recs *r)
 {
@@ -81,10 +75,10 @@ static void run_job(bt_pool *p, struct job *j, bt_recs *r)
 	}
 	if (p->busy)
 		atomic_fetch_add(p->busy, 1);
-	d.start_us = mono_us() - j->t_add;
+	d.start_us = mono_now_us() - j->t_add;
 	int failed = cl_task_run(j->plan, j->c.fn, j->c.args, j->c.seed, j->c.ident, j->c.job, p->view,
 	                         &result, &error, &output);
-	d.end_us = mono_us() - j->t_add;
+	d.end_us = mono_now_us() - j->t_add;
 	if (p->busy)
 		atomic_fetch_sub(p->busy, 1);
 	d.ok = failed == CL_TASK_ARG_LOST    ? WIRE_DONE_ARG_LOST
@@ -165,7 +159,7 @@ static void *pool_main(void *arg)
 		/* nothing more to take, enough gathered, or held too long: the
 		 * gathered outcomes go now (without the lock) */
 		if (r.n > 0 && (!can_take(p) || p->stop || r.n >= BT_POOL_GROUP ||
-		                mono_us() - first >= BT_POOL_GROUP_US)) {
+		                mono_now_us() - first >= BT_POOL_GROUP_US)) {
 			send_gathered(p, &r);
 			continue;
 		}
@@ -197,7 +191,7 @@ static void *pool_main(void *arg)
 		p->executing++;
 		pthread_mutex_unlock(&p->mu);
 		if (r.n == 0)
-			first = mono_us();
+			first = mono_now_us();
 		run_job(p, j, &r);
 		val_rele(j->c.args);
 		free(j);
@@ -317,7 +311,7 @@ void bt_pool_add(bt_pool *p, uint32_t pipe, cl_plan *plan, struct wire_call *c)
 	if (!j)
 		abort();
 	j->pipe = pipe;
-	j->t_add = mono_us();
+	j->t_add = mono_now_us();
 	j->plan = plan;
 	j->c = *c;
 	c->args = v_none();

@@ -16,6 +16,7 @@
  * pump thread only when none watches (a request on a connection that
  * closed would otherwise wait forever: a drained worker's). */
 #include "batch_int.h"
+#include "executor/mono_clock.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -63,13 +64,6 @@ struct bt_pump {
 	pthread_t *threads;
 	int nthreads;
 };
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Under mu: the first failure is kept for a pump thread to report; the
  * pump sends nothing more. */
@@ -125,7 +119,7 @@ static struct slot *take_request(bt_pump *p)
 	s->longw = longw;
 	s->sent = 0;
 	s->deferred = 0;
-	s->until = mono_ms() + (int64_t)wait_ms + BT_CALL_MS;
+	s->until = mono_now_ms() + (int64_t)wait_ms + BT_CALL_MS;
 	return s;
 }
 
@@ -321,7 +315,7 @@ static void *pump_main(void *arg)
 		struct timespec dl;
 		wire_deadline(&dl, BT_WATCH_MS);
 		pthread_cond_timedwait(&p->cv, &p->mu, &dl);
-		int64_t now = mono_ms();
+		int64_t now = mono_now_ms();
 		wire_acall *end[BT_PUMP_SLOTS];
 		int late[BT_PUMP_SLOTS], nend = 0;
 		for (int i = 0; i < BT_PUMP_SLOTS; i++) {

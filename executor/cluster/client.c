@@ -14,6 +14,7 @@
 #include "compiler/effects.h"
 #include "batch.h"
 #include "executor/interrupt.h"
+#include "executor/mono_clock.h"
 #include "executor/run_obs.h"
 #include "place.h"
 #include "objects.h"
@@ -885,8 +886,6 @@ static int send_call(cl_client *cl, struct wire_call *c, struct slot *s, char **
 
 /* ---- direct calls: a lease on a worker (docs/wire.md, "Direct calls") ---- */
 
-static int64_t mono_ms(void) { return (int64_t)(obs_now_ns() / 1000000); }
-
 static wire_client *direct_link(void *arg, verr *e)
 {
 	cl_client *cl = arg;
@@ -1119,7 +1118,7 @@ static void *direct_main(void *arg)
 	int64_t next = 0;
 	pthread_mutex_lock(&cl->mu);
 	while (!cl->d.stop) {
-		int64_t now = mono_ms();
+		int64_t now = mono_now_ms();
 		if (!cl->d.want || now < next) {
 			if (!cl->d.want) {
 				pthread_cond_wait(&cl->d.cv, &cl->mu);
@@ -1137,14 +1136,14 @@ static void *direct_main(void *arg)
 			pthread_mutex_unlock(&cl->mu);
 			int ok = direct_open(cl);
 			pthread_mutex_lock(&cl->mu);
-			next = mono_ms() + (ok ? DIRECT_KEEP_MS : DIRECT_RETRY_MS);
+			next = mono_now_ms() + (ok ? DIRECT_KEEP_MS : DIRECT_RETRY_MS);
 			continue;
 		}
 		if (cl->d.broken || (!cl->d.ready && cl->d.running == 0)) {
 			pthread_mutex_unlock(&cl->mu);
 			direct_close(cl);
 			pthread_mutex_lock(&cl->mu);
-			next = mono_ms() + DIRECT_RETRY_MS;
+			next = mono_now_ms() + DIRECT_RETRY_MS;
 			continue;
 		}
 		uint64_t node = cl->d.node, done = cl->d.done, failed = cl->d.failed;
@@ -1155,7 +1154,7 @@ static void *direct_main(void *arg)
 		int64_t got = lease_call(cl, WIRE_LEASE_KEEP, node, running, done, failed, NULL, 0, NULL,
 		                         0, state, sizeof state);
 		pthread_mutex_lock(&cl->mu);
-		next = mono_ms() + DIRECT_KEEP_MS;
+		next = mono_now_ms() + DIRECT_KEEP_MS;
 		if (got == (int64_t)node)
 			continue;
 		cl->d.ready = false; /* no new call goes there */

@@ -10,9 +10,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "executor/mono_clock.h"
 #include "executor/store.h"
 
 static int flow_dir(const char *sub, char *buf, size_t n, verr *e)
@@ -174,13 +174,6 @@ static int is_flow(pid_t pid)
 	return strncmp(base, "flow", 4) == 0;
 }
 
-static int64_t ms_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int daemon_stop_all(int timeout_ms, verr *e)
 {
 	char dir[450];
@@ -216,9 +209,9 @@ int daemon_stop_all(int timeout_ms, verr *e)
 		n++;
 	}
 	closedir(d);
-	int64_t end = ms_now() + timeout_ms;
+	int64_t end = mono_now_ms() + timeout_ms;
 	for (int i = 0; i < n; i++) {
-		while (running(ds[i].pid) && ms_now() < end)
+		while (running(ds[i].pid) && mono_now_ms() < end)
 			usleep(20 * 1000);
 		if (running(ds[i].pid)) {
 			kill(ds[i].pid, SIGKILL);

@@ -1,5 +1,6 @@
 /* head.c - the head daemon: membership over the authenticated listener. */
 #include "head.h"
+#include "executor/mono_clock.h"
 #include "lang/value.h"
 
 #include <pthread.h>
@@ -146,13 +147,6 @@ struct head {
 	ac_service *svc;     /* actor calls made on node 1 */
 };
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static struct member *add_member(struct head *h)
 {
 	if (h->n == h->cap) {
@@ -168,7 +162,7 @@ static struct member *add_member(struct head *h)
 	x->id = h->next_id++;
 	x->epoch = x->id; /* ids are never reused: a rejoin is a new node */
 	x->state = N_ALIVE;
-	x->last_ms = now_ms();
+	x->last_ms = mono_now_ms();
 	return x;
 }
 
@@ -189,6 +183,8 @@ static void forward_gone(struct head *h, uint32_t pipe, bool node);
 
 /* ---- jobs: each connected `flow run --address`, for `flow status` ------ */
 
+/* Wall-clock ms, not mono_now_ms: a job's start that `flow status` prints
+ * as a date (and --json gives as Unix time). */
 static int64_t unix_ms(void)
 {
 	struct timespec ts;
@@ -347,7 +343,7 @@ static void handle_heartbeat(struct head *h, wire_server *s, uint32_t pipe, stru
 		x->cpus_used = b->cpus_used;
 		x->store_used = b->store_used;
 		x->store_spilled = b->store_spilled;
-		int64_t now = now_ms();
+		int64_t now = mono_now_ms();
 		if (x->state == N_SUSPECT) {
 			x->state = N_ALIVE;
 			wire_log("node %llu (%s at %s) spoke again after %lld ms; alive",
@@ -372,7 +368,7 @@ static void handle_leave(struct head *h, wire_server *s, uint32_t pipe, struct w
 	if (x && x->state != N_DRAINING) {
 		/* removed when its connection closes, once its tasks are done */
 		x->state = N_DRAINING;
-		x->last_ms = now_ms();
+		x->last_ms = mono_now_ms();
 		wire_log("node %llu (%s at %s) left: draining (no new tasks)", (unsigned long long)x->id,
 		         x->host, x->address);
 	}
@@ -454,7 +450,7 @@ static size_t list_jobs(struct head *h, struct wire_job **out, char (**names)[2]
 static void handle_status(struct head *h, wire_server *s)
 {
 	struct wire_msg r = {.kind = WM_STATUS_REPLY};
-	int64_t now = now_ms();
+	int64_t now = mono_now_ms();
 	char (*jnames)[2][300];
 	r.u.status_reply.jobs.n = (uint32_t)list_jobs(h, &r.u.status_reply.jobs.v, &jnames);
 	pthread_mutex_lock(&h->mu);
@@ -1524,7 +1520,7 @@ static void declare_dead(struct head *h, struct member *x, int64_t now)
 
 static void check_silence(struct head *h)
 {
-	int64_t now = now_ms();
+	int64_t now = mono_now_ms();
 	uint64_t dead[16];
 	size_t ndead = 0;
 	pthread_mutex_lock(&h->mu);
@@ -1801,14 +1797,14 @@ int head_run(const struct node_opts *o, verr *e)
 	if (o->ready)
 		o->ready(o->ready_arg, text);
 
-	int64_t tick_at = now_ms();
+	int64_t tick_at = mono_now_ms();
 	while (!*o->stop) {
 		struct wire_msg m;
 		uint32_t pipe;
 		char peer[64];
-		int64_t t0 = now_ms();
+		int64_t t0 = mono_now_ms();
 		int rc = wire_server_recv(s, &m, &pipe, peer, sizeof peer, LOOP_MS);
-		int64_t t1 = now_ms();
+		int64_t t1 = mono_now_ms();
 		if (rc == WIRE_OK) {
 			switch (m.kind) {
 			case WM_JOIN: handle_join(&h, s, pipe, peer, &m.u.join); break;
@@ -1837,7 +1833,7 @@ int head_run(const struct node_opts *o, verr *e)
 		 * handling; the peak, decayed by 1/8 per LOOP_MS of time, not per
 		 * message: after a stall the heartbeats queued meanwhile are read
 		 * in quick turns, and the lag must still cover the last of them */
-		int64_t t2 = now_ms();
+		int64_t t2 = mono_now_ms();
 		int64_t late = (t1 - t0 > LOOP_MS ? t1 - t0 - LOOP_MS : 0) + (t2 - t1);
 		if (late >= h.lag_ms) {
 			h.lag_ms = late;

@@ -13,11 +13,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <nng/nng.h>
 #include <nng/supplemental/util/platform.h>
 
+#include "executor/mono_clock.h"
 #include "auth.h"
 #include "tls.h"
 
@@ -43,14 +43,6 @@ static struct {
 	int serving;
 	atomic_uint_fast64_t refused;
 } L = {.mu = PTHREAD_MUTEX_INITIALIZER};
-
-
-static int64_t now_ms(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
 
 uint64_t ostream_refused(void) { return atomic_load(&L.refused); }
 
@@ -157,7 +149,7 @@ static void *serve_conn(void *arg)
 		(void)io_all(&io, 0, key, sizeof key, KEY_MS, &got);
 	struct grant g = {0};
 	if (got == sizeof key) {
-		int64_t t = now_ms();
+		int64_t t = mono_now_ms();
 		pthread_mutex_lock(&L.mu);
 		for (int i = 0; i < GRANTS; i++)
 			if (L.g[i].used && L.g[i].deadline >= t && auth_equal(L.g[i].key, key, 32)) {
@@ -281,7 +273,7 @@ int ostream_grant(const char *ip, const uint8_t id[32], ostream_open_fn open,
 		return -1;
 	}
 	/* a free or stale slot, else the one nearest its deadline */
-	int64_t t = now_ms();
+	int64_t t = mono_now_ms();
 	int k = 0;
 	for (int i = 0; i < GRANTS; i++) {
 		if (!L.g[i].used || L.g[i].deadline < t) {

@@ -550,10 +550,7 @@ static bool node_fits(const flow_node_view *v, const bc_attrs *a)
 
 static int proto_of(const cl_plan *p, const bc_proto *task)
 {
-	for (int i = 0; i < p->prog->nprotos; i++)
-		if (p->prog->protos[i] == task)
-			return i;
-	return -1;
+	return task_proto_index(p->prog, task);
 }
 
 /* May j run again (effect-free or @idempotent, deeply)? Asked only

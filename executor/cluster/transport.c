@@ -1,5 +1,6 @@
 /* transport.c - authenticated req/rep connections over nng (transport.h). */
 #include "transport.h"
+#include "executor/mono_clock.h"
 #include "lang/value.h"
 #include "handshake.h"
 #include "tls.h"
@@ -44,13 +45,6 @@ void wire_log(const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, "%s: %s %s\n", log_name, ts, line);
 	fflush(stderr);
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 void wire_deadline(struct timespec *dl, int ms)
@@ -423,7 +417,7 @@ void wire_server_on_gone(wire_server *s, wire_gone_fn fn, void *arg)
 
 static void close_due(wire_server *s)
 {
-	int64_t now = now_ms();
+	int64_t now = mono_now_ms();
 	uint32_t due[16];
 	int n = 0;
 	pthread_mutex_lock(&s->mu);
@@ -444,7 +438,7 @@ void wire_server_drop(wire_server *s, uint32_t pipe)
 	struct pipe_st *st = find_pipe(s, pipe);
 	if (st) {
 		st->dropping = 1;
-		st->close_at = now_ms() + DROP_DELAY_MS;
+		st->close_at = mono_now_ms() + DROP_DELAY_MS;
 	}
 	pthread_mutex_unlock(&s->mu);
 }
@@ -1066,6 +1060,20 @@ static int send_now(nng_ctx ctx, nng_aio *saio, nng_msg *msg)
 	return rv == 0;
 }
 
+/* A call's request msg (ours no more) on ctx: handed over on saio
+ * (send_now; NULL: not tried), 1 when taken, the caller then posting the
+ * receive on aio; else (0) sent on aio, whose callback chains the receive
+ * (the caller has said it is not receiving yet: that may run at once). */
+static int send_request(nng_ctx ctx, nng_aio *saio, nng_aio *aio, nng_msg *msg)
+{
+	test_send_delay();
+	if (saio && send_now(ctx, saio, msg))
+		return 1;
+	nng_aio_set_msg(aio, msg);
+	nng_ctx_send(ctx, aio);
+	return 0;
+}
+
 static void call_done(void *arg)
 {
 	struct call_sync *cs = arg;
@@ -1145,15 +1153,11 @@ static int call_on(wire_client *c, nng_ctx ctx, nng_aio *aio, struct call_sync *
 	cs->aio = aio;
 	cs->receiving = 0;
 	pthread_mutex_unlock(&cs->mu);
-	test_send_delay();
-	if (cs->saio && send_now(ctx, cs->saio, msg)) {
+	if (send_request(ctx, cs->saio, aio, msg)) {
 		pthread_mutex_lock(&cs->mu);
 		cs->receiving = 1;
 		pthread_mutex_unlock(&cs->mu);
 		nng_ctx_recv(ctx, aio);
-	} else {
-		nng_aio_set_msg(aio, msg);
-		nng_ctx_send(ctx, aio);
 	}
 	/* the send, then the receive (call_done); once done, aio may be
 	 * used again even while call_done is still returning (nng counts a
@@ -1384,16 +1388,12 @@ int wire_acall_start(wire_acall *a, wire_client *c, const void *frame, size_t n,
 		verr_set(e, "out of memory");
 		return WIRE_EIO;
 	}
-	test_send_delay();
-	if (a->saio && send_now(a->ctx, a->saio, msg)) {
+	a->receiving = 0; /* no operation of a->aio is under way */
+	if (send_request(a->ctx, a->saio, a->aio, msg)) {
 		/* taken: the receive's end is acall_done's */
 		a->receiving = 1;
 		nng_ctx_recv(a->ctx, a->aio);
-		return WIRE_OK;
-	}
-	a->receiving = 0;
-	nng_aio_set_msg(a->aio, msg);
-	nng_ctx_send(a->ctx, a->aio); /* its end is acall_done's, never this thread's */
+	} /* else the send's end is acall_done's, never this thread's */
 	return WIRE_OK;
 }
 

@@ -1,5 +1,6 @@
 /* worker.c - the worker daemon: join, heartbeat, leave (worker.h). */
 #include "worker.h"
+#include "executor/mono_clock.h"
 #include "lang/value.h"
 
 #include <pthread.h>
@@ -7,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "actors.h"
@@ -68,13 +68,6 @@ struct worker {
 	size_t ndirect;
 };
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void set_lost(struct worker *w, int kind, const char *why)
 {
 	int expect = 0;
@@ -92,7 +85,7 @@ static void leave(struct worker *w);
 static void *heartbeat_main(void *arg)
 {
 	struct worker *w = arg;
-	int64_t last_ok = now_ms();
+	int64_t last_ok = mono_now_ms();
 	while (!atomic_load(&w->quit) && !atomic_load(&w->lost)) {
 		/* stopping: the head learns it at once (draining: no new tasks)
 		 * while the running task finishes */
@@ -114,16 +107,16 @@ static void *heartbeat_main(void *arg)
 		int rc = wire_client_call(w->head, &req, &rep, (int)w->period_ms * 2, &e);
 		if (rc == WIRE_OK) {
 			wire_msg_free(&rep);
-			last_ok = now_ms();
+			last_ok = mono_now_ms();
 		} else if (rc == WIRE_ENODE || rc == WIRE_ENOAUTH) {
 			char why[512];
 			snprintf(why, sizeof why, "the head at %.200s refused this node: %.250s", w->head_addr, e.msg);
 			set_lost(w, LOST_FENCED, why);
 			break;
-		} else if (now_ms() - last_ok > HEAD_DEAD_MS) {
+		} else if (mono_now_ms() - last_ok > HEAD_DEAD_MS) {
 			char why[512];
 			snprintf(why, sizeof why, "the head at %s has not answered for %lld ms",
-			         w->head_addr, (long long)(now_ms() - last_ok));
+			         w->head_addr, (long long)(mono_now_ms() - last_ok));
 			set_lost(w, LOST_SILENT, why);
 			break;
 		}
@@ -503,7 +496,7 @@ static int rejoin(struct worker *w, const struct node_opts *o, const char *url, 
                   int *stopped, verr *e)
 {
 	uint64_t old = w->node_id;
-	int64_t start = now_ms(), end = start + o->rejoin_ms;
+	int64_t start = mono_now_ms(), end = start + o->rejoin_ms;
 	char why[600];
 	snprintf(why, sizeof why, "%s", w->lost_why);
 	/* shut, not freed: a task or an actor's method of the old node may
@@ -562,7 +555,7 @@ static int rejoin(struct worker *w, const struct node_opts *o, const char *url, 
 	w->svc = NULL;
 	int tries = 0;
 	for (;;) {
-		int left = (int)(end - now_ms());
+		int left = (int)(end - mono_now_ms());
 		if (*o->stop) {
 			*stopped = 1;
 			wire_log("stopped while trying to join the head again");
@@ -604,7 +597,7 @@ static int rejoin(struct worker *w, const struct node_opts *o, const char *url, 
 	w->spill = cl_spill_start(w->head);
 	cl_spill_install(w->spill);
 	wire_log("joined the head again after %lld ms as node %llu (was node %llu)",
-	         (long long)(now_ms() - start), (unsigned long long)w->node_id, (unsigned long long)old);
+	         (long long)(mono_now_ms() - start), (unsigned long long)w->node_id, (unsigned long long)old);
 	return 0;
 }
 
@@ -675,7 +668,7 @@ int worker_run(const struct node_opts *o, verr *e)
 				 * sent LEAVE); the calls it holds finish and their outcomes
 				 * are fetched before it goes, for at most DRAIN_MS */
 				if (!drain_end)
-					drain_end = now_ms() + DRAIN_MS;
+					drain_end = mono_now_ms() + DRAIN_MS;
 				/* and not before the head knows (LEAVE acknowledged: it
 				 * may still send calls here until then) and the clients
 				 * that sent direct calls here have hung up (the head tells
@@ -685,10 +678,10 @@ int worker_run(const struct node_opts *o, verr *e)
 				if (!idle)
 					idle_at = 0;
 				else if (!idle_at)
-					idle_at = now_ms();
+					idle_at = mono_now_ms();
 				int told = atomic_load(&w->left) && direct_clients(w) == 0;
-				if ((idle && (told || now_ms() - idle_at > LEAVE_WAIT_MS)) ||
-				    now_ms() > drain_end)
+				if ((idle && (told || mono_now_ms() - idle_at > LEAVE_WAIT_MS)) ||
+				    mono_now_ms() > drain_end)
 					break;
 			}
 			struct wire_msg m;
