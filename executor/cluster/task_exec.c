@@ -524,7 +524,9 @@ static void nest_run(void *arg, int run)
  * Not spilled: calls nested SPILL_MAX_LEVEL deep or more (deep recursion
  * stays where its nesting limit is counted), calls whose record is over
  * SPILL_MAX_RECORD, when SPILL_MAX_OUT spilled calls are out, or without
- * a link to the head (the head's own node). A spilled call keeps its
+ * a link to the head (a worker between losing the head and joining it
+ * again). The head's own node 1 has a local link: its calls go to the
+ * head's queue in the same process. A spilled call keeps its
  * identity, random stream and job; its outcome is settled like a remote
  * DAG call's (task_remote_outcome), its prints go to the caller's
  * capture. If its node is lost (or its result cannot travel, or the
