@@ -102,6 +102,7 @@ struct hjob {
 	uint8_t hash[32];   /* its plan */
 	int64_t start_unix_ms;
 	uint64_t done, failed; /* outcomes sent back */
+	uint64_t wjob;      /* the job its calls carry (wire_call's), once one came */
 };
 
 struct head {
@@ -197,7 +198,7 @@ static void remove_member(struct head *h, struct member *x)
 	*x = h->m[--h->n];
 }
 
-static void forward_gone(struct head *h, uint32_t pipe, bool node);
+static void forward_gone(struct head *h, uint32_t pipe, bool node, uint64_t known_job);
 
 /* Outcomes, encoded (each tagged with its call's pipe), go to their
  * clients' outboxes; those of node 1's spilled nested calls to the local
@@ -249,12 +250,28 @@ static void job_begin(struct head *h, uint32_t pipe, const char *peer, const uin
 	pthread_mutex_unlock(&h->jmu);
 }
 
-/* Its connection closed: the job is over. */
-static void job_end(struct head *h, uint32_t pipe)
+/* A client's calls came: the job they carry (the first is kept). */
+static void job_seen(struct head *h, uint32_t pipe, uint64_t wjob)
 {
 	pthread_mutex_lock(&h->jmu);
 	for (size_t i = 0; i < h->njobs; i++)
 		if (h->jobs[i].pipe == pipe) {
+			if (!h->jobs[i].wjob)
+				h->jobs[i].wjob = wjob;
+			break;
+		}
+	pthread_mutex_unlock(&h->jmu);
+}
+
+/* Its connection closed: the job is over. Returns the job its calls
+ * carried (0: none came, or not a client's connection). */
+static uint64_t job_end(struct head *h, uint32_t pipe)
+{
+	uint64_t wjob = 0;
+	pthread_mutex_lock(&h->jmu);
+	for (size_t i = 0; i < h->njobs; i++)
+		if (h->jobs[i].pipe == pipe) {
+			wjob = h->jobs[i].wjob;
 			wire_log("job %llu ended: %llu task calls done, %llu failed",
 			         (unsigned long long)h->jobs[i].id, (unsigned long long)h->jobs[i].done,
 			         (unsigned long long)h->jobs[i].failed);
@@ -262,6 +279,7 @@ static void job_end(struct head *h, uint32_t pipe)
 			break;
 		}
 	pthread_mutex_unlock(&h->jmu);
+	return wjob;
 }
 
 /* Outcomes going back to clients: counted for their jobs. Each record
@@ -317,8 +335,8 @@ static void on_gone(void *arg, uint32_t pipe, const char *peer)
 		break;
 	}
 	pthread_mutex_unlock(&h->mu);
-	job_end(h, pipe);
-	forward_gone(h, pipe, node); /* its outcomes and queued calls go */
+	uint64_t wjob = job_end(h, pipe);
+	forward_gone(h, pipe, node, wjob); /* its outcomes and queued calls go */
 }
 
 static void handle_join(struct head *h, wire_server *s, uint32_t pipe, const char *peer,
@@ -1234,21 +1252,30 @@ static bool job_gone(struct head *h, uint64_t job)
  * (their callers were lost with it and re-run with them: fate-sharing),
  * but nothing is CANCELled, as CANCEL stops a whole job, whose other
  * calls still run for their live client; those running end unread. */
-static void forward_gone(struct head *h, uint32_t pipe, bool node)
+static void forward_gone(struct head *h, uint32_t pipe, bool node, uint64_t known_job)
 {
 	bt_outbox_drop(h->out, pipe);
 	ac_dir_client_gone(h->ad, pipe); /* the actors its run made go */
 	bt_recs r;
 	bt_recs_init(&r);
 	pthread_mutex_lock(&h->fmu);
+	uint64_t leased_to[16]; /* the workers its direct calls went to */
+	size_t nleased = 0;
 	for (size_t i = 0; i < h->nleases;) /* its leases end with it */
-		if (h->leases[i].pipe == pipe)
+		if (h->leases[i].pipe == pipe) {
+			if (nleased < 16)
+				leased_to[nleased++] = h->leases[i].node;
 			h->leases[i] = h->leases[--h->nleases];
-		else
+		} else {
 			i++;
-	/* a client's jobs: those of its calls still here or out */
+		}
+	/* a client's jobs: the one its calls carried (known even when they
+	 * all went direct: its first calls come through here), and those of
+	 * its calls still here or out */
 	uint64_t jobs[16];
 	size_t njobs = 0;
+	if (known_job && !node)
+		jobs[njobs++] = known_job;
 	for (size_t i = 0; !node && i < h->calls.cap; i++) {
 		struct hcall *e = h->calls.vals[i];
 		if (h->calls.keys[i] && e && e->pipe == pipe && e->c.job && !job_in(jobs, njobs, e->c.job) &&
@@ -1323,6 +1350,23 @@ static void forward_gone(struct head *h, uint32_t pipe, bool node)
 			cx->job[cx->n++] = e->c.job;
 		}
 	}
+	/* and the workers it leased: its direct calls run there (with the
+	 * head's link to them, when it has one) */
+	for (size_t k = 0; cx && k < nleased; k++)
+		for (size_t i = 0; i < h->nlinks; i++) {
+			struct link *l = h->links[i];
+			if (l->node != leased_to[k] || l->dead)
+				continue;
+			for (size_t j = 0; j < njobs; j++) {
+				size_t m = 0;
+				while (m < cx->n && !(cx->l[m] == l && cx->job[m] == jobs[j]))
+					m++;
+				if (m == cx->n && cx->n < 64) {
+					cx->l[cx->n] = l;
+					cx->job[cx->n++] = jobs[j];
+				}
+			}
+		}
 	dispatch(h, &r);
 	pthread_mutex_unlock(&h->fmu);
 	pthread_t t;
@@ -1467,6 +1511,8 @@ static void handle_run_tasks(struct head *h, wire_server *s, uint32_t pipe, stru
 		return;
 	}
 	bt_outbox_open(h->out, pipe);
+	if (m->calls.n)
+		job_seen(h, pipe, m->calls.v[0].job);
 	bt_recs r;
 	bt_recs_init(&r);
 	pthread_mutex_lock(&h->fmu);

@@ -9,7 +9,9 @@
 # offers runs there (spillres.flow); one needing a resource no node
 # offers fails clearly. A client interrupted while its task on node 1
 # waits for calls spilled to the workers (spillstop.flow runs 10 minutes)
-# stops them there too: both workers are idle again and say so.
+# stops them there too: both workers are idle again and say so; so does
+# one whose fan-out went straight to a leased worker (spilldirect.flow):
+# every node is idle again.
 # Usage: spillnest.sh FLOW. Exit 77 (skipped) without root or netns.
 set -u
 flow=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
@@ -17,7 +19,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/netns.sh"
 . "$here/harness.sh"
 cluster_harness 3
-cp "$here/spillfan.flow" "$here/spillres.flow" "$here/spillstop.flow" "$tmp/"
+cp "$here/spillfan.flow" "$here/spillres.flow" "$here/spillstop.flow" "$here/spilldirect.flow" "$tmp/"
 
 run 1 "$flow" start --head --block --cpus 1 --resources headonly=1 --token-file "$tmp/token" >"$tmp/head.out" 2>"$tmp/head.err" &
 wait_until 10 grep -q "Flow head started" "$tmp/head.out" || bad "the head did not start"
@@ -80,6 +82,23 @@ for i in 2 3; do
 	wait_until 15 used $i 0 && ok || bad "worker $i still runs the interrupted job's spilled calls: $(status_json 2>&1 | tr '{' '\n' | grep host$i)"
 	grep -q "its client went away; stopping its 1 task calls running here" "$tmp/w$i.err" && ok ||
 		bad "worker $i should say it stopped the spilled call: $(tail -3 "$tmp/w$i.err")"
+done
+
+# ---- ... and those a direct call (a leased worker's) spilled ----
+busy() {
+	status_json 2>/dev/null | tr '{' '\n' | grep "\"host\": \"host$1\"" | grep -q "\"cpus_used\": [1-9]"
+}
+(cd "$tmp" && run 1 sh -c 'echo $$ >"$0"; exec "$@"' "$tmp/client.pid" \
+	"$flow" run --address "$head_addr" --token-file "$tmp/token" spilldirect.flow \
+	>"$tmp/direct.out" 2>"$tmp/direct.err") &
+client=$!
+wait_until 40 busy 1 && wait_until 30 busy 2 && wait_until 30 busy 3 && ok ||
+	bad "spilldirect.flow's calls did not run on every node: $(status_json 2>&1 | tr '{' '\n' | grep host)"
+kill -INT "$(cat "$tmp/client.pid")"
+wait_until 10 gone "$client" || { bad "the client did not end on SIGINT"; kill -9 "$client"; }
+wait $client
+for i in 1 2 3; do
+	wait_until 15 used $i 0 && ok || bad "node $i still runs the interrupted job's calls: $(status_json 2>&1 | tr '{' '\n' | grep host$i)"
 done
 
 stop_all
