@@ -111,6 +111,16 @@ void cl_plan_free(cl_plan *p)
 	}
 	free(p->hosts);
 	free(p->free_hosts);
+	/* the last outcome of a spilled call a stopped caller gave up on is
+	 * settled on the spill link's thread, under nmu, with nobody left
+	 * waiting: its end comes before the locks go. (A worker frees its
+	 * plans before it stops its spill link: an outcome that came after
+	 * that would find p gone; it stops with no task running, so only a
+	 * call spilled by a caller stopped meanwhile can still be out.) */
+	pthread_mutex_lock(&p->nmu);
+	pthread_mutex_unlock(&p->nmu);
+	pthread_mutex_lock(&p->mu);
+	pthread_mutex_unlock(&p->mu);
 	pthread_mutex_destroy(&p->mu);
 	pthread_mutex_destroy(&p->nmu);
 	pthread_cond_destroy(&p->ncv);
