@@ -1889,11 +1889,7 @@ static void compile_init(cstate *cs, int mi)
 
 bc_program *compile_program(const flow_loader *l)
 {
-	static bool types_ready;
-	if (!types_ready) {
-		vm_types_init();
-		types_ready = true;
-	}
+	vm_types_init(); /* writes nothing once done (vtype_register) */
 	cstate cs;
 	memset(&cs, 0, sizeof cs);
 	cs.l = l;

@@ -156,6 +156,10 @@ void vtype_register(vtype t, const vtype_hooks *h)
 {
 	if (t < V_FUTURE || t >= V__COUNT)
 		return;
+	/* registering again with the same hooks (vm_types_init runs once per
+	 * compile or plan load) writes nothing: other threads read them */
+	if (hooks_set[t] && memcmp(&hooks[t], h, sizeof *h) == 0)
+		return;
 	hooks[t] = *h;
 	hooks_set[t] = true;
 }

@@ -287,6 +287,8 @@ static int (*actor_dec)(const uint8_t *buf, size_t len, value *out, verr *e);
 void vm_types_set_actor_codec(int (*enc)(sbuf *out, value v, verr *e),
                               int (*dec)(const uint8_t *buf, size_t len, value *out, verr *e))
 {
+	if (actor_enc == enc && actor_dec == dec)
+		return; /* set already (each daemon's start sets it) */
 	actor_enc = enc;
 	actor_dec = dec;
 	vm_types_init();
