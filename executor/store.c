@@ -64,10 +64,9 @@ struct store {
 	size_t nvictims_cap;
 	sbuf enc; /* scratch encoding buffer, reused (also reading big records back) */
 	int big_fd;       /* BIG_FILE in dir, opened with the environment; -1 before */
-	int big_dfd;      /* the same file for O_DIRECT, or -1 (unsupported) */
+	int big_dfd;      /* the same file for O_DIRECT reads, or -1 (unsupported) */
 	unsigned char *rbuf; /* aligned buffer of big reads (O_DIRECT), rcap bytes */
 	size_t rcap;
-	unsigned char *wbuf; /* aligned buffer of big writes (O_DIRECT), WCHUNK bytes, kept */
 	uint64_t big_end; /* where the next big record is written */
 	store_stats st;
 };
@@ -78,7 +77,7 @@ struct store {
  * and length, little-endian). Through LMDB, a big value was copied into
  * pages LMDB mallocs for it at every transaction (each page a fresh page
  * fault) and written from there; now it goes from the encoding buffer,
- * reused and warm, to the disk (O_DIRECT: below), and reads back with one
+ * reused and warm, straight to the page cache, and reads back with one
  * pread into that buffer instead of faulting the map in page by page (no
  * mapped pages stay behind either). The stub is in the same transaction
  * as before, so a spill still commits or aborts as a whole: after an abort
@@ -91,24 +90,19 @@ struct store {
 #define BIG_RECORD (256u << 10)
 #define BIG_TAG 0xFFu /* no encoding starts with it (ENC_* tags are small) */
 #define BIG_STUB_LEN 17
-#define WCHUNK ((size_t)2 << 20) /* bytes per direct write at most (dd: bs=1M; a 1 MiB tensor with its header in one) */
 
-/* Big records are written with O_DIRECT where the filesystem allows it,
- * as dd oflag=direct does: up to WCHUNK bytes at a time through one
- * aligned buffer (a copy from the encoding: the encoding buffer's address
- * is malloc's), the last block padded with zeros. Through the page cache,
- * each record cost the kernel fresh page-cache pages to fill and, later,
- * to write back: paired runs of bench/store spent 1.15 s of CPU instead
- * of 1.68 s (medians) writing 2 GiB, 0.45 s instead of 0.48 s for
- * 512 MiB, with no clear change in MB/s (bench/README.md). Spilled bytes
- * also no longer fill the page cache. Buffered writes remain where
- * O_DIRECT is refused (tmpfs: at open, or EINVAL at the first write).
- * Starting each record's writeback at once (sync_file_range), from the
- * caller's thread or from a thread of the store's, was tried and not
- * kept: no gain showed in paired runs (bench/README.md). Nothing here is
- * for durability: a spill store's contents are never needed after a
- * crash (the directory is removed when its owner leaves, or swept by the
- * next run), which is also why LMDB runs with MDB_NOSYNC | MDB_NOMETASYNC. */
+/* Big records are written to the page cache and left to the kernel (and
+ * to store_sync) to write back. Starting each record's writeback at once
+ * (sync_file_range: waiting for it 32 MiB behind, or not waiting, or from
+ * a thread of the store's) was tried and not kept: no gain showed in
+ * paired runs (bench/README.md). Nor was writing them with O_DIRECT, as
+ * dd oflag=direct does (tried twice, the second time through a 2 MiB
+ * aligned buffer): it spent less CPU (1.15 s against 1.68 s for 2 GiB)
+ * but each put waited for the disk, and the MB/s were lower in most
+ * pairs. Nothing here is for durability: a spill store's contents are
+ * never needed after a crash (the directory is removed when its owner
+ * leaves, or swept by the next run), which is also why LMDB runs with
+ * MDB_NOSYNC | MDB_NOMETASYNC. */
 /* Spill transactions are committed every this many bytes: LMDB limits
  * the pages one write transaction may dirty. */
 #define TXN_CHUNK (128u << 20)
@@ -302,41 +296,7 @@ static int big_write(store *s, unsigned char stub[BIG_STUB_LEN])
 {
 	const char *p = s->enc.data;
 	size_t left = s->enc.len;
-	uint64_t off = s->big_end; /* 4096-aligned */
-	if (s->big_dfd >= 0 && !s->wbuf) {
-		void *b;
-		if (posix_memalign(&b, 4096, WCHUNK) != 0)
-			abort();
-		s->wbuf = b;
-	}
-	/* direct, the last block padded with zeros (read back, the record
-	 * ends where its stub says: the padding is never decoded) */
-	while (s->big_dfd >= 0 && left > 0) {
-		size_t c = left < WCHUNK ? left : WCHUNK, n = (c + 4095) & ~(size_t)4095;
-		memcpy(s->wbuf, p, c);
-		memset(s->wbuf + c, 0, n - c);
-		size_t done = 0;
-		while (done < n) {
-			ssize_t w = pwrite(s->big_dfd, s->wbuf + done, n - done, (off_t)(off + done));
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w < 0 && errno == EINVAL && done == 0 && off == s->big_end) {
-				/* refused by the filesystem: buffered from now on */
-				close(s->big_dfd);
-				s->big_dfd = -1;
-				break;
-			}
-			if (w <= 0)
-				return w < 0 ? errno : ENOSPC; /* a short write: the disk is full */
-			done += (size_t)w;
-		}
-		if (s->big_dfd < 0)
-			break;
-		p += c;
-		left -= c;
-		off += c;
-	}
-	/* without O_DIRECT, through the page cache */
+	uint64_t off = s->big_end;
 	while (left > 0) {
 		ssize_t w = pwrite(s->big_fd, p, left, (off_t)off);
 		if (w < 0 && errno == EINTR)
@@ -811,7 +771,7 @@ static int open_env_files(store *s, char **err)
 		goto fail;
 	if (asprintf(&bp, "%s/%s", s->dir, BIG_FILE) < 0)
 		abort();
-	s->big_dfd = open(bp, O_RDWR | O_DIRECT | O_CLOEXEC); /* -1 where unsupported (tmpfs) */
+	s->big_dfd = open(bp, O_RDONLY | O_DIRECT | O_CLOEXEC); /* -1 where unsupported (tmpfs) */
 	free(bp);
 	s->big_end = 0;
 	return 0;
@@ -856,7 +816,6 @@ void store_close(store *s)
 	if (s->big_dfd >= 0)
 		close(s->big_dfd);
 	free(s->rbuf);
-	free(s->wbuf);
 	if (s->dir) {
 		interrupt_spill_begin(); /* a second signal now finds it gone */
 		remove_dir(s->dir);

@@ -5,8 +5,7 @@
  * LMDB environment in a fresh directory (flow-spill-PID-XXXXXX under the
  * spill directory, removed by store_close, with any missing parents it
  * created), the file of big records beside it (big.dat: encodings of
- * 256 KiB or more, written and read with O_DIRECT where the filesystem
- * allows it, LMDB holding where each one is; store.c), and the
+ * 256 KiB or more, LMDB holding where each one is; store.c), and the
  * accounting. LMDB is opened at the first spill, so a
  * run that never spills reserves no map; the map's size is bounded by
  * the address space (`ulimit -v`) and doubled when it fills.

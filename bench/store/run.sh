@@ -11,11 +11,7 @@
 # tensor included (zeroing fresh pages: dd's /dev/zero costs nothing);
 # "in store" is the time spent inside store_put and the final store_sync.
 # Both end with the data on the disk (store_sync: fdatasync), and the read
-# back starts with the store's files dropped from the page cache. The
-# store writes and reads its big records (these tensors) with O_DIRECT
-# where DIR's filesystem allows it, as dd direct does (executor/store.c).
-# Measure as paired runs (BEFORE and NEW drivers alternated): the disk's
-# speed moves between runs on a shared machine (bench/README.md).
+# back starts with the store's files dropped from the page cache.
 # Usage: bench/store/run.sh [STORE_BENCH [SIZE_MIB [DIR]]]
 #   STORE_BENCH: the driver (default build/tests/store_bench; built with -Dtests=true)
 #   SIZE_MIB: default 1024; DIR: where to spill (default $TMPDIR or /tmp)

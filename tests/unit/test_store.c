@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -781,8 +780,8 @@ static void test_big_records(void **state)
 
 /* A big tensor's record in big.dat is byte for byte val_encode's
  * encoding (a 2-d shape with a dimension past one varint byte), with
- * nothing after it but a direct write's padding, and reads back: what a
- * change to how big records are written must keep. */
+ * nothing after it, and reads back: what a change to how big records
+ * are written must keep. */
 static void test_big_tensor_record(void **state)
 {
 	(void)state;
@@ -803,16 +802,10 @@ static void test_big_tensor_record(void **state)
 	snprintf(path, sizeof path, "%s/big.dat", store_dir(s));
 	int fd = open(path, O_RDONLY);
 	assert_true(fd >= 0);
-	/* the only record: nothing after it but, written with O_DIRECT, its
-	 * last block's padding (zeros) */
-	size_t alen = (want.len + 4095) & ~(size_t)4095;
-	char *got = calloc(1, alen + 1);
-	ssize_t n = pread(fd, got, alen + 1, 0);
+	char *got = malloc(want.len + 1);
+	assert_int_equal(pread(fd, got, want.len + 1, 0), (ssize_t)want.len); /* the only record: nothing after it */
 	close(fd);
-	assert_true(n == (ssize_t)want.len || n == (ssize_t)alen);
 	assert_memory_equal(got, want.data, want.len);
-	for (size_t i = want.len; i < alen; i++)
-		assert_int_equal(got[i], 0);
 	value g = get_ok(s, 1);
 	assert_int_equal(g.t, V_TENSOR);
 	assert_int_equal(tensor_of(g)->ndim, 2);
@@ -823,75 +816,6 @@ static void test_big_tensor_record(void **state)
 	free(got);
 	sbuf_fini(&want);
 	store_close(s);
-}
-
-/* Where the filesystem allows O_DIRECT, big records are written with it:
- * none of big.dat's pages is left in the page cache (buffered writes
- * left every one there), and they read back. On one that refuses it
- * (tmpfs), the writes fall back to the page cache and still read back. */
-static void big_records_in(const char *dir, bool want_direct)
-{
-	store_opts o = {.memory_cap = 0, .spill_dir = dir};
-	char *err = NULL;
-	store *s = store_open(&o, &err);
-	if (!s)
-		fail_msg("store_open: %s", err);
-	static const size_t sizes[] = {1 << 20, 300001, (5 << 20) / 8 + 3}; /* one, two, three direct writes */
-	for (size_t i = 0; i < 3; i++) {
-		value t = tens(sizes[i], i + 1);
-		put_ok(s, i, t);
-		val_rele(t);
-	}
-	char path[512];
-	snprintf(path, sizeof path, "%s/big.dat", store_dir(s));
-	int fd = open(path, O_RDONLY);
-	assert_true(fd >= 0);
-	struct stat sb;
-	assert_int_equal(fstat(fd, &sb), 0);
-	assert_true((uint64_t)sb.st_size > 7 * MiB);
-	if (want_direct) {
-		int dfd = open(path, O_RDONLY | O_DIRECT);
-		if (dfd < 0) {
-			print_message("    (O_DIRECT refused in %s: not checked)\n", dir);
-		} else {
-			close(dfd);
-			size_t len = (size_t)sb.st_size, pages = (len + 4095) / 4096, cached = 0;
-			void *m = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
-			assert_true(m != MAP_FAILED);
-			unsigned char *vec = malloc(pages);
-			assert_int_equal(mincore(m, len, vec), 0);
-			for (size_t i = 0; i < pages; i++)
-				cached += vec[i] & 1;
-			free(vec);
-			munmap(m, len);
-			assert_int_equal(cached, 0);
-		}
-	}
-	close(fd);
-	for (size_t i = 0; i < 3; i++) {
-		value g = get_ok(s, i);
-		assert_true(tens_ok(g, sizes[i], i + 1));
-		val_rele(g);
-	}
-	store_close(s);
-}
-
-static void test_big_records_direct(void **state)
-{
-	(void)state;
-	const char *base = getenv("TMPDIR");
-	big_records_in(base && *base ? base : "/tmp", true);
-}
-
-static void test_big_records_tmpfs(void **state)
-{
-	(void)state;
-	struct stat sb;
-	if (stat("/dev/shm", &sb) != 0 || access("/dev/shm", W_OK) != 0) {
-		print_message("    (no writable /dev/shm: skipped)\n");
-		return;
-	}
-	big_records_in("/dev/shm", false);
 }
 
 /* A big record damaged in big.dat, or big.dat cut short, is an error that
@@ -956,8 +880,6 @@ int main(void)
 		cmocka_unit_test(test_corrupt_record),
 		cmocka_unit_test(test_big_records),
 		cmocka_unit_test(test_big_tensor_record),
-		cmocka_unit_test(test_big_records_direct),
-		cmocka_unit_test(test_big_records_tmpfs),
 		cmocka_unit_test(test_corrupt_big_record),
 		cmocka_unit_test(test_size_estimate),
 		cmocka_unit_test(test_parse_size),
