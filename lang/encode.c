@@ -320,7 +320,7 @@ static int dec_tensor(dec *d, value *out)
 	if (size > left(d) / 8)
 		return dec_fail(d, FLOW_ETRUNC, "tensor data shorter than its shape");
 	value t;
-	if (tensor_new(ndim, shape, &t, d->e) < 0)
+	if (tensor_new_raw(ndim, shape, &t, d->e) < 0) /* every element is set below: no zeroing first */
 		return -1;
 	double *data = tensor_of(t)->data;
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
