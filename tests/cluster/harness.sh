@@ -84,7 +84,7 @@ gone() { ! kill -0 "$1" 2>/dev/null || grep -q '^Z' <(ps -o stat= -p "$1" 2>/dev
 # kill_worker I: kill -9 the newest worker daemon on host I
 kill_worker() { local p; p=$(daemon_pid "$1" worker) && [ -n "$p" ] && kill -9 "$p"; }
 # restart_worker I N [OPTIONS...]: a fresh worker on host I (where one was
-# killed), then until N nodes are alive (at most 15 s); 1 if they are not
+# killed), then until N nodes are alive (at most 30 s); 1 if they are not
 restart_worker() { local i=$1 n=$2; shift 2; start_worker "$i" "$@"; wait_until 30 count_is "$n"; }
 # stop_all: SIGTERM to every daemon still running (hosts N..1: workers
 # before the head), each must stop within 10 s; then nothing_left
