@@ -246,22 +246,17 @@ static void job_begin(struct head *h, uint32_t pipe, const char *peer, const uin
 	pthread_mutex_unlock(&h->jmu);
 }
 
-/* Calls came on pipe: when it is a client's (its job began there), the
- * job they carry is kept (the first) and true is returned; a node's
- * spilled calls come on a pipe with no job. */
-static bool job_seen(struct head *h, uint32_t pipe, uint64_t wjob)
+/* A client's calls came: the job they carry (the first is kept). */
+static void job_seen(struct head *h, uint32_t pipe, uint64_t wjob)
 {
-	bool client = false;
 	pthread_mutex_lock(&h->jmu);
 	for (size_t i = 0; i < h->njobs; i++)
 		if (h->jobs[i].pipe == pipe) {
 			if (!h->jobs[i].wjob)
 				h->jobs[i].wjob = wjob;
-			client = true;
 			break;
 		}
 	pthread_mutex_unlock(&h->jmu);
-	return client;
 }
 
 /* Its connection closed: the job is over. Returns the job its calls
@@ -1443,12 +1438,11 @@ static uint64_t holder_of(struct head *h, value args)
 }
 
 /* Queues call c of pipe (its args taken: none after) to be placed
- * (dispatch), or, when spilled (a node's nested call), answers it not run
- * into out if its job's client went away (a client's own calls are its
- * live job's, whatever job id an earlier client used); *last_hash,
- * *last_plan: the plan of the call before. Under fmu. */
-static void queue_call(struct head *h, uint32_t pipe, bool spilled, struct wire_call *c,
-                       const uint8_t **last_hash, cl_plan **last_plan, bt_recs *out)
+ * (dispatch), or answers it not run into out (its job's client went
+ * away); *last_hash, *last_plan: the plan of the call before. Under
+ * fmu. */
+static void queue_call(struct head *h, uint32_t pipe, struct wire_call *c, const uint8_t **last_hash,
+                       cl_plan **last_plan, bt_recs *out)
 {
 	struct hcall *e = calloc(1, sizeof *e);
 	if (!e)
@@ -1458,7 +1452,7 @@ static void queue_call(struct head *h, uint32_t pipe, bool spilled, struct wire_
 	e->pipe = pipe;
 	e->c = *c;
 	c->args = v_none(); /* now e's */
-	if (spilled && job_gone(h, e->c.job)) {
+	if (job_gone(h, e->c.job)) {
 		/* a nested call of a job whose client went away (spilled
 		 * after it went): not run */
 		fail_call(e, WIRE_DONE_NOTRUN, "the client went away", out);
@@ -1497,7 +1491,7 @@ static int self_submit(void *arg, struct wire_call *c)
 	pthread_mutex_lock(&h->fmu);
 	const uint8_t *last_hash = NULL;
 	cl_plan *last_plan = NULL;
-	queue_call(h, HEAD_SELF_PIPE, true, c, &last_hash, &last_plan, &r);
+	queue_call(h, HEAD_SELF_PIPE, c, &last_hash, &last_plan, &r);
 	dispatch(h, &r);
 	pthread_mutex_unlock(&h->fmu);
 	job_count(h, &r);
@@ -1513,14 +1507,15 @@ static void handle_run_tasks(struct head *h, wire_server *s, uint32_t pipe, stru
 		return;
 	}
 	bt_outbox_open(h->out, pipe);
-	bool spilled = m->calls.n && !job_seen(h, pipe, m->calls.v[0].job);
+	if (m->calls.n)
+		job_seen(h, pipe, m->calls.v[0].job);
 	bt_recs r;
 	bt_recs_init(&r);
 	pthread_mutex_lock(&h->fmu);
 	const uint8_t *last_hash = NULL;
 	cl_plan *last_plan = NULL;
 	for (uint32_t i = 0; i < m->calls.n; i++)
-		queue_call(h, pipe, spilled, &m->calls.v[i], &last_hash, &last_plan, &r);
+		queue_call(h, pipe, &m->calls.v[i], &last_hash, &last_plan, &r);
 	dispatch(h, &r);
 	pthread_mutex_unlock(&h->fmu);
 	job_count(h, &r);
