@@ -59,6 +59,17 @@ bench_run_ms() {
 	awk '$1 == "run" { print $2 }' "$tmp/err"
 }
 
+# bench_time_k K CMD...: CMD run K times in a row under one GNU time
+# (a process's start-up is too short for one reading); the totals go to
+# $tmp/time as "wall user sys maxrss" (divide by K for one run)
+bench_time_k() {
+	local k=$1
+	shift
+	/usr/bin/time -f '%e %U %S %M' -o "$tmp/time" \
+		sh -c 'k=$1; shift; i=0; while [ "$i" -lt "$k" ]; do "$@" >/dev/null || exit 1; i=$((i + 1)); done' \
+		sh "$k" "$@" || { echo "$prog: failed: $*" >&2; exit 1; }
+}
+
 bench_timed() {
 	local out=$1
 	shift

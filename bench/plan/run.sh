@@ -42,9 +42,7 @@ bench_tmp
 timed() {
 	out=$1
 	shift
-	/usr/bin/time -f '%e %U %S %M' -o "$tmp/time" \
-		sh -c 'k=$1; shift; i=0; while [ "$i" -lt "$k" ]; do "$@" >/dev/null || exit 1; i=$((i + 1)); done' \
-		sh "$k" "$@" || { echo "$prog: failed: $*" >&2; exit 1; }
+	bench_time_k "$k" "$@"
 	awk -v k="$k" '{ printf "%.4f %.4f %s\n", $1 / k, ($2 + $3) / k, $4 }' "$tmp/time" >>"$out"
 }
 cat >"$tmp/empty.flow" <<FLOW

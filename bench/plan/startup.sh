@@ -38,10 +38,8 @@ bench_tmp
 timed() {
 	out=$1
 	shift
-	/usr/bin/time -f '%U %S' -o "$tmp/time" \
-		sh -c 'k=$1; shift; i=0; while [ "$i" -lt "$k" ]; do "$@" >/dev/null || exit 1; i=$((i + 1)); done' \
-		sh "$k" "$@" || { echo "$prog: failed: $*" >&2; exit 1; }
-	awk -v k="$k" '{ printf "%.3f\n", ($1 + $2) * 1000 / k }' "$tmp/time" >>"$out"
+	bench_time_k "$k" "$@"
+	awk -v k="$k" '{ printf "%.3f\n", ($2 + $3) * 1000 / k }' "$tmp/time" >>"$out"
 }
 cat >"$tmp/tiny.flow" <<FLOW
 task noop(i: int) -> int {
