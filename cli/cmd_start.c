@@ -19,7 +19,7 @@ static volatile sig_atomic_t stop_flag;
 static void on_signal(int sig)
 {
 	(void)sig;
-	stop_flag = 1;
+	__atomic_store_n(&stop_flag, 1, __ATOMIC_RELAXED); /* read by other threads */
 }
 
 /* X(ID, SHORT, LONG, ARG, REPEAT, HELP): see cli.h */

@@ -1798,7 +1798,7 @@ int head_run(const struct node_opts *o, verr *e)
 		o->ready(o->ready_arg, text);
 
 	int64_t tick_at = mono_now_ms();
-	while (!*o->stop) {
+	while (!node_stop_requested(o->stop)) {
 		struct wire_msg m;
 		uint32_t pipe;
 		char peer[64];

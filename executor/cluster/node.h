@@ -31,6 +31,14 @@ struct node_opts {
 	void *ready_arg;
 };
 
+/* Whether *stop was set: read as an atomic, for the flag is written by a
+ * signal handler on one thread and read by the daemon's others (a plain
+ * volatile read is a data race between threads). NULL: never. */
+static inline int node_stop_requested(volatile sig_atomic_t *stop)
+{
+	return stop && __atomic_load_n(stop, __ATOMIC_RELAXED);
+}
+
 /* This machine's host name (gethostname). */
 void node_hostname(char *buf, size_t n);
 /* The first non-loopback IPv4 address that is up, else "127.0.0.1". */

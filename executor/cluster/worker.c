@@ -89,7 +89,7 @@ static void *heartbeat_main(void *arg)
 	while (!atomic_load(&w->quit) && !atomic_load(&w->lost)) {
 		/* stopping: the head learns it at once (draining: no new tasks)
 		 * while the running task finishes */
-		if (w->stop && *w->stop && !atomic_load(&w->left))
+		if (node_stop_requested(w->stop) && !atomic_load(&w->left))
 			leave(w);
 		if (wire_client_lost(w->head)) {
 			char why[512];
@@ -122,7 +122,7 @@ static void *heartbeat_main(void *arg)
 		}
 		/* a stop is told at once (LEAVE, above), not a period later */
 		for (uint32_t slept = 0; slept < w->period_ms && !atomic_load(&w->quit) &&
-		                         !(w->stop && *w->stop && !atomic_load(&w->left));
+		                         !(node_stop_requested(w->stop) && !atomic_load(&w->left));
 		     slept += 50)
 			usleep(50 * 1000);
 	}
@@ -299,7 +299,7 @@ static void run_tasks(struct worker *w, wire_server *ls, uint32_t pipe, struct p
 	 * through it on another node, not here) */
 	char peer[64];
 	int direct = m->calls.n && wire_server_role(ls, pipe, peer, sizeof peer) == WIRE_ROLE_CLIENT;
-	int refuse = direct && *w->stop && atomic_load(&w->left);
+	int refuse = direct && node_stop_requested(w->stop) && atomic_load(&w->left);
 	int head_pipe = !direct && m->calls.n && from_head(w, pipe);
 	if (direct && !refuse) { /* said once per client connection */
 		size_t k = 0;
@@ -556,7 +556,7 @@ static int rejoin(struct worker *w, const struct node_opts *o, const char *url, 
 	int tries = 0;
 	for (;;) {
 		int left = (int)(end - mono_now_ms());
-		if (*o->stop) {
+		if (node_stop_requested(o->stop)) {
 			*stopped = 1;
 			wire_log("stopped while trying to join the head again");
 			return 1;
@@ -574,7 +574,7 @@ static int rejoin(struct worker *w, const struct node_opts *o, const char *url, 
 			verr_set(e, "lost the head: %s; then %s; this worker stops", why, ce.msg);
 			return 1;
 		}
-		for (int slept = 0; slept < 500 && !*o->stop; slept += 50)
+		for (int slept = 0; slept < 500 && !node_stop_requested(o->stop); slept += 50)
 			usleep(50 * 1000);
 	}
 	/* a new node: its own spill directory; the old one goes (and with it
@@ -663,7 +663,7 @@ int worker_run(const struct node_opts *o, verr *e)
 	int64_t drain_end = 0, idle_at = 0;
 	for (;;) {
 		while (atomic_load(&w->lost) != 1) {
-			if (*o->stop) {
+			if (node_stop_requested(o->stop)) {
 				/* draining: the head sends nothing new (the heartbeat thread
 				 * sent LEAVE); the calls it holds finish and their outcomes
 				 * are fetched before it goes, for at most DRAIN_MS */
@@ -692,7 +692,7 @@ int worker_run(const struct node_opts *o, verr *e)
 			}
 			bt_outbox_expire(w->out);
 		}
-		if (atomic_load(&w->lost) != 1 || *o->stop || o->rejoin_ms <= 0)
+		if (atomic_load(&w->lost) != 1 || node_stop_requested(o->stop) || o->rejoin_ms <= 0)
 			break;
 		/* the head is lost: gone (exit), or a path that may heal (join again) */
 		atomic_store(&w->quit, 1);
