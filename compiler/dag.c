@@ -135,7 +135,7 @@ void dag_reserve(dag *d, uint32_t nodes, uint32_t ins)
 		size_t len = want + arena_size(((size_t)nodes + 1) * 4) * 2 + arena_size((size_t)ins * 5) +
 		             arena_size((size_t)ins * 4);
 		/* with the nodes' futures (slab objects) on the same huge page
-		 * when all of it fits in one (up to ~10,000 nodes) */
+		 * when all of it fits in one (up to ~11,000 nodes of one input) */
 		size_t futs = (size_t)nodes * ((sizeof(vfuture) + 7) & ~(size_t)7);
 		if (len + futs + OBJSLAB_MAX + 64 <= OBJSLAB_CHUNK && (d->arena = objslab_tail(&d->futs, len))) {
 			d->arena_in_slab = true;
