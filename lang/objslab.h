@@ -6,7 +6,8 @@
  * futures cost a few dozen page faults instead of some 22,000 (a page
  * fault costs microseconds on a paravirtualised machine, and was most of
  * loading a plan of 1M nodes). A chunk is a mapping of its own: meant for
- * many objects (dag.c uses it past its first 8,192 nodes).
+ * many objects (dag.c uses it past its first 8,192 nodes, and for all
+ * of a plan's DAG that shares a chunk with its arrays: objslab_tail).
  *
  * Each chunk counts its live objects (atomically: the last release may
  * come from any thread). Ownership: the objslab holds its current chunk
