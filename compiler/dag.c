@@ -66,18 +66,110 @@ static void *grow(void *p, uint32_t *cap, uint32_t need, size_t size)
 	return big_realloc(p, (size_t)c * size);
 }
 
+/* ---- the arena (dag.h) ------------------------------------------------------ */
+
+/* Reserved arrays of this many bytes or more in all go in an arena. A
+ * first write to a fresh 4 KiB page costs ~10 us on this VM (a fault
+ * the guest sees, and one its host's shadow page table takes), a whole
+ * 2 MiB huge page ~75 us (bench/README.md, "Plans", fifth pass): past
+ * ~8 pages one huge page is cheaper. */
+#define ARENA_FROM ((size_t)64 << 10)
+#define ARENA_ALIGN 64
+
+static bool in_arena(const dag *d, const void *p)
+{
+	return d->arena && (const char *)p >= d->arena && (const char *)p < d->arena + d->arena_len;
+}
+
+/* n bytes of the arena, zeroed (fresh pages, never handed out twice),
+ * or NULL when there is none or too little left */
+static void *arena_take(dag *d, size_t n)
+{
+	n = (n + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
+	if (!d->arena || d->arena_len - d->arena_used < n)
+		return NULL;
+	void *p = d->arena + d->arena_used;
+	d->arena_used += n;
+	return p;
+}
+
+/* A fresh array of n bytes: from the arena while it has room. */
+static void *fresh(dag *d, size_t n)
+{
+	void *p = arena_take(d, n);
+	return p ? p : big_realloc(NULL, n);
+}
+
+void dag_free_array(dag *d, void *p)
+{
+	if (!in_arena(d, p))
+		free(p);
+}
+
+/* grow() for an array that may lie in the arena: there it is copied
+ * out to a fresh one (its first `*cap` entries) when it must grow */
+static void *grow_d(dag *d, void *p, uint32_t *cap, uint32_t need, size_t size)
+{
+	if (need <= *cap || !in_arena(d, p))
+		return grow(p, cap, need, size);
+	uint32_t old = *cap;
+	void *q = grow(NULL, cap, need, size);
+	memcpy(q, p, (size_t)old * size);
+	return q;
+}
+
+static size_t arena_size(size_t n)
+{
+	return (n + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
+}
+
 void dag_reserve(dag *d, uint32_t nodes, uint32_t ins)
 {
+	/* an empty DAG whose size is known (a plan's): one arena for the
+	 * nodes' arrays, with room for what dag_finalize makes (offsets,
+	 * an edge per input); a huge page is zeroed whole, so whatever is
+	 * left of its last one is used too */
+	size_t want = arena_size((size_t)nodes * sizeof *d->nodes) + arena_size((size_t)nodes * sizeof *d->fut) +
+	              arena_size((size_t)ins * sizeof *d->ins) + arena_size(ins);
+	if (!d->arena && !d->nodes && !d->ins && d->n == 0 && d->nins == 0 && want >= ARENA_FROM) {
+		size_t len = want + arena_size(((size_t)nodes + 1) * 4) * 2 + arena_size((size_t)ins * 5) +
+		             arena_size((size_t)ins * 4);
+		/* with the nodes' futures (slab objects) on the same huge page
+		 * when all of it fits in one (up to ~11,000 nodes of one input) */
+		size_t futs = (size_t)nodes * ((sizeof(vfuture) + 7) & ~(size_t)7);
+		if (len + futs + OBJSLAB_MAX + 64 <= OBJSLAB_CHUNK && (d->arena = objslab_tail(&d->futs, len))) {
+			d->arena_in_slab = true;
+		} else {
+			len = (len + MEM_HUGE_PAGE - 1) & ~(MEM_HUGE_PAGE - 1);
+			d->arena = mem_huge_map(len);
+		}
+		if (d->arena) {
+			d->arena_len = len;
+			d->arena_used = 0;
+		}
+	}
 	if (d->n + nodes > d->cap) {
 		uint32_t c = d->n + nodes;
-		d->nodes = big_realloc(d->nodes, (size_t)c * sizeof *d->nodes);
-		d->fut = big_realloc(d->fut, (size_t)c * sizeof *d->fut);
+		if (!d->nodes && d->arena) {
+			d->nodes = arena_take(d, (size_t)c * sizeof *d->nodes);
+			d->fut = arena_take(d, (size_t)c * sizeof *d->fut);
+		} else {
+			uint32_t cap = d->cap;
+			d->nodes = grow_d(d, d->nodes, &cap, c, sizeof *d->nodes);
+			d->fut = grow_d(d, d->fut, &d->cap, c, sizeof *d->fut);
+		}
 		d->cap = c;
 	}
 	if (d->nins + ins > d->capins) {
 		uint32_t c = d->nins + ins;
-		d->ins = big_realloc(d->ins, (size_t)c * sizeof *d->ins);
-		d->inreg = big_realloc(d->inreg, c);
+		if (!d->ins && d->arena) {
+			d->ins = arena_take(d, (size_t)c * sizeof *d->ins);
+			d->inreg = arena_take(d, c);
+		} else {
+			uint32_t cap = d->capins;
+			d->ins = grow_d(d, d->ins, &cap, c, sizeof *d->ins);
+			d->inreg = grow_d(d, d->inreg, &d->capins, c, 1);
+		}
 		d->capins = c;
 	}
 }
@@ -99,22 +191,26 @@ void dag_free(dag *d)
 		val_rele(d->ins[i]);
 	for (uint32_t i = 0; i < d->n; i++)
 		val_rele(d->fut[i]);
-	free(d->nodes);
-	free(d->ins);
-	free(d->inreg);
-	free(d->fut);
+	dag_free_array(d, d->nodes);
+	dag_free_array(d, d->ins);
+	dag_free_array(d, d->inreg);
+	dag_free_array(d, d->fut);
 	free(d->order);
-	free(d->pred_off);
-	free(d->preds);
-	free(d->pred_order);
-	free(d->succ_off);
-	free(d->succs);
+	dag_free_array(d, d->pred_off);
+	dag_free_array(d, d->preds);
+	dag_free_array(d, d->pred_order);
+	dag_free_array(d, d->succ_off);
+	dag_free_array(d, d->succs);
 	free(d->holds_actor);
 	free(d->rewrites);
 	free(d->cont.frames);
 	free(d->cont.why);
 	free(d->cont.masks);
 	objslab_done(&d->futs);
+	if (d->arena_in_slab)
+		objslab_release(d->arena);
+	else if (d->arena)
+		mem_huge_unmap(d->arena, d->arena_len);
 	free(d);
 }
 
@@ -132,11 +228,11 @@ uint32_t dag_add(dag *d, dag_kind kind, uint32_t proto, uint32_t pc, int out, co
                  const uint8_t *inreg, int nin, span where)
 {
 	uint32_t cap = d->cap;
-	d->nodes = grow(d->nodes, &cap, d->n + 1, sizeof *d->nodes);
-	d->fut = grow(d->fut, &d->cap, d->n + 1, sizeof *d->fut);
+	d->nodes = grow_d(d, d->nodes, &cap, d->n + 1, sizeof *d->nodes);
+	d->fut = grow_d(d, d->fut, &d->cap, d->n + 1, sizeof *d->fut);
 	uint32_t capi = d->capins;
-	d->ins = grow(d->ins, &capi, d->nins + (uint32_t)nin, sizeof *d->ins);
-	d->inreg = grow(d->inreg, &d->capins, d->nins + (uint32_t)nin, 1);
+	d->ins = grow_d(d, d->ins, &capi, d->nins + (uint32_t)nin, sizeof *d->ins);
+	d->inreg = grow_d(d, d->inreg, &d->capins, d->nins + (uint32_t)nin, 1);
 	uint32_t id = d->n++;
 	dag_node *n = &d->nodes[id];
 	n->kind = (uint8_t)kind;
@@ -161,8 +257,9 @@ uint32_t dag_add(dag *d, dag_kind kind, uint32_t proto, uint32_t pc, int out, co
 		 * mapping of its own, dear to make and unmap for a few nodes;
 		 * a big one's (room reserved for many, as a plan does) all from
 		 * the slab: 8,192 mallocs were 5% of loading 100k nodes */
-		d->fut[id] = id < DAG_SLAB_FROM && d->cap < DAG_SLAB_FROM ? future_new_pending(id)
-		                                                           : future_new_pending_in(&d->futs, id);
+		d->fut[id] = id < DAG_SLAB_FROM && d->cap < DAG_SLAB_FROM && !d->arena_in_slab
+		                 ? future_new_pending(id)
+		                 : future_new_pending_in(&d->futs, id);
 		((vfuture *)d->fut[id].as.o)->implied = kind == DAG_IMPLICIT || kind == DAG_EFFECT;
 	}
 	return id;
@@ -256,18 +353,20 @@ static int cmp_pair(const void *a, const void *b)
 
 int dag_finalize(dag *d)
 {
-	free(d->pred_off);
-	free(d->preds);
-	free(d->pred_order);
-	free(d->succ_off);
-	free(d->succs);
+	dag_free_array(d, d->pred_off);
+	dag_free_array(d, d->preds);
+	dag_free_array(d, d->pred_order);
+	dag_free_array(d, d->succ_off);
+	dag_free_array(d, d->succs);
 	free(d->holds_actor);
 	d->holds_actor = NULL;
 	/* every entry written below; succ_off needs its zeros (and no
-	 * edges leave its pages untouched) */
-	d->pred_off = big_realloc(NULL, ((size_t)d->n + 1) * sizeof *d->pred_off);
+	 * edges leave its pages untouched); the arena's are zero */
+	d->pred_off = fresh(d, ((size_t)d->n + 1) * sizeof *d->pred_off);
 	d->pred_off[0] = 0;
-	d->succ_off = big_calloc((size_t)d->n + 1, sizeof *d->succ_off);
+	d->succ_off = arena_take(d, ((size_t)d->n + 1) * sizeof *d->succ_off);
+	if (!d->succ_off)
+		d->succ_off = big_calloc((size_t)d->n + 1, sizeof *d->succ_off);
 	/* ordering edges sorted by target, so each node's are together */
 	if (d->norder > 1)
 		qsort(d->order, d->norder, sizeof *d->order, cmp_pair);
@@ -279,8 +378,14 @@ int dag_finalize(dag *d)
 	 * DAGs need no more, and a big array is not copied while it grows */
 	uint64_t guess = (uint64_t)d->nins + d->norder;
 	if (guess > 64 && guess < UINT32_MAX / 2) {
-		preds = grow(preds, &cap, (uint32_t)guess, sizeof *preds);
-		pord = grow(pord, &capo, (uint32_t)guess, 1);
+		preds = arena_take(d, (size_t)guess * sizeof *preds);
+		pord = preds ? arena_take(d, (size_t)guess) : NULL;
+		if (preds && pord) {
+			cap = capo = (uint32_t)guess;
+		} else {
+			preds = grow(NULL, &cap, (uint32_t)guess, sizeof *preds);
+			pord = grow(NULL, &capo, (uint32_t)guess, 1);
+		}
 	}
 	refs r = {0};
 	int rc = 0;
@@ -298,8 +403,8 @@ int dag_finalize(dag *d)
 		for (uint32_t j = 0; j < ndata; j++) {
 			if (r.v[j] >= v)
 				rc = -1;
-			preds = grow(preds, &cap, ne + 1, sizeof *preds);
-			pord = grow(pord, &capo, ne + 1, 1);
+			preds = grow_d(d, preds, &cap, ne + 1, sizeof *preds);
+			pord = grow_d(d, pord, &capo, ne + 1, 1);
 			preds[ne] = r.v[j];
 			pord[ne++] = cont && r.v[j] < v && held_only(d, r.v[j]) ? DAG_EDGE_HELD : 0;
 		}
@@ -317,8 +422,8 @@ int dag_finalize(dag *d)
 			}
 			if (dup)
 				continue;
-			preds = grow(preds, &cap, ne + 1, sizeof *preds);
-			pord = grow(pord, &capo, ne + 1, 1);
+			preds = grow_d(d, preds, &cap, ne + 1, sizeof *preds);
+			pord = grow_d(d, pord, &capo, ne + 1, 1);
 			preds[ne] = from;
 			pord[ne++] = 1;
 		}
@@ -349,7 +454,7 @@ int dag_finalize(dag *d)
 	d->nedges = ne;
 	/* successors: counting sort of the same edges by source. No edges:
 	 * succ_off stays calloc's zeros, its pages untouched. */
-	d->succs = big_realloc(NULL, sizeof *d->succs * (ne ? ne : 1));
+	d->succs = fresh(d, sizeof *d->succs * (ne ? ne : 1));
 	if (ne == 0)
 		return rc;
 	uint32_t *off = d->succ_off;

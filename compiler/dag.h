@@ -108,6 +108,15 @@ typedef struct dag {
 	dag_cont cont;
 	objslab futs;     /* where dag_add carves the nodes' futures (each
 	                   * future holds its chunk; see objslab.h) */
+	/* dag_reserve on an empty DAG: one block on huge pages from which
+	 * the arrays above are carved (nodes, fut, ins, inreg, then what
+	 * dag_finalize makes while there is room), so a plan's DAG of
+	 * thousands of nodes costs one page fault, not one per 4 KiB of
+	 * each array. An array in it is never passed to free() or
+	 * realloc(): dag_free_array, and growing copies it out. */
+	char *arena;
+	size_t arena_len, arena_used;
+	bool arena_in_slab; /* the arena is the tail of futs' chunk (objslab_tail) */
 } dag;
 /* pred_order of a DAG_CONT node's data edge from a task call, method
  * call or put whose future it holds: it may start before that node ends
@@ -138,6 +147,10 @@ uint32_t dag_add(dag *d, dag_kind kind, uint32_t proto, uint32_t pc, int out, co
 /* Room for `nodes` more nodes and `ins` more inputs, so a reader that
  * knows its counts (plan_read.c) fills arrays of the right size once. */
 void dag_reserve(dag *d, uint32_t nodes, uint32_t ins);
+/* Frees one of d's arrays (nodes, fut, ins, inreg...), unless it lies
+ * in d's arena (dag_reserve), which dag_free unmaps whole. For code that
+ * replaces an array (rewrite.c). */
+void dag_free_array(dag *d, void *p);
 /* An ordering edge from -> to (from < to). */
 void dag_order(dag *d, uint32_t from, uint32_t to);
 /* The node a value produced by this DAG stands for (a future or an

@@ -211,13 +211,13 @@ static int renumber(dag *d)
 			((vactor *)fut[v].as.o)->node = v;
 	}
 	free(old);
-	free(d->nodes);
-	free(d->fut);
+	dag_free_array(d, d->nodes); /* it may lie in d->arena */
+	dag_free_array(d, d->fut);
 	d->nodes = nodes;
 	d->fut = fut;
 	d->cap = n; /* dag_add grows them again if needed */
-	free(d->ins);
-	free(d->inreg);
+	dag_free_array(d, d->ins);
+	dag_free_array(d, d->inreg);
 	d->ins = ins;
 	d->inreg = inreg;
 	d->capins = d->nins; /* dag_add grows them again if needed */

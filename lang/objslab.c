@@ -41,7 +41,7 @@ void *objslab_alloc(objslab *s, size_t size)
 	if (size == 0 || size > OBJSLAB_MAX)
 		abort();
 	size = (size + 7) & ~(size_t)7;
-	if (!s->cur || s->used + size > OBJSLAB_CHUNK) {
+	if (!s->cur || s->used + size > (s->end ? s->end : OBJSLAB_CHUNK)) {
 		objslab_done(s);
 		s->cur = chunk_new();
 		s->used = HDR;
@@ -63,6 +63,20 @@ void objslab_done(objslab *s)
 	s->cur = NULL;
 	s->used = 0;
 	s->owed = 0;
+	s->end = 0;
+}
+
+void *objslab_tail(objslab *s, size_t tail)
+{
+	tail = (tail + 63) & ~(size_t)63;
+	if (tail == 0 || tail > OBJSLAB_CHUNK - HDR - OBJSLAB_MAX)
+		return NULL;
+	objslab_done(s);
+	s->cur = chunk_new();
+	s->used = HDR;
+	s->end = OBJSLAB_CHUNK - tail;
+	s->owed++; /* the block's hold */
+	return (uint8_t *)s->cur + s->end;
 }
 
 void objslab_release(void *obj)

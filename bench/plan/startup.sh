@@ -13,6 +13,7 @@
 #
 #   bench/plan/startup.sh [-n RUNS] [-k K] [-b BEFORE_FLOW] [FLOW]
 # Needs: GNU time (/usr/bin/time), awk.
+# For CPU exact to the microsecond (from wait4), paired: bench/plan/wait4.py.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 prog=plan/startup.sh

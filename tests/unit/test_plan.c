@@ -1077,6 +1077,94 @@ static void test_big_dag_roundtrip(void **state)
 	diag_fini(&d0);
 }
 
+/* A plan of a few thousand nodes: its DAG's arrays and its futures share
+ * one huge page (dag.h's arena in the futures' slab chunk); inputs past
+ * the one a node reserved grow out of the arena; the DAG reads back as
+ * written; a future outlives the DAG (the chunk stays mapped for it). */
+static void test_mid_dag_roundtrip(void **state)
+{
+	(void)state;
+	static const char src[] = "task add(x: int, y: int) -> int { return x + y }\n"
+	                          "let xs = [add(i, i) for i in range(3000)]\n"
+	                          "let ys = [add(x, 1) for x in xs]\n";
+	diag_ctx d0;
+	flow_loader l;
+	diag_init(&d0);
+	loader_init(&l, &d0);
+	assert_int_equal(loader_load_source(&l, "mid.flow", src, strlen(src), NULL, 0), 0);
+	bc_program *p0 = compile_program(&l);
+	assert_non_null(p0);
+	char *err = NULL;
+	lower_opts lo = {0};
+	dag *g0 = lower_program(p0, &lo, &err);
+	assert_non_null(g0);
+	assert_int_equal(g0->n, 6000);
+	assert_int_equal(g0->nins, 12000);
+	assert_null(g0->arena); /* lowering grows its arrays */
+	sbuf plan;
+	sbuf_init(&plan);
+	assert_int_equal(plan_write(&plan, p0, NULL, 0, g0, &err), 0);
+
+	diag_ctx d;
+	diag_init(&d);
+	dag *g = NULL;
+	bc_program *p = plan_read(plan.data, plan.len, &d, &g, &err);
+	assert_non_null(p);
+	assert_non_null(g);
+	assert_non_null(g->arena);
+	assert_true(g->arena_in_slab);
+	uintptr_t chunk = (uintptr_t)g->arena & ~(uintptr_t)(OBJSLAB_CHUNK - 1);
+	assert_true((uintptr_t)g->nodes >= (uintptr_t)g->arena);
+	assert_true((uintptr_t)g->pred_off >= (uintptr_t)g->arena);
+	/* 12,000 inputs against 6,000 reserved: copied out of the arena */
+	assert_true((uintptr_t)g->ins < chunk || (uintptr_t)g->ins >= chunk + OBJSLAB_CHUNK);
+	assert_int_equal(g->n, g0->n);
+	assert_int_equal(g->nins, g0->nins);
+	for (uint32_t v = 0; v < g->n; v++) {
+		const dag_node *a = &g0->nodes[v], *b = &g->nodes[v];
+		assert_int_equal(a->kind, b->kind);
+		assert_int_equal(a->nin, b->nin);
+		assert_int_equal(a->in, b->in);
+		for (uint32_t j = 0; j < a->nin; j++)
+			same_input(g0->ins[a->in + j], g->ins[b->in + j]);
+		assert_int_equal(dag_ref(g->fut[v]), v);
+		const vfuture *f = (const vfuture *)g->fut[v].as.o;
+		assert_true(f->h.flags & VOBJ_SLAB);
+		assert_int_equal(f->state, FUT_PENDING);
+		assert_true((uintptr_t)f < (uintptr_t)g->arena); /* carved before the arena */
+	}
+	assert_int_equal((uintptr_t)g->fut[0].as.o & ~(uintptr_t)(OBJSLAB_CHUNK - 1), chunk);
+	assert_int_equal(g->nedges, g0->nedges);
+	assert_memory_equal(g->pred_off, g0->pred_off, sizeof(uint32_t) * (g->n + 1));
+	assert_memory_equal(g->preds, g0->preds, sizeof(uint32_t) * g->nedges);
+	assert_memory_equal(g->pred_order, g0->pred_order, g->nedges);
+	assert_memory_equal(g->succ_off, g0->succ_off, sizeof(uint32_t) * (g->n + 1));
+	assert_memory_equal(g->succs, g0->succs, sizeof(uint32_t) * g->nedges);
+	/* finalizing again rebuilds the same edges (fresh arrays) */
+	assert_int_equal(dag_finalize(g), 0);
+	assert_memory_equal(g->succ_off, g0->succ_off, sizeof(uint32_t) * (g->n + 1));
+	assert_memory_equal(g->preds, g0->preds, sizeof(uint32_t) * g->nedges);
+	sbuf again;
+	sbuf_init(&again);
+	assert_int_equal(plan_write(&again, p, NULL, 0, g, &err), 0);
+	assert_int_equal(again.len, plan.len);
+	assert_memory_equal(again.data, plan.data, plan.len);
+	/* a future outlives its DAG and the arena beside it */
+	value keep = val_hold(g->fut[4000]);
+	dag_free(g);
+	assert_int_equal(dag_ref(keep), 4000);
+	assert_int_equal(((const vfuture *)keep.as.o)->state, FUT_PENDING);
+	val_rele(keep);
+	bc_program_free(p);
+	diag_fini(&d);
+	sbuf_fini(&again);
+	sbuf_fini(&plan);
+	dag_free(g0);
+	bc_program_free(p0);
+	loader_fini(&l);
+	diag_fini(&d0);
+}
+
 /* The checksum: the known digest of "abc", and a big plan's (hashed with
  * OpenSSL, plan_sha.c) the same as mbedtls'. */
 static void test_sha256_both_ways(void **state)
@@ -1129,6 +1217,7 @@ int main(void)
 		cmocka_unit_test(test_dag_mismatch_refused),
 		cmocka_unit_test(test_staged_driver_plan),
 		cmocka_unit_test(test_big_dag_roundtrip),
+		cmocka_unit_test(test_mid_dag_roundtrip),
 		cmocka_unit_test(test_int_inputs_every_length),
 		cmocka_unit_test(test_plan_map),
 		cmocka_unit_test(test_sha256_both_ways),

@@ -1384,6 +1384,53 @@ static void test_objslab(void **state)
 	assert_false(mapped(o[N - 1]));
 }
 
+/* objslab_tail: the caller's block is the chunk's zeroed last bytes,
+ * objects are carved before it (a new chunk once they reach it), and
+ * the chunk stays mapped until both the block and its objects are
+ * released, in any order. */
+static void test_objslab_tail(void **state)
+{
+	(void)state;
+	objslab s = {0};
+	assert_null(objslab_tail(&s, OBJSLAB_CHUNK)); /* no room left */
+	assert_null(s.cur);
+	size_t tail = OBJSLAB_CHUNK - 64 * 1024;
+	uint8_t *blk = objslab_tail(&s, tail - 5); /* rounded up to 64 */
+	assert_non_null(blk);
+	uintptr_t chunk = (uintptr_t)blk & ~(uintptr_t)(OBJSLAB_CHUNK - 1);
+	assert_int_equal((uintptr_t)blk - chunk, OBJSLAB_CHUNK - tail);
+	for (size_t i = 0; i < tail; i += 4096)
+		assert_int_equal(blk[i], 0);
+	blk[tail - 1] = 0x5a;
+	/* 64 KiB less the header: 744 objects of 88 bytes, then a new chunk */
+	enum { N = 800 };
+	uint8_t *o[N];
+	int first_other = -1;
+	for (int i = 0; i < N; i++) {
+		o[i] = objslab_alloc(&s, 88);
+		bool same = ((uintptr_t)o[i] & ~(uintptr_t)(OBJSLAB_CHUNK - 1)) == chunk;
+		if (same)
+			assert_true(o[i] + 88 <= blk);
+		else if (first_other < 0)
+			first_other = i;
+		memset(o[i], 0xab, 88);
+	}
+	assert_true(first_other > 700 && first_other < N);
+	assert_int_equal(blk[tail - 1], 0x5a); /* no object wrote over it */
+	objslab_done(&s);
+	objslab_release(blk); /* the block goes first: its objects keep the chunk */
+	assert_true(mapped(o[0]));
+	for (int i = 1; i < first_other; i++)
+		objslab_release(o[i]);
+	assert_true(mapped(o[0]));
+	assert_int_equal(o[0][87], 0xab);
+	objslab_release(o[0]);
+	assert_false(mapped(o[0]));
+	for (int i = first_other; i < N; i++)
+		objslab_release(o[i]);
+	assert_false(mapped(o[N - 1]));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1407,6 +1454,7 @@ int main(void)
 		cmocka_unit_test(test_format),
 		cmocka_unit_test(test_format_fixed),
 		cmocka_unit_test(test_objslab),
+		cmocka_unit_test(test_objslab_tail),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
