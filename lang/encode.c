@@ -323,7 +323,8 @@ static int dec_tensor_shape(dec *d, int *ndim_out, int64_t shape[TENSOR_MAX_DIMS
 	return 0;
 }
 
-static int dec_tensor(dec *d, value *out)
+/* not inlined: its frame (a shape) stays off the recursion of nested lists */
+__attribute__((noinline)) static int dec_tensor(dec *d, value *out)
 {
 	int ndim;
 	int64_t shape[TENSOR_MAX_DIMS];
