@@ -76,6 +76,7 @@ typedef struct store_stats {
 	uint64_t evicted_objects;  /* total releases from memory (written or already on disk) */
 	uint64_t restored_bytes;   /* total encoded bytes read back from LMDB */
 	uint64_t restored_objects; /* total objects read back */
+	uint64_t restored_direct;  /* of those, tensors read straight into their buffer with O_DIRECT */
 	uint64_t disk_objects;     /* LMDB records now (as LMDB counts them: mdb_stat) */
 	uint64_t disk_bytes;       /* encoded bytes in those records */
 } store_stats;

@@ -298,14 +298,15 @@ fail:
 	return -1;
 }
 
-static int dec_tensor(dec *d, value *out)
+/* A tensor's ndim and dims (after its tag): shared by dec_tensor and
+ * val_decode_tensor_head. */
+static int dec_tensor_shape(dec *d, int *ndim_out, int64_t shape[TENSOR_MAX_DIMS], uint64_t *size_out)
 {
 	if (left(d) < 1)
 		return dec_fail(d, FLOW_ETRUNC, "truncated tensor");
 	int ndim = d->p[d->pos++];
 	if (ndim > TENSOR_MAX_DIMS)
 		return dec_fail(d, FLOW_ETOOBIG, "tensor has too many dimensions");
-	int64_t shape[TENSOR_MAX_DIMS];
 	uint64_t size = 1;
 	for (int i = 0; i < ndim; i++) {
 		uint64_t x;
@@ -317,6 +318,19 @@ static int dec_tensor(dec *d, value *out)
 		if (__builtin_mul_overflow(size, x, &size))
 			return dec_fail(d, FLOW_ETOOBIG, "tensor size overflows");
 	}
+	*ndim_out = ndim;
+	*size_out = size;
+	return 0;
+}
+
+/* not inlined: its frame (a shape) stays off the recursion of nested lists */
+__attribute__((noinline)) static int dec_tensor(dec *d, value *out)
+{
+	int ndim;
+	int64_t shape[TENSOR_MAX_DIMS];
+	uint64_t size;
+	if (dec_tensor_shape(d, &ndim, shape, &size) < 0)
+		return -1;
 	if (size > left(d) / 8)
 		return dec_fail(d, FLOW_ETRUNC, "tensor data shorter than its shape");
 	value t;
@@ -463,5 +477,20 @@ int val_decode(const void *buf, size_t len, value *out, verr *e)
 		return -1;
 	}
 	*out = v;
+	return 0;
+}
+
+int val_decode_tensor_head(const void *buf, size_t len, int *ndim, int64_t shape[TENSOR_MAX_DIMS], uint64_t *size,
+                           size_t *head_len, verr *e)
+{
+	dec d = { buf, len, 0, e, NULL, NULL, 0, 0 };
+	if (len < 2 || d.p[0] != ENC_VERSION || d.p[1] != ENC_TENSOR) {
+		verr_setc(e, FLOW_ECORRUPT, "decode: not the head of a tensor's encoding");
+		return -1;
+	}
+	d.pos = 2;
+	if (dec_tensor_shape(&d, ndim, shape, size) < 0)
+		return -1;
+	*head_len = d.pos;
 	return 0;
 }

@@ -58,6 +58,15 @@ int val_decode(const void *buf, size_t len, value *out, verr *e);
  * values embedded in a larger format. On error *pos is unchanged. */
 int val_decode_at(const uint8_t *buf, size_t len, size_t *pos, value *out, verr *e);
 
+/* The head of a tensor's encoding (version byte, tag, ndim, dims), which
+ * its elements follow (size * 8 bytes, float64 little-endian): for readers
+ * that put the elements in place themselves (the spill store reads them
+ * straight into the tensor). Checks what val_decode checks of it; -1 with
+ * e if buf[0..len) does not start with one. Nothing after *head_len is
+ * looked at: the caller checks the elements' length. */
+int val_decode_tensor_head(const void *buf, size_t len, int *ndim, int64_t shape[TENSOR_MAX_DIMS], uint64_t *size,
+                           size_t *head_len, verr *e);
+
 /* The varints, for formats that embed values (plans, messages). */
 void val_encode_varint(sbuf *out, uint64_t x);
 int val_decode_varint(const uint8_t *buf, size_t len, size_t *pos, uint64_t *out, verr *e);

@@ -779,9 +779,10 @@ static void test_big_records(void **state)
 }
 
 /* A big tensor's record in big.dat is byte for byte val_encode's
- * encoding (a 2-d shape with a dimension past one varint byte), with
- * nothing after it, and reads back: what a change to how big records
- * are written must keep. */
+ * encoding (a 2-d shape with a dimension past one varint byte), placed so
+ * that its elements start at a 4 KiB boundary (read straight into the
+ * tensor with O_DIRECT), with nothing before it (a hole) or after it, and
+ * reads back: what a change to how big records are written must keep. */
 static void test_big_tensor_record(void **state)
 {
 	(void)state;
@@ -802,10 +803,20 @@ static void test_big_tensor_record(void **state)
 	snprintf(path, sizeof path, "%s/big.dat", store_dir(s));
 	int fd = open(path, O_RDONLY);
 	assert_true(fd >= 0);
-	char *got = malloc(want.len + 1);
-	assert_int_equal(pread(fd, got, want.len + 1, 0), (ssize_t)want.len); /* the only record: nothing after it */
+	int nd;
+	int64_t sh[TENSOR_MAX_DIMS];
+	uint64_t n;
+	size_t head;
+	assert_int_equal(val_decode_tensor_head(want.data, want.len, &nd, sh, &n, &head, &e), 0);
+	assert_int_equal(head + n * 8, want.len);
+	size_t at = 4096 - head; /* the elements at 4096 */
+	char *got = malloc(at + want.len + 1);
+	/* the only record: nothing after it */
+	assert_int_equal(pread(fd, got, at + want.len + 1, 0), (ssize_t)(at + want.len));
 	close(fd);
-	assert_memory_equal(got, want.data, want.len);
+	for (size_t i = 0; i < at; i++)
+		assert_int_equal(got[i], 0);
+	assert_memory_equal(got + at, want.data, want.len);
 	value g = get_ok(s, 1);
 	assert_int_equal(g.t, V_TENSOR);
 	assert_int_equal(tensor_of(g)->ndim, 2);
@@ -864,6 +875,179 @@ static void test_corrupt_big_record(void **state)
 	store_close(s);
 }
 
+/* Is O_DIRECT open on files in dir (not on tmpfs before Linux 6.6)? */
+static bool direct_ok(const char *dir)
+{
+	char path[512];
+	snprintf(path, sizeof path, "%s/direct-probe", dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_DIRECT, 0600);
+	if (fd >= 0)
+		close(fd);
+	unlink(path);
+	return fd >= 0;
+}
+
+/* Big tensors of several shapes: elements a whole number of 4 KiB blocks
+ * or not (a last partial block), 2-d, 2 MiB and more (huge-page mapped),
+ * beside a big string (the other layout), read back byte for byte; also
+ * after a neighbour is freed (its bytes punched out: the head of the
+ * next one shares its last block) and in a second round. With O_DIRECT
+ * (where the filesystem takes it) every tensor goes straight into its
+ * buffer; under FLOW_TEST_STORE_NO_DIRECT (a filesystem refusing
+ * O_DIRECT) through buffered reads, none. */
+static void big_tensors_round_trip(bool direct)
+{
+	if (!direct)
+		setenv("FLOW_TEST_STORE_NO_DIRECT", "1", 1);
+	store *s = open_store(0, 0); /* everything spills */
+	static const size_t sizes[] = {1 << 17, 300001, 40001, 1 << 18, 32768, 600000};
+	enum { N = sizeof sizes / sizeof sizes[0] };
+	for (size_t i = 0; i < N; i++) {
+		value t = tens(sizes[i], i + 1);
+		put_ok(s, i, t);
+		val_rele(t);
+		if (i == 2) {
+			value m;
+			verr e;
+			int64_t shape[3] = {3, 70, 700}; /* 1.1 MiB, 3 dims */
+			assert_int_equal(tensor_new(3, shape, &m, &e), 0);
+			for (size_t k = 0; k < 3 * 70 * 700; k++)
+				tensor_of(m)->data[k] = (double)k - 0.25;
+			val_freeze(m);
+			put_ok(s, 50, m);
+			val_rele(m);
+			size_t slen = 300 * 1024 + 13;
+			char *text = malloc(slen);
+			memset(text, 'z', slen);
+			value str = str_new(text, slen);
+			free(text);
+			val_freeze(str);
+			put_ok(s, 100, str);
+			val_rele(str);
+		}
+	}
+	if (!direct)
+		unsetenv("FLOW_TEST_STORE_NO_DIRECT");
+	assert_int_equal(store_sync(s, NULL), STORE_OK);
+	assert_int_equal(store_free(s, 3, NULL), STORE_OK); /* 4's head is in 3's last block */
+	store_stats st;
+	for (int round = 0; round < 2; round++) {
+		for (size_t i = 0; i < N; i++) {
+			if (i == 3)
+				continue;
+			value g = get_ok(s, i);
+			assert_true(tens_ok(g, sizes[i], i + 1));
+			assert_int_equal(tensor_of(g)->ndim, 1);
+			val_rele(g);
+		}
+		value g = get_ok(s, 50);
+		assert_int_equal(tensor_of(g)->ndim, 3);
+		assert_int_equal(tensor_of(g)->shape[2], 700);
+		for (size_t k = 0; k < 3 * 70 * 700; k++)
+			assert_true(tensor_of(g)->data[k] == (double)k - 0.25);
+		val_rele(g);
+		g = get_ok(s, 100);
+		assert_int_equal(g.t, V_STR);
+		assert_int_equal(str_len(g), 300 * 1024 + 13);
+		assert_int_equal(str_data(g)[300 * 1024 + 12], 'z');
+		val_rele(g);
+	}
+	store_get_stats(s, &st);
+	assert_int_equal(st.restored_objects, 2 * (N - 1 + 2));
+	uint64_t want = direct && direct_ok(store_dir(s)) ? 2 * N : 0; /* the tensors, not the string */
+	assert_int_equal(st.restored_direct, want);
+	store_close(s);
+}
+
+static void test_big_tensors_direct(void **state)
+{
+	(void)state;
+	big_tensors_round_trip(true);
+}
+
+static void test_big_tensors_no_direct(void **state)
+{
+	(void)state;
+	big_tensors_round_trip(false);
+}
+
+/* A big tensor's record damaged in big.dat (its head: a dimension
+ * changed), or big.dat cut short inside the elements, or inside the last
+ * partial block, is an error naming the object, never a crash or a
+ * wrong value; with O_DIRECT reads and without. */
+static void corrupt_big_tensor(bool direct)
+{
+	if (!direct)
+		setenv("FLOW_TEST_STORE_NO_DIRECT", "1", 1);
+	store *s = open_store(0, 0);
+	if (!direct)
+		unsetenv("FLOW_TEST_STORE_NO_DIRECT");
+	size_t n = 40001; /* 320,008 bytes: the last block partial */
+	for (uint64_t id = 1; id <= 3; id++) {
+		value t = tens(n, id);
+		put_ok(s, id, t);
+		val_rele(t);
+	}
+	assert_int_equal(store_sync(s, NULL), STORE_OK);
+	char path[512];
+	snprintf(path, sizeof path, "%s/big.dat", store_dir(s));
+	int fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	/* object 1: its head ends at 4096 (the first block boundary):
+	 * version, tag, ndim 1, 40001 as a varint (3 bytes) */
+	unsigned char head[6];
+	assert_int_equal(pread(fd, head, 6, 4096 - 6), 6);
+	assert_int_equal(head[0], ENC_VERSION);
+	assert_int_equal(head[1], ENC_TENSOR);
+	assert_int_equal(head[2], 1);
+	assert_int_equal(pwrite(fd, "\x42", 1, 4096 - 2), 1); /* another shape */
+	char *err = NULL;
+	value g;
+	assert_int_equal(store_get(s, 1, &g, &err), STORE_ERR);
+	print_message("    (expected) %s\n", err);
+	assert_non_null(strstr(err, "object 1: corrupt record"));
+	assert_non_null(strstr(err, store_dir(s)));
+	free(err);
+	err = NULL;
+	/* object 2 intact; object 3's last block cut short, then its elements */
+	g = get_ok(s, 2);
+	assert_true(tens_ok(g, n, 2));
+	val_rele(g);
+	struct stat sb;
+	assert_int_equal(fstat(fd, &sb), 0);
+	assert_int_equal(ftruncate(fd, sb.st_size - 5), 0);
+	assert_int_equal(store_get(s, 3, &g, &err), STORE_ERR);
+	print_message("    (expected) %s\n", err);
+	assert_non_null(strstr(err, "object 3"));
+	assert_non_null(strstr(err, "big.dat is short"));
+	free(err);
+	err = NULL;
+	assert_int_equal(ftruncate(fd, sb.st_size - 200000), 0);
+	assert_int_equal(store_get(s, 3, &g, &err), STORE_ERR);
+	assert_non_null(strstr(err, "big.dat is short"));
+	free(err);
+	close(fd);
+	assert_true(store_has(s, 3));
+	store_stats st;
+	store_get_stats(s, &st);
+	assert_int_equal(st.objects, 3); /* nothing dropped: each one still freeable */
+	for (uint64_t id = 1; id <= 3; id++)
+		assert_int_equal(store_free(s, id, NULL), STORE_OK);
+	store_close(s);
+}
+
+static void test_corrupt_big_tensor(void **state)
+{
+	(void)state;
+	corrupt_big_tensor(true);
+}
+
+static void test_corrupt_big_tensor_no_direct(void **state)
+{
+	(void)state;
+	corrupt_big_tensor(false);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -881,6 +1065,10 @@ int main(void)
 		cmocka_unit_test(test_big_records),
 		cmocka_unit_test(test_big_tensor_record),
 		cmocka_unit_test(test_corrupt_big_record),
+		cmocka_unit_test(test_big_tensors_direct),
+		cmocka_unit_test(test_big_tensors_no_direct),
+		cmocka_unit_test(test_corrupt_big_tensor),
+		cmocka_unit_test(test_corrupt_big_tensor_no_direct),
 		cmocka_unit_test(test_size_estimate),
 		cmocka_unit_test(test_parse_size),
 		cmocka_unit_test(test_threads),
