@@ -256,7 +256,7 @@ static void drop_child(value v)
 	if (vobj_rc_dec(o) != 0)
 		return;
 	if (o->type == V_STR) {
-		free(o);
+		str_free(o);
 	} else if (o->type == V_TENSOR) {
 		tensor_data_free((vtensor *)o);
 		free(o);
@@ -269,13 +269,13 @@ static void free_one(vobj *o)
 {
 	switch (o->type) {
 	case V_STR:
-		free(o);
+		str_free(o);
 		break;
 	case V_LIST: {
 		vlist *l = (vlist *)o;
 		for (size_t i = 0; i < l->len; i++)
 			drop_child(l->items[i]);
-		free(l->items);
+		list_free_items(l);
 		free(l);
 		break;
 	}

@@ -67,6 +67,7 @@ typedef struct value {
 #define VOBJ_FROZEN 0x1u  /* immutable from now on (deep) */
 #define VOBJ_VISIT 0x2u   /* scratch mark of val_reaches; clear outside it */
 #define VOBJ_SLAB 0x4u    /* carved from an objslab (objslab.h): never free() it */
+#define VOBJ_HUGE 0x8u    /* a str on huge pages of its own (vstr.c): str_free */
 struct vobj {
 	uint32_t rc;      /* atomic; use val_hold/val_rele */
 	uint8_t type;     /* vtype */

@@ -419,6 +419,66 @@ static void test_list_ops(void **state)
 	val_rele(c);
 }
 
+/* Lists and strings of 2 MiB or more live on huge-page mappings of their
+ * own (vlist.c, vstr.c): grown by mremap to a huge-page-aligned place,
+ * from malloc'd memory into one, copied, sliced, appended to and freed,
+ * their items and bytes stay what they were. */
+static void test_big_blocks(void **state)
+{
+	(void)state;
+	const size_t huge = (size_t)2 << 20, n = 700000; /* 11 MB of items */
+	value w[3] = { S("alpha"), S("beta"), S("gamma") };
+	value l = list_new(0);
+	for (size_t i = 0; i < n; i++)
+		list_append(l, i % 4 == 3 ? v_int((int64_t)i) : w[i % 4]);
+	assert_int_equal(list_len(l), n);
+	assert_true(list_of(l)->cap >= n);
+	assert_int_equal((uintptr_t)list_of(l)->items % huge, 0); /* still aligned after remaps */
+	for (size_t i = 0; i < n; i += 997) {
+		value x = list_get(l, i);
+		if (i % 4 == 3)
+			assert_true(x.t == V_INT && x.as.i == (int64_t)i);
+		else
+			assert_ptr_equal(x.as.o, w[i % 4].as.o);
+	}
+	assert_int_equal(w[0].as.o->rc, 1 + (n + 3) / 4);
+	/* a big list made at once, and one made by copying */
+	value c = list_thaw(l);
+	assert_int_equal((uintptr_t)list_of(c)->items % huge, 0);
+	assert_true(val_eq(c, l));
+	value sl;
+	verr e;
+	assert_int_equal(list_slice(l, true, 1, false, 0, 1, &sl, &e), 0);
+	assert_int_equal(list_len(sl), n - 1);
+	assert_ptr_equal(list_get(sl, 0).as.o, w[1].as.o);
+	val_rele(sl);
+	val_rele(c);
+	/* a 3.5 MB join is a huge string; appending to it moves it to
+	 * malloc'd memory and keeps its bytes */
+	value parts = list_new(0);
+	for (size_t i = 0; i < n; i++)
+		if (i % 4 != 3)
+			list_append(parts, w[i % 4]);
+	value sep = S(" ");
+	value j = str_join(sep, list_of(parts)->items, list_len(parts));
+	assert_true(j.as.o->flags & VOBJ_HUGE);
+	size_t len = str_len(j);
+	assert_memory_equal(str_data(j), "alpha beta gamma alpha", 22);
+	assert_true(str_append_inplace(&j, w[2]));
+	assert_false(j.as.o->flags & VOBJ_HUGE);
+	assert_int_equal(str_len(j), len + 5);
+	assert_memory_equal(str_data(j) + len - 10, "beta gammagamma", 15);
+	assert_int_equal(str_data(j)[len + 5], '\0');
+	val_rele(j);
+	val_rele(sep);
+	val_rele(parts);
+	val_rele(l);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(w[i].as.o->rc, 1);
+		val_rele(w[i]);
+	}
+}
+
 static void test_list_sort(void **state)
 {
 	(void)state;
@@ -1395,6 +1455,7 @@ int main(void)
 		cmocka_unit_test(test_str_index_cursor),
 		cmocka_unit_test(test_list_ops),
 		cmocka_unit_test(test_list_sort),
+		cmocka_unit_test(test_big_blocks),
 		cmocka_unit_test(test_dict),
 		cmocka_unit_test(test_tensor),
 		cmocka_unit_test(test_tensor_large),
