@@ -143,21 +143,35 @@ void str_dedup_init(str_dedup *t, size_t expect)
 		t->mask = cap - 1;
 }
 
+/* The table is 4-way set associative: a word looks in the 4 slots of its
+ * set (32 bytes, one cache line) and takes an empty one; a miss in a full
+ * set replaces one of its 4. Direct-mapped, two words that share a slot
+ * evicted each other: with 5,000 distinct words in 16,384 slots a quarter
+ * of them did, and a word count allocated (and compared by bytes in its
+ * dict) a new string for ~10% of its words. */
+#define DEDUP_WAYS 4
+
 value str_new_dedup(str_dedup *t, const char *s, size_t len)
 {
 	if (!t->slot || len > DEDUP_MAX_LEN)
 		return str_new(s, len);
 	uint64_t h = str_hash_bytes(s, len);
-	vstr **slot = &t->slot[h & t->mask];
-	vstr *o = *slot;
-	if (o && o->hash == h && o->len == len && memcmp(o->data, s, len) == 0) {
-		vobj_rc_inc(&o->h);
-		return v_obj(&o->h);
+	vstr **set = &t->slot[h & t->mask & ~(size_t)(DEDUP_WAYS - 1)];
+	int w = 0;
+	for (; w < DEDUP_WAYS; w++) {
+		vstr *o = set[w];
+		if (!o)
+			break;
+		if (o->hash == h && o->len == len && memcmp(o->data, s, len) == 0) {
+			vobj_rc_inc(&o->h);
+			return v_obj(&o->h);
+		}
 	}
-	/* a miss replaces the slot: a direct-mapped cache, no probing */
+	if (w == DEDUP_WAYS)
+		w = (int)(h >> 40) & (DEDUP_WAYS - 1); /* a full set: replace one */
 	value v = str_new(s, len);
 	((vstr *)v.as.o)->hash = h;
-	*slot = (vstr *)v.as.o;
+	set[w] = (vstr *)v.as.o;
 	return v;
 }
 

@@ -479,6 +479,47 @@ static void test_big_blocks(void **state)
 	}
 }
 
+/* str_new_dedup makes one string per distinct short text while its table
+ * has room: 100 words in 2,048 slots, met three times in turn, are 100
+ * objects (direct-mapped, words sharing a slot evicted each other and were
+ * made again); a longer text is not looked up. */
+static void test_str_dedup(void **state)
+{
+	(void)state;
+	enum { W = 100, ROUNDS = 3 };
+	str_dedup t;
+	str_dedup_init(&t, 2048);
+	value first[W], again[W * (ROUNDS - 1)];
+	char buf[64];
+	for (int r = 0; r < ROUNDS; r++) {
+		for (int i = 0; i < W; i++) {
+			int n = snprintf(buf, sizeof buf, "word%d", i * 7919);
+			value v = str_new_dedup(&t, buf, (size_t)n);
+			assert_int_equal(str_len(v), n);
+			assert_memory_equal(str_data(v), buf, n);
+			if (r == 0)
+				first[i] = v;
+			else {
+				assert_ptr_equal(v.as.o, first[i].as.o);
+				again[(r - 1) * W + i] = v;
+			}
+		}
+	}
+	for (int i = 0; i < W; i++)
+		assert_int_equal(first[i].as.o->rc, ROUNDS);
+	memset(buf, 'x', 40);
+	value a = str_new_dedup(&t, buf, 40), b = str_new_dedup(&t, buf, 40);
+	assert_ptr_not_equal(a.as.o, b.as.o);
+	assert_true(val_eq(a, b));
+	str_dedup_fini(&t);
+	val_rele(a);
+	val_rele(b);
+	for (int i = 0; i < W * (ROUNDS - 1); i++)
+		val_rele(again[i]);
+	for (int i = 0; i < W; i++)
+		val_rele(first[i]);
+}
+
 static void test_list_sort(void **state)
 {
 	(void)state;
@@ -1456,6 +1497,7 @@ int main(void)
 		cmocka_unit_test(test_list_ops),
 		cmocka_unit_test(test_list_sort),
 		cmocka_unit_test(test_big_blocks),
+		cmocka_unit_test(test_str_dedup),
 		cmocka_unit_test(test_dict),
 		cmocka_unit_test(test_tensor),
 		cmocka_unit_test(test_tensor_large),
