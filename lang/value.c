@@ -378,7 +378,7 @@ void val_freeze(value v)
 /* Breadth first; the array of entered objects is the queue and the list
  * of marks to clear. Only unfrozen objects are marked: their owner thread
  * is the only one touching them. */
-bool val_reaches(value from, value target)
+bool val_reaches_walk(value from, value target)
 {
 	if (!V_IS_HEAP(from.t) || !V_IS_HEAP(target.t))
 		return false;

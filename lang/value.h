@@ -343,7 +343,18 @@ int val_format(sbuf *out, value v, const char *spec, verr *e);
  * reference cycle: from is target, or target is reachable through from's
  * items (unfrozen lists and dicts only: frozen ones cannot hold a mutable
  * target). Cycles would leak and make printing, ==, encoding recurse. */
-bool val_reaches(value from, value target);
+bool val_reaches_walk(value from, value target); /* the walk: use val_reaches */
+static inline bool val_reaches(value from, value target)
+{
+	/* inline: most stores are of a str or a number (xs.append(w)) */
+	if (!V_IS_HEAP(from.t) || !V_IS_HEAP(target.t))
+		return false;
+	if (from.as.o == target.as.o)
+		return true;
+	if (from.t != V_LIST && from.t != V_DICT)
+		return false;
+	return val_reaches_walk(from, target);
+}
 
 /* A map from heap objects to values, for walks that must enter each
  * shared list or dict once (x = [x, x] sixty times is 61 objects but 2^60

@@ -520,6 +520,59 @@ static void test_str_dedup(void **state)
 		val_rele(first[i]);
 }
 
+/* dict_get and dict_set take a hint (the entry last found or set) before
+ * hashing: random gets, sets and deletes, with each key as two distinct
+ * but equal strings, agree with a plain array at every step, across the
+ * rebuilds that deletes and growth make. */
+static void test_dict_hint(void **state)
+{
+	(void)state;
+	enum { K = 40, OPS = 40000 };
+	value keys[K][2];
+	int64_t model[K]; /* -1: absent */
+	char buf[32];
+	for (int i = 0; i < K; i++) {
+		snprintf(buf, sizeof buf, "key%d", i);
+		keys[i][0] = S(buf);
+		keys[i][1] = S(buf);
+		model[i] = -1;
+	}
+	value d = dict_new(0);
+	uint64_t x = 42;
+	verr e;
+	for (int op = 0; op < OPS; op++) {
+		x = x * 6364136223846793005ull + 1442695040888963407ull;
+		int k = (int)((x >> 33) % K), c = (int)((x >> 20) & 1), what = (int)((x >> 40) % 8);
+		value key = keys[k][c], got;
+		if (what < 3) {
+			assert_int_equal(dict_set(d, key, v_int(op), &e), 0);
+			model[k] = op;
+		} else if (what == 3) {
+			assert_int_equal(dict_del(d, key), model[k] >= 0);
+			model[k] = -1;
+		} else {
+			bool found = dict_get(d, key, &got);
+			assert_int_equal(found, model[k] >= 0);
+			if (found)
+				assert_int_equal(got.as.i, model[k]);
+		}
+		size_t n = 0;
+		for (int i = 0; i < K; i++)
+			n += model[i] >= 0;
+		assert_int_equal(dict_len(d), n);
+	}
+	for (int i = 0; i < K; i++) {
+		value got;
+		assert_int_equal(dict_get(d, keys[i][i & 1], &got), model[i] >= 0);
+	}
+	val_rele(d);
+	for (int i = 0; i < K; i++) {
+		assert_int_equal(keys[i][0].as.o->rc, 1);
+		val_rele(keys[i][0]);
+		val_rele(keys[i][1]);
+	}
+}
+
 static void test_list_sort(void **state)
 {
 	(void)state;
@@ -1498,6 +1551,7 @@ int main(void)
 		cmocka_unit_test(test_list_sort),
 		cmocka_unit_test(test_big_blocks),
 		cmocka_unit_test(test_str_dedup),
+		cmocka_unit_test(test_dict_hint),
 		cmocka_unit_test(test_dict),
 		cmocka_unit_test(test_tensor),
 		cmocka_unit_test(test_tensor_large),
