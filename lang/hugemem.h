@@ -32,6 +32,12 @@ static inline void mem_advise_huge(void *p, size_t n)
 #endif
 }
 
+/* Lists' item arrays and strings this big or bigger are mappings of their
+ * own on huge pages (vlist.c, vstr.c): the last huge page of one is
+ * resident whole once touched, so at most 2 MiB, half of the smallest
+ * such block, is memory asked for and not used. */
+#define MEM_HUGE_MIN ((size_t)4 << 20)
+
 /* Blocks at least this big that will be written soon are prefaulted
  * (lists: vlist.c). */
 #define MEM_PREFAULT_MIN ((size_t)1 << 20)

@@ -21,16 +21,17 @@ static inline void note_items_of(vlist *dst, value src)
 	dst->h.extra |= list_of(src)->h.extra & VLIST_MIXED;
 }
 
-/* Item arrays of 2 MiB or more are mappings of their own on huge pages
- * (hugemem.h), their capacity rounded up to whole huge pages: here the
- * first write to each fresh 4 KiB page costs microseconds (a 32 MB list
- * filled by appends took 100-200 ms in page faults), a 2 MiB page about
- * as much as 4 KiB. Grown by moving page tables, not bytes (mremap).
- * Invariant: cap >= BIG_CAP exactly when items is such a mapping of
- * cap * sizeof(value) bytes (list_free_items). */
-#define BIG_CAP (MEM_HUGE_PAGE / sizeof(value))
+/* Item arrays of MEM_HUGE_MIN (4 MiB) or more are mappings of their own
+ * on huge pages (hugemem.h), their capacity rounded up to whole huge
+ * pages: here the first write to each fresh 4 KiB page costs microseconds
+ * (a 32 MB list filled by appends took 100-200 ms in page faults), to a
+ * 2 MiB page about as much as to 4 KiB. Grown by moving page tables, not
+ * bytes (mremap). Invariant: cap >= BIG_CAP exactly when items is such a
+ * mapping, of cap * sizeof(value) bytes (list_free_items). */
+#define BIG_CAP (MEM_HUGE_MIN / sizeof(value))
+#define HUGE_ITEMS (MEM_HUGE_PAGE / sizeof(value)) /* items per huge page */
 
-/* Smaller arrays of 1 MB or more are prefaulted a chunk at a time, just
+/* Smaller arrays of 1 MiB or more are prefaulted a chunk at a time, just
  * ahead of the appends that fill them: one call per chunk instead of a
  * page fault per page, and the pages the kernel has just zeroed are still
  * in cache when the items are written. */
@@ -62,7 +63,7 @@ static value *items_alloc(size_t *cap)
 		val_oom(SIZE_MAX);
 	value *p;
 	if (*cap >= BIG_CAP) {
-		*cap = (*cap + BIG_CAP - 1) / BIG_CAP * BIG_CAP;
+		*cap = (*cap + HUGE_ITEMS - 1) / HUGE_ITEMS * HUGE_ITEMS;
 		p = mem_huge_map(*cap * sizeof(value));
 	} else {
 		p = malloc(*cap * sizeof(value));
@@ -113,7 +114,7 @@ static void list_grow(vlist *l, size_t need)
 	} else {
 		if (cap > (SIZE_MAX - MEM_HUGE_PAGE) / sizeof(value))
 			val_oom(SIZE_MAX);
-		cap = (cap + BIG_CAP - 1) / BIG_CAP * BIG_CAP;
+		cap = (cap + HUGE_ITEMS - 1) / HUGE_ITEMS * HUGE_ITEMS;
 		p = mem_huge_remap(l->items, old * sizeof(value), cap * sizeof(value));
 		if (!p)
 			val_oom(cap * sizeof(value));

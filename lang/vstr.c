@@ -62,7 +62,7 @@ void str_free(vobj *o)
 }
 
 /* Strings are one allocation: header and bytes together (and the cursor
- * when not ASCII). The caller sets cplen. Strings of 2 MiB or more (a big
+ * when not ASCII). The caller sets cplen. Strings of 4 MiB or more (a big
  * join, a file's text) are mappings of their own on huge pages
  * (VOBJ_HUGE), as big lists are (vlist.c): a first write to a fresh
  * 4 KiB page costs microseconds here. They are never grown in place: an
@@ -74,7 +74,7 @@ static vstr *str_alloc(size_t len, bool ascii)
 		abort();
 	}
 	size_t size = alloc_size(len, ascii);
-	bool huge = size >= MEM_HUGE_PAGE;
+	bool huge = size >= MEM_HUGE_MIN;
 	vstr *s = huge ? mem_huge_map(huge_round(size)) : malloc(size);
 	if (!s) {
 		fprintf(stderr, "flow: out of memory (string of %zu bytes)\n", len);

@@ -419,14 +419,14 @@ static void test_list_ops(void **state)
 	val_rele(c);
 }
 
-/* Lists and strings of 2 MiB or more live on huge-page mappings of their
+/* Lists and strings of 4 MiB or more live on huge-page mappings of their
  * own (vlist.c, vstr.c): grown by mremap to a huge-page-aligned place,
  * from malloc'd memory into one, copied, sliced, appended to and freed,
  * their items and bytes stay what they were. */
 static void test_big_blocks(void **state)
 {
 	(void)state;
-	const size_t huge = (size_t)2 << 20, n = 700000; /* 11 MB of items */
+	const size_t huge = (size_t)2 << 20, n = 1200000; /* 19 MB of items */
 	value w[3] = { S("alpha"), S("beta"), S("gamma") };
 	value l = list_new(0);
 	for (size_t i = 0; i < n; i++)
@@ -453,7 +453,7 @@ static void test_big_blocks(void **state)
 	assert_ptr_equal(list_get(sl, 0).as.o, w[1].as.o);
 	val_rele(sl);
 	val_rele(c);
-	/* a 3.5 MB join is a huge string; appending to it moves it to
+	/* a 5 MB join is a huge string; appending to it moves it to
 	 * malloc'd memory and keeps its bytes */
 	value parts = list_new(0);
 	for (size_t i = 0; i < n; i++)
@@ -461,8 +461,9 @@ static void test_big_blocks(void **state)
 			list_append(parts, w[i % 4]);
 	value sep = S(" ");
 	value j = str_join(sep, list_of(parts)->items, list_len(parts));
-	assert_true(j.as.o->flags & VOBJ_HUGE);
 	size_t len = str_len(j);
+	assert_true(len > ((size_t)4 << 20));
+	assert_true(j.as.o->flags & VOBJ_HUGE);
 	assert_memory_equal(str_data(j), "alpha beta gamma alpha", 22);
 	assert_true(str_append_inplace(&j, w[2]));
 	assert_false(j.as.o->flags & VOBJ_HUGE);
