@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 
 #define MEM_HUGE_PAGE ((size_t)2 << 20)
@@ -30,6 +31,12 @@ static inline void mem_advise_huge(void *p, size_t n)
 	(void)n;
 #endif
 }
+
+/* Lists' item arrays and strings this big or bigger are mappings of their
+ * own on huge pages (vlist.c, vstr.c): the last huge page of one is
+ * resident whole once touched, so at most 2 MiB, half of the smallest
+ * such block, is memory asked for and not used. */
+#define MEM_HUGE_MIN ((size_t)4 << 20)
 
 /* Blocks at least this big that will be written soon are prefaulted
  * (lists: vlist.c). */
@@ -86,6 +93,46 @@ static inline void *mem_huge_map(size_t n)
 static inline void mem_huge_unmap(void *p, size_t n)
 {
 	munmap(p, n);
+}
+
+/* Grows a block of mem_huge_map from n to m bytes (both multiples of
+ * MEM_HUGE_PAGE), keeping its bytes: in place when the addresses after it
+ * are free, else moved (page tables, not bytes) to a new huge-page-aligned
+ * place: mremap's own choice of address would be 4 KiB aligned and the
+ * moved pages would lose their huge pages. NULL: out of memory (p is
+ * unchanged). */
+static inline void *mem_huge_remap(void *p, size_t n, size_t m)
+{
+#ifdef MREMAP_FIXED
+	void *q = mremap(p, n, m, 0);
+	if (q != MAP_FAILED)
+		return q;
+	size_t len = m + MEM_HUGE_PAGE;
+	char *r = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (r == MAP_FAILED)
+		return NULL;
+	uintptr_t a = ((uintptr_t)r + MEM_HUGE_PAGE - 1) & ~(uintptr_t)(MEM_HUGE_PAGE - 1);
+	char *t = (char *)a;
+	/* the reservation's head and tail go; its middle is replaced by p */
+	if (t > r)
+		munmap(r, (size_t)(t - r));
+	if (t + m < r + len)
+		munmap(t + m, (size_t)(r + len - (t + m)));
+	q = mremap(p, n, m, MREMAP_MAYMOVE | MREMAP_FIXED, t);
+	if (q == MAP_FAILED) {
+		munmap(t, m);
+		return NULL;
+	}
+	mem_advise_huge(q, m);
+	return q;
+#else
+	void *q = mem_huge_map(m);
+	if (q) {
+		memcpy(q, p, n);
+		munmap(p, n);
+	}
+	return q;
+#endif
 }
 
 #endif

@@ -279,7 +279,7 @@ static void drop_child(value v)
 	if (vobj_rc_dec(o) != 0)
 		return;
 	if (o->type == V_STR) {
-		free(o);
+		str_free(o);
 	} else if (o->type == V_TENSOR) {
 		tensor_data_free((vtensor *)o);
 		free(o);
@@ -292,13 +292,13 @@ static void free_one(vobj *o)
 {
 	switch (o->type) {
 	case V_STR:
-		free(o);
+		str_free(o);
 		break;
 	case V_LIST: {
 		vlist *l = (vlist *)o;
 		for (size_t i = 0; i < l->len; i++)
 			drop_child(l->items[i]);
-		free(l->items);
+		list_free_items(l);
 		free(l);
 		break;
 	}
@@ -401,7 +401,7 @@ void val_freeze(value v)
 /* Breadth first; the array of entered objects is the queue and the list
  * of marks to clear. Only unfrozen objects are marked: their owner thread
  * is the only one touching them. */
-bool val_reaches(value from, value target)
+bool val_reaches_walk(value from, value target)
 {
 	if (!V_IS_HEAP(from.t) || !V_IS_HEAP(target.t))
 		return false;

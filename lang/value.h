@@ -67,6 +67,7 @@ typedef struct value {
 #define VOBJ_FROZEN 0x1u  /* immutable from now on (deep) */
 #define VOBJ_VISIT 0x2u   /* scratch mark of val_reaches; clear outside it */
 #define VOBJ_SLAB 0x4u    /* carved from an objslab (objslab.h): never free() it */
+#define VOBJ_HUGE 0x8u    /* a str on huge pages of its own (vstr.c): str_free */
 struct vobj {
 	uint32_t rc;      /* atomic; use val_hold/val_rele */
 	uint8_t type;     /* vtype */
@@ -342,7 +343,18 @@ int val_format(sbuf *out, value v, const char *spec, verr *e);
  * reference cycle: from is target, or target is reachable through from's
  * items (unfrozen lists and dicts only: frozen ones cannot hold a mutable
  * target). Cycles would leak and make printing, ==, encoding recurse. */
-bool val_reaches(value from, value target);
+bool val_reaches_walk(value from, value target); /* the walk: use val_reaches */
+static inline bool val_reaches(value from, value target)
+{
+	/* inline: most stores are of a str or a number (xs.append(w)) */
+	if (!V_IS_HEAP(from.t) || !V_IS_HEAP(target.t))
+		return false;
+	if (from.as.o == target.as.o)
+		return true;
+	if (from.t != V_LIST && from.t != V_DICT)
+		return false;
+	return val_reaches_walk(from, target);
+}
 
 /* A map from heap objects to values, for walks that must enter each
  * shared list or dict once (x = [x, x] sixty times is 61 objects but 2^60

@@ -15,6 +15,12 @@ size_t val_slice_adjust(size_t len, bool has_lo, int64_t lo, bool has_hi, int64_
 void vdict_free_entries(vobj *o, void (*drop)(value));
 void vdict_free_shell(vobj *o);
 
+/* Frees a list's item array (vlist.c: big ones are mappings of their own). */
+void list_free_items(vlist *l);
+
+/* Frees a str (vstr.c: big ones are mappings of their own). */
+void str_free(vobj *o);
+
 /* Hash of a str, cached in the object. */
 uint64_t str_hash(value s);
 /* The same hash of len bytes (never 0). */

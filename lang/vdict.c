@@ -23,9 +23,34 @@ struct vdict {
 	uint32_t *index; /* icap slots: entry number, IX_EMPTY or IX_DUMMY */
 	size_t icap;     /* power of two */
 	size_t fill;     /* index slots that are not IX_EMPTY */
+	size_t last;     /* entry of the key last found or set: a hint (hinted) */
 };
 
 static inline vdict *dict_of(value d) { return (vdict *)d.as.o; }
+
+/* The entry of key when it is the one last found or set, else NULL: what
+ * `d[w] = d.get(w, 0) + 1` and `if w in d { d[w] }` look up twice. Only a
+ * heap key (a str, a future) that is its entry's key object itself: keys
+ * are unique and the dict holds them, so that entry is key's whatever
+ * moved since (a deleted entry's key is DEAD, never equal). */
+static inline dentry *hinted(const vdict *d, value key)
+{
+	size_t j = d->last;
+	if (j < d->n && V_IS_HEAP(key.t)) {
+		dentry *en = &d->entries[j];
+		if (en->k.as.o == key.as.o && en->k.t == key.t)
+			return en;
+	}
+	return NULL;
+}
+
+/* Frozen dicts are read by many threads at once: only the owner of a
+ * mutable one writes its hint. */
+static inline void hint(vdict *d, size_t j)
+{
+	if (!(__atomic_load_n(&d->h.flags, __ATOMIC_ACQUIRE) & VOBJ_FROZEN))
+		d->last = j;
+}
 
 /* A call's future is a key too, by identity (Ray's {ref: i}); the VM
  * waits for any other future before it becomes a key (docs/language.md). */
@@ -179,11 +204,19 @@ bool dict_get(value dv, value key, value *out)
 {
 	if (!is_key_type(key.t))
 		return false;
-	const vdict *d = dict_of(dv);
+	vdict *d = dict_of(dv);
+	const dentry *en = hinted(d, key);
+	if (en) {
+		*out = en->v;
+		return true;
+	}
 	bool found;
 	size_t slot = lookup(d, key, key_hash(key), &found);
-	if (found)
-		*out = d->entries[d->index[slot]].v;
+	if (found) {
+		size_t j = d->index[slot];
+		*out = d->entries[j].v;
+		hint(d, j);
+	}
 	return found;
 }
 
@@ -194,11 +227,19 @@ int dict_set(value dv, value key, value v, verr *e)
 		return -1;
 	}
 	vdict *d = dict_of(dv);
+	dentry *en = hinted(d, key);
+	if (en) {
+		value old = en->v;
+		en->v = val_hold(v);
+		val_rele(old);
+		return 0;
+	}
 	uint64_t h = key_hash(key);
 	bool found;
 	size_t slot = lookup(d, key, h, &found);
 	if (found) {
-		dentry *en = &d->entries[d->index[slot]];
+		d->last = d->index[slot];
+		en = &d->entries[d->last];
 		value old = en->v;
 		en->v = val_hold(v);
 		val_rele(old);
@@ -210,7 +251,8 @@ int dict_set(value dv, value key, value v, verr *e)
 		slot = lookup(d, key, h, &found);
 		takes_empty = true;
 	}
-	dentry *en = &d->entries[d->n];
+	d->last = d->n;
+	en = &d->entries[d->n];
 	en->hash = h;
 	en->k = val_hold(key);
 	en->v = val_hold(v);

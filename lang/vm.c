@@ -232,7 +232,21 @@ L_DIV: {
 	VM_SET(R(A), tmp);
 	NEXT();
 }
-L_FLOORDIV: ARITH_SLOW('f')
+L_FLOORDIV: {
+	value *b_ = R(B), *c_ = R(C);
+	/* ints with a positive divisor (the common case: x // 2, i // width);
+	 * zero, a negative divisor and floats take the slow path */
+	if (b_->t == V_INT && c_->t == V_INT && c_->as.i > 0) {
+		int64_t q_ = b_->as.i / c_->as.i;
+		if (b_->as.i % c_->as.i < 0)
+			q_--;
+		SETINT(R(A), q_);
+		NEXT();
+	}
+	TRY(vm_arith_slow(vm, 'f', b_, c_, &tmp));
+	VM_SET(R(A), tmp);
+	NEXT();
+}
 L_MOD: {
 	value *b_ = R(B), *c_ = R(C);
 	if (b_->t == V_INT && c_->t == V_INT && c_->as.i > 0) {

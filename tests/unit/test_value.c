@@ -419,6 +419,161 @@ static void test_list_ops(void **state)
 	val_rele(c);
 }
 
+/* Lists and strings of 4 MiB or more live on huge-page mappings of their
+ * own (vlist.c, vstr.c): grown by mremap to a huge-page-aligned place,
+ * from malloc'd memory into one, copied, sliced, appended to and freed,
+ * their items and bytes stay what they were. */
+static void test_big_blocks(void **state)
+{
+	(void)state;
+	const size_t huge = (size_t)2 << 20, n = 1200000; /* 19 MB of items */
+	value w[3] = { S("alpha"), S("beta"), S("gamma") };
+	value l = list_new(0);
+	for (size_t i = 0; i < n; i++)
+		list_append(l, i % 4 == 3 ? v_int((int64_t)i) : w[i % 4]);
+	assert_int_equal(list_len(l), n);
+	assert_true(list_of(l)->cap >= n);
+	assert_int_equal((uintptr_t)list_of(l)->items % huge, 0); /* still aligned after remaps */
+	for (size_t i = 0; i < n; i += 997) {
+		value x = list_get(l, i);
+		if (i % 4 == 3)
+			assert_true(x.t == V_INT && x.as.i == (int64_t)i);
+		else
+			assert_ptr_equal(x.as.o, w[i % 4].as.o);
+	}
+	assert_int_equal(w[0].as.o->rc, 1 + (n + 3) / 4);
+	/* a big list made at once, and one made by copying */
+	value c = list_thaw(l);
+	assert_int_equal((uintptr_t)list_of(c)->items % huge, 0);
+	assert_true(val_eq(c, l));
+	value sl;
+	verr e;
+	assert_int_equal(list_slice(l, true, 1, false, 0, 1, &sl, &e), 0);
+	assert_int_equal(list_len(sl), n - 1);
+	assert_ptr_equal(list_get(sl, 0).as.o, w[1].as.o);
+	val_rele(sl);
+	val_rele(c);
+	/* a 5 MB join is a huge string; appending to it moves it to
+	 * malloc'd memory and keeps its bytes */
+	value parts = list_new(0);
+	for (size_t i = 0; i < n; i++)
+		if (i % 4 != 3)
+			list_append(parts, w[i % 4]);
+	value sep = S(" ");
+	value j = str_join(sep, list_of(parts)->items, list_len(parts));
+	size_t len = str_len(j);
+	assert_true(len > ((size_t)4 << 20));
+	assert_true(j.as.o->flags & VOBJ_HUGE);
+	assert_memory_equal(str_data(j), "alpha beta gamma alpha", 22);
+	assert_true(str_append_inplace(&j, w[2]));
+	assert_false(j.as.o->flags & VOBJ_HUGE);
+	assert_int_equal(str_len(j), len + 5);
+	assert_memory_equal(str_data(j) + len - 10, "beta gammagamma", 15);
+	assert_int_equal(str_data(j)[len + 5], '\0');
+	val_rele(j);
+	val_rele(sep);
+	val_rele(parts);
+	val_rele(l);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(w[i].as.o->rc, 1);
+		val_rele(w[i]);
+	}
+}
+
+/* str_new_dedup makes one string per distinct short text while its table
+ * has room: 100 words in 2,048 slots, met three times in turn, are 100
+ * objects (direct-mapped, words sharing a slot evicted each other and were
+ * made again); a longer text is not looked up. */
+static void test_str_dedup(void **state)
+{
+	(void)state;
+	enum { W = 100, ROUNDS = 3 };
+	str_dedup t;
+	str_dedup_init(&t, 2048);
+	value first[W], again[W * (ROUNDS - 1)];
+	char buf[64];
+	for (int r = 0; r < ROUNDS; r++) {
+		for (int i = 0; i < W; i++) {
+			int n = snprintf(buf, sizeof buf, "word%d", i * 7919);
+			value v = str_new_dedup(&t, buf, (size_t)n);
+			assert_int_equal(str_len(v), n);
+			assert_memory_equal(str_data(v), buf, n);
+			if (r == 0)
+				first[i] = v;
+			else {
+				assert_ptr_equal(v.as.o, first[i].as.o);
+				again[(r - 1) * W + i] = v;
+			}
+		}
+	}
+	for (int i = 0; i < W; i++)
+		assert_int_equal(first[i].as.o->rc, ROUNDS);
+	memset(buf, 'x', 40);
+	value a = str_new_dedup(&t, buf, 40), b = str_new_dedup(&t, buf, 40);
+	assert_ptr_not_equal(a.as.o, b.as.o);
+	assert_true(val_eq(a, b));
+	str_dedup_fini(&t);
+	val_rele(a);
+	val_rele(b);
+	for (int i = 0; i < W * (ROUNDS - 1); i++)
+		val_rele(again[i]);
+	for (int i = 0; i < W; i++)
+		val_rele(first[i]);
+}
+
+/* dict_get and dict_set take a hint (the entry last found or set) before
+ * hashing: random gets, sets and deletes, with each key as two distinct
+ * but equal strings, agree with a plain array at every step, across the
+ * rebuilds that deletes and growth make. */
+static void test_dict_hint(void **state)
+{
+	(void)state;
+	enum { K = 40, OPS = 40000 };
+	value keys[K][2];
+	int64_t model[K]; /* -1: absent */
+	char buf[32];
+	for (int i = 0; i < K; i++) {
+		snprintf(buf, sizeof buf, "key%d", i);
+		keys[i][0] = S(buf);
+		keys[i][1] = S(buf);
+		model[i] = -1;
+	}
+	value d = dict_new(0);
+	uint64_t x = 42;
+	verr e;
+	for (int op = 0; op < OPS; op++) {
+		x = x * 6364136223846793005ull + 1442695040888963407ull;
+		int k = (int)((x >> 33) % K), c = (int)((x >> 20) & 1), what = (int)((x >> 40) % 8);
+		value key = keys[k][c], got;
+		if (what < 3) {
+			assert_int_equal(dict_set(d, key, v_int(op), &e), 0);
+			model[k] = op;
+		} else if (what == 3) {
+			assert_int_equal(dict_del(d, key), model[k] >= 0);
+			model[k] = -1;
+		} else {
+			bool found = dict_get(d, key, &got);
+			assert_int_equal(found, model[k] >= 0);
+			if (found)
+				assert_int_equal(got.as.i, model[k]);
+		}
+		size_t n = 0;
+		for (int i = 0; i < K; i++)
+			n += model[i] >= 0;
+		assert_int_equal(dict_len(d), n);
+	}
+	for (int i = 0; i < K; i++) {
+		value got;
+		assert_int_equal(dict_get(d, keys[i][i & 1], &got), model[i] >= 0);
+	}
+	val_rele(d);
+	for (int i = 0; i < K; i++) {
+		assert_int_equal(keys[i][0].as.o->rc, 1);
+		val_rele(keys[i][0]);
+		val_rele(keys[i][1]);
+	}
+}
+
 static void test_list_sort(void **state)
 {
 	(void)state;
@@ -1442,6 +1597,9 @@ int main(void)
 		cmocka_unit_test(test_str_index_cursor),
 		cmocka_unit_test(test_list_ops),
 		cmocka_unit_test(test_list_sort),
+		cmocka_unit_test(test_big_blocks),
+		cmocka_unit_test(test_str_dedup),
+		cmocka_unit_test(test_dict_hint),
 		cmocka_unit_test(test_dict),
 		cmocka_unit_test(test_tensor),
 		cmocka_unit_test(test_tensor_large),
