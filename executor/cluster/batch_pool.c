@@ -5,9 +5,14 @@
  * and gives its CPU back meanwhile: another thread takes the next call
  * (started if none is idle), so a task that waits for another never
  * waits for a call queued behind itself. (A sleep keeps its CPU, as in
- * Ray: a node's `cpus_used` counts its sleeping tasks.) */
+ * Ray: a node's `cpus_used` counts its sleeping tasks.) A call holds its
+ * task's `@cpus` while it runs, so calls of fractional `@cpus` run side
+ * by side (four of `@cpus(0.25)` on one CPU, each on its own thread), as
+ * under the local executor (pool.c); a call of `@cpus(0)` never waits for
+ * a CPU. */
 #include "batch_int.h"
 #include "executor/mono_clock.h"
+#include "lang/bytecode.h" /* bc_attrs: a call's @cpus */
 #include "lang/value.h"
 #include "lang/vm.h" /* ERR_* kinds of a failed call */
 
@@ -21,6 +26,7 @@ struct job {
 	uint64_t t_add; /* when the call arrived (monotonic us): its outcome's times count from it */
 	cl_plan *plan;
 	struct wire_call c;
+	uint32_t cost; /* its task's @cpus, in thousandths of a CPU */
 	struct job *next;
 };
 
@@ -47,7 +53,8 @@ struct bt_pool {
 	void *start_arg;
 	pthread_t *threads;      /* room for maxthreads */
 	int nthreads, maxthreads;
-	int cpus;                /* calls run at once, blocked ones aside */
+	int cpus;                /* --cpus */
+	uint32_t cap, used;      /* thousandths of a CPU: cpus, and what running calls hold (blocked ones aside) */
 	int executing, blocked;  /* threads in a call; of them, blocked */
 	int waiting;             /* threads idle in cv */
 	_Atomic uint32_t nix; /* thread numbers given (outcome's thread) */
@@ -105,14 +112,52 @@ static void run_job(bt_pool *p, struct job *j, bt_recs *r)
 /* threads beyond --cpus, for calls blocked in a wait (as pool.h's) */
 #define BT_POOL_MAX_EXTRA 256
 
-/* The pool of this thread and the outcomes it gathers (bt_pool_block). */
+/* The pool of this thread and the outcomes it gathers (bt_pool_block),
+ * and what the call it runs holds of the pool's CPUs (given back while
+ * it is blocked). */
 static _Thread_local bt_pool *tl_pool;
 static _Thread_local bt_recs *tl_recs;
+static _Thread_local uint32_t tl_cost;
 
-/* A thread may take a queued call now (mu). */
+#define CPU_MILLI 1000u
+
+static void *pool_main(void *arg);
+
+/* What a call of task fn holds while it runs: its @cpus, at most the
+ * whole node (the head places no call on a node too small for it; one
+ * that came anyway runs alone). */
+static uint32_t call_cost(const bt_pool *p, const cl_plan *plan, uint32_t fn)
+{
+	const struct bc_attrs *a = cl_plan_needs(plan, fn);
+	double c = a ? a->cpus : 1.0;
+	if (!(c >= 0.0)) /* (NaN) */
+		c = 1.0;
+	double m = c * CPU_MILLI + 0.5;
+	return m >= (double)p->cap ? p->cap : (uint32_t)m;
+}
+
+/* A thread may take a queued call now (mu): a nested call when part of
+ * a CPU is free (it holds one, as before: its caller runs it at its
+ * `get` otherwise), a call that came over the wire when its @cpus fit
+ * beside the running ones (or nothing runs). */
 static int can_take(const bt_pool *p)
 {
-	return (p->head || p->nhead) && p->executing - p->blocked < p->cpus;
+	if (p->nhead)
+		return p->used < p->cap;
+	return p->head && (p->used == 0 || p->used + p->head->cost <= p->cap);
+}
+
+/* Another queued call can be taken beside the running ones: a waiting
+ * thread takes it, or a new one (up to maxthreads). (mu) */
+static void wake_taker(bt_pool *p)
+{
+	if (!can_take(p) || p->stop)
+		return;
+	if (p->waiting)
+		pthread_cond_signal(&p->cv);
+	else if (p->nthreads < p->maxthreads &&
+	         pthread_create(&p->threads[p->nthreads], NULL, pool_main, p) == 0)
+		p->nthreads++;
 }
 
 /* Runs nested call n on this thread, its CPU counted as a call's. (mu,
@@ -120,6 +165,8 @@ static int can_take(const bt_pool *p)
 static void run_nest(bt_pool *p, struct nest *n)
 {
 	p->executing++;
+	p->used += CPU_MILLI;
+	tl_cost = CPU_MILLI;
 	pthread_mutex_unlock(&p->mu);
 	if (p->busy)
 		atomic_fetch_add(p->busy, 1);
@@ -129,8 +176,9 @@ static void run_nest(bt_pool *p, struct nest *n)
 	free(n);
 	pthread_mutex_lock(&p->mu);
 	p->executing--;
-	if ((p->head || p->nhead) && p->waiting)
-		pthread_cond_signal(&p->cv);
+	p->used -= tl_cost;
+	tl_cost = 0;
+	wake_taker(p);
 }
 
 /* Hands the outcomes a thread gathered on (without the lock; called and
@@ -189,6 +237,9 @@ static void *pool_main(void *arg)
 		if (r.n == 0)
 			p->running++; /* until its group is handed on */
 		p->executing++;
+		p->used += j->cost;
+		tl_cost = j->cost;
+		wake_taker(p); /* fractional @cpus: the next may fit beside it */
 		pthread_mutex_unlock(&p->mu);
 		if (r.n == 0)
 			first = mono_now_us();
@@ -197,8 +248,9 @@ static void *pool_main(void *arg)
 		free(j);
 		pthread_mutex_lock(&p->mu);
 		p->executing--;
-		if (p->head && p->waiting)
-			pthread_cond_signal(&p->cv); /* a CPU came back (after a block) */
+		p->used -= tl_cost;
+		tl_cost = 0;
+		wake_taker(p); /* a CPU came back (after a block) */
 	}
 	pthread_mutex_unlock(&p->mu);
 	tl_pool = NULL;
@@ -215,6 +267,7 @@ void bt_pool_block(int begin)
 	if (!begin) {
 		pthread_mutex_lock(&p->mu);
 		p->blocked--;
+		p->used += tl_cost;
 		pthread_mutex_unlock(&p->mu);
 		return;
 	}
@@ -227,13 +280,8 @@ void bt_pool_block(int begin)
 	}
 	pthread_mutex_lock(&p->mu);
 	p->blocked++;
-	if (can_take(p) && !p->stop) {
-		if (p->waiting)
-			pthread_cond_signal(&p->cv);
-		else if (p->nthreads < p->maxthreads &&
-		         pthread_create(&p->threads[p->nthreads], NULL, pool_main, p) == 0)
-			p->nthreads++;
-	}
+	p->used -= tl_cost;
+	wake_taker(p);
 	pthread_mutex_unlock(&p->mu);
 }
 
@@ -244,7 +292,7 @@ int bt_pool_cpus(bt_pool *p) { return p->cpus; }
 int bt_pool_idle_cpus(bt_pool *p)
 {
 	pthread_mutex_lock(&p->mu);
-	int idle = p->cpus - (p->executing - p->blocked);
+	int idle = p->used >= p->cap ? 0 : (int)((p->cap - p->used) / CPU_MILLI);
 	pthread_mutex_unlock(&p->mu);
 	return idle;
 }
@@ -268,13 +316,7 @@ void bt_pool_nest(bt_pool *p, void (*fn)(void *arg, int run), void *arg)
 	else
 		p->nhead = n;
 	p->ntail = n;
-	if (can_take(p)) {
-		if (p->waiting)
-			pthread_cond_signal(&p->cv);
-		else if (p->executing - p->blocked < p->cpus && p->nthreads < p->maxthreads &&
-		         pthread_create(&p->threads[p->nthreads], NULL, pool_main, p) == 0)
-			p->nthreads++;
-	}
+	wake_taker(p);
 	pthread_mutex_unlock(&p->mu);
 }
 
@@ -292,6 +334,7 @@ bt_pool *bt_pool_start(int threads, const char *name, const flow_node_view *view
 	p->done = done;
 	p->arg = arg;
 	p->cpus = threads < 1 ? 1 : threads;
+	p->cap = (uint32_t)p->cpus * CPU_MILLI;
 	p->maxthreads = p->cpus + BT_POOL_MAX_EXTRA;
 	p->threads = calloc((size_t)p->maxthreads, sizeof *p->threads);
 	if (!p->threads)
@@ -315,13 +358,14 @@ void bt_pool_add(bt_pool *p, uint32_t pipe, cl_plan *plan, struct wire_call *c)
 	j->plan = plan;
 	j->c = *c;
 	c->args = v_none();
+	j->cost = call_cost(p, plan, c->fn);
 	pthread_mutex_lock(&p->mu);
 	if (p->tail)
 		p->tail->next = j;
 	else
 		p->head = j;
 	p->tail = j;
-	pthread_cond_signal(&p->cv);
+	wake_taker(p);
 	pthread_mutex_unlock(&p->mu);
 }
 

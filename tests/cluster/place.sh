@@ -7,7 +7,8 @@
 # and not after; `flow run --address --trace` writes one process per node
 # and a lane per thread. An actor with @resources(gpu=1) lives on the gpu
 # worker and holds its gpu while it lives; one that needs more than any
-# node offers is refused before anything runs.
+# node offers is refused before anything runs. Calls of fractional @cpus
+# run side by side on a node (fracs.flow).
 # Usage: place.sh FLOW. Exit 77 (skipped) without root or netns.
 set -u
 flow=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
@@ -16,7 +17,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/harness.sh"
 cluster_harness 3
 cp "$here/place.flow" "$here/toobig.flow" "$here/sleepy.flow" "$here/fanout.flow" \
-	"$here/actorplace.flow" "$here/actorbig.flow" "$here/gputask.flow" "$tmp/"
+	"$here/actorplace.flow" "$here/actorbig.flow" "$here/gputask.flow" "$here/fracs.flow" "$tmp/"
 # frun I ARGS...: flow run --address on host I, in $tmp
 frun() {
 	local i=$1
@@ -151,6 +152,13 @@ nodes = json.load(open(sys.argv[1]))["run"]["cluster_nodes"]
 assert len(nodes) >= 2 and sum(n["calls"] for n in nodes) == 2001, nodes
 assert all(n["name"].startswith("node %d (host" % n["id"]) for n in nodes), nodes
 PY
+
+# ---- fractional @cpus: four calls of @cpus(0.5) run at once on 2 CPUs ----
+mkdir -p "$tmp/fracs"
+frun 1 -p dir="$tmp/fracs" fracs.flow >"$tmp/fracs.out" 2>"$tmp/fracs.err"
+rc=$?
+[ $rc = 0 ] && [ "$(cat "$tmp/fracs.out")" = "[4, 4, 4, 4]" ] && ok ||
+	bad "four calls of @cpus(0.5) on a 2-CPU node should run at once: exit $rc: $(cat "$tmp/fracs.out") $(head -3 "$tmp/fracs.err")"
 
 run 1 "$flow" stop >/dev/null 2>&1
 run 2 "$flow" stop >/dev/null 2>&1
