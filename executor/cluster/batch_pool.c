@@ -148,14 +148,15 @@ static int can_take(const bt_pool *p)
 }
 
 /* Another queued call can be taken beside the running ones: a waiting
- * thread takes it, or a new one (up to maxthreads). (mu) */
+ * thread takes it, or a new one when every thread is in a call (up to
+ * maxthreads; a thread handing on its outcomes comes back for it). (mu) */
 static void wake_taker(bt_pool *p)
 {
 	if (!can_take(p) || p->stop)
 		return;
 	if (p->waiting)
 		pthread_cond_signal(&p->cv);
-	else if (p->nthreads < p->maxthreads &&
+	else if (p->executing >= p->nthreads && p->nthreads < p->maxthreads &&
 	         pthread_create(&p->threads[p->nthreads], NULL, pool_main, p) == 0)
 		p->nthreads++;
 }
