@@ -5,7 +5,9 @@
 # nested_tiny.flow (a body making 20,000 tiny calls, each waited for at
 # once); then nested_spill: nested_fan.flow again on a head offering no
 # CPUs and two workers with --cpus 1 (a fan-out from a busy node: its
-# calls spill to the other worker). Prints each program's `flow run
+# calls spill to the other worker); and nested_spill_head: the same
+# fan-out on the head's own node 1 (a head with --cpus 1 and two 1-CPU
+# workers; its calls spill from node 1). Prints each program's `flow run
 # --address --stats` run phase, ms, median of RUNS (default 3). -b BEFORE_BUILD: paired runs, taking turns
 # with another build (each on a cluster started afresh). Needs root.
 # Usage: bench/cluster/nested.sh [-b BEFORE_BUILD] [BUILD_DIR]
@@ -24,6 +26,7 @@ bench_hosts "$build" 3
 builds=("$build")
 [ -n "$before" ] && builds=("$before" "$build")
 cp "$here/nested_fan.flow" "$here/nested_tiny.flow" "$tmp/"
+sed 's/^task fan(/@resources(headonly=1)\ntask fan(/' "$here/nested_fan.flow" >"$tmp/nested_fan_head.flow"
 bench_machine
 for r in $(seq "$runs"); do
 	for b in "${builds[@]}"; do
@@ -53,9 +56,25 @@ for r in $(seq "$runs"); do
 		bench_kill_daemons TERM
 		sleep 1
 		bench_kill_daemons KILL
+		# from the head's own node: a head with 1 CPU and two 1-CPU
+		# workers, the fan-out's caller on node 1 (a resource only it offers)
+		run 1 "$flow" start --head --block --cpus 1 --resources headonly=1 --token-file "$tmp/token" \
+			>"$tmp/head.out" 2>&1 &
+		for _ in $(seq 50); do grep -q "Flow head started" "$tmp/head.out" && break; sleep 0.1; done
+		for i in 2 3; do
+			run $i "$flow" start --address "$head_addr" --block --cpus 1 --token-file "$tmp/token" \
+				>"$tmp/w$i.out" 2>&1 &
+			for _ in $(seq 50); do bench_alive "$i" && break; sleep 0.1; done
+		done
+		ms=$(cd "$tmp" && bench_run_ms run 1 "$flow" run --stats --address "$head_addr" \
+			--token-file "$tmp/token" nested_fan_head.flow) || exit 1
+		echo "$ms" >>"$tmp/nested_spill_head.$(basename "$(dirname "$b")")_$(basename "$b")"
+		bench_kill_daemons TERM
+		sleep 1
+		bench_kill_daemons KILL
 	done
 done
-for p in nested_fan nested_tiny nested_spill; do
+for p in nested_fan nested_tiny nested_spill nested_spill_head; do
 	for b in "${builds[@]}"; do
 		echo "$p $b: $(bench_median <"$tmp/$p.$(basename "$(dirname "$b")")_$(basename "$b")") ms"
 	done

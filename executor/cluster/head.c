@@ -17,6 +17,7 @@
 #include "starts.h"
 #include "objects.h"
 #include "plans.h"
+#include "spill.h"
 #include "task_exec.h"
 #include "transport.h"
 #include "tls.h"
@@ -102,6 +103,7 @@ struct hjob {
 	uint8_t hash[32];   /* its plan */
 	int64_t start_unix_ms;
 	uint64_t done, failed; /* outcomes sent back */
+	uint64_t wjob;      /* the job its calls carry (wire_call's), once one came */
 };
 
 struct head {
@@ -137,6 +139,8 @@ struct head {
 	uint32_t gone[256];
 	unsigned ngone;
 	uint64_t dropped;    /* task calls dropped so */
+	uint64_t gone_jobs[64]; /* the jobs of clients that went away (a ring, fmu) */
+	unsigned ngone_jobs;
 	flow_node_view view; /* what tasks on the head's node read (id "1") */
 	pthread_mutex_t jmu; /* guards jobs (a leaf: no lock taken under it) */
 	struct hjob *jobs;
@@ -145,7 +149,16 @@ struct head {
 	ac_dir *ad;          /* the actor directory (actors.h) */
 	ac_host *actors;     /* actors on node 1 (NULL: --cpus 0) */
 	ac_service *svc;     /* actor calls made on node 1 */
+	/* node 1's spilled nested calls (spill.h): its tasks' local link,
+	 * whose calls are queued here with pipe HEAD_SELF_PIPE and whose
+	 * outcomes head_put hands to it (smu: taken alone) */
+	pthread_mutex_t smu;
+	cl_spill *spill;
 };
+
+/* The pipe of node 1's spilled nested calls: no connection's (nng's
+ * pipe ids are below 2^31), so the outbox keeps none of their outcomes. */
+#define HEAD_SELF_PIPE 0xffffffffu
 
 static struct member *add_member(struct head *h)
 {
@@ -179,7 +192,24 @@ static void remove_member(struct head *h, struct member *x)
 	*x = h->m[--h->n];
 }
 
-static void forward_gone(struct head *h, uint32_t pipe, bool node);
+static void forward_gone(struct head *h, uint32_t pipe, bool node, uint64_t known_job);
+
+/* Outcomes, encoded (each tagged with its call's pipe), go to their
+ * clients' outboxes; those of node 1's spilled nested calls to the local
+ * spill link, which hands them to their callers. */
+static void head_put(struct head *h, bt_recs *r)
+{
+	size_t off = 0;
+	for (size_t i = 0; i < r->n; off += r->len[i], i++) {
+		if (r->tag[i] != HEAD_SELF_PIPE)
+			continue;
+		pthread_mutex_lock(&h->smu);
+		if (h->spill)
+			cl_spill_deliver(h->spill, (const char *)r->data.data + off, r->len[i]);
+		pthread_mutex_unlock(&h->smu);
+	}
+	bt_outbox_put(h->out, r); /* HEAD_SELF_PIPE has no box: dropped there */
+}
 
 /* ---- jobs: each connected `flow run --address`, for `flow status` ------ */
 
@@ -216,12 +246,33 @@ static void job_begin(struct head *h, uint32_t pipe, const char *peer, const uin
 	pthread_mutex_unlock(&h->jmu);
 }
 
-/* Its connection closed: the job is over. */
-static void job_end(struct head *h, uint32_t pipe)
+/* Calls came on pipe: when it is a client's (its job began there), the
+ * job they carry is kept (the first) and true is returned; a node's
+ * spilled calls come on a pipe with no job. */
+static bool job_seen(struct head *h, uint32_t pipe, uint64_t wjob)
 {
+	bool client = false;
 	pthread_mutex_lock(&h->jmu);
 	for (size_t i = 0; i < h->njobs; i++)
 		if (h->jobs[i].pipe == pipe) {
+			if (!h->jobs[i].wjob)
+				h->jobs[i].wjob = wjob;
+			client = true;
+			break;
+		}
+	pthread_mutex_unlock(&h->jmu);
+	return client;
+}
+
+/* Its connection closed: the job is over. Returns the job its calls
+ * carried (0: none came, or not a client's connection). */
+static uint64_t job_end(struct head *h, uint32_t pipe)
+{
+	uint64_t wjob = 0;
+	pthread_mutex_lock(&h->jmu);
+	for (size_t i = 0; i < h->njobs; i++)
+		if (h->jobs[i].pipe == pipe) {
+			wjob = h->jobs[i].wjob;
 			wire_log("job %llu ended: %llu task calls done, %llu failed",
 			         (unsigned long long)h->jobs[i].id, (unsigned long long)h->jobs[i].done,
 			         (unsigned long long)h->jobs[i].failed);
@@ -229,6 +280,7 @@ static void job_end(struct head *h, uint32_t pipe)
 			break;
 		}
 	pthread_mutex_unlock(&h->jmu);
+	return wjob;
 }
 
 /* Outcomes going back to clients: counted for their jobs. Each record
@@ -284,8 +336,8 @@ static void on_gone(void *arg, uint32_t pipe, const char *peer)
 		break;
 	}
 	pthread_mutex_unlock(&h->mu);
-	job_end(h, pipe);
-	forward_gone(h, pipe, node); /* its outcomes and queued calls go */
+	uint64_t wjob = job_end(h, pipe);
+	forward_gone(h, pipe, node, wjob); /* its outcomes and queued calls go */
 }
 
 static void handle_join(struct head *h, wire_server *s, uint32_t pipe, const char *peer,
@@ -919,7 +971,7 @@ static void link_done(void *arg, struct wire_done *d, uint32_t n)
 			wire_done_free(&d[i]);
 		}
 	job_count(h, &r);
-	bt_outbox_put(h->out, &r);
+	head_put(h, &r);
 	bt_recs_fini(&r);
 }
 
@@ -1090,7 +1142,7 @@ static void link_lost(void *arg, const char *why, int in_call)
 	         (unsigned long long)l->node, l->host, l->address);
 	ac_dir_node_lost(h->ad, l->node, nodetext); /* its actors restart or die */
 	job_count(h, &r);
-	bt_outbox_put(h->out, &r);
+	head_put(h, &r);
 	bt_recs_fini(&r);
 }
 
@@ -1143,7 +1195,7 @@ static void local_done(void *arg, bt_recs *r)
 	dispatch(h, r);
 	pthread_mutex_unlock(&h->fmu);
 	job_count(h, r);
-	bt_outbox_put(h->out, r);
+	head_put(h, r);
 }
 
 /* CANCELs to send, off the nng thread that saw the client go. */
@@ -1168,32 +1220,78 @@ static void *cancel_main(void *arg)
 	return NULL;
 }
 
+/* The jobs of calls spilled from task bodies (spill.h) travel with
+ * their caller's job but on the connection of the caller's node (or
+ * HEAD_SELF_PIPE): a client's jobs seen when it went, so that those
+ * arriving after are not run either (fmu). */
+#define GONE_JOBS 64
+
+static bool job_in(const uint64_t *v, size_t n, uint64_t job)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i] == job)
+			return true;
+	return false;
+}
+
+/* Was job's client gone? (fmu) */
+static bool job_gone(struct head *h, uint64_t job)
+{
+	size_t n = h->ngone_jobs < GONE_JOBS ? h->ngone_jobs : GONE_JOBS;
+	return job && job_in(h->gone_jobs, n, job);
+}
+
 /* The client's connection closed (Ctrl-C): its calls that wait for a
  * node are dropped, not run (here, and by CANCEL on the workers);
- * outcomes still to come for it are dropped. node: the connection was a
- * worker's, whose tasks' spilled nested calls (spill.h) came on it: those
- * waiting here are dropped (their callers were lost with it and re-run
- * with them: fate-sharing), but nothing is CANCELled, as CANCEL stops a
- * whole job, whose other calls still run for their live client; those
- * running end unread. */
-static void forward_gone(struct head *h, uint32_t pipe, bool node)
+ * outcomes still to come for it are dropped. So are the nested calls its
+ * tasks spilled (spill.h; they carry its job but came on their caller's
+ * node's connection): those waiting here or in node 1's queue end as not
+ * run, CANCEL goes to every node running one (not only to the nodes
+ * holding the client's own calls), node 1 stops its own, and those that
+ * arrive later are not run. node: the connection was a worker's, whose
+ * tasks' spilled nested calls came on it: those waiting here are dropped
+ * (their callers were lost with it and re-run with them: fate-sharing),
+ * but nothing is CANCELled, as CANCEL stops a whole job, whose other
+ * calls still run for their live client; those running end unread. */
+static void forward_gone(struct head *h, uint32_t pipe, bool node, uint64_t known_job)
 {
 	bt_outbox_drop(h->out, pipe);
 	ac_dir_client_gone(h->ad, pipe); /* the actors its run made go */
 	bt_recs r;
 	bt_recs_init(&r);
 	pthread_mutex_lock(&h->fmu);
+	uint64_t leased_to[16]; /* the workers its direct calls went to */
+	size_t nleased = 0;
 	for (size_t i = 0; i < h->nleases;) /* its leases end with it */
-		if (h->leases[i].pipe == pipe)
+		if (h->leases[i].pipe == pipe) {
+			if (nleased < 16)
+				leased_to[nleased++] = h->leases[i].node;
 			h->leases[i] = h->leases[--h->nleases];
-		else
+		} else {
 			i++;
-	size_t dropped = 0;
-	uint64_t job = 0;
+		}
+	/* a client's jobs: the one its calls carried (known even when they
+	 * all went direct: its first calls come through here), and those of
+	 * its calls still here or out */
+	uint64_t jobs[16];
+	size_t njobs = 0;
+	if (known_job && !node)
+		jobs[njobs++] = known_job;
+	for (size_t i = 0; !node && i < h->calls.cap; i++) {
+		struct hcall *e = h->calls.vals[i];
+		if (h->calls.keys[i] && e && e->pipe == pipe && e->c.job && !job_in(jobs, njobs, e->c.job) &&
+		    njobs < 16)
+			jobs[njobs++] = e->c.job;
+	}
+	for (size_t k = 0; k < njobs; k++)
+		h->gone_jobs[h->ngone_jobs++ % GONE_JOBS] = jobs[k];
+	size_t dropped = 0, nspilled = 0;
+	uint64_t job = njobs ? jobs[0] : 0;
 	for (int q = 0; q < 2; q++) /* both queues: calls with needs, the others */
 	for (struct hcall **at = q ? &h->rqh : &h->qh, *prev = NULL; *at;) {
 		struct hcall *e = *at;
-		if (e->pipe != pipe) {
+		bool spilled = e->pipe != pipe && job_in(jobs, njobs, e->c.job);
+		if (e->pipe != pipe && !spilled) {
 			prev = e;
 			at = &e->next;
 			continue;
@@ -1202,32 +1300,48 @@ static void forward_gone(struct head *h, uint32_t pipe, bool node)
 		if ((q ? h->rqt : h->qt) == e)
 			*(q ? &h->rqt : &h->qt) = prev;
 		job = e->c.job;
+		if (spilled) /* its caller's node hears it did not run */
+			fail_call(e, WIRE_DONE_NOTRUN, "the client went away", &r);
 		bt_map_del(&h->calls, e->hid);
 		free_hcall(e);
-		dropped++;
+		dropped += !spilled;
+		nspilled += spilled;
 	}
-	uint64_t *ids = NULL;
-	size_t n = h->pool ? bt_pool_drop(h->pool, 0, pipe, &ids) : 0;
-	for (size_t i = 0; i < n; i++) {
-		struct hcall *e = bt_map_del(&h->calls, ids[i]);
-		if (e) {
-			job = e->c.job;
-			free_hcall(e);
+	for (size_t k = 0; k <= njobs && h->pool; k++) {
+		/* node 1's queue: the client's calls, then its jobs' spilled ones */
+		uint64_t *ids = NULL;
+		size_t n = k == 0 ? bt_pool_drop(h->pool, 0, pipe, &ids)
+		                  : bt_pool_drop(h->pool, 1, jobs[k - 1], &ids);
+		for (size_t i = 0; i < n; i++) {
+			struct hcall *e = bt_map_del(&h->calls, ids[i]);
+			if (e) {
+				job = e->c.job;
+				if (e->pipe != pipe) {
+					fail_call(e, WIRE_DONE_NOTRUN, "the client went away", &r);
+					nspilled++;
+				} else {
+					dropped++;
+				}
+				free_hcall(e);
+			}
+			if (h->local_inflight)
+				h->local_inflight--;
 		}
-		if (h->local_inflight)
-			h->local_inflight--;
+		free(ids);
 	}
-	free(ids);
-	dropped += n;
-	h->dropped += dropped;
-	/* the workers drop what they hold queued of its jobs */
+	h->dropped += dropped + nspilled;
+	/* the workers drop what they hold queued of its jobs and stop what
+	 * runs: each node holding a call of them, whoever sent it */
 	struct cancel *cx = node ? NULL : calloc(1, sizeof *cx);
-	uint64_t local_job = 0; /* its calls running on the head's own pool */
+	uint64_t local_jobs[16]; /* its jobs' calls running on the head's own pool */
+	size_t nlocal = 0;
 	for (size_t i = 0; cx && i < h->calls.cap; i++) {
 		struct hcall *e = h->calls.vals[i];
-		if (h->calls.keys[i] && e && e->pipe == pipe && e->node == 1)
-			local_job = e->c.job;
-		if (!h->calls.keys[i] || !e || e->pipe != pipe || !e->l || e->l->dead)
+		if (!h->calls.keys[i] || !e || !(e->pipe == pipe || job_in(jobs, njobs, e->c.job)))
+			continue;
+		if (e->node == 1 && !job_in(local_jobs, nlocal, e->c.job) && nlocal < 16)
+			local_jobs[nlocal++] = e->c.job;
+		if (!e->l || e->l->dead)
 			continue;
 		size_t k = 0;
 		while (k < cx->n && !(cx->l[k] == e->l && cx->job[k] == e->c.job))
@@ -1237,6 +1351,23 @@ static void forward_gone(struct head *h, uint32_t pipe, bool node)
 			cx->job[cx->n++] = e->c.job;
 		}
 	}
+	/* and the workers it leased: its direct calls run there (with the
+	 * head's link to them, when it has one) */
+	for (size_t k = 0; cx && k < nleased; k++)
+		for (size_t i = 0; i < h->nlinks; i++) {
+			struct link *l = h->links[i];
+			if (l->node != leased_to[k] || l->dead)
+				continue;
+			for (size_t j = 0; j < njobs; j++) {
+				size_t m = 0;
+				while (m < cx->n && !(cx->l[m] == l && cx->job[m] == jobs[j]))
+					m++;
+				if (m == cx->n && cx->n < 64) {
+					cx->l[cx->n] = l;
+					cx->job[cx->n++] = jobs[j];
+				}
+			}
+		}
 	dispatch(h, &r);
 	pthread_mutex_unlock(&h->fmu);
 	pthread_t t;
@@ -1250,11 +1381,16 @@ static void forward_gone(struct head *h, uint32_t pipe, bool node)
 	if (dropped)
 		wire_log("job %llu: its client went away; dropped its %zu task calls that waited for a node",
 		         (unsigned long long)job, dropped);
-	size_t stopped = local_job ? cl_task_cancel_job(local_job) : 0; /* as CANCEL on a worker */
+	if (nspilled)
+		wire_log("job %llu: its client went away; dropped %zu nested calls its tasks spilled",
+		         (unsigned long long)job, nspilled);
+	size_t stopped = 0;
+	for (size_t k = 0; k < nlocal; k++) /* as CANCEL on a worker */
+		stopped += cl_task_cancel_job(local_jobs[k]);
 	if (stopped)
 		wire_log("job %llu: its client went away; stopping its %zu task calls running here",
-		         (unsigned long long)local_job, stopped);
-	bt_outbox_put(h->out, &r);
+		         (unsigned long long)local_jobs[0], stopped);
+	head_put(h, &r);
 	bt_recs_fini(&r);
 }
 
@@ -1306,6 +1442,70 @@ static uint64_t holder_of(struct head *h, value args)
 	return id;
 }
 
+/* Queues call c of pipe (its args taken: none after) to be placed
+ * (dispatch), or, when spilled (a node's nested call), answers it not run
+ * into out if its job's client went away (a client's own calls are its
+ * live job's, whatever job id an earlier client used); *last_hash,
+ * *last_plan: the plan of the call before. Under fmu. */
+static void queue_call(struct head *h, uint32_t pipe, bool spilled, struct wire_call *c,
+                       const uint8_t **last_hash, cl_plan **last_plan, bt_recs *out)
+{
+	struct hcall *e = calloc(1, sizeof *e);
+	if (!e)
+		abort();
+	e->hid = ++h->seq;
+	e->cid = c->id;
+	e->pipe = pipe;
+	e->c = *c;
+	c->args = v_none(); /* now e's */
+	if (spilled && job_gone(h, e->c.job)) {
+		/* a nested call of a job whose client went away (spilled
+		 * after it went): not run */
+		fail_call(e, WIRE_DONE_NOTRUN, "the client went away", out);
+		free_hcall(e);
+		return;
+	}
+	bt_map_put(&h->calls, e->hid, e);
+	/* what it needs, from its plan (kept: the pointer stays valid) */
+	if (!*last_hash || memcmp(*last_hash, e->c.hash, 32) != 0) {
+		pthread_mutex_lock(&h->mu);
+		struct plan_entry *pe = plan_store_find(&h->plans, e->c.hash);
+		*last_plan = pe ? pe->loaded : NULL;
+		pthread_mutex_unlock(&h->mu);
+		*last_hash = e->c.hash;
+	}
+	e->near = holder_of(h, e->c.args);
+	const bc_attrs *needs = *last_plan ? cl_plan_needs(*last_plan, e->c.fn) : NULL;
+	e->report = st_needs_report(*last_plan, e->c.fn);
+	e->needs = place_has_needs(needs) ? needs : NULL;
+	struct hcall **qh = e->needs ? &h->rqh : &h->qh, **qt = e->needs ? &h->rqt : &h->qt;
+	if (*qt)
+		(*qt)->next = e;
+	else
+		*qh = e;
+	*qt = e;
+}
+
+/* Node 1's tasks spill a nested call (spill.h's local link): queued and
+ * placed as a worker's spilled call is, with no network hop; its
+ * outcome comes back through head_put. On the caller's task thread. */
+static int self_submit(void *arg, struct wire_call *c)
+{
+	struct head *h = arg;
+	bt_recs r;
+	bt_recs_init(&r);
+	pthread_mutex_lock(&h->fmu);
+	const uint8_t *last_hash = NULL;
+	cl_plan *last_plan = NULL;
+	queue_call(h, HEAD_SELF_PIPE, true, c, &last_hash, &last_plan, &r);
+	dispatch(h, &r);
+	pthread_mutex_unlock(&h->fmu);
+	job_count(h, &r);
+	head_put(h, &r);
+	bt_recs_fini(&r);
+	return 0;
+}
+
 static void handle_run_tasks(struct head *h, wire_server *s, uint32_t pipe, struct wire_run_tasks *m)
 {
 	if (client_gone(h, pipe)) {
@@ -1313,44 +1513,18 @@ static void handle_run_tasks(struct head *h, wire_server *s, uint32_t pipe, stru
 		return;
 	}
 	bt_outbox_open(h->out, pipe);
+	bool spilled = m->calls.n && !job_seen(h, pipe, m->calls.v[0].job);
 	bt_recs r;
 	bt_recs_init(&r);
 	pthread_mutex_lock(&h->fmu);
 	const uint8_t *last_hash = NULL;
 	cl_plan *last_plan = NULL;
-	for (uint32_t i = 0; i < m->calls.n; i++) {
-		struct hcall *e = calloc(1, sizeof *e);
-		if (!e)
-			abort();
-		e->hid = ++h->seq;
-		e->cid = m->calls.v[i].id;
-		e->pipe = pipe;
-		e->c = m->calls.v[i];
-		m->calls.v[i].args = v_none(); /* now e's */
-		bt_map_put(&h->calls, e->hid, e);
-		/* what it needs, from its plan (kept: the pointer stays valid) */
-		if (!last_hash || memcmp(last_hash, e->c.hash, 32) != 0) {
-			pthread_mutex_lock(&h->mu);
-			struct plan_entry *pe = plan_store_find(&h->plans, e->c.hash);
-			last_plan = pe ? pe->loaded : NULL;
-			pthread_mutex_unlock(&h->mu);
-			last_hash = e->c.hash;
-		}
-		e->near = holder_of(h, e->c.args);
-		const bc_attrs *needs = last_plan ? cl_plan_needs(last_plan, e->c.fn) : NULL;
-		e->report = st_needs_report(last_plan, e->c.fn);
-		e->needs = place_has_needs(needs) ? needs : NULL;
-		struct hcall **qh = e->needs ? &h->rqh : &h->qh, **qt = e->needs ? &h->rqt : &h->qt;
-		if (*qt)
-			(*qt)->next = e;
-		else
-			*qh = e;
-		*qt = e;
-	}
+	for (uint32_t i = 0; i < m->calls.n; i++)
+		queue_call(h, pipe, spilled, &m->calls.v[i], &last_hash, &last_plan, &r);
 	dispatch(h, &r);
 	pthread_mutex_unlock(&h->fmu);
 	job_count(h, &r);
-	bt_outbox_put(h->out, &r);
+	head_put(h, &r);
 	bt_recs_fini(&r);
 	wait_outcomes(h, s, pipe, m->wait_ms);
 }
@@ -1683,7 +1857,7 @@ static int ac_hold(void *arg, uint64_t node, const bc_attrs *needs, int sign, ch
 	}
 	pthread_mutex_unlock(&h->fmu);
 	job_count(h, &r);
-	bt_outbox_put(h->out, &r);
+	head_put(h, &r);
 	bt_recs_fini(&r);
 	return rc;
 }
@@ -1772,8 +1946,13 @@ int head_run(const struct node_opts *o, verr *e)
 	}
 	obj_init(o->token, self->address, self->address, NULL); /* node 1's objects */
 	obj_set_spill(o->store, o->store_cap); /* past --object-store-memory: spilled */
-	if (o->cpus > 0)
+	pthread_mutex_init(&h.smu, NULL);
+	if (o->cpus > 0) {
 		h.pool = bt_pool_start(o->cpus, h.name, &h.view, &h.local_busy, local_done, &h);
+		/* its tasks' nested calls spill to this head's queue straight */
+		h.spill = cl_spill_start_local(self_submit, &h);
+		cl_spill_install(h.spill);
+	}
 	/* actors: the directory, node 1's own, and the calls node 1's tasks make */
 	task_actors_codec_init();
 	h.ad = ac_dir_new(&(ac_dir_ops){ac_nodes, ac_send, ac_needs, ac_hold}, &h);
@@ -1861,6 +2040,14 @@ int head_run(const struct node_opts *o, verr *e)
 		wire_client_shutdown(__atomic_load_n(&h.links[i]->c, __ATOMIC_ACQUIRE));
 	for (size_t i = 0; i < nlinks; i++)
 		bt_pump_stop(h.links[i]->pump);
+	/* node 1's spill link first: its calls still out are run by their
+	 * callers (or end with the pool), no outcome goes to it after */
+	cl_spill_install(NULL);
+	pthread_mutex_lock(&h.smu);
+	cl_spill *spill = h.spill;
+	h.spill = NULL;
+	pthread_mutex_unlock(&h.smu);
+	cl_spill_stop(spill);
 	/* node 1's pool goes first: closing the server (below) reports pipes
 	 * gone, and forward_gone must then find no pool to drop calls from */
 	pthread_mutex_lock(&h.fmu);
@@ -1903,6 +2090,7 @@ int head_run(const struct node_opts *o, verr *e)
 	free(h.jobs);
 	free(h.leases);
 	pthread_mutex_destroy(&h.jmu);
+	pthread_mutex_destroy(&h.smu);
 	free(h.m);
 	pthread_mutex_destroy(&h.mu);
 	pthread_mutex_destroy(&h.fmu);

@@ -3,12 +3,16 @@
  * take now (busy) or at all (its @cpus/@memory/@resources) is sent to the
  * head in RUN_TASKS, on the node's own connection to the head, and placed
  * there like any call; its outcome comes back in TASKS_DONE. One link
- * per process (a worker daemon), installed once its connection to the
- * head is made; task_exec.c decides which calls go (its rule is there).
+ * per process: a worker daemon's, installed once its connection to the
+ * head is made; or the head's own node 1's, a local link that hands the
+ * call to the head's queue in the same process (no network hop) and
+ * gets its outcome as the encoded record the head would send.
+ * task_exec.c decides which calls go (its rule is there).
  *
- * Ownership: the link owns its pump; it borrows the connection, which
- * outlives it (cl_spill_stop before the connection closes). Call backs
- * run on the pump's threads and own the outcome they are given. */
+ * Ownership: a worker's link owns its pump; it borrows the connection,
+ * which outlives it (cl_spill_stop before the connection closes). A
+ * local link owns two threads that hand outcomes on. Call backs run on
+ * the link's threads and own the outcome they are given. */
 #ifndef FLOW_CLUSTER_SPILL_H
 #define FLOW_CLUSTER_SPILL_H
 
@@ -23,6 +27,14 @@ typedef void (*cl_spill_cb)(void *arg, struct wire_done *d);
 
 /* A link sending calls to the head on connection head. */
 cl_spill *cl_spill_start(wire_client *head);
+/* A local link (the head's own node): submit(arg, c) queues call c at
+ * the head (c->args taken over: none after; c->id is the link's number,
+ * echoed in the outcome) and returns 0, or -1 (the call is not taken).
+ * The head hands each outcome for it to cl_spill_deliver. */
+cl_spill *cl_spill_start_local(int (*submit)(void *arg, struct wire_call *c), void *arg);
+/* An outcome for a call of local link s: its DONES record (encoded,
+ * copied here), handed to the call's call back on one of s's threads. */
+void cl_spill_deliver(cl_spill *s, const void *rec, size_t len);
 /* Makes s the process's link (NULL: none; calls then stay on their node). */
 void cl_spill_install(cl_spill *s);
 /* Calls still out are called back with NULL; then s is freed. Uninstall

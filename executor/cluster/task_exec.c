@@ -111,6 +111,16 @@ void cl_plan_free(cl_plan *p)
 	}
 	free(p->hosts);
 	free(p->free_hosts);
+	/* the last outcome of a spilled call a stopped caller gave up on is
+	 * settled on the spill link's thread, under nmu, with nobody left
+	 * waiting: its end comes before the locks go. (A worker frees its
+	 * plans before it stops its spill link: an outcome that came after
+	 * that would find p gone; it stops with no task running, so only a
+	 * call spilled by a caller stopped meanwhile can still be out.) */
+	pthread_mutex_lock(&p->nmu);
+	pthread_mutex_unlock(&p->nmu);
+	pthread_mutex_lock(&p->mu);
+	pthread_mutex_unlock(&p->mu);
 	pthread_mutex_destroy(&p->mu);
 	pthread_mutex_destroy(&p->nmu);
 	pthread_cond_destroy(&p->ncv);
@@ -524,7 +534,9 @@ static void nest_run(void *arg, int run)
  * Not spilled: calls nested SPILL_MAX_LEVEL deep or more (deep recursion
  * stays where its nesting limit is counted), calls whose record is over
  * SPILL_MAX_RECORD, when SPILL_MAX_OUT spilled calls are out, or without
- * a link to the head (the head's own node). A spilled call keeps its
+ * a link to the head (a worker between losing the head and joining it
+ * again). The head's own node 1 has a local link: its calls go to the
+ * head's queue in the same process. A spilled call keeps its
  * identity, random stream and job; its outcome is settled like a remote
  * DAG call's (task_remote_outcome), its prints go to the caller's
  * capture. If its node is lost (or its result cannot travel, or the

@@ -679,13 +679,14 @@ echo "argstop: exit $rc; $(grep -c "making it again" "$tmp/as.err") re-makes sai
 }
 
 # workers for the lineage cases: host2 cons=1, hosts 3 and 4 lineage=1
+# (lineage_workers N: host2 with N CPUs, default 1)
 lineage_workers() {
 local i p
 for i in 2 3 4; do
 	p=$(daemon_pid $i worker)
 	[ -n "$p" ] && kill -TERM "$p" && { wait_until 40 gone "$p" || bad "the worker on host$i did not stop"; }
 done
-start_worker 2 --resources cons=1
+start_worker 2 --resources cons=1 --cpus "${1:-1}"
 start_worker 3 --resources lineage=1
 start_worker 4 --resources lineage=1
 wait_until 15 count_is 4 && ok || bad "the workers with resources cons and lineage did not join"
@@ -793,33 +794,52 @@ case_actorqueue() {
 # host4; call 0 sleeps there, calls 1-3 are sent meanwhile (by tasks on
 # host2) and wait in its mailbox; the node is killed then: call 0 fails
 # as actor_died, calls 1-3 had not started and run on the restarted
-# instance, each once)
-local id h rc i n
-lineage_workers
+# instance, each once. Twice: the callers in the driver's order, then
+# call 0's caller last. host2 has a CPU for each caller: a worker runs
+# one call per CPU at once and a sleeping caller keeps its CPU, so with
+# one CPU a caller of calls 1-3 that reached host2 before call 0's (the
+# client's threads send calls ready together in any order) held it for
+# its whole 15 s wait, and call 0 ran last)
+local late0 p
+lineage_workers 4
+for late0 in false true; do
+	actorqueue_once "$late0"
+done
+# host2 as the later cases expect it (1 CPU)
+p=$(daemon_pid 2 worker)
+[ -n "$p" ] && kill -TERM "$p" && { wait_until 40 gone "$p" || bad "the worker on host2 did not stop"; }
+restart_worker 2 4 --resources cons=1 || bad "a fresh worker on host2 did not join"
+}
+# actorqueue_once LATE0: one run of actorqueue.flow, its actor's node killed
+actorqueue_once() {
+local id h rc i n late0=$1
 mkdir -p "$tmp/amarks"
 rm -f "$tmp/amarks"/*
-frun -p dir="$tmp/amarks" actorqueue.flow >"$tmp/aq.out" 2>"$tmp/aq.err" &
+local hl0
+hl0=$(wc -l <"$tmp/head.err")
+frun -p dir="$tmp/amarks" -p late0="$late0" actorqueue.flow >"$tmp/aq.out" 2>"$tmp/aq.err" &
 client=$!
-wait_until 30 bash -c "ls $tmp/amarks | grep -q '^a0-node'" || bad "actorqueue.flow: call 0 did not start: $(head -3 "$tmp/aq.err")"
+wait_until 30 bash -c "ls $tmp/amarks | grep -q '^a0-node'" || bad "actorqueue.flow (late0 $late0): call 0 did not start: $(head -3 "$tmp/aq.err") $(ls "$tmp/amarks" | tr '\n' ' ')"
 id=$(ls "$tmp/amarks" | sed -n 's/^a0-node//p')
 h=$(node_field "$id" host | sed 's/^host//')
-[ "$h" = 3 ] || [ "$h" = 4 ] && ok || bad "the actor is not on host3 or host4: node $id, host '$h'"
+[ "$h" = 3 ] || [ "$h" = 4 ] && ok || bad "the actor is not on host3 or host4 (late0 $late0): node $id, host '$h'"
 # (each caller writes its file just before its call, which then reaches
 # the actor's mailbox within milliseconds, while call 0 sleeps 8 s)
-wait_until 20 bash -c "[ \$(ls $tmp/amarks | grep -c '^calling') = 4 ]" || bad "the callers did not call: $(ls "$tmp/amarks" | tr '\n' ' ')"
+wait_until 20 bash -c "[ \$(ls $tmp/amarks | grep -c '^calling') = 4 ]" || bad "the callers did not call (late0 $late0): $(ls "$tmp/amarks" | tr '\n' ' ')"
 sleep 1
 kill_worker "$h"
 wait $client
 rc=$?
 [ $rc = 0 ] && grep -qx 'actor_died \["1", "2", "3"\]' "$tmp/aq.out" && ok ||
-	bad "actor calls queued on a lost node: exit $rc: $(cat "$tmp/aq.out") $(head -5 "$tmp/aq.err")"
+	bad "actor calls queued on a lost node (late0 $late0): exit $rc: $(cat "$tmp/aq.out") $(head -5 "$tmp/aq.err")"
 for i in 0 1 2 3; do
 	n=$(ls "$tmp/amarks" | grep -c "^a$i-node")
-	[ "$n" = 1 ] || bad "the effect of work($i) happened $n times: $(ls "$tmp/amarks" | tr '\n' ' ')"
+	[ "$n" = 1 ] || bad "the effect of work($i) happened $n times (late0 $late0): $(ls "$tmp/amarks" | tr '\n' ' ')"
 done
-grep -q "actor 'Counter' (actor [0-9]*): 3 calls sent to its lost node had not started; they wait for its restart" "$tmp/head.err" &&
-	ok || bad "the head did not keep Counter's unstarted calls for the restart: $(grep Counter "$tmp/head.err" | tail -3)"
-restart_worker "$h" 4 --resources lineage=1 || bad "a fresh worker on host$h did not join"
+tail -n +$((hl0 + 1)) "$tmp/head.err" | grep -q "actor 'Counter' (actor [0-9]*): 3 calls sent to its lost node had not started; they wait for its restart" &&
+	ok || bad "the head did not keep Counter's unstarted calls for the restart (late0 $late0): $(grep Counter "$tmp/head.err" | tail -3)"
+echo "actorqueue (late0 $late0): the actor on host$h, its node killed with calls 1-3 queued; exit $rc"
+{ [ "$h" = 3 ] || [ "$h" = 4 ]; } && { restart_worker "$h" 4 --resources lineage=1 || bad "a fresh worker on host$h did not join"; }
 }
 
 case_argtext() {
