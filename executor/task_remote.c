@@ -12,16 +12,45 @@
 #include "compiler/effects.h"
 #include "executor/task_run_int.h"
 
-/* Prints what a remote task printed, each line after its node's name. */
-void task_print_remote(task_host *sh, const char *node, const char *text)
+/* Prints what a remote task printed, each line after its node's name
+ * (or the node named in the line: TASK_OUTPUT_NODE). */
+void task_print_remote_to(FILE *err, const char *node, const char *text)
 {
-	flockfile(sh->err);
+	flockfile(err);
 	while (*text) {
 		size_t n = strcspn(text, "\n");
-		fprintf(sh->err, "[%s] %.*s\n", node ? node : "remote", (int)n, text);
+		const char *at = node ? node : "remote", *line = text;
+		size_t atn = strlen(at), ln = n;
+		const char *end;
+		if (text[0] == TASK_OUTPUT_NODE && (end = memchr(text + 1, TASK_OUTPUT_NODE, n - 1)) != NULL) {
+			at = text + 1;
+			atn = (size_t)(end - at);
+			line = end + 1;
+			ln = n - (size_t)(line - text);
+		}
+		fprintf(err, "[%.*s] %.*s\n", (int)atn, at, (int)ln, line);
 		text += n + (text[n] == '\n');
 	}
-	funlockfile(sh->err);
+	funlockfile(err);
+}
+
+void task_print_remote(task_host *sh, const char *node, const char *text)
+{
+	task_print_remote_to(sh->err, node, text);
+}
+
+void task_output_mark(FILE *err, const char *node, const char *text)
+{
+	flockfile(err);
+	while (*text) {
+		size_t n = strcspn(text, "\n");
+		if (text[0] != TASK_OUTPUT_NODE && node && node[0])
+			fprintf(err, "%c%s%c", TASK_OUTPUT_NODE, node, TASK_OUTPUT_NODE);
+		fwrite(text, 1, n, err);
+		fputc('\n', err);
+		text += n + (text[n] == '\n');
+	}
+	funlockfile(err);
 }
 
 /* The bare message of a remote task's report ("place: error: MSG (in

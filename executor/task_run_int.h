@@ -88,8 +88,20 @@ int task_get(flow_vm *vm, value fut, value *out);
 
 /* ---- task_remote.c ------------------------------------------------------- */
 
-/* Prints what a remote call printed, each line after its node's name. */
+/* Prints what a remote call printed, each line after its node's name:
+ * `node`, or, for a line a nested call printed on another node (it
+ * spilled there), the node written in the line (TASK_OUTPUT_NODE). */
 void task_print_remote(task_host *sh, const char *node, const char *text);
+/* The same on stream err. */
+void task_print_remote_to(FILE *err, const char *node, const char *text);
+/* A line of a remote call's output that begins with this byte was
+ * printed on another node: `\x1f NODE \x1f text` (docs/wire.md, "Nested
+ * calls that spill"). A task's own lines never begin with it (each
+ * begins with "(task#call) "). */
+#define TASK_OUTPUT_NODE '\x1f'
+/* Appends text (what a call run on node printed) to err, each line
+ * marked with node unless it is marked already (a deeper spill's). */
+void task_output_mark(FILE *err, const char *node, const char *text);
 /* The bare message of a remote call's report; malloc'd. */
 char *task_remote_message(const char *text);
 /* The outcome future of a call run on another node that ended with rc

@@ -16,6 +16,7 @@
 #include "executor/interrupt.h"
 #include "executor/mono_clock.h"
 #include "executor/run_obs.h"
+#include "executor/task_run_int.h" /* task_print_remote_to */
 #include "place.h"
 #include "objects.h"
 #include "plans.h"
@@ -400,11 +401,8 @@ static int lin_remake(const uint8_t id[32], const char *why, value *out, char **
 		value res = v_none();
 		char *e2 = NULL, *node = NULL, *output = NULL;
 		int r = run_call(cl, l->fn, l->seed, l->ident, l->args, &res, &e2, &node, &output);
-		if (output) {
-			fprintf(stderr, "[%s] %s", node ? node : "remote", output);
-			if (output[strlen(output) - 1] != '\n')
-				fputc('\n', stderr);
-		}
+		if (output)
+			task_print_remote_to(stderr, node, output);
 		free(output);
 		if (r == 0) {
 			*out = res; /* a reference: outcome noted it (lin_note) */

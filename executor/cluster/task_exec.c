@@ -586,11 +586,8 @@ static void nest_spilled(void *arg, struct wire_done *d)
 	int rc = -1;
 	value res = v_none();
 	char *err = NULL;
-	if (d && d->output && d->output[0]) { /* "(task) text" lines, as printed here */
-		flockfile(r->err);
-		fputs(d->output, r->err);
-		funlockfile(r->err);
-	}
+	if (d && d->output && d->output[0]) /* "(task) text" lines, marked with where they ran */
+		task_output_mark(r->err, d->node, d->output);
 	if (d) {
 		switch (d->ok) {
 		case WIRE_DONE_OK: {
@@ -685,7 +682,7 @@ static bool nest_spill(cl_plan *p, nest_rec *r, bt_pool *pool)
 	for (int k = 0; k < j->nargs; k++)
 		list_append_take(args, val_hold(j->args[k]));
 	struct wire_call c = {.job = r->job, .fn = (uint32_t)fn, .ident = j->ident, .seed = r->seed,
-	                      .args = args};
+	                      .args = args, .level = (uint32_t)j->level};
 	memcpy(c.hash, p->hash, 32);
 	/* before it leaves: its outcome may come back at once */
 	pthread_mutex_lock(&p->nmu);
@@ -844,8 +841,8 @@ static void nest_spawner(cl_plan *p)
 }
 
 static int run_args(cl_plan *p, uint32_t fn, value args, uint64_t seed, uint64_t ident,
-                    uint64_t job, const flow_node_view *view, value *result, char **error,
-                    char **output)
+                    uint64_t job, uint32_t level, const flow_node_view *view, value *result,
+                    char **error, char **output)
 {
 	*result = v_none();
 	*error = NULL;
@@ -867,6 +864,9 @@ static int run_args(cl_plan *p, uint32_t fn, value args, uint64_t seed, uint64_t
 		val_freeze(j->args[k]); /* a job's arguments are frozen, as in the pool */
 	}
 	j->ident = ident;
+	/* a spilled call counts on from its caller's level: the nesting
+	 * limit holds across nodes (checked again here: a peer's number) */
+	j->level = level < TASK_MAX_NESTING ? (int)level : TASK_MAX_NESTING;
 	j->prog = p->prog;
 	j->fut = future_new_pending(-1);
 
@@ -911,7 +911,8 @@ static int run_args(cl_plan *p, uint32_t fn, value args, uint64_t seed, uint64_t
 
 /* Arguments held by another node (objects.h) are pulled first. */
 int cl_task_run(cl_plan *p, uint32_t fn, value args, uint64_t seed, uint64_t ident, uint64_t job,
-                const flow_node_view *view, value *result, char **error, char **output)
+                uint32_t level, const flow_node_view *view, value *result, char **error,
+                char **output)
 {
 	value a;
 	verr e;
@@ -932,7 +933,7 @@ int cl_task_run(cl_plan *p, uint32_t fn, value args, uint64_t seed, uint64_t ide
 		*result = str_new(hx, 64); /* the status says so, not the text */
 		return CL_TASK_ARG_LOST;
 	}
-	int rc = run_args(p, fn, a, seed, ident, job, view, result, error, output);
+	int rc = run_args(p, fn, a, seed, ident, job, level, view, result, error, output);
 	val_rele(a);
 	return rc;
 }

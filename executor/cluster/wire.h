@@ -22,7 +22,7 @@
 #include "lang/value.h"
 
 #define WIRE_MAGIC "FLOW"
-#define WIRE_VERSION 8
+#define WIRE_VERSION 9
 #define WIRE_HEADER 12
 /* Also nng's receive limit, so a peer that has not authenticated can make a
  * node allocate at most this much; plans and objects travel in chunks. */
@@ -88,9 +88,12 @@ typedef value wire_VAL;
 
 /* A task call in RUN_TASKS: id names it in its TASKS_DONE record (the
  * sender's own number); function fn of plan `hash` on args (a list), as
- * call `ident` of random stream `seed`. */
+ * call `ident` of random stream `seed`. Version 9 appended level: how
+ * deep the call is nested (0: a DAG call; a nested call that spilled:
+ * its level at its caller), so the nesting limit counts on from there. */
 #define WIRE_CALL_FIELDS(F) \
-	F(U64, id) F(U64, job) F(B32, hash) F(U32, fn) F(U64, ident) F(U64, seed) F(VAL, args)
+	F(U64, id) F(U64, job) F(B32, hash) F(U32, fn) F(U64, ident) F(U64, seed) F(VAL, args) \
+	F(U32, level)
 /* A call's outcome in TASKS_DONE: ok is WIRE_DONE_OK (result holds the
  * value), WIRE_DONE_FAILED (the task failed: error as its node reported
  * it), WIRE_DONE_LOST (its node was lost while it held the call: error

@@ -5,6 +5,9 @@
 # them on both workers, with the sum --serial prints (spillfan.flow); a
 # nested call needing a resource only the other worker offers runs there
 # (spillres.flow); one needing a resource no node offers fails clearly.
+# A spilled call's prints name the node that ran it (spillprint.flow);
+# it keeps its nesting level, so the nesting limit holds across nodes
+# (spilldeep.flow).
 # Usage: spillnest.sh FLOW. Exit 77 (skipped) without root or netns.
 set -u
 flow=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
@@ -12,7 +15,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/netns.sh"
 . "$here/harness.sh"
 cluster_harness 3
-cp "$here/spillfan.flow" "$here/spillres.flow" "$tmp/"
+cp "$here/spillfan.flow" "$here/spillres.flow" "$here/spillprint.flow" "$here/spilldeep.flow" "$tmp/"
 
 run 1 "$flow" start --head --block --cpus 0 --token-file "$tmp/token" >"$tmp/head.out" 2>"$tmp/head.err" &
 wait_until 10 grep -q "Flow head started" "$tmp/head.out" || bad "the head did not start"
@@ -45,6 +48,21 @@ frun spillnone.flow >"$tmp/none.out" 2>"$tmp/none.err"
 rc=$?
 [ $rc = 1 ] && grep -q "no node of this cluster offers what the task needs (@cpus 1, @memory 0 bytes, special 2)" "$tmp/none.err" && ok ||
 	bad "a nested call that fits no node should fail clearly: exit $rc: $(cat "$tmp/none.out" "$tmp/none.err" | head -5)"
+
+# ---- a spilled call's prints are prefixed with the node that ran it ----
+frun spillprint.flow >"$tmp/print.out" 2>"$tmp/print.err"
+rc=$?
+lines=$(grep -E '^\[node [0-9]+ \([^)]*\)\] \(work#[^)]*\) work [0-9] ran on node [0-9]+$' "$tmp/print.err")
+same=$(echo "$lines" | sed -E 's/^\[node ([0-9]+) .* ran on node ([0-9]+)$/\1 \2/' | awk '$1 == $2' | wc -l)
+ran=$(echo "$lines" | sed -E 's/.* ran on node //' | sort -u | wc -l)
+[ $rc = 0 ] && [ "$(echo "$lines" | grep -c .)" = 8 ] && [ "$same" = 8 ] && [ "$ran" -gt 1 ] && ok ||
+	bad "each print of spillprint.flow's calls should be prefixed with the node that ran it (8 lines, on more than one node): exit $rc, $same of them right: $(head -12 "$tmp/print.err")"
+
+# ---- a spilled call keeps its nesting level: the limit holds ----
+frun spilldeep.flow >"$tmp/deep.out" 2>"$tmp/deep.err"
+rc=$?
+[ $rc = 1 ] && grep -q "error: tasks nested more than 400 deep" "$tmp/deep.err" && ok ||
+	bad "spilldeep.flow should stop at the nesting limit as --serial does: exit $rc: $(cat "$tmp/deep.out"; head -3 "$tmp/deep.err")"
 
 stop_all
 echo "cluster spillnest: $pass passed, $fail failed"
