@@ -16,7 +16,7 @@
 #include "executor/interrupt.h"
 #include "executor/mono_clock.h"
 #include "executor/run_obs.h"
-#include "executor/task_run_int.h" /* task_print_remote_to */
+#include "executor/task_run_int.h" /* task_print_remote_to, task_output_note_trace */
 #include "place.h"
 #include "objects.h"
 #include "plans.h"
@@ -631,8 +631,10 @@ static int outcome(struct wire_done *d, const struct slot *s, value *res, char *
                    char **node, char **output, uint8_t lost[32])
 {
 	uint64_t t_send = s->t_send;
-	if (d->thread) /* where and when it ran, for --trace (run_obs.h) */
+	if (d->thread) { /* where and when it ran, for --trace (run_obs.h) */
 		obs_remote_ran(d->node, d->thread, t_send, obs_now_ns(), d->start_us, d->end_us);
+		task_output_note_trace(d->output); /* ... and its nested calls that spilled */
+	}
 	*node = d->node && d->node[0] ? strdup(d->node) : NULL;
 	*output = d->output && d->output[0] ? strdup(d->output) : NULL;
 	int status = 0;

@@ -31,6 +31,9 @@ typedef struct cl_host {
 	bool busy;          /* runs a call, top-level or nested (mu) */
 	bool top;           /* ... a call that came over the wire (mu) */
 	bool job_cancelled; /* CANCEL of its job stopped it (mu) */
+	uint64_t t0_us;     /* when the call that came over the wire started
+	                     * (mono µs; its nested calls' too): spilled
+	                     * calls' trace lines count from it */
 } cl_host;
 
 struct cl_plan {
@@ -429,6 +432,7 @@ typedef struct nest_rec {
 	bool remote;              /* spilled: its outcome is to come (nmu) */
 	bool settling;            /* ... and is being settled now (nmu) */
 	bool abandoned;           /* its stopped caller no longer waits (nmu) */
+	uint64_t t0_us, sent_us;  /* its wire call's start (cl_host's); when it spilled */
 } nest_rec;
 
 /* Nested calls queued on this process's node, not yet taken (the spill
@@ -492,6 +496,7 @@ static void nest_run(void *arg, int run)
 	h->out = r->out;
 	h->err = r->err;
 	h->spawn = &p->spawner;
+	((cl_host *)h)->t0_us = r->t0_us;
 	pthread_mutex_lock(&p->nmu);
 	r->runner = h;
 	pthread_mutex_unlock(&p->nmu);
@@ -586,8 +591,18 @@ static void nest_spilled(void *arg, struct wire_done *d)
 	int rc = -1;
 	value res = v_none();
 	char *err = NULL;
-	if (d && d->output && d->output[0]) /* "(task) text" lines, marked with where they ran */
-		task_output_mark(r->err, d->node, d->output);
+	if (d && d->thread && r->t0_us) {
+		/* where and when it ran, for the client's --trace: its time
+		 * there centred in the round trip, from its wire call's start */
+		uint64_t got = mono_now_us(), span = got - r->sent_us, busy = d->end_us;
+		uint64_t recv = r->sent_us + (span > busy ? (span - busy) / 2 : 0) - r->t0_us;
+		task_output_trace(r->err, proto_of(p, j->task), j->where, d->thread, recv + d->start_us,
+		                  recv + d->end_us, d->ok != WIRE_DONE_OK, d->node);
+		if (d->output && d->output[0]) /* "(task) text" lines, marked with where they ran */
+			task_output_mark(r->err, d->node, d->output, recv + d->start_us);
+	} else if (d && d->output && d->output[0]) {
+		task_output_mark(r->err, d->node, d->output, 0);
+	}
 	if (d) {
 		switch (d->ok) {
 		case WIRE_DONE_OK: {
@@ -688,6 +703,7 @@ static bool nest_spill(cl_plan *p, nest_rec *r, bt_pool *pool)
 	pthread_mutex_lock(&p->nmu);
 	__atomic_store_n(&j->state, NJ_RUNNING, __ATOMIC_RELAXED);
 	r->remote = true;
+	r->sent_us = mono_now_us();
 	pthread_mutex_unlock(&p->nmu);
 	spilled_out++;
 	int rc = cl_spill_send(&c, SPILL_MAX_RECORD, nest_spilled, r);
@@ -718,6 +734,7 @@ static void nest_submit(task_host *h, nested_job *j)
 	pthread_mutex_lock(&p->mu);
 	r->job = ((cl_host *)h)->job;
 	pthread_mutex_unlock(&p->mu);
+	r->t0_us = ((cl_host *)h)->t0_us;
 	r->refs = 2;
 	j->exec = r;
 	pthread_mutex_lock(&p->nmu);
@@ -880,6 +897,7 @@ static int run_args(cl_plan *p, uint32_t fn, value args, uint64_t seed, uint64_t
 	}
 	/* on a pool's thread its nested calls are jobs of the pool (below) */
 	h->spawn = bt_pool_current() ? &p->spawner : NULL;
+	((cl_host *)h)->t0_us = mono_now_us();
 	task_run_job(h, j);
 	bool captured = call_end(p, &hc);
 

@@ -5,7 +5,8 @@
 # them on both workers, with the sum --serial prints (spillfan.flow); a
 # nested call needing a resource only the other worker offers runs there
 # (spillres.flow); one needing a resource no node offers fails clearly.
-# A spilled call's prints name the node that ran it (spillprint.flow);
+# A spilled call's prints name the node that ran it, and --trace draws
+# it on that node's lane (spillprint.flow);
 # it keeps its nesting level, so the nesting limit holds across nodes
 # (spilldeep.flow).
 # Usage: spillnest.sh FLOW. Exit 77 (skipped) without root or netns.
@@ -57,6 +58,28 @@ same=$(echo "$lines" | sed -E 's/^\[node ([0-9]+) .* ran on node ([0-9]+)$/\1 \2
 ran=$(echo "$lines" | sed -E 's/.* ran on node //' | sort -u | wc -l)
 [ $rc = 0 ] && [ "$(echo "$lines" | grep -c .)" = 8 ] && [ "$same" = 8 ] && [ "$ran" -gt 1 ] && ok ||
 	bad "each print of spillprint.flow's calls should be prefixed with the node that ran it (8 lines, on more than one node): exit $rc, $same of them right: $(head -12 "$tmp/print.err")"
+
+# ---- --trace draws a spilled call on the lane of the node that ran it ----
+frun --trace "$tmp/trace.json" spillprint.flow >"$tmp/trace.out" 2>"$tmp/trace.err"
+rc=$?
+# the fan's event (a DAG call, on its node's lane), then every "work"
+# event: each a nested task on a worker's lane (pid 2 or 3), at least one
+# of them on a node other than the fan's, inside the fan's time there
+lanes=$(/usr/bin/python3 - "$tmp/trace.json" <<'PY' 2>&1
+import json, sys
+ev = json.load(open(sys.argv[1]))["traceEvents"]
+fan = [e for e in ev if e.get("name", "").startswith("fan") and e.get("ph") == "X"]
+work = [e for e in ev if e.get("name") == "work" and e.get("ph") == "X"]
+ok = (len(fan) == 1 and 1 <= len(work) <= 8
+      and all(e["cat"] == "nested task" and e["pid"] in (2, 3) and e["tid"] >= 1 for e in work)
+      and any(e["pid"] != fan[0]["pid"] for e in work)
+      and all(fan[0]["ts"] <= e["ts"] and e["ts"] + e["dur"] <= fan[0]["ts"] + fan[0]["dur"] + 1
+              for e in work))
+print("ok" if ok else "fan %s, work %s" % (fan, work))
+PY
+)
+[ $rc = 0 ] && [ "$lanes" = ok ] && ! grep -q $'\x1e' "$tmp/trace.err" && ok ||
+	bad "--trace should show spillprint.flow's spilled calls on their nodes' lanes: exit $rc: $(echo "$lanes" | head -c 1500)"
 
 # ---- a spilled call keeps its nesting level: the limit holds ----
 frun spilldeep.flow >"$tmp/deep.out" 2>"$tmp/deep.err"
