@@ -1018,6 +1018,7 @@ static int64_t lease_call(cl_client *cl, int op, uint64_t node, uint32_t running
 	req.u.lease.running = running;
 	req.u.lease.done = done;
 	req.u.lease.failed = failed;
+	req.u.lease.job = cl->job;
 	verr e;
 	if (wire_client_call(cl->c, &req, &rep, OPEN_MS, &e) != WIRE_OK)
 		return -1;

@@ -102,6 +102,8 @@ struct hjob {
 	uint8_t hash[32];   /* its plan */
 	int64_t start_unix_ms;
 	uint64_t done, failed; /* outcomes sent back */
+	uint64_t wire_job;  /* the client's number for it (its calls' job), 0 until known */
+	uint64_t spilled;   /* its nested calls that nodes spilled here */
 };
 
 struct head {
@@ -407,6 +409,7 @@ static size_t list_jobs(struct head *h, struct wire_job **out, char (**names)[2]
 		v[i].start_unix_ms = (uint64_t)j->start_unix_ms;
 		v[i].done = j->done;
 		v[i].failed = j->failed;
+		v[i].spilled = j->spilled;
 		pipes[i] = j->pipe;
 		memcpy(hashes[i], j->hash, 32);
 	}
@@ -1280,6 +1283,29 @@ static void wait_outcomes(struct head *h, wire_server *s, uint32_t pipe, uint32_
 	bt_outbox_wait(h->out, pipe, p, wait_ms);
 }
 
+/* Calls from a job's client tell its number; calls from any other
+ * connection are nested calls a node spilled: counted for their job. */
+static void job_spilled(struct head *h, uint32_t pipe, const struct wire_run_tasks *m)
+{
+	if (!m->calls.n)
+		return;
+	pthread_mutex_lock(&h->jmu);
+	size_t i = 0;
+	while (i < h->njobs && h->jobs[i].pipe != pipe)
+		i++;
+	if (i < h->njobs) {
+		h->jobs[i].wire_job = m->calls.v[0].job;
+	} else {
+		for (uint32_t k = 0; k < m->calls.n; k++)
+			for (size_t j = 0; j < h->njobs; j++)
+				if (h->jobs[j].wire_job && h->jobs[j].wire_job == m->calls.v[k].job) {
+					h->jobs[j].spilled++;
+					break;
+				}
+	}
+	pthread_mutex_unlock(&h->jmu);
+}
+
 /* RUN_TASKS: the calls are queued and placed; the request is answered
  * with outcomes as they come, while the loop goes on serving. */
 /* Locality: the node that holds the largest of args' objects (a result
@@ -1313,6 +1339,7 @@ static void handle_run_tasks(struct head *h, wire_server *s, uint32_t pipe, stru
 		return;
 	}
 	bt_outbox_open(h->out, pipe);
+	job_spilled(h, pipe, m);
 	bt_recs r;
 	bt_recs_init(&r);
 	pthread_mutex_lock(&h->fmu);
@@ -1383,16 +1410,16 @@ static void head_fast(void *arg, wire_server *s, uint32_t pipe, struct wire_msg 
  * through the head). */
 static void handle_lease(struct head *h, wire_server *s, uint32_t pipe, struct wire_lease *m)
 {
-	if (m->done || m->failed) {
-		pthread_mutex_lock(&h->jmu);
-		for (size_t i = 0; i < h->njobs; i++)
-			if (h->jobs[i].pipe == pipe) {
-				h->jobs[i].done += m->done;
-				h->jobs[i].failed += m->failed;
-				break;
-			}
-		pthread_mutex_unlock(&h->jmu);
-	}
+	pthread_mutex_lock(&h->jmu);
+	for (size_t i = 0; i < h->njobs; i++)
+		if (h->jobs[i].pipe == pipe) {
+			h->jobs[i].done += m->done;
+			h->jobs[i].failed += m->failed;
+			if (m->job)
+				h->jobs[i].wire_job = m->job; /* its spilled calls name it */
+			break;
+		}
+	pthread_mutex_unlock(&h->jmu);
 	char address[128] = "", name[500] = "";
 	const char *state = "gone";
 	uint64_t node = 0;

@@ -6,7 +6,8 @@
 # nested call needing a resource only the other worker offers runs there
 # (spillres.flow); one needing a resource no node offers fails clearly.
 # A spilled call's prints name the node that ran it, and --trace draws
-# it on that node's lane (spillprint.flow);
+# it on that node's lane (spillprint.flow), and `flow status` counts the
+# job's spilled calls (spillhold.flow);
 # it keeps its nesting level, so the nesting limit holds across nodes
 # (spilldeep.flow).
 # Usage: spillnest.sh FLOW. Exit 77 (skipped) without root or netns.
@@ -16,7 +17,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/netns.sh"
 . "$here/harness.sh"
 cluster_harness 3
-cp "$here/spillfan.flow" "$here/spillres.flow" "$here/spillprint.flow" "$here/spilldeep.flow" "$tmp/"
+cp "$here/spillfan.flow" "$here/spillres.flow" "$here/spillprint.flow" "$here/spilldeep.flow" \
+	"$here/spillhold.flow" "$tmp/"
 
 run 1 "$flow" start --head --block --cpus 0 --token-file "$tmp/token" >"$tmp/head.out" 2>"$tmp/head.err" &
 wait_until 10 grep -q "Flow head started" "$tmp/head.out" || bad "the head did not start"
@@ -80,6 +82,21 @@ PY
 )
 [ $rc = 0 ] && [ "$lanes" = ok ] && ! grep -q $'\x1e' "$tmp/trace.err" && ok ||
 	bad "--trace should show spillprint.flow's spilled calls on their nodes' lanes: exit $rc: $(echo "$lanes" | head -c 1500)"
+
+# ---- flow status counts a job's spilled calls ----
+frun spillhold.flow >"$tmp/hold.out" 2>"$tmp/hold.err" &
+hold=$!
+spilled_seen() { status_json 2>/dev/null | /usr/bin/python3 -c '
+import json, sys
+jobs = json.load(sys.stdin)["jobs"]
+sys.exit(0 if any(j["program"].endswith("spillhold.flow") and j.get("tasks_spilled", 0) >= 1 for j in jobs) else 1)'; }
+wait_until 60 spilled_seen && ok ||
+	bad "flow status should count spillhold.flow's spilled calls: $(status_json 2>&1 | tail -c 600)"
+run 1 timeout 10 "$flow" status --address "$head_addr" --token-file "$tmp/token" >"$tmp/status.txt" 2>&1
+grep -Eq "FAILED +SPILLED$" "$tmp/status.txt" && ok || bad "flow status should show a job's SPILLED column: $(cat "$tmp/status.txt")"
+wait $hold
+[ "$(cat "$tmp/hold.out")" = "$(printf '3500357\ndone')" ] && ok ||
+	bad "spillhold.flow: $(cat "$tmp/hold.out" "$tmp/hold.err" | head -5)"
 
 # ---- a spilled call keeps its nesting level: the limit holds ----
 frun spilldeep.flow >"$tmp/deep.out" 2>"$tmp/deep.err"
