@@ -23,7 +23,7 @@
 	  "\"last_heartbeat_ms\": ..., \"pid\": ...}], \"jobs\": [{\"id\": 1,\n" \
 	  "\"state\": \"running\", \"client\": ..., \"program\": ...,\n" \
 	  "\"start_unix_ms\": ..., \"tasks_queued\": ..., \"tasks_running\": ...,\n" \
-	  "\"tasks_done\": ..., \"tasks_failed\": ...}]}") \
+	  "\"tasks_done\": ..., \"tasks_failed\": ..., \"tasks_spilled\": ...}]}") \
 	X(TOKEN_FILE, 0, "token-file", "FILE", false, \
 	  "the cluster token (default $FLOW_TOKEN, else ~/.flow/token)") \
 	CLI_TLS_OPTS(X)
@@ -34,7 +34,8 @@ CLI_COMMAND(status, STATUS_OPTS,
 	         "127.0.0.1:6379): id, host, address, state, cpus used/total, resources,\n"
 	         "object store used/spilled, time since the last heartbeat; and its jobs\n"
 	         "(each `flow run --address` connected now: client, program, start,\n"
-	         "task calls queued at the head, running on nodes, done, failed).",
+	         "task calls queued at the head, running on nodes, done, failed; nested\n"
+	         "calls that nodes spilled to the head).",
 	.footer = "Exit status: 0 shown, 1 the head could not be reached or refused us, 2 bad usage.");
 
 typedef struct status_args {
@@ -143,10 +144,10 @@ static void print_json(const struct wire_status_reply *r)
 		printf(", \"program\": ");
 		json_str(j->program);
 		printf(", \"start_unix_ms\": %llu, \"tasks_queued\": %llu, \"tasks_running\": %llu, "
-		       "\"tasks_done\": %llu, \"tasks_failed\": %llu}",
+		       "\"tasks_done\": %llu, \"tasks_failed\": %llu, \"tasks_spilled\": %llu}",
 		       (unsigned long long)j->start_unix_ms, (unsigned long long)j->queued,
 		       (unsigned long long)j->running, (unsigned long long)j->done,
-		       (unsigned long long)j->failed);
+		       (unsigned long long)j->failed, (unsigned long long)j->spilled);
 	}
 	printf("]}\n");
 }
@@ -171,8 +172,8 @@ static void print_text(const struct wire_status_reply *r)
 		printf("jobs: none running\n");
 		return;
 	}
-	printf("\n%-4s %-22s %-24s %-19s %8s %8s %8s %8s\n", "JOB", "CLIENT", "PROGRAM", "STARTED",
-	       "QUEUED", "RUNNING", "DONE", "FAILED");
+	printf("\n%-4s %-22s %-24s %-19s %8s %8s %8s %8s %8s\n", "JOB", "CLIENT", "PROGRAM", "STARTED",
+	       "QUEUED", "RUNNING", "DONE", "FAILED", "SPILLED");
 	for (uint32_t i = 0; i < r->jobs.n; i++) {
 		const struct wire_job *j = &r->jobs.v[i];
 		char when[32] = "?";
@@ -180,10 +181,11 @@ static void print_text(const struct wire_status_reply *r)
 		struct tm tm;
 		if (localtime_r(&t, &tm))
 			strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
-		printf("%-4llu %-22s %-24s %-19s %8llu %8llu %8llu %8llu\n", (unsigned long long)j->id,
-		       j->client, j->program, when, (unsigned long long)j->queued,
-		       (unsigned long long)j->running, (unsigned long long)j->done,
-		       (unsigned long long)j->failed);
+		printf("%-4llu %-22s %-24s %-19s %8llu %8llu %8llu %8llu %8llu\n",
+		       (unsigned long long)j->id, j->client, j->program, when,
+		       (unsigned long long)j->queued, (unsigned long long)j->running,
+		       (unsigned long long)j->done, (unsigned long long)j->failed,
+		       (unsigned long long)j->spilled);
 	}
 }
 

@@ -71,6 +71,15 @@ static void add_job(run_obs *o, const obs_job *rec);
 
 /* The last remote call this thread made (obs_remote_ran), until a hook
  * takes it. */
+struct spilled_ran {
+	int fn;
+	span where;
+	uint32_t node;
+	uint16_t thread;
+	bool failed;
+	uint64_t start, end; /* ns after the call's start there */
+	char name[96];
+};
 static _Thread_local struct remote_ran {
 	bool set;
 	uint32_t node;
@@ -78,6 +87,9 @@ static _Thread_local struct remote_ran {
 	uint64_t sent, start, end;
 	char name[96];
 } last_remote;
+/* ... and its nested calls that spilled to other nodes (obs_remote_nested) */
+static _Thread_local int nspilled;
+static _Thread_local struct spilled_ran spilled[OBS_MAX_SPILLED];
 
 void obs_remote_ran(const char *node, uint32_t thread, uint64_t sent, uint64_t got,
                     uint64_t start_us, uint64_t end_us)
@@ -91,12 +103,53 @@ void obs_remote_ran(const char *node, uint32_t thread, uint64_t sent, uint64_t g
 	 * in the round trip (the rest being the two ways) */
 	uint64_t recv = sent + (span > busy ? (span - busy) / 2 : 0);
 	r->set = true;
+	nspilled = 0;
 	r->node = id;
 	r->thread = (uint16_t)(thread < 65535 ? thread : 65535);
 	r->sent = sent;
 	r->start = recv + start_us * 1000u;
 	r->end = recv + end_us * 1000u;
 	snprintf(r->name, sizeof r->name, "%s", node);
+}
+
+void obs_remote_nested(const char *node, uint32_t thread, int fn, span where, uint64_t start_us,
+                       uint64_t end_us, bool failed)
+{
+	struct remote_ran *r = &last_remote;
+	unsigned id = 0;
+	if (!r->set || !node || sscanf(node, "node %u", &id) != 1 || id == 0 || end_us < start_us ||
+	    nspilled >= OBS_MAX_SPILLED || thread == 0)
+		return;
+	struct spilled_ran *x = &spilled[nspilled++];
+	x->fn = fn;
+	x->where = where;
+	x->node = id;
+	x->thread = (uint16_t)(thread < 65535 ? thread : 65535);
+	x->failed = failed;
+	x->start = start_us * 1000u;
+	x->end = end_us * 1000u;
+	snprintf(x->name, sizeof x->name, "%s", node);
+}
+
+/* Node id (named name) ran a call on its thread `thread` for busy_ns:
+ * noted for its lane and --stats. (o->jmu) */
+static void note_rnode(run_obs *o, uint32_t id, const char *name, uint16_t thread, uint64_t busy_ns)
+{
+	int i = 0;
+	while (i < o->nrnodes && o->rnodes[i].id != id)
+		i++;
+	if (i == o->nrnodes && i < OBS_MAX_NODES) {
+		o->nrnodes++;
+		memset(&o->rnodes[i], 0, sizeof o->rnodes[i]);
+		o->rnodes[i].id = id;
+		snprintf(o->rnodes[i].name, sizeof o->rnodes[i].name, "%s", name);
+	}
+	if (i < OBS_MAX_NODES) {
+		if (thread > o->rnodes[i].threads)
+			o->rnodes[i].threads = thread;
+		o->rnodes[i].calls++;
+		o->rnodes[i].busy_ns += busy_ns;
+	}
 }
 
 /* Takes this thread's last remote call if it was sent after `since`
@@ -109,21 +162,22 @@ static bool take_remote(run_obs *o, uint64_t since, struct remote_ran *out)
 	*out = last_remote;
 	last_remote.set = false;
 	pthread_mutex_lock(&o->jmu);
-	int i = 0;
-	while (i < o->nrnodes && o->rnodes[i].id != out->node)
-		i++;
-	if (i == o->nrnodes && i < OBS_MAX_NODES) {
-		o->nrnodes++;
-		memset(&o->rnodes[i], 0, sizeof o->rnodes[i]);
-		o->rnodes[i].id = out->node;
-		snprintf(o->rnodes[i].name, sizeof o->rnodes[i].name, "%s", out->name);
+	note_rnode(o, out->node, out->name, out->thread, out->end - out->start);
+	/* its spilled nested calls: events on the lanes of the nodes that ran
+	 * them, placed from the call's start there */
+	const bc_program *prog = o->g->prog;
+	for (int k = 0; k < nspilled; k++) {
+		const struct spilled_ran *x = &spilled[k];
+		if (!prog || x->fn < 0 || x->fn >= prog->nprotos)
+			continue;
+		note_rnode(o, x->node, x->name, x->thread, x->end - x->start);
+		obs_job rec = { prog->protos[x->fn]->name, x->where, 0, x->failed, false, false, false,
+		                out->start + x->start, out->start + x->end, x->node, x->thread };
+		pthread_mutex_unlock(&o->jmu);
+		add_job(o, &rec);
+		pthread_mutex_lock(&o->jmu);
 	}
-	if (i < OBS_MAX_NODES) {
-		if (out->thread > o->rnodes[i].threads)
-			o->rnodes[i].threads = out->thread;
-		o->rnodes[i].calls++;
-		o->rnodes[i].busy_ns += out->end - out->start;
-	}
+	nspilled = 0;
 	pthread_mutex_unlock(&o->jmu);
 	return true;
 }

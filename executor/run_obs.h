@@ -133,6 +133,15 @@ void obs_call_ran(void *o, const bc_proto *task, span where, int tid, uint64_t s
  * before `sent` draws it on that node's lane. */
 void obs_remote_ran(const char *node, uint32_t thread, uint64_t sent, uint64_t got,
                     uint64_t start_us, uint64_t end_us);
+/* ... and a nested call it made spilled to node `node` and ran there on
+ * its thread `thread`, from start_us to end_us after the call above
+ * started (its caller's node's estimate: docs/wire.md, "Nested calls
+ * that spill"); fn is the plan's task index, where its call site. Drawn
+ * on that node's lane with the call above (at most OBS_MAX_SPILLED per
+ * call; the rest are not drawn). */
+#define OBS_MAX_SPILLED 64
+void obs_remote_nested(const char *node, uint32_t thread, int fn, span where, uint64_t start_us,
+                       uint64_t end_us, bool failed);
 /* Redraws the progress line if ~100 ms passed since the last time. */
 void obs_tick(run_obs *o);
 /* The run is over: notes the end time; a progress line that was shown

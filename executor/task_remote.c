@@ -10,18 +10,106 @@
 #include <time.h>
 
 #include "compiler/effects.h"
+#include "executor/run_obs.h"
 #include "executor/task_run_int.h"
 
-/* Prints what a remote task printed, each line after its node's name. */
-void task_print_remote(task_host *sh, const char *node, const char *text)
+/* Prints what a remote task printed, each line after its node's name
+ * (or the node named in the line: TASK_OUTPUT_NODE). */
+void task_print_remote_to(FILE *err, const char *node, const char *text)
 {
-	flockfile(sh->err);
+	flockfile(err);
 	while (*text) {
 		size_t n = strcspn(text, "\n");
-		fprintf(sh->err, "[%s] %.*s\n", node ? node : "remote", (int)n, text);
+		const char *at = node ? node : "remote", *line = text;
+		size_t atn = strlen(at), ln = n;
+		const char *end;
+		if (text[0] == TASK_OUTPUT_NODE && (end = memchr(text + 1, TASK_OUTPUT_NODE, n - 1)) != NULL) {
+			at = text + 1;
+			atn = (size_t)(end - at);
+			line = end + 1;
+			ln = n - (size_t)(line - text);
+		}
+		if (text[0] != TASK_OUTPUT_TRACE)
+			fprintf(err, "[%.*s] %.*s\n", (int)atn, at, (int)ln, line);
 		text += n + (text[n] == '\n');
 	}
-	funlockfile(sh->err);
+	funlockfile(err);
+}
+
+void task_print_remote(task_host *sh, const char *node, const char *text)
+{
+	task_print_remote_to(sh->err, node, text);
+}
+
+/* A trace line's fields (TASK_OUTPUT_TRACE); false if it is not one. */
+typedef struct trace_line {
+	int fn, file, line, col, failed;
+	unsigned thread;
+	unsigned long long start, end;
+	const char *node; /* up to the line's end */
+	size_t nnode;
+} trace_line;
+
+static bool trace_parse(const char *text, size_t n, trace_line *t)
+{
+	char buf[160];
+	const char *end;
+	if (n < 3 || text[0] != TASK_OUTPUT_TRACE ||
+	    !(end = memchr(text + 1, TASK_OUTPUT_TRACE, n - 1)) || (size_t)(end - text) >= sizeof buf)
+		return false;
+	memcpy(buf, text + 1, (size_t)(end - text - 1));
+	buf[end - text - 1] = '\0';
+	if (sscanf(buf, "%d %d %d %d %u %llu %llu %d", &t->fn, &t->file, &t->line, &t->col,
+	           &t->thread, &t->start, &t->end, &t->failed) != 8)
+		return false;
+	t->node = end + 1;
+	t->nnode = n - (size_t)(end + 1 - text);
+	return true;
+}
+
+void task_output_trace(FILE *err, int fn, span where, uint32_t thread, uint64_t start_us,
+                       uint64_t end_us, bool failed, const char *node)
+{
+	fprintf(err, "%c%d %d %d %d %u %llu %llu %d%c%s\n", TASK_OUTPUT_TRACE, fn, where.file,
+	        where.line, where.col, thread, (unsigned long long)start_us,
+	        (unsigned long long)end_us, failed, TASK_OUTPUT_TRACE, node ? node : "");
+}
+
+void task_output_mark(FILE *err, const char *node, const char *text, uint64_t shift_us)
+{
+	flockfile(err);
+	while (*text) {
+		size_t n = strcspn(text, "\n");
+		trace_line t;
+		if (text[0] == TASK_OUTPUT_TRACE) {
+			if (trace_parse(text, n, &t)) /* a deeper spill's: from this call's start */
+				fprintf(err, "%c%d %d %d %d %u %llu %llu %d%c%.*s\n", TASK_OUTPUT_TRACE, t.fn,
+				        t.file, t.line, t.col, t.thread, t.start + shift_us, t.end + shift_us,
+				        t.failed, TASK_OUTPUT_TRACE, (int)t.nnode, t.node);
+		} else {
+			if (text[0] != TASK_OUTPUT_NODE && node && node[0])
+				fprintf(err, "%c%s%c", TASK_OUTPUT_NODE, node, TASK_OUTPUT_NODE);
+			fwrite(text, 1, n, err);
+			fputc('\n', err);
+		}
+		text += n + (text[n] == '\n');
+	}
+	funlockfile(err);
+}
+
+void task_output_note_trace(const char *text)
+{
+	while (text && *text) {
+		size_t n = strcspn(text, "\n");
+		trace_line t;
+		if (trace_parse(text, n, &t)) {
+			char node[96];
+			snprintf(node, sizeof node, "%.*s", (int)(t.nnode < 95 ? t.nnode : 95), t.node);
+			span w = {t.file, t.line, t.col, t.line, t.col};
+			obs_remote_nested(node, t.thread, t.fn, w, t.start, t.end, t.failed != 0);
+		}
+		text += n + (text[n] == '\n');
+	}
 }
 
 /* The bare message of a remote task's report ("place: error: MSG (in

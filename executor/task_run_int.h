@@ -88,8 +88,34 @@ int task_get(flow_vm *vm, value fut, value *out);
 
 /* ---- task_remote.c ------------------------------------------------------- */
 
-/* Prints what a remote call printed, each line after its node's name. */
+/* Prints what a remote call printed, each line after its node's name:
+ * `node`, or, for a line a nested call printed on another node (it
+ * spilled there), the node written in the line (TASK_OUTPUT_NODE). */
 void task_print_remote(task_host *sh, const char *node, const char *text);
+/* The same on stream err. */
+void task_print_remote_to(FILE *err, const char *node, const char *text);
+/* A line of a remote call's output that begins with this byte was
+ * printed on another node: `\x1f NODE \x1f text` (docs/wire.md, "Nested
+ * calls that spill"). A task's own lines never begin with it (each
+ * begins with "(task#call) "). */
+#define TASK_OUTPUT_NODE '\x1f'
+/* A line that begins with this byte is not printed: it says where and
+ * when a nested call that spilled ran, for --trace:
+ * `\x1e fn file line col thread start_us end_us failed \x1e NODE`
+ * (decimal numbers; fn the plan's task index, file/line/col its call
+ * site, start_us/end_us after the call whose output it is in started). */
+#define TASK_OUTPUT_TRACE '\x1e'
+/* Appends text (what a call run on node printed) to err, each line
+ * marked with node unless it is marked already (a deeper spill's); its
+ * trace lines are moved on by shift_us (they count from that call's
+ * start, which was shift_us after the start of the call err is for). */
+void task_output_mark(FILE *err, const char *node, const char *text, uint64_t shift_us);
+/* Appends the trace line of a nested call that ran on node. */
+void task_output_trace(FILE *err, int fn, span where, uint32_t thread, uint64_t start_us,
+                       uint64_t end_us, bool failed, const char *node);
+/* The trace lines of a remote call's output, for --trace
+ * (obs_remote_nested); after its obs_remote_ran. */
+void task_output_note_trace(const char *text);
 /* The bare message of a remote call's report; malloc'd. */
 char *task_remote_message(const char *text);
 /* The outcome future of a call run on another node that ended with rc

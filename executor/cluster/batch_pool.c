@@ -83,7 +83,7 @@ static void run_job(bt_pool *p, struct job *j, bt_recs *r)
 	if (p->busy)
 		atomic_fetch_add(p->busy, 1);
 	d.start_us = mono_now_us() - j->t_add;
-	int failed = cl_task_run(j->plan, j->c.fn, j->c.args, j->c.seed, j->c.ident, j->c.job, p->view,
+	int failed = cl_task_run(j->plan, j->c.fn, j->c.args, j->c.seed, j->c.ident, j->c.job, j->c.level, p->view,
 	                         &result, &error, &output);
 	d.end_us = mono_now_us() - j->t_add;
 	if (p->busy)

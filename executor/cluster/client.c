@@ -16,6 +16,7 @@
 #include "executor/interrupt.h"
 #include "executor/mono_clock.h"
 #include "executor/run_obs.h"
+#include "executor/task_run_int.h" /* task_print_remote_to, task_output_note_trace */
 #include "place.h"
 #include "objects.h"
 #include "plans.h"
@@ -400,11 +401,8 @@ static int lin_remake(const uint8_t id[32], const char *why, value *out, char **
 		value res = v_none();
 		char *e2 = NULL, *node = NULL, *output = NULL;
 		int r = run_call(cl, l->fn, l->seed, l->ident, l->args, &res, &e2, &node, &output);
-		if (output) {
-			fprintf(stderr, "[%s] %s", node ? node : "remote", output);
-			if (output[strlen(output) - 1] != '\n')
-				fputc('\n', stderr);
-		}
+		if (output)
+			task_print_remote_to(stderr, node, output);
 		free(output);
 		if (r == 0) {
 			*out = res; /* a reference: outcome noted it (lin_note) */
@@ -633,8 +631,10 @@ static int outcome(struct wire_done *d, const struct slot *s, value *res, char *
                    char **node, char **output, uint8_t lost[32])
 {
 	uint64_t t_send = s->t_send;
-	if (d->thread) /* where and when it ran, for --trace (run_obs.h) */
+	if (d->thread) { /* where and when it ran, for --trace (run_obs.h) */
 		obs_remote_ran(d->node, d->thread, t_send, obs_now_ns(), d->start_us, d->end_us);
+		task_output_note_trace(d->output); /* ... and its nested calls that spilled */
+	}
 	*node = d->node && d->node[0] ? strdup(d->node) : NULL;
 	*output = d->output && d->output[0] ? strdup(d->output) : NULL;
 	int status = 0;
@@ -1018,6 +1018,7 @@ static int64_t lease_call(cl_client *cl, int op, uint64_t node, uint32_t running
 	req.u.lease.running = running;
 	req.u.lease.done = done;
 	req.u.lease.failed = failed;
+	req.u.lease.job = cl->job;
 	verr e;
 	if (wire_client_call(cl->c, &req, &rep, OPEN_MS, &e) != WIRE_OK)
 		return -1;

@@ -103,7 +103,8 @@ struct hjob {
 	uint8_t hash[32];   /* its plan */
 	int64_t start_unix_ms;
 	uint64_t done, failed; /* outcomes sent back */
-	uint64_t wjob;      /* the job its calls carry (wire_call's), once one came */
+	uint64_t wire_job;  /* the client's number for it (its calls' job), 0 until known */
+	uint64_t spilled;   /* its nested calls that nodes spilled here */
 };
 
 struct head {
@@ -246,24 +247,6 @@ static void job_begin(struct head *h, uint32_t pipe, const char *peer, const uin
 	pthread_mutex_unlock(&h->jmu);
 }
 
-/* Calls came on pipe: when it is a client's (its job began there), the
- * job they carry is kept (the first) and true is returned; a node's
- * spilled calls come on a pipe with no job. */
-static bool job_seen(struct head *h, uint32_t pipe, uint64_t wjob)
-{
-	bool client = false;
-	pthread_mutex_lock(&h->jmu);
-	for (size_t i = 0; i < h->njobs; i++)
-		if (h->jobs[i].pipe == pipe) {
-			if (!h->jobs[i].wjob)
-				h->jobs[i].wjob = wjob;
-			client = true;
-			break;
-		}
-	pthread_mutex_unlock(&h->jmu);
-	return client;
-}
-
 /* Its connection closed: the job is over. Returns the job its calls
  * carried (0: none came, or not a client's connection). */
 static uint64_t job_end(struct head *h, uint32_t pipe)
@@ -272,7 +255,7 @@ static uint64_t job_end(struct head *h, uint32_t pipe)
 	pthread_mutex_lock(&h->jmu);
 	for (size_t i = 0; i < h->njobs; i++)
 		if (h->jobs[i].pipe == pipe) {
-			wjob = h->jobs[i].wjob;
+			wjob = h->jobs[i].wire_job;
 			wire_log("job %llu ended: %llu task calls done, %llu failed",
 			         (unsigned long long)h->jobs[i].id, (unsigned long long)h->jobs[i].done,
 			         (unsigned long long)h->jobs[i].failed);
@@ -459,6 +442,7 @@ static size_t list_jobs(struct head *h, struct wire_job **out, char (**names)[2]
 		v[i].start_unix_ms = (uint64_t)j->start_unix_ms;
 		v[i].done = j->done;
 		v[i].failed = j->failed;
+		v[i].spilled = j->spilled;
 		pipes[i] = j->pipe;
 		memcpy(hashes[i], j->hash, 32);
 	}
@@ -1416,6 +1400,34 @@ static void wait_outcomes(struct head *h, wire_server *s, uint32_t pipe, uint32_
 	bt_outbox_wait(h->out, pipe, p, wait_ms);
 }
 
+/* Calls came on pipe. From a job's client (its job began there): they
+ * tell the job's number (the first kept), and false is returned. From
+ * any other connection they are nested calls a node spilled: counted for
+ * their job, and true is returned. */
+static bool job_calls(struct head *h, uint32_t pipe, const struct wire_run_tasks *m)
+{
+	if (!m->calls.n)
+		return false;
+	pthread_mutex_lock(&h->jmu);
+	size_t i = 0;
+	while (i < h->njobs && h->jobs[i].pipe != pipe)
+		i++;
+	bool spilled = i == h->njobs;
+	if (!spilled) {
+		if (!h->jobs[i].wire_job)
+			h->jobs[i].wire_job = m->calls.v[0].job;
+	} else {
+		for (uint32_t k = 0; k < m->calls.n; k++)
+			for (size_t j = 0; j < h->njobs; j++)
+				if (h->jobs[j].wire_job && h->jobs[j].wire_job == m->calls.v[k].job) {
+					h->jobs[j].spilled++;
+					break;
+				}
+	}
+	pthread_mutex_unlock(&h->jmu);
+	return spilled;
+}
+
 /* RUN_TASKS: the calls are queued and placed; the request is answered
  * with outcomes as they come, while the loop goes on serving. */
 /* Locality: the node that holds the largest of args' objects (a result
@@ -1513,7 +1525,7 @@ static void handle_run_tasks(struct head *h, wire_server *s, uint32_t pipe, stru
 		return;
 	}
 	bt_outbox_open(h->out, pipe);
-	bool spilled = m->calls.n && !job_seen(h, pipe, m->calls.v[0].job);
+	bool spilled = job_calls(h, pipe, m);
 	bt_recs r;
 	bt_recs_init(&r);
 	pthread_mutex_lock(&h->fmu);
@@ -1557,16 +1569,16 @@ static void head_fast(void *arg, wire_server *s, uint32_t pipe, struct wire_msg 
  * through the head). */
 static void handle_lease(struct head *h, wire_server *s, uint32_t pipe, struct wire_lease *m)
 {
-	if (m->done || m->failed) {
-		pthread_mutex_lock(&h->jmu);
-		for (size_t i = 0; i < h->njobs; i++)
-			if (h->jobs[i].pipe == pipe) {
-				h->jobs[i].done += m->done;
-				h->jobs[i].failed += m->failed;
-				break;
-			}
-		pthread_mutex_unlock(&h->jmu);
-	}
+	pthread_mutex_lock(&h->jmu);
+	for (size_t i = 0; i < h->njobs; i++)
+		if (h->jobs[i].pipe == pipe) {
+			h->jobs[i].done += m->done;
+			h->jobs[i].failed += m->failed;
+			if (m->job)
+				h->jobs[i].wire_job = m->job; /* its spilled calls name it */
+			break;
+		}
+	pthread_mutex_unlock(&h->jmu);
 	char address[128] = "", name[500] = "";
 	const char *state = "gone";
 	uint64_t node = 0;

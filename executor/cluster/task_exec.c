@@ -31,6 +31,9 @@ typedef struct cl_host {
 	bool busy;          /* runs a call, top-level or nested (mu) */
 	bool top;           /* ... a call that came over the wire (mu) */
 	bool job_cancelled; /* CANCEL of its job stopped it (mu) */
+	uint64_t t0_us;     /* when the call that came over the wire started
+	                     * (mono µs; its nested calls' too): spilled
+	                     * calls' trace lines count from it */
 } cl_host;
 
 struct cl_plan {
@@ -439,6 +442,7 @@ typedef struct nest_rec {
 	bool remote;              /* spilled: its outcome is to come (nmu) */
 	bool settling;            /* ... and is being settled now (nmu) */
 	bool abandoned;           /* its stopped caller no longer waits (nmu) */
+	uint64_t t0_us, sent_us;  /* its wire call's start (cl_host's); when it spilled */
 } nest_rec;
 
 /* Nested calls queued on this process's node, not yet taken (the spill
@@ -502,6 +506,7 @@ static void nest_run(void *arg, int run)
 	h->out = r->out;
 	h->err = r->err;
 	h->spawn = &p->spawner;
+	((cl_host *)h)->t0_us = r->t0_us;
 	pthread_mutex_lock(&p->nmu);
 	r->runner = h;
 	pthread_mutex_unlock(&p->nmu);
@@ -598,10 +603,17 @@ static void nest_spilled(void *arg, struct wire_done *d)
 	int rc = -1;
 	value res = v_none();
 	char *err = NULL;
-	if (d && d->output && d->output[0]) { /* "(task) text" lines, as printed here */
-		flockfile(r->err);
-		fputs(d->output, r->err);
-		funlockfile(r->err);
+	if (d && d->thread && r->t0_us) {
+		/* where and when it ran, for the client's --trace: its time
+		 * there centred in the round trip, from its wire call's start */
+		uint64_t got = mono_now_us(), span = got - r->sent_us, busy = d->end_us;
+		uint64_t recv = r->sent_us + (span > busy ? (span - busy) / 2 : 0) - r->t0_us;
+		task_output_trace(r->err, proto_of(p, j->task), j->where, d->thread, recv + d->start_us,
+		                  recv + d->end_us, d->ok != WIRE_DONE_OK, d->node);
+		if (d->output && d->output[0]) /* "(task) text" lines, marked with where they ran */
+			task_output_mark(r->err, d->node, d->output, recv + d->start_us);
+	} else if (d && d->output && d->output[0]) {
+		task_output_mark(r->err, d->node, d->output, 0);
 	}
 	if (d) {
 		switch (d->ok) {
@@ -697,12 +709,13 @@ static bool nest_spill(cl_plan *p, nest_rec *r, bt_pool *pool)
 	for (int k = 0; k < j->nargs; k++)
 		list_append_take(args, val_hold(j->args[k]));
 	struct wire_call c = {.job = r->job, .fn = (uint32_t)fn, .ident = j->ident, .seed = r->seed,
-	                      .args = args};
+	                      .args = args, .level = (uint32_t)j->level};
 	memcpy(c.hash, p->hash, 32);
 	/* before it leaves: its outcome may come back at once */
 	pthread_mutex_lock(&p->nmu);
 	__atomic_store_n(&j->state, NJ_RUNNING, __ATOMIC_RELAXED);
 	r->remote = true;
+	r->sent_us = mono_now_us();
 	pthread_mutex_unlock(&p->nmu);
 	spilled_out++;
 	int rc = cl_spill_send(&c, SPILL_MAX_RECORD, nest_spilled, r);
@@ -733,6 +746,7 @@ static void nest_submit(task_host *h, nested_job *j)
 	pthread_mutex_lock(&p->mu);
 	r->job = ((cl_host *)h)->job;
 	pthread_mutex_unlock(&p->mu);
+	r->t0_us = ((cl_host *)h)->t0_us;
 	r->refs = 2;
 	j->exec = r;
 	pthread_mutex_lock(&p->nmu);
@@ -856,8 +870,8 @@ static void nest_spawner(cl_plan *p)
 }
 
 static int run_args(cl_plan *p, uint32_t fn, value args, uint64_t seed, uint64_t ident,
-                    uint64_t job, const flow_node_view *view, value *result, char **error,
-                    char **output)
+                    uint64_t job, uint32_t level, const flow_node_view *view, value *result,
+                    char **error, char **output)
 {
 	*result = v_none();
 	*error = NULL;
@@ -879,6 +893,9 @@ static int run_args(cl_plan *p, uint32_t fn, value args, uint64_t seed, uint64_t
 		val_freeze(j->args[k]); /* a job's arguments are frozen, as in the pool */
 	}
 	j->ident = ident;
+	/* a spilled call counts on from its caller's level: the nesting
+	 * limit holds across nodes (checked again here: a peer's number) */
+	j->level = level < TASK_MAX_NESTING ? (int)level : TASK_MAX_NESTING;
 	j->prog = p->prog;
 	j->fut = future_new_pending(-1);
 
@@ -892,6 +909,7 @@ static int run_args(cl_plan *p, uint32_t fn, value args, uint64_t seed, uint64_t
 	}
 	/* on a pool's thread its nested calls are jobs of the pool (below) */
 	h->spawn = bt_pool_current() ? &p->spawner : NULL;
+	((cl_host *)h)->t0_us = mono_now_us();
 	task_run_job(h, j);
 	bool captured = call_end(p, &hc);
 
@@ -923,7 +941,8 @@ static int run_args(cl_plan *p, uint32_t fn, value args, uint64_t seed, uint64_t
 
 /* Arguments held by another node (objects.h) are pulled first. */
 int cl_task_run(cl_plan *p, uint32_t fn, value args, uint64_t seed, uint64_t ident, uint64_t job,
-                const flow_node_view *view, value *result, char **error, char **output)
+                uint32_t level, const flow_node_view *view, value *result, char **error,
+                char **output)
 {
 	value a;
 	verr e;
@@ -944,7 +963,7 @@ int cl_task_run(cl_plan *p, uint32_t fn, value args, uint64_t seed, uint64_t ide
 		*result = str_new(hx, 64); /* the status says so, not the text */
 		return CL_TASK_ARG_LOST;
 	}
-	int rc = run_args(p, fn, a, seed, ident, job, view, result, error, output);
+	int rc = run_args(p, fn, a, seed, ident, job, level, view, result, error, output);
 	val_rele(a);
 	return rc;
 }

@@ -53,13 +53,15 @@ const char *cl_plan_source(const cl_plan *p);
  * (e.kind "timeout"; the outcome's ekind). */
 #define CL_TASK_TIMEOUT 3
 /* ... or CL_TASK_CANCELLED: cl_task_cancel_job stopped it (*error says
- * so; its outcome is WIRE_DONE_NOTRUN). job: the call's job (wire_call's).
+ * so; its outcome is WIRE_DONE_NOTRUN). job: the call's job (wire_call's);
+ * level: how deep it is nested (wire_call's: 0 but for a spilled call).
  * On a pool's thread (batch.h) the calls its body makes are nested jobs
  * of that pool, run by its free CPUs or by the body when it waits for
  * them; elsewhere they run inline. */
 #define CL_TASK_CANCELLED 4
 int cl_task_run(cl_plan *p, uint32_t fn, value args, uint64_t seed, uint64_t ident, uint64_t job,
-                const struct flow_node_view *view, value *result, char **error, char **output);
+                uint32_t level, const struct flow_node_view *view, value *result, char **error,
+                char **output);
 /* The job's client went away: stops the calls of job running here (the
  * hosts' cancel flag, as @timeout's watchdog sets it), nested ones too.
  * Returns how many calls that came over the wire it stopped. */

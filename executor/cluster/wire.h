@@ -22,7 +22,7 @@
 #include "lang/value.h"
 
 #define WIRE_MAGIC "FLOW"
-#define WIRE_VERSION 8
+#define WIRE_VERSION 9
 #define WIRE_HEADER 12
 /* Also nng's receive limit, so a peer that has not authenticated can make a
  * node allocate at most this much; plans and objects travel in chunks. */
@@ -81,16 +81,21 @@ typedef value wire_VAL;
 /* A job (one connected `flow run --address`) as STATUS_REPLY lists it:
  * the head's number for it, the client's address, the program (its
  * source file), when it began (Unix ms), its task calls waiting at the
- * head, placed on a node (running or queued there), done and failed. */
+ * head, placed on a node (running or queued there), done and failed;
+ * version 9 appended spilled: its nested calls that nodes sent to the
+ * head so far (docs/wire.md, "Nested calls that spill"). */
 #define WIRE_JOB_FIELDS(F) \
 	F(U64, id) F(STR, state) F(STR, client) F(STR, program) F(U64, start_unix_ms) \
-	F(U64, queued) F(U64, running) F(U64, done) F(U64, failed)
+	F(U64, queued) F(U64, running) F(U64, done) F(U64, failed) F(U64, spilled)
 
 /* A task call in RUN_TASKS: id names it in its TASKS_DONE record (the
  * sender's own number); function fn of plan `hash` on args (a list), as
- * call `ident` of random stream `seed`. */
+ * call `ident` of random stream `seed`. Version 9 appended level: how
+ * deep the call is nested (0: a DAG call; a nested call that spilled:
+ * its level at its caller), so the nesting limit counts on from there. */
 #define WIRE_CALL_FIELDS(F) \
-	F(U64, id) F(U64, job) F(B32, hash) F(U32, fn) F(U64, ident) F(U64, seed) F(VAL, args)
+	F(U64, id) F(U64, job) F(B32, hash) F(U32, fn) F(U64, ident) F(U64, seed) F(VAL, args) \
+	F(U32, level)
 /* A call's outcome in TASKS_DONE: ok is WIRE_DONE_OK (result holds the
  * value), WIRE_DONE_FAILED (the task failed: error as its node reported
  * it), WIRE_DONE_LOST (its node was lost while it held the call: error
@@ -189,8 +194,10 @@ typedef struct { struct wire_done *v; uint32_t n; } wire_DONES;
 	 * failed), for flow status. Answered by LEASED: the node, its listener's
 	 * address, its name for messages and its state; node 0 when none is
 	 * granted or the lease ends (state says why: "dead" or "gone" means
-	 * the calls in flight there are lost) */ \
-	M(LEASE, 21, lease, F(U8, op) F(U64, node) F(U32, running) F(U64, done) F(U64, failed)) \
+	 * the calls in flight there are lost). Version 9 appended job: the
+	 * client's job number (its calls' wire_call job) */ \
+	M(LEASE, 21, lease, F(U8, op) F(U64, node) F(U32, running) F(U64, done) F(U64, failed) \
+	  F(U64, job)) \
 	M(LEASED, 22, leased, F(U64, node) F(STR, address) F(STR, name) F(STR, state)) \
 	/* version 8. c->s: object id as one byte stream (obj_stream.h);
 	 * answered by OBJ_GRANT (the object's size, the port of the holder's

@@ -107,7 +107,7 @@ assert j["start_unix_ms"] > 0 and j["tasks_failed"] == 0, j
 assert j["tasks_queued"] + j["tasks_running"] + j["tasks_done"] >= 1, j
 PY
 run 1 timeout 10 "$flow" status --address "$head_addr" --token-file "$tmp/token" >"$tmp/st.txt" 2>&1
-grep -qE '^[0-9]+ +[0-9.]+:[0-9]+ +sleepy\.flow +[0-9-]+ [0-9:]+ +[0-9]+ +[0-9]+ +[0-9]+ +0$' "$tmp/st.txt" && ok ||
+grep -qE '^[0-9]+ +[0-9.]+:[0-9]+ +sleepy\.flow +[0-9-]+ [0-9:]+ +[0-9]+ +[0-9]+ +[0-9]+ +0 +[0-9]+$' "$tmp/st.txt" && ok ||
 	bad "flow status's text should list the job: $(cat "$tmp/st.txt")"
 wait $client
 rc=$?

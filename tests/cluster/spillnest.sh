@@ -11,7 +11,11 @@
 # waits for calls spilled to the workers (spillstop.flow runs 10 minutes)
 # stops them there too: both workers are idle again and say so; so does
 # one whose fan-out went straight to a leased worker (spilldirect.flow):
-# every node is idle again.
+# every node is idle again. A spilled call's prints name the node that
+# ran it, and --trace draws it on that node's lane (spillprint.flow), and
+# `flow status` counts the job's spilled calls (spillhold.flow); it keeps
+# its nesting level, so the nesting limit holds across nodes
+# (spilldeep.flow).
 # Usage: spillnest.sh FLOW. Exit 77 (skipped) without root or netns.
 set -u
 flow=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
@@ -19,7 +23,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/netns.sh"
 . "$here/harness.sh"
 cluster_harness 3
-cp "$here/spillfan.flow" "$here/spillres.flow" "$here/spillstop.flow" "$here/spilldirect.flow" "$tmp/"
+cp "$here/spillfan.flow" "$here/spillres.flow" "$here/spillstop.flow" "$here/spilldirect.flow" \
+	"$here/spillprint.flow" "$here/spilldeep.flow" "$here/spillhold.flow" "$tmp/"
 
 run 1 "$flow" start --head --block --cpus 1 --resources headonly=1 --token-file "$tmp/token" >"$tmp/head.out" 2>"$tmp/head.err" &
 wait_until 10 grep -q "Flow head started" "$tmp/head.out" || bad "the head did not start"
@@ -100,6 +105,59 @@ wait $client
 for i in 1 2 3; do
 	wait_until 15 used $i 0 && ok || bad "node $i still runs the interrupted job's calls: $(status_json 2>&1 | tr '{' '\n' | grep host$i)"
 done
+
+# ---- a spilled call's prints are prefixed with the node that ran it ----
+frun spillprint.flow >"$tmp/print.out" 2>"$tmp/print.err"
+rc=$?
+lines=$(grep -E '^\[node [0-9]+ \([^)]*\)\] \(work#[^)]*\) work [0-9] ran on node [0-9]+$' "$tmp/print.err")
+same=$(echo "$lines" | sed -E 's/^\[node ([0-9]+) .* ran on node ([0-9]+)$/\1 \2/' | awk '$1 == $2' | wc -l)
+ran=$(echo "$lines" | sed -E 's/.* ran on node //' | sort -u | wc -l)
+[ $rc = 0 ] && [ "$(echo "$lines" | grep -c .)" = 8 ] && [ "$same" = 8 ] && [ "$ran" -gt 1 ] && ok ||
+	bad "each print of spillprint.flow's calls should be prefixed with the node that ran it (8 lines, on more than one node): exit $rc, $same of them right: $(head -12 "$tmp/print.err")"
+
+# ---- --trace draws a spilled call on the lane of the node that ran it ----
+frun --trace "$tmp/trace.json" spillprint.flow >"$tmp/trace.out" 2>"$tmp/trace.err"
+rc=$?
+# the fan's event (a DAG call, on its node's lane), then every "work"
+# event: each a nested task on a node's lane (pid 1-3: node 1 runs tasks
+# too), at least one
+# of them on a node other than the fan's, inside the fan's time there
+lanes=$(/usr/bin/python3 - "$tmp/trace.json" <<'PY' 2>&1
+import json, sys
+ev = json.load(open(sys.argv[1]))["traceEvents"]
+fan = [e for e in ev if e.get("name", "").startswith("fan") and e.get("ph") == "X"]
+work = [e for e in ev if e.get("name") == "work" and e.get("ph") == "X"]
+ok = (len(fan) == 1 and 1 <= len(work) <= 8
+      and all(e["cat"] == "nested task" and e["pid"] in (1, 2, 3) and e["tid"] >= 1 for e in work)
+      and any(e["pid"] != fan[0]["pid"] for e in work)
+      and all(fan[0]["ts"] <= e["ts"] and e["ts"] + e["dur"] <= fan[0]["ts"] + fan[0]["dur"] + 1
+              for e in work))
+print("ok" if ok else "fan %s, work %s" % (fan, work))
+PY
+)
+[ $rc = 0 ] && [ "$lanes" = ok ] && ! grep -q $'\x1e' "$tmp/trace.err" && ok ||
+	bad "--trace should show spillprint.flow's spilled calls on their nodes' lanes: exit $rc: $(echo "$lanes" | head -c 1500)"
+
+# ---- flow status counts a job's spilled calls ----
+frun spillhold.flow >"$tmp/hold.out" 2>"$tmp/hold.err" &
+hold=$!
+spilled_seen() { status_json 2>/dev/null | /usr/bin/python3 -c '
+import json, sys
+jobs = json.load(sys.stdin)["jobs"]
+sys.exit(0 if any(j["program"].endswith("spillhold.flow") and j.get("tasks_spilled", 0) >= 1 for j in jobs) else 1)'; }
+wait_until 60 spilled_seen && ok ||
+	bad "flow status should count spillhold.flow's spilled calls: $(status_json 2>&1 | tail -c 600)"
+run 1 timeout 10 "$flow" status --address "$head_addr" --token-file "$tmp/token" >"$tmp/status.txt" 2>&1
+grep -Eq "FAILED +SPILLED$" "$tmp/status.txt" && ok || bad "flow status should show a job's SPILLED column: $(cat "$tmp/status.txt")"
+wait $hold
+[ "$(cat "$tmp/hold.out")" = "$(printf '3500357\ndone')" ] && ok ||
+	bad "spillhold.flow: $(cat "$tmp/hold.out" "$tmp/hold.err" | head -5)"
+
+# ---- a spilled call keeps its nesting level: the limit holds ----
+frun spilldeep.flow >"$tmp/deep.out" 2>"$tmp/deep.err"
+rc=$?
+[ $rc = 1 ] && grep -q "error: tasks nested more than 400 deep" "$tmp/deep.err" && ok ||
+	bad "spilldeep.flow should stop at the nesting limit as --serial does: exit $rc: $(cat "$tmp/deep.out"; head -3 "$tmp/deep.err")"
 
 stop_all
 echo "cluster spillnest: $pass passed, $fail failed"

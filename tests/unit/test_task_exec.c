@@ -67,7 +67,7 @@ static char *run(cl_plan *p, int fn, int64_t k)
 	list_append(args, v_int(k));
 	value result;
 	char *error = NULL, *output = NULL;
-	assert_int_equal(cl_task_run(p, (uint32_t)fn, args, 1, 7, 0, &view, &result, &error, &output), 0);
+	assert_int_equal(cl_task_run(p, (uint32_t)fn, args, 1, 7, 0, 0, &view, &result, &error, &output), 0);
 	assert_null(error);
 	assert_int_equal(result.t, V_INT);
 	assert_int_equal(result.as.i, k);
@@ -126,7 +126,7 @@ static void *spin_main(void *arg)
 	list_append(args, v_int(INT64_MAX)); /* never ends by itself */
 	value result;
 	char *output = NULL;
-	c->rc = cl_task_run(c->p, (uint32_t)c->fn, args, 1, 9, 42, &view, &result, &c->error, &output);
+	c->rc = cl_task_run(c->p, (uint32_t)c->fn, args, 1, 9, 42, 0, &view, &result, &c->error, &output);
 	val_rele(result);
 	val_rele(args);
 	free(output);

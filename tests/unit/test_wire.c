@@ -270,13 +270,13 @@ static void test_oversized_unknown_version(void **state)
 	assert_int_equal(wire_decode(f, b.len, &d, &e), WIRE_EKIND);
 	f[6] = WM_HELLO;
 
-	assert_int_equal(WIRE_VERSION, 8); /* docs/wire.md and the HMAC labels say so */
+	assert_int_equal(WIRE_VERSION, 9); /* docs/wire.md and the HMAC labels say so */
 	f[4] = WIRE_VERSION + 1; /* a newer peer */
 	assert_int_equal(wire_decode(f, b.len, &d, &e), WIRE_EVERSION);
-	assert_non_null(strstr(e.msg, "version 9"));
+	assert_non_null(strstr(e.msg, "version 10"));
 	f[4] = 1; /* an older one (one task per message) */
 	assert_int_equal(wire_decode(f, b.len, &d, &e), WIRE_EVERSION);
-	assert_non_null(strstr(e.msg, "version 1, this side speaks 8"));
+	assert_non_null(strstr(e.msg, "version 1, this side speaks 9"));
 	f[4] = 2; /* outcomes without their node's thread and times */
 	assert_int_equal(wire_decode(f, b.len, &d, &e), WIRE_EVERSION);
 	f[4] = 3; /* a lost argument told by its error's text, not its status */
@@ -288,6 +288,8 @@ static void test_oversized_unknown_version(void **state)
 	f[4] = 6; /* no direct calls (LEASE, LEASED) */
 	assert_int_equal(wire_decode(f, b.len, &d, &e), WIRE_EVERSION);
 	f[4] = 7; /* objects pulled in chunks only (no OBJ_STREAM), no start reports (STARTED) */
+	assert_int_equal(wire_decode(f, b.len, &d, &e), WIRE_EVERSION);
+	f[4] = 8; /* calls without their nesting level */
 	assert_int_equal(wire_decode(f, b.len, &d, &e), WIRE_EVERSION);
 	f[4] = WIRE_VERSION;
 
