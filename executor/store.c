@@ -349,6 +349,7 @@ static size_t tensor_head_len(store *s, value v)
 }
 
 static void rbuf_reserve(store *s, size_t n);
+static int preadv_need(int fd, struct iovec *iov, int n, uint64_t pos, size_t need);
 
 /* Reads blen bytes at off of the big file; *out points at them (in
  * s->rbuf or s->enc). 0, or -1 with errno (0 for a short file). */
@@ -382,18 +383,9 @@ static int big_read(store *s, uint64_t off, uint64_t blen, const char **out)
 	}
 	s->enc.len = 0;
 	sbuf_reserve(&s->enc, (size_t)blen);
-	size_t got = 0;
-	while (got < blen) {
-		ssize_t r = pread(s->big_fd, s->enc.data + got, (size_t)blen - got, (off_t)(off + got));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			if (r == 0)
-				errno = 0;
-			return -1;
-		}
-		got += (size_t)r;
-	}
+	struct iovec iov = {s->enc.data, (size_t)blen};
+	if (preadv_need(s->big_fd, &iov, 1, off, (size_t)blen) != 0)
+		return -1;
 	*out = s->enc.data;
 	return 0;
 }

@@ -1400,10 +1400,22 @@ static void wait_outcomes(struct head *h, wire_server *s, uint32_t pipe, uint32_
 	bt_outbox_wait(h->out, pipe, p, wait_ms);
 }
 
+/* Nested calls a node spilled (n of them at v): counted for their job
+ * (under h->jmu). */
+static void count_spilled(struct head *h, const struct wire_call *v, uint32_t n)
+{
+	for (uint32_t k = 0; k < n; k++)
+		for (size_t j = 0; j < h->njobs; j++)
+			if (h->jobs[j].wire_job && h->jobs[j].wire_job == v[k].job) {
+				h->jobs[j].spilled++;
+				break;
+			}
+}
+
 /* Calls came on pipe. From a job's client (its job began there): they
  * tell the job's number (the first kept), and false is returned. From
  * any other connection they are nested calls a node spilled: counted for
- * their job, and true is returned. */
+ * their job, and true is returned. (Node 1's come by self_submit.) */
 static bool job_calls(struct head *h, uint32_t pipe, const struct wire_run_tasks *m)
 {
 	if (!m->calls.n)
@@ -1417,12 +1429,7 @@ static bool job_calls(struct head *h, uint32_t pipe, const struct wire_run_tasks
 		if (!h->jobs[i].wire_job)
 			h->jobs[i].wire_job = m->calls.v[0].job;
 	} else {
-		for (uint32_t k = 0; k < m->calls.n; k++)
-			for (size_t j = 0; j < h->njobs; j++)
-				if (h->jobs[j].wire_job && h->jobs[j].wire_job == m->calls.v[k].job) {
-					h->jobs[j].spilled++;
-					break;
-				}
+		count_spilled(h, m->calls.v, m->calls.n);
 	}
 	pthread_mutex_unlock(&h->jmu);
 	return spilled;
@@ -1504,6 +1511,9 @@ static void queue_call(struct head *h, uint32_t pipe, bool spilled, struct wire_
 static int self_submit(void *arg, struct wire_call *c)
 {
 	struct head *h = arg;
+	pthread_mutex_lock(&h->jmu);
+	count_spilled(h, c, 1);
+	pthread_mutex_unlock(&h->jmu);
 	bt_recs r;
 	bt_recs_init(&r);
 	pthread_mutex_lock(&h->fmu);

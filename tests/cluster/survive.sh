@@ -795,11 +795,11 @@ case_actorqueue() {
 # host2) and wait in its mailbox; the node is killed then: call 0 fails
 # as actor_died, calls 1-3 had not started and run on the restarted
 # instance, each once. Twice: the callers in the driver's order, then
-# call 0's caller last. host2 has a CPU for each caller: a worker runs
-# one call per CPU at once and a sleeping caller keeps its CPU, so with
-# one CPU a caller of calls 1-3 that reached host2 before call 0's (the
-# client's threads send calls ready together in any order) held it for
-# its whole 15 s wait, and call 0 ran last)
+# call 0's caller last. host2 has a CPU for each caller: until workers
+# ran calls of fractional @cpus side by side (2026-12-06), one CPU ran
+# one caller at a time, and a caller of calls 1-3 that reached host2
+# before call 0's (the client's threads send calls ready together in any
+# order) held it for its whole 15 s wait, and call 0 ran last)
 local late0 p
 lineage_workers 4
 for late0 in false true; do
