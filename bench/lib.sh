@@ -115,7 +115,25 @@ bench_alive() {
 		grep -o '"alive": true' | wc -l)" = "$1" ]
 }
 
+# bench_start_head CPUS [OPTION...]: the head on host 1, waited for
 bench_start_head() {
-	run 1 "$flow" start --head --block --cpus "$1" --token-file "$tmp/token" >"$tmp/head.out" 2>&1 &
+	local cpus=$1
+	shift
+	run 1 "$flow" start --head --block --cpus "$cpus" "$@" --token-file "$tmp/token" >"$tmp/head.out" 2>&1 &
 	for _ in $(seq 50); do grep -q "Flow head started" "$tmp/head.out" && break; sleep 0.1; done
+}
+
+# bench_start_worker I CPUS ALIVE: a worker on host I joins; waits (5 s at
+# most) until ALIVE nodes are alive
+bench_start_worker() {
+	run "$1" "$flow" start --address "$head_addr" --block --cpus "$2" --token-file "$tmp/token" \
+		>"$tmp/w$1.out" 2>&1 &
+	for _ in $(seq 50); do bench_alive "$3" && break; sleep 0.1; done
+}
+
+# bench_stop_daemons: SIGTERM to every daemon, then SIGKILL to any left
+bench_stop_daemons() {
+	bench_kill_daemons TERM
+	sleep 1
+	bench_kill_daemons KILL
 }

@@ -32,46 +32,30 @@ for r in $(seq "$runs"); do
 	for b in "${builds[@]}"; do
 		flow=$b/cli/flow
 		bench_start_head 0
-		run 2 "$flow" start --address "$head_addr" --block --cpus 2 --token-file "$tmp/token" \
-			>"$tmp/w.out" 2>&1 &
-		for _ in $(seq 50); do bench_alive 2 && break; sleep 0.1; done
+		bench_start_worker 2 2 2
 		for p in nested_fan nested_tiny; do
 			ms=$(cd "$tmp" && bench_run_ms run 1 "$flow" run --stats --address "$head_addr" \
 				--token-file "$tmp/token" "$p.flow") || exit 1
 			echo "$ms" >>"$tmp/$p.$(basename "$(dirname "$b")")_$(basename "$b")"
 		done
-		bench_kill_daemons TERM
-		sleep 1
-		bench_kill_daemons KILL
+		bench_stop_daemons
 		# the spill: two 1-CPU workers, the fan-out's caller on one of them
 		bench_start_head 0
-		for i in 2 3; do
-			run $i "$flow" start --address "$head_addr" --block --cpus 1 --token-file "$tmp/token" \
-				>"$tmp/w$i.out" 2>&1 &
-			for _ in $(seq 50); do bench_alive "$i" && break; sleep 0.1; done
-		done
+		bench_start_worker 2 1 2
+		bench_start_worker 3 1 3
 		ms=$(cd "$tmp" && bench_run_ms run 1 "$flow" run --stats --address "$head_addr" \
 			--token-file "$tmp/token" nested_fan.flow) || exit 1
 		echo "$ms" >>"$tmp/nested_spill.$(basename "$(dirname "$b")")_$(basename "$b")"
-		bench_kill_daemons TERM
-		sleep 1
-		bench_kill_daemons KILL
+		bench_stop_daemons
 		# from the head's own node: a head with 1 CPU and two 1-CPU
 		# workers, the fan-out's caller on node 1 (a resource only it offers)
-		run 1 "$flow" start --head --block --cpus 1 --resources headonly=1 --token-file "$tmp/token" \
-			>"$tmp/head.out" 2>&1 &
-		for _ in $(seq 50); do grep -q "Flow head started" "$tmp/head.out" && break; sleep 0.1; done
-		for i in 2 3; do
-			run $i "$flow" start --address "$head_addr" --block --cpus 1 --token-file "$tmp/token" \
-				>"$tmp/w$i.out" 2>&1 &
-			for _ in $(seq 50); do bench_alive "$i" && break; sleep 0.1; done
-		done
+		bench_start_head 1 --resources headonly=1
+		bench_start_worker 2 1 2
+		bench_start_worker 3 1 3
 		ms=$(cd "$tmp" && bench_run_ms run 1 "$flow" run --stats --address "$head_addr" \
 			--token-file "$tmp/token" nested_fan_head.flow) || exit 1
 		echo "$ms" >>"$tmp/nested_spill_head.$(basename "$(dirname "$b")")_$(basename "$b")"
-		bench_kill_daemons TERM
-		sleep 1
-		bench_kill_daemons KILL
+		bench_stop_daemons
 	done
 done
 for p in nested_fan nested_tiny nested_spill nested_spill_head; do
