@@ -974,6 +974,31 @@ static void test_plan_map(void **state)
 	assert_int_equal(errno, ENOENT);
 }
 
+/* A source compiled, lowered and written as a plan (the round trips'
+ * first half): the caller frees p, g and plan, then l and d0. */
+struct lowered {
+	diag_ctx d0;
+	flow_loader l;
+	bc_program *p;
+	dag *g;
+	sbuf plan;
+};
+
+static void lower_and_write(struct lowered *w, const char *name, const char *src)
+{
+	diag_init(&w->d0);
+	loader_init(&w->l, &w->d0);
+	assert_int_equal(loader_load_source(&w->l, name, src, strlen(src), NULL, 0), 0);
+	w->p = compile_program(&w->l);
+	assert_non_null(w->p);
+	char *err = NULL;
+	lower_opts lo = {0};
+	w->g = lower_program(w->p, &lo, &err);
+	assert_non_null(w->g);
+	sbuf_init(&w->plan);
+	assert_int_equal(plan_write(&w->plan, w->p, NULL, 0, w->g, &err), 0);
+}
+
 /* A DAG of 40,000 nodes (past the 8,192 whose futures dag.c mallocs; the
  * rest come from huge-page slabs), lowered, written, read back: the same
  * nodes, inputs, edges and futures, and the plan written again from what
@@ -986,21 +1011,13 @@ static void test_big_dag_roundtrip(void **state)
 	static const char src[] = "task inc(x: int) -> int { return x + 1 }\n"
 	                          "let xs = [inc(i) for i in range(20000)]\n"
 	                          "let ys = [inc(x) for x in xs]\n";
-	diag_ctx d0;
-	flow_loader l;
-	diag_init(&d0);
-	loader_init(&l, &d0);
-	assert_int_equal(loader_load_source(&l, "big.flow", src, strlen(src), NULL, 0), 0);
-	bc_program *p0 = compile_program(&l);
-	assert_non_null(p0);
+	struct lowered w;
+	lower_and_write(&w, "big.flow", src);
+	bc_program *p0 = w.p;
+	dag *g0 = w.g;
+	sbuf plan = w.plan;
 	char *err = NULL;
-	lower_opts lo = {0};
-	dag *g0 = lower_program(p0, &lo, &err);
-	assert_non_null(g0);
 	assert_int_equal(g0->n, 40000);
-	sbuf plan;
-	sbuf_init(&plan);
-	assert_int_equal(plan_write(&plan, p0, NULL, 0, g0, &err), 0);
 
 	diag_ctx d;
 	diag_init(&d);
@@ -1073,8 +1090,8 @@ static void test_big_dag_roundtrip(void **state)
 	sbuf_fini(&plan);
 	dag_free(g0);
 	bc_program_free(p0);
-	loader_fini(&l);
-	diag_fini(&d0);
+	loader_fini(&w.l);
+	diag_fini(&w.d0);
 }
 
 /* A plan of a few thousand nodes: its DAG's arrays and its futures share
@@ -1087,23 +1104,15 @@ static void test_mid_dag_roundtrip(void **state)
 	static const char src[] = "task add(x: int, y: int) -> int { return x + y }\n"
 	                          "let xs = [add(i, i) for i in range(3000)]\n"
 	                          "let ys = [add(x, 1) for x in xs]\n";
-	diag_ctx d0;
-	flow_loader l;
-	diag_init(&d0);
-	loader_init(&l, &d0);
-	assert_int_equal(loader_load_source(&l, "mid.flow", src, strlen(src), NULL, 0), 0);
-	bc_program *p0 = compile_program(&l);
-	assert_non_null(p0);
+	struct lowered w;
+	lower_and_write(&w, "mid.flow", src);
+	bc_program *p0 = w.p;
+	dag *g0 = w.g;
+	sbuf plan = w.plan;
 	char *err = NULL;
-	lower_opts lo = {0};
-	dag *g0 = lower_program(p0, &lo, &err);
-	assert_non_null(g0);
 	assert_int_equal(g0->n, 6000);
 	assert_int_equal(g0->nins, 12000);
 	assert_null(g0->arena); /* lowering grows its arrays */
-	sbuf plan;
-	sbuf_init(&plan);
-	assert_int_equal(plan_write(&plan, p0, NULL, 0, g0, &err), 0);
 
 	diag_ctx d;
 	diag_init(&d);
@@ -1161,8 +1170,8 @@ static void test_mid_dag_roundtrip(void **state)
 	sbuf_fini(&plan);
 	dag_free(g0);
 	bc_program_free(p0);
-	loader_fini(&l);
-	diag_fini(&d0);
+	loader_fini(&w.l);
+	diag_fini(&w.d0);
 }
 
 /* The checksum: the known digest of "abc", and a big plan's (hashed with
