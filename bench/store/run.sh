@@ -12,34 +12,52 @@
 # "in store" is the time spent inside store_put and the final store_sync.
 # Both end with the data on the disk (store_sync: fdatasync), and the read
 # back starts with the store's files dropped from the page cache.
-# Usage: bench/store/run.sh [STORE_BENCH [SIZE_MIB [DIR]]]
+# Usage: [RUNS=N] bench/store/run.sh [STORE_BENCH [SIZE_MIB [DIR]]]
 #   STORE_BENCH: the driver (default build/tests/store_bench; built with -Dtests=true)
 #   SIZE_MIB: default 1024; DIR: where to spill (default $TMPDIR or /tmp)
+#   RUNS: rounds (default 1), each the store then dd; the disk's speed moves
+#         between rounds (a VM's disk, cached by its host), so each ratio is
+#         taken within its round, and with RUNS > 1 their medians are printed
 set -eu
 bench=${1:-build/tests/store_bench}
 mib=${2:-1024}
 dir=${3:-${TMPDIR:-/tmp}}
+runs=${RUNS:-1}
 tmp=$(mktemp -d "$dir/store-bench-XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
-line=$("$bench" "${mib}MiB" 64MiB 1MiB "$tmp")
-echo "$line"
-field() { echo "$line" | tr ' ' '\n' | sed -n "s/^$1=\([0-9.]*\).*/\1/p"; }
-sw=$(field write_MBps)
-si=$(field instore_MBps)
-sr=$(field read_MBps)
-
 # dd's last line: "N bytes (...) copied, T s, R MB/s"
 ddrate() { tail -n 1 | awk '{ for (i = 1; i <= NF; i++) if ($i == "s,") t = $(i-1); printf "%.0f", $1 / t / 1e6 }'; }
-dw=$(dd if=/dev/zero of="$tmp/f" bs=1M count="$mib" oflag=direct 2>&1 | ddrate)
-dr=$(dd if="$tmp/f" of=/dev/null bs=1M iflag=direct 2>&1 | ddrate)
-rm -f "$tmp/f"
-bw=$(dd if=/dev/zero of="$tmp/f" bs=1M count="$mib" conv=fdatasync 2>&1 | ddrate)
-dd if="$tmp/f" iflag=nocache count=0 2>/dev/null
-br=$(dd if="$tmp/f" of=/dev/null bs=1M 2>&1 | ddrate)
-echo "dd direct write_MBps=$dw read_MBps=$dr buffered write_MBps=$bw read_MBps=$br"
-awk -v sw="$sw" -v si="$si" -v sr="$sr" -v dw="$dw" -v dr="$dr" -v bw="$bw" -v br="$br" -v mib="$mib" 'BEGIN {
-	printf "spill %d MiB through 64 MiB, x dd direct (x dd buffered):\n", mib
-	printf "  write in store %.0f MB/s %.2f x (%.2f x); whole loop %.0f MB/s %.2f x (%.2f x)\n",
-		si, si / dw, si / bw, sw, sw / dw, sw / bw
-	printf "  read back %.0f MB/s %.2f x (%.2f x)\n", sr, sr / dr, sr / br }'
+ratios=$tmp/ratios
+: > "$ratios"
+r=0
+while [ "$r" -lt "$runs" ]; do
+	r=$((r + 1))
+	line=$("$bench" "${mib}MiB" 64MiB 1MiB "$tmp")
+	echo "$line"
+	field() { echo "$line" | tr ' ' '\n' | sed -n "s/^$1=\([0-9.]*\).*/\1/p"; }
+	sw=$(field write_MBps)
+	si=$(field instore_MBps)
+	sr=$(field read_MBps)
+	dw=$(dd if=/dev/zero of="$tmp/f" bs=1M count="$mib" oflag=direct 2>&1 | ddrate)
+	dr=$(dd if="$tmp/f" of=/dev/null bs=1M iflag=direct 2>&1 | ddrate)
+	rm -f "$tmp/f"
+	bw=$(dd if=/dev/zero of="$tmp/f" bs=1M count="$mib" conv=fdatasync 2>&1 | ddrate)
+	dd if="$tmp/f" iflag=nocache count=0 2>/dev/null
+	br=$(dd if="$tmp/f" of=/dev/null bs=1M 2>&1 | ddrate)
+	rm -f "$tmp/f"
+	echo "dd direct write_MBps=$dw read_MBps=$dr buffered write_MBps=$bw read_MBps=$br"
+	awk -v sw="$sw" -v si="$si" -v sr="$sr" -v dw="$dw" -v dr="$dr" -v bw="$bw" -v br="$br" -v mib="$mib" 'BEGIN {
+		printf "spill %d MiB through 64 MiB, x dd direct (x dd buffered):\n", mib
+		printf "  write in store %.0f MB/s %.2f x (%.2f x); whole loop %.0f MB/s %.2f x (%.2f x)\n",
+			si, si / dw, si / bw, sw, sw / dw, sw / bw
+		printf "  read back %.0f MB/s %.2f x (%.2f x)\n", sr, sr / dr, sr / br }'
+	echo "$si $dw $sw $sr $dr" | awk '{ printf "%.3f %.3f %.3f\n", $1 / $2, $3 / $2, $4 / $5 }' >> "$ratios"
+done
+if [ "$runs" -gt 1 ]; then
+	med() { cut -d' ' -f"$1" "$ratios" | sort -n | awk '{ v[NR] = $1 } END { printf "%.2f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+	each() { cut -d' ' -f"$1" "$ratios" | awk '{ printf "%s%.2f", (NR > 1 ? " " : ""), $1 }'; }
+	echo "medians of $runs rounds, x dd direct in the same round:"
+	echo "  write in store $(med 1) x ($(each 1)); whole loop $(med 2) x ($(each 2))"
+	echo "  read back $(med 3) x ($(each 3))"
+fi
