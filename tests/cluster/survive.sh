@@ -386,8 +386,24 @@ echo "$pct% loss: host2's worker $(grep -c 'joined the head again' "$tmp/w2.err"
 
 case_drain() {
 # ---- SIGTERM: the worker drains (its task finishes, it gets no new one), then leaves ----
-# (10 s tasks: the status is read a few seconds after the SIGTERM on a loaded machine)
-cp "$tmp/busy.flow" "$tmp/drain.flow"
+# Each task holds until the gate file exists: with fixed 10 s tasks, a
+# loaded machine (ASan, load 20) once started host4's task so late that
+# it had ended before the SIGTERM, and the idle worker left at once
+# (a minute at most: the gate is made once the drain is seen, or not)
+rm -f "$tmp/drain.gate"
+cat >"$tmp/drain.flow" <<EOF
+import io
+import time
+task hold(i: int, gate: str) -> int {
+    let n = 0
+    while not io.exists(gate) and n < 1200 {
+        time.sleep(0.05)
+        n = n + 1
+    }
+    return i
+}
+print(get([hold(i, "$tmp/drain.gate") for i in range(4)]))
+EOF
 id4=$(worker_id 4)
 frun drain.flow >"$tmp/drain.out" 2>"$tmp/drain.err" &
 client=$!
@@ -397,6 +413,7 @@ wait_until 20 is_busy "$id4" || bad "node $id4 never ran a task of drain.flow"
 w4=$(daemon_pid 4 worker)
 kill -TERM "$w4"
 wait_until 5 is_state "$id4" draining && ok || bad "node $id4 is not listed as draining after SIGTERM: $(node_field "$id4" state)"
+touch "$tmp/drain.gate"
 wait $client
 rc=$?
 [ $rc = 0 ] && [ "$(cat "$tmp/drain.out")" = "[0, 1, 2, 3]" ] && ok ||
