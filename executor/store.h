@@ -77,8 +77,11 @@ typedef struct store_stats {
 	uint64_t restored_bytes;   /* total encoded bytes read back from LMDB */
 	uint64_t restored_objects; /* total objects read back */
 	uint64_t restored_direct;  /* of those, tensors read straight into their buffer with O_DIRECT */
+	uint64_t restored_ahead;   /* of those, tensors read ahead (sequential restores: store_readahead.h) */
 	uint64_t disk_objects;     /* LMDB records now (as LMDB counts them: mdb_stat) */
 	uint64_t disk_bytes;       /* encoded bytes in those records */
+	uint64_t ahead_bytes;      /* bytes read ahead and not yet taken now: not in the store, nor in
+	                            * mem_bytes; at most min(8 MiB, memory_cap / 8) */
 } store_stats;
 
 /* Opens a store. NULL with *err on failure (the spill directory cannot be
