@@ -23,6 +23,22 @@
  * A value that cannot be encoded (a future, actor or function inside) is
  * never spilled: it stays in memory, counted, and is not an error.
  *
+ * Read-ahead (store_readahead.h): big tensor records are read back with
+ * O_DIRECT. When restores follow the order the records were written in
+ * (spill order is LRU order: a pipeline consuming many results in the
+ * order they were made), the next records are read ahead by a thread of
+ * the store's (started at the first read-ahead, joined by store_close),
+ * straight into tensors made for them; store_get of such an object takes
+ * its tensor (waiting for its read if in flight) after the same check of
+ * its head as a read of its own. Those tensors are not in the store, nor
+ * in mem_bytes, until taken: at most min(8 MiB, memory_cap / 8) bytes
+ * (store_stats.ahead_bytes), dropped when the window moves on, on a
+ * random restore, and when the object is freed. A failed read ahead is
+ * never a value: the object is read again by store_get, which reports
+ * the error. Where the filesystem refuses O_DIRECT (or under
+ * FLOW_TEST_STORE_NO_DIRECT=1) read-ahead is off: buffered reads have the
+ * kernel's own readahead. (bench/README.md, the spill store, sixth pass.)
+ *
  * Errors: functions returning int give 0 on success, or STORE_ERR /
  * STORE_SPILL_FAILED with a malloc'd message in *err (free it; err may be
  * NULL to ignore it). Messages name the spill directory. After any failing

@@ -2,7 +2,9 @@
  * trips, LRU spilling to LMDB and reading back, pins, free, the errors
  * (unusable spill directory, map full, corrupt record), the map grown under
  * a `ulimit -v`, unencodable values,
- * the size estimate, size_parse, and many threads at once. */
+ * the size estimate, size_parse, many threads at once, and the read-ahead
+ * of big tensor records (sequential, random, freed or corrupt records,
+ * close with reads in flight, its memory bound). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -1272,6 +1274,48 @@ static void test_readahead_close(void **state)
 	}
 }
 
+/* Two threads restoring the same objects in order at once (each get is
+ * served from read-ahead, from memory, or read again): every value right
+ * (and no race under the TSan build). */
+typedef struct ra_arg {
+	store *s;
+	uint64_t n;
+	int bad;
+} ra_arg;
+
+static void *ra_reader(void *p)
+{
+	ra_arg *a = p;
+	for (uint64_t id = 0; id < a->n; id++) {
+		value g;
+		if (store_get(a->s, id, &g, NULL) != STORE_OK) {
+			a->bad++;
+			continue;
+		}
+		if (!tens_ok(g, ra_n(id), id))
+			a->bad++;
+		val_rele(g);
+	}
+	return NULL;
+}
+
+static void test_readahead_threads(void **state)
+{
+	(void)state;
+	store *s = ra_store(100, false);
+	ra_arg a[2] = {{s, 100, 0}, {s, 100, 0}};
+	pthread_t th[2];
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, ra_reader, &a[i]), 0);
+	for (int i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	assert_int_equal(a[0].bad + a[1].bad, 0);
+	store_stats st;
+	store_get_stats(s, &st);
+	assert_true(st.ahead_bytes <= RA_CAP / 8);
+	store_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1302,6 +1346,7 @@ int main(void)
 		cmocka_unit_test(test_readahead_free_respill),
 		cmocka_unit_test(test_readahead_corrupt),
 		cmocka_unit_test(test_readahead_close),
+		cmocka_unit_test(test_readahead_threads),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
