@@ -18,11 +18,15 @@
  * memory, or read ahead already are skipped), twice in a row, or a
  * restore served from a slot, is sequential; then the window (records
  * kept read ahead of the last restore) grows 2 -> 4 -> 8 ... up to
- * RA_MAX_REC records and the bound in bytes the store gives. It is
- * refilled, in one go (one preadv for records contiguous in the file),
- * when half of it was consumed. Any other restore is random: the window
- * closes and every slot is dropped. Slots behind the last restore are
- * dropped (the window moved on); so is the slot of an object freed.
+ * RA_MAX_REC records, refilled when half of it was consumed; the bound
+ * in bytes the store gives stops it first for big records (8 MiB: seven
+ * 1 MiB tensors), and from then on every restore tops it up again. The
+ * reader reads all the queued records that follow each other in the file
+ * in one preadv: a request of several MiB when it fell behind, which the
+ * kernel splits into several in flight (as dd bs=8M). Any other restore
+ * is random: the window closes and every slot is dropped. Slots behind
+ * the last restore are dropped (the window moved on); so is the slot of
+ * an object freed.
  *
  * Failures are never values: a slot whose read failed, whose head in the
  * file does not match the stub's, or whose record changed is not taken
