@@ -2,12 +2,13 @@
  * paired tightly in one process (bench/README.md, the spill store's sixth
  * pass). Spills TOTAL of OBJ-byte tensors through two stores capped at
  * CAP, one opened with FLOW_TEST_STORE_NO_READAHEAD=1 (the read path of
- * before read-ahead), and writes a plain file of TOTAL bytes beside them;
- * then, ROUNDS times, reads each store back in order (its files dropped
- * from the page cache first, every value checked) and reads the plain
- * file with O_DIRECT in 1 MiB and in 8 MiB requests (dd iflag=direct
- * bs=1M, bs=8M), in an order rotated every round. Prints one line a round:
- *   round N off_MBps=A on_MBps=B dd1M_MBps=C dd8M_MBps=D off_cpu=S on_cpu=S ahead=K
+ * before read-ahead); then, ROUNDS times, for each store in turn (which
+ * goes first alternates): reads it back in order (its files dropped from
+ * the page cache first, every value checked), then reads its own big.dat
+ * with O_DIRECT in 1 MiB and in 8 MiB requests (dd iflag=direct bs=1M,
+ * bs=8M: the same bytes, in the same state of the disk's and the host's
+ * caches). Prints one line a round:
+ *   round N off_MBps=A off_dd1M=B off_dd8M=C on_MBps=D on_dd1M=E on_dd8M=F off_cpu=S on_cpu=S ahead=K
  * (ahead: objects of that round the store with read-ahead took from it)
  * Usage: store_readahead_ab TOTAL CAP OBJ ROUNDS [DIR]   (sizes as size_parse) */
 #include <fcntl.h>
@@ -74,7 +75,7 @@ static double read_back(store *s, uint64_t n, int64_t len, double *c)
 	return now() - t0;
 }
 
-/* dd iflag=direct bs=BS of the whole file; seconds. */
+/* dd iflag=direct bs=BS of the whole file; MB/s. */
 static double dd_direct(const char *path, size_t bs, char *buf)
 {
 	drop_cache(path);
@@ -86,8 +87,9 @@ static double dd_direct(const char *path, size_t bs, char *buf)
 	ssize_t r;
 	while ((r = pread(fd, buf, bs, pos)) > 0)
 		pos += r;
+	double t = now() - t0;
 	close(fd);
-	return now() - t0;
+	return (double)pos / 1e6 / t;
 }
 
 int main(int argc, char **argv)
@@ -125,38 +127,29 @@ int main(int argc, char **argv)
 		if (store_sync(st[k], &err) != STORE_OK)
 			die("store_sync", err);
 	}
-	char path[4096];
-	snprintf(path, sizeof path, "%s/readahead-ab-%ld", dir, (long)getpid());
 	char *buf;
 	if (posix_memalign((void **)&buf, 4096, 8 << 20) != 0)
 		return 1;
-	memset(buf, 0, 8 << 20);
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	for (uint64_t done = 0; fd >= 0 && done < n * obj; done += 1 << 20)
-		if (write(fd, buf, 1 << 20) != 1 << 20)
-			die(path, "write failed");
-	if (fd < 0 || fdatasync(fd) != 0)
-		die(path, "cannot write");
-	close(fd);
 	double mb = (double)(n * obj) / 1e6;
 	for (int r = 1; r <= rounds; r++) {
-		double t[4], c[2] = {0, 0};
+		double t[2][3], c[2] = {0, 0}; /* MB/s: the store's, dd bs=1M's, bs=8M's */
 		store_stats s0, s1;
 		store_get_stats(st[1], &s0);
-		for (int j = 0; j < 4; j++) {
-			int k = (j + r) % 4; /* rotated: each goes first, second... in turn */
-			if (k < 2)
-				t[k] = read_back(st[k], n, shape[0], &c[k]);
-			else
-				t[k] = dd_direct(path, k == 2 ? 1 << 20 : 8 << 20, buf);
+		for (int j = 0; j < 2; j++) {
+			int k = (j + r) % 2; /* which goes first alternates */
+			char path[4096];
+			snprintf(path, sizeof path, "%s/big.dat", store_dir(st[k]));
+			t[k][0] = mb / read_back(st[k], n, shape[0], &c[k]);
+			t[k][1] = dd_direct(path, 1 << 20, buf);
+			t[k][2] = dd_direct(path, 8 << 20, buf);
 		}
 		store_get_stats(st[1], &s1);
-		printf("round %d off_MBps=%.0f on_MBps=%.0f dd1M_MBps=%.0f dd8M_MBps=%.0f off_cpu=%.2f on_cpu=%.2f ahead=%llu\n",
-		       r, mb / t[0], mb / t[1], mb / t[2], mb / t[3], c[0], c[1],
+		printf("round %d off_MBps=%.0f off_dd1M=%.0f off_dd8M=%.0f on_MBps=%.0f on_dd1M=%.0f on_dd8M=%.0f "
+		       "off_cpu=%.2f on_cpu=%.2f ahead=%llu\n",
+		       r, t[0][0], t[0][1], t[0][2], t[1][0], t[1][1], t[1][2], c[0], c[1],
 		       (unsigned long long)(s1.restored_ahead - s0.restored_ahead));
 		fflush(stdout);
 	}
-	unlink(path);
 	free(buf);
 	store_close(st[0]);
 	store_close(st[1]);
