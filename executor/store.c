@@ -560,7 +560,7 @@ static bool ra_live(void *ctx, uint64_t id, uint64_t off, ra_rec *r)
 	r->blen = get_le64(p + 9);
 	r->hlen = d.mv_size - BIG_STUB_LEN;
 	memcpy(r->head, p + BIG_STUB_LEN, r->hlen);
-	return r->off == off && r->blen <= c->s->big_end - r->off && r->off <= c->s->big_end;
+	return r->off == off && r->off <= c->s->big_end && r->blen <= c->s->big_end - r->off;
 }
 
 /* A tensor's big record: taken from read-ahead if it was read ahead
