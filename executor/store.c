@@ -31,6 +31,7 @@
 
 #include "executor/interrupt.h"
 #include "executor/mem_stats.h"
+#include "executor/store_readahead.h"
 #include "lang/encode.h"
 #include "lang/flow_err.h"
 
@@ -69,6 +70,7 @@ struct store {
 	unsigned char *rbuf; /* aligned buffer of big reads (O_DIRECT), rcap bytes */
 	size_t rcap;
 	uint64_t big_end; /* where the next big record is written */
+	store_ra *ra; /* read-ahead of big tensor records (store_readahead.h) */
 	store_stats st;
 };
 
@@ -513,6 +515,80 @@ fail:;
 	return STORE_ERR;
 }
 
+/* ---- read-ahead (store_readahead.h) --------------------------------------------
+ * Restores that follow the order big tensor records were written in read
+ * the next records ahead, from a reader thread, into tensors made for
+ * them, held in slots outside the store: at most RA_BYTES and cap/8
+ * bytes, only with O_DIRECT (else off: the page cache's own readahead
+ * serves buffered reads). */
+#define RA_BYTES ((uint64_t)8 << 20)
+_Static_assert(RA_HEAD_MAX == BIG_HEAD_MAX, "a slot holds a stub's head");
+
+/* A big record was written (stub: its stub): a tensor's is indexed. */
+static void note_written(store *s, uint64_t id, const unsigned char *stub, size_t stub_len)
+{
+	if (stub_len > BIG_STUB_LEN)
+		ra_note(s->ra, get_le64(stub + 1), id);
+}
+
+typedef struct live_ctx {
+	store *s;
+	MDB_txn *txn; /* opened at the first stub looked up */
+} live_ctx;
+
+/* ra_live_fn: id still spilled, its stub a tensor's record at off. */
+static bool ra_live(void *ctx, uint64_t id, uint64_t off, ra_rec *r)
+{
+	live_ctx *c = ctx;
+	sent *e = find(c->s, id);
+	if (!e || e->in_mem || !e->on_disk || e->disk_len < BIG_RECORD)
+		return false;
+	if (!r)
+		return true;
+	if (!c->txn && mdb_txn_begin(c->s->env, NULL, MDB_RDONLY, &c->txn) != 0) {
+		c->txn = NULL;
+		return false;
+	}
+	unsigned char kb[8];
+	MDB_val k, d;
+	key_of(id, kb, &k);
+	if (mdb_get(c->txn, c->s->dbi, &k, &d) != 0 || d.mv_size <= BIG_STUB_LEN ||
+	    d.mv_size > BIG_STUB_LEN + RA_HEAD_MAX || ((const unsigned char *)d.mv_data)[0] != BIG_TAG)
+		return false;
+	const unsigned char *p = d.mv_data;
+	r->off = get_le64(p + 1);
+	r->blen = get_le64(p + 9);
+	r->hlen = d.mv_size - BIG_STUB_LEN;
+	memcpy(r->head, p + BIG_STUB_LEN, r->hlen);
+	return r->off == off && r->off <= c->s->big_end && r->blen <= c->s->big_end - r->off;
+}
+
+/* A tensor's big record: taken from read-ahead if it was read ahead
+ * (checked as big_read_tensor checks), else big_read_tensor; then the
+ * read-ahead window follows. */
+static int read_tensor(store *s, uint64_t id, uint64_t off, uint64_t blen, const unsigned char *head, size_t hlen,
+                       value *out, char **err)
+{
+	ra_rec r = {.off = off, .blen = blen, .hlen = hlen};
+	memcpy(r.head, head, hlen);
+	bool hit = ra_take(s->ra, id, &r, out);
+	int rc = STORE_OK;
+	if (hit) {
+		s->st.restored_direct++;
+		s->st.restored_ahead++;
+	} else {
+		rc = big_read_tensor(s, id, off, blen, head, hlen, out, err);
+	}
+	char path[4096];
+	snprintf(path, sizeof path, "%s/" BIG_FILE, s->dir);
+	uint64_t bound = s->big_dfd >= 0 ? (s->cap / 8 < RA_BYTES ? s->cap / 8 : RA_BYTES) : 0;
+	live_ctx c = {s, NULL};
+	ra_advance(s->ra, off, hit, bound, path, ra_live, &c);
+	if (c.txn)
+		mdb_txn_abort(c.txn);
+	return rc;
+}
+
 /* The scratch buffers (s->enc, s->rbuf) are kept between calls to save
  * an allocation per record, but not past SCRATCH_KEEP bytes: one huge
  * record must not leave that much anonymous memory with the store,
@@ -648,6 +724,7 @@ static int spill_once(store *s, char **err, int *lmdb_rc)
 					break;
 				}
 				d = (MDB_val){.mv_size = stub_len, .mv_data = stub};
+				note_written(s, e->id, stub, stub_len);
 			}
 			key_of(e->id, kb, &k);
 			if ((rc = mdb_put(txn, s->dbi, &k, &d, 0)) != 0) {
@@ -672,6 +749,7 @@ static int spill_once(store *s, char **err, int *lmdb_rc)
 	}
 	if (rc) {
 		s->big_end = big_start; /* the aborted transaction's big bytes are reused */
+		ra_cut(s->ra, big_start);
 		lmdb_err(s, err, rc, "spilling", fail_id);
 		ret = STORE_SPILL_FAILED;
 	}
@@ -863,6 +941,7 @@ store *store_open(const store_opts *o, char **err)
 	if (!s->buckets)
 		abort();
 	sbuf_init(&s->enc);
+	s->ra = ra_new();
 	s->big_fd = -1;
 	s->big_dfd = -1;
 	/* a directory we cannot write fails now, not at the first spill */
@@ -942,6 +1021,7 @@ void store_close(store *s)
 {
 	if (!s)
 		return;
+	ra_close(s->ra); /* first: reads in flight are waited for */
 	for (size_t i = 0; i < s->nbuckets; i++) {
 		for (sent *e = s->buckets[i], *nx; e; e = nx) {
 			nx = e->hnext;
@@ -1058,7 +1138,7 @@ static int restore_locked(store *s, sent *e, char **err)
 			return STORE_ERR;
 		}
 		if (hlen > 0) {
-			if (big_read_tensor(s, e->id, off, blen, stub + BIG_STUB_LEN, hlen, &v, err) != STORE_OK) {
+			if (read_tensor(s, e->id, off, blen, stub + BIG_STUB_LEN, hlen, &v, err) != STORE_OK) {
 				trim_scratch(s);
 				return STORE_ERR;
 			}
@@ -1175,6 +1255,7 @@ int store_free(store *s, uint64_t id, char **err)
 		return STORE_ERR;
 	}
 	table_del(s, e);
+	ra_forget(s->ra, id);
 	if (e->pins > 0)
 		s->st.pinned_objects--;
 	if (e->in_mem)
@@ -1228,6 +1309,7 @@ void store_get_stats(store *s, store_stats *st)
 	MDB_stat ms;
 	if (s->env && mdb_env_stat(s->env, &ms) == 0)
 		st->disk_objects = ms.ms_entries;
+	st->ahead_bytes = ra_bytes(s->ra);
 	pthread_mutex_unlock(&s->mu);
 }
 

@@ -2,7 +2,9 @@
  * trips, LRU spilling to LMDB and reading back, pins, free, the errors
  * (unusable spill directory, map full, corrupt record), the map grown under
  * a `ulimit -v`, unencodable values,
- * the size estimate, size_parse, and many threads at once. */
+ * the size estimate, size_parse, many threads at once, and the read-ahead
+ * of big tensor records (sequential, random, freed or corrupt records,
+ * close with reads in flight, its memory bound). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -1048,6 +1050,321 @@ static void test_corrupt_big_tensor_no_direct(void **state)
 	corrupt_big_tensor(false);
 }
 
+/* ---- read-ahead of big tensor records (executor/store_readahead.h) ---- */
+
+/* The tensors of the read-ahead tests: 256 KiB of elements (whole blocks:
+ * records follow each other in big.dat and are read in one request), and
+ * every fourth one 40001 doubles (a last partial block, whose head block
+ * the next record shares: read apart). */
+static size_t ra_n(uint64_t id)
+{
+	return id % 4 == 3 ? 40001 : 32768;
+}
+
+#define RA_CAP (16 * MiB) /* read-ahead holds at most cap/8: 2 MiB */
+
+/* A store of cap RA_CAP with n big tensors 0..n-1 put in order (spilled
+ * in that order: big.dat holds them by id), synced. */
+static store *ra_store(uint64_t n, bool uniform)
+{
+	store *s = open_store(RA_CAP, 0);
+	for (uint64_t id = 0; id < n; id++) {
+		value t = tens(uniform ? 32768 : ra_n(id), id);
+		put_ok(s, id, t);
+		val_rele(t);
+	}
+	assert_int_equal(store_sync(s, NULL), STORE_OK);
+	return s;
+}
+
+/* Restores in the order written are served from read-ahead (all but the
+ * first two, which make the pattern), and are right; the bytes read
+ * ahead stay within cap/8 after every call. Without O_DIRECT
+ * (FLOW_TEST_STORE_NO_DIRECT) read-ahead is off, and restores still right. */
+static void readahead_sequential(bool direct)
+{
+	enum { N = 100 }; /* 25 MiB through 16 */
+	if (!direct)
+		setenv("FLOW_TEST_STORE_NO_DIRECT", "1", 1);
+	store *s = ra_store(N, false);
+	if (!direct)
+		unsetenv("FLOW_TEST_STORE_NO_DIRECT");
+	store_stats st;
+	uint64_t most = 0;
+	for (uint64_t id = 0; id < N; id++) {
+		value g = get_ok(s, id);
+		assert_true(tens_ok(g, ra_n(id), id));
+		val_rele(g);
+		store_get_stats(s, &st);
+		assert_true(st.ahead_bytes <= RA_CAP / 8);
+		if (st.ahead_bytes > most)
+			most = st.ahead_bytes;
+		assert_true(st.mem_bytes <= RA_CAP);
+	}
+	store_get_stats(s, &st);
+	print_message("    restored %llu, of which read ahead %llu; at most %llu bytes ahead\n",
+	              (unsigned long long)st.restored_objects, (unsigned long long)st.restored_ahead,
+	              (unsigned long long)most);
+	assert_true(st.restored_objects >= N - RA_CAP / (256 * KiB));
+	if (direct && direct_ok(store_dir(s))) {
+		assert_true(st.restored_ahead >= st.restored_objects - 2);
+		assert_true(most > 0);
+	} else {
+		assert_int_equal(st.restored_ahead, 0);
+		assert_int_equal(most, 0);
+	}
+	assert_true(st.restored_direct >= st.restored_ahead);
+	store_close(s);
+}
+
+static void test_readahead_sequential(void **state)
+{
+	(void)state;
+	readahead_sequential(true);
+}
+
+static void test_readahead_no_direct(void **state)
+{
+	(void)state;
+	readahead_sequential(false);
+}
+
+/* Restores in a random order are right and read ahead little: a pair in
+ * file order now and then starts a window, which the next jump closes. */
+static void test_readahead_random(void **state)
+{
+	(void)state;
+	enum { N = 100 };
+	store *s = ra_store(N, false);
+	uint64_t order[N];
+	for (uint64_t i = 0; i < N; i++)
+		order[i] = i;
+	uint64_t x = 12345;
+	for (uint64_t i = N - 1; i > 0; i--) { /* Fisher-Yates, a fixed LCG */
+		x = x * 6364136223846793005ull + 1442695040888963407ull;
+		uint64_t j = (x >> 33) % (i + 1), t = order[i];
+		order[i] = order[j];
+		order[j] = t;
+	}
+	for (uint64_t i = 0; i < N; i++) {
+		value g = get_ok(s, order[i]);
+		assert_true(tens_ok(g, ra_n(order[i]), order[i]));
+		val_rele(g);
+	}
+	store_stats st;
+	store_get_stats(s, &st);
+	print_message("    restored %llu in a random order, of which read ahead %llu\n",
+	              (unsigned long long)st.restored_objects, (unsigned long long)st.restored_ahead);
+	assert_true(st.restored_ahead <= st.restored_objects / 10);
+	store_close(s);
+}
+
+/* An object freed while its read-ahead is queued or in flight is gone
+ * (not found), one freed and put again under the same id (spilled again,
+ * to a new record) reads back its new value, and the others are right. */
+static void test_readahead_free_respill(void **state)
+{
+	(void)state;
+	enum { N = 100 };
+	store *s = ra_store(N, false);
+	for (uint64_t id = 0; id < 3; id++) { /* read ahead from here: 3, 4, ... */
+		value g = get_ok(s, id);
+		val_rele(g);
+	}
+	assert_int_equal(store_free(s, 4, NULL), STORE_OK);
+	assert_int_equal(store_free(s, 5, NULL), STORE_OK);
+	value t = tens(ra_n(5), 1005);
+	put_ok(s, 5, t);
+	val_rele(t);
+	for (uint64_t id = 1000; id < 1000 + 70; id++) { /* 17.5 MiB: 5 is spilled again */
+		t = tens(32768, id);
+		put_ok(s, id, t);
+		val_rele(t);
+	}
+	store_stats st;
+	store_get_stats(s, &st);
+	uint64_t before = st.restored_ahead;
+	char *err = NULL;
+	value g;
+	for (uint64_t id = 3; id < N; id++) {
+		if (id == 4) {
+			assert_int_equal(store_get(s, 4, &g, &err), STORE_ERR);
+			assert_non_null(strstr(err, "no object 4"));
+			free(err);
+			err = NULL;
+			continue;
+		}
+		g = get_ok(s, id);
+		assert_true(tens_ok(g, ra_n(id), id == 5 ? 1005 : id));
+		val_rele(g);
+	}
+	store_get_stats(s, &st);
+	if (direct_ok(store_dir(s)))
+		assert_true(st.restored_ahead > before);
+	store_close(s);
+}
+
+/* A damaged record (its head in big.dat: the size changed) reached
+ * through read-ahead is still an error naming the object; the ones
+ * before and after it read back right, read ahead, and it stays in the
+ * store. */
+static void test_readahead_corrupt(void **state)
+{
+	(void)state;
+	enum { N = 100, BAD = 10 };
+	store *s = ra_store(N, true);
+	/* uniform 256 KiB records: record i's elements start at 4096 + i *
+	 * (256 KiB + 4096); its head (6 bytes) ends there */
+	char path[512];
+	snprintf(path, sizeof path, "%s/big.dat", store_dir(s));
+	int fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	off_t at = (off_t)(4096 + BAD * (256 * KiB + 4096));
+	unsigned char head[6];
+	assert_int_equal(pread(fd, head, 6, at - 6), 6);
+	assert_int_equal(head[0], ENC_VERSION);
+	assert_int_equal(head[1], ENC_TENSOR);
+	assert_int_equal(pwrite(fd, "\x03", 1, at - 1), 1); /* 32768 -> 49152 elements */
+	close(fd);
+	char *err = NULL;
+	value g;
+	for (uint64_t id = 0; id < N; id++) {
+		if (id == BAD) {
+			store_stats st;
+			store_get_stats(s, &st);
+			if (direct_ok(store_dir(s)))
+				assert_true(st.ahead_bytes > 0); /* BAD is in the window */
+			assert_int_equal(store_get(s, id, &g, &err), STORE_ERR);
+			print_message("    (expected) %s\n", err);
+			assert_non_null(strstr(err, "object 10: corrupt record"));
+			assert_non_null(strstr(err, store_dir(s)));
+			free(err);
+			err = NULL;
+			continue;
+		}
+		g = get_ok(s, id);
+		assert_true(tens_ok(g, 32768, id));
+		val_rele(g);
+	}
+	store_stats st;
+	store_get_stats(s, &st);
+	assert_int_equal(st.objects, N);
+	assert_true(store_has(s, BAD));
+	if (direct_ok(store_dir(s)))
+		assert_true(st.restored_ahead >= N - RA_CAP / (256 * KiB) - 4);
+	assert_int_equal(store_free(s, BAD, NULL), STORE_OK);
+	store_close(s);
+}
+
+/* store_close right after read-ahead started (reads queued or in
+ * flight): nothing leaks or races (ASan, TSan builds), and an object
+ * freed first is dropped from read-ahead. */
+static void test_readahead_close(void **state)
+{
+	(void)state;
+	for (int round = 0; round < 3; round++) {
+		store *s = ra_store(90, round == 2);
+		for (uint64_t id = 0; id < 3 + (uint64_t)round; id++) {
+			value g = get_ok(s, id);
+			val_rele(g);
+		}
+		if (round == 1)
+			assert_int_equal(store_free(s, 5, NULL), STORE_OK);
+		store_close(s);
+	}
+}
+
+/* Two threads restoring the same objects in order at once (each get is
+ * served from read-ahead, from memory, or read again): every value right
+ * (and no race under the TSan build). */
+typedef struct ra_arg {
+	store *s;
+	uint64_t n;
+	int bad;
+} ra_arg;
+
+static void *ra_reader(void *p)
+{
+	ra_arg *a = p;
+	for (uint64_t id = 0; id < a->n; id++) {
+		value g;
+		if (store_get(a->s, id, &g, NULL) != STORE_OK) {
+			a->bad++;
+			continue;
+		}
+		if (!tens_ok(g, ra_n(id), id))
+			a->bad++;
+		val_rele(g);
+	}
+	return NULL;
+}
+
+static void test_readahead_threads(void **state)
+{
+	(void)state;
+	store *s = ra_store(100, false);
+	ra_arg a[2] = {{s, 100, 0}, {s, 100, 0}};
+	pthread_t th[2];
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, ra_reader, &a[i]), 0);
+	for (int i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	assert_int_equal(a[0].bad + a[1].bad, 0);
+	store_stats st;
+	store_get_stats(s, &st);
+	assert_true(st.ahead_bytes <= RA_CAP / 8);
+	store_close(s);
+}
+
+/* big.dat cut short inside a record read ahead: the read-ahead request
+ * covering it fails, and no value is made of it. The objects before it
+ * (in the same failed request, read again) are right, it and the ones
+ * after it in the file are "big.dat is short" errors naming each, and
+ * none is dropped. (Every object is written once first, so that reading
+ * back writes nothing: a write past the cut would fill it with a hole.) */
+static void test_readahead_short_file(void **state)
+{
+	(void)state;
+	enum { N = 100, CUT = 20 };
+	store *s = ra_store(N, true);
+	for (uint64_t id = 0; id < N; id++) {
+		value g = get_ok(s, id);
+		val_rele(g);
+	}
+	store_stats st;
+	store_get_stats(s, &st);
+	assert_int_equal(st.spilled_objects, N);
+	uint64_t in_mem = st.mem_objects; /* the last ones, N - in_mem.. (some spilled again below) */
+	char path[512];
+	snprintf(path, sizeof path, "%s/big.dat", store_dir(s));
+	assert_int_equal(truncate(path, (off_t)(4096 + CUT * (256 * KiB + 4096) + 1000)), 0);
+	char *err = NULL;
+	value g;
+	for (uint64_t id = 0; id < N; id++) {
+		int rc = store_get(s, id, &g, &err);
+		if (rc == STORE_OK) {
+			/* never a value made of a short read: the objects from CUT
+			 * on in big.dat that are not in memory are cut */
+			if (id >= CUT && id < N - in_mem)
+				fail_msg("object %llu read back from a cut big.dat", (unsigned long long)id);
+			assert_true(tens_ok(g, 32768, id));
+			val_rele(g);
+			continue;
+		}
+		if (id < CUT) /* in one failed request with the cut one: read again */
+			fail_msg("object %llu: %s", (unsigned long long)id, err);
+		char want[64];
+		snprintf(want, sizeof want, "object %llu: big.dat is short", (unsigned long long)id);
+		assert_non_null(strstr(err, want));
+		free(err);
+		err = NULL;
+	}
+	store_get_stats(s, &st);
+	assert_int_equal(st.objects, N);
+	assert_true(store_has(s, CUT));
+	store_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1072,6 +1389,14 @@ int main(void)
 		cmocka_unit_test(test_size_estimate),
 		cmocka_unit_test(test_parse_size),
 		cmocka_unit_test(test_threads),
+		cmocka_unit_test(test_readahead_sequential),
+		cmocka_unit_test(test_readahead_no_direct),
+		cmocka_unit_test(test_readahead_random),
+		cmocka_unit_test(test_readahead_free_respill),
+		cmocka_unit_test(test_readahead_corrupt),
+		cmocka_unit_test(test_readahead_close),
+		cmocka_unit_test(test_readahead_threads),
+		cmocka_unit_test(test_readahead_short_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
