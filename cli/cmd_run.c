@@ -310,10 +310,11 @@ static void print_store_stats(const run_args *a, store *st)
 	store_stats ss;
 	store_get_stats(st, &ss);
 	fprintf(stderr, "  object store: peak %.1f MiB in memory (cap %.1f MiB); spilled %llu objects, "
-	        "%.1f MiB; restored %llu objects, %.1f MiB\n",
+	        "%.1f MiB; restored %llu objects, %.1f MiB (%llu read ahead)\n",
 	        (double)ss.mem_peak / 1048576.0, (double)a->sto.memory_cap / 1048576.0,
 	        (unsigned long long)ss.spilled_objects, (double)ss.spilled_bytes / 1048576.0,
-	        (unsigned long long)ss.restored_objects, (double)ss.restored_bytes / 1048576.0);
+	        (unsigned long long)ss.restored_objects, (double)ss.restored_bytes / 1048576.0,
+	        (unsigned long long)ss.restored_ahead);
 }
 
 /* The --stats-json object (docs/cli.md). Returns what cli_close_out does. */
@@ -329,10 +330,12 @@ static int write_stats_json(const run_args *a, FILE *f, int status, const run_ob
 		store_stats ss;
 		store_get_stats(st, &ss);
 		fprintf(f, "{\"memory_cap_bytes\": %llu, \"peak_bytes\": %llu, \"spilled_objects\": %llu, "
-		        "\"spilled_bytes\": %llu, \"restored_objects\": %llu, \"restored_bytes\": %llu}",
+		        "\"spilled_bytes\": %llu, \"restored_objects\": %llu, \"restored_bytes\": %llu, "
+		        "\"restored_ahead\": %llu}",
 		        (unsigned long long)a->sto.memory_cap, (unsigned long long)ss.mem_peak,
 		        (unsigned long long)ss.spilled_objects, (unsigned long long)ss.spilled_bytes,
-		        (unsigned long long)ss.restored_objects, (unsigned long long)ss.restored_bytes);
+		        (unsigned long long)ss.restored_objects, (unsigned long long)ss.restored_bytes,
+		        (unsigned long long)ss.restored_ahead);
 	} else {
 		fputs("null", f);
 	}

@@ -112,7 +112,10 @@ struct store {
  * dd oflag=direct does (tried twice, the second time through a 2 MiB
  * aligned buffer): it spent less CPU (1.15 s against 1.68 s for 2 GiB)
  * but each put waited for the disk, and the MB/s were lower in most
- * pairs. Nothing here is for durability: a spill store's contents are
+ * pairs; nor from a writer thread of the store's, the victims kept in
+ * memory until written (0.72-0.96x of this path's MB/s: on a VM the
+ * final fdatasync pays the host's flush either way; bench/README.md,
+ * the spill store's sixth pass). Nothing here is for durability: a spill store's contents are
  * never needed after a crash (the directory is removed when its owner
  * leaves, or swept by the next run), which is also why LMDB runs with
  * MDB_NOSYNC | MDB_NOMETASYNC. */

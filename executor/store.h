@@ -31,7 +31,8 @@
  * straight into tensors made for them; store_get of such an object takes
  * its tensor (waiting for its read if in flight) after the same check of
  * its head as a read of its own. Those tensors are not in the store, nor
- * in mem_bytes, until taken: at most min(8 MiB, memory_cap / 8) bytes
+ * in mem_bytes, until taken: at most min(8 MiB, memory_cap / 8) bytes,
+ * or one tensor of up to twice that when nothing else is ahead
  * (store_stats.ahead_bytes), dropped when the window moves on, on a
  * random restore, and when the object is freed. A failed read ahead is
  * never a value: the object is read again by store_get, which reports
@@ -100,7 +101,8 @@ typedef struct store_stats {
 	uint64_t disk_objects;     /* LMDB records now (as LMDB counts them: mdb_stat) */
 	uint64_t disk_bytes;       /* encoded bytes in those records */
 	uint64_t ahead_bytes;      /* bytes read ahead and not yet taken now: not in the store, nor in
-	                            * mem_bytes; at most min(8 MiB, memory_cap / 8) */
+	                            * mem_bytes; at most min(8 MiB, memory_cap / 8), or one
+	                            * tensor of up to twice that */
 } store_stats;
 
 /* Opens a store. NULL with *err on failure (the spill directory cannot be

@@ -364,7 +364,11 @@ static bool queue(store_ra *ra, size_t idx, const ra_rec *r, uint64_t bound)
 		return true; /* skipped: the store's own read reports it */
 	uint64_t held = size * 8 + 2 * BLK;
 	pthread_mutex_lock(&ra->mu);
-	bool room = ra->bytes + held <= bound;
+	/* one record past the bound, when nothing else is ahead: a tensor
+	 * bigger than the window (8 MiB, a 1024 x 1024 one, at the default
+	 * bound) is still read while the one before is used; one of more
+	 * than twice the bound is not read ahead (its own request is big) */
+	bool room = ra->bytes == 0 ? held <= 2 * bound : ra->bytes + held <= bound;
 	pthread_mutex_unlock(&ra->mu);
 	if (!room)
 		return false;

@@ -1129,6 +1129,40 @@ static void test_readahead_no_direct(void **state)
 	readahead_sequential(false);
 }
 
+/* Tensors bigger than the read-ahead bound (cap/8 = 2 MiB here), up to
+ * twice it, are read ahead one at a time; bigger ones are not. */
+static void test_readahead_big_records(void **state)
+{
+	(void)state;
+	enum { N = 24 };
+	static const size_t sizes[] = {3 * MiB / 8, 5 * MiB / 8}; /* within 2x the bound, past it */
+	for (int k = 0; k < 2; k++) {
+		store *s = open_store(RA_CAP, 0);
+		for (uint64_t id = 0; id < N; id++) {
+			value t = tens(sizes[k], id);
+			put_ok(s, id, t);
+			val_rele(t);
+		}
+		assert_int_equal(store_sync(s, NULL), STORE_OK);
+		store_stats st;
+		for (uint64_t id = 0; id < N; id++) {
+			value g = get_ok(s, id);
+			assert_true(tens_ok(g, sizes[k], id));
+			val_rele(g);
+			store_get_stats(s, &st);
+			assert_true(st.ahead_bytes <= 2 * (RA_CAP / 8));
+		}
+		store_get_stats(s, &st);
+		print_message("    %llu MiB tensors: restored %llu, of which read ahead %llu\n", (unsigned long long)(sizes[k] * 8 / MiB),
+		              (unsigned long long)st.restored_objects, (unsigned long long)st.restored_ahead);
+		if (k == 0 && direct_ok(store_dir(s)))
+			assert_true(st.restored_ahead >= st.restored_objects / 2);
+		if (k == 1)
+			assert_int_equal(st.restored_ahead, 0);
+		store_close(s);
+	}
+}
+
 /* Restores in a random order are right and read ahead little: a pair in
  * file order now and then starts a window, which the next jump closes. */
 static void test_readahead_random(void **state)
@@ -1391,6 +1425,7 @@ int main(void)
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_readahead_sequential),
 		cmocka_unit_test(test_readahead_no_direct),
+		cmocka_unit_test(test_readahead_big_records),
 		cmocka_unit_test(test_readahead_random),
 		cmocka_unit_test(test_readahead_free_respill),
 		cmocka_unit_test(test_readahead_corrupt),
