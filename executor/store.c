@@ -303,33 +303,45 @@ static uint64_t get_le64(const unsigned char *p)
 	return x;
 }
 
-/* Writes s->enc past s->big_end of the big file; fills the stub (its
- * length in *stub_len). head: the length of a tensor encoding's head (its
- * elements then start at a 4 KiB boundary, and the head is copied into
- * the stub), or 0 for any other record (it starts at one). Returns 0 or
- * an errno value (ENOSPC, EIO...). (Writing a tensor with pwritev from
- * its own memory, behind a header, skipping the copy into s->enc, was
- * tried and not kept: no gain showed in paired runs of bench/store; see
- * bench/README.md.) */
-static int big_write(store *s, size_t head, unsigned char stub[BIG_STUB_LEN + BIG_HEAD_MAX], size_t *stub_len)
+/* Writes s->enc, then raw_len bytes at raw (a tensor's elements, or
+ * nothing), past s->big_end of the big file: one record, byte for byte
+ * val_encode's; fills the stub (its length in *stub_len). head: the
+ * length of a tensor encoding's head (its elements then start at a 4 KiB
+ * boundary, and the head is copied into the stub), or 0 for any other
+ * record (it starts at one). Returns 0 or an errno value (ENOSPC,
+ * EIO...). A big tensor's elements are written from its own memory
+ * (pwritev): copying them into s->enc first cost a copy and, for tensors
+ * past SCRATCH_KEEP, fresh pages at every spill (s->enc is not kept that
+ * big): 44% of a --serial run spilling 8 MiB tensors (bench/README.md). */
+static int big_write(store *s, size_t head, const void *raw, size_t raw_len,
+                     unsigned char stub[BIG_STUB_LEN + BIG_HEAD_MAX], size_t *stub_len)
 {
-	const char *p = s->enc.data;
-	size_t left = s->enc.len;
+	struct iovec iov[2] = {{s->enc.data, s->enc.len}, {(void *)raw, raw_len}}, *v = iov;
+	int n = raw_len ? 2 : 1;
+	size_t total = s->enc.len + raw_len, left = total;
 	uint64_t off = ((s->big_end + head + BLK - 1) & ~(uint64_t)(BLK - 1)) - head;
 	uint64_t start = off;
 	while (left > 0) {
-		ssize_t w = pwrite(s->big_fd, p, left, (off_t)off);
+		ssize_t w = pwritev(s->big_fd, v, n, (off_t)off);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0)
 			return w < 0 ? errno : ENOSPC; /* a short write: the disk is full */
-		p += w;
 		left -= (size_t)w;
 		off += (uint64_t)w;
+		while (n > 0 && (size_t)w >= v->iov_len) {
+			w -= (ssize_t)v->iov_len;
+			v++;
+			n--;
+		}
+		if (n > 0) {
+			v->iov_base = (char *)v->iov_base + w;
+			v->iov_len -= (size_t)w;
+		}
 	}
 	stub[0] = BIG_TAG;
 	put_le64(stub + 1, start);
-	put_le64(stub + 9, s->enc.len);
+	put_le64(stub + 9, total);
 	memcpy(stub + BIG_STUB_LEN, s->enc.data, head);
 	*stub_len = BIG_STUB_LEN + head;
 	s->big_end = off; /* the next record is placed from here (aligned as it needs) */
@@ -695,6 +707,15 @@ static int spill_once(store *s, char **err, int *lmdb_rc)
 		if (!e->on_disk) {
 			verr ve;
 			s->enc.len = 0;
+			const void *raw = NULL; /* a big tensor's elements, written from the tensor */
+			size_t raw_len = 0;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ /* (its elements are then its encoding's) */
+			if (e->v.t == V_TENSOR && tensor_of(e->v)->size >= BIG_RECORD / 8) {
+				val_encode_tensor_head(&s->enc, e->v);
+				raw = tensor_of(e->v)->data;
+				raw_len = tensor_of(e->v)->size * 8;
+			} else
+#endif
 			if (val_encode(&s->enc, e->v, &ve) != 0) {
 				/* a future/actor/function inside: it stays in memory */
 				e->unspillable = true;
@@ -720,9 +741,10 @@ static int spill_once(store *s, char **err, int *lmdb_rc)
 			}
 			unsigned char kb[8], stub[BIG_STUB_LEN + BIG_HEAD_MAX];
 			MDB_val k, d = {.mv_size = s->enc.len, .mv_data = s->enc.data};
-			size_t rec_len = s->enc.len, stub_len = 0;
+			size_t rec_len = s->enc.len + raw_len, stub_len = 0;
 			if (rec_len >= BIG_RECORD) {
-				if ((rc = big_write(s, tensor_head_len(s, e->v), stub, &stub_len)) != 0) {
+				size_t head = raw ? (s->enc.len <= BIG_HEAD_MAX ? s->enc.len : 0) : tensor_head_len(s, e->v);
+				if ((rc = big_write(s, head, raw, raw_len, stub, &stub_len)) != 0) {
 					fail_id = e->id;
 					break;
 				}

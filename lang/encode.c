@@ -20,6 +20,15 @@ void val_encode_varint(sbuf *out, uint64_t x)
 	sbuf_add(out, b, n);
 }
 
+/* A tensor's tag, ndim and dims: what its elements follow. */
+static void enc_tensor_head(sbuf *out, const vtensor *t)
+{
+	sbuf_addc(out, ENC_TENSOR);
+	sbuf_addc(out, (char)t->ndim);
+	for (int i = 0; i < t->ndim; i++)
+		val_encode_varint(out, (uint64_t)t->shape[i]);
+}
+
 static void enc_u64le(sbuf *out, uint64_t x)
 {
 	uint8_t b[8];
@@ -61,10 +70,7 @@ static int enc_item(sbuf *out, value v, verr *e, int depth, encst *st)
 		return 0;
 	case V_TENSOR: {
 		const vtensor *t = tensor_of(v);
-		sbuf_addc(out, ENC_TENSOR);
-		sbuf_addc(out, (char)t->ndim);
-		for (int i = 0; i < t->ndim; i++)
-			val_encode_varint(out, (uint64_t)t->shape[i]);
+		enc_tensor_head(out, t);
 		sbuf_reserve(out, t->size * 8);
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 		sbuf_add(out, t->data, t->size * 8);
@@ -129,6 +135,12 @@ static int enc_item(sbuf *out, value v, verr *e, int depth, encst *st)
 	sbuf_add(out, pl.data, pl.len);
 	sbuf_fini(&pl);
 	return 0;
+}
+
+void val_encode_tensor_head(sbuf *out, value v)
+{
+	sbuf_addc(out, (char)ENC_VERSION);
+	enc_tensor_head(out, tensor_of(v));
 }
 
 int val_encode(sbuf *out, value v, verr *e)

@@ -58,6 +58,11 @@ int val_decode(const void *buf, size_t len, value *out, verr *e);
  * values embedded in a larger format. On error *pos is unchanged. */
 int val_decode_at(const uint8_t *buf, size_t len, size_t *pos, value *out, verr *e);
 
+/* Appends the head of tensor v's encoding (version byte, tag, ndim, dims:
+ * what val_encode writes before the elements), for writers that write the
+ * elements from the tensor itself (the spill store's direct writes). */
+void val_encode_tensor_head(sbuf *out, value v);
+
 /* The head of a tensor's encoding (version byte, tag, ndim, dims), which
  * its elements follow (size * 8 bytes, float64 little-endian): for readers
  * that put the elements in place themselves (the spill store reads them
