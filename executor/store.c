@@ -31,6 +31,7 @@
 
 #include "executor/interrupt.h"
 #include "executor/mem_stats.h"
+#include "executor/store_io.h"
 #include "executor/store_readahead.h"
 #include "lang/encode.h"
 #include "lang/flow_err.h"
@@ -329,15 +330,7 @@ static int big_write(store *s, size_t head, const void *raw, size_t raw_len,
 			return w < 0 ? errno : ENOSPC; /* a short write: the disk is full */
 		left -= (size_t)w;
 		off += (uint64_t)w;
-		while (n > 0 && (size_t)w >= v->iov_len) {
-			w -= (ssize_t)v->iov_len;
-			v++;
-			n--;
-		}
-		if (n > 0) {
-			v->iov_base = (char *)v->iov_base + w;
-			v->iov_len -= (size_t)w;
-		}
+		iov_advance(&v, &n, (size_t)w);
 	}
 	stub[0] = BIG_TAG;
 	put_le64(stub + 1, start);
@@ -366,7 +359,6 @@ static size_t tensor_head_len(store *s, value v)
 }
 
 static void rbuf_reserve(store *s, size_t n);
-static int preadv_need(int fd, struct iovec *iov, int n, uint64_t pos, size_t need);
 
 /* Reads blen bytes at off of the big file; *out points at them (in
  * s->rbuf or s->enc). 0, or -1 with errno (0 for a short file). */
@@ -404,39 +396,6 @@ static int big_read(store *s, uint64_t off, uint64_t blen, const char **out)
 	if (preadv_need(s->big_fd, &iov, 1, off, (size_t)blen) != 0)
 		return -1;
 	*out = s->enc.data;
-	return 0;
-}
-
-/* Reads until need bytes are in (the iovecs may ask for more: a last
- * block past the end of the file). 0, or -1 with errno (0: the file ends
- * first). iov is consumed. */
-static int preadv_need(int fd, struct iovec *iov, int n, uint64_t pos, size_t need)
-{
-	size_t got = 0;
-	while (got < need) {
-		ssize_t r = preadv(fd, iov, n, (off_t)(pos + got));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			if (r == 0)
-				errno = 0;
-			return -1;
-		}
-		got += (size_t)r;
-		while (n > 0 && (size_t)r >= iov->iov_len) {
-			r -= (ssize_t)iov->iov_len;
-			iov++;
-			n--;
-		}
-		if (n == 0)
-			break;
-		iov->iov_base = (char *)iov->iov_base + r;
-		iov->iov_len -= (size_t)r;
-	}
-	if (got < need) {
-		errno = 0;
-		return -1;
-	}
 	return 0;
 }
 

@@ -18,6 +18,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "executor/store_io.h"
 #include "lang/encode.h"
 
 #define BLK 4096u
@@ -207,37 +208,6 @@ static uint64_t slot_end(const ra_slot *sl)
 	return sl->rec.off + sl->rec.hlen + (((uint64_t)sl->dlen + BLK - 1) & ~(uint64_t)(BLK - 1));
 }
 
-/* Reads until need bytes are in; 0 or -1 (errno 0: the file ends first). */
-static int read_need(int fd, struct iovec *iov, int n, uint64_t pos, size_t need)
-{
-	size_t got = 0;
-	while (got < need && n > 0) {
-		ssize_t r = preadv(fd, iov, n, (off_t)(pos + got));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			if (r == 0)
-				errno = 0;
-			return -1;
-		}
-		got += (size_t)r;
-		while (n > 0 && (size_t)r >= iov->iov_len) {
-			r -= (ssize_t)iov->iov_len;
-			iov++;
-			n--;
-		}
-		if (n > 0) {
-			iov->iov_base = (char *)iov->iov_base + r;
-			iov->iov_len -= (size_t)r;
-		}
-	}
-	if (got < need) {
-		errno = 0;
-		return -1;
-	}
-	return 0;
-}
-
 static void *reader(void *arg)
 {
 	store_ra *ra = arg;
@@ -275,7 +245,7 @@ static void *reader(void *arg)
 		ra_slot *lastsl = batch[nb - 1];
 		size_t need = (size_t)(lastsl->rec.off + lastsl->rec.blen - pos);
 		pthread_mutex_unlock(&ra->mu);
-		int rc = read_need(ra->fd, iov, ni, pos, need);
+		int rc = preadv_need(ra->fd, iov, ni, pos, need);
 		pthread_mutex_lock(&ra->mu);
 		for (int i = 0; i < nb; i++) {
 			ra_slot *sl = batch[i];
