@@ -116,8 +116,8 @@ struct store {
  * pairs; nor from a writer thread of the store's, the victims kept in
  * memory until written (0.72-0.96x of this path's MB/s: on a VM the
  * final fdatasync pays the host's flush either way; bench/README.md,
- * the spill store's sixth pass). Nothing here is for durability: a spill store's contents are
- * never needed after a crash (the directory is removed when its owner
+ * the spill store's sixth pass). Nothing here is for durability: a spill
+ * store's contents are never needed after a crash (the directory is removed when its owner
  * leaves, or swept by the next run), which is also why LMDB runs with
  * MDB_NOSYNC | MDB_NOMETASYNC. */
 /* Spill transactions are committed every this many bytes: LMDB limits
@@ -553,11 +553,9 @@ static int read_tensor(store *s, uint64_t id, uint64_t off, uint64_t blen, const
 	} else {
 		rc = big_read_tensor(s, id, off, blen, head, hlen, out, err);
 	}
-	char path[4096];
-	snprintf(path, sizeof path, "%s/" BIG_FILE, s->dir);
 	uint64_t bound = s->big_dfd >= 0 ? (s->cap / 8 < RA_BYTES ? s->cap / 8 : RA_BYTES) : 0;
 	live_ctx c = {s, NULL};
-	ra_advance(s->ra, off, hit, bound, path, ra_live, &c);
+	ra_advance(s->ra, off, hit, bound, s->big_dfd, ra_live, &c);
 	if (c.txn)
 		mdb_txn_abort(c.txn);
 	return rc;

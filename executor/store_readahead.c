@@ -301,13 +301,13 @@ static size_t find_off(const store_ra *ra, uint64_t off)
 	return i < ra->nix && ra->ix[i].off == off ? i : ra->nix;
 }
 
-static bool start_reader(store_ra *ra, const char *big_path)
+static bool start_reader(store_ra *ra, int dfd)
 {
 	if (ra->started)
 		return true;
 	if (ra->off)
 		return false;
-	ra->fd = open(big_path, O_RDONLY | O_DIRECT | O_CLOEXEC);
+	ra->fd = dfd >= 0 ? fcntl(dfd, F_DUPFD_CLOEXEC, 0) : -1;
 	if (ra->fd < 0 || pthread_create(&ra->th, NULL, reader, ra) != 0) {
 		if (ra->fd >= 0)
 			close(ra->fd);
@@ -372,8 +372,7 @@ static bool queue(store_ra *ra, size_t idx, const ra_rec *r, uint64_t bound)
 	return true;
 }
 
-void ra_advance(store_ra *ra, uint64_t off, bool hit, uint64_t bound, const char *big_path, ra_live_fn live,
-                void *ctx)
+void ra_advance(store_ra *ra, uint64_t off, bool hit, uint64_t bound, int dfd, ra_live_fn live, void *ctx)
 {
 	size_t p = find_off(ra, off);
 	if (p == ra->nix) { /* not a record the index knows: random */
@@ -414,7 +413,7 @@ void ra_advance(store_ra *ra, uint64_t off, bool hit, uint64_t bound, const char
 	if (ahead > ra->win / 2)
 		return;
 	ra->win = ra->win ? (ra->win * 2 > RA_MAX_REC ? RA_MAX_REC : ra->win * 2) : 2;
-	if (!start_reader(ra, big_path))
+	if (!start_reader(ra, dfd))
 		return;
 	for (size_t i = next, end = next + RA_SCAN; i < ra->nix && i < end && ahead < ra->win; i++) {
 		ra_rec r;

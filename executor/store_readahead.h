@@ -78,10 +78,9 @@ bool ra_take(store_ra *ra, uint64_t id, const ra_rec *r, value *out);
 
 /* The record at off was just restored (hit: from a slot): follows the
  * pattern and reads ahead, holding at most bound bytes in slots (0: no
- * read-ahead). big_path: big.dat, opened with O_DIRECT by the reader
- * (where refused, read-ahead stays off). */
-void ra_advance(store_ra *ra, uint64_t off, bool hit, uint64_t bound, const char *big_path, ra_live_fn live,
-                void *ctx);
+ * read-ahead). dfd: the store's O_DIRECT descriptor of big.dat, of which
+ * the reader keeps its own copy (dup) at its start. */
+void ra_advance(store_ra *ra, uint64_t off, bool hit, uint64_t bound, int dfd, ra_live_fn live, void *ctx);
 
 /* Bytes held by read-ahead tensors now (not in the store: not taken yet,
  * or dropped while their read is in flight). */

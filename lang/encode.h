@@ -60,7 +60,7 @@ int val_decode_at(const uint8_t *buf, size_t len, size_t *pos, value *out, verr 
 
 /* Appends the head of tensor v's encoding (version byte, tag, ndim, dims:
  * what val_encode writes before the elements), for writers that write the
- * elements from the tensor itself (the spill store's direct writes). */
+ * elements from the tensor itself (the spill store's big records). */
 void val_encode_tensor_head(sbuf *out, value v);
 
 /* The head of a tensor's encoding (version byte, tag, ndim, dims), which
