@@ -35,6 +35,7 @@
 #include "executor/store_readahead.h"
 #include "lang/encode.h"
 #include "lang/flow_err.h"
+#include "lang/hugemem.h"
 
 typedef struct sent {
 	uint64_t id;
@@ -67,7 +68,9 @@ struct store {
 	size_t nvictims_cap;
 	sbuf enc; /* scratch encoding buffer, reused (also reading big records back) */
 	int big_fd;       /* BIG_FILE in dir, opened with the environment; -1 before */
-	int big_dfd;      /* the same file for O_DIRECT reads, or -1 (unsupported) */
+	int big_dfd;      /* the same file for O_DIRECT reads and writes, or -1 (unsupported) */
+	bool big_dfd_nowrite; /* it refused a direct write: big records are written buffered */
+	unsigned char *wblk; /* 2 aligned blocks of direct writes (big_write_direct), or NULL */
 	unsigned char *rbuf; /* aligned buffer of big reads (O_DIRECT), rcap bytes */
 	size_t rcap;
 	uint64_t big_end; /* where the next big record is written */
@@ -106,14 +109,15 @@ struct store {
 #define BLK 4096u       /* the alignment of O_DIRECT reads (dd uses the same) */
 
 /* Big records are written to the page cache and left to the kernel (and
- * to store_sync) to write back. Starting each record's writeback at once
+ * to store_sync) to write back, except big tensors on huge pages, which
+ * are written with O_DIRECT (big_write_direct, below). Starting each record's writeback at once
  * (sync_file_range: waiting for it 32 MiB behind, or not waiting, or from
  * a thread of the store's) was tried and not kept: no gain showed in
  * paired runs (bench/README.md). Nor was writing them with O_DIRECT, as
  * dd oflag=direct does (tried twice, the second time through a 2 MiB
  * aligned buffer): it spent less CPU (1.15 s against 1.68 s for 2 GiB)
  * but each put waited for the disk, and the MB/s were lower in most
- * pairs; nor from a writer thread of the store's, the victims kept in
+ * pairs (1 MiB tensors, on 4 KiB pages); nor from a writer thread of the store's, the victims kept in
  * memory until written (0.72-0.96x of this path's MB/s: on a VM the
  * final fdatasync pays the host's flush either way; bench/README.md,
  * the spill store's sixth pass). Nothing here is for durability: a spill
@@ -338,6 +342,73 @@ static int big_write(store *s, size_t head, const void *raw, size_t raw_len,
 	memcpy(stub + BIG_STUB_LEN, s->enc.data, head);
 	*stub_len = BIG_STUB_LEN + head;
 	s->big_end = off; /* the next record is placed from here (aligned as it needs) */
+	return 0;
+}
+
+/* Big tensors on huge pages (2 MiB of elements and more: lang/value.c
+ * maps them on their own, 2 MiB aligned) are written with O_DIRECT, as
+ * dd oflag=direct does, straight from their memory, in the spilling call.
+ * Through the page cache, the kernel's copy of them into fresh 4 KiB
+ * folios was 75% of a spill's CPU (perf: copy_folio_from_iter_atomic),
+ * and the writes ran at 0.42-0.69 GB/s against 1.3 GB/s direct
+ * (bench/README.md, the spill store's eighth pass). Smaller tensors, on
+ * 4 KiB pages, stay buffered: direct writes of those were slower
+ * (0.72-0.96x, the sixth pass). */
+#define DIRECT_WRITE_MIN MEM_HUGE_PAGE
+
+/* Writes a big tensor's record with O_DIRECT (s->big_dfd): s->enc holds
+ * its head (head bytes), raw its raw_len bytes of elements, page-aligned.
+ * The record starts a fresh block and ends on one (the last partial
+ * block padded with zeros), so no other record shares a block with it
+ * (buffered and direct writes never touch the same page); its head sits
+ * at the end of its first block, its elements at a block boundary, as
+ * big_write places them, byte for byte val_encode's. Fills the stub as
+ * big_write does. Returns 0, an errno value (ENOSPC, EIO...), or EINVAL
+ * when the filesystem refuses the direct write (the caller writes it
+ * buffered then). */
+static int big_write_direct(store *s, size_t head, const void *raw, size_t raw_len,
+                            unsigned char stub[BIG_STUB_LEN + BIG_HEAD_MAX], size_t *stub_len)
+{
+	if (!s->wblk) {
+		void *b;
+		if (posix_memalign(&b, BLK, 2 * BLK) != 0)
+			return ENOMEM;
+		s->wblk = b;
+	}
+	size_t body = raw_len & ~(size_t)(BLK - 1), tail = raw_len - body;
+	memset(s->wblk, 0, BLK - head);
+	memcpy(s->wblk + BLK - head, s->enc.data, head);
+	struct iovec iov[3], *v = iov;
+	int n = 0;
+	iov[n++] = (struct iovec){s->wblk, BLK};
+	if (body)
+		iov[n++] = (struct iovec){(void *)raw, body};
+	if (tail) {
+		memcpy(s->wblk + BLK, (const char *)raw + body, tail);
+		memset(s->wblk + BLK + tail, 0, BLK - tail);
+		iov[n++] = (struct iovec){s->wblk + BLK, BLK};
+	}
+	uint64_t start = (s->big_end + BLK - 1) & ~(uint64_t)(BLK - 1), off = start;
+	size_t left = BLK + body + (tail ? BLK : 0);
+	while (left > 0) {
+		ssize_t w = pwritev(s->big_dfd, v, n, (off_t)off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return w < 0 ? errno : ENOSPC;
+		if ((w & (BLK - 1)) != 0)
+			return ENOSPC; /* a short write mid-block: the disk is full */
+		left -= (size_t)w;
+		off += (uint64_t)w;
+		iov_advance(&v, &n, (size_t)w);
+	}
+	stub[0] = BIG_TAG;
+	put_le64(stub + 1, start + BLK - head);
+	put_le64(stub + 9, head + raw_len);
+	memcpy(stub + BIG_STUB_LEN, s->enc.data, head);
+	*stub_len = BIG_STUB_LEN + head;
+	s->big_end = off;
+	s->st.spilled_direct++;
 	return 0;
 }
 
@@ -701,7 +772,13 @@ static int spill_once(store *s, char **err, int *lmdb_rc)
 			size_t rec_len = s->enc.len + raw_len, stub_len = 0;
 			if (rec_len >= BIG_RECORD) {
 				size_t head = raw ? (s->enc.len <= BIG_HEAD_MAX ? s->enc.len : 0) : tensor_head_len(s, e->v);
-				if ((rc = big_write(s, head, raw, raw_len, stub, &stub_len)) != 0) {
+				rc = EINVAL; /* not written directly (yet) */
+				if (raw && raw_len >= DIRECT_WRITE_MIN && head && s->big_dfd >= 0 && !s->big_dfd_nowrite &&
+				    ((uintptr_t)raw & (BLK - 1)) == 0 && (rc = big_write_direct(s, head, raw, raw_len, stub, &stub_len)) == EINVAL)
+					s->big_dfd_nowrite = true; /* refused: buffered from now on */
+				if (rc == EINVAL)
+					rc = big_write(s, head, raw, raw_len, stub, &stub_len);
+				if (rc != 0) {
 					fail_id = e->id;
 					break;
 				}
@@ -976,7 +1053,7 @@ static int open_env_files(store *s, char **err)
 		abort();
 	/* -1 where unsupported (tmpfs before Linux 6.6); the test hook acts so */
 	const char *nd = getenv("FLOW_TEST_STORE_NO_DIRECT");
-	s->big_dfd = nd && *nd ? -1 : open(bp, O_RDONLY | O_DIRECT | O_CLOEXEC);
+	s->big_dfd = nd && *nd ? -1 : open(bp, O_RDWR | O_DIRECT | O_CLOEXEC);
 	free(bp);
 	s->big_end = 0;
 	return 0;
@@ -1022,6 +1099,7 @@ void store_close(store *s)
 	if (s->big_dfd >= 0)
 		close(s->big_dfd);
 	free(s->rbuf);
+	free(s->wblk);
 	if (s->dir) {
 		interrupt_spill_begin(); /* a second signal now finds it gone */
 		remove_dir(s->dir);

@@ -20,6 +20,11 @@
  * written to LMDB (in one transaction) and released until the store is
  * under the cap again. An object read back keeps its LMDB copy until
  * store_free (it is immutable), so spilling it again costs no write.
+ * Big records go to a file beside LMDB (big.dat), through the page
+ * cache, except tensors of 2 MiB and more (on huge pages: lang/value.c),
+ * which are written with O_DIRECT straight from their memory, in the
+ * spilling call (store_stats.spilled_direct; where the filesystem
+ * refuses O_DIRECT, buffered).
  * A value that cannot be encoded (a future, actor or function inside) is
  * never spilled: it stays in memory, counted, and is not an error.
  *
@@ -93,6 +98,7 @@ typedef struct store_stats {
 	uint64_t unspillable;      /* objects found not encodable (kept in memory) */
 	uint64_t spilled_bytes;    /* total encoded bytes written to LMDB */
 	uint64_t spilled_objects;  /* total objects written to LMDB */
+	uint64_t spilled_direct;   /* of those, tensors of 2 MiB or more written with O_DIRECT */
 	uint64_t evicted_objects;  /* total releases from memory (written or already on disk) */
 	uint64_t restored_bytes;   /* total encoded bytes read back from LMDB */
 	uint64_t restored_objects; /* total objects read back */

@@ -5,13 +5,14 @@
  * evicting it again writes nothing: its record is kept) and checks
  * its contents. Prints one line:
  *   store write_MBps=W read_MBps=R write_cpu=S read_cpu=S instore_MBps=I make_s=M sync_s=Y
- *         spilled=B restored=B ahead=N peak=B
+ *         spilled=B direct=N restored=B ahead=N peak=B
  * (write_MBps: the whole put loop, making the tensors included; instore_MBps:
  * the same bytes over the time spent inside store_put and the final
  * store_sync; make_s: making and dropping the same tensors without the
  * store, before the timed loop; sync_s: the final store_sync;
  * write_cpu, read_cpu: CPU seconds, user + system, of each phase;
- * ahead: objects read back from the store's read-ahead)
+ * direct: tensors written with O_DIRECT; ahead: objects read back from
+ * the store's read-ahead)
  * Usage: store_bench TOTAL CAP OBJ [SPILL_DIR]   (sizes as size_parse) */
 #include <fcntl.h>
 #include <stdio.h>
@@ -129,8 +130,8 @@ int main(int argc, char **argv)
 	store_get_stats(s, &st);
 	double mb = (double)(n * obj) / 1e6;
 	printf("store write_MBps=%.0f read_MBps=%.0f write_cpu=%.2fs read_cpu=%.2fs instore_MBps=%.0f "
-	       "make_s=%.3f sync_s=%.3f spilled=%llu restored=%llu ahead=%llu peak=%llu\n",
-	       mb / (t1 - t0), mb / (t2 - t1), c1 - c0, c3 - c2, mb / in_store, make_s, sync_s, (unsigned long long)st.spilled_bytes,
+	       "make_s=%.3f sync_s=%.3f spilled=%llu direct=%llu restored=%llu ahead=%llu peak=%llu\n",
+	       mb / (t1 - t0), mb / (t2 - t1), c1 - c0, c3 - c2, mb / in_store, make_s, sync_s, (unsigned long long)st.spilled_bytes, (unsigned long long)st.spilled_direct,
 	       (unsigned long long)st.restored_bytes, (unsigned long long)st.restored_ahead, (unsigned long long)st.mem_peak);
 	store_close(s);
 	return 0;

@@ -501,6 +501,14 @@ static void test_write_failure_big(void **state)
 	write_failure(512 * KiB / 8);
 }
 
+/* 2 MiB tensors and more are written with O_DIRECT (a short write, then
+ * EFBIG at the limit): the same clear failure, nothing lost. */
+static void test_write_failure_direct(void **state)
+{
+	(void)state;
+	write_failure(2 * MiB / 8 + 1);
+}
+
 /* A value holding a future cannot be encoded: it stays in memory. */
 static void test_unencodable(void **state)
 {
@@ -831,6 +839,78 @@ static void test_big_tensor_record(void **state)
 	store_close(s);
 }
 
+static bool direct_ok(const char *dir);
+
+/* A tensor of 2 MiB and more, written with O_DIRECT from its own memory
+ * (where the filesystem takes it), has val_encode's record byte for byte:
+ * its head at the end of the file's first block, its elements from 4096,
+ * then zeros to the end of the last block; and reads back. */
+static void test_big_tensor_record_direct(void **state)
+{
+	(void)state;
+	store *s = open_store(0, 0);
+	value v;
+	verr e;
+	int64_t shape[2] = {700, 513}; /* 2,872,800 bytes: a last partial block */
+	assert_int_equal(tensor_new(2, shape, &v, &e), 0);
+	for (size_t i = 0; i < 700 * 513; i++)
+		tensor_of(v)->data[i] = (double)i * 0.25 + 3;
+	val_freeze(v);
+	sbuf want;
+	sbuf_init(&want);
+	assert_int_equal(val_encode(&want, v, &e), 0);
+	put_ok(s, 1, v);
+	assert_int_equal(store_sync(s, NULL), STORE_OK);
+	store_stats st;
+	store_get_stats(s, &st);
+	bool direct = direct_ok(store_dir(s));
+	assert_int_equal(st.spilled_direct, direct ? 1 : 0);
+	char path[512];
+	snprintf(path, sizeof path, "%s/big.dat", store_dir(s));
+	int fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	int nd;
+	int64_t sh[TENSOR_MAX_DIMS];
+	uint64_t n;
+	size_t head;
+	assert_int_equal(val_decode_tensor_head(want.data, want.len, &nd, sh, &n, &head, &e), 0);
+	size_t at = 4096 - head, end = at + want.len;
+	size_t padded = direct ? (end + 4095) & ~(size_t)4095 : end;
+	char *got = malloc(padded + 1);
+	assert_int_equal(pread(fd, got, padded + 1, 0), (ssize_t)padded);
+	close(fd);
+	for (size_t i = 0; i < at; i++)
+		assert_int_equal(got[i], 0);
+	assert_memory_equal(got + at, want.data, want.len);
+	for (size_t i = end; i < padded; i++)
+		assert_int_equal(got[i], 0);
+	value g = get_ok(s, 1);
+	assert_int_equal(tensor_of(g)->ndim, 2);
+	assert_int_equal(tensor_of(g)->shape[1], 513);
+	assert_memory_equal(tensor_of(g)->data, tensor_of(v)->data, 700 * 513 * 8);
+	val_rele(g);
+	/* the next record (buffered: a string) starts past it, in a block of its own */
+	size_t slen = 300 * 1024;
+	char *text = malloc(slen);
+	memset(text, 'q', slen);
+	value str = str_new(text, slen);
+	free(text);
+	val_freeze(str);
+	put_ok(s, 2, str);
+	val_rele(str);
+	g = get_ok(s, 1);
+	assert_memory_equal(tensor_of(g)->data, tensor_of(v)->data, 700 * 513 * 8);
+	val_rele(g);
+	g = get_ok(s, 2);
+	assert_int_equal(str_len(g), slen);
+	assert_int_equal(str_data(g)[slen - 1], 'q');
+	val_rele(g);
+	val_rele(v);
+	free(got);
+	sbuf_fini(&want);
+	store_close(s);
+}
+
 /* A big record damaged in big.dat, or big.dat cut short, is an error that
  * names the object, not a crash or a wrong value. */
 static void test_corrupt_big_record(void **state)
@@ -958,6 +1038,9 @@ static void big_tensors_round_trip(bool direct)
 	assert_int_equal(st.restored_objects, 2 * (N - 1 + 2));
 	uint64_t want = direct && direct_ok(store_dir(s)) ? 2 * N : 0; /* the tensors, not the string */
 	assert_int_equal(st.restored_direct, want);
+	/* written with O_DIRECT: the three of 2 MiB and more (300001, 1 << 18
+	 * and 600000 elements), not the 1 MiB ones nor the string */
+	assert_int_equal(st.spilled_direct, direct && direct_ok(store_dir(s)) ? 3 : 0);
 	store_close(s);
 }
 
@@ -1411,10 +1494,12 @@ int main(void)
 		cmocka_unit_test(test_map_grows),
 		cmocka_unit_test(test_write_failure),
 		cmocka_unit_test(test_write_failure_big),
+		cmocka_unit_test(test_write_failure_direct),
 		cmocka_unit_test(test_unencodable),
 		cmocka_unit_test(test_corrupt_record),
 		cmocka_unit_test(test_big_records),
 		cmocka_unit_test(test_big_tensor_record),
+		cmocka_unit_test(test_big_tensor_record_direct),
 		cmocka_unit_test(test_corrupt_big_record),
 		cmocka_unit_test(test_big_tensors_direct),
 		cmocka_unit_test(test_big_tensors_no_direct),
