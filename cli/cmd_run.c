@@ -331,11 +331,11 @@ static int write_stats_json(const run_args *a, FILE *f, int status, const run_ob
 		store_get_stats(st, &ss);
 		fprintf(f, "{\"memory_cap_bytes\": %llu, \"peak_bytes\": %llu, \"spilled_objects\": %llu, "
 		        "\"spilled_bytes\": %llu, \"restored_objects\": %llu, \"restored_bytes\": %llu, "
-		        "\"restored_ahead\": %llu}",
+		        "\"restored_ahead\": %llu, \"spilled_direct\": %llu}",
 		        (unsigned long long)a->sto.memory_cap, (unsigned long long)ss.mem_peak,
 		        (unsigned long long)ss.spilled_objects, (unsigned long long)ss.spilled_bytes,
 		        (unsigned long long)ss.restored_objects, (unsigned long long)ss.restored_bytes,
-		        (unsigned long long)ss.restored_ahead);
+		        (unsigned long long)ss.restored_ahead, (unsigned long long)ss.spilled_direct);
 	} else {
 		fputs("null", f);
 	}

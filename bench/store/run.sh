@@ -1,6 +1,6 @@
 #!/bin/sh
 # bench/store/run.sh: spill throughput of the object store beside dd on the
-# same disk. Writes SIZE of 1 MiB tensors through a 64 MiB store (every
+# same disk. Writes SIZE of tensors (1 MiB each, or OBJ_MIB) through a 64 MiB store (every
 # byte past the cap goes to the spill files), reads them all back, and
 # compares MB/s with dd writing and reading SIZE on the same disk:
 #   dd direct:   oflag=direct / iflag=direct (the issue's peer: no page cache)
@@ -17,9 +17,11 @@
 # "in store" is the time spent inside store_put and the final store_sync.
 # Both end with the data on the disk (store_sync: fdatasync), and the read
 # back starts with the store's files dropped from the page cache.
-# Usage: [RUNS=N] bench/store/run.sh [STORE_BENCH [SIZE_MIB [DIR]]]
+# Usage: [RUNS=N] [OBJ_MIB=M] bench/store/run.sh [STORE_BENCH [SIZE_MIB [DIR]]]
 #   STORE_BENCH: the driver (default build/tests/store_bench; built with -Dtests=true)
 #   SIZE_MIB: default 1024; DIR: where to spill (default $TMPDIR or /tmp)
+#   OBJ_MIB: the tensors' size (default 1; 2 and more: tensors on huge
+#         pages, written with O_DIRECT by the store)
 #   RUNS: rounds (default 1), each the store then dd; the disk's speed moves
 #         between rounds (a VM's disk, cached by its host), so each ratio is
 #         taken within its round, and with RUNS > 1 their medians are printed
@@ -28,6 +30,7 @@ bench=${1:-build/tests/store_bench}
 mib=${2:-1024}
 dir=${3:-${TMPDIR:-/tmp}}
 runs=${RUNS:-1}
+obj=${OBJ_MIB:-1}
 tmp=$(mktemp -d "$dir/store-bench-XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
@@ -38,7 +41,7 @@ ratios=$tmp/ratios
 r=0
 while [ "$r" -lt "$runs" ]; do
 	r=$((r + 1))
-	line=$("$bench" "${mib}MiB" 64MiB 1MiB "$tmp")
+	line=$("$bench" "${mib}MiB" 64MiB "${obj}MiB" "$tmp")
 	echo "$line"
 	field() { echo "$line" | tr ' ' '\n' | sed -n "s/^$1=\([0-9.]*\).*/\1/p"; }
 	sw=$(field write_MBps)
@@ -54,8 +57,8 @@ while [ "$r" -lt "$runs" ]; do
 	br=$(dd if="$tmp/f" of=/dev/null bs=1M 2>&1 | ddrate)
 	rm -f "$tmp/f"
 	echo "dd direct write_MBps=$dw read_MBps=$dr direct+sync write_MBps=$ds buffered write_MBps=$bw read_MBps=$br"
-	awk -v sw="$sw" -v si="$si" -v sr="$sr" -v dw="$dw" -v dr="$dr" -v ds="$ds" -v bw="$bw" -v br="$br" -v mib="$mib" 'BEGIN {
-		printf "spill %d MiB through 64 MiB, x dd direct (x dd direct+sync) (x dd buffered):\n", mib
+	awk -v obj="$obj" -v sw="$sw" -v si="$si" -v sr="$sr" -v dw="$dw" -v dr="$dr" -v ds="$ds" -v bw="$bw" -v br="$br" -v mib="$mib" 'BEGIN {
+		printf "spill %d MiB of %d MiB tensors through 64 MiB, x dd direct (x dd direct+sync) (x dd buffered):\n", mib, obj
 		printf "  write in store %.0f MB/s %.2f x (%.2f x) (%.2f x); whole loop %.0f MB/s %.2f x (%.2f x) (%.2f x)\n",
 			si, si / dw, si / ds, si / bw, sw, sw / dw, sw / ds, sw / bw
 		printf "  read back %.0f MB/s %.2f x (%.2f x)\n", sr, sr / dr, sr / br }'

@@ -346,7 +346,7 @@ FLOW
 		ok "[$mode] --stats-json: times" json_has "$tmp/run.json" \
 			'all(j["run"]["time_ms"][k] >= 0 for k in ("load", "lower", "run", "wall")) and j["run"]["time_ms"]["wall"] >= j["run"]["time_ms"]["run"]'
 		ok "[$mode] --stats-json: store" json_has "$tmp/run.json" \
-			'j["store"]["memory_cap_bytes"] > 0 and j["store"]["spilled_objects"] == 0'
+			'j["store"]["memory_cap_bytes"] > 0 and j["store"]["spilled_objects"] == 0 and j["store"]["spilled_direct"] == 0'
 	done
 	ok "--serial: no nested count" json_has <("$flow" run --serial --stats-json - "$tmp/ok.flow" | tail -n 1) \
 		'j["run"]["serial"] is True and j["run"]["nested_tasks"] is None and j["run"]["worker_threads"] == 0'
