@@ -399,12 +399,18 @@ static int run_all(task_host *sh, task_host *ah, poll_hosts *ph, const dag *g, r
  * freed blocks below live ones are never given back: a run of 8 MiB
  * tensors peaked at twice the parallel executor's memory (issue 14).
  * A fixed threshold keeps every block this large mapped on its own, so
- * freeing it returns it to the system. */
+ * freeing it returns it to the system. Fixing it also fixes the trim
+ * threshold, at 128 KiB unless set: every 1 MiB tensor freed at the top
+ * of the heap was given back and the next one faulted in fresh pages (a
+ * program restoring 1 GiB of 1 MiB tensors ran 15% slower: bench/README.md,
+ * the spill store's eighth pass). 16 MiB is what the heap may keep. */
 #define SERIAL_MMAP_THRESHOLD (4 << 20)
+#define SERIAL_TRIM_THRESHOLD (16 << 20)
 
 static int serial_run_dag(const dag *g, const exec_opts *o)
 {
 	mallopt(M_MMAP_THRESHOLD, SERIAL_MMAP_THRESHOLD);
+	mallopt(M_TRIM_THRESHOLD, SERIAL_TRIM_THRESHOLD);
 	uint64_t actor_seq = 0;
 	exec_node node;
 	node_local_init(&node, 1, o);

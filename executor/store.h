@@ -28,8 +28,9 @@
  * A value that cannot be encoded (a future, actor or function inside) is
  * never spilled: it stays in memory, counted, and is not an error.
  *
- * Read-ahead (store_readahead.h): big tensor records are read back with
- * O_DIRECT. When restores follow the order the records were written in
+ * Read-ahead (store_readahead.h; off unless FLOW_STORE_READAHEAD=1: it
+ * made real programs slower here): big tensor records are read back with
+ * O_DIRECT. When read-ahead is on and restores follow the order the records were written in
  * (spill order is LRU order: a pipeline consuming many results in the
  * order they were made), the next records are read ahead by a thread of
  * the store's (started at the first read-ahead, joined by store_close),

@@ -73,9 +73,9 @@ store_ra *ra_new(void)
 	pthread_mutex_init(&ra->mu, NULL);
 	pthread_cond_init(&ra->cv, NULL);
 	ra->fd = -1;
-	/* for paired measures in one process (bench/store/readahead_ab.c) */
-	const char *no = getenv("FLOW_TEST_STORE_NO_READAHEAD");
-	ra->off = no && *no;
+	/* off unless asked for (store_readahead.h: "Off by default") */
+	const char *on = getenv("FLOW_STORE_READAHEAD");
+	ra->off = !(on && strcmp(on, "1") == 0);
 	return ra;
 }
 

@@ -28,6 +28,14 @@
  * the last restore are dropped (the window moved on); so is the slot of
  * an object freed.
  *
+ * Off by default: FLOW_STORE_READAHEAD=1 (read when the store opens)
+ * turns it on. It doubles the rate at which a loop that only restores
+ * reads (bench/store/readahead_ab.c), but programs that use what they
+ * restore ran 15-20% slower with it on this 2-vCPU VM, and no faster with
+ * 8 MiB tensors: the restores overlap the work, but the run does not end
+ * sooner (bench/README.md, the spill store's eighth pass; why was not
+ * found). It stays for machines whose disks it may suit.
+ *
  * Failures are never values: a slot whose read failed, whose head in the
  * file does not match the stub's, or whose record changed is not taken
  * (ra_take returns false) and the store reads the record itself, which

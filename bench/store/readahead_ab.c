@@ -1,8 +1,8 @@
 /* readahead_ab.c: the spill store's read back with read-ahead on and off,
  * paired tightly in one process (bench/README.md, the spill store's sixth
  * pass). Spills TOTAL of OBJ-byte tensors through two stores capped at
- * CAP, one opened with FLOW_TEST_STORE_NO_READAHEAD=1 (the read path of
- * before read-ahead); then, ROUNDS times, for each store in turn (which
+ * CAP, one opened with FLOW_STORE_READAHEAD=1 (read-ahead, off by
+ * default: executor/store_readahead.h), one without; then, ROUNDS times, for each store in turn (which
  * goes first alternates): reads it back in order (its files dropped from
  * the page cache first, every value checked), then reads its own big.dat
  * with O_DIRECT in 1 MiB and in 8 MiB requests (dd iflag=direct bs=1M,
@@ -106,13 +106,13 @@ int main(int argc, char **argv)
 	int64_t shape[1] = {(int64_t)(obj / 8)};
 	store *st[2]; /* 0: read-ahead off, 1: on */
 	for (int k = 0; k < 2; k++) {
-		if (k == 0)
-			setenv("FLOW_TEST_STORE_NO_READAHEAD", "1", 1);
+		if (k == 1)
+			setenv("FLOW_STORE_READAHEAD", "1", 1);
 		store_opts o = {.memory_cap = cap, .spill_dir = dir};
 		char *err = NULL;
 		if (!(st[k] = store_open(&o, &err)))
 			die("store_open", err);
-		unsetenv("FLOW_TEST_STORE_NO_READAHEAD");
+		unsetenv("FLOW_STORE_READAHEAD");
 		for (uint64_t id = 0; id < n; id++) {
 			value v;
 			verr e;

@@ -1200,6 +1200,27 @@ static void readahead_sequential(bool direct)
 	store_close(s);
 }
 
+/* Read-ahead is off unless FLOW_STORE_READAHEAD=1 (main turns it on for
+ * every other test): the same sequential restores read nothing ahead. */
+static void test_readahead_off_by_default(void **state)
+{
+	(void)state;
+	enum { N = 100 };
+	unsetenv("FLOW_STORE_READAHEAD");
+	store *s = ra_store(N, false);
+	setenv("FLOW_STORE_READAHEAD", "1", 1);
+	for (uint64_t id = 0; id < N; id++) {
+		value g = get_ok(s, id);
+		assert_true(tens_ok(g, ra_n(id), id));
+		val_rele(g);
+	}
+	store_stats st;
+	store_get_stats(s, &st);
+	assert_true(st.restored_objects >= N - RA_CAP / (256 * KiB));
+	assert_int_equal(st.restored_ahead, 0);
+	store_close(s);
+}
+
 static void test_readahead_sequential(void **state)
 {
 	(void)state;
@@ -1484,6 +1505,7 @@ static void test_readahead_short_file(void **state)
 
 int main(void)
 {
+	setenv("FLOW_STORE_READAHEAD", "1", 1); /* off by default; its tests want it */
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_lru_spill),
@@ -1508,6 +1530,7 @@ int main(void)
 		cmocka_unit_test(test_size_estimate),
 		cmocka_unit_test(test_parse_size),
 		cmocka_unit_test(test_threads),
+		cmocka_unit_test(test_readahead_off_by_default),
 		cmocka_unit_test(test_readahead_sequential),
 		cmocka_unit_test(test_readahead_no_direct),
 		cmocka_unit_test(test_readahead_big_records),
