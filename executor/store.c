@@ -110,14 +110,15 @@ struct store {
 
 /* Big records are written to the page cache and left to the kernel (and
  * to store_sync) to write back, except big tensors on huge pages, which
- * are written with O_DIRECT (big_write_direct, below). Starting each record's writeback at once
- * (sync_file_range: waiting for it 32 MiB behind, or not waiting, or from
- * a thread of the store's) was tried and not kept: no gain showed in
- * paired runs (bench/README.md). Nor was writing them with O_DIRECT, as
- * dd oflag=direct does (tried twice, the second time through a 2 MiB
+ * are written with O_DIRECT (big_write_direct, below). Starting each
+ * record's writeback at once (sync_file_range: waiting for it 32 MiB
+ * behind, or not waiting, or from a thread of the store's) was tried and
+ * not kept: no gain showed in paired runs (bench/README.md). Nor was
+ * writing 1 MiB tensors (on 4 KiB pages) with O_DIRECT, as dd
+ * oflag=direct does (tried twice, the second time through a 2 MiB
  * aligned buffer): it spent less CPU (1.15 s against 1.68 s for 2 GiB)
  * but each put waited for the disk, and the MB/s were lower in most
- * pairs (1 MiB tensors, on 4 KiB pages); nor from a writer thread of the store's, the victims kept in
+ * pairs; nor from a writer thread of the store's, the victims kept in
  * memory until written (0.72-0.96x of this path's MB/s: on a VM the
  * final fdatasync pays the host's flush either way; bench/README.md,
  * the spill store's sixth pass). Nothing here is for durability: a spill
@@ -349,9 +350,9 @@ static int big_write(store *s, size_t head, const void *raw, size_t raw_len,
  * maps them on their own, 2 MiB aligned) are written with O_DIRECT, as
  * dd oflag=direct does, straight from their memory, in the spilling call.
  * Through the page cache, the kernel's copy of them into fresh 4 KiB
- * folios was 75% of a spill's CPU (perf: copy_folio_from_iter_atomic),
- * and the writes ran at 0.42-0.69 GB/s against 1.3 GB/s direct
- * (bench/README.md, the spill store's eighth pass). Smaller tensors, on
+ * folios was 75% of a spill's CPU (perf: copy_folio_from_iter_atomic):
+ * a put loop of 8 MiB tensors wrote 0.48-0.69 GB/s, and 1.08-1.22 GB/s
+ * direct (bench/README.md, the spill store's eighth pass). Smaller tensors, on
  * 4 KiB pages, stay buffered: direct writes of those were slower
  * (0.72-0.96x, the sixth pass). */
 #define DIRECT_WRITE_MIN MEM_HUGE_PAGE
@@ -774,7 +775,8 @@ static int spill_once(store *s, char **err, int *lmdb_rc)
 				size_t head = raw ? (s->enc.len <= BIG_HEAD_MAX ? s->enc.len : 0) : tensor_head_len(s, e->v);
 				rc = EINVAL; /* not written directly (yet) */
 				if (raw && raw_len >= DIRECT_WRITE_MIN && head && s->big_dfd >= 0 && !s->big_dfd_nowrite &&
-				    ((uintptr_t)raw & (BLK - 1)) == 0 && (rc = big_write_direct(s, head, raw, raw_len, stub, &stub_len)) == EINVAL)
+				    ((uintptr_t)raw & (BLK - 1)) == 0 &&
+				    (rc = big_write_direct(s, head, raw, raw_len, stub, &stub_len)) == EINVAL)
 					s->big_dfd_nowrite = true; /* refused: buffered from now on */
 				if (rc == EINVAL)
 					rc = big_write(s, head, raw, raw_len, stub, &stub_len);
