@@ -122,9 +122,9 @@ struct store {
  * memory until written (0.72-0.96x of this path's MB/s: on a VM the
  * final fdatasync pays the host's flush either way; bench/README.md,
  * the spill store's sixth pass). Nothing here is for durability: a spill
- * store's contents are never needed after a crash (the directory is removed when its owner
- * leaves, or swept by the next run), which is also why LMDB runs with
- * MDB_NOSYNC | MDB_NOMETASYNC. */
+ * store's contents are never needed after a crash (the directory is
+ * removed when its owner leaves, or swept by the next run), which is also
+ * why LMDB runs with MDB_NOSYNC | MDB_NOMETASYNC. */
 /* Spill transactions are committed every this many bytes: LMDB limits
  * the pages one write transaction may dirty. */
 #define TXN_CHUNK (128u << 20)
@@ -309,6 +309,18 @@ static uint64_t get_le64(const unsigned char *p)
 	return x;
 }
 
+/* The stub of the record of len bytes at start whose first head bytes
+ * (a tensor's head, copied in: s->enc holds it) precede its elements. */
+static void fill_stub(store *s, uint64_t start, uint64_t len, size_t head,
+                      unsigned char stub[BIG_STUB_LEN + BIG_HEAD_MAX], size_t *stub_len)
+{
+	stub[0] = BIG_TAG;
+	put_le64(stub + 1, start);
+	put_le64(stub + 9, len);
+	memcpy(stub + BIG_STUB_LEN, s->enc.data, head);
+	*stub_len = BIG_STUB_LEN + head;
+}
+
 /* Writes s->enc, then raw_len bytes at raw (a tensor's elements, or
  * nothing), past s->big_end of the big file: one record, byte for byte
  * val_encode's; fills the stub (its length in *stub_len). head: the
@@ -322,27 +334,14 @@ static uint64_t get_le64(const unsigned char *p)
 static int big_write(store *s, size_t head, const void *raw, size_t raw_len,
                      unsigned char stub[BIG_STUB_LEN + BIG_HEAD_MAX], size_t *stub_len)
 {
-	struct iovec iov[2] = {{s->enc.data, s->enc.len}, {(void *)raw, raw_len}}, *v = iov;
-	int n = raw_len ? 2 : 1;
-	size_t total = s->enc.len + raw_len, left = total;
-	uint64_t off = ((s->big_end + head + BLK - 1) & ~(uint64_t)(BLK - 1)) - head;
-	uint64_t start = off;
-	while (left > 0) {
-		ssize_t w = pwritev(s->big_fd, v, n, (off_t)off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return w < 0 ? errno : ENOSPC; /* a short write: the disk is full */
-		left -= (size_t)w;
-		off += (uint64_t)w;
-		iov_advance(&v, &n, (size_t)w);
-	}
-	stub[0] = BIG_TAG;
-	put_le64(stub + 1, start);
-	put_le64(stub + 9, total);
-	memcpy(stub + BIG_STUB_LEN, s->enc.data, head);
-	*stub_len = BIG_STUB_LEN + head;
-	s->big_end = off; /* the next record is placed from here (aligned as it needs) */
+	struct iovec iov[2] = {{s->enc.data, s->enc.len}, {(void *)raw, raw_len}};
+	size_t total = s->enc.len + raw_len;
+	uint64_t start = ((s->big_end + head + BLK - 1) & ~(uint64_t)(BLK - 1)) - head;
+	int rc = pwritev_all(s->big_fd, iov, raw_len ? 2 : 1, start, 0);
+	if (rc)
+		return rc;
+	fill_stub(s, start, total, head, stub, stub_len);
+	s->big_end = start + total; /* the next record is placed from here (aligned as it needs) */
 	return 0;
 }
 
@@ -379,7 +378,7 @@ static int big_write_direct(store *s, size_t head, const void *raw, size_t raw_l
 	size_t body = raw_len & ~(size_t)(BLK - 1), tail = raw_len - body;
 	memset(s->wblk, 0, BLK - head);
 	memcpy(s->wblk + BLK - head, s->enc.data, head);
-	struct iovec iov[3], *v = iov;
+	struct iovec iov[3];
 	int n = 0;
 	iov[n++] = (struct iovec){s->wblk, BLK};
 	if (body)
@@ -389,26 +388,12 @@ static int big_write_direct(store *s, size_t head, const void *raw, size_t raw_l
 		memset(s->wblk + BLK + tail, 0, BLK - tail);
 		iov[n++] = (struct iovec){s->wblk + BLK, BLK};
 	}
-	uint64_t start = (s->big_end + BLK - 1) & ~(uint64_t)(BLK - 1), off = start;
-	size_t left = BLK + body + (tail ? BLK : 0);
-	while (left > 0) {
-		ssize_t w = pwritev(s->big_dfd, v, n, (off_t)off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return w < 0 ? errno : ENOSPC;
-		if ((w & (BLK - 1)) != 0)
-			return ENOSPC; /* a short write mid-block: the disk is full */
-		left -= (size_t)w;
-		off += (uint64_t)w;
-		iov_advance(&v, &n, (size_t)w);
-	}
-	stub[0] = BIG_TAG;
-	put_le64(stub + 1, start + BLK - head);
-	put_le64(stub + 9, head + raw_len);
-	memcpy(stub + BIG_STUB_LEN, s->enc.data, head);
-	*stub_len = BIG_STUB_LEN + head;
-	s->big_end = off;
+	uint64_t start = (s->big_end + BLK - 1) & ~(uint64_t)(BLK - 1);
+	int rc = pwritev_all(s->big_dfd, iov, n, start, BLK);
+	if (rc)
+		return rc;
+	fill_stub(s, start + BLK - head, head + raw_len, head, stub, stub_len);
+	s->big_end = start + BLK + body + (tail ? BLK : 0);
 	s->st.spilled_direct++;
 	return 0;
 }
@@ -1002,7 +987,10 @@ store *store_open(const store_opts *o, char **err)
 	if (!s->buckets)
 		abort();
 	sbuf_init(&s->enc);
-	s->ra = ra_new();
+	/* off unless asked for (store_readahead.h: "Off by default"): no
+	 * index kept, nothing looked up on a restore */
+	const char *ra_on = getenv("FLOW_STORE_READAHEAD");
+	s->ra = ra_on && strcmp(ra_on, "1") == 0 ? ra_new() : NULL;
 	s->big_fd = -1;
 	s->big_dfd = -1;
 	/* a directory we cannot write fails now, not at the first spill */

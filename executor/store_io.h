@@ -1,6 +1,6 @@
 /* store_io.h - whole reads and writes of a run of iovecs, for the spill
  * store's big file (store.c writes and reads records, store_readahead.c
- * reads them ahead). Static inline: two small loops, no state. */
+ * reads them ahead). Static inline: small loops, no state. */
 #ifndef FLOW_STORE_IO_H
 #define FLOW_STORE_IO_H
 
@@ -20,6 +20,26 @@ static inline void iov_advance(struct iovec **iov, int *n, size_t done)
 		(*iov)->iov_base = (char *)(*iov)->iov_base + done;
 		(*iov)->iov_len -= done;
 	}
+}
+
+/* Writes the run of iovecs whole at pos. 0, or an errno value: ENOSPC
+ * for a write that stops short (the disk is full), or, when block is not
+ * 0, one that ends inside a block of that size (O_DIRECT cannot go on
+ * from there). iov is consumed. */
+static inline int pwritev_all(int fd, struct iovec *iov, int n, uint64_t pos, size_t block)
+{
+	while (n > 0) {
+		ssize_t w = pwritev(fd, iov, n, (off_t)pos);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return w < 0 ? errno : ENOSPC;
+		if (block && (size_t)w % block != 0)
+			return ENOSPC;
+		pos += (uint64_t)w;
+		iov_advance(&iov, &n, (size_t)w);
+	}
+	return 0;
 }
 
 /* Reads until need bytes are in (the iovecs may ask for more: a last
