@@ -30,24 +30,25 @@
  *
  * Read-ahead (store_readahead.h; off unless FLOW_STORE_READAHEAD=1: it
  * made real programs slower here): big tensor records are read back with
- * O_DIRECT. When read-ahead is on and restores follow the order the records were written in
- * (spill order is LRU order: a pipeline consuming many results in the
- * order they were made), the next records are read ahead by a thread of
- * the store's (started at the first read-ahead, joined by store_close),
- * straight into tensors made for them; store_get of such an object takes
- * its tensor (waiting for its read if in flight) after the same check of
- * its head as a read of its own. Those tensors are not in the store, nor
- * in mem_bytes, until taken: at most min(8 MiB, memory_cap / 8) bytes,
- * or one tensor of up to twice that when nothing else is ahead
- * (store_stats.ahead_bytes), dropped when the window moves on, on a
- * random restore, and when the object is freed. A failed read ahead is
- * never a value: the object is read again by store_get, which reports
- * the error. Where the filesystem refuses O_DIRECT (or under
- * FLOW_TEST_STORE_NO_DIRECT=1) read-ahead is off: buffered reads have the
- * kernel's own readahead. Paired in one process (bench/store/readahead_ab.c),
- * reading back 512 MiB / 2 GiB of 1 MiB tensors went from 0.73x / 0.58x
- * to 1.03x / 1.11x of dd iflag=direct bs=1M on the same file (0.50x /
- * 0.59x of bs=8M); bench/README.md, the spill store, sixth pass.
+ * O_DIRECT. When read-ahead is on and restores follow the order the
+ * records were written in (spill order is LRU order: a pipeline consuming
+ * many results in the order they were made), the next records are read
+ * ahead by a thread of the store's (started at the first read-ahead,
+ * joined by store_close), straight into tensors made for them; store_get
+ * of such an object takes its tensor (waiting for its read if in flight)
+ * after the same check of its head as a read of its own. Those tensors
+ * are not in the store, nor in mem_bytes, until taken: at most
+ * min(8 MiB, memory_cap / 8) bytes, or one tensor of up to twice that
+ * when nothing else is ahead (store_stats.ahead_bytes), dropped when
+ * the window moves on, on a random restore, and when the object is
+ * freed. A failed read ahead is never a value: the object is read again
+ * by store_get, which reports the error. Where the filesystem refuses
+ * O_DIRECT (or under FLOW_TEST_STORE_NO_DIRECT=1) read-ahead is off:
+ * buffered reads have the kernel's own readahead. Paired in one process
+ * (bench/store/readahead_ab.c), reading back 512 MiB / 2 GiB of 1 MiB
+ * tensors went from 0.73x / 0.58x to 1.03x / 1.11x of dd iflag=direct
+ * bs=1M on the same file (0.50x / 0.59x of bs=8M); bench/README.md, the
+ * spill store, sixth pass.
  *
  * Errors: functions returning int give 0 on success, or STORE_ERR /
  * STORE_SPILL_FAILED with a malloc'd message in *err (free it; err may be

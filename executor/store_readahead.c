@@ -73,9 +73,6 @@ store_ra *ra_new(void)
 	pthread_mutex_init(&ra->mu, NULL);
 	pthread_cond_init(&ra->cv, NULL);
 	ra->fd = -1;
-	/* off unless asked for (store_readahead.h: "Off by default") */
-	const char *on = getenv("FLOW_STORE_READAHEAD");
-	ra->off = !(on && strcmp(on, "1") == 0);
 	return ra;
 }
 
@@ -148,6 +145,8 @@ void ra_close(store_ra *ra)
 
 void ra_note(store_ra *ra, uint64_t off, uint64_t id)
 {
+	if (!ra)
+		return;
 	ra_forget(ra, id);
 	if (ra->nix && ra->ix[ra->nix - 1].off >= off)
 		ra_cut(ra, off); /* not expected (offsets increase): keep the index sorted */
@@ -176,6 +175,8 @@ static size_t lower(const store_ra *ra, uint64_t off)
 
 void ra_cut(store_ra *ra, uint64_t off)
 {
+	if (!ra)
+		return;
 	size_t n = lower(ra, off);
 	if (n == ra->nix)
 		return;
@@ -187,11 +188,14 @@ void ra_cut(store_ra *ra, uint64_t off)
 
 void ra_forget(store_ra *ra, uint64_t id)
 {
-	drop_if(ra, of_id, id);
+	if (ra)
+		drop_if(ra, of_id, id);
 }
 
 uint64_t ra_bytes(store_ra *ra)
 {
+	if (!ra)
+		return 0;
 	pthread_mutex_lock(&ra->mu);
 	uint64_t b = ra->bytes;
 	pthread_mutex_unlock(&ra->mu);
@@ -266,6 +270,8 @@ static void *reader(void *arg)
 
 bool ra_take(store_ra *ra, uint64_t id, const ra_rec *r, value *out)
 {
+	if (!ra)
+		return false;
 	pthread_mutex_lock(&ra->mu);
 	ra_slot *prev = NULL, *sl = ra->slots;
 	for (; sl && sl->id != id; sl = sl->next)
@@ -374,6 +380,8 @@ static bool queue(store_ra *ra, size_t idx, const ra_rec *r, uint64_t bound)
 
 void ra_advance(store_ra *ra, uint64_t off, bool hit, uint64_t bound, int dfd, ra_live_fn live, void *ctx)
 {
+	if (!ra)
+		return;
 	size_t p = find_off(ra, off);
 	if (p == ra->nix) { /* not a record the index knows: random */
 		ra->have_last = false;

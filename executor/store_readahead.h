@@ -28,9 +28,11 @@
  * the last restore are dropped (the window moved on); so is the slot of
  * an object freed.
  *
- * Off by default: FLOW_STORE_READAHEAD=1 (read when the store opens)
- * turns it on. It doubles the rate at which a loop that only restores
- * reads (bench/store/readahead_ab.c), but programs that use what they
+ * Off by default: FLOW_STORE_READAHEAD=1 (read when the store opens,
+ * store.c) turns it on; off, the store has no store_ra (NULL), which
+ * every function here takes as "none": nothing indexed, nothing read.
+ * It doubles the rate at which a loop that only restores reads
+ * (bench/store/readahead_ab.c), but programs that use what they
  * restore ran 15-20% slower with it on this 2-vCPU VM, and no faster with
  * 8 MiB tensors: the restores overlap the work, but the run does not end
  * sooner (bench/README.md, the spill store's eighth pass; why was not
@@ -66,6 +68,7 @@ typedef struct ra_rec {
 typedef bool (*ra_live_fn)(void *ctx, uint64_t id, uint64_t off, ra_rec *r);
 
 store_ra *ra_new(void);
+/* (Every function below takes NULL: read-ahead off, nothing done.) */
 /* Joins the reader (a read in flight is waited for) and frees everything. */
 void ra_close(store_ra *ra);
 
